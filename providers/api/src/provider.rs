@@ -1,0 +1,150 @@
+//! The provider contract.
+//!
+//! Lifecycle of one resource instance (after OpenTofu's resource instance change lifecycle):
+//! 1. `validate_resource` — static checks of the configuration; values may be unknown.
+//! 2. `read_resource` / `read_many` — refresh: the prior state against the real object, or
+//!    `None` when it is gone.
+//! 3. `plan_resource` — pure: prior state + configuration (the *proposed* new state) → the
+//!    *planned* state, with unknown values for what only apply can know, and the attribute
+//!    paths whose change forces replacement. No side effects.
+//! 4. `apply_resource` — makes the planned change real and returns the *new* state, which must
+//!    be wholly known and must agree with every known value of the planned state.
+//!
+//! Ownership: the user owns the configured attributes; the provider owns computed ones; the
+//! engine owns the prior state and never passes a planned value to apply that was not shown.
+
+use async_trait::async_trait;
+
+use crate::diag::Diagnostics;
+use crate::schema::ProviderSchema;
+use crate::value::Value;
+
+/// A path to an attribute inside an object value: attribute names, map keys and list indices.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathStep {
+    Attr(String),
+    Key(String),
+    Index(u64),
+}
+
+pub type AttrPath = Vec<PathStep>;
+
+/// Where progress of a long operation goes (MAAS deploys take many minutes).
+pub trait Progress: Send + Sync {
+    /// A short human status, e.g. "Deploying" or "Disk erasing".
+    fn report(&self, status: &str);
+}
+
+/// A progress sink that drops everything.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn report(&self, _status: &str) {}
+}
+
+pub struct PlanRequest<'a> {
+    pub type_name: &'a str,
+    /// The prior state (null when creating).
+    pub prior: &'a Value,
+    /// The configuration, conformed to the schema: unset optional attributes are null,
+    /// computed ones null, values possibly unknown.
+    pub proposed: &'a Value,
+}
+
+pub struct PlanResponse {
+    /// The planned new state (null when destroying).
+    pub planned: Value,
+    /// Attribute paths whose change cannot be made in place.
+    pub requires_replace: Vec<AttrPath>,
+    pub diagnostics: Diagnostics,
+}
+
+pub struct ApplyRequest<'a> {
+    pub type_name: &'a str,
+    /// The prior state (null when creating).
+    pub prior: &'a Value,
+    /// The planned state from `plan_resource`, with configuration values now resolved
+    /// (null when destroying).
+    pub planned: &'a Value,
+    pub progress: &'a dyn Progress,
+}
+
+pub struct ApplyResponse {
+    /// The new state: wholly known, or null when the object was destroyed.
+    pub new_state: Value,
+    pub diagnostics: Diagnostics,
+}
+
+pub struct ReadRequest<'a> {
+    pub type_name: &'a str,
+    /// The state as last recorded.
+    pub current: &'a Value,
+}
+
+/// One object found by `import_resource`.
+pub struct ImportedResource {
+    pub type_name: String,
+    pub state: Value,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's name as used in configuration (`maas`, `brick`).
+    fn name(&self) -> &str;
+
+    fn schema(&self) -> ProviderSchema;
+
+    /// Configures the provider from its `provider` block. Called once, before anything else
+    /// but `schema` and `validate_resource`.
+    async fn configure(&self, config: &Value) -> Diagnostics;
+
+    /// Static checks. Unknown values must be accepted.
+    fn validate_resource(&self, _type_name: &str, _config: &Value) -> Diagnostics {
+        Vec::new()
+    }
+
+    /// Plans a change. Pure: no I/O with the real system.
+    async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse;
+
+    /// Makes the planned change real.
+    async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse;
+
+    /// Refreshes one object: `Ok(None)` when it no longer exists.
+    async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics>;
+
+    /// Refreshes many objects of one type at once. Providers whose API can list everything in
+    /// one call (MAAS's `GET machines/`) override this; the default reads one by one.
+    async fn read_many(
+        &self,
+        type_name: &str,
+        current: &[Value],
+    ) -> Vec<Result<Option<Value>, Diagnostics>> {
+        let mut out = Vec::with_capacity(current.len());
+        for c in current {
+            out.push(
+                self.read_resource(ReadRequest {
+                    type_name,
+                    current: c,
+                })
+                .await,
+            );
+        }
+        out
+    }
+
+    /// Finds an existing object by the user's id (`brick import ADDR ID`).
+    async fn import_resource(
+        &self,
+        type_name: &str,
+        _id: &str,
+    ) -> Result<Vec<ImportedResource>, Diagnostics> {
+        Err(vec![crate::diag::Diagnostic::error(
+            "brick::provider::import_unsupported",
+            "Import not supported",
+            format!("The resource type {type_name} cannot be imported."),
+        )])
+    }
+
+    /// Reads a data source from its configuration.
+    async fn read_data_source(&self, type_name: &str, config: &Value)
+    -> Result<Value, Diagnostics>;
+}

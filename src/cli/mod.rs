@@ -1,0 +1,8 @@
+//! The command line: the only module that reads argv, the environment or prints.
+
+use std::process::ExitCode;
+
+pub fn main() -> ExitCode {
+    println!("brick {}", env!("CARGO_PKG_VERSION"));
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,1 @@
+//! Views render engine events and plans for people (text) or machines (JSON).
