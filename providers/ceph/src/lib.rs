@@ -1,0 +1,1 @@
+//! The Ceph provider: pools, through the monitors.

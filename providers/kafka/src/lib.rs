@@ -1,0 +1,1 @@
+//! The Kafka provider: topics, through the admin API.
