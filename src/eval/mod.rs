@@ -59,3 +59,6 @@ pub trait Environment: Send + Sync {
     fn cwd(&self) -> std::path::PathBuf;
     fn home_dir(&self) -> Option<std::path::PathBuf>;
 }
+
+pub mod convert;
+pub mod functions;
