@@ -225,16 +225,16 @@ impl StateStore {
                 });
             }
         }
-        if let Some(replay) = journal::read(&self.journal_path())? {
-            if replay.base_serial >= state.serial && replay.records() > 0 {
-                return Err(StateError::JournalSerial {
-                    path: self.journal_path(),
-                    journal: replay.base_serial,
-                    state: state.serial,
-                });
-            }
-            self.remove_journal()?;
+        if let Some(replay) = journal::read(&self.journal_path())?
+            && replay.base_serial >= state.serial
+            && replay.records() > 0
+        {
+            return Err(StateError::JournalPending {
+                path: self.journal_path(),
+            });
         }
+        // Already folded, empty, or with a torn begin record: nothing in it to keep.
+        self.remove_journal()?;
         Journal::create(self.clone(), state)
     }
 
