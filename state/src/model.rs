@@ -81,9 +81,14 @@ impl State {
     /// Applies one change, as the journal does on replay. Changes are idempotent where they
     /// can be: setting an object twice or removing an absent one is harmless.
     pub fn apply(&mut self, change: &Change) {
+        self.apply_owned(change.clone());
+    }
+
+    /// [`State::apply`] taking the change by value, which saves copying its attributes.
+    pub fn apply_owned(&mut self, change: Change) {
         match change {
             Change::Intent(intent) => {
-                self.pending.insert(intent.id, intent.clone());
+                self.pending.insert(intent.id, intent);
             }
             Change::Set {
                 intent,
@@ -93,21 +98,28 @@ impl State {
                 object,
             } => {
                 if let Some(id) = intent {
-                    self.pending.remove(id);
+                    self.pending.remove(&id);
                 }
-                let resource = self
-                    .resources
-                    .entry(addr.resource.clone())
-                    .or_insert_with(|| Resource {
-                        provider: provider.clone(),
-                        instances: BTreeMap::new(),
-                    });
-                resource.provider.clone_from(provider);
-                let instance = resource.instances.entry(addr.key.clone()).or_default();
+                let resource = match self.resources.get_mut(&addr.resource) {
+                    Some(r) => {
+                        if r.provider != provider {
+                            r.provider = provider;
+                        }
+                        r
+                    }
+                    None => self
+                        .resources
+                        .entry(addr.resource)
+                        .or_insert_with(|| Resource {
+                            provider,
+                            instances: BTreeMap::new(),
+                        }),
+                };
+                let instance = resource.instances.entry(addr.key).or_default();
                 match deposed {
-                    None => instance.current = Some(object.clone()),
+                    None => instance.current = Some(object),
                     Some(key) => {
-                        instance.deposed.insert(key.clone(), object.clone());
+                        instance.deposed.insert(key, object);
                     }
                 }
             }
@@ -117,9 +129,9 @@ impl State {
                 deposed,
             } => {
                 if let Some(id) = intent {
-                    self.pending.remove(id);
+                    self.pending.remove(&id);
                 }
-                self.remove_object(addr, deposed.as_deref());
+                self.remove_object(&addr, deposed.as_deref());
             }
             Change::Depose { addr, key } => {
                 if let Some(instance) = self
@@ -128,18 +140,18 @@ impl State {
                     .and_then(|r| r.instances.get_mut(&addr.key))
                     && let Some(object) = instance.current.take()
                 {
-                    instance.deposed.insert(key.clone(), object);
+                    instance.deposed.insert(key, object);
                 }
             }
             Change::Resolve { intent, .. } => {
-                self.pending.remove(intent);
+                self.pending.remove(&intent);
             }
             Change::SetOutput { name, output } => match output {
                 Some(o) => {
-                    self.outputs.insert(name.clone(), o.clone());
+                    self.outputs.insert(name, o);
                 }
                 None => {
-                    self.outputs.remove(name);
+                    self.outputs.remove(&name);
                 }
             },
         }
