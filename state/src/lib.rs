@@ -67,6 +67,11 @@
 //!    disk in the order they were recorded, so a durable intent implies every earlier record
 //!    is durable. Cost per resource: one append, amortized a fraction of an fsync, never a
 //!    rewrite of the state — linear in the number of resources.
+//!    Each `Sync` wait costs about one fsync (2–5 ms here), and an operation cannot start
+//!    before its intent is durable; so the engine should announce the intents of every
+//!    operation it is about to start with one [`Journal::record_all`] (one fsync for all of
+//!    them) rather than one `Sync` record per call. An intent whose call never started is
+//!    harmless: recovery finds no object and resolves it.
 //! 5. [`Journal::finish`] folds the journal into a snapshot with serial + 1 (atomic write
 //!    as above) and then removes the journal.
 //!

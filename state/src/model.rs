@@ -403,3 +403,102 @@ pub fn new_deposed_key() -> String {
     let u = uuid::Uuid::new_v4();
     u.simple().to_string()[..8].to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn set(name: &str, deposed: Option<&str>) -> Change {
+        Change::Set {
+            intent: None,
+            addr: ResourceAddr::managed("t", "r").instance(IndexKey::String(name.into())),
+            deposed: deposed.map(String::from),
+            provider: "p".into(),
+            object: ObjectState::new(json!({"n": name})),
+        }
+    }
+
+    #[test]
+    fn setting_the_same_object_twice_is_the_same_as_once() {
+        let mut once = State::with_lineage("l", "v");
+        once.apply(&set("a", None));
+        let mut twice = once.clone();
+        twice.apply(&set("a", None));
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn removing_the_last_object_removes_the_instance_and_the_resource() {
+        let mut s = State::with_lineage("l", "v");
+        s.apply(&set("a", None));
+        s.apply(&set("a", Some("0000beef")));
+        let addr = ResourceAddr::managed("t", "r").instance(IndexKey::String("a".into()));
+        s.apply(&Change::Remove {
+            intent: None,
+            addr: addr.clone(),
+            deposed: None,
+        });
+        assert!(
+            s.instance(&addr).is_some(),
+            "the deposed object keeps the instance"
+        );
+        s.apply(&Change::Remove {
+            intent: None,
+            addr: addr.clone(),
+            deposed: Some("0000beef".into()),
+        });
+        assert!(s.resources.is_empty());
+        // Removing what is absent is harmless.
+        s.apply(&Change::Remove {
+            intent: None,
+            addr,
+            deposed: None,
+        });
+        assert!(s.resources.is_empty());
+    }
+
+    #[test]
+    fn deposing_without_a_current_object_changes_nothing() {
+        let mut s = State::with_lineage("l", "v");
+        s.apply(&set("a", Some("k1")));
+        let before = s.clone();
+        let addr = ResourceAddr::managed("t", "r").instance(IndexKey::String("a".into()));
+        s.apply(&Change::Depose {
+            addr,
+            key: "k2".into(),
+        });
+        assert_eq!(s, before);
+    }
+
+    #[test]
+    fn index_keys_order_none_then_integers_numerically_then_strings() {
+        let mut keys = vec![
+            IndexKey::String("a".into()),
+            IndexKey::Int(10),
+            IndexKey::None,
+            IndexKey::Int(-1),
+            IndexKey::Int(2),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                IndexKey::None,
+                IndexKey::Int(-1),
+                IndexKey::Int(2),
+                IndexKey::Int(10),
+                IndexKey::String("a".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn deposed_keys_are_eight_hex_digits_and_differ() {
+        let a = new_deposed_key();
+        let b = new_deposed_key();
+        assert_eq!(a.len(), 8);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

@@ -688,3 +688,50 @@ fn a_process_killed_mid_apply_leaves_a_state_that_loads_and_tracks_every_machine
     assert_eq!(folded.state.object_count(), state.object_count());
     assert_eq!(folded.state.pending.len(), state.pending.len());
 }
+
+#[test]
+fn intents_recorded_together_share_one_fsync_and_an_unstarted_one_resolves_cleanly() {
+    let dir = TempDir::new().unwrap();
+    let (store, lock, state) = saved(&dir);
+    let journal = store.begin_apply(&lock, state).unwrap();
+    let ids: Vec<u64> = (0..20).map(|_| journal.next_intent_id()).collect();
+    let intents = ids.iter().map(|&id| {
+        Change::Intent(brick_state::Intent {
+            id,
+            addr: machine(&format!("m{id}")),
+            deposed: None,
+            action: IntentAction::Create,
+            provider: PROVIDER.into(),
+            planned: json!({}),
+        })
+    });
+    let before = journal.stats().fsyncs;
+    journal.record_all(intents, Durability::Sync).unwrap();
+    assert_eq!(journal.stats().fsyncs - before, 1);
+    // Nineteen calls ran; the last never started (the run was interrupted), so recovery asks
+    // the provider, finds nothing, and resolves it.
+    for &id in &ids[..19] {
+        journal
+            .record(created(id, &format!("m{id}")), Durability::Batched)
+            .unwrap();
+    }
+    drop(journal);
+    let loaded = store.load_locked(&lock).unwrap().unwrap();
+    assert_eq!(
+        loaded.state.pending.keys().copied().collect::<Vec<_>>(),
+        vec![ids[19]]
+    );
+    let journal = store.begin_apply(&lock, loaded.state).unwrap();
+    journal
+        .record(
+            Change::Resolve {
+                intent: ids[19],
+                message: "not found on recovery".into(),
+            },
+            Durability::Batched,
+        )
+        .unwrap();
+    let done = journal.finish().unwrap();
+    assert!(done.pending.is_empty());
+    assert_eq!(done.object_count(), 19);
+}

@@ -65,7 +65,7 @@ fn big_state() -> State {
 
 fn row(what: &str, d: Duration, extra: &str) {
     println!(
-        "| {what:<58} | {:>10.1} ms | {extra}",
+        "| {what:<66} | {:>10.1} ms | {extra}",
         d.as_secs_f64() * 1e3
     );
 }
@@ -74,6 +74,67 @@ fn fresh(dir: &TempDir) -> (StateStore, brick_state::StateLock) {
     let store = StateStore::new(dir.path().join("brick.state.json"), "0.1.0");
     let lock = store.lock("measure").unwrap();
     (store, lock)
+}
+
+/// A whole apply of N creates where each of `workers` threads announces the intents of the
+/// next `ahead` operations it will run with one `record_all` (one fsync), then runs them,
+/// recording each result as it completes.
+fn apply_ahead(workers: usize, ahead: usize) -> (Duration, Duration, brick_state::JournalStats) {
+    let dir = TempDir::new().unwrap();
+    let (store, lock) = fresh(&dir);
+    let t = Instant::now();
+    let journal = Arc::new(
+        store
+            .begin_apply(&lock, State::with_lineage("m", "0.1.0"))
+            .unwrap(),
+    );
+    let threads: Vec<_> = (0..workers)
+        .map(|w| {
+            let journal = Arc::clone(&journal);
+            std::thread::spawn(move || {
+                let mine: Vec<usize> = (w..N).step_by(workers).collect();
+                for chunk in mine.chunks(ahead) {
+                    let ids: Vec<u64> = chunk.iter().map(|_| journal.next_intent_id()).collect();
+                    let intents = chunk.iter().zip(&ids).map(|(&i, &id)| {
+                        Change::Intent(brick_state::Intent {
+                            id,
+                            addr: addr(i),
+                            deposed: None,
+                            action: IntentAction::Create,
+                            provider: PROVIDER.into(),
+                            planned: json!({"hostname": format!("node-{i:05}")}),
+                        })
+                    });
+                    journal.record_all(intents, Durability::Sync).unwrap();
+                    for (&i, &id) in chunk.iter().zip(&ids) {
+                        journal
+                            .record(
+                                Change::Set {
+                                    intent: Some(id),
+                                    addr: addr(i),
+                                    deposed: None,
+                                    provider: PROVIDER.into(),
+                                    object: object(i),
+                                },
+                                Durability::Batched,
+                            )
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    journal.flush().unwrap();
+    let stats = journal.stats();
+    let journaled = t.elapsed();
+    let journal = Arc::into_inner(journal).unwrap();
+    let state = journal.finish().unwrap();
+    assert_eq!(state.object_count(), N);
+    assert!(state.pending.is_empty());
+    (journaled, t.elapsed(), stats)
 }
 
 /// A whole apply of N creates: intent (Sync) then result (Batched) for each, from `workers`
@@ -133,8 +194,8 @@ fn apply(workers: usize) -> (Duration, Duration, brick_state::JournalStats) {
 #[ignore = "a measurement; run with --ignored --nocapture, preferably --release"]
 fn measure_journal_and_snapshot_costs() {
     println!();
-    println!("| {:<58} | {:>13} | notes", "operation", "time");
-    println!("|{}|{}|------", "-".repeat(60), "-".repeat(15));
+    println!("| {:<66} | {:>13} | notes", "operation", "time");
+    println!("|{}|{}|------", "-".repeat(68), "-".repeat(15));
 
     // One fsync of a small append.
     let dir = TempDir::new().unwrap();
@@ -216,7 +277,7 @@ fn measure_journal_and_snapshot_costs() {
     );
     drop(journal);
 
-    for workers in [1, 10, 50] {
+    for workers in [10, 50] {
         let (journaled, total, s) = apply(workers);
         row(
             &format!("apply of 5,000 creates, {workers} workers: journal"),
@@ -229,6 +290,18 @@ fn measure_journal_and_snapshot_costs() {
             "",
         );
     }
+
+    let (journaled, total, s) = apply_ahead(10, 50);
+    row(
+        "apply of 5,000 creates, 10 workers, intents 50 ahead: journal",
+        journaled,
+        &format!("{} records, {} fsyncs", s.records, s.fsyncs),
+    );
+    row(
+        "apply of 5,000 creates, 10 workers, intents 50 ahead: + snapshot",
+        total,
+        "",
+    );
 
     // Snapshot of N resources.
     let state = big_state();
