@@ -605,10 +605,7 @@ impl Journal {
         changes: impl IntoIterator<Item = Change>,
         durability: Durability,
     ) -> Result<(), StateError> {
-        let mut last = 0;
-        for c in changes {
-            last = self.enqueue(c)?;
-        }
+        let last = self.enqueue_all(changes)?;
         if durability == Durability::Sync && last > 0 {
             self.wait_durable(last)?;
         }
@@ -659,6 +656,12 @@ impl Journal {
     }
 
     fn enqueue(&self, change: Change) -> Result<u64, StateError> {
+        self.enqueue_all(std::iter::once(change))
+    }
+
+    /// Queues changes as one unit (the writer sees all or none of them); returns the
+    /// sequence number of the last, 0 for none.
+    fn enqueue_all(&self, changes: impl IntoIterator<Item = Change>) -> Result<u64, StateError> {
         let mut s = self.inner.lock();
         if let Some(f) = &s.failed {
             return Err(self.inner.failed(f));
@@ -666,19 +669,24 @@ impl Journal {
         if s.closing {
             return Err(self.inner.failed("the journal is closed"));
         }
-        if let Change::Intent(i) = &change
-            && i.id >= s.next_intent
-        {
-            s.next_intent = i.id + 1;
+        let mut last = 0;
+        for change in changes {
+            if let Change::Intent(i) = &change
+                && i.id >= s.next_intent
+            {
+                s.next_intent = i.id + 1;
+            }
+            encode(&RecordOut::from_change(&change), &mut s.buf);
+            s.state.apply_owned(change);
+            s.queued += 1;
+            s.stats.records += 1;
+            last = s.queued;
         }
-        encode(&RecordOut::from_change(&change), &mut s.buf);
-        s.state.apply_owned(change);
-        s.queued += 1;
-        s.stats.records += 1;
-        let seq = s.queued;
         drop(s);
-        self.inner.work.notify_one();
-        Ok(seq)
+        if last > 0 {
+            self.inner.work.notify_one();
+        }
+        Ok(last)
     }
 
     fn wait_durable(&self, seq: u64) -> Result<(), StateError> {

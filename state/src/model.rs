@@ -350,7 +350,8 @@ pub enum IntentAction {
 /// change that names its id.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Intent {
-    /// Unique within a lineage.
+    /// Unique among the pending intents of a state and within one journal: a journal
+    /// numbers its intents from above the highest pending one.
     pub id: u64,
     pub addr: InstanceAddr,
     /// The deposed key, when the call concerns a deposed object.
