@@ -36,8 +36,8 @@
 //!
 //! # Invariants
 //! - **Atomic snapshots.** A snapshot is written to a temporary file in the same directory,
-//!   fsynced, renamed over `PATH`, and the directory fsynced. The previous file becomes
-//!   `PATH.backup` by a hard link renamed into place. At every instant `PATH` holds a whole
+//!   fsynced; then the previous file becomes `PATH.backup` (a hard link renamed into
+//!   place); then the temporary file is renamed over `PATH` and the directory fsynced. At every instant `PATH` holds a whole
 //!   old or a whole new state.
 //! - **No going back.** A write is refused when the file on disk has another lineage, or a
 //!   serial not lower than the new one (writing identical bytes is a no-op), or cannot be

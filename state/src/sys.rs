@@ -45,19 +45,6 @@ pub(crate) fn write_new(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
-/// Replaces `path` with `bytes` atomically: a temporary file in the same directory, written
-/// and fsynced, renamed over `path`, then the directory fsynced. Readers see the old or the
-/// new content, never a mix, whatever instant the process dies.
-pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = temp_beside(path);
-    let result = write_new(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    sync_dir(&parent_dir(path))
-}
-
 /// This host's name.
 pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];

@@ -735,3 +735,88 @@ fn intents_recorded_together_share_one_fsync_and_an_unstarted_one_resolves_clean
     assert!(done.pending.is_empty());
     assert_eq!(done.object_count(), 19);
 }
+
+const FULL_ENV: &str = "BRICK_STATE_TEST_DISK_FULL_CHILD";
+
+/// Not a test of its own: the body of a child process whose file size limit makes the
+/// journal's writes fail part-way, as a full disk would.
+#[test]
+fn child_process_runs_out_of_space_when_asked() {
+    let Ok(path) = std::env::var(FULL_ENV) else {
+        return;
+    };
+    let store = StateStore::new(path, "0.1.0-child");
+    let lock = store.lock("apply").unwrap();
+    let journal = store
+        .begin_apply(&lock, State::with_lineage("full", "0.1.0"))
+        .unwrap();
+    let a = journal
+        .record_intent(
+            machine("kvm1"),
+            None,
+            IntentAction::Create,
+            PROVIDER,
+            json!({}),
+        )
+        .unwrap();
+    journal
+        .record(created(a, "kvm1"), Durability::Sync)
+        .unwrap();
+    let size = fs::metadata(store.journal_path()).unwrap().len();
+    // SAFETY: plain libc calls on this process; writes past the limit fail with EFBIG
+    // instead of killing the process once SIGXFSZ is ignored.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let limit = libc::rlimit {
+            rlim_cur: size + 100,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
+    let big = json!({"blob": "x".repeat(1000)});
+    let err = journal
+        .record_intent(
+            machine("kvm2"),
+            None,
+            IntentAction::Create,
+            PROVIDER,
+            big.clone(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, StateError::JournalFailed { .. }), "{err:?}");
+    // Once failed, the journal refuses everything, and finishing reports the failure.
+    let again = journal
+        .record(created(a, "kvm1"), Durability::Batched)
+        .unwrap_err();
+    assert!(matches!(again, StateError::JournalFailed { .. }));
+    assert!(matches!(
+        journal.finish(),
+        Err(StateError::JournalFailed { .. })
+    ));
+    println!("CHILD-OK");
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_fails_every_later_record_and_keeps_what_was_written() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_process_runs_out_of_space_when_asked",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FULL_ENV, store.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CHILD-OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let loaded = store.load().unwrap().unwrap();
+    assert!(loaded.state.object(&machine("kvm1")).is_some());
+    assert!(loaded.state.object(&machine("kvm2")).is_none());
+}
