@@ -1,0 +1,5 @@
+//! placeholder
+
+use super::Registry;
+
+pub(super) fn register(_r: &mut Registry) {}
