@@ -214,6 +214,14 @@ fn same_type_message(want: &Type) -> &'static str {
 
 /// What Terraform says when no conversion exists from `got` to `want`.
 fn mismatch_message(got: &Type, want: &Type) -> String {
+    format!(
+        "{}, but have {}",
+        required_message(got, want),
+        friendly(got)
+    )
+}
+
+fn required_message(got: &Type, want: &Type) -> String {
     match want {
         Type::Bool => "bool required".into(),
         Type::Number => "number required".into(),
@@ -580,9 +588,17 @@ mod tests {
                 Err("a bool is required; to convert from string, use lowercase \"true\""),
             ),
             (s("yes"), Type::Bool, Err("a bool is required")),
-            (Value::bool(true), Type::Number, Err("number required")),
-            (n(1), Type::Bool, Err("bool required")),
-            (Value::tuple(vec![]), Type::String, Err("string required")),
+            (
+                Value::bool(true),
+                Type::Number,
+                Err("number required, but have bool"),
+            ),
+            (n(1), Type::Bool, Err("bool required, but have number")),
+            (
+                Value::tuple(vec![]),
+                Type::String,
+                Err("string required, but have tuple"),
+            ),
         ];
         for (input, want, expected) in cases {
             check(input, want, expected);
@@ -664,7 +680,7 @@ mod tests {
         check(
             Value::unknown(Type::Bool),
             Type::Number,
-            Err("number required"),
+            Err("number required, but have bool"),
         );
         check(
             Value::tuple(vec![n(1).sensitive(), n(2)]),

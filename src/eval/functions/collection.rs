@@ -535,7 +535,7 @@ fn index(a: &[Value], _: Env) -> Result<Value> {
     elements(&a[0])
         .iter()
         .position(|v| values_equal(v, &a[1]))
-        .map(|i| Value::number(i))
+        .map(Value::number)
         .ok_or_else(|| FunctionError::call("item not found."))
 }
 

@@ -123,7 +123,7 @@ fn textdecodebase64(a: &[Value], _: Env) -> Result<Value> {
     let bytes = STANDARD.decode(s).map_err(|_| {
         FunctionError::arg(
             0,
-            format!("Invalid value for \"source\" parameter: the given value is has an invalid base64 symbol."),
+            "Invalid value for \"source\" parameter: the given value is has an invalid base64 symbol.",
         )
     })?;
     let (out, _, had_errors) = enc.decode(&bytes);

@@ -32,7 +32,7 @@ pub(super) fn register(r: &mut Registry) {
             Type::list(Type::String),
             formatlist,
         )
-        .variadic(p("args", Type::Dynamic).null_ok()),
+        .variadic(p("args", Type::Dynamic).null_ok().unknown_ok()),
     );
 }
 
@@ -43,6 +43,9 @@ fn format(a: &[Value], _: Env) -> Result<Value> {
 fn formatlist(a: &[Value], _: Env) -> Result<Value> {
     let fmt = text(&a[0]);
     let args = &a[1..];
+    if args.iter().any(|v| !v.is_known()) || !a[0].is_known() {
+        return Ok(Value::unknown(Type::list(Type::String)));
+    }
     // Lists and tuples are iterated in step; other values repeat on every line.
     let mut len: Option<(usize, usize)> = None;
     for (i, v) in args.iter().enumerate() {

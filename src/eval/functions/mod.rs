@@ -266,7 +266,13 @@ fn call_function(
         };
         return Ok(Value::unknown(ty).with_marks(marks));
     }
-    let result = (f.imp)(&converted, env)?;
+    let result = (f.imp)(&converted, env).map_err(|mut e| {
+        // Terraform's messages are sentences.
+        if !e.message.ends_with('.') {
+            e.message.push('.');
+        }
+        e
+    })?;
     Ok(result.with_marks(marks))
 }
 
@@ -333,3 +339,6 @@ pub(crate) fn ret_first(args: &[Value]) -> Type {
 pub(crate) fn is_kind_null_dynamic(v: &Value) -> bool {
     matches!(v.kind, Kind::Null(Type::Dynamic))
 }
+
+#[cfg(test)]
+pub(crate) use filesystem::clean as filesystem_clean;

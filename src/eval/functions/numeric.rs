@@ -4,7 +4,7 @@ use bigdecimal::num_bigint::BigInt;
 use bigdecimal::{BigDecimal, RoundingMode};
 use brick_provider_api::{Number, Type, Value};
 
-use super::{FunctionError, Registry, Result, func, integer, number, p, text};
+use super::{FunctionError, Registry, Result, func, number, p, text};
 use crate::eval::Environment;
 
 pub(super) fn register(r: &mut Registry) {
@@ -154,27 +154,17 @@ fn parseint(a: &[Value], _: Env) -> Result<Value> {
 fn pow(a: &[Value], _: Env) -> Result<Value> {
     let x = number(&a[0]);
     let y = number(&a[1]);
-    // Whole non-negative powers are computed exactly, so big integers keep their digits.
-    if let Some(e) = y.to_i64()
-        && (0..=4096).contains(&e)
-    {
-        let mut acc = Number::from_i64(1);
-        let mut base = x.clone();
-        let mut e = e as u64;
-        while e > 0 {
-            if e & 1 == 1 {
-                acc = acc.mul(&base);
-            }
-            base = base.mul(&base);
-            e >>= 1;
-        }
-        return Ok(Value::number(acc));
-    }
+    // Terraform computes powers in floating point, so big results are rounded alike.
     float_result(x.to_f64().powf(y.to_f64()))
 }
 
 fn signum(a: &[Value], _: Env) -> Result<Value> {
     let n = number(&a[0]);
+    if n.to_i64().is_none() {
+        return Err(FunctionError::call(
+            "value must be a whole number, between -9223372036854775808 and 9223372036854775807.",
+        ));
+    }
     let s = if n.is_zero() {
         0
     } else if n.is_negative() {
@@ -182,6 +172,5 @@ fn signum(a: &[Value], _: Env) -> Result<Value> {
     } else {
         1
     };
-    let _ = integer;
     Ok(Value::number(s))
 }

@@ -204,7 +204,7 @@ fn match_type(re: &Regex) -> Type {
     } else if names.iter().all(Option::is_some) {
         Type::object(names.iter().flatten().map(|n| (*n, Type::String)))
     } else {
-        Type::list(Type::String)
+        Type::Tuple(vec![Type::String; names.len()])
     }
 }
 
@@ -227,7 +227,7 @@ fn captures_value(re: &Regex, caps: &regex::Captures<'_>) -> Value {
             .collect();
         return Value::object(attrs);
     }
-    Value::list(Type::String, (1..names.len()).map(group).collect())
+    Value::tuple((1..names.len()).map(group).collect())
 }
 
 fn regex_fn(a: &[Value], _: Env) -> Result<Value> {
