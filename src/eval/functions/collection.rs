@@ -63,7 +63,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "contains",
         func(
-                        vec![p("list", Type::Dynamic), p("value", Type::Dynamic)],
+            vec![p("list", Type::Dynamic), p("value", Type::Dynamic)],
             Type::Bool,
             contains,
         ),
@@ -309,7 +309,7 @@ fn chunklist(a: &[Value], _: Env) -> Result<Value> {
     let items = elements(&a[0]);
     let size = integer(&a[1], 1, "size")?;
     if size < 0 {
-                return Err(FunctionError::call("the size argument must be positive."));
+        return Err(FunctionError::call("the size argument must be positive."));
     }
     let chunks: Vec<Value> = if size == 0 {
         vec![a[0].clone()]
@@ -357,7 +357,7 @@ fn coalesce(a: &[Value], _: Env) -> Result<Value> {
 
 fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
     for (i, v) in a.iter().enumerate() {
-                if v.is_null() || !is_sequence(v) {
+        if v.is_null() || !is_sequence(v) {
             let _ = i;
             return Err(FunctionError::call(
                 "coalescelist arguments must be lists or tuples.",
@@ -408,7 +408,7 @@ fn concat(a: &[Value], _: Env) -> Result<Value> {
     if a.is_empty() {
         return Err(FunctionError::call("at least one argument is required."));
     }
-        if a.iter().all(|v| matches!(v.kind, Kind::List(..))) {
+    if a.iter().all(|v| matches!(v.kind, Kind::List(..))) {
         let types: Vec<Type> = a.iter().map(|v| elem_type(&v.ty())).collect();
         if let Some(t) = unify(&types)
             && let Ok(items) = items
@@ -475,7 +475,7 @@ pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
 
 fn contains(a: &[Value], _: Env) -> Result<Value> {
     if !is_sequence(&a[0]) {
-                return Err(FunctionError::call("argument must be list, tuple, or set."));
+        return Err(FunctionError::call("argument must be list, tuple, or set."));
     }
     Ok(Value::bool(
         elements(&a[0]).iter().any(|v| values_equal(v, &a[1])),
@@ -493,7 +493,7 @@ fn distinct(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn element(a: &[Value], _: Env) -> Result<Value> {
-        if !matches!(a[0].kind, Kind::List(..) | Kind::Tuple(_)) {
+    if !matches!(a[0].kind, Kind::List(..) | Kind::Tuple(_)) {
         return Err(FunctionError::call(format!(
             "cannot read elements from {}.",
             friendly_long(&a[0].ty())
@@ -531,7 +531,9 @@ fn flatten_into(v: &Value, out: &mut Vec<Value>) {
 
 fn flatten(a: &[Value], _: Env) -> Result<Value> {
     if !is_sequence(&a[0]) {
-                return Err(FunctionError::call("can only flatten lists, sets and tuples."));
+        return Err(FunctionError::call(
+            "can only flatten lists, sets and tuples.",
+        ));
     }
     let mut out = Vec::new();
     flatten_into(&a[0], &mut out);
@@ -543,7 +545,7 @@ fn flatten(a: &[Value], _: Env) -> Result<Value> {
 
 fn index(a: &[Value], _: Env) -> Result<Value> {
     if !matches!(a[0].kind, Kind::List(..) | Kind::Tuple(_)) {
-                return Err(FunctionError::call("argument must be a list or tuple."));
+        return Err(FunctionError::call("argument must be a list or tuple."));
     }
     elements(&a[0])
         .iter()
@@ -577,7 +579,7 @@ fn length(a: &[Value], _: Env) -> Result<Value> {
             items.len()
         }
         _ => {
-                        return Err(FunctionError::call(
+            return Err(FunctionError::call(
                 "argument must be a string, a collection type, or a structural type.",
             ));
         }
@@ -619,7 +621,7 @@ fn lookup(a: &[Value], _: Env) -> Result<Value> {
         return Ok(v.clone());
     }
     match default {
-                Some(d) => {
+        Some(d) => {
             if let Kind::Map(t, _) = &a[0].kind {
                 return convert(d, t).map_err(|_| {
                     arg_error(
@@ -637,7 +639,7 @@ fn lookup(a: &[Value], _: Env) -> Result<Value> {
                 "inputMap",
                 format!("the given object has no attribute {key:?}"),
             ),
-                        _ => FunctionError::call(format!("lookup failed to find key {key:?}.")),
+            _ => FunctionError::call(format!("lookup failed to find key {key:?}.")),
         }),
     }
 }
@@ -684,7 +686,7 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
                     out.insert(k.clone(), x.clone());
                 }
             }
-                        _ => {
+            _ => {
                 let _ = i;
                 return Err(FunctionError::call(format!(
                     "arguments must be maps or objects, got {:?}.",
@@ -693,7 +695,7 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
             }
         }
     }
-        let map_types: Vec<Type> = a
+    let map_types: Vec<Type> = a
         .iter()
         .filter(|v| !v.is_null())
         .map(|v| elem_type(&v.ty()))
@@ -753,7 +755,7 @@ fn range(a: &[Value], _: Env) -> Result<Value> {
         1 => (Number::zero(), number(&a[0]), None),
         2 => (number(&a[0]), number(&a[1]), None),
         3 => (number(&a[0]), number(&a[1]), Some(number(&a[2]))),
-                _ => {
+        _ => {
             return Err(FunctionError::call(
                 "must have one, two, or three arguments.",
             ));
@@ -807,10 +809,13 @@ fn range(a: &[Value], _: Env) -> Result<Value> {
 
 fn reverse(a: &[Value], _: Env) -> Result<Value> {
     if !matches!(a[0].kind, Kind::List(..) | Kind::Tuple(_) | Kind::Set(..)) {
-                return Err(arg_error(
+        return Err(arg_error(
             0,
             "list",
-            format!("can only reverse list or tuple values, not {}", friendly(&a[0].ty())),
+            format!(
+                "can only reverse list or tuple values, not {}",
+                friendly(&a[0].ty())
+            ),
         ));
     }
     let mut items = elements(&a[0]).to_vec();
@@ -966,7 +971,7 @@ fn slice(a: &[Value], _: Env) -> Result<Value> {
 
 fn sort(a: &[Value], _: Env) -> Result<Value> {
     let items = elements(&a[0]);
-        if let Some(i) = items.iter().position(Value::is_null) {
+    if let Some(i) = items.iter().position(Value::is_null) {
         return Err(FunctionError::call(format!(
             "given list element {i} is null; a null string cannot be sorted."
         )));
@@ -997,9 +1002,13 @@ fn sum(a: &[Value], _: Env) -> Result<Value> {
                 "argument must be list, set, or tuple of number values",
             ));
         }
-                let _ = i;
+        let _ = i;
         let n = convert(v, &Type::Number).map_err(|_| {
-            arg_error(0, "list", "argument must be list, set, or tuple of number values")
+            arg_error(
+                0,
+                "list",
+                "argument must be list, set, or tuple of number values",
+            )
         })?;
         total = total.add(&number(&n));
     }
@@ -1050,7 +1059,7 @@ fn zipmap(a: &[Value], _: Env) -> Result<Value> {
             vs.len()
         )));
     }
-        if let Some(i) = ks.iter().position(Value::is_null) {
+    if let Some(i) = ks.iter().position(Value::is_null) {
         return Err(FunctionError::call(format!(
             "keys list has null value at index {i}."
         )));
