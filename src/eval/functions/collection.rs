@@ -322,7 +322,20 @@ fn chunklist(a: &[Value], _: Env) -> Result<Value> {
     Ok(Value::list(list_ty, chunks))
 }
 
+/// For functions that compare or inspect elements: an unknown result when any element is
+/// unknown.
+fn unknown_if_partial(a: &[Value], ty: impl FnOnce() -> Type) -> Option<Value> {
+    a.iter()
+        .any(|v| !v.is_wholly_known())
+        .then(|| Value::unknown(ty()))
+}
+
 fn coalesce(a: &[Value], _: Env) -> Result<Value> {
+    if let Some(u) = unknown_if_partial(a, || {
+        unify(&a.iter().map(Value::ty).collect::<Vec<_>>()).unwrap_or(Type::Dynamic)
+    }) {
+        return Ok(u);
+    }
     let types: Vec<Type> = a
         .iter()
         .filter(|v| !super::is_kind_null_dynamic(v))
@@ -371,6 +384,9 @@ fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn compact(a: &[Value], _: Env) -> Result<Value> {
+    if let Some(u) = unknown_if_partial(a, || Type::list(Type::String)) {
+        return Ok(u);
+    }
     let items = elements(&a[0])
         .iter()
         .filter(|v| !v.is_null() && v.as_str() != Some(""))
@@ -483,6 +499,9 @@ fn contains(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn distinct(a: &[Value], _: Env) -> Result<Value> {
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let mut out: Vec<Value> = Vec::new();
     for v in elements(&a[0]) {
         if !out.iter().any(|o| values_equal(o, v)) {
@@ -537,7 +556,8 @@ fn flatten(a: &[Value], _: Env) -> Result<Value> {
     }
     let mut out = Vec::new();
     flatten_into(&a[0], &mut out);
-    if out.iter().any(|v| !v.is_known()) {
+    // An unknown nested list has an unknown length, so the result is unknown.
+    if out.iter().any(|v| !v.is_known() && !v.ty().is_primitive()) {
         return Ok(Value::unknown(Type::Dynamic));
     }
     Ok(Value::tuple(out))
@@ -856,6 +876,10 @@ fn set_contains(set: &[Value], v: &Value) -> bool {
 }
 
 fn setintersection(a: &[Value], _: Env) -> Result<Value> {
+    // Set membership cannot be decided with unknown elements.
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let (ty, sets) = unify_sets(a)?;
     let out = sets[0]
         .iter()
@@ -866,6 +890,10 @@ fn setintersection(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn setsubtract(a: &[Value], _: Env) -> Result<Value> {
+    // Set membership cannot be decided with unknown elements.
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let (ty, sets) = unify_sets(a)?;
     let out = sets[0]
         .iter()
@@ -876,6 +904,10 @@ fn setsubtract(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn setunion(a: &[Value], _: Env) -> Result<Value> {
+    // Set membership cannot be decided with unknown elements.
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let (ty, sets) = unify_sets(a)?;
     Ok(Value::set(ty, sets.into_iter().flatten().collect()))
 }
