@@ -82,7 +82,7 @@ fn encoding_for(name: &str, arg: usize) -> Result<&'static encoding_rs::Encoding
         FunctionError::arg(
             arg,
             format!(
-                "Invalid value for \"encoding\" parameter: {name:?} is not a supported IANA encoding name or alias."
+                                "Invalid value for \"encoding\" parameter: {name:?} is not a supported IANA encoding name or alias in this version of brick."
             ),
         )
     })
@@ -538,7 +538,7 @@ fn yamldecode(a: &[Value], _: Env) -> Result<Value> {
             "on line {}, column {}: {}.",
             e.marker().line(),
             e.marker().col() + 1,
-            e.info()
+            e.info().trim_start_matches("while parsing a node, ")
         ))
     })?;
     if let Some(e) = builder.error {
@@ -551,7 +551,12 @@ fn yamldecode(a: &[Value], _: Env) -> Result<Value> {
         1 => Ok(builder.documents.pop().unwrap_or_else(Value::null_dynamic)),
         _ => Err(FunctionError::call(format!(
             "on line {}, column 1: unexpected extra content after value.",
-            builder.second_document_line.unwrap_or(1)
+            // Reported at the line before the second document's marker, as Terraform does.
+            builder
+                .second_document_line
+                .unwrap_or(2)
+                .saturating_sub(1)
+                .max(1)
         ))),
     }
 }
