@@ -355,6 +355,10 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// an RFC 3339 timestamp string); quoted and block scalars are strings.
 #[derive(Default)]
 struct YamlBuilder {
+    /// The source as characters, to name anchors in messages.
+    src: Vec<char>,
+    /// Anchors of collections still being built.
+    open_anchors: Vec<usize>,
     stack: Vec<Frame>,
     anchors: BTreeMap<usize, Value>,
     documents: Vec<Value>,
@@ -398,6 +402,43 @@ fn render_key(v: &Value) -> String {
     }
 }
 
+/// Checks a node's tag: standard YAML tags are accepted, others are not.
+fn check_tag(tag: &Option<yaml_rust2::parser::Tag>) -> std::result::Result<Option<String>, String> {
+    match tag {
+        None => Ok(None),
+        Some(t)
+            if t.handle == "tag:yaml.org,2002:"
+                && matches!(
+                    t.suffix.as_str(),
+                    "str" | "int" | "float" | "bool" | "null" | "map" | "seq" | "timestamp"
+                ) =>
+        {
+            Ok(Some(t.suffix.clone()))
+        }
+        Some(t) => {
+            let shown = if t.handle.is_empty() {
+                format!("!{}", t.suffix)
+            } else if t.handle == "tag:yaml.org,2002:" {
+                format!("!!{}", t.suffix)
+            } else {
+                format!("{}{}", t.handle, t.suffix)
+            };
+            Err(format!("unsupported tag {shown:?}"))
+        }
+    }
+}
+
+impl YamlBuilder {
+    fn anchor_name_at(&self, index: usize) -> String {
+        self.src
+            .iter()
+            .skip(index)
+            .skip_while(|c| **c == '*')
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
+            .collect()
+    }
+}
+
 impl MarkedEventReceiver for YamlBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         if self.error.is_some() {
@@ -411,7 +452,14 @@ impl MarkedEventReceiver for YamlBuilder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let forced_string = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let tag = match check_tag(&tag) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.error = Some(e);
+                        return;
+                    }
+                };
+                let forced_string = tag.as_deref() == Some("str");
                 let v = if style == TScalarStyle::Plain && !forced_string {
                     match resolve_plain(&text) {
                         Ok(v) => v,
@@ -430,13 +478,30 @@ impl MarkedEventReceiver for YamlBuilder {
             }
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
                 Some(v) => self.push_value(v, None),
+                None if self.open_anchors.contains(&id) => {
+                    self.error = Some(format!(
+                        "cannot refer to anchor {:?} from inside its own definition",
+                        self.anchor_name_at(mark.index())
+                    ))
+                }
                 None => self.error = Some("unknown anchor".into()),
             },
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(anchor, Vec::new())),
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
+                if check_tag(&tag).is_err() =>
+            {
+                let _ = anchor;
+                self.error = check_tag(&tag).err();
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.open_anchors.push(anchor);
+                self.stack.push(Frame::Seq(anchor, Vec::new()))
+            }
             Event::MappingStart(anchor, _) => {
+                self.open_anchors.push(anchor);
                 self.stack.push(Frame::Map(anchor, BTreeMap::new(), None))
             }
             Event::SequenceEnd | Event::MappingEnd => {
+                self.open_anchors.pop();
                 let (anchor, v) = match self.stack.pop() {
                     Some(Frame::Seq(a, items)) => (a, Value::tuple(items)),
                     Some(Frame::Map(a, m, _)) => (a, Value::object(m)),
@@ -531,7 +596,10 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
 
 fn yamldecode(a: &[Value], _: Env) -> Result<Value> {
     let src = text(&a[0]);
-    let mut builder = YamlBuilder::default();
+    let mut builder = YamlBuilder {
+        src: src.chars().collect(),
+        ..YamlBuilder::default()
+    };
     let mut parser = Parser::new_from_str(src);
     parser.load(&mut builder, true).map_err(|e| {
         FunctionError::call(format!(
