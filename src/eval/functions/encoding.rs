@@ -651,46 +651,79 @@ fn yaml_scalar(v: &Value, indent: usize) -> Option<String> {
     })
 }
 
-fn yaml_string(s: &str, indent: usize) -> String {
-    let multiline = s.contains('\n')
-        && !s.chars().any(|c| c != '\n' && c != '\t' && c.is_control())
-        && !s.lines().any(|l| l.ends_with(' ') || l.ends_with('\t'))
-        && !s.starts_with(' ');
-    if multiline {
-        let chomp = if s.ends_with("\n\n") {
-            "+"
-        } else if s.ends_with('\n') {
-            ""
-        } else {
-            "-"
-        };
-        let pad = " ".repeat(indent + 2);
-        let mut out = format!("|{chomp}");
-        let body = s.strip_suffix('\n').unwrap_or(s);
-        for line in body.split('\n') {
-            out.push('\n');
-            if !line.is_empty() {
-                out.push_str(&pad);
-                out.push_str(line);
-            }
-        }
-        return out;
-    }
-    yaml_quoted(s)
+/// Whether go-yaml writes this character as it is (its `is_printable`): line feed, printable
+/// ASCII, and the Basic Multilingual Plane above U+00A0 except surrogates, U+FEFF and
+/// U+FFFE/U+FFFF. Everything else forces double quotes and is escaped.
+fn yaml_printable(c: char) -> bool {
+    let u = c as u32;
+    c == '\n'
+        || (0x20..=0x7E).contains(&u)
+        || (0xA0..=0xD7FF).contains(&u)
+        || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
 }
 
+fn yaml_string(s: &str, indent: usize) -> String {
+    // Multi-line strings are literal blocks unless a character needs escaping or a line
+    // ends with a space, which a block cannot keep.
+    let literal = s.contains('\n')
+        && s.chars().all(yaml_printable)
+        && !s.contains(" \n")
+        && !s.ends_with(' ');
+    if !literal {
+        return yaml_quoted(s);
+    }
+    let chomp = if s.ends_with('\n') {
+        if s == "\n" || s.ends_with("\n\n") {
+            "+"
+        } else {
+            ""
+        }
+    } else {
+        "-"
+    };
+    // Content starting with a space or a line break needs an explicit indentation.
+    let hint = if s.starts_with(' ') || s.starts_with('\n') {
+        "2"
+    } else {
+        ""
+    };
+    let pad = " ".repeat(indent + 2);
+    let mut out = format!("|{hint}{chomp}");
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A double-quoted YAML string with go-yaml's escapes.
 fn yaml_quoted(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
             '\0' => out.push_str("\\0"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
-            c => out.push(c),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{a0}' => out.push('\u{a0}'),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if yaml_printable(c) => out.push(c),
+            c if (c as u32) <= 0xFF => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
         }
     }
     out.push('"');
