@@ -44,10 +44,18 @@ pub(super) fn register(r: &mut Registry) {
 
 /// Parses an RFC 3339 timestamp; the error names the parameter as Terraform does.
 pub(crate) fn parse_timestamp(s: &str, arg: usize, param: &str) -> Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+    // Go's RFC 3339 parser wants an upper-case `Z`.
+    let parsed = if s.ends_with('z') || !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        OffsetDateTime::parse("", &Rfc3339)
+    } else {
+        OffsetDateTime::parse(s, &Rfc3339)
+    };
+    parsed.map_err(|e| {
         let year_ok = s.len() >= 4 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
         let why = if !year_ok {
             format!("cannot use {s:?} as year")
+        } else if s.ends_with('z') {
+            "cannot use \"z\" as UTC offset".to_string()
         } else if !s.contains('T') && !s.contains('t') {
             "missing required time introducer 'T'".to_string()
         } else {

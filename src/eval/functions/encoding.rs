@@ -65,8 +65,10 @@ pub(super) fn register(r: &mut Registry) {
 
 fn base64decode(a: &[Value], _: Env) -> Result<Value> {
     let s = text(&a[0]);
+    // Line breaks inside base64 text are ignored, as Go's decoder does.
+    let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
     let bytes = STANDARD
-        .decode(s)
+        .decode(&compact)
         .map_err(|_| FunctionError::call(format!("failed to decode base64 data {s:?}.")))?;
     String::from_utf8(bytes).map(Value::string).map_err(|_| {
         FunctionError::call("the result of decoding the provided string is not valid UTF-8.")
@@ -283,7 +285,7 @@ fn parse_csv(s: &str) -> std::result::Result<Vec<Vec<String>>, String> {
                         }
                         None => {
                             return Err(format!(
-                                "parse error on line {line}: extraneous or missing \" in quoted-field"
+                                "CSV parse error on line {line}: extraneous or missing \" in quoted-field"
                             ));
                         }
                     }
@@ -292,21 +294,24 @@ fn parse_csv(s: &str) -> std::result::Result<Vec<Vec<String>>, String> {
                     None | Some(',') | Some('\n') | Some('\r') => {}
                     Some(_) => {
                         return Err(format!(
-                            "parse error on line {line}: extraneous or missing \" in quoted-field"
+                            "CSV parse error on line {line}: extraneous or missing \" in quoted-field"
                         ));
                     }
                 }
             }
             '"' => {
                 return Err(format!(
-                    "parse error on line {line}: bare \" in non-quoted-field"
+                    "CSV parse error on line {line}: bare \" in non-quoted-field"
                 ));
             }
             ',' => row.push(std::mem::take(&mut field)),
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
+                // Empty lines are skipped, as Go's CSV reader does.
+                if !(row.is_empty() && field.is_empty()) {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
                 line += 1;
                 in_row = false;
             }
@@ -325,6 +330,12 @@ fn csvdecode(a: &[Value], _: Env) -> Result<Value> {
     let Some((header, records)) = rows.split_first() else {
         return Err(FunctionError::call("missing header line."));
     };
+    let mut seen = std::collections::BTreeSet::new();
+    for h in header {
+        if !seen.insert(h) {
+            return Err(FunctionError::call(format!("duplicate column name {h:?}.")));
+        }
+    }
     let ty = Type::object(header.iter().map(|h| (h.clone(), Type::String)));
     let mut out = Vec::with_capacity(records.len());
     for (i, rec) in records.iter().enumerate() {

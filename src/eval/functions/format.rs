@@ -122,8 +122,9 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             }
             chars.next();
         }
-        if let Some(&(_, '[')) = chars.peek() {
+        if let Some(&(bracket, '[')) = chars.peek() {
             chars.next();
+            let inner = bracket + 1;
             let mut n = String::new();
             while let Some(&(_, d)) = chars.peek() {
                 chars.next();
@@ -134,8 +135,9 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             }
             let index: usize = n.parse().unwrap_or(0);
             if index == 0 {
+                let bad = n.chars().next().unwrap_or(']');
                 return Err(FunctionError::call(format!(
-                    "invalid argument index {n:?} in format string at offset {start}."
+                    "unrecognized format character '{bad}' at offset {inner}."
                 )));
             }
             next_arg = index - 1;
@@ -174,6 +176,11 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             out.push('%');
             continue;
         }
+        if !verb.is_alphabetic() {
+            return Err(FunctionError::call(format!(
+                "unrecognized format character '{verb}' at offset {end}."
+            )));
+        }
         if !"vtbdoxXeEfgGsq".contains(verb) {
             return Err(FunctionError::call(format!(
                 "unsupported format verb '{verb}' in {verb_text:?} at offset {start}."
@@ -201,7 +208,8 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             'v' => {
                 match (&arg.kind, spec.sharp) {
                     // Numbers default to %g.
-                    (Kind::Number(n), false) => format_float(n, 'g', &spec),
+                    // Numbers default to %g, without width or precision.
+                    (Kind::Number(n), false) => format_float(n, 'g', &Spec::default()),
                     (_, true) => pad(&super::encoding::json_encode(arg), &spec, false),
                     _ => pad(&display_value(arg), &spec, false),
                 }

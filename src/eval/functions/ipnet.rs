@@ -211,6 +211,12 @@ fn cidrsubnets(a: &[Value], _: Env) -> Result<Value> {
     };
     for (i, v) in a[1..].iter().enumerate() {
         let newbits = integer(v, i + 1, "newbits")?;
+        if newbits > 32 {
+            return Err(FunctionError::arg(
+                i + 1,
+                "Invalid value for \"newbits\" parameter: may not extend prefix by more than 32 bits.",
+            ));
+        }
         if newbits < 1 {
             return Err(FunctionError::arg(
                 i + 1,
