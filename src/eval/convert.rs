@@ -367,9 +367,21 @@ fn convert_sequence(value: &Value, items: &[Value], want: &Type) -> Result<Value
                 elem,
                 want,
             )?;
-            let values = out.into_iter().map(|(_, v)| v).collect();
+            let values: Vec<Value> = out.into_iter().map(|(_, v)| v).collect();
             Ok(match want {
-                Type::Set(_) => Value::set(ty, values),
+                Type::Set(_) => {
+                    // Set elements cannot carry marks: they move to the set, as in Terraform.
+                    let mut marks = brick_provider_api::Marks::NONE;
+                    let values = values
+                        .iter()
+                        .map(|v| {
+                            let (plain, m) = v.unmark_deep();
+                            marks = marks.union(m);
+                            plain
+                        })
+                        .collect();
+                    Value::set(ty, values).with_marks(marks)
+                }
                 _ => Value::list(ty, values),
             })
         }
@@ -744,6 +756,20 @@ mod tests {
             .join()
             .expect("no panic");
         assert!(err.unwrap_err().message.contains("nested more than"));
+    }
+
+    #[test]
+    fn element_marks_move_onto_a_set_because_set_elements_cannot_carry_them() {
+        check(
+            Value::tuple(vec![s("a").sensitive(), s("b")]),
+            Type::set(Type::String),
+            Ok(Value::set(Type::String, vec![s("a"), s("b")]).sensitive()),
+        );
+        check(
+            Value::tuple(vec![s("a").sensitive(), s("b")]),
+            Type::list(Type::String),
+            Ok(Value::list(Type::String, vec![s("a").sensitive(), s("b")])),
+        );
     }
 
     #[test]

@@ -45,13 +45,12 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.insert(
         "coalescelist",
-        func(vec![], Type::Dynamic, coalescelist)
-            .variadic(p("vals", Type::Dynamic).null_ok().shallow()),
+        func(vec![], Type::Dynamic, coalescelist).variadic(p("vals", Type::Dynamic).null_ok()),
     );
     r.insert(
         "compact",
         func(
-            vec![p("list", Type::list(Type::String)).shallow()],
+            vec![p("list", Type::list(Type::String))],
             Type::list(Type::String),
             compact,
         ),
@@ -71,7 +70,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "distinct",
         func(
-            vec![p("list", Type::list(Type::Dynamic)).shallow()],
+            vec![p("list", Type::list(Type::Dynamic))],
             Type::Dynamic,
             distinct,
         )
@@ -107,18 +106,21 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.insert(
         "keys",
-        func(vec![p("inputMap", Type::Dynamic)], Type::Dynamic, keys).ret_from(|a| {
-            match a[0].ty() {
-                Type::Map(_) => Type::list(Type::String),
-                Type::Object(attrs) => Type::Tuple(vec![Type::String; attrs.len()]),
-                _ => Type::Dynamic,
-            }
+        func(
+            vec![p("inputMap", Type::Dynamic).shallow()],
+            Type::Dynamic,
+            keys,
+        )
+        .ret_from(|a| match a[0].ty() {
+            Type::Map(_) => Type::list(Type::String),
+            Type::Object(attrs) => Type::Tuple(vec![Type::String; attrs.len()]),
+            _ => Type::Dynamic,
         }),
     );
     r.insert(
         "length",
         func(
-            vec![p("value", Type::Dynamic).unknown_ok()],
+            vec![p("value", Type::Dynamic).unknown_ok().shallow()],
             Type::Number,
             length,
         ),

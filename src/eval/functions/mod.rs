@@ -248,12 +248,17 @@ fn call_function(
                 ),
             ));
         }
-        let arg = convert(&arg, &param.ty).map_err(|e| {
+        let mut arg = convert(&arg, &param.ty).map_err(|e| {
             FunctionError::arg(
                 i,
                 format!("Invalid value for \"{}\" parameter: {e}.", param.name),
             )
         })?;
+        // Conversion to a set moves element marks onto the set; they belong to the result.
+        if param.marks != MarkMode::Keep && !arg.marks.is_empty() {
+            marks = marks.union(arg.marks);
+            arg = arg.unmarked();
+        }
         // Functions that only move values around (shallow marks) accept unknown elements;
         // the others need everything known.
         let known = match param.marks {
