@@ -20,7 +20,7 @@ type Env<'a> = &'a dyn Environment;
 pub(crate) const RANGE_LIMIT: usize = 1024;
 
 pub(super) fn register(r: &mut Registry) {
-    let list_bool = || p("list", Type::list(Type::Bool));
+    let list_bool = || p("list", Type::list(Type::Bool)).unknown_ok();
     r.insert("alltrue", func(vec![list_bool()], Type::Bool, alltrue));
     r.insert("anytrue", func(vec![list_bool()], Type::Bool, anytrue));
     r.insert(
@@ -45,7 +45,8 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.insert(
         "coalescelist",
-        func(vec![], Type::Dynamic, coalescelist).variadic(p("vals", Type::Dynamic).null_ok()),
+        func(vec![], Type::Dynamic, coalescelist)
+            .variadic(p("vals", Type::Dynamic).null_ok().unknown_ok()),
     );
     r.insert(
         "compact",
@@ -141,7 +142,7 @@ pub(super) fn register(r: &mut Registry) {
         "matchkeys",
         func(
             vec![
-                p("values", Type::list(Type::Dynamic)).shallow(),
+                p("values", Type::list(Type::Dynamic)),
                 p("keys", Type::list(Type::Dynamic)),
                 p("searchset", Type::list(Type::Dynamic)),
             ],
@@ -152,7 +153,8 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.insert(
         "merge",
-        func(vec![], Type::Dynamic, merge).variadic(p("maps", Type::Dynamic).null_ok().shallow()),
+        func(vec![], Type::Dynamic, merge)
+            .variadic(p("maps", Type::Dynamic).null_ok().unknown_ok().shallow()),
     );
     r.insert(
         "one",
@@ -223,7 +225,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "sort",
         func(
-            vec![p("list", Type::list(Type::String))],
+            vec![p("list", Type::list(Type::String)).unknown_ok()],
             Type::list(Type::String),
             sort,
         ),
@@ -294,16 +296,31 @@ fn same_kind(like: &Value, items: Vec<Value>) -> Value {
     }
 }
 
+/// `alltrue`/`anytrue`: a known deciding element decides even when others are unknown.
+fn bool_fold(a: &[Value], deciding: bool) -> Value {
+    if !a[0].is_known() {
+        return Value::unknown(Type::Bool);
+    }
+    let items = elements(&a[0]);
+    // A null counts as false.
+    if items
+        .iter()
+        .any(|v| v.is_known() && v.as_bool().unwrap_or(false) == deciding)
+    {
+        return Value::bool(deciding);
+    }
+    if items.iter().any(|v| !v.is_known()) {
+        return Value::unknown(Type::Bool);
+    }
+    Value::bool(!deciding)
+}
+
 fn alltrue(a: &[Value], _: Env) -> Result<Value> {
-    Ok(Value::bool(
-        elements(&a[0]).iter().all(|v| v.as_bool() == Some(true)),
-    ))
+    Ok(bool_fold(a, false))
 }
 
 fn anytrue(a: &[Value], _: Env) -> Result<Value> {
-    Ok(Value::bool(
-        elements(&a[0]).iter().any(|v| v.as_bool() == Some(true)),
-    ))
+    Ok(bool_fold(a, true))
 }
 
 fn chunklist(a: &[Value], _: Env) -> Result<Value> {
@@ -371,6 +388,9 @@ fn coalesce(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
+    if a.iter().any(|v| !v.is_known()) {
+        return Ok(Value::unknown(Type::Dynamic));
+    }
     for (i, v) in a.iter().enumerate() {
         if v.is_null() || !is_sequence(v) {
             let _ = i;
@@ -691,6 +711,18 @@ fn matchkeys(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn merge(a: &[Value], _: Env) -> Result<Value> {
+    for v in a {
+        let ty = v.ty();
+        if !v.is_known() && !matches!(ty, Type::Dynamic | Type::Map(_) | Type::Object(_)) {
+            return Err(FunctionError::call(format!(
+                "arguments must be maps or objects, got {:?}.",
+                friendly(&ty)
+            )));
+        }
+    }
+    if a.iter().any(|v| !v.is_known()) {
+        return Ok(Value::unknown(Type::Dynamic));
+    }
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     let mut all_maps = true;
     let mut any = false;
@@ -906,10 +938,7 @@ fn setsubtract(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn setunion(a: &[Value], _: Env) -> Result<Value> {
-    // Set membership cannot be decided with unknown elements.
-    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
-        return Ok(u);
-    }
+    // A union needs no membership decisions, so unknown elements are kept.
     let (ty, sets) = unify_sets(a)?;
     Ok(Value::set(ty, sets.into_iter().flatten().collect()))
 }
@@ -1004,7 +1033,17 @@ fn slice(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn sort(a: &[Value], _: Env) -> Result<Value> {
+    if !a[0].is_known() {
+        return Ok(Value::unknown(Type::list(Type::String)));
+    }
     let items = elements(&a[0]);
+    // With an element unknown, the order is unknown but the length is not.
+    if items.iter().any(|v| !v.is_known()) {
+        return Ok(Value::list(
+            Type::String,
+            vec![Value::unknown(Type::String); items.len()],
+        ));
+    }
     if let Some(i) = items.iter().position(Value::is_null) {
         return Err(FunctionError::call(format!(
             "given list element {i} is null; a null string cannot be sorted."
