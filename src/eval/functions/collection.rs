@@ -976,6 +976,11 @@ fn setproduct(a: &[Value], _: Env) -> Result<Value> {
     }
     let mut rows: Vec<Vec<Value>> = vec![Vec::new()];
     for list in &lists {
+        if rows.len().saturating_mul(list.len()) > 1_000_000 {
+            return Err(FunctionError::call(
+                "the product has more than 1000000 elements.",
+            ));
+        }
         let mut next = Vec::new();
         for row in &rows {
             for item in list {

@@ -284,6 +284,10 @@ fn timeadd(a: &[Value], _: Env) -> Result<Value> {
         FunctionError::call(msg)
     })?;
     let ns = parse_duration(text(&a[1])).map_err(|e| FunctionError::call(format!("{e}.")))?;
+    // Beyond ±10^20 ns (about 3,000 years) no timestamp stays in range.
+    if ns.unsigned_abs() > 100_000_000_000_000_000_000 {
+        return Err(FunctionError::call("the resulting time is out of range."));
+    }
     let d = Duration::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i32);
     let r = t
         .checked_add(d)

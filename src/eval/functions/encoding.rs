@@ -217,6 +217,7 @@ fn write_json(v: &Value, out: &mut String) {
 }
 
 fn jsonencode(a: &[Value], _: Env) -> Result<Value> {
+    super::check_depth(&a[0], 0)?;
     Ok(Value::string(json_encode(&a[0])))
 }
 
@@ -502,6 +503,14 @@ impl MarkedEventReceiver for YamlBuilder {
             {
                 let _ = anchor;
                 self.error = check_tag(&tag).err();
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..)
+                if self.stack.len() >= crate::eval::convert::MAX_DEPTH =>
+            {
+                self.error = Some(format!(
+                    "the document is nested more than {} levels deep",
+                    crate::eval::convert::MAX_DEPTH
+                ));
             }
             Event::SequenceStart(anchor, _) => {
                 self.open_anchors.push(anchor);
@@ -811,5 +820,6 @@ fn write_yaml_block(v: &Value, indent: usize, out: &mut String) {
 }
 
 fn yamlencode(a: &[Value], _: Env) -> Result<Value> {
+    super::check_depth(&a[0], 0)?;
     Ok(Value::string(yaml_encode(&a[0])))
 }

@@ -88,6 +88,9 @@ fn formatlist(a: &[Value], _: Env) -> Result<Value> {
     Ok(Value::list(Type::String, out))
 }
 
+/// The largest width or precision `format` accepts.
+const MAX_WIDTH: usize = 100_000;
+
 #[derive(Default)]
 struct Spec {
     minus: bool,
@@ -151,7 +154,7 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             chars.next();
         }
         if !digits.is_empty() {
-            spec.width = digits.parse().ok();
+            spec.width = Some(digits.parse().unwrap_or(usize::MAX));
         }
         if let Some(&(_, '.')) = chars.peek() {
             chars.next();
@@ -163,7 +166,11 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
                 digits.push(d);
                 chars.next();
             }
-            spec.precision = Some(digits.parse().unwrap_or(0));
+            spec.precision = Some(if digits.is_empty() {
+                0
+            } else {
+                digits.parse().unwrap_or(usize::MAX)
+            });
         }
         let Some((end, verb)) = chars.next() else {
             return Err(FunctionError::call(format!(
@@ -172,6 +179,14 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             )));
         };
         let verb_text = &fmt[start..end + verb.len_utf8()];
+        // Widths and precisions this large can only exhaust memory.
+        if spec.width.is_some_and(|w| w > MAX_WIDTH)
+            || spec.precision.is_some_and(|p| p > MAX_WIDTH)
+        {
+            return Err(FunctionError::call(format!(
+                "the width or precision in {verb_text:?} at offset {start} is larger than {MAX_WIDTH}."
+            )));
+        }
         if verb == '%' {
             out.push('%');
             continue;

@@ -295,6 +295,23 @@ pub fn names() -> &'static [&'static str] {
 
 // ---- helpers for implementations --------------------------------------------------------
 
+/// Refuses values nested deeper than [`crate::eval::convert::MAX_DEPTH`] before a recursive
+/// walk over them (the check itself uses an explicit stack).
+pub(crate) fn check_depth(v: &Value, arg: usize) -> Result<()> {
+    let max = crate::eval::convert::MAX_DEPTH;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > max {
+            return Err(FunctionError::arg(
+                arg,
+                format!("The value is nested more than {max} levels deep."),
+            ));
+        }
+        stack.extend(v.children().map(|c| (c, depth + 1)));
+    }
+    Ok(())
+}
+
 /// The text of a converted string argument.
 pub(crate) fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_default()

@@ -137,6 +137,12 @@ fn indent(a: &[Value], _: Env) -> Result<Value> {
             "Invalid value for \"spaces\" parameter: the number of spaces must not be negative.",
         ));
     }
+    if n > 100_000 {
+        return Err(FunctionError::arg(
+            0,
+            "Invalid value for \"spaces\" parameter: the number of spaces must not be more than 100000.",
+        ));
+    }
     let n = n as usize;
     let pad = format!("\n{}", " ".repeat(n));
     Ok(Value::string(text(&a[1]).replace('\n', &pad)))
