@@ -974,6 +974,12 @@ fn setproduct(a: &[Value], _: Env) -> Result<Value> {
         };
         lists.push(converted);
     }
+    let total = lists.iter().fold(1usize, |n, l| n.saturating_mul(l.len()));
+    if total > 1_000_000 {
+        return Err(FunctionError::call(
+            "the product has more than 1000000 elements.",
+        ));
+    }
     let mut rows: Vec<Vec<Value>> = vec![Vec::new()];
     for list in &lists {
         if rows.len().saturating_mul(list.len()) > 1_000_000 {
