@@ -370,3 +370,4 @@ pub(crate) fn is_kind_null_dynamic(v: &Value) -> bool {
 
 #[cfg(test)]
 pub(crate) use filesystem::clean as filesystem_clean;
+pub use filesystem::fileset_matcher;
