@@ -640,7 +640,7 @@ fn lookup(a: &[Value], _: Env) -> Result<Value> {
     if a.len() > 3 {
         return Err(FunctionError::arg(
             3,
-            "Too many function arguments: function \"lookup\" expects only 3 argument(s).",
+            format!("lookup() takes two or three arguments, got {}.", a.len()),
         ));
     }
     let key = text(&a[1]);

@@ -202,7 +202,7 @@ fn call_function(
     if args.len() < fixed {
         let missing = f.params[args.len()].name;
         return Err(FunctionError::call(format!(
-            "Not enough function arguments: function \"{name}\" expects {}{fixed} argument(s). Missing value for \"{missing}\".",
+            "Function \"{name}\" expects {}{fixed} argument(s). Missing value for \"{missing}\".",
             if f.variadic.is_some() {
                 "at least "
             } else {
@@ -213,9 +213,7 @@ fn call_function(
     if args.len() > fixed && f.variadic.is_none() {
         return Err(FunctionError::arg(
             fixed,
-            format!(
-                "Too many function arguments: function \"{name}\" expects only {fixed} argument(s)."
-            ),
+            format!("Function \"{name}\" expects only {fixed} argument(s)."),
         ));
     }
     let mut marks = Marks::NONE;
