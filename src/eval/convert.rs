@@ -119,6 +119,10 @@ pub fn convert(value: &Value, want: &Type) -> Result<Value, ConversionError> {
         return Ok(value.clone());
     }
     let _depth = DepthGuard::enter()?;
+    // A value that already has the wanted (concrete) type needs no work.
+    if !want.has_dynamic() && value.ty() == *want {
+        return Ok(value.clone());
+    }
     let marks = value.marks;
     let converted = match &value.kind {
         Kind::Null(t) => Value::null(convert_type(t, want)?),

@@ -226,11 +226,12 @@ fn call_function(
             .or(f.variadic.as_ref())
             .expect("arity checked above");
         let arg = match param.marks {
-            MarkMode::Deep => {
+            MarkMode::Deep if arg.contains_sensitive() => {
                 let (v, m) = arg.unmark_deep();
                 marks = marks.union(m);
                 v
             }
+            MarkMode::Deep => arg,
             MarkMode::Shallow => {
                 marks = marks.union(arg.marks);
                 arg.unmarked()
@@ -246,7 +247,12 @@ fn call_function(
                 ),
             ));
         }
-        let mut arg = convert(&arg, &param.ty).map_err(|e| {
+        let mut arg = if param.ty == Type::Dynamic {
+            Ok(arg)
+        } else {
+            convert(&arg, &param.ty)
+        }
+        .map_err(|e| {
             FunctionError::arg(
                 i,
                 format!("Invalid value for \"{}\" parameter: {e}.", param.name),
