@@ -390,6 +390,9 @@ impl YamlBuilder {
             None => self.documents.push(v),
             Some(Frame::Seq(_, items)) => items.push(v),
             Some(Frame::Map(_, m, pending)) => match pending.take() {
+                None if v.is_null() => {
+                    self.error = Some("mapping key cannot be null".into());
+                }
                 None => {
                     let key = key_text.unwrap_or_else(|| match &v.kind {
                         Kind::String(s) => s.clone(),
@@ -422,7 +425,15 @@ fn check_tag(tag: &Option<yaml_rust2::parser::Tag>) -> std::result::Result<Optio
             if t.handle == "tag:yaml.org,2002:"
                 && matches!(
                     t.suffix.as_str(),
-                    "str" | "int" | "float" | "bool" | "null" | "map" | "seq" | "timestamp"
+                    "str"
+                        | "int"
+                        | "float"
+                        | "bool"
+                        | "null"
+                        | "map"
+                        | "seq"
+                        | "timestamp"
+                        | "binary"
                 ) =>
         {
             Ok(Some(t.suffix.clone()))
@@ -546,15 +557,20 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
         "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
             return Ok(Value::bool(false));
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | "+.Inf" | "-.Inf" | ".nan" | ".NaN"
-        | ".NAN" => return Err(format!("cannot represent {s} as a number")),
+        ".nan" | ".NaN" | ".NAN" => return Err("floating point NaN is not supported".into()),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | "+.Inf" | "-.Inf" | "+.INF" | "-.INF" => {
+            return Err(format!(
+                "cannot represent {s} as a number; numbers are finite"
+            ));
+        }
         _ => {}
     }
     let (neg, body) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let clean: String = body.chars().filter(|c| *c != '_').collect();
+    // Underscores and binary literals are not numbers for Terraform's decoder.
+    let clean: String = body.to_string();
     let radix = |digits: &str, base: u32| -> Option<Value> {
         if digits.is_empty() {
             return None;
@@ -574,20 +590,10 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
         if let Some(v) = radix(h, 16) {
             return Ok(v);
         }
-    } else if let Some(b) = clean.strip_prefix("0b") {
-        if let Some(v) = radix(b, 2) {
-            return Ok(v);
-        }
     } else if let Some(o) = clean.strip_prefix("0o") {
         if let Some(v) = radix(o, 8) {
             return Ok(v);
         }
-    } else if clean.len() > 1
-        && clean.starts_with('0')
-        && clean.bytes().all(|b| b.is_ascii_digit())
-        && let Some(v) = radix(&clean[1..], 8)
-    {
-        return Ok(v);
     }
     let numeric = !clean.is_empty()
         && clean
@@ -599,6 +605,15 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
             .is_some_and(|b| b.is_ascii_digit() || b == b'.');
     if numeric && let Some(n) = Number::parse(&clean) {
         return Ok(Value::number(if neg { n.neg() } else { n }));
+    }
+    // A timestamp (`T` or `t` between date and time) is normalized to RFC 3339.
+    if s.len() > 10 && matches!(s.as_bytes()[10], b'T' | b't') {
+        let upper = format!("{}T{}", &s[..10], &s[11..]);
+        if let Ok(t) =
+            time::OffsetDateTime::parse(&upper, &time::format_description::well_known::Rfc3339)
+        {
+            return Ok(Value::string(super::datetime::rfc3339(t)));
+        }
     }
     // A date alone is a timestamp at midnight UTC.
     let b = s.as_bytes();
@@ -616,6 +631,12 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
 
 fn yamldecode(a: &[Value], _: Env) -> Result<Value> {
     let src = text(&a[0]);
+    // Terraform's decoder speaks YAML 1.1 and refuses documents declaring another version.
+    if let Some(rest) = src.trim_start().strip_prefix("%YAML")
+        && rest.split_whitespace().next() != Some("1.1")
+    {
+        return Err(FunctionError::call("found incompatible YAML document."));
+    }
     let mut builder = YamlBuilder {
         src: src.chars().collect(),
         ..YamlBuilder::default()
