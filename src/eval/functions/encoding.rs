@@ -586,14 +586,15 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
             bigdecimal::BigDecimal::from(acc),
         )))
     };
-    if let Some(h) = clean.strip_prefix("0x") {
-        if let Some(v) = radix(h, 16) {
-            return Ok(v);
-        }
+    let prefixed = if let Some(h) = clean.strip_prefix("0x") {
+        radix(h, 16)
     } else if let Some(o) = clean.strip_prefix("0o") {
-        if let Some(v) = radix(o, 8) {
-            return Ok(v);
-        }
+        radix(o, 8)
+    } else {
+        None
+    };
+    if let Some(v) = prefixed {
+        return Ok(v);
     }
     let numeric = !clean.is_empty()
         && clean
