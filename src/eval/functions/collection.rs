@@ -279,14 +279,6 @@ fn is_sequence(v: &Value) -> bool {
     matches!(v.kind, Kind::List(..) | Kind::Set(..) | Kind::Tuple(_))
 }
 
-/// Builds a list from values, unifying their types (a tuple when they do not unify).
-fn list_or_tuple(items: Vec<Value>) -> Value {
-    match unify_values(&items) {
-        Some((ty, items)) => Value::list(ty, items),
-        None => Value::tuple(items),
-    }
-}
-
 /// Rebuilds a sequence like `like` (list, set or tuple) with new elements.
 fn same_kind(like: &Value, items: Vec<Value>) -> Value {
     match &like.kind {
@@ -726,7 +718,7 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     let mut all_maps = true;
     let mut any = false;
-    for (i, v) in a.iter().enumerate() {
+    for v in a {
         if v.is_null() {
             continue;
         }
@@ -741,7 +733,6 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
                 }
             }
             _ => {
-                let _ = i;
                 return Err(FunctionError::call(format!(
                     "arguments must be maps or objects, got {:?}.",
                     friendly(&v.ty())
@@ -754,29 +745,9 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
         .filter(|v| !v.is_null())
         .map(|v| elem_type(&v.ty()))
         .collect();
+    // Maps of one element type merge into a map; anything else gives an object.
     if any && all_maps && map_types.iter().all(|t| *t == map_types[0]) {
         return Ok(Value::map(map_types[0].clone(), out));
-    }
-    if any && all_maps && map_types.is_empty() {
-        let values: Vec<Value> = out.values().cloned().collect();
-        let types: Vec<Type> = a
-            .iter()
-            .filter(|v| !v.is_null())
-            .filter_map(|v| v.ty().element_type().cloned())
-            .collect();
-        if let Some(t) = unify(&types)
-            && let Some((_, converted)) = unify_values(&values).or(Some((t.clone(), values)))
-        {
-            let m: BTreeMap<String, Value> = out.keys().cloned().zip(converted).collect();
-            let m = m
-                .into_iter()
-                .map(|(k, v)| {
-                    let c = convert(&v, &t).unwrap_or(v);
-                    (k, c)
-                })
-                .collect();
-            return Ok(Value::map(t, m));
-        }
     }
     Ok(Value::object(out))
 }
@@ -1157,9 +1128,4 @@ fn zipmap(a: &[Value], _: Env) -> Result<Value> {
         Kind::List(t, _) | Kind::Set(t, _) => Value::map(t.clone(), m),
         _ => Value::object(m),
     })
-}
-
-#[allow(dead_code)]
-fn list_of(items: Vec<Value>) -> Value {
-    list_or_tuple(items)
 }

@@ -6,7 +6,7 @@
 
 use std::num::NonZeroU64;
 
-use bigdecimal::num_bigint::{BigInt, Sign};
+use bigdecimal::num_bigint::Sign;
 use bigdecimal::{BigDecimal, RoundingMode};
 use brick_provider_api::value::Kind;
 use brick_provider_api::{Number, Type, Value};
@@ -488,12 +488,4 @@ fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
     };
     let s = format!("{}{body}", sign_prefix(negative, spec));
     pad(&s, spec, true)
-}
-
-#[allow(dead_code)]
-fn big_int_of(n: &Number) -> BigInt {
-    n.as_big_decimal()
-        .with_scale_round(0, RoundingMode::Down)
-        .as_bigint_and_exponent()
-        .0
 }
