@@ -246,15 +246,60 @@ fn jsondecode(a: &[Value], _: Env) -> Result<Value> {
     Ok(from_json(&j))
 }
 
+/// Words a JSON syntax error as Go's decoder (and so Terraform) does.
 fn json_error(e: &serde_json::Error, s: &str) -> String {
-    if s.trim().is_empty() || e.is_eof() {
+    if s.trim().is_empty() {
         return "EOF".to_string();
     }
-    let msg = e.to_string();
-    if msg.starts_with("trailing characters") {
-        return "extraneous data after JSON object".to_string();
+    if e.is_eof() {
+        return if json_ends_inside_scalar(s) {
+            "unexpected EOF".to_string()
+        } else {
+            "EOF".to_string()
+        };
     }
-    msg.split(" at line ").next().unwrap_or(&msg).to_string()
+    let msg = e.to_string();
+    let what = msg.split(" at line ").next().unwrap_or(&msg);
+    let at = s
+        .lines()
+        .nth(e.line().saturating_sub(1))
+        .and_then(|l| l.chars().nth(e.column().saturating_sub(1)))
+        .unwrap_or(' ');
+    match what {
+        "trailing characters" | "invalid number" => "extraneous data after JSON object".into(),
+        "expected value" => format!("invalid character '{at}' looking for beginning of value"),
+        "trailing comma" if at == '}' => {
+            format!("invalid character '{at}' looking for beginning of object key string")
+        }
+        "trailing comma" => format!("invalid character '{at}' looking for beginning of value"),
+        "key must be a string" => format!("invalid character '{at}'"),
+        "expected `:`" => format!("invalid character '{at}' after object key"),
+        "expected `,` or `]`" => format!("invalid character '{at}' after array element"),
+        "expected `,` or `}`" => format!("invalid character '{at}' after object key:value pair"),
+        "invalid escape" => format!("invalid character '{at}' in string escape code"),
+        "expected ident" => format!("invalid character '{at}' in literal"),
+        other => other.to_string(),
+    }
+}
+
+/// Whether JSON text stops in the middle of a string or a literal (`nul`), which Go reports
+/// as "unexpected EOF" rather than "EOF".
+fn json_ends_inside_scalar(s: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        }
+    }
+    in_string || s.trim_end().ends_with(|c: char| c.is_ascii_alphabetic())
 }
 
 // ---- CSV --------------------------------------------------------------------------------
