@@ -813,11 +813,6 @@ mod tests {
             assert_eq!(unify(&types), expected, "unifying {types:?}");
         }
     }
-}
-
-#[cfg(test)]
-mod depth_probe {
-    use super::*;
 
     #[test]
     fn conversion_at_the_depth_limit_fits_in_a_default_test_thread_stack() {
