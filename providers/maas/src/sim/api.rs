@@ -150,6 +150,7 @@ pub static HANDLERS: &[Handler] = &[
             a("POST", Some("power_on"), "power_on", "Power on a machine."),
             a("POST", Some("power_off"), "power_off", "Power off a machine."),
             a("GET", Some("query_power_state"), "query_power_state", "Query the power state of a machine."),
+            a("POST", Some("set_owner_data"), "set_owner_data", "Set key/value data of the machine's owner; an empty value removes a key. Cleared on release."),
             a("POST", Some("mark_broken"), "mark_broken", "Mark a machine as Broken."),
             a("POST", Some("mark_fixed"), "mark_fixed", "Mark a broken machine as fixed."),
         ],
@@ -665,6 +666,7 @@ fn run(
                 "query_power_state" => {
                     return Ok(J(json!({"state": w.machines[idx].power_state})));
                 }
+                "set_owner_data" => w.set_owner_data(idx, p, user)?,
                 "mark_broken" => w.mark_broken(idx)?,
                 "mark_fixed" => w.mark_fixed(idx)?,
                 _ => unreachable!("every action of the table is handled"),

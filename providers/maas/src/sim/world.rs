@@ -197,6 +197,8 @@ pub struct Machine {
     pub pool: String,
     pub zone: String,
     pub agent_name: String,
+    /// Key/value data of the machine's owner (`set_owner_data`); cleared on release.
+    pub owner_data: BTreeMap<String, String>,
     pub status_message: String,
     /// Deployments of this machine fail (fault injection).
     pub fails_deploy: bool,
@@ -290,6 +292,7 @@ impl World {
             pool: "default".into(),
             zone: "default".into(),
             agent_name: String::new(),
+            owner_data: BTreeMap::new(),
             status_message: String::new(),
             fails_deploy: false,
             timeline: VecDeque::new(),
@@ -373,6 +376,7 @@ impl World {
                     m.hwe_kernel = None;
                     m.user_data = None;
                     m.agent_name.clear();
+                    m.owner_data.clear();
                 }
                 m.power_state = "off";
             }
@@ -753,6 +757,26 @@ impl World {
         }
     }
 
+    pub fn set_owner_data(&mut self, idx: usize, p: &Params, user: &str) -> Result<(), SimError> {
+        let m = &mut self.machines[idx];
+        if m.owner.as_deref() != Some(user) {
+            return Err(SimError::Forbidden(
+                "You do not own this machine; only its owner may set owner data.".into(),
+            ));
+        }
+        for (k, v) in p.pairs() {
+            if k == "op" {
+                continue;
+            }
+            if v.is_empty() {
+                m.owner_data.remove(k);
+            } else {
+                m.owner_data.insert(k.to_string(), v.to_string());
+            }
+        }
+        Ok(())
+    }
+
     pub fn mark_broken(&mut self, idx: usize) -> Result<(), SimError> {
         let m = &mut self.machines[idx];
         if m.status == Status::Broken {
@@ -1019,7 +1043,7 @@ impl World {
             "storage": (storage_mb * 10.0).round() / 10.0,
             "swap_size": null,
             "owner": m.owner,
-            "owner_data": {},
+            "owner_data": m.owner_data,
             "address_ttl": null,
             "disable_ipv4": false,
             "ip_addresses": Self::ip_addresses(m),
