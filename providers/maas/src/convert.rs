@@ -117,7 +117,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// A provider diagnostic from a MAAS error, with context about what was being done.
 pub fn maas_diag(summary: &str, doing: &str, e: &MaasError) -> Diagnostic {
-    let d = Diagnostic::error(e.code(), summary, format!("While {doing}: {e}."));
+    let text = e.to_string();
+    let stop = if text.ends_with('.') { "" } else { "." };
+    let d = Diagnostic::error(e.code(), summary, format!("While {doing}: {text}{stop}"));
     match e {
         MaasError::Auth { .. } => d.with_help(
             "Check the provider's api_key (or MAAS_API_KEY): it must be a key of a MAAS user, as `maas apikey --username USER` prints it.",

@@ -920,15 +920,23 @@ async fn converge(
 
     let mut commissioned = false;
     let mut storage_done = spec.is_none();
-    let mut allocated = false;
     let mut deployed = false;
     let mut released_for_storage = false;
+    let mut pending_conflict: Option<(String, MaasError)> = None;
     loop {
         let m = poll(ctx, &sid, deadline)
             .await
             .map_err(|e| (None, maas_diag("Cannot read machine", &format!("reading {host}"), &e)))?;
         let status = json_str(&m, "status_name").to_string();
         rep.status(&status);
+        if let Some((before, e)) = pending_conflict.take() {
+            if before == status {
+                return Err((
+                    None,
+                    maas_diag("MAAS refused a step", &format!("bringing {host} from {status} towards Deployed"), &e),
+                ));
+            }
+        }
         let owner = m.get("owner").and_then(Json::as_str).unwrap_or("");
         let ours = owner == user;
         let partial = |m: &Json| Some(state_from(m, planned));
@@ -946,10 +954,11 @@ async fn converge(
                 .with_help("Raise timeouts { create = \"60m\" } for slow machines; the next apply picks the machine up where it is."),
             ));
         }
-        let step: Result<(), MaasError> = match status.as_str() {
+        // A step answers the machine when MAAS does (its new status is reported at once).
+        let step: Result<Option<Json>, MaasError> = match status.as_str() {
             "New" | "Failed commissioning" | "Failed testing" if !commissioned => {
                 commissioned = true;
-                ctx.client.machine_op(&sid, "commission", &[]).await.map(|_| ())
+                ctx.client.machine_op(&sid, "commission", &[]).await.map(Some)
             }
             "Failed commissioning" | "Failed testing" => {
                 return Err((
@@ -962,7 +971,7 @@ async fn converge(
                     .with_help("See the machine's commissioning results in MAAS."),
                 ));
             }
-            "New" | "Commissioning" | "Testing" | "Releasing" | "Disk erasing" => Ok(()),
+            "New" | "Commissioning" | "Testing" | "Releasing" | "Disk erasing" => Ok(None),
             "Ready" => {
                 if deployed {
                     return Err((
@@ -975,14 +984,21 @@ async fn converge(
                     ));
                 }
                 if !storage_done {
-                    let r = apply_storage(ctx, &sid, spec.as_ref().expect("storage pending")).await;
-                    if let Err(e) = r {
-                        return Err((None, e));
+                    // set_storage_layout starts from scratch, so the whole step can be redone
+                    // when a retried call (a 504 whose work was done) trips over its own result.
+                    let spec = spec.as_ref().expect("storage pending");
+                    let mut attempt = 0;
+                    loop {
+                        attempt += 1;
+                        match apply_storage(ctx, &sid, spec).await {
+                            Ok(()) => break,
+                            Err(e) if attempt >= 3 => return Err((None, e)),
+                            Err(_) => tokio::time::sleep(ctx.settings.poll_interval).await,
+                        }
                     }
                     storage_done = true;
                     continue;
                 }
-                allocated = true;
                 match ctx
                     .client
                     .post(
@@ -992,16 +1008,14 @@ async fn converge(
                     )
                     .await
                 {
-                    // A retried allocate whose first attempt succeeded: re-read decides.
-                    Err(MaasError::Conflict { .. }) => Ok(()),
-                    r => r.map(|_| ()),
+                    r => r.map(Some),
                 }
             }
             "Allocated" if ours => {
                 if !storage_done && !released_for_storage {
                     // The layout can change only while Ready: give it back, lay out, re-allocate.
                     released_for_storage = true;
-                    ctx.client.machine_op(&sid, "release", &[]).await.map(|_| ())
+                    ctx.client.machine_op(&sid, "release", &[]).await.map(Some)
                 } else if !deployed {
                     deployed = true;
                     if let Err(d) = record_owner_data(ctx, &sid, planned).await {
@@ -1022,20 +1036,19 @@ async fn converge(
                         params.push(("user_data", encode_user_data(ud)));
                     }
                     match ctx.client.machine_op(&sid, "deploy", &params).await {
-                        Err(MaasError::Conflict { .. }) => Ok(()),
                         Err(e @ MaasError::BadRequest { .. }) => {
                             return Err((
                                 partial(&m),
                                 maas_diag("Deployment refused", &format!("deploying {host}"), &e),
                             ));
                         }
-                        r => r.map(|_| ()),
+                        r => r.map(Some),
                     }
                 } else {
-                    Ok(())
+                    Ok(None)
                 }
             }
-            "Deploying" if ours => Ok(()),
+            "Deploying" if ours => Ok(None),
             "Deployed" if ours => {
                 let same = deployed
                     || (json_str(&m, "distro_series")
@@ -1095,10 +1108,17 @@ async fn converge(
                 ));
             }
         };
-        if let Err(e) = step {
-            if !e.is_transient() {
+        match step {
+            Ok(Some(m)) => rep.status(json_str(&m, "status_name")),
+            Ok(None) => {}
+            // A 409 may answer a retried call whose first attempt did the work (a 504 from a
+            // gateway while MAAS carried on): the next read decides. Only when the status has
+            // not moved is it a real refusal.
+            Err(e @ MaasError::Conflict { .. }) => pending_conflict = Some((status.clone(), e)),
+            Err(e) if e.is_transient() => {}
+            Err(e) => {
                 return Err((
-                    if allocated { None } else { None },
+                    None,
                     maas_diag("MAAS refused a step", &format!("bringing {host} from {status} towards Deployed"), &e),
                 ));
             }

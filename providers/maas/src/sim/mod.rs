@@ -155,6 +155,7 @@ pub struct Shared {
     faults: Mutex<Faults>,
     rng: Mutex<IdGen>,
     log: Mutex<Vec<RequestRecord>>,
+    injected: std::sync::atomic::AtomicU64,
     time_scale: f64,
 }
 
@@ -170,6 +171,8 @@ impl Shared {
         }
         let mut rng = self.rng.lock().expect("rng lock");
         if rng.unit() < rate {
+            self.injected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Some(if rng.random() % 2 == 0 { 503 } else { 504 })
         } else {
             None
@@ -284,6 +287,7 @@ impl Simulator {
             }),
             rng: Mutex::new(IdGen::new(opts.seed.wrapping_add(1))),
             log: Mutex::new(Vec::new()),
+            injected: std::sync::atomic::AtomicU64::new(0),
             time_scale: opts.time_scale,
         });
         let app = Router::new()
@@ -331,6 +335,13 @@ impl Simulator {
     }
     pub fn clear_requests(&self) {
         self.shared.log.lock().expect("log lock").clear();
+    }
+
+    /// How many 503/504 faults were injected so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.shared
+            .injected
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn set_error_rate(&self, rate: f64) {
