@@ -191,7 +191,9 @@ impl MaasClient {
         }
         let mut parts = cfg.api_key.trim().split(':');
         let creds = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(c), Some(t), Some(s), None) if !c.is_empty() && !t.is_empty() && !s.is_empty() => {
+            (Some(c), Some(t), Some(s), None)
+                if !c.is_empty() && !t.is_empty() && !s.is_empty() =>
+            {
                 Credentials {
                     consumer: c.to_string(),
                     token: t.to_string(),
@@ -210,10 +212,7 @@ impl MaasClient {
             .user_agent(concat!("brick-provider-maas/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &cfg.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
-                MaasError::Config(format!(
-                    "Cannot read the CA file {}: {e}.",
-                    ca.display()
-                ))
+                MaasError::Config(format!("Cannot read the CA file {}: {e}.", ca.display()))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 MaasError::Config(format!(
@@ -245,11 +244,7 @@ impl MaasClient {
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let nonce = format!(
-            "{}{}",
-            ts.as_nanos(),
-            NONCE.fetch_add(1, Ordering::Relaxed)
-        );
+        let nonce = format!("{}{}", ts.as_nanos(), NONCE.fetch_add(1, Ordering::Relaxed));
         let enc = |s: &str| utf8_percent_encode(s, OAUTH_ENCODE).to_string();
         format!(
             "OAuth realm=\"\", oauth_consumer_key=\"{}\", oauth_token=\"{}\", oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"{}\", oauth_timestamp=\"{}\", oauth_nonce=\"{}\", oauth_version=\"1.0\"",
@@ -350,9 +345,8 @@ impl MaasClient {
                 if body.is_empty() || status == StatusCode::NO_CONTENT {
                     return Ok(Json::Null);
                 }
-                return serde_json::from_slice(&body).map_err(|e| {
-                    MaasError::Decode(format!("{method} {path}: {e}"))
-                });
+                return serde_json::from_slice(&body)
+                    .map_err(|e| MaasError::Decode(format!("{method} {path}: {e}")));
             }
             let text = String::from_utf8_lossy(&body).trim().to_string();
             let message = if text.is_empty() {
@@ -522,8 +516,14 @@ mod tests {
 
     #[test]
     fn the_api_root_is_derived_from_the_maas_url_as_users_write_it() {
-        assert_eq!(api_root("http://h:5240/MAAS"), "http://h:5240/MAAS/api/2.0/");
-        assert_eq!(api_root("http://h:5240/MAAS/"), "http://h:5240/MAAS/api/2.0/");
+        assert_eq!(
+            api_root("http://h:5240/MAAS"),
+            "http://h:5240/MAAS/api/2.0/"
+        );
+        assert_eq!(
+            api_root("http://h:5240/MAAS/"),
+            "http://h:5240/MAAS/api/2.0/"
+        );
         assert_eq!(api_root("http://h/MAAS/api/2.0/"), "http://h/MAAS/api/2.0/");
     }
 

@@ -58,7 +58,10 @@ pub fn string_list(items: impl IntoIterator<Item = String>) -> Value {
 pub fn string_map(items: BTreeMap<String, String>) -> Value {
     Value::map(
         Type::String,
-        items.into_iter().map(|(k, v)| (k, Value::string(v))).collect(),
+        items
+            .into_iter()
+            .map(|(k, v)| (k, Value::string(v)))
+            .collect(),
     )
 }
 

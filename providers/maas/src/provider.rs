@@ -89,31 +89,28 @@ impl MaasProvider {
     }
 
     fn ctx(&self) -> Result<Arc<Ctx>, Diagnostics> {
-        self.ctx
-            .read()
-            .expect("ctx lock")
-            .clone()
-            .ok_or_else(|| {
-                vec![Diagnostic::error(
-                    "brick::maas::unconfigured",
-                    "Provider not configured",
-                    "The maas provider was used before it was configured.",
-                )]
-            })
+        self.ctx.read().expect("ctx lock").clone().ok_or_else(|| {
+            vec![Diagnostic::error(
+                "brick::maas::unconfigured",
+                "Provider not configured",
+                "The maas provider was used before it was configured.",
+            )]
+        })
     }
 
     pub fn provider_block() -> Block {
         Block::default()
             .attr(
                 "api_url",
-                Attribute::optional(Type::String)
-                    .describe("MAAS URL, e.g. http://10.0.0.1:5240/MAAS. Default: env MAAS_API_URL."),
+                Attribute::optional(Type::String).describe(
+                    "MAAS URL, e.g. http://10.0.0.1:5240/MAAS. Default: env MAAS_API_URL.",
+                ),
             )
             .attr(
                 "api_key",
-                Attribute::optional(Type::String).sensitive().describe(
-                    "API key consumer:token:secret. Default: env MAAS_API_KEY.",
-                ),
+                Attribute::optional(Type::String)
+                    .sensitive()
+                    .describe("API key consumer:token:secret. Default: env MAAS_API_KEY."),
             )
             .attr(
                 "ca_file",

@@ -30,7 +30,8 @@ async fn python_libmaas_lists_allocates_lays_out_deploys_releases_and_commission
         return;
     };
     let sim = Simulator::start(SimOptions::fast()).await.unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fidelity/libmaas_scenario.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fidelity/libmaas_scenario.py");
     let out = tokio::process::Command::new(python)
         .arg(script)
         .arg(sim.url())
@@ -47,7 +48,14 @@ async fn python_libmaas_lists_allocates_lays_out_deploys_releases_and_commission
     eprintln!("{stdout}");
     // The client really went through the API: describe, allocate, deploy, release, commission.
     let ops: Vec<String> = sim.requests().iter().filter_map(|r| r.op.clone()).collect();
-    for op in ["allocate", "set_storage_layout", "deploy", "release", "commission", "update_nodes"] {
+    for op in [
+        "allocate",
+        "set_storage_layout",
+        "deploy",
+        "release",
+        "commission",
+        "update_nodes",
+    ] {
         assert!(ops.iter().any(|o| o == op), "libmaas never called op={op}");
     }
 }

@@ -20,7 +20,9 @@ async fn a_ready_machine_is_laid_out_allocated_and_deployed_with_its_cloud_init(
     assert_eq!(attr(s, "fqdn"), "kvm4.maas");
     assert_eq!(attr(s, "id"), attr(s, "system_id"));
     assert_eq!(
-        s.get("cpu_count").and_then(Value::as_number).and_then(|n| n.to_i64()),
+        s.get("cpu_count")
+            .and_then(Value::as_number)
+            .and_then(|n| n.to_i64()),
         Some(20)
     );
     let paths = s.get("volume_paths").unwrap();
@@ -35,7 +37,11 @@ async fn a_ready_machine_is_laid_out_allocated_and_deployed_with_its_cloud_init(
     assert!(machine::conforms(s));
     assert!(s.is_wholly_known());
     // Progress carried MAAS's status names.
-    assert!(out.progress.iter().any(|p| p.starts_with("Deploying")), "{:?}", out.progress);
+    assert!(
+        out.progress.iter().any(|p| p.starts_with("Deploying")),
+        "{:?}",
+        out.progress
+    );
 
     sim.with_world(|w| {
         let m = w.by_hostname("kvm4").unwrap();
@@ -92,13 +98,25 @@ async fn a_new_pc_found_by_its_pxe_mac_is_commissioned_then_deployed() {
     assert_eq!(attr(&out.state, "hostname"), "spare1");
     assert_eq!(attr(&out.state, "status"), "Deployed");
     for st in ["Commissioning", "Deploying"] {
-        assert!(out.progress.iter().any(|p| p.starts_with(st)), "{st} not in {:?}", out.progress);
+        assert!(
+            out.progress.iter().any(|p| p.starts_with(st)),
+            "{st} not in {:?}",
+            out.progress
+        );
     }
     let ops: Vec<_> = sim.requests().into_iter().filter_map(|r| r.op).collect();
     assert!(ops.contains(&"commission".to_string()));
-    let bd = out.state.get("block_devices").unwrap().as_sequence().unwrap();
+    let bd = out
+        .state
+        .get("block_devices")
+        .unwrap()
+        .as_sequence()
+        .unwrap();
     assert_eq!(bd.len(), 1);
-    assert_eq!(bd[0].get("path").and_then(Value::as_str), Some("/dev/disk/by-dname/sda"));
+    assert_eq!(
+        bd[0].get("path").and_then(Value::as_str),
+        Some("/dev/disk/by-dname/sda")
+    );
 }
 
 #[tokio::test]
@@ -110,7 +128,11 @@ async fn a_machine_that_fails_to_deploy_gives_a_clear_error_and_stays_tracked() 
     assert_eq!(out.errors.len(), 1);
     let e = &out.errors[0];
     assert_eq!(e.code, "brick::maas::deployment_failed");
-    assert!(e.detail.contains("kvm5 ended in Failed deployment"), "{}", e.detail);
+    assert!(
+        e.detail.contains("kvm5 ended in Failed deployment"),
+        "{}",
+        e.detail
+    );
     assert!(e.help.is_some());
     // Still allocated to us: the state records it so the next plan replaces it.
     assert_eq!(attr(&out.state, "status"), "Failed deployment");
@@ -121,7 +143,10 @@ async fn a_machine_that_fails_to_deploy_gives_a_clear_error_and_stays_tracked() 
             proposed: &garage_node("kvm5"),
         })
         .await;
-    assert_eq!(plan.requires_replace, vec![vec![PathStep::Attr("status".into())]]);
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Attr("status".into())]]
+    );
 }
 
 #[tokio::test]
@@ -150,12 +175,19 @@ async fn tags_change_in_place_without_redeploying() {
             proposed: &cfg,
         })
         .await;
-    assert!(plan.requires_replace.is_empty(), "{:?}", plan.requires_replace);
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
     sim.clear_requests();
     let out = plan_apply(&p, machine::TYPE, &first, &cfg).await;
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let ops: Vec<_> = sim.requests().into_iter().filter_map(|r| r.op).collect();
-    assert!(!ops.iter().any(|o| o == "deploy" || o == "release"), "{ops:?}");
+    assert!(
+        !ops.iter().any(|o| o == "deploy" || o == "release"),
+        "{ops:?}"
+    );
     sim.with_world(|w| {
         let mut tags = w.by_hostname("kvm4").unwrap().tags.clone();
         tags.sort();
@@ -182,43 +214,78 @@ async fn changes_of_distro_user_data_or_storage_force_replacement() {
                 proposed: &Value::object(m),
             })
             .await;
-        assert_eq!(plan.requires_replace, vec![vec![PathStep::Attr(k.into())]], "{k}");
+        assert_eq!(
+            plan.requires_replace,
+            vec![vec![PathStep::Attr(k.into())]],
+            "{k}"
+        );
     }
     // The same storage written differently ("100000M" = "100G") is not a change.
     let mut m = garage_node("kvm4").as_mapping().cloned().unwrap();
     let mut vols = std::collections::BTreeMap::new();
-    vols.insert("root".to_string(), volume("100000M", Some("ext4"), Some("/")));
+    vols.insert(
+        "root".to_string(),
+        volume("100000M", Some("ext4"), Some("/")),
+    );
     vols.insert("ceph".to_string(), volume("rest", None, None));
-    let vol_ty = machine::schema().block.blocks["storage"].block.blocks["volume"].block.value_type();
+    let vol_ty = machine::schema().block.blocks["storage"].block.blocks["volume"]
+        .block
+        .value_type();
     m.insert(
         "storage".into(),
-        Value::object_from([("layout", Value::string("lvm")), ("volume", Value::map(vol_ty.clone(), vols.clone()))]),
+        Value::object_from([
+            ("layout", Value::string("lvm")),
+            ("volume", Value::map(vol_ty.clone(), vols.clone())),
+        ]),
     );
     let plan = p
-        .plan_resource(PlanRequest { type_name: machine::TYPE, prior: &first, proposed: &Value::object(m.clone()) })
+        .plan_resource(PlanRequest {
+            type_name: machine::TYPE,
+            prior: &first,
+            proposed: &Value::object(m.clone()),
+        })
         .await;
     assert!(plan.requires_replace.is_empty());
     vols.insert("root".to_string(), volume("200G", Some("ext4"), Some("/")));
     m.insert(
         "storage".into(),
-        Value::object_from([("layout", Value::string("lvm")), ("volume", Value::map(vol_ty, vols))]),
+        Value::object_from([
+            ("layout", Value::string("lvm")),
+            ("volume", Value::map(vol_ty, vols)),
+        ]),
     );
     let plan = p
-        .plan_resource(PlanRequest { type_name: machine::TYPE, prior: &first, proposed: &Value::object(m) })
+        .plan_resource(PlanRequest {
+            type_name: machine::TYPE,
+            prior: &first,
+            proposed: &Value::object(m),
+        })
         .await;
-    assert_eq!(plan.requires_replace, vec![vec![PathStep::Attr("storage".into())]]);
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Attr("storage".into())]]
+    );
 }
 
 #[tokio::test]
 async fn delete_releases_with_erase_and_waits_for_ready() {
-    let (sim, p) = lab(SimOptions::fast()).await;
+    // Slow enough that the erase is surely seen: releasing 60 ms, erasing 1.8 s.
+    let (sim, p) = lab(SimOptions {
+        time_scale: 0.002,
+        ..SimOptions::fast()
+    })
+    .await;
     let mut m = garage_node("kvm4").as_mapping().cloned().unwrap();
     m.insert("erase".into(), Value::bool(true));
     let state = create(&p, &Value::object(m)).await.state;
     let out = destroy(&p, machine::TYPE, &state).await;
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert!(out.state.is_null());
-    assert!(out.progress.iter().any(|p| p.starts_with("Disk erasing")), "{:?}", out.progress);
+    assert!(
+        out.progress.iter().any(|p| p.starts_with("Disk erasing")),
+        "{:?}",
+        out.progress
+    );
     sim.with_world(|w| {
         let m = w.by_hostname("kvm4").unwrap();
         assert_eq!(m.status, Status::Ready);
@@ -242,9 +309,16 @@ async fn a_machine_released_behind_bricks_back_reads_as_gone_and_a_broken_one_as
     let broken = read(&p, machine::TYPE, &kvm5).await.unwrap();
     assert_eq!(attr(&broken, "status"), "Broken");
     let plan = p
-        .plan_resource(PlanRequest { type_name: machine::TYPE, prior: &broken, proposed: &garage_node("kvm5") })
+        .plan_resource(PlanRequest {
+            type_name: machine::TYPE,
+            prior: &broken,
+            proposed: &garage_node("kvm5"),
+        })
         .await;
-    assert_eq!(plan.requires_replace, vec![vec![PathStep::Attr("status".into())]]);
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Attr("status".into())]]
+    );
 }
 
 #[tokio::test]
@@ -309,7 +383,10 @@ async fn an_interrupted_deploy_is_reattached_not_deployed_twice() {
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(attr(&out.state, "status"), "Deployed");
     let ops: Vec<_> = sim.requests().into_iter().filter_map(|r| r.op).collect();
-    assert!(!ops.iter().any(|o| o == "deploy" || o == "allocate"), "{ops:?}");
+    assert!(
+        !ops.iter().any(|o| o == "deploy" || o == "allocate"),
+        "{ops:?}"
+    );
 }
 
 #[tokio::test]
@@ -317,7 +394,11 @@ async fn three_machines_converge_when_a_third_of_answers_fail_with_503_or_504() 
     let mut opts = SimOptions::fast();
     opts.error_rate = 0.3;
     let (sim, p) = lab(opts).await;
-    let (na, nb, nc) = (garage_node("maas"), garage_node("kvm4"), garage_node("kvm5"));
+    let (na, nb, nc) = (
+        garage_node("maas"),
+        garage_node("kvm4"),
+        garage_node("kvm5"),
+    );
     let (a, b, c) = tokio::join!(create(&p, &na), create(&p, &nb), create(&p, &nc));
     assert!(sim.faults_injected() > 0, "faults were injected");
     for out in [&a, &b, &c] {
@@ -329,7 +410,11 @@ async fn three_machines_converge_when_a_third_of_answers_fail_with_503_or_504() 
             let m = w.by_hostname(h).unwrap();
             assert_eq!(m.status, Status::Deployed, "{h}");
             assert_eq!(m.storage.vgs.len(), 1, "{h} has one volume group");
-            assert_eq!(m.storage.lvs(m.storage.vgs[0].id).count(), 2, "{h} has root and ceph");
+            assert_eq!(
+                m.storage.lvs(m.storage.vgs[0].id).count(),
+                2,
+                "{h} has root and ceph"
+            );
         }
     });
 }
@@ -345,9 +430,17 @@ async fn import_by_hostname_keeps_user_data_and_storage_so_the_next_plan_is_empt
         assert_eq!(state.get("user_data"), created.get("user_data"), "{id}");
         assert_eq!(state.get("storage"), created.get("storage"), "{id}");
         let plan = p
-            .plan_resource(PlanRequest { type_name: machine::TYPE, prior: state, proposed: &garage_node("kvm4") })
+            .plan_resource(PlanRequest {
+                type_name: machine::TYPE,
+                prior: state,
+                proposed: &garage_node("kvm4"),
+            })
             .await;
-        assert!(plan.requires_replace.is_empty(), "{:?}", plan.requires_replace);
+        assert!(
+            plan.requires_replace.is_empty(),
+            "{:?}",
+            plan.requires_replace
+        );
         assert_eq!(&plan.planned, state, "the plan after import is empty");
     }
 }
@@ -355,16 +448,28 @@ async fn import_by_hostname_keeps_user_data_and_storage_so_the_next_plan_is_empt
 #[tokio::test]
 async fn validation_names_every_problem_at_once() {
     let (_sim, p) = lab(SimOptions::fast()).await;
-    let vol_ty = machine::schema().block.blocks["storage"].block.blocks["volume"].block.value_type();
+    let vol_ty = machine::schema().block.blocks["storage"].block.blocks["volume"]
+        .block
+        .value_type();
     let mut vols = std::collections::BTreeMap::new();
     vols.insert("a".to_string(), volume("rest", None, None));
     vols.insert("b".to_string(), volume("rest", None, Some("srv")));
     vols.insert("c".to_string(), volume("lots", Some("ext4"), None));
     let cfg = machine_config(vec![
         ("pxe_mac_address", Value::string("52:54:00:zz")),
-        ("storage", Value::object_from([("layout", Value::string("flat")), ("volume", Value::map(vol_ty, vols))])),
+        (
+            "storage",
+            Value::object_from([
+                ("layout", Value::string("flat")),
+                ("volume", Value::map(vol_ty, vols)),
+            ]),
+        ),
     ]);
-    let codes: Vec<String> = p.validate_resource(machine::TYPE, &cfg).into_iter().map(|d| d.code).collect();
+    let codes: Vec<String> = p
+        .validate_resource(machine::TYPE, &cfg)
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
     for c in [
         "brick::maas::invalid_mac",
         "brick::maas::volumes_need_lvm",
@@ -377,7 +482,14 @@ async fn validation_names_every_problem_at_once() {
         assert!(codes.iter().any(|x| x == c), "{c} missing from {codes:?}");
     }
     let none = machine_config(vec![]);
-    let codes: Vec<String> = p.validate_resource(machine::TYPE, &none).into_iter().map(|d| d.code).collect();
+    let codes: Vec<String> = p
+        .validate_resource(machine::TYPE, &none)
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
     assert_eq!(codes, vec!["brick::maas::machine_unidentified"]);
-    assert!(p.validate_resource(machine::TYPE, &garage_node("kvm4")).is_empty());
+    assert!(
+        p.validate_resource(machine::TYPE, &garage_node("kvm4"))
+            .is_empty()
+    );
 }

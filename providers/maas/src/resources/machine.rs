@@ -111,7 +111,10 @@ pub fn schema() -> ResourceSchema {
     ResourceSchema {
         version: 0,
         block: Block::default()
-            .attr("id", Attribute::computed(Type::String).describe("The system_id."))
+            .attr(
+                "id",
+                Attribute::computed(Type::String).describe("The system_id."),
+            )
             .attr(
                 "hostname",
                 rep(Attribute::optional_computed(Type::String))
@@ -155,7 +158,10 @@ pub fn schema() -> ResourceSchema {
                 Attribute::computed(Type::String).describe("MAAS's status_name."),
             )
             .attr("power_state", Attribute::computed(Type::String))
-            .attr("ip_addresses", Attribute::computed(Type::list(Type::String)))
+            .attr(
+                "ip_addresses",
+                Attribute::computed(Type::list(Type::String)),
+            )
             .attr("cpu_count", Attribute::computed(Type::Number))
             .attr("memory_mib", Attribute::computed(Type::Number))
             .attr(
@@ -323,17 +329,19 @@ pub fn validate(config: &Value) -> Diagnostics {
     }
     if let Some(t) = config.get("timeouts").filter(|t| !t.is_null()) {
         for k in ["create", "update", "delete"] {
-            if let Some(v) = str_attr(t, k) {
-                if parse_duration(v).is_none() {
-                    d.push(
-                        err(
-                            "invalid_timeout",
-                            "Invalid timeout",
-                            format!("The {k} timeout \"{v}\" is not a duration like \"40m\" or \"1h30m\"."),
-                        )
-                        .at(["timeouts", k]),
-                    );
-                }
+            if let Some(v) = str_attr(t, k)
+                && parse_duration(v).is_none()
+            {
+                d.push(
+                    err(
+                        "invalid_timeout",
+                        "Invalid timeout",
+                        format!(
+                            "The {k} timeout \"{v}\" is not a duration like \"40m\" or \"1h30m\"."
+                        ),
+                    )
+                    .at(["timeouts", k]),
+                );
             }
         }
     }
@@ -341,17 +349,17 @@ pub fn validate(config: &Value) -> Diagnostics {
         return d;
     };
     let layout = str_attr(storage, "layout");
-    if let Some(l) = layout {
-        if !["flat", "lvm", "bcache", "blank"].contains(&l) {
-            d.push(
-                err(
-                    "invalid_layout",
-                    "Invalid storage layout",
-                    format!("The storage layout \"{l}\" is not one of flat, lvm, bcache or blank."),
-                )
-                .at(["storage", "layout"]),
-            );
-        }
+    if let Some(l) = layout
+        && !["flat", "lvm", "bcache", "blank"].contains(&l)
+    {
+        d.push(
+            err(
+                "invalid_layout",
+                "Invalid storage layout",
+                format!("The storage layout \"{l}\" is not one of flat, lvm, bcache or blank."),
+            )
+            .at(["storage", "layout"]),
+        );
     }
     let vols = storage.get("volume").and_then(Value::as_mapping);
     let Some(vols) = vols.filter(|v| !v.is_empty()) else {
@@ -382,7 +390,9 @@ pub fn validate(config: &Value) -> Diagnostics {
                 err(
                     "invalid_volume_name",
                     "Invalid volume name",
-                    format!("The volume name \"{name}\" may contain only letters, digits, - and _."),
+                    format!(
+                        "The volume name \"{name}\" may contain only letters, digits, - and _."
+                    ),
                 )
                 .at(["storage", "volume", name.as_str()]),
             );
@@ -411,7 +421,9 @@ pub fn validate(config: &Value) -> Diagnostics {
                     err(
                         "invalid_mount_point",
                         "Invalid mount point",
-                        format!("The mount point \"{mp}\" of volume \"{name}\" is not an absolute path."),
+                        format!(
+                            "The mount point \"{mp}\" of volume \"{name}\" is not an absolute path."
+                        ),
                     )
                     .at(["storage", "volume", name.as_str(), "mount_point"]),
                 );
@@ -428,7 +440,9 @@ pub fn validate(config: &Value) -> Diagnostics {
             }
         }
     }
-    let all_known = vols.values().all(|v| v.get("mount_point").is_none_or(Value::is_known));
+    let all_known = vols
+        .values()
+        .all(|v| v.get("mount_point").is_none_or(Value::is_known));
     if all_known && roots != 1 {
         d.push(
             err(
@@ -444,7 +458,10 @@ pub fn validate(config: &Value) -> Diagnostics {
             err(
                 "several_rest_volumes",
                 "More than one volume takes the rest",
-                format!("Only one volume may have size = \"rest\"; {} do.", rests.join(", ")),
+                format!(
+                    "Only one volume may have size = \"rest\"; {} do.",
+                    rests.join(", ")
+                ),
             )
             .at(["storage", "volume"]),
         );
@@ -492,9 +509,7 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     let planned_paths = |m: &BTreeMap<String, Value>| -> Value {
         match m.get("storage").and_then(StorageSpec::from_value) {
             Some(spec) => string_map(spec.planned_paths()),
-            None if m.get("storage").is_some_and(|v| v.is_null()) => {
-                string_map(BTreeMap::new())
-            }
+            None if m.get("storage").is_some_and(|v| v.is_null()) => string_map(BTreeMap::new()),
             None => computed_unknown("volume_paths"),
         }
     };
@@ -516,7 +531,10 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     // Update: identity attributes the user left unset keep what MAAS told us.
     for k in ["hostname", "system_id", "pxe_mac_address"] {
         if m.get(k).is_none_or(Value::is_null) {
-            m.insert(k.into(), prior.get(k).cloned().unwrap_or_else(|| computed_unknown(k)));
+            m.insert(
+                k.into(),
+                prior.get(k).cloned().unwrap_or_else(|| computed_unknown(k)),
+            );
         }
     }
     let mut requires_replace = Vec::new();
@@ -575,7 +593,11 @@ pub fn state_from(m: &Json, carry: &Value) -> Value {
     let strings = |k: &str| -> Vec<String> {
         m.get(k)
             .and_then(Json::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let carried = |k: &str, ty: Type| -> Value {
@@ -630,11 +652,13 @@ pub fn state_from(m: &Json, carry: &Value) -> Value {
             }
         }
     }
-    let erase = carry
-        .get("erase")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let sub = |k: &str| m.get(k).map(|p| json_str(p, "name")).unwrap_or("").to_string();
+    let erase = carry.get("erase").and_then(Value::as_bool).unwrap_or(false);
+    let sub = |k: &str| {
+        m.get(k)
+            .map(|p| json_str(p, "name"))
+            .unwrap_or("")
+            .to_string()
+    };
     Value::object_from([
         ("id", s(json_str(m, "system_id"))),
         ("system_id", s(json_str(m, "system_id"))),
@@ -656,7 +680,10 @@ pub fn state_from(m: &Json, carry: &Value) -> Value {
         ("ip_addresses", string_list(strings("ip_addresses"))),
         ("cpu_count", n(json_i64(m, "cpu_count"))),
         ("memory_mib", n(json_i64(m, "memory"))),
-        ("block_devices", Value::list(block_device_type(), block_devices)),
+        (
+            "block_devices",
+            Value::list(block_device_type(), block_devices),
+        ),
         ("volume_paths", string_map(paths)),
         ("zone", s(sub("zone"))),
         ("pool", s(sub("pool"))),
@@ -809,7 +836,13 @@ async fn update_in_place(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResp
     }
     let m = match ctx.client.machine(&sid).await {
         Ok(m) => m,
-        Err(e) => return fail(maas_diag("Cannot read machine", &format!("reading machine {sid}"), &e)),
+        Err(e) => {
+            return fail(maas_diag(
+                "Cannot read machine",
+                &format!("reading machine {sid}"),
+                &e,
+            ));
+        }
     };
     // Keep owner data in step with what the user now writes (an import adopts the config).
     if let Err(d) = record_owner_data(ctx, &sid, planned).await {
@@ -821,7 +854,12 @@ async fn update_in_place(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResp
     }
 }
 
-async fn sync_tags(ctx: &Ctx, sid: &str, have: &[String], want: &[String]) -> Result<(), Diagnostic> {
+async fn sync_tags(
+    ctx: &Ctx,
+    sid: &str,
+    have: &[String],
+    want: &[String],
+) -> Result<(), Diagnostic> {
     let c = &ctx.client;
     for t in want.iter().filter(|t| !have.contains(t)) {
         match c.get(&format!("tags/{t}/"), &[]).await {
@@ -830,23 +868,56 @@ async fn sync_tags(ctx: &Ctx, sid: &str, have: &[String], want: &[String]) -> Re
                 match c.post("tags/", None, &[("name", t.clone())]).await {
                     Ok(_) => {}
                     // Created concurrently (or by a retried request): fine.
-                    Err(MaasError::BadRequest { message, .. }) if message.contains("already exists") => {}
-                    Err(e) => return Err(maas_diag("Cannot create tag", &format!("creating tag {t}"), &e)),
+                    Err(MaasError::BadRequest { message, .. })
+                        if message.contains("already exists") => {}
+                    Err(e) => {
+                        return Err(maas_diag(
+                            "Cannot create tag",
+                            &format!("creating tag {t}"),
+                            &e,
+                        ));
+                    }
                 }
             }
-            Err(e) => return Err(maas_diag("Cannot read tag", &format!("reading tag {t}"), &e)),
+            Err(e) => {
+                return Err(maas_diag(
+                    "Cannot read tag",
+                    &format!("reading tag {t}"),
+                    &e,
+                ));
+            }
         }
-        c.post(&format!("tags/{t}/"), Some("update_nodes"), &[("add", sid.to_string())])
-            .await
-            .map_err(|e| maas_diag("Cannot tag machine", &format!("adding tag {t} to {sid}"), &e))?;
+        c.post(
+            &format!("tags/{t}/"),
+            Some("update_nodes"),
+            &[("add", sid.to_string())],
+        )
+        .await
+        .map_err(|e| {
+            maas_diag(
+                "Cannot tag machine",
+                &format!("adding tag {t} to {sid}"),
+                &e,
+            )
+        })?;
     }
     for t in have.iter().filter(|t| !want.contains(t)) {
         match c
-            .post(&format!("tags/{t}/"), Some("update_nodes"), &[("remove", sid.to_string())])
+            .post(
+                &format!("tags/{t}/"),
+                Some("update_nodes"),
+                &[("remove", sid.to_string())],
+            )
             .await
         {
             Ok(_) | Err(MaasError::NotFound { .. }) => {}
-            Err(e) => return Err(maas_diag("Cannot untag machine", &format!("removing tag {t} from {sid}"), &e)),
+            Err(e) => {
+                return Err(maas_diag(
+                    "Cannot untag machine",
+                    &format!("removing tag {t} from {sid}"),
+                    &e,
+                ));
+            }
         }
     }
     Ok(())
@@ -869,7 +940,13 @@ async fn record_owner_data(ctx: &Ctx, sid: &str, planned: &Value) -> Result<(), 
         )
         .await
         .map(|_| ())
-        .map_err(|e| maas_diag("Cannot record owner data", &format!("setting owner data of {sid}"), &e))
+        .map_err(|e| {
+            maas_diag(
+                "Cannot record owner data",
+                &format!("setting owner data of {sid}"),
+                &e,
+            )
+        })
 }
 
 /// Reads the machine, riding out transient errors until the deadline.
@@ -893,9 +970,12 @@ async fn converge(
     rep: &mut Reporter<'_>,
 ) -> Result<Value, ConvergeError> {
     let who = describe_target(planned);
-    let found = find(ctx, planned)
-        .await
-        .map_err(|e| (None, maas_diag("Cannot find machine", &format!("looking up {who}"), &e)))?;
+    let found = find(ctx, planned).await.map_err(|e| {
+        (
+            None,
+            maas_diag("Cannot find machine", &format!("looking up {who}"), &e),
+        )
+    })?;
     let Some(first) = found else {
         return Err((
             None,
@@ -911,7 +991,16 @@ async fn converge(
     let user = ctx
         .user()
         .await
-        .map_err(|e| (None, maas_diag("Cannot identify MAAS user", "asking MAAS who the API key belongs to", &e)))?
+        .map_err(|e| {
+            (
+                None,
+                maas_diag(
+                    "Cannot identify MAAS user",
+                    "asking MAAS who the API key belongs to",
+                    &e,
+                ),
+            )
+        })?
         .to_string();
     let timeout = timeout_of(ctx, planned, "create");
     let deadline = Instant::now() + timeout;
@@ -924,18 +1013,25 @@ async fn converge(
     let mut released_for_storage = false;
     let mut pending_conflict: Option<(String, MaasError)> = None;
     loop {
-        let m = poll(ctx, &sid, deadline)
-            .await
-            .map_err(|e| (None, maas_diag("Cannot read machine", &format!("reading {host}"), &e)))?;
+        let m = poll(ctx, &sid, deadline).await.map_err(|e| {
+            (
+                None,
+                maas_diag("Cannot read machine", &format!("reading {host}"), &e),
+            )
+        })?;
         let status = json_str(&m, "status_name").to_string();
         rep.status(&status);
-        if let Some((before, e)) = pending_conflict.take() {
-            if before == status {
-                return Err((
-                    None,
-                    maas_diag("MAAS refused a step", &format!("bringing {host} from {status} towards Deployed"), &e),
-                ));
-            }
+        if let Some((before, e)) = pending_conflict.take()
+            && before == status
+        {
+            return Err((
+                None,
+                maas_diag(
+                    "MAAS refused a step",
+                    &format!("bringing {host} from {status} towards Deployed"),
+                    &e,
+                ),
+            ));
         }
         let owner = m.get("owner").and_then(Json::as_str).unwrap_or("");
         let ours = owner == user;
@@ -958,7 +1054,10 @@ async fn converge(
         let step: Result<Option<Json>, MaasError> = match status.as_str() {
             "New" | "Failed commissioning" | "Failed testing" if !commissioned => {
                 commissioned = true;
-                ctx.client.machine_op(&sid, "commission", &[]).await.map(Some)
+                ctx.client
+                    .machine_op(&sid, "commission", &[])
+                    .await
+                    .map(Some)
             }
             "Failed commissioning" | "Failed testing" => {
                 return Err((
@@ -966,7 +1065,10 @@ async fn converge(
                     error(
                         "commissioning_failed",
                         "Machine failed commissioning",
-                        format!("{host} ended in {status}: {}", json_str(&m, "status_message")),
+                        format!(
+                            "{host} ended in {status}: {}",
+                            json_str(&m, "status_message")
+                        ),
                     )
                     .with_help("See the machine's commissioning results in MAAS."),
                 ));
@@ -979,7 +1081,9 @@ async fn converge(
                         error(
                             "released_during_deploy",
                             "Machine released during deployment",
-                            format!("{host} went back to Ready while brick was deploying it; someone released it."),
+                            format!(
+                                "{host} went back to Ready while brick was deploying it; someone released it."
+                            ),
                         ),
                     ));
                 }
@@ -999,17 +1103,14 @@ async fn converge(
                     storage_done = true;
                     continue;
                 }
-                match ctx
-                    .client
+                ctx.client
                     .post(
                         "machines/",
                         Some("allocate"),
                         &[("system_id", sid.clone()), ("agent_name", "brick".into())],
                     )
                     .await
-                {
-                    r => r.map(Some),
-                }
+                    .map(Some)
             }
             "Allocated" if ours => {
                 if !storage_done && !released_for_storage {
@@ -1024,7 +1125,9 @@ async fn converge(
                     let mut params = vec![
                         (
                             "distro_series",
-                            str_attr(planned, "distro_series").unwrap_or(DEFAULT_DISTRO).to_string(),
+                            str_attr(planned, "distro_series")
+                                .unwrap_or(DEFAULT_DISTRO)
+                                .to_string(),
                         ),
                         ("agent_name", "brick".to_string()),
                         ("comment", "deployed by brick".to_string()),
@@ -1054,7 +1157,9 @@ async fn converge(
                     || (json_str(&m, "distro_series")
                         == str_attr(planned, "distro_series").unwrap_or(DEFAULT_DISTRO)
                         && owner_data(&m, OWNER_USER_DATA).unwrap_or("")
-                            == str_attr(planned, "user_data").map(encode_user_data).unwrap_or_default());
+                            == str_attr(planned, "user_data")
+                                .map(encode_user_data)
+                                .unwrap_or_default());
                 if !same {
                     return Err((
                         None,
@@ -1070,14 +1175,23 @@ async fn converge(
                 let have: Vec<String> = m
                     .get("tag_names")
                     .and_then(Json::as_array)
-                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if let Err(d) = sync_tags(ctx, &sid, &have, &want).await {
                     return Err((partial(&m), d));
                 }
                 let m = poll(ctx, &sid, deadline + Duration::from_secs(60))
                     .await
-                    .map_err(|e| (partial(&m), maas_diag("Cannot read machine", &format!("reading {host}"), &e)))?;
+                    .map_err(|e| {
+                        (
+                            partial(&m),
+                            maas_diag("Cannot read machine", &format!("reading {host}"), &e),
+                        )
+                    })?;
                 return Ok(state_from(&m, planned));
             }
             "Failed deployment" if ours => {
@@ -1096,8 +1210,19 @@ async fn converge(
                 ));
             }
             other => {
-                let why = if !ours && matches!(other, "Allocated" | "Deploying" | "Deployed" | "Failed deployment") {
-                    format!("{host} is {other} and belongs to {}.", if owner.is_empty() { "another user" } else { owner })
+                let why = if !ours
+                    && matches!(
+                        other,
+                        "Allocated" | "Deploying" | "Deployed" | "Failed deployment"
+                    ) {
+                    format!(
+                        "{host} is {other} and belongs to {}.",
+                        if owner.is_empty() {
+                            "another user"
+                        } else {
+                            owner
+                        }
+                    )
                 } else {
                     format!("{host} is {other}, a status brick cannot deploy from.")
                 };
@@ -1119,7 +1244,11 @@ async fn converge(
             Err(e) => {
                 return Err((
                     None,
-                    maas_diag("MAAS refused a step", &format!("bringing {host} from {status} towards Deployed"), &e),
+                    maas_diag(
+                        "MAAS refused a step",
+                        &format!("bringing {host} from {status} towards Deployed"),
+                        &e,
+                    ),
                 ));
             }
         }
@@ -1193,24 +1322,27 @@ async fn apply_storage(ctx: &Ctx, sid: &str, spec: &StorageSpec) -> Result<(), D
         .and_then(|lvs| lvs.first())
         .map(|lv| json_i64(lv, "id"));
     // The root volume is ext4 at "/" after the layout; honour another fstype.
-    if let (Some(lv), Some(fstype)) = (root_lv, root.fstype.as_deref()) {
-        if fstype != "ext4" {
-            let path = format!("nodes/{sid}/blockdevices/{lv}/");
-            for (op, p) in [
-                ("unmount", vec![]),
-                ("unformat", vec![]),
-                ("format", vec![("fstype", fstype.to_string())]),
-                ("mount", vec![("mount_point", "/".to_string())]),
-            ] {
-                c.post(&path, Some(op), &p)
-                    .await
-                    .map_err(|e| diag(&format!("{op} of the root volume of {sid}"), &e))?;
-            }
+    if let (Some(lv), Some(fstype)) = (root_lv, root.fstype.as_deref())
+        && fstype != "ext4"
+    {
+        let path = format!("nodes/{sid}/blockdevices/{lv}/");
+        for (op, p) in [
+            ("unmount", vec![]),
+            ("unformat", vec![]),
+            ("format", vec![("fstype", fstype.to_string())]),
+            ("mount", vec![("mount_point", "/".to_string())]),
+        ] {
+            c.post(&path, Some(op), &p)
+                .await
+                .map_err(|e| diag(&format!("{op} of the root volume of {sid}"), &e))?;
         }
     }
     // Fixed sizes first, then the one that takes the rest.
-    let mut others: Vec<(&String, &VolumeSpec)> =
-        spec.volumes.iter().filter(|(n, _)| *n != root_name).collect();
+    let mut others: Vec<(&String, &VolumeSpec)> = spec
+        .volumes
+        .iter()
+        .filter(|(n, _)| *n != root_name)
+        .collect();
     others.sort_by_key(|(n, v)| (v.size == "rest", (*n).clone()));
     for (name, vol) in others {
         let mut p = vec![("name", name.clone())];
@@ -1255,7 +1387,13 @@ async fn release(ctx: &Ctx, prior: &Value, rep: &mut Reporter<'_>) -> Result<(),
         let m = match poll(ctx, &sid, deadline).await {
             Ok(m) => m,
             Err(MaasError::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(maas_diag("Cannot read machine", &format!("reading {sid}"), &e)),
+            Err(e) => {
+                return Err(maas_diag(
+                    "Cannot read machine",
+                    &format!("reading {sid}"),
+                    &e,
+                ));
+            }
         };
         let status = json_str(&m, "status_name").to_string();
         rep.status(&status);
@@ -1266,7 +1404,11 @@ async fn release(ctx: &Ctx, prior: &Value, rep: &mut Reporter<'_>) -> Result<(),
                 return Err(error(
                     "release_failed",
                     "Machine failed to release",
-                    format!("{} ended in {status}: {}", json_str(&m, "hostname"), json_str(&m, "status_message")),
+                    format!(
+                        "{} ended in {status}: {}",
+                        json_str(&m, "hostname"),
+                        json_str(&m, "status_message")
+                    ),
                 ));
             }
             _ if !sent => {
@@ -1277,9 +1419,16 @@ async fn release(ctx: &Ctx, prior: &Value, rep: &mut Reporter<'_>) -> Result<(),
                     vec![]
                 };
                 match ctx.client.machine_op(&sid, "release", &params).await {
-                    Ok(_) | Err(MaasError::Conflict { .. }) => {}
+                    Ok(m) => rep.status(json_str(&m, "status_name")),
+                    Err(MaasError::Conflict { .. }) => {}
                     Err(e) if e.is_transient() => {}
-                    Err(e) => return Err(maas_diag("Cannot release machine", &format!("releasing {sid}"), &e)),
+                    Err(e) => {
+                        return Err(maas_diag(
+                            "Cannot release machine",
+                            &format!("releasing {sid}"),
+                            &e,
+                        ));
+                    }
                 }
             }
             _ => {}
@@ -1303,8 +1452,15 @@ fn refreshed(m: &Json, current: &Value, user: &str) -> Option<Value> {
     let owner = m.get("owner").and_then(Json::as_str).unwrap_or("");
     let gone = matches!(
         status,
-        "New" | "Commissioning" | "Testing" | "Ready" | "Allocated" | "Releasing" | "Disk erasing"
-            | "Failed commissioning" | "Failed testing"
+        "New"
+            | "Commissioning"
+            | "Testing"
+            | "Ready"
+            | "Allocated"
+            | "Releasing"
+            | "Disk erasing"
+            | "Failed commissioning"
+            | "Failed testing"
     ) || (!owner.is_empty() && owner != user);
     if gone {
         return None;
@@ -1317,12 +1473,22 @@ pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnosti
     let user = ctx
         .user()
         .await
-        .map_err(|e| vec![maas_diag("Cannot identify MAAS user", "asking MAAS who the API key belongs to", &e)])?
+        .map_err(|e| {
+            vec![maas_diag(
+                "Cannot identify MAAS user",
+                "asking MAAS who the API key belongs to",
+                &e,
+            )]
+        })?
         .to_string();
     match ctx.client.machine(sid).await {
         Ok(m) => Ok(refreshed(&m, current, &user)),
         Err(MaasError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(vec![maas_diag("Cannot read machine", &format!("reading machine {sid}"), &e)]),
+        Err(e) => Err(vec![maas_diag(
+            "Cannot read machine",
+            &format!("reading machine {sid}"),
+            &e,
+        )]),
     }
 }
 
@@ -1358,7 +1524,13 @@ pub async fn read_many(ctx: &Ctx, current: &[Value]) -> Vec<Result<Option<Value>
 /// volume group.
 pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
     let c = &ctx.client;
-    let diag = |e: &MaasError| vec![maas_diag("Cannot import machine", &format!("looking up {id}"), e)];
+    let diag = |e: &MaasError| {
+        vec![maas_diag(
+            "Cannot import machine",
+            &format!("looking up {id}"),
+            e,
+        )]
+    };
     let mut found = c
         .machines(&[("hostname", id.to_string())])
         .await
@@ -1421,7 +1593,12 @@ fn storage_from_machine(m: &Json) -> Option<StorageSpec> {
     };
     let mut volumes = BTreeMap::new();
     let prefix = format!("{VG_NAME}-");
-    for lv in vg.get("logical_volumes").and_then(Json::as_array).into_iter().flatten() {
+    for lv in vg
+        .get("logical_volumes")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         let name = json_str(lv, "name");
         let fs = lv.get("filesystem").filter(|f| !f.is_null());
         volumes.insert(
@@ -1445,5 +1622,9 @@ fn storage_from_machine(m: &Json) -> Option<StorageSpec> {
 /// Whether a value has every attribute the schema declares (for tests).
 pub fn conforms(v: &Value) -> bool {
     let b = schema().block;
-    b.attributes.keys().chain(b.blocks.keys()).all(|k| v.get(k).is_some()) && is_set(v, "id")
+    b.attributes
+        .keys()
+        .chain(b.blocks.keys())
+        .all(|k| v.get(k).is_some())
+        && is_set(v, "id")
 }

@@ -52,7 +52,11 @@ pub fn machine_value(m: &Json) -> Value {
     let strings = |k: &str| -> Vec<String> {
         m.get(k)
             .and_then(Json::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     Value::object_from([
@@ -63,14 +67,22 @@ pub fn machine_value(m: &Json) -> Value {
         ("power_state", s(json_str(m, "power_state"))),
         (
             "pxe_mac_address",
-            s(m.get("boot_interface").map(|b| json_str(b, "mac_address")).unwrap_or("")),
+            s(m.get("boot_interface")
+                .map(|b| json_str(b, "mac_address"))
+                .unwrap_or("")),
         ),
         ("cpu_count", n(json_i64(m, "cpu_count"))),
         ("memory_mib", n(json_i64(m, "memory"))),
         ("tags", string_list(strings("tag_names"))),
         ("ip_addresses", string_list(strings("ip_addresses"))),
-        ("pool", s(m.get("pool").map(|p| json_str(p, "name")).unwrap_or(""))),
-        ("zone", s(m.get("zone").map(|p| json_str(p, "name")).unwrap_or(""))),
+        (
+            "pool",
+            s(m.get("pool").map(|p| json_str(p, "name")).unwrap_or("")),
+        ),
+        (
+            "zone",
+            s(m.get("zone").map(|p| json_str(p, "name")).unwrap_or("")),
+        ),
     ])
 }
 

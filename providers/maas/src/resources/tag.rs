@@ -16,7 +16,10 @@ pub fn schema() -> ResourceSchema {
     ResourceSchema {
         version: 0,
         block: Block::default()
-            .attr("id", Attribute::computed(Type::String).describe("The tag's name."))
+            .attr(
+                "id",
+                Attribute::computed(Type::String).describe("The tag's name."),
+            )
             .attr(
                 "name",
                 Attribute::required(Type::String)
@@ -34,21 +37,20 @@ pub fn schema() -> ResourceSchema {
 
 pub fn validate(config: &Value) -> Diagnostics {
     let mut d = Vec::new();
-    if let Some(name) = str_attr(config, "name") {
-        if name.is_empty()
+    if let Some(name) = str_attr(config, "name")
+        && (name.is_empty()
             || !name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            d.push(
-                Diagnostic::error(
-                    "brick::maas::invalid_tag_name",
-                    "Invalid tag name",
-                    format!("The tag name \"{name}\" may contain only letters, digits, - and _."),
-                )
-                .at(["name"]),
-            );
-        }
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        d.push(
+            Diagnostic::error(
+                "brick::maas::invalid_tag_name",
+                "Invalid tag name",
+                format!("The tag name \"{name}\" may contain only letters, digits, - and _."),
+            )
+            .at(["name"]),
+        );
     }
     d
 }
@@ -62,11 +64,16 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
         };
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
-    let name = m.get("name").cloned().unwrap_or_else(|| Value::unknown(Type::String));
+    let name = m
+        .get("name")
+        .cloned()
+        .unwrap_or_else(|| Value::unknown(Type::String));
     m.insert("id".into(), name);
     let mut requires_replace = Vec::new();
     if !prior.is_null() && prior.get("name") != proposed.get("name") {
-        requires_replace.push(vec![brick_provider_api::provider::PathStep::Attr("name".into())]);
+        requires_replace.push(vec![brick_provider_api::provider::PathStep::Attr(
+            "name".into(),
+        )]);
     }
     PlanResponse {
         planned: Value::object(m),
@@ -114,7 +121,10 @@ pub async fn apply(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
                 new_state: Value::null(prior.ty()),
                 diagnostics: Vec::new(),
             },
-            Err(e) => fail(maas_diag("Cannot delete tag", &format!("deleting tag {name}"), &e), prior),
+            Err(e) => fail(
+                maas_diag("Cannot delete tag", &format!("deleting tag {name}"), &e),
+                prior,
+            ),
         };
     }
     let name = str_attr(planned, "name").unwrap_or("").to_string();
@@ -132,7 +142,8 @@ pub async fn apply(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
         },
         Err(e) => {
             let mut d = maas_diag("Cannot write tag", &format!("writing tag {name}"), &e);
-            if matches!(e, MaasError::BadRequest { .. }) && e.to_string().contains("already exists") {
+            if matches!(e, MaasError::BadRequest { .. }) && e.to_string().contains("already exists")
+            {
                 d = d.with_help(format!("The tag exists in MAAS already: `brick import maas_tag.<name> {name}` adopts it."));
             }
             fail(d, prior)
@@ -145,13 +156,21 @@ pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnosti
     match ctx.client.get(&format!("tags/{name}/"), &[]).await {
         Ok(tag) => Ok(Some(state_from(&tag, current))),
         Err(MaasError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(vec![maas_diag("Cannot read tag", &format!("reading tag {name}"), &e)]),
+        Err(e) => Err(vec![maas_diag(
+            "Cannot read tag",
+            &format!("reading tag {name}"),
+            &e,
+        )]),
     }
 }
 
 pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
     match ctx.client.get(&format!("tags/{id}/"), &[]).await {
         Ok(tag) => Ok(state_from(&tag, &Value::null_dynamic())),
-        Err(e) => Err(vec![maas_diag("Cannot import tag", &format!("reading tag {id}"), &e)]),
+        Err(e) => Err(vec![maas_diag(
+            "Cannot import tag",
+            &format!("reading tag {id}"),
+            &e,
+        )]),
     }
 }

@@ -58,7 +58,12 @@ pub static HANDLERS: &[Handler] = &[
         params: &[],
         anonymous: true,
         doc: "Information about this MAAS instance: version, subversion and capabilities.",
-        actions: &[a("GET", None, "read", "Read the MAAS version and its capabilities.")],
+        actions: &[a(
+            "GET",
+            None,
+            "read",
+            "Read the MAAS version and its capabilities.",
+        )],
     },
     Handler {
         name: "UsersHandler",
@@ -68,7 +73,12 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage the user accounts of this MAAS.",
         actions: &[
             a("GET", None, "read", "List users."),
-            a("GET", Some("whoami"), "whoami", "Returns the currently logged in user."),
+            a(
+                "GET",
+                Some("whoami"),
+                "whoami",
+                "Returns the currently logged in user.",
+            ),
         ],
     },
     Handler {
@@ -109,7 +119,12 @@ pub static HANDLERS: &[Handler] = &[
                 "release",
                 "Release multiple machines.\n\n:param machines: A list of system_ids of the machines to release.",
             ),
-            a("GET", Some("list_allocated"), "list_allocated", "List machines allocated to the user."),
+            a(
+                "GET",
+                Some("list_allocated"),
+                "list_allocated",
+                "List machines allocated to the user.",
+            ),
         ],
     },
     Handler {
@@ -120,7 +135,12 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage an individual machine.\n\nThe machine is identified by its system_id.",
         actions: &[
             a("GET", None, "read", "Read a machine."),
-            a("PUT", None, "update", "Update a machine: hostname, description, pool, zone."),
+            a(
+                "PUT",
+                None,
+                "update",
+                "Update a machine: hostname, description, pool, zone.",
+            ),
             a("DELETE", None, "delete", "Delete a machine."),
             a(
                 "POST",
@@ -140,7 +160,12 @@ pub static HANDLERS: &[Handler] = &[
                 "commission",
                 "Begin commissioning a machine: New -> Commissioning -> Testing -> Ready.\n\n:param skip_storage: Keep the current storage configuration.",
             ),
-            a("POST", Some("abort"), "abort", "Abort the machine's current operation."),
+            a(
+                "POST",
+                Some("abort"),
+                "abort",
+                "Abort the machine's current operation.",
+            ),
             a(
                 "POST",
                 Some("set_storage_layout"),
@@ -148,11 +173,36 @@ pub static HANDLERS: &[Handler] = &[
                 "Change the storage layout of a machine. Only while the machine is Ready.\n\n:param storage_layout: flat, lvm, bcache or blank.\n:param boot_size: Size of the boot partition.\n:param root_size: Size of the root partition.\n:param root_device: Block device id to place the root on.\n:param vg_name: Name of the volume group (lvm).\n:param lv_name: Name of the root logical volume (lvm).\n:param lv_size: Size of the root logical volume (lvm).",
             ),
             a("POST", Some("power_on"), "power_on", "Power on a machine."),
-            a("POST", Some("power_off"), "power_off", "Power off a machine."),
-            a("GET", Some("query_power_state"), "query_power_state", "Query the power state of a machine."),
-            a("POST", Some("set_owner_data"), "set_owner_data", "Set key/value data of the machine's owner; an empty value removes a key. Cleared on release."),
-            a("POST", Some("mark_broken"), "mark_broken", "Mark a machine as Broken."),
-            a("POST", Some("mark_fixed"), "mark_fixed", "Mark a broken machine as fixed."),
+            a(
+                "POST",
+                Some("power_off"),
+                "power_off",
+                "Power off a machine.",
+            ),
+            a(
+                "GET",
+                Some("query_power_state"),
+                "query_power_state",
+                "Query the power state of a machine.",
+            ),
+            a(
+                "POST",
+                Some("set_owner_data"),
+                "set_owner_data",
+                "Set key/value data of the machine's owner; an empty value removes a key. Cleared on release.",
+            ),
+            a(
+                "POST",
+                Some("mark_broken"),
+                "mark_broken",
+                "Mark a machine as Broken.",
+            ),
+            a(
+                "POST",
+                Some("mark_fixed"),
+                "mark_fixed",
+                "Mark a broken machine as fixed.",
+            ),
         ],
     },
     Handler {
@@ -161,7 +211,12 @@ pub static HANDLERS: &[Handler] = &[
         params: &["system_id"],
         anonymous: false,
         doc: "Manage the block devices of a machine.",
-        actions: &[a("GET", None, "read", "List the block devices of a machine.")],
+        actions: &[a(
+            "GET",
+            None,
+            "read",
+            "List the block devices of a machine.",
+        )],
     },
     Handler {
         name: "BlockDeviceHandler",
@@ -171,11 +226,36 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage one block device of a machine.",
         actions: &[
             a("GET", None, "read", "Read a block device."),
-            a("POST", Some("format"), "format", "Format a block device.\n\n:param fstype: The filesystem type.\n:param label: An optional label."),
-            a("POST", Some("unformat"), "unformat", "Remove the filesystem of a block device."),
-            a("POST", Some("mount"), "mount", "Mount the filesystem of a block device.\n\n:param mount_point: An absolute path.\n:param mount_options: Mount options."),
-            a("POST", Some("unmount"), "unmount", "Unmount the filesystem of a block device."),
-            a("POST", Some("set_boot_disk"), "set_boot_disk", "Make this block device the boot disk."),
+            a(
+                "POST",
+                Some("format"),
+                "format",
+                "Format a block device.\n\n:param fstype: The filesystem type.\n:param label: An optional label.",
+            ),
+            a(
+                "POST",
+                Some("unformat"),
+                "unformat",
+                "Remove the filesystem of a block device.",
+            ),
+            a(
+                "POST",
+                Some("mount"),
+                "mount",
+                "Mount the filesystem of a block device.\n\n:param mount_point: An absolute path.\n:param mount_options: Mount options.",
+            ),
+            a(
+                "POST",
+                Some("unmount"),
+                "unmount",
+                "Unmount the filesystem of a block device.",
+            ),
+            a(
+                "POST",
+                Some("set_boot_disk"),
+                "set_boot_disk",
+                "Make this block device the boot disk.",
+            ),
         ],
     },
     Handler {
@@ -185,8 +265,18 @@ pub static HANDLERS: &[Handler] = &[
         anonymous: false,
         doc: "Manage the partitions of a block device.",
         actions: &[
-            a("GET", None, "read", "List the partitions of a block device."),
-            a("POST", None, "create", "Create a partition.\n\n:param size: The size in bytes; all free space when omitted.\n:param bootable: Whether the partition is bootable."),
+            a(
+                "GET",
+                None,
+                "read",
+                "List the partitions of a block device.",
+            ),
+            a(
+                "POST",
+                None,
+                "create",
+                "Create a partition.\n\n:param size: The size in bytes; all free space when omitted.\n:param bootable: Whether the partition is bootable.",
+            ),
         ],
     },
     Handler {
@@ -198,9 +288,24 @@ pub static HANDLERS: &[Handler] = &[
         actions: &[
             a("GET", None, "read", "Read a partition."),
             a("DELETE", None, "delete", "Delete a partition."),
-            a("POST", Some("format"), "format", "Format a partition.\n\n:param fstype: The filesystem type."),
-            a("POST", Some("unformat"), "unformat", "Remove the filesystem of a partition."),
-            a("POST", Some("mount"), "mount", "Mount a partition.\n\n:param mount_point: An absolute path."),
+            a(
+                "POST",
+                Some("format"),
+                "format",
+                "Format a partition.\n\n:param fstype: The filesystem type.",
+            ),
+            a(
+                "POST",
+                Some("unformat"),
+                "unformat",
+                "Remove the filesystem of a partition.",
+            ),
+            a(
+                "POST",
+                Some("mount"),
+                "mount",
+                "Mount a partition.\n\n:param mount_point: An absolute path.",
+            ),
             a("POST", Some("unmount"), "unmount", "Unmount a partition."),
         ],
     },
@@ -212,7 +317,12 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage the LVM volume groups of a machine.",
         actions: &[
             a("GET", None, "read", "List the volume groups of a machine."),
-            a("POST", None, "create", "Create a volume group.\n\n:param name: The name.\n:param block_devices: Block device ids.\n:param partitions: Partition ids."),
+            a(
+                "POST",
+                None,
+                "create",
+                "Create a volume group.\n\n:param name: The name.\n:param block_devices: Block device ids.\n:param partitions: Partition ids.",
+            ),
         ],
     },
     Handler {
@@ -223,9 +333,24 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage one LVM volume group of a machine.",
         actions: &[
             a("GET", None, "read", "Read a volume group."),
-            a("DELETE", None, "delete", "Delete a volume group and its logical volumes."),
-            a("POST", Some("create_logical_volume"), "create_logical_volume", "Create a logical volume.\n\n:param name: The name.\n:param size: The size in bytes; all free space when omitted."),
-            a("POST", Some("delete_logical_volume"), "delete_logical_volume", "Delete a logical volume.\n\n:param id: The logical volume's block device id."),
+            a(
+                "DELETE",
+                None,
+                "delete",
+                "Delete a volume group and its logical volumes.",
+            ),
+            a(
+                "POST",
+                Some("create_logical_volume"),
+                "create_logical_volume",
+                "Create a logical volume.\n\n:param name: The name.\n:param size: The size in bytes; all free space when omitted.",
+            ),
+            a(
+                "POST",
+                Some("delete_logical_volume"),
+                "delete_logical_volume",
+                "Delete a logical volume.\n\n:param id: The logical volume's block device id.",
+            ),
         ],
     },
     Handler {
@@ -236,7 +361,12 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage the collection of all the tags in this MAAS.",
         actions: &[
             a("GET", None, "read", "List tags."),
-            a("POST", None, "create", "Create a tag.\n\n:param name: The name.\n:param comment: A comment.\n:param definition: An XPath definition.\n:param kernel_opts: Kernel options for tagged machines."),
+            a(
+                "POST",
+                None,
+                "create",
+                "Create a tag.\n\n:param name: The name.\n:param comment: A comment.\n:param definition: An XPath definition.\n:param kernel_opts: Kernel options for tagged machines.",
+            ),
             a("GET", Some("list"), "list", "List tags (MAAS 2.0 form)."),
             a("POST", Some("new"), "new", "Create a tag (MAAS 2.0 form)."),
         ],
@@ -249,11 +379,31 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage one tag.",
         actions: &[
             a("GET", None, "read", "Read a tag."),
-            a("PUT", None, "update", "Update a tag: name, comment, kernel_opts, definition."),
+            a(
+                "PUT",
+                None,
+                "update",
+                "Update a tag: name, comment, kernel_opts, definition.",
+            ),
             a("DELETE", None, "delete", "Delete a tag."),
-            a("POST", Some("update_nodes"), "update_nodes", "Add or remove machines.\n\n:param add: System ids to tag.\n:param remove: System ids to untag."),
-            a("GET", Some("machines"), "machines", "List the machines with this tag."),
-            a("GET", Some("nodes"), "nodes", "List the nodes with this tag."),
+            a(
+                "POST",
+                Some("update_nodes"),
+                "update_nodes",
+                "Add or remove machines.\n\n:param add: System ids to tag.\n:param remove: System ids to untag.",
+            ),
+            a(
+                "GET",
+                Some("machines"),
+                "machines",
+                "List the machines with this tag.",
+            ),
+            a(
+                "GET",
+                Some("nodes"),
+                "nodes",
+                "List the nodes with this tag.",
+            ),
         ],
     },
     Handler {
@@ -403,17 +553,10 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<String, SimError
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
-            SimError::Unauthorized(
-                "Authorization Error: 'No credentials were provided.'".into(),
-            )
+            SimError::Unauthorized("Authorization Error: 'No credentials were provided.'".into())
         })?;
     let pairs = parse_oauth_header(value).ok_or_else(invalid)?;
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let consumer = get("oauth_consumer_key").ok_or_else(invalid)?;
     let token = get("oauth_token").ok_or_else(invalid)?;
     let method = get("oauth_signature_method").unwrap_or("");
@@ -476,7 +619,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             .status(StatusCode::SERVICE_UNAVAILABLE)
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
             .header(header::RETRY_AFTER, shared.retry_after().to_string())
-            .body(Body::from("Service Unavailable: MAAS is busy; retry later."))
+            .body(Body::from(
+                "Service Unavailable: MAAS is busy; retry later.",
+            ))
             .expect("static response");
     }
 
@@ -493,7 +638,14 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         }
     }
 
-    let response = dispatch(&shared, &parts.method, &parts.headers, rel, op.as_deref(), &params);
+    let response = dispatch(
+        &shared,
+        &parts.method,
+        &parts.headers,
+        rel,
+        op.as_deref(),
+        &params,
+    );
     if fault == Some(504) {
         return text(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout");
     }
@@ -546,7 +698,15 @@ fn dispatch(
     let now = Instant::now();
     let mut world = shared.world.lock().expect("world lock");
     world.advance(now);
-    let result = run(&mut world, handler.name, action.name, &arg, params, &user, now);
+    let result = run(
+        &mut world,
+        handler.name,
+        action.name,
+        &arg,
+        params,
+        &user,
+        now,
+    );
     match result {
         Ok(Reply::Json(j)) => json_response(StatusCode::OK, &j),
         Ok(Reply::NoContent) => Response::builder()
@@ -625,10 +785,7 @@ fn run(
         }
         ("MachinesHandler", "release") => {
             let ids = p.list("machines");
-            let idxs: Vec<usize> = ids
-                .iter()
-                .map(|id| w.index(id))
-                .collect::<Result<_, _>>()?;
+            let idxs: Vec<usize> = ids.iter().map(|id| w.index(id)).collect::<Result<_, _>>()?;
             for i in &idxs {
                 w.release(*i, p, now)?;
             }
@@ -640,8 +797,14 @@ fn run(
                 "read" => {}
                 "update" => {
                     if let Some(h) = p.get("hostname") {
-                        if w.machines.iter().any(|m| m.hostname == h && m.system_id != w.machines[idx].system_id) {
-                            return Err(SimError::form("hostname", &format!("Node with hostname \"{h}\" already exists.")));
+                        if w.machines
+                            .iter()
+                            .any(|m| m.hostname == h && m.system_id != w.machines[idx].system_id)
+                        {
+                            return Err(SimError::form(
+                                "hostname",
+                                &format!("Node with hostname \"{h}\" already exists."),
+                            ));
                         }
                         w.machines[idx].hostname = h.to_string();
                     }
@@ -688,7 +851,9 @@ fn run(
             let idx = machine(w)?;
             let dev = num_arg(&arg("device_id"), "BlockDevice")?;
             if w.machines[idx].storage.device(dev).is_none() {
-                return Err(SimError::NotFound("No BlockDevice matches the given query.".into()));
+                return Err(SimError::NotFound(
+                    "No BlockDevice matches the given query.".into(),
+                ));
             }
             if op != "read" {
                 w.check_storage_editable(idx)?;
@@ -698,12 +863,16 @@ fn run(
             match op {
                 "read" => {}
                 "format" => {
-                    let fstype = p.get("fstype").ok_or_else(|| SimError::form("fstype", "This field is required."))?;
+                    let fstype = p
+                        .get("fstype")
+                        .ok_or_else(|| SimError::form("fstype", "This field is required."))?;
                     s.format_device(&mut ids, dev, fstype, p.get("label"))?
                 }
                 "unformat" => s.unformat_device(dev)?,
                 "mount" => {
-                    let mp = p.get("mount_point").ok_or_else(|| SimError::form("mount_point", "This field is required."))?;
+                    let mp = p
+                        .get("mount_point")
+                        .ok_or_else(|| SimError::form("mount_point", "This field is required."))?;
                     s.mount_device(dev, mp, p.get("mount_options"))?
                 }
                 "unmount" => s.unmount_device(dev)?,
@@ -719,7 +888,9 @@ fn run(
             let idx = machine(w)?;
             let dev = num_arg(&arg("device_id"), "BlockDevice")?;
             if w.machines[idx].storage.device(dev).is_none() {
-                return Err(SimError::NotFound("No BlockDevice matches the given query.".into()));
+                return Err(SimError::NotFound(
+                    "No BlockDevice matches the given query.".into(),
+                ));
             }
             if op == "read" {
                 let m = &w.machines[idx];
@@ -732,15 +903,25 @@ fn run(
             }
             w.check_storage_editable(idx)?;
             let size = match p.get("size") {
-                Some(s) => Some(parse_size(s, 0).ok_or_else(|| SimError::form("size", "Enter a whole number."))?),
+                Some(s) => Some(
+                    parse_size(s, 0)
+                        .ok_or_else(|| SimError::form("size", "Enter a whole number."))?,
+                ),
                 None => None,
             };
             let mut ids = w.ids.clone();
-            let pid = w.machines[idx].storage.add_partition(&mut ids, dev, size, p.flag("bootable"))?;
+            let pid =
+                w.machines[idx]
+                    .storage
+                    .add_partition(&mut ids, dev, size, p.flag("bootable"))?;
             w.ids = ids;
             let m = &w.machines[idx];
             let d = m.storage.device(dev).expect("exists");
-            let i = d.partitions.iter().position(|x| x.id == pid).expect("just added");
+            let i = d
+                .partitions
+                .iter()
+                .position(|x| x.id == pid)
+                .expect("just added");
             Ok(J(m.storage.partition_json(&m.system_id, d, i)))
         }
         ("PartitionHandler", op) => {
@@ -752,7 +933,9 @@ fn run(
                 .partition(pid)
                 .is_some_and(|(d, _)| d.id == dev);
             if !found {
-                return Err(SimError::NotFound("No Partition matches the given query.".into()));
+                return Err(SimError::NotFound(
+                    "No Partition matches the given query.".into(),
+                ));
             }
             if op != "read" {
                 w.check_storage_editable(idx)?;
@@ -763,14 +946,18 @@ fn run(
                 "read" => {}
                 "delete" => {
                     if s.vg_of(&Member::Partition(pid)).is_some() {
-                        return Err(SimError::BadRequest("Partition is part of a volume group and cannot be deleted.".into()));
+                        return Err(SimError::BadRequest(
+                            "Partition is part of a volume group and cannot be deleted.".into(),
+                        ));
                     }
                     let d = s.device_mut(dev).expect("exists");
                     d.partitions.retain(|x| x.id != pid);
                     return Ok(Reply::NoContent);
                 }
                 "format" => {
-                    let fstype = p.get("fstype").ok_or_else(|| SimError::form("fstype", "This field is required."))?;
+                    let fstype = p
+                        .get("fstype")
+                        .ok_or_else(|| SimError::form("fstype", "This field is required."))?;
                     s.format_partition(&mut ids, pid, fstype, p.get("label"))?
                 }
                 "unformat" => {
@@ -782,7 +969,9 @@ fn run(
                     }
                 }
                 "mount" => {
-                    let mp = p.get("mount_point").ok_or_else(|| SimError::form("mount_point", "This field is required."))?;
+                    let mp = p
+                        .get("mount_point")
+                        .ok_or_else(|| SimError::form("mount_point", "This field is required."))?;
                     s.mount_partition(pid, mp, p.get("mount_options"))?
                 }
                 "unmount" => {
@@ -792,7 +981,11 @@ fn run(
                             f.mount_point = None;
                             f.mount_options = None;
                         }
-                        _ => return Err(SimError::BadRequest("Filesystem is already unmounted.".into())),
+                        _ => {
+                            return Err(SimError::BadRequest(
+                                "Filesystem is already unmounted.".into(),
+                            ));
+                        }
                     }
                 }
                 _ => unreachable!("every action of the table is handled"),
@@ -800,7 +993,11 @@ fn run(
             w.ids = ids;
             let m = &w.machines[idx];
             let d = m.storage.device(dev).expect("exists");
-            let i = d.partitions.iter().position(|x| x.id == pid).expect("exists");
+            let i = d
+                .partitions
+                .iter()
+                .position(|x| x.id == pid)
+                .expect("exists");
             Ok(J(m.storage.partition_json(&m.system_id, d, i)))
         }
         ("VolumeGroupsHandler", op) => {
@@ -808,28 +1005,45 @@ fn run(
             if op == "read" {
                 let m = &w.machines[idx];
                 return Ok(J(Json::Array(
-                    m.storage.vgs.iter().map(|v| m.storage.vg_json(&m.system_id, v)).collect(),
+                    m.storage
+                        .vgs
+                        .iter()
+                        .map(|v| m.storage.vg_json(&m.system_id, v))
+                        .collect(),
                 )));
             }
             w.check_storage_editable(idx)?;
             let mut members = Vec::new();
             for d in p.list("block_devices") {
-                members.push(Member::Device(d.parse().map_err(|_| SimError::form("block_devices", "Select a valid choice."))?));
+                members.push(Member::Device(d.parse().map_err(|_| {
+                    SimError::form("block_devices", "Select a valid choice.")
+                })?));
             }
             for d in p.list("partitions") {
-                members.push(Member::Partition(d.parse().map_err(|_| SimError::form("partitions", "Select a valid choice."))?));
+                members.push(Member::Partition(d.parse().map_err(|_| {
+                    SimError::form("partitions", "Select a valid choice.")
+                })?));
             }
             let mut ids = w.ids.clone();
-            let vg = w.machines[idx].storage.create_vg(&mut ids, p.get("name").unwrap_or(""), members)?;
+            let vg = w.machines[idx].storage.create_vg(
+                &mut ids,
+                p.get("name").unwrap_or(""),
+                members,
+            )?;
             w.ids = ids;
             let m = &w.machines[idx];
-            Ok(J(m.storage.vg_json(&m.system_id, m.storage.vg(vg).expect("just created"))))
+            Ok(J(m.storage.vg_json(
+                &m.system_id,
+                m.storage.vg(vg).expect("just created"),
+            )))
         }
         ("VolumeGroupHandler", op) => {
             let idx = machine(w)?;
             let vg = num_arg(&arg("volume_group_id"), "VolumeGroup")?;
             if w.machines[idx].storage.vg(vg).is_none() {
-                return Err(SimError::NotFound("No VolumeGroup matches the given query.".into()));
+                return Err(SimError::NotFound(
+                    "No VolumeGroup matches the given query.".into(),
+                ));
             }
             if op != "read" {
                 w.check_storage_editable(idx)?;
@@ -842,23 +1056,39 @@ fn run(
                 }
                 "create_logical_volume" => {
                     let size = match p.get("size") {
-                        Some(s) => Some(parse_size(s, 0).ok_or_else(|| SimError::form("size", "Enter a whole number."))?),
+                        Some(s) => Some(
+                            parse_size(s, 0)
+                                .ok_or_else(|| SimError::form("size", "Enter a whole number."))?,
+                        ),
                         None => None,
                     };
                     let mut ids = w.ids.clone();
-                    let lv = w.machines[idx].storage.create_lv(&mut ids, vg, p.get("name").unwrap_or(""), size)?;
+                    let lv = w.machines[idx].storage.create_lv(
+                        &mut ids,
+                        vg,
+                        p.get("name").unwrap_or(""),
+                        size,
+                    )?;
                     w.ids = ids;
                     let m = &w.machines[idx];
-                    return Ok(J(m.storage.device_json(&m.system_id, m.storage.device(lv).expect("just created"))));
+                    return Ok(J(m.storage.device_json(
+                        &m.system_id,
+                        m.storage.device(lv).expect("just created"),
+                    )));
                 }
                 "delete_logical_volume" => {
-                    let id = p.get("id").and_then(|i| i.parse().ok()).ok_or_else(|| SimError::form("id", "This field is required."))?;
+                    let id = p
+                        .get("id")
+                        .and_then(|i| i.parse().ok())
+                        .ok_or_else(|| SimError::form("id", "This field is required."))?;
                     w.machines[idx].storage.delete_lv(vg, id)?;
                 }
                 _ => unreachable!("every action of the table is handled"),
             }
             let m = &w.machines[idx];
-            Ok(J(m.storage.vg_json(&m.system_id, m.storage.vg(vg).expect("exists"))))
+            Ok(J(m
+                .storage
+                .vg_json(&m.system_id, m.storage.vg(vg).expect("exists"))))
         }
         ("TagsHandler", "read" | "list") => Ok(J(Json::Array(
             w.tags.values().map(World::tag_json).collect(),
@@ -913,10 +1143,26 @@ mod tests {
 
     #[test]
     fn paths_bind_their_parameters() {
-        let b = match_path("nodes/{system_id}/blockdevices/{device_id}/", "nodes/abc123/blockdevices/7/").unwrap();
-        assert_eq!(b, vec![("system_id".into(), "abc123".into()), ("device_id".into(), "7".into())]);
+        let b = match_path(
+            "nodes/{system_id}/blockdevices/{device_id}/",
+            "nodes/abc123/blockdevices/7/",
+        )
+        .unwrap();
+        assert_eq!(
+            b,
+            vec![
+                ("system_id".into(), "abc123".into()),
+                ("device_id".into(), "7".into())
+            ]
+        );
         assert!(match_path("machines/", "machines/abc/").is_none());
-        assert!(match_path("nodes/{s}/blockdevices/{d}/partition/{p}", "nodes/a/blockdevices/1/partition/2").is_some());
+        assert!(
+            match_path(
+                "nodes/{s}/blockdevices/{d}/partition/{p}",
+                "nodes/a/blockdevices/1/partition/2"
+            )
+            .is_some()
+        );
     }
 
     #[test]
@@ -924,11 +1170,22 @@ mod tests {
         let d = describe("http://127.0.0.1:1");
         let resources = d["resources"].as_array().unwrap();
         assert_eq!(resources.len(), HANDLERS.len());
-        let machine = resources.iter().find(|r| r["name"] == "MachineHandler").unwrap();
-        let ops: Vec<&str> = machine["auth"]["actions"].as_array().unwrap().iter().filter_map(|a| a["op"].as_str()).collect();
+        let machine = resources
+            .iter()
+            .find(|r| r["name"] == "MachineHandler")
+            .unwrap();
+        let ops: Vec<&str> = machine["auth"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["op"].as_str())
+            .collect();
         for op in ["deploy", "release", "commission", "set_storage_layout"] {
             assert!(ops.contains(&op), "{op} missing");
         }
-        assert_eq!(machine["auth"]["uri"], "http://127.0.0.1:1/MAAS/api/2.0/machines/{system_id}/");
+        assert_eq!(
+            machine["auth"]["uri"],
+            "http://127.0.0.1:1/MAAS/api/2.0/machines/{system_id}/"
+        );
     }
 }

@@ -173,7 +173,11 @@ impl Shared {
         if rng.unit() < rate {
             self.injected
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Some(if rng.random() % 2 == 0 { 503 } else { 504 })
+            Some(if rng.random().is_multiple_of(2) {
+                503
+            } else {
+                504
+            })
         } else {
             None
         }
@@ -208,9 +212,30 @@ pub fn seed_garage(w: &mut World) {
     let tb = 1_000_000_000_000u64;
     let gb = 1_000_000_000u64;
     let ready: [(&str, u32, u64, u64, &str, &str); 3] = [
-        ("maas", 10, 16 * 1024, tb, "Samsung SSD 870", "52:54:00:6d:61:01"),
-        ("kvm4", 20, 32 * 1024, tb, "WDC WD10EZEX", "52:54:00:6b:34:01"),
-        ("kvm5", 20, 32 * 1024, tb, "WDC WD10EZEX", "52:54:00:6b:35:01"),
+        (
+            "maas",
+            10,
+            16 * 1024,
+            tb,
+            "Samsung SSD 870",
+            "52:54:00:6d:61:01",
+        ),
+        (
+            "kvm4",
+            20,
+            32 * 1024,
+            tb,
+            "WDC WD10EZEX",
+            "52:54:00:6b:34:01",
+        ),
+        (
+            "kvm5",
+            20,
+            32 * 1024,
+            tb,
+            "WDC WD10EZEX",
+            "52:54:00:6b:35:01",
+        ),
     ];
     for (name, cpu, mem, disk, model, mac) in ready {
         w.add_machine(

@@ -40,7 +40,9 @@ pub struct Partition {
 pub enum DeviceKind {
     Physical,
     /// A logical volume of the volume group with this id.
-    Virtual { vg: u64 },
+    Virtual {
+        vg: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -256,10 +258,12 @@ impl Storage {
         if size == 0 || size > free {
             return Err(SimError::form(
                 "size",
-                &format!("Partition cannot be saved; not enough free space on the block device (requested {size} bytes, {free} available)."),
+                &format!(
+                    "Partition cannot be saved; not enough free space on the block device (requested {size} bytes, {free} available)."
+                ),
             ));
         }
-        let id = ids.next();
+        let id = ids.next_id();
         let uuid = ids.uuid();
         let dev = self.device_mut(device).expect("checked above");
         dev.partitions.push(Partition {
@@ -313,7 +317,7 @@ impl Storage {
                 ));
             }
         }
-        let id = ids.next();
+        let id = ids.next_id();
         let uuid = ids.uuid();
         for m in &members {
             let fs = Filesystem {
@@ -366,12 +370,10 @@ impl Storage {
         if size == 0 || size > free {
             return Err(SimError::form(
                 "size",
-                &format!(
-                    "Size is too large. Maximum size is {free}, requested {size}."
-                ),
+                &format!("Size is too large. Maximum size is {free}, requested {size}."),
             ));
         }
-        let id = ids.next();
+        let id = ids.next_id();
         let uuid = ids.uuid();
         self.devices.push(BlockDevice {
             id,
@@ -436,7 +438,10 @@ impl Storage {
     ) -> Result<(), SimError> {
         let boot = match opts.root_device {
             Some(id) => {
-                if self.device(id).is_none_or(|d| d.kind != DeviceKind::Physical) {
+                if self
+                    .device(id)
+                    .is_none_or(|d| d.kind != DeviceKind::Physical)
+                {
                     return Err(SimError::form(
                         "root_device",
                         "Select a valid choice. That choice is not one of the available choices.",
@@ -444,7 +449,10 @@ impl Storage {
                 }
                 id
             }
-            None => match self.boot_disk.or_else(|| self.physical().next().map(|d| d.id)) {
+            None => match self
+                .boot_disk
+                .or_else(|| self.physical().next().map(|d| d.id))
+            {
                 Some(id) => id,
                 None => {
                     return Err(SimError::form(
@@ -491,9 +499,7 @@ impl Storage {
             other => {
                 return Err(SimError::form(
                     "storage_layout",
-                    &format!(
-                        "Select a valid choice. {other} is not one of the available choices."
-                    ),
+                    &format!("Select a valid choice. {other} is not one of the available choices."),
                 ));
             }
         }
@@ -642,10 +648,10 @@ impl Storage {
     }
 
     fn used_for_fs(&self, fs: &Filesystem, member: &Member) -> String {
-        if fs.fstype == "lvm-pv" {
-            if let Some(vg) = self.vg_of(member) {
-                return format!("LVM volume for {}", vg.name);
-            }
+        if fs.fstype == "lvm-pv"
+            && let Some(vg) = self.vg_of(member)
+        {
+            return format!("LVM volume for {}", vg.name);
         }
         match &fs.mount_point {
             Some(mp) => format!("{} formatted filesystem mounted at {mp}", fs.fstype),
@@ -821,7 +827,7 @@ impl IdGen {
             state: seed ^ 0x9E37_79B9_7F4A_7C15,
         }
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_id(&mut self) -> u64 {
         let n = self.next;
         self.next += 1;
         n

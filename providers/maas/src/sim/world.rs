@@ -101,9 +101,10 @@ impl Status {
     /// Parses a status filter: a number, a display name or a snake_case name.
     pub fn parse(s: &str) -> Option<Status> {
         let norm = s.trim().to_ascii_lowercase().replace('_', " ");
-        ALL_STATUSES.iter().copied().find(|st| {
-            st.number().to_string() == norm || st.name().to_ascii_lowercase() == norm
-        })
+        ALL_STATUSES
+            .iter()
+            .copied()
+            .find(|st| st.number().to_string() == norm || st.name().to_ascii_lowercase() == norm)
     }
 }
 
@@ -265,7 +266,7 @@ impl World {
             .iter()
             .enumerate()
             .map(|(i, mac)| Interface {
-                id: self.ids.next(),
+                id: self.ids.next_id(),
                 name: format!("eno{}", i + 1),
                 mac: mac.to_string(),
                 ip: format!("10.0.0.{}", n + 100 * i as u64),
@@ -315,7 +316,7 @@ impl World {
                 .iter()
                 .enumerate()
                 .map(|(i, (name, size, model))| BlockDevice {
-                    id: self.ids.next(),
+                    id: self.ids.next_id(),
                     name: name.clone(),
                     kind: DeviceKind::Physical,
                     size: *size,
@@ -328,7 +329,14 @@ impl World {
                         m.system_id.to_uppercase(),
                         i + 1
                     )),
-                    tags: vec![if model.contains("SSD") { "ssd" } else { "rotary" }.into()],
+                    tags: vec![
+                        if model.contains("SSD") {
+                            "ssd"
+                        } else {
+                            "rotary"
+                        }
+                        .into(),
+                    ],
                     uuid: None,
                     partitions: Vec::new(),
                     fs: None,
@@ -347,10 +355,7 @@ impl World {
     pub fn advance(&mut self, now: Instant) {
         for i in 0..self.machines.len() {
             loop {
-                let due = match self.machines[i].timeline.front() {
-                    Some((at, _)) if *at <= now => true,
-                    _ => false,
-                };
+                let due = matches!(self.machines[i].timeline.front(), Some((at, _)) if *at <= now);
                 if !due {
                     break;
                 }
@@ -384,7 +389,9 @@ impl World {
                 m.power_state = "on";
             }
             Status::FailedDeployment => {
-                m.status_message = "Installation failed (refer to the installation log for more information).".into();
+                m.status_message =
+                    "Installation failed (refer to the installation log for more information)."
+                        .into();
             }
             Status::DiskErasing => {
                 m.power_state = "on";
@@ -436,7 +443,8 @@ impl World {
             .map(|m| m.to_ascii_lowercase())
             .collect();
         let tags = p.list("tags");
-        let statuses: Vec<Option<Status>> = p.all("status").iter().map(|s| Status::parse(s)).collect();
+        let statuses: Vec<Option<Status>> =
+            p.all("status").iter().map(|s| Status::parse(s)).collect();
         let pools = p.all("pool");
         let zones = p.all("zone");
         let domains = p.all("domain");
@@ -450,7 +458,9 @@ impl World {
                         .any(|h| *h == m.hostname || *h == format!("{}.{}", m.hostname, m.domain)))
                     && (ids.is_empty() || ids.contains(&m.system_id.as_str()))
                     && (macs.is_empty()
-                        || m.interfaces.iter().any(|i| macs.contains(&i.mac.to_ascii_lowercase())))
+                        || m.interfaces
+                            .iter()
+                            .any(|i| macs.contains(&i.mac.to_ascii_lowercase())))
                     && tags.iter().all(|t| m.tags.contains(t))
                     && (statuses.is_empty() || statuses.contains(&Some(m.status)))
                     && (pools.is_empty() || pools.contains(&m.pool.as_str()))
@@ -464,29 +474,31 @@ impl World {
     // ---- machines: operations ------------------------------------------------------------
 
     pub fn allocate(&mut self, p: &Params, user: &str) -> Result<usize, SimError> {
-        let cpu = match p.get("cpu_count") {
-            Some(c) => Some(c.parse::<f64>().map_err(|_| {
-                SimError::form("cpu_count", "Invalid CPU count: number required.")
-            })? as u32),
-            None => None,
-        };
+        let cpu =
+            match p.get("cpu_count") {
+                Some(c) => Some(c.parse::<f64>().map_err(|_| {
+                    SimError::form("cpu_count", "Invalid CPU count: number required.")
+                })? as u32),
+                None => None,
+            };
         let mem = match p.get("mem") {
-            Some(c) => Some(c.parse::<f64>().map_err(|_| {
-                SimError::form("mem", "Invalid memory: number of MiB required.")
-            })? as u64),
+            Some(c) => Some(
+                c.parse::<f64>()
+                    .map_err(|_| SimError::form("mem", "Invalid memory: number of MiB required."))?
+                    as u64,
+            ),
             None => None,
         };
         let tags = p.list("tags");
         let not_tags = p.list("not_tags");
         for t in &tags {
             if !self.tags.contains_key(t) {
-                return Err(SimError::form(
-                    "tags",
-                    &format!("No such tag(s): '{t}'."),
-                ));
+                return Err(SimError::form("tags", &format!("No such tag(s): '{t}'.")));
             }
         }
-        let name = p.get("name").map(|n| n.split('.').next().unwrap_or(n).to_string());
+        let name = p
+            .get("name")
+            .map(|n| n.split('.').next().unwrap_or(n).to_string());
         let system_id = p.get("system_id");
         let zone = p.get("zone");
         let pool = p.get("pool");
@@ -511,7 +523,13 @@ impl World {
         Ok(idx)
     }
 
-    pub fn deploy(&mut self, idx: usize, p: &Params, user: &str, now: Instant) -> Result<(), SimError> {
+    pub fn deploy(
+        &mut self,
+        idx: usize,
+        p: &Params,
+        user: &str,
+        now: Instant,
+    ) -> Result<(), SimError> {
         let m = &self.machines[idx];
         if m.owner.as_deref().is_some_and(|o| o != user) {
             return Err(SimError::Forbidden(
@@ -664,11 +682,7 @@ impl World {
             m.storage.clear();
         }
         let (c, t) = (self.durations.commissioning, self.durations.testing);
-        self.schedule(
-            idx,
-            now,
-            &[(c, Status::Testing), (t, Status::Ready)],
-        );
+        self.schedule(idx, now, &[(c, Status::Testing), (t, Status::Ready)]);
         Ok(())
     }
 
@@ -730,12 +744,19 @@ impl World {
             root_size: size("root_size")?,
             root_device: match p.get("root_device") {
                 None | Some("") => None,
-                Some(s) => Some(s.parse().map_err(|_| {
-                    SimError::form("root_device", "Select a valid choice.")
-                })?),
+                Some(s) => Some(
+                    s.parse()
+                        .map_err(|_| SimError::form("root_device", "Select a valid choice."))?,
+                ),
             },
-            vg_name: p.get("vg_name").filter(|s| !s.is_empty()).map(str::to_string),
-            lv_name: p.get("lv_name").filter(|s| !s.is_empty()).map(str::to_string),
+            vg_name: p
+                .get("vg_name")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            lv_name: p
+                .get("lv_name")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             lv_size: size("lv_size")?,
         };
         let mut ids = self.ids.clone();
@@ -886,9 +907,9 @@ impl World {
         }
         let (mut added, mut removed) = (0, 0);
         for id in p.all("add") {
-            let idx = self.index(id).map_err(|_| {
-                SimError::form("add", &format!("Unknown node(s): {id}."))
-            })?;
+            let idx = self
+                .index(id)
+                .map_err(|_| SimError::form("add", &format!("Unknown node(s): {id}.")))?;
             let m = &mut self.machines[idx];
             if !m.tags.iter().any(|t| t == name) {
                 m.tags.push(name.to_string());
@@ -896,9 +917,9 @@ impl World {
             }
         }
         for id in p.all("remove") {
-            let idx = self.index(id).map_err(|_| {
-                SimError::form("remove", &format!("Unknown node(s): {id}."))
-            })?;
+            let idx = self
+                .index(id)
+                .map_err(|_| SimError::form("remove", &format!("Unknown node(s): {id}.")))?;
             let m = &mut self.machines[idx];
             let before = m.tags.len();
             m.tags.retain(|t| t != name);
@@ -986,7 +1007,11 @@ impl World {
             .filter(|d| d.kind != DeviceKind::Physical)
             .map(|d| s.device_json(&m.system_id, d))
             .collect();
-        let all: Vec<Json> = s.devices.iter().map(|d| s.device_json(&m.system_id, d)).collect();
+        let all: Vec<Json> = s
+            .devices
+            .iter()
+            .map(|d| s.device_json(&m.system_id, d))
+            .collect();
         let vgs: Vec<Json> = s.vgs.iter().map(|v| s.vg_json(&m.system_id, v)).collect();
         let boot_disk = s
             .boot_disk
@@ -999,14 +1024,6 @@ impl World {
         } else {
             (0, 0)
         };
-        let mut special = Vec::new();
-        for d in &s.devices {
-            if let Some(fs) = &d.fs {
-                if let Some(mp) = &fs.mount_point {
-                    special.push((mp.clone(), d.id));
-                }
-            }
-        }
         let status_action = match m.status {
             Status::Deploying => "Deploying",
             Status::Commissioning => "Commissioning",
