@@ -314,6 +314,28 @@ async fn a_503_carries_retry_after_and_the_client_rides_out_503s_and_504s() {
 }
 
 #[tokio::test]
+async fn conflicts_with_retry_after_are_retried_and_plain_conflicts_are_not() {
+    let sim = Simulator::start(SimOptions {
+        conflict_rate: 0.5,
+        ..SimOptions::fast()
+    })
+    .await
+    .unwrap();
+    let c = client(&sim, &sim.api_key());
+    for _ in 0..20 {
+        assert_eq!(c.machines(&[]).await.unwrap().len(), 6);
+    }
+    assert!(sim.faults_injected() >= 3, "{}", sim.faults_injected());
+    // A state conflict (no Retry-After) is an answer, not something to retry.
+    sim.set_conflict_rate(0.0);
+    let s1 = sim.with_world(|w| w.by_hostname("spare1").unwrap().system_id.clone());
+    let before = sim.requests().len();
+    let e = c.machine_op(&s1, "deploy", &[]).await.unwrap_err();
+    assert!(matches!(e, MaasError::Conflict { .. }), "{e:?}");
+    assert_eq!(sim.requests().len(), before + 1, "sent once");
+}
+
+#[tokio::test]
 async fn an_unreachable_maas_is_a_transport_error_after_retries() {
     let sim = Simulator::start(SimOptions::fast()).await.unwrap();
     let url = sim.url().to_string();

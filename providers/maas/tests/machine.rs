@@ -390,9 +390,10 @@ async fn an_interrupted_deploy_is_reattached_not_deployed_twice() {
 }
 
 #[tokio::test]
-async fn three_machines_converge_when_a_third_of_answers_fail_with_503_or_504() {
+async fn three_machines_converge_when_a_third_of_answers_fail_with_503_or_504_and_some_with_409() {
     let mut opts = SimOptions::fast();
     opts.error_rate = 0.3;
+    opts.conflict_rate = 0.1;
     let (sim, p) = lab(opts).await;
     let (na, nb, nc) = (
         garage_node("maas"),

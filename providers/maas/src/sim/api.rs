@@ -611,16 +611,26 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         return json_response(StatusCode::OK, &describe(&format!("http://{host}")));
     }
 
-    // Fault injection: 503 before any work; 504 after the work is done (a gateway giving up
+    // Fault injection: 503 and 409 (with Retry-After) before any work; 504 after the work is done (a gateway giving up
     // while MAAS carries on), as real deployments behind a proxy do.
     let fault = shared.roll_fault();
     if fault == Some(503) {
         return Response::builder()
             .status(StatusCode::SERVICE_UNAVAILABLE)
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .header(header::RETRY_AFTER, shared.retry_after().to_string())
+            .header(header::RETRY_AFTER, shared.retry_after(10.0).to_string())
             .body(Body::from(
                 "Service Unavailable: MAAS is busy; retry later.",
+            ))
+            .expect("static response");
+    }
+    if fault == Some(409) {
+        return Response::builder()
+            .status(StatusCode::CONFLICT)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(header::RETRY_AFTER, shared.retry_after(5.0).to_string())
+            .body(Body::from(
+                "Conflict: the database transaction could not be serialised; retry the request.",
             ))
             .expect("static response");
     }

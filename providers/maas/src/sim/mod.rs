@@ -42,6 +42,9 @@ pub struct SimOptions {
     /// The share of requests (0.0–1.0) answered 503 (with `Retry-After`) or 504 (after the
     /// work is done, as a gateway that gave up while MAAS carried on).
     pub error_rate: f64,
+    /// The share of requests (0.0–1.0) answered 409 with `Retry-After: 5` before any work, as
+    /// MAAS does when a database transaction conflicts.
+    pub conflict_rate: f64,
     /// Added to every answer.
     pub latency: Duration,
     /// Hostnames whose deployments end in `Failed deployment`.
@@ -67,6 +70,7 @@ impl SimOptions {
             time_scale: 1.0,
             durations: Durations::default(),
             error_rate: 0.0,
+            conflict_rate: 0.0,
             latency: Duration::ZERO,
             fail_deploy: Vec::new(),
             seed: 5240,
@@ -143,6 +147,7 @@ pub struct RequestRecord {
 #[derive(Clone, Debug)]
 pub struct Faults {
     pub error_rate: f64,
+    pub conflict_rate: f64,
     pub latency: Duration,
 }
 
@@ -163,13 +168,22 @@ impl Shared {
     pub fn faults(&self) -> Faults {
         self.faults.lock().expect("faults lock").clone()
     }
-    /// `Some(503)`, `Some(504)` or `None`, at the configured rate.
+    /// `Some(503)`, `Some(504)`, `Some(409)` or `None`, at the configured rates.
     pub fn roll_fault(&self) -> Option<u16> {
-        let rate = self.faults().error_rate;
-        if rate <= 0.0 {
+        let Faults {
+            error_rate: rate,
+            conflict_rate,
+            ..
+        } = self.faults();
+        if rate <= 0.0 && conflict_rate <= 0.0 {
             return None;
         }
         let mut rng = self.rng.lock().expect("rng lock");
+        if conflict_rate > 0.0 && rng.unit() < conflict_rate {
+            self.injected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Some(409);
+        }
         if rng.unit() < rate {
             self.injected
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -182,9 +196,10 @@ impl Shared {
             None
         }
     }
-    /// MAAS says `Retry-After: 10`; scaled with the time scale (whole seconds, at least 0).
-    pub fn retry_after(&self) -> u64 {
-        (10.0 * self.time_scale).round().max(0.0) as u64
+    /// MAAS says `Retry-After: 10` on 503 (5 on a conflicting transaction); scaled with the
+    /// time scale (whole seconds, at least 0).
+    pub fn retry_after(&self, real_seconds: f64) -> u64 {
+        (real_seconds * self.time_scale).round().max(0.0) as u64
     }
     pub fn record(&self, method: &Method, path: &str, query: &str) {
         let op = params::Params::from_urlencoded(query.as_bytes())
@@ -308,6 +323,7 @@ impl Simulator {
             addr: local,
             faults: Mutex::new(Faults {
                 error_rate: opts.error_rate,
+                conflict_rate: opts.conflict_rate,
                 latency: opts.latency,
             }),
             rng: Mutex::new(IdGen::new(opts.seed.wrapping_add(1))),
@@ -371,6 +387,13 @@ impl Simulator {
 
     pub fn set_error_rate(&self, rate: f64) {
         self.shared.faults.lock().expect("faults lock").error_rate = rate;
+    }
+    pub fn set_conflict_rate(&self, rate: f64) {
+        self.shared
+            .faults
+            .lock()
+            .expect("faults lock")
+            .conflict_rate = rate;
     }
     pub fn set_latency(&self, latency: Duration) {
         self.shared.faults.lock().expect("faults lock").latency = latency;
