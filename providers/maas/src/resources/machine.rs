@@ -754,6 +754,36 @@ impl Reporter<'_> {
     }
 }
 
+/// Polling pace: quick right after a status change, slowing down to `max` while nothing moves,
+/// so that a fast lab and a 20-minute deploy on real hardware are both followed well.
+struct Pacer {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+    last: String,
+}
+
+impl Pacer {
+    fn new(max: Duration) -> Pacer {
+        let min = max.min(Duration::from_millis(250));
+        Pacer {
+            min,
+            max,
+            current: min,
+            last: String::new(),
+        }
+    }
+    fn next(&mut self, status: &str) -> Duration {
+        if status != self.last {
+            self.last = status.to_string();
+            self.current = self.min;
+        } else {
+            self.current = self.current.mul_f64(1.5).min(self.max);
+        }
+        self.current
+    }
+}
+
 // ---- apply -----------------------------------------------------------------------------------------
 
 fn error(code: &str, summary: &str, detail: String) -> Diagnostic {
@@ -1012,6 +1042,7 @@ async fn converge(
     let mut deployed = false;
     let mut released_for_storage = false;
     let mut pending_conflict: Option<(String, MaasError)> = None;
+    let mut pacer = Pacer::new(ctx.settings.poll_interval);
     loop {
         let m = poll(ctx, &sid, deadline).await.map_err(|e| {
             (
@@ -1252,7 +1283,7 @@ async fn converge(
                 ));
             }
         }
-        tokio::time::sleep(ctx.settings.poll_interval).await;
+        tokio::time::sleep(pacer.next(&status)).await;
     }
 }
 
@@ -1383,6 +1414,7 @@ async fn release(ctx: &Ctx, prior: &Value, rep: &mut Reporter<'_>) -> Result<(),
     let deadline = Instant::now() + timeout;
     let erase = bool_attr(prior, "erase").unwrap_or(false);
     let mut sent = false;
+    let mut pacer = Pacer::new(ctx.settings.poll_interval);
     loop {
         let m = match poll(ctx, &sid, deadline).await {
             Ok(m) => m,
@@ -1440,7 +1472,7 @@ async fn release(ctx: &Ctx, prior: &Value, rep: &mut Reporter<'_>) -> Result<(),
                 format!("{sid} was still {status} after {}.", fmt_elapsed(timeout)),
             ));
         }
-        tokio::time::sleep(ctx.settings.poll_interval).await;
+        tokio::time::sleep(pacer.next(&status)).await;
     }
 }
 
