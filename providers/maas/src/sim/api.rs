@@ -414,14 +414,6 @@ pub static HANDLERS: &[Handler] = &[
         doc: "Manage availability zones.",
         actions: &[a("GET", None, "read", "List zones.")],
     },
-    Handler {
-        name: "ResourcePoolsHandler",
-        path: "resourcepools/",
-        params: &[],
-        anonymous: false,
-        doc: "Manage resource pools.",
-        actions: &[a("GET", None, "read", "List resource pools.")],
-    },
 ];
 
 /// Matches a path under the API root against a template; returns the bound parameters.
@@ -1129,9 +1121,6 @@ fn run(
         }
         ("ZonesHandler", "read") => Ok(J(json!([
             {"id": 1, "name": "default", "description": "", "resource_uri": "/MAAS/api/2.0/zones/default/"}
-        ]))),
-        ("ResourcePoolsHandler", "read") => Ok(J(json!([
-            {"id": 0, "name": "default", "description": "Default pool", "resource_uri": "/MAAS/api/2.0/resourcepool/0/"}
         ]))),
         _ => unreachable!("every handler of the table is handled"),
     }
