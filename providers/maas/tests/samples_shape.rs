@@ -24,7 +24,7 @@ fn samples() -> Option<PathBuf> {
     found
 }
 
-fn load(dir: &PathBuf, rel: &str) -> Json {
+fn load(dir: &std::path::Path, rel: &str) -> Json {
     serde_json::from_str(&std::fs::read_to_string(dir.join(rel)).unwrap()).unwrap()
 }
 
