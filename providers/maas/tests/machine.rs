@@ -494,3 +494,43 @@ async fn validation_names_every_problem_at_once() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn unset_tags_leave_maas_tags_alone() {
+    let (sim, p) = lab(SimOptions::fast()).await;
+    let mut m = garage_node("kvm4").as_mapping().cloned().unwrap();
+    m.insert(
+        "tags".into(),
+        Value::null(brick_provider_api::Type::set(
+            brick_provider_api::Type::String,
+        )),
+    );
+    let cfg = Value::object(m);
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: machine::TYPE,
+            prior: &Value::null(cfg.ty()),
+            proposed: &cfg,
+        })
+        .await;
+    assert!(
+        !plan.planned.get("tags").unwrap().is_known(),
+        "known after apply"
+    );
+    let s = create(&p, &cfg).await.state;
+    assert_eq!(s.get("tags"), Some(&strs(&[])));
+    sim.with_world(|w| {
+        let i = w.index(attr(&s, "system_id")).unwrap();
+        w.machines[i].tags.push("virtual".into());
+    });
+    let refreshed = read(&p, machine::TYPE, &s).await.unwrap();
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: machine::TYPE,
+            prior: &refreshed,
+            proposed: &cfg,
+        })
+        .await;
+    assert!(plan.requires_replace.is_empty());
+    assert_eq!(plan.planned, refreshed, "nothing to change");
+}

@@ -143,8 +143,9 @@ pub fn schema() -> ResourceSchema {
             )
             .attr(
                 "tags",
-                Attribute::optional(Type::set(Type::String))
-                    .describe("MAAS tags of the machine; changed in place."),
+                Attribute::optional_computed(Type::set(Type::String)).describe(
+                    "MAAS tags of the machine, changed in place; unset leaves MAAS's tags alone.",
+                ),
             )
             .attr(
                 "erase",
@@ -515,7 +516,7 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     };
 
     if prior.is_null() {
-        for k in ["hostname", "system_id", "pxe_mac_address"] {
+        for k in ["hostname", "system_id", "pxe_mac_address", "tags"] {
             if m.get(k).is_none_or(Value::is_null) {
                 m.insert(k.into(), computed_unknown(k));
             }
@@ -528,8 +529,9 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
         return done(Value::object(m), Vec::new());
     }
 
-    // Update: identity attributes the user left unset keep what MAAS told us.
-    for k in ["hostname", "system_id", "pxe_mac_address"] {
+    let tags_unset = m.get("tags").is_none_or(Value::is_null);
+    // Update: identity attributes and tags the user left unset keep what MAAS told us.
+    for k in ["hostname", "system_id", "pxe_mac_address", "tags"] {
         if m.get(k).is_none_or(Value::is_null) {
             m.insert(
                 k.into(),
@@ -574,6 +576,9 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
             m.insert((*k).into(), computed_unknown(k));
         }
         m.insert("volume_paths".into(), paths);
+        if tags_unset {
+            m.insert("tags".into(), computed_unknown("tags"));
+        }
     }
     done(Value::object(m), requires_replace)
 }
@@ -859,10 +864,11 @@ async fn update_in_place(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResp
         new_state: prior.clone(),
         diagnostics: vec![d],
     };
-    let want: Vec<String> = strings_attr(planned, "tags").unwrap_or_default();
-    let have: Vec<String> = strings_attr(prior, "tags").unwrap_or_default();
-    if let Err(d) = sync_tags(ctx, &sid, &have, &want).await {
-        return fail(d);
+    if let Some(want) = strings_attr(planned, "tags") {
+        let have: Vec<String> = strings_attr(prior, "tags").unwrap_or_default();
+        if let Err(d) = sync_tags(ctx, &sid, &have, &want).await {
+            return fail(d);
+        }
     }
     let m = match ctx.client.machine(&sid).await {
         Ok(m) => m,
@@ -1202,7 +1208,7 @@ async fn converge(
                         .with_help("Import it (`brick import`) or release it in MAAS first."),
                     ));
                 }
-                let want: Vec<String> = strings_attr(planned, "tags").unwrap_or_default();
+                let want: Option<Vec<String>> = strings_attr(planned, "tags");
                 let have: Vec<String> = m
                     .get("tag_names")
                     .and_then(Json::as_array)
@@ -1212,7 +1218,9 @@ async fn converge(
                             .collect()
                     })
                     .unwrap_or_default();
-                if let Err(d) = sync_tags(ctx, &sid, &have, &want).await {
+                if let Some(want) = want
+                    && let Err(d) = sync_tags(ctx, &sid, &have, &want).await
+                {
                     return Err((partial(&m), d));
                 }
                 let m = poll(ctx, &sid, deadline + Duration::from_secs(60))
