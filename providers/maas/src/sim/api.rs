@@ -220,8 +220,8 @@ pub static HANDLERS: &[Handler] = &[
     },
     Handler {
         name: "BlockDeviceHandler",
-        path: "nodes/{system_id}/blockdevices/{device_id}/",
-        params: &["system_id", "device_id"],
+        path: "nodes/{system_id}/blockdevices/{id}/",
+        params: &["system_id", "id"],
         anonymous: false,
         doc: "Manage one block device of a machine.",
         actions: &[
@@ -281,8 +281,8 @@ pub static HANDLERS: &[Handler] = &[
     },
     Handler {
         name: "PartitionHandler",
-        path: "nodes/{system_id}/blockdevices/{device_id}/partition/{partition_id}",
-        params: &["system_id", "device_id", "partition_id"],
+        path: "nodes/{system_id}/blockdevices/{device_id}/partition/{id}",
+        params: &["system_id", "device_id", "id"],
         anonymous: false,
         doc: "Manage one partition of a block device.",
         actions: &[
@@ -327,8 +327,8 @@ pub static HANDLERS: &[Handler] = &[
     },
     Handler {
         name: "VolumeGroupHandler",
-        path: "nodes/{system_id}/volume-group/{volume_group_id}/",
-        params: &["system_id", "volume_group_id"],
+        path: "nodes/{system_id}/volume-group/{id}/",
+        params: &["system_id", "id"],
         anonymous: false,
         doc: "Manage one LVM volume group of a machine.",
         actions: &[
@@ -851,7 +851,7 @@ fn run(
         }
         ("BlockDeviceHandler", op) => {
             let idx = machine(w)?;
-            let dev = num_arg(&arg("device_id"), "BlockDevice")?;
+            let dev = num_arg(&arg("id"), "BlockDevice")?;
             if w.machines[idx].storage.device(dev).is_none() {
                 return Err(SimError::NotFound(
                     "No BlockDevice matches the given query.".into(),
@@ -929,7 +929,7 @@ fn run(
         ("PartitionHandler", op) => {
             let idx = machine(w)?;
             let dev = num_arg(&arg("device_id"), "BlockDevice")?;
-            let pid = num_arg(&arg("partition_id"), "Partition")?;
+            let pid = num_arg(&arg("id"), "Partition")?;
             let found = w.machines[idx]
                 .storage
                 .partition(pid)
@@ -1041,7 +1041,7 @@ fn run(
         }
         ("VolumeGroupHandler", op) => {
             let idx = machine(w)?;
-            let vg = num_arg(&arg("volume_group_id"), "VolumeGroup")?;
+            let vg = num_arg(&arg("id"), "VolumeGroup")?;
             if w.machines[idx].storage.vg(vg).is_none() {
                 return Err(SimError::NotFound(
                     "No VolumeGroup matches the given query.".into(),

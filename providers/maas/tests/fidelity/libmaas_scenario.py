@@ -68,9 +68,27 @@ async def main(url, apikey):
 
     vg_id = vgs[0]["id"]
     lv = await session.VolumeGroup.create_logical_volume(
-        system_id=kvm4.system_id, volume_group_id=vg_id, name="ceph")
+        system_id=kvm4.system_id, id=vg_id, name="ceph")
     check(lv["type"] == "virtual" and lv["filesystem"] is None, "a raw logical volume")
     step("create_logical_volume takes the rest, raw")
+
+    # viscera's own storage objects, loaded from the machine JSON and the storage handlers.
+    kvm4 = await client.machines.get(system_id=kvm4.system_id)
+    check(sorted(bd.name for bd in kvm4.block_devices) == ["sda", "vgroot-ceph", "vgroot-root"],
+          "block devices: %r" % sorted(bd.name for bd in kvm4.block_devices))
+    vg = kvm4.volume_groups[0]
+    check(vg.name == "vgroot", "volume group name")
+    check(sorted(lv.name for lv in vg.logical_volumes) == ["vgroot-ceph", "vgroot-root"],
+          "logical volumes")
+    check(vg.available_size == 0, "ceph took the rest: %r" % vg.available_size)
+    sda = [bd for bd in kvm4.block_devices if bd.name == "sda"][0]
+    check(len(sda.partitions) == 2, "EFI and LVM partitions on sda")
+    check(sda.partitions[0].filesystem.mount_point == "/boot/efi", "EFI at /boot/efi")
+    vgs = await client._origin.VolumeGroups.read(kvm4)
+    check([v.name for v in vgs] == ["vgroot"], "VolumeGroups.read")
+    one = await client._origin.VolumeGroup.read(kvm4, vg.id)
+    check(one.size == vg.size and one.name == "vgroot", "VolumeGroup.read")
+    step("viscera block devices, partitions, volume groups and logical volumes")
 
     try:
         await session.Machine.set_storage_layout(system_id=kvm4.system_id, storage_layout="bogus")
