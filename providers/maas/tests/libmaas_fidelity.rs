@@ -29,7 +29,12 @@ async fn python_libmaas_lists_allocates_lays_out_deploys_releases_and_commission
         );
         return;
     };
-    let sim = Simulator::start(SimOptions::fast()).await.unwrap();
+    let sim = Simulator::start(SimOptions {
+        fail_deploy: vec!["kvm5".into()],
+        ..SimOptions::fast()
+    })
+    .await
+    .unwrap();
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fidelity/libmaas_scenario.py");
     let out = tokio::process::Command::new(python)

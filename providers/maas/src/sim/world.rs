@@ -821,6 +821,14 @@ impl World {
             Some(Status::Deployed) => Status::Deployed,
             _ => Status::Ready,
         };
+        if m.status == Status::Ready {
+            // A Ready machine belongs to nobody.
+            m.owner = None;
+            m.owner_data.clear();
+            m.osystem.clear();
+            m.distro_series.clear();
+            m.user_data = None;
+        }
         Ok(())
     }
 

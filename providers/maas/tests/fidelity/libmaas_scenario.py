@@ -14,7 +14,7 @@ import sys
 from maas.client import connect
 from maas.client.bones import CallError, SessionAPI
 from maas.client.enum import NodeStatus, PowerState
-from maas.client.viscera.machines import MachineNotFound
+from maas.client.viscera.machines import FailedDeployment, MachineNotFound
 
 
 def step(msg):
@@ -50,7 +50,9 @@ async def main(url, apikey):
 
     only = await client.machines.list(hostnames=["kvm4"])
     check([m.hostname for m in only] == ["kvm4"], "hostname filter")
-    step("list filtered by hostname")
+    two = await client.machines.list(hostnames=["kvm4", "kvm5"])
+    check(sorted(m.hostname for m in two) == ["kvm4", "kvm5"], "repeated hostname filter")
+    step("list filtered by hostname (one and repeated)")
 
     kvm4 = by_name["kvm4"]
     check(kvm4.boot_interface.mac_address == "52:54:00:6b:34:01", "boot interface MAC")
@@ -141,6 +143,21 @@ async def main(url, apikey):
     check(m.status == NodeStatus.READY, "released: %s" % m.status_name)
     check(m.ip_addresses == [] and m.distro_series == "", "release clears the deployment")
     step("release with erase, wait through Disk erasing to Ready")
+
+    # kvm5 is set up (by the Rust side) to fail its deployments.
+    kvm5 = await client.machines.allocate(hostname="kvm5")
+    try:
+        await kvm5.deploy(distro_series="jammy", wait=True, wait_interval=0.05)
+        check(False, "kvm5's deployment fails")
+    except FailedDeployment:
+        pass
+    kvm5 = await client.machines.get(system_id=kvm5.system_id)
+    check(kvm5.status == NodeStatus.FAILED_DEPLOYMENT, "Failed deployment: %s" % kvm5.status_name)
+    await kvm5.mark_broken(comment="fidelity")
+    check(kvm5.status == NodeStatus.BROKEN, "mark_broken: %s" % kvm5.status_name)
+    await kvm5.mark_fixed()
+    check(kvm5.status == NodeStatus.READY, "mark_fixed: %s" % kvm5.status_name)
+    step("a failing deployment raises FailedDeployment; mark_broken, mark_fixed")
 
     spare = by_name["spare1"]
     check(spare.cpus == 0, "a New machine's hardware is unknown before commissioning")
