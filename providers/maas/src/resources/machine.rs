@@ -735,7 +735,8 @@ fn fmt_elapsed(d: Duration) -> String {
     }
 }
 
-/// Progress reporting: on every status change, and every 30 seconds while waiting.
+/// Progress reporting: on every status change, and every 30 seconds while waiting (so that a
+/// long deploy shows it is alive).
 struct Reporter<'a> {
     sink: &'a dyn Progress,
     started: Instant,
@@ -750,10 +751,8 @@ impl Reporter<'_> {
             None => true,
         };
         if due {
-            self.sink.report(&format!(
-                "{status} ({} elapsed)",
-                fmt_elapsed(now.duration_since(self.started))
-            ));
+            // MAAS's status name; the engine's view adds the elapsed time.
+            self.sink.report(status);
             self.last = Some((status.to_string(), now));
         }
     }
