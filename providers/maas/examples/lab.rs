@@ -1,8 +1,8 @@
 //! A standalone MAAS lab until `brick lab serve` is wired: starts the simulator seeded like the
 //! garage, prints the export lines, and serves until interrupted.
 //!
-//! `cargo run -p brick-provider-maas --example lab -- [ADDR] [TIME_SCALE] [ERROR_RATE]`
-//! e.g. `… --example lab -- 127.0.0.1:5240 demo 0.1`
+//! `cargo run -p brick-provider-maas --example lab -- [ADDR] [TIME_SCALE] [ERROR_RATE] [FAIL_DEPLOY]`
+//! e.g. `… --example lab -- 127.0.0.1:5240 demo 0.1 kvm5` (FAIL_DEPLOY: comma-separated hostnames)
 
 #[tokio::main]
 async fn main() {
@@ -17,7 +17,11 @@ async fn main() {
         .get(2)
         .map_or(Ok(0.0), |e| e.parse())
         .expect("ERROR_RATE like 0.1");
-    let opts = match brick_provider_maas::lab::options(scale, errors, 0, &[]) {
+    let fail: Vec<String> = args
+        .get(3)
+        .map(|f| f.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let opts = match brick_provider_maas::lab::options(scale, errors, 0, &fail) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
