@@ -1,6 +1,7 @@
 //! End to end: the real `brick` binary applies examples/garage to the MAAS simulator, sees a
 //! machine released behind its back as drift, redeploys it, adds a fourth PC, survives faults
-//! and reports a failed deployment while the other machines finish.
+//! reports a failed deployment while the other machines finish, and resumes an apply killed
+//! while machines were deploying without deploying them twice.
 //!
 //! PENDING: a test of the root crate. It passes on the `engine` branch (2026-11-25) with the root
 //! crate depending on `brick-provider-maas = { path = "providers/maas" }` and the registry
@@ -126,4 +127,51 @@ async fn a_machine_that_fails_to_deploy_is_a_clear_error_and_the_others_finish()
     });
     let o = brick(dir.path(), &sim, &["plan"]).await;
     assert!(text(&o).contains(r#"maas_machine.node["kvm5"] is tainted, so must be replaced"#), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_killed_while_machines_deploy_is_resumed_without_deploying_twice() {
+    // Deploys take 6 s here, long enough to kill brick in the middle.
+    let sim = Simulator::start(SimOptions { time_scale: 0.01, ..SimOptions::fast() }).await.unwrap();
+    let dir = garage_copy();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_brick"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(dir.path())
+        .env("MAAS_API_URL", sim.url())
+        .env("MAAS_API_KEY", sim.api_key())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..400 {
+        let deploying = sim.with_world(|w| {
+            ["maas", "kvm4", "kvm5"].iter().all(|h| w.by_hostname(h).unwrap().status == Status::Deploying)
+        });
+        if deploying {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    sim.with_world(|w| assert_eq!(w.by_hostname("kvm4").unwrap().status, Status::Deploying));
+    let deploys_before = sim.requests().iter().filter(|r| r.op.as_deref() == Some("deploy")).count();
+    assert_eq!(deploys_before, 3);
+    // The killed brick left its lock: force-unlock it as the message says.
+    let o = brick(dir.path(), &sim, &["plan"]).await;
+    let t = text(&o);
+    let id = t
+        .split("locked by lock ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no stale lock reported: {t}"))
+        .to_string();
+    let o = brick(dir.path(), &sim, &["force-unlock", "--force", &id]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = brick(dir.path(), &sim, &["apply", "--auto-approve"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let deploys = sim.requests().iter().filter(|r| r.op.as_deref() == Some("deploy")).count();
+    assert_eq!(deploys, 3, "the rerun re-attached instead of deploying again");
+    let o = brick(dir.path(), &sim, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
