@@ -1,5 +1,5 @@
 //! End to end: the real `brick` binary applies examples/garage to the MAAS simulator, sees a
-//! machine released behind its back as drift, redeploys it, adds a fourth PC, survives faults
+//! machine released behind its back as drift, redeploys it, adds a fourth PC, survives faults,
 //! reports a failed deployment while the other machines finish, and resumes an apply killed
 //! while machines were deploying without deploying them twice.
 //!
