@@ -214,12 +214,21 @@ impl MaasClient {
             let pem = std::fs::read(ca).map_err(|e| {
                 MaasError::Config(format!("Cannot read the CA file {}: {e}.", ca.display()))
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                MaasError::Config(format!(
-                    "The CA file {} holds no usable PEM certificate: {e}.",
-                    ca.display()
-                ))
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    if c.is_empty() {
+                        Err("no certificate found".to_string())
+                    } else {
+                        Ok(c)
+                    }
+                })
+                .map_err(|e| {
+                    MaasError::Config(format!(
+                        "The CA file {} holds no usable PEM certificate: {e}.",
+                        ca.display()
+                    ))
+                })?;
             for c in certs {
                 builder = builder.add_root_certificate(c);
             }
@@ -543,6 +552,25 @@ mod tests {
         assert!(h.contains("oauth_signature=\"%26s%2Bc%2Ft\""), "{h}");
         assert!(h.contains("oauth_signature_method=\"PLAINTEXT\""));
         assert!(!format!("{c:?}").contains("s+c/t"));
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_a_clear_configuration_error() {
+        let mut cfg = ClientConfig::new("https://h/MAAS", "a:b:c");
+        cfg.ca_file = Some("/nonexistent/brick-ca.pem".into());
+        let e = MaasClient::new(&cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("Cannot read the CA file /nonexistent/brick-ca.pem"),
+            "{e}"
+        );
+        let dir = std::env::temp_dir().join(format!("brick-ca-{}", std::process::id()));
+        std::fs::write(&dir, "not a certificate").unwrap();
+        cfg.ca_file = Some(dir.clone());
+        let r = MaasClient::new(&cfg);
+        std::fs::remove_file(&dir).unwrap();
+        // A file without any certificate adds nothing to trust: refused rather than ignored.
+        let e = r.map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("holds no usable PEM certificate"), "{e}");
     }
 
     #[test]
