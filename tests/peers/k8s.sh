@@ -19,7 +19,7 @@ k8s_build_start() {
   fi
   log "k8s: building kube-apiserver, kubectl and etcd in the background (log: $PEERS_DIR/k8s/build.log)"
   k8s_build_t0=$(now_ms)
-  bash "$PEERS_SCRIPTS/k8s-build.sh" >"$PEERS_DIR/k8s/build.log" 2>&1 &
+  setsid bash "$PEERS_SCRIPTS/k8s-build.sh" >"$PEERS_DIR/k8s/build.log" 2>&1 </dev/null &
   k8s_build_pid=$!
 }
 
@@ -118,6 +118,7 @@ EOF
     k8s_has_namespaces "$kc"
   log "k8s: kube-apiserver $K8S_VERSION ready on https://127.0.0.1:$port"
   env_set k8s KUBECONFIG "$kc"
+  env_set k8s BRICK_PEERS_KUBECONFIG "$kc"
   env_set k8s KUBECTL "$(k8s_bin kubectl)"
   record_metric k8s ready_seconds "$(secs_since "$t0")"
   # shellcheck disable=SC2046

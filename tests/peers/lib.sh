@@ -112,7 +112,10 @@ peer_pids() {
 env_set() {
   local f=$PEERS_DIR/$1/env
   mkdir -p "$PEERS_DIR/$1"
-  printf 'export %s=%q\n' "$2" "$3" >>"$f"
+  local v=$3
+  # Plain words stay readable; anything else is single-quoted for the shell.
+  [[ $v =~ ^[A-Za-z0-9_./:,@%+=-]*$ ]] || v="'${v//\'/\'\\\'\'}'"
+  printf 'export %s=%s\n' "$2" "$v" >>"$f"
 }
 
 # log_tail FILE [LINES]: print the end of a peer's log on stderr, framed.

@@ -54,7 +54,8 @@ done
 on_exit() {
   local rc=$?
   if [ $rc -ne 0 ]; then
-    [ -n "${k8s_build_pid:-}" ] && kill "$k8s_build_pid" 2>/dev/null
+    # The build runs in a session of its own: stop it and its go processes together.
+    [ -n "${k8s_build_pid:-}" ] && kill -TERM -- "-$k8s_build_pid" 2>/dev/null
     if [ ${#started[@]} -gt 0 ]; then
       log "stopping the peers this run started: ${started[*]}"
       bash "$PEERS_SCRIPTS/down.sh" "${started[@]}" || true
@@ -63,6 +64,8 @@ on_exit() {
   exit $rc
 }
 trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 in_todo() { case " ${todo[*]:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 

@@ -5,9 +5,21 @@
 use brick_provider_ceph::rados::{ConnectOptions, Rados};
 use serde_json::{Value, json};
 
+/// Says on the terminal that a test is skipped. Written to stderr directly, not through
+/// `eprintln!`, so the test harness does not capture it and plain `cargo test` shows it.
+fn skip() {
+    use std::io::Write;
+    // libtest names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("test");
+    let _ = writeln!(std::io::stderr(), "{test}: {SKIP}");
+}
+
+const SKIP: &str = "skipped: no Ceph — run tests/peers/up.sh ceph";
+
 fn connect() -> Option<Rados> {
     let Some(conf) = std::env::var_os("CEPH_CONF") else {
-        eprintln!("skipped: no Ceph — run tests/peers/up.sh ceph");
+        skip();
         return None;
     };
     let mut opts = ConnectOptions::new(conf);
@@ -94,7 +106,7 @@ fn an_unknown_monitor_command_is_an_error_with_the_monitors_explanation() {
 #[test]
 fn connecting_with_a_configuration_file_that_does_not_exist_fails_cleanly() {
     if std::env::var_os("CEPH_CONF").is_none() {
-        eprintln!("skipped: no Ceph — run tests/peers/up.sh ceph");
+        skip();
         return;
     }
     let err = Rados::connect(&ConnectOptions::new("/nonexistent/brick/ceph.conf"))

@@ -11,9 +11,21 @@ use rdkafka::admin::{
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
+/// Says on the terminal that a test is skipped. Written to stderr directly, not through
+/// `eprintln!`, so the test harness does not capture it and plain `cargo test` shows it.
+fn skip() {
+    use std::io::Write;
+    // libtest names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("test");
+    let _ = writeln!(std::io::stderr(), "{test}: {SKIP}");
+}
+
+const SKIP: &str = "skipped: no Kafka — run tests/peers/up.sh kafka";
+
 fn admin() -> Option<AdminClient<DefaultClientContext>> {
     let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP") else {
-        eprintln!("skipped: no Kafka — run tests/peers/up.sh kafka");
+        skip();
         return None;
     };
     Some(
@@ -49,6 +61,28 @@ fn partitions(admin: &AdminClient<DefaultClientContext>, topic: &str) -> Option<
     }
 }
 
+/// Waits until every broker's metadata agrees `topic` has `want` partitions (or `None`: is gone).
+/// CreateTopics and DeleteTopics return once the controller has committed the change; the
+/// brokers learn it from the metadata log a moment later, so metadata is eventually consistent.
+async fn wait_for_partitions(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+    want: Option<usize>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = partitions(admin, topic);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic}: metadata still shows {got:?} partitions after 30 s, expected {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_topic_created_through_the_admin_api_is_described_with_its_settings_and_then_deleted() {
     let Some(admin) = admin() else { return };
@@ -71,17 +105,23 @@ async fn a_topic_created_through_the_admin_api_is_described_with_its_settings_an
         vec![Err((topic.clone(), RDKafkaErrorCode::TopicAlreadyExists))]
     );
 
-    assert_eq!(partitions(&admin, &topic), Some(3));
+    wait_for_partitions(&admin, &topic, Some(3)).await;
 
-    let described = admin
-        .describe_configs([&ResourceSpecifier::Topic(&topic)], &options())
-        .await
-        .expect("DescribeConfigs");
-    let resource = described
-        .into_iter()
-        .next()
-        .expect("one resource")
-        .expect("the topic's configuration");
+    // Any broker may answer; one that has not caught up yet says the topic is unknown.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let resource = loop {
+        let described = admin
+            .describe_configs([&ResourceSpecifier::Topic(&topic)], &options())
+            .await
+            .expect("DescribeConfigs");
+        match described.into_iter().next().expect("one resource") {
+            Ok(resource) => break resource,
+            Err(RDKafkaErrorCode::UnknownTopicOrPartition) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("DescribeConfigs for {topic}: {e}"),
+        }
+    };
     let retention = resource
         .get("retention.ms")
         .expect("retention.ms is listed");
@@ -102,15 +142,7 @@ async fn a_topic_created_through_the_admin_api_is_described_with_its_settings_an
         .expect("DeleteTopics");
     assert_eq!(deleted, vec![Ok(topic.clone())]);
 
-    // Deletion completes asynchronously on the broker: wait until metadata stops listing it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while partitions(&admin, &topic).is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "topic {topic} still listed 30 s after deletion"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_partitions(&admin, &topic, None).await;
 }
 
 #[tokio::test]
@@ -125,4 +157,56 @@ async fn deleting_a_topic_that_does_not_exist_reports_unknown_topic() {
         deleted,
         vec![Err((topic, RDKafkaErrorCode::UnknownTopicOrPartition))]
     );
+}
+
+#[tokio::test]
+async fn a_topic_with_replication_factor_three_has_three_replicas_on_a_three_broker_cluster() {
+    let Some(admin) = admin() else { return };
+    let brokers: usize = std::env::var("KAFKA_BROKERS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1);
+    if brokers < 3 {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "a_topic_with_replication_factor_three_has_three_replicas_on_a_three_broker_cluster: \
+             skipped: one broker — run KAFKA_BROKERS=3 tests/peers/up.sh kafka"
+        );
+        return;
+    }
+    let topic = unique("brick-smoke-rf3");
+    let new = NewTopic::new(&topic, 2, TopicReplication::Fixed(3));
+    let created = admin
+        .create_topics([&new], &options())
+        .await
+        .expect("CreateTopics");
+    assert_eq!(created, vec![Ok(topic.clone())]);
+    wait_for_partitions(&admin, &topic, Some(2)).await;
+    let md = admin
+        .inner()
+        .fetch_metadata(Some(&topic), Duration::from_secs(10))
+        .expect("fetching metadata");
+    let t = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .expect("topic listed");
+    assert_eq!(t.partitions().len(), 2);
+    for p in t.partitions() {
+        let mut replicas = p.replicas().to_vec();
+        replicas.sort();
+        replicas.dedup();
+        assert_eq!(
+            replicas.len(),
+            3,
+            "partition {} replicas {replicas:?}",
+            p.id()
+        );
+    }
+    let deleted = admin
+        .delete_topics(&[&topic], &options())
+        .await
+        .expect("DeleteTopics");
+    assert_eq!(deleted, vec![Ok(topic)]);
 }
