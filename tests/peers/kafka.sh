@@ -52,14 +52,20 @@ kafka_libs() {
 </project>
 EOF
   rm -rf "$home/libs"
-  retry 3 nice -n "${PEERS_NICE:-15}" mvn -B -q -Dstyle.color=never -f "$home/pom.xml" \
-    -Dmaven.wagon.http.retryHandler.count=3 \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs" >&2 ||
+  retry 3 kafka_mvn -f "$home/pom.xml" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs" ||
     die "kafka: Maven could not resolve kafka_2.13 $KAFKA_VERSION"
   touch "$home/libs/.complete"
   echo "kafka $KAFKA_VERSION jars fetched in $(secs_since "$t0")s on $(date -u +%FT%TZ)" >>"$PEERS_CACHE/kafka/fetch-times"
   log "kafka: jars ready in $(secs_since "$t0")s"
   echo "$home/libs"
+}
+
+# kafka_mvn ARGS...: quiet batch-mode Maven with retried downloads, colour codes stripped.
+kafka_mvn() {
+  set -o pipefail
+  nice -n "${PEERS_NICE:-15}" mvn -B -q -Dmaven.wagon.http.retryHandler.count=3 "$@" 2>&1 |
+    sed 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
 }
 
 kafka_start() {
