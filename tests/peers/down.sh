@@ -8,6 +8,23 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# stop_pids PEER PID...: SIGTERM, up to 20 s to exit, then SIGKILL.
+stop_pids() {
+  local peer=$1 pid alive
+  shift
+  kill -TERM "$@" 2>/dev/null
+  for _ in $(seq 1 200); do
+    alive=()
+    for pid in "$@"; do proc_alive "$pid" && alive+=("$pid"); done
+    [ ${#alive[@]} -eq 0 ] && return 0
+    sleep 0.1
+  done
+  for pid in "${alive[@]}"; do
+    log "$peer: pid $pid ignored SIGTERM for 20 s; killing it"
+    kill -KILL "$pid" 2>/dev/null
+  done
+}
+
 peers=("$@")
 [ ${#peers[@]} -gt 0 ] || peers=(ceph kafka k8s)
 
@@ -18,23 +35,28 @@ for p in "${peers[@]}"; do
     ;;
   esac
   [ -d "$PEERS_DIR/$p" ] || continue
+  # Stop in the reverse order of starting (kube-apiserver before etcd, OSDs before the
+  # monitor); Kafka's nodes all at once, since a KRaft quorum that loses its majority one node
+  # at a time makes the last ones wait.
+  names=()
+  if [ -f "$PEERS_DIR/$p/pids/order" ]; then
+    mapfile -t names < <(tac "$PEERS_DIR/$p/pids/order")
+  fi
   pids=()
-  for f in "$PEERS_DIR/$p"/pids/*.pid; do
-    [ -e "$f" ] || continue
-    pid=$(pid_is_ours "$f") || continue
-    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
-  done
-  # Grace period: Kafka and Ceph flush on SIGTERM; up to 20 s, then SIGKILL.
-  for _ in $(seq 1 200); do
-    alive=()
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
-    [ ${#alive[@]} -eq 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${alive[@]}"; do
-    log "$p: pid $pid ignored SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null
-  done
+  if [ "$p" = kafka ]; then
+    batch=()
+    for n in "${names[@]}"; do
+      pid=$(pid_is_ours "$PEERS_DIR/$p/pids/$n.pid") && batch+=("$pid")
+    done
+    [ ${#batch[@]} -gt 0 ] && stop_pids "$p" "${batch[@]}"
+    pids=("${batch[@]}")
+  else
+    for n in "${names[@]}"; do
+      pid=$(pid_is_ours "$PEERS_DIR/$p/pids/$n.pid") || continue
+      stop_pids "$p" "$pid"
+      pids+=("$pid")
+    done
+  fi
   log "$p: stopped ${#pids[@]} process(es)${pids[*]:+: ${pids[*]}}"
   rm -rf "${PEERS_DIR:?}/$p"
 done

@@ -12,6 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS= CGO_ENABLED=0
+[ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null && PATH=/usr/local/go/bin:$PATH
 command -v go >/dev/null || die "Go is not installed (needed to build kube-apiserver and etcd)"
 
 K8S=$K8S_VERSION

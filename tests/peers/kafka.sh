@@ -152,8 +152,10 @@ EOF
   while :; do
     ready=0
     for i in $(seq 1 "$n"); do
-      pid=$(pid_is_ours "$dir/pids/node$i.pid") ||
-        kafka_fail "$dir/node$i/server.log" "node $i exited during startup (see also $dir/node$i/stdout.log)"
+      pid=$(pid_is_ours "$dir/pids/node$i.pid") && proc_alive "$pid" || {
+        log_tail "$dir/node$i/stdout.log" 20
+        kafka_fail "$dir/node$i/server.log" "node $i exited during startup"
+      }
       grep -q 'Kafka Server started' "$dir/node$i/server.log" 2>/dev/null &&
         port_busy "${bports[i]}" && ready=$((ready + 1))
     done

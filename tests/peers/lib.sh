@@ -86,10 +86,20 @@ proc_start() {
   echo "${20}"
 }
 
+# proc_alive PID: the process exists and has not exited (a zombie waiting to be reaped by its
+# parent counts as gone).
+proc_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
 # record_pid PEER NAME PID: remember a process up.sh started (pid and start time), for down.sh.
 record_pid() {
   mkdir -p "$PEERS_DIR/$1/pids"
   echo "$3 $(proc_start "$3" || echo 0)" >"$PEERS_DIR/$1/pids/$2.pid"
+  echo "$2" >>"$PEERS_DIR/$1/pids/order"
 }
 
 # pid_is_ours PIDFILE: print the pid recorded in PIDFILE if that very process still runs.
