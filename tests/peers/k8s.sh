@@ -10,31 +10,32 @@ K8S_APT_PACKAGES=(openssl curl python3)
 k8s_bin() { echo "$PEERS_CACHE/k8s/bin/$K8S_VERSION/$1"; }
 k8s_etcd_bin() { echo "$PEERS_CACHE/k8s/bin/etcd-$ETCD_VERSION/etcd"; }
 
-# k8s_build_start: build (or find) the binaries in the background; k8s_start waits for it.
-k8s_build_start() {
-  mkdir -p "$PEERS_DIR/k8s"
+# k8s_build: build the binaries unless they are cached (k8s-build.sh), in a session of its own so
+# that an interrupted start stops the go processes too.
+k8s_build() {
+  local dir=$PEERS_DIR/k8s t0 b
   if [ -x "$(k8s_bin kube-apiserver)" ] && [ -x "$(k8s_bin kubectl)" ] && [ -x "$(k8s_etcd_bin)" ]; then
-    k8s_build_pid=
     return 0
   fi
-  log "k8s: building kube-apiserver, kubectl and etcd in the background (log: $PEERS_DIR/k8s/build.log)"
-  k8s_build_t0=$(now_ms)
-  setsid bash "$PEERS_SCRIPTS/k8s-build.sh" >"$PEERS_DIR/k8s/build.log" 2>&1 </dev/null &
-  k8s_build_pid=$!
+  log "k8s: building kube-apiserver, kubectl and etcd (log: $dir/build.log)"
+  t0=$(now_ms)
+  setsid bash "$PEERS_SCRIPTS/k8s-build.sh" >"$dir/build.log" 2>&1 </dev/null &
+  b=$!
+  # shellcheck disable=SC2064
+  trap "kill -TERM -- -$b 2>/dev/null; exit 143" TERM
+  wait "$b" || {
+    log_tail "$dir/build.log" 60
+    die "k8s: building kube-apiserver/etcd failed"
+  }
+  trap 'exit 143' TERM
+  record_metric k8s build_seconds "$(secs_since "$t0")"
+  log "k8s: built in $(secs_since "$t0")s"
 }
 
 k8s_start() {
   local dir=$PEERS_DIR/k8s t0 etcd_port etcd_peer port kc
-  if [ -n "${k8s_build_pid:-}" ]; then
-    log "k8s: waiting for the build to finish"
-    wait "$k8s_build_pid" || {
-      k8s_build_pid=
-      log_tail "$dir/build.log" 60
-      die "k8s: building kube-apiserver/etcd failed"
-    }
-    k8s_build_pid=
-    record_metric k8s build_seconds "$(secs_since "$k8s_build_t0")"
-  fi
+  mkdir -p "$dir"
+  k8s_build
   t0=$(now_ms)
   mkdir -p "$dir/pki" "$dir/etcd"
 

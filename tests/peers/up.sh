@@ -52,10 +52,11 @@ for p in "${want[@]}"; do
 done
 
 on_exit() {
-  local rc=$?
+  local rc=$? p
   if [ $rc -ne 0 ]; then
-    # The build runs in a session of its own: stop it and its go processes together.
-    [ -n "${k8s_build_pid:-}" ] && kill -TERM -- "-$k8s_build_pid" 2>/dev/null
+    # Peers still starting are interrupted first (each stops its own build on TERM).
+    for p in "${!start_pid[@]}"; do kill -TERM "${start_pid[$p]}" 2>/dev/null || true; done
+    for p in "${!start_pid[@]}"; do wait "${start_pid[$p]}" 2>/dev/null || true; done
     if [ ${#started[@]} -gt 0 ]; then
       log "stopping the peers this run started: ${started[*]}"
       bash "$PEERS_SCRIPTS/down.sh" "${started[@]}" || true
@@ -63,6 +64,7 @@ on_exit() {
   fi
   exit $rc
 }
+declare -A start_pid=()
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -80,20 +82,26 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   log "packages ready in $(secs_since "$t")s"
 fi
 
-# 2. The Kubernetes build is long on a cold machine: run it in the background meanwhile.
-if in_todo k8s; then
-  k8s_build_start
-fi
-
-# 3. Start the peers, the quick ones first.
+# 2. Start the peers side by side (each in a subshell of its own; the Kubernetes build, long on
+#    a cold machine, runs inside the k8s one), then wait for all of them.
 for p in ceph kafka k8s; do
   in_todo "$p" || continue
   started+=("$p")
-  "${p}_start"
-  touch "$PEERS_DIR/$p/ready"
+  (
+    trap 'exit 143' TERM
+    "${p}_start"
+    touch "$PEERS_DIR/$p/ready"
+  ) &
+  start_pid[$p]=$!
 done
+failed=()
+for p in "${!start_pid[@]}"; do
+  wait "${start_pid[$p]}" || failed+=("$p")
+  unset "start_pid[$p]"
+done
+[ ${#failed[@]} -eq 0 ] || die "could not start: ${failed[*]} (see the log tails above)"
 
-# 4. One env file for all running peers; print it.
+# 3. One env file for all running peers; print it.
 : >"$PEERS_ENV_FILE.tmp"
 for p in ceph kafka k8s; do
   [ -f "$PEERS_DIR/$p/env" ] && [ -f "$PEERS_DIR/$p/ready" ] && cat "$PEERS_DIR/$p/env" >>"$PEERS_ENV_FILE.tmp"
