@@ -131,9 +131,20 @@ env_set() {
 # log_tail FILE [LINES]: print the end of a peer's log on stderr, framed.
 log_tail() {
   local f=$1 n=${2:-40}
+  PEERS_TAIL_SHOWN=1
   echo "----- last $n lines of $f -----" >&2
   if [ -f "$f" ]; then tail -n "$n" "$f" >&2; else echo "(no log file)" >&2; fi
   echo "----- end of $f -----" >&2
+}
+
+# peer_logs_tail PEER: the tails of the peer's most recently written logs (for failures that
+# no specific check caught).
+peer_logs_tail() {
+  local f
+  while read -r f; do
+    log_tail "$f" 25
+  done < <(find "$PEERS_DIR/$1" -maxdepth 3 -type f \( -name '*.log' -o -name '*.out' \) \
+    -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n 3 | cut -d' ' -f2-)
 }
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.

@@ -89,6 +89,9 @@ for p in ceph kafka k8s; do
   started+=("$p")
   (
     trap 'exit 143' TERM
+    # A failure that printed no log tail of its own shows the peer's latest logs.
+    # shellcheck disable=SC2064
+    trap "rc=\$?; [ \$rc -eq 0 ] || [ -n \"\${PEERS_TAIL_SHOWN:-}\" ] || [ \$rc -eq 143 ] || peer_logs_tail $p" EXIT
     "${p}_start"
     touch "$PEERS_DIR/$p/ready"
   ) &
