@@ -1,1 +1,3 @@
 //! The Ceph provider: pools, through the monitors.
+
+pub mod rados;
