@@ -286,7 +286,9 @@ def fmt_s(x):
 
 
 def fmt_mib(kib):
-    return "—" if kib is None else f"{kib / 1024:.0f} MiB"
+    if kib is None:
+        return "—"
+    return f"{kib / 1024:.0f} MiB" if kib >= 10 * 1024 else f"{kib / 1024:.1f} MiB"
 
 
 def fmt_ratio(a, b):

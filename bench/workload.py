@@ -11,8 +11,9 @@ N resources (`terraform_data` for Terraform, `brick_data` for brick) whose
 * one output, the tail of the chain.
 
 The "1 % change" variant changes the `input` of every resource with
-i % 100 == 37: none of them is referenced by another resource, so the
-expected plan is exactly that many in-place updates and nothing else.
+i % 100 == 37 (below N = 100: of one resource): none of them is referenced by
+another resource, so the expected plan is exactly that many in-place updates
+and nothing else.
 
 Standard library only.
 """
@@ -30,8 +31,13 @@ MUTATE_MOD, MUTATE_REM = 100, 37
 
 
 def mutated_indices(n):
-    """Indices whose input the 1 % change variant alters."""
-    return [i for i in range(n) if i % MUTATE_MOD == MUTATE_REM]
+    """Indices whose input the 1 % change variant alters (at least one, never a chain member
+    when avoidable, so exactly these resources change and nothing else)."""
+    picked = [i for i in range(n) if i % MUTATE_MOD == MUTATE_REM]
+    if not picked:
+        last = n - 1
+        picked = [last if last % 10 or last == 0 else last - 1]
+    return picked
 
 
 def chain_tail(n):
