@@ -245,7 +245,10 @@ def run_tool(tool, n, run_idx, workdir, skip_apply, results, progress):
             workload.write(d, tool.name, n, mutate=True)
         log = os.path.join(log_dir, step + ".log")
         rc, wall, cpu, rss = measure(tool.step_cmd(step, d), log, env, tool.timeout)
-        progress(f"  {tool.name:9} N={n:<6} run {run_idx}  {step:11} {wall:8.2f} s  {rss / 1024:7.1f} MiB  exit {rc}")
+        progress(
+            f"  {tool.name:9} N={n:<6} run {run_idx}  {step:11} {wall:8.2f} s wall {cpu:8.2f} s CPU "
+            f"{rss / 1024:7.1f} MiB  exit {rc}"
+        )
         check_step(tool, step, n, d, log, rc)
         results["steps"].setdefault(step, []).append({"wall": wall, "cpu": cpu, "rss_kib": rss})
         if step == "apply":
@@ -420,6 +423,7 @@ def main(argv=None):
         else:
             tools.append(brick)
 
+    load_before = os.getloadavg()
     # data[n][tool] = {"steps": {step: [samples]}, "state_bytes": [...]}
     data = {n: {t.name: {"steps": {}} for t in tools} for n in a.sizes}
     broken = set()  # (tool, n) pairs that failed once: not rerun
@@ -446,7 +450,9 @@ def main(argv=None):
                     broken.add((tool.name, n))
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    out = [f"## brick vs Terraform — {now}", "", f"Machine: {machine_line()}.", ""]
+    load_after = os.getloadavg()
+    load = f"load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end"
+    out = [f"## brick vs Terraform — {now}", "", f"Machine: {machine_line()}; {load}.", ""]
     if a.parallelism:
         out += [f"Parallelism: {a.parallelism} for both tools.", ""]
     for note in notes:
@@ -466,6 +472,7 @@ def main(argv=None):
                 {
                     "date": now,
                     "machine": machine_line(),
+                    "load_average": {"start": load_before, "end": load_after},
                     "runs": a.runs,
                     "parallelism": a.parallelism,
                     "notes": notes,
