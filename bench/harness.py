@@ -266,7 +266,8 @@ def brick_sanity(tool, workdir, progress):
     except OSError as e:
         return f"cannot run {shlex.join(tool.base)}: {e}"
     if rc != 0:
-        return f"`brick version` exited {rc}:\n{tail(log)}"
+        progress(tail(log))
+        return f"`brick version` exited {rc} (output in {log})"
     d = os.path.join(workdir, "brick-sanity")
     shutil.rmtree(d, ignore_errors=True)
     workload.write(d, "brick", 20)
@@ -274,7 +275,8 @@ def brick_sanity(tool, workdir, progress):
     rc, *_ = measure(tool.step_cmd("validate", d), log, tool.env(), 60)
     shutil.rmtree(d, ignore_errors=True)
     if rc != 0:
-        return f"`brick -C DIR validate` of a 20-resource workload exited {rc}:\n{tail(log)}"
+        progress(tail(log))
+        return f"`brick -C DIR validate` of a 20-resource workload exited {rc} (output in {log})"
     progress(f"brick sanity check passed: {tail(os.path.join(log_dir, 'version.log'), 3).strip()}")
     return None
 

@@ -7,7 +7,7 @@ directory. It measures nothing about brick; it lets the tests drive the brick
 half of bench/harness.py end to end before the real CLI exists.
 
 Environment: FAKE_BRICK_TERRAFORM (Terraform command line, shell words);
-FAKE_BRICK_BREAK = "version" (fail `version`), "noop" (no-op plan exits 2),
+FAKE_BRICK_BREAK = "version" (fail `version`), "validate" (fail `validate`), "noop" (no-op plan exits 2),
 "count" (drop one resource from the state after apply).
 """
 
@@ -31,6 +31,9 @@ def main(argv):
         print(f"fake brick: unsupported arguments {argv}", file=sys.stderr)
         return 64
     d, cmd, flags = argv[1], argv[2], argv[3:]
+    if broken == "validate" and cmd == "validate":
+        print("Error: brick::config::broken_on_purpose", file=sys.stderr)
+        return 1
     shadow = os.path.join(d, ".fake-terraform")
     os.makedirs(shadow, exist_ok=True)
     for old in glob.glob(os.path.join(shadow, "*.tf")):

@@ -277,7 +277,6 @@ class WithTerraformTests(unittest.TestCase):
 class BrickSkipTests(unittest.TestCase):
     def test_a_brick_that_fails_its_sanity_check_is_skipped_loudly_under_both(self):
         with tempfile.TemporaryDirectory() as d:
-            # Terraform is not needed: --sizes with a tool list of brick only after the skip.
             rc, out, err = run_harness(
                 "--sizes", "10", "--runs", "1", "--tool", "brick", "--workdir", d, "--brick-cmd", FAKE_BRICK,
                 env={"FAKE_BRICK_BREAK": "version", "FAKE_BRICK_TERRAFORM": "false"},
@@ -286,7 +285,17 @@ class BrickSkipTests(unittest.TestCase):
             self.assertIn("brick SKIPPED: `brick version` exited 1", out)
             self.assertIn("broken on purpose", err)
 
-    def test_an_unavailable_brick_does_not_fail_a_run_of_both_tools(self):
+    def test_a_brick_that_cannot_validate_the_workload_is_skipped(self):
+        with tempfile.TemporaryDirectory() as d:
+            rc, out, err = run_harness(
+                "--sizes", "10", "--runs", "1", "--tool", "brick", "--workdir", d, "--brick-cmd", FAKE_BRICK,
+                env={"FAKE_BRICK_BREAK": "validate", "FAKE_BRICK_TERRAFORM": "false"},
+            )
+            self.assertEqual(rc, 1)
+            self.assertIn("brick SKIPPED: `brick -C DIR validate` of a 20-resource workload exited 1", out)
+            self.assertIn("broken_on_purpose", err)
+
+    def test_an_unavailable_brick_is_reported_and_terraform_still_runs(self):
         with tempfile.TemporaryDirectory() as d:
             fake_tf = f"{shlex.quote(sys.executable)} -c 'import sys; sys.exit(0)'"
             rc, out, err = run_harness(
@@ -297,6 +306,8 @@ class BrickSkipTests(unittest.TestCase):
             # The stand-in Terraform exits 0 where the plan must exit 2: that failure is Terraform's.
             self.assertEqual(rc, 1)
             self.assertIn("terraform plan_empty: exit code 0, expected 2", out)
+            failures = out.split("**Failures:**")[1]
+            self.assertNotIn("brick", failures, "a skipped brick is not itself a failure under --tool both")
 
 
 if __name__ == "__main__":
