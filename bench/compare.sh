@@ -106,9 +106,20 @@ if [ "$tool" != terraform ]; then
 fi
 
 # --- run ----------------------------------------------------------------------------------
+# In the background so that SIGTERM/SIGINT can be passed on: the harness then stops the step
+# under way and still prints (and saves) the tables of what it measured.
 set +e
-"$PYTHON" "$here/harness.py" "${args[@]}" | tee "$workdir/results.md"
-status="${PIPESTATUS[0]}"
+"$PYTHON" "$here/harness.py" "${args[@]}" > >(tee -i "$workdir/results.md") &
+harness_pid=$!
+trap 'kill -TERM "$harness_pid" 2>/dev/null' TERM INT
+while :; do
+  wait "$harness_pid"
+  status=$?
+  # A trapped signal ends `wait` early while the harness is still reporting.
+  if [ "$status" -gt 128 ] && kill -0 "$harness_pid" 2>/dev/null; then continue; fi
+  break
+done
+trap - TERM INT
 set -e
 log "tables saved to $workdir/results.md, raw measurements to $workdir/results.json, step logs under $workdir/logs"
 exit "$status"

@@ -17,6 +17,7 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,14 @@ class CheckFailed(Exception):
     pass
 
 
+class Interrupted(Exception):
+    """SIGTERM arrived: stop measuring, report what was measured so far."""
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
 # ---------------------------------------------------------------- measuring
 
 
@@ -60,6 +69,10 @@ def measure(cmd, log_path, env, timeout):
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         finally:
             timer.cancel()
         wall = time.perf_counter() - start
@@ -428,6 +441,20 @@ def main(argv=None):
     load_before = os.getloadavg()
     # data[n][tool] = {"steps": {step: [samples]}, "state_bytes": [...]}
     data = {n: {t.name: {"steps": {}} for t in tools} for n in a.sizes}
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        measure_all(a, tools, data, workdir, failures, progress)
+    except (Interrupted, KeyboardInterrupt) as e:
+        what = str(e) or "SIGINT"
+        failures.append(f"interrupted by {what}: the steps after the last one reported were not run")
+        progress(f"INTERRUPTED by {what}: reporting what was measured so far")
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    report(a, tools, data, notes, failures, load_before)
+    return 1 if failures else 0
+
+
+def measure_all(a, tools, data, workdir, failures, progress):
     broken = set()  # (tool, n) pairs that failed once: not rerun
     for n in a.sizes:
         for run_idx in range(1, a.runs + 1):
@@ -451,6 +478,8 @@ def main(argv=None):
                     progress(f"FAILED: N={n} run {run_idx}: {tool.name}: {e}")
                     broken.add((tool.name, n))
 
+
+def report(a, tools, data, notes, failures, load_before):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_after = os.getloadavg()
     load = f"load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end"
@@ -485,7 +514,6 @@ def main(argv=None):
                 indent=2,
             )
             f.write("\n")
-    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -310,5 +310,34 @@ class BrickSkipTests(unittest.TestCase):
             self.assertNotIn("brick", failures, "a skipped brick is not itself a failure under --tool both")
 
 
+class InterruptTests(unittest.TestCase):
+    def test_sigterm_stops_the_step_under_way_and_still_prints_the_report(self):
+        import signal
+        import time
+
+        with tempfile.TemporaryDirectory() as d:
+            pidfile = os.path.join(d, "child.pid")
+            hang = f"{shlex.quote(sys.executable)} -c " + shlex.quote(
+                f"import os, time; open({pidfile!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+            )
+            proc = subprocess.Popen(
+                [sys.executable, os.path.join(BENCH, "harness.py"), "--sizes", "10", "--runs", "1",
+                 "--tool", "terraform", "--workdir", d, "--terraform-cmd", hang],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            deadline = time.monotonic() + 20
+            while not os.path.exists(pidfile) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=20)
+            self.assertEqual(proc.returncode, 1, err)
+            self.assertIn("interrupted by SIGTERM", out)
+            self.assertIn("### N = 10 resources", out)
+            with open(pidfile) as f:
+                child = int(f.read())
+            self.assertFalse(os.path.exists(f"/proc/{child}"), "the step under way must be stopped")
+
+
 if __name__ == "__main__":
     unittest.main()
