@@ -15,3 +15,4 @@ pub mod graph;
 pub mod plan;
 pub mod registry;
 pub mod view;
+pub mod builtin;

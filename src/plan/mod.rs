@@ -1,2 +1,9 @@
 //! Planning: prior state + refreshed state + configuration → one action per resource instance.
-//! The plan is plain data and can be saved.
+//! The plan is plain data ([`model::Plan`]) and can be saved.
+//!
+//! Architecture invariant: the planner does no I/O except through the `Provider` trait.
+
+pub mod address;
+pub mod codec;
+pub mod input;
+pub mod model;
