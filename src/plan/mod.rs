@@ -7,3 +7,8 @@ pub mod address;
 pub mod codec;
 pub mod input;
 pub mod model;
+pub mod planner;
+pub mod providers;
+pub mod scope;
+
+pub use planner::{Options, plan};
