@@ -10,6 +10,7 @@
 //! must keep every value that was known when the plan was shown.
 
 pub mod cancel;
+pub mod memory;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
