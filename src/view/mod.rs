@@ -2,3 +2,6 @@
 //! (Terraform-like), a live terminal view, or JSON. Nothing here decides anything.
 
 pub mod event;
+pub mod json;
+pub mod lines;
+pub mod text;
