@@ -1,0 +1,456 @@
+//! The versioned on-disk document: conversion between [`State`] and bytes, the upgrade path
+//! from older formats, and the refusal of newer ones.
+//!
+//! Output is canonical: struct fields in a fixed order, resources and instances sorted by
+//! address, object keys inside attributes and outputs sorted, two-space indentation and a
+//! trailing newline. `save(load(bytes)) == bytes` for every canonical document.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::StateError;
+use crate::model::{
+    AttrPath, IndexKey, Instance, InstanceAddr, Intent, IntentAction, Mode, ObjectState, Output,
+    PathStep, Resource, ResourceAddr, State,
+};
+
+/// The format version this brick writes, and the newest it reads.
+pub const FORMAT_VERSION: u64 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Doc {
+    format_version: u64,
+    brick_version: String,
+    serial: u64,
+    lineage: String,
+    #[serde(default)]
+    outputs: BTreeMap<String, Output>,
+    #[serde(default)]
+    resources: Vec<DocResource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<DocIntent>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DocResource {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    module: String,
+    mode: Mode,
+    #[serde(rename = "type")]
+    type_name: String,
+    name: String,
+    provider: String,
+    instances: Vec<DocInstance>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DocInstance {
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    index_key: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deposed: Option<String>,
+    schema_version: u64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    tainted: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    create_before_destroy: bool,
+    attributes: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sensitive_attributes: Vec<AttrPath>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    dependencies: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DocIntent {
+    id: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    module: String,
+    mode: Mode,
+    #[serde(rename = "type")]
+    type_name: String,
+    name: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    index_key: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deposed: Option<String>,
+    action: IntentAction,
+    provider: String,
+    planned: Value,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Serializes a state as its canonical document (pretty JSON with a trailing newline).
+pub fn to_bytes(state: &State) -> Vec<u8> {
+    let doc = Doc {
+        format_version: FORMAT_VERSION,
+        brick_version: state.brick_version.clone(),
+        serial: state.serial,
+        lineage: state.lineage.clone(),
+        outputs: state
+            .outputs
+            .iter()
+            .map(|(k, o)| {
+                (
+                    k.clone(),
+                    Output {
+                        value: canonical(&o.value),
+                        type_: canonical(&o.type_),
+                        sensitive: o.sensitive,
+                    },
+                )
+            })
+            .collect(),
+        resources: state
+            .resources
+            .iter()
+            .map(|(addr, r)| DocResource {
+                module: addr.module.clone(),
+                mode: addr.mode,
+                type_name: addr.type_name.clone(),
+                name: addr.name.clone(),
+                provider: r.provider.clone(),
+                instances: r
+                    .instances
+                    .iter()
+                    .flat_map(|(key, inst)| {
+                        let current = inst.current.iter().map(move |o| doc_instance(key, None, o));
+                        let deposed = inst
+                            .deposed
+                            .iter()
+                            .map(move |(d, o)| doc_instance(key, Some(d), o));
+                        current.chain(deposed)
+                    })
+                    .collect(),
+            })
+            .collect(),
+        pending: state
+            .pending
+            .values()
+            .map(|i| DocIntent {
+                id: i.id,
+                module: i.addr.resource.module.clone(),
+                mode: i.addr.resource.mode,
+                type_name: i.addr.resource.type_name.clone(),
+                name: i.addr.resource.name.clone(),
+                index_key: key_to_json(&i.addr.key),
+                deposed: i.deposed.clone(),
+                action: i.action,
+                provider: i.provider.clone(),
+                planned: canonical(&i.planned),
+            })
+            .collect(),
+    };
+    let mut out = serde_json::to_vec_pretty(&doc).expect("a state always serializes");
+    out.push(b'\n');
+    out
+}
+
+fn doc_instance(key: &IndexKey, deposed: Option<&String>, o: &ObjectState) -> DocInstance {
+    let mut sensitive = o.sensitive_paths.clone();
+    sensitive.sort();
+    sensitive.dedup();
+    DocInstance {
+        index_key: key_to_json(key),
+        deposed: deposed.cloned(),
+        schema_version: o.schema_version,
+        tainted: o.tainted,
+        create_before_destroy: o.create_before_destroy,
+        attributes: canonical(&o.attributes),
+        sensitive_attributes: sensitive,
+        dependencies: o.dependencies.clone(),
+    }
+}
+
+pub(crate) fn key_to_json(key: &IndexKey) -> Value {
+    match key {
+        IndexKey::None => Value::Null,
+        IndexKey::Int(i) => Value::from(*i),
+        IndexKey::String(s) => Value::String(s.clone()),
+    }
+}
+
+pub(crate) fn key_from_json(v: &Value) -> Result<IndexKey, String> {
+    match v {
+        Value::Null => Ok(IndexKey::None),
+        Value::String(s) => Ok(IndexKey::String(s.clone())),
+        Value::Number(n) => n
+            .as_i64()
+            .map(IndexKey::Int)
+            .ok_or_else(|| format!("index key {n} is not a whole number")),
+        other => Err(format!(
+            "index key {other} is neither a number nor a string"
+        )),
+    }
+}
+
+/// A copy of a JSON value with object keys sorted, recursively.
+pub fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = Map::with_capacity(m.len());
+            for k in keys {
+                out.insert(k.clone(), canonical(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Parses a state document, upgrading older formats. `path` only names the file in errors.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
+    let corrupt = |detail: String| StateError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let raw: Value = serde_json::from_slice(bytes).map_err(|e| {
+        corrupt(if e.is_eof() {
+            format!("the file ends early ({e}); it was probably truncated")
+        } else {
+            format!("it is not valid JSON ({e})")
+        })
+    })?;
+    let Some(obj) = raw.as_object() else {
+        return Err(corrupt("the document is not a JSON object".into()));
+    };
+    let doc: Doc = match obj.get("format_version") {
+        Some(v) => {
+            let version = v
+                .as_u64()
+                .ok_or_else(|| corrupt(format!("format_version {v} is not a whole number")))?;
+            if version > FORMAT_VERSION {
+                return Err(StateError::NewerFormat {
+                    path: path.to_path_buf(),
+                    found: version,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            // Version 1 is the first brick format; older brick versions go here when they
+            // exist, each upgraded one step at a time on the raw JSON.
+            if version < 1 {
+                return Err(corrupt(format!("format_version {version} never existed")));
+            }
+            serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?
+        }
+        None if obj.get("version").and_then(Value::as_u64) == Some(4)
+            && obj.contains_key("terraform_version") =>
+        {
+            let upgraded = upgrade_terraform_v4(obj).map_err(corrupt)?;
+            serde_json::from_value(upgraded).map_err(|e| corrupt(e.to_string()))?
+        }
+        None => {
+            return Err(corrupt(
+                "it has no format_version: it is not a brick state".into(),
+            ));
+        }
+    };
+    doc_to_state(doc).map_err(corrupt)
+}
+
+fn doc_to_state(doc: Doc) -> Result<State, String> {
+    let mut state = State {
+        serial: doc.serial,
+        lineage: doc.lineage,
+        brick_version: doc.brick_version,
+        resources: BTreeMap::new(),
+        outputs: doc.outputs,
+        pending: BTreeMap::new(),
+    };
+    if state.lineage.is_empty() {
+        return Err("the lineage is empty".into());
+    }
+    for r in doc.resources {
+        let addr = ResourceAddr {
+            module: r.module,
+            mode: r.mode,
+            type_name: r.type_name,
+            name: r.name,
+        };
+        if state.resources.contains_key(&addr) {
+            return Err(format!("resource {addr} appears twice"));
+        }
+        let mut instances: BTreeMap<IndexKey, Instance> = BTreeMap::new();
+        for i in r.instances {
+            let key = key_from_json(&i.index_key).map_err(|e| format!("{addr}: {e}"))?;
+            let iaddr = addr.instance(key.clone());
+            if !i.attributes.is_object() {
+                return Err(format!("{iaddr}: attributes are not a JSON object"));
+            }
+            let object = ObjectState {
+                schema_version: i.schema_version,
+                attributes: i.attributes,
+                sensitive_paths: i.sensitive_attributes,
+                dependencies: i.dependencies,
+                tainted: i.tainted,
+                create_before_destroy: i.create_before_destroy,
+            };
+            let inst = instances.entry(key).or_default();
+            match i.deposed {
+                None if inst.current.is_some() => {
+                    return Err(format!("instance {iaddr} appears twice"));
+                }
+                None => inst.current = Some(object),
+                Some(d) => {
+                    if inst.deposed.insert(d.clone(), object).is_some() {
+                        return Err(format!("deposed object {d} of {iaddr} appears twice"));
+                    }
+                }
+            }
+        }
+        state.resources.insert(
+            addr,
+            Resource {
+                provider: r.provider,
+                instances,
+            },
+        );
+    }
+    for p in doc.pending {
+        let addr = InstanceAddr {
+            resource: ResourceAddr {
+                module: p.module,
+                mode: p.mode,
+                type_name: p.type_name,
+                name: p.name,
+            },
+            key: key_from_json(&p.index_key)?,
+        };
+        let intent = Intent {
+            id: p.id,
+            addr,
+            deposed: p.deposed,
+            action: p.action,
+            provider: p.provider,
+            planned: p.planned,
+        };
+        if state.pending.insert(intent.id, intent).is_some() {
+            return Err(format!("pending intent {} appears twice", p.id));
+        }
+    }
+    Ok(state)
+}
+
+/// Converts Terraform's state format version 4 (what users of Terraform bring along) into a
+/// format 1 document: same resources, instances, attributes and outputs; Terraform's
+/// sensitive paths and `status: "tainted"` translated; provider-private data dropped.
+fn upgrade_terraform_v4(tf: &Map<String, Value>) -> Result<Value, String> {
+    let mut resources = Vec::new();
+    for r in tf
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut instances = Vec::new();
+        for i in r
+            .get("instances")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let mut inst = Map::new();
+            for k in [
+                "index_key",
+                "deposed",
+                "schema_version",
+                "attributes",
+                "dependencies",
+            ] {
+                if let Some(v) = i.get(k) {
+                    inst.insert(k.into(), v.clone());
+                }
+            }
+            if !inst.contains_key("schema_version") {
+                inst.insert("schema_version".into(), 0.into());
+            }
+            if i.get("status").and_then(Value::as_str) == Some("tainted") {
+                inst.insert("tainted".into(), true.into());
+            }
+            if i.get("create_before_destroy").and_then(Value::as_bool) == Some(true) {
+                inst.insert("create_before_destroy".into(), true.into());
+            }
+            let mut paths = Vec::new();
+            for p in i
+                .get("sensitive_attributes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                paths.push(terraform_path(p)?);
+            }
+            inst.insert(
+                "sensitive_attributes".into(),
+                serde_json::to_value(paths).map_err(|e| e.to_string())?,
+            );
+            instances.push(Value::Object(inst));
+        }
+        let mut res = Map::new();
+        for k in ["module", "mode", "type", "name", "provider"] {
+            if let Some(v) = r.get(k) {
+                res.insert(k.into(), v.clone());
+            }
+        }
+        res.insert("instances".into(), Value::Array(instances));
+        resources.push(Value::Object(res));
+    }
+    let mut outputs = Map::new();
+    for (name, o) in tf
+        .get("outputs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        outputs.insert(
+            name.clone(),
+            serde_json::json!({
+                "value": o.get("value").cloned().unwrap_or(Value::Null),
+                "type": o.get("type").cloned().unwrap_or(Value::from("dynamic")),
+                "sensitive": o.get("sensitive").and_then(Value::as_bool).unwrap_or(false),
+            }),
+        );
+    }
+    Ok(serde_json::json!({
+        "format_version": FORMAT_VERSION,
+        "brick_version": format!("terraform {}", tf.get("terraform_version").and_then(Value::as_str).unwrap_or("?")),
+        "serial": tf.get("serial").cloned().unwrap_or(Value::from(0)),
+        "lineage": tf.get("lineage").cloned().unwrap_or(Value::from("")),
+        "outputs": outputs,
+        "resources": resources,
+    }))
+}
+
+/// Terraform writes a path as `[{"type":"get_attr","value":"name"},
+/// {"type":"index","value":{"value":0,"type":"number"}}]`.
+fn terraform_path(p: &Value) -> Result<AttrPath, String> {
+    let steps = p
+        .as_array()
+        .ok_or_else(|| format!("sensitive path {p} is not a list"))?;
+    steps
+        .iter()
+        .map(|s| {
+            let kind = s.get("type").and_then(Value::as_str);
+            let v = s.get("value");
+            match (kind, v) {
+                (Some("get_attr"), Some(Value::String(n))) => Ok(PathStep::Attr(n.clone())),
+                (Some("index"), Some(idx)) => match idx.get("value") {
+                    Some(Value::String(k)) => Ok(PathStep::Key(k.clone())),
+                    Some(Value::Number(n)) if n.as_u64().is_some() => {
+                        Ok(PathStep::Index(n.as_u64().unwrap_or_default()))
+                    }
+                    _ => Err(format!("unsupported index step {s} in sensitive path")),
+                },
+                _ => Err(format!("unsupported step {s} in sensitive path")),
+            }
+        })
+        .collect()
+}

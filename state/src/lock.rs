@@ -1,0 +1,202 @@
+//! The exclusive lock of a state: a lock file `<state>.lock` beside it, holding who took it.
+//!
+//! Why a lock *file* made with an atomic hard link, not `flock`: the lock must say who holds
+//! it (id, operation, user, host, pid, time) and must outlive a killed process so that the
+//! next run can report it as stale instead of silently proceeding past a half-done apply.
+//! The holder's record is written to a temporary file and fsynced first, then `link(2)`ed to
+//! the lock name: `link` fails with `EEXIST` when the lock exists (the same guarantee as
+//! `O_CREAT|O_EXCL`), and the lock file is never visible half-written. `flock` locks vanish
+//! with their process and are unreliable on network file systems; neither fits.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StateError, io as io_err};
+use crate::sys;
+
+/// Who holds a lock. Stored as JSON in the lock file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// A random UUID; `force_unlock` must be given it.
+    pub id: String,
+    /// What the holder is doing: `apply`, `plan`, `state mv`...
+    pub operation: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    /// The holder's process start time in clock ticks since boot (Linux), to tell it from a
+    /// later process that reuses its pid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    /// When the lock was taken, RFC 3339 in UTC.
+    pub created: String,
+    pub brick_version: String,
+    /// The state file locked.
+    pub path: String,
+}
+
+impl LockInfo {
+    /// Whether the holder is a process of this host that no longer runs.
+    pub fn is_stale(&self) -> bool {
+        self.host == sys::hostname() && !sys::process_alive(self.pid, self.pid_start)
+    }
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "lock {} ({} by {}@{}, pid {}, since {}, brick {})",
+            self.id,
+            self.operation,
+            self.user,
+            self.host,
+            self.pid,
+            self.created,
+            self.brick_version
+        )
+    }
+}
+
+/// A held lock. Released (the lock file removed, if it is still ours) when dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    pub(crate) state_path: PathBuf,
+    pub(crate) lock_path: PathBuf,
+    info: LockInfo,
+}
+
+impl StateLock {
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    /// The state file this lock is for.
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
+    /// Releases the lock now, reporting failure (drop ignores it).
+    pub fn release(self) -> Result<(), StateError> {
+        let r = self.remove_if_ours();
+        std::mem::forget(self);
+        r
+    }
+
+    fn remove_if_ours(&self) -> Result<(), StateError> {
+        match read_lock(&self.lock_path)? {
+            Some(holder) if holder.id == self.info.id => {
+                fs::remove_file(&self.lock_path)
+                    .map_err(io_err("remove the lock", &self.lock_path))?;
+                let _ = sys::sync_dir(&sys::parent_dir(&self.lock_path));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        let _ = self.remove_if_ours();
+    }
+}
+
+pub(crate) fn read_lock(lock_path: &Path) -> Result<Option<LockInfo>, StateError> {
+    match fs::read(lock_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::Corrupt {
+                path: lock_path.to_path_buf(),
+                detail: format!("the lock file does not hold a lock record ({e})"),
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("read the lock", lock_path)(e)),
+    }
+}
+
+pub(crate) fn acquire(
+    state_path: &Path,
+    lock_path: &Path,
+    operation: &str,
+    brick_version: &str,
+) -> Result<StateLock, StateError> {
+    let pid = std::process::id();
+    let info = LockInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        operation: operation.to_string(),
+        user: sys::username(),
+        host: sys::hostname(),
+        pid,
+        pid_start: sys::process_start(pid),
+        created: now_rfc3339(),
+        brick_version: brick_version.to_string(),
+        path: state_path.display().to_string(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&info).expect("lock info serializes");
+    bytes.push(b'\n');
+    // A lock file removed between our failed link and our read: try again a few times.
+    for _ in 0..5 {
+        let tmp = sys::temp_beside(lock_path);
+        sys::write_new(&tmp, &bytes).map_err(io_err("write the lock", &tmp))?;
+        let linked = fs::hard_link(&tmp, lock_path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                let _ = sys::sync_dir(&sys::parent_dir(lock_path));
+                return Ok(StateLock {
+                    state_path: state_path.to_path_buf(),
+                    lock_path: lock_path.to_path_buf(),
+                    info,
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if let Some(holder) = read_lock(lock_path)? {
+                    let path = state_path.to_path_buf();
+                    let holder = Box::new(holder);
+                    return Err(if holder.is_stale() {
+                        StateError::StaleLock { path, holder }
+                    } else {
+                        StateError::Locked { path, holder }
+                    });
+                }
+            }
+            Err(e) => return Err(io_err("create the lock", lock_path)(e)),
+        }
+    }
+    Err(io_err("create the lock", lock_path)(io::Error::other(
+        "the lock file kept appearing and disappearing",
+    )))
+}
+
+pub(crate) fn force_unlock(
+    state_path: &Path,
+    lock_path: &Path,
+    id: &str,
+) -> Result<LockInfo, StateError> {
+    let Some(holder) = read_lock(lock_path)? else {
+        return Err(StateError::NotLocked {
+            path: state_path.to_path_buf(),
+        });
+    };
+    if holder.id != id {
+        return Err(StateError::LockIdMismatch {
+            path: state_path.to_path_buf(),
+            given: id.to_string(),
+            actual: holder.id,
+        });
+    }
+    fs::remove_file(lock_path).map_err(io_err("remove the lock", lock_path))?;
+    let _ = sys::sync_dir(&sys::parent_dir(lock_path));
+    Ok(holder)
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,288 @@
+//! The state store: one state file on disk with its backup, lock and journal beside it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{StateError, io as io_err};
+use crate::format;
+use crate::journal::{self, Journal, Replay};
+use crate::lock::{self, LockInfo, StateLock};
+use crate::model::State;
+use crate::sys;
+
+/// The default state file name, beside the configuration.
+pub const DEFAULT_STATE_FILE: &str = "brick.state.json";
+
+/// A state file and the files beside it: `<path>.backup`, `<path>.lock`, `<path>.journal`.
+#[derive(Clone, Debug)]
+pub struct StateStore {
+    path: PathBuf,
+    brick_version: String,
+}
+
+/// A state as loaded, with what the journal contributed.
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: State,
+    /// Present when an apply journal was replayed on top of the snapshot.
+    pub replay: Option<Replay>,
+}
+
+/// The lock of a state as found on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockStatus {
+    pub holder: LockInfo,
+    /// The holder ran on this host and is gone.
+    pub stale: bool,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    format_version: Option<u64>,
+    #[serde(default)]
+    serial: u64,
+    #[serde(default)]
+    lineage: String,
+}
+
+impl StateStore {
+    /// A store for the state file at `path`; `brick_version` goes into locks.
+    pub fn new(path: impl Into<PathBuf>, brick_version: impl Into<String>) -> StateStore {
+        StateStore {
+            path: path.into(),
+            brick_version: brick_version.into(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `<path>.backup`: the state as it was before the last write.
+    pub fn backup_path(&self) -> PathBuf {
+        sys::with_suffix(&self.path, ".backup")
+    }
+
+    /// `<path>.lock`: present while someone holds the lock.
+    pub fn lock_path(&self) -> PathBuf {
+        sys::with_suffix(&self.path, ".lock")
+    }
+
+    /// `<path>.journal`: present while an apply runs, or after one was interrupted.
+    pub fn journal_path(&self) -> PathBuf {
+        sys::with_suffix(&self.path, ".journal")
+    }
+
+    /// Reads the snapshot alone, ignoring any journal. `None` when there is no state file.
+    pub fn read_snapshot(&self) -> Result<Option<State>, StateError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => format::from_bytes(&bytes, &self.path).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read the state", &self.path)(e)),
+        }
+    }
+
+    /// Loads the state for reading: the snapshot with any unfinished journal replayed in
+    /// memory. Writes nothing; needs no lock. `None` when there is neither state nor journal.
+    /// The intents of an interrupted apply are in `state.pending`.
+    pub fn load(&self) -> Result<Option<Loaded>, StateError> {
+        let snapshot = self.read_snapshot()?;
+        let Some(replay) = journal::read(&self.journal_path())? else {
+            return Ok(snapshot.map(|state| Loaded {
+                state,
+                replay: None,
+            }));
+        };
+        let (state, replay) = journal::replay(&self.journal_path(), snapshot, replay)?;
+        Ok(state.map(|state| Loaded { state, replay }))
+    }
+
+    /// Loads the state under a lock, folding an interrupted apply's journal into a new
+    /// snapshot (serial + 1, pending intents included) and removing the journal. What it
+    /// returns is exactly what is on disk.
+    pub fn load_locked(&self, lock: &StateLock) -> Result<Option<Loaded>, StateError> {
+        self.check_lock(lock)?;
+        let Some(mut loaded) = self.load()? else {
+            self.remove_journal()?;
+            return Ok(None);
+        };
+        if loaded.replay.as_ref().is_some_and(|r| r.records > 0) {
+            loaded.state.serial += 1;
+            self.write(&loaded.state)?;
+        }
+        self.remove_journal()?;
+        Ok(Some(loaded))
+    }
+
+    /// Writes `state` atomically, keeping the previous file as `<path>.backup`.
+    ///
+    /// Refused when the file on disk has another lineage, or a serial not lower than
+    /// `state.serial` (unless it holds exactly these bytes: then nothing is written), or
+    /// cannot be read. Callers bump `state.serial` for each new snapshot.
+    pub fn save(&self, lock: &StateLock, state: &State) -> Result<(), StateError> {
+        self.check_lock(lock)?;
+        self.write(state)
+    }
+
+    pub(crate) fn write(&self, state: &State) -> Result<(), StateError> {
+        let bytes = format::to_bytes(state);
+        match fs::read(&self.path) {
+            Ok(old) => {
+                let header = header(&old, &self.path)?;
+                if header.lineage != state.lineage {
+                    return Err(StateError::LineageMismatch {
+                        path: self.path.clone(),
+                        on_disk: header.lineage,
+                        ours: state.lineage.clone(),
+                    });
+                }
+                if old == bytes {
+                    return Ok(());
+                }
+                if state.serial <= header.serial {
+                    return Err(StateError::SerialRegression {
+                        path: self.path.clone(),
+                        on_disk: header.serial,
+                        ours: state.serial,
+                    });
+                }
+                self.keep_backup()?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("read the state", &self.path)(e)),
+        }
+        sys::replace_atomically(&self.path, &bytes).map_err(io_err("write the state", &self.path))
+    }
+
+    /// Makes the current file the backup: a hard link renamed over `<path>.backup`, so the
+    /// old content is never copied and the backup is always whole.
+    fn keep_backup(&self) -> Result<(), StateError> {
+        let backup = self.backup_path();
+        let tmp = sys::temp_beside(&backup);
+        let linked = fs::hard_link(&self.path, &tmp).or_else(|_| {
+            fs::copy(&self.path, &tmp)?;
+            fs::File::open(&tmp)?.sync_all()
+        });
+        linked
+            .and_then(|()| fs::rename(&tmp, &backup))
+            .map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                io_err("keep the backup", &backup)(e)
+            })
+    }
+
+    /// Takes the exclusive lock of this state, failing at once when someone holds it.
+    pub fn lock(&self, operation: &str) -> Result<StateLock, StateError> {
+        lock::acquire(
+            &self.path,
+            &self.lock_path(),
+            operation,
+            &self.brick_version,
+        )
+    }
+
+    /// Who holds the lock, if anyone.
+    pub fn lock_status(&self) -> Result<Option<LockStatus>, StateError> {
+        Ok(
+            lock::read_lock(&self.lock_path())?.map(|holder| LockStatus {
+                stale: holder.is_stale(),
+                holder,
+            }),
+        )
+    }
+
+    /// Removes the lock if its id is `id`; returns who held it.
+    pub fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        lock::force_unlock(&self.path, &self.lock_path(), id)
+    }
+
+    /// Starts an apply of `state` (as returned by [`StateStore::load_locked`] or just saved):
+    /// opens a fresh journal whose changes are folded into a snapshot by
+    /// [`Journal::finish`].
+    pub fn begin_apply(&self, lock: &StateLock, state: State) -> Result<Journal, StateError> {
+        self.check_lock(lock)?;
+        let on_disk = match fs::read(&self.path) {
+            Ok(bytes) => Some(header(&bytes, &self.path)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err("read the state", &self.path)(e)),
+        };
+        if let Some(h) = &on_disk {
+            if h.lineage != state.lineage {
+                return Err(StateError::LineageMismatch {
+                    path: self.path.clone(),
+                    on_disk: h.lineage.clone(),
+                    ours: state.lineage.clone(),
+                });
+            }
+            if h.serial != state.serial {
+                return Err(StateError::StaleState {
+                    given: state.serial,
+                    on_disk: h.serial,
+                });
+            }
+        }
+        if let Some(replay) = journal::read(&self.journal_path())? {
+            if replay.base_serial >= state.serial && replay.records() > 0 {
+                return Err(StateError::JournalSerial {
+                    path: self.journal_path(),
+                    journal: replay.base_serial,
+                    state: state.serial,
+                });
+            }
+            self.remove_journal()?;
+        }
+        Journal::create(self.clone(), state)
+    }
+
+    pub(crate) fn remove_journal(&self) -> Result<(), StateError> {
+        let path = self.journal_path();
+        match fs::remove_file(&path) {
+            Ok(()) => sys::sync_dir(&sys::parent_dir(&path)).map_err(io_err("sync", &path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("remove the journal", &path)(e)),
+        }
+    }
+
+    fn check_lock(&self, lock: &StateLock) -> Result<(), StateError> {
+        if lock.lock_path != self.lock_path() {
+            return Err(StateError::WrongLock {
+                path: self.path.clone(),
+                lock_path: lock.lock_path.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The lineage and serial of a state document, without building the model.
+fn header(bytes: &[u8], path: &Path) -> Result<Header, StateError> {
+    let h: Header = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        detail: if e.is_eof() {
+            format!("the file ends early ({e}); it was probably truncated")
+        } else {
+            format!("it is not a valid state document ({e})")
+        },
+    })?;
+    match h.format_version {
+        Some(v) if v > format::FORMAT_VERSION => Err(StateError::NewerFormat {
+            path: path.to_path_buf(),
+            found: v,
+            supported: format::FORMAT_VERSION,
+        }),
+        Some(_) if !h.lineage.is_empty() => Ok(h),
+        // Anything else (an older format) goes through the full reader and its upgrades.
+        _ => {
+            let s = format::from_bytes(bytes, path)?;
+            Ok(Header {
+                format_version: Some(format::FORMAT_VERSION),
+                serial: s.serial,
+                lineage: s.lineage,
+            })
+        }
+    }
+}

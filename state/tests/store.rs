@@ -1,0 +1,188 @@
+//! The state store: atomic writes, the backup, file modes, and the rules that refuse a write.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use brick_state::{
+    Change, IndexKey, ObjectState, ResourceAddr, State, StateError, StateStore, to_bytes,
+};
+use serde_json::json;
+use tempfile::TempDir;
+
+fn store(dir: &TempDir) -> StateStore {
+    StateStore::new(dir.path().join("brick.state.json"), "0.1.0-test")
+}
+
+fn with_machine(mut state: State, name: &str) -> State {
+    state.apply(&Change::Set {
+        intent: None,
+        addr: ResourceAddr::managed("maas_machine", name).instance(IndexKey::None),
+        deposed: None,
+        provider: "provider[\"brick/maas\"]".into(),
+        object: ObjectState::new(json!({"hostname": name})),
+    });
+    state
+}
+
+#[test]
+fn a_saved_state_loads_back_equal_with_mode_0600() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    assert!(store.load().unwrap().is_none());
+    let lock = store.lock("apply").unwrap();
+    let state = with_machine(State::new("0.1.0"), "kvm1");
+    store.save(&lock, &state).unwrap();
+    let loaded = store.load().unwrap().unwrap();
+    assert_eq!(loaded.state, state);
+    assert!(loaded.replay.is_none());
+    let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(fs::read(store.path()).unwrap(), to_bytes(&state));
+}
+
+#[test]
+fn each_write_keeps_the_previous_file_as_the_backup() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    let mut state = with_machine(State::new("0.1.0"), "kvm1");
+    store.save(&lock, &state).unwrap();
+    assert!(!store.backup_path().exists());
+    let first = fs::read(store.path()).unwrap();
+    state = with_machine(state, "kvm2");
+    state.serial += 1;
+    store.save(&lock, &state).unwrap();
+    assert_eq!(fs::read(store.backup_path()).unwrap(), first);
+    let mode = fs::metadata(store.backup_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    // No temporary files are left behind.
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+}
+
+#[test]
+fn a_lower_or_equal_serial_is_never_written_over_a_newer_state() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    let mut state = with_machine(State::new("0.1.0"), "kvm1");
+    state.serial = 5;
+    store.save(&lock, &state).unwrap();
+    let on_disk = fs::read(store.path()).unwrap();
+    for serial in [4, 5] {
+        let mut older = with_machine(state.clone(), "other");
+        older.serial = serial;
+        match store.save(&lock, &older) {
+            Err(StateError::SerialRegression {
+                on_disk: 5, ours, ..
+            }) => assert_eq!(ours, serial),
+            other => panic!("serial {serial}: expected a serial regression, got {other:?}"),
+        }
+    }
+    assert_eq!(fs::read(store.path()).unwrap(), on_disk);
+    // Writing exactly what is on disk is a harmless no-op.
+    store.save(&lock, &state).unwrap();
+}
+
+#[test]
+fn a_state_of_another_lineage_is_never_written_over_this_one() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    store
+        .save(&lock, &State::with_lineage("mine", "0.1.0"))
+        .unwrap();
+    let mut theirs = State::with_lineage("theirs", "0.1.0");
+    theirs.serial = 100;
+    let err = store.save(&lock, &theirs).unwrap_err();
+    assert!(
+        matches!(&err, StateError::LineageMismatch { on_disk, ours, .. } if on_disk == "mine" && ours == "theirs")
+    );
+    assert_eq!(store.read_snapshot().unwrap().unwrap().lineage, "mine");
+}
+
+#[test]
+fn a_truncated_state_file_is_an_error_and_saving_over_it_changes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    let state = with_machine(State::new("0.1.0"), "kvm1");
+    store.save(&lock, &state).unwrap();
+    let bytes = fs::read(store.path()).unwrap();
+    for cut in [1, bytes.len() / 3, bytes.len() - 3] {
+        fs::write(store.path(), &bytes[..cut]).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(
+            matches!(err, StateError::Corrupt { .. }),
+            "cut at {cut}: {err:?}"
+        );
+        let mut next = state.clone();
+        next.serial += 1;
+        assert!(matches!(
+            store.save(&lock, &next),
+            Err(StateError::Corrupt { .. })
+        ));
+        assert_eq!(fs::read(store.path()).unwrap(), &bytes[..cut]);
+        assert!(!store.backup_path().exists());
+    }
+}
+
+#[test]
+fn a_crash_before_the_rename_leaves_the_old_state_whole() {
+    // Simulate a process killed after writing its temporary file but before the rename:
+    // the state file is untouched and the leftover temporary file is ignored.
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    let state = with_machine(State::new("0.1.0"), "kvm1");
+    store.save(&lock, &state).unwrap();
+    let mut next = with_machine(state.clone(), "kvm2");
+    next.serial += 1;
+    let half = to_bytes(&next);
+    fs::write(
+        dir.path().join("brick.state.json.tmp.999.0"),
+        &half[..half.len() / 2],
+    )
+    .unwrap();
+    assert_eq!(store.load().unwrap().unwrap().state, state);
+    store.save(&lock, &next).unwrap();
+    assert_eq!(store.load().unwrap().unwrap().state, next);
+}
+
+#[test]
+fn a_newer_format_on_disk_is_neither_read_nor_overwritten() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    let newer = "{\"format_version\": 99, \"serial\": 1, \"lineage\": \"l\"}\n";
+    fs::write(store.path(), newer).unwrap();
+    assert!(matches!(
+        store.load(),
+        Err(StateError::NewerFormat { found: 99, .. })
+    ));
+    let mut state = State::with_lineage("l", "0.1.0");
+    state.serial = 2;
+    assert!(matches!(
+        store.save(&lock, &state),
+        Err(StateError::NewerFormat { found: 99, .. })
+    ));
+    assert_eq!(fs::read_to_string(store.path()).unwrap(), newer);
+}
+
+#[test]
+fn saving_needs_the_lock_of_the_same_state() {
+    let dir = TempDir::new().unwrap();
+    let a = StateStore::new(dir.path().join("a.json"), "0.1.0");
+    let b = StateStore::new(dir.path().join("b.json"), "0.1.0");
+    let lock_b = b.lock("apply").unwrap();
+    let err = a.save(&lock_b, &State::new("0.1.0")).unwrap_err();
+    assert!(matches!(err, StateError::WrongLock { .. }));
+    assert!(!a.path().exists());
+}
