@@ -25,7 +25,13 @@ impl MemoryState {
 }
 
 impl StateSink for MemoryState {
-    fn intent(&mut self, addr: &InstanceAddr, action: Action, destroying: bool) -> Result<(), String> {
+    fn intent(
+        &mut self,
+        addr: &InstanceAddr,
+        action: Action,
+        destroying: bool,
+        _planned: &Value,
+    ) -> Result<(), String> {
         self.intents.push((addr.clone(), action, destroying));
         Ok(())
     }

@@ -48,8 +48,14 @@ pub struct Recorded {
 /// calls into group commits that are durable before `finish` returns).
 pub trait StateSink: Send {
     /// Called before a provider call that may create or destroy a real object.
-    fn intent(&mut self, addr: &InstanceAddr, action: Action, destroying: bool)
-    -> Result<(), String>;
+    /// `planned` is the planned state (create, update) or the object to destroy.
+    fn intent(
+        &mut self,
+        addr: &InstanceAddr,
+        action: Action,
+        destroying: bool,
+        planned: &Value,
+    ) -> Result<(), String>;
     /// The instance's new state; `None` removes it.
     fn record(&mut self, addr: &InstanceAddr, state: Option<Recorded>) -> Result<(), String>;
     /// A deposed object (the old half of a create-before-destroy) that still exists.
@@ -483,7 +489,8 @@ pub async fn apply(
                 (prior_v, planned)
             };
             if c.action.creates() || destroying {
-                if let Err(e) = sink.intent(&c.addr, c.action, destroying) {
+                let target = if destroying { &prior_v } else { &planned };
+                if let Err(e) = sink.intent(&c.addr, c.action, destroying, target) {
                     out.diagnostics.push(state_error(e));
                     cancel.stop();
                     ready.push_front(si);

@@ -6,3 +6,5 @@ pub fn main() -> ExitCode {
     println!("brick {}", env!("CARGO_PKG_VERSION"));
     ExitCode::SUCCESS
 }
+
+pub mod statefile;
