@@ -4,6 +4,20 @@
 //! Architecture invariant: evaluation does no I/O. Names an expression refers to are resolved
 //! through the [`Scope`] trait, which the planner implements over its working state; functions
 //! that touch the outside world (`file`, `timestamp`, `uuid`) go through [`Environment`].
+//!
+//! Code map:
+//! - `evaluator` — [`evaluate`]: the expression and template language over [`Value`]s;
+//!   `try`, `can`, `type` and `templatefile` live here (lazy arguments); every other call goes
+//!   to [`functions::call`], type conversion to [`convert`].
+//! - `refs` — [`references`]: what an expression refers to (graph edges, `validate`).
+//! - `body` — [`evaluate_body`]: a resource/provider body against a provider schema block.
+//! - `expand` — [`expansion`]: `count` / `for_each` with Terraform's errors;
+//!   [`InstanceScope`] adds `each.*` / `count.index` to a scope.
+//! - `inputs` — [`resolve_variables`]: `--var`, var files, `BRICK_VAR_*` with precedence.
+//!
+//! Invariants: no evaluation panics or recurses without bound (expression depth is bounded
+//! by the loader); unknown and sensitive marks flow from every input to every result; an
+//! error yields a diagnostic plus an unknown value, so callers can go on collecting.
 
 pub use brick_provider_api::{Type, Value};
 
@@ -62,3 +76,52 @@ pub trait Environment: Send + Sync {
 
 pub mod convert;
 pub mod functions;
+
+mod body;
+mod evaluator;
+mod expand;
+mod inputs;
+mod refs;
+
+pub use body::evaluate_body;
+pub use evaluator::{
+    EmptyScope, convert_with_defaults, evaluate, evaluate_const, evaluate_template,
+    evaluate_with, is_true, value_to_display,
+};
+pub use expand::{Expansion, InstanceScope, expansion};
+pub use inputs::{
+    VariableInput, VariableSource, env_inputs, parse_var_flag, parse_vars_file, resolve_variables,
+};
+pub use refs::{references, references_with};
+
+/// An [`Environment`] with no files, a fixed clock and fixed "random" values, for tests,
+/// constant evaluation and `validate`.
+#[derive(Clone, Debug, Default)]
+pub struct NullEnvironment;
+
+impl Environment for NullEnvironment {
+    fn read_file(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} is not available here", path.display()),
+        ))
+    }
+    fn file_exists(&self, _: &std::path::Path) -> bool {
+        false
+    }
+    fn glob(&self, _: &std::path::Path, _: &str) -> std::io::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn now(&self) -> (i64, u32) {
+        (0, 0)
+    }
+    fn random_uuid(&self) -> String {
+        "00000000-0000-4000-8000-000000000000".to_string()
+    }
+    fn cwd(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(".")
+    }
+    fn home_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+}
