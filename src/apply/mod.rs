@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use brick_provider_api::lifecycle::check_new_state;
 use brick_provider_api::provider::{ApplyRequest, Progress};
 use brick_provider_api::schema::Block;
-use brick_provider_api::{Diagnostic, Provider, Severity, Value};
+use brick_provider_api::{Provider, Severity, Value};
+
+use crate::diag::Diagnostic;
 use tokio::sync::mpsc;
 
 use crate::eval::{Reference, Scope};
@@ -267,7 +269,7 @@ pub async fn apply(
                 }
             }
         };
-        out.diagnostics.extend(p.configure(&cfg).await);
+        out.diagnostics.extend(p.configure(&cfg).await.into_iter().map(Diagnostic::from));
     }
     if out.has_errors() {
         return out;
@@ -728,7 +730,7 @@ pub async fn apply(
                 "Apply interrupted",
                 "The apply was interrupted; the operations that finished were recorded in state.",
             )
-            .with_help("Run `brick plan` to see what remains to be done."),
+            .help("Run `brick plan` to see what remains to be done."),
         );
     }
     out
@@ -751,7 +753,7 @@ fn state_error(e: String) -> Diagnostic {
         "Failed to record state",
         format!("Writing the state failed: {e}."),
     )
-    .with_help("Nothing more is started; fix the problem and run apply again.")
+    .help("Nothing more is started; fix the problem and run apply again.")
 }
 
 fn eval_locals(
@@ -853,7 +855,7 @@ async fn final_plan(
                         c.addr
                     ),
                 )
-                .with_help("This is a bug in the provider; please report it.")
+                .help("This is a bug in the provider; please report it.")
             })
             .collect());
     }
@@ -936,7 +938,7 @@ impl Task {
                         self.timeout.unwrap_or_default().as_secs()
                     ),
                 )
-                .with_help("Raise the limit in the resource's timeouts block, or check the object by hand.")]),
+                .help("Raise the limit in the resource's timeouts block, or check the object by hand.")]),
                 partial: None,
                 elapsed,
             },
@@ -951,7 +953,8 @@ impl Task {
                         result: Err(r
                             .diagnostics
                             .into_iter()
-                            .map(|mut d| {
+                            .map(|d| {
+                                let mut d = Diagnostic::from(d);
                                 d.detail = format!("{}: {}", self.addr, d.detail);
                                 d
                             })
@@ -986,7 +989,7 @@ impl Task {
                                         "Provider produced inconsistent result after apply",
                                         format!("When applying changes to {}, {v}.", self.addr),
                                     )
-                                    .with_help("This is a bug in the provider; please report it.")
+                                    .help("This is a bug in the provider; please report it.")
                                 })
                                 .collect()),
                             partial: Some(r.new_state),

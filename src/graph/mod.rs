@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use brick_provider_api::Diagnostic;
+use crate::diag::Diagnostic;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -140,7 +140,7 @@ impl ConfigGraph {
                     self.node_name(n, config)
                 ),
             )
-            .with_help("Break the cycle by removing one of the references or depends_on entries.")
+            .help("Break the cycle by removing one of the references or depends_on entries.")
         })
     }
 

@@ -9,7 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brick_provider_api::schema::Block;
-use brick_provider_api::{Diagnostics, Value};
+use brick_provider_api::Value;
+
+use crate::diag::Diagnostic;
+
+/// Diagnostics of the engine (with source spans when they come from configuration).
+pub type Diagnostics = Vec<Diagnostic>;
 
 use super::address::{InstanceAddr, ResourceAddr, Target};
 use crate::eval::{Reference, Scope};

@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod codec;
+pub mod from_config;
 pub mod input;
 pub mod model;
 pub mod planner;

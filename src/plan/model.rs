@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use brick_provider_api::provider::{AttrPath, PathStep};
-use brick_provider_api::{Diagnostic, Value};
+use brick_provider_api::Value;
+
+use crate::diag::Diagnostic;
 use serde::{Deserialize, Serialize};
 
 use super::address::{InstanceAddr, ResourceAddr};

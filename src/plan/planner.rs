@@ -9,7 +9,9 @@ use brick_provider_api::lifecycle::{check_planned, proposed_new_state, same};
 use brick_provider_api::provider::{AttrPath, PathStep, PlanRequest};
 use brick_provider_api::schema::Block;
 use brick_provider_api::value::Kind;
-use brick_provider_api::{Diagnostic, Severity, Type, Value};
+use brick_provider_api::{Severity, Type, Value};
+
+use crate::diag::Diagnostic;
 
 use super::address::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target};
 use super::input::{Configuration, Expansion, IgnoreChanges, ResourceConfig};
@@ -85,7 +87,8 @@ fn conform(v: Value, block: &Block) -> Value {
     }
 }
 
-fn diag_at(mut d: Diagnostic, addr: &dyn std::fmt::Display) -> Diagnostic {
+fn diag_at(d: impl Into<Diagnostic>, addr: &dyn std::fmt::Display) -> Diagnostic {
+    let mut d: Diagnostic = d.into();
     if !d.detail.contains(&addr.to_string()) {
         d.detail = format!("{addr}: {}", d.detail);
     }
@@ -305,7 +308,7 @@ impl<'a> Planner<'a> {
             return;
         };
         for d in p.configure(&config).await {
-            self.diags.push(d);
+            self.diags.push(d.into());
         }
         if self.opts.refresh || self.opts.mode == PlanMode::RefreshOnly {
             self.refresh(name).await;
@@ -935,7 +938,7 @@ pub async fn plan_call(
             "Provider produced invalid plan",
             format!("The provider's plan for {addr} is invalid: {v}."),
         )
-        .with_help("This is a bug in the provider; please report it."));
+        .help("This is a bug in the provider; please report it."));
     }
     if errs.iter().any(|d| d.severity == Severity::Error) {
         return Err(errs);
@@ -968,7 +971,7 @@ async fn import_one(
             current: &obj.state,
         })
         .await
-        .map_err(|ds| ds.into_iter().next().unwrap_or_else(|| Diagnostic::error("brick::plan::import_failed", "Import failed", format!("Reading {addr} failed."))))?;
+        .map_err(|ds| ds.into_iter().next().map(Diagnostic::from).unwrap_or_else(|| Diagnostic::error("brick::plan::import_failed", "Import failed", format!("Reading {addr} failed."))))?;
     match read {
         Some(v) => Ok(mark_sensitive(&v, block)),
         None => Err(Diagnostic::error(
@@ -976,7 +979,7 @@ async fn import_one(
             "Cannot import non-existent remote object",
             format!("While attempting to import {id:?} as {addr}, the provider found no such object."),
         )
-        .with_help("Check the id and that the object exists.")),
+        .help("Check the id and that the object exists.")),
     }
 }
 
@@ -988,7 +991,7 @@ fn prevent_destroy(addr: &InstanceAddr) -> Diagnostic {
             "Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed."
         ),
     )
-    .with_help("To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target.")
+    .help("To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target.")
 }
 
 fn bad_count(rc: &ResourceConfig, why: &str) -> Diagnostic {
@@ -997,7 +1000,7 @@ fn bad_count(rc: &ResourceConfig, why: &str) -> Diagnostic {
         "Invalid count argument",
         format!("The count of {} cannot be used: {why}.", rc.addr),
     )
-    .with_help("count must be a whole number known before apply; use --target to apply what it depends on first.")
+    .help("count must be a whole number known before apply; use --target to apply what it depends on first.")
 }
 
 fn bad_for_each(rc: &ResourceConfig, why: &str) -> Diagnostic {
@@ -1006,5 +1009,5 @@ fn bad_for_each(rc: &ResourceConfig, why: &str) -> Diagnostic {
         "Invalid for_each argument",
         format!("The for_each of {} cannot be used: {why}.", rc.addr),
     )
-    .with_help("for_each must be a map or a set of strings whose keys are known before apply.")
+    .help("for_each must be a map or a set of strings whose keys are known before apply.")
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use brick_provider_api::schema::{ProviderSchema, ResourceSchema};
-use brick_provider_api::{Diagnostic, Provider};
+use brick_provider_api::Provider;
+
+use crate::diag::Diagnostic;
 
 use super::address::{ResourceAddr, ResourceMode};
 
@@ -51,7 +53,7 @@ impl ProviderSet {
                 "Provider not available",
                 format!("{addr} needs the provider {provider:?}, which brick does not have."),
             )
-            .with_help("Run `brick init` to see the providers this build includes."));
+            .help("Run `brick init` to see the providers this build includes."));
         };
         let table = match addr.mode {
             ResourceMode::Managed => &s.resources,

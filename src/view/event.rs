@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use brick_provider_api::Diagnostic;
+use crate::diag::Diagnostic;
 
 use crate::plan::address::InstanceAddr;
 use crate::plan::model::Action;
