@@ -328,7 +328,7 @@ fn render_attrs(
     if hidden > 0 {
         let _ = writeln!(
             out,
-            "{}  # ({hidden} unchanged attribute{} hidden)",
+            "{}    # ({hidden} unchanged attribute{} hidden)",
             " ".repeat(indent),
             if hidden == 1 { "" } else { "s" }
         );
@@ -346,7 +346,7 @@ fn render_attr(
     indent: usize,
     style: Style,
 ) {
-    let pad = " ".repeat(indent);
+    let pad = " ".repeat(indent + 2);
     let suffix = if forces {
         format!(" {}", style.red("# forces replacement"))
     } else {
@@ -355,10 +355,10 @@ fn render_attr(
     let before = before.filter(|v| !v.is_null());
     let after = after.filter(|v| !v.is_null());
     let (sym, text) = match (before, after) {
-        (None, Some(a)) => (Sym::Create, render_value(a, indent + 2, Sym::Create, style)),
-        (Some(b), None) => (Sym::Delete, format!("{} -> null", render_value(b, indent + 2, Sym::Delete, style))),
-        (Some(b), Some(a)) if b == a => (Sym::None, render_value(a, indent + 2, Sym::None, style)),
-        (Some(b), Some(a)) => (Sym::Update, diff_values(b, a, indent + 2, style)),
+        (None, Some(a)) => (Sym::Create, render_value(a, indent + 4, Sym::Create, style)),
+        (Some(b), None) => (Sym::Delete, format!("{} -> null", render_value(b, indent + 4, Sym::Delete, style))),
+        (Some(b), Some(a)) if b == a => (Sym::None, render_value(a, indent + 4, Sym::None, style)),
+        (Some(b), Some(a)) => (Sym::Update, diff_values(b, a, indent + 4, style)),
         (None, None) => return,
     };
     let _ = writeln!(out, "{pad}{} {name:<width$} = {text}{suffix}", style.sym(sym));
@@ -385,9 +385,9 @@ fn render_value(v: &Value, indent: usize, sym: Sym, style: Style) -> String {
         Kind::String(s) if s.contains('\n') => {
             let mut t = String::from("<<-EOT\n");
             for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
-                let _ = writeln!(t, "{pad}    {}{line}", if sym == Sym::None { "  ".to_string() } else { format!("{} ", style.sym(sym)) });
+                let _ = writeln!(t, "{pad}    {line}");
             }
-            let _ = write!(t, "{pad}  EOT");
+            let _ = write!(t, "{pad}EOT");
             t
         }
         Kind::String(s) => quote(s),
@@ -399,7 +399,7 @@ fn render_value(v: &Value, indent: usize, sym: Sym, style: Style) -> String {
             for x in xs {
                 let _ = writeln!(t, "{pad}  {} {},", style.sym(sym), render_value(x, indent + 4, sym, style));
             }
-            let _ = write!(t, "{pad}  ]");
+            let _ = write!(t, "{pad}]");
             t
         }
         Kind::Map(_, m) | Kind::Object(m) => {
@@ -417,7 +417,7 @@ fn render_value(v: &Value, indent: usize, sym: Sym, style: Style) -> String {
                     render_value(x, indent + 4, sym, style)
                 );
             }
-            let _ = write!(t, "{pad}  }}");
+            let _ = write!(t, "{pad}}}");
             t
         }
     }
@@ -452,7 +452,7 @@ fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
                 let line = change.value().strip_suffix('\n').unwrap_or(change.value());
                 let _ = writeln!(t, "{pad}  {} {line}", style.sym(sym));
             }
-            let _ = write!(t, "{pad}  EOT");
+            let _ = write!(t, "{pad}EOT");
             t
         }
         (Kind::Map(_, x) | Kind::Object(x), Kind::Map(_, y) | Kind::Object(y)) => {
@@ -478,7 +478,7 @@ fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
             if hidden > 0 {
                 let _ = writeln!(t, "{pad}    # ({hidden} unchanged element{} hidden)", if hidden == 1 { "" } else { "s" });
             }
-            let _ = write!(t, "{pad}  }}");
+            let _ = write!(t, "{pad}}}");
             t
         }
         (
@@ -508,7 +508,7 @@ fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
             if hidden > 0 {
                 let _ = writeln!(t, "{pad}    # ({hidden} unchanged element{} hidden)", if hidden == 1 { "" } else { "s" });
             }
-            let _ = write!(t, "{pad}  ]");
+            let _ = write!(t, "{pad}]");
             t
         }
         _ => format!(
@@ -521,9 +521,9 @@ fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
 
 fn render_output(out: &mut String, o: &OutputChange, style: Style) {
     let (sym, text) = match o.action {
-        Action::Create => (Sym::Create, render_value(&o.after, 2, Sym::Create, style)),
-        Action::Delete => (Sym::Delete, format!("{} -> null", render_value(&o.before, 2, Sym::Delete, style))),
-        _ => (Sym::Update, diff_values(&o.before, &o.after, 2, style)),
+        Action::Create => (Sym::Create, render_value(&o.after, 4, Sym::Create, style)),
+        Action::Delete => (Sym::Delete, format!("{} -> null", render_value(&o.before, 4, Sym::Delete, style))),
+        _ => (Sym::Update, diff_values(&o.before, &o.after, 4, style)),
     };
     let text = if o.sensitive && o.action != Action::Delete { SENSITIVE.to_string() } else { text };
     let _ = writeln!(out, "  {} {} = {text}", style.sym(sym), o.name);
@@ -553,4 +553,26 @@ pub fn render_outputs(outputs: &std::collections::BTreeMap<String, (Value, bool)
 /// A value as `brick output NAME` prints it (strings raw with `-raw`).
 pub fn render_plain_value(v: &Value) -> String {
     render_value(&v.unmark_deep().0, 0, Sym::None, Style { color: false })
+}
+
+/// The state as `brick show` prints it.
+pub fn render_state(state: &crate::plan::model::PriorState) -> String {
+    let mut out = String::new();
+    let style = Style { color: false };
+    for (addr, inst) in &state.instances {
+        let kw = if addr.resource.mode == ResourceMode::Data { "data" } else { "resource" };
+        let _ = writeln!(out, "# {addr}:\n{kw} {:?} {:?} {{", addr.resource.type_name, addr.resource.name);
+        let m = attr_map(Some(&inst.value));
+        let shown: Vec<_> = m.iter().filter(|(_, v)| !v.is_null()).collect();
+        let width = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in shown {
+            let _ = writeln!(out, "    {k:<width$} = {}", render_value(v, 4, Sym::None, style));
+        }
+        out.push_str("}\n\n");
+    }
+    if !state.outputs.is_empty() {
+        out.push_str("\nOutputs:\n\n");
+        out.push_str(&render_outputs(&state.outputs));
+    }
+    out
 }
