@@ -663,7 +663,13 @@ pub async fn apply(
             instances: &instances,
             shapes: &shapes,
         };
-        for o in &config.outputs {
+        let planned: std::collections::HashSet<&str> = plan
+            .outputs
+            .iter()
+            .filter(|o| o.action != Action::Delete)
+            .map(|o| o.name.as_str())
+            .collect();
+        for o in config.outputs.iter().filter(|o| planned.contains(o.name.as_str())) {
             match (o.expr)(&scope, &Block::default()) {
                 Ok(v) if v.is_wholly_known() => {
                     let v = if o.sensitive { v.sensitive() } else { v };

@@ -249,7 +249,9 @@ pub async fn apply_cmd(ctx: &Context, args: &PlanArgs, auto_approve: bool, plan_
         if loaded.engine.hash != p.config_hash {
             stale.push("the configuration changed since the plan was made".to_string());
         }
-        if lineage != p.state_lineage {
+        if p.state_lineage.is_none() && lineage.is_some() {
+            stale.push("the state changed since the plan was made (it did not exist then)".to_string());
+        } else if lineage != p.state_lineage {
             stale.push("the state belongs to another lineage".to_string());
         } else if serial != p.state_serial {
             stale.push(format!(

@@ -450,14 +450,16 @@ impl<'a> Planner<'a> {
                 }
                 Node::Resource(i) => self.plan_resource(i).await,
                 Node::Output(i) => {
-                    if self.opts.mode == PlanMode::Normal {
+                    if self.opts.mode == PlanMode::Normal && self.output_in_scope(i) {
                         outputs.push(self.plan_output(i));
                     }
                 }
             }
         }
         // Outputs recorded but no longer configured (or all of them, when destroying).
-        let configured: HashSet<&str> = if self.opts.mode == PlanMode::Destroy {
+        let configured: HashSet<&str> = if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
+            self.prior.outputs.keys().map(String::as_str).collect()
+        } else if self.opts.mode == PlanMode::Destroy {
             HashSet::new()
         } else {
             self.config.outputs.iter().map(|o| o.name.as_str()).collect()
@@ -477,6 +479,25 @@ impl<'a> Planner<'a> {
         }
         outputs.sort_by(|a, b| a.name.cmp(&b.name));
         outputs
+    }
+
+    /// Under `--target`/`--exclude`, only outputs whose resources are all planned.
+    fn output_in_scope(&self, i: usize) -> bool {
+        let Some(scope) = &self.in_scope else {
+            return true;
+        };
+        self.config.outputs[i].references.iter().all(|r| {
+            let addr = match r {
+                crate::eval::Reference::Resource { type_name, name } => {
+                    ResourceAddr::managed(type_name, name)
+                }
+                _ => return true,
+            };
+            self.graph
+                .by_resource
+                .get(&addr)
+                .is_none_or(|idx| scope.contains(idx))
+        })
     }
 
     fn plan_output(&mut self, i: usize) -> OutputChange {
