@@ -224,16 +224,16 @@ impl Context {
 
     /// Reports a state error on stderr.
     pub fn state_error(&self, e: &st::StateError) {
-        let handler = miette::GraphicalReportHandler::new_themed(if self.ui.color {
-            miette::GraphicalTheme::unicode()
-        } else {
-            miette::GraphicalTheme::unicode_nocolor()
-        });
-        let mut s = String::new();
-        if handler.render_report(&mut s, e).is_err() {
-            s = e.to_string();
+        use miette::Diagnostic as _;
+        let style = self.ui.style();
+        let mut out = format!("\n{} {e}\n", style.red(&style.bold("Error:")));
+        if let Some(h) = e.help() {
+            out.push_str(&format!("\nHelp: {h}\n"));
         }
-        self.ui.error_line(&format!("\nError: {}\n\n{}", e, s.trim_end()));
+        if let Some(c) = e.code() {
+            out.push_str(&format!("({c})\n"));
+        }
+        self.ui.error_line(out.trim_end_matches('\n'));
     }
 }
 
