@@ -5,3 +5,6 @@ pub mod event;
 pub mod json;
 pub mod lines;
 pub mod text;
+
+#[cfg(test)]
+mod tests;

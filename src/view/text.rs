@@ -267,7 +267,13 @@ pub fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
         Action::NoOp => (" ".to_string(), "resource"),
     };
     let kw = if c.addr.resource.mode == ResourceMode::Data { "data" } else { kw };
-    let pad = if c.action.is_replace() || c.action == Action::Read { "" } else { "  " };
+    let pad = if c.action.is_replace() {
+        ""
+    } else if c.action == Action::Read {
+        " "
+    } else {
+        "  "
+    };
     let _ = writeln!(
         out,
         "{pad}{sym} {kw} {:?} {:?} {{",
