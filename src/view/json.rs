@@ -225,7 +225,7 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
                 if let Json::Object(unk) = unknown_mask(&c.after) {
                     for (k, u) in unk {
                         if u == Json::Bool(true) {
-                            vals.remove(&k);
+                            vals.shift_remove(&k);
                         }
                     }
                 }

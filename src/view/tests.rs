@@ -76,7 +76,7 @@ fn check(name: &str, plan: &Plan) {
     json["terraform_version"] = "[version]".into();
     json["brick_version"] = "[version]".into();
     json["prior_state"]["terraform_version"] = "[version]".into();
-    insta::assert_json_snapshot!(format!("{name}_json"), json);
+    insta::assert_snapshot!(format!("{name}_json"), serde_json::to_string_pretty(&json).unwrap());
 }
 
 #[test]
