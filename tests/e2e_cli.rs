@@ -260,3 +260,21 @@ fn import_brings_an_object_under_management() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("already managed"), "{}", r.stderr);
 }
+
+#[test]
+fn sensitive_values_stay_hidden_in_plans_state_and_show() {
+    let d = Dir::new(
+        "variable \"pw\" {\n  default   = \"hunter2\"\n  sensitive = true\n}\nresource \"brick_data\" \"s\" {\n  input = var.pw\n}\n",
+    );
+    let r = d.brick(&["plan", "--no-color"]).ok();
+    assert!(r.stdout.contains("+ input  = (sensitive value)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("hunter2"));
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let state = std::fs::read_to_string(d.state_path()).unwrap();
+    assert!(state.contains("sensitive_attributes"), "{state}");
+    let r = d.brick(&["show", "--no-color"]).ok();
+    assert!(r.stdout.contains("input  = (sensitive value)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("hunter2"));
+    let r = d.brick(&["plan", "--detailed-exitcode"]).ok();
+    assert!(r.stdout.contains("No changes."));
+}

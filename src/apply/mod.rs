@@ -124,6 +124,8 @@ struct Step {
 
 struct Done {
     step: usize,
+    /// The planned value sent (with marks), to carry configuration marks into state.
+    planned: Value,
     result: Result<Value, Vec<Diagnostic>>,
     /// The state to record on failure (what the provider said exists now).
     partial: Option<Value>,
@@ -428,6 +430,7 @@ pub async fn apply(
                 };
                 let _ = tx.send(Done {
                     step: si,
+                    planned: Value::null_dynamic(),
                     result,
                     partial: None,
                     elapsed: Duration::ZERO,
@@ -438,6 +441,7 @@ pub async fn apply(
             let Some(provider) = providers.get(&c.provider).cloned() else {
                 let _ = tx.send(Done {
                     step: si,
+                    planned: Value::null_dynamic(),
                     result: Err(vec![Diagnostic::error(
                         "brick::apply::unknown_provider",
                         "Provider not available",
@@ -479,6 +483,7 @@ pub async fn apply(
                         Err(ds) => {
                             let _ = tx.send(Done {
                                 step: si,
+                                planned: Value::null_dynamic(),
                                 result: Err(ds),
                                 partial: None,
                                 elapsed: Duration::ZERO,
@@ -562,7 +567,13 @@ pub async fn apply(
                 if !trivial {
                     let recorded = match kind {
                         StepKind::Apply => {
-                            let v = mark_sensitive(&new_state, &block);
+                            let v = crate::plan::planner::propagate_sensitive(
+                                &done.planned,
+                                crate::plan::planner::copy_marks(
+                                    &done.planned,
+                                    mark_sensitive(&new_state, &block),
+                                ),
+                            );
                             instances
                                 .entry(c.addr.resource.clone())
                                 .or_default()
@@ -904,12 +915,23 @@ impl Task {
             started,
             events: self.events.clone(),
         };
-        let call = self.provider.apply_resource(ApplyRequest {
-            type_name: &self.type_name,
-            prior: &self.prior,
-            planned: &self.planned_plain,
-            progress: &progress,
-        });
+        let call = async {
+            if self.action == Action::Read {
+                match self.provider.read_data_source(&self.type_name, &self.planned_plain).await {
+                    Ok(v) => brick_provider_api::provider::ApplyResponse { new_state: v, diagnostics: Vec::new() },
+                    Err(d) => brick_provider_api::provider::ApplyResponse { new_state: Value::null_dynamic(), diagnostics: d },
+                }
+            } else {
+                self.provider
+                    .apply_resource(ApplyRequest {
+                        type_name: &self.type_name,
+                        prior: &self.prior,
+                        planned: &self.planned_plain,
+                        progress: &progress,
+                    })
+                    .await
+            }
+        };
         tokio::pin!(call);
         let mut ticker = tokio::time::interval_at(
             tokio::time::Instant::now() + self.interval,
@@ -935,6 +957,7 @@ impl Task {
         let done = match resp {
             None => Done {
                 step: self.step,
+                planned: self.planned.clone(),
                 result: Err(vec![Diagnostic::error(
                     "brick::apply::timeout",
                     "Operation timed out",
@@ -956,6 +979,7 @@ impl Task {
                 if errors {
                     Done {
                         step: self.step,
+                        planned: self.planned.clone(),
                         result: Err(r
                             .diagnostics
                             .into_iter()
@@ -977,9 +1001,9 @@ impl Task {
                         });
                     }
                     if violations.is_empty() {
-                        let _ = &self.planned;
                         Done {
                             step: self.step,
+                            planned: self.planned.clone(),
                             result: Ok(r.new_state),
                             partial: None,
                             elapsed,
@@ -987,6 +1011,7 @@ impl Task {
                     } else {
                         Done {
                             step: self.step,
+                            planned: self.planned.clone(),
                             result: Err(violations
                                 .into_iter()
                                 .map(|v| {

@@ -64,9 +64,6 @@ pub struct PlanArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
-    /// Take the state lock (`--lock=false` skips it).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub lock: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -69,6 +69,65 @@ pub fn mark_sensitive(v: &Value, block: &Block) -> Value {
     }
 }
 
+/// `to` with the sensitive marks of `from` at the same places (configuration marks survive a
+/// provider round trip, which returns plain values).
+pub fn copy_marks(from: &Value, to: Value) -> Value {
+    if from.is_sensitive() {
+        return to.sensitive();
+    }
+    let to_marks = to.marks;
+    let kind = match (&from.kind, to.kind) {
+        (Kind::Object(f), Kind::Object(mut t)) => {
+            for (k, fv) in f {
+                if let Some(tv) = t.remove(k) {
+                    t.insert(k.clone(), copy_marks(fv, tv));
+                }
+            }
+            Kind::Object(t)
+        }
+        (Kind::Map(_, f), Kind::Map(ty, mut t)) => {
+            for (k, fv) in f {
+                if let Some(tv) = t.remove(k) {
+                    t.insert(k.clone(), copy_marks(fv, tv));
+                }
+            }
+            Kind::Map(ty, t)
+        }
+        (Kind::List(_, f) | Kind::Tuple(f), Kind::List(ty, t)) if f.len() == t.len() => {
+            Kind::List(ty, f.iter().zip(t).map(|(a, b)| copy_marks(a, b)).collect())
+        }
+        (Kind::List(_, f) | Kind::Tuple(f), Kind::Tuple(t)) if f.len() == t.len() => {
+            Kind::Tuple(f.iter().zip(t).map(|(a, b)| copy_marks(a, b)).collect())
+        }
+        (_, other) => other,
+    };
+    Value { kind, marks: to_marks }
+}
+
+/// Marks computed attributes that merely echo a sensitive input (`output = input` in
+/// `brick_data`): a top-level attribute of `new` equal to a sensitive attribute of `planned`
+/// is sensitive too, so a secret never leaks through a copy.
+pub fn propagate_sensitive(planned: &Value, new: Value) -> Value {
+    let (Some(p), Kind::Object(m)) = (planned.as_mapping(), &new.kind) else {
+        return new;
+    };
+    let secrets: Vec<Value> = p
+        .values()
+        .filter(|v| v.contains_sensitive() && !v.is_null())
+        .map(|v| v.unmark_deep().0)
+        .collect();
+    if secrets.is_empty() {
+        return new;
+    }
+    let mut out = m.clone();
+    for v in out.values_mut() {
+        if !v.contains_sensitive() && !v.is_null() && secrets.contains(&v.unmark_deep().0) {
+            *v = v.clone().sensitive();
+        }
+    }
+    Value { kind: Kind::Object(out), marks: new.marks }
+}
+
 /// Fills attributes the body left out with nulls of their types.
 fn conform(v: Value, block: &Block) -> Value {
     let Kind::Object(mut m) = v.kind else {
@@ -745,6 +804,9 @@ impl<'a> Planner<'a> {
             self.diags.push(diag_at(d, &addr));
         }
         let provider = self.providers.get(&rc.provider).cloned().expect("schema found");
+        if addr.resource.mode == ResourceMode::Data {
+            return self.plan_data(rc, &*provider, addr, config, deps, schema).await;
+        }
         let (prior_inst, previous_addr) = match self.instances.get(&addr) {
             Some((i, p)) => (Some(i.clone()), p.clone()),
             None => (None, None),
@@ -871,6 +933,66 @@ impl<'a> Planner<'a> {
         let after = mark_sensitive(&change.after, block);
         change.after = after.clone();
         self.push_change(change);
+        after
+    }
+
+    /// A data source: read now when its configuration is known and nothing it depends on
+    /// changes; otherwise planned as a read during apply.
+    async fn plan_data(
+        &mut self,
+        rc: &ResourceConfig,
+        provider: &dyn brick_provider_api::Provider,
+        addr: InstanceAddr,
+        config: Value,
+        deps: &[ResourceAddr],
+        schema: &brick_provider_api::schema::ResourceSchema,
+    ) -> Value {
+        let pending = deps.iter().any(|d| {
+            self.action_of
+                .iter()
+                .any(|(a, act)| a.resource == *d && !matches!(act, Action::NoOp | Action::Read))
+        });
+        let reason = if !config.is_wholly_known() {
+            Some(ActionReason::ReadBecauseConfigUnknown)
+        } else if pending {
+            Some(ActionReason::ReadBecauseDependencyPending)
+        } else {
+            None
+        };
+        if reason.is_none() {
+            match provider
+                .read_data_source(&addr.resource.type_name, &config.unmark_deep().0)
+                .await
+            {
+                Ok(v) => return mark_sensitive(&v, &schema.block),
+                Err(ds) => {
+                    self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
+                    return Value::unknown(schema.block.value_type());
+                }
+            }
+        }
+        // Computed attributes are unknown until the read.
+        let mut after = config.as_mapping().cloned().unwrap_or_default();
+        for (name, a) in &schema.block.attributes {
+            if !a.settable() || after.get(name).is_none_or(Value::is_null) && a.presence != brick_provider_api::schema::Presence::Optional {
+                after.insert(name.clone(), Value::unknown(a.ty.clone()));
+            }
+        }
+        let after = Value::object(after);
+        self.push_change(ResourceChange {
+            addr,
+            previous_addr: None,
+            provider: rc.provider.clone(),
+            action: Action::Read,
+            reason,
+            before: Value::null(schema.block.value_type()),
+            after: after.clone(),
+            replace_paths: Vec::new(),
+            depends_on: deps.to_vec(),
+            create_before_destroy: false,
+            importing: None,
+            schema_version: schema.version,
+        });
         after
     }
 
