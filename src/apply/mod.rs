@@ -59,6 +59,11 @@ pub trait StateSink: Send {
         planned: &Value,
     ) -> Result<(), String>;
     /// The instance's new state; `None` removes it.
+    /// Makes every intent recorded so far durable. The executor records the intents of all
+    /// the steps it is about to start, then calls this once (group commit).
+    fn flush_intents(&mut self) -> Result<(), String> {
+        Ok(())
+    }
     fn record(&mut self, addr: &InstanceAddr, state: Option<Recorded>) -> Result<(), String>;
     /// A deposed object (the old half of a create-before-destroy) that still exists.
     fn record_deposed(&mut self, addr: &InstanceAddr, state: Option<Recorded>)
@@ -382,6 +387,8 @@ pub async fn apply(
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
     let mut locals_cache: HashMap<String, Value> = HashMap::new();
+    let mut launch: Vec<Task> = Vec::new();
+    let mut intents_queued = false;
 
     while remaining > 0 {
         // Start what is ready.
@@ -495,7 +502,7 @@ pub async fn apply(
                 };
                 (prior_v, planned)
             };
-            if c.action.creates() || destroying {
+            if (c.action.creates() || destroying) && provider.manages_remote_objects() {
                 let target = if destroying { &prior_v } else { &planned };
                 if let Err(e) = sink.intent(&c.addr, c.action, destroying, target) {
                     out.diagnostics.push(state_error(e));
@@ -503,6 +510,7 @@ pub async fn apply(
                     ready.push_front(si);
                     break;
                 }
+                intents_queued = true;
             }
             let timeout = resources.get(&c.addr.resource).and_then(|rc| {
                 if destroying {
@@ -534,8 +542,32 @@ pub async fn apply(
                 interval: opts.progress_interval,
                 tx: tx.clone(),
             };
-            handles.push(tokio::spawn(task.run()));
+            launch.push(task);
             running += 1;
+        }
+        // Intents become durable together, before any of their provider calls starts.
+        if intents_queued {
+            intents_queued = false;
+            if let Err(e) = sink.flush_intents() {
+                out.diagnostics.push(state_error(e));
+                cancel.stop();
+                for t in launch.drain(..) {
+                    let _ = tx.send(Done {
+                        step: t.step,
+                        planned: Value::null_dynamic(),
+                        result: Err(vec![Diagnostic::error(
+                            "brick::apply::not_started",
+                            "Operation not started",
+                            format!("{} was not started because its intent could not be recorded.", t.addr),
+                        )]),
+                        partial: None,
+                        elapsed: Duration::ZERO,
+                    });
+                }
+            }
+        }
+        for t in launch.drain(..) {
+            handles.push(tokio::spawn(t.run()));
         }
         if running == 0 {
             // Nothing running and nothing may start: interrupted, or a state write failed.

@@ -88,6 +88,11 @@ impl Provider for BrickProvider {
         "brick"
     }
 
+    fn manages_remote_objects(&self) -> bool {
+        // brick_data objects live only in state.
+        false
+    }
+
     fn schema(&self) -> ProviderSchema {
         let mut s = ProviderSchema::default();
         s.resources.insert(

@@ -297,12 +297,27 @@ impl StateSink for JournalSink<'_> {
         let provider_short = provider_name(&provider);
         let (ty, _) = schema_type(self.providers, &provider_short, &addr.resource);
         let planned = to_state_json(&planned_v.unmark_deep().0, &ty);
-        let id = self
-            .journal
-            .record_intent(saddr, deposed, ia, provider, planned)
+        // Queued now; made durable for a whole batch by `flush_intents`.
+        let id = self.journal.next_intent_id();
+        self.journal
+            .record(
+                st::Change::Intent(st::Intent {
+                    id,
+                    addr: saddr,
+                    deposed,
+                    action: ia,
+                    provider,
+                    planned,
+                }),
+                st::Durability::Batched,
+            )
             .map_err(err)?;
         self.intents.insert((addr.clone(), destroying), id);
         Ok(())
+    }
+
+    fn flush_intents(&mut self) -> Result<(), String> {
+        self.journal.flush().map_err(err)
     }
 
     fn record(&mut self, addr: &InstanceAddr, state: Option<Recorded>) -> Result<(), String> {
