@@ -375,3 +375,65 @@ async fn events_report_start_and_completion_of_each_step() {
     assert!(matches!(ev[0], Event::ApplyStart { action: Action::Create, .. }));
     assert!(matches!(ev[1], Event::ApplyDone { action: Action::Create, .. }));
 }
+
+#[tokio::test]
+async fn a_step_past_its_timeout_fails_and_independent_work_continues() {
+    let mut w = World::new();
+    *w.fake.apply_delay.lock().unwrap() = Duration::from_millis(300);
+    let mut slow = fake("slow", &[]);
+    slow.timeouts.create = Some(Duration::from_millis(50));
+    let c = config(vec![slow, fake("other", &[])]);
+    let p = w.plan(&c, &Options::default()).await;
+    let (out, _) = w.apply(&c, &p, 10).await;
+    assert_eq!(out.diagnostics.len(), 1, "{:?}", out.diagnostics);
+    assert_eq!(out.diagnostics[0].code, "brick::apply::timeout");
+    assert!(w.state.instances.contains_key(&"fake_thing.other".parse().unwrap()));
+}
+
+#[tokio::test]
+async fn an_interrupt_lets_running_steps_finish_and_starts_nothing_new() {
+    let w = World::new();
+    *w.fake.apply_delay.lock().unwrap() = Duration::from_millis(200);
+    let c = config((0..6).map(|i| fake(&format!("n{i}"), &[])).collect());
+    let p = w.plan(&c, &Options::default()).await;
+    let mut sink = MemoryState::new(w.state.clone());
+    let cancel = Cancel::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        c2.interrupt();
+    });
+    let out = apply(&p, &c, &w.state, &w.providers, &mut sink, Arc::new(NoEvents), &ApplyOptions { parallelism: 2, ..Default::default() }, &cancel).await;
+    assert!(out.interrupted);
+    assert_eq!(sink.state.instances.len(), 2, "the two running creates finished and were recorded");
+    assert_eq!(w.fake.objects().len(), 2, "nothing else was created");
+    assert!(out.diagnostics.iter().any(|d| d.code == "brick::apply::interrupted"));
+}
+
+#[tokio::test]
+async fn ignore_changes_keeps_the_recorded_value() {
+    let mut w = World::new();
+    let mut r = data("a", Value::string("one"));
+    r.lifecycle.ignore_changes = IgnoreChanges::Attributes(vec!["input".into()]);
+    w.converge(&config(vec![r.clone()])).await;
+    let mut r2 = data("a", Value::string("two"));
+    r2.lifecycle = r.lifecycle.clone();
+    let p = w.plan(&config(vec![r2]), &Options::default()).await;
+    assert_eq!(p.changes[0].action, Action::NoOp);
+}
+
+#[tokio::test]
+async fn replace_triggered_by_replaces_when_the_trigger_changes() {
+    let mut w = World::new();
+    let mk = |v: &str| {
+        let mut b = data("b", Value::string("fixed"));
+        b.lifecycle.replace_triggered_by = vec!["brick_data.a".parse().unwrap()];
+        b.references.push(rref("a"));
+        config(vec![data("a", Value::string(v)), b])
+    };
+    w.converge(&mk("one")).await;
+    let p = w.plan(&mk("two"), &Options::default()).await;
+    let b = p.changes.iter().find(|c| c.addr.to_string() == "brick_data.b").unwrap();
+    assert_eq!(b.action, Action::DeleteThenCreate);
+    assert_eq!(b.reason, Some(ActionReason::ReplaceByTriggers));
+}

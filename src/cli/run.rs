@@ -171,7 +171,7 @@ async fn make_plan(ctx: &Context, loaded: &super::common::Loaded, args: &PlanArg
 pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
     let Some(loaded) = ctx.load(&args.vars, &args.var_files) else { return 1 };
     let Some((p, locked, _)) = make_plan(ctx, &loaded, args, "plan").await else { return 1 };
-    let prior = prior_of(&locked.state, &loaded.providers);
+    let prior = if args.json { prior_of(&locked.state, &loaded.providers) } else { Default::default() };
     let _ = locked.lock.release();
     if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
         return 1;
