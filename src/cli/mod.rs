@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+pub mod validate;
+
 pub fn main() -> ExitCode {
     println!("brick {}", env!("CARGO_PKG_VERSION"));
     ExitCode::SUCCESS

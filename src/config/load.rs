@@ -116,7 +116,10 @@ impl Loader<'_> {
             self.diags.push(Diagnostic::warning(
                 "brick::config::empty",
                 "No configuration files",
-                format!("The directory {} contains no *.hcl configuration files.", dir.display()),
+                format!(
+                    "The directory {} contains no *.hcl configuration files.",
+                    dir.display()
+                ),
             ));
         }
         // Child modules.
@@ -277,7 +280,10 @@ impl Loader<'_> {
                     err(
                         "unsupported_argument",
                         "Unsupported argument",
-                        format!("An argument named \"{}\" is not expected in {what}.", a.name),
+                        format!(
+                            "An argument named \"{}\" is not expected in {what}.",
+                            a.name
+                        ),
                         a.name_span,
                     )
                     .help(help),
@@ -331,7 +337,12 @@ impl Loader<'_> {
     fn checks(&mut self, body: &Body, kind: &str) -> Vec<Check> {
         let mut out = Vec::new();
         for b in body.blocks_of(kind) {
-            self.only(&b.body, &["condition", "error_message"], &[], &format!("a {kind} block"));
+            self.only(
+                &b.body,
+                &["condition", "error_message"],
+                &[],
+                &format!("a {kind} block"),
+            );
             let cond = b.body.attribute("condition");
             let msg = b.body.attribute("error_message");
             match (cond, msg) {
@@ -413,7 +424,13 @@ impl Loader<'_> {
         }
         let name = b.labels[0].clone();
         const RESERVED: &[&str] = &[
-            "source", "version", "providers", "count", "for_each", "lifecycle", "depends_on",
+            "source",
+            "version",
+            "providers",
+            "count",
+            "for_each",
+            "lifecycle",
+            "depends_on",
             "locals",
         ];
         if RESERVED.contains(&name.as_str()) {
@@ -426,7 +443,14 @@ impl Loader<'_> {
         }
         self.only(
             &b.body,
-            &["type", "default", "description", "sensitive", "nullable", "ephemeral"],
+            &[
+                "type",
+                "default",
+                "description",
+                "sensitive",
+                "nullable",
+                "ephemeral",
+            ],
             &["validation"],
             "a variable block",
         );
@@ -451,7 +475,14 @@ impl Loader<'_> {
             validations,
             span: b.span,
         };
-        self.insert_unique(&mut m.variables, name, v, b.header_span(), "variable", |v| v.span);
+        self.insert_unique(
+            &mut m.variables,
+            name,
+            v,
+            b.header_span(),
+            "variable",
+            |v| v.span,
+        );
     }
 
     fn insert_unique<T>(
@@ -505,7 +536,9 @@ impl Loader<'_> {
                 expr: a.expr,
                 span: a.span,
             };
-            self.insert_unique(&mut m.locals, a.name, l, a.name_span, "local value", |l| l.span);
+            self.insert_unique(&mut m.locals, a.name, l, a.name_span, "local value", |l| {
+                l.span
+            });
         }
     }
 
@@ -515,7 +548,13 @@ impl Loader<'_> {
         }
         self.only(
             &b.body,
-            &["value", "description", "sensitive", "depends_on", "ephemeral"],
+            &[
+                "value",
+                "description",
+                "sensitive",
+                "depends_on",
+                "ephemeral",
+            ],
             &["precondition"],
             "an output block",
         );
@@ -537,7 +576,14 @@ impl Loader<'_> {
             preconditions: self.checks(&b.body, "precondition"),
             span: b.span,
         };
-        self.insert_unique(&mut m.outputs, b.labels[0].clone(), o, b.header_span(), "output", |o| o.span);
+        self.insert_unique(
+            &mut m.outputs,
+            b.labels[0].clone(),
+            o,
+            b.header_span(),
+            "output",
+            |o| o.span,
+        );
     }
 
     fn resource(&mut self, m: &mut Module, b: Block, mode: ResourceMode) {
@@ -601,13 +647,20 @@ impl Loader<'_> {
             ResourceMode::Managed => "resource",
             ResourceMode::Data => "data source",
         };
-        self.insert_unique(&mut m.resources, r.key(), r, b.header_span(), what, |r| r.span);
+        self.insert_unique(&mut m.resources, r.key(), r, b.header_span(), what, |r| {
+            r.span
+        });
     }
 
     fn lifecycle(&mut self, lb: &Block, lc: &mut Lifecycle, mode: ResourceMode) {
         let (attrs, blocks): (&[&str], &[&str]) = match mode {
             ResourceMode::Managed => (
-                &["create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by"],
+                &[
+                    "create_before_destroy",
+                    "prevent_destroy",
+                    "ignore_changes",
+                    "replace_triggered_by",
+                ],
                 &["precondition", "postcondition"],
             ),
             ResourceMode::Data => (&[], &["precondition", "postcondition"]),
@@ -616,7 +669,9 @@ impl Loader<'_> {
         lc.create_before_destroy = self
             .literal_bool(&lb.body, "create_before_destroy")
             .unwrap_or(false);
-        lc.prevent_destroy = self.literal_bool(&lb.body, "prevent_destroy").unwrap_or(false);
+        lc.prevent_destroy = self
+            .literal_bool(&lb.body, "prevent_destroy")
+            .unwrap_or(false);
         if let Some(a) = lb.body.attribute("ignore_changes") {
             lc.ignore_changes = match &a.expr.kind {
                 ExprKind::Variable(v) if v == "all" => IgnoreChanges::All,
@@ -661,7 +716,8 @@ impl Loader<'_> {
         }
         let alias = self.literal_string(&b.body, "alias");
         let mut body = b.body.clone();
-        body.attributes.retain(|a| a.name != "alias" && a.name != "version");
+        body.attributes
+            .retain(|a| a.name != "alias" && a.name != "version");
         let p = ProviderConfig {
             name: b.labels[0].clone(),
             alias,
@@ -673,7 +729,14 @@ impl Loader<'_> {
             alias: p.alias.clone(),
         }
         .key();
-        self.insert_unique(&mut m.providers, key, p, b.header_span(), "provider configuration", |p| p.span);
+        self.insert_unique(
+            &mut m.providers,
+            key,
+            p,
+            b.header_span(),
+            "provider configuration",
+            |p| p.span,
+        );
     }
 
     fn module_call(&mut self, m: &mut Module, b: Block) {
@@ -725,11 +788,21 @@ impl Loader<'_> {
             self.diags.push(err(
                 "unsupported_block",
                 "Unsupported block type",
-                format!("Blocks of type \"{}\" are not expected in a module block.", blk.kind),
+                format!(
+                    "Blocks of type \"{}\" are not expected in a module block.",
+                    blk.kind
+                ),
                 blk.kind_span,
             ));
         }
-        let meta = ["source", "version", "count", "for_each", "depends_on", "providers"];
+        let meta = [
+            "source",
+            "version",
+            "count",
+            "for_each",
+            "depends_on",
+            "providers",
+        ];
         let inputs = b
             .body
             .attributes
@@ -749,7 +822,14 @@ impl Loader<'_> {
             span: b.span,
             decl_span: b.header_span(),
         };
-        self.insert_unique(&mut m.module_calls, b.labels[0].clone(), call, b.header_span(), "module call", |c| c.span);
+        self.insert_unique(
+            &mut m.module_calls,
+            b.labels[0].clone(),
+            call,
+            b.header_span(),
+            "module call",
+            |c| c.span,
+        );
     }
 
     fn required(&mut self, b: &Block, name: &str) -> Option<Expr> {
@@ -779,10 +859,20 @@ impl Loader<'_> {
     }
 
     fn removed(&mut self, m: &mut Module, b: Block) {
-        self.only(&b.body, &["from"], &["lifecycle", "provisioner", "connection"], "a removed block");
+        self.only(
+            &b.body,
+            &["from"],
+            &["lifecycle", "provisioner", "connection"],
+            "a removed block",
+        );
         let mut destroy = true;
         for lb in b.body.blocks_of("lifecycle") {
-            self.only(&lb.body, &["destroy"], &[], "the lifecycle block of a removed block");
+            self.only(
+                &lb.body,
+                &["destroy"],
+                &[],
+                "the lifecycle block of a removed block",
+            );
             if let Some(d) = self.literal_bool(&lb.body, "destroy") {
                 destroy = d;
             }
@@ -797,7 +887,12 @@ impl Loader<'_> {
     }
 
     fn import(&mut self, m: &mut Module, b: Block) {
-        self.only(&b.body, &["to", "id", "provider", "for_each", "identity"], &[], "an import block");
+        self.only(
+            &b.body,
+            &["to", "id", "provider", "for_each", "identity"],
+            &[],
+            "an import block",
+        );
         let provider = b
             .body
             .attribute("provider")

@@ -5,16 +5,12 @@
 //! and hostile input (10,000 nested brackets) must yield a diagnostic, not a stack overflow.
 
 use hcl_edit::Span as _;
-use hcl_edit::expr::{
-    BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator,
-};
+use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Directive, Element, Template};
 
 use brick_provider_api::{Number, Value};
 
-use super::expr::{
-    BinaryOp, Expr, ExprKind, ForExpr, MAX_DEPTH, Step, TemplatePart, UnaryOp,
-};
+use super::expr::{BinaryOp, Expr, ExprKind, ForExpr, MAX_DEPTH, Step, TemplatePart, UnaryOp};
 use super::{FileId, Span};
 use crate::diag::Diagnostic;
 
@@ -262,9 +258,7 @@ impl Lowerer<'_> {
     }
 
     fn deep(&mut self, span: Span) -> Expr {
-        self.diags.push(
-            too_deep(span.file, span.start),
-        );
+        self.diags.push(too_deep(span.file, span.start));
         Expr::new(ExprKind::Literal(Value::null_dynamic()), span)
     }
 
@@ -389,9 +383,10 @@ impl Lowerer<'_> {
         let mut i = 0;
         while i < ops.len() {
             match ops[i].value() {
-                TraversalOperator::GetAttr(id) => {
-                    steps.push(Step::Attr(id.as_str().to_string(), self.span(ops[i].span())))
-                }
+                TraversalOperator::GetAttr(id) => steps.push(Step::Attr(
+                    id.as_str().to_string(),
+                    self.span(ops[i].span()),
+                )),
                 TraversalOperator::Index(e) => steps.push(Step::Index(self.expr(e, depth))),
                 TraversalOperator::LegacyIndex(n) => steps.push(Step::Index(Expr::new(
                     ExprKind::Literal(Value::number(*n.value())),
@@ -402,7 +397,7 @@ impl Lowerer<'_> {
                     let source = wrap(root, steps, span);
                     // The steps applied to each element: everything after a full splat,
                     // only attribute steps after an attribute splat.
-                    let mut j = i + 1;
+                    let mut j = if full { ops.len() } else { i + 1 };
                     if !full {
                         while j < ops.len()
                             && matches!(ops[j].value(), TraversalOperator::GetAttr(_))
@@ -489,7 +484,11 @@ impl Lowerer<'_> {
                         }
                         parts.push((
                             TemplatePart::For {
-                                key_var: ford.for_expr.key_var.as_ref().map(|k| k.as_str().to_string()),
+                                key_var: ford
+                                    .for_expr
+                                    .key_var
+                                    .as_ref()
+                                    .map(|k| k.as_str().to_string()),
                                 value_var: ford.for_expr.value_var.as_str().to_string(),
                                 collection: self.expr(&ford.for_expr.collection_expr, d),
                                 body,
@@ -542,4 +541,3 @@ fn wrap(root: Expr, steps: Vec<Step>, span: Span) -> Expr {
         Expr::new(ExprKind::Traversal(Box::new(root), steps), span)
     }
 }
-

@@ -58,7 +58,11 @@ impl VariableInput {
 }
 
 /// Parses a variables file (`name = value` lines) into inputs. Blocks are errors.
-pub fn parse_vars_file(text: &str, file: FileId, path: &str) -> (Vec<VariableInput>, Vec<Diagnostic>) {
+pub fn parse_vars_file(
+    text: &str,
+    file: FileId,
+    path: &str,
+) -> (Vec<VariableInput>, Vec<Diagnostic>) {
     let (body, mut diags) = crate::config::syntax::parse_file(text, file);
     let Some(body) = body else {
         return (Vec::new(), diags);
@@ -155,13 +159,19 @@ pub fn resolve_variables(
                 Diagnostic::error(
                     "brick::vars::undeclared",
                     "Value for undeclared variable",
-                    format!("A variable named \"{}\" was assigned on the command line, but the configuration does not declare it.", i.name()),
+                    format!(
+                        "A variable named \"{}\" was assigned on the command line, but the configuration does not declare it.",
+                        i.name()
+                    ),
                 )
             } else {
                 Diagnostic::warning(
                     "brick::vars::undeclared",
                     "Value for undeclared variable",
-                    format!("The variables file assigns \"{}\", but the configuration does not declare a variable of that name.", i.name()),
+                    format!(
+                        "The variables file assigns \"{}\", but the configuration does not declare a variable of that name.",
+                        i.name()
+                    ),
                 )
             };
             diags.push(d.at_opt(span).help_opt(help));
@@ -174,7 +184,13 @@ pub fn resolve_variables(
         let tc = var.constraint();
         let raw: Option<(Value, Option<Span>)> = match given.get(name.as_str()) {
             Some(VariableInput::Raw { text, .. }) => {
-                let literal = matches!(tc, TypeConstraint::Any | TypeConstraint::String | TypeConstraint::Number | TypeConstraint::Bool);
+                let literal = matches!(
+                    tc,
+                    TypeConstraint::Any
+                        | TypeConstraint::String
+                        | TypeConstraint::Number
+                        | TypeConstraint::Bool
+                );
                 if literal {
                     Some((Value::string(text.clone()), None))
                 } else {
@@ -183,7 +199,11 @@ pub fn resolve_variables(
                         Some(e) => {
                             let (v, d2) = evaluate_const(&e);
                             if d2.iter().any(Diagnostic::is_error) {
-                                diags.push(invalid_value(name, "the value is not a constant expression", None));
+                                diags.push(invalid_value(
+                                    name,
+                                    "the value is not a constant expression",
+                                    None,
+                                ));
                                 continue;
                             }
                             Some((v, None))
@@ -209,14 +229,16 @@ pub fn resolve_variables(
             }
             None => None,
         };
-        let default = || -> Option<Value> {
-            var.default.as_ref().map(|d| evaluate_const(d).0)
-        };
+        let default = || -> Option<Value> { var.default.as_ref().map(|d| evaluate_const(d).0) };
         let (mut value, span) = match raw {
             Some((v, s)) if v.is_null() && !var.nullable => match default() {
                 Some(d) => (d, s),
                 None => {
-                    diags.push(invalid_value(name, "the variable is not nullable and null was given", s));
+                    diags.push(invalid_value(
+                        name,
+                        "the variable is not nullable and null was given",
+                        s,
+                    ));
                     continue;
                 }
             },
@@ -241,6 +263,7 @@ pub fn resolve_variables(
             Ok(v) => v,
             Err(m) => {
                 diags.push(invalid_value(name, &m, span.or(Some(var.span))));
+                out.insert(name.clone(), Value::unknown(tc.to_type()));
                 continue;
             }
         };
@@ -250,7 +273,10 @@ pub fn resolve_variables(
         // Validation blocks.
         let mut ok = true;
         for check in &var.validations {
-            let scope = OneVar { name, value: &value };
+            let scope = OneVar {
+                name,
+                value: &value,
+            };
             let (c, d) = evaluate(&check.condition, &scope, env);
             diags.extend(d);
             if c.as_bool() == Some(false) {
@@ -283,7 +309,10 @@ fn invalid_value(name: &str, why: &str, span: Option<Span>) -> Diagnostic {
     Diagnostic::error(
         "brick::vars::invalid_value",
         "Invalid value for input variable",
-        format!("The value given for var.{name} is not suitable: {}.", why.trim_end_matches('.')),
+        format!(
+            "The value given for var.{name} is not suitable: {}.",
+            why.trim_end_matches('.')
+        ),
     )
     .at_opt(span.filter(|s| s.file != usize::MAX))
 }

@@ -82,11 +82,12 @@ mod evaluator;
 mod expand;
 mod inputs;
 mod refs;
+pub mod scope;
 
 pub use body::evaluate_body;
 pub use evaluator::{
-    EmptyScope, convert_with_defaults, evaluate, evaluate_const, evaluate_template,
-    evaluate_with, is_true, value_to_display,
+    EmptyScope, convert_with_defaults, evaluate, evaluate_const, evaluate_template, evaluate_with,
+    is_true, value_to_display,
 };
 pub use expand::{Expansion, InstanceScope, expansion};
 pub use inputs::{

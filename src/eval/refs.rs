@@ -2,8 +2,8 @@
 //! Names bound by `for` expressions and template `for` directives are not references.
 
 use super::Reference;
-use crate::config::expr::{Expr, ExprKind, Step, TemplatePart};
 use crate::config::Span;
+use crate::config::expr::{Expr, ExprKind, Step, TemplatePart};
 
 /// Every reference in `expr` with the span of the traversal that makes it, in source order.
 /// `bound` names (e.g. a dynamic block's iterator) are treated as local, not as references.
