@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+pub mod fmt;
 pub mod validate;
 
 pub fn main() -> ExitCode {
