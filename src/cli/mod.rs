@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+pub mod console;
 pub mod fmt;
 pub mod validate;
 
