@@ -39,8 +39,12 @@ impl<'a> Console<'a> {
             }
             // Declared but not in state: unknown until applied.
             let declared = match r {
-                Reference::Resource { type_name, name } => m.resource(ResourceMode::Managed, type_name, name).is_some(),
-                Reference::Data { type_name, name } => m.resource(ResourceMode::Data, type_name, name).is_some(),
+                Reference::Resource { type_name, name } => {
+                    m.resource(ResourceMode::Managed, type_name, name).is_some()
+                }
+                Reference::Data { type_name, name } => {
+                    m.resource(ResourceMode::Data, type_name, name).is_some()
+                }
                 Reference::Module(n) => m.module_calls.contains_key(n),
                 _ => false,
             };
@@ -112,7 +116,11 @@ pub fn run(console: &Console, input: &mut dyn BufRead, out: &mut dyn Write) -> E
             }
         }
     }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +134,9 @@ mod tests {
             "/c/main.hcl",
             "variable \"n\" { default = 3 }\nlocals { double = var.n * 2 }\nresource \"brick_data\" \"a\" {}\nresource \"brick_data\" \"b\" {}\n",
         );
-        crate::config::load(&fs, std::path::Path::new("/c")).0.unwrap()
+        crate::config::load(&fs, std::path::Path::new("/c"))
+            .0
+            .unwrap()
     }
 
     #[test]
@@ -142,13 +152,23 @@ mod tests {
         };
         let console = Console::new(&c, &env, vars, Box::new(state));
         assert_eq!(console.eval_line("local.double + 1").unwrap().unwrap(), "7");
-        assert_eq!(console.eval_line("brick_data.a.id").unwrap().unwrap(), "\"abc\"");
-        assert_eq!(console.eval_line("brick_data.b.id").unwrap().unwrap(), "(known after apply)");
+        assert_eq!(
+            console.eval_line("brick_data.a.id").unwrap().unwrap(),
+            "\"abc\""
+        );
+        assert_eq!(
+            console.eval_line("brick_data.b.id").unwrap().unwrap(),
+            "(known after apply)"
+        );
         assert_eq!(console.eval_line("  ").unwrap(), None);
         let err = console.eval_line("var.nope").unwrap_err();
         assert_eq!(err[0].code, "brick::eval::undeclared_reference");
         let mut out = Vec::new();
-        let code = run(&console, &mut "1 + 1\n\"a\"\nexit\n3\n".as_bytes(), &mut out);
+        let code = run(
+            &console,
+            &mut "1 + 1\n\"a\"\nexit\n3\n".as_bytes(),
+            &mut out,
+        );
         assert_eq!(String::from_utf8(out).unwrap(), "2\n\"a\"\n");
         assert_eq!(code, ExitCode::SUCCESS);
     }

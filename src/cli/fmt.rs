@@ -27,7 +27,12 @@ enum Tok {
 impl Tok {
     fn text(&self) -> &str {
         match self {
-            Tok::Ident(s) | Tok::Number(s) | Tok::Str(s) | Tok::Heredoc(s) | Tok::Comment(s) | Tok::Punct(s) => s,
+            Tok::Ident(s)
+            | Tok::Number(s)
+            | Tok::Str(s)
+            | Tok::Heredoc(s)
+            | Tok::Comment(s)
+            | Tok::Punct(s) => s,
         }
     }
     fn is(&self, p: &str) -> bool {
@@ -86,7 +91,10 @@ impl Lexer<'_> {
                 _ => i += 1,
             }
         }
-        Err(fmt_error("A quoted string is not closed on its line.".into(), start))
+        Err(fmt_error(
+            "A quoted string is not closed on its line.".into(),
+            start,
+        ))
     }
 
     /// From just inside `${`, the index after its matching `}`.
@@ -109,7 +117,10 @@ impl Lexer<'_> {
                 _ => i += 1,
             }
         }
-        Err(fmt_error("A template interpolation is not closed.".into(), i))
+        Err(fmt_error(
+            "A template interpolation is not closed.".into(),
+            i,
+        ))
     }
 
     fn lines(mut self) -> Result<Vec<Line>, Diagnostic> {
@@ -131,9 +142,15 @@ impl Lexer<'_> {
                         // Body lines verbatim up to and including the closing delimiter.
                         loop {
                             if self.i >= self.s.len() {
-                                return Err(fmt_error(format!("The heredoc {delim} is not closed."), start));
+                                return Err(fmt_error(
+                                    format!("The heredoc {delim} is not closed."),
+                                    start,
+                                ));
                             }
-                            let end = self.text[self.i..].find('\n').map(|n| self.i + n).unwrap_or(self.s.len());
+                            let end = self.text[self.i..]
+                                .find('\n')
+                                .map(|n| self.i + n)
+                                .unwrap_or(self.s.len());
                             let line = &self.text[self.i..end];
                             self.i = (end + 1).min(self.s.len());
                             let closing = line.trim() == delim;
@@ -146,12 +163,18 @@ impl Lexer<'_> {
                 }
                 b' ' | b'\t' | b'\r' => self.i += 1,
                 b'#' => {
-                    let end = self.text[self.i..].find('\n').map(|n| self.i + n).unwrap_or(self.s.len());
+                    let end = self.text[self.i..]
+                        .find('\n')
+                        .map(|n| self.i + n)
+                        .unwrap_or(self.s.len());
                     cur.push(Tok::Comment(self.text[self.i..end].trim_end().to_string()));
                     self.i = end;
                 }
                 b'/' if self.peek(1) == b'/' => {
-                    let end = self.text[self.i..].find('\n').map(|n| self.i + n).unwrap_or(self.s.len());
+                    let end = self.text[self.i..]
+                        .find('\n')
+                        .map(|n| self.i + n)
+                        .unwrap_or(self.s.len());
                     cur.push(Tok::Comment(self.text[self.i..end].trim_end().to_string()));
                     self.i = end;
                 }
@@ -162,7 +185,9 @@ impl Lexer<'_> {
                         .ok_or_else(|| fmt_error("A /* comment is not closed.".into(), start))?;
                     let body = &self.text[self.i..end];
                     let mut parts = body.split('\n');
-                    cur.push(Tok::Comment(parts.next().unwrap_or("").trim_end().to_string()));
+                    cur.push(Tok::Comment(
+                        parts.next().unwrap_or("").trim_end().to_string(),
+                    ));
                     let rest: Vec<&str> = parts.collect();
                     if !rest.is_empty() {
                         lines.push(Line::Tokens(std::mem::take(&mut cur)));
@@ -178,13 +203,17 @@ impl Lexer<'_> {
                     cur.push(Tok::Str(self.text[self.i..end].to_string()));
                     self.i = end;
                 }
-                b'<' if self.peek(1) == b'<' && (self.peek(2).is_ascii_alphabetic() || self.peek(2) == b'-') => {
+                b'<' if self.peek(1) == b'<'
+                    && (self.peek(2).is_ascii_alphabetic() || self.peek(2) == b'-') =>
+                {
                     let mut j = self.i + 2;
                     if self.s[j] == b'-' {
                         j += 1;
                     }
                     let ds = j;
-                    while j < self.s.len() && (self.s[j].is_ascii_alphanumeric() || self.s[j] == b'_') {
+                    while j < self.s.len()
+                        && (self.s[j].is_ascii_alphanumeric() || self.s[j] == b'_')
+                    {
                         j += 1;
                     }
                     pending_heredocs.push(self.text[ds..j].to_string());
@@ -195,8 +224,14 @@ impl Lexer<'_> {
                     let mut j = self.i;
                     while j < self.s.len() {
                         let d = self.s[j];
-                        let exp_sign = (d == b'+' || d == b'-') && matches!(self.s[j - 1], b'e' | b'E');
-                        if d.is_ascii_digit() || d == b'e' || d == b'E' || exp_sign || (d == b'.' && self.s.get(j + 1).is_some_and(u8::is_ascii_digit)) {
+                        let exp_sign =
+                            (d == b'+' || d == b'-') && matches!(self.s[j - 1], b'e' | b'E');
+                        if d.is_ascii_digit()
+                            || d == b'e'
+                            || d == b'E'
+                            || exp_sign
+                            || (d == b'.' && self.s.get(j + 1).is_some_and(u8::is_ascii_digit))
+                        {
                             j += 1;
                         } else {
                             break;
@@ -227,7 +262,10 @@ impl Lexer<'_> {
                         None => {
                             let ch = rest.chars().next().unwrap_or(' ');
                             if !"{}[]()=,.:?+-*/%!<>~".contains(ch) {
-                                return Err(fmt_error(format!("Unexpected character {ch:?}."), self.i));
+                                return Err(fmt_error(
+                                    format!("Unexpected character {ch:?}."),
+                                    self.i,
+                                ));
                             }
                             ch.to_string()
                         }
@@ -333,7 +371,10 @@ pub fn format_source(text: &str) -> Result<String, Diagnostic> {
             continue;
         }
         let lead_closes = toks.iter().take_while(|t| t.closes()).count() as i32;
-        let net: i32 = toks.iter().map(|t| i32::from(t.opens()) - i32::from(t.closes())).sum();
+        let net: i32 = toks
+            .iter()
+            .map(|t| i32::from(t.opens()) - i32::from(t.closes()))
+            .sum();
         let mut to_close = lead_closes;
         while to_close > 0 {
             let Some(top) = stack.last_mut() else { break };
@@ -364,7 +405,12 @@ pub fn format_source(text: &str) -> Result<String, Diagnostic> {
             _ => None,
         };
         let text = render_tokens(toks);
-        rendered.push((indent, key, text, net > 0 || toks.iter().any(|t| matches!(t, Tok::Heredoc(_)))));
+        rendered.push((
+            indent,
+            key,
+            text,
+            net > 0 || toks.iter().any(|t| matches!(t, Tok::Heredoc(_))),
+        ));
     }
 
     // Align `=` in runs of consecutive attribute lines at the same indent.
@@ -381,7 +427,11 @@ pub fn format_source(text: &str) -> Result<String, Diagnostic> {
                     break;
                 }
             }
-            let width = rendered[i..j].iter().map(|r| r.1.as_ref().map(|k| k.chars().count()).unwrap_or(0)).max().unwrap_or(0);
+            let width = rendered[i..j]
+                .iter()
+                .map(|r| r.1.as_ref().map(|k| k.chars().count()).unwrap_or(0))
+                .max()
+                .unwrap_or(0);
             for r in &rendered[i..j] {
                 let key = r.1.as_deref().unwrap_or("");
                 let after = r.2[key.len()..].trim_start();
@@ -429,7 +479,11 @@ pub enum FileResult {
 /// 1 on errors.
 pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
     let mut files = Vec::new();
-    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.to_vec()
+    };
     for p in &paths {
         if p.is_dir() {
             match crate::config::FileSystem::list_hcl_files(&crate::config::RealFs, p) {
@@ -461,7 +515,10 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
         };
         match format_source(&text) {
             Err(d) => {
-                let files = [crate::config::SourceFile { path: f.clone(), text }];
+                let files = [crate::config::SourceFile {
+                    path: f.clone(),
+                    text,
+                }];
                 super::validate::render(&[d], &files);
                 failed = true;
             }
@@ -494,7 +551,10 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
 pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
-        .header(&format!("{} (old)", path.display()), &format!("{} (formatted)", path.display()))
+        .header(
+            &format!("{} (old)", path.display()),
+            &format!("{} (formatted)", path.display()),
+        )
         .to_string()
 }
 

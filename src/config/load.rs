@@ -13,6 +13,9 @@ use crate::diag::{Diagnostic, did_you_mean};
 /// Deepest chain of nested module calls accepted (guards against a module calling itself).
 const MAX_MODULE_DEPTH: usize = 16;
 
+/// The largest configuration file read (larger ones are a diagnostic, not a minute of parsing).
+pub const MAX_FILE_BYTES: usize = 16 << 20;
+
 /// Loads the configuration in `dir`: every `*.hcl` file except `*.vars.hcl`, and the local
 /// modules it calls. Returns `None` only when nothing usable could be read; otherwise the
 /// configuration plus every diagnostic found (the caller checks [`crate::diag::has_errors`]).
@@ -78,6 +81,22 @@ impl Loader<'_> {
                     continue;
                 }
             };
+            if bytes.len() > MAX_FILE_BYTES {
+                self.diags.push(
+                    Diagnostic::error(
+                        "brick::config::file_too_large",
+                        "Configuration file too large",
+                        format!(
+                            "The file {} is {} MiB; brick reads configuration files of at most {} MiB.",
+                            file.display(),
+                            bytes.len() >> 20,
+                            MAX_FILE_BYTES >> 20
+                        ),
+                    )
+                    .help("Split the configuration into several files or modules, or move data into a file read with file() or jsondecode()."),
+                );
+                continue;
+            }
             let id = self.files.len();
             let text = match String::from_utf8(bytes) {
                 Ok(t) => t,
