@@ -200,7 +200,7 @@ impl Lexer<'_> {
                 }
                 b'"' => {
                     let end = self.quoted_end(self.i)?;
-                    cur.push(Tok::Str(self.text[self.i..end].to_string()));
+                    cur.push(Tok::Str(format_quoted(&self.text[self.i..end])?));
                     self.i = end;
                 }
                 b'<' if self.peek(1) == b'<'
@@ -281,6 +281,69 @@ impl Lexer<'_> {
         lines.push(Line::Tokens(cur));
         Ok(lines)
     }
+}
+
+/// A quoted string with the expressions inside `${ }` and `%{ }` formatted (literal text
+/// kept as written), as Terraform does.
+fn format_quoted(q: &str) -> Result<String, Diagnostic> {
+    let b = q.as_bytes();
+    let lx = Lexer {
+        s: b,
+        text: q,
+        i: 0,
+    };
+    let mut out = String::with_capacity(q.len());
+    let mut i = 0;
+    let mut lit_start = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'$' | b'%' if b.get(i + 1) == Some(&b'{') => {
+                if b.get(i + 2).is_some_and(|c| *c == b[i]) || i > 0 && b[i - 1] == b[i] {
+                    i += 2;
+                    continue;
+                }
+                let end = lx.template_end(i + 2)?;
+                out.push_str(&q[lit_start..i + 2]);
+                let mut inner = &q[i + 2..end - 1];
+                let (mut ls, mut rs) = (false, false);
+                if let Some(x) = inner.strip_prefix('~') {
+                    ls = true;
+                    inner = x;
+                }
+                if let Some(x) = inner.trim_end().strip_suffix('~') {
+                    rs = true;
+                    inner = x;
+                }
+                let lines = Lexer {
+                    s: inner.as_bytes(),
+                    text: inner,
+                    i: 0,
+                }
+                .lines()?;
+                let toks: Vec<Tok> = lines
+                    .into_iter()
+                    .flat_map(|l| match l {
+                        Line::Tokens(t) => t,
+                        Line::Verbatim(_) => Vec::new(),
+                    })
+                    .collect();
+                if ls {
+                    out.push('~');
+                }
+                out.push_str(&render_tokens(&toks));
+                if rs {
+                    out.push('~');
+                }
+                out.push('}');
+                i = end;
+                lit_start = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&q[lit_start.min(q.len())..]);
+    Ok(out)
 }
 
 /// Whether a `-` or `*` at position `i` of `toks` is unary / a splat (no space after).
@@ -370,35 +433,29 @@ pub fn format_source(text: &str) -> Result<String, Diagnostic> {
             rendered.push((0, None, String::new(), false));
             continue;
         }
-        let lead_closes = toks.iter().take_while(|t| t.closes()).count() as i32;
+        // Terraform's rule: a line that opens more than it closes is indented at the current
+        // level and pushes one level; a line that closes more pops first.
         let net: i32 = toks
             .iter()
             .map(|t| i32::from(t.opens()) - i32::from(t.closes()))
             .sum();
-        let mut to_close = lead_closes;
-        while to_close > 0 {
-            let Some(top) = stack.last_mut() else { break };
-            let take = (*top).min(to_close);
-            *top -= take;
-            to_close -= take;
-            if *top == 0 {
-                stack.pop();
-            }
-        }
-        let indent = stack.len();
-        let mut rest = net + lead_closes;
-        if rest > 0 {
-            stack.push(rest);
+        let indent;
+        if net > 0 {
+            indent = stack.len();
+            stack.push(net);
         } else {
-            while rest < 0 {
+            let mut closed = -net;
+            while closed > 0 {
                 let Some(top) = stack.last_mut() else { break };
-                let take = (*top).min(-rest);
-                *top -= take;
-                rest += take;
-                if *top == 0 {
+                if closed >= *top {
+                    closed -= *top;
                     stack.pop();
+                } else {
+                    *top -= closed;
+                    closed = 0;
                 }
             }
+            indent = stack.len();
         }
         let key = match (toks.first(), toks.get(1)) {
             (Some(Tok::Ident(k) | Tok::Str(k)), Some(eq)) if eq.is("=") => Some(k.clone()),
@@ -420,11 +477,16 @@ pub fn format_source(text: &str) -> Result<String, Diagnostic> {
         if rendered[i].1.is_some() {
             let indent = rendered[i].0;
             let mut j = i;
-            while j < rendered.len() && rendered[j].1.is_some() && rendered[j].0 == indent {
-                let opener = rendered[j].3;
-                j += 1;
-                if opener {
-                    break;
+            // A line opening a multi-line value stands alone, as in Terraform.
+            if rendered[i].3 {
+                j = i + 1;
+            } else {
+                while j < rendered.len()
+                    && rendered[j].1.is_some()
+                    && rendered[j].0 == indent
+                    && !rendered[j].3
+                {
+                    j += 1;
                 }
             }
             let width = rendered[i..j]
@@ -586,7 +648,7 @@ mod tests {
     fn heredocs_and_strings_are_kept_verbatim() {
         let src = "locals {\n  s = \"a  ${ x }  b\"\n  h = <<EOT\n   keep   this\nEOT\n  n = -1\n  m = a[*].b\n  f = [for x in y: x if !x]\n}\n";
         let out = format_source(src).unwrap();
-        assert!(out.contains("\"a  ${ x }  b\""), "{out}");
+        assert!(out.contains("\"a  ${x}  b\""), "{out}");
         assert!(out.contains("   keep   this\nEOT\n"), "{out}");
         assert!(out.contains("n = -1"), "{out}");
         assert!(out.contains("a[*].b"), "{out}");
@@ -598,6 +660,32 @@ mod tests {
         let src = "variable \"x\" {\ntype=object({a=string,b=optional(number,1)})\ndefault={\na=\"x\"\n}\n}\noutput \"o\" { value = var.x.a == \"x\" ? 1 : 2 }\n";
         let once = format_source(src).unwrap();
         assert_eq!(format_source(&once).unwrap(), once);
+    }
+
+    /// `tests/lang/fmt/NAME.in.hcl` formats to `NAME.out.hcl`, which was produced by
+    /// `terraform fmt` (Terraform 1.15) from the same input.
+    #[test]
+    fn fixtures_format_exactly_as_terraform_fmt_does() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang/fmt");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".in.hcl") else {
+                continue;
+            };
+            let input = std::fs::read_to_string(&p).unwrap();
+            let want = std::fs::read_to_string(dir.join(format!("{stem}.out.hcl"))).unwrap();
+            let got = format_source(&input).unwrap();
+            assert_eq!(got, want, "{stem}:\n{}", unified_diff(&p, &want, &got));
+            assert_eq!(
+                format_source(&got).unwrap(),
+                got,
+                "{stem} is not idempotent"
+            );
+            n += 1;
+        }
+        assert!(n > 0);
     }
 
     #[test]

@@ -172,12 +172,9 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
             }
             out.push_str(open);
             out.push('\n');
-            let width = m.keys().map(|k| display_key(k).len()).max().unwrap_or(0);
             for (k, val) in m {
                 out.push_str(&pad);
-                let key = display_key(k);
-                out.push_str(&key);
-                out.push_str(&" ".repeat(width - key.len()));
+                out.push_str(&quote(k));
                 out.push_str(" = ");
                 display_into(val, indent + 1, out);
                 out.push('\n');
@@ -185,14 +182,6 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
             out.push_str(&close);
             out.push_str(end);
         }
-    }
-}
-
-fn display_key(k: &str) -> String {
-    if crate::config::is_identifier(k) {
-        k.to_string()
-    } else {
-        quote(k)
     }
 }
 
@@ -494,16 +483,7 @@ impl<'a> Evaluator<'a> {
                 failed = true;
                 continue;
             };
-            if out.contains_key(&ks) {
-                self.diags.push(error(
-                    "duplicate_key",
-                    "Duplicate object attribute",
-                    format!("An attribute named \"{ks}\" was already defined in this object."),
-                    k.span,
-                ));
-                failed = true;
-                continue;
-            }
+            // As in Terraform, a repeated key takes the last value.
             out.insert(ks, val);
         }
         if failed {
@@ -757,14 +737,11 @@ impl<'a> Evaluator<'a> {
                     None => self.fail(error(
                         "invalid_index",
                         "Invalid index",
-                        format!(
-                            "The given key ({n}) does not identify an element in this collection value{}.",
-                            if n.is_integer() && !n.is_negative() {
-                                format!(": it has only {} element(s)", items.len())
-                            } else {
-                                ": an index must be a whole number, zero or more".to_string()
-                            }
-                        ),
+                        if n.is_integer() && !n.is_negative() {
+                            format!("The given key does not identify an element in this collection value: the given index ({n}) is greater than or equal to the length of the collection ({}).", items.len())
+                        } else {
+                            format!("The given key does not identify an element in this collection value: {n} is not a whole number, zero or more.")
+                        },
                         span,
                     )),
                 }
