@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use brick::config::{self, MemoryFs, ResourceMode};
 use brick::eval::scope::ModuleScope;
-use brick::eval::{NullEnvironment, Reference, Type, Value, evaluate, evaluate_body, resolve_variables};
+use brick::eval::{
+    NullEnvironment, Reference, Type, Value, evaluate, evaluate_body, resolve_variables,
+};
 
 const RESOURCES: usize = 2_000;
 const LOCALS: usize = 2_000;
@@ -21,7 +23,11 @@ fn source() -> String {
     s.push_str("variable \"prefix\" {\n  default = \"node\"\n}\n\nvariable \"sizes\" {\n  type    = map(number)\n  default = { small = 1, large = 4 }\n}\n\n");
     s.push_str("locals {\n");
     for i in 0..LOCALS {
-        let prev = if i == 0 { "0".to_string() } else { format!("local.l{}.n", i - 1) };
+        let prev = if i == 0 {
+            "0".to_string()
+        } else {
+            format!("local.l{}.n", i - 1)
+        };
         s.push_str(&format!(
             "  l{i} = {{ n = {prev} + 1, name = \"${{var.prefix}}-{i}\", tags = [for t in [\"a\", \"b\"] : upper(t)], big = var.sizes[\"large\"] * {i} }}\n"
         ));
@@ -92,17 +98,32 @@ fn main() {
         assert!(scope.take_diagnostics().is_empty());
         eval_t.push(t.elapsed());
         evaluated = m.resources.len() + m.locals.len() + m.outputs.len();
-        assert!(m.resource(ResourceMode::Managed, "brick_data", "r0").is_some());
+        assert!(
+            m.resource(ResourceMode::Managed, "brick_data", "r0")
+                .is_some()
+        );
 
         let t = Instant::now();
         let d = brick::cli::validate::validate(&c, &BTreeMap::new());
         validate_t.push(t.elapsed());
         assert!(d.is_empty(), "{:?}", &d[..d.len().min(3)]);
     }
-    println!("brick eval benchmark: {evaluated} blocks ({RESOURCES} resources, {LOCALS} locals, {OUTPUTS} outputs), {} KiB of HCL, median of 7", text.len() / 1024);
+    println!(
+        "brick eval benchmark: {evaluated} blocks ({RESOURCES} resources, {LOCALS} locals, {OUTPUTS} outputs), {} KiB of HCL, median of 7",
+        text.len() / 1024
+    );
     println!("| step                          | median    |");
     println!("|-------------------------------|-----------|");
-    println!("| load (parse + decode)         | {:>6.1} ms |", median(load_t).as_secs_f64() * 1e3);
-    println!("| evaluate (vars, locals, bodies, outputs) | {:>6.1} ms |", median(eval_t).as_secs_f64() * 1e3);
-    println!("| validate                      | {:>6.1} ms |", median(validate_t).as_secs_f64() * 1e3);
+    println!(
+        "| load (parse + decode)         | {:>6.1} ms |",
+        median(load_t).as_secs_f64() * 1e3
+    );
+    println!(
+        "| evaluate (vars, locals, bodies, outputs) | {:>6.1} ms |",
+        median(eval_t).as_secs_f64() * 1e3
+    );
+    println!(
+        "| validate                      | {:>6.1} ms |",
+        median(validate_t).as_secs_f64() * 1e3
+    );
 }

@@ -121,10 +121,10 @@ fn key_of(v: &Value) -> Result<InstanceKey, String> {
     if let Some(s) = v.as_str() {
         return Ok(InstanceKey::Str(s.to_string()));
     }
-    if let Some(n) = v.as_number() {
-        if let Some(i) = n.to_i64().filter(|i| *i >= 0) {
-            return Ok(InstanceKey::Int(i as usize));
-        }
+    if let Some(n) = v.as_number()
+        && let Some(i) = n.to_i64().filter(|i| *i >= 0)
+    {
+        return Ok(InstanceKey::Int(i as usize));
     }
     Err("an instance key must be a string or a whole number".into())
 }

@@ -7,6 +7,9 @@
 //! written. Formatting is idempotent. [`run`] is the CLI entry (`--check` exits 3 when a file
 //! would change, `--diff` prints a unified diff).
 
+// Diagnostics are plain data returned by value; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -590,11 +593,9 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
                 if diff {
                     print!("{}", unified_diff(&f, &text, &formatted));
                 }
-                if !check {
-                    if let Err(e) = write_atomically(&f, &formatted) {
-                        eprintln!("Error: cannot write {}: {e}", f.display());
-                        failed = true;
-                    }
+                if !check && let Err(e) = write_atomically(&f, &formatted) {
+                    eprintln!("Error: cannot write {}: {e}", f.display());
+                    failed = true;
                 }
             }
             Ok(_) => {}

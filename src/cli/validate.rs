@@ -56,10 +56,10 @@ pub fn run(
 ) -> ExitCode {
     let (config, mut diags) = crate::config::load(fs, dir);
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
-    if let Some(c) = &config {
-        if !has_errors(&diags) {
-            diags.extend(validate(c, schemas));
-        }
+    if let Some(c) = &config
+        && !has_errors(&diags)
+    {
+        diags.extend(validate(c, schemas));
     }
     if json {
         let list: Vec<_> = diags
@@ -442,19 +442,20 @@ fn validate_module(
             }
             c.check_body(&r.body, ctx, &mut Vec::new());
             // Provider configuration exists when named explicitly.
-            if let Some(p) = &r.provider {
-                if p.alias.is_some() && !m.providers.contains_key(&p.key()) {
-                    c.diags.push(err(
-                        "undeclared_provider",
-                        "Reference to undeclared provider configuration",
-                        format!(
-                            "There is no provider \"{}\" block with alias \"{}\" in this module.",
-                            p.name,
-                            p.alias.clone().unwrap_or_default()
-                        ),
-                        r.decl_span,
-                    ));
-                }
+            if let Some(p) = &r.provider
+                && p.alias.is_some()
+                && !m.providers.contains_key(&p.key())
+            {
+                c.diags.push(err(
+                    "undeclared_provider",
+                    "Reference to undeclared provider configuration",
+                    format!(
+                        "There is no provider \"{}\" block with alias \"{}\" in this module.",
+                        p.name,
+                        p.alias.clone().unwrap_or_default()
+                    ),
+                    r.decl_span,
+                ));
             }
         }
         for call in m.module_calls.values() {
@@ -507,20 +508,20 @@ fn validate_module(
 
     // Module output references: module.NAME.OUTPUT must exist.
     for (r, span, out_name) in module_output_refs(m) {
-        if let Some(child) = m.module_calls.get(&r).and_then(|c| c.module.as_deref()) {
-            if !child.outputs.contains_key(&out_name) {
-                let help = did_you_mean(&out_name, child.outputs.keys().map(String::as_str))
-                    .map(|s| format!("Did you mean `module.{r}.{s}`?"));
-                diags.push(
-                    err(
-                        "unsupported_attribute",
-                        "Unsupported attribute",
-                        format!("The module \"{r}\" has no output named \"{out_name}\"."),
-                        span,
-                    )
-                    .help_opt(help),
-                );
-            }
+        if let Some(child) = m.module_calls.get(&r).and_then(|c| c.module.as_deref())
+            && !child.outputs.contains_key(&out_name)
+        {
+            let help = did_you_mean(&out_name, child.outputs.keys().map(String::as_str))
+                .map(|s| format!("Did you mean `module.{r}.{s}`?"));
+            diags.push(
+                err(
+                    "unsupported_attribute",
+                    "Unsupported attribute",
+                    format!("The module \"{r}\" has no output named \"{out_name}\"."),
+                    span,
+                )
+                .help_opt(help),
+            );
         }
     }
 
@@ -618,20 +619,19 @@ fn module_output_refs(m: &Module) -> Vec<(String, Span, String)> {
     let mut out = Vec::new();
     let mut visit = |e: &Expr| {
         e.walk(&mut |x| {
-            if let crate::config::ExprKind::Traversal(root, steps) = &x.kind {
-                if let crate::config::ExprKind::Variable(n) = &root.kind {
-                    if n == "module" {
-                        let mut it = steps.iter();
-                        if let Some(crate::config::Step::Attr(name, _)) = it.next() {
-                            // Skip an instance key.
-                            let mut next = it.next();
-                            if let Some(crate::config::Step::Index(_)) = next {
-                                next = it.next();
-                            }
-                            if let Some(crate::config::Step::Attr(o, s)) = next {
-                                out.push((name.clone(), *s, o.clone()));
-                            }
-                        }
+            if let crate::config::ExprKind::Traversal(root, steps) = &x.kind
+                && let crate::config::ExprKind::Variable(n) = &root.kind
+                && n == "module"
+            {
+                let mut it = steps.iter();
+                if let Some(crate::config::Step::Attr(name, _)) = it.next() {
+                    // Skip an instance key.
+                    let mut next = it.next();
+                    if let Some(crate::config::Step::Index(_)) = next {
+                        next = it.next();
+                    }
+                    if let Some(crate::config::Step::Attr(o, s)) = next {
+                        out.push((name.clone(), *s, o.clone()));
                     }
                 }
             }
@@ -864,11 +864,10 @@ fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
             Target::Resource(b)
             | Target::Instance(crate::addr::AbsResourceInstance { resource: b, .. }),
         ) = (&from, &to)
+            && a.type_name != b.type_name
         {
-            if a.type_name != b.type_name {
-                diags.push(err("invalid_moved", "Resource type mismatch", format!("This statement declares a move from {from} to {to}, which is a resource of a different type."), mv.span));
-                continue;
-            }
+            diags.push(err("invalid_moved", "Resource type mismatch", format!("This statement declares a move from {from} to {to}, which is a resource of a different type."), mv.span));
+            continue;
         }
         if declared(&from) && matches!(from, Target::Resource(_) | Target::Module(_)) {
             diags.push(err("invalid_moved", "Moved object still exists", format!("This statement declares a move from {from}, but that is still declared in the configuration."), mv.from.span).help("Remove the old block, or remove this moved block."));

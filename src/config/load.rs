@@ -784,22 +784,22 @@ impl Loader<'_> {
             ));
         }
         let mut providers = BTreeMap::new();
-        if let Some(a) = b.body.attribute("providers") {
-            if let ExprKind::Object(items) = &a.expr.kind {
-                for (k, v) in items {
-                    let key = k
-                        .as_literal_str()
-                        .map(str::to_string)
-                        .or_else(|| k.as_static_traversal().map(|t| t.0));
-                    let fake = Attribute {
-                        name: String::new(),
-                        name_span: v.span,
-                        expr: v.clone(),
-                        span: v.span,
-                    };
-                    if let (Some(key), Some(r)) = (key, self.provider_ref(&fake)) {
-                        providers.insert(key, r);
-                    }
+        if let Some(a) = b.body.attribute("providers")
+            && let ExprKind::Object(items) = &a.expr.kind
+        {
+            for (k, v) in items {
+                let key = k
+                    .as_literal_str()
+                    .map(str::to_string)
+                    .or_else(|| k.as_static_traversal().map(|t| t.0));
+                let fake = Attribute {
+                    name: String::new(),
+                    name_span: v.span,
+                    expr: v.clone(),
+                    span: v.span,
+                };
+                if let (Some(key), Some(r)) = (key, self.provider_ref(&fake)) {
+                    providers.insert(key, r);
                 }
             }
         }

@@ -503,15 +503,17 @@ impl Lowerer<'_> {
         // Apply the outer strip markers to the neighbouring literals.
         for i in 0..parts.len() {
             let (strip_before, strip_after) = (parts[i].1, parts[i].2);
-            if strip_before && i > 0 {
-                if let TemplatePart::Literal(s) = &mut parts[i - 1].0 {
-                    *s = s.trim_end().to_string();
-                }
+            if strip_before
+                && i > 0
+                && let TemplatePart::Literal(s) = &mut parts[i - 1].0
+            {
+                *s = s.trim_end().to_string();
             }
-            if strip_after && i + 1 < parts.len() {
-                if let TemplatePart::Literal(s) = &mut parts[i + 1].0 {
-                    *s = s.trim_start().to_string();
-                }
+            if strip_after
+                && i + 1 < parts.len()
+                && let TemplatePart::Literal(s) = &mut parts[i + 1].0
+            {
+                *s = s.trim_start().to_string();
             }
         }
         parts

@@ -1,6 +1,9 @@
 //! Variable type constraints: `string`, `list(number)`, `object({ name = string,
 //! size = optional(number, 10) })`, `any`, … decoded from their expression form.
 
+// Diagnostics are plain data returned by value; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use brick_provider_api::{Type, Value};

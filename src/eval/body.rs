@@ -16,6 +16,9 @@ use super::{Environment, Scope};
 use crate::config::{Block, Body, Span};
 use crate::diag::{Diagnostic, did_you_mean};
 
+/// Block instances per block type: (label, value, span of the block).
+type Instances<'s> = BTreeMap<&'s str, Vec<(Option<String>, Value, Span)>>;
+
 fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diagnostic {
     Diagnostic::error(format!("brick::eval::{code}"), summary, detail).at(span)
 }
@@ -120,7 +123,7 @@ fn block_value(ev: &mut Evaluator, body: &Body, schema: &SchemaBlock, at: Span) 
     }
 
     // Nested blocks, static and dynamic, grouped by type.
-    let mut instances: BTreeMap<&str, Vec<(Option<String>, Value, Span)>> = BTreeMap::new();
+    let mut instances: Instances = BTreeMap::new();
     let mut unknown_blocks: Vec<&str> = Vec::new();
     for b in &body.blocks {
         if b.kind == "dynamic" {
@@ -270,7 +273,7 @@ fn dynamic_block<'s>(
     ev: &mut Evaluator,
     b: &Block,
     schema: &'s SchemaBlock,
-    instances: &mut BTreeMap<&'s str, Vec<(Option<String>, Value, Span)>>,
+    instances: &mut Instances<'s>,
     unknown_blocks: &mut Vec<&'s str>,
 ) {
     let [kind] = b.labels.as_slice() else {

@@ -58,13 +58,12 @@ pub fn evaluate_template(
     parts: &[TemplatePart],
     vars: &[(String, Value)],
     env: &dyn Environment,
-    span: Span,
 ) -> (Value, Vec<Diagnostic>) {
     let mut ev = Evaluator::new(&EmptyScope, env);
     ev.locals.extend(vars.iter().cloned());
     ev.template_only = true;
     let v = ev
-        .template(parts, span)
+        .template(parts)
         .unwrap_or_else(|()| Value::unknown(Type::String));
     (v, ev.diags)
 }
@@ -403,7 +402,7 @@ impl<'a> Evaluator<'a> {
         match &e.kind {
             ExprKind::Literal(v) => Ok(v.clone()),
             ExprKind::Paren(inner) => self.eval(inner),
-            ExprKind::Template(parts) => self.template(parts, e.span),
+            ExprKind::Template(parts) => self.template(parts),
             ExprKind::Tuple(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut failed = false;
@@ -830,7 +829,7 @@ impl<'a> Evaluator<'a> {
         Ok(Value::tuple(out).with_marks(marks))
     }
 
-    pub(crate) fn template(&mut self, parts: &[TemplatePart], span: Span) -> R {
+    pub(crate) fn template(&mut self, parts: &[TemplatePart]) -> R {
         // "${x}" alone yields x itself, unconverted.
         if let [TemplatePart::Interpolation(e)] = parts {
             return self.eval(e);
@@ -838,7 +837,7 @@ impl<'a> Evaluator<'a> {
         let mut s = String::new();
         let mut marks = Marks::NONE;
         let mut is_unknown = false;
-        self.template_into(parts, span, &mut s, &mut marks, &mut is_unknown)?;
+        self.template_into(parts, &mut s, &mut marks, &mut is_unknown)?;
         if is_unknown {
             return Ok(unknown(Type::String, marks));
         }
@@ -848,7 +847,6 @@ impl<'a> Evaluator<'a> {
     fn template_into(
         &mut self,
         parts: &[TemplatePart],
-        span: Span,
         out: &mut String,
         marks: &mut Marks,
         is_unknown: &mut bool,
@@ -901,10 +899,8 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     match prim_to_bool(&c) {
-                        Some(true) => self.template_into(then, span, out, marks, is_unknown)?,
-                        Some(false) => {
-                            self.template_into(otherwise, span, out, marks, is_unknown)?
-                        }
+                        Some(true) => self.template_into(then, out, marks, is_unknown)?,
+                        Some(false) => self.template_into(otherwise, out, marks, is_unknown)?,
                         None => {
                             self.diags.push(error(
                                 "invalid_condition",
@@ -945,7 +941,7 @@ impl<'a> Evaluator<'a> {
                             self.locals.push((kv.clone(), k));
                         }
                         self.locals.push((value_var.clone(), v));
-                        let r = self.template_into(body, span, out, marks, is_unknown);
+                        let r = self.template_into(body, out, marks, is_unknown);
                         self.locals.truncate(n);
                         r?;
                     }
@@ -1113,7 +1109,11 @@ impl<'a> Evaluator<'a> {
                 };
                 if fe.grouping {
                     groups.entry(ks).or_default().push(v);
-                } else if obj.contains_key(&ks) {
+                } else if let std::collections::btree_map::Entry::Vacant(slot) =
+                    obj.entry(ks.clone())
+                {
+                    slot.insert(v);
+                } else {
                     self.diags.push(error(
                         "duplicate_key",
                         "Duplicate object key",
@@ -1121,8 +1121,6 @@ impl<'a> Evaluator<'a> {
                         ke.span,
                     ));
                     return Err(());
-                } else {
-                    obj.insert(ks, v);
                 }
             }
         }
@@ -1546,7 +1544,7 @@ impl<'a> Evaluator<'a> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone().with_marks(vv.marks)))
             .collect();
-        let r = sub.template(&parts, span);
+        let r = sub.template(&parts);
         let inner = std::mem::take(&mut sub.diags);
         match r {
             Ok(v) => prim_to_string(&v)

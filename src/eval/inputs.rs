@@ -6,6 +6,9 @@
 //! `*.auto.vars.hcl` in name order, then `--var`/`--var-file` in command-line order); a later
 //! value for the same name wins.
 
+// Diagnostics are plain data returned by value; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use brick_provider_api::Value;

@@ -63,18 +63,18 @@ pub(crate) fn reference_of(name: &str, steps: &[Step]) -> Option<Reference> {
 fn walk(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
     match &e.kind {
         ExprKind::Variable(n) => {
-            if !bound.iter().any(|b| b == n) {
-                if let Some(r) = reference_of(n, &[]) {
-                    out.push((r, e.span));
-                }
+            if !bound.iter().any(|b| b == n)
+                && let Some(r) = reference_of(n, &[])
+            {
+                out.push((r, e.span));
             }
         }
         ExprKind::Traversal(root, steps) => {
             if let ExprKind::Variable(n) = &root.kind {
-                if !bound.iter().any(|b| b == n) {
-                    if let Some(r) = reference_of(n, steps) {
-                        out.push((r, e.span));
-                    }
+                if !bound.iter().any(|b| b == n)
+                    && let Some(r) = reference_of(n, steps)
+                {
+                    out.push((r, e.span));
                 }
             } else {
                 walk(root, bound, out);
