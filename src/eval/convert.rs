@@ -82,11 +82,43 @@ impl fmt::Display for ConversionError {
 
 impl std::error::Error for ConversionError {}
 
+/// How deeply values may nest before conversion gives up with an error instead of
+/// exhausting the stack.
+pub const MAX_DEPTH: usize = 256;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one level of nesting for as long as it lives.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> Result<DepthGuard, ConversionError> {
+        DEPTH.with(|d| {
+            if d.get() >= MAX_DEPTH {
+                return Err(ConversionError::new(format!(
+                    "the value is nested more than {MAX_DEPTH} levels deep"
+                )));
+            }
+            d.set(d.get() + 1);
+            Ok(DepthGuard)
+        })
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
 /// Converts `value` to type `want` (`Type::Dynamic` accepts anything).
 pub fn convert(value: &Value, want: &Type) -> Result<Value, ConversionError> {
     if *want == Type::Dynamic {
         return Ok(value.clone());
     }
+    let _depth = DepthGuard::enter()?;
     let marks = value.marks;
     let converted = match &value.kind {
         Kind::Null(t) => Value::null(convert_type(t, want)?),
@@ -698,6 +730,23 @@ mod tests {
     }
 
     #[test]
+    fn values_nested_too_deeply_give_an_error_instead_of_overflowing_the_stack() {
+        let mut v = Value::string("x");
+        let mut ty = Type::String;
+        for _ in 0..(MAX_DEPTH + 10) {
+            v = Value::tuple(vec![v]);
+            ty = Type::list(ty);
+        }
+        let err = std::thread::Builder::new()
+            .stack_size(64 * 1024 * 1024)
+            .spawn(move || convert(&v, &ty).map(|_| ()))
+            .expect("spawn")
+            .join()
+            .expect("no panic");
+        assert!(err.unwrap_err().message.contains("nested more than"));
+    }
+
+    #[test]
     fn types_unify_the_way_terraform_unifies_them() {
         let cases: Vec<(Vec<Type>, Option<Type>)> = vec![
             (vec![Type::Number, Type::String], Some(Type::String)),
@@ -733,5 +782,31 @@ mod tests {
         for (types, expected) in cases {
             assert_eq!(unify(&types), expected, "unifying {types:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod depth_probe {
+    use super::*;
+
+    #[test]
+    fn conversion_at_the_depth_limit_fits_in_a_default_test_thread_stack() {
+        let mut v = Value::string("x");
+        let mut ty = Type::String;
+        for _ in 0..(MAX_DEPTH - 1) {
+            v = Value::tuple(vec![v]);
+            ty = Type::list(ty);
+        }
+        let r = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let ok = convert(&v, &ty).is_ok();
+                std::mem::forget(v);
+                ok
+            })
+            .expect("spawn")
+            .join()
+            .expect("no stack overflow");
+        assert!(r);
     }
 }

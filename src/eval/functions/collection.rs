@@ -63,10 +63,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "contains",
         func(
-            vec![
-                p("list", Type::Dynamic),
-                p("value", Type::Dynamic).null_ok(),
-            ],
+            vec![p("list", Type::Dynamic), p("value", Type::Dynamic)],
             Type::Bool,
             contains,
         ),
@@ -312,7 +309,7 @@ fn chunklist(a: &[Value], _: Env) -> Result<Value> {
     let items = elements(&a[0]);
     let size = integer(&a[1], 1, "size")?;
     if size < 0 {
-        return Err(arg_error(1, "size", "the size argument must be positive"));
+        return Err(FunctionError::call("the size argument must be positive."));
     }
     let chunks: Vec<Value> = if size == 0 {
         vec![a[0].clone()]
@@ -325,7 +322,20 @@ fn chunklist(a: &[Value], _: Env) -> Result<Value> {
     Ok(Value::list(list_ty, chunks))
 }
 
+/// For functions that compare or inspect elements: an unknown result when any element is
+/// unknown.
+fn unknown_if_partial(a: &[Value], ty: impl FnOnce() -> Type) -> Option<Value> {
+    a.iter()
+        .any(|v| !v.is_wholly_known())
+        .then(|| Value::unknown(ty()))
+}
+
 fn coalesce(a: &[Value], _: Env) -> Result<Value> {
+    if let Some(u) = unknown_if_partial(a, || {
+        unify(&a.iter().map(Value::ty).collect::<Vec<_>>()).unwrap_or(Type::Dynamic)
+    }) {
+        return Ok(u);
+    }
     let types: Vec<Type> = a
         .iter()
         .filter(|v| !super::is_kind_null_dynamic(v))
@@ -360,14 +370,10 @@ fn coalesce(a: &[Value], _: Env) -> Result<Value> {
 
 fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
     for (i, v) in a.iter().enumerate() {
-        if v.is_null() {
-            continue;
-        }
-        if !is_sequence(v) {
-            return Err(arg_error(
-                i,
-                "vals",
-                "coalescelist arguments must be lists or tuples",
+        if v.is_null() || !is_sequence(v) {
+            let _ = i;
+            return Err(FunctionError::call(
+                "coalescelist arguments must be lists or tuples.",
             ));
         }
         if !elements(v).is_empty() {
@@ -378,6 +384,9 @@ fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn compact(a: &[Value], _: Env) -> Result<Value> {
+    if let Some(u) = unknown_if_partial(a, || Type::list(Type::String)) {
+        return Ok(u);
+    }
     let items = elements(&a[0])
         .iter()
         .filter(|v| !v.is_null() && v.as_str() != Some(""))
@@ -415,11 +424,32 @@ fn concat(a: &[Value], _: Env) -> Result<Value> {
     if a.is_empty() {
         return Err(FunctionError::call("at least one argument is required."));
     }
+    if a.iter().all(|v| matches!(v.kind, Kind::List(..))) {
+        let types: Vec<Type> = a.iter().map(|v| elem_type(&v.ty())).collect();
+        if let Some(t) = unify(&types)
+            && let Ok(items) = items
+                .iter()
+                .map(|v| convert(v, &t))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        {
+            return Ok(Value::list(t, items));
+        }
+    }
     Ok(if all_lists {
         Value::list(elem.unwrap_or(Type::Dynamic), items)
     } else {
         Value::tuple(items)
     })
+}
+
+/// Type names as Terraform's messages write them: `set of string`, `map of number`.
+fn friendly_long(t: &Type) -> String {
+    match t {
+        Type::List(e) => format!("list of {}", friendly_long(e)),
+        Type::Set(e) => format!("set of {}", friendly_long(e)),
+        Type::Map(e) => format!("map of {}", friendly_long(e)),
+        other => friendly(other),
+    }
 }
 
 fn friendly(t: &Type) -> String {
@@ -461,7 +491,7 @@ pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
 
 fn contains(a: &[Value], _: Env) -> Result<Value> {
     if !is_sequence(&a[0]) {
-        return Err(arg_error(0, "list", "argument must be list, tuple, or set"));
+        return Err(FunctionError::call("argument must be list, tuple, or set."));
     }
     Ok(Value::bool(
         elements(&a[0]).iter().any(|v| values_equal(v, &a[1])),
@@ -469,6 +499,9 @@ fn contains(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn distinct(a: &[Value], _: Env) -> Result<Value> {
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let mut out: Vec<Value> = Vec::new();
     for v in elements(&a[0]) {
         if !out.iter().any(|o| values_equal(o, v)) {
@@ -479,12 +512,11 @@ fn distinct(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn element(a: &[Value], _: Env) -> Result<Value> {
-    if !is_sequence(&a[0]) {
-        return Err(arg_error(
-            0,
-            "list",
-            "cannot read elements from ".to_string() + &friendly(&a[0].ty()),
-        ));
+    if !matches!(a[0].kind, Kind::List(..) | Kind::Tuple(_)) {
+        return Err(FunctionError::call(format!(
+            "cannot read elements from {}.",
+            friendly_long(&a[0].ty())
+        )));
     }
     let items = elements(&a[0]);
     if items.is_empty() {
@@ -492,7 +524,11 @@ fn element(a: &[Value], _: Env) -> Result<Value> {
             "cannot use element function with an empty list.",
         ));
     }
-    let i = integer(&a[1], 1, "index")?;
+    let i = super::number(&a[1]).to_i64().ok_or_else(|| {
+        FunctionError::call(
+            "invalid index: value must be a whole number, between -9223372036854775808 and 9223372036854775807.",
+        )
+    })?;
     let idx = i.rem_euclid(items.len() as i64) as usize;
     Ok(items[idx].clone())
 }
@@ -514,15 +550,14 @@ fn flatten_into(v: &Value, out: &mut Vec<Value>) {
 
 fn flatten(a: &[Value], _: Env) -> Result<Value> {
     if !is_sequence(&a[0]) {
-        return Err(arg_error(
-            0,
-            "list",
-            "can only flatten lists, sets and tuples",
+        return Err(FunctionError::call(
+            "can only flatten lists, sets and tuples.",
         ));
     }
     let mut out = Vec::new();
     flatten_into(&a[0], &mut out);
-    if out.iter().any(|v| !v.is_known()) {
+    // An unknown nested list has an unknown length, so the result is unknown.
+    if out.iter().any(|v| !v.is_known() && !v.ty().is_primitive()) {
         return Ok(Value::unknown(Type::Dynamic));
     }
     Ok(Value::tuple(out))
@@ -530,7 +565,7 @@ fn flatten(a: &[Value], _: Env) -> Result<Value> {
 
 fn index(a: &[Value], _: Env) -> Result<Value> {
     if !matches!(a[0].kind, Kind::List(..) | Kind::Tuple(_)) {
-        return Err(arg_error(0, "list", "argument must be a list or tuple"));
+        return Err(FunctionError::call("argument must be a list or tuple."));
     }
     elements(&a[0])
         .iter()
@@ -564,10 +599,8 @@ fn length(a: &[Value], _: Env) -> Result<Value> {
             items.len()
         }
         _ => {
-            return Err(arg_error(
-                0,
-                "value",
-                "argument must be a string, a collection type, or a structural type",
+            return Err(FunctionError::call(
+                "argument must be a string, a collection type, or a structural type.",
             ));
         }
     };
@@ -609,11 +642,14 @@ fn lookup(a: &[Value], _: Env) -> Result<Value> {
     }
     match default {
         Some(d) => {
-            if let Kind::Map(t, _) = &a[0].kind
-                && !d.is_null()
-                && let Some(u) = unify(&[t.clone(), d.ty()])
-            {
-                return convert(d, &u).map_err(|e| FunctionError::call(e.to_string()));
+            if let Kind::Map(t, _) = &a[0].kind {
+                return convert(d, t).map_err(|_| {
+                    arg_error(
+                        2,
+                        "default",
+                        "the default value must have the same type as the map elements",
+                    )
+                });
             }
             Ok(d.clone())
         }
@@ -623,7 +659,7 @@ fn lookup(a: &[Value], _: Env) -> Result<Value> {
                 "inputMap",
                 format!("the given object has no attribute {key:?}"),
             ),
-            _ => arg_error(0, "inputMap", format!("the given map has no key {key:?}")),
+            _ => FunctionError::call(format!("lookup failed to find key {key:?}.")),
         }),
     }
 }
@@ -671,18 +707,23 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
                 }
             }
             _ => {
-                return Err(arg_error(
-                    i,
-                    "maps",
-                    format!(
-                        "arguments must be maps or objects, got {:?}",
-                        friendly(&v.ty())
-                    ),
-                ));
+                let _ = i;
+                return Err(FunctionError::call(format!(
+                    "arguments must be maps or objects, got {:?}.",
+                    friendly(&v.ty())
+                )));
             }
         }
     }
-    if any && all_maps {
+    let map_types: Vec<Type> = a
+        .iter()
+        .filter(|v| !v.is_null())
+        .map(|v| elem_type(&v.ty()))
+        .collect();
+    if any && all_maps && map_types.iter().all(|t| *t == map_types[0]) {
+        return Ok(Value::map(map_types[0].clone(), out));
+    }
+    if any && all_maps && map_types.is_empty() {
         let values: Vec<Value> = out.values().cloned().collect();
         let types: Vec<Type> = a
             .iter()
@@ -734,15 +775,9 @@ fn range(a: &[Value], _: Env) -> Result<Value> {
         1 => (Number::zero(), number(&a[0]), None),
         2 => (number(&a[0]), number(&a[1]), None),
         3 => (number(&a[0]), number(&a[1]), Some(number(&a[2]))),
-        0 => {
-            return Err(FunctionError::call(
-                "Not enough function arguments: function \"range\" expects at least 1 argument(s). Missing value for \"params\".",
-            ));
-        }
         _ => {
-            return Err(FunctionError::arg(
-                3,
-                "Too many function arguments: function \"range\" expects only 3 argument(s).",
+            return Err(FunctionError::call(
+                "must have one, two, or three arguments.",
             ));
         }
     };
@@ -797,7 +832,10 @@ fn reverse(a: &[Value], _: Env) -> Result<Value> {
         return Err(arg_error(
             0,
             "list",
-            "can only reverse list or tuple values",
+            format!(
+                "can only reverse list or tuple values, not {}",
+                friendly(&a[0].ty())
+            ),
         ));
     }
     let mut items = elements(&a[0]).to_vec();
@@ -838,6 +876,10 @@ fn set_contains(set: &[Value], v: &Value) -> bool {
 }
 
 fn setintersection(a: &[Value], _: Env) -> Result<Value> {
+    // Set membership cannot be decided with unknown elements.
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let (ty, sets) = unify_sets(a)?;
     let out = sets[0]
         .iter()
@@ -848,6 +890,10 @@ fn setintersection(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn setsubtract(a: &[Value], _: Env) -> Result<Value> {
+    // Set membership cannot be decided with unknown elements.
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let (ty, sets) = unify_sets(a)?;
     let out = sets[0]
         .iter()
@@ -858,6 +904,10 @@ fn setsubtract(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn setunion(a: &[Value], _: Env) -> Result<Value> {
+    // Set membership cannot be decided with unknown elements.
+    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
+        return Ok(u);
+    }
     let (ty, sets) = unify_sets(a)?;
     Ok(Value::set(ty, sets.into_iter().flatten().collect()))
 }
@@ -953,12 +1003,10 @@ fn slice(a: &[Value], _: Env) -> Result<Value> {
 
 fn sort(a: &[Value], _: Env) -> Result<Value> {
     let items = elements(&a[0]);
-    if items.iter().any(Value::is_null) {
-        return Err(arg_error(
-            0,
-            "list",
-            "given list element is null; a null value cannot be sorted",
-        ));
+    if let Some(i) = items.iter().position(Value::is_null) {
+        return Err(FunctionError::call(format!(
+            "given list element {i} is null; a null string cannot be sorted."
+        )));
     }
     let mut strings: Vec<String> = items.iter().map(|v| text(v).to_string()).collect();
     strings.sort();
@@ -986,8 +1034,14 @@ fn sum(a: &[Value], _: Env) -> Result<Value> {
                 "argument must be list, set, or tuple of number values",
             ));
         }
-        let n = convert(v, &Type::Number)
-            .map_err(|_| arg_error(0, "list", format!("element {i}: a number is required")))?;
+        let _ = i;
+        let n = convert(v, &Type::Number).map_err(|_| {
+            arg_error(
+                0,
+                "list",
+                "argument must be list, set, or tuple of number values",
+            )
+        })?;
         total = total.add(&number(&n));
     }
     Ok(Value::number(total))
@@ -1037,14 +1091,10 @@ fn zipmap(a: &[Value], _: Env) -> Result<Value> {
             vs.len()
         )));
     }
-    for k in ks {
-        if k.is_null() {
-            return Err(arg_error(
-                0,
-                "keys",
-                "keys list must not contain null values",
-            ));
-        }
+    if let Some(i) = ks.iter().position(Value::is_null) {
+        return Err(FunctionError::call(format!(
+            "keys list has null value at index {i}."
+        )));
     }
     let m: BTreeMap<String, Value> = ks
         .iter()

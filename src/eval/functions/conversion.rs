@@ -1,4 +1,4 @@
-//! Type conversion functions: nonsensitive sensitive tobool tolist tomap tonumber toset
+//! Type conversion functions: issensitive nonsensitive sensitive tobool tolist tomap tonumber toset
 //! tostring. (`can`, `try` and `type` are the evaluator's.)
 
 use brick_provider_api::value::Kind;
@@ -37,6 +37,19 @@ pub(super) fn register(r: &mut Registry) {
             nonsensitive,
         ),
     );
+    r.insert(
+        "issensitive",
+        func(
+            vec![
+                p("value", Type::Dynamic)
+                    .null_ok()
+                    .unknown_ok()
+                    .keep_marks(),
+            ],
+            Type::Bool,
+            issensitive,
+        ),
+    );
     let to = |imp: super::Impl| {
         func(
             vec![p("v", Type::Dynamic).null_ok().unknown_ok().shallow()],
@@ -54,6 +67,11 @@ pub(super) fn register(r: &mut Registry) {
 
 fn sensitive(a: &[Value], _: Env) -> Result<Value> {
     Ok(a[0].clone().sensitive())
+}
+
+/// Whether the value itself is marked sensitive (Terraform 1.8's `issensitive`).
+fn issensitive(a: &[Value], _: Env) -> Result<Value> {
+    Ok(Value::bool(a[0].is_sensitive()))
 }
 
 fn nonsensitive(a: &[Value], _: Env) -> Result<Value> {

@@ -45,7 +45,10 @@ pub(super) fn register(r: &mut Registry) {
 /// Parses an RFC 3339 timestamp; the error names the parameter as Terraform does.
 pub(crate) fn parse_timestamp(s: &str, arg: usize, param: &str) -> Result<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
-        let why = if !s.contains('T') && !s.contains('t') {
+        let year_ok = s.len() >= 4 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+        let why = if !year_ok {
+            format!("cannot use {s:?} as year")
+        } else if !s.contains('T') && !s.contains('t') {
             "missing required time introducer 'T'".to_string()
         } else {
             e.to_string()
@@ -182,10 +185,20 @@ fn formatdate(a: &[Value], _: Env) -> Result<Value> {
             "ZZZ" => offset_text(t.offset(), false, "UTC"),
             "Z" => offset_text(t.offset(), true, "Z"),
             other => {
+                let why = match c {
+                    'Y' => ": year must either be \"YY\" or \"YYYY\"",
+                    'M' => ": month must be \"M\", \"MM\", \"MMM\", or \"MMMM\"",
+                    'D' => ": day of month must either be \"D\" or \"DD\"",
+                    'E' => ": day of week must either be \"EEE\" or \"EEEE\"",
+                    'h' | 'H' => ": hour must either be one or two letters",
+                    'm' => ": minute must either be \"m\" or \"mm\"",
+                    's' => ": second must either be \"s\" or \"ss\"",
+                    _ => "",
+                };
                 return Err(FunctionError::arg(
                     0,
                     format!(
-                        "Invalid value for \"format\" parameter: invalid date format verb {other:?}."
+                        "Invalid value for \"format\" parameter: invalid date format verb {other:?}{why}."
                     ),
                 ));
             }
@@ -256,7 +269,12 @@ pub(crate) fn parse_duration(s: &str) -> std::result::Result<i128, String> {
 }
 
 fn timeadd(a: &[Value], _: Env) -> Result<Value> {
-    let t = parse_timestamp(text(&a[0]), 0, "timestamp")?;
+    let t = parse_timestamp(text(&a[0]), 0, "timestamp").map_err(|e| {
+        let msg = e
+            .message
+            .replacen("Invalid value for \"timestamp\" parameter: ", "", 1);
+        FunctionError::call(msg)
+    })?;
     let ns = parse_duration(text(&a[1])).map_err(|e| FunctionError::call(format!("{e}.")))?;
     let d = Duration::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i32);
     let r = t

@@ -65,17 +65,11 @@ pub(super) fn register(r: &mut Registry) {
 
 fn base64decode(a: &[Value], _: Env) -> Result<Value> {
     let s = text(&a[0]);
-    let bytes = STANDARD.decode(s).map_err(|_| {
-        FunctionError::arg(
-            0,
-            format!("Invalid value for \"str\" parameter: failed to decode base64 data {s:?}."),
-        )
-    })?;
+    let bytes = STANDARD
+        .decode(s)
+        .map_err(|_| FunctionError::call(format!("failed to decode base64 data {s:?}.")))?;
     String::from_utf8(bytes).map(Value::string).map_err(|_| {
-        FunctionError::arg(
-            0,
-            "Invalid value for \"str\" parameter: the result of decoding the provided string is not valid UTF-8.",
-        )
+        FunctionError::call("the result of decoding the provided string is not valid UTF-8.")
     })
 }
 
@@ -88,7 +82,7 @@ fn encoding_for(name: &str, arg: usize) -> Result<&'static encoding_rs::Encoding
         FunctionError::arg(
             arg,
             format!(
-                "Invalid value for \"encoding\" parameter: {name:?} is not a supported IANA encoding name or alias."
+                                "Invalid value for \"encoding\" parameter: {name:?} is not a supported IANA encoding name or alias in this version of brick."
             ),
         )
     })
@@ -121,9 +115,13 @@ fn textdecodebase64(a: &[Value], _: Env) -> Result<Value> {
     let s = text(&a[0]);
     let enc = encoding_for(text(&a[1]), 1)?;
     let bytes = STANDARD.decode(s).map_err(|_| {
+        let offset = s
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='))
+            .unwrap_or(s.len());
         FunctionError::arg(
             0,
-            "Invalid value for \"source\" parameter: the given value is has an invalid base64 symbol.",
+            format!("Invalid value for \"source\" parameter: the given value is has an invalid base64 symbol at offset {offset}."),
         )
     })?;
     let (out, _, had_errors) = enc.decode(&bytes);
@@ -240,23 +238,19 @@ pub(crate) fn from_json(j: &serde_json::Value) -> Value {
 
 fn jsondecode(a: &[Value], _: Env) -> Result<Value> {
     let s = text(&a[0]);
-    let j: serde_json::Value = serde_json::from_str(s).map_err(|e| {
-        FunctionError::arg(
-            0,
-            format!(
-                "Invalid value for \"str\" parameter: {}.",
-                json_error(&e, s)
-            ),
-        )
-    })?;
+    let j: serde_json::Value = serde_json::from_str(s)
+        .map_err(|e| FunctionError::call(format!("{}.", json_error(&e, s))))?;
     Ok(from_json(&j))
 }
 
 fn json_error(e: &serde_json::Error, s: &str) -> String {
     if s.trim().is_empty() || e.is_eof() {
-        return "unexpected end of JSON input".to_string();
+        return "EOF".to_string();
     }
     let msg = e.to_string();
+    if msg.starts_with("trailing characters") {
+        return "extraneous data after JSON object".to_string();
+    }
     msg.split(" at line ").next().unwrap_or(&msg).to_string()
 }
 
@@ -336,7 +330,7 @@ fn csvdecode(a: &[Value], _: Env) -> Result<Value> {
     for (i, rec) in records.iter().enumerate() {
         if rec.len() != header.len() {
             return Err(FunctionError::call(format!(
-                "record on line {}: wrong number of fields.",
+                "CSV parse error on line {}: wrong number of fields.",
                 i + 2
             )));
         }
@@ -353,64 +347,285 @@ fn csvdecode(a: &[Value], _: Env) -> Result<Value> {
 
 // ---- YAML -------------------------------------------------------------------------------
 
-fn from_yaml(y: &yaml_rust2::Yaml) -> Result<Value> {
-    use yaml_rust2::Yaml;
-    Ok(match y {
-        Yaml::Null | Yaml::BadValue => Value::null_dynamic(),
-        Yaml::Boolean(b) => Value::bool(*b),
-        Yaml::Integer(i) => Value::number(*i),
-        Yaml::Real(r) => {
-            let parsed =
-                Number::parse(r).or_else(|| r.parse::<f64>().ok().and_then(Number::from_f64));
-            match parsed {
-                Some(n) => Value::number(n),
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Builds values from parser events. Plain scalars are resolved as Terraform's YAML decoder
+/// does (YAML 1.1 style: `yes`/`on` are true, `~` is null, `0x1F` is a number, a date becomes
+/// an RFC 3339 timestamp string); quoted and block scalars are strings.
+#[derive(Default)]
+struct YamlBuilder {
+    /// The source as characters, to name anchors in messages.
+    src: Vec<char>,
+    /// Anchors of collections still being built.
+    open_anchors: Vec<usize>,
+    stack: Vec<Frame>,
+    anchors: BTreeMap<usize, Value>,
+    documents: Vec<Value>,
+    second_document_line: Option<usize>,
+    starts: usize,
+    error: Option<String>,
+}
+
+enum Frame {
+    Seq(usize, Vec<Value>),
+    Map(usize, BTreeMap<String, Value>, Option<String>),
+}
+
+impl YamlBuilder {
+    fn push_value(&mut self, v: Value, key_text: Option<String>) {
+        match self.stack.last_mut() {
+            None => self.documents.push(v),
+            Some(Frame::Seq(_, items)) => items.push(v),
+            Some(Frame::Map(_, m, pending)) => match pending.take() {
                 None => {
-                    return Err(FunctionError::call(format!(
-                        "cannot parse {r:?} as a number."
-                    )));
+                    let key = key_text.unwrap_or_else(|| match &v.kind {
+                        Kind::String(s) => s.clone(),
+                        Kind::Null(_) => "null".into(),
+                        _ => render_key(&v),
+                    });
+                    *pending = Some(key);
+                }
+                Some(k) => {
+                    m.insert(k, v);
+                }
+            },
+        }
+    }
+}
+
+fn render_key(v: &Value) -> String {
+    match &v.kind {
+        Kind::Bool(b) => b.to_string(),
+        Kind::Number(n) => n.to_string(),
+        _ => json_encode(v),
+    }
+}
+
+/// Checks a node's tag: standard YAML tags are accepted, others are not.
+fn check_tag(tag: &Option<yaml_rust2::parser::Tag>) -> std::result::Result<Option<String>, String> {
+    match tag {
+        None => Ok(None),
+        Some(t)
+            if t.handle == "tag:yaml.org,2002:"
+                && matches!(
+                    t.suffix.as_str(),
+                    "str" | "int" | "float" | "bool" | "null" | "map" | "seq" | "timestamp"
+                ) =>
+        {
+            Ok(Some(t.suffix.clone()))
+        }
+        Some(t) => {
+            let shown = if t.handle.is_empty() {
+                format!("!{}", t.suffix)
+            } else if t.handle == "tag:yaml.org,2002:" {
+                format!("!!{}", t.suffix)
+            } else {
+                format!("{}{}", t.handle, t.suffix)
+            };
+            Err(format!("unsupported tag {shown:?}"))
+        }
+    }
+}
+
+impl YamlBuilder {
+    fn anchor_name_at(&self, index: usize) -> String {
+        self.src
+            .iter()
+            .skip(index)
+            .skip_while(|c| **c == '*')
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
+            .collect()
+    }
+}
+
+impl MarkedEventReceiver for YamlBuilder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        match ev {
+            Event::DocumentStart => {
+                self.starts += 1;
+                if self.starts == 2 {
+                    self.second_document_line = Some(mark.line());
                 }
             }
-        }
-        Yaml::String(s) => Value::string(s.clone()),
-        Yaml::Array(items) => Value::tuple(items.iter().map(from_yaml).collect::<Result<_>>()?),
-        Yaml::Hash(h) => {
-            let mut m = BTreeMap::new();
-            for (k, v) in h {
-                let key = match k {
-                    Yaml::String(s) => s.clone(),
-                    Yaml::Integer(i) => i.to_string(),
-                    Yaml::Real(r) => r.clone(),
-                    Yaml::Boolean(b) => b.to_string(),
-                    Yaml::Null => "null".to_string(),
-                    _ => {
-                        return Err(FunctionError::call(
-                            "map keys must be strings, numbers or bools.",
-                        ));
+            Event::Scalar(text, style, anchor, tag) => {
+                let tag = match check_tag(&tag) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.error = Some(e);
+                        return;
                     }
                 };
-                m.insert(key, from_yaml(v)?);
+                let forced_string = tag.as_deref() == Some("str");
+                let v = if style == TScalarStyle::Plain && !forced_string {
+                    match resolve_plain(&text) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.error = Some(e);
+                            return;
+                        }
+                    }
+                } else {
+                    Value::string(text.clone())
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                self.push_value(v, Some(text));
             }
-            Value::object(m)
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(v) => self.push_value(v, None),
+                None if self.open_anchors.contains(&id) => {
+                    self.error = Some(format!(
+                        "cannot refer to anchor {:?} from inside its own definition",
+                        self.anchor_name_at(mark.index())
+                    ))
+                }
+                None => self.error = Some("unknown anchor".into()),
+            },
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
+                if check_tag(&tag).is_err() =>
+            {
+                let _ = anchor;
+                self.error = check_tag(&tag).err();
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.open_anchors.push(anchor);
+                self.stack.push(Frame::Seq(anchor, Vec::new()))
+            }
+            Event::MappingStart(anchor, _) => {
+                self.open_anchors.push(anchor);
+                self.stack.push(Frame::Map(anchor, BTreeMap::new(), None))
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                self.open_anchors.pop();
+                let (anchor, v) = match self.stack.pop() {
+                    Some(Frame::Seq(a, items)) => (a, Value::tuple(items)),
+                    Some(Frame::Map(a, m, _)) => (a, Value::object(m)),
+                    None => return,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                self.push_value(v, None);
+            }
+            _ => {}
         }
-        Yaml::Alias(_) => {
-            return Err(FunctionError::call("YAML aliases are not supported."));
+    }
+}
+
+fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::null_dynamic()),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
+            return Ok(Value::bool(true));
         }
-    })
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
+            return Ok(Value::bool(false));
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | "+.Inf" | "-.Inf" | ".nan" | ".NaN"
+        | ".NAN" => return Err(format!("cannot represent {s} as a number")),
+        _ => {}
+    }
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let clean: String = body.chars().filter(|c| *c != '_').collect();
+    let radix = |digits: &str, base: u32| -> Option<Value> {
+        if digits.is_empty() {
+            return None;
+        }
+        let mut acc = bigdecimal::num_bigint::BigInt::from(0);
+        for c in digits.chars() {
+            acc = acc * base + c.to_digit(base)?;
+        }
+        if neg {
+            acc = -acc;
+        }
+        Some(Value::number(Number::from_big_decimal(
+            bigdecimal::BigDecimal::from(acc),
+        )))
+    };
+    if let Some(h) = clean.strip_prefix("0x") {
+        if let Some(v) = radix(h, 16) {
+            return Ok(v);
+        }
+    } else if let Some(b) = clean.strip_prefix("0b") {
+        if let Some(v) = radix(b, 2) {
+            return Ok(v);
+        }
+    } else if let Some(o) = clean.strip_prefix("0o") {
+        if let Some(v) = radix(o, 8) {
+            return Ok(v);
+        }
+    } else if clean.len() > 1
+        && clean.starts_with('0')
+        && clean.bytes().all(|b| b.is_ascii_digit())
+        && let Some(v) = radix(&clean[1..], 8)
+    {
+        return Ok(v);
+    }
+    let numeric = !clean.is_empty()
+        && clean
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && clean
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.');
+    if numeric && let Some(n) = Number::parse(&clean) {
+        return Ok(Value::number(if neg { n.neg() } else { n }));
+    }
+    // A date alone is a timestamp at midnight UTC.
+    let b = s.as_bytes();
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
+        return Ok(Value::string(format!("{s}T00:00:00Z")));
+    }
+    Ok(Value::string(s))
 }
 
 fn yamldecode(a: &[Value], _: Env) -> Result<Value> {
-    let docs = yaml_rust2::YamlLoader::load_from_str(text(&a[0])).map_err(|e| {
+    let src = text(&a[0]);
+    let mut builder = YamlBuilder {
+        src: src.chars().collect(),
+        ..YamlBuilder::default()
+    };
+    let mut parser = Parser::new_from_str(src);
+    parser.load(&mut builder, true).map_err(|e| {
         FunctionError::call(format!(
             "on line {}, column {}: {}.",
             e.marker().line(),
             e.marker().col() + 1,
-            e.info()
+            e.info().trim_start_matches("while parsing a node, ")
         ))
     })?;
-    match docs.len() {
-        0 => Ok(Value::null_dynamic()),
-        1 => from_yaml(&docs[0]),
-        _ => Err(FunctionError::call("unexpected extra content after value.")),
+    if let Some(e) = builder.error {
+        return Err(FunctionError::call(format!("{e}.")));
+    }
+    match builder.documents.len() {
+        0 => Err(FunctionError::call(
+            "on line 1, column 1: missing start of document.",
+        )),
+        1 => Ok(builder.documents.pop().unwrap_or_else(Value::null_dynamic)),
+        _ => Err(FunctionError::call(format!(
+            "on line {}, column 1: unexpected extra content after value.",
+            // Reported at the line before the second document's marker, as Terraform does.
+            builder
+                .second_document_line
+                .unwrap_or(2)
+                .saturating_sub(1)
+                .max(1)
+        ))),
     }
 }
 
@@ -436,46 +651,79 @@ fn yaml_scalar(v: &Value, indent: usize) -> Option<String> {
     })
 }
 
-fn yaml_string(s: &str, indent: usize) -> String {
-    let multiline = s.contains('\n')
-        && !s.chars().any(|c| c != '\n' && c != '\t' && c.is_control())
-        && !s.lines().any(|l| l.ends_with(' ') || l.ends_with('\t'))
-        && !s.starts_with(' ');
-    if multiline {
-        let chomp = if s.ends_with("\n\n") {
-            "+"
-        } else if s.ends_with('\n') {
-            ""
-        } else {
-            "-"
-        };
-        let pad = " ".repeat(indent + 2);
-        let mut out = format!("|{chomp}");
-        let body = s.strip_suffix('\n').unwrap_or(s);
-        for line in body.split('\n') {
-            out.push('\n');
-            if !line.is_empty() {
-                out.push_str(&pad);
-                out.push_str(line);
-            }
-        }
-        return out;
-    }
-    yaml_quoted(s)
+/// Whether go-yaml writes this character as it is (its `is_printable`): line feed, printable
+/// ASCII, and the Basic Multilingual Plane above U+00A0 except surrogates, U+FEFF and
+/// U+FFFE/U+FFFF. Everything else forces double quotes and is escaped.
+fn yaml_printable(c: char) -> bool {
+    let u = c as u32;
+    c == '\n'
+        || (0x20..=0x7E).contains(&u)
+        || (0xA0..=0xD7FF).contains(&u)
+        || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
 }
 
+fn yaml_string(s: &str, indent: usize) -> String {
+    // Multi-line strings are literal blocks unless a character needs escaping or a line
+    // ends with a space, which a block cannot keep.
+    let literal = s.contains('\n')
+        && s.chars().all(yaml_printable)
+        && !s.contains(" \n")
+        && !s.ends_with(' ');
+    if !literal {
+        return yaml_quoted(s);
+    }
+    let chomp = if s.ends_with('\n') {
+        if s == "\n" || s.ends_with("\n\n") {
+            "+"
+        } else {
+            ""
+        }
+    } else {
+        "-"
+    };
+    // Content starting with a space or a line break needs an explicit indentation.
+    let hint = if s.starts_with(' ') || s.starts_with('\n') {
+        "2"
+    } else {
+        ""
+    };
+    let pad = " ".repeat(indent + 2);
+    let mut out = format!("|{hint}{chomp}");
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A double-quoted YAML string with go-yaml's escapes.
 fn yaml_quoted(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
             '\0' => out.push_str("\\0"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
-            c => out.push(c),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{a0}' => out.push('\u{a0}'),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if yaml_printable(c) => out.push(c),
+            c if (c as u32) <= 0xFF => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
         }
     }
     out.push('"');
@@ -486,6 +734,13 @@ fn write_yaml_root(v: &Value, out: &mut String) {
     if let Some(s) = yaml_scalar(v, 0) {
         out.push_str(&s);
         out.push('\n');
+        // A plain scalar document is closed with an explicit end marker, as go-yaml does.
+        if matches!(
+            v.kind,
+            Kind::Null(_) | Kind::Unknown(_) | Kind::Bool(_) | Kind::Number(_)
+        ) {
+            out.push_str("...\n");
+        }
         return;
     }
     write_yaml_block(v, 0, out);

@@ -121,8 +121,11 @@ fn dir(path: &str) -> String {
 
 /// `~` and `~/…` become the home directory.
 fn expand(path: &str, env: Env) -> Result<String> {
-    if path != "~" && !path.starts_with("~/") {
+    if !path.starts_with('~') {
         return Ok(path.to_string());
+    }
+    if path != "~" && !path.starts_with("~/") {
+        return Err(FunctionError::call("cannot expand user-specific home dir."));
     }
     let home = env
         .home_dir()
@@ -194,10 +197,9 @@ fn file(a: &[Value], env: Env) -> Result<Value> {
     let path = text(&a[0]);
     let bytes = read(path, env)?;
     String::from_utf8(bytes).map(Value::string).map_err(|_| {
-        FunctionError::arg(
-            0,
+        FunctionError::call(
             format!(
-                "Invalid value for \"path\" parameter: contents of {path:?} are not valid UTF-8; use the filebase64 function to obtain the Base64 encoded contents or the other file functions (e.g. filemd5, filesha256) to obtain file hashing results instead."
+                                "contents of {path:?} are not valid UTF-8; use the filebase64 function to obtain the Base64 encoded contents or the other file functions (e.g. filemd5, filesha256) to obtain file hashing results instead."
             ),
         )
     })

@@ -165,7 +165,8 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
         }
         let Some((end, verb)) = chars.next() else {
             return Err(FunctionError::call(format!(
-                "unterminated format verb at offset {start}."
+                "invalid format string starting at offset {}.",
+                fmt.len()
             )));
         };
         let verb_text = &fmt[start..end + verb.len_utf8()];
@@ -198,12 +199,12 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
         let want = |ty: Type| convert(arg, &ty).map_err(|e| bad(&e.to_string()));
         let piece = match verb {
             'v' => {
-                let s = if spec.sharp {
-                    super::encoding::json_encode(arg)
-                } else {
-                    display_value(arg)
-                };
-                pad(&s, &spec, false)
+                match (&arg.kind, spec.sharp) {
+                    // Numbers default to %g.
+                    (Kind::Number(n), false) => format_float(n, 'g', &spec),
+                    (_, true) => pad(&super::encoding::json_encode(arg), &spec, false),
+                    _ => pad(&display_value(arg), &spec, false),
+                }
             }
             't' => {
                 let v = want(Type::Bool)?;
@@ -257,9 +258,10 @@ fn display_value(v: &Value) -> String {
 }
 
 fn truncate(s: &str, precision: Option<usize>) -> String {
+    // A zero precision is the same as none for strings.
     match precision {
-        Some(p) => s.graphemes(true).take(p).collect(),
-        None => s.to_string(),
+        Some(p) if p > 0 => s.graphemes(true).take(p).collect(),
+        _ => s.to_string(),
     }
 }
 

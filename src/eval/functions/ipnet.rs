@@ -57,10 +57,9 @@ struct Net {
 
 fn parse_cidr(s: &str) -> Result<Net> {
     let bad = || {
-        FunctionError::arg(
-            0,
-            format!("Invalid value for \"prefix\" parameter: invalid CIDR address: {s}."),
-        )
+        FunctionError::call(format!(
+            "invalid CIDR expression: invalid CIDR address: {s}."
+        ))
     };
     let (ip, len) = s.split_once('/').ok_or_else(bad)?;
     let ip: IpAddr = ip.parse().map_err(|_| bad())?;
@@ -118,8 +117,13 @@ fn cidrhost(a: &[Value], _: Env) -> Result<Value> {
     let n = integer(&a[1], 1, "hostnum")?;
     let count = host_count(&net);
     let fail = || {
+        // Terraform reports a negative number counted back from the end.
+        let shown = match count {
+            Some(c) if n < 0 => n + c.min(i64::MAX as u128) as i64,
+            _ => n,
+        };
         FunctionError::call(format!(
-            "prefix of {} does not accommodate a host numbered {n}.",
+            "prefix of {} does not accommodate a host numbered {shown}.",
             net.len
         ))
     };
@@ -160,13 +164,10 @@ fn subnet(net: &Net, newbits: i64, netnum: i64, arg: usize) -> Result<Net> {
     }
     let new_len = net.len as i64 + newbits;
     if new_len > net.bits as i64 {
-        let family = if net.bits == 32 { "IPv4" } else { "IPv6" };
-        return Err(FunctionError::arg(
-            arg,
-            format!(
-                "Invalid value for \"newbits\" parameter: would extend prefix to {new_len} bits, which is too long for an {family} address."
-            ),
-        ));
+        return Err(FunctionError::call(format!(
+            "insufficient address space to extend prefix of {} by {newbits}.",
+            net.len
+        )));
     }
     let new_len = new_len as u32;
     if netnum < 0 || (newbits < 64 && netnum as u128 >= 1u128 << newbits) {

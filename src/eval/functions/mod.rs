@@ -254,7 +254,13 @@ fn call_function(
                 format!("Invalid value for \"{}\" parameter: {e}.", param.name),
             )
         })?;
-        if !param.allow_unknown && !arg.is_wholly_known() {
+        // Functions that only move values around (shallow marks) accept unknown elements;
+        // the others need everything known.
+        let known = match param.marks {
+            MarkMode::Shallow => arg.is_known(),
+            _ => arg.is_wholly_known(),
+        };
+        if !param.allow_unknown && !known {
             unknown = true;
         }
         converted.push(arg);
@@ -321,7 +327,7 @@ pub(crate) fn entries(v: &Value) -> BTreeMap<String, Value> {
     v.as_mapping().cloned().unwrap_or_default()
 }
 
-/// Whether a value is a bool/number/string (or null of such).
+/// Builds a list of strings.
 pub(crate) fn list_string(items: Vec<String>) -> Value {
     Value::list(Type::String, items.into_iter().map(Value::string).collect())
 }

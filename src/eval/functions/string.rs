@@ -173,7 +173,12 @@ fn compile(pattern: &str) -> Result<Regex> {
             0,
             format!(
                 "Invalid value for \"pattern\" parameter: invalid regexp pattern: {}.",
-                e.to_string().lines().last().unwrap_or_default().trim()
+                e.to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_start_matches("error: ")
             ),
         )
     })?;
