@@ -391,3 +391,43 @@ fn count_and_for_each_values_get_terraforms_errors() {
         assert!(d.iter().any(|d| d.detail.contains(want)), "{arg}: {d:?}");
     }
 }
+
+#[test]
+fn inputs_are_gathered_in_terraform_precedence_order() {
+    use brick::eval::{CliVar, gather_inputs};
+    let mut fs = MemoryFs::new();
+    fs.insert(
+        "/c/main.hcl",
+        "variable \"v\" {}\nvariable \"w\" {}\nvariable \"x\" {}\nvariable \"y\" {}\n",
+    );
+    fs.insert(
+        "/c/brick.vars.hcl",
+        "v = \"default-file\"\nw = \"default-file\"\nx = \"default-file\"\n",
+    );
+    fs.insert("/c/a.auto.vars.hcl", "w = \"auto-a\"\nx = \"auto-a\"\n");
+    fs.insert("/c/b.auto.vars.hcl", "x = \"auto-b\"\n");
+    fs.insert("/extra.vars.hcl", "y = \"var-file\"\n");
+    let (c, d) = config::load(&fs, Path::new("/c"));
+    assert!(d.is_empty(), "{d:?}");
+    let mut c = c.unwrap();
+    let env = [
+        ("BRICK_VAR_v".to_string(), "env".to_string()),
+        ("BRICK_VAR_y".to_string(), "env".to_string()),
+    ];
+    let cli = [
+        CliVar::Var("y=flag".into()),
+        CliVar::File("/extra.vars.hcl".into()),
+    ];
+    let (inputs, d) = gather_inputs(&fs, Path::new("/c"), &env, &cli, &mut c.files);
+    assert!(d.is_empty(), "{d:?}");
+    let (vals, d) = resolve_variables(&c.root.variables, &inputs, &NullEnvironment);
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(vals["v"], Value::string("default-file"));
+    assert_eq!(vals["w"], Value::string("auto-a"));
+    assert_eq!(vals["x"], Value::string("auto-b"));
+    assert_eq!(
+        vals["y"],
+        Value::string("var-file"),
+        "the later command-line option wins"
+    );
+}

@@ -319,3 +319,87 @@ fn invalid_value(name: &str, why: &str, span: Option<Span>) -> Diagnostic {
     )
     .at_opt(span.filter(|s| s.file != usize::MAX))
 }
+
+/// Gathers every variable input in Terraform's precedence order (lowest first): the
+/// `BRICK_VAR_*` environment, `brick.vars.hcl`, `*.auto.vars.hcl` in name order, then each
+/// `--var` / `--var-file` in command-line order (`cli_order`). Files are read through `fs`
+/// and appended to `files` (so diagnostics can point into them). Pass the result to
+/// [`resolve_variables`].
+pub fn gather_inputs(
+    fs: &dyn crate::config::FileSystem,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    cli_order: &[CliVar],
+    files: &mut Vec<crate::config::SourceFile>,
+) -> (Vec<VariableInput>, Vec<Diagnostic>) {
+    let mut inputs = env_inputs(env);
+    let mut diags = Vec::new();
+    let mut read = |path: &std::path::Path,
+                    inputs: &mut Vec<VariableInput>,
+                    diags: &mut Vec<Diagnostic>,
+                    required: bool| {
+        match fs.read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let id = files.len();
+                    let (i, d) = parse_vars_file(&text, id, &path.display().to_string());
+                    files.push(crate::config::SourceFile {
+                        path: path.to_path_buf(),
+                        text,
+                    });
+                    inputs.extend(i);
+                    diags.extend(d);
+                }
+                Err(_) => diags.push(Diagnostic::error(
+                    "brick::vars::invalid_utf8",
+                    "Invalid UTF-8",
+                    format!("The variables file {} is not valid UTF-8.", path.display()),
+                )),
+            },
+            Err(e) if required => diags.push(Diagnostic::error(
+                "brick::vars::unreadable_file",
+                "Cannot read variables file",
+                format!(
+                    "The variables file {} could not be read: {e}.",
+                    path.display()
+                ),
+            )),
+            Err(_) => {}
+        }
+    };
+    let listed = fs.list_hcl_files(dir).unwrap_or_default();
+    let default = dir.join("brick.vars.hcl");
+    if listed.contains(&default) {
+        read(&default, &mut inputs, &mut diags, false);
+    }
+    let mut autos: Vec<_> = listed
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".auto.vars.hcl"))
+        })
+        .cloned()
+        .collect();
+    autos.sort();
+    for a in autos {
+        read(&a, &mut inputs, &mut diags, false);
+    }
+    for c in cli_order {
+        match c {
+            CliVar::Var(flag) => match parse_var_flag(flag) {
+                Ok(i) => inputs.push(i),
+                Err(d) => diags.push(d),
+            },
+            CliVar::File(p) => read(p, &mut inputs, &mut diags, true),
+        }
+    }
+    (inputs, diags)
+}
+
+/// One `--var NAME=VALUE` or `--var-file PATH` option, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliVar {
+    Var(String),
+    File(std::path::PathBuf),
+}

@@ -91,7 +91,8 @@ pub use evaluator::{
 };
 pub use expand::{Expansion, InstanceScope, expansion};
 pub use inputs::{
-    VariableInput, VariableSource, env_inputs, parse_var_flag, parse_vars_file, resolve_variables,
+    CliVar, VariableInput, VariableSource, env_inputs, gather_inputs, parse_var_flag,
+    parse_vars_file, resolve_variables,
 };
 pub use refs::{references, references_with};
 
