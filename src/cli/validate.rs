@@ -90,68 +90,7 @@ pub fn run(
 /// Renders diagnostics to stderr with miette (source snippets, labels, help).
 pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
     for d in diags {
-        let report = miette::Report::new(OwnedWithSource::new(d, files));
-        eprintln!("{report:?}");
-    }
-}
-
-/// An owned pairing for `miette::Report` (which needs `'static`).
-#[derive(Debug)]
-struct OwnedWithSource {
-    diag: Diagnostic,
-    file: Option<crate::config::SourceFile>,
-}
-
-impl OwnedWithSource {
-    fn new(d: &Diagnostic, files: &[crate::config::SourceFile]) -> Self {
-        OwnedWithSource {
-            diag: d.clone(),
-            file: d.span.and_then(|s| files.get(s.file)).cloned(),
-        }
-    }
-}
-
-impl std::fmt::Display for OwnedWithSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.diag.summary)
-    }
-}
-impl std::error::Error for OwnedWithSource {}
-impl miette::Diagnostic for OwnedWithSource {
-    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(&self.diag.code))
-    }
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(if self.diag.is_error() {
-            miette::Severity::Error
-        } else {
-            miette::Severity::Warning
-        })
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(match &self.diag.help {
-            Some(h) => format!("{}\n{h}", self.diag.detail),
-            None => self.diag.detail.clone(),
-        }))
-    }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.file
-            .as_ref()
-            .map(|f| &f.text as &dyn miette::SourceCode)
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let s = self.diag.span?;
-        self.file.as_ref()?;
-        let label = self
-            .diag
-            .label
-            .clone()
-            .unwrap_or_else(|| self.diag.summary.clone());
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new(
-            Some(label),
-            s.start,
-            s.end.saturating_sub(s.start),
-        ))))
+        eprintln!("{:?}", crate::diag::report(d, files));
     }
 }
 
