@@ -5,9 +5,12 @@
 //! `--detailed-exitcode`).
 
 mod common;
+pub mod console;
+pub mod fmt;
 mod run;
 mod state_cmd;
 pub mod statefile;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +77,24 @@ pub enum Command {
     Validate {
         #[arg(long)]
         json: bool,
+    },
+    /// Rewrite configuration files in the canonical style.
+    Fmt {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Only check; exit 3 when a file would change.
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a diff.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Evaluate expressions interactively against the configuration and state.
+    Console {
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long = "var-file", value_name = "FILE")]
+        var_files: Vec<PathBuf>,
     },
     /// Show what apply would change.
     Plan {
@@ -192,6 +213,9 @@ pub fn main() -> ExitCode {
             }
             0
         }
+        Command::Fmt { paths, check, diff } => {
+            return fmt::run(&paths, check, diff);
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "brick", &mut std::io::stdout());
@@ -216,6 +240,7 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
     match command {
         Command::Init => run::init(&ctx),
         Command::Validate { json } => run::validate(&ctx, json),
+        Command::Console { vars, var_files } => run::console(&ctx, vars, var_files),
         Command::Plan { args, out, detailed_exitcode } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
         Command::Apply { args, auto_approve, plan_file } => run::apply_cmd(&ctx, &args, auto_approve, plan_file).await,
         Command::Destroy { mut args, auto_approve } => {
@@ -228,6 +253,6 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::State(sc) => state_cmd::state(&ctx, sc),
         Command::Import { addr, id, vars, var_files } => run::import(&ctx, &addr, &id, vars, var_files).await,
         Command::ForceUnlock { id, force: _ } => state_cmd::force_unlock(&ctx, &id),
-        Command::Version { .. } | Command::Completions { .. } => 0,
+        Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
     }
 }

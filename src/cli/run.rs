@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use brick_provider_api::{Type, Value};
+use brick_provider_api::Value;
 use brick_state as st;
 
 use super::PlanArgs;
@@ -98,39 +98,18 @@ pub fn init(ctx: &Context) -> u8 {
     0
 }
 
-/// Answers every reference with an unknown value: enough to type-check bodies.
-struct UnknownScope;
-impl Scope for UnknownScope {
-    fn get(&self, _r: &Reference) -> Option<Value> {
-        Some(Value::unknown(Type::Dynamic))
-    }
-}
-
 pub fn validate(ctx: &Context, json: bool) -> u8 {
     let (config, mut diags) = crate::config::load(&crate::config::RealFs, std::path::Path::new("."));
     if let Some(config) = &config {
-        let env = ctx.env();
-        let vars = config.root.variables.keys().map(|k| (k.clone(), Value::unknown(Type::Dynamic))).collect();
-        let (engine, d) = crate::plan::from_config::from_config(config, vars, env.clone());
-        diags.extend(d);
-        let names: Vec<String> = engine.resources.iter().map(|r| r.provider.clone()).collect();
-        let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ctx.ids);
-        for (key, r) in &config.root.resources {
-            let rc = engine.resources.iter().find(|x| x.addr.to_string() == *key);
-            let Some(rc) = rc else { continue };
-            match providers.resource_schema(&rc.provider, &rc.addr) {
-                Err(d) => diags.push(d.at(r.decl_span)),
-                Ok(s) => {
-                    let mut body = r.body.clone();
-                    body.blocks.retain(|b| b.kind != "timeouts");
-                    let (_, d) = crate::eval::evaluate_body(&body, &s.block, &UnknownScope, &*env);
-                    diags.extend(d);
+        if !crate::diag::has_errors(&diags) {
+            let mut schemas = std::collections::BTreeMap::new();
+            let set = crate::registry::provider_set(crate::registry::available().iter().copied(), &ctx.ids);
+            for name in set.names() {
+                if let Some(s) = set.schema(name) {
+                    schemas.insert(name.clone(), (**s).clone());
                 }
             }
-        }
-        let g = crate::graph::ConfigGraph::build(&engine);
-        if let Err(d) = g.order(&engine) {
-            diags.push(d);
+            diags.extend(super::validate::validate(config, &schemas));
         }
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
@@ -138,7 +117,7 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     if json {
         let list: Vec<_> = diags
             .iter()
-            .map(|d| serde_json::json!({"severity": if d.is_error() {"error"} else {"warning"}, "summary": d.summary, "detail": d.detail, "code": d.code, "location": d.location(&files)}))
+            .map(|d| serde_json::json!({"severity": if d.is_error() {"error"} else {"warning"}, "summary": d.summary, "detail": d.detail, "code": d.code, "help": d.help, "location": d.location(&files)}))
             .collect();
         ctx.ui.out(&format!(
             "{}\n",
@@ -151,6 +130,39 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
         }
     }
     u8::from(errors > 0)
+}
+
+pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 {
+    let Some(loaded) = ctx.load(&vars, &var_files) else { return 1 };
+    let Ok(state) = load_readonly(ctx) else { return 1 };
+    let prior = state.map(|s| prior_of(&s, &loaded.providers)).unwrap_or_default();
+    // Resource values as recorded, shaped as references see them.
+    let mut working = crate::plan::scope::Working::default();
+    let mut by_resource: std::collections::BTreeMap<crate::plan::address::ResourceAddr, std::collections::BTreeMap<crate::plan::address::InstanceKey, Value>> = Default::default();
+    for (a, i) in &prior.instances {
+        by_resource.entry(a.resource.clone()).or_default().insert(a.key.clone(), i.value.clone());
+    }
+    for rc in &loaded.engine.resources {
+        let shape = match rc.expansion {
+            crate::plan::input::Expansion::Single => crate::plan::scope::Shape::Single,
+            crate::plan::input::Expansion::Count(_) => crate::plan::scope::Shape::Count,
+            crate::plan::input::Expansion::ForEach(_) => crate::plan::scope::Shape::ForEach,
+        };
+        if let Some(inst) = by_resource.get(&rc.addr) {
+            working.set_resource(&rc.addr, shape, inst);
+        }
+    }
+    let env = ctx.env();
+    let lookup = move |r: &Reference| -> Option<Value> {
+        match r {
+            Reference::Resource { .. } | Reference::Data { .. } => working.get(r),
+            _ => None,
+        }
+    };
+    let console = super::console::Console::new(&loaded.config, &*env, loaded.engine.variables.clone(), Box::new(lookup));
+    let stdin = std::io::stdin();
+    let code = super::console::run(&console, &mut stdin.lock(), &mut std::io::stdout());
+    if code == std::process::ExitCode::SUCCESS { 0 } else { 1 }
 }
 
 /// Plans under the lock; returns the plan, the locked state and whether the state is new.
