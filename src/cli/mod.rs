@@ -20,7 +20,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 pub use common::Ui;
 
 #[derive(Parser, Debug)]
-#[command(name = "brick", version, about = "A declarative desired-state engine for small on-prem clusters")]
+#[command(
+    name = "brick",
+    version,
+    about = "A declarative desired-state engine for small on-prem clusters"
+)]
 pub struct Cli {
     /// Switch to DIR before doing anything else.
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
@@ -195,11 +199,11 @@ pub enum StateCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ui = Ui::new(cli.no_color);
-    if let Some(dir) = &cli.chdir {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            ui.error_line(&format!("Error: cannot switch to {}: {e}", dir.display()));
-            return ExitCode::from(1);
-        }
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        ui.error_line(&format!("Error: cannot switch to {}: {e}", dir.display()));
+        return ExitCode::from(1);
     }
     let code = match cli.command {
         Command::Version { json } => {
@@ -222,7 +226,10 @@ pub fn main() -> ExitCode {
             0
         }
         command => {
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     ui.error_line(&format!("Error: cannot start the runtime: {e}"));
@@ -241,9 +248,20 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::Init => run::init(&ctx),
         Command::Validate { json } => run::validate(&ctx, json),
         Command::Console { vars, var_files } => run::console(&ctx, vars, var_files),
-        Command::Plan { args, out, detailed_exitcode } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
-        Command::Apply { args, auto_approve, plan_file } => run::apply_cmd(&ctx, &args, auto_approve, plan_file).await,
-        Command::Destroy { mut args, auto_approve } => {
+        Command::Plan {
+            args,
+            out,
+            detailed_exitcode,
+        } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
+        Command::Apply {
+            args,
+            auto_approve,
+            plan_file,
+        } => run::apply_cmd(&ctx, &args, auto_approve, plan_file).await,
+        Command::Destroy {
+            mut args,
+            auto_approve,
+        } => {
             args.destroy = true;
             run::apply_cmd(&ctx, &args, auto_approve, None).await
         }
@@ -251,7 +269,12 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::Output { name, json, raw } => state_cmd::output(&ctx, name, json, raw),
         Command::Graph => run::graph(&ctx),
         Command::State(sc) => state_cmd::state(&ctx, sc),
-        Command::Import { addr, id, vars, var_files } => run::import(&ctx, &addr, &id, vars, var_files).await,
+        Command::Import {
+            addr,
+            id,
+            vars,
+            var_files,
+        } => run::import(&ctx, &addr, &id, vars, var_files).await,
         Command::ForceUnlock { id, force: _ } => state_cmd::force_unlock(&ctx, &id),
         Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
     }
