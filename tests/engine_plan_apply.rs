@@ -633,3 +633,36 @@ async fn replace_triggered_by_replaces_when_the_trigger_changes() {
     assert_eq!(b.action, Action::DeleteThenCreate);
     assert_eq!(b.reason, Some(ActionReason::ReplaceByTriggers));
 }
+
+#[tokio::test]
+async fn applying_a_refresh_only_plan_records_drift_and_changes_nothing_real() {
+    let mut w = World::new();
+    let c = config(vec![fake("a", &[])]);
+    w.converge(&c).await;
+    let id = w.fake.objects().keys().next().unwrap().clone();
+    w.fake.tamper(&id, "value", Value::string("outside"));
+    let calls_before = w.fake.calls().len();
+    let p = w
+        .plan(
+            &c,
+            &Options {
+                mode: PlanMode::RefreshOnly,
+                ..Default::default()
+            },
+        )
+        .await;
+    let (out, _) = w.apply(&c, &p, 10).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let v = &w.state.instances[&"fake_thing.a".parse().unwrap()].value;
+    assert_eq!(v.get("value"), Some(&Value::string("outside")));
+    let writes = w.fake.calls()[calls_before..]
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                brick_provider_api::fake::Call::Read(_) | brick_provider_api::fake::Call::Configure
+            )
+        })
+        .count();
+    assert_eq!(writes, 0, "no create, update or delete was called");
+}
