@@ -11,13 +11,14 @@ use crate::plan::providers::ProviderSet;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick"]
+    &["brick", "maas"]
 }
 
 /// A new, unconfigured instance of provider type `type_name`.
 pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>> {
     match type_name {
         "brick" | "terraform" => Some(Arc::new(BrickProvider::new(ids.clone()))),
+        "maas" => Some(Arc::new(brick_provider_maas::MaasProvider::default())),
         _ => None,
     }
 }

@@ -88,7 +88,10 @@ pub enum StateError {
             holder.id
         )
     )]
-    Locked { path: PathBuf, holder: Box<LockInfo> },
+    Locked {
+        path: PathBuf,
+        holder: Box<LockInfo>,
+    },
 
     #[error(
         "The state file {} is locked by {holder}, but that process no longer runs on this host: the lock is stale.",
@@ -101,7 +104,10 @@ pub enum StateError {
             holder.id
         )
     )]
-    StaleLock { path: PathBuf, holder: Box<LockInfo> },
+    StaleLock {
+        path: PathBuf,
+        holder: Box<LockInfo>,
+    },
 
     #[error("The lock on {} has id {actual}, not {given}.", path.display())]
     #[diagnostic(
