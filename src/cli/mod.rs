@@ -7,6 +7,7 @@
 mod common;
 pub mod console;
 pub mod fmt;
+pub mod lab;
 mod run;
 mod state_cmd;
 pub mod statefile;
@@ -171,6 +172,9 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// The embedded MAAS lab: `serve` a simulator, or run the garage `demo` on one.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -276,6 +280,7 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
             var_files,
         } => run::import(&ctx, &addr, &id, vars, var_files).await,
         Command::ForceUnlock { id, force: _ } => state_cmd::force_unlock(&ctx, &id),
+        Command::Lab(lc) => lab::run(&ctx, lc).await,
         Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
     }
 }
