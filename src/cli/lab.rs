@@ -292,7 +292,7 @@ fn summary(ctx: &Context) -> String {
         Ok(Some(s)) => s,
         _ => return "  (no state)\n".into(),
     };
-    let mut out = String::new();
+    let mut rows: Vec<[String; 5]> = Vec::new();
     let mut deployed = 0;
     for (addr, r) in &state.resources {
         if addr.type_name != "maas_machine" {
@@ -319,14 +319,25 @@ fn summary(ctx: &Context) -> String {
                         .collect()
                 })
                 .unwrap_or_default();
-            out.push_str(&format!(
-                "  {addr}{key}  {}  {}  {}  {}\n",
+            rows.push([
+                format!("{addr}{key}"),
                 s("status"),
                 s("system_id"),
                 ips.join(","),
-                vols.join(" ")
-            ));
+                vols.join(" "),
+            ]);
         }
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        out.push_str("  ");
+        for (i, w) in widths.iter().enumerate() {
+            out.push_str(&format!("{:<w$}  ", r[i], w = *w));
+        }
+        out.push_str(&format!("{}\n", r[4]));
     }
     format!("{deployed} machine(s) deployed:\n{out}")
 }
