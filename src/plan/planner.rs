@@ -1111,11 +1111,12 @@ pub async fn plan_call(
     prior: &Value,
     config: &Value,
 ) -> Result<(Value, Vec<AttrPath>), Vec<Diagnostic>> {
-    let proposed = proposed_new_state(block, &prior.unmark_deep().0, config);
+    let plain_prior = prior.unmark_deep().0;
+    let proposed = proposed_new_state(block, &plain_prior, config);
     let resp = provider
         .plan_resource(PlanRequest {
             type_name: &addr.resource.type_name,
-            prior: &prior.unmark_deep().0,
+            prior: &plain_prior,
             proposed: &proposed,
         })
         .await;
