@@ -398,6 +398,10 @@ impl<'a> Planner<'a> {
         let Some(p) = self.providers.get(name).cloned() else {
             return;
         };
+        if !p.manages_remote_objects() {
+            // Its objects live only in state: reading one gives back what was recorded.
+            return;
+        }
         let mut by_type: BTreeMap<String, Vec<InstanceAddr>> = BTreeMap::new();
         for (addr, (inst, _)) in &self.instances {
             if inst.provider != name || addr.resource.mode != ResourceMode::Managed {
