@@ -400,3 +400,19 @@ fn sensitive_values_stay_hidden_in_plans_state_and_show() {
     let r = d.brick(&["plan", "--detailed-exitcode"]).ok();
     assert!(r.stdout.contains("No changes."));
 }
+
+#[test]
+fn apply_json_emits_one_json_object_per_line() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["apply", "--auto-approve", "--json"]).ok();
+    let mut types = Vec::new();
+    for line in r.stdout.lines().filter(|l| !l.is_empty()) {
+        let j: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        types.push(j["type"].as_str().unwrap_or("").to_string());
+    }
+    assert_eq!(types.first().map(String::as_str), Some("planned_changes"));
+    assert_eq!(types.iter().filter(|t| *t == "apply_start").count(), 3);
+    assert_eq!(types.iter().filter(|t| *t == "apply_complete").count(), 3);
+    assert_eq!(types.last().map(String::as_str), Some("change_summary"));
+}

@@ -171,6 +171,8 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    // Slot for `brick lab …` (the MAAS lab helpers in `brick_provider_maas::lab`): the lead
+    // wires it here, dispatching in `dispatch` like the commands above.
 }
 
 #[derive(Subcommand, Debug)]

@@ -223,7 +223,10 @@ pub fn same(a: &Value, b: &Value) -> bool {
         x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
     }
     fn map(x: &BTreeMap<String, Value>, y: &BTreeMap<String, Value>) -> bool {
-        x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
+        x.len() == y.len()
+            && x.iter()
+                .zip(y)
+                .all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
     }
     match (&a.kind, &b.kind) {
         (Kind::List(t1, x), Kind::List(t2, y)) | (Kind::Set(t1, x), Kind::Set(t2, y)) => {
