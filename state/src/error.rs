@@ -88,7 +88,10 @@ pub enum StateError {
             holder.id
         )
     )]
-    Locked { path: PathBuf, holder: Box<LockInfo> },
+    Locked {
+        path: PathBuf,
+        holder: Box<LockInfo>,
+    },
 
     #[error(
         "The state file {} is locked by {holder}, but that process no longer runs on this host: the lock is stale.",
@@ -101,7 +104,10 @@ pub enum StateError {
             holder.id
         )
     )]
-    StaleLock { path: PathBuf, holder: Box<LockInfo> },
+    StaleLock {
+        path: PathBuf,
+        holder: Box<LockInfo>,
+    },
 
     #[error("The lock on {} has id {actual}, not {given}.", path.display())]
     #[diagnostic(
@@ -169,6 +175,18 @@ pub enum StateError {
         journal: u64,
         state: u64,
     },
+
+    #[error(
+        "The apply journal {} of an interrupted apply has not been folded into the state yet.",
+        path.display()
+    )]
+    #[diagnostic(
+        code(brick::state::journal_pending),
+        help(
+            "This is a bug in brick: an apply must start from the state returned by `load_locked`, which folds the journal."
+        )
+    )]
+    JournalPending { path: PathBuf },
 
     #[error("Writing the apply journal {} failed: {detail}", path.display())]
     #[diagnostic(
