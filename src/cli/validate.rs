@@ -20,7 +20,7 @@ use crate::config::{Config, Expr, FileSystem, Module, ResourceMode, Span};
 use crate::diag::{Diagnostic, did_you_mean, has_errors};
 use crate::eval::scope::ModuleScope;
 use crate::eval::{
-    Environment, Expansion, NullEnvironment, Reference, Scope, evaluate, evaluate_body, expansion,
+    Environment, Expansion, NullEnvironment, Reference, evaluate, evaluate_body, expansion,
     references, references_with,
 };
 
@@ -266,38 +266,31 @@ impl Checker<'_> {
     }
 }
 
-/// A scope where everything declared is unknown of its best-known type: what `validate`
-/// evaluates against, so that type errors in known parts still surface.
-struct ValidationScope<'a> {
-    inner: ModuleScope<'a>,
+/// What `validate` evaluates against: everything declared is unknown of its best-known type,
+/// so that type errors in the known parts still surface.
+fn unknown_lookup<'a>(
+    m: &'a Module,
     schemas: &'a BTreeMap<String, ProviderSchema>,
-}
-
-impl Scope for ValidationScope<'_> {
-    fn get(&self, r: &Reference) -> Option<Value> {
-        let m = self.inner.module;
-        match r {
-            Reference::Resource { type_name, name } | Reference::Data { type_name, name } => {
-                let mode = if matches!(r, Reference::Data { .. }) {
-                    ResourceMode::Data
-                } else {
-                    ResourceMode::Managed
-                };
-                let res = m.resource(mode, type_name, name)?;
-                let ty = match resource_schema(self.schemas, mode, type_name) {
-                    Some(s) if res.count.is_none() && res.for_each.is_none() => {
-                        s.block.value_type()
-                    }
-                    _ => Type::Dynamic,
-                };
-                Some(Value::unknown(ty))
-            }
-            Reference::Module(n) => m.module_calls.get(n).map(|_| Value::unknown(Type::Dynamic)),
-            Reference::EachKey => Some(Value::unknown(Type::String)),
-            Reference::EachValue | Reference::SelfObject => Some(Value::unknown(Type::Dynamic)),
-            Reference::CountIndex => Some(Value::unknown(Type::Number)),
-            other => self.inner.get(other),
+) -> impl Fn(&Reference) -> Option<Value> + 'a {
+    move |r: &Reference| match r {
+        Reference::Resource { type_name, name } | Reference::Data { type_name, name } => {
+            let mode = if matches!(r, Reference::Data { .. }) {
+                ResourceMode::Data
+            } else {
+                ResourceMode::Managed
+            };
+            let res = m.resource(mode, type_name, name)?;
+            let ty = match resource_schema(schemas, mode, type_name) {
+                Some(s) if res.count.is_none() && res.for_each.is_none() => s.block.value_type(),
+                _ => Type::Dynamic,
+            };
+            Some(Value::unknown(ty))
         }
+        Reference::Module(n) => m.module_calls.get(n).map(|_| Value::unknown(Type::Dynamic)),
+        Reference::EachKey => Some(Value::unknown(Type::String)),
+        Reference::EachValue | Reference::SelfObject => Some(Value::unknown(Type::Dynamic)),
+        Reference::CountIndex => Some(Value::unknown(Type::Number)),
+        _ => None,
     }
 }
 
@@ -316,10 +309,7 @@ fn validate_module(
             (n.clone(), if v.sensitive { val.sensitive() } else { val })
         })
         .collect();
-    let scope = ValidationScope {
-        inner: ModuleScope::new(m, &env, variables, Box::new(|_| None)),
-        schemas,
-    };
+    let scope = ModuleScope::new(m, &env, variables, Box::new(unknown_lookup(m, schemas)));
 
     // 1. References.
     {
@@ -528,7 +518,7 @@ fn validate_module(
     // Locals and outputs: evaluation errors that do not depend on unknowns (unknown functions,
     // type errors of constants).
     for l in m.locals.values() {
-        let _ = scope.inner.local(&l.name);
+        let _ = scope.local(&l.name);
     }
     for o in m.outputs.values() {
         let (_, d) = evaluate(&o.value, &scope, &env);
@@ -537,7 +527,7 @@ fn validate_module(
                 .filter(|d| d.code != "brick::eval::undeclared_reference"),
         );
     }
-    diags.extend(scope.inner.take_diagnostics().into_iter().filter(|d| {
+    diags.extend(scope.take_diagnostics().into_iter().filter(|d| {
         d.code != "brick::eval::undeclared_reference" && d.code != "brick::eval::cycle"
     }));
 

@@ -956,7 +956,7 @@ impl<'a> Evaluator<'a> {
     fn iterate(&mut self, c: &Value, span: Span) -> Result<Option<Vec<(Value, Value)>>, ()> {
         let marks = c.marks;
         match &c.kind {
-            Kind::Unknown(_) => Ok(None),
+            Kind::Unknown(ty) if !ty.is_primitive() => Ok(None),
             Kind::Null(_) => {
                 self.diags.push(error(
                     "null_value",

@@ -10,6 +10,8 @@ locals {
   typo   = var.node
   count  = count.index
   unk    = nosuchfn(1)
+  attr   = brick_data.x.ouput
+  fn     = lenght([])
 }
 
 resource "brick_data" "x" {
