@@ -646,9 +646,40 @@ impl Loader<'_> {
             let lb = lb.clone();
             self.lifecycle(&lb, &mut lifecycle, mode);
         }
+        let mut timeouts = Timeouts::default();
+        for tb in body.blocks_of("timeouts") {
+            self.only(
+                &tb.body,
+                &["create", "read", "update", "delete"],
+                &[],
+                "a timeouts block",
+            );
+            for a in &tb.body.attributes {
+                let Some(text) = a.expr.as_literal_str() else {
+                    continue;
+                };
+                let Some(d) = parse_duration(text) else {
+                    self.diags.push(err(
+                        "invalid_timeout",
+                        "Invalid timeout",
+                        format!("\"{text}\" is not a duration; write it like \"40m\", \"1h30m\" or \"90s\"."),
+                        a.expr.span,
+                    ));
+                    continue;
+                };
+                match a.name.as_str() {
+                    "create" => timeouts.create = Some(d),
+                    "read" => timeouts.read = Some(d),
+                    "update" => timeouts.update = Some(d),
+                    "delete" => timeouts.delete = Some(d),
+                    _ => {}
+                }
+            }
+        }
         body.attributes.retain(|a| !meta.contains(&a.name.as_str()));
-        body.blocks
-            .retain(|b| !["lifecycle", "connection", "provisioner"].contains(&b.kind.as_str()));
+        body.blocks.retain(|b| {
+            !["lifecycle", "connection", "provisioner", "timeouts"].contains(&b.kind.as_str())
+        });
         let r = Resource {
             mode,
             type_name,
@@ -658,6 +689,7 @@ impl Loader<'_> {
             for_each,
             depends_on,
             lifecycle,
+            timeouts,
             body,
             span: b.span,
             decl_span: b.header_span(),
