@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo bench --bench eval` (release profile).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -73,21 +74,33 @@ fn main() {
         let t = Instant::now();
         let (vars, d) = resolve_variables(&m.variables, &[], &env);
         assert!(d.is_empty());
-        // Resources resolve to their evaluated body plus an unknown id, as at plan time.
-        let inner = ModuleScope::new(m, &env, vars.clone(), Box::new(|_| None));
-        let mut bodies: BTreeMap<String, Value> = BTreeMap::new();
-        for r in m.resources.values() {
-            let (v, d) = evaluate_body(&r.body, &schema.block, &inner, &env);
+        // Resources resolve to their evaluated body plus an unknown id, as at plan time,
+        // evaluated on first use against the same scope (locals evaluated once).
+        let bodies: RefCell<BTreeMap<String, Value>> = RefCell::new(BTreeMap::new());
+        let resolver = |r: &Reference, scope: &dyn brick::eval::Scope| {
+            let Reference::Resource { type_name, name } = r else {
+                return None;
+            };
+            if let Some(v) = bodies.borrow().get(name) {
+                return Some(v.clone());
+            }
+            let res = m.resource(ResourceMode::Managed, type_name, name)?;
+            let (v, d) = evaluate_body(&res.body, &schema.block, scope, &env);
             assert!(d.is_empty(), "{d:?}");
             let mut o = v.as_mapping().cloned().unwrap_or_default();
             o.insert("id".into(), Value::unknown(Type::String));
-            bodies.insert(r.name.clone(), Value::object(o));
-        }
-        let lookup = |r: &Reference| match r {
-            Reference::Resource { name, .. } => bodies.get(name).cloned(),
-            _ => None,
+            let v = Value::object(o);
+            bodies.borrow_mut().insert(name.clone(), v.clone());
+            Some(v)
         };
-        let scope = ModuleScope::new(m, &env, vars, Box::new(lookup));
+        let scope = ModuleScope::with_resolver(m, &env, vars, Box::new(resolver));
+        for r in m.resources.values() {
+            let reference = Reference::Resource {
+                type_name: r.type_name.clone(),
+                name: r.name.clone(),
+            };
+            assert!(brick::eval::Scope::get(&scope, &reference).is_some());
+        }
         for name in m.locals.keys() {
             scope.local(name);
         }
