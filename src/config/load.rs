@@ -610,7 +610,8 @@ impl Loader<'_> {
             return;
         }
         let (type_name, name) = (b.labels[0].clone(), b.labels[1].clone());
-        let mut body = b.body.clone();
+        let (span, header) = (b.span, b.header_span());
+        let mut body = b.body;
         let meta = ["count", "for_each", "depends_on", "provider", "lifecycle"];
         let count = body.attribute("count").map(|a| a.expr.clone());
         let for_each = body.attribute("for_each").map(|a| a.expr.clone());
@@ -643,8 +644,7 @@ impl Loader<'_> {
                 continue;
             }
             seen_lifecycle = true;
-            let lb = lb.clone();
-            self.lifecycle(&lb, &mut lifecycle, mode);
+            self.lifecycle(lb, &mut lifecycle, mode);
         }
         let mut timeouts = Timeouts::default();
         for tb in body.blocks_of("timeouts") {
@@ -691,14 +691,14 @@ impl Loader<'_> {
             lifecycle,
             timeouts,
             body,
-            span: b.span,
-            decl_span: b.header_span(),
+            span,
+            decl_span: header,
         };
         let what = match mode {
             ResourceMode::Managed => "resource",
             ResourceMode::Data => "data source",
         };
-        self.insert_unique(&mut m.resources, r.key(), r, b.header_span(), what, |r| {
+        self.insert_unique(&mut m.resources, r.key(), r, header, what, |r| {
             r.span
         });
     }

@@ -403,14 +403,7 @@ impl Lowerer<'_> {
                     })
                     .collect(),
             ),
-            Expression::StringTemplate(t) => {
-                let parts: Vec<_> = t.iter().cloned().collect();
-                let mut tpl = Template::default();
-                for p in parts {
-                    tpl.push(p);
-                }
-                ExprKind::Template(self.template(&tpl, d))
-            }
+            Expression::StringTemplate(t) => ExprKind::Template(self.template(t, d)),
             Expression::HeredocTemplate(h) => ExprKind::Template(self.template(&h.template, d)),
             Expression::Parenthesis(p) => ExprKind::Paren(Box::new(self.expr(p.inner(), d))),
             Expression::Variable(v) => ExprKind::Variable(v.as_str().to_string()),
