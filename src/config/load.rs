@@ -698,9 +698,7 @@ impl Loader<'_> {
             ResourceMode::Managed => "resource",
             ResourceMode::Data => "data source",
         };
-        self.insert_unique(&mut m.resources, r.key(), r, header, what, |r| {
-            r.span
-        });
+        self.insert_unique(&mut m.resources, r.key(), r, header, what, |r| r.span);
     }
 
     fn lifecycle(&mut self, lb: &Block, lc: &mut Lifecycle, mode: ResourceMode) {
