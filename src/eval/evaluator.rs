@@ -594,8 +594,16 @@ impl<'a> Evaluator<'a> {
                 }
             },
         };
-        match self.scope.get(&reference) {
-            Some(v) => self.apply_steps(v, &steps[used..]),
+        let rest = &steps[used..];
+        let attrs: Vec<&str> = rest
+            .iter()
+            .map_while(|s| match s {
+                Step::Attr(a, _) => Some(a.as_str()),
+                Step::Index(_) => None,
+            })
+            .collect();
+        match self.scope.get_path(&reference, &attrs) {
+            Some((v, followed)) => self.apply_steps(v, &rest[followed.min(rest.len())..]),
             None => self.fail(error(
                 "undeclared_reference",
                 "Reference to undeclared value",

@@ -95,6 +95,19 @@ impl<'a> ModuleScope<'a> {
 }
 
 impl Scope for ModuleScope<'_> {
+    fn get_path(&self, r: &Reference, attrs: &[&str]) -> Option<(Value, usize)> {
+        match r {
+            Reference::Variable(n) => self.variables.get(n).map(|v| super::follow_attrs(v, attrs)),
+            Reference::Local(n) => {
+                if let Some(Some(v)) = self.locals.borrow().get(n) {
+                    return Some(super::follow_attrs(v, attrs));
+                }
+                self.local(n).map(|v| super::follow_attrs(&v, attrs))
+            }
+            other => self.get(other).map(|v| (v, 0)),
+        }
+    }
+
     fn get(&self, r: &Reference) -> Option<Value> {
         match r {
             Reference::Variable(n) => self.variables.get(n).cloned(),
