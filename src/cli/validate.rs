@@ -531,6 +531,38 @@ fn validate_module(
         d.code != "brick::eval::undeclared_reference" && d.code != "brick::eval::cycle"
     }));
 
+    // Version constraint of the settings block.
+    if let Some(st) = &m.settings {
+        if let Some(req) = &st.required_version {
+            let span = st
+                .body
+                .attribute("required_version")
+                .map(|a| a.expr.span)
+                .unwrap_or(st.span);
+            match version_satisfies(env!("CARGO_PKG_VERSION"), req) {
+                Ok(true) => {}
+                Ok(false) => diags.push(
+                    err(
+                        "unsupported_version",
+                        "Unsupported brick version",
+                        format!(
+                            "This configuration requires brick {req}, but this is brick {}.",
+                            env!("CARGO_PKG_VERSION")
+                        ),
+                        span,
+                    )
+                    .help("Use a brick version that satisfies the constraint, or change required_version."),
+                ),
+                Err(m) => diags.push(err(
+                    "invalid_version_constraint",
+                    "Invalid version constraint",
+                    format!("The required_version \"{req}\" is not a valid constraint: {m}."),
+                    span,
+                )),
+            }
+        }
+    }
+
     // 3. Cycles.
     cycles(m, diags);
 
@@ -856,5 +888,79 @@ fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
                 im.id.span,
             ));
         }
+    }
+}
+
+/// Whether `version` satisfies a Terraform-style constraint list: `">= 1.2, < 2.0"`,
+/// `"~> 0.1"` (pessimistic: the last given part may grow), `"= 0.1.0"`, `"!= 0.2"`.
+pub fn version_satisfies(version: &str, constraint: &str) -> Result<bool, String> {
+    fn parse(v: &str) -> Result<Vec<u64>, String> {
+        let core = v.trim().trim_start_matches('v');
+        let core = core.split(['-', '+']).next().unwrap_or("");
+        core.split('.')
+            .map(|p| {
+                p.parse::<u64>()
+                    .map_err(|_| format!("\"{v}\" is not a version number"))
+            })
+            .collect()
+    }
+    fn cmp(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
+        let n = a.len().max(b.len());
+        (0..n)
+            .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+    let have = parse(version)?;
+    let mut ok = true;
+    for part in constraint.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err("an empty constraint".into());
+        }
+        let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+            .iter()
+            .find_map(|op| part.strip_prefix(op).map(|r| (*op, r)))
+            .unwrap_or(("=", part));
+        let want = parse(rest)?;
+        let o = cmp(&have, &want);
+        ok &= match op {
+            ">=" => o.is_ge(),
+            "<=" => o.is_le(),
+            ">" => o.is_gt(),
+            "<" => o.is_lt(),
+            "!=" => o.is_ne(),
+            "=" => o.is_eq(),
+            _ => {
+                // ~> 1.2 means >= 1.2, < 2.0; ~> 1.2.3 means >= 1.2.3, < 1.3.0.
+                let mut upper = want.clone();
+                if upper.len() > 1 {
+                    upper.pop();
+                }
+                if let Some(last) = upper.last_mut() {
+                    *last += 1;
+                }
+                o.is_ge() && cmp(&have, &upper).is_lt()
+            }
+        };
+    }
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_satisfies;
+
+    #[test]
+    fn version_constraints_follow_terraform_syntax() {
+        assert_eq!(version_satisfies("0.1.0", ">= 0.1"), Ok(true));
+        assert_eq!(version_satisfies("0.1.0", ">= 0.1, < 0.2"), Ok(true));
+        assert_eq!(version_satisfies("0.1.0", "> 0.1.0"), Ok(false));
+        assert_eq!(version_satisfies("0.1.5", "~> 0.1.2"), Ok(true));
+        assert_eq!(version_satisfies("0.2.0", "~> 0.1.2"), Ok(false));
+        assert_eq!(version_satisfies("1.9.0", "~> 1.2"), Ok(true));
+        assert_eq!(version_satisfies("2.0.0", "~> 1.2"), Ok(false));
+        assert_eq!(version_satisfies("0.1.0", "0.1.0"), Ok(true));
+        assert!(version_satisfies("0.1.0", ">= banana").is_err());
     }
 }
