@@ -532,14 +532,15 @@ fn validate_module(
     }));
 
     // Version constraint of the settings block.
-    if let Some(st) = &m.settings {
-        if let Some(req) = &st.required_version {
-            let span = st
-                .body
-                .attribute("required_version")
-                .map(|a| a.expr.span)
-                .unwrap_or(st.span);
-            match version_satisfies(env!("CARGO_PKG_VERSION"), req) {
+    if let Some(st) = &m.settings
+        && let Some(req) = &st.required_version
+    {
+        let span = st
+            .body
+            .attribute("required_version")
+            .map(|a| a.expr.span)
+            .unwrap_or(st.span);
+        match version_satisfies(env!("CARGO_PKG_VERSION"), req) {
                 Ok(true) => {}
                 Ok(false) => diags.push(
                     err(
@@ -560,7 +561,6 @@ fn validate_module(
                     span,
                 )),
             }
-        }
     }
 
     // 3. Cycles.
