@@ -435,6 +435,30 @@ fn validate_module(
         }
     }
 
+    // depends_on names whole objects: resources, data sources, module calls.
+    let depends: Vec<&Expr> = m
+        .resources
+        .values()
+        .flat_map(|r| r.depends_on.iter())
+        .chain(m.outputs.values().flat_map(|o| o.depends_on.iter()))
+        .chain(m.module_calls.values().flat_map(|c| c.depends_on.iter()))
+        .collect();
+    for e in depends {
+        for (r, span) in references(e) {
+            if !matches!(
+                r,
+                Reference::Resource { .. } | Reference::Data { .. } | Reference::Module(_)
+            ) {
+                diags.push(err(
+                    "invalid_depends_on",
+                    "Invalid depends_on reference",
+                    "depends_on may only name resources, data sources and module calls, not variables, locals or other values.",
+                    span,
+                ));
+            }
+        }
+    }
+
     // Module output references: module.NAME.OUTPUT must exist.
     for (r, span, out_name) in module_output_refs(m) {
         if let Some(child) = m.module_calls.get(&r).and_then(|c| c.module.as_deref())

@@ -27,6 +27,10 @@ resource "brick_data" "y" {
 
 resource "brick_dta" "z" {}
 
+resource "brick_data" "deps" {
+  depends_on = [var.nodes, brick_data.x]
+}
+
 resource "brick_data" "both" {
   count    = 1
   for_each = {}
