@@ -400,3 +400,41 @@ fn sensitive_values_stay_hidden_in_plans_state_and_show() {
     let r = d.brick(&["plan", "--detailed-exitcode"]).ok();
     assert!(r.stdout.contains("No changes."));
 }
+
+#[test]
+fn apply_json_emits_one_json_object_per_line() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["apply", "--auto-approve", "--json"]).ok();
+    let mut types = Vec::new();
+    for line in r.stdout.lines().filter(|l| !l.is_empty()) {
+        let j: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        types.push(j["type"].as_str().unwrap_or("").to_string());
+    }
+    assert_eq!(types.first().map(String::as_str), Some("planned_changes"));
+    assert_eq!(types.iter().filter(|t| *t == "apply_start").count(), 3);
+    assert_eq!(types.iter().filter(|t| *t == "apply_complete").count(), 3);
+    assert_eq!(types.last().map(String::as_str), Some("change_summary"));
+}
+
+#[test]
+fn state_pull_prints_the_state_and_push_refuses_going_back() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let r = d.brick(&["state", "pull"]).ok();
+    assert_eq!(r.stdout, std::fs::read_to_string(d.state_path()).unwrap());
+    let old = d.path().join("old.json");
+    std::fs::write(&old, &r.stdout).unwrap();
+    d.brick(&["apply", "--auto-approve", "--var", "word=newer"])
+        .ok();
+    let r = d.brick(&["state", "push", old.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("serial"), "{}", r.stderr);
+    let r = d.brick(&["output", "c"]).ok();
+    assert_eq!(r.stdout, "\"newer-b\"\n", "the newer state is untouched");
+    // --force takes the older content as a new serial of the same lineage.
+    d.brick(&["state", "push", "--force", old.to_str().unwrap()])
+        .ok();
+    let r = d.brick(&["output", "c"]).ok();
+    assert_eq!(r.stdout, "\"one-b\"\n");
+}

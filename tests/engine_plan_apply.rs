@@ -666,3 +666,25 @@ async fn applying_a_refresh_only_plan_records_drift_and_changes_nothing_real() {
         .count();
     assert_eq!(writes, 0, "no create, update or delete was called");
 }
+
+#[tokio::test]
+async fn a_provider_limit_caps_its_operations_below_the_run_parallelism() {
+    let mut w = World::new();
+    *w.fake.apply_delay.lock().unwrap() = Duration::from_millis(30);
+    w.fake
+        .concurrency_limit
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let mut rs: Vec<ResourceConfig> = (0..8).map(|i| fake(&format!("n{i}"), &[])).collect();
+    rs.push(data("unlimited", Value::string("x")));
+    let c = config(rs);
+    let p = w.plan(&c, &Options::default()).await;
+    let (out, _) = w.apply(&c, &p, 10).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    assert_eq!(
+        w.fake
+            .max_concurrent
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert_eq!(w.state.instances.len(), 9);
+}

@@ -431,3 +431,25 @@ fn inputs_are_gathered_in_terraform_precedence_order() {
         "the later command-line option wins"
     );
 }
+
+#[test]
+fn timeouts_blocks_are_decoded_into_durations_and_kept_out_of_the_body() {
+    let (c, d) = load(&[(
+        "/c/main.hcl",
+        "resource \"maas_machine\" \"m\" {\n  hostname = \"x\"\n  timeouts {\n    create = \"1h30m\"\n    delete = \"90s\"\n  }\n}\n",
+    )]);
+    assert!(d.is_empty(), "{d:?}");
+    let r = &c.root.resources["maas_machine.m"];
+    assert_eq!(
+        r.timeouts.create,
+        Some(std::time::Duration::from_secs(5400))
+    );
+    assert_eq!(r.timeouts.delete, Some(std::time::Duration::from_secs(90)));
+    assert_eq!(r.timeouts.update, None);
+    assert!(r.body.blocks.is_empty());
+    let (_, d) = load(&[(
+        "/c/main.hcl",
+        "resource \"a_b\" \"m\" {\n  timeouts {\n    create = \"soon\"\n  }\n}\n",
+    )]);
+    assert_eq!(d[0].code, "brick::config::invalid_timeout");
+}

@@ -394,6 +394,10 @@ pub async fn apply(
     let parallelism = opts.parallelism.max(1);
     let mut locals_cache: HashMap<String, Value> = HashMap::new();
     let mut launch: Vec<Task> = Vec::new();
+    // Per-provider limits: running counts, the steps counted, and ready steps held back.
+    let mut per_provider: HashMap<String, usize> = HashMap::new();
+    let mut counted: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    let mut held: Vec<usize> = Vec::new();
     let mut intents_queued = false;
 
     while remaining > 0 {
@@ -468,6 +472,12 @@ pub async fn apply(
                 running += 1;
                 continue;
             };
+            if let Some(limit) = provider.max_concurrency()
+                && per_provider.get(&c.provider).copied().unwrap_or(0) >= limit.max(1)
+            {
+                held.push(si);
+                continue;
+            }
             let destroying = kind != StepKind::Apply;
             // What to send to the provider.
             let (prior_v, planned) = if destroying {
@@ -551,7 +561,12 @@ pub async fn apply(
                 tx: tx.clone(),
             };
             launch.push(task);
+            *per_provider.entry(c.provider.clone()).or_default() += 1;
+            counted.insert(si);
             running += 1;
+        }
+        for h in held.drain(..).rev() {
+            ready.push_front(h);
         }
         // Intents become durable together, before any of their provider calls starts.
         if intents_queued {
@@ -597,6 +612,11 @@ pub async fn apply(
         remaining -= 1;
         let step = &steps[done.step];
         let c = &plan.changes[step.change];
+        if counted.remove(&done.step)
+            && let Some(n) = per_provider.get_mut(&c.provider)
+        {
+            *n = n.saturating_sub(1);
+        }
         let kind = step.kind;
         let destroying = kind != StepKind::Apply && kind != StepKind::Forget;
         let rc = resources.get(&c.addr.resource).copied();

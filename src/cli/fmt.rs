@@ -539,10 +539,40 @@ pub enum FileResult {
     Changed { formatted: String },
 }
 
-/// Formats each file (or each `*.hcl` directly inside each directory), writing changes unless
-/// `check`; prints changed names (or diffs). Exit 0, 3 when `check` and some file would change,
+/// Formats each file (or each `*.hcl` directly inside each directory; `-` for standard input
+/// to standard output), writing changes unless `check`; prints changed names (or diffs). Exit 0, 3 when `check` and some file would change,
 /// 1 on errors.
 pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
+    if paths.len() == 1 && paths[0] == Path::new("-") {
+        // `brick fmt -`: standard input to standard output.
+        let mut text = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("Error: cannot read standard input: {e}");
+            return ExitCode::from(1);
+        }
+        return match format_source(&text) {
+            Ok(f) => {
+                if diff && f != text {
+                    print!("{}", unified_diff(Path::new("<stdin>"), &text, &f));
+                } else if !check {
+                    print!("{f}");
+                }
+                if check && f != text {
+                    ExitCode::from(3)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(d) => {
+                let files = [crate::config::SourceFile {
+                    path: "<stdin>".into(),
+                    text,
+                }];
+                super::validate::render(&[d], &files);
+                ExitCode::from(1)
+            }
+        };
+    }
     let mut files = Vec::new();
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]

@@ -212,12 +212,12 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Version { json } => {
             if json {
-                println!(
-                    "{}",
+                ui.out(&format!(
+                    "{}\n",
                     serde_json::json!({"brick_version": env!("CARGO_PKG_VERSION"), "provider_selections": crate::registry::available()})
-                );
+                ));
             } else {
-                println!("brick v{}", env!("CARGO_PKG_VERSION"));
+                ui.out(&format!("brick v{}\n", env!("CARGO_PKG_VERSION")));
             }
             0
         }
@@ -226,7 +226,10 @@ pub fn main() -> ExitCode {
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "brick", &mut std::io::stdout());
+            // Into memory first: a closed pipe (`| head`) must not make us panic.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "brick", &mut buf);
+            ui.out(&String::from_utf8_lossy(&buf));
             0
         }
         command => {

@@ -20,7 +20,7 @@ use crate::config::{Config, Expr, FileSystem, Module, ResourceMode, Span};
 use crate::diag::{Diagnostic, did_you_mean, has_errors};
 use crate::eval::scope::ModuleScope;
 use crate::eval::{
-    Environment, Expansion, NullEnvironment, Reference, Scope, evaluate, evaluate_body, expansion,
+    Environment, Expansion, NullEnvironment, Reference, evaluate, evaluate_body, expansion,
     references, references_with,
 };
 
@@ -266,38 +266,31 @@ impl Checker<'_> {
     }
 }
 
-/// A scope where everything declared is unknown of its best-known type: what `validate`
-/// evaluates against, so that type errors in known parts still surface.
-struct ValidationScope<'a> {
-    inner: ModuleScope<'a>,
+/// What `validate` evaluates against: everything declared is unknown of its best-known type,
+/// so that type errors in the known parts still surface.
+fn unknown_lookup<'a>(
+    m: &'a Module,
     schemas: &'a BTreeMap<String, ProviderSchema>,
-}
-
-impl Scope for ValidationScope<'_> {
-    fn get(&self, r: &Reference) -> Option<Value> {
-        let m = self.inner.module;
-        match r {
-            Reference::Resource { type_name, name } | Reference::Data { type_name, name } => {
-                let mode = if matches!(r, Reference::Data { .. }) {
-                    ResourceMode::Data
-                } else {
-                    ResourceMode::Managed
-                };
-                let res = m.resource(mode, type_name, name)?;
-                let ty = match resource_schema(self.schemas, mode, type_name) {
-                    Some(s) if res.count.is_none() && res.for_each.is_none() => {
-                        s.block.value_type()
-                    }
-                    _ => Type::Dynamic,
-                };
-                Some(Value::unknown(ty))
-            }
-            Reference::Module(n) => m.module_calls.get(n).map(|_| Value::unknown(Type::Dynamic)),
-            Reference::EachKey => Some(Value::unknown(Type::String)),
-            Reference::EachValue | Reference::SelfObject => Some(Value::unknown(Type::Dynamic)),
-            Reference::CountIndex => Some(Value::unknown(Type::Number)),
-            other => self.inner.get(other),
+) -> impl Fn(&Reference) -> Option<Value> + 'a {
+    move |r: &Reference| match r {
+        Reference::Resource { type_name, name } | Reference::Data { type_name, name } => {
+            let mode = if matches!(r, Reference::Data { .. }) {
+                ResourceMode::Data
+            } else {
+                ResourceMode::Managed
+            };
+            let res = m.resource(mode, type_name, name)?;
+            let ty = match resource_schema(schemas, mode, type_name) {
+                Some(s) if res.count.is_none() && res.for_each.is_none() => s.block.value_type(),
+                _ => Type::Dynamic,
+            };
+            Some(Value::unknown(ty))
         }
+        Reference::Module(n) => m.module_calls.get(n).map(|_| Value::unknown(Type::Dynamic)),
+        Reference::EachKey => Some(Value::unknown(Type::String)),
+        Reference::EachValue | Reference::SelfObject => Some(Value::unknown(Type::Dynamic)),
+        Reference::CountIndex => Some(Value::unknown(Type::Number)),
+        _ => None,
     }
 }
 
@@ -316,10 +309,7 @@ fn validate_module(
             (n.clone(), if v.sensitive { val.sensitive() } else { val })
         })
         .collect();
-    let scope = ValidationScope {
-        inner: ModuleScope::new(m, &env, variables, Box::new(|_| None)),
-        schemas,
-    };
+    let scope = ModuleScope::new(m, &env, variables, Box::new(unknown_lookup(m, schemas)));
 
     // 1. References.
     {
@@ -445,6 +435,30 @@ fn validate_module(
         }
     }
 
+    // depends_on names whole objects: resources, data sources, module calls.
+    let depends: Vec<&Expr> = m
+        .resources
+        .values()
+        .flat_map(|r| r.depends_on.iter())
+        .chain(m.outputs.values().flat_map(|o| o.depends_on.iter()))
+        .chain(m.module_calls.values().flat_map(|c| c.depends_on.iter()))
+        .collect();
+    for e in depends {
+        for (r, span) in references(e) {
+            if !matches!(
+                r,
+                Reference::Resource { .. } | Reference::Data { .. } | Reference::Module(_)
+            ) {
+                diags.push(err(
+                    "invalid_depends_on",
+                    "Invalid depends_on reference",
+                    "depends_on may only name resources, data sources and module calls, not variables, locals or other values.",
+                    span,
+                ));
+            }
+        }
+    }
+
     // Module output references: module.NAME.OUTPUT must exist.
     for (r, span, out_name) in module_output_refs(m) {
         if let Some(child) = m.module_calls.get(&r).and_then(|c| c.module.as_deref())
@@ -528,7 +542,7 @@ fn validate_module(
     // Locals and outputs: evaluation errors that do not depend on unknowns (unknown functions,
     // type errors of constants).
     for l in m.locals.values() {
-        let _ = scope.inner.local(&l.name);
+        let _ = scope.local(&l.name);
     }
     for o in m.outputs.values() {
         let (_, d) = evaluate(&o.value, &scope, &env);
@@ -537,9 +551,41 @@ fn validate_module(
                 .filter(|d| d.code != "brick::eval::undeclared_reference"),
         );
     }
-    diags.extend(scope.inner.take_diagnostics().into_iter().filter(|d| {
+    diags.extend(scope.take_diagnostics().into_iter().filter(|d| {
         d.code != "brick::eval::undeclared_reference" && d.code != "brick::eval::cycle"
     }));
+
+    // Version constraint of the settings block.
+    if let Some(st) = &m.settings
+        && let Some(req) = &st.required_version
+    {
+        let span = st
+            .body
+            .attribute("required_version")
+            .map(|a| a.expr.span)
+            .unwrap_or(st.span);
+        match version_satisfies(env!("CARGO_PKG_VERSION"), req) {
+                Ok(true) => {}
+                Ok(false) => diags.push(
+                    err(
+                        "unsupported_version",
+                        "Unsupported brick version",
+                        format!(
+                            "This configuration requires brick {req}, but this is brick {}.",
+                            env!("CARGO_PKG_VERSION")
+                        ),
+                        span,
+                    )
+                    .help("Use a brick version that satisfies the constraint, or change required_version."),
+                ),
+                Err(m) => diags.push(err(
+                    "invalid_version_constraint",
+                    "Invalid version constraint",
+                    format!("The required_version \"{req}\" is not a valid constraint: {m}."),
+                    span,
+                )),
+            }
+    }
 
     // 3. Cycles.
     cycles(m, diags);
@@ -866,5 +912,79 @@ fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
                 im.id.span,
             ));
         }
+    }
+}
+
+/// Whether `version` satisfies a Terraform-style constraint list: `">= 1.2, < 2.0"`,
+/// `"~> 0.1"` (pessimistic: the last given part may grow), `"= 0.1.0"`, `"!= 0.2"`.
+pub fn version_satisfies(version: &str, constraint: &str) -> Result<bool, String> {
+    fn parse(v: &str) -> Result<Vec<u64>, String> {
+        let core = v.trim().trim_start_matches('v');
+        let core = core.split(['-', '+']).next().unwrap_or("");
+        core.split('.')
+            .map(|p| {
+                p.parse::<u64>()
+                    .map_err(|_| format!("\"{v}\" is not a version number"))
+            })
+            .collect()
+    }
+    fn cmp(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
+        let n = a.len().max(b.len());
+        (0..n)
+            .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+    let have = parse(version)?;
+    let mut ok = true;
+    for part in constraint.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err("an empty constraint".into());
+        }
+        let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+            .iter()
+            .find_map(|op| part.strip_prefix(op).map(|r| (*op, r)))
+            .unwrap_or(("=", part));
+        let want = parse(rest)?;
+        let o = cmp(&have, &want);
+        ok &= match op {
+            ">=" => o.is_ge(),
+            "<=" => o.is_le(),
+            ">" => o.is_gt(),
+            "<" => o.is_lt(),
+            "!=" => o.is_ne(),
+            "=" => o.is_eq(),
+            _ => {
+                // ~> 1.2 means >= 1.2, < 2.0; ~> 1.2.3 means >= 1.2.3, < 1.3.0.
+                let mut upper = want.clone();
+                if upper.len() > 1 {
+                    upper.pop();
+                }
+                if let Some(last) = upper.last_mut() {
+                    *last += 1;
+                }
+                o.is_ge() && cmp(&have, &upper).is_lt()
+            }
+        };
+    }
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_satisfies;
+
+    #[test]
+    fn version_constraints_follow_terraform_syntax() {
+        assert_eq!(version_satisfies("0.1.0", ">= 0.1"), Ok(true));
+        assert_eq!(version_satisfies("0.1.0", ">= 0.1, < 0.2"), Ok(true));
+        assert_eq!(version_satisfies("0.1.0", "> 0.1.0"), Ok(false));
+        assert_eq!(version_satisfies("0.1.5", "~> 0.1.2"), Ok(true));
+        assert_eq!(version_satisfies("0.2.0", "~> 0.1.2"), Ok(false));
+        assert_eq!(version_satisfies("1.9.0", "~> 1.2"), Ok(true));
+        assert_eq!(version_satisfies("2.0.0", "~> 1.2"), Ok(false));
+        assert_eq!(version_satisfies("0.1.0", "0.1.0"), Ok(true));
+        assert!(version_satisfies("0.1.0", ">= banana").is_err());
     }
 }

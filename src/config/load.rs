@@ -610,7 +610,8 @@ impl Loader<'_> {
             return;
         }
         let (type_name, name) = (b.labels[0].clone(), b.labels[1].clone());
-        let mut body = b.body.clone();
+        let (span, header) = (b.span, b.header_span());
+        let mut body = b.body;
         let meta = ["count", "for_each", "depends_on", "provider", "lifecycle"];
         let count = body.attribute("count").map(|a| a.expr.clone());
         let for_each = body.attribute("for_each").map(|a| a.expr.clone());
@@ -643,12 +644,42 @@ impl Loader<'_> {
                 continue;
             }
             seen_lifecycle = true;
-            let lb = lb.clone();
-            self.lifecycle(&lb, &mut lifecycle, mode);
+            self.lifecycle(lb, &mut lifecycle, mode);
+        }
+        let mut timeouts = Timeouts::default();
+        for tb in body.blocks_of("timeouts") {
+            self.only(
+                &tb.body,
+                &["create", "read", "update", "delete"],
+                &[],
+                "a timeouts block",
+            );
+            for a in &tb.body.attributes {
+                let Some(text) = a.expr.as_literal_str() else {
+                    continue;
+                };
+                let Some(d) = parse_duration(text) else {
+                    self.diags.push(err(
+                        "invalid_timeout",
+                        "Invalid timeout",
+                        format!("\"{text}\" is not a duration; write it like \"40m\", \"1h30m\" or \"90s\"."),
+                        a.expr.span,
+                    ));
+                    continue;
+                };
+                match a.name.as_str() {
+                    "create" => timeouts.create = Some(d),
+                    "read" => timeouts.read = Some(d),
+                    "update" => timeouts.update = Some(d),
+                    "delete" => timeouts.delete = Some(d),
+                    _ => {}
+                }
+            }
         }
         body.attributes.retain(|a| !meta.contains(&a.name.as_str()));
-        body.blocks
-            .retain(|b| !["lifecycle", "connection", "provisioner"].contains(&b.kind.as_str()));
+        body.blocks.retain(|b| {
+            !["lifecycle", "connection", "provisioner", "timeouts"].contains(&b.kind.as_str())
+        });
         let r = Resource {
             mode,
             type_name,
@@ -658,17 +689,16 @@ impl Loader<'_> {
             for_each,
             depends_on,
             lifecycle,
+            timeouts,
             body,
-            span: b.span,
-            decl_span: b.header_span(),
+            span,
+            decl_span: header,
         };
         let what = match mode {
             ResourceMode::Managed => "resource",
             ResourceMode::Data => "data source",
         };
-        self.insert_unique(&mut m.resources, r.key(), r, b.header_span(), what, |r| {
-            r.span
-        });
+        self.insert_unique(&mut m.resources, r.key(), r, header, what, |r| r.span);
     }
 
     fn lifecycle(&mut self, lb: &Block, lc: &mut Lifecycle, mode: ResourceMode) {

@@ -228,8 +228,10 @@ pub struct Resource {
     pub for_each: Option<Expr>,
     pub depends_on: Vec<Expr>,
     pub lifecycle: Lifecycle,
+    /// `timeouts { create = "40m" … }`: how long each operation may take.
+    pub timeouts: Timeouts,
     /// The arguments and nested blocks, without the meta-arguments above (and without
-    /// `lifecycle`, `connection`, `provisioner`). Evaluate with
+    /// `lifecycle`, `timeouts`, `connection`, `provisioner`). Evaluate with
     /// [`crate::eval::evaluate_body`] against the type's schema.
     pub body: Body,
     /// The whole block.
@@ -262,6 +264,47 @@ impl Resource {
             None => self.type_name.split('_').next().unwrap_or(&self.type_name),
         }
     }
+}
+
+/// Operation time limits from a resource's `timeouts` block (Go duration syntax: `40m`,
+/// `1h30m`, `90s`). `None` means the provider's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub create: Option<std::time::Duration>,
+    pub read: Option<std::time::Duration>,
+    pub update: Option<std::time::Duration>,
+    pub delete: Option<std::time::Duration>,
+}
+
+/// Parses a Go-style duration: one or more `<number><unit>` with units `h`, `m`, `s`, `ms`.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..n_end].parse().ok()?;
+        rest = &rest[n_end..];
+        let (mult, len) = if rest.starts_with("ms") {
+            (0.001, 2)
+        } else if rest.starts_with('h') {
+            (3600.0, 1)
+        } else if rest.starts_with('m') {
+            (60.0, 1)
+        } else if rest.starts_with('s') {
+            (1.0, 1)
+        } else {
+            return None;
+        };
+        total += n * mult;
+        rest = &rest[len..];
+    }
+    Some(std::time::Duration::from_secs_f64(total))
 }
 
 /// `provider "NAME" { alias = "…" … }`

@@ -123,7 +123,7 @@ pub fn parse_template(text: &str, file: FileId) -> (Option<Vec<TemplatePart>>, V
                 text,
                 diags: Vec::new(),
             };
-            let parts = l.template(&t, 0);
+            let parts = l.template(&t, 0, Nested::Heredoc);
             (Some(parts), l.diags)
         }
         Err(e) => (None, vec![syntax_error(&e, text, file)]),
@@ -404,14 +404,11 @@ impl Lowerer<'_> {
                     .collect(),
             ),
             Expression::StringTemplate(t) => {
-                let parts: Vec<_> = t.iter().cloned().collect();
-                let mut tpl = Template::default();
-                for p in parts {
-                    tpl.push(p);
-                }
-                ExprKind::Template(self.template(&tpl, d))
+                ExprKind::Template(self.template(t, d, Nested::QuotedTop))
             }
-            Expression::HeredocTemplate(h) => ExprKind::Template(self.template(&h.template, d)),
+            Expression::HeredocTemplate(h) => {
+                ExprKind::Template(self.template(&h.template, d, Nested::Heredoc))
+            }
             Expression::Parenthesis(p) => ExprKind::Paren(Box::new(self.expr(p.inner(), d))),
             Expression::Variable(v) => ExprKind::Variable(v.as_str().to_string()),
             Expression::Conditional(c) => ExprKind::Conditional(
@@ -531,7 +528,12 @@ impl Lowerer<'_> {
         wrap(root, steps, span)
     }
 
-    fn template(&mut self, t: &Template, depth: usize) -> Vec<TemplatePart> {
+    fn template(&mut self, t: &Template, depth: usize, nested: Nested) -> Vec<TemplatePart> {
+        // Inside a quoted string's directives, hcl-edit leaves escape sequences undecoded.
+        let inner = match nested {
+            Nested::QuotedTop | Nested::QuotedInner => Nested::QuotedInner,
+            Nested::Heredoc => Nested::Heredoc,
+        };
         if depth > MAX_DEPTH {
             let span = self.span(t.span());
             self.deep(span);
@@ -543,7 +545,12 @@ impl Lowerer<'_> {
         for el in t.iter() {
             match el {
                 Element::Literal(s) => {
-                    parts.push((TemplatePart::Literal(s.value().to_string()), false, false))
+                    let text = if nested == Nested::QuotedInner {
+                        unescape(s.value())
+                    } else {
+                        s.value().to_string()
+                    };
+                    parts.push((TemplatePart::Literal(text), false, false))
                 }
                 Element::Interpolation(i) => parts.push((
                     TemplatePart::Interpolation(self.expr(&i.expr, d)),
@@ -552,7 +559,7 @@ impl Lowerer<'_> {
                 )),
                 Element::Directive(dir) => match dir.as_ref() {
                     Directive::If(ifd) => {
-                        let mut then = self.template(&ifd.if_expr.template, d);
+                        let mut then = self.template(&ifd.if_expr.template, d, inner);
                         let mut otherwise = Vec::new();
                         // Strip markers inside the directive trim the inner templates.
                         let end_strip = ifd.endif_expr.strip;
@@ -560,7 +567,7 @@ impl Lowerer<'_> {
                             trim_start(&mut then);
                         }
                         if let Some(e) = &ifd.else_expr {
-                            otherwise = self.template(&e.template, d);
+                            otherwise = self.template(&e.template, d, inner);
                             if e.strip.strip_start() {
                                 trim_end(&mut then);
                             }
@@ -584,7 +591,7 @@ impl Lowerer<'_> {
                         ))
                     }
                     Directive::For(ford) => {
-                        let mut body = self.template(&ford.for_expr.template, d);
+                        let mut body = self.template(&ford.for_expr.template, d, inner);
                         if ford.for_expr.strip.strip_end() {
                             trim_start(&mut body);
                         }
@@ -631,6 +638,59 @@ impl Lowerer<'_> {
             .filter(|p| !matches!(p, TemplatePart::Literal(s) if s.is_empty()))
             .collect()
     }
+}
+
+/// Where a template is: the top of a quoted string, a directive body inside one, or a heredoc.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nested {
+    QuotedTop,
+    QuotedInner,
+    Heredoc,
+}
+
+/// Decodes the escapes of a quoted string (`\n`, `\"`, `\u00e9`, `$${`, `%%{`…).
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some('"') => out.push('"'),
+                Some('\\') => out.push('\\'),
+                Some(u @ ('u' | 'U')) => {
+                    let n = if u == 'u' { 4 } else { 8 };
+                    let hex: String = (0..n).filter_map(|_| chars.next()).collect();
+                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        Some(ch) => out.push(ch),
+                        None => {
+                            out.push('\\');
+                            out.push(u);
+                            out.push_str(&hex);
+                        }
+                    }
+                }
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            },
+            '$' | '%' if chars.peek() == Some(&c) => {
+                // `$${` → `${`, `%%{` → `%{`
+                let mut look = chars.clone();
+                look.next();
+                if look.peek() == Some(&'{') {
+                    chars.next();
+                }
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn trim_start(parts: &mut [TemplatePart]) {

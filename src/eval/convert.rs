@@ -119,6 +119,10 @@ pub fn convert(value: &Value, want: &Type) -> Result<Value, ConversionError> {
         return Ok(value.clone());
     }
     let _depth = DepthGuard::enter()?;
+    // A value that already has the wanted (concrete) type needs no work.
+    if !want.has_dynamic() && value.ty() == *want {
+        return Ok(value.clone());
+    }
     let marks = value.marks;
     let converted = match &value.kind {
         Kind::Null(t) => Value::null(convert_type(t, want)?),
@@ -367,9 +371,21 @@ fn convert_sequence(value: &Value, items: &[Value], want: &Type) -> Result<Value
                 elem,
                 want,
             )?;
-            let values = out.into_iter().map(|(_, v)| v).collect();
+            let values: Vec<Value> = out.into_iter().map(|(_, v)| v).collect();
             Ok(match want {
-                Type::Set(_) => Value::set(ty, values),
+                Type::Set(_) => {
+                    // Set elements cannot carry marks: they move to the set, as in Terraform.
+                    let mut marks = brick_provider_api::Marks::NONE;
+                    let values = values
+                        .iter()
+                        .map(|v| {
+                            let (plain, m) = v.unmark_deep();
+                            marks = marks.union(m);
+                            plain
+                        })
+                        .collect();
+                    Value::set(ty, values).with_marks(marks)
+                }
                 _ => Value::list(ty, values),
             })
         }
@@ -747,6 +763,20 @@ mod tests {
     }
 
     #[test]
+    fn element_marks_move_onto_a_set_because_set_elements_cannot_carry_them() {
+        check(
+            Value::tuple(vec![s("a").sensitive(), s("b")]),
+            Type::set(Type::String),
+            Ok(Value::set(Type::String, vec![s("a"), s("b")]).sensitive()),
+        );
+        check(
+            Value::tuple(vec![s("a").sensitive(), s("b")]),
+            Type::list(Type::String),
+            Ok(Value::list(Type::String, vec![s("a").sensitive(), s("b")])),
+        );
+    }
+
+    #[test]
     fn types_unify_the_way_terraform_unifies_them() {
         let cases: Vec<(Vec<Type>, Option<Type>)> = vec![
             (vec![Type::Number, Type::String], Some(Type::String)),
@@ -783,11 +813,6 @@ mod tests {
             assert_eq!(unify(&types), expected, "unifying {types:?}");
         }
     }
-}
-
-#[cfg(test)]
-mod depth_probe {
-    use super::*;
 
     #[test]
     fn conversion_at_the_depth_limit_fits_in_a_default_test_thread_stack() {

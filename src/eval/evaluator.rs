@@ -594,8 +594,16 @@ impl<'a> Evaluator<'a> {
                 }
             },
         };
-        match self.scope.get(&reference) {
-            Some(v) => self.apply_steps(v, &steps[used..]),
+        let rest = &steps[used..];
+        let attrs: Vec<&str> = rest
+            .iter()
+            .map_while(|s| match s {
+                Step::Attr(a, _) => Some(a.as_str()),
+                Step::Index(_) => None,
+            })
+            .collect();
+        match self.scope.get_path(&reference, &attrs) {
+            Some((v, followed)) => self.apply_steps(v, &rest[followed.min(rest.len())..]),
             None => self.fail(error(
                 "undeclared_reference",
                 "Reference to undeclared value",
@@ -956,7 +964,7 @@ impl<'a> Evaluator<'a> {
     fn iterate(&mut self, c: &Value, span: Span) -> Result<Option<Vec<(Value, Value)>>, ()> {
         let marks = c.marks;
         match &c.kind {
-            Kind::Unknown(_) => Ok(None),
+            Kind::Unknown(ty) if !ty.is_primitive() => Ok(None),
             Kind::Null(_) => {
                 self.diags.push(error(
                     "null_value",

@@ -59,6 +59,41 @@ pub enum Reference {
 /// undeclared reference is normally caught by `validate` before evaluation.
 pub trait Scope {
     fn get(&self, reference: &Reference) -> Option<Value>;
+
+    /// The value at `reference` followed by as many of the attribute names `attrs` as the
+    /// implementation chooses to follow (stopping at anything not a known object or map
+    /// with that key), with the number followed. Each step carries the container's marks
+    /// onto the result, exactly as the evaluator's own attribute access does. Scopes that
+    /// store values override this to avoid cloning whole objects; the default follows none.
+    fn get_path(&self, reference: &Reference, attrs: &[&str]) -> Option<(Value, usize)> {
+        let _ = attrs;
+        self.get(reference).map(|v| (v, 0))
+    }
+}
+
+/// Follows `attrs` into `v` as far as known objects and maps allow: the value found (with
+/// the marks of every container passed) and how many names were followed. A helper for
+/// [`Scope::get_path`] implementations.
+pub fn follow_attrs(v: &Value, attrs: &[&str]) -> (Value, usize) {
+    let mut cur = v;
+    let mut marks = brick_provider_api::Marks::NONE;
+    let mut n = 0;
+    for a in attrs {
+        let next = match &cur.kind {
+            brick_provider_api::value::Kind::Object(m)
+            | brick_provider_api::value::Kind::Map(_, m) => m.get(*a),
+            _ => None,
+        };
+        match next {
+            Some(x) => {
+                marks = marks.union(cur.marks);
+                cur = x;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    (cur.clone().with_marks(marks), n)
 }
 
 /// The outside world as functions see it: files, the clock, randomness.
@@ -94,7 +129,7 @@ pub use inputs::{
     CliVar, VariableInput, VariableSource, env_inputs, gather_inputs, parse_var_flag,
     parse_vars_file, resolve_variables,
 };
-pub use refs::{references, references_with};
+pub use refs::{body_references, references, references_with};
 
 /// An [`Environment`] with no files, a fixed clock and fixed "random" values, for tests,
 /// constant evaluation and `validate`.

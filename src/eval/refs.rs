@@ -155,3 +155,99 @@ fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<(Re
         }
     }
 }
+
+/// Every reference made by a block body (attributes and nested blocks, recursively), with
+/// `dynamic` block iterators treated as local names, not references. Use this for resource,
+/// data source and provider bodies.
+pub fn body_references(body: &crate::config::Body) -> Vec<(Reference, Span)> {
+    let mut out = Vec::new();
+    let mut bound: Vec<String> = Vec::new();
+    walk_body(body, &mut bound, &mut out);
+    out
+}
+
+fn walk_body(
+    body: &crate::config::Body,
+    bound: &mut Vec<String>,
+    out: &mut Vec<(Reference, Span)>,
+) {
+    for a in &body.attributes {
+        walk(&a.expr, bound, out);
+    }
+    for b in &body.blocks {
+        if b.kind == "dynamic" {
+            if let Some(fe) = b.body.attribute("for_each") {
+                walk(&fe.expr, bound, out);
+            }
+            let it = b
+                .body
+                .attribute("iterator")
+                .and_then(|a| match &a.expr.kind {
+                    ExprKind::Variable(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .or_else(|| b.labels.first().cloned())
+                .unwrap_or_default();
+            bound.push(it);
+            if let Some(l) = b.body.attribute("labels") {
+                walk(&l.expr, bound, out);
+            }
+            for c in b.body.blocks_of("content") {
+                walk_body(&c.body, bound, out);
+            }
+            bound.pop();
+        } else {
+            walk_body(&b.body, bound, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs_of(src: &str) -> Vec<String> {
+        let (e, d) = crate::config::syntax::parse_expression(src, 0);
+        assert!(d.is_empty(), "{d:?}");
+        references(&e.unwrap())
+            .into_iter()
+            .map(|(r, _)| crate::eval::evaluator::reference_text(&r))
+            .collect()
+    }
+
+    #[test]
+    fn references_name_their_roots_and_skip_bound_names() {
+        assert_eq!(
+            refs_of(
+                "[for n in var.nodes : maas_machine.node[n].id if local.on] ++ []"
+                    .trim_end_matches(" ++ []")
+            ),
+            ["var.nodes", "maas_machine.node", "local.on"]
+        );
+        assert_eq!(
+            refs_of("data.brick_data.x.output[each.key]"),
+            ["data.brick_data.x", "each.key"]
+        );
+        assert_eq!(refs_of("module.net[\"a\"].cidr"), ["module.net"]);
+        assert_eq!(
+            refs_of("\"%{for x in var.l}${x}${count.index}%{endfor}\""),
+            ["var.l", "count.index"]
+        );
+        assert_eq!(refs_of("self.id"), ["self"]);
+        assert_eq!(refs_of("path.module"), ["path.module"]);
+    }
+
+    #[test]
+    fn dynamic_block_iterators_are_not_references() {
+        let (b, d) = crate::config::syntax::parse_file(
+            "dynamic \"volume\" {\n  for_each = var.v\n  content {\n    size = volume.value\n    x = brick_data.y.id\n  }\n}\n",
+            0,
+        );
+        assert!(d.is_empty());
+        let refs: Vec<String> = body_references(&b.unwrap())
+            .into_iter()
+            .map(|(r, _)| crate::eval::evaluator::reference_text(&r))
+            .collect();
+        assert_eq!(refs, ["var.v", "brick_data.y"]);
+    }
+}

@@ -15,6 +15,10 @@ use crate::diag::Diagnostic;
 /// Looks up references a [`ModuleScope`] does not own (resources, data, modules, `self`).
 pub type Lookup<'a> = dyn Fn(&Reference) -> Option<Value> + 'a;
 
+/// Like [`Lookup`], but also given the scope itself, so that a resolver can evaluate
+/// resource bodies lazily against the same scope (and its memoised locals).
+pub type Resolver<'a> = dyn Fn(&Reference, &dyn Scope) -> Option<Value> + 'a;
+
 pub struct ModuleScope<'a> {
     pub module: &'a Module,
     pub env: &'a dyn Environment,
@@ -22,7 +26,7 @@ pub struct ModuleScope<'a> {
     pub path_module: String,
     pub path_root: String,
     pub path_cwd: String,
-    other: Box<Lookup<'a>>,
+    other: Box<Resolver<'a>>,
     /// `None` while a local is being evaluated (to detect cycles).
     locals: RefCell<BTreeMap<String, Option<Value>>>,
     diags: RefCell<Vec<Diagnostic>>,
@@ -34,6 +38,16 @@ impl<'a> ModuleScope<'a> {
         env: &'a dyn Environment,
         variables: BTreeMap<String, Value>,
         other: Box<Lookup<'a>>,
+    ) -> ModuleScope<'a> {
+        ModuleScope::with_resolver(module, env, variables, Box::new(move |r, _| other(r)))
+    }
+
+    /// A scope whose resolver also receives the scope (see [`Resolver`]).
+    pub fn with_resolver(
+        module: &'a Module,
+        env: &'a dyn Environment,
+        variables: BTreeMap<String, Value>,
+        other: Box<Resolver<'a>>,
     ) -> ModuleScope<'a> {
         let dir = module.dir.display().to_string();
         ModuleScope {
@@ -81,6 +95,19 @@ impl<'a> ModuleScope<'a> {
 }
 
 impl Scope for ModuleScope<'_> {
+    fn get_path(&self, r: &Reference, attrs: &[&str]) -> Option<(Value, usize)> {
+        match r {
+            Reference::Variable(n) => self.variables.get(n).map(|v| super::follow_attrs(v, attrs)),
+            Reference::Local(n) => {
+                if let Some(Some(v)) = self.locals.borrow().get(n) {
+                    return Some(super::follow_attrs(v, attrs));
+                }
+                self.local(n).map(|v| super::follow_attrs(&v, attrs))
+            }
+            other => self.get(other).map(|v| (v, 0)),
+        }
+    }
+
     fn get(&self, r: &Reference) -> Option<Value> {
         match r {
             Reference::Variable(n) => self.variables.get(n).cloned(),
@@ -88,7 +115,7 @@ impl Scope for ModuleScope<'_> {
             Reference::PathModule => Some(Value::string(self.path_module.clone())),
             Reference::PathRoot => Some(Value::string(self.path_root.clone())),
             Reference::PathCwd => Some(Value::string(self.path_cwd.clone())),
-            other => (self.other)(other),
+            other => (self.other)(other, self),
         }
     }
 }

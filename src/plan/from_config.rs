@@ -16,14 +16,10 @@ use crate::config::{Body, Config, Expr, StaticStep};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment, Reference};
 
-/// Every reference made anywhere in a body (attributes and nested blocks).
+/// Every reference made anywhere in a body (attributes and nested blocks; iterators of
+/// `dynamic` blocks excluded).
 pub fn body_references(body: &Body, out: &mut Vec<Reference>) {
-    for a in &body.attributes {
-        out.extend(eval::references(&a.expr).into_iter().map(|(r, _)| r));
-    }
-    for b in &body.blocks {
-        body_references(&b.body, out);
-    }
+    out.extend(eval::body_references(body).into_iter().map(|(r, _)| r));
 }
 
 fn expr_refs(e: &Expr) -> Vec<Reference> {

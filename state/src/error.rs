@@ -176,6 +176,18 @@ pub enum StateError {
         state: u64,
     },
 
+    #[error(
+        "The apply journal {} of an interrupted apply has not been folded into the state yet.",
+        path.display()
+    )]
+    #[diagnostic(
+        code(brick::state::journal_pending),
+        help(
+            "This is a bug in brick: an apply must start from the state returned by `load_locked`, which folds the journal."
+        )
+    )]
+    JournalPending { path: PathBuf },
+
     #[error("Writing the apply journal {} failed: {detail}", path.display())]
     #[diagnostic(
         code(brick::state::journal_failed),

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::StateError;
@@ -20,9 +21,8 @@ use crate::model::{
 /// The format version this brick writes, and the newest it reads.
 pub const FORMAT_VERSION: u64 = 1;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Doc {
-    format_version: u64,
     brick_version: String,
     serial: u64,
     lineage: String,
@@ -34,7 +34,7 @@ struct Doc {
     pending: Vec<DocIntent>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct DocResource {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     module: String,
@@ -46,7 +46,7 @@ struct DocResource {
     instances: Vec<DocInstance>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct DocInstance {
     #[serde(default, skip_serializing_if = "Value::is_null")]
     index_key: Value,
@@ -64,7 +64,7 @@ struct DocInstance {
     dependencies: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct DocIntent {
     id: u64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -88,20 +88,20 @@ fn is_false(b: &bool) -> bool {
 
 /// Serializes a state as its canonical document (pretty JSON with a trailing newline).
 pub fn to_bytes(state: &State) -> Vec<u8> {
-    let doc = Doc {
+    let doc = DocOut {
         format_version: FORMAT_VERSION,
-        brick_version: state.brick_version.clone(),
+        brick_version: &state.brick_version,
         serial: state.serial,
-        lineage: state.lineage.clone(),
+        lineage: &state.lineage,
         outputs: state
             .outputs
             .iter()
             .map(|(k, o)| {
                 (
-                    k.clone(),
-                    Output {
-                        value: canonical(&o.value),
-                        type_: canonical(&o.type_),
+                    k.as_str(),
+                    OutputOut {
+                        value: Canon(&o.value),
+                        type_: Canon(&o.type_),
                         sensitive: o.sensitive,
                     },
                 )
@@ -110,21 +110,21 @@ pub fn to_bytes(state: &State) -> Vec<u8> {
         resources: state
             .resources
             .iter()
-            .map(|(addr, r)| DocResource {
-                module: addr.module.clone(),
+            .map(|(addr, r)| ResourceOut {
+                module: &addr.module,
                 mode: addr.mode,
-                type_name: addr.type_name.clone(),
-                name: addr.name.clone(),
-                provider: r.provider.clone(),
+                type_name: &addr.type_name,
+                name: &addr.name,
+                provider: &r.provider,
                 instances: r
                     .instances
                     .iter()
                     .flat_map(|(key, inst)| {
-                        let current = inst.current.iter().map(move |o| doc_instance(key, None, o));
+                        let current = inst.current.iter().map(move |o| instance_out(key, None, o));
                         let deposed = inst
                             .deposed
                             .iter()
-                            .map(move |(d, o)| doc_instance(key, Some(d), o));
+                            .map(move |(d, o)| instance_out(key, Some(d), o));
                         current.chain(deposed)
                     })
                     .collect(),
@@ -133,46 +133,157 @@ pub fn to_bytes(state: &State) -> Vec<u8> {
         pending: state
             .pending
             .values()
-            .map(|i| DocIntent {
+            .map(|i| IntentOut {
                 id: i.id,
-                module: i.addr.resource.module.clone(),
+                module: &i.addr.resource.module,
                 mode: i.addr.resource.mode,
-                type_name: i.addr.resource.type_name.clone(),
-                name: i.addr.resource.name.clone(),
-                index_key: key_to_json(&i.addr.key),
-                deposed: i.deposed.clone(),
+                type_name: &i.addr.resource.type_name,
+                name: &i.addr.resource.name,
+                index_key: KeyOut(&i.addr.key),
+                deposed: i.deposed.as_deref(),
                 action: i.action,
-                provider: i.provider.clone(),
-                planned: canonical(&i.planned),
+                provider: &i.provider,
+                planned: Canon(&i.planned),
             })
             .collect(),
     };
-    let mut out = serde_json::to_vec_pretty(&doc).expect("a state always serializes");
+    let mut out = Vec::with_capacity(64 * 1024);
+    serde_json::to_writer_pretty(&mut out, &doc).expect("a state always serializes");
     out.push(b'\n');
     out
 }
 
-fn doc_instance(key: &IndexKey, deposed: Option<&String>, o: &ObjectState) -> DocInstance {
-    let mut sensitive = o.sensitive_paths.clone();
+fn instance_out<'a>(
+    key: &'a IndexKey,
+    deposed: Option<&'a String>,
+    o: &'a ObjectState,
+) -> InstanceOut<'a> {
+    let mut sensitive: Vec<&AttrPath> = o.sensitive_paths.iter().collect();
     sensitive.sort();
     sensitive.dedup();
-    DocInstance {
-        index_key: key_to_json(key),
-        deposed: deposed.cloned(),
+    InstanceOut {
+        index_key: KeyOut(key),
+        deposed: deposed.map(String::as_str),
         schema_version: o.schema_version,
         tainted: o.tainted,
         create_before_destroy: o.create_before_destroy,
-        attributes: canonical(&o.attributes),
+        attributes: Canon(&o.attributes),
         sensitive_attributes: sensitive,
-        dependencies: o.dependencies.clone(),
+        dependencies: &o.dependencies,
     }
 }
 
-pub(crate) fn key_to_json(key: &IndexKey) -> Value {
-    match key {
-        IndexKey::None => Value::Null,
-        IndexKey::Int(i) => Value::from(*i),
-        IndexKey::String(s) => Value::String(s.clone()),
+#[derive(Serialize)]
+struct DocOut<'a> {
+    format_version: u64,
+    brick_version: &'a str,
+    serial: u64,
+    lineage: &'a str,
+    outputs: BTreeMap<&'a str, OutputOut<'a>>,
+    resources: Vec<ResourceOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<IntentOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutputOut<'a> {
+    value: Canon<'a>,
+    #[serde(rename = "type")]
+    type_: Canon<'a>,
+    sensitive: bool,
+}
+
+#[derive(Serialize)]
+struct ResourceOut<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    module: &'a str,
+    mode: Mode,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    name: &'a str,
+    provider: &'a str,
+    instances: Vec<InstanceOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct InstanceOut<'a> {
+    #[serde(skip_serializing_if = "KeyOut::is_none")]
+    index_key: KeyOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deposed: Option<&'a str>,
+    schema_version: u64,
+    #[serde(skip_serializing_if = "is_false")]
+    tainted: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    create_before_destroy: bool,
+    attributes: Canon<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sensitive_attributes: Vec<&'a AttrPath>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    dependencies: &'a [String],
+}
+
+#[derive(Serialize)]
+struct IntentOut<'a> {
+    id: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    module: &'a str,
+    mode: Mode,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "KeyOut::is_none")]
+    index_key: KeyOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deposed: Option<&'a str>,
+    action: IntentAction,
+    provider: &'a str,
+    planned: Canon<'a>,
+}
+
+/// An index key as JSON: an integer or a string (none is skipped).
+pub(crate) struct KeyOut<'a>(pub(crate) &'a IndexKey);
+
+impl KeyOut<'_> {
+    pub(crate) fn is_none(&self) -> bool {
+        *self.0 == IndexKey::None
+    }
+}
+
+impl Serialize for KeyOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            IndexKey::None => s.serialize_unit(),
+            IndexKey::Int(i) => s.serialize_i64(*i),
+            IndexKey::String(k) => s.serialize_str(k),
+        }
+    }
+}
+
+/// A JSON value serialized with object keys sorted at every depth, without copying it.
+pub(crate) struct Canon<'a>(pub(crate) &'a Value);
+
+impl Serialize for Canon<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(m) => {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, &Canon(v))?;
+                }
+                map.end()
+            }
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(&Canon(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
+        }
     }
 }
 
@@ -213,18 +324,29 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
         path: path.to_path_buf(),
         detail,
     };
-    let raw: Value = serde_json::from_slice(bytes).map_err(|e| {
+    // A first pass reads only the version fields (the rest is skipped without building
+    // anything); the second builds the document of that version.
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        format_version: Option<Value>,
+        #[serde(default)]
+        version: Option<Value>,
+        #[serde(default)]
+        terraform_version: Option<Value>,
+    }
+    let parse_error = |e: serde_json::Error| {
         corrupt(if e.is_eof() {
             format!("the file ends early ({e}); it was probably truncated")
+        } else if e.is_data() {
+            format!("the document is not a JSON object ({e})")
         } else {
             format!("it is not valid JSON ({e})")
         })
-    })?;
-    let Some(obj) = raw.as_object() else {
-        return Err(corrupt("the document is not a JSON object".into()));
     };
-    let doc: Doc = match obj.get("format_version") {
-        Some(v) => {
+    let probe: Probe = serde_json::from_slice(bytes).map_err(parse_error)?;
+    let doc: Doc = match (&probe.format_version, &probe.version) {
+        (Some(v), _) => {
             let version = v
                 .as_u64()
                 .ok_or_else(|| corrupt(format!("format_version {v} is not a whole number")))?;
@@ -242,13 +364,13 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
             }
             serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?
         }
-        None if obj.get("version").and_then(Value::as_u64) == Some(4)
-            && obj.contains_key("terraform_version") =>
-        {
-            let upgraded = upgrade_terraform_v4(obj).map_err(corrupt)?;
+        (None, Some(v)) if v.as_u64() == Some(4) && probe.terraform_version.is_some() => {
+            let raw: Map<String, Value> =
+                serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+            let upgraded = upgrade_terraform_v4(&raw).map_err(corrupt)?;
             serde_json::from_value(upgraded).map_err(|e| corrupt(e.to_string()))?
         }
-        None => {
+        _ => {
             return Err(corrupt(
                 "it has no format_version: it is not a brick state".into(),
             ));

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{StateError, io as io_err};
-use crate::format::{key_from_json, key_to_json};
+use crate::format::{KeyOut, key_from_json};
 use crate::model::{
     Change, InstanceAddr, Intent, IntentAction, Mode, ObjectState, Output, ResourceAddr, State,
 };
@@ -67,7 +67,7 @@ impl JournalFile {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct DocAddr {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     module: String,
@@ -80,16 +80,6 @@ struct DocAddr {
 }
 
 impl DocAddr {
-    fn from(a: &InstanceAddr) -> DocAddr {
-        DocAddr {
-            module: a.resource.module.clone(),
-            mode: a.resource.mode,
-            type_name: a.resource.type_name.clone(),
-            name: a.resource.name.clone(),
-            index_key: key_to_json(&a.key),
-        }
-    }
-
     fn into_addr(self) -> Result<InstanceAddr, String> {
         Ok(InstanceAddr {
             key: key_from_json(&self.index_key)?,
@@ -103,7 +93,7 @@ impl DocAddr {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Record {
     Begin {
@@ -150,16 +140,88 @@ enum Record {
     },
 }
 
-impl Record {
-    fn from_change(c: &Change) -> Record {
+/// A record borrowed from a [`Change`], for writing without copying attributes.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum RecordOut<'a> {
+    Begin {
+        lineage: &'a str,
+        serial: u64,
+        brick_version: &'a str,
+    },
+    Intent {
+        id: u64,
+        addr: AddrOut<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deposed: Option<&'a str>,
+        action: IntentAction,
+        provider: &'a str,
+        planned: &'a Value,
+    },
+    Set {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        intent: Option<u64>,
+        addr: AddrOut<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deposed: Option<&'a str>,
+        provider: &'a str,
+        object: &'a ObjectState,
+    },
+    Remove {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        intent: Option<u64>,
+        addr: AddrOut<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deposed: Option<&'a str>,
+    },
+    Depose {
+        addr: AddrOut<'a>,
+        key: &'a str,
+    },
+    Resolve {
+        intent: u64,
+        message: &'a str,
+    },
+    Output {
+        name: &'a str,
+        output: Option<&'a Output>,
+    },
+}
+
+#[derive(Serialize)]
+struct AddrOut<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    module: &'a str,
+    mode: Mode,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "KeyOut::is_none")]
+    index_key: KeyOut<'a>,
+}
+
+impl<'a> AddrOut<'a> {
+    fn from(a: &'a InstanceAddr) -> AddrOut<'a> {
+        AddrOut {
+            module: &a.resource.module,
+            mode: a.resource.mode,
+            type_name: &a.resource.type_name,
+            name: &a.resource.name,
+            index_key: KeyOut(&a.key),
+        }
+    }
+}
+
+impl<'a> RecordOut<'a> {
+    fn from_change(c: &'a Change) -> RecordOut<'a> {
         match c {
-            Change::Intent(i) => Record::Intent {
+            Change::Intent(i) => RecordOut::Intent {
                 id: i.id,
-                addr: DocAddr::from(&i.addr),
-                deposed: i.deposed.clone(),
+                addr: AddrOut::from(&i.addr),
+                deposed: i.deposed.as_deref(),
                 action: i.action,
-                provider: i.provider.clone(),
-                planned: i.planned.clone(),
+                provider: &i.provider,
+                planned: &i.planned,
             },
             Change::Set {
                 intent,
@@ -167,37 +229,39 @@ impl Record {
                 deposed,
                 provider,
                 object,
-            } => Record::Set {
+            } => RecordOut::Set {
                 intent: *intent,
-                addr: DocAddr::from(addr),
-                deposed: deposed.clone(),
-                provider: provider.clone(),
-                object: object.clone(),
+                addr: AddrOut::from(addr),
+                deposed: deposed.as_deref(),
+                provider,
+                object,
             },
             Change::Remove {
                 intent,
                 addr,
                 deposed,
-            } => Record::Remove {
+            } => RecordOut::Remove {
                 intent: *intent,
-                addr: DocAddr::from(addr),
-                deposed: deposed.clone(),
+                addr: AddrOut::from(addr),
+                deposed: deposed.as_deref(),
             },
-            Change::Depose { addr, key } => Record::Depose {
-                addr: DocAddr::from(addr),
-                key: key.clone(),
+            Change::Depose { addr, key } => RecordOut::Depose {
+                addr: AddrOut::from(addr),
+                key,
             },
-            Change::Resolve { intent, message } => Record::Resolve {
+            Change::Resolve { intent, message } => RecordOut::Resolve {
                 intent: *intent,
-                message: message.clone(),
+                message,
             },
-            Change::SetOutput { name, output } => Record::Output {
-                name: name.clone(),
-                output: output.clone(),
+            Change::SetOutput { name, output } => RecordOut::Output {
+                name,
+                output: output.as_ref(),
             },
         }
     }
+}
 
+impl Record {
     fn into_change(self) -> Result<Change, String> {
         Ok(match self {
             Record::Begin { .. } => return Err("a second begin record".into()),
@@ -248,11 +312,12 @@ impl Record {
     }
 }
 
-fn encode(record: &Record, out: &mut Vec<u8>) {
-    let json = serde_json::to_vec(record).expect("a journal record always serializes");
-    let crc = crc32fast::hash(&json);
-    out.extend_from_slice(format!("{crc:08x} ").as_bytes());
-    out.extend_from_slice(&json);
+fn encode(record: &RecordOut<'_>, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(b"00000000 ");
+    serde_json::to_writer(&mut *out, record).expect("a journal record always serializes");
+    let crc = crc32fast::hash(&out[start + 9..]);
+    out[start..start + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
     out.push(b'\n');
 }
 
@@ -381,12 +446,13 @@ pub(crate) fn replay(
             });
         }
     };
-    for c in &journal.changes {
-        state.apply(c);
+    let records = journal.changes.len();
+    for c in journal.changes {
+        state.apply_owned(c);
     }
     let replay = Replay {
         base_serial: journal.base_serial,
-        records: journal.changes.len(),
+        records,
         torn_tail: journal.torn_tail,
         stale: false,
     };
@@ -471,10 +537,10 @@ impl Journal {
             .map_err(io_err("create the journal", &path))?;
         let mut begin = Vec::new();
         encode(
-            &Record::Begin {
-                lineage: state.lineage.clone(),
+            &RecordOut::Begin {
+                lineage: &state.lineage,
                 serial: state.serial,
-                brick_version: state.brick_version.clone(),
+                brick_version: &state.brick_version,
             },
             &mut begin,
         );
@@ -524,9 +590,24 @@ impl Journal {
     /// Records a change: applies it to the journal's state and queues it for the disk, in
     /// the order of calls. With [`Durability::Sync`] returns once it is fsynced.
     pub fn record(&self, change: Change, durability: Durability) -> Result<(), StateError> {
-        let seq = self.enqueue(&change)?;
+        let seq = self.enqueue(change)?;
         if durability == Durability::Sync {
             self.wait_durable(seq)?;
+        }
+        Ok(())
+    }
+
+    /// Records several changes in order with one wait: e.g. the intents of every operation
+    /// about to start, made durable by a single fsync. An intent whose call then never
+    /// starts is harmless: recovery finds no object and resolves it.
+    pub fn record_all(
+        &self,
+        changes: impl IntoIterator<Item = Change>,
+        durability: Durability,
+    ) -> Result<(), StateError> {
+        let last = self.enqueue_all(changes)?;
+        if durability == Durability::Sync && last > 0 {
+            self.wait_durable(last)?;
         }
         Ok(())
     }
@@ -539,7 +620,7 @@ impl Journal {
         change: Change,
         durability: Durability,
     ) -> impl Future<Output = Result<(), StateError>> + Send + 'static {
-        let queued = self.enqueue(&change);
+        let queued = self.enqueue(change);
         let inner = Arc::clone(&self.inner);
         DurableFuture {
             inner,
@@ -574,7 +655,13 @@ impl Journal {
         Ok(id)
     }
 
-    fn enqueue(&self, change: &Change) -> Result<u64, StateError> {
+    fn enqueue(&self, change: Change) -> Result<u64, StateError> {
+        self.enqueue_all(std::iter::once(change))
+    }
+
+    /// Queues changes as one unit (the writer sees all or none of them); returns the
+    /// sequence number of the last, 0 for none.
+    fn enqueue_all(&self, changes: impl IntoIterator<Item = Change>) -> Result<u64, StateError> {
         let mut s = self.inner.lock();
         if let Some(f) = &s.failed {
             return Err(self.inner.failed(f));
@@ -582,19 +669,24 @@ impl Journal {
         if s.closing {
             return Err(self.inner.failed("the journal is closed"));
         }
-        if let Change::Intent(i) = change
-            && i.id >= s.next_intent
-        {
-            s.next_intent = i.id + 1;
+        let mut last = 0;
+        for change in changes {
+            if let Change::Intent(i) = &change
+                && i.id >= s.next_intent
+            {
+                s.next_intent = i.id + 1;
+            }
+            encode(&RecordOut::from_change(&change), &mut s.buf);
+            s.state.apply_owned(change);
+            s.queued += 1;
+            s.stats.records += 1;
+            last = s.queued;
         }
-        encode(&Record::from_change(change), &mut s.buf);
-        s.state.apply(change);
-        s.queued += 1;
-        s.stats.records += 1;
-        let seq = s.queued;
         drop(s);
-        self.inner.work.notify_one();
-        Ok(seq)
+        if last > 0 {
+            self.inner.work.notify_one();
+        }
+        Ok(last)
     }
 
     fn wait_durable(&self, seq: u64) -> Result<(), StateError> {

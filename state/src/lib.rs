@@ -36,8 +36,8 @@
 //!
 //! # Invariants
 //! - **Atomic snapshots.** A snapshot is written to a temporary file in the same directory,
-//!   fsynced, renamed over `PATH`, and the directory fsynced. The previous file becomes
-//!   `PATH.backup` by a hard link renamed into place. At every instant `PATH` holds a whole
+//!   fsynced; then the previous file becomes `PATH.backup` (a hard link renamed into
+//!   place); then the temporary file is renamed over `PATH` and the directory fsynced. At every instant `PATH` holds a whole
 //!   old or a whole new state.
 //! - **No going back.** A write is refused when the file on disk has another lineage, or a
 //!   serial not lower than the new one (writing identical bytes is a no-op), or cannot be
@@ -67,6 +67,11 @@
 //!    disk in the order they were recorded, so a durable intent implies every earlier record
 //!    is durable. Cost per resource: one append, amortized a fraction of an fsync, never a
 //!    rewrite of the state — linear in the number of resources.
+//!    Each `Sync` wait costs about one fsync (2–5 ms here), and an operation cannot start
+//!    before its intent is durable; so the engine should announce the intents of every
+//!    operation it is about to start with one [`Journal::record_all`] (one fsync for all of
+//!    them) rather than one `Sync` record per call. An intent whose call never started is
+//!    harmless: recovery finds no object and resolves it.
 //! 5. [`Journal::finish`] folds the journal into a snapshot with serial + 1 (atomic write
 //!    as above) and then removes the journal.
 //!

@@ -143,7 +143,14 @@ pub(crate) fn acquire(
     for _ in 0..5 {
         let tmp = sys::temp_beside(lock_path);
         sys::write_new(&tmp, &bytes).map_err(io_err("write the lock", &tmp))?;
-        let linked = fs::hard_link(&tmp, lock_path);
+        let linked = match fs::hard_link(&tmp, lock_path) {
+            // A file system without hard links: O_EXCL creation gives the same exclusion,
+            // with a moment in which the lock file is empty (read as corrupt by others).
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists && !lock_path.exists() => {
+                sys::write_new(lock_path, &bytes).or(Err(e))
+            }
+            other => other,
+        };
         let _ = fs::remove_file(&tmp);
         match linked {
             Ok(()) => {

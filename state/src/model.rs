@@ -81,9 +81,14 @@ impl State {
     /// Applies one change, as the journal does on replay. Changes are idempotent where they
     /// can be: setting an object twice or removing an absent one is harmless.
     pub fn apply(&mut self, change: &Change) {
+        self.apply_owned(change.clone());
+    }
+
+    /// [`State::apply`] taking the change by value, which saves copying its attributes.
+    pub fn apply_owned(&mut self, change: Change) {
         match change {
             Change::Intent(intent) => {
-                self.pending.insert(intent.id, intent.clone());
+                self.pending.insert(intent.id, intent);
             }
             Change::Set {
                 intent,
@@ -93,21 +98,28 @@ impl State {
                 object,
             } => {
                 if let Some(id) = intent {
-                    self.pending.remove(id);
+                    self.pending.remove(&id);
                 }
-                let resource = self
-                    .resources
-                    .entry(addr.resource.clone())
-                    .or_insert_with(|| Resource {
-                        provider: provider.clone(),
-                        instances: BTreeMap::new(),
-                    });
-                resource.provider.clone_from(provider);
-                let instance = resource.instances.entry(addr.key.clone()).or_default();
+                let resource = match self.resources.get_mut(&addr.resource) {
+                    Some(r) => {
+                        if r.provider != provider {
+                            r.provider = provider;
+                        }
+                        r
+                    }
+                    None => self
+                        .resources
+                        .entry(addr.resource)
+                        .or_insert_with(|| Resource {
+                            provider,
+                            instances: BTreeMap::new(),
+                        }),
+                };
+                let instance = resource.instances.entry(addr.key).or_default();
                 match deposed {
-                    None => instance.current = Some(object.clone()),
+                    None => instance.current = Some(object),
                     Some(key) => {
-                        instance.deposed.insert(key.clone(), object.clone());
+                        instance.deposed.insert(key, object);
                     }
                 }
             }
@@ -117,9 +129,9 @@ impl State {
                 deposed,
             } => {
                 if let Some(id) = intent {
-                    self.pending.remove(id);
+                    self.pending.remove(&id);
                 }
-                self.remove_object(addr, deposed.as_deref());
+                self.remove_object(&addr, deposed.as_deref());
             }
             Change::Depose { addr, key } => {
                 if let Some(instance) = self
@@ -128,18 +140,18 @@ impl State {
                     .and_then(|r| r.instances.get_mut(&addr.key))
                     && let Some(object) = instance.current.take()
                 {
-                    instance.deposed.insert(key.clone(), object);
+                    instance.deposed.insert(key, object);
                 }
             }
             Change::Resolve { intent, .. } => {
-                self.pending.remove(intent);
+                self.pending.remove(&intent);
             }
             Change::SetOutput { name, output } => match output {
                 Some(o) => {
-                    self.outputs.insert(name.clone(), o.clone());
+                    self.outputs.insert(name, o);
                 }
                 None => {
-                    self.outputs.remove(name);
+                    self.outputs.remove(&name);
                 }
             },
         }
@@ -338,7 +350,8 @@ pub enum IntentAction {
 /// change that names its id.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Intent {
-    /// Unique within a lineage.
+    /// Unique among the pending intents of a state and within one journal: a journal
+    /// numbers its intents from above the highest pending one.
     pub id: u64,
     pub addr: InstanceAddr,
     /// The deposed key, when the call concerns a deposed object.
@@ -390,4 +403,103 @@ pub enum Change {
 pub fn new_deposed_key() -> String {
     let u = uuid::Uuid::new_v4();
     u.simple().to_string()[..8].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn set(name: &str, deposed: Option<&str>) -> Change {
+        Change::Set {
+            intent: None,
+            addr: ResourceAddr::managed("t", "r").instance(IndexKey::String(name.into())),
+            deposed: deposed.map(String::from),
+            provider: "p".into(),
+            object: ObjectState::new(json!({"n": name})),
+        }
+    }
+
+    #[test]
+    fn setting_the_same_object_twice_is_the_same_as_once() {
+        let mut once = State::with_lineage("l", "v");
+        once.apply(&set("a", None));
+        let mut twice = once.clone();
+        twice.apply(&set("a", None));
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn removing_the_last_object_removes_the_instance_and_the_resource() {
+        let mut s = State::with_lineage("l", "v");
+        s.apply(&set("a", None));
+        s.apply(&set("a", Some("0000beef")));
+        let addr = ResourceAddr::managed("t", "r").instance(IndexKey::String("a".into()));
+        s.apply(&Change::Remove {
+            intent: None,
+            addr: addr.clone(),
+            deposed: None,
+        });
+        assert!(
+            s.instance(&addr).is_some(),
+            "the deposed object keeps the instance"
+        );
+        s.apply(&Change::Remove {
+            intent: None,
+            addr: addr.clone(),
+            deposed: Some("0000beef".into()),
+        });
+        assert!(s.resources.is_empty());
+        // Removing what is absent is harmless.
+        s.apply(&Change::Remove {
+            intent: None,
+            addr,
+            deposed: None,
+        });
+        assert!(s.resources.is_empty());
+    }
+
+    #[test]
+    fn deposing_without_a_current_object_changes_nothing() {
+        let mut s = State::with_lineage("l", "v");
+        s.apply(&set("a", Some("k1")));
+        let before = s.clone();
+        let addr = ResourceAddr::managed("t", "r").instance(IndexKey::String("a".into()));
+        s.apply(&Change::Depose {
+            addr,
+            key: "k2".into(),
+        });
+        assert_eq!(s, before);
+    }
+
+    #[test]
+    fn index_keys_order_none_then_integers_numerically_then_strings() {
+        let mut keys = vec![
+            IndexKey::String("a".into()),
+            IndexKey::Int(10),
+            IndexKey::None,
+            IndexKey::Int(-1),
+            IndexKey::Int(2),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                IndexKey::None,
+                IndexKey::Int(-1),
+                IndexKey::Int(2),
+                IndexKey::Int(10),
+                IndexKey::String("a".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn deposed_keys_are_eight_hex_digits_and_differ() {
+        let a = new_deposed_key();
+        let b = new_deposed_key();
+        assert_eq!(a.len(), 8);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 }

@@ -130,7 +130,7 @@ impl StateStore {
 
     pub(crate) fn write(&self, state: &State) -> Result<(), StateError> {
         let bytes = format::to_bytes(state);
-        match fs::read(&self.path) {
+        let exists = match fs::read(&self.path) {
             Ok(old) => {
                 let header = header(&old, &self.path)?;
                 if header.lineage != state.lineage {
@@ -150,12 +150,26 @@ impl StateStore {
                         ours: state.serial,
                     });
                 }
-                self.keep_backup()?;
+                true
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(io_err("read the state", &self.path)(e)),
+        };
+        // The new content is whole on disk before anything else changes; then the current
+        // file becomes the backup; then the rename makes the new content current.
+        let tmp = sys::temp_beside(&self.path);
+        let result = sys::write_new(&tmp, &bytes)
+            .map_err(io_err("write the state", &tmp))
+            .and_then(|()| if exists { self.keep_backup() } else { Ok(()) })
+            .and_then(|()| {
+                fs::rename(&tmp, &self.path).map_err(io_err("write the state", &self.path))
+            });
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
         }
-        sys::replace_atomically(&self.path, &bytes).map_err(io_err("write the state", &self.path))
+        result?;
+        sys::sync_dir(&sys::parent_dir(&self.path))
+            .map_err(io_err("sync the directory of", &self.path))
     }
 
     /// Makes the current file the backup: a hard link renamed over `<path>.backup`, so the
@@ -225,16 +239,16 @@ impl StateStore {
                 });
             }
         }
-        if let Some(replay) = journal::read(&self.journal_path())? {
-            if replay.base_serial >= state.serial && replay.records() > 0 {
-                return Err(StateError::JournalSerial {
-                    path: self.journal_path(),
-                    journal: replay.base_serial,
-                    state: state.serial,
-                });
-            }
-            self.remove_journal()?;
+        if let Some(replay) = journal::read(&self.journal_path())?
+            && replay.base_serial >= state.serial
+            && replay.records() > 0
+        {
+            return Err(StateError::JournalPending {
+                path: self.journal_path(),
+            });
         }
+        // Already folded, empty, or with a torn begin record: nothing in it to keep.
+        self.remove_journal()?;
         Journal::create(self.clone(), state)
     }
 

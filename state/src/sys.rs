@@ -45,19 +45,6 @@ pub(crate) fn write_new(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
-/// Replaces `path` with `bytes` atomically: a temporary file in the same directory, written
-/// and fsynced, renamed over `path`, then the directory fsynced. Readers see the old or the
-/// new content, never a mix, whatever instant the process dies.
-pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = temp_beside(path);
-    let result = write_new(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    sync_dir(&parent_dir(path))
-}
-
 /// This host's name.
 pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
@@ -116,5 +103,48 @@ pub(crate) fn process_alive(pid: u32, start: Option<u64>) -> bool {
     match (start, process_start(pid)) {
         (Some(recorded), Some(now)) => recorded == now,
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_with_its_own_start_time() {
+        let me = std::process::id();
+        assert!(process_alive(me, process_start(me)));
+    }
+
+    #[test]
+    fn a_reaped_child_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_alive(pid, None));
+    }
+
+    #[test]
+    fn a_zombie_child_is_not_alive() {
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not yet reaped: a zombie once it has exited.
+        for _ in 0..200 {
+            if process_state(pid) == Some('Z') {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!process_alive(pid, None));
+        drop(child);
+    }
+
+    #[test]
+    fn a_suffix_is_appended_to_the_whole_file_name() {
+        assert_eq!(
+            with_suffix(Path::new("a/b.json"), ".lock"),
+            PathBuf::from("a/b.json.lock")
+        );
+        assert_eq!(parent_dir(Path::new("b.json")), PathBuf::from("."));
     }
 }

@@ -186,3 +186,72 @@ fn saving_needs_the_lock_of_the_same_state() {
     assert!(matches!(err, StateError::WrongLock { .. }));
     assert!(!a.path().exists());
 }
+
+const CHILD_ENV: &str = "BRICK_STATE_TEST_SAVE_CHILD";
+
+/// Not a test of its own: the body of a child process that saves a growing state over and
+/// over until the test kills it with SIGKILL.
+#[test]
+fn child_process_saves_until_killed_when_asked() {
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let store = StateStore::new(path, "0.1.0-child");
+    let lock = store.lock("apply").unwrap();
+    let mut state = State::with_lineage("saver", "0.1.0");
+    for i in 0.. {
+        state = with_machine(state, &format!("m{i}"));
+        state.serial += 1;
+        store.save(&lock, &state).unwrap();
+        if i == 20 {
+            println!("PROGRESS");
+            std::io::Write::flush(&mut std::io::stdout()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_process_killed_while_saving_leaves_a_whole_state_and_a_whole_backup() {
+    use std::io::BufRead;
+    for round in 0..3 {
+        let dir = TempDir::new().unwrap();
+        let store = store(&dir);
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process_saves_until_killed_when_asked",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, store.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        // libtest prints the test's name on the same line, before the test's output.
+        while !lines
+            .next()
+            .expect("the child ended early")
+            .unwrap()
+            .contains("PROGRESS")
+        {}
+        std::thread::sleep(std::time::Duration::from_millis(10 + 17 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let state = store.load().unwrap().unwrap().state;
+        let backup = brick_state::from_bytes(
+            &fs::read(store.backup_path()).unwrap(),
+            &store.backup_path(),
+        )
+        .unwrap();
+        assert!(state.serial > 20);
+        assert_eq!(
+            state.object_count() as u64,
+            state.serial,
+            "serial n holds n machines"
+        );
+        // Killed between keeping the backup and renaming the new file: both hold the same.
+        assert!(backup.serial <= state.serial);
+        assert_eq!(backup.object_count() as u64, backup.serial);
+    }
+}

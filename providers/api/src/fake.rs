@@ -43,6 +43,8 @@ pub struct FakeProvider {
     running: AtomicU64,
     /// The most applies seen running at once.
     pub max_concurrent: AtomicU64,
+    /// The provider's own concurrency limit (0: none).
+    pub concurrency_limit: AtomicU64,
 }
 
 pub const FAKE_THING: &str = "fake_thing";
@@ -111,6 +113,13 @@ fn name_of(v: &Value) -> String {
 impl Provider for FakeProvider {
     fn name(&self) -> &str {
         "fake"
+    }
+
+    fn max_concurrency(&self) -> Option<usize> {
+        match self.concurrency_limit.load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(n as usize),
+        }
     }
 
     fn schema(&self) -> ProviderSchema {

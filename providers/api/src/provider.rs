@@ -101,6 +101,12 @@ pub trait Provider: Send + Sync {
         true
     }
 
+    /// How many apply operations of this provider may run at once (on top of the run's
+    /// `--parallelism`), for APIs that cannot take more. `None`: no limit of its own.
+    fn max_concurrency(&self) -> Option<usize> {
+        None
+    }
+
     /// Configures the provider from its `provider` block. Called once, before anything else
     /// but `schema` and `validate_resource`.
     async fn configure(&self, config: &Value) -> Diagnostics;

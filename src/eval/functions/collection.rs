@@ -20,7 +20,7 @@ type Env<'a> = &'a dyn Environment;
 pub(crate) const RANGE_LIMIT: usize = 1024;
 
 pub(super) fn register(r: &mut Registry) {
-    let list_bool = || p("list", Type::list(Type::Bool));
+    let list_bool = || p("list", Type::list(Type::Bool)).unknown_ok();
     r.insert("alltrue", func(vec![list_bool()], Type::Bool, alltrue));
     r.insert("anytrue", func(vec![list_bool()], Type::Bool, anytrue));
     r.insert(
@@ -46,12 +46,12 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "coalescelist",
         func(vec![], Type::Dynamic, coalescelist)
-            .variadic(p("vals", Type::Dynamic).null_ok().shallow()),
+            .variadic(p("vals", Type::Dynamic).null_ok().unknown_ok()),
     );
     r.insert(
         "compact",
         func(
-            vec![p("list", Type::list(Type::String)).shallow()],
+            vec![p("list", Type::list(Type::String))],
             Type::list(Type::String),
             compact,
         ),
@@ -71,7 +71,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "distinct",
         func(
-            vec![p("list", Type::list(Type::Dynamic)).shallow()],
+            vec![p("list", Type::list(Type::Dynamic))],
             Type::Dynamic,
             distinct,
         )
@@ -107,18 +107,21 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.insert(
         "keys",
-        func(vec![p("inputMap", Type::Dynamic)], Type::Dynamic, keys).ret_from(|a| {
-            match a[0].ty() {
-                Type::Map(_) => Type::list(Type::String),
-                Type::Object(attrs) => Type::Tuple(vec![Type::String; attrs.len()]),
-                _ => Type::Dynamic,
-            }
+        func(
+            vec![p("inputMap", Type::Dynamic).shallow()],
+            Type::Dynamic,
+            keys,
+        )
+        .ret_from(|a| match a[0].ty() {
+            Type::Map(_) => Type::list(Type::String),
+            Type::Object(attrs) => Type::Tuple(vec![Type::String; attrs.len()]),
+            _ => Type::Dynamic,
         }),
     );
     r.insert(
         "length",
         func(
-            vec![p("value", Type::Dynamic).unknown_ok()],
+            vec![p("value", Type::Dynamic).unknown_ok().shallow()],
             Type::Number,
             length,
         ),
@@ -139,7 +142,7 @@ pub(super) fn register(r: &mut Registry) {
         "matchkeys",
         func(
             vec![
-                p("values", Type::list(Type::Dynamic)).shallow(),
+                p("values", Type::list(Type::Dynamic)),
                 p("keys", Type::list(Type::Dynamic)),
                 p("searchset", Type::list(Type::Dynamic)),
             ],
@@ -150,7 +153,8 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.insert(
         "merge",
-        func(vec![], Type::Dynamic, merge).variadic(p("maps", Type::Dynamic).null_ok().shallow()),
+        func(vec![], Type::Dynamic, merge)
+            .variadic(p("maps", Type::Dynamic).null_ok().unknown_ok().shallow()),
     );
     r.insert(
         "one",
@@ -221,7 +225,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "sort",
         func(
-            vec![p("list", Type::list(Type::String))],
+            vec![p("list", Type::list(Type::String)).unknown_ok()],
             Type::list(Type::String),
             sort,
         ),
@@ -275,14 +279,6 @@ fn is_sequence(v: &Value) -> bool {
     matches!(v.kind, Kind::List(..) | Kind::Set(..) | Kind::Tuple(_))
 }
 
-/// Builds a list from values, unifying their types (a tuple when they do not unify).
-fn list_or_tuple(items: Vec<Value>) -> Value {
-    match unify_values(&items) {
-        Some((ty, items)) => Value::list(ty, items),
-        None => Value::tuple(items),
-    }
-}
-
 /// Rebuilds a sequence like `like` (list, set or tuple) with new elements.
 fn same_kind(like: &Value, items: Vec<Value>) -> Value {
     match &like.kind {
@@ -292,16 +288,31 @@ fn same_kind(like: &Value, items: Vec<Value>) -> Value {
     }
 }
 
+/// `alltrue`/`anytrue`: a known deciding element decides even when others are unknown.
+fn bool_fold(a: &[Value], deciding: bool) -> Value {
+    if !a[0].is_known() {
+        return Value::unknown(Type::Bool);
+    }
+    let items = elements(&a[0]);
+    // A null counts as false.
+    if items
+        .iter()
+        .any(|v| v.is_known() && v.as_bool().unwrap_or(false) == deciding)
+    {
+        return Value::bool(deciding);
+    }
+    if items.iter().any(|v| !v.is_known()) {
+        return Value::unknown(Type::Bool);
+    }
+    Value::bool(!deciding)
+}
+
 fn alltrue(a: &[Value], _: Env) -> Result<Value> {
-    Ok(Value::bool(
-        elements(&a[0]).iter().all(|v| v.as_bool() == Some(true)),
-    ))
+    Ok(bool_fold(a, false))
 }
 
 fn anytrue(a: &[Value], _: Env) -> Result<Value> {
-    Ok(Value::bool(
-        elements(&a[0]).iter().any(|v| v.as_bool() == Some(true)),
-    ))
+    Ok(bool_fold(a, true))
 }
 
 fn chunklist(a: &[Value], _: Env) -> Result<Value> {
@@ -369,6 +380,9 @@ fn coalesce(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
+    if a.iter().any(|v| !v.is_known()) {
+        return Ok(Value::unknown(Type::Dynamic));
+    }
     for (i, v) in a.iter().enumerate() {
         if v.is_null() || !is_sequence(v) {
             let _ = i;
@@ -618,7 +632,7 @@ fn lookup(a: &[Value], _: Env) -> Result<Value> {
     if a.len() > 3 {
         return Err(FunctionError::arg(
             3,
-            "Too many function arguments: function \"lookup\" expects only 3 argument(s).",
+            format!("lookup() takes two or three arguments, got {}.", a.len()),
         ));
     }
     let key = text(&a[1]);
@@ -689,10 +703,22 @@ fn matchkeys(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn merge(a: &[Value], _: Env) -> Result<Value> {
+    for v in a {
+        let ty = v.ty();
+        if !v.is_known() && !matches!(ty, Type::Dynamic | Type::Map(_) | Type::Object(_)) {
+            return Err(FunctionError::call(format!(
+                "arguments must be maps or objects, got {:?}.",
+                friendly(&ty)
+            )));
+        }
+    }
+    if a.iter().any(|v| !v.is_known()) {
+        return Ok(Value::unknown(Type::Dynamic));
+    }
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     let mut all_maps = true;
     let mut any = false;
-    for (i, v) in a.iter().enumerate() {
+    for v in a {
         if v.is_null() {
             continue;
         }
@@ -707,7 +733,6 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
                 }
             }
             _ => {
-                let _ = i;
                 return Err(FunctionError::call(format!(
                     "arguments must be maps or objects, got {:?}.",
                     friendly(&v.ty())
@@ -720,29 +745,9 @@ fn merge(a: &[Value], _: Env) -> Result<Value> {
         .filter(|v| !v.is_null())
         .map(|v| elem_type(&v.ty()))
         .collect();
+    // Maps of one element type merge into a map; anything else gives an object.
     if any && all_maps && map_types.iter().all(|t| *t == map_types[0]) {
         return Ok(Value::map(map_types[0].clone(), out));
-    }
-    if any && all_maps && map_types.is_empty() {
-        let values: Vec<Value> = out.values().cloned().collect();
-        let types: Vec<Type> = a
-            .iter()
-            .filter(|v| !v.is_null())
-            .filter_map(|v| v.ty().element_type().cloned())
-            .collect();
-        if let Some(t) = unify(&types)
-            && let Some((_, converted)) = unify_values(&values).or(Some((t.clone(), values)))
-        {
-            let m: BTreeMap<String, Value> = out.keys().cloned().zip(converted).collect();
-            let m = m
-                .into_iter()
-                .map(|(k, v)| {
-                    let c = convert(&v, &t).unwrap_or(v);
-                    (k, c)
-                })
-                .collect();
-            return Ok(Value::map(t, m));
-        }
     }
     Ok(Value::object(out))
 }
@@ -904,10 +909,7 @@ fn setsubtract(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn setunion(a: &[Value], _: Env) -> Result<Value> {
-    // Set membership cannot be decided with unknown elements.
-    if let Some(u) = unknown_if_partial(a, || a[0].ty()) {
-        return Ok(u);
-    }
+    // A union needs no membership decisions, so unknown elements are kept.
     let (ty, sets) = unify_sets(a)?;
     Ok(Value::set(ty, sets.into_iter().flatten().collect()))
 }
@@ -943,8 +945,19 @@ fn setproduct(a: &[Value], _: Env) -> Result<Value> {
         };
         lists.push(converted);
     }
+    let total = lists.iter().fold(1usize, |n, l| n.saturating_mul(l.len()));
+    if total > 1_000_000 {
+        return Err(FunctionError::call(
+            "the product has more than 1000000 elements.",
+        ));
+    }
     let mut rows: Vec<Vec<Value>> = vec![Vec::new()];
     for list in &lists {
+        if rows.len().saturating_mul(list.len()) > 1_000_000 {
+            return Err(FunctionError::call(
+                "the product has more than 1000000 elements.",
+            ));
+        }
         let mut next = Vec::new();
         for row in &rows {
             for item in list {
@@ -1002,7 +1015,17 @@ fn slice(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn sort(a: &[Value], _: Env) -> Result<Value> {
+    if !a[0].is_known() {
+        return Ok(Value::unknown(Type::list(Type::String)));
+    }
     let items = elements(&a[0]);
+    // With an element unknown, the order is unknown but the length is not.
+    if items.iter().any(|v| !v.is_known()) {
+        return Ok(Value::list(
+            Type::String,
+            vec![Value::unknown(Type::String); items.len()],
+        ));
+    }
     if let Some(i) = items.iter().position(Value::is_null) {
         return Err(FunctionError::call(format!(
             "given list element {i} is null; a null string cannot be sorted."
@@ -1105,9 +1128,4 @@ fn zipmap(a: &[Value], _: Env) -> Result<Value> {
         Kind::List(t, _) | Kind::Set(t, _) => Value::map(t.clone(), m),
         _ => Value::object(m),
     })
-}
-
-#[allow(dead_code)]
-fn list_of(items: Vec<Value>) -> Value {
-    list_or_tuple(items)
 }

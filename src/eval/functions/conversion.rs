@@ -71,6 +71,9 @@ fn sensitive(a: &[Value], _: Env) -> Result<Value> {
 
 /// Whether the value itself is marked sensitive (Terraform 1.8's `issensitive`).
 fn issensitive(a: &[Value], _: Env) -> Result<Value> {
+    if !a[0].is_known() {
+        return Ok(Value::unknown(Type::Bool));
+    }
     Ok(Value::bool(a[0].is_sensitive()))
 }
 

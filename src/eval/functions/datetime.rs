@@ -44,10 +44,18 @@ pub(super) fn register(r: &mut Registry) {
 
 /// Parses an RFC 3339 timestamp; the error names the parameter as Terraform does.
 pub(crate) fn parse_timestamp(s: &str, arg: usize, param: &str) -> Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+    // Go's RFC 3339 parser wants an upper-case `Z`.
+    let parsed = if s.ends_with('z') || !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        OffsetDateTime::parse("", &Rfc3339)
+    } else {
+        OffsetDateTime::parse(s, &Rfc3339)
+    };
+    parsed.map_err(|e| {
         let year_ok = s.len() >= 4 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
         let why = if !year_ok {
             format!("cannot use {s:?} as year")
+        } else if s.ends_with('z') {
+            "cannot use \"z\" as UTC offset".to_string()
         } else if !s.contains('T') && !s.contains('t') {
             "missing required time introducer 'T'".to_string()
         } else {
@@ -276,6 +284,10 @@ fn timeadd(a: &[Value], _: Env) -> Result<Value> {
         FunctionError::call(msg)
     })?;
     let ns = parse_duration(text(&a[1])).map_err(|e| FunctionError::call(format!("{e}.")))?;
+    // Beyond ±10^20 ns (about 3,000 years) no timestamp stays in range.
+    if ns.unsigned_abs() > 100_000_000_000_000_000_000 {
+        return Err(FunctionError::call("the resulting time is out of range."));
+    }
     let d = Duration::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i32);
     let r = t
         .checked_add(d)

@@ -65,8 +65,10 @@ pub(super) fn register(r: &mut Registry) {
 
 fn base64decode(a: &[Value], _: Env) -> Result<Value> {
     let s = text(&a[0]);
+    // Line breaks inside base64 text are ignored, as Go's decoder does.
+    let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
     let bytes = STANDARD
-        .decode(s)
+        .decode(&compact)
         .map_err(|_| FunctionError::call(format!("failed to decode base64 data {s:?}.")))?;
     String::from_utf8(bytes).map(Value::string).map_err(|_| {
         FunctionError::call("the result of decoding the provided string is not valid UTF-8.")
@@ -215,6 +217,7 @@ fn write_json(v: &Value, out: &mut String) {
 }
 
 fn jsonencode(a: &[Value], _: Env) -> Result<Value> {
+    super::check_depth(&a[0], 0)?;
     Ok(Value::string(json_encode(&a[0])))
 }
 
@@ -243,15 +246,60 @@ fn jsondecode(a: &[Value], _: Env) -> Result<Value> {
     Ok(from_json(&j))
 }
 
+/// Words a JSON syntax error as Go's decoder (and so Terraform) does.
 fn json_error(e: &serde_json::Error, s: &str) -> String {
-    if s.trim().is_empty() || e.is_eof() {
+    if s.trim().is_empty() {
         return "EOF".to_string();
     }
-    let msg = e.to_string();
-    if msg.starts_with("trailing characters") {
-        return "extraneous data after JSON object".to_string();
+    if e.is_eof() {
+        return if json_ends_inside_scalar(s) {
+            "unexpected EOF".to_string()
+        } else {
+            "EOF".to_string()
+        };
     }
-    msg.split(" at line ").next().unwrap_or(&msg).to_string()
+    let msg = e.to_string();
+    let what = msg.split(" at line ").next().unwrap_or(&msg);
+    let at = s
+        .lines()
+        .nth(e.line().saturating_sub(1))
+        .and_then(|l| l.chars().nth(e.column().saturating_sub(1)))
+        .unwrap_or(' ');
+    match what {
+        "trailing characters" | "invalid number" => "extraneous data after JSON object".into(),
+        "expected value" => format!("invalid character '{at}' looking for beginning of value"),
+        "trailing comma" if at == '}' => {
+            format!("invalid character '{at}' looking for beginning of object key string")
+        }
+        "trailing comma" => format!("invalid character '{at}' looking for beginning of value"),
+        "key must be a string" => format!("invalid character '{at}'"),
+        "expected `:`" => format!("invalid character '{at}' after object key"),
+        "expected `,` or `]`" => format!("invalid character '{at}' after array element"),
+        "expected `,` or `}`" => format!("invalid character '{at}' after object key:value pair"),
+        "invalid escape" => format!("invalid character '{at}' in string escape code"),
+        "expected ident" => format!("invalid character '{at}' in literal"),
+        other => other.to_string(),
+    }
+}
+
+/// Whether JSON text stops in the middle of a string or a literal (`nul`), which Go reports
+/// as "unexpected EOF" rather than "EOF".
+fn json_ends_inside_scalar(s: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        }
+    }
+    in_string || s.trim_end().ends_with(|c: char| c.is_ascii_alphabetic())
 }
 
 // ---- CSV --------------------------------------------------------------------------------
@@ -283,7 +331,7 @@ fn parse_csv(s: &str) -> std::result::Result<Vec<Vec<String>>, String> {
                         }
                         None => {
                             return Err(format!(
-                                "parse error on line {line}: extraneous or missing \" in quoted-field"
+                                "CSV parse error on line {line}: extraneous or missing \" in quoted-field"
                             ));
                         }
                     }
@@ -292,21 +340,24 @@ fn parse_csv(s: &str) -> std::result::Result<Vec<Vec<String>>, String> {
                     None | Some(',') | Some('\n') | Some('\r') => {}
                     Some(_) => {
                         return Err(format!(
-                            "parse error on line {line}: extraneous or missing \" in quoted-field"
+                            "CSV parse error on line {line}: extraneous or missing \" in quoted-field"
                         ));
                     }
                 }
             }
             '"' => {
                 return Err(format!(
-                    "parse error on line {line}: bare \" in non-quoted-field"
+                    "CSV parse error on line {line}: bare \" in non-quoted-field"
                 ));
             }
             ',' => row.push(std::mem::take(&mut field)),
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
+                // Empty lines are skipped, as Go's CSV reader does.
+                if !(row.is_empty() && field.is_empty()) {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
                 line += 1;
                 in_row = false;
             }
@@ -325,6 +376,12 @@ fn csvdecode(a: &[Value], _: Env) -> Result<Value> {
     let Some((header, records)) = rows.split_first() else {
         return Err(FunctionError::call("missing header line."));
     };
+    let mut seen = std::collections::BTreeSet::new();
+    for h in header {
+        if !seen.insert(h) {
+            return Err(FunctionError::call(format!("duplicate column name {h:?}.")));
+        }
+    }
     let ty = Type::object(header.iter().map(|h| (h.clone(), Type::String)));
     let mut out = Vec::with_capacity(records.len());
     for (i, rec) in records.iter().enumerate() {
@@ -378,6 +435,9 @@ impl YamlBuilder {
             None => self.documents.push(v),
             Some(Frame::Seq(_, items)) => items.push(v),
             Some(Frame::Map(_, m, pending)) => match pending.take() {
+                None if v.is_null() => {
+                    self.error = Some("mapping key cannot be null".into());
+                }
                 None => {
                     let key = key_text.unwrap_or_else(|| match &v.kind {
                         Kind::String(s) => s.clone(),
@@ -410,7 +470,15 @@ fn check_tag(tag: &Option<yaml_rust2::parser::Tag>) -> std::result::Result<Optio
             if t.handle == "tag:yaml.org,2002:"
                 && matches!(
                     t.suffix.as_str(),
-                    "str" | "int" | "float" | "bool" | "null" | "map" | "seq" | "timestamp"
+                    "str"
+                        | "int"
+                        | "float"
+                        | "bool"
+                        | "null"
+                        | "map"
+                        | "seq"
+                        | "timestamp"
+                        | "binary"
                 ) =>
         {
             Ok(Some(t.suffix.clone()))
@@ -492,6 +560,14 @@ impl MarkedEventReceiver for YamlBuilder {
                 let _ = anchor;
                 self.error = check_tag(&tag).err();
             }
+            Event::SequenceStart(..) | Event::MappingStart(..)
+                if self.stack.len() >= crate::eval::convert::MAX_DEPTH =>
+            {
+                self.error = Some(format!(
+                    "the document is nested more than {} levels deep",
+                    crate::eval::convert::MAX_DEPTH
+                ));
+            }
             Event::SequenceStart(anchor, _) => {
                 self.open_anchors.push(anchor);
                 self.stack.push(Frame::Seq(anchor, Vec::new()))
@@ -526,15 +602,20 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
         "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
             return Ok(Value::bool(false));
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | "+.Inf" | "-.Inf" | ".nan" | ".NaN"
-        | ".NAN" => return Err(format!("cannot represent {s} as a number")),
+        ".nan" | ".NaN" | ".NAN" => return Err("floating point NaN is not supported".into()),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | "+.Inf" | "-.Inf" | "+.INF" | "-.INF" => {
+            return Err(format!(
+                "cannot represent {s} as a number; numbers are finite"
+            ));
+        }
         _ => {}
     }
     let (neg, body) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let clean: String = body.chars().filter(|c| *c != '_').collect();
+    // Underscores and binary literals are not numbers for Terraform's decoder.
+    let clean: String = body.to_string();
     let radix = |digits: &str, base: u32| -> Option<Value> {
         if digits.is_empty() {
             return None;
@@ -550,23 +631,14 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
             bigdecimal::BigDecimal::from(acc),
         )))
     };
-    if let Some(h) = clean.strip_prefix("0x") {
-        if let Some(v) = radix(h, 16) {
-            return Ok(v);
-        }
-    } else if let Some(b) = clean.strip_prefix("0b") {
-        if let Some(v) = radix(b, 2) {
-            return Ok(v);
-        }
+    let prefixed = if let Some(h) = clean.strip_prefix("0x") {
+        radix(h, 16)
     } else if let Some(o) = clean.strip_prefix("0o") {
-        if let Some(v) = radix(o, 8) {
-            return Ok(v);
-        }
-    } else if clean.len() > 1
-        && clean.starts_with('0')
-        && clean.bytes().all(|b| b.is_ascii_digit())
-        && let Some(v) = radix(&clean[1..], 8)
-    {
+        radix(o, 8)
+    } else {
+        None
+    };
+    if let Some(v) = prefixed {
         return Ok(v);
     }
     let numeric = !clean.is_empty()
@@ -579,6 +651,15 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
             .is_some_and(|b| b.is_ascii_digit() || b == b'.');
     if numeric && let Some(n) = Number::parse(&clean) {
         return Ok(Value::number(if neg { n.neg() } else { n }));
+    }
+    // A timestamp (`T` or `t` between date and time) is normalized to RFC 3339.
+    if s.len() > 10 && matches!(s.as_bytes()[10], b'T' | b't') {
+        let upper = format!("{}T{}", &s[..10], &s[11..]);
+        if let Ok(t) =
+            time::OffsetDateTime::parse(&upper, &time::format_description::well_known::Rfc3339)
+        {
+            return Ok(Value::string(super::datetime::rfc3339(t)));
+        }
     }
     // A date alone is a timestamp at midnight UTC.
     let b = s.as_bytes();
@@ -596,6 +677,12 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
 
 fn yamldecode(a: &[Value], _: Env) -> Result<Value> {
     let src = text(&a[0]);
+    // Terraform's decoder speaks YAML 1.1 and refuses documents declaring another version.
+    if let Some(rest) = src.trim_start().strip_prefix("%YAML")
+        && rest.split_whitespace().next() != Some("1.1")
+    {
+        return Err(FunctionError::call("found incompatible YAML document."));
+    }
     let mut builder = YamlBuilder {
         src: src.chars().collect(),
         ..YamlBuilder::default()
@@ -800,5 +887,6 @@ fn write_yaml_block(v: &Value, indent: usize, out: &mut String) {
 }
 
 fn yamlencode(a: &[Value], _: Env) -> Result<Value> {
+    super::check_depth(&a[0], 0)?;
     Ok(Value::string(yaml_encode(&a[0])))
 }

@@ -217,6 +217,8 @@ fn fileexists(a: &[Value], env: Env) -> Result<Value> {
 fn fileset(a: &[Value], env: Env) -> Result<Value> {
     let base_dir = resolve(text(&a[0]), env)?;
     let pattern = text(&a[1]);
+    fileset_matcher(pattern)
+        .map_err(|e| FunctionError::call(format!("failed to glob pattern {pattern:?}: {e}.")))?;
     let found = env
         .glob(&base_dir, pattern)
         .map_err(|e| FunctionError::call(format!("failed to glob pattern {pattern:?}: {e}.")))?;
@@ -224,6 +226,86 @@ fn fileset(a: &[Value], env: Env) -> Result<Value> {
         Type::String,
         found.into_iter().map(Value::string).collect(),
     ))
+}
+
+/// Compiles a `fileset` pattern with Terraform's (doublestar's) rules into a matcher for
+/// slash-separated paths relative to the base directory: `*` and `?` stay within one path
+/// segment, a `**` segment matches any number of directories, `[a-z]`/`[^a]` are character
+/// classes, `{a,b}` alternatives, and `\` escapes. A leading `./` is ignored. Implementations
+/// of [`Environment::glob`] can use it to filter the files below `base`.
+pub fn fileset_matcher(pattern: &str) -> std::result::Result<regex::Regex, String> {
+    let syntax = || "syntax error in pattern".to_string();
+    let cleaned = clean(pattern);
+    if cleaned.starts_with('/') {
+        // Paths are relative to the base directory, so an absolute pattern matches nothing.
+        return regex::Regex::new("$.^").map_err(|e| e.to_string());
+    }
+    let segments: Vec<&str> = cleaned.split('/').collect();
+    let mut re = String::from("^");
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        if *seg == "**" {
+            re.push_str(if last { ".*" } else { "(?:[^/]+/)*" });
+            continue;
+        }
+        translate_segment(seg, &mut re).ok_or_else(syntax)?;
+        if !last {
+            re.push('/');
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).map_err(|_| syntax())
+}
+
+/// Appends the regex for one path segment of a glob; `None` for a malformed pattern.
+fn translate_segment(seg: &str, re: &mut String) -> Option<()> {
+    let chars: Vec<char> = seg.chars().collect();
+    let mut i = 0;
+    let mut alternatives = 0usize;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '\\' => {
+                i += 1;
+                re.push_str(&regex::escape(&chars.get(i)?.to_string()));
+            }
+            '[' => {
+                let close = chars[i + 1..].iter().position(|c| *c == ']')? + i + 1;
+                let body: String = chars[i + 1..close].iter().collect();
+                if body.is_empty() {
+                    return None;
+                }
+                let (neg, body) = match body.strip_prefix('^') {
+                    Some(rest) => ("^", rest.to_string()),
+                    None => ("", body),
+                };
+                re.push('[');
+                re.push_str(neg);
+                for ch in body.chars() {
+                    if matches!(ch, '[' | ']' | '\\' | '&' | '~' | '|') {
+                        re.push('\\');
+                    }
+                    re.push(ch);
+                }
+                re.push(']');
+                i = close;
+            }
+            '{' => {
+                alternatives += 1;
+                re.push_str("(?:");
+            }
+            ',' if alternatives > 0 => re.push('|'),
+            '}' if alternatives > 0 => {
+                alternatives -= 1;
+                re.push(')');
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+        i += 1;
+    }
+    (alternatives == 0).then_some(())
 }
 
 fn file_hash(a: &[Value], env: Env, kind: &str, base64: bool) -> Result<Value> {

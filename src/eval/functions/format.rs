@@ -6,7 +6,7 @@
 
 use std::num::NonZeroU64;
 
-use bigdecimal::num_bigint::{BigInt, Sign};
+use bigdecimal::num_bigint::Sign;
 use bigdecimal::{BigDecimal, RoundingMode};
 use brick_provider_api::value::Kind;
 use brick_provider_api::{Number, Type, Value};
@@ -88,6 +88,9 @@ fn formatlist(a: &[Value], _: Env) -> Result<Value> {
     Ok(Value::list(Type::String, out))
 }
 
+/// The largest width or precision `format` accepts.
+const MAX_WIDTH: usize = 100_000;
+
 #[derive(Default)]
 struct Spec {
     minus: bool,
@@ -122,8 +125,9 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             }
             chars.next();
         }
-        if let Some(&(_, '[')) = chars.peek() {
+        if let Some(&(bracket, '[')) = chars.peek() {
             chars.next();
+            let inner = bracket + 1;
             let mut n = String::new();
             while let Some(&(_, d)) = chars.peek() {
                 chars.next();
@@ -134,8 +138,9 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             }
             let index: usize = n.parse().unwrap_or(0);
             if index == 0 {
+                let bad = n.chars().next().unwrap_or(']');
                 return Err(FunctionError::call(format!(
-                    "invalid argument index {n:?} in format string at offset {start}."
+                    "unrecognized format character '{bad}' at offset {inner}."
                 )));
             }
             next_arg = index - 1;
@@ -149,7 +154,7 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             chars.next();
         }
         if !digits.is_empty() {
-            spec.width = digits.parse().ok();
+            spec.width = Some(digits.parse().unwrap_or(usize::MAX));
         }
         if let Some(&(_, '.')) = chars.peek() {
             chars.next();
@@ -161,7 +166,11 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
                 digits.push(d);
                 chars.next();
             }
-            spec.precision = Some(digits.parse().unwrap_or(0));
+            spec.precision = Some(if digits.is_empty() {
+                0
+            } else {
+                digits.parse().unwrap_or(usize::MAX)
+            });
         }
         let Some((end, verb)) = chars.next() else {
             return Err(FunctionError::call(format!(
@@ -170,9 +179,22 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             )));
         };
         let verb_text = &fmt[start..end + verb.len_utf8()];
+        // Widths and precisions this large can only exhaust memory.
+        if spec.width.is_some_and(|w| w > MAX_WIDTH)
+            || spec.precision.is_some_and(|p| p > MAX_WIDTH)
+        {
+            return Err(FunctionError::call(format!(
+                "the width or precision in {verb_text:?} at offset {start} is larger than {MAX_WIDTH}."
+            )));
+        }
         if verb == '%' {
             out.push('%');
             continue;
+        }
+        if !verb.is_alphabetic() {
+            return Err(FunctionError::call(format!(
+                "unrecognized format character '{verb}' at offset {end}."
+            )));
         }
         if !"vtbdoxXeEfgGsq".contains(verb) {
             return Err(FunctionError::call(format!(
@@ -201,7 +223,8 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
             'v' => {
                 match (&arg.kind, spec.sharp) {
                     // Numbers default to %g.
-                    (Kind::Number(n), false) => format_float(n, 'g', &spec),
+                    // Numbers default to %g, without width or precision.
+                    (Kind::Number(n), false) => format_float(n, 'g', &Spec::default()),
                     (_, true) => pad(&super::encoding::json_encode(arg), &spec, false),
                     _ => pad(&display_value(arg), &spec, false),
                 }
@@ -465,12 +488,4 @@ fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
     };
     let s = format!("{}{body}", sign_prefix(negative, spec));
     pad(&s, spec, true)
-}
-
-#[allow(dead_code)]
-fn big_int_of(n: &Number) -> BigInt {
-    n.as_big_decimal()
-        .with_scale_round(0, RoundingMode::Down)
-        .as_bigint_and_exponent()
-        .0
 }

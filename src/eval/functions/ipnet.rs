@@ -201,6 +201,8 @@ fn cidrsubnets(a: &[Value], _: Env) -> Result<Value> {
     let mut out = Vec::new();
     // The next free address, as an offset within the base prefix.
     let mut next: u128 = 0;
+    // Set once a /0 IPv6 prefix has been used up to its very last address.
+    let mut exhausted_all = false;
     let span = |len: u32| -> u128 {
         let host = net.bits - len;
         if host >= 128 {
@@ -211,6 +213,12 @@ fn cidrsubnets(a: &[Value], _: Env) -> Result<Value> {
     };
     for (i, v) in a[1..].iter().enumerate() {
         let newbits = integer(v, i + 1, "newbits")?;
+        if newbits > 32 {
+            return Err(FunctionError::arg(
+                i + 1,
+                "Invalid value for \"newbits\" parameter: may not extend prefix by more than 32 bits.",
+            ));
+        }
         if newbits < 1 {
             return Err(FunctionError::arg(
                 i + 1,
@@ -229,9 +237,14 @@ fn cidrsubnets(a: &[Value], _: Env) -> Result<Value> {
         }
         let size = span(new_len as u32);
         // Align the next address up to this subnet's size.
-        let start = next.div_ceil(size) * size;
+        let start = next.div_ceil(size).checked_mul(size);
         let total = span(net.len);
-        if net.len > 0 && start >= total {
+        let exhausted = match start {
+            None => true,
+            Some(s) => (net.len > 0 && s >= total) || (net.len == 0 && exhausted_all),
+        };
+        let start = start.unwrap_or(0);
+        if exhausted {
             return Err(FunctionError::arg(
                 i + 1,
                 format!(
@@ -247,7 +260,10 @@ fn cidrsubnets(a: &[Value], _: Env) -> Result<Value> {
             show(net.addr | start, net.bits),
             new_len
         )));
-        next = start.saturating_add(size);
+        match start.checked_add(size) {
+            Some(n) => next = n,
+            None => exhausted_all = true,
+        }
     }
     let _ = elements;
     Ok(Value::list(Type::String, out))

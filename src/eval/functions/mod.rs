@@ -202,7 +202,7 @@ fn call_function(
     if args.len() < fixed {
         let missing = f.params[args.len()].name;
         return Err(FunctionError::call(format!(
-            "Not enough function arguments: function \"{name}\" expects {}{fixed} argument(s). Missing value for \"{missing}\".",
+            "Function \"{name}\" expects {}{fixed} argument(s). Missing value for \"{missing}\".",
             if f.variadic.is_some() {
                 "at least "
             } else {
@@ -213,9 +213,7 @@ fn call_function(
     if args.len() > fixed && f.variadic.is_none() {
         return Err(FunctionError::arg(
             fixed,
-            format!(
-                "Too many function arguments: function \"{name}\" expects only {fixed} argument(s)."
-            ),
+            format!("Function \"{name}\" expects only {fixed} argument(s)."),
         ));
     }
     let mut marks = Marks::NONE;
@@ -228,11 +226,12 @@ fn call_function(
             .or(f.variadic.as_ref())
             .expect("arity checked above");
         let arg = match param.marks {
-            MarkMode::Deep => {
+            MarkMode::Deep if arg.contains_sensitive() => {
                 let (v, m) = arg.unmark_deep();
                 marks = marks.union(m);
                 v
             }
+            MarkMode::Deep => arg,
             MarkMode::Shallow => {
                 marks = marks.union(arg.marks);
                 arg.unmarked()
@@ -248,12 +247,22 @@ fn call_function(
                 ),
             ));
         }
-        let arg = convert(&arg, &param.ty).map_err(|e| {
+        let mut arg = if param.ty == Type::Dynamic {
+            Ok(arg)
+        } else {
+            convert(&arg, &param.ty)
+        }
+        .map_err(|e| {
             FunctionError::arg(
                 i,
                 format!("Invalid value for \"{}\" parameter: {e}.", param.name),
             )
         })?;
+        // Conversion to a set moves element marks onto the set; they belong to the result.
+        if param.marks != MarkMode::Keep && !arg.marks.is_empty() {
+            marks = marks.union(arg.marks);
+            arg = arg.unmarked();
+        }
         // Functions that only move values around (shallow marks) accept unknown elements;
         // the others need everything known.
         let known = match param.marks {
@@ -289,6 +298,23 @@ pub fn names() -> &'static [&'static str] {
 }
 
 // ---- helpers for implementations --------------------------------------------------------
+
+/// Refuses values nested deeper than [`crate::eval::convert::MAX_DEPTH`] before a recursive
+/// walk over them (the check itself uses an explicit stack).
+pub(crate) fn check_depth(v: &Value, arg: usize) -> Result<()> {
+    let max = crate::eval::convert::MAX_DEPTH;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > max {
+            return Err(FunctionError::arg(
+                arg,
+                format!("The value is nested more than {max} levels deep."),
+            ));
+        }
+        stack.extend(v.children().map(|c| (c, depth + 1)));
+    }
+    Ok(())
+}
 
 /// The text of a converted string argument.
 pub(crate) fn text(v: &Value) -> &str {
@@ -348,3 +374,4 @@ pub(crate) fn is_kind_null_dynamic(v: &Value) -> bool {
 
 #[cfg(test)]
 pub(crate) use filesystem::clean as filesystem_clean;
+pub use filesystem::fileset_matcher;

@@ -114,6 +114,12 @@ fn digit_value(c: char, base: u32) -> Option<u32> {
 fn parseint(a: &[Value], _: Env) -> Result<Value> {
     let s = text(&a[0]);
     let base = number(&a[1]);
+    if base.to_i64().is_none() {
+        return Err(FunctionError::arg(
+            1,
+            "Invalid value for \"base\" parameter: value must be a whole number, between -9223372036854775808 and 9223372036854775807.",
+        ));
+    }
     let base = match base.to_i64() {
         Some(b) if (2..=62).contains(&b) => b as u32,
         _ => {

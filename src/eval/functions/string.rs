@@ -130,7 +130,20 @@ fn strcontains(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn indent(a: &[Value], _: Env) -> Result<Value> {
-    let n = integer(&a[0], 0, "spaces")?.max(0) as usize;
+    let n = integer(&a[0], 0, "spaces")?;
+    if n < 0 {
+        return Err(FunctionError::arg(
+            0,
+            "Invalid value for \"spaces\" parameter: the number of spaces must not be negative.",
+        ));
+    }
+    if n > 100_000 {
+        return Err(FunctionError::arg(
+            0,
+            "Invalid value for \"spaces\" parameter: the number of spaces must not be more than 100000.",
+        ));
+    }
+    let n = n as usize;
     let pad = format!("\n{}", " ".repeat(n));
     Ok(Value::string(text(&a[1]).replace('\n', &pad)))
 }
@@ -158,12 +171,31 @@ fn join(a: &[Value], _: Env) -> Result<Value> {
     Ok(Value::string(parts.join(text(&a[0]))))
 }
 
+/// Go's rune-by-rune simple case mapping: a character whose case mapping is several
+/// characters (`ß` → `SS`) stays as it is, and there is no context (no final sigma).
+pub(crate) fn upper_char(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+fn lower_char(c: char) -> char {
+    // Only U+0130 lowercases to several characters; its simple mapping is `i`.
+    c.to_lowercase().next().unwrap_or(c)
+}
+
 fn lower(a: &[Value], _: Env) -> Result<Value> {
-    Ok(Value::string(text(&a[0]).to_lowercase()))
+    Ok(Value::string(
+        text(&a[0]).chars().map(lower_char).collect::<String>(),
+    ))
 }
 
 fn upper(a: &[Value], _: Env) -> Result<Value> {
-    Ok(Value::string(text(&a[0]).to_uppercase()))
+    Ok(Value::string(
+        text(&a[0]).chars().map(upper_char).collect::<String>(),
+    ))
 }
 
 /// Compiles a pattern for `regex`/`regexall`, rejecting a mix of named and unnamed groups.
@@ -320,7 +352,7 @@ fn title(a: &[Value], _: Env) -> Result<Value> {
     let mut prev_sep = true;
     for c in text(&a[0]).chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            out.push(upper_char(c));
         } else {
             out.push(c);
         }

@@ -10,6 +10,8 @@ locals {
   typo   = var.node
   count  = count.index
   unk    = nosuchfn(1)
+  attr   = brick_data.x.ouput
+  fn     = lenght([])
 }
 
 resource "brick_data" "x" {
@@ -24,6 +26,10 @@ resource "brick_data" "y" {
 }
 
 resource "brick_dta" "z" {}
+
+resource "brick_data" "deps" {
+  depends_on = [var.nodes, brick_data.x]
+}
 
 resource "brick_data" "both" {
   count    = 1
