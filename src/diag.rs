@@ -1,2 +1,362 @@
 //! User-facing diagnostics: data with a stable code, a short fixed summary, a detail sentence,
 //! a source location and a help line. Libraries collect them; only `cli` renders them.
+//!
+//! - [`Diagnostic`] is plain data (cloneable, comparable, serialisable by the views).
+//! - [`report`] turns one into a `miette::Report` with its source snippet (for the CLI);
+//!   [`render_plain`] renders a list as text without colours (for snapshots and logs);
+//!   [`Diagnostic::with_source`] is the borrowing variant.
+//! - [`did_you_mean`] picks the closest name for "did you mean" help lines.
+//! - `From<brick_provider_api::Diagnostic>` turns provider diagnostics into these.
+
+use std::fmt;
+
+use crate::config::{SourceFile, Span};
+
+pub use brick_provider_api::Severity;
+
+/// One problem (or warning) found in a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable code, e.g. `brick::config::undeclared_reference`.
+    pub code: String,
+    /// A short fixed summary ("Reference to undeclared input variable").
+    pub summary: String,
+    /// A full sentence about this occurrence.
+    pub detail: String,
+    /// Where in the configuration the problem is.
+    pub span: Option<Span>,
+    /// The text drawn under the span.
+    pub label: Option<String>,
+    /// What the user can do ("did you mean `var.nodes`?").
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(
+        code: impl Into<String>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code: code.into(),
+            summary: summary.into(),
+            detail: detail.into(),
+            span: None,
+            label: None,
+            help: None,
+        }
+    }
+    pub fn warning(
+        code: impl Into<String>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, summary, detail)
+        }
+    }
+    pub fn at(mut self, span: Span) -> Diagnostic {
+        self.span = Some(span);
+        self
+    }
+    pub fn at_opt(mut self, span: Option<Span>) -> Diagnostic {
+        if self.span.is_none() {
+            self.span = span;
+        }
+        self
+    }
+    pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+    pub fn help_opt(mut self, help: Option<String>) -> Diagnostic {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// This diagnostic together with the text of its source file, ready for miette.
+    pub fn with_source<'a>(&'a self, files: &'a [SourceFile]) -> WithSource<'a> {
+        let file = self.span.and_then(|s| files.get(s.file));
+        WithSource { diag: self, file }
+    }
+
+    /// "file:line:col" of the span, when there is one.
+    pub fn location(&self, files: &[SourceFile]) -> Option<String> {
+        let span = self.span?;
+        let f = files.get(span.file)?;
+        let (line, col) = line_col(&f.text, span.start);
+        Some(format!("{}:{line}:{col}", f.path.display()))
+    }
+}
+
+/// Whether any diagnostic is an error.
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(Diagnostic::is_error)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+fn miette_severity(s: Severity) -> miette::Severity {
+    match s {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+    }
+}
+
+/// Without source text: code, severity, help and the detail as a footer-style label-less
+/// report. Prefer [`Diagnostic::with_source`].
+impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(&self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette_severity(self.severity))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+/// A diagnostic paired with its source file: implements [`miette::Diagnostic`] with the
+/// snippet and label. The summary is the message; the detail is the first line of the
+/// footer, followed by the help line.
+#[derive(Debug)]
+pub struct WithSource<'a> {
+    diag: &'a Diagnostic,
+    file: Option<&'a SourceFile>,
+}
+
+impl fmt::Display for WithSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.diag.summary)
+    }
+}
+impl std::error::Error for WithSource<'_> {}
+
+impl miette::Diagnostic for WithSource<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(&self.diag.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette_severity(self.diag.severity))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        let text = match &self.diag.help {
+            Some(h) => format!("{}\n{}", self.diag.detail, h),
+            None => self.diag.detail.clone(),
+        };
+        Some(Box::new(text))
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.file.map(|f| &f.text as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let (span, _) = (self.diag.span?, self.file?);
+        let label = miette::LabeledSpan::new(
+            Some(
+                self.diag
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| self.diag.summary.clone()),
+            ),
+            span.start,
+            span.end.saturating_sub(span.start),
+        );
+        Some(Box::new(std::iter::once(label)))
+    }
+}
+
+/// A `miette::Report` of `d` with its source snippet (the report owns a copy of the file).
+/// Render with `format!("{report:?}")` for the fancy, graphical form.
+pub fn report(d: &Diagnostic, files: &[SourceFile]) -> miette::Report {
+    miette::Report::new(Owned::new(d, files))
+}
+
+/// Every diagnostic rendered as miette would show it, one after another (no colours).
+pub fn render_plain(diags: &[Diagnostic], files: &[SourceFile]) -> String {
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+    let mut out = String::new();
+    for d in diags {
+        let _ = handler.render_report(&mut out, &Owned::new(d, files));
+    }
+    out
+}
+
+#[derive(Debug)]
+struct Owned {
+    diag: Diagnostic,
+    file: Option<miette::NamedSource<String>>,
+}
+
+impl Owned {
+    fn new(d: &Diagnostic, files: &[SourceFile]) -> Owned {
+        let file = d
+            .span
+            .and_then(|s| files.get(s.file))
+            .map(|f| miette::NamedSource::new(f.path.display().to_string(), f.text.clone()));
+        Owned {
+            diag: d.clone(),
+            file,
+        }
+    }
+}
+
+impl fmt::Display for Owned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.summary)
+    }
+}
+impl std::error::Error for Owned {}
+
+impl miette::Diagnostic for Owned {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(&self.diag.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette_severity(self.diag.severity))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(match &self.diag.help {
+            Some(h) => format!("{}\n{h}", self.diag.detail),
+            None => self.diag.detail.clone(),
+        }))
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.file.as_ref().map(|f| f as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let s = self.diag.span?;
+        self.file.as_ref()?;
+        let label = self
+            .diag
+            .label
+            .clone()
+            .unwrap_or_else(|| self.diag.summary.clone());
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new(
+            Some(label),
+            s.start,
+            s.end.saturating_sub(s.start),
+        ))))
+    }
+}
+
+impl From<brick_provider_api::Diagnostic> for Diagnostic {
+    fn from(d: brick_provider_api::Diagnostic) -> Diagnostic {
+        let detail = if d.attribute.is_empty() {
+            d.detail
+        } else {
+            format!("{} (attribute `{}`)", d.detail, d.attribute.join("."))
+        };
+        Diagnostic {
+            severity: d.severity,
+            code: d.code,
+            summary: d.summary,
+            detail,
+            span: None,
+            label: None,
+            help: d.help,
+        }
+    }
+}
+
+/// The candidate closest to `name`, when it is close enough to be a plausible typo.
+pub fn did_you_mean<'a, I>(name: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut best: Option<(f64, &'a str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let score = strsim::jaro_winkler(name, c);
+        if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_finds_a_near_miss_and_ignores_unrelated_names() {
+        assert_eq!(did_you_mean("node", ["nodes", "cluster"]), Some("nodes"));
+        assert_eq!(did_you_mean("zzz", ["nodes", "cluster"]), None);
+    }
+
+    #[test]
+    fn a_rendered_diagnostic_shows_code_snippet_label_detail_and_help() {
+        let files = [SourceFile {
+            path: "main.hcl".into(),
+            text: "locals {\n  a = var.node\n}\n".into(),
+        }];
+        let d = Diagnostic::error(
+            "brick::config::undeclared_reference",
+            "Reference to undeclared input variable",
+            "An input variable named \"node\" is not declared in this module.",
+        )
+        .at(Span {
+            file: 0,
+            start: 15,
+            end: 23,
+        })
+        .label("not declared")
+        .help("Did you mean `var.nodes`?");
+        let out = render_plain(&[d], &files);
+        for want in [
+            "brick::config::undeclared_reference",
+            "Reference to undeclared input variable",
+            "a = var.node",
+            "not declared",
+            "is not declared in this module",
+            "Did you mean `var.nodes`?",
+            "main.hcl:2:7",
+        ] {
+            assert!(out.contains(want), "missing {want:?} in:\n{out}");
+        }
+    }
+
+    #[test]
+    fn line_and_column_count_from_one() {
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab", 0), (1, 1));
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod addr;
 pub mod apply;
+pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod diag;

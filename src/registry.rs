@@ -1,1 +1,38 @@
-//! The one place that names the concrete providers.
+//! The one place that names the concrete providers: which provider types this build of brick
+//! has, and how to make an instance of one.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use brick_provider_api::Provider;
+
+use crate::builtin::{BrickProvider, IdSource};
+use crate::plan::providers::ProviderSet;
+
+/// The provider types this build includes.
+pub fn available() -> &'static [&'static str] {
+    &["brick", "maas"]
+}
+
+/// A new, unconfigured instance of provider type `type_name`.
+pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>> {
+    match type_name {
+        "brick" | "terraform" => Some(Arc::new(BrickProvider::new(ids.clone()))),
+        "maas" => Some(Arc::new(brick_provider_maas::MaasProvider::default())),
+        _ => None,
+    }
+}
+
+/// One instance per provider configuration name (`maas`, `maas.east`) among `names`; names
+/// whose type this build lacks are left out (the planner reports them where they are used).
+pub fn provider_set<'a>(names: impl IntoIterator<Item = &'a str>, ids: &IdSource) -> ProviderSet {
+    let mut set = ProviderSet::new();
+    let names: BTreeSet<&str> = names.into_iter().chain(["brick"]).collect();
+    for name in names {
+        let ty = name.split('.').next().unwrap_or(name);
+        if let Some(p) = instantiate(ty, ids) {
+            set.insert(name, p);
+        }
+    }
+    set
+}

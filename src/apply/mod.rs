@@ -1,2 +1,1114 @@
-//! The executor: runs exactly the plan that was shown, in dependency order, with bounded
-//! parallelism, recording each step durably.
+//! The executor: runs exactly the plan that was shown. Every change becomes one or two steps
+//! (a replacement is a destroy and a create, in the order `create_before_destroy` asks for);
+//! a step starts as soon as the steps it depends on have finished, within `parallelism`.
+//! Each step is a provider call plus a durable record through [`StateSink`]: an intent before
+//! anything is created or destroyed, the result as soon as the call returns. A failed step
+//! skips only what depends on it; the run reports every error.
+//!
+//! Values that were unknown at plan time are resolved by evaluating the configuration again
+//! with the new states of what the instance depends on, and planning once more; the provider
+//! must keep every value that was known when the plan was shown.
+
+pub mod cancel;
+pub mod memory;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brick_provider_api::lifecycle::check_new_state;
+use brick_provider_api::provider::{ApplyRequest, Progress};
+use brick_provider_api::schema::Block;
+use brick_provider_api::{Provider, Severity, Value};
+
+use crate::diag::Diagnostic;
+use tokio::sync::mpsc;
+
+use crate::eval::{Reference, Scope};
+use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
+use crate::plan::input::{Configuration, Expansion, ResourceConfig};
+use crate::plan::model::{Action, Plan, PlanMode, PriorState};
+use crate::plan::planner::{mark_sensitive, plan_call};
+use crate::plan::providers::ProviderSet;
+use crate::plan::scope::{InstanceScope, Shape};
+use crate::view::event::{Event, EventSink};
+pub use cancel::Cancel;
+
+/// One instance as it is to be recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub provider: String,
+    /// The new state, sensitive values marked.
+    pub value: Value,
+    pub depends_on: Vec<ResourceAddr>,
+    pub schema_version: u64,
+    pub tainted: bool,
+    pub create_before_destroy: bool,
+}
+
+/// Where the executor records progress. Implementations make each call durable (or batch
+/// calls into group commits that are durable before `finish` returns).
+pub trait StateSink: Send {
+    /// Called before a provider call that may create or destroy a real object.
+    /// `planned` is the planned state (create, update) or the object to destroy.
+    fn intent(
+        &mut self,
+        addr: &InstanceAddr,
+        action: Action,
+        destroying: bool,
+        planned: &Value,
+    ) -> Result<(), String>;
+    /// The instance's new state; `None` removes it.
+    /// Makes every intent recorded so far durable. The executor records the intents of all
+    /// the steps it is about to start, then calls this once (group commit).
+    fn flush_intents(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    fn record(&mut self, addr: &InstanceAddr, state: Option<Recorded>) -> Result<(), String>;
+    /// A deposed object (the old half of a create-before-destroy) that still exists.
+    fn record_deposed(
+        &mut self,
+        addr: &InstanceAddr,
+        state: Option<Recorded>,
+    ) -> Result<(), String>;
+    fn record_output(&mut self, name: &str, value: Option<(Value, bool)>) -> Result<(), String>;
+    /// Makes everything recorded so far durable.
+    fn finish(&mut self) -> Result<(), String>;
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    /// How often a running step reports that it is still running.
+    pub progress_interval: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 10,
+            progress_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How an apply ended.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub diagnostics: Vec<Diagnostic>,
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    pub interrupted: bool,
+    /// Outputs after apply.
+    pub outputs: BTreeMap<String, (Value, bool)>,
+}
+
+impl ApplyOutcome {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepKind {
+    /// Create, update, no-op or read: produces the instance's new value.
+    Apply,
+    /// Destroys the current object (delete, or the first half of delete-then-create).
+    Destroy,
+    /// Destroys the deposed object after its replacement exists (create-then-delete).
+    DestroyDeposed,
+    Forget,
+}
+
+struct Step {
+    change: usize,
+    kind: StepKind,
+    waiting: usize,
+    dependents: Vec<usize>,
+    /// Set when a dependency failed.
+    skipped_because: Option<InstanceAddr>,
+}
+
+struct Done {
+    step: usize,
+    /// The planned value sent (with marks), to carry configuration marks into state.
+    planned: Value,
+    result: Result<Value, Vec<Diagnostic>>,
+    /// The state to record on failure (what the provider said exists now).
+    partial: Option<Value>,
+    elapsed: Duration,
+}
+
+/// The scope of apply: resource values assembled on demand from instance values.
+struct ApplyScope<'a> {
+    variables: &'a BTreeMap<String, Value>,
+    locals: &'a HashMap<String, Value>,
+    instances: &'a HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &'a HashMap<ResourceAddr, Shape>,
+}
+
+impl Scope for ApplyScope<'_> {
+    fn get(&self, reference: &Reference) -> Option<Value> {
+        let addr = match reference {
+            Reference::Variable(n) => return self.variables.get(n).cloned(),
+            Reference::Local(n) => return self.locals.get(n).cloned(),
+            Reference::Resource { type_name, name } => ResourceAddr::managed(type_name, name),
+            Reference::Data { type_name, name } => ResourceAddr {
+                module: String::new(),
+                mode: ResourceMode::Data,
+                type_name: type_name.clone(),
+                name: name.clone(),
+            },
+            Reference::PathModule | Reference::PathRoot => return Some(Value::string(".")),
+            _ => return None,
+        };
+        let shape = self.shapes.get(&addr).copied().unwrap_or(Shape::Single);
+        let empty = BTreeMap::new();
+        let inst = self.instances.get(&addr).unwrap_or(&empty);
+        let mut w = crate::plan::scope::Working::default();
+        w.set_resource(&addr, shape, inst);
+        w.resources.remove(&addr)
+    }
+}
+
+struct ProgressSink {
+    addr: InstanceAddr,
+    action: Action,
+    destroying: bool,
+    started: Instant,
+    events: Arc<dyn EventSink>,
+}
+
+impl Progress for ProgressSink {
+    fn report(&self, status: &str) {
+        self.events.emit(Event::ApplyProgress {
+            addr: self.addr.clone(),
+            action: self.action,
+            destroying: self.destroying,
+            elapsed: self.started.elapsed(),
+            status: Some(status.to_string()),
+        });
+    }
+}
+
+fn shape_of(rc: &ResourceConfig) -> Shape {
+    match rc.expansion {
+        Expansion::Single => Shape::Single,
+        Expansion::Count(_) => Shape::Count,
+        Expansion::ForEach(_) => Shape::ForEach,
+    }
+}
+
+/// Applies a plan. `prior` is the state the plan was made against (for values of instances
+/// the plan does not touch).
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    plan: &Plan,
+    config: &Configuration,
+    prior: &PriorState,
+    providers: &ProviderSet,
+    sink: &mut dyn StateSink,
+    events: Arc<dyn EventSink>,
+    opts: &ApplyOptions,
+    cancel: &Cancel,
+) -> ApplyOutcome {
+    let mut out = ApplyOutcome::default();
+    let resources: HashMap<&ResourceAddr, &ResourceConfig> =
+        config.resources.iter().map(|r| (&r.addr, r)).collect();
+    let shapes: HashMap<ResourceAddr, Shape> = config
+        .resources
+        .iter()
+        .map(|r| (r.addr.clone(), shape_of(r)))
+        .collect();
+
+    // Working values: recorded state overlaid with the plan.
+    let mut instances: HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>> = HashMap::new();
+    for (a, i) in &prior.instances {
+        instances
+            .entry(a.resource.clone())
+            .or_default()
+            .insert(a.key.clone(), i.value.clone());
+    }
+    for c in &plan.changes {
+        if let Some(prev) = &c.previous_addr
+            && let Some(pm) = instances.get_mut(&prev.resource)
+        {
+            pm.remove(&prev.key);
+        }
+        let m2 = instances.entry(c.addr.resource.clone()).or_default();
+        if matches!(c.action, Action::Delete | Action::Forget) {
+            m2.remove(&c.addr.key);
+        } else {
+            m2.insert(c.addr.key.clone(), c.after.clone());
+        }
+    }
+
+    // Configure the providers the plan uses.
+    let mut used: Vec<&str> = plan.changes.iter().map(|c| c.provider.as_str()).collect();
+    used.sort_unstable();
+    used.dedup();
+    let locals: HashMap<String, Value> = HashMap::new();
+    for name in used {
+        let Some(p) = providers.get(name) else {
+            out.diagnostics.push(Diagnostic::error(
+                "brick::apply::unknown_provider",
+                "Provider not available",
+                format!("The plan uses the provider {name:?}, which brick does not have."),
+            ));
+            continue;
+        };
+        let block = providers
+            .schema(name)
+            .map(|s| s.provider.clone())
+            .unwrap_or_default();
+        let cfg = match config.providers.iter().find(|pc| pc.name == name) {
+            None => Value::empty_object(),
+            Some(pc) => {
+                let scope = ApplyScope {
+                    variables: &config.variables,
+                    locals: &locals,
+                    instances: &instances,
+                    shapes: &shapes,
+                };
+                match (pc.body)(&scope, &block) {
+                    Ok(v) => v,
+                    Err(ds) => {
+                        out.diagnostics.extend(ds);
+                        continue;
+                    }
+                }
+            }
+        };
+        out.diagnostics
+            .extend(p.configure(&cfg).await.into_iter().map(Diagnostic::from));
+    }
+    if out.has_errors() {
+        return out;
+    }
+
+    // Steps and their order.
+    let mut steps: Vec<Step> = Vec::new();
+    let mut apply_step: HashMap<&InstanceAddr, usize> = HashMap::new();
+    let mut destroy_step: HashMap<&InstanceAddr, usize> = HashMap::new();
+    let mut by_resource: HashMap<&ResourceAddr, Vec<usize>> = HashMap::new();
+    let new_step = |steps: &mut Vec<Step>, change, kind| {
+        steps.push(Step {
+            change,
+            kind,
+            waiting: 0,
+            dependents: Vec::new(),
+            skipped_because: None,
+        });
+        steps.len() - 1
+    };
+    for (ci, c) in plan.changes.iter().enumerate() {
+        if plan.mode == PlanMode::RefreshOnly {
+            break;
+        }
+        by_resource.entry(&c.addr.resource).or_default().push(ci);
+        match c.action {
+            Action::NoOp | Action::Create | Action::Update | Action::Read => {
+                apply_step.insert(&c.addr, new_step(&mut steps, ci, StepKind::Apply));
+            }
+            Action::Delete => {
+                destroy_step.insert(&c.addr, new_step(&mut steps, ci, StepKind::Destroy));
+            }
+            Action::DeleteThenCreate => {
+                destroy_step.insert(&c.addr, new_step(&mut steps, ci, StepKind::Destroy));
+                apply_step.insert(&c.addr, new_step(&mut steps, ci, StepKind::Apply));
+            }
+            Action::CreateThenDelete => {
+                apply_step.insert(&c.addr, new_step(&mut steps, ci, StepKind::Apply));
+                destroy_step.insert(&c.addr, new_step(&mut steps, ci, StepKind::DestroyDeposed));
+            }
+            Action::Forget => {
+                new_step(&mut steps, ci, StepKind::Forget);
+            }
+        }
+    }
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    for (ci, c) in plan.changes.iter().enumerate() {
+        if plan.mode == PlanMode::RefreshOnly {
+            break;
+        }
+        for dep in &c.depends_on {
+            let Some(dep_changes) = by_resource.get(dep) else {
+                continue;
+            };
+            for &dci in dep_changes {
+                let d = &plan.changes[dci];
+                // Creates and updates wait for what they depend on.
+                if let (Some(&a), Some(&b)) = (apply_step.get(&d.addr), apply_step.get(&c.addr)) {
+                    edges.push((a, b));
+                }
+                // Destroys go in reverse: the dependent's destroy first.
+                if let (Some(&mine), Some(&theirs)) =
+                    (destroy_step.get(&c.addr), destroy_step.get(&d.addr))
+                {
+                    edges.push((mine, theirs));
+                }
+                // The deposed half of a create-before-destroy waits for its dependents' new
+                // objects.
+                if d.action == Action::CreateThenDelete
+                    && let (Some(&a), Some(&dd)) =
+                        (apply_step.get(&c.addr), destroy_step.get(&d.addr))
+                {
+                    edges.push((a, dd));
+                }
+            }
+        }
+        let _ = ci;
+        match c.action {
+            Action::DeleteThenCreate => {
+                edges.push((destroy_step[&c.addr], apply_step[&c.addr]));
+            }
+            Action::CreateThenDelete => {
+                edges.push((apply_step[&c.addr], destroy_step[&c.addr]));
+            }
+            _ => {}
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    for (a, b) in edges {
+        if a == b {
+            continue;
+        }
+        steps[a].dependents.push(b);
+        steps[b].waiting += 1;
+    }
+
+    let mut ready: std::collections::VecDeque<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.waiting == 0)
+        .map(|(i, _)| i)
+        .collect();
+    let mut remaining = steps.len();
+    let mut running = 0usize;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let parallelism = opts.parallelism.max(1);
+    let mut locals_cache: HashMap<String, Value> = HashMap::new();
+    let mut launch: Vec<Task> = Vec::new();
+    // Per-provider limits: running counts, the steps counted, and ready steps held back.
+    let mut per_provider: HashMap<String, usize> = HashMap::new();
+    let mut counted: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    let mut held: Vec<usize> = Vec::new();
+    let mut intents_queued = false;
+
+    while remaining > 0 {
+        // Start what is ready.
+        while running < parallelism && !cancel.stopping() {
+            let Some(si) = ready.pop_front() else { break };
+            let step = &steps[si];
+            let c = &plan.changes[step.change];
+            if let Some(because) = step.skipped_because.clone() {
+                events.emit(Event::Skipped {
+                    addr: c.addr.clone(),
+                    because,
+                });
+                remaining -= 1;
+                let deps = steps[si].dependents.clone();
+                for d in deps {
+                    steps[d].waiting -= 1;
+                    if steps[d].skipped_because.is_none() {
+                        steps[d].skipped_because = Some(c.addr.clone());
+                    }
+                    if steps[d].waiting == 0 {
+                        ready.push_back(d);
+                    }
+                }
+                continue;
+            }
+            let kind = step.kind;
+            // Steps that need no provider call finish at once.
+            if kind == StepKind::Forget || (kind == StepKind::Apply && c.action == Action::NoOp) {
+                let result = if kind == StepKind::Forget {
+                    if let Err(e) = sink.record(&c.addr, None) {
+                        out.diagnostics.push(state_error(e));
+                    }
+                    Ok(Value::null_dynamic())
+                } else {
+                    // Record a refreshed value that differs from the recorded one.
+                    let recorded = prior.instances.get(&c.addr).map(|i| &i.value);
+                    if recorded != Some(&c.after) || c.previous_addr.is_some() {
+                        if let Some(prev) = &c.previous_addr {
+                            let _ = sink.record(prev, None);
+                        }
+                        if let Err(e) =
+                            sink.record(&c.addr, Some(recorded_of(c, c.after.clone(), false)))
+                        {
+                            out.diagnostics.push(state_error(e));
+                        }
+                    }
+                    Ok(c.after.clone())
+                };
+                let _ = tx.send(Done {
+                    step: si,
+                    planned: Value::null_dynamic(),
+                    result,
+                    partial: None,
+                    elapsed: Duration::ZERO,
+                });
+                running += 1;
+                continue;
+            }
+            let Some(provider) = providers.get(&c.provider).cloned() else {
+                let _ = tx.send(Done {
+                    step: si,
+                    planned: Value::null_dynamic(),
+                    result: Err(vec![Diagnostic::error(
+                        "brick::apply::unknown_provider",
+                        "Provider not available",
+                        format!("{} needs the provider {:?}.", c.addr, c.provider),
+                    )]),
+                    partial: None,
+                    elapsed: Duration::ZERO,
+                });
+                running += 1;
+                continue;
+            };
+            if let Some(limit) = provider.max_concurrency()
+                && per_provider.get(&c.provider).copied().unwrap_or(0) >= limit.max(1)
+            {
+                held.push(si);
+                continue;
+            }
+            let destroying = kind != StepKind::Apply;
+            // What to send to the provider.
+            let (prior_v, planned) = if destroying {
+                (c.before.clone(), Value::null(c.before.ty()))
+            } else {
+                let prior_v = if c.action.is_replace() {
+                    Value::null(c.after.ty())
+                } else {
+                    c.before.clone()
+                };
+                let planned = if c.after.is_wholly_known() {
+                    c.after.clone()
+                } else {
+                    match final_plan(
+                        c,
+                        &resources,
+                        config,
+                        providers,
+                        &*provider,
+                        &prior_v,
+                        &instances,
+                        &shapes,
+                        &mut locals_cache,
+                    )
+                    .await
+                    {
+                        Ok(p) => p,
+                        Err(ds) => {
+                            let _ = tx.send(Done {
+                                step: si,
+                                planned: Value::null_dynamic(),
+                                result: Err(ds),
+                                partial: None,
+                                elapsed: Duration::ZERO,
+                            });
+                            running += 1;
+                            continue;
+                        }
+                    }
+                };
+                (prior_v, planned)
+            };
+            if (c.action.creates() || destroying) && provider.manages_remote_objects() {
+                let target = if destroying { &prior_v } else { &planned };
+                if let Err(e) = sink.intent(&c.addr, c.action, destroying, target) {
+                    out.diagnostics.push(state_error(e));
+                    cancel.stop();
+                    ready.push_front(si);
+                    break;
+                }
+                intents_queued = true;
+            }
+            let timeout = resources.get(&c.addr.resource).and_then(|rc| {
+                if destroying {
+                    rc.timeouts.delete
+                } else if c.action == Action::Update {
+                    rc.timeouts.update
+                } else {
+                    rc.timeouts.create
+                }
+            });
+            events.emit(Event::ApplyStart {
+                addr: c.addr.clone(),
+                action: c.action,
+                destroying,
+                id: c.before.get("id").and_then(Value::as_str).map(String::from),
+            });
+            let task = Task {
+                step: si,
+                addr: c.addr.clone(),
+                action: c.action,
+                destroying,
+                type_name: c.addr.resource.type_name.clone(),
+                provider,
+                prior: prior_v.unmark_deep().0,
+                planned: planned.clone(),
+                planned_plain: planned.unmark_deep().0,
+                timeout,
+                events: events.clone(),
+                interval: opts.progress_interval,
+                tx: tx.clone(),
+            };
+            launch.push(task);
+            *per_provider.entry(c.provider.clone()).or_default() += 1;
+            counted.insert(si);
+            running += 1;
+        }
+        for h in held.drain(..).rev() {
+            ready.push_front(h);
+        }
+        // Intents become durable together, before any of their provider calls starts.
+        if intents_queued {
+            intents_queued = false;
+            if let Err(e) = sink.flush_intents() {
+                out.diagnostics.push(state_error(e));
+                cancel.stop();
+                for t in launch.drain(..) {
+                    let _ = tx.send(Done {
+                        step: t.step,
+                        planned: Value::null_dynamic(),
+                        result: Err(vec![Diagnostic::error(
+                            "brick::apply::not_started",
+                            "Operation not started",
+                            format!(
+                                "{} was not started because its intent could not be recorded.",
+                                t.addr
+                            ),
+                        )]),
+                        partial: None,
+                        elapsed: Duration::ZERO,
+                    });
+                }
+            }
+        }
+        for t in launch.drain(..) {
+            handles.push(tokio::spawn(t.run()));
+        }
+        if running == 0 {
+            // Nothing running and nothing may start: interrupted, or a state write failed.
+            break;
+        }
+        let done = tokio::select! {
+            d = rx.recv() => d,
+            _ = cancel.aborted() => {
+                for h in &handles { h.abort(); }
+                out.interrupted = true;
+                break;
+            }
+        };
+        let Some(done) = done else { break };
+        running -= 1;
+        remaining -= 1;
+        let step = &steps[done.step];
+        let c = &plan.changes[step.change];
+        if counted.remove(&done.step)
+            && let Some(n) = per_provider.get_mut(&c.provider)
+        {
+            *n = n.saturating_sub(1);
+        }
+        let kind = step.kind;
+        let destroying = kind != StepKind::Apply && kind != StepKind::Forget;
+        let rc = resources.get(&c.addr.resource).copied();
+        let block = rc
+            .and_then(|_| {
+                providers
+                    .resource_schema(&c.provider, &c.addr.resource)
+                    .ok()
+            })
+            .map(|s| s.block.clone())
+            .unwrap_or_default();
+        let failed = match done.result {
+            Ok(new_state) => {
+                let trivial = kind == StepKind::Forget || c.action == Action::NoOp;
+                if !trivial {
+                    let recorded = match kind {
+                        StepKind::Apply => {
+                            let v = crate::plan::planner::propagate_sensitive(
+                                &done.planned,
+                                crate::plan::planner::copy_marks(
+                                    &done.planned,
+                                    mark_sensitive(&new_state, &block),
+                                ),
+                            );
+                            instances
+                                .entry(c.addr.resource.clone())
+                                .or_default()
+                                .insert(c.addr.key.clone(), v.clone());
+                            if let Some(prev) = &c.previous_addr {
+                                let _ = sink.record(prev, None);
+                            }
+                            sink.record(&c.addr, Some(recorded_of(c, v, false)))
+                        }
+                        StepKind::Destroy => {
+                            if c.action == Action::Delete {
+                                if let Some(m) = instances.get_mut(&c.addr.resource) {
+                                    m.remove(&c.addr.key);
+                                }
+                                if let Some(prev) = &c.previous_addr {
+                                    let _ = sink.record(prev, None);
+                                }
+                            }
+                            sink.record(&c.addr, None)
+                        }
+                        StepKind::DestroyDeposed => sink.record_deposed(&c.addr, None),
+                        StepKind::Forget => Ok(()),
+                    };
+                    if let Err(e) = recorded {
+                        out.diagnostics.push(state_error(e));
+                        cancel.stop();
+                    }
+                    match (kind, c.action) {
+                        (StepKind::Apply, Action::Create) => out.added += 1,
+                        (StepKind::Apply, Action::Update) => out.changed += 1,
+                        (StepKind::Apply, a) if a.is_replace() => out.added += 1,
+                        (StepKind::Destroy | StepKind::DestroyDeposed, _) => out.destroyed += 1,
+                        _ => {}
+                    }
+                    events.emit(Event::ApplyDone {
+                        addr: c.addr.clone(),
+                        action: c.action,
+                        destroying,
+                        elapsed: done.elapsed,
+                        id: new_state
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .map(String::from),
+                    });
+                }
+                false
+            }
+            Err(ds) => {
+                events.emit(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    action: c.action,
+                    destroying,
+                    elapsed: done.elapsed,
+                });
+                out.diagnostics.extend(ds);
+                // Record what exists now, so that nothing is lost track of.
+                if let Some(partial) = done.partial {
+                    let r = if partial.is_null() {
+                        if kind == StepKind::DestroyDeposed {
+                            sink.record_deposed(&c.addr, None)
+                        } else {
+                            sink.record(&c.addr, None)
+                        }
+                    } else {
+                        let v = mark_sensitive(&partial, &block);
+                        let tainted = kind == StepKind::Apply && c.action.creates();
+                        if kind == StepKind::DestroyDeposed {
+                            sink.record_deposed(&c.addr, Some(recorded_of(c, v, false)))
+                        } else {
+                            sink.record(&c.addr, Some(recorded_of(c, v, tainted)))
+                        }
+                    };
+                    if let Err(e) = r {
+                        out.diagnostics.push(state_error(e));
+                    }
+                }
+                true
+            }
+        };
+        let deps = steps[done.step].dependents.clone();
+        for d in deps {
+            steps[d].waiting -= 1;
+            if failed && steps[d].skipped_because.is_none() {
+                steps[d].skipped_because = Some(c.addr.clone());
+            }
+            if steps[d].waiting == 0 {
+                ready.push_back(d);
+            }
+        }
+    }
+    if remaining > 0 && cancel.stopping() {
+        out.interrupted = true;
+    }
+
+    // Outputs, evaluated with the final values (only when everything they need was applied).
+    if plan.mode == PlanMode::Normal && !out.interrupted {
+        let locals = eval_locals(config, &instances, &shapes);
+        let scope = ApplyScope {
+            variables: &config.variables,
+            locals: &locals,
+            instances: &instances,
+            shapes: &shapes,
+        };
+        let planned: std::collections::HashSet<&str> = plan
+            .outputs
+            .iter()
+            .filter(|o| o.action != Action::Delete)
+            .map(|o| o.name.as_str())
+            .collect();
+        for o in config
+            .outputs
+            .iter()
+            .filter(|o| planned.contains(o.name.as_str()))
+        {
+            match (o.expr)(&scope, &Block::default()) {
+                Ok(v) if v.is_wholly_known() => {
+                    let v = if o.sensitive { v.sensitive() } else { v };
+                    if let Err(e) = sink.record_output(&o.name, Some((v.clone(), o.sensitive))) {
+                        out.diagnostics.push(state_error(e));
+                    }
+                    out.outputs.insert(o.name.clone(), (v, o.sensitive));
+                }
+                Ok(_) => {}
+                Err(ds) => out.diagnostics.extend(ds),
+            }
+        }
+    }
+    for oc in &plan.outputs {
+        if oc.action == Action::Delete
+            && let Err(e) = sink.record_output(&oc.name, None)
+        {
+            out.diagnostics.push(state_error(e));
+        }
+    }
+    if plan.mode == PlanMode::RefreshOnly {
+        for d in &plan.drift {
+            let r = if d.after.is_null() {
+                sink.record(&d.addr, None)
+            } else {
+                let mut rec = prior
+                    .instances
+                    .get(&d.addr)
+                    .map(|i| Recorded {
+                        provider: i.provider.clone(),
+                        value: d.after.clone(),
+                        depends_on: i.depends_on.clone(),
+                        schema_version: i.schema_version,
+                        tainted: i.tainted,
+                        create_before_destroy: i.create_before_destroy,
+                    })
+                    .unwrap_or_else(|| Recorded {
+                        provider: d.provider.clone(),
+                        value: d.after.clone(),
+                        depends_on: Vec::new(),
+                        schema_version: 0,
+                        tainted: false,
+                        create_before_destroy: false,
+                    });
+                rec.value = d.after.clone();
+                sink.record(&d.addr, Some(rec))
+            };
+            if let Err(e) = r {
+                out.diagnostics.push(state_error(e));
+            }
+        }
+    } else if plan.mode == PlanMode::Destroy {
+        for name in prior.outputs.keys() {
+            let _ = sink.record_output(name, None);
+        }
+    }
+    if let Err(e) = sink.finish() {
+        out.diagnostics.push(state_error(e));
+    }
+    if out.interrupted {
+        out.diagnostics.push(
+            Diagnostic::error(
+                "brick::apply::interrupted",
+                "Apply interrupted",
+                "The apply was interrupted; the operations that finished were recorded in state.",
+            )
+            .help("Run `brick plan` to see what remains to be done."),
+        );
+    }
+    out
+}
+
+fn recorded_of(c: &crate::plan::model::ResourceChange, value: Value, tainted: bool) -> Recorded {
+    Recorded {
+        provider: c.provider.clone(),
+        value,
+        depends_on: c.depends_on.clone(),
+        schema_version: c.schema_version,
+        tainted,
+        create_before_destroy: c.create_before_destroy,
+    }
+}
+
+fn state_error(e: String) -> Diagnostic {
+    Diagnostic::error(
+        "brick::apply::state_write",
+        "Failed to record state",
+        format!("Writing the state failed: {e}."),
+    )
+    .help("Nothing more is started; fix the problem and run apply again.")
+}
+
+fn eval_locals(
+    config: &Configuration,
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+) -> HashMap<String, Value> {
+    let mut locals = HashMap::new();
+    if config.locals.is_empty() {
+        return locals;
+    }
+    let graph = crate::graph::ConfigGraph::build(config);
+    let Ok(order) = graph.order(config) else {
+        return locals;
+    };
+    for n in order {
+        if let crate::graph::Node::Local(i) = graph.graph[n] {
+            let l = &config.locals[i];
+            let scope = ApplyScope {
+                variables: &config.variables,
+                locals: &locals,
+                instances,
+                shapes,
+            };
+            let v = (l.expr)(&scope, &Block::default())
+                .unwrap_or_else(|_| Value::unknown(brick_provider_api::Type::Dynamic));
+            locals.insert(l.name.clone(), v);
+        }
+    }
+    locals
+}
+
+/// Evaluates the configuration again with the values now known, plans once more, and checks
+/// that every value known when the plan was shown is unchanged.
+#[allow(clippy::too_many_arguments)]
+async fn final_plan(
+    c: &crate::plan::model::ResourceChange,
+    resources: &HashMap<&ResourceAddr, &ResourceConfig>,
+    config: &Configuration,
+    providers: &ProviderSet,
+    provider: &dyn Provider,
+    prior: &Value,
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+    locals_cache: &mut HashMap<String, Value>,
+) -> Result<Value, Vec<Diagnostic>> {
+    let Some(rc) = resources.get(&c.addr.resource) else {
+        return Err(vec![Diagnostic::error(
+            "brick::apply::config_missing",
+            "Configuration changed since the plan",
+            format!("{} is no longer in the configuration.", c.addr),
+        )]);
+    };
+    let schema = providers
+        .resource_schema(&c.provider, &c.addr.resource)
+        .map_err(|d| vec![d])?;
+    *locals_cache = eval_locals(config, instances, shapes);
+    let base = ApplyScope {
+        variables: &config.variables,
+        locals: locals_cache,
+        instances,
+        shapes,
+    };
+    let each = match &rc.expansion {
+        Expansion::ForEach(e) => {
+            let v = e(&base, &Block::default())?;
+            match &c.addr.key {
+                InstanceKey::Str(k) => v.get(k).cloned().or_else(|| Some(Value::string(k.clone()))),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let scope = InstanceScope {
+        base: &base,
+        key: &c.addr.key,
+        each_value: each.as_ref(),
+    };
+    let block = &schema.block;
+    let cfg = (rc.body)(&scope, block)?;
+    let cfg = mark_sensitive(&fill(cfg, block), block);
+    let (planned, _) = plan_call(provider, &c.addr, block, prior, &cfg).await?;
+    let violations = check_new_state(&c.after, &planned)
+        .into_iter()
+        .filter(|v| !v.message.contains("unknown"))
+        .collect::<Vec<_>>();
+    if !violations.is_empty() {
+        return Err(violations
+            .into_iter()
+            .map(|v| {
+                Diagnostic::error(
+                    "brick::apply::inconsistent_final_plan",
+                    "Provider produced inconsistent final plan",
+                    format!(
+                        "When expanding the plan for {} to include new values learned so far during apply, {v}.",
+                        c.addr
+                    ),
+                )
+                .help("This is a bug in the provider; please report it.")
+            })
+            .collect());
+    }
+    Ok(planned)
+}
+
+fn fill(v: Value, block: &Block) -> Value {
+    let Some(m) = v.as_mapping() else { return v };
+    let mut m = m.clone();
+    for (name, a) in &block.attributes {
+        m.entry(name.clone())
+            .or_insert_with(|| Value::null(a.ty.clone()));
+    }
+    Value::object(m)
+}
+
+struct Task {
+    step: usize,
+    addr: InstanceAddr,
+    action: Action,
+    destroying: bool,
+    type_name: String,
+    provider: Arc<dyn Provider>,
+    prior: Value,
+    planned: Value,
+    planned_plain: Value,
+    timeout: Option<Duration>,
+    events: Arc<dyn EventSink>,
+    interval: Duration,
+    tx: mpsc::UnboundedSender<Done>,
+}
+
+impl Task {
+    async fn run(self) {
+        let started = Instant::now();
+        let progress = ProgressSink {
+            addr: self.addr.clone(),
+            action: self.action,
+            destroying: self.destroying,
+            started,
+            events: self.events.clone(),
+        };
+        let call = async {
+            if self.action == Action::Read {
+                match self
+                    .provider
+                    .read_data_source(&self.type_name, &self.planned_plain)
+                    .await
+                {
+                    Ok(v) => brick_provider_api::provider::ApplyResponse {
+                        new_state: v,
+                        diagnostics: Vec::new(),
+                    },
+                    Err(d) => brick_provider_api::provider::ApplyResponse {
+                        new_state: Value::null_dynamic(),
+                        diagnostics: d,
+                    },
+                }
+            } else {
+                self.provider
+                    .apply_resource(ApplyRequest {
+                        type_name: &self.type_name,
+                        prior: &self.prior,
+                        planned: &self.planned_plain,
+                        progress: &progress,
+                    })
+                    .await
+            }
+        };
+        tokio::pin!(call);
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
+        let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
+        let resp = loop {
+            tokio::select! {
+                r = &mut call => break Some(r),
+                _ = ticker.tick() => {
+                    self.events.emit(Event::ApplyProgress {
+                        addr: self.addr.clone(),
+                        action: self.action,
+                        destroying: self.destroying,
+                        elapsed: started.elapsed(),
+                        status: None,
+                    });
+                }
+                _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break None,
+            }
+        };
+        let elapsed = started.elapsed();
+        let done = match resp {
+            None => Done {
+                step: self.step,
+                planned: self.planned.clone(),
+                result: Err(vec![Diagnostic::error(
+                    "brick::apply::timeout",
+                    "Operation timed out",
+                    format!(
+                        "{} did not finish within {}s.",
+                        self.addr,
+                        self.timeout.unwrap_or_default().as_secs()
+                    ),
+                )
+                .help("Raise the limit in the resource's timeouts block, or check the object by hand.")]),
+                partial: None,
+                elapsed,
+            },
+            Some(r) => {
+                let errors = r
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.severity == Severity::Error);
+                if errors {
+                    Done {
+                        step: self.step,
+                        planned: self.planned.clone(),
+                        result: Err(r
+                            .diagnostics
+                            .into_iter()
+                            .map(|d| {
+                                let mut d = Diagnostic::from(d);
+                                d.detail = format!("{}: {}", self.addr, d.detail);
+                                d
+                            })
+                            .collect()),
+                        partial: Some(r.new_state),
+                        elapsed,
+                    }
+                } else {
+                    let mut violations = check_new_state(&self.planned_plain, &r.new_state);
+                    if self.destroying && !r.new_state.is_null() {
+                        violations.push(brick_provider_api::lifecycle::Violation {
+                            path: String::new(),
+                            message: "a destroy returned a non-null state".into(),
+                        });
+                    }
+                    if violations.is_empty() {
+                        Done {
+                            step: self.step,
+                            planned: self.planned.clone(),
+                            result: Ok(r.new_state),
+                            partial: None,
+                            elapsed,
+                        }
+                    } else {
+                        Done {
+                            step: self.step,
+                            planned: self.planned.clone(),
+                            result: Err(violations
+                                .into_iter()
+                                .map(|v| {
+                                    Diagnostic::error(
+                                        "brick::apply::inconsistent_result",
+                                        "Provider produced inconsistent result after apply",
+                                        format!("When applying changes to {}, {v}.", self.addr),
+                                    )
+                                    .help("This is a bug in the provider; please report it.")
+                                })
+                                .collect()),
+                            partial: Some(r.new_state),
+                            elapsed,
+                        }
+                    }
+                }
+            }
+        };
+        let _ = self.tx.send(done);
+    }
+}

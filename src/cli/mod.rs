@@ -1,8 +1,289 @@
 //! The command line: the only module that reads argv, the environment or prints.
+//!
+//! Each subcommand loads what it needs (configuration, state, providers), calls the engine,
+//! and hands the result to a view. Exit codes: 0 success, 1 error, 2 changes present (with
+//! `--detailed-exitcode`).
 
+mod common;
+pub mod console;
+pub mod fmt;
+pub mod lab;
+mod run;
+mod state_cmd;
+pub mod statefile;
+pub mod validate;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+pub use common::Ui;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "brick",
+    version,
+    about = "A declarative desired-state engine for small on-prem clusters"
+)]
+pub struct Cli {
+    /// Switch to DIR before doing anything else.
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// The state file (default: brick.state.json beside the configuration).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Do not use colour in the output.
+    #[arg(long = "no-color", global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PlanArgs {
+    /// Plan to destroy every object in the state.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Refresh objects before planning (`--refresh=false` skips it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub refresh: bool,
+    /// Only record what changed outside of brick; change nothing real.
+    #[arg(long = "refresh-only")]
+    pub refresh_only: bool,
+    /// Limit the plan to ADDR and what it depends on (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub target: Vec<String>,
+    /// Leave ADDR and what depends on it out of the plan (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub exclude: Vec<String>,
+    /// Replace ADDR even if nothing about it changed (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Set a variable: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from FILE (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// How many operations may run at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Prepare the working directory: check the configuration and the providers it needs.
+    Init,
+    /// Check the configuration without touching state or real objects.
+    Validate {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite configuration files in the canonical style.
+    Fmt {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Only check; exit 3 when a file would change.
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a diff.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Evaluate expressions interactively against the configuration and state.
+    Console {
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long = "var-file", value_name = "FILE")]
+        var_files: Vec<PathBuf>,
+    },
+    /// Show what apply would change.
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Save the plan to FILE for `brick apply FILE`.
+        #[arg(long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 2 when there are changes (for --refresh-only: when drift was found).
+        #[arg(long = "detailed-exitcode")]
+        detailed_exitcode: bool,
+    },
+    /// Make the real objects match the configuration (or apply a saved plan).
+    Apply {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Skip the confirmation.
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+        /// A plan saved by `brick plan --out`.
+        plan_file: Option<PathBuf>,
+    },
+    /// Destroy every object brick manages here.
+    Destroy {
+        #[command(flatten)]
+        args: PlanArgs,
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+    },
+    /// Show the state, or a saved plan.
+    Show {
+        #[arg(long)]
+        json: bool,
+        plan_file: Option<PathBuf>,
+    },
+    /// Show output values.
+    Output {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Print a string value without quotes.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print the dependency graph in DOT.
+    Graph,
+    /// Inspect or change the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Bring an existing object under brick's management.
+    Import {
+        addr: String,
+        id: String,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long = "var-file", value_name = "FILE")]
+        var_files: Vec<PathBuf>,
+    },
+    /// Remove a lock left behind by a brick that no longer runs.
+    #[command(name = "force-unlock")]
+    ForceUnlock {
+        id: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the version.
+    Version {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// The embedded MAAS lab: `serve` a simulator, or run the garage `demo` on one.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List the resource instances in the state.
+    List { addrs: Vec<String> },
+    /// Show one instance.
+    Show { addr: String },
+    /// Move an instance or resource to another address.
+    Mv { source: String, destination: String },
+    /// Forget instances (the real objects stay).
+    Rm {
+        #[arg(required = true)]
+        addrs: Vec<String>,
+    },
+    /// Print the state file.
+    Pull,
+    /// Replace the state with FILE.
+    Push {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 pub fn main() -> ExitCode {
-    println!("brick {}", env!("CARGO_PKG_VERSION"));
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let ui = Ui::new(cli.no_color);
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        ui.error_line(&format!("Error: cannot switch to {}: {e}", dir.display()));
+        return ExitCode::from(1);
+    }
+    let code = match cli.command {
+        Command::Version { json } => {
+            if json {
+                ui.out(&format!(
+                    "{}\n",
+                    serde_json::json!({"brick_version": env!("CARGO_PKG_VERSION"), "provider_selections": crate::registry::available()})
+                ));
+            } else {
+                ui.out(&format!("brick v{}\n", env!("CARGO_PKG_VERSION")));
+            }
+            0
+        }
+        Command::Fmt { paths, check, diff } => {
+            return fmt::run(&paths, check, diff);
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            // Into memory first: a closed pipe (`| head`) must not make us panic.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "brick", &mut buf);
+            ui.out(&String::from_utf8_lossy(&buf));
+            0
+        }
+        command => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    ui.error_line(&format!("Error: cannot start the runtime: {e}"));
+                    return ExitCode::from(1);
+                }
+            };
+            let ctx = common::Context::new(cli.state.clone(), ui);
+            rt.block_on(dispatch(ctx, command))
+        }
+    };
+    ExitCode::from(code)
+}
+
+async fn dispatch(ctx: common::Context, command: Command) -> u8 {
+    match command {
+        Command::Init => run::init(&ctx),
+        Command::Validate { json } => run::validate(&ctx, json),
+        Command::Console { vars, var_files } => run::console(&ctx, vars, var_files),
+        Command::Plan {
+            args,
+            out,
+            detailed_exitcode,
+        } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
+        Command::Apply {
+            args,
+            auto_approve,
+            plan_file,
+        } => run::apply_cmd(&ctx, &args, auto_approve, plan_file).await,
+        Command::Destroy {
+            mut args,
+            auto_approve,
+        } => {
+            args.destroy = true;
+            run::apply_cmd(&ctx, &args, auto_approve, None).await
+        }
+        Command::Show { json, plan_file } => run::show(&ctx, json, plan_file).await,
+        Command::Output { name, json, raw } => state_cmd::output(&ctx, name, json, raw),
+        Command::Graph => run::graph(&ctx),
+        Command::State(sc) => state_cmd::state(&ctx, sc),
+        Command::Import {
+            addr,
+            id,
+            vars,
+            var_files,
+        } => run::import(&ctx, &addr, &id, vars, var_files).await,
+        Command::ForceUnlock { id, force: _ } => state_cmd::force_unlock(&ctx, &id),
+        Command::Lab(lc) => lab::run(&ctx, lc).await,
+        Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
+    }
 }

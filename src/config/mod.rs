@@ -3,12 +3,36 @@
 //! `moved`/`removed`/`import`, the `brick` settings block).
 //!
 //! Architecture invariant: this module does no I/O of its own. Files are read through the
-//! [`FileSystem`] trait, so tests load configurations from memory.
+//! [`FileSystem`] trait, so tests load configurations from memory ([`MemoryFs`]); the CLI
+//! passes [`RealFs`], the one type here that touches the disk.
 //!
 //! The types below are the contract with `plan` and `graph`; their internals (`Expr`, `Body`)
 //! belong to this module and `eval`.
+//!
+//! Code map:
+//! - `syntax` — hcl-edit parse + lowering into [`Body`]/[`Expr`] (spans, strip markers,
+//!   bounded depth).
+//! - `expr` — the expression tree the evaluator walks.
+//! - `load` — decoding bodies into the typed blocks below, module recursion, duplicates.
+//! - `types` — variable type constraints (`optional(type, default)`).
+//!
+//! Entry point: [`load`]. `*.vars.hcl` files are variable-value files and are not part of the
+//! configuration.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub mod expr;
+mod load;
+mod memfs;
+pub mod syntax;
+pub mod types;
+
+pub use expr::{Expr, ExprKind, StaticStep, Step, TemplatePart};
+pub use load::{is_identifier, load};
+pub use memfs::{MemoryFs, RealFs};
+pub use syntax::{Attribute, Block, Body};
+pub use types::{ObjectAttr, TypeConstraint};
 
 /// Read access to configuration files. The CLI passes the real file system; tests pass a map.
 pub trait FileSystem {
@@ -28,6 +52,17 @@ pub struct Span {
     pub end: usize,
 }
 
+impl Span {
+    /// The smallest span covering both (same file assumed).
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
 /// One loaded source file, kept for rendering diagnostics.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
@@ -39,4 +74,290 @@ pub struct SourceFile {
 pub enum ResourceMode {
     Managed,
     Data,
+}
+
+/// A loaded configuration: the root module and, recursively, the modules it calls.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Every source file read, root and child modules alike; [`Span::file`] indexes this.
+    pub files: Vec<SourceFile>,
+    pub root: Module,
+}
+
+/// One module: the blocks of the `*.hcl` files of one directory.
+#[derive(Clone, Debug, Default)]
+pub struct Module {
+    /// The directory the module was loaded from (as given, not canonicalised).
+    pub dir: PathBuf,
+    /// Call path from the root: `[]` for the root, `["net"]` for `module.net`.
+    pub path: Vec<String>,
+    pub settings: Option<Settings>,
+    pub variables: BTreeMap<String, Variable>,
+    pub locals: BTreeMap<String, Local>,
+    pub outputs: BTreeMap<String, Output>,
+    /// Keyed by [`Resource::key`]: `TYPE.NAME` or `data.TYPE.NAME`.
+    pub resources: BTreeMap<String, Resource>,
+    /// Keyed by `NAME` or `NAME.ALIAS`.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub module_calls: BTreeMap<String, ModuleCall>,
+    pub moved: Vec<Moved>,
+    pub removed: Vec<Removed>,
+    pub imports: Vec<Import>,
+}
+
+impl Module {
+    pub fn resource(&self, mode: ResourceMode, type_name: &str, name: &str) -> Option<&Resource> {
+        self.resources.get(&Resource::key_of(mode, type_name, name))
+    }
+    /// The module at `path` below this one.
+    pub fn descendant(&self, path: &[String]) -> Option<&Module> {
+        match path.split_first() {
+            None => Some(self),
+            Some((first, rest)) => self
+                .module_calls
+                .get(first)
+                .and_then(|c| c.module.as_deref())
+                .and_then(|m| m.descendant(rest)),
+        }
+    }
+}
+
+/// `brick { required_version = "…" … }`
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub required_version: Option<String>,
+    /// Everything else in the block, uninterpreted.
+    pub body: Body,
+    pub span: Span,
+}
+
+/// `condition` + `error_message`, as in `validation`, `precondition`, `postcondition`.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub condition: Expr,
+    pub error_message: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Variable {
+    pub name: String,
+    /// `None` when no `type` was given (any type).
+    pub ty: Option<TypeConstraint>,
+    pub default: Option<Expr>,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    /// `nullable = false` refuses null (and uses the default instead).
+    pub nullable: bool,
+    pub validations: Vec<Check>,
+    pub span: Span,
+}
+
+impl Variable {
+    /// The declared type constraint, `any` when none.
+    pub fn constraint(&self) -> TypeConstraint {
+        self.ty.clone().unwrap_or(TypeConstraint::Any)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Local {
+    pub name: String,
+    pub expr: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub name: String,
+    pub value: Expr,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub depends_on: Vec<Expr>,
+    pub preconditions: Vec<Check>,
+    pub span: Span,
+}
+
+/// `provider = maas.site2` in a resource: the provider name and optional alias.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderRef {
+    pub name: String,
+    pub alias: Option<String>,
+}
+
+impl ProviderRef {
+    /// `NAME` or `NAME.ALIAS`, the key in [`Module::providers`].
+    pub fn key(&self) -> String {
+        match &self.alias {
+            Some(a) => format!("{}.{a}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// `ignore_changes = all` or a list of attribute paths.
+#[derive(Clone, Debug, Default)]
+pub enum IgnoreChanges {
+    #[default]
+    None,
+    All,
+    /// Each path as static steps from the resource object (`tags["a"]`, `spec.size`).
+    Paths(Vec<(Vec<StaticStep>, Span)>),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    pub create_before_destroy: bool,
+    pub prevent_destroy: bool,
+    pub ignore_changes: IgnoreChanges,
+    /// References (`brick_data.x`, `brick_data.x.output`) whose change replaces this one.
+    pub replace_triggered_by: Vec<Expr>,
+    pub preconditions: Vec<Check>,
+    pub postconditions: Vec<Check>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub mode: ResourceMode,
+    pub type_name: String,
+    pub name: String,
+    /// Explicit `provider = NAME[.ALIAS]`; `None` means the default provider of the type's
+    /// prefix (see [`Resource::provider_name`]).
+    pub provider: Option<ProviderRef>,
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
+    pub depends_on: Vec<Expr>,
+    pub lifecycle: Lifecycle,
+    /// `timeouts { create = "40m" … }`: how long each operation may take.
+    pub timeouts: Timeouts,
+    /// The arguments and nested blocks, without the meta-arguments above (and without
+    /// `lifecycle`, `timeouts`, `connection`, `provisioner`). Evaluate with
+    /// [`crate::eval::evaluate_body`] against the type's schema.
+    pub body: Body,
+    /// The whole block.
+    pub span: Span,
+    /// The `resource "TYPE" "NAME"` header.
+    pub decl_span: Span,
+}
+
+impl Resource {
+    pub fn key_of(mode: ResourceMode, type_name: &str, name: &str) -> String {
+        match mode {
+            ResourceMode::Managed => format!("{type_name}.{name}"),
+            ResourceMode::Data => format!("data.{type_name}.{name}"),
+        }
+    }
+    pub fn key(&self) -> String {
+        Resource::key_of(self.mode, &self.type_name, &self.name)
+    }
+    /// The provider that manages this resource: the explicit one, else the type name's
+    /// prefix before the first `_` (`maas_machine` → `maas`, `brick_data` → `brick`).
+    pub fn provider_ref(&self) -> ProviderRef {
+        self.provider.clone().unwrap_or_else(|| ProviderRef {
+            name: self.provider_name().to_string(),
+            alias: None,
+        })
+    }
+    pub fn provider_name(&self) -> &str {
+        match &self.provider {
+            Some(p) => &p.name,
+            None => self.type_name.split('_').next().unwrap_or(&self.type_name),
+        }
+    }
+}
+
+/// Operation time limits from a resource's `timeouts` block (Go duration syntax: `40m`,
+/// `1h30m`, `90s`). `None` means the provider's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub create: Option<std::time::Duration>,
+    pub read: Option<std::time::Duration>,
+    pub update: Option<std::time::Duration>,
+    pub delete: Option<std::time::Duration>,
+}
+
+/// Parses a Go-style duration: one or more `<number><unit>` with units `h`, `m`, `s`, `ms`.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..n_end].parse().ok()?;
+        rest = &rest[n_end..];
+        let (mult, len) = if rest.starts_with("ms") {
+            (0.001, 2)
+        } else if rest.starts_with('h') {
+            (3600.0, 1)
+        } else if rest.starts_with('m') {
+            (60.0, 1)
+        } else if rest.starts_with('s') {
+            (1.0, 1)
+        } else {
+            return None;
+        };
+        total += n * mult;
+        rest = &rest[len..];
+    }
+    Some(std::time::Duration::from_secs_f64(total))
+}
+
+/// `provider "NAME" { alias = "…" … }`
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub alias: Option<String>,
+    /// Arguments without `alias`/`version`; may reference resources (unknown at plan time).
+    pub body: Body,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModuleCall {
+    pub name: String,
+    /// As written: `./net`.
+    pub source: String,
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
+    pub depends_on: Vec<Expr>,
+    /// `providers = { maas = maas.site2 }`: child name → parent provider.
+    pub providers: BTreeMap<String, ProviderRef>,
+    /// Input variables for the child module.
+    pub inputs: BTreeMap<String, Attribute>,
+    /// The loaded child module; `None` when it could not be loaded (a diagnostic says why).
+    pub module: Option<Box<Module>>,
+    pub span: Span,
+    pub decl_span: Span,
+}
+
+/// `moved { from = …, to = … }`; both kept as expressions (static traversals), checked by
+/// `validate` and turned into [`crate::addr`] addresses by the planner.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    pub from: Expr,
+    pub to: Expr,
+    pub span: Span,
+}
+
+/// `removed { from = …  lifecycle { destroy = false } }`
+#[derive(Clone, Debug)]
+pub struct Removed {
+    pub from: Expr,
+    /// Whether the real object is destroyed (default `true`); `false` only forgets it.
+    pub destroy: bool,
+    pub span: Span,
+}
+
+/// `import { to = …, id = "…" }`
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub to: Expr,
+    pub id: Expr,
+    pub provider: Option<ProviderRef>,
+    pub span: Span,
 }

@@ -1,1 +1,10 @@
-//! Views render engine events and plans for people (text) or machines (JSON).
+//! Rendering for people and machines: the engine's [`event::Event`]s and plans become text
+//! (Terraform-like), a live terminal view, or JSON. Nothing here decides anything.
+
+pub mod event;
+pub mod json;
+pub mod lines;
+pub mod text;
+
+#[cfg(test)]
+mod tests;

@@ -5,11 +5,17 @@
 //!   also the values of resource attributes, with the *unknown* and *sensitive* marks;
 //! - [`schema`]: what a provider declares about its resources and data sources;
 //! - [`provider`]: the async [`Provider`](provider::Provider) trait and its requests and responses;
-//! - [`diag`]: provider diagnostics, which the engine turns into user-facing ones.
+//! - [`diag`]: provider diagnostics, which the engine turns into user-facing ones;
+//! - [`lifecycle`]: the proposed new state and the checks of planned and new states;
+//! - [`conformance`]: the suite every provider's tests run (the contract is in `CONTRACT.md`);
+//! - [`fake`]: an in-memory provider for engine tests.
 //!
 //! Architecture invariant: nothing here does I/O, and nothing here knows a concrete provider.
 
+pub mod conformance;
 pub mod diag;
+pub mod fake;
+pub mod lifecycle;
 pub mod number;
 pub mod provider;
 pub mod schema;

@@ -93,6 +93,20 @@ pub trait Provider: Send + Sync {
 
     fn schema(&self) -> ProviderSchema;
 
+    /// Whether the provider's objects exist outside brick's state. The engine records a
+    /// durable intent before every create and destroy of such objects; for a provider whose
+    /// objects live only in state (the built-in `brick`), losing an unrecorded create loses
+    /// nothing real, so the intent is skipped. Default: true.
+    fn manages_remote_objects(&self) -> bool {
+        true
+    }
+
+    /// How many apply operations of this provider may run at once (on top of the run's
+    /// `--parallelism`), for APIs that cannot take more. `None`: no limit of its own.
+    fn max_concurrency(&self) -> Option<usize> {
+        None
+    }
+
     /// Configures the provider from its `provider` block. Called once, before anything else
     /// but `schema` and `validate_resource`.
     async fn configure(&self, config: &Value) -> Diagnostics;

@@ -1,9 +1,5 @@
 //! The provider conformance suite (brick_provider_api::conformance) run against the maas
 //! provider and the simulator.
-//!
-//! PENDING: the suite lives on the `engine` branch; this file passes there (checked with the
-//! engine branch's providers/api on 2026-11-25). Move it to `providers/maas/tests/` once that
-//! branch is merged; cargo does not build files in `tests/pending/`.
 
 mod common;
 
@@ -21,10 +17,16 @@ async fn the_maas_provider_keeps_the_provider_contract() {
     retagged.insert("tags".into(), strs(&["garage", "ceph"]));
     let mut redeployed = retagged.clone();
     redeployed.insert("distro_series".into(), Value::string("noble"));
-    let tag_cfg = conform(&tag::schema().block, vec![("name", Value::string("garage-x"))]);
+    let tag_cfg = conform(
+        &tag::schema().block,
+        vec![("name", Value::string("garage-x"))],
+    );
     let tag_upd = conform(
         &tag::schema().block,
-        vec![("name", Value::string("garage-x")), ("comment", Value::string("old PCs"))],
+        vec![
+            ("name", Value::string("garage-x")),
+            ("comment", Value::string("old PCs")),
+        ],
     );
     assert_conforms(
         &p,
@@ -33,7 +35,9 @@ async fn the_maas_provider_keeps_the_provider_contract() {
                 .updated(Value::object(retagged))
                 .import_id_attr("system_id"),
             Fixture::new(machine::TYPE, garage_node("kvm5")).updated(Value::object(redeployed)),
-            Fixture::new(tag::TYPE, tag_cfg).updated(tag_upd).import_id_attr("name"),
+            Fixture::new(tag::TYPE, tag_cfg)
+                .updated(tag_upd)
+                .import_id_attr("name"),
         ],
     )
     .await;

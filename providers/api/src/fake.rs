@@ -1,0 +1,305 @@
+//! An in-memory provider for engine tests: one resource type `fake_thing` whose objects live in
+//! a map, with knobs to make calls fail, take time, or see objects changed behind its back.
+//! It keeps the provider contract, so it also serves as the conformance suite's own test.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::provider::{
+    ApplyRequest, ApplyResponse, ImportedResource, PathStep, PlanRequest, PlanResponse, Provider,
+    ReadRequest,
+};
+use crate::schema::{Attribute, Block, ProviderSchema, ResourceSchema};
+use crate::types::Type;
+use crate::value::Value;
+
+/// One recorded call, for tests that check what the engine asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    Configure,
+    Plan(String),
+    Create(String),
+    Update(String),
+    Delete(String),
+    Read(String),
+    Import(String),
+}
+
+/// The fake provider. Objects are keyed by their `id` (`"<name>-<n>"`).
+#[derive(Default)]
+pub struct FakeProvider {
+    objects: Mutex<BTreeMap<String, Value>>,
+    calls: Mutex<Vec<Call>>,
+    next_id: AtomicU64,
+    /// Names whose create or update fails.
+    pub fail_names: Mutex<HashSet<String>>,
+    /// How long each apply takes.
+    pub apply_delay: Mutex<Duration>,
+    running: AtomicU64,
+    /// The most applies seen running at once.
+    pub max_concurrent: AtomicU64,
+    /// The provider's own concurrency limit (0: none).
+    pub concurrency_limit: AtomicU64,
+}
+
+pub const FAKE_THING: &str = "fake_thing";
+
+impl FakeProvider {
+    pub fn new() -> FakeProvider {
+        FakeProvider::default()
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The objects that exist, by id.
+    pub fn objects(&self) -> BTreeMap<String, Value> {
+        self.objects.lock().unwrap().clone()
+    }
+
+    /// Changes an attribute of an existing object, as someone outside brick would.
+    pub fn tamper(&self, id: &str, attr: &str, value: Value) {
+        let mut objects = self.objects.lock().unwrap();
+        if let Some(obj) = objects.get_mut(id) {
+            let mut m = obj.as_mapping().cloned().unwrap_or_default();
+            m.insert(attr.to_string(), value);
+            *obj = Value::object(m);
+        }
+    }
+
+    /// Deletes an object behind the engine's back.
+    pub fn remove_object(&self, id: &str) {
+        self.objects.lock().unwrap().remove(id);
+    }
+
+    pub fn fail_on(&self, name: &str) {
+        self.fail_names.lock().unwrap().insert(name.to_string());
+    }
+
+    fn record(&self, c: Call) {
+        self.calls.lock().unwrap().push(c);
+    }
+
+    fn block() -> Block {
+        Block::default()
+            .attr(
+                "name",
+                Attribute::required(Type::String).describe("A name."),
+            )
+            .attr("value", Attribute::optional(Type::Dynamic))
+            .attr(
+                "size",
+                Attribute::optional(Type::Number).forces_replacement(),
+            )
+            .attr("secret", Attribute::optional(Type::String).sensitive())
+            .attr("id", Attribute::computed(Type::String))
+    }
+}
+
+fn name_of(v: &Value) -> String {
+    v.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+#[async_trait]
+impl Provider for FakeProvider {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn max_concurrency(&self) -> Option<usize> {
+        match self.concurrency_limit.load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(n as usize),
+        }
+    }
+
+    fn schema(&self) -> ProviderSchema {
+        let mut s = ProviderSchema::default();
+        s.resources.insert(
+            FAKE_THING.into(),
+            ResourceSchema {
+                version: 0,
+                block: FakeProvider::block(),
+            },
+        );
+        s
+    }
+
+    async fn configure(&self, _config: &Value) -> Diagnostics {
+        self.record(Call::Configure);
+        Vec::new()
+    }
+
+    async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
+        if req.proposed.is_null() {
+            return PlanResponse {
+                planned: req.proposed.clone(),
+                requires_replace: Vec::new(),
+                diagnostics: Vec::new(),
+            };
+        }
+        let mut planned = req.proposed.as_mapping().cloned().unwrap_or_default();
+        let mut requires_replace = Vec::new();
+        if req.prior.is_null() {
+            planned.insert("id".into(), Value::unknown(Type::String));
+        } else {
+            let unchanged = |k: &str| {
+                crate::lifecycle::same(
+                    req.prior.get(k).unwrap_or(&Value::null_dynamic()),
+                    req.proposed.get(k).unwrap_or(&Value::null_dynamic()),
+                )
+            };
+            if !unchanged("size") {
+                requires_replace.push(vec![PathStep::Attr("size".into())]);
+                planned.insert("id".into(), Value::unknown(Type::String));
+            }
+        }
+        PlanResponse {
+            planned: Value::object(planned),
+            requires_replace,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
+        let delay = *self.apply_delay.lock().unwrap();
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_concurrent.fetch_max(now, Ordering::SeqCst);
+        if !delay.is_zero() {
+            tokio_free_sleep(delay).await;
+        }
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        if req.planned.is_null() {
+            let id = req.prior.get("id").and_then(Value::as_str).unwrap_or("");
+            self.record(Call::Delete(id.to_string()));
+            self.objects.lock().unwrap().remove(id);
+            return ApplyResponse {
+                new_state: req.planned.clone(),
+                diagnostics: Vec::new(),
+            };
+        }
+        let name = name_of(req.planned);
+        if self.fail_names.lock().unwrap().contains(&name) {
+            return ApplyResponse {
+                new_state: req.prior.clone(),
+                diagnostics: vec![Diagnostic::error(
+                    "brick::fake::failed",
+                    "Apply failed",
+                    format!("The fake provider was told to fail for {name:?}."),
+                )],
+            };
+        }
+        let mut m = req.planned.as_mapping().cloned().unwrap_or_default();
+        let id = match req.planned.get("id") {
+            Some(v) if v.is_known() && !v.is_null() => {
+                let id = v.as_str().unwrap_or("").to_string();
+                self.record(Call::Update(id.clone()));
+                id
+            }
+            _ => {
+                let n = self.next_id.fetch_add(1, Ordering::SeqCst);
+                let id = format!("{name}-{n}");
+                self.record(Call::Create(id.clone()));
+                id
+            }
+        };
+        m.insert("id".into(), Value::string(id.clone()));
+        let new_state = Value::object(m).unmark_deep().0;
+        self.objects.lock().unwrap().insert(id, new_state.clone());
+        ApplyResponse {
+            new_state,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
+        let id = req.current.get("id").and_then(Value::as_str).unwrap_or("");
+        self.record(Call::Read(id.to_string()));
+        Ok(self.objects.lock().unwrap().get(id).cloned())
+    }
+
+    async fn import_resource(
+        &self,
+        type_name: &str,
+        id: &str,
+    ) -> Result<Vec<ImportedResource>, Diagnostics> {
+        self.record(Call::Import(id.to_string()));
+        match self.objects.lock().unwrap().get(id) {
+            Some(v) => Ok(vec![ImportedResource {
+                type_name: type_name.to_string(),
+                state: v.clone(),
+            }]),
+            None => Err(vec![Diagnostic::error(
+                "brick::fake::not_found",
+                "Cannot import non-existent remote object",
+                format!("No {type_name} with id {id:?} exists."),
+            )]),
+        }
+    }
+
+    async fn read_data_source(
+        &self,
+        type_name: &str,
+        _config: &Value,
+    ) -> Result<Value, Diagnostics> {
+        Err(vec![Diagnostic::error(
+            "brick::fake::no_data_source",
+            "Unsupported data source",
+            format!("The fake provider has no data source {type_name}."),
+        )])
+    }
+}
+
+/// A sleep that needs no runtime: the API crate does not depend on tokio.
+async fn tokio_free_sleep(d: Duration) {
+    let (tx, rx) = futures_oneshot();
+    std::thread::spawn(move || {
+        std::thread::sleep(d);
+        tx.fire();
+    });
+    rx.await;
+}
+
+// A tiny one-shot signal built on std, to keep the API crate free of runtime dependencies.
+struct Fire(std::sync::Arc<Mutex<(bool, Option<std::task::Waker>)>>);
+struct Wait(std::sync::Arc<Mutex<(bool, Option<std::task::Waker>)>>);
+
+fn futures_oneshot() -> (Fire, Wait) {
+    let s = std::sync::Arc::new(Mutex::new((false, None)));
+    (Fire(s.clone()), Wait(s))
+}
+
+impl Fire {
+    fn fire(self) {
+        let mut g = self.0.lock().unwrap();
+        g.0 = true;
+        if let Some(w) = g.1.take() {
+            w.wake();
+        }
+    }
+}
+
+impl std::future::Future for Wait {
+    type Output = ();
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let mut g = self.0.lock().unwrap();
+        if g.0 {
+            std::task::Poll::Ready(())
+        } else {
+            g.1 = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        }
+    }
+}

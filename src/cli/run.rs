@@ -1,0 +1,759 @@
+//! The commands that plan and apply: `init`, `validate`, `plan`, `apply`, `destroy`, `show`,
+//! `graph`, `import`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use brick_provider_api::Value;
+use brick_state as st;
+
+use super::PlanArgs;
+use super::common::{
+    Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of,
+};
+use super::statefile::{JournalSink, addr_to_state, object_to_state, provider_addr};
+use crate::apply::{ApplyOptions, Cancel, Recorded};
+use crate::diag::Diagnostic;
+use crate::eval::{Reference, Scope};
+use crate::plan::address::{InstanceAddr, Target};
+use crate::plan::model::{Plan, PlanMode};
+use crate::plan::{Options, plan};
+use crate::view::event::{Event, EventSink, NoEvents};
+use crate::view::lines::{JsonView, LineView, LiveView};
+
+fn parse_targets(ctx: &Context, flag: &str, texts: &[String]) -> Option<Vec<Target>> {
+    let mut out = Vec::new();
+    for t in texts {
+        match t.parse::<Target>() {
+            Ok(a) => out.push(a),
+            Err(e) => {
+                ctx.ui.diagnostics(
+                    &[Diagnostic::error("brick::cli::invalid_address", "Invalid address", format!("The {flag} value is not a resource address: {e}."))
+                        .help("Write addresses like brick_data.x, brick_data.x[0] or brick_data.x[\"key\"].")],
+                    &[],
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn options(ctx: &Context, args: &PlanArgs) -> Option<Options> {
+    if args.destroy && args.refresh_only {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::incompatible_options",
+                "Incompatible plan options",
+                "--destroy and --refresh-only cannot be used together.",
+            )],
+            &[],
+        );
+        return None;
+    }
+    if args.parallelism == 0 {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::invalid_parallelism",
+                "Invalid parallelism",
+                "--parallelism must be at least 1.",
+            )],
+            &[],
+        );
+        return None;
+    }
+    Some(Options {
+        mode: if args.destroy {
+            PlanMode::Destroy
+        } else if args.refresh_only {
+            PlanMode::RefreshOnly
+        } else {
+            PlanMode::Normal
+        },
+        refresh: args.refresh,
+        targets: parse_targets(ctx, "--target", &args.target)?,
+        excludes: parse_targets(ctx, "--exclude", &args.exclude)?,
+        replace: parse_targets(ctx, "--replace", &args.replace)?,
+        parallelism: args.parallelism,
+    })
+}
+
+/// The view for refresh lines while planning.
+fn plan_events(json: bool) -> Box<dyn EventSink> {
+    if json {
+        Box::new(NoEvents)
+    } else {
+        Box::new(LineView::new(std::io::stdout(), None))
+    }
+}
+
+pub fn init(ctx: &Context) -> u8 {
+    let Some(loaded) = ctx.load(&[], &[]) else {
+        return 1;
+    };
+    ctx.ui.out("\nInitializing provider plugins...\n");
+    let mut missing = Vec::new();
+    let mut names: Vec<&str> = loaded
+        .engine
+        .resources
+        .iter()
+        .map(|r| r.provider.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for n in names {
+        if loaded.providers.get(n).is_some() {
+            ctx.ui.out(&format!("- Using built-in provider {n}\n"));
+        } else {
+            missing.push(n.to_string());
+        }
+    }
+    if !missing.is_empty() {
+        let diags: Vec<_> = missing
+            .iter()
+            .map(|n| Diagnostic::error("brick::init::unknown_provider", "Provider not available", format!("The configuration needs the provider {n:?}, which this build of brick does not include."))
+                .help(format!("Providers in this build: {}.", crate::registry::available().join(", "))))
+            .collect();
+        ctx.ui.diagnostics(&diags, &loaded.config.files);
+        return 1;
+    }
+    ctx.ui.out(&format!(
+        "\n{}\n",
+        ctx.ui.style().green(
+            &ctx.ui
+                .style()
+                .bold("brick has been successfully initialized!")
+        )
+    ));
+    0
+}
+
+pub fn validate(ctx: &Context, json: bool) -> u8 {
+    let (config, mut diags) =
+        crate::config::load(&crate::config::RealFs, std::path::Path::new("."));
+    if let Some(config) = &config
+        && !crate::diag::has_errors(&diags)
+    {
+        let mut schemas = std::collections::BTreeMap::new();
+        let set =
+            crate::registry::provider_set(crate::registry::available().iter().copied(), &ctx.ids);
+        for name in set.names() {
+            if let Some(s) = set.schema(name) {
+                schemas.insert(name.clone(), (**s).clone());
+            }
+        }
+        diags.extend(super::validate::validate(config, &schemas));
+    }
+    let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    if json {
+        let list: Vec<_> = diags
+            .iter()
+            .map(|d| serde_json::json!({"severity": if d.is_error() {"error"} else {"warning"}, "summary": d.summary, "detail": d.detail, "code": d.code, "help": d.help, "location": d.location(&files)}))
+            .collect();
+        ctx.ui.out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({"format_version": "1.0", "valid": errors == 0, "error_count": errors, "warning_count": diags.len() - errors, "diagnostics": list})).unwrap_or_default()
+        ));
+    } else {
+        ctx.ui.diagnostics(&diags, &files);
+        if errors == 0 {
+            ctx.ui.out(&format!(
+                "{} The configuration is valid.\n",
+                ctx.ui.style().green(&ctx.ui.style().bold("Success!"))
+            ));
+        }
+    }
+    u8::from(errors > 0)
+}
+
+pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 {
+    let Some(loaded) = ctx.load(&vars, &var_files) else {
+        return 1;
+    };
+    let Ok(state) = load_readonly(ctx) else {
+        return 1;
+    };
+    let prior = state
+        .map(|s| prior_of(&s, &loaded.providers))
+        .unwrap_or_default();
+    // Resource values as recorded, shaped as references see them.
+    let mut working = crate::plan::scope::Working::default();
+    let mut by_resource: std::collections::BTreeMap<
+        crate::plan::address::ResourceAddr,
+        std::collections::BTreeMap<crate::plan::address::InstanceKey, Value>,
+    > = Default::default();
+    for (a, i) in &prior.instances {
+        by_resource
+            .entry(a.resource.clone())
+            .or_default()
+            .insert(a.key.clone(), i.value.clone());
+    }
+    for rc in &loaded.engine.resources {
+        let shape = match rc.expansion {
+            crate::plan::input::Expansion::Single => crate::plan::scope::Shape::Single,
+            crate::plan::input::Expansion::Count(_) => crate::plan::scope::Shape::Count,
+            crate::plan::input::Expansion::ForEach(_) => crate::plan::scope::Shape::ForEach,
+        };
+        if let Some(inst) = by_resource.get(&rc.addr) {
+            working.set_resource(&rc.addr, shape, inst);
+        }
+    }
+    let env = ctx.env();
+    let lookup = move |r: &Reference| -> Option<Value> {
+        match r {
+            Reference::Resource { .. } | Reference::Data { .. } => working.get(r),
+            _ => None,
+        }
+    };
+    let console = super::console::Console::new(
+        &loaded.config,
+        &*env,
+        loaded.engine.variables.clone(),
+        Box::new(lookup),
+    );
+    let stdin = std::io::stdin();
+    let code = super::console::run(&console, &mut stdin.lock(), &mut std::io::stdout());
+    if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
+    }
+}
+
+/// Plans under the lock; returns the plan, the locked state and whether the state is new.
+async fn make_plan(
+    ctx: &Context,
+    loaded: &super::common::Loaded,
+    args: &PlanArgs,
+    operation: &str,
+) -> Option<(Plan, LockedState, bool)> {
+    let opts = options(ctx, args)?;
+    let fresh = !ctx.state_path.exists();
+    let locked = lock_and_load(ctx, operation, &loaded.providers).await?;
+    let mut prior = prior_of(&locked.state, &loaded.providers);
+    if fresh && locked.state.serial == 0 {
+        prior.lineage = None;
+        prior.serial = None;
+    }
+    let events = plan_events(args.json);
+    let p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events).await;
+    Some((p, locked, fresh))
+}
+
+pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
+    let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+        return 1;
+    };
+    let Some((p, locked, _)) = make_plan(ctx, &loaded, args, "plan").await else {
+        return 1;
+    };
+    let prior = if args.json {
+        prior_of(&locked.state, &loaded.providers)
+    } else {
+        Default::default()
+    };
+    let _ = locked.lock.release();
+    if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
+        return 1;
+    }
+    if args.json {
+        let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
+        ctx.ui.out(&format!(
+            "{}\n",
+            serde_json::to_string(&j).unwrap_or_default()
+        ));
+    } else {
+        ctx.ui
+            .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+    }
+    if let Some(path) = out {
+        let text = match serde_json::to_string(&p) {
+            Ok(t) => t,
+            Err(e) => {
+                ctx.ui
+                    .error_line(&format!("Error: cannot encode the plan: {e}"));
+                return 1;
+            }
+        };
+        if let Err(e) = std::fs::write(&path, text + "\n") {
+            ctx.ui.error_line(&format!(
+                "Error: cannot write the plan to {}: {e}",
+                path.display()
+            ));
+            return 1;
+        }
+        if !args.json {
+            ctx.ui.out(&format!(
+                "\n─────────────────────────────────────────────────────────────────────────────\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    brick apply {:?}\n",
+                path.display(),
+                path.display().to_string()
+            ));
+        }
+    } else if !args.json && p.has_changes() {
+        ctx.ui.out("\n─────────────────────────────────────────────────────────────────────────────\n\nNote: You didn't use the --out option to save this plan, so brick can't\nguarantee to take exactly these actions if you run \"brick apply\" now.\n");
+    }
+    let changed = match p.mode {
+        PlanMode::RefreshOnly => !p.drift.is_empty(),
+        _ => p.has_changes(),
+    };
+    if detailed && changed { 2 } else { 0 }
+}
+
+fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.ui.error_line(&format!(
+                "\nError: Failed to read the plan file\n\nCannot read {}: {e}.",
+                path.display()
+            ));
+            return None;
+        }
+    };
+    match serde_json::from_str::<Plan>(&text) {
+        Ok(p) if p.format_version == crate::plan::model::PLAN_FORMAT_VERSION => Some(p),
+        Ok(p) => {
+            ctx.ui.error_line(&format!("\nError: Unsupported plan file\n\n{} has plan format {}, this brick reads format {}.", path.display(), p.format_version, crate::plan::model::PLAN_FORMAT_VERSION));
+            None
+        }
+        Err(e) => {
+            ctx.ui.error_line(&format!(
+                "\nError: Invalid plan file\n\n{} is not a brick plan: {e}.",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+pub async fn apply_cmd(
+    ctx: &Context,
+    args: &PlanArgs,
+    auto_approve: bool,
+    plan_file: Option<PathBuf>,
+) -> u8 {
+    let destroy = args.destroy;
+    let (p, loaded, locked) = if let Some(path) = &plan_file {
+        let Some(p) = read_plan_file(ctx, path) else {
+            return 1;
+        };
+        let Some(mut loaded) = ctx.load(&[], &[]) else {
+            return 1;
+        };
+        loaded.engine.variables = decode_vars(&p.variables);
+        let fresh = !ctx.state_path.exists();
+        let Some(locked) = lock_and_load(ctx, "apply", &loaded.providers).await else {
+            return 1;
+        };
+        let (lineage, serial) = if fresh && locked.state.serial == 0 {
+            (None, None)
+        } else {
+            (
+                Some(locked.state.lineage.clone()),
+                Some(locked.state.serial),
+            )
+        };
+        let mut stale = Vec::new();
+        if loaded.engine.hash != p.config_hash {
+            stale.push("the configuration changed since the plan was made".to_string());
+        }
+        if p.state_lineage.is_none() && lineage.is_some() {
+            stale.push(
+                "the state changed since the plan was made (it did not exist then)".to_string(),
+            );
+        } else if lineage != p.state_lineage {
+            stale.push("the state belongs to another lineage".to_string());
+        } else if serial != p.state_serial {
+            stale.push(format!(
+                "the state changed since the plan was made (serial {} then, {} now)",
+                p.state_serial
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
+                serial
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into())
+            ));
+        }
+        if !stale.is_empty() {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::apply::stale_plan",
+                    "Saved plan is stale",
+                    format!(
+                        "The plan in {} can no longer be applied: {}.",
+                        path.display(),
+                        stale.join("; ")
+                    ),
+                )
+                .help("Run `brick plan --out FILE` again and apply the new plan.")],
+                &loaded.config.files,
+            );
+            return 1;
+        }
+        if p.errored {
+            ctx.ui.error_line("\nError: Saved plan has errors\n\nThis plan was made with errors and cannot be applied.");
+            return 1;
+        }
+        (p, loaded, locked)
+    } else {
+        let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+            return 1;
+        };
+        let op = if destroy { "destroy" } else { "apply" };
+        let Some((p, locked, _)) = make_plan(ctx, &loaded, args, op).await else {
+            return 1;
+        };
+        if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
+            return 1;
+        }
+        if args.json {
+            let prior = prior_of(&locked.state, &loaded.providers);
+            let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
+            ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": "Plan", "type": "planned_changes", "plan": j})));
+        } else {
+            ctx.ui
+                .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+        }
+        if p.has_changes() && !auto_approve {
+            let (q, e) = if destroy {
+                (
+                    "Do you really want to destroy all resources?",
+                    "brick will destroy all your managed infrastructure, as shown above.\n  There is no undo.",
+                )
+            } else {
+                (
+                    "Do you want to perform these actions?",
+                    "brick will perform the actions described above.",
+                )
+            };
+            match ctx.ui.confirm(q, e) {
+                Ok(true) => {}
+                Ok(false) => {
+                    ctx.ui.error_line(&format!(
+                        "\nError: {} cancelled.",
+                        if destroy { "Destroy" } else { "Apply" }
+                    ));
+                    return 1;
+                }
+                Err(msg) => {
+                    ctx.ui.diagnostics(
+                        &[Diagnostic::error(
+                            "brick::apply::no_confirmation",
+                            "Cannot ask for confirmation",
+                            msg,
+                        )
+                        .help("Pass --auto-approve to apply without asking.")],
+                        &[],
+                    );
+                    return 1;
+                }
+            }
+        }
+        (p, loaded, locked)
+    };
+    run_apply(ctx, &p, &loaded, locked, args).await
+}
+
+async fn run_apply(
+    ctx: &Context,
+    p: &Plan,
+    loaded: &super::common::Loaded,
+    locked: LockedState,
+    args: &PlanArgs,
+) -> u8 {
+    let prior = prior_of(&locked.state, &loaded.providers);
+    let store = ctx.store();
+    let journal = match store.begin_apply(&locked.lock, locked.state) {
+        Ok(j) => j,
+        Err(e) => {
+            ctx.state_error(&e);
+            return 1;
+        }
+    };
+    let live: Option<Arc<LiveView<std::io::Stdout>>> =
+        (!args.json && ctx.ui.stdout_tty).then(|| Arc::new(LiveView::new(std::io::stdout())));
+    let events: Arc<dyn EventSink> = if args.json {
+        Arc::new(JsonView::new(std::io::stdout(), Box::new(SystemClock)))
+    } else if let Some(l) = &live {
+        l.clone()
+    } else {
+        Arc::new(LineView::new(
+            std::io::stdout(),
+            Some(Box::new(SystemClock)),
+        ))
+    };
+    if !args.json && p.has_changes() {
+        ctx.ui.out("\n");
+    }
+    let cancel = Cancel::new();
+    let c2 = cancel.clone();
+    let ev2 = events.clone();
+    let signals = tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if c2.interrupt() == 1 {
+                ev2.emit(Event::Interrupted);
+            } else {
+                ev2.emit(Event::Diagnostic(Diagnostic::warning(
+                    "brick::apply::cancelled",
+                    "Two interrupts received",
+                    "Cancelling the operations still running.",
+                )));
+            }
+        }
+    });
+    let ticker = live.clone().map(|l| {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                l.tick();
+            }
+        })
+    });
+    let mut sink = JournalSink::new(&journal, &loaded.providers);
+    let opts = ApplyOptions {
+        parallelism: args.parallelism.max(1),
+        ..Default::default()
+    };
+    let outcome = crate::apply::apply(
+        p,
+        &loaded.engine,
+        &prior,
+        &loaded.providers,
+        &mut sink,
+        events.clone(),
+        &opts,
+        &cancel,
+    )
+    .await;
+    drop(sink);
+    signals.abort();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    if let Some(l) = &live {
+        l.finish();
+    }
+    let finished = journal.finish();
+    let _ = locked.lock.release();
+    let mut code = 0;
+    if let Err(e) = &finished {
+        ctx.state_error(e);
+        code = 1;
+    }
+    if ctx
+        .ui
+        .diagnostics(&outcome.diagnostics, &loaded.config.files)
+    {
+        code = 1;
+    }
+    if args.json {
+        ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": format!("Apply complete! Resources: {} added, {} changed, {} destroyed.", outcome.added, outcome.changed, outcome.destroyed), "type": "change_summary", "changes": {"add": outcome.added, "change": outcome.changed, "remove": outcome.destroyed, "operation": if p.mode == PlanMode::Destroy {"destroy"} else {"apply"}}})));
+    } else if code == 0 {
+        ctx.ui.out(&format!(
+            "\n{}\n",
+            crate::view::text::apply_summary(
+                outcome.added,
+                outcome.changed,
+                outcome.destroyed,
+                p.mode == PlanMode::Destroy,
+                ctx.ui.style()
+            )
+        ));
+        if !outcome.outputs.is_empty() {
+            ctx.ui.out(&format!(
+                "\n{}\n\n{}",
+                ctx.ui.style().green(&ctx.ui.style().bold("Outputs:")),
+                crate::view::text::render_outputs(&outcome.outputs)
+            ));
+        }
+    }
+    code
+}
+
+pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
+    let ids = ctx.ids.clone();
+    if let Some(path) = plan_file {
+        let Some(p) = read_plan_file(ctx, &path) else {
+            return 1;
+        };
+        if json {
+            let Some(loaded) = ctx.load(&[], &[]) else {
+                return 1;
+            };
+            let Ok(state) = load_readonly(ctx) else {
+                return 1;
+            };
+            let prior = state
+                .map(|s| prior_of(&s, &loaded.providers))
+                .unwrap_or_default();
+            let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
+            ctx.ui.out(&format!(
+                "{}\n",
+                serde_json::to_string(&j).unwrap_or_default()
+            ));
+        } else {
+            ctx.ui
+                .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+        }
+        return 0;
+    }
+    let Ok(state) = load_readonly(ctx) else {
+        return 1;
+    };
+    let names: Vec<String> = state
+        .iter()
+        .flat_map(|s| {
+            s.resources
+                .values()
+                .map(|r| super::statefile::provider_name(&r.provider))
+        })
+        .collect();
+    let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ids);
+    let prior = state.map(|s| prior_of(&s, &providers)).unwrap_or_default();
+    if json {
+        ctx.ui.out(&format!(
+            "{}\n",
+            serde_json::to_string(&crate::view::json::state_json(&prior)).unwrap_or_default()
+        ));
+    } else if prior.instances.is_empty() && prior.outputs.is_empty() {
+        ctx.ui.out("No state.\n");
+    } else {
+        ctx.ui.out(&crate::view::text::render_state(&prior));
+    }
+    0
+}
+
+pub fn graph(ctx: &Context) -> u8 {
+    let Some(loaded) = ctx.load(&[], &[]) else {
+        return 1;
+    };
+    let g = crate::graph::ConfigGraph::build(&loaded.engine);
+    ctx.ui.out(&g.to_dot(&loaded.engine));
+    0
+}
+
+pub async fn import(
+    ctx: &Context,
+    addr: &str,
+    id: &str,
+    vars: Vec<String>,
+    var_files: Vec<PathBuf>,
+) -> u8 {
+    let Some(loaded) = ctx.load(&vars, &var_files) else {
+        return 1;
+    };
+    let Some(targets) = parse_targets(ctx, "import", &[addr.to_string()]) else {
+        return 1;
+    };
+    let inst: InstanceAddr = match &targets[0] {
+        Target::Instance(i) => i.clone(),
+        Target::Resource(r) => r.instance(crate::plan::address::InstanceKey::None),
+    };
+    let Some(rc) = loaded
+        .engine
+        .resources
+        .iter()
+        .find(|r| r.addr == inst.resource)
+    else {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error("brick::import::no_config", "Import to non-existent resource address", format!("Before importing this resource, please create its configuration in the root module: {} is not declared.", inst.resource))
+                .help(format!("Add a block like: resource \"{}\" \"{}\" {{ … }}", inst.resource.type_name, inst.resource.name))],
+            &loaded.config.files,
+        );
+        return 1;
+    };
+    let schema = match loaded
+        .providers
+        .resource_schema(&rc.provider, &inst.resource)
+    {
+        Ok(s) => s.clone(),
+        Err(d) => {
+            ctx.ui.diagnostics(&[d], &loaded.config.files);
+            return 1;
+        }
+    };
+    let Some(provider) = loaded.providers.get(&rc.provider).cloned() else {
+        return 1;
+    };
+    let Some(locked) = lock_and_load(ctx, "import", &loaded.providers).await else {
+        return 1;
+    };
+    if locked.state.object(&addr_to_state(&inst)).is_some() {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error("brick::import::already_managed", "Resource already managed by brick", format!("brick is already managing a remote object for {inst}. To import to this address you must first remove the existing object from the state."))
+                .help(format!("Run `brick state rm {inst}` first if this is intended."))],
+            &[],
+        );
+        return 1;
+    }
+    let _ = provider.configure(&Value::empty_object()).await;
+    ctx.ui
+        .out(&format!("{inst}: Importing from ID {id:?}...\n"));
+    let found = match provider.import_resource(&inst.resource.type_name, id).await {
+        Ok(f) => f,
+        Err(ds) => {
+            ctx.ui.diagnostics(
+                &ds.into_iter().map(Diagnostic::from).collect::<Vec<_>>(),
+                &[],
+            );
+            return 1;
+        }
+    };
+    let Some(obj) = found
+        .into_iter()
+        .find(|f| f.type_name == inst.resource.type_name)
+    else {
+        ctx.ui
+            .error_line("\nError: Import returned no object of the resource's type.");
+        return 1;
+    };
+    let read = provider
+        .read_resource(brick_provider_api::provider::ReadRequest {
+            type_name: &inst.resource.type_name,
+            current: &obj.state,
+        })
+        .await;
+    let value = match read {
+        Ok(Some(v)) => crate::plan::planner::mark_sensitive(&v, &schema.block),
+        Ok(None) => {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error("brick::import::missing", "Cannot import non-existent remote object", format!("While attempting to import an existing object to {inst}, the provider detected that no object exists with the given id."))
+                    .help("Check the id and that the object exists.")],
+                &[],
+            );
+            return 1;
+        }
+        Err(ds) => {
+            ctx.ui.diagnostics(
+                &ds.into_iter().map(Diagnostic::from).collect::<Vec<_>>(),
+                &[],
+            );
+            return 1;
+        }
+    };
+    let rec = Recorded {
+        provider: rc.provider.clone(),
+        value,
+        depends_on: Vec::new(),
+        schema_version: schema.version,
+        tainted: false,
+        create_before_destroy: false,
+    };
+    let mut state = locked.state;
+    state.apply(&st::Change::Set {
+        intent: None,
+        addr: addr_to_state(&inst),
+        deposed: None,
+        provider: provider_addr(&rc.provider),
+        object: object_to_state(&rec, &schema.block.value_type()),
+    });
+    state.serial += 1;
+    if let Err(e) = ctx.store().save(&locked.lock, &state) {
+        ctx.state_error(&e);
+        return 1;
+    }
+    let _ = locked.lock.release();
+    ctx.ui.out(&format!("{inst}: Import prepared!\n\n{}\n\nThe resources that were imported are shown above. These resources are now in\nyour brick state and will henceforth be managed by brick.\n", ctx.ui.style().green(&ctx.ui.style().bold("Import successful!"))));
+    0
+}

@@ -1,0 +1,405 @@
+//! Input variables: values from `--var`, `--var-file`, `BRICK_VAR_*` and the auto-loaded
+//! `brick.vars.hcl` / `*.auto.vars.hcl` files, resolved against the `variable` blocks.
+//!
+//! Pure: the CLI reads the files and the environment and passes their contents in
+//! precedence order (lowest first, as Terraform: environment, `brick.vars.hcl`,
+//! `*.auto.vars.hcl` in name order, then `--var`/`--var-file` in command-line order); a later
+//! value for the same name wins.
+
+// Diagnostics are plain data returned by value; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+
+use brick_provider_api::Value;
+
+use super::evaluator::{convert_with_defaults, evaluate, evaluate_const, prim_to_string};
+use super::{Environment, Reference, Scope};
+use crate::config::{Attribute, Expr, FileId, Span, TypeConstraint, Variable};
+use crate::diag::{Diagnostic, did_you_mean};
+
+/// Where a variable value came from (for messages and precedence).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VariableSource {
+    /// `BRICK_VAR_name`
+    Environment,
+    /// A variables file (`brick.vars.hcl`, `*.auto.vars.hcl`, `--var-file`).
+    File(String),
+    /// `--var name=value`
+    CommandLine,
+}
+
+/// One value given for a variable.
+#[derive(Clone, Debug)]
+pub enum VariableInput {
+    /// Text from `--var` or the environment: taken literally for primitive (and undeclared)
+    /// types, parsed as an HCL expression for collection and structural types.
+    Raw {
+        name: String,
+        text: String,
+        source: VariableSource,
+    },
+    /// An attribute of a variables file.
+    Expr {
+        name: String,
+        expr: Expr,
+        source: VariableSource,
+    },
+}
+
+impl VariableInput {
+    fn name(&self) -> &str {
+        match self {
+            VariableInput::Raw { name, .. } | VariableInput::Expr { name, .. } => name,
+        }
+    }
+    fn source(&self) -> &VariableSource {
+        match self {
+            VariableInput::Raw { source, .. } | VariableInput::Expr { source, .. } => source,
+        }
+    }
+}
+
+/// Parses a variables file (`name = value` lines) into inputs. Blocks are errors.
+pub fn parse_vars_file(
+    text: &str,
+    file: FileId,
+    path: &str,
+) -> (Vec<VariableInput>, Vec<Diagnostic>) {
+    let (body, mut diags) = crate::config::syntax::parse_file(text, file);
+    let Some(body) = body else {
+        return (Vec::new(), diags);
+    };
+    for b in &body.blocks {
+        diags.push(
+            Diagnostic::error(
+                "brick::vars::unexpected_block",
+                "Unexpected block in variables file",
+                format!("A variables file contains only assignments (name = value); \"{}\" blocks are not allowed.", b.kind),
+            )
+            .at(b.kind_span),
+        );
+    }
+    let inputs = body
+        .attributes
+        .into_iter()
+        .map(|a: Attribute| VariableInput::Expr {
+            name: a.name,
+            expr: a.expr,
+            source: VariableSource::File(path.to_string()),
+        })
+        .collect();
+    (inputs, diags)
+}
+
+/// Splits `NAME=VALUE` from `--var`.
+pub fn parse_var_flag(flag: &str) -> Result<VariableInput, Diagnostic> {
+    match flag.split_once('=') {
+        Some((name, text)) if !name.trim().is_empty() => Ok(VariableInput::Raw {
+            name: name.trim().to_string(),
+            text: text.to_string(),
+            source: VariableSource::CommandLine,
+        }),
+        _ => Err(Diagnostic::error(
+            "brick::vars::invalid_flag",
+            "Invalid --var option",
+            format!("The option --var \"{flag}\" is not of the form NAME=VALUE."),
+        )
+        .help("Write --var 'nodes=[\"kvm1\",\"kvm2\"]' or --var region=lab.")),
+    }
+}
+
+/// The inputs from `BRICK_VAR_<name>` environment variables.
+pub fn env_inputs(env: &[(String, String)]) -> Vec<VariableInput> {
+    env.iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("BRICK_VAR_")?;
+            (!name.is_empty()).then(|| VariableInput::Raw {
+                name: name.to_string(),
+                text: v.clone(),
+                source: VariableSource::Environment,
+            })
+        })
+        .collect()
+}
+
+struct OneVar<'a> {
+    name: &'a str,
+    value: &'a Value,
+}
+
+impl Scope for OneVar<'_> {
+    fn get(&self, r: &Reference) -> Option<Value> {
+        match r {
+            Reference::Variable(n) if n == self.name => Some(self.value.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves every declared variable: the last input for it (inputs in precedence order,
+/// lowest first), else its default; converted to the declared type (with `optional`
+/// defaults), `nullable` and `sensitive` applied, `validation` blocks checked.
+pub fn resolve_variables(
+    declared: &BTreeMap<String, Variable>,
+    inputs: &[VariableInput],
+    env: &dyn Environment,
+) -> (BTreeMap<String, Value>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut given: BTreeMap<&str, &VariableInput> = BTreeMap::new();
+    for i in inputs {
+        if !declared.contains_key(i.name()) {
+            let help = did_you_mean(i.name(), declared.keys().map(String::as_str))
+                .map(|s| format!("Did you mean `{s}`?"));
+            let (sev_err, span) = match i {
+                VariableInput::Expr { expr, .. } => (false, Some(expr.span)),
+                VariableInput::Raw { source, .. } => (*source == VariableSource::CommandLine, None),
+            };
+            if matches!(i.source(), VariableSource::Environment) {
+                continue; // Terraform ignores undeclared environment variables.
+            }
+            let d = if sev_err {
+                Diagnostic::error(
+                    "brick::vars::undeclared",
+                    "Value for undeclared variable",
+                    format!(
+                        "A variable named \"{}\" was assigned on the command line, but the configuration does not declare it.",
+                        i.name()
+                    ),
+                )
+            } else {
+                Diagnostic::warning(
+                    "brick::vars::undeclared",
+                    "Value for undeclared variable",
+                    format!(
+                        "The variables file assigns \"{}\", but the configuration does not declare a variable of that name.",
+                        i.name()
+                    ),
+                )
+            };
+            diags.push(d.at_opt(span).help_opt(help));
+            continue;
+        }
+        given.insert(i.name(), i);
+    }
+    let mut out = BTreeMap::new();
+    for (name, var) in declared {
+        let tc = var.constraint();
+        let raw: Option<(Value, Option<Span>)> = match given.get(name.as_str()) {
+            Some(VariableInput::Raw { text, .. }) => {
+                let literal = matches!(
+                    tc,
+                    TypeConstraint::Any
+                        | TypeConstraint::String
+                        | TypeConstraint::Number
+                        | TypeConstraint::Bool
+                );
+                if literal {
+                    Some((Value::string(text.clone()), None))
+                } else {
+                    let (e, d) = crate::config::syntax::parse_expression(text, usize::MAX);
+                    match e {
+                        Some(e) => {
+                            let (v, d2) = evaluate_const(&e);
+                            if d2.iter().any(Diagnostic::is_error) {
+                                diags.push(invalid_value(
+                                    name,
+                                    "the value is not a constant expression",
+                                    None,
+                                ));
+                                continue;
+                            }
+                            Some((v, None))
+                        }
+                        None => {
+                            let why = d.first().map(|x| x.detail.clone()).unwrap_or_default();
+                            diags.push(invalid_value(name, &why, None));
+                            continue;
+                        }
+                    }
+                }
+            }
+            Some(VariableInput::Expr { expr, .. }) => {
+                let (v, d) = evaluate_const(expr);
+                if d.iter().any(Diagnostic::is_error) {
+                    diags.extend(d.into_iter().map(|mut x| {
+                        x.detail = format!("{} Variable values must be constants.", x.detail);
+                        x
+                    }));
+                    continue;
+                }
+                Some((v, Some(expr.span)))
+            }
+            None => None,
+        };
+        let default = || -> Option<Value> { var.default.as_ref().map(|d| evaluate_const(d).0) };
+        let (mut value, span) = match raw {
+            Some((v, s)) if v.is_null() && !var.nullable => match default() {
+                Some(d) => (d, s),
+                None => {
+                    diags.push(invalid_value(
+                        name,
+                        "the variable is not nullable and null was given",
+                        s,
+                    ));
+                    continue;
+                }
+            },
+            Some(x) => x,
+            None => match default() {
+                Some(d) => (d, var.default.as_ref().map(|d| d.span)),
+                None => {
+                    diags.push(
+                        Diagnostic::error(
+                            "brick::vars::missing",
+                            "No value for required variable",
+                            format!("The root module input variable \"{name}\" is not set, and has no default value."),
+                        )
+                        .at(var.span)
+                        .help(format!("Use --var {name}=…, a variables file, or the environment variable BRICK_VAR_{name} to provide it.")),
+                    );
+                    continue;
+                }
+            },
+        };
+        value = match convert_with_defaults(&value, &tc) {
+            Ok(v) => v,
+            Err(m) => {
+                diags.push(invalid_value(name, &m, span.or(Some(var.span))));
+                out.insert(name.clone(), Value::unknown(tc.to_type()));
+                continue;
+            }
+        };
+        if var.sensitive {
+            value = value.sensitive();
+        }
+        // Validation blocks.
+        let mut ok = true;
+        for check in &var.validations {
+            let scope = OneVar {
+                name,
+                value: &value,
+            };
+            let (c, d) = evaluate(&check.condition, &scope, env);
+            diags.extend(d);
+            if c.as_bool() == Some(false) {
+                let (m, _) = evaluate(&check.error_message, &scope, env);
+                let msg = prim_to_string(&m)
+                    .filter(|_| !m.is_sensitive())
+                    .unwrap_or_else(|| "The value is not valid.".to_string());
+                diags.push(
+                    Diagnostic::error(
+                        "brick::vars::validation",
+                        "Invalid value for variable",
+                        format!("{msg} (validation of var.{name})"),
+                    )
+                    .at(check.condition.span)
+                    .label("this condition is false"),
+                );
+                ok = false;
+            }
+        }
+        if ok {
+            out.insert(name.clone(), value);
+        } else {
+            out.insert(name.clone(), Value::unknown(tc.to_type()));
+        }
+    }
+    (out, diags)
+}
+
+fn invalid_value(name: &str, why: &str, span: Option<Span>) -> Diagnostic {
+    Diagnostic::error(
+        "brick::vars::invalid_value",
+        "Invalid value for input variable",
+        format!(
+            "The value given for var.{name} is not suitable: {}.",
+            why.trim_end_matches('.')
+        ),
+    )
+    .at_opt(span.filter(|s| s.file != usize::MAX))
+}
+
+/// Gathers every variable input in Terraform's precedence order (lowest first): the
+/// `BRICK_VAR_*` environment, `brick.vars.hcl`, `*.auto.vars.hcl` in name order, then each
+/// `--var` / `--var-file` in command-line order (`cli_order`). Files are read through `fs`
+/// and appended to `files` (so diagnostics can point into them). Pass the result to
+/// [`resolve_variables`].
+pub fn gather_inputs(
+    fs: &dyn crate::config::FileSystem,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    cli_order: &[CliVar],
+    files: &mut Vec<crate::config::SourceFile>,
+) -> (Vec<VariableInput>, Vec<Diagnostic>) {
+    let mut inputs = env_inputs(env);
+    let mut diags = Vec::new();
+    let mut read = |path: &std::path::Path,
+                    inputs: &mut Vec<VariableInput>,
+                    diags: &mut Vec<Diagnostic>,
+                    required: bool| {
+        match fs.read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let id = files.len();
+                    let (i, d) = parse_vars_file(&text, id, &path.display().to_string());
+                    files.push(crate::config::SourceFile {
+                        path: path.to_path_buf(),
+                        text,
+                    });
+                    inputs.extend(i);
+                    diags.extend(d);
+                }
+                Err(_) => diags.push(Diagnostic::error(
+                    "brick::vars::invalid_utf8",
+                    "Invalid UTF-8",
+                    format!("The variables file {} is not valid UTF-8.", path.display()),
+                )),
+            },
+            Err(e) if required => diags.push(Diagnostic::error(
+                "brick::vars::unreadable_file",
+                "Cannot read variables file",
+                format!(
+                    "The variables file {} could not be read: {e}.",
+                    path.display()
+                ),
+            )),
+            Err(_) => {}
+        }
+    };
+    let listed = fs.list_hcl_files(dir).unwrap_or_default();
+    let default = dir.join("brick.vars.hcl");
+    if listed.contains(&default) {
+        read(&default, &mut inputs, &mut diags, false);
+    }
+    let mut autos: Vec<_> = listed
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".auto.vars.hcl"))
+        })
+        .cloned()
+        .collect();
+    autos.sort();
+    for a in autos {
+        read(&a, &mut inputs, &mut diags, false);
+    }
+    for c in cli_order {
+        match c {
+            CliVar::Var(flag) => match parse_var_flag(flag) {
+                Ok(i) => inputs.push(i),
+                Err(d) => diags.push(d),
+            },
+            CliVar::File(p) => read(p, &mut inputs, &mut diags, true),
+        }
+    }
+    (inputs, diags)
+}
+
+/// One `--var NAME=VALUE` or `--var-file PATH` option, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliVar {
+    Var(String),
+    File(std::path::PathBuf),
+}

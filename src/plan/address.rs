@@ -1,0 +1,326 @@
+//! Addresses of resources and their instances: `brick_data.x`, `brick_data.x[0]`,
+//! `data.maas_machine.m["kvm4"]`, `module.net.brick_data.x`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::config::ResourceMode;
+
+/// The key of one instance: none, a `count` index or a `for_each` key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InstanceKey {
+    None,
+    Int(i64),
+    Str(String),
+}
+
+impl InstanceKey {
+    pub fn is_none(&self) -> bool {
+        matches!(self, InstanceKey::None)
+    }
+    /// The key as Terraform's JSON `index` (absent, a number or a string).
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        match self {
+            InstanceKey::None => None,
+            InstanceKey::Int(i) => Some(serde_json::json!(i)),
+            InstanceKey::Str(s) => Some(serde_json::json!(s)),
+        }
+    }
+}
+
+impl fmt::Display for InstanceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InstanceKey::None => Ok(()),
+            InstanceKey::Int(i) => write!(f, "[{i}]"),
+            InstanceKey::Str(s) => write!(f, "[{}]", serde_json::Value::String(s.clone())),
+        }
+    }
+}
+
+/// A resource (all its instances).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceAddr {
+    /// `module.a.module.b` or empty for the root module.
+    pub module: String,
+    pub mode: ResourceMode,
+    pub type_name: String,
+    pub name: String,
+}
+
+impl ResourceAddr {
+    pub fn managed(type_name: impl Into<String>, name: impl Into<String>) -> ResourceAddr {
+        ResourceAddr {
+            module: String::new(),
+            mode: ResourceMode::Managed,
+            type_name: type_name.into(),
+            name: name.into(),
+        }
+    }
+    pub fn instance(&self, key: InstanceKey) -> InstanceAddr {
+        InstanceAddr {
+            resource: self.clone(),
+            key,
+        }
+    }
+    /// The provider's name: the type's prefix before the first `_` (`maas_machine` → `maas`).
+    pub fn implied_provider(&self) -> String {
+        self.type_name
+            .split('_')
+            .next()
+            .unwrap_or(&self.type_name)
+            .to_string()
+    }
+}
+
+impl fmt::Display for ResourceAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.module.is_empty() {
+            write!(f, "{}.", self.module)?;
+        }
+        if self.mode == ResourceMode::Data {
+            f.write_str("data.")?;
+        }
+        write!(f, "{}.{}", self.type_name, self.name)
+    }
+}
+
+/// One resource instance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceAddr {
+    pub resource: ResourceAddr,
+    pub key: InstanceKey,
+}
+
+impl fmt::Display for InstanceAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.resource, self.key)
+    }
+}
+
+/// What `--target`, `--replace`, `moved` and `state mv` accept: a resource or one instance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Resource(ResourceAddr),
+    Instance(InstanceAddr),
+}
+
+impl Target {
+    pub fn matches(&self, addr: &InstanceAddr) -> bool {
+        match self {
+            Target::Resource(r) => addr.resource == *r,
+            Target::Instance(i) => i == addr,
+        }
+    }
+    pub fn resource(&self) -> &ResourceAddr {
+        match self {
+            Target::Resource(r) => r,
+            Target::Instance(i) => &i.resource,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Resource(r) => r.fmt(f),
+            Target::Instance(i) => i.fmt(f),
+        }
+    }
+}
+
+/// Why an address could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid address {text:?}: {reason}")]
+pub struct AddrError {
+    pub text: String,
+    pub reason: String,
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut cs = s.chars();
+    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Splits `a.b["x.y"][0].c` into dot-separated parts, keeping bracketed keys intact.
+fn split_parts(text: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut in_str = false;
+    let mut depth = 0;
+    let mut prev_escape = false;
+    for c in text.chars() {
+        if in_str {
+            cur.push(c);
+            if c == '"' && !prev_escape {
+                in_str = false;
+            }
+            prev_escape = c == '\\' && !prev_escape;
+            continue;
+        }
+        match c {
+            '"' => {
+                in_str = true;
+                prev_escape = false;
+                cur.push(c);
+            }
+            '[' => {
+                depth += 1;
+                cur.push(c);
+            }
+            ']' => {
+                depth -= 1;
+                cur.push(c);
+            }
+            '.' if depth == 0 => parts.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    if in_str || depth != 0 {
+        return None;
+    }
+    parts.push(cur);
+    Some(parts)
+}
+
+fn parse_key(text: &str) -> Result<(String, InstanceKey), String> {
+    let Some(open) = text.find('[') else {
+        return Ok((text.to_string(), InstanceKey::None));
+    };
+    let name = &text[..open];
+    let rest = &text[open..];
+    if !rest.ends_with(']') {
+        return Err("an index must end with ]".into());
+    }
+    let inner = &rest[1..rest.len() - 1];
+    let key = if inner.starts_with('"') {
+        InstanceKey::Str(
+            serde_json::from_str::<String>(inner).map_err(|_| "a bad string key".to_string())?,
+        )
+    } else {
+        InstanceKey::Int(
+            inner
+                .parse()
+                .map_err(|_| format!("{inner:?} is not a number or a quoted string"))?,
+        )
+    };
+    Ok((name.to_string(), key))
+}
+
+impl std::str::FromStr for Target {
+    type Err = AddrError;
+    fn from_str(text: &str) -> Result<Target, AddrError> {
+        let err = |reason: &str| AddrError {
+            text: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let parts = split_parts(text.trim()).ok_or_else(|| err("unbalanced quotes or brackets"))?;
+        let mut i = 0;
+        let mut module = Vec::new();
+        while i + 1 < parts.len() && parts[i] == "module" {
+            let (name, key) = parse_key(&parts[i + 1]).map_err(|r| err(&r))?;
+            if !is_ident(&name) {
+                return Err(err("a module name must be an identifier"));
+            }
+            module.push(format!("module.{name}{key}"));
+            i += 2;
+        }
+        let mut mode = ResourceMode::Managed;
+        if parts.get(i).map(String::as_str) == Some("data") {
+            mode = ResourceMode::Data;
+            i += 1;
+        }
+        if parts.len() != i + 2 {
+            return Err(err("expected TYPE.NAME, optionally with an index"));
+        }
+        let type_name = &parts[i];
+        let (name, key) = parse_key(&parts[i + 1]).map_err(|r| err(&r))?;
+        if !is_ident(type_name) || !is_ident(&name) {
+            return Err(err("a type and a name must be identifiers"));
+        }
+        let r = ResourceAddr {
+            module: module.join("."),
+            mode,
+            type_name: type_name.clone(),
+            name,
+        };
+        Ok(if key.is_none() && !parts[i + 1].contains('[') {
+            Target::Resource(r)
+        } else {
+            Target::Instance(r.instance(key))
+        })
+    }
+}
+
+impl std::str::FromStr for InstanceAddr {
+    type Err = AddrError;
+    fn from_str(text: &str) -> Result<InstanceAddr, AddrError> {
+        Ok(match text.parse::<Target>()? {
+            Target::Resource(r) => r.instance(InstanceKey::None),
+            Target::Instance(i) => i,
+        })
+    }
+}
+
+impl Serialize for InstanceAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+impl<'de> Deserialize<'de> for InstanceAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+impl Serialize for ResourceAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+impl<'de> Deserialize<'de> for ResourceAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.parse().map_err(serde::de::Error::custom)? {
+            Target::Resource(r) => Ok(r),
+            Target::Instance(_) => Err(serde::de::Error::custom("expected a resource address")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_and_print_back_unchanged() {
+        for text in [
+            "brick_data.x",
+            "brick_data.x[0]",
+            "brick_data.x[\"a.b\"]",
+            "data.maas_machine.m[\"kvm4\"]",
+            "module.net.brick_data.x",
+            "module.net[1].module.inner.brick_data.x[2]",
+        ] {
+            let t: Target = text.parse().unwrap();
+            assert_eq!(t.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn malformed_addresses_are_errors_not_panics() {
+        for text in [
+            "",
+            "brick_data",
+            "brick_data.x[",
+            "a.b.c",
+            "brick_data.x[zz]",
+            "1x.y",
+        ] {
+            assert!(text.parse::<Target>().is_err(), "{text} should not parse");
+        }
+    }
+}

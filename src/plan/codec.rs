@@ -1,0 +1,402 @@
+//! Values to and from JSON: Terraform's JSON plan representation (`after` + `after_unknown` +
+//! `after_sensitive` masks), the state's attribute JSON (typed by the schema; attributes of
+//! type `any` carry their type beside the value, as Terraform's state does), and the exact,
+//! lossless encoding of saved plans.
+
+use std::collections::BTreeMap;
+
+use brick_provider_api::value::Kind;
+use brick_provider_api::{Number, Type, Value};
+use serde_json::{Map, Value as Json, json};
+
+/// The JSON form of a value: unknowns as null, marks dropped.
+pub fn to_json(v: &Value) -> Json {
+    match &v.kind {
+        Kind::Null(_) | Kind::Unknown(_) => Json::Null,
+        Kind::Bool(b) => Json::Bool(*b),
+        Kind::Number(n) => number_json(n),
+        Kind::String(s) => Json::String(s.clone()),
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            Json::Array(xs.iter().map(to_json).collect())
+        }
+        Kind::Map(_, m) | Kind::Object(m) => {
+            Json::Object(m.iter().map(|(k, x)| (k.clone(), to_json(x))).collect())
+        }
+    }
+}
+
+fn number_json(n: &Number) -> Json {
+    serde_json::from_str(&n.to_string()).unwrap_or(Json::Null)
+}
+
+/// Terraform's mask of where `pred` holds: `true` at such leaves; objects list only
+/// the attributes that contain one; sequences keep every position (`false` elsewhere).
+fn mask(v: &Value, pred: &dyn Fn(&Value) -> bool) -> Json {
+    if pred(v) {
+        return Json::Bool(true);
+    }
+    match &v.kind {
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            Json::Array(xs.iter().map(|x| mask(x, pred)).collect())
+        }
+        Kind::Map(_, m) | Kind::Object(m) => {
+            let mut out = Map::new();
+            for (k, x) in m {
+                let mx = mask(x, pred);
+                if mx != Json::Bool(false) {
+                    out.insert(k.clone(), mx);
+                }
+            }
+            Json::Object(out)
+        }
+        _ => Json::Bool(false),
+    }
+}
+
+/// `after_unknown`: where the value is unknown.
+pub fn unknown_mask(v: &Value) -> Json {
+    mask(v, &|x| !x.is_known())
+}
+
+/// `before_sensitive` / `after_sensitive`: where the value is sensitive.
+pub fn sensitive_mask(v: &Value) -> Json {
+    mask(v, &|x| x.is_sensitive())
+}
+
+/// The value of a JSON document: objects become objects, arrays tuples (the type JSON implies).
+pub fn from_json_implied(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::null_dynamic(),
+        Json::Bool(b) => Value::bool(*b),
+        Json::Number(n) => Number::parse(&n.to_string())
+            .map(Value::number)
+            .unwrap_or_else(Value::null_dynamic),
+        Json::String(s) => Value::string(s.clone()),
+        Json::Array(xs) => Value::tuple(xs.iter().map(from_json_implied).collect()),
+        Json::Object(m) => Value::object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), from_json_implied(x)))
+                .collect(),
+        ),
+    }
+}
+
+/// Decodes JSON as a value of type `ty`. `Dynamic` positions use the JSON's implied type.
+/// Returns `None` when the JSON does not fit the type.
+pub fn from_json(j: &Json, ty: &Type) -> Option<Value> {
+    if j.is_null() {
+        return Some(Value::null(ty.clone()));
+    }
+    Some(match (ty, j) {
+        (Type::Dynamic, _) => from_json_implied(j),
+        (Type::Bool, Json::Bool(b)) => Value::bool(*b),
+        (Type::Number, Json::Number(n)) => Value::number(Number::parse(&n.to_string())?),
+        (Type::String, Json::String(s)) => Value::string(s.clone()),
+        (Type::List(t), Json::Array(xs)) => Value::list(
+            (**t).clone(),
+            xs.iter().map(|x| from_json(x, t)).collect::<Option<_>>()?,
+        ),
+        (Type::Set(t), Json::Array(xs)) => Value::set(
+            (**t).clone(),
+            xs.iter().map(|x| from_json(x, t)).collect::<Option<_>>()?,
+        ),
+        (Type::Tuple(ts), Json::Array(xs)) if ts.len() == xs.len() => Value::tuple(
+            xs.iter()
+                .zip(ts)
+                .map(|(x, t)| from_json(x, t))
+                .collect::<Option<_>>()?,
+        ),
+        (Type::Map(t), Json::Object(m)) => Value::map(
+            (**t).clone(),
+            m.iter()
+                .map(|(k, x)| Some((k.clone(), from_json(x, t)?)))
+                .collect::<Option<_>>()?,
+        ),
+        (Type::Object(attrs), Json::Object(m)) => {
+            let mut out = BTreeMap::new();
+            for (k, t) in attrs {
+                let x = m.get(k).unwrap_or(&Json::Null);
+                out.insert(k.clone(), from_json(x, t)?);
+            }
+            Value::object(out)
+        }
+        _ => return None,
+    })
+}
+
+// ---- types as JSON (cty's notation: "string", ["list","string"], ["object",{…}]) ----------
+
+pub fn type_to_json(t: &Type) -> Json {
+    match t {
+        Type::Dynamic => json!("dynamic"),
+        Type::Bool => json!("bool"),
+        Type::Number => json!("number"),
+        Type::String => json!("string"),
+        Type::List(e) => json!(["list", type_to_json(e)]),
+        Type::Set(e) => json!(["set", type_to_json(e)]),
+        Type::Map(e) => json!(["map", type_to_json(e)]),
+        Type::Tuple(ts) => json!(["tuple", ts.iter().map(type_to_json).collect::<Vec<_>>()]),
+        Type::Object(a) => json!([
+            "object",
+            a.iter()
+                .map(|(k, t)| (k.clone(), type_to_json(t)))
+                .collect::<Map<_, _>>()
+        ]),
+    }
+}
+
+pub fn type_from_json(j: &Json) -> Option<Type> {
+    Some(match j {
+        Json::String(s) => match s.as_str() {
+            "dynamic" => Type::Dynamic,
+            "bool" => Type::Bool,
+            "number" => Type::Number,
+            "string" => Type::String,
+            _ => return None,
+        },
+        Json::Array(xs) if xs.len() == 2 => match (xs[0].as_str()?, &xs[1]) {
+            ("list", e) => Type::list(type_from_json(e)?),
+            ("set", e) => Type::set(type_from_json(e)?),
+            ("map", e) => Type::map(type_from_json(e)?),
+            ("tuple", Json::Array(ts)) => {
+                Type::Tuple(ts.iter().map(type_from_json).collect::<Option<_>>()?)
+            }
+            ("object", Json::Object(m)) => Type::Object(
+                m.iter()
+                    .map(|(k, t)| Some((k.clone(), type_from_json(t)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+// ---- state attributes ------------------------------------------------------------------
+
+/// The JSON stored in state for a value of schema type `schema_ty`: plain JSON, except that
+/// values at `Dynamic` positions are stored as `{"value": …, "type": …}` so their exact type
+/// survives (a list stays a list rather than becoming a tuple).
+pub fn to_state_json(v: &Value, schema_ty: &Type) -> Json {
+    match (schema_ty, &v.kind) {
+        (Type::Dynamic, _) => {
+            if v.is_null() && v.ty() == Type::Dynamic {
+                Json::Null
+            } else {
+                json!({"value": to_json(v), "type": type_to_json(&v.ty())})
+            }
+        }
+        (Type::Object(attrs), Kind::Object(m)) => Json::Object(
+            attrs
+                .iter()
+                .map(|(k, t)| {
+                    let x = m.get(k).map(|x| to_state_json(x, t)).unwrap_or(Json::Null);
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        (Type::List(t) | Type::Set(t), Kind::List(_, xs) | Kind::Set(_, xs)) => {
+            Json::Array(xs.iter().map(|x| to_state_json(x, t)).collect())
+        }
+        (Type::Map(t), Kind::Map(_, m)) => Json::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), to_state_json(x, t)))
+                .collect(),
+        ),
+        _ => to_json(v),
+    }
+}
+
+/// The inverse of [`to_state_json`].
+pub fn from_state_json(j: &Json, schema_ty: &Type) -> Option<Value> {
+    match (schema_ty, j) {
+        (_, Json::Null) => Some(Value::null(schema_ty.clone())),
+        (Type::Dynamic, Json::Object(m)) if m.contains_key("type") && m.len() == 2 => {
+            let t = type_from_json(m.get("type")?)?;
+            from_json(m.get("value").unwrap_or(&Json::Null), &t)
+        }
+        (Type::Dynamic, other) => Some(from_json_implied(other)),
+        (Type::Object(attrs), Json::Object(m)) => {
+            let mut out = BTreeMap::new();
+            for (k, t) in attrs {
+                out.insert(
+                    k.clone(),
+                    from_state_json(m.get(k).unwrap_or(&Json::Null), t)?,
+                );
+            }
+            Some(Value::object(out))
+        }
+        (Type::List(t), Json::Array(xs)) => Some(Value::list(
+            (**t).clone(),
+            xs.iter()
+                .map(|x| from_state_json(x, t))
+                .collect::<Option<_>>()?,
+        )),
+        (Type::Set(t), Json::Array(xs)) => Some(Value::set(
+            (**t).clone(),
+            xs.iter()
+                .map(|x| from_state_json(x, t))
+                .collect::<Option<_>>()?,
+        )),
+        (Type::Map(t), Json::Object(m)) => Some(Value::map(
+            (**t).clone(),
+            m.iter()
+                .map(|(k, x)| Some((k.clone(), from_state_json(x, t)?)))
+                .collect::<Option<_>>()?,
+        )),
+        _ => from_json(j, schema_ty),
+    }
+}
+
+// ---- exact encoding (saved plans) ------------------------------------------------------
+
+/// Paths (attribute names / keys as strings, indices as numbers) where a predicate holds.
+fn paths(v: &Value, pred: &dyn Fn(&Value) -> bool, cur: &mut Vec<Json>, out: &mut Vec<Json>) {
+    if pred(v) {
+        out.push(Json::Array(cur.clone()));
+    }
+    match &v.kind {
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            for (i, x) in xs.iter().enumerate() {
+                cur.push(json!(i));
+                paths(x, pred, cur, out);
+                cur.pop();
+            }
+        }
+        Kind::Map(_, m) | Kind::Object(m) => {
+            for (k, x) in m {
+                cur.push(json!(k));
+                paths(x, pred, cur, out);
+                cur.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A lossless JSON encoding of a value: its type, its JSON, and the paths of unknown and
+/// sensitive parts.
+pub fn encode_exact(v: &Value) -> Json {
+    let mut unknown = Vec::new();
+    paths(v, &|x| !x.is_known(), &mut Vec::new(), &mut unknown);
+    let mut sensitive = Vec::new();
+    paths(v, &|x| x.is_sensitive(), &mut Vec::new(), &mut sensitive);
+    let mut o = Map::new();
+    o.insert("type".into(), type_to_json(&v.ty()));
+    o.insert("value".into(), to_json(v));
+    if !unknown.is_empty() {
+        o.insert("unknown".into(), Json::Array(unknown));
+    }
+    if !sensitive.is_empty() {
+        o.insert("sensitive".into(), Json::Array(sensitive));
+    }
+    Json::Object(o)
+}
+
+pub fn decode_exact(j: &Json) -> Option<Value> {
+    let ty = type_from_json(j.get("type")?)?;
+    let mut v = from_json(j.get("value").unwrap_or(&Json::Null), &ty)?;
+    // Typed nulls inside: from_json gives nulls the declared types already.
+    for p in j
+        .get("unknown")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let steps = p.as_array()?;
+        let t = type_at(&ty, steps)?;
+        set_at(&mut v, steps, &|_| Value::unknown(t.clone()))?;
+    }
+    for p in j
+        .get("sensitive")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        set_at(&mut v, p.as_array()?, &|x| x.clone().sensitive())?;
+    }
+    Some(v)
+}
+
+fn type_at(ty: &Type, steps: &[Json]) -> Option<Type> {
+    let Some((first, rest)) = steps.split_first() else {
+        return Some(ty.clone());
+    };
+    let inner = match (ty, first) {
+        (Type::List(t) | Type::Set(t) | Type::Map(t), _) => (**t).clone(),
+        (Type::Tuple(ts), Json::Number(i)) => ts.get(i.as_u64()? as usize)?.clone(),
+        (Type::Object(a), Json::String(k)) => a.get(k)?.clone(),
+        _ => return None,
+    };
+    type_at(&inner, rest)
+}
+
+fn set_at(v: &mut Value, steps: &[Json], f: &dyn Fn(&Value) -> Value) -> Option<()> {
+    let Some((first, rest)) = steps.split_first() else {
+        *v = f(v);
+        return Some(());
+    };
+    let child = match (&mut v.kind, first) {
+        (Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs), Json::Number(i)) => {
+            xs.get_mut(i.as_u64()? as usize)?
+        }
+        (Kind::Map(_, m) | Kind::Object(m), Json::String(k)) => m.get_mut(k)?,
+        _ => return None,
+    };
+    set_at(child, rest, f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Value {
+        Value::object_from([
+            ("a", Value::string("x").sensitive()),
+            ("b", Value::unknown(Type::Number)),
+            (
+                "c",
+                Value::list(
+                    Type::String,
+                    vec![Value::string("p"), Value::unknown(Type::String)],
+                ),
+            ),
+            ("d", Value::null(Type::map(Type::Bool))),
+            (
+                "e",
+                Value::number(Number::parse("12345678901234567890.5").unwrap()),
+            ),
+        ])
+    }
+
+    #[test]
+    fn the_exact_encoding_round_trips_unknowns_marks_types_and_big_numbers() {
+        let v = sample();
+        let j = encode_exact(&v);
+        let text = serde_json::to_string(&j).unwrap();
+        let back = decode_exact(&serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn unknown_and_sensitive_masks_follow_terraforms_shape() {
+        let v = sample();
+        assert_eq!(unknown_mask(&v), json!({"b": true, "c": [false, true]}));
+        assert_eq!(sensitive_mask(&v), json!({"a": true, "c": [false, false]}));
+    }
+
+    #[test]
+    fn state_json_keeps_the_exact_type_of_dynamic_attributes() {
+        let schema = Type::object([("input", Type::Dynamic), ("id", Type::String)]);
+        let v = Value::object_from([
+            ("input", Value::list(Type::String, vec![Value::string("a")])),
+            ("id", Value::string("i")),
+        ]);
+        let j = to_state_json(&v, &schema);
+        assert_eq!(
+            j,
+            json!({"id": "i", "input": {"value": ["a"], "type": ["list", "string"]}})
+        );
+        assert_eq!(from_state_json(&j, &schema).unwrap(), v);
+    }
+}

@@ -1,0 +1,137 @@
+//! The configuration as the planner and executor see it: resources, locals, outputs and
+//! providers, each with the references it makes and a function that evaluates it against a
+//! [`Scope`]. The CLI builds it from the loaded `config::Config` (see `plan::from_config`); tests
+//! build it directly. Keeping the planner behind this small surface means it never depends on
+//! how expressions are represented.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use brick_provider_api::Value;
+use brick_provider_api::schema::Block;
+
+use crate::diag::Diagnostic;
+
+/// Diagnostics of the engine (with source spans when they come from configuration).
+pub type Diagnostics = Vec<Diagnostic>;
+
+use super::address::{InstanceAddr, ResourceAddr, Target};
+use crate::eval::{Reference, Scope};
+
+/// Evaluates an expression (or a block body against its schema) in a scope.
+pub type EvalFn = Arc<dyn Fn(&dyn Scope, &Block) -> Result<Value, Diagnostics> + Send + Sync>;
+
+/// An expression given as a constant: for tests and for values known when loading.
+pub fn constant(v: Value) -> EvalFn {
+    Arc::new(move |_, _| Ok(v.clone()))
+}
+
+/// How many instances a resource has.
+#[derive(Clone)]
+pub enum Expansion {
+    Single,
+    /// `count = EXPR` (a whole number).
+    Count(EvalFn),
+    /// `for_each = EXPR` (a map, or a set of strings).
+    ForEach(EvalFn),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum IgnoreChanges {
+    #[default]
+    None,
+    /// `ignore_changes = all`
+    All,
+    /// Top-level attribute names.
+    Attributes(Vec<String>),
+}
+
+#[derive(Clone, Default)]
+pub struct Lifecycle {
+    pub create_before_destroy: bool,
+    pub prevent_destroy: bool,
+    pub ignore_changes: IgnoreChanges,
+    /// `replace_triggered_by`: the resources or instances whose change replaces this one.
+    pub replace_triggered_by: Vec<Target>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub create: Option<Duration>,
+    pub update: Option<Duration>,
+    pub delete: Option<Duration>,
+}
+
+#[derive(Clone)]
+pub struct ResourceConfig {
+    pub addr: ResourceAddr,
+    /// The provider configuration's name (`brick`, `maas`, `maas.east`).
+    pub provider: String,
+    pub expansion: Expansion,
+    pub body: EvalFn,
+    /// Every reference in the body, `count`/`for_each` and lifecycle.
+    pub references: Vec<Reference>,
+    pub depends_on: Vec<Reference>,
+    pub lifecycle: Lifecycle,
+    pub timeouts: Timeouts,
+}
+
+#[derive(Clone)]
+pub struct NamedExpr {
+    pub name: String,
+    pub expr: EvalFn,
+    pub references: Vec<Reference>,
+}
+
+#[derive(Clone)]
+pub struct OutputConfig {
+    pub name: String,
+    pub expr: EvalFn,
+    pub references: Vec<Reference>,
+    pub sensitive: bool,
+}
+
+#[derive(Clone)]
+pub struct ProviderConfig {
+    /// `maas` or `maas.east` (with `alias`).
+    pub name: String,
+    /// The provider type (`maas`).
+    pub type_name: String,
+    pub body: EvalFn,
+    pub references: Vec<Reference>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moved {
+    pub from: Target,
+    pub to: Target,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Removed {
+    pub from: Target,
+    /// `lifecycle { destroy = false }` forgets instead of destroying.
+    pub destroy: bool,
+}
+
+#[derive(Clone)]
+pub struct Import {
+    pub to: InstanceAddr,
+    pub id: String,
+}
+
+/// One module's configuration, flattened (child modules' objects carry their module path).
+#[derive(Clone, Default)]
+pub struct Configuration {
+    pub variables: BTreeMap<String, Value>,
+    pub locals: Vec<NamedExpr>,
+    pub outputs: Vec<OutputConfig>,
+    pub resources: Vec<ResourceConfig>,
+    pub providers: Vec<ProviderConfig>,
+    pub moved: Vec<Moved>,
+    pub removed: Vec<Removed>,
+    pub imports: Vec<Import>,
+    /// A digest of the configuration's source, recorded in saved plans.
+    pub hash: String,
+}

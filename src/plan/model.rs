@@ -1,0 +1,276 @@
+//! The plan as plain data: one [`ResourceChange`] per resource instance (no-ops included),
+//! the drift found by refresh, output changes, and what the plan was made against (state
+//! serial and lineage, configuration hash) so that a saved plan is refused once stale.
+//! Also the engine's in-memory view of recorded state, [`PriorState`].
+
+use std::collections::BTreeMap;
+
+use brick_provider_api::Value;
+use brick_provider_api::provider::{AttrPath, PathStep};
+
+use crate::diag::Diagnostic;
+use serde::{Deserialize, Serialize};
+
+use super::address::{InstanceAddr, ResourceAddr};
+
+/// Version of the saved-plan file format.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanMode {
+    #[default]
+    Normal,
+    Destroy,
+    RefreshOnly,
+}
+
+/// What happens to one instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Read,
+    Update,
+    DeleteThenCreate,
+    CreateThenDelete,
+    Delete,
+    /// Removed from state without destroying (`removed { lifecycle { destroy = false } }`).
+    Forget,
+}
+
+impl Action {
+    /// Terraform's `actions` list.
+    pub fn terraform_actions(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Read => &["read"],
+            Action::Update => &["update"],
+            Action::DeleteThenCreate => &["delete", "create"],
+            Action::CreateThenDelete => &["create", "delete"],
+            Action::Delete => &["delete"],
+            Action::Forget => &["forget"],
+        }
+    }
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+    pub fn creates(self) -> bool {
+        matches!(self, Action::Create) || self.is_replace()
+    }
+    pub fn deletes(self) -> bool {
+        matches!(self, Action::Delete) || self.is_replace()
+    }
+}
+
+/// Why an action was chosen, as Terraform's `action_reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionReason {
+    ReplaceBecauseTainted,
+    ReplaceBecauseCannotUpdate,
+    ReplaceByRequest,
+    ReplaceByTriggers,
+    DeleteBecauseNoResourceConfig,
+    DeleteBecauseWrongRepetition,
+    DeleteBecauseCountIndex,
+    DeleteBecauseEachKey,
+    DeleteBecauseNoModule,
+    ReadBecauseConfigUnknown,
+    ReadBecauseDependencyPending,
+}
+
+/// One resource instance's change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub addr: InstanceAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_addr: Option<InstanceAddr>,
+    pub provider: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ActionReason>,
+    /// The (refreshed) prior state; null when creating.
+    #[serde(with = "exact")]
+    pub before: Value,
+    /// The planned state, possibly with unknown values; null when deleting.
+    #[serde(with = "exact")]
+    pub after: Value,
+    #[serde(default, with = "paths", skip_serializing_if = "Vec::is_empty")]
+    pub replace_paths: Vec<AttrPath>,
+    /// The resources this instance depends on (recorded in state, used to order destroys).
+    #[serde(default)]
+    pub depends_on: Vec<ResourceAddr>,
+    #[serde(default)]
+    pub create_before_destroy: bool,
+    /// `Some(id)` when this change imports an existing object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importing: Option<String>,
+    #[serde(default)]
+    pub schema_version: u64,
+}
+
+/// An object that changed outside of brick (found by refresh).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceDrift {
+    pub addr: InstanceAddr,
+    pub provider: String,
+    #[serde(with = "exact")]
+    pub before: Value,
+    /// The object as it is now; null when it was deleted.
+    #[serde(with = "exact")]
+    pub after: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputChange {
+    pub name: String,
+    pub action: Action,
+    #[serde(with = "exact")]
+    pub before: Value,
+    #[serde(with = "exact")]
+    pub after: Value,
+    pub sensitive: bool,
+}
+
+/// A resource whose plan waits for a later run (its provider's configuration is unknown).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deferred {
+    pub addr: ResourceAddr,
+    pub reason: String,
+}
+
+/// A refreshed instance whose state is to be recorded as it is (no-ops after drift, and every
+/// instance of a `--refresh-only` plan).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Refreshed {
+    pub addr: InstanceAddr,
+    #[serde(with = "exact")]
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub brick_version: String,
+    pub mode: PlanMode,
+    pub state_lineage: Option<String>,
+    pub state_serial: Option<u64>,
+    pub config_hash: String,
+    /// One entry per instance, sorted by address, no-ops included.
+    pub changes: Vec<ResourceChange>,
+    pub drift: Vec<ResourceDrift>,
+    pub outputs: Vec<OutputChange>,
+    #[serde(default)]
+    pub deferred: Vec<Deferred>,
+    #[serde(default)]
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, serde_json::Value>,
+    /// Set when planning failed part-way; such a plan cannot be applied.
+    pub errored: bool,
+    #[serde(skip)]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// Counts of (add, change, destroy) as Terraform's closing line.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let (mut add, mut change, mut destroy) = (0, 0, 0);
+        for c in &self.changes {
+            match c.action {
+                Action::Create => add += 1,
+                Action::Update => change += 1,
+                Action::Delete => destroy += 1,
+                a if a.is_replace() => {
+                    add += 1;
+                    destroy += 1
+                }
+                _ => {}
+            }
+        }
+        (add, change, destroy)
+    }
+    /// Whether applying would change anything real or recorded.
+    pub fn has_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+            || self.outputs.iter().any(|o| o.action != Action::NoOp)
+            || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
+    }
+    pub fn applyable(&self) -> bool {
+        !self.errored && (self.has_changes() || !self.drift.is_empty())
+    }
+}
+
+/// One instance as recorded in state (sensitive values marked).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriorInstance {
+    pub provider: String,
+    pub value: Value,
+    pub depends_on: Vec<ResourceAddr>,
+    pub tainted: bool,
+    pub schema_version: u64,
+    pub create_before_destroy: bool,
+}
+
+/// The recorded state as the planner reads it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PriorState {
+    pub lineage: Option<String>,
+    pub serial: Option<u64>,
+    pub instances: BTreeMap<InstanceAddr, PriorInstance>,
+    pub outputs: BTreeMap<String, (Value, bool)>,
+}
+
+/// Serde for values in the exact encoding (saved plans).
+pub mod exact {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+        super::super::codec::encode_exact(v).serialize(s)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let j = serde_json::Value::deserialize(d)?;
+        super::super::codec::decode_exact(&j)
+            .ok_or_else(|| serde::de::Error::custom("malformed value"))
+    }
+}
+
+/// Attribute paths as JSON arrays of names (strings) and indices (numbers).
+pub fn path_to_json(p: &AttrPath) -> serde_json::Value {
+    serde_json::Value::Array(
+        p.iter()
+            .map(|s| match s {
+                PathStep::Attr(a) | PathStep::Key(a) => serde_json::json!(a),
+                PathStep::Index(i) => serde_json::json!(i),
+            })
+            .collect(),
+    )
+}
+
+mod paths {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(v: &[AttrPath], s: S) -> Result<S::Ok, S::Error> {
+        serde_json::Value::Array(v.iter().map(path_to_json).collect()).serialize(s)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<AttrPath>, D::Error> {
+        let j: Vec<Vec<serde_json::Value>> = Vec::deserialize(d)?;
+        Ok(j.into_iter()
+            .map(|steps| {
+                steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| match s {
+                        serde_json::Value::Number(n) => PathStep::Index(n.as_u64().unwrap_or(0)),
+                        serde_json::Value::String(a) if i == 0 => PathStep::Attr(a),
+                        serde_json::Value::String(a) => PathStep::Key(a),
+                        other => PathStep::Key(other.to_string()),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}

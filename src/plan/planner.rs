@@ -1,0 +1,1239 @@
+//! The planner: walks the configuration graph in dependency order, evaluates each object in a
+//! [`Working`] scope that holds the planned values of what it depends on, asks the provider to
+//! plan every resource instance, and decides the action. Refresh happens per provider, batched
+//! by resource type through `read_many`.
+
+// Diagnostics are rich data (spans, help); returning them by value is deliberate.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use brick_provider_api::lifecycle::{check_planned, proposed_new_state, same};
+use brick_provider_api::provider::{AttrPath, PathStep, PlanRequest};
+use brick_provider_api::schema::Block;
+use brick_provider_api::value::Kind;
+use brick_provider_api::{Severity, Type, Value};
+
+use crate::diag::Diagnostic;
+
+use super::address::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target};
+use super::input::{Configuration, Expansion, IgnoreChanges, ResourceConfig};
+use super::model::*;
+use super::providers::ProviderSet;
+use super::scope::{InstanceScope, Shape, Working, unknown_resource};
+use crate::graph::{ConfigGraph, Node};
+use crate::view::event::{Event, EventSink};
+
+/// What the user asked for on the command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub mode: PlanMode,
+    pub refresh: bool,
+    pub targets: Vec<Target>,
+    pub excludes: Vec<Target>,
+    pub replace: Vec<Target>,
+    pub parallelism: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            mode: PlanMode::Normal,
+            refresh: true,
+            targets: Vec::new(),
+            excludes: Vec::new(),
+            replace: Vec::new(),
+            parallelism: 10,
+        }
+    }
+}
+
+/// Marks the attributes the schema declares sensitive.
+pub fn mark_sensitive(v: &Value, block: &Block) -> Value {
+    let Kind::Object(m) = &v.kind else {
+        return v.clone();
+    };
+    if !block.attributes.values().any(|a| a.sensitive) {
+        return v.clone();
+    }
+    let mut out = m.clone();
+    for (name, a) in &block.attributes {
+        if a.sensitive
+            && let Some(x) = out.get_mut(name)
+            && !x.is_null()
+        {
+            *x = x.clone().sensitive();
+        }
+    }
+    Value {
+        kind: Kind::Object(out),
+        marks: v.marks,
+    }
+}
+
+/// `to` with the sensitive marks of `from` at the same places (configuration marks survive a
+/// provider round trip, which returns plain values).
+pub fn copy_marks(from: &Value, to: Value) -> Value {
+    if from.is_sensitive() {
+        return to.sensitive();
+    }
+    let to_marks = to.marks;
+    let kind = match (&from.kind, to.kind) {
+        (Kind::Object(f), Kind::Object(mut t)) => {
+            for (k, fv) in f {
+                if let Some(tv) = t.remove(k) {
+                    t.insert(k.clone(), copy_marks(fv, tv));
+                }
+            }
+            Kind::Object(t)
+        }
+        (Kind::Map(_, f), Kind::Map(ty, mut t)) => {
+            for (k, fv) in f {
+                if let Some(tv) = t.remove(k) {
+                    t.insert(k.clone(), copy_marks(fv, tv));
+                }
+            }
+            Kind::Map(ty, t)
+        }
+        (Kind::List(_, f) | Kind::Tuple(f), Kind::List(ty, t)) if f.len() == t.len() => {
+            Kind::List(ty, f.iter().zip(t).map(|(a, b)| copy_marks(a, b)).collect())
+        }
+        (Kind::List(_, f) | Kind::Tuple(f), Kind::Tuple(t)) if f.len() == t.len() => {
+            Kind::Tuple(f.iter().zip(t).map(|(a, b)| copy_marks(a, b)).collect())
+        }
+        (_, other) => other,
+    };
+    Value {
+        kind,
+        marks: to_marks,
+    }
+}
+
+/// Marks computed attributes that merely echo a sensitive input (`output = input` in
+/// `brick_data`): a top-level attribute of `new` equal to a sensitive attribute of `planned`
+/// is sensitive too, so a secret never leaks through a copy.
+pub fn propagate_sensitive(planned: &Value, new: Value) -> Value {
+    let (Some(p), Kind::Object(m)) = (planned.as_mapping(), &new.kind) else {
+        return new;
+    };
+    let secrets: Vec<Value> = p
+        .values()
+        .filter(|v| v.contains_sensitive() && !v.is_null())
+        .map(|v| v.unmark_deep().0)
+        .collect();
+    if secrets.is_empty() {
+        return new;
+    }
+    let mut out = m.clone();
+    for v in out.values_mut() {
+        if !v.contains_sensitive() && !v.is_null() && secrets.contains(&v.unmark_deep().0) {
+            *v = v.clone().sensitive();
+        }
+    }
+    Value {
+        kind: Kind::Object(out),
+        marks: new.marks,
+    }
+}
+
+/// Fills attributes the body left out with nulls of their types.
+fn conform(v: Value, block: &Block) -> Value {
+    let Kind::Object(mut m) = v.kind else {
+        return v;
+    };
+    for (name, a) in &block.attributes {
+        m.entry(name.clone())
+            .or_insert_with(|| Value::null(a.ty.clone()));
+    }
+    for name in block.blocks.keys() {
+        m.entry(name.clone()).or_insert_with(Value::null_dynamic);
+    }
+    Value {
+        kind: Kind::Object(m),
+        marks: v.marks,
+    }
+}
+
+fn diag_at(d: impl Into<Diagnostic>, addr: &dyn std::fmt::Display) -> Diagnostic {
+    let mut d: Diagnostic = d.into();
+    if !d.detail.contains(&addr.to_string()) {
+        d.detail = format!("{addr}: {}", d.detail);
+    }
+    d
+}
+
+/// Instance keys with their `each.value`.
+type Keys = Vec<(InstanceKey, Option<Value>)>;
+
+struct Planner<'a> {
+    config: &'a Configuration,
+    prior: &'a PriorState,
+    providers: &'a ProviderSet,
+    opts: &'a Options,
+    events: &'a dyn EventSink,
+    graph: ConfigGraph,
+    working: Working,
+    /// Refreshed prior values (None: the object is gone).
+    refreshed: HashMap<InstanceAddr, Option<Value>>,
+    /// Prior instances after `moved` blocks, with where they came from.
+    instances: BTreeMap<InstanceAddr, (PriorInstance, Option<InstanceAddr>)>,
+    changes: Vec<ResourceChange>,
+    action_of: HashMap<InstanceAddr, Action>,
+    drift: Vec<ResourceDrift>,
+    refreshed_out: Vec<Refreshed>,
+    deferred_providers: HashSet<String>,
+    configured: HashSet<String>,
+    deferred: Vec<Deferred>,
+    diags: Vec<Diagnostic>,
+    /// Resources to plan (None: all).
+    in_scope: Option<HashSet<usize>>,
+}
+
+/// Plans a change. Never fails as a whole: problems become diagnostics and `errored`.
+pub async fn plan(
+    config: &Configuration,
+    prior: &PriorState,
+    providers: &ProviderSet,
+    opts: &Options,
+    events: &dyn EventSink,
+) -> Plan {
+    let graph = ConfigGraph::build(config);
+    let mut p = Planner {
+        config,
+        prior,
+        providers,
+        opts,
+        events,
+        graph,
+        working: Working {
+            variables: config.variables.clone(),
+            ..Default::default()
+        },
+        refreshed: HashMap::new(),
+        instances: BTreeMap::new(),
+        changes: Vec::new(),
+        action_of: HashMap::new(),
+        drift: Vec::new(),
+        refreshed_out: Vec::new(),
+        deferred_providers: HashSet::new(),
+        configured: HashSet::new(),
+        deferred: Vec::new(),
+        diags: Vec::new(),
+        in_scope: None,
+    };
+    p.apply_moves();
+    p.compute_scope();
+    let outputs = p.walk().await;
+    p.plan_orphans();
+    p.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+    p.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
+    let mut changes = p.changes;
+    if opts.mode == PlanMode::RefreshOnly {
+        changes.clear();
+    }
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        brick_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: opts.mode,
+        state_lineage: prior.lineage.clone(),
+        state_serial: prior.serial,
+        config_hash: config.hash.clone(),
+        changes,
+        drift: p.drift,
+        outputs,
+        deferred: p.deferred,
+        targets: opts.targets.iter().map(|t| t.to_string()).collect(),
+        variables: config
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), super::codec::encode_exact(v)))
+            .collect(),
+        errored,
+        diagnostics: p.diags,
+    }
+    .with_refreshed(p.refreshed_out)
+}
+
+impl Plan {
+    fn with_refreshed(mut self, refreshed: Vec<Refreshed>) -> Plan {
+        // Refreshed values travel in `drift` (changed objects) and in no-op changes' `before`;
+        // nothing else needs recording.
+        let _ = refreshed;
+        self.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+        self
+    }
+}
+
+impl<'a> Planner<'a> {
+    fn apply_moves(&mut self) {
+        let mut inst: BTreeMap<InstanceAddr, (PriorInstance, Option<InstanceAddr>)> = self
+            .prior
+            .instances
+            .iter()
+            .map(|(a, i)| (a.clone(), (i.clone(), None)))
+            .collect();
+        for mv in &self.config.moved {
+            let moving: Vec<InstanceAddr> = inst
+                .keys()
+                .filter(|a| mv.from.matches(a))
+                .cloned()
+                .collect();
+            for from in moving {
+                let to = match (&mv.from, &mv.to) {
+                    (Target::Resource(_), Target::Resource(r)) => r.instance(from.key.clone()),
+                    (_, Target::Instance(i)) => i.clone(),
+                    (Target::Instance(_), Target::Resource(r)) => r.instance(InstanceKey::None),
+                };
+                if inst.contains_key(&to) {
+                    self.diags.push(Diagnostic::error(
+                        "brick::plan::moved_collision",
+                        "Moved object still exists",
+                        format!("Cannot move {from} to {to}: {to} already exists in state."),
+                    ));
+                    continue;
+                }
+                if let Some((i, prev)) = inst.remove(&from) {
+                    inst.insert(to, (i, Some(prev.unwrap_or(from))));
+                }
+            }
+        }
+        self.instances = inst;
+    }
+
+    fn compute_scope(&mut self) {
+        let index = |t: &Target| self.graph.by_resource.get(t.resource()).copied();
+        if !self.opts.targets.is_empty() {
+            let start: Vec<usize> = self.opts.targets.iter().filter_map(index).collect();
+            let destroy = self.opts.mode == PlanMode::Destroy;
+            self.in_scope = Some(self.graph.closure(&start, destroy));
+        }
+        if !self.opts.excludes.is_empty() {
+            let start: Vec<usize> = self.opts.excludes.iter().filter_map(index).collect();
+            let destroy = self.opts.mode == PlanMode::Destroy;
+            // Excluding X also excludes what depends on X (or, destroying, what X needs).
+            let excluded = self.graph.closure(&start, !destroy);
+            let all: HashSet<usize> = self
+                .in_scope
+                .take()
+                .unwrap_or_else(|| (0..self.config.resources.len()).collect());
+            self.in_scope = Some(all.difference(&excluded).copied().collect());
+        }
+    }
+
+    /// Whether an instance is selected by `--target`/`--exclude`.
+    fn instance_selected(&self, resource: Option<usize>, addr: &InstanceAddr) -> bool {
+        if let Some(i) = resource {
+            if let Some(s) = &self.in_scope
+                && !s.contains(&i)
+            {
+                return false;
+            }
+        } else if !self.opts.targets.is_empty()
+            && !self
+                .opts
+                .targets
+                .iter()
+                .any(|t| t.resource() == &addr.resource)
+        {
+            return false;
+        }
+        // Instance-level targets and excludes narrow within a resource.
+        let inst_targets: Vec<_> = self
+            .opts
+            .targets
+            .iter()
+            .filter(|t| matches!(t, Target::Instance(i) if i.resource == addr.resource))
+            .collect();
+        if !inst_targets.is_empty()
+            && !self
+                .opts
+                .targets
+                .iter()
+                .any(|t| matches!(t, Target::Resource(r) if *r == addr.resource))
+            && !inst_targets.iter().any(|t| t.matches(addr))
+        {
+            return false;
+        }
+        !self
+            .opts
+            .excludes
+            .iter()
+            .any(|t| matches!(t, Target::Instance(_)) && t.matches(addr))
+    }
+
+    fn prior_instances_of(&self, r: &ResourceAddr) -> Vec<InstanceAddr> {
+        self.instances
+            .range(r.instance(InstanceKey::None)..)
+            .take_while(|(a, _)| a.resource == *r)
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+
+    /// The recorded value after refresh; `None` when there is no object.
+    fn current(&self, addr: &InstanceAddr) -> Option<Value> {
+        match self.refreshed.get(addr) {
+            Some(v) => v.clone(),
+            None => self.instances.get(addr).map(|(i, _)| i.value.clone()),
+        }
+    }
+
+    async fn configure(&mut self, name: &str, config: Value) {
+        if !self.configured.insert(name.to_string()) {
+            return;
+        }
+        let Some(p) = self.providers.get(name).cloned() else {
+            return;
+        };
+        for d in p.configure(&config).await {
+            self.diags.push(d.into());
+        }
+        if self.opts.refresh || self.opts.mode == PlanMode::RefreshOnly {
+            self.refresh(name).await;
+        }
+    }
+
+    /// Refreshes every recorded instance that uses provider `name`, one `read_many` per type.
+    async fn refresh(&mut self, name: &str) {
+        let Some(p) = self.providers.get(name).cloned() else {
+            return;
+        };
+        if !p.manages_remote_objects() {
+            // Its objects live only in state: reading one gives back what was recorded.
+            return;
+        }
+        let mut by_type: BTreeMap<String, Vec<InstanceAddr>> = BTreeMap::new();
+        for (addr, (inst, _)) in &self.instances {
+            if inst.provider != name || addr.resource.mode != ResourceMode::Managed {
+                continue;
+            }
+            let idx = self.graph.by_resource.get(&addr.resource).copied();
+            if !self.instance_selected(idx, addr) {
+                continue;
+            }
+            by_type
+                .entry(addr.resource.type_name.clone())
+                .or_default()
+                .push(addr.clone());
+        }
+        for (type_name, addrs) in by_type {
+            let values: Vec<Value> = addrs
+                .iter()
+                .map(|a| self.instances[a].0.value.unmark_deep().0)
+                .collect();
+            for (a, v) in addrs.iter().zip(&values) {
+                self.events.emit(Event::RefreshStart {
+                    addr: a.clone(),
+                    id: v.get("id").and_then(Value::as_str).map(String::from),
+                });
+            }
+            let results = p.read_many(&type_name, &values).await;
+            let block = self
+                .providers
+                .schema(name)
+                .and_then(|s| s.resources.get(&type_name))
+                .map(|r| r.block.clone())
+                .unwrap_or_default();
+            for ((addr, before), result) in addrs.iter().zip(values).zip(results) {
+                match result {
+                    Err(ds) => {
+                        for d in ds {
+                            self.diags.push(diag_at(d, addr));
+                        }
+                    }
+                    Ok(now) => {
+                        let now = now.map(|v| mark_sensitive(&v, &block));
+                        let prior_marked = &self.instances[addr].0.value;
+                        let changed = match &now {
+                            None => true,
+                            Some(n) => !same(n, &before),
+                        };
+                        if changed {
+                            self.drift.push(ResourceDrift {
+                                addr: addr.clone(),
+                                provider: name.to_string(),
+                                before: prior_marked.clone(),
+                                after: now
+                                    .clone()
+                                    .unwrap_or_else(|| Value::null(block.value_type())),
+                            });
+                            if let Some(n) = &now {
+                                self.refreshed_out.push(Refreshed {
+                                    addr: addr.clone(),
+                                    value: n.clone(),
+                                });
+                            }
+                        }
+                        self.refreshed.insert(addr.clone(), now);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn walk(&mut self) -> Vec<OutputChange> {
+        let order = match self.graph.order(self.config) {
+            Ok(o) => o,
+            Err(d) => {
+                self.diags.push(d);
+                return Vec::new();
+            }
+        };
+        // Providers without a configuration block are configured with an empty one first.
+        let explicit: HashSet<&str> = self
+            .config
+            .providers
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        let mut implicit: BTreeSet<String> = self
+            .config
+            .resources
+            .iter()
+            .map(|r| r.provider.clone())
+            .chain(self.instances.values().map(|(i, _)| i.provider.clone()))
+            .filter(|n| !explicit.contains(n.as_str()))
+            .collect();
+        implicit.retain(|n| self.providers.get(n).is_some());
+        for name in implicit {
+            self.configure(&name, Value::empty_object()).await;
+        }
+        let mut outputs = Vec::new();
+        for n in order {
+            match self.graph.graph[n].clone() {
+                Node::Provider(i) => {
+                    let pc = &self.config.providers[i];
+                    let block = self
+                        .providers
+                        .schema(&pc.name)
+                        .map(|s| s.provider.clone())
+                        .unwrap_or_default();
+                    match (pc.body)(&self.working, &block) {
+                        Err(ds) => self.diags.extend(ds),
+                        Ok(v) if !v.is_wholly_known() => {
+                            self.deferred_providers.insert(pc.name.clone());
+                        }
+                        Ok(v) => {
+                            let name = pc.name.clone();
+                            self.configure(&name, v).await;
+                        }
+                    }
+                }
+                Node::Local(i) => {
+                    let l = &self.config.locals[i];
+                    let v = match (l.expr)(&self.working, &Block::default()) {
+                        Ok(v) => v,
+                        Err(ds) => {
+                            self.diags.extend(ds);
+                            Value::unknown(Type::Dynamic)
+                        }
+                    };
+                    self.working.locals.insert(l.name.clone(), v);
+                }
+                Node::Resource(i) => self.plan_resource(i).await,
+                Node::Output(i) => {
+                    if self.opts.mode == PlanMode::Normal && self.output_in_scope(i) {
+                        outputs.push(self.plan_output(i));
+                    }
+                }
+            }
+        }
+        // Outputs recorded but no longer configured (or all of them, when destroying).
+        let configured: HashSet<&str> =
+            if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
+                self.prior.outputs.keys().map(String::as_str).collect()
+            } else if self.opts.mode == PlanMode::Destroy {
+                HashSet::new()
+            } else {
+                self.config
+                    .outputs
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect()
+            };
+        if self.opts.mode != PlanMode::RefreshOnly {
+            for (name, (v, sensitive)) in &self.prior.outputs {
+                if !configured.contains(name.as_str()) {
+                    outputs.push(OutputChange {
+                        name: name.clone(),
+                        action: Action::Delete,
+                        before: v.clone(),
+                        after: Value::null_dynamic(),
+                        sensitive: *sensitive,
+                    });
+                }
+            }
+        }
+        outputs.sort_by(|a, b| a.name.cmp(&b.name));
+        outputs
+    }
+
+    /// Under `--target`/`--exclude`, only outputs whose resources are all planned.
+    fn output_in_scope(&self, i: usize) -> bool {
+        let Some(scope) = &self.in_scope else {
+            return true;
+        };
+        self.config.outputs[i].references.iter().all(|r| {
+            let addr = match r {
+                crate::eval::Reference::Resource { type_name, name } => {
+                    ResourceAddr::managed(type_name, name)
+                }
+                _ => return true,
+            };
+            self.graph
+                .by_resource
+                .get(&addr)
+                .is_none_or(|idx| scope.contains(idx))
+        })
+    }
+
+    fn plan_output(&mut self, i: usize) -> OutputChange {
+        let o = &self.config.outputs[i];
+        let after = match (o.expr)(&self.working, &Block::default()) {
+            Ok(v) => v,
+            Err(ds) => {
+                self.diags.extend(ds);
+                Value::unknown(Type::Dynamic)
+            }
+        };
+        let after = if o.sensitive {
+            after.sensitive()
+        } else {
+            after
+        };
+        let before = self.prior.outputs.get(&o.name).map(|(v, _)| v.clone());
+        let action = match &before {
+            None => Action::Create,
+            Some(b) if after.is_wholly_known() && same(b, &after) => Action::NoOp,
+            Some(_) => Action::Update,
+        };
+        OutputChange {
+            name: o.name.clone(),
+            action,
+            before: before.unwrap_or_else(Value::null_dynamic),
+            after,
+            sensitive: o.sensitive,
+        }
+    }
+
+    /// The instance keys of a resource (with `each.value`), or a diagnostic.
+    fn expand(&self, rc: &ResourceConfig) -> Result<(Shape, Keys), Diagnostic> {
+        match &rc.expansion {
+            Expansion::Single => Ok((Shape::Single, vec![(InstanceKey::None, None)])),
+            Expansion::Count(e) => {
+                let v = e(&self.working, &Block::default()).map_err(|ds| {
+                    ds.into_iter()
+                        .next()
+                        .unwrap_or_else(|| bad_count(rc, "it failed to evaluate"))
+                })?;
+                if !v.is_known() {
+                    return Err(bad_count(rc, "its value is known only after apply"));
+                }
+                let n = v
+                    .unmark_deep()
+                    .0
+                    .as_number()
+                    .and_then(|n| n.to_i64())
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| bad_count(rc, "it must be a whole number, zero or more"))?;
+                Ok((
+                    Shape::Count,
+                    (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
+                ))
+            }
+            Expansion::ForEach(e) => {
+                let v = e(&self.working, &Block::default()).map_err(|ds| {
+                    ds.into_iter()
+                        .next()
+                        .unwrap_or_else(|| bad_for_each(rc, "it failed to evaluate"))
+                })?;
+                if !v.is_wholly_known() {
+                    return Err(bad_for_each(rc, "its keys are known only after apply"));
+                }
+                let (plain, _) = v.unmark_deep();
+                match &plain.kind {
+                    Kind::Map(_, m) | Kind::Object(m) => Ok((
+                        Shape::ForEach,
+                        m.iter()
+                            .map(|(k, x)| (InstanceKey::Str(k.clone()), Some(x.clone())))
+                            .collect(),
+                    )),
+                    Kind::Set(_, xs) => xs
+                        .iter()
+                        .map(|x| match x.as_str() {
+                            Some(s) => Ok((InstanceKey::Str(s.to_string()), Some(x.clone()))),
+                            None => Err(bad_for_each(rc, "a set must contain strings")),
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(|v| (Shape::ForEach, v)),
+                    Kind::Null(_) => Err(bad_for_each(rc, "it is null")),
+                    _ => Err(bad_for_each(rc, "it must be a map, or a set of strings")),
+                }
+            }
+        }
+    }
+
+    fn set_from_prior(&mut self, rc: &ResourceConfig) {
+        let shape = match rc.expansion {
+            Expansion::Single => Shape::Single,
+            Expansion::Count(_) => Shape::Count,
+            Expansion::ForEach(_) => Shape::ForEach,
+        };
+        let vals: BTreeMap<InstanceKey, Value> = self
+            .prior_instances_of(&rc.addr)
+            .into_iter()
+            .filter_map(|a| self.current(&a).map(|v| (a.key, v)))
+            .collect();
+        self.working.set_resource(&rc.addr, shape, &vals);
+    }
+
+    async fn plan_resource(&mut self, i: usize) {
+        let rc = &self.config.resources[i];
+        let addr = rc.addr.clone();
+        if self.opts.mode != PlanMode::Normal
+            || self.in_scope.as_ref().is_some_and(|s| !s.contains(&i))
+        {
+            self.set_from_prior(rc);
+            return;
+        }
+        if self.deferred_providers.contains(&rc.provider) {
+            self.deferred.push(Deferred {
+                addr: addr.clone(),
+                reason: format!(
+                    "The configuration of provider {} depends on values known only after apply.",
+                    rc.provider
+                ),
+            });
+            self.working.resources.insert(addr, unknown_resource());
+            return;
+        }
+        let schema = match self.providers.resource_schema(&rc.provider, &addr) {
+            Ok(s) => s.clone(),
+            Err(d) => {
+                self.diags.push(d);
+                self.working.resources.insert(addr, unknown_resource());
+                return;
+            }
+        };
+        let (shape, keys) = match self.expand(rc) {
+            Ok(k) => k,
+            Err(d) => {
+                self.diags.push(d);
+                self.working.resources.insert(addr, unknown_resource());
+                return;
+            }
+        };
+        let deps: Vec<ResourceAddr> = self
+            .graph
+            .resource_dependencies(i)
+            .into_iter()
+            .map(|j| self.config.resources[j].addr.clone())
+            .collect();
+        let mut values: BTreeMap<InstanceKey, Value> = BTreeMap::new();
+        let wanted: HashSet<InstanceKey> = keys.iter().map(|(k, _)| k.clone()).collect();
+        for (key, each) in keys {
+            let iaddr = addr.instance(key.clone());
+            if !self.instance_selected(Some(i), &iaddr) {
+                if let Some(v) = self.current(&iaddr) {
+                    values.insert(key, v);
+                }
+                continue;
+            }
+            let v = self
+                .plan_instance(rc, &schema, iaddr, each.as_ref(), &deps)
+                .await;
+            values.insert(key, v);
+        }
+        // Recorded instances the expansion no longer has.
+        for old in self.prior_instances_of(&addr) {
+            if wanted.contains(&old.key) || !self.instance_selected(Some(i), &old) {
+                continue;
+            }
+            let reason = match (&old.key, shape) {
+                (InstanceKey::Int(_), Shape::Count) => ActionReason::DeleteBecauseCountIndex,
+                (InstanceKey::Str(_), Shape::ForEach) => ActionReason::DeleteBecauseEachKey,
+                _ => ActionReason::DeleteBecauseWrongRepetition,
+            };
+            self.plan_delete(old, Some(reason), rc.lifecycle.prevent_destroy);
+        }
+        self.working.set_resource(&addr, shape, &values);
+    }
+
+    fn plan_delete(&mut self, addr: InstanceAddr, reason: Option<ActionReason>, prevent: bool) {
+        let Some((inst, prev)) = self.instances.get(&addr).cloned() else {
+            return;
+        };
+        let Some(before) = self.current(&addr) else {
+            // Already gone: nothing to destroy; the drift says so and apply forgets it.
+            self.push_change(ResourceChange {
+                addr,
+                previous_addr: prev,
+                provider: inst.provider.clone(),
+                action: Action::Forget,
+                reason,
+                before: Value::null_dynamic(),
+                after: Value::null_dynamic(),
+                replace_paths: Vec::new(),
+                depends_on: inst.depends_on.clone(),
+                create_before_destroy: false,
+                importing: None,
+                schema_version: inst.schema_version,
+            });
+            return;
+        };
+        if prevent {
+            self.diags.push(prevent_destroy(&addr));
+        }
+        let null = Value::null(before.ty());
+        self.push_change(ResourceChange {
+            addr,
+            previous_addr: prev,
+            provider: inst.provider.clone(),
+            action: Action::Delete,
+            reason,
+            before,
+            after: null,
+            replace_paths: Vec::new(),
+            depends_on: inst.depends_on.clone(),
+            create_before_destroy: inst.create_before_destroy,
+            importing: None,
+            schema_version: inst.schema_version,
+        });
+    }
+
+    fn push_change(&mut self, c: ResourceChange) {
+        self.action_of.insert(c.addr.clone(), c.action);
+        self.changes.push(c);
+    }
+
+    fn triggered(&self, rc: &ResourceConfig) -> bool {
+        rc.lifecycle.replace_triggered_by.iter().any(|t| {
+            self.action_of.iter().any(|(a, act)| {
+                t.matches(a) && !matches!(act, Action::NoOp | Action::Read | Action::Forget)
+            }) || matches!(t, Target::Resource(r) if self.action_of.iter().any(|(a, act)| a.resource == *r && !matches!(act, Action::NoOp | Action::Read | Action::Forget)))
+        })
+    }
+
+    async fn plan_instance(
+        &mut self,
+        rc: &ResourceConfig,
+        schema: &brick_provider_api::schema::ResourceSchema,
+        addr: InstanceAddr,
+        each: Option<&Value>,
+        deps: &[ResourceAddr],
+    ) -> Value {
+        let block = &schema.block;
+        let unknown_obj = Value::unknown(block.value_type());
+        let scope = InstanceScope {
+            base: &self.working,
+            key: &addr.key,
+            each_value: each,
+        };
+        let config = match (rc.body)(&scope, block) {
+            Ok(v) => mark_sensitive(&conform(v, block), block),
+            Err(ds) => {
+                self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
+                return unknown_obj;
+            }
+        };
+        for d in self
+            .providers
+            .get(&rc.provider)
+            .map(|p| p.validate_resource(&addr.resource.type_name, &config))
+            .unwrap_or_default()
+        {
+            self.diags.push(diag_at(d, &addr));
+        }
+        let provider = self
+            .providers
+            .get(&rc.provider)
+            .cloned()
+            .expect("schema found");
+        if addr.resource.mode == ResourceMode::Data {
+            return self
+                .plan_data(rc, &*provider, addr, config, deps, schema)
+                .await;
+        }
+        let (prior_inst, previous_addr) = match self.instances.get(&addr) {
+            Some((i, p)) => (Some(i.clone()), p.clone()),
+            None => (None, None),
+        };
+        let mut importing = None;
+        let mut before = self.current(&addr);
+        if before.is_none()
+            && prior_inst.is_none()
+            && let Some(imp) = self.config.imports.iter().find(|im| im.to == addr)
+        {
+            match import_one(&*provider, &addr, &imp.id, block).await {
+                Ok(v) => {
+                    before = Some(v);
+                    importing = Some(imp.id.clone());
+                }
+                Err(d) => {
+                    self.diags.push(d);
+                    return unknown_obj;
+                }
+            }
+        }
+        // ignore_changes: configured values of the listed attributes come from the prior state.
+        let config = match (&before, &rc.lifecycle.ignore_changes) {
+            (Some(b), IgnoreChanges::All) => {
+                let mut m = config.as_mapping().cloned().unwrap_or_default();
+                for (name, a) in &block.attributes {
+                    if a.settable() {
+                        m.insert(
+                            name.clone(),
+                            b.get(name)
+                                .cloned()
+                                .unwrap_or_else(|| Value::null(a.ty.clone())),
+                        );
+                    }
+                }
+                Value::object(m)
+            }
+            (Some(b), IgnoreChanges::Attributes(names)) => {
+                let mut m = config.as_mapping().cloned().unwrap_or_default();
+                for name in names {
+                    if let Some(v) = b.get(name) {
+                        m.insert(name.clone(), v.clone());
+                    }
+                }
+                Value::object(m)
+            }
+            _ => config,
+        };
+        let null = Value::null(block.value_type());
+        let prior_v = before.clone().unwrap_or_else(|| null.clone());
+        let (planned, requires_replace) =
+            match plan_call(&*provider, &addr, block, &prior_v, &config).await {
+                Ok(x) => x,
+                Err(ds) => {
+                    self.diags.extend(ds);
+                    return unknown_obj;
+                }
+            };
+        let tainted = prior_inst.as_ref().is_some_and(|p| p.tainted);
+        let by_request = self.opts.replace.iter().any(|t| t.matches(&addr));
+        let mut change = ResourceChange {
+            addr: addr.clone(),
+            previous_addr,
+            provider: rc.provider.clone(),
+            action: Action::NoOp,
+            reason: None,
+            before: before.clone().unwrap_or_else(|| null.clone()),
+            after: planned.clone(),
+            replace_paths: Vec::new(),
+            depends_on: deps.to_vec(),
+            create_before_destroy: rc.lifecycle.create_before_destroy,
+            importing,
+            schema_version: schema.version,
+        };
+        match &before {
+            None => change.action = Action::Create,
+            Some(b) => {
+                let mut replace_paths = requires_replace;
+                for (name, a) in &block.attributes {
+                    if a.forces_replacement
+                        && !same(
+                            b.get(name).unwrap_or(&Value::null_dynamic()),
+                            planned.get(name).unwrap_or(&Value::null_dynamic()),
+                        )
+                    {
+                        let p = vec![PathStep::Attr(name.clone())];
+                        if !replace_paths.contains(&p) {
+                            replace_paths.push(p);
+                        }
+                    }
+                }
+                let reason = if tainted {
+                    Some(ActionReason::ReplaceBecauseTainted)
+                } else if by_request {
+                    Some(ActionReason::ReplaceByRequest)
+                } else if !replace_paths.is_empty() {
+                    Some(ActionReason::ReplaceBecauseCannotUpdate)
+                } else if self.triggered(rc) {
+                    Some(ActionReason::ReplaceByTriggers)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    // Plan the replacement object from scratch.
+                    match plan_call(&*provider, &addr, block, &null, &config).await {
+                        Ok((p, _)) => change.after = p,
+                        Err(ds) => {
+                            self.diags.extend(ds);
+                            return unknown_obj;
+                        }
+                    }
+                    change.action = if rc.lifecycle.create_before_destroy {
+                        Action::CreateThenDelete
+                    } else {
+                        Action::DeleteThenCreate
+                    };
+                    change.reason = Some(reason);
+                    change.replace_paths = replace_paths;
+                    if rc.lifecycle.prevent_destroy {
+                        self.diags.push(prevent_destroy(&addr));
+                    }
+                } else if same(b, &planned) && b.is_wholly_known() {
+                    change.action = Action::NoOp;
+                    change.after = b.clone();
+                } else {
+                    change.action = Action::Update;
+                }
+            }
+        }
+        let after = mark_sensitive(&change.after, block);
+        change.after = after.clone();
+        self.push_change(change);
+        after
+    }
+
+    /// A data source: read now when its configuration is known and nothing it depends on
+    /// changes; otherwise planned as a read during apply.
+    async fn plan_data(
+        &mut self,
+        rc: &ResourceConfig,
+        provider: &dyn brick_provider_api::Provider,
+        addr: InstanceAddr,
+        config: Value,
+        deps: &[ResourceAddr],
+        schema: &brick_provider_api::schema::ResourceSchema,
+    ) -> Value {
+        let pending = deps.iter().any(|d| {
+            self.action_of
+                .iter()
+                .any(|(a, act)| a.resource == *d && !matches!(act, Action::NoOp | Action::Read))
+        });
+        let reason = if !config.is_wholly_known() {
+            Some(ActionReason::ReadBecauseConfigUnknown)
+        } else if pending {
+            Some(ActionReason::ReadBecauseDependencyPending)
+        } else {
+            None
+        };
+        if reason.is_none() {
+            match provider
+                .read_data_source(&addr.resource.type_name, &config.unmark_deep().0)
+                .await
+            {
+                Ok(v) => return mark_sensitive(&v, &schema.block),
+                Err(ds) => {
+                    self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
+                    return Value::unknown(schema.block.value_type());
+                }
+            }
+        }
+        // Computed attributes are unknown until the read.
+        let mut after = config.as_mapping().cloned().unwrap_or_default();
+        for (name, a) in &schema.block.attributes {
+            if !a.settable()
+                || after.get(name).is_none_or(Value::is_null)
+                    && a.presence != brick_provider_api::schema::Presence::Optional
+            {
+                after.insert(name.clone(), Value::unknown(a.ty.clone()));
+            }
+        }
+        let after = Value::object(after);
+        self.push_change(ResourceChange {
+            addr,
+            previous_addr: None,
+            provider: rc.provider.clone(),
+            action: Action::Read,
+            reason,
+            before: Value::null(schema.block.value_type()),
+            after: after.clone(),
+            replace_paths: Vec::new(),
+            depends_on: deps.to_vec(),
+            create_before_destroy: false,
+            importing: None,
+            schema_version: schema.version,
+        });
+        after
+    }
+
+    fn plan_orphans(&mut self) {
+        let configured: HashSet<&ResourceAddr> =
+            self.config.resources.iter().map(|r| &r.addr).collect();
+        let all: Vec<InstanceAddr> = self.instances.keys().cloned().collect();
+        for addr in all {
+            if self.action_of.contains_key(&addr) {
+                continue;
+            }
+            let idx = self.graph.by_resource.get(&addr.resource).copied();
+            match self.opts.mode {
+                PlanMode::RefreshOnly => continue,
+                PlanMode::Destroy => {
+                    if !self.instance_selected(idx, &addr) {
+                        continue;
+                    }
+                    let prevent = idx
+                        .map(|i| self.config.resources[i].lifecycle.prevent_destroy)
+                        .unwrap_or(false);
+                    self.plan_delete(addr, None, prevent);
+                }
+                PlanMode::Normal => {
+                    if configured.contains(&addr.resource) || !self.instance_selected(idx, &addr) {
+                        continue;
+                    }
+                    let removed = self.config.removed.iter().find(|r| r.from.matches(&addr));
+                    if removed.is_some_and(|r| !r.destroy) {
+                        let (inst, prev) = self.instances[&addr].clone();
+                        let before = self.current(&addr).unwrap_or_else(Value::null_dynamic);
+                        self.push_change(ResourceChange {
+                            addr,
+                            previous_addr: prev,
+                            provider: inst.provider,
+                            action: Action::Forget,
+                            reason: Some(ActionReason::DeleteBecauseNoResourceConfig),
+                            before,
+                            after: Value::null_dynamic(),
+                            replace_paths: Vec::new(),
+                            depends_on: inst.depends_on,
+                            create_before_destroy: false,
+                            importing: None,
+                            schema_version: inst.schema_version,
+                        });
+                    } else {
+                        self.plan_delete(
+                            addr,
+                            Some(ActionReason::DeleteBecauseNoResourceConfig),
+                            false,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Calls `plan_resource` and checks the answer against the contract.
+pub async fn plan_call(
+    provider: &dyn brick_provider_api::Provider,
+    addr: &InstanceAddr,
+    block: &Block,
+    prior: &Value,
+    config: &Value,
+) -> Result<(Value, Vec<AttrPath>), Vec<Diagnostic>> {
+    let plain_prior = prior.unmark_deep().0;
+    let proposed = proposed_new_state(block, &plain_prior, config);
+    let resp = provider
+        .plan_resource(PlanRequest {
+            type_name: &addr.resource.type_name,
+            prior: &plain_prior,
+            proposed: &proposed,
+        })
+        .await;
+    let mut errs: Vec<Diagnostic> = Vec::new();
+    for d in resp.diagnostics {
+        errs.push(diag_at(d, addr));
+    }
+    for v in check_planned(block, prior, config, &resp.planned) {
+        errs.push(
+            Diagnostic::error(
+                "brick::plan::invalid_plan",
+                "Provider produced invalid plan",
+                format!("The provider's plan for {addr} is invalid: {v}."),
+            )
+            .help("This is a bug in the provider; please report it."),
+        );
+    }
+    if errs.iter().any(|d| d.severity == Severity::Error) {
+        return Err(errs);
+    }
+    Ok((resp.planned, resp.requires_replace))
+}
+
+async fn import_one(
+    provider: &dyn brick_provider_api::Provider,
+    addr: &InstanceAddr,
+    id: &str,
+    block: &Block,
+) -> Result<Value, Diagnostic> {
+    let found = provider
+        .import_resource(&addr.resource.type_name, id)
+        .await
+        .map_err(|ds| {
+            ds.into_iter()
+                .next()
+                .map(|d| diag_at(d, addr))
+                .unwrap_or_else(|| {
+                    Diagnostic::error(
+                        "brick::plan::import_failed",
+                        "Import failed",
+                        format!("Importing {addr} failed."),
+                    )
+                })
+        })?;
+    let Some(obj) = found
+        .into_iter()
+        .find(|f| f.type_name == addr.resource.type_name)
+    else {
+        return Err(Diagnostic::error(
+            "brick::plan::import_empty",
+            "Import returned no object",
+            format!(
+                "Importing {id:?} as {addr} found no object of type {}.",
+                addr.resource.type_name
+            ),
+        ));
+    };
+    let read = provider
+        .read_resource(brick_provider_api::provider::ReadRequest {
+            type_name: &addr.resource.type_name,
+            current: &obj.state,
+        })
+        .await
+        .map_err(|ds| {
+            ds.into_iter()
+                .next()
+                .map(Diagnostic::from)
+                .unwrap_or_else(|| {
+                    Diagnostic::error(
+                        "brick::plan::import_failed",
+                        "Import failed",
+                        format!("Reading {addr} failed."),
+                    )
+                })
+        })?;
+    match read {
+        Some(v) => Ok(mark_sensitive(&v, block)),
+        None => Err(Diagnostic::error(
+            "brick::plan::import_missing",
+            "Cannot import non-existent remote object",
+            format!(
+                "While attempting to import {id:?} as {addr}, the provider found no such object."
+            ),
+        )
+        .help("Check the id and that the object exists.")),
+    }
+}
+
+fn prevent_destroy(addr: &InstanceAddr) -> Diagnostic {
+    Diagnostic::error(
+        "brick::plan::prevent_destroy",
+        "Instance cannot be destroyed",
+        format!(
+            "Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed."
+        ),
+    )
+    .help("To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target.")
+}
+
+fn bad_count(rc: &ResourceConfig, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        "brick::plan::invalid_count",
+        "Invalid count argument",
+        format!("The count of {} cannot be used: {why}.", rc.addr),
+    )
+    .help("count must be a whole number known before apply; use --target to apply what it depends on first.")
+}
+
+fn bad_for_each(rc: &ResourceConfig, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        "brick::plan::invalid_for_each",
+        "Invalid for_each argument",
+        format!("The for_each of {} cannot be used: {why}.", rc.addr),
+    )
+    .help("for_each must be a map or a set of strings whose keys are known before apply.")
+}

@@ -1,0 +1,76 @@
+//! What the engine reports while it works. The planner and the executor emit [`Event`]s to an
+//! [`EventSink`]; views (text, live terminal, JSON lines) render them. The engine never prints.
+
+use std::time::Duration;
+
+use crate::diag::Diagnostic;
+
+use crate::plan::address::InstanceAddr;
+use crate::plan::model::Action;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Refresh of one instance started (`Refreshing state... [id=…]`).
+    RefreshStart {
+        addr: InstanceAddr,
+        id: Option<String>,
+    },
+    /// An apply step started.
+    ApplyStart {
+        addr: InstanceAddr,
+        action: Action,
+        /// For a destroy half of a replacement, which half this is.
+        destroying: bool,
+        id: Option<String>,
+    },
+    /// A running step, reported periodically ("Still creating... [10s elapsed]").
+    ApplyProgress {
+        addr: InstanceAddr,
+        action: Action,
+        destroying: bool,
+        elapsed: Duration,
+        status: Option<String>,
+    },
+    ApplyDone {
+        addr: InstanceAddr,
+        action: Action,
+        destroying: bool,
+        elapsed: Duration,
+        id: Option<String>,
+    },
+    ApplyFailed {
+        addr: InstanceAddr,
+        action: Action,
+        destroying: bool,
+        elapsed: Duration,
+    },
+    /// A step not started because something it depends on failed.
+    Skipped {
+        addr: InstanceAddr,
+        because: InstanceAddr,
+    },
+    /// A problem; the views render warnings and errors.
+    Diagnostic(Diagnostic),
+    /// The first Ctrl-C: no new work starts.
+    Interrupted,
+}
+
+/// Receives events. Implementations must be cheap: the executor calls this inline.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+/// Drops every event.
+pub struct NoEvents;
+impl EventSink for NoEvents {
+    fn emit(&self, _event: Event) {}
+}
+
+/// Collects events in memory, for tests.
+#[derive(Default)]
+pub struct CollectEvents(pub std::sync::Mutex<Vec<Event>>);
+impl EventSink for CollectEvents {
+    fn emit(&self, event: Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}

@@ -1,0 +1,382 @@
+//! Terraform's machine-readable formats: the JSON plan representation (`brick plan --json`,
+//! `brick show --json PLANFILE`), the JSON state representation (`brick show --json`), and
+//! `brick output --json`. Tools written for Terraform read these unchanged.
+
+use std::collections::BTreeMap;
+
+use brick_provider_api::Value;
+use serde_json::{Map, Value as Json, json};
+
+use crate::plan::address::{InstanceAddr, ResourceMode};
+use crate::plan::codec::{sensitive_mask, to_json, type_to_json, unknown_mask};
+use crate::plan::input::Configuration;
+use crate::plan::model::{Action, Plan, PlanMode, PriorState, ResourceChange, path_to_json};
+
+/// The plan format version we write (Terraform's current one).
+pub const PLAN_FORMAT: &str = "1.2";
+/// The state format version we write in `show --json`.
+pub const STATE_FORMAT: &str = "1.0";
+
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+fn mode_str(m: ResourceMode) -> &'static str {
+    match m {
+        ResourceMode::Managed => "managed",
+        ResourceMode::Data => "data",
+    }
+}
+
+fn addr_fields(o: &mut Map<String, Json>, addr: &InstanceAddr, provider: &str) {
+    o.insert("address".into(), json!(addr.to_string()));
+    if !addr.resource.module.is_empty() {
+        o.insert("module_address".into(), json!(addr.resource.module));
+    }
+    o.insert("mode".into(), json!(mode_str(addr.resource.mode)));
+    o.insert("type".into(), json!(addr.resource.type_name));
+    o.insert("name".into(), json!(addr.resource.name));
+    if let Some(i) = addr.key.to_json() {
+        o.insert("index".into(), i);
+    }
+    o.insert("provider_name".into(), json!(provider_name(provider)));
+}
+
+/// Provider names in Terraform's fully qualified form.
+pub fn provider_name(short: &str) -> String {
+    let ty = short.split('.').next().unwrap_or(short);
+    format!("brick.local/brick/{ty}")
+}
+
+fn plain(v: &Value) -> Value {
+    v.unmark_deep().0
+}
+
+fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, Json> {
+    let mut c = Map::new();
+    c.insert("actions".into(), json!(actions));
+    c.insert("before".into(), to_json(&plain(before)));
+    c.insert("after".into(), to_json(&plain(after)));
+    c.insert("after_unknown".into(), unknown_or_false(after));
+    c.insert("before_sensitive".into(), sensitive_or_false(before));
+    c.insert("after_sensitive".into(), sensitive_or_false(after));
+    c
+}
+
+fn unknown_or_false(v: &Value) -> Json {
+    if v.is_null() {
+        json!(false)
+    } else {
+        unknown_mask(v)
+    }
+}
+fn sensitive_or_false(v: &Value) -> Json {
+    if v.is_null() {
+        json!(false)
+    } else {
+        sensitive_mask(v)
+    }
+}
+
+fn resource_change(c: &ResourceChange) -> Json {
+    let mut o = Map::new();
+    addr_fields(&mut o, &c.addr, &c.provider);
+    if let Some(p) = &c.previous_addr {
+        o.insert("previous_address".into(), json!(p.to_string()));
+    }
+    let mut ch = change_json(&c.before, &c.after, c.action.terraform_actions());
+    if !c.replace_paths.is_empty() {
+        ch.insert(
+            "replace_paths".into(),
+            Json::Array(c.replace_paths.iter().map(path_to_json).collect()),
+        );
+    }
+    if let Some(id) = &c.importing {
+        ch.insert("importing".into(), json!({ "id": id }));
+    }
+    o.insert("change".into(), Json::Object(ch));
+    if let Some(r) = c.reason {
+        o.insert(
+            "action_reason".into(),
+            serde_json::to_value(r).unwrap_or(Json::Null),
+        );
+    }
+    Json::Object(o)
+}
+
+/// A resource instance in `values` form (planned values, prior state, `show --json`).
+fn resource_values(
+    addr: &InstanceAddr,
+    provider: &str,
+    schema_version: u64,
+    value: &Value,
+    depends_on: &[String],
+) -> Json {
+    let mut o = Map::new();
+    addr_fields(&mut o, addr, provider);
+    o.insert("schema_version".into(), json!(schema_version));
+    o.insert("values".into(), to_json(&plain(value)));
+    o.insert("sensitive_values".into(), sensitive_or_empty(value));
+    if !depends_on.is_empty() {
+        o.insert("depends_on".into(), json!(depends_on));
+    }
+    Json::Object(o)
+}
+
+fn sensitive_or_empty(v: &Value) -> Json {
+    match sensitive_mask(v) {
+        Json::Bool(false) => json!({}),
+        m => m,
+    }
+}
+
+fn module_json(resources: Vec<(String, Json)>) -> Json {
+    // Root resources first; child modules grouped by module address.
+    let mut root = Vec::new();
+    let mut children: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+    for (module, r) in resources {
+        if module.is_empty() {
+            root.push(r);
+        } else {
+            children.entry(module).or_default().push(r);
+        }
+    }
+    let mut o = Map::new();
+    o.insert("resources".into(), Json::Array(root));
+    if !children.is_empty() {
+        o.insert(
+            "child_modules".into(),
+            Json::Array(
+                children
+                    .into_iter()
+                    .map(|(m, rs)| json!({"address": m, "resources": rs}))
+                    .collect(),
+            ),
+        );
+    }
+    Json::Object(o)
+}
+
+fn outputs_values(outputs: &BTreeMap<String, (Value, bool)>) -> Json {
+    Json::Object(
+        outputs
+            .iter()
+            .map(|(k, (v, s))| {
+                (
+                    k.clone(),
+                    json!({"sensitive": s, "value": to_json(&plain(v)), "type": type_to_json(&v.ty())}),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The state's `values` object.
+fn state_values(state: &PriorState) -> Json {
+    let resources = state
+        .instances
+        .iter()
+        .map(|(a, i)| {
+            let deps: Vec<String> = i.depends_on.iter().map(|d| d.to_string()).collect();
+            (
+                a.resource.module.clone(),
+                resource_values(a, &i.provider, i.schema_version, &i.value, &deps),
+            )
+        })
+        .collect();
+    json!({
+        "outputs": outputs_values(&state.outputs),
+        "root_module": module_json(resources),
+    })
+}
+
+/// `brick show --json` without a plan: Terraform's JSON state representation.
+pub fn state_json(state: &PriorState) -> Json {
+    let mut o = Map::new();
+    o.insert("format_version".into(), json!(STATE_FORMAT));
+    o.insert("terraform_version".into(), json!(version()));
+    o.insert("brick_version".into(), json!(version()));
+    if !state.instances.is_empty() || !state.outputs.is_empty() {
+        o.insert("values".into(), state_values(state));
+    }
+    Json::Object(o)
+}
+
+/// `brick output --json`.
+pub fn outputs_json(outputs: &BTreeMap<String, (Value, bool)>) -> Json {
+    outputs_values(outputs)
+}
+
+/// Terraform's JSON plan representation.
+pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Json {
+    let mut o = Map::new();
+    o.insert("format_version".into(), json!(PLAN_FORMAT));
+    o.insert("terraform_version".into(), json!(version()));
+    o.insert("brick_version".into(), json!(version()));
+    o.insert(
+        "variables".into(),
+        Json::Object(
+            config
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), json!({"value": to_json(&plain(v))})))
+                .collect(),
+        ),
+    );
+    // planned_values: what exists after apply.
+    let mut planned = Vec::new();
+    for c in &plan.changes {
+        if matches!(c.action, Action::Delete | Action::Forget) {
+            continue;
+        }
+        let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
+        if let Json::Object(m) = &mut r {
+            // Unknown values are omitted from planned values, as Terraform does.
+            if let Some(Json::Object(vals)) = m.get_mut("values")
+                && let Json::Object(unk) = unknown_mask(&c.after)
+            {
+                for (k, u) in unk {
+                    if u == Json::Bool(true) {
+                        vals.shift_remove(&k);
+                    }
+                }
+            }
+        }
+        planned.push((c.addr.resource.module.clone(), r));
+    }
+    let mut planned_outputs = Map::new();
+    for oc in &plan.outputs {
+        if oc.action == Action::Delete {
+            continue;
+        }
+        let mut m = Map::new();
+        m.insert("sensitive".into(), json!(oc.sensitive));
+        if oc.after.is_wholly_known() {
+            m.insert("value".into(), to_json(&plain(&oc.after)));
+            m.insert("type".into(), type_to_json(&oc.after.ty()));
+        }
+        planned_outputs.insert(oc.name.clone(), Json::Object(m));
+    }
+    o.insert(
+        "planned_values".into(),
+        json!({"outputs": planned_outputs, "root_module": module_json(planned)}),
+    );
+    if !plan.drift.is_empty() {
+        o.insert(
+            "resource_drift".into(),
+            Json::Array(
+                plan.drift
+                    .iter()
+                    .map(|d| {
+                        let mut m = Map::new();
+                        addr_fields(&mut m, &d.addr, &d.provider);
+                        let actions: &[&str] = if d.after.is_null() {
+                            &["delete"]
+                        } else {
+                            &["update"]
+                        };
+                        m.insert(
+                            "change".into(),
+                            Json::Object(change_json(&d.before, &d.after, actions)),
+                        );
+                        Json::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    o.insert(
+        "resource_changes".into(),
+        Json::Array(plan.changes.iter().map(resource_change).collect()),
+    );
+    let mut outs = Map::new();
+    for oc in &plan.outputs {
+        let mut ch = change_json(&oc.before, &oc.after, oc.action.terraform_actions());
+        if oc.sensitive {
+            ch.insert("before_sensitive".into(), json!(true));
+            ch.insert("after_sensitive".into(), json!(true));
+        }
+        outs.insert(oc.name.clone(), Json::Object(ch));
+    }
+    o.insert("output_changes".into(), Json::Object(outs));
+    let mut prior_state = Map::new();
+    prior_state.insert("format_version".into(), json!(STATE_FORMAT));
+    prior_state.insert("terraform_version".into(), json!(version()));
+    prior_state.insert("values".into(), state_values(prior));
+    o.insert("prior_state".into(), Json::Object(prior_state));
+    o.insert("configuration".into(), configuration_json(config));
+    let mut relevant = Vec::new();
+    for d in &plan.drift {
+        relevant.push(json!({"resource": d.addr.to_string(), "attribute": []}));
+    }
+    o.insert("relevant_attributes".into(), Json::Array(relevant));
+    if !plan.deferred.is_empty() {
+        o.insert(
+            "deferred_changes".into(),
+            Json::Array(
+                plan.deferred
+                    .iter()
+                    .map(|d| json!({"reason": "provider_config_unknown", "resource_change": {"address": d.addr.to_string(), "mode": mode_str(d.addr.mode), "type": d.addr.type_name, "name": d.addr.name, "change": {"actions": ["create"]}}}))
+                    .collect(),
+            ),
+        );
+    }
+    o.insert("applyable".into(), json!(plan.applyable()));
+    o.insert(
+        "complete".into(),
+        json!(plan.deferred.is_empty() && !plan.errored),
+    );
+    o.insert("errored".into(), json!(plan.errored));
+    if plan.mode != PlanMode::Normal {
+        o.insert(
+            "plan_mode".into(),
+            serde_json::to_value(plan.mode).unwrap_or(Json::Null),
+        );
+    }
+    Json::Object(o)
+}
+
+fn configuration_json(config: &Configuration) -> Json {
+    let mut providers = Map::new();
+    for name in config
+        .resources
+        .iter()
+        .map(|r| r.provider.clone())
+        .chain(config.providers.iter().map(|p| p.name.clone()))
+    {
+        providers.entry(name.clone()).or_insert_with(|| {
+            json!({"name": name.split('.').next().unwrap_or(&name), "full_name": provider_name(&name)})
+        });
+    }
+    let resources: Vec<Json> = config
+        .resources
+        .iter()
+        .map(|r| {
+            json!({
+                "address": r.addr.to_string(),
+                "mode": mode_str(r.addr.mode),
+                "type": r.addr.type_name,
+                "name": r.addr.name,
+                "provider_config_key": r.provider,
+                "expressions": {},
+                "schema_version": 0,
+            })
+        })
+        .collect();
+    let outputs: Map<String, Json> = config
+        .outputs
+        .iter()
+        .map(|o| {
+            let mut m = Map::new();
+            m.insert("expression".into(), json!({}));
+            if o.sensitive {
+                m.insert("sensitive".into(), json!(true));
+            }
+            (o.name.clone(), Json::Object(m))
+        })
+        .collect();
+    json!({
+        "provider_config": providers,
+        "root_module": {"resources": resources, "outputs": outputs},
+    })
+}

@@ -1,0 +1,440 @@
+//! End-to-end tests of the `brick` binary: each runs it in a fresh directory and checks exit
+//! code, stdout and stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Dir {
+    tmp: tempfile::TempDir,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Dir {
+    fn new(main_hcl: &str) -> Dir {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("main.hcl"), main_hcl).unwrap();
+        Dir { tmp }
+    }
+    fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path().join(name), text).unwrap();
+    }
+    fn state_path(&self) -> PathBuf {
+        self.path().join("brick.state.json")
+    }
+    fn brick(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(env!("CARGO_BIN_EXE_brick"))
+            .args(["-C", self.path().to_str().unwrap()])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+const CHAIN: &str = r#"
+variable "word" {
+  type    = string
+  default = "one"
+}
+
+resource "brick_data" "a" {
+  input = var.word
+}
+
+resource "brick_data" "b" {
+  input = "${brick_data.a.output}-b"
+}
+
+resource "brick_data" "c" {
+  input = brick_data.b.output
+}
+
+output "c" {
+  value = brick_data.c.output
+}
+"#;
+
+#[test]
+fn the_whole_cycle_validate_plan_apply_noop_change_apply_destroy() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["validate"]).ok();
+    assert_eq!(r.stdout, "Success! The configuration is valid.\n");
+
+    let r = d.brick(&["plan", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.contains("  # brick_data.a will be created\n  + resource \"brick_data\" \"a\" {\n      + id     = (known after apply)\n      + input  = \"one\"\n"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Plan: 3 to add, 0 to change, 0 to destroy.")
+    );
+    assert_eq!(r.stderr, "");
+
+    let r = d.brick(&["apply", "--auto-approve", "--no-color"]).ok();
+    assert!(
+        r.stdout
+            .contains("Apply complete! Resources: 3 added, 0 changed, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("c = \"one-b\""), "{}", r.stdout);
+    // Without a terminal the progress lines are timestamped.
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("brick_data.a: Creating..."))
+        .unwrap();
+    assert!(
+        line.starts_with("20") && line.contains("Z brick_data.a"),
+        "{line}"
+    );
+
+    let r = d.brick(&["plan", "--detailed-exitcode"]).ok();
+    assert!(
+        r.stdout
+            .contains("No changes. Your infrastructure matches the configuration.")
+    );
+
+    let r = d.brick(&[
+        "plan",
+        "--detailed-exitcode",
+        "--no-color",
+        "--var",
+        "word=two",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("  ~ resource \"brick_data\" \"a\" {"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("~ input  = \"one\" -> \"two\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Plan: 0 to add, 3 to change, 0 to destroy.")
+    );
+
+    d.brick(&["apply", "--auto-approve", "--var", "word=two"])
+        .ok();
+    let r = d.brick(&["output", "c"]).ok();
+    assert_eq!(r.stdout, "\"two-b\"\n");
+    let r = d.brick(&["output", "--json"]).ok();
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["c"]["value"], "two-b");
+    assert_eq!(j["c"]["type"], "string");
+
+    let r = d.brick(&["state", "list"]).ok();
+    assert_eq!(r.stdout, "brick_data.a\nbrick_data.b\nbrick_data.c\n");
+
+    let r = d
+        .brick(&[
+            "destroy",
+            "--auto-approve",
+            "--no-color",
+            "--var",
+            "word=two",
+        ])
+        .ok();
+    assert!(
+        r.stdout
+            .contains("Destroy complete! Resources: 3 destroyed."),
+        "{}",
+        r.stdout
+    );
+    let order: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("Destroying..."))
+        .collect();
+    assert!(
+        order[0].contains("brick_data.c") && order[2].contains("brick_data.a"),
+        "{order:?}"
+    );
+    let r = d.brick(&["state", "list"]).ok();
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn apply_without_a_terminal_and_without_auto_approve_refuses() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["apply", "--no-color"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Cannot ask for confirmation"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.state_path().exists(), "nothing was applied");
+}
+
+#[test]
+fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["plan", "--out", "p1.json"]).ok();
+    d.brick(&["plan", "--out", "p2.json"]).ok();
+    let r = d.brick(&["apply", "p1.json"]).ok();
+    assert!(r.stdout.contains("3 added"));
+    // The state changed since p2 was made.
+    let r = d.brick(&["apply", "p2.json"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Saved plan is stale"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("changed since the plan was made"),
+        "{}",
+        r.stderr
+    );
+    // Once the state exists, a plan made before the last apply names the serials.
+    d.brick(&["plan", "--out", "p4.json", "--var", "word=y"])
+        .ok();
+    d.brick(&["apply", "--auto-approve", "--var", "word=z"])
+        .ok();
+    let r = d.brick(&["apply", "p4.json"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("serial 1 then, 2 now"), "{}", r.stderr);
+    // A configuration change also makes a plan stale.
+    d.brick(&["plan", "--var", "word=x", "--out", "p3.json"])
+        .ok();
+    d.write("extra.hcl", "resource \"brick_data\" \"z\" {}\n");
+    let r = d.brick(&["apply", "p3.json"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("configuration changed"), "{}", r.stderr);
+    // show --json of a saved plan is Terraform's plan format.
+    let r = d.brick(&["show", "--json", "p3.json"]).ok();
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["format_version"], "1.2");
+    assert_eq!(j["resource_changes"][0]["change"]["actions"][0], "update");
+}
+
+#[test]
+fn target_exclude_and_replace_limit_and_force_changes() {
+    let d = Dir::new(CHAIN);
+    let r = d
+        .brick(&["apply", "--auto-approve", "--target", "brick_data.b"])
+        .ok();
+    assert!(r.stdout.contains("2 added"), "{}", r.stdout);
+    let r = d.brick(&["state", "list"]).ok();
+    assert_eq!(r.stdout, "brick_data.a\nbrick_data.b\n");
+    let r = d
+        .brick(&["plan", "--no-color", "--exclude", "brick_data.c"])
+        .ok();
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let r = d.brick(&[
+        "plan",
+        "--no-color",
+        "--replace",
+        "brick_data.a",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout
+            .contains("# brick_data.a will be replaced, as requested"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("-/+ resource \"brick_data\" \"a\""),
+        "{}",
+        r.stdout
+    );
+    let r = d.brick(&["plan", "--target", "brick_data[", "--no-color"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Invalid address"), "{}", r.stderr);
+}
+
+#[test]
+fn a_held_lock_makes_a_second_writer_fail_at_once_naming_the_holder() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    // Hold the lock as another live process would.
+    let store = brick_state::StateStore::new(d.state_path(), "test");
+    let lock = store.lock("apply").unwrap();
+    let r = d.brick(&["plan", "--no-color"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(&lock.info().id), "{}", r.stderr);
+    let id = lock.info().id.clone();
+    std::mem::forget(lock);
+    let r = d.brick(&["force-unlock", &id]).ok();
+    assert!(r.stdout.contains("successfully unlocked"));
+    d.brick(&["plan"]).ok();
+}
+
+#[test]
+fn a_corrupt_state_is_refused_and_left_unchanged() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let good = std::fs::read(d.state_path()).unwrap();
+    let bad = &good[..good.len() / 2];
+    std::fs::write(d.state_path(), bad).unwrap();
+    let r = d.brick(&["apply", "--auto-approve", "--var", "word=changed"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("corrupt"), "{}", r.stderr);
+    assert_eq!(std::fs::read(d.state_path()).unwrap(), bad);
+}
+
+#[test]
+fn a_configuration_with_only_outputs_can_be_applied() {
+    let d = Dir::new("output \"x\" {\n  value = \"hi\"\n}\n");
+    let r = d.brick(&["apply", "--auto-approve", "--no-color"]).ok();
+    assert!(r.stdout.contains("x = \"hi\""), "{}", r.stdout);
+    let r = d.brick(&["output", "x", "--raw"]).ok();
+    assert_eq!(r.stdout, "hi");
+}
+
+#[test]
+fn graph_prints_dot_and_show_prints_state() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["graph"]).ok();
+    assert!(r.stdout.starts_with("digraph {"));
+    assert!(
+        r.stdout.contains("\"brick_data.b\" -> \"brick_data.a\""),
+        "{}",
+        r.stdout
+    );
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let r = d.brick(&["show", "--json"]).ok();
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rs = j["values"]["root_module"]["resources"].as_array().unwrap();
+    assert_eq!(rs.len(), 3);
+    assert_eq!(rs[0]["values"]["input"], "one");
+    let r = d.brick(&["show", "--no-color"]).ok();
+    assert!(
+        r.stdout
+            .contains("# brick_data.a:\nresource \"brick_data\" \"a\" {"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn state_mv_renames_and_the_next_plan_follows() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let r = d
+        .brick(&["state", "mv", "brick_data.c", "brick_data.d"])
+        .ok();
+    assert!(r.stdout.contains("Successfully moved 1 object(s)."));
+    let r = d.brick(&["plan", "--no-color"]).ok();
+    assert!(
+        r.stdout.contains("# brick_data.c will be created"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("# brick_data.d will be destroyed"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("(because brick_data.d is not in configuration)"),
+        "{}",
+        r.stdout
+    );
+    let r = d.brick(&["state", "rm", "brick_data.d"]).ok();
+    assert!(r.stdout.contains("Removed brick_data.d"));
+}
+
+#[test]
+fn import_brings_an_object_under_management() {
+    let d = Dir::new("resource \"brick_data\" \"x\" {}\n");
+    let r = d.brick(&["import", "brick_data.x", "my-id"]).ok();
+    assert!(r.stdout.contains("Import successful!"), "{}", r.stdout);
+    let r = d.brick(&["state", "show", "brick_data.x"]).ok();
+    assert!(r.stdout.contains("id = \"my-id\""), "{}", r.stdout);
+    let r = d.brick(&["import", "brick_data.x", "my-id"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("already managed"), "{}", r.stderr);
+}
+
+#[test]
+fn sensitive_values_stay_hidden_in_plans_state_and_show() {
+    let d = Dir::new(
+        "variable \"pw\" {\n  default   = \"hunter2\"\n  sensitive = true\n}\nresource \"brick_data\" \"s\" {\n  input = var.pw\n}\n",
+    );
+    let r = d.brick(&["plan", "--no-color"]).ok();
+    assert!(
+        r.stdout.contains("+ input  = (sensitive value)"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("hunter2"));
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let state = std::fs::read_to_string(d.state_path()).unwrap();
+    assert!(state.contains("sensitive_attributes"), "{state}");
+    let r = d.brick(&["show", "--no-color"]).ok();
+    assert!(
+        r.stdout.contains("input  = (sensitive value)"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("hunter2"));
+    let r = d.brick(&["plan", "--detailed-exitcode"]).ok();
+    assert!(r.stdout.contains("No changes."));
+}
+
+#[test]
+fn apply_json_emits_one_json_object_per_line() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["apply", "--auto-approve", "--json"]).ok();
+    let mut types = Vec::new();
+    for line in r.stdout.lines().filter(|l| !l.is_empty()) {
+        let j: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        types.push(j["type"].as_str().unwrap_or("").to_string());
+    }
+    assert_eq!(types.first().map(String::as_str), Some("planned_changes"));
+    assert_eq!(types.iter().filter(|t| *t == "apply_start").count(), 3);
+    assert_eq!(types.iter().filter(|t| *t == "apply_complete").count(), 3);
+    assert_eq!(types.last().map(String::as_str), Some("change_summary"));
+}
+
+#[test]
+fn state_pull_prints_the_state_and_push_refuses_going_back() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let r = d.brick(&["state", "pull"]).ok();
+    assert_eq!(r.stdout, std::fs::read_to_string(d.state_path()).unwrap());
+    let old = d.path().join("old.json");
+    std::fs::write(&old, &r.stdout).unwrap();
+    d.brick(&["apply", "--auto-approve", "--var", "word=newer"])
+        .ok();
+    let r = d.brick(&["state", "push", old.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("serial"), "{}", r.stderr);
+    let r = d.brick(&["output", "c"]).ok();
+    assert_eq!(r.stdout, "\"newer-b\"\n", "the newer state is untouched");
+    // --force takes the older content as a new serial of the same lineage.
+    d.brick(&["state", "push", "--force", old.to_str().unwrap()])
+        .ok();
+    let r = d.brick(&["output", "c"]).ok();
+    assert_eq!(r.stdout, "\"one-b\"\n");
+}
