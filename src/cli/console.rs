@@ -94,13 +94,22 @@ pub fn run(console: &Console, input: &mut dyn BufRead, out: &mut dyn Write) -> E
     let mut line = String::new();
     loop {
         line.clear();
-        match input.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("Error: cannot read input: {e}");
-                return ExitCode::from(1);
+        // An expression continues over lines while brackets are open, as in Terraform.
+        loop {
+            match input.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("Error: cannot read input: {e}");
+                    return ExitCode::from(1);
+                }
             }
+            if open_brackets(&line) <= 0 {
+                break;
+            }
+        }
+        if line.is_empty() {
+            break;
         }
         if line.trim() == "exit" {
             break;
@@ -121,6 +130,31 @@ pub fn run(console: &Console, input: &mut dyn BufRead, out: &mut dyn Write) -> E
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Brackets opened and not closed in `text`, outside quoted strings.
+fn open_brackets(text: &str) -> i64 {
+    let mut depth = 0i64;
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth
 }
 
 #[cfg(test)]
