@@ -86,6 +86,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "unknown kind", kind)
 		os.Exit(2)
 	}
+	sort.Strings(defects) // maps are walked in random order; the report must not be
 	for _, d := range defects {
 		fmt.Println(d)
 	}
@@ -236,7 +237,13 @@ func checkPlan(data []byte, raw interface{}, secrets []string) {
 			defect("planned_values", "%s (%s) is missing from planned_values", addr, actionName(rc.Change.Actions))
 		}
 		if ok && pr != nil && !gone {
-			checkMaskShape("planned_values "+addr+" sensitive_values", pr.AttributeValues, rawMessageValue(pr.SensitiveValues))
+			sv := rawMessageValue(pr.SensitiveValues)
+			checkMaskShape("planned_values "+addr+" sensitive_values", pr.AttributeValues, sv)
+			inPlanned := strings.Join(truePaths(sv, ""), ",")
+			inChange := strings.Join(truePaths(rc.Change.AfterSensitive, ""), ",")
+			if inPlanned != inChange {
+				defect("after_sensitive", "%s: after_sensitive marks [%s] but planned_values sensitive_values marks [%s]", addr, inChange, inPlanned)
+			}
 		}
 	}
 	for addr := range planned {
@@ -256,7 +263,7 @@ func checkPlan(data []byte, raw interface{}, secrets []string) {
 		}
 	}
 	for addr, rc := range addresses {
-		if rc.Mode != tfjson.ManagedResourceMode || rc.Change.Before == nil {
+		if rc.Mode != tfjson.ManagedResourceMode || rc.Change.Before == nil || rc.Change.Importing != nil {
 			continue
 		}
 		key := addr
@@ -265,8 +272,15 @@ func checkPlan(data []byte, raw interface{}, secrets []string) {
 				key = rc.PreviousAddress
 			}
 		}
-		if _, ok := prior[key]; !ok {
+		pr, ok := prior[key]
+		if !ok {
 			defect("prior_state", "%s has a before value but is not in prior_state", addr)
+			continue
+		}
+		inState := strings.Join(truePaths(rawMessageValue(pr.SensitiveValues), ""), ",")
+		inChange := strings.Join(truePaths(rc.Change.BeforeSensitive, ""), ",")
+		if inState != inChange {
+			defect("before_sensitive", "%s: before_sensitive marks [%s] but prior_state sensitive_values marks [%s]; consumers redacting by before_sensitive show the rest", addr, inChange, inState)
 		}
 	}
 
@@ -420,7 +434,7 @@ func checkResourceChange(where string, rc *tfjson.ResourceChange, drift bool) {
 			defect("action_reason", "%s %s has action_reason %q, which Terraform does not define", where, rc.Address, rc.ActionReason)
 		case kind == "replace" && !a.Replace():
 			defect("action_reason", "%s %s has replace reason %q on actions %s", where, rc.Address, rc.ActionReason, actionName(a))
-		case kind == "delete" && !a.Delete():
+		case kind == "delete" && !a.Delete() && !a.Forget():
 			defect("action_reason", "%s %s has delete reason %q on actions %s", where, rc.Address, rc.ActionReason, actionName(a))
 		case kind == "read" && !a.Read():
 			defect("action_reason", "%s %s has read reason %q on actions %s", where, rc.Address, rc.ActionReason, actionName(a))
