@@ -186,6 +186,18 @@ const OWNED: &[&str] = &[
     "configuration",
 ];
 
+/// The checker's exit code and report, whatever they are.
+fn run_checker_raw(check: &Path, kind: &str, json: &[u8]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{kind}.json"));
+    std::fs::write(&file, json).unwrap();
+    let out = Command::new(check).arg(kind).arg(&file).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 fn run_checker(check: &Path, kind: &'static str, json: &[u8], secrets: &[&str]) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(format!("{kind}.json"));
@@ -769,6 +781,24 @@ fn a_destroy_plan_deletes_every_instance_and_plans_no_values() {
     plan.assert_no_other_defects("the destroy plan");
 }
 
+/// terraform-json documents `complete` as false when `-target` limited the plan, so tools
+/// know the plan does not bring everything in line with the configuration.
+#[test]
+fn a_targeted_plan_lists_only_its_targets_and_is_not_complete() {
+    let Some(check) = checker() else { return };
+    let p = cluster_project(check);
+    p.apply(&[]);
+    p.write(&cluster(2));
+    let plan = p.plan(&["--target", "brick_data.change"]);
+    expect_changes(&plan, &[("brick_data.change", "update")]);
+    plan.assert_no_other_defects("the targeted plan");
+    assert!(
+        plan.summary().ends_with(" complete=false"),
+        "a --target plan says it is complete: {}",
+        plan.summary()
+    );
+}
+
 /// brick_data objects live only in state, so refreshing never finds drift: the refresh-only
 /// plan is checked for shape (no changes, no drift), and `resource_drift` itself is covered by
 /// the engine's JSON snapshot tests with a provider that can drift.
@@ -872,4 +902,80 @@ fn the_configuration_declares_every_variable_and_carries_resource_expressions() 
         "{}",
         plan.text
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// The checker itself can fail
+
+/// A plan spoiled the ways a careless emitter would spoil it must be rejected or reported, so
+/// the tests above cannot pass on a checker that accepts anything.
+#[test]
+fn the_checker_rejects_or_reports_plans_a_terraform_consumer_would_misread() {
+    let Some(check) = checker() else { return };
+    let p = cluster_project(check);
+    p.apply(&[]);
+    p.write(&cluster(2));
+    let good: Json = serde_json::from_slice(&p.brick(&["plan", "--json"]).stdout).unwrap();
+    let spoil = |f: &dyn Fn(&mut Json)| {
+        let mut j = good.clone();
+        f(&mut j);
+        run_checker_raw(check, "plan", &serde_json::to_vec(&j).unwrap())
+    };
+    let swap = |j: &Json| {
+        j["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c["address"] == "brick_data.swap")
+            .unwrap()
+    };
+
+    let (code, text) = spoil(&|j| j["format_version"] = "2.0".into());
+    assert_eq!(
+        code,
+        Some(1),
+        "a format_version terraform-json does not support: {text}"
+    );
+    let (code, _) = spoil(&|j| {
+        j.as_object_mut().unwrap().remove("format_version");
+    });
+    assert_eq!(code, Some(1), "a plan without format_version");
+
+    let i = swap(&good);
+    let (code, text) = spoil(&|j| {
+        let c = j["resource_changes"][i]["change"].as_object_mut().unwrap();
+        let paths = c.remove("replace_paths").unwrap();
+        c.insert("replace_path".into(), paths);
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("defect lost: resource_changes[") && text.contains(".change.replace_path:"),
+        "{text}"
+    );
+
+    let (code, text) = spoil(&|j| {
+        j["resource_changes"][i]["change"]["actions"] = serde_json::json!(["update", "create"])
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect actions:"), "{text}");
+
+    let (code, text) =
+        spoil(&|j| j["resource_changes"][i]["action_reason"] = "delete_because_count_index".into());
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect action_reason:"), "{text}");
+
+    let (code, text) = spoil(&|j| {
+        j["resource_changes"][i]["change"]["after_sensitive"] = serde_json::json!({"nope": true})
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect mask:"), "{text}");
+
+    let (code, text) = spoil(&|j| {
+        j["planned_values"]["root_module"]["resources"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect planned_values:"), "{text}");
 }
