@@ -18,9 +18,14 @@ fn config(n: usize, changed_every: Option<usize>) -> String {
             _ => "",
         };
         if i % 10 == 0 && i >= 10 {
-            s.push_str(&format!("resource \"brick_data\" \"r{i}\" {{\n  input = brick_data.r{}.output\n}}\n", i - 10));
+            s.push_str(&format!(
+                "resource \"brick_data\" \"r{i}\" {{\n  input = brick_data.r{}.output\n}}\n",
+                i - 10
+            ));
         } else {
-            s.push_str(&format!("resource \"brick_data\" \"r{i}\" {{\n  input = \"v{i}{suffix}\"\n}}\n"));
+            s.push_str(&format!(
+                "resource \"brick_data\" \"r{i}\" {{\n  input = \"v{i}{suffix}\"\n}}\n"
+            ));
         }
     }
     s
@@ -32,9 +37,19 @@ fn run(dir: &Path, args: &[&str]) -> (f64, Option<f64>, i32) {
     let time = Path::new("/usr/bin/time");
     let start = Instant::now();
     let out = if time.exists() {
-        Command::new(time).args(["-f", "%M", bin, "-C"]).arg(dir).args(args).output().unwrap()
+        Command::new(time)
+            .args(["-f", "%M", bin, "-C"])
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap()
     } else {
-        Command::new(bin).arg("-C").arg(dir).args(args).output().unwrap()
+        Command::new(bin)
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap()
     };
     let secs = start.elapsed().as_secs_f64();
     let rss = if time.exists() {
@@ -54,17 +69,29 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![1000, 5000] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![1000, 5000]
+    } else {
+        sizes
+    };
     println!("| N | step | wall (s) | peak RSS (MB) | exit |");
     println!("|---|---|---|---|---|");
     for n in sizes {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("main.hcl"), config(n, None)).unwrap();
         let steps: Vec<(&str, Vec<&str>, Option<String>)> = vec![
-            ("plan (empty state)", vec!["plan", "--detailed-exitcode"], None),
+            (
+                "plan (empty state)",
+                vec!["plan", "--detailed-exitcode"],
+                None,
+            ),
             ("apply", vec!["apply", "--auto-approve"], None),
             ("no-op plan", vec!["plan", "--detailed-exitcode"], None),
-            ("plan after 1% changed", vec!["plan", "--detailed-exitcode"], Some(config(n, Some(100)))),
+            (
+                "plan after 1% changed",
+                vec!["plan", "--detailed-exitcode"],
+                Some(config(n, Some(100))),
+            ),
             ("apply 1% changed", vec!["apply", "--auto-approve"], None),
         ];
         for (name, args, new_config) in steps {
@@ -72,7 +99,9 @@ fn main() {
                 std::fs::write(d.path().join("main.hcl"), c).unwrap();
             }
             let (secs, rss, code) = run(d.path(), &args);
-            let rss = rss.map(|r| format!("{r:.0}")).unwrap_or_else(|| "n/a".into());
+            let rss = rss
+                .map(|r| format!("{r:.0}"))
+                .unwrap_or_else(|| "n/a".into());
             println!("| {n} | {name} | {secs:.3} | {rss} | {code} |");
         }
     }

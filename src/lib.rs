@@ -7,6 +7,7 @@
 
 pub mod addr;
 pub mod apply;
+pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod diag;
@@ -15,4 +16,3 @@ pub mod graph;
 pub mod plan;
 pub mod registry;
 pub mod view;
-pub mod builtin;

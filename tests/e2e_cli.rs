@@ -46,7 +46,11 @@ impl Dir {
 
 impl Run {
     fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -83,26 +87,62 @@ fn the_whole_cycle_validate_plan_apply_noop_change_apply_destroy() {
     let r = d.brick(&["plan", "--detailed-exitcode", "--no-color"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stdout.contains("  # brick_data.a will be created\n  + resource \"brick_data\" \"a\" {\n      + id     = (known after apply)\n      + input  = \"one\"\n"), "{}", r.stdout);
-    assert!(r.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."));
+    assert!(
+        r.stdout
+            .contains("Plan: 3 to add, 0 to change, 0 to destroy.")
+    );
     assert_eq!(r.stderr, "");
 
     let r = d.brick(&["apply", "--auto-approve", "--no-color"]).ok();
-    assert!(r.stdout.contains("Apply complete! Resources: 3 added, 0 changed, 0 destroyed."), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Apply complete! Resources: 3 added, 0 changed, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("c = \"one-b\""), "{}", r.stdout);
     // Without a terminal the progress lines are timestamped.
-    let line = r.stdout.lines().find(|l| l.contains("brick_data.a: Creating...")).unwrap();
-    assert!(line.starts_with("20") && line.contains("Z brick_data.a"), "{line}");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("brick_data.a: Creating..."))
+        .unwrap();
+    assert!(
+        line.starts_with("20") && line.contains("Z brick_data.a"),
+        "{line}"
+    );
 
     let r = d.brick(&["plan", "--detailed-exitcode"]).ok();
-    assert!(r.stdout.contains("No changes. Your infrastructure matches the configuration."));
+    assert!(
+        r.stdout
+            .contains("No changes. Your infrastructure matches the configuration.")
+    );
 
-    let r = d.brick(&["plan", "--detailed-exitcode", "--no-color", "--var", "word=two"]);
+    let r = d.brick(&[
+        "plan",
+        "--detailed-exitcode",
+        "--no-color",
+        "--var",
+        "word=two",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stdout.contains("  ~ resource \"brick_data\" \"a\" {"), "{}", r.stdout);
-    assert!(r.stdout.contains("~ input  = \"one\" -> \"two\""), "{}", r.stdout);
-    assert!(r.stdout.contains("Plan: 0 to add, 3 to change, 0 to destroy."));
+    assert!(
+        r.stdout.contains("  ~ resource \"brick_data\" \"a\" {"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("~ input  = \"one\" -> \"two\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Plan: 0 to add, 3 to change, 0 to destroy.")
+    );
 
-    d.brick(&["apply", "--auto-approve", "--var", "word=two"]).ok();
+    d.brick(&["apply", "--auto-approve", "--var", "word=two"])
+        .ok();
     let r = d.brick(&["output", "c"]).ok();
     assert_eq!(r.stdout, "\"two-b\"\n");
     let r = d.brick(&["output", "--json"]).ok();
@@ -113,10 +153,30 @@ fn the_whole_cycle_validate_plan_apply_noop_change_apply_destroy() {
     let r = d.brick(&["state", "list"]).ok();
     assert_eq!(r.stdout, "brick_data.a\nbrick_data.b\nbrick_data.c\n");
 
-    let r = d.brick(&["destroy", "--auto-approve", "--no-color", "--var", "word=two"]).ok();
-    assert!(r.stdout.contains("Destroy complete! Resources: 3 destroyed."), "{}", r.stdout);
-    let order: Vec<&str> = r.stdout.lines().filter(|l| l.contains("Destroying...")).collect();
-    assert!(order[0].contains("brick_data.c") && order[2].contains("brick_data.a"), "{order:?}");
+    let r = d
+        .brick(&[
+            "destroy",
+            "--auto-approve",
+            "--no-color",
+            "--var",
+            "word=two",
+        ])
+        .ok();
+    assert!(
+        r.stdout
+            .contains("Destroy complete! Resources: 3 destroyed."),
+        "{}",
+        r.stdout
+    );
+    let order: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("Destroying..."))
+        .collect();
+    assert!(
+        order[0].contains("brick_data.c") && order[2].contains("brick_data.a"),
+        "{order:?}"
+    );
     let r = d.brick(&["state", "list"]).ok();
     assert_eq!(r.stdout, "");
 }
@@ -126,7 +186,11 @@ fn apply_without_a_terminal_and_without_auto_approve_refuses() {
     let d = Dir::new(CHAIN);
     let r = d.brick(&["apply", "--no-color"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("Cannot ask for confirmation"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Cannot ask for confirmation"),
+        "{}",
+        r.stderr
+    );
     assert!(!d.state_path().exists(), "nothing was applied");
 }
 
@@ -141,15 +205,22 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     let r = d.brick(&["apply", "p2.json"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("Saved plan is stale"), "{}", r.stderr);
-    assert!(r.stderr.contains("changed since the plan was made"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("changed since the plan was made"),
+        "{}",
+        r.stderr
+    );
     // Once the state exists, a plan made before the last apply names the serials.
-    d.brick(&["plan", "--out", "p4.json", "--var", "word=y"]).ok();
-    d.brick(&["apply", "--auto-approve", "--var", "word=z"]).ok();
+    d.brick(&["plan", "--out", "p4.json", "--var", "word=y"])
+        .ok();
+    d.brick(&["apply", "--auto-approve", "--var", "word=z"])
+        .ok();
     let r = d.brick(&["apply", "p4.json"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("serial 1 then, 2 now"), "{}", r.stderr);
     // A configuration change also makes a plan stale.
-    d.brick(&["plan", "--var", "word=x", "--out", "p3.json"]).ok();
+    d.brick(&["plan", "--var", "word=x", "--out", "p3.json"])
+        .ok();
     d.write("extra.hcl", "resource \"brick_data\" \"z\" {}\n");
     let r = d.brick(&["apply", "p3.json"]);
     assert_eq!(r.code, 1);
@@ -164,17 +235,36 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
 #[test]
 fn target_exclude_and_replace_limit_and_force_changes() {
     let d = Dir::new(CHAIN);
-    let r = d.brick(&["apply", "--auto-approve", "--target", "brick_data.b"]).ok();
+    let r = d
+        .brick(&["apply", "--auto-approve", "--target", "brick_data.b"])
+        .ok();
     assert!(r.stdout.contains("2 added"), "{}", r.stdout);
     let r = d.brick(&["state", "list"]).ok();
     assert_eq!(r.stdout, "brick_data.a\nbrick_data.b\n");
-    let r = d.brick(&["plan", "--no-color", "--exclude", "brick_data.c"]).ok();
+    let r = d
+        .brick(&["plan", "--no-color", "--exclude", "brick_data.c"])
+        .ok();
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
     d.brick(&["apply", "--auto-approve"]).ok();
-    let r = d.brick(&["plan", "--no-color", "--replace", "brick_data.a", "--detailed-exitcode"]);
+    let r = d.brick(&[
+        "plan",
+        "--no-color",
+        "--replace",
+        "brick_data.a",
+        "--detailed-exitcode",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stdout.contains("# brick_data.a will be replaced, as requested"), "{}", r.stdout);
-    assert!(r.stdout.contains("-/+ resource \"brick_data\" \"a\""), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("# brick_data.a will be replaced, as requested"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("-/+ resource \"brick_data\" \"a\""),
+        "{}",
+        r.stdout
+    );
     let r = d.brick(&["plan", "--target", "brick_data[", "--no-color"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("Invalid address"), "{}", r.stderr);
@@ -224,7 +314,11 @@ fn graph_prints_dot_and_show_prints_state() {
     let d = Dir::new(CHAIN);
     let r = d.brick(&["graph"]).ok();
     assert!(r.stdout.starts_with("digraph {"));
-    assert!(r.stdout.contains("\"brick_data.b\" -> \"brick_data.a\""), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("\"brick_data.b\" -> \"brick_data.a\""),
+        "{}",
+        r.stdout
+    );
     d.brick(&["apply", "--auto-approve"]).ok();
     let r = d.brick(&["show", "--json"]).ok();
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -232,19 +326,39 @@ fn graph_prints_dot_and_show_prints_state() {
     assert_eq!(rs.len(), 3);
     assert_eq!(rs[0]["values"]["input"], "one");
     let r = d.brick(&["show", "--no-color"]).ok();
-    assert!(r.stdout.contains("# brick_data.a:\nresource \"brick_data\" \"a\" {"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("# brick_data.a:\nresource \"brick_data\" \"a\" {"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn state_mv_renames_and_the_next_plan_follows() {
     let d = Dir::new(CHAIN);
     d.brick(&["apply", "--auto-approve"]).ok();
-    let r = d.brick(&["state", "mv", "brick_data.c", "brick_data.d"]).ok();
+    let r = d
+        .brick(&["state", "mv", "brick_data.c", "brick_data.d"])
+        .ok();
     assert!(r.stdout.contains("Successfully moved 1 object(s)."));
     let r = d.brick(&["plan", "--no-color"]).ok();
-    assert!(r.stdout.contains("# brick_data.c will be created"), "{}", r.stdout);
-    assert!(r.stdout.contains("# brick_data.d will be destroyed"), "{}", r.stdout);
-    assert!(r.stdout.contains("(because brick_data.d is not in configuration)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("# brick_data.c will be created"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("# brick_data.d will be destroyed"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("(because brick_data.d is not in configuration)"),
+        "{}",
+        r.stdout
+    );
     let r = d.brick(&["state", "rm", "brick_data.d"]).ok();
     assert!(r.stdout.contains("Removed brick_data.d"));
 }
@@ -267,13 +381,21 @@ fn sensitive_values_stay_hidden_in_plans_state_and_show() {
         "variable \"pw\" {\n  default   = \"hunter2\"\n  sensitive = true\n}\nresource \"brick_data\" \"s\" {\n  input = var.pw\n}\n",
     );
     let r = d.brick(&["plan", "--no-color"]).ok();
-    assert!(r.stdout.contains("+ input  = (sensitive value)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("+ input  = (sensitive value)"),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stdout.contains("hunter2"));
     d.brick(&["apply", "--auto-approve"]).ok();
     let state = std::fs::read_to_string(d.state_path()).unwrap();
     assert!(state.contains("sensitive_attributes"), "{state}");
     let r = d.brick(&["show", "--no-color"]).ok();
-    assert!(r.stdout.contains("input  = (sensitive value)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("input  = (sensitive value)"),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stdout.contains("hunter2"));
     let r = d.brick(&["plan", "--detailed-exitcode"]).ok();
     assert!(r.stdout.contains("No changes."));

@@ -14,7 +14,9 @@ fn config(n: usize) -> String {
                 i - 10
             ));
         } else {
-            s.push_str(&format!("resource \"brick_data\" \"r{i}\" {{\n  input = \"v{i}\"\n}}\n"));
+            s.push_str(&format!(
+                "resource \"brick_data\" \"r{i}\" {{\n  input = \"v{i}\"\n}}\n"
+            ));
         }
     }
     s
@@ -41,12 +43,19 @@ fn jitter(max: u64) -> u64 {
 #[test]
 fn kill_nine_during_apply_always_leaves_a_loadable_state_and_a_rerun_converges() {
     let n = 200;
-    let rounds: usize = std::env::var("BRICK_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let rounds: usize = std::env::var("BRICK_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
     // How long one uninterrupted apply takes here, to spread the kills over it.
     let probe = tempfile::tempdir().unwrap();
     std::fs::write(probe.path().join("main.hcl"), config(n)).unwrap();
     let t = Instant::now();
-    assert!(brick(probe.path(), &["apply", "--auto-approve"]).status.success());
+    assert!(
+        brick(probe.path(), &["apply", "--auto-approve"])
+            .status
+            .success()
+    );
     let full = t.elapsed().as_millis() as u64;
 
     for round in 0..rounds {
@@ -54,7 +63,14 @@ fn kill_nine_during_apply_always_leaves_a_loadable_state_and_a_rerun_converges()
         std::fs::write(d.path().join("main.hcl"), config(n)).unwrap();
         // Some rounds start from a partly applied state, so kills also hit updates.
         if round % 3 == 2 {
-            assert!(brick(d.path(), &["apply", "--auto-approve", "--target", "brick_data.r5"]).status.success());
+            assert!(
+                brick(
+                    d.path(),
+                    &["apply", "--auto-approve", "--target", "brick_data.r5"]
+                )
+                .status
+                .success()
+            );
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_brick"))
             .arg("-C")
@@ -70,15 +86,26 @@ fn kill_nine_during_apply_always_leaves_a_loadable_state_and_a_rerun_converges()
 
         // The state loads, without a lock, at once.
         let out = brick(d.path(), &["state", "list"]);
-        assert!(out.status.success(), "round {round}: state list after kill failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "round {round}: state list after kill failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // The killed process's lock is reported as stale and removed by its id.
         let store = brick_state::StateStore::new(d.path().join("brick.state.json"), "test");
         if let Some(status) = store.lock_status().unwrap() {
-            assert!(status.stale, "round {round}: the lock of a killed process is stale");
+            assert!(
+                status.stale,
+                "round {round}: the lock of a killed process is stale"
+            );
             let out = brick(d.path(), &["plan"]);
             assert_eq!(out.status.code(), Some(1));
             assert!(String::from_utf8_lossy(&out.stderr).contains("stale"));
-            assert!(brick(d.path(), &["force-unlock", &status.holder.id]).status.success());
+            assert!(
+                brick(d.path(), &["force-unlock", &status.holder.id])
+                    .status
+                    .success()
+            );
         }
         // Plan works (exit 0 or 2 with --detailed-exitcode).
         let out = brick(d.path(), &["plan", "--detailed-exitcode", "--no-color"]);
@@ -89,15 +116,31 @@ fn kill_nine_during_apply_always_leaves_a_loadable_state_and_a_rerun_converges()
             String::from_utf8_lossy(&out.stderr)
         );
         let out = brick(d.path(), &["apply", "--auto-approve", "--no-color"]);
-        assert!(out.status.success(), "round {round}: rerun failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "round {round}: rerun failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = brick(d.path(), &["plan", "--detailed-exitcode"]);
-        assert_eq!(out.status.code(), Some(0), "round {round}: not converged:\n{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: not converged:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let list = brick(d.path(), &["state", "list"]);
         let text = String::from_utf8_lossy(&list.stdout);
-        assert_eq!(text.lines().count(), n, "round {round}: every resource tracked exactly once");
+        assert_eq!(
+            text.lines().count(),
+            n,
+            "round {round}: every resource tracked exactly once"
+        );
         let mut seen: Vec<&str> = text.lines().collect();
         seen.dedup();
         assert_eq!(seen.len(), n);
-        assert!(!d.path().join("brick.state.json.journal").exists(), "round {round}: journal folded");
+        assert!(
+            !d.path().join("brick.state.json.journal").exists(),
+            "round {round}: journal folded"
+        );
     }
 }

@@ -6,8 +6,17 @@ use std::path::Path;
 use std::process::Command;
 
 fn brick(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_brick")).arg("-C").arg(dir).args(args).output().unwrap();
-    assert!(out.status.success() || out.status.code() == Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_brick"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() || out.status.code() == Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -27,7 +36,11 @@ fn terraform_json_parses_and_validates_our_plans_and_state() {
         .arg(".")
         .output()
         .unwrap();
-    assert!(build.status.success(), "go build failed: {}", String::from_utf8_lossy(&build.stderr));
+    assert!(
+        build.status.success(),
+        "go build failed: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
 
     let d = tempfile::tempdir().unwrap();
     let v1 = r#"
@@ -62,9 +75,17 @@ output "o" {
     let show = brick(d.path(), &["show", "--json", "p.json"]);
     let plan_file = work.path().join("plan.json");
     std::fs::write(&plan_file, &show.stdout).unwrap();
-    let out = Command::new(&tool).arg("plan").arg(&plan_file).output().unwrap();
+    let out = Command::new(&tool)
+        .arg("plan")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "terraform-json rejected the plan: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "terraform-json rejected the plan: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("brick_data.keep [no-op]"), "{text}");
     assert!(text.contains("brick_data.change [update]"), "{text}");
     assert!(text.contains("brick_data.swap [delete create]"), "{text}");
@@ -72,13 +93,29 @@ output "o" {
 
     let plan_json = brick(d.path(), &["plan", "--json", "--var", "n=2"]);
     std::fs::write(&plan_file, &plan_json.stdout).unwrap();
-    let out = Command::new(&tool).arg("plan").arg(&plan_file).output().unwrap();
-    assert!(out.status.success(), "terraform-json rejected plan --json: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&tool)
+        .arg("plan")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "terraform-json rejected plan --json: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let state = brick(d.path(), &["show", "--json"]);
     let state_file = work.path().join("state.json");
     std::fs::write(&state_file, &state.stdout).unwrap();
-    let out = Command::new(&tool).arg("state").arg(&state_file).output().unwrap();
-    assert!(out.status.success(), "terraform-json rejected the state: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&tool)
+        .arg("state")
+        .arg(&state_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "terraform-json rejected the state: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "resources=4\n");
 }

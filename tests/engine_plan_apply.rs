@@ -45,7 +45,13 @@ fn data_from(name: &str, from: &str) -> ResourceConfig {
     resource("brick_data", name, "brick", body, vec![r])
 }
 
-fn resource(ty: &str, name: &str, provider: &str, body: EvalFn, refs: Vec<Reference>) -> ResourceConfig {
+fn resource(
+    ty: &str,
+    name: &str,
+    provider: &str,
+    body: EvalFn,
+    refs: Vec<Reference>,
+) -> ResourceConfig {
     ResourceConfig {
         addr: ResourceAddr::managed(ty, name),
         provider: provider.into(),
@@ -67,7 +73,8 @@ fn fake(name: &str, deps: &[&str]) -> ResourceConfig {
             name: d.to_string(),
         })
         .collect();
-    let body: EvalFn = Arc::new(move |_, _| Ok(Value::object_from([("name", Value::string(n.clone()))])));
+    let body: EvalFn =
+        Arc::new(move |_, _| Ok(Value::object_from([("name", Value::string(n.clone()))])));
     resource("fake_thing", name, "fake", body, refs)
 }
 
@@ -102,7 +109,12 @@ impl World {
         plan(c, &self.state, &self.providers, opts, &NoEvents).await
     }
 
-    async fn apply(&mut self, c: &Configuration, p: &Plan, parallelism: usize) -> (brick::apply::ApplyOutcome, MemoryState) {
+    async fn apply(
+        &mut self,
+        c: &Configuration,
+        p: &Plan,
+        parallelism: usize,
+    ) -> (brick::apply::ApplyOutcome, MemoryState) {
         let mut sink = MemoryState::new(self.state.clone());
         let events = Arc::new(CollectEvents::default());
         let out = apply(
@@ -112,7 +124,10 @@ impl World {
             &self.providers,
             &mut sink,
             events,
-            &ApplyOptions { parallelism, ..Default::default() },
+            &ApplyOptions {
+                parallelism,
+                ..Default::default()
+            },
             &Cancel::new(),
         )
         .await;
@@ -130,13 +145,20 @@ impl World {
 }
 
 fn actions(p: &Plan) -> Vec<(String, Action)> {
-    p.changes.iter().map(|c| (c.addr.to_string(), c.action)).collect()
+    p.changes
+        .iter()
+        .map(|c| (c.addr.to_string(), c.action))
+        .collect()
 }
 
 #[tokio::test]
 async fn a_chain_is_created_then_planned_as_no_op_then_updated_through_unknown_values() {
     let mut w = World::new();
-    let c = config(vec![data("a", Value::string("one")), data_from("b", "a"), data_from("c", "b")]);
+    let c = config(vec![
+        data("a", Value::string("one")),
+        data_from("b", "a"),
+        data_from("c", "b"),
+    ]);
     let p = w.plan(&c, &Options::default()).await;
     assert_eq!(
         actions(&p),
@@ -146,7 +168,10 @@ async fn a_chain_is_created_then_planned_as_no_op_then_updated_through_unknown_v
             ("brick_data.c".into(), Action::Create)
         ]
     );
-    assert!(!p.changes[1].after.get("input").unwrap().is_known(), "b's input is known after apply");
+    assert!(
+        !p.changes[1].after.get("input").unwrap().is_known(),
+        "b's input is known after apply"
+    );
     let (out, _) = w.apply(&c, &p, 10).await;
     assert!(!out.has_errors(), "{:?}", out.diagnostics);
     assert_eq!(out.added, 3);
@@ -157,9 +182,16 @@ async fn a_chain_is_created_then_planned_as_no_op_then_updated_through_unknown_v
     assert!(p.changes.iter().all(|c| c.action == Action::NoOp));
     assert!(!p.has_changes());
 
-    let c2 = config(vec![data("a", Value::string("two")), data_from("b", "a"), data_from("c", "b")]);
+    let c2 = config(vec![
+        data("a", Value::string("two")),
+        data_from("b", "a"),
+        data_from("c", "b"),
+    ]);
     let p = w.plan(&c2, &Options::default()).await;
-    assert_eq!(p.changes.iter().map(|c| c.action).collect::<Vec<_>>(), [Action::Update; 3]);
+    assert_eq!(
+        p.changes.iter().map(|c| c.action).collect::<Vec<_>>(),
+        [Action::Update; 3]
+    );
     let (out, _) = w.apply(&c2, &p, 10).await;
     assert!(!out.has_errors(), "{:?}", out.diagnostics);
     let c_state = &w.state.instances[&"brick_data.c".parse().unwrap()].value;
@@ -172,7 +204,13 @@ async fn a_failure_skips_only_its_dependents_and_every_error_is_reported() {
     let mut w = World::new();
     w.fake.fail_on("b");
     w.fake.fail_on("x");
-    let c = config(vec![fake("a", &[]), fake("b", &["a"]), fake("c", &["b"]), fake("d", &[]), fake("x", &[])]);
+    let c = config(vec![
+        fake("a", &[]),
+        fake("b", &["a"]),
+        fake("c", &["b"]),
+        fake("d", &[]),
+        fake("x", &[]),
+    ]);
     let p = w.plan(&c, &Options::default()).await;
     let (out, _) = w.apply(&c, &p, 10).await;
     assert_eq!(out.diagnostics.len(), 2, "{:?}", out.diagnostics);
@@ -188,7 +226,12 @@ async fn apply_never_runs_more_than_parallelism_operations_at_once() {
     let p = w.plan(&c, &Options::default()).await;
     let (out, _) = w.apply(&c, &p, 3).await;
     assert!(!out.has_errors());
-    assert_eq!(w.fake.max_concurrent.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(
+        w.fake
+            .max_concurrent
+            .load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
     assert_eq!(w.state.instances.len(), 12);
 }
 
@@ -197,7 +240,15 @@ async fn destroy_removes_dependents_before_their_dependencies() {
     let mut w = World::new();
     let c = config(vec![fake("a", &[]), fake("b", &["a"]), fake("c", &["b"])]);
     w.converge(&c).await;
-    let p = w.plan(&c, &Options { mode: PlanMode::Destroy, ..Default::default() }).await;
+    let p = w
+        .plan(
+            &c,
+            &Options {
+                mode: PlanMode::Destroy,
+                ..Default::default()
+            },
+        )
+        .await;
     assert!(p.changes.iter().all(|c| c.action == Action::Delete));
     let (out, sink) = w.apply(&c, &p, 10).await;
     assert!(!out.has_errors());
@@ -212,7 +263,10 @@ async fn a_changed_trigger_replaces_and_create_before_destroy_creates_first() {
     let mut w = World::new();
     let mk = |t: i64, cbd: bool| {
         let body: EvalFn = Arc::new(move |_, _| {
-            Ok(Value::object_from([("input", Value::string("x")), ("triggers_replace", Value::number(t))]))
+            Ok(Value::object_from([
+                ("input", Value::string("x")),
+                ("triggers_replace", Value::number(t)),
+            ]))
         });
         let mut r = resource("brick_data", "r", "brick", body, vec![]);
         r.lifecycle.create_before_destroy = cbd;
@@ -221,11 +275,30 @@ async fn a_changed_trigger_replaces_and_create_before_destroy_creates_first() {
     w.converge(&mk(1, false)).await;
     let p = w.plan(&mk(2, false), &Options::default()).await;
     assert_eq!(p.changes[0].action, Action::DeleteThenCreate);
-    assert_eq!(p.changes[0].reason, Some(ActionReason::ReplaceBecauseCannotUpdate));
+    assert_eq!(
+        p.changes[0].reason,
+        Some(ActionReason::ReplaceBecauseCannotUpdate)
+    );
     assert_eq!(p.changes[0].replace_paths.len(), 1);
-    let old_id = w.state.instances.values().next().unwrap().value.get("id").cloned();
+    let old_id = w
+        .state
+        .instances
+        .values()
+        .next()
+        .unwrap()
+        .value
+        .get("id")
+        .cloned();
     w.apply(&mk(2, false), &p, 10).await;
-    let new_id = w.state.instances.values().next().unwrap().value.get("id").cloned();
+    let new_id = w
+        .state
+        .instances
+        .values()
+        .next()
+        .unwrap()
+        .value
+        .get("id")
+        .cloned();
     assert_ne!(old_id, new_id);
     let p = w.plan(&mk(3, true), &Options::default()).await;
     assert_eq!(p.changes[0].action, Action::CreateThenDelete);
@@ -238,7 +311,15 @@ async fn prevent_destroy_makes_the_plan_fail_with_a_clear_error() {
     r.lifecycle.prevent_destroy = true;
     let c = config(vec![r]);
     w.converge(&c).await;
-    let p = w.plan(&c, &Options { mode: PlanMode::Destroy, ..Default::default() }).await;
+    let p = w
+        .plan(
+            &c,
+            &Options {
+                mode: PlanMode::Destroy,
+                ..Default::default()
+            },
+        )
+        .await;
     assert!(p.errored);
     assert_eq!(p.diagnostics[0].code, "brick::plan::prevent_destroy");
 }
@@ -252,14 +333,32 @@ async fn drift_is_reported_separately_and_the_fix_is_planned() {
     w.fake.tamper(&id, "value", Value::string("changed"));
     let p = w.plan(&c, &Options::default()).await;
     assert_eq!(p.drift.len(), 1);
-    assert_eq!(p.drift[0].after.get("value"), Some(&Value::string("changed")));
+    assert_eq!(
+        p.drift[0].after.get("value"),
+        Some(&Value::string("changed"))
+    );
     assert_eq!(p.changes[0].action, Action::Update);
-    let p = w.plan(&c, &Options { mode: PlanMode::RefreshOnly, ..Default::default() }).await;
+    let p = w
+        .plan(
+            &c,
+            &Options {
+                mode: PlanMode::RefreshOnly,
+                ..Default::default()
+            },
+        )
+        .await;
     assert!(p.changes.is_empty());
-    assert!(p.has_changes(), "a refresh-only plan with drift has something to record");
+    assert!(
+        p.has_changes(),
+        "a refresh-only plan with drift has something to record"
+    );
     w.fake.remove_object(&id);
     let p = w.plan(&c, &Options::default()).await;
-    assert_eq!(p.changes[0].action, Action::Create, "a deleted object is created again");
+    assert_eq!(
+        p.changes[0].action,
+        Action::Create,
+        "a deleted object is created again"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +372,11 @@ async fn shrinking_a_count_deletes_the_highest_indices_with_their_reason() {
     w.converge(&mk(3)).await;
     assert_eq!(w.state.instances.len(), 3);
     let p = w.plan(&mk(1), &Options::default()).await;
-    let dels: Vec<_> = p.changes.iter().filter(|c| c.action == Action::Delete).collect();
+    let dels: Vec<_> = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .collect();
     assert_eq!(dels.len(), 2);
     assert_eq!(dels[0].addr.key, InstanceKey::Int(1));
     assert_eq!(dels[0].reason, Some(ActionReason::DeleteBecauseCountIndex));
@@ -282,12 +385,22 @@ async fn shrinking_a_count_deletes_the_highest_indices_with_their_reason() {
 #[tokio::test]
 async fn targeting_plans_only_the_target_and_what_it_depends_on() {
     let w = World::new();
-    let c = config(vec![data("a", Value::string("x")), data_from("b", "a"), data("z", Value::string("y"))]);
-    let opts = Options { targets: vec!["brick_data.b".parse::<Target>().unwrap()], ..Default::default() };
+    let c = config(vec![
+        data("a", Value::string("x")),
+        data_from("b", "a"),
+        data("z", Value::string("y")),
+    ]);
+    let opts = Options {
+        targets: vec!["brick_data.b".parse::<Target>().unwrap()],
+        ..Default::default()
+    };
     let p = w.plan(&c, &opts).await;
     let names: Vec<_> = p.changes.iter().map(|c| c.addr.to_string()).collect();
     assert_eq!(names, ["brick_data.a", "brick_data.b"]);
-    let opts = Options { excludes: vec!["brick_data.a".parse::<Target>().unwrap()], ..Default::default() };
+    let opts = Options {
+        excludes: vec!["brick_data.a".parse::<Target>().unwrap()],
+        ..Default::default()
+    };
     let p = w.plan(&c, &opts).await;
     let names: Vec<_> = p.changes.iter().map(|c| c.addr.to_string()).collect();
     assert_eq!(names, ["brick_data.z"]);
@@ -296,7 +409,8 @@ async fn targeting_plans_only_the_target_and_what_it_depends_on() {
 #[tokio::test]
 async fn a_moved_block_renames_without_replacing() {
     let mut w = World::new();
-    w.converge(&config(vec![data("old", Value::string("x"))])).await;
+    w.converge(&config(vec![data("old", Value::string("x"))]))
+        .await;
     let mut c = config(vec![data("new", Value::string("x"))]);
     c.moved.push(Moved {
         from: "brick_data.old".parse().unwrap(),
@@ -305,7 +419,10 @@ async fn a_moved_block_renames_without_replacing() {
     let p = w.plan(&c, &Options::default()).await;
     assert_eq!(p.changes.len(), 1);
     assert_eq!(p.changes[0].action, Action::NoOp);
-    assert_eq!(p.changes[0].previous_addr.as_ref().unwrap().to_string(), "brick_data.old");
+    assert_eq!(
+        p.changes[0].previous_addr.as_ref().unwrap().to_string(),
+        "brick_data.old"
+    );
     w.apply(&c, &p, 10).await;
     let names: Vec<String> = w.state.instances.keys().map(|a| a.to_string()).collect();
     assert_eq!(names, ["brick_data.new"]);
@@ -316,14 +433,32 @@ async fn replace_by_request_and_an_import_block_are_planned() {
     let mut w = World::new();
     let c = config(vec![data("a", Value::string("x"))]);
     w.converge(&c).await;
-    let p = w.plan(&c, &Options { replace: vec!["brick_data.a".parse().unwrap()], ..Default::default() }).await;
+    let p = w
+        .plan(
+            &c,
+            &Options {
+                replace: vec!["brick_data.a".parse().unwrap()],
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(p.changes[0].action, Action::DeleteThenCreate);
     assert_eq!(p.changes[0].reason, Some(ActionReason::ReplaceByRequest));
 
-    let mut c = config(vec![data("a", Value::string("x")), data("imp", Value::null_dynamic())]);
-    c.imports.push(Import { to: "brick_data.imp".parse().unwrap(), id: "given-id".into() });
+    let mut c = config(vec![
+        data("a", Value::string("x")),
+        data("imp", Value::null_dynamic()),
+    ]);
+    c.imports.push(Import {
+        to: "brick_data.imp".parse().unwrap(),
+        id: "given-id".into(),
+    });
     let p = w.plan(&c, &Options::default()).await;
-    let imp = p.changes.iter().find(|c| c.addr.to_string() == "brick_data.imp").unwrap();
+    let imp = p
+        .changes
+        .iter()
+        .find(|c| c.addr.to_string() == "brick_data.imp")
+        .unwrap();
     assert_eq!(imp.importing.as_deref(), Some("given-id"));
     assert_eq!(imp.action, Action::NoOp);
     w.apply(&c, &p, 10).await;
@@ -340,7 +475,12 @@ async fn a_provider_configured_from_unknown_values_defers_its_resources() {
     c.providers.push(ProviderConfig {
         name: "fake".into(),
         type_name: "fake".into(),
-        body: Arc::new(move |s: &dyn Scope, _| Ok(Value::object_from([("endpoint", s.get(&r2).and_then(|o| o.get("id").cloned()).unwrap())]))),
+        body: Arc::new(move |s: &dyn Scope, _| {
+            Ok(Value::object_from([(
+                "endpoint",
+                s.get(&r2).and_then(|o| o.get("id").cloned()).unwrap(),
+            )]))
+        }),
         references: vec![r],
     });
     let p = w.plan(&c, &Options::default()).await;
@@ -354,7 +494,12 @@ async fn a_provider_configured_from_unknown_values_defers_its_resources() {
 async fn outputs_are_recorded_even_without_resources() {
     let mut w = World::new();
     let mut c = config(vec![]);
-    c.outputs.push(OutputConfig { name: "greeting".into(), expr: constant(Value::string("hi")), references: vec![], sensitive: false });
+    c.outputs.push(OutputConfig {
+        name: "greeting".into(),
+        expr: constant(Value::string("hi")),
+        references: vec![],
+        sensitive: false,
+    });
     let p = w.plan(&c, &Options::default()).await;
     assert!(p.has_changes());
     let (out, _) = w.apply(&c, &p, 10).await;
@@ -370,10 +515,32 @@ async fn events_report_start_and_completion_of_each_step() {
     let p = w.plan(&c, &Options::default()).await;
     let mut sink = MemoryState::new(w.state.clone());
     let events = Arc::new(CollectEvents::default());
-    apply(&p, &c, &w.state, &w.providers, &mut sink, events.clone(), &ApplyOptions::default(), &Cancel::new()).await;
+    apply(
+        &p,
+        &c,
+        &w.state,
+        &w.providers,
+        &mut sink,
+        events.clone(),
+        &ApplyOptions::default(),
+        &Cancel::new(),
+    )
+    .await;
     let ev = events.0.lock().unwrap();
-    assert!(matches!(ev[0], Event::ApplyStart { action: Action::Create, .. }));
-    assert!(matches!(ev[1], Event::ApplyDone { action: Action::Create, .. }));
+    assert!(matches!(
+        ev[0],
+        Event::ApplyStart {
+            action: Action::Create,
+            ..
+        }
+    ));
+    assert!(matches!(
+        ev[1],
+        Event::ApplyDone {
+            action: Action::Create,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -387,7 +554,11 @@ async fn a_step_past_its_timeout_fails_and_independent_work_continues() {
     let (out, _) = w.apply(&c, &p, 10).await;
     assert_eq!(out.diagnostics.len(), 1, "{:?}", out.diagnostics);
     assert_eq!(out.diagnostics[0].code, "brick::apply::timeout");
-    assert!(w.state.instances.contains_key(&"fake_thing.other".parse().unwrap()));
+    assert!(
+        w.state
+            .instances
+            .contains_key(&"fake_thing.other".parse().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -403,11 +574,32 @@ async fn an_interrupt_lets_running_steps_finish_and_starts_nothing_new() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         c2.interrupt();
     });
-    let out = apply(&p, &c, &w.state, &w.providers, &mut sink, Arc::new(NoEvents), &ApplyOptions { parallelism: 2, ..Default::default() }, &cancel).await;
+    let out = apply(
+        &p,
+        &c,
+        &w.state,
+        &w.providers,
+        &mut sink,
+        Arc::new(NoEvents),
+        &ApplyOptions {
+            parallelism: 2,
+            ..Default::default()
+        },
+        &cancel,
+    )
+    .await;
     assert!(out.interrupted);
-    assert_eq!(sink.state.instances.len(), 2, "the two running creates finished and were recorded");
+    assert_eq!(
+        sink.state.instances.len(),
+        2,
+        "the two running creates finished and were recorded"
+    );
     assert_eq!(w.fake.objects().len(), 2, "nothing else was created");
-    assert!(out.diagnostics.iter().any(|d| d.code == "brick::apply::interrupted"));
+    assert!(
+        out.diagnostics
+            .iter()
+            .any(|d| d.code == "brick::apply::interrupted")
+    );
 }
 
 #[tokio::test]
@@ -433,7 +625,44 @@ async fn replace_triggered_by_replaces_when_the_trigger_changes() {
     };
     w.converge(&mk("one")).await;
     let p = w.plan(&mk("two"), &Options::default()).await;
-    let b = p.changes.iter().find(|c| c.addr.to_string() == "brick_data.b").unwrap();
+    let b = p
+        .changes
+        .iter()
+        .find(|c| c.addr.to_string() == "brick_data.b")
+        .unwrap();
     assert_eq!(b.action, Action::DeleteThenCreate);
     assert_eq!(b.reason, Some(ActionReason::ReplaceByTriggers));
+}
+
+#[tokio::test]
+async fn applying_a_refresh_only_plan_records_drift_and_changes_nothing_real() {
+    let mut w = World::new();
+    let c = config(vec![fake("a", &[])]);
+    w.converge(&c).await;
+    let id = w.fake.objects().keys().next().unwrap().clone();
+    w.fake.tamper(&id, "value", Value::string("outside"));
+    let calls_before = w.fake.calls().len();
+    let p = w
+        .plan(
+            &c,
+            &Options {
+                mode: PlanMode::RefreshOnly,
+                ..Default::default()
+            },
+        )
+        .await;
+    let (out, _) = w.apply(&c, &p, 10).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let v = &w.state.instances[&"fake_thing.a".parse().unwrap()].value;
+    assert_eq!(v.get("value"), Some(&Value::string("outside")));
+    let writes = w.fake.calls()[calls_before..]
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                brick_provider_api::fake::Call::Read(_) | brick_provider_api::fake::Call::Configure
+            )
+        })
+        .count();
+    assert_eq!(writes, 0, "no create, update or delete was called");
 }

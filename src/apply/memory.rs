@@ -43,12 +43,11 @@ impl StateSink for MemoryState {
             Some(r) => {
                 // Under create-before-destroy the old object lives on as deposed until its
                 // destroy step finishes.
-                if r.create_before_destroy {
-                    if let Some(old) = self.state.instances.get(addr) {
-                        if old.value.get("id") != r.value.get("id") {
-                            self.deposed.push((addr.clone(), to_recorded(old)));
-                        }
-                    }
+                if r.create_before_destroy
+                    && let Some(old) = self.state.instances.get(addr)
+                    && old.value.get("id") != r.value.get("id")
+                {
+                    self.deposed.push((addr.clone(), to_recorded(old)));
                 }
                 self.state.instances.insert(
                     addr.clone(),
@@ -65,7 +64,11 @@ impl StateSink for MemoryState {
         }
         Ok(())
     }
-    fn record_deposed(&mut self, addr: &InstanceAddr, state: Option<Recorded>) -> Result<(), String> {
+    fn record_deposed(
+        &mut self,
+        addr: &InstanceAddr,
+        state: Option<Recorded>,
+    ) -> Result<(), String> {
         self.deposed.retain(|(a, _)| a != addr);
         if let Some(r) = state {
             self.deposed.push((addr.clone(), r));

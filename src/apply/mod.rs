@@ -66,8 +66,11 @@ pub trait StateSink: Send {
     }
     fn record(&mut self, addr: &InstanceAddr, state: Option<Recorded>) -> Result<(), String>;
     /// A deposed object (the old half of a create-before-destroy) that still exists.
-    fn record_deposed(&mut self, addr: &InstanceAddr, state: Option<Recorded>)
-    -> Result<(), String>;
+    fn record_deposed(
+        &mut self,
+        addr: &InstanceAddr,
+        state: Option<Recorded>,
+    ) -> Result<(), String>;
     fn record_output(&mut self, name: &str, value: Option<(Value, bool)>) -> Result<(), String>;
     /// Makes everything recorded so far durable.
     fn finish(&mut self) -> Result<(), String>;
@@ -103,7 +106,9 @@ pub struct ApplyOutcome {
 
 impl ApplyOutcome {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -199,6 +204,7 @@ fn shape_of(rc: &ResourceConfig) -> Shape {
 
 /// Applies a plan. `prior` is the state the plan was made against (for values of instances
 /// the plan does not touch).
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     plan: &Plan,
     config: &Configuration,
@@ -227,10 +233,10 @@ pub async fn apply(
             .insert(a.key.clone(), i.value.clone());
     }
     for c in &plan.changes {
-        if let Some(prev) = &c.previous_addr {
-            if let Some(pm) = instances.get_mut(&prev.resource) {
-                pm.remove(&prev.key);
-            }
+        if let Some(prev) = &c.previous_addr
+            && let Some(pm) = instances.get_mut(&prev.resource)
+        {
+            pm.remove(&prev.key);
         }
         let m2 = instances.entry(c.addr.resource.clone()).or_default();
         if matches!(c.action, Action::Delete | Action::Forget) {
@@ -276,7 +282,8 @@ pub async fn apply(
                 }
             }
         };
-        out.diagnostics.extend(p.configure(&cfg).await.into_iter().map(Diagnostic::from));
+        out.diagnostics
+            .extend(p.configure(&cfg).await.into_iter().map(Diagnostic::from));
     }
     if out.has_errors() {
         return out;
@@ -345,12 +352,11 @@ pub async fn apply(
                 }
                 // The deposed half of a create-before-destroy waits for its dependents' new
                 // objects.
-                if d.action == Action::CreateThenDelete {
-                    if let (Some(&a), Some(&dd)) =
+                if d.action == Action::CreateThenDelete
+                    && let (Some(&a), Some(&dd)) =
                         (apply_step.get(&c.addr), destroy_step.get(&d.addr))
-                    {
-                        edges.push((a, dd));
-                    }
+                {
+                    edges.push((a, dd));
                 }
             }
         }
@@ -429,7 +435,9 @@ pub async fn apply(
                         if let Some(prev) = &c.previous_addr {
                             let _ = sink.record(prev, None);
                         }
-                        if let Err(e) = sink.record(&c.addr, Some(recorded_of(c, c.after.clone(), false))) {
+                        if let Err(e) =
+                            sink.record(&c.addr, Some(recorded_of(c, c.after.clone(), false)))
+                        {
                             out.diagnostics.push(state_error(e));
                         }
                     }
@@ -558,7 +566,10 @@ pub async fn apply(
                         result: Err(vec![Diagnostic::error(
                             "brick::apply::not_started",
                             "Operation not started",
-                            format!("{} was not started because its intent could not be recorded.", t.addr),
+                            format!(
+                                "{} was not started because its intent could not be recorded.",
+                                t.addr
+                            ),
                         )]),
                         partial: None,
                         elapsed: Duration::ZERO,
@@ -590,7 +601,11 @@ pub async fn apply(
         let destroying = kind != StepKind::Apply && kind != StepKind::Forget;
         let rc = resources.get(&c.addr.resource).copied();
         let block = rc
-            .and_then(|_| providers.resource_schema(&c.provider, &c.addr.resource).ok())
+            .and_then(|_| {
+                providers
+                    .resource_schema(&c.provider, &c.addr.resource)
+                    .ok()
+            })
             .map(|s| s.block.clone())
             .unwrap_or_default();
         let failed = match done.result {
@@ -645,7 +660,10 @@ pub async fn apply(
                         action: c.action,
                         destroying,
                         elapsed: done.elapsed,
-                        id: new_state.get("id").and_then(Value::as_str).map(String::from),
+                        id: new_state
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .map(String::from),
                     });
                 }
                 false
@@ -712,7 +730,11 @@ pub async fn apply(
             .filter(|o| o.action != Action::Delete)
             .map(|o| o.name.as_str())
             .collect();
-        for o in config.outputs.iter().filter(|o| planned.contains(o.name.as_str())) {
+        for o in config
+            .outputs
+            .iter()
+            .filter(|o| planned.contains(o.name.as_str()))
+        {
             match (o.expr)(&scope, &Block::default()) {
                 Ok(v) if v.is_wholly_known() => {
                     let v = if o.sensitive { v.sensitive() } else { v };
@@ -727,10 +749,10 @@ pub async fn apply(
         }
     }
     for oc in &plan.outputs {
-        if oc.action == Action::Delete {
-            if let Err(e) = sink.record_output(&oc.name, None) {
-                out.diagnostics.push(state_error(e));
-            }
+        if oc.action == Action::Delete
+            && let Err(e) = sink.record_output(&oc.name, None)
+        {
+            out.diagnostics.push(state_error(e));
         }
     }
     if plan.mode == PlanMode::RefreshOnly {
@@ -765,7 +787,7 @@ pub async fn apply(
             }
         }
     } else if plan.mode == PlanMode::Destroy {
-        for (name, _) in &prior.outputs {
+        for name in prior.outputs.keys() {
             let _ = sink.record_output(name, None);
         }
     }
@@ -870,10 +892,7 @@ async fn final_plan(
         Expansion::ForEach(e) => {
             let v = e(&base, &Block::default())?;
             match &c.addr.key {
-                InstanceKey::Str(k) => v
-                    .get(k)
-                    .cloned()
-                    .or_else(|| Some(Value::string(k.clone()))),
+                InstanceKey::Str(k) => v.get(k).cloned().or_else(|| Some(Value::string(k.clone()))),
                 _ => None,
             }
         }
@@ -949,9 +968,19 @@ impl Task {
         };
         let call = async {
             if self.action == Action::Read {
-                match self.provider.read_data_source(&self.type_name, &self.planned_plain).await {
-                    Ok(v) => brick_provider_api::provider::ApplyResponse { new_state: v, diagnostics: Vec::new() },
-                    Err(d) => brick_provider_api::provider::ApplyResponse { new_state: Value::null_dynamic(), diagnostics: d },
+                match self
+                    .provider
+                    .read_data_source(&self.type_name, &self.planned_plain)
+                    .await
+                {
+                    Ok(v) => brick_provider_api::provider::ApplyResponse {
+                        new_state: v,
+                        diagnostics: Vec::new(),
+                    },
+                    Err(d) => brick_provider_api::provider::ApplyResponse {
+                        new_state: Value::null_dynamic(),
+                        diagnostics: d,
+                    },
                 }
             } else {
                 self.provider
@@ -965,10 +994,8 @@ impl Task {
             }
         };
         tokio::pin!(call);
-        let mut ticker = tokio::time::interval_at(
-            tokio::time::Instant::now() + self.interval,
-            self.interval,
-        );
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
         let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
         let resp = loop {
             tokio::select! {

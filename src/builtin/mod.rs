@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, ImportedResource, PathStep, PlanRequest, PlanResponse,
-    ReadRequest,
+    ApplyRequest, ApplyResponse, ImportedResource, PathStep, PlanRequest, PlanResponse, ReadRequest,
 };
 use brick_provider_api::schema::{Attribute, Block, ProviderSchema, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
@@ -263,8 +262,10 @@ mod tests {
         .await;
         assert_conforms(
             &p,
-            &[Fixture::new(BRICK_DATA, config(Value::number(1), Value::number(1)))
-                .updated(config(Value::number(1), Value::number(2)))],
+            &[
+                Fixture::new(BRICK_DATA, config(Value::number(1), Value::number(1)))
+                    .updated(config(Value::number(1), Value::number(2))),
+            ],
         )
         .await;
     }
@@ -273,7 +274,12 @@ mod tests {
     async fn creating_plans_an_unknown_id_and_an_output_of_the_input_type() {
         let p = BrickProvider::with_sequential_ids();
         let null = Value::null(BrickProvider::data_block().value_type());
-        let r = plan(&p, &null, &config(Value::string("x"), Value::null_dynamic())).await;
+        let r = plan(
+            &p,
+            &null,
+            &config(Value::string("x"), Value::null_dynamic()),
+        )
+        .await;
         assert_eq!(r.planned.get("id"), Some(&Value::unknown(Type::String)));
         assert_eq!(r.planned.get("output"), Some(&Value::unknown(Type::String)));
         assert!(r.requires_replace.is_empty());
@@ -299,14 +305,22 @@ mod tests {
         );
         assert_eq!(r.planned.get("id"), Some(&Value::unknown(Type::String)));
         let r = plan(&p, &prior, &config(Value::string("a"), Value::number(1))).await;
-        assert_eq!(r.planned, prior, "an unchanged configuration plans no change");
+        assert_eq!(
+            r.planned, prior,
+            "an unchanged configuration plans no change"
+        );
     }
 
     #[tokio::test]
     async fn a_null_input_plans_a_null_output() {
         let p = BrickProvider::with_sequential_ids();
         let null = Value::null(BrickProvider::data_block().value_type());
-        let r = plan(&p, &null, &config(Value::null_dynamic(), Value::null_dynamic())).await;
+        let r = plan(
+            &p,
+            &null,
+            &config(Value::null_dynamic(), Value::null_dynamic()),
+        )
+        .await;
         assert_eq!(r.planned.get("output"), Some(&Value::null_dynamic()));
     }
 }

@@ -68,7 +68,9 @@ impl Ui {
             crate::view::text::Style { color: self.color }.bold(question)
         ));
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         Ok(line.trim() == "yes")
     }
 }
@@ -89,11 +91,14 @@ impl Environment for RealEnvironment {
         let base = self.cwd.join(base);
         let full = base.join(pattern);
         let mut out = Vec::new();
-        for p in glob::glob(&full.to_string_lossy()).map_err(|e| std::io::Error::other(e.to_string()))?.flatten() {
-            if p.is_file() {
-                if let Ok(rel) = p.strip_prefix(&base) {
-                    out.push(rel.to_string_lossy().into_owned());
-                }
+        for p in glob::glob(&full.to_string_lossy())
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .flatten()
+        {
+            if p.is_file()
+                && let Ok(rel) = p.strip_prefix(&base)
+            {
+                out.push(rel.to_string_lossy().into_owned());
             }
         }
         out.sort();
@@ -122,7 +127,10 @@ impl Clock for SystemClock {
         time::OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_default()
     }
 }
@@ -154,7 +162,9 @@ impl Context {
     }
 
     pub fn env(&self) -> Arc<dyn Environment> {
-        Arc::new(RealEnvironment { cwd: self.dir.clone() })
+        Arc::new(RealEnvironment {
+            cwd: self.dir.clone(),
+        })
     }
 
     pub fn store(&self) -> st::StateStore {
@@ -188,7 +198,8 @@ impl Context {
         for (i, f) in auto.iter().chain(var_files).enumerate() {
             match std::fs::read_to_string(f) {
                 Ok(text) => {
-                    let (ins, d) = eval::parse_vars_file(&text, config.files.len() + i, &f.to_string_lossy());
+                    let (ins, d) =
+                        eval::parse_vars_file(&text, config.files.len() + i, &f.to_string_lossy());
                     inputs.extend(ins);
                     diags.extend(d);
                 }
@@ -219,7 +230,11 @@ impl Context {
             .chain(engine.providers.iter().map(|p| p.name.clone()))
             .collect();
         let providers = crate::registry::provider_set(names.iter().map(String::as_str), &self.ids);
-        Some(Loaded { config, engine, providers })
+        Some(Loaded {
+            config,
+            engine,
+            providers,
+        })
     }
 
     /// Reports a state error on stderr.
@@ -245,7 +260,11 @@ pub struct LockedState {
 
 /// Takes the lock and loads the state (a new empty one when there is none), settling any
 /// intents an interrupted apply left behind.
-pub async fn lock_and_load(ctx: &Context, operation: &str, providers: &ProviderSet) -> Option<LockedState> {
+pub async fn lock_and_load(
+    ctx: &Context,
+    operation: &str,
+    providers: &ProviderSet,
+) -> Option<LockedState> {
     let store = ctx.store();
     let lock = match store.lock(operation) {
         Ok(l) => l,
@@ -256,13 +275,13 @@ pub async fn lock_and_load(ctx: &Context, operation: &str, providers: &ProviderS
     };
     let state = match store.load_locked(&lock) {
         Ok(Some(l)) => {
-            if let Some(r) = &l.replay {
-                if r.records > 0 {
-                    ctx.ui.error_line(&format!(
-                        "Recovered {} change(s) from an interrupted apply.",
-                        r.records
-                    ));
-                }
+            if let Some(r) = &l.replay
+                && r.records > 0
+            {
+                ctx.ui.error_line(&format!(
+                    "Recovered {} change(s) from an interrupted apply.",
+                    r.records
+                ));
             }
             l.state
         }
@@ -312,7 +331,9 @@ pub fn prior_of(state: &st::State, providers: &ProviderSet) -> PriorState {
 }
 
 /// Variables as recorded in a saved plan.
-pub fn decode_vars(v: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, brick_provider_api::Value> {
+pub fn decode_vars(
+    v: &BTreeMap<String, serde_json::Value>,
+) -> BTreeMap<String, brick_provider_api::Value> {
     v.iter()
         .filter_map(|(k, j)| crate::plan::codec::decode_exact(j).map(|x| (k.clone(), x)))
         .collect()
@@ -320,16 +341,27 @@ pub fn decode_vars(v: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, 
 
 /// One diagnostic as text: `Error: summary`, the source line, the detail, the help line and
 /// the code.
-pub fn render_diagnostic(d: &Diagnostic, files: &[SourceFile], style: crate::view::text::Style) -> String {
+pub fn render_diagnostic(
+    d: &Diagnostic,
+    files: &[SourceFile],
+    style: crate::view::text::Style,
+) -> String {
     let mut out = String::new();
-    let head = if d.is_error() { style.red(&style.bold("Error:")) } else { style.yellow(&style.bold("Warning:")) };
+    let head = if d.is_error() {
+        style.red(&style.bold("Error:"))
+    } else {
+        style.yellow(&style.bold("Warning:"))
+    };
     out.push_str(&format!("\n{head} {}\n", style.bold(&d.summary)));
-    if let Some(span) = d.span {
-        if let Some(f) = files.get(span.file) {
-            let (line, _) = crate::diag::line_col(&f.text, span.start);
-            let text = f.text.lines().nth(line - 1).unwrap_or("");
-            out.push_str(&format!("\n  on {} line {line}:\n  {line:>3}: {text}\n", f.path.display()));
-        }
+    if let Some(span) = d.span
+        && let Some(f) = files.get(span.file)
+    {
+        let (line, _) = crate::diag::line_col(&f.text, span.start);
+        let text = f.text.lines().nth(line - 1).unwrap_or("");
+        out.push_str(&format!(
+            "\n  on {} line {line}:\n  {line:>3}: {text}\n",
+            f.path.display()
+        ));
     }
     if !d.detail.is_empty() {
         out.push_str(&format!("\n{}\n", d.detail));

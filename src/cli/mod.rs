@@ -5,9 +5,12 @@
 //! `--detailed-exitcode`).
 
 mod common;
+pub mod console;
+pub mod fmt;
 mod run;
 mod state_cmd;
 pub mod statefile;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +20,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 pub use common::Ui;
 
 #[derive(Parser, Debug)]
-#[command(name = "brick", version, about = "A declarative desired-state engine for small on-prem clusters")]
+#[command(
+    name = "brick",
+    version,
+    about = "A declarative desired-state engine for small on-prem clusters"
+)]
 pub struct Cli {
     /// Switch to DIR before doing anything else.
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
@@ -74,6 +81,24 @@ pub enum Command {
     Validate {
         #[arg(long)]
         json: bool,
+    },
+    /// Rewrite configuration files in the canonical style.
+    Fmt {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Only check; exit 3 when a file would change.
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a diff.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Evaluate expressions interactively against the configuration and state.
+    Console {
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long = "var-file", value_name = "FILE")]
+        var_files: Vec<PathBuf>,
     },
     /// Show what apply would change.
     Plan {
@@ -174,11 +199,11 @@ pub enum StateCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ui = Ui::new(cli.no_color);
-    if let Some(dir) = &cli.chdir {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            ui.error_line(&format!("Error: cannot switch to {}: {e}", dir.display()));
-            return ExitCode::from(1);
-        }
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        ui.error_line(&format!("Error: cannot switch to {}: {e}", dir.display()));
+        return ExitCode::from(1);
     }
     let code = match cli.command {
         Command::Version { json } => {
@@ -192,13 +217,19 @@ pub fn main() -> ExitCode {
             }
             0
         }
+        Command::Fmt { paths, check, diff } => {
+            return fmt::run(&paths, check, diff);
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "brick", &mut std::io::stdout());
             0
         }
         command => {
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     ui.error_line(&format!("Error: cannot start the runtime: {e}"));
@@ -216,9 +247,21 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
     match command {
         Command::Init => run::init(&ctx),
         Command::Validate { json } => run::validate(&ctx, json),
-        Command::Plan { args, out, detailed_exitcode } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
-        Command::Apply { args, auto_approve, plan_file } => run::apply_cmd(&ctx, &args, auto_approve, plan_file).await,
-        Command::Destroy { mut args, auto_approve } => {
+        Command::Console { vars, var_files } => run::console(&ctx, vars, var_files),
+        Command::Plan {
+            args,
+            out,
+            detailed_exitcode,
+        } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
+        Command::Apply {
+            args,
+            auto_approve,
+            plan_file,
+        } => run::apply_cmd(&ctx, &args, auto_approve, plan_file).await,
+        Command::Destroy {
+            mut args,
+            auto_approve,
+        } => {
             args.destroy = true;
             run::apply_cmd(&ctx, &args, auto_approve, None).await
         }
@@ -226,8 +269,13 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::Output { name, json, raw } => state_cmd::output(&ctx, name, json, raw),
         Command::Graph => run::graph(&ctx),
         Command::State(sc) => state_cmd::state(&ctx, sc),
-        Command::Import { addr, id, vars, var_files } => run::import(&ctx, &addr, &id, vars, var_files).await,
+        Command::Import {
+            addr,
+            id,
+            vars,
+            var_files,
+        } => run::import(&ctx, &addr, &id, vars, var_files).await,
         Command::ForceUnlock { id, force: _ } => state_cmd::force_unlock(&ctx, &id),
-        Command::Version { .. } | Command::Completions { .. } => 0,
+        Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
     }
 }

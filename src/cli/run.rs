@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use brick_provider_api::{Type, Value};
+use brick_provider_api::Value;
 use brick_state as st;
 
 use super::PlanArgs;
-use super::common::{Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of};
+use super::common::{
+    Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of,
+};
 use super::statefile::{JournalSink, addr_to_state, object_to_state, provider_addr};
 use crate::apply::{ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
@@ -39,11 +41,25 @@ fn parse_targets(ctx: &Context, flag: &str, texts: &[String]) -> Option<Vec<Targ
 
 fn options(ctx: &Context, args: &PlanArgs) -> Option<Options> {
     if args.destroy && args.refresh_only {
-        ctx.ui.diagnostics(&[Diagnostic::error("brick::cli::incompatible_options", "Incompatible plan options", "--destroy and --refresh-only cannot be used together.")], &[]);
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::incompatible_options",
+                "Incompatible plan options",
+                "--destroy and --refresh-only cannot be used together.",
+            )],
+            &[],
+        );
         return None;
     }
     if args.parallelism == 0 {
-        ctx.ui.diagnostics(&[Diagnostic::error("brick::cli::invalid_parallelism", "Invalid parallelism", "--parallelism must be at least 1.")], &[]);
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::invalid_parallelism",
+                "Invalid parallelism",
+                "--parallelism must be at least 1.",
+            )],
+            &[],
+        );
         return None;
     }
     Some(Options {
@@ -72,10 +88,17 @@ fn plan_events(json: bool) -> Box<dyn EventSink> {
 }
 
 pub fn init(ctx: &Context) -> u8 {
-    let Some(loaded) = ctx.load(&[], &[]) else { return 1 };
+    let Some(loaded) = ctx.load(&[], &[]) else {
+        return 1;
+    };
     ctx.ui.out("\nInitializing provider plugins...\n");
     let mut missing = Vec::new();
-    let mut names: Vec<&str> = loaded.engine.resources.iter().map(|r| r.provider.as_str()).collect();
+    let mut names: Vec<&str> = loaded
+        .engine
+        .resources
+        .iter()
+        .map(|r| r.provider.as_str())
+        .collect();
     names.sort_unstable();
     names.dedup();
     for n in names {
@@ -94,51 +117,39 @@ pub fn init(ctx: &Context) -> u8 {
         ctx.ui.diagnostics(&diags, &loaded.config.files);
         return 1;
     }
-    ctx.ui.out(&format!("\n{}\n", ctx.ui.style().green(&ctx.ui.style().bold("brick has been successfully initialized!"))));
+    ctx.ui.out(&format!(
+        "\n{}\n",
+        ctx.ui.style().green(
+            &ctx.ui
+                .style()
+                .bold("brick has been successfully initialized!")
+        )
+    ));
     0
 }
 
-/// Answers every reference with an unknown value: enough to type-check bodies.
-struct UnknownScope;
-impl Scope for UnknownScope {
-    fn get(&self, _r: &Reference) -> Option<Value> {
-        Some(Value::unknown(Type::Dynamic))
-    }
-}
-
 pub fn validate(ctx: &Context, json: bool) -> u8 {
-    let (config, mut diags) = crate::config::load(&crate::config::RealFs, std::path::Path::new("."));
-    if let Some(config) = &config {
-        let env = ctx.env();
-        let vars = config.root.variables.keys().map(|k| (k.clone(), Value::unknown(Type::Dynamic))).collect();
-        let (engine, d) = crate::plan::from_config::from_config(config, vars, env.clone());
-        diags.extend(d);
-        let names: Vec<String> = engine.resources.iter().map(|r| r.provider.clone()).collect();
-        let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ctx.ids);
-        for (key, r) in &config.root.resources {
-            let rc = engine.resources.iter().find(|x| x.addr.to_string() == *key);
-            let Some(rc) = rc else { continue };
-            match providers.resource_schema(&rc.provider, &rc.addr) {
-                Err(d) => diags.push(d.at(r.decl_span)),
-                Ok(s) => {
-                    let mut body = r.body.clone();
-                    body.blocks.retain(|b| b.kind != "timeouts");
-                    let (_, d) = crate::eval::evaluate_body(&body, &s.block, &UnknownScope, &*env);
-                    diags.extend(d);
-                }
+    let (config, mut diags) =
+        crate::config::load(&crate::config::RealFs, std::path::Path::new("."));
+    if let Some(config) = &config
+        && !crate::diag::has_errors(&diags)
+    {
+        let mut schemas = std::collections::BTreeMap::new();
+        let set =
+            crate::registry::provider_set(crate::registry::available().iter().copied(), &ctx.ids);
+        for name in set.names() {
+            if let Some(s) = set.schema(name) {
+                schemas.insert(name.clone(), (**s).clone());
             }
         }
-        let g = crate::graph::ConfigGraph::build(&engine);
-        if let Err(d) = g.order(&engine) {
-            diags.push(d);
-        }
+        diags.extend(super::validate::validate(config, &schemas));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if json {
         let list: Vec<_> = diags
             .iter()
-            .map(|d| serde_json::json!({"severity": if d.is_error() {"error"} else {"warning"}, "summary": d.summary, "detail": d.detail, "code": d.code, "location": d.location(&files)}))
+            .map(|d| serde_json::json!({"severity": if d.is_error() {"error"} else {"warning"}, "summary": d.summary, "detail": d.detail, "code": d.code, "help": d.help, "location": d.location(&files)}))
             .collect();
         ctx.ui.out(&format!(
             "{}\n",
@@ -147,14 +158,76 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     } else {
         ctx.ui.diagnostics(&diags, &files);
         if errors == 0 {
-            ctx.ui.out(&format!("{} The configuration is valid.\n", ctx.ui.style().green(&ctx.ui.style().bold("Success!"))));
+            ctx.ui.out(&format!(
+                "{} The configuration is valid.\n",
+                ctx.ui.style().green(&ctx.ui.style().bold("Success!"))
+            ));
         }
     }
     u8::from(errors > 0)
 }
 
+pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 {
+    let Some(loaded) = ctx.load(&vars, &var_files) else {
+        return 1;
+    };
+    let Ok(state) = load_readonly(ctx) else {
+        return 1;
+    };
+    let prior = state
+        .map(|s| prior_of(&s, &loaded.providers))
+        .unwrap_or_default();
+    // Resource values as recorded, shaped as references see them.
+    let mut working = crate::plan::scope::Working::default();
+    let mut by_resource: std::collections::BTreeMap<
+        crate::plan::address::ResourceAddr,
+        std::collections::BTreeMap<crate::plan::address::InstanceKey, Value>,
+    > = Default::default();
+    for (a, i) in &prior.instances {
+        by_resource
+            .entry(a.resource.clone())
+            .or_default()
+            .insert(a.key.clone(), i.value.clone());
+    }
+    for rc in &loaded.engine.resources {
+        let shape = match rc.expansion {
+            crate::plan::input::Expansion::Single => crate::plan::scope::Shape::Single,
+            crate::plan::input::Expansion::Count(_) => crate::plan::scope::Shape::Count,
+            crate::plan::input::Expansion::ForEach(_) => crate::plan::scope::Shape::ForEach,
+        };
+        if let Some(inst) = by_resource.get(&rc.addr) {
+            working.set_resource(&rc.addr, shape, inst);
+        }
+    }
+    let env = ctx.env();
+    let lookup = move |r: &Reference| -> Option<Value> {
+        match r {
+            Reference::Resource { .. } | Reference::Data { .. } => working.get(r),
+            _ => None,
+        }
+    };
+    let console = super::console::Console::new(
+        &loaded.config,
+        &*env,
+        loaded.engine.variables.clone(),
+        Box::new(lookup),
+    );
+    let stdin = std::io::stdin();
+    let code = super::console::run(&console, &mut stdin.lock(), &mut std::io::stdout());
+    if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
+    }
+}
+
 /// Plans under the lock; returns the plan, the locked state and whether the state is new.
-async fn make_plan(ctx: &Context, loaded: &super::common::Loaded, args: &PlanArgs, operation: &str) -> Option<(Plan, LockedState, bool)> {
+async fn make_plan(
+    ctx: &Context,
+    loaded: &super::common::Loaded,
+    args: &PlanArgs,
+    operation: &str,
+) -> Option<(Plan, LockedState, bool)> {
     let opts = options(ctx, args)?;
     let fresh = matches!(ctx.store().read_snapshot(), Ok(None));
     let locked = lock_and_load(ctx, operation, &loaded.providers).await?;
@@ -169,29 +242,45 @@ async fn make_plan(ctx: &Context, loaded: &super::common::Loaded, args: &PlanArg
 }
 
 pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
-    let Some(loaded) = ctx.load(&args.vars, &args.var_files) else { return 1 };
-    let Some((p, locked, _)) = make_plan(ctx, &loaded, args, "plan").await else { return 1 };
-    let prior = if args.json { prior_of(&locked.state, &loaded.providers) } else { Default::default() };
+    let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+        return 1;
+    };
+    let Some((p, locked, _)) = make_plan(ctx, &loaded, args, "plan").await else {
+        return 1;
+    };
+    let prior = if args.json {
+        prior_of(&locked.state, &loaded.providers)
+    } else {
+        Default::default()
+    };
     let _ = locked.lock.release();
     if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
         return 1;
     }
     if args.json {
         let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
-        ctx.ui.out(&format!("{}\n", serde_json::to_string(&j).unwrap_or_default()));
+        ctx.ui.out(&format!(
+            "{}\n",
+            serde_json::to_string(&j).unwrap_or_default()
+        ));
     } else {
-        ctx.ui.out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+        ctx.ui
+            .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
     }
     if let Some(path) = out {
         let text = match serde_json::to_string(&p) {
             Ok(t) => t,
             Err(e) => {
-                ctx.ui.error_line(&format!("Error: cannot encode the plan: {e}"));
+                ctx.ui
+                    .error_line(&format!("Error: cannot encode the plan: {e}"));
                 return 1;
             }
         };
         if let Err(e) = std::fs::write(&path, text + "\n") {
-            ctx.ui.error_line(&format!("Error: cannot write the plan to {}: {e}", path.display()));
+            ctx.ui.error_line(&format!(
+                "Error: cannot write the plan to {}: {e}",
+                path.display()
+            ));
             return 1;
         }
         if !args.json {
@@ -215,7 +304,10 @@ fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            ctx.ui.error_line(&format!("\nError: Failed to read the plan file\n\nCannot read {}: {e}.", path.display()));
+            ctx.ui.error_line(&format!(
+                "\nError: Failed to read the plan file\n\nCannot read {}: {e}.",
+                path.display()
+            ));
             return None;
         }
     };
@@ -226,44 +318,75 @@ fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
             None
         }
         Err(e) => {
-            ctx.ui.error_line(&format!("\nError: Invalid plan file\n\n{} is not a brick plan: {e}.", path.display()));
+            ctx.ui.error_line(&format!(
+                "\nError: Invalid plan file\n\n{} is not a brick plan: {e}.",
+                path.display()
+            ));
             None
         }
     }
 }
 
-pub async fn apply_cmd(ctx: &Context, args: &PlanArgs, auto_approve: bool, plan_file: Option<PathBuf>) -> u8 {
+pub async fn apply_cmd(
+    ctx: &Context,
+    args: &PlanArgs,
+    auto_approve: bool,
+    plan_file: Option<PathBuf>,
+) -> u8 {
     let destroy = args.destroy;
     let (p, loaded, locked) = if let Some(path) = &plan_file {
-        let Some(p) = read_plan_file(ctx, path) else { return 1 };
-        let Some(mut loaded) = ctx.load(&[], &[]) else { return 1 };
+        let Some(p) = read_plan_file(ctx, path) else {
+            return 1;
+        };
+        let Some(mut loaded) = ctx.load(&[], &[]) else {
+            return 1;
+        };
         loaded.engine.variables = decode_vars(&p.variables);
         let fresh = matches!(ctx.store().read_snapshot(), Ok(None));
-        let Some(locked) = lock_and_load(ctx, "apply", &loaded.providers).await else { return 1 };
+        let Some(locked) = lock_and_load(ctx, "apply", &loaded.providers).await else {
+            return 1;
+        };
         let (lineage, serial) = if fresh && locked.state.serial == 0 {
             (None, None)
         } else {
-            (Some(locked.state.lineage.clone()), Some(locked.state.serial))
+            (
+                Some(locked.state.lineage.clone()),
+                Some(locked.state.serial),
+            )
         };
         let mut stale = Vec::new();
         if loaded.engine.hash != p.config_hash {
             stale.push("the configuration changed since the plan was made".to_string());
         }
         if p.state_lineage.is_none() && lineage.is_some() {
-            stale.push("the state changed since the plan was made (it did not exist then)".to_string());
+            stale.push(
+                "the state changed since the plan was made (it did not exist then)".to_string(),
+            );
         } else if lineage != p.state_lineage {
             stale.push("the state belongs to another lineage".to_string());
         } else if serial != p.state_serial {
             stale.push(format!(
                 "the state changed since the plan was made (serial {} then, {} now)",
-                p.state_serial.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
-                serial.map(|s| s.to_string()).unwrap_or_else(|| "none".into())
+                p.state_serial
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
+                serial
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into())
             ));
         }
         if !stale.is_empty() {
             ctx.ui.diagnostics(
-                &[Diagnostic::error("brick::apply::stale_plan", "Saved plan is stale", format!("The plan in {} can no longer be applied: {}.", path.display(), stale.join("; ")))
-                    .help("Run `brick plan --out FILE` again and apply the new plan.")],
+                &[Diagnostic::error(
+                    "brick::apply::stale_plan",
+                    "Saved plan is stale",
+                    format!(
+                        "The plan in {} can no longer be applied: {}.",
+                        path.display(),
+                        stale.join("; ")
+                    ),
+                )
+                .help("Run `brick plan --out FILE` again and apply the new plan.")],
                 &loaded.config.files,
             );
             return 1;
@@ -274,9 +397,13 @@ pub async fn apply_cmd(ctx: &Context, args: &PlanArgs, auto_approve: bool, plan_
         }
         (p, loaded, locked)
     } else {
-        let Some(loaded) = ctx.load(&args.vars, &args.var_files) else { return 1 };
+        let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+            return 1;
+        };
         let op = if destroy { "destroy" } else { "apply" };
-        let Some((p, locked, _)) = make_plan(ctx, &loaded, args, op).await else { return 1 };
+        let Some((p, locked, _)) = make_plan(ctx, &loaded, args, op).await else {
+            return 1;
+        };
         if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
             return 1;
         }
@@ -285,24 +412,38 @@ pub async fn apply_cmd(ctx: &Context, args: &PlanArgs, auto_approve: bool, plan_
             let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
             ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": "Plan", "type": "planned_changes", "plan": j})));
         } else {
-            ctx.ui.out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+            ctx.ui
+                .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
         }
         if p.has_changes() && !auto_approve {
             let (q, e) = if destroy {
-                ("Do you really want to destroy all resources?", "brick will destroy all your managed infrastructure, as shown above.\n  There is no undo.")
+                (
+                    "Do you really want to destroy all resources?",
+                    "brick will destroy all your managed infrastructure, as shown above.\n  There is no undo.",
+                )
             } else {
-                ("Do you want to perform these actions?", "brick will perform the actions described above.")
+                (
+                    "Do you want to perform these actions?",
+                    "brick will perform the actions described above.",
+                )
             };
             match ctx.ui.confirm(q, e) {
                 Ok(true) => {}
                 Ok(false) => {
-                    ctx.ui.error_line(&format!("\nError: {} cancelled.", if destroy { "Destroy" } else { "Apply" }));
+                    ctx.ui.error_line(&format!(
+                        "\nError: {} cancelled.",
+                        if destroy { "Destroy" } else { "Apply" }
+                    ));
                     return 1;
                 }
                 Err(msg) => {
                     ctx.ui.diagnostics(
-                        &[Diagnostic::error("brick::apply::no_confirmation", "Cannot ask for confirmation", msg)
-                            .help("Pass --auto-approve to apply without asking.")],
+                        &[Diagnostic::error(
+                            "brick::apply::no_confirmation",
+                            "Cannot ask for confirmation",
+                            msg,
+                        )
+                        .help("Pass --auto-approve to apply without asking.")],
                         &[],
                     );
                     return 1;
@@ -314,7 +455,13 @@ pub async fn apply_cmd(ctx: &Context, args: &PlanArgs, auto_approve: bool, plan_
     run_apply(ctx, &p, &loaded, locked, args).await
 }
 
-async fn run_apply(ctx: &Context, p: &Plan, loaded: &super::common::Loaded, locked: LockedState, args: &PlanArgs) -> u8 {
+async fn run_apply(
+    ctx: &Context,
+    p: &Plan,
+    loaded: &super::common::Loaded,
+    locked: LockedState,
+    args: &PlanArgs,
+) -> u8 {
     let prior = prior_of(&locked.state, &loaded.providers);
     let store = ctx.store();
     let journal = match store.begin_apply(&locked.lock, locked.state) {
@@ -324,13 +471,17 @@ async fn run_apply(ctx: &Context, p: &Plan, loaded: &super::common::Loaded, lock
             return 1;
         }
     };
-    let live: Option<Arc<LiveView<std::io::Stdout>>> = (!args.json && ctx.ui.stdout_tty).then(|| Arc::new(LiveView::new(std::io::stdout())));
+    let live: Option<Arc<LiveView<std::io::Stdout>>> =
+        (!args.json && ctx.ui.stdout_tty).then(|| Arc::new(LiveView::new(std::io::stdout())));
     let events: Arc<dyn EventSink> = if args.json {
         Arc::new(JsonView::new(std::io::stdout(), Box::new(SystemClock)))
     } else if let Some(l) = &live {
         l.clone()
     } else {
-        Arc::new(LineView::new(std::io::stdout(), Some(Box::new(SystemClock))))
+        Arc::new(LineView::new(
+            std::io::stdout(),
+            Some(Box::new(SystemClock)),
+        ))
     };
     if !args.json && p.has_changes() {
         ctx.ui.out("\n");
@@ -343,7 +494,11 @@ async fn run_apply(ctx: &Context, p: &Plan, loaded: &super::common::Loaded, lock
             if c2.interrupt() == 1 {
                 ev2.emit(Event::Interrupted);
             } else {
-                ev2.emit(Event::Diagnostic(Diagnostic::warning("brick::apply::cancelled", "Two interrupts received", "Cancelling the operations still running.")));
+                ev2.emit(Event::Diagnostic(Diagnostic::warning(
+                    "brick::apply::cancelled",
+                    "Two interrupts received",
+                    "Cancelling the operations still running.",
+                )));
             }
         }
     });
@@ -356,8 +511,21 @@ async fn run_apply(ctx: &Context, p: &Plan, loaded: &super::common::Loaded, lock
         })
     });
     let mut sink = JournalSink::new(&journal, &loaded.providers);
-    let opts = ApplyOptions { parallelism: args.parallelism.max(1), ..Default::default() };
-    let outcome = crate::apply::apply(p, &loaded.engine, &prior, &loaded.providers, &mut sink, events.clone(), &opts, &cancel).await;
+    let opts = ApplyOptions {
+        parallelism: args.parallelism.max(1),
+        ..Default::default()
+    };
+    let outcome = crate::apply::apply(
+        p,
+        &loaded.engine,
+        &prior,
+        &loaded.providers,
+        &mut sink,
+        events.clone(),
+        &opts,
+        &cancel,
+    )
+    .await;
     drop(sink);
     signals.abort();
     if let Some(t) = ticker {
@@ -373,15 +541,31 @@ async fn run_apply(ctx: &Context, p: &Plan, loaded: &super::common::Loaded, lock
         ctx.state_error(e);
         code = 1;
     }
-    if ctx.ui.diagnostics(&outcome.diagnostics, &loaded.config.files) {
+    if ctx
+        .ui
+        .diagnostics(&outcome.diagnostics, &loaded.config.files)
+    {
         code = 1;
     }
     if args.json {
         ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": format!("Apply complete! Resources: {} added, {} changed, {} destroyed.", outcome.added, outcome.changed, outcome.destroyed), "type": "change_summary", "changes": {"add": outcome.added, "change": outcome.changed, "remove": outcome.destroyed, "operation": if p.mode == PlanMode::Destroy {"destroy"} else {"apply"}}})));
     } else if code == 0 {
-        ctx.ui.out(&format!("\n{}\n", crate::view::text::apply_summary(outcome.added, outcome.changed, outcome.destroyed, p.mode == PlanMode::Destroy, ctx.ui.style())));
+        ctx.ui.out(&format!(
+            "\n{}\n",
+            crate::view::text::apply_summary(
+                outcome.added,
+                outcome.changed,
+                outcome.destroyed,
+                p.mode == PlanMode::Destroy,
+                ctx.ui.style()
+            )
+        ));
         if !outcome.outputs.is_empty() {
-            ctx.ui.out(&format!("\n{}\n\n{}", ctx.ui.style().green(&ctx.ui.style().bold("Outputs:")), crate::view::text::render_outputs(&outcome.outputs)));
+            ctx.ui.out(&format!(
+                "\n{}\n\n{}",
+                ctx.ui.style().green(&ctx.ui.style().bold("Outputs:")),
+                crate::view::text::render_outputs(&outcome.outputs)
+            ));
         }
     }
     code
@@ -390,24 +574,48 @@ async fn run_apply(ctx: &Context, p: &Plan, loaded: &super::common::Loaded, lock
 pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
     let ids = ctx.ids.clone();
     if let Some(path) = plan_file {
-        let Some(p) = read_plan_file(ctx, &path) else { return 1 };
+        let Some(p) = read_plan_file(ctx, &path) else {
+            return 1;
+        };
         if json {
-            let Some(loaded) = ctx.load(&[], &[]) else { return 1 };
-            let Ok(state) = load_readonly(ctx) else { return 1 };
-            let prior = state.map(|s| prior_of(&s, &loaded.providers)).unwrap_or_default();
+            let Some(loaded) = ctx.load(&[], &[]) else {
+                return 1;
+            };
+            let Ok(state) = load_readonly(ctx) else {
+                return 1;
+            };
+            let prior = state
+                .map(|s| prior_of(&s, &loaded.providers))
+                .unwrap_or_default();
             let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
-            ctx.ui.out(&format!("{}\n", serde_json::to_string(&j).unwrap_or_default()));
+            ctx.ui.out(&format!(
+                "{}\n",
+                serde_json::to_string(&j).unwrap_or_default()
+            ));
         } else {
-            ctx.ui.out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+            ctx.ui
+                .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
         }
         return 0;
     }
-    let Ok(state) = load_readonly(ctx) else { return 1 };
-    let names: Vec<String> = state.iter().flat_map(|s| s.resources.values().map(|r| super::statefile::provider_name(&r.provider))).collect();
+    let Ok(state) = load_readonly(ctx) else {
+        return 1;
+    };
+    let names: Vec<String> = state
+        .iter()
+        .flat_map(|s| {
+            s.resources
+                .values()
+                .map(|r| super::statefile::provider_name(&r.provider))
+        })
+        .collect();
     let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ids);
     let prior = state.map(|s| prior_of(&s, &providers)).unwrap_or_default();
     if json {
-        ctx.ui.out(&format!("{}\n", serde_json::to_string(&crate::view::json::state_json(&prior)).unwrap_or_default()));
+        ctx.ui.out(&format!(
+            "{}\n",
+            serde_json::to_string(&crate::view::json::state_json(&prior)).unwrap_or_default()
+        ));
     } else if prior.instances.is_empty() && prior.outputs.is_empty() {
         ctx.ui.out("No state.\n");
     } else {
@@ -417,20 +625,37 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
 }
 
 pub fn graph(ctx: &Context) -> u8 {
-    let Some(loaded) = ctx.load(&[], &[]) else { return 1 };
+    let Some(loaded) = ctx.load(&[], &[]) else {
+        return 1;
+    };
     let g = crate::graph::ConfigGraph::build(&loaded.engine);
     ctx.ui.out(&g.to_dot(&loaded.engine));
     0
 }
 
-pub async fn import(ctx: &Context, addr: &str, id: &str, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 {
-    let Some(loaded) = ctx.load(&vars, &var_files) else { return 1 };
-    let Some(targets) = parse_targets(ctx, "import", &[addr.to_string()]) else { return 1 };
+pub async fn import(
+    ctx: &Context,
+    addr: &str,
+    id: &str,
+    vars: Vec<String>,
+    var_files: Vec<PathBuf>,
+) -> u8 {
+    let Some(loaded) = ctx.load(&vars, &var_files) else {
+        return 1;
+    };
+    let Some(targets) = parse_targets(ctx, "import", &[addr.to_string()]) else {
+        return 1;
+    };
     let inst: InstanceAddr = match &targets[0] {
         Target::Instance(i) => i.clone(),
         Target::Resource(r) => r.instance(crate::plan::address::InstanceKey::None),
     };
-    let Some(rc) = loaded.engine.resources.iter().find(|r| r.addr == inst.resource) else {
+    let Some(rc) = loaded
+        .engine
+        .resources
+        .iter()
+        .find(|r| r.addr == inst.resource)
+    else {
         ctx.ui.diagnostics(
             &[Diagnostic::error("brick::import::no_config", "Import to non-existent resource address", format!("Before importing this resource, please create its configuration in the root module: {} is not declared.", inst.resource))
                 .help(format!("Add a block like: resource \"{}\" \"{}\" {{ … }}", inst.resource.type_name, inst.resource.name))],
@@ -438,15 +663,22 @@ pub async fn import(ctx: &Context, addr: &str, id: &str, vars: Vec<String>, var_
         );
         return 1;
     };
-    let schema = match loaded.providers.resource_schema(&rc.provider, &inst.resource) {
+    let schema = match loaded
+        .providers
+        .resource_schema(&rc.provider, &inst.resource)
+    {
         Ok(s) => s.clone(),
         Err(d) => {
             ctx.ui.diagnostics(&[d], &loaded.config.files);
             return 1;
         }
     };
-    let Some(provider) = loaded.providers.get(&rc.provider).cloned() else { return 1 };
-    let Some(locked) = lock_and_load(ctx, "import", &loaded.providers).await else { return 1 };
+    let Some(provider) = loaded.providers.get(&rc.provider).cloned() else {
+        return 1;
+    };
+    let Some(locked) = lock_and_load(ctx, "import", &loaded.providers).await else {
+        return 1;
+    };
     if locked.state.object(&addr_to_state(&inst)).is_some() {
         ctx.ui.diagnostics(
             &[Diagnostic::error("brick::import::already_managed", "Resource already managed by brick", format!("brick is already managing a remote object for {inst}. To import to this address you must first remove the existing object from the state."))
@@ -456,20 +688,31 @@ pub async fn import(ctx: &Context, addr: &str, id: &str, vars: Vec<String>, var_
         return 1;
     }
     let _ = provider.configure(&Value::empty_object()).await;
-    ctx.ui.out(&format!("{inst}: Importing from ID {id:?}...\n"));
+    ctx.ui
+        .out(&format!("{inst}: Importing from ID {id:?}...\n"));
     let found = match provider.import_resource(&inst.resource.type_name, id).await {
         Ok(f) => f,
         Err(ds) => {
-            ctx.ui.diagnostics(&ds.into_iter().map(Diagnostic::from).collect::<Vec<_>>(), &[]);
+            ctx.ui.diagnostics(
+                &ds.into_iter().map(Diagnostic::from).collect::<Vec<_>>(),
+                &[],
+            );
             return 1;
         }
     };
-    let Some(obj) = found.into_iter().find(|f| f.type_name == inst.resource.type_name) else {
-        ctx.ui.error_line("\nError: Import returned no object of the resource's type.");
+    let Some(obj) = found
+        .into_iter()
+        .find(|f| f.type_name == inst.resource.type_name)
+    else {
+        ctx.ui
+            .error_line("\nError: Import returned no object of the resource's type.");
         return 1;
     };
     let read = provider
-        .read_resource(brick_provider_api::provider::ReadRequest { type_name: &inst.resource.type_name, current: &obj.state })
+        .read_resource(brick_provider_api::provider::ReadRequest {
+            type_name: &inst.resource.type_name,
+            current: &obj.state,
+        })
         .await;
     let value = match read {
         Ok(Some(v)) => crate::plan::planner::mark_sensitive(&v, &schema.block),
@@ -482,11 +725,21 @@ pub async fn import(ctx: &Context, addr: &str, id: &str, vars: Vec<String>, var_
             return 1;
         }
         Err(ds) => {
-            ctx.ui.diagnostics(&ds.into_iter().map(Diagnostic::from).collect::<Vec<_>>(), &[]);
+            ctx.ui.diagnostics(
+                &ds.into_iter().map(Diagnostic::from).collect::<Vec<_>>(),
+                &[],
+            );
             return 1;
         }
     };
-    let rec = Recorded { provider: rc.provider.clone(), value, depends_on: Vec::new(), schema_version: schema.version, tainted: false, create_before_destroy: false };
+    let rec = Recorded {
+        provider: rc.provider.clone(),
+        value,
+        depends_on: Vec::new(),
+        schema_version: schema.version,
+        tainted: false,
+        create_before_destroy: false,
+    };
     let mut state = locked.state;
     state.apply(&st::Change::Set {
         intent: None,

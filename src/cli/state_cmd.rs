@@ -9,7 +9,11 @@ use crate::diag::Diagnostic;
 use crate::plan::address::Target;
 
 fn providers_for(ctx: &Context, state: &st::State) -> crate::plan::providers::ProviderSet {
-    let names: Vec<String> = state.resources.values().map(|r| provider_name(&r.provider)).collect();
+    let names: Vec<String> = state
+        .resources
+        .values()
+        .map(|r| provider_name(&r.provider))
+        .collect();
     crate::registry::provider_set(names.iter().map(String::as_str), &ctx.ids)
 }
 
@@ -17,27 +21,41 @@ fn parse(ctx: &Context, text: &str) -> Option<Target> {
     match text.parse() {
         Ok(t) => Some(t),
         Err(e) => {
-            ctx.ui.diagnostics(&[Diagnostic::error("brick::cli::invalid_address", "Invalid address", format!("{e}."))], &[]);
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::cli::invalid_address",
+                    "Invalid address",
+                    format!("{e}."),
+                )],
+                &[],
+            );
             None
         }
     }
 }
 
 pub fn output(ctx: &Context, name: Option<String>, json: bool, raw: bool) -> u8 {
-    let Ok(state) = load_readonly(ctx) else { return 1 };
+    let Ok(state) = load_readonly(ctx) else {
+        return 1;
+    };
     let state = state.unwrap_or_else(|| st::State::new(env!("CARGO_PKG_VERSION")));
     let prior = prior_of(&state, &providers_for(ctx, &state));
     match name {
         None => {
             if json {
-                ctx.ui.out(&format!("{}\n", serde_json::to_string_pretty(&crate::view::json::outputs_json(&prior.outputs)).unwrap_or_default()));
+                ctx.ui.out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&crate::view::json::outputs_json(&prior.outputs))
+                        .unwrap_or_default()
+                ));
             } else if prior.outputs.is_empty() {
                 ctx.ui.diagnostics(
                     &[Diagnostic::warning("brick::output::none", "No outputs found", "The state file either has no outputs defined, or all the defined outputs are empty.")],
                     &[],
                 );
             } else {
-                ctx.ui.out(&crate::view::text::render_outputs(&prior.outputs));
+                ctx.ui
+                    .out(&crate::view::text::render_outputs(&prior.outputs));
             }
             0
         }
@@ -52,18 +70,24 @@ pub fn output(ctx: &Context, name: Option<String>, json: bool, raw: bool) -> u8 
             };
             let plain = v.unmark_deep().0;
             if json {
-                ctx.ui.out(&format!("{}\n", crate::plan::codec::to_json(&plain)));
+                ctx.ui
+                    .out(&format!("{}\n", crate::plan::codec::to_json(&plain)));
             } else if raw {
                 match plain.as_str() {
                     Some(s) => ctx.ui.out(s),
-                    None if plain.ty().is_primitive() => ctx.ui.out(&crate::view::text::render_plain_value(&plain)),
+                    None if plain.ty().is_primitive() => {
+                        ctx.ui.out(&crate::view::text::render_plain_value(&plain))
+                    }
                     None => {
                         ctx.ui.error_line("\nError: Unsupported value for raw output\n\nThe -raw option only supports strings, numbers, and boolean values.");
                         return 1;
                     }
                 }
             } else {
-                ctx.ui.out(&format!("{}\n", crate::view::text::render_plain_value(&plain)));
+                ctx.ui.out(&format!(
+                    "{}\n",
+                    crate::view::text::render_plain_value(&plain)
+                ));
             }
             0
         }
@@ -75,8 +99,15 @@ pub fn force_unlock(ctx: &Context, id: &str) -> u8 {
         Ok(holder) => {
             ctx.ui.out(&format!(
                 "{}\nThe lock held by {}@{} (pid {}, {}) was removed.\n",
-                ctx.ui.style().green(&ctx.ui.style().bold("brick state has been successfully unlocked!")),
-                holder.user, holder.host, holder.pid, holder.operation
+                ctx.ui.style().green(
+                    &ctx.ui
+                        .style()
+                        .bold("brick state has been successfully unlocked!")
+                ),
+                holder.user,
+                holder.host,
+                holder.pid,
+                holder.operation
             ));
             0
         }
@@ -90,8 +121,14 @@ pub fn force_unlock(ctx: &Context, id: &str) -> u8 {
 pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
     match cmd {
         StateCommand::List { addrs } => {
-            let Ok(state) = load_readonly(ctx) else { return 1 };
-            let filters: Vec<Target> = match addrs.iter().map(|a| parse(ctx, a)).collect::<Option<Vec<_>>>() {
+            let Ok(state) = load_readonly(ctx) else {
+                return 1;
+            };
+            let filters: Vec<Target> = match addrs
+                .iter()
+                .map(|a| parse(ctx, a))
+                .collect::<Option<Vec<_>>>()
+            {
                 Some(f) => f,
                 None => return 1,
             };
@@ -122,15 +159,27 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                 }
             }
             if only.instances.is_empty() {
-                ctx.ui.diagnostics(&[Diagnostic::error("brick::state::no_instance", "No instance found for the given address", format!("{addr} is not in the state."))
-                    .help("Run `brick state list` to see the addresses.")], &[]);
+                ctx.ui.diagnostics(
+                    &[Diagnostic::error(
+                        "brick::state::no_instance",
+                        "No instance found for the given address",
+                        format!("{addr} is not in the state."),
+                    )
+                    .help("Run `brick state list` to see the addresses.")],
+                    &[],
+                );
                 return 1;
             }
             ctx.ui.out(&crate::view::text::render_state(&only));
             0
         }
-        StateCommand::Mv { source, destination } => {
-            let (Some(from), Some(to)) = (parse(ctx, &source), parse(ctx, &destination)) else { return 1 };
+        StateCommand::Mv {
+            source,
+            destination,
+        } => {
+            let (Some(from), Some(to)) = (parse(ctx, &source), parse(ctx, &destination)) else {
+                return 1;
+            };
             mutate(ctx, "state mv", |state| {
                 let moving: Vec<st::InstanceAddr> = state
                     .instances()
@@ -146,7 +195,9 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                     let dest = match (&from, &to) {
                         (Target::Resource(_), Target::Resource(r)) => r.instance(ia.key.clone()),
                         (_, Target::Instance(i)) => i.clone(),
-                        (Target::Instance(_), Target::Resource(r)) => r.instance(crate::plan::address::InstanceKey::None),
+                        (Target::Instance(_), Target::Resource(r)) => {
+                            r.instance(crate::plan::address::InstanceKey::None)
+                        }
                     };
                     let sdest = super::statefile::addr_to_state(&dest);
                     if state.object(&sdest).is_some() {
@@ -154,15 +205,39 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                     }
                     let provider = state.resources[&a.resource].provider.clone();
                     let obj = state.object(&a).cloned().expect("listed above");
-                    state.apply(&st::Change::Remove { intent: None, addr: a.clone(), deposed: None });
-                    state.apply(&st::Change::Set { intent: None, addr: sdest, deposed: None, provider, object: obj });
-                    moved.push(format!("Move {:?} to {:?}", ia.to_string(), dest.to_string()));
+                    state.apply(&st::Change::Remove {
+                        intent: None,
+                        addr: a.clone(),
+                        deposed: None,
+                    });
+                    state.apply(&st::Change::Set {
+                        intent: None,
+                        addr: sdest,
+                        deposed: None,
+                        provider,
+                        object: obj,
+                    });
+                    moved.push(format!(
+                        "Move {:?} to {:?}",
+                        ia.to_string(),
+                        dest.to_string()
+                    ));
                 }
-                Ok(format!("{}\nSuccessfully moved {} object(s).\n", moved.join("\n"), moved.len()))
+                Ok(format!(
+                    "{}\nSuccessfully moved {} object(s).\n",
+                    moved.join("\n"),
+                    moved.len()
+                ))
             })
         }
         StateCommand::Rm { addrs } => {
-            let Some(targets) = addrs.iter().map(|a| parse(ctx, a)).collect::<Option<Vec<_>>>() else { return 1 };
+            let Some(targets) = addrs
+                .iter()
+                .map(|a| parse(ctx, a))
+                .collect::<Option<Vec<_>>>()
+            else {
+                return 1;
+            };
             mutate(ctx, "state rm", |state| {
                 let gone: Vec<st::InstanceAddr> = state
                     .instances()
@@ -174,14 +249,24 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                 }
                 let mut lines = Vec::new();
                 for a in &gone {
-                    state.apply(&st::Change::Remove { intent: None, addr: a.clone(), deposed: None });
+                    state.apply(&st::Change::Remove {
+                        intent: None,
+                        addr: a.clone(),
+                        deposed: None,
+                    });
                     lines.push(format!("Removed {}", addr_from_state(a)));
                 }
-                Ok(format!("{}\nSuccessfully removed {} resource instance(s).\n", lines.join("\n"), gone.len()))
+                Ok(format!(
+                    "{}\nSuccessfully removed {} resource instance(s).\n",
+                    lines.join("\n"),
+                    gone.len()
+                ))
             })
         }
         StateCommand::Pull => {
-            let Ok(state) = load_readonly(ctx) else { return 1 };
+            let Ok(state) = load_readonly(ctx) else {
+                return 1;
+            };
             if let Some(s) = state {
                 ctx.ui.out(&String::from_utf8_lossy(&st::to_bytes(&s)));
             }
@@ -191,7 +276,8 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
             let bytes = match std::fs::read(&file) {
                 Ok(b) => b,
                 Err(e) => {
-                    ctx.ui.error_line(&format!("\nError: cannot read {}: {e}", file.display()));
+                    ctx.ui
+                        .error_line(&format!("\nError: cannot read {}: {e}", file.display()));
                     return 1;
                 }
             };
@@ -210,11 +296,11 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                     return 1;
                 }
             };
-            if let Ok(Some(cur)) = store.read_snapshot() {
-                if force {
-                    new.lineage = cur.lineage.clone();
-                    new.serial = new.serial.max(cur.serial + 1);
-                }
+            if let Ok(Some(cur)) = store.read_snapshot()
+                && force
+            {
+                new.lineage = cur.lineage.clone();
+                new.serial = new.serial.max(cur.serial + 1);
             }
             match store.save(&lock, &new) {
                 Ok(()) => {
@@ -263,7 +349,14 @@ fn mutate(ctx: &Context, op: &str, f: impl FnOnce(&mut st::State) -> Result<Stri
             0
         }
         Err(msg) => {
-            ctx.ui.diagnostics(&[Diagnostic::error("brick::state::invalid_target", "Invalid target address", format!("Cannot {op}: {msg}."))], &[]);
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::state::invalid_target",
+                    "Invalid target address",
+                    format!("Cannot {op}: {msg}."),
+                )],
+                &[],
+            );
             1
         }
     }

@@ -285,7 +285,10 @@ impl StateSink for JournalSink<'_> {
                     let key = st::new_deposed_key();
                     self.journal
                         .record(
-                            st::Change::Depose { addr: saddr.clone(), key: key.clone() },
+                            st::Change::Depose {
+                                addr: saddr.clone(),
+                                key: key.clone(),
+                            },
                             st::Durability::Batched,
                         )
                         .map_err(err)?;
@@ -328,15 +331,24 @@ impl StateSink for JournalSink<'_> {
         };
         let change = match state {
             None => {
-                let exists = self.journal.with_state(|s| s.instance(&saddr).is_some_and(|i| i.current.is_some()));
+                let exists = self
+                    .journal
+                    .with_state(|s| s.instance(&saddr).is_some_and(|i| i.current.is_some()));
                 if !exists {
                     if let Some(id) = intent {
-                        st::Change::Resolve { intent: id, message: "already gone".into() }
+                        st::Change::Resolve {
+                            intent: id,
+                            message: "already gone".into(),
+                        }
                     } else {
                         return Ok(());
                     }
                 } else {
-                    st::Change::Remove { intent, addr: saddr, deposed: None }
+                    st::Change::Remove {
+                        intent,
+                        addr: saddr,
+                        deposed: None,
+                    }
                 }
             }
             Some(rec) => {
@@ -350,10 +362,16 @@ impl StateSink for JournalSink<'_> {
                 }
             }
         };
-        self.journal.record(change, st::Durability::Batched).map_err(err)
+        self.journal
+            .record(change, st::Durability::Batched)
+            .map_err(err)
     }
 
-    fn record_deposed(&mut self, addr: &InstanceAddr, state: Option<Recorded>) -> Result<(), String> {
+    fn record_deposed(
+        &mut self,
+        addr: &InstanceAddr,
+        state: Option<Recorded>,
+    ) -> Result<(), String> {
         let Some(key) = self.deposed.get(addr).cloned() else {
             return Ok(());
         };
@@ -362,7 +380,11 @@ impl StateSink for JournalSink<'_> {
         let change = match state {
             None => {
                 self.deposed.remove(addr);
-                st::Change::Remove { intent, addr: saddr, deposed: Some(key) }
+                st::Change::Remove {
+                    intent,
+                    addr: saddr,
+                    deposed: Some(key),
+                }
             }
             Some(rec) => {
                 let (ty, _) = schema_type(self.providers, &rec.provider, &addr.resource);
@@ -375,7 +397,9 @@ impl StateSink for JournalSink<'_> {
                 }
             }
         };
-        self.journal.record(change, st::Durability::Batched).map_err(err)
+        self.journal
+            .record(change, st::Durability::Batched)
+            .map_err(err)
     }
 
     fn record_output(&mut self, name: &str, value: Option<(Value, bool)>) -> Result<(), String> {
@@ -387,12 +411,20 @@ impl StateSink for JournalSink<'_> {
                 sensitive,
             }
         });
-        let same = self.journal.with_state(|s| s.outputs.get(name) == output.as_ref());
+        let same = self
+            .journal
+            .with_state(|s| s.outputs.get(name) == output.as_ref());
         if same {
             return Ok(());
         }
         self.journal
-            .record(st::Change::SetOutput { name: name.to_string(), output }, st::Durability::Batched)
+            .record(
+                st::Change::SetOutput {
+                    name: name.to_string(),
+                    output,
+                },
+                st::Durability::Batched,
+            )
             .map_err(err)
     }
 
@@ -403,17 +435,17 @@ impl StateSink for JournalSink<'_> {
 
 /// Settles the intents an interrupted apply left: asks each provider whether the object
 /// exists and records what it says. Returns a line per intent for the user.
-pub async fn reconcile_pending(
-    journal: &st::Journal,
-    providers: &ProviderSet,
-) -> Vec<String> {
+pub async fn reconcile_pending(journal: &st::Journal, providers: &ProviderSet) -> Vec<String> {
     let pending: Vec<st::Intent> = journal.with_state(|s| s.pending.values().cloned().collect());
     let mut notes = Vec::new();
     for intent in pending {
         let addr = addr_from_state(&intent.addr);
         let pname = provider_name(&intent.provider);
         let Some(p) = providers.get(&pname) else {
-            notes.push(format!("{addr}: cannot check an unfinished {:?} (provider {pname} missing)", intent.action));
+            notes.push(format!(
+                "{addr}: cannot check an unfinished {:?} (provider {pname} missing)",
+                intent.action
+            ));
             continue;
         };
         let (ty, _) = schema_type(providers, &pname, &addr.resource);
@@ -428,11 +460,19 @@ pub async fn reconcile_pending(
             Ok(None)
         } else {
             let _ = p.configure(&Value::empty_object()).await;
-            p.read_resource(ReadRequest { type_name: &addr.resource.type_name, current: &probe_v }).await
+            p.read_resource(ReadRequest {
+                type_name: &addr.resource.type_name,
+                current: &probe_v,
+            })
+            .await
         };
         let change = match (intent.action, found) {
-            (st::IntentAction::Create, Ok(Some(v))) if v.is_wholly_known() && v.get("id").is_some_and(|i| !i.is_null()) => {
-                notes.push(format!("{addr}: an interrupted create had finished; recorded it"));
+            (st::IntentAction::Create, Ok(Some(v)))
+                if v.is_wholly_known() && v.get("id").is_some_and(|i| !i.is_null()) =>
+            {
+                notes.push(format!(
+                    "{addr}: an interrupted create had finished; recorded it"
+                ));
                 st::Change::Set {
                     intent: Some(intent.id),
                     addr: intent.addr.clone(),
@@ -442,16 +482,33 @@ pub async fn reconcile_pending(
                 }
             }
             (st::IntentAction::Delete, Ok(None)) => {
-                notes.push(format!("{addr}: an interrupted destroy had finished; removed it"));
-                st::Change::Remove { intent: Some(intent.id), addr: intent.addr.clone(), deposed: intent.deposed.clone() }
+                notes.push(format!(
+                    "{addr}: an interrupted destroy had finished; removed it"
+                ));
+                st::Change::Remove {
+                    intent: Some(intent.id),
+                    addr: intent.addr.clone(),
+                    deposed: intent.deposed.clone(),
+                }
             }
             (_, Err(_)) => {
-                notes.push(format!("{addr}: could not check an interrupted operation; it stays pending"));
+                notes.push(format!(
+                    "{addr}: could not check an interrupted operation; it stays pending"
+                ));
                 continue;
             }
             _ => {
-                notes.push(format!("{addr}: an interrupted {:?} had not taken effect", intent.action).to_lowercase());
-                st::Change::Resolve { intent: intent.id, message: "not found after interruption".into() }
+                notes.push(
+                    format!(
+                        "{addr}: an interrupted {:?} had not taken effect",
+                        intent.action
+                    )
+                    .to_lowercase(),
+                );
+                st::Change::Resolve {
+                    intent: intent.id,
+                    message: "not found after interruption".into(),
+                }
             }
         };
         let _ = journal.record(change, st::Durability::Batched);

@@ -35,7 +35,10 @@ pub enum ExprKind {
     Traversal(Box<Expr>, Vec<Step>),
     /// `source[*].rest` or `source.*.rest`: `each` is evaluated once per element with
     /// [`ExprKind::SplatItem`] standing for the element.
-    Splat { source: Box<Expr>, each: Box<Expr> },
+    Splat {
+        source: Box<Expr>,
+        each: Box<Expr>,
+    },
     /// The current element inside a splat's `each`.
     SplatItem,
     /// `name(args…)`, `name(args…, list...)` when `expand_final`.

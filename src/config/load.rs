@@ -13,6 +13,9 @@ use crate::diag::{Diagnostic, did_you_mean};
 /// Deepest chain of nested module calls accepted (guards against a module calling itself).
 const MAX_MODULE_DEPTH: usize = 16;
 
+/// The largest configuration file read (larger ones are a diagnostic, not a minute of parsing).
+pub const MAX_FILE_BYTES: usize = 16 << 20;
+
 /// Loads the configuration in `dir`: every `*.hcl` file except `*.vars.hcl`, and the local
 /// modules it calls. Returns `None` only when nothing usable could be read; otherwise the
 /// configuration plus every diagnostic found (the caller checks [`crate::diag::has_errors`]).
@@ -78,6 +81,22 @@ impl Loader<'_> {
                     continue;
                 }
             };
+            if bytes.len() > MAX_FILE_BYTES {
+                self.diags.push(
+                    Diagnostic::error(
+                        "brick::config::file_too_large",
+                        "Configuration file too large",
+                        format!(
+                            "The file {} is {} MiB; brick reads configuration files of at most {} MiB.",
+                            file.display(),
+                            bytes.len() >> 20,
+                            MAX_FILE_BYTES >> 20
+                        ),
+                    )
+                    .help("Split the configuration into several files or modules, or move data into a file read with file() or jsondecode()."),
+                );
+                continue;
+            }
             let id = self.files.len();
             let text = match String::from_utf8(bytes) {
                 Ok(t) => t,
@@ -116,7 +135,10 @@ impl Loader<'_> {
             self.diags.push(Diagnostic::warning(
                 "brick::config::empty",
                 "No configuration files",
-                format!("The directory {} contains no *.hcl configuration files.", dir.display()),
+                format!(
+                    "The directory {} contains no *.hcl configuration files.",
+                    dir.display()
+                ),
             ));
         }
         // Child modules.
@@ -277,7 +299,10 @@ impl Loader<'_> {
                     err(
                         "unsupported_argument",
                         "Unsupported argument",
-                        format!("An argument named \"{}\" is not expected in {what}.", a.name),
+                        format!(
+                            "An argument named \"{}\" is not expected in {what}.",
+                            a.name
+                        ),
                         a.name_span,
                     )
                     .help(help),
@@ -331,7 +356,12 @@ impl Loader<'_> {
     fn checks(&mut self, body: &Body, kind: &str) -> Vec<Check> {
         let mut out = Vec::new();
         for b in body.blocks_of(kind) {
-            self.only(&b.body, &["condition", "error_message"], &[], &format!("a {kind} block"));
+            self.only(
+                &b.body,
+                &["condition", "error_message"],
+                &[],
+                &format!("a {kind} block"),
+            );
             let cond = b.body.attribute("condition");
             let msg = b.body.attribute("error_message");
             match (cond, msg) {
@@ -413,7 +443,13 @@ impl Loader<'_> {
         }
         let name = b.labels[0].clone();
         const RESERVED: &[&str] = &[
-            "source", "version", "providers", "count", "for_each", "lifecycle", "depends_on",
+            "source",
+            "version",
+            "providers",
+            "count",
+            "for_each",
+            "lifecycle",
+            "depends_on",
             "locals",
         ];
         if RESERVED.contains(&name.as_str()) {
@@ -426,7 +462,14 @@ impl Loader<'_> {
         }
         self.only(
             &b.body,
-            &["type", "default", "description", "sensitive", "nullable", "ephemeral"],
+            &[
+                "type",
+                "default",
+                "description",
+                "sensitive",
+                "nullable",
+                "ephemeral",
+            ],
             &["validation"],
             "a variable block",
         );
@@ -451,7 +494,14 @@ impl Loader<'_> {
             validations,
             span: b.span,
         };
-        self.insert_unique(&mut m.variables, name, v, b.header_span(), "variable", |v| v.span);
+        self.insert_unique(
+            &mut m.variables,
+            name,
+            v,
+            b.header_span(),
+            "variable",
+            |v| v.span,
+        );
     }
 
     fn insert_unique<T>(
@@ -505,7 +555,9 @@ impl Loader<'_> {
                 expr: a.expr,
                 span: a.span,
             };
-            self.insert_unique(&mut m.locals, a.name, l, a.name_span, "local value", |l| l.span);
+            self.insert_unique(&mut m.locals, a.name, l, a.name_span, "local value", |l| {
+                l.span
+            });
         }
     }
 
@@ -515,7 +567,13 @@ impl Loader<'_> {
         }
         self.only(
             &b.body,
-            &["value", "description", "sensitive", "depends_on", "ephemeral"],
+            &[
+                "value",
+                "description",
+                "sensitive",
+                "depends_on",
+                "ephemeral",
+            ],
             &["precondition"],
             "an output block",
         );
@@ -537,7 +595,14 @@ impl Loader<'_> {
             preconditions: self.checks(&b.body, "precondition"),
             span: b.span,
         };
-        self.insert_unique(&mut m.outputs, b.labels[0].clone(), o, b.header_span(), "output", |o| o.span);
+        self.insert_unique(
+            &mut m.outputs,
+            b.labels[0].clone(),
+            o,
+            b.header_span(),
+            "output",
+            |o| o.span,
+        );
     }
 
     fn resource(&mut self, m: &mut Module, b: Block, mode: ResourceMode) {
@@ -601,13 +666,20 @@ impl Loader<'_> {
             ResourceMode::Managed => "resource",
             ResourceMode::Data => "data source",
         };
-        self.insert_unique(&mut m.resources, r.key(), r, b.header_span(), what, |r| r.span);
+        self.insert_unique(&mut m.resources, r.key(), r, b.header_span(), what, |r| {
+            r.span
+        });
     }
 
     fn lifecycle(&mut self, lb: &Block, lc: &mut Lifecycle, mode: ResourceMode) {
         let (attrs, blocks): (&[&str], &[&str]) = match mode {
             ResourceMode::Managed => (
-                &["create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by"],
+                &[
+                    "create_before_destroy",
+                    "prevent_destroy",
+                    "ignore_changes",
+                    "replace_triggered_by",
+                ],
                 &["precondition", "postcondition"],
             ),
             ResourceMode::Data => (&[], &["precondition", "postcondition"]),
@@ -616,7 +688,9 @@ impl Loader<'_> {
         lc.create_before_destroy = self
             .literal_bool(&lb.body, "create_before_destroy")
             .unwrap_or(false);
-        lc.prevent_destroy = self.literal_bool(&lb.body, "prevent_destroy").unwrap_or(false);
+        lc.prevent_destroy = self
+            .literal_bool(&lb.body, "prevent_destroy")
+            .unwrap_or(false);
         if let Some(a) = lb.body.attribute("ignore_changes") {
             lc.ignore_changes = match &a.expr.kind {
                 ExprKind::Variable(v) if v == "all" => IgnoreChanges::All,
@@ -661,7 +735,8 @@ impl Loader<'_> {
         }
         let alias = self.literal_string(&b.body, "alias");
         let mut body = b.body.clone();
-        body.attributes.retain(|a| a.name != "alias" && a.name != "version");
+        body.attributes
+            .retain(|a| a.name != "alias" && a.name != "version");
         let p = ProviderConfig {
             name: b.labels[0].clone(),
             alias,
@@ -673,7 +748,14 @@ impl Loader<'_> {
             alias: p.alias.clone(),
         }
         .key();
-        self.insert_unique(&mut m.providers, key, p, b.header_span(), "provider configuration", |p| p.span);
+        self.insert_unique(
+            &mut m.providers,
+            key,
+            p,
+            b.header_span(),
+            "provider configuration",
+            |p| p.span,
+        );
     }
 
     fn module_call(&mut self, m: &mut Module, b: Block) {
@@ -702,22 +784,22 @@ impl Loader<'_> {
             ));
         }
         let mut providers = BTreeMap::new();
-        if let Some(a) = b.body.attribute("providers") {
-            if let ExprKind::Object(items) = &a.expr.kind {
-                for (k, v) in items {
-                    let key = k
-                        .as_literal_str()
-                        .map(str::to_string)
-                        .or_else(|| k.as_static_traversal().map(|t| t.0));
-                    let fake = Attribute {
-                        name: String::new(),
-                        name_span: v.span,
-                        expr: v.clone(),
-                        span: v.span,
-                    };
-                    if let (Some(key), Some(r)) = (key, self.provider_ref(&fake)) {
-                        providers.insert(key, r);
-                    }
+        if let Some(a) = b.body.attribute("providers")
+            && let ExprKind::Object(items) = &a.expr.kind
+        {
+            for (k, v) in items {
+                let key = k
+                    .as_literal_str()
+                    .map(str::to_string)
+                    .or_else(|| k.as_static_traversal().map(|t| t.0));
+                let fake = Attribute {
+                    name: String::new(),
+                    name_span: v.span,
+                    expr: v.clone(),
+                    span: v.span,
+                };
+                if let (Some(key), Some(r)) = (key, self.provider_ref(&fake)) {
+                    providers.insert(key, r);
                 }
             }
         }
@@ -725,11 +807,21 @@ impl Loader<'_> {
             self.diags.push(err(
                 "unsupported_block",
                 "Unsupported block type",
-                format!("Blocks of type \"{}\" are not expected in a module block.", blk.kind),
+                format!(
+                    "Blocks of type \"{}\" are not expected in a module block.",
+                    blk.kind
+                ),
                 blk.kind_span,
             ));
         }
-        let meta = ["source", "version", "count", "for_each", "depends_on", "providers"];
+        let meta = [
+            "source",
+            "version",
+            "count",
+            "for_each",
+            "depends_on",
+            "providers",
+        ];
         let inputs = b
             .body
             .attributes
@@ -749,7 +841,14 @@ impl Loader<'_> {
             span: b.span,
             decl_span: b.header_span(),
         };
-        self.insert_unique(&mut m.module_calls, b.labels[0].clone(), call, b.header_span(), "module call", |c| c.span);
+        self.insert_unique(
+            &mut m.module_calls,
+            b.labels[0].clone(),
+            call,
+            b.header_span(),
+            "module call",
+            |c| c.span,
+        );
     }
 
     fn required(&mut self, b: &Block, name: &str) -> Option<Expr> {
@@ -779,10 +878,20 @@ impl Loader<'_> {
     }
 
     fn removed(&mut self, m: &mut Module, b: Block) {
-        self.only(&b.body, &["from"], &["lifecycle", "provisioner", "connection"], "a removed block");
+        self.only(
+            &b.body,
+            &["from"],
+            &["lifecycle", "provisioner", "connection"],
+            "a removed block",
+        );
         let mut destroy = true;
         for lb in b.body.blocks_of("lifecycle") {
-            self.only(&lb.body, &["destroy"], &[], "the lifecycle block of a removed block");
+            self.only(
+                &lb.body,
+                &["destroy"],
+                &[],
+                "the lifecycle block of a removed block",
+            );
             if let Some(d) = self.literal_bool(&lb.body, "destroy") {
                 destroy = d;
             }
@@ -797,7 +906,12 @@ impl Loader<'_> {
     }
 
     fn import(&mut self, m: &mut Module, b: Block) {
-        self.only(&b.body, &["to", "id", "provider", "for_each", "identity"], &[], "an import block");
+        self.only(
+            &b.body,
+            &["to", "id", "provider", "for_each", "identity"],
+            &[],
+            "an import block",
+        );
         let provider = b
             .body
             .attribute("provider")

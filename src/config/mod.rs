@@ -259,11 +259,7 @@ impl Resource {
     pub fn provider_name(&self) -> &str {
         match &self.provider {
             Some(p) => &p.name,
-            None => self
-                .type_name
-                .split('_')
-                .next()
-                .unwrap_or(&self.type_name),
+            None => self.type_name.split('_').next().unwrap_or(&self.type_name),
         }
     }
 }

@@ -5,16 +5,12 @@
 //! and hostile input (10,000 nested brackets) must yield a diagnostic, not a stack overflow.
 
 use hcl_edit::Span as _;
-use hcl_edit::expr::{
-    BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator,
-};
+use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Directive, Element, Template};
 
 use brick_provider_api::{Number, Value};
 
-use super::expr::{
-    BinaryOp, Expr, ExprKind, ForExpr, MAX_DEPTH, Step, TemplatePart, UnaryOp,
-};
+use super::expr::{BinaryOp, Expr, ExprKind, ForExpr, MAX_DEPTH, Step, TemplatePart, UnaryOp};
 use super::{FileId, Span};
 use crate::diag::Diagnostic;
 
@@ -78,7 +74,8 @@ pub fn parse_file(text: &str, file: FileId) -> (Option<Body>, Vec<Diagnostic>) {
     if let Some(d) = precheck(text, file) {
         return (None, vec![d]);
     }
-    let work = || match hcl_edit::parser::parse_body(text) {
+    let patched = patch_big_integers(text);
+    let work = || match hcl_edit::parser::parse_body(&patched) {
         Ok(body) => {
             let mut l = Lowerer {
                 file,
@@ -98,7 +95,8 @@ pub fn parse_expression(text: &str, file: FileId) -> (Option<Expr>, Vec<Diagnost
     if let Some(d) = precheck(text, file) {
         return (None, vec![d]);
     }
-    let work = || match hcl_edit::parser::parse_expr(text) {
+    let patched = patch_big_integers(text);
+    let work = || match hcl_edit::parser::parse_expr(&patched) {
         Ok(expr) => {
             let mut l = Lowerer {
                 file,
@@ -131,6 +129,113 @@ pub fn parse_template(text: &str, file: FileId) -> (Option<Vec<TemplatePart>>, V
         Err(e) => (None, vec![syntax_error(&e, text, file)]),
     };
     on_big_stack(work)
+}
+
+/// hcl-edit reads integer literals as `u64` and refuses longer ones, but the language has
+/// arbitrary-precision numbers. Integer literals of 20 digits or more (outside strings,
+/// heredocs and comments) are rewritten to a float literal *of the same length* for the
+/// parser; spans stay valid, and the lowering reads the exact digits from the original text.
+fn patch_big_integers(text: &str) -> std::borrow::Cow<'_, str> {
+    let b = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    let mut heredoc: Option<String> = None;
+    while i < b.len() {
+        if let Some(delim) = &heredoc {
+            // Skip whole lines until the closing delimiter.
+            let end = text[i..].find('\n').map(|n| i + n).unwrap_or(b.len());
+            if text[i..end].trim() == delim {
+                heredoc = None;
+            }
+            i = end + 1;
+            continue;
+        }
+        let c = b[i];
+        match c {
+            b'#' => {
+                i = text[i..].find('\n').map(|n| i + n).unwrap_or(b.len());
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map(|n| i + n).unwrap_or(b.len());
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..]
+                    .find("*/")
+                    .map(|n| i + 4 + n)
+                    .unwrap_or(b.len());
+                continue;
+            }
+            b'"' => {
+                // Skip a quoted string, including nested strings inside `${ }`.
+                let mut depth = 0usize;
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 1,
+                        b'{' if i > 0 && (b[i - 1] == b'$' || b[i - 1] == b'%') => depth += 1,
+                        b'{' if depth > 0 => depth += 1,
+                        b'}' if depth > 0 => depth -= 1,
+                        b'"' if depth == 0 => break,
+                        b'\n' => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            b'<' if b.get(i + 1) == Some(&b'<') => {
+                let mut j = i + 2;
+                if b.get(j) == Some(&b'-') {
+                    j += 1;
+                }
+                let ds = j;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
+                if j > ds {
+                    let delim = text[ds..j].to_string();
+                    let end = text[j..].find('\n').map(|n| j + n).unwrap_or(b.len());
+                    heredoc = Some(delim);
+                    i = end + 1;
+                    continue;
+                }
+                i += 2;
+                continue;
+            }
+            b'0'..=b'9' => {
+                let prev_ident = i > 0
+                    && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'.');
+                let mut j = i;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                let next = b.get(j).copied().unwrap_or(b' ');
+                let plain = !prev_ident
+                    && !matches!(next, b'.' | b'e' | b'E')
+                    && !next.is_ascii_alphabetic()
+                    && next != b'_';
+                if plain && j - i >= 20 {
+                    let o = out.get_or_insert_with(|| b.to_vec());
+                    o[j - 2] = b'.';
+                    o[j - 1] = b'0';
+                }
+                i = j;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    match out {
+        // Only ASCII digits were replaced by ASCII, so the text stays valid UTF-8.
+        Some(o) => {
+            std::borrow::Cow::Owned(String::from_utf8(o).unwrap_or_else(|_| text.to_string()))
+        }
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 fn on_big_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
@@ -262,9 +367,7 @@ impl Lowerer<'_> {
     }
 
     fn deep(&mut self, span: Span) -> Expr {
-        self.diags.push(
-            too_deep(span.file, span.start),
-        );
+        self.diags.push(too_deep(span.file, span.start));
         Expr::new(ExprKind::Literal(Value::null_dynamic()), span)
     }
 
@@ -389,9 +492,10 @@ impl Lowerer<'_> {
         let mut i = 0;
         while i < ops.len() {
             match ops[i].value() {
-                TraversalOperator::GetAttr(id) => {
-                    steps.push(Step::Attr(id.as_str().to_string(), self.span(ops[i].span())))
-                }
+                TraversalOperator::GetAttr(id) => steps.push(Step::Attr(
+                    id.as_str().to_string(),
+                    self.span(ops[i].span()),
+                )),
                 TraversalOperator::Index(e) => steps.push(Step::Index(self.expr(e, depth))),
                 TraversalOperator::LegacyIndex(n) => steps.push(Step::Index(Expr::new(
                     ExprKind::Literal(Value::number(*n.value())),
@@ -402,7 +506,7 @@ impl Lowerer<'_> {
                     let source = wrap(root, steps, span);
                     // The steps applied to each element: everything after a full splat,
                     // only attribute steps after an attribute splat.
-                    let mut j = i + 1;
+                    let mut j = if full { ops.len() } else { i + 1 };
                     if !full {
                         while j < ops.len()
                             && matches!(ops[j].value(), TraversalOperator::GetAttr(_))
@@ -489,7 +593,11 @@ impl Lowerer<'_> {
                         }
                         parts.push((
                             TemplatePart::For {
-                                key_var: ford.for_expr.key_var.as_ref().map(|k| k.as_str().to_string()),
+                                key_var: ford
+                                    .for_expr
+                                    .key_var
+                                    .as_ref()
+                                    .map(|k| k.as_str().to_string()),
                                 value_var: ford.for_expr.value_var.as_str().to_string(),
                                 collection: self.expr(&ford.for_expr.collection_expr, d),
                                 body,
@@ -504,15 +612,17 @@ impl Lowerer<'_> {
         // Apply the outer strip markers to the neighbouring literals.
         for i in 0..parts.len() {
             let (strip_before, strip_after) = (parts[i].1, parts[i].2);
-            if strip_before && i > 0 {
-                if let TemplatePart::Literal(s) = &mut parts[i - 1].0 {
-                    *s = s.trim_end().to_string();
-                }
+            if strip_before
+                && i > 0
+                && let TemplatePart::Literal(s) = &mut parts[i - 1].0
+            {
+                *s = s.trim_end().to_string();
             }
-            if strip_after && i + 1 < parts.len() {
-                if let TemplatePart::Literal(s) = &mut parts[i + 1].0 {
-                    *s = s.trim_start().to_string();
-                }
+            if strip_after
+                && i + 1 < parts.len()
+                && let TemplatePart::Literal(s) = &mut parts[i + 1].0
+            {
+                *s = s.trim_start().to_string();
             }
         }
         parts
@@ -542,4 +652,3 @@ fn wrap(root: Expr, steps: Vec<Step>, span: Span) -> Expr {
         Expr::new(ExprKind::Traversal(Box::new(root), steps), span)
     }
 }
-

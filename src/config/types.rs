@@ -1,6 +1,9 @@
 //! Variable type constraints: `string`, `list(number)`, `object({ name = string,
 //! size = optional(number, 10) })`, `any`, … decoded from their expression form.
 
+// Diagnostics are plain data returned by value; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use brick_provider_api::{Type, Value};
@@ -93,25 +96,38 @@ fn decode(
             "string" => plain(TypeConstraint::String),
             "list" | "set" | "map" | "tuple" | "object" => Err(invalid(
                 e,
-                format!("The {name} type constructor requires one argument specifying the element type."),
+                format!(
+                    "The {name} type constructor requires one argument specifying the element type."
+                ),
             )),
-            other => Err(invalid(e, format!("The keyword `{other}` is not a valid type specification."))),
+            other => Err(invalid(
+                e,
+                format!("The keyword `{other}` is not a valid type specification."),
+            )),
         },
         ExprKind::Call { name, args, .. } => {
             let one = |what: &str| -> Result<&Expr, Diagnostic> {
                 match args.as_slice() {
                     [a] => Ok(a),
-                    _ => Err(invalid(e, format!("The {what} type constructor requires exactly one argument."))),
+                    _ => Err(invalid(
+                        e,
+                        format!("The {what} type constructor requires exactly one argument."),
+                    )),
                 }
             };
             match name.as_str() {
-                "list" => plain(TypeConstraint::List(Box::new(decode(one("list")?, false)?.0))),
+                "list" => plain(TypeConstraint::List(Box::new(
+                    decode(one("list")?, false)?.0,
+                ))),
                 "set" => plain(TypeConstraint::Set(Box::new(decode(one("set")?, false)?.0))),
                 "map" => plain(TypeConstraint::Map(Box::new(decode(one("map")?, false)?.0))),
                 "tuple" => {
                     let a = one("tuple")?;
                     let ExprKind::Tuple(items) = &a.kind else {
-                        return Err(invalid(a, "The tuple type constructor requires a list of element types."));
+                        return Err(invalid(
+                            a,
+                            "The tuple type constructor requires a list of element types.",
+                        ));
                     };
                     let ts = items
                         .iter()
@@ -122,29 +138,52 @@ fn decode(
                 "object" => {
                     let a = one("object")?;
                     let ExprKind::Object(items) = &a.kind else {
-                        return Err(invalid(a, "The object type constructor requires an object of attribute types."));
+                        return Err(invalid(
+                            a,
+                            "The object type constructor requires an object of attribute types.",
+                        ));
                     };
                     let mut attrs = BTreeMap::new();
                     for (k, v) in items {
-                        let Some(key) = k.as_literal_str().map(str::to_string).or_else(|| match &k.kind {
+                        let Some(key) = k.as_literal_str().map(str::to_string).or_else(|| match &k
+                            .kind
+                        {
                             ExprKind::Variable(n) => Some(n.clone()),
                             _ => None,
                         }) else {
-                            return Err(invalid(k, "Object type attribute names must be plain identifiers."));
+                            return Err(invalid(
+                                k,
+                                "Object type attribute names must be plain identifiers.",
+                            ));
                         };
                         let (ty, optional, default) = decode(v, true)?;
-                        attrs.insert(key, ObjectAttr { ty, optional, default });
+                        attrs.insert(
+                            key,
+                            ObjectAttr {
+                                ty,
+                                optional,
+                                default,
+                            },
+                        );
                     }
                     plain(TypeConstraint::Object(attrs))
                 }
                 "optional" => {
                     if !allow_optional {
-                        return Err(invalid(e, "optional() may only be used for an attribute of an object type."));
+                        return Err(invalid(
+                            e,
+                            "optional() may only be used for an attribute of an object type.",
+                        ));
                     }
                     let (ty_e, default_e) = match args.as_slice() {
                         [t] => (t, None),
                         [t, d] => (t, Some(d)),
-                        _ => return Err(invalid(e, "optional() takes a type and an optional default value.")),
+                        _ => {
+                            return Err(invalid(
+                                e,
+                                "optional() takes a type and an optional default value.",
+                            ));
+                        }
                     };
                     let ty = decode(ty_e, false)?.0;
                     let default = match default_e {
@@ -165,6 +204,9 @@ fn decode(
                 other => Err(invalid(e, format!("`{other}` is not a type constructor."))),
             }
         }
-        _ => Err(invalid(e, "A type specification is a type keyword or a type constructor call.")),
+        _ => Err(invalid(
+            e,
+            "A type specification is a type keyword or a type constructor call.",
+        )),
     }
 }

@@ -16,6 +16,9 @@ use super::{Environment, Scope};
 use crate::config::{Block, Body, Span};
 use crate::diag::{Diagnostic, did_you_mean};
 
+/// Block instances per block type: (label, value, span of the block).
+type Instances<'s> = BTreeMap<&'s str, Vec<(Option<String>, Value, Span)>>;
+
 fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diagnostic {
     Diagnostic::error(format!("brick::eval::{code}"), summary, detail).at(span)
 }
@@ -42,14 +45,22 @@ fn block_value(ev: &mut Evaluator, body: &Body, schema: &SchemaBlock, at: Span) 
             let help = did_you_mean(&a.name, candidates.map(String::as_str))
                 .map(|s| format!("Did you mean `{s}`?"));
             let detail = if schema.blocks.contains_key(&a.name) {
-                format!("\"{}\" is a block, not an argument: write {} {{ … }} without the equals sign.", a.name, a.name)
+                format!(
+                    "\"{}\" is a block, not an argument: write {} {{ … }} without the equals sign.",
+                    a.name, a.name
+                )
             } else {
                 format!("An argument named \"{}\" is not expected here.", a.name)
             };
             ev.diags.push(
-                err("unsupported_argument", "Unsupported argument", detail, a.name_span)
-                    .help_opt(help)
-                    .label("not in the schema"),
+                err(
+                    "unsupported_argument",
+                    "Unsupported argument",
+                    detail,
+                    a.name_span,
+                )
+                .help_opt(help)
+                .label("not in the schema"),
             );
             continue;
         };
@@ -57,7 +68,10 @@ fn block_value(ev: &mut Evaluator, body: &Body, schema: &SchemaBlock, at: Span) 
             ev.diags.push(err(
                 "computed_argument",
                 "Invalid argument",
-                format!("\"{}\" is computed by the provider and cannot be set in configuration.", a.name),
+                format!(
+                    "\"{}\" is computed by the provider and cannot be set in configuration.",
+                    a.name
+                ),
                 a.name_span,
             ));
             continue;
@@ -98,14 +112,18 @@ fn block_value(ev: &mut Evaluator, body: &Body, schema: &SchemaBlock, at: Span) 
             );
         }
         let v = match (&sa.default, sa.presence) {
-            (Some(d), Presence::Optional | Presence::OptionalComputed) if body.attribute(name).is_none() => d.clone(),
+            (Some(d), Presence::Optional | Presence::OptionalComputed)
+                if body.attribute(name).is_none() =>
+            {
+                d.clone()
+            }
             _ => Value::null(sa.ty.clone()),
         };
         out.insert(name.clone(), v);
     }
 
     // Nested blocks, static and dynamic, grouped by type.
-    let mut instances: BTreeMap<&str, Vec<(Option<String>, Value, Span)>> = BTreeMap::new();
+    let mut instances: Instances = BTreeMap::new();
     let mut unknown_blocks: Vec<&str> = Vec::new();
     for b in &body.blocks {
         if b.kind == "dynamic" {
@@ -117,18 +135,35 @@ fn block_value(ev: &mut Evaluator, body: &Body, schema: &SchemaBlock, at: Span) 
             let help = did_you_mean(&b.kind, candidates.map(String::as_str))
                 .map(|s| format!("Did you mean `{s}`?"));
             let detail = if schema.attributes.contains_key(&b.kind) {
-                format!("\"{}\" is an argument, not a block: write {} = {{ … }}.", b.kind, b.kind)
+                format!(
+                    "\"{}\" is an argument, not a block: write {} = {{ … }}.",
+                    b.kind, b.kind
+                )
             } else {
                 format!("Blocks of type \"{}\" are not expected here.", b.kind)
             };
-            ev.diags.push(err("unsupported_block", "Unsupported block type", detail, b.kind_span).help_opt(help));
+            ev.diags.push(
+                err(
+                    "unsupported_block",
+                    "Unsupported block type",
+                    detail,
+                    b.kind_span,
+                )
+                .help_opt(help),
+            );
             continue;
         };
         let key = block_key(ev, b, nb.nesting);
         let v = block_value(ev, &b.body, &nb.block, b.kind_span);
         if let Some(key) = key {
             instances
-                .entry(schema.blocks.get_key_value(&b.kind).map(|(k, _)| k.as_str()).unwrap_or(""))
+                .entry(
+                    schema
+                        .blocks
+                        .get_key_value(&b.kind)
+                        .map(|(k, _)| k.as_str())
+                        .unwrap_or(""),
+                )
                 .or_default()
                 .push((key, v, b.kind_span));
         }
@@ -156,14 +191,20 @@ fn block_value(ev: &mut Evaluator, body: &Body, schema: &SchemaBlock, at: Span) 
                         list[1].2,
                     ));
                 }
-                list.into_iter().next().map(|(_, v, _)| v).unwrap_or_else(|| Value::null(ty))
+                list.into_iter()
+                    .next()
+                    .map(|(_, v, _)| v)
+                    .unwrap_or_else(|| Value::null(ty))
             }
             Nesting::List { min, max } | Nesting::Set { min, max } => {
                 if list.len() < min {
                     ev.diags.push(err(
                         "missing_block",
                         "Insufficient blocks",
-                        format!("At least {min} \"{name}\" block(s) are required, but {} were given.", list.len()),
+                        format!(
+                            "At least {min} \"{name}\" block(s) are required, but {} were given.",
+                            list.len()
+                        ),
                         at,
                     ));
                 }
@@ -214,7 +255,10 @@ fn block_key(ev: &mut Evaluator, b: &Block, nesting: Nesting) -> Option<Option<S
             "wrong_labels",
             "Wrong number of block labels",
             if want == 1 {
-                format!("A \"{}\" block needs one label, its key: {} \"NAME\" {{ … }}.", b.kind, b.kind)
+                format!(
+                    "A \"{}\" block needs one label, its key: {} \"NAME\" {{ … }}.",
+                    b.kind, b.kind
+                )
             } else {
                 format!("A \"{}\" block takes no labels.", b.kind)
             },
@@ -229,7 +273,7 @@ fn dynamic_block<'s>(
     ev: &mut Evaluator,
     b: &Block,
     schema: &'s SchemaBlock,
-    instances: &mut BTreeMap<&'s str, Vec<(Option<String>, Value, Span)>>,
+    instances: &mut Instances<'s>,
     unknown_blocks: &mut Vec<&'s str>,
 ) {
     let [kind] = b.labels.as_slice() else {
@@ -297,14 +341,30 @@ fn dynamic_block<'s>(
         return;
     }
     let pairs: Vec<(Value, Value)> = match (&coll.kind, coll.as_sequence(), coll.as_mapping()) {
-        (brick_provider_api::value::Kind::Set(..), Some(items), _) => items.iter().map(|v| (v.clone(), v.clone())).collect(),
-        (_, Some(items), _) => items.iter().enumerate().map(|(i, v)| (Value::number(i), v.clone())).collect(),
-        (_, _, Some(m)) => m.iter().map(|(k, v)| (Value::string(k.clone()), v.clone())).collect(),
+        (brick_provider_api::value::Kind::Set(..), Some(items), _) => {
+            items.iter().map(|v| (v.clone(), v.clone())).collect()
+        }
+        (_, Some(items), _) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Value::number(i), v.clone()))
+            .collect(),
+        (_, _, Some(m)) => m
+            .iter()
+            .map(|(k, v)| (Value::string(k.clone()), v.clone()))
+            .collect(),
         _ => {
             ev.diags.push(err(
                 "invalid_for_each",
                 "Invalid dynamic for_each value",
-                format!("Cannot use {} as the for_each of a dynamic block: a collection is required.", if coll.is_null() { "null".to_string() } else { describe(&coll.ty()) }),
+                format!(
+                    "Cannot use {} as the for_each of a dynamic block: a collection is required.",
+                    if coll.is_null() {
+                        "null".to_string()
+                    } else {
+                        describe(&coll.ty())
+                    }
+                ),
                 fe.expr.span,
             ));
             return;
@@ -321,7 +381,13 @@ fn dynamic_block<'s>(
         let mut key = None;
         if nb.nesting == Nesting::Map {
             match labels_attr.map(|a| ev.eval(&a.expr)) {
-                Some(Ok(l)) => key = l.as_sequence().and_then(|s| s.first()).and_then(|x| x.as_str()).map(str::to_string),
+                Some(Ok(l)) => {
+                    key = l
+                        .as_sequence()
+                        .and_then(|s| s.first())
+                        .and_then(|x| x.as_str())
+                        .map(str::to_string)
+                }
                 Some(Err(())) => {}
                 None => {}
             }
@@ -329,7 +395,9 @@ fn dynamic_block<'s>(
                 ev.diags.push(err(
                     "wrong_labels",
                     "Missing dynamic block labels",
-                    format!("\"{kind}\" blocks are labelled: set labels = [\"…\"] in the dynamic block."),
+                    format!(
+                        "\"{kind}\" blocks are labelled: set labels = [\"…\"] in the dynamic block."
+                    ),
                     b.kind_span,
                 ));
                 ev.locals.truncate(n);
@@ -338,6 +406,9 @@ fn dynamic_block<'s>(
         }
         let value = block_value(ev, &content.body, &nb.block, content.kind_span);
         ev.locals.truncate(n);
-        instances.entry(kind_key.as_str()).or_default().push((key, value, b.kind_span));
+        instances
+            .entry(kind_key.as_str())
+            .or_default()
+            .push((key, value, b.kind_span));
     }
 }

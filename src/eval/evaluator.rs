@@ -42,7 +42,9 @@ pub fn evaluate_with(
 ) -> (Value, Vec<Diagnostic>) {
     let mut ev = Evaluator::new(scope, env);
     ev.locals.extend(bindings.iter().cloned());
-    let v = ev.eval(expr).unwrap_or_else(|()| Value::unknown(Type::Dynamic));
+    let v = ev
+        .eval(expr)
+        .unwrap_or_else(|()| Value::unknown(Type::Dynamic));
     (v, ev.diags)
 }
 
@@ -56,13 +58,12 @@ pub fn evaluate_template(
     parts: &[TemplatePart],
     vars: &[(String, Value)],
     env: &dyn Environment,
-    span: Span,
 ) -> (Value, Vec<Diagnostic>) {
     let mut ev = Evaluator::new(&EmptyScope, env);
     ev.locals.extend(vars.iter().cloned());
     ev.template_only = true;
     let v = ev
-        .template(parts, span)
+        .template(parts)
         .unwrap_or_else(|()| Value::unknown(Type::String));
     (v, ev.diags)
 }
@@ -170,12 +171,9 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
             }
             out.push_str(open);
             out.push('\n');
-            let width = m.keys().map(|k| display_key(k).len()).max().unwrap_or(0);
             for (k, val) in m {
                 out.push_str(&pad);
-                let key = display_key(k);
-                out.push_str(&key);
-                out.push_str(&" ".repeat(width - key.len()));
+                out.push_str(&quote(k));
                 out.push_str(" = ");
                 display_into(val, indent + 1, out);
                 out.push('\n');
@@ -183,14 +181,6 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
             out.push_str(&close);
             out.push_str(end);
         }
-    }
-}
-
-fn display_key(k: &str) -> String {
-    if crate::config::is_identifier(k) {
-        k.to_string()
-    } else {
-        quote(k)
     }
 }
 
@@ -307,7 +297,10 @@ fn apply_defaults(v: &Value, tc: &TypeConstraint) -> Result<Value, String> {
             // Extra attributes are dropped by the conversion to the object type.
             Ok(Value::object(out).with_marks(marks))
         }
-        (TypeConstraint::List(e) | TypeConstraint::Set(e), Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items)) => {
+        (
+            TypeConstraint::List(e) | TypeConstraint::Set(e),
+            Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items),
+        ) => {
             let items: Result<Vec<_>, _> = items.iter().map(|i| apply_defaults(i, e)).collect();
             Ok(Value::tuple(items?).with_marks(marks))
         }
@@ -318,8 +311,14 @@ fn apply_defaults(v: &Value, tc: &TypeConstraint) -> Result<Value, String> {
                 .collect();
             Ok(Value::object(m?).with_marks(marks))
         }
-        (TypeConstraint::Tuple(ts), Kind::Tuple(items) | Kind::List(_, items)) if ts.len() == items.len() => {
-            let items: Result<Vec<_>, _> = items.iter().zip(ts).map(|(i, t)| apply_defaults(i, t)).collect();
+        (TypeConstraint::Tuple(ts), Kind::Tuple(items) | Kind::List(_, items))
+            if ts.len() == items.len() =>
+        {
+            let items: Result<Vec<_>, _> = items
+                .iter()
+                .zip(ts)
+                .map(|(i, t)| apply_defaults(i, t))
+                .collect();
             Ok(Value::tuple(items?).with_marks(marks))
         }
         _ => Ok(v.clone()),
@@ -329,7 +328,11 @@ fn apply_defaults(v: &Value, tc: &TypeConstraint) -> Result<Value, String> {
 /// The common type of `types` for conditionals and collection literals: `Dynamic` entries
 /// (untyped nulls, unknowns) do not constrain it.
 pub(crate) fn unify_types(types: &[Type]) -> Option<Type> {
-    let concrete: Vec<Type> = types.iter().filter(|t| **t != Type::Dynamic).cloned().collect();
+    let concrete: Vec<Type> = types
+        .iter()
+        .filter(|t| **t != Type::Dynamic)
+        .cloned()
+        .collect();
     if concrete.is_empty() {
         return Some(Type::Dynamic);
     }
@@ -388,14 +391,18 @@ impl<'a> Evaluator<'a> {
     }
 
     fn local(&self, name: &str) -> Option<&Value> {
-        self.locals.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.locals
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     pub fn eval(&mut self, e: &Expr) -> R {
         match &e.kind {
             ExprKind::Literal(v) => Ok(v.clone()),
             ExprKind::Paren(inner) => self.eval(inner),
-            ExprKind::Template(parts) => self.template(parts, e.span),
+            ExprKind::Template(parts) => self.template(parts),
             ExprKind::Tuple(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut failed = false;
@@ -405,7 +412,11 @@ impl<'a> Evaluator<'a> {
                         Err(()) => failed = true,
                     }
                 }
-                if failed { Err(()) } else { Ok(Value::tuple(out)) }
+                if failed {
+                    Err(())
+                } else {
+                    Ok(Value::tuple(out))
+                }
             }
             ExprKind::Object(items) => self.object(items),
             ExprKind::Variable(name) => self.root(name, &[], e.span),
@@ -461,23 +472,17 @@ impl<'a> Evaluator<'a> {
                     if key.is_null() {
                         "An object key cannot be null.".to_string()
                     } else {
-                        format!("An object key must be a string, not {}.", describe(&key.ty()))
+                        format!(
+                            "An object key must be a string, not {}.",
+                            describe(&key.ty())
+                        )
                     },
                     k.span,
                 ));
                 failed = true;
                 continue;
             };
-            if out.contains_key(&ks) {
-                self.diags.push(error(
-                    "duplicate_key",
-                    "Duplicate object attribute",
-                    format!("An attribute named \"{ks}\" was already defined in this object."),
-                    k.span,
-                ));
-                failed = true;
-                continue;
-            }
+            // As in Terraform, a repeated key takes the last value.
             out.insert(ks, val);
         }
         if failed {
@@ -496,8 +501,8 @@ impl<'a> Evaluator<'a> {
         }
         if self.template_only {
             let names: Vec<&str> = self.locals.iter().map(|(n, _)| n.as_str()).collect();
-            let help = did_you_mean(name, names.iter().copied())
-                .map(|s| format!("Did you mean `{s}`?"));
+            let help =
+                did_you_mean(name, names.iter().copied()).map(|s| format!("Did you mean `{s}`?"));
             return self.fail(
                 error(
                     "undeclared_template_variable",
@@ -518,7 +523,9 @@ impl<'a> Evaluator<'a> {
                     return self.fail(error(
                         "invalid_reference",
                         "Invalid reference",
-                        format!("The \"{name}\" object cannot be used on its own; write {name}.NAME."),
+                        format!(
+                            "The \"{name}\" object cannot be used on its own; write {name}.NAME."
+                        ),
                         span,
                     ));
                 };
@@ -592,7 +599,10 @@ impl<'a> Evaluator<'a> {
             None => self.fail(error(
                 "undeclared_reference",
                 "Reference to undeclared value",
-                format!("{} is not declared or not available here.", reference_text(&reference)),
+                format!(
+                    "{} is not declared or not available here.",
+                    reference_text(&reference)
+                ),
                 span,
             )),
         }
@@ -726,14 +736,11 @@ impl<'a> Evaluator<'a> {
                     None => self.fail(error(
                         "invalid_index",
                         "Invalid index",
-                        format!(
-                            "The given key ({n}) does not identify an element in this collection value{}.",
-                            if n.is_integer() && !n.is_negative() {
-                                format!(": it has only {} element(s)", items.len())
-                            } else {
-                                ": an index must be a whole number, zero or more".to_string()
-                            }
-                        ),
+                        if n.is_integer() && !n.is_negative() {
+                            format!("The given key does not identify an element in this collection value: the given index ({n}) is greater than or equal to the length of the collection ({}).", items.len())
+                        } else {
+                            format!("The given key does not identify an element in this collection value: {n} is not a whole number, zero or more.")
+                        },
                         span,
                     )),
                 }
@@ -822,7 +829,7 @@ impl<'a> Evaluator<'a> {
         Ok(Value::tuple(out).with_marks(marks))
     }
 
-    pub(crate) fn template(&mut self, parts: &[TemplatePart], span: Span) -> R {
+    pub(crate) fn template(&mut self, parts: &[TemplatePart]) -> R {
         // "${x}" alone yields x itself, unconverted.
         if let [TemplatePart::Interpolation(e)] = parts {
             return self.eval(e);
@@ -830,7 +837,7 @@ impl<'a> Evaluator<'a> {
         let mut s = String::new();
         let mut marks = Marks::NONE;
         let mut is_unknown = false;
-        self.template_into(parts, span, &mut s, &mut marks, &mut is_unknown)?;
+        self.template_into(parts, &mut s, &mut marks, &mut is_unknown)?;
         if is_unknown {
             return Ok(unknown(Type::String, marks));
         }
@@ -840,7 +847,6 @@ impl<'a> Evaluator<'a> {
     fn template_into(
         &mut self,
         parts: &[TemplatePart],
-        span: Span,
         out: &mut String,
         marks: &mut Marks,
         is_unknown: &mut bool,
@@ -871,7 +877,10 @@ impl<'a> Evaluator<'a> {
                             self.diags.push(error(
                                 "invalid_template_value",
                                 "Invalid template interpolation value",
-                                format!("Cannot include {} in a string template: a string is required.", describe(&v.ty())),
+                                format!(
+                                    "Cannot include {} in a string template: a string is required.",
+                                    describe(&v.ty())
+                                ),
                                 e.span,
                             ));
                             return Err(());
@@ -890,15 +899,20 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     match prim_to_bool(&c) {
-                        Some(true) => self.template_into(then, span, out, marks, is_unknown)?,
-                        Some(false) => {
-                            self.template_into(otherwise, span, out, marks, is_unknown)?
-                        }
+                        Some(true) => self.template_into(then, out, marks, is_unknown)?,
+                        Some(false) => self.template_into(otherwise, out, marks, is_unknown)?,
                         None => {
                             self.diags.push(error(
                                 "invalid_condition",
                                 "Invalid template if condition",
-                                format!("The condition must be a bool, not {}.", if c.is_null() { "null".into() } else { describe(&c.ty()) }),
+                                format!(
+                                    "The condition must be a bool, not {}.",
+                                    if c.is_null() {
+                                        "null".into()
+                                    } else {
+                                        describe(&c.ty())
+                                    }
+                                ),
                                 cond.span,
                             ));
                             return Err(());
@@ -927,7 +941,7 @@ impl<'a> Evaluator<'a> {
                             self.locals.push((kv.clone(), k));
                         }
                         self.locals.push((value_var.clone(), v));
-                        let r = self.template_into(body, span, out, marks, is_unknown);
+                        let r = self.template_into(body, out, marks, is_unknown);
                         self.locals.truncate(n);
                         r?;
                     }
@@ -967,7 +981,12 @@ impl<'a> Evaluator<'a> {
             )),
             Kind::Map(_, m) | Kind::Object(m) => Ok(Some(
                 m.iter()
-                    .map(|(k, v)| (Value::string(k.clone()).with_marks(marks), v.clone().with_marks(marks)))
+                    .map(|(k, v)| {
+                        (
+                            Value::string(k.clone()).with_marks(marks),
+                            v.clone().with_marks(marks),
+                        )
+                    })
                     .collect(),
             )),
             _ => {
@@ -999,7 +1018,14 @@ impl<'a> Evaluator<'a> {
                 self.locals.push((kv.clone(), k));
             }
             self.locals.push((fe.value_var.clone(), v));
-            let r = self.for_element(fe, &mut tuple, &mut obj, &mut groups, &mut any_unknown, &mut out_marks);
+            let r = self.for_element(
+                fe,
+                &mut tuple,
+                &mut obj,
+                &mut groups,
+                &mut any_unknown,
+                &mut out_marks,
+            );
             self.locals.truncate(n);
             r?;
         }
@@ -1009,7 +1035,10 @@ impl<'a> Evaluator<'a> {
         let _ = span;
         if fe.key.is_some() {
             if fe.grouping {
-                let m = groups.into_iter().map(|(k, vs)| (k, Value::tuple(vs))).collect();
+                let m = groups
+                    .into_iter()
+                    .map(|(k, vs)| (k, Value::tuple(vs)))
+                    .collect();
                 Ok(Value::object(m).with_marks(out_marks))
             } else {
                 Ok(Value::object(obj).with_marks(out_marks))
@@ -1042,7 +1071,14 @@ impl<'a> Evaluator<'a> {
                     self.diags.push(error(
                         "invalid_condition",
                         "Invalid 'for' condition",
-                        format!("The 'if' clause value must be a bool, not {}.", if c.is_null() { "null".into() } else { describe(&c.ty()) }),
+                        format!(
+                            "The 'if' clause value must be a bool, not {}.",
+                            if c.is_null() {
+                                "null".into()
+                            } else {
+                                describe(&c.ty())
+                            }
+                        ),
                         cond.span,
                     ));
                     return Err(());
@@ -1073,7 +1109,11 @@ impl<'a> Evaluator<'a> {
                 };
                 if fe.grouping {
                     groups.entry(ks).or_default().push(v);
-                } else if obj.contains_key(&ks) {
+                } else if let std::collections::btree_map::Entry::Vacant(slot) =
+                    obj.entry(ks.clone())
+                {
+                    slot.insert(v);
+                } else {
                     self.diags.push(error(
                         "duplicate_key",
                         "Duplicate object key",
@@ -1081,8 +1121,6 @@ impl<'a> Evaluator<'a> {
                         ke.span,
                     ));
                     return Err(());
-                } else {
-                    obj.insert(ks, v);
                 }
             }
         }
@@ -1105,7 +1143,11 @@ impl<'a> Evaluator<'a> {
                 "Invalid operand",
                 format!(
                     "Unsuitable value for unary operand: {name} is required, not {}.",
-                    if v.is_null() { "null".into() } else { describe(&v.ty()) }
+                    if v.is_null() {
+                        "null".into()
+                    } else {
+                        describe(&v.ty())
+                    }
                 ),
                 span,
             ))
@@ -1213,7 +1255,11 @@ impl<'a> Evaluator<'a> {
                     "Invalid operand",
                     format!(
                         "Unsuitable value for logical operand: a bool is required, not {}.",
-                        if v.is_null() { "null".into() } else { describe(&v.ty()) }
+                        if v.is_null() {
+                            "null".into()
+                        } else {
+                            describe(&v.ty())
+                        }
                     ),
                     span,
                 ));
@@ -1222,7 +1268,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn operand_number(&mut self, v: &Value, span: Span, op: BinaryOp) -> Result<Option<Number>, ()> {
+    fn operand_number(
+        &mut self,
+        v: &Value,
+        span: Span,
+        op: BinaryOp,
+    ) -> Result<Option<Number>, ()> {
         if !v.is_known() {
             return Ok(None);
         }
@@ -1235,7 +1286,11 @@ impl<'a> Evaluator<'a> {
                     format!(
                         "Unsuitable value for the operand of \"{}\": a number is required, not {}.",
                         op.symbol(),
-                        if v.is_null() { "null".into() } else { describe(&v.ty()) }
+                        if v.is_null() {
+                            "null".into()
+                        } else {
+                            describe(&v.ty())
+                        }
                     ),
                     span,
                 ));
@@ -1255,7 +1310,11 @@ impl<'a> Evaluator<'a> {
                         "Incorrect condition type",
                         format!(
                             "The condition expression must be a bool, not {}.",
-                            if cv.is_null() { "null".into() } else { describe(&cv.ty()) }
+                            if cv.is_null() {
+                                "null".into()
+                            } else {
+                                describe(&cv.ty())
+                            }
                         ),
                         c.span,
                     ));
@@ -1338,11 +1397,18 @@ impl<'a> Evaluator<'a> {
         match functions::call(name, vals, self.env) {
             Some(Ok(v)) => Ok(v),
             Some(Err(e)) => {
-                let at = e.arg.and_then(|i| args.get(i)).map(|a| a.span).unwrap_or(span);
+                let at = e
+                    .arg
+                    .and_then(|i| args.get(i))
+                    .map(|a| a.span)
+                    .unwrap_or(span);
                 self.fail(error(
                     "function_error",
                     "Error in function call",
-                    format!("Call to function \"{name}\" failed: {}.", e.message.trim_end_matches('.')),
+                    format!(
+                        "Call to function \"{name}\" failed: {}.",
+                        e.message.trim_end_matches('.')
+                    ),
                     at,
                 ))
             }
@@ -1351,7 +1417,9 @@ impl<'a> Evaluator<'a> {
                 names.extend(["try", "can", "type", "templatefile"]);
                 let help = did_you_mean(name, names.iter().copied())
                     .map(|s| format!("Did you mean `{s}`?"))
-                    .unwrap_or_else(|| "See the list of built-in functions in brick's documentation.".into());
+                    .unwrap_or_else(|| {
+                        "See the list of built-in functions in brick's documentation.".into()
+                    });
                 self.fail(
                     error(
                         "unknown_function",
@@ -1429,7 +1497,12 @@ impl<'a> Evaluator<'a> {
             return Ok(unknown(Type::String, pv.marks.union(vv.marks)));
         }
         let Some(path) = pv.as_str() else {
-            return self.fail(error("function_error", "Error in function call", "Call to function \"templatefile\" failed: the path must be a string.", p.span));
+            return self.fail(error(
+                "function_error",
+                "Error in function call",
+                "Call to function \"templatefile\" failed: the path must be a string.",
+                p.span,
+            ));
         };
         let Some(map) = vv.as_mapping() else {
             return self.fail(error("function_error", "Error in function call", "Call to function \"templatefile\" failed: the variables must be given as a map or object.", vars.span));
@@ -1444,7 +1517,9 @@ impl<'a> Evaluator<'a> {
                 return self.fail(error(
                     "function_error",
                     "Error in function call",
-                    format!("Call to function \"templatefile\" failed: no file exists at {path}: {e}."),
+                    format!(
+                        "Call to function \"templatefile\" failed: no file exists at {path}: {e}."
+                    ),
                     p.span,
                 ));
             }
@@ -1465,8 +1540,11 @@ impl<'a> Evaluator<'a> {
         let mut sub = Evaluator::new(&super::EmptyScope, self.env);
         sub.template_only = true;
         sub.template_depth = self.template_depth + 1;
-        sub.locals = map.iter().map(|(k, v)| (k.clone(), v.clone().with_marks(vv.marks))).collect();
-        let r = sub.template(&parts, span);
+        sub.locals = map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().with_marks(vv.marks)))
+            .collect();
+        let r = sub.template(&parts);
         let inner = std::mem::take(&mut sub.diags);
         match r {
             Ok(v) => prim_to_string(&v)

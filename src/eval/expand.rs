@@ -82,7 +82,9 @@ pub fn expansion(
                 return (Expansion::Unknown, diags);
             }
             if v.is_null() {
-                diags.push(bad("The given \"count\" argument value is null. An integer is required.".into()));
+                diags.push(bad(
+                    "The given \"count\" argument value is null. An integer is required.".into(),
+                ));
                 return (Expansion::Unknown, diags);
             }
             let Some(n) = super::evaluator::prim_to_number(&v) else {
@@ -90,7 +92,9 @@ pub fn expansion(
                 return (Expansion::Unknown, diags);
             };
             if !n.is_integer() {
-                diags.push(bad(format!("The given \"count\" argument value is unsuitable: {n} is not a whole number.")));
+                diags.push(bad(format!(
+                    "The given \"count\" argument value is unsuitable: {n} is not a whole number."
+                )));
                 return (Expansion::Unknown, diags);
             }
             match n.to_i64() {
@@ -111,12 +115,15 @@ pub fn expansion(
             let Ok(v) = r else {
                 return (Expansion::Unknown, diags);
             };
-            let bad = |detail: String| err("invalid_for_each", "Invalid for_each argument", detail, f);
+            let bad =
+                |detail: String| err("invalid_for_each", "Invalid for_each argument", detail, f);
             if v.is_null() {
                 diags.push(bad("The given \"for_each\" argument value is unsuitable: the given \"for_each\" argument value is null. A map, or set of strings is allowed.".into()));
                 return (Expansion::Unknown, diags);
             }
-            if v.is_sensitive() || matches!(&v.kind, Kind::Set(_, items) if items.iter().any(Value::contains_sensitive)) {
+            if v.is_sensitive()
+                || matches!(&v.kind, Kind::Set(_, items) if items.iter().any(Value::contains_sensitive))
+            {
                 diags.push(bad("Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments. If used, the sensitive value could be exposed as a resource instance key.".into())
                     .help("Use nonsensitive() on the keys if you are sure they are not secret."));
                 return (Expansion::Unknown, diags);

@@ -6,6 +6,9 @@
 //! `*.auto.vars.hcl` in name order, then `--var`/`--var-file` in command-line order); a later
 //! value for the same name wins.
 
+// Diagnostics are plain data returned by value; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use brick_provider_api::Value;
@@ -58,7 +61,11 @@ impl VariableInput {
 }
 
 /// Parses a variables file (`name = value` lines) into inputs. Blocks are errors.
-pub fn parse_vars_file(text: &str, file: FileId, path: &str) -> (Vec<VariableInput>, Vec<Diagnostic>) {
+pub fn parse_vars_file(
+    text: &str,
+    file: FileId,
+    path: &str,
+) -> (Vec<VariableInput>, Vec<Diagnostic>) {
     let (body, mut diags) = crate::config::syntax::parse_file(text, file);
     let Some(body) = body else {
         return (Vec::new(), diags);
@@ -155,13 +162,19 @@ pub fn resolve_variables(
                 Diagnostic::error(
                     "brick::vars::undeclared",
                     "Value for undeclared variable",
-                    format!("A variable named \"{}\" was assigned on the command line, but the configuration does not declare it.", i.name()),
+                    format!(
+                        "A variable named \"{}\" was assigned on the command line, but the configuration does not declare it.",
+                        i.name()
+                    ),
                 )
             } else {
                 Diagnostic::warning(
                     "brick::vars::undeclared",
                     "Value for undeclared variable",
-                    format!("The variables file assigns \"{}\", but the configuration does not declare a variable of that name.", i.name()),
+                    format!(
+                        "The variables file assigns \"{}\", but the configuration does not declare a variable of that name.",
+                        i.name()
+                    ),
                 )
             };
             diags.push(d.at_opt(span).help_opt(help));
@@ -174,7 +187,13 @@ pub fn resolve_variables(
         let tc = var.constraint();
         let raw: Option<(Value, Option<Span>)> = match given.get(name.as_str()) {
             Some(VariableInput::Raw { text, .. }) => {
-                let literal = matches!(tc, TypeConstraint::Any | TypeConstraint::String | TypeConstraint::Number | TypeConstraint::Bool);
+                let literal = matches!(
+                    tc,
+                    TypeConstraint::Any
+                        | TypeConstraint::String
+                        | TypeConstraint::Number
+                        | TypeConstraint::Bool
+                );
                 if literal {
                     Some((Value::string(text.clone()), None))
                 } else {
@@ -183,7 +202,11 @@ pub fn resolve_variables(
                         Some(e) => {
                             let (v, d2) = evaluate_const(&e);
                             if d2.iter().any(Diagnostic::is_error) {
-                                diags.push(invalid_value(name, "the value is not a constant expression", None));
+                                diags.push(invalid_value(
+                                    name,
+                                    "the value is not a constant expression",
+                                    None,
+                                ));
                                 continue;
                             }
                             Some((v, None))
@@ -209,14 +232,16 @@ pub fn resolve_variables(
             }
             None => None,
         };
-        let default = || -> Option<Value> {
-            var.default.as_ref().map(|d| evaluate_const(d).0)
-        };
+        let default = || -> Option<Value> { var.default.as_ref().map(|d| evaluate_const(d).0) };
         let (mut value, span) = match raw {
             Some((v, s)) if v.is_null() && !var.nullable => match default() {
                 Some(d) => (d, s),
                 None => {
-                    diags.push(invalid_value(name, "the variable is not nullable and null was given", s));
+                    diags.push(invalid_value(
+                        name,
+                        "the variable is not nullable and null was given",
+                        s,
+                    ));
                     continue;
                 }
             },
@@ -241,6 +266,7 @@ pub fn resolve_variables(
             Ok(v) => v,
             Err(m) => {
                 diags.push(invalid_value(name, &m, span.or(Some(var.span))));
+                out.insert(name.clone(), Value::unknown(tc.to_type()));
                 continue;
             }
         };
@@ -250,7 +276,10 @@ pub fn resolve_variables(
         // Validation blocks.
         let mut ok = true;
         for check in &var.validations {
-            let scope = OneVar { name, value: &value };
+            let scope = OneVar {
+                name,
+                value: &value,
+            };
             let (c, d) = evaluate(&check.condition, &scope, env);
             diags.extend(d);
             if c.as_bool() == Some(false) {
@@ -283,7 +312,94 @@ fn invalid_value(name: &str, why: &str, span: Option<Span>) -> Diagnostic {
     Diagnostic::error(
         "brick::vars::invalid_value",
         "Invalid value for input variable",
-        format!("The value given for var.{name} is not suitable: {}.", why.trim_end_matches('.')),
+        format!(
+            "The value given for var.{name} is not suitable: {}.",
+            why.trim_end_matches('.')
+        ),
     )
     .at_opt(span.filter(|s| s.file != usize::MAX))
+}
+
+/// Gathers every variable input in Terraform's precedence order (lowest first): the
+/// `BRICK_VAR_*` environment, `brick.vars.hcl`, `*.auto.vars.hcl` in name order, then each
+/// `--var` / `--var-file` in command-line order (`cli_order`). Files are read through `fs`
+/// and appended to `files` (so diagnostics can point into them). Pass the result to
+/// [`resolve_variables`].
+pub fn gather_inputs(
+    fs: &dyn crate::config::FileSystem,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    cli_order: &[CliVar],
+    files: &mut Vec<crate::config::SourceFile>,
+) -> (Vec<VariableInput>, Vec<Diagnostic>) {
+    let mut inputs = env_inputs(env);
+    let mut diags = Vec::new();
+    let mut read = |path: &std::path::Path,
+                    inputs: &mut Vec<VariableInput>,
+                    diags: &mut Vec<Diagnostic>,
+                    required: bool| {
+        match fs.read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let id = files.len();
+                    let (i, d) = parse_vars_file(&text, id, &path.display().to_string());
+                    files.push(crate::config::SourceFile {
+                        path: path.to_path_buf(),
+                        text,
+                    });
+                    inputs.extend(i);
+                    diags.extend(d);
+                }
+                Err(_) => diags.push(Diagnostic::error(
+                    "brick::vars::invalid_utf8",
+                    "Invalid UTF-8",
+                    format!("The variables file {} is not valid UTF-8.", path.display()),
+                )),
+            },
+            Err(e) if required => diags.push(Diagnostic::error(
+                "brick::vars::unreadable_file",
+                "Cannot read variables file",
+                format!(
+                    "The variables file {} could not be read: {e}.",
+                    path.display()
+                ),
+            )),
+            Err(_) => {}
+        }
+    };
+    let listed = fs.list_hcl_files(dir).unwrap_or_default();
+    let default = dir.join("brick.vars.hcl");
+    if listed.contains(&default) {
+        read(&default, &mut inputs, &mut diags, false);
+    }
+    let mut autos: Vec<_> = listed
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".auto.vars.hcl"))
+        })
+        .cloned()
+        .collect();
+    autos.sort();
+    for a in autos {
+        read(&a, &mut inputs, &mut diags, false);
+    }
+    for c in cli_order {
+        match c {
+            CliVar::Var(flag) => match parse_var_flag(flag) {
+                Ok(i) => inputs.push(i),
+                Err(d) => diags.push(d),
+            },
+            CliVar::File(p) => read(p, &mut inputs, &mut diags, true),
+        }
+    }
+    (inputs, diags)
+}
+
+/// One `--var NAME=VALUE` or `--var-file PATH` option, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliVar {
+    Var(String),
+    File(std::path::PathBuf),
 }

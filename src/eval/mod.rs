@@ -82,15 +82,17 @@ mod evaluator;
 mod expand;
 mod inputs;
 mod refs;
+pub mod scope;
 
 pub use body::evaluate_body;
 pub use evaluator::{
-    EmptyScope, convert_with_defaults, evaluate, evaluate_const, evaluate_template,
-    evaluate_with, is_true, value_to_display,
+    EmptyScope, convert_with_defaults, evaluate, evaluate_const, evaluate_template, evaluate_with,
+    is_true, value_to_display,
 };
 pub use expand::{Expansion, InstanceScope, expansion};
 pub use inputs::{
-    VariableInput, VariableSource, env_inputs, parse_var_flag, parse_vars_file, resolve_variables,
+    CliVar, VariableInput, VariableSource, env_inputs, gather_inputs, parse_var_flag,
+    parse_vars_file, resolve_variables,
 };
 pub use refs::{references, references_with};
 

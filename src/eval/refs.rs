@@ -2,8 +2,8 @@
 //! Names bound by `for` expressions and template `for` directives are not references.
 
 use super::Reference;
-use crate::config::expr::{Expr, ExprKind, Step, TemplatePart};
 use crate::config::Span;
+use crate::config::expr::{Expr, ExprKind, Step, TemplatePart};
 
 /// Every reference in `expr` with the span of the traversal that makes it, in source order.
 /// `bound` names (e.g. a dynamic block's iterator) are treated as local, not as references.
@@ -63,18 +63,18 @@ pub(crate) fn reference_of(name: &str, steps: &[Step]) -> Option<Reference> {
 fn walk(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
     match &e.kind {
         ExprKind::Variable(n) => {
-            if !bound.iter().any(|b| b == n) {
-                if let Some(r) = reference_of(n, &[]) {
-                    out.push((r, e.span));
-                }
+            if !bound.iter().any(|b| b == n)
+                && let Some(r) = reference_of(n, &[])
+            {
+                out.push((r, e.span));
             }
         }
         ExprKind::Traversal(root, steps) => {
             if let ExprKind::Variable(n) = &root.kind {
-                if !bound.iter().any(|b| b == n) {
-                    if let Some(r) = reference_of(n, steps) {
-                        out.push((r, e.span));
-                    }
+                if !bound.iter().any(|b| b == n)
+                    && let Some(r) = reference_of(n, steps)
+                {
+                    out.push((r, e.span));
                 }
             } else {
                 walk(root, bound, out);

@@ -4,6 +4,9 @@
 //! it in topological order; `brick graph` prints it as DOT. The executor builds its own
 //! instance-level graph from the plan (see `apply`).
 
+// Diagnostics are rich data (spans, help); returning them by value is deliberate.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 
 use crate::diag::Diagnostic;
@@ -205,9 +208,15 @@ impl ConfigGraph {
             .map(|n| (self.node_name(&self.graph[n], config), n))
             .collect();
         names.sort();
-        let mut out = String::from("digraph {\n  compound = \"true\"\n  newrank = \"true\"\n  subgraph \"root\" {\n");
+        let mut out = String::from(
+            "digraph {\n  compound = \"true\"\n  newrank = \"true\"\n  subgraph \"root\" {\n",
+        );
         for (name, _) in &names {
-            out.push_str(&format!("    \"{}\" [label = \"{}\"]\n", esc(name), esc(name)));
+            out.push_str(&format!(
+                "    \"{}\" [label = \"{}\"]\n",
+                esc(name),
+                esc(name)
+            ));
         }
         let mut edges: Vec<(String, String)> = self
             .graph
@@ -271,7 +280,10 @@ mod tests {
             .map(|n| g.node_name(&g.graph[*n], &config))
             .collect();
         assert_eq!(names, ["brick_data.a", "brick_data.b"]);
-        assert!(g.to_dot(&config).contains("\"brick_data.b\" -> \"brick_data.a\""));
+        assert!(
+            g.to_dot(&config)
+                .contains("\"brick_data.b\" -> \"brick_data.a\"")
+        );
         assert_eq!(g.resource_dependencies(0), vec![1]);
     }
 

@@ -312,7 +312,14 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_errors_not_panics() {
-        for text in ["", "brick_data", "brick_data.x[", "a.b.c", "brick_data.x[zz]", "1x.y"] {
+        for text in [
+            "",
+            "brick_data",
+            "brick_data.x[",
+            "a.b.c",
+            "brick_data.x[zz]",
+            "1x.y",
+        ] {
             assert!(text.parse::<Target>().is_err(), "{text} should not parse");
         }
     }

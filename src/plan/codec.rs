@@ -297,12 +297,22 @@ pub fn decode_exact(j: &Json) -> Option<Value> {
     let ty = type_from_json(j.get("type")?)?;
     let mut v = from_json(j.get("value").unwrap_or(&Json::Null), &ty)?;
     // Typed nulls inside: from_json gives nulls the declared types already.
-    for p in j.get("unknown").and_then(Json::as_array).into_iter().flatten() {
+    for p in j
+        .get("unknown")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         let steps = p.as_array()?;
         let t = type_at(&ty, steps)?;
         set_at(&mut v, steps, &|_| Value::unknown(t.clone()))?;
     }
-    for p in j.get("sensitive").and_then(Json::as_array).into_iter().flatten() {
+    for p in j
+        .get("sensitive")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         set_at(&mut v, p.as_array()?, &|x| x.clone().sensitive())?;
     }
     Some(v)
@@ -346,10 +356,16 @@ mod tests {
             ("b", Value::unknown(Type::Number)),
             (
                 "c",
-                Value::list(Type::String, vec![Value::string("p"), Value::unknown(Type::String)]),
+                Value::list(
+                    Type::String,
+                    vec![Value::string("p"), Value::unknown(Type::String)],
+                ),
             ),
             ("d", Value::null(Type::map(Type::Bool))),
-            ("e", Value::number(Number::parse("12345678901234567890.5").unwrap())),
+            (
+                "e",
+                Value::number(Number::parse("12345678901234567890.5").unwrap()),
+            ),
         ])
     }
 

@@ -144,7 +144,11 @@ pub fn from_config(
             references: dedup(expr_refs(&l.expr)),
             expr: Arc::new(move |scope, _| {
                 let (v, d) = eval::evaluate(&expr, scope, &*env);
-                if crate::diag::has_errors(&d) { Err(d) } else { Ok(v) }
+                if crate::diag::has_errors(&d) {
+                    Err(d)
+                } else {
+                    Ok(v)
+                }
             }),
         });
     }
@@ -161,7 +165,11 @@ pub fn from_config(
             sensitive: o.sensitive,
             expr: Arc::new(move |scope, _| {
                 let (v, d) = eval::evaluate(&expr, scope, &*env);
-                if crate::diag::has_errors(&d) { Err(d) } else { Ok(v) }
+                if crate::diag::has_errors(&d) {
+                    Err(d)
+                } else {
+                    Ok(v)
+                }
             }),
         });
     }
@@ -176,7 +184,11 @@ pub fn from_config(
             references: dedup(refs),
             body: Arc::new(move |scope, block| {
                 let (v, d) = eval::evaluate_body(&body, block, scope, &*env);
-                if crate::diag::has_errors(&d) { Err(d) } else { Ok(v) }
+                if crate::diag::has_errors(&d) {
+                    Err(d)
+                } else {
+                    Ok(v)
+                }
             }),
         });
     }
@@ -245,7 +257,11 @@ pub fn from_config(
             expansion,
             body: Arc::new(move |scope, block| {
                 let (v, d) = eval::evaluate_body(&body, block, scope, &*env2);
-                if crate::diag::has_errors(&d) { Err(d) } else { Ok(v) }
+                if crate::diag::has_errors(&d) {
+                    Err(d)
+                } else {
+                    Ok(v)
+                }
             }),
             references: dedup(refs),
             depends_on: dedup(depends_on),
@@ -262,17 +278,28 @@ pub fn from_config(
         match (target_of(&mv.from), target_of(&mv.to)) {
             (Some(from), Some(to)) => out.moved.push(Moved { from, to }),
             _ => diags.push(
-                Diagnostic::error("brick::plan::invalid_moved", "Invalid moved block", "from and to must be resource addresses.")
-                    .at(mv.span),
+                Diagnostic::error(
+                    "brick::plan::invalid_moved",
+                    "Invalid moved block",
+                    "from and to must be resource addresses.",
+                )
+                .at(mv.span),
             ),
         }
     }
     for rm in &m.removed {
         match target_of(&rm.from) {
-            Some(from) => out.removed.push(Removed { from, destroy: rm.destroy }),
+            Some(from) => out.removed.push(Removed {
+                from,
+                destroy: rm.destroy,
+            }),
             None => diags.push(
-                Diagnostic::error("brick::plan::invalid_removed", "Invalid removed block", "from must be a resource address.")
-                    .at(rm.span),
+                Diagnostic::error(
+                    "brick::plan::invalid_removed",
+                    "Invalid removed block",
+                    "from must be a resource address.",
+                )
+                .at(rm.span),
             ),
         }
     }
@@ -282,19 +309,37 @@ pub fn from_config(
             Some(Target::Resource(r)) => r.instance(InstanceKey::None),
             None => {
                 diags.push(
-                    Diagnostic::error("brick::plan::invalid_import", "Invalid import block", "to must be a resource instance address.")
-                        .at(im.span),
+                    Diagnostic::error(
+                        "brick::plan::invalid_import",
+                        "Invalid import block",
+                        "to must be a resource instance address.",
+                    )
+                    .at(im.span),
                 );
                 continue;
             }
         };
-        let (id, d) = eval::evaluate(&im.id, &crate::plan::scope::Working { variables: out.variables.clone(), ..Default::default() }, &*env);
+        let (id, d) = eval::evaluate(
+            &im.id,
+            &crate::plan::scope::Working {
+                variables: out.variables.clone(),
+                ..Default::default()
+            },
+            &*env,
+        );
         diags.extend(d);
         match id.as_str() {
-            Some(s) => out.imports.push(Import { to, id: s.to_string() }),
+            Some(s) => out.imports.push(Import {
+                to,
+                id: s.to_string(),
+            }),
             None => diags.push(
-                Diagnostic::error("brick::plan::invalid_import_id", "Invalid import id", "The import id must be a string known before apply.")
-                    .at(im.id.span),
+                Diagnostic::error(
+                    "brick::plan::invalid_import_id",
+                    "Invalid import id",
+                    "The import id must be a string known before apply.",
+                )
+                .at(im.id.span),
             ),
         }
     }
@@ -304,7 +349,11 @@ pub fn from_config(
 fn expr_fn(e: Expr, env: Arc<dyn Environment>) -> EvalFn {
     Arc::new(move |scope, _| {
         let (v, d) = eval::evaluate(&e, scope, &*env);
-        if crate::diag::has_errors(&d) { Err(d) } else { Ok(v) }
+        if crate::diag::has_errors(&d) {
+            Err(d)
+        } else {
+            Ok(v)
+        }
     })
 }
 

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use brick_provider_api::schema::Block;
 use brick_provider_api::Value;
+use brick_provider_api::schema::Block;
 
 use crate::diag::Diagnostic;
 

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use brick_provider_api::provider::{AttrPath, PathStep};
 use brick_provider_api::Value;
+use brick_provider_api::provider::{AttrPath, PathStep};
 
 use crate::diag::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -259,8 +259,7 @@ mod paths {
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<AttrPath>, D::Error> {
         let j: Vec<Vec<serde_json::Value>> = Vec::deserialize(d)?;
         Ok(j.into_iter()
-            .enumerate()
-            .map(|(_, steps)| {
+            .map(|steps| {
                 steps
                     .into_iter()
                     .enumerate()

@@ -3,6 +3,9 @@
 //! plan every resource instance, and decides the action. Refresh happens per provider, batched
 //! by resource type through `read_many`.
 
+// Diagnostics are rich data (spans, help); returning them by value is deliberate.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use brick_provider_api::lifecycle::{check_planned, proposed_new_state, same};
@@ -55,12 +58,11 @@ pub fn mark_sensitive(v: &Value, block: &Block) -> Value {
     }
     let mut out = m.clone();
     for (name, a) in &block.attributes {
-        if a.sensitive {
-            if let Some(x) = out.get_mut(name) {
-                if !x.is_null() {
-                    *x = x.clone().sensitive();
-                }
-            }
+        if a.sensitive
+            && let Some(x) = out.get_mut(name)
+            && !x.is_null()
+        {
+            *x = x.clone().sensitive();
         }
     }
     Value {
@@ -101,7 +103,10 @@ pub fn copy_marks(from: &Value, to: Value) -> Value {
         }
         (_, other) => other,
     };
-    Value { kind, marks: to_marks }
+    Value {
+        kind,
+        marks: to_marks,
+    }
 }
 
 /// Marks computed attributes that merely echo a sensitive input (`output = input` in
@@ -125,7 +130,10 @@ pub fn propagate_sensitive(planned: &Value, new: Value) -> Value {
             *v = v.clone().sensitive();
         }
     }
-    Value { kind: Kind::Object(out), marks: new.marks }
+    Value {
+        kind: Kind::Object(out),
+        marks: new.marks,
+    }
 }
 
 /// Fills attributes the body left out with nulls of their types.
@@ -153,6 +161,9 @@ fn diag_at(d: impl Into<Diagnostic>, addr: &dyn std::fmt::Display) -> Diagnostic
     }
     d
 }
+
+/// Instance keys with their `each.value`.
+type Keys = Vec<(InstanceKey, Option<Value>)>;
 
 struct Planner<'a> {
     config: &'a Configuration,
@@ -313,13 +324,17 @@ impl<'a> Planner<'a> {
     /// Whether an instance is selected by `--target`/`--exclude`.
     fn instance_selected(&self, resource: Option<usize>, addr: &InstanceAddr) -> bool {
         if let Some(i) = resource {
-            if let Some(s) = &self.in_scope {
-                if !s.contains(&i) {
-                    return false;
-                }
+            if let Some(s) = &self.in_scope
+                && !s.contains(&i)
+            {
+                return false;
             }
         } else if !self.opts.targets.is_empty()
-            && !self.opts.targets.iter().any(|t| t.resource() == &addr.resource)
+            && !self
+                .opts
+                .targets
+                .iter()
+                .any(|t| t.resource() == &addr.resource)
         {
             return false;
         }
@@ -331,7 +346,11 @@ impl<'a> Planner<'a> {
             .filter(|t| matches!(t, Target::Instance(i) if i.resource == addr.resource))
             .collect();
         if !inst_targets.is_empty()
-            && !self.opts.targets.iter().any(|t| matches!(t, Target::Resource(r) if *r == addr.resource))
+            && !self
+                .opts
+                .targets
+                .iter()
+                .any(|t| matches!(t, Target::Resource(r) if *r == addr.resource))
             && !inst_targets.iter().any(|t| t.matches(addr))
         {
             return false;
@@ -516,13 +535,18 @@ impl<'a> Planner<'a> {
             }
         }
         // Outputs recorded but no longer configured (or all of them, when destroying).
-        let configured: HashSet<&str> = if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
-            self.prior.outputs.keys().map(String::as_str).collect()
-        } else if self.opts.mode == PlanMode::Destroy {
-            HashSet::new()
-        } else {
-            self.config.outputs.iter().map(|o| o.name.as_str()).collect()
-        };
+        let configured: HashSet<&str> =
+            if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
+                self.prior.outputs.keys().map(String::as_str).collect()
+            } else if self.opts.mode == PlanMode::Destroy {
+                HashSet::new()
+            } else {
+                self.config
+                    .outputs
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect()
+            };
         if self.opts.mode != PlanMode::RefreshOnly {
             for (name, (v, sensitive)) in &self.prior.outputs {
                 if !configured.contains(name.as_str()) {
@@ -568,7 +592,11 @@ impl<'a> Planner<'a> {
                 Value::unknown(Type::Dynamic)
             }
         };
-        let after = if o.sensitive { after.sensitive() } else { after };
+        let after = if o.sensitive {
+            after.sensitive()
+        } else {
+            after
+        };
         let before = self.prior.outputs.get(&o.name).map(|(v, _)| v.clone());
         let action = match &before {
             None => Action::Create,
@@ -585,12 +613,15 @@ impl<'a> Planner<'a> {
     }
 
     /// The instance keys of a resource (with `each.value`), or a diagnostic.
-    fn expand(&self, rc: &ResourceConfig) -> Result<(Shape, Vec<(InstanceKey, Option<Value>)>), Diagnostic> {
+    fn expand(&self, rc: &ResourceConfig) -> Result<(Shape, Keys), Diagnostic> {
         match &rc.expansion {
             Expansion::Single => Ok((Shape::Single, vec![(InstanceKey::None, None)])),
             Expansion::Count(e) => {
-                let v = e(&self.working, &Block::default())
-                    .map_err(|ds| ds.into_iter().next().unwrap_or_else(|| bad_count(rc, "it failed to evaluate")))?;
+                let v = e(&self.working, &Block::default()).map_err(|ds| {
+                    ds.into_iter()
+                        .next()
+                        .unwrap_or_else(|| bad_count(rc, "it failed to evaluate"))
+                })?;
                 if !v.is_known() {
                     return Err(bad_count(rc, "its value is known only after apply"));
                 }
@@ -601,11 +632,17 @@ impl<'a> Planner<'a> {
                     .and_then(|n| n.to_i64())
                     .filter(|n| *n >= 0)
                     .ok_or_else(|| bad_count(rc, "it must be a whole number, zero or more"))?;
-                Ok((Shape::Count, (0..n).map(|i| (InstanceKey::Int(i), None)).collect()))
+                Ok((
+                    Shape::Count,
+                    (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
+                ))
             }
             Expansion::ForEach(e) => {
-                let v = e(&self.working, &Block::default())
-                    .map_err(|ds| ds.into_iter().next().unwrap_or_else(|| bad_for_each(rc, "it failed to evaluate")))?;
+                let v = e(&self.working, &Block::default()).map_err(|ds| {
+                    ds.into_iter()
+                        .next()
+                        .unwrap_or_else(|| bad_for_each(rc, "it failed to evaluate"))
+                })?;
                 if !v.is_wholly_known() {
                     return Err(bad_for_each(rc, "its keys are known only after apply"));
                 }
@@ -803,9 +840,15 @@ impl<'a> Planner<'a> {
         {
             self.diags.push(diag_at(d, &addr));
         }
-        let provider = self.providers.get(&rc.provider).cloned().expect("schema found");
+        let provider = self
+            .providers
+            .get(&rc.provider)
+            .cloned()
+            .expect("schema found");
         if addr.resource.mode == ResourceMode::Data {
-            return self.plan_data(rc, &*provider, addr, config, deps, schema).await;
+            return self
+                .plan_data(rc, &*provider, addr, config, deps, schema)
+                .await;
         }
         let (prior_inst, previous_addr) = match self.instances.get(&addr) {
             Some((i, p)) => (Some(i.clone()), p.clone()),
@@ -813,17 +856,18 @@ impl<'a> Planner<'a> {
         };
         let mut importing = None;
         let mut before = self.current(&addr);
-        if before.is_none() && prior_inst.is_none() {
-            if let Some(imp) = self.config.imports.iter().find(|im| im.to == addr) {
-                match import_one(&*provider, &addr, &imp.id, block).await {
-                    Ok(v) => {
-                        before = Some(v);
-                        importing = Some(imp.id.clone());
-                    }
-                    Err(d) => {
-                        self.diags.push(d);
-                        return unknown_obj;
-                    }
+        if before.is_none()
+            && prior_inst.is_none()
+            && let Some(imp) = self.config.imports.iter().find(|im| im.to == addr)
+        {
+            match import_one(&*provider, &addr, &imp.id, block).await {
+                Ok(v) => {
+                    before = Some(v);
+                    importing = Some(imp.id.clone());
+                }
+                Err(d) => {
+                    self.diags.push(d);
+                    return unknown_obj;
                 }
             }
         }
@@ -833,7 +877,12 @@ impl<'a> Planner<'a> {
                 let mut m = config.as_mapping().cloned().unwrap_or_default();
                 for (name, a) in &block.attributes {
                     if a.settable() {
-                        m.insert(name.clone(), b.get(name).cloned().unwrap_or_else(|| Value::null(a.ty.clone())));
+                        m.insert(
+                            name.clone(),
+                            b.get(name)
+                                .cloned()
+                                .unwrap_or_else(|| Value::null(a.ty.clone())),
+                        );
                     }
                 }
                 Value::object(m)
@@ -974,7 +1023,10 @@ impl<'a> Planner<'a> {
         // Computed attributes are unknown until the read.
         let mut after = config.as_mapping().cloned().unwrap_or_default();
         for (name, a) in &schema.block.attributes {
-            if !a.settable() || after.get(name).is_none_or(Value::is_null) && a.presence != brick_provider_api::schema::Presence::Optional {
+            if !a.settable()
+                || after.get(name).is_none_or(Value::is_null)
+                    && a.presence != brick_provider_api::schema::Presence::Optional
+            {
                 after.insert(name.clone(), Value::unknown(a.ty.clone()));
             }
         }
@@ -1020,11 +1072,7 @@ impl<'a> Planner<'a> {
                     if configured.contains(&addr.resource) || !self.instance_selected(idx, &addr) {
                         continue;
                     }
-                    let removed = self
-                        .config
-                        .removed
-                        .iter()
-                        .find(|r| r.from.matches(&addr));
+                    let removed = self.config.removed.iter().find(|r| r.from.matches(&addr));
                     if removed.is_some_and(|r| !r.destroy) {
                         let (inst, prev) = self.instances[&addr].clone();
                         let before = self.current(&addr).unwrap_or_else(Value::null_dynamic);
@@ -1076,12 +1124,14 @@ pub async fn plan_call(
         errs.push(diag_at(d, addr));
     }
     for v in check_planned(block, prior, config, &resp.planned) {
-        errs.push(Diagnostic::error(
-            "brick::plan::invalid_plan",
-            "Provider produced invalid plan",
-            format!("The provider's plan for {addr} is invalid: {v}."),
-        )
-        .help("This is a bug in the provider; please report it."));
+        errs.push(
+            Diagnostic::error(
+                "brick::plan::invalid_plan",
+                "Provider produced invalid plan",
+                format!("The provider's plan for {addr} is invalid: {v}."),
+            )
+            .help("This is a bug in the provider; please report it."),
+        );
     }
     if errs.iter().any(|d| d.severity == Severity::Error) {
         return Err(errs);
@@ -1098,14 +1148,29 @@ async fn import_one(
     let found = provider
         .import_resource(&addr.resource.type_name, id)
         .await
-        .map_err(|ds| ds.into_iter().next().map(|d| diag_at(d, addr)).unwrap_or_else(|| {
-            Diagnostic::error("brick::plan::import_failed", "Import failed", format!("Importing {addr} failed."))
-        }))?;
-    let Some(obj) = found.into_iter().find(|f| f.type_name == addr.resource.type_name) else {
+        .map_err(|ds| {
+            ds.into_iter()
+                .next()
+                .map(|d| diag_at(d, addr))
+                .unwrap_or_else(|| {
+                    Diagnostic::error(
+                        "brick::plan::import_failed",
+                        "Import failed",
+                        format!("Importing {addr} failed."),
+                    )
+                })
+        })?;
+    let Some(obj) = found
+        .into_iter()
+        .find(|f| f.type_name == addr.resource.type_name)
+    else {
         return Err(Diagnostic::error(
             "brick::plan::import_empty",
             "Import returned no object",
-            format!("Importing {id:?} as {addr} found no object of type {}.", addr.resource.type_name),
+            format!(
+                "Importing {id:?} as {addr} found no object of type {}.",
+                addr.resource.type_name
+            ),
         ));
     };
     let read = provider
@@ -1114,13 +1179,26 @@ async fn import_one(
             current: &obj.state,
         })
         .await
-        .map_err(|ds| ds.into_iter().next().map(Diagnostic::from).unwrap_or_else(|| Diagnostic::error("brick::plan::import_failed", "Import failed", format!("Reading {addr} failed."))))?;
+        .map_err(|ds| {
+            ds.into_iter()
+                .next()
+                .map(Diagnostic::from)
+                .unwrap_or_else(|| {
+                    Diagnostic::error(
+                        "brick::plan::import_failed",
+                        "Import failed",
+                        format!("Reading {addr} failed."),
+                    )
+                })
+        })?;
     match read {
         Some(v) => Ok(mark_sensitive(&v, block)),
         None => Err(Diagnostic::error(
             "brick::plan::import_missing",
             "Cannot import non-existent remote object",
-            format!("While attempting to import {id:?} as {addr}, the provider found no such object."),
+            format!(
+                "While attempting to import {id:?} as {addr}, the provider found no such object."
+            ),
         )
         .help("Check the id and that the object exists.")),
     }

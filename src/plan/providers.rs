@@ -1,11 +1,14 @@
 //! The provider instances a run uses, keyed by provider configuration name, with their
 //! schemas fetched once.
 
+// Diagnostics are rich data (spans, help); returning them by value is deliberate.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use brick_provider_api::schema::{ProviderSchema, ResourceSchema};
 use brick_provider_api::Provider;
+use brick_provider_api::schema::{ProviderSchema, ResourceSchema};
 
 use crate::diag::Diagnostic;
 

@@ -11,7 +11,10 @@ use crate::plan::model::Action;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// Refresh of one instance started (`Refreshing state... [id=…]`).
-    RefreshStart { addr: InstanceAddr, id: Option<String> },
+    RefreshStart {
+        addr: InstanceAddr,
+        id: Option<String>,
+    },
     /// An apply step started.
     ApplyStart {
         addr: InstanceAddr,
@@ -42,7 +45,10 @@ pub enum Event {
         elapsed: Duration,
     },
     /// A step not started because something it depends on failed.
-    Skipped { addr: InstanceAddr, because: InstanceAddr },
+    Skipped {
+        addr: InstanceAddr,
+        because: InstanceAddr,
+    },
     /// A problem; the views render warnings and errors.
     Diagnostic(Diagnostic),
     /// The first Ctrl-C: no new work starts.

@@ -64,10 +64,18 @@ fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, J
 }
 
 fn unknown_or_false(v: &Value) -> Json {
-    if v.is_null() { json!(false) } else { unknown_mask(v) }
+    if v.is_null() {
+        json!(false)
+    } else {
+        unknown_mask(v)
+    }
 }
 fn sensitive_or_false(v: &Value) -> Json {
-    if v.is_null() { json!(false) } else { sensitive_mask(v) }
+    if v.is_null() {
+        json!(false)
+    } else {
+        sensitive_mask(v)
+    }
 }
 
 fn resource_change(c: &ResourceChange) -> Json {
@@ -88,7 +96,10 @@ fn resource_change(c: &ResourceChange) -> Json {
     }
     o.insert("change".into(), Json::Object(ch));
     if let Some(r) = c.reason {
-        o.insert("action_reason".into(), serde_json::to_value(r).unwrap_or(Json::Null));
+        o.insert(
+            "action_reason".into(),
+            serde_json::to_value(r).unwrap_or(Json::Null),
+        );
     }
     Json::Object(o)
 }
@@ -221,12 +232,12 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
         if let Json::Object(m) = &mut r {
             // Unknown values are omitted from planned values, as Terraform does.
-            if let Some(Json::Object(vals)) = m.get_mut("values") {
-                if let Json::Object(unk) = unknown_mask(&c.after) {
-                    for (k, u) in unk {
-                        if u == Json::Bool(true) {
-                            vals.shift_remove(&k);
-                        }
+            if let Some(Json::Object(vals)) = m.get_mut("values")
+                && let Json::Object(unk) = unknown_mask(&c.after)
+            {
+                for (k, u) in unk {
+                    if u == Json::Bool(true) {
+                        vals.shift_remove(&k);
                     }
                 }
             }
@@ -259,8 +270,15 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
                     .map(|d| {
                         let mut m = Map::new();
                         addr_fields(&mut m, &d.addr, &d.provider);
-                        let actions: &[&str] = if d.after.is_null() { &["delete"] } else { &["update"] };
-                        m.insert("change".into(), Json::Object(change_json(&d.before, &d.after, actions)));
+                        let actions: &[&str] = if d.after.is_null() {
+                            &["delete"]
+                        } else {
+                            &["update"]
+                        };
+                        m.insert(
+                            "change".into(),
+                            Json::Object(change_json(&d.before, &d.after, actions)),
+                        );
                         Json::Object(m)
                     })
                     .collect(),
@@ -304,10 +322,16 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         );
     }
     o.insert("applyable".into(), json!(plan.applyable()));
-    o.insert("complete".into(), json!(plan.deferred.is_empty() && !plan.errored));
+    o.insert(
+        "complete".into(),
+        json!(plan.deferred.is_empty() && !plan.errored),
+    );
     o.insert("errored".into(), json!(plan.errored));
     if plan.mode != PlanMode::Normal {
-        o.insert("plan_mode".into(), serde_json::to_value(plan.mode).unwrap_or(Json::Null));
+        o.insert(
+            "plan_mode".into(),
+            serde_json::to_value(plan.mode).unwrap_or(Json::Null),
+        );
     }
     Json::Object(o)
 }

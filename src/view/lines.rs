@@ -29,10 +29,18 @@ pub fn format_elapsed(d: Duration) -> String {
 
 fn verbs(action: Action, destroying: bool) -> (&'static str, &'static str, &'static str) {
     if destroying {
-        return ("Destroying...", "Still destroying...", "Destruction complete");
+        return (
+            "Destroying...",
+            "Still destroying...",
+            "Destruction complete",
+        );
     }
     match action {
-        Action::Update => ("Modifying...", "Still modifying...", "Modifications complete"),
+        Action::Update => (
+            "Modifying...",
+            "Still modifying...",
+            "Modifications complete",
+        ),
         Action::Read => ("Reading...", "Still reading...", "Read complete"),
         _ => ("Creating...", "Still creating...", "Creation complete"),
     }
@@ -90,7 +98,10 @@ pub struct LineView<W: Write + Send> {
 
 impl<W: Write + Send> LineView<W> {
     pub fn new(out: W, clock: Option<Box<dyn Clock>>) -> Self {
-        LineView { out: Mutex::new(out), clock }
+        LineView {
+            out: Mutex::new(out),
+            clock,
+        }
     }
     pub fn into_inner(self) -> W {
         self.out.into_inner().unwrap()
@@ -116,7 +127,9 @@ pub struct LiveView<W: Write + Send> {
 
 impl<W: Write + Send> LiveView<W> {
     pub fn new(out: W) -> Self {
-        LiveView { out: Mutex::new((out, BTreeMap::new())) }
+        LiveView {
+            out: Mutex::new((out, BTreeMap::new())),
+        }
     }
 
     fn status_line(running: &BTreeMap<String, Instant>) -> String {
@@ -179,7 +192,10 @@ pub struct JsonView<W: Write + Send> {
 
 impl<W: Write + Send> JsonView<W> {
     pub fn new(out: W, clock: Box<dyn Clock>) -> Self {
-        JsonView { out: Mutex::new(out), clock }
+        JsonView {
+            out: Mutex::new(out),
+            clock,
+        }
     }
 }
 
@@ -211,36 +227,94 @@ impl<W: Write + Send> EventSink for JsonView<W> {
     fn emit(&self, e: Event) {
         let message = event_line(&e);
         let (ty, level, hook) = match &e {
-            Event::RefreshStart { addr, id } => ("refresh_start", "info", json!({"resource": hook_resource(addr), "id_key": "id", "id_value": id})),
-            Event::ApplyStart { addr, action, destroying, id } => ("apply_start", "info", json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "id_key": id.as_ref().map(|_| "id"), "id_value": id})),
-            Event::ApplyProgress { addr, action, destroying, elapsed, .. } => ("apply_progress", "info", json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs()})),
-            Event::ApplyDone { addr, action, destroying, elapsed, id } => ("apply_complete", "info", json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs(), "id_key": id.as_ref().map(|_| "id"), "id_value": id})),
-            Event::ApplyFailed { addr, action, destroying, elapsed } => ("apply_errored", "error", json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs()})),
-            Event::Skipped { addr, because } => ("apply_skipped", "warn", json!({"resource": hook_resource(addr), "because": because.to_string()})),
+            Event::RefreshStart { addr, id } => (
+                "refresh_start",
+                "info",
+                json!({"resource": hook_resource(addr), "id_key": "id", "id_value": id}),
+            ),
+            Event::ApplyStart {
+                addr,
+                action,
+                destroying,
+                id,
+            } => (
+                "apply_start",
+                "info",
+                json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "id_key": id.as_ref().map(|_| "id"), "id_value": id}),
+            ),
+            Event::ApplyProgress {
+                addr,
+                action,
+                destroying,
+                elapsed,
+                ..
+            } => (
+                "apply_progress",
+                "info",
+                json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs()}),
+            ),
+            Event::ApplyDone {
+                addr,
+                action,
+                destroying,
+                elapsed,
+                id,
+            } => (
+                "apply_complete",
+                "info",
+                json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs(), "id_key": id.as_ref().map(|_| "id"), "id_value": id}),
+            ),
+            Event::ApplyFailed {
+                addr,
+                action,
+                destroying,
+                elapsed,
+            } => (
+                "apply_errored",
+                "error",
+                json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs()}),
+            ),
+            Event::Skipped { addr, because } => (
+                "apply_skipped",
+                "warn",
+                json!({"resource": hook_resource(addr), "because": because.to_string()}),
+            ),
             Event::Interrupted => ("interrupted", "warn", json!({})),
             Event::Diagnostic(d) => {
-                let level = if d.severity == brick_provider_api::Severity::Error { "error" } else { "warn" };
+                let level = if d.severity == brick_provider_api::Severity::Error {
+                    "error"
+                } else {
+                    "warn"
+                };
                 let mut out = self.out.lock().unwrap();
-                let _ = writeln!(out, "{}", json!({
-                    "@level": level,
-                    "@message": format!("{}: {}", if level == "error" { "Error" } else { "Warning" }, d.summary),
-                    "@module": "brick.ui",
-                    "@timestamp": self.clock.now_rfc3339(),
-                    "diagnostic": {"severity": level, "summary": d.summary, "detail": d.detail, "code": d.code},
-                    "type": "diagnostic",
-                }));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    json!({
+                        "@level": level,
+                        "@message": format!("{}: {}", if level == "error" { "Error" } else { "Warning" }, d.summary),
+                        "@module": "brick.ui",
+                        "@timestamp": self.clock.now_rfc3339(),
+                        "diagnostic": {"severity": level, "summary": d.summary, "detail": d.detail, "code": d.code},
+                        "type": "diagnostic",
+                    })
+                );
                 return;
             }
         };
         let mut out = self.out.lock().unwrap();
-        let _ = writeln!(out, "{}", json!({
-            "@level": level,
-            "@message": message.unwrap_or_default(),
-            "@module": "brick.ui",
-            "@timestamp": self.clock.now_rfc3339(),
-            "hook": hook,
-            "type": ty,
-        }));
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({
+                "@level": level,
+                "@message": message.unwrap_or_default(),
+                "@module": "brick.ui",
+                "@timestamp": self.clock.now_rfc3339(),
+                "hook": hook,
+                "type": ty,
+            })
+        );
     }
 }
 
@@ -259,9 +333,26 @@ mod tests {
     fn long_operations_report_elapsed_time_on_timestamped_lines() {
         let v = LineView::new(Vec::new(), Some(Box::new(Fixed)));
         let addr: InstanceAddr = "maas_machine.node[\"kvm4\"]".parse().unwrap();
-        v.emit(Event::ApplyStart { addr: addr.clone(), action: Action::Create, destroying: false, id: None });
-        v.emit(Event::ApplyProgress { addr: addr.clone(), action: Action::Create, destroying: false, elapsed: Duration::from_secs(130), status: None });
-        v.emit(Event::ApplyDone { addr, action: Action::Create, destroying: false, elapsed: Duration::from_secs(600), id: Some("abc".into()) });
+        v.emit(Event::ApplyStart {
+            addr: addr.clone(),
+            action: Action::Create,
+            destroying: false,
+            id: None,
+        });
+        v.emit(Event::ApplyProgress {
+            addr: addr.clone(),
+            action: Action::Create,
+            destroying: false,
+            elapsed: Duration::from_secs(130),
+            status: None,
+        });
+        v.emit(Event::ApplyDone {
+            addr,
+            action: Action::Create,
+            destroying: false,
+            elapsed: Duration::from_secs(600),
+            id: Some("abc".into()),
+        });
         let text = String::from_utf8(v.into_inner()).unwrap();
         assert_eq!(
             text,

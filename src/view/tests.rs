@@ -17,11 +17,21 @@ fn addr(s: &str) -> InstanceAddr {
 }
 
 fn obj(pairs: &[(&str, Value)]) -> Value {
-    Value::object(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    Value::object(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
 }
 
 fn data(id: Value, input: Value, output: Value) -> Value {
-    obj(&[("id", id), ("input", input), ("output", output), ("triggers_replace", Value::null_dynamic())])
+    obj(&[
+        ("id", id),
+        ("input", input),
+        ("output", output),
+        ("triggers_replace", Value::null_dynamic()),
+    ])
 }
 
 fn change(a: &str, action: Action, before: Value, after: Value) -> ResourceChange {
@@ -76,48 +86,124 @@ fn check(name: &str, plan: &Plan) {
     json["terraform_version"] = "[version]".into();
     json["brick_version"] = "[version]".into();
     json["prior_state"]["terraform_version"] = "[version]".into();
-    insta::assert_snapshot!(format!("{name}_json"), serde_json::to_string_pretty(&json).unwrap());
+    insta::assert_snapshot!(
+        format!("{name}_json"),
+        serde_json::to_string_pretty(&json).unwrap()
+    );
 }
 
 #[test]
 fn create_update_and_delete_render_like_terraform() {
-    let mut del = change("brick_data.old", Action::Delete, data(s("id-old"), s("x"), s("x")), Value::null_dynamic());
+    let mut del = change(
+        "brick_data.old",
+        Action::Delete,
+        data(s("id-old"), s("x"), s("x")),
+        Value::null_dynamic(),
+    );
     del.reason = Some(ActionReason::DeleteBecauseNoResourceConfig);
     let plan = plan_of(vec![
-        change("brick_data.new", Action::Create, Value::null_dynamic(), data(unknown(), s("hello"), unknown())),
-        change("brick_data.upd", Action::Update, data(s("id-1"), s("a"), s("a")), data(s("id-1"), s("b"), unknown())),
+        change(
+            "brick_data.new",
+            Action::Create,
+            Value::null_dynamic(),
+            data(unknown(), s("hello"), unknown()),
+        ),
+        change(
+            "brick_data.upd",
+            Action::Update,
+            data(s("id-1"), s("a"), s("a")),
+            data(s("id-1"), s("b"), unknown()),
+        ),
         del,
-        change("brick_data.same", Action::NoOp, data(s("id-2"), s("a"), s("a")), data(s("id-2"), s("a"), s("a"))),
+        change(
+            "brick_data.same",
+            Action::NoOp,
+            data(s("id-2"), s("a"), s("a")),
+            data(s("id-2"), s("a"), s("a")),
+        ),
     ]);
     check("create_update_delete", &plan);
 }
 
 #[test]
 fn replacements_show_what_forces_them_in_both_orders() {
-    let before = obj(&[("id", s("id-1")), ("input", s("a")), ("output", s("a")), ("triggers_replace", Value::number(1))]);
-    let after = obj(&[("id", unknown()), ("input", s("a")), ("output", unknown()), ("triggers_replace", Value::number(2))]);
-    let mut dtc = change("brick_data.dtc", Action::DeleteThenCreate, before.clone(), after.clone());
+    let before = obj(&[
+        ("id", s("id-1")),
+        ("input", s("a")),
+        ("output", s("a")),
+        ("triggers_replace", Value::number(1)),
+    ]);
+    let after = obj(&[
+        ("id", unknown()),
+        ("input", s("a")),
+        ("output", unknown()),
+        ("triggers_replace", Value::number(2)),
+    ]);
+    let mut dtc = change(
+        "brick_data.dtc",
+        Action::DeleteThenCreate,
+        before.clone(),
+        after.clone(),
+    );
     dtc.reason = Some(ActionReason::ReplaceBecauseCannotUpdate);
     dtc.replace_paths = vec![vec![PathStep::Attr("triggers_replace".into())]];
-    let mut ctd = change("brick_data.ctd", Action::CreateThenDelete, before.clone(), after);
+    let mut ctd = change(
+        "brick_data.ctd",
+        Action::CreateThenDelete,
+        before.clone(),
+        after,
+    );
     ctd.reason = Some(ActionReason::ReplaceBecauseCannotUpdate);
     ctd.replace_paths = vec![vec![PathStep::Attr("triggers_replace".into())]];
-    let mut req = change("brick_data.req", Action::DeleteThenCreate, before.clone(), obj(&[("id", unknown()), ("input", s("a")), ("output", unknown()), ("triggers_replace", Value::number(1))]));
+    let mut req = change(
+        "brick_data.req",
+        Action::DeleteThenCreate,
+        before.clone(),
+        obj(&[
+            ("id", unknown()),
+            ("input", s("a")),
+            ("output", unknown()),
+            ("triggers_replace", Value::number(1)),
+        ]),
+    );
     req.reason = Some(ActionReason::ReplaceByRequest);
     check("replace", &plan_of(vec![ctd, dtc, req]));
 }
 
 #[test]
 fn reads_moves_imports_and_forgets_have_their_own_headers() {
-    let mut read = change("data.brick_thing.t", Action::Read, Value::null_dynamic(), obj(&[("id", unknown())]));
+    let mut read = change(
+        "data.brick_thing.t",
+        Action::Read,
+        Value::null_dynamic(),
+        obj(&[("id", unknown())]),
+    );
     read.reason = Some(ActionReason::ReadBecauseConfigUnknown);
-    let mut moved = change("brick_data.to", Action::NoOp, data(s("i"), s("a"), s("a")), data(s("i"), s("a"), s("a")));
+    let mut moved = change(
+        "brick_data.to",
+        Action::NoOp,
+        data(s("i"), s("a"), s("a")),
+        data(s("i"), s("a"), s("a")),
+    );
     moved.previous_addr = Some(addr("brick_data.from"));
-    let mut imported = change("brick_data.imp", Action::NoOp, data(s("given"), Value::null_dynamic(), Value::null_dynamic()), data(s("given"), Value::null_dynamic(), Value::null_dynamic()));
+    let mut imported = change(
+        "brick_data.imp",
+        Action::NoOp,
+        data(s("given"), Value::null_dynamic(), Value::null_dynamic()),
+        data(s("given"), Value::null_dynamic(), Value::null_dynamic()),
+    );
     imported.importing = Some("given".into());
-    let mut forget = change("brick_data.gone", Action::Forget, data(s("g"), s("a"), s("a")), Value::null_dynamic());
+    let mut forget = change(
+        "brick_data.gone",
+        Action::Forget,
+        data(s("g"), s("a"), s("a")),
+        Value::null_dynamic(),
+    );
     forget.reason = Some(ActionReason::DeleteBecauseNoResourceConfig);
-    check("read_move_import_forget", &plan_of(vec![read, moved, imported, forget]));
+    check(
+        "read_move_import_forget",
+        &plan_of(vec![read, moved, imported, forget]),
+    );
 }
 
 #[test]
@@ -126,30 +212,101 @@ fn sensitive_unknown_nested_and_multi_line_values() {
     let yaml_b = "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: one\n  b: three\n  c: four\n";
     let before = obj(&[
         ("id", s("id-1")),
-        ("input", obj(&[("doc", s(yaml_a)), ("password", s("old").sensitive()), ("tags", Value::map(Type::String, [("env".to_string(), s("prod")), ("team".to_string(), s("a"))].into_iter().collect())), ("list", Value::list(Type::String, vec![s("x"), s("y")]))])),
+        (
+            "input",
+            obj(&[
+                ("doc", s(yaml_a)),
+                ("password", s("old").sensitive()),
+                (
+                    "tags",
+                    Value::map(
+                        Type::String,
+                        [("env".to_string(), s("prod")), ("team".to_string(), s("a"))]
+                            .into_iter()
+                            .collect(),
+                    ),
+                ),
+                ("list", Value::list(Type::String, vec![s("x"), s("y")])),
+            ]),
+        ),
         ("output", Value::null_dynamic()),
         ("triggers_replace", Value::null_dynamic()),
     ]);
     let after = obj(&[
         ("id", s("id-1")),
-        ("input", obj(&[("doc", s(yaml_b)), ("password", s("new").sensitive()), ("tags", Value::map(Type::String, [("env".to_string(), s("prod")), ("team".to_string(), s("b")), ("new".to_string(), unknown())].into_iter().collect())), ("list", Value::list(Type::String, vec![s("x"), s("z"), s("y")]))])),
+        (
+            "input",
+            obj(&[
+                ("doc", s(yaml_b)),
+                ("password", s("new").sensitive()),
+                (
+                    "tags",
+                    Value::map(
+                        Type::String,
+                        [
+                            ("env".to_string(), s("prod")),
+                            ("team".to_string(), s("b")),
+                            ("new".to_string(), unknown()),
+                        ]
+                        .into_iter()
+                        .collect(),
+                    ),
+                ),
+                (
+                    "list",
+                    Value::list(Type::String, vec![s("x"), s("z"), s("y")]),
+                ),
+            ]),
+        ),
         ("output", Value::unknown(Type::Dynamic)),
         ("triggers_replace", Value::null_dynamic()),
     ]);
-    let mut plan = plan_of(vec![change("brick_data.cfg", Action::Update, before, after)]);
+    let mut plan = plan_of(vec![change(
+        "brick_data.cfg",
+        Action::Update,
+        before,
+        after,
+    )]);
     plan.outputs = vec![
-        OutputChange { name: "secret".into(), action: Action::Create, before: Value::null_dynamic(), after: s("x").sensitive(), sensitive: true },
-        OutputChange { name: "later".into(), action: Action::Update, before: s("a"), after: unknown(), sensitive: false },
+        OutputChange {
+            name: "secret".into(),
+            action: Action::Create,
+            before: Value::null_dynamic(),
+            after: s("x").sensitive(),
+            sensitive: true,
+        },
+        OutputChange {
+            name: "later".into(),
+            action: Action::Update,
+            before: s("a"),
+            after: unknown(),
+            sensitive: false,
+        },
     ];
     check("sensitive_unknown_nested_multiline", &plan);
 }
 
 #[test]
 fn drift_is_shown_before_the_changes_it_explains() {
-    let mut plan = plan_of(vec![change("brick_data.d", Action::Update, data(s("i"), s("changed"), s("changed")), data(s("i"), s("wanted"), unknown()))]);
+    let mut plan = plan_of(vec![change(
+        "brick_data.d",
+        Action::Update,
+        data(s("i"), s("changed"), s("changed")),
+        data(s("i"), s("wanted"), unknown()),
+    )]);
     plan.drift = vec![
-        ResourceDrift { addr: addr("brick_data.d"), provider: "brick".into(), before: data(s("i"), s("wanted"), s("wanted")), after: data(s("i"), s("changed"), s("changed")) },
-        ResourceDrift { addr: addr("brick_data.lost"), provider: "brick".into(), before: data(s("j"), s("x"), s("x")), after: Value::null_dynamic() },
+        ResourceDrift {
+            addr: addr("brick_data.d"),
+            provider: "brick".into(),
+            before: data(s("i"), s("wanted"), s("wanted")),
+            after: data(s("i"), s("changed"), s("changed")),
+        },
+        ResourceDrift {
+            addr: addr("brick_data.lost"),
+            provider: "brick".into(),
+            before: data(s("j"), s("x"), s("x")),
+            after: Value::null_dynamic(),
+        },
     ];
     check("drift", &plan);
     plan.changes.clear();
@@ -159,5 +316,13 @@ fn drift_is_shown_before_the_changes_it_explains() {
 
 #[test]
 fn an_empty_plan_says_there_are_no_changes() {
-    check("no_changes", &plan_of(vec![change("brick_data.same", Action::NoOp, data(s("i"), s("a"), s("a")), data(s("i"), s("a"), s("a")))]));
+    check(
+        "no_changes",
+        &plan_of(vec![change(
+            "brick_data.same",
+            Action::NoOp,
+            data(s("i"), s("a"), s("a")),
+            data(s("i"), s("a"), s("a")),
+        )]),
+    );
 }

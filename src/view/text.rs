@@ -10,7 +10,9 @@ use brick_provider_api::provider::{AttrPath, PathStep};
 use brick_provider_api::value::Kind;
 
 use crate::plan::address::ResourceMode;
-use crate::plan::model::{Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange, ResourceDrift};
+use crate::plan::model::{
+    Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange, ResourceDrift,
+};
 
 /// Colours for a terminal; all empty when colour is off.
 #[derive(Clone, Copy)]
@@ -74,8 +76,11 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         .iter()
         .filter(|c| c.action != Action::NoOp || c.previous_addr.is_some() || c.importing.is_some())
         .collect();
-    let output_changes: Vec<&OutputChange> =
-        plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();
+    let output_changes: Vec<&OutputChange> = plan
+        .outputs
+        .iter()
+        .filter(|o| o.action != Action::NoOp)
+        .collect();
     if plan.mode == PlanMode::RefreshOnly {
         if drift.is_empty() {
             out.push_str("\nNo changes. Your infrastructure still matches the configuration.\n\nbrick has checked that the real remote objects still match the result of your\nmost recent changes, and found no differences.\n");
@@ -103,17 +108,31 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         }
         for (a, line) in [
             (Action::Create, format!("  {} create", style.green("+"))),
-            (Action::Update, format!("  {} update in-place", style.yellow("~"))),
+            (
+                Action::Update,
+                format!("  {} update in-place", style.yellow("~")),
+            ),
             (Action::Delete, format!("  {} destroy", style.red("-"))),
             (
                 Action::DeleteThenCreate,
-                format!("{}{} destroy and then create replacement", style.red("-"), style.green("/+")),
+                format!(
+                    "{}{} destroy and then create replacement",
+                    style.red("-"),
+                    style.green("/+")
+                ),
             ),
             (
                 Action::CreateThenDelete,
-                format!("{}{} create replacement and then destroy", style.green("+"), style.red("/-")),
+                format!(
+                    "{}{} create replacement and then destroy",
+                    style.green("+"),
+                    style.red("/-")
+                ),
             ),
-            (Action::Read, format!(" {} read (data resources)", style.cyan("<="))),
+            (
+                Action::Read,
+                format!(" {} read (data resources)", style.cyan("<=")),
+            ),
             (Action::Forget, "  . forget".to_string()),
         ] {
             if seen.contains(&a) {
@@ -127,13 +146,24 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             render_change(&mut out, c, style);
         }
         let (add, change, destroy) = plan.counts();
-        let imports = plan.changes.iter().filter(|c| c.importing.is_some()).count();
-        let forgets = plan.changes.iter().filter(|c| c.action == Action::Forget).count();
+        let imports = plan
+            .changes
+            .iter()
+            .filter(|c| c.importing.is_some())
+            .count();
+        let forgets = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Forget)
+            .count();
         let mut line = format!("\n{} ", style.bold("Plan:"));
         if imports > 0 {
             let _ = write!(line, "{imports} to import, ");
         }
-        let _ = write!(line, "{add} to add, {change} to change, {destroy} to destroy");
+        let _ = write!(
+            line,
+            "{add} to add, {change} to change, {destroy} to destroy"
+        );
         if forgets > 0 {
             let _ = write!(line, ", {forgets} to forget");
         }
@@ -161,14 +191,21 @@ fn render_deferred(out: &mut String, plan: &Plan) {
 }
 
 fn render_drift(out: &mut String, drift: &[&ResourceDrift], mode: PlanMode, style: Style) {
-    out.push_str(&format!("\n{}\n\n", style.bold("Note: Objects have changed outside of brick")));
+    out.push_str(&format!(
+        "\n{}\n\n",
+        style.bold("Note: Objects have changed outside of brick")
+    ));
     out.push_str("brick detected the following changes made outside of brick since the\nlast \"brick apply\" which may have affected this plan:\n");
     for d in drift {
         out.push('\n');
         let (ty, name) = (&d.addr.resource.type_name, &d.addr.resource.name);
         let key = d.addr.key.to_string();
         if d.after.is_null() {
-            let _ = writeln!(out, "  # {} has been deleted", style.bold(&d.addr.to_string()));
+            let _ = writeln!(
+                out,
+                "  # {} has been deleted",
+                style.bold(&d.addr.to_string())
+            );
             let _ = writeln!(out, "  {} resource {ty:?} {name:?} {{", style.red("-"));
             render_attrs(out, Some(&d.before), None, &[], 4, style, true);
             out.push_str("    }\n");
@@ -183,7 +220,9 @@ fn render_drift(out: &mut String, drift: &[&ResourceDrift], mode: PlanMode, styl
     if mode != PlanMode::RefreshOnly {
         out.push_str("\nUnless you have made equivalent changes to your configuration, or ignored the\nrelevant attributes using ignore_changes, the following plan may include\nactions to undo or respond to these changes.\n");
     }
-    out.push_str("\n─────────────────────────────────────────────────────────────────────────────\n");
+    out.push_str(
+        "\n─────────────────────────────────────────────────────────────────────────────\n",
+    );
 }
 
 fn header(c: &ResourceChange) -> String {
@@ -215,11 +254,10 @@ fn header(c: &ResourceChange) -> String {
         Action::Forget => format!("# {addr} will no longer be managed by brick"),
         Action::NoOp => String::new(),
     };
-    if let Some(id) = &c.importing {
+    if c.importing.is_some() {
         lines.push(format!("# {addr} will be imported"));
-        let _ = id;
     }
-    if !main.is_empty() && !(c.importing.is_some() && c.action == Action::NoOp) {
+    if !main.is_empty() && (c.importing.is_none() || c.action != Action::NoOp) {
         if c.importing.is_some() && c.action != Action::NoOp {
             lines.pop();
             lines.push(format!("{main}, after import"));
@@ -228,16 +266,23 @@ fn header(c: &ResourceChange) -> String {
         }
     }
     match c.reason {
-        Some(ActionReason::DeleteBecauseNoResourceConfig) => {
-            lines.push(format!("# (because {} is not in configuration)", c.addr.resource))
-        }
+        Some(ActionReason::DeleteBecauseNoResourceConfig) => lines.push(format!(
+            "# (because {} is not in configuration)",
+            c.addr.resource
+        )),
         Some(ActionReason::DeleteBecauseCountIndex) => lines.push(format!(
             "# (because index {} is out of range for count)",
-            c.addr.key.to_string().trim_matches(|ch| ch == '[' || ch == ']')
+            c.addr
+                .key
+                .to_string()
+                .trim_matches(|ch| ch == '[' || ch == ']')
         )),
         Some(ActionReason::DeleteBecauseEachKey) => lines.push(format!(
             "# (because key {} is not in for_each map)",
-            c.addr.key.to_string().trim_matches(|ch| ch == '[' || ch == ']')
+            c.addr
+                .key
+                .to_string()
+                .trim_matches(|ch| ch == '[' || ch == ']')
         )),
         Some(ActionReason::DeleteBecauseWrongRepetition) => {
             lines.push("# (because the resource's repetition mode changed)".into())
@@ -247,10 +292,7 @@ fn header(c: &ResourceChange) -> String {
         }
         _ => {}
     }
-    lines
-        .into_iter()
-        .map(|l| format!("  {l}\n"))
-        .collect()
+    lines.into_iter().map(|l| format!("  {l}\n")).collect()
 }
 
 /// One resource change block.
@@ -259,14 +301,24 @@ pub fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
     let (sym, kw) = match c.action {
         Action::Create => (style.green("+"), "resource"),
         Action::Update => (style.yellow("~"), "resource"),
-        Action::DeleteThenCreate => (format!("{}{}", style.red("-"), style.green("/+")), "resource"),
-        Action::CreateThenDelete => (format!("{}{}", style.green("+"), style.red("/-")), "resource"),
+        Action::DeleteThenCreate => (
+            format!("{}{}", style.red("-"), style.green("/+")),
+            "resource",
+        ),
+        Action::CreateThenDelete => (
+            format!("{}{}", style.green("+"), style.red("/-")),
+            "resource",
+        ),
         Action::Delete => (style.red("-"), "resource"),
         Action::Read => (style.cyan("<="), "data"),
         Action::Forget => (".".to_string(), "resource"),
         Action::NoOp => (" ".to_string(), "resource"),
     };
-    let kw = if c.addr.resource.mode == ResourceMode::Data { "data" } else { kw };
+    let kw = if c.addr.resource.mode == ResourceMode::Data {
+        "data"
+    } else {
+        kw
+    };
     let pad = if c.action.is_replace() {
         ""
     } else if c.action == Action::Read {
@@ -284,7 +336,15 @@ pub fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
         Action::Delete | Action::Forget => (Some(&c.before), None),
         _ => (Some(&c.before), Some(&c.after)),
     };
-    render_attrs(out, before, after, &c.replace_paths, 4, style, c.action == Action::Update || c.action.is_replace() || c.action == Action::NoOp);
+    render_attrs(
+        out,
+        before,
+        after,
+        &c.replace_paths,
+        4,
+        style,
+        c.action == Action::Update || c.action.is_replace() || c.action == Action::NoOp,
+    );
     out.push_str("    }\n");
 }
 
@@ -362,12 +422,22 @@ fn render_attr(
     let after = after.filter(|v| !v.is_null());
     let (sym, text) = match (before, after) {
         (None, Some(a)) => (Sym::Create, render_value(a, indent + 4, Sym::Create, style)),
-        (Some(b), None) => (Sym::Delete, format!("{} -> null", render_value(b, indent + 4, Sym::Delete, style))),
+        (Some(b), None) => (
+            Sym::Delete,
+            format!(
+                "{} -> null",
+                render_value(b, indent + 4, Sym::Delete, style)
+            ),
+        ),
         (Some(b), Some(a)) if b == a => (Sym::None, render_value(a, indent + 4, Sym::None, style)),
         (Some(b), Some(a)) => (Sym::Update, diff_values(b, a, indent + 4, style)),
         (None, None) => return,
     };
-    let _ = writeln!(out, "{pad}{} {name:<width$} = {text}{suffix}", style.sym(sym));
+    let _ = writeln!(
+        out,
+        "{pad}{} {name:<width$} = {text}{suffix}",
+        style.sym(sym)
+    );
 }
 
 fn quote(s: &str) -> String {
@@ -403,7 +473,12 @@ fn render_value(v: &Value, indent: usize, sym: Sym, style: Style) -> String {
             }
             let mut t = String::from("[\n");
             for x in xs {
-                let _ = writeln!(t, "{pad}  {} {},", style.sym(sym), render_value(x, indent + 4, sym, style));
+                let _ = writeln!(
+                    t,
+                    "{pad}  {} {},",
+                    style.sym(sym),
+                    render_value(x, indent + 4, sym, style)
+                );
             }
             let _ = write!(t, "{pad}]");
             t
@@ -430,19 +505,28 @@ fn render_value(v: &Value, indent: usize, sym: Sym, style: Style) -> String {
 }
 
 fn key_text(k: &str) -> String {
-    let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let ident = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ident { k.to_string() } else { quote(k) }
 }
 
 /// `before -> after`, or a nested diff for collections and multi-line strings.
 fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
     if b.is_sensitive() || a.is_sensitive() {
-        return format!("{SENSITIVE} -> {SENSITIVE}")
-            .replace(&format!("{SENSITIVE} -> {SENSITIVE}"), &format!("({} value)", "sensitive"));
+        return format!("{SENSITIVE} -> {SENSITIVE}").replace(
+            &format!("{SENSITIVE} -> {SENSITIVE}"),
+            &format!("({} value)", "sensitive"),
+        );
     }
     if !a.is_known() {
-        return format!("{} -> {UNKNOWN}", render_value(b, indent, Sym::Delete, style));
+        return format!(
+            "{} -> {UNKNOWN}",
+            render_value(b, indent, Sym::Delete, style)
+        );
     }
     let pad = " ".repeat(indent);
     match (&b.kind, &a.kind) {
@@ -475,14 +559,31 @@ fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
                         continue;
                     }
                     (Some(p), Some(q)) => (Sym::Update, diff_values(p, q, indent + 4, style)),
-                    (None, Some(q)) => (Sym::Create, render_value(q, indent + 4, Sym::Create, style)),
-                    (Some(p), None) => (Sym::Delete, format!("{} -> null", render_value(p, indent + 4, Sym::Delete, style))),
+                    (None, Some(q)) => {
+                        (Sym::Create, render_value(q, indent + 4, Sym::Create, style))
+                    }
+                    (Some(p), None) => (
+                        Sym::Delete,
+                        format!(
+                            "{} -> null",
+                            render_value(p, indent + 4, Sym::Delete, style)
+                        ),
+                    ),
                     (None, None) => continue,
                 };
-                let _ = writeln!(t, "{pad}  {} {:<width$} = {text}", style.sym(line_sym), key_text(k));
+                let _ = writeln!(
+                    t,
+                    "{pad}  {} {:<width$} = {text}",
+                    style.sym(line_sym),
+                    key_text(k)
+                );
             }
             if hidden > 0 {
-                let _ = writeln!(t, "{pad}    # ({hidden} unchanged element{} hidden)", if hidden == 1 { "" } else { "s" });
+                let _ = writeln!(
+                    t,
+                    "{pad}    # ({hidden} unchanged element{} hidden)",
+                    if hidden == 1 { "" } else { "s" }
+                );
             }
             let _ = write!(t, "{pad}}}");
             t
@@ -491,28 +592,51 @@ fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
             Kind::List(_, x) | Kind::Set(_, x) | Kind::Tuple(x),
             Kind::List(_, y) | Kind::Set(_, y) | Kind::Tuple(y),
         ) => {
-            let xs: Vec<String> = x.iter().map(|v| render_value(v, indent + 4, Sym::None, Style { color: false })).collect();
-            let ys: Vec<String> = y.iter().map(|v| render_value(v, indent + 4, Sym::None, Style { color: false })).collect();
+            let xs: Vec<String> = x
+                .iter()
+                .map(|v| render_value(v, indent + 4, Sym::None, Style { color: false }))
+                .collect();
+            let ys: Vec<String> = y
+                .iter()
+                .map(|v| render_value(v, indent + 4, Sym::None, Style { color: false }))
+                .collect();
             let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &xs, &ys);
             let mut t = String::from("[\n");
             let mut hidden = 0;
             for op in ops {
-                for (tag, old, new) in op.iter_changes(&xs, &ys).map(|c| (c.tag(), c.old_index(), c.new_index())) {
+                for (tag, old, new) in op
+                    .iter_changes(&xs, &ys)
+                    .map(|c| (c.tag(), c.old_index(), c.new_index()))
+                {
                     match tag {
                         similar::ChangeTag::Equal => hidden += 1,
                         similar::ChangeTag::Delete => {
                             let v = &x[old.unwrap_or(0)];
-                            let _ = writeln!(t, "{pad}  {} {},", style.sym(Sym::Delete), render_value(v, indent + 4, Sym::Delete, style));
+                            let _ = writeln!(
+                                t,
+                                "{pad}  {} {},",
+                                style.sym(Sym::Delete),
+                                render_value(v, indent + 4, Sym::Delete, style)
+                            );
                         }
                         similar::ChangeTag::Insert => {
                             let v = &y[new.unwrap_or(0)];
-                            let _ = writeln!(t, "{pad}  {} {},", style.sym(Sym::Create), render_value(v, indent + 4, Sym::Create, style));
+                            let _ = writeln!(
+                                t,
+                                "{pad}  {} {},",
+                                style.sym(Sym::Create),
+                                render_value(v, indent + 4, Sym::Create, style)
+                            );
                         }
                     }
                 }
             }
             if hidden > 0 {
-                let _ = writeln!(t, "{pad}    # ({hidden} unchanged element{} hidden)", if hidden == 1 { "" } else { "s" });
+                let _ = writeln!(
+                    t,
+                    "{pad}    # ({hidden} unchanged element{} hidden)",
+                    if hidden == 1 { "" } else { "s" }
+                );
             }
             let _ = write!(t, "{pad}]");
             t
@@ -528,17 +652,32 @@ fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
 fn render_output(out: &mut String, o: &OutputChange, style: Style) {
     let (sym, text) = match o.action {
         Action::Create => (Sym::Create, render_value(&o.after, 4, Sym::Create, style)),
-        Action::Delete => (Sym::Delete, format!("{} -> null", render_value(&o.before, 4, Sym::Delete, style))),
+        Action::Delete => (
+            Sym::Delete,
+            format!("{} -> null", render_value(&o.before, 4, Sym::Delete, style)),
+        ),
         _ => (Sym::Update, diff_values(&o.before, &o.after, 4, style)),
     };
-    let text = if o.sensitive && o.action != Action::Delete { SENSITIVE.to_string() } else { text };
+    let text = if o.sensitive && o.action != Action::Delete {
+        SENSITIVE.to_string()
+    } else {
+        text
+    };
     let _ = writeln!(out, "  {} {} = {text}", style.sym(sym), o.name);
 }
 
 /// `Apply complete! Resources: N added, N changed, N destroyed.`
-pub fn apply_summary(added: usize, changed: usize, destroyed: usize, destroy_mode: bool, style: Style) -> String {
+pub fn apply_summary(
+    added: usize,
+    changed: usize,
+    destroyed: usize,
+    destroy_mode: bool,
+    style: Style,
+) -> String {
     if destroy_mode {
-        style.green(&style.bold(&format!("Destroy complete! Resources: {destroyed} destroyed.")))
+        style.green(&style.bold(&format!(
+            "Destroy complete! Resources: {destroyed} destroyed."
+        )))
     } else {
         style.green(&style.bold(&format!(
             "Apply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
@@ -550,7 +689,11 @@ pub fn apply_summary(added: usize, changed: usize, destroyed: usize, destroy_mod
 pub fn render_outputs(outputs: &std::collections::BTreeMap<String, (Value, bool)>) -> String {
     let mut out = String::new();
     for (name, (v, sensitive)) in outputs {
-        let text = if *sensitive { SENSITIVE.to_string() } else { render_value(v, 0, Sym::None, Style { color: false }) };
+        let text = if *sensitive {
+            SENSITIVE.to_string()
+        } else {
+            render_value(v, 0, Sym::None, Style { color: false })
+        };
         let _ = writeln!(out, "{name} = {text}");
     }
     out
@@ -566,13 +709,25 @@ pub fn render_state(state: &crate::plan::model::PriorState) -> String {
     let mut out = String::new();
     let style = Style { color: false };
     for (addr, inst) in &state.instances {
-        let kw = if addr.resource.mode == ResourceMode::Data { "data" } else { "resource" };
-        let _ = writeln!(out, "# {addr}:\n{kw} {:?} {:?} {{", addr.resource.type_name, addr.resource.name);
+        let kw = if addr.resource.mode == ResourceMode::Data {
+            "data"
+        } else {
+            "resource"
+        };
+        let _ = writeln!(
+            out,
+            "# {addr}:\n{kw} {:?} {:?} {{",
+            addr.resource.type_name, addr.resource.name
+        );
         let m = attr_map(Some(&inst.value));
         let shown: Vec<_> = m.iter().filter(|(_, v)| !v.is_null()).collect();
         let width = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, v) in shown {
-            let _ = writeln!(out, "    {k:<width$} = {}", render_value(v, 4, Sym::None, style));
+            let _ = writeln!(
+                out,
+                "    {k:<width$} = {}",
+                render_value(v, 4, Sym::None, style)
+            );
         }
         out.push_str("}\n\n");
     }

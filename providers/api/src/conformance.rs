@@ -82,21 +82,32 @@ pub async fn check_lifecycle(provider: &dyn Provider, fx: &Fixture) -> Vec<Viola
         return out;
     };
     read_equals(provider, tn, &state, "read after create", &mut out).await;
-    noop_plan(provider, rs, tn, &state, &fx.config, "plan after create", &mut out).await;
+    noop_plan(
+        provider,
+        rs,
+        tn,
+        &state,
+        &fx.config,
+        "plan after create",
+        &mut out,
+    )
+    .await;
 
     let mut state = state;
-    if let Some(updated) = &fx.updated {
-        if let Some(s) = plan_and_apply(provider, rs, tn, &state, updated, "update", &mut out).await
-        {
-            read_equals(provider, tn, &s, "read after update", &mut out).await;
-            noop_plan(provider, rs, tn, &s, updated, "plan after update", &mut out).await;
-            state = s;
-        }
+    if let Some(updated) = &fx.updated
+        && let Some(s) = plan_and_apply(provider, rs, tn, &state, updated, "update", &mut out).await
+    {
+        read_equals(provider, tn, &s, "read after update", &mut out).await;
+        noop_plan(provider, rs, tn, &s, updated, "plan after update", &mut out).await;
+        state = s;
     }
 
     if let Some(attr) = &fx.import_id_attr {
         match state.get(attr).and_then(Value::as_str) {
-            None => out.push(v("import", format!("the state has no string attribute {attr}"))),
+            None => out.push(v(
+                "import",
+                format!("the state has no string attribute {attr}"),
+            )),
             Some(id) => match provider.import_resource(tn, id).await {
                 Err(d) => out.push(v("import", format!("import failed: {d:?}"))),
                 Ok(found) => {
@@ -110,10 +121,15 @@ pub async fn check_lifecycle(provider: &dyn Provider, fx: &Fixture) -> Vec<Viola
                         match provider.read_resource(req).await {
                             Ok(Some(r)) => {
                                 if r.get(attr).is_none_or(|x| x.as_str() != Some(id)) {
-                                    out.push(v("import", "read of the imported object lost its id"));
+                                    out.push(v(
+                                        "import",
+                                        "read of the imported object lost its id",
+                                    ));
                                 }
                             }
-                            other => out.push(v("import", format!("read of import gave {other:?}"))),
+                            other => {
+                                out.push(v("import", format!("read of import gave {other:?}")))
+                            }
                         }
                     }
                 }
@@ -145,15 +161,21 @@ pub async fn check_lifecycle(provider: &dyn Provider, fx: &Fixture) -> Vec<Viola
     } else if !r.new_state.is_null() {
         out.push(v("delete", "apply of a destroy returned a non-null state"));
     }
-    match provider
-        .read_resource(ReadRequest {
-            type_name: tn,
-            current: &state,
-        })
-        .await
-    {
-        Ok(None) => {}
-        other => out.push(v("read after delete", format!("expected None, got {other:?}"))),
+    // Objects that live only in state have nothing real to consult after a delete.
+    if provider.manages_remote_objects() {
+        match provider
+            .read_resource(ReadRequest {
+                type_name: tn,
+                current: &state,
+            })
+            .await
+        {
+            Ok(None) => {}
+            other => out.push(v(
+                "read after delete",
+                format!("expected None, got {other:?}"),
+            )),
+        }
     }
     out
 }
@@ -166,16 +188,26 @@ pub async fn assert_conforms(provider: &dyn Provider, fixtures: &[Fixture]) {
             all.push(format!("{}: {viol}", fx.type_name));
         }
     }
-    assert!(all.is_empty(), "provider contract violations:\n{}", all.join("\n"));
+    assert!(
+        all.is_empty(),
+        "provider contract violations:\n{}",
+        all.join("\n")
+    );
 }
 
 fn check_schema(rs: &ResourceSchema, tn: &str, out: &mut Vec<Violation>) {
     for (name, a) in &rs.block.attributes {
         if a.default.is_some() && !a.settable() {
-            out.push(v("schema", format!("{tn}.{name} is computed but has a default")));
+            out.push(v(
+                "schema",
+                format!("{tn}.{name} is computed but has a default"),
+            ));
         }
         if a.forces_replacement && !a.settable() {
-            out.push(v("schema", format!("{tn}.{name} is computed but forces replacement")));
+            out.push(v(
+                "schema",
+                format!("{tn}.{name} is computed but forces replacement"),
+            ));
         }
     }
 }
@@ -212,7 +244,10 @@ async fn plan_and_apply(
         return None;
     }
     if p1.planned != p2.planned || p1.requires_replace != p2.requires_replace {
-        out.push(v(step, "plan is not idempotent: two calls gave different results"));
+        out.push(v(
+            step,
+            "plan is not idempotent: two calls gave different results",
+        ));
     }
     for viol in check_planned(&rs.block, prior, config, &p1.planned) {
         out.push(v(step, format!("plan: {viol}")));
@@ -230,7 +265,10 @@ async fn plan_and_apply(
             })
             .await;
         if crate::diag::has_errors(&d.diagnostics) {
-            out.push(v(step, format!("destroy for replacement failed: {:?}", d.diagnostics)));
+            out.push(v(
+                step,
+                format!("destroy for replacement failed: {:?}", d.diagnostics),
+            ));
             return None;
         }
         let proposed = proposed_new_state(&rs.block, &null, config);
@@ -278,7 +316,10 @@ async fn read_equals(
         .await
     {
         Ok(Some(r)) if same(&r, state) => {}
-        other => out.push(v(step, format!("expected the applied state, got {other:?}"))),
+        other => out.push(v(
+            step,
+            format!("expected the applied state, got {other:?}"),
+        )),
     }
     let many = provider.read_many(tn, std::slice::from_ref(state)).await;
     match many.as_slice() {
@@ -305,6 +346,9 @@ async fn noop_plan(
         })
         .await;
     if !same(&p.planned, state) || !p.requires_replace.is_empty() {
-        out.push(v(step, "planning the applied configuration again is not a no-op"));
+        out.push(v(
+            step,
+            "planning the applied configuration again is not a no-op",
+        ));
     }
 }

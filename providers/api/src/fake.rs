@@ -86,7 +86,10 @@ impl FakeProvider {
 
     fn block() -> Block {
         Block::default()
-            .attr("name", Attribute::required(Type::String).describe("A name."))
+            .attr(
+                "name",
+                Attribute::required(Type::String).describe("A name."),
+            )
             .attr("value", Attribute::optional(Type::Dynamic))
             .attr(
                 "size",
@@ -98,7 +101,10 @@ impl FakeProvider {
 }
 
 fn name_of(v: &Value) -> String {
-    v.get("name").and_then(Value::as_str).unwrap_or("").to_string()
+    v.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 #[async_trait]

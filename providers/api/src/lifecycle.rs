@@ -21,7 +21,10 @@ pub fn proposed_new_state(block: &Block, prior: &Value, config: &Value) -> Value
     }
     let mut out = BTreeMap::new();
     for (name, attr) in &block.attributes {
-        let c = config.get(name).cloned().unwrap_or_else(|| Value::null(attr.ty.clone()));
+        let c = config
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Value::null(attr.ty.clone()));
         let p = if prior.is_null() || !prior.is_known() {
             None
         } else {
@@ -37,7 +40,10 @@ pub fn proposed_new_state(block: &Block, prior: &Value, config: &Value) -> Value
         out.insert(name.clone(), v);
     }
     for (name, nb) in &block.blocks {
-        let c = config.get(name).cloned().unwrap_or_else(|| Value::null_dynamic());
+        let c = config
+            .get(name)
+            .cloned()
+            .unwrap_or_else(Value::null_dynamic);
         let p = if prior.is_null() || !prior.is_known() {
             None
         } else {
@@ -95,7 +101,12 @@ pub fn path_string(path: &[PathStep]) -> String {
 
 /// Checks the planned state against the configuration: every non-null configured value must
 /// be kept (or the prior value returned for it).
-pub fn check_planned(block: &Block, prior: &Value, config: &Value, planned: &Value) -> Vec<Violation> {
+pub fn check_planned(
+    block: &Block,
+    prior: &Value,
+    config: &Value,
+    planned: &Value,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     if config.is_null() {
         if !planned.is_null() {
@@ -123,15 +134,23 @@ pub fn check_planned(block: &Block, prior: &Value, config: &Value, planned: &Val
             });
             continue;
         };
-        if let Some(c) = c {
-            if attr.settable() && !c.is_null() && c.is_wholly_known() {
-                let prior_v = if prior.is_null() { None } else { prior.get(name) };
-                if !same(c, p) && prior_v.is_none_or(|pv| !same(pv, p)) {
-                    out.push(Violation {
-                        path: name.clone(),
-                        message: "planned value differs from both the configuration and the prior state".into(),
-                    });
-                }
+        if let Some(c) = c
+            && attr.settable()
+            && !c.is_null()
+            && c.is_wholly_known()
+        {
+            let prior_v = if prior.is_null() {
+                None
+            } else {
+                prior.get(name)
+            };
+            if !same(c, p) && prior_v.is_none_or(|pv| !same(pv, p)) {
+                out.push(Violation {
+                    path: name.clone(),
+                    message:
+                        "planned value differs from both the configuration and the prior state"
+                            .into(),
+                });
             }
         }
     }

@@ -1,0 +1,135 @@
+//! Data-driven tests of the configuration language.
+//!
+//! - `tests/lang/eval/*.hcl`: each file is a configuration; every local value and output is
+//!   evaluated (variables take their defaults, `brick_data` resources evaluate their body
+//!   with unknown `id` and `output = input`) and the values and diagnostics are snapshotted.
+//! - `tests/lang/validate/*.hcl`: each file is validated; the diagnostics are snapshotted.
+//! - `tests/lang/load/*.hcl`: loader diagnostics.
+//!
+//! To add a case, drop a file in and run `cargo insta review`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use brick::config::{self, Config, MemoryFs, ResourceMode};
+use brick::diag::Diagnostic;
+use brick::eval::scope::ModuleScope;
+use brick::eval::{
+    NullEnvironment, Reference, evaluate, evaluate_body, resolve_variables, value_to_display,
+};
+use brick::eval::{Type, Value};
+
+fn fixtures(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lang")
+        .join(dir);
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "hcl").then(|| {
+                (
+                    p.file_stem().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn load(text: &str) -> (Option<Config>, Vec<Diagnostic>) {
+    let fs = MemoryFs::new().with("/cfg/main.hcl", text);
+    config::load(&fs, Path::new("/cfg"))
+}
+
+fn render(diags: &[Diagnostic], config: Option<&Config>) -> String {
+    let files = config.map(|c| c.files.as_slice()).unwrap_or(&[]);
+    let mut out = String::new();
+    for d in diags {
+        let sev = if d.is_error() { "error" } else { "warning" };
+        let loc = d
+            .span
+            .and_then(|s| {
+                files
+                    .get(s.file)
+                    .map(|f| brick::diag::line_col(&f.text, s.start))
+            })
+            .map(|(l, c)| format!(" @{l}:{c}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{sev}[{}]{loc}: {} — {}\n",
+            d.code, d.summary, d.detail
+        ));
+        if let Some(h) = &d.help {
+            out.push_str(&format!("  help: {h}\n"));
+        }
+    }
+    out
+}
+
+fn evaluate_fixture(text: &str) -> String {
+    let (config, mut diags) = load(text);
+    let Some(config) = config else {
+        return render(&diags, None);
+    };
+    let env = NullEnvironment;
+    let m = &config.root;
+    let (vars, d) = resolve_variables(&m.variables, &[], &env);
+    diags.extend(d);
+    let schema = brick::cli::validate::brick_data_schema();
+    // Resources: their evaluated body, `id` unknown and `output` = `input`.
+    let resource_value = |scope: &dyn brick::eval::Scope, r: &config::Resource| -> Value {
+        let (v, _) = evaluate_body(&r.body, &schema.block, scope, &env);
+        let mut m = v.as_mapping().cloned().unwrap_or_default();
+        m.insert("id".into(), Value::unknown(Type::String));
+        let input = m
+            .get("input")
+            .cloned()
+            .unwrap_or_else(|| Value::null(Type::Dynamic));
+        m.insert("output".into(), input);
+        Value::object(m)
+    };
+    // Resources see variables and locals (not other resources) — enough for fixtures.
+    let inner = ModuleScope::new(m, &env, vars.clone(), Box::new(|_| None));
+    let lookup = |r: &Reference| -> Option<Value> {
+        let Reference::Resource { type_name, name } = r else {
+            return None;
+        };
+        let res = m.resource(ResourceMode::Managed, type_name, name)?;
+        Some(resource_value(&inner, res))
+    };
+    let scope = ModuleScope::new(m, &env, vars, Box::new(lookup));
+    let mut out = String::new();
+    for name in m.locals.keys() {
+        let v = scope.local(name).unwrap();
+        out.push_str(&format!("local.{name} = {}\n", value_to_display(&v)));
+    }
+    for (name, o) in &m.outputs {
+        let (v, d) = evaluate(&o.value, &scope, &env);
+        diags.extend(d);
+        out.push_str(&format!("output.{name} = {}\n", value_to_display(&v)));
+    }
+    diags.extend(scope.take_diagnostics());
+    out.push_str(&render(&diags, Some(&config)));
+    out
+}
+
+#[test]
+fn every_evaluation_fixture_matches_its_snapshot() {
+    for (name, text) in fixtures("eval") {
+        insta::assert_snapshot!(format!("eval__{name}"), evaluate_fixture(&text));
+    }
+}
+
+#[test]
+fn every_validation_fixture_matches_its_snapshot() {
+    for (name, text) in fixtures("validate") {
+        let (config, mut diags) = load(&text);
+        if let Some(c) = &config {
+            diags.extend(brick::cli::validate::validate(c, &BTreeMap::new()));
+        }
+        insta::assert_snapshot!(format!("validate__{name}"), render(&diags, config.as_ref()));
+    }
+}
