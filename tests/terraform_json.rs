@@ -25,17 +25,20 @@ use serde_json::Value as Json;
 // ------------------------------------------------------------------------------------------
 // The checker
 
-/// The built checker, or why the tests skip.
+/// The built checker, or `None` when the tests skip. The reason is written once per run
+/// straight to stderr, past the test harness's capture, so `cargo test` shows it.
 fn checker() -> Option<&'static Path> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BUILT.get_or_init(build_checker) {
-        Ok(p) => Some(p.as_path()),
-        Err(why) => {
-            println!("skipped: {why}");
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
+    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| match build_checker() {
+            Ok(p) => Some(p),
+            Err(why) => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "skipped: terraform_json tests: {why}");
+                None
+            }
+        })
+        .as_deref()
 }
 
 fn build_checker() -> Result<PathBuf, String> {
