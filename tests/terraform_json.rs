@@ -81,8 +81,10 @@ fn build_checker() -> Result<PathBuf, String> {
         "go build of tests/tfjson failed:\n{}",
         String::from_utf8_lossy(&build.stderr)
     );
-    eprintln!(
-        "built the terraform-json checker in {:.1?}",
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "terraform_json tests: built the terraform-json checker in {:.1?}",
         started.elapsed()
     );
     Ok(bin)
