@@ -229,7 +229,7 @@ async fn make_plan(
     operation: &str,
 ) -> Option<(Plan, LockedState, bool)> {
     let opts = options(ctx, args)?;
-    let fresh = matches!(ctx.store().read_snapshot(), Ok(None));
+    let fresh = !ctx.state_path.exists();
     let locked = lock_and_load(ctx, operation, &loaded.providers).await?;
     let mut prior = prior_of(&locked.state, &loaded.providers);
     if fresh && locked.state.serial == 0 {
@@ -342,7 +342,7 @@ pub async fn apply_cmd(
             return 1;
         };
         loaded.engine.variables = decode_vars(&p.variables);
-        let fresh = matches!(ctx.store().read_snapshot(), Ok(None));
+        let fresh = !ctx.state_path.exists();
         let Some(locked) = lock_and_load(ctx, "apply", &loaded.providers).await else {
             return 1;
         };

@@ -398,6 +398,10 @@ impl<'a> Planner<'a> {
         let Some(p) = self.providers.get(name).cloned() else {
             return;
         };
+        if !p.manages_remote_objects() {
+            // Its objects live only in state: reading one gives back what was recorded.
+            return;
+        }
         let mut by_type: BTreeMap<String, Vec<InstanceAddr>> = BTreeMap::new();
         for (addr, (inst, _)) in &self.instances {
             if inst.provider != name || addr.resource.mode != ResourceMode::Managed {
@@ -1111,11 +1115,12 @@ pub async fn plan_call(
     prior: &Value,
     config: &Value,
 ) -> Result<(Value, Vec<AttrPath>), Vec<Diagnostic>> {
-    let proposed = proposed_new_state(block, &prior.unmark_deep().0, config);
+    let plain_prior = prior.unmark_deep().0;
+    let proposed = proposed_new_state(block, &plain_prior, config);
     let resp = provider
         .plan_resource(PlanRequest {
             type_name: &addr.resource.type_name,
-            prior: &prior.unmark_deep().0,
+            prior: &plain_prior,
             proposed: &proposed,
         })
         .await;

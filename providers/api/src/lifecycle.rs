@@ -217,9 +217,23 @@ fn agree(planned: &Value, new: &Value, path: &mut AttrPath, out: &mut Vec<Violat
     }
 }
 
-/// Structural equality ignoring marks.
+/// Structural equality ignoring marks (without copying either value).
 pub fn same(a: &Value, b: &Value) -> bool {
-    a.unmark_deep().0 == b.unmark_deep().0
+    fn seq(x: &[Value], y: &[Value]) -> bool {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+    }
+    fn map(x: &BTreeMap<String, Value>, y: &BTreeMap<String, Value>) -> bool {
+        x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
+    }
+    match (&a.kind, &b.kind) {
+        (Kind::List(t1, x), Kind::List(t2, y)) | (Kind::Set(t1, x), Kind::Set(t2, y)) => {
+            t1 == t2 && seq(x, y)
+        }
+        (Kind::Tuple(x), Kind::Tuple(y)) => seq(x, y),
+        (Kind::Map(t1, x), Kind::Map(t2, y)) => t1 == t2 && map(x, y),
+        (Kind::Object(x), Kind::Object(y)) => map(x, y),
+        (x, y) => x == y,
+    }
 }
 
 #[cfg(test)]
