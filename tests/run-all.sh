@@ -4,6 +4,8 @@
 #   2. the real peers — Ceph, Apache Kafka, kube-apiserver+etcd — installed or built as needed and
 #      started in the background by tests/peers/up.sh, while
 #   3. cargo clippy (all targets, warnings are errors) runs,
+#   3b. the third-party clients the fidelity tests drive (python-libmaas in a cached venv;
+#       Go for HashiCorp's terraform-json, built by its test), then
 #   4. cargo test --workspace with the peers' settings in the environment, so every peer smoke
 #      and integration test runs for real.
 # The peers are stopped on exit, success or failure. If a peer cannot start, the run fails and
@@ -46,6 +48,13 @@ if [ -n "$peers" ]; then
   bash tests/peers/up.sh $peers >"$up_log" 2>&1 &
   up_pid=$!
 fi
+
+echo "== third-party clients for fidelity tests (python-libmaas)"
+bash providers/maas/tests/fidelity/setup.sh
+command -v go >/dev/null || {
+  echo "run-all: go is needed for the terraform-json consumer test (tests/tfjson)" >&2
+  exit 1
+}
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
