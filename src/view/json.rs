@@ -322,9 +322,16 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         );
     }
     o.insert("applyable".into(), json!(plan.applyable()));
+    // Terraform 1.8+: a plan limited by -target/-exclude does not bring everything in line
+    // with the configuration, so it is not complete.
     o.insert(
         "complete".into(),
-        json!(plan.deferred.is_empty() && !plan.errored),
+        json!(
+            plan.deferred.is_empty()
+                && !plan.errored
+                && plan.targets.is_empty()
+                && plan.excludes.is_empty()
+        ),
     );
     o.insert("errored".into(), json!(plan.errored));
     if plan.mode != PlanMode::Normal {
