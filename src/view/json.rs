@@ -178,10 +178,15 @@ fn state_values(state: &PriorState) -> Json {
         .iter()
         .map(|(a, i)| {
             let deps: Vec<String> = i.depends_on.iter().map(|d| d.to_string()).collect();
-            (
-                a.resource.module.clone(),
-                resource_values(a, &i.provider, i.schema_version, &i.value, &deps),
-            )
+            (a.resource.module.clone(), {
+                let mut r = resource_values(a, &i.provider, i.schema_version, &i.value, &deps);
+                if i.tainted
+                    && let Json::Object(m) = &mut r
+                {
+                    m.insert("tainted".into(), json!(true));
+                }
+                r
+            })
         })
         .collect();
     json!({
