@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use brick_provider_api::Value;
+use brick_provider_api::value::Kind;
 use serde_json::{Map, Value as Json, json};
 
 use crate::plan::address::{InstanceAddr, ResourceMode};
@@ -56,11 +57,29 @@ fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, J
     let mut c = Map::new();
     c.insert("actions".into(), json!(actions));
     c.insert("before".into(), to_json(&plain(before)));
-    c.insert("after".into(), to_json(&plain(after)));
+    c.insert("after".into(), known_json(&plain(after)));
     c.insert("after_unknown".into(), unknown_or_false(after));
     c.insert("before_sensitive".into(), sensitive_or_false(before));
     c.insert("after_sensitive".into(), sensitive_or_false(after));
     c
+}
+
+/// A value as JSON with its unknowns left out, as Terraform's `after` and `planned_values`:
+/// unknown object and map attributes are omitted, unknown sequence elements become null (so
+/// positions still line up), and a wholly unknown value is null.
+fn known_json(v: &Value) -> Json {
+    match &v.kind {
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            Json::Array(xs.iter().map(known_json).collect())
+        }
+        Kind::Map(_, m) | Kind::Object(m) => Json::Object(
+            m.iter()
+                .filter(|(_, x)| x.is_known())
+                .map(|(k, x)| (k.clone(), known_json(x)))
+                .collect(),
+        ),
+        _ => to_json(v),
+    }
 }
 
 fn unknown_or_false(v: &Value) -> Json {
@@ -235,17 +254,9 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
             continue;
         }
         let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
+        // Unknown values are omitted from planned values, as Terraform does.
         if let Json::Object(m) = &mut r {
-            // Unknown values are omitted from planned values, as Terraform does.
-            if let Some(Json::Object(vals)) = m.get_mut("values")
-                && let Json::Object(unk) = unknown_mask(&c.after)
-            {
-                for (k, u) in unk {
-                    if u == Json::Bool(true) {
-                        vals.shift_remove(&k);
-                    }
-                }
-            }
+            m.insert("values".into(), known_json(&plain(&c.after)));
         }
         planned.push((c.addr.resource.module.clone(), r));
     }
