@@ -26,6 +26,63 @@ fn expr_refs(e: &Expr) -> Vec<Reference> {
     eval::references(e).into_iter().map(|(r, _)| r).collect()
 }
 
+/// A reference as Terraform's JSON configuration writes it (`var.n`, `brick_data.x`).
+fn reference_string(r: &Reference) -> String {
+    match r {
+        Reference::Variable(n) => format!("var.{n}"),
+        Reference::Local(n) => format!("local.{n}"),
+        Reference::Resource { type_name, name } => format!("{type_name}.{name}"),
+        Reference::Data { type_name, name } => format!("data.{type_name}.{name}"),
+        Reference::Module(n) => format!("module.{n}"),
+        Reference::EachKey => "each.key".into(),
+        Reference::EachValue => "each.value".into(),
+        Reference::CountIndex => "count.index".into(),
+        Reference::PathModule => "path.module".into(),
+        Reference::PathRoot => "path.root".into(),
+        Reference::PathCwd => "path.cwd".into(),
+        Reference::SelfObject => "self".into(),
+    }
+}
+
+/// An expression in Terraform's JSON configuration form: `{"constant_value": …}` when it
+/// references nothing and evaluates alone, else `{"references": […]}`.
+fn expression_json(e: &Expr, env: &dyn Environment) -> serde_json::Value {
+    let refs = dedup(expr_refs(e));
+    let mut o = serde_json::Map::new();
+    if refs.is_empty() {
+        let (v, d) = eval::evaluate(e, &eval::EmptyScope, env);
+        if !crate::diag::has_errors(&d) && v.is_wholly_known() {
+            o.insert(
+                "constant_value".into(),
+                super::codec::to_json(&v.unmark_deep().0),
+            );
+        }
+    } else {
+        o.insert(
+            "references".into(),
+            refs.iter().map(reference_string).collect(),
+        );
+    }
+    serde_json::Value::Object(o)
+}
+
+/// A body's expressions: attributes by name, nested blocks as lists of bodies.
+fn body_expressions(body: &Body, env: &dyn Environment) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    for a in &body.attributes {
+        o.insert(a.name.clone(), expression_json(&a.expr, env));
+    }
+    for b in &body.blocks {
+        let entry = o
+            .entry(b.kind.clone())
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(xs) = entry {
+            xs.push(body_expressions(&b.body, env));
+        }
+    }
+    serde_json::Value::Object(o)
+}
+
 fn dedup(mut v: Vec<Reference>) -> Vec<Reference> {
     v.sort();
     v.dedup();
@@ -132,6 +189,28 @@ pub fn from_config(
             "This build of brick plans the root module only; resources of child modules are ignored.",
         ));
     }
+    for v in m.variables.values() {
+        let mut d = serde_json::Map::new();
+        // A sensitive variable's default is its secret: leave it out rather than publish it.
+        if let Some(def) = &v.default
+            && !v.sensitive
+            && let Some(c) = expression_json(def, &*env).get("constant_value")
+        {
+            d.insert("default".into(), c.clone());
+        }
+        if let Some(desc) = &v.description {
+            d.insert("description".into(), serde_json::json!(desc));
+        }
+        if v.sensitive {
+            d.insert("sensitive".into(), serde_json::json!(true));
+        }
+        if !v.nullable {
+            d.insert("nullable".into(), serde_json::json!(false));
+        }
+        out.described
+            .variables
+            .insert(v.name.clone(), serde_json::Value::Object(d));
+    }
     for l in m.locals.values() {
         let expr = l.expr.clone();
         let env = env.clone();
@@ -155,6 +234,9 @@ pub fn from_config(
         for d in &o.depends_on {
             refs.extend(expr_refs(d));
         }
+        out.described
+            .outputs
+            .insert(o.name.clone(), expression_json(&o.value, &*env));
         out.outputs.push(OutputConfig {
             name: o.name.clone(),
             references: dedup(refs),
@@ -246,6 +328,24 @@ pub fn from_config(
                     .collect(),
             ),
         };
+        let mut described = serde_json::Map::new();
+        described.insert("expressions".into(), body_expressions(&body, &*env));
+        if let Some(c) = &r.count {
+            described.insert("count_expression".into(), expression_json(c, &*env));
+        }
+        if let Some(f) = &r.for_each {
+            described.insert("for_each_expression".into(), expression_json(f, &*env));
+        }
+        if !depends_on.is_empty() {
+            described.insert(
+                "depends_on".into(),
+                dedup(depends_on.clone())
+                    .iter()
+                    .map(reference_string)
+                    .collect(),
+            );
+        }
+        out.described.resources.insert(addr.to_string(), described);
         let env2 = env.clone();
         out.resources.push(ResourceConfig {
             addr,

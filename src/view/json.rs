@@ -375,15 +375,21 @@ fn configuration_json(config: &Configuration) -> Json {
         .resources
         .iter()
         .map(|r| {
-            json!({
-                "address": r.addr.to_string(),
-                "mode": mode_str(r.addr.mode),
-                "type": r.addr.type_name,
-                "name": r.addr.name,
-                "provider_config_key": r.provider,
-                "expressions": {},
-                "schema_version": 0,
-            })
+            let address = r.addr.to_string();
+            let mut o = Map::new();
+            o.insert("address".into(), json!(address));
+            o.insert("mode".into(), json!(mode_str(r.addr.mode)));
+            o.insert("type".into(), json!(r.addr.type_name));
+            o.insert("name".into(), json!(r.addr.name));
+            o.insert("provider_config_key".into(), json!(r.provider));
+            o.insert("expressions".into(), json!({}));
+            if let Some(d) = config.described.resources.get(&address) {
+                for (k, v) in d {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+            o.insert("schema_version".into(), json!(0));
+            Json::Object(o)
         })
         .collect();
     let outputs: Map<String, Json> = config
@@ -391,15 +397,33 @@ fn configuration_json(config: &Configuration) -> Json {
         .iter()
         .map(|o| {
             let mut m = Map::new();
-            m.insert("expression".into(), json!({}));
+            m.insert(
+                "expression".into(),
+                config
+                    .described
+                    .outputs
+                    .get(&o.name)
+                    .cloned()
+                    .unwrap_or_else(|| json!({})),
+            );
             if o.sensitive {
                 m.insert("sensitive".into(), json!(true));
             }
             (o.name.clone(), Json::Object(m))
         })
         .collect();
+    let mut root = Map::new();
+    root.insert("resources".into(), Json::Array(resources));
+    root.insert("outputs".into(), Json::Object(outputs));
+    // Terraform leaves `variables` out when the module declares none.
+    if !config.described.variables.is_empty() {
+        root.insert(
+            "variables".into(),
+            Json::Object(config.described.variables.clone()),
+        );
+    }
     json!({
         "provider_config": providers,
-        "root_module": {"resources": resources, "outputs": outputs},
+        "root_module": root,
     })
 }
