@@ -12,7 +12,7 @@ use sha2::Digest;
 
 use super::address::{InstanceKey, ResourceAddr, Target};
 use super::input::*;
-use crate::config::{Body, Config, Expr, StaticStep};
+use crate::config::{Body, Config, Expr, SourceFile, StaticStep};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment, Reference};
 
@@ -44,43 +44,73 @@ fn reference_string(r: &Reference) -> String {
     }
 }
 
-/// An expression in Terraform's JSON configuration form: `{"constant_value": …}` when it
-/// references nothing and evaluates alone, else `{"references": […]}`.
-fn expression_json(e: &Expr, env: &dyn Environment) -> serde_json::Value {
-    let refs = dedup(expr_refs(e));
-    let mut o = serde_json::Map::new();
-    if refs.is_empty() {
-        let (v, d) = eval::evaluate(e, &eval::EmptyScope, env);
-        if !crate::diag::has_errors(&d) && v.is_wholly_known() {
-            o.insert(
-                "constant_value".into(),
-                super::codec::to_json(&v.unmark_deep().0),
-            );
-        }
-    } else {
-        o.insert(
-            "references".into(),
-            refs.iter().map(reference_string).collect(),
-        );
-    }
-    serde_json::Value::Object(o)
+/// What describing expressions needs: the environment (for constants) and the source text
+/// (for the traversals references are written as).
+struct Describe<'a> {
+    env: &'a dyn Environment,
+    files: &'a [SourceFile],
 }
 
-/// A body's expressions: attributes by name, nested blocks as lists of bodies.
-fn body_expressions(body: &Body, env: &dyn Environment) -> serde_json::Value {
-    let mut o = serde_json::Map::new();
-    for a in &body.attributes {
-        o.insert(a.name.clone(), expression_json(&a.expr, env));
-    }
-    for b in &body.blocks {
-        let entry = o
-            .entry(b.kind.clone())
-            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-        if let serde_json::Value::Array(xs) = entry {
-            xs.push(body_expressions(&b.body, env));
+impl Describe<'_> {
+    /// Terraform's `references` for one expression: each traversal as written
+    /// (`brick_data.x.id`) followed by the object it starts from (`brick_data.x`).
+    fn references(&self, e: &Expr) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (r, span) in eval::references(e) {
+            let base = reference_string(&r);
+            let written = self
+                .files
+                .get(span.file)
+                .and_then(|f| f.text.get(span.start..span.end))
+                .filter(|t| {
+                    t.starts_with(base.as_str())
+                        && t.chars()
+                            .all(|c| c.is_alphanumeric() || "_-.[]\"".contains(c))
+                });
+            for s in written.into_iter().map(str::to_string).chain([base]) {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
         }
+        out
     }
-    serde_json::Value::Object(o)
+
+    /// An expression in Terraform's JSON configuration form: `{"constant_value": …}` when
+    /// it references nothing and evaluates alone, else `{"references": […]}`.
+    fn expression(&self, e: &Expr) -> serde_json::Value {
+        let refs = self.references(e);
+        let mut o = serde_json::Map::new();
+        if refs.is_empty() {
+            let (v, d) = eval::evaluate(e, &eval::EmptyScope, self.env);
+            if !crate::diag::has_errors(&d) && v.is_wholly_known() {
+                o.insert(
+                    "constant_value".into(),
+                    super::codec::to_json(&v.unmark_deep().0),
+                );
+            }
+        } else {
+            o.insert("references".into(), refs.into());
+        }
+        serde_json::Value::Object(o)
+    }
+
+    /// A body's expressions: attributes by name, nested blocks as lists of bodies.
+    fn body(&self, body: &Body) -> serde_json::Value {
+        let mut o = serde_json::Map::new();
+        for a in &body.attributes {
+            o.insert(a.name.clone(), self.expression(&a.expr));
+        }
+        for b in &body.blocks {
+            let entry = o
+                .entry(b.kind.clone())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(xs) = entry {
+                xs.push(self.body(&b.body));
+            }
+        }
+        serde_json::Value::Object(o)
+    }
 }
 
 fn dedup(mut v: Vec<Reference>) -> Vec<Reference> {
@@ -189,12 +219,16 @@ pub fn from_config(
             "This build of brick plans the root module only; resources of child modules are ignored.",
         ));
     }
+    let describe = Describe {
+        env: &*env,
+        files: &config.files,
+    };
     for v in m.variables.values() {
         let mut d = serde_json::Map::new();
         // A sensitive variable's default is its secret: leave it out rather than publish it.
         if let Some(def) = &v.default
             && !v.sensitive
-            && let Some(c) = expression_json(def, &*env).get("constant_value")
+            && let Some(c) = describe.expression(def).get("constant_value")
         {
             d.insert("default".into(), c.clone());
         }
@@ -236,7 +270,7 @@ pub fn from_config(
         }
         out.described
             .outputs
-            .insert(o.name.clone(), expression_json(&o.value, &*env));
+            .insert(o.name.clone(), describe.expression(&o.value));
         out.outputs.push(OutputConfig {
             name: o.name.clone(),
             references: dedup(refs),
@@ -329,12 +363,12 @@ pub fn from_config(
             ),
         };
         let mut described = serde_json::Map::new();
-        described.insert("expressions".into(), body_expressions(&body, &*env));
+        described.insert("expressions".into(), describe.body(&body));
         if let Some(c) = &r.count {
-            described.insert("count_expression".into(), expression_json(c, &*env));
+            described.insert("count_expression".into(), describe.expression(c));
         }
         if let Some(f) = &r.for_each {
-            described.insert("for_each_expression".into(), expression_json(f, &*env));
+            described.insert("for_each_expression".into(), describe.expression(f));
         }
         if !depends_on.is_empty() {
             described.insert(
