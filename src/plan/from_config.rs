@@ -12,7 +12,7 @@ use sha2::Digest;
 
 use super::address::{InstanceKey, ResourceAddr, Target};
 use super::input::*;
-use crate::config::{Body, Config, Expr, StaticStep};
+use crate::config::{Body, Config, Expr, SourceFile, StaticStep};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment, Reference};
 
@@ -24,6 +24,93 @@ pub fn body_references(body: &Body, out: &mut Vec<Reference>) {
 
 fn expr_refs(e: &Expr) -> Vec<Reference> {
     eval::references(e).into_iter().map(|(r, _)| r).collect()
+}
+
+/// A reference as Terraform's JSON configuration writes it (`var.n`, `brick_data.x`).
+fn reference_string(r: &Reference) -> String {
+    match r {
+        Reference::Variable(n) => format!("var.{n}"),
+        Reference::Local(n) => format!("local.{n}"),
+        Reference::Resource { type_name, name } => format!("{type_name}.{name}"),
+        Reference::Data { type_name, name } => format!("data.{type_name}.{name}"),
+        Reference::Module(n) => format!("module.{n}"),
+        Reference::EachKey => "each.key".into(),
+        Reference::EachValue => "each.value".into(),
+        Reference::CountIndex => "count.index".into(),
+        Reference::PathModule => "path.module".into(),
+        Reference::PathRoot => "path.root".into(),
+        Reference::PathCwd => "path.cwd".into(),
+        Reference::SelfObject => "self".into(),
+    }
+}
+
+/// What describing expressions needs: the environment (for constants) and the source text
+/// (for the traversals references are written as).
+struct Describe<'a> {
+    env: &'a dyn Environment,
+    files: &'a [SourceFile],
+}
+
+impl Describe<'_> {
+    /// Terraform's `references` for one expression: each traversal as written
+    /// (`brick_data.x.id`) followed by the object it starts from (`brick_data.x`).
+    fn references(&self, e: &Expr) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (r, span) in eval::references(e) {
+            let base = reference_string(&r);
+            let written = self
+                .files
+                .get(span.file)
+                .and_then(|f| f.text.get(span.start..span.end))
+                .filter(|t| {
+                    t.starts_with(base.as_str())
+                        && t.chars()
+                            .all(|c| c.is_alphanumeric() || "_-.[]\"".contains(c))
+                });
+            for s in written.into_iter().map(str::to_string).chain([base]) {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// An expression in Terraform's JSON configuration form: `{"constant_value": …}` when
+    /// it references nothing and evaluates alone, else `{"references": […]}`.
+    fn expression(&self, e: &Expr) -> serde_json::Value {
+        let refs = self.references(e);
+        let mut o = serde_json::Map::new();
+        if refs.is_empty() {
+            let (v, d) = eval::evaluate(e, &eval::EmptyScope, self.env);
+            if !crate::diag::has_errors(&d) && v.is_wholly_known() {
+                o.insert(
+                    "constant_value".into(),
+                    super::codec::to_json(&v.unmark_deep().0),
+                );
+            }
+        } else {
+            o.insert("references".into(), refs.into());
+        }
+        serde_json::Value::Object(o)
+    }
+
+    /// A body's expressions: attributes by name, nested blocks as lists of bodies.
+    fn body(&self, body: &Body) -> serde_json::Value {
+        let mut o = serde_json::Map::new();
+        for a in &body.attributes {
+            o.insert(a.name.clone(), self.expression(&a.expr));
+        }
+        for b in &body.blocks {
+            let entry = o
+                .entry(b.kind.clone())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(xs) = entry {
+                xs.push(self.body(&b.body));
+            }
+        }
+        serde_json::Value::Object(o)
+    }
 }
 
 fn dedup(mut v: Vec<Reference>) -> Vec<Reference> {
@@ -132,6 +219,32 @@ pub fn from_config(
             "This build of brick plans the root module only; resources of child modules are ignored.",
         ));
     }
+    let describe = Describe {
+        env: &*env,
+        files: &config.files,
+    };
+    for v in m.variables.values() {
+        let mut d = serde_json::Map::new();
+        // A sensitive variable's default is its secret: leave it out rather than publish it.
+        if let Some(def) = &v.default
+            && !v.sensitive
+            && let Some(c) = describe.expression(def).get("constant_value")
+        {
+            d.insert("default".into(), c.clone());
+        }
+        if let Some(desc) = &v.description {
+            d.insert("description".into(), serde_json::json!(desc));
+        }
+        if v.sensitive {
+            d.insert("sensitive".into(), serde_json::json!(true));
+        }
+        if !v.nullable {
+            d.insert("nullable".into(), serde_json::json!(false));
+        }
+        out.described
+            .variables
+            .insert(v.name.clone(), serde_json::Value::Object(d));
+    }
     for l in m.locals.values() {
         let expr = l.expr.clone();
         let env = env.clone();
@@ -155,6 +268,9 @@ pub fn from_config(
         for d in &o.depends_on {
             refs.extend(expr_refs(d));
         }
+        out.described
+            .outputs
+            .insert(o.name.clone(), describe.expression(&o.value));
         out.outputs.push(OutputConfig {
             name: o.name.clone(),
             references: dedup(refs),
@@ -246,6 +362,24 @@ pub fn from_config(
                     .collect(),
             ),
         };
+        let mut described = serde_json::Map::new();
+        described.insert("expressions".into(), describe.body(&body));
+        if let Some(c) = &r.count {
+            described.insert("count_expression".into(), describe.expression(c));
+        }
+        if let Some(f) = &r.for_each {
+            described.insert("for_each_expression".into(), describe.expression(f));
+        }
+        if !depends_on.is_empty() {
+            described.insert(
+                "depends_on".into(),
+                dedup(depends_on.clone())
+                    .iter()
+                    .map(reference_string)
+                    .collect(),
+            );
+        }
+        out.described.resources.insert(addr.to_string(), described);
         let env2 = env.clone();
         out.resources.push(ResourceConfig {
             addr,

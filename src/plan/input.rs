@@ -121,9 +121,25 @@ pub struct Import {
     pub id: String,
 }
 
+/// What the JSON plan's `configuration` says of the source, already in Terraform's shape:
+/// each variable's declaration, and each resource's and output's expressions. Built by
+/// `from_config`; empty when a test builds a [`Configuration`] directly.
+#[derive(Clone, Debug, Default)]
+pub struct Described {
+    /// `{"NAME": {"default": …, "description": …, "sensitive": true}}`.
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    /// Keyed by resource address: `expressions`, `count_expression`, `for_each_expression`,
+    /// `depends_on`.
+    pub resources: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Keyed by output name: the `expression`.
+    pub outputs: BTreeMap<String, serde_json::Value>,
+}
+
 /// One module's configuration, flattened (child modules' objects carry their module path).
 #[derive(Clone, Default)]
 pub struct Configuration {
+    /// The source as the JSON plan's `configuration` describes it.
+    pub described: Described,
     pub variables: BTreeMap<String, Value>,
     pub locals: Vec<NamedExpr>,
     pub outputs: Vec<OutputConfig>,

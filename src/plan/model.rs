@@ -167,6 +167,9 @@ pub struct Plan {
     pub deferred: Vec<Deferred>,
     #[serde(default)]
     pub targets: Vec<String>,
+    /// The `--exclude` addresses the plan was limited by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
     #[serde(default)]
     pub variables: BTreeMap<String, serde_json::Value>,
     /// Set when planning failed part-way; such a plan cannot be applied.

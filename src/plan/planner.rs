@@ -244,6 +244,7 @@ pub async fn plan(
         outputs,
         deferred: p.deferred,
         targets: opts.targets.iter().map(|t| t.to_string()).collect(),
+        excludes: opts.excludes.iter().map(|t| t.to_string()).collect(),
         variables: config
             .variables
             .iter()

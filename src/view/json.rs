@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use brick_provider_api::Value;
+use brick_provider_api::value::Kind;
 use serde_json::{Map, Value as Json, json};
 
 use crate::plan::address::{InstanceAddr, ResourceMode};
@@ -56,11 +57,29 @@ fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, J
     let mut c = Map::new();
     c.insert("actions".into(), json!(actions));
     c.insert("before".into(), to_json(&plain(before)));
-    c.insert("after".into(), to_json(&plain(after)));
+    c.insert("after".into(), known_json(&plain(after)));
     c.insert("after_unknown".into(), unknown_or_false(after));
     c.insert("before_sensitive".into(), sensitive_or_false(before));
     c.insert("after_sensitive".into(), sensitive_or_false(after));
     c
+}
+
+/// A value as JSON with its unknowns left out, as Terraform's `after` and `planned_values`:
+/// unknown object and map attributes are omitted, unknown sequence elements become null (so
+/// positions still line up), and a wholly unknown value is null.
+fn known_json(v: &Value) -> Json {
+    match &v.kind {
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            Json::Array(xs.iter().map(known_json).collect())
+        }
+        Kind::Map(_, m) | Kind::Object(m) => Json::Object(
+            m.iter()
+                .filter(|(_, x)| x.is_known())
+                .map(|(k, x)| (k.clone(), known_json(x)))
+                .collect(),
+        ),
+        _ => to_json(v),
+    }
 }
 
 fn unknown_or_false(v: &Value) -> Json {
@@ -178,10 +197,15 @@ fn state_values(state: &PriorState) -> Json {
         .iter()
         .map(|(a, i)| {
             let deps: Vec<String> = i.depends_on.iter().map(|d| d.to_string()).collect();
-            (
-                a.resource.module.clone(),
-                resource_values(a, &i.provider, i.schema_version, &i.value, &deps),
-            )
+            (a.resource.module.clone(), {
+                let mut r = resource_values(a, &i.provider, i.schema_version, &i.value, &deps);
+                if i.tainted
+                    && let Json::Object(m) = &mut r
+                {
+                    m.insert("tainted".into(), json!(true));
+                }
+                r
+            })
         })
         .collect();
     json!({
@@ -230,17 +254,9 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
             continue;
         }
         let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
+        // Unknown values are omitted from planned values, as Terraform does.
         if let Json::Object(m) = &mut r {
-            // Unknown values are omitted from planned values, as Terraform does.
-            if let Some(Json::Object(vals)) = m.get_mut("values")
-                && let Json::Object(unk) = unknown_mask(&c.after)
-            {
-                for (k, u) in unk {
-                    if u == Json::Bool(true) {
-                        vals.shift_remove(&k);
-                    }
-                }
-            }
+            m.insert("values".into(), known_json(&plain(&c.after)));
         }
         planned.push((c.addr.resource.module.clone(), r));
     }
@@ -322,9 +338,16 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         );
     }
     o.insert("applyable".into(), json!(plan.applyable()));
+    // Terraform 1.8+: a plan limited by -target/-exclude does not bring everything in line
+    // with the configuration, so it is not complete.
     o.insert(
         "complete".into(),
-        json!(plan.deferred.is_empty() && !plan.errored),
+        json!(
+            plan.deferred.is_empty()
+                && !plan.errored
+                && plan.targets.is_empty()
+                && plan.excludes.is_empty()
+        ),
     );
     o.insert("errored".into(), json!(plan.errored));
     if plan.mode != PlanMode::Normal {
@@ -352,15 +375,21 @@ fn configuration_json(config: &Configuration) -> Json {
         .resources
         .iter()
         .map(|r| {
-            json!({
-                "address": r.addr.to_string(),
-                "mode": mode_str(r.addr.mode),
-                "type": r.addr.type_name,
-                "name": r.addr.name,
-                "provider_config_key": r.provider,
-                "expressions": {},
-                "schema_version": 0,
-            })
+            let address = r.addr.to_string();
+            let mut o = Map::new();
+            o.insert("address".into(), json!(address));
+            o.insert("mode".into(), json!(mode_str(r.addr.mode)));
+            o.insert("type".into(), json!(r.addr.type_name));
+            o.insert("name".into(), json!(r.addr.name));
+            o.insert("provider_config_key".into(), json!(r.provider));
+            o.insert("expressions".into(), json!({}));
+            if let Some(d) = config.described.resources.get(&address) {
+                for (k, v) in d {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+            o.insert("schema_version".into(), json!(0));
+            Json::Object(o)
         })
         .collect();
     let outputs: Map<String, Json> = config
@@ -368,15 +397,33 @@ fn configuration_json(config: &Configuration) -> Json {
         .iter()
         .map(|o| {
             let mut m = Map::new();
-            m.insert("expression".into(), json!({}));
+            m.insert(
+                "expression".into(),
+                config
+                    .described
+                    .outputs
+                    .get(&o.name)
+                    .cloned()
+                    .unwrap_or_else(|| json!({})),
+            );
             if o.sensitive {
                 m.insert("sensitive".into(), json!(true));
             }
             (o.name.clone(), Json::Object(m))
         })
         .collect();
+    let mut root = Map::new();
+    root.insert("resources".into(), Json::Array(resources));
+    root.insert("outputs".into(), Json::Object(outputs));
+    // Terraform leaves `variables` out when the module declares none.
+    if !config.described.variables.is_empty() {
+        root.insert(
+            "variables".into(),
+            Json::Object(config.described.variables.clone()),
+        );
+    }
     json!({
         "provider_config": providers,
-        "root_module": {"resources": resources, "outputs": outputs},
+        "root_module": root,
     })
 }

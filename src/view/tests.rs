@@ -64,6 +64,7 @@ fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         outputs: vec![],
         deferred: vec![],
         targets: vec![],
+        excludes: vec![],
         variables: BTreeMap::new(),
         errored: false,
         diagnostics: vec![],
