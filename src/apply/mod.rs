@@ -393,6 +393,8 @@ pub async fn apply(
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
     let mut locals_cache: HashMap<String, Value> = HashMap::new();
+    // The order of locals is fixed by the configuration: work it out once, not per step.
+    let local_order = locals_order(config);
     let mut launch: Vec<Task> = Vec::new();
     // Per-provider limits: running counts, the steps counted, and ready steps held back.
     let mut per_provider: HashMap<String, usize> = HashMap::new();
@@ -501,6 +503,7 @@ pub async fn apply(
                         &instances,
                         &shapes,
                         &mut locals_cache,
+                        &local_order,
                     )
                     .await
                     {
@@ -737,7 +740,7 @@ pub async fn apply(
 
     // Outputs, evaluated with the final values (only when everything they need was applied).
     if plan.mode == PlanMode::Normal && !out.interrupted {
-        let locals = eval_locals(config, &instances, &shapes);
+        let locals = eval_locals_in(config, &local_order, &instances, &shapes);
         let scope = ApplyScope {
             variables: &config.variables,
             locals: &locals,
@@ -847,32 +850,43 @@ fn state_error(e: String) -> Diagnostic {
     .help("Nothing more is started; fix the problem and run apply again.")
 }
 
-fn eval_locals(
+/// The locals in dependency order (indices into `config.locals`); empty when they form a cycle,
+/// which planning has already reported.
+fn locals_order(config: &Configuration) -> Vec<usize> {
+    if config.locals.is_empty() {
+        return Vec::new();
+    }
+    let graph = crate::graph::ConfigGraph::build(config);
+    let Ok(order) = graph.order(config) else {
+        return Vec::new();
+    };
+    order
+        .into_iter()
+        .filter_map(|n| match graph.graph[n] {
+            crate::graph::Node::Local(i) => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
+fn eval_locals_in(
     config: &Configuration,
+    order: &[usize],
     instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
     shapes: &HashMap<ResourceAddr, Shape>,
 ) -> HashMap<String, Value> {
     let mut locals = HashMap::new();
-    if config.locals.is_empty() {
-        return locals;
-    }
-    let graph = crate::graph::ConfigGraph::build(config);
-    let Ok(order) = graph.order(config) else {
-        return locals;
-    };
-    for n in order {
-        if let crate::graph::Node::Local(i) = graph.graph[n] {
-            let l = &config.locals[i];
-            let scope = ApplyScope {
-                variables: &config.variables,
-                locals: &locals,
-                instances,
-                shapes,
-            };
-            let v = (l.expr)(&scope, &Block::default())
-                .unwrap_or_else(|_| Value::unknown(brick_provider_api::Type::Dynamic));
-            locals.insert(l.name.clone(), v);
-        }
+    for &i in order {
+        let l = &config.locals[i];
+        let scope = ApplyScope {
+            variables: &config.variables,
+            locals: &locals,
+            instances,
+            shapes,
+        };
+        let v = (l.expr)(&scope, &Block::default())
+            .unwrap_or_else(|_| Value::unknown(brick_provider_api::Type::Dynamic));
+        locals.insert(l.name.clone(), v);
     }
     locals
 }
@@ -890,6 +904,7 @@ async fn final_plan(
     instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
     shapes: &HashMap<ResourceAddr, Shape>,
     locals_cache: &mut HashMap<String, Value>,
+    local_order: &[usize],
 ) -> Result<Value, Vec<Diagnostic>> {
     let Some(rc) = resources.get(&c.addr.resource) else {
         return Err(vec![Diagnostic::error(
@@ -901,7 +916,7 @@ async fn final_plan(
     let schema = providers
         .resource_schema(&c.provider, &c.addr.resource)
         .map_err(|d| vec![d])?;
-    *locals_cache = eval_locals(config, instances, shapes);
+    *locals_cache = eval_locals_in(config, local_order, instances, shapes);
     let base = ApplyScope {
         variables: &config.variables,
         locals: locals_cache,
