@@ -455,6 +455,62 @@ pub async fn apply_cmd(
     run_apply(ctx, &p, &loaded, locked, args).await
 }
 
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM as a stream of interruptions.
+struct Interrupts {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn install() -> Interrupts {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Interrupts {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Interrupts {}
+    }
+
+    /// Waits for the next interruption; false when none can come any more.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+                match s {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            }
+            if self.int.is_none() && self.term.is_none() {
+                return false;
+            }
+            tokio::select! {
+                r = one(&mut self.int) => r.is_some(),
+                r = one(&mut self.term) => r.is_some(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
+    }
+}
+
+/// `BRICK_PROGRESS_INTERVAL` (a duration such as `2s`) overrides how often a running operation
+/// reports "Still creating..." (10 s, as Terraform). For CI logs and brick's own tests.
+fn progress_interval_from_env() -> Option<std::time::Duration> {
+    let text = std::env::var("BRICK_PROGRESS_INTERVAL").ok()?;
+    crate::builtin::sleep::parse_duration(&text)
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
 async fn run_apply(
     ctx: &Context,
     p: &Plan,
@@ -489,15 +545,18 @@ async fn run_apply(
     let cancel = Cancel::new();
     let c2 = cancel.clone();
     let ev2 = events.clone();
+    // The handler is installed before any operation starts, so no Ctrl-C during the apply
+    // falls through to the default action (ending the process without recording anything).
+    let mut interrupts = Interrupts::install();
     let signals = tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
+        while interrupts.next().await {
             if c2.interrupt() == 1 {
                 ev2.emit(Event::Interrupted);
             } else {
                 ev2.emit(Event::Diagnostic(Diagnostic::warning(
                     "brick::apply::cancelled",
                     "Two interrupts received",
-                    "Cancelling the operations still running.",
+                    "Cancelling the operations still running; the next run reconciles what they left unfinished.",
                 )));
             }
         }
@@ -511,10 +570,13 @@ async fn run_apply(
         })
     });
     let mut sink = JournalSink::new(&journal, &loaded.providers);
-    let opts = ApplyOptions {
+    let mut opts = ApplyOptions {
         parallelism: args.parallelism.max(1),
         ..Default::default()
     };
+    if let Some(d) = progress_interval_from_env() {
+        opts.progress_interval = d;
+    }
     let outcome = crate::apply::apply(
         p,
         &loaded.engine,

@@ -80,7 +80,10 @@ pub fn event_line(e: &Event) -> Option<String> {
         }
         Event::Skipped { addr, because } => format!("{addr}: Skipped because {because} failed"),
         Event::Interrupted => "Interrupt received. Please wait for brick to exit or data loss may occur.\nGracefully shutting down...".to_string(),
-        Event::Diagnostic(_) => return None,
+        Event::Diagnostic(d) => {
+            let prefix = if d.is_error() { "Error: " } else { "Warning: " };
+            format!("{prefix}{}. {}", d.summary, d.detail)
+        }
     })
 }
 
