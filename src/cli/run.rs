@@ -528,7 +528,10 @@ async fn run_apply(
         }
     };
     let live: Option<Arc<LiveView<std::io::Stdout>>> =
-        (!args.json && ctx.ui.stdout_tty).then(|| Arc::new(LiveView::new(std::io::stdout())));
+        (!args.json && ctx.ui.stdout_tty).then(|| {
+            let width = terminal_size::terminal_size().map(|(w, _)| w.0 as usize);
+            Arc::new(LiveView::new(std::io::stdout()).with_width(width))
+        });
     let events: Arc<dyn EventSink> = if args.json {
         Arc::new(JsonView::new(std::io::stdout(), Box::new(SystemClock)))
     } else if let Some(l) = &live {

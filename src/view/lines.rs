@@ -116,7 +116,11 @@ impl<W: Write + Send> EventSink for LineView<W> {
         let Some(line) = event_line(&e) else { return };
         let mut out = self.out.lock().unwrap();
         let _ = match &self.clock {
-            Some(c) => writeln!(out, "{} {line}", c.now_rfc3339()),
+            Some(c) => {
+                // Every line carries the timestamp, so logs can be filtered line by line.
+                let now = c.now_rfc3339();
+                line.lines().try_for_each(|l| writeln!(out, "{now} {l}"))
+            }
             None => writeln!(out, "{line}"),
         };
     }
@@ -126,12 +130,37 @@ impl<W: Write + Send> EventSink for LineView<W> {
 /// long, redrawn on every event and by [`LiveView::tick`].
 pub struct LiveView<W: Write + Send> {
     out: Mutex<(W, BTreeMap<String, Instant>)>,
+    /// The terminal's width: the status line is cut to fit, because a wrapped line cannot be
+    /// redrawn in place.
+    width: Option<usize>,
 }
 
 impl<W: Write + Send> LiveView<W> {
     pub fn new(out: W) -> Self {
         LiveView {
             out: Mutex::new((out, BTreeMap::new())),
+            width: None,
+        }
+    }
+
+    /// Cuts the status line to `columns` (when known and non-zero).
+    pub fn with_width(mut self, columns: Option<usize>) -> Self {
+        self.width = columns.filter(|c| *c > 10);
+        self
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out.into_inner().unwrap().0
+    }
+
+    fn fit(&self, line: String) -> String {
+        match self.width {
+            Some(w) if line.chars().count() >= w => {
+                let mut cut: String = line.chars().take(w - 2).collect();
+                cut.push('…');
+                cut
+            }
+            _ => line,
         }
     }
 
@@ -153,7 +182,7 @@ impl<W: Write + Send> LiveView<W> {
     /// Redraws the status line (call about once a second).
     pub fn tick(&self) {
         let mut g = self.out.lock().unwrap();
-        let line = Self::status_line(&g.1);
+        let line = self.fit(Self::status_line(&g.1));
         let _ = write!(g.0, "\r\x1b[K{line}");
         let _ = g.0.flush();
     }
@@ -181,7 +210,7 @@ impl<W: Write + Send> EventSink for LiveView<W> {
             _ => {}
         }
         let Some(line) = event_line(&e) else { return };
-        let status = Self::status_line(&g.1);
+        let status = self.fit(Self::status_line(&g.1));
         let _ = write!(g.0, "\r\x1b[K{line}\n{status}");
         let _ = g.0.flush();
     }
@@ -324,6 +353,39 @@ impl<W: Write + Send> EventSink for JsonView<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_live_status_line_lists_running_operations_and_fits_the_terminal() {
+        let v = LiveView::new(Vec::new()).with_width(Some(40));
+        for name in ["a", "b"] {
+            v.emit(Event::ApplyStart {
+                addr: format!("brick_sleep.{name}").parse().unwrap(),
+                action: Action::Create,
+                destroying: false,
+                id: None,
+            });
+        }
+        v.emit(Event::ApplyDone {
+            addr: "brick_sleep.a".parse().unwrap(),
+            action: Action::Create,
+            destroying: false,
+            elapsed: Duration::from_secs(3),
+            id: Some("x".into()),
+        });
+        v.finish();
+        let text = String::from_utf8(v.into_inner()).unwrap();
+        let frames: Vec<&str> = text.split("\r\x1b[K").collect();
+        assert_eq!(
+            frames,
+            [
+                "",
+                "brick_sleep.a: Creating...\nRunning 1: brick_sleep.a (0s)",
+                "brick_sleep.b: Creating...\nRunning 2: brick_sleep.a (0s), brick_s…",
+                "brick_sleep.a: Creation complete after 3s [id=x]\nRunning 1: brick_sleep.b (0s)",
+                "",
+            ]
+        );
+    }
 
     struct Fixed;
     impl Clock for Fixed {
