@@ -237,7 +237,8 @@ async fn make_plan(
         prior.serial = None;
     }
     let events = plan_events(args.json);
-    let p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events).await;
+    let mut p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events).await;
+    p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
     Some((p, locked, fresh))
 }
 

@@ -251,6 +251,7 @@ pub async fn plan(
             .map(|(k, v)| (k.clone(), super::codec::encode_exact(v)))
             .collect(),
         errored,
+        timestamp: None,
         diagnostics: p.diags,
     }
     .with_refreshed(p.refreshed_out)
@@ -1018,7 +1019,31 @@ impl<'a> Planner<'a> {
                 .read_data_source(&addr.resource.type_name, &config.unmark_deep().0)
                 .await
             {
-                Ok(v) => return mark_sensitive(&v, &schema.block),
+                Ok(v) => {
+                    // Recorded as a no-op change, so that apply sees the value read now (and
+                    // records it in state, as Terraform does) without reading again.
+                    let v = mark_sensitive(&v, &schema.block);
+                    let before = self
+                        .instances
+                        .get(&addr)
+                        .map(|(i, _)| i.value.clone())
+                        .unwrap_or_else(|| Value::null(schema.block.value_type()));
+                    self.push_change(ResourceChange {
+                        addr,
+                        previous_addr: None,
+                        provider: rc.provider.clone(),
+                        action: Action::NoOp,
+                        reason: None,
+                        before,
+                        after: v.clone(),
+                        replace_paths: Vec::new(),
+                        depends_on: deps.to_vec(),
+                        create_before_destroy: false,
+                        importing: None,
+                        schema_version: schema.version,
+                    });
+                    return v;
+                }
                 Err(ds) => {
                     self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
                     return Value::unknown(schema.block.value_type());

@@ -75,7 +75,7 @@ pub fn event_line(e: &Event) -> Option<String> {
             }
         }
         Event::ApplyFailed { addr, action, destroying, elapsed } => {
-            let what = if *destroying { "Destruction" } else if *action == Action::Update { "Modification" } else { "Creation" };
+            let what = if *destroying { "Destruction" } else if *action == Action::Update { "Modification" } else if *action == Action::Read { "Read" } else { "Creation" };
             format!("{addr}: {what} failed after {}", format_elapsed(*elapsed))
         }
         Event::Skipped { addr, because } => format!("{addr}: Skipped because {because} failed"),
