@@ -97,6 +97,12 @@ fn sensitive_or_false(v: &Value) -> Json {
     }
 }
 
+/// A data source read while planning: recorded as a no-op change for apply, but in Terraform's
+/// JSON it is neither a change nor a planned value, only part of the prior state.
+fn read_while_planning(c: &ResourceChange) -> bool {
+    c.addr.resource.mode == ResourceMode::Data && c.action == Action::NoOp
+}
+
 fn resource_change(c: &ResourceChange) -> Json {
     let mut o = Map::new();
     addr_fields(&mut o, &c.addr, &c.provider);
@@ -250,7 +256,7 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     // planned_values: what exists after apply.
     let mut planned = Vec::new();
     for c in &plan.changes {
-        if matches!(c.action, Action::Delete | Action::Forget) {
+        if matches!(c.action, Action::Delete | Action::Forget) || read_while_planning(c) {
             continue;
         }
         let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
@@ -304,13 +310,11 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     o.insert(
         "resource_changes".into(),
         // A data source read while planning is no change to show (Terraform lists reads only
-        // when they happen during apply); its value is in planned_values.
+        // when they happen during apply); its value is in the prior state.
         Json::Array(
             plan.changes
                 .iter()
-                .filter(|c| {
-                    !(c.addr.resource.mode == ResourceMode::Data && c.action == Action::NoOp)
-                })
+                .filter(|c| !read_while_planning(c))
                 .map(resource_change)
                 .collect(),
         ),
@@ -328,6 +332,27 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     let mut prior_state = Map::new();
     prior_state.insert("format_version".into(), json!(STATE_FORMAT));
     prior_state.insert("terraform_version".into(), json!(version()));
+    // As Terraform's, the prior state holds what data sources read while planning.
+    let with_reads;
+    let mut prior = prior;
+    if plan.changes.iter().any(read_while_planning) {
+        let mut p = prior.clone();
+        for c in plan.changes.iter().filter(|c| read_while_planning(c)) {
+            p.instances.insert(
+                c.addr.clone(),
+                crate::plan::model::PriorInstance {
+                    provider: c.provider.clone(),
+                    value: c.after.clone(),
+                    depends_on: c.depends_on.clone(),
+                    tainted: false,
+                    schema_version: c.schema_version,
+                    create_before_destroy: false,
+                },
+            );
+        }
+        with_reads = p;
+        prior = &with_reads;
+    }
     prior_state.insert("values".into(), state_values(prior));
     o.insert("prior_state".into(), Json::Object(prior_state));
     o.insert("configuration".into(), configuration_json(config));
