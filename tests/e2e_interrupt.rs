@@ -168,3 +168,54 @@ resource "brick_sleep" "b" {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("1 destroyed"), "{}", text(&o));
 }
+
+#[test]
+fn an_interrupt_while_planning_stops_at_once_and_releases_the_lock() {
+    use brick_provider_maas::sim::{SimOptions, Simulator};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimOptions::fast())).unwrap();
+    let d = Dir::new(
+        r#"
+resource "maas_machine" "node" {
+  hostname      = "kvm4"
+  distro_series = "jammy"
+}
+"#,
+    );
+    let with_maas = |mut c: std::process::Command| {
+        c.env("MAAS_API_URL", sim.url())
+            .env("MAAS_API_KEY", sim.api_key());
+        c
+    };
+    let o = with_maas(command(d.path(), &["apply", "--auto-approve"]))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+
+    // MAAS answers slowly now: the refresh would take half a minute.
+    sim.set_latency(std::time::Duration::from_secs(30));
+    let mut run = Running::start(with_maas(command(d.path(), &["plan"])));
+    run.wait_for("maas_machine.node: Refreshing state...");
+    run.interrupt();
+    let (code, out) = run.finish();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("Interrupt received. Stopped planning"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("No changes"),
+        "the plan did not finish:\n{out}"
+    );
+    let store = brick_state::StateStore::new(d.path().join("brick.state.json"), "test");
+    assert!(
+        store.lock_status().unwrap().is_none(),
+        "the lock is released, no force-unlock needed"
+    );
+
+    sim.set_latency(std::time::Duration::ZERO);
+    let o = with_maas(command(d.path(), &["plan", "--detailed-exitcode"]))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

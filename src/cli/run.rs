@@ -237,7 +237,24 @@ async fn make_plan(
         prior.serial = None;
     }
     let events = plan_events(args.json);
-    let mut p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events).await;
+    // Planning changes nothing real: on Ctrl-C it stops at once and releases the lock.
+    let mut interrupts = Interrupts::install();
+    let planned = tokio::select! {
+        p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events) => Some(p),
+        _ = interrupts.next() => None,
+    };
+    let Some(mut p) = planned else {
+        ctx.ui.error_line(&format!(
+            "\nInterrupt received. Stopped planning; nothing was changed.\n\nError: {} interrupted",
+            if operation == "plan" {
+                "Plan"
+            } else {
+                "Operation"
+            }
+        ));
+        let _ = locked.lock.release();
+        return None;
+    };
     p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
     Some((p, locked, fresh))
 }
@@ -428,9 +445,20 @@ pub async fn apply_cmd(
                     "brick will perform the actions described above.",
                 )
             };
-            match ctx.ui.confirm(q, e) {
+            // The answer is read on a blocking thread so that Ctrl-C at the prompt cancels.
+            let ui = ctx.ui;
+            let (q2, e2) = (q.to_string(), e.to_string());
+            let mut interrupts = Interrupts::install();
+            let answer = tokio::select! {
+                a = tokio::task::spawn_blocking(move || ui.confirm(&q2, &e2)) => {
+                    a.unwrap_or_else(|e| Err(e.to_string()))
+                }
+                _ = interrupts.next() => Ok(false),
+            };
+            match answer {
                 Ok(true) => {}
                 Ok(false) => {
+                    let _ = locked.lock.release();
                     ctx.ui.error_line(&format!(
                         "\nError: {} cancelled.",
                         if destroy { "Destroy" } else { "Apply" }
