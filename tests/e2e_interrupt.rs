@@ -108,6 +108,10 @@ fn a_second_interrupt_cancels_running_operations_and_the_state_still_loads() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("Two interrupts received"), "{out}");
     assert!(
+        out.contains("brick_sleep.slow: Creation cancelled after"),
+        "the abandoned operation is named:\n{out}"
+    );
+    assert!(
         !out.contains("brick_sleep.slow: Creation complete"),
         "the running create was cancelled:\n{out}"
     );

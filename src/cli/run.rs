@@ -484,6 +484,59 @@ pub async fn apply_cmd(
     run_apply(ctx, &p, &loaded, locked, args).await
 }
 
+/// Forwards events and keeps the operations that started and have not finished.
+struct Tracker {
+    inner: Arc<dyn EventSink>,
+    #[allow(clippy::type_complexity)]
+    running: std::sync::Mutex<
+        std::collections::BTreeMap<
+            String,
+            (
+                InstanceAddr,
+                crate::plan::model::Action,
+                bool,
+                std::time::Instant,
+            ),
+        >,
+    >,
+}
+
+impl EventSink for Tracker {
+    fn emit(&self, e: Event) {
+        match &e {
+            Event::ApplyStart {
+                addr,
+                action,
+                destroying,
+                ..
+            } => {
+                self.running.lock().unwrap().insert(
+                    format!("{addr}{destroying}"),
+                    (
+                        addr.clone(),
+                        *action,
+                        *destroying,
+                        std::time::Instant::now(),
+                    ),
+                );
+            }
+            Event::ApplyDone {
+                addr, destroying, ..
+            }
+            | Event::ApplyFailed {
+                addr, destroying, ..
+            } => {
+                self.running
+                    .lock()
+                    .unwrap()
+                    .remove(&format!("{addr}{destroying}"));
+            }
+            _ => {}
+        }
+        self.inner.emit(e);
+    }
+}
+
 /// Ctrl-C (SIGINT) and, on Unix, SIGTERM as a stream of interruptions.
 struct Interrupts {
     #[cfg(unix)]
@@ -574,9 +627,17 @@ async fn run_apply(
     if !args.json && p.has_changes() {
         ctx.ui.out("\n");
     }
+    // Remembers what is running, to name what a second Ctrl-C abandons.
+    let tracker = Arc::new(Tracker {
+        inner: events,
+        running: Default::default(),
+    });
+    let events: Arc<dyn EventSink> = tracker.clone();
+    let aborted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cancel = Cancel::new();
     let c2 = cancel.clone();
     let ev2 = events.clone();
+    let aborted2 = aborted.clone();
     // The handler is installed before any operation starts, so no Ctrl-C during the apply
     // falls through to the default action (ending the process without recording anything).
     let mut interrupts = Interrupts::install();
@@ -585,6 +646,7 @@ async fn run_apply(
             if c2.interrupt() == 1 {
                 ev2.emit(Event::Interrupted);
             } else {
+                aborted2.store(true, std::sync::atomic::Ordering::SeqCst);
                 ev2.emit(Event::Diagnostic(Diagnostic::warning(
                     "brick::apply::cancelled",
                     "Two interrupts received",
@@ -622,6 +684,19 @@ async fn run_apply(
     .await;
     drop(sink);
     signals.abort();
+    if aborted.load(std::sync::atomic::Ordering::SeqCst) {
+        let left: Vec<_> = std::mem::take(&mut *tracker.running.lock().unwrap())
+            .into_values()
+            .collect();
+        for (addr, action, destroying, started) in left {
+            tracker.inner.emit(Event::Cancelled {
+                addr,
+                action,
+                destroying,
+                elapsed: started.elapsed(),
+            });
+        }
+    }
     if let Some(t) = ticker {
         t.abort();
     }

@@ -46,6 +46,18 @@ fn verbs(action: Action, destroying: bool) -> (&'static str, &'static str, &'sta
     }
 }
 
+fn noun(action: Action, destroying: bool) -> &'static str {
+    if destroying {
+        "Destruction"
+    } else if action == Action::Update {
+        "Modification"
+    } else if action == Action::Read {
+        "Read"
+    } else {
+        "Creation"
+    }
+}
+
 /// The text of one event, without timestamp; `None` for events this view does not show.
 pub fn event_line(e: &Event) -> Option<String> {
     Some(match e {
@@ -75,8 +87,10 @@ pub fn event_line(e: &Event) -> Option<String> {
             }
         }
         Event::ApplyFailed { addr, action, destroying, elapsed } => {
-            let what = if *destroying { "Destruction" } else if *action == Action::Update { "Modification" } else if *action == Action::Read { "Read" } else { "Creation" };
-            format!("{addr}: {what} failed after {}", format_elapsed(*elapsed))
+            format!("{addr}: {} failed after {}", noun(*action, *destroying), format_elapsed(*elapsed))
+        }
+        Event::Cancelled { addr, action, destroying, elapsed } => {
+            format!("{addr}: {} cancelled after {}", noun(*action, *destroying), format_elapsed(*elapsed))
         }
         Event::Skipped { addr, because } => format!("{addr}: Skipped because {because} failed"),
         Event::Interrupted => "Interrupt received. Please wait for brick to exit or data loss may occur.\nGracefully shutting down...".to_string(),
@@ -202,7 +216,9 @@ impl<W: Write + Send> EventSink for LiveView<W> {
             Event::ApplyStart { addr, .. } => {
                 g.1.insert(addr.to_string(), Instant::now());
             }
-            Event::ApplyDone { addr, .. } | Event::ApplyFailed { addr, .. } => {
+            Event::ApplyDone { addr, .. }
+            | Event::ApplyFailed { addr, .. }
+            | Event::Cancelled { addr, .. } => {
                 g.1.remove(&addr.to_string());
             }
             // Progress is shown by the status line.
@@ -297,6 +313,17 @@ impl<W: Write + Send> EventSink for JsonView<W> {
                 json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs(), "id_key": id.as_ref().map(|_| "id"), "id_value": id}),
             ),
             Event::ApplyFailed {
+                addr,
+                action,
+                destroying,
+                elapsed,
+            } => (
+                "apply_errored",
+                "error",
+                json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs()}),
+            ),
+            // Terraform's UI has no cancel message; consumers know an errored apply.
+            Event::Cancelled {
                 addr,
                 action,
                 destroying,
