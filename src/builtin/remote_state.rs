@@ -155,3 +155,108 @@ pub fn read(fs: &dyn FileSystem, config: &Value) -> Result<Value, Diagnostics> {
     out.insert("outputs".into(), Value::object(outputs));
     Ok(Value::object(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MemoryFs;
+
+    const STATE: &str = r#"{
+  "format_version": 1,
+  "brick_version": "0.1.0",
+  "serial": 3,
+  "lineage": "l",
+  "outputs": {
+    "subnet": {"value": "10.0.0.0/24", "type": "string", "sensitive": false},
+    "token": {"value": "s3cret", "type": "string", "sensitive": true},
+    "ports": {"value": [1, 2], "type": ["list", "number"], "sensitive": false}
+  },
+  "resources": []
+}
+"#;
+
+    fn config(path: &str, defaults: Value) -> Value {
+        Value::object_from([
+            ("backend", Value::string("local")),
+            (
+                "config",
+                Value::object_from([("path", Value::string(path))]),
+            ),
+            ("defaults", defaults),
+            ("outputs", Value::null_dynamic()),
+        ])
+    }
+
+    #[test]
+    fn outputs_keep_their_types_and_sensitivity_and_defaults_fill_gaps() {
+        let fs = MemoryFs::new().with("../net/brick.state.json", STATE);
+        let defaults = Value::object_from([
+            ("region", Value::string("garage")),
+            ("subnet", Value::string("overridden by the state")),
+        ]);
+        let v = read(&fs, &config("../net/brick.state.json", defaults)).unwrap();
+        let outs = v.get("outputs").unwrap();
+        assert_eq!(outs.get("subnet"), Some(&Value::string("10.0.0.0/24")));
+        assert_eq!(outs.get("region"), Some(&Value::string("garage")));
+        assert_eq!(
+            outs.get("ports").unwrap().ty(),
+            Type::list(Type::Number),
+            "the recorded type is kept"
+        );
+        assert!(outs.get("token").unwrap().is_sensitive());
+        assert!(!outs.get("subnet").unwrap().is_sensitive());
+        assert_eq!(v.get("backend"), Some(&Value::string("local")));
+    }
+
+    #[test]
+    fn a_terraform_state_file_is_read_too() {
+        let tf = r#"{
+  "version": 4,
+  "terraform_version": "1.9.0",
+  "serial": 7,
+  "lineage": "tf",
+  "outputs": {"vpc": {"value": "vpc-1", "type": "string"}},
+  "resources": [],
+  "check_results": null
+}
+"#;
+        let fs = MemoryFs::new().with("terraform.tfstate", tf);
+        let v = read(&fs, &config("terraform.tfstate", Value::null_dynamic())).unwrap();
+        assert_eq!(
+            v.get("outputs").unwrap().get("vpc"),
+            Some(&Value::string("vpc-1"))
+        );
+    }
+
+    #[test]
+    fn a_missing_or_invalid_state_is_a_clear_error_with_its_code() {
+        let fs = MemoryFs::new().with("bad.json", "{ not json");
+        let e = read(&fs, &config("nope.json", Value::null_dynamic())).unwrap_err();
+        assert_eq!(e[0].code, "brick::builtin::remote_state_missing");
+        assert!(e[0].detail.contains("nope.json"));
+        let e = read(&fs, &config("bad.json", Value::null_dynamic())).unwrap_err();
+        assert_eq!(e[0].code, "brick::builtin::remote_state_invalid");
+    }
+
+    #[test]
+    fn only_the_local_backend_with_a_path_is_accepted() {
+        let mut c = config("x", Value::null_dynamic());
+        if let Some(m) = c.as_mapping().cloned() {
+            let mut m = m;
+            m.insert("backend".into(), Value::string("s3"));
+            m.insert(
+                "config".into(),
+                Value::object_from([("bucket", Value::string("b"))]),
+            );
+            c = Value::object(m);
+        }
+        let codes: Vec<String> = validate(&c).into_iter().map(|d| d.code).collect();
+        assert_eq!(
+            codes,
+            [
+                "brick::builtin::unsupported_backend",
+                "brick::builtin::invalid_backend_config"
+            ]
+        );
+    }
+}
