@@ -910,82 +910,6 @@ fn the_configuration_declares_every_variable_and_carries_resource_expressions() 
 }
 
 // ------------------------------------------------------------------------------------------
-// The checker itself can fail
-
-/// A plan spoiled the ways a careless emitter would spoil it must be rejected or reported, so
-/// the tests above cannot pass on a checker that accepts anything.
-#[test]
-fn the_checker_rejects_or_reports_plans_a_terraform_consumer_would_misread() {
-    let Some(check) = checker() else { return };
-    let p = cluster_project(check);
-    p.apply(&[]);
-    p.write(&cluster(2));
-    let good: Json = serde_json::from_slice(&p.brick(&["plan", "--json"]).stdout).unwrap();
-    let spoil = |f: &dyn Fn(&mut Json)| {
-        let mut j = good.clone();
-        f(&mut j);
-        run_checker_raw(check, "plan", &serde_json::to_vec(&j).unwrap())
-    };
-    let swap = |j: &Json| {
-        j["resource_changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .position(|c| c["address"] == "brick_data.swap")
-            .unwrap()
-    };
-
-    let (code, text) = spoil(&|j| j["format_version"] = "2.0".into());
-    assert_eq!(
-        code,
-        Some(1),
-        "a format_version terraform-json does not support: {text}"
-    );
-    let (code, _) = spoil(&|j| {
-        j.as_object_mut().unwrap().remove("format_version");
-    });
-    assert_eq!(code, Some(1), "a plan without format_version");
-
-    let i = swap(&good);
-    let (code, text) = spoil(&|j| {
-        let c = j["resource_changes"][i]["change"].as_object_mut().unwrap();
-        let paths = c.remove("replace_paths").unwrap();
-        c.insert("replace_path".into(), paths);
-    });
-    assert_eq!(code, Some(3), "{text}");
-    assert!(
-        text.contains("defect lost: resource_changes[") && text.contains(".change.replace_path:"),
-        "{text}"
-    );
-
-    let (code, text) = spoil(&|j| {
-        j["resource_changes"][i]["change"]["actions"] = serde_json::json!(["update", "create"])
-    });
-    assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("defect actions:"), "{text}");
-
-    let (code, text) =
-        spoil(&|j| j["resource_changes"][i]["action_reason"] = "delete_because_count_index".into());
-    assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("defect action_reason:"), "{text}");
-
-    let (code, text) = spoil(&|j| {
-        j["resource_changes"][i]["change"]["after_sensitive"] = serde_json::json!({"nope": true})
-    });
-    assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("defect mask:"), "{text}");
-
-    let (code, text) = spoil(&|j| {
-        j["planned_values"]["root_module"]["resources"]
-            .as_array_mut()
-            .unwrap()
-            .pop();
-    });
-    assert_eq!(code, Some(3), "{text}");
-    assert!(text.contains("defect planned_values:"), "{text}");
-}
-
-// ------------------------------------------------------------------------------------------
 // relevant_attributes, references, timestamp and data sources
 
 #[test]
@@ -1075,4 +999,80 @@ resource "brick_data" "use" {{
     assert_eq!(plan.action("data.brick_remote_state.later"), "read");
     p.apply(&[]);
     p.state().assert_no_other_defects("state");
+}
+
+// ------------------------------------------------------------------------------------------
+// The checker itself can fail
+
+/// A plan spoiled the ways a careless emitter would spoil it must be rejected or reported, so
+/// the tests above cannot pass on a checker that accepts anything.
+#[test]
+fn the_checker_rejects_or_reports_plans_a_terraform_consumer_would_misread() {
+    let Some(check) = checker() else { return };
+    let p = cluster_project(check);
+    p.apply(&[]);
+    p.write(&cluster(2));
+    let good: Json = serde_json::from_slice(&p.brick(&["plan", "--json"]).stdout).unwrap();
+    let spoil = |f: &dyn Fn(&mut Json)| {
+        let mut j = good.clone();
+        f(&mut j);
+        run_checker_raw(check, "plan", &serde_json::to_vec(&j).unwrap())
+    };
+    let swap = |j: &Json| {
+        j["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c["address"] == "brick_data.swap")
+            .unwrap()
+    };
+
+    let (code, text) = spoil(&|j| j["format_version"] = "2.0".into());
+    assert_eq!(
+        code,
+        Some(1),
+        "a format_version terraform-json does not support: {text}"
+    );
+    let (code, _) = spoil(&|j| {
+        j.as_object_mut().unwrap().remove("format_version");
+    });
+    assert_eq!(code, Some(1), "a plan without format_version");
+
+    let i = swap(&good);
+    let (code, text) = spoil(&|j| {
+        let c = j["resource_changes"][i]["change"].as_object_mut().unwrap();
+        let paths = c.remove("replace_paths").unwrap();
+        c.insert("replace_path".into(), paths);
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("defect lost: resource_changes[") && text.contains(".change.replace_path:"),
+        "{text}"
+    );
+
+    let (code, text) = spoil(&|j| {
+        j["resource_changes"][i]["change"]["actions"] = serde_json::json!(["update", "create"])
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect actions:"), "{text}");
+
+    let (code, text) =
+        spoil(&|j| j["resource_changes"][i]["action_reason"] = "delete_because_count_index".into());
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect action_reason:"), "{text}");
+
+    let (code, text) = spoil(&|j| {
+        j["resource_changes"][i]["change"]["after_sensitive"] = serde_json::json!({"nope": true})
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect mask:"), "{text}");
+
+    let (code, text) = spoil(&|j| {
+        j["planned_values"]["root_module"]["resources"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+    });
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("defect planned_values:"), "{text}");
 }

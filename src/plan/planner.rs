@@ -409,6 +409,10 @@ impl<'a> Planner<'a> {
             if inst.provider != name || addr.resource.mode != ResourceMode::Managed {
                 continue;
             }
+            let idx = self.graph.by_resource.get(&addr.resource).copied();
+            if !self.instance_selected(idx, addr) {
+                continue;
+            }
             // A possibly created object (an interrupted create its provider could not look
             // up) has no id to read by: it stays as recorded, tainted, and is replaced.
             if inst.tainted
@@ -416,10 +420,6 @@ impl<'a> Planner<'a> {
                     id.is_null() || !id.is_known() || id.as_str().is_some_and(str::is_empty)
                 })
             {
-                continue;
-            }
-            let idx = self.graph.by_resource.get(&addr.resource).copied();
-            if !self.instance_selected(idx, addr) {
                 continue;
             }
             by_type
