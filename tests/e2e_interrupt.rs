@@ -10,7 +10,7 @@ use support::{Dir, Running, brick, command, recorded_id, text};
 const CHAIN: &str = r#"
 variable "slow" {
   type    = string
-  default = "3s"
+  default = "6s" # ample time to interrupt it while it runs, even on a busy machine
 }
 
 resource "brick_data" "quick" {
@@ -148,7 +148,7 @@ fn an_interrupted_destroy_finishes_what_runs_and_a_rerun_destroys_the_rest() {
 resource "brick_sleep" "a" {
 }
 resource "brick_sleep" "b" {
-  destroy_duration = "3s"
+  destroy_duration = "6s"
   triggers         = { a = brick_sleep.a.id }
 }
 "#,

@@ -642,8 +642,12 @@ async fn run_apply(
     // falls through to the default action (ending the process without recording anything).
     let mut interrupts = Interrupts::install();
     let signals = tokio::spawn(async move {
+        let mut seen = 0u32;
         while interrupts.next().await {
-            if c2.interrupt() == 1 {
+            // Said (and noted) before the executor learns of it, so that every line about
+            // the interruption precedes what it causes.
+            seen += 1;
+            if seen == 1 {
                 ev2.emit(Event::Interrupted);
             } else {
                 aborted2.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -653,6 +657,7 @@ async fn run_apply(
                     "Cancelling the operations still running; the next run reconciles what they left unfinished.",
                 )));
             }
+            c2.interrupt();
         }
     });
     let ticker = live.clone().map(|l| {
