@@ -168,7 +168,7 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
 }
 
 pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 {
-    let Some(loaded) = ctx.load(&vars, &var_files) else {
+    let Some(loaded) = ctx.load_with_syntax(&vars, &var_files) else {
         return 1;
     };
     let Ok(state) = load_readonly(ctx) else {

@@ -421,7 +421,7 @@ fn doc_to_state(doc: Doc) -> Result<State, String> {
                 None if inst.current.is_some() => {
                     return Err(format!("instance {iaddr} appears twice"));
                 }
-                None => inst.current = Some(object),
+                None => inst.current = Some(Box::new(object)),
                 Some(d) => {
                     if inst.deposed.insert(d.clone(), object).is_some() {
                         return Err(format!("deposed object {d} of {iaddr} appears twice"));
