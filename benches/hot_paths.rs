@@ -283,7 +283,11 @@ fn state(c: &mut Criterion) {
     let jlock = jstore.lock("bench").expect("the lock");
     g.bench_function("journal_group_commit_5000_results", |b| {
         b.iter_batched(
-            || changes.clone(),
+            || {
+                // Each apply starts from no state file, as the first apply of a workload.
+                let _ = std::fs::remove_file(jstore.path());
+                changes.clone()
+            },
             |changes| {
                 let journal = jstore
                     .begin_apply(&jlock, State::with_lineage("bench", "0.1.0"))

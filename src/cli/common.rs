@@ -47,6 +47,15 @@ impl Ui {
         let _ = o.flush();
     }
 
+    /// Writes `v` on stdout as one line of compact JSON, streamed through a buffer: a large
+    /// document (the JSON plan of thousands of instances) is never held as one string.
+    pub fn out_json<T: serde::Serialize + ?Sized>(&self, v: &T) {
+        let mut o = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        let _ = serde_json::to_writer(&mut o, v);
+        let _ = o.write_all(b"\n");
+        let _ = o.flush();
+    }
+
     /// Renders diagnostics on stderr, Terraform-style, with the source line; returns whether
     /// any is an error.
     pub fn diagnostics(&self, diags: &[Diagnostic], files: &[SourceFile]) -> bool {
