@@ -172,7 +172,9 @@ fn state_of(prior: &PriorState, ps: &ProviderSet) -> State {
 fn graph(c: &mut Criterion) {
     let engine = configuration(N);
     let mut g = c.benchmark_group("graph");
-    g.sample_size(20).measurement_time(Duration::from_secs(4));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
     g.bench_function("build_5000", |b| b.iter(|| ConfigGraph::build(&engine)));
     let built = ConfigGraph::build(&engine);
     g.bench_function("topological_order_5000", |b| {
@@ -187,7 +189,9 @@ fn planning(c: &mut Criterion) {
     let ps = providers();
     let prior = applied(&rt, &engine, &ps).state;
     let mut g = c.benchmark_group("plan");
-    g.sample_size(10).measurement_time(Duration::from_secs(6));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6));
     g.bench_function("create_5000", |b| {
         let empty = PriorState::default();
         b.iter(|| make_plan(&rt, &engine, &empty, &ps))
@@ -213,7 +217,9 @@ fn executing(c: &mut Criterion) {
     let empty = PriorState::default();
     let p = make_plan(&rt, &engine, &empty, &ps);
     let mut g = c.benchmark_group("apply");
-    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
     g.bench_function("execute_5000_creates_in_memory", |b| {
         b.iter_batched(
             || MemoryState::new(empty.clone()),
@@ -247,7 +253,9 @@ fn state(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
 
     let mut g = c.benchmark_group("state");
-    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     g.bench_function("values_to_state_objects_5000", |b| {
         b.iter(|| state_of(&prior, &ps))
     });
