@@ -47,6 +47,15 @@ impl Ui {
         let _ = o.flush();
     }
 
+    /// Writes `v` on stdout as one line of compact JSON, streamed through a buffer: a large
+    /// document (the JSON plan of thousands of instances) is never held as one string.
+    pub fn out_json<T: serde::Serialize + ?Sized>(&self, v: &T) {
+        let mut o = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        let _ = serde_json::to_writer(&mut o, v);
+        let _ = o.write_all(b"\n");
+        let _ = o.flush();
+    }
+
     /// Renders diagnostics on stderr, Terraform-style, with the source line; returns whether
     /// any is an error.
     pub fn diagnostics(&self, diags: &[Diagnostic], files: &[SourceFile]) -> bool {
@@ -173,6 +182,17 @@ impl Context {
 
     /// Loads and evaluates the configuration's inputs; diagnostics are rendered here.
     pub fn load(&self, vars: &[String], var_files: &[PathBuf]) -> Option<Loaded> {
+        let mut loaded = self.load_with_syntax(vars, var_files)?;
+        // The engine's `Configuration` holds its own copy of every expression; the syntax
+        // tree is only needed by `console`. Dropping it here frees about a sixth of a large
+        // plan's peak memory (3.7 KiB per resource) before the state is read and planned.
+        loaded.config.root = crate::config::Module::default();
+        Some(loaded)
+    }
+
+    /// [`Context::load`] keeping the configuration's syntax tree (`loaded.config.root`),
+    /// for commands that evaluate new expressions against it (`console`).
+    pub fn load_with_syntax(&self, vars: &[String], var_files: &[PathBuf]) -> Option<Loaded> {
         let (config, diags) = crate::config::load(&RealFs, Path::new("."));
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {

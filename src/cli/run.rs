@@ -1,7 +1,8 @@
 //! The commands that plan and apply: `init`, `validate`, `plan`, `apply`, `destroy`, `show`,
 //! `graph`, `import`.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use brick_provider_api::Value;
@@ -168,7 +169,7 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
 }
 
 pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 {
-    let Some(loaded) = ctx.load(&vars, &var_files) else {
+    let Some(loaded) = ctx.load_with_syntax(&vars, &var_files) else {
         return 1;
     };
     let Ok(state) = load_readonly(ctx) else {
@@ -272,29 +273,22 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
         Default::default()
     };
     let _ = locked.lock.release();
+    // The recorded state is no longer needed (the JSON view reads `prior`).
+    drop(locked.state);
     if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
         return 1;
     }
     if args.json {
         let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
-        ctx.ui.out(&format!(
-            "{}\n",
-            serde_json::to_string(&j).unwrap_or_default()
-        ));
+        drop(prior);
+        ctx.ui.out_json(&j);
     } else {
         ctx.ui
             .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
     }
     if let Some(path) = out {
-        let text = match serde_json::to_string(&p) {
-            Ok(t) => t,
-            Err(e) => {
-                ctx.ui
-                    .error_line(&format!("Error: cannot encode the plan: {e}"));
-                return 1;
-            }
-        };
-        if let Err(e) = std::fs::write(&path, text + "\n") {
+        // Streamed into the file: the encoded plan is never held whole in memory.
+        if let Err(e) = write_plan_file(&path, &p) {
             ctx.ui.error_line(&format!(
                 "Error: cannot write the plan to {}: {e}",
                 path.display()
@@ -316,6 +310,14 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
         _ => p.has_changes(),
     };
     if detailed && changed { 2 } else { 0 }
+}
+
+/// Writes a saved plan: its JSON encoding and a newline.
+fn write_plan_file(path: &Path, p: &Plan) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(path)?);
+    serde_json::to_writer(&mut w, p).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
@@ -762,10 +764,7 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
                 .map(|s| prior_of(&s, &loaded.providers))
                 .unwrap_or_default();
             let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
-            ctx.ui.out(&format!(
-                "{}\n",
-                serde_json::to_string(&j).unwrap_or_default()
-            ));
+            ctx.ui.out_json(&j);
         } else {
             ctx.ui
                 .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
@@ -786,10 +785,7 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
     let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ids);
     let prior = state.map(|s| prior_of(&s, &providers)).unwrap_or_default();
     if json {
-        ctx.ui.out(&format!(
-            "{}\n",
-            serde_json::to_string(&crate::view::json::state_json(&prior)).unwrap_or_default()
-        ));
+        ctx.ui.out_json(&crate::view::json::state_json(&prior));
     } else if prior.instances.is_empty() && prior.outputs.is_empty() {
         ctx.ui.out("No state.\n");
     } else {

@@ -175,8 +175,9 @@ struct Planner<'a> {
     working: Working,
     /// Refreshed prior values (None: the object is gone).
     refreshed: HashMap<InstanceAddr, Option<Value>>,
-    /// Prior instances after `moved` blocks, with where they came from.
-    instances: BTreeMap<InstanceAddr, (PriorInstance, Option<InstanceAddr>)>,
+    /// Prior instances after `moved` blocks, with where they came from. Borrowed from
+    /// `prior`: a copy of every recorded value would cost ~1.5 KiB per instance.
+    instances: BTreeMap<InstanceAddr, (&'a PriorInstance, Option<InstanceAddr>)>,
     changes: Vec<ResourceChange>,
     action_of: HashMap<InstanceAddr, Action>,
     drift: Vec<ResourceDrift>,
@@ -269,11 +270,11 @@ impl Plan {
 
 impl<'a> Planner<'a> {
     fn apply_moves(&mut self) {
-        let mut inst: BTreeMap<InstanceAddr, (PriorInstance, Option<InstanceAddr>)> = self
-            .prior
+        let prior = self.prior;
+        let mut inst: BTreeMap<InstanceAddr, (&'a PriorInstance, Option<InstanceAddr>)> = prior
             .instances
             .iter()
-            .map(|(a, i)| (a.clone(), (i.clone(), None)))
+            .map(|(a, i)| (a.clone(), (i, None)))
             .collect();
         for mv in &self.config.moved {
             let moving: Vec<InstanceAddr> = inst
@@ -866,7 +867,7 @@ impl<'a> Planner<'a> {
                 .await;
         }
         let (prior_inst, previous_addr) = match self.instances.get(&addr) {
-            Some((i, p)) => (Some(i.clone()), p.clone()),
+            Some((i, p)) => (Some(*i), p.clone()),
             None => (None, None),
         };
         let mut importing = None;
@@ -1118,13 +1119,13 @@ impl<'a> Planner<'a> {
                         self.push_change(ResourceChange {
                             addr,
                             previous_addr: prev,
-                            provider: inst.provider,
+                            provider: inst.provider.clone(),
                             action: Action::Forget,
                             reason: Some(ActionReason::DeleteBecauseNoResourceConfig),
                             before,
                             after: Value::null_dynamic(),
                             replace_paths: Vec::new(),
-                            depends_on: inst.depends_on,
+                            depends_on: inst.depends_on.clone(),
                             create_before_destroy: false,
                             importing: None,
                             schema_version: inst.schema_version,

@@ -398,15 +398,12 @@ fn doc_to_state(doc: Doc) -> Result<State, String> {
             type_name: r.type_name,
             name: r.name,
         };
-        if state.resources.contains_key(&addr) {
-            return Err(format!("resource {addr} appears twice"));
-        }
         let mut instances: BTreeMap<IndexKey, Instance> = BTreeMap::new();
         for i in r.instances {
             let key = key_from_json(&i.index_key).map_err(|e| format!("{addr}: {e}"))?;
-            let iaddr = addr.instance(key.clone());
+            let iaddr = || addr.instance(key.clone());
             if !i.attributes.is_object() {
-                return Err(format!("{iaddr}: attributes are not a JSON object"));
+                return Err(format!("{}: attributes are not a JSON object", iaddr()));
             }
             let object = ObjectState {
                 schema_version: i.schema_version,
@@ -416,26 +413,31 @@ fn doc_to_state(doc: Doc) -> Result<State, String> {
                 tainted: i.tainted,
                 create_before_destroy: i.create_before_destroy,
             };
-            let inst = instances.entry(key).or_default();
+            let inst = instances.entry(key.clone()).or_default();
             match i.deposed {
                 None if inst.current.is_some() => {
-                    return Err(format!("instance {iaddr} appears twice"));
+                    return Err(format!("instance {} appears twice", iaddr()));
                 }
-                None => inst.current = Some(object),
+                None => inst.current = Some(Box::new(object)),
                 Some(d) => {
                     if inst.deposed.insert(d.clone(), object).is_some() {
-                        return Err(format!("deposed object {d} of {iaddr} appears twice"));
+                        return Err(format!("deposed object {d} of {} appears twice", iaddr()));
                     }
                 }
             }
         }
-        state.resources.insert(
-            addr,
-            Resource {
-                provider: r.provider,
-                instances,
-            },
-        );
+        // One search of the map per resource (a document is sorted, so this is cheap).
+        match state.resources.entry(addr) {
+            std::collections::btree_map::Entry::Occupied(e) => {
+                return Err(format!("resource {} appears twice", e.key()));
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Resource {
+                    provider: r.provider,
+                    instances,
+                });
+            }
+        }
     }
     for p in doc.pending {
         let addr = InstanceAddr {
