@@ -649,12 +649,23 @@ pub async fn import(
     let inst: InstanceAddr = match &targets[0] {
         Target::Instance(i) => i.clone(),
         Target::Resource(r) => r.instance(crate::plan::address::InstanceKey::None),
+        Target::Module(m) => {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::import::module_address",
+                    "Import needs a resource address",
+                    format!("{m} names a module; import needs one resource instance, such as {m}.brick_data.x."),
+                )],
+                &loaded.config.files,
+            );
+            return 1;
+        }
     };
     let Some(rc) = loaded
         .engine
         .resources
         .iter()
-        .find(|r| r.addr == inst.resource)
+        .find(|r| r.addr == inst.resource.config_addr())
     else {
         ctx.ui.diagnostics(
             &[Diagnostic::error("brick::import::no_config", "Import to non-existent resource address", format!("Before importing this resource, please create its configuration in the root module: {} is not declared.", inst.resource))

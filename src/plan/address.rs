@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 pub use crate::config::ResourceMode;
 
 /// The key of one instance: none, a `count` index or a `for_each` key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InstanceKey {
+    #[default]
     None,
     Int(i64),
     Str(String),
@@ -100,9 +101,136 @@ impl fmt::Display for InstanceAddr {
     }
 }
 
-/// What `--target`, `--replace`, `moved` and `state mv` accept: a resource or one instance.
+/// One step of a module instance path: `module.NAME` or `module.NAME[KEY]`.
+pub type ModuleStep = (String, InstanceKey);
+
+/// Parses a module instance path (`module.a[0].module.b`, `""` for the root) into its steps.
+/// Returns `None` for text that is not a module path.
+pub fn module_steps(module: &str) -> Option<Vec<ModuleStep>> {
+    if module.is_empty() {
+        return Some(Vec::new());
+    }
+    let parts = split_parts(module)?;
+    if parts.len() % 2 != 0 {
+        return None;
+    }
+    parts
+        .chunks(2)
+        .map(|c| {
+            if c[0] != "module" {
+                return None;
+            }
+            let (name, key) = parse_key(&c[1]).ok()?;
+            is_ident(&name).then_some((name, key))
+        })
+        .collect()
+}
+
+/// Writes module steps back as text (`module.a[0].module.b`).
+pub fn module_string(steps: &[ModuleStep]) -> String {
+    let mut out = String::new();
+    for (i, (name, key)) in steps.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(&format!("module.{name}{key}"));
+    }
+    out
+}
+
+/// A module instance path without its instance keys (`module.a[0].module.b["x"]` →
+/// `module.a.module.b`): the module in the configuration it is an instance of.
+pub fn config_module(module: &str) -> String {
+    if !module.contains('[') {
+        return module.to_string();
+    }
+    match module_steps(module) {
+        Some(steps) => module_string(
+            &steps
+                .into_iter()
+                .map(|(n, _)| (n, InstanceKey::None))
+                .collect::<Vec<_>>(),
+        ),
+        None => module.to_string(),
+    }
+}
+
+/// The call names of a configuration module path (`module.a.module.b` → `["a", "b"]`).
+pub fn module_names(module: &str) -> Vec<String> {
+    module_steps(module)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// Whether `pattern` (a module path whose steps may leave out keys, meaning every instance)
+/// names `module` itself (`exact`) or `module` or one of its ancestors (otherwise).
+pub fn module_covers(pattern: &str, module: &str, exact: bool) -> bool {
+    if pattern == module {
+        return true;
+    }
+    let (Some(p), Some(m)) = (module_steps(pattern), module_steps(module)) else {
+        return false;
+    };
+    if p.len() > m.len() || (exact && p.len() != m.len()) {
+        return false;
+    }
+    p.iter()
+        .zip(&m)
+        .all(|((pn, pk), (mn, mk))| pn == mn && (pk.is_none() || pk == mk))
+}
+
+impl ResourceAddr {
+    /// The resource in the configuration this is an instance of (module keys dropped).
+    pub fn config_addr(&self) -> ResourceAddr {
+        ResourceAddr {
+            module: config_module(&self.module),
+            ..self.clone()
+        }
+    }
+    /// The same resource in another module instance.
+    pub fn in_module(&self, module: &str) -> ResourceAddr {
+        ResourceAddr {
+            module: module.to_string(),
+            ..self.clone()
+        }
+    }
+}
+
+/// Where `moved { from = module.A  to = module.B }` puts an object of module instance
+/// `module` (which `from` covers): `from`'s steps replaced by `to`'s, keys the pattern
+/// leaves out kept.
+pub fn moved_module(module: &str, from: &str, to: &str) -> Option<String> {
+    let have = module_steps(module)?;
+    let from = module_steps(from)?;
+    let to = module_steps(to)?;
+    let mut out: Vec<(String, InstanceKey)> = if from.len() == to.len() {
+        to.iter()
+            .zip(&have)
+            .zip(&from)
+            .map(|(((tn, tk), (_, hk)), (_, fk))| {
+                let key = if tk.is_none() && fk.is_none() {
+                    hk.clone()
+                } else {
+                    tk.clone()
+                };
+                (tn.clone(), key)
+            })
+            .collect()
+    } else {
+        to
+    };
+    out.extend(have.into_iter().skip(from.len()));
+    Some(module_string(&out))
+}
+
+/// What `--target`, `--replace`, `moved`, `removed` and `state mv` accept: a whole module
+/// (`module.x`, `module.x[0]`), a resource or one instance.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
+    /// A module instance path; a step without a key names every instance of that call.
+    Module(String),
     Resource(ResourceAddr),
     Instance(InstanceAddr),
 }
@@ -110,14 +238,47 @@ pub enum Target {
 impl Target {
     pub fn matches(&self, addr: &InstanceAddr) -> bool {
         match self {
-            Target::Resource(r) => addr.resource == *r,
-            Target::Instance(i) => i == addr,
+            Target::Module(m) => module_covers(m, &addr.resource.module, false),
+            Target::Resource(r) => {
+                addr.resource == *r
+                    || (r.mode == addr.resource.mode
+                        && r.type_name == addr.resource.type_name
+                        && r.name == addr.resource.name
+                        && module_covers(&r.module, &addr.resource.module, true))
+            }
+            Target::Instance(i) => {
+                i == addr
+                    || (i.key == addr.key
+                        && Target::Resource(i.resource.clone())
+                            .matches(&addr.resource.instance(addr.key.clone())))
+            }
         }
     }
-    pub fn resource(&self) -> &ResourceAddr {
+    /// Whether this target could select instances of the configuration resource `config`
+    /// (an address with keyless module steps).
+    pub fn touches(&self, config: &ResourceAddr) -> bool {
         match self {
-            Target::Resource(r) => r,
-            Target::Instance(i) => &i.resource,
+            Target::Module(m) => module_covers(&config_module(m), &config.module, false),
+            Target::Resource(r) | Target::Instance(InstanceAddr { resource: r, .. }) => {
+                r.config_addr() == *config
+            }
+        }
+    }
+    /// Whether this target is narrower than everything it [`touches`](Target::touches):
+    /// it names an instance key somewhere.
+    pub fn is_keyed(&self) -> bool {
+        match self {
+            Target::Module(m) => m.contains('['),
+            Target::Resource(r) => r.module.contains('['),
+            Target::Instance(_) => true,
+        }
+    }
+    /// The resource named, if the target names one.
+    pub fn resource_addr(&self) -> Option<&ResourceAddr> {
+        match self {
+            Target::Module(_) => None,
+            Target::Resource(r) => Some(r),
+            Target::Instance(i) => Some(&i.resource),
         }
     }
 }
@@ -125,6 +286,7 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Target::Module(m) => f.write_str(m),
             Target::Resource(r) => r.fmt(f),
             Target::Instance(i) => i.fmt(f),
         }
@@ -228,6 +390,9 @@ impl std::str::FromStr for Target {
             module.push(format!("module.{name}{key}"));
             i += 2;
         }
+        if i == parts.len() && !module.is_empty() {
+            return Ok(Target::Module(module.join(".")));
+        }
         let mut mode = ResourceMode::Managed;
         if parts.get(i).map(String::as_str) == Some("data") {
             mode = ResourceMode::Data;
@@ -261,6 +426,12 @@ impl std::str::FromStr for InstanceAddr {
         Ok(match text.parse::<Target>()? {
             Target::Resource(r) => r.instance(InstanceKey::None),
             Target::Instance(i) => i,
+            Target::Module(m) => {
+                return Err(AddrError {
+                    text: m,
+                    reason: "expected a resource instance, not a module".into(),
+                });
+            }
         })
     }
 }
@@ -286,7 +457,7 @@ impl<'de> Deserialize<'de> for ResourceAddr {
         let s = String::deserialize(d)?;
         match s.parse().map_err(serde::de::Error::custom)? {
             Target::Resource(r) => Ok(r),
-            Target::Instance(_) => Err(serde::de::Error::custom("expected a resource address")),
+            _ => Err(serde::de::Error::custom("expected a resource address")),
         }
     }
 }
@@ -304,10 +475,31 @@ mod tests {
             "data.maas_machine.m[\"kvm4\"]",
             "module.net.brick_data.x",
             "module.net[1].module.inner.brick_data.x[2]",
+            "module.net",
+            "module.net[\"a\"].module.inner",
         ] {
             let t: Target = text.parse().unwrap();
             assert_eq!(t.to_string(), text);
         }
+    }
+
+    #[test]
+    fn module_targets_cover_every_instance_inside_them() {
+        let t: Target = "module.net".parse().unwrap();
+        let a: InstanceAddr = "module.net[1].module.inner.brick_data.x[2]"
+            .parse()
+            .unwrap();
+        assert!(t.matches(&a));
+        let t1: Target = "module.net[0]".parse().unwrap();
+        assert!(!t1.matches(&a));
+        let r: Target = "module.net.module.inner.brick_data.x".parse().unwrap();
+        assert!(r.matches(&a));
+        assert!(!r.matches(&"brick_data.x[2]".parse().unwrap()));
+        assert_eq!(
+            config_module("module.net[1].module.inner[\"k\"]"),
+            "module.net.module.inner"
+        );
+        assert!(t.touches(&a.resource.config_addr()));
     }
 
     #[test]
