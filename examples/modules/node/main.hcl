@@ -18,8 +18,8 @@ variable "domain" {
 }
 
 variable "token" {
-  type      = string
-  sensitive = true
+  description = "Changing the cluster token re-joins every node."
+  type        = string
 }
 
 variable "labels" {
