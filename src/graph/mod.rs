@@ -323,6 +323,18 @@ impl ConfigGraph {
         out
     }
 
+    /// Every node the resources `start` depend on, directly or indirectly, `start` included.
+    pub fn ancestors(&self, start: &[usize]) -> std::collections::HashSet<NodeIndex> {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<NodeIndex> = start.iter().map(|i| self.resource_nodes[*i]).collect();
+        while let Some(n) = stack.pop() {
+            if seen.insert(n) {
+                stack.extend(self.graph.neighbors_directed(n, Direction::Incoming));
+            }
+        }
+        seen
+    }
+
     /// Resources reachable from `start` following edges forwards (dependents) or backwards
     /// (dependencies), through locals and other resources, `start` included.
     pub fn closure(&self, start: &[usize], dependents: bool) -> std::collections::HashSet<usize> {

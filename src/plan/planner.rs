@@ -523,6 +523,12 @@ impl<'a> Planner<'a> {
             self.configure(&name, Value::empty_object()).await;
         }
         let mut outputs = Vec::new();
+        // Under --target/--exclude, values nothing planned needs are still evaluated (root
+        // outputs may read them) but their problems are not this plan's.
+        let needed: Option<HashSet<petgraph::graph::NodeIndex>> = self.in_scope.as_ref().map(|s| {
+            let start: Vec<usize> = s.iter().copied().collect();
+            self.graph.ancestors(&start)
+        });
         for n in order {
             match self.graph.graph[n].clone() {
                 Node::Provider(i) => {
@@ -549,14 +555,20 @@ impl<'a> Planner<'a> {
                         outputs.push(self.plan_output(i));
                     }
                 }
-                other => super::scope::eval_value_node(
-                    self.config,
-                    &other,
-                    &mut self.working,
-                    None,
-                    &mut self.diags,
-                    &mut self.unexpanded,
-                ),
+                other => {
+                    let mut diags = Vec::new();
+                    super::scope::eval_value_node(
+                        self.config,
+                        &other,
+                        &mut self.working,
+                        None,
+                        &mut diags,
+                        &mut self.unexpanded,
+                    );
+                    if needed.as_ref().is_none_or(|s| s.contains(&n)) {
+                        self.diags.extend(diags);
+                    }
+                }
             }
         }
         // Outputs recorded but no longer configured (or all of them, when destroying).
