@@ -797,8 +797,9 @@ fn target_of(e: &Expr, diags: &mut Vec<Diagnostic>, what: &str) -> Option<Target
 fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
     let declared = |t: &Target| -> bool {
         match t {
-            Target::Module(steps) => {
-                steps.len() == 1 && m.module_calls.contains_key(&steps[0].name)
+            Target::Module(path) => {
+                let steps = crate::addr::module_steps(path).unwrap_or_default();
+                steps.len() == 1 && m.module_calls.contains_key(&steps[0].0)
             }
             Target::Resource(r) => {
                 r.module.is_empty() && m.resource(r.mode, &r.type_name, &r.name).is_some()
@@ -844,10 +845,8 @@ fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         if let (
-            Target::Resource(a)
-            | Target::Instance(crate::addr::AbsResourceInstance { resource: a, .. }),
-            Target::Resource(b)
-            | Target::Instance(crate::addr::AbsResourceInstance { resource: b, .. }),
+            Target::Resource(a) | Target::Instance(crate::addr::InstanceAddr { resource: a, .. }),
+            Target::Resource(b) | Target::Instance(crate::addr::InstanceAddr { resource: b, .. }),
         ) = (&from, &to)
             && a.type_name != b.type_name
         {
