@@ -872,3 +872,56 @@ import {
     p.apply(&[]);
     assert_eq!(p.id_of("module.m.brick_data.x"), "abc-123");
 }
+
+#[test]
+fn a_saved_plan_with_module_instances_applies_and_destroy_goes_dependents_first() {
+    let p = Project::new(
+        r#"
+module "m" {
+  source = "./box"
+  word   = path.module
+}
+resource "brick_data" "after" {
+  input = module.m.out
+}
+"#,
+    );
+    p.write(
+        "box/main.hcl",
+        r#"
+variable "word" {
+  type = string
+}
+resource "brick_data" "x" {
+  input = "${var.word} ${path.module}"
+}
+output "out" {
+  value = brick_data.x.output
+}
+"#,
+    );
+    p.brick(&["plan", "--out", "saved.plan"]).ok();
+    let applied = p.brick(&["apply", "saved.plan"]).ok();
+    let created: Vec<&str> = applied
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(": Creating..."))
+        .collect();
+    assert_eq!(created.len(), 2, "{}", applied.stdout);
+    assert!(created[0].contains("module.m.brick_data.x"), "{created:?}");
+    assert!(created[1].contains("brick_data.after"), "{created:?}");
+    let state = p.brick(&["show", "--json"]).ok().json();
+    let x = &state["values"]["root_module"]["child_modules"][0]["resources"][0];
+    // path.module is the module's directory relative to the root, as Terraform gives it.
+    assert_eq!(x["values"]["input"], ". box");
+
+    let destroyed = p.brick(&["destroy", "--auto-approve"]).ok();
+    let order: Vec<&str> = destroyed
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": Destroying..."))
+        .collect();
+    assert_eq!(order.len(), 2, "{}", destroyed.stdout);
+    assert!(order[0].contains("brick_data.after"), "{order:?}");
+    assert!(order[1].contains("module.m.brick_data.x"), "{order:?}");
+}
