@@ -925,3 +925,22 @@ output "out" {
     assert!(order[0].contains("brick_data.after"), "{order:?}");
     assert!(order[1].contains("module.m.brick_data.x"), "{order:?}");
 }
+
+#[test]
+fn a_module_input_failing_its_validation_is_reported_at_the_argument() {
+    let p = Project::example();
+    let r = p.brick(&["plan", "--var", "hosts={KVM_1=\"worker\"}"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("(brick::vars::validation)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("A hostname is lower-case letters, digits and dashes."),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("on ./main.hcl line 27:"), "{}", r.stderr);
+}
