@@ -944,3 +944,51 @@ fn a_module_input_failing_its_validation_is_reported_at_the_argument() {
     );
     assert!(r.stderr.contains("on ./main.hcl line 27:"), "{}", r.stderr);
 }
+
+#[test]
+fn a_moved_block_inside_a_module_applies_within_each_of_its_instances() {
+    let p = Project::new(
+        r#"
+module "x" {
+  source   = "./box"
+  for_each = toset(["a", "b"])
+  word     = each.key
+}
+"#,
+    );
+    p.apply(&[]);
+    let a = p.id_of("module.x[\"a\"].brick_data.x");
+    let b = p.id_of("module.x[\"b\"].brick_data.x");
+    p.write(
+        "box/main.hcl",
+        &(BOX
+            .replace("\"x\"", "\"renamed\"")
+            .replace("brick_data.x.", "brick_data.renamed.")
+            + r#"
+moved {
+  from = brick_data.x
+  to   = brick_data.renamed
+}
+"#),
+    );
+    let plan = p.brick(&["plan"]).ok();
+    assert!(
+        plan.stdout.contains(
+            "# module.x[\"a\"].brick_data.x has moved to module.x[\"a\"].brick_data.renamed"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        sorted(p.changes(&[])),
+        pairs(&[
+            ("module.x[\"a\"].brick_data.renamed", "no-op"),
+            ("module.x[\"a\"].brick_data.y", "no-op"),
+            ("module.x[\"b\"].brick_data.renamed", "no-op"),
+            ("module.x[\"b\"].brick_data.y", "no-op"),
+        ])
+    );
+    p.apply(&[]);
+    assert_eq!(p.id_of("module.x[\"a\"].brick_data.renamed"), a);
+    assert_eq!(p.id_of("module.x[\"b\"].brick_data.renamed"), b);
+}

@@ -402,16 +402,8 @@ impl Builder<'_, '_> {
                     .resources
                     .insert(addr.to_string(), d.clone());
             }
-            self.moves(m);
-        } else if !(m.moved.is_empty() && m.removed.is_empty() && m.imports.is_empty()) {
-            self.diags.push(Diagnostic::warning(
-                "brick::plan::module_refactoring_blocks",
-                "moved, removed and import blocks in a child module are ignored",
-                format!(
-                    "The module {module_str} has moved, removed or import blocks; brick reads them only in the root module."
-                ),
-            ).help("Write them in the root module with full addresses, such as `module.NAME.brick_data.x`."));
         }
+        self.moves(m, &module_str);
         let mut calls_json = serde_json::Map::new();
         for call in m.module_calls.values() {
             calls_json.insert(call.name.clone(), self.call(call, path, providers));
@@ -723,13 +715,29 @@ impl Builder<'_, '_> {
         (rc, described)
     }
 
-    /// The root module's `moved`, `removed` and `import` blocks.
-    fn moves(&mut self, m: &crate::config::Module) {
+    /// A module's `moved`, `removed` and `import` blocks. Those of a child module (at
+    /// `module`, keyless) are relative to it and apply within each of its instances; import
+    /// blocks belong in the root module only, as in Terraform.
+    fn moves(&mut self, m: &crate::config::Module, module: &str) {
         let env = self.env.clone();
         let out = &mut *self.out;
         let diags = &mut *self.diags;
+        if !module.is_empty() {
+            for im in &m.imports {
+                diags.push(
+                    Diagnostic::error(
+                        "brick::plan::import_in_module",
+                        "Import block in a child module",
+                        format!("The module {module} has an import block; import blocks are allowed only in the root module."),
+                    )
+                    .at(im.span)
+                    .help(format!("Move it to the root module with the full address, such as `to = {module}.TYPE.NAME`.")),
+                );
+            }
+        }
+        let within = |t: Option<Target>| t.map(|t| prefix_target(t, module));
         for mv in &m.moved {
-            match (target_of(&mv.from), target_of(&mv.to)) {
+            match (within(target_of(&mv.from)), within(target_of(&mv.to))) {
                 (Some(from), Some(to))
                     if matches!(from, Target::Module(_)) == matches!(to, Target::Module(_)) =>
                 {
@@ -746,7 +754,7 @@ impl Builder<'_, '_> {
             }
         }
         for rm in &m.removed {
-            match target_of(&rm.from) {
+            match within(target_of(&rm.from)) {
                 Some(from) => out.removed.push(Removed {
                     from,
                     destroy: rm.destroy,
@@ -761,7 +769,7 @@ impl Builder<'_, '_> {
                 ),
             }
         }
-        for im in &m.imports {
+        for im in m.imports.iter().filter(|_| module.is_empty()) {
             let to = match target_of(&im.to) {
                 Some(Target::Instance(i)) => i,
                 Some(Target::Resource(r)) => r.instance(InstanceKey::None),
@@ -800,6 +808,32 @@ impl Builder<'_, '_> {
                     .at(im.id.span),
                 ),
             }
+        }
+    }
+}
+
+/// `t`, written inside the module `module` (keyless; `""` for the root), as an absolute
+/// target.
+fn prefix_target(t: Target, module: &str) -> Target {
+    if module.is_empty() {
+        return t;
+    }
+    let join = |m: &str| {
+        if m.is_empty() {
+            module.to_string()
+        } else {
+            format!("{module}.{m}")
+        }
+    };
+    match t {
+        Target::Module(m) => Target::Module(join(&m)),
+        Target::Resource(r) => {
+            let m = join(&r.module);
+            Target::Resource(r.in_module(&m))
+        }
+        Target::Instance(i) => {
+            let m = join(&i.resource.module);
+            Target::Instance(i.resource.in_module(&m).instance(i.key))
         }
     }
 }

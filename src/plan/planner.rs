@@ -302,6 +302,18 @@ impl<'a> Planner<'a> {
                             None => continue,
                         }
                     }
+                    // Within the same module (a child module's own moved block, or one
+                    // naming a module without keys): each module instance keeps its key.
+                    (Target::Resource(f), Target::Resource(r)) if f.module == r.module => r
+                        .in_module(&from.resource.module)
+                        .instance(from.key.clone()),
+                    (Target::Instance(f), Target::Instance(i))
+                        if f.resource.module == i.resource.module =>
+                    {
+                        i.resource
+                            .in_module(&from.resource.module)
+                            .instance(i.key.clone())
+                    }
                     (Target::Resource(_), Target::Resource(r)) => r.instance(from.key.clone()),
                     (_, Target::Instance(i)) => i.clone(),
                     (Target::Instance(_), Target::Resource(r)) => r.instance(InstanceKey::None),
