@@ -992,3 +992,27 @@ moved {
     assert_eq!(p.id_of("module.x[\"a\"].brick_data.renamed"), a);
     assert_eq!(p.id_of("module.x[\"b\"].brick_data.renamed"), b);
 }
+
+#[test]
+fn the_console_shows_module_outputs_from_the_state() {
+    let p = Project::example();
+    p.apply(&[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_brick"))
+        .args(["-C", p.path().to_str().unwrap(), "console"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"module.node[\"kvm2\"].fqdn\nlength(module.node)\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "\"kvm2.garage.lan\"\n3\n"
+    );
+}

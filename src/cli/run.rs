@@ -177,32 +177,13 @@ pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 
     let prior = state
         .map(|s| prior_of(&s, &loaded.providers))
         .unwrap_or_default();
-    // Resource values as recorded, shaped as references see them.
-    let mut working = crate::plan::scope::Working::default();
-    let mut by_resource: std::collections::BTreeMap<
-        crate::plan::address::ResourceAddr,
-        std::collections::BTreeMap<crate::plan::address::InstanceKey, Value>,
-    > = Default::default();
-    for (a, i) in &prior.instances {
-        by_resource
-            .entry(a.resource.clone())
-            .or_default()
-            .insert(a.key.clone(), i.value.clone());
-    }
-    for rc in &loaded.engine.resources {
-        let shape = match rc.expansion {
-            crate::plan::input::Expansion::Single => crate::plan::scope::Shape::Single,
-            crate::plan::input::Expansion::Count(_) => crate::plan::scope::Shape::Count,
-            crate::plan::input::Expansion::ForEach(_) => crate::plan::scope::Shape::ForEach,
-        };
-        if let Some(inst) = by_resource.get(&rc.addr) {
-            working.set_resource(&rc.addr, shape, inst);
-        }
-    }
+    // Values as recorded, shaped as references see them (module outputs included).
+    let working = crate::plan::scope::values_from_state(&loaded.engine, &prior);
     let env = ctx.env();
     let lookup = move |r: &Reference| -> Option<Value> {
         match r {
             Reference::Resource { .. } | Reference::Data { .. } => working.get(r),
+            Reference::Module(n) => working.module_value("", n),
             _ => None,
         }
     };

@@ -399,3 +399,54 @@ pub fn eval_value_node(
         _ => {}
     }
 }
+
+/// Every value the configuration has given the recorded state: resources (from `prior`,
+/// shaped by their configuration's `count`/`for_each`), then locals, module calls, module
+/// inputs and child module outputs in dependency order, in every module instance. For
+/// `console`, which shows values as they are now.
+pub fn values_from_state(config: &Configuration, prior: &super::model::PriorState) -> Working {
+    let mut w = Working {
+        variables: config.variables.clone(),
+        ..Default::default()
+    };
+    let mut by_resource: HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>> = HashMap::new();
+    for (a, i) in &prior.instances {
+        by_resource
+            .entry(a.resource.clone())
+            .or_default()
+            .insert(a.key.clone(), i.value.clone());
+    }
+    let shapes: HashMap<&ResourceAddr, Shape> = config
+        .resources
+        .iter()
+        .map(|rc| {
+            let shape = match rc.expansion {
+                Expansion::Single => Shape::Single,
+                Expansion::Count(_) => Shape::Count,
+                Expansion::ForEach(_) => Shape::ForEach,
+            };
+            (&rc.addr, shape)
+        })
+        .collect();
+    for (addr, inst) in &by_resource {
+        if let Some(shape) = shapes.get(&addr.config_addr()) {
+            w.set_resource(addr, *shape, inst);
+        }
+    }
+    let graph = crate::graph::ConfigGraph::build(config);
+    let Ok(order) = graph.order(config) else {
+        return w;
+    };
+    let (mut diags, mut unexpanded) = (Vec::new(), Vec::new());
+    for n in order {
+        eval_value_node(
+            config,
+            &graph.graph[n],
+            &mut w,
+            None,
+            &mut diags,
+            &mut unexpanded,
+        );
+    }
+    w
+}
