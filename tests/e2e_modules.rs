@@ -1016,3 +1016,26 @@ fn the_console_shows_module_outputs_from_the_state() {
         "\"kvm2.garage.lan\"\n3\n"
     );
 }
+
+#[test]
+fn the_import_command_and_the_graph_know_module_addresses() {
+    let p = Project::new(
+        r#"
+module "m" {
+  source = "./box"
+  word   = "w"
+}
+"#,
+    );
+    p.brick(&["import", "module.m.brick_data.x", "imp-1"]).ok();
+    assert_eq!(p.state_list(), ["module.m.brick_data.x"]);
+    assert_eq!(p.id_of("module.m.brick_data.x"), "imp-1");
+    let dot = p.brick(&["graph"]).ok().stdout;
+    for edge in [
+        "\"module.m.brick_data.x\" -> \"module.m.var.word\"",
+        "\"module.m.brick_data.x\" -> \"module.m\"",
+        "\"module.m.output.out\" -> \"module.m.brick_data.x\"",
+    ] {
+        assert!(dot.contains(edge), "{edge} missing from:\n{dot}");
+    }
+}
