@@ -802,11 +802,15 @@ module "m" {
     );
     let v = p.brick(&["validate"]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("(brick::config::cycle)"), "{}", v.stderr);
     assert!(
-        v.stderr.contains("brick_data.r → module.m → brick_data.r"),
+        v.stderr.contains(
+            "module.m.output.out → brick_data.r → module.m.var.word → module.m.brick_data.x → module.m.output.out"
+        ),
         "{}",
         v.stderr
     );
+    assert!(v.stderr.contains("on ./main.hcl line 5:"), "{}", v.stderr);
     let r = p.brick(&["plan"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("(brick::graph::cycle)"), "{}", r.stderr);
@@ -1038,4 +1042,40 @@ module "m" {
     ] {
         assert!(dot.contains(edge), "{edge} missing from:\n{dot}");
     }
+}
+
+#[test]
+fn a_module_output_that_does_not_use_the_input_fed_from_it_is_not_a_cycle() {
+    let p = Project::new(
+        r#"
+resource "brick_data" "r" {
+  input = module.m.fixed
+}
+module "m" {
+  source = "./two"
+  word   = brick_data.r.output
+}
+output "echo" {
+  value = module.m.echo
+}
+"#,
+    );
+    p.write(
+        "two/main.hcl",
+        r#"
+variable "word" {
+  type = string
+}
+output "fixed" {
+  value = "constant"
+}
+output "echo" {
+  value = var.word
+}
+"#,
+    );
+    p.brick(&["validate"]).ok();
+    p.apply(&[]);
+    let out = p.brick(&["output", "--json"]).ok().json();
+    assert_eq!(out["echo"]["value"], "constant");
 }

@@ -126,12 +126,17 @@ impl ConfigGraph {
             .map(|(v, n)| ((v.module.as_slice(), v.name.as_str()), *n))
             .collect();
         let mut outputs_of: HashMap<&[String], Vec<NodeIndex>> = HashMap::new();
+        let mut output_by_name: HashMap<(&[String], &str), NodeIndex> = HashMap::new();
         for (o, n) in config.outputs.iter().zip(&output_nodes) {
             outputs_of.entry(o.module.as_slice()).or_default().push(*n);
+            output_by_name.insert((o.module.as_slice(), o.name.as_str()), *n);
         }
+        type Uses = [(String, Option<String>)];
+        let no_uses: &Uses = &[];
 
-        // What a reference made in module `path` depends on.
-        let targets_of = |r: &Reference, path: &[String], out: &mut Vec<NodeIndex>| {
+        // What a reference made in module `path` depends on; `uses` says which module
+        // outputs the object reads (all of them when it uses a module as a whole).
+        let targets_of = |r: &Reference, path: &[String], uses: &Uses, out: &mut Vec<NodeIndex>| {
             if let Some(addr) = resource_key(r, &module_text(path)) {
                 if let Some(i) = by_resource.get(&addr) {
                     out.push(resource_nodes[*i]);
@@ -144,7 +149,18 @@ impl ConfigGraph {
                 Reference::Module(n) => {
                     let cp = child(path, n);
                     out.extend(call_by_path.get(&cp));
-                    out.extend(outputs_of.get(cp.as_slice()).into_iter().flatten());
+                    let mine: Vec<&Option<String>> = uses
+                        .iter()
+                        .filter(|(c, _)| c == n)
+                        .map(|(_, o)| o)
+                        .collect();
+                    if !mine.is_empty() && mine.iter().all(|o| o.is_some()) {
+                        for o in mine.into_iter().flatten() {
+                            out.extend(output_by_name.get(&(cp.as_slice(), o.as_str())));
+                        }
+                    } else {
+                        out.extend(outputs_of.get(cp.as_slice()).into_iter().flatten());
+                    }
                 }
                 _ => {}
             }
@@ -159,7 +175,7 @@ impl ConfigGraph {
                     }
                 }
             }
-            targets_of(r, path, out);
+            targets_of(r, path, no_uses, out);
         };
         let mut edges = Vec::new();
         let mut tmp = Vec::new();
@@ -174,10 +190,20 @@ impl ConfigGraph {
                     edges.push((*c, to));
                 }
             };
+        let uses_of = |name: &dyn Fn() -> String| -> &Uses {
+            if config.module_output_uses.is_empty() {
+                return no_uses;
+            }
+            config
+                .module_output_uses
+                .get(&name())
+                .map_or(no_uses, |v| v.as_slice())
+        };
         for (i, r) in config.resources.iter().enumerate() {
             let path = &resource_paths[i];
+            let uses = uses_of(&|| r.addr.to_string());
             for rf in &r.references {
-                targets_of(rf, path, &mut tmp);
+                targets_of(rf, path, uses, &mut tmp);
             }
             for rf in &r.depends_on {
                 depends_of(rf, path, &mut tmp);
@@ -189,28 +215,32 @@ impl ConfigGraph {
             call_edge(path, resource_nodes[i], &mut edges);
         }
         for (i, l) in config.locals.iter().enumerate() {
+            let uses = uses_of(&|| prefixed(&l.module, &format!("local.{}", l.name)));
             for rf in &l.references {
-                targets_of(rf, &l.module, &mut tmp);
+                targets_of(rf, &l.module, uses, &mut tmp);
             }
             add(&mut edges, &mut tmp, local_nodes[i]);
             call_edge(&l.module, local_nodes[i], &mut edges);
         }
         for (i, o) in config.outputs.iter().enumerate() {
+            let uses = uses_of(&|| prefixed(&o.module, &format!("output.{}", o.name)));
             for rf in &o.references {
-                targets_of(rf, &o.module, &mut tmp);
+                targets_of(rf, &o.module, uses, &mut tmp);
             }
             add(&mut edges, &mut tmp, output_nodes[i]);
             call_edge(&o.module, output_nodes[i], &mut edges);
         }
         for (i, p) in config.providers.iter().enumerate() {
+            let uses = uses_of(&|| format!("provider[\"{}\"]", p.name));
             for rf in &p.references {
-                targets_of(rf, &[], &mut tmp);
+                targets_of(rf, &[], uses, &mut tmp);
             }
             add(&mut edges, &mut tmp, provider_nodes[i]);
         }
         for (i, c) in config.module_calls.iter().enumerate() {
+            let uses = uses_of(&|| module_text(&c.child_path()));
             for rf in &c.references {
-                targets_of(rf, &c.module, &mut tmp);
+                targets_of(rf, &c.module, uses, &mut tmp);
             }
             for rf in &c.depends_on {
                 depends_of(rf, &c.module, &mut tmp);
@@ -220,8 +250,9 @@ impl ConfigGraph {
         }
         for (i, v) in config.module_variables.iter().enumerate() {
             let caller = &v.module[..v.module.len().saturating_sub(1)];
+            let uses = uses_of(&|| prefixed(&v.module, &format!("var.{}", v.name)));
             for rf in &v.references {
-                targets_of(rf, caller, &mut tmp);
+                targets_of(rf, caller, uses, &mut tmp);
             }
             add(&mut edges, &mut tmp, var_nodes[i]);
             call_edge(&v.module, var_nodes[i], &mut edges);

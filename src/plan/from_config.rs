@@ -255,6 +255,17 @@ fn eval_fn(expr: Expr, env: Arc<dyn Environment>) -> EvalFn {
 }
 
 impl Builder<'_, '_> {
+    /// Records which module outputs the object `node` reads.
+    fn uses(&mut self, node: String, uses: Vec<(String, Option<String>)>) {
+        if !uses.is_empty() {
+            self.out
+                .module_output_uses
+                .entry(node)
+                .or_default()
+                .extend(uses);
+        }
+    }
+
     /// Adds module `m` at `path`; `providers` maps the module's provider keys to the root's
     /// (empty at the root, where every key is its own). Returns the module's description
     /// in the shape of Terraform's JSON configuration (used for child modules).
@@ -296,6 +307,10 @@ impl Builder<'_, '_> {
             self.out.described.variables = described_vars.clone();
         }
         for l in m.locals.values() {
+            self.uses(
+                node_name(&module_str, &format!("local.{}", l.name)),
+                eval::module_output_uses(&l.expr),
+            );
             self.out.locals.push(NamedExpr {
                 module: path.to_vec(),
                 name: l.name.clone(),
@@ -305,6 +320,11 @@ impl Builder<'_, '_> {
         }
         let mut described_outputs = serde_json::Map::new();
         for o in m.outputs.values() {
+            let mut uses = eval::module_output_uses(&o.value);
+            for d in &o.depends_on {
+                uses.extend(eval::module_output_uses(d));
+            }
+            self.uses(node_name(&module_str, &format!("output.{}", o.name)), uses);
             let mut refs = expr_refs(&o.value);
             for d in &o.depends_on {
                 refs.extend(expr_refs(d));
@@ -347,6 +367,10 @@ impl Builder<'_, '_> {
             }
             let mut refs = Vec::new();
             body_references(&p.body, &mut refs);
+            self.uses(
+                format!("provider[\"{key}\"]"),
+                eval::body_module_output_uses(&p.body),
+            );
             self.out.providers.push(ProviderConfig {
                 name: key.clone(),
                 type_name: p.name.clone(),
@@ -391,6 +415,11 @@ impl Builder<'_, '_> {
                     local_key.clone()
                 }
             };
+            let mut uses = eval::body_module_output_uses(&r.body);
+            for e in r.count.iter().chain(&r.for_each).chain(&r.depends_on) {
+                uses.extend(eval::module_output_uses(e));
+            }
+            self.uses(addr.to_string(), uses);
             let (rc, described) = self.resource(r, addr, provider);
             described_resources.push((rc.addr.clone(), described));
             self.out.resources.push(rc);
@@ -492,6 +521,21 @@ impl Builder<'_, '_> {
             _ => Expansion::Single,
         };
         let depends_on: Vec<Reference> = call.depends_on.iter().flat_map(expr_refs).collect();
+        let caller = path
+            .iter()
+            .map(|n| format!("module.{n}"))
+            .collect::<Vec<_>>()
+            .join(".");
+        let mut uses = Vec::new();
+        for e in call
+            .count
+            .iter()
+            .chain(&call.for_each)
+            .chain(&call.depends_on)
+        {
+            uses.extend(eval::module_output_uses(e));
+        }
+        self.uses(node_name(&caller, &format!("module.{}", call.name)), uses);
         if !depends_on.is_empty() {
             described.insert(
                 "depends_on".into(),
@@ -565,6 +609,15 @@ impl Builder<'_, '_> {
                 continue;
             }
             let references = arg.map(|a| dedup(expr_refs(&a.expr))).unwrap_or_default();
+            if let Some(a) = arg {
+                self.uses(
+                    node_name(
+                        &node_name(&caller, &format!("module.{}", call.name)),
+                        &format!("var.{vn}"),
+                    ),
+                    eval::module_output_uses(&a.expr),
+                );
+            }
             self.out.module_variables.push(ModuleVariable {
                 module: child_path.clone(),
                 name: vn.clone(),
@@ -809,6 +862,15 @@ impl Builder<'_, '_> {
                 ),
             }
         }
+    }
+}
+
+/// The graph node name of an object named `name` in module `module` (keyless text).
+fn node_name(module: &str, name: &str) -> String {
+    if module.is_empty() {
+        name.to_string()
+    } else {
+        format!("{module}.{name}")
     }
 }
 

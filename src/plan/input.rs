@@ -201,6 +201,11 @@ pub struct Configuration {
     pub module_variables: Vec<ModuleVariable>,
     /// `path.module` of each child module, keyed by its path (call names).
     pub module_dirs: BTreeMap<Vec<String>, String>,
+    /// Which module outputs each object reads, keyed by the object's graph node name
+    /// (`brick_data.r`, `module.a.local.x`, …): `(call, Some(output))`, or `(call, None)`
+    /// for a use of the whole module. Objects absent here depend on every output of the
+    /// modules they reference.
+    pub module_output_uses: BTreeMap<String, Vec<(String, Option<String>)>>,
     /// A digest of the configuration's source, recorded in saved plans.
     pub hash: String,
 }
