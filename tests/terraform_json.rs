@@ -1052,4 +1052,11 @@ fn plans_and_states_of_child_module_instances_are_read_with_their_module_address
         Some("delete_because_no_module")
     );
     shrink.assert_no_other_defects("a plan deleting a module instance");
+
+    let destroy = p.plan(&["--destroy"]);
+    assert_eq!(
+        destroy.counts(),
+        BTreeMap::from([("delete".to_string(), 7)])
+    );
+    destroy.assert_no_other_defects("a destroy plan of module instances");
 }
