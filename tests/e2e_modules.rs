@@ -1079,3 +1079,26 @@ output "echo" {
     let out = p.brick(&["output", "--json"]).ok().json();
     assert_eq!(out["echo"]["value"], "constant");
 }
+
+#[test]
+fn targeting_one_module_instance_leaves_the_other_instances_alone() {
+    let p = Project::example();
+    assert_eq!(
+        sorted(p.changes(&["--target", "module.node[\"kvm1\"]"])),
+        pairs(&[
+            ("brick_data.cluster_token", "create"),
+            ("module.node[\"kvm1\"].brick_data.identity", "create"),
+            ("module.node[\"kvm1\"].brick_data.join", "create"),
+        ])
+    );
+    p.apply(&[]);
+    let replace = p.changes(&["--replace", "module.node[\"kvm3\"].brick_data.identity"]);
+    let replaced: Vec<&(String, String)> = replace.iter().filter(|(_, a)| a != "no-op").collect();
+    assert_eq!(
+        replaced,
+        [&(
+            "module.node[\"kvm3\"].brick_data.identity".to_string(),
+            "delete,create".to_string()
+        )]
+    );
+}
