@@ -404,7 +404,7 @@ pub async fn apply(
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
-    let mut locals_cache = Working::default();
+    let mut locals_cache = ValuesCache::default();
     // The order of locals is fixed by the configuration: work it out once, not per step.
     let local_order = locals_order(config);
     let mut launch: Vec<Task> = Vec::new();
@@ -662,6 +662,7 @@ pub async fn apply(
                                 .entry(c.addr.resource.clone())
                                 .or_default()
                                 .insert(c.addr.key.clone(), v.clone());
+                            locals_cache.changed(&c.addr.resource);
                             if let Some(prev) = &c.previous_addr {
                                 let _ = sink.record(prev, None);
                             }
@@ -672,6 +673,7 @@ pub async fn apply(
                                 if let Some(m) = instances.get_mut(&c.addr.resource) {
                                     m.remove(&c.addr.key);
                                 }
+                                locals_cache.changed(&c.addr.resource);
                                 if let Some(prev) = &c.previous_addr {
                                     let _ = sink.record(prev, None);
                                 }
@@ -888,6 +890,40 @@ fn locals_order(config: &Configuration) -> Vec<crate::graph::Node> {
         .collect()
 }
 
+/// The last values walk ([`eval_locals_in`]) and the resources it read: it stays valid
+/// until one of those changes, so a large apply does not walk every module instance again
+/// for each step that needs a final plan.
+#[derive(Default)]
+struct ValuesCache {
+    values: Working,
+    reads: std::collections::HashSet<ResourceAddr>,
+    valid: bool,
+}
+
+impl ValuesCache {
+    fn changed(&mut self, resource: &ResourceAddr) {
+        if self.valid && self.reads.contains(resource) {
+            self.valid = false;
+        }
+    }
+
+    fn get(
+        &mut self,
+        config: &Configuration,
+        order: &[crate::graph::Node],
+        instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+        shapes: &HashMap<ResourceAddr, Shape>,
+    ) -> &Working {
+        if !self.valid {
+            let reads = std::cell::RefCell::new(std::collections::HashSet::new());
+            self.values = eval_locals_with(config, order, instances, shapes, Some(&reads));
+            self.reads = reads.into_inner();
+            self.valid = true;
+        }
+        &self.values
+    }
+}
+
 /// Every module instance's variables, locals and outputs, evaluated with the resource
 /// values known now.
 fn eval_locals_in(
@@ -896,11 +932,27 @@ fn eval_locals_in(
     instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
     shapes: &HashMap<ResourceAddr, Shape>,
 ) -> Working {
+    eval_locals_with(config, order, instances, shapes, None)
+}
+
+/// [`eval_locals_in`], noting in `reads` every resource the walk read.
+fn eval_locals_with(
+    config: &Configuration,
+    order: &[crate::graph::Node],
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+    reads: Option<&std::cell::RefCell<std::collections::HashSet<ResourceAddr>>>,
+) -> Working {
     let mut w = Working {
         variables: config.variables.clone(),
         ..Default::default()
     };
-    let lookup = |a: &ResourceAddr| resource_value(a, instances, shapes);
+    let lookup = |a: &ResourceAddr| {
+        if let Some(r) = reads {
+            r.borrow_mut().insert(a.clone());
+        }
+        resource_value(a, instances, shapes)
+    };
     let mut diags = Vec::new();
     let mut unexpanded = Vec::new();
     for n in order {
@@ -928,7 +980,7 @@ async fn final_plan(
     prior: &Value,
     instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
     shapes: &HashMap<ResourceAddr, Shape>,
-    locals_cache: &mut Working,
+    locals_cache: &mut ValuesCache,
     local_order: &[crate::graph::Node],
 ) -> Result<Value, Vec<Diagnostic>> {
     let Some(rc) = resources.get(&c.addr.resource.config_addr()) else {
@@ -941,10 +993,10 @@ async fn final_plan(
     let schema = providers
         .resource_schema(&c.provider, &c.addr.resource)
         .map_err(|d| vec![d])?;
-    *locals_cache = eval_locals_in(config, local_order, instances, shapes);
+    let values = locals_cache.get(config, local_order, instances, shapes);
     let base = ApplyScope {
         module: &c.addr.resource.module,
-        values: locals_cache,
+        values,
         instances,
         shapes,
     };
