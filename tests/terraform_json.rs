@@ -910,6 +910,98 @@ fn the_configuration_declares_every_variable_and_carries_resource_expressions() 
 }
 
 // ------------------------------------------------------------------------------------------
+// relevant_attributes, references, timestamp and data sources
+
+#[test]
+fn relevant_attributes_traversal_references_and_the_timestamp_are_read_by_terraform_json() {
+    let Some(check) = checker() else { return };
+    let p = Project::new(
+        check,
+        r#"
+resource "brick_data" "base" {
+  input = { x = "a" }
+}
+resource "brick_data" "list" {
+  count = 2
+  input = "i${count.index}"
+}
+resource "brick_data" "use" {
+  input = [brick_data.base.output.x, brick_data.list[0].id]
+}
+output "o" {
+  value = brick_data.use.output
+}
+"#,
+    );
+    let plan = p.plan(&[]);
+    plan.assert_no_other_defects("plan");
+    assert!(plan.defects("timestamp").is_empty(), "{}", plan.text);
+    for line in [
+        r#"relevant brick_data.base ["output","x"]"#,
+        r#"relevant brick_data.list[0] ["id"]"#,
+        r#"relevant brick_data.use ["output"]"#,
+        "timestamp rfc3339",
+    ] {
+        assert!(plan.has(line), "no {line:?} in:\n{}", plan.text);
+    }
+    let j: Json = serde_json::from_slice(&p.brick(&["plan", "--json"]).stdout).unwrap();
+    let used = j["configuration"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "brick_data.use")
+        .unwrap();
+    assert_eq!(
+        used["expressions"]["input"]["references"],
+        serde_json::json!([
+            "brick_data.base.output.x",
+            "brick_data.base.output",
+            "brick_data.base",
+            "brick_data.list[0].id",
+            "brick_data.list[0]",
+            "brick_data.list"
+        ])
+    );
+}
+
+#[test]
+fn remote_state_reads_now_and_during_apply_are_read_by_terraform_json() {
+    let Some(check) = checker() else { return };
+    let other = Project::new(check, "output \"subnet\" {\n  value = \"10.0.0.0/24\"\n}\n");
+    other.apply(&[]);
+    let path = other.dir.path().join("brick.state.json");
+    let p = Project::new(
+        check,
+        &format!(
+            r#"
+data "brick_remote_state" "now" {{
+  backend = "local"
+  config  = {{ path = {path:?} }}
+}}
+resource "brick_data" "where" {{
+  input = {path:?}
+}}
+data "brick_remote_state" "later" {{
+  backend = "local"
+  config  = {{ path = brick_data.where.output }}
+}}
+resource "brick_data" "use" {{
+  input = [data.brick_remote_state.now.outputs.subnet, data.brick_remote_state.later.outputs.subnet]
+}}
+"#,
+            path = path.display().to_string()
+        ),
+    );
+    let plan = p.plan(&[]);
+    plan.assert_no_other_defects("plan");
+    // Read while planning: not a change (as Terraform); read during apply: a read.
+    assert_eq!(plan.changes().get("data.brick_remote_state.now"), None);
+    assert_eq!(plan.action("data.brick_remote_state.later"), "read");
+    p.apply(&[]);
+    p.state().assert_no_other_defects("state");
+}
+
+// ------------------------------------------------------------------------------------------
 // The checker itself can fail
 
 /// A plan spoiled the ways a careless emitter would spoil it must be rejected or reported, so

@@ -1018,6 +1018,17 @@ async fn final_plan(
     let block = &schema.block;
     let cfg = (rc.body)(&scope, block)?;
     let cfg = mark_sensitive(&fill(cfg, block), block);
+    if c.action == Action::Read {
+        // Data sources have no provider plan: the configuration, now known, is read as it is
+        // and what the read computes stays unknown until then.
+        let mut m = cfg.as_mapping().cloned().unwrap_or_default();
+        for (name, a) in &block.attributes {
+            if !a.settable() {
+                m.insert(name.clone(), Value::unknown(a.ty.clone()));
+            }
+        }
+        return Ok(Value::object(m));
+    }
     let (planned, _) = plan_call(provider, &c.addr, block, prior, &cfg).await?;
     let violations = check_new_state(&c.after, &planned)
         .into_iter()

@@ -1,10 +1,15 @@
 //! The built-in provider `brick`, which needs no configuration and manages objects that live
-//! only in state. Its one resource, `brick_data`, behaves exactly like Terraform's
-//! `terraform_data`: `input` and `triggers_replace` are set by the user, `output` mirrors
-//! `input`, `id` is a random UUID chosen at creation, and a change of `triggers_replace`
-//! replaces the object.
+//! only in state. `brick_data` behaves exactly like Terraform's `terraform_data`: `input` and
+//! `triggers_replace` are set by the user, `output` mirrors `input`, `id` is a random UUID
+//! chosen at creation, and a change of `triggers_replace` replaces the object. `brick_sleep`
+//! (`sleep.rs`) is hashicorp/time's `time_sleep`; the data source `brick_remote_state`
+//! (`remote_state.rs`) is Terraform's `terraform_remote_state`.
 //!
-//! Randomness comes in through [`IdSource`], so the provider does no ambient I/O.
+//! Randomness comes in through [`IdSource`] and files through [`remote_state::SharedFs`], so
+//! the provider does no ambient I/O of its own.
+
+pub mod remote_state;
+pub mod sleep;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,11 +29,22 @@ pub type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
 /// The `brick` provider.
 pub struct BrickProvider {
     ids: IdSource,
+    fs: remote_state::SharedFs,
 }
 
 impl BrickProvider {
+    /// A provider reading `brick_remote_state` files from the real disk.
     pub fn new(ids: IdSource) -> BrickProvider {
-        BrickProvider { ids }
+        BrickProvider {
+            ids,
+            fs: Arc::new(crate::config::RealFs),
+        }
+    }
+
+    /// The same provider reading files through `fs` (an in-memory one in tests).
+    pub fn with_fs(mut self, fs: remote_state::SharedFs) -> BrickProvider {
+        self.fs = fs;
+        self
     }
 
     /// A provider whose ids are `00000000-0000-4000-8000-000000000001`, `…2`, …: for tests.
@@ -101,6 +117,20 @@ impl Provider for BrickProvider {
                 block: BrickProvider::data_block(),
             },
         );
+        s.resources.insert(
+            sleep::BRICK_SLEEP.into(),
+            ResourceSchema {
+                version: 0,
+                block: sleep::block(),
+            },
+        );
+        s.data_sources.insert(
+            remote_state::BRICK_REMOTE_STATE.into(),
+            ResourceSchema {
+                version: 0,
+                block: remote_state::block(),
+            },
+        );
         s
     }
 
@@ -108,7 +138,18 @@ impl Provider for BrickProvider {
         Vec::new()
     }
 
+    fn validate_resource(&self, type_name: &str, config: &Value) -> Diagnostics {
+        match type_name {
+            sleep::BRICK_SLEEP => sleep::validate(config),
+            remote_state::BRICK_REMOTE_STATE => remote_state::validate(config),
+            _ => Vec::new(),
+        }
+    }
+
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
+        if req.type_name == sleep::BRICK_SLEEP {
+            return sleep::plan(req);
+        }
         let mut resp = PlanResponse {
             planned: req.proposed.clone(),
             requires_replace: Vec::new(),
@@ -137,6 +178,9 @@ impl Provider for BrickProvider {
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
+        if req.type_name == sleep::BRICK_SLEEP {
+            return sleep::apply(req, &self.ids).await;
+        }
         if req.planned.is_null() {
             return ApplyResponse {
                 new_state: req.planned.clone(),
@@ -207,9 +251,12 @@ impl Provider for BrickProvider {
     async fn read_data_source(
         &self,
         type_name: &str,
-        _config: &Value,
+        config: &Value,
     ) -> Result<Value, Diagnostics> {
-        Err(vec![unknown_type(type_name)])
+        match type_name {
+            remote_state::BRICK_REMOTE_STATE => remote_state::read(&*self.fs, config),
+            _ => Err(vec![unknown_type(type_name)]),
+        }
     }
 }
 
@@ -219,7 +266,9 @@ fn unknown_type(type_name: &str) -> Diagnostic {
         "Unsupported resource type",
         format!("The provider brick has no type named {type_name}."),
     )
-    .with_help("The built-in provider offers the resource brick_data.")
+    .with_help(
+        "The built-in provider offers the resources brick_data and brick_sleep and the data source brick_remote_state.",
+    )
 }
 
 #[cfg(test)]
@@ -268,6 +317,43 @@ mod tests {
             ],
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn brick_sleep_keeps_the_provider_contract() {
+        let p = BrickProvider::with_sequential_ids();
+        let cfg = |d: &str, t: &str| {
+            Value::object_from([
+                ("create_duration", Value::string(d)),
+                ("destroy_duration", Value::string("1ms")),
+                (
+                    "triggers",
+                    Value::map(Type::String, [("k".to_string(), Value::string(t))].into()),
+                ),
+                ("id", Value::null(Type::String)),
+            ])
+        };
+        assert_conforms(
+            &p,
+            &[Fixture::new(sleep::BRICK_SLEEP, cfg("1ms", "a")).updated(cfg("2ms", "a"))],
+        )
+        .await;
+        assert_conforms(
+            &p,
+            &[Fixture::new(sleep::BRICK_SLEEP, cfg("1ms", "a")).updated(cfg("1ms", "b"))],
+        )
+        .await;
+    }
+
+    #[test]
+    fn an_invalid_sleep_duration_is_a_clear_error() {
+        let p = BrickProvider::with_sequential_ids();
+        let ds = p.validate_resource(
+            sleep::BRICK_SLEEP,
+            &Value::object_from([("create_duration", Value::string("10 minutes"))]),
+        );
+        assert_eq!(ds.len(), 1);
+        assert_eq!(ds[0].code, "brick::builtin::invalid_duration");
     }
 
     #[tokio::test]

@@ -218,7 +218,25 @@ async fn make_plan(
         prior.serial = None;
     }
     let events = plan_events(args.json);
-    let p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events).await;
+    // Planning changes nothing real: on Ctrl-C it stops at once and releases the lock.
+    let mut interrupts = Interrupts::install();
+    let planned = tokio::select! {
+        p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events) => Some(p),
+        _ = interrupts.next() => None,
+    };
+    let Some(mut p) = planned else {
+        ctx.ui.error_line(&format!(
+            "\nInterrupt received. Stopped planning; nothing was changed.\n\nError: {} interrupted",
+            if operation == "plan" {
+                "Plan"
+            } else {
+                "Operation"
+            }
+        ));
+        let _ = locked.lock.release();
+        return None;
+    };
+    p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
     Some((p, locked, fresh))
 }
 
@@ -408,9 +426,20 @@ pub async fn apply_cmd(
                     "brick will perform the actions described above.",
                 )
             };
-            match ctx.ui.confirm(q, e) {
+            // The answer is read on a blocking thread so that Ctrl-C at the prompt cancels.
+            let ui = ctx.ui;
+            let (q2, e2) = (q.to_string(), e.to_string());
+            let mut interrupts = Interrupts::install();
+            let answer = tokio::select! {
+                a = tokio::task::spawn_blocking(move || ui.confirm(&q2, &e2)) => {
+                    a.unwrap_or_else(|e| Err(e.to_string()))
+                }
+                _ = interrupts.next() => Ok(false),
+            };
+            match answer {
                 Ok(true) => {}
                 Ok(false) => {
+                    let _ = locked.lock.release();
                     ctx.ui.error_line(&format!(
                         "\nError: {} cancelled.",
                         if destroy { "Destroy" } else { "Apply" }
@@ -436,6 +465,115 @@ pub async fn apply_cmd(
     run_apply(ctx, &p, &loaded, locked, args).await
 }
 
+/// Forwards events and keeps the operations that started and have not finished.
+struct Tracker {
+    inner: Arc<dyn EventSink>,
+    #[allow(clippy::type_complexity)]
+    running: std::sync::Mutex<
+        std::collections::BTreeMap<
+            String,
+            (
+                InstanceAddr,
+                crate::plan::model::Action,
+                bool,
+                std::time::Instant,
+            ),
+        >,
+    >,
+}
+
+impl EventSink for Tracker {
+    fn emit(&self, e: Event) {
+        match &e {
+            Event::ApplyStart {
+                addr,
+                action,
+                destroying,
+                ..
+            } => {
+                self.running.lock().unwrap().insert(
+                    format!("{addr}{destroying}"),
+                    (
+                        addr.clone(),
+                        *action,
+                        *destroying,
+                        std::time::Instant::now(),
+                    ),
+                );
+            }
+            Event::ApplyDone {
+                addr, destroying, ..
+            }
+            | Event::ApplyFailed {
+                addr, destroying, ..
+            } => {
+                self.running
+                    .lock()
+                    .unwrap()
+                    .remove(&format!("{addr}{destroying}"));
+            }
+            _ => {}
+        }
+        self.inner.emit(e);
+    }
+}
+
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM as a stream of interruptions.
+struct Interrupts {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn install() -> Interrupts {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Interrupts {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Interrupts {}
+    }
+
+    /// Waits for the next interruption; false when none can come any more.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+                match s {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            }
+            if self.int.is_none() && self.term.is_none() {
+                return false;
+            }
+            tokio::select! {
+                r = one(&mut self.int) => r.is_some(),
+                r = one(&mut self.term) => r.is_some(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
+    }
+}
+
+/// `BRICK_PROGRESS_INTERVAL` (a duration such as `2s`) overrides how often a running operation
+/// reports "Still creating..." (10 s, as Terraform). For CI logs and brick's own tests.
+fn progress_interval_from_env() -> Option<std::time::Duration> {
+    let text = std::env::var("BRICK_PROGRESS_INTERVAL").ok()?;
+    crate::builtin::sleep::parse_duration(&text)
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
 async fn run_apply(
     ctx: &Context,
     p: &Plan,
@@ -453,7 +591,10 @@ async fn run_apply(
         }
     };
     let live: Option<Arc<LiveView<std::io::Stdout>>> =
-        (!args.json && ctx.ui.stdout_tty).then(|| Arc::new(LiveView::new(std::io::stdout())));
+        (!args.json && ctx.ui.stdout_tty).then(|| {
+            let width = terminal_size::terminal_size().map(|(w, _)| w.0 as usize);
+            Arc::new(LiveView::new(std::io::stdout()).with_width(width))
+        });
     let events: Arc<dyn EventSink> = if args.json {
         Arc::new(JsonView::new(std::io::stdout(), Box::new(SystemClock)))
     } else if let Some(l) = &live {
@@ -467,20 +608,37 @@ async fn run_apply(
     if !args.json && p.has_changes() {
         ctx.ui.out("\n");
     }
+    // Remembers what is running, to name what a second Ctrl-C abandons.
+    let tracker = Arc::new(Tracker {
+        inner: events,
+        running: Default::default(),
+    });
+    let events: Arc<dyn EventSink> = tracker.clone();
+    let aborted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cancel = Cancel::new();
     let c2 = cancel.clone();
     let ev2 = events.clone();
+    let aborted2 = aborted.clone();
+    // The handler is installed before any operation starts, so no Ctrl-C during the apply
+    // falls through to the default action (ending the process without recording anything).
+    let mut interrupts = Interrupts::install();
     let signals = tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            if c2.interrupt() == 1 {
+        let mut seen = 0u32;
+        while interrupts.next().await {
+            // Said (and noted) before the executor learns of it, so that every line about
+            // the interruption precedes what it causes.
+            seen += 1;
+            if seen == 1 {
                 ev2.emit(Event::Interrupted);
             } else {
+                aborted2.store(true, std::sync::atomic::Ordering::SeqCst);
                 ev2.emit(Event::Diagnostic(Diagnostic::warning(
                     "brick::apply::cancelled",
                     "Two interrupts received",
-                    "Cancelling the operations still running.",
+                    "Cancelling the operations still running; the next run reconciles what they left unfinished.",
                 )));
             }
+            c2.interrupt();
         }
     });
     let ticker = live.clone().map(|l| {
@@ -492,10 +650,13 @@ async fn run_apply(
         })
     });
     let mut sink = JournalSink::new(&journal, &loaded.providers);
-    let opts = ApplyOptions {
+    let mut opts = ApplyOptions {
         parallelism: args.parallelism.max(1),
         ..Default::default()
     };
+    if let Some(d) = progress_interval_from_env() {
+        opts.progress_interval = d;
+    }
     let outcome = crate::apply::apply(
         p,
         &loaded.engine,
@@ -509,6 +670,19 @@ async fn run_apply(
     .await;
     drop(sink);
     signals.abort();
+    if aborted.load(std::sync::atomic::Ordering::SeqCst) {
+        let left: Vec<_> = std::mem::take(&mut *tracker.running.lock().unwrap())
+            .into_values()
+            .collect();
+        for (addr, action, destroying, started) in left {
+            tracker.inner.emit(Event::Cancelled {
+                addr,
+                action,
+                destroying,
+                elapsed: started.elapsed(),
+            });
+        }
+    }
     if let Some(t) = ticker {
         t.abort();
     }

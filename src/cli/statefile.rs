@@ -408,7 +408,8 @@ impl StateSink for JournalSink<'_> {
             st::Output {
                 value: crate::plan::codec::to_json(&plain),
                 type_: type_to_json(&plain.ty()),
-                sensitive,
+                // A value derived from a sensitive one stays sensitive in state, declared or not.
+                sensitive: sensitive || v.contains_sensitive(),
             }
         });
         let same = self
@@ -430,6 +431,14 @@ impl StateSink for JournalSink<'_> {
 
     fn finish(&mut self) -> Result<(), String> {
         self.journal.flush().map_err(err)
+    }
+}
+
+/// Whether a value names its real object: a non-empty `id`.
+pub fn has_identity(v: &Value) -> bool {
+    match v.get("id") {
+        Some(id) if id.is_known() && !id.is_null() => id.as_str().is_none_or(|s| !s.is_empty()),
+        _ => false,
     }
 }
 
@@ -467,9 +476,7 @@ pub async fn reconcile_pending(journal: &st::Journal, providers: &ProviderSet) -
             .await
         };
         let change = match (intent.action, found) {
-            (st::IntentAction::Create, Ok(Some(v)))
-                if v.is_wholly_known() && v.get("id").is_some_and(|i| !i.is_null()) =>
-            {
+            (st::IntentAction::Create, Ok(Some(v))) if v.is_wholly_known() && has_identity(&v) => {
                 notes.push(format!(
                     "{addr}: an interrupted create had finished; recorded it"
                 ));
@@ -496,6 +503,33 @@ pub async fn reconcile_pending(journal: &st::Journal, providers: &ProviderSet) -
                     "{addr}: could not check an interrupted operation; it stays pending"
                 ));
                 continue;
+            }
+            // The create was under way, the provider cannot find an object from the planned
+            // values alone (it learns the identity only from the create), and nothing is
+            // recorded at the address: the object may exist. Keep it, tainted, so the next
+            // apply replaces it (as Terraform treats a create that failed half-way) rather than
+            // losing track of it.
+            (st::IntentAction::Create, _)
+                if !has_identity(&probe_v)
+                    && current.is_none()
+                    && providers
+                        .get(&pname)
+                        .is_some_and(|p| p.manages_remote_objects()) =>
+            {
+                notes.push(format!(
+                    "{addr}: an interrupted create may have created an object that {pname} cannot look up without the create's result; recorded it as possibly created (tainted), so the next apply replaces it"
+                ));
+                let (_, schema_version) = schema_type(providers, &pname, &addr.resource);
+                let mut object = st::ObjectState::new(intent.planned.clone());
+                object.schema_version = schema_version;
+                object.tainted = true;
+                st::Change::Set {
+                    intent: Some(intent.id),
+                    addr: intent.addr.clone(),
+                    deposed: intent.deposed.clone(),
+                    provider: intent.provider.clone(),
+                    object,
+                }
             }
             _ => {
                 notes.push(

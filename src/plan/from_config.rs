@@ -69,7 +69,13 @@ impl Describe<'_> {
                         && t.chars()
                             .all(|c| c.is_alphanumeric() || "_-.[]\"".contains(c))
                 });
-            for s in written.into_iter().map(str::to_string).chain([base]) {
+            // As Terraform: the whole traversal, then each shorter prefix down to the object
+            // it starts from (`brick_data.a.output.x`, `brick_data.a.output`, `brick_data.a`).
+            let steps = written
+                .map(|w| traversal_steps(&w[base.len()..]))
+                .unwrap_or_default();
+            for n in (0..=steps.len()).rev() {
+                let s = format!("{base}{}", steps[..n].concat());
                 if !out.contains(&s) {
                     out.push(s);
                 }
@@ -113,6 +119,42 @@ impl Describe<'_> {
         }
         serde_json::Value::Object(o)
     }
+}
+
+/// The steps of a written traversal after its root: `.output["k"][0]` → `.output`, `["k"]`,
+/// `[0]`. Anything it cannot split cleanly gives no steps.
+pub(crate) fn traversal_steps(rest: &str) -> Vec<&str> {
+    let mut steps = Vec::new();
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        match b[i] {
+            b'.' => {
+                i += 1;
+                while i < b.len() && b[i] != b'.' && b[i] != b'[' {
+                    i += 1;
+                }
+            }
+            b'[' => {
+                let mut quoted = false;
+                i += 1;
+                while i < b.len() && (quoted || b[i] != b']') {
+                    if b[i] == b'"' {
+                        quoted = !quoted;
+                    }
+                    i += 1;
+                }
+                if i == b.len() {
+                    return Vec::new();
+                }
+                i += 1;
+            }
+            _ => return Vec::new(),
+        }
+        steps.push(&rest[start..i]);
+    }
+    steps
 }
 
 fn dedup(mut v: Vec<Reference>) -> Vec<Reference> {

@@ -174,6 +174,9 @@ pub struct Plan {
     pub variables: BTreeMap<String, serde_json::Value>,
     /// Set when planning failed part-way; such a plan cannot be applied.
     pub errored: bool,
+    /// When the plan was made (RFC 3339, UTC), set by the CLI; Terraform's `timestamp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }

@@ -265,6 +265,7 @@ pub async fn plan(
             .map(|(k, v)| (k.clone(), super::codec::encode_exact(v)))
             .collect(),
         errored,
+        timestamp: None,
         diagnostics: p.diags,
     }
     .with_refreshed(p.refreshed_out)
@@ -445,6 +446,15 @@ impl<'a> Planner<'a> {
                 .get(&addr.resource.config_addr())
                 .copied();
             if !self.instance_selected(idx, addr) {
+                continue;
+            }
+            // A possibly created object (an interrupted create its provider could not look
+            // up) has no id to read by: it stays as recorded, tainted, and is replaced.
+            if inst.tainted
+                && inst.value.get("id").is_none_or(|id| {
+                    id.is_null() || !id.is_known() || id.as_str().is_some_and(str::is_empty)
+                })
+            {
                 continue;
             }
             by_type
@@ -1103,7 +1113,31 @@ impl<'a> Planner<'a> {
                 .read_data_source(&addr.resource.type_name, &config.unmark_deep().0)
                 .await
             {
-                Ok(v) => return mark_sensitive(&v, &schema.block),
+                Ok(v) => {
+                    // Recorded as a no-op change, so that apply sees the value read now (and
+                    // records it in state, as Terraform does) without reading again.
+                    let v = mark_sensitive(&v, &schema.block);
+                    let before = self
+                        .instances
+                        .get(&addr)
+                        .map(|(i, _)| i.value.clone())
+                        .unwrap_or_else(|| Value::null(schema.block.value_type()));
+                    self.push_change(ResourceChange {
+                        addr,
+                        previous_addr: None,
+                        provider: rc.provider.clone(),
+                        action: Action::NoOp,
+                        reason: None,
+                        before,
+                        after: v.clone(),
+                        replace_paths: Vec::new(),
+                        depends_on: deps.to_vec(),
+                        create_before_destroy: false,
+                        importing: None,
+                        schema_version: schema.version,
+                    });
+                    return v;
+                }
                 Err(ds) => {
                     self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
                     return Value::unknown(schema.block.value_type());

@@ -44,6 +44,13 @@ pub enum Event {
         destroying: bool,
         elapsed: Duration,
     },
+    /// A running step abandoned by the second Ctrl-C; what it did is settled by the next run.
+    Cancelled {
+        addr: InstanceAddr,
+        action: Action,
+        destroying: bool,
+        elapsed: Duration,
+    },
     /// A step not started because something it depends on failed.
     Skipped {
         addr: InstanceAddr,

@@ -97,6 +97,12 @@ fn sensitive_or_false(v: &Value) -> Json {
     }
 }
 
+/// A data source read while planning: recorded as a no-op change for apply, but in Terraform's
+/// JSON it is neither a change nor a planned value, only part of the prior state.
+fn read_while_planning(c: &ResourceChange) -> bool {
+    c.addr.resource.mode == ResourceMode::Data && c.action == Action::NoOp
+}
+
 fn resource_change(c: &ResourceChange) -> Json {
     let mut o = Map::new();
     addr_fields(&mut o, &c.addr, &c.provider);
@@ -277,7 +283,7 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     // planned_values: what exists after apply.
     let mut planned = Vec::new();
     for c in &plan.changes {
-        if matches!(c.action, Action::Delete | Action::Forget) {
+        if matches!(c.action, Action::Delete | Action::Forget) || read_while_planning(c) {
             continue;
         }
         let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
@@ -330,7 +336,15 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     }
     o.insert(
         "resource_changes".into(),
-        Json::Array(plan.changes.iter().map(resource_change).collect()),
+        // A data source read while planning is no change to show (Terraform lists reads only
+        // when they happen during apply); its value is in the prior state.
+        Json::Array(
+            plan.changes
+                .iter()
+                .filter(|c| !read_while_planning(c))
+                .map(resource_change)
+                .collect(),
+        ),
     );
     let mut outs = Map::new();
     for oc in &plan.outputs {
@@ -345,14 +359,34 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     let mut prior_state = Map::new();
     prior_state.insert("format_version".into(), json!(STATE_FORMAT));
     prior_state.insert("terraform_version".into(), json!(version()));
+    // As Terraform's, the prior state holds what data sources read while planning.
+    let with_reads;
+    let mut prior = prior;
+    if plan.changes.iter().any(read_while_planning) {
+        let mut p = prior.clone();
+        for c in plan.changes.iter().filter(|c| read_while_planning(c)) {
+            p.instances.insert(
+                c.addr.clone(),
+                crate::plan::model::PriorInstance {
+                    provider: c.provider.clone(),
+                    value: c.after.clone(),
+                    depends_on: c.depends_on.clone(),
+                    tainted: false,
+                    schema_version: c.schema_version,
+                    create_before_destroy: false,
+                },
+            );
+        }
+        with_reads = p;
+        prior = &with_reads;
+    }
     prior_state.insert("values".into(), state_values(prior));
     o.insert("prior_state".into(), Json::Object(prior_state));
     o.insert("configuration".into(), configuration_json(config));
-    let mut relevant = Vec::new();
-    for d in &plan.drift {
-        relevant.push(json!({"resource": d.addr.to_string(), "attribute": []}));
+    let relevant = relevant_attributes(plan, config);
+    if !relevant.is_empty() {
+        o.insert("relevant_attributes".into(), Json::Array(relevant));
     }
-    o.insert("relevant_attributes".into(), Json::Array(relevant));
     if !plan.deferred.is_empty() {
         o.insert(
             "deferred_changes".into(),
@@ -377,6 +411,9 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         ),
     );
     o.insert("errored".into(), json!(plan.errored));
+    if let Some(t) = &plan.timestamp {
+        o.insert("timestamp".into(), json!(t));
+    }
     if plan.mode != PlanMode::Normal {
         o.insert(
             "plan_mode".into(),
@@ -384,6 +421,150 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         );
     }
     Json::Object(o)
+}
+
+/// Every `references` list inside a described expression tree.
+fn collect_references<'a>(j: &'a Json, out: &mut Vec<&'a str>) {
+    match j {
+        Json::Object(m) => {
+            for (k, v) in m {
+                if k == "references" {
+                    out.extend(v.as_array().into_iter().flatten().filter_map(Json::as_str));
+                } else {
+                    collect_references(v, out);
+                }
+            }
+        }
+        Json::Array(xs) => xs.iter().for_each(|x| collect_references(x, out)),
+        _ => {}
+    }
+}
+
+/// A reference to a resource split into the resource (instance) it names and the attribute
+/// path after it: `brick_data.a[0].output["k"]` → (`brick_data.a[0]`, `["output","k"]`,
+/// `brick_data.a`). `None` for references to anything else.
+fn split_resource_ref(r: &str) -> Option<(String, Vec<Json>, String)> {
+    let ident = |s: &str| {
+        s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(s.len())
+    };
+    let mut end = ident(r);
+    let first = &r[..end];
+    let parts = match first {
+        "data" => 3,
+        "var" | "local" | "module" | "each" | "count" | "path" | "self" | "terraform" => {
+            return None;
+        }
+        _ => 2,
+    };
+    for _ in 1..parts {
+        if !r[end..].starts_with('.') {
+            return None;
+        }
+        end += 1 + ident(&r[end + 1..]);
+    }
+    let base = r[..end].to_string();
+    let mut steps = crate::plan::from_config::traversal_steps(&r[end..]).into_iter();
+    let mut resource = base.clone();
+    let mut attrs = Vec::new();
+    let mut first_step = true;
+    for st in steps.by_ref() {
+        if let Some(name) = st.strip_prefix('.') {
+            attrs.push(json!(name));
+        } else {
+            let inner = &st[1..st.len() - 1];
+            let key = match serde_json::from_str::<Json>(inner) {
+                Ok(k @ (Json::String(_) | Json::Number(_))) => k,
+                _ => return None,
+            };
+            if first_step {
+                resource.push_str(st);
+            } else {
+                attrs.push(key);
+            }
+        }
+        first_step = false;
+    }
+    Some((resource, attrs, base))
+}
+
+/// Terraform's `relevant_attributes`: the resource attributes that the resources and outputs
+/// being changed refer to, directly or through the resources and locals they refer to. A
+/// renderer uses them to tell drift that matters from drift that does not.
+fn relevant_attributes(plan: &Plan, config: &Configuration) -> Vec<Json> {
+    let described = &config.described;
+    let mut queue: Vec<&str> = Vec::new();
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        if let Some(d) = described.resources.get(&c.addr.resource.to_string()) {
+            d.values().for_each(|v| collect_references(v, &mut queue));
+        }
+    }
+    for o in plan.outputs.iter().filter(|o| o.action != Action::NoOp) {
+        if let Some(d) = described.outputs.get(&o.name) {
+            collect_references(d, &mut queue);
+        }
+    }
+    let mut local_refs: Vec<String> = Vec::new();
+    let mut seen_resources = std::collections::BTreeSet::new();
+    let mut seen_locals = std::collections::BTreeSet::new();
+    let mut found: std::collections::BTreeSet<(String, String)> = Default::default();
+    let mut attrs: Vec<(String, Vec<Json>)> = Vec::new();
+    while let Some(r) = queue.pop().map(str::to_string).or_else(|| local_refs.pop()) {
+        if let Some(name) = r.strip_prefix("local.") {
+            let name = &name[..name.find(['.', '[']).unwrap_or(name.len())];
+            if seen_locals.insert(name.to_string())
+                && let Some(l) = config.locals.iter().find(|l| l.name == name)
+            {
+                local_refs.extend(l.references.iter().map(reference_base));
+            }
+            continue;
+        }
+        let Some((resource, path, base)) = split_resource_ref(&r) else {
+            continue;
+        };
+        if seen_resources.insert(base.clone())
+            && let Some(d) = described.resources.get(&base)
+        {
+            d.values().for_each(|v| collect_references(v, &mut queue));
+        }
+        if !path.is_empty()
+            && found.insert((resource.clone(), Json::Array(path.clone()).to_string()))
+        {
+            attrs.push((resource, path));
+        }
+    }
+    // Each traversal is listed with all its prefixes; keep the longest.
+    let keep: Vec<&(String, Vec<Json>)> = attrs
+        .iter()
+        .filter(|(r, p)| {
+            !attrs
+                .iter()
+                .any(|(r2, p2)| r2 == r && p2.len() > p.len() && p2.starts_with(p))
+        })
+        .collect();
+    let mut out: Vec<(String, String, Json)> = keep
+        .into_iter()
+        .map(|(r, p)| {
+            let path = Json::Array(p.clone());
+            (
+                r.clone(),
+                path.to_string(),
+                json!({"resource": r, "attribute": path}),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out.into_iter().map(|(_, _, j)| j).collect()
+}
+
+fn reference_base(r: &crate::eval::Reference) -> String {
+    use crate::eval::Reference as R;
+    match r {
+        R::Resource { type_name, name } => format!("{type_name}.{name}"),
+        R::Data { type_name, name } => format!("data.{type_name}.{name}"),
+        R::Local(n) => format!("local.{n}"),
+        _ => String::new(),
+    }
 }
 
 fn configuration_json(config: &Configuration) -> Json {

@@ -46,6 +46,18 @@ fn verbs(action: Action, destroying: bool) -> (&'static str, &'static str, &'sta
     }
 }
 
+fn noun(action: Action, destroying: bool) -> &'static str {
+    if destroying {
+        "Destruction"
+    } else if action == Action::Update {
+        "Modification"
+    } else if action == Action::Read {
+        "Read"
+    } else {
+        "Creation"
+    }
+}
+
 /// The text of one event, without timestamp; `None` for events this view does not show.
 pub fn event_line(e: &Event) -> Option<String> {
     Some(match e {
@@ -75,12 +87,17 @@ pub fn event_line(e: &Event) -> Option<String> {
             }
         }
         Event::ApplyFailed { addr, action, destroying, elapsed } => {
-            let what = if *destroying { "Destruction" } else if *action == Action::Update { "Modification" } else { "Creation" };
-            format!("{addr}: {what} failed after {}", format_elapsed(*elapsed))
+            format!("{addr}: {} failed after {}", noun(*action, *destroying), format_elapsed(*elapsed))
+        }
+        Event::Cancelled { addr, action, destroying, elapsed } => {
+            format!("{addr}: {} cancelled after {}", noun(*action, *destroying), format_elapsed(*elapsed))
         }
         Event::Skipped { addr, because } => format!("{addr}: Skipped because {because} failed"),
         Event::Interrupted => "Interrupt received. Please wait for brick to exit or data loss may occur.\nGracefully shutting down...".to_string(),
-        Event::Diagnostic(_) => return None,
+        Event::Diagnostic(d) => {
+            let prefix = if d.is_error() { "Error: " } else { "Warning: " };
+            format!("{prefix}{}. {}", d.summary, d.detail)
+        }
     })
 }
 
@@ -113,7 +130,11 @@ impl<W: Write + Send> EventSink for LineView<W> {
         let Some(line) = event_line(&e) else { return };
         let mut out = self.out.lock().unwrap();
         let _ = match &self.clock {
-            Some(c) => writeln!(out, "{} {line}", c.now_rfc3339()),
+            Some(c) => {
+                // Every line carries the timestamp, so logs can be filtered line by line.
+                let now = c.now_rfc3339();
+                line.lines().try_for_each(|l| writeln!(out, "{now} {l}"))
+            }
             None => writeln!(out, "{line}"),
         };
     }
@@ -123,12 +144,37 @@ impl<W: Write + Send> EventSink for LineView<W> {
 /// long, redrawn on every event and by [`LiveView::tick`].
 pub struct LiveView<W: Write + Send> {
     out: Mutex<(W, BTreeMap<String, Instant>)>,
+    /// The terminal's width: the status line is cut to fit, because a wrapped line cannot be
+    /// redrawn in place.
+    width: Option<usize>,
 }
 
 impl<W: Write + Send> LiveView<W> {
     pub fn new(out: W) -> Self {
         LiveView {
             out: Mutex::new((out, BTreeMap::new())),
+            width: None,
+        }
+    }
+
+    /// Cuts the status line to `columns` (when known and non-zero).
+    pub fn with_width(mut self, columns: Option<usize>) -> Self {
+        self.width = columns.filter(|c| *c > 10);
+        self
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out.into_inner().unwrap().0
+    }
+
+    fn fit(&self, line: String) -> String {
+        match self.width {
+            Some(w) if line.chars().count() >= w => {
+                let mut cut: String = line.chars().take(w - 2).collect();
+                cut.push('…');
+                cut
+            }
+            _ => line,
         }
     }
 
@@ -150,7 +196,7 @@ impl<W: Write + Send> LiveView<W> {
     /// Redraws the status line (call about once a second).
     pub fn tick(&self) {
         let mut g = self.out.lock().unwrap();
-        let line = Self::status_line(&g.1);
+        let line = self.fit(Self::status_line(&g.1));
         let _ = write!(g.0, "\r\x1b[K{line}");
         let _ = g.0.flush();
     }
@@ -170,7 +216,9 @@ impl<W: Write + Send> EventSink for LiveView<W> {
             Event::ApplyStart { addr, .. } => {
                 g.1.insert(addr.to_string(), Instant::now());
             }
-            Event::ApplyDone { addr, .. } | Event::ApplyFailed { addr, .. } => {
+            Event::ApplyDone { addr, .. }
+            | Event::ApplyFailed { addr, .. }
+            | Event::Cancelled { addr, .. } => {
                 g.1.remove(&addr.to_string());
             }
             // Progress is shown by the status line.
@@ -178,7 +226,7 @@ impl<W: Write + Send> EventSink for LiveView<W> {
             _ => {}
         }
         let Some(line) = event_line(&e) else { return };
-        let status = Self::status_line(&g.1);
+        let status = self.fit(Self::status_line(&g.1));
         let _ = write!(g.0, "\r\x1b[K{line}\n{status}");
         let _ = g.0.flush();
     }
@@ -274,6 +322,17 @@ impl<W: Write + Send> EventSink for JsonView<W> {
                 "error",
                 json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs()}),
             ),
+            // Terraform's UI has no cancel message; consumers know an errored apply.
+            Event::Cancelled {
+                addr,
+                action,
+                destroying,
+                elapsed,
+            } => (
+                "apply_errored",
+                "error",
+                json!({"resource": hook_resource(addr), "action": action_name(*action, *destroying), "elapsed_seconds": elapsed.as_secs()}),
+            ),
             Event::Skipped { addr, because } => (
                 "apply_skipped",
                 "warn",
@@ -321,6 +380,39 @@ impl<W: Write + Send> EventSink for JsonView<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_live_status_line_lists_running_operations_and_fits_the_terminal() {
+        let v = LiveView::new(Vec::new()).with_width(Some(40));
+        for name in ["a", "b"] {
+            v.emit(Event::ApplyStart {
+                addr: format!("brick_sleep.{name}").parse().unwrap(),
+                action: Action::Create,
+                destroying: false,
+                id: None,
+            });
+        }
+        v.emit(Event::ApplyDone {
+            addr: "brick_sleep.a".parse().unwrap(),
+            action: Action::Create,
+            destroying: false,
+            elapsed: Duration::from_secs(3),
+            id: Some("x".into()),
+        });
+        v.finish();
+        let text = String::from_utf8(v.into_inner()).unwrap();
+        let frames: Vec<&str> = text.split("\r\x1b[K").collect();
+        assert_eq!(
+            frames,
+            [
+                "",
+                "brick_sleep.a: Creating...\nRunning 1: brick_sleep.a (0s)",
+                "brick_sleep.b: Creating...\nRunning 2: brick_sleep.a (0s), brick_s…",
+                "brick_sleep.a: Creation complete after 3s [id=x]\nRunning 1: brick_sleep.b (0s)",
+                "",
+            ]
+        );
+    }
 
     struct Fixed;
     impl Clock for Fixed {

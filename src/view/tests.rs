@@ -67,6 +67,7 @@ fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         excludes: vec![],
         variables: BTreeMap::new(),
         errored: false,
+        timestamp: None,
         diagnostics: vec![],
     }
 }

@@ -23,6 +23,8 @@
 //	drift ADDRESS ACTIONS
 //	output NAME ACTIONS [sensitive]
 //	count ACTION N
+//	relevant RESOURCE [STEP,...]   (relevant_attributes, steps as JSON)
+//	timestamp rfc3339              (the plan's timestamp parses as RFC 3339)
 //	resource ADDRESS ...           (state)
 //	defect KIND: DETAIL            (something a Terraform consumer would trip over)
 //
@@ -39,6 +41,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-json/sanitize"
@@ -136,7 +139,7 @@ func checkPlan(data []byte, raw interface{}, secrets []string) {
 	for _, key := range []string{
 		"format_version", "variables", "planned_values", "resource_drift", "resource_changes",
 		"deferred_changes", "complete", "output_changes", "prior_state", "configuration",
-		"relevant_attributes",
+		"relevant_attributes", "timestamp",
 	} {
 		compareLost(key, top[key], rt[key])
 	}
@@ -341,6 +344,18 @@ func checkPlan(data []byte, raw interface{}, secrets []string) {
 		if ra.Resource == "" {
 			defect("relevant_attributes", "relevant_attributes[%d] names no resource", i)
 		}
+		steps := make([]string, 0, len(ra.Attribute))
+		for _, st := range ra.Attribute {
+			steps = append(steps, string(st))
+		}
+		fmt.Printf("relevant %s [%s]\n", ra.Resource, strings.Join(steps, ","))
+	}
+	if plan.Timestamp != "" {
+		if _, err := time.Parse(time.RFC3339, plan.Timestamp); err != nil {
+			defect("timestamp", "timestamp %q is not RFC 3339: %v", plan.Timestamp, err)
+		} else {
+			fmt.Println("timestamp rfc3339")
+		}
 	}
 	if plan.Complete == nil {
 		defect("missing", "the plan has no \"complete\"")
@@ -520,8 +535,8 @@ func checkMaskShape(where string, value, mask interface{}) {
 		}
 		for k, sub := range m {
 			if _, ok := v[k]; !ok {
-				if b, isBool := sub.(bool); isBool && b && strings.HasSuffix(where, "after_unknown") {
-					continue // an unknown attribute is omitted from after
+				if b, isBool := sub.(bool); isBool && b && strings.Contains(where, "after_unknown") {
+					continue // an unknown attribute is omitted from after, at any depth (omitUnknowns)
 				}
 				defect("mask", "%s names %q, which the value lacks", where, k)
 				continue

@@ -1,0 +1,160 @@
+//! Shared helpers of the end-to-end tests that watch a running `brick`: a temporary
+//! configuration directory, one-shot runs, and a running child whose output is read line by
+//! line so a test can act (send a signal) when a given line appears.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Only to keep a broken build from hanging the suite; never a measure of speed.
+pub const PATIENCE: Duration = Duration::from_secs(180);
+
+pub struct Dir(pub tempfile::TempDir);
+
+impl Dir {
+    pub fn new(main_hcl: &str) -> Dir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("main.hcl"), main_hcl).unwrap();
+        Dir(d)
+    }
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+    pub fn sub(&self, name: &str, main_hcl: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(p.join("main.hcl"), main_hcl).unwrap();
+        p
+    }
+    pub fn state(&self) -> serde_json::Value {
+        state_at(self.path())
+    }
+}
+
+pub fn state_at(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("brick.state.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_brick"));
+    c.arg("-C").arg(dir).args(args).env("NO_COLOR", "1");
+    c
+}
+
+/// Runs brick to the end.
+pub fn brick(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The id recorded for a single-instance resource `type.name`, if any.
+pub fn recorded_id(state: &serde_json::Value, ty: &str, name: &str) -> Option<String> {
+    state["resources"]
+        .as_array()?
+        .iter()
+        .find(|r| r["type"] == ty && r["name"] == name && r["mode"] == "managed")
+        .and_then(|r| r["instances"][0]["attributes"]["id"].as_str())
+        .map(String::from)
+}
+
+/// A running brick whose stdout and stderr arrive line by line.
+pub struct Running {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        for r in [Box::new(out) as Box<dyn Read + Send>, Box::new(err)] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(r).lines() {
+                    let Ok(l) = l else { break };
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one contains `needle`; panics (showing the output) when the process
+    /// ends first.
+    pub fn wait_for(&mut self, needle: &str) {
+        if self.seen.iter().any(|l| l.contains(needle)) {
+            return;
+        }
+        loop {
+            match self.lines.recv_timeout(PATIENCE) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    self.seen.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "brick never printed {needle:?}; output:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .arg("-INT")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -INT failed");
+    }
+
+    /// Reads the rest of the output and returns the exit code with every line seen.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        loop {
+            match self.lines.recv_timeout(PATIENCE) {
+                Ok(l) => self.seen.push(l),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    break;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let status = self.child.wait().unwrap();
+        (status.code(), self.seen.join("\n"))
+    }
+}
