@@ -772,6 +772,16 @@ module "wrong" {
 }
 "#,
     );
+    for cmd in ["validate", "plan"] {
+        let r = p.brick(&[cmd]);
+        assert_eq!(r.code, 1, "{cmd}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("(brick::vars::invalid_value)"),
+            "{cmd}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("on ./main.hcl line 4:"), "{}", r.stderr);
+    }
     let r = p.brick(&["plan"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(

@@ -473,6 +473,34 @@ fn validate_module(
                         ));
                     }
                 }
+                // A constant argument of the wrong type is wrong for every instance.
+                for (vn, a) in &call.inputs {
+                    let Some(v) = child.variables.get(vn) else {
+                        continue;
+                    };
+                    let (value, d) = crate::eval::evaluate_const(&a.expr);
+                    if d.iter().any(Diagnostic::is_error) || !value.is_wholly_known() {
+                        continue;
+                    }
+                    if let Err(why) = crate::eval::convert_with_defaults(&value, &v.constraint()) {
+                        c.diags.push(
+                            Diagnostic::error(
+                                "brick::vars::invalid_value",
+                                "Invalid value for input variable",
+                                format!(
+                                    "The value given for var.{vn} of module \"{}\" is not suitable: {}.",
+                                    call.name,
+                                    why.trim_end_matches('.')
+                                ),
+                            )
+                            .at(a.expr.span)
+                            .help(format!(
+                                "The module declares var.{vn} with type {}.",
+                                v.constraint().to_type()
+                            )),
+                        );
+                    }
+                }
             }
         }
     }
