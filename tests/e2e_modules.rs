@@ -194,6 +194,12 @@ fn stable(mut plan: Json) -> Json {
 #[test]
 fn the_modules_example_plans_module_instances_applies_and_then_has_nothing_to_do() {
     let p = Project::example();
+    let valid = p.brick(&["validate"]).ok();
+    assert!(
+        valid.stdout.contains("The configuration is valid."),
+        "{}",
+        valid.stdout
+    );
     let plan = p.brick(&["plan"]).ok();
     assert!(
         plan.stdout
