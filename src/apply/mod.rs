@@ -255,9 +255,13 @@ pub async fn apply(
     let mut used: Vec<&str> = plan.changes.iter().map(|c| c.provider.as_str()).collect();
     used.sort_unstable();
     used.dedup();
-    let root_values = Working {
-        variables: config.variables.clone(),
-        ..Default::default()
+    // The order of locals is fixed by the configuration: work it out once, not per step.
+    let local_order = locals_order(config);
+    // Provider configurations may read locals and module outputs.
+    let root_values = if config.providers.is_empty() {
+        Working::default()
+    } else {
+        eval_locals_in(config, &local_order, &instances, &shapes)
     };
     for name in used {
         let Some(p) = providers.get(name) else {
@@ -405,8 +409,6 @@ pub async fn apply(
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
     let mut locals_cache = ValuesCache::default();
-    // The order of locals is fixed by the configuration: work it out once, not per step.
-    let local_order = locals_order(config);
     let mut launch: Vec<Task> = Vec::new();
     // Per-provider limits: running counts, the steps counted, and ready steps held back.
     let mut per_provider: HashMap<String, usize> = HashMap::new();
