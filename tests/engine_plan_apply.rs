@@ -495,6 +495,7 @@ async fn outputs_are_recorded_even_without_resources() {
     let mut w = World::new();
     let mut c = config(vec![]);
     c.outputs.push(OutputConfig {
+        module: Vec::new(),
         name: "greeting".into(),
         expr: constant(Value::string("hi")),
         references: vec![],

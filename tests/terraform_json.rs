@@ -1076,3 +1076,79 @@ fn the_checker_rejects_or_reports_plans_a_terraform_consumer_would_misread() {
     assert_eq!(code, Some(3), "{text}");
     assert!(text.contains("defect planned_values:"), "{text}");
 }
+
+// ------------------------------------------------------------------------------------------
+// Modules
+
+/// examples/modules in a fresh project: the root calls `./node` once per host (`for_each`).
+fn modules_project(check: &'static Path) -> Project {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/modules");
+    let p = Project::new(
+        check,
+        &std::fs::read_to_string(src.join("main.hcl")).unwrap(),
+    );
+    std::fs::create_dir_all(p.dir.path().join("node")).unwrap();
+    std::fs::copy(
+        src.join("node/main.hcl"),
+        p.dir.path().join("node/main.hcl"),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn plans_and_states_of_child_module_instances_are_read_with_their_module_addresses() {
+    let Some(check) = checker() else { return };
+    let p = modules_project(check);
+    let plan = p.plan(&[]);
+    expect_changes(
+        &plan,
+        &[
+            ("brick_data.cluster_token", "create"),
+            ("module.node[\"kvm1\"].brick_data.identity", "create"),
+            ("module.node[\"kvm1\"].brick_data.join", "create"),
+            ("module.node[\"kvm2\"].brick_data.identity", "create"),
+            ("module.node[\"kvm2\"].brick_data.join", "create"),
+            ("module.node[\"kvm3\"].brick_data.identity", "create"),
+            ("module.node[\"kvm3\"].brick_data.join", "create"),
+        ],
+    );
+    assert!(plan.defects("configuration").is_empty(), "{}", plan.text);
+    plan.assert_no_other_defects("a plan of module instances");
+
+    p.apply(&[]);
+    let state = p.state();
+    assert!(
+        state.has(
+            "resource module.node[\"kvm2\"].brick_data.join mode=managed provider=brick.local/brick/brick depends_on=brick_data.cluster_token"
+        ),
+        "{}",
+        state.text
+    );
+    state.assert_no_other_defects("a state with child modules");
+    p.outputs()
+        .assert_no_other_defects("outputs from module outputs");
+    let same = p.plan(&[]);
+    assert_eq!(same.counts(), BTreeMap::from([("no-op".to_string(), 7)]));
+
+    // One host fewer: its module instance's resources go, because the module is gone.
+    let shrink = p.plan(&["--var", "hosts={kvm1=\"control-plane\"}"]);
+    assert_eq!(
+        shrink.action("module.node[\"kvm3\"].brick_data.identity"),
+        "delete"
+    );
+    assert_eq!(
+        shrink
+            .detail("module.node[\"kvm3\"].brick_data.identity", "reason")
+            .as_deref(),
+        Some("delete_because_no_module")
+    );
+    shrink.assert_no_other_defects("a plan deleting a module instance");
+
+    let destroy = p.plan(&["--destroy"]);
+    assert_eq!(
+        destroy.counts(),
+        BTreeMap::from([("delete".to_string(), 7)])
+    );
+    destroy.assert_no_other_defects("a destroy plan of module instances");
+}

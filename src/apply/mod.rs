@@ -25,12 +25,12 @@ use crate::diag::Diagnostic;
 use tokio::sync::mpsc;
 
 use crate::eval::{Reference, Scope};
-use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
+use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr};
 use crate::plan::input::{Configuration, Expansion, ResourceConfig};
 use crate::plan::model::{Action, Plan, PlanMode, PriorState};
 use crate::plan::planner::{mark_sensitive, plan_call};
 use crate::plan::providers::ProviderSet;
-use crate::plan::scope::{InstanceScope, Shape};
+use crate::plan::scope::{InstanceScope, ModuleView, Shape, Working};
 use crate::view::event::{Event, EventSink};
 pub use cancel::Cancel;
 
@@ -142,35 +142,39 @@ struct Done {
     elapsed: Duration,
 }
 
-/// The scope of apply: resource values assembled on demand from instance values.
+/// The value of a resource (in a module instance) assembled from its instances' values.
+fn resource_value(
+    addr: &ResourceAddr,
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+) -> Option<Value> {
+    let cfg = addr.config_addr();
+    let shape = shapes.get(&cfg).copied().unwrap_or(Shape::Single);
+    let empty = BTreeMap::new();
+    let inst = instances.get(addr).unwrap_or(&empty);
+    let mut w = Working::default();
+    w.set_resource(addr, shape, inst);
+    w.resources.remove(addr)
+}
+
+/// The scope of apply in one module instance: variables, locals and module values from a
+/// values walk ([`eval_locals_in`]), resource values assembled on demand from instances.
 struct ApplyScope<'a> {
-    variables: &'a BTreeMap<String, Value>,
-    locals: &'a HashMap<String, Value>,
+    module: &'a str,
+    values: &'a Working,
     instances: &'a HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
     shapes: &'a HashMap<ResourceAddr, Shape>,
 }
 
 impl Scope for ApplyScope<'_> {
     fn get(&self, reference: &Reference) -> Option<Value> {
-        let addr = match reference {
-            Reference::Variable(n) => return self.variables.get(n).cloned(),
-            Reference::Local(n) => return self.locals.get(n).cloned(),
-            Reference::Resource { type_name, name } => ResourceAddr::managed(type_name, name),
-            Reference::Data { type_name, name } => ResourceAddr {
-                module: String::new(),
-                mode: ResourceMode::Data,
-                type_name: type_name.clone(),
-                name: name.clone(),
-            },
-            Reference::PathModule | Reference::PathRoot => return Some(Value::string(".")),
-            _ => return None,
-        };
-        let shape = self.shapes.get(&addr).copied().unwrap_or(Shape::Single);
-        let empty = BTreeMap::new();
-        let inst = self.instances.get(&addr).unwrap_or(&empty);
-        let mut w = crate::plan::scope::Working::default();
-        w.set_resource(&addr, shape, inst);
-        w.resources.remove(&addr)
+        let lookup = |a: &ResourceAddr| resource_value(a, self.instances, self.shapes);
+        ModuleView {
+            working: self.values,
+            module: self.module,
+            lookup: Some(&lookup),
+        }
+        .get(reference)
     }
 }
 
@@ -216,6 +220,7 @@ pub async fn apply(
     cancel: &Cancel,
 ) -> ApplyOutcome {
     let mut out = ApplyOutcome::default();
+    // Keyed by configuration address (module keys dropped); look up with `config_addr()`.
     let resources: HashMap<&ResourceAddr, &ResourceConfig> =
         config.resources.iter().map(|r| (&r.addr, r)).collect();
     let shapes: HashMap<ResourceAddr, Shape> = config
@@ -250,7 +255,14 @@ pub async fn apply(
     let mut used: Vec<&str> = plan.changes.iter().map(|c| c.provider.as_str()).collect();
     used.sort_unstable();
     used.dedup();
-    let locals: HashMap<String, Value> = HashMap::new();
+    // The order of locals is fixed by the configuration: work it out once, not per step.
+    let local_order = locals_order(config);
+    // Provider configurations may read locals and module outputs.
+    let root_values = if config.providers.is_empty() {
+        Working::default()
+    } else {
+        eval_locals_in(config, &local_order, &instances, &shapes)
+    };
     for name in used {
         let Some(p) = providers.get(name) else {
             out.diagnostics.push(Diagnostic::error(
@@ -268,8 +280,8 @@ pub async fn apply(
             None => Value::empty_object(),
             Some(pc) => {
                 let scope = ApplyScope {
-                    variables: &config.variables,
-                    locals: &locals,
+                    module: "",
+                    values: &root_values,
                     instances: &instances,
                     shapes: &shapes,
                 };
@@ -293,7 +305,8 @@ pub async fn apply(
     let mut steps: Vec<Step> = Vec::new();
     let mut apply_step: HashMap<&InstanceAddr, usize> = HashMap::new();
     let mut destroy_step: HashMap<&InstanceAddr, usize> = HashMap::new();
-    let mut by_resource: HashMap<&ResourceAddr, Vec<usize>> = HashMap::new();
+    // By configuration address: a dependency is recorded without module instance keys.
+    let mut by_resource: HashMap<ResourceAddr, Vec<usize>> = HashMap::new();
     let new_step = |steps: &mut Vec<Step>, change, kind| {
         steps.push(Step {
             change,
@@ -308,7 +321,10 @@ pub async fn apply(
         if plan.mode == PlanMode::RefreshOnly {
             break;
         }
-        by_resource.entry(&c.addr.resource).or_default().push(ci);
+        by_resource
+            .entry(c.addr.resource.config_addr())
+            .or_default()
+            .push(ci);
         match c.action {
             Action::NoOp | Action::Create | Action::Update | Action::Read => {
                 apply_step.insert(&c.addr, new_step(&mut steps, ci, StepKind::Apply));
@@ -392,9 +408,7 @@ pub async fn apply(
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
-    let mut locals_cache: HashMap<String, Value> = HashMap::new();
-    // The order of locals is fixed by the configuration: work it out once, not per step.
-    let local_order = locals_order(config);
+    let mut locals_cache = ValuesCache::default();
     let mut launch: Vec<Task> = Vec::new();
     // Per-provider limits: running counts, the steps counted, and ready steps held back.
     let mut per_provider: HashMap<String, usize> = HashMap::new();
@@ -533,15 +547,17 @@ pub async fn apply(
                 }
                 intents_queued = true;
             }
-            let timeout = resources.get(&c.addr.resource).and_then(|rc| {
-                if destroying {
-                    rc.timeouts.delete
-                } else if c.action == Action::Update {
-                    rc.timeouts.update
-                } else {
-                    rc.timeouts.create
-                }
-            });
+            let timeout = resources
+                .get(&c.addr.resource.config_addr())
+                .and_then(|rc| {
+                    if destroying {
+                        rc.timeouts.delete
+                    } else if c.action == Action::Update {
+                        rc.timeouts.update
+                    } else {
+                        rc.timeouts.create
+                    }
+                });
             events.emit(Event::ApplyStart {
                 addr: c.addr.clone(),
                 action: c.action,
@@ -622,7 +638,7 @@ pub async fn apply(
         }
         let kind = step.kind;
         let destroying = kind != StepKind::Apply && kind != StepKind::Forget;
-        let rc = resources.get(&c.addr.resource).copied();
+        let rc = resources.get(&c.addr.resource.config_addr()).copied();
         let block = rc
             .and_then(|_| {
                 providers
@@ -648,6 +664,7 @@ pub async fn apply(
                                 .entry(c.addr.resource.clone())
                                 .or_default()
                                 .insert(c.addr.key.clone(), v.clone());
+                            locals_cache.changed(&c.addr.resource);
                             if let Some(prev) = &c.previous_addr {
                                 let _ = sink.record(prev, None);
                             }
@@ -658,6 +675,7 @@ pub async fn apply(
                                 if let Some(m) = instances.get_mut(&c.addr.resource) {
                                     m.remove(&c.addr.key);
                                 }
+                                locals_cache.changed(&c.addr.resource);
                                 if let Some(prev) = &c.previous_addr {
                                     let _ = sink.record(prev, None);
                                 }
@@ -740,10 +758,10 @@ pub async fn apply(
 
     // Outputs, evaluated with the final values (only when everything they need was applied).
     if plan.mode == PlanMode::Normal && !out.interrupted {
-        let locals = eval_locals_in(config, &local_order, &instances, &shapes);
+        let values = eval_locals_in(config, &local_order, &instances, &shapes);
         let scope = ApplyScope {
-            variables: &config.variables,
-            locals: &locals,
+            module: "",
+            values: &values,
             instances: &instances,
             shapes: &shapes,
         };
@@ -756,7 +774,7 @@ pub async fn apply(
         for o in config
             .outputs
             .iter()
-            .filter(|o| planned.contains(o.name.as_str()))
+            .filter(|o| o.module.is_empty() && planned.contains(o.name.as_str()))
         {
             match (o.expr)(&scope, &Block::default()) {
                 Ok(v) if v.is_wholly_known() => {
@@ -850,10 +868,11 @@ fn state_error(e: String) -> Diagnostic {
     .help("Nothing more is started; fix the problem and run apply again.")
 }
 
-/// The locals in dependency order (indices into `config.locals`); empty when they form a cycle,
-/// which planning has already reported.
-fn locals_order(config: &Configuration) -> Vec<usize> {
-    if config.locals.is_empty() {
+/// The nodes the values walk evaluates (locals, module calls, child module inputs and
+/// outputs) in dependency order; empty when they form a cycle, which planning has already
+/// reported.
+fn locals_order(config: &Configuration) -> Vec<crate::graph::Node> {
+    if config.locals.is_empty() && config.module_calls.is_empty() {
         return Vec::new();
     }
     let graph = crate::graph::ConfigGraph::build(config);
@@ -862,33 +881,93 @@ fn locals_order(config: &Configuration) -> Vec<usize> {
     };
     order
         .into_iter()
-        .filter_map(|n| match graph.graph[n] {
-            crate::graph::Node::Local(i) => Some(i),
-            _ => None,
+        .map(|n| graph.graph[n].clone())
+        .filter(|n| match n {
+            crate::graph::Node::Local(_)
+            | crate::graph::Node::ModuleCall(_)
+            | crate::graph::Node::ModuleVariable(_) => true,
+            crate::graph::Node::Output(i) => !config.outputs[*i].module.is_empty(),
+            _ => false,
         })
         .collect()
 }
 
+/// The last values walk ([`eval_locals_in`]) and the resources it read: it stays valid
+/// until one of those changes, so a large apply does not walk every module instance again
+/// for each step that needs a final plan.
+#[derive(Default)]
+struct ValuesCache {
+    values: Working,
+    reads: std::collections::HashSet<ResourceAddr>,
+    valid: bool,
+}
+
+impl ValuesCache {
+    fn changed(&mut self, resource: &ResourceAddr) {
+        if self.valid && self.reads.contains(resource) {
+            self.valid = false;
+        }
+    }
+
+    fn get(
+        &mut self,
+        config: &Configuration,
+        order: &[crate::graph::Node],
+        instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+        shapes: &HashMap<ResourceAddr, Shape>,
+    ) -> &Working {
+        if !self.valid {
+            let reads = std::cell::RefCell::new(std::collections::HashSet::new());
+            self.values = eval_locals_with(config, order, instances, shapes, Some(&reads));
+            self.reads = reads.into_inner();
+            self.valid = true;
+        }
+        &self.values
+    }
+}
+
+/// Every module instance's variables, locals and outputs, evaluated with the resource
+/// values known now.
 fn eval_locals_in(
     config: &Configuration,
-    order: &[usize],
+    order: &[crate::graph::Node],
     instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
     shapes: &HashMap<ResourceAddr, Shape>,
-) -> HashMap<String, Value> {
-    let mut locals = HashMap::new();
-    for &i in order {
-        let l = &config.locals[i];
-        let scope = ApplyScope {
-            variables: &config.variables,
-            locals: &locals,
-            instances,
-            shapes,
-        };
-        let v = (l.expr)(&scope, &Block::default())
-            .unwrap_or_else(|_| Value::unknown(brick_provider_api::Type::Dynamic));
-        locals.insert(l.name.clone(), v);
+) -> Working {
+    eval_locals_with(config, order, instances, shapes, None)
+}
+
+/// [`eval_locals_in`], noting in `reads` every resource the walk read.
+fn eval_locals_with(
+    config: &Configuration,
+    order: &[crate::graph::Node],
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+    reads: Option<&std::cell::RefCell<std::collections::HashSet<ResourceAddr>>>,
+) -> Working {
+    let mut w = Working {
+        variables: config.variables.clone(),
+        ..Default::default()
+    };
+    let lookup = |a: &ResourceAddr| {
+        if let Some(r) = reads {
+            r.borrow_mut().insert(a.clone());
+        }
+        resource_value(a, instances, shapes)
+    };
+    let mut diags = Vec::new();
+    let mut unexpanded = Vec::new();
+    for n in order {
+        crate::plan::scope::eval_value_node(
+            config,
+            n,
+            &mut w,
+            Some(&lookup),
+            &mut diags,
+            &mut unexpanded,
+        );
     }
-    locals
+    w
 }
 
 /// Evaluates the configuration again with the values now known, plans once more, and checks
@@ -903,10 +982,10 @@ async fn final_plan(
     prior: &Value,
     instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
     shapes: &HashMap<ResourceAddr, Shape>,
-    locals_cache: &mut HashMap<String, Value>,
-    local_order: &[usize],
+    locals_cache: &mut ValuesCache,
+    local_order: &[crate::graph::Node],
 ) -> Result<Value, Vec<Diagnostic>> {
-    let Some(rc) = resources.get(&c.addr.resource) else {
+    let Some(rc) = resources.get(&c.addr.resource.config_addr()) else {
         return Err(vec![Diagnostic::error(
             "brick::apply::config_missing",
             "Configuration changed since the plan",
@@ -916,10 +995,10 @@ async fn final_plan(
     let schema = providers
         .resource_schema(&c.provider, &c.addr.resource)
         .map_err(|d| vec![d])?;
-    *locals_cache = eval_locals_in(config, local_order, instances, shapes);
+    let values = locals_cache.get(config, local_order, instances, shapes);
     let base = ApplyScope {
-        variables: &config.variables,
-        locals: locals_cache,
+        module: &c.addr.resource.module,
+        values,
         instances,
         shapes,
     };

@@ -178,32 +178,13 @@ pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 
     let prior = state
         .map(|s| prior_of(&s, &loaded.providers))
         .unwrap_or_default();
-    // Resource values as recorded, shaped as references see them.
-    let mut working = crate::plan::scope::Working::default();
-    let mut by_resource: std::collections::BTreeMap<
-        crate::plan::address::ResourceAddr,
-        std::collections::BTreeMap<crate::plan::address::InstanceKey, Value>,
-    > = Default::default();
-    for (a, i) in &prior.instances {
-        by_resource
-            .entry(a.resource.clone())
-            .or_default()
-            .insert(a.key.clone(), i.value.clone());
-    }
-    for rc in &loaded.engine.resources {
-        let shape = match rc.expansion {
-            crate::plan::input::Expansion::Single => crate::plan::scope::Shape::Single,
-            crate::plan::input::Expansion::Count(_) => crate::plan::scope::Shape::Count,
-            crate::plan::input::Expansion::ForEach(_) => crate::plan::scope::Shape::ForEach,
-        };
-        if let Some(inst) = by_resource.get(&rc.addr) {
-            working.set_resource(&rc.addr, shape, inst);
-        }
-    }
+    // Values as recorded, shaped as references see them (module outputs included).
+    let working = crate::plan::scope::values_from_state(&loaded.engine, &prior);
     let env = ctx.env();
     let lookup = move |r: &Reference| -> Option<Value> {
         match r {
             Reference::Resource { .. } | Reference::Data { .. } => working.get(r),
+            Reference::Module(n) => working.module_value("", n),
             _ => None,
         }
     };
@@ -819,12 +800,23 @@ pub async fn import(
     let inst: InstanceAddr = match &targets[0] {
         Target::Instance(i) => i.clone(),
         Target::Resource(r) => r.instance(crate::plan::address::InstanceKey::None),
+        Target::Module(m) => {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::import::module_address",
+                    "Import needs a resource address",
+                    format!("{m} names a module; import needs one resource instance, such as {m}.brick_data.x."),
+                )],
+                &loaded.config.files,
+            );
+            return 1;
+        }
     };
     let Some(rc) = loaded
         .engine
         .resources
         .iter()
-        .find(|r| r.addr == inst.resource)
+        .find(|r| r.addr == inst.resource.config_addr())
     else {
         ctx.ui.diagnostics(
             &[Diagnostic::error("brick::import::no_config", "Import to non-existent resource address", format!("Before importing this resource, please create its configuration in the root module: {} is not declared.", inst.resource))

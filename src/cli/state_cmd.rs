@@ -193,10 +193,21 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                 for a in moving {
                     let ia = addr_from_state(&a);
                     let dest = match (&from, &to) {
+                        (Target::Module(m1), Target::Module(m2)) => {
+                            match crate::plan::address::moved_module(&ia.resource.module, m1, m2) {
+                                Some(m) => ia.resource.in_module(&m).instance(ia.key.clone()),
+                                None => return Err(format!("cannot move {ia} to {destination}")),
+                            }
+                        }
                         (Target::Resource(_), Target::Resource(r)) => r.instance(ia.key.clone()),
                         (_, Target::Instance(i)) => i.clone(),
                         (Target::Instance(_), Target::Resource(r)) => {
                             r.instance(crate::plan::address::InstanceKey::None)
+                        }
+                        _ => {
+                            return Err(format!(
+                                "cannot move {source} to {destination}: a module moves only to a module, a resource only to a resource"
+                            ));
                         }
                     };
                     let sdest = super::statefile::addr_to_state(&dest);

@@ -207,7 +207,7 @@ pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
                         .filter_map(|d| match d.parse() {
                             Ok(crate::plan::address::Target::Resource(r)) => Some(r),
                             Ok(crate::plan::address::Target::Instance(i)) => Some(i.resource),
-                            Err(_) => None,
+                            Ok(crate::plan::address::Target::Module(_)) | Err(_) => None,
                         })
                         .collect(),
                     tainted: obj.tainted,

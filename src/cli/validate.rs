@@ -101,7 +101,49 @@ pub fn validate(config: &Config, schemas: &BTreeMap<String, ProviderSchema>) -> 
     schemas.entry("brick".into()).or_insert_with(builtin_schema);
     let mut diags = Vec::new();
     validate_module(&config.root, &schemas, &mut diags);
+    module_cycles(config, &mut diags);
     diags
+}
+
+/// Cycles through module boundaries, found on the planner's graph, where each module input,
+/// output and object is its own node (`module.m.output.out → brick_data.r →
+/// module.m.var.word → module.m.brick_data.x → module.m.output.out`).
+fn module_cycles(config: &Config, diags: &mut Vec<Diagnostic>) {
+    if config.root.module_calls.is_empty() {
+        return;
+    }
+    let env: std::sync::Arc<dyn crate::eval::Environment> =
+        std::sync::Arc::new(crate::eval::NullEnvironment);
+    let (engine, _) = crate::plan::from_config::from_config(config, BTreeMap::new(), env);
+    let graph = crate::graph::ConfigGraph::build(&engine);
+    let Err(d) = graph.order(&engine) else {
+        return;
+    };
+    let Some(cycle) = d
+        .detail
+        .split_once(": ")
+        .map(|(_, c)| c.trim_end_matches('.'))
+    else {
+        return;
+    };
+    if !cycle.contains("module.") {
+        return; // a cycle within one module: reported by `cycles`
+    }
+    // Point at the first module call the cycle passes through.
+    let span = cycle
+        .split(" → ")
+        .find_map(|n| n.strip_prefix("module.")?.split('.').next())
+        .and_then(|name| config.root.module_calls.get(name))
+        .map(|c| c.decl_span);
+    diags.push(
+        Diagnostic::error(
+            "brick::config::cycle",
+            "Cycle in references",
+            format!("These objects refer to each other in a cycle: {cycle}."),
+        )
+        .at_opt(span)
+        .help("Break the cycle by removing one of the references, or moving a value into a variable or local that does not depend on the others."),
+    );
 }
 
 fn resource_schema<'a>(
@@ -431,6 +473,34 @@ fn validate_module(
                         ));
                     }
                 }
+                // A constant argument of the wrong type is wrong for every instance.
+                for (vn, a) in &call.inputs {
+                    let Some(v) = child.variables.get(vn) else {
+                        continue;
+                    };
+                    let (value, d) = crate::eval::evaluate_const(&a.expr);
+                    if d.iter().any(Diagnostic::is_error) || !value.is_wholly_known() {
+                        continue;
+                    }
+                    if let Err(why) = crate::eval::convert_with_defaults(&value, &v.constraint()) {
+                        c.diags.push(
+                            Diagnostic::error(
+                                "brick::vars::invalid_value",
+                                "Invalid value for input variable",
+                                format!(
+                                    "The value given for var.{vn} of module \"{}\" is not suitable: {}.",
+                                    call.name,
+                                    why.trim_end_matches('.')
+                                ),
+                            )
+                            .at(a.expr.span)
+                            .help(format!(
+                                "The module declares var.{vn} with type {}.",
+                                v.constraint().to_type()
+                            )),
+                        );
+                    }
+                }
             }
         }
     }
@@ -752,6 +822,12 @@ fn cycles(m: &Module, diags: &mut Vec<Diagnostic>) {
             }
         }
         let names: Vec<String> = path.iter().map(|n| graph[*n].clone()).collect();
+        // A module call is one node here, which over-approximates: whether a cycle really
+        // passes through a module depends on which outputs use which inputs. Those cycles
+        // are found on the planner's graph instead (see `module_cycles`).
+        if names.iter().any(|n| n.starts_with("module.")) {
+            continue;
+        }
         if !reported.insert(names.clone()) {
             continue;
         }
@@ -797,8 +873,9 @@ fn target_of(e: &Expr, diags: &mut Vec<Diagnostic>, what: &str) -> Option<Target
 fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
     let declared = |t: &Target| -> bool {
         match t {
-            Target::Module(steps) => {
-                steps.len() == 1 && m.module_calls.contains_key(&steps[0].name)
+            Target::Module(path) => {
+                let steps = crate::addr::module_steps(path).unwrap_or_default();
+                steps.len() == 1 && m.module_calls.contains_key(&steps[0].0)
             }
             Target::Resource(r) => {
                 r.module.is_empty() && m.resource(r.mode, &r.type_name, &r.name).is_some()
@@ -844,10 +921,8 @@ fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         if let (
-            Target::Resource(a)
-            | Target::Instance(crate::addr::AbsResourceInstance { resource: a, .. }),
-            Target::Resource(b)
-            | Target::Instance(crate::addr::AbsResourceInstance { resource: b, .. }),
+            Target::Resource(a) | Target::Instance(crate::addr::InstanceAddr { resource: a, .. }),
+            Target::Resource(b) | Target::Instance(crate::addr::InstanceAddr { resource: b, .. }),
         ) = (&from, &to)
             && a.type_name != b.type_name
         {

@@ -129,7 +129,9 @@ pub use inputs::{
     CliVar, VariableInput, VariableSource, env_inputs, gather_inputs, parse_var_flag,
     parse_vars_file, resolve_variables,
 };
-pub use refs::{body_references, references, references_with};
+pub use refs::{
+    body_module_output_uses, body_references, module_output_uses, references, references_with,
+};
 
 /// An [`Environment`] with no files, a fixed clock and fixed "random" values, for tests,
 /// constant evaluation and `validate`.

@@ -13,10 +13,34 @@ pub fn references(expr: &Expr) -> Vec<(Reference, Span)> {
 
 /// [`references`] with extra names bound locally (dynamic block iterators).
 pub fn references_with(expr: &Expr, bound: &[&str]) -> Vec<(Reference, Span)> {
-    let mut out = Vec::new();
+    let mut out = Out::default();
     let mut names: Vec<String> = bound.iter().map(|s| s.to_string()).collect();
     walk(expr, &mut names, &mut out);
-    out
+    out.refs
+}
+
+/// The module outputs an expression reads: `(call, Some(output))` for `module.NAME.OUTPUT`
+/// and `module.NAME[KEY].OUTPUT`, `(call, None)` when it uses `module.NAME` as a whole (a
+/// splat, a `for` over its instances, the object itself). The graph uses this to make an
+/// object depend on just the outputs it reads.
+pub fn module_output_uses(expr: &Expr) -> Vec<(String, Option<String>)> {
+    let mut out = Out::default();
+    walk(expr, &mut Vec::new(), &mut out);
+    out.outputs
+}
+
+/// [`module_output_uses`] of a block body (see [`body_references`]).
+pub fn body_module_output_uses(body: &crate::config::Body) -> Vec<(String, Option<String>)> {
+    let mut out = Out::default();
+    walk_body(body, &mut Vec::new(), &mut out);
+    out.outputs
+}
+
+/// What a walk collects.
+#[derive(Default)]
+struct Out {
+    refs: Vec<(Reference, Span)>,
+    outputs: Vec<(String, Option<String>)>,
 }
 
 fn attr(steps: &[Step], i: usize) -> Option<&str> {
@@ -60,13 +84,13 @@ pub(crate) fn reference_of(name: &str, steps: &[Step]) -> Option<Reference> {
     })
 }
 
-fn walk(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
+fn walk(e: &Expr, bound: &mut Vec<String>, out: &mut Out) {
     match &e.kind {
         ExprKind::Variable(n) => {
             if !bound.iter().any(|b| b == n)
                 && let Some(r) = reference_of(n, &[])
             {
-                out.push((r, e.span));
+                out.refs.push((r, e.span));
             }
         }
         ExprKind::Traversal(root, steps) => {
@@ -74,7 +98,15 @@ fn walk(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
                 if !bound.iter().any(|b| b == n)
                     && let Some(r) = reference_of(n, steps)
                 {
-                    out.push((r, e.span));
+                    if let Reference::Module(call) = &r {
+                        let output = match (steps.get(1), steps.get(2)) {
+                            (Some(Step::Attr(a, _)), _) => Some(a.clone()),
+                            (Some(Step::Index(_)), Some(Step::Attr(a, _))) => Some(a.clone()),
+                            _ => None,
+                        };
+                        out.outputs.push((call.clone(), output));
+                    }
+                    out.refs.push((r, e.span));
                 }
             } else {
                 walk(root, bound, out);
@@ -125,7 +157,7 @@ fn walk(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
     }
 }
 
-fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
+fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Out) {
     for p in parts {
         match p {
             TemplatePart::Literal(_) => {}
@@ -160,17 +192,13 @@ fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<(Re
 /// `dynamic` block iterators treated as local names, not references. Use this for resource,
 /// data source and provider bodies.
 pub fn body_references(body: &crate::config::Body) -> Vec<(Reference, Span)> {
-    let mut out = Vec::new();
+    let mut out = Out::default();
     let mut bound: Vec<String> = Vec::new();
     walk_body(body, &mut bound, &mut out);
-    out
+    out.refs
 }
 
-fn walk_body(
-    body: &crate::config::Body,
-    bound: &mut Vec<String>,
-    out: &mut Vec<(Reference, Span)>,
-) {
+fn walk_body(body: &crate::config::Body, bound: &mut Vec<String>, out: &mut Out) {
     for a in &body.attributes {
         walk(&a.expr, bound, out);
     }
@@ -235,6 +263,21 @@ mod tests {
         );
         assert_eq!(refs_of("self.id"), ["self"]);
         assert_eq!(refs_of("path.module"), ["path.module"]);
+    }
+
+    #[test]
+    fn module_output_uses_name_the_output_read_or_none_for_the_whole_module() {
+        let uses = |src: &str| {
+            let (e, _) = crate::config::syntax::parse_expression(src, 0);
+            module_output_uses(&e.unwrap())
+        };
+        assert_eq!(uses("module.a.out"), [("a".into(), Some("out".into()))]);
+        assert_eq!(
+            uses("module.a[\"k\"].out"),
+            [("a".into(), Some("out".into()))]
+        );
+        assert_eq!(uses("module.a[*].out"), [("a".into(), None)]);
+        assert_eq!(uses("[for m in module.a : m.x]"), [("a".into(), None)]);
     }
 
     #[test]

@@ -24,25 +24,49 @@ pub enum Node {
     Local(usize),
     Output(usize),
     Provider(usize),
+    /// Index into `Configuration::module_calls`: the call's expansion.
+    ModuleCall(usize),
+    /// Index into `Configuration::module_variables`.
+    ModuleVariable(usize),
 }
 
 pub struct ConfigGraph {
     pub graph: DiGraph<Node, ()>,
     pub resource_nodes: Vec<NodeIndex>,
+    /// Configuration resources (module paths without keys) → index.
     pub by_resource: HashMap<ResourceAddr, usize>,
 }
 
-fn resource_key(r: &Reference) -> Option<ResourceAddr> {
+/// `module.a.module.b` for the path `["a", "b"]`.
+pub fn module_text(path: &[String]) -> String {
+    path.iter()
+        .map(|n| format!("module.{n}"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn resource_key(r: &Reference, module: &str) -> Option<ResourceAddr> {
     match r {
-        Reference::Resource { type_name, name } => Some(ResourceAddr::managed(type_name, name)),
+        Reference::Resource { type_name, name } => Some(ResourceAddr {
+            module: module.to_string(),
+            mode: ResourceMode::Managed,
+            type_name: type_name.clone(),
+            name: name.clone(),
+        }),
         Reference::Data { type_name, name } => Some(ResourceAddr {
-            module: String::new(),
+            module: module.to_string(),
             mode: ResourceMode::Data,
             type_name: type_name.clone(),
             name: name.clone(),
         }),
         _ => None,
     }
+}
+
+fn child(path: &[String], name: &str) -> Vec<String> {
+    let mut p = path.to_vec();
+    p.push(name.to_string());
+    p
 }
 
 impl ConfigGraph {
@@ -52,18 +76,24 @@ impl ConfigGraph {
         let mut graph = DiGraph::new();
         let mut by_resource = HashMap::new();
         let mut resource_nodes = Vec::with_capacity(config.resources.len());
+        let mut resource_paths: Vec<Vec<String>> = Vec::with_capacity(config.resources.len());
         for (i, r) in config.resources.iter().enumerate() {
             by_resource.insert(r.addr.clone(), i);
             resource_nodes.push(graph.add_node(Node::Resource(i)));
+            resource_paths.push(if r.addr.module.is_empty() {
+                Vec::new()
+            } else {
+                crate::plan::address::module_names(&r.addr.module)
+            });
         }
         let local_nodes: Vec<_> = (0..config.locals.len())
             .map(|i| graph.add_node(Node::Local(i)))
             .collect();
-        let local_by_name: HashMap<&str, NodeIndex> = config
+        let local_by_name: HashMap<(&[String], &str), NodeIndex> = config
             .locals
             .iter()
             .zip(&local_nodes)
-            .map(|(l, n)| (l.name.as_str(), *n))
+            .map(|(l, n)| ((l.module.as_slice(), l.name.as_str()), *n))
             .collect();
         let provider_nodes: Vec<_> = (0..config.providers.len())
             .map(|i| graph.add_node(Node::Provider(i)))
@@ -77,47 +107,155 @@ impl ConfigGraph {
         let output_nodes: Vec<_> = (0..config.outputs.len())
             .map(|i| graph.add_node(Node::Output(i)))
             .collect();
+        let call_nodes: Vec<_> = (0..config.module_calls.len())
+            .map(|i| graph.add_node(Node::ModuleCall(i)))
+            .collect();
+        let call_by_path: HashMap<Vec<String>, NodeIndex> = config
+            .module_calls
+            .iter()
+            .zip(&call_nodes)
+            .map(|(c, n)| (c.child_path(), *n))
+            .collect();
+        let var_nodes: Vec<_> = (0..config.module_variables.len())
+            .map(|i| graph.add_node(Node::ModuleVariable(i)))
+            .collect();
+        let var_by_name: HashMap<(&[String], &str), NodeIndex> = config
+            .module_variables
+            .iter()
+            .zip(&var_nodes)
+            .map(|(v, n)| ((v.module.as_slice(), v.name.as_str()), *n))
+            .collect();
+        let mut outputs_of: HashMap<&[String], Vec<NodeIndex>> = HashMap::new();
+        let mut output_by_name: HashMap<(&[String], &str), NodeIndex> = HashMap::new();
+        for (o, n) in config.outputs.iter().zip(&output_nodes) {
+            outputs_of.entry(o.module.as_slice()).or_default().push(*n);
+            output_by_name.insert((o.module.as_slice(), o.name.as_str()), *n);
+        }
+        type Uses = [(String, Option<String>)];
+        let no_uses: &Uses = &[];
 
-        let target_of = |r: &Reference| -> Option<NodeIndex> {
-            if let Some(addr) = resource_key(r) {
-                return by_resource.get(&addr).map(|i| resource_nodes[*i]);
+        // What a reference made in module `path` depends on; `uses` says which module
+        // outputs the object reads (all of them when it uses a module as a whole).
+        let targets_of = |r: &Reference, path: &[String], uses: &Uses, out: &mut Vec<NodeIndex>| {
+            if let Some(addr) = resource_key(r, &module_text(path)) {
+                if let Some(i) = by_resource.get(&addr) {
+                    out.push(resource_nodes[*i]);
+                }
+                return;
             }
             match r {
-                Reference::Local(n) => local_by_name.get(n.as_str()).copied(),
-                _ => None,
+                Reference::Local(n) => out.extend(local_by_name.get(&(path, n.as_str()))),
+                Reference::Variable(n) => out.extend(var_by_name.get(&(path, n.as_str()))),
+                Reference::Module(n) => {
+                    let cp = child(path, n);
+                    out.extend(call_by_path.get(&cp));
+                    let mine: Vec<&Option<String>> = uses
+                        .iter()
+                        .filter(|(c, _)| c == n)
+                        .map(|(_, o)| o)
+                        .collect();
+                    if !mine.is_empty() && mine.iter().all(|o| o.is_some()) {
+                        for o in mine.into_iter().flatten() {
+                            out.extend(output_by_name.get(&(cp.as_slice(), o.as_str())));
+                        }
+                    } else {
+                        out.extend(outputs_of.get(cp.as_slice()).into_iter().flatten());
+                    }
+                }
+                _ => {}
             }
         };
-        let mut edges = Vec::new();
-        for (i, r) in config.resources.iter().enumerate() {
-            for rf in r.references.iter().chain(&r.depends_on) {
-                if let Some(t) = target_of(rf) {
-                    edges.push((t, resource_nodes[i]));
+        // `depends_on = [module.x]`: everything inside module.x.
+        let depends_of = |r: &Reference, path: &[String], out: &mut Vec<NodeIndex>| {
+            if let Reference::Module(n) = r {
+                let cp = child(path, n);
+                for (i, rp) in resource_paths.iter().enumerate() {
+                    if rp.starts_with(&cp) {
+                        out.push(resource_nodes[i]);
+                    }
                 }
             }
+            targets_of(r, path, no_uses, out);
+        };
+        let mut edges = Vec::new();
+        let mut tmp = Vec::new();
+        let add =
+            |edges: &mut Vec<(NodeIndex, NodeIndex)>, tmp: &mut Vec<NodeIndex>, to: NodeIndex| {
+                edges.extend(tmp.drain(..).map(|t| (t, to)));
+            };
+        // Everything in a child module waits for its call's expansion.
+        let call_edge =
+            |path: &[String], to: NodeIndex, edges: &mut Vec<(NodeIndex, NodeIndex)>| {
+                if let Some(c) = call_by_path.get(path) {
+                    edges.push((*c, to));
+                }
+            };
+        let uses_of = |name: &dyn Fn() -> String| -> &Uses {
+            if config.module_output_uses.is_empty() {
+                return no_uses;
+            }
+            config
+                .module_output_uses
+                .get(&name())
+                .map_or(no_uses, |v| v.as_slice())
+        };
+        for (i, r) in config.resources.iter().enumerate() {
+            let path = &resource_paths[i];
+            let uses = uses_of(&|| r.addr.to_string());
+            for rf in &r.references {
+                targets_of(rf, path, uses, &mut tmp);
+            }
+            for rf in &r.depends_on {
+                depends_of(rf, path, &mut tmp);
+            }
+            add(&mut edges, &mut tmp, resource_nodes[i]);
             if let Some(p) = provider_by_name.get(r.provider.as_str()) {
                 edges.push((*p, resource_nodes[i]));
             }
+            call_edge(path, resource_nodes[i], &mut edges);
         }
         for (i, l) in config.locals.iter().enumerate() {
+            let uses = uses_of(&|| prefixed(&l.module, &format!("local.{}", l.name)));
             for rf in &l.references {
-                if let Some(t) = target_of(rf) {
-                    edges.push((t, local_nodes[i]));
-                }
+                targets_of(rf, &l.module, uses, &mut tmp);
             }
+            add(&mut edges, &mut tmp, local_nodes[i]);
+            call_edge(&l.module, local_nodes[i], &mut edges);
         }
         for (i, o) in config.outputs.iter().enumerate() {
+            let uses = uses_of(&|| prefixed(&o.module, &format!("output.{}", o.name)));
             for rf in &o.references {
-                if let Some(t) = target_of(rf) {
-                    edges.push((t, output_nodes[i]));
-                }
+                targets_of(rf, &o.module, uses, &mut tmp);
             }
+            add(&mut edges, &mut tmp, output_nodes[i]);
+            call_edge(&o.module, output_nodes[i], &mut edges);
         }
         for (i, p) in config.providers.iter().enumerate() {
+            let uses = uses_of(&|| format!("provider[\"{}\"]", p.name));
             for rf in &p.references {
-                if let Some(t) = target_of(rf) {
-                    edges.push((t, provider_nodes[i]));
-                }
+                targets_of(rf, &[], uses, &mut tmp);
             }
+            add(&mut edges, &mut tmp, provider_nodes[i]);
+        }
+        for (i, c) in config.module_calls.iter().enumerate() {
+            let uses = uses_of(&|| module_text(&c.child_path()));
+            for rf in &c.references {
+                targets_of(rf, &c.module, uses, &mut tmp);
+            }
+            for rf in &c.depends_on {
+                depends_of(rf, &c.module, &mut tmp);
+            }
+            add(&mut edges, &mut tmp, call_nodes[i]);
+            call_edge(&c.module, call_nodes[i], &mut edges);
+        }
+        for (i, v) in config.module_variables.iter().enumerate() {
+            let caller = &v.module[..v.module.len().saturating_sub(1)];
+            let uses = uses_of(&|| prefixed(&v.module, &format!("var.{}", v.name)));
+            for rf in &v.references {
+                targets_of(rf, caller, uses, &mut tmp);
+            }
+            add(&mut edges, &mut tmp, var_nodes[i]);
+            call_edge(&v.module, var_nodes[i], &mut edges);
         }
         edges.sort();
         edges.dedup();
@@ -131,23 +269,68 @@ impl ConfigGraph {
         }
     }
 
-    /// The nodes in an order where every node comes after what it depends on.
+    /// The nodes in an order where every node comes after what it depends on. A cycle is
+    /// a diagnostic that lists it (`a → b → a`).
     pub fn order(&self, config: &Configuration) -> Result<Vec<NodeIndex>, Diagnostic> {
         petgraph::algo::toposort(&self.graph, None).map_err(|cycle| {
-            let n = &self.graph[cycle.node_id()];
+            let path = self.cycle_through(cycle.node_id());
+            let mut names: Vec<String> = path
+                .iter()
+                .map(|n| self.node_name(&self.graph[*n], config))
+                .collect();
+            let first = names.first().cloned().unwrap_or_default();
+            if names.len() > 1 || self.graph.contains_edge(path[0], path[0]) {
+                names.push(first.clone());
+            }
             Diagnostic::error(
                 "brick::graph::cycle",
                 "Cycle in the configuration",
                 format!(
-                    "{} depends, directly or indirectly, on itself.",
-                    self.node_name(n, config)
+                    "{first} depends, directly or indirectly, on itself: {}.",
+                    names.join(" → ")
                 ),
             )
             .help("Break the cycle by removing one of the references or depends_on entries.")
         })
     }
 
-    /// The resources a resource depends on, directly or through locals.
+    /// The nodes of one cycle through `start`'s strongly connected component, in order
+    /// (each depends on the one after it... read as "is needed by" along graph edges).
+    fn cycle_through(&self, start: NodeIndex) -> Vec<NodeIndex> {
+        let scc = petgraph::algo::tarjan_scc(&self.graph)
+            .into_iter()
+            .find(|c| c.contains(&start))
+            .unwrap_or_else(|| vec![start]);
+        let members: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
+        // Breadth-first search from start back to start within the component.
+        let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(n) = queue.pop_front() {
+            for m in self.graph.neighbors_directed(n, Direction::Outgoing) {
+                if !members.contains(&m) {
+                    continue;
+                }
+                if m == start {
+                    let mut path = vec![n];
+                    let mut cur = n;
+                    while cur != start {
+                        cur = prev[&cur];
+                        path.push(cur);
+                    }
+                    path.reverse();
+                    return path;
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(m) {
+                    e.insert(n);
+                    queue.push_back(m);
+                }
+            }
+        }
+        vec![start]
+    }
+
+    /// The resources a resource depends on, directly or through locals, module inputs,
+    /// module calls and module outputs.
     pub fn resource_dependencies(&self, resource: usize) -> Vec<usize> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -159,13 +342,28 @@ impl ConfigGraph {
                 }
                 match self.graph[d] {
                     Node::Resource(i) => out.push(i),
-                    Node::Local(_) => stack.push(d),
-                    _ => {}
+                    Node::Local(_)
+                    | Node::ModuleVariable(_)
+                    | Node::ModuleCall(_)
+                    | Node::Output(_) => stack.push(d),
+                    Node::Provider(_) => {}
                 }
             }
         }
         out.sort_unstable();
         out
+    }
+
+    /// Every node the resources `start` depend on, directly or indirectly, `start` included.
+    pub fn ancestors(&self, start: &[usize]) -> std::collections::HashSet<NodeIndex> {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<NodeIndex> = start.iter().map(|i| self.resource_nodes[*i]).collect();
+        while let Some(n) = stack.pop() {
+            if seen.insert(n) {
+                stack.extend(self.graph.neighbors_directed(n, Direction::Incoming));
+            }
+        }
+        seen
     }
 
     /// Resources reachable from `start` following edges forwards (dependents) or backwards
@@ -194,9 +392,20 @@ impl ConfigGraph {
     pub fn node_name(&self, n: &Node, config: &Configuration) -> String {
         match n {
             Node::Resource(i) => config.resources[*i].addr.to_string(),
-            Node::Local(i) => format!("local.{}", config.locals[*i].name),
-            Node::Output(i) => format!("output.{}", config.outputs[*i].name),
+            Node::Local(i) => {
+                let l = &config.locals[*i];
+                prefixed(&l.module, &format!("local.{}", l.name))
+            }
+            Node::Output(i) => {
+                let o = &config.outputs[*i];
+                prefixed(&o.module, &format!("output.{}", o.name))
+            }
             Node::Provider(i) => format!("provider[\"{}\"]", config.providers[*i].name),
+            Node::ModuleCall(i) => module_text(&config.module_calls[*i].child_path()),
+            Node::ModuleVariable(i) => {
+                let v = &config.module_variables[*i];
+                prefixed(&v.module, &format!("var.{}", v.name))
+            }
         }
     }
 
@@ -235,6 +444,14 @@ impl ConfigGraph {
         }
         out.push_str("  }\n}\n");
         out
+    }
+}
+
+fn prefixed(path: &[String], name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{}.{name}", module_text(path))
     }
 }
 
@@ -296,5 +513,13 @@ mod tests {
         let g = ConfigGraph::build(&config);
         let d = g.order(&config).unwrap_err();
         assert_eq!(d.code, "brick::graph::cycle");
+        assert!(
+            d.detail
+                .contains("brick_data.a → brick_data.b → brick_data.a")
+                || d.detail
+                    .contains("brick_data.b → brick_data.a → brick_data.b"),
+            "{}",
+            d.detail
+        );
     }
 }

@@ -12,6 +12,8 @@ use sha2::Digest;
 
 use super::address::{InstanceKey, ResourceAddr, Target};
 use super::input::*;
+#[allow(unused_imports)]
+use super::input::{ModuleCallConfig, ModuleVariable};
 use crate::config::{Body, Config, Expr, SourceFile, StaticStep};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment, Reference};
@@ -248,119 +250,475 @@ pub fn from_config(
     env: Arc<dyn Environment>,
 ) -> (Configuration, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let m = &config.root;
     let mut out = Configuration {
         variables,
         hash: config_hash(config),
         ..Default::default()
     };
-    if !m.module_calls.is_empty() {
-        diags.push(Diagnostic::warning(
-            "brick::plan::modules_unsupported",
-            "Module calls are not planned yet",
-            "This build of brick plans the root module only; resources of child modules are ignored.",
-        ));
-    }
     let describe = Describe {
         env: &*env,
         files: &config.files,
     };
-    for v in m.variables.values() {
-        let mut d = serde_json::Map::new();
-        // A sensitive variable's default is its secret: leave it out rather than publish it.
-        if let Some(def) = &v.default
-            && !v.sensitive
-            && let Some(c) = describe.expression(def).get("constant_value")
-        {
-            d.insert("default".into(), c.clone());
-        }
-        if let Some(desc) = &v.description {
-            d.insert("description".into(), serde_json::json!(desc));
-        }
-        if v.sensitive {
-            d.insert("sensitive".into(), serde_json::json!(true));
-        }
-        if !v.nullable {
-            d.insert("nullable".into(), serde_json::json!(false));
-        }
-        out.described
-            .variables
-            .insert(v.name.clone(), serde_json::Value::Object(d));
+    let root_dir = config.root.dir.clone();
+    let mut b = Builder {
+        out: &mut out,
+        diags: &mut diags,
+        describe: &describe,
+        env: &env,
+        root_dir: &root_dir,
+    };
+    let root_json = b.module(&config.root, &[], &BTreeMap::new());
+    if let serde_json::Value::Object(mut o) = root_json
+        && let Some(serde_json::Value::Object(calls)) = o.remove("module_calls")
+    {
+        out.described.module_calls = calls;
     }
-    for l in m.locals.values() {
-        let expr = l.expr.clone();
-        let env = env.clone();
-        out.locals.push(NamedExpr {
-            name: l.name.clone(),
-            references: dedup(expr_refs(&l.expr)),
-            expr: Arc::new(move |scope, _| {
-                let (v, d) = eval::evaluate(&expr, scope, &*env);
-                if crate::diag::has_errors(&d) {
-                    Err(d)
-                } else {
-                    Ok(v)
+    (out, diags)
+}
+
+/// Walks the module tree, adding each module's objects to the flat [`Configuration`].
+struct Builder<'a, 'b> {
+    out: &'a mut Configuration,
+    diags: &'a mut Vec<Diagnostic>,
+    describe: &'a Describe<'b>,
+    env: &'a Arc<dyn Environment>,
+    root_dir: &'a std::path::Path,
+}
+
+fn eval_fn(expr: Expr, env: Arc<dyn Environment>) -> EvalFn {
+    Arc::new(move |scope, _| {
+        let (v, d) = eval::evaluate(&expr, scope, &*env);
+        if crate::diag::has_errors(&d) {
+            Err(d)
+        } else {
+            Ok(v)
+        }
+    })
+}
+
+impl Builder<'_, '_> {
+    /// Records which module outputs the object `node` reads.
+    fn uses(&mut self, node: String, uses: Vec<(String, Option<String>)>) {
+        if !uses.is_empty() {
+            self.out
+                .module_output_uses
+                .entry(node)
+                .or_default()
+                .extend(uses);
+        }
+    }
+
+    /// Adds module `m` at `path`; `providers` maps the module's provider keys to the root's
+    /// (empty at the root, where every key is its own). Returns the module's description
+    /// in the shape of Terraform's JSON configuration (used for child modules).
+    fn module(
+        &mut self,
+        m: &crate::config::Module,
+        path: &[String],
+        providers: &BTreeMap<String, String>,
+    ) -> serde_json::Value {
+        let env = self.env.clone();
+        let is_root = path.is_empty();
+        let module_str = path
+            .iter()
+            .map(|n| format!("module.{n}"))
+            .collect::<Vec<_>>()
+            .join(".");
+        let mut described_vars = serde_json::Map::new();
+        for v in m.variables.values() {
+            let mut d = serde_json::Map::new();
+            // A sensitive variable's default is its secret: leave it out rather than publish it.
+            if let Some(def) = &v.default
+                && !v.sensitive
+                && let Some(c) = self.describe.expression(def).get("constant_value")
+            {
+                d.insert("default".into(), c.clone());
+            }
+            if let Some(desc) = &v.description {
+                d.insert("description".into(), serde_json::json!(desc));
+            }
+            if v.sensitive {
+                d.insert("sensitive".into(), serde_json::json!(true));
+            }
+            if !v.nullable {
+                d.insert("nullable".into(), serde_json::json!(false));
+            }
+            described_vars.insert(v.name.clone(), serde_json::Value::Object(d));
+        }
+        if is_root {
+            self.out.described.variables = described_vars.clone();
+        }
+        for l in m.locals.values() {
+            self.uses(
+                node_name(&module_str, &format!("local.{}", l.name)),
+                eval::module_output_uses(&l.expr),
+            );
+            self.out.locals.push(NamedExpr {
+                module: path.to_vec(),
+                name: l.name.clone(),
+                references: dedup(expr_refs(&l.expr)),
+                expr: eval_fn(l.expr.clone(), env.clone()),
+            });
+        }
+        let mut described_outputs = serde_json::Map::new();
+        for o in m.outputs.values() {
+            let mut uses = eval::module_output_uses(&o.value);
+            for d in &o.depends_on {
+                uses.extend(eval::module_output_uses(d));
+            }
+            self.uses(node_name(&module_str, &format!("output.{}", o.name)), uses);
+            let mut refs = expr_refs(&o.value);
+            for d in &o.depends_on {
+                refs.extend(expr_refs(d));
+            }
+            let expr = self.describe.expression(&o.value);
+            let mut od = serde_json::Map::new();
+            od.insert("expression".into(), expr.clone());
+            if o.sensitive {
+                od.insert("sensitive".into(), serde_json::json!(true));
+            }
+            if let Some(desc) = &o.description {
+                od.insert("description".into(), serde_json::json!(desc));
+            }
+            described_outputs.insert(o.name.clone(), serde_json::Value::Object(od));
+            if is_root {
+                self.out.described.outputs.insert(o.name.clone(), expr);
+            }
+            self.out.outputs.push(OutputConfig {
+                module: path.to_vec(),
+                name: o.name.clone(),
+                references: dedup(refs),
+                sensitive: o.sensitive,
+                expr: eval_fn(o.value.clone(), env.clone()),
+            });
+        }
+        for (key, p) in &m.providers {
+            if !is_root {
+                self.diags.push(
+                    Diagnostic::error(
+                        "brick::plan::module_provider_block",
+                        "Provider configuration in a child module",
+                        format!(
+                            "The module {module_str} configures the provider \"{key}\"; brick configures providers only in the root module."
+                        ),
+                    )
+                    .at(p.span)
+                    .help("Configure the provider in the root module and pass it with `providers = { NAME = NAME.ALIAS }` in the module call, or let the module inherit the default one."),
+                );
+                continue;
+            }
+            let mut refs = Vec::new();
+            body_references(&p.body, &mut refs);
+            self.uses(
+                format!("provider[\"{key}\"]"),
+                eval::body_module_output_uses(&p.body),
+            );
+            self.out.providers.push(ProviderConfig {
+                name: key.clone(),
+                type_name: p.name.clone(),
+                references: dedup(refs),
+                body: {
+                    let body = p.body.clone();
+                    let env = env.clone();
+                    Arc::new(move |scope, block| {
+                        let (v, d) = eval::evaluate_body(&body, block, scope, &*env);
+                        if crate::diag::has_errors(&d) {
+                            Err(d)
+                        } else {
+                            Ok(v)
+                        }
+                    })
+                },
+            });
+        }
+        let mut described_resources = Vec::new();
+        for r in m.resources.values() {
+            let addr = ResourceAddr {
+                module: module_str.clone(),
+                mode: r.mode,
+                type_name: r.type_name.clone(),
+                name: r.name.clone(),
+            };
+            let local_key = r.provider_ref().key();
+            let provider = match resolve_provider(providers, &local_key, is_root) {
+                Some(p) => p,
+                None => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "brick::plan::provider_not_passed",
+                            "Provider configuration not passed",
+                            format!(
+                                "{addr} uses the provider configuration \"{local_key}\", which the call of {module_str} does not pass."
+                            ),
+                        )
+                        .at(r.decl_span)
+                        .help(format!("Pass it in the module call: `providers = {{ {local_key} = … }}`.")),
+                    );
+                    local_key.clone()
                 }
-            }),
-        });
-    }
-    for o in m.outputs.values() {
-        let expr = o.value.clone();
-        let env = env.clone();
-        let mut refs = expr_refs(&o.value);
-        for d in &o.depends_on {
-            refs.extend(expr_refs(d));
+            };
+            let mut uses = eval::body_module_output_uses(&r.body);
+            for e in r.count.iter().chain(&r.for_each).chain(&r.depends_on) {
+                uses.extend(eval::module_output_uses(e));
+            }
+            self.uses(addr.to_string(), uses);
+            let (rc, described) = self.resource(r, addr, provider);
+            described_resources.push((rc.addr.clone(), described));
+            self.out.resources.push(rc);
         }
-        out.described
-            .outputs
-            .insert(o.name.clone(), describe.expression(&o.value));
-        out.outputs.push(OutputConfig {
-            name: o.name.clone(),
-            references: dedup(refs),
-            sensitive: o.sensitive,
-            expr: Arc::new(move |scope, _| {
-                let (v, d) = eval::evaluate(&expr, scope, &*env);
-                if crate::diag::has_errors(&d) {
-                    Err(d)
-                } else {
-                    Ok(v)
-                }
-            }),
-        });
+        if is_root {
+            for (addr, d) in &described_resources {
+                self.out
+                    .described
+                    .resources
+                    .insert(addr.to_string(), d.clone());
+            }
+        }
+        self.moves(m, &module_str);
+        let mut calls_json = serde_json::Map::new();
+        for call in m.module_calls.values() {
+            calls_json.insert(call.name.clone(), self.call(call, path, providers));
+        }
+        let mut o = serde_json::Map::new();
+        if !is_root {
+            let resources: Vec<serde_json::Value> = described_resources
+                .into_iter()
+                .map(|(addr, d)| {
+                    let rc = self.out.resources.iter().find(|r| r.addr == addr);
+                    let mut j = serde_json::Map::new();
+                    // Addresses inside a module's configuration are relative to it.
+                    j.insert(
+                        "address".into(),
+                        serde_json::json!(addr.in_module("").to_string()),
+                    );
+                    j.insert(
+                        "mode".into(),
+                        serde_json::json!(match addr.mode {
+                            crate::config::ResourceMode::Managed => "managed",
+                            crate::config::ResourceMode::Data => "data",
+                        }),
+                    );
+                    j.insert("type".into(), serde_json::json!(addr.type_name));
+                    j.insert("name".into(), serde_json::json!(addr.name));
+                    if let Some(rc) = rc {
+                        j.insert("provider_config_key".into(), serde_json::json!(rc.provider));
+                    }
+                    for (k, v) in d {
+                        j.insert(k, v);
+                    }
+                    j.insert("schema_version".into(), serde_json::json!(0));
+                    serde_json::Value::Object(j)
+                })
+                .collect();
+            o.insert("resources".into(), resources.into());
+            o.insert("outputs".into(), described_outputs.into());
+            if !described_vars.is_empty() {
+                o.insert("variables".into(), described_vars.into());
+            }
+        }
+        if !calls_json.is_empty() {
+            o.insert("module_calls".into(), calls_json.into());
+        }
+        serde_json::Value::Object(o)
     }
-    for (key, p) in &m.providers {
-        let body = p.body.clone();
-        let env = env.clone();
+
+    /// A module call: its expansion, its child's input variables, then the child itself.
+    fn call(
+        &mut self,
+        call: &crate::config::ModuleCall,
+        path: &[String],
+        providers: &BTreeMap<String, String>,
+    ) -> serde_json::Value {
+        let env = self.env.clone();
+        let mut child_path = path.to_vec();
+        child_path.push(call.name.clone());
+        let mut described = serde_json::Map::new();
+        described.insert("source".into(), serde_json::json!(call.source));
         let mut refs = Vec::new();
-        body_references(&p.body, &mut refs);
-        out.providers.push(ProviderConfig {
-            name: key.clone(),
-            type_name: p.name.clone(),
-            references: dedup(refs),
-            body: Arc::new(move |scope, block| {
-                let (v, d) = eval::evaluate_body(&body, block, scope, &*env);
-                if crate::diag::has_errors(&d) {
-                    Err(d)
-                } else {
-                    Ok(v)
-                }
-            }),
-        });
-    }
-    for r in m.resources.values() {
-        let addr = ResourceAddr {
-            module: String::new(),
-            mode: r.mode,
-            type_name: r.type_name.clone(),
-            name: r.name.clone(),
+        if call.count.is_some() && call.for_each.is_some() {
+            self.diags.push(
+                Diagnostic::error(
+                    "brick::config::count_and_for_each",
+                    "Invalid combination of \"count\" and \"for_each\"",
+                    format!(
+                        "The module call \"{}\" sets both count and for_each; only one of them may be set.",
+                        call.name
+                    ),
+                )
+                .at(call.decl_span)
+                .help("Use count for a number of identical instances, for_each for one instance per key."),
+            );
+        }
+        let expansion = match (&call.count, &call.for_each) {
+            (Some(c), _) => {
+                refs.extend(expr_refs(c));
+                described.insert("count_expression".into(), self.describe.expression(c));
+                Expansion::Count(expr_fn(c.clone(), env.clone()))
+            }
+            (None, Some(f)) => {
+                refs.extend(expr_refs(f));
+                described.insert("for_each_expression".into(), self.describe.expression(f));
+                Expansion::ForEach(expr_fn(f.clone(), env.clone()))
+            }
+            _ => Expansion::Single,
         };
+        let depends_on: Vec<Reference> = call.depends_on.iter().flat_map(expr_refs).collect();
+        let caller = path
+            .iter()
+            .map(|n| format!("module.{n}"))
+            .collect::<Vec<_>>()
+            .join(".");
+        let mut uses = Vec::new();
+        for e in call
+            .count
+            .iter()
+            .chain(&call.for_each)
+            .chain(&call.depends_on)
+        {
+            uses.extend(eval::module_output_uses(e));
+        }
+        self.uses(node_name(&caller, &format!("module.{}", call.name)), uses);
+        if !depends_on.is_empty() {
+            described.insert(
+                "depends_on".into(),
+                dedup(depends_on.clone())
+                    .iter()
+                    .map(reference_string)
+                    .collect(),
+            );
+        }
+        let mut expressions = serde_json::Map::new();
+        for (name, a) in &call.inputs {
+            expressions.insert(name.clone(), self.describe.expression(&a.expr));
+        }
+        described.insert("expressions".into(), expressions.into());
+        self.out.module_calls.push(ModuleCallConfig {
+            module: path.to_vec(),
+            name: call.name.clone(),
+            source: call.source.clone(),
+            expansion,
+            references: dedup(refs),
+            depends_on: dedup(depends_on),
+        });
+        let Some(child) = call.module.as_deref() else {
+            return serde_json::Value::Object(described);
+        };
+        let dir = child
+            .dir
+            .strip_prefix(self.root_dir)
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|_| child.dir.clone());
+        let dir = dir.display().to_string();
+        self.out.module_dirs.insert(
+            child_path.clone(),
+            if dir.is_empty() { ".".into() } else { dir },
+        );
+        // Arguments the child does not declare, and required ones not given.
+        for (name, a) in &call.inputs {
+            if !child.variables.contains_key(name) {
+                let help =
+                    crate::diag::did_you_mean(name, child.variables.keys().map(String::as_str))
+                        .map(|s| format!("Did you mean `{s}`?"));
+                self.diags.push(
+                    Diagnostic::error(
+                        "brick::config::unsupported_argument",
+                        "Unsupported argument",
+                        format!(
+                            "An argument named \"{name}\" is not expected here: the module \"{}\" ({}) has no input variable of that name.",
+                            call.name, call.source
+                        ),
+                    )
+                    .at(a.name_span)
+                    .help_opt(help),
+                );
+            }
+        }
+        for (vn, v) in &child.variables {
+            let arg = call.inputs.get(vn);
+            if arg.is_none() && v.default.is_none() {
+                self.diags.push(
+                    Diagnostic::error(
+                        "brick::config::missing_argument",
+                        "Missing required argument",
+                        format!(
+                            "The argument \"{vn}\" is required by the module \"{}\" ({}), but no definition was found.",
+                            call.name, call.source
+                        ),
+                    )
+                    .at(call.decl_span)
+                    .help(format!("Add `{vn} = …` to the module \"{}\" block.", call.name)),
+                );
+                continue;
+            }
+            let references = arg.map(|a| dedup(expr_refs(&a.expr))).unwrap_or_default();
+            if let Some(a) = arg {
+                self.uses(
+                    node_name(
+                        &node_name(&caller, &format!("module.{}", call.name)),
+                        &format!("var.{vn}"),
+                    ),
+                    eval::module_output_uses(&a.expr),
+                );
+            }
+            self.out.module_variables.push(ModuleVariable {
+                module: child_path.clone(),
+                name: vn.clone(),
+                value: module_input_fn(
+                    v.clone(),
+                    arg.map(|a| a.expr.clone()),
+                    call.name.clone(),
+                    env.clone(),
+                ),
+                references,
+            });
+        }
+        // The child's provider configurations: what the call passes, else (for default,
+        // unaliased ones) what the caller has.
+        let mut child_providers: BTreeMap<String, String> = providers
+            .iter()
+            .filter(|(k, _)| !k.contains('.'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (child_key, parent) in &call.providers {
+            let pk = parent.key();
+            match resolve_provider(providers, &pk, path.is_empty()) {
+                Some(root_key) => {
+                    child_providers.insert(child_key.clone(), root_key);
+                }
+                None => self.diags.push(
+                    Diagnostic::error(
+                        "brick::plan::provider_not_passed",
+                        "Provider configuration not passed",
+                        format!(
+                            "The module call \"{}\" passes the provider configuration \"{pk}\", which its caller does not have.",
+                            call.name
+                        ),
+                    )
+                    .at(call.decl_span),
+                ),
+            }
+        }
+        let module_json = self.module(child, &child_path, &child_providers);
+        described.insert("module".into(), module_json);
+        serde_json::Value::Object(described)
+    }
+
+    fn resource(
+        &mut self,
+        r: &crate::config::Resource,
+        addr: ResourceAddr,
+        provider: String,
+    ) -> (ResourceConfig, serde_json::Map<String, serde_json::Value>) {
+        let env = self.env.clone();
+        let diags = &mut *self.diags;
         let mut refs = Vec::new();
         let mut body = r.body.clone();
         // `timeouts { … }` is the engine's, not the provider's.
         let mut timeouts = Timeouts::default();
         if let Some(t) = body.blocks.iter().find(|b| b.kind == "timeouts") {
-            timeouts.create = duration_attr(&t.body, "create", &mut diags);
-            timeouts.update = duration_attr(&t.body, "update", &mut diags);
-            timeouts.delete = duration_attr(&t.body, "delete", &mut diags);
+            timeouts.create = duration_attr(&t.body, "create", diags);
+            timeouts.update = duration_attr(&t.body, "update", diags);
+            timeouts.delete = duration_attr(&t.body, "delete", diags);
         }
         body.blocks.retain(|b| b.kind != "timeouts");
         body_references(&body, &mut refs);
@@ -381,7 +739,12 @@ pub fn from_config(
         for e in &lc.replace_triggered_by {
             refs.extend(expr_refs(e));
             match target_of(e) {
-                Some(t) => replace_triggered_by.push(t),
+                Some(t) => replace_triggered_by.push(match t {
+                    // Written relative to the resource's own module.
+                    Target::Resource(r) => Target::Resource(r.in_module(&addr.module)),
+                    Target::Instance(i) => Target::Instance(i.resource.in_module(&addr.module).instance(i.key)),
+                    other => other,
+                }),
                 None => diags.push(
                     Diagnostic::error(
                         "brick::plan::invalid_replace_triggered_by",
@@ -405,12 +768,12 @@ pub fn from_config(
             ),
         };
         let mut described = serde_json::Map::new();
-        described.insert("expressions".into(), describe.body(&body));
+        described.insert("expressions".into(), self.describe.body(&body));
         if let Some(c) = &r.count {
-            described.insert("count_expression".into(), describe.expression(c));
+            described.insert("count_expression".into(), self.describe.expression(c));
         }
         if let Some(f) = &r.for_each {
-            described.insert("for_each_expression".into(), describe.expression(f));
+            described.insert("for_each_expression".into(), self.describe.expression(f));
         }
         if !depends_on.is_empty() {
             described.insert(
@@ -421,11 +784,10 @@ pub fn from_config(
                     .collect(),
             );
         }
-        out.described.resources.insert(addr.to_string(), described);
         let env2 = env.clone();
-        out.resources.push(ResourceConfig {
+        let rc = ResourceConfig {
             addr,
-            provider: r.provider_ref().key(),
+            provider,
             expansion,
             body: Arc::new(move |scope, block| {
                 let (v, d) = eval::evaluate_body(&body, block, scope, &*env2);
@@ -444,78 +806,268 @@ pub fn from_config(
                 replace_triggered_by,
             },
             timeouts,
-        });
+        };
+        (rc, described)
     }
-    for mv in &m.moved {
-        match (target_of(&mv.from), target_of(&mv.to)) {
-            (Some(from), Some(to)) => out.moved.push(Moved { from, to }),
-            _ => diags.push(
-                Diagnostic::error(
-                    "brick::plan::invalid_moved",
-                    "Invalid moved block",
-                    "from and to must be resource addresses.",
-                )
-                .at(mv.span),
-            ),
-        }
-    }
-    for rm in &m.removed {
-        match target_of(&rm.from) {
-            Some(from) => out.removed.push(Removed {
-                from,
-                destroy: rm.destroy,
-            }),
-            None => diags.push(
-                Diagnostic::error(
-                    "brick::plan::invalid_removed",
-                    "Invalid removed block",
-                    "from must be a resource address.",
-                )
-                .at(rm.span),
-            ),
-        }
-    }
-    for im in &m.imports {
-        let to = match target_of(&im.to) {
-            Some(Target::Instance(i)) => i,
-            Some(Target::Resource(r)) => r.instance(InstanceKey::None),
-            None => {
+
+    /// A module's `moved`, `removed` and `import` blocks. Those of a child module (at
+    /// `module`, keyless) are relative to it and apply within each of its instances; import
+    /// blocks belong in the root module only, as in Terraform.
+    fn moves(&mut self, m: &crate::config::Module, module: &str) {
+        let env = self.env.clone();
+        let out = &mut *self.out;
+        let diags = &mut *self.diags;
+        if !module.is_empty() {
+            for im in &m.imports {
                 diags.push(
                     Diagnostic::error(
-                        "brick::plan::invalid_import",
-                        "Invalid import block",
-                        "to must be a resource instance address.",
+                        "brick::plan::import_in_module",
+                        "Import block in a child module",
+                        format!("The module {module} has an import block; import blocks are allowed only in the root module."),
                     )
-                    .at(im.span),
+                    .at(im.span)
+                    .help(format!("Move it to the root module with the full address, such as `to = {module}.TYPE.NAME`.")),
                 );
-                continue;
             }
-        };
-        let (id, d) = eval::evaluate(
-            &im.id,
-            &crate::plan::scope::Working {
-                variables: out.variables.clone(),
-                ..Default::default()
-            },
-            &*env,
-        );
-        diags.extend(d);
-        match id.as_str() {
-            Some(s) => out.imports.push(Import {
-                to,
-                id: s.to_string(),
-            }),
-            None => diags.push(
-                Diagnostic::error(
-                    "brick::plan::invalid_import_id",
-                    "Invalid import id",
-                    "The import id must be a string known before apply.",
-                )
-                .at(im.id.span),
-            ),
+        }
+        let within = |t: Option<Target>| t.map(|t| prefix_target(t, module));
+        for mv in &m.moved {
+            match (within(target_of(&mv.from)), within(target_of(&mv.to))) {
+                (Some(from), Some(to))
+                    if matches!(from, Target::Module(_)) == matches!(to, Target::Module(_)) =>
+                {
+                    out.moved.push(Moved { from, to })
+                }
+                _ => diags.push(
+                    Diagnostic::error(
+                        "brick::plan::invalid_moved",
+                        "Invalid moved block",
+                        "from and to must both be resource addresses, or both module addresses.",
+                    )
+                    .at(mv.span),
+                ),
+            }
+        }
+        for rm in &m.removed {
+            match within(target_of(&rm.from)) {
+                Some(from) => out.removed.push(Removed {
+                    from,
+                    destroy: rm.destroy,
+                }),
+                None => diags.push(
+                    Diagnostic::error(
+                        "brick::plan::invalid_removed",
+                        "Invalid removed block",
+                        "from must be a resource or module address.",
+                    )
+                    .at(rm.span),
+                ),
+            }
+        }
+        for im in m.imports.iter().filter(|_| module.is_empty()) {
+            let to = match target_of(&im.to) {
+                Some(Target::Instance(i)) => i,
+                Some(Target::Resource(r)) => r.instance(InstanceKey::None),
+                _ => {
+                    diags.push(
+                        Diagnostic::error(
+                            "brick::plan::invalid_import",
+                            "Invalid import block",
+                            "to must be a resource instance address.",
+                        )
+                        .at(im.span),
+                    );
+                    continue;
+                }
+            };
+            let (id, d) = eval::evaluate(
+                &im.id,
+                &crate::plan::scope::Working {
+                    variables: out.variables.clone(),
+                    ..Default::default()
+                },
+                &*env,
+            );
+            diags.extend(d);
+            match id.as_str() {
+                Some(s) => out.imports.push(Import {
+                    to,
+                    id: s.to_string(),
+                }),
+                None => diags.push(
+                    Diagnostic::error(
+                        "brick::plan::invalid_import_id",
+                        "Invalid import id",
+                        "The import id must be a string known before apply.",
+                    )
+                    .at(im.id.span),
+                ),
+            }
         }
     }
-    (out, diags)
+}
+
+/// The graph node name of an object named `name` in module `module` (keyless text).
+fn node_name(module: &str, name: &str) -> String {
+    if module.is_empty() {
+        name.to_string()
+    } else {
+        format!("{module}.{name}")
+    }
+}
+
+/// `t`, written inside the module `module` (keyless; `""` for the root), as an absolute
+/// target.
+fn prefix_target(t: Target, module: &str) -> Target {
+    if module.is_empty() {
+        return t;
+    }
+    let join = |m: &str| {
+        if m.is_empty() {
+            module.to_string()
+        } else {
+            format!("{module}.{m}")
+        }
+    };
+    match t {
+        Target::Module(m) => Target::Module(join(&m)),
+        Target::Resource(r) => {
+            let m = join(&r.module);
+            Target::Resource(r.in_module(&m))
+        }
+        Target::Instance(i) => {
+            let m = join(&i.resource.module);
+            Target::Instance(i.resource.in_module(&m).instance(i.key))
+        }
+    }
+}
+
+/// The root provider configuration a module's provider key stands for; `None` when an
+/// aliased configuration was not passed to the module.
+fn resolve_provider(map: &BTreeMap<String, String>, key: &str, is_root: bool) -> Option<String> {
+    match map.get(key) {
+        Some(k) => Some(k.clone()),
+        None if is_root || !key.contains('.') => Some(key.to_string()),
+        None => None,
+    }
+}
+
+/// The value of a child module's input variable, as [`crate::eval::resolve_variables`]
+/// does for root variables: the argument (evaluated in the caller's scope) or the default,
+/// converted to the declared type, `nullable`, `sensitive` and `validation` applied.
+fn module_input_fn(
+    var: crate::config::Variable,
+    arg: Option<Expr>,
+    call: String,
+    env: Arc<dyn Environment>,
+) -> EvalFn {
+    Arc::new(move |scope, _| {
+        let name = &var.name;
+        let invalid = |why: &str, span: crate::config::Span| {
+            vec![
+                Diagnostic::error(
+                    "brick::vars::invalid_value",
+                    "Invalid value for input variable",
+                    format!(
+                        "The value given for var.{name} of module \"{call}\" is not suitable: {}.",
+                        why.trim_end_matches('.')
+                    ),
+                )
+                .at(span)
+                .help(format!(
+                    "The module declares var.{name} with type {}.",
+                    var.constraint().to_type()
+                )),
+            ]
+        };
+        let default = || var.default.as_ref().map(|d| eval::evaluate_const(d).0);
+        let given = match &arg {
+            Some(e) => {
+                let (v, d) = eval::evaluate(e, scope, &*env);
+                if crate::diag::has_errors(&d) {
+                    return Err(d);
+                }
+                Some((v, e.span))
+            }
+            None => None,
+        };
+        let (value, span) = match given {
+            Some((v, s)) if v.is_null() && !var.nullable => match default() {
+                Some(d) => (d, s),
+                None => {
+                    return Err(invalid(
+                        "the variable is not nullable and null was given",
+                        s,
+                    ));
+                }
+            },
+            Some(x) => x,
+            None => match default() {
+                Some(d) => (d, var.default.as_ref().map(|d| d.span).unwrap_or(var.span)),
+                None => {
+                    return Err(vec![
+                        Diagnostic::error(
+                            "brick::config::missing_argument",
+                            "Missing required argument",
+                            format!("The argument \"{name}\" is required by the module \"{call}\", but no definition was found."),
+                        )
+                        .at(var.span),
+                    ]);
+                }
+            },
+        };
+        let tc = var.constraint();
+        let mut value = match eval::convert_with_defaults(&value, &tc) {
+            Ok(v) => v,
+            Err(m) => return Err(invalid(&m, span)),
+        };
+        if var.sensitive {
+            value = value.sensitive();
+        }
+        for check in &var.validations {
+            let one = OneVar {
+                name,
+                value: &value,
+            };
+            let (c, d) = eval::evaluate(&check.condition, &one, &*env);
+            if crate::diag::has_errors(&d) {
+                return Err(d);
+            }
+            if c.as_bool() == Some(false) {
+                let (m, _) = eval::evaluate(&check.error_message, &one, &*env);
+                let msg = m
+                    .as_str()
+                    .filter(|_| !m.is_sensitive())
+                    .map(String::from)
+                    .unwrap_or_else(|| "The value is not valid.".to_string());
+                return Err(vec![
+                    Diagnostic::error(
+                        "brick::vars::validation",
+                        "Invalid value for variable",
+                        format!("{msg} (validation of var.{name} of module \"{call}\")"),
+                    )
+                    .at(span)
+                    .label("this value is not valid"),
+                ]);
+            }
+        }
+        Ok(value)
+    })
+}
+
+/// The scope of a variable's `validation`: only the variable itself.
+struct OneVar<'a> {
+    name: &'a str,
+    value: &'a Value,
+}
+
+impl eval::Scope for OneVar<'_> {
+    fn get(&self, r: &Reference) -> Option<Value> {
+        match r {
+            Reference::Variable(n) if n == self.name => Some(self.value.clone()),
+            _ => None,
+        }
+    }
 }
 
 fn expr_fn(e: Expr, env: Arc<dyn Environment>) -> EvalFn {

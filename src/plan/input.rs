@@ -79,6 +79,8 @@ pub struct ResourceConfig {
 
 #[derive(Clone)]
 pub struct NamedExpr {
+    /// The module path (call names) it is declared in; empty for the root module.
+    pub module: Vec<String>,
     pub name: String,
     pub expr: EvalFn,
     pub references: Vec<Reference>,
@@ -86,10 +88,52 @@ pub struct NamedExpr {
 
 #[derive(Clone)]
 pub struct OutputConfig {
+    /// The module path (call names) it is declared in; empty for the root module. Only root
+    /// outputs are plan outputs; a child module's outputs are the value of `module.NAME`.
+    pub module: Vec<String>,
     pub name: String,
     pub expr: EvalFn,
     pub references: Vec<Reference>,
     pub sensitive: bool,
+}
+
+/// A `module "NAME"` block: how many instances of the child module there are. Its
+/// expressions are evaluated in the caller's module instances.
+#[derive(Clone)]
+pub struct ModuleCallConfig {
+    /// The caller's module path (call names); empty when the root calls it.
+    pub module: Vec<String>,
+    pub name: String,
+    /// `source` as written (`./node`).
+    pub source: String,
+    pub expansion: Expansion,
+    /// References of `count` / `for_each`, in the caller.
+    pub references: Vec<Reference>,
+    /// `depends_on`, in the caller: everything inside the module waits for these.
+    pub depends_on: Vec<Reference>,
+}
+
+impl ModuleCallConfig {
+    /// The called module's path (call names).
+    pub fn child_path(&self) -> Vec<String> {
+        let mut p = self.module.clone();
+        p.push(self.name.clone());
+        p
+    }
+}
+
+/// One input variable of a child module: its argument in the module call, evaluated in the
+/// caller's instance scope (`each.*`, `count.index` of the call), then converted to the
+/// declared type with defaults, `nullable`, `sensitive` and `validation` applied. `value`
+/// does all of that and returns the variable's final value.
+#[derive(Clone)]
+pub struct ModuleVariable {
+    /// The child module's path (call names).
+    pub module: Vec<String>,
+    pub name: String,
+    pub value: EvalFn,
+    /// References of the argument, in the caller.
+    pub references: Vec<Reference>,
 }
 
 #[derive(Clone)]
@@ -133,6 +177,9 @@ pub struct Described {
     pub resources: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Keyed by output name: the `expression`.
     pub outputs: BTreeMap<String, serde_json::Value>,
+    /// Keyed by call name: Terraform's `module_calls` entries (`source`, `expressions`,
+    /// `count_expression`, `for_each_expression`, `depends_on`, `module`).
+    pub module_calls: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One module's configuration, flattened (child modules' objects carry their module path).
@@ -148,6 +195,17 @@ pub struct Configuration {
     pub moved: Vec<Moved>,
     pub removed: Vec<Removed>,
     pub imports: Vec<Import>,
+    /// Module calls of every module, callers before the modules they call.
+    pub module_calls: Vec<ModuleCallConfig>,
+    /// Input variables of every child module.
+    pub module_variables: Vec<ModuleVariable>,
+    /// `path.module` of each child module, keyed by its path (call names).
+    pub module_dirs: BTreeMap<Vec<String>, String>,
+    /// Which module outputs each object reads, keyed by the object's graph node name
+    /// (`brick_data.r`, `module.a.local.x`, …): `(call, Some(output))`, or `(call, None)`
+    /// for a use of the whole module. Objects absent here depend on every output of the
+    /// modules they reference.
+    pub module_output_uses: BTreeMap<String, Vec<(String, Option<String>)>>,
     /// A digest of the configuration's source, recorded in saved plans.
     pub hash: String,
 }

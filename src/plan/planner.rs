@@ -16,7 +16,9 @@ use brick_provider_api::{Severity, Type, Value};
 
 use crate::diag::Diagnostic;
 
-use super::address::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target};
+use super::address::{
+    InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target, module_names, moved_module,
+};
 use super::input::{Configuration, Expansion, IgnoreChanges, ResourceConfig};
 use super::model::*;
 use super::providers::ProviderSet;
@@ -188,6 +190,12 @@ struct Planner<'a> {
     diags: Vec<Diagnostic>,
     /// Resources to plan (None: all).
     in_scope: Option<HashSet<usize>>,
+    /// Resources (in module instances) the walk visited: recorded instances of others are
+    /// orphans.
+    seen: HashSet<ResourceAddr>,
+    /// Configuration module paths whose call could not be expanded (nothing in them is
+    /// treated as removed).
+    unexpanded: Vec<Vec<String>>,
 }
 
 /// Plans a change. Never fails as a whole: problems become diagnostics and `errored`.
@@ -221,6 +229,8 @@ pub async fn plan(
         deferred: Vec::new(),
         diags: Vec::new(),
         in_scope: None,
+        seen: HashSet::new(),
+        unexpanded: Vec::new(),
     };
     p.apply_moves();
     p.compute_scope();
@@ -228,6 +238,10 @@ pub async fn plan(
     p.plan_orphans();
     p.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
     p.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    // The same problem in every instance of a module is reported once.
+    let mut shown = HashSet::new();
+    p.diags
+        .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
     let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
     let mut changes = p.changes;
     if opts.mode == PlanMode::RefreshOnly {
@@ -284,9 +298,28 @@ impl<'a> Planner<'a> {
                 .collect();
             for from in moving {
                 let to = match (&mv.from, &mv.to) {
+                    (Target::Module(m1), Target::Module(m2)) => {
+                        match moved_module(&from.resource.module, m1, m2) {
+                            Some(m) => from.resource.in_module(&m).instance(from.key.clone()),
+                            None => continue,
+                        }
+                    }
+                    // Within the same module (a child module's own moved block, or one
+                    // naming a module without keys): each module instance keeps its key.
+                    (Target::Resource(f), Target::Resource(r)) if f.module == r.module => r
+                        .in_module(&from.resource.module)
+                        .instance(from.key.clone()),
+                    (Target::Instance(f), Target::Instance(i))
+                        if f.resource.module == i.resource.module =>
+                    {
+                        i.resource
+                            .in_module(&from.resource.module)
+                            .instance(i.key.clone())
+                    }
                     (Target::Resource(_), Target::Resource(r)) => r.instance(from.key.clone()),
                     (_, Target::Instance(i)) => i.clone(),
                     (Target::Instance(_), Target::Resource(r)) => r.instance(InstanceKey::None),
+                    _ => continue,
                 };
                 if inst.contains_key(&to) {
                     self.diags.push(Diagnostic::error(
@@ -305,14 +338,22 @@ impl<'a> Planner<'a> {
     }
 
     fn compute_scope(&mut self) {
-        let index = |t: &Target| self.graph.by_resource.get(t.resource()).copied();
+        let resources = &self.config.resources;
+        let index = |t: &Target| {
+            resources
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| t.touches(&r.addr))
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+        };
         if !self.opts.targets.is_empty() {
-            let start: Vec<usize> = self.opts.targets.iter().filter_map(index).collect();
+            let start: Vec<usize> = self.opts.targets.iter().flat_map(index).collect();
             let destroy = self.opts.mode == PlanMode::Destroy;
             self.in_scope = Some(self.graph.closure(&start, destroy));
         }
         if !self.opts.excludes.is_empty() {
-            let start: Vec<usize> = self.opts.excludes.iter().filter_map(index).collect();
+            let start: Vec<usize> = self.opts.excludes.iter().flat_map(index).collect();
             let destroy = self.opts.mode == PlanMode::Destroy;
             // Excluding X also excludes what depends on X (or, destroying, what X needs).
             let excluded = self.graph.closure(&start, !destroy);
@@ -326,6 +367,7 @@ impl<'a> Planner<'a> {
 
     /// Whether an instance is selected by `--target`/`--exclude`.
     fn instance_selected(&self, resource: Option<usize>, addr: &InstanceAddr) -> bool {
+        let cfg = addr.resource.config_addr();
         if let Some(i) = resource {
             if let Some(s) = &self.in_scope
                 && !s.contains(&i)
@@ -333,36 +375,25 @@ impl<'a> Planner<'a> {
                 return false;
             }
         } else if !self.opts.targets.is_empty()
-            && !self
-                .opts
-                .targets
-                .iter()
-                .any(|t| t.resource() == &addr.resource)
+            && !self.opts.targets.iter().any(|t| t.touches(&cfg))
         {
             return false;
         }
-        // Instance-level targets and excludes narrow within a resource.
-        let inst_targets: Vec<_> = self
+        // Targets naming instance keys narrow within what they touch.
+        let mut touching = self
             .opts
             .targets
             .iter()
-            .filter(|t| matches!(t, Target::Instance(i) if i.resource == addr.resource))
-            .collect();
-        if !inst_targets.is_empty()
-            && !self
-                .opts
-                .targets
-                .iter()
-                .any(|t| matches!(t, Target::Resource(r) if *r == addr.resource))
-            && !inst_targets.iter().any(|t| t.matches(addr))
-        {
+            .filter(|t| t.touches(&cfg))
+            .peekable();
+        if touching.peek().is_some() && !touching.any(|t| t.matches(addr)) {
             return false;
         }
         !self
             .opts
             .excludes
             .iter()
-            .any(|t| matches!(t, Target::Instance(_)) && t.matches(addr))
+            .any(|t| t.is_keyed() && t.matches(addr))
     }
 
     fn prior_instances_of(&self, r: &ResourceAddr) -> Vec<InstanceAddr> {
@@ -410,7 +441,11 @@ impl<'a> Planner<'a> {
             if inst.provider != name || addr.resource.mode != ResourceMode::Managed {
                 continue;
             }
-            let idx = self.graph.by_resource.get(&addr.resource).copied();
+            let idx = self
+                .graph
+                .by_resource
+                .get(&addr.resource.config_addr())
+                .copied();
             if !self.instance_selected(idx, addr) {
                 continue;
             }
@@ -511,6 +546,12 @@ impl<'a> Planner<'a> {
             self.configure(&name, Value::empty_object()).await;
         }
         let mut outputs = Vec::new();
+        // Under --target/--exclude, values nothing planned needs are still evaluated (root
+        // outputs may read them) but their problems are not this plan's.
+        let needed: Option<HashSet<petgraph::graph::NodeIndex>> = self.in_scope.as_ref().map(|s| {
+            let start: Vec<usize> = s.iter().copied().collect();
+            self.graph.ancestors(&start)
+        });
         for n in order {
             match self.graph.graph[n].clone() {
                 Node::Provider(i) => {
@@ -531,21 +572,24 @@ impl<'a> Planner<'a> {
                         }
                     }
                 }
-                Node::Local(i) => {
-                    let l = &self.config.locals[i];
-                    let v = match (l.expr)(&self.working, &Block::default()) {
-                        Ok(v) => v,
-                        Err(ds) => {
-                            self.diags.extend(ds);
-                            Value::unknown(Type::Dynamic)
-                        }
-                    };
-                    self.working.locals.insert(l.name.clone(), v);
-                }
                 Node::Resource(i) => self.plan_resource(i).await,
-                Node::Output(i) => {
+                Node::Output(i) if self.config.outputs[i].module.is_empty() => {
                     if self.opts.mode == PlanMode::Normal && self.output_in_scope(i) {
                         outputs.push(self.plan_output(i));
+                    }
+                }
+                other => {
+                    let mut diags = Vec::new();
+                    super::scope::eval_value_node(
+                        self.config,
+                        &other,
+                        &mut self.working,
+                        None,
+                        &mut diags,
+                        &mut self.unexpanded,
+                    );
+                    if needed.as_ref().is_none_or(|s| s.contains(&n)) {
+                        self.diags.extend(diags);
                     }
                 }
             }
@@ -560,6 +604,7 @@ impl<'a> Planner<'a> {
                 self.config
                     .outputs
                     .iter()
+                    .filter(|o| o.module.is_empty())
                     .map(|o| o.name.as_str())
                     .collect()
             };
@@ -585,17 +630,21 @@ impl<'a> Planner<'a> {
         let Some(scope) = &self.in_scope else {
             return true;
         };
-        self.config.outputs[i].references.iter().all(|r| {
-            let addr = match r {
-                crate::eval::Reference::Resource { type_name, name } => {
-                    ResourceAddr::managed(type_name, name)
-                }
-                _ => return true,
-            };
-            self.graph
+        self.config.outputs[i].references.iter().all(|r| match r {
+            crate::eval::Reference::Resource { type_name, name } => self
+                .graph
                 .by_resource
-                .get(&addr)
-                .is_none_or(|idx| scope.contains(idx))
+                .get(&ResourceAddr::managed(type_name, name))
+                .is_none_or(|idx| scope.contains(idx)),
+            // An output of a module: every resource inside it must be planned.
+            crate::eval::Reference::Module(n) => {
+                let prefix = format!("module.{n}");
+                self.config.resources.iter().enumerate().all(|(i, rc)| {
+                    !(rc.addr.module == prefix || rc.addr.module.starts_with(&format!("{prefix}.")))
+                        || scope.contains(&i)
+                })
+            }
+            _ => true,
         })
     }
 
@@ -628,18 +677,35 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The instance keys of a resource (with `each.value`), or a diagnostic.
-    fn expand(&self, rc: &ResourceConfig) -> Result<(Shape, Keys), Diagnostic> {
-        match &rc.expansion {
+    /// The instance keys of a resource (with `each.value`) in module instance `module`, or
+    /// a diagnostic.
+    fn expand(&self, rc: &ResourceConfig, module: &str) -> Result<(Shape, Keys), Diagnostic> {
+        expand_with(
+            &rc.expansion,
+            &self.working.view(module),
+            &rc.addr.in_module(module).to_string(),
+        )
+    }
+}
+
+/// The instance keys (with `each.value`) of `count` / `for_each` evaluated in `scope`;
+/// `what` names the object in diagnostics.
+pub(crate) fn expand_with(
+    expansion: &Expansion,
+    scope: &dyn crate::eval::Scope,
+    what: &str,
+) -> Result<(Shape, Keys), Diagnostic> {
+    {
+        match expansion {
             Expansion::Single => Ok((Shape::Single, vec![(InstanceKey::None, None)])),
             Expansion::Count(e) => {
-                let v = e(&self.working, &Block::default()).map_err(|ds| {
+                let v = e(scope, &Block::default()).map_err(|ds| {
                     ds.into_iter()
                         .next()
-                        .unwrap_or_else(|| bad_count(rc, "it failed to evaluate"))
+                        .unwrap_or_else(|| bad_count(what, "it failed to evaluate"))
                 })?;
                 if !v.is_known() {
-                    return Err(bad_count(rc, "its value is known only after apply"));
+                    return Err(bad_count(what, "its value is known only after apply"));
                 }
                 let n = v
                     .unmark_deep()
@@ -647,20 +713,20 @@ impl<'a> Planner<'a> {
                     .as_number()
                     .and_then(|n| n.to_i64())
                     .filter(|n| *n >= 0)
-                    .ok_or_else(|| bad_count(rc, "it must be a whole number, zero or more"))?;
+                    .ok_or_else(|| bad_count(what, "it must be a whole number, zero or more"))?;
                 Ok((
                     Shape::Count,
                     (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
                 ))
             }
             Expansion::ForEach(e) => {
-                let v = e(&self.working, &Block::default()).map_err(|ds| {
+                let v = e(scope, &Block::default()).map_err(|ds| {
                     ds.into_iter()
                         .next()
-                        .unwrap_or_else(|| bad_for_each(rc, "it failed to evaluate"))
+                        .unwrap_or_else(|| bad_for_each(what, "it failed to evaluate"))
                 })?;
                 if !v.is_wholly_known() {
-                    return Err(bad_for_each(rc, "its keys are known only after apply"));
+                    return Err(bad_for_each(what, "its keys are known only after apply"));
                 }
                 let (plain, _) = v.unmark_deep();
                 match &plain.kind {
@@ -674,40 +740,56 @@ impl<'a> Planner<'a> {
                         .iter()
                         .map(|x| match x.as_str() {
                             Some(s) => Ok((InstanceKey::Str(s.to_string()), Some(x.clone()))),
-                            None => Err(bad_for_each(rc, "a set must contain strings")),
+                            None => Err(bad_for_each(what, "a set must contain strings")),
                         })
                         .collect::<Result<Vec<_>, _>>()
                         .map(|v| (Shape::ForEach, v)),
-                    Kind::Null(_) => Err(bad_for_each(rc, "it is null")),
-                    _ => Err(bad_for_each(rc, "it must be a map, or a set of strings")),
+                    Kind::Null(_) => Err(bad_for_each(what, "it is null")),
+                    _ => Err(bad_for_each(what, "it must be a map, or a set of strings")),
                 }
             }
         }
     }
+}
 
-    fn set_from_prior(&mut self, rc: &ResourceConfig) {
+impl<'a> Planner<'a> {
+    fn set_from_prior(&mut self, rc: &ResourceConfig, module: &str) {
         let shape = match rc.expansion {
             Expansion::Single => Shape::Single,
             Expansion::Count(_) => Shape::Count,
             Expansion::ForEach(_) => Shape::ForEach,
         };
+        let addr = rc.addr.in_module(module);
         let vals: BTreeMap<InstanceKey, Value> = self
-            .prior_instances_of(&rc.addr)
+            .prior_instances_of(&addr)
             .into_iter()
             .filter_map(|a| self.current(&a).map(|v| (a.key, v)))
             .collect();
-        self.working.set_resource(&rc.addr, shape, &vals);
+        self.working.set_resource(&addr, shape, &vals);
+        self.seen.insert(addr);
     }
 
+    /// Plans a resource in every instance of its module.
     async fn plan_resource(&mut self, i: usize) {
         let rc = &self.config.resources[i];
-        let addr = rc.addr.clone();
+        if rc.addr.module.is_empty() {
+            return self.plan_resource_in(i, "").await;
+        }
+        for m in self.working.instances_of(&module_names(&rc.addr.module)) {
+            self.plan_resource_in(i, &m).await;
+        }
+    }
+
+    async fn plan_resource_in(&mut self, i: usize, module: &str) {
+        let rc = &self.config.resources[i];
+        let addr = rc.addr.in_module(module);
         if self.opts.mode != PlanMode::Normal
             || self.in_scope.as_ref().is_some_and(|s| !s.contains(&i))
         {
-            self.set_from_prior(rc);
+            self.set_from_prior(rc, module);
             return;
         }
+        self.seen.insert(addr.clone());
         if self.deferred_providers.contains(&rc.provider) {
             self.deferred.push(Deferred {
                 addr: addr.clone(),
@@ -727,7 +809,7 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        let (shape, keys) = match self.expand(rc) {
+        let (shape, keys) = match self.expand(rc, module) {
             Ok(k) => k,
             Err(d) => {
                 self.diags.push(d);
@@ -752,7 +834,7 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let v = self
-                .plan_instance(rc, &schema, iaddr, each.as_ref(), &deps)
+                .plan_instance(rc, module, &schema, iaddr, each.as_ref(), &deps)
                 .await;
             values.insert(key, v);
         }
@@ -826,9 +908,11 @@ impl<'a> Planner<'a> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn plan_instance(
         &mut self,
         rc: &ResourceConfig,
+        module: &str,
         schema: &brick_provider_api::schema::ResourceSchema,
         addr: InstanceAddr,
         each: Option<&Value>,
@@ -836,8 +920,9 @@ impl<'a> Planner<'a> {
     ) -> Value {
         let block = &schema.block;
         let unknown_obj = Value::unknown(block.value_type());
+        let base = self.working.view(module);
         let scope = InstanceScope {
-            base: &self.working,
+            base: &base,
             key: &addr.key,
             each_value: each,
         };
@@ -1013,9 +1098,9 @@ impl<'a> Planner<'a> {
         schema: &brick_provider_api::schema::ResourceSchema,
     ) -> Value {
         let pending = deps.iter().any(|d| {
-            self.action_of
-                .iter()
-                .any(|(a, act)| a.resource == *d && !matches!(act, Action::NoOp | Action::Read))
+            self.action_of.iter().any(|(a, act)| {
+                a.resource.config_addr() == *d && !matches!(act, Action::NoOp | Action::Read)
+            })
         });
         let reason = if !config.is_wholly_known() {
             Some(ActionReason::ReadBecauseConfigUnknown)
@@ -1089,14 +1174,16 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_orphans(&mut self) {
-        let configured: HashSet<&ResourceAddr> =
-            self.config.resources.iter().map(|r| &r.addr).collect();
         let all: Vec<InstanceAddr> = self.instances.keys().cloned().collect();
         for addr in all {
             if self.action_of.contains_key(&addr) {
                 continue;
             }
-            let idx = self.graph.by_resource.get(&addr.resource).copied();
+            let idx = self
+                .graph
+                .by_resource
+                .get(&addr.resource.config_addr())
+                .copied();
             match self.opts.mode {
                 PlanMode::RefreshOnly => continue,
                 PlanMode::Destroy => {
@@ -1109,9 +1196,20 @@ impl<'a> Planner<'a> {
                     self.plan_delete(addr, None, prevent);
                 }
                 PlanMode::Normal => {
-                    if configured.contains(&addr.resource) || !self.instance_selected(idx, &addr) {
+                    if self.seen.contains(&addr.resource) || !self.instance_selected(idx, &addr) {
                         continue;
                     }
+                    let path = module_names(&addr.resource.module);
+                    if self.unexpanded.iter().any(|p| path.starts_with(p)) {
+                        continue; // its module's expansion failed: already an error
+                    }
+                    let reason = if !addr.resource.module.is_empty()
+                        && !self.working.modules.contains_key(&addr.resource.module)
+                    {
+                        ActionReason::DeleteBecauseNoModule
+                    } else {
+                        ActionReason::DeleteBecauseNoResourceConfig
+                    };
                     let removed = self.config.removed.iter().find(|r| r.from.matches(&addr));
                     if removed.is_some_and(|r| !r.destroy) {
                         let (inst, prev) = self.instances[&addr].clone();
@@ -1121,7 +1219,7 @@ impl<'a> Planner<'a> {
                             previous_addr: prev,
                             provider: inst.provider.clone(),
                             action: Action::Forget,
-                            reason: Some(ActionReason::DeleteBecauseNoResourceConfig),
+                            reason: Some(reason),
                             before,
                             after: Value::null_dynamic(),
                             replace_paths: Vec::new(),
@@ -1131,11 +1229,7 @@ impl<'a> Planner<'a> {
                             schema_version: inst.schema_version,
                         });
                     } else {
-                        self.plan_delete(
-                            addr,
-                            Some(ActionReason::DeleteBecauseNoResourceConfig),
-                            false,
-                        );
+                        self.plan_delete(addr, Some(reason), false);
                     }
                 }
             }
@@ -1256,20 +1350,20 @@ fn prevent_destroy(addr: &InstanceAddr) -> Diagnostic {
     .help("To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target.")
 }
 
-fn bad_count(rc: &ResourceConfig, why: &str) -> Diagnostic {
+fn bad_count(what: &str, why: &str) -> Diagnostic {
     Diagnostic::error(
         "brick::plan::invalid_count",
         "Invalid count argument",
-        format!("The count of {} cannot be used: {why}.", rc.addr),
+        format!("The count of {what} cannot be used: {why}."),
     )
     .help("count must be a whole number known before apply; use --target to apply what it depends on first.")
 }
 
-fn bad_for_each(rc: &ResourceConfig, why: &str) -> Diagnostic {
+fn bad_for_each(what: &str, why: &str) -> Diagnostic {
     Diagnostic::error(
         "brick::plan::invalid_for_each",
         "Invalid for_each argument",
-        format!("The for_each of {} cannot be used: {why}.", rc.addr),
+        format!("The for_each of {what} cannot be used: {why}."),
     )
     .help("for_each must be a map or a set of strings whose keys are known before apply.")
 }

@@ -139,6 +139,8 @@ fn resource_values(
 ) -> Json {
     let mut o = Map::new();
     addr_fields(&mut o, addr, provider);
+    // `module_address` belongs to resource changes; values sit inside their module.
+    o.remove("module_address");
     o.insert("schema_version".into(), json!(schema_version));
     o.insert("values".into(), to_json(&plain(value)));
     o.insert("sensitive_values".into(), sensitive_or_empty(value));
@@ -155,29 +157,54 @@ fn sensitive_or_empty(v: &Value) -> Json {
     }
 }
 
+/// Terraform's module tree of `values`: the root's resources, then `child_modules`, each
+/// with its `address`, its resources and its own `child_modules` (nested module instances
+/// inside their parent, ancestors present even when they hold no resources).
 fn module_json(resources: Vec<(String, Json)>) -> Json {
-    // Root resources first; child modules grouped by module address.
-    let mut root = Vec::new();
-    let mut children: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+    let mut by_module: BTreeMap<String, Vec<Json>> = BTreeMap::new();
     for (module, r) in resources {
-        if module.is_empty() {
-            root.push(r);
-        } else {
-            children.entry(module).or_default().push(r);
+        // Every ancestor module instance appears, even without resources of its own.
+        if let Some(steps) = crate::plan::address::module_steps(&module) {
+            for n in 1..steps.len() {
+                by_module
+                    .entry(crate::plan::address::module_string(&steps[..n]))
+                    .or_default();
+            }
         }
+        by_module.entry(module).or_default().push(r);
     }
+    let root = by_module.remove("").unwrap_or_default();
+    let mut o = module_node(None, root, &by_module);
+    if let Json::Object(m) = &mut o {
+        m.remove("address");
+    }
+    o
+}
+
+fn module_node(
+    address: Option<&str>,
+    resources: Vec<Json>,
+    all: &BTreeMap<String, Vec<Json>>,
+) -> Json {
     let mut o = Map::new();
-    o.insert("resources".into(), Json::Array(root));
+    if let Some(a) = address {
+        o.insert("address".into(), json!(a));
+    }
+    o.insert("resources".into(), Json::Array(resources));
+    let depth = address
+        .and_then(crate::plan::address::module_steps)
+        .map_or(0, |s| s.len());
+    let children: Vec<Json> = all
+        .iter()
+        .filter(|(m, _)| {
+            let steps = crate::plan::address::module_steps(m).unwrap_or_default();
+            steps.len() == depth + 1
+                && address.is_none_or(|a| crate::plan::address::module_string(&steps[..depth]) == a)
+        })
+        .map(|(m, rs)| module_node(Some(m), rs.clone(), all))
+        .collect();
     if !children.is_empty() {
-        o.insert(
-            "child_modules".into(),
-            Json::Array(
-                children
-                    .into_iter()
-                    .map(|(m, rs)| json!({"address": m, "resources": rs}))
-                    .collect(),
-            ),
-        );
+        o.insert("child_modules".into(), Json::Array(children));
     }
     Json::Object(o)
 }
@@ -555,6 +582,7 @@ fn configuration_json(config: &Configuration) -> Json {
     let resources: Vec<Json> = config
         .resources
         .iter()
+        .filter(|r| r.addr.module.is_empty())
         .map(|r| {
             let address = r.addr.to_string();
             let mut o = Map::new();
@@ -576,6 +604,7 @@ fn configuration_json(config: &Configuration) -> Json {
     let outputs: Map<String, Json> = config
         .outputs
         .iter()
+        .filter(|o| o.module.is_empty())
         .map(|o| {
             let mut m = Map::new();
             m.insert(
@@ -596,6 +625,12 @@ fn configuration_json(config: &Configuration) -> Json {
     let mut root = Map::new();
     root.insert("resources".into(), Json::Array(resources));
     root.insert("outputs".into(), Json::Object(outputs));
+    if !config.described.module_calls.is_empty() {
+        root.insert(
+            "module_calls".into(),
+            Json::Object(config.described.module_calls.clone()),
+        );
+    }
     // Terraform leaves `variables` out when the module declares none.
     if !config.described.variables.is_empty() {
         root.insert(

@@ -270,6 +270,10 @@ fn header(c: &ResourceChange) -> String {
             "# (because {} is not in configuration)",
             c.addr.resource
         )),
+        Some(ActionReason::DeleteBecauseNoModule) => lines.push(format!(
+            "# (because {} is not in configuration)",
+            c.addr.resource.module
+        )),
         Some(ActionReason::DeleteBecauseCountIndex) => lines.push(format!(
             "# (because index {} is out of range for count)",
             c.addr
