@@ -15,16 +15,24 @@ use std::collections::BTreeMap;
 use crate::number::Number;
 use crate::types::Type;
 
-/// Marks carried by a value. Today only `sensitive`.
+/// Marks carried by a value: `sensitive`, and the console-only `type` mark.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Marks(u8);
 
 impl Marks {
     pub const NONE: Marks = Marks(0);
     pub const SENSITIVE: Marks = Marks(1);
+    /// The value is (or was computed from) a type description made by the console-only
+    /// `type()` function, as Terraform's `TypeType` mark: the console prints such a string
+    /// bare (`object({...})`) and refuses any other value carrying the mark.
+    pub const TYPE: Marks = Marks(2);
 
     pub fn is_sensitive(self) -> bool {
         self.0 & Marks::SENSITIVE.0 != 0
+    }
+    /// Whether every mark of `other` is set here.
+    pub fn contains(self, other: Marks) -> bool {
+        self.0 & other.0 == other.0
     }
     pub fn is_empty(self) -> bool {
         self.0 == 0
@@ -131,7 +139,11 @@ impl Value {
     }
     /// Whether this value or anything inside it is sensitive.
     pub fn contains_sensitive(&self) -> bool {
-        self.is_sensitive() || self.children().any(Value::contains_sensitive)
+        self.contains_marks(Marks::SENSITIVE)
+    }
+    /// Whether this value or anything inside it carries all of `marks`.
+    pub fn contains_marks(&self, marks: Marks) -> bool {
+        self.marks.contains(marks) || self.children().any(|c| c.contains_marks(marks))
     }
     /// The value without its own marks (nested marks stay).
     pub fn unmarked(&self) -> Value {
