@@ -82,3 +82,8 @@ fn infinities_behave_as_in_terraform() {
 fn types_print_as_terraform_console_prints_them_and_only_on_their_own() {
     assert_fixture("console_types.txt", 30);
 }
+
+#[test]
+fn strings_are_in_unicode_normal_form_c_as_in_terraform() {
+    assert_fixture("console_unicode.txt", 25);
+}

@@ -92,8 +92,10 @@ impl Value {
     pub fn number(n: impl Into<Number>) -> Value {
         Kind::Number(n.into()).into()
     }
+    /// A string, in Unicode normal form C as every string of Terraform's (cty's `StringVal`):
+    /// `"e\u{301}"` and `"\u{e9}"` are the same string.
     pub fn string(s: impl Into<String>) -> Value {
-        Kind::String(s.into()).into()
+        Kind::String(nfc(s.into())).into()
     }
     pub fn list(elem: Type, items: Vec<Value>) -> Value {
         Kind::List(elem, items).into()
@@ -359,6 +361,16 @@ fn quote_go(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// `s` in Unicode normal form C; ASCII and already-normal text are returned as they are.
+pub fn nfc(s: String) -> String {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s
+    } else {
+        s.nfc().collect()
+    }
+}
+
 fn unmark_all(items: &[Value], marks: &mut Marks) -> Vec<Value> {
     items
         .iter()
@@ -432,6 +444,13 @@ mod tests {
         let mut sorted = items.to_vec();
         sorted.sort_by(Value::canonical_cmp);
         assert_eq!(sorted, items, "canonical_cmp agrees with Value::set");
+    }
+
+    #[test]
+    fn strings_are_normalized_to_nfc() {
+        assert_eq!(Value::string("e\u{301}"), Value::string("\u{e9}"));
+        assert_eq!(Value::string("e\u{301}x").as_str(), Some("\u{e9}x"));
+        assert_eq!(Value::string("plain").as_str(), Some("plain"));
     }
 
     #[test]
