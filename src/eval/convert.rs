@@ -277,7 +277,8 @@ fn required_message(got: &Type, want: &Type) -> String {
     }
 }
 
-fn friendly(t: &Type) -> String {
+/// A type as Terraform names it in messages: `list of number`, `object`, `tuple`.
+pub(crate) fn friendly(t: &Type) -> String {
     match t {
         Type::Dynamic => "any single type".into(),
         Type::Object(_) => "object".into(),

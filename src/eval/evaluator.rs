@@ -307,6 +307,14 @@ pub(crate) fn prim_to_string(v: &Value) -> Option<String> {
     }
 }
 
+/// An operand of a logical operator, checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logical {
+    Known(bool),
+    Null,
+    Unknown,
+}
+
 /// Which operand of an operator a message is about.
 #[derive(Clone, Copy)]
 enum Side {
@@ -508,7 +516,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn fail(&mut self, d: Diagnostic) -> R {
+    /// Records `d` and fails (the error itself travels in the diagnostics).
+    fn fail<T>(&mut self, d: Diagnostic) -> Result<T, ()> {
         self.diags.push(d);
         Err(())
     }
@@ -998,36 +1007,27 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     if v.is_null() {
-                        self.diags.push(error(
+                        return self.fail(error(
                             "invalid_template_value",
                             "Invalid template interpolation value",
                             "The expression result is null. Cannot include a null value in a string template.",
                             e.span,
                         ));
-                        return Err(());
                     }
-                    if m.contains(Marks::TYPE) {
-                        self.diags.push(error(
-                            "invalid_template_value",
-                            "Invalid template interpolation value",
-                            "Cannot include the given value in a string template: string required, but have type.",
-                            e.span,
-                        ));
-                        return Err(());
-                    }
-                    match prim_to_string(&v) {
+                    match prim_to_string(&v).filter(|_| !m.contains(Marks::TYPE)) {
                         Some(s) => out.push_str(&s),
                         None => {
-                            self.diags.push(error(
+                            let have = if m.contains(Marks::TYPE) {
+                                "type".to_string()
+                            } else {
+                                convert::friendly(&v.ty())
+                            };
+                            return self.fail(error(
                                 "invalid_template_value",
                                 "Invalid template interpolation value",
-                                format!(
-                                    "Cannot include {} in a string template: a string is required.",
-                                    describe(&v.ty())
-                                ),
+                                format!("Cannot include the given value in a string template: string required, but have {have}."),
                                 e.span,
                             ));
-                            return Err(());
                         }
                     }
                 }
@@ -1046,7 +1046,7 @@ impl<'a> Evaluator<'a> {
                         Some(true) => self.template_into(then, out, marks, is_unknown)?,
                         Some(false) => self.template_into(otherwise, out, marks, is_unknown)?,
                         None => {
-                            self.diags.push(error(
+                            return self.fail(error(
                                 "invalid_condition",
                                 "Invalid template if condition",
                                 format!(
@@ -1059,7 +1059,6 @@ impl<'a> Evaluator<'a> {
                                 ),
                                 cond.span,
                             ));
-                            return Err(());
                         }
                     }
                 }
@@ -1101,15 +1100,12 @@ impl<'a> Evaluator<'a> {
         let marks = c.marks;
         match &c.kind {
             Kind::Unknown(ty) if !ty.is_primitive() => Ok(None),
-            Kind::Null(_) => {
-                self.diags.push(error(
-                    "null_value",
-                    "Iteration over null value",
-                    "A null value cannot be used as the collection in a 'for' expression.",
-                    span,
-                ));
-                Err(())
-            }
+            Kind::Null(_) => self.fail(error(
+                "null_value",
+                "Iteration over null value",
+                "A null value cannot be used as the collection in a 'for' expression.",
+                span,
+            )),
             Kind::List(_, items) | Kind::Tuple(items) => Ok(Some(
                 items
                     .iter()
@@ -1133,15 +1129,15 @@ impl<'a> Evaluator<'a> {
                     })
                     .collect(),
             )),
-            _ => {
-                self.diags.push(error(
-                    "iteration_over_non_collection",
-                    "Iteration over non-iterable value",
-                    format!("A value of type {} cannot be used as the collection in a 'for' expression.", c.ty()),
-                    span,
-                ));
-                Err(())
-            }
+            _ => self.fail(error(
+                "iteration_over_non_collection",
+                "Iteration over non-iterable value",
+                format!(
+                    "A value of type {} cannot be used as the collection in a 'for' expression.",
+                    c.ty()
+                ),
+                span,
+            )),
         }
     }
 
@@ -1212,7 +1208,7 @@ impl<'a> Evaluator<'a> {
                 Some(true) => {}
                 Some(false) => return Ok(()),
                 None => {
-                    self.diags.push(error(
+                    return self.fail(error(
                         "invalid_condition",
                         "Invalid 'for' condition",
                         format!(
@@ -1225,7 +1221,6 @@ impl<'a> Evaluator<'a> {
                         ),
                         cond.span,
                     ));
-                    return Err(());
                 }
             }
         }
@@ -1243,13 +1238,12 @@ impl<'a> Evaluator<'a> {
                 }
                 *out_marks = out_marks.union(k.marks);
                 let Some(ks) = (!k.is_null()).then(|| prim_to_string(&k)).flatten() else {
-                    self.diags.push(error(
+                    return self.fail(error(
                         "invalid_key",
                         "Invalid object key",
                         "The key expression produced a value that is null or not a string.",
                         ke.span,
                     ));
-                    return Err(());
                 };
                 if fe.grouping {
                     groups.entry(ks).or_default().push(v);
@@ -1258,13 +1252,12 @@ impl<'a> Evaluator<'a> {
                 {
                     slot.insert(v);
                 } else {
-                    self.diags.push(error(
+                    return self.fail(error(
                         "duplicate_key",
                         "Duplicate object key",
                         format!("Two different items produced the key \"{ks}\" in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
                         ke.span,
                     ));
-                    return Err(());
                 }
             }
         }
@@ -1309,19 +1302,33 @@ impl<'a> Evaluator<'a> {
                 Ok(Value::bool(if op == BinaryOp::Eq { eq } else { !eq }).with_marks(marks))
             }
             BinaryOp::And | BinaryOp::Or => {
-                let lb = self.operand_bool(&l, Side::Left, a.span);
-                let rb = self.operand_bool(&r, Side::Right, b.span);
-                let (lb, rb) = (lb?, rb?);
                 let decisive = op == BinaryOp::Or;
-                let res = match (lb, rb) {
-                    (Some(x), Some(y)) => Some(if decisive { x || y } else { x && y }),
-                    (Some(x), None) | (None, Some(x)) if x == decisive => Some(decisive),
-                    _ => None,
+                // Operands must be bools (or null); then HCL short-circuits: `true || x` is
+                // true, and `&&` with a false *or null* operand is false. Any other null is
+                // an error.
+                let lb = self.logical_operand(&l, Side::Left, a.span);
+                let rb = self.logical_operand(&r, Side::Right, b.span);
+                let (lb, rb) = (lb?, rb?);
+                let short = |x: Logical| match x {
+                    Logical::Known(v) => v == decisive,
+                    Logical::Null => !decisive,
+                    Logical::Unknown => false,
                 };
-                Ok(match res {
-                    Some(b) => Value::bool(b).with_marks(marks),
-                    None => unknown(Type::Bool, marks),
-                })
+                if short(lb) || short(rb) {
+                    return Ok(Value::bool(decisive).with_marks(marks));
+                }
+                match (lb, rb) {
+                    (Logical::Known(x), Logical::Known(y)) => {
+                        Ok(Value::bool(if decisive { x || y } else { x && y }).with_marks(marks))
+                    }
+                    (Logical::Null, _) | (_, Logical::Null) => self.fail(error(
+                        "operation_failed",
+                        "Operation failed",
+                        "Error during operation: argument must not be null.",
+                        if lb == Logical::Null { a.span } else { b.span },
+                    )),
+                    _ => Ok(unknown(Type::Bool, marks)),
+                }
             }
             _ => {
                 let x = self.operand_number(&l, Side::Left, a.span);
@@ -1369,32 +1376,33 @@ impl<'a> Evaluator<'a> {
             return Ok(None);
         }
         if v.is_null() {
-            self.diags.push(error(
+            return self.fail(error(
                 "operation_failed",
                 "Operation failed",
                 "Error during operation: argument must not be null.",
                 span,
             ));
-            return Err(());
         }
         match convert_value(&v.unmarked(), want) {
             Ok(c) => Ok(Some(c)),
-            Err(e) => {
-                self.diags.push(error(
-                    "invalid_operand",
-                    "Invalid operand",
-                    format!("Unsuitable value for {} operand: {}.", side.name(), e),
-                    span,
-                ));
-                Err(())
-            }
+            Err(e) => self.fail(error(
+                "invalid_operand",
+                "Invalid operand",
+                format!("Unsuitable value for {} operand: {}.", side.name(), e),
+                span,
+            )),
         }
     }
 
-    fn operand_bool(&mut self, v: &Value, side: Side, span: Span) -> Result<Option<bool>, ()> {
-        Ok(self
-            .operand(v, &Type::Bool, side, span)?
-            .map(|b| is_true(&b)))
+    /// An operand of `&&` or `||`: a bool, null or unknown; anything else is an error.
+    fn logical_operand(&mut self, v: &Value, side: Side, span: Span) -> Result<Logical, ()> {
+        if v.is_null() {
+            return Ok(Logical::Null);
+        }
+        Ok(match self.operand(v, &Type::Bool, side, span)? {
+            Some(b) => Logical::Known(is_true(&b)),
+            None => Logical::Unknown,
+        })
     }
 
     fn operand_number(&mut self, v: &Value, side: Side, span: Span) -> Result<Option<Number>, ()> {
