@@ -16,6 +16,7 @@
 #   FUZZ_SECONDS    fuzzing time after the build, default 60
 #   FUZZ_SANITIZER  address (default) or none
 #   FUZZ_RELEASE=1  an optimized build (slower to build, many more executions per second)
+#   FUZZ_STABLE=1   the stable toolchain even when nightly is installed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,10 +29,12 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 toolchain=()
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if [ "${FUZZ_STABLE:-0}" != 1 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   toolchain=(+nightly)
   echo "== fuzzing with the nightly toolchain"
 else
+  # The default toolchain (stable on a fresh CI machine); +stable when asked to force it.
+  [ "${FUZZ_STABLE:-0}" = 1 ] && command -v rustup >/dev/null && toolchain=(+stable)
   export RUSTC_BOOTSTRAP=1
   echo "== fuzzing with the stable toolchain (RUSTC_BOOTSTRAP=1)"
 fi
@@ -47,7 +50,11 @@ fi
 corpus=$(mktemp -d "${TMPDIR:-/tmp}/brick-fuzz-corpus.XXXXXX")
 log=$(mktemp "${TMPDIR:-/tmp}/brick-fuzz-log.XXXXXX")
 trap 'rm -rf "$corpus" "$log"' EXIT
-find tests examples -name '*.hcl' -type f -size -64k -exec cp -t "$corpus" {} + 2>/dev/null || true
+n=0
+while IFS= read -r -d '' f; do
+  n=$((n + 1))
+  cp "$f" "$corpus/$n.hcl" # numbered: many fixtures share a name (main.hcl)
+done < <(find tests examples -name '*.hcl' -type f -size -64k -print0)
 echo "== seed corpus: $(find "$corpus" -type f | wc -l) fixture files"
 
 echo "== building fuzz target load_and_eval (sanitizer: $sanitizer)"
