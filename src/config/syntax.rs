@@ -75,12 +75,12 @@ pub fn parse_file(text: &str, file: FileId) -> (Option<Body>, Vec<Diagnostic>) {
         return (None, vec![d]);
     }
     let patched = patch_big_integers(text);
-    let work = || match hcl_edit::parser::parse_body(&patched) {
-        Ok(body) => {
+    let work = || match parse_allowing_repeated_keys(patched, hcl_edit::parser::parse_body) {
+        Ok((body, repeated)) => {
             let mut l = Lowerer {
                 file,
                 text,
-                diags: Vec::new(),
+                diags: repeated_key_warnings(&repeated, text, file),
             };
             let b = l.body(&body, 0);
             (Some(b), l.diags)
@@ -90,18 +90,123 @@ pub fn parse_file(text: &str, file: FileId) -> (Option<Body>, Vec<Diagnostic>) {
     on_big_stack(work)
 }
 
+/// How many repeated object keys one file may have before the parse error stands (each one
+/// costs a re-parse).
+const MAX_REPEATED_KEYS: usize = 32;
+
+/// Parses with `parse`, accepting an object constructor that repeats a key (`{a = 1, a = 2}`)
+/// as Terraform does — the last value wins — although hcl-edit refuses it: the repeated key
+/// (an identifier or a plain quoted string) is replaced in the parser's copy of the text by a
+/// fresh identifier of the same length, and the parse retried. The lowering reads keys from
+/// the original text, so values and spans are unaffected. Returns the byte ranges of the
+/// repeated keys.
+fn parse_allowing_repeated_keys<T>(
+    patched: std::borrow::Cow<'_, str>,
+    parse: impl Fn(&str) -> Result<T, hcl_edit::parser::Error>,
+) -> Result<(T, Vec<std::ops::Range<usize>>), hcl_edit::parser::Error> {
+    let mut patched = patched.into_owned();
+    let mut repeated = Vec::new();
+    loop {
+        let e = match parse(&patched) {
+            Ok(t) => return Ok((t, repeated)),
+            Err(e) => e,
+        };
+        if !e.message().contains("redefined object key") || repeated.len() >= MAX_REPEATED_KEYS {
+            return Err(e);
+        }
+        let start = e.location().offset();
+        let Some(len) = object_key_len(&patched, start) else {
+            return Err(e);
+        };
+        let Some(fresh) = fresh_identifier(&patched, len) else {
+            return Err(e);
+        };
+        patched.replace_range(start..start + len, &fresh);
+        repeated.push(start..start + len);
+    }
+}
+
+/// The byte length of the object key at `at`: an identifier, or a quoted string without
+/// escapes or interpolation; `None` for anything else.
+fn object_key_len(text: &str, at: usize) -> Option<usize> {
+    let rest = text.get(at..)?;
+    if let Some(inner) = rest.strip_prefix('"') {
+        let end = inner.find('"')?;
+        let body = &inner[..end];
+        return (!body.contains(['\\', '\n']) && !body.contains("${") && !body.contains("%{"))
+            .then_some(end + 2);
+    }
+    let len = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    (len > 0 && !rest.starts_with(|c: char| c.is_ascii_digit() || c == '-')).then_some(len)
+}
+
+/// An identifier of exactly `len` bytes that appears nowhere in `text` as a word.
+fn fresh_identifier(text: &str, len: usize) -> Option<String> {
+    let letters: Vec<char> = ('a'..='z').chain('A'..='Z').collect();
+    let used = |w: &str| {
+        text.match_indices(w).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + w.len()..].chars().next();
+            let word =
+                |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            !word(before) && !word(after)
+        })
+    };
+    for n in 0..10_000usize {
+        // `len` letters from the counter, first letter distinct per candidate.
+        let mut k = n;
+        let mut w = String::with_capacity(len);
+        for _ in 0..len {
+            w.push(letters[k % letters.len()]);
+            k /= letters.len();
+        }
+        if k > 0 && len > 0 {
+            break; // every word of this length was tried
+        }
+        if !used(&w) {
+            return Some(w);
+        }
+    }
+    None
+}
+
+/// Terraform accepts a repeated key silently (the last value wins); brick accepts it too,
+/// with a warning, since the earlier value is almost always a mistake.
+fn repeated_key_warnings(
+    repeated: &[std::ops::Range<usize>],
+    text: &str,
+    file: FileId,
+) -> Vec<Diagnostic> {
+    repeated
+        .iter()
+        .map(|r| {
+            let key = text[r.clone()].trim_matches('"');
+            Diagnostic::warning(
+                "brick::config::repeated_object_key",
+                "Repeated object key",
+                format!("The key \"{key}\" is given more than once in this object; the last value is used, as in Terraform."),
+            )
+            .at(Span { file, start: r.start, end: r.end })
+            .label("given again here")
+            .help("Remove the earlier entry, or rename one of the keys.")
+        })
+        .collect()
+}
+
 /// Parses a standalone expression (console, `--var` values, tests).
 pub fn parse_expression(text: &str, file: FileId) -> (Option<Expr>, Vec<Diagnostic>) {
     if let Some(d) = precheck(text, file) {
         return (None, vec![d]);
     }
     let patched = patch_big_integers(text);
-    let work = || match hcl_edit::parser::parse_expr(&patched) {
-        Ok(expr) => {
+    let work = || match parse_allowing_repeated_keys(patched, hcl_edit::parser::parse_expr) {
+        Ok((expr, repeated)) => {
             let mut l = Lowerer {
                 file,
                 text,
-                diags: Vec::new(),
+                diags: repeated_key_warnings(&repeated, text, file),
             };
             let e = l.expr(&expr, 0);
             (Some(e), l.diags)
@@ -295,6 +400,22 @@ fn syntax_error(e: &hcl_edit::parser::Error, text: &str, file: FileId) -> Diagno
     // The location's offset is a byte offset into the input.
     let start = loc.offset().min(text.len());
     let end = next_char_boundary(text, start);
+    if e.message().contains("chained binary operators") {
+        // hcl-edit builds one tree level per operator and refuses more than 128 on any path,
+        // so that walking the tree cannot overflow the stack; Terraform has no such limit.
+        return Diagnostic::error(
+            "brick::config::too_many_operators",
+            "Too many chained operators",
+            format!(
+                "The expression at line {}, column {} chains more than 128 binary operators (counting those inside its operands), more than brick's HCL parser accepts.",
+                loc.line(),
+                loc.column()
+            ),
+        )
+        .at(Span { file, start, end })
+        .label("the 129th operator")
+        .help("Split the expression into locals (`local.first_half + local.second_half`), or use a function such as sum([...]) for a long sum.");
+    }
     Diagnostic::error(
         "brick::config::syntax",
         "Invalid HCL syntax",
@@ -393,10 +514,17 @@ impl Lowerer<'_> {
                 o.iter()
                     .map(|(k, v)| {
                         let key = match k {
-                            ObjectKey::Ident(id) => Expr::new(
-                                ExprKind::Literal(Value::string(id.as_str())),
-                                self.span(id.span()),
-                            ),
+                            // From the original text: a repeated key was renamed for the
+                            // parser (see parse_allowing_repeated_keys).
+                            ObjectKey::Ident(id) => {
+                                let span = self.span(id.span());
+                                let name = self
+                                    .text
+                                    .get(span.start..span.end)
+                                    .map(|t| t.trim_matches('"'))
+                                    .unwrap_or(id.as_str());
+                                Expr::new(ExprKind::Literal(Value::string(name)), span)
+                            }
                             ObjectKey::Expression(x) => self.expr(x, d),
                         };
                         (key, self.expr(v.expr(), d))

@@ -277,7 +277,8 @@ fn required_message(got: &Type, want: &Type) -> String {
     }
 }
 
-fn friendly(t: &Type) -> String {
+/// A type as Terraform names it in messages: `list of number`, `object`, `tuple`.
+pub(crate) fn friendly(t: &Type) -> String {
     match t {
         Type::Dynamic => "any single type".into(),
         Type::Object(_) => "object".into(),
@@ -294,16 +295,17 @@ pub fn number_to_string(n: &Number) -> String {
     n.to_string()
 }
 
-/// Terraform's string → number rule: decimal or scientific notation, no surrounding spaces.
+/// Terraform's string → number rule: decimal or scientific notation with an optional sign,
+/// or `Inf`/`inf` (optionally signed) for an infinity; no surrounding spaces.
 pub fn parse_number(s: &str) -> Option<Number> {
-    if s.is_empty() || s.trim() != s || s.starts_with('+') {
+    if s.is_empty() || s.trim() != s {
         return None;
     }
     let lower = s.to_ascii_lowercase();
-    if lower.contains("inf") || lower.contains("nan") || lower.starts_with("0x") {
+    if lower.contains("nan") || lower.trim_start_matches(['+', '-']).starts_with("0x") {
         return None;
     }
-    Number::parse(s)
+    Number::parse_with_infinity(s)
 }
 
 fn convert_primitive(value: &Value, want: &Type) -> Result<Value, ConversionError> {

@@ -117,6 +117,103 @@ pub fn value_to_display(v: &Value) -> String {
     out
 }
 
+/// What `brick console` prints for a value, as Terraform's console: a type description made
+/// by `type()` bare, any other value as [`value_to_display`]. A value that merely contains a
+/// type description (`[type(1)]`, `type(1) == type(2)`) is refused, as in Terraform.
+pub fn console_display(v: &Value) -> Result<String, Vec<Diagnostic>> {
+    if v.contains_marks(Marks::TYPE) && !(v.marks.contains(Marks::TYPE) && v.as_str().is_some()) {
+        return Err(vec![
+            Diagnostic::error(
+                "brick::eval::invalid_type_function_use",
+                "Invalid use of type function",
+                "The console-only \"type\" function cannot be used as part of an expression.",
+            )
+            .help("Call type() on its own, e.g. `type(var.nodes)`."),
+        ]);
+    }
+    Ok(value_to_display(v))
+}
+
+/// A type as Terraform's console prints it: objects and tuples one element a line, indented
+/// by four spaces; collections inline unless their element is an object or tuple.
+pub fn type_expression(ty: &Type) -> String {
+    let mut out = String::new();
+    type_expression_into(ty, 0, &mut out);
+    out
+}
+
+fn type_expression_into(ty: &Type, indent: usize, out: &mut String) {
+    let pad = "    ".repeat(indent + 1);
+    let close = "    ".repeat(indent);
+    match ty {
+        Type::Dynamic | Type::Bool | Type::Number | Type::String => out.push_str(&ty.to_string()),
+        Type::List(e) | Type::Set(e) | Type::Map(e) => {
+            out.push_str(match ty {
+                Type::List(_) => "list(",
+                Type::Set(_) => "set(",
+                _ => "map(",
+            });
+            let structural = matches!(&**e, Type::Object(a) if !a.is_empty())
+                || matches!(&**e, Type::Tuple(t) if !t.is_empty());
+            if structural {
+                out.push('\n');
+                out.push_str(&pad);
+                type_expression_into(e, indent + 1, out);
+                out.push_str(",\n");
+                out.push_str(&close);
+            } else {
+                type_expression_into(e, indent, out);
+            }
+            out.push(')');
+        }
+        Type::Tuple(items) if items.is_empty() => out.push_str("tuple([])"),
+        Type::Tuple(items) => {
+            out.push_str("tuple([\n");
+            for t in items {
+                out.push_str(&pad);
+                type_expression_into(t, indent + 1, out);
+                out.push_str(",\n");
+            }
+            out.push_str(&close);
+            out.push_str("])");
+        }
+        Type::Object(attrs) if attrs.is_empty() => out.push_str("object({})"),
+        Type::Object(attrs) => {
+            out.push_str("object({\n");
+            for (name, t) in attrs {
+                out.push_str(&pad);
+                out.push_str(name);
+                out.push_str(": ");
+                type_expression_into(t, indent + 1, out);
+                out.push_str(",\n");
+            }
+            out.push_str(&close);
+            out.push_str("})");
+        }
+    }
+}
+
+/// A multi-line string as Terraform's console prints it: a heredoc whose lines are indented
+/// to the nesting depth (`<<-EOT` when nested), with a delimiter no line could end early.
+fn heredoc_into(s: &str, indent: usize, out: &mut String) {
+    let lines: Vec<&str> = s.split('\n').collect();
+    let mut delimiter = String::from("EOT");
+    while lines.iter().any(|l| l.trim() == delimiter) {
+        delimiter.push('_');
+    }
+    let pad = "  ".repeat(indent);
+    out.push_str(if indent > 0 { "<<-" } else { "<<" });
+    out.push_str(&delimiter);
+    for line in lines {
+        out.push('\n');
+        out.push_str(&pad);
+        out.push_str(line);
+    }
+    out.push('\n');
+    out.push_str(&pad);
+    out.push_str(&delimiter);
+}
+
 fn display_into(v: &Value, indent: usize, out: &mut String) {
     if v.is_sensitive() {
         out.push_str("(sensitive value)");
@@ -129,15 +226,10 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
         Kind::Unknown(_) => out.push_str("(known after apply)"),
         Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Kind::Number(n) => out.push_str(&n.to_string()),
-        Kind::String(s) => {
-            if s.contains('\n') && s.ends_with('\n') {
-                out.push_str("<<EOT\n");
-                out.push_str(s);
-                out.push_str("EOT");
-            } else {
-                out.push_str(&quote(s));
-            }
-        }
+        // A type description from `type()` prints bare.
+        Kind::String(s) if v.marks.contains(Marks::TYPE) => out.push_str(s),
+        Kind::String(s) if s.contains('\n') => heredoc_into(s, indent, out),
+        Kind::String(s) => out.push_str(&quote(s)),
         Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => {
             let (open, end) = match &v.kind {
                 Kind::List(..) => ("tolist([", "])"),
@@ -215,10 +307,49 @@ pub(crate) fn prim_to_string(v: &Value) -> Option<String> {
     }
 }
 
+/// An operand of a logical operator, checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logical {
+    Known(bool),
+    Null,
+    Unknown,
+}
+
+/// Which operand of an operator a message is about.
+#[derive(Clone, Copy)]
+enum Side {
+    Left,
+    Right,
+    Unary,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+            Side::Unary => "unary",
+        }
+    }
+}
+
+/// The arithmetic operators on two known numbers; the errors are Terraform's (`1/0` is
+/// `+Inf`, but `0/0` and `Inf - Inf` have no result).
+fn arithmetic(op: BinaryOp, x: &Number, y: &Number) -> brick_provider_api::Arithmetic {
+    match op {
+        BinaryOp::Add => x.add(y),
+        BinaryOp::Sub => x.sub(y),
+        BinaryOp::Mul => x.mul(y),
+        BinaryOp::Div => x.div(y),
+        BinaryOp::Mod => x.rem(y),
+        _ => unreachable!("only arithmetic operators reach here"),
+    }
+}
+
 pub(crate) fn prim_to_number(v: &Value) -> Option<Number> {
     match &v.kind {
         Kind::Number(n) => Some(n.clone()),
-        Kind::String(s) => Number::parse(s),
+        Kind::String(s) => crate::eval::convert::parse_number(s),
         _ => None,
     }
 }
@@ -385,7 +516,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn fail(&mut self, d: Diagnostic) -> R {
+    /// Records `d` and fails (the error itself travels in the diagnostics).
+    fn fail<T>(&mut self, d: Diagnostic) -> Result<T, ()> {
         self.diags.push(d);
         Err(())
     }
@@ -744,10 +876,14 @@ impl<'a> Evaluator<'a> {
                     None => self.fail(error(
                         "invalid_index",
                         "Invalid index",
-                        if n.is_integer() && !n.is_negative() {
+                        if !n.is_integer() {
+                            "The given key does not identify an element in this collection value: indexing a sequence requires a whole number, but the given index has a fractional part.".to_string()
+                        } else if n.is_negative() {
+                            "The given key does not identify an element in this collection value: a negative number is not a valid index for a sequence.".to_string()
+                        } else if n.to_i64().is_some() {
                             format!("The given key does not identify an element in this collection value: the given index ({n}) is greater than or equal to the length of the collection ({}).", items.len())
                         } else {
-                            format!("The given key does not identify an element in this collection value: {n} is not a whole number, zero or more.")
+                            "The given key does not identify an element in this collection value.".to_string()
                         },
                         span,
                     )),
@@ -871,27 +1007,27 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     if v.is_null() {
-                        self.diags.push(error(
+                        return self.fail(error(
                             "invalid_template_value",
                             "Invalid template interpolation value",
                             "The expression result is null. Cannot include a null value in a string template.",
                             e.span,
                         ));
-                        return Err(());
                     }
-                    match prim_to_string(&v) {
+                    match prim_to_string(&v).filter(|_| !m.contains(Marks::TYPE)) {
                         Some(s) => out.push_str(&s),
                         None => {
-                            self.diags.push(error(
+                            let have = if m.contains(Marks::TYPE) {
+                                "type".to_string()
+                            } else {
+                                convert::friendly(&v.ty())
+                            };
+                            return self.fail(error(
                                 "invalid_template_value",
                                 "Invalid template interpolation value",
-                                format!(
-                                    "Cannot include {} in a string template: a string is required.",
-                                    describe(&v.ty())
-                                ),
+                                format!("Cannot include the given value in a string template: string required, but have {have}."),
                                 e.span,
                             ));
-                            return Err(());
                         }
                     }
                 }
@@ -910,7 +1046,7 @@ impl<'a> Evaluator<'a> {
                         Some(true) => self.template_into(then, out, marks, is_unknown)?,
                         Some(false) => self.template_into(otherwise, out, marks, is_unknown)?,
                         None => {
-                            self.diags.push(error(
+                            return self.fail(error(
                                 "invalid_condition",
                                 "Invalid template if condition",
                                 format!(
@@ -923,7 +1059,6 @@ impl<'a> Evaluator<'a> {
                                 ),
                                 cond.span,
                             ));
-                            return Err(());
                         }
                     }
                 }
@@ -965,15 +1100,12 @@ impl<'a> Evaluator<'a> {
         let marks = c.marks;
         match &c.kind {
             Kind::Unknown(ty) if !ty.is_primitive() => Ok(None),
-            Kind::Null(_) => {
-                self.diags.push(error(
-                    "null_value",
-                    "Iteration over null value",
-                    "A null value cannot be used as the collection in a 'for' expression.",
-                    span,
-                ));
-                Err(())
-            }
+            Kind::Null(_) => self.fail(error(
+                "null_value",
+                "Iteration over null value",
+                "A null value cannot be used as the collection in a 'for' expression.",
+                span,
+            )),
             Kind::List(_, items) | Kind::Tuple(items) => Ok(Some(
                 items
                     .iter()
@@ -997,15 +1129,15 @@ impl<'a> Evaluator<'a> {
                     })
                     .collect(),
             )),
-            _ => {
-                self.diags.push(error(
-                    "iteration_over_non_collection",
-                    "Iteration over non-iterable value",
-                    format!("A value of type {} cannot be used as the collection in a 'for' expression.", c.ty()),
-                    span,
-                ));
-                Err(())
-            }
+            _ => self.fail(error(
+                "iteration_over_non_collection",
+                "Iteration over non-iterable value",
+                format!(
+                    "A value of type {} cannot be used as the collection in a 'for' expression.",
+                    c.ty()
+                ),
+                span,
+            )),
         }
     }
 
@@ -1076,7 +1208,7 @@ impl<'a> Evaluator<'a> {
                 Some(true) => {}
                 Some(false) => return Ok(()),
                 None => {
-                    self.diags.push(error(
+                    return self.fail(error(
                         "invalid_condition",
                         "Invalid 'for' condition",
                         format!(
@@ -1089,7 +1221,6 @@ impl<'a> Evaluator<'a> {
                         ),
                         cond.span,
                     ));
-                    return Err(());
                 }
             }
         }
@@ -1107,13 +1238,12 @@ impl<'a> Evaluator<'a> {
                 }
                 *out_marks = out_marks.union(k.marks);
                 let Some(ks) = (!k.is_null()).then(|| prim_to_string(&k)).flatten() else {
-                    self.diags.push(error(
+                    return self.fail(error(
                         "invalid_key",
                         "Invalid object key",
                         "The key expression produced a value that is null or not a string.",
                         ke.span,
                     ));
-                    return Err(());
                 };
                 if fe.grouping {
                     groups.entry(ks).or_default().push(v);
@@ -1122,13 +1252,12 @@ impl<'a> Evaluator<'a> {
                 {
                     slot.insert(v);
                 } else {
-                    self.diags.push(error(
+                    return self.fail(error(
                         "duplicate_key",
                         "Duplicate object key",
                         format!("Two different items produced the key \"{ks}\" in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
                         ke.span,
                     ));
-                    return Err(());
                 }
             }
         }
@@ -1138,38 +1267,20 @@ impl<'a> Evaluator<'a> {
     fn unary(&mut self, op: UnaryOp, x: &Expr, span: Span) -> R {
         let v = self.eval(x)?;
         let marks = v.marks;
-        let (want, name) = match op {
-            UnaryOp::Neg => (Type::Number, "a number"),
-            UnaryOp::Not => (Type::Bool, "a bool"),
+        let want = match op {
+            UnaryOp::Neg => Type::Number,
+            UnaryOp::Not => Type::Bool,
         };
-        if !v.is_known() {
+        let Some(v) = self.operand(&v, &want, Side::Unary, span)? else {
             return Ok(unknown(want, marks));
-        }
-        let bad = |s: &mut Self, v: &Value| {
-            s.fail(error(
-                "invalid_operand",
-                "Invalid operand",
-                format!(
-                    "Unsuitable value for unary operand: {name} is required, not {}.",
-                    if v.is_null() {
-                        "null".into()
-                    } else {
-                        describe(&v.ty())
-                    }
-                ),
-                span,
-            ))
         };
-        match op {
-            UnaryOp::Neg => match prim_to_number(&v) {
-                Some(n) => Ok(Value::number(n.neg()).with_marks(marks)),
-                None => bad(self, &v),
-            },
-            UnaryOp::Not => match prim_to_bool(&v) {
-                Some(b) => Ok(Value::bool(!b).with_marks(marks)),
-                None => bad(self, &v),
-            },
+        Ok(match op {
+            UnaryOp::Neg => {
+                Value::number(v.as_number().cloned().unwrap_or_else(Number::zero).neg())
+            }
+            UnaryOp::Not => Value::bool(!is_true(&v)),
         }
+        .with_marks(marks))
     }
 
     fn binary(&mut self, op: BinaryOp, a: &Expr, b: &Expr, span: Span) -> R {
@@ -1191,22 +1302,38 @@ impl<'a> Evaluator<'a> {
                 Ok(Value::bool(if op == BinaryOp::Eq { eq } else { !eq }).with_marks(marks))
             }
             BinaryOp::And | BinaryOp::Or => {
-                let lb = self.operand_bool(&l, a.span)?;
-                let rb = self.operand_bool(&r, b.span)?;
                 let decisive = op == BinaryOp::Or;
-                let res = match (lb, rb) {
-                    (Some(x), Some(y)) => Some(if decisive { x || y } else { x && y }),
-                    (Some(x), None) | (None, Some(x)) if x == decisive => Some(decisive),
-                    _ => None,
+                // Operands must be bools (or null); then HCL short-circuits: `true || x` is
+                // true, and `&&` with a false *or null* operand is false. Any other null is
+                // an error.
+                let lb = self.logical_operand(&l, Side::Left, a.span);
+                let rb = self.logical_operand(&r, Side::Right, b.span);
+                let (lb, rb) = (lb?, rb?);
+                let short = |x: Logical| match x {
+                    Logical::Known(v) => v == decisive,
+                    Logical::Null => !decisive,
+                    Logical::Unknown => false,
                 };
-                Ok(match res {
-                    Some(b) => Value::bool(b).with_marks(marks),
-                    None => unknown(Type::Bool, marks),
-                })
+                if short(lb) || short(rb) {
+                    return Ok(Value::bool(decisive).with_marks(marks));
+                }
+                match (lb, rb) {
+                    (Logical::Known(x), Logical::Known(y)) => {
+                        Ok(Value::bool(if decisive { x || y } else { x && y }).with_marks(marks))
+                    }
+                    (Logical::Null, _) | (_, Logical::Null) => self.fail(error(
+                        "operation_failed",
+                        "Operation failed",
+                        "Error during operation: argument must not be null.",
+                        if lb == Logical::Null { a.span } else { b.span },
+                    )),
+                    _ => Ok(unknown(Type::Bool, marks)),
+                }
             }
             _ => {
-                let x = self.operand_number(&l, a.span, op)?;
-                let y = self.operand_number(&r, b.span, op)?;
+                let x = self.operand_number(&l, Side::Left, a.span);
+                let y = self.operand_number(&r, Side::Right, b.span);
+                let (x, y) = (x?, y?);
                 let result_ty = match op {
                     BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => Type::Bool,
                     _ => Type::Number,
@@ -1215,96 +1342,73 @@ impl<'a> Evaluator<'a> {
                     return Ok(unknown(result_ty, marks));
                 };
                 let v = match op {
-                    BinaryOp::Add => Value::number(x.add(&y)),
-                    BinaryOp::Sub => Value::number(x.sub(&y)),
-                    BinaryOp::Mul => Value::number(x.mul(&y)),
-                    BinaryOp::Div => match x.div(&y) {
-                        Some(q) => Value::number(q),
-                        None => {
-                            return self.fail(error(
-                                "division_by_zero",
-                                "Division by zero",
-                                "The right operand of a division is zero.",
-                                span,
-                            ));
-                        }
-                    },
-                    BinaryOp::Mod => match x.rem(&y) {
-                        Some(q) => Value::number(q),
-                        None => {
-                            return self.fail(error(
-                                "division_by_zero",
-                                "Division by zero",
-                                "The right operand of a modulo operation is zero.",
-                                span,
-                            ));
-                        }
-                    },
                     BinaryOp::Lt => Value::bool(x < y),
                     BinaryOp::LtEq => Value::bool(x <= y),
                     BinaryOp::Gt => Value::bool(x > y),
                     BinaryOp::GtEq => Value::bool(x >= y),
-                    _ => unreachable!("handled above"),
+                    _ => match arithmetic(op, &x, &y) {
+                        Ok(n) => Value::number(n),
+                        Err(e) => {
+                            return self.fail(error(
+                                "operation_failed",
+                                "Operation failed",
+                                format!("Error during operation: {e}."),
+                                span,
+                            ));
+                        }
+                    },
                 };
                 Ok(v.with_marks(marks))
             }
         }
     }
 
-    fn operand_bool(&mut self, v: &Value, span: Span) -> Result<Option<bool>, ()> {
+    /// An operand converted to `want` (number or bool) as Terraform's operators convert
+    /// them: `None` when unknown; a null or unsuitable operand is an error naming its side.
+    fn operand(
+        &mut self,
+        v: &Value,
+        want: &Type,
+        side: Side,
+        span: Span,
+    ) -> Result<Option<Value>, ()> {
         if !v.is_known() {
             return Ok(None);
         }
-        match prim_to_bool(v) {
-            Some(b) => Ok(Some(b)),
-            None => {
-                self.diags.push(error(
-                    "invalid_operand",
-                    "Invalid operand",
-                    format!(
-                        "Unsuitable value for logical operand: a bool is required, not {}.",
-                        if v.is_null() {
-                            "null".into()
-                        } else {
-                            describe(&v.ty())
-                        }
-                    ),
-                    span,
-                ));
-                Err(())
-            }
+        if v.is_null() {
+            return self.fail(error(
+                "operation_failed",
+                "Operation failed",
+                "Error during operation: argument must not be null.",
+                span,
+            ));
+        }
+        match convert_value(&v.unmarked(), want) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => self.fail(error(
+                "invalid_operand",
+                "Invalid operand",
+                format!("Unsuitable value for {} operand: {}.", side.name(), e),
+                span,
+            )),
         }
     }
 
-    fn operand_number(
-        &mut self,
-        v: &Value,
-        span: Span,
-        op: BinaryOp,
-    ) -> Result<Option<Number>, ()> {
-        if !v.is_known() {
-            return Ok(None);
+    /// An operand of `&&` or `||`: a bool, null or unknown; anything else is an error.
+    fn logical_operand(&mut self, v: &Value, side: Side, span: Span) -> Result<Logical, ()> {
+        if v.is_null() {
+            return Ok(Logical::Null);
         }
-        match prim_to_number(v) {
-            Some(n) => Ok(Some(n)),
-            None => {
-                self.diags.push(error(
-                    "invalid_operand",
-                    "Invalid operand",
-                    format!(
-                        "Unsuitable value for the operand of \"{}\": a number is required, not {}.",
-                        op.symbol(),
-                        if v.is_null() {
-                            "null".into()
-                        } else {
-                            describe(&v.ty())
-                        }
-                    ),
-                    span,
-                ));
-                Err(())
-            }
-        }
+        Ok(match self.operand(v, &Type::Bool, side, span)? {
+            Some(b) => Logical::Known(is_true(&b)),
+            None => Logical::Unknown,
+        })
+    }
+
+    fn operand_number(&mut self, v: &Value, side: Side, span: Span) -> Result<Option<Number>, ()> {
+        Ok(self
+            .operand(v, &Type::Number, side, span)?
+            .and_then(|n| n.as_number().cloned()))
     }
 
     fn conditional(&mut self, c: &Expr, t: &Expr, f: &Expr) -> R {
@@ -1371,7 +1475,14 @@ impl<'a> Evaluator<'a> {
                     return self.arity(name, 1, args.len(), span);
                 };
                 let v = self.eval(a)?;
-                return Ok(Value::string(v.ty().to_string()));
+                // Terraform's console-only `type`: a type description smuggled to the console
+                // by the TYPE mark; `type(type(x))` is `type`.
+                let text = if v.marks.contains(Marks::TYPE) {
+                    "type".to_string()
+                } else {
+                    type_expression(&v.ty())
+                };
+                return Ok(Value::string(text).with_marks(Marks::TYPE));
             }
             "templatefile" => return self.call_templatefile(args, span),
             _ => {}
@@ -1410,6 +1521,16 @@ impl<'a> Evaluator<'a> {
                     .and_then(|i| args.get(i))
                     .map(|a| a.span)
                     .unwrap_or(span);
+                // Terraform reports a bad argument (cty's ArgError) on its own, without the
+                // "Call to function … failed" prefix.
+                if e.arg.is_some() && e.message.starts_with("Invalid value for \"") {
+                    return self.fail(error(
+                        "invalid_function_argument",
+                        "Invalid function argument",
+                        e.message,
+                        at,
+                    ));
+                }
                 self.fail(error(
                     "function_error",
                     "Error in function call",

@@ -123,15 +123,23 @@ pub fn env_inputs(env: &[(String, String)]) -> Vec<VariableInput> {
         .collect()
 }
 
-struct OneVar<'a> {
-    name: &'a str,
-    value: &'a Value,
+/// What a `validation` block sees (Terraform ≥ 1.9): every input variable of the module,
+/// already converted. Other objects of the module (locals, resources, data sources, module
+/// outputs) are not known while inputs are resolved, so they read as unknown, and a
+/// condition that depends on them is not decided here (as Terraform skips a condition that
+/// is unknown at plan time).
+struct ValidationScope<'a> {
+    variables: &'a BTreeMap<String, Value>,
 }
 
-impl Scope for OneVar<'_> {
+impl Scope for ValidationScope<'_> {
     fn get(&self, r: &Reference) -> Option<Value> {
         match r {
-            Reference::Variable(n) if n == self.name => Some(self.value.clone()),
+            Reference::Variable(n) => self.variables.get(n).cloned(),
+            Reference::Local(_)
+            | Reference::Resource { .. }
+            | Reference::Data { .. }
+            | Reference::Module(_) => Some(Value::unknown(brick_provider_api::Type::Dynamic)),
             _ => None,
         }
     }
@@ -273,13 +281,18 @@ pub fn resolve_variables(
         if var.sensitive {
             value = value.sensitive();
         }
-        // Validation blocks.
+        out.insert(name.clone(), value);
+    }
+    // Validation blocks, once every variable has its value: a condition may refer to other
+    // variables as well as its own (Terraform ≥ 1.9). Reading values cannot form a cycle.
+    let mut invalid = Vec::new();
+    for (name, var) in declared {
+        if !out.contains_key(name) {
+            continue;
+        }
+        let scope = ValidationScope { variables: &out };
         let mut ok = true;
         for check in &var.validations {
-            let scope = OneVar {
-                name,
-                value: &value,
-            };
             let (c, d) = evaluate(&check.condition, &scope, env);
             diags.extend(d);
             if c.as_bool() == Some(false) {
@@ -299,11 +312,12 @@ pub fn resolve_variables(
                 ok = false;
             }
         }
-        if ok {
-            out.insert(name.clone(), value);
-        } else {
-            out.insert(name.clone(), Value::unknown(tc.to_type()));
+        if !ok {
+            invalid.push((name.clone(), var.constraint().to_type()));
         }
+    }
+    for (name, ty) in invalid {
+        out.insert(name, Value::unknown(ty));
     }
     (out, diags)
 }

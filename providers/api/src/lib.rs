@@ -23,7 +23,7 @@ pub mod types;
 pub mod value;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
-pub use number::Number;
+pub use number::{Arithmetic, ArithmeticError, Number};
 pub use provider::Provider;
 pub use types::Type;
 pub use value::{Marks, Value};

@@ -1,8 +1,13 @@
-//! Arbitrary-precision numbers.
+//! Arbitrary-precision numbers, with the two infinities.
 //!
 //! Terraform's numbers are arbitrary-precision, so integers well beyond 2^53 keep every digit.
 //! [`Number`] wraps a big decimal; its representation is private so that it can change
 //! (for example to a fast path for small integers) without touching callers.
+//!
+//! Like Terraform's (cty's big floats), numbers may be `+Inf` or `-Inf`: `1/0` is `+Inf`,
+//! infinities compare beyond every finite number, print as `+Inf`/`-Inf`, and the operations
+//! that have no meaningful result (`Inf - Inf`, `0 * Inf`, `0/0`, `Inf/Inf`) are
+//! [`ArithmeticError`]s carrying Terraform's messages. There is no NaN and no negative zero.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -15,18 +20,66 @@ use bigdecimal::{BigDecimal, ToPrimitive, Zero};
 pub const PRECISION_DIGITS: u64 = 154;
 
 #[derive(Clone, Debug)]
-pub struct Number(BigDecimal);
+pub struct Number(Repr);
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Finite(BigDecimal),
+    Infinite { negative: bool },
+}
+
+/// An arithmetic operation without a result: the detail texts are Terraform's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithmeticError {
+    /// `+Inf + -Inf`.
+    OpposingInfinities,
+    /// `Inf - Inf` (same sign).
+    InfinityMinusInfinity,
+    /// `0 * Inf`.
+    ZeroTimesInfinity,
+    /// `0 / 0` or `Inf / Inf`.
+    IndeterminateQuotient,
+    /// `x % Inf` or `Inf % x`.
+    ModuloWithInfinity,
+}
+
+impl fmt::Display for ArithmeticError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ArithmeticError::OpposingInfinities => "can't compute sum of opposing infinities",
+            ArithmeticError::InfinityMinusInfinity => "can't subtract infinity from itself",
+            ArithmeticError::ZeroTimesInfinity => "can't multiply zero by infinity",
+            ArithmeticError::IndeterminateQuotient => {
+                "can't divide zero by zero or infinity by infinity"
+            }
+            ArithmeticError::ModuloWithInfinity => "can't use modulo with zero and infinity",
+        })
+    }
+}
+
+impl std::error::Error for ArithmeticError {}
+
+/// The result of an arithmetic operation.
+pub type Arithmetic = Result<Number, ArithmeticError>;
 
 impl Number {
     pub fn from_i64(n: i64) -> Number {
-        Number(BigDecimal::from(n))
+        Number(Repr::Finite(BigDecimal::from(n)))
     }
 
-    /// A number from a finite float; `None` for NaN and infinities, which the language has no
-    /// value for.
+    /// `+Inf` (or `-Inf` when `negative`).
+    pub fn infinity(negative: bool) -> Number {
+        Number(Repr::Infinite { negative })
+    }
+
+    /// A number from a float; infinities map to infinities, NaN to `None` (the language has
+    /// no value for it).
     pub fn from_f64(f: f64) -> Option<Number> {
-        if !f.is_finite() {
+        if f.is_nan() {
             return None;
+        }
+        if f.is_infinite() {
+            return Some(Number::infinity(f < 0.0));
         }
         // Shortest round-trip text, so 0.1 stays 0.1 rather than 0.1000000000000000055…
         BigDecimal::from_str(&format!("{f}"))
@@ -35,7 +88,8 @@ impl Number {
     }
 
     /// Parses decimal or scientific notation (`12`, `-1.5`, `1e3`). Leading `+` is accepted;
-    /// hexadecimal and the like are the caller's business.
+    /// hexadecimal and the like are the caller's business. Infinities are not accepted here
+    /// (see [`Number::parse_with_infinity`]).
     pub fn parse(text: &str) -> Option<Number> {
         let t = text.trim();
         let t = t.strip_prefix('+').unwrap_or(t);
@@ -45,80 +99,172 @@ impl Number {
         BigDecimal::from_str(t).ok().map(Number::normalized)
     }
 
+    /// Like [`Number::parse`], but also accepts what Terraform's string-to-number conversion
+    /// reads as infinity: `Inf` or `inf`, optionally signed. Surrounding whitespace is refused.
+    pub fn parse_with_infinity(text: &str) -> Option<Number> {
+        if text.trim() != text {
+            return None;
+        }
+        let (negative, rest) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        if rest == "Inf" || rest == "inf" {
+            return Some(Number::infinity(negative));
+        }
+        Number::parse(text)
+    }
+
     fn normalized(d: BigDecimal) -> Number {
-        Number(d.normalized())
+        Number(Repr::Finite(d.normalized()))
     }
 
     pub fn zero() -> Number {
-        Number(BigDecimal::zero())
+        Number(Repr::Finite(BigDecimal::zero()))
     }
 
     pub fn is_zero(&self) -> bool {
-        self.0.is_zero()
+        matches!(&self.0, Repr::Finite(d) if d.is_zero())
     }
 
+    /// Whether this is `+Inf` or `-Inf`.
+    pub fn is_infinite(&self) -> bool {
+        matches!(self.0, Repr::Infinite { .. })
+    }
+
+    /// Whether this is a whole number (never true for the infinities).
     pub fn is_integer(&self) -> bool {
-        self.0.is_integer()
+        matches!(&self.0, Repr::Finite(d) if d.is_integer())
     }
 
     pub fn is_negative(&self) -> bool {
-        self.0.sign() == bigdecimal::num_bigint::Sign::Minus
+        match &self.0 {
+            Repr::Finite(d) => d.sign() == bigdecimal::num_bigint::Sign::Minus,
+            Repr::Infinite { negative } => *negative,
+        }
     }
 
     /// The value as an `i64` when it is an integer in range.
     pub fn to_i64(&self) -> Option<i64> {
-        if self.is_integer() {
-            self.0.to_i64()
-        } else {
-            None
+        match &self.0 {
+            Repr::Finite(d) if d.is_integer() => d.to_i64(),
+            _ => None,
         }
     }
 
-    /// The nearest float (lossy).
+    /// The nearest float (lossy); the infinities become float infinities.
     pub fn to_f64(&self) -> f64 {
-        self.0.to_f64().unwrap_or(f64::NAN)
+        match &self.0 {
+            Repr::Finite(d) => d.to_f64().unwrap_or(f64::NAN),
+            Repr::Infinite { negative: true } => f64::NEG_INFINITY,
+            Repr::Infinite { negative: false } => f64::INFINITY,
+        }
     }
 
-    pub fn as_big_decimal(&self) -> &BigDecimal {
-        &self.0
+    /// The decimal value; `None` for the infinities.
+    pub fn as_big_decimal(&self) -> Option<&BigDecimal> {
+        match &self.0 {
+            Repr::Finite(d) => Some(d),
+            Repr::Infinite { .. } => None,
+        }
     }
 
     pub fn from_big_decimal(d: BigDecimal) -> Number {
         Number::normalized(d)
     }
 
-    pub fn add(&self, other: &Number) -> Number {
-        Number::normalized(&self.0 + &other.0)
+    /// `-1`, `0` or `1`.
+    fn signum(&self) -> i8 {
+        if self.is_zero() {
+            0
+        } else if self.is_negative() {
+            -1
+        } else {
+            1
+        }
     }
-    pub fn sub(&self, other: &Number) -> Number {
-        Number::normalized(&self.0 - &other.0)
+
+    pub fn add(&self, other: &Number) -> Arithmetic {
+        match (&self.0, &other.0) {
+            (Repr::Finite(a), Repr::Finite(b)) => Ok(Number::normalized(a + b)),
+            (Repr::Infinite { negative: x }, Repr::Infinite { negative: y }) if x != y => {
+                Err(ArithmeticError::OpposingInfinities)
+            }
+            (Repr::Infinite { .. }, _) => Ok(self.clone()),
+            (_, Repr::Infinite { .. }) => Ok(other.clone()),
+        }
     }
-    pub fn mul(&self, other: &Number) -> Number {
-        Number::normalized(&self.0 * &other.0)
+
+    pub fn sub(&self, other: &Number) -> Arithmetic {
+        match (&self.0, &other.0) {
+            (Repr::Finite(a), Repr::Finite(b)) => Ok(Number::normalized(a - b)),
+            (Repr::Infinite { negative: x }, Repr::Infinite { negative: y }) if x == y => {
+                Err(ArithmeticError::InfinityMinusInfinity)
+            }
+            (Repr::Infinite { .. }, _) => Ok(self.clone()),
+            (_, Repr::Infinite { .. }) => Ok(other.neg()),
+        }
     }
+
+    pub fn mul(&self, other: &Number) -> Arithmetic {
+        match (&self.0, &other.0) {
+            (Repr::Finite(a), Repr::Finite(b)) => Ok(Number::normalized(a * b)),
+            _ if self.is_zero() || other.is_zero() => Err(ArithmeticError::ZeroTimesInfinity),
+            _ => Ok(Number::infinity(self.is_negative() != other.is_negative())),
+        }
+    }
+
     pub fn neg(&self) -> Number {
-        Number(-self.0.clone())
-    }
-    /// Division; `None` when dividing by zero (the caller reports the error).
-    pub fn div(&self, other: &Number) -> Option<Number> {
-        if other.is_zero() {
-            return None;
+        match &self.0 {
+            Repr::Finite(d) => Number::normalized(-d.clone()),
+            Repr::Infinite { negative } => Number::infinity(!negative),
         }
-        let q = (&self.0 / &other.0).with_prec(PRECISION_DIGITS);
-        Some(Number::normalized(q))
     }
-    /// Remainder with the sign of the dividend, as Terraform's `%`; `None` for a zero divisor.
-    pub fn rem(&self, other: &Number) -> Option<Number> {
-        if other.is_zero() {
-            return None;
+
+    /// Division, as Terraform's `/`: a non-zero number divided by zero is an infinity with
+    /// the dividend's sign; `0/0` and `Inf/Inf` are errors; a finite number divided by an
+    /// infinity is zero.
+    pub fn div(&self, other: &Number) -> Arithmetic {
+        match (&self.0, &other.0) {
+            (Repr::Infinite { .. }, Repr::Infinite { .. }) => {
+                Err(ArithmeticError::IndeterminateQuotient)
+            }
+            (Repr::Finite(_), Repr::Infinite { .. }) => Ok(Number::zero()),
+            (Repr::Infinite { negative }, Repr::Finite(_)) => {
+                Ok(Number::infinity(*negative != (other.signum() < 0)))
+            }
+            (Repr::Finite(a), Repr::Finite(b)) => {
+                if b.is_zero() {
+                    if a.is_zero() {
+                        Err(ArithmeticError::IndeterminateQuotient)
+                    } else {
+                        Ok(Number::infinity(self.is_negative()))
+                    }
+                } else {
+                    Ok(Number::normalized((a / b).with_prec(PRECISION_DIGITS)))
+                }
+            }
         }
-        Some(Number::normalized(&self.0 % &other.0))
+    }
+
+    /// Remainder with the sign of the dividend, as Terraform's `%`: `x % 0` is `x` (also for
+    /// infinite `x`), and any other remainder involving an infinity is an error (Terraform
+    /// reports the same error for `x % Inf` and crashes on `Inf % x`).
+    pub fn rem(&self, other: &Number) -> Arithmetic {
+        if other.is_zero() {
+            return Ok(self.clone());
+        }
+        match (&self.0, &other.0) {
+            (Repr::Finite(a), Repr::Finite(b)) => Ok(Number::normalized(a % b)),
+            _ => Err(ArithmeticError::ModuloWithInfinity),
+        }
     }
 }
 
 impl PartialEq for Number {
     fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
+        self.cmp(other) == Ordering::Equal
     }
 }
 impl Eq for Number {}
@@ -130,7 +276,18 @@ impl PartialOrd for Number {
 }
 impl Ord for Number {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.cmp(&other.0)
+        // -Inf < every finite number < +Inf.
+        fn rank(n: &Number) -> i8 {
+            match n.0 {
+                Repr::Infinite { negative: true } => -1,
+                Repr::Finite(_) => 0,
+                Repr::Infinite { negative: false } => 1,
+            }
+        }
+        match (&self.0, &other.0) {
+            (Repr::Finite(a), Repr::Finite(b)) => a.cmp(b),
+            _ => rank(self).cmp(&rank(other)),
+        }
     }
 }
 
@@ -141,10 +298,14 @@ impl std::hash::Hash for Number {
 }
 
 /// Plain decimal notation without exponent and without trailing zeros: `1`, `-2.5`,
-/// `12345678901234567890`.
+/// `12345678901234567890`; the infinities as Terraform prints them, `+Inf` and `-Inf`.
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0.normalized();
+        let d = match &self.0 {
+            Repr::Finite(d) => d.normalized(),
+            Repr::Infinite { negative: true } => return f.write_str("-Inf"),
+            Repr::Infinite { negative: false } => return f.write_str("+Inf"),
+        };
         if d.is_zero() {
             return f.write_str("0");
         }
@@ -161,7 +322,7 @@ impl fmt::Display for Number {
 macro_rules! from_int {
     ($($t:ty),*) => {$(
         impl From<$t> for Number {
-            fn from(n: $t) -> Number { Number(BigDecimal::from(n)) }
+            fn from(n: $t) -> Number { Number(Repr::Finite(BigDecimal::from(n))) }
         }
     )*};
 }
@@ -169,7 +330,7 @@ from_int!(i8, i16, i32, i64, u8, u16, u32, u64, i128, u128);
 
 impl From<usize> for Number {
     fn from(n: usize) -> Number {
-        Number(BigDecimal::from(n as u64))
+        Number(Repr::Finite(BigDecimal::from(n as u64)))
     }
 }
 
@@ -177,11 +338,15 @@ impl From<usize> for Number {
 mod tests {
     use super::*;
 
+    fn n(s: &str) -> Number {
+        Number::parse_with_infinity(s).unwrap()
+    }
+
     #[test]
     fn integers_beyond_two_to_the_53_keep_every_digit() {
         let n = Number::parse("9007199254740993").unwrap();
         assert_eq!(n.to_string(), "9007199254740993");
-        let m = n.add(&Number::from_i64(1));
+        let m = n.add(&Number::from_i64(1)).unwrap();
         assert_eq!(m.to_string(), "9007199254740994");
     }
 
@@ -194,8 +359,14 @@ mod tests {
     }
 
     #[test]
-    fn division_by_zero_is_none() {
-        assert!(Number::from_i64(1).div(&Number::zero()).is_none());
+    fn division_by_zero_is_an_infinity_with_the_sign_of_the_dividend() {
+        let one = Number::from_i64(1);
+        assert_eq!(one.div(&Number::zero()).unwrap().to_string(), "+Inf");
+        assert_eq!(one.neg().div(&Number::zero()).unwrap().to_string(), "-Inf");
+        assert_eq!(
+            Number::zero().div(&Number::zero()),
+            Err(ArithmeticError::IndeterminateQuotient)
+        );
         assert_eq!(
             Number::from_i64(7)
                 .div(&Number::from_i64(2))
@@ -203,5 +374,42 @@ mod tests {
                 .to_string(),
             "3.5"
         );
+    }
+
+    #[test]
+    fn infinities_order_beyond_every_finite_number() {
+        let big = Number::parse("1e400").unwrap();
+        assert!(n("-Inf") < big.neg() && big < n("+Inf"));
+        assert_eq!(n("inf"), n("+Inf"));
+        assert_ne!(n("Inf"), n("-Inf"));
+        assert!(Number::parse("Inf").is_none());
+        assert!(Number::parse_with_infinity(" Inf").is_none());
+        assert!(Number::parse_with_infinity("Infinity").is_none());
+    }
+
+    #[test]
+    fn operations_without_a_result_are_errors_and_the_others_keep_the_sign() {
+        let inf = n("+Inf");
+        let two = Number::from_i64(2);
+        assert_eq!(
+            inf.add(&inf.neg()),
+            Err(ArithmeticError::OpposingInfinities)
+        );
+        assert_eq!(inf.sub(&inf), Err(ArithmeticError::InfinityMinusInfinity));
+        assert_eq!(
+            inf.mul(&Number::zero()),
+            Err(ArithmeticError::ZeroTimesInfinity)
+        );
+        assert_eq!(inf.div(&inf), Err(ArithmeticError::IndeterminateQuotient));
+        assert_eq!(two.rem(&inf), Err(ArithmeticError::ModuloWithInfinity));
+        assert_eq!(two.sub(&inf).unwrap().to_string(), "-Inf");
+        assert_eq!(inf.mul(&two.neg()).unwrap().to_string(), "-Inf");
+        assert_eq!(two.div(&inf).unwrap().to_string(), "0");
+        assert_eq!(inf.div(&two.neg()).unwrap().to_string(), "-Inf");
+        assert_eq!(two.rem(&Number::zero()).unwrap().to_string(), "2");
+        assert_eq!(inf.rem(&Number::zero()).unwrap().to_string(), "+Inf");
+        assert!(!inf.is_integer() && inf.to_i64().is_none() && inf.as_big_decimal().is_none());
+        assert_eq!(Number::from_f64(f64::NEG_INFINITY), Some(inf.neg()));
+        assert_eq!(Number::from_f64(f64::NAN), None);
     }
 }

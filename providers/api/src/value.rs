@@ -15,16 +15,24 @@ use std::collections::BTreeMap;
 use crate::number::Number;
 use crate::types::Type;
 
-/// Marks carried by a value. Today only `sensitive`.
+/// Marks carried by a value: `sensitive`, and the console-only `type` mark.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Marks(u8);
 
 impl Marks {
     pub const NONE: Marks = Marks(0);
     pub const SENSITIVE: Marks = Marks(1);
+    /// The value is (or was computed from) a type description made by the console-only
+    /// `type()` function, as Terraform's `TypeType` mark: the console prints such a string
+    /// bare (`object({...})`) and refuses any other value carrying the mark.
+    pub const TYPE: Marks = Marks(2);
 
     pub fn is_sensitive(self) -> bool {
         self.0 & Marks::SENSITIVE.0 != 0
+    }
+    /// Whether every mark of `other` is set here.
+    pub fn contains(self, other: Marks) -> bool {
+        self.0 & other.0 == other.0
     }
     pub fn is_empty(self) -> bool {
         self.0 == 0
@@ -84,8 +92,10 @@ impl Value {
     pub fn number(n: impl Into<Number>) -> Value {
         Kind::Number(n.into()).into()
     }
+    /// A string, in Unicode normal form C as every string of Terraform's (cty's `StringVal`):
+    /// `"e\u{301}"` and `"\u{e9}"` are the same string.
     pub fn string(s: impl Into<String>) -> Value {
-        Kind::String(s.into()).into()
+        Kind::String(nfc(s.into())).into()
     }
     pub fn list(elem: Type, items: Vec<Value>) -> Value {
         Kind::List(elem, items).into()
@@ -109,10 +119,22 @@ impl Value {
     pub fn empty_object() -> Value {
         Value::object(BTreeMap::new())
     }
-    /// A set: duplicates removed, elements in canonical order.
+    /// A set: duplicates removed, elements in canonical order. Elements that are not wholly
+    /// known are never merged (two unknown values may turn out different), as in Terraform.
     pub fn set(elem: Type, mut items: Vec<Value>) -> Value {
-        items.sort_by(Value::canonical_cmp);
-        items.dedup_by(|a, b| a == b);
+        let collections = items.iter().all(|v| {
+            matches!(
+                v.kind,
+                Kind::List(..) | Kind::Set(..) | Kind::Tuple(_) | Kind::Map(..) | Kind::Object(_)
+            )
+        });
+        if collections {
+            // The same order as canonical_cmp, with each element's text built once.
+            items.sort_by_cached_key(|v| (set_hash_text(v), v.marks));
+        } else {
+            items.sort_by(Value::canonical_cmp);
+        }
+        items.dedup_by(|a, b| a == b && a.is_wholly_known());
         Kind::Set(elem, items).into()
     }
 
@@ -131,7 +153,11 @@ impl Value {
     }
     /// Whether this value or anything inside it is sensitive.
     pub fn contains_sensitive(&self) -> bool {
-        self.is_sensitive() || self.children().any(Value::contains_sensitive)
+        self.contains_marks(Marks::SENSITIVE)
+    }
+    /// Whether this value or anything inside it carries all of `marks`.
+    pub fn contains_marks(&self, marks: Marks) -> bool {
+        self.marks.contains(marks) || self.children().any(|c| c.contains_marks(marks))
     }
     /// The value without its own marks (nested marks stay).
     pub fn unmarked(&self) -> Value {
@@ -238,22 +264,23 @@ impl Value {
         }
     }
 
-    /// The total order used for sets: by kind first (null, unknown, bool, number, string,
-    /// collections), then strings lexicographically (by bytes, as Terraform), numbers
-    /// numerically, and collections element by element.
+    /// The total order used for sets, Terraform's (cty's): known values first — by kind
+    /// (bool, number, string, collections), then `false` before `true`, strings
+    /// lexicographically by bytes, numbers numerically, collections element by element —
+    /// then nulls, then unknown values last.
     pub fn canonical_cmp(a: &Value, b: &Value) -> Ordering {
         fn rank(k: &Kind) -> u8 {
             match k {
-                Kind::Null(_) => 0,
-                Kind::Unknown(_) => 1,
-                Kind::Bool(_) => 2,
-                Kind::Number(_) => 3,
-                Kind::String(_) => 4,
-                Kind::List(..) => 5,
-                Kind::Set(..) => 6,
-                Kind::Tuple(_) => 7,
-                Kind::Map(..) => 8,
-                Kind::Object(_) => 9,
+                Kind::Bool(_) => 0,
+                Kind::Number(_) => 1,
+                Kind::String(_) => 2,
+                Kind::List(..) => 3,
+                Kind::Set(..) => 4,
+                Kind::Tuple(_) => 5,
+                Kind::Map(..) => 6,
+                Kind::Object(_) => 7,
+                Kind::Null(_) => 8,
+                Kind::Unknown(_) => 9,
             }
         }
         let by_rank = rank(&a.kind).cmp(&rank(&b.kind));
@@ -265,17 +292,82 @@ impl Value {
             (Kind::Number(x), Kind::Number(y)) => x.cmp(y),
             (Kind::String(x), Kind::String(y)) => x.cmp(y),
             (Kind::Null(x), Kind::Null(y)) | (Kind::Unknown(x), Kind::Unknown(y)) => x.cmp(y),
-            (Kind::List(_, x), Kind::List(_, y))
-            | (Kind::Set(_, x), Kind::Set(_, y))
-            | (Kind::Tuple(x), Kind::Tuple(y)) => cmp_seq(x, y),
-            (Kind::Map(_, x), Kind::Map(_, y)) | (Kind::Object(x), Kind::Object(y)) => {
-                cmp_seq_by(x.iter(), y.iter(), |(ka, va), (kb, vb)| {
-                    ka.cmp(kb).then_with(|| Value::canonical_cmp(va, vb))
-                })
-            }
-            _ => Ordering::Equal,
+            // Collections have no natural order; Terraform orders them by the bytes of their
+            // set-hash text (so `[10]` comes before `[1]`), and so does brick.
+            _ => set_hash_text(a).cmp(&set_hash_text(b)),
         };
         ordered.then_with(|| a.marks.cmp(&b.marks))
+    }
+}
+
+/// The text by which Terraform (cty) orders collection elements of a set: `?` for unknown,
+/// `~` for null, `T`/`F`, numbers in decimal, strings quoted, sequences as `[e;e;]`, maps as
+/// `{"k":v;}`, objects as `<"k":v;>`.
+fn set_hash_text(v: &Value) -> String {
+    let mut out = String::new();
+    write_set_hash(v, &mut out);
+    out
+}
+
+fn write_set_hash(v: &Value, out: &mut String) {
+    match &v.kind {
+        Kind::Unknown(_) => out.push('?'),
+        Kind::Null(_) => out.push('~'),
+        Kind::Bool(b) => out.push(if *b { 'T' } else { 'F' }),
+        Kind::Number(n) => out.push_str(&n.to_string()),
+        Kind::String(s) => quote_go(s, out),
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            out.push('[');
+            for x in xs {
+                write_set_hash(x, out);
+                out.push(';');
+            }
+            out.push(']');
+        }
+        Kind::Map(_, m) | Kind::Object(m) => {
+            let object = matches!(v.kind, Kind::Object(_));
+            out.push(if object { '<' } else { '{' });
+            for (k, x) in m {
+                quote_go(k, out);
+                out.push(':');
+                write_set_hash(x, out);
+                out.push(';');
+            }
+            out.push(if object { '>' } else { '}' });
+        }
+    }
+}
+
+/// A double-quoted string with Go's escapes (`\"`, `\\`, `\n`, `\xNN` for other controls).
+fn quote_go(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `s` in Unicode normal form C; ASCII and already-normal text are returned as they are.
+pub fn nfc(s: String) -> String {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s
+    } else {
+        s.nfc().collect()
     }
 }
 
@@ -300,29 +392,6 @@ fn unmark_map(m: &BTreeMap<String, Value>, marks: &mut Marks) -> BTreeMap<String
         .collect()
 }
 
-fn cmp_seq(x: &[Value], y: &[Value]) -> Ordering {
-    cmp_seq_by(x.iter(), y.iter(), |a: &&Value, b: &&Value| {
-        Value::canonical_cmp(a, b)
-    })
-}
-
-fn cmp_seq_by<I, T>(mut x: I, mut y: I, f: impl Fn(&T, &T) -> Ordering) -> Ordering
-where
-    I: Iterator<Item = T>,
-{
-    loop {
-        match (x.next(), y.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(a), Some(b)) => match f(&a, &b) {
-                Ordering::Equal => continue,
-                o => return o,
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +414,43 @@ mod tests {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(items, ["B", "a", "b"]);
+    }
+
+    #[test]
+    fn sets_list_unknown_elements_last_and_keep_each_of_them() {
+        let u = || Value::unknown(Type::String);
+        let s = Value::set(
+            Type::String,
+            vec![Value::string("b"), u(), Value::string("a"), u()],
+        );
+        let shown: Vec<String> = s
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap_or("?").to_string())
+            .collect();
+        assert_eq!(shown, ["a", "b", "?", "?"]);
+    }
+
+    #[test]
+    fn sets_of_collections_are_ordered_by_terraforms_hash_text() {
+        let list = |ns: &[i64]| Value::tuple(ns.iter().map(|n| Value::number(*n)).collect());
+        let s = Value::set(
+            Type::Tuple(vec![Type::Number]),
+            vec![list(&[1]), list(&[10]), list(&[2])],
+        );
+        let items = s.as_sequence().unwrap();
+        assert_eq!(items, [list(&[10]), list(&[1]), list(&[2])]);
+        let mut sorted = items.to_vec();
+        sorted.sort_by(Value::canonical_cmp);
+        assert_eq!(sorted, items, "canonical_cmp agrees with Value::set");
+    }
+
+    #[test]
+    fn strings_are_normalized_to_nfc() {
+        assert_eq!(Value::string("e\u{301}"), Value::string("\u{e9}"));
+        assert_eq!(Value::string("e\u{301}x").as_str(), Some("\u{e9}x"));
+        assert_eq!(Value::string("plain").as_str(), Some("plain"));
     }
 
     #[test]

@@ -318,7 +318,7 @@ fn anytrue(a: &[Value], _: Env) -> Result<Value> {
 fn chunklist(a: &[Value], _: Env) -> Result<Value> {
     let list_ty = a[0].ty();
     let items = elements(&a[0]);
-    let size = integer(&a[1], 1, "size")?;
+    let size = integer(&a[1]).map_err(|e| FunctionError::call(format!("invalid size: {e}.")))?;
     if size < 0 {
         return Err(FunctionError::call("the size argument must be positive."));
     }
@@ -827,7 +827,7 @@ fn range(a: &[Value], _: Env) -> Result<Value> {
             return Err(too_many());
         }
         out.push(Value::number(x.clone()));
-        x = x.add(&step);
+        x = x.add(&step)?;
     }
     Ok(Value::list(Type::Number, out))
 }
@@ -985,8 +985,10 @@ fn slice(a: &[Value], _: Env) -> Result<Value> {
         return Err(arg_error(0, "list", "must be a list or tuple value"));
     }
     let items = elements(&a[0]);
-    let start = integer(&a[1], 1, "start_index")?;
-    let end = integer(&a[2], 2, "end_index")?;
+    let start = integer(&a[1])
+        .map_err(|e| arg_error(1, "start_index", format!("invalid start index: {e}")))?;
+    let end =
+        integer(&a[2]).map_err(|e| arg_error(2, "end_index", format!("invalid end index: {e}")))?;
     if start < 0 {
         return Err(arg_error(
             1,
@@ -1065,7 +1067,7 @@ fn sum(a: &[Value], _: Env) -> Result<Value> {
                 "argument must be list, set, or tuple of number values",
             )
         })?;
-        total = total.add(&number(&n));
+        total = total.add(&number(&n))?;
     }
     Ok(Value::number(total))
 }

@@ -218,7 +218,18 @@ fn write_json(v: &Value, out: &mut String) {
 
 fn jsonencode(a: &[Value], _: Env) -> Result<Value> {
     super::check_depth(&a[0], 0)?;
+    if contains_infinity(&a[0]) {
+        return Err(FunctionError::call("cannot serialize infinity as JSON."));
+    }
     Ok(Value::string(json_encode(&a[0])))
+}
+
+/// Whether `+Inf` or `-Inf` appears anywhere in `v` (JSON has no notation for them).
+fn contains_infinity(v: &Value) -> bool {
+    match &v.kind {
+        Kind::Number(n) => n.is_infinite(),
+        _ => v.children().any(contains_infinity),
+    }
 }
 
 /// Converts parsed JSON into a value: objects become objects, arrays tuples.
@@ -604,9 +615,7 @@ fn resolve_plain(s: &str) -> std::result::Result<Value, String> {
         }
         ".nan" | ".NaN" | ".NAN" => return Err("floating point NaN is not supported".into()),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | "+.Inf" | "-.Inf" | "+.INF" | "-.INF" => {
-            return Err(format!(
-                "cannot represent {s} as a number; numbers are finite"
-            ));
+            return Ok(Value::number(Number::infinity(s.starts_with('-'))));
         }
         _ => {}
     }

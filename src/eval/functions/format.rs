@@ -91,7 +91,7 @@ fn formatlist(a: &[Value], _: Env) -> Result<Value> {
 /// The largest width or precision `format` accepts.
 const MAX_WIDTH: usize = 100_000;
 
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Spec {
     minus: bool,
     plus: bool,
@@ -322,6 +322,8 @@ fn sign_prefix(negative: bool, spec: &Spec) -> &'static str {
 fn format_integer(n: &Number, verb: char, spec: &Spec) -> String {
     let (int, _) = n
         .as_big_decimal()
+        .cloned()
+        .unwrap_or_default()
         .with_scale_round(0, RoundingMode::Down)
         .as_bigint_and_exponent();
     let negative = int.sign() == Sign::Minus;
@@ -434,7 +436,25 @@ fn digit_at(digits: &str, i: i64) -> char {
 }
 
 fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
-    let d = n.as_big_decimal();
+    let Some(d) = n.as_big_decimal() else {
+        // Infinities, as Go prints them: a sign always (a space with the space flag), and
+        // never zero padding.
+        let sign = if n.is_negative() {
+            "-"
+        } else if spec.space && !spec.plus {
+            " "
+        } else {
+            "+"
+        };
+        return pad(
+            &format!("{sign}Inf"),
+            &Spec {
+                zero: false,
+                ..*spec
+            },
+            false,
+        );
+    };
     let negative = n.is_negative();
     let abs = d.abs();
     let upper = verb.is_ascii_uppercase();

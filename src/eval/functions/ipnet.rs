@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use brick_provider_api::{Type, Value};
 
-use super::{FunctionError, Registry, Result, elements, func, integer, p, text};
+use super::{FunctionError, Registry, Result, elements, func, integer, number, p, text};
 use crate::eval::Environment;
 
 type Env<'a> = &'a dyn Environment;
@@ -112,9 +112,25 @@ fn host_count(net: &Net) -> Option<u128> {
     (host_bits < 128).then(|| 1u128 << host_bits)
 }
 
+/// A host or network number: Terraform asks for a whole number, and reports one beyond any
+/// prefix with `too_big`.
+fn whole(v: &Value, too_big: impl FnOnce() -> String) -> Result<i64> {
+    let n = number(v);
+    if !n.is_integer() {
+        return Err(FunctionError::call("value must be a whole number."));
+    }
+    n.to_i64().ok_or_else(|| FunctionError::call(too_big()))
+}
+
 fn cidrhost(a: &[Value], _: Env) -> Result<Value> {
     let net = parse_cidr(text(&a[0]))?;
-    let n = integer(&a[1], 1, "hostnum")?;
+    let n = whole(&a[1], || {
+        format!(
+            "prefix of {} does not accommodate a host numbered {}.",
+            net.len,
+            number(&a[1])
+        )
+    })?;
     let count = host_count(&net);
     let fail = || {
         // Terraform reports a negative number counted back from the end.
@@ -190,8 +206,13 @@ fn subnet(net: &Net, newbits: i64, netnum: i64, arg: usize) -> Result<Net> {
 
 fn cidrsubnet(a: &[Value], _: Env) -> Result<Value> {
     let net = parse_cidr(text(&a[0]))?;
-    let newbits = integer(&a[1], 1, "newbits")?;
-    let netnum = integer(&a[2], 2, "netnum")?;
+    let newbits = integer(&a[1]).map_err(|e| FunctionError::call(format!("{e}.")))?;
+    let netnum = whole(&a[2], || {
+        format!(
+            "prefix extension of {newbits} does not accommodate a subnet numbered {}.",
+            number(&a[2])
+        )
+    })?;
     let s = subnet(&net, newbits, netnum, 1)?;
     Ok(Value::string(format!("{}/{}", show(s.addr, s.bits), s.len)))
 }
@@ -212,7 +233,12 @@ fn cidrsubnets(a: &[Value], _: Env) -> Result<Value> {
         }
     };
     for (i, v) in a[1..].iter().enumerate() {
-        let newbits = integer(v, i + 1, "newbits")?;
+        let newbits = integer(v).map_err(|e| {
+            FunctionError::arg(
+                i + 1,
+                format!("Invalid value for \"newbits\" parameter: {e}."),
+            )
+        })?;
         if newbits > 32 {
             return Err(FunctionError::arg(
                 i + 1,

@@ -75,6 +75,13 @@ impl std::fmt::Display for FunctionError {
 
 impl std::error::Error for FunctionError {}
 
+/// An arithmetic failure (`Inf - Inf` and the like) with Terraform's message.
+impl From<brick_provider_api::ArithmeticError> for FunctionError {
+    fn from(e: brick_provider_api::ArithmeticError) -> FunctionError {
+        FunctionError::call(format!("{e}."))
+    }
+}
+
 pub(crate) type Result<T> = std::result::Result<T, FunctionError>;
 
 /// A function's implementation: arguments already converted, checked and unmarked.
@@ -225,6 +232,20 @@ fn call_function(
             .get(i)
             .or(f.variadic.as_ref())
             .expect("arity checked above");
+        // A type description from the console-only `type()` is no value a function takes.
+        if arg.marks.contains(Marks::TYPE) {
+            let detail = match (name, &param.ty) {
+                ("tostring" | "tonumber" | "tobool", _) => {
+                    format!("cannot convert type to {}", &name[2..])
+                }
+                (_, Type::Dynamic) => "a value is required, but have type".to_string(),
+                (_, ty) => format!("{ty} required, but have type"),
+            };
+            return Err(FunctionError::arg(
+                i,
+                format!("Invalid value for \"{}\" parameter: {detail}.", param.name),
+            ));
+        }
         let arg = match param.marks {
             MarkMode::Deep if arg.contains_sensitive() => {
                 let (v, m) = arg.unmark_deep();
@@ -326,21 +347,15 @@ pub(crate) fn number(v: &Value) -> Number {
     v.as_number().cloned().unwrap_or_else(Number::zero)
 }
 
-/// A converted number argument that must be a whole number fitting in an i64.
-pub(crate) fn integer(v: &Value, arg: usize, what: &str) -> Result<i64> {
-    let n = number(v);
-    if !n.is_integer() {
-        return Err(FunctionError::arg(
-            arg,
-            format!("Invalid value for \"{what}\" parameter: a whole number is required."),
-        ));
-    }
-    n.to_i64().ok_or_else(|| {
-        FunctionError::arg(
-            arg,
-            format!("Invalid value for \"{what}\" parameter: the number is too large."),
-        )
-    })
+/// Terraform's complaint about a number that is not a whole number fitting in an i64 (also
+/// the infinities).
+pub(crate) const NOT_AN_I64: &str =
+    "value must be a whole number, between -9223372036854775808 and 9223372036854775807";
+
+/// A converted number argument that must be a whole number fitting in an i64; `Err` holds
+/// [`NOT_AN_I64`] for the caller to wrap as Terraform does for that function.
+pub(crate) fn integer(v: &Value) -> std::result::Result<i64, &'static str> {
+    number(v).to_i64().ok_or(NOT_AN_I64)
 }
 
 /// Elements of a converted list, set or tuple argument.

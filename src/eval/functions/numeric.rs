@@ -48,8 +48,10 @@ fn abs(a: &[Value], _: Env) -> Result<Value> {
 
 fn round(a: &[Value], mode: RoundingMode) -> Value {
     let n = number(&a[0]);
-    let r = n.as_big_decimal().with_scale_round(0, mode);
-    Value::number(Number::from_big_decimal(r))
+    match n.as_big_decimal() {
+        Some(d) => Value::number(Number::from_big_decimal(d.with_scale_round(0, mode))),
+        None => Value::number(n), // the infinities round to themselves
+    }
 }
 
 fn ceil(a: &[Value], _: Env) -> Result<Value> {
@@ -63,7 +65,7 @@ fn floor(a: &[Value], _: Env) -> Result<Value> {
 fn float_result(f: f64) -> Result<Value> {
     Number::from_f64(f)
         .map(Value::number)
-        .ok_or_else(|| FunctionError::call("The result is not a finite number."))
+        .ok_or_else(|| FunctionError::call("The result is not a number (NaN)."))
 }
 
 fn log(a: &[Value], _: Env) -> Result<Value> {

@@ -130,7 +130,7 @@ fn strcontains(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn indent(a: &[Value], _: Env) -> Result<Value> {
-    let n = integer(&a[0], 0, "spaces")?;
+    let n = integer(&a[0]).map_err(|e| FunctionError::call(format!("{e}.")))?;
     if n < 0 {
         return Err(FunctionError::arg(
             0,
@@ -329,8 +329,8 @@ fn strrev(a: &[Value], _: Env) -> Result<Value> {
 fn substr(a: &[Value], _: Env) -> Result<Value> {
     let g: Vec<&str> = text(&a[0]).graphemes(true).collect();
     let len = g.len() as i64;
-    let mut offset = integer(&a[1], 1, "offset")?;
-    let length = integer(&a[2], 2, "length")?;
+    let mut offset = integer(&a[1]).map_err(|e| FunctionError::call(format!("{e}.")))?;
+    let length = integer(&a[2]).map_err(|e| FunctionError::call(format!("{e}.")))?;
     if offset < 0 {
         offset = (len + offset).max(0);
     }
