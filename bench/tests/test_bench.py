@@ -262,6 +262,45 @@ class WithTerraformTests(unittest.TestCase):
             self.assertEqual(rc, 1)
             self.assertIn("brick apply: 19 resource instances in the state, expected 20", out)
 
+    def test_the_generated_state_is_what_terraforms_apply_writes(self):
+        """A real apply at N = 30 and the generated state agree on everything but ids."""
+        with tempfile.TemporaryDirectory() as d:
+            workload.write(d, "terraform", 30)
+            for args in (["init", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
+                r = subprocess.run(TERRAFORM + [f"-chdir={d}"] + args, env=TF_ENV, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(d, "terraform.tfstate")) as f:
+                real = json.load(f)
+        generated = workload.terraform_state(30)
+
+        def shape(state):
+            ids = {}
+            for r in state["resources"]:
+                ids[r["instances"][0]["attributes"]["id"]] = r["name"]
+
+            def anon(text):
+                for uid, name in ids.items():
+                    text = text.replace(uid, f"<id of {name}>")
+                return text
+
+            return anon(json.dumps({k: v for k, v in state.items() if k not in ("lineage", "serial")}, sort_keys=True))
+
+        self.assertEqual(shape(real), shape(generated))
+
+    def test_a_seeded_state_gives_terraform_a_no_op_plan_and_the_one_percent_change(self):
+        with tempfile.TemporaryDirectory() as d:
+            rc, out, err = run_harness(
+                "--sizes", "120", "--runs", "1", "--tool", "terraform", "--workdir", d,
+                "--terraform-cmd", shlex.join(TERRAFORM), "--skip-terraform-apply-above", "100",
+                "--seed-skipped-terraform-state",
+            )
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("its no-op and 1 % plans ran against a generated state", out)
+            self.assertRegex(out, r"\| no-op plan \| \d")
+            self.assertRegex(out, r"\| plan, 1 % changed \| \d")
+            self.assertIn("| apply | — |", out)
+            self.assertIn("| destroy | — |", out)
+
     def test_skipping_terraforms_apply_keeps_validate_and_the_first_plan(self):
         with tempfile.TemporaryDirectory() as d:
             rc, out, err = run_harness(
