@@ -759,6 +759,21 @@ pub async fn apply(
     // Outputs, evaluated with the final values (only when everything they need was applied).
     if plan.mode == PlanMode::Normal && !out.interrupted {
         let values = eval_locals_in(config, &local_order, &instances, &shapes);
+        // `validation` blocks whose condition was unknown at plan time, now that what they
+        // read is known (one known at plan time gives the same answer again: no error).
+        for v in &config.validations {
+            for m in values.instances_of(&v.module) {
+                let scope = ApplyScope {
+                    module: &m,
+                    values: &values,
+                    instances: &instances,
+                    shapes: &shapes,
+                };
+                if let Some(ds) = (v.check)(&scope) {
+                    out.diagnostics.extend(ds);
+                }
+            }
+        }
         let scope = ApplyScope {
             module: "",
             values: &values,

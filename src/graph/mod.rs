@@ -28,6 +28,8 @@ pub enum Node {
     ModuleCall(usize),
     /// Index into `Configuration::module_variables`.
     ModuleVariable(usize),
+    /// Index into `Configuration::validations`.
+    Validation(usize),
 }
 
 pub struct ConfigGraph {
@@ -257,6 +259,15 @@ impl ConfigGraph {
             add(&mut edges, &mut tmp, var_nodes[i]);
             call_edge(&v.module, var_nodes[i], &mut edges);
         }
+        for (i, v) in config.validations.iter().enumerate() {
+            let n = graph.add_node(Node::Validation(i));
+            let uses = uses_of(&|| prefixed(&v.module, &format!("validation.{}.{i}", v.name)));
+            for rf in &v.references {
+                targets_of(rf, &v.module, uses, &mut tmp);
+            }
+            add(&mut edges, &mut tmp, n);
+            call_edge(&v.module, n, &mut edges);
+        }
         edges.sort();
         edges.dedup();
         for (a, b) in edges {
@@ -346,7 +357,7 @@ impl ConfigGraph {
                     | Node::ModuleVariable(_)
                     | Node::ModuleCall(_)
                     | Node::Output(_) => stack.push(d),
-                    Node::Provider(_) => {}
+                    Node::Provider(_) | Node::Validation(_) => {}
                 }
             }
         }
@@ -405,6 +416,10 @@ impl ConfigGraph {
             Node::ModuleVariable(i) => {
                 let v = &config.module_variables[*i];
                 prefixed(&v.module, &format!("var.{}", v.name))
+            }
+            Node::Validation(i) => {
+                let v = &config.validations[*i];
+                prefixed(&v.module, &format!("var.{} (validation)", v.name))
             }
         }
     }

@@ -13,7 +13,7 @@ use sha2::Digest;
 use super::address::{InstanceKey, ResourceAddr, Target};
 use super::input::*;
 #[allow(unused_imports)]
-use super::input::{ModuleCallConfig, ModuleVariable};
+use super::input::{ModuleCallConfig, ModuleVariable, VariableValidation};
 use crate::config::{Body, Config, Expr, SourceFile, StaticStep};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment, Reference};
@@ -347,6 +347,31 @@ impl Builder<'_, '_> {
         }
         if is_root {
             self.out.described.variables = described_vars.clone();
+        }
+        // `validation` blocks checked in the module's scope: all of a child module's (its
+        // variables' values come from the caller during the walk), and a root variable's
+        // when it reads more than input variables (`resolve_variables` checks the others).
+        for v in m.variables.values() {
+            for check in &v.validations {
+                if is_root && eval::reads_only_variables(check) {
+                    continue;
+                }
+                let mut references = vec![Reference::Variable(v.name.clone())];
+                references.extend(expr_refs(&check.condition));
+                references.extend(expr_refs(&check.error_message));
+                let name = v.name.clone();
+                let call = path.last().cloned();
+                let check = check.clone();
+                let env = env.clone();
+                self.out.validations.push(VariableValidation {
+                    module: path.to_vec(),
+                    name: v.name.clone(),
+                    references: dedup(references),
+                    check: Arc::new(move |scope| {
+                        eval::check_validation(&name, call.as_deref(), &check, scope, &*env)
+                    }),
+                });
+            }
         }
         for l in m.locals.values() {
             self.uses(
@@ -954,7 +979,8 @@ fn resolve_provider(map: &BTreeMap<String, String>, key: &str, is_root: bool) ->
 
 /// The value of a child module's input variable, as [`crate::eval::resolve_variables`]
 /// does for root variables: the argument (evaluated in the caller's scope) or the default,
-/// converted to the declared type, `nullable`, `sensitive` and `validation` applied.
+/// converted to the declared type, `nullable` and `sensitive` applied (its `validation`
+/// blocks are [`VariableValidation`]s, checked in the module's scope).
 fn module_input_fn(
     var: crate::config::Variable,
     arg: Option<Expr>,
@@ -1024,50 +1050,8 @@ fn module_input_fn(
         if var.sensitive {
             value = value.sensitive();
         }
-        for check in &var.validations {
-            let one = OneVar {
-                name,
-                value: &value,
-            };
-            let (c, d) = eval::evaluate(&check.condition, &one, &*env);
-            if crate::diag::has_errors(&d) {
-                return Err(d);
-            }
-            if c.as_bool() == Some(false) {
-                let (m, _) = eval::evaluate(&check.error_message, &one, &*env);
-                let msg = m
-                    .as_str()
-                    .filter(|_| !m.is_sensitive())
-                    .map(String::from)
-                    .unwrap_or_else(|| "The value is not valid.".to_string());
-                return Err(vec![
-                    Diagnostic::error(
-                        "brick::vars::validation",
-                        "Invalid value for variable",
-                        format!("{msg} (validation of var.{name} of module \"{call}\")"),
-                    )
-                    .at(span)
-                    .label("this value is not valid"),
-                ]);
-            }
-        }
         Ok(value)
     })
-}
-
-/// The scope of a variable's `validation`: only the variable itself.
-struct OneVar<'a> {
-    name: &'a str,
-    value: &'a Value,
-}
-
-impl eval::Scope for OneVar<'_> {
-    fn get(&self, r: &Reference) -> Option<Value> {
-        match r {
-            Reference::Variable(n) if n == self.name => Some(self.value.clone()),
-            _ => None,
-        }
-    }
 }
 
 fn expr_fn(e: Expr, env: Arc<dyn Environment>) -> EvalFn {

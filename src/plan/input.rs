@@ -136,6 +136,25 @@ pub struct ModuleVariable {
     pub references: Vec<Reference>,
 }
 
+/// Checks one `validation` block in a module instance's scope: `None` while the condition
+/// is unknown, else its diagnostics (empty when it holds).
+pub type CheckFn = Arc<dyn Fn(&dyn Scope) -> Option<Diagnostics> + Send + Sync>;
+
+/// A `validation` block of an input variable that is checked in its module's scope: every
+/// one of a child module's variables, and a root variable's when it reads locals,
+/// resources, data sources or module outputs (Terraform ≥ 1.9). Checked during plan once
+/// what it reads is known, else during apply.
+#[derive(Clone)]
+pub struct VariableValidation {
+    /// The module path (call names) of the variable's module; empty for the root.
+    pub module: Vec<String>,
+    /// The variable's name.
+    pub name: String,
+    pub check: CheckFn,
+    /// References of the condition and the error message (the variable's own included).
+    pub references: Vec<Reference>,
+}
+
 #[derive(Clone)]
 pub struct ProviderConfig {
     /// `maas` or `maas.east` (with `alias`).
@@ -199,6 +218,8 @@ pub struct Configuration {
     pub module_calls: Vec<ModuleCallConfig>,
     /// Input variables of every child module.
     pub module_variables: Vec<ModuleVariable>,
+    /// `validation` blocks checked in their module's scope.
+    pub validations: Vec<VariableValidation>,
     /// `path.module` of each child module, keyed by its path (call names).
     pub module_dirs: BTreeMap<Vec<String>, String>,
     /// Which module outputs each object reads, keyed by the object's graph node name
