@@ -1118,3 +1118,166 @@ fn targeting_one_module_instance_leaves_the_other_instances_alone() {
         )]
     );
 }
+
+#[test]
+fn a_root_output_containing_a_sensitive_value_must_be_declared_sensitive_even_through_a_module() {
+    let p = Project::new(
+        r#"
+variable "secret" {
+  type      = string
+  default   = "hunter2"
+  sensitive = true
+}
+
+module "b" {
+  source = "./box"
+  word   = var.secret
+}
+
+output "direct" {
+  value = "x-${var.secret}"
+}
+
+output "through_module" {
+  value = module.pass.v
+}
+
+module "pass" {
+  source = "./pass"
+  word   = var.secret
+}
+"#,
+    );
+    p.write(
+        "pass/main.hcl",
+        "variable \"word\" {\n  type = string\n}\n\noutput \"v\" {\n  value = var.word\n}\n",
+    );
+    let r = p.brick(&["plan"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(
+        r.stderr
+            .matches("Output refers to sensitive values")
+            .count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("brick::plan::output_sensitive"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("sensitive = true"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+
+    // Declared sensitive: accepted, and recorded as sensitive.
+    let fixed = std::fs::read_to_string(p.path().join("main.hcl"))
+        .unwrap()
+        .replace(
+            "value = \"x-${var.secret}\"",
+            "value     = \"x-${var.secret}\"\n  sensitive = true",
+        )
+        .replace(
+            "value = module.pass.v",
+            "value     = module.pass.v\n  sensitive = true",
+        );
+    p.write("main.hcl", &fixed);
+    p.apply(&[]);
+    let out = p.brick(&["output", "--json"]).ok().json();
+    assert_eq!(out["direct"]["sensitive"], true);
+    assert_eq!(out["through_module"]["sensitive"], true);
+}
+
+const LEGACY: &str = r#"
+variable "word" {
+  type = string
+}
+
+provider "brick" {}
+
+resource "brick_data" "x" {
+  input = var.word
+}
+
+output "out" {
+  value = brick_data.x.output
+}
+"#;
+
+#[test]
+fn a_module_called_without_count_may_configure_its_own_provider_as_terraform_legacy_modules() {
+    let p = Project::new(
+        r#"
+module "legacy" {
+  source = "./legacy"
+  word   = "own"
+}
+
+output "o" {
+  value = module.legacy.out
+}
+"#,
+    );
+    p.write("legacy/main.hcl", LEGACY);
+    p.apply(&[]);
+    let state: Json =
+        serde_json::from_str(&std::fs::read_to_string(p.path().join("brick.state.json")).unwrap())
+            .unwrap();
+    let providers: Vec<&str> = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        providers,
+        ["module.legacy.provider[\"brick/brick\"]"],
+        "{state}"
+    );
+    assert_eq!(
+        p.brick(&["output", "--json"]).ok().json()["o"]["value"],
+        "own"
+    );
+    // Recorded with the module's configuration, it plans as nothing to do.
+    assert_eq!(
+        p.changes(&[]),
+        pairs(&[("module.legacy.brick_data.x", "no-op")])
+    );
+}
+
+#[test]
+fn a_module_with_its_own_provider_block_cannot_be_called_with_count_for_each_or_depends_on() {
+    for arg in [
+        "count = 2",
+        "for_each = toset([\"a\"])",
+        "depends_on = [brick_data.d]",
+    ] {
+        let p = Project::new(&format!(
+            r#"
+resource "brick_data" "d" {{
+  input = "d"
+}}
+
+module "legacy" {{
+  source = "./legacy"
+  word   = "own"
+  {arg}
+}}
+"#
+        ));
+        p.write("legacy/main.hcl", LEGACY);
+        let r = p.brick(&["plan"]);
+        assert_ne!(r.code, 0, "{arg}: {}", r.stdout);
+        assert!(
+            r.stderr
+                .contains("Module is incompatible with count, for_each, and depends_on"),
+            "{arg}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("brick::plan::module_provider_block"),
+            "{}",
+            r.stderr
+        );
+    }
+}

@@ -279,8 +279,10 @@ pub async fn apply(
         let cfg = match config.providers.iter().find(|pc| pc.name == name) {
             None => Value::empty_object(),
             Some(pc) => {
+                let module =
+                    crate::graph::module_text(&crate::plan::input::provider_module(name).0);
                 let scope = ApplyScope {
-                    module: "",
+                    module: &module,
                     values: &root_values,
                     instances: &instances,
                     shapes: &shapes,

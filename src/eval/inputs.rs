@@ -161,10 +161,12 @@ pub fn reads_only_variables(check: &Check) -> bool {
 
 /// Checks one `validation` block of `var.name` in `scope`. `None` when the condition is
 /// not yet known (it is checked again once it is); otherwise the diagnostics (empty when
-/// the condition holds). `module` names the module call for a child module's variable.
+/// the condition holds). `module` names the module call for a child module's variable, and
+/// `at` the argument that gave the value (the error points there, else at the condition).
 pub fn check_validation(
     name: &str,
     module: Option<&str>,
+    at: Option<Span>,
     check: &Check,
     scope: &dyn Scope,
     env: &dyn Environment,
@@ -185,15 +187,15 @@ pub fn check_validation(
             Some(call) => format!("var.{name} of module \"{call}\""),
             None => format!("var.{name}"),
         };
-        diags.push(
-            Diagnostic::error(
-                "brick::vars::validation",
-                "Invalid value for variable",
-                format!("{msg} (validation of {of})"),
-            )
-            .at(check.condition.span)
-            .label("this condition is false"),
+        let d = Diagnostic::error(
+            "brick::vars::validation",
+            "Invalid value for variable",
+            format!("{msg} (validation of {of})"),
         );
+        diags.push(match at {
+            Some(span) => d.at(span).label("this value is not valid"),
+            None => d.at(check.condition.span).label("this condition is false"),
+        });
     }
     Some(diags)
 }
@@ -346,7 +348,7 @@ pub fn resolve_variables(
         let scope = ValidationScope { variables: &out };
         let mut ok = true;
         for check in var.validations.iter().filter(|c| reads_only_variables(c)) {
-            if let Some(d) = check_validation(name, None, check, &scope, env) {
+            if let Some(d) = check_validation(name, None, None, check, &scope, env) {
                 ok &= !d.iter().any(Diagnostic::is_error);
                 diags.extend(d);
             }

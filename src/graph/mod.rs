@@ -234,10 +234,12 @@ impl ConfigGraph {
         }
         for (i, p) in config.providers.iter().enumerate() {
             let uses = uses_of(&|| format!("provider[\"{}\"]", p.name));
+            let (path, _) = crate::plan::input::provider_module(&p.name);
             for rf in &p.references {
-                targets_of(rf, &[], uses, &mut tmp);
+                targets_of(rf, &path, uses, &mut tmp);
             }
             add(&mut edges, &mut tmp, provider_nodes[i]);
+            call_edge(&path, provider_nodes[i], &mut edges);
         }
         for (i, c) in config.module_calls.iter().enumerate() {
             let uses = uses_of(&|| module_text(&c.child_path()));

@@ -157,12 +157,28 @@ pub struct VariableValidation {
 
 #[derive(Clone)]
 pub struct ProviderConfig {
-    /// `maas` or `maas.east` (with `alias`).
+    /// `maas` or `maas.east` (with `alias`); in a child module (Terraform's legacy provider
+    /// blocks in modules) prefixed by the module path: `module.a.maas`
+    /// (see [`provider_module`]).
     pub name: String,
     /// The provider type (`maas`).
     pub type_name: String,
     pub body: EvalFn,
     pub references: Vec<Reference>,
+}
+
+/// Splits a provider configuration name into the module path it is declared in and its
+/// key in that module: `module.a.module.b.maas.east` → (`["a", "b"]`, `maas.east`).
+pub fn provider_module(name: &str) -> (Vec<String>, &str) {
+    let mut path = Vec::new();
+    let mut rest = name;
+    while let Some(r) = rest.strip_prefix("module.")
+        && let Some((call, tail)) = r.split_once('.')
+    {
+        path.push(call.to_string());
+        rest = tail;
+    }
+    (path, rest)
 }
 
 #[derive(Clone, Debug, PartialEq)]

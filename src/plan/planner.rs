@@ -561,7 +561,11 @@ impl<'a> Planner<'a> {
                         .schema(&pc.name)
                         .map(|s| s.provider.clone())
                         .unwrap_or_default();
-                    match (pc.body)(&self.working, &block) {
+                    // A child module's own provider block (never under count/for_each):
+                    // its scope is the one instance of that module.
+                    let module =
+                        crate::graph::module_text(&crate::plan::input::provider_module(&pc.name).0);
+                    match (pc.body)(&self.working.view(&module), &block) {
                         Err(ds) => self.diags.extend(ds),
                         Ok(v) if !v.is_wholly_known() => {
                             self.deferred_providers.insert(pc.name.clone());
