@@ -1281,3 +1281,77 @@ module "legacy" {{
         );
     }
 }
+
+#[test]
+fn module_sources_are_normalised_and_a_module_calling_its_own_directory_is_an_error() {
+    let p = Project::new(
+        r#"
+module "b" {
+  source = "./x/../box"
+  word   = "w"
+}
+
+output "o" {
+  value = module.b.out
+}
+"#,
+    );
+    p.apply(&[]);
+    assert_eq!(
+        p.brick(&["output", "--json"]).ok().json()["o"]["value"],
+        "w"
+    );
+
+    for (source, module_hcl) in [("./", "main.hcl"), ("../", "sub/main.hcl")] {
+        let p = Project::new("");
+        p.write(
+            module_hcl,
+            &format!("module \"again\" {{\n  source = \"{source}\"\n}}\n"),
+        );
+        if module_hcl != "main.hcl" {
+            p.write("main.hcl", "module \"sub\" {\n  source = \"./sub\"\n}\n");
+        }
+        let r = p.brick(&["validate"]);
+        assert_ne!(r.code, 0, "{source}: {}", r.stdout);
+        assert!(
+            r.stderr.contains("Module calls itself"),
+            "{source}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("brick::config::module_calls_itself"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_module_source_that_is_not_a_local_path_says_brick_supports_only_local_modules() {
+    let p = Project::new(
+        "module \"consul\" {\n  source = \"hashicorp/consul/aws\"\n}\n\nmodule \"g\" {\n  source = \"git::https://example.com/x.git\"\n}\n",
+    );
+    let r = p.brick(&["validate"]);
+    assert_ne!(r.code, 0);
+    assert_eq!(
+        r.stderr.matches("Unsupported module source").count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("brick has no module registry"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("brick does not download modules"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("supports only local modules"),
+        "{}",
+        r.stderr
+    );
+}
