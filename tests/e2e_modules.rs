@@ -1355,3 +1355,73 @@ fn a_module_source_that_is_not_a_local_path_says_brick_supports_only_local_modul
         r.stderr
     );
 }
+
+/// As Terraform 1.15 records them (checked with `terraform_data`): every upstream resource,
+/// transitively and through module outputs, as configuration addresses without the module
+/// instance keys.
+#[test]
+fn recorded_dependencies_are_transitive_configuration_addresses_as_terraform_records_them() {
+    let p = Project::new(
+        r#"
+module "a" {
+  source   = "./m"
+  for_each = toset(["x", "y"])
+  w        = each.key
+}
+
+resource "brick_data" "r" {
+  input = [for k, v in module.a : v.o]
+}
+"#,
+    );
+    p.write(
+        "m/main.hcl",
+        r#"
+variable "w" {
+  type = string
+}
+
+resource "brick_data" "base" {
+  input = var.w
+}
+
+resource "brick_data" "inner" {
+  input = brick_data.base.output
+}
+
+output "o" {
+  value = brick_data.inner.output
+}
+"#,
+    );
+    p.apply(&[]);
+    let state: Json =
+        serde_json::from_str(&std::fs::read_to_string(p.path().join("brick.state.json")).unwrap())
+            .unwrap();
+    let mut deps = Vec::new();
+    for r in state["resources"].as_array().unwrap() {
+        for i in r["instances"].as_array().unwrap() {
+            deps.push(format!(
+                "{}{}.{} {}",
+                r["module"]
+                    .as_str()
+                    .map(|m| format!("{m}."))
+                    .unwrap_or_default(),
+                r["type"].as_str().unwrap(),
+                r["name"].as_str().unwrap(),
+                i.get("dependencies").cloned().unwrap_or(Json::Null)
+            ));
+        }
+    }
+    deps.sort();
+    assert_eq!(
+        deps,
+        [
+            "brick_data.r [\"module.a.brick_data.base\",\"module.a.brick_data.inner\"]",
+            "module.a[\"x\"].brick_data.base null",
+            "module.a[\"x\"].brick_data.inner [\"module.a.brick_data.base\"]",
+            "module.a[\"y\"].brick_data.base null",
+            "module.a[\"y\"].brick_data.inner [\"module.a.brick_data.base\"]",
+        ]
+    );
+}

@@ -343,7 +343,9 @@ impl ConfigGraph {
     }
 
     /// The resources a resource depends on, directly or through locals, module inputs,
-    /// module calls and module outputs.
+    /// module calls, module outputs and other resources (transitively: Terraform's
+    /// `dependencies` in state lists every resource upstream, as configuration addresses
+    /// without instance keys).
     pub fn resource_dependencies(&self, resource: usize) -> Vec<usize> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -354,7 +356,11 @@ impl ConfigGraph {
                     continue;
                 }
                 match self.graph[d] {
-                    Node::Resource(i) => out.push(i),
+                    // Transitively, as Terraform records `dependencies` in state.
+                    Node::Resource(i) => {
+                        out.push(i);
+                        stack.push(d);
+                    }
                     Node::Local(_)
                     | Node::ModuleVariable(_)
                     | Node::ModuleCall(_)
@@ -519,6 +525,18 @@ mod tests {
                 .contains("\"brick_data.b\" -> \"brick_data.a\"")
         );
         assert_eq!(g.resource_dependencies(0), vec![1]);
+    }
+
+    #[test]
+    fn resource_dependencies_are_transitive_as_terraform_records_them() {
+        let config = Configuration {
+            resources: vec![res("c", &["b"]), res("b", &["a"]), res("a", &[])],
+            ..Default::default()
+        };
+        let g = ConfigGraph::build(&config);
+        assert_eq!(g.resource_dependencies(0), vec![1, 2]);
+        assert_eq!(g.resource_dependencies(1), vec![2]);
+        assert!(g.resource_dependencies(2).is_empty());
     }
 
     #[test]
