@@ -1234,6 +1234,21 @@ output "o" {
         ["module.legacy.provider[\"brick/brick\"]"],
         "{state}"
     );
+    // The JSON plan's configuration keys it as Terraform does (`module.b:terraform`).
+    let plan = p.brick(&["plan", "--json"]).ok().json();
+    let config = &plan["configuration"];
+    assert_eq!(
+        config["provider_config"]["module.legacy:brick"]["module_address"], "module.legacy",
+        "{config}"
+    );
+    assert_eq!(
+        config["provider_config"]["module.legacy:brick"]["name"],
+        "brick"
+    );
+    assert_eq!(
+        config["root_module"]["module_calls"]["legacy"]["module"]["resources"][0]["provider_config_key"],
+        "module.legacy:brick"
+    );
     assert_eq!(
         p.brick(&["output", "--json"]).ok().json()["o"]["value"],
         "own"

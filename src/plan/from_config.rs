@@ -589,7 +589,10 @@ impl Builder<'_, '_> {
                     j.insert("type".into(), serde_json::json!(addr.type_name));
                     j.insert("name".into(), serde_json::json!(addr.name));
                     if let Some(rc) = rc {
-                        j.insert("provider_config_key".into(), serde_json::json!(rc.provider));
+                        j.insert(
+                            "provider_config_key".into(),
+                            serde_json::json!(super::input::provider_config_key(&rc.provider)),
+                        );
                     }
                     for (k, v) in d {
                         j.insert(k, v);

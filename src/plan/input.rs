@@ -181,6 +181,18 @@ pub fn provider_module(name: &str) -> (Vec<String>, &str) {
     (path, rest)
 }
 
+/// The key of a provider configuration in the JSON plan's `configuration`, as Terraform
+/// writes it: the root's keys as they are (`maas`, `maas.east`), a child module's own
+/// configuration as `module.a:maas`.
+pub fn provider_config_key(name: &str) -> String {
+    let (path, key) = provider_module(name);
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{}:{key}", crate::graph::module_text(&path))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Moved {
     pub from: Target,
