@@ -670,6 +670,19 @@ pub async fn apply(
                             if let Some(prev) = &c.previous_addr {
                                 let _ = sink.record(prev, None);
                             }
+                            // The provider returned an infinity state cannot hold: record
+                            // the object (with null there) so it stays tracked, and say so.
+                            let (v, found) = crate::plan::codec::without_infinities(&v);
+                            if !found.is_empty() {
+                                let mut d = crate::plan::planner::infinite_number(
+                                    &c.addr.to_string(),
+                                    &found,
+                                );
+                                d.code = "brick::apply::infinite_number".into();
+                                d.detail
+                                    .push_str(" The object was recorded with null in its place.");
+                                out.diagnostics.push(d);
+                            }
                             sink.record(&c.addr, Some(recorded_of(c, v, false)))
                         }
                         StepKind::Destroy => {
@@ -794,6 +807,14 @@ pub async fn apply(
             .filter(|o| o.module.is_empty() && planned.contains(o.name.as_str()))
         {
             match (o.expr)(&scope, &Block::default()) {
+                Ok(v) if !crate::plan::codec::infinity_paths(&v).is_empty() => {
+                    let mut d = crate::plan::planner::infinite_number(
+                        &format!("output.{}", o.name),
+                        &crate::plan::codec::infinity_paths(&v),
+                    );
+                    d.code = "brick::apply::infinite_number".into();
+                    out.diagnostics.push(d);
+                }
                 Ok(v) if v.is_wholly_known() => {
                     let v = if o.sensitive { v.sensitive() } else { v };
                     if let Err(e) = sink.record_output(&o.name, Some((v.clone(), o.sensitive))) {
