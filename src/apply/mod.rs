@@ -411,6 +411,8 @@ pub async fn apply(
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
     let mut locals_cache = ValuesCache::default();
+    let validation_graph =
+        (!config.validations.is_empty()).then(|| crate::graph::ConfigGraph::build(config));
     let mut launch: Vec<Task> = Vec::new();
     // Per-provider limits: running counts, the steps counted, and ready steps held back.
     let mut per_provider: HashMap<String, usize> = HashMap::new();
@@ -497,6 +499,43 @@ pub async fn apply(
                 continue;
             }
             let destroying = kind != StepKind::Apply;
+            // The `validation` checks of the variables this resource reads that were not
+            // decided at plan time: decided now, before the value is used (Terraform ≥ 1.9).
+            if !destroying
+                && let Some(g) = &validation_graph
+                && let Some(ri) = g.by_resource.get(&c.addr.resource.config_addr())
+            {
+                let checks = g.upstream_validations(*ri);
+                let mut failed = Vec::new();
+                if !checks.is_empty() {
+                    let values = locals_cache.get(config, &local_order, &instances, &shapes);
+                    for vi in checks {
+                        let v = &config.validations[vi];
+                        for m in values.instances_of(&v.module) {
+                            let scope = ApplyScope {
+                                module: &m,
+                                values,
+                                instances: &instances,
+                                shapes: &shapes,
+                            };
+                            if let Some(ds) = (v.check)(&scope) {
+                                failed.extend(ds.into_iter().filter(Diagnostic::is_error));
+                            }
+                        }
+                    }
+                }
+                if !failed.is_empty() {
+                    let _ = tx.send(Done {
+                        step: si,
+                        planned: Value::null_dynamic(),
+                        result: Err(failed),
+                        partial: None,
+                        elapsed: Duration::ZERO,
+                    });
+                    running += 1;
+                    continue;
+                }
+            }
             // What to send to the provider.
             let (prior_v, planned) = if destroying {
                 (c.before.clone(), Value::null(c.before.ty()))
@@ -785,7 +824,16 @@ pub async fn apply(
                     shapes: &shapes,
                 };
                 if let Some(ds) = (v.check)(&scope) {
-                    out.diagnostics.extend(ds);
+                    // Reported already when a resource waited for it.
+                    for d in ds {
+                        if !out
+                            .diagnostics
+                            .iter()
+                            .any(|x| x.code == d.code && x.detail == d.detail && x.span == d.span)
+                        {
+                            out.diagnostics.push(d);
+                        }
+                    }
                 }
             }
         }
