@@ -271,3 +271,31 @@ impl Project {
         std::fs::write(self.path().join("main.hcl"), text).unwrap();
     }
 }
+
+/// Terraform 1.15 says `Cycle: var.s (validation), terraform_data.a` for the same file.
+#[test]
+fn a_validation_reading_a_resource_that_reads_the_variable_is_a_cycle() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"
+variable "s" {
+  type    = string
+  default = "x"
+  validation {
+    condition     = var.s != brick_data.a.output
+    error_message = "no."
+  }
+}
+
+resource "brick_data" "a" {
+  input = var.s
+}
+"#,
+    )]);
+    let r = p.brick(&["plan"]).failed_with("brick::graph::cycle");
+    assert!(
+        r.stderr.contains("var.s (validation) → brick_data.a"),
+        "{}",
+        r.stderr
+    );
+}
