@@ -1118,3 +1118,325 @@ fn targeting_one_module_instance_leaves_the_other_instances_alone() {
         )]
     );
 }
+
+#[test]
+fn a_root_output_containing_a_sensitive_value_must_be_declared_sensitive_even_through_a_module() {
+    let p = Project::new(
+        r#"
+variable "secret" {
+  type      = string
+  default   = "hunter2"
+  sensitive = true
+}
+
+module "b" {
+  source = "./box"
+  word   = var.secret
+}
+
+output "direct" {
+  value = "x-${var.secret}"
+}
+
+output "through_module" {
+  value = module.pass.v
+}
+
+module "pass" {
+  source = "./pass"
+  word   = var.secret
+}
+"#,
+    );
+    p.write(
+        "pass/main.hcl",
+        "variable \"word\" {\n  type = string\n}\n\noutput \"v\" {\n  value = var.word\n}\n",
+    );
+    let r = p.brick(&["plan"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(
+        r.stderr
+            .matches("Output refers to sensitive values")
+            .count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("brick::plan::output_sensitive"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("sensitive = true"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+
+    // Declared sensitive: accepted, and recorded as sensitive.
+    let fixed = std::fs::read_to_string(p.path().join("main.hcl"))
+        .unwrap()
+        .replace(
+            "value = \"x-${var.secret}\"",
+            "value     = \"x-${var.secret}\"\n  sensitive = true",
+        )
+        .replace(
+            "value = module.pass.v",
+            "value     = module.pass.v\n  sensitive = true",
+        );
+    p.write("main.hcl", &fixed);
+    p.apply(&[]);
+    let out = p.brick(&["output", "--json"]).ok().json();
+    assert_eq!(out["direct"]["sensitive"], true);
+    assert_eq!(out["through_module"]["sensitive"], true);
+}
+
+const LEGACY: &str = r#"
+variable "word" {
+  type = string
+}
+
+provider "brick" {}
+
+resource "brick_data" "x" {
+  input = var.word
+}
+
+output "out" {
+  value = brick_data.x.output
+}
+"#;
+
+#[test]
+fn a_module_called_without_count_may_configure_its_own_provider_as_terraform_legacy_modules() {
+    let p = Project::new(
+        r#"
+module "legacy" {
+  source = "./legacy"
+  word   = "own"
+}
+
+output "o" {
+  value = module.legacy.out
+}
+"#,
+    );
+    p.write("legacy/main.hcl", LEGACY);
+    p.apply(&[]);
+    let state: Json =
+        serde_json::from_str(&std::fs::read_to_string(p.path().join("brick.state.json")).unwrap())
+            .unwrap();
+    let providers: Vec<&str> = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        providers,
+        ["module.legacy.provider[\"brick/brick\"]"],
+        "{state}"
+    );
+    // The JSON plan's configuration keys it as Terraform does (`module.b:terraform`).
+    let plan = p.brick(&["plan", "--json"]).ok().json();
+    let config = &plan["configuration"];
+    assert_eq!(
+        config["provider_config"]["module.legacy:brick"]["module_address"], "module.legacy",
+        "{config}"
+    );
+    assert_eq!(
+        config["provider_config"]["module.legacy:brick"]["name"],
+        "brick"
+    );
+    assert_eq!(
+        config["root_module"]["module_calls"]["legacy"]["module"]["resources"][0]["provider_config_key"],
+        "module.legacy:brick"
+    );
+    assert_eq!(
+        p.brick(&["output", "--json"]).ok().json()["o"]["value"],
+        "own"
+    );
+    // Recorded with the module's configuration, it plans as nothing to do.
+    assert_eq!(
+        p.changes(&[]),
+        pairs(&[("module.legacy.brick_data.x", "no-op")])
+    );
+}
+
+#[test]
+fn a_module_with_its_own_provider_block_cannot_be_called_with_count_for_each_or_depends_on() {
+    for arg in [
+        "count = 2",
+        "for_each = toset([\"a\"])",
+        "depends_on = [brick_data.d]",
+    ] {
+        let p = Project::new(&format!(
+            r#"
+resource "brick_data" "d" {{
+  input = "d"
+}}
+
+module "legacy" {{
+  source = "./legacy"
+  word   = "own"
+  {arg}
+}}
+"#
+        ));
+        p.write("legacy/main.hcl", LEGACY);
+        let r = p.brick(&["plan"]);
+        assert_ne!(r.code, 0, "{arg}: {}", r.stdout);
+        assert!(
+            r.stderr
+                .contains("Module is incompatible with count, for_each, and depends_on"),
+            "{arg}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("brick::plan::module_provider_block"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn module_sources_are_normalised_and_a_module_calling_its_own_directory_is_an_error() {
+    let p = Project::new(
+        r#"
+module "b" {
+  source = "./x/../box"
+  word   = "w"
+}
+
+output "o" {
+  value = module.b.out
+}
+"#,
+    );
+    p.apply(&[]);
+    assert_eq!(
+        p.brick(&["output", "--json"]).ok().json()["o"]["value"],
+        "w"
+    );
+
+    for (source, module_hcl) in [("./", "main.hcl"), ("../", "sub/main.hcl")] {
+        let p = Project::new("");
+        p.write(
+            module_hcl,
+            &format!("module \"again\" {{\n  source = \"{source}\"\n}}\n"),
+        );
+        if module_hcl != "main.hcl" {
+            p.write("main.hcl", "module \"sub\" {\n  source = \"./sub\"\n}\n");
+        }
+        let r = p.brick(&["validate"]);
+        assert_ne!(r.code, 0, "{source}: {}", r.stdout);
+        assert!(
+            r.stderr.contains("Module calls itself"),
+            "{source}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("brick::config::module_calls_itself"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_module_source_that_is_not_a_local_path_says_brick_supports_only_local_modules() {
+    let p = Project::new(
+        "module \"consul\" {\n  source = \"hashicorp/consul/aws\"\n}\n\nmodule \"g\" {\n  source = \"git::https://example.com/x.git\"\n}\n",
+    );
+    let r = p.brick(&["validate"]);
+    assert_ne!(r.code, 0);
+    assert_eq!(
+        r.stderr.matches("Unsupported module source").count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("brick has no module registry"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("brick does not download modules"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("supports only local modules"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// As Terraform 1.15 records them (checked with `terraform_data`): every upstream resource,
+/// transitively and through module outputs, as configuration addresses without the module
+/// instance keys.
+#[test]
+fn recorded_dependencies_are_transitive_configuration_addresses_as_terraform_records_them() {
+    let p = Project::new(
+        r#"
+module "a" {
+  source   = "./m"
+  for_each = toset(["x", "y"])
+  w        = each.key
+}
+
+resource "brick_data" "r" {
+  input = [for k, v in module.a : v.o]
+}
+"#,
+    );
+    p.write(
+        "m/main.hcl",
+        r#"
+variable "w" {
+  type = string
+}
+
+resource "brick_data" "base" {
+  input = var.w
+}
+
+resource "brick_data" "inner" {
+  input = brick_data.base.output
+}
+
+output "o" {
+  value = brick_data.inner.output
+}
+"#,
+    );
+    p.apply(&[]);
+    let state: Json =
+        serde_json::from_str(&std::fs::read_to_string(p.path().join("brick.state.json")).unwrap())
+            .unwrap();
+    let mut deps = Vec::new();
+    for r in state["resources"].as_array().unwrap() {
+        for i in r["instances"].as_array().unwrap() {
+            deps.push(format!(
+                "{}{}.{} {}",
+                r["module"]
+                    .as_str()
+                    .map(|m| format!("{m}."))
+                    .unwrap_or_default(),
+                r["type"].as_str().unwrap(),
+                r["name"].as_str().unwrap(),
+                i.get("dependencies").cloned().unwrap_or(Json::Null)
+            ));
+        }
+    }
+    deps.sort();
+    assert_eq!(
+        deps,
+        [
+            "brick_data.r [\"module.a.brick_data.base\",\"module.a.brick_data.inner\"]",
+            "module.a[\"x\"].brick_data.base null",
+            "module.a[\"x\"].brick_data.inner [\"module.a.brick_data.base\"]",
+            "module.a[\"y\"].brick_data.base null",
+            "module.a[\"y\"].brick_data.inner [\"module.a.brick_data.base\"]",
+        ]
+    );
+}

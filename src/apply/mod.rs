@@ -279,8 +279,10 @@ pub async fn apply(
         let cfg = match config.providers.iter().find(|pc| pc.name == name) {
             None => Value::empty_object(),
             Some(pc) => {
+                let module =
+                    crate::graph::module_text(&crate::plan::input::provider_module(name).0);
                 let scope = ApplyScope {
-                    module: "",
+                    module: &module,
                     values: &root_values,
                     instances: &instances,
                     shapes: &shapes,
@@ -409,6 +411,8 @@ pub async fn apply(
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
     let mut locals_cache = ValuesCache::default();
+    let validation_graph =
+        (!config.validations.is_empty()).then(|| crate::graph::ConfigGraph::build(config));
     let mut launch: Vec<Task> = Vec::new();
     // Per-provider limits: running counts, the steps counted, and ready steps held back.
     let mut per_provider: HashMap<String, usize> = HashMap::new();
@@ -495,6 +499,43 @@ pub async fn apply(
                 continue;
             }
             let destroying = kind != StepKind::Apply;
+            // The `validation` checks of the variables this resource reads that were not
+            // decided at plan time: decided now, before the value is used (Terraform ≥ 1.9).
+            if !destroying
+                && let Some(g) = &validation_graph
+                && let Some(ri) = g.by_resource.get(&c.addr.resource.config_addr())
+            {
+                let checks = g.upstream_validations(*ri);
+                let mut failed = Vec::new();
+                if !checks.is_empty() {
+                    let values = locals_cache.get(config, &local_order, &instances, &shapes);
+                    for vi in checks {
+                        let v = &config.validations[vi];
+                        for m in values.instances_of(&v.module) {
+                            let scope = ApplyScope {
+                                module: &m,
+                                values,
+                                instances: &instances,
+                                shapes: &shapes,
+                            };
+                            if let Some(ds) = (v.check)(&scope) {
+                                failed.extend(ds.into_iter().filter(Diagnostic::is_error));
+                            }
+                        }
+                    }
+                }
+                if !failed.is_empty() {
+                    let _ = tx.send(Done {
+                        step: si,
+                        planned: Value::null_dynamic(),
+                        result: Err(failed),
+                        partial: None,
+                        elapsed: Duration::ZERO,
+                    });
+                    running += 1;
+                    continue;
+                }
+            }
             // What to send to the provider.
             let (prior_v, planned) = if destroying {
                 (c.before.clone(), Value::null(c.before.ty()))
@@ -668,6 +709,19 @@ pub async fn apply(
                             if let Some(prev) = &c.previous_addr {
                                 let _ = sink.record(prev, None);
                             }
+                            // The provider returned an infinity state cannot hold: record
+                            // the object (with null there) so it stays tracked, and say so.
+                            let (v, found) = crate::plan::codec::without_infinities(&v);
+                            if !found.is_empty() {
+                                let mut d = crate::plan::planner::infinite_number(
+                                    &c.addr.to_string(),
+                                    &found,
+                                );
+                                d.code = "brick::apply::infinite_number".into();
+                                d.detail
+                                    .push_str(" The object was recorded with null in its place.");
+                                out.diagnostics.push(d);
+                            }
                             sink.record(&c.addr, Some(recorded_of(c, v, false)))
                         }
                         StepKind::Destroy => {
@@ -759,6 +813,30 @@ pub async fn apply(
     // Outputs, evaluated with the final values (only when everything they need was applied).
     if plan.mode == PlanMode::Normal && !out.interrupted {
         let values = eval_locals_in(config, &local_order, &instances, &shapes);
+        // `validation` blocks whose condition was unknown at plan time, now that what they
+        // read is known (one known at plan time gives the same answer again: no error).
+        for v in &config.validations {
+            for m in values.instances_of(&v.module) {
+                let scope = ApplyScope {
+                    module: &m,
+                    values: &values,
+                    instances: &instances,
+                    shapes: &shapes,
+                };
+                if let Some(ds) = (v.check)(&scope) {
+                    // Reported already when a resource waited for it.
+                    for d in ds {
+                        if !out
+                            .diagnostics
+                            .iter()
+                            .any(|x| x.code == d.code && x.detail == d.detail && x.span == d.span)
+                        {
+                            out.diagnostics.push(d);
+                        }
+                    }
+                }
+            }
+        }
         let scope = ApplyScope {
             module: "",
             values: &values,
@@ -777,6 +855,14 @@ pub async fn apply(
             .filter(|o| o.module.is_empty() && planned.contains(o.name.as_str()))
         {
             match (o.expr)(&scope, &Block::default()) {
+                Ok(v) if !crate::plan::codec::infinity_paths(&v).is_empty() => {
+                    let mut d = crate::plan::planner::infinite_number(
+                        &format!("output.{}", o.name),
+                        &crate::plan::codec::infinity_paths(&v),
+                    );
+                    d.code = "brick::apply::infinite_number".into();
+                    out.diagnostics.push(d);
+                }
                 Ok(v) if v.is_wholly_known() => {
                     let v = if o.sensitive { v.sensitive() } else { v };
                     if let Err(e) = sink.record_output(&o.name, Some((v.clone(), o.sensitive))) {

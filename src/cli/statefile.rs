@@ -19,6 +19,15 @@ use crate::plan::providers::ProviderSet;
 /// `provider["brick/maas"]` (or `provider["brick/maas"].east`) for provider config `maas`
 /// (`maas.east`).
 pub fn provider_addr(name: &str) -> String {
+    // A child module's own configuration: `module.a.provider["brick/maas"]`, as Terraform.
+    let (path, key) = crate::plan::input::provider_module(name);
+    if !path.is_empty() {
+        return format!(
+            "{}.{}",
+            crate::graph::module_text(&path),
+            provider_addr(key)
+        );
+    }
     match name.split_once('.') {
         Some((ty, alias)) => format!("provider[\"brick/{ty}\"].{alias}"),
         None => format!("provider[\"brick/{name}\"]"),
@@ -27,6 +36,11 @@ pub fn provider_addr(name: &str) -> String {
 
 /// The inverse of [`provider_addr`]; also accepts Terraform's registry addresses.
 pub fn provider_name(addr: &str) -> String {
+    if addr.starts_with("module.")
+        && let Some(i) = addr.find(".provider[\"")
+    {
+        return format!("{}.{}", &addr[..i], provider_name(&addr[i + 1..]));
+    }
     let Some(rest) = addr.strip_prefix("provider[\"") else {
         return addr.to_string();
     };

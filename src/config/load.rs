@@ -24,6 +24,7 @@ pub fn load(fs: &dyn FileSystem, dir: &Path) -> (Option<Config>, Vec<Diagnostic>
         fs,
         files: Vec::new(),
         diags: Vec::new(),
+        stack: Vec::new(),
     };
     let root = l.module(dir, Vec::new(), None);
     let config = root.map(|root| Config {
@@ -37,6 +38,9 @@ struct Loader<'a> {
     fs: &'a dyn FileSystem,
     files: Vec<SourceFile>,
     diags: Vec<Diagnostic>,
+    /// The directories of the module being loaded and its callers (to refuse a module
+    /// that calls itself, e.g. `source = "./"`).
+    stack: Vec<PathBuf>,
 }
 
 fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diagnostic {
@@ -142,6 +146,7 @@ impl Loader<'_> {
             ));
         }
         // Child modules.
+        self.stack.push(normalize(dir));
         let calls: Vec<String> = module.module_calls.keys().cloned().collect();
         for name in calls {
             let call = &module.module_calls[&name];
@@ -155,7 +160,7 @@ impl Loader<'_> {
                         format!("The module source \"{source}\" is not a local path; brick loads modules only from local directories."),
                         span,
                     )
-                    .help("Use a relative path starting with ./ or ../"),
+                    .help(source_help(&source)),
                 );
                 continue;
             }
@@ -169,6 +174,26 @@ impl Loader<'_> {
                 continue;
             }
             let child_dir = normalize(&dir.join(&source));
+            if let Some(i) = self.stack.iter().position(|d| *d == child_dir) {
+                let what = if i + 1 == self.stack.len() {
+                    "the module that contains it".to_string()
+                } else {
+                    format!(
+                        "a module that (indirectly) calls it, {}",
+                        child_dir.display()
+                    )
+                };
+                self.diags.push(
+                    err(
+                        "module_calls_itself",
+                        "Module calls itself",
+                        format!("The module source \"{source}\" of module \"{name}\" refers to {what}; a module cannot call itself."),
+                        span,
+                    )
+                    .help("Point source at the directory of another module, e.g. source = \"./modules/node\"."),
+                );
+                continue;
+            }
             let mut child_path = module.path.clone();
             child_path.push(name.clone());
             let child = self.module(&child_dir, child_path, Some(span));
@@ -176,6 +201,7 @@ impl Loader<'_> {
                 c.module = child.map(Box::new);
             }
         }
+        self.stack.pop();
         Some(module)
     }
 
@@ -993,17 +1019,73 @@ pub fn is_identifier(s: &str) -> bool {
 
 /// Resolves `.` and `..` components lexically (no file system access).
 fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                // `/..` is `/`.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                // Leading `..` of a relative path stay.
+                _ => out.push(".."),
+            },
             other => out.push(other),
         }
     }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
     out
+}
+
+/// The help of `unsupported_module_source`: what to do with the kind of source given.
+fn source_help(source: &str) -> String {
+    let local = "brick supports only local modules: copy the module into a directory of this configuration and use a relative path starting with ./ or ../";
+    if source == "." || source == ".." {
+        format!("A local path starts with ./ or ../, e.g. \"{source}/modules/net\".")
+    } else if source.starts_with('/') {
+        format!("Absolute paths are not module sources; {local} (e.g. \"./modules/net\").")
+    } else if source.contains("::") || source.starts_with("git@") || source.contains("://") {
+        format!(
+            "brick does not download modules (git, http, s3, …); {local}, e.g. after `git clone`."
+        )
+    } else if source.split('/').count() >= 3 {
+        format!(
+            "brick has no module registry; {local}, e.g. from the registry's source repository."
+        )
+    } else {
+        format!("{local} (e.g. \"./{source}\").")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_source_paths_are_normalised_lexically() {
+        let n = |p: &str| normalize(Path::new(p)).display().to_string();
+        assert_eq!(n("./"), ".");
+        assert_eq!(n("."), ".");
+        assert_eq!(n("root/./a/../b"), "root/b");
+        assert_eq!(n("../x"), "../x");
+        assert_eq!(n("../../x"), "../../x");
+        assert_eq!(n("a/../../x"), "../x");
+        assert_eq!(n("/r/../../x"), "/x");
+        assert_eq!(n("/r/a/.."), "/r");
+    }
+
+    #[test]
+    fn each_kind_of_remote_module_source_gets_its_own_hint() {
+        assert!(source_help("hashicorp/consul/aws").contains("no module registry"));
+        assert!(source_help("git::https://example.com/x.git").contains("does not download"));
+        assert!(source_help("https://example.com/m.zip").contains("does not download"));
+        assert!(source_help("/abs/mod").contains("Absolute paths"));
+        assert!(source_help("net").contains("\"./net\""));
+        assert!(source_help(".").contains("./ or ../"));
+    }
 }

@@ -15,7 +15,7 @@ use brick_provider_api::Value;
 
 use super::evaluator::{convert_with_defaults, evaluate, evaluate_const, prim_to_string};
 use super::{Environment, Reference, Scope};
-use crate::config::{Attribute, Expr, FileId, Span, TypeConstraint, Variable};
+use crate::config::{Attribute, Check, Expr, FileId, Span, TypeConstraint, Variable};
 use crate::diag::{Diagnostic, did_you_mean};
 
 /// Where a variable value came from (for messages and precedence).
@@ -123,11 +123,10 @@ pub fn env_inputs(env: &[(String, String)]) -> Vec<VariableInput> {
         .collect()
 }
 
-/// What a `validation` block sees (Terraform ≥ 1.9): every input variable of the module,
-/// already converted. Other objects of the module (locals, resources, data sources, module
-/// outputs) are not known while inputs are resolved, so they read as unknown, and a
-/// condition that depends on them is not decided here (as Terraform skips a condition that
-/// is unknown at plan time).
+/// What a `validation` block that reads only input variables sees: every input variable
+/// of the module, already converted. A condition that also reads locals, resources, data
+/// sources or module outputs (Terraform ≥ 1.9) is not checked here but in the module's
+/// scope during plan and apply (see [`reads_only_variables`] and `plan::from_config`).
 struct ValidationScope<'a> {
     variables: &'a BTreeMap<String, Value>,
 }
@@ -136,13 +135,69 @@ impl Scope for ValidationScope<'_> {
     fn get(&self, r: &Reference) -> Option<Value> {
         match r {
             Reference::Variable(n) => self.variables.get(n).cloned(),
-            Reference::Local(_)
-            | Reference::Resource { .. }
-            | Reference::Data { .. }
-            | Reference::Module(_) => Some(Value::unknown(brick_provider_api::Type::Dynamic)),
             _ => None,
         }
     }
+}
+
+/// Whether a `validation` block reads nothing but input variables (and constants), so that
+/// it can be checked as soon as the variables have their values. Others are checked in the
+/// module's scope once what they read is known.
+pub fn reads_only_variables(check: &Check) -> bool {
+    [&check.condition, &check.error_message]
+        .into_iter()
+        .all(|e| {
+            super::references(e).iter().all(|(r, _)| {
+                !matches!(
+                    r,
+                    Reference::Local(_)
+                        | Reference::Resource { .. }
+                        | Reference::Data { .. }
+                        | Reference::Module(_)
+                )
+            })
+        })
+}
+
+/// Checks one `validation` block of `var.name` in `scope`. `None` when the condition is
+/// not yet known (it is checked again once it is); otherwise the diagnostics (empty when
+/// the condition holds). `module` names the module call for a child module's variable, and
+/// `at` the argument that gave the value (the error points there, else at the condition).
+pub fn check_validation(
+    name: &str,
+    module: Option<&str>,
+    at: Option<Span>,
+    check: &Check,
+    scope: &dyn Scope,
+    env: &dyn Environment,
+) -> Option<Vec<Diagnostic>> {
+    let (c, mut diags) = evaluate(&check.condition, scope, env);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Some(diags);
+    }
+    if !c.is_wholly_known() {
+        return None;
+    }
+    if c.as_bool() == Some(false) {
+        let (m, _) = evaluate(&check.error_message, scope, env);
+        let msg = prim_to_string(&m)
+            .filter(|_| !m.is_sensitive() && m.is_wholly_known())
+            .unwrap_or_else(|| "The value is not valid.".to_string());
+        let of = match module {
+            Some(call) => format!("var.{name} of module \"{call}\""),
+            None => format!("var.{name}"),
+        };
+        let d = Diagnostic::error(
+            "brick::vars::validation",
+            "Invalid value for variable",
+            format!("{msg} (validation of {of})"),
+        );
+        diags.push(match at {
+            Some(span) => d.at(span).label("this value is not valid"),
+            None => d.at(check.condition.span).label("this condition is false"),
+        });
+    }
+    Some(diags)
 }
 
 /// Resolves every declared variable: the last input for it (inputs in precedence order,
@@ -292,24 +347,10 @@ pub fn resolve_variables(
         }
         let scope = ValidationScope { variables: &out };
         let mut ok = true;
-        for check in &var.validations {
-            let (c, d) = evaluate(&check.condition, &scope, env);
-            diags.extend(d);
-            if c.as_bool() == Some(false) {
-                let (m, _) = evaluate(&check.error_message, &scope, env);
-                let msg = prim_to_string(&m)
-                    .filter(|_| !m.is_sensitive())
-                    .unwrap_or_else(|| "The value is not valid.".to_string());
-                diags.push(
-                    Diagnostic::error(
-                        "brick::vars::validation",
-                        "Invalid value for variable",
-                        format!("{msg} (validation of var.{name})"),
-                    )
-                    .at(check.condition.span)
-                    .label("this condition is false"),
-                );
-                ok = false;
+        for check in var.validations.iter().filter(|c| reads_only_variables(c)) {
+            if let Some(d) = check_validation(name, None, None, check, &scope, env) {
+                ok &= !d.iter().any(Diagnostic::is_error);
+                diags.extend(d);
             }
         }
         if !ok {

@@ -126,8 +126,8 @@ pub use evaluator::{
 };
 pub use expand::{Expansion, InstanceScope, expansion};
 pub use inputs::{
-    CliVar, VariableInput, VariableSource, env_inputs, gather_inputs, parse_var_flag,
-    parse_vars_file, resolve_variables,
+    CliVar, VariableInput, VariableSource, check_validation, env_inputs, gather_inputs,
+    parse_var_flag, parse_vars_file, reads_only_variables, resolve_variables,
 };
 pub use refs::{
     body_module_output_uses, body_references, module_output_uses, references, references_with,

@@ -28,6 +28,8 @@ pub enum Node {
     ModuleCall(usize),
     /// Index into `Configuration::module_variables`.
     ModuleVariable(usize),
+    /// Index into `Configuration::validations`.
+    Validation(usize),
 }
 
 pub struct ConfigGraph {
@@ -125,6 +127,19 @@ impl ConfigGraph {
             .zip(&var_nodes)
             .map(|(v, n)| ((v.module.as_slice(), v.name.as_str()), *n))
             .collect();
+        // A variable's `validation` checked in its module's scope: what reads the variable
+        // waits for it (as Terraform ≥ 1.9), so that a check undecided at plan time runs
+        // during apply before the variable's value is used.
+        let validation_nodes: Vec<_> = (0..config.validations.len())
+            .map(|i| graph.add_node(Node::Validation(i)))
+            .collect();
+        let mut validations_of: HashMap<(&[String], &str), Vec<NodeIndex>> = HashMap::new();
+        for (v, n) in config.validations.iter().zip(&validation_nodes) {
+            validations_of
+                .entry((v.module.as_slice(), v.name.as_str()))
+                .or_default()
+                .push(*n);
+        }
         let mut outputs_of: HashMap<&[String], Vec<NodeIndex>> = HashMap::new();
         let mut output_by_name: HashMap<(&[String], &str), NodeIndex> = HashMap::new();
         for (o, n) in config.outputs.iter().zip(&output_nodes) {
@@ -145,7 +160,15 @@ impl ConfigGraph {
             }
             match r {
                 Reference::Local(n) => out.extend(local_by_name.get(&(path, n.as_str()))),
-                Reference::Variable(n) => out.extend(var_by_name.get(&(path, n.as_str()))),
+                Reference::Variable(n) => {
+                    out.extend(var_by_name.get(&(path, n.as_str())));
+                    out.extend(
+                        validations_of
+                            .get(&(path, n.as_str()))
+                            .into_iter()
+                            .flatten(),
+                    );
+                }
                 Reference::Module(n) => {
                     let cp = child(path, n);
                     out.extend(call_by_path.get(&cp));
@@ -232,10 +255,12 @@ impl ConfigGraph {
         }
         for (i, p) in config.providers.iter().enumerate() {
             let uses = uses_of(&|| format!("provider[\"{}\"]", p.name));
+            let (path, _) = crate::plan::input::provider_module(&p.name);
             for rf in &p.references {
-                targets_of(rf, &[], uses, &mut tmp);
+                targets_of(rf, &path, uses, &mut tmp);
             }
             add(&mut edges, &mut tmp, provider_nodes[i]);
+            call_edge(&path, provider_nodes[i], &mut edges);
         }
         for (i, c) in config.module_calls.iter().enumerate() {
             let uses = uses_of(&|| module_text(&c.child_path()));
@@ -256,6 +281,19 @@ impl ConfigGraph {
             }
             add(&mut edges, &mut tmp, var_nodes[i]);
             call_edge(&v.module, var_nodes[i], &mut edges);
+        }
+        let is_validation: std::collections::HashSet<NodeIndex> =
+            validation_nodes.iter().copied().collect();
+        for (i, v) in config.validations.iter().enumerate() {
+            let n = validation_nodes[i];
+            let uses = uses_of(&|| prefixed(&v.module, &format!("validation.{}.{i}", v.name)));
+            for rf in &v.references {
+                targets_of(rf, &v.module, uses, &mut tmp);
+            }
+            // Validations do not wait for one another (they only read values).
+            tmp.retain(|t| !is_validation.contains(t));
+            add(&mut edges, &mut tmp, n);
+            call_edge(&v.module, n, &mut edges);
         }
         edges.sort();
         edges.dedup();
@@ -329,8 +367,33 @@ impl ConfigGraph {
         vec![start]
     }
 
+    /// The `validation` checks (indices into `Configuration::validations`) a resource waits
+    /// for: those of the variables it reads, directly or through other values.
+    pub fn upstream_validations(&self, resource: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![self.resource_nodes[resource]];
+        while let Some(n) = stack.pop() {
+            for d in self.graph.neighbors_directed(n, Direction::Incoming) {
+                if !seen.insert(d) {
+                    continue;
+                }
+                match self.graph[d] {
+                    Node::Validation(i) => out.push(i),
+                    // Another resource's checks ran before it was applied.
+                    Node::Resource(_) | Node::Provider(_) => {}
+                    _ => stack.push(d),
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// The resources a resource depends on, directly or through locals, module inputs,
-    /// module calls and module outputs.
+    /// module calls, module outputs and other resources (transitively: Terraform's
+    /// `dependencies` in state lists every resource upstream, as configuration addresses
+    /// without instance keys).
     pub fn resource_dependencies(&self, resource: usize) -> Vec<usize> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -341,11 +404,16 @@ impl ConfigGraph {
                     continue;
                 }
                 match self.graph[d] {
-                    Node::Resource(i) => out.push(i),
+                    // Transitively, as Terraform records `dependencies` in state.
+                    Node::Resource(i) => {
+                        out.push(i);
+                        stack.push(d);
+                    }
                     Node::Local(_)
                     | Node::ModuleVariable(_)
                     | Node::ModuleCall(_)
                     | Node::Output(_) => stack.push(d),
+                    Node::Validation(_) => stack.push(d),
                     Node::Provider(_) => {}
                 }
             }
@@ -405,6 +473,10 @@ impl ConfigGraph {
             Node::ModuleVariable(i) => {
                 let v = &config.module_variables[*i];
                 prefixed(&v.module, &format!("var.{}", v.name))
+            }
+            Node::Validation(i) => {
+                let v = &config.validations[*i];
+                prefixed(&v.module, &format!("var.{} (validation)", v.name))
             }
         }
     }
@@ -502,6 +574,18 @@ mod tests {
                 .contains("\"brick_data.b\" -> \"brick_data.a\"")
         );
         assert_eq!(g.resource_dependencies(0), vec![1]);
+    }
+
+    #[test]
+    fn resource_dependencies_are_transitive_as_terraform_records_them() {
+        let config = Configuration {
+            resources: vec![res("c", &["b"]), res("b", &["a"]), res("a", &[])],
+            ..Default::default()
+        };
+        let g = ConfigGraph::build(&config);
+        assert_eq!(g.resource_dependencies(0), vec![1, 2]);
+        assert_eq!(g.resource_dependencies(1), vec![2]);
+        assert!(g.resource_dependencies(2).is_empty());
     }
 
     #[test]

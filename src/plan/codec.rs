@@ -274,9 +274,64 @@ fn paths(v: &Value, pred: &dyn Fn(&Value) -> bool, cur: &mut Vec<Json>, out: &mu
     }
 }
 
+fn infinite(v: &Value, negative: bool) -> bool {
+    matches!(&v.kind, Kind::Number(n) if n.is_infinite() && (n.to_string().starts_with('-') == negative))
+}
+
+/// The paths (as in [`encode_exact`]) of the infinite numbers in a value; empty when there
+/// are none. JSON has no infinities, so such a value cannot be written to state.
+pub fn infinity_paths(v: &Value) -> Vec<Json> {
+    let mut out = Vec::new();
+    paths(
+        v,
+        &|x| matches!(&x.kind, Kind::Number(n) if n.is_infinite()),
+        &mut Vec::new(),
+        &mut out,
+    );
+    out
+}
+
+/// The value with every infinite number replaced by a null number, and where they were
+/// (empty when there were none): what can be written to state, which is JSON.
+pub fn without_infinities(v: &Value) -> (Value, Vec<Json>) {
+    let found = infinity_paths(v);
+    let mut out = v.clone();
+    for p in &found {
+        if let Some(steps) = p.as_array() {
+            let _ = set_at(&mut out, steps, &|x| {
+                let null = Value::null(Type::Number);
+                if x.is_sensitive() {
+                    null.sensitive()
+                } else {
+                    null
+                }
+            });
+        }
+    }
+    (out, found)
+}
+
+/// `a.b[0]` for a path of [`encode_exact`] steps.
+pub fn path_text(steps: &Json) -> String {
+    let mut out = String::new();
+    for s in steps.as_array().into_iter().flatten() {
+        match s {
+            Json::String(k) if out.is_empty() => out.push_str(k),
+            Json::String(k) => out.push_str(&format!("[{k:?}]")),
+            other => out.push_str(&format!("[{other}]")),
+        }
+    }
+    out
+}
+
 /// A lossless JSON encoding of a value: its type, its JSON, and the paths of unknown and
-/// sensitive parts.
+/// sensitive parts and of the infinite numbers (JSON has no infinities; their `value` is
+/// null).
 pub fn encode_exact(v: &Value) -> Json {
+    let mut inf = Vec::new();
+    paths(v, &|x| infinite(x, false), &mut Vec::new(), &mut inf);
+    let mut neg_inf = Vec::new();
+    paths(v, &|x| infinite(x, true), &mut Vec::new(), &mut neg_inf);
     let mut unknown = Vec::new();
     paths(v, &|x| !x.is_known(), &mut Vec::new(), &mut unknown);
     let mut sensitive = Vec::new();
@@ -290,12 +345,25 @@ pub fn encode_exact(v: &Value) -> Json {
     if !sensitive.is_empty() {
         o.insert("sensitive".into(), Json::Array(sensitive));
     }
+    if !inf.is_empty() {
+        o.insert("infinity".into(), Json::Array(inf));
+    }
+    if !neg_inf.is_empty() {
+        o.insert("negative_infinity".into(), Json::Array(neg_inf));
+    }
     Json::Object(o)
 }
 
 pub fn decode_exact(j: &Json) -> Option<Value> {
     let ty = type_from_json(j.get("type")?)?;
     let mut v = from_json(j.get("value").unwrap_or(&Json::Null), &ty)?;
+    for (key, negative) in [("infinity", false), ("negative_infinity", true)] {
+        for p in j.get(key).and_then(Json::as_array).into_iter().flatten() {
+            set_at(&mut v, p.as_array()?, &|_| {
+                Value::number(Number::infinity(negative))
+            })?;
+        }
+    }
     // Typed nulls inside: from_json gives nulls the declared types already.
     for p in j
         .get("unknown")
@@ -376,6 +444,35 @@ mod tests {
         let text = serde_json::to_string(&j).unwrap();
         let back = decode_exact(&serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn the_exact_encoding_round_trips_infinities() {
+        let v = Value::object(
+            [
+                ("pos", Value::number(Number::infinity(false))),
+                ("neg", Value::number(Number::infinity(true)).sensitive()),
+                (
+                    "list",
+                    Value::list(
+                        Type::Number,
+                        vec![
+                            Value::number(Number::from_i64(1)),
+                            Value::number(Number::infinity(true)),
+                        ],
+                    ),
+                ),
+                ("n", Value::null(Type::Number)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        );
+        let j = encode_exact(&v);
+        assert_eq!(decode_exact(&j).unwrap(), v, "{j}");
+        // A null stays null.
+        assert!(decode_exact(&j).unwrap().get("n").unwrap().is_null());
+        assert_eq!(infinity_paths(&v).len(), 3);
     }
 
     #[test]

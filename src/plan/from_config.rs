@@ -13,7 +13,7 @@ use sha2::Digest;
 use super::address::{InstanceKey, ResourceAddr, Target};
 use super::input::*;
 #[allow(unused_imports)]
-use super::input::{ModuleCallConfig, ModuleVariable};
+use super::input::{ModuleCallConfig, ModuleVariable, VariableValidation};
 use crate::config::{Body, Config, Expr, SourceFile, StaticStep};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment, Reference};
@@ -266,6 +266,7 @@ pub fn from_config(
         describe: &describe,
         env: &env,
         root_dir: &root_dir,
+        expanded_call: None,
     };
     let root_json = b.module(&config.root, &[], &BTreeMap::new());
     if let serde_json::Value::Object(mut o) = root_json
@@ -283,6 +284,9 @@ struct Builder<'a, 'b> {
     describe: &'a Describe<'b>,
     env: &'a Arc<dyn Environment>,
     root_dir: &'a std::path::Path,
+    /// The nearest enclosing module call with `count`, `for_each` or `depends_on` (its
+    /// name and span): a module below it may not configure providers.
+    expanded_call: Option<(String, crate::config::Span)>,
 }
 
 fn eval_fn(expr: Expr, env: Arc<dyn Environment>) -> EvalFn {
@@ -296,7 +300,68 @@ fn eval_fn(expr: Expr, env: Arc<dyn Environment>) -> EvalFn {
     })
 }
 
+/// A root module output not declared `sensitive`: as Terraform, an error when its value
+/// contains sensitive values (a child module's outputs only carry the marks on).
+fn root_output_fn(
+    expr: Expr,
+    name: String,
+    span: crate::config::Span,
+    env: Arc<dyn Environment>,
+) -> EvalFn {
+    Arc::new(move |scope, _| {
+        let (v, d) = eval::evaluate(&expr, scope, &*env);
+        if crate::diag::has_errors(&d) {
+            return Err(d);
+        }
+        if v.contains_sensitive() {
+            return Err(vec![
+                Diagnostic::error(
+                    "brick::plan::output_sensitive",
+                    "Output refers to sensitive values",
+                    format!(
+                        "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, brick requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent. The value of output \"{name}\" contains sensitive values."
+                    ),
+                )
+                .at(span)
+                .help("If you do intend to export this data, annotate the output value as sensitive by adding `sensitive = true` to the output block."),
+            ]);
+        }
+        Ok(v)
+    })
+}
+
 impl Builder<'_, '_> {
+    /// Adds the `validation` blocks of variable `v` of the module at `path` that are checked
+    /// in the module's scope: every one in a child module, those reading more than input
+    /// variables in the root. `at` is the call's argument that gives the value.
+    fn validations(
+        &mut self,
+        v: &crate::config::Variable,
+        path: &[String],
+        at: Option<crate::config::Span>,
+    ) {
+        for check in &v.validations {
+            if path.is_empty() && eval::reads_only_variables(check) {
+                continue;
+            }
+            let mut references = vec![Reference::Variable(v.name.clone())];
+            references.extend(expr_refs(&check.condition));
+            references.extend(expr_refs(&check.error_message));
+            let name = v.name.clone();
+            let call = path.last().cloned();
+            let check = check.clone();
+            let env = self.env.clone();
+            self.out.validations.push(VariableValidation {
+                module: path.to_vec(),
+                name: v.name.clone(),
+                references: dedup(references),
+                check: Arc::new(move |scope| {
+                    eval::check_validation(&name, call.as_deref(), at, &check, scope, &*env)
+                }),
+            });
+        }
+    }
+
     /// Records which module outputs the object `node` reads.
     fn uses(&mut self, node: String, uses: Vec<(String, Option<String>)>) {
         if !uses.is_empty() {
@@ -317,6 +382,8 @@ impl Builder<'_, '_> {
         path: &[String],
         providers: &BTreeMap<String, String>,
     ) -> serde_json::Value {
+        let mut providers = providers.clone();
+        let providers = &mut providers;
         let env = self.env.clone();
         let is_root = path.is_empty();
         let module_str = path
@@ -347,6 +414,14 @@ impl Builder<'_, '_> {
         }
         if is_root {
             self.out.described.variables = described_vars.clone();
+        }
+        // A root variable's `validation` blocks that read more than input variables are
+        // checked in the module's scope (`resolve_variables` checks the others); a child
+        // module's are added with its call (see `call`).
+        if is_root {
+            for v in m.variables.values() {
+                self.validations(v, path, None);
+            }
         }
         for l in m.locals.values() {
             self.uses(
@@ -389,32 +464,45 @@ impl Builder<'_, '_> {
                 name: o.name.clone(),
                 references: dedup(refs),
                 sensitive: o.sensitive,
-                expr: eval_fn(o.value.clone(), env.clone()),
+                expr: if is_root && !o.sensitive {
+                    root_output_fn(o.value.clone(), o.name.clone(), o.span, env.clone())
+                } else {
+                    eval_fn(o.value.clone(), env.clone())
+                },
             });
         }
         for (key, p) in &m.providers {
-            if !is_root {
+            // A child module's own provider configuration (Terraform's legacy form): only
+            // in modules called without count, for_each and depends_on.
+            if !is_root && let Some((call, call_span)) = &self.expanded_call {
                 self.diags.push(
                     Diagnostic::error(
                         "brick::plan::module_provider_block",
-                        "Provider configuration in a child module",
+                        "Module is incompatible with count, for_each, and depends_on",
                         format!(
-                            "The module {module_str} configures the provider \"{key}\"; brick configures providers only in the root module."
+                            "The module at {module_str} is a legacy module which contains its own local provider configuration (\"{key}\"), and so the call of module \"{call}\" may not use the count, for_each, or depends_on arguments."
                         ),
                     )
-                    .at(p.span)
-                    .help("Configure the provider in the root module and pass it with `providers = { NAME = NAME.ALIAS }` in the module call, or let the module inherit the default one."),
+                    .at(*call_span)
+                    .help("Move the provider block to the root module and pass it with `providers = { NAME = NAME }` in the module call, or remove count, for_each and depends_on."),
                 );
                 continue;
             }
+            let name = if is_root {
+                key.clone()
+            } else {
+                let name = format!("{module_str}.{key}");
+                providers.insert(key.clone(), name.clone());
+                name
+            };
             let mut refs = Vec::new();
             body_references(&p.body, &mut refs);
             self.uses(
-                format!("provider[\"{key}\"]"),
+                format!("provider[\"{name}\"]"),
                 eval::body_module_output_uses(&p.body),
             );
             self.out.providers.push(ProviderConfig {
-                name: key.clone(),
+                name,
                 type_name: p.name.clone(),
                 references: dedup(refs),
                 body: {
@@ -501,7 +589,10 @@ impl Builder<'_, '_> {
                     j.insert("type".into(), serde_json::json!(addr.type_name));
                     j.insert("name".into(), serde_json::json!(addr.name));
                     if let Some(rc) = rc {
-                        j.insert("provider_config_key".into(), serde_json::json!(rc.provider));
+                        j.insert(
+                            "provider_config_key".into(),
+                            serde_json::json!(super::input::provider_config_key(&rc.provider)),
+                        );
                     }
                     for (k, v) in d {
                         j.insert(k, v);
@@ -672,6 +763,10 @@ impl Builder<'_, '_> {
                 references,
             });
         }
+        for v in child.variables.values() {
+            let at = call.inputs.get(&v.name).map(|a| a.expr.span);
+            self.validations(v, &child_path, at);
+        }
         // The child's provider configurations: what the call passes, else (for default,
         // unaliased ones) what the caller has.
         let mut child_providers: BTreeMap<String, String> = providers
@@ -698,7 +793,12 @@ impl Builder<'_, '_> {
                 ),
             }
         }
+        let saved = self.expanded_call.clone();
+        if call.count.is_some() || call.for_each.is_some() || !call.depends_on.is_empty() {
+            self.expanded_call = Some((call.name.clone(), call.decl_span));
+        }
         let module_json = self.module(child, &child_path, &child_providers);
+        self.expanded_call = saved;
         described.insert("module".into(), module_json);
         serde_json::Value::Object(described)
     }
@@ -954,7 +1054,8 @@ fn resolve_provider(map: &BTreeMap<String, String>, key: &str, is_root: bool) ->
 
 /// The value of a child module's input variable, as [`crate::eval::resolve_variables`]
 /// does for root variables: the argument (evaluated in the caller's scope) or the default,
-/// converted to the declared type, `nullable`, `sensitive` and `validation` applied.
+/// converted to the declared type, `nullable` and `sensitive` applied (its `validation`
+/// blocks are [`VariableValidation`]s, checked in the module's scope).
 fn module_input_fn(
     var: crate::config::Variable,
     arg: Option<Expr>,
@@ -1024,50 +1125,8 @@ fn module_input_fn(
         if var.sensitive {
             value = value.sensitive();
         }
-        for check in &var.validations {
-            let one = OneVar {
-                name,
-                value: &value,
-            };
-            let (c, d) = eval::evaluate(&check.condition, &one, &*env);
-            if crate::diag::has_errors(&d) {
-                return Err(d);
-            }
-            if c.as_bool() == Some(false) {
-                let (m, _) = eval::evaluate(&check.error_message, &one, &*env);
-                let msg = m
-                    .as_str()
-                    .filter(|_| !m.is_sensitive())
-                    .map(String::from)
-                    .unwrap_or_else(|| "The value is not valid.".to_string());
-                return Err(vec![
-                    Diagnostic::error(
-                        "brick::vars::validation",
-                        "Invalid value for variable",
-                        format!("{msg} (validation of var.{name} of module \"{call}\")"),
-                    )
-                    .at(span)
-                    .label("this value is not valid"),
-                ]);
-            }
-        }
         Ok(value)
     })
-}
-
-/// The scope of a variable's `validation`: only the variable itself.
-struct OneVar<'a> {
-    name: &'a str,
-    value: &'a Value,
-}
-
-impl eval::Scope for OneVar<'_> {
-    fn get(&self, r: &Reference) -> Option<Value> {
-        match r {
-            Reference::Variable(n) if n == self.name => Some(self.value.clone()),
-            _ => None,
-        }
-    }
 }
 
 fn expr_fn(e: Expr, env: Arc<dyn Environment>) -> EvalFn {

@@ -136,14 +136,61 @@ pub struct ModuleVariable {
     pub references: Vec<Reference>,
 }
 
+/// Checks one `validation` block in a module instance's scope: `None` while the condition
+/// is unknown, else its diagnostics (empty when it holds).
+pub type CheckFn = Arc<dyn Fn(&dyn Scope) -> Option<Diagnostics> + Send + Sync>;
+
+/// A `validation` block of an input variable that is checked in its module's scope: every
+/// one of a child module's variables, and a root variable's when it reads locals,
+/// resources, data sources or module outputs (Terraform ≥ 1.9). Checked during plan once
+/// what it reads is known, else during apply.
+#[derive(Clone)]
+pub struct VariableValidation {
+    /// The module path (call names) of the variable's module; empty for the root.
+    pub module: Vec<String>,
+    /// The variable's name.
+    pub name: String,
+    pub check: CheckFn,
+    /// References of the condition and the error message (the variable's own included).
+    pub references: Vec<Reference>,
+}
+
 #[derive(Clone)]
 pub struct ProviderConfig {
-    /// `maas` or `maas.east` (with `alias`).
+    /// `maas` or `maas.east` (with `alias`); in a child module (Terraform's legacy provider
+    /// blocks in modules) prefixed by the module path: `module.a.maas`
+    /// (see [`provider_module`]).
     pub name: String,
     /// The provider type (`maas`).
     pub type_name: String,
     pub body: EvalFn,
     pub references: Vec<Reference>,
+}
+
+/// Splits a provider configuration name into the module path it is declared in and its
+/// key in that module: `module.a.module.b.maas.east` → (`["a", "b"]`, `maas.east`).
+pub fn provider_module(name: &str) -> (Vec<String>, &str) {
+    let mut path = Vec::new();
+    let mut rest = name;
+    while let Some(r) = rest.strip_prefix("module.")
+        && let Some((call, tail)) = r.split_once('.')
+    {
+        path.push(call.to_string());
+        rest = tail;
+    }
+    (path, rest)
+}
+
+/// The key of a provider configuration in the JSON plan's `configuration`, as Terraform
+/// writes it: the root's keys as they are (`maas`, `maas.east`), a child module's own
+/// configuration as `module.a:maas`.
+pub fn provider_config_key(name: &str) -> String {
+    let (path, key) = provider_module(name);
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{}:{key}", crate::graph::module_text(&path))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -199,6 +246,8 @@ pub struct Configuration {
     pub module_calls: Vec<ModuleCallConfig>,
     /// Input variables of every child module.
     pub module_variables: Vec<ModuleVariable>,
+    /// `validation` blocks checked in their module's scope.
+    pub validations: Vec<VariableValidation>,
     /// `path.module` of each child module, keyed by its path (call names).
     pub module_dirs: BTreeMap<Vec<String>, String>,
     /// Which module outputs each object reads, keyed by the object's graph node name

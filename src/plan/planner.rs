@@ -238,6 +238,24 @@ pub async fn plan(
     p.plan_orphans();
     p.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
     p.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    // State is JSON, which has no infinities: as Terraform, a planned value that holds one
+    // is an error now rather than an object that could not be recorded after apply.
+    for c in &p.changes {
+        if matches!(c.action, Action::NoOp | Action::Delete | Action::Forget) {
+            continue;
+        }
+        let found = super::codec::infinity_paths(&c.after);
+        if !found.is_empty() {
+            p.diags.push(infinite_number(&c.addr.to_string(), &found));
+        }
+    }
+    for o in &outputs {
+        let found = super::codec::infinity_paths(&o.after);
+        if o.action != Action::Delete && !found.is_empty() {
+            p.diags
+                .push(infinite_number(&format!("output.{}", o.name), &found));
+        }
+    }
     // The same problem in every instance of a module is reported once.
     let mut shown = HashSet::new();
     p.diags
@@ -561,7 +579,11 @@ impl<'a> Planner<'a> {
                         .schema(&pc.name)
                         .map(|s| s.provider.clone())
                         .unwrap_or_default();
-                    match (pc.body)(&self.working, &block) {
+                    // A child module's own provider block (never under count/for_each):
+                    // its scope is the one instance of that module.
+                    let module =
+                        crate::graph::module_text(&crate::plan::input::provider_module(&pc.name).0);
+                    match (pc.body)(&self.working.view(&module), &block) {
                         Err(ds) => self.diags.extend(ds),
                         Ok(v) if !v.is_wholly_known() => {
                             self.deferred_providers.insert(pc.name.clone());
@@ -1337,6 +1359,30 @@ async fn import_one(
         )
         .help("Check the id and that the object exists.")),
     }
+}
+
+/// A value that state (JSON) cannot hold: `found` are the paths of its infinite numbers.
+pub fn infinite_number(what: &str, found: &[serde_json::Value]) -> Diagnostic {
+    let at: Vec<String> = found
+        .iter()
+        .map(super::codec::path_text)
+        .map(|p| {
+            if p.is_empty() {
+                "the value itself".to_string()
+            } else {
+                p
+            }
+        })
+        .collect();
+    Diagnostic::error(
+        "brick::plan::infinite_number",
+        "Infinite number cannot be stored",
+        format!(
+            "The value of {what} contains an infinite number (at {}); state is JSON, which cannot represent infinity.",
+            at.join(", ")
+        ),
+    )
+    .help("Guard the expression (e.g. min(x, 1e300) or a conditional) so that it produces a finite number.")
 }
 
 fn prevent_destroy(addr: &InstanceAddr) -> Diagnostic {

@@ -314,6 +314,20 @@ pub fn eval_value_node(
                 }
             }
         }
+        Node::Validation(i) => {
+            let v = &config.validations[*i];
+            for m in w.instances_of(&v.module) {
+                let scope = ModuleView {
+                    working: w,
+                    module: &m,
+                    lookup,
+                };
+                // Unknown now: checked again during apply, once known.
+                if let Some(ds) = (v.check)(&scope) {
+                    diags.extend(ds);
+                }
+            }
+        }
         Node::ModuleVariable(i) => {
             let v = &config.module_variables[*i];
             for m in w.instances_of(&v.module) {

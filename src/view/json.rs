@@ -45,6 +45,7 @@ fn addr_fields(o: &mut Map<String, Json>, addr: &InstanceAddr, provider: &str) {
 
 /// Provider names in Terraform's fully qualified form.
 pub fn provider_name(short: &str) -> String {
+    let short = crate::plan::input::provider_module(short).1;
     let ty = short.split('.').next().unwrap_or(short);
     format!("brick.local/brick/{ty}")
 }
@@ -575,9 +576,17 @@ fn configuration_json(config: &Configuration) -> Json {
         .map(|r| r.provider.clone())
         .chain(config.providers.iter().map(|p| p.name.clone()))
     {
-        providers.entry(name.clone()).or_insert_with(|| {
-            json!({"name": name.split('.').next().unwrap_or(&name), "full_name": provider_name(&name)})
-        });
+        // A child module's own configuration: `module.a:maas` with its `module_address`.
+        let (path, key) = crate::plan::input::provider_module(&name);
+        providers
+            .entry(crate::plan::input::provider_config_key(&name))
+            .or_insert_with(|| {
+                let mut p = json!({"name": key.split('.').next().unwrap_or(key), "full_name": provider_name(&name)});
+                if !path.is_empty() {
+                    p["module_address"] = json!(crate::graph::module_text(&path));
+                }
+                p
+            });
     }
     let resources: Vec<Json> = config
         .resources
