@@ -438,3 +438,131 @@ fn state_pull_prints_the_state_and_push_refuses_going_back() {
     let r = d.brick(&["output", "c"]).ok();
     assert_eq!(r.stdout, "\"one-b\"\n");
 }
+
+#[test]
+fn version_prints_the_version_and_json_names_it_and_the_providers() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["version"]).ok();
+    assert_eq!(
+        r.stdout,
+        format!("brick v{}\n", env!("CARGO_PKG_VERSION")),
+        "{}",
+        r.stdout
+    );
+    let r = d.brick(&["version", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["brick_version"], env!("CARGO_PKG_VERSION"));
+    let providers = v["provider_selections"].as_array().unwrap();
+    assert!(providers.iter().any(|p| p == "brick"), "{v}");
+}
+
+#[test]
+fn shell_completions_know_every_command_and_flag() {
+    let d = Dir::new(CHAIN);
+    for shell in ["bash", "zsh", "fish"] {
+        let r = d.brick(&["completions", shell]).ok();
+        for word in [
+            "force-unlock",
+            "--detailed-exitcode",
+            "--refresh-only",
+            "--auto-approve",
+        ] {
+            // fish spells a long flag `-l detailed-exitcode`.
+            let word = if shell == "fish" {
+                word.trim_start_matches('-')
+            } else {
+                word
+            };
+            assert!(r.stdout.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let r = d.brick(&["completions", "tcsh"]);
+    assert_eq!(r.code, 2, "an unknown shell is a usage error: {}", r.stderr);
+}
+
+#[test]
+fn init_lists_the_providers_and_fmt_check_exits_3_until_formatted() {
+    let d = Dir::new("resource \"brick_data\" \"a\" {\n  input=\"x\"\n}\n");
+    let r = d.brick(&["init", "--no-color"]).ok();
+    assert!(
+        r.stdout.contains("- Using built-in provider brick"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+    let r = d.brick(&["fmt", "--check", "main.hcl"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("main.hcl")).unwrap(),
+        "resource \"brick_data\" \"a\" {\n  input=\"x\"\n}\n",
+        "--check writes nothing"
+    );
+    d.brick(&["fmt", "main.hcl"]).ok();
+    d.brick(&["fmt", "--check", "main.hcl"]).ok();
+    assert!(
+        std::fs::read_to_string(d.path().join("main.hcl"))
+            .unwrap()
+            .contains("input = \"x\"")
+    );
+    let d = Dir::new("resource \"nowhere_thing\" \"a\" {}\n");
+    let r = d.brick(&["init", "--no-color"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("brick::init::unknown_provider"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn refresh_only_with_detailed_exitcode_is_2_only_for_drift_not_for_configuration_changes() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    // The configuration asks for a change: a normal plan reports it with 2 ...
+    let r = d.brick(&["plan", "--detailed-exitcode", "--var", "word=two"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    // ... but nothing changed outside of brick, so a refresh-only plan has nothing: 0.
+    let r = d.brick(&[
+        "plan",
+        "--refresh-only",
+        "--detailed-exitcode",
+        "--no-color",
+        "--var",
+        "word=two",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    // --refresh=false plans without reading: still 2 for the configuration change.
+    let r = d.brick(&[
+        "plan",
+        "--refresh=false",
+        "--detailed-exitcode",
+        "--var",
+        "word=two",
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let r = d.brick(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn outputs_of_a_configuration_without_resources_are_recorded_in_the_state() {
+    let d = Dir::new("output \"x\" {\n  value = \"hi\"\n}\n");
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.state_path()).unwrap()).unwrap();
+    assert_eq!(st["outputs"]["x"]["value"], "hi", "{st}");
+    assert_eq!(st["serial"], 1, "{st}");
+    let r = d.brick(&["output", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"x": {"value": "hi", "type": "string", "sensitive": false}})
+    );
+    let r = d.brick(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
