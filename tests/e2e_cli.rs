@@ -566,3 +566,52 @@ fn outputs_of_a_configuration_without_resources_are_recorded_in_the_state() {
     let r = d.brick(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn validate_runs_the_providers_own_checks_on_known_values_offline() {
+    let d = Dir::new(
+        r#"
+variable "later" {
+  type = string
+}
+
+resource "brick_sleep" "bad" {
+  create_duration = "soon"
+}
+
+resource "brick_sleep" "unknown_is_fine" {
+  create_duration = var.later
+}
+"#,
+    );
+    let r = d.brick(&["validate", "--no-color"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("brick::builtin::invalid_duration"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("brick_sleep.bad"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("brick_sleep.unknown_is_fine"),
+        "a value known only later is not judged: {}",
+        r.stderr
+    );
+    // The location is the argument, as for the language's own errors.
+    assert!(r.stderr.contains("main.hcl line 7:"), "{}", r.stderr);
+    let r = d.brick(&["validate", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["error_count"], 1, "{v}");
+    assert_eq!(
+        v["diagnostics"][0]["code"],
+        "brick::builtin::invalid_duration"
+    );
+    // Validation is offline: no state, no lock, nothing written.
+    assert!(!d.state_path().exists());
+    d.write(
+        "main.hcl",
+        "resource \"brick_sleep\" \"ok\" {\n  create_duration = \"1s\"\n}\n",
+    );
+    d.brick(&["validate"]).ok();
+}

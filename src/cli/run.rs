@@ -143,7 +143,13 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
                 schemas.insert(name.clone(), (**s).clone());
             }
         }
-        diags.extend(super::validate::validate(config, &schemas));
+        // Offline: the providers are asked to check values, never configured.
+        let check = |provider: &str, ty: &str, v: &brick_provider_api::Value| {
+            set.get(provider)
+                .map(|p| p.validate_resource(ty, v))
+                .unwrap_or_default()
+        };
+        diags.extend(super::validate::validate_with(config, &schemas, &check));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
