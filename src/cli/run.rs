@@ -527,7 +527,7 @@ impl EventSink for Tracker {
 }
 
 /// Ctrl-C (SIGINT) and, on Unix, SIGTERM as a stream of interruptions.
-struct Interrupts {
+pub(super) struct Interrupts {
     #[cfg(unix)]
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -535,7 +535,7 @@ struct Interrupts {
 }
 
 impl Interrupts {
-    fn install() -> Interrupts {
+    pub(super) fn install() -> Interrupts {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -549,7 +549,7 @@ impl Interrupts {
     }
 
     /// Waits for the next interruption; false when none can come any more.
-    async fn next(&mut self) -> bool {
+    pub(super) async fn next(&mut self) -> bool {
         #[cfg(unix)]
         {
             async fn one(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
