@@ -243,6 +243,7 @@ async fn make_plan(
         let _ = locked.lock.release();
         return None;
     };
+    p.tainted_reasons = super::statefile::tainted_reasons(&locked.state);
     p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
     Some((p, locked, fresh))
 }
