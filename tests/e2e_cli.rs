@@ -615,3 +615,75 @@ resource "brick_sleep" "unknown_is_fine" {
     );
     d.brick(&["validate"]).ok();
 }
+
+#[test]
+fn the_state_file_is_private_keeps_a_backup_and_state_moves_it_elsewhere() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let first = std::fs::read(d.state_path()).unwrap();
+    d.brick(&["apply", "--auto-approve", "--var", "word=two"])
+        .ok();
+    let backup = d.path().join("brick.state.json.backup");
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        first,
+        "the backup is the state before the last write"
+    );
+    for p in [d.state_path(), backup] {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+    let text = std::fs::read_to_string(d.state_path()).unwrap();
+    assert!(
+        text.ends_with("}\n"),
+        "pretty-printed with a trailing newline"
+    );
+    assert!(text.contains("\n  \"format_version\": "), "{text}");
+    // --state puts the state (and its lock and journal) elsewhere; the default one is untouched.
+    let elsewhere = d.path().join("sub").join("other.json");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    let before = std::fs::read(d.state_path()).unwrap();
+    d.brick(&[
+        "--state",
+        elsewhere.to_str().unwrap(),
+        "apply",
+        "--auto-approve",
+    ])
+    .ok();
+    let other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&elsewhere).unwrap()).unwrap();
+    assert_eq!(other["resources"].as_array().unwrap().len(), 3);
+    assert_eq!(std::fs::read(d.state_path()).unwrap(), before);
+    let r = d
+        .brick(&["--state", elsewhere.to_str().unwrap(), "state", "list"])
+        .ok();
+    assert_eq!(r.stdout, "brick_data.a\nbrick_data.b\nbrick_data.c\n");
+}
+
+#[test]
+fn a_state_of_a_newer_format_is_refused_by_every_command_and_left_unchanged() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.state_path()).unwrap()).unwrap();
+    doc["format_version"] = serde_json::json!(99);
+    let newer = serde_json::to_vec_pretty(&doc).unwrap();
+    std::fs::write(d.state_path(), &newer).unwrap();
+    for args in [
+        &["plan"][..],
+        &["apply", "--auto-approve", "--var", "word=x"],
+        &["state", "list"],
+        &["show", "--json"],
+        &["destroy", "--auto-approve"],
+    ] {
+        let r = d.brick(args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("99"),
+            "{args:?} names the version: {}",
+            r.stderr
+        );
+        assert_eq!(std::fs::read(d.state_path()).unwrap(), newer, "{args:?}");
+    }
+}
