@@ -687,3 +687,33 @@ fn a_state_of_a_newer_format_is_refused_by_every_command_and_left_unchanged() {
         assert_eq!(std::fs::read(d.state_path()).unwrap(), newer, "{args:?}");
     }
 }
+
+#[test]
+fn a_saved_plan_for_a_state_of_another_lineage_is_refused() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let lineage = |d: &Dir| {
+        let st: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.state_path()).unwrap()).unwrap();
+        (
+            st["lineage"].as_str().unwrap().to_string(),
+            st["serial"].clone(),
+        )
+    };
+    let (first, serial) = lineage(&d);
+    d.brick(&["plan", "--out", "p.plan", "--var", "word=two"])
+        .ok();
+    // The state is replaced by a new one with the same serial but another lineage.
+    for f in ["brick.state.json", "brick.state.json.backup"] {
+        let _ = std::fs::remove_file(d.path().join(f));
+    }
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let (second, serial2) = lineage(&d);
+    assert_ne!(first, second);
+    assert_eq!(serial, serial2);
+    let before = std::fs::read(d.state_path()).unwrap();
+    let r = d.brick(&["apply", "p.plan"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("another lineage"), "{}", r.stderr);
+    assert_eq!(std::fs::read(d.state_path()).unwrap(), before);
+}
