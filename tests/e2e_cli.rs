@@ -2,16 +2,13 @@
 //! code, stdout and stderr.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod support;
+use support::Run;
 
 struct Dir {
     tmp: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Dir {
@@ -30,28 +27,12 @@ impl Dir {
         self.path().join("brick.state.json")
     }
     fn brick(&self, args: &[&str]) -> Run {
-        let out: Output = Command::new(env!("CARGO_BIN_EXE_brick"))
-            .args(["-C", self.path().to_str().unwrap()])
-            .args(args)
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
+        Run::of(
+            Command::new(env!("CARGO_BIN_EXE_brick"))
+                .args(["-C", self.path().to_str().unwrap()])
+                .args(args)
+                .env_remove("NO_COLOR"),
+        )
     }
 }
 
