@@ -2,16 +2,13 @@
 //! code, stdout and stderr.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod support;
+use support::Run;
 
 struct Dir {
     tmp: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Dir {
@@ -30,28 +27,12 @@ impl Dir {
         self.path().join("brick.state.json")
     }
     fn brick(&self, args: &[&str]) -> Run {
-        let out: Output = Command::new(env!("CARGO_BIN_EXE_brick"))
-            .args(["-C", self.path().to_str().unwrap()])
-            .args(args)
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
+        Run::of(
+            Command::new(env!("CARGO_BIN_EXE_brick"))
+                .args(["-C", self.path().to_str().unwrap()])
+                .args(args)
+                .env_remove("NO_COLOR"),
+        )
     }
 }
 
@@ -437,4 +418,283 @@ fn state_pull_prints_the_state_and_push_refuses_going_back() {
         .ok();
     let r = d.brick(&["output", "c"]).ok();
     assert_eq!(r.stdout, "\"one-b\"\n");
+}
+
+#[test]
+fn version_prints_the_version_and_json_names_it_and_the_providers() {
+    let d = Dir::new(CHAIN);
+    let r = d.brick(&["version"]).ok();
+    assert_eq!(
+        r.stdout,
+        format!("brick v{}\n", env!("CARGO_PKG_VERSION")),
+        "{}",
+        r.stdout
+    );
+    let r = d.brick(&["version", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["brick_version"], env!("CARGO_PKG_VERSION"));
+    let providers = v["provider_selections"].as_array().unwrap();
+    assert!(providers.iter().any(|p| p == "brick"), "{v}");
+}
+
+#[test]
+fn shell_completions_know_every_command_and_flag() {
+    let d = Dir::new(CHAIN);
+    for shell in ["bash", "zsh", "fish"] {
+        let r = d.brick(&["completions", shell]).ok();
+        for word in [
+            "force-unlock",
+            "--detailed-exitcode",
+            "--refresh-only",
+            "--auto-approve",
+        ] {
+            // fish spells a long flag `-l detailed-exitcode`.
+            let word = if shell == "fish" {
+                word.trim_start_matches('-')
+            } else {
+                word
+            };
+            assert!(r.stdout.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let r = d.brick(&["completions", "tcsh"]);
+    assert_eq!(r.code, 2, "an unknown shell is a usage error: {}", r.stderr);
+}
+
+#[test]
+fn init_lists_the_providers_and_fmt_check_exits_3_until_formatted() {
+    let d = Dir::new("resource \"brick_data\" \"a\" {\n  input=\"x\"\n}\n");
+    let r = d.brick(&["init", "--no-color"]).ok();
+    assert!(
+        r.stdout.contains("- Using built-in provider brick"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+    let r = d.brick(&["fmt", "--check", "main.hcl"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("main.hcl")).unwrap(),
+        "resource \"brick_data\" \"a\" {\n  input=\"x\"\n}\n",
+        "--check writes nothing"
+    );
+    d.brick(&["fmt", "main.hcl"]).ok();
+    d.brick(&["fmt", "--check", "main.hcl"]).ok();
+    assert!(
+        std::fs::read_to_string(d.path().join("main.hcl"))
+            .unwrap()
+            .contains("input = \"x\"")
+    );
+    let d = Dir::new("resource \"nowhere_thing\" \"a\" {}\n");
+    let r = d.brick(&["init", "--no-color"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("brick::init::unknown_provider"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn refresh_only_with_detailed_exitcode_is_2_only_for_drift_not_for_configuration_changes() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    // The configuration asks for a change: a normal plan reports it with 2 ...
+    let r = d.brick(&["plan", "--detailed-exitcode", "--var", "word=two"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    // ... but nothing changed outside of brick, so a refresh-only plan has nothing: 0.
+    let r = d.brick(&[
+        "plan",
+        "--refresh-only",
+        "--detailed-exitcode",
+        "--no-color",
+        "--var",
+        "word=two",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    // --refresh=false plans without reading: still 2 for the configuration change.
+    let r = d.brick(&[
+        "plan",
+        "--refresh=false",
+        "--detailed-exitcode",
+        "--var",
+        "word=two",
+    ]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let r = d.brick(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn outputs_of_a_configuration_without_resources_are_recorded_in_the_state() {
+    let d = Dir::new("output \"x\" {\n  value = \"hi\"\n}\n");
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.state_path()).unwrap()).unwrap();
+    assert_eq!(st["outputs"]["x"]["value"], "hi", "{st}");
+    assert_eq!(st["serial"], 1, "{st}");
+    let r = d.brick(&["output", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"x": {"value": "hi", "type": "string", "sensitive": false}})
+    );
+    let r = d.brick(&["plan", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn validate_runs_the_providers_own_checks_on_known_values_offline() {
+    let d = Dir::new(
+        r#"
+variable "later" {
+  type = string
+}
+
+resource "brick_sleep" "bad" {
+  create_duration = "soon"
+}
+
+resource "brick_sleep" "unknown_is_fine" {
+  create_duration = var.later
+}
+"#,
+    );
+    let r = d.brick(&["validate", "--no-color"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("brick::builtin::invalid_duration"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("brick_sleep.bad"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("brick_sleep.unknown_is_fine"),
+        "a value known only later is not judged: {}",
+        r.stderr
+    );
+    // The location is the argument, as for the language's own errors.
+    assert!(r.stderr.contains("main.hcl line 7:"), "{}", r.stderr);
+    let r = d.brick(&["validate", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["error_count"], 1, "{v}");
+    assert_eq!(
+        v["diagnostics"][0]["code"],
+        "brick::builtin::invalid_duration"
+    );
+    // Validation is offline: no state, no lock, nothing written.
+    assert!(!d.state_path().exists());
+    d.write(
+        "main.hcl",
+        "resource \"brick_sleep\" \"ok\" {\n  create_duration = \"1s\"\n}\n",
+    );
+    d.brick(&["validate"]).ok();
+}
+
+#[test]
+fn the_state_file_is_private_keeps_a_backup_and_state_moves_it_elsewhere() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let first = std::fs::read(d.state_path()).unwrap();
+    d.brick(&["apply", "--auto-approve", "--var", "word=two"])
+        .ok();
+    let backup = d.path().join("brick.state.json.backup");
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        first,
+        "the backup is the state before the last write"
+    );
+    for p in [d.state_path(), backup] {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+    let text = std::fs::read_to_string(d.state_path()).unwrap();
+    assert!(
+        text.ends_with("}\n"),
+        "pretty-printed with a trailing newline"
+    );
+    assert!(text.contains("\n  \"format_version\": "), "{text}");
+    // --state puts the state (and its lock and journal) elsewhere; the default one is untouched.
+    let elsewhere = d.path().join("sub").join("other.json");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    let before = std::fs::read(d.state_path()).unwrap();
+    d.brick(&[
+        "--state",
+        elsewhere.to_str().unwrap(),
+        "apply",
+        "--auto-approve",
+    ])
+    .ok();
+    let other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&elsewhere).unwrap()).unwrap();
+    assert_eq!(other["resources"].as_array().unwrap().len(), 3);
+    assert_eq!(std::fs::read(d.state_path()).unwrap(), before);
+    let r = d
+        .brick(&["--state", elsewhere.to_str().unwrap(), "state", "list"])
+        .ok();
+    assert_eq!(r.stdout, "brick_data.a\nbrick_data.b\nbrick_data.c\n");
+}
+
+#[test]
+fn a_state_of_a_newer_format_is_refused_by_every_command_and_left_unchanged() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.state_path()).unwrap()).unwrap();
+    doc["format_version"] = serde_json::json!(99);
+    let newer = serde_json::to_vec_pretty(&doc).unwrap();
+    std::fs::write(d.state_path(), &newer).unwrap();
+    for args in [
+        &["plan"][..],
+        &["apply", "--auto-approve", "--var", "word=x"],
+        &["state", "list"],
+        &["show", "--json"],
+        &["destroy", "--auto-approve"],
+    ] {
+        let r = d.brick(args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("99"),
+            "{args:?} names the version: {}",
+            r.stderr
+        );
+        assert_eq!(std::fs::read(d.state_path()).unwrap(), newer, "{args:?}");
+    }
+}
+
+#[test]
+fn a_saved_plan_for_a_state_of_another_lineage_is_refused() {
+    let d = Dir::new(CHAIN);
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let lineage = |d: &Dir| {
+        let st: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.state_path()).unwrap()).unwrap();
+        (
+            st["lineage"].as_str().unwrap().to_string(),
+            st["serial"].clone(),
+        )
+    };
+    let (first, serial) = lineage(&d);
+    d.brick(&["plan", "--out", "p.plan", "--var", "word=two"])
+        .ok();
+    // The state is replaced by a new one with the same serial but another lineage.
+    for f in ["brick.state.json", "brick.state.json.backup"] {
+        let _ = std::fs::remove_file(d.path().join(f));
+    }
+    d.brick(&["apply", "--auto-approve"]).ok();
+    let (second, serial2) = lineage(&d);
+    assert_ne!(first, second);
+    assert_eq!(serial, serial2);
+    let before = std::fs::read(d.state_path()).unwrap();
+    let r = d.brick(&["apply", "p.plan"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("another lineage"), "{}", r.stderr);
+    assert_eq!(std::fs::read(d.state_path()).unwrap(), before);
 }

@@ -98,6 +98,28 @@ fn a_create_killed_mid_deploy_is_recorded_as_possibly_created_and_replaced_witho
         out.contains("Plan: 1 to add, 0 to change, 1 to destroy."),
         "{out}"
     );
+    // The reason is recorded in the state, so every later plan still says why.
+    let inst = &d.state()["resources"][0]["instances"][0];
+    assert_eq!(inst["tainted"], true, "{inst}");
+    assert!(
+        inst["tainted_reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("possibly created")),
+        "{inst}"
+    );
+    for _ in 0..2 {
+        let o = run(&d, &sim, &["plan"]);
+        let out = text(&o);
+        assert!(o.status.success(), "{out}");
+        assert!(
+            !out.contains("an interrupted create may have created an object that"),
+            "the journal was settled once: {out}"
+        );
+        assert!(
+            out.contains("# maas_machine.node is tainted, so must be replaced\n  # (possibly created: an interrupted create may have created it"),
+            "{out}"
+        );
+    }
     let listed = run(&d, &sim, &["state", "list"]);
     assert_eq!(
         String::from_utf8_lossy(&listed.stdout).trim(),
@@ -119,6 +141,7 @@ fn a_create_killed_mid_deploy_is_recorded_as_possibly_created_and_replaced_witho
         inst.get("tainted").is_none_or(|t| t == false),
         "the replacement is not tainted: {inst}"
     );
+    assert!(inst.get("tainted_reason").is_none(), "{inst}");
     let o = run(&d, &sim, &["plan", "--detailed-exitcode"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     drop(rt);

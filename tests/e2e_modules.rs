@@ -9,29 +9,11 @@ use std::process::Command;
 
 use serde_json::Value as Json;
 
+mod support;
+use support::Run;
+
 struct Project {
     tmp: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
-    }
 }
 
 /// A small module used by most tests: two resources and an output.
@@ -86,16 +68,11 @@ impl Project {
     }
 
     fn brick(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_brick"))
-            .args(["-C", self.path().to_str().unwrap(), "--no-color"])
-            .args(args)
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(
+            Command::new(env!("CARGO_BIN_EXE_brick"))
+                .args(["-C", self.path().to_str().unwrap(), "--no-color"])
+                .args(args),
+        )
     }
 
     fn apply(&self, args: &[&str]) -> Run {

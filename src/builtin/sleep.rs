@@ -104,6 +104,7 @@ fn bad_duration(name: &str, why: &str) -> Diagnostic {
         format!("The value of {name} is not a duration: {why}."),
     )
     .with_help("Write durations like \"30s\", \"1m30s\" or \"500ms\".")
+    .at([name])
 }
 
 pub fn validate(config: &Value) -> Diagnostics {

@@ -321,16 +321,55 @@ pub async fn lock_and_load(
                 return None;
             }
         };
-        for note in super::statefile::reconcile_pending(&journal, providers).await {
-            ctx.ui.error_line(&note);
+        // Ctrl-C while settling must not kill brick half-way (the default action): the first
+        // one lets the settling finish and then stops; a second stops asking providers at
+        // once. Either way what was settled is folded into the state, the rest stays in the
+        // journal for the next run, and the lock is released.
+        let mut interrupts = super::run::Interrupts::install();
+        let mut can_interrupt = true;
+        let mut interrupted = false;
+        let notes = {
+            let settle = super::statefile::reconcile_pending(&journal, providers);
+            tokio::pin!(settle);
+            loop {
+                tokio::select! {
+                    notes = &mut settle => break Some(notes),
+                    got = interrupts.next(), if can_interrupt => {
+                        if !got {
+                            can_interrupt = false;
+                        } else if interrupted {
+                            ctx.ui.error_line(
+                                "Second interrupt: stopped settling; the unsettled changes stay in the journal for the next run.",
+                            );
+                            break None;
+                        } else {
+                            interrupted = true;
+                            ctx.ui.error_line(
+                                "Interrupt received: settling the interrupted apply's changes first, then stopping. Interrupt again to stop at once.",
+                            );
+                        }
+                    }
+                }
+            }
+        };
+        for note in notes.iter().flatten() {
+            ctx.ui.error_line(note);
         }
-        match journal.finish() {
+        let state = match journal.finish() {
             Ok(s) => s,
             Err(e) => {
                 ctx.state_error(&e);
                 return None;
             }
+        };
+        if interrupted {
+            let _ = lock.release();
+            ctx.ui.error_line(&format!(
+                "\nError: {operation} interrupted; nothing was started."
+            ));
+            return None;
         }
+        state
     };
     Some(LockedState { lock, state })
 }

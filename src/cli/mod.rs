@@ -244,7 +244,11 @@ pub fn main() -> ExitCode {
                 }
             };
             let ctx = common::Context::new(cli.state.clone(), ui);
-            rt.block_on(dispatch(ctx, command))
+            let code = rt.block_on(dispatch(ctx, command));
+            // A thread may still be blocked reading the terminal (Ctrl-C at the confirmation
+            // prompt answers it); dropping the runtime would wait for that read forever.
+            rt.shutdown_background();
+            code
         }
     };
     ExitCode::from(code)

@@ -143,7 +143,13 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
                 schemas.insert(name.clone(), (**s).clone());
             }
         }
-        diags.extend(super::validate::validate(config, &schemas));
+        // Offline: the providers are asked to check values, never configured.
+        let check = |provider: &str, ty: &str, v: &brick_provider_api::Value| {
+            set.get(provider)
+                .map(|p| p.validate_resource(ty, v))
+                .unwrap_or_default()
+        };
+        diags.extend(super::validate::validate_with(config, &schemas, &check));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -237,6 +243,7 @@ async fn make_plan(
         let _ = locked.lock.release();
         return None;
     };
+    p.tainted_reasons = super::statefile::tainted_reasons(&locked.state);
     p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
     Some((p, locked, fresh))
 }
@@ -521,7 +528,7 @@ impl EventSink for Tracker {
 }
 
 /// Ctrl-C (SIGINT) and, on Unix, SIGTERM as a stream of interruptions.
-struct Interrupts {
+pub(super) struct Interrupts {
     #[cfg(unix)]
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -529,7 +536,7 @@ struct Interrupts {
 }
 
 impl Interrupts {
-    fn install() -> Interrupts {
+    pub(super) fn install() -> Interrupts {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -543,7 +550,7 @@ impl Interrupts {
     }
 
     /// Waits for the next interruption; false when none can come any more.
-    async fn next(&mut self) -> bool {
+    pub(super) async fn next(&mut self) -> bool {
         #[cfg(unix)]
         {
             async fn one(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {

@@ -3,7 +3,7 @@
 //! schemas), the [`StateSink`] that records apply steps in the journal, and the
 //! reconciliation of intents an interrupted apply left unresolved.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use brick_provider_api::provider::{PathStep, ReadRequest};
 use brick_provider_api::value::Kind;
@@ -188,8 +188,26 @@ pub fn object_to_state(rec: &Recorded, schema_ty: &Type) -> st::ObjectState {
         sensitive_paths: paths,
         dependencies: rec.depends_on.iter().map(|d| d.to_string()).collect(),
         tainted: rec.tainted,
+        tainted_reason: None,
         create_before_destroy: rec.create_before_destroy,
     }
+}
+
+/// Why tainted instances are tainted, by instance address, where the state says.
+pub fn tainted_reasons(s: &st::State) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (raddr, res) in &s.resources {
+        for (key, inst) in &res.instances {
+            if let Some(obj) = &inst.current
+                && obj.tainted
+                && let Some(why) = &obj.tainted_reason
+            {
+                let addr = resource_from_state(raddr).instance(key_from_state(key));
+                out.insert(addr.to_string(), why.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The engine's view of a loaded state.
@@ -537,6 +555,9 @@ pub async fn reconcile_pending(journal: &st::Journal, providers: &ProviderSet) -
                 let mut object = st::ObjectState::new(intent.planned.clone());
                 object.schema_version = schema_version;
                 object.tainted = true;
+                object.tainted_reason = Some(format!(
+                    "possibly created: an interrupted create may have created it, and {pname} cannot look it up without the create's result"
+                ));
                 st::Change::Set {
                     intent: Some(intent.id),
                     addr: intent.addr.clone(),

@@ -97,10 +97,24 @@ pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
 /// Every problem in `config`, given the provider schemas keyed by provider name (`brick` is
 /// added when missing).
 pub fn validate(config: &Config, schemas: &BTreeMap<String, ProviderSchema>) -> Vec<Diagnostic> {
+    validate_with(config, schemas, &|_, _, _| Vec::new())
+}
+
+/// A provider's own offline check of one resource's configuration (Terraform's
+/// `ValidateResourceConfig`): provider name, resource type, the configuration with every value
+/// that is not known offline unknown. It must not configure the provider or do I/O.
+pub type ResourceCheck<'a> = &'a dyn Fn(&str, &str, &Value) -> Vec<brick_provider_api::Diagnostic>;
+
+/// [`validate`], also asking each resource's provider to check the values known offline.
+pub fn validate_with(
+    config: &Config,
+    schemas: &BTreeMap<String, ProviderSchema>,
+    check: ResourceCheck<'_>,
+) -> Vec<Diagnostic> {
     let mut schemas = schemas.clone();
     schemas.entry("brick".into()).or_insert_with(builtin_schema);
     let mut diags = Vec::new();
-    validate_module(&config.root, &schemas, &mut diags);
+    validate_module(&config.root, &schemas, check, &mut diags);
     module_cycles(config, &mut diags);
     diags
 }
@@ -339,6 +353,7 @@ fn unknown_lookup<'a>(
 fn validate_module(
     m: &Module,
     schemas: &BTreeMap<String, ProviderSchema>,
+    check: ResourceCheck<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let env = NullEnvironment;
@@ -594,11 +609,29 @@ fn validate_module(
                 && !d.detail.contains("cannot predict")
         }));
         let _ = matches!(exp, Expansion::Unknown);
-        let (_, d) = evaluate_body(&r.body, &schema.block, &scope, &env);
+        let (value, d) = evaluate_body(&r.body, &schema.block, &scope, &env);
+        let body_ok = !has_errors(&d);
         diags.extend(
             d.into_iter()
                 .filter(|d| d.code != "brick::eval::undeclared_reference"),
         );
+        // The provider's own rules, for the values known offline (a bad duration, a name
+        // the API would refuse), as the plan would report them, but without configuring it.
+        if body_ok && r.mode == ResourceMode::Managed {
+            for pd in check(r.provider_name(), &r.type_name, &value) {
+                let span = pd
+                    .attribute
+                    .first()
+                    .and_then(|a| r.body.attribute(a))
+                    .map_or(r.decl_span, |a| a.expr.span);
+                let mut d: Diagnostic = pd.into();
+                let addr = format!("{}.{}", r.type_name, r.name);
+                if !d.detail.contains(&addr) {
+                    d.detail = format!("{addr}: {}", d.detail);
+                }
+                diags.push(d.at_opt(Some(span)));
+            }
+        }
     }
     for p in m.providers.values() {
         if let Some(ps) = schemas.get(&p.name) {
@@ -665,7 +698,7 @@ fn validate_module(
 
     for call in m.module_calls.values() {
         if let Some(child) = &call.module {
-            validate_module(child, schemas, diags);
+            validate_module(child, schemas, check, diags);
         }
     }
 }

@@ -177,6 +177,10 @@ pub struct Plan {
     /// When the plan was made (RFC 3339, UTC), set by the CLI; Terraform's `timestamp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+    /// Why tainted instances are tainted, by instance address, when the state says more
+    /// than "tainted"; set by the CLI from the state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tainted_reasons: BTreeMap<String, String>,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }

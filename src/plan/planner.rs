@@ -285,6 +285,7 @@ pub async fn plan(
             .collect(),
         errored,
         timestamp: None,
+        tainted_reasons: BTreeMap::new(),
         diagnostics: p.diags,
     }
     .with_refreshed(p.refreshed_out)

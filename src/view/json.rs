@@ -9,7 +9,7 @@ use brick_provider_api::value::Kind;
 use serde_json::{Map, Value as Json, json};
 
 use crate::plan::address::{InstanceAddr, ResourceMode};
-use crate::plan::codec::{sensitive_mask, to_json, type_to_json, unknown_mask};
+use crate::plan::codec::{to_json, type_to_json, unknown_mask};
 use crate::plan::input::Configuration;
 use crate::plan::model::{Action, Plan, PlanMode, PriorState, ResourceChange, path_to_json};
 
@@ -95,6 +95,37 @@ fn sensitive_or_false(v: &Value) -> Json {
         json!(false)
     } else {
         sensitive_mask(v)
+    }
+}
+
+/// Terraform's sensitive mask (`SensitiveAsBool`): `true` where a value is sensitive; objects
+/// list only the attributes that contain something; sequences keep every position. A value
+/// not known yet has no mask below it, but keeps its shape when its type is a collection:
+/// Terraform 1.15 writes `"output": {}` for an unknown object and `[]` for an unknown tuple.
+fn sensitive_mask(v: &Value) -> Json {
+    if v.is_sensitive() {
+        return Json::Bool(true);
+    }
+    if !v.is_known() {
+        return match v.ty() {
+            brick_provider_api::Type::Object(_) | brick_provider_api::Type::Map(_) => json!({}),
+            brick_provider_api::Type::List(_)
+            | brick_provider_api::Type::Set(_)
+            | brick_provider_api::Type::Tuple(_) => json!([]),
+            _ => Json::Bool(false),
+        };
+    }
+    match &v.kind {
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            Json::Array(xs.iter().map(sensitive_mask).collect())
+        }
+        Kind::Map(_, m) | Kind::Object(m) => Json::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), sensitive_mask(x)))
+                .filter(|(_, mx)| *mx != Json::Bool(false))
+                .collect(),
+        ),
+        _ => Json::Bool(false),
     }
 }
 

@@ -68,6 +68,7 @@ fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         variables: BTreeMap::new(),
         errored: false,
         timestamp: None,
+        tainted_reasons: Default::default(),
         diagnostics: vec![],
     }
 }

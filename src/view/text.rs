@@ -143,7 +143,8 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         out.push_str("\nbrick will perform the following actions:\n");
         for c in &changes {
             out.push('\n');
-            render_change(&mut out, c, style);
+            let why = plan.tainted_reasons.get(&c.addr.to_string());
+            render_change_noted(&mut out, c, style, why.map(String::as_str));
         }
         let (add, change, destroy) = plan.counts();
         let imports = plan
@@ -225,7 +226,7 @@ fn render_drift(out: &mut String, drift: &[&ResourceDrift], mode: PlanMode, styl
     );
 }
 
-fn header(c: &ResourceChange) -> String {
+fn header(c: &ResourceChange, tainted_reason: Option<&str>) -> String {
     let addr = c.addr.to_string();
     let mut lines = Vec::new();
     if let Some(prev) = &c.previous_addr {
@@ -266,6 +267,11 @@ fn header(c: &ResourceChange) -> String {
         }
     }
     match c.reason {
+        Some(ActionReason::ReplaceBecauseTainted) if c.action.is_replace() => {
+            if let Some(why) = tainted_reason {
+                lines.push(format!("# ({why})"));
+            }
+        }
         Some(ActionReason::DeleteBecauseNoResourceConfig) => lines.push(format!(
             "# (because {} is not in configuration)",
             c.addr.resource
@@ -301,7 +307,17 @@ fn header(c: &ResourceChange) -> String {
 
 /// One resource change block.
 pub fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
-    out.push_str(&header(c));
+    render_change_noted(out, c, style, None)
+}
+
+/// [`render_change`], with the state's reason when the instance is tainted.
+pub fn render_change_noted(
+    out: &mut String,
+    c: &ResourceChange,
+    style: Style,
+    tainted_reason: Option<&str>,
+) {
+    out.push_str(&header(c, tainted_reason));
     let (sym, kw) = match c.action {
         Action::Create => (style.green("+"), "resource"),
         Action::Update => (style.yellow("~"), "resource"),

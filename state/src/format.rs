@@ -55,6 +55,8 @@ struct DocInstance {
     schema_version: u64,
     #[serde(default, skip_serializing_if = "is_false")]
     tainted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tainted_reason: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     create_before_destroy: bool,
     attributes: Value,
@@ -166,6 +168,7 @@ fn instance_out<'a>(
         deposed: deposed.map(String::as_str),
         schema_version: o.schema_version,
         tainted: o.tainted,
+        tainted_reason: o.tainted_reason.as_deref(),
         create_before_destroy: o.create_before_destroy,
         attributes: Canon(&o.attributes),
         sensitive_attributes: sensitive,
@@ -214,6 +217,8 @@ struct InstanceOut<'a> {
     schema_version: u64,
     #[serde(skip_serializing_if = "is_false")]
     tainted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tainted_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "is_false")]
     create_before_destroy: bool,
     attributes: Canon<'a>,
@@ -411,6 +416,7 @@ fn doc_to_state(doc: Doc) -> Result<State, String> {
                 sensitive_paths: i.sensitive_attributes,
                 dependencies: i.dependencies,
                 tainted: i.tainted,
+                tainted_reason: i.tainted_reason,
                 create_before_destroy: i.create_before_destroy,
             };
             let inst = instances.entry(key.clone()).or_default();

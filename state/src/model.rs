@@ -296,6 +296,11 @@ pub struct ObjectState {
     pub dependencies: Vec<String>,
     /// The object must be replaced at the next apply (a create that failed half-way).
     pub tainted: bool,
+    /// Why the object is tainted, when brick knows more than "a create failed half-way"
+    /// (e.g. "possibly created" by an interrupted create); shown by every plan until the
+    /// object is replaced. Optional: older states have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tainted_reason: Option<String>,
     /// The object was created with `create_before_destroy`; destroy ordering follows it.
     pub create_before_destroy: bool,
 }
@@ -309,6 +314,7 @@ impl ObjectState {
             sensitive_paths: Vec::new(),
             dependencies: Vec::new(),
             tainted: false,
+            tainted_reason: None,
             create_before_destroy: false,
         }
     }

@@ -193,3 +193,42 @@ fn instance_addresses_read_like_terraform_addresses() {
         "module.net.data.maas_machine.node"
     );
 }
+
+#[test]
+fn a_tainted_reason_is_saved_loaded_and_absent_when_there_is_none() {
+    let mut state = State::with_lineage("l", "0.1.0");
+    let mut object = ObjectState::new(json!({"name": "n"}));
+    object.tainted = true;
+    object.tainted_reason = Some("possibly created".into());
+    let addr = ResourceAddr::managed("a_thing", "x").instance(IndexKey::None);
+    state.apply(&brick_state::Change::Set {
+        intent: None,
+        addr: addr.clone(),
+        deposed: None,
+        provider: "p".into(),
+        object,
+    });
+    let bytes = to_bytes(&state);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.contains("\"tainted_reason\": \"possibly created\""),
+        "{text}"
+    );
+    let back = from_bytes(&bytes, Path::new("x")).unwrap();
+    assert_eq!(back, state);
+    assert_eq!(
+        back.object(&addr).unwrap().tainted_reason.as_deref(),
+        Some("possibly created")
+    );
+    // Without a reason the field is not written (states of older versions stay byte-equal).
+    let mut state = State::with_lineage("l", "0.1.0");
+    state.apply(&brick_state::Change::Set {
+        intent: None,
+        addr: addr.clone(),
+        deposed: None,
+        provider: "p".into(),
+        object: ObjectState::new(json!({})),
+    });
+    let text = String::from_utf8(to_bytes(&state)).unwrap();
+    assert!(!text.contains("tainted_reason"), "{text}");
+}

@@ -46,6 +46,58 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// `brick -C dir args...` on a pseudo-terminal (util-linux `script`), in colour unless asked
+/// otherwise; `None` (after saying the test is skipped) when `script` is not installed.
+pub fn on_terminal(dir: &Path, args: &[&str]) -> Option<Command> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: util-linux `script` is not installed, no pseudo-terminal available");
+        return None;
+    }
+    let mut line = format!("{} -C {}", env!("CARGO_BIN_EXE_brick"), dir.display());
+    for a in args {
+        line.push(' ');
+        line.push_str(a);
+    }
+    let mut c = Command::new("script");
+    c.args(["-qfec", &line, "/dev/null"]).env_remove("NO_COLOR");
+    Some(c)
+}
+
+/// A finished run: its exit code and output.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `cmd` to the end.
+    pub fn of(cmd: &mut Command) -> Run {
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success (showing the output otherwise).
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// stdout as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
 /// Runs brick to the end.
 pub fn brick(dir: &Path, args: &[&str]) -> Output {
     command(dir, args).output().unwrap()
@@ -77,9 +129,18 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn start(mut cmd: Command) -> Running {
+    pub fn start(cmd: Command) -> Running {
+        Running::start_with_stdin(cmd, Stdio::null())
+    }
+
+    /// Like `start`, with a pipe on stdin that the test writes to through `child.stdin`.
+    pub fn start_with_input(cmd: Command) -> Running {
+        Running::start_with_stdin(cmd, Stdio::piped())
+    }
+
+    fn start_with_stdin(mut cmd: Command, stdin: Stdio) -> Running {
         let mut child = cmd
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -129,6 +190,18 @@ impl Running {
                 }
             }
         }
+    }
+
+    /// Writes to the child's stdin (started with `start_with_input`).
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .expect("started with start_with_input");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
     }
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.

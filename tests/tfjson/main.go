@@ -241,7 +241,7 @@ func checkPlan(data []byte, raw interface{}, secrets []string) {
 		}
 		if ok && pr != nil && !gone {
 			sv := rawMessageValue(pr.SensitiveValues)
-			checkMaskShape("planned_values "+addr+" sensitive_values", pr.AttributeValues, sv)
+			checkMaskShape("planned_values "+addr+" sensitive_values", pr.AttributeValues, sv, rc.Change.AfterUnknown)
 			inPlanned := strings.Join(truePaths(sv, ""), ",")
 			inChange := strings.Join(truePaths(rc.Change.AfterSensitive, ""), ",")
 			if inPlanned != inChange {
@@ -505,9 +505,9 @@ func checkResourceChange(where string, rc *tfjson.ResourceChange, drift bool) {
 // checkChangeValues: the masks are shaped like the values they describe, and what is unknown
 // is not also given a value in after.
 func checkChangeValues(where string, c *tfjson.Change) {
-	checkMaskShape(where+" before_sensitive", c.Before, c.BeforeSensitive)
-	checkMaskShape(where+" after_sensitive", c.After, c.AfterSensitive)
-	checkMaskShape(where+" after_unknown", c.After, c.AfterUnknown)
+	checkMaskShape(where+" before_sensitive", c.Before, c.BeforeSensitive, nil)
+	checkMaskShape(where+" after_sensitive", c.After, c.AfterSensitive, c.AfterUnknown)
+	checkMaskShape(where+" after_unknown", c.After, c.AfterUnknown, nil)
 	for _, p := range unknownPaths(c.AfterUnknown, "") {
 		if p == "" {
 			continue
@@ -519,8 +519,13 @@ func checkChangeValues(where string, c *tfjson.Change) {
 }
 
 // checkMaskShape: a mask is a bool, or an object/array whose keys exist in the value, as
-// sanitize.SanitizeChange and every renderer assume.
-func checkMaskShape(where string, value, mask interface{}) {
+// sanitize.SanitizeChange and every renderer assume. `unknown` is the after_unknown mask at
+// the same position (nil when the value has no unknowns): a sensitive mask may name an
+// attribute that after omits because it is unknown — real Terraform 1.15 writes
+// `"after": {}`, `"after_unknown": {"input": true}`, `"after_sensitive": {"input": true}` for
+// `input = sensitive(terraform_data.a.id)`, and `{"input": {"k": true}}` in all three masks'
+// places for `input = {k = sensitive(terraform_data.a.id), plain = "p"}`.
+func checkMaskShape(where string, value, mask, unknown interface{}) {
 	switch m := mask.(type) {
 	case nil, bool:
 		return
@@ -538,10 +543,13 @@ func checkMaskShape(where string, value, mask interface{}) {
 				if b, isBool := sub.(bool); isBool && b && strings.Contains(where, "after_unknown") {
 					continue // an unknown attribute is omitted from after, at any depth (omitUnknowns)
 				}
+				if isUnknownAt(unknown, k) {
+					continue // omitted from after because unknown; its sensitivity is still marked
+				}
 				defect("mask", "%s names %q, which the value lacks", where, k)
 				continue
 			}
-			checkMaskShape(where+"."+k, v[k], sub)
+			checkMaskShape(where+"."+k, v[k], sub, childMask(unknown, k))
 		}
 	case []interface{}:
 		v, ok := value.([]interface{})
@@ -555,11 +563,46 @@ func checkMaskShape(where string, value, mask interface{}) {
 			defect("mask", "%s has %d elements but the value has %d", where, len(m), len(v))
 		}
 		for i := 0; i < len(m) && i < len(v); i++ {
-			checkMaskShape(fmt.Sprintf("%s[%d]", where, i), v[i], m[i])
+			checkMaskShape(fmt.Sprintf("%s[%d]", where, i), v[i], m[i], elemMask(unknown, i))
 		}
 	default:
 		defect("mask", "%s is %s, not a bool, object or array", where, kindOf(mask))
 	}
+}
+
+// isUnknownAt: whether the unknown mask marks attribute k (or the whole value) unknown.
+func isUnknownAt(unknown interface{}, k string) bool {
+	switch u := unknown.(type) {
+	case bool:
+		return u
+	case map[string]interface{}:
+		b, ok := u[k].(bool)
+		return ok && b
+	}
+	return false
+}
+
+// childMask and elemMask descend into a mask (a `true` mask covers everything below it).
+func childMask(mask interface{}, k string) interface{} {
+	switch m := mask.(type) {
+	case bool:
+		return m
+	case map[string]interface{}:
+		return m[k]
+	}
+	return nil
+}
+
+func elemMask(mask interface{}, i int) interface{} {
+	switch m := mask.(type) {
+	case bool:
+		return m
+	case []interface{}:
+		if i < len(m) {
+			return m[i]
+		}
+	}
+	return nil
 }
 
 func kindOf(v interface{}) string {
@@ -889,7 +932,7 @@ func checkState(data []byte, raw interface{}) {
 				if r.AttributeValues == nil {
 					defect("missing", "state resource %s has no values", r.Address)
 				}
-				checkMaskShape("state "+r.Address+" sensitive_values", r.AttributeValues, sv)
+				checkMaskShape("state "+r.Address+" sensitive_values", r.AttributeValues, sv, nil)
 			}, "values")
 		}
 		printOutputs(st.Values.Outputs)
