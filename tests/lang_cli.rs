@@ -1,0 +1,92 @@
+//! The language commands end to end through the `brick` binary: `fmt` (`--check` exit 3,
+//! `--diff`, comments kept, idempotent) and `console` reading expressions from stdin.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const MESSY: &str = "# the nodes\nvariable \"n\" {\n    default=3 # three\n}\nlocals {\n  a=1\n  long_name = 2 /* kept */\n}\n";
+const TIDY: &str = "# the nodes\nvariable \"n\" {\n  default = 3 # three\n}\nlocals {\n  a         = 1\n  long_name = 2 /* kept */\n}\n";
+
+fn brick(dir: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brick"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn fmt_check_exits_3_and_changes_nothing_then_fmt_rewrites_keeping_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("main.hcl");
+    std::fs::write(&file, MESSY).unwrap();
+
+    let (code, out, err) = brick(dir.path(), &["fmt", "--check"], "");
+    assert_eq!(code, 3, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("main.hcl"), "the changed file is named: {out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), MESSY);
+
+    let (code, out, _) = brick(dir.path(), &["fmt", "--check", "--diff"], "");
+    assert_eq!(code, 3);
+    assert!(out.contains("-    default=3 # three"), "{out}");
+    assert!(out.contains("+  default = 3 # three"), "{out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), MESSY);
+
+    let (code, _, err) = brick(dir.path(), &["fmt"], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), TIDY);
+
+    // Idempotent: the formatted file passes the check and a second run changes nothing.
+    let (code, out, _) = brick(dir.path(), &["fmt", "--check"], "");
+    assert_eq!((code, out.as_str()), (0, ""));
+    brick(dir.path(), &["fmt"], "");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), TIDY);
+}
+
+#[test]
+fn fmt_of_invalid_hcl_is_a_diagnostic_with_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.hcl"), "locals {\n  a = \n").unwrap();
+    let (code, _, err) = brick(dir.path(), &["fmt", "--check"], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("main.hcl"), "{err}");
+}
+
+#[test]
+fn the_console_reads_expressions_from_stdin_in_the_context_of_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.hcl"), TIDY).unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        format!("{TIDY}resource \"brick_data\" \"r\" {{\n  input = local.a\n}}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = brick(
+        dir.path(),
+        &["console"],
+        "var.n * local.long_name\nbrick_data.r.id\n{\n  k = upper(\"x\")\n}\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    // No state yet: the declared resource is known after apply.
+    assert_eq!(out, "6\n(known after apply)\n{\n  \"k\" = \"X\"\n}\n");
+
+    let (code, out, err) = brick(dir.path(), &["console"], "var.nodes\n");
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("brick::eval::undeclared_reference"), "{err}");
+}
