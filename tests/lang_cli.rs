@@ -90,3 +90,31 @@ fn the_console_reads_expressions_from_stdin_in_the_context_of_the_configuration(
     assert_eq!((code, out.as_str()), (1, ""));
     assert!(err.contains("brick::eval::undeclared_reference"), "{err}");
 }
+
+#[test]
+fn for_each_over_sensitive_keys_fails_validate_and_over_unknown_keys_fails_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = "resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\nresource \"brick_data\" \"b\" {\n  for_each = toset([brick_data.a.id])\n  input    = each.key\n}\nresource \"brick_data\" \"c\" {\n  for_each = { for k in [brick_data.a.id] : k => 1 }\n  input    = each.value\n}\n";
+    std::fs::write(dir.path().join("main.hcl"), unknown).unwrap();
+    // Offline, as in Terraform, keys known only after apply are no error yet ...
+    let (code, _, err) = brick(dir.path(), &["validate"], "");
+    assert_eq!(code, 0, "{err}");
+    // ... but a plan cannot expand them.
+    let (code, out, err) = brick(dir.path(), &["plan"], "");
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    let all = format!("{out}{err}");
+    for r in ["brick_data.b", "brick_data.c"] {
+        assert!(
+            all.contains(&format!("The for_each of {r} cannot be used")),
+            "{all}"
+        );
+    }
+
+    let sensitive = "variable \"secret\" {\n  default   = [\"s\"]\n  sensitive = true\n}\nresource \"brick_data\" \"d\" {\n  for_each = toset(var.secret)\n}\n";
+    std::fs::write(dir.path().join("main.hcl"), sensitive).unwrap();
+    let (code, out, err) = brick(dir.path(), &["validate"], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("brick::eval::invalid_for_each"), "{err}");
+    assert!(err.contains("main.hcl line 6"), "{err}");
+    assert!(err.contains("Sensitive values"), "{err}");
+}
