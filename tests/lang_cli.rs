@@ -118,3 +118,41 @@ fn for_each_over_sensitive_keys_fails_validate_and_over_unknown_keys_fails_plan(
     assert!(err.contains("main.hcl line 6"), "{err}");
     assert!(err.contains("Sensitive values"), "{err}");
 }
+
+#[test]
+fn validate_collects_every_problem_with_code_snippet_detail_and_did_you_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "variable \"nodes\" {\n  default = []\n}\nlocals {\n  a = var.node\n  b = lenght([])\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = brick(dir.path(), &["validate"], "");
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert_eq!(
+        err,
+        "
+Error: Reference to undeclared input variable
+
+  on ./main.hcl line 5:
+    5:   a = var.node
+
+An input variable named \"node\" is not declared in this module.
+
+Help: Did you mean `var.nodes`?
+(brick::config::undeclared_reference)
+
+
+Error: Call to unknown function
+
+  on ./main.hcl line 6:
+    6:   b = lenght([])
+
+There is no function named \"lenght\".
+
+Help: Did you mean `length`?
+(brick::eval::unknown_function)
+
+"
+    );
+}
