@@ -156,3 +156,17 @@ Help: Did you mean `length`?
 "
     );
 }
+
+#[test]
+fn path_root_module_and_cwd_are_terraforms_in_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.hcl"), TIDY).unwrap();
+    let (code, out, err) = brick(
+        dir.path(),
+        &["console"],
+        "path.root\npath.module\npath.cwd\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let cwd = dir.path().canonicalize().unwrap();
+    assert_eq!(out, format!("\".\"\n\".\"\n\"{}\"\n", cwd.display()));
+}
