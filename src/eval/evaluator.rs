@@ -916,6 +916,13 @@ impl<'a> Evaluator<'a> {
                         span,
                     ));
                 };
+                // As in Terraform, a marked key selecting an object attribute leaves its marks
+                // behind (`{a = 1}[sensitive("a")]` is 1); a map element takes them.
+                let marks = if matches!(v.kind, Kind::Object(_)) {
+                    v.marks
+                } else {
+                    marks
+                };
                 match m.get(&k) {
                     Some(x) => Ok(x.clone().with_marks(marks)),
                     None => {
