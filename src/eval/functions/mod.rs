@@ -233,10 +233,10 @@ fn call_function(
             .or(f.variadic.as_ref())
             .expect("arity checked above");
         // A type description from the console-only `type()` is no value a function takes.
-        if arg.marks.contains(Marks::TYPE) {
-            if let Some(e) = type_argument_error(name, i, param) {
-                return Err(e);
-            }
+        if arg.marks.contains(Marks::TYPE)
+            && let Some(e) = type_argument_error(name, i, param)
+        {
+            return Err(e);
         }
         let arg = match param.marks {
             MarkMode::Deep if arg.contains_sensitive() => {
