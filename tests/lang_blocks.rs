@@ -398,7 +398,7 @@ fn inputs_are_gathered_in_terraform_precedence_order() {
     let mut fs = MemoryFs::new();
     fs.insert(
         "/c/main.hcl",
-        "variable \"v\" {}\nvariable \"w\" {}\nvariable \"x\" {}\nvariable \"y\" {}\n",
+        "variable \"v\" {}\nvariable \"w\" {}\nvariable \"x\" {}\nvariable \"y\" {}\nvariable \"z\" {\n  type    = list(number)\n  default = []\n}\nvariable \"u\" {\n  default = \"default\"\n}\n",
     );
     fs.insert(
         "/c/brick.vars.hcl",
@@ -413,6 +413,8 @@ fn inputs_are_gathered_in_terraform_precedence_order() {
     let env = [
         ("BRICK_VAR_v".to_string(), "env".to_string()),
         ("BRICK_VAR_y".to_string(), "env".to_string()),
+        // A non-string type is parsed as an HCL expression, as TF_VAR_ values are.
+        ("BRICK_VAR_z".to_string(), "[1, 2]".to_string()),
     ];
     let cli = [
         CliVar::Var("y=flag".into()),
@@ -423,6 +425,12 @@ fn inputs_are_gathered_in_terraform_precedence_order() {
     let (vals, d) = resolve_variables(&c.root.variables, &inputs, &NullEnvironment);
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(vals["v"], Value::string("default-file"));
+    assert_eq!(
+        vals["z"],
+        Value::list(Type::Number, vec![Value::number(1), Value::number(2)]),
+        "the environment beats the default"
+    );
+    assert_eq!(vals["u"], Value::string("default"));
     assert_eq!(vals["w"], Value::string("auto-a"));
     assert_eq!(vals["x"], Value::string("auto-b"));
     assert_eq!(

@@ -16,7 +16,13 @@ use brick::eval::NullEnvironment;
 
 /// Evaluates every case of one fixture file; returns the number of cases and the failures.
 fn check(file: &str) -> (usize, Vec<String>) {
-    let fs = MemoryFs::new().with("/c/main.hcl", "locals {}\n");
+    check_in(file, "locals {}\n")
+}
+
+/// [`check`] in the context of the configuration `main_hcl` with no state (its resources
+/// are known only after apply).
+fn check_in(file: &str, main_hcl: &str) -> (usize, Vec<String>) {
+    let fs = MemoryFs::new().with("/c/main.hcl", main_hcl);
     let (c, d) = config::load(&fs, Path::new("/c"));
     assert!(d.is_empty(), "{d:?}");
     let c = c.unwrap();
@@ -58,7 +64,10 @@ fn check(file: &str) -> (usize, Vec<String>) {
 }
 
 fn assert_fixture(file: &str, at_least: usize) {
-    let (cases, failures) = check(file);
+    assert_checked(file, at_least, check(file));
+}
+
+fn assert_checked(file: &str, at_least: usize, (cases, failures): (usize, Vec<String>)) {
     assert!(cases >= at_least, "{file} has only {cases} cases");
     assert!(
         failures.is_empty(),
@@ -86,4 +95,20 @@ fn types_print_as_terraform_console_prints_them_and_only_on_their_own() {
 #[test]
 fn strings_are_in_unicode_normal_form_c_as_in_terraform() {
     assert_fixture("console_unicode.txt", 25);
+}
+
+#[test]
+fn sensitive_values_stay_sensitive_through_every_operator_and_expression_form() {
+    assert_fixture("console_marks.txt", 20);
+}
+
+#[test]
+fn unknown_values_stay_unknown_through_every_operator_and_expression_form() {
+    let config =
+        "resource \"brick_data\" \"x\" {\n  input = \"a\"\n}\nlocals {\n  u = brick_data.x.id\n}\n";
+    assert_checked(
+        "console_unknowns.txt",
+        22,
+        check_in("console_unknowns.txt", config),
+    );
 }

@@ -90,10 +90,25 @@ impl<'a> Console<'a> {
 /// Reads expressions from `input` until EOF or `exit`, printing each value to `out` and
 /// diagnostics to stderr. Exit code 1 when any line failed.
 pub fn run(console: &Console, input: &mut dyn BufRead, out: &mut dyn Write) -> ExitCode {
+    run_with_prompt(console, input, out, false)
+}
+
+/// [`run`] for a terminal when `prompt`: Terraform's `> ` prompt precedes each expression
+/// (and the session ends at end of input or `exit` just the same).
+pub fn run_with_prompt(
+    console: &Console,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    prompt: bool,
+) -> ExitCode {
     let mut failed = false;
     let mut line = String::new();
     loop {
         line.clear();
+        if prompt {
+            let _ = write!(out, "> ");
+            let _ = out.flush();
+        }
         // An expression continues over lines while brackets are open, as in Terraform.
         loop {
             match input.read_line(&mut line) {
@@ -205,5 +220,19 @@ mod tests {
         );
         assert_eq!(String::from_utf8(out).unwrap(), "2\n\"a\"\n");
         assert_eq!(code, ExitCode::SUCCESS);
+        // From a terminal: a prompt before each expression; an expression left open by a
+        // bracket continues on the next line; a failed line makes the exit code 1.
+        let mut out = Vec::new();
+        let code = run_with_prompt(
+            &console,
+            &mut "[1,\n2]\nvar.nope\nlocal.double\n".as_bytes(),
+            &mut out,
+            true,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "> [\n  1,\n  2,\n]\n> > 6\n> "
+        );
+        assert_eq!(code, ExitCode::from(1));
     }
 }

@@ -201,7 +201,13 @@ pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 
         Box::new(lookup),
     );
     let stdin = std::io::stdin();
-    let code = super::console::run(&console, &mut stdin.lock(), &mut std::io::stdout());
+    let prompt = std::io::IsTerminal::is_terminal(&stdin);
+    let code = super::console::run_with_prompt(
+        &console,
+        &mut stdin.lock(),
+        &mut std::io::stdout(),
+        prompt,
+    );
     if code == std::process::ExitCode::SUCCESS {
         0
     } else {

@@ -451,7 +451,8 @@ fn convert_mapping(
 /// The single type all of `types` can convert to, if there is one (for conditional results,
 /// list literals and collection function arguments).
 ///
-/// As in Terraform: identical types unify to themselves; `dynamic` anywhere gives `dynamic`;
+/// As in Terraform: identical types unify to themselves; `dynamic` beside primitives gives the
+/// primitives' result, beside anything else `dynamic`;
 /// primitives unify to `string` when any is a string (bool and number alone do not unify);
 /// objects with the same attribute names unify attribute by attribute, other mixes of objects
 /// and maps unify to a map of the unified attribute types; tuples of one length unify element
@@ -462,11 +463,20 @@ pub fn unify(types: &[Type]) -> Option<Type> {
     if types.iter().all(|t| t == first) {
         return Some(first.clone());
     }
-    if types.contains(&Type::Dynamic) {
+    // `dynamic` converts to any primitive, so it does not take part in a primitive result
+    // (an element `[null]` beside `["a"]` becomes `tuple([string])`, as in Terraform).
+    let known: Vec<&Type> = types.iter().filter(|t| **t != Type::Dynamic).collect();
+    if known.is_empty() {
         return Some(Type::Dynamic);
     }
-    if types.iter().all(Type::is_primitive) {
-        return types.contains(&Type::String).then_some(Type::String);
+    if known.iter().all(|t| t.is_primitive()) {
+        if known.iter().all(|t| *t == known[0]) {
+            return Some(known[0].clone());
+        }
+        return known.contains(&&Type::String).then_some(Type::String);
+    }
+    if types.contains(&Type::Dynamic) {
+        return Some(Type::Dynamic);
     }
     let all_mappings = types
         .iter()
@@ -489,8 +499,14 @@ pub fn unify(types: &[Type]) -> Option<Type> {
         .iter()
         .all(|t| matches!(t, Type::Tuple(_) | Type::List(_) | Type::Set(_)));
     if all_sequences {
-        if let Some(tuple) = unify_tuples(types) {
-            return Some(tuple);
+        // Tuples of one length unify element by element or not at all (Terraform does not
+        // fall back to a list for `[[null, 1], ["a", true]]`).
+        let same_length_tuples = types.iter().all(|t| match (t, first) {
+            (Type::Tuple(a), Type::Tuple(b)) => a.len() == b.len(),
+            _ => false,
+        });
+        if same_length_tuples {
+            return unify_tuples(types);
         }
         let mut elems = Vec::new();
         for t in types {
@@ -783,7 +799,26 @@ mod tests {
         let cases: Vec<(Vec<Type>, Option<Type>)> = vec![
             (vec![Type::Number, Type::String], Some(Type::String)),
             (vec![Type::Number, Type::Bool], None),
-            (vec![Type::Number, Type::Dynamic], Some(Type::Dynamic)),
+            (vec![Type::Number, Type::Dynamic], Some(Type::Number)),
+            (vec![Type::Dynamic, Type::Dynamic], Some(Type::Dynamic)),
+            (
+                vec![Type::object([("a", Type::Number)]), Type::Dynamic],
+                Some(Type::Dynamic),
+            ),
+            (
+                vec![
+                    Type::Tuple(vec![Type::Dynamic]),
+                    Type::Tuple(vec![Type::String]),
+                ],
+                Some(Type::Tuple(vec![Type::String])),
+            ),
+            (
+                vec![
+                    Type::Tuple(vec![Type::Number]),
+                    Type::Tuple(vec![Type::Bool]),
+                ],
+                None,
+            ),
             (
                 vec![
                     Type::object([("a", Type::Number)]),

@@ -222,7 +222,18 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
     let pad = "  ".repeat(indent + 1);
     let close = "  ".repeat(indent);
     match &v.kind {
-        Kind::Null(_) => out.push_str("null"),
+        // A typed null shows its type, as Terraform's console writes it.
+        Kind::Null(ty) => match ty {
+            Type::String => out.push_str("tostring(null)"),
+            Type::Number => out.push_str("tonumber(null)"),
+            Type::Bool => out.push_str("tobool(null)"),
+            Type::List(e) => out.push_str(&format!("tolist(null) /* of {e} */")),
+            Type::Set(e) => out.push_str(&format!("toset(null) /* of {e} */")),
+            Type::Map(e) => out.push_str(&format!("tomap(null) /* of {e} */")),
+            Type::Object(_) => out.push_str("null /* object */"),
+            Type::Tuple(_) => out.push_str("null /* tuple */"),
+            _ => out.push_str("null"),
+        },
         Kind::Unknown(_) => out.push_str("(known after apply)"),
         Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Kind::Number(n) => out.push_str(&n.to_string()),
@@ -904,6 +915,13 @@ impl<'a> Evaluator<'a> {
                         format!("The key of a map or object must be a string, not {}.", describe(&key.ty())),
                         span,
                     ));
+                };
+                // As in Terraform, a marked key selecting an object attribute leaves its marks
+                // behind (`{a = 1}[sensitive("a")]` is 1); a map element takes them.
+                let marks = if matches!(v.kind, Kind::Object(_)) {
+                    v.marks
+                } else {
+                    marks
                 };
                 match m.get(&k) {
                     Some(x) => Ok(x.clone().with_marks(marks)),

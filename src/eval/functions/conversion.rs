@@ -82,7 +82,7 @@ fn nonsensitive(a: &[Value], _: Env) -> Result<Value> {
 }
 
 /// Terraform's names for types in conversion errors.
-fn friendly(t: &Type) -> String {
+pub(crate) fn friendly(t: &Type) -> String {
     match t {
         Type::Dynamic => "any".into(),
         Type::Object(_) => "object".into(),

@@ -233,18 +233,10 @@ fn call_function(
             .or(f.variadic.as_ref())
             .expect("arity checked above");
         // A type description from the console-only `type()` is no value a function takes.
-        if arg.marks.contains(Marks::TYPE) {
-            let detail = match (name, &param.ty) {
-                ("tostring" | "tonumber" | "tobool", _) => {
-                    format!("cannot convert type to {}", &name[2..])
-                }
-                (_, Type::Dynamic) => "a value is required, but have type".to_string(),
-                (_, ty) => format!("{ty} required, but have type"),
-            };
-            return Err(FunctionError::arg(
-                i,
-                format!("Invalid value for \"{}\" parameter: {detail}.", param.name),
-            ));
+        if arg.marks.contains(Marks::TYPE)
+            && let Some(e) = type_argument_error(name, i, param)
+        {
+            return Err(e);
         }
         let arg = match param.marks {
             MarkMode::Deep if arg.contains_sensitive() => {
@@ -310,6 +302,55 @@ fn call_function(
         e
     })?;
     Ok(result.with_marks(marks))
+}
+
+/// The error for a type description (from the console-only `type()`) given as argument `i`,
+/// worded as each Terraform function words it (recorded in tests/lang/console_types.txt);
+/// `None` when the function passes the description through, as `coalesce` does.
+fn type_argument_error(name: &str, i: usize, param: &Param) -> Option<FunctionError> {
+    let arg = |detail: &str| {
+        Some(FunctionError::arg(
+            i,
+            format!("Invalid value for \"{}\" parameter: {detail}", param.name),
+        ))
+    };
+    let call = |detail: &str| Some(FunctionError::call(detail));
+    match (name, i) {
+        ("coalesce", _) => None,
+        ("tostring" | "tonumber" | "tobool", _) => {
+            arg(&format!("cannot convert type to {}.", &name[2..]))
+        }
+        ("tolist", _) => arg("cannot convert type to list of any single type."),
+        ("toset", _) => arg("cannot convert type to set of any single type."),
+        ("tomap", _) => arg("cannot convert type to map of any single type."),
+        ("coalescelist", _) => call("coalescelist arguments must be lists or tuples."),
+        ("concat", _) => arg("all arguments must be lists or tuples; got type."),
+        ("contains", 0) => call("argument must be list, tuple, or set."),
+        ("index", 0) => call("argument must be a list or tuple."),
+        ("index", _) => call("item not found."),
+        ("keys", _) => arg("must have map or object type."),
+        ("length", _) => {
+            call("argument must be a string, a collection type, or a structural type.")
+        }
+        ("lookup", 0) => arg("lookup() requires a map as the first argument."),
+        ("merge", _) => call("arguments must be maps or objects, got \"type\"."),
+        ("one", _) => arg("must be a list, set, or tuple value with either zero or one elements."),
+        ("slice", 0) => arg("must be a list or tuple value."),
+        ("sum", _) => arg("cannot sum noniterable."),
+        ("values", _) => call("values() requires a map as the first argument."),
+        ("zipmap", 1) => call("values argument must be a list or tuple value."),
+        ("element", 0) => call("cannot read elements from type."),
+        ("reverse", _) => arg("can only reverse list or tuple values, not type."),
+        ("flatten", _) => call("can only flatten lists, sets and tuples."),
+        ("yamlencode", _) => call("can't marshal type as YAML."),
+        _ => match &param.ty {
+            Type::Dynamic => arg("a value is required, but have type."),
+            ty @ (Type::String | Type::Number | Type::Bool) => {
+                arg(&format!("{ty} required, but have type."))
+            }
+            ty => arg(&format!("{} required.", conversion::friendly(ty))),
+        },
+    }
 }
 
 /// The names of every function `call` knows, for "did you mean" help.

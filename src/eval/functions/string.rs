@@ -174,10 +174,38 @@ fn join(a: &[Value], _: Env) -> Result<Value> {
 /// Go's rune-by-rune simple case mapping: a character whose case mapping is several
 /// characters (`ß` → `SS`) stays as it is, and there is no context (no final sigma).
 pub(crate) fn upper_char(c: char) -> char {
+    // Greek letters with ypogegrammeni have a full upper-case mapping of two letters but a
+    // simple one (Go's, Terraform's) to the prosgegrammeni form.
+    if let Some(u) = ypogegrammeni_simple_upper(c) {
+        return u;
+    }
     let mut up = c.to_uppercase();
     match (up.next(), up.next()) {
         (Some(u), None) => u,
         _ => c,
+    }
+}
+
+fn ypogegrammeni_simple_upper(c: char) -> Option<char> {
+    let u = match c as u32 {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => c as u32 + 8,
+        0x1FB3 => 0x1FBC,
+        0x1FC3 => 0x1FCC,
+        0x1FF3 => 0x1FFC,
+        _ => return None,
+    };
+    char::from_u32(u)
+}
+
+/// Unicode's simple title-case mapping (Go's `unicode.ToTitle`): the upper-case letter except
+/// for the digraphs DŽ, LJ, NJ and DZ, whose title case is a capital followed by a small letter.
+fn title_char(c: char) -> char {
+    match c {
+        '\u{01C4}'..='\u{01C6}' => '\u{01C5}',
+        '\u{01C7}'..='\u{01C9}' => '\u{01C8}',
+        '\u{01CA}'..='\u{01CC}' => '\u{01CB}',
+        '\u{01F1}'..='\u{01F3}' => '\u{01F2}',
+        _ => upper_char(c),
     }
 }
 
@@ -352,7 +380,7 @@ fn title(a: &[Value], _: Env) -> Result<Value> {
     let mut prev_sep = true;
     for c in text(&a[0]).chars() {
         if prev_sep {
-            out.push(upper_char(c));
+            out.push(title_char(c));
         } else {
             out.push(c);
         }
