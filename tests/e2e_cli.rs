@@ -26,11 +26,18 @@ impl Dir {
     fn state_path(&self) -> PathBuf {
         self.path().join("brick.state.json")
     }
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path()).unwrap()).unwrap()
+    }
     fn brick(&self, args: &[&str]) -> Run {
+        self.brick_env(args, &[])
+    }
+    fn brick_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         Run::of(
             Command::new(env!("CARGO_BIN_EXE_brick"))
                 .args(["-C", self.path().to_str().unwrap()])
                 .args(args)
+                .envs(env.iter().copied())
                 .env_remove("NO_COLOR"),
         )
     }
@@ -211,6 +218,67 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["format_version"], "1.2");
     assert_eq!(j["resource_changes"][0]["change"]["actions"][0], "update");
+}
+
+#[test]
+fn a_saved_plan_brings_its_own_values_of_required_variables_and_refuses_others() {
+    let d = Dir::new(
+        r#"
+variable "word" {
+  type = string
+}
+variable "token" {
+  type      = string
+  sensitive = true
+}
+resource "brick_data" "a" {
+  input = "${var.word}-${length(var.token)}"
+}
+output "a" {
+  value = brick_data.a.output
+}
+"#,
+    );
+    let secret = [("BRICK_VAR_token", "secret")];
+    d.brick_env(&["plan", "--var", "word=hello", "--out", "p.json"], &secret)
+        .ok();
+    // No --var, no environment: the plan's own values are used, as Terraform does.
+    let r = d.brick(&["apply", "p.json"]).ok();
+    assert!(r.stdout.contains("1 added"), "{}", r.stdout);
+    let s = d.state();
+    assert_eq!(s["outputs"]["a"]["value"], "hello-6", "{s}");
+    // brick_data's output repeats its input, which holds a sensitive value's length; brick
+    // hides such echoes, so the output, accepted by the plan, is recorded hidden with a warning
+    // instead of being refused after the resource was created.
+    assert!(
+        r.stderr.contains("brick::apply::output_became_sensitive"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s["outputs"]["a"]["sensitive"], true, "{s}");
+    // Variables cannot be changed when applying a saved plan.
+    d.brick_env(
+        &["plan", "--var", "word=again", "--out", "p2.json"],
+        &secret,
+    )
+    .ok();
+    let r = d.brick(&["apply", "--var", "word=other", "p2.json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Can't set variables when applying a saved plan"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("brick::cli::vars_with_saved_plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(d.state()["outputs"]["a"]["value"], "hello-6");
+    let r = d.brick(&["apply", "p2.json"]).ok();
+    assert!(r.stdout.contains("1 changed"), "{}", r.stdout);
+    assert_eq!(d.state()["outputs"]["a"]["value"], "again-6");
 }
 
 #[test]

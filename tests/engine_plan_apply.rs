@@ -498,6 +498,7 @@ async fn outputs_are_recorded_even_without_resources() {
         module: Vec::new(),
         name: "greeting".into(),
         expr: constant(Value::string("hi")),
+        at_apply: None,
         references: vec![],
         sensitive: false,
     });

@@ -854,7 +854,8 @@ pub async fn apply(
             .iter()
             .filter(|o| o.module.is_empty() && planned.contains(o.name.as_str()))
         {
-            match (o.expr)(&scope, &Block::default()) {
+            let eval = o.at_apply.as_ref().unwrap_or(&o.expr);
+            match eval(&scope, &Block::default()) {
                 Ok(v) if !crate::plan::codec::infinity_paths(&v).is_empty() => {
                     let mut d = crate::plan::planner::infinite_number(
                         &format!("output.{}", o.name),
@@ -864,11 +865,23 @@ pub async fn apply(
                     out.diagnostics.push(d);
                 }
                 Ok(v) if v.is_wholly_known() => {
-                    let v = if o.sensitive { v.sensitive() } else { v };
-                    if let Err(e) = sink.record_output(&o.name, Some((v.clone(), o.sensitive))) {
+                    let became_sensitive = !o.sensitive && v.contains_sensitive();
+                    if became_sensitive {
+                        out.diagnostics.push(Diagnostic::warning(
+                            "brick::apply::output_became_sensitive",
+                            "Output recorded as sensitive",
+                            format!(
+                                "The value of output \"{}\" holds values that became sensitive only during apply (an attribute that repeats a sensitive input, or one its provider hides), so it was recorded as sensitive although the output is not declared so.",
+                                o.name
+                            ),
+                        ).help("Add `sensitive = true` to the output block to say so, or output only values that are not secret."));
+                    }
+                    let sensitive = o.sensitive || became_sensitive;
+                    let v = if sensitive { v.sensitive() } else { v };
+                    if let Err(e) = sink.record_output(&o.name, Some((v.clone(), sensitive))) {
                         out.diagnostics.push(state_error(e));
                     }
-                    out.outputs.insert(o.name.clone(), (v, o.sensitive));
+                    out.outputs.insert(o.name.clone(), (v, sensitive));
                 }
                 Ok(_) => {}
                 Err(ds) => out.diagnostics.extend(ds),

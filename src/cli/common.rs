@@ -152,6 +152,14 @@ pub struct Context {
     pub ids: IdSource,
 }
 
+/// Where [`Context::load_inner`] gets the root module's variables.
+enum Variables<'a> {
+    /// From `--var`, `--var-file`, the automatic variable files and the environment.
+    Resolve(&'a [String], &'a [PathBuf]),
+    /// The values a saved plan recorded.
+    Recorded(BTreeMap<String, brick_provider_api::Value>),
+}
+
 /// A loaded configuration ready to plan.
 pub struct Loaded {
     pub config: Config,
@@ -193,6 +201,22 @@ impl Context {
     /// [`Context::load`] keeping the configuration's syntax tree (`loaded.config.root`),
     /// for commands that evaluate new expressions against it (`console`).
     pub fn load_with_syntax(&self, vars: &[String], var_files: &[PathBuf]) -> Option<Loaded> {
+        self.load_inner(Variables::Resolve(vars, var_files))
+    }
+
+    /// [`Context::load`] for applying a saved plan: the root variables are the values the plan
+    /// recorded, so nothing is read from `--var`, variable files or the environment (as
+    /// Terraform, which uses a saved plan's variables and takes no others).
+    pub fn load_with_values(
+        &self,
+        values: BTreeMap<String, brick_provider_api::Value>,
+    ) -> Option<Loaded> {
+        let mut loaded = self.load_inner(Variables::Recorded(values))?;
+        loaded.config.root = crate::config::Module::default();
+        Some(loaded)
+    }
+
+    fn load_inner(&self, variables: Variables<'_>) -> Option<Loaded> {
         let (config, diags) = crate::config::load(&RealFs, Path::new("."));
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {
@@ -200,6 +224,13 @@ impl Context {
         }
         let config = config?;
         let env = self.env();
+        let (vars, var_files) = match variables {
+            Variables::Resolve(vars, var_files) => (vars, var_files),
+            Variables::Recorded(values) => {
+                let (engine, diags) = from_config(&config, values, env);
+                return self.finish(config, engine, diags);
+            }
+        };
         let mut inputs = eval::env_inputs(&std::env::vars().collect::<Vec<_>>());
         let mut diags = Vec::new();
         let mut auto: Vec<PathBuf> = Vec::new();
@@ -240,6 +271,15 @@ impl Context {
         diags.extend(d);
         let (engine, d) = from_config(&config, values, env);
         diags.extend(d);
+        self.finish(config, engine, diags)
+    }
+
+    fn finish(
+        &self,
+        config: crate::config::Config,
+        engine: crate::plan::input::Configuration,
+        diags: Vec<Diagnostic>,
+    ) -> Option<Loaded> {
         if self.ui.diagnostics(&diags, &config.files) {
             return None;
         }

@@ -206,7 +206,13 @@ async fn plan_and_apply(ctx: &Context, args: &PlanArgs, plan_file: &Path) -> u8 
         return code;
     }
     heading(&ctx.ui, "brick apply garage.plan");
-    super::run::apply_cmd(ctx, args, true, Some(plan_file.to_path_buf())).await
+    // A saved plan carries its variables; like the CLI, apply takes none of its own.
+    let apply_args = PlanArgs {
+        vars: Vec::new(),
+        var_files: Vec::new(),
+        ..args.clone()
+    };
+    super::run::apply_cmd(ctx, &apply_args, true, Some(plan_file.to_path_buf())).await
 }
 
 async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {

@@ -352,10 +352,21 @@ pub async fn apply_cmd(
         let Some(p) = read_plan_file(ctx, path) else {
             return 1;
         };
-        let Some(mut loaded) = ctx.load(&[], &[]) else {
+        if !args.vars.is_empty() || !args.var_files.is_empty() {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::cli::vars_with_saved_plan",
+                    "Can't set variables when applying a saved plan",
+                    "The plan file records the variable values it was made with; --var and --var-file cannot change them.",
+                )
+                .help("Make a new plan with these variables (`brick plan --var ... --out FILE`), or apply without a plan file.")],
+                &[],
+            );
+            return 1;
+        }
+        let Some(loaded) = ctx.load_with_values(decode_vars(&p.variables)) else {
             return 1;
         };
-        loaded.engine.variables = decode_vars(&p.variables);
         let fresh = !ctx.state_path.exists();
         let Some(locked) = lock_and_load(ctx, "apply", &loaded.providers).await else {
             return 1;

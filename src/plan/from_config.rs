@@ -469,6 +469,7 @@ impl Builder<'_, '_> {
                 } else {
                     eval_fn(o.value.clone(), env.clone())
                 },
+                at_apply: (is_root && !o.sensitive).then(|| eval_fn(o.value.clone(), env.clone())),
             });
         }
         for (key, p) in &m.providers {

@@ -93,6 +93,11 @@ pub struct OutputConfig {
     pub module: Vec<String>,
     pub name: String,
     pub expr: EvalFn,
+    /// The value without the plan's check that a root output not declared sensitive holds
+    /// no sensitive value; apply uses it, so a value that turns out sensitive only then (a
+    /// provider hid an attribute the plan could not know) is recorded hidden, not refused
+    /// after the change was made. `None`: `expr` serves both.
+    pub at_apply: Option<EvalFn>,
     pub references: Vec<Reference>,
     pub sensitive: bool,
 }
