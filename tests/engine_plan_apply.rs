@@ -499,6 +499,7 @@ async fn outputs_are_recorded_even_without_resources() {
         name: "greeting".into(),
         expr: constant(Value::string("hi")),
         at_apply: None,
+        preconditions: Vec::new(),
         references: vec![],
         sensitive: false,
     });

@@ -330,6 +330,112 @@ fn root_output_fn(
     })
 }
 
+/// Which custom condition a [`Condition`] checks (it decides the diagnostic's wording).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionKind {
+    ResourcePre,
+    ResourcePost,
+    OutputPre,
+}
+
+/// A `precondition` / `postcondition` block as a [`Condition`]: its references (without
+/// `self`) and the check.
+fn condition(
+    kind: ConditionKind,
+    check: &crate::config::Check,
+    env: Arc<dyn Environment>,
+) -> Condition {
+    let mut references = expr_refs(&check.condition);
+    references.extend(expr_refs(&check.error_message));
+    references.retain(|r| *r != Reference::SelfObject);
+    let check = check.clone();
+    Condition {
+        references: dedup(references),
+        check: Arc::new(move |scope| check_condition(kind, &check, scope, &*env)),
+    }
+}
+
+/// Evaluates one custom condition, as Terraform: `None` while the condition is unknown;
+/// else its diagnostics — an error when it is false (with the evaluated `error_message`)
+/// or is not a bool.
+pub fn check_condition(
+    kind: ConditionKind,
+    check: &crate::config::Check,
+    scope: &dyn crate::eval::Scope,
+    env: &dyn Environment,
+) -> Option<Vec<Diagnostic>> {
+    let (c, mut diags) = eval::evaluate(&check.condition, scope, env);
+    if crate::diag::has_errors(&diags) {
+        return Some(diags);
+    }
+    if !c.is_wholly_known() {
+        return None;
+    }
+    let (code, summary) = match kind {
+        ConditionKind::ResourcePre => (
+            "brick::plan::precondition_failed",
+            "Resource precondition failed",
+        ),
+        ConditionKind::ResourcePost => (
+            "brick::plan::postcondition_failed",
+            "Resource postcondition failed",
+        ),
+        ConditionKind::OutputPre => (
+            "brick::plan::output_precondition_failed",
+            "Module output value precondition failed",
+        ),
+    };
+    match (c.is_null(), c.as_bool()) {
+        (false, Some(true)) => {}
+        (false, Some(false)) => {
+            let (m, md) = eval::evaluate(&check.error_message, scope, env);
+            let msg = if crate::diag::has_errors(&md) {
+                diags.extend(md);
+                "The error message could not be evaluated.".to_string()
+            } else if m.is_sensitive() {
+                "The error message included a sensitive value, so it will not be displayed."
+                    .to_string()
+            } else if !m.is_wholly_known() {
+                "The error message is not yet known.".to_string()
+            } else {
+                m.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "The condition is false.".to_string())
+            };
+            diags.push(
+                Diagnostic::error(code, summary, msg)
+                    .at(check.condition.span)
+                    .label("this condition is false")
+                    .help(match kind {
+                        ConditionKind::ResourcePre => "Fix what the precondition reads, or the condition itself.",
+                        ConditionKind::ResourcePost => "The object does not meet the postcondition: fix its configuration, or the condition.",
+                        ConditionKind::OutputPre => "Fix what the output value's precondition reads, or the condition itself.",
+                    }),
+            );
+        }
+        (true, _) => diags.push(
+            Diagnostic::error(
+                "brick::plan::invalid_condition",
+                "Invalid condition result",
+                "Invalid condition result value: a bool is required, but the condition is null.",
+            )
+            .at(check.condition.span),
+        ),
+        (false, None) => diags.push(
+            Diagnostic::error(
+                "brick::plan::invalid_condition",
+                "Invalid condition result",
+                format!(
+                    "Invalid condition result value: a bool is required, but the condition is {}.",
+                    c.ty()
+                ),
+            )
+            .at(check.condition.span),
+        ),
+    }
+    Some(diags)
+}
+
 impl Builder<'_, '_> {
     /// Adds the `validation` blocks of variable `v` of the module at `path` that are checked
     /// in the module's scope: every one in a child module, those reading more than input
@@ -446,6 +552,14 @@ impl Builder<'_, '_> {
             for d in &o.depends_on {
                 refs.extend(expr_refs(d));
             }
+            let preconditions: Vec<Condition> = o
+                .preconditions
+                .iter()
+                .map(|c| condition(ConditionKind::OutputPre, c, env.clone()))
+                .collect();
+            for c in &preconditions {
+                refs.extend(c.references.iter().cloned());
+            }
             let expr = self.describe.expression(&o.value);
             let mut od = serde_json::Map::new();
             od.insert("expression".into(), expr.clone());
@@ -470,6 +584,7 @@ impl Builder<'_, '_> {
                     eval_fn(o.value.clone(), env.clone())
                 },
                 at_apply: (is_root && !o.sensitive).then(|| eval_fn(o.value.clone(), env.clone())),
+                preconditions,
             });
         }
         for (key, p) in &m.providers {
@@ -885,6 +1000,19 @@ impl Builder<'_, '_> {
                     .collect(),
             );
         }
+        let preconditions: Vec<Condition> = lc
+            .preconditions
+            .iter()
+            .map(|c| condition(ConditionKind::ResourcePre, c, env.clone()))
+            .collect();
+        let postconditions: Vec<Condition> = lc
+            .postconditions
+            .iter()
+            .map(|c| condition(ConditionKind::ResourcePost, c, env.clone()))
+            .collect();
+        for c in preconditions.iter().chain(&postconditions) {
+            refs.extend(c.references.iter().cloned());
+        }
         let env2 = env.clone();
         let rc = ResourceConfig {
             addr,
@@ -905,6 +1033,8 @@ impl Builder<'_, '_> {
                 prevent_destroy: lc.prevent_destroy,
                 ignore_changes,
                 replace_triggered_by,
+                preconditions,
+                postconditions,
             },
             timeouts,
         };

@@ -54,6 +54,20 @@ pub struct Lifecycle {
     pub ignore_changes: IgnoreChanges,
     /// `replace_triggered_by`: the resources or instances whose change replaces this one.
     pub replace_triggered_by: Vec<Target>,
+    /// `precondition` blocks: checked in the instance's scope before it is planned.
+    pub preconditions: Vec<Condition>,
+    /// `postcondition` blocks: checked with `self` as the planned (or, when that is not
+    /// known, the applied) object.
+    pub postconditions: Vec<Condition>,
+}
+
+/// One `precondition` or `postcondition` block (Terraform's custom conditions). `check`
+/// returns `None` while the condition is unknown, else its diagnostics (empty when it
+/// holds); its references are dependencies of the object it belongs to.
+#[derive(Clone)]
+pub struct Condition {
+    pub check: CheckFn,
+    pub references: Vec<Reference>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,6 +114,8 @@ pub struct OutputConfig {
     pub at_apply: Option<EvalFn>,
     pub references: Vec<Reference>,
     pub sensitive: bool,
+    /// `precondition` blocks, checked in the module instance's scope before the value.
+    pub preconditions: Vec<Condition>,
 }
 
 /// A `module "NAME"` block: how many instances of the child module there are. Its

@@ -22,7 +22,7 @@ use super::address::{
 use super::input::{Configuration, Expansion, IgnoreChanges, ResourceConfig};
 use super::model::*;
 use super::providers::ProviderSet;
-use super::scope::{InstanceScope, Shape, Working, unknown_resource};
+use super::scope::{InstanceScope, SelfScope, Shape, Working, unknown_resource};
 use crate::graph::{ConfigGraph, Node};
 use crate::view::event::{Event, EventSink};
 
@@ -673,7 +673,10 @@ impl<'a> Planner<'a> {
 
     fn plan_output(&mut self, i: usize) -> OutputChange {
         let o = &self.config.outputs[i];
+        let failed =
+            super::scope::check_output_preconditions(o, &self.working, "", &mut self.diags);
         let after = match (o.expr)(&self.working, &Block::default()) {
+            _ if failed => Value::unknown(Type::Dynamic),
             Ok(v) => v,
             Err(ds) => {
                 self.diags.extend(ds);
@@ -857,8 +860,28 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let v = self
-                .plan_instance(rc, module, &schema, iaddr, each.as_ref(), &deps)
+                .plan_instance(rc, module, &schema, iaddr.clone(), each.as_ref(), &deps)
                 .await;
+            // `postcondition` blocks, with `self` the planned object: checked now when
+            // known, else after the instance is applied.
+            if !rc.lifecycle.postconditions.is_empty() {
+                let base = self.working.view(module);
+                let inst = InstanceScope {
+                    base: &base,
+                    key: &iaddr.key,
+                    each_value: each.as_ref(),
+                };
+                let scope = SelfScope {
+                    base: &inst,
+                    value: &v,
+                };
+                for c in &rc.lifecycle.postconditions {
+                    if let Some(ds) = (c.check)(&scope) {
+                        self.diags
+                            .extend(ds.into_iter().map(|d| diag_at(d, &iaddr)));
+                    }
+                }
+            }
             values.insert(key, v);
         }
         // Recorded instances the expansion no longer has.
@@ -949,6 +972,18 @@ impl<'a> Planner<'a> {
             key: &addr.key,
             each_value: each,
         };
+        // `precondition` blocks: a false one stops this instance from being planned; an
+        // unknown one is checked again during apply.
+        let mut failed = false;
+        for c in &rc.lifecycle.preconditions {
+            if let Some(ds) = (c.check)(&scope) {
+                failed |= crate::diag::has_errors(&ds);
+                self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
+            }
+        }
+        if failed {
+            return unknown_obj;
+        }
         let config = match (rc.body)(&scope, block) {
             Ok(v) => mark_sensitive(&conform(v, block), block),
             Err(ds) => {

@@ -301,7 +301,9 @@ pub fn eval_value_node(
                     module: &m,
                     lookup,
                 };
+                let failed = check_output_preconditions(o, &scope, &m, diags);
                 let v = match (o.expr)(&scope, &block) {
+                    _ if failed => Value::unknown(Type::Dynamic),
                     Ok(v) if o.sensitive => v.sensitive(),
                     Ok(v) => v,
                     Err(ds) => {
@@ -463,4 +465,47 @@ pub fn values_from_state(config: &Configuration, prior: &super::model::PriorStat
         );
     }
     w
+}
+
+/// A scope with `self`: the object a resource's `postcondition` checks.
+pub struct SelfScope<'a> {
+    pub base: &'a dyn Scope,
+    pub value: &'a Value,
+}
+
+impl Scope for SelfScope<'_> {
+    fn get(&self, reference: &Reference) -> Option<Value> {
+        match reference {
+            Reference::SelfObject => Some(self.value.clone()),
+            _ => self.base.get(reference),
+        }
+    }
+}
+
+/// Checks the `precondition` blocks of output `o` in module instance `module` (empty for
+/// the root), adding their diagnostics (naming the output) to `diags`; whether one failed.
+pub fn check_output_preconditions(
+    o: &super::input::OutputConfig,
+    scope: &dyn Scope,
+    module: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    let mut failed = false;
+    for c in &o.preconditions {
+        if let Some(ds) = (c.check)(scope) {
+            failed |= crate::diag::has_errors(&ds);
+            let name = if module.is_empty() {
+                format!("output.{}", o.name)
+            } else {
+                format!("{module}.output.{}", o.name)
+            };
+            diags.extend(ds.into_iter().map(|mut d| {
+                if !d.detail.contains(&name) {
+                    d.detail = format!("{name}: {}", d.detail);
+                }
+                d
+            }));
+        }
+    }
+    failed
 }
