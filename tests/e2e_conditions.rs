@@ -1,0 +1,317 @@
+//! End-to-end tests of Terraform's custom conditions with the real `brick` binary: resource
+//! and data source `precondition` / `postcondition` blocks and output `precondition`s. A
+//! condition known at plan time is checked by `plan`; one that reads a value known only
+//! after apply is checked by `apply` once it is known.
+
+use std::path::Path;
+use std::process::Command;
+
+struct Project {
+    tmp: tempfile::TempDir,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    fn failed_with(self, text: &str) -> Run {
+        assert_ne!(self.code, 0, "expected a failure; stdout:\n{}", self.stdout);
+        assert!(
+            self.stderr.contains(text) || self.stdout.contains(text),
+            "expected {text:?}; stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+impl Project {
+    fn new(files: &[(&str, &str)]) -> Project {
+        let p = Project {
+            tmp: tempfile::tempdir().unwrap(),
+        };
+        for (name, text) in files {
+            let path = p.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        p
+    }
+    fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+    fn brick(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_brick"))
+            .args(["-C", self.path().to_str().unwrap(), "--no-color"])
+            .args(args)
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.path().join("brick.state.json")).unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn a_false_precondition_fails_the_plan_with_its_message_code_and_location() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"variable "n" {
+  default = 1
+}
+
+resource "brick_data" "a" {
+  input = "x"
+  lifecycle {
+    precondition {
+      condition     = var.n == 2
+      error_message = "n must be 2, not ${var.n}."
+    }
+  }
+}
+"#,
+    )]);
+    let r = p
+        .brick(&["plan"])
+        .failed_with("Resource precondition failed");
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("n must be 2, not 1."), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("brick::plan::precondition_failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.hcl line 9"), "{}", r.stderr);
+    assert!(r.stderr.contains("brick_data.a"), "{}", r.stderr);
+    p.brick(&["plan", "--var", "n=2"]).ok();
+}
+
+#[test]
+fn a_precondition_reading_another_resource_waits_for_it_and_holds() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"resource "brick_data" "b" {
+  input = "x"
+  lifecycle {
+    precondition {
+      condition     = brick_data.a.output == "x"
+      error_message = "a must output x."
+    }
+  }
+}
+
+resource "brick_data" "a" {
+  input = "x"
+}
+"#,
+    )]);
+    p.brick(&["apply", "--auto-approve"]).ok();
+    p.brick(&["plan"]).ok();
+}
+
+#[test]
+fn a_precondition_known_only_after_apply_is_checked_during_apply() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"resource "brick_data" "a" {
+  input = "x"
+}
+
+resource "brick_data" "b" {
+  input = "y"
+  lifecycle {
+    precondition {
+      condition     = brick_data.a.output == "nope"
+      error_message = "a's output is ${brick_data.a.output}."
+    }
+  }
+}
+
+resource "brick_data" "c" {
+  input = brick_data.b.output
+}
+
+resource "brick_data" "other" {
+  input = "z"
+}
+"#,
+    )]);
+    p.brick(&["plan"]).ok();
+    p.brick(&["apply", "--auto-approve"])
+        .failed_with("Resource precondition failed")
+        .failed_with("a's output is x.");
+    let state = p.state().to_string();
+    assert!(state.contains("\"other\""), "{state}");
+    assert!(state.contains("\"a\""), "{state}");
+    assert!(!state.contains("\"b\""), "{state}");
+    assert!(!state.contains("\"c\""), "{state}");
+}
+
+#[test]
+fn a_postcondition_on_self_known_at_plan_fails_the_plan() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"resource "brick_data" "a" {
+  input = "x"
+  lifecycle {
+    postcondition {
+      condition     = self.input == "y"
+      error_message = "input must be y, not ${self.input}."
+    }
+  }
+}
+"#,
+    )]);
+    p.brick(&["plan"])
+        .failed_with("Resource postcondition failed")
+        .failed_with("input must be y, not x.");
+}
+
+#[test]
+fn a_postcondition_failing_after_apply_records_the_object_and_fails_the_run() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"resource "brick_data" "a" {
+  input = "x"
+  lifecycle {
+    postcondition {
+      condition     = self.output == "y"
+      error_message = "output must be y."
+    }
+  }
+}
+
+resource "brick_data" "b" {
+  input = brick_data.a.output
+}
+"#,
+    )]);
+    p.brick(&["plan"]).ok();
+    p.brick(&["apply", "--auto-approve"])
+        .failed_with("Resource postcondition failed")
+        .failed_with("output must be y.");
+    let state = p.state().to_string();
+    assert!(state.contains("\"a\""), "{state}");
+    assert!(!state.contains("\"b\""), "{state}");
+}
+
+#[test]
+fn a_false_output_precondition_fails_the_plan() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"variable "n" {
+  default = 1
+}
+
+output "n" {
+  value = var.n
+  precondition {
+    condition     = var.n > 5
+    error_message = "n is too small."
+  }
+}
+"#,
+    )]);
+    p.brick(&["plan"])
+        .failed_with("Module output value precondition failed")
+        .failed_with("n is too small.");
+    p.brick(&["plan", "--var", "n=6"]).ok();
+}
+
+#[test]
+fn a_condition_that_is_not_a_bool_is_an_invalid_condition_result() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"resource "brick_data" "a" {
+  input = "x"
+  lifecycle {
+    precondition {
+      condition     = null
+      error_message = "never."
+    }
+  }
+}
+"#,
+    )]);
+    p.brick(&["plan"]).failed_with("Invalid condition result");
+}
+
+#[test]
+fn conditions_inside_a_child_module_instance_name_the_instance() {
+    let p = Project::new(&[
+        (
+            "main.hcl",
+            r#"module "m" {
+  source   = "./m"
+  for_each = toset(["ok", "bad"])
+  word     = each.key
+}
+"#,
+        ),
+        (
+            "m/main.hcl",
+            r#"variable "word" {
+  type = string
+}
+
+resource "brick_data" "r" {
+  input = var.word
+  lifecycle {
+    precondition {
+      condition     = var.word != "bad"
+      error_message = "the word ${var.word} is not allowed."
+    }
+  }
+}
+
+output "word" {
+  value = var.word
+  precondition {
+    condition     = length(var.word) > 2
+    error_message = "the word ${var.word} is too short."
+  }
+}
+"#,
+        ),
+    ]);
+    let r = p
+        .brick(&["plan"])
+        .failed_with("the word bad is not allowed.")
+        .failed_with("Module output value precondition failed")
+        .failed_with("the word ok is too short.");
+    assert!(
+        r.stderr.contains("module.m[\"bad\"].brick_data.r"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("module.m[\"ok\"].output.word"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("the word ok is not allowed"),
+        "{}",
+        r.stderr
+    );
+}
