@@ -77,6 +77,7 @@ fn a_false_precondition_fails_the_plan_with_its_message_code_and_location() {
     let p = Project::new(&[(
         "main.hcl",
         r#"variable "n" {
+  type    = number
   default = 1
 }
 
@@ -101,7 +102,7 @@ resource "brick_data" "a" {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("main.hcl line 9"), "{}", r.stderr);
+    assert!(r.stderr.contains("main.hcl line 10"), "{}", r.stderr);
     assert!(r.stderr.contains("brick_data.a"), "{}", r.stderr);
     p.brick(&["plan", "--var", "n=2"]).ok();
 }

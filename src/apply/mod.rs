@@ -536,6 +536,35 @@ pub async fn apply(
                     continue;
                 }
             }
+            // `precondition` blocks, checked again now that what they read is known: a
+            // failure skips the operation and everything that depends on it.
+            if !destroying
+                && let Some(rc) = resources.get(&c.addr.resource.config_addr())
+                && !rc.lifecycle.preconditions.is_empty()
+            {
+                let failed = conditions_at_apply(
+                    &rc.lifecycle.preconditions,
+                    c,
+                    rc,
+                    None,
+                    config,
+                    &instances,
+                    &shapes,
+                    &mut locals_cache,
+                    &local_order,
+                );
+                if !failed.is_empty() {
+                    let _ = tx.send(Done {
+                        step: si,
+                        planned: Value::null_dynamic(),
+                        result: Err(failed),
+                        partial: None,
+                        elapsed: Duration::ZERO,
+                    });
+                    running += 1;
+                    continue;
+                }
+            }
             // What to send to the provider.
             let (prior_v, planned) = if destroying {
                 (c.before.clone(), Value::null(c.before.ty()))
@@ -761,7 +790,34 @@ pub async fn apply(
                             .map(String::from),
                     });
                 }
-                false
+                // `postcondition` blocks, with `self` the new object: a failure leaves the
+                // object recorded but fails the run and skips what depends on it.
+                match rc {
+                    Some(rc)
+                        if kind == StepKind::Apply && !rc.lifecycle.postconditions.is_empty() =>
+                    {
+                        let new = instances
+                            .get(&c.addr.resource)
+                            .and_then(|m| m.get(&c.addr.key))
+                            .cloned()
+                            .unwrap_or_else(|| new_state.clone());
+                        let failed = conditions_at_apply(
+                            &rc.lifecycle.postconditions,
+                            c,
+                            rc,
+                            Some(&new),
+                            config,
+                            &instances,
+                            &shapes,
+                            &mut locals_cache,
+                            &local_order,
+                        );
+                        let any = !failed.is_empty();
+                        out.diagnostics.extend(failed);
+                        any
+                    }
+                    _ => false,
+                }
             }
             Err(ds) => {
                 events.emit(Event::ApplyFailed {
@@ -1315,4 +1371,64 @@ impl Task {
         };
         let _ = self.tx.send(done);
     }
+}
+
+/// Checks custom conditions of the instance `c` during apply, in its instance scope (with
+/// `self` when given): the error diagnostics, naming the instance. Conditions still unknown
+/// are not errors.
+#[allow(clippy::too_many_arguments)]
+fn conditions_at_apply(
+    conditions: &[crate::plan::input::Condition],
+    c: &crate::plan::model::ResourceChange,
+    rc: &ResourceConfig,
+    self_value: Option<&Value>,
+    config: &Configuration,
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+    locals_cache: &mut ValuesCache,
+    local_order: &[crate::graph::Node],
+) -> Vec<Diagnostic> {
+    let values = locals_cache.get(config, local_order, instances, shapes);
+    let base = ApplyScope {
+        module: &c.addr.resource.module,
+        values,
+        instances,
+        shapes,
+    };
+    let each = match &rc.expansion {
+        Expansion::ForEach(e) => match (e(&base, &Block::default()), &c.addr.key) {
+            (Ok(v), InstanceKey::Str(k)) => {
+                v.get(k).cloned().or_else(|| Some(Value::string(k.clone())))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let inst = InstanceScope {
+        base: &base,
+        key: &c.addr.key,
+        each_value: each.as_ref(),
+    };
+    let mut out = Vec::new();
+    for cond in conditions {
+        let ds = match self_value {
+            Some(v) => (cond.check)(&crate::plan::scope::SelfScope {
+                base: &inst,
+                value: v,
+            }),
+            None => (cond.check)(&inst),
+        };
+        for mut d in ds
+            .unwrap_or_default()
+            .into_iter()
+            .filter(Diagnostic::is_error)
+        {
+            let name = c.addr.to_string();
+            if !d.detail.contains(&name) {
+                d.detail = format!("{name}: {}", d.detail);
+            }
+            out.push(d);
+        }
+    }
+    out
 }
