@@ -316,3 +316,32 @@ output "word" {
         r.stderr
     );
 }
+
+#[test]
+fn an_output_precondition_known_only_after_apply_is_checked_during_apply() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"resource "brick_data" "a" {
+  input = "x"
+}
+
+output "o" {
+  value = brick_data.a.output
+  precondition {
+    condition     = brick_data.a.output == "y"
+    error_message = "a's output is ${brick_data.a.output}, not y."
+  }
+}
+"#,
+    )]);
+    p.brick(&["plan"]).ok();
+    p.brick(&["apply", "--auto-approve"])
+        .failed_with("Module output value precondition failed")
+        .failed_with("a's output is x, not y.");
+    let state = p.state();
+    assert!(state["resources"].to_string().contains("\"a\""), "{state}");
+    assert!(
+        state["outputs"].get("o").is_none(),
+        "the output must not be recorded: {state}"
+    );
+}

@@ -910,6 +910,14 @@ pub async fn apply(
             .iter()
             .filter(|o| o.module.is_empty() && planned.contains(o.name.as_str()))
         {
+            // `precondition` blocks unknown at plan time: a failing one leaves the output
+            // unrecorded and fails the run.
+            let mut pre = Vec::new();
+            if crate::plan::scope::check_output_preconditions(o, &scope, "", &mut pre) {
+                out.diagnostics
+                    .extend(pre.into_iter().filter(Diagnostic::is_error));
+                continue;
+            }
             let eval = o.at_apply.as_ref().unwrap_or(&o.expr);
             match eval(&scope, &Block::default()) {
                 Ok(v) if !crate::plan::codec::infinity_paths(&v).is_empty() => {
