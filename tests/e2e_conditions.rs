@@ -214,6 +214,8 @@ resource "brick_data" "b" {
     let state = p.state().to_string();
     assert!(state.contains("\"a\""), "{state}");
     assert!(!state.contains("\"b\""), "{state}");
+    // As Terraform 1.15: the object is kept as it is, not tainted.
+    assert!(!state.contains("tainted"), "{state}");
 }
 
 #[test]

@@ -417,7 +417,7 @@ pub fn check_condition(
             Diagnostic::error(
                 "brick::plan::invalid_condition",
                 "Invalid condition result",
-                "Invalid condition result value: a bool is required, but the condition is null.",
+                "Condition expression must return either true or false, not null.",
             )
             .at(check.condition.span),
         ),
