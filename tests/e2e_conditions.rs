@@ -347,3 +347,46 @@ output "o" {
         "the output must not be recorded: {state}"
     );
 }
+
+#[test]
+fn a_child_module_output_precondition_known_only_after_apply_names_the_instance() {
+    let p = Project::new(&[
+        (
+            "main.hcl",
+            r#"module "m" {
+  source   = "./m"
+  for_each = toset(["a", "b"])
+  word     = each.key
+}
+"#,
+        ),
+        (
+            "m/main.hcl",
+            r#"variable "word" {
+  type = string
+}
+
+resource "brick_data" "r" {
+  input = var.word
+}
+
+output "o" {
+  value = brick_data.r.output
+  precondition {
+    condition     = brick_data.r.output != "b"
+    error_message = "the output is ${brick_data.r.output}."
+  }
+}
+"#,
+        ),
+    ]);
+    p.brick(&["plan"]).ok();
+    let r = p
+        .brick(&["apply", "--auto-approve"])
+        .failed_with("Module output value precondition failed")
+        .failed_with("module.m[\"b\"].output.o: the output is b.");
+    assert!(!r.stderr.contains("the output is a."), "{}", r.stderr);
+    // Both objects exist and are recorded.
+    let state = p.state().to_string();
+    assert_eq!(state.matches("\"brick_data\"").count(), 2, "{state}");
+}

@@ -893,6 +893,25 @@ pub async fn apply(
                 }
             }
         }
+        // Child modules' output `precondition` blocks, now that what they read is known.
+        for o in config
+            .outputs
+            .iter()
+            .filter(|o| !o.module.is_empty() && !o.preconditions.is_empty())
+        {
+            for m in values.instances_of(&o.module) {
+                let scope = ApplyScope {
+                    module: &m,
+                    values: &values,
+                    instances: &instances,
+                    shapes: &shapes,
+                };
+                let mut ds = Vec::new();
+                crate::plan::scope::check_output_preconditions(o, &scope, &m, &mut ds);
+                out.diagnostics
+                    .extend(ds.into_iter().filter(Diagnostic::is_error));
+            }
+        }
         let scope = ApplyScope {
             module: "",
             values: &values,
