@@ -390,3 +390,35 @@ output "o" {
     let state = p.state().to_string();
     assert_eq!(state.matches("\"brick_data\"").count(), 2, "{state}");
 }
+
+#[test]
+fn data_source_conditions_are_checked_when_it_is_read() {
+    let p = Project::new(&[
+        (
+            "main.hcl",
+            r#"data "brick_remote_state" "s" {
+  backend  = "local"
+  config   = { path = "other.json" }
+  lifecycle {
+    precondition {
+      condition     = true
+      error_message = "never."
+    }
+    postcondition {
+      condition     = self.outputs.region == "attic"
+      error_message = "the region is ${self.outputs.region}."
+    }
+  }
+}
+"#,
+        ),
+        (
+            "other.json",
+            r#"{"version": 4, "terraform_version": "1.15.0", "serial": 1, "lineage": "l",
+"outputs": {"region": {"value": "garage", "type": "string"}}, "resources": []}"#,
+        ),
+    ]);
+    p.brick(&["plan"])
+        .failed_with("Resource postcondition failed")
+        .failed_with("data.brick_remote_state.s: the region is garage.");
+}
