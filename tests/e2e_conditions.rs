@@ -245,11 +245,15 @@ output "n" {
 fn a_condition_that_is_not_a_bool_is_an_invalid_condition_result() {
     let p = Project::new(&[(
         "main.hcl",
-        r#"resource "brick_data" "a" {
+        r#"variable "gate" {
+  type    = bool
+  default = null
+}
+resource "brick_data" "a" {
   input = "x"
   lifecycle {
     precondition {
-      condition     = null
+      condition     = var.gate
       error_message = "never."
     }
   }
@@ -401,7 +405,7 @@ fn data_source_conditions_are_checked_when_it_is_read() {
   config   = { path = "other.json" }
   lifecycle {
     precondition {
-      condition     = true
+      condition     = endswith(path.module, ".")
       error_message = "never."
     }
     postcondition {

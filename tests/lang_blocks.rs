@@ -279,7 +279,7 @@ resource "brick_data" "x" {
     ignore_changes        = [input["a"], triggers_replace]
     replace_triggered_by  = [brick_data.y]
     precondition {
-      condition     = true
+      condition     = count.index < 2
       error_message = "never"
     }
   }

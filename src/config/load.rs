@@ -390,6 +390,21 @@ impl Loader<'_> {
             );
             let cond = b.body.attribute("condition");
             let msg = b.body.attribute("error_message");
+            if let Some(c) = cond
+                && kind != "validation"
+                && crate::eval::references(&c.expr).is_empty()
+            {
+                // As Terraform: a condition that reads nothing checks nothing.
+                self.diags.push(
+                    err(
+                        "invalid_condition_expression",
+                        &format!("Invalid {kind} expression"),
+                        "The condition expression must refer to at least one object from elsewhere in the configuration, or else its result would not be checking anything.".to_string(),
+                        c.expr.span,
+                    )
+                    .help("Make the condition test a variable, a resource or data attribute, `self`, `count.index` or `each`."),
+                );
+            }
             match (cond, msg) {
                 (Some(c), Some(m)) => out.push(Check {
                     condition: c.expr.clone(),
