@@ -466,6 +466,48 @@ fn apply_json_emits_one_json_object_per_line() {
     assert_eq!(types.last().map(String::as_str), Some("change_summary"));
 }
 
+/// The most operations running at once, read from `apply --json`'s start and complete lines.
+fn most_running_at_once(stdout: &str) -> usize {
+    let (mut running, mut most) = (0usize, 0usize);
+    for line in stdout.lines().filter(|l| !l.is_empty()) {
+        let j: serde_json::Value = serde_json::from_str(line).unwrap();
+        match j["type"].as_str() {
+            Some("apply_start") => running += 1,
+            Some("apply_complete") | Some("apply_errored") => running -= 1,
+            _ => {}
+        }
+        most = most.max(running);
+    }
+    most
+}
+
+#[test]
+fn parallelism_caps_how_many_operations_run_at_once() {
+    let d = Dir::new(
+        "resource \"brick_sleep\" \"s\" {\n  count           = 4\n  create_duration = \"300ms\"\n}\n",
+    );
+    let r = d
+        .brick(&["apply", "--auto-approve", "--json", "--parallelism", "1"])
+        .ok();
+    assert_eq!(most_running_at_once(&r.stdout), 1, "{}", r.stdout);
+    d.brick(&["destroy", "--auto-approve"]).ok();
+    // Four independent sleeps are all started before the first one can finish.
+    let r = d
+        .brick(&["apply", "--auto-approve", "--json", "--parallelism", "2"])
+        .ok();
+    assert_eq!(most_running_at_once(&r.stdout), 2, "{}", r.stdout);
+    d.brick(&["destroy", "--auto-approve"]).ok();
+    let r = d.brick(&["apply", "--auto-approve", "--json"]).ok();
+    assert_eq!(most_running_at_once(&r.stdout), 4, "{}", r.stdout);
+    let r = d.brick(&["apply", "--auto-approve", "--parallelism", "0"]);
+    assert_eq!(r.code, 1, "a parallelism of 0 is refused");
+    assert!(
+        r.stderr.contains("brick::cli::invalid_parallelism"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn state_pull_prints_the_state_and_push_refuses_going_back() {
     let d = Dir::new(CHAIN);
