@@ -3,74 +3,9 @@
 //! condition known at plan time is checked by `plan`; one that reads a value known only
 //! after apply is checked by `apply` once it is known.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
 
-struct Project {
-    tmp: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    fn failed_with(self, text: &str) -> Run {
-        assert_ne!(self.code, 0, "expected a failure; stdout:\n{}", self.stdout);
-        assert!(
-            self.stderr.contains(text) || self.stdout.contains(text),
-            "expected {text:?}; stdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
-impl Project {
-    fn new(files: &[(&str, &str)]) -> Project {
-        let p = Project {
-            tmp: tempfile::tempdir().unwrap(),
-        };
-        for (name, text) in files {
-            let path = p.path().join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        p
-    }
-    fn path(&self) -> &Path {
-        self.tmp.path()
-    }
-    fn brick(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_brick"))
-            .args(["-C", self.path().to_str().unwrap(), "--no-color"])
-            .args(args)
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-    fn state(&self) -> serde_json::Value {
-        serde_json::from_str(
-            &std::fs::read_to_string(self.path().join("brick.state.json")).unwrap(),
-        )
-        .unwrap()
-    }
-}
+use support::Project;
 
 #[test]
 fn a_false_precondition_fails_the_plan_with_its_message_code_and_location() {

@@ -91,6 +91,18 @@ impl Run {
         self
     }
 
+    /// Asserts failure with `text` in stderr or stdout (showing the output otherwise).
+    pub fn failed_with(self, text: &str) -> Run {
+        assert_ne!(self.code, 0, "expected a failure; stdout:\n{}", self.stdout);
+        assert!(
+            self.stderr.contains(text) || self.stdout.contains(text),
+            "expected {text:?}; stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
     /// stdout as one JSON document.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
@@ -229,5 +241,38 @@ impl Running {
         }
         let status = self.child.wait().unwrap();
         (status.code(), self.seen.join("\n"))
+    }
+}
+
+/// A configuration of several files (paths may name subdirectories) in a temporary directory,
+/// run with `--no-color`.
+pub struct Project {
+    tmp: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new(files: &[(&str, &str)]) -> Project {
+        let p = Project {
+            tmp: tempfile::tempdir().unwrap(),
+        };
+        for (name, text) in files {
+            let path = p.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        p
+    }
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+    pub fn brick(&self, args: &[&str]) -> Run {
+        Run::of(
+            Command::new(env!("CARGO_BIN_EXE_brick"))
+                .args(["-C", self.path().to_str().unwrap(), "--no-color"])
+                .args(args),
+        )
+    }
+    pub fn state(&self) -> serde_json::Value {
+        state_at(self.path())
     }
 }
