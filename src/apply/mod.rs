@@ -142,6 +142,20 @@ struct Done {
     elapsed: Duration,
 }
 
+impl Done {
+    /// A step settled without calling its provider: a trivial result, or the problems that
+    /// kept it from starting.
+    fn without_provider(step: usize, result: Result<Value, Vec<Diagnostic>>) -> Done {
+        Done {
+            step,
+            planned: Value::null_dynamic(),
+            result,
+            partial: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// The value of a resource (in a module instance) assembled from its instances' values.
 fn resource_value(
     addr: &ResourceAddr,
@@ -467,28 +481,19 @@ pub async fn apply(
                     }
                     Ok(c.after.clone())
                 };
-                let _ = tx.send(Done {
-                    step: si,
-                    planned: Value::null_dynamic(),
-                    result,
-                    partial: None,
-                    elapsed: Duration::ZERO,
-                });
+                let _ = tx.send(Done::without_provider(si, result));
                 running += 1;
                 continue;
             }
             let Some(provider) = providers.get(&c.provider).cloned() else {
-                let _ = tx.send(Done {
-                    step: si,
-                    planned: Value::null_dynamic(),
-                    result: Err(vec![Diagnostic::error(
+                let _ = tx.send(Done::without_provider(
+                    si,
+                    Err(vec![Diagnostic::error(
                         "brick::apply::unknown_provider",
                         "Provider not available",
                         format!("{} needs the provider {:?}.", c.addr, c.provider),
                     )]),
-                    partial: None,
-                    elapsed: Duration::ZERO,
-                });
+                ));
                 running += 1;
                 continue;
             };
@@ -525,13 +530,7 @@ pub async fn apply(
                     }
                 }
                 if !failed.is_empty() {
-                    let _ = tx.send(Done {
-                        step: si,
-                        planned: Value::null_dynamic(),
-                        result: Err(failed),
-                        partial: None,
-                        elapsed: Duration::ZERO,
-                    });
+                    let _ = tx.send(Done::without_provider(si, Err(failed)));
                     running += 1;
                     continue;
                 }
@@ -554,13 +553,7 @@ pub async fn apply(
                     &local_order,
                 );
                 if !failed.is_empty() {
-                    let _ = tx.send(Done {
-                        step: si,
-                        planned: Value::null_dynamic(),
-                        result: Err(failed),
-                        partial: None,
-                        elapsed: Duration::ZERO,
-                    });
+                    let _ = tx.send(Done::without_provider(si, Err(failed)));
                     running += 1;
                     continue;
                 }
@@ -593,13 +586,7 @@ pub async fn apply(
                     {
                         Ok(p) => p,
                         Err(ds) => {
-                            let _ = tx.send(Done {
-                                step: si,
-                                planned: Value::null_dynamic(),
-                                result: Err(ds),
-                                partial: None,
-                                elapsed: Duration::ZERO,
-                            });
+                            let _ = tx.send(Done::without_provider(si, Err(ds)));
                             running += 1;
                             continue;
                         }
@@ -664,10 +651,9 @@ pub async fn apply(
                 out.diagnostics.push(state_error(e));
                 cancel.stop();
                 for t in launch.drain(..) {
-                    let _ = tx.send(Done {
-                        step: t.step,
-                        planned: Value::null_dynamic(),
-                        result: Err(vec![Diagnostic::error(
+                    let _ = tx.send(Done::without_provider(
+                        t.step,
+                        Err(vec![Diagnostic::error(
                             "brick::apply::not_started",
                             "Operation not started",
                             format!(
@@ -675,9 +661,7 @@ pub async fn apply(
                                 t.addr
                             ),
                         )]),
-                        partial: None,
-                        elapsed: Duration::ZERO,
-                    });
+                    ));
                 }
             }
         }
