@@ -39,6 +39,8 @@ resource "brick_data" "a" {
     );
     assert!(r.stderr.contains("main.hcl line 10"), "{}", r.stderr);
     assert!(r.stderr.contains("brick_data.a"), "{}", r.stderr);
+    // As Terraform, the values the condition read are listed.
+    assert!(r.stderr.contains("  var.n is 1\n"), "{}", r.stderr);
     p.brick(&["plan", "--var", "n=2"]).ok();
 }
 
@@ -120,7 +122,8 @@ fn a_postcondition_on_self_known_at_plan_fails_the_plan() {
     )]);
     p.brick(&["plan"])
         .failed_with("Resource postcondition failed")
-        .failed_with("input must be y, not x.");
+        .failed_with("input must be y, not x.")
+        .failed_with("  self.input is \"x\"\n");
 }
 
 #[test]
@@ -360,4 +363,42 @@ fn data_source_conditions_are_checked_when_it_is_read() {
     p.brick(&["plan"])
         .failed_with("Resource postcondition failed")
         .failed_with("data.brick_remote_state.s: the region is garage.");
+}
+
+#[test]
+fn a_false_condition_lists_what_it_read_and_hides_sensitive_values() {
+    let p = Project::new(&[(
+        "main.hcl",
+        r#"variable "tags" {
+  type    = map(string)
+  default = { a = "x", b = "y" }
+}
+variable "pw" {
+  type      = string
+  default   = "hunter2"
+  sensitive = true
+}
+resource "brick_data" "a" {
+  input = "x"
+  lifecycle {
+    precondition {
+      condition     = length(var.tags) > 5 || var.pw == "other"
+      error_message = "Too few tags."
+    }
+  }
+}
+"#,
+    )]);
+    let r = p.brick(&["plan"]).failed_with("Too few tags.");
+    assert!(
+        r.stderr.contains("  var.tags is map with 2 elements\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("  var.pw has a sensitive value\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
 }

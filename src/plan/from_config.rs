@@ -358,6 +358,68 @@ fn condition(
 /// Evaluates one custom condition, as Terraform: `None` while the condition is unknown;
 /// else its diagnostics — an error when it is false (with the evaluated `error_message`)
 /// or is not a bool.
+/// What a false condition read, as Terraform lists it under the source line: `var.n is 0`,
+/// `self.output is "x"`, `var.tags is map with 2 elements`, `var.pw has a sensitive value`.
+fn condition_values(
+    condition: &Expr,
+    scope: &dyn crate::eval::Scope,
+    env: &dyn Environment,
+) -> Vec<String> {
+    use crate::config::{ExprKind, Step};
+    use brick_provider_api::value::Kind;
+    fn text(e: &Expr) -> Option<String> {
+        let ExprKind::Traversal(root, steps) = &e.kind else {
+            return None;
+        };
+        let ExprKind::Variable(name) = &root.kind else {
+            return None;
+        };
+        let mut t = name.clone();
+        for s in steps {
+            match s {
+                Step::Attr(a, _) => {
+                    t.push('.');
+                    t.push_str(a);
+                }
+                Step::Index(i) => match &i.kind {
+                    ExprKind::Literal(v) => {
+                        t.push('[');
+                        t.push_str(&eval::value_to_display(v));
+                        t.push(']');
+                    }
+                    _ => return None,
+                },
+            }
+        }
+        Some(t)
+    }
+    let mut out: Vec<String> = Vec::new();
+    condition.walk(&mut |e| {
+        let Some(t) = text(e) else { return };
+        let (v, d) = eval::evaluate(e, scope, env);
+        if crate::diag::has_errors(&d) || !v.is_wholly_known() {
+            return;
+        }
+        let line = if v.contains_sensitive() {
+            format!("{t} has a sensitive value")
+        } else {
+            match &v.kind {
+                Kind::Null(_) => format!("{t} is null"),
+                Kind::List(_, items) => format!("{t} is list with {} elements", items.len()),
+                Kind::Set(_, items) => format!("{t} is set with {} elements", items.len()),
+                Kind::Tuple(items) => format!("{t} is tuple with {} elements", items.len()),
+                Kind::Map(_, m) => format!("{t} is map with {} elements", m.len()),
+                Kind::Object(m) => format!("{t} is object with {} attributes", m.len()),
+                _ => format!("{t} is {}", eval::value_to_display(&v)),
+            }
+        };
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    });
+    out
+}
+
 pub fn check_condition(
     kind: ConditionKind,
     check: &crate::config::Check,
@@ -401,6 +463,13 @@ pub fn check_condition(
                 m.as_str()
                     .map(str::to_string)
                     .unwrap_or_else(|| "The condition is false.".to_string())
+            };
+            // As Terraform, the values the condition read, below the message.
+            let values = condition_values(&check.condition, scope, env);
+            let msg = if values.is_empty() {
+                msg
+            } else {
+                format!("{msg}\n\n  {}", values.join("\n  "))
             };
             diags.push(
                 Diagnostic::error(code, summary, msg)
