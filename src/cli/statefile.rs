@@ -440,8 +440,8 @@ impl StateSink for JournalSink<'_> {
             st::Output {
                 value: crate::plan::codec::to_json(&plain),
                 type_: type_to_json(&plain.ty()),
-                // A value derived from a sensitive one stays sensitive in state, declared or not.
-                sensitive: sensitive || v.contains_sensitive(),
+                // Apply decides: declared sensitive, or holding sensitive values.
+                sensitive,
             }
         });
         let same = self

@@ -1720,7 +1720,7 @@ fn shallow_marks(v: &Value) -> (Value, Marks) {
 }
 
 /// How a reference is written: `var.nodes`, `brick_data.x`, `each.key`.
-pub(crate) fn reference_text(r: &Reference) -> String {
+pub fn reference_text(r: &Reference) -> String {
     match r {
         Reference::Variable(n) => format!("var.{n}"),
         Reference::Local(n) => format!("local.{n}"),

@@ -122,7 +122,7 @@ pub mod scope;
 pub use body::evaluate_body;
 pub use evaluator::{
     EmptyScope, console_display, convert_with_defaults, evaluate, evaluate_const,
-    evaluate_template, evaluate_with, is_true, type_expression, value_to_display,
+    evaluate_template, evaluate_with, is_true, reference_text, type_expression, value_to_display,
 };
 pub use expand::{Expansion, InstanceScope, expansion};
 pub use inputs::{

@@ -28,24 +28,6 @@ fn expr_refs(e: &Expr) -> Vec<Reference> {
     eval::references(e).into_iter().map(|(r, _)| r).collect()
 }
 
-/// A reference as Terraform's JSON configuration writes it (`var.n`, `brick_data.x`).
-fn reference_string(r: &Reference) -> String {
-    match r {
-        Reference::Variable(n) => format!("var.{n}"),
-        Reference::Local(n) => format!("local.{n}"),
-        Reference::Resource { type_name, name } => format!("{type_name}.{name}"),
-        Reference::Data { type_name, name } => format!("data.{type_name}.{name}"),
-        Reference::Module(n) => format!("module.{n}"),
-        Reference::EachKey => "each.key".into(),
-        Reference::EachValue => "each.value".into(),
-        Reference::CountIndex => "count.index".into(),
-        Reference::PathModule => "path.module".into(),
-        Reference::PathRoot => "path.root".into(),
-        Reference::PathCwd => "path.cwd".into(),
-        Reference::SelfObject => "self".into(),
-    }
-}
-
 /// What describing expressions needs: the environment (for constants) and the source text
 /// (for the traversals references are written as).
 struct Describe<'a> {
@@ -59,7 +41,7 @@ impl Describe<'_> {
     fn references(&self, e: &Expr) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for (r, span) in eval::references(e) {
-            let base = reference_string(&r);
+            let base = eval::reference_text(&r);
             let written = self
                 .files
                 .get(span.file)
@@ -859,7 +841,7 @@ impl Builder<'_, '_> {
                 "depends_on".into(),
                 dedup(depends_on.clone())
                     .iter()
-                    .map(reference_string)
+                    .map(eval::reference_text)
                     .collect(),
             );
         }
@@ -1065,7 +1047,7 @@ impl Builder<'_, '_> {
                 "depends_on".into(),
                 dedup(depends_on.clone())
                     .iter()
-                    .map(reference_string)
+                    .map(eval::reference_text)
                     .collect(),
             );
         }
