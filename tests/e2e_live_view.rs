@@ -5,9 +5,7 @@
 
 mod support;
 
-use std::process::Command;
-
-use support::{Dir, brick, command, text};
+use support::{Dir, brick, command, on_terminal, text};
 
 const TWO_SLOW: &str = r#"
 resource "brick_sleep" "a" {
@@ -80,18 +78,11 @@ fn without_a_terminal_every_event_is_one_timestamped_line_with_elapsed_time() {
 
 #[test]
 fn on_a_terminal_a_live_status_line_shows_running_operations_and_their_elapsed_time() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: util-linux `script` is not installed, no pseudo-terminal available");
-        return;
-    }
     let d = Dir::new(TWO_SLOW);
-    let cmd = format!(
-        "{} -C {} apply --auto-approve",
-        env!("CARGO_BIN_EXE_brick"),
-        d.path().display()
-    );
-    let o = Command::new("script")
-        .args(["-qfec", &cmd, "/dev/null"])
+    let Some(mut cmd) = on_terminal(d.path(), &["apply", "--auto-approve"]) else {
+        return;
+    };
+    let o = cmd
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
         .output()

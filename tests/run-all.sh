@@ -6,7 +6,7 @@
 #   3. cargo clippy (all targets, warnings are errors) runs,
 #   3b. the third-party clients the fidelity tests drive (python-libmaas in a cached venv;
 #       Go for HashiCorp's terraform-json, built by its test), then
-#   4. cargo test --workspace with the peers' settings in the environment, so every peer smoke
+#   4. cargo test --workspace (every test binary, even after a failure) with the peers' settings in the environment, so every peer smoke
 #      and integration test runs for real, then
 #   5. the fuzz target for a short budget (tests/fuzz-budget.sh; RUN_ALL_FUZZ=0 skips it).
 # The peers are stopped on exit, success or failure. If a peer cannot start, the run fails and
@@ -88,6 +88,6 @@ if [ -n "$peers" ]; then
 fi
 
 echo "== cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 [ "${RUN_ALL_FUZZ:-1}" = 0 ] || bash tests/fuzz-budget.sh

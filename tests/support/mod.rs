@@ -53,13 +53,17 @@ pub fn on_terminal(dir: &Path, args: &[&str]) -> Option<Command> {
         eprintln!("SKIPPED: util-linux `script` is not installed, no pseudo-terminal available");
         return None;
     }
-    let mut line = format!("{} -C {}", env!("CARGO_BIN_EXE_brick"), dir.display());
+    // `exec`: brick itself is the terminal's foreground process, so Ctrl-C reaches only brick.
+    // Without it a shell that stays brick's parent (dash, CI's /bin/sh) dies of the SIGINT too.
+    let mut line = format!("exec {} -C {}", env!("CARGO_BIN_EXE_brick"), dir.display());
     for a in args {
         line.push(' ');
         line.push_str(a);
     }
     let mut c = Command::new("script");
-    c.args(["-qfec", &line, "/dev/null"]).env_remove("NO_COLOR");
+    c.args(["-qfec", &line, "/dev/null"])
+        .env("SHELL", "/bin/sh")
+        .env_remove("NO_COLOR");
     Some(c)
 }
 
