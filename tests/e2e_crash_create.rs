@@ -4,6 +4,10 @@
 //! run must neither lose the machine nor deploy it twice. The interrupted create is recorded
 //! as possibly created (tainted), the next plan replaces it and says why, and the apply adopts
 //! the machine MAAS is already deploying for brick.
+//!
+//! Ctrl-C while the next run settles that journal (MAAS answering slowly): once lets the
+//! settling finish, folds it into the state and stops; twice stops at once and leaves the
+//! unsettled create in the journal for the run after. The lock is released either way.
 
 mod support;
 
@@ -42,11 +46,11 @@ fn count_ops(sim: &Simulator, op: &str) -> usize {
         .count()
 }
 
-#[test]
-fn a_create_killed_mid_deploy_is_recorded_as_possibly_created_and_replaced_without_deploying_twice()
-{
+/// Starts a MAAS simulator whose deploy takes about ten seconds, runs `brick apply` for
+/// [`ONE_MACHINE`] and kills it (SIGKILL) while MAAS deploys, then removes the stale lock as a
+/// user would. The journal holds the unfinished create.
+fn killed_mid_deploy() -> (tokio::runtime::Runtime, Simulator, Dir) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    // A deploy takes about ten seconds here, long enough to kill brick in the middle of it.
     let sim = rt
         .block_on(Simulator::start(SimOptions {
             time_scale: 1.0 / 60.0,
@@ -76,6 +80,14 @@ fn a_create_killed_mid_deploy_is_recorded_as_possibly_created_and_replaced_witho
     assert!(lock.stale);
     let o = run(&d, &sim, &["force-unlock", &lock.holder.id]);
     assert!(o.status.success(), "{}", text(&o));
+
+    (rt, sim, d)
+}
+
+#[test]
+fn a_create_killed_mid_deploy_is_recorded_as_possibly_created_and_replaced_without_deploying_twice()
+{
+    let (rt, sim, d) = killed_mid_deploy();
 
     // The next plan settles the journal: the machine may exist, so it is kept, tainted, and
     // replaced, with a note saying why.
@@ -144,5 +156,95 @@ fn a_create_killed_mid_deploy_is_recorded_as_possibly_created_and_replaced_witho
     assert!(inst.get("tainted_reason").is_none(), "{inst}");
     let o = run(&d, &sim, &["plan", "--detailed-exitcode"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    drop(rt);
+}
+
+/// Starts `brick plan` on the killed run's journal with every MAAS answer slowed down, and waits
+/// until brick is settling it.
+fn settling_slowly(d: &Dir, sim: &Simulator) -> Running {
+    sim.set_latency(Duration::from_secs(2));
+    let mut cmd = support::command(d.path(), &["plan"]);
+    with_maas(&mut cmd, sim);
+    let mut plan = Running::start(cmd);
+    plan.wait_for("change(s) from an interrupted apply.");
+    plan
+}
+
+fn lock_is_free(d: &Dir) -> bool {
+    let store = brick_state::StateStore::new(d.path().join("brick.state.json"), "test");
+    store.lock_status().unwrap().is_none()
+}
+
+#[test]
+fn an_interrupt_while_settling_the_journal_lets_the_settling_finish_then_stops() {
+    let (rt, sim, d) = killed_mid_deploy();
+    let mut plan = settling_slowly(&d, &sim);
+    plan.interrupt();
+    plan.wait_for("Interrupt received: settling the interrupted apply's changes first");
+    let (code, out) = plan.finish();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("maas_machine.node: an interrupted create may have created an object"),
+        "the settling finished:\n{out}"
+    );
+    assert!(
+        out.contains("plan interrupted; nothing was started."),
+        "{out}"
+    );
+    assert!(!out.contains("Plan:"), "no plan was made: {out}");
+    // What was settled is in the state, and the lock is free for the next run.
+    let inst = &d.state()["resources"][0]["instances"][0];
+    assert_eq!(inst["tainted"], true, "{inst}");
+    assert!(lock_is_free(&d));
+
+    sim.set_latency(Duration::ZERO);
+    let o = run(&d, &sim, &["plan"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        !out.contains("an interrupted create may have created an object that"),
+        "settled once: {out}"
+    );
+    assert!(
+        out.contains("# maas_machine.node is tainted, so must be replaced"),
+        "{out}"
+    );
+    drop(rt);
+}
+
+#[test]
+fn a_second_interrupt_while_settling_stops_at_once_and_the_next_run_settles_the_rest() {
+    let (rt, sim, d) = killed_mid_deploy();
+    let mut plan = settling_slowly(&d, &sim);
+    plan.interrupt();
+    plan.wait_for("Interrupt received: settling the interrupted apply's changes first");
+    plan.interrupt();
+    let (code, out) = plan.finish();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("Second interrupt: stopped settling; the unsettled changes stay in the journal for the next run."),
+        "{out}"
+    );
+    assert!(
+        !out.contains("an interrupted create may have created an object"),
+        "the settling was cut short: {out}"
+    );
+    assert!(lock_is_free(&d));
+    // Nothing was lost: the unfinished create is still pending, so the next run settles it.
+    sim.set_latency(Duration::ZERO);
+    let o = run(&d, &sim, &["plan"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("maas_machine.node: an interrupted create may have created an object"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# maas_machine.node is tainted, so must be replaced"),
+        "{out}"
+    );
+    let o = run(&d, &sim, &["apply", "--auto-approve"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(count_ops(&sim, "deploy"), 1, "deployed once");
     drop(rt);
 }

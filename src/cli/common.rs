@@ -325,6 +325,8 @@ pub async fn lock_and_load(
     operation: &str,
     providers: &ProviderSet,
 ) -> Option<LockedState> {
+    // From here on an interruption is counted instead of ending brick while it holds the lock.
+    let _ = super::interrupts::Interrupts::install();
     let store = ctx.store();
     let lock = match store.lock(operation) {
         Ok(l) => l,
@@ -365,7 +367,7 @@ pub async fn lock_and_load(
         // one lets the settling finish and then stops; a second stops asking providers at
         // once. Either way what was settled is folded into the state, the rest stays in the
         // journal for the next run, and the lock is released.
-        let mut interrupts = super::run::Interrupts::install();
+        let mut interrupts = super::interrupts::Interrupts::install();
         let mut can_interrupt = true;
         let mut interrupted = false;
         let notes = {

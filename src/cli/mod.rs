@@ -7,6 +7,7 @@
 mod common;
 pub mod console;
 pub mod fmt;
+mod interrupts;
 pub mod lab;
 mod run;
 mod state_cmd;

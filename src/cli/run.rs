@@ -12,6 +12,7 @@ use super::PlanArgs;
 use super::common::{
     Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of,
 };
+use super::interrupts::Interrupts;
 use super::statefile::{JournalSink, addr_to_state, object_to_state, provider_addr};
 use crate::apply::{ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
@@ -541,53 +542,6 @@ impl EventSink for Tracker {
             _ => {}
         }
         self.inner.emit(e);
-    }
-}
-
-/// Ctrl-C (SIGINT) and, on Unix, SIGTERM as a stream of interruptions.
-pub(super) struct Interrupts {
-    #[cfg(unix)]
-    int: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-}
-
-impl Interrupts {
-    pub(super) fn install() -> Interrupts {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Interrupts {
-                int: signal(SignalKind::interrupt()).ok(),
-                term: signal(SignalKind::terminate()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        Interrupts {}
-    }
-
-    /// Waits for the next interruption; false when none can come any more.
-    pub(super) async fn next(&mut self) -> bool {
-        #[cfg(unix)]
-        {
-            async fn one(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
-                match s {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            }
-            if self.int.is_none() && self.term.is_none() {
-                return false;
-            }
-            tokio::select! {
-                r = one(&mut self.int) => r.is_some(),
-                r = one(&mut self.term) => r.is_some(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            tokio::signal::ctrl_c().await.is_ok()
-        }
     }
 }
 
