@@ -82,6 +82,14 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
     });
     let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // `brick drift`, as CI runs it: nothing moved yet.
+    let o = brick(d, &sim, &["drift"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("No drift (4 object(s) checked)."),
+        "{}",
+        text(&o)
+    );
 
     // kvm5 released behind brick's back.
     let now = std::time::Instant::now();
@@ -98,6 +106,31 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
         "{}",
         text(&o)
     );
+    // `brick drift` says the same, exits 2, and changes nothing (not even the state).
+    let before = std::fs::read(d.join("brick.state.json")).unwrap();
+    let o = brick(d, &sim, &["drift"]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("Objects have changed outside of brick"),
+        "{out}"
+    );
+    assert!(out.contains(r#"maas_machine.node["kvm5"]"#), "{out}");
+    assert!(
+        out.contains("Drift: 0 changed, 1 deleted outside of brick (4 object(s) checked)."),
+        "{out}"
+    );
+    let o = brick(d, &sim, &["drift", "--json"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let drifted: Vec<&str> = j["resource_drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(drifted, [r#"maas_machine.node["kvm5"]"#]);
+    assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
     let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));

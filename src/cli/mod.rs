@@ -113,6 +113,30 @@ pub enum Command {
         #[arg(long = "detailed-exitcode")]
         detailed_exitcode: bool,
     },
+    /// Check whether real objects changed outside of brick (for CI): refreshes every object
+    /// and compares it with the state, changing nothing, not even the state. Exit 0: no
+    /// drift; 2: drift; 1: error.
+    Drift {
+        /// Only check ADDR and what it depends on (repeatable).
+        #[arg(long, value_name = "ADDR")]
+        target: Vec<String>,
+        /// Leave ADDR and what depends on it out of the check (repeatable).
+        #[arg(long, value_name = "ADDR")]
+        exclude: Vec<String>,
+        /// Set a variable: NAME=VALUE (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Read variables from FILE (repeatable).
+        #[arg(long = "var-file", value_name = "FILE")]
+        var_files: Vec<PathBuf>,
+        /// How many objects may be refreshed at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        /// Print the refresh-only plan in Terraform's JSON plan format (drift in
+        /// `resource_drift`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the real objects match the configuration (or apply a saved plan).
     Apply {
         #[command(flatten)]
@@ -265,6 +289,28 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
             out,
             detailed_exitcode,
         } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
+        Command::Drift {
+            target,
+            exclude,
+            vars,
+            var_files,
+            parallelism,
+            json,
+        } => {
+            let args = PlanArgs {
+                destroy: false,
+                refresh: true,
+                refresh_only: true,
+                target,
+                exclude,
+                replace: Vec::new(),
+                vars,
+                var_files,
+                parallelism,
+                json,
+            };
+            run::drift_cmd(&ctx, &args).await
+        }
         Command::Apply {
             args,
             auto_approve,

@@ -307,6 +307,60 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     if detailed && changed { 2 } else { 0 }
 }
 
+/// `brick drift`: a refresh-only plan that ends with a one-line verdict; exit 2 when objects
+/// changed outside of brick (the plan's `--refresh-only --detailed-exitcode`, for CI).
+pub async fn drift_cmd(ctx: &Context, args: &PlanArgs) -> u8 {
+    let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+        return 1;
+    };
+    let Some((p, locked, _)) = make_plan(ctx, &loaded, args, "drift").await else {
+        return 1;
+    };
+    // Every managed object recorded was refreshed, unless the check was narrowed.
+    let checked = (args.target.is_empty() && args.exclude.is_empty()).then(|| {
+        locked
+            .state
+            .resources
+            .iter()
+            .filter(|(a, _)| a.mode == st::Mode::Managed)
+            .map(|(_, r)| r.instances.len())
+            .sum::<usize>()
+    });
+    let prior = if args.json {
+        prior_of(&locked.state, &loaded.providers)
+    } else {
+        Default::default()
+    };
+    let _ = locked.lock.release();
+    drop(locked.state);
+    if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
+        return 1;
+    }
+    if args.json {
+        ctx.ui
+            .out_json(&crate::view::json::plan_json(&p, &prior, &loaded.engine));
+    } else {
+        ctx.ui
+            .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+        ctx.ui.out(&drift_verdict(&p, checked));
+    }
+    if p.drift.is_empty() { 0 } else { 2 }
+}
+
+/// The closing line of `brick drift`: how many objects changed or were deleted outside of
+/// brick, and how many were checked (when known).
+fn drift_verdict(p: &Plan, checked: Option<usize>) -> String {
+    let of = checked.map_or(String::new(), |n| format!(" ({n} object(s) checked)"));
+    if p.drift.is_empty() {
+        return format!("\nNo drift{of}.\n");
+    }
+    let deleted = p.drift.iter().filter(|d| d.after.is_null()).count();
+    format!(
+        "\nDrift: {} changed, {deleted} deleted outside of brick{of}.\n",
+        p.drift.len() - deleted
+    )
+}
+
 /// Writes a saved plan: its JSON encoding and a newline.
 fn write_plan_file(path: &Path, p: &Plan) -> std::io::Result<()> {
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(path)?);
