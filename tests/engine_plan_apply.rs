@@ -366,7 +366,7 @@ async fn shrinking_a_count_deletes_the_highest_indices_with_their_reason() {
     let mut w = World::new();
     let mk = |n: i64| {
         let mut r = data("n", Value::string("x"));
-        r.expansion = Expansion::Count(constant(Value::number(n)));
+        r.expansion = Expansion::Count(constant(Value::number(n)), None);
         config(vec![r])
     };
     w.converge(&mk(3)).await;

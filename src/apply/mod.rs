@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::eval::{Reference, Scope};
 use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr};
-use crate::plan::input::{Configuration, Expansion, ResourceConfig};
+use crate::plan::input::{Configuration, ResourceConfig};
 use crate::plan::model::{Action, Plan, PlanMode, PriorState};
 use crate::plan::planner::{mark_sensitive, plan_call};
 use crate::plan::providers::ProviderSet;
@@ -213,11 +213,7 @@ impl Progress for ProgressSink {
 }
 
 fn shape_of(rc: &ResourceConfig) -> Shape {
-    match rc.expansion {
-        Expansion::Single => Shape::Single,
-        Expansion::Count(_) => Shape::Count,
-        Expansion::ForEach(_) => Shape::ForEach,
-    }
+    rc.expansion.shape()
 }
 
 /// Applies a plan. `prior` is the state the plan was made against (for values of instances
@@ -1168,16 +1164,7 @@ async fn final_plan(
         instances,
         shapes,
     };
-    let each = match &rc.expansion {
-        Expansion::ForEach(e) => {
-            let v = e(&base, &Block::default())?;
-            match &c.addr.key {
-                InstanceKey::Str(k) => v.get(k).cloned().or_else(|| Some(Value::string(k.clone()))),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
+    let each = rc.expansion.each_value(&base, &c.addr.key)?;
     let scope = InstanceScope {
         base: &base,
         key: &c.addr.key,
@@ -1406,15 +1393,7 @@ fn conditions_at_apply(
         instances,
         shapes,
     };
-    let each = match &rc.expansion {
-        Expansion::ForEach(e) => match (e(&base, &Block::default()), &c.addr.key) {
-            (Ok(v), InstanceKey::Str(k)) => {
-                v.get(k).cloned().or_else(|| Some(Value::string(k.clone())))
-            }
-            _ => None,
-        },
-        _ => None,
-    };
+    let each = rc.expansion.each_value(&base, &c.addr.key).ok().flatten();
     let inst = InstanceScope {
         base: &base,
         key: &c.addr.key,

@@ -40,8 +40,185 @@ impl Expansion {
     }
 }
 
-fn err(code: &str, summary: &str, detail: impl Into<String>, e: &Expr) -> Diagnostic {
-    Diagnostic::error(format!("brick::eval::{code}"), summary, detail).at(e.span)
+/// Why a `count` or `for_each` value cannot expand, in Terraform's words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpansionProblem {
+    /// `invalid_count` or `invalid_for_each`.
+    pub code: &'static str,
+    pub summary: &'static str,
+    pub detail: String,
+    pub help: Option<&'static str>,
+}
+
+impl ExpansionProblem {
+    /// The problem as a diagnostic (`brick::eval::CODE`) at `span`.
+    pub fn diagnostic(&self, span: Option<crate::config::Span>) -> Diagnostic {
+        let mut d = Diagnostic::error(
+            format!("brick::eval::{}", self.code),
+            self.summary,
+            self.detail.clone(),
+        );
+        if let Some(s) = span {
+            d = d.at(s);
+        }
+        match self.help {
+            Some(h) => d.help(h),
+            None => d,
+        }
+    }
+}
+
+const SET_HELP: &str = "When working with unknown values in for_each, it's better to use a map value where the keys are defined statically in your configuration and where only the values contain apply-time results. Alternatively, you could use the --target planning option to first apply only the resources that the for_each value depends on, and then apply a second time to fully converge.";
+const MAP_HELP: &str = "When working with unknown values in for_each, it's better to define the map keys statically in your configuration and place apply-time results only in the map values. Alternatively, you could use the --target planning option to first apply only the resources that the for_each value depends on, and then apply a second time to fully converge.";
+
+/// The most instances one block may have.
+pub const MAX_INSTANCES: i64 = 1_000_000;
+
+fn count_problem(detail: impl Into<String>) -> ExpansionProblem {
+    ExpansionProblem {
+        code: "invalid_count",
+        summary: "Invalid count argument",
+        detail: detail.into(),
+        help: None,
+    }
+}
+
+fn for_each_problem(detail: impl Into<String>) -> ExpansionProblem {
+    ExpansionProblem {
+        code: "invalid_for_each",
+        summary: "Invalid for_each argument",
+        detail: detail.into(),
+        help: None,
+    }
+}
+
+/// The number of instances a `count` value asks for, as Terraform decides it: known, not
+/// sensitive, not null, convertible to a whole number (`"3"` is 3), zero or more, and here at
+/// most [`MAX_INSTANCES`].
+pub fn count_of(v: &Value) -> Result<usize, ExpansionProblem> {
+    if v.contains_sensitive() {
+        return Err(count_problem(
+            "Sensitive values, or values derived from sensitive values, cannot be used as count arguments.",
+        ));
+    }
+    if !v.is_known() {
+        return Err(ExpansionProblem {
+            help: Some(
+                "Use literal values or values known at plan time for count, or apply the resources this depends on first with -target.",
+            ),
+            ..count_problem(
+                "The \"count\" value depends on resource attributes that cannot be determined until apply, so brick cannot predict how many instances will be created.",
+            )
+        });
+    }
+    if v.is_null() {
+        return Err(count_problem(
+            "The given \"count\" argument value is null. An integer is required.",
+        ));
+    }
+    let Some(n) = super::evaluator::prim_to_number(v) else {
+        return Err(count_problem(format!(
+            "The given \"count\" argument value is unsuitable: a number is required, not {}.",
+            describe(&v.ty())
+        )));
+    };
+    if !n.is_integer() {
+        return Err(count_problem(format!(
+            "The given \"count\" argument value is unsuitable: {n} is not a whole number."
+        )));
+    }
+    match n.to_i64() {
+        Some(i) if i < 0 => Err(count_problem(
+            "The given \"count\" argument value is unsuitable: must be greater than or equal to zero.",
+        )),
+        Some(i) if i <= MAX_INSTANCES => Ok(i as usize),
+        _ => Err(count_problem(format!(
+            "The given \"count\" argument value ({n}) is too large: brick accepts at most {MAX_INSTANCES} instances."
+        ))),
+    }
+}
+
+/// The instances a `for_each` value asks for (key → `each.value`), as Terraform decides it:
+/// a known, non-null, non-sensitive map or object (its values may be unknown or sensitive:
+/// they become `each.value`), or a wholly known set of strings without nulls.
+pub fn for_each_of(v: &Value) -> Result<BTreeMap<String, Value>, ExpansionProblem> {
+    let unknown = |set: bool| {
+        let (what, holds) = if set {
+            ("set", "values")
+        } else {
+            ("map", "keys")
+        };
+        ExpansionProblem {
+            help: Some(if set { SET_HELP } else { MAP_HELP }),
+            ..for_each_problem(format!(
+                "The \"for_each\" {what} includes {holds} derived from resource attributes that cannot be determined until apply, and so brick cannot determine the full set of keys that will identify the instances of this resource."
+            ))
+        }
+    };
+    if v.is_null() {
+        return Err(for_each_problem(
+            "The given \"for_each\" argument value is unsuitable: the given \"for_each\" argument value is null. A map, or set of strings is allowed.",
+        ));
+    }
+    if v.is_sensitive()
+        || matches!(&v.kind, Kind::Set(_, items) if items.iter().any(Value::contains_sensitive))
+    {
+        return Err(ExpansionProblem {
+            help: Some("Use nonsensitive() on the keys if you are sure they are not secret."),
+            ..for_each_problem(
+                "Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments. If used, the sensitive value could be exposed as a resource instance key.",
+            )
+        });
+    }
+    match &v.kind {
+        Kind::Unknown(ty) => Err(unknown(matches!(ty, Type::Set(_)))),
+        Kind::Map(_, m) | Kind::Object(m) => {
+            if m.len() as i64 > MAX_INSTANCES {
+                return Err(for_each_problem(format!(
+                    "The given \"for_each\" argument value has {} elements: brick accepts at most {MAX_INSTANCES} instances.",
+                    m.len()
+                )));
+            }
+            Ok(m.iter().map(|(k, x)| (k.clone(), x.clone())).collect())
+        }
+        Kind::Set(ety, items) => {
+            if *ety != Type::String && *ety != Type::Dynamic {
+                return Err(for_each_problem(format!(
+                    "The given \"for_each\" argument value is unsuitable: \"for_each\" supports maps and sets of strings, but you have provided a set containing type {ety}."
+                )));
+            }
+            let mut out = BTreeMap::new();
+            for i in items {
+                match &i.kind {
+                    Kind::String(s) => {
+                        out.insert(s.clone(), i.clone());
+                    }
+                    Kind::Unknown(_) => return Err(unknown(true)),
+                    Kind::Null(_) => {
+                        return Err(for_each_problem(
+                            "The given \"for_each\" argument value is unsuitable: \"for_each\" sets must not contain null values.",
+                        ));
+                    }
+                    _ => {
+                        return Err(for_each_problem(format!(
+                            "The given \"for_each\" argument value is unsuitable: \"for_each\" supports maps and sets of strings, but you have provided a set containing {}.",
+                            describe(&i.ty())
+                        )));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(ExpansionProblem {
+            help: Some(
+                "Convert a list of strings with toset(), or build a map with a for expression.",
+            ),
+            ..for_each_problem(format!(
+                "The given \"for_each\" argument value is unsuitable: the \"for_each\" argument must be a map, or set of strings, and you have provided a value of type {}.",
+                v.ty()
+            ))
+        }),
+    }
 }
 
 /// Evaluates `count` / `for_each`. An unknown or sensitive value, a wrong type, a negative
@@ -58,12 +235,14 @@ pub fn expansion(
         (None, None) => (Expansion::Single, Vec::new()),
         (Some(c), Some(_)) => (
             Expansion::Unknown,
-            vec![err(
-                "count_and_for_each",
-                "Invalid combination of \"count\" and \"for_each\"",
-                "The \"count\" and \"for_each\" meta-arguments are mutually-exclusive, only one should be used to be explicit about the number of resources to be created.",
-                c,
-            )],
+            vec![
+                Diagnostic::error(
+                    "brick::eval::count_and_for_each",
+                    "Invalid combination of \"count\" and \"for_each\"",
+                    "The \"count\" and \"for_each\" meta-arguments are mutually-exclusive, only one should be used to be explicit about the number of resources to be created.",
+                )
+                .at(c.span),
+            ],
         ),
         (Some(c), None) => {
             let r = ev.eval(c);
@@ -71,40 +250,10 @@ pub fn expansion(
             let Ok(v) = r else {
                 return (Expansion::Unknown, diags);
             };
-            let bad = |detail: String| err("invalid_count", "Invalid count argument", detail, c);
-            if v.contains_sensitive() {
-                diags.push(bad("Sensitive values, or values derived from sensitive values, cannot be used as count arguments.".into()));
-                return (Expansion::Unknown, diags);
-            }
-            if !v.is_known() {
-                diags.push(bad("The \"count\" value depends on resource attributes that cannot be determined until apply, so brick cannot predict how many instances will be created.".into())
-                    .help("Use literal values or values known at plan time for count, or apply the resources this depends on first with -target."));
-                return (Expansion::Unknown, diags);
-            }
-            if v.is_null() {
-                diags.push(bad(
-                    "The given \"count\" argument value is null. An integer is required.".into(),
-                ));
-                return (Expansion::Unknown, diags);
-            }
-            let Some(n) = super::evaluator::prim_to_number(&v) else {
-                diags.push(bad(format!("The given \"count\" argument value is unsuitable: a number is required, not {}.", describe(&v.ty()))));
-                return (Expansion::Unknown, diags);
-            };
-            if !n.is_integer() {
-                diags.push(bad(format!(
-                    "The given \"count\" argument value is unsuitable: {n} is not a whole number."
-                )));
-                return (Expansion::Unknown, diags);
-            }
-            match n.to_i64() {
-                Some(i) if i < 0 => {
-                    diags.push(bad("The given \"count\" argument value is unsuitable: must be greater than or equal to zero.".into()));
-                    (Expansion::Unknown, diags)
-                }
-                Some(i) if i <= 1_000_000 => (Expansion::Count(i as usize), diags),
-                _ => {
-                    diags.push(bad(format!("The given \"count\" argument value ({n}) is too large: brick accepts at most 1000000 instances.")));
+            match count_of(&v) {
+                Ok(n) => (Expansion::Count(n), diags),
+                Err(p) => {
+                    diags.push(p.diagnostic(Some(c.span)));
                     (Expansion::Unknown, diags)
                 }
             }
@@ -115,59 +264,10 @@ pub fn expansion(
             let Ok(v) = r else {
                 return (Expansion::Unknown, diags);
             };
-            let bad =
-                |detail: String| err("invalid_for_each", "Invalid for_each argument", detail, f);
-            if v.is_null() {
-                diags.push(bad("The given \"for_each\" argument value is unsuitable: the given \"for_each\" argument value is null. A map, or set of strings is allowed.".into()));
-                return (Expansion::Unknown, diags);
-            }
-            if v.is_sensitive()
-                || matches!(&v.kind, Kind::Set(_, items) if items.iter().any(Value::contains_sensitive))
-            {
-                diags.push(bad("Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments. If used, the sensitive value could be exposed as a resource instance key.".into())
-                    .help("Use nonsensitive() on the keys if you are sure they are not secret."));
-                return (Expansion::Unknown, diags);
-            }
-            let unknown_detail = "The \"for_each\" map includes keys derived from resource attributes that cannot be determined until apply, and so brick cannot determine the full set of keys that will identify the instances of this resource.";
-            match &v.kind {
-                Kind::Unknown(_) => {
-                    diags.push(bad(unknown_detail.into()).help("When working with unknown values in for_each, it's better to define the map keys statically in your configuration and place apply-time results only in the map values."));
-                    (Expansion::Unknown, diags)
-                }
-                Kind::Map(_, m) | Kind::Object(m) => {
-                    let out = m.iter().map(|(k, x)| (k.clone(), x.clone())).collect();
-                    (Expansion::ForEach(out), diags)
-                }
-                Kind::Set(ety, items) => {
-                    if *ety != Type::String && *ety != Type::Dynamic {
-                        diags.push(bad(format!("The given \"for_each\" argument value is unsuitable: \"for_each\" supports maps and sets of strings, but you have provided a set containing type {ety}.")));
-                        return (Expansion::Unknown, diags);
-                    }
-                    let mut out = BTreeMap::new();
-                    for i in items {
-                        match &i.kind {
-                            Kind::String(s) => {
-                                out.insert(s.clone(), i.clone());
-                            }
-                            Kind::Unknown(_) => {
-                                diags.push(bad(unknown_detail.into()));
-                                return (Expansion::Unknown, diags);
-                            }
-                            Kind::Null(_) => {
-                                diags.push(bad("The given \"for_each\" argument value is unsuitable: \"for_each\" sets must not contain null values.".into()));
-                                return (Expansion::Unknown, diags);
-                            }
-                            _ => {
-                                diags.push(bad(format!("The given \"for_each\" argument value is unsuitable: \"for_each\" supports maps and sets of strings, but you have provided a set containing {}.", describe(&i.ty()))));
-                                return (Expansion::Unknown, diags);
-                            }
-                        }
-                    }
-                    (Expansion::ForEach(out), diags)
-                }
-                _ => {
-                    diags.push(bad(format!("The given \"for_each\" argument value is unsuitable: the \"for_each\" argument must be a map, or set of strings, and you have provided a value of type {}.", v.ty()))
-                        .help("Convert a list of strings with toset(), or build a map with a for expression."));
+            match for_each_of(&v) {
+                Ok(m) => (Expansion::ForEach(m), diags),
+                Err(p) => {
+                    diags.push(p.diagnostic(Some(f.span)));
                     (Expansion::Unknown, diags)
                 }
             }

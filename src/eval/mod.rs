@@ -124,7 +124,9 @@ pub use evaluator::{
     EmptyScope, console_display, convert_with_defaults, evaluate, evaluate_const,
     evaluate_template, evaluate_with, is_true, reference_text, type_expression, value_to_display,
 };
-pub use expand::{Expansion, InstanceScope, expansion};
+pub use expand::{
+    Expansion, ExpansionProblem, InstanceScope, MAX_INSTANCES, count_of, expansion, for_each_of,
+};
 pub use inputs::{
     CliVar, VariableInput, VariableSource, check_validation, env_inputs, gather_inputs,
     parse_var_flag, parse_vars_file, reads_only_variables, resolve_variables,

@@ -811,12 +811,12 @@ impl Builder<'_, '_> {
             (Some(c), _) => {
                 refs.extend(expr_refs(c));
                 described.insert("count_expression".into(), self.describe.expression(c));
-                Expansion::Count(expr_fn(c.clone(), env.clone()))
+                Expansion::Count(expr_fn(c.clone(), env.clone()), Some(c.span))
             }
             (None, Some(f)) => {
                 refs.extend(expr_refs(f));
                 described.insert("for_each_expression".into(), self.describe.expression(f));
-                Expansion::ForEach(expr_fn(f.clone(), env.clone()))
+                Expansion::ForEach(expr_fn(f.clone(), env.clone()), Some(f.span))
             }
             _ => Expansion::Single,
         };
@@ -992,11 +992,11 @@ impl Builder<'_, '_> {
         let expansion = match (&r.count, &r.for_each) {
             (Some(c), _) => {
                 refs.extend(expr_refs(c));
-                Expansion::Count(expr_fn(c.clone(), env.clone()))
+                Expansion::Count(expr_fn(c.clone(), env.clone()), Some(c.span))
             }
             (None, Some(f)) => {
                 refs.extend(expr_refs(f));
-                Expansion::ForEach(expr_fn(f.clone(), env.clone()))
+                Expansion::ForEach(expr_fn(f.clone(), env.clone()), Some(f.span))
             }
             _ => Expansion::Single,
         };

@@ -27,14 +27,49 @@ pub fn constant(v: Value) -> EvalFn {
     Arc::new(move |_, _| Ok(v.clone()))
 }
 
-/// How many instances a resource has.
+/// How many instances a resource has; the expression's source span, where there is one,
+/// places the diagnostics about its value.
 #[derive(Clone)]
 pub enum Expansion {
     Single,
     /// `count = EXPR` (a whole number).
-    Count(EvalFn),
+    Count(EvalFn, Option<crate::config::Span>),
     /// `for_each = EXPR` (a map, or a set of strings).
-    ForEach(EvalFn),
+    ForEach(EvalFn, Option<crate::config::Span>),
+}
+
+impl Expansion {
+    /// How references see the instances gathered.
+    pub fn shape(&self) -> super::scope::Shape {
+        use super::scope::Shape;
+        match self {
+            Expansion::Single => Shape::Single,
+            Expansion::Count(..) => Shape::Count,
+            Expansion::ForEach(..) => Shape::ForEach,
+        }
+    }
+
+    /// `each.value` of the instance `key` (evaluating `for_each` in `scope`); `None` without
+    /// `for_each`.
+    pub fn each_value(
+        &self,
+        scope: &dyn Scope,
+        key: &crate::addr::InstanceKey,
+    ) -> Result<Option<Value>, Diagnostics> {
+        let Expansion::ForEach(e, _) = self else {
+            return Ok(None);
+        };
+        let crate::addr::InstanceKey::Str(k) = key else {
+            return Ok(None);
+        };
+        let v = e(scope, &Block::default())?;
+        Ok(Some(
+            crate::eval::for_each_of(&v)
+                .ok()
+                .and_then(|mut m| m.remove(k))
+                .unwrap_or_else(|| Value::string(k.clone())),
+        ))
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

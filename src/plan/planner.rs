@@ -714,77 +714,59 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// The instance keys (with `each.value`) of `count` / `for_each` evaluated in `scope`;
-/// `what` names the object in diagnostics.
+/// The instance keys (with `each.value`) of `count` / `for_each` evaluated in `scope`, with
+/// Terraform's rules (`eval::count_of`, `eval::for_each_of`: the values of a `for_each` map may
+/// be unknown or sensitive, its keys may not); `what` names the object when the expression has
+/// no source location.
 pub(crate) fn expand_with(
     expansion: &Expansion,
     scope: &dyn crate::eval::Scope,
     what: &str,
 ) -> Result<(Shape, Keys), Diagnostic> {
-    {
-        match expansion {
-            Expansion::Single => Ok((Shape::Single, vec![(InstanceKey::None, None)])),
-            Expansion::Count(e) => {
-                let v = e(scope, &Block::default()).map_err(|ds| {
-                    ds.into_iter()
-                        .next()
-                        .unwrap_or_else(|| bad_count(what, "it failed to evaluate"))
-                })?;
-                if !v.is_known() {
-                    return Err(bad_count(what, "its value is known only after apply"));
-                }
-                let n = v
-                    .unmark_deep()
-                    .0
-                    .as_number()
-                    .and_then(|n| n.to_i64())
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| bad_count(what, "it must be a whole number, zero or more"))?;
-                Ok((
-                    Shape::Count,
-                    (0..n).map(|i| (InstanceKey::Int(i), None)).collect(),
-                ))
-            }
-            Expansion::ForEach(e) => {
-                let v = e(scope, &Block::default()).map_err(|ds| {
-                    ds.into_iter()
-                        .next()
-                        .unwrap_or_else(|| bad_for_each(what, "it failed to evaluate"))
-                })?;
-                if !v.is_wholly_known() {
-                    return Err(bad_for_each(what, "its keys are known only after apply"));
-                }
-                let (plain, _) = v.unmark_deep();
-                match &plain.kind {
-                    Kind::Map(_, m) | Kind::Object(m) => Ok((
-                        Shape::ForEach,
-                        m.iter()
-                            .map(|(k, x)| (InstanceKey::Str(k.clone()), Some(x.clone())))
-                            .collect(),
-                    )),
-                    Kind::Set(_, xs) => xs
-                        .iter()
-                        .map(|x| match x.as_str() {
-                            Some(s) => Ok((InstanceKey::Str(s.to_string()), Some(x.clone()))),
-                            None => Err(bad_for_each(what, "a set must contain strings")),
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                        .map(|v| (Shape::ForEach, v)),
-                    Kind::Null(_) => Err(bad_for_each(what, "it is null")),
-                    _ => Err(bad_for_each(what, "it must be a map, or a set of strings")),
-                }
-            }
+    let evaluated = |e: &crate::plan::input::EvalFn| {
+        e(scope, &Block::default()).map_err(|ds| {
+            ds.into_iter().next().unwrap_or_else(|| {
+                Diagnostic::error(
+                    "brick::eval::invalid_expansion",
+                    "Invalid count or for_each argument",
+                    format!("The count or for_each of {what} failed to evaluate."),
+                )
+            })
+        })
+    };
+    let placed = |p: crate::eval::ExpansionProblem, span: &Option<crate::config::Span>| {
+        let d = p.diagnostic(*span);
+        if span.is_some() {
+            d
+        } else {
+            let detail = format!("{what}: {}", d.detail);
+            Diagnostic { detail, ..d }
+        }
+    };
+    match expansion {
+        Expansion::Single => Ok((Shape::Single, vec![(InstanceKey::None, None)])),
+        Expansion::Count(e, span) => {
+            let n = crate::eval::count_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
+            Ok((
+                Shape::Count,
+                (0..n as i64).map(|i| (InstanceKey::Int(i), None)).collect(),
+            ))
+        }
+        Expansion::ForEach(e, span) => {
+            let m = crate::eval::for_each_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
+            Ok((
+                Shape::ForEach,
+                m.into_iter()
+                    .map(|(k, x)| (InstanceKey::Str(k), Some(x)))
+                    .collect(),
+            ))
         }
     }
 }
 
 impl<'a> Planner<'a> {
     fn set_from_prior(&mut self, rc: &ResourceConfig, module: &str) {
-        let shape = match rc.expansion {
-            Expansion::Single => Shape::Single,
-            Expansion::Count(_) => Shape::Count,
-            Expansion::ForEach(_) => Shape::ForEach,
-        };
+        let shape = rc.expansion.shape();
         let addr = rc.addr.in_module(module);
         let vals: BTreeMap<InstanceKey, Value> = self
             .prior_instances_of(&addr)
@@ -1430,22 +1412,4 @@ fn prevent_destroy(addr: &InstanceAddr) -> Diagnostic {
         ),
     )
     .help("To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target.")
-}
-
-fn bad_count(what: &str, why: &str) -> Diagnostic {
-    Diagnostic::error(
-        "brick::plan::invalid_count",
-        "Invalid count argument",
-        format!("The count of {what} cannot be used: {why}."),
-    )
-    .help("count must be a whole number known before apply; use --target to apply what it depends on first.")
-}
-
-fn bad_for_each(what: &str, why: &str) -> Diagnostic {
-    Diagnostic::error(
-        "brick::plan::invalid_for_each",
-        "Invalid for_each argument",
-        format!("The for_each of {what} cannot be used: {why}."),
-    )
-    .help("for_each must be a map or a set of strings whose keys are known before apply.")
 }

@@ -12,7 +12,7 @@ use brick_provider_api::{Type, Value};
 use brick_provider_api::schema::Block;
 
 use super::address::{InstanceKey, ResourceAddr, ResourceMode};
-use super::input::{Configuration, Expansion};
+use super::input::Configuration;
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
 use crate::graph::Node;
@@ -368,11 +368,7 @@ pub fn eval_value_node(
                 .map(|n| format!("module.{n}"))
                 .collect::<Vec<_>>()
                 .join(".");
-            let shape = match c.expansion {
-                Expansion::Single => Shape::Single,
-                Expansion::Count(_) => Shape::Count,
-                Expansion::ForEach(_) => Shape::ForEach,
-            };
+            let shape = c.expansion.shape();
             for caller in w.instances_of(&c.module) {
                 let scope = ModuleView {
                     working: w,
@@ -436,11 +432,7 @@ pub fn values_from_state(config: &Configuration, prior: &super::model::PriorStat
         .resources
         .iter()
         .map(|rc| {
-            let shape = match rc.expansion {
-                Expansion::Single => Shape::Single,
-                Expansion::Count(_) => Shape::Count,
-                Expansion::ForEach(_) => Shape::ForEach,
-            };
+            let shape = rc.expansion.shape();
             (&rc.addr, shape)
         })
         .collect();
