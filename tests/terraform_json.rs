@@ -33,8 +33,7 @@ fn checker() -> Option<&'static Path> {
         .get_or_init(|| match build_checker() {
             Ok(p) => Some(p),
             Err(why) => {
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "skipped: terraform_json tests: {why}");
+                brick_provider_api::testing::skip(&format!("terraform_json tests: {why}"));
                 None
             }
         })

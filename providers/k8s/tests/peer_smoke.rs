@@ -9,17 +9,12 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
 
-/// Says on the terminal that a test is skipped. Written to stderr directly, not through
-/// `eprintln!`, so the test harness does not capture it and plain `cargo test` shows it.
+/// Says that a test is skipped for want of the peer (a failure under `BRICK_TEST_STRICT=1`).
 fn skip() {
-    use std::io::Write;
-    // libtest names each test's thread after the test.
-    let current = std::thread::current();
-    let test = current.name().unwrap_or("test");
-    let _ = writeln!(std::io::stderr(), "{test}: {SKIP}");
+    brick_provider_api::testing::skip(SKIP);
 }
 
-const SKIP: &str = "skipped: no Kubernetes API — run tests/peers/up.sh k8s";
+const SKIP: &str = "no Kubernetes API — run tests/peers/up.sh k8s";
 
 async fn client() -> Option<Client> {
     let Some(path) = std::env::var_os("BRICK_PEERS_KUBECONFIG") else {

@@ -11,17 +11,12 @@ use rdkafka::admin::{
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
-/// Says on the terminal that a test is skipped. Written to stderr directly, not through
-/// `eprintln!`, so the test harness does not capture it and plain `cargo test` shows it.
+/// Says that a test is skipped for want of the peer (a failure under `BRICK_TEST_STRICT=1`).
 fn skip() {
-    use std::io::Write;
-    // libtest names each test's thread after the test.
-    let current = std::thread::current();
-    let test = current.name().unwrap_or("test");
-    let _ = writeln!(std::io::stderr(), "{test}: {SKIP}");
+    brick_provider_api::testing::skip(SKIP);
 }
 
-const SKIP: &str = "skipped: no Kafka — run tests/peers/up.sh kafka";
+const SKIP: &str = "no Kafka — run tests/peers/up.sh kafka";
 
 fn admin() -> Option<AdminClient<DefaultClientContext>> {
     let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP") else {

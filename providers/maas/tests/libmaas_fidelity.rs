@@ -24,8 +24,8 @@ fn venv_python() -> Option<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_libmaas_lists_allocates_lays_out_deploys_releases_and_commissions() {
     let Some(python) = venv_python() else {
-        eprintln!(
-            "SKIPPED: python-libmaas venv absent; run providers/maas/tests/fidelity/setup.sh"
+        brick_provider_api::testing::skip(
+            "python-libmaas venv absent; run providers/maas/tests/fidelity/setup.sh",
         );
         return;
     };

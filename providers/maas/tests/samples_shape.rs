@@ -19,7 +19,7 @@ fn samples() -> Option<PathBuf> {
     ];
     let found = candidates.iter().find(|d| d.is_dir()).cloned();
     if found.is_none() {
-        eprintln!("SKIPPED: shared/samples/maas is absent beside the repository");
+        brick_provider_api::testing::skip("shared/samples/maas is absent beside the repository");
     }
     found
 }
