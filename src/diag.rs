@@ -92,6 +92,58 @@ impl Diagnostic {
         WithSource { diag: self, file }
     }
 
+    /// This diagnostic in Terraform's machine-readable form (`terraform validate -json`,
+    /// `views/json/diagnostic.go`): `severity`, `summary`, `detail`, and where there is a source
+    /// location a `range` (file name relative to the configuration, 1-based line and column,
+    /// byte offset) and a `snippet` (the enclosing block's header as `context`, the source lines
+    /// of the range as `code`, the highlight's byte offsets within them). brick adds its stable
+    /// `code` and the `help` line.
+    pub fn to_json(&self, files: &[SourceFile]) -> serde_json::Value {
+        let mut o = serde_json::Map::new();
+        o.insert(
+            "severity".into(),
+            (if self.is_error() { "error" } else { "warning" }).into(),
+        );
+        o.insert("summary".into(), self.summary.clone().into());
+        o.insert("detail".into(), self.detail.clone().into());
+        if let Some(span) = self.span
+            && let Some(f) = files.get(span.file)
+        {
+            let text = f.text.as_str();
+            let (start, end) = (span.start.min(text.len()), span.end.min(text.len()));
+            let pos = |offset: usize| {
+                let (line, column) = line_col(text, offset);
+                serde_json::json!({ "line": line, "column": column, "byte": offset })
+            };
+            let name = f.path.to_string_lossy();
+            let name = name.strip_prefix("./").unwrap_or(&name).to_string();
+            o.insert(
+                "range".into(),
+                serde_json::json!({ "filename": name, "start": pos(start), "end": pos(end) }),
+            );
+            let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[end.max(start)..]
+                .find('\n')
+                .map_or(text.len(), |i| end.max(start) + i);
+            o.insert(
+                "snippet".into(),
+                serde_json::json!({
+                    "context": block_context(text, line_start),
+                    "code": &text[line_start..line_end],
+                    "start_line": line_col(text, start).0,
+                    "highlight_start_offset": start - line_start,
+                    "highlight_end_offset": end.max(start) - line_start,
+                    "values": [],
+                }),
+            );
+        }
+        o.insert("code".into(), self.code.clone().into());
+        if let Some(h) = &self.help {
+            o.insert("help".into(), h.clone().into());
+        }
+        serde_json::Value::Object(o)
+    }
+
     /// "file:line:col" of the span, when there is one.
     pub fn location(&self, files: &[SourceFile]) -> Option<String> {
         let span = self.span?;
@@ -99,6 +151,29 @@ impl Diagnostic {
         let (line, col) = line_col(&f.text, span.start);
         Some(format!("{}:{line}:{col}", f.path.display()))
     }
+}
+
+/// The header of the top-level block that contains the line starting at `line_start`
+/// (`resource "brick_data" "a"`), as Terraform's snippets name their context; `None` outside
+/// any block.
+fn block_context(text: &str, line_start: usize) -> Option<String> {
+    let mut depth = 0i32;
+    for line in text[..line_start].lines().rev() {
+        let trimmed = line.trim_end();
+        if line.starts_with(|c: char| !c.is_whitespace()) {
+            if trimmed == "}" {
+                depth += 1;
+                continue;
+            }
+            if let Some(header) = trimmed.strip_suffix('{') {
+                if depth == 0 {
+                    return Some(header.trim_end().to_string());
+                }
+                depth -= 1;
+            }
+        }
+    }
+    None
 }
 
 /// Whether any diagnostic is an error.

@@ -178,3 +178,60 @@ fn path_root_module_and_cwd_are_terraforms_in_the_console() {
     let cwd = dir.path().canonicalize().unwrap();
     assert_eq!(out, format!("\".\"\n\".\"\n\"{}\"\n", cwd.display()));
 }
+
+#[test]
+fn validate_json_is_terraforms_document_with_ranges_and_snippets() {
+    // The same configuration given to Terraform 1.15 (with terraform_data, four bytes longer)
+    // gave range 5:11 (byte 73) to 5:17 (byte 79), the block header as context and the
+    // highlight at offsets 10..16 of the code line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "variable \"n\" {\n  default = 1\n}\nresource \"brick_data\" \"a\" {\n  input = var.nn\n}\n",
+    )
+    .unwrap();
+    let (code, out, _) = brick(dir.path(), &["validate", "--json"], "");
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["error_count"], 1);
+    assert_eq!(v["warning_count"], 0);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["summary"], "Reference to undeclared input variable");
+    assert_eq!(
+        d["range"],
+        serde_json::json!({
+            "filename": "main.hcl",
+            "start": {"line": 5, "column": 11, "byte": 69},
+            "end": {"line": 5, "column": 17, "byte": 75},
+        })
+    );
+    assert_eq!(
+        d["snippet"],
+        serde_json::json!({
+            "context": "resource \"brick_data\" \"a\"",
+            "code": "  input = var.nn",
+            "start_line": 5,
+            "highlight_start_offset": 10,
+            "highlight_end_offset": 16,
+            "values": [],
+        })
+    );
+    assert_eq!(d["code"], "brick::config::undeclared_reference");
+
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "resource \"brick_data\" \"a\" {\n  input = 1\n}\n",
+    )
+    .unwrap();
+    let (code, out, _) = brick(dir.path(), &["validate", "--json"], "");
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"format_version": "1.0", "valid": true, "error_count": 0,
+            "warning_count": 0, "diagnostics": []})
+    );
+}

@@ -155,10 +155,8 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if json {
-        let list: Vec<_> = diags
-            .iter()
-            .map(|d| serde_json::json!({"severity": if d.is_error() {"error"} else {"warning"}, "summary": d.summary, "detail": d.detail, "code": d.code, "help": d.help, "location": d.location(&files)}))
-            .collect();
+        // Terraform's `validate -json` document, so tools written for it read ours.
+        let list: Vec<_> = diags.iter().map(|d| d.to_json(&files)).collect();
         ctx.ui.out(&format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({"format_version": "1.0", "valid": errors == 0, "error_count": errors, "warning_count": diags.len() - errors, "diagnostics": list})).unwrap_or_default()

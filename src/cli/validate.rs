@@ -47,46 +47,6 @@ fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diag
     Diagnostic::error(format!("brick::config::{code}"), summary, detail).at(span)
 }
 
-/// Loads `dir` and validates it; prints diagnostics to stderr. Exit 0 when valid, 1 if not.
-pub fn run(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    schemas: &BTreeMap<String, ProviderSchema>,
-    json: bool,
-) -> ExitCode {
-    let (config, mut diags) = crate::config::load(fs, dir);
-    let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
-    if let Some(c) = &config
-        && !has_errors(&diags)
-    {
-        diags.extend(validate(c, schemas));
-    }
-    if json {
-        let list: Vec<_> = diags
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "severity": if d.is_error() { "error" } else { "warning" },
-                    "code": d.code, "summary": d.summary, "detail": d.detail,
-                    "help": d.help, "location": d.location(&files),
-                })
-            })
-            .collect();
-        let out = serde_json::json!({ "valid": !has_errors(&diags), "diagnostics": list });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    } else {
-        render(&diags, &files);
-        if !has_errors(&diags) {
-            println!("Success! The configuration is valid.");
-        }
-    }
-    if has_errors(&diags) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
 /// Renders diagnostics to stderr with miette (source snippets, labels, help).
 pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
     for d in diags {
