@@ -4,11 +4,9 @@
 //! problem — undeclared references (with "did you mean"), unknown resource types and
 //! arguments, wrong argument types where they are known, unsuitable `count`/`for_each`
 //! values, reference cycles (listing the cycle), invalid `moved`/`removed`/`import`
-//! addresses. [`run`] is the CLI entry: load, validate, render, exit code.
+//! addresses. The `validate` command itself is `cli::run::validate`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::ExitCode;
 
 use brick_provider_api::schema::{
     Attribute as SchemaAttr, Block as SchemaBlock, ProviderSchema, ResourceSchema,
@@ -16,7 +14,7 @@ use brick_provider_api::schema::{
 use brick_provider_api::{Type, Value};
 
 use crate::addr::{Target, parse_target};
-use crate::config::{Config, Expr, FileSystem, Module, ResourceMode, Span};
+use crate::config::{Config, Expr, Module, ResourceMode, Span};
 use crate::diag::{Diagnostic, did_you_mean, has_errors};
 use crate::eval::scope::ModuleScope;
 use crate::eval::{
