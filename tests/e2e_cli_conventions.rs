@@ -505,6 +505,41 @@ fn apply_json_needs_auto_approve_and_a_failed_apply_ends_with_json_diagnostics_n
     );
     assert_eq!(diag["diagnostic"]["range"]["start"]["line"], 5, "{diag}");
     assert!(diag["@timestamp"].is_string(), "{diag}");
+
+    // State errors too: a lock held by another brick.
+    let store = brick_state::StateStore::new(d.path().join("brick.state.json"), "test");
+    let lock = store.lock("apply").unwrap();
+    let r = brick(&d, &["apply", "--json", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let l = lines(&r);
+    assert!(
+        l.iter().any(|j| j["type"] == "diagnostic"
+            && j["diagnostic"]["detail"]
+                .as_str()
+                .is_some_and(|t| t.contains(&lock.info().id))),
+        "{}",
+        r.stdout
+    );
+    drop(lock);
+}
+
+#[test]
+fn plan_json_keeps_stdout_one_document_and_gives_diagnostics_as_json_lines_on_stderr() {
+    let d = Dir::new(WORD);
+    write(&d, "extra.vars", "nope = 1\n");
+    let r = brick(&d, &["plan", "--json", "--var-file", "extra.vars"]).ok();
+    assert_eq!(r.json()["output_changes"]["w"]["after"], "default");
+    let diag: serde_json::Value = serde_json::from_str(r.stderr.trim())
+        .unwrap_or_else(|e| panic!("stderr is not one JSON line ({e}): {}", r.stderr));
+    assert_eq!(diag["type"], "diagnostic");
+    assert_eq!(diag["@level"], "warn");
+    assert_eq!(diag["diagnostic"]["severity"], "warning");
+    assert_eq!(
+        diag["diagnostic"]["summary"],
+        "Value for undeclared variable"
+    );
+    assert_eq!(diag["diagnostic"]["range"]["filename"], "extra.vars");
+    assert_eq!(diag["diagnostic"]["range"]["start"]["line"], 1);
 }
 
 #[test]
@@ -518,7 +553,10 @@ fn a_refresh_only_apply_asks_whether_to_update_the_state_not_to_perform_actions(
     let d = Dir::new("resource \"maas_tag\" \"t\" {\n  name = \"rack1\"\n}\n");
     let url = sim.url().to_string();
     let key = sim.api_key();
-    let maas_env = [("MAAS_API_URL", url.as_str()), ("MAAS_API_KEY", key.as_str())];
+    let maas_env = [
+        ("MAAS_API_URL", url.as_str()),
+        ("MAAS_API_KEY", key.as_str()),
+    ];
     brick_env(&d, &["apply", "--auto-approve"], &maas_env).ok();
     // The tag is deleted behind brick's back: drift.
     sim.with_world(|w| w.tags.remove("rack1"))
@@ -533,9 +571,7 @@ fn a_refresh_only_apply_asks_whether_to_update_the_state_not_to_perform_actions(
     let (code, out) = r.finish();
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains(
-            "Would you like to update the brick state to reflect these detected changes?"
-        ),
+        out.contains("Would you like to update the brick state to reflect these detected changes?"),
         "{out}"
     );
     assert!(
@@ -544,7 +580,10 @@ fn a_refresh_only_apply_asks_whether_to_update_the_state_not_to_perform_actions(
         ),
         "{out}"
     );
-    assert!(!out.contains("Do you want to perform these actions?"), "{out}");
+    assert!(
+        !out.contains("Do you want to perform these actions?"),
+        "{out}"
+    );
     let r = brick(&d, &["state", "list"]).ok();
     assert_eq!(r.stdout, "maas_tag.t\n", "declined: the state is unchanged");
 }

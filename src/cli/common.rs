@@ -340,6 +340,17 @@ impl Context {
     /// Reports a state error on stderr.
     pub fn state_error(&self, e: &st::StateError) {
         use miette::Diagnostic as _;
+        if self.ui.json != JsonDiagnostics::Off {
+            let code = e
+                .code()
+                .map_or_else(|| "brick::state::error".to_string(), |c| c.to_string());
+            let mut d = Diagnostic::error(code, "State error", e.to_string());
+            if let Some(h) = e.help() {
+                d = d.help(h.to_string());
+            }
+            self.ui.diagnostics(&[d], &[]);
+            return;
+        }
         let style = self.ui.style();
         let mut out = format!("\n{} {e}\n", style.red(&style.bold("Error:")));
         if let Some(h) = e.help() {
