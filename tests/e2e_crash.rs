@@ -109,7 +109,7 @@ fn kill_nine_during_apply_always_leaves_a_loadable_state_and_a_rerun_converges()
             assert_eq!(out.status.code(), Some(1));
             assert!(String::from_utf8_lossy(&out.stderr).contains("stale"));
             assert!(
-                brick(d.path(), &["force-unlock", &status.holder.id])
+                brick(d.path(), &["force-unlock", "--force", &status.holder.id])
                     .status
                     .success()
             );

@@ -78,7 +78,7 @@ fn killed_mid_deploy() -> (tokio::runtime::Runtime, Simulator, Dir) {
         .unwrap()
         .expect("the killed run held the lock");
     assert!(lock.stale);
-    let o = run(&d, &sim, &["force-unlock", &lock.holder.id]);
+    let o = run(&d, &sim, &["force-unlock", "--force", &lock.holder.id]);
     assert!(o.status.success(), "{}", text(&o));
 
     (rt, sim, d)

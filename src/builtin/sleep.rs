@@ -40,55 +40,8 @@ pub fn block() -> Block {
         )
 }
 
-/// Parses a Go duration (`300ms`, `1.5h`, `2h45m`, `0`): a sequence of decimal numbers, each
-/// with a unit of `ns`, `us`, `µs`, `ms`, `s`, `m` or `h`. Negative durations are refused.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let s = text.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err("the duration is empty".into());
-    }
-    if s.starts_with('-') {
-        return Err(format!("{text:?} is negative"));
-    }
-    let s = s.strip_prefix('+').unwrap_or(s);
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(format!("{text:?} has a unit without a number"));
-        }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("{:?} is not a number", &rest[..num_len]))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        let secs = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(format!("{text:?} is missing a unit (s, m, h, ...)")),
-            u => return Err(format!("{text:?} has the unknown unit {u:?}")),
-        };
-        total += n * secs;
-        rest = &rest[unit_len..];
-    }
-    if !total.is_finite() || total > 1e9 {
-        return Err(format!("{text:?} is too long"));
-    }
-    Ok(Duration::from_secs_f64(total))
-}
+/// Go's duration syntax, shared with `timeouts` blocks (see [`crate::config::parse_duration`]).
+pub use crate::config::parse_duration;
 
 fn duration_of(v: &Value, name: &str) -> Result<Duration, String> {
     match v.get(name).and_then(Value::as_str) {

@@ -24,6 +24,21 @@ pub struct Ui {
     pub color: bool,
     pub stdout_tty: bool,
     pub stdin_tty: bool,
+    /// Machine-readable output (`--json` of plan, apply, destroy, drift): diagnostics are
+    /// JSON lines, as Terraform's `-json` UI prints them.
+    pub json: JsonDiagnostics,
+}
+
+/// Where diagnostics go as JSON lines, if they do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonDiagnostics {
+    /// Text on stderr.
+    Off,
+    /// On stdout, among the other lines of a streamed JSON UI (`apply --json`).
+    Stdout,
+    /// On stderr, when stdout holds one JSON document (`plan --json`, `drift --json`) that
+    /// must stay parseable as a whole.
+    Stderr,
 }
 
 impl Ui {
@@ -33,6 +48,7 @@ impl Ui {
             color: !no_color && stdout_tty && std::env::var_os("NO_COLOR").is_none(),
             stdout_tty,
             stdin_tty: std::io::stdin().is_terminal(),
+            json: JsonDiagnostics::Off,
         }
     }
     pub fn style(&self) -> crate::view::text::Style {
@@ -59,6 +75,18 @@ impl Ui {
     /// Renders diagnostics on stderr, Terraform-style, with the source line; returns whether
     /// any is an error.
     pub fn diagnostics(&self, diags: &[Diagnostic], files: &[SourceFile]) -> bool {
+        if self.json != JsonDiagnostics::Off {
+            let now = SystemClock.now_rfc3339();
+            for d in diags {
+                let line = diagnostic_json(d, files, &now);
+                if self.json == JsonDiagnostics::Stdout {
+                    self.out_json(&line);
+                } else {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
+            }
+            return crate::diag::has_errors(diags);
+        }
         let style = self.style();
         let mut err = std::io::stderr().lock();
         for d in diags {
@@ -72,8 +100,16 @@ impl Ui {
         if !self.stdin_tty {
             return Err("No terminal to ask for confirmation on. Run with --auto-approve to apply without asking.".into());
         }
+        self.ask(
+            question,
+            &format!("{explain}\n  Only 'yes' will be accepted to approve."),
+        )
+    }
+
+    /// Prints `question` and `explain` and reads one line: whether it is `yes`.
+    pub fn ask(&self, question: &str, explain: &str) -> Result<bool, String> {
         self.out(&format!(
-            "\n{}\n  {explain}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+            "\n{}\n  {explain}\n\n  Enter a value: ",
             crate::view::text::Style { color: self.color }.bold(question)
         ));
         let mut line = String::new();
@@ -150,12 +186,19 @@ pub struct Context {
     pub state_path: PathBuf,
     pub ui: Ui,
     pub ids: IdSource,
+    /// The command line's `--var` and `--var-file` options, in the order given.
+    pub cli_vars: Vec<eval::CliVar>,
 }
 
 /// Where [`Context::load_inner`] gets the root module's variables.
-enum Variables<'a> {
-    /// From `--var`, `--var-file`, the automatic variable files and the environment.
-    Resolve(&'a [String], &'a [PathBuf]),
+enum Variables {
+    /// From the command line's `--var`/`--var-file` ([`Context::cli_vars`]), the automatic
+    /// variable files and the environment.
+    Resolve,
+    /// As [`Variables::Resolve`] without the command line, and a required variable that has
+    /// no value is unknown instead of an error: for commands that need the configuration's
+    /// shape, never its values (`init`, `graph`), as Terraform asks for no values there.
+    Unresolved,
     /// The values a saved plan recorded.
     Recorded(BTreeMap<String, brick_provider_api::Value>),
 }
@@ -175,6 +218,7 @@ impl Context {
             dir,
             ui,
             ids: Arc::new(|| uuid::Uuid::new_v4().to_string()),
+            cli_vars: Vec::new(),
         }
     }
 
@@ -188,9 +232,10 @@ impl Context {
         st::StateStore::new(&self.state_path, env!("CARGO_PKG_VERSION"))
     }
 
-    /// Loads and evaluates the configuration's inputs; diagnostics are rendered here.
-    pub fn load(&self, vars: &[String], var_files: &[PathBuf]) -> Option<Loaded> {
-        let mut loaded = self.load_with_syntax(vars, var_files)?;
+    /// Loads and evaluates the configuration's inputs (variables from the command line, the
+    /// variable files and the environment); diagnostics are rendered here.
+    pub fn load(&self) -> Option<Loaded> {
+        let mut loaded = self.load_with_syntax()?;
         // The engine's `Configuration` holds its own copy of every expression; the syntax
         // tree is only needed by `console`. Dropping it here frees about a sixth of a large
         // plan's peak memory (3.7 KiB per resource) before the state is read and planned.
@@ -200,8 +245,16 @@ impl Context {
 
     /// [`Context::load`] keeping the configuration's syntax tree (`loaded.config.root`),
     /// for commands that evaluate new expressions against it (`console`).
-    pub fn load_with_syntax(&self, vars: &[String], var_files: &[PathBuf]) -> Option<Loaded> {
-        self.load_inner(Variables::Resolve(vars, var_files))
+    pub fn load_with_syntax(&self) -> Option<Loaded> {
+        self.load_inner(Variables::Resolve)
+    }
+
+    /// [`Context::load`] for commands that need no variable values (`init`, `graph`): a
+    /// required variable without a value is unknown rather than an error.
+    pub fn load_unresolved(&self) -> Option<Loaded> {
+        let mut loaded = self.load_inner(Variables::Unresolved)?;
+        loaded.config.root = crate::config::Module::default();
+        Some(loaded)
     }
 
     /// [`Context::load`] for applying a saved plan: the root variables are the values the plan
@@ -216,61 +269,48 @@ impl Context {
         Some(loaded)
     }
 
-    fn load_inner(&self, variables: Variables<'_>) -> Option<Loaded> {
+    fn load_inner(&self, variables: Variables) -> Option<Loaded> {
         let (config, diags) = crate::config::load(&RealFs, Path::new("."));
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {
             return None;
         }
-        let config = config?;
+        let mut config = config?;
         let env = self.env();
-        let (vars, var_files) = match variables {
-            Variables::Resolve(vars, var_files) => (vars, var_files),
+        let lenient = matches!(variables, Variables::Unresolved);
+        let cli: &[eval::CliVar] = match variables {
+            Variables::Resolve => &self.cli_vars,
+            Variables::Unresolved => &[],
             Variables::Recorded(values) => {
                 let (engine, diags) = from_config(&config, values, env);
                 return self.finish(config, engine, diags);
             }
         };
-        let mut inputs = eval::env_inputs(&std::env::vars().collect::<Vec<_>>());
-        let mut diags = Vec::new();
-        let mut auto: Vec<PathBuf> = Vec::new();
-        if Path::new("brick.vars.hcl").is_file() {
-            auto.push(PathBuf::from("brick.vars.hcl"));
-        }
-        if let Ok(rd) = std::fs::read_dir(".") {
-            let mut more: Vec<PathBuf> = rd
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".auto.vars.hcl"))
-                .collect();
-            more.sort();
-            auto.extend(more);
-        }
-        for (i, f) in auto.iter().chain(var_files).enumerate() {
-            match std::fs::read_to_string(f) {
-                Ok(text) => {
-                    let (ins, d) =
-                        eval::parse_vars_file(&text, config.files.len() + i, &f.to_string_lossy());
-                    inputs.extend(ins);
-                    diags.extend(d);
-                }
-                Err(e) => diags.push(Diagnostic::error(
-                    "brick::cli::var_file",
-                    "Failed to read variables file",
-                    format!("Cannot read {}: {e}.", f.display()),
-                )),
+        // Variable files are numbered after the configuration's files, so diagnostics can
+        // point into them; they join `config.files` only after planning's input is built
+        // (the configuration's digest covers the configuration alone).
+        let mut files = config.files.clone();
+        let (inputs, mut diags) = eval::gather_inputs(
+            &RealFs,
+            Path::new("."),
+            &std::env::vars().collect::<Vec<_>>(),
+            cli,
+            &mut files,
+        );
+        let (mut values, d) = eval::resolve_variables(&config.root.variables, &inputs, &*env);
+        if lenient {
+            for (name, var) in &config.root.variables {
+                values.entry(name.clone()).or_insert_with(|| {
+                    brick_provider_api::Value::unknown(var.constraint().to_type())
+                });
             }
+            diags.extend(d.into_iter().filter(|d| d.code != "brick::vars::missing"));
+        } else {
+            diags.extend(d);
         }
-        for v in vars {
-            match eval::parse_var_flag(v) {
-                Ok(i) => inputs.push(i),
-                Err(d) => diags.push(d),
-            }
-        }
-        let (values, d) = eval::resolve_variables(&config.root.variables, &inputs, &*env);
-        diags.extend(d);
         let (engine, d) = from_config(&config, values, env);
         diags.extend(d);
+        config.files = files;
         self.finish(config, engine, diags)
     }
 
@@ -300,6 +340,17 @@ impl Context {
     /// Reports a state error on stderr.
     pub fn state_error(&self, e: &st::StateError) {
         use miette::Diagnostic as _;
+        if self.ui.json != JsonDiagnostics::Off {
+            let code = e
+                .code()
+                .map_or_else(|| "brick::state::error".to_string(), |c| c.to_string());
+            let mut d = Diagnostic::error(code, "State error", e.to_string());
+            if let Some(h) = e.help() {
+                d = d.help(h.to_string());
+            }
+            self.ui.diagnostics(&[d], &[]);
+            return;
+        }
         let style = self.ui.style();
         let mut out = format!("\n{} {e}\n", style.red(&style.bold("Error:")));
         if let Some(h) = e.help() {
@@ -320,11 +371,8 @@ pub struct LockedState {
 
 /// Takes the lock and loads the state (a new empty one when there is none), settling any
 /// intents an interrupted apply left behind.
-pub async fn lock_and_load(
-    ctx: &Context,
-    operation: &str,
-    providers: &ProviderSet,
-) -> Option<LockedState> {
+pub async fn lock_and_load(ctx: &Context, operation: &str, loaded: &Loaded) -> Option<LockedState> {
+    let providers = &loaded.providers;
     // From here on an interruption is counted instead of ending brick while it holds the lock.
     let _ = super::interrupts::Interrupts::install();
     let store = ctx.store();
@@ -371,7 +419,7 @@ pub async fn lock_and_load(
         let mut can_interrupt = true;
         let mut interrupted = false;
         let notes = {
-            let settle = super::statefile::reconcile_pending(&journal, providers);
+            let settle = super::statefile::reconcile_pending(&journal, providers, &loaded.engine);
             tokio::pin!(settle);
             loop {
                 tokio::select! {
@@ -431,13 +479,58 @@ pub fn prior_of(state: &st::State, providers: &ProviderSet) -> PriorState {
     super::statefile::prior_from_state(state, providers)
 }
 
-/// Variables as recorded in a saved plan.
+/// Variables as recorded in a saved plan; `Err` names the first that cannot be decoded (the
+/// plan file is then invalid: a variable must never silently fall back to its default).
 pub fn decode_vars(
     v: &BTreeMap<String, serde_json::Value>,
-) -> BTreeMap<String, brick_provider_api::Value> {
+) -> Result<BTreeMap<String, brick_provider_api::Value>, String> {
     v.iter()
-        .filter_map(|(k, j)| crate::plan::codec::decode_exact(j).map(|x| (k.clone(), x)))
+        .map(|(k, j)| {
+            crate::plan::codec::decode_exact(j)
+                .map(|x| (k.clone(), x))
+                .ok_or_else(|| k.clone())
+        })
         .collect()
+}
+
+/// One diagnostic as a line of Terraform's machine-readable UI (`type: diagnostic`), with the
+/// source range when it has one.
+pub fn diagnostic_json(d: &Diagnostic, files: &[SourceFile], timestamp: &str) -> serde_json::Value {
+    let (level, severity, word) = if d.is_error() {
+        ("error", "error", "Error")
+    } else {
+        ("warn", "warning", "Warning")
+    };
+    let mut diag = serde_json::json!({
+        "severity": severity,
+        "summary": d.summary,
+        "detail": d.detail,
+        "code": d.code,
+    });
+    if let Some(h) = &d.help {
+        diag["help"] = serde_json::json!(h);
+    }
+    if let Some(span) = d.span
+        && let Some(f) = files.get(span.file)
+    {
+        let pos = |at: usize| {
+            let (line, column) = crate::diag::line_col(&f.text, at);
+            serde_json::json!({"line": line, "column": column, "byte": at})
+        };
+        diag["range"] = serde_json::json!({
+            "filename": f.path.display().to_string(),
+            "start": pos(span.start),
+            "end": pos(span.end),
+        });
+    }
+    serde_json::json!({
+        "@level": level,
+        "@message": format!("{word}: {}", d.summary),
+        "@module": "brick.ui",
+        "@timestamp": timestamp,
+        "diagnostic": diag,
+        "type": "diagnostic",
+    })
 }
 
 /// One diagnostic as text: `Error: summary`, the source line, the detail, the help line and

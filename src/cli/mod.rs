@@ -17,9 +17,11 @@ pub mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-pub use common::Ui;
+use crate::eval::CliVar;
+
+pub use common::{JsonDiagnostics, Ui};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -187,6 +189,7 @@ pub enum Command {
     #[command(name = "force-unlock")]
     ForceUnlock {
         id: String,
+        /// Do not ask for confirmation.
         #[arg(long)]
         force: bool,
     },
@@ -225,9 +228,64 @@ pub enum StateCommand {
     },
 }
 
+/// Parses argv. Help and version are printed and exit 0; any other usage error is printed and
+/// exits 1 (as Terraform: exit 2 means "changes present" with `--detailed-exitcode`, so a
+/// typo must never look like it).
+fn parse_args() -> Result<(Cli, Vec<CliVar>), u8> {
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    match parsed {
+        Ok((cli, m)) => {
+            let vars = m
+                .subcommand()
+                .map(|(_, sub)| cli_vars_in_order(sub))
+                .unwrap_or_default();
+            Ok((cli, vars))
+        }
+        Err(e) => {
+            let _ = e.print();
+            Err(if e.use_stderr() { 1 } else { 0 })
+        }
+    }
+}
+
+/// Every `--var` and `--var-file` of a subcommand, in the order they were given: a later one
+/// overrides an earlier one (Terraform's rule), whichever kind each is.
+fn cli_vars_in_order(m: &ArgMatches) -> Vec<CliVar> {
+    let present = |id: &str| m.ids().any(|i| i.as_str() == id);
+    let mut all: Vec<(usize, CliVar)> = Vec::new();
+    if present("vars")
+        && let (Some(ix), Ok(Some(vals))) = (m.indices_of("vars"), m.try_get_many::<String>("vars"))
+    {
+        all.extend(ix.zip(vals.map(|v| CliVar::Var(v.clone()))));
+    }
+    if present("var_files")
+        && let (Some(ix), Ok(Some(vals))) = (
+            m.indices_of("var_files"),
+            m.try_get_many::<PathBuf>("var_files"),
+        )
+    {
+        all.extend(ix.zip(vals.map(|v| CliVar::File(v.clone()))));
+    }
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, v)| v).collect()
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let ui = Ui::new(cli.no_color);
+    let (cli, cli_vars) = match parse_args() {
+        Ok(x) => x,
+        Err(code) => return ExitCode::from(code),
+    };
+    let mut ui = Ui::new(cli.no_color);
+    ui.json = match &cli.command {
+        Command::Apply { args, .. } | Command::Destroy { args, .. } if args.json => {
+            JsonDiagnostics::Stdout
+        }
+        Command::Plan { args, .. } if args.json => JsonDiagnostics::Stderr,
+        Command::Drift { json: true, .. } => JsonDiagnostics::Stderr,
+        _ => JsonDiagnostics::Off,
+    };
     if let Some(dir) = &cli.chdir
         && let Err(e) = std::env::set_current_dir(dir)
     {
@@ -268,7 +326,8 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let ctx = common::Context::new(cli.state.clone(), ui);
+            let mut ctx = common::Context::new(cli.state.clone(), ui);
+            ctx.cli_vars = cli_vars;
             let code = rt.block_on(dispatch(ctx, command));
             // A thread may still be blocked reading the terminal (Ctrl-C at the confirmation
             // prompt answers it); dropping the runtime would wait for that read forever.
@@ -283,7 +342,7 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
     match command {
         Command::Init => run::init(&ctx),
         Command::Validate { json } => run::validate(&ctx, json),
-        Command::Console { vars, var_files } => run::console(&ctx, vars, var_files),
+        Command::Console { .. } => run::console(&ctx),
         Command::Plan {
             args,
             out,
@@ -327,13 +386,8 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::Output { name, json, raw } => state_cmd::output(&ctx, name, json, raw),
         Command::Graph => run::graph(&ctx),
         Command::State(sc) => state_cmd::state(&ctx, sc),
-        Command::Import {
-            addr,
-            id,
-            vars,
-            var_files,
-        } => run::import(&ctx, &addr, &id, vars, var_files).await,
-        Command::ForceUnlock { id, force: _ } => state_cmd::force_unlock(&ctx, &id),
+        Command::Import { addr, id, .. } => run::import(&ctx, &addr, &id).await,
+        Command::ForceUnlock { id, force } => state_cmd::force_unlock(&ctx, &id, force),
         Command::Lab(lc) => lab::run(&ctx, lc).await,
         Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
     }

@@ -90,7 +90,7 @@ fn plan_events(json: bool) -> Box<dyn EventSink> {
 }
 
 pub fn init(ctx: &Context) -> u8 {
-    let Some(loaded) = ctx.load(&[], &[]) else {
+    let Some(loaded) = ctx.load_unresolved() else {
         return 1;
     };
     ctx.ui.out("\nInitializing provider plugins...\n");
@@ -173,8 +173,8 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     u8::from(errors > 0)
 }
 
-pub fn console(ctx: &Context, vars: Vec<String>, var_files: Vec<PathBuf>) -> u8 {
-    let Some(loaded) = ctx.load_with_syntax(&vars, &var_files) else {
+pub fn console(ctx: &Context) -> u8 {
+    let Some(loaded) = ctx.load_with_syntax() else {
         return 1;
     };
     let Ok(state) = load_readonly(ctx) else {
@@ -223,7 +223,7 @@ async fn make_plan(
 ) -> Option<(Plan, LockedState, bool)> {
     let opts = options(ctx, args)?;
     let fresh = !ctx.state_path.exists();
-    let locked = lock_and_load(ctx, operation, &loaded.providers).await?;
+    let locked = lock_and_load(ctx, operation, loaded).await?;
     let mut prior = prior_of(&locked.state, &loaded.providers);
     if fresh && locked.state.serial == 0 {
         prior.lineage = None;
@@ -254,7 +254,7 @@ async fn make_plan(
 }
 
 pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
-    let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+    let Some(loaded) = ctx.load() else {
         return 1;
     };
     let Some((p, locked, _)) = make_plan(ctx, &loaded, args, "plan").await else {
@@ -308,7 +308,7 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
 /// `brick drift`: a refresh-only plan that ends with a one-line verdict; exit 2 when objects
 /// changed outside of brick (the plan's `--refresh-only --detailed-exitcode`, for CI).
 pub async fn drift_cmd(ctx: &Context, args: &PlanArgs) -> u8 {
-    let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+    let Some(loaded) = ctx.load() else {
         return 1;
     };
     let Some((p, locked, _)) = make_plan(ctx, &loaded, args, "drift").await else {
@@ -394,6 +394,33 @@ fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
     }
 }
 
+/// The variable values a saved plan recorded; a value that cannot be decoded makes the plan
+/// file invalid (reported here) rather than falling back to the variable's default.
+fn plan_vars(
+    ctx: &Context,
+    path: &Path,
+    p: &Plan,
+) -> Option<std::collections::BTreeMap<String, Value>> {
+    match decode_vars(&p.variables) {
+        Ok(v) => Some(v),
+        Err(name) => {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::cli::invalid_plan_file",
+                    "Invalid plan file",
+                    format!(
+                        "{} records a value for var.{name} that cannot be read; the plan file is damaged or was not written by brick.",
+                        path.display()
+                    ),
+                )
+                .help("Run `brick plan --out FILE` again and use the new plan file.")],
+                &[],
+            );
+            None
+        }
+    }
+}
+
 pub async fn apply_cmd(
     ctx: &Context,
     args: &PlanArgs,
@@ -401,6 +428,17 @@ pub async fn apply_cmd(
     plan_file: Option<PathBuf>,
 ) -> u8 {
     let destroy = args.destroy;
+    if args.json && !auto_approve && plan_file.is_none() {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::json_needs_auto_approve",
+                "Plan file or auto-approve required",
+                "brick cannot ask for interactive approval when --json is set. You can either apply a saved plan file, or enable the --auto-approve option.",
+            )],
+            &[],
+        );
+        return 1;
+    }
     let (p, loaded, locked) = if let Some(path) = &plan_file {
         let Some(p) = read_plan_file(ctx, path) else {
             return 1;
@@ -417,11 +455,40 @@ pub async fn apply_cmd(
             );
             return 1;
         }
-        let Some(loaded) = ctx.load_with_values(decode_vars(&p.variables)) else {
+        let planning: Vec<&str> = [
+            ("--target", !args.target.is_empty()),
+            ("--exclude", !args.exclude.is_empty()),
+            ("--replace", !args.replace.is_empty()),
+            ("--destroy", args.destroy),
+            ("--refresh-only", args.refresh_only),
+            ("--refresh=false", !args.refresh),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !planning.is_empty() {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::cli::planning_options_with_saved_plan",
+                    "Can't use planning options when applying a saved plan",
+                    format!(
+                        "The plan file already decided what to do; {} would change the plan, which a saved plan cannot.",
+                        planning.join(", ")
+                    ),
+                )
+                .help("Make a new plan with these options (`brick plan ... --out FILE`), or apply without a plan file.")],
+                &[],
+            );
+            return 1;
+        }
+        let Some(vars) = plan_vars(ctx, path, &p) else {
+            return 1;
+        };
+        let Some(loaded) = ctx.load_with_values(vars) else {
             return 1;
         };
         let fresh = !ctx.state_path.exists();
-        let Some(locked) = lock_and_load(ctx, "apply", &loaded.providers).await else {
+        let Some(locked) = lock_and_load(ctx, "apply", &loaded).await else {
             return 1;
         };
         let (lineage, serial) = if fresh && locked.state.serial == 0 {
@@ -475,7 +542,7 @@ pub async fn apply_cmd(
         }
         (p, loaded, locked)
     } else {
-        let Some(loaded) = ctx.load(&args.vars, &args.var_files) else {
+        let Some(loaded) = ctx.load() else {
             return 1;
         };
         let op = if destroy { "destroy" } else { "apply" };
@@ -498,6 +565,11 @@ pub async fn apply_cmd(
                 (
                     "Do you really want to destroy all resources?",
                     "brick will destroy all your managed infrastructure, as shown above.\n  There is no undo.",
+                )
+            } else if p.mode == PlanMode::RefreshOnly {
+                (
+                    "Would you like to update the brick state to reflect these detected changes?",
+                    "brick will write these changes to the state without modifying any real infrastructure.",
                 )
             } else {
                 (
@@ -735,7 +807,10 @@ async fn run_apply(
         code = 1;
     }
     if args.json {
-        ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": format!("Apply complete! Resources: {} added, {} changed, {} destroyed.", outcome.added, outcome.changed, outcome.destroyed), "type": "change_summary", "changes": {"add": outcome.added, "change": outcome.changed, "remove": outcome.destroyed, "operation": if p.mode == PlanMode::Destroy {"destroy"} else {"apply"}}})));
+        // As Terraform: a failed apply ends with its diagnostics, never "Apply complete!".
+        if code == 0 {
+            ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": format!("Apply complete! Resources: {} added, {} changed, {} destroyed.", outcome.added, outcome.changed, outcome.destroyed), "type": "change_summary", "changes": {"add": outcome.added, "change": outcome.changed, "remove": outcome.destroyed, "operation": if p.mode == PlanMode::Destroy {"destroy"} else {"apply"}}})));
+        }
     } else if code == 0 {
         ctx.ui.out(&format!(
             "\n{}\n",
@@ -765,7 +840,11 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
             return 1;
         };
         if json {
-            let Some(loaded) = ctx.load(&[], &[]) else {
+            // The configuration's values are the ones the plan recorded (as `apply FILE`).
+            let Some(vars) = plan_vars(ctx, &path, &p) else {
+                return 1;
+            };
+            let Some(loaded) = ctx.load_with_values(vars) else {
                 return 1;
             };
             let Ok(state) = load_readonly(ctx) else {
@@ -806,7 +885,7 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
 }
 
 pub fn graph(ctx: &Context) -> u8 {
-    let Some(loaded) = ctx.load(&[], &[]) else {
+    let Some(loaded) = ctx.load_unresolved() else {
         return 1;
     };
     let g = crate::graph::ConfigGraph::build(&loaded.engine);
@@ -814,14 +893,8 @@ pub fn graph(ctx: &Context) -> u8 {
     0
 }
 
-pub async fn import(
-    ctx: &Context,
-    addr: &str,
-    id: &str,
-    vars: Vec<String>,
-    var_files: Vec<PathBuf>,
-) -> u8 {
-    let Some(loaded) = ctx.load(&vars, &var_files) else {
+pub async fn import(ctx: &Context, addr: &str, id: &str) -> u8 {
+    let Some(loaded) = ctx.load() else {
         return 1;
     };
     let Some(targets) = parse_targets(ctx, "import", &[addr.to_string()]) else {
@@ -868,7 +941,7 @@ pub async fn import(
     let Some(provider) = loaded.providers.get(&rc.provider).cloned() else {
         return 1;
     };
-    let Some(locked) = lock_and_load(ctx, "import", &loaded.providers).await else {
+    let Some(locked) = lock_and_load(ctx, "import", &loaded).await else {
         return 1;
     };
     if locked.state.object(&addr_to_state(&inst)).is_some() {
@@ -879,7 +952,23 @@ pub async fn import(
         );
         return 1;
     }
-    let _ = provider.configure(&Value::empty_object()).await;
+    // The provider as the configuration sets it up (its block may read variables and what
+    // the state records), as a plan would.
+    let values = crate::plan::scope::values_from_state(
+        &loaded.engine,
+        &prior_of(&locked.state, &loaded.providers),
+    );
+    let diags = super::statefile::configure_provider(
+        &loaded.engine,
+        &values,
+        &loaded.providers,
+        &rc.provider,
+    )
+    .await;
+    if ctx.ui.diagnostics(&diags, &loaded.config.files) {
+        let _ = locked.lock.release();
+        return 1;
+    }
     ctx.ui
         .out(&format!("{inst}: Importing from ID {id:?}...\n"));
     let found = match provider.import_resource(&inst.resource.type_name, id).await {

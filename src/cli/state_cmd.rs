@@ -94,8 +94,72 @@ pub fn output(ctx: &Context, name: Option<String>, json: bool, raw: bool) -> u8 
     }
 }
 
-pub fn force_unlock(ctx: &Context, id: &str) -> u8 {
-    match ctx.store().force_unlock(id) {
+/// `brick force-unlock ID`: asks first (as Terraform), unless `--force`; without a terminal
+/// to ask on, refuses unless `--force`. Warns when the holder still runs on this host.
+pub fn force_unlock(ctx: &Context, id: &str, force: bool) -> u8 {
+    let store = ctx.store();
+    // Only a lock with this id is worth asking about; otherwise the error says why.
+    let mut held = false;
+    match store.lock_status() {
+        Ok(Some(status)) if status.holder.id == id => {
+            held = true;
+            if !status.holder.is_alive_here() {
+                return unlock(ctx, &store, id, force);
+            }
+            ctx.ui.diagnostics(
+                &[Diagnostic::warning(
+                    "brick::state::lock_holder_running",
+                    "The lock holder is still running",
+                    format!(
+                        "The lock is held by process {} on this host ({} by {}, since {}), which is still running. Removing its lock lets another brick change the state while it works.",
+                        status.holder.pid, status.holder.operation, status.holder.user, status.holder.created
+                    ),
+                )
+                .help(format!("Let it finish, or stop it (kill {}) instead of removing its lock.", status.holder.pid))],
+                &[],
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            ctx.state_error(&e);
+            return 1;
+        }
+    }
+    unlock(ctx, &store, id, force || !held)
+}
+
+/// Asks (unless `force`) and removes the lock.
+fn unlock(ctx: &Context, store: &st::StateStore, id: &str, force: bool) -> u8 {
+    if !force {
+        if !ctx.ui.stdin_tty {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::cli::no_confirmation",
+                    "Cannot ask for confirmation",
+                    "There is no terminal to ask on whether to remove the lock.",
+                )
+                .help("Pass --force to remove the lock without asking.")],
+                &[],
+            );
+            return 1;
+        }
+        match ctx.ui.ask(
+            "Do you really want to force-unlock?",
+            "brick will remove the lock on the state.\n  This will allow local brick commands to modify this state, even though it\n  may still be in use. Only 'yes' will be accepted to confirm.",
+        ) {
+            Ok(true) => {}
+            Ok(false) => {
+                ctx.ui.error_line("\nError: force-unlock cancelled.");
+                return 1;
+            }
+            Err(e) => {
+                ctx.ui
+                    .error_line(&format!("\nError: cannot read the answer: {e}"));
+                return 1;
+            }
+        }
+    }
+    match store.force_unlock(id) {
         Ok(holder) => {
             ctx.ui.out(&format!(
                 "{}\nThe lock held by {}@{} (pid {}, {}) was removed.\n",
@@ -210,6 +274,17 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                             ));
                         }
                     };
+                    // The object keeps its provider and schema: only its address changes.
+                    if dest.resource.mode != ia.resource.mode {
+                        return Err(format!(
+                            "cannot move {ia} to {dest}: a managed resource moves only to a managed resource address, a data resource only to a data resource address"
+                        ));
+                    }
+                    if dest.resource.type_name != ia.resource.type_name {
+                        return Err(format!(
+                            "cannot move {ia} to {dest}: resource types don't match"
+                        ));
+                    }
                     let sdest = super::statefile::addr_to_state(&dest);
                     if state.object(&sdest).is_some() {
                         return Err(format!("{dest} already exists in the state"));
@@ -307,7 +382,41 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                     return 1;
                 }
             };
-            if let Ok(Some(cur)) = store.read_snapshot()
+            // The current state includes what an interrupted apply's journal recorded: it is
+            // folded in first, so the checks below compare with the real state and the
+            // journal is never silently dropped as stale.
+            let cur = match store.load_locked(&lock) {
+                Ok(l) => l.map(|l| l.state),
+                Err(e) => {
+                    ctx.state_error(&e);
+                    return 1;
+                }
+            };
+            if let Some(cur) = &cur
+                && !cur.pending.is_empty()
+            {
+                let _ = lock.release();
+                let list: Vec<String> = cur
+                    .pending
+                    .values()
+                    .map(|i| addr_from_state(&i.addr).to_string())
+                    .collect();
+                ctx.ui.diagnostics(
+                    &[Diagnostic::error(
+                        "brick::state::pending_changes",
+                        "The state has unsettled changes of an interrupted apply",
+                        format!(
+                            "An interrupted apply left {} operation(s) whose outcome is not known yet ({}); replacing the state now would forget objects that may exist.",
+                            list.len(),
+                            list.join(", ")
+                        ),
+                    )
+                    .help("Run `brick plan` first: it settles them by asking the providers. Then push again.")],
+                    &[],
+                );
+                return 1;
+            }
+            if let Some(cur) = &cur
                 && force
             {
                 new.lineage = cur.lineage.clone();

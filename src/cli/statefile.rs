@@ -13,8 +13,10 @@ use brick_state as st;
 use crate::apply::{Recorded, StateSink};
 use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
 use crate::plan::codec::{from_json, from_state_json, to_state_json, type_from_json, type_to_json};
+use crate::plan::input::Configuration;
 use crate::plan::model::{Action, PriorInstance, PriorState};
 use crate::plan::providers::ProviderSet;
+use crate::plan::scope::{Working, values_from_state};
 
 /// `provider["brick/maas"]` (or `provider["brick/maas"].east`) for provider config `maas`
 /// (`maas.east`).
@@ -474,11 +476,70 @@ pub fn has_identity(v: &Value) -> bool {
     }
 }
 
+/// Configures provider `name` (`maas`, `maas.east`) as the configuration says: its `provider`
+/// block evaluated against `values` (what the state records, for a block that reads
+/// variables, locals or resources), or an empty configuration when it has no block (the
+/// provider then reads its environment). Returns the diagnostics of evaluating and
+/// configuring; a block whose value is not known yet is an error here, since nothing is
+/// planned that could make it known.
+pub async fn configure_provider(
+    engine: &Configuration,
+    values: &Working,
+    providers: &ProviderSet,
+    name: &str,
+) -> Vec<crate::diag::Diagnostic> {
+    let Some(p) = providers.get(name) else {
+        return vec![crate::diag::Diagnostic::error(
+            "brick::cli::unknown_provider",
+            "Provider not available",
+            format!(
+                "The configuration needs the provider {name:?}, which this build of brick does not include."
+            ),
+        )];
+    };
+    let config = match engine.providers.iter().find(|pc| pc.name == name) {
+        None => Value::empty_object(),
+        Some(pc) => {
+            let block = providers
+                .schema(name)
+                .map(|s| s.provider.clone())
+                .unwrap_or_default();
+            let module = crate::graph::module_text(&crate::plan::input::provider_module(name).0);
+            match (pc.body)(&values.view(&module), &block) {
+                Err(ds) => return ds,
+                Ok(v) if !v.is_wholly_known() => {
+                    return vec![crate::diag::Diagnostic::error(
+                        "brick::cli::provider_config_unknown",
+                        "Provider configuration not known",
+                        format!("The configuration of provider {name:?} depends on values that are not known until an apply makes them."),
+                    )
+                    .help("Run `brick apply` first, so that the values it depends on are known.")];
+                }
+                Ok(v) => v,
+            }
+        }
+    };
+    p.configure(&config)
+        .await
+        .into_iter()
+        .map(crate::diag::Diagnostic::from)
+        .collect()
+}
+
 /// Settles the intents an interrupted apply left: asks each provider whether the object
-/// exists and records what it says. Returns a line per intent for the user.
-pub async fn reconcile_pending(journal: &st::Journal, providers: &ProviderSet) -> Vec<String> {
+/// exists and records what it says. Returns a line per intent for the user. Each provider is
+/// configured once, from `engine`'s provider blocks (evaluated against the recorded state);
+/// one that cannot be configured leaves its intents pending.
+pub async fn reconcile_pending(
+    journal: &st::Journal,
+    providers: &ProviderSet,
+    engine: &Configuration,
+) -> Vec<String> {
     let pending: Vec<st::Intent> = journal.with_state(|s| s.pending.values().cloned().collect());
     let mut notes = Vec::new();
+    let values = journal.with_state(|s| values_from_state(engine, &prior_from_state(s, providers)));
+    // Provider name → whether it could be configured.
+    let mut configured: HashMap<String, bool> = HashMap::new();
     for intent in pending {
         let addr = addr_from_state(&intent.addr);
         let pname = provider_name(&intent.provider);
@@ -500,7 +561,28 @@ pub async fn reconcile_pending(journal: &st::Journal, providers: &ProviderSet) -
         let found = if probe_v.is_null() {
             Ok(None)
         } else {
-            let _ = p.configure(&Value::empty_object()).await;
+            let ready = match configured.get(&pname) {
+                Some(ok) => *ok,
+                None => {
+                    let diags = configure_provider(engine, &values, providers, &pname).await;
+                    let errors: Vec<&str> = diags
+                        .iter()
+                        .filter(|d| d.is_error())
+                        .map(|d| d.summary.as_str())
+                        .collect();
+                    if !errors.is_empty() {
+                        notes.push(format!(
+                            "provider {pname}: cannot be configured ({}); its unfinished operations stay pending",
+                            errors.join("; ")
+                        ));
+                    }
+                    configured.insert(pname.clone(), errors.is_empty());
+                    errors.is_empty()
+                }
+            };
+            if !ready {
+                continue;
+            }
             p.read_resource(ReadRequest {
                 type_name: &addr.resource.type_name,
                 current: &probe_v,

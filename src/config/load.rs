@@ -699,14 +699,17 @@ impl Loader<'_> {
                 let Some(text) = a.expr.as_literal_str() else {
                     continue;
                 };
-                let Some(d) = parse_duration(text) else {
-                    self.diags.push(err(
-                        "invalid_timeout",
-                        "Invalid timeout",
-                        format!("\"{text}\" is not a duration; write it like \"40m\", \"1h30m\" or \"90s\"."),
-                        a.expr.span,
-                    ));
-                    continue;
+                let d = match parse_duration(text) {
+                    Ok(d) => d,
+                    Err(why) => {
+                        self.diags.push(err(
+                            "invalid_timeout",
+                            "Invalid timeout",
+                            format!("The {} timeout is not a valid duration: {why}; write it like \"40m\", \"1h30m\" or \"90s\".", a.name),
+                            a.expr.span,
+                        ));
+                        continue;
+                    }
                 };
                 match a.name.as_str() {
                     "create" => timeouts.create = Some(d),

@@ -276,35 +276,82 @@ pub struct Timeouts {
     pub delete: Option<std::time::Duration>,
 }
 
-/// Parses a Go-style duration: one or more `<number><unit>` with units `h`, `m`, `s`, `ms`.
-pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
-    let t = text.trim();
-    if t.is_empty() {
-        return None;
+/// The longest duration Go's `time.ParseDuration` accepts (Terraform's `timeouts` use it):
+/// 2^63 - 1 nanoseconds, about 292 years.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::new(9_223_372_036, 854_775_807);
+
+/// Parses a duration as Go's `time.ParseDuration` does (Terraform's `timeouts`, the
+/// `brick_sleep` resource, `BRICK_PROGRESS_INTERVAL`): `300ms`, `1.5h`, `2h45m`, `0`, a
+/// sequence of decimal numbers each with a unit of `ns`, `us`, `µs`, `ms`, `s`, `m` or `h`.
+/// Negative durations and ones longer than [`MAX_DURATION`] are refused. The error is a
+/// phrase for a diagnostic's detail (`"10" is missing a unit (s, m, h, ...)`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let s = text.trim();
+    if s == "0" || s == "+0" {
+        return Ok(std::time::Duration::ZERO);
     }
-    let mut total = 0f64;
-    let mut rest = t;
+    if s.is_empty() {
+        return Err("the duration is empty".into());
+    }
+    if s.starts_with('-') {
+        return Err(format!("{text:?} is negative"));
+    }
+    let s = s.strip_prefix('+').unwrap_or(s);
+    // Whole nanoseconds, exact for integers; fractions go through f64 (as precise as Go's
+    // own for any timeout a person writes).
+    let mut total: u128 = 0;
+    let too_long =
+        || format!("{text:?} is longer than the longest duration, 2562047h47m16.854775807s");
+    let mut rest = s;
     while !rest.is_empty() {
-        let n_end = rest
+        let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
-        let n: f64 = rest[..n_end].parse().ok()?;
-        rest = &rest[n_end..];
-        let (mult, len) = if rest.starts_with("ms") {
-            (0.001, 2)
-        } else if rest.starts_with('h') {
-            (3600.0, 1)
-        } else if rest.starts_with('m') {
-            (60.0, 1)
-        } else if rest.starts_with('s') {
-            (1.0, 1)
-        } else {
-            return None;
+        if num_len == 0 {
+            return Err(format!("{text:?} has a unit without a number"));
+        }
+        let num = &rest[..num_len];
+        if num == "." || num.matches('.').count() > 1 {
+            return Err(format!("{num:?} is not a number"));
+        }
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let per_unit: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("{text:?} is missing a unit (s, m, h, ...)")),
+            u => return Err(format!("{text:?} has the unknown unit {u:?}")),
         };
-        total += n * mult;
-        rest = &rest[len..];
+        let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_long())?
+        };
+        let mut ns = whole.checked_mul(per_unit).ok_or_else(too_long)?;
+        if !frac.is_empty() {
+            let f: f64 = format!("0.{frac}")
+                .parse()
+                .map_err(|_| format!("{num:?} is not a number"))?;
+            ns += (f * per_unit as f64) as u128;
+        }
+        total = total.checked_add(ns).ok_or_else(too_long)?;
+        if total > MAX_DURATION.as_nanos() {
+            return Err(too_long());
+        }
+        rest = &rest[unit_len..];
     }
-    Some(std::time::Duration::from_secs_f64(total))
+    Ok(std::time::Duration::new(
+        (total / 1_000_000_000) as u64,
+        (total % 1_000_000_000) as u32,
+    ))
 }
 
 /// `provider "NAME" { alias = "…" … }`

@@ -145,32 +145,6 @@ fn dedup(mut v: Vec<Reference>) -> Vec<Reference> {
     v
 }
 
-/// `10m`, `1h30m`, `45s`, `2h` → a duration.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut num = String::new();
-    let mut any = false;
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num.parse().ok()?;
-        num.clear();
-        total += n * match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        any = true;
-    }
-    if !num.is_empty() || !any {
-        return None;
-    }
-    Some(Duration::from_secs(total))
-}
-
 /// A static traversal (`brick_data.x`, `brick_data.x[0]`, `module.m.brick_data.x`) as a
 /// target address.
 pub fn target_of(e: &Expr) -> Option<Target> {
@@ -208,17 +182,21 @@ pub fn target_of(e: &Expr) -> Option<Target> {
 fn duration_attr(body: &Body, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Duration> {
     let a = body.attribute(name)?;
     let (v, _) = eval::evaluate_const(&a.expr);
-    let text = v.as_str().map(String::from);
-    match text.as_deref().and_then(parse_duration) {
-        Some(d) => Some(d),
-        None => {
+    let parsed = match v.as_str() {
+        Some(text) => crate::config::parse_duration(text),
+        None => Err("it is not a string".into()),
+    };
+    match parsed {
+        Ok(d) => Some(d),
+        Err(why) => {
             diags.push(
                 Diagnostic::error(
                     "brick::plan::invalid_timeout",
                     "Invalid timeout",
-                    format!("The {name} timeout must be a duration such as \"30s\", \"10m\" or \"1h30m\"."),
+                    format!("The {name} timeout is not a valid duration: {why}."),
                 )
-                .at(a.expr.span),
+                .at(a.expr.span)
+                .help("Write durations like \"30s\", \"10m\", \"1h30m\" or \"500ms\"."),
             );
             None
         }
@@ -1342,10 +1320,19 @@ mod tests {
 
     #[test]
     fn durations_parse_like_terraform_timeouts() {
-        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("45s"), Some(Duration::from_secs(45)));
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration("x"), None);
+        use crate::config::parse_duration;
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("9999999999999999h").is_err());
+        assert!(parse_duration("2562048h").is_err());
+        assert_eq!(
+            parse_duration("2562047h47m16.854775807s"),
+            Ok(crate::config::MAX_DURATION)
+        );
     }
 }

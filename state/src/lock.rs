@@ -44,6 +44,12 @@ impl LockInfo {
     pub fn is_stale(&self) -> bool {
         self.host == sys::hostname() && !sys::process_alive(self.pid, self.pid_start)
     }
+
+    /// Whether the holder is a process of this host that still runs (removing its lock
+    /// would let another brick change the state under it).
+    pub fn is_alive_here(&self) -> bool {
+        self.host == sys::hostname() && sys::process_alive(self.pid, self.pid_start)
+    }
 }
 
 impl fmt::Display for LockInfo {
