@@ -590,6 +590,7 @@ const CHILD_ENV: &str = "BRICK_STATE_TEST_JOURNAL_CHILD";
 /// Not a test of its own: the body of a child process that applies forever (intent, then
 /// result, for machine after machine) until the test kills it with SIGKILL.
 #[test]
+#[ignore = "the body of a child process the other tests spawn (with --ignored)"]
 fn child_process_applies_until_killed_when_asked() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
@@ -630,6 +631,7 @@ fn a_process_killed_mid_apply_leaves_a_state_that_loads_and_tracks_every_machine
         .args([
             "--exact",
             "child_process_applies_until_killed_when_asked",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -741,6 +743,7 @@ const FULL_ENV: &str = "BRICK_STATE_TEST_DISK_FULL_CHILD";
 /// Not a test of its own: the body of a child process whose file size limit makes the
 /// journal's writes fail part-way, as a full disk would.
 #[test]
+#[ignore = "the body of a child process the other tests spawn (with --ignored)"]
 fn child_process_runs_out_of_space_when_asked() {
     let Ok(path) = std::env::var(FULL_ENV) else {
         return;
@@ -804,6 +807,7 @@ fn a_journal_that_cannot_be_written_fails_every_later_record_and_keeps_what_was_
         .args([
             "--exact",
             "child_process_runs_out_of_space_when_asked",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])

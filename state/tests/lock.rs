@@ -12,6 +12,7 @@ const CHILD_ENV: &str = "BRICK_STATE_TEST_LOCK_CHILD";
 /// It takes the lock of the state named in the environment, prints the lock id, and holds
 /// the lock until its stdin closes (or it is killed).
 #[test]
+#[ignore = "the body of a child process the other tests spawn (with --ignored)"]
 fn child_process_holds_the_lock_when_asked() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
@@ -30,6 +31,7 @@ fn spawn_holder(store: &StateStore) -> (Child, String) {
         .args([
             "--exact",
             "child_process_holds_the_lock_when_asked",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -192,6 +192,7 @@ const CHILD_ENV: &str = "BRICK_STATE_TEST_SAVE_CHILD";
 /// Not a test of its own: the body of a child process that saves a growing state over and
 /// over until the test kills it with SIGKILL.
 #[test]
+#[ignore = "the body of a child process the other tests spawn (with --ignored)"]
 fn child_process_saves_until_killed_when_asked() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
@@ -220,6 +221,7 @@ fn a_process_killed_while_saving_leaves_a_whole_state_and_a_whole_backup() {
             .args([
                 "--exact",
                 "child_process_saves_until_killed_when_asked",
+                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])
