@@ -233,20 +233,23 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
         ui.error_line(&format!("\nError: cannot switch to {}: {e}", dir.display()));
         return 1;
     }
-    let ctx = Context::new(None, ui);
+    let mut ctx = Context::new(None, ui);
     ui.out(&format!(
         "brick lab demo: a MAAS simulator on {} (time scale {}) with maas, kvm4, kvm5 Ready and spare1-3 New.\nWork directory: {} (examples/garage)\n",
         s.url(),
         sim.time_scale,
         dir.display()
     ));
+    let vars = vec![
+        format!("maas_api_url={}", s.url()),
+        format!("maas_api_key={}", s.api_key()),
+    ];
+    // What `--var` gives the CLI: the configuration loads them from the context.
+    ctx.cli_vars = vars.iter().cloned().map(crate::eval::CliVar::Var).collect();
     let args = PlanArgs {
         refresh: true,
         parallelism: 10,
-        vars: vec![
-            format!("maas_api_url={}", s.url()),
-            format!("maas_api_key={}", s.api_key()),
-        ],
+        vars,
         ..Default::default()
     };
     let plan_file = dir.join("garage.plan");
