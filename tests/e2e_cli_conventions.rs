@@ -377,6 +377,79 @@ resource "maas_tag" "rack" {
 }
 
 #[test]
+fn settling_an_interrupted_apply_configures_the_provider_from_the_configuration() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(brick_provider_maas::sim::Simulator::start(
+            brick_provider_maas::sim::SimOptions::fast(),
+        ))
+        .unwrap();
+    // MAAS has the tag: an apply created it and was killed before recording it.
+    let maker = Dir::new("resource \"maas_tag\" \"t\" {\n  name = \"rack1\"\n}\n");
+    let url = sim.url().to_string();
+    let key = sim.api_key();
+    let maas_env = [
+        ("MAAS_API_URL", url.as_str()),
+        ("MAAS_API_KEY", key.as_str()),
+    ];
+    brick_env(&maker, &["apply", "--auto-approve"], &maas_env).ok();
+    let provider = maker.state()["resources"][0]["provider"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = Dir::new(
+        r#"
+variable "maas_url" {
+  type = string
+}
+variable "maas_key" {
+  type      = string
+  sensitive = true
+}
+provider "maas" {
+  api_url = var.maas_url
+  api_key = var.maas_key
+}
+resource "maas_tag" "rack" {
+  name = "rack1"
+}
+"#,
+    );
+    {
+        let store = brick_state::StateStore::new(d.path().join("brick.state.json"), "test");
+        let lock = store.lock("apply").unwrap();
+        let journal = store
+            .begin_apply(&lock, brick_state::State::new("test"))
+            .unwrap();
+        journal
+            .record_intent(
+                brick_state::ResourceAddr::managed("maas_tag", "rack")
+                    .instance(brick_state::IndexKey::None),
+                None,
+                brick_state::IntentAction::Create,
+                provider,
+                serde_json::json!({"id": null, "name": "rack1", "comment": null, "definition": null, "kernel_opts": null}),
+            )
+            .unwrap();
+        drop(journal); // as if killed
+        drop(lock);
+    }
+    // No MAAS_* in the environment: only the provider block (from --var) says where MAAS is.
+    let url_var = format!("maas_url={url}");
+    let key_var = format!("maas_key={key}");
+    let r = brick(&d, &["plan", "--var", &url_var, "--var", &key_var]).ok();
+    assert!(
+        r.stderr
+            .contains("maas_tag.rack: an interrupted create had finished; recorded it"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    let r = brick(&d, &["state", "list"]).ok();
+    assert_eq!(r.stdout, "maas_tag.rack\n");
+}
+
+#[test]
 fn force_unlock_asks_first_and_refuses_without_a_terminal_unless_forced() {
     let d = Dir::new("resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n");
     let store = brick_state::StateStore::new(d.path().join("brick.state.json"), "test");

@@ -14,7 +14,6 @@ use clap::{Args, Subcommand};
 
 use super::PlanArgs;
 use super::common::{Context, Ui};
-use crate::eval::CliVar;
 
 /// The garage example, embedded so that `brick lab demo` works from any directory.
 const GARAGE: &[(&str, &str)] = &[
@@ -199,20 +198,21 @@ fn heading(ui: &Ui, text: &str) {
     ui.out(&format!("\n{}\n", style.bold(&format!("==> {text}"))));
 }
 
-/// `brick plan --var … --out=PLAN` then `brick apply PLAN`, as the CLI runs them: `vars` are
-/// the plan's `--var` options; a saved plan carries its variables, so, like the CLI, apply
-/// takes none of its own.
-async fn plan_and_apply(ui: Ui, vars: &[String], args: &PlanArgs, plan_file: &Path) -> u8 {
-    heading(&ui, "brick plan -out=garage.plan");
-    let mut plan_ctx = Context::new(None, ui);
-    plan_ctx.cli_vars = vars.iter().cloned().map(CliVar::Var).collect();
-    let code = super::run::plan_cmd(&plan_ctx, args, Some(plan_file.to_path_buf()), false).await;
+/// `brick plan --out=PLAN` then `brick apply PLAN`, as the CLI runs them.
+async fn plan_and_apply(ctx: &Context, args: &PlanArgs, plan_file: &Path) -> u8 {
+    heading(&ctx.ui, "brick plan -out=garage.plan");
+    let code = super::run::plan_cmd(ctx, args, Some(plan_file.to_path_buf()), false).await;
     if code != 0 {
         return code;
     }
-    heading(&ui, "brick apply garage.plan");
-    let apply_ctx = Context::new(None, ui);
-    super::run::apply_cmd(&apply_ctx, args, true, Some(plan_file.to_path_buf())).await
+    heading(&ctx.ui, "brick apply garage.plan");
+    // A saved plan carries its variables; like the CLI, apply takes none of its own.
+    let apply_args = PlanArgs {
+        vars: Vec::new(),
+        var_files: Vec::new(),
+        ..args.clone()
+    };
+    super::run::apply_cmd(ctx, &apply_args, true, Some(plan_file.to_path_buf())).await
 }
 
 async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
@@ -233,25 +233,29 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
         ui.error_line(&format!("\nError: cannot switch to {}: {e}", dir.display()));
         return 1;
     }
+    let mut ctx = Context::new(None, ui);
     ui.out(&format!(
         "brick lab demo: a MAAS simulator on {} (time scale {}) with maas, kvm4, kvm5 Ready and spare1-3 New.\nWork directory: {} (examples/garage)\n",
         s.url(),
         sim.time_scale,
         dir.display()
     ));
-    let args = PlanArgs {
-        refresh: true,
-        parallelism: 10,
-        ..Default::default()
-    };
-    let vars = [
+    let vars = vec![
         format!("maas_api_url={}", s.url()),
         format!("maas_api_key={}", s.api_key()),
     ];
+    // What `--var` gives the CLI: the configuration loads them from the context.
+    ctx.cli_vars = vars.iter().cloned().map(crate::eval::CliVar::Var).collect();
+    let args = PlanArgs {
+        refresh: true,
+        parallelism: 10,
+        vars,
+        ..Default::default()
+    };
     let plan_file = dir.join("garage.plan");
 
     heading(&ui, "Deploying the garage: maas, kvm4 and kvm5");
-    let code = plan_and_apply(ui, &vars, &args, &plan_file).await;
+    let code = plan_and_apply(&ctx, &args, &plan_file).await;
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
     }
@@ -265,14 +269,14 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
         return finish_failed(&ui, &dir, s).await;
     }
     ui.out(&format!("-{}+{SPARE_LINE}\n", NODES_LINE));
-    let code = plan_and_apply(ui, &vars, &args, &plan_file).await;
+    let code = plan_and_apply(&ctx, &args, &plan_file).await;
     let _ = std::fs::remove_file(&plan_file);
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
     }
 
     heading(&ui, "Summary");
-    ui.out(&summary(&Context::new(None, ui)));
+    ui.out(&summary(&ctx));
     ui.out(&format!(
         "\nDone in {:.1}s. The configuration and state are in {}.\nThe lab stopped with this command; to keep one running, use `brick lab serve`.\n",
         started.elapsed().as_secs_f64(),

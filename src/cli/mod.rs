@@ -63,6 +63,8 @@ pub struct PlanArgs {
     /// Replace ADDR even if nothing about it changed (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub replace: Vec<String>,
+    // Loading reads `--var` and `--var-file` from `Context::cli_vars`, which keeps their
+    // command-line order; these two fields only say whether any was given.
     /// Set a variable: NAME=VALUE (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
