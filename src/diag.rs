@@ -115,8 +115,7 @@ impl Diagnostic {
                 let (line, column) = line_col(text, offset);
                 serde_json::json!({ "line": line, "column": column, "byte": offset })
             };
-            let name = f.path.to_string_lossy();
-            let name = name.strip_prefix("./").unwrap_or(&name).to_string();
+            let name = display_name(f);
             o.insert(
                 "range".into(),
                 serde_json::json!({ "filename": name, "start": pos(start), "end": pos(end) }),
@@ -153,10 +152,17 @@ impl Diagnostic {
     }
 }
 
+/// A source file's name as diagnostics show it: relative to the configuration, without `./`
+/// (`main.hcl`, `node/main.hcl`), as Terraform names `main.tf`.
+pub fn display_name(f: &SourceFile) -> String {
+    let name = f.path.to_string_lossy();
+    name.strip_prefix("./").unwrap_or(&name).to_string()
+}
+
 /// The header of the top-level block that contains the line starting at `line_start`
 /// (`resource "brick_data" "a"`), as Terraform's snippets name their context; `None` outside
 /// any block.
-fn block_context(text: &str, line_start: usize) -> Option<String> {
+pub(crate) fn block_context(text: &str, line_start: usize) -> Option<String> {
     let mut depth = 0i32;
     for line in text[..line_start].lines().rev() {
         let trimmed = line.trim_end();

@@ -693,7 +693,12 @@ resource "brick_sleep" "unknown_is_fine" {
         r.stderr
     );
     // The location is the argument, as for the language's own errors.
-    assert!(r.stderr.contains("main.hcl line 7:"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("on main.hcl line 7, in resource \"brick_sleep\""),
+        "{}",
+        r.stderr
+    );
     let r = d.brick(&["validate", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["valid"], false);

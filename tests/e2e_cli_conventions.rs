@@ -130,7 +130,7 @@ fn problems_in_variable_files_point_at_their_file_and_line() {
     let r = brick(&d, &["plan"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("on ./broken.auto.vars.hcl line 2:"),
+        r.stderr.contains("on broken.auto.vars.hcl line 2:"),
         "{}",
         r.stderr
     );
@@ -507,7 +507,7 @@ fn durations_parse_one_way_everywhere_and_a_huge_timeout_is_a_diagnostic() {
         assert_eq!(r.code, 1, "{cmd}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.contains("Invalid timeout"), "{cmd}: {}", r.stderr);
         assert!(
-            r.stderr.contains("on ./main.hcl line 4:"),
+            r.stderr.contains("on main.hcl line 4"),
             "{cmd}: {}",
             r.stderr
         );
@@ -573,7 +573,7 @@ fn apply_json_needs_auto_approve_and_a_failed_apply_ends_with_json_diagnostics_n
         "Resource postcondition failed"
     );
     assert_eq!(
-        diag["diagnostic"]["range"]["filename"], "./main.hcl",
+        diag["diagnostic"]["range"]["filename"], "main.hcl",
         "{diag}"
     );
     assert_eq!(diag["diagnostic"]["range"]["start"]["line"], 5, "{diag}");

@@ -132,25 +132,25 @@ fn values_that_cannot_expand_are_errors_at_their_line_and_nothing_is_written() {
             "resource \"brick_data\" \"a\" {\n  input = 1\n}\n\nresource \"brick_data\" \"b\" {\n  for_each = toset([brick_data.a.id])\n  input    = each.key\n}\n",
             "Invalid for_each argument",
             "cannot be determined until apply",
-            "main.hcl line 6:",
+            "on main.hcl line 6, in resource",
         ),
         (
             "variable \"n\" {\n  default   = 2\n  sensitive = true\n}\n\nresource \"brick_data\" \"b\" {\n  count = var.n\n}\n",
             "Invalid count argument",
             "Sensitive values, or values derived from sensitive values, cannot be used as count arguments.",
-            "main.hcl line 7:",
+            "on main.hcl line 7, in resource",
         ),
         (
             "resource \"brick_data\" \"b\" {\n  count = -1\n}\n",
             "Invalid count argument",
             "must be greater than or equal to zero",
-            "main.hcl line 2:",
+            "on main.hcl line 2, in resource",
         ),
         (
             "resource \"brick_data\" \"b\" {\n  for_each = [\"a\"]\n}\n",
             "Invalid for_each argument",
             "must be a map, or set of strings",
-            "main.hcl line 2:",
+            "on main.hcl line 2, in resource",
         ),
     ] {
         let p = Project::new(&[("main.hcl", hcl)]);

@@ -737,14 +737,14 @@ module "missing" {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("on ./main.hcl line 5:"), "{}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 5"), "{}", r.stderr);
     assert!(r.stderr.contains("Did you mean `word`?"), "{}", r.stderr);
     assert!(
         r.stderr.contains("(brick::config::missing_argument)"),
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("on ./main.hcl line 7:"), "{}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 7"), "{}", r.stderr);
 
     p.write(
         "main.hcl",
@@ -763,7 +763,7 @@ module "wrong" {
             "{cmd}: {}",
             r.stderr
         );
-        assert!(r.stderr.contains("on ./main.hcl line 4:"), "{}", r.stderr);
+        assert!(r.stderr.contains("on main.hcl line 4"), "{}", r.stderr);
     }
     let r = p.brick(&["plan"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -772,7 +772,7 @@ module "wrong" {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("on ./main.hcl line 4:"), "{}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 4"), "{}", r.stderr);
     assert!(
         r.stderr.contains("var.word of module \"wrong\""),
         "{}",
@@ -803,7 +803,7 @@ module "m" {
         "{}",
         v.stderr
     );
-    assert!(v.stderr.contains("on ./main.hcl line 5:"), "{}", v.stderr);
+    assert!(v.stderr.contains("on main.hcl line 5"), "{}", v.stderr);
     let r = p.brick(&["plan"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("(brick::graph::cycle)"), "{}", r.stderr);
@@ -939,7 +939,7 @@ fn a_module_input_failing_its_validation_is_reported_at_the_argument() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("on ./main.hcl line 27:"), "{}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 27"), "{}", r.stderr);
 }
 
 #[test]

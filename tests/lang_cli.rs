@@ -106,11 +106,11 @@ fn for_each_over_sensitive_keys_fails_validate_and_over_unknown_keys_fails_plan(
     // Each at its own line, in Terraform's words (a set holds values, a map keys).
     for (line, words) in [
         (
-            "main.hcl line 5:",
+            "on main.hcl line 5, in resource \"brick_data\" \"b\":",
             "The \"for_each\" set includes values derived from resource attributes that cannot be determined until apply",
         ),
         (
-            "main.hcl line 9:",
+            "on main.hcl line 9, in resource \"brick_data\" \"c\":",
             "The \"for_each\" map includes keys derived from resource attributes that cannot be determined until apply",
         ),
     ] {
@@ -142,8 +142,9 @@ fn validate_collects_every_problem_with_code_snippet_detail_and_did_you_mean() {
         "
 Error: Reference to undeclared input variable
 
-  on ./main.hcl line 5:
+  on main.hcl line 5, in locals:
     5:   a = var.node
+             ^^^^^^^^ not declared
 
 An input variable named \"node\" is not declared in this module.
 
@@ -153,7 +154,7 @@ Help: Did you mean `var.nodes`?
 
 Error: Call to unknown function
 
-  on ./main.hcl line 6:
+  on main.hcl line 6, in locals:
     6:   b = lenght([])
 
 There is no function named \"lenght\".

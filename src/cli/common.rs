@@ -496,33 +496,12 @@ pub fn decode_vars(
 /// One diagnostic as a line of Terraform's machine-readable UI (`type: diagnostic`), with the
 /// source range when it has one.
 pub fn diagnostic_json(d: &Diagnostic, files: &[SourceFile], timestamp: &str) -> serde_json::Value {
-    let (level, severity, word) = if d.is_error() {
-        ("error", "error", "Error")
+    let (level, word) = if d.is_error() {
+        ("error", "Error")
     } else {
-        ("warn", "warning", "Warning")
+        ("warn", "Warning")
     };
-    let mut diag = serde_json::json!({
-        "severity": severity,
-        "summary": d.summary,
-        "detail": d.detail,
-        "code": d.code,
-    });
-    if let Some(h) = &d.help {
-        diag["help"] = serde_json::json!(h);
-    }
-    if let Some(span) = d.span
-        && let Some(f) = files.get(span.file)
-    {
-        let pos = |at: usize| {
-            let (line, column) = crate::diag::line_col(&f.text, at);
-            serde_json::json!({"line": line, "column": column, "byte": at})
-        };
-        diag["range"] = serde_json::json!({
-            "filename": f.path.display().to_string(),
-            "start": pos(span.start),
-            "end": pos(span.end),
-        });
-    }
+    let diag = d.to_json(files);
     serde_json::json!({
         "@level": level,
         "@message": format!("{word}: {}", d.summary),
@@ -533,8 +512,68 @@ pub fn diagnostic_json(d: &Diagnostic, files: &[SourceFile], timestamp: &str) ->
     })
 }
 
-/// One diagnostic as text: `Error: summary`, the source line, the detail, the help line and
-/// the code.
+/// Where a diagnostic is, as Terraform shows it: `on main.hcl line 5, in resource "brick_data"
+/// "a":` and the source lines of its range, numbered, the range underlined on a colour
+/// terminal; under them, when the diagnostic has a label, carets under the range and the label.
+fn source_snippet(
+    d: &Diagnostic,
+    span: crate::config::Span,
+    f: &SourceFile,
+    style: crate::view::text::Style,
+) -> String {
+    let text = f.text.as_str();
+    let start = span.start.min(text.len());
+    let end = span.end.min(text.len()).max(start);
+    let (first, col) = crate::diag::line_col(text, start);
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let context = crate::diag::block_context(text, line_start)
+        .map(|c| format!(", in {c}"))
+        .unwrap_or_default();
+    let mut out = format!(
+        "\n  on {} line {first}{context}:\n",
+        crate::diag::display_name(f)
+    );
+    // Every line the range touches (its last byte is `end - 1`), up to five; the label's
+    // carets go under the first.
+    let last = end.saturating_sub(1).max(start);
+    let mut offset = line_start;
+    for (n, line) in text[line_start..].split('\n').enumerate().take(5) {
+        let line_end = offset + line.len();
+        let (a, b) = (start.max(offset), end.min(line_end));
+        let shown = if style.color && a < b {
+            format!(
+                "{}\x1b[4m{}\x1b[0m{}",
+                &line[..a - offset],
+                &line[a - offset..b - offset],
+                &line[b - offset..]
+            )
+        } else {
+            line.to_string()
+        };
+        out.push_str(&format!("  {:>3}: {shown}\n", first + n));
+        if n == 0
+            && let Some(label) = &d.label
+        {
+            let width = text[start..end.min(line_end).max(start)]
+                .chars()
+                .count()
+                .max(1);
+            out.push_str(&format!(
+                "  {}{} {label}\n",
+                " ".repeat(5 + col - 1),
+                "^".repeat(width)
+            ));
+        }
+        if line_end >= last {
+            break;
+        }
+        offset = line_end + 1;
+    }
+    out
+}
+
+/// One diagnostic as text: `Error: summary`, where it is, the detail, the help line and the
+/// code.
 pub fn render_diagnostic(
     d: &Diagnostic,
     files: &[SourceFile],
@@ -550,12 +589,7 @@ pub fn render_diagnostic(
     if let Some(span) = d.span
         && let Some(f) = files.get(span.file)
     {
-        let (line, _) = crate::diag::line_col(&f.text, span.start);
-        let text = f.text.lines().nth(line - 1).unwrap_or("");
-        out.push_str(&format!(
-            "\n  on {} line {line}:\n  {line:>3}: {text}\n",
-            f.path.display()
-        ));
+        out.push_str(&source_snippet(d, span, f, style));
     }
     if !d.detail.is_empty() {
         out.push_str(&format!("\n{}\n", d.detail));

@@ -45,10 +45,16 @@ fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diag
     Diagnostic::error(format!("brick::config::{code}"), summary, detail).at(span)
 }
 
-/// Renders diagnostics to stderr with miette (source snippets, labels, help).
+/// Renders diagnostics to stderr as every command does (`common::render_diagnostic`), in
+/// colour when stderr is a terminal and `NO_COLOR` is not set: for `console` and `fmt`, which
+/// run without a command context.
 pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
+    use std::io::IsTerminal;
+    let style = crate::view::text::Style {
+        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
     for d in diags {
-        eprintln!("{:?}", crate::diag::report(d, files));
+        eprint!("{}", super::common::render_diagnostic(d, files, style));
     }
 }
 
