@@ -804,9 +804,10 @@ module "m" {
         v.stderr
     );
     assert!(v.stderr.contains("on main.hcl line 5"), "{}", v.stderr);
+    // plan validates first, as Terraform's does: the same cycle, found before planning.
     let r = p.brick(&["plan"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("(brick::graph::cycle)"), "{}", r.stderr);
+    assert!(r.stderr.contains("(brick::config::cycle)"), "{}", r.stderr);
     assert!(
         r.stderr.contains(
             "module.m.output.out → brick_data.r → module.m.var.word → module.m.brick_data.x → module.m.output.out"

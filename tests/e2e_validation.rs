@@ -2,6 +2,9 @@
 //! other variables, locals, resources and module outputs (Terraform ≥ 1.9), in the root
 //! module and in child modules. A condition known at plan time is checked by `plan`; one
 //! that reads a value known only after apply is checked by `apply` once it is known.
+//!
+//! `plan` and `apply` also run every check of `brick validate` first, as Terraform validates
+//! before it plans.
 
 mod support;
 
@@ -230,6 +233,50 @@ resource "brick_data" "a" {
     let r = p.brick(&["plan"]).failed_with("brick::graph::cycle");
     assert!(
         r.stderr.contains("var.s (validation) → brick_data.a"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn plan_and_apply_validate_first_refusing_an_unmet_required_version_and_suggesting_names() {
+    let p = Project::new(&[(
+        "main.hcl",
+        "brick {\n  required_version = \">= 99.0\"\n}\n\nresource \"brick_data\" \"a\" {\n  input = 1\n}\n",
+    )]);
+    for cmd in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let r = p.brick(cmd).failed_with("Unsupported brick version");
+        assert_eq!(r.code, 1);
+        assert!(
+            r.stderr.contains("(brick::config::unsupported_version)"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("on main.hcl line 2, in brick:"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(
+        !p.path().join("brick.state.json").exists(),
+        "nothing was written"
+    );
+
+    let p = Project::new(&[(
+        "main.hcl",
+        "variable \"nodes\" {\n  default = 1\n}\n\nresource \"brick_data\" \"a\" {\n  input = var.node\n}\n",
+    )]);
+    let r = p
+        .brick(&["plan"])
+        .failed_with("Reference to undeclared input variable");
+    assert!(
+        r.stderr.contains("Did you mean `var.nodes`?"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("(brick::config::undeclared_reference)"),
         "{}",
         r.stderr
     );

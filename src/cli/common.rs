@@ -276,8 +276,18 @@ impl Context {
             return None;
         }
         let mut config = config?;
-        let env = self.env();
         let lenient = matches!(variables, Variables::Unresolved);
+        // What `brick validate` finds stops the commands that plan, as Terraform validates
+        // before it plans (an undeclared name gets its "did you mean", a required_version
+        // the running brick does not satisfy is refused). `init` and `graph` only need the
+        // configuration's shape, as in Terraform.
+        if !lenient {
+            let checked = super::validate::check_offline(&config, &self.ids);
+            if self.ui.diagnostics(&checked, &config.files) {
+                return None;
+            }
+        }
+        let env = self.env();
         let cli: &[eval::CliVar] = match variables {
             Variables::Resolve => &self.cli_vars,
             Variables::Unresolved => &[],

@@ -136,21 +136,7 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     if let Some(config) = &config
         && !crate::diag::has_errors(&diags)
     {
-        let mut schemas = std::collections::BTreeMap::new();
-        let set =
-            crate::registry::provider_set(crate::registry::available().iter().copied(), &ctx.ids);
-        for name in set.names() {
-            if let Some(s) = set.schema(name) {
-                schemas.insert(name.clone(), (**s).clone());
-            }
-        }
-        // Offline: the providers are asked to check values, never configured.
-        let check = |provider: &str, ty: &str, v: &brick_provider_api::Value| {
-            set.get(provider)
-                .map(|p| p.validate_resource(ty, v))
-                .unwrap_or_default()
-        };
-        diags.extend(super::validate::validate_with(config, &schemas, &check));
+        diags.extend(super::validate::check_offline(config, &ctx.ids));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();

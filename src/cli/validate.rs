@@ -58,6 +58,25 @@ pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
     }
 }
 
+/// Every problem `brick validate` finds in a loaded configuration, against the schemas of every
+/// provider brick has; the providers check values offline, never configured. Planning commands
+/// run it too, as Terraform's plan validates first.
+pub fn check_offline(config: &Config, ids: &crate::builtin::IdSource) -> Vec<Diagnostic> {
+    let set = crate::registry::provider_set(crate::registry::available().iter().copied(), ids);
+    let mut schemas = BTreeMap::new();
+    for name in set.names() {
+        if let Some(s) = set.schema(name) {
+            schemas.insert(name.clone(), (**s).clone());
+        }
+    }
+    let check = |provider: &str, ty: &str, v: &Value| {
+        set.get(provider)
+            .map(|p| p.validate_resource(ty, v))
+            .unwrap_or_default()
+    };
+    validate_with(config, &schemas, &check)
+}
+
 /// Every problem in `config`, given the provider schemas keyed by provider name (`brick` is
 /// added when missing).
 pub fn validate(config: &Config, schemas: &BTreeMap<String, ProviderSchema>) -> Vec<Diagnostic> {
@@ -868,18 +887,23 @@ fn target_of(e: &Expr, diags: &mut Vec<Diagnostic>, what: &str) -> Option<Target
 }
 
 fn addresses(m: &Module, diags: &mut Vec<Diagnostic>) {
+    // The module a (keyed or keyless) module path names, followed through the module calls.
+    let module_at = |path: &str| -> Option<&Module> {
+        let mut at = m;
+        for (name, _) in crate::addr::module_steps(path)? {
+            at = at.module_calls.get(&name)?.module.as_deref()?;
+        }
+        Some(at)
+    };
     let declared = |t: &Target| -> bool {
         match t {
-            Target::Module(path) => {
-                let steps = crate::addr::module_steps(path).unwrap_or_default();
-                steps.len() == 1 && m.module_calls.contains_key(&steps[0].0)
-            }
-            Target::Resource(r) => {
-                r.module.is_empty() && m.resource(r.mode, &r.type_name, &r.name).is_some()
-            }
+            Target::Module(path) => module_at(path).is_some(),
+            Target::Resource(r) => module_at(&r.module)
+                .is_some_and(|c| c.resource(r.mode, &r.type_name, &r.name).is_some()),
             Target::Instance(i) => {
                 let r = &i.resource;
-                r.module.is_empty() && m.resource(r.mode, &r.type_name, &r.name).is_some()
+                module_at(&r.module)
+                    .is_some_and(|c| c.resource(r.mode, &r.type_name, &r.name).is_some())
             }
         }
     };
