@@ -40,7 +40,7 @@ pub struct Recorded {
     pub provider: String,
     /// The new state, sensitive values marked.
     pub value: Value,
-    pub depends_on: Vec<ResourceAddr>,
+    pub depends_on: crate::plan::model::Dependencies,
     pub schema_version: u64,
     pub tainted: bool,
     pub create_before_destroy: bool,

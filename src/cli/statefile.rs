@@ -4,6 +4,7 @@
 //! reconciliation of intents an interrupted apply left unresolved.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use brick_provider_api::provider::{PathStep, ReadRequest};
 use brick_provider_api::value::Kind;
@@ -212,6 +213,24 @@ pub fn tainted_reasons(s: &st::State) -> BTreeMap<String, String> {
     out
 }
 
+/// A recorded dependency (`brick_data.a`, `module.m.brick_data.b`) as a shared resource
+/// address, parsed once per distinct text; `None` for one that names no resource.
+fn interned(
+    seen: &mut HashMap<String, Option<Arc<crate::plan::address::ResourceAddr>>>,
+    text: &str,
+) -> Option<Arc<crate::plan::address::ResourceAddr>> {
+    if let Some(a) = seen.get(text) {
+        return a.clone();
+    }
+    let addr = match text.parse() {
+        Ok(crate::plan::address::Target::Resource(r)) => Some(Arc::new(r)),
+        Ok(crate::plan::address::Target::Instance(i)) => Some(Arc::new(i.resource)),
+        Ok(crate::plan::address::Target::Module(_)) | Err(_) => None,
+    };
+    seen.insert(text.to_string(), addr.clone());
+    addr
+}
+
 /// The engine's view of a loaded state.
 pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
     let mut out = PriorState {
@@ -219,6 +238,9 @@ pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
         serial: Some(s.serial),
         ..Default::default()
     };
+    // Every dependency address is parsed once and shared (see `Dependencies`).
+    let mut addrs: HashMap<String, Option<Arc<crate::plan::address::ResourceAddr>>> =
+        HashMap::new();
     for (raddr, res) in &s.resources {
         let r = resource_from_state(raddr);
         let provider = provider_name(&res.provider);
@@ -238,11 +260,7 @@ pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
                     depends_on: obj
                         .dependencies
                         .iter()
-                        .filter_map(|d| match d.parse() {
-                            Ok(crate::plan::address::Target::Resource(r)) => Some(r),
-                            Ok(crate::plan::address::Target::Instance(i)) => Some(i.resource),
-                            Ok(crate::plan::address::Target::Module(_)) | Err(_) => None,
-                        })
+                        .filter_map(|d| interned(&mut addrs, d))
                         .collect(),
                     tainted: obj.tainted,
                     schema_version: obj.schema_version,

@@ -4,6 +4,7 @@
 //! Also the engine's in-memory view of recorded state, [`PriorState`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use brick_provider_api::Value;
 use brick_provider_api::provider::{AttrPath, PathStep};
@@ -102,7 +103,7 @@ pub struct ResourceChange {
     pub replace_paths: Vec<AttrPath>,
     /// The resources this instance depends on (recorded in state, used to order destroys).
     #[serde(default)]
-    pub depends_on: Vec<ResourceAddr>,
+    pub depends_on: Dependencies,
     #[serde(default)]
     pub create_before_destroy: bool,
     /// `Some(id)` when this change imports an existing object.
@@ -216,12 +217,18 @@ impl Plan {
     }
 }
 
+/// The resources an instance depends on, transitively, as Terraform records them. Each
+/// address is shared, not copied: a chain of N resources records about N²/2 of them (250,000
+/// for the benchmark's 5,000 resources in chains of 500), and a copy of each would cost about
+/// 350 bytes — some 90 MiB — where a shared one costs 8.
+pub type Dependencies = Vec<Arc<ResourceAddr>>;
+
 /// One instance as recorded in state (sensitive values marked).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PriorInstance {
     pub provider: String,
     pub value: Value,
-    pub depends_on: Vec<ResourceAddr>,
+    pub depends_on: Dependencies,
     pub tainted: bool,
     pub schema_version: u64,
     pub create_before_destroy: bool,

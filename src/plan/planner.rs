@@ -174,6 +174,8 @@ struct Planner<'a> {
     opts: &'a Options,
     events: &'a dyn EventSink,
     graph: ConfigGraph,
+    /// Each configured resource's address, shared by the dependency lists naming it.
+    addrs: Vec<std::sync::Arc<ResourceAddr>>,
     working: Working,
     /// Refreshed prior values (None: the object is gone).
     refreshed: HashMap<InstanceAddr, Option<Value>>,
@@ -214,6 +216,11 @@ pub async fn plan(
         opts,
         events,
         graph,
+        addrs: config
+            .resources
+            .iter()
+            .map(|r| std::sync::Arc::new(r.addr.clone()))
+            .collect(),
         working: Working {
             variables: config.variables.clone(),
             ..Default::default()
@@ -825,11 +832,11 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        let deps: Vec<ResourceAddr> = self
+        let deps: crate::plan::model::Dependencies = self
             .graph
             .resource_dependencies(i)
             .into_iter()
-            .map(|j| self.config.resources[j].addr.clone())
+            .map(|j| self.addrs[j].clone())
             .collect();
         let mut values: BTreeMap<InstanceKey, Value> = BTreeMap::new();
         let wanted: HashSet<InstanceKey> = keys.iter().map(|(k, _)| k.clone()).collect();
@@ -944,7 +951,7 @@ impl<'a> Planner<'a> {
         schema: &brick_provider_api::schema::ResourceSchema,
         addr: InstanceAddr,
         each: Option<&Value>,
-        deps: &[ResourceAddr],
+        deps: &[std::sync::Arc<ResourceAddr>],
     ) -> Value {
         let block = &schema.block;
         let unknown_obj = Value::unknown(block.value_type());
@@ -1134,12 +1141,12 @@ impl<'a> Planner<'a> {
         provider: &dyn brick_provider_api::Provider,
         addr: InstanceAddr,
         config: Value,
-        deps: &[ResourceAddr],
+        deps: &[std::sync::Arc<ResourceAddr>],
         schema: &brick_provider_api::schema::ResourceSchema,
     ) -> Value {
         let pending = deps.iter().any(|d| {
             self.action_of.iter().any(|(a, act)| {
-                a.resource.config_addr() == *d && !matches!(act, Action::NoOp | Action::Read)
+                a.resource.config_addr() == **d && !matches!(act, Action::NoOp | Action::Read)
             })
         });
         let reason = if !config.is_wholly_known() {
