@@ -93,7 +93,18 @@ fn output_after_change(input: &Value) -> Value {
     if input.is_null() {
         input.clone()
     } else {
-        Value::unknown(input.ty())
+        unknown_output(input)
+    }
+}
+
+/// The unknown planned `output` for an `input`: sensitive when anything in the input is, since
+/// the output recorded after apply will be (brick never shows a secret that came in marked).
+fn unknown_output(input: &Value) -> Value {
+    let v = Value::unknown(input.ty());
+    if input.contains_sensitive() {
+        v.sensitive()
+    } else {
+        v
     }
 }
 
@@ -171,7 +182,8 @@ impl Provider for BrickProvider {
             planned.insert("id".into(), Value::unknown(Type::String));
             planned.insert("output".into(), output_after_change(&input));
         } else if !raw_equal(&attr_or_null(req.prior, "input"), &input) {
-            planned.insert("output".into(), output_after_change(&input));
+            // As terraform_data: a changed input (even to null) makes the output unknown.
+            planned.insert("output".into(), unknown_output(&input));
         }
         resp.planned = Value::object(planned);
         resp

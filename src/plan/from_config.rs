@@ -585,6 +585,12 @@ impl Builder<'_, '_> {
                 node_name(&module_str, &format!("local.{}", l.name)),
                 eval::module_output_uses(&l.expr),
             );
+            if is_root {
+                self.out
+                    .described
+                    .locals
+                    .insert(l.name.clone(), self.describe.references(&l.expr));
+            }
             self.out.locals.push(NamedExpr {
                 module: path.to_vec(),
                 name: l.name.clone(),

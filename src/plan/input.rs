@@ -248,6 +248,9 @@ pub struct Described {
     /// Keyed by call name: Terraform's `module_calls` entries (`source`, `expressions`,
     /// `count_expression`, `for_each_expression`, `depends_on`, `module`).
     pub module_calls: serde_json::Map<String, serde_json::Value>,
+    /// Keyed by root local name: the traversals its expression makes, as `references`
+    /// lists them (for `relevant_attributes` through locals).
+    pub locals: BTreeMap<String, Vec<String>>,
 }
 
 /// One module's configuration, flattened (child modules' objects carry their module path).

@@ -181,6 +181,16 @@ pub struct Plan {
     /// than "tainted"; set by the CLI from the state.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tainted_reasons: BTreeMap<String, String>,
+    /// The attributes whose schema type is dynamic, by resource type (`brick_data`,
+    /// `data.brick_remote_state`): the renderer compares those as plain JSON, as Terraform's
+    /// does, and the others by their type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dynamic_attributes: BTreeMap<String, Vec<String>>,
+    /// Terraform's `relevant_attributes`: the resource attributes (resource instance address,
+    /// attribute path) that the changes and changed outputs refer to, directly or through
+    /// locals and other resources; drift outside them is not shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relevant_attributes: Vec<(String, Vec<serde_json::Value>)>,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -247,6 +257,21 @@ pub mod exact {
         super::super::codec::decode_exact(&j)
             .ok_or_else(|| serde::de::Error::custom("malformed value"))
     }
+}
+
+/// The order Terraform lists instances in: by module, then data sources before managed
+/// resources, then type, name and instance key.
+pub fn terraform_order(a: &InstanceAddr, b: &InstanceAddr) -> std::cmp::Ordering {
+    let key = |x: &InstanceAddr| {
+        (
+            x.resource.module.clone(),
+            x.resource.mode != super::address::ResourceMode::Data,
+            x.resource.type_name.clone(),
+            x.resource.name.clone(),
+            x.key.clone(),
+        )
+    };
+    key(a).cmp(&key(b))
 }
 
 /// Attribute paths as JSON arrays of names (strings) and indices (numbers).

@@ -236,8 +236,8 @@ pub async fn plan(
     p.compute_scope();
     let outputs = p.walk().await;
     p.plan_orphans();
-    p.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
-    p.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
+    p.drift.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
     // State is JSON, which has no infinities: as Terraform, a planned value that holds one
     // is an error now rather than an object that could not be recorded after apply.
     for c in &p.changes {
@@ -261,10 +261,12 @@ pub async fn plan(
     p.diags
         .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
     let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
+    let dynamic = dynamic_attributes(providers, &p.changes, &p.drift);
     let mut changes = p.changes;
     if opts.mode == PlanMode::RefreshOnly {
         changes.clear();
     }
+    let relevant = super::relevant::relevant_attributes(&changes, &outputs, config);
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         brick_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -286,9 +288,44 @@ pub async fn plan(
         errored,
         timestamp: None,
         tainted_reasons: BTreeMap::new(),
+        dynamic_attributes: dynamic,
+        relevant_attributes: relevant,
         diagnostics: p.diags,
     }
     .with_refreshed(p.refreshed_out)
+}
+
+/// The dynamic attributes of every resource type in the plan, for the renderer.
+fn dynamic_attributes(
+    providers: &ProviderSet,
+    changes: &[ResourceChange],
+    drift: &[ResourceDrift],
+) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let addrs = changes
+        .iter()
+        .map(|c| (&c.provider, &c.addr.resource))
+        .chain(drift.iter().map(|d| (&d.provider, &d.addr.resource)));
+    for (provider, addr) in addrs {
+        let key = super::relevant::type_key(addr);
+        if out.contains_key(&key) {
+            continue;
+        }
+        let Ok(schema) = providers.resource_schema(provider, addr) else {
+            continue;
+        };
+        let names: Vec<String> = schema
+            .block
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.ty == brick_provider_api::Type::Dynamic)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !names.is_empty() {
+            out.insert(key, names);
+        }
+    }
+    out
 }
 
 impl Plan {
@@ -346,6 +383,37 @@ impl<'a> Planner<'a> {
                         "Moved object still exists",
                         format!("Cannot move {from} to {to}: {to} already exists in state."),
                     ));
+                    continue;
+                }
+                if let Some((i, prev)) = inst.remove(&from) {
+                    inst.insert(to, (i, Some(prev.unwrap_or(from))));
+                }
+            }
+        }
+        // Terraform's implied moves: a resource that gained `count` takes its single instance
+        // as index 0, and one that lost it takes index 0 as its single instance.
+        for rc in &self.config.resources {
+            let (from, to) = match rc.expansion {
+                Expansion::Count(_) => (InstanceKey::None, InstanceKey::Int(0)),
+                Expansion::Single => (InstanceKey::Int(0), InstanceKey::None),
+                Expansion::ForEach(_) => continue,
+            };
+            // In every instance of the resource's module.
+            let candidates: Vec<InstanceAddr> = inst
+                .keys()
+                .filter(|a| {
+                    a.key == from
+                        && a.resource.mode == rc.addr.mode
+                        && a.resource.type_name == rc.addr.type_name
+                        && a.resource.name == rc.addr.name
+                        && crate::addr::config_module(&a.resource.module) == rc.addr.module
+                })
+                .cloned()
+                .collect();
+            for from in candidates {
+                let to = from.resource.instance(to.clone());
+                let explicit = self.config.moved.iter().any(|m| m.from.matches(&from));
+                if explicit || inst.contains_key(&to) {
                     continue;
                 }
                 if let Some((i, prev)) = inst.remove(&from) {

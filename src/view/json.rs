@@ -54,7 +54,7 @@ fn plain(v: &Value) -> Value {
     v.unmark_deep().0
 }
 
-fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, Json> {
+pub(crate) fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, Json> {
     let mut c = Map::new();
     c.insert("actions".into(), json!(actions));
     c.insert("before".into(), to_json(&plain(before)));
@@ -273,10 +273,13 @@ fn state_values(state: &PriorState) -> Json {
             })
         })
         .collect();
-    json!({
-        "outputs": outputs_values(&state.outputs),
-        "root_module": module_json(resources),
-    })
+    // As Terraform's, `outputs` is left out when there are none.
+    let mut o = Map::new();
+    if !state.outputs.is_empty() {
+        o.insert("outputs".into(), outputs_values(&state.outputs));
+    }
+    o.insert("root_module".into(), module_json(resources));
+    Json::Object(o)
 }
 
 /// `brick show --json` without a plan: Terraform's JSON state representation.
@@ -302,16 +305,18 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     o.insert("format_version".into(), json!(PLAN_FORMAT));
     o.insert("terraform_version".into(), json!(version()));
     o.insert("brick_version".into(), json!(version()));
-    o.insert(
-        "variables".into(),
-        Json::Object(
-            config
-                .variables
-                .iter()
-                .map(|(k, v)| (k.clone(), json!({"value": to_json(&plain(v))})))
-                .collect(),
-        ),
-    );
+    if !config.variables.is_empty() {
+        o.insert(
+            "variables".into(),
+            Json::Object(
+                config
+                    .variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!({"value": to_json(&plain(v))})))
+                    .collect(),
+            ),
+        );
+    }
     // planned_values: what exists after apply.
     let mut planned = Vec::new();
     for c in &plan.changes {
@@ -338,10 +343,12 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         }
         planned_outputs.insert(oc.name.clone(), Json::Object(m));
     }
-    o.insert(
-        "planned_values".into(),
-        json!({"outputs": planned_outputs, "root_module": module_json(planned)}),
-    );
+    let mut planned_values = Map::new();
+    if !planned_outputs.is_empty() {
+        planned_values.insert("outputs".into(), Json::Object(planned_outputs));
+    }
+    planned_values.insert("root_module".into(), module_json(planned));
+    o.insert("planned_values".into(), Json::Object(planned_values));
     if !plan.drift.is_empty() {
         o.insert(
             "resource_drift".into(),
@@ -378,16 +385,10 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
                 .collect(),
         ),
     );
-    let mut outs = Map::new();
-    for oc in &plan.outputs {
-        let mut ch = change_json(&oc.before, &oc.after, oc.action.terraform_actions());
-        if oc.sensitive {
-            ch.insert("before_sensitive".into(), json!(true));
-            ch.insert("after_sensitive".into(), json!(true));
-        }
-        outs.insert(oc.name.clone(), Json::Object(ch));
+    let outs = output_changes(plan);
+    if !outs.is_empty() {
+        o.insert("output_changes".into(), Json::Object(outs));
     }
-    o.insert("output_changes".into(), Json::Object(outs));
     let mut prior_state = Map::new();
     prior_state.insert("format_version".into(), json!(STATE_FORMAT));
     prior_state.insert("terraform_version".into(), json!(version()));
@@ -415,9 +416,16 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     prior_state.insert("values".into(), state_values(prior));
     o.insert("prior_state".into(), Json::Object(prior_state));
     o.insert("configuration".into(), configuration_json(config));
-    let relevant = relevant_attributes(plan, config);
-    if !relevant.is_empty() {
-        o.insert("relevant_attributes".into(), Json::Array(relevant));
+    if !plan.relevant_attributes.is_empty() {
+        o.insert(
+            "relevant_attributes".into(),
+            Json::Array(
+                plan.relevant_attributes
+                    .iter()
+                    .map(|(r, p)| json!({"resource": r, "attribute": p}))
+                    .collect(),
+            ),
+        );
     }
     if !plan.deferred.is_empty() {
         o.insert(
@@ -455,148 +463,30 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     Json::Object(o)
 }
 
-/// Every `references` list inside a described expression tree.
-fn collect_references<'a>(j: &'a Json, out: &mut Vec<&'a str>) {
-    match j {
-        Json::Object(m) => {
-            for (k, v) in m {
-                if k == "references" {
-                    out.extend(v.as_array().into_iter().flatten().filter_map(Json::as_str));
-                } else {
-                    collect_references(v, out);
-                }
-            }
-        }
-        Json::Array(xs) => xs.iter().for_each(|x| collect_references(x, out)),
-        _ => {}
-    }
-}
-
-/// A reference to a resource split into the resource (instance) it names and the attribute
-/// path after it: `brick_data.a[0].output["k"]` → (`brick_data.a[0]`, `["output","k"]`,
-/// `brick_data.a`). `None` for references to anything else.
-fn split_resource_ref(r: &str) -> Option<(String, Vec<Json>, String)> {
-    let ident = |s: &str| {
-        s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
-            .unwrap_or(s.len())
-    };
-    let mut end = ident(r);
-    let first = &r[..end];
-    let parts = match first {
-        "data" => 3,
-        "var" | "local" | "module" | "each" | "count" | "path" | "self" | "terraform" => {
-            return None;
-        }
-        _ => 2,
-    };
-    for _ in 1..parts {
-        if !r[end..].starts_with('.') {
-            return None;
-        }
-        end += 1 + ident(&r[end + 1..]);
-    }
-    let base = r[..end].to_string();
-    let mut steps = crate::plan::from_config::traversal_steps(&r[end..]).into_iter();
-    let mut resource = base.clone();
-    let mut attrs = Vec::new();
-    let mut first_step = true;
-    for st in steps.by_ref() {
-        if let Some(name) = st.strip_prefix('.') {
-            attrs.push(json!(name));
+/// Terraform's `output_changes`: the masks of an output are plain booleans (its sensitivity,
+/// and `after_unknown` false when the value is wholly known), and an unknown value is left out
+/// of `after`.
+pub(crate) fn output_changes(plan: &Plan) -> Map<String, Json> {
+    let mut outs = Map::new();
+    for oc in &plan.outputs {
+        let mut ch = Map::new();
+        ch.insert("actions".into(), json!(oc.action.terraform_actions()));
+        ch.insert("before".into(), to_json(&plain(&oc.before)));
+        let after = plain(&oc.after);
+        if after.is_wholly_known() {
+            ch.insert("after".into(), to_json(&after));
+            ch.insert("after_unknown".into(), json!(false));
         } else {
-            let inner = &st[1..st.len() - 1];
-            let key = match serde_json::from_str::<Json>(inner) {
-                Ok(k @ (Json::String(_) | Json::Number(_))) => k,
-                _ => return None,
-            };
-            if first_step {
-                resource.push_str(st);
-            } else {
-                attrs.push(key);
+            if after.is_known() {
+                ch.insert("after".into(), known_json(&after));
             }
+            ch.insert("after_unknown".into(), unknown_mask(&oc.after));
         }
-        first_step = false;
+        ch.insert("before_sensitive".into(), json!(oc.sensitive));
+        ch.insert("after_sensitive".into(), json!(oc.sensitive));
+        outs.insert(oc.name.clone(), Json::Object(ch));
     }
-    Some((resource, attrs, base))
-}
-
-/// Terraform's `relevant_attributes`: the resource attributes that the resources and outputs
-/// being changed refer to, directly or through the resources and locals they refer to. A
-/// renderer uses them to tell drift that matters from drift that does not.
-fn relevant_attributes(plan: &Plan, config: &Configuration) -> Vec<Json> {
-    let described = &config.described;
-    let mut queue: Vec<&str> = Vec::new();
-    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        if let Some(d) = described.resources.get(&c.addr.resource.to_string()) {
-            d.values().for_each(|v| collect_references(v, &mut queue));
-        }
-    }
-    for o in plan.outputs.iter().filter(|o| o.action != Action::NoOp) {
-        if let Some(d) = described.outputs.get(&o.name) {
-            collect_references(d, &mut queue);
-        }
-    }
-    let mut local_refs: Vec<String> = Vec::new();
-    let mut seen_resources = std::collections::BTreeSet::new();
-    let mut seen_locals = std::collections::BTreeSet::new();
-    let mut found: std::collections::BTreeSet<(String, String)> = Default::default();
-    let mut attrs: Vec<(String, Vec<Json>)> = Vec::new();
-    while let Some(r) = queue.pop().map(str::to_string).or_else(|| local_refs.pop()) {
-        if let Some(name) = r.strip_prefix("local.") {
-            let name = &name[..name.find(['.', '[']).unwrap_or(name.len())];
-            if seen_locals.insert(name.to_string())
-                && let Some(l) = config.locals.iter().find(|l| l.name == name)
-            {
-                local_refs.extend(l.references.iter().map(reference_base));
-            }
-            continue;
-        }
-        let Some((resource, path, base)) = split_resource_ref(&r) else {
-            continue;
-        };
-        if seen_resources.insert(base.clone())
-            && let Some(d) = described.resources.get(&base)
-        {
-            d.values().for_each(|v| collect_references(v, &mut queue));
-        }
-        if !path.is_empty()
-            && found.insert((resource.clone(), Json::Array(path.clone()).to_string()))
-        {
-            attrs.push((resource, path));
-        }
-    }
-    // Each traversal is listed with all its prefixes; keep the longest.
-    let keep: Vec<&(String, Vec<Json>)> = attrs
-        .iter()
-        .filter(|(r, p)| {
-            !attrs
-                .iter()
-                .any(|(r2, p2)| r2 == r && p2.len() > p.len() && p2.starts_with(p))
-        })
-        .collect();
-    let mut out: Vec<(String, String, Json)> = keep
-        .into_iter()
-        .map(|(r, p)| {
-            let path = Json::Array(p.clone());
-            (
-                r.clone(),
-                path.to_string(),
-                json!({"resource": r, "attribute": path}),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    out.into_iter().map(|(_, _, j)| j).collect()
-}
-
-fn reference_base(r: &crate::eval::Reference) -> String {
-    use crate::eval::Reference as R;
-    match r {
-        R::Resource { type_name, name } => format!("{type_name}.{name}"),
-        R::Data { type_name, name } => format!("data.{type_name}.{name}"),
-        R::Local(n) => format!("local.{n}"),
-        _ => String::new(),
-    }
+    outs
 }
 
 fn configuration_json(config: &Configuration) -> Json {
@@ -664,7 +554,9 @@ fn configuration_json(config: &Configuration) -> Json {
         .collect();
     let mut root = Map::new();
     root.insert("resources".into(), Json::Array(resources));
-    root.insert("outputs".into(), Json::Object(outputs));
+    if !outputs.is_empty() {
+        root.insert("outputs".into(), Json::Object(outputs));
+    }
     if !config.described.module_calls.is_empty() {
         root.insert(
             "module_calls".into(),

@@ -69,6 +69,8 @@ fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         errored: false,
         timestamp: None,
         tainted_reasons: Default::default(),
+        dynamic_attributes: Default::default(),
+        relevant_attributes: Default::default(),
         diagnostics: vec![],
     }
 }

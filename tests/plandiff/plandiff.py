@@ -70,6 +70,26 @@ PROGRESS = re.compile(
 )
 
 
+SAVED = re.compile(
+    r"\n─+\n\nSaved the plan to: [^\n]*\n\nTo perform exactly these actions, run the following "
+    r"command to apply:\n    brick apply \"[^\n]*\"\n"
+)
+
+
+def unwrap_prose(lines):
+    """Joins wrapped prose lines: each tool wraps its sentences at 78 columns around its own
+    name, so `Terraform`/`brick` moves the line breaks. Structural lines (indented, symbols,
+    comments, rules) are left alone."""
+    out = []
+    for line in lines:
+        prose = bool(line) and (line[0].isalpha() or line[0] in "\"(")
+        if prose and out and out[-1] and (out[-1][0].isalpha() or out[-1][0] in "\"(") and not out[-1].endswith(":"):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return out
+
+
 def translate_config(text):
     """A Terraform configuration as brick reads it."""
     for tf, brick in NAME_SUBSTITUTIONS:
@@ -94,7 +114,11 @@ def normalise_text(text):
     text = text.replace("Terraform", "brick").replace("terraform", "brick")
     # Terraform's flags take one dash, brick's two.
     text = text.replace("use the -out option", "use the --out option")
+    # brick has no automation mode: after a plan saved with --out it always says where the
+    # plan went (Terraform does too, outside TF_IN_AUTOMATION).
+    text = SAVED.sub("", text)
     lines = [line.rstrip() for line in text.split("\n") if not PROGRESS.search(line)]
+    lines = unwrap_prose(lines)
     # The progress lines are followed by a blank line in Terraform's output only.
     while lines and lines[0] == "":
         lines.pop(0)
@@ -228,8 +252,15 @@ def edit_state(path, addr, dotted, value):
     inst = find_instance(state, addr)
     obj = inst["attributes"]
     steps = dotted.split(".")
+
+    def unwrap(o):
+        # Terraform stores a dynamically-typed attribute as {"value": ..., "type": ...}.
+        if isinstance(o, dict) and set(o) == {"value", "type"}:
+            return o["value"]
+        return o
+
     for s in steps[:-1]:
-        obj = obj[int(s)] if isinstance(obj, list) else obj[s]
+        obj = unwrap(obj[int(s)] if isinstance(obj, list) else obj[s])
     last = steps[-1]
     if isinstance(obj, list):
         obj[int(last)] = value
