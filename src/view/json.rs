@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::plan::address::{InstanceAddr, ResourceMode};
 use crate::plan::codec::{to_json, type_to_json, unknown_mask};
 use crate::plan::input::Configuration;
-use crate::plan::model::{Action, Plan, PlanMode, PriorState, ResourceChange, path_to_json};
+use crate::plan::model::{Action, Plan, PriorState, ResourceChange, path_to_json};
 
 /// The plan format version we write (Terraform's current one).
 pub const PLAN_FORMAT: &str = "1.2";
@@ -59,7 +59,13 @@ pub(crate) fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Ma
     c.insert("actions".into(), json!(actions));
     c.insert("before".into(), to_json(&plain(before)));
     c.insert("after".into(), known_json(&plain(after)));
-    c.insert("after_unknown".into(), unknown_or_false(after));
+    // As Terraform's: `{}` when the planned value is wholly known (a deletion's null too).
+    let after_unknown = if after.is_wholly_known() {
+        json!({})
+    } else {
+        unknown_mask(after)
+    };
+    c.insert("after_unknown".into(), after_unknown);
     c.insert("before_sensitive".into(), sensitive_or_false(before));
     c.insert("after_sensitive".into(), sensitive_or_false(after));
     c
@@ -83,13 +89,6 @@ fn known_json(v: &Value) -> Json {
     }
 }
 
-fn unknown_or_false(v: &Value) -> Json {
-    if v.is_null() {
-        json!(false)
-    } else {
-        unknown_mask(v)
-    }
-}
 fn sensitive_or_false(v: &Value) -> Json {
     if v.is_null() {
         json!(false)
@@ -222,7 +221,9 @@ fn module_node(
     if let Some(a) = address {
         o.insert("address".into(), json!(a));
     }
-    o.insert("resources".into(), Json::Array(resources));
+    if !resources.is_empty() {
+        o.insert("resources".into(), Json::Array(resources));
+    }
     let depth = address
         .and_then(crate::plan::address::module_steps)
         .map_or(0, |s| s.len());
@@ -257,9 +258,10 @@ fn outputs_values(outputs: &BTreeMap<String, (Value, bool)>) -> Json {
 
 /// The state's `values` object.
 fn state_values(state: &PriorState) -> Json {
-    let resources = state
-        .instances
-        .iter()
+    let mut instances: Vec<_> = state.instances.iter().collect();
+    instances.sort_by(|a, b| crate::plan::model::terraform_order(a.0, b.0));
+    let resources = instances
+        .into_iter()
         .map(|(a, i)| {
             let deps: Vec<String> = i.depends_on.iter().map(|d| d.to_string()).collect();
             (a.resource.module.clone(), {
@@ -392,29 +394,33 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     let mut prior_state = Map::new();
     prior_state.insert("format_version".into(), json!(STATE_FORMAT));
     prior_state.insert("terraform_version".into(), json!(version()));
-    // As Terraform's, the prior state holds what data sources read while planning.
-    let with_reads;
-    let mut prior = prior;
-    if plan.changes.iter().any(read_while_planning) {
-        let mut p = prior.clone();
-        for c in plan.changes.iter().filter(|c| read_while_planning(c)) {
-            p.instances.insert(
-                c.addr.clone(),
-                crate::plan::model::PriorInstance {
-                    provider: c.provider.clone(),
-                    value: c.after.clone(),
-                    depends_on: c.depends_on.clone(),
-                    tainted: false,
-                    schema_version: c.schema_version,
-                    create_before_destroy: false,
-                },
-            );
-        }
-        with_reads = p;
-        prior = &with_reads;
+    // As Terraform's, the prior state is the state the plan was made from, refreshed: it holds
+    // what data sources read while planning and the root outputs' new values where they are
+    // already known. An empty one is left out.
+    let mut p = prior.clone();
+    for c in plan.changes.iter().filter(|c| read_while_planning(c)) {
+        p.instances.insert(
+            c.addr.clone(),
+            crate::plan::model::PriorInstance {
+                provider: c.provider.clone(),
+                value: c.after.clone(),
+                depends_on: c.depends_on.clone(),
+                tainted: false,
+                schema_version: c.schema_version,
+                create_before_destroy: false,
+            },
+        );
     }
-    prior_state.insert("values".into(), state_values(prior));
-    o.insert("prior_state".into(), Json::Object(prior_state));
+    for oc in &plan.outputs {
+        if oc.action != Action::Delete && oc.after.is_wholly_known() && !oc.after.is_null() {
+            p.outputs
+                .insert(oc.name.clone(), (oc.after.clone(), oc.sensitive));
+        }
+    }
+    if !p.instances.is_empty() || !p.outputs.is_empty() {
+        prior_state.insert("values".into(), state_values(&p));
+        o.insert("prior_state".into(), Json::Object(prior_state));
+    }
     o.insert("configuration".into(), configuration_json(config));
     if !plan.relevant_attributes.is_empty() {
         o.insert(
@@ -453,12 +459,6 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     o.insert("errored".into(), json!(plan.errored));
     if let Some(t) = &plan.timestamp {
         o.insert("timestamp".into(), json!(t));
-    }
-    if plan.mode != PlanMode::Normal {
-        o.insert(
-            "plan_mode".into(),
-            serde_json::to_value(plan.mode).unwrap_or(Json::Null),
-        );
     }
     Json::Object(o)
 }

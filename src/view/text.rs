@@ -55,19 +55,14 @@ impl Style {
     }
     fn sym(&self, sym: Sym) -> String {
         match sym {
-            Sym::Create => self.green("+"),
-            Sym::Delete => self.red("-"),
-            Sym::Update => self.yellow("~"),
             Sym::None => " ".into(),
         }
     }
 }
 
+/// The symbol before nested lines of a plain value (`brick output`, `brick show`): none.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Sym {
-    Create,
-    Delete,
-    Update,
     None,
 }
 
