@@ -123,7 +123,7 @@ impl Describe<'_> {
                     super::codec::to_json(&v.unmark_deep().0),
                 );
             }
-        } else {
+        } else if !refs.is_empty() {
             o.insert("references".into(), refs.into());
         }
         serde_json::Value::Object(o)

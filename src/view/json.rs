@@ -411,6 +411,14 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
             },
         );
     }
+    // Moved objects are already at their new addresses.
+    for c in &plan.changes {
+        if let Some(prev) = c.previous_addr.as_ref().filter(|p| **p != c.addr)
+            && let Some(i) = p.instances.remove(prev)
+        {
+            p.instances.insert(c.addr.clone(), i);
+        }
+    }
     for oc in &plan.outputs {
         if oc.action != Action::Delete && oc.after.is_wholly_known() && !oc.after.is_null() {
             p.outputs

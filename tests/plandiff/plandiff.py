@@ -155,7 +155,12 @@ def normalise_json(doc):
             s = "brick"
         return UUID.sub("<uuid>", s)
 
-    return walk(doc)
+    doc = walk(doc)
+    # Terraform lists relevant_attributes in an order that changes from run to run (it sorts
+    # by comparing elements of the unsorted list); compare them as a set.
+    if isinstance(doc, dict) and "relevant_attributes" in doc:
+        doc["relevant_attributes"].sort(key=lambda r: json.dumps(r, sort_keys=True))
+    return doc
 
 
 def json_text(doc):
