@@ -759,7 +759,9 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
             return 1;
         };
         if json {
-            let Some(loaded) = ctx.load(&[], &[]) else {
+            // The plan's own variable values, as applying it uses (a required variable
+            // without a default must not stop `show`).
+            let Some(loaded) = ctx.load_with_values(decode_vars(&p.variables)) else {
                 return 1;
             };
             let Ok(state) = load_readonly(ctx) else {

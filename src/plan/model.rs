@@ -217,7 +217,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()
-            .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Read) || c.importing.is_some())
             || self.outputs.iter().any(|o| o.action != Action::NoOp)
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
     }

@@ -322,7 +322,17 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     // planned_values: what exists after apply.
     let mut planned = Vec::new();
     for c in &plan.changes {
-        if matches!(c.action, Action::Delete | Action::Forget) || read_while_planning(c) {
+        if c.action == Action::Delete || read_while_planning(c) {
+            continue;
+        }
+        if c.action == Action::Forget {
+            // Terraform lists a forgotten object with no values.
+            let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
+            if let Json::Object(m) = &mut r {
+                m.remove("values");
+                m.insert("sensitive_values".into(), json!(false));
+            }
+            planned.push((c.addr.resource.module.clone(), r));
             continue;
         }
         let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
@@ -410,6 +420,19 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
                 create_before_destroy: false,
             },
         );
+    }
+    // Imported objects are part of it, as read by the import.
+    for c in plan.changes.iter().filter(|c| c.importing.is_some()) {
+        p.instances
+            .entry(c.addr.clone())
+            .or_insert_with(|| crate::plan::model::PriorInstance {
+                provider: c.provider.clone(),
+                value: c.before.clone(),
+                depends_on: Vec::new(),
+                tainted: false,
+                schema_version: c.schema_version,
+                create_before_destroy: false,
+            });
     }
     // Moved objects are already at their new addresses.
     for c in &plan.changes {
@@ -529,9 +552,12 @@ fn configuration_json(config: &Configuration) -> Json {
             o.insert("type".into(), json!(r.addr.type_name));
             o.insert("name".into(), json!(r.addr.name));
             o.insert("provider_config_key".into(), json!(r.provider));
-            o.insert("expressions".into(), json!({}));
             if let Some(d) = config.described.resources.get(&address) {
                 for (k, v) in d {
+                    // As Terraform's, empty expression maps are left out.
+                    if v.as_object().is_some_and(|m| m.is_empty()) {
+                        continue;
+                    }
                     o.insert(k.clone(), v.clone());
                 }
             }

@@ -1,13 +1,13 @@
 variable "password" {
   type      = string
   sensitive = true
-  default   = "hunter3"
 }
 resource "terraform_data" "secret" {
-  input = var.password
+  triggers_replace = var.password
 }
 resource "terraform_data" "nested" {
-  input = {
+  input = { user = "root", plain = "visible" }
+  triggers_replace = {
     user = "root"
     pass = sensitive("s3cret2")
     list = ["a", sensitive("b"), "d"]
@@ -18,6 +18,9 @@ output "pass" {
   sensitive = true
 }
 output "nested" {
-  value     = terraform_data.nested.input
+  value     = terraform_data.nested.triggers_replace
   sensitive = true
+}
+output "user" {
+  value = terraform_data.nested.output.user
 }
