@@ -270,6 +270,11 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     // The recorded state is no longer needed (the JSON view reads `prior`).
     drop(locked.state);
     if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
+        // As Terraform: what was planned before the error, or "Planning failed."
+        if !args.json && p.errored {
+            ctx.ui
+                .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+        }
         return 1;
     }
     if args.json {

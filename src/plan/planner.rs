@@ -256,6 +256,36 @@ pub async fn plan(
                 .push(infinite_number(&format!("output.{}", o.name), &found));
         }
     }
+    // As Terraform, a plan limited by targets and one that forgets objects say so.
+    if !opts.targets.is_empty() {
+        p.diags.push(
+            Diagnostic::warning(
+                "brick::plan::targeting",
+                "Resource targeting is in effect",
+                "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when brick specifically suggests to use it as part of an error message.",
+            )
+            .help("Plan without --target once the exceptional situation is over."),
+        );
+    }
+    let forgotten: Vec<String> = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Forget)
+        .map(|c| format!(" - {}", c.addr))
+        .collect();
+    if !forgotten.is_empty() {
+        p.diags.push(
+            Diagnostic::warning(
+                "brick::plan::forgetting",
+                "Some objects will no longer be managed by brick",
+                format!(
+                    "If you apply this plan, brick will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, brick will no longer manage these objects. You will need to import them into brick to manage them again.",
+                    forgotten.join("\n")
+                ),
+            )
+            .help("Remove the removed block (or set destroy = true) to keep managing them."),
+        );
+    }
     // The same problem in every instance of a module is reported once.
     let mut shown = HashSet::new();
     p.diags

@@ -113,7 +113,7 @@ def normalise_text(text):
     text = UUID.sub("<uuid>", text)
     text = text.replace("Terraform", "brick").replace("terraform", "brick")
     # Terraform's flags take one dash, brick's two.
-    text = text.replace("use the -out option", "use the --out option")
+    text = re.sub(r"(?<![\w-])-(out|target|replace|exclude|destroy|refresh-only|var)\b", r"--\1", text)
     # brick has no automation mode: after a plan saved with --out it always says where the
     # plan went (Terraform does too, outside TF_IN_AUTOMATION).
     text = SAVED.sub("", text)
@@ -378,11 +378,44 @@ def run_scenario(name, tool):
     return results
 
 
-def normalised(result):
+DIAG_START = re.compile(r"^(Warning|Error): ", re.M)
+
+
+def split_diagnostics(stdout, stderr, tool):
+    """The plan text and the diagnostics. Terraform writes warnings after the plan on stdout
+    and errors on stderr; brick writes both on stderr, in its own layout."""
+    diags = stderr
+    if tool == "terraform":
+        m = DIAG_START.search(stdout)
+        if m:
+            stdout, diags = stdout[: m.start()], stdout[m.start():] + "\n" + stderr
+    return stdout, diags
+
+
+def normalise_diagnostics(text):
+    """Each diagnostic's summary line; a warning's detail too. Source snippets (laid out
+    differently by each tool) and brick's own `Help:` and `(brick::code)` lines are left out."""
+    text = ANSI.sub("", text)
+    blocks = []
+    for m in DIAG_START.finditer(text):
+        end = DIAG_START.search(text, m.end())
+        block = text[m.start(): end.start() if end else len(text)]
+        lines = block.split("\n")
+        if lines[0].startswith("Error: "):
+            blocks.append(lines[0])
+            continue
+        keep = [l.rstrip() for l in lines if not l.startswith(("Help: ", "(brick::"))]
+        blocks.append("\n".join(keep).strip("\n"))
+    return normalise_text("\n\n".join(blocks)) if blocks else ""
+
+
+def normalised(result, tool):
     """What is recorded and compared for one plan step."""
-    out = {"code": result["code"], "text": normalise_text(result["text"])}
-    if result["code"] not in (0, 2):
-        out["text"] += "\n--- stderr ---\n" + normalise_text(result["stderr"])
+    stdout, diags = split_diagnostics(result["text"], result["stderr"], tool)
+    out = {"code": result["code"], "text": normalise_text(stdout)}
+    d = normalise_diagnostics(diags)
+    if d:
+        out["text"] += "\n--- diagnostics ---\n" + d
     out["json"] = normalise_json(result["json"]) if result["json"] is not None else None
     if result.get("inline_json") is not None:
         out["inline_json"] = normalise_json(result["inline_json"])
@@ -395,7 +428,7 @@ def write_recording(name, results):
         shutil.rmtree(d)
     d.mkdir(parents=True)
     for step, r in results.items():
-        n = normalised(r)
+        n = normalised(r, "terraform")
         (d / f"{step}.txt").write_text(f"exit code: {n['code']}\n{n['text']}")
         if n["json"] is not None:
             (d / f"{step}.json").write_text(json_text(n["json"]))
@@ -464,7 +497,7 @@ def main():
                         write_recording(name, tf_results)
                         print(f"recorded {name}: {len(tf_results)} plan steps")
                         continue
-                    expected = {k: normalised(v) for k, v in tf_results.items()}
+                    expected = {k: normalised(v, "terraform") for k, v in tf_results.items()}
                 else:
                     expected = read_recording(name)
                 brick_results = run_scenario(name, Brick(root / name / "brick", args.brick))
@@ -477,7 +510,7 @@ def main():
                 if step not in brick_results or step not in expected:
                     problems.append(f"{step}: only one tool has it")
                     continue
-                for p in compare(expected[step], normalised(brick_results[step]), args.verbose):
+                for p in compare(expected[step], normalised(brick_results[step], "brick"), args.verbose):
                     problems.append(f"{step}: {p}")
             if problems:
                 failed.append(name)
