@@ -69,7 +69,15 @@ fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         errored: false,
         timestamp: None,
         tainted_reasons: Default::default(),
-        dynamic_attributes: Default::default(),
+        // brick_data's schema, as the planner records it.
+        dynamic_attributes: BTreeMap::from([(
+            "brick_data".to_string(),
+            vec![
+                "input".to_string(),
+                "output".to_string(),
+                "triggers_replace".to_string(),
+            ],
+        )]),
         relevant_attributes: Default::default(),
         diagnostics: vec![],
     }
@@ -312,6 +320,18 @@ fn drift_is_shown_before_the_changes_it_explains() {
             before: data(s("j"), s("x"), s("x")),
             after: Value::null_dynamic(),
         },
+        // Nothing being changed reads this one: its drift is not shown (outside refresh-only).
+        ResourceDrift {
+            addr: addr("brick_data.unread"),
+            provider: "brick".into(),
+            before: data(s("k"), s("x"), s("x")),
+            after: data(s("k"), s("y"), s("y")),
+        },
+    ];
+    // What the changes read, as the planner records it: only d's `output` drift is relevant.
+    plan.relevant_attributes = vec![
+        ("brick_data.d".into(), vec![serde_json::json!("output")]),
+        ("brick_data.lost".into(), vec![]),
     ];
     check("drift", &plan);
     plan.changes.clear();
