@@ -60,6 +60,7 @@ macro_rules! scenarios {
 }
 
 scenarios!(
+    collections_edge,
     conditions,
     count_foreach,
     create_unknowns,

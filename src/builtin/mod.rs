@@ -97,15 +97,11 @@ fn output_after_change(input: &Value) -> Value {
     }
 }
 
-/// The unknown planned `output` for an `input`: sensitive when anything in the input is, since
-/// the output recorded after apply will be (brick never shows a secret that came in marked).
+/// The unknown planned `output` for an `input`. Not marked sensitive even when the input is:
+/// as Terraform, the plan accepts a root output that reads it, and apply records the output
+/// hidden (with the warning `output_became_sensitive`) once its value echoes a secret.
 fn unknown_output(input: &Value) -> Value {
-    let v = Value::unknown(input.ty());
-    if input.contains_sensitive() {
-        v.sensitive()
-    } else {
-        v
-    }
+    Value::unknown(input.ty())
 }
 
 #[async_trait]

@@ -663,6 +663,7 @@ impl<'a> Planner<'a> {
             self.configure(&name, Value::empty_object()).await;
         }
         let mut outputs = Vec::new();
+        let mut destroy_before: HashMap<String, Value> = HashMap::new();
         // Under --target/--exclude, values nothing planned needs are still evaluated (root
         // outputs may read them) but their problems are not this plan's.
         let needed: Option<HashSet<petgraph::graph::NodeIndex>> = self.in_scope.as_ref().map(|s| {
@@ -697,6 +698,16 @@ impl<'a> Planner<'a> {
                 Node::Output(i) if self.config.outputs[i].module.is_empty() => {
                     if self.opts.mode == PlanMode::Normal && self.output_in_scope(i) {
                         outputs.push(self.plan_output(i));
+                    } else if self.opts.mode == PlanMode::Destroy {
+                        // As Terraform, whose destroy plan starts from a refresh that
+                        // evaluates the outputs: what is destroyed is the output's current
+                        // value, where it is known.
+                        let kept = std::mem::take(&mut self.diags);
+                        let now = self.plan_output(i).after;
+                        self.diags = kept;
+                        if now.is_wholly_known() {
+                            destroy_before.insert(self.config.outputs[i].name.clone(), now);
+                        }
                     }
                 }
                 other => {
@@ -735,7 +746,7 @@ impl<'a> Planner<'a> {
                     outputs.push(OutputChange {
                         name: name.clone(),
                         action: Action::Delete,
-                        before: v.clone(),
+                        before: destroy_before.remove(name).unwrap_or_else(|| v.clone()),
                         after: Value::null_dynamic(),
                         sensitive: *sensitive,
                     });

@@ -443,9 +443,15 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         }
     }
     for oc in &plan.outputs {
-        if oc.action != Action::Delete && oc.after.is_wholly_known() && !oc.after.is_null() {
+        // A destroyed output's value is the one the destroy plan found (see the planner).
+        let now = if oc.action == Action::Delete {
+            &oc.before
+        } else {
+            &oc.after
+        };
+        if now.is_wholly_known() && !now.is_null() {
             p.outputs
-                .insert(oc.name.clone(), (oc.after.clone(), oc.sensitive));
+                .insert(oc.name.clone(), (now.clone(), oc.sensitive));
         }
     }
     if !p.instances.is_empty() || !p.outputs.is_empty() {
