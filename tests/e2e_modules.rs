@@ -855,8 +855,9 @@ import {
     );
     let plan = p.brick(&["plan"]).ok();
     assert!(
-        plan.stdout
-            .contains("# module.m.brick_data.x will be updated in-place, after import"),
+        plan.stdout.contains(
+            "# module.m.brick_data.x will be updated in-place\n  # (imported from \"abc-123\")"
+        ),
         "{}",
         plan.stdout
     );

@@ -67,6 +67,7 @@ scenarios!(
     data_sources,
     heredoc,
     import_noop,
+    modules,
     moved_removed,
     nested_update,
     outputs_only,
@@ -78,7 +79,7 @@ scenarios!(
 
 /// Scenarios where brick still differs from Terraform: compared by `plandiff.py compare`,
 /// listed in `tests/plandiff/README.md`, not yet required here.
-const KNOWN_DIFFERENT: &[&str] = &["drift", "modules"];
+const KNOWN_DIFFERENT: &[&str] = &["drift"];
 
 #[test]
 fn every_recorded_scenario_is_checked_or_listed_as_known_different() {

@@ -806,10 +806,12 @@ impl Builder<'_, '_> {
                     j.insert("type".into(), serde_json::json!(addr.type_name));
                     j.insert("name".into(), serde_json::json!(addr.name));
                     if let Some(rc) = rc {
-                        j.insert(
-                            "provider_config_key".into(),
-                            serde_json::json!(super::input::provider_config_key(&rc.provider)),
+                        let (key, _) = super::input::terraform_provider_key(
+                            &self.out.resources,
+                            &self.out.providers,
+                            rc,
                         );
+                        j.insert("provider_config_key".into(), serde_json::json!(key));
                     }
                     for (k, v) in d {
                         j.insert(k, v);

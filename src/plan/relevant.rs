@@ -6,11 +6,14 @@
 //! structured attribute is a leaf: `local.x = brick_data.a.output.k` makes
 //! `brick_data.a` `["output"]` relevant), an instance key stays on the resource
 //! (`brick_data.a[0]`), and a splat or a whole-resource reference has an empty path.
-//! References from child modules are not followed yet.
+//! References are followed into child modules (a root output reading `module.x` reads the
+//! outputs of `module.x`, resolved in the module without instance keys, as Terraform does),
+//! and a child module instance's outputs count as changed when a resource they read is created
+//! or updated there.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 
 use super::address::{ResourceAddr, ResourceMode};
 use super::input::Configuration;
@@ -25,37 +28,171 @@ pub fn type_key(addr: &ResourceAddr) -> String {
     }
 }
 
-/// The relevant attributes of a plan, sorted as Terraform sorts them (data sources before
-/// managed resources, then type, name, key and path).
+/// What the JSON configuration says of one child module (keyed by its keyless path): each
+/// output's references and each resource's (by address inside the module).
+#[derive(Default)]
+struct ModuleRefs {
+    outputs: BTreeMap<String, Vec<String>>,
+    resources: BTreeMap<String, Vec<String>>,
+}
+
+fn module_refs(calls: &Map<String, Json>, prefix: &str, out: &mut BTreeMap<String, ModuleRefs>) {
+    for (name, call) in calls {
+        let path = if prefix.is_empty() {
+            format!("module.{name}")
+        } else {
+            format!("{prefix}.module.{name}")
+        };
+        let Some(module) = call.get("module") else {
+            continue;
+        };
+        let mut refs = ModuleRefs::default();
+        if let Some(outputs) = module.get("outputs").and_then(Json::as_object) {
+            for (o, d) in outputs {
+                let mut r = Vec::new();
+                collect_references(d, &mut r);
+                refs.outputs.insert(o.clone(), r);
+            }
+        }
+        for res in module
+            .get("resources")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(addr) = res.get("address").and_then(Json::as_str) {
+                let mut r = Vec::new();
+                collect_references(res, &mut r);
+                refs.resources.insert(addr.to_string(), r);
+            }
+        }
+        if let Some(inner) = module.get("module_calls").and_then(Json::as_object) {
+            module_refs(inner, &path, out);
+        }
+        out.insert(path, refs);
+    }
+}
+
+/// `module.NAME`, `module.NAME["k"]` or `module.NAME[0]`, then an optional `.OUTPUT`.
+fn split_module_ref(r: &str) -> Option<(String, String, Option<String>)> {
+    let rest = r.strip_prefix("module.")?;
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    let name = &rest[..end];
+    let steps = super::from_config::traversal_steps(&rest[end..]);
+    let mut key = String::new();
+    let mut output = None;
+    for st in steps {
+        if let Some(o) = st.strip_prefix('.') {
+            output = Some(o.to_string());
+            break;
+        }
+        if key.is_empty() && output.is_none() {
+            key = st.to_string();
+        }
+    }
+    Some((format!("module.{name}"), key, output))
+}
+
+/// The relevant attributes of a plan, sorted (Terraform's own order varies from run to run).
 pub fn relevant_attributes(
     changes: &[ResourceChange],
     outputs: &[OutputChange],
     config: &Configuration,
 ) -> Vec<(String, Vec<Json>)> {
     let described = &config.described;
-    let mut pending: Vec<String> = Vec::new();
-    for c in changes.iter().filter(|c| c.action != Action::NoOp) {
-        if c.addr.resource.module.is_empty()
-            && let Some(d) = described.resources.get(&c.addr.resource.to_string())
-        {
-            d.values().for_each(|v| collect_references(v, &mut pending));
-        }
+    let mut modules = BTreeMap::new();
+    module_refs(&described.module_calls, "", &mut modules);
+    // (module instance path, reference as written in that module)
+    let mut pending: Vec<(String, String)> = Vec::new();
+    let changing = |c: &&ResourceChange| !matches!(c.action, Action::NoOp | Action::Forget);
+    for c in changes.iter().filter(changing) {
+        let module = &c.addr.resource.module;
+        let refs = if module.is_empty() {
+            described
+                .resources
+                .get(&c.addr.resource.to_string())
+                .map(|d| {
+                    let mut r = Vec::new();
+                    d.values().for_each(|v| collect_references(v, &mut r));
+                    r
+                })
+        } else {
+            modules
+                .get(&crate::addr::config_module(module))
+                .and_then(|m| m.resources.get(&c.addr.resource.in_module("").to_string()))
+                .cloned()
+        };
+        pending.extend(refs.into_iter().flatten().map(|r| (module.clone(), r)));
     }
     for o in outputs.iter().filter(|o| o.action != Action::NoOp) {
         if let Some(d) = described.outputs.get(&o.name) {
-            collect_references(d, &mut pending);
+            let mut r = Vec::new();
+            collect_references(d, &mut r);
+            pending.extend(r.into_iter().map(|r| (String::new(), r)));
         }
     }
-    let mut visited: BTreeSet<String> = BTreeSet::new();
+    // A child module instance's outputs change when what they read is created or updated:
+    // Terraform counts those output changes too.
+    let created: BTreeSet<String> = changes
+        .iter()
+        .filter(|c| c.action.creates() || c.action == Action::Update)
+        .map(|c| c.addr.resource.to_string())
+        .collect();
+    let instances: BTreeSet<&String> = changes
+        .iter()
+        .filter(|c| !c.addr.resource.module.is_empty())
+        .map(|c| &c.addr.resource.module)
+        .collect();
+    for m in instances {
+        let Some(desc) = modules.get(&crate::addr::config_module(m)) else {
+            continue;
+        };
+        for refs in desc.outputs.values() {
+            let changed = refs.iter().any(|r| {
+                split_resource_ref(r)
+                    .is_some_and(|(_, _, base)| created.contains(&format!("{m}.{base}")))
+            });
+            if changed {
+                pending.extend(refs.iter().map(|r| (m.clone(), r.clone())));
+            }
+        }
+    }
+    let mut visited: BTreeSet<(String, String)> = BTreeSet::new();
     let mut found: Vec<(String, Vec<Json>)> = Vec::new();
-    while let Some(r) = pending.pop() {
-        if !visited.insert(r.clone()) {
+    while let Some((module, r)) = pending.pop() {
+        if !visited.insert((module.clone(), r.clone())) {
             continue;
         }
+        let config_module = crate::addr::config_module(&module);
         if let Some(name) = r.strip_prefix("local.") {
             let name = &name[..name.find(['.', '[']).unwrap_or(name.len())];
-            if let Some(refs) = described.locals.get(name) {
-                pending.extend(refs.iter().cloned());
+            if module.is_empty()
+                && let Some(refs) = described.locals.get(name)
+            {
+                pending.extend(refs.iter().map(|r| (String::new(), r.clone())));
+            }
+            continue;
+        }
+        if let Some((call, key, output)) = split_module_ref(&r) {
+            let inner = if module.is_empty() {
+                call.clone()
+            } else {
+                format!("{module}.{call}")
+            };
+            let inner_config = if config_module.is_empty() {
+                call
+            } else {
+                format!("{config_module}.{call}")
+            };
+            if let Some(desc) = modules.get(&inner_config) {
+                let instance = format!("{inner}{key}");
+                for (name, refs) in &desc.outputs {
+                    if output.as_ref().is_none_or(|o| o == name) {
+                        pending.extend(refs.iter().map(|r| (instance.clone(), r.clone())));
+                    }
+                }
             }
             continue;
         }
@@ -63,23 +200,43 @@ pub fn relevant_attributes(
             continue;
         };
         // Only references to resources the configuration declares count.
+        let declared = if config_module.is_empty() {
+            base.clone()
+        } else {
+            format!("{config_module}.{base}")
+        };
         if !config
             .resources
             .iter()
-            .any(|rc| rc.addr.module.is_empty() && rc.addr.to_string() == base)
+            .any(|rc| rc.addr.to_string() == declared)
         {
             continue;
         }
-        if let Some(d) = described.resources.get(&base) {
-            d.values().for_each(|v| collect_references(v, &mut pending));
-        }
+        let more = if module.is_empty() {
+            described.resources.get(&base).map(|d| {
+                let mut r = Vec::new();
+                d.values().for_each(|v| collect_references(v, &mut r));
+                r
+            })
+        } else {
+            modules
+                .get(&config_module)
+                .and_then(|m| m.resources.get(&base))
+                .cloned()
+        };
+        pending.extend(more.into_iter().flatten().map(|r| (module.clone(), r)));
+        let resource = if module.is_empty() {
+            resource
+        } else {
+            format!("{module}.{resource}")
+        };
         if !found.iter().any(|(r2, p2)| *r2 == resource && *p2 == path) {
             found.push((resource, path));
         }
     }
     // `references` lists every traversal with its prefixes: a resource's bare reference is
     // only the prefix of a longer one when that one names an attribute of it.
-    let keep: Vec<(String, Vec<Json>)> = found
+    let mut keep: Vec<(String, Vec<Json>)> = found
         .iter()
         .filter(|(r, p)| {
             !(p.is_empty()
@@ -89,9 +246,8 @@ pub fn relevant_attributes(
         })
         .cloned()
         .collect();
-    let mut keep = keep;
     keep.sort_by(|(ra, pa), (rb, pb)| {
-        let data_first = |r: &str| if r.starts_with("data.") { 0 } else { 1 };
+        let data_first = |r: &str| if r.contains("data.") { 0 } else { 1 };
         (data_first(ra), ra, Json::Array(pa.clone()).to_string()).cmp(&(
             data_first(rb),
             rb,

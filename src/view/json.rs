@@ -528,9 +528,35 @@ pub(crate) fn output_changes(plan: &Plan) -> Map<String, Json> {
 
 fn configuration_json(config: &Configuration) -> Json {
     let mut providers = Map::new();
+    // A provider used in a child module that does not inherit it from its parent has an
+    // entry of its own (`module.a:brick`), as Terraform's.
+    for r in &config.resources {
+        let (key, module) =
+            crate::plan::input::terraform_provider_key(&config.resources, &config.providers, r);
+        if let Some(module) = module.filter(|_| !r.addr.module.is_empty()) {
+            let local = crate::plan::input::provider_module(&r.provider).1;
+            providers.entry(key).or_insert_with(|| {
+                json!({
+                    "name": local.split('.').next().unwrap_or(local),
+                    "full_name": provider_name(&r.provider),
+                    "module_address": module,
+                })
+            });
+        }
+    }
     for name in config
         .resources
         .iter()
+        .filter(|r| {
+            r.addr.module.is_empty()
+                || crate::plan::input::terraform_provider_key(
+                    &config.resources,
+                    &config.providers,
+                    r,
+                )
+                .1
+                .is_none()
+        })
         .map(|r| r.provider.clone())
         .chain(config.providers.iter().map(|p| p.name.clone()))
     {
@@ -593,7 +619,9 @@ fn configuration_json(config: &Configuration) -> Json {
         })
         .collect();
     let mut root = Map::new();
-    root.insert("resources".into(), Json::Array(resources));
+    if !resources.is_empty() {
+        root.insert("resources".into(), Json::Array(resources));
+    }
     if !outputs.is_empty() {
         root.insert("outputs".into(), Json::Object(outputs));
     }

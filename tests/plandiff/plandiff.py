@@ -151,8 +151,11 @@ def normalise_json(doc):
     def walk_str(s):
         for tf, brick in NAME_SUBSTITUTIONS:
             s = s.replace(tf, brick)
+        # The built-in provider's local name, alone or as a module's key (`module.a:terraform`).
         if s == "terraform":
             s = "brick"
+        elif s.endswith(":terraform"):
+            s = s[: -len("terraform")] + "brick"
         return UUID.sub("<uuid>", s)
 
     doc = walk(doc)
