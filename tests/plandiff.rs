@@ -74,7 +74,9 @@ scenarios!(
     replace,
     scalars,
     sensitive,
+    tainted,
     target,
+    update_unknowns,
 );
 
 /// Scenarios where brick still differs from Terraform: compared by `plandiff.py compare`,

@@ -469,8 +469,10 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         .iter()
         .filter(|c| {
             let moved = c.previous_addr.as_ref().is_some_and(|p| *p != c.addr);
-            !(c.action == Action::NoOp && !moved && c.importing.is_none())
-                && !(c.action == Action::Delete && c.addr.resource.mode != ResourceMode::Managed)
+            let quiet = c.action == Action::NoOp && !moved && c.importing.is_none();
+            let data_delete =
+                c.action == Action::Delete && c.addr.resource.mode != ResourceMode::Managed;
+            !quiet && !data_delete
         })
         .collect();
     let outputs = render_outputs_changes(plan, style);

@@ -23,6 +23,7 @@ Steps (one a line, `#` starts a comment):
     edit-state ADDR PATH JSON          set an attribute in the state file (ADDR as Terraform
                                        writes it, PATH dotted), to simulate a change made
                                        outside the tool
+    taint ADDR                         mark an instance tainted in the state file
 ARGS are Terraform's (`-var=x=1`, `-target=ADDR`, `-replace=ADDR`, `-destroy`,
 `-refresh-only`); brick gets them with two dashes and its own names.
 """
@@ -277,6 +278,17 @@ def edit_state(path, addr, dotted, value):
     path.write_text(json.dumps(state, indent=2) + "\n")
 
 
+def taint(path, addr, tool):
+    """Marks an instance tainted in the state file, as `terraform taint` does."""
+    state = json.loads(path.read_text())
+    inst = find_instance(state, addr)
+    if tool == "terraform":
+        inst["status"] = "tainted"
+    else:
+        inst["tainted"] = True
+    path.write_text(json.dumps(state, indent=2) + "\n")
+
+
 class Tool:
     """One tool's run of one scenario in its own directory."""
 
@@ -376,6 +388,9 @@ def run_scenario(name, tool):
             if tool.name == "brick":
                 addr = translate_config(addr)
             edit_state(tool.state_file(), addr, dotted, value)
+        elif verb == "taint":
+            addr = translate_config(rest[0]) if tool.name == "brick" else rest[0]
+            taint(tool.state_file(), addr, tool.name)
         else:
             raise SystemExit(f"{name}: unknown step {verb}")
     return results
