@@ -112,6 +112,58 @@ pub struct ResourceChange {
     pub schema_version: u64,
 }
 
+/// The shape of a schema block, as the plan renderer needs it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockShape {
+    /// Attributes of dynamic type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamic: Vec<String>,
+    /// Nested block types by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub blocks: BTreeMap<String, NestedShape>,
+}
+
+/// A nested block type: its nesting (`single`, `list`, `set`, `map`) and its own shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NestedShape {
+    pub nesting: String,
+    pub block: BlockShape,
+}
+
+impl BlockShape {
+    /// The shape of a provider schema block.
+    pub fn of(block: &brick_provider_api::schema::Block) -> BlockShape {
+        use brick_provider_api::schema::Nesting;
+        BlockShape {
+            dynamic: block
+                .attributes
+                .iter()
+                .filter(|(_, a)| a.ty == brick_provider_api::Type::Dynamic)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            blocks: block
+                .blocks
+                .iter()
+                .map(|(n, nb)| {
+                    let nesting = match nb.nesting {
+                        Nesting::Single => "single",
+                        Nesting::List { .. } => "list",
+                        Nesting::Set { .. } => "set",
+                        Nesting::Map => "map",
+                    };
+                    (
+                        n.clone(),
+                        NestedShape {
+                            nesting: nesting.to_string(),
+                            block: BlockShape::of(&nb.block),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// An object that changed outside of brick (found by refresh).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceDrift {
@@ -181,11 +233,11 @@ pub struct Plan {
     /// than "tainted"; set by the CLI from the state.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tainted_reasons: BTreeMap<String, String>,
-    /// The attributes whose schema type is dynamic, by resource type (`brick_data`,
-    /// `data.brick_remote_state`): the renderer compares those as plain JSON, as Terraform's
-    /// does, and the others by their type.
+    /// What the renderer needs of each resource type's schema (`brick_data`,
+    /// `data.brick_remote_state`): which attributes are dynamic (compared as plain JSON, as
+    /// Terraform's renderer does; the others by their type) and which are nested blocks.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub dynamic_attributes: BTreeMap<String, Vec<String>>,
+    pub schemas: BTreeMap<String, BlockShape>,
     /// Terraform's `relevant_attributes`: the resource attributes (resource instance address,
     /// attribute path) that the changes and changed outputs refer to, directly or through
     /// locals and other resources; drift outside them is not shown.

@@ -291,7 +291,7 @@ pub async fn plan(
     p.diags
         .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
     let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
-    let dynamic = dynamic_attributes(providers, &p.changes, &p.drift);
+    let schemas = schema_shapes(providers, &p.changes, &p.drift);
     let mut changes = p.changes;
     if opts.mode == PlanMode::RefreshOnly {
         changes.clear();
@@ -318,19 +318,19 @@ pub async fn plan(
         errored,
         timestamp: None,
         tainted_reasons: BTreeMap::new(),
-        dynamic_attributes: dynamic,
+        schemas,
         relevant_attributes: relevant,
         diagnostics: p.diags,
     }
     .with_refreshed(p.refreshed_out)
 }
 
-/// The dynamic attributes of every resource type in the plan, for the renderer.
-fn dynamic_attributes(
+/// The schema shape of every resource type in the plan, for the renderer.
+fn schema_shapes(
     providers: &ProviderSet,
     changes: &[ResourceChange],
     drift: &[ResourceDrift],
-) -> BTreeMap<String, Vec<String>> {
+) -> BTreeMap<String, BlockShape> {
     let mut out = BTreeMap::new();
     let addrs = changes
         .iter()
@@ -344,15 +344,9 @@ fn dynamic_attributes(
         let Ok(schema) = providers.resource_schema(provider, addr) else {
             continue;
         };
-        let names: Vec<String> = schema
-            .block
-            .attributes
-            .iter()
-            .filter(|(_, a)| a.ty == brick_provider_api::Type::Dynamic)
-            .map(|(n, _)| n.clone())
-            .collect();
-        if !names.is_empty() {
-            out.insert(key, names);
+        let shape = BlockShape::of(&schema.block);
+        if shape != BlockShape::default() {
+            out.insert(key, shape);
         }
     }
     out

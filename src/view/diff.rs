@@ -317,8 +317,13 @@ enum Renderer {
     },
     Block {
         attrs: BTreeMap<String, Diff>,
+        blocks: Box<Blocks>,
     },
-    SensitiveBlock,
+    SensitiveBlock {
+        before: bool,
+        after: bool,
+        inner: Act,
+    },
 }
 
 /// One computed diff: what happens, how it prints, whether it forces replacement.
@@ -350,9 +355,44 @@ fn compare_actions(current: Act, next: Act) -> Act {
 // ------------------------------------------------------------------------------------------
 // Computing diffs
 
-/// The diff of a resource object: its attributes by schema type (`Type::Dynamic` ones as JSON).
-pub fn block_diff(change: &Change, attrs: &BTreeMap<String, Type>) -> Diff {
-    if let Some(d) = check_sensitive(change, |c| block_diff(c, attrs), true) {
+/// How a nested block type repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nest {
+    Single,
+    List,
+    Set,
+    Map,
+}
+
+/// What the differ knows of a schema block: attribute types (`Type::Dynamic` for dynamic
+/// ones, compared as JSON) and nested block types.
+#[derive(Clone, Debug, Default)]
+pub struct Schema {
+    pub attrs: BTreeMap<String, Type>,
+    pub blocks: BTreeMap<String, (Nest, Schema)>,
+}
+
+/// The diffs of one nested block type inside a block, with what Terraform keeps of it.
+#[derive(Clone, Debug)]
+enum BlockGroup {
+    Single(Diff),
+    List(Vec<Diff>),
+    Set(Vec<Diff>),
+    Map(BTreeMap<String, Diff>),
+}
+
+#[derive(Clone, Debug)]
+struct Blocks {
+    groups: BTreeMap<String, BlockGroup>,
+    replace: BTreeMap<String, bool>,
+    before_sensitive: BTreeMap<String, bool>,
+    after_sensitive: BTreeMap<String, bool>,
+    unknown: BTreeMap<String, bool>,
+}
+
+/// The diff of a resource object (Terraform's `ComputeDiffForBlock`).
+pub fn block_diff(change: &Change, schema: &Schema) -> Diff {
+    if let Some(d) = check_sensitive(change, |c| block_diff(c, schema), true) {
         return d;
     }
     if change.is_unknown() {
@@ -367,12 +407,13 @@ pub fn block_diff(change: &Change, attrs: &BTreeMap<String, Type>) -> Diff {
         }
         let mut before = c.as_delete();
         before.unknown = Json::Object(
-            attrs
+            schema
+                .attrs
                 .keys()
                 .map(|k| (k.clone(), Json::Bool(true)))
                 .collect(),
         );
-        let inner = block_diff(&before, attrs);
+        let inner = block_diff(&before, schema);
         return diff(
             Renderer::Unknown {
                 before: Some(Box::new(inner)),
@@ -382,10 +423,12 @@ pub fn block_diff(change: &Change, attrs: &BTreeMap<String, Type>) -> Diff {
         );
     }
     let mut change = change.clone();
-    change.non_legacy = change.non_legacy || attrs.values().any(non_legacy_type);
+    change.non_legacy = change.non_legacy
+        || schema.attrs.values().any(non_legacy_type)
+        || schema.blocks.values().any(|(n, _)| matches!(n, Nest::Map));
     let mut current = change.default_action_for_iteration();
     let mut out = BTreeMap::new();
-    for (key, ty) in attrs {
+    for (key, ty) in &schema.attrs {
         let mut child = change.key_child(key);
         if !child.relevant.matches_partial() {
             child = child.as_noop();
@@ -399,8 +442,95 @@ pub fn block_diff(change: &Change, attrs: &BTreeMap<String, Type>) -> Diff {
         current = compare_actions(current, d.action);
         out.insert(key.clone(), d);
     }
+    let mut blocks = Blocks {
+        groups: BTreeMap::new(),
+        replace: BTreeMap::new(),
+        before_sensitive: BTreeMap::new(),
+        after_sensitive: BTreeMap::new(),
+        unknown: BTreeMap::new(),
+    };
+    for (key, (nest, inner)) in &schema.blocks {
+        let mut child = change.key_child(key);
+        if !child.relevant.matches_partial() {
+            child = child.as_noop();
+        }
+        let unknown = child.is_unknown();
+        let both_null = child.before.is_null() && child.after.is_null();
+        let (group, action) = match nest {
+            Nest::Single => {
+                let d = block_diff(&child, inner);
+                let a = d.action;
+                (BlockGroup::Single(d), a)
+            }
+            Nest::List => {
+                let mut current = child.default_action_for_iteration();
+                let n = child
+                    .before
+                    .as_array()
+                    .map_or(0, Vec::len)
+                    .max(child.after.as_array().map_or(0, Vec::len));
+                let mut diffs = Vec::new();
+                for i in 0..n {
+                    let mut v = child.index_child(i, i);
+                    if !v.relevant.matches_partial() {
+                        v = v.as_noop();
+                    }
+                    let d = block_diff(&v, inner);
+                    current = compare_actions(current, d.action);
+                    diffs.push(d);
+                }
+                (BlockGroup::List(diffs), current)
+            }
+            Nest::Set => {
+                let mut current = child.default_action_for_iteration();
+                let mut diffs = Vec::new();
+                for mut v in set_children(&child) {
+                    v.relevant = Matcher::Always;
+                    let d = block_diff(&v, inner);
+                    current = compare_actions(current, d.action);
+                    diffs.push(d);
+                }
+                (BlockGroup::Set(diffs), current)
+            }
+            Nest::Map => {
+                let mut current = map_start(&child);
+                let keys: BTreeSet<String> = [&child.before, &child.after]
+                    .into_iter()
+                    .filter_map(Json::as_object)
+                    .flat_map(|m| m.keys().cloned())
+                    .collect();
+                let mut diffs = BTreeMap::new();
+                for k in keys {
+                    let mut v = child.key_child(&k);
+                    if !v.relevant.matches_partial() {
+                        v = v.as_noop();
+                    }
+                    let d = block_diff(&v, inner);
+                    current = compare_actions(current, d.action);
+                    diffs.insert(k, d);
+                }
+                (BlockGroup::Map(diffs), current)
+            }
+        };
+        if action == Act::NoOp && both_null && !unknown {
+            continue;
+        }
+        blocks.replace.insert(key.clone(), child.replace.matches());
+        blocks
+            .before_sensitive
+            .insert(key.clone(), child.before_sens());
+        blocks
+            .after_sensitive
+            .insert(key.clone(), child.after_sens());
+        blocks.unknown.insert(key.clone(), unknown);
+        blocks.groups.insert(key.clone(), group);
+        current = compare_actions(current, action);
+    }
     diff(
-        Renderer::Block { attrs: out },
+        Renderer::Block {
+            attrs: out,
+            blocks: Box::new(blocks),
+        },
         current,
         change.replace.matches(),
     )
@@ -450,7 +580,11 @@ fn check_sensitive(change: &Change, inner: impl Fn(&Change) -> Diff, block: bool
         action = Act::Update;
     }
     let r = if block {
-        Renderer::SensitiveBlock
+        Renderer::SensitiveBlock {
+            before: bs,
+            after: as_,
+            inner: inner.action,
+        }
     } else {
         Renderer::Sensitive {
             inner: Box::new(inner),
@@ -1213,7 +1347,7 @@ impl Diff {
                 null_suffix(self.action, opts),
                 forces(self.replace, opts)
             ),
-            Renderer::SensitiveBlock => {
+            Renderer::SensitiveBlock { .. } => {
                 let p = format!("{}{}", indent(ind), symbol(Act::NoOp, st));
                 format!(
                     "{{{}\n{p}  # At least one attribute in this block is (or was) sensitive,\n{p}  # so its contents will not be displayed.\n{p}}}",
@@ -1245,8 +1379,8 @@ impl Diff {
                     after.render(ind, &o)
                 )
             }
-            Renderer::Block { attrs } => {
-                if attrs.is_empty() {
+            Renderer::Block { attrs, blocks } => {
+                if attrs.is_empty() && blocks.groups.is_empty() {
                     return format!("{{}}{}", forces(self.replace, opts));
                 }
                 let width = attrs
@@ -1289,6 +1423,93 @@ impl Diff {
                         unchanged("attribute", hidden, opts)
                     );
                 }
+                let mut unchanged_blocks = 0;
+                for (key, group) in &blocks.groups {
+                    let mut found_changed = false;
+                    let flag = |m: &BTreeMap<String, bool>| m.get(key).copied().unwrap_or(false);
+                    let mut render_block = |d: &Diff, map_key: &str, buf: &mut String| {
+                        let (bs, as_) = (
+                            flag(&blocks.before_sensitive),
+                            flag(&blocks.after_sensitive),
+                        );
+                        let sensitive = match d.action {
+                            Act::Create => as_,
+                            Act::Delete => bs,
+                            Act::Update | Act::NoOp => as_ || bs,
+                        };
+                        let shown;
+                        let d = if sensitive {
+                            let action = if d.action == Act::NoOp && bs != as_ {
+                                Act::Update
+                            } else {
+                                d.action
+                            };
+                            shown = diff(
+                                Renderer::SensitiveBlock {
+                                    before: bs,
+                                    after: as_,
+                                    inner: d.action,
+                                },
+                                action,
+                                d.replace,
+                            );
+                            &shown
+                        } else {
+                            d
+                        };
+                        if d.action == Act::NoOp && !opts.show_unchanged_children {
+                            unchanged_blocks += 1;
+                            return;
+                        }
+                        if !found_changed && !attrs.is_empty() {
+                            buf.push('\n');
+                            found_changed = true;
+                        }
+                        let mut bo = opts.child();
+                        bo.force_forces_replacement = flag(&blocks.replace);
+                        for w in d.warnings(ind + 1, &bo) {
+                            let _ = writeln!(buf, "{}{w}", indent(ind + 1));
+                        }
+                        let _ = writeln!(
+                            buf,
+                            "{}{}{}{map_key} {}",
+                            indent(ind + 1),
+                            symbol(d.action, st),
+                            attribute_name(key),
+                            d.render(ind + 1, &bo)
+                        );
+                    };
+                    let unknown = flag(&blocks.unknown)
+                        .then(|| diff(Renderer::Unknown { before: None }, self.action, false));
+                    match group {
+                        BlockGroup::Single(d) => render_block(d, "", &mut buf),
+                        BlockGroup::Map(m) => {
+                            if let Some(u) = &unknown {
+                                render_block(u, "", &mut buf);
+                            }
+                            for (k, d) in m {
+                                render_block(d, &format!(" {}", go_quote(k)), &mut buf);
+                            }
+                        }
+                        BlockGroup::List(ds) | BlockGroup::Set(ds) => {
+                            if let Some(u) = &unknown {
+                                render_block(u, "", &mut buf);
+                            }
+                            for d in ds {
+                                render_block(d, "", &mut buf);
+                            }
+                        }
+                    }
+                }
+                if unchanged_blocks > 0 {
+                    let _ = writeln!(
+                        buf,
+                        "\n{}{}{}",
+                        indent(ind + 1),
+                        symbol(Act::NoOp, st),
+                        unchanged("block", unchanged_blocks, opts)
+                    );
+                }
                 let _ = write!(buf, "{}{}}}", indent(ind), symbol(Act::NoOp, st));
                 buf
             }
@@ -1296,6 +1517,28 @@ impl Diff {
     }
 
     fn warnings(&self, ind: usize, opts: &Opts) -> Vec<String> {
+        if let Renderer::SensitiveBlock {
+            before,
+            after,
+            inner,
+        } = &self.renderer
+        {
+            if before == after || matches!(inner, Act::Create | Act::Delete) {
+                return Vec::new();
+            }
+            let w = opts.style.yellow("Warning");
+            return vec![if *before {
+                format!(
+                    "  # {w}: this block will no longer be marked as sensitive\n{}  # after applying this change.",
+                    indent(ind)
+                )
+            } else {
+                format!(
+                    "  # {w}: this block will be marked as sensitive and will not\n{}  # display in UI output after applying this change.",
+                    indent(ind)
+                )
+            }];
+        }
         let Renderer::Sensitive {
             inner,
             before,

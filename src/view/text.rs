@@ -14,11 +14,12 @@ use brick_provider_api::{Type, Value};
 use serde_json::Value as Json;
 
 use super::diff::{
-    Act, Change, Diff, Matcher, Opts, attribute_name, block_diff, go_quote, output_diff,
+    Act, Change, Diff, Matcher, Nest, Opts, Schema, attribute_name, block_diff, go_quote,
+    output_diff,
 };
 use crate::plan::address::{InstanceAddr, ResourceMode};
 use crate::plan::model::{
-    Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange, path_to_json,
+    Action, ActionReason, BlockShape, OutputChange, Plan, PlanMode, ResourceChange, path_to_json,
 };
 
 /// Colours for a terminal; all empty when colour is off.
@@ -125,26 +126,54 @@ fn act_symbol(a: Act, style: Style) -> String {
     }
 }
 
-/// The attribute types of a resource object: the schema's dynamic attributes as
-/// `Type::Dynamic`, the others as their values' types.
-fn attribute_types(plan: &Plan, addr: &InstanceAddr, values: &[&Value]) -> BTreeMap<String, Type> {
-    let dynamic = plan
-        .dynamic_attributes
-        .get(&crate::plan::relevant::type_key(&addr.resource));
-    let mut out = BTreeMap::new();
-    for v in values {
-        if let Type::Object(attrs) = v.ty() {
-            for (k, t) in attrs {
-                out.entry(k).or_insert(t);
+/// What the differ needs of a resource object's schema: its attribute types (the schema's
+/// dynamic attributes as `Type::Dynamic`, the others as their values' types) and its nested
+/// block types (from the plan's schema shapes).
+fn object_schema(plan: &Plan, addr: &InstanceAddr, values: &[&Value]) -> Schema {
+    let shape = plan
+        .schemas
+        .get(&crate::plan::relevant::type_key(&addr.resource))
+        .cloned()
+        .unwrap_or_default();
+    let types: Vec<Type> = values.iter().map(|v| v.ty()).collect();
+    schema_of(&shape, &types)
+}
+
+/// A schema from a block shape and the object types values of it have.
+fn schema_of(shape: &BlockShape, types: &[Type]) -> Schema {
+    let mut attrs: BTreeMap<String, Type> = BTreeMap::new();
+    for t in types {
+        if let Type::Object(m) = t {
+            for (k, t) in m {
+                attrs.entry(k.clone()).or_insert_with(|| t.clone());
             }
         }
     }
-    if let Some(names) = dynamic {
-        for n in names {
-            out.insert(n.clone(), Type::Dynamic);
-        }
+    for n in &shape.dynamic {
+        attrs.insert(n.clone(), Type::Dynamic);
     }
-    out
+    let mut blocks = BTreeMap::new();
+    for (name, nested) in &shape.blocks {
+        let nest = match nested.nesting.as_str() {
+            "list" => Nest::List,
+            "set" => Nest::Set,
+            "map" => Nest::Map,
+            _ => Nest::Single,
+        };
+        // The nested block's object type, from the values' types of the block.
+        let inner: Vec<Type> = attrs
+            .get(name)
+            .map(|t| match (nest, t) {
+                (Nest::Single, t) => t.clone(),
+                (_, Type::List(e) | Type::Set(e) | Type::Map(e)) => (**e).clone(),
+                (_, t) => t.clone(),
+            })
+            .into_iter()
+            .collect();
+        attrs.remove(name);
+        blocks.insert(name.clone(), (nest, schema_of(&nested.block, &inner)));
+    }
+    Schema { attrs, blocks }
 }
 
 /// The computed diff of one resource object, as Terraform's renderer computes it from the
@@ -181,8 +210,8 @@ fn object_diff(
     if forget {
         change = change.into_noop();
     }
-    let types = attribute_types(plan, addr, &[after, before]);
-    block_diff(&change, &types)
+    let schema = object_schema(plan, addr, &[after, before]);
+    block_diff(&change, &schema)
 }
 
 /// The comment lines above a resource block (Terraform's `resourceChangeComment`).
