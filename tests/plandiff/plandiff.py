@@ -17,9 +17,10 @@ work directories), -v (print every difference in full).
 
 Steps (one a line, `#` starts a comment):
     apply VERSION [ARGS]               apply the configuration VERSION (not recorded)
-    plan VERSION [ARGS]                plan VERSION with `-out`: records NN.plan.txt (the text)
-                                       and NN.plan.json (`show -json` of the saved plan; brick's
-                                       `plan --json` is checked against the same recording)
+    plan VERSION [ARGS]                plan VERSION with `-out`: records NN.plan.txt (the text),
+                                       NN.plan.json (`show -json` of the saved plan; brick's
+                                       `plan --json` is checked against the same recording) and
+                                       NN.plan.show.txt (`show` of the saved plan, as text)
     edit-state ADDR PATH JSON          set an attribute in the state file (ADDR as Terraform
                                        writes it, PATH dotted), to simulate a change made
                                        outside the tool
@@ -328,11 +329,12 @@ class Terraform(Tool):
 
     def plan(self, args):
         p = self.run(self.cli("plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=plan.bin", *args), check=False)
-        doc = None
+        doc = show = None
         if p.returncode in (0, 2):
             s = self.run(self.cli("show", "-json", "plan.bin"))
             doc = json.loads(s.stdout)
-        return {"code": p.returncode, "text": p.stdout, "stderr": p.stderr, "json": doc}
+            show = self.run(self.cli("show", "-no-color", "plan.bin")).stdout
+        return {"code": p.returncode, "text": p.stdout, "stderr": p.stderr, "json": doc, "show": show}
 
     def state_file(self):
         return self.work / "terraform.tfstate"
@@ -365,7 +367,10 @@ class Brick(Tool):
             doc = json.loads(s.stdout)
             j = self.run([self.binary, "--no-color", "plan", "--json", *targs], check=False)
             inline = json.loads(j.stdout) if j.returncode in (0, 2) else None
-        return {"code": p.returncode, "text": p.stdout, "stderr": p.stderr, "json": doc, "inline_json": inline}
+            show = self.run([self.binary, "--no-color", "show", "plan.bin"]).stdout
+        else:
+            show = None
+        return {"code": p.returncode, "text": p.stdout, "stderr": p.stderr, "json": doc, "inline_json": inline, "show": show}
 
     def state_file(self):
         return self.work / "brick.state.json"
@@ -435,6 +440,7 @@ def normalised(result, tool):
     if d:
         out["text"] += "\n--- diagnostics ---\n" + d
     out["json"] = normalise_json(result["json"]) if result["json"] is not None else None
+    out["show"] = normalise_text(result["show"]) if result.get("show") is not None else None
     if result.get("inline_json") is not None:
         out["inline_json"] = normalise_json(result["inline_json"])
     return out
@@ -450,19 +456,23 @@ def write_recording(name, results):
         (d / f"{step}.txt").write_text(f"exit code: {n['code']}\n{n['text']}")
         if n["json"] is not None:
             (d / f"{step}.json").write_text(json_text(n["json"]))
+        if n["show"] is not None:
+            (d / f"{step}.show.txt").write_text(n["show"])
 
 
 def read_recording(name):
     d = RECORDED / name
     out = {}
-    for p in sorted(d.glob("*.txt")):
-        step = p.stem
+    for p in sorted(d.glob("*.plan.txt")):
+        step = p.name[: -len(".txt")]
         head, _, text = p.read_text().partition("\n")
         j = d / f"{step}.json"
+        show = d / f"{step}.show.txt"
         out[step] = {
             "code": int(head.split(":")[1]),
             "text": text,
             "json": json.loads(j.read_text()) if j.exists() else None,
+            "show": show.read_text() if show.exists() else None,
         }
     return out
 
@@ -477,6 +487,11 @@ def compare(expected, actual, verbose):
             expected["text"].splitlines(), actual["text"].splitlines(),
             "terraform", "brick", lineterm="", n=2))
         problems.append("text differs:\n" + "\n".join(diff if verbose else diff[:80]))
+    if expected.get("show") != actual.get("show"):
+        diff = list(difflib.unified_diff(
+            (expected.get("show") or "").splitlines(), (actual.get("show") or "").splitlines(),
+            "terraform show PLANFILE", "brick show PLANFILE", lineterm="", n=2))
+        problems.append("show PLANFILE text differs:\n" + "\n".join(diff if verbose else diff[:80]))
     for key in ("json", "inline_json"):
         if key not in actual and key != "json":
             continue
