@@ -67,6 +67,7 @@ scenarios!(
     data_sources,
     heredoc,
     import_noop,
+    module_moves,
     modules,
     moved_removed,
     nested_update,

@@ -862,12 +862,18 @@ impl Builder<'_, '_> {
         let expansion = match (&call.count, &call.for_each) {
             (Some(c), _) => {
                 refs.extend(expr_refs(c));
-                described.insert("count_expression".into(), self.describe.expression(c));
+                let e = self.describe.expression(c);
+                if e.as_object().is_some_and(|m| !m.is_empty()) {
+                    described.insert("count_expression".into(), e);
+                }
                 Expansion::Count(expr_fn(c.clone(), env.clone()))
             }
             (None, Some(f)) => {
                 refs.extend(expr_refs(f));
-                described.insert("for_each_expression".into(), self.describe.expression(f));
+                let e = self.describe.expression(f);
+                if e.as_object().is_some_and(|m| !m.is_empty()) {
+                    described.insert("for_each_expression".into(), e);
+                }
                 Expansion::ForEach(expr_fn(f.clone(), env.clone()))
             }
             _ => Expansion::Single,

@@ -296,7 +296,12 @@ pub async fn plan(
     if opts.mode == PlanMode::RefreshOnly {
         changes.clear();
     }
-    let relevant = super::relevant::relevant_attributes(&changes, &outputs, config);
+    let relevant = super::relevant::relevant_attributes(
+        &changes,
+        &outputs,
+        config,
+        opts.mode == PlanMode::Destroy,
+    );
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         brick_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -721,19 +726,22 @@ impl<'a> Planner<'a> {
             }
         }
         // Outputs recorded but no longer configured (or all of them, when destroying).
-        let configured: HashSet<&str> =
-            if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
-                self.prior.outputs.keys().map(String::as_str).collect()
-            } else if self.opts.mode == PlanMode::Destroy {
-                HashSet::new()
-            } else {
-                self.config
-                    .outputs
-                    .iter()
-                    .filter(|o| o.module.is_empty())
-                    .map(|o| o.name.as_str())
-                    .collect()
-            };
+        // Under --target (destroying too), outputs are left as they are, as Terraform.
+        let configured: HashSet<&str> = if self.in_scope.is_some() && !self.opts.targets.is_empty()
+        {
+            self.prior.outputs.keys().map(String::as_str).collect()
+        } else if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
+            self.prior.outputs.keys().map(String::as_str).collect()
+        } else if self.opts.mode == PlanMode::Destroy {
+            HashSet::new()
+        } else {
+            self.config
+                .outputs
+                .iter()
+                .filter(|o| o.module.is_empty())
+                .map(|o| o.name.as_str())
+                .collect()
+        };
         if self.opts.mode != PlanMode::RefreshOnly {
             for (name, (v, sensitive)) in &self.prior.outputs {
                 if !configured.contains(name.as_str()) {
@@ -1364,7 +1372,17 @@ impl<'a> Planner<'a> {
                     if self.unexpanded.iter().any(|p| path.starts_with(p)) {
                         continue; // its module's expansion failed: already an error
                     }
+                    // As Terraform: "no module" when the call is still configured but this
+                    // instance of it is not; with the call gone, the resource's configuration
+                    // is gone.
+                    let config_module = crate::addr::config_module(&addr.resource.module);
+                    let call_configured = self.config.module_calls.iter().any(|c| {
+                        let mut path = c.module.clone();
+                        path.push(c.name.clone());
+                        crate::graph::module_text(&path) == config_module
+                    });
                     let reason = if !addr.resource.module.is_empty()
+                        && call_configured
                         && !self.working.modules.contains_key(&addr.resource.module)
                     {
                         ActionReason::DeleteBecauseNoModule

@@ -8,8 +8,8 @@
 //! (`brick_data.a[0]`), and a splat or a whole-resource reference has an empty path.
 //! References are followed into child modules (a root output reading `module.x` reads the
 //! outputs of `module.x`, resolved in the module without instance keys, as Terraform does),
-//! and a child module instance's outputs count as changed when a resource they read is created
-//! or updated there.
+//! and every output of a configured child module instance counts as changed (Terraform keeps no
+//! child module outputs in state, so it plans each of them as created).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -100,6 +100,7 @@ pub fn relevant_attributes(
     changes: &[ResourceChange],
     outputs: &[OutputChange],
     config: &Configuration,
+    destroy: bool,
 ) -> Vec<(String, Vec<Json>)> {
     let described = &config.described;
     let mut modules = BTreeMap::new();
@@ -133,16 +134,23 @@ pub fn relevant_attributes(
             pending.extend(r.into_iter().map(|r| (String::new(), r)));
         }
     }
-    // A child module instance's outputs change when what they read is created or updated:
-    // Terraform counts those output changes too.
-    let created: BTreeSet<String> = changes
-        .iter()
-        .filter(|c| c.action.creates() || c.action == Action::Update)
-        .map(|c| c.addr.resource.to_string())
-        .collect();
+    // Child module outputs are not kept in state, so Terraform plans every output of every
+    // module instance that is still configured as a change: what they read is relevant.
     let instances: BTreeSet<&String> = changes
         .iter()
-        .filter(|c| !c.addr.resource.module.is_empty())
+        .filter(|c| {
+            // A destroy plan plans no module outputs.
+            !destroy
+                && !c.addr.resource.module.is_empty()
+                && !matches!(
+                    c.reason,
+                    Some(
+                        super::model::ActionReason::DeleteBecauseNoModule
+                            | super::model::ActionReason::DeleteBecauseNoResourceConfig
+                    )
+                )
+                && c.action != Action::Forget
+        })
         .map(|c| &c.addr.resource.module)
         .collect();
     for m in instances {
@@ -150,13 +158,7 @@ pub fn relevant_attributes(
             continue;
         };
         for refs in desc.outputs.values() {
-            let changed = refs.iter().any(|r| {
-                split_resource_ref(r)
-                    .is_some_and(|(_, _, base)| created.contains(&format!("{m}.{base}")))
-            });
-            if changed {
-                pending.extend(refs.iter().map(|r| (m.clone(), r.clone())));
-            }
+            pending.extend(refs.iter().map(|r| (m.clone(), r.clone())));
         }
     }
     let mut visited: BTreeSet<(String, String)> = BTreeSet::new();
