@@ -64,6 +64,7 @@ scenarios!(
     conditions,
     count_foreach,
     create_unknowns,
+    data_depends,
     data_sources,
     heredoc,
     import_noop,

@@ -421,6 +421,11 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
             },
         );
     }
+    // A data source read again during apply is not in it (Terraform removes the planned
+    // read's object from the refreshed state).
+    for c in plan.changes.iter().filter(|c| c.action == Action::Read) {
+        p.instances.remove(&c.addr);
+    }
     // Imported objects are part of it, as read by the import.
     for c in plan.changes.iter().filter(|c| c.importing.is_some()) {
         p.instances

@@ -161,6 +161,21 @@ def normalise_json(doc):
         return UUID.sub("<uuid>", s)
 
     doc = walk(doc)
+
+    # Terraform sorts a resource's depends_on by address text, so renaming `terraform_data`
+    # to `brick_data` moves it against `data.…`: compare them sorted.
+    def sort_depends(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k == "depends_on" and isinstance(x, list) and all(isinstance(e, str) for e in x):
+                    x.sort()
+                else:
+                    sort_depends(x)
+        elif isinstance(v, list):
+            for x in v:
+                sort_depends(x)
+
+    sort_depends(doc)
     # Terraform lists relevant_attributes in an order that changes from run to run (it sorts
     # by comparing elements of the unsorted list); compare them as a set.
     if isinstance(doc, dict) and "relevant_attributes" in doc:
