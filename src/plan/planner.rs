@@ -727,10 +727,9 @@ impl<'a> Planner<'a> {
         }
         // Outputs recorded but no longer configured (or all of them, when destroying).
         // Under --target (destroying too), outputs are left as they are, as Terraform.
-        let configured: HashSet<&str> = if self.in_scope.is_some() && !self.opts.targets.is_empty()
-        {
-            self.prior.outputs.keys().map(String::as_str).collect()
-        } else if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
+        let leave_outputs = self.in_scope.is_some()
+            && (!self.opts.targets.is_empty() || self.opts.mode != PlanMode::Destroy);
+        let configured: HashSet<&str> = if leave_outputs {
             self.prior.outputs.keys().map(String::as_str).collect()
         } else if self.opts.mode == PlanMode::Destroy {
             HashSet::new()
