@@ -66,6 +66,7 @@ scenarios!(
     create_unknowns,
     data_depends,
     data_sources,
+    drift,
     heredoc,
     import_noop,
     module_moves,
@@ -81,17 +82,13 @@ scenarios!(
     update_unknowns,
 );
 
-/// Scenarios where brick still differs from Terraform: compared by `plandiff.py compare`,
-/// listed in `tests/plandiff/README.md`, not yet required here.
-const KNOWN_DIFFERENT: &[&str] = &["drift"];
-
 #[test]
-fn every_recorded_scenario_is_checked_or_listed_as_known_different() {
+fn every_recorded_scenario_is_checked() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plandiff/scenarios");
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("the scenarios directory") {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        if !ALL.contains(&name.as_str()) && !KNOWN_DIFFERENT.contains(&name.as_str()) {
+        if !ALL.contains(&name.as_str()) {
             missing.push(name);
         }
     }

@@ -264,6 +264,17 @@ pub async fn apply(
             m2.insert(c.addr.key.clone(), c.after.clone());
         }
     }
+    // A refresh-only plan's outputs read the refreshed objects, as they were planned.
+    if plan.mode == PlanMode::RefreshOnly {
+        for d in &plan.drift {
+            let m = instances.entry(d.addr.resource.clone()).or_default();
+            if d.after.is_null() {
+                m.remove(&d.addr.key);
+            } else {
+                m.insert(d.addr.key.clone(), d.after.clone());
+            }
+        }
+    }
 
     // Configure the providers the plan uses.
     let mut used: Vec<&str> = plan.changes.iter().map(|c| c.provider.as_str()).collect();

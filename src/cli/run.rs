@@ -304,10 +304,8 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     } else if !args.json && p.has_changes() {
         ctx.ui.out("\n─────────────────────────────────────────────────────────────────────────────\n\nNote: You didn't use the --out option to save this plan, so brick can't\nguarantee to take exactly these actions if you run \"brick apply\" now.\n");
     }
-    let changed = match p.mode {
-        PlanMode::RefreshOnly => !p.drift.is_empty(),
-        _ => p.has_changes(),
-    };
+    // A refresh-only plan changes something when it records drift or new output values.
+    let changed = p.has_changes();
     if detailed && changed { 2 } else { 0 }
 }
 

@@ -291,6 +291,13 @@ pub async fn plan(
     p.diags
         .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
     let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
+    // As Terraform, a refresh-only plan still plans the root outputs, from the refreshed
+    // objects.
+    let outputs = if opts.mode == PlanMode::RefreshOnly {
+        refresh_only_outputs(config, prior, &p.drift)
+    } else {
+        outputs
+    };
     let schemas = schema_shapes(providers, &p.changes, &p.drift);
     let mut changes = p.changes;
     if opts.mode == PlanMode::RefreshOnly {
@@ -328,6 +335,51 @@ pub async fn plan(
         diagnostics: p.diags,
     }
     .with_refreshed(p.refreshed_out)
+}
+
+/// The root outputs of a refresh-only plan: evaluated against the prior state with the drift
+/// found by refresh applied (wholly known values only; one holding sensitive values is
+/// recorded sensitive).
+fn refresh_only_outputs(
+    config: &Configuration,
+    prior: &PriorState,
+    drift: &[ResourceDrift],
+) -> Vec<OutputChange> {
+    let mut refreshed = prior.clone();
+    for d in drift {
+        if d.after.is_null() {
+            refreshed.instances.remove(&d.addr);
+        } else if let Some(i) = refreshed.instances.get_mut(&d.addr) {
+            i.value = d.after.clone();
+        }
+    }
+    let working = super::scope::values_from_state(config, &refreshed);
+    let mut out = Vec::new();
+    for o in config.outputs.iter().filter(|o| o.module.is_empty()) {
+        let Ok(v) = (o.expr)(&working, &Block::default()) else {
+            continue;
+        };
+        if !v.is_wholly_known() {
+            continue;
+        }
+        let sensitive = o.sensitive || v.contains_sensitive();
+        let after = if sensitive { v.sensitive() } else { v };
+        let before = prior.outputs.get(&o.name).map(|(v, _)| v.clone());
+        let action = match &before {
+            None => Action::Create,
+            Some(b) if same(b, &after) => Action::NoOp,
+            Some(_) => Action::Update,
+        };
+        out.push(OutputChange {
+            name: o.name.clone(),
+            action,
+            before: before.unwrap_or_else(Value::null_dynamic),
+            after,
+            sensitive,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
 /// The schema shape of every resource type in the plan, for the renderer.

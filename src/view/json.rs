@@ -385,18 +385,18 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
             ),
         );
     }
-    o.insert(
-        "resource_changes".into(),
-        // A data source read while planning is no change to show (Terraform lists reads only
-        // when they happen during apply); its value is in the prior state.
-        Json::Array(
-            plan.changes
-                .iter()
-                .filter(|c| !read_while_planning(c))
-                .map(resource_change)
-                .collect(),
-        ),
-    );
+    // A data source read while planning is no change to show (Terraform lists reads only
+    // when they happen during apply); its value is in the prior state. As Terraform's, no
+    // changes at all leave the key out.
+    let resource_changes: Vec<Json> = plan
+        .changes
+        .iter()
+        .filter(|c| !read_while_planning(c))
+        .map(resource_change)
+        .collect();
+    if !resource_changes.is_empty() {
+        o.insert("resource_changes".into(), Json::Array(resource_changes));
+    }
     let outs = output_changes(plan);
     if !outs.is_empty() {
         o.insert("output_changes".into(), Json::Object(outs));
