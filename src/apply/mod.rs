@@ -264,17 +264,6 @@ pub async fn apply(
             m2.insert(c.addr.key.clone(), c.after.clone());
         }
     }
-    // A refresh-only plan's outputs read the refreshed objects, as they were planned.
-    if plan.mode == PlanMode::RefreshOnly {
-        for d in &plan.drift {
-            let m = instances.entry(d.addr.resource.clone()).or_default();
-            if d.after.is_null() {
-                m.remove(&d.addr.key);
-            } else {
-                m.insert(d.addr.key.clone(), d.after.clone());
-            }
-        }
-    }
 
     // Configure the providers the plan uses.
     let mut used: Vec<&str> = plan.changes.iter().map(|c| c.provider.as_str()).collect();
@@ -974,6 +963,17 @@ pub async fn apply(
         }
     }
     if plan.mode == PlanMode::RefreshOnly {
+        // The root outputs the plan found from the refreshed objects, recorded as planned.
+        for oc in &plan.outputs {
+            if matches!(oc.action, Action::Create | Action::Update) {
+                if let Err(e) = sink.record_output(&oc.name, Some((oc.after.clone(), oc.sensitive)))
+                {
+                    out.diagnostics.push(state_error(e));
+                }
+                out.outputs
+                    .insert(oc.name.clone(), (oc.after.clone(), oc.sensitive));
+            }
+        }
         for d in &plan.drift {
             let r = if d.after.is_null() {
                 sink.record(&d.addr, None)
