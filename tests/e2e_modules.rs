@@ -524,9 +524,11 @@ removed {
         "{}",
         plan.stdout
     );
+    // As Terraform 1.15 (tests/plandiff's module_moves recording): with the module call gone,
+    // the resource's configuration is gone (`delete_because_no_resource_config`).
     assert!(
         plan.stdout
-            .contains("# (because module.gone is not in configuration)"),
+            .contains("# (because brick_data.x is not in configuration)"),
         "{}",
         plan.stdout
     );
@@ -856,8 +858,9 @@ import {
     );
     let plan = p.brick(&["plan"]).ok();
     assert!(
-        plan.stdout
-            .contains("# module.m.brick_data.x will be updated in-place, after import"),
+        plan.stdout.contains(
+            "# module.m.brick_data.x will be updated in-place\n  # (imported from \"abc-123\")"
+        ),
         "{}",
         plan.stdout
     );

@@ -959,6 +959,17 @@ pub async fn apply(
         }
     }
     if plan.mode == PlanMode::RefreshOnly {
+        // The root outputs the plan found from the refreshed objects, recorded as planned.
+        for oc in &plan.outputs {
+            if matches!(oc.action, Action::Create | Action::Update) {
+                if let Err(e) = sink.record_output(&oc.name, Some((oc.after.clone(), oc.sensitive)))
+                {
+                    out.diagnostics.push(state_error(e));
+                }
+                out.outputs
+                    .insert(oc.name.clone(), (oc.after.clone(), oc.sensitive));
+            }
+        }
         for d in &plan.drift {
             let r = if d.after.is_null() {
                 sink.record(&d.addr, None)

@@ -93,8 +93,15 @@ fn output_after_change(input: &Value) -> Value {
     if input.is_null() {
         input.clone()
     } else {
-        Value::unknown(input.ty())
+        unknown_output(input)
     }
+}
+
+/// The unknown planned `output` for an `input`. Not marked sensitive even when the input is:
+/// as Terraform, the plan accepts a root output that reads it, and apply records the output
+/// hidden (with the warning `output_became_sensitive`) once its value echoes a secret.
+fn unknown_output(input: &Value) -> Value {
+    Value::unknown(input.ty())
 }
 
 #[async_trait]
@@ -171,7 +178,8 @@ impl Provider for BrickProvider {
             planned.insert("id".into(), Value::unknown(Type::String));
             planned.insert("output".into(), output_after_change(&input));
         } else if !raw_equal(&attr_or_null(req.prior, "input"), &input) {
-            planned.insert("output".into(), output_after_change(&input));
+            // As terraform_data: a changed input (even to null) makes the output unknown.
+            planned.insert("output".into(), unknown_output(&input));
         }
         resp.planned = Value::object(planned);
         resp

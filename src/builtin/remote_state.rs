@@ -44,6 +44,12 @@ pub fn block() -> Block {
             Attribute::computed(Type::Dynamic)
                 .describe("The root module outputs of the state, as an object."),
         )
+        .attr(
+            "workspace",
+            Attribute::optional(Type::String).describe(
+                "The workspace whose state is read (as terraform_remote_state); only \"default\".",
+            ),
+        )
 }
 
 fn diag(code: &str, summary: &str, detail: String, help: &str) -> Diagnostic {
@@ -53,6 +59,16 @@ fn diag(code: &str, summary: &str, detail: String, help: &str) -> Diagnostic {
 /// Static checks: the backend name and the local backend's settings.
 pub fn validate(config: &Value) -> Diagnostics {
     let mut out = Vec::new();
+    if let Some(w) = config.get("workspace").and_then(Value::as_str)
+        && w != "default"
+    {
+        out.push(diag(
+            "brick::builtin::unsupported_workspace",
+            "Unsupported workspace",
+            format!("The workspace {w:?} cannot be read: brick's local backend has only the default workspace."),
+            "Leave workspace out, or write workspace = \"default\".",
+        ));
+    }
     if let Some(b) = config.get("backend").and_then(Value::as_str)
         && b != "local"
     {

@@ -255,6 +255,11 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     // The recorded state is no longer needed (the JSON view reads `prior`).
     drop(locked.state);
     if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
+        // As Terraform: what was planned before the error, or "Planning failed."
+        if !args.json && p.errored {
+            ctx.ui
+                .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
+        }
         return 1;
     }
     if args.json {
@@ -284,10 +289,8 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     } else if !args.json && p.has_changes() {
         ctx.ui.out("\n─────────────────────────────────────────────────────────────────────────────\n\nNote: You didn't use the --out option to save this plan, so brick can't\nguarantee to take exactly these actions if you run \"brick apply\" now.\n");
     }
-    let changed = match p.mode {
-        PlanMode::RefreshOnly => !p.drift.is_empty(),
-        _ => p.has_changes(),
-    };
+    // A refresh-only plan changes something when it records drift or new output values.
+    let changed = p.has_changes();
     if detailed && changed { 2 } else { 0 }
 }
 

@@ -28,6 +28,50 @@ fn expr_refs(e: &Expr) -> Vec<Reference> {
     eval::references(e).into_iter().map(|(r, _)| r).collect()
 }
 
+/// Whether an expression calls a function anywhere inside.
+fn calls_function(e: &Expr) -> bool {
+    use crate::config::expr::{ExprKind as K, Step, TemplatePart as T};
+    fn parts(ps: &[T]) -> bool {
+        ps.iter().any(|p| match p {
+            T::Literal(_) => false,
+            T::Interpolation(e) => calls_function(e),
+            T::If {
+                cond,
+                then,
+                otherwise,
+            } => calls_function(cond) || parts(then) || parts(otherwise),
+            T::For {
+                collection, body, ..
+            } => calls_function(collection) || parts(body),
+        })
+    }
+    match &e.kind {
+        K::Call { .. } => true,
+        K::Literal(_) | K::Variable(_) | K::SplatItem => false,
+        K::Template(ps) => parts(ps),
+        K::Tuple(xs) => xs.iter().any(calls_function),
+        K::Object(kvs) => kvs
+            .iter()
+            .any(|(k, v)| calls_function(k) || calls_function(v)),
+        K::Traversal(x, steps) => {
+            calls_function(x)
+                || steps
+                    .iter()
+                    .any(|s| matches!(s, Step::Index(i) if calls_function(i)))
+        }
+        K::Splat { source, each } => calls_function(source) || calls_function(each),
+        K::Unary(_, x) | K::Paren(x) => calls_function(x),
+        K::Binary(_, a, b) => calls_function(a) || calls_function(b),
+        K::Conditional(a, b, c) => calls_function(a) || calls_function(b) || calls_function(c),
+        K::For(f) => {
+            calls_function(&f.collection)
+                || f.key.as_ref().is_some_and(calls_function)
+                || calls_function(&f.value)
+                || f.cond.as_ref().is_some_and(calls_function)
+        }
+    }
+}
+
 /// What describing expressions needs: the environment (for constants) and the source text
 /// (for the traversals references are written as).
 struct Describe<'a> {
@@ -56,11 +100,9 @@ impl Describe<'_> {
             let steps = written
                 .map(|w| traversal_steps(&w[base.len()..]))
                 .unwrap_or_default();
+            // Terraform lists every reference this way, repeats included.
             for n in (0..=steps.len()).rev() {
-                let s = format!("{base}{}", steps[..n].concat());
-                if !out.contains(&s) {
-                    out.push(s);
-                }
+                out.push(format!("{base}{}", steps[..n].concat()));
             }
         }
         out
@@ -71,7 +113,9 @@ impl Describe<'_> {
     fn expression(&self, e: &Expr) -> serde_json::Value {
         let refs = self.references(e);
         let mut o = serde_json::Map::new();
-        if refs.is_empty() {
+        // Terraform evaluates the expression without a context: a function call fails there,
+        // so an expression that calls one has no constant value.
+        if refs.is_empty() && !calls_function(e) {
             let (v, d) = eval::evaluate(e, &eval::EmptyScope, self.env);
             if !crate::diag::has_errors(&d) && v.is_wholly_known() {
                 o.insert(
@@ -79,7 +123,7 @@ impl Describe<'_> {
                     super::codec::to_json(&v.unmark_deep().0),
                 );
             }
-        } else {
+        } else if !refs.is_empty() {
             o.insert("references".into(), refs.into());
         }
         serde_json::Value::Object(o)
@@ -563,6 +607,12 @@ impl Builder<'_, '_> {
                 node_name(&module_str, &format!("local.{}", l.name)),
                 eval::module_output_uses(&l.expr),
             );
+            if is_root {
+                self.out
+                    .described
+                    .locals
+                    .insert(l.name.clone(), self.describe.references(&l.expr));
+            }
             self.out.locals.push(NamedExpr {
                 module: path.to_vec(),
                 name: l.name.clone(),
@@ -734,10 +784,12 @@ impl Builder<'_, '_> {
                     j.insert("type".into(), serde_json::json!(addr.type_name));
                     j.insert("name".into(), serde_json::json!(addr.name));
                     if let Some(rc) = rc {
-                        j.insert(
-                            "provider_config_key".into(),
-                            serde_json::json!(super::input::provider_config_key(&rc.provider)),
+                        let (key, _) = super::input::terraform_provider_key(
+                            &self.out.resources,
+                            &self.out.providers,
+                            rc,
                         );
+                        j.insert("provider_config_key".into(), serde_json::json!(key));
                     }
                     for (k, v) in d {
                         j.insert(k, v);
@@ -788,12 +840,18 @@ impl Builder<'_, '_> {
         let expansion = match (&call.count, &call.for_each) {
             (Some(c), _) => {
                 refs.extend(expr_refs(c));
-                described.insert("count_expression".into(), self.describe.expression(c));
+                let e = self.describe.expression(c);
+                if e.as_object().is_some_and(|m| !m.is_empty()) {
+                    described.insert("count_expression".into(), e);
+                }
                 Expansion::Count(expr_fn(c.clone(), env.clone()), Some(c.span))
             }
             (None, Some(f)) => {
                 refs.extend(expr_refs(f));
-                described.insert("for_each_expression".into(), self.describe.expression(f));
+                let e = self.describe.expression(f);
+                if e.as_object().is_some_and(|m| !m.is_empty()) {
+                    described.insert("for_each_expression".into(), e);
+                }
                 Expansion::ForEach(expr_fn(f.clone(), env.clone()), Some(f.span))
             }
             _ => Expansion::Single,

@@ -249,6 +249,48 @@ pub fn provider_config_key(name: &str) -> String {
     }
 }
 
+/// The `provider_config_key` Terraform's JSON configuration gives a resource, and the module
+/// whose provider entry it names (`None` for the root's). Terraform keys a provider per module
+/// (`module.a:brick`) and then points each resource at the topmost of an unbroken chain of
+/// modules that use the same provider: a child module inherits the key of its parent only
+/// when the parent uses that provider too (a resource of it, or a `provider` block).
+pub fn terraform_provider_key(
+    resources: &[ResourceConfig],
+    providers: &[ProviderConfig],
+    rc: &ResourceConfig,
+) -> (String, Option<String>) {
+    let (own, key) = provider_module(&rc.provider);
+    if rc.addr.module.is_empty() || !own.is_empty() {
+        let module = (!own.is_empty()).then(|| crate::graph::module_text(&own));
+        return (provider_config_key(&rc.provider), module);
+    }
+    let local = key.split('.').next().unwrap_or(key);
+    let uses = |module: &str| {
+        resources.iter().any(|r| {
+            r.addr.module == module
+                && provider_module(&r.provider).0.is_empty()
+                && provider_module(&r.provider).1.split('.').next() == Some(local)
+        }) || providers.iter().any(|p| {
+            let (path, k) = provider_module(&p.name);
+            crate::graph::module_text(&path) == module && k == local
+        })
+    };
+    let mut top = rc.addr.module.clone();
+    loop {
+        let parent = match top.rfind(".module.") {
+            Some(i) => top[..i].to_string(),
+            None => String::new(),
+        };
+        if !uses(&parent) {
+            return (format!("{top}:{local}"), Some(top));
+        }
+        if parent.is_empty() {
+            return (provider_config_key(&rc.provider), None);
+        }
+        top = parent;
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Moved {
     pub from: Target,
@@ -283,6 +325,9 @@ pub struct Described {
     /// Keyed by call name: Terraform's `module_calls` entries (`source`, `expressions`,
     /// `count_expression`, `for_each_expression`, `depends_on`, `module`).
     pub module_calls: serde_json::Map<String, serde_json::Value>,
+    /// Keyed by root local name: the traversals its expression makes, as `references`
+    /// lists them (for `relevant_attributes` through locals).
+    pub locals: BTreeMap<String, Vec<String>>,
 }
 
 /// One module's configuration, flattened (child modules' objects carry their module path).

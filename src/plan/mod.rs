@@ -10,6 +10,7 @@ pub mod input;
 pub mod model;
 pub mod planner;
 pub mod providers;
+pub mod relevant;
 pub mod scope;
 
 pub use planner::{Options, plan};

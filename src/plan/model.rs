@@ -113,6 +113,58 @@ pub struct ResourceChange {
     pub schema_version: u64,
 }
 
+/// The shape of a schema block, as the plan renderer needs it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockShape {
+    /// Attributes of dynamic type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamic: Vec<String>,
+    /// Nested block types by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub blocks: BTreeMap<String, NestedShape>,
+}
+
+/// A nested block type: its nesting (`single`, `list`, `set`, `map`) and its own shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NestedShape {
+    pub nesting: String,
+    pub block: BlockShape,
+}
+
+impl BlockShape {
+    /// The shape of a provider schema block.
+    pub fn of(block: &brick_provider_api::schema::Block) -> BlockShape {
+        use brick_provider_api::schema::Nesting;
+        BlockShape {
+            dynamic: block
+                .attributes
+                .iter()
+                .filter(|(_, a)| a.ty == brick_provider_api::Type::Dynamic)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            blocks: block
+                .blocks
+                .iter()
+                .map(|(n, nb)| {
+                    let nesting = match nb.nesting {
+                        Nesting::Single => "single",
+                        Nesting::List { .. } => "list",
+                        Nesting::Set { .. } => "set",
+                        Nesting::Map => "map",
+                    };
+                    (
+                        n.clone(),
+                        NestedShape {
+                            nesting: nesting.to_string(),
+                            block: BlockShape::of(&nb.block),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// An object that changed outside of brick (found by refresh).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceDrift {
@@ -182,6 +234,16 @@ pub struct Plan {
     /// than "tainted"; set by the CLI from the state.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tainted_reasons: BTreeMap<String, String>,
+    /// What the renderer needs of each resource type's schema (`brick_data`,
+    /// `data.brick_remote_state`): which attributes are dynamic (compared as plain JSON, as
+    /// Terraform's renderer does; the others by their type) and which are nested blocks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schemas: BTreeMap<String, BlockShape>,
+    /// Terraform's `relevant_attributes`: the resource attributes (resource instance address,
+    /// attribute path) that the changes and changed outputs refer to, directly or through
+    /// locals and other resources; drift outside them is not shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relevant_attributes: Vec<(String, Vec<serde_json::Value>)>,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -208,7 +270,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()
-            .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Read) || c.importing.is_some())
             || self.outputs.iter().any(|o| o.action != Action::NoOp)
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
     }
@@ -254,6 +316,21 @@ pub mod exact {
         super::super::codec::decode_exact(&j)
             .ok_or_else(|| serde::de::Error::custom("malformed value"))
     }
+}
+
+/// The order Terraform lists instances in: by module, then data sources before managed
+/// resources, then type, name and instance key.
+pub fn terraform_order(a: &InstanceAddr, b: &InstanceAddr) -> std::cmp::Ordering {
+    let key = |x: &InstanceAddr| {
+        (
+            x.resource.module.clone(),
+            x.resource.mode != super::address::ResourceMode::Data,
+            x.resource.type_name.clone(),
+            x.resource.name.clone(),
+            x.key.clone(),
+        )
+    };
+    key(a).cmp(&key(b))
 }
 
 /// Attribute paths as JSON arrays of names (strings) and indices (numbers).

@@ -243,8 +243,8 @@ pub async fn plan(
     p.compute_scope();
     let outputs = p.walk().await;
     p.plan_orphans();
-    p.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
-    p.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
+    p.drift.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
     // State is JSON, which has no infinities: as Terraform, a planned value that holds one
     // is an error now rather than an object that could not be recorded after apply.
     for c in &p.changes {
@@ -263,15 +263,59 @@ pub async fn plan(
                 .push(infinite_number(&format!("output.{}", o.name), &found));
         }
     }
+    // As Terraform, a plan limited by targets and one that forgets objects say so.
+    if !opts.targets.is_empty() {
+        p.diags.push(
+            Diagnostic::warning(
+                "brick::plan::targeting",
+                "Resource targeting is in effect",
+                "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when brick specifically suggests to use it as part of an error message.",
+            )
+            .help("Plan without --target once the exceptional situation is over."),
+        );
+    }
+    let forgotten: Vec<String> = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Forget)
+        .map(|c| format!(" - {}", c.addr))
+        .collect();
+    if !forgotten.is_empty() {
+        p.diags.push(
+            Diagnostic::warning(
+                "brick::plan::forgetting",
+                "Some objects will no longer be managed by brick",
+                format!(
+                    "If you apply this plan, brick will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, brick will no longer manage these objects. You will need to import them into brick to manage them again.",
+                    forgotten.join("\n")
+                ),
+            )
+            .help("Remove the removed block (or set destroy = true) to keep managing them."),
+        );
+    }
     // The same problem in every instance of a module is reported once.
     let mut shown = HashSet::new();
     p.diags
         .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
     let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
+    // As Terraform, a refresh-only plan still plans the root outputs, from the refreshed
+    // objects.
+    let outputs = if opts.mode == PlanMode::RefreshOnly {
+        refresh_only_outputs(config, prior, &p.drift)
+    } else {
+        outputs
+    };
+    let schemas = schema_shapes(providers, &p.changes, &p.drift);
     let mut changes = p.changes;
     if opts.mode == PlanMode::RefreshOnly {
         changes.clear();
     }
+    let relevant = super::relevant::relevant_attributes(
+        &changes,
+        &outputs,
+        config,
+        opts.mode == PlanMode::Destroy,
+    );
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         brick_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -293,9 +337,83 @@ pub async fn plan(
         errored,
         timestamp: None,
         tainted_reasons: BTreeMap::new(),
+        schemas,
+        relevant_attributes: relevant,
         diagnostics: p.diags,
     }
     .with_refreshed(p.refreshed_out)
+}
+
+/// The root outputs of a refresh-only plan: evaluated against the prior state with the drift
+/// found by refresh applied (wholly known values only; one holding sensitive values is
+/// recorded sensitive).
+fn refresh_only_outputs(
+    config: &Configuration,
+    prior: &PriorState,
+    drift: &[ResourceDrift],
+) -> Vec<OutputChange> {
+    let mut refreshed = prior.clone();
+    for d in drift {
+        if d.after.is_null() {
+            refreshed.instances.remove(&d.addr);
+        } else if let Some(i) = refreshed.instances.get_mut(&d.addr) {
+            i.value = d.after.clone();
+        }
+    }
+    let working = super::scope::values_from_state(config, &refreshed);
+    let mut out = Vec::new();
+    for o in config.outputs.iter().filter(|o| o.module.is_empty()) {
+        let Ok(v) = (o.expr)(&working, &Block::default()) else {
+            continue;
+        };
+        if !v.is_wholly_known() {
+            continue;
+        }
+        let sensitive = o.sensitive || v.contains_sensitive();
+        let after = if sensitive { v.sensitive() } else { v };
+        let before = prior.outputs.get(&o.name).map(|(v, _)| v.clone());
+        let action = match &before {
+            None => Action::Create,
+            Some(b) if same(b, &after) => Action::NoOp,
+            Some(_) => Action::Update,
+        };
+        out.push(OutputChange {
+            name: o.name.clone(),
+            action,
+            before: before.unwrap_or_else(Value::null_dynamic),
+            after,
+            sensitive,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// The schema shape of every resource type in the plan, for the renderer.
+fn schema_shapes(
+    providers: &ProviderSet,
+    changes: &[ResourceChange],
+    drift: &[ResourceDrift],
+) -> BTreeMap<String, BlockShape> {
+    let mut out = BTreeMap::new();
+    let addrs = changes
+        .iter()
+        .map(|c| (&c.provider, &c.addr.resource))
+        .chain(drift.iter().map(|d| (&d.provider, &d.addr.resource)));
+    for (provider, addr) in addrs {
+        let key = super::relevant::type_key(addr);
+        if out.contains_key(&key) {
+            continue;
+        }
+        let Ok(schema) = providers.resource_schema(provider, addr) else {
+            continue;
+        };
+        let shape = BlockShape::of(&schema.block);
+        if shape != BlockShape::default() {
+            out.insert(key, shape);
+        }
+    }
+    out
 }
 
 impl Plan {
@@ -353,6 +471,37 @@ impl<'a> Planner<'a> {
                         "Moved object still exists",
                         format!("Cannot move {from} to {to}: {to} already exists in state."),
                     ));
+                    continue;
+                }
+                if let Some((i, prev)) = inst.remove(&from) {
+                    inst.insert(to, (i, Some(prev.unwrap_or(from))));
+                }
+            }
+        }
+        // Terraform's implied moves: a resource that gained `count` takes its single instance
+        // as index 0, and one that lost it takes index 0 as its single instance.
+        for rc in &self.config.resources {
+            let (from, to) = match rc.expansion {
+                Expansion::Count(..) => (InstanceKey::None, InstanceKey::Int(0)),
+                Expansion::Single => (InstanceKey::Int(0), InstanceKey::None),
+                Expansion::ForEach(..) => continue,
+            };
+            // In every instance of the resource's module.
+            let candidates: Vec<InstanceAddr> = inst
+                .keys()
+                .filter(|a| {
+                    a.key == from
+                        && a.resource.mode == rc.addr.mode
+                        && a.resource.type_name == rc.addr.type_name
+                        && a.resource.name == rc.addr.name
+                        && crate::addr::config_module(&a.resource.module) == rc.addr.module
+                })
+                .cloned()
+                .collect();
+            for from in candidates {
+                let to = from.resource.instance(to.clone());
+                let explicit = self.config.moved.iter().any(|m| m.from.matches(&from));
+                if explicit || inst.contains_key(&to) {
                     continue;
                 }
                 if let Some((i, prev)) = inst.remove(&from) {
@@ -572,6 +721,7 @@ impl<'a> Planner<'a> {
             self.configure(&name, Value::empty_object()).await;
         }
         let mut outputs = Vec::new();
+        let mut destroy_before: HashMap<String, Value> = HashMap::new();
         // Under --target/--exclude, values nothing planned needs are still evaluated (root
         // outputs may read them) but their problems are not this plan's.
         let needed: Option<HashSet<petgraph::graph::NodeIndex>> = self.in_scope.as_ref().map(|s| {
@@ -606,6 +756,16 @@ impl<'a> Planner<'a> {
                 Node::Output(i) if self.config.outputs[i].module.is_empty() => {
                     if self.opts.mode == PlanMode::Normal && self.output_in_scope(i) {
                         outputs.push(self.plan_output(i));
+                    } else if self.opts.mode == PlanMode::Destroy {
+                        // As Terraform, whose destroy plan starts from a refresh that
+                        // evaluates the outputs: what is destroyed is the output's current
+                        // value, where it is known.
+                        let kept = std::mem::take(&mut self.diags);
+                        let now = self.plan_output(i).after;
+                        self.diags = kept;
+                        if now.is_wholly_known() {
+                            destroy_before.insert(self.config.outputs[i].name.clone(), now);
+                        }
                     }
                 }
                 other => {
@@ -625,26 +785,28 @@ impl<'a> Planner<'a> {
             }
         }
         // Outputs recorded but no longer configured (or all of them, when destroying).
-        let configured: HashSet<&str> =
-            if self.in_scope.is_some() && self.opts.mode != PlanMode::Destroy {
-                self.prior.outputs.keys().map(String::as_str).collect()
-            } else if self.opts.mode == PlanMode::Destroy {
-                HashSet::new()
-            } else {
-                self.config
-                    .outputs
-                    .iter()
-                    .filter(|o| o.module.is_empty())
-                    .map(|o| o.name.as_str())
-                    .collect()
-            };
+        // Under --target (destroying too), outputs are left as they are, as Terraform.
+        let leave_outputs = self.in_scope.is_some()
+            && (!self.opts.targets.is_empty() || self.opts.mode != PlanMode::Destroy);
+        let configured: HashSet<&str> = if leave_outputs {
+            self.prior.outputs.keys().map(String::as_str).collect()
+        } else if self.opts.mode == PlanMode::Destroy {
+            HashSet::new()
+        } else {
+            self.config
+                .outputs
+                .iter()
+                .filter(|o| o.module.is_empty())
+                .map(|o| o.name.as_str())
+                .collect()
+        };
         if self.opts.mode != PlanMode::RefreshOnly {
             for (name, (v, sensitive)) in &self.prior.outputs {
                 if !configured.contains(name.as_str()) {
                     outputs.push(OutputChange {
                         name: name.clone(),
                         action: Action::Delete,
-                        before: v.clone(),
+                        before: destroy_before.remove(name).unwrap_or_else(|| v.clone()),
                         after: Value::null_dynamic(),
                         sensitive: *sensitive,
                     });
@@ -1250,7 +1412,17 @@ impl<'a> Planner<'a> {
                     if self.unexpanded.iter().any(|p| path.starts_with(p)) {
                         continue; // its module's expansion failed: already an error
                     }
+                    // As Terraform: "no module" when the call is still configured but this
+                    // instance of it is not; with the call gone, the resource's configuration
+                    // is gone.
+                    let config_module = crate::addr::config_module(&addr.resource.module);
+                    let call_configured = self.config.module_calls.iter().any(|c| {
+                        let mut path = c.module.clone();
+                        path.push(c.name.clone());
+                        crate::graph::module_text(&path) == config_module
+                    });
                     let reason = if !addr.resource.module.is_empty()
+                        && call_configured
                         && !self.working.modules.contains_key(&addr.resource.module)
                     {
                         ActionReason::DeleteBecauseNoModule

@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::plan::address::{InstanceAddr, ResourceMode};
 use crate::plan::codec::{to_json, type_to_json, unknown_mask};
 use crate::plan::input::Configuration;
-use crate::plan::model::{Action, Plan, PlanMode, PriorState, ResourceChange, path_to_json};
+use crate::plan::model::{Action, Plan, PriorState, ResourceChange, path_to_json};
 
 /// The plan format version we write (Terraform's current one).
 pub const PLAN_FORMAT: &str = "1.2";
@@ -54,12 +54,18 @@ fn plain(v: &Value) -> Value {
     v.unmark_deep().0
 }
 
-fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, Json> {
+pub(crate) fn change_json(before: &Value, after: &Value, actions: &[&str]) -> Map<String, Json> {
     let mut c = Map::new();
     c.insert("actions".into(), json!(actions));
     c.insert("before".into(), to_json(&plain(before)));
     c.insert("after".into(), known_json(&plain(after)));
-    c.insert("after_unknown".into(), unknown_or_false(after));
+    // As Terraform's: `{}` when the planned value is wholly known (a deletion's null too).
+    let after_unknown = if after.is_wholly_known() {
+        json!({})
+    } else {
+        unknown_mask(after)
+    };
+    c.insert("after_unknown".into(), after_unknown);
     c.insert("before_sensitive".into(), sensitive_or_false(before));
     c.insert("after_sensitive".into(), sensitive_or_false(after));
     c
@@ -83,13 +89,6 @@ fn known_json(v: &Value) -> Json {
     }
 }
 
-fn unknown_or_false(v: &Value) -> Json {
-    if v.is_null() {
-        json!(false)
-    } else {
-        unknown_mask(v)
-    }
-}
 fn sensitive_or_false(v: &Value) -> Json {
     if v.is_null() {
         json!(false)
@@ -222,7 +221,9 @@ fn module_node(
     if let Some(a) = address {
         o.insert("address".into(), json!(a));
     }
-    o.insert("resources".into(), Json::Array(resources));
+    if !resources.is_empty() {
+        o.insert("resources".into(), Json::Array(resources));
+    }
     let depth = address
         .and_then(crate::plan::address::module_steps)
         .map_or(0, |s| s.len());
@@ -257,9 +258,10 @@ fn outputs_values(outputs: &BTreeMap<String, (Value, bool)>) -> Json {
 
 /// The state's `values` object.
 fn state_values(state: &PriorState) -> Json {
-    let resources = state
-        .instances
-        .iter()
+    let mut instances: Vec<_> = state.instances.iter().collect();
+    instances.sort_by(|a, b| crate::plan::model::terraform_order(a.0, b.0));
+    let resources = instances
+        .into_iter()
         .map(|(a, i)| {
             let deps: Vec<String> = i.depends_on.iter().map(|d| d.to_string()).collect();
             (a.resource.module.clone(), {
@@ -273,10 +275,13 @@ fn state_values(state: &PriorState) -> Json {
             })
         })
         .collect();
-    json!({
-        "outputs": outputs_values(&state.outputs),
-        "root_module": module_json(resources),
-    })
+    // As Terraform's, `outputs` is left out when there are none.
+    let mut o = Map::new();
+    if !state.outputs.is_empty() {
+        o.insert("outputs".into(), outputs_values(&state.outputs));
+    }
+    o.insert("root_module".into(), module_json(resources));
+    Json::Object(o)
 }
 
 /// `brick show --json` without a plan: Terraform's JSON state representation.
@@ -302,20 +307,32 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     o.insert("format_version".into(), json!(PLAN_FORMAT));
     o.insert("terraform_version".into(), json!(version()));
     o.insert("brick_version".into(), json!(version()));
-    o.insert(
-        "variables".into(),
-        Json::Object(
-            config
-                .variables
-                .iter()
-                .map(|(k, v)| (k.clone(), json!({"value": to_json(&plain(v))})))
-                .collect(),
-        ),
-    );
+    if !config.variables.is_empty() {
+        o.insert(
+            "variables".into(),
+            Json::Object(
+                config
+                    .variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!({"value": to_json(&plain(v))})))
+                    .collect(),
+            ),
+        );
+    }
     // planned_values: what exists after apply.
     let mut planned = Vec::new();
     for c in &plan.changes {
-        if matches!(c.action, Action::Delete | Action::Forget) || read_while_planning(c) {
+        if c.action == Action::Delete || read_while_planning(c) {
+            continue;
+        }
+        if c.action == Action::Forget {
+            // Terraform lists a forgotten object with no values.
+            let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
+            if let Json::Object(m) = &mut r {
+                m.remove("values");
+                m.insert("sensitive_values".into(), json!(false));
+            }
+            planned.push((c.addr.resource.module.clone(), r));
             continue;
         }
         let mut r = resource_values(&c.addr, &c.provider, c.schema_version, &c.after, &[]);
@@ -338,10 +355,12 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
         }
         planned_outputs.insert(oc.name.clone(), Json::Object(m));
     }
-    o.insert(
-        "planned_values".into(),
-        json!({"outputs": planned_outputs, "root_module": module_json(planned)}),
-    );
+    let mut planned_values = Map::new();
+    if !planned_outputs.is_empty() {
+        planned_values.insert("outputs".into(), Json::Object(planned_outputs));
+    }
+    planned_values.insert("root_module".into(), module_json(planned));
+    o.insert("planned_values".into(), Json::Object(planned_values));
     if !plan.drift.is_empty() {
         o.insert(
             "resource_drift".into(),
@@ -366,58 +385,95 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
             ),
         );
     }
-    o.insert(
-        "resource_changes".into(),
-        // A data source read while planning is no change to show (Terraform lists reads only
-        // when they happen during apply); its value is in the prior state.
-        Json::Array(
-            plan.changes
-                .iter()
-                .filter(|c| !read_while_planning(c))
-                .map(resource_change)
-                .collect(),
-        ),
-    );
-    let mut outs = Map::new();
-    for oc in &plan.outputs {
-        let mut ch = change_json(&oc.before, &oc.after, oc.action.terraform_actions());
-        if oc.sensitive {
-            ch.insert("before_sensitive".into(), json!(true));
-            ch.insert("after_sensitive".into(), json!(true));
-        }
-        outs.insert(oc.name.clone(), Json::Object(ch));
+    // A data source read while planning is no change to show (Terraform lists reads only
+    // when they happen during apply); its value is in the prior state. As Terraform's, no
+    // changes at all leave the key out.
+    let resource_changes: Vec<Json> = plan
+        .changes
+        .iter()
+        .filter(|c| !read_while_planning(c))
+        .map(resource_change)
+        .collect();
+    if !resource_changes.is_empty() {
+        o.insert("resource_changes".into(), Json::Array(resource_changes));
     }
-    o.insert("output_changes".into(), Json::Object(outs));
+    let outs = output_changes(plan);
+    if !outs.is_empty() {
+        o.insert("output_changes".into(), Json::Object(outs));
+    }
     let mut prior_state = Map::new();
     prior_state.insert("format_version".into(), json!(STATE_FORMAT));
     prior_state.insert("terraform_version".into(), json!(version()));
-    // As Terraform's, the prior state holds what data sources read while planning.
-    let with_reads;
-    let mut prior = prior;
-    if plan.changes.iter().any(read_while_planning) {
-        let mut p = prior.clone();
-        for c in plan.changes.iter().filter(|c| read_while_planning(c)) {
-            p.instances.insert(
-                c.addr.clone(),
-                crate::plan::model::PriorInstance {
-                    provider: c.provider.clone(),
-                    value: c.after.clone(),
-                    depends_on: c.depends_on.clone(),
-                    tainted: false,
-                    schema_version: c.schema_version,
-                    create_before_destroy: false,
-                },
-            );
-        }
-        with_reads = p;
-        prior = &with_reads;
+    // As Terraform's, the prior state is the state the plan was made from, refreshed: it holds
+    // what data sources read while planning and the root outputs' new values where they are
+    // already known. An empty one is left out.
+    let mut p = prior.clone();
+    for c in plan.changes.iter().filter(|c| read_while_planning(c)) {
+        p.instances.insert(
+            c.addr.clone(),
+            crate::plan::model::PriorInstance {
+                provider: c.provider.clone(),
+                value: c.after.clone(),
+                depends_on: c.depends_on.clone(),
+                tainted: false,
+                schema_version: c.schema_version,
+                create_before_destroy: false,
+            },
+        );
     }
-    prior_state.insert("values".into(), state_values(prior));
-    o.insert("prior_state".into(), Json::Object(prior_state));
+    // A data source read again during apply is not in it (Terraform removes the planned
+    // read's object from the refreshed state).
+    for c in plan.changes.iter().filter(|c| c.action == Action::Read) {
+        p.instances.remove(&c.addr);
+    }
+    // Imported objects are part of it, as read by the import.
+    for c in plan.changes.iter().filter(|c| c.importing.is_some()) {
+        p.instances
+            .entry(c.addr.clone())
+            .or_insert_with(|| crate::plan::model::PriorInstance {
+                provider: c.provider.clone(),
+                value: c.before.clone(),
+                depends_on: Vec::new(),
+                tainted: false,
+                schema_version: c.schema_version,
+                create_before_destroy: false,
+            });
+    }
+    // Moved objects are already at their new addresses.
+    for c in &plan.changes {
+        if let Some(prev) = c.previous_addr.as_ref().filter(|p| **p != c.addr)
+            && let Some(i) = p.instances.remove(prev)
+        {
+            p.instances.insert(c.addr.clone(), i);
+        }
+    }
+    for oc in &plan.outputs {
+        // A destroyed output's value is the one the destroy plan found (see the planner).
+        let now = if oc.action == Action::Delete {
+            &oc.before
+        } else {
+            &oc.after
+        };
+        if now.is_wholly_known() && !now.is_null() {
+            p.outputs
+                .insert(oc.name.clone(), (now.clone(), oc.sensitive));
+        }
+    }
+    if !p.instances.is_empty() || !p.outputs.is_empty() {
+        prior_state.insert("values".into(), state_values(&p));
+        o.insert("prior_state".into(), Json::Object(prior_state));
+    }
     o.insert("configuration".into(), configuration_json(config));
-    let relevant = relevant_attributes(plan, config);
-    if !relevant.is_empty() {
-        o.insert("relevant_attributes".into(), Json::Array(relevant));
+    if !plan.relevant_attributes.is_empty() {
+        o.insert(
+            "relevant_attributes".into(),
+            Json::Array(
+                plan.relevant_attributes
+                    .iter()
+                    .map(|(r, p)| json!({"resource": r, "attribute": p}))
+                    .collect(),
+            ),
+        );
     }
     if !plan.deferred.is_empty() {
         o.insert(
@@ -446,164 +502,66 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
     if let Some(t) = &plan.timestamp {
         o.insert("timestamp".into(), json!(t));
     }
-    if plan.mode != PlanMode::Normal {
-        o.insert(
-            "plan_mode".into(),
-            serde_json::to_value(plan.mode).unwrap_or(Json::Null),
-        );
-    }
     Json::Object(o)
 }
 
-/// Every `references` list inside a described expression tree.
-fn collect_references<'a>(j: &'a Json, out: &mut Vec<&'a str>) {
-    match j {
-        Json::Object(m) => {
-            for (k, v) in m {
-                if k == "references" {
-                    out.extend(v.as_array().into_iter().flatten().filter_map(Json::as_str));
-                } else {
-                    collect_references(v, out);
-                }
-            }
-        }
-        Json::Array(xs) => xs.iter().for_each(|x| collect_references(x, out)),
-        _ => {}
-    }
-}
-
-/// A reference to a resource split into the resource (instance) it names and the attribute
-/// path after it: `brick_data.a[0].output["k"]` → (`brick_data.a[0]`, `["output","k"]`,
-/// `brick_data.a`). `None` for references to anything else.
-fn split_resource_ref(r: &str) -> Option<(String, Vec<Json>, String)> {
-    let ident = |s: &str| {
-        s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
-            .unwrap_or(s.len())
-    };
-    let mut end = ident(r);
-    let first = &r[..end];
-    let parts = match first {
-        "data" => 3,
-        "var" | "local" | "module" | "each" | "count" | "path" | "self" | "terraform" => {
-            return None;
-        }
-        _ => 2,
-    };
-    for _ in 1..parts {
-        if !r[end..].starts_with('.') {
-            return None;
-        }
-        end += 1 + ident(&r[end + 1..]);
-    }
-    let base = r[..end].to_string();
-    let mut steps = crate::plan::from_config::traversal_steps(&r[end..]).into_iter();
-    let mut resource = base.clone();
-    let mut attrs = Vec::new();
-    let mut first_step = true;
-    for st in steps.by_ref() {
-        if let Some(name) = st.strip_prefix('.') {
-            attrs.push(json!(name));
+/// Terraform's `output_changes`: the masks of an output are plain booleans (its sensitivity,
+/// and `after_unknown` false when the value is wholly known), and an unknown value is left out
+/// of `after`.
+pub(crate) fn output_changes(plan: &Plan) -> Map<String, Json> {
+    let mut outs = Map::new();
+    for oc in &plan.outputs {
+        let mut ch = Map::new();
+        ch.insert("actions".into(), json!(oc.action.terraform_actions()));
+        ch.insert("before".into(), to_json(&plain(&oc.before)));
+        let after = plain(&oc.after);
+        if after.is_wholly_known() {
+            ch.insert("after".into(), to_json(&after));
+            ch.insert("after_unknown".into(), json!(false));
         } else {
-            let inner = &st[1..st.len() - 1];
-            let key = match serde_json::from_str::<Json>(inner) {
-                Ok(k @ (Json::String(_) | Json::Number(_))) => k,
-                _ => return None,
-            };
-            if first_step {
-                resource.push_str(st);
-            } else {
-                attrs.push(key);
+            if after.is_known() {
+                ch.insert("after".into(), known_json(&after));
             }
+            ch.insert("after_unknown".into(), unknown_mask(&oc.after));
         }
-        first_step = false;
+        ch.insert("before_sensitive".into(), json!(oc.sensitive));
+        ch.insert("after_sensitive".into(), json!(oc.sensitive));
+        outs.insert(oc.name.clone(), Json::Object(ch));
     }
-    Some((resource, attrs, base))
-}
-
-/// Terraform's `relevant_attributes`: the resource attributes that the resources and outputs
-/// being changed refer to, directly or through the resources and locals they refer to. A
-/// renderer uses them to tell drift that matters from drift that does not.
-fn relevant_attributes(plan: &Plan, config: &Configuration) -> Vec<Json> {
-    let described = &config.described;
-    let mut queue: Vec<&str> = Vec::new();
-    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        if let Some(d) = described.resources.get(&c.addr.resource.to_string()) {
-            d.values().for_each(|v| collect_references(v, &mut queue));
-        }
-    }
-    for o in plan.outputs.iter().filter(|o| o.action != Action::NoOp) {
-        if let Some(d) = described.outputs.get(&o.name) {
-            collect_references(d, &mut queue);
-        }
-    }
-    let mut local_refs: Vec<String> = Vec::new();
-    let mut seen_resources = std::collections::BTreeSet::new();
-    let mut seen_locals = std::collections::BTreeSet::new();
-    let mut found: std::collections::BTreeSet<(String, String)> = Default::default();
-    let mut attrs: Vec<(String, Vec<Json>)> = Vec::new();
-    while let Some(r) = queue.pop().map(str::to_string).or_else(|| local_refs.pop()) {
-        if let Some(name) = r.strip_prefix("local.") {
-            let name = &name[..name.find(['.', '[']).unwrap_or(name.len())];
-            if seen_locals.insert(name.to_string())
-                && let Some(l) = config.locals.iter().find(|l| l.name == name)
-            {
-                local_refs.extend(l.references.iter().map(reference_base));
-            }
-            continue;
-        }
-        let Some((resource, path, base)) = split_resource_ref(&r) else {
-            continue;
-        };
-        if seen_resources.insert(base.clone())
-            && let Some(d) = described.resources.get(&base)
-        {
-            d.values().for_each(|v| collect_references(v, &mut queue));
-        }
-        if !path.is_empty()
-            && found.insert((resource.clone(), Json::Array(path.clone()).to_string()))
-        {
-            attrs.push((resource, path));
-        }
-    }
-    // Each traversal is listed with all its prefixes; keep the longest.
-    let keep: Vec<&(String, Vec<Json>)> = attrs
-        .iter()
-        .filter(|(r, p)| {
-            !attrs
-                .iter()
-                .any(|(r2, p2)| r2 == r && p2.len() > p.len() && p2.starts_with(p))
-        })
-        .collect();
-    let mut out: Vec<(String, String, Json)> = keep
-        .into_iter()
-        .map(|(r, p)| {
-            let path = Json::Array(p.clone());
-            (
-                r.clone(),
-                path.to_string(),
-                json!({"resource": r, "attribute": path}),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    out.into_iter().map(|(_, _, j)| j).collect()
-}
-
-fn reference_base(r: &crate::eval::Reference) -> String {
-    use crate::eval::Reference as R;
-    match r {
-        R::Resource { type_name, name } => format!("{type_name}.{name}"),
-        R::Data { type_name, name } => format!("data.{type_name}.{name}"),
-        R::Local(n) => format!("local.{n}"),
-        _ => String::new(),
-    }
+    outs
 }
 
 fn configuration_json(config: &Configuration) -> Json {
     let mut providers = Map::new();
+    // A provider used in a child module that does not inherit it from its parent has an
+    // entry of its own (`module.a:brick`), as Terraform's.
+    for r in &config.resources {
+        let (key, module) =
+            crate::plan::input::terraform_provider_key(&config.resources, &config.providers, r);
+        if let Some(module) = module.filter(|_| !r.addr.module.is_empty()) {
+            let local = crate::plan::input::provider_module(&r.provider).1;
+            providers.entry(key).or_insert_with(|| {
+                json!({
+                    "name": local.split('.').next().unwrap_or(local),
+                    "full_name": provider_name(&r.provider),
+                    "module_address": module,
+                })
+            });
+        }
+    }
     for name in config
         .resources
         .iter()
+        .filter(|r| {
+            r.addr.module.is_empty()
+                || crate::plan::input::terraform_provider_key(
+                    &config.resources,
+                    &config.providers,
+                    r,
+                )
+                .1
+                .is_none()
+        })
         .map(|r| r.provider.clone())
         .chain(config.providers.iter().map(|p| p.name.clone()))
     {
@@ -631,9 +589,12 @@ fn configuration_json(config: &Configuration) -> Json {
             o.insert("type".into(), json!(r.addr.type_name));
             o.insert("name".into(), json!(r.addr.name));
             o.insert("provider_config_key".into(), json!(r.provider));
-            o.insert("expressions".into(), json!({}));
             if let Some(d) = config.described.resources.get(&address) {
                 for (k, v) in d {
+                    // As Terraform's, empty expression maps are left out.
+                    if v.as_object().is_some_and(|m| m.is_empty()) {
+                        continue;
+                    }
                     o.insert(k.clone(), v.clone());
                 }
             }
@@ -663,8 +624,12 @@ fn configuration_json(config: &Configuration) -> Json {
         })
         .collect();
     let mut root = Map::new();
-    root.insert("resources".into(), Json::Array(resources));
-    root.insert("outputs".into(), Json::Object(outputs));
+    if !resources.is_empty() {
+        root.insert("resources".into(), Json::Array(resources));
+    }
+    if !outputs.is_empty() {
+        root.insert("outputs".into(), Json::Object(outputs));
+    }
     if !config.described.module_calls.is_empty() {
         root.insert(
             "module_calls".into(),

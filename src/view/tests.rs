@@ -69,6 +69,15 @@ fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         errored: false,
         timestamp: None,
         tainted_reasons: Default::default(),
+        // brick_data's schema, as the planner records it.
+        schemas: BTreeMap::from([(
+            "brick_data".to_string(),
+            crate::plan::model::BlockShape {
+                dynamic: vec!["input".into(), "output".into(), "triggers_replace".into()],
+                blocks: BTreeMap::new(),
+            },
+        )]),
+        relevant_attributes: Default::default(),
         diagnostics: vec![],
     }
 }
@@ -310,6 +319,18 @@ fn drift_is_shown_before_the_changes_it_explains() {
             before: data(s("j"), s("x"), s("x")),
             after: Value::null_dynamic(),
         },
+        // Nothing being changed reads this one: its drift is not shown (outside refresh-only).
+        ResourceDrift {
+            addr: addr("brick_data.unread"),
+            provider: "brick".into(),
+            before: data(s("k"), s("x"), s("x")),
+            after: data(s("k"), s("y"), s("y")),
+        },
+    ];
+    // What the changes read, as the planner records it: only d's `output` drift is relevant.
+    plan.relevant_attributes = vec![
+        ("brick_data.d".into(), vec![serde_json::json!("output")]),
+        ("brick_data.lost".into(), vec![]),
     ];
     check("drift", &plan);
     plan.changes.clear();
@@ -328,4 +349,68 @@ fn an_empty_plan_says_there_are_no_changes() {
             data(s("i"), s("a"), s("a")),
         )]),
     );
+}
+
+#[test]
+fn nested_blocks_render_as_blocks_with_their_labels() {
+    let volume = |size: i64, fs: &str| obj(&[("size", Value::number(size)), ("fs", s(fs))]);
+    let machine = |os: i64, extra: bool| {
+        let mut volumes = vec![("os", volume(os, "ext4")), ("ceph", volume(100, "none"))];
+        if extra {
+            volumes.push(("data", volume(5, "xfs")));
+        }
+        obj(&[
+            ("id", s("abc")),
+            ("hostname", s("kvm1")),
+            (
+                "storage",
+                obj(&[
+                    ("os_size", Value::number(os)),
+                    (
+                        "volume",
+                        Value::map(
+                            obj(&[("size", Value::number(0i64)), ("fs", s(""))]).ty(),
+                            volumes
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), v))
+                                .collect(),
+                        ),
+                    ),
+                ]),
+            ),
+        ])
+    };
+    let mut c = change(
+        "maas_machine.kvm1",
+        Action::Update,
+        machine(20, false),
+        machine(30, true),
+    );
+    c.provider = "maas".into();
+    let mut plan = plan_of(vec![c]);
+    let volume_shape = crate::plan::model::BlockShape::default();
+    plan.schemas.insert(
+        "maas_machine".into(),
+        crate::plan::model::BlockShape {
+            dynamic: vec![],
+            blocks: BTreeMap::from([(
+                "storage".to_string(),
+                crate::plan::model::NestedShape {
+                    nesting: "single".into(),
+                    block: crate::plan::model::BlockShape {
+                        dynamic: vec![],
+                        blocks: BTreeMap::from([(
+                            "volume".to_string(),
+                            crate::plan::model::NestedShape {
+                                nesting: "map".into(),
+                                block: volume_shape,
+                            },
+                        )]),
+                    },
+                },
+            )]),
+        },
+    );
+    let text = render_plan(&plan, Style { color: false });
+    insta::assert_snapshot!("nested_blocks_text", text);
 }

@@ -1,17 +1,25 @@
 //! Plans as text, the way Terraform prints them: a symbol per action (`+`, `~`, `-/+`, `+/-`,
 //! `-`, `<=`), nested values indented, `(known after apply)`, `(sensitive value)`,
 //! `# forces replacement`, multi-line strings diffed line by line, and the closing
-//! `Plan: N to add, N to change, N to destroy.`
+//! `Plan: N to add, N to change, N to destroy.` The value diffs are computed and printed by
+//! [`super::diff`] from the same JSON form the JSON plan has, as Terraform's renderer does;
+//! this module lays out the plan around them. Also `brick output` and `brick show` text.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use brick_provider_api::Value;
-use brick_provider_api::provider::{AttrPath, PathStep};
+use brick_provider_api::provider::AttrPath;
 use brick_provider_api::value::Kind;
+use brick_provider_api::{Type, Value};
+use serde_json::Value as Json;
 
-use crate::plan::address::ResourceMode;
+use super::diff::{
+    Act, Change, Diff, Matcher, Nest, Opts, Schema, attribute_name, block_diff, go_quote,
+    output_diff,
+};
+use crate::plan::address::{InstanceAddr, ResourceMode};
 use crate::plan::model::{
-    Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange, ResourceDrift,
+    Action, ActionReason, BlockShape, OutputChange, Plan, PlanMode, ResourceChange, path_to_json,
 };
 
 /// Colours for a terminal; all empty when colour is off.
@@ -43,421 +51,659 @@ impl Style {
     pub fn bold(&self, s: &str) -> String {
         self.paint("1", s)
     }
+    pub fn dark_gray(&self, s: &str) -> String {
+        self.paint("90", s)
+    }
     fn sym(&self, sym: Sym) -> String {
         match sym {
-            Sym::Create => self.green("+"),
-            Sym::Delete => self.red("-"),
-            Sym::Update => self.yellow("~"),
             Sym::None => " ".into(),
         }
     }
 }
 
+/// The symbol before nested lines of a plain value (`brick output`, `brick show`): none.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Sym {
-    Create,
-    Delete,
-    Update,
     None,
 }
 
 const UNKNOWN: &str = "(known after apply)";
 const SENSITIVE: &str = "(sensitive value)";
 
-/// A whole plan, as `brick plan` prints it.
+/// Terraform wraps prose at its default 78 columns (lines of at most 77 characters).
+const WRAP: usize = 77;
+
+/// Greedy word wrapping, line by line; lines that start with a space are left alone.
+fn word_wrap(text: &str) -> String {
+    text.split('\n')
+        .map(|line| {
+            if line.starts_with(' ') {
+                return line.to_string();
+            }
+            let mut out = String::new();
+            let mut len = 0;
+            for word in line.split(' ') {
+                if len > 0 && len + 1 + word.chars().count() > WRAP {
+                    out.push('\n');
+                    len = 0;
+                } else if len > 0 || out.ends_with(' ') {
+                    out.push(' ');
+                    len += 1;
+                }
+                out.push_str(word);
+                len += word.chars().count();
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn rule(style: Style) -> String {
+    style.dark_gray(&format!("\n{}", "─".repeat(WRAP)))
+}
+
+/// Terraform's action symbol before a resource header (three columns, or the replace pair).
+fn action_symbol(action: Action, style: Style) -> String {
+    match action {
+        Action::Create => format!("  {}", style.green("+")),
+        Action::Delete => format!("  {}", style.red("-")),
+        Action::Update => format!("  {}", style.yellow("~")),
+        Action::DeleteThenCreate => format!("{}/{}", style.red("-"), style.green("+")),
+        Action::CreateThenDelete => format!("{}/{}", style.green("+"), style.red("-")),
+        Action::Read => format!(" {}", style.cyan("<=")),
+        Action::Forget => format!(" {}", style.red(".")),
+        Action::NoOp => "   ".to_string(),
+    }
+}
+
+fn act_symbol(a: Act, style: Style) -> String {
+    match a {
+        Act::Create => format!("  {}", style.green("+")),
+        Act::Delete => format!("  {}", style.red("-")),
+        Act::Update => format!("  {}", style.yellow("~")),
+        Act::NoOp => "   ".to_string(),
+    }
+}
+
+/// What the differ needs of a resource object's schema: its attribute types (the schema's
+/// dynamic attributes as `Type::Dynamic`, the others as their values' types) and its nested
+/// block types (from the plan's schema shapes).
+fn object_schema(plan: &Plan, addr: &InstanceAddr, values: &[&Value]) -> Schema {
+    let shape = plan
+        .schemas
+        .get(&crate::plan::relevant::type_key(&addr.resource))
+        .cloned()
+        .unwrap_or_default();
+    let types: Vec<Type> = values.iter().map(|v| v.ty()).collect();
+    schema_of(&shape, &types)
+}
+
+/// A schema from a block shape and the object types values of it have.
+fn schema_of(shape: &BlockShape, types: &[Type]) -> Schema {
+    let mut attrs: BTreeMap<String, Type> = BTreeMap::new();
+    for t in types {
+        if let Type::Object(m) = t {
+            for (k, t) in m {
+                attrs.entry(k.clone()).or_insert_with(|| t.clone());
+            }
+        }
+    }
+    for n in &shape.dynamic {
+        attrs.insert(n.clone(), Type::Dynamic);
+    }
+    let mut blocks = BTreeMap::new();
+    for (name, nested) in &shape.blocks {
+        let nest = match nested.nesting.as_str() {
+            "list" => Nest::List,
+            "set" => Nest::Set,
+            "map" => Nest::Map,
+            _ => Nest::Single,
+        };
+        // The nested block's object type, from the values' types of the block.
+        let inner: Vec<Type> = attrs
+            .get(name)
+            .map(|t| match (nest, t) {
+                (Nest::Single, t) => t.clone(),
+                (_, Type::List(e) | Type::Set(e) | Type::Map(e)) => (**e).clone(),
+                (_, t) => t.clone(),
+            })
+            .into_iter()
+            .collect();
+        attrs.remove(name);
+        blocks.insert(name.clone(), (nest, schema_of(&nested.block, &inner)));
+    }
+    Schema { attrs, blocks }
+}
+
+/// The computed diff of one resource object, as Terraform's renderer computes it from the
+/// JSON plan.
+fn object_diff(
+    plan: &Plan,
+    addr: &InstanceAddr,
+    before: &Value,
+    after: &Value,
+    replace_paths: &[AttrPath],
+    relevant: Matcher,
+    forget: bool,
+) -> Diff {
+    let j = crate::view::json::change_json(before, after, &[]);
+    let get = |k: &str| j.get(k).cloned().unwrap_or(Json::Null);
+    let mut change = Change::from_json(
+        get("before"),
+        get("after"),
+        get("after_unknown"),
+        get("before_sensitive"),
+        get("after_sensitive"),
+        Matcher::paths(
+            replace_paths
+                .iter()
+                .map(|p| match path_to_json(p) {
+                    Json::Array(xs) => xs,
+                    _ => Vec::new(),
+                })
+                .collect(),
+            false,
+        ),
+        relevant,
+    );
+    if forget {
+        change = change.into_noop();
+    }
+    let schema = object_schema(plan, addr, &[after, before]);
+    block_diff(&change, &schema)
+}
+
+/// The comment lines above a resource block (Terraform's `resourceChangeComment`).
+fn change_comment(
+    c: &ResourceChange,
+    drift: bool,
+    tainted_reason: Option<&str>,
+    style: Style,
+) -> String {
+    let addr = c.addr.to_string();
+    let b = |s: &str| style.bold(s);
+    let mut buf = String::new();
+    let mut printed_moved = false;
+    let mut printed_imported = false;
+    match c.action {
+        Action::Create => buf.push_str(&format!("  # {} will be created", b(&addr))),
+        Action::Read => {
+            buf.push_str(&format!("  # {} will be read during apply", b(&addr)));
+            match c.reason {
+                Some(ActionReason::ReadBecauseConfigUnknown) => {
+                    buf.push_str("\n  # (config refers to values not yet known)")
+                }
+                Some(ActionReason::ReadBecauseDependencyPending) => {
+                    buf.push_str("\n  # (depends on a resource or a module with changes pending)")
+                }
+                _ => {}
+            }
+        }
+        Action::Update if drift => buf.push_str(&format!("  # {} has changed", b(&addr))),
+        Action::Update => buf.push_str(&format!("  # {} will be updated in-place", b(&addr))),
+        Action::DeleteThenCreate | Action::CreateThenDelete => {
+            let r = style.bold(&style.red("replaced"));
+            buf.push_str(&match c.reason {
+                Some(ActionReason::ReplaceBecauseTainted) => {
+                    format!("  # {} is tainted, so must be {r}", b(&addr))
+                }
+                Some(ActionReason::ReplaceByRequest) => {
+                    format!("  # {} will be {r}, as requested", b(&addr))
+                }
+                Some(ActionReason::ReplaceByTriggers) => format!(
+                    "  # {} will be {r} due to changes in replace_triggered_by",
+                    b(&addr)
+                ),
+                _ => format!("  # {} must be {r}", b(&addr)),
+            });
+            // brick's own note: why the instance is tainted, when the state says.
+            if c.reason == Some(ActionReason::ReplaceBecauseTainted)
+                && let Some(why) = tainted_reason
+            {
+                buf.push_str(&format!("\n  # ({why})"));
+            }
+        }
+        Action::Forget => {
+            buf.push_str(&format!(
+                " # {} will no longer be managed by brick, but {}",
+                b(&addr),
+                style.bold(&style.red("will not be destroyed"))
+            ));
+            buf.push_str("\n # (destroy = false is set in the configuration)");
+        }
+        Action::Delete => {
+            if drift {
+                buf.push_str(&format!("  # {} has been deleted", b(&addr)));
+            } else {
+                buf.push_str(&format!(
+                    "  # {} will be {}",
+                    b(&addr),
+                    style.bold(&style.red("destroyed"))
+                ));
+            }
+            let index = c.addr.key.to_string();
+            match c.reason {
+                Some(ActionReason::DeleteBecauseNoResourceConfig) => buf.push_str(&format!(
+                    "\n  # (because {}.{} is not in configuration)",
+                    c.addr.resource.type_name, c.addr.resource.name
+                )),
+                Some(ActionReason::DeleteBecauseNoModule) => buf.push_str(&format!(
+                    "\n  # (because {} is not in configuration)",
+                    c.addr.resource.module
+                )),
+                Some(ActionReason::DeleteBecauseWrongRepetition) => {
+                    buf.push_str(match c.addr.key.to_json() {
+                        None => "\n  # (because resource uses count or for_each)",
+                        Some(Json::Number(_)) => "\n  # (because resource does not use count)",
+                        Some(_) => "\n  # (because resource does not use for_each)",
+                    })
+                }
+                Some(ActionReason::DeleteBecauseCountIndex) => buf.push_str(&format!(
+                    "\n  # (because index {index} is out of range for count)"
+                )),
+                Some(ActionReason::DeleteBecauseEachKey) => buf.push_str(&format!(
+                    "\n  # (because key {index} is not in for_each map)"
+                )),
+                _ => {}
+            }
+        }
+        Action::NoOp => {
+            if let Some(prev) = c.previous_addr.as_ref().filter(|p| **p != c.addr) {
+                buf.push_str(&format!(
+                    "  # {} has moved to {}",
+                    b(&prev.to_string()),
+                    b(&addr)
+                ));
+                printed_moved = true;
+            } else if c.importing.is_some() {
+                buf.push_str(&format!("  # {} will be imported", b(&addr)));
+                printed_imported = true;
+            }
+        }
+    }
+    buf.push('\n');
+    if let Some(prev) = c.previous_addr.as_ref().filter(|p| **p != c.addr)
+        && !printed_moved
+    {
+        buf.push_str(&format!("  # (moved from {prev})\n"));
+    }
+    if let Some(id) = &c.importing
+        && !printed_imported
+    {
+        buf.push_str(&format!("  # (imported from {})\n", go_quote(id)));
+    }
+    if c.importing.is_some() && c.action.is_replace() {
+        buf.push_str(&format!(
+            "  # {}\n",
+            style.yellow("Warning: this will destroy the imported resource")
+        ));
+    }
+    buf
+}
+
+fn header(addr: &InstanceAddr) -> String {
+    let mode = if addr.resource.mode == ResourceMode::Data {
+        "data"
+    } else {
+        "resource"
+    };
+    format!(
+        "{mode} \"{}\" \"{}\"",
+        addr.resource.type_name, addr.resource.name
+    )
+}
+
+/// One resource change as `brick plan` prints it (Terraform's `renderHumanDiff`).
+fn render_change(plan: &Plan, c: &ResourceChange, style: Style) -> String {
+    let diff = object_diff(
+        plan,
+        &c.addr,
+        &c.before,
+        &c.after,
+        &c.replace_paths,
+        Matcher::Always,
+        c.action == Action::Forget,
+    );
+    let mut opts = Opts::new(style);
+    opts.show_unchanged_children = c.importing.is_some();
+    let why = plan.tainted_reasons.get(&c.addr.to_string());
+    format!(
+        "{}{} {} {}",
+        change_comment(c, false, why.map(String::as_str), style),
+        action_symbol(c.action, style),
+        header(&c.addr),
+        diff.render(0, &opts)
+    )
+}
+
+/// The drift section, or `None` when there is nothing to show (Terraform's
+/// `renderHumanDiffDrift`).
+fn render_drift(plan: &Plan, style: Style, plan_is_empty: bool) -> Option<String> {
+    let mut rendered = Vec::new();
+    for d in &plan.drift {
+        let relevant = if plan.mode == PlanMode::RefreshOnly {
+            Matcher::Always
+        } else {
+            let addr = d.addr.to_string();
+            let paths: Vec<Vec<Json>> = plan
+                .relevant_attributes
+                .iter()
+                .filter(|(r, _)| r.is_empty() || *r == addr)
+                .map(|(_, p)| p.clone())
+                .collect();
+            if paths.is_empty() {
+                continue;
+            }
+            Matcher::paths(paths, true)
+        };
+        let diff = object_diff(plan, &d.addr, &d.before, &d.after, &[], relevant, false);
+        let action = if d.after.is_null() {
+            Action::Delete
+        } else {
+            Action::Update
+        };
+        if plan.mode != PlanMode::RefreshOnly && diff.action == Act::NoOp {
+            continue;
+        }
+        let as_change = ResourceChange {
+            addr: d.addr.clone(),
+            previous_addr: None,
+            provider: d.provider.clone(),
+            action,
+            reason: None,
+            before: d.before.clone(),
+            after: d.after.clone(),
+            replace_paths: Vec::new(),
+            depends_on: Vec::new(),
+            create_before_destroy: false,
+            importing: None,
+            schema_version: 0,
+        };
+        rendered.push(format!(
+            "{}{} {} {}",
+            change_comment(&as_change, true, None, style),
+            action_symbol(action, style),
+            header(&d.addr),
+            diff.render(0, &Opts::new(style))
+        ));
+    }
+    if rendered.is_empty() || (plan_is_empty && plan.mode != PlanMode::RefreshOnly) {
+        return None;
+    }
+    let mut out = format!(
+        "\n{} {}\n\n",
+        style.bold(&style.cyan("Note:")),
+        style.bold("Objects have changed outside of brick")
+    );
+    out.push_str(&word_wrap(
+        "brick detected the following changes made outside of brick since the last \"brick apply\" which may have affected this plan:\n",
+    ));
+    for r in rendered {
+        let _ = write!(out, "\n{r}\n");
+    }
+    let closing = if plan.mode == PlanMode::RefreshOnly {
+        "\n\nThis is a refresh-only plan, so brick will not take any actions to undo these. If you were expecting these changes then you can apply this plan to record the updated values in the brick state without changing any remote objects."
+    } else {
+        "\n\nUnless you have made equivalent changes to your configuration, or ignored the relevant attributes using ignore_changes, the following plan may include actions to undo or respond to these changes."
+    };
+    out.push_str(&word_wrap(closing));
+    out.push('\n');
+    Some(out)
+}
+
+/// The output changes, each `SYM NAME = VALUE`, names aligned over every output of the plan.
+fn render_outputs_changes(plan: &Plan, style: Style) -> Vec<String> {
+    let json = crate::view::json::output_changes(plan);
+    let width = plan
+        .outputs
+        .iter()
+        .map(|o| attribute_name(&o.name).len())
+        .max()
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    let mut outputs: Vec<&OutputChange> = plan.outputs.iter().collect();
+    outputs.sort_by(|a, b| a.name.cmp(&b.name));
+    for o in outputs {
+        let Some(j) = json.get(&o.name) else { continue };
+        let get = |k: &str| j.get(k).cloned().unwrap_or(Json::Null);
+        let change = Change::from_json(
+            get("before"),
+            get("after"),
+            get("after_unknown"),
+            get("before_sensitive"),
+            get("after_sensitive"),
+            Matcher::paths(Vec::new(), false),
+            Matcher::Always,
+        );
+        let diff = output_diff(&change);
+        if diff.action == Act::NoOp {
+            continue;
+        }
+        out.push(format!(
+            "{} {:<width$} = {}",
+            act_symbol(diff.action, style),
+            attribute_name(&o.name),
+            diff.render(0, &Opts::new(style))
+        ));
+    }
+    out
+}
+
+/// A whole plan, as `brick plan` prints it (Terraform's `renderHuman`).
 pub fn render_plan(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let drift: Vec<&ResourceDrift> = plan.drift.iter().collect();
-    if !drift.is_empty() {
-        render_drift(&mut out, &drift, plan.mode, style);
-    }
     let changes: Vec<&ResourceChange> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp || c.previous_addr.is_some() || c.importing.is_some())
+        .filter(|c| {
+            let moved = c.previous_addr.as_ref().is_some_and(|p| *p != c.addr);
+            let quiet = c.action == Action::NoOp && !moved && c.importing.is_none();
+            let data_delete =
+                c.action == Action::Delete && c.addr.resource.mode != ResourceMode::Managed;
+            !quiet && !data_delete
+        })
         .collect();
-    let output_changes: Vec<&OutputChange> = plan
-        .outputs
-        .iter()
-        .filter(|o| o.action != Action::NoOp)
-        .collect();
-    if plan.mode == PlanMode::RefreshOnly {
-        if drift.is_empty() {
-            out.push_str("\nNo changes. Your infrastructure still matches the configuration.\n\nbrick has checked that the real remote objects still match the result of your\nmost recent changes, and found no differences.\n");
-        } else {
-            out.push_str("\nThis is a refresh-only plan, so brick will not take any actions to undo\nthese. If you were expecting these changes then you can apply this plan to\nrecord the updated values in the brick state without changing any remote\nobjects.\n");
-        }
-        return out;
+    let outputs = render_outputs_changes(plan, style);
+    let plan_is_empty = !plan.changes.iter().any(|c| {
+        c.action != Action::NoOp || c.previous_addr.as_ref().is_some_and(|p| *p != c.addr)
+    }) && outputs.is_empty();
+    let drift = render_drift(plan, style, plan_is_empty);
+    let have_drift = drift.is_some();
+    if let Some(d) = drift {
+        out.push_str(&d);
     }
-    if changes.is_empty() && output_changes.is_empty() {
-        if plan.mode == PlanMode::Destroy {
-            out.push_str("\nNo changes. No objects need to be destroyed.\n\nEither you have not created any objects yet or the existing objects were\nalready deleted outside of brick.\n");
-        } else {
-            out.push_str("\nNo changes. Your infrastructure matches the configuration.\n\nbrick has compared your real infrastructure against your configuration\nand found no differences, so no changes are needed.\n");
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut importing = 0;
+    for c in &changes {
+        if c.importing.is_some() {
+            importing += 1;
         }
-        render_deferred(&mut out, plan);
-        return out;
+        if c.action != Action::NoOp {
+            *counts.entry(action_key(c.action)).or_default() += 1;
+        }
     }
-    if !changes.is_empty() {
-        out.push_str("\nbrick used the selected providers to generate the following execution\nplan. Resource actions are indicated with the following symbols:\n");
-        let mut seen: Vec<Action> = Vec::new();
-        for c in &changes {
-            if !seen.contains(&c.action) {
-                seen.push(c.action);
+    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    if changes.is_empty() && outputs.is_empty() {
+        if plan.errored {
+            if have_drift {
+                out.push_str(&rule(style));
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "\n{} {}\n\n",
+                style.bold(&style.red("Planning failed.")),
+                style.bold("brick encountered an error while generating this plan.")
+            ));
+        } else if !plan.deferred.is_empty() {
+            if have_drift {
+                out.push_str(&rule(style));
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "\n{} {}\n\n",
+                style.bold(&style.green("No current changes.")),
+                style.bold("This plan requires another plan to be applied first.")
+            ));
+        } else {
+            match plan.mode {
+                PlanMode::RefreshOnly => {
+                    if have_drift {
+                        return out;
+                    }
+                    out.push_str(&format!(
+                        "\n{} {}\n\n",
+                        style.bold(&style.green("No changes.")),
+                        style.bold("Your infrastructure still matches the configuration.")
+                    ));
+                    out.push_str(&word_wrap("brick has checked that the real remote objects still match the result of your most recent changes, and found no differences."));
+                    out.push('\n');
+                }
+                PlanMode::Destroy => {
+                    if have_drift {
+                        out.push_str(&rule(style));
+                        out.push('\n');
+                    }
+                    out.push_str(&format!(
+                        "\n{} {}\n\n",
+                        style.bold(&style.green("No changes.")),
+                        style.bold("No objects need to be destroyed.")
+                    ));
+                    out.push_str(&word_wrap("Either you have not created any objects yet or the existing objects were already deleted outside of brick."));
+                    out.push('\n');
+                }
+                PlanMode::Normal => {
+                    if have_drift {
+                        out.push_str(&rule(style));
+                        out.push('\n');
+                    }
+                    out.push_str(&format!(
+                        "\n{} {}\n\n",
+                        style.bold(&style.green("No changes.")),
+                        style.bold("Your infrastructure matches the configuration.")
+                    ));
+                    if have_drift {
+                        out.push_str(&word_wrap("Your configuration already matches the changes detected above, so applying this plan will only update the state to include the changes detected above and won't change any real infrastructure."));
+                        out.push('\n');
+                        return out;
+                    }
+                    out.push_str(&word_wrap("brick has compared your real infrastructure against your configuration and found no differences, so no changes are needed."));
+                    out.push('\n');
+                }
             }
         }
-        for (a, line) in [
-            (Action::Create, format!("  {} create", style.green("+"))),
+    }
+    if have_drift {
+        out.push_str(&rule(style));
+        out.push('\n');
+    }
+    render_deferred(&mut out, plan, style);
+    if !counts.is_empty() {
+        out.push_str(&word_wrap("\nbrick used the selected providers to generate the following execution plan. Resource actions are indicated with the following symbols:"));
+        out.push('\n');
+        for (key, line) in [
+            ("create", format!("  {} create", style.green("+"))),
+            ("update", format!("  {} update in-place", style.yellow("~"))),
+            ("delete", format!("  {} destroy", style.red("-"))),
             (
-                Action::Update,
-                format!("  {} update in-place", style.yellow("~")),
-            ),
-            (Action::Delete, format!("  {} destroy", style.red("-"))),
-            (
-                Action::DeleteThenCreate,
+                "delete-create",
                 format!(
-                    "{}{} destroy and then create replacement",
+                    "{}/{} destroy and then create replacement",
                     style.red("-"),
-                    style.green("/+")
+                    style.green("+")
                 ),
             ),
             (
-                Action::CreateThenDelete,
+                "create-delete",
                 format!(
-                    "{}{} create replacement and then destroy",
+                    "{}/{} create replacement and then destroy",
                     style.green("+"),
-                    style.red("/-")
+                    style.red("-")
                 ),
             ),
             (
-                Action::Read,
+                "read",
                 format!(" {} read (data resources)", style.cyan("<=")),
             ),
-            (Action::Forget, "  . forget".to_string()),
         ] {
-            if seen.contains(&a) {
+            if count(key) > 0 {
                 out.push_str(&line);
                 out.push('\n');
             }
         }
-        out.push_str("\nbrick will perform the following actions:\n");
+    }
+    if !changes.is_empty() {
+        if plan.errored {
+            out.push_str(
+                "\nbrick planned the following actions, but then encountered a problem:\n",
+            );
+        } else {
+            out.push_str("\nbrick will perform the following actions:\n");
+        }
         for c in &changes {
-            out.push('\n');
-            let why = plan.tainted_reasons.get(&c.addr.to_string());
-            render_change_noted(&mut out, c, style, why.map(String::as_str));
+            let _ = write!(out, "\n{}\n", render_change(plan, c, style));
         }
-        let (add, change, destroy) = plan.counts();
-        let imports = plan
-            .changes
-            .iter()
-            .filter(|c| c.importing.is_some())
-            .count();
-        let forgets = plan
-            .changes
-            .iter()
-            .filter(|c| c.action == Action::Forget)
-            .count();
-        let mut line = format!("\n{} ", style.bold("Plan:"));
-        if imports > 0 {
-            let _ = write!(line, "{imports} to import, ");
+        let _ = write!(out, "\n{} ", style.bold("Plan:"));
+        if importing > 0 {
+            let _ = write!(out, "{importing} to import, ");
         }
-        let _ = write!(
-            line,
-            "{add} to add, {change} to change, {destroy} to destroy"
+        let replaced = count("delete-create") + count("create-delete");
+        let _ = writeln!(
+            out,
+            "{} to add, {} to change, {} to destroy.",
+            count("create") + replaced,
+            count("update"),
+            count("delete") + replaced
         );
-        if forgets > 0 {
-            let _ = write!(line, ", {forgets} to forget");
-        }
-        line.push_str(".\n");
-        out.push_str(&line);
     }
-    if !output_changes.is_empty() {
+    if !outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");
-        for o in output_changes {
-            render_output(&mut out, o, style);
+        out.push_str(&outputs.join("\n"));
+        out.push('\n');
+        if counts.is_empty() {
+            out.push_str(&word_wrap("\nYou can apply this plan to save these new output values to the brick state, without changing any real infrastructure."));
+            out.push('\n');
         }
     }
-    render_deferred(&mut out, plan);
     out
 }
 
-fn render_deferred(out: &mut String, plan: &Plan) {
+fn action_key(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+        Action::DeleteThenCreate => "delete-create",
+        Action::CreateThenDelete => "create-delete",
+        Action::Read => "read",
+        Action::Forget => "forget",
+        Action::NoOp => "no-op",
+    }
+}
+
+/// brick's deferred resources (a provider whose configuration is not known yet).
+fn render_deferred(out: &mut String, plan: &Plan, style: Style) {
     if plan.deferred.is_empty() {
         return;
     }
-    out.push_str("\nDeferred: these resources cannot be planned until a later run:\n");
-    for d in &plan.deferred {
-        let _ = writeln!(out, "  # {} (deferred)\n  # ({})", d.addr, d.reason);
-    }
-}
-
-fn render_drift(out: &mut String, drift: &[&ResourceDrift], mode: PlanMode, style: Style) {
-    out.push_str(&format!(
-        "\n{}\n\n",
-        style.bold("Note: Objects have changed outside of brick")
-    ));
-    out.push_str("brick detected the following changes made outside of brick since the\nlast \"brick apply\" which may have affected this plan:\n");
-    for d in drift {
-        out.push('\n');
-        let (ty, name) = (&d.addr.resource.type_name, &d.addr.resource.name);
-        let key = d.addr.key.to_string();
-        if d.after.is_null() {
-            let _ = writeln!(
-                out,
-                "  # {} has been deleted",
-                style.bold(&d.addr.to_string())
-            );
-            let _ = writeln!(out, "  {} resource {ty:?} {name:?} {{", style.red("-"));
-            render_attrs(out, Some(&d.before), None, &[], 4, style, true);
-            out.push_str("    }\n");
-        } else {
-            let _ = writeln!(out, "  # {} has changed", style.bold(&d.addr.to_string()));
-            let _ = writeln!(out, "  {} resource {ty:?} {name:?} {{", style.yellow("~"));
-            render_attrs(out, Some(&d.before), Some(&d.after), &[], 4, style, true);
-            out.push_str("    }\n");
-        }
-        let _ = key;
-    }
-    if mode != PlanMode::RefreshOnly {
-        out.push_str("\nUnless you have made equivalent changes to your configuration, or ignored the\nrelevant attributes using ignore_changes, the following plan may include\nactions to undo or respond to these changes.\n");
-    }
-    out.push_str(
-        "\n─────────────────────────────────────────────────────────────────────────────\n",
-    );
-}
-
-fn header(c: &ResourceChange, tainted_reason: Option<&str>) -> String {
-    let addr = c.addr.to_string();
-    let mut lines = Vec::new();
-    if let Some(prev) = &c.previous_addr {
-        if c.action == Action::NoOp {
-            lines.push(format!("# {prev} has moved to {addr}"));
-        } else {
-            lines.push(format!("# {addr} (moved from {prev})"));
-        }
-    }
-    let main = match c.action {
-        Action::Create => format!("# {addr} will be created"),
-        Action::Update => format!("# {addr} will be updated in-place"),
-        Action::DeleteThenCreate | Action::CreateThenDelete => {
-            if c.reason == Some(ActionReason::ReplaceBecauseTainted) {
-                format!("# {addr} is tainted, so must be replaced")
-            } else if c.reason == Some(ActionReason::ReplaceByRequest) {
-                format!("# {addr} will be replaced, as requested")
-            } else if c.reason == Some(ActionReason::ReplaceByTriggers) {
-                format!("# {addr} will be replaced due to changes in replace_triggered_by")
-            } else {
-                format!("# {addr} must be replaced")
-            }
-        }
-        Action::Delete => format!("# {addr} will be destroyed"),
-        Action::Read => format!("# {addr} will be read during apply"),
-        Action::Forget => format!("# {addr} will no longer be managed by brick"),
-        Action::NoOp => String::new(),
-    };
-    if c.importing.is_some() {
-        lines.push(format!("# {addr} will be imported"));
-    }
-    if !main.is_empty() && (c.importing.is_none() || c.action != Action::NoOp) {
-        if c.importing.is_some() && c.action != Action::NoOp {
-            lines.pop();
-            lines.push(format!("{main}, after import"));
-        } else if !(c.previous_addr.is_some() && c.action == Action::NoOp) {
-            lines.push(main);
-        }
-    }
-    match c.reason {
-        Some(ActionReason::ReplaceBecauseTainted) if c.action.is_replace() => {
-            if let Some(why) = tainted_reason {
-                lines.push(format!("# ({why})"));
-            }
-        }
-        Some(ActionReason::DeleteBecauseNoResourceConfig) => lines.push(format!(
-            "# (because {} is not in configuration)",
-            c.addr.resource
-        )),
-        Some(ActionReason::DeleteBecauseNoModule) => lines.push(format!(
-            "# (because {} is not in configuration)",
-            c.addr.resource.module
-        )),
-        Some(ActionReason::DeleteBecauseCountIndex) => lines.push(format!(
-            "# (because index {} is out of range for count)",
-            c.addr
-                .key
-                .to_string()
-                .trim_matches(|ch| ch == '[' || ch == ']')
-        )),
-        Some(ActionReason::DeleteBecauseEachKey) => lines.push(format!(
-            "# (because key {} is not in for_each map)",
-            c.addr
-                .key
-                .to_string()
-                .trim_matches(|ch| ch == '[' || ch == ']')
-        )),
-        Some(ActionReason::DeleteBecauseWrongRepetition) => {
-            lines.push("# (because the resource's repetition mode changed)".into())
-        }
-        Some(ActionReason::ReadBecauseConfigUnknown) => {
-            lines.push("# (config refers to values not yet known)".into())
-        }
-        _ => {}
-    }
-    lines.into_iter().map(|l| format!("  {l}\n")).collect()
-}
-
-/// One resource change block.
-pub fn render_change(out: &mut String, c: &ResourceChange, style: Style) {
-    render_change_noted(out, c, style, None)
-}
-
-/// [`render_change`], with the state's reason when the instance is tainted.
-pub fn render_change_noted(
-    out: &mut String,
-    c: &ResourceChange,
-    style: Style,
-    tainted_reason: Option<&str>,
-) {
-    out.push_str(&header(c, tainted_reason));
-    let (sym, kw) = match c.action {
-        Action::Create => (style.green("+"), "resource"),
-        Action::Update => (style.yellow("~"), "resource"),
-        Action::DeleteThenCreate => (
-            format!("{}{}", style.red("-"), style.green("/+")),
-            "resource",
-        ),
-        Action::CreateThenDelete => (
-            format!("{}{}", style.green("+"), style.red("/-")),
-            "resource",
-        ),
-        Action::Delete => (style.red("-"), "resource"),
-        Action::Read => (style.cyan("<="), "data"),
-        Action::Forget => (".".to_string(), "resource"),
-        Action::NoOp => (" ".to_string(), "resource"),
-    };
-    let kw = if c.addr.resource.mode == ResourceMode::Data {
-        "data"
-    } else {
-        kw
-    };
-    let pad = if c.action.is_replace() {
-        ""
-    } else if c.action == Action::Read {
-        " "
-    } else {
-        "  "
-    };
     let _ = writeln!(
         out,
-        "{pad}{sym} {kw} {:?} {:?} {{",
-        c.addr.resource.type_name, c.addr.resource.name
+        "\n{} {}\n",
+        style.bold(&style.cyan("Note:")),
+        style.bold(
+            "This is a partial plan, parts can only be known in the next plan / apply cycle."
+        )
     );
-    let (before, after) = match c.action {
-        Action::Create | Action::Read => (None, Some(&c.after)),
-        Action::Delete | Action::Forget => (Some(&c.before), None),
-        _ => (Some(&c.before), Some(&c.after)),
-    };
-    render_attrs(
-        out,
-        before,
-        after,
-        &c.replace_paths,
-        4,
-        style,
-        c.action == Action::Update || c.action.is_replace() || c.action == Action::NoOp,
-    );
-    out.push_str("    }\n");
-}
-
-fn attr_map(v: Option<&Value>) -> std::collections::BTreeMap<String, Value> {
-    v.and_then(|v| v.as_mapping().cloned()).unwrap_or_default()
-}
-
-/// The attributes of an object: created, deleted or changed, aligned on `=`.
-fn render_attrs(
-    out: &mut String,
-    before: Option<&Value>,
-    after: Option<&Value>,
-    replace_paths: &[AttrPath],
-    indent: usize,
-    style: Style,
-    hide_unchanged: bool,
-) {
-    let b = attr_map(before);
-    let a = attr_map(after);
-    let mut names: Vec<&String> = b.keys().chain(a.keys()).collect();
-    names.sort();
-    names.dedup();
-    // Nulls are not shown (Terraform hides unset attributes).
-    let shown: Vec<&String> = names
-        .into_iter()
-        .filter(|n| {
-            let bn = b.get(*n).is_none_or(Value::is_null);
-            let an = a.get(*n).is_none_or(Value::is_null);
-            !(bn && an)
-        })
-        .collect();
-    let width = shown.iter().map(|n| n.len()).max().unwrap_or(0);
-    let mut hidden = 0;
-    for name in shown {
-        let bv = if before.is_some() { b.get(name) } else { None };
-        let av = if after.is_some() { a.get(name) } else { None };
-        let forces = replace_paths
-            .iter()
-            .any(|p| p.first() == Some(&PathStep::Attr(name.clone())));
-        let unchanged = matches!((bv, av), (Some(x), Some(y)) if x == y);
-        if unchanged && hide_unchanged && name != "id" && name != "name" {
-            hidden += 1;
-            continue;
-        }
-        render_attr(out, name, width, bv, av, forces, indent, style);
-    }
-    if hidden > 0 {
+    for d in &plan.deferred {
         let _ = writeln!(
             out,
-            "{}    # ({hidden} unchanged attribute{} hidden)",
-            " ".repeat(indent),
-            if hidden == 1 { "" } else { "s" }
+            "\n  {} was deferred\n  # ({})",
+            style.bold(&format!("# {}", d.addr)),
+            d.reason
         );
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn render_attr(
-    out: &mut String,
-    name: &str,
-    width: usize,
-    before: Option<&Value>,
-    after: Option<&Value>,
-    forces: bool,
-    indent: usize,
-    style: Style,
-) {
-    let pad = " ".repeat(indent + 2);
-    let suffix = if forces {
-        format!(" {}", style.red("# forces replacement"))
-    } else {
-        String::new()
-    };
-    let before = before.filter(|v| !v.is_null());
-    let after = after.filter(|v| !v.is_null());
-    let (sym, text) = match (before, after) {
-        (None, Some(a)) => (Sym::Create, render_value(a, indent + 4, Sym::Create, style)),
-        (Some(b), None) => (
-            Sym::Delete,
-            format!(
-                "{} -> null",
-                render_value(b, indent + 4, Sym::Delete, style)
-            ),
-        ),
-        (Some(b), Some(a)) if b == a => (Sym::None, render_value(a, indent + 4, Sym::None, style)),
-        (Some(b), Some(a)) => (Sym::Update, diff_values(b, a, indent + 4, style)),
-        (None, None) => return,
-    };
-    let _ = writeln!(
-        out,
-        "{pad}{} {name:<width$} = {text}{suffix}",
-        style.sym(sym)
-    );
+    out.push_str(&rule(style));
+    out.push('\n');
 }
 
 fn quote(s: &str) -> String {
@@ -534,158 +780,6 @@ fn key_text(k: &str) -> String {
     if ident { k.to_string() } else { quote(k) }
 }
 
-/// `before -> after`, or a nested diff for collections and multi-line strings.
-fn diff_values(b: &Value, a: &Value, indent: usize, style: Style) -> String {
-    if b.is_sensitive() || a.is_sensitive() {
-        return format!("{SENSITIVE} -> {SENSITIVE}").replace(
-            &format!("{SENSITIVE} -> {SENSITIVE}"),
-            &format!("({} value)", "sensitive"),
-        );
-    }
-    if !a.is_known() {
-        return format!(
-            "{} -> {UNKNOWN}",
-            render_value(b, indent, Sym::Delete, style)
-        );
-    }
-    let pad = " ".repeat(indent);
-    match (&b.kind, &a.kind) {
-        (Kind::String(x), Kind::String(y)) if x.contains('\n') || y.contains('\n') => {
-            let mut t = String::from("<<-EOT\n");
-            let diff = similar::TextDiff::from_lines(x.as_str(), y.as_str());
-            for change in diff.iter_all_changes() {
-                let sym = match change.tag() {
-                    similar::ChangeTag::Delete => Sym::Delete,
-                    similar::ChangeTag::Insert => Sym::Create,
-                    similar::ChangeTag::Equal => Sym::None,
-                };
-                let line = change.value().strip_suffix('\n').unwrap_or(change.value());
-                let _ = writeln!(t, "{pad}  {} {line}", style.sym(sym));
-            }
-            let _ = write!(t, "{pad}EOT");
-            t
-        }
-        (Kind::Map(_, x) | Kind::Object(x), Kind::Map(_, y) | Kind::Object(y)) => {
-            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            let width = keys.iter().map(|k| key_text(k).len()).max().unwrap_or(0);
-            let mut t = String::from("{\n");
-            let mut hidden = 0;
-            for k in keys {
-                let (line_sym, text) = match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) if p == q => {
-                        hidden += 1;
-                        continue;
-                    }
-                    (Some(p), Some(q)) => (Sym::Update, diff_values(p, q, indent + 4, style)),
-                    (None, Some(q)) => {
-                        (Sym::Create, render_value(q, indent + 4, Sym::Create, style))
-                    }
-                    (Some(p), None) => (
-                        Sym::Delete,
-                        format!(
-                            "{} -> null",
-                            render_value(p, indent + 4, Sym::Delete, style)
-                        ),
-                    ),
-                    (None, None) => continue,
-                };
-                let _ = writeln!(
-                    t,
-                    "{pad}  {} {:<width$} = {text}",
-                    style.sym(line_sym),
-                    key_text(k)
-                );
-            }
-            if hidden > 0 {
-                let _ = writeln!(
-                    t,
-                    "{pad}    # ({hidden} unchanged element{} hidden)",
-                    if hidden == 1 { "" } else { "s" }
-                );
-            }
-            let _ = write!(t, "{pad}}}");
-            t
-        }
-        (
-            Kind::List(_, x) | Kind::Set(_, x) | Kind::Tuple(x),
-            Kind::List(_, y) | Kind::Set(_, y) | Kind::Tuple(y),
-        ) => {
-            let xs: Vec<String> = x
-                .iter()
-                .map(|v| render_value(v, indent + 4, Sym::None, Style { color: false }))
-                .collect();
-            let ys: Vec<String> = y
-                .iter()
-                .map(|v| render_value(v, indent + 4, Sym::None, Style { color: false }))
-                .collect();
-            let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &xs, &ys);
-            let mut t = String::from("[\n");
-            let mut hidden = 0;
-            for op in ops {
-                for (tag, old, new) in op
-                    .iter_changes(&xs, &ys)
-                    .map(|c| (c.tag(), c.old_index(), c.new_index()))
-                {
-                    match tag {
-                        similar::ChangeTag::Equal => hidden += 1,
-                        similar::ChangeTag::Delete => {
-                            let v = &x[old.unwrap_or(0)];
-                            let _ = writeln!(
-                                t,
-                                "{pad}  {} {},",
-                                style.sym(Sym::Delete),
-                                render_value(v, indent + 4, Sym::Delete, style)
-                            );
-                        }
-                        similar::ChangeTag::Insert => {
-                            let v = &y[new.unwrap_or(0)];
-                            let _ = writeln!(
-                                t,
-                                "{pad}  {} {},",
-                                style.sym(Sym::Create),
-                                render_value(v, indent + 4, Sym::Create, style)
-                            );
-                        }
-                    }
-                }
-            }
-            if hidden > 0 {
-                let _ = writeln!(
-                    t,
-                    "{pad}    # ({hidden} unchanged element{} hidden)",
-                    if hidden == 1 { "" } else { "s" }
-                );
-            }
-            let _ = write!(t, "{pad}]");
-            t
-        }
-        _ => format!(
-            "{} -> {}",
-            render_value(b, indent, Sym::Delete, style),
-            render_value(a, indent, Sym::Create, style)
-        ),
-    }
-}
-
-fn render_output(out: &mut String, o: &OutputChange, style: Style) {
-    let (sym, text) = match o.action {
-        Action::Create => (Sym::Create, render_value(&o.after, 4, Sym::Create, style)),
-        Action::Delete => (
-            Sym::Delete,
-            format!("{} -> null", render_value(&o.before, 4, Sym::Delete, style)),
-        ),
-        _ => (Sym::Update, diff_values(&o.before, &o.after, 4, style)),
-    };
-    let text = if o.sensitive && o.action != Action::Delete {
-        SENSITIVE.to_string()
-    } else {
-        text
-    };
-    let _ = writeln!(out, "  {} {} = {text}", style.sym(sym), o.name);
-}
-
 /// `Apply complete! Resources: N added, N changed, N destroyed.`
 pub fn apply_summary(
     added: usize,
@@ -739,7 +833,7 @@ pub fn render_state(state: &crate::plan::model::PriorState) -> String {
             "# {addr}:\n{kw} {:?} {:?} {{",
             addr.resource.type_name, addr.resource.name
         );
-        let m = attr_map(Some(&inst.value));
+        let m = inst.value.as_mapping().cloned().unwrap_or_default();
         let shown: Vec<_> = m.iter().filter(|(_, v)| !v.is_null()).collect();
         let width = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, v) in shown {

@@ -1,0 +1,12 @@
+variable "size" {
+  default = 2
+}
+resource "terraform_data" "a" {
+  input = var.size
+  lifecycle {
+    precondition {
+      condition     = var.size < 3
+      error_message = "The size must be below 3."
+    }
+  }
+}

@@ -1,0 +1,23 @@
+resource "terraform_data" "trig" {
+  input            = "x"
+  triggers_replace = { version = 1 }
+}
+resource "terraform_data" "cbd" {
+  input            = "y"
+  triggers_replace = ["a"]
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+resource "terraform_data" "plain" {
+  input = "p"
+}
+resource "terraform_data" "watched" {
+  input = "w1"
+}
+resource "terraform_data" "follower" {
+  input = "f"
+  lifecycle {
+    replace_triggered_by = [terraform_data.watched]
+  }
+}
