@@ -27,7 +27,9 @@ fn python() -> Option<&'static str> {
 /// Runs one scenario with brick and compares it with Terraform's recording.
 fn check(scenario: &str) {
     let Some(py) = python() else {
-        eprintln!("skipped: plandiff {scenario}: no python3 to run tests/plandiff/plandiff.py");
+        brick_provider_api::testing::skip(&format!(
+            "plandiff {scenario}: no python3 to run tests/plandiff/plandiff.py"
+        ));
         return;
     };
     let out = Command::new(py)
