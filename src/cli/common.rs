@@ -280,20 +280,44 @@ impl Context {
         // What `brick validate` finds stops the commands that plan, as Terraform validates
         // before it plans (an undeclared name gets its "did you mean", a required_version
         // the running brick does not satisfy is refused). `init` and `graph` only need the
-        // configuration's shape, as in Terraform.
-        if !lenient {
-            let checked = super::validate::check_offline(&config, &self.ids);
-            if self.ui.diagnostics(&checked, &config.files) {
-                return None;
-            }
+        // configuration's shape, as in Terraform. The checks only read the configuration,
+        // so they run beside the building of planning's input.
+        let (checked, (engine, diags, files)) = std::thread::scope(|s| {
+            let checks =
+                (!lenient).then(|| s.spawn(|| super::validate::check_offline(&config, &self.ids)));
+            let built = self.engine_input(&config, variables);
+            let checked = checks
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .unwrap_or_default();
+            (checked, built)
+        });
+        if self.ui.diagnostics(&checked, &config.files) {
+            return None;
         }
+        config.files = files;
+        self.finish(config, engine, diags)
+    }
+
+    /// Planning's input from the configuration and the root module's variables (as
+    /// `variables` says), with its diagnostics and the source files to show them with
+    /// (variable files come after the configuration's own).
+    fn engine_input(
+        &self,
+        config: &crate::config::Config,
+        variables: Variables,
+    ) -> (
+        crate::plan::input::Configuration,
+        Vec<Diagnostic>,
+        Vec<SourceFile>,
+    ) {
         let env = self.env();
+        let lenient = matches!(variables, Variables::Unresolved);
         let cli: &[eval::CliVar] = match variables {
             Variables::Resolve => &self.cli_vars,
             Variables::Unresolved => &[],
             Variables::Recorded(values) => {
-                let (engine, diags) = from_config(&config, values, env);
-                return self.finish(config, engine, diags);
+                let (engine, diags) = from_config(config, values, env);
+                return (engine, diags, config.files.clone());
             }
         };
         // Variable files are numbered after the configuration's files, so diagnostics can
@@ -318,10 +342,9 @@ impl Context {
         } else {
             diags.extend(d);
         }
-        let (engine, d) = from_config(&config, values, env);
+        let (engine, d) = from_config(config, values, env);
         diags.extend(d);
-        config.files = files;
-        self.finish(config, engine, diags)
+        (engine, diags, files)
     }
 
     fn finish(
@@ -382,9 +405,42 @@ pub struct LockedState {
 /// Takes the lock and loads the state (a new empty one when there is none), settling any
 /// intents an interrupted apply left behind.
 pub async fn lock_and_load(ctx: &Context, operation: &str, loaded: &Loaded) -> Option<LockedState> {
-    let providers = &loaded.providers;
     // From here on an interruption is counted instead of ending brick while it holds the lock.
     let _ = super::interrupts::Interrupts::install();
+    let (lock, state) = lock_and_read(ctx, operation)?;
+    settle(ctx, operation, lock, state, loaded).await
+}
+
+/// Loads the configuration (with `load`) and, under the state's lock, reads the state, side
+/// by side: reading a large state does not depend on the configuration, so on two cores it
+/// costs no time of its own. Then settles an interrupted apply's journal as
+/// [`lock_and_load`] does. Either failing releases the lock and reports it.
+pub async fn load_and_lock(
+    ctx: &Context,
+    operation: &str,
+    load: impl FnOnce() -> Option<Loaded> + Send,
+) -> Option<(Loaded, LockedState)> {
+    let _ = super::interrupts::Interrupts::install();
+    let (loaded, read) = std::thread::scope(|s| {
+        let loading = s.spawn(load);
+        let read = lock_and_read(ctx, operation);
+        let loaded = loading
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (loaded, read)
+    });
+    let (lock, state) = read?;
+    let Some(loaded) = loaded else {
+        let _ = lock.release();
+        return None;
+    };
+    let locked = settle(ctx, operation, lock, state, &loaded).await?;
+    Some((loaded, locked))
+}
+
+/// Takes the state's lock and reads the state (a new empty one when there is none), saying
+/// when an interrupted apply's journal was replayed.
+fn lock_and_read(ctx: &Context, operation: &str) -> Option<(st::StateLock, st::State)> {
     let store = ctx.store();
     let lock = match store.lock(operation) {
         Ok(l) => l,
@@ -407,10 +463,25 @@ pub async fn lock_and_load(ctx: &Context, operation: &str, loaded: &Loaded) -> O
         }
         Ok(None) => st::State::new(env!("CARGO_PKG_VERSION")),
         Err(e) => {
+            let _ = lock.release();
             ctx.state_error(&e);
             return None;
         }
     };
+    Some((lock, state))
+}
+
+/// Settles the intents an interrupted apply left in the journal of `state` (read under
+/// `lock`), asking the configuration's providers.
+async fn settle(
+    ctx: &Context,
+    operation: &str,
+    lock: st::StateLock,
+    state: st::State,
+    loaded: &Loaded,
+) -> Option<LockedState> {
+    let providers = &loaded.providers;
+    let store = ctx.store();
     let state = if state.pending.is_empty() {
         state
     } else {

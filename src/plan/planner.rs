@@ -479,7 +479,17 @@ impl<'a> Planner<'a> {
             }
         }
         // Terraform's implied moves: a resource that gained `count` takes its single instance
-        // as index 0, and one that lost it takes index 0 as its single instance.
+        // as index 0, and one that lost it takes index 0 as its single instance. The recorded
+        // candidates (no key, or key 0) by configuration address, found in one pass.
+        let mut by_config: HashMap<ResourceAddr, Vec<InstanceAddr>> = HashMap::new();
+        for a in inst.keys() {
+            if matches!(a.key, InstanceKey::None | InstanceKey::Int(0)) {
+                by_config
+                    .entry(a.resource.config_addr())
+                    .or_default()
+                    .push(a.clone());
+            }
+        }
         for rc in &self.config.resources {
             let (from, to) = match rc.expansion {
                 Expansion::Count(..) => (InstanceKey::None, InstanceKey::Int(0)),
@@ -487,15 +497,11 @@ impl<'a> Planner<'a> {
                 Expansion::ForEach(..) => continue,
             };
             // In every instance of the resource's module.
-            let candidates: Vec<InstanceAddr> = inst
-                .keys()
-                .filter(|a| {
-                    a.key == from
-                        && a.resource.mode == rc.addr.mode
-                        && a.resource.type_name == rc.addr.type_name
-                        && a.resource.name == rc.addr.name
-                        && crate::addr::config_module(&a.resource.module) == rc.addr.module
-                })
+            let candidates: Vec<InstanceAddr> = by_config
+                .get(&rc.addr)
+                .into_iter()
+                .flatten()
+                .filter(|a| a.key == from)
                 .cloned()
                 .collect();
             for from in candidates {

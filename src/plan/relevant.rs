@@ -163,6 +163,14 @@ pub fn relevant_attributes(
     }
     let mut visited: BTreeSet<(String, String)> = BTreeSet::new();
     let mut found: Vec<(String, Vec<Json>)> = Vec::new();
+    // Lookups by key, so that a large configuration costs linear time: the declared resource
+    // addresses, and what `found` holds (resource, path as JSON text).
+    let declared_addrs: std::collections::HashSet<String> = config
+        .resources
+        .iter()
+        .map(|rc| rc.addr.to_string())
+        .collect();
+    let mut found_keys: std::collections::HashSet<(String, String)> = Default::default();
     while let Some((module, r)) = pending.pop() {
         if !visited.insert((module.clone(), r.clone())) {
             continue;
@@ -207,11 +215,7 @@ pub fn relevant_attributes(
         } else {
             format!("{config_module}.{base}")
         };
-        if !config
-            .resources
-            .iter()
-            .any(|rc| rc.addr.to_string() == declared)
-        {
+        if !declared_addrs.contains(&declared) {
             continue;
         }
         let more = if module.is_empty() {
@@ -232,20 +236,26 @@ pub fn relevant_attributes(
         } else {
             format!("{module}.{resource}")
         };
-        if !found.iter().any(|(r2, p2)| *r2 == resource && *p2 == path) {
+        if found_keys.insert((resource.clone(), Json::Array(path.clone()).to_string())) {
             found.push((resource, path));
         }
     }
     // `references` lists every traversal with its prefixes: a resource's bare reference is
     // only the prefix of a longer one when that one names an attribute of it.
+    // The resources some reference with an attribute names: itself, or (`r[key]`) `r`.
+    let mut with_attribute: std::collections::HashSet<&str> = Default::default();
+    for (r2, p2) in &found {
+        if p2.is_empty() {
+            continue;
+        }
+        with_attribute.insert(r2);
+        for (i, _) in r2.match_indices('[') {
+            with_attribute.insert(&r2[..i]);
+        }
+    }
     let mut keep: Vec<(String, Vec<Json>)> = found
         .iter()
-        .filter(|(r, p)| {
-            !(p.is_empty()
-                && found.iter().any(|(r2, p2)| {
-                    (r2 == r || r2.starts_with(&format!("{r}["))) && !p2.is_empty()
-                }))
-        })
+        .filter(|(r, p)| !(p.is_empty() && with_attribute.contains(r.as_str())))
         .cloned()
         .collect();
     keep.sort_by(|(ra, pa), (rb, pb)| {
