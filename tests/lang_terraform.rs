@@ -98,6 +98,11 @@ fn strings_are_in_unicode_normal_form_c_as_in_terraform() {
 }
 
 #[test]
+fn zeros_keep_their_sign_as_in_terraform() {
+    assert_fixture("console_negative_zero.txt", 60);
+}
+
+#[test]
 fn sensitive_values_stay_sensitive_through_every_operator_and_expression_form() {
     assert_fixture("console_marks.txt", 20);
 }

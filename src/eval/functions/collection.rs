@@ -1050,7 +1050,8 @@ fn sum(a: &[Value], _: Env) -> Result<Value> {
     if items.is_empty() {
         return Err(arg_error(0, "list", "cannot sum an empty list"));
     }
-    let mut total = Number::zero();
+    // Terraform adds the rest to the first element (so `sum([-0])` is `-0`).
+    let mut total: Option<Number> = None;
     for (i, v) in items.iter().enumerate() {
         if v.is_null() {
             return Err(arg_error(
@@ -1067,9 +1068,12 @@ fn sum(a: &[Value], _: Env) -> Result<Value> {
                 "argument must be list, set, or tuple of number values",
             )
         })?;
-        total = total.add(&number(&n))?;
+        total = Some(match total {
+            None => number(&n),
+            Some(t) => t.add(&number(&n))?,
+        });
     }
-    Ok(Value::number(total))
+    Ok(Value::number(total.unwrap_or_else(Number::zero)))
 }
 
 fn transpose(a: &[Value], _: Env) -> Result<Value> {

@@ -455,7 +455,8 @@ fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
             false,
         );
     };
-    let negative = n.is_negative();
+    // Go prints negative zero with its sign (`-0.000000`).
+    let negative = n.is_sign_negative();
     let abs = d.abs();
     let upper = verb.is_ascii_uppercase();
     let body = match verb {

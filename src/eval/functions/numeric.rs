@@ -43,7 +43,11 @@ type Env<'a> = &'a dyn Environment;
 
 fn abs(a: &[Value], _: Env) -> Result<Value> {
     let n = number(&a[0]);
-    Ok(Value::number(if n.is_negative() { n.neg() } else { n }))
+    Ok(Value::number(if n.is_negative() {
+        n.neg()
+    } else {
+        n.without_negative_zero()
+    }))
 }
 
 fn round(a: &[Value], mode: RoundingMode) -> Value {
