@@ -517,8 +517,11 @@ pub fn unify(types: &[Type]) -> Option<Type> {
             }
         }
         let elem = unify_or_dynamic_empty(&elems)?;
-        let all_sets = types.iter().all(|t| matches!(t, Type::Set(_)));
-        return Some(if all_sets {
+        // Terraform prefers a list, then a set, then a tuple: a list with a set is a list,
+        // a tuple with a set is a set.
+        let any_list = types.iter().any(|t| matches!(t, Type::List(_)));
+        let any_set = types.iter().any(|t| matches!(t, Type::Set(_)));
+        return Some(if any_set && !any_list {
             Type::set(elem)
         } else {
             Type::list(elem)

@@ -287,6 +287,10 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
     }
 }
 
+/// A string as Terraform's console quotes it (Go's `strconv.Quote`): `\"`, `\\`, the C
+/// escapes `\a \b \f \n \r \t \v`, `\xNN` for other ASCII controls and DEL, `\uNNNN` or
+/// `\UNNNNNNNN` for other characters Go does not print (controls, spaces other than ` `,
+/// format characters, private use). `${` is not escaped.
 fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -294,16 +298,59 @@ fn quote(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if !go_printable(c) && (c as u32) < 0x10000 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if !go_printable(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
             c => out.push(c),
         }
     }
-    // `${` and `%{` would start a template sequence when read back.
-    let out = out.replace("${", "$${").replace("%{", "%%{");
-    out + "\""
+    out.push('"');
+    out
+}
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII
+/// space; not controls, other spaces and separators, format characters or private use.
+fn go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    let u = c as u32;
+    let format = matches!(
+        u,
+        0xAD | 0x600..=0x605
+            | 0x61C
+            | 0x6DD
+            | 0x70F
+            | 0x890..=0x891
+            | 0x8E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    );
+    let private = matches!(u, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF);
+    !(c.is_control() || c.is_whitespace() || format || private)
 }
 
 // ---- primitive conversions (cty's rules for string ↔ number ↔ bool) -------------------------
@@ -489,6 +536,16 @@ pub(crate) fn unify_types(types: &[Type]) -> Option<Type> {
         return Some(Type::String);
     }
     None
+}
+
+/// Terraform's error for a conditional (or `%{if}`) whose condition is null.
+fn null_condition(span: Span) -> Diagnostic {
+    error(
+        "null_condition",
+        "Null condition",
+        "The condition value is null. Conditions must either be true or false.",
+        span,
+    )
 }
 
 /// Structural equality for the `==` operator: marks ignored, any null equals only null.
@@ -1063,17 +1120,15 @@ impl<'a> Evaluator<'a> {
                     match prim_to_bool(&c) {
                         Some(true) => self.template_into(then, out, marks, is_unknown)?,
                         Some(false) => self.template_into(otherwise, out, marks, is_unknown)?,
+                        // Terraform's `%{if}` is a conditional expression, with its errors.
+                        None if c.is_null() => return self.fail(null_condition(cond.span)),
                         None => {
                             return self.fail(error(
                                 "invalid_condition",
-                                "Invalid template if condition",
+                                "Incorrect condition type",
                                 format!(
-                                    "The condition must be a bool, not {}.",
-                                    if c.is_null() {
-                                        "null".into()
-                                    } else {
-                                        describe(&c.ty())
-                                    }
+                                    "The condition expression must be a bool, not {}.",
+                                    describe(&c.ty())
                                 ),
                                 cond.span,
                             ));
@@ -1429,33 +1484,21 @@ impl<'a> Evaluator<'a> {
             .and_then(|n| n.as_number().cloned()))
     }
 
+    /// A conditional as Terraform's (HCL's): both results are evaluated and their types
+    /// unified before the condition is; the errors of the result not chosen are dropped (so
+    /// `false ? tonumber("x") : 1` is 1); the result carries the marks of the condition and
+    /// of both results (`true ? "a" : sensitive("b")` is sensitive).
     fn conditional(&mut self, c: &Expr, t: &Expr, f: &Expr) -> R {
-        let cv = self.eval(c)?;
-        let cond = if cv.is_known() {
-            match prim_to_bool(&cv) {
-                Some(b) => Some(b),
-                None => {
-                    return self.fail(error(
-                        "invalid_condition",
-                        "Incorrect condition type",
-                        format!(
-                            "The condition expression must be a bool, not {}.",
-                            if cv.is_null() {
-                                "null".into()
-                            } else {
-                                describe(&cv.ty())
-                            }
-                        ),
-                        c.span,
-                    ));
-                }
-            }
-        } else {
-            None
-        };
+        let before = self.diags.len();
         let tv = self.eval(t);
+        let t_diags = self.diags.split_off(before);
         let fv = self.eval(f);
-        let (tv, fv) = (tv?, fv?);
+        let f_diags = self.diags.split_off(before);
+        let failed = |r: &R, d: &[Diagnostic]| r.is_err() || d.iter().any(Diagnostic::is_error);
+        let (t_failed, f_failed) = (failed(&tv, &t_diags), failed(&fv, &f_diags));
+        // A result that failed is unknown of any type: it takes no part in unification.
+        let tv = tv.unwrap_or_else(|()| Value::unknown(Type::Dynamic));
+        let fv = fv.unwrap_or_else(|()| Value::unknown(Type::Dynamic));
         let ty = match unify_types(&[tv.ty(), fv.ty()]) {
             Some(ty) => ty,
             None => {
@@ -1471,12 +1514,36 @@ impl<'a> Evaluator<'a> {
                 ));
             }
         };
-        let marks = cv.marks;
-        let pick = match cond {
-            None => return Ok(unknown(ty, marks.union(tv.marks).union(fv.marks))),
-            Some(true) => (tv, t.span),
-            Some(false) => (fv, f.span),
+        let cv = self.eval(c)?;
+        let cond = if cv.is_known() {
+            match prim_to_bool(&cv) {
+                Some(b) => Some(b),
+                None if cv.is_null() => return self.fail(null_condition(c.span)),
+                None => {
+                    return self.fail(error(
+                        "invalid_condition",
+                        "Incorrect condition type",
+                        format!(
+                            "The condition expression must be a bool, not {}.",
+                            describe(&cv.ty())
+                        ),
+                        c.span,
+                    ));
+                }
+            }
+        } else {
+            None
         };
+        let marks = cv.marks.union(tv.marks).union(fv.marks);
+        let pick = match cond {
+            None => return Ok(unknown(ty, marks)),
+            Some(true) => (tv, t_diags, t_failed),
+            Some(false) => (fv, f_diags, f_failed),
+        };
+        self.diags.extend(pick.1);
+        if pick.2 {
+            return Err(());
+        }
         match convert_value(&pick.0, &ty) {
             Ok(v) => Ok(v.with_marks(marks)),
             // Structural results that convert cannot handle yet are returned as they are.

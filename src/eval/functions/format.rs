@@ -321,8 +321,7 @@ fn sign_prefix(negative: bool, spec: &Spec) -> &'static str {
 
 fn format_integer(n: &Number, verb: char, spec: &Spec) -> String {
     let (int, _) = n
-        .as_big_decimal()
-        .cloned()
+        .to_big_decimal()
         .unwrap_or_default()
         .with_scale_round(0, RoundingMode::Down)
         .as_bigint_and_exponent();
@@ -436,7 +435,7 @@ fn digit_at(digits: &str, i: i64) -> char {
 }
 
 fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
-    let Some(d) = n.as_big_decimal() else {
+    let Some(d) = n.to_big_decimal() else {
         // Infinities, as Go prints them: a sign always (a space with the space flag), and
         // never zero padding.
         let sign = if n.is_negative() {
@@ -479,8 +478,10 @@ fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
         _ => {
             // %g: as Go's strconv, shortest digits unless a precision is given.
             let (digits, dp, eprec, prec) = match spec.precision {
+                // Without a precision, the shortest digits that read back as the number.
                 None => {
-                    let (digits, dp) = decimal_digits(&abs);
+                    let shortest = n.to_shortest_big_decimal().unwrap_or_default().abs();
+                    let (digits, dp) = decimal_digits(&shortest);
                     let nd = digits.len() as i64;
                     (digits, dp, 6, nd)
                 }
