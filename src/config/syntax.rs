@@ -540,10 +540,7 @@ impl Lowerer<'_> {
                     .unwrap_or_else(Number::zero);
                 ExprKind::Literal(Value::number(num))
             }
-            // A quoted string without interpolation still decodes the `$${` and `%%{` escapes.
-            Expression::String(s) => ExprKind::Literal(Value::string(
-                s.value().replace("$${", "${").replace("%%{", "%{"),
-            )),
+            Expression::String(s) => ExprKind::Literal(Value::string(s.value().as_str())),
             Expression::Array(a) => ExprKind::Tuple(a.iter().map(|x| self.expr(x, d)).collect()),
             Expression::Object(o) => ExprKind::Object(
                 o.iter()
@@ -713,8 +710,6 @@ impl Lowerer<'_> {
                     } else {
                         s.value().to_string()
                     };
-                    // `$${` and `%%{` are the escapes for a literal `${` and `%{`.
-                    let text = text.replace("$${", "${").replace("%%{", "%{");
                     parts.push((TemplatePart::Literal(text), false, false))
                 }
                 Element::Interpolation(i) => parts.push((

@@ -1357,9 +1357,54 @@ impl<'a> Evaluator<'a> {
     }
 
     fn binary(&mut self, op: BinaryOp, a: &Expr, b: &Expr, span: Span) -> R {
+        if matches!(op, BinaryOp::And | BinaryOp::Or) {
+            return self.logical(op, a, b, span);
+        }
         let l = self.eval(a);
         let r = self.eval(b);
         let (l, r) = (l?, r?);
+        self.binary_values(op, l, r, a, b, span)
+    }
+
+    /// `&&` and `||` as Terraform's (HCL's): an operand that decides the result (`true` for
+    /// `||`, `false` for `&&`) makes the other operand's errors moot, on either side
+    /// (`error || true` is true).
+    fn logical(&mut self, op: BinaryOp, a: &Expr, b: &Expr, span: Span) -> R {
+        let decisive = op == BinaryOp::Or;
+        let before = self.diags.len();
+        let l = self.eval(a);
+        let l_diags = self.diags.split_off(before);
+        let r = self.eval(b);
+        let r_diags = self.diags.split_off(before);
+        let decides = |v: &R, d: &[Diagnostic]| {
+            !d.iter().any(Diagnostic::is_error)
+                && matches!(v, Ok(x) if x.is_known() && !x.is_null()
+                    && prim_to_bool(&x.unmarked()) == Some(decisive))
+        };
+        let failed = |v: &R, d: &[Diagnostic]| v.is_err() || d.iter().any(Diagnostic::is_error);
+        if decides(&l, &l_diags) && failed(&r, &r_diags) {
+            self.diags.extend(l_diags);
+            return l.map(|v| Value::bool(decisive).with_marks(v.marks));
+        }
+        if decides(&r, &r_diags) && failed(&l, &l_diags) {
+            self.diags.extend(r_diags);
+            return r.map(|v| Value::bool(decisive).with_marks(v.marks));
+        }
+        self.diags.extend(l_diags);
+        self.diags.extend(r_diags);
+        let (l, r) = (l?, r?);
+        self.binary_values(op, l, r, a, b, span)
+    }
+
+    fn binary_values(
+        &mut self,
+        op: BinaryOp,
+        l: Value,
+        r: Value,
+        a: &Expr,
+        b: &Expr,
+        span: Span,
+    ) -> R {
         let marks = l.marks.union(r.marks);
         match op {
             BinaryOp::Eq | BinaryOp::NotEq => {
