@@ -215,7 +215,8 @@ fn heredoc_into(s: &str, indent: usize, out: &mut String) {
 }
 
 fn display_into(v: &Value, indent: usize, out: &mut String) {
-    if v.is_sensitive() {
+    // An unknown value prints as unknown even when it is sensitive, as in Terraform.
+    if v.is_sensitive() && v.is_known() {
         out.push_str("(sensitive value)");
         return;
     }
@@ -538,6 +539,12 @@ pub(crate) fn unify_types(types: &[Type]) -> Option<Type> {
     None
 }
 
+/// Whether `d` is about a reference to something undeclared, which Terraform reports before
+/// evaluating anything (so even from a conditional result that is not chosen).
+fn is_static(d: &Diagnostic) -> bool {
+    d.code.ends_with("undeclared_reference") || d.code.ends_with("undeclared_template_variable")
+}
+
 /// Terraform's error for a conditional (or `%{if}`) whose condition is null.
 fn null_condition(span: Span) -> Diagnostic {
     error(
@@ -804,15 +811,27 @@ impl<'a> Evaluator<'a> {
             .collect();
         match self.scope.get_path(&reference, &attrs) {
             Some((v, followed)) => self.apply_steps(v, &rest[followed.min(rest.len())..]),
-            None => self.fail(error(
-                "undeclared_reference",
-                "Reference to undeclared value",
-                format!(
-                    "{} is not declared or not available here.",
-                    reference_text(&reference)
-                ),
-                span,
-            )),
+            None => {
+                // Terraform's summaries name what kind of thing is missing.
+                let summary = match &reference {
+                    Reference::Variable(_) => "Reference to undeclared input variable",
+                    Reference::Local(_) => "Reference to undeclared local value",
+                    Reference::Resource { .. } | Reference::Data { .. } => {
+                        "Reference to undeclared resource"
+                    }
+                    Reference::Module(_) => "Reference to undeclared module",
+                    _ => "Reference to undeclared value",
+                };
+                self.fail(error(
+                    "undeclared_reference",
+                    summary,
+                    format!(
+                        "{} is not declared or not available here.",
+                        reference_text(&reference)
+                    ),
+                    span,
+                ))
+            }
         }
     }
 
@@ -1382,11 +1401,15 @@ impl<'a> Evaluator<'a> {
                     && prim_to_bool(&x.unmarked()) == Some(decisive))
         };
         let failed = |v: &R, d: &[Diagnostic]| v.is_err() || d.iter().any(Diagnostic::is_error);
-        if decides(&l, &l_diags) && failed(&r, &r_diags) {
+        let static_errors = l_diags
+            .iter()
+            .chain(&r_diags)
+            .any(|d| is_static(d) && d.is_error());
+        if decides(&l, &l_diags) && failed(&r, &r_diags) && !static_errors {
             self.diags.extend(l_diags);
             return l.map(|v| Value::bool(decisive).with_marks(v.marks));
         }
-        if decides(&r, &r_diags) && failed(&l, &l_diags) {
+        if decides(&r, &r_diags) && failed(&l, &l_diags) && !static_errors {
             self.diags.extend(r_diags);
             return r.map(|v| Value::bool(decisive).with_marks(v.marks));
         }
@@ -1580,11 +1603,25 @@ impl<'a> Evaluator<'a> {
             None
         };
         let marks = cv.marks.union(tv.marks).union(fv.marks);
-        let pick = match cond {
-            None => return Ok(unknown(ty, marks)),
-            Some(true) => (tv, t_diags, t_failed),
-            Some(false) => (fv, f_diags, f_failed),
+        let (pick, other) = match cond {
+            None => {
+                self.diags
+                    .extend(t_diags.into_iter().chain(f_diags).filter(is_static));
+                if self.diags[before..].iter().any(Diagnostic::is_error) {
+                    return Err(());
+                }
+                return Ok(unknown(ty, marks));
+            }
+            Some(true) => ((tv, t_diags, t_failed), f_diags),
+            Some(false) => ((fv, f_diags, f_failed), t_diags),
         };
+        // References to undeclared names are errors whichever result is chosen: Terraform
+        // checks references before it evaluates.
+        let static_errors = other.iter().any(|d| is_static(d) && d.is_error());
+        self.diags.extend(other.into_iter().filter(is_static));
+        if static_errors {
+            return Err(());
+        }
         self.diags.extend(pick.1);
         if pick.2 {
             return Err(());

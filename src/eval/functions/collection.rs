@@ -38,7 +38,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "coalesce",
         func(vec![], Type::Dynamic, coalesce)
-            .variadic(p("vals", Type::Dynamic).null_ok().shallow())
+            .variadic(p("vals", Type::Dynamic).null_ok().unknown_ok().shallow())
             .ret_from(|a| {
                 unify(&a.iter().map(Value::ty).collect::<Vec<_>>()).unwrap_or(Type::Dynamic)
             }),
@@ -342,11 +342,6 @@ fn unknown_if_partial(a: &[Value], ty: impl FnOnce() -> Type) -> Option<Value> {
 }
 
 fn coalesce(a: &[Value], _: Env) -> Result<Value> {
-    if let Some(u) = unknown_if_partial(a, || {
-        unify(&a.iter().map(Value::ty).collect::<Vec<_>>()).unwrap_or(Type::Dynamic)
-    }) {
-        return Ok(u);
-    }
     let types: Vec<Type> = a
         .iter()
         .filter(|v| !super::is_kind_null_dynamic(v))
@@ -363,7 +358,13 @@ fn coalesce(a: &[Value], _: Env) -> Result<Value> {
         unify(&types)
             .ok_or_else(|| FunctionError::call("all arguments must have the same type."))?
     };
+    // In order, as Terraform: the first known non-null argument wins even when a later one
+    // is unknown (`coalesce("a", unknown)` is "a"); an unknown one before it makes the
+    // result unknown.
     for v in a {
+        if !v.is_wholly_known() {
+            return Ok(Value::unknown(ty));
+        }
         if v.is_null() {
             continue;
         }
