@@ -516,18 +516,55 @@ pub fn unify(types: &[Type]) -> Option<Type> {
                 _ => unreachable!("checked above"),
             }
         }
-        let elem = unify_or_dynamic_empty(&elems)?;
-        // Terraform prefers a list, then a set, then a tuple: a list with a set is a list,
-        // a tuple with a set is a set.
-        let any_list = types.iter().any(|t| matches!(t, Type::List(_)));
         let any_set = types.iter().any(|t| matches!(t, Type::Set(_)));
-        return Some(if any_set && !any_list {
+        let all_sets = types.iter().all(|t| matches!(t, Type::Set(_)));
+        if any_set && !all_sets {
+            // Sets beside lists or tuples: like Terraform (cty), the result is the first of
+            // the given types, lists before sets, that every type converts to, allowing
+            // conversions that may fail for some values (string to number): so
+            // `true ? toset([1]) : ["a"]` is a set of numbers, and choosing the other result
+            // fails.
+            let lists = types.iter().filter(|t| matches!(t, Type::List(_)));
+            let sets = types.iter().filter(|t| matches!(t, Type::Set(_)));
+            return lists
+                .chain(sets)
+                .find(|c| types.iter().all(|t| converts_unsafely(t, c)))
+                .cloned();
+        }
+        let elem = unify_or_dynamic_empty(&elems)?;
+        return Some(if all_sets {
             Type::set(elem)
         } else {
             Type::list(elem)
         });
     }
     None
+}
+
+/// Whether a value of type `from` may convert to `to`, counting the conversions that fail for
+/// some values (a string to a number or bool).
+fn converts_unsafely(from: &Type, to: &Type) -> bool {
+    if from == to || *to == Type::Dynamic || *from == Type::Dynamic {
+        return true;
+    }
+    match (from, to) {
+        (f, Type::String) => f.is_primitive(),
+        (Type::String, Type::Number | Type::Bool) => true,
+        (Type::List(e) | Type::Set(e), Type::List(t) | Type::Set(t)) => converts_unsafely(e, t),
+        (Type::Tuple(es), Type::List(t) | Type::Set(t)) => {
+            es.iter().all(|e| converts_unsafely(e, t))
+        }
+        (Type::Map(e), Type::Map(t)) => converts_unsafely(e, t),
+        (Type::Object(a), Type::Map(t)) => a.values().all(|e| converts_unsafely(e, t)),
+        (Type::Tuple(a), Type::Tuple(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| converts_unsafely(x, y))
+        }
+        (Type::Object(a), Type::Object(b)) => b
+            .iter()
+            .all(|(k, t)| a.get(k).is_some_and(|f| converts_unsafely(f, t))),
+        (Type::Map(e), Type::Object(b)) => b.values().all(|t| converts_unsafely(e, t)),
+        _ => false,
+    }
 }
 
 /// Unifies the types of values; a null or unknown of type `dynamic` converts to anything, so

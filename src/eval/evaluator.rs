@@ -1626,10 +1626,21 @@ impl<'a> Evaluator<'a> {
         if pick.2 {
             return Err(());
         }
+        let (span, side) = if cond == Some(true) {
+            (t.span, "true")
+        } else {
+            (f.span, "false")
+        };
         match convert_value(&pick.0, &ty) {
             Ok(v) => Ok(v.with_marks(marks)),
-            // Structural results that convert cannot handle yet are returned as they are.
-            Err(_) => Ok(pick.0.with_marks(marks)),
+            // The unified type may need a conversion that fails for this value (Terraform
+            // unifies allowing those), as `false ? toset([1]) : ["a"]`.
+            Err(e) => self.fail(error(
+                "inconsistent_types",
+                "Inconsistent conditional result types",
+                format!("The {side} result value has the wrong type: {e}."),
+                span,
+            )),
         }
     }
 
