@@ -277,7 +277,12 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
             out.push('\n');
             for (k, val) in m {
                 out.push_str(&pad);
-                out.push_str(&quote(k));
+                // A key with a newline is a heredoc too, as Terraform prints it.
+                if k.contains('\n') {
+                    heredoc_into(k, indent + 1, out);
+                } else {
+                    out.push_str(&quote(k));
+                }
                 out.push_str(" = ");
                 display_into(val, indent + 1, out);
                 out.push('\n');

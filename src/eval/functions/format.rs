@@ -222,9 +222,18 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
         let piece = match verb {
             'v' => {
                 match (&arg.kind, spec.sharp) {
-                    // Numbers default to %g.
-                    // Numbers default to %g, without width or precision.
-                    (Kind::Number(n), false) => format_float(n, 'g', &Spec::default()),
+                    // Numbers as %g with the width and its padding flags, but neither the
+                    // precision nor the sign flags (Terraform: `%-4v` of 100 is "100 ").
+                    (Kind::Number(n), false) => format_float(
+                        n,
+                        'g',
+                        &Spec {
+                            minus: spec.minus,
+                            zero: spec.zero,
+                            width: spec.width,
+                            ..Spec::default()
+                        },
+                    ),
                     (_, true) => pad(&super::encoding::json_encode(arg), &spec, false),
                     _ => pad(&display_value(arg), &spec, false),
                 }
