@@ -354,6 +354,14 @@ fn convert_elements<'a>(
     let values: Vec<&Value> = out.iter().map(|(_, v)| v).collect();
     let unified =
         unify_value_types(&values).ok_or_else(|| ConversionError::new(same_type_message(want)))?;
+    // An untyped null (or unknown) beside structural values leaves Terraform no single
+    // element type for a list or set: `tolist([null, {}])` fails, `tolist([null, 1])` does
+    // not (a map is another matter: `tomap({a=null, b={x=1}})` works).
+    let untyped = values.iter().any(|v| v.ty() == Type::Dynamic);
+    let sequence = matches!(want, Type::List(_) | Type::Set(_));
+    if sequence && untyped && !unified.is_primitive() && unified != Type::Dynamic {
+        return Err(ConversionError::new(same_type_message(want)));
+    }
     let mut again = Vec::with_capacity(out.len());
     for (step, v) in out {
         let c = convert(&v, &unified).map_err(|e| e.at(step.clone()))?;

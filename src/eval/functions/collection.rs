@@ -384,17 +384,17 @@ fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
     if a.iter().any(|v| !v.is_known()) {
         return Ok(Value::unknown(Type::Dynamic));
     }
-    for (i, v) in a.iter().enumerate() {
-        // Lists and tuples only: Terraform refuses sets.
-        if v.is_null() || !matches!(v.kind, Kind::List(..) | Kind::Tuple(_)) {
-            let _ = i;
-            return Err(FunctionError::call(
-                "coalescelist arguments must be lists or tuples.",
-            ));
-        }
-        if !elements(v).is_empty() {
-            return Ok(v.clone());
-        }
+    // Lists and tuples only, every argument checked before any is chosen: Terraform
+    // refuses sets.
+    if a.iter()
+        .any(|v| v.is_null() || !matches!(v.kind, Kind::List(..) | Kind::Tuple(_)))
+    {
+        return Err(FunctionError::call(
+            "coalescelist arguments must be lists or tuples.",
+        ));
+    }
+    if let Some(v) = a.iter().find(|v| !elements(v).is_empty()) {
+        return Ok(v.clone());
     }
     Err(FunctionError::call("no non-null arguments."))
 }
