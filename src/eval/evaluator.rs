@@ -1040,6 +1040,15 @@ impl<'a> Evaluator<'a> {
         let src = self.eval(source)?;
         let marks = src.marks;
         let (items, is_list) = match &src.kind {
+            // A null list, set or tuple cannot be splatted; any other null splats to [].
+            Kind::Null(Type::List(_) | Type::Set(_) | Type::Tuple(_)) => {
+                return self.fail(error(
+                    "splat_null",
+                    "Splat of null value",
+                    "Splat expressions (with the * symbol) cannot be applied to null sequences.",
+                    source.span,
+                ));
+            }
             Kind::Null(_) => return Ok(Value::tuple(Vec::new()).with_marks(marks)),
             Kind::Unknown(_) => return Ok(unknown(Type::Dynamic, marks)),
             Kind::List(_, items) | Kind::Set(_, items) => (items.clone(), true),

@@ -128,14 +128,19 @@ impl Float {
         Float::round(sign == Sign::Minus, mag, e, prec, false)
     }
 
+    /// The product as cty computes it: rounded to 512 bits, then kept with the larger of
+    /// `prec` and the bits the product needs (so the product of two 53-bit floats has up to
+    /// 106 bits).
     fn mul(&self, other: &Float, prec: u32) -> Float {
-        Float::round(
+        let p = Float::round(
             self.neg != other.neg,
             &self.mant * &other.mant,
             self.exp + other.exp,
-            prec,
+            PRECISION_BITS,
             false,
-        )
+        );
+        let needed = p.mant.bits() as u32;
+        Float::round(p.neg, p.mant, p.exp, prec.max(needed), false)
     }
 
     /// The quotient of two non-zero numbers.

@@ -238,10 +238,8 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
                     _ => pad(&display_value(arg), &spec, false),
                 }
             }
-            't' => {
-                let v = want(Type::Bool)?;
-                pad(&display_value(&v), &spec, false)
-            }
+            // Terraform ignores the width of %t.
+            't' => display_value(&want(Type::Bool)?),
             's' => {
                 let v = want(Type::String)?;
                 pad(&truncate(text(&v), spec.precision), &spec, false)
