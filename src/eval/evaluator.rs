@@ -1713,6 +1713,17 @@ impl<'a> Evaluator<'a> {
                     .and_then(|i| args.get(i))
                     .map(|a| a.span)
                     .unwrap_or(span);
+                // A wrong number of arguments has Terraform's own summaries.
+                if e.message
+                    .starts_with(&format!("Function \"{name}\" expects"))
+                {
+                    let summary = if e.message.contains("Missing value for") {
+                        "Not enough function arguments"
+                    } else {
+                        "Too many function arguments"
+                    };
+                    return self.fail(error("wrong_arguments", summary, e.message, at));
+                }
                 // Terraform reports a bad argument (cty's ArgError) on its own, without the
                 // "Call to function … failed" prefix.
                 if e.arg.is_some() && e.message.starts_with("Invalid value for \"") {
