@@ -674,8 +674,9 @@ impl Number {
     /// reports the same error for `x % Inf` and crashes on `Inf % x`).
     ///
     /// Terraform computes `a - b * trunc(a / b)` in its floating point: the quotient rounded
-    /// to the operands' precision (so `1 % 1e-7` is 0), the difference to twice the
-    /// dividend's and then to the dividend's. The truncated quotient is an integer (which has no negative zero), so a
+    /// to the operands' precision (so `1 % 1e-7` is 0), the product to the dividend's (so
+    /// `pow(2, 70) % 3` is 0), the difference to twice the dividend's and then to the
+    /// dividend's. The truncated quotient is an integer (which has no negative zero), so a
     /// zero remainder is `-0` only for `-0 % b` with a positive `b`.
     pub fn rem(&self, other: &Number) -> Arithmetic {
         if other.is_zero() {
@@ -700,7 +701,15 @@ impl Number {
                     if ratio.neg { Sign::Minus } else { Sign::Plus },
                     q,
                 ));
-                let product = b.mul(&q, b.prec.max(q.prec));
+                // The product is rounded to the dividend's precision: for a float-sized
+                // dividend, `pow(2, 70) % 3` is 0 in Terraform.
+                let product = Float::round(
+                    b.neg != q.neg,
+                    &b.mant * &q.mant,
+                    b.exp + q.exp,
+                    a.prec,
+                    false,
+                );
                 let negated = Float {
                     neg: !product.neg,
                     ..product
