@@ -196,7 +196,11 @@ impl Float {
     /// `big.Float` finds it (the half-ulp interval is symmetric even at powers of two).
     fn shortest(&self) -> (Vec<u8>, i64) {
         let (mut d, mut point) = Float::decimal(&self.mant, self.exp);
-        if d.is_empty() {
+        // Zero; or an integer whose ulp is at most 1, where every shorter decimal is at least
+        // 1 away: the exact digits are the shortest.
+        if d.is_empty()
+            || (self.exp >= 0 && self.mant.bits() as i64 + self.exp <= i64::from(self.prec))
+        {
             return (d, point);
         }
         // The mantissa with prec + 1 bits: its last bit is half an ulp.
