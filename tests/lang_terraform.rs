@@ -98,6 +98,16 @@ fn strings_are_in_unicode_normal_form_c_as_in_terraform() {
 }
 
 #[test]
+fn generated_expressions_that_once_differed_now_print_what_terraform_printed() {
+    assert_fixture("console_differential.txt", 600);
+}
+
+#[test]
+fn zeros_keep_their_sign_as_in_terraform() {
+    assert_fixture("console_negative_zero.txt", 60);
+}
+
+#[test]
 fn sensitive_values_stay_sensitive_through_every_operator_and_expression_form() {
     assert_fixture("console_marks.txt", 20);
 }

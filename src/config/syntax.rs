@@ -236,6 +236,27 @@ pub fn parse_template(text: &str, file: FileId) -> (Option<Vec<TemplatePart>>, V
     on_big_stack(work)
 }
 
+/// The end of the fraction and exponent of a number literal whose integer digits end at `j`
+/// (`None` when there is neither).
+fn float_literal_end(b: &[u8], j: usize) -> Option<usize> {
+    let digits_from = |mut k: usize| {
+        let start = k;
+        while k < b.len() && b[k].is_ascii_digit() {
+            k += 1;
+        }
+        (k > start).then_some(k)
+    };
+    let mut k = j;
+    if b.get(k) == Some(&b'.') {
+        k = digits_from(k + 1)?;
+    }
+    if matches!(b.get(k), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(b.get(k + 1), Some(b'+' | b'-')));
+        k = digits_from(k + 1 + sign)?;
+    }
+    (k > j).then_some(k)
+}
+
 /// hcl-edit reads integer literals as `u64` and refuses longer ones, but the language has
 /// arbitrary-precision numbers. Integer literals of 20 digits or more (outside strings,
 /// heredocs and comments) are rewritten to a float literal *of the same length* for the
@@ -326,6 +347,17 @@ fn patch_big_integers(text: &str) -> std::borrow::Cow<'_, str> {
                     let o = out.get_or_insert_with(|| b.to_vec());
                     o[j - 2] = b'.';
                     o[j - 1] = b'0';
+                }
+                // A float literal beyond f64's range (`1e400`, finite in Terraform) becomes
+                // `0.000` of the same length; the lowering reads the digits from the text.
+                if !prev_ident && let Some(end) = float_literal_end(b, j) {
+                    if text[i..end].parse::<f64>().is_ok_and(f64::is_infinite) {
+                        let o = out.get_or_insert_with(|| b.to_vec());
+                        o[i..end].fill(b'0');
+                        o[i + 1] = b'.';
+                    }
+                    i = end;
+                    continue;
                 }
                 i = j;
                 continue;

@@ -354,6 +354,14 @@ fn convert_elements<'a>(
     let values: Vec<&Value> = out.iter().map(|(_, v)| v).collect();
     let unified =
         unify_value_types(&values).ok_or_else(|| ConversionError::new(same_type_message(want)))?;
+    // An untyped null (or unknown) beside structural values leaves Terraform no single
+    // element type for a list or set: `tolist([null, {}])` fails, `tolist([null, 1])` does
+    // not (a map is another matter: `tomap({a=null, b={x=1}})` works).
+    let untyped = values.iter().any(|v| v.ty() == Type::Dynamic);
+    let sequence = matches!(want, Type::List(_) | Type::Set(_));
+    if sequence && untyped && !unified.is_primitive() && unified != Type::Dynamic {
+        return Err(ConversionError::new(same_type_message(want)));
+    }
     let mut again = Vec::with_capacity(out.len());
     for (step, v) in out {
         let c = convert(&v, &unified).map_err(|e| e.at(step.clone()))?;
@@ -516,8 +524,22 @@ pub fn unify(types: &[Type]) -> Option<Type> {
                 _ => unreachable!("checked above"),
             }
         }
-        let elem = unify_or_dynamic_empty(&elems)?;
+        let any_set = types.iter().any(|t| matches!(t, Type::Set(_)));
         let all_sets = types.iter().all(|t| matches!(t, Type::Set(_)));
+        if any_set && !all_sets {
+            // Sets beside lists or tuples: like Terraform (cty), the result is the first of
+            // the given types, lists before sets, that every type converts to, allowing
+            // conversions that may fail for some values (string to number): so
+            // `true ? toset([1]) : ["a"]` is a set of numbers, and choosing the other result
+            // fails.
+            let lists = types.iter().filter(|t| matches!(t, Type::List(_)));
+            let sets = types.iter().filter(|t| matches!(t, Type::Set(_)));
+            return lists
+                .chain(sets)
+                .find(|c| types.iter().all(|t| converts_unsafely(t, c)))
+                .cloned();
+        }
+        let elem = unify_or_dynamic_empty(&elems)?;
         return Some(if all_sets {
             Type::set(elem)
         } else {
@@ -525,6 +547,32 @@ pub fn unify(types: &[Type]) -> Option<Type> {
         });
     }
     None
+}
+
+/// Whether a value of type `from` may convert to `to`, counting the conversions that fail for
+/// some values (a string to a number or bool).
+fn converts_unsafely(from: &Type, to: &Type) -> bool {
+    if from == to || *to == Type::Dynamic || *from == Type::Dynamic {
+        return true;
+    }
+    match (from, to) {
+        (f, Type::String) => f.is_primitive(),
+        (Type::String, Type::Number | Type::Bool) => true,
+        (Type::List(e) | Type::Set(e), Type::List(t) | Type::Set(t)) => converts_unsafely(e, t),
+        (Type::Tuple(es), Type::List(t) | Type::Set(t)) => {
+            es.iter().all(|e| converts_unsafely(e, t))
+        }
+        (Type::Map(e), Type::Map(t)) => converts_unsafely(e, t),
+        (Type::Object(a), Type::Map(t)) => a.values().all(|e| converts_unsafely(e, t)),
+        (Type::Tuple(a), Type::Tuple(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| converts_unsafely(x, y))
+        }
+        (Type::Object(a), Type::Object(b)) => b
+            .iter()
+            .all(|(k, t)| a.get(k).is_some_and(|f| converts_unsafely(f, t))),
+        (Type::Map(e), Type::Object(b)) => b.values().all(|t| converts_unsafely(e, t)),
+        _ => false,
+    }
 }
 
 /// Unifies the types of values; a null or unknown of type `dynamic` converts to anything, so

@@ -215,7 +215,8 @@ fn heredoc_into(s: &str, indent: usize, out: &mut String) {
 }
 
 fn display_into(v: &Value, indent: usize, out: &mut String) {
-    if v.is_sensitive() {
+    // An unknown value prints as unknown even when it is sensitive, as in Terraform.
+    if v.is_sensitive() && v.is_known() {
         out.push_str("(sensitive value)");
         return;
     }
@@ -276,7 +277,12 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
             out.push('\n');
             for (k, val) in m {
                 out.push_str(&pad);
-                out.push_str(&quote(k));
+                // A key with a newline is a heredoc too, as Terraform prints it.
+                if k.contains('\n') {
+                    heredoc_into(k, indent + 1, out);
+                } else {
+                    out.push_str(&quote(k));
+                }
                 out.push_str(" = ");
                 display_into(val, indent + 1, out);
                 out.push('\n');
@@ -287,6 +293,10 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
     }
 }
 
+/// A string as Terraform's console quotes it (Go's `strconv.Quote`): `\"`, `\\`, the C
+/// escapes `\a \b \f \n \r \t \v`, `\xNN` for other ASCII controls and DEL, `\uNNNN` or
+/// `\UNNNNNNNN` for other characters Go does not print (controls, spaces other than ` `,
+/// format characters, private use). `${` is not escaped.
 fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -294,16 +304,59 @@ fn quote(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if !go_printable(c) && (c as u32) < 0x10000 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if !go_printable(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
             c => out.push(c),
         }
     }
-    // `${` and `%{` would start a template sequence when read back.
-    let out = out.replace("${", "$${").replace("%{", "%%{");
-    out + "\""
+    out.push('"');
+    out
+}
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII
+/// space; not controls, other spaces and separators, format characters or private use.
+fn go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    let u = c as u32;
+    let format = matches!(
+        u,
+        0xAD | 0x600..=0x605
+            | 0x61C
+            | 0x6DD
+            | 0x70F
+            | 0x890..=0x891
+            | 0x8E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    );
+    let private = matches!(u, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF);
+    !(c.is_control() || c.is_whitespace() || format || private)
 }
 
 // ---- primitive conversions (cty's rules for string ↔ number ↔ bool) -------------------------
@@ -489,6 +542,22 @@ pub(crate) fn unify_types(types: &[Type]) -> Option<Type> {
         return Some(Type::String);
     }
     None
+}
+
+/// Whether `d` is about a reference to something undeclared, which Terraform reports before
+/// evaluating anything (so even from a conditional result that is not chosen).
+fn is_static(d: &Diagnostic) -> bool {
+    d.code.ends_with("undeclared_reference") || d.code.ends_with("undeclared_template_variable")
+}
+
+/// Terraform's error for a conditional (or `%{if}`) whose condition is null.
+fn null_condition(span: Span) -> Diagnostic {
+    error(
+        "null_condition",
+        "Null condition",
+        "The condition value is null. Conditions must either be true or false.",
+        span,
+    )
 }
 
 /// Structural equality for the `==` operator: marks ignored, any null equals only null.
@@ -747,15 +816,27 @@ impl<'a> Evaluator<'a> {
             .collect();
         match self.scope.get_path(&reference, &attrs) {
             Some((v, followed)) => self.apply_steps(v, &rest[followed.min(rest.len())..]),
-            None => self.fail(error(
-                "undeclared_reference",
-                "Reference to undeclared value",
-                format!(
-                    "{} is not declared or not available here.",
-                    reference_text(&reference)
-                ),
-                span,
-            )),
+            None => {
+                // Terraform's summaries name what kind of thing is missing.
+                let summary = match &reference {
+                    Reference::Variable(_) => "Reference to undeclared input variable",
+                    Reference::Local(_) => "Reference to undeclared local value",
+                    Reference::Resource { .. } | Reference::Data { .. } => {
+                        "Reference to undeclared resource"
+                    }
+                    Reference::Module(_) => "Reference to undeclared module",
+                    _ => "Reference to undeclared value",
+                };
+                self.fail(error(
+                    "undeclared_reference",
+                    summary,
+                    format!(
+                        "{} is not declared or not available here.",
+                        reference_text(&reference)
+                    ),
+                    span,
+                ))
+            }
         }
     }
 
@@ -959,6 +1040,15 @@ impl<'a> Evaluator<'a> {
         let src = self.eval(source)?;
         let marks = src.marks;
         let (items, is_list) = match &src.kind {
+            // A null list, set or tuple cannot be splatted; any other null splats to [].
+            Kind::Null(Type::List(_) | Type::Set(_) | Type::Tuple(_)) => {
+                return self.fail(error(
+                    "splat_null",
+                    "Splat of null value",
+                    "Splat expressions (with the * symbol) cannot be applied to null sequences.",
+                    source.span,
+                ));
+            }
             Kind::Null(_) => return Ok(Value::tuple(Vec::new()).with_marks(marks)),
             Kind::Unknown(_) => return Ok(unknown(Type::Dynamic, marks)),
             Kind::List(_, items) | Kind::Set(_, items) => (items.clone(), true),
@@ -1063,17 +1153,15 @@ impl<'a> Evaluator<'a> {
                     match prim_to_bool(&c) {
                         Some(true) => self.template_into(then, out, marks, is_unknown)?,
                         Some(false) => self.template_into(otherwise, out, marks, is_unknown)?,
+                        // Terraform's `%{if}` is a conditional expression, with its errors.
+                        None if c.is_null() => return self.fail(null_condition(cond.span)),
                         None => {
                             return self.fail(error(
                                 "invalid_condition",
-                                "Invalid template if condition",
+                                "Incorrect condition type",
                                 format!(
-                                    "The condition must be a bool, not {}.",
-                                    if c.is_null() {
-                                        "null".into()
-                                    } else {
-                                        describe(&c.ty())
-                                    }
+                                    "The condition expression must be a bool, not {}.",
+                                    describe(&c.ty())
                                 ),
                                 cond.span,
                             ));
@@ -1302,9 +1390,58 @@ impl<'a> Evaluator<'a> {
     }
 
     fn binary(&mut self, op: BinaryOp, a: &Expr, b: &Expr, span: Span) -> R {
+        if matches!(op, BinaryOp::And | BinaryOp::Or) {
+            return self.logical(op, a, b, span);
+        }
         let l = self.eval(a);
         let r = self.eval(b);
         let (l, r) = (l?, r?);
+        self.binary_values(op, l, r, a, b, span)
+    }
+
+    /// `&&` and `||` as Terraform's (HCL's): an operand that decides the result (`true` for
+    /// `||`, `false` for `&&`) makes the other operand's errors moot, on either side
+    /// (`error || true` is true).
+    fn logical(&mut self, op: BinaryOp, a: &Expr, b: &Expr, span: Span) -> R {
+        let decisive = op == BinaryOp::Or;
+        let before = self.diags.len();
+        let l = self.eval(a);
+        let l_diags = self.diags.split_off(before);
+        let r = self.eval(b);
+        let r_diags = self.diags.split_off(before);
+        let decides = |v: &R, d: &[Diagnostic]| {
+            !d.iter().any(Diagnostic::is_error)
+                && matches!(v, Ok(x) if x.is_known() && !x.is_null()
+                    && prim_to_bool(&x.unmarked()) == Some(decisive))
+        };
+        let failed = |v: &R, d: &[Diagnostic]| v.is_err() || d.iter().any(Diagnostic::is_error);
+        let static_errors = l_diags
+            .iter()
+            .chain(&r_diags)
+            .any(|d| is_static(d) && d.is_error());
+        if decides(&l, &l_diags) && failed(&r, &r_diags) && !static_errors {
+            self.diags.extend(l_diags);
+            return l.map(|v| Value::bool(decisive).with_marks(v.marks));
+        }
+        if decides(&r, &r_diags) && failed(&l, &l_diags) && !static_errors {
+            self.diags.extend(r_diags);
+            return r.map(|v| Value::bool(decisive).with_marks(v.marks));
+        }
+        self.diags.extend(l_diags);
+        self.diags.extend(r_diags);
+        let (l, r) = (l?, r?);
+        self.binary_values(op, l, r, a, b, span)
+    }
+
+    fn binary_values(
+        &mut self,
+        op: BinaryOp,
+        l: Value,
+        r: Value,
+        a: &Expr,
+        b: &Expr,
+        span: Span,
+    ) -> R {
         let marks = l.marks.union(r.marks);
         match op {
             BinaryOp::Eq | BinaryOp::NotEq => {
@@ -1429,33 +1566,21 @@ impl<'a> Evaluator<'a> {
             .and_then(|n| n.as_number().cloned()))
     }
 
+    /// A conditional as Terraform's (HCL's): both results are evaluated and their types
+    /// unified before the condition is; the errors of the result not chosen are dropped (so
+    /// `false ? tonumber("x") : 1` is 1); the result carries the marks of the condition and
+    /// of both results (`true ? "a" : sensitive("b")` is sensitive).
     fn conditional(&mut self, c: &Expr, t: &Expr, f: &Expr) -> R {
-        let cv = self.eval(c)?;
-        let cond = if cv.is_known() {
-            match prim_to_bool(&cv) {
-                Some(b) => Some(b),
-                None => {
-                    return self.fail(error(
-                        "invalid_condition",
-                        "Incorrect condition type",
-                        format!(
-                            "The condition expression must be a bool, not {}.",
-                            if cv.is_null() {
-                                "null".into()
-                            } else {
-                                describe(&cv.ty())
-                            }
-                        ),
-                        c.span,
-                    ));
-                }
-            }
-        } else {
-            None
-        };
+        let before = self.diags.len();
         let tv = self.eval(t);
+        let t_diags = self.diags.split_off(before);
         let fv = self.eval(f);
-        let (tv, fv) = (tv?, fv?);
+        let f_diags = self.diags.split_off(before);
+        let failed = |r: &R, d: &[Diagnostic]| r.is_err() || d.iter().any(Diagnostic::is_error);
+        let (t_failed, f_failed) = (failed(&tv, &t_diags), failed(&fv, &f_diags));
+        // A result that failed is unknown of any type: it takes no part in unification.
+        let tv = tv.unwrap_or_else(|()| Value::unknown(Type::Dynamic));
+        let fv = fv.unwrap_or_else(|()| Value::unknown(Type::Dynamic));
         let ty = match unify_types(&[tv.ty(), fv.ty()]) {
             Some(ty) => ty,
             None => {
@@ -1471,16 +1596,65 @@ impl<'a> Evaluator<'a> {
                 ));
             }
         };
-        let marks = cv.marks;
-        let pick = match cond {
-            None => return Ok(unknown(ty, marks.union(tv.marks).union(fv.marks))),
-            Some(true) => (tv, t.span),
-            Some(false) => (fv, f.span),
+        let cv = self.eval(c)?;
+        let cond = if cv.is_known() {
+            match prim_to_bool(&cv) {
+                Some(b) => Some(b),
+                None if cv.is_null() => return self.fail(null_condition(c.span)),
+                None => {
+                    return self.fail(error(
+                        "invalid_condition",
+                        "Incorrect condition type",
+                        format!(
+                            "The condition expression must be a bool, not {}.",
+                            describe(&cv.ty())
+                        ),
+                        c.span,
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let marks = cv.marks.union(tv.marks).union(fv.marks);
+        let (pick, other) = match cond {
+            None => {
+                self.diags
+                    .extend(t_diags.into_iter().chain(f_diags).filter(is_static));
+                if self.diags[before..].iter().any(Diagnostic::is_error) {
+                    return Err(());
+                }
+                return Ok(unknown(ty, marks));
+            }
+            Some(true) => ((tv, t_diags, t_failed), f_diags),
+            Some(false) => ((fv, f_diags, f_failed), t_diags),
+        };
+        // References to undeclared names are errors whichever result is chosen: Terraform
+        // checks references before it evaluates.
+        let static_errors = other.iter().any(|d| is_static(d) && d.is_error());
+        self.diags.extend(other.into_iter().filter(is_static));
+        if static_errors {
+            return Err(());
+        }
+        self.diags.extend(pick.1);
+        if pick.2 {
+            return Err(());
+        }
+        let (span, side) = if cond == Some(true) {
+            (t.span, "true")
+        } else {
+            (f.span, "false")
         };
         match convert_value(&pick.0, &ty) {
             Ok(v) => Ok(v.with_marks(marks)),
-            // Structural results that convert cannot handle yet are returned as they are.
-            Err(_) => Ok(pick.0.with_marks(marks)),
+            // The unified type may need a conversion that fails for this value (Terraform
+            // unifies allowing those), as `false ? toset([1]) : ["a"]`.
+            Err(e) => self.fail(error(
+                "inconsistent_types",
+                "Inconsistent conditional result types",
+                format!("The {side} result value has the wrong type: {e}."),
+                span,
+            )),
         }
     }
 
@@ -1539,6 +1713,17 @@ impl<'a> Evaluator<'a> {
                     .and_then(|i| args.get(i))
                     .map(|a| a.span)
                     .unwrap_or(span);
+                // A wrong number of arguments has Terraform's own summaries.
+                if e.message
+                    .starts_with(&format!("Function \"{name}\" expects"))
+                {
+                    let summary = if e.message.contains("Missing value for") {
+                        "Not enough function arguments"
+                    } else {
+                        "Too many function arguments"
+                    };
+                    return self.fail(error("wrong_arguments", summary, e.message, at));
+                }
                 // Terraform reports a bad argument (cty's ArgError) on its own, without the
                 // "Call to function … failed" prefix.
                 if e.arg.is_some() && e.message.starts_with("Invalid value for \"") {

@@ -134,7 +134,9 @@ impl Value {
         } else {
             items.sort_by(Value::canonical_cmp);
         }
-        items.dedup_by(|a, b| a == b && a.is_wholly_known());
+        // Terraform finds a set's elements by their hash text, which tells -0 from 0.
+        items
+            .dedup_by(|a, b| a == b && a.is_wholly_known() && set_hash_text(a) == set_hash_text(b));
         Kind::Set(elem, items).into()
     }
 
@@ -289,7 +291,10 @@ impl Value {
         }
         let ordered = match (&a.kind, &b.kind) {
             (Kind::Bool(x), Kind::Bool(y)) => x.cmp(y),
-            (Kind::Number(x), Kind::Number(y)) => x.cmp(y),
+            // -0 before 0: a set keeps both.
+            (Kind::Number(x), Kind::Number(y)) => x
+                .cmp(y)
+                .then_with(|| y.is_negative_zero().cmp(&x.is_negative_zero())),
             (Kind::String(x), Kind::String(y)) => x.cmp(y),
             (Kind::Null(x), Kind::Null(y)) | (Kind::Unknown(x), Kind::Unknown(y)) => x.cmp(y),
             // Collections have no natural order; Terraform orders them by the bytes of their

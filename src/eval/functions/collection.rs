@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use brick_provider_api::value::Kind;
-use brick_provider_api::{Number, Type, Value};
+use brick_provider_api::{Marks, Number, Type, Value};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::{
@@ -38,7 +38,7 @@ pub(super) fn register(r: &mut Registry) {
     r.insert(
         "coalesce",
         func(vec![], Type::Dynamic, coalesce)
-            .variadic(p("vals", Type::Dynamic).null_ok().shallow())
+            .variadic(p("vals", Type::Dynamic).null_ok().unknown_ok().shallow())
             .ret_from(|a| {
                 unify(&a.iter().map(Value::ty).collect::<Vec<_>>()).unwrap_or(Type::Dynamic)
             }),
@@ -342,11 +342,6 @@ fn unknown_if_partial(a: &[Value], ty: impl FnOnce() -> Type) -> Option<Value> {
 }
 
 fn coalesce(a: &[Value], _: Env) -> Result<Value> {
-    if let Some(u) = unknown_if_partial(a, || {
-        unify(&a.iter().map(Value::ty).collect::<Vec<_>>()).unwrap_or(Type::Dynamic)
-    }) {
-        return Ok(u);
-    }
     let types: Vec<Type> = a
         .iter()
         .filter(|v| !super::is_kind_null_dynamic(v))
@@ -363,7 +358,13 @@ fn coalesce(a: &[Value], _: Env) -> Result<Value> {
         unify(&types)
             .ok_or_else(|| FunctionError::call("all arguments must have the same type."))?
     };
+    // In order, as Terraform: the first known non-null argument wins even when a later one
+    // is unknown (`coalesce("a", unknown)` is "a"); an unknown one before it makes the
+    // result unknown.
     for v in a {
+        if !v.is_wholly_known() {
+            return Ok(Value::unknown(ty));
+        }
         if v.is_null() {
             continue;
         }
@@ -383,16 +384,17 @@ fn coalescelist(a: &[Value], _: Env) -> Result<Value> {
     if a.iter().any(|v| !v.is_known()) {
         return Ok(Value::unknown(Type::Dynamic));
     }
-    for (i, v) in a.iter().enumerate() {
-        if v.is_null() || !is_sequence(v) {
-            let _ = i;
-            return Err(FunctionError::call(
-                "coalescelist arguments must be lists or tuples.",
-            ));
-        }
-        if !elements(v).is_empty() {
-            return Ok(v.clone());
-        }
+    // Lists and tuples only, every argument checked before any is chosen: Terraform
+    // refuses sets.
+    if a.iter()
+        .any(|v| v.is_null() || !matches!(v.kind, Kind::List(..) | Kind::Tuple(_)))
+    {
+        return Err(FunctionError::call(
+            "coalescelist arguments must be lists or tuples.",
+        ));
+    }
+    if let Some(v) = a.iter().find(|v| !elements(v).is_empty()) {
+        return Ok(v.clone());
     }
     Err(FunctionError::call("no non-null arguments."))
 }
@@ -422,15 +424,17 @@ fn concat(a: &[Value], _: Env) -> Result<Value> {
                 elem.get_or_insert_with(|| t.clone());
                 items.extend(xs.iter().cloned());
             }
-            Kind::Tuple(xs) | Kind::Set(_, xs) => {
+            Kind::Tuple(xs) => {
                 all_lists = false;
                 items.extend(xs.iter().cloned());
             }
+            // Sets too are refused, as in Terraform.
             _ => {
                 return Err(arg_error(
                     i,
                     "seqs",
-                    "all arguments must be lists or tuples; got ".to_string() + &friendly(&v.ty()),
+                    "all arguments must be lists or tuples; got ".to_string()
+                        + &friendly_long(&v.ty()),
                 ));
             }
         }
@@ -547,15 +551,13 @@ fn element(a: &[Value], _: Env) -> Result<Value> {
     Ok(items[idx].clone())
 }
 
-fn flatten_into(v: &Value, out: &mut Vec<Value>) {
+/// Flattens `v` into `out`; the marks of the nested sequences gather in `marks` (Terraform
+/// marks the whole result with them, not their elements).
+fn flatten_into(v: &Value, out: &mut Vec<Value>, marks: &mut Marks) {
     for item in elements(v) {
         if is_sequence(item) && !item.is_null() {
-            let marks = item.marks;
-            let start = out.len();
-            flatten_into(item, out);
-            for x in &mut out[start..] {
-                x.marks = x.marks.union(marks);
-            }
+            *marks = marks.union(item.marks);
+            flatten_into(item, out, marks);
         } else {
             out.push(item.clone());
         }
@@ -569,12 +571,13 @@ fn flatten(a: &[Value], _: Env) -> Result<Value> {
         ));
     }
     let mut out = Vec::new();
-    flatten_into(&a[0], &mut out);
+    let mut marks = Marks::NONE;
+    flatten_into(&a[0], &mut out, &mut marks);
     // An unknown nested list has an unknown length, so the result is unknown.
     if out.iter().any(|v| !v.is_known() && !v.ty().is_primitive()) {
-        return Ok(Value::unknown(Type::Dynamic));
+        return Ok(Value::unknown(Type::Dynamic).with_marks(marks));
     }
-    Ok(Value::tuple(out))
+    Ok(Value::tuple(out).with_marks(marks))
 }
 
 fn index(a: &[Value], _: Env) -> Result<Value> {
@@ -918,15 +921,16 @@ fn setproduct(a: &[Value], _: Env) -> Result<Value> {
     if a.len() < 2 {
         return Err(FunctionError::call("at least two arguments are required."));
     }
-    let mut all_sets = true;
+    // The product is a set when any argument is.
+    let mut any_set = false;
     let mut lists: Vec<Vec<Value>> = Vec::new();
     let mut elem_types = Vec::new();
     for (i, v) in a.iter().enumerate() {
         if !is_sequence(v) {
             return Err(arg_error(i, "sets", "a set or a list is required"));
         }
-        if !matches!(v.kind, Kind::Set(..)) {
-            all_sets = false;
+        if matches!(v.kind, Kind::Set(..)) {
+            any_set = true;
         }
         // Tuples become lists of their unified type, as Terraform converts them.
         let converted = if let Kind::Tuple(items) = &v.kind {
@@ -973,7 +977,7 @@ fn setproduct(a: &[Value], _: Env) -> Result<Value> {
     }
     let tuple_ty = Type::Tuple(elem_types);
     let tuples: Vec<Value> = rows.into_iter().map(Value::tuple).collect();
-    Ok(if all_sets {
+    Ok(if any_set {
         Value::set(tuple_ty, tuples)
     } else {
         Value::list(tuple_ty, tuples)
@@ -1050,7 +1054,8 @@ fn sum(a: &[Value], _: Env) -> Result<Value> {
     if items.is_empty() {
         return Err(arg_error(0, "list", "cannot sum an empty list"));
     }
-    let mut total = Number::zero();
+    // Terraform adds the rest to the first element (so `sum([-0])` is `-0`).
+    let mut total: Option<Number> = None;
     for (i, v) in items.iter().enumerate() {
         if v.is_null() {
             return Err(arg_error(
@@ -1067,9 +1072,12 @@ fn sum(a: &[Value], _: Env) -> Result<Value> {
                 "argument must be list, set, or tuple of number values",
             )
         })?;
-        total = total.add(&number(&n))?;
+        total = Some(match total {
+            None => number(&n),
+            Some(t) => t.add(&number(&n))?,
+        });
     }
-    Ok(Value::number(total))
+    Ok(Value::number(total.unwrap_or_else(Number::zero)))
 }
 
 fn transpose(a: &[Value], _: Env) -> Result<Value> {
@@ -1095,10 +1103,8 @@ fn values(a: &[Value], _: Env) -> Result<Value> {
     match &a[0].kind {
         Kind::Map(t, m) => Ok(Value::list(t.clone(), m.values().cloned().collect())),
         Kind::Object(m) => Ok(Value::tuple(m.values().cloned().collect())),
-        _ => Err(arg_error(
-            0,
-            "mapping",
-            "values() requires a map as the first argument",
+        _ => Err(FunctionError::call(
+            "values() requires a map as the first argument.",
         )),
     }
 }
@@ -1107,6 +1113,11 @@ fn zipmap(a: &[Value], _: Env) -> Result<Value> {
     let ks = elements(&a[0]);
     if !is_sequence(&a[1]) {
         return Err(arg_error(1, "values", "values must be a list or tuple"));
+    }
+    if matches!(a[1].kind, Kind::Set(..)) {
+        return Err(FunctionError::call(
+            "values argument must be a list or tuple value.",
+        ));
     }
     let vs = elements(&a[1]);
     if ks.len() != vs.len() {

@@ -50,9 +50,22 @@ pub(crate) fn parse_timestamp(s: &str, arg: usize, param: &str) -> Result<Offset
     } else {
         OffsetDateTime::parse(s, &Rfc3339)
     };
+    // Go refuses a leap second (60), which the time crate reads as 59.
+    let leap = s
+        .get(17..19)
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u8>().ok())
+        .is_some_and(|sec| sec >= 60);
+    let parsed = if leap {
+        OffsetDateTime::parse("", &Rfc3339)
+    } else {
+        parsed
+    };
     parsed.map_err(|e| {
         let year_ok = s.len() >= 4 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
-        let why = if !year_ok {
+        let why = if leap {
+            format!("cannot use {:?} as second", &s[19..])
+        } else if !year_ok {
             format!("cannot use {s:?} as year")
         } else if s.ends_with('z') {
             "cannot use \"z\" as UTC offset".to_string()

@@ -250,9 +250,57 @@ pub(crate) fn from_json(j: &serde_json::Value) -> Value {
     }
 }
 
+/// `s` with every `\\u` escape of a lone UTF-16 surrogate inside a JSON string replaced by
+/// `\\ufffd`, as Go's decoder reads them (serde_json refuses them).
+fn replace_lone_surrogates(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains("\\u") {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let hex_at = |i: usize| -> Option<u32> {
+        if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
+            s.get(i + 2..i + 6)
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+        } else {
+            None
+        }
+    };
+    let mut out = String::with_capacity(s.len());
+    let (mut i, mut last, mut in_string) = (0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                if let Some(u) = hex_at(i) {
+                    let high = (0xD800..0xDC00).contains(&u);
+                    let low = |v: Option<u32>| v.is_some_and(|v| (0xDC00..0xE000).contains(&v));
+                    if high && low(hex_at(i + 6)) {
+                        i += 12;
+                        continue;
+                    }
+                    if high || low(Some(u)) {
+                        out.push_str(&s[last..i]);
+                        out.push_str("\\ufffd");
+                        last = i + 6;
+                    }
+                    i += 6;
+                    continue;
+                }
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&s[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
 fn jsondecode(a: &[Value], _: Env) -> Result<Value> {
     let s = text(&a[0]);
-    let j: serde_json::Value = serde_json::from_str(s)
+    let fixed = replace_lone_surrogates(s);
+    let j: serde_json::Value = serde_json::from_str(&fixed)
         .map_err(|e| FunctionError::call(format!("{}.", json_error(&e, s))))?;
     Ok(from_json(&j))
 }

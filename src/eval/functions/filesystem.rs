@@ -309,7 +309,23 @@ fn translate_segment(seg: &str, re: &mut String) -> Option<()> {
 }
 
 fn file_hash(a: &[Value], env: Env, kind: &str, base64: bool) -> Result<Value> {
-    let digest = hash_bytes(kind, &read(text(&a[0]), env)?);
+    // Terraform's hashing functions open the file themselves and report Go's error: the
+    // whole call fails with "open PATH: no such file or directory".
+    let path = text(&a[0]);
+    let full = resolve(path, env)?;
+    let bytes = env.read_file(&full).map_err(|e| {
+        let shown = clean(&expand(path, env).unwrap_or_else(|_| path.to_string()));
+        match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                FunctionError::call(format!("open {shown}: no such file or directory."))
+            }
+            std::io::ErrorKind::IsADirectory => {
+                FunctionError::call(format!("read {shown}: is a directory."))
+            }
+            _ => FunctionError::call(format!("open {shown}: {e}.")),
+        }
+    })?;
+    let digest = hash_bytes(kind, &bytes);
     Ok(Value::string(if base64 {
         STANDARD.encode(digest)
     } else {

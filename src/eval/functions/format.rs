@@ -222,17 +222,24 @@ pub(crate) fn format_values(fmt: &str, args: &[Value]) -> Result<String> {
         let piece = match verb {
             'v' => {
                 match (&arg.kind, spec.sharp) {
-                    // Numbers default to %g.
-                    // Numbers default to %g, without width or precision.
-                    (Kind::Number(n), false) => format_float(n, 'g', &Spec::default()),
+                    // Numbers as %g with the width and its padding flags, but neither the
+                    // precision nor the sign flags (Terraform: `%-4v` of 100 is "100 ").
+                    (Kind::Number(n), false) => format_float(
+                        n,
+                        'g',
+                        &Spec {
+                            minus: spec.minus,
+                            zero: spec.zero,
+                            width: spec.width,
+                            ..Spec::default()
+                        },
+                    ),
                     (_, true) => pad(&super::encoding::json_encode(arg), &spec, false),
                     _ => pad(&display_value(arg), &spec, false),
                 }
             }
-            't' => {
-                let v = want(Type::Bool)?;
-                pad(&display_value(&v), &spec, false)
-            }
+            // Terraform ignores the width of %t.
+            't' => display_value(&want(Type::Bool)?),
             's' => {
                 let v = want(Type::String)?;
                 pad(&truncate(text(&v), spec.precision), &spec, false)
@@ -321,8 +328,7 @@ fn sign_prefix(negative: bool, spec: &Spec) -> &'static str {
 
 fn format_integer(n: &Number, verb: char, spec: &Spec) -> String {
     let (int, _) = n
-        .as_big_decimal()
-        .cloned()
+        .to_big_decimal()
         .unwrap_or_default()
         .with_scale_round(0, RoundingMode::Down)
         .as_bigint_and_exponent();
@@ -436,7 +442,7 @@ fn digit_at(digits: &str, i: i64) -> char {
 }
 
 fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
-    let Some(d) = n.as_big_decimal() else {
+    let Some(d) = n.to_big_decimal() else {
         // Infinities, as Go prints them: a sign always (a space with the space flag), and
         // never zero padding.
         let sign = if n.is_negative() {
@@ -455,7 +461,8 @@ fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
             false,
         );
     };
-    let negative = n.is_negative();
+    // Go prints negative zero with its sign (`-0.000000`).
+    let negative = n.is_sign_negative();
     let abs = d.abs();
     let upper = verb.is_ascii_uppercase();
     let body = match verb {
@@ -478,8 +485,10 @@ fn format_float(n: &Number, verb: char, spec: &Spec) -> String {
         _ => {
             // %g: as Go's strconv, shortest digits unless a precision is given.
             let (digits, dp, eprec, prec) = match spec.precision {
+                // Without a precision, the shortest digits that read back as the number.
                 None => {
-                    let (digits, dp) = decimal_digits(&abs);
+                    let shortest = n.to_shortest_big_decimal().unwrap_or_default().abs();
+                    let (digits, dp) = decimal_digits(&shortest);
                     let nd = digits.len() as i64;
                     (digits, dp, 6, nd)
                 }

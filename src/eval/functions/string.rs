@@ -359,13 +359,17 @@ fn substr(a: &[Value], _: Env) -> Result<Value> {
     let len = g.len() as i64;
     let mut offset = integer(&a[1]).map_err(|e| FunctionError::call(format!("{e}.")))?;
     let length = integer(&a[2]).map_err(|e| FunctionError::call(format!("{e}.")))?;
+    // As Terraform: a zero length is an empty result, except after a negative offset, where
+    // it reads to the end like a negative length.
     if offset < 0 {
         offset = (len + offset).max(0);
+    } else if length == 0 {
+        return Ok(Value::string(""));
     }
     if offset >= len {
         return Ok(Value::string(""));
     }
-    let end = if length < 0 {
+    let end = if length <= 0 {
         len
     } else {
         (offset.saturating_add(length)).min(len)
@@ -374,8 +378,9 @@ fn substr(a: &[Value], _: Env) -> Result<Value> {
 }
 
 fn title(a: &[Value], _: Env) -> Result<Value> {
-    // As Go's strings.Title: a letter following a separator is upper-cased; letters, digits
-    // and underscores are not separators.
+    // As Go's strings.Title: a letter following a separator is upper-cased. ASCII letters,
+    // digits and underscores are not separators, other ASCII is; beyond ASCII only spaces
+    // are (so the `x` of "😀x" stays lower case).
     let mut out = String::new();
     let mut prev_sep = true;
     for c in text(&a[0]).chars() {
@@ -384,7 +389,11 @@ fn title(a: &[Value], _: Env) -> Result<Value> {
         } else {
             out.push(c);
         }
-        prev_sep = !(c.is_alphanumeric() || c == '_');
+        prev_sep = if c.is_ascii() {
+            !(c.is_ascii_alphanumeric() || c == '_')
+        } else {
+            c.is_whitespace()
+        };
     }
     Ok(Value::string(out))
 }
