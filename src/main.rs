@@ -1,34 +1,34 @@
-//! The `brick` executable: tunes the process's allocator, then hands over to the CLI.
+//! The `brick` executable: chooses and tunes the process's allocator, then hands over to the
+//! CLI.
+
+/// mimalloc (v2) instead of glibc's malloc. brick builds large structures of small objects
+/// (values, addresses, expressions) and, for a large configuration, loads the configuration,
+/// reads the state and runs validation on separate threads at once. With glibc, one arena
+/// made those threads queue on its lock, and one arena per thread kept each arena's freed
+/// space resident; mimalloc's per-thread heaps do neither. Measured with `bench/compare.sh`
+/// at N = 5,000 (bench/RESULTS.md): the no-op plan takes less than half the time, at the
+/// same or lower peak memory.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
+    purge_freed_memory_at_once();
     brick::cli::main()
 }
 
-/// glibc's malloc gives every thread that allocates its own arena (up to eight per core).
-/// brick builds its data on several threads in turn — the parser thread, the runtime's
-/// workers, the blocking pool that reads and writes files — and memory freed in one arena
-/// cannot serve an allocation made in another, so each arena keeps its own fragmented free
-/// space resident; which thread lands in which arena varies from run to run, and so did the
-/// peak. brick's allocations happen essentially one thread at a time (a few provider calls
-/// overlap), so one arena costs no measurable speed. Measured with `bench/compare.sh` at
-/// N = 5,000 (see bench/RESULTS.md): the no-op plan's peak RSS drops by about 36 MiB and
-/// stops varying (two arenas still gave an extra 57 MiB in one run of twelve).
-/// `MALLOC_ARENA_MAX` in the environment still wins.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    const M_ARENA_MAX: i32 = -8;
+/// mimalloc returns freed memory to the system after a delay (10 ms), so a short burst of
+/// temporary allocations — parsing a large state file — stays resident at the peak. brick's
+/// runs are short and their peak memory is what users feel, so purge at once. A
+/// `MIMALLOC_PURGE_DELAY` in the environment still wins.
+fn purge_freed_memory_at_once() {
+    /// `mi_option_purge_delay` in mimalloc v2's `mimalloc.h`.
+    const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
     unsafe extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
     }
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: `mallopt` only tunes glibc's allocator and is called before any other
-        // thread of this process exists.
-        unsafe {
-            mallopt(M_ARENA_MAX, 1);
-        }
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mimalloc's options may be set at any time; this one only changes when
+        // freed memory is given back to the system.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
     }
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
