@@ -18,7 +18,7 @@ use crate::apply::{ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
 use crate::plan::address::{InstanceAddr, Target};
-use crate::plan::model::{Plan, PlanMode};
+use crate::plan::model::{Plan, PlanMode, PriorState};
 use crate::plan::{Options, plan};
 use crate::view::event::{Event, EventSink, NoEvents};
 use crate::view::lines::{JsonView, LineView, LiveView};
@@ -240,10 +240,22 @@ async fn make_plan(
     Some((loaded, p, locked, fresh))
 }
 
-pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
-    let Some((loaded, p, locked, _)) = make_plan(ctx, args, "plan").await else {
-        return 1;
-    };
+/// A plan ready to show: made under the lock (then released), its problems reported (`None`
+/// when they stop the command), with the prior state a JSON view needs and the number of
+/// managed objects the state recorded.
+async fn plan_to_show(
+    ctx: &Context,
+    args: &PlanArgs,
+    operation: &str,
+) -> Option<(super::common::Loaded, Plan, PriorState, usize)> {
+    let (loaded, p, locked, _) = make_plan(ctx, args, operation).await?;
+    let managed = locked
+        .state
+        .resources
+        .iter()
+        .filter(|(a, _)| a.mode == st::Mode::Managed)
+        .map(|(_, r)| r.instances.len())
+        .sum::<usize>();
     let prior = if args.json {
         prior_of(&locked.state, &loaded.providers)
     } else {
@@ -252,7 +264,7 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     let _ = locked.lock.release();
     // The recorded state is no longer needed (the JSON view reads `prior`): freed before a
     // JSON plan is built, which needs the room; otherwise left to the process's end, as
-    // freeing it piece by piece costs time (see the end of this function).
+    // freeing it piece by piece costs time (see the end of `plan_cmd`).
     if args.json {
         drop(locked.state);
     } else {
@@ -264,8 +276,15 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
             ctx.ui
                 .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
         }
-        return 1;
+        return None;
     }
+    Some((loaded, p, prior, managed))
+}
+
+pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
+    let Some((loaded, p, prior, _)) = plan_to_show(ctx, args, "plan").await else {
+        return 1;
+    };
     if args.json {
         let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
         drop(prior);
@@ -306,29 +325,11 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
 /// `brick drift`: a refresh-only plan that ends with a one-line verdict; exit 2 when objects
 /// changed outside of brick (the plan's `--refresh-only --detailed-exitcode`, for CI).
 pub async fn drift_cmd(ctx: &Context, args: &PlanArgs) -> u8 {
-    let Some((loaded, p, locked, _)) = make_plan(ctx, args, "drift").await else {
+    let Some((loaded, p, prior, managed)) = plan_to_show(ctx, args, "drift").await else {
         return 1;
     };
     // Every managed object recorded was refreshed, unless the check was narrowed.
-    let checked = (args.target.is_empty() && args.exclude.is_empty()).then(|| {
-        locked
-            .state
-            .resources
-            .iter()
-            .filter(|(a, _)| a.mode == st::Mode::Managed)
-            .map(|(_, r)| r.instances.len())
-            .sum::<usize>()
-    });
-    let prior = if args.json {
-        prior_of(&locked.state, &loaded.providers)
-    } else {
-        Default::default()
-    };
-    let _ = locked.lock.release();
-    drop(locked.state);
-    if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
-        return 1;
-    }
+    let checked = (args.target.is_empty() && args.exclude.is_empty()).then_some(managed);
     if args.json {
         ctx.ui
             .out_json(&crate::view::json::plan_json(&p, &prior, &loaded.engine));
