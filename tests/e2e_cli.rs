@@ -817,3 +817,62 @@ fn a_saved_plan_for_a_state_of_another_lineage_is_refused() {
     assert!(r.stderr.contains("another lineage"), "{}", r.stderr);
     assert_eq!(std::fs::read(d.state_path()).unwrap(), before);
 }
+
+/// What Terraform 1.15 printed for the same outputs (`terraform apply`'s `Outputs:` block and
+/// `terraform output`): each value as its console prints it, `<sensitive>` for a secret.
+const TERRAFORM_OUTPUTS: &str = r#"list = [
+  1,
+  "a",
+  {
+    "b" = 2
+  },
+]
+nodes = {
+  "kvm4" = {
+    "ceph_device" = "/dev/x"
+    "ip" = "10.0.0.11"
+  }
+  "spare1" = {
+    "ceph_device" = "/dev/y"
+    "ip" = "10.0.0.13"
+  }
+}
+s = "x"
+secret = <sensitive>
+"#;
+
+#[test]
+fn outputs_after_apply_and_brick_output_print_as_terraform_does() {
+    let p = support::Project::new(&[(
+        "main.hcl",
+        r#"
+output "nodes" {
+  value = { kvm4 = { ip = "10.0.0.11", ceph_device = "/dev/x" }, spare1 = { ip = "10.0.0.13", ceph_device = "/dev/y" } }
+}
+output "list" {
+  value = [1, "a", { b = 2 }]
+}
+output "s" {
+  value = "x"
+}
+output "secret" {
+  value     = "x"
+  sensitive = true
+}
+"#,
+    )]);
+    let applied = p.brick(&["apply", "--auto-approve"]).ok();
+    let block = applied
+        .stdout
+        .split("\nOutputs:\n\n")
+        .nth(1)
+        .expect("an Outputs: block");
+    assert_eq!(block, TERRAFORM_OUTPUTS);
+    assert_eq!(p.brick(&["output"]).ok().stdout, TERRAFORM_OUTPUTS);
+    // One output by name prints its value alone, a sensitive one included (as Terraform).
+    assert_eq!(p.brick(&["output", "secret"]).ok().stdout, "\"x\"\n");
+    assert_eq!(
+        p.brick(&["output", "list"]).ok().stdout,
+        "[\n  1,\n  \"a\",\n  {\n    \"b\" = 2\n  },\n]\n"
+    );
+}

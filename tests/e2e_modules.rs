@@ -197,7 +197,7 @@ fn the_modules_example_plans_module_instances_applies_and_then_has_nothing_to_do
         applied.stdout
     );
     assert!(
-        applied.stdout.contains("kvm3 = \"kvm3.garage.lan\""),
+        applied.stdout.contains("\"kvm3\" = \"kvm3.garage.lan\""),
         "{}",
         applied.stdout
     );

@@ -801,12 +801,14 @@ pub fn apply_summary(
 
 /// `name = value` lines for `brick output` and the end of apply.
 pub fn render_outputs(outputs: &std::collections::BTreeMap<String, (Value, bool)>) -> String {
+    // As Terraform's `Outputs:` and `terraform output`: each value as its console prints it,
+    // a sensitive one as `<sensitive>`.
     let mut out = String::new();
     for (name, (v, sensitive)) in outputs {
         let text = if *sensitive {
-            SENSITIVE.to_string()
+            "<sensitive>".to_string()
         } else {
-            render_value(v, 0, Sym::None, Style { color: false })
+            crate::eval::value_to_display(&v.unmark_deep().0)
         };
         let _ = writeln!(out, "{name} = {text}");
     }
@@ -815,7 +817,7 @@ pub fn render_outputs(outputs: &std::collections::BTreeMap<String, (Value, bool)
 
 /// A value as `brick output NAME` prints it (strings raw with `-raw`).
 pub fn render_plain_value(v: &Value) -> String {
-    render_value(&v.unmark_deep().0, 0, Sym::None, Style { color: false })
+    crate::eval::value_to_display(&v.unmark_deep().0)
 }
 
 /// The state as `brick show` prints it.
