@@ -14,7 +14,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::eval::Reference;
-use crate::plan::address::{ResourceAddr, ResourceMode};
+use crate::plan::address::ResourceAddr;
 use crate::plan::input::Configuration;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,24 +45,6 @@ pub fn module_text(path: &[String]) -> String {
         .map(|n| format!("module.{n}"))
         .collect::<Vec<_>>()
         .join(".")
-}
-
-fn resource_key(r: &Reference, module: &str) -> Option<ResourceAddr> {
-    match r {
-        Reference::Resource { type_name, name } => Some(ResourceAddr {
-            module: module.to_string(),
-            mode: ResourceMode::Managed,
-            type_name: type_name.clone(),
-            name: name.clone(),
-        }),
-        Reference::Data { type_name, name } => Some(ResourceAddr {
-            module: module.to_string(),
-            mode: ResourceMode::Data,
-            type_name: type_name.clone(),
-            name: name.clone(),
-        }),
-        _ => None,
-    }
 }
 
 fn child(path: &[String], name: &str) -> Vec<String> {
@@ -152,7 +134,7 @@ impl ConfigGraph {
         // What a reference made in module `path` depends on; `uses` says which module
         // outputs the object reads (all of them when it uses a module as a whole).
         let targets_of = |r: &Reference, path: &[String], uses: &Uses, out: &mut Vec<NodeIndex>| {
-            if let Some(addr) = resource_key(r, &module_text(path)) {
+            if let Some(addr) = crate::plan::scope::resource_of(r, &module_text(path)) {
                 if let Some(i) = by_resource.get(&addr) {
                     out.push(resource_nodes[*i]);
                 }

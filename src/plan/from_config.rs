@@ -293,6 +293,7 @@ struct Builder<'a, 'b> {
     expanded_call: Option<(String, crate::config::Span)>,
 }
 
+/// An expression as planning evaluates it: its value, or its error diagnostics.
 fn eval_fn(expr: Expr, env: Arc<dyn Environment>) -> EvalFn {
     Arc::new(move |scope, _| {
         let (v, d) = eval::evaluate(&expr, scope, &*env);
@@ -844,7 +845,7 @@ impl Builder<'_, '_> {
                 if e.as_object().is_some_and(|m| !m.is_empty()) {
                     described.insert("count_expression".into(), e);
                 }
-                Expansion::Count(expr_fn(c.clone(), env.clone()), Some(c.span))
+                Expansion::Count(eval_fn(c.clone(), env.clone()), Some(c.span))
             }
             (None, Some(f)) => {
                 refs.extend(expr_refs(f));
@@ -852,7 +853,7 @@ impl Builder<'_, '_> {
                 if e.as_object().is_some_and(|m| !m.is_empty()) {
                     described.insert("for_each_expression".into(), e);
                 }
-                Expansion::ForEach(expr_fn(f.clone(), env.clone()), Some(f.span))
+                Expansion::ForEach(eval_fn(f.clone(), env.clone()), Some(f.span))
             }
             _ => Expansion::Single,
         };
@@ -1028,11 +1029,11 @@ impl Builder<'_, '_> {
         let expansion = match (&r.count, &r.for_each) {
             (Some(c), _) => {
                 refs.extend(expr_refs(c));
-                Expansion::Count(expr_fn(c.clone(), env.clone()), Some(c.span))
+                Expansion::Count(eval_fn(c.clone(), env.clone()), Some(c.span))
             }
             (None, Some(f)) => {
                 refs.extend(expr_refs(f));
-                Expansion::ForEach(expr_fn(f.clone(), env.clone()), Some(f.span))
+                Expansion::ForEach(eval_fn(f.clone(), env.clone()), Some(f.span))
             }
             _ => Expansion::Single,
         };
@@ -1344,17 +1345,6 @@ fn module_input_fn(
             value = value.sensitive();
         }
         Ok(value)
-    })
-}
-
-fn expr_fn(e: Expr, env: Arc<dyn Environment>) -> EvalFn {
-    Arc::new(move |scope, _| {
-        let (v, d) = eval::evaluate(&e, scope, &*env);
-        if crate::diag::has_errors(&d) {
-            Err(d)
-        } else {
-            Ok(v)
-        }
     })
 }
 
