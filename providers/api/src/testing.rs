@@ -4,7 +4,9 @@
 //! A skip is written to stderr directly, past the test harness's capture, so a plain
 //! `cargo test` shows it. Under `BRICK_TEST_STRICT=1` (set by `tests/run-all.sh`, which
 //! installs and starts everything the tests need, and so by CI) a skip is a failure instead:
-//! a missing peer or client can never turn a CI run green silently.
+//! a missing peer or client can never turn a CI run green silently. Third-party reference
+//! data that lives outside the repository (`../shared`) is the exception: tests that read it
+//! skip with a message wherever it is absent ([`skip_without_reference_data`]).
 
 use std::io::Write;
 
@@ -20,6 +22,15 @@ pub fn skip(reason: &str) {
     if strict() {
         panic!("{test}: {reason} ({STRICT}=1: everything the tests need must be present)");
     }
+    let _ = writeln!(std::io::stderr(), "{test}: skipped: {reason}");
+}
+
+/// Says that the running test is skipped because reference data kept outside the repository
+/// (`../shared`, which the project must not copy in) is absent. Never a failure, not even
+/// under [`STRICT`]: where that data lives is up to the machine.
+pub fn skip_without_reference_data(reason: &str) {
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("test");
     let _ = writeln!(std::io::stderr(), "{test}: skipped: {reason}");
 }
 

@@ -19,7 +19,9 @@ fn samples() -> Option<PathBuf> {
     ];
     let found = candidates.iter().find(|d| d.is_dir()).cloned();
     if found.is_none() {
-        brick_provider_api::testing::skip("shared/samples/maas is absent beside the repository");
+        brick_provider_api::testing::skip_without_reference_data(
+            "shared/samples/maas is absent beside the repository",
+        );
     }
     found
 }
