@@ -4,7 +4,6 @@
 //!   evaluated (variables take their defaults, `brick_data` resources evaluate their body
 //!   with unknown `id` and `output = input`) and the values and diagnostics are snapshotted.
 //! - `tests/lang/validate/*.hcl`: each file is validated; the diagnostics are snapshotted.
-//! - `tests/lang/load/*.hcl`: loader diagnostics.
 //!
 //! To add a case, drop a file in and run `cargo insta review`.
 
