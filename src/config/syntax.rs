@@ -258,15 +258,40 @@ fn float_literal_end(b: &[u8], j: usize) -> Option<usize> {
 }
 
 /// hcl-edit reads integer literals as `u64` and refuses longer ones, but the language has
-/// arbitrary-precision numbers. Integer literals of 20 digits or more (outside strings,
-/// heredocs and comments) are rewritten to a float literal *of the same length* for the
-/// parser; spans stay valid, and the lowering reads the exact digits from the original text.
+/// arbitrary-precision numbers. Integer literals of 20 digits or more (in expressions,
+/// including the `${ }` and `%{ }` of quoted strings; not in string text, heredocs or
+/// comments) are rewritten to a float literal *of the same length* for the parser; spans stay
+/// valid, and the lowering reads the exact digits from the original text.
 fn patch_big_integers(text: &str) -> std::borrow::Cow<'_, str> {
+    /// Where the scanner is: string text, or an expression inside a string's `${ }`/`%{ }`
+    /// (with the braces opened in it so far). Outside any string is the empty stack.
+    enum In {
+        Text,
+        Interpolation(usize),
+    }
     let b = text.as_bytes();
     let mut out: Option<Vec<u8>> = None;
     let mut i = 0;
     let mut heredoc: Option<String> = None;
+    let mut stack: Vec<In> = Vec::new();
     while i < b.len() {
+        if let Some(In::Text) = stack.last() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' | b'\n' => {
+                    stack.pop();
+                    i += 1;
+                }
+                // `$${` and `%%{` are literal text.
+                b'$' | b'%' if b.get(i + 1) == Some(&b[i]) && b.get(i + 2) == Some(&b'{') => i += 3,
+                b'$' | b'%' if b.get(i + 1) == Some(&b'{') => {
+                    stack.push(In::Interpolation(0));
+                    i += 2;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
         if let Some(delim) = &heredoc {
             // Skip whole lines until the closing delimiter.
             let end = text[i..].find('\n').map(|n| i + n).unwrap_or(b.len());
@@ -294,24 +319,22 @@ fn patch_big_integers(text: &str) -> std::borrow::Cow<'_, str> {
                 continue;
             }
             b'"' => {
-                // Skip a quoted string, including nested strings inside `${ }`.
-                let mut depth = 0usize;
-                i += 1;
-                while i < b.len() {
-                    match b[i] {
-                        b'\\' => i += 1,
-                        b'{' if i > 0 && (b[i - 1] == b'$' || b[i - 1] == b'%') => depth += 1,
-                        b'{' if depth > 0 => depth += 1,
-                        b'}' if depth > 0 => depth -= 1,
-                        b'"' if depth == 0 => break,
-                        b'\n' => break,
-                        _ => {}
-                    }
-                    i += 1;
-                }
+                stack.push(In::Text);
                 i += 1;
                 continue;
             }
+            b'{' => {
+                if let Some(In::Interpolation(braces)) = stack.last_mut() {
+                    *braces += 1;
+                }
+            }
+            b'}' => match stack.last_mut() {
+                Some(In::Interpolation(0)) => {
+                    stack.pop();
+                }
+                Some(In::Interpolation(braces)) => *braces -= 1,
+                _ => {}
+            },
             b'<' if b.get(i + 1) == Some(&b'<') => {
                 let mut j = i + 2;
                 if b.get(j) == Some(&b'-') {
