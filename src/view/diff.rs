@@ -1102,6 +1102,28 @@ fn forces(replace: bool, opts: &Opts) -> String {
     }
 }
 
+/// `# (N unchanged KEYWORDs hidden)` on its own line, at `ind`.
+fn hidden_line(buf: &mut String, ind: usize, keyword: &str, count: usize, opts: &Opts) {
+    let _ = writeln!(
+        buf,
+        "{}{}{}",
+        indent(ind),
+        symbol(Act::NoOp, opts.style),
+        unchanged(keyword, count, opts)
+    );
+}
+
+/// The bracket that closes a collection or object at `ind`, with `-> null` when it is deleted.
+fn close_bracket(buf: &mut String, ind: usize, bracket: char, action: Act, opts: &Opts) {
+    let _ = write!(
+        buf,
+        "{}{}{bracket}{}",
+        indent(ind),
+        symbol(Act::NoOp, opts.style),
+        null_suffix(action, opts)
+    );
+}
+
 fn unchanged(keyword: &str, count: usize, opts: &Opts) -> String {
     let s = if count == 1 { "" } else { "s" };
     opts.style
@@ -1225,21 +1247,9 @@ impl Diff {
                     );
                 }
                 if hidden > 0 {
-                    let _ = writeln!(
-                        buf,
-                        "{}{}{}",
-                        indent(ind + 1),
-                        symbol(Act::NoOp, st),
-                        unchanged("attribute", hidden, opts)
-                    );
+                    hidden_line(&mut buf, ind + 1, "attribute", hidden, opts);
                 }
-                let _ = write!(
-                    buf,
-                    "{}{}}}{}",
-                    indent(ind),
-                    symbol(Act::NoOp, st),
-                    null_suffix(self.action, opts)
-                );
+                close_bracket(&mut buf, ind, '}', self.action, opts);
                 buf
             }
             Renderer::Map { elems } => {
@@ -1278,21 +1288,9 @@ impl Diff {
                     );
                 }
                 if hidden > 0 {
-                    let _ = writeln!(
-                        buf,
-                        "{}{}{}",
-                        indent(ind + 1),
-                        symbol(Act::NoOp, st),
-                        unchanged("element", hidden, opts)
-                    );
+                    hidden_line(&mut buf, ind + 1, "element", hidden, opts);
                 }
-                let _ = write!(
-                    buf,
-                    "{}{}}}{}",
-                    indent(ind),
-                    symbol(Act::NoOp, st),
-                    null_suffix(self.action, opts)
-                );
+                close_bracket(&mut buf, ind, '}', self.action, opts);
                 buf
             }
             Renderer::List { elems, context } => self.render_list(elems, *context, ind, opts),
@@ -1325,21 +1323,9 @@ impl Diff {
                     );
                 }
                 if hidden > 0 {
-                    let _ = writeln!(
-                        buf,
-                        "{}{}{}",
-                        indent(ind + 1),
-                        symbol(Act::NoOp, st),
-                        unchanged("element", hidden, opts)
-                    );
+                    hidden_line(&mut buf, ind + 1, "element", hidden, opts);
                 }
-                let _ = write!(
-                    buf,
-                    "{}{}]{}",
-                    indent(ind),
-                    symbol(Act::NoOp, st),
-                    null_suffix(self.action, opts)
-                );
+                close_bracket(&mut buf, ind, ']', self.action, opts);
                 buf
             }
             Renderer::Sensitive { .. } => format!(
@@ -1415,13 +1401,7 @@ impl Diff {
                     );
                 }
                 if hidden > 0 {
-                    let _ = writeln!(
-                        buf,
-                        "{}{}{}",
-                        indent(ind + 1),
-                        symbol(Act::NoOp, st),
-                        unchanged("attribute", hidden, opts)
-                    );
+                    hidden_line(&mut buf, ind + 1, "attribute", hidden, opts);
                 }
                 let mut unchanged_blocks = 0;
                 for (key, group) in &blocks.groups {
@@ -1594,13 +1574,7 @@ impl Diff {
             let mut o = eopts;
             if context {
                 if pending.len() > 1 {
-                    let _ = writeln!(
-                        buf,
-                        "{}{}{}",
-                        indent(ind + 1),
-                        symbol(Act::NoOp, st),
-                        unchanged("element", pending.len() - 1, &o)
-                    );
+                    hidden_line(&mut buf, ind + 1, "element", pending.len() - 1, &o);
                 }
                 if let Some(last) = pending.last() {
                     let _ = writeln!(
@@ -1630,21 +1604,9 @@ impl Diff {
             );
         }
         if !pending.is_empty() {
-            let _ = writeln!(
-                buf,
-                "{}{}{}",
-                indent(ind + 1),
-                symbol(Act::NoOp, st),
-                unchanged("element", pending.len(), opts)
-            );
+            hidden_line(&mut buf, ind + 1, "element", pending.len(), opts);
         }
-        let _ = write!(
-            buf,
-            "{}{}]{}",
-            indent(ind),
-            symbol(Act::NoOp, st),
-            null_suffix(self.action, opts)
-        );
+        close_bracket(&mut buf, ind, ']', self.action, opts);
         buf
     }
 
