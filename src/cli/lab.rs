@@ -126,18 +126,11 @@ async fn serve(ui: &Ui, addr: SocketAddr, sim: &SimArgs) -> u8 {
 
 /// Waits for Ctrl-C (or, on Unix, SIGTERM).
 async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
+    let mut interrupts = super::interrupts::Interrupts::install();
+    if !interrupts.next().await {
+        // No handler could be installed: Ctrl-C keeps its default action and ends the process.
+        std::future::pending::<()>().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Creates the work directory: `dir` (which must be absent or empty) or a new one under the
