@@ -122,7 +122,7 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     let dir = Dir::new(MAIN);
     let d = dir.path();
     let rf = k.brokers.min(3).to_string();
-    let var = |name: &str, v: &str| format!("-var={name}={v}");
+    let var = |name: &str, v: &str| format!("--var={name}={v}");
     let base = [var("prefix", &prefix), var("rf", &rf)];
     let args = |extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
@@ -174,22 +174,38 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
 
     // The ACL is there beside the other one, as the real CLI reads them.
     let acls = k.cli("acls", &["--list", "--topic", &format!("{prefix}-main")]);
-    assert!(acls.contains("User:reader") && acls.contains("User:other"), "{acls}");
+    assert!(
+        acls.contains("User:reader") && acls.contains("User:other"),
+        "{acls}"
+    );
 
     // Grow partitions and change the configuration in place.
     let o = run(&[
         "apply",
         "--auto-approve",
-        "-var=partitions=4",
-        "-var=retention=7200000",
+        "--var=partitions=4",
+        "--var=retention=7200000",
     ])
     .ok();
-    assert!(o.stdout.contains("0 added, 1 changed, 0 destroyed"), "{}", o.stdout);
-    let described = k.cli("topics", &["--describe", "--topic", &format!("{prefix}-main")]);
+    assert!(
+        o.stdout.contains("0 added, 1 changed, 0 destroyed"),
+        "{}",
+        o.stdout
+    );
+    let described = k.cli(
+        "topics",
+        &["--describe", "--topic", &format!("{prefix}-main")],
+    );
     assert!(described.contains("PartitionCount: 4"), "{described}");
     let configs = k.cli(
         "configs",
-        &["--describe", "--entity-type", "topics", "--entity-name", &format!("{prefix}-main")],
+        &[
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &format!("{prefix}-main"),
+        ],
     );
     assert!(configs.contains("retention.ms=7200000"), "{configs}");
 
@@ -208,16 +224,22 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     );
     k.cli(
         "topics",
-        &["--alter", "--topic", &format!("{prefix}-main"), "--partitions", "6"],
+        &[
+            "--alter",
+            "--topic",
+            &format!("{prefix}-main"),
+            "--partitions",
+            "6",
+        ],
     );
     // Six partitions now: four would be a decrease, refused at plan (never a recreate).
-    run(&["plan", "-var=partitions=4", "-var=retention=7200000"])
+    run(&["plan", "--var=partitions=4", "--var=retention=7200000"])
         .failed_with("Partitions cannot decrease");
     let o = run(&[
         "plan",
         "--detailed-exitcode",
-        "-var=partitions=6",
-        "-var=retention=7200000",
+        "--var=partitions=6",
+        "--var=retention=7200000",
     ]);
     assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
     assert!(
@@ -229,13 +251,19 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     run(&[
         "apply",
         "--auto-approve",
-        "-var=partitions=6",
-        "-var=retention=7200000",
+        "--var=partitions=6",
+        "--var=retention=7200000",
     ])
     .ok();
     let configs = k.cli(
         "configs",
-        &["--describe", "--entity-type", "topics", "--entity-name", &format!("{prefix}-main")],
+        &[
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &format!("{prefix}-main"),
+        ],
     );
     assert!(configs.contains("retention.ms=7200000"), "{configs}");
 
@@ -255,7 +283,7 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
         ],
     );
     std::fs::write(d.join("imported.hcl"), IMPORTED).unwrap();
-    let after = ["-var=partitions=6", "-var=retention=7200000"];
+    let after = ["--var=partitions=6", "--var=retention=7200000"];
     let mut import = vec!["import"];
     import.extend(after);
     let id = format!("{prefix}-imported");
@@ -276,7 +304,10 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
         "no topic of this run is left"
     );
     let acls = k.cli("acls", &["--list", "--topic", &format!("{prefix}-main")]);
-    assert!(acls.contains("User:other") && !acls.contains("User:reader"), "{acls}");
+    assert!(
+        acls.contains("User:other") && !acls.contains("User:reader"),
+        "{acls}"
+    );
     k.cli(
         "acls",
         &[

@@ -137,8 +137,8 @@ fn kafka_err(e: KafkaError) -> AdminError {
 }
 
 /// How long the create and delete batchers wait for more arrivals, and at most.
-const QUIET: Duration = Duration::from_millis(25);
-const MAX_WAIT: Duration = Duration::from_millis(1000);
+const QUIET: Duration = Duration::from_millis(50);
+const MAX_WAIT: Duration = Duration::from_millis(2000);
 /// Topics per CreateTopics request: Kafka sets no limit of its own; this keeps a request well
 /// under the broker's default 100 MiB socket.request.max.bytes even with long configs.
 const MAX_TOPICS_PER_REQUEST: usize = 5000;
