@@ -118,6 +118,8 @@ pub struct NewTopicSpec {
 /// The connection and the batchers.
 pub struct Client {
     pub admin: Arc<Admin>,
+    /// For the calls librdkafka lacks, made over [`crate::wire`].
+    pub settings: Settings,
     pub bootstrap: String,
     creates: Batcher<NewTopicSpec, Result<(), AdminError>>,
     deletes: Batcher<String, Result<(), AdminError>>,
@@ -163,6 +165,7 @@ impl Client {
         });
         Ok(Client {
             admin,
+            settings: settings.clone(),
             bootstrap: settings.bootstrap_servers.join(","),
             creates: Batcher::new(create, QUIET, MAX_WAIT, MAX_TOPICS_PER_REQUEST),
             deletes: Batcher::new(delete, QUIET, MAX_WAIT, MAX_TOPICS_PER_REQUEST),

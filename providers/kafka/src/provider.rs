@@ -13,7 +13,7 @@ use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
 
 use crate::checks;
 use crate::client::{CONNECT_TIMEOUT, Client, SASL_MECHANISMS, Settings};
-use crate::resources::{acl, topic};
+use crate::resources::{acl, quota, topic};
 use crate::value::str_attr;
 
 /// The environment variables that stand in for unset provider arguments (the names Terraform's
@@ -246,6 +246,7 @@ impl Provider for KafkaProvider {
         };
         s.resources.insert(topic::TYPE.to_string(), topic::schema());
         s.resources.insert(acl::TYPE.to_string(), acl::schema());
+        s.resources.insert(quota::TYPE.to_string(), quota::schema());
         s
     }
 
@@ -291,6 +292,7 @@ impl Provider for KafkaProvider {
         match type_name {
             topic::TYPE => topic::validate(config),
             acl::TYPE => acl::validate(config),
+            quota::TYPE => quota::validate(config),
             other => unknown_type(other),
         }
     }
@@ -299,6 +301,7 @@ impl Provider for KafkaProvider {
         match req.type_name {
             topic::TYPE => topic::plan(req.prior, req.proposed),
             acl::TYPE => acl::plan(req.prior, req.proposed),
+            quota::TYPE => quota::plan(req.prior, req.proposed),
             other => PlanResponse {
                 planned: Value::null_dynamic(),
                 requires_replace: Vec::new(),
@@ -320,6 +323,7 @@ impl Provider for KafkaProvider {
         match req.type_name {
             topic::TYPE => topic::apply(&ctx.client, req.prior, req.planned).await,
             acl::TYPE => acl::apply(&ctx.client, req.prior, req.planned).await,
+            quota::TYPE => quota::apply(&ctx, req.prior, req.planned).await,
             other => ApplyResponse {
                 new_state: req.prior.clone(),
                 diagnostics: unknown_type(other),
@@ -335,6 +339,7 @@ impl Provider for KafkaProvider {
                 .pop()
                 .unwrap_or(Ok(None)),
             acl::TYPE => acl::read(&ctx.client, req.current).await,
+            quota::TYPE => quota::read(&ctx, req.current).await,
             other => Err(unknown_type(other)),
         }
     }
@@ -375,6 +380,7 @@ impl Provider for KafkaProvider {
         let state = match type_name {
             topic::TYPE => topic::import(&ctx.client, id).await?,
             acl::TYPE => acl::import(&ctx.client, id).await?,
+            quota::TYPE => quota::import(&ctx, id).await?,
             other => return Err(unknown_type(other)),
         };
         Ok(vec![ImportedResource {

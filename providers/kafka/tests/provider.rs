@@ -1,5 +1,5 @@
 //! The kafka provider against the real Kafka peer (`tests/peers/up.sh kafka`): the conformance
-//! suite for `kafka_topic` and `kafka_acl`, the batching of concurrent creates into one
+//! suite for `kafka_topic`, `kafka_acl` and `kafka_quota`, the batching of concurrent creates into one
 //! CreateTopics request, broker defaults never read as the topic's own, the plan checks with the
 //! cluster's real broker count, and a clear error for an unreachable cluster. Skipped, with a
 //! visible line, when `KAFKA_BOOTSTRAP` is not set.
@@ -14,7 +14,7 @@ use brick_provider_api::schema::Block;
 use brick_provider_api::{Number, Provider, Type, Value};
 use brick_provider_kafka::KafkaProvider;
 use brick_provider_kafka::checks::Planned;
-use brick_provider_kafka::resources::{acl, topic};
+use brick_provider_kafka::resources::{acl, quota, topic};
 
 fn bootstrap() -> Option<String> {
     match std::env::var("KAFKA_BOOTSTRAP") {
@@ -107,6 +107,16 @@ async fn the_kafka_provider_keeps_the_provider_contract() {
             ],
         )
     };
+    let quota_cfg = |config: &[(&str, &str)]| {
+        conform(
+            &quota::schema().block,
+            vec![
+                ("entity_name", Value::string(&name)),
+                ("entity_type", Value::string("user")),
+                ("config", strings(config)),
+            ],
+        )
+    };
     assert_conforms(
         &p,
         &[
@@ -123,6 +133,12 @@ async fn the_kafka_provider_keeps_the_provider_contract() {
             .import_id_attr("name"),
             Fixture::new(acl::TYPE, acl_cfg("Read"))
                 .updated(acl_cfg("Write"))
+                .import_id_attr("id"),
+            Fixture::new(quota::TYPE, quota_cfg(&[("producer_byte_rate", "1048576")]))
+                .updated(quota_cfg(&[
+                    ("producer_byte_rate", "2097152"),
+                    ("consumer_byte_rate", "1024"),
+                ]))
                 .import_id_attr("id"),
         ],
     )
