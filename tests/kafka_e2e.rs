@@ -2,7 +2,8 @@
 //! 1,000 topics in one apply, grows partitions and changes configuration in place, sees changes
 //! made with the real Kafka CLI (`kafka-configs.sh --alter`, `kafka-topics.sh --alter
 //! --partitions`) as drift, refuses a partition decrease, imports a topic the CLI made, adds an
-//! ACL beside one the CLI made without touching it, and destroys it all. A no-op plan right after
+//! ACL beside one the CLI made without touching it, sets a quota the CLI reads back, and
+//! destroys it all. A no-op plan right after
 //! apply exits 0: no broker default shows as a difference. Skipped, with a visible line, without
 //! `KAFKA_BOOTSTRAP` and `KAFKA_BIN` (the CLI).
 
@@ -94,6 +95,15 @@ resource "kafka_acl" "read_main" {
   acl_operation       = "Read"
   acl_permission_type = "Allow"
 }
+
+resource "kafka_quota" "reader" {
+  entity_name = "${var.prefix}-reader"
+  entity_type = "user"
+  config = {
+    "producer_byte_rate" = "1048576"
+    "consumer_byte_rate" = "2097152"
+  }
+}
 "#;
 
 const IMPORTED: &str = r#"
@@ -149,12 +159,12 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
         ],
     );
 
-    // 1,000 topics (and one more, and an ACL) in one apply.
+    // 1,000 topics (and one more, an ACL and a quota) in one apply.
     let t0 = std::time::Instant::now();
     let o = run(&["apply", "--auto-approve", "--parallelism=1000"]).ok();
-    eprintln!("apply of 1,002 objects: {:?}", t0.elapsed());
+    eprintln!("apply of 1,003 objects: {:?}", t0.elapsed());
     assert!(
-        o.stdout.contains("1002 added"),
+        o.stdout.contains("1003 added"),
         "{}\n{}",
         o.stdout,
         o.stderr
@@ -169,7 +179,7 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     // A no-op plan right after apply: no broker default shows as a difference.
     let t0 = std::time::Instant::now();
     let o = run(&["plan", "--detailed-exitcode"]);
-    eprintln!("no-op plan over 1,002 objects: {:?}", t0.elapsed());
+    eprintln!("no-op plan over 1,003 objects: {:?}", t0.elapsed());
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
 
     // The ACL is there beside the other one, as the real CLI reads them.
@@ -177,6 +187,23 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     assert!(
         acls.contains("User:reader") && acls.contains("User:other"),
         "{acls}"
+    );
+    // The quota, as the real CLI reads it.
+    let reader = format!("{prefix}-reader");
+    let quotas = k.cli(
+        "configs",
+        &[
+            "--describe",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            &reader,
+        ],
+    );
+    assert!(
+        quotas.contains("producer_byte_rate=1048576")
+            && quotas.contains("consumer_byte_rate=2097152"),
+        "{quotas}"
     );
 
     // Grow partitions and change the configuration in place.
@@ -308,6 +335,17 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
         acls.contains("User:other") && !acls.contains("User:reader"),
         "{acls}"
     );
+    let quotas = k.cli(
+        "configs",
+        &[
+            "--describe",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            &reader,
+        ],
+    );
+    assert!(!quotas.contains("byte_rate"), "{quotas}");
     k.cli(
         "acls",
         &[
