@@ -1,6 +1,6 @@
 //! The `kafka` provider: any Kafka cluster through the Admin API (rdkafka with its bundled
-//! librdkafka). Resources `kafka_topic`, `kafka_acl` and `kafka_quota` (over [`wire`]: librdkafka
-//! has no client-quota API); provider-level plan checks.
+//! librdkafka). Resources `kafka_topic`, `kafka_acl` and `kafka_quota`; provider-level plan
+//! checks. What librdkafka lacks (client quotas, partition reassignments) goes over [`wire`].
 //!
 //! Unsafe code is denied except in [`ffi`], the small wrapper of the librdkafka calls rdkafka
 //! has no safe API for (its header says why it is allowed there).
@@ -11,6 +11,7 @@ pub mod checks;
 pub mod client;
 pub mod ffi;
 pub mod provider;
+pub mod reassign;
 pub mod resources;
 pub mod value;
 pub mod wire;

@@ -321,7 +321,7 @@ impl Provider for KafkaProvider {
             }
         };
         match req.type_name {
-            topic::TYPE => topic::apply(&ctx.client, req.prior, req.planned).await,
+            topic::TYPE => topic::apply(&ctx.client, req.prior, req.planned, req.progress).await,
             acl::TYPE => acl::apply(&ctx.client, req.prior, req.planned).await,
             quota::TYPE => quota::apply(&ctx, req.prior, req.planned).await,
             other => ApplyResponse {

@@ -1,5 +1,6 @@
-//! A small Kafka connection of brick's own, for the admin APIs librdkafka lacks (client quotas:
-//! DescribeClientQuotas and AlterClientQuotas, KIP-546). The messages are `kafka-protocol`'s,
+//! A small Kafka connection of brick's own, for the admin APIs librdkafka lacks: client quotas
+//! (DescribeClientQuotas and AlterClientQuotas, KIP-546) and partition reassignments
+//! (AlterPartitionReassignments and ListPartitionReassignments, KIP-455). The messages are `kafka-protocol`'s,
 //! generated from Kafka's own message schemas; this module only frames them over TCP, with TLS
 //! (OpenSSL, as librdkafka) and SASL (PLAIN, SCRAM-SHA-256/512) as the provider is configured.
 //! Blocking: callers run it on a blocking thread.

@@ -310,3 +310,82 @@ async fn an_unreachable_cluster_is_a_clear_error_within_seconds() {
     assert_eq!(d[0].code, "brick::kafka::unreachable", "{d:?}");
     assert!(d[0].detail.contains("127.0.0.1:1"));
 }
+
+/// Remembers the progress lines an apply reports.
+#[derive(Default)]
+struct Lines(std::sync::Mutex<Vec<String>>);
+impl brick_provider_api::provider::Progress for Lines {
+    fn report(&self, status: &str) {
+        self.0.lock().unwrap().push(status.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_factor_change_is_a_reassignment_in_place_with_progress() {
+    let Some(b) = bootstrap() else { return };
+    let brokers: i64 = std::env::var("KAFKA_BROKERS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1);
+    if brokers < 3 {
+        brick_provider_api::testing::skip(
+            "one broker — run KAFKA_BROKERS=3 tests/peers/up.sh kafka",
+        );
+        return;
+    }
+    let p = provider(&b).await;
+    let name = unique("brick-rf");
+    let null = Value::null(topic::schema().block.value_type());
+    let one = plan_apply(&p, topic::TYPE, &null, &topic_cfg(&name, 4, 1, &[])).await;
+    for (from, to, rf) in [
+        (&one, topic_cfg(&name, 4, 3, &[]), 3),
+        (&one, topic_cfg(&name, 4, 2, &[]), 2),
+    ] {
+        let prior = p
+            .read_resource(ReadRequest {
+                type_name: topic::TYPE,
+                current: from,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let plan = p
+            .plan_resource(PlanRequest {
+                type_name: topic::TYPE,
+                prior: &prior,
+                proposed: &to,
+            })
+            .await;
+        assert!(plan.requires_replace.is_empty() && plan.diagnostics.is_empty());
+        let lines = Lines::default();
+        let r = p
+            .apply_resource(ApplyRequest {
+                type_name: topic::TYPE,
+                prior: &prior,
+                planned: &plan.planned,
+                progress: &lines,
+            })
+            .await;
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        let seen = lines.0.lock().unwrap().clone();
+        assert!(
+            seen.last().is_some_and(|l| l.contains("4 of 4 done")),
+            "{seen:?}"
+        );
+        let read = p
+            .read_resource(ReadRequest {
+                type_name: topic::TYPE,
+                current: &r.new_state,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            read.get("replication_factor"),
+            Some(&n(rf)),
+            "read back after {rf}"
+        );
+        assert_eq!(read.get("partitions"), Some(&n(4)));
+    }
+    plan_apply(&p, topic::TYPE, &one, &Value::null(one.ty())).await;
+}
