@@ -72,9 +72,11 @@ impl Ui {
         let _ = o.flush();
     }
 
-    /// Renders diagnostics on stderr, Terraform-style, with the source line; returns whether
-    /// any is an error.
+    /// Renders diagnostics on stderr, Terraform-style, with the source line (one problem met by
+    /// several resources once, naming them); returns whether any is an error.
     pub fn diagnostics(&self, diags: &[Diagnostic], files: &[SourceFile]) -> bool {
+        let merged = super::dedup::merge_repeated(diags);
+        let diags = &merged[..];
         if self.json != JsonDiagnostics::Off {
             let now = SystemClock.now_rfc3339();
             for d in diags {

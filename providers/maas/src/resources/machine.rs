@@ -897,27 +897,14 @@ async fn sync_tags(
 ) -> Result<(), Diagnostic> {
     let c = &ctx.client;
     for t in want.iter().filter(|t| !have.contains(t)) {
-        match c.get(&format!("tags/{t}/"), &[]).await {
+        match crate::resources::tag::create(c, t, &[("name", t.clone())]).await {
             Ok(_) => {}
-            Err(MaasError::NotFound { .. }) => {
-                match c.post("tags/", None, &[("name", t.clone())]).await {
-                    Ok(_) => {}
-                    // Created concurrently (or by a retried request): fine.
-                    Err(MaasError::BadRequest { message, .. })
-                        if message.contains("already exists") => {}
-                    Err(e) => {
-                        return Err(maas_diag(
-                            "Cannot create tag",
-                            &format!("creating tag {t}"),
-                            &e,
-                        ));
-                    }
-                }
-            }
+            // There already, or created concurrently: either way the machine can have it.
+            Err(MaasError::BadRequest { message, .. }) if message.contains("already exists") => {}
             Err(e) => {
                 return Err(maas_diag(
-                    "Cannot read tag",
-                    &format!("reading tag {t}"),
+                    "Cannot create tag",
+                    &format!("creating tag {t}"),
                     &e,
                 ));
             }
