@@ -161,19 +161,24 @@ pub struct ConnectOptions {
     pub keyring: Option<PathBuf>,
     /// The client's name without the `client.` prefix (`admin` when `None`).
     pub user: Option<String>,
-    /// Seconds before connecting or a monitor command gives up (librados waits forever by
+    /// Seconds before connecting gives up (`client_mount_timeout`; librados waits 300 s by
     /// default when no monitor answers).
     pub timeout_secs: u32,
+    /// Seconds before a monitor or OSD operation gives up (`rados_mon_op_timeout`,
+    /// `rados_osd_op_timeout`; librados waits forever by default).
+    pub op_timeout_secs: u32,
 }
 
 impl ConnectOptions {
-    /// Options for `conf` with the admin user and a 30-second timeout.
+    /// Options for `conf` with the admin user, a 10-second connect timeout and 30-second
+    /// operation timeouts.
     pub fn new(conf: impl AsRef<Path>) -> ConnectOptions {
         ConnectOptions {
             conf: conf.as_ref().to_path_buf(),
             keyring: None,
             user: None,
-            timeout_secs: 30,
+            timeout_secs: 10,
+            op_timeout_secs: 30,
         }
     }
 }
@@ -249,9 +254,10 @@ impl Rados {
         if let Some(keyring) = &opts.keyring {
             rados.conf_set("keyring", &keyring.to_string_lossy())?;
         }
-        let timeout = opts.timeout_secs.to_string();
-        rados.conf_set("client_mount_timeout", &timeout)?;
-        rados.conf_set("rados_mon_op_timeout", &timeout)?;
+        rados.conf_set("client_mount_timeout", &opts.timeout_secs.to_string())?;
+        let op_timeout = opts.op_timeout_secs.to_string();
+        rados.conf_set("rados_mon_op_timeout", &op_timeout)?;
+        rados.conf_set("rados_osd_op_timeout", &op_timeout)?;
         // SAFETY: handle was created and configured above.
         let rc = unsafe { (rados.api.connect)(rados.handle) };
         check(
