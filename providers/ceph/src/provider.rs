@@ -13,7 +13,7 @@ use brick_provider_api::schema::{Attribute, Block, ProviderSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
 use serde_json::Value as Json;
 
-use crate::convert::{rados_diag, str_attr};
+use crate::convert::{ENOENT, ETIMEDOUT, rados_diag, str_attr};
 use crate::rados::{ConnectOptions, MonReply, Rados, RadosError};
 use crate::resources::{pool, status};
 
@@ -110,6 +110,44 @@ pub fn connect_options(config: &Value) -> ConnectOptions {
     opts
 }
 
+/// Why configure could not connect, in the user's terms.
+fn connect_diag(
+    config: &Value,
+    conf: &std::path::Path,
+    user: &str,
+    timeout: u32,
+    e: &RadosError,
+) -> Diagnostic {
+    let summary = "Cannot connect to Ceph";
+    let from_block = str_attr(config, "config_file").is_some();
+    let at = |d: Diagnostic, attr: &str| if from_block { d.at([attr]) } else { d };
+    match e.errno() {
+        Some(ENOENT) => at(
+            Diagnostic::error(
+                "brick::ceph::config",
+                summary,
+                format!("The Ceph configuration file {} does not exist.", conf.display()),
+            ),
+            "config_file",
+        )
+        .with_help("Set config_file (or CEPH_CONF) to the cluster's ceph.conf."),
+        Some(ETIMEDOUT) => Diagnostic::error(
+            "brick::ceph::unreachable",
+            summary,
+            format!(
+                "No monitor of the cluster in {} answered within {timeout} s.",
+                conf.display()
+            ),
+        )
+        .with_help("Check `mon host` in that file and that the monitors are running and reachable from here."),
+        _ => rados_diag(
+            summary,
+            &format!("connecting to the cluster of {} as client.{user}", conf.display()),
+            e,
+        ),
+    }
+}
+
 #[async_trait]
 impl Provider for CephProvider {
     fn name(&self) -> &str {
@@ -131,6 +169,7 @@ impl Provider for CephProvider {
         let opts = connect_options(config);
         let conf = opts.conf.clone();
         let user = opts.user.clone().unwrap_or_else(|| "admin".into());
+        let timeout = opts.timeout_secs;
         let connected = tokio::task::spawn_blocking(move || Rados::connect(&opts))
             .await
             .expect("connecting does not panic");
@@ -142,20 +181,7 @@ impl Provider for CephProvider {
                 }));
                 Vec::new()
             }
-            Err(e) => {
-                let doing = format!(
-                    "connecting to the cluster of {} as client.{user}",
-                    conf.display()
-                );
-                let mut d = rados_diag("Cannot connect to Ceph", &doing, &e);
-                if e.errno() == Some(crate::convert::ENOENT) {
-                    d = d.at(["config_file"]).with_help(format!(
-                        "{} does not exist: set config_file (or CEPH_CONF) to the cluster's ceph.conf.",
-                        conf.display()
-                    ));
-                }
-                vec![d]
-            }
+            Err(e) => vec![connect_diag(config, &conf, &user, timeout, &e)],
         }
     }
 

@@ -33,6 +33,7 @@ pub enum RadosError {
     },
     /// A librados call returned a negative errno.
     #[error("{call} failed: {message} (errno {errno}){}", detail_suffix(.detail))]
+    // message: the errno's description without Rust's " (os error N)" suffix.
     Call {
         /// The librados function or monitor command that failed.
         call: String,
@@ -222,9 +223,18 @@ fn check(call: &str, rc: c_int, detail: String) -> Result<(), RadosError> {
     Err(RadosError::Call {
         call: call.to_string(),
         errno,
-        message: std::io::Error::from_raw_os_error(errno).to_string(),
+        message: errno_text(errno),
         detail,
     })
+}
+
+/// The C library's description of an errno ("Connection timed out").
+fn errno_text(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }
 
 impl Rados {
@@ -260,11 +270,7 @@ impl Rados {
         rados.conf_set("rados_osd_op_timeout", &op_timeout)?;
         // SAFETY: handle was created and configured above.
         let rc = unsafe { (rados.api.connect)(rados.handle) };
-        check(
-            "rados_connect",
-            rc,
-            format!("connecting with {}", opts.conf.display()),
-        )?;
+        check("rados_connect", rc, String::new())?;
         Ok(rados)
     }
 
