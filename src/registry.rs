@@ -11,7 +11,7 @@ use crate::plan::providers::ProviderSet;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick", "maas"]
+    &["brick", "k8s", "maas"]
 }
 
 /// A new, unconfigured instance of provider type `type_name`.
@@ -19,6 +19,7 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
     match type_name {
         "brick" | "terraform" => Some(Arc::new(BrickProvider::new(ids.clone()))),
         "maas" => Some(Arc::new(brick_provider_maas::MaasProvider::default())),
+        "k8s" => Some(Arc::new(brick_provider_k8s::K8sProvider::default())),
         _ => None,
     }
 }
