@@ -283,8 +283,9 @@ impl Context {
         // configuration's shape, as in Terraform. The checks only read the configuration,
         // so they run beside the building of planning's input.
         let (checked, (engine, diags, files)) = std::thread::scope(|s| {
-            let checks =
-                (!lenient).then(|| s.spawn(|| super::validate::check_offline(&config, &self.ids)));
+            let checks = (!lenient).then(|| {
+                s.spawn(|| super::validate::check_offline(&config, &self.ids, &*self.env()))
+            });
             let built = self.engine_input(&config, variables);
             let checked = checks
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))

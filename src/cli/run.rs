@@ -136,7 +136,11 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     if let Some(config) = &config
         && !crate::diag::has_errors(&diags)
     {
-        diags.extend(super::validate::check_offline(config, &ctx.ids));
+        diags.extend(super::validate::check_offline(
+            config,
+            &ctx.ids,
+            &*ctx.env(),
+        ));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
