@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod eval;
+pub mod event;
 pub mod graph;
 pub mod plan;
 pub mod registry;

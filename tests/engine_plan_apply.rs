@@ -9,12 +9,12 @@ use brick::apply::memory::MemoryState;
 use brick::apply::{ApplyOptions, Cancel, apply};
 use brick::builtin::BrickProvider;
 use brick::eval::{Reference, Scope};
+use brick::event::{CollectEvents, Event, NoEvents};
 use brick::plan::address::{InstanceKey, ResourceAddr, Target};
 use brick::plan::input::*;
 use brick::plan::model::{Action, ActionReason, Plan, PlanMode, PriorState};
 use brick::plan::providers::ProviderSet;
 use brick::plan::{Options, plan};
-use brick::view::event::{CollectEvents, Event, NoEvents};
 use brick_provider_api::fake::FakeProvider;
 use brick_provider_api::{Type, Value};
 

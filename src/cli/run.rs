@@ -17,10 +17,10 @@ use super::statefile::{JournalSink, addr_to_state, object_to_state, provider_add
 use crate::apply::{ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
+use crate::event::{Event, EventSink, NoEvents};
 use crate::plan::address::{InstanceAddr, Target};
 use crate::plan::model::{Plan, PlanMode, PriorState};
 use crate::plan::{Options, plan};
-use crate::view::event::{Event, EventSink, NoEvents};
 use crate::view::lines::{JsonView, LineView, LiveView};
 
 fn parse_targets(ctx: &Context, flag: &str, texts: &[String]) -> Option<Vec<Target>> {

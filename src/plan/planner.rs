@@ -23,8 +23,8 @@ use super::input::{Configuration, Expansion, IgnoreChanges, ResourceConfig};
 use super::model::*;
 use super::providers::ProviderSet;
 use super::scope::{InstanceScope, SelfScope, Shape, Working, unknown_resource};
+use crate::event::{Event, EventSink};
 use crate::graph::{ConfigGraph, Node};
-use crate::view::event::{Event, EventSink};
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug)]
