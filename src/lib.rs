@@ -16,4 +16,6 @@ pub mod event;
 pub mod graph;
 pub mod plan;
 pub mod registry;
+pub mod statefile;
+pub mod validate;
 pub mod view;
