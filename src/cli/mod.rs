@@ -12,8 +12,6 @@ mod interrupts;
 pub mod lab;
 mod run;
 mod state_cmd;
-pub mod statefile;
-pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
