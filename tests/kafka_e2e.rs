@@ -67,6 +67,7 @@ variable "n" { default = 1000 }
 variable "rf" { default = 1 }
 variable "partitions" { default = 2 }
 variable "retention" { default = "3600000" }
+variable "isr" { default = "1" }
 
 provider "kafka" {}
 
@@ -83,7 +84,7 @@ resource "kafka_topic" "main" {
   replication_factor = var.rf
   config = {
     "retention.ms"        = var.retention
-    "min.insync.replicas" = "1"
+    "min.insync.replicas" = var.isr
   }
 }
 
@@ -134,9 +135,11 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     let rf = k.brokers.min(3).to_string();
     let var = |name: &str, v: &str| format!("--var={name}={v}");
     let base = [var("prefix", &prefix), var("rf", &rf)];
+    // The subcommand, the run's variables, then the step's own (a later --var wins).
     let args = |extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut a: Vec<String> = extra[..1].iter().map(|s| s.to_string()).collect();
         a.extend(base.iter().cloned());
+        a.extend(extra[1..].iter().map(|s| s.to_string()));
         a
     };
     let run = |extra: &[&str]| {
@@ -158,6 +161,13 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
             &format!("{prefix}-main"),
         ],
     );
+
+    // Impossible plans are refused as a whole, at the resource's line, before anything changes.
+    let too_many = (k.brokers + 1).to_string();
+    let o = run(&["plan", &var("rf", &too_many)])
+        .failed_with("Replication factor above the number of brokers");
+    assert!(o.stderr.contains("main.hcl:"), "{}", o.stderr);
+    run(&["plan", "--var=isr=5"]).failed_with("min.insync.replicas above the replication factor");
 
     // 1,000 topics (and one more, an ACL and a quota) in one apply.
     let t0 = std::time::Instant::now();

@@ -6,7 +6,8 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, ImportedResource, PlanRequest,
+    PlanResponse, PlannedChange, ReadRequest,
 };
 use brick_provider_api::schema::{Attribute, Block, ProviderSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
@@ -216,13 +217,6 @@ impl KafkaProvider {
         }
         if d.is_empty() { Ok(s) } else { Err(d) }
     }
-
-    /// The provider-level checks over every planned change (see [`checks`]); the broker count
-    /// comes from the cluster's metadata.
-    pub fn check_changes(&self, changes: &[checks::Planned<'_>]) -> Vec<(usize, Diagnostic)> {
-        let brokers = self.ctx().ok().map(|c| c.brokers.len()).filter(|n| *n > 0);
-        checks::check(changes, brokers)
-    }
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
@@ -387,6 +381,37 @@ impl Provider for KafkaProvider {
             type_name: type_name.to_string(),
             state,
         }])
+    }
+
+    /// The checks of [`checks`] over the whole plan; the broker count is read from the cluster's
+    /// metadata now (the one configure read when that fails).
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        let Ok(ctx) = self.ctx() else {
+            return Vec::new();
+        };
+        if !changes.iter().any(|c| c.type_name == topic::TYPE) {
+            return Vec::new();
+        }
+        let brokers = match ctx.client.brokers().await {
+            Ok(b) => b.len(),
+            Err(_) => ctx.brokers.len(),
+        };
+        let planned: Vec<checks::Planned> = changes
+            .iter()
+            .map(|c| checks::Planned {
+                address: c.address,
+                type_name: c.type_name,
+                planned: c.planned,
+                changing: matches!(
+                    c.action,
+                    ChangeAction::Create | ChangeAction::Update | ChangeAction::Replace
+                ),
+            })
+            .collect();
+        checks::check(&planned, Some(brokers).filter(|n| *n > 0))
+            .into_iter()
+            .map(|(change, diagnostic)| ChangeDiagnostic { change, diagnostic })
+            .collect()
     }
 
     async fn read_data_source(

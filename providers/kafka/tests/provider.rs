@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brick_provider_api::conformance::{Fixture, assert_conforms};
-use brick_provider_api::provider::{ApplyRequest, NoProgress, PlanRequest, ReadRequest};
+use brick_provider_api::provider::{
+    ApplyRequest, ChangeAction, NoProgress, PlanRequest, PlannedChange, ReadRequest,
+};
 use brick_provider_api::schema::Block;
 use brick_provider_api::{Number, Provider, Type, Value};
 use brick_provider_kafka::KafkaProvider;
-use brick_provider_kafka::checks::Planned;
 use brick_provider_kafka::resources::{acl, quota, topic};
 
 fn bootstrap() -> Option<String> {
@@ -272,23 +273,30 @@ async fn the_plan_checks_use_the_clusters_real_broker_count() {
     let p = provider(&b).await;
     let fits = topic_cfg("fits", 1, brokers, &[]);
     let too_many = topic_cfg("too-many", 1, brokers + 1, &[]);
-    let found = p.check_changes(&[
-        Planned {
-            address: "kafka_topic.fits",
-            type_name: topic::TYPE,
-            planned: &fits,
-        },
-        Planned {
-            address: "kafka_topic.too_many",
-            type_name: topic::TYPE,
-            planned: &too_many,
-        },
-    ]);
+    let null = Value::null_dynamic();
+    let found = p
+        .check_plan(&[
+            PlannedChange {
+                address: "kafka_topic.fits",
+                type_name: topic::TYPE,
+                action: ChangeAction::Create,
+                prior: &null,
+                planned: &fits,
+            },
+            PlannedChange {
+                address: "kafka_topic.too_many",
+                type_name: topic::TYPE,
+                action: ChangeAction::Create,
+                prior: &null,
+                planned: &too_many,
+            },
+        ])
+        .await;
     assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, 1);
+    assert_eq!(found[0].change, 1);
     assert!(
         found[0]
-            .1
+            .diagnostic
             .detail
             .contains(&format!("the cluster has {brokers} broker(s)"))
     );
