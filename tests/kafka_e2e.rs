@@ -166,7 +166,7 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     let too_many = (k.brokers + 1).to_string();
     let o = run(&["plan", &var("rf", &too_many)])
         .failed_with("Replication factor above the number of brokers");
-    assert!(o.stderr.contains("main.hcl:"), "{}", o.stderr);
+    assert!(o.stderr.contains("on main.hcl line"), "{}", o.stderr);
     run(&["plan", "--var=isr=5"]).failed_with("min.insync.replicas above the replication factor");
 
     // 1,000 topics (and one more, an ACL and a quota) in one apply.
