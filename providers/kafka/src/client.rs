@@ -230,7 +230,7 @@ impl Client {
 
     /// The broker ids, within [`CONNECT_TIMEOUT`]: the provider's first call.
     pub async fn brokers(&self) -> Result<Vec<i32>, AdminError> {
-        metadata_of(&self.admin, Some("__brick_probe"), CONNECT_TIMEOUT)
+        metadata_of(&self.admin, None, CONNECT_TIMEOUT)
             .await
             .map(|(b, _)| b)
     }
