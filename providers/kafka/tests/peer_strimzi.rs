@@ -1,7 +1,7 @@
 //! Smoke tests of the strimzi peer (`tests/peers/up.sh strimzi`): Strimzi's real KafkaTopic CRD in
 //! the k8s peer and the project's Topic Operator stand-in making the real Kafka follow it. Driven
 //! by third-party clients only: `kubectl` ($KUBECTL) writes the KafkaTopic and reads its status,
-//! Kafka's own `kafka-topics.sh` ($KAFKA_TOPICS_SH) describes the topic. Skipped, with a visible
+//! Kafka's own `kafka-topics.sh` (in $KAFKA_BIN) describes the topic. Skipped, with a visible
 //! line, without the peer; skipped with a message even under BRICK_TEST_STRICT when Strimzi's
 //! manifests (reference data beside the repository) are absent, as the peer then says.
 
@@ -38,7 +38,7 @@ fn peer() -> Option<Peer> {
         var("BRICK_PEERS_KUBECONFIG"),
         var("STRIMZI_NAMESPACE"),
         var("STRIMZI_CLUSTER"),
-        var("KAFKA_TOPICS_SH"),
+        var("KAFKA_BIN").map(|d| format!("{d}/kafka-topics.sh")),
         var("KAFKA_BOOTSTRAP"),
     )
     else {
