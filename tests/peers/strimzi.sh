@@ -68,7 +68,9 @@ strimzi_start() {
     log_tail "$dir/install.log"
     die "strimzi: the CRDs were not established"
   }
-  "$kubectl" create namespace "$STRIMZI_NS" >>"$dir/install.log" 2>&1 || {
+  # Idempotent: the k8s peer may have outlived an earlier strimzi peer.
+  "$kubectl" create namespace "$STRIMZI_NS" --dry-run=client -o yaml 2>>"$dir/install.log" |
+    "$kubectl" apply -f - >>"$dir/install.log" 2>&1 || {
     log_tail "$dir/install.log"
     die "strimzi: could not create namespace $STRIMZI_NS"
   }

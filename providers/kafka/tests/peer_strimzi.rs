@@ -215,7 +215,12 @@ fn a_kafka_topic_created_with_kubectl_becomes_a_real_topic_and_ready() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let out = p.describe(&name);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        // TopicCommand prints its error on stdout (and, with a logger, the exception on stderr).
+        let err = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         if !out.status.success() && err.contains("does not exist") {
             break;
         }
