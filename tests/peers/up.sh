@@ -30,7 +30,7 @@ for a in "$@"; do
   case $a in
   ceph | kafka | k8s | strimzi | rook) want+=("$a") ;;
   -h | --help)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *) die "unknown peer '$a' (expected ceph, kafka, k8s, strimzi or rook)" ;;
