@@ -286,7 +286,7 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
         return 1;
     };
     if args.json {
-        let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
+        let j = crate::view::json::plan_json_masked(&p, &prior, &loaded.engine);
         drop(prior);
         ctx.ui.out_json(&j);
     } else {
@@ -331,8 +331,11 @@ pub async fn drift_cmd(ctx: &Context, args: &PlanArgs) -> u8 {
     // Every managed object recorded was refreshed, unless the check was narrowed.
     let checked = (args.target.is_empty() && args.exclude.is_empty()).then_some(managed);
     if args.json {
-        ctx.ui
-            .out_json(&crate::view::json::plan_json(&p, &prior, &loaded.engine));
+        ctx.ui.out_json(&crate::view::json::plan_json_masked(
+            &p,
+            &prior,
+            &loaded.engine,
+        ));
     } else {
         ctx.ui
             .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
@@ -547,7 +550,7 @@ pub async fn apply_cmd(
         }
         if args.json {
             let prior = prior_of(&locked.state, &loaded.providers);
-            let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
+            let j = crate::view::json::plan_json_masked(&p, &prior, &loaded.engine);
             ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": "Plan", "type": "planned_changes", "plan": j})));
         } else {
             ctx.ui
