@@ -6,6 +6,7 @@
 
 mod common;
 pub mod console;
+mod files;
 pub mod fmt;
 mod interrupts;
 pub mod lab;

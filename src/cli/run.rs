@@ -282,6 +282,22 @@ async fn plan_to_show(
 }
 
 pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
+    // Refused before planning: a plan written over the state (or through a link) destroys
+    // what it lands on.
+    if let Some(path) = &out
+        && let Some(why) = super::files::refuse_plan_path(path, &ctx.store())
+    {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::plan_out_refused",
+                "Refusing to write the plan there",
+                why,
+            )
+            .help("Save the plan to a file of its own, e.g. `brick plan --out brick.plan`.")],
+            &[],
+        );
+        return 1;
+    }
     let Some((loaded, p, prior, _)) = plan_to_show(ctx, args, "plan").await else {
         return 1;
     };
@@ -358,16 +374,19 @@ fn drift_verdict(p: &Plan, checked: Option<usize>) -> String {
     )
 }
 
-/// Writes a saved plan: its JSON encoding and a newline.
+/// Writes a saved plan: its JSON encoding and a newline, readable by its owner only (it
+/// holds the variables' values, secrets included), atomically and never through a link.
 fn write_plan_file(path: &Path, p: &Plan) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(path)?);
-    serde_json::to_writer(&mut w, p).map_err(std::io::Error::other)?;
-    w.write_all(b"\n")?;
-    w.flush()
+    super::files::write_private(path, |w| {
+        serde_json::to_writer(&mut *w, p).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }
 
 fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match super::files::read_bounded(path, super::files::MAX_DOCUMENT_BYTES)
+        .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+    {
         Ok(t) => t,
         Err(e) => {
             ctx.ui.error_line(&format!(
