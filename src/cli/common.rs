@@ -126,8 +126,9 @@ pub struct RealEnvironment {
 }
 
 impl Environment for RealEnvironment {
+    /// Bounded: `file("/dev/zero")` is refused, not read until memory runs out.
     fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.cwd.join(path))
+        super::files::read_bounded(&self.cwd.join(path), super::files::MAX_FUNCTION_FILE_BYTES)
     }
     fn file_exists(&self, path: &Path) -> bool {
         self.cwd.join(path).is_file()
@@ -188,6 +189,10 @@ pub struct Context {
     pub ids: IdSource,
     /// The command line's `--var` and `--var-file` options, in the order given.
     pub cli_vars: Vec<eval::CliVar>,
+    /// Told once loading has read every input file (configuration and variable files), so
+    /// that [`load_and_lock`] takes the lock only then: an input that cannot be read (or
+    /// never ends) is reported without a lock ever having been taken.
+    inputs_read: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 /// Where [`Context::load_inner`] gets the root module's variables.
@@ -219,6 +224,14 @@ impl Context {
             ui,
             ids: Arc::new(|| uuid::Uuid::new_v4().to_string()),
             cli_vars: Vec::new(),
+            inputs_read: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Says that every input file has been read (see [`Context::inputs_read`]).
+    fn inputs_are_read(&self) {
+        if let Some(tx) = self.inputs_read.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
         }
     }
 
@@ -331,6 +344,7 @@ impl Context {
             cli,
             &mut files,
         );
+        self.inputs_are_read();
         let (mut values, d) = eval::resolve_variables(&config.root.variables, &inputs, &*env);
         if lenient {
             for (name, var) in &config.root.variables {
@@ -421,8 +435,19 @@ pub async fn load_and_lock(
     load: impl FnOnce() -> Option<Loaded> + Send,
 ) -> Option<(Loaded, LockedState)> {
     let _ = super::interrupts::Interrupts::install();
+    let (tx, inputs_read) = std::sync::mpsc::channel();
+    if let Ok(mut slot) = ctx.inputs_read.lock() {
+        *slot = Some(tx);
+    }
     let (loaded, read) = std::thread::scope(|s| {
-        let loading = s.spawn(load);
+        let loading = s.spawn(|| {
+            let loaded = load();
+            ctx.inputs_are_read();
+            loaded
+        });
+        // The lock is taken once the inputs are read (or loading ended early), never while
+        // an input is still being read: evaluating them overlaps reading the state.
+        let _ = inputs_read.recv();
         let read = lock_and_read(ctx, operation);
         let loaded = loading
             .join()

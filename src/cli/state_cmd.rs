@@ -359,7 +359,7 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
             0
         }
         StateCommand::Push { file, force } => {
-            let bytes = match std::fs::read(&file) {
+            let bytes = match super::files::read_bounded(&file, super::files::MAX_DOCUMENT_BYTES) {
                 Ok(b) => b,
                 Err(e) => {
                     ctx.ui
