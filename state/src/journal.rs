@@ -337,7 +337,7 @@ fn decode(line: &[u8]) -> Option<Record> {
 /// Reads the journal at `path`. `None` when there is none, or when not even its begin record
 /// reached the disk (nothing was done yet).
 pub(crate) fn read(path: &Path) -> Result<Option<JournalFile>, StateError> {
-    let bytes = match fs::read(path) {
+    let bytes = match sys::read_bounded(path, sys::MAX_STATE_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err("read the journal", path)(e)),

@@ -113,7 +113,7 @@ impl Drop for StateLock {
 }
 
 pub(crate) fn read_lock(lock_path: &Path) -> Result<Option<LockInfo>, StateError> {
-    match fs::read(lock_path) {
+    match sys::read_bounded(lock_path, sys::MAX_LOCK_BYTES) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| StateError::Corrupt {
