@@ -109,6 +109,36 @@ pub enum StateError {
         holder: Box<LockInfo>,
     },
 
+    #[error(
+        "The apply journal {} is still being written by a running process.",
+        path.display()
+    )]
+    #[diagnostic(
+        code(brick::state::journal_in_use),
+        help(
+            "Another brick is applying to this state (its lock was removed while it ran). Nothing was changed; wait for it to finish, then run the command again."
+        )
+    )]
+    JournalInUse { path: PathBuf },
+
+    #[error(
+        "This apply's changes to {} could not be written to the state: {source}",
+        objects.join(", ")
+    )]
+    #[diagnostic(
+        code(brick::state::changes_not_recorded),
+        help(
+            "These objects were created, changed or destroyed, but the state does not say so: someone else wrote the state while this apply ran. Check each of them; bring an existing one into the state with `brick import ADDR ID`. The apply journal {} holds what this apply did.",
+            journal.display()
+        )
+    )]
+    NotRecorded {
+        journal: PathBuf,
+        /// The objects this apply recorded, with their ids when they have one.
+        objects: Vec<String>,
+        source: Box<StateError>,
+    },
+
     #[error("The lock on {} has id {actual}, not {given}.", path.display())]
     #[diagnostic(
         code(brick::state::lock_id_mismatch),

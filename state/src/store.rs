@@ -113,6 +113,7 @@ impl StateStore {
     /// returns is exactly what is on disk.
     pub fn load_locked(&self, lock: &StateLock) -> Result<Option<Loaded>, StateError> {
         self.check_lock(lock)?;
+        self.check_journal_free()?;
         let Some(mut loaded) = self.load()? else {
             self.remove_journal()?;
             return Ok(None);
@@ -232,7 +233,8 @@ impl StateStore {
     /// [`Journal::finish`].
     pub fn begin_apply(&self, lock: &StateLock, state: State) -> Result<Journal, StateError> {
         self.check_lock(lock)?;
-        let on_disk = match fs::read(&self.path) {
+        self.check_journal_free()?;
+        let on_disk = match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
             Ok(bytes) => Some(header(&bytes, &self.path)?),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err("read the state", &self.path)(e)),
@@ -271,6 +273,18 @@ impl StateStore {
             Ok(()) => sys::sync_dir(&sys::parent_dir(&path)).map_err(io_err("sync", &path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err("remove the journal", &path)(e)),
+        }
+    }
+
+    /// Refuses a journal that a live process still writes (its writer holds a `flock` on
+    /// it; see [`Journal`]): folding or removing it would lose what that process records
+    /// next. A killed writer's `flock` is gone with it.
+    fn check_journal_free(&self) -> Result<(), StateError> {
+        let path = self.journal_path();
+        match sys::in_use(&path) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(StateError::JournalInUse { path }),
+            Err(e) => Err(io_err("check the journal", &path)(e)),
         }
     }
 
