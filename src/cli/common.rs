@@ -384,6 +384,33 @@ impl Context {
         })
     }
 
+    /// Takes the state's lock for `operation`, reporting why not; says so when it took over
+    /// the stale lock of a process of this host that no longer runs (kill -9, a crash).
+    pub fn lock_state(&self, store: &st::StateStore, operation: &str) -> Option<st::StateLock> {
+        match store.lock(operation) {
+            Ok(lock) => {
+                if let Some(old) = lock.taken_over() {
+                    self.ui.diagnostics(
+                        &[Diagnostic::warning(
+                            "brick::state::stale_lock_taken_over",
+                            "Took over a stale lock",
+                            format!(
+                                "The state was locked by process {} on this host ({} by {}, since {}), which no longer runs; brick took the lock over. What an interrupted apply recorded in its journal is settled now.",
+                                old.pid, old.operation, old.user, old.created
+                            ),
+                        )],
+                        &[],
+                    );
+                }
+                Some(lock)
+            }
+            Err(e) => {
+                self.state_error(&e);
+                None
+            }
+        }
+    }
+
     /// Reports a state error on stderr.
     pub fn state_error(&self, e: &st::StateError) {
         use miette::Diagnostic as _;
@@ -467,13 +494,7 @@ pub async fn load_and_lock(
 /// when an interrupted apply's journal was replayed.
 fn lock_and_read(ctx: &Context, operation: &str) -> Option<(st::StateLock, st::State)> {
     let store = ctx.store();
-    let lock = match store.lock(operation) {
-        Ok(l) => l,
-        Err(e) => {
-            ctx.state_error(&e);
-            return None;
-        }
-    };
+    let lock = ctx.lock_state(&store, operation)?;
     let state = match store.load_locked(&lock) {
         Ok(Some(l)) => {
             if let Some(r) = &l.replay

@@ -1,7 +1,6 @@
 //! The commands that plan and apply: `init`, `validate`, `plan`, `apply`, `destroy`, `show`,
 //! `graph`, `import`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -395,12 +395,8 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                 }
             };
             let store = ctx.store();
-            let lock = match store.lock("state push") {
-                Ok(l) => l,
-                Err(e) => {
-                    ctx.state_error(&e);
-                    return 1;
-                }
+            let Some(lock) = ctx.lock_state(&store, "state push") else {
+                return 1;
             };
             // The current state includes what an interrupted apply's journal recorded: it is
             // folded in first, so the checks below compare with the real state and the
@@ -459,12 +455,8 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
 /// Runs `f` on the locked state and saves the result with the next serial.
 fn mutate(ctx: &Context, op: &str, f: impl FnOnce(&mut st::State) -> Result<String, String>) -> u8 {
     let store = ctx.store();
-    let lock = match store.lock(op) {
-        Ok(l) => l,
-        Err(e) => {
-            ctx.state_error(&e);
-            return 1;
-        }
+    let Some(lock) = ctx.lock_state(&store, op) else {
+        return 1;
     };
     let mut state = match store.load_locked(&lock) {
         Ok(Some(l)) => l.state,

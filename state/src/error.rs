@@ -84,7 +84,7 @@ pub enum StateError {
     #[diagnostic(
         code(brick::state::locked),
         help(
-            "Another brick is working on this state. Wait for it to finish; if you are sure it is gone, run `brick force-unlock {}`.",
+            "Another brick is working on this state. Wait for it to finish; if you are sure it is gone, run `brick force-unlock --force {}`.",
             holder.id
         )
     )]
@@ -100,7 +100,7 @@ pub enum StateError {
     #[diagnostic(
         code(brick::state::stale_lock),
         help(
-            "A previous brick was killed while holding the lock. Its journal, if any, will be replayed on the next run. Remove the lock with `brick force-unlock {}`.",
+            "A previous brick was killed while holding the lock, and brick could not take the lock over. Its journal, if any, is replayed by the next run. Remove the lock with `brick force-unlock --force {}`.",
             holder.id
         )
     )]
