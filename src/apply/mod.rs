@@ -615,7 +615,12 @@ pub async fn apply(
                 addr: c.addr.clone(),
                 action: c.action,
                 destroying,
-                id: c.before.get("id").and_then(Value::as_str).map(String::from),
+                id: c
+                    .before
+                    .get("id")
+                    .filter(|v| !v.is_sensitive() && !c.before.is_sensitive())
+                    .and_then(Value::as_str)
+                    .map(String::from),
             });
             let task = Task {
                 step: si,
@@ -764,8 +769,10 @@ pub async fn apply(
                         action: c.action,
                         destroying,
                         elapsed: done.elapsed,
+                        // A sensitive id is never printed (as Terraform's UI).
                         id: new_state
                             .get("id")
+                            .filter(|v| !v.is_sensitive() && !new_state.is_sensitive())
                             .and_then(Value::as_str)
                             .map(String::from),
                     });

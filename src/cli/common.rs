@@ -128,8 +128,9 @@ pub struct RealEnvironment {
 }
 
 impl Environment for RealEnvironment {
+    /// Bounded: `file("/dev/zero")` is refused, not read until memory runs out.
     fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.cwd.join(path))
+        super::files::read_bounded(&self.cwd.join(path), super::files::MAX_FUNCTION_FILE_BYTES)
     }
     fn file_exists(&self, path: &Path) -> bool {
         self.cwd.join(path).is_file()
@@ -190,6 +191,10 @@ pub struct Context {
     pub ids: IdSource,
     /// The command line's `--var` and `--var-file` options, in the order given.
     pub cli_vars: Vec<eval::CliVar>,
+    /// Told once loading has read every input file (configuration and variable files), so
+    /// that [`load_and_lock`] takes the lock only then: an input that cannot be read (or
+    /// never ends) is reported without a lock ever having been taken.
+    inputs_read: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 /// Where [`Context::load_inner`] gets the root module's variables.
@@ -221,6 +226,14 @@ impl Context {
             ui,
             ids: Arc::new(|| uuid::Uuid::new_v4().to_string()),
             cli_vars: Vec::new(),
+            inputs_read: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Says that every input file has been read (see [`Context::inputs_read`]).
+    fn inputs_are_read(&self) {
+        if let Some(tx) = self.inputs_read.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
         }
     }
 
@@ -334,6 +347,7 @@ impl Context {
             cli,
             &mut files,
         );
+        self.inputs_are_read();
         let (mut values, d) = eval::resolve_variables(&config.root.variables, &inputs, &*env);
         if lenient {
             for (name, var) in &config.root.variables {
@@ -371,6 +385,33 @@ impl Context {
             engine,
             providers,
         })
+    }
+
+    /// Takes the state's lock for `operation`, reporting why not; says so when it took over
+    /// the stale lock of a process of this host that no longer runs (kill -9, a crash).
+    pub fn lock_state(&self, store: &st::StateStore, operation: &str) -> Option<st::StateLock> {
+        match store.lock(operation) {
+            Ok(lock) => {
+                if let Some(old) = lock.taken_over() {
+                    self.ui.diagnostics(
+                        &[Diagnostic::warning(
+                            "brick::state::stale_lock_taken_over",
+                            "Took over a stale lock",
+                            format!(
+                                "The state was locked by process {} on this host ({} by {}, since {}), which no longer runs; brick took the lock over. What an interrupted apply recorded in its journal is settled now.",
+                                old.pid, old.operation, old.user, old.created
+                            ),
+                        )],
+                        &[],
+                    );
+                }
+                Some(lock)
+            }
+            Err(e) => {
+                self.state_error(&e);
+                None
+            }
+        }
     }
 
     /// Reports a state error on stderr.
@@ -424,8 +465,19 @@ pub async fn load_and_lock(
     load: impl FnOnce() -> Option<Loaded> + Send,
 ) -> Option<(Loaded, LockedState)> {
     let _ = super::interrupts::Interrupts::install();
+    let (tx, inputs_read) = std::sync::mpsc::channel();
+    if let Ok(mut slot) = ctx.inputs_read.lock() {
+        *slot = Some(tx);
+    }
     let (loaded, read) = std::thread::scope(|s| {
-        let loading = s.spawn(load);
+        let loading = s.spawn(|| {
+            let loaded = load();
+            ctx.inputs_are_read();
+            loaded
+        });
+        // The lock is taken once the inputs are read (or loading ended early), never while
+        // an input is still being read: evaluating them overlaps reading the state.
+        let _ = inputs_read.recv();
         let read = lock_and_read(ctx, operation);
         let loaded = loading
             .join()
@@ -445,13 +497,7 @@ pub async fn load_and_lock(
 /// when an interrupted apply's journal was replayed.
 fn lock_and_read(ctx: &Context, operation: &str) -> Option<(st::StateLock, st::State)> {
     let store = ctx.store();
-    let lock = match store.lock(operation) {
-        Ok(l) => l,
-        Err(e) => {
-            ctx.state_error(&e);
-            return None;
-        }
-    };
+    let lock = ctx.lock_state(&store, operation)?;
     let state = match store.load_locked(&lock) {
         Ok(Some(l)) => {
             if let Some(r) = &l.replay

@@ -7,6 +7,7 @@
 mod common;
 pub mod console;
 mod dedup;
+mod files;
 pub mod fmt;
 mod interrupts;
 pub mod lab;
@@ -193,6 +194,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         force: bool,
+        /// Remove the lock even though its holder still runs on this host (that brick then
+        /// works on a state others may change under it).
+        #[arg(long = "even-if-running")]
+        even_if_running: bool,
     },
     /// Print the version.
     Version {
@@ -395,7 +400,11 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::Graph => run::graph(&ctx),
         Command::State(sc) => state_cmd::state(&ctx, sc),
         Command::Import { addr, id, .. } => run::import(&ctx, &addr, &id).await,
-        Command::ForceUnlock { id, force } => state_cmd::force_unlock(&ctx, &id, force),
+        Command::ForceUnlock {
+            id,
+            force,
+            even_if_running,
+        } => state_cmd::force_unlock(&ctx, &id, force, even_if_running),
         Command::Lab(lc) => lab::run(&ctx, lc).await,
         Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
     }

@@ -74,7 +74,7 @@ impl Loader<'_> {
                 continue;
             }
             any = true;
-            let bytes = match self.fs.read(&file) {
+            let bytes = match self.fs.read_up_to(&file, MAX_FILE_BYTES) {
                 Ok(b) => b,
                 Err(e) => {
                     self.diags.push(Diagnostic::error(
@@ -91,9 +91,8 @@ impl Loader<'_> {
                         "brick::config::file_too_large",
                         "Configuration file too large",
                         format!(
-                            "The file {} is {} MiB; brick reads configuration files of at most {} MiB.",
+                            "The file {} is larger than {} MiB, the most brick reads of a configuration file.",
                             file.display(),
-                            bytes.len() >> 20,
                             MAX_FILE_BYTES >> 20
                         ),
                     )

@@ -73,7 +73,26 @@ impl FileSystem for RealFs {
         out.sort();
         Ok(out)
     }
+    /// Refuses a file longer than [`MAX_READ_BYTES`] (a remote state is read here).
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        let bytes = self.read_up_to(path, MAX_READ_BYTES)?;
+        if bytes.len() > MAX_READ_BYTES {
+            return Err(std::io::Error::other(format!(
+                "it is larger than {} MiB, more than brick reads",
+                MAX_READ_BYTES >> 20
+            )));
+        }
+        Ok(bytes)
+    }
+    fn read_up_to(&self, path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(limit as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 }
+
+/// The most [`RealFs::read`] reads of one file.
+pub const MAX_READ_BYTES: usize = 1 << 30;

@@ -29,8 +29,8 @@ pub mod syntax;
 pub mod types;
 
 pub use expr::{Expr, ExprKind, StaticStep, Step, TemplatePart};
-pub use load::{is_identifier, load};
-pub use memfs::{MemoryFs, RealFs};
+pub use load::{MAX_FILE_BYTES, is_identifier, load};
+pub use memfs::{MAX_READ_BYTES, MemoryFs, RealFs};
 pub use syntax::{Attribute, Block, Body};
 pub use types::{ObjectAttr, TypeConstraint};
 
@@ -39,6 +39,13 @@ pub trait FileSystem {
     /// The `*.hcl` (and `*.vars.hcl`) files directly inside `dir`, sorted by name.
     fn list_hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    /// The first `limit + 1` bytes of `path` at most: enough to tell that a file is longer
+    /// than `limit` without reading it all (`/dev/zero` never ends).
+    fn read_up_to(&self, path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+        let mut bytes = self.read(path)?;
+        bytes.truncate(limit.saturating_add(1));
+        Ok(bytes)
+    }
 }
 
 /// Index of a source file in [`Config::files`].

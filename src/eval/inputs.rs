@@ -393,7 +393,22 @@ pub fn gather_inputs(
                     inputs: &mut Vec<VariableInput>,
                     diags: &mut Vec<Diagnostic>,
                     required: bool| {
-        match fs.read(path) {
+        match fs.read_up_to(path, crate::config::MAX_FILE_BYTES) {
+            // Bounded like a configuration file: `--var-file /dev/zero` is refused at once.
+            Ok(bytes) if bytes.len() > crate::config::MAX_FILE_BYTES => {
+                diags.push(
+                    Diagnostic::error(
+                        "brick::vars::file_too_large",
+                        "Variables file too large",
+                        format!(
+                            "The variables file {} is larger than {} MiB, the most brick reads of a variables file.",
+                            path.display(),
+                            crate::config::MAX_FILE_BYTES >> 20
+                        ),
+                    )
+                    .help("Check the path given to --var-file; keep large data in a file read with file() instead."),
+                )
+            }
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
                     let id = files.len();
