@@ -26,6 +26,7 @@ pub mod expr;
 mod load;
 mod memfs;
 pub mod syntax;
+mod syntax_errors;
 pub mod types;
 
 pub use expr::{Expr, ExprKind, StaticStep, Step, TemplatePart};
