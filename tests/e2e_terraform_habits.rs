@@ -190,3 +190,31 @@ fn a_missing_file_is_one_error_at_its_call_in_validate_and_plan() {
         );
     }
 }
+
+// ---- item 14: prevent_destroy ------------------------------------------------------------
+
+#[test]
+fn prevent_destroy_points_at_the_resource_block_on_destroy_and_on_replace() {
+    let d = Dir::new(
+        "\nresource \"brick_data\" \"keep\" {\n  input = \"a\"\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n",
+    );
+    run_in(d.path(), &["apply", "--auto-approve"], &[]).ok();
+    let shows_block = |r: &Run| {
+        assert!(
+            r.stderr.contains("on main.hcl line 2:")
+                && r.stderr.contains("resource \"brick_data\" \"keep\" {"),
+            "{}",
+            r.stderr
+        );
+    };
+    let r =
+        run_in(d.path(), &["plan", "--destroy"], &[]).failed_with("Instance cannot be destroyed");
+    shows_block(&r);
+    write(
+        d.path(),
+        "main.hcl",
+        "\nresource \"brick_data\" \"keep\" {\n  input = \"a\"\n  triggers_replace = 1\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n",
+    );
+    let r = run_in(d.path(), &["plan"], &[]).failed_with("Instance cannot be destroyed");
+    shows_block(&r);
+}
