@@ -218,3 +218,109 @@ fn prevent_destroy_points_at_the_resource_block_on_destroy_and_on_replace() {
     let r = run_in(d.path(), &["plan"], &[]).failed_with("Instance cannot be destroyed");
     shows_block(&r);
 }
+
+// ---- item 15: Terraform's single-dash flags ----------------------------------------------
+
+const WORD: &str = r#"
+variable "word" {
+  type = string
+}
+variable "count_of" {
+  type    = number
+  default = 1
+}
+resource "brick_data" "a" {
+  count = var.count_of
+  input = var.word
+}
+output "word" { value = var.word }
+"#;
+
+#[test]
+fn terraforms_single_dash_flags_work_as_the_double_dash_ones() {
+    let d = Dir::new(WORD);
+    write(d.path(), "more.vars.hcl", "count_of = 2\n");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let chdir = format!("-chdir={}", d.path().display());
+    let go = |args: &[&str]| {
+        let mut all = vec![chdir.as_str()];
+        all.extend_from_slice(args);
+        run_in(elsewhere.path(), &all, &[])
+    };
+    go(&["init"]).ok();
+    go(&["validate", "-json"]).ok();
+    // `brick lab demo` prints this spelling.
+    let p = go(&[
+        "plan",
+        "-out=garage.plan",
+        "-var",
+        "word=hi",
+        "-var-file=more.vars.hcl",
+        "-parallelism=2",
+        "-refresh=false",
+    ])
+    .ok();
+    assert!(p.stdout.contains("2 to add"), "{}", p.stdout);
+    assert!(d.path().join("garage.plan").exists());
+    go(&["apply", "-auto-approve", "garage.plan"]).ok();
+    assert_eq!(go(&["output", "-raw", "word"]).ok().stdout, "hi");
+    assert_eq!(go(&["output", "-json"]).ok().json()["word"]["value"], "hi");
+    let same = ["-var=word=hi", "-var-file", "more.vars.hcl"];
+    let r = go(&[&["plan", "-detailed-exitcode"][..], &same[..]].concat());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = go(&[
+        &["plan", "-detailed-exitcode", "-replace=brick_data.a[0]"][..],
+        &same[..],
+    ]
+    .concat());
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let r = go(&[
+        &["plan", "-target=brick_data.a[1]", "-destroy"][..],
+        &same[..],
+    ]
+    .concat())
+    .ok();
+    assert!(r.stdout.contains("1 to destroy"), "{}", r.stdout);
+    go(&[&["plan", "-refresh-only", "-json"][..], &same[..]].concat())
+        .ok()
+        .json();
+    go(&[
+        &["apply", "-auto-approve", "-json", "-refresh-only"][..],
+        &same[..],
+    ]
+    .concat())
+    .ok();
+    // The double-dash spellings and `-C` still work; a flag brick does not have is refused.
+    let dir = d.path().to_str().unwrap();
+    run_in(
+        elsewhere.path(),
+        &[
+            "-C",
+            dir,
+            "plan",
+            "--var",
+            "word=hi",
+            "--var-file=more.vars.hcl",
+        ],
+        &[],
+    )
+    .ok();
+    run_in(elsewhere.path(), &["-C", dir, "plan", "-no-such-flag"], &[])
+        .failed_with("unexpected argument");
+    // A value is never rewritten, even when it looks like a flag.
+    let r = run_in(
+        elsewhere.path(),
+        &[
+            "-C",
+            dir,
+            "plan",
+            "-var",
+            "word=-json",
+            "-var-file",
+            "more.vars.hcl",
+        ],
+        &[],
+    )
+    .ok();
+    assert!(r.stdout.contains("\"-json\""), "{}", r.stdout);
+}
