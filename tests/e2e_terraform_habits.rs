@@ -324,3 +324,60 @@ fn terraforms_single_dash_flags_work_as_the_double_dash_ones() {
     .ok();
     assert!(r.stdout.contains("\"-json\""), "{}", r.stdout);
 }
+
+// ---- item 16: the apply prompt answered from a pipe --------------------------------------
+
+/// `brick args...` in `dir` with `input` on its stdin.
+fn piped(dir: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_brick"));
+    c.current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // brick may stop reading (or never start) before all of it is written.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_apply_prompt_reads_its_answer_from_a_pipe_and_anything_but_yes_cancels() {
+    let d = Dir::new("resource \"brick_data\" \"a\" {\n  input = 1\n}\n");
+    for answer in ["no\n", "YES\n", "y\n", "\n", "yes please\n"] {
+        let r = piped(d.path(), &["apply"], answer);
+        assert_eq!(r.code, 1, "{answer:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("Apply cancelled"),
+            "{answer:?}: {}",
+            r.stderr
+        );
+        assert!(!d.path().join("brick.state.json").exists(), "{answer:?}");
+    }
+    // A closed stdin is no answer at all.
+    let r = piped(d.path(), &["apply"], "");
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Cannot ask for confirmation"),
+        "{}",
+        r.stderr
+    );
+    let r = piped(d.path(), &["apply"], "yes\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Do you want to perform these actions?"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 added"), "{}", r.stdout);
+    let r = piped(d.path(), &["destroy"], "yes\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
+}

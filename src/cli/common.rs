@@ -95,28 +95,46 @@ impl Ui {
         crate::diag::has_errors(diags)
     }
 
-    /// Asks for confirmation. Without a terminal, refuses with an error.
+    /// Asks for confirmation and reads the answer from stdin, a terminal or a pipe (`echo yes |
+    /// brick apply`, as Terraform reads it); only `yes` approves. Stdin that ends without a
+    /// line is an error unless it is a terminal (there, Ctrl-D cancels).
     pub fn confirm(&self, question: &str, explain: &str) -> Result<bool, String> {
-        if !self.stdin_tty {
-            return Err("No terminal to ask for confirmation on. Run with --auto-approve to apply without asking.".into());
-        }
-        self.ask(
+        let answer = self.ask_line(
             question,
             &format!("{explain}\n  Only 'yes' will be accepted to approve."),
-        )
+        )?;
+        match answer {
+            Some(line) => Ok(line.trim() == "yes"),
+            None if self.stdin_tty => Ok(false),
+            None => Err("No terminal to ask for confirmation on, and standard input ended without an answer. Run with --auto-approve to apply without asking, or give the answer on standard input (echo yes | brick apply).".into()),
+        }
     }
 
     /// Prints `question` and `explain` and reads one line: whether it is `yes`.
     pub fn ask(&self, question: &str, explain: &str) -> Result<bool, String> {
+        Ok(self
+            .ask_line(question, explain)?
+            .is_some_and(|l| l.trim() == "yes"))
+    }
+
+    /// Prints `question` and `explain` and reads one line; `None` when stdin ended first.
+    fn ask_line(&self, question: &str, explain: &str) -> Result<Option<String>, String> {
         self.out(&format!(
             "\n{}\n  {explain}\n\n  Enter a value: ",
             crate::view::text::Style { color: self.color }.bold(question)
         ));
         let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        Ok(line.trim() == "yes")
+        // One short line is an answer; a stream without newlines (/dev/zero) is not read on.
+        let n = std::io::BufRead::read_line(
+            &mut std::io::Read::take(std::io::stdin().lock(), 4096),
+            &mut line,
+        )
+        .map_err(|e| e.to_string())?;
+        if !self.stdin_tty {
+            // The answer is not echoed by a terminal: end the prompt's line.
+            self.out("\n");
+        }
+        Ok((n > 0).then_some(line))
     }
 }
 

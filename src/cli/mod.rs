@@ -487,12 +487,42 @@ mod tests {
     #[test]
     fn only_known_long_options_are_respelled_and_never_a_value() {
         assert_eq!(
-            spelled(&["-chdir=x", "apply", "-auto-approve", "-var", "-a=b", "-out=p"]),
-            ["--chdir=x", "apply", "--auto-approve", "--var", "-a=b", "--out=p"]
+            spelled(&[
+                "-chdir=x",
+                "apply",
+                "-auto-approve",
+                "-var",
+                "-a=b",
+                "-out=p"
+            ]),
+            [
+                "--chdir=x",
+                "apply",
+                "--auto-approve",
+                "--var",
+                "-a=b",
+                "--out=p"
+            ]
         );
         assert_eq!(
-            spelled(&["plan", "-refresh=false", "-unknown", "-C", "d", "--json", "-h"]),
-            ["plan", "--refresh=false", "-unknown", "-C", "d", "--json", "-h"]
+            spelled(&[
+                "plan",
+                "-refresh=false",
+                "-unknown",
+                "-C",
+                "d",
+                "--json",
+                "-h"
+            ]),
+            [
+                "plan",
+                "--refresh=false",
+                "-unknown",
+                "-C",
+                "d",
+                "--json",
+                "-h"
+            ]
         );
         assert_eq!(
             spelled(&["console", "--", "-json"]),
