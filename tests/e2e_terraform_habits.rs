@@ -381,3 +381,64 @@ fn the_apply_prompt_reads_its_answer_from_a_pipe_and_anything_but_yes_cancels() 
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
 }
+
+// ---- item 18: Terraform-named variable sources -------------------------------------------
+
+#[test]
+fn terraform_named_variable_files_and_tf_var_variables_are_named_in_warnings() {
+    let d = Dir::new(
+        "variable \"word\" {\n  default = \"dflt\"\n}\nvariable \"other\" {\n  default = \"o\"\n}\noutput \"word\" { value = var.word }\n",
+    );
+    write(d.path(), "terraform.tfvars", "word = \"tf\"\n");
+    write(d.path(), "prod.auto.tfvars", "word = \"tf\"\n");
+    write(d.path(), "terraform.tfvars.json", "{\"word\": \"tf\"}\n");
+    let env = [
+        ("TF_VAR_word", "x"),
+        ("TF_VAR_other", "y"),
+        ("BRICK_VAR_other", "b"),
+        ("TF_VAR_undeclared", "z"),
+    ];
+    let r = run_in(d.path(), &["plan"], &env).ok();
+    let warned = |what: &str| r.stderr.contains(what);
+    assert!(r.stdout.contains("word = \"dflt\""), "{}", r.stdout);
+    assert!(
+        warned("brick does not read terraform.tfvars:")
+            && warned("Rename terraform.tfvars to brick.vars.hcl"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warned("Rename prod.auto.tfvars to prod.auto.vars.hcl"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warned("brick does not read terraform.tfvars.json")
+            && warned("Write its values as brick.vars.hcl in HCL"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warned("TF_VAR_word is set") && warned("Set BRICK_VAR_word instead"),
+        "{}",
+        r.stderr
+    );
+    // Set by BRICK_VAR_ too, or not declared: nothing to say.
+    assert!(
+        !warned("TF_VAR_other") && !warned("TF_VAR_undeclared"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches("Warning:").count(), 4, "{}", r.stderr);
+    // Renamed as told, the values are used and the warnings are gone.
+    std::fs::rename(
+        d.path().join("terraform.tfvars"),
+        d.path().join("brick.vars.hcl"),
+    )
+    .unwrap();
+    std::fs::remove_file(d.path().join("prod.auto.tfvars")).unwrap();
+    std::fs::remove_file(d.path().join("terraform.tfvars.json")).unwrap();
+    let r = run_in(d.path(), &["plan"], &[]).ok();
+    assert!(r.stdout.contains("word = \"tf\""), "{}", r.stdout);
+    assert!(!r.stderr.contains("Warning"), "{}", r.stderr);
+}

@@ -343,13 +343,15 @@ impl Context {
         // point into them; they join `config.files` only after planning's input is built
         // (the configuration's digest covers the configuration alone).
         let mut files = config.files.clone();
-        let (inputs, mut diags) = eval::gather_inputs(
+        let environment = std::env::vars().collect::<Vec<_>>();
+        let (inputs, mut diags) =
+            eval::gather_inputs(&RealFs, Path::new("."), &environment, cli, &mut files);
+        diags.extend(eval::terraform_source_warnings(
             &RealFs,
             Path::new("."),
-            &std::env::vars().collect::<Vec<_>>(),
-            cli,
-            &mut files,
-        );
+            &environment,
+            config.root.variables.keys().map(String::as_str),
+        ));
         let (mut values, d) = eval::resolve_variables(&config.root.variables, &inputs, &*env);
         if lenient {
             for (name, var) in &config.root.variables {

@@ -40,6 +40,11 @@ pub trait FileSystem {
     /// The `*.hcl` (and `*.vars.hcl`) files directly inside `dir`, sorted by name.
     fn list_hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    /// Every file directly inside `dir`, sorted by name (to notice files brick does not read,
+    /// such as Terraform's `terraform.tfvars`).
+    fn list_files(&self, _dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Index of a source file in [`Config::files`].
