@@ -442,3 +442,53 @@ fn terraform_named_variable_files_and_tf_var_variables_are_named_in_warnings() {
     assert!(r.stdout.contains("word = \"tf\""), "{}", r.stdout);
     assert!(!r.stderr.contains("Warning"), "{}", r.stderr);
 }
+
+// ---- item 19: init checks required_version and the providers ----------------------------
+
+#[test]
+fn init_refuses_an_unmet_required_version_and_providers_this_build_lacks() {
+    let d = Dir::new("terraform {\n  required_version = \">= 99.0\"\n}\n");
+    let r = run_in(d.path(), &["init"], &[]).failed_with("Unsupported brick version");
+    assert!(
+        !r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("main.hcl line 2"), "{}", r.stderr);
+    // In a child module too.
+    let d = Dir::new("module \"m\" {\n  source = \"./m\"\n}\n");
+    d.sub("m", "terraform {\n  required_version = \"< 0.0.1\"\n}\n");
+    run_in(d.path(), &["init"], &[]).failed_with("Unsupported brick version");
+
+    let d = Dir::new(
+        "provider \"mass\" {\n  api_url = \"http://127.0.0.1:5240/MAAS/\"\n}\n\nprovider \"kubernetes\" {}\n",
+    );
+    let r = run_in(d.path(), &["init"], &[]).failed_with("Provider not available");
+    assert!(
+        !r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+    let mass = r.stderr.find("provider \"mass\" block").unwrap();
+    let kube = r.stderr.find("provider \"kubernetes\" block").unwrap();
+    assert!(mass < kube, "in source order: {}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 1"), "{}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 5"), "{}", r.stderr);
+    assert!(r.stderr.contains("Did you mean \"maas\"?"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Providers in this build: brick, maas."),
+        "{}",
+        r.stderr
+    );
+
+    // What this build has initializes.
+    let d = Dir::new(
+        "terraform {\n  required_version = \">= 0.1\"\n}\nprovider \"maas\" {\n  api_url = \"http://127.0.0.1:5240/MAAS/\"\n  api_key = \"a:b:c\"\n}\nresource \"brick_data\" \"a\" {}\n",
+    );
+    let r = run_in(d.path(), &["init"], &[]).ok();
+    assert!(
+        r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+}

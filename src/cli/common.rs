@@ -275,6 +275,12 @@ impl Context {
         Some(loaded)
     }
 
+    /// [`Context::load_unresolved`] keeping the configuration's syntax tree (`init` reads
+    /// its provider blocks).
+    pub fn load_unresolved_with_syntax(&self) -> Option<Loaded> {
+        self.load_inner(Variables::Unresolved)
+    }
+
     /// [`Context::load`] for applying a saved plan: the root variables are the values the plan
     /// recorded, so nothing is read from `--var`, variable files or the environment (as
     /// Terraform, which uses a saved plan's variables and takes no others).
@@ -288,13 +294,17 @@ impl Context {
     }
 
     fn load_inner(&self, variables: Variables) -> Option<Loaded> {
-        let (config, diags) = crate::config::load(&RealFs, Path::new("."));
+        let (config, mut diags) = crate::config::load(&RealFs, Path::new("."));
+        let lenient = matches!(variables, Variables::Unresolved);
+        if lenient && let Some(c) = &config {
+            // The offline checks below hold this for the other commands.
+            diags.extend(super::validate::version_problems(c));
+        }
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {
             return None;
         }
         let mut config = config?;
-        let lenient = matches!(variables, Variables::Unresolved);
         // What `brick validate` finds stops the commands that plan, as Terraform validates
         // before it plans (an undeclared name gets its "did you mean", a required_version
         // the running brick does not satisfy is refused). `init` and `graph` only need the
