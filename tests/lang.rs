@@ -81,7 +81,7 @@ fn evaluate_fixture(text: &str) -> String {
     let m = &config.root;
     let (vars, d) = resolve_variables(&m.variables, &[], &env);
     diags.extend(d);
-    let schema = brick::cli::validate::brick_data_schema();
+    let schema = brick::validate::brick_data_schema();
     // Resources: their evaluated body, `id` unknown and `output` = `input`.
     let resource_value = |scope: &dyn brick::eval::Scope, r: &config::Resource| -> Value {
         let (v, _) = evaluate_body(&r.body, &schema.block, scope, &env);
@@ -138,7 +138,7 @@ fn every_validation_fixture_matches_its_snapshot() {
     for (name, text) in fixtures("validate") {
         let (config, mut diags) = load(&text);
         if let Some(c) = &config {
-            diags.extend(brick::cli::validate::validate(c, &BTreeMap::new()));
+            diags.extend(brick::validate::validate(c, &BTreeMap::new()));
         }
         insta::assert_snapshot!(format!("validate__{name}"), render(&diags, config.as_ref()));
     }

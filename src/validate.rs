@@ -1,4 +1,5 @@
-//! `brick validate`: offline checks of a configuration against provider schemas.
+//! Offline checks of a configuration against provider schemas (`brick validate`; every plan
+//! runs them first).
 //!
 //! [`validate`] is pure: it takes a loaded [`Config`] and the schemas and returns every
 //! problem — undeclared references (with "did you mean"), unknown resource types and
@@ -43,19 +44,6 @@ pub fn builtin_schema() -> ProviderSchema {
 
 fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diagnostic {
     Diagnostic::error(format!("brick::config::{code}"), summary, detail).at(span)
-}
-
-/// Renders diagnostics to stderr as every command does (`common::render_diagnostic`), in
-/// colour when stderr is a terminal and `NO_COLOR` is not set: for `console` and `fmt`, which
-/// run without a command context.
-pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
-    use std::io::IsTerminal;
-    let style = crate::view::text::Style {
-        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    for d in diags {
-        eprint!("{}", super::common::render_diagnostic(d, files, style));
-    }
 }
 
 /// Every problem `brick validate` finds in a loaded configuration, against the schemas of every
