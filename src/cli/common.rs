@@ -97,28 +97,46 @@ impl Ui {
         crate::diag::has_errors(diags)
     }
 
-    /// Asks for confirmation. Without a terminal, refuses with an error.
+    /// Asks for confirmation and reads the answer from stdin, a terminal or a pipe (`echo yes |
+    /// brick apply`, as Terraform reads it); only `yes` approves. Stdin that ends without a
+    /// line is an error unless it is a terminal (there, Ctrl-D cancels).
     pub fn confirm(&self, question: &str, explain: &str) -> Result<bool, String> {
-        if !self.stdin_tty {
-            return Err("No terminal to ask for confirmation on. Run with --auto-approve to apply without asking.".into());
-        }
-        self.ask(
+        let answer = self.ask_line(
             question,
             &format!("{explain}\n  Only 'yes' will be accepted to approve."),
-        )
+        )?;
+        match answer {
+            Some(line) => Ok(line.trim() == "yes"),
+            None if self.stdin_tty => Ok(false),
+            None => Err("No terminal to ask for confirmation on, and standard input ended without an answer. Run with --auto-approve to apply without asking, or give the answer on standard input (echo yes | brick apply).".into()),
+        }
     }
 
     /// Prints `question` and `explain` and reads one line: whether it is `yes`.
     pub fn ask(&self, question: &str, explain: &str) -> Result<bool, String> {
+        Ok(self
+            .ask_line(question, explain)?
+            .is_some_and(|l| l.trim() == "yes"))
+    }
+
+    /// Prints `question` and `explain` and reads one line; `None` when stdin ended first.
+    fn ask_line(&self, question: &str, explain: &str) -> Result<Option<String>, String> {
         self.out(&format!(
             "\n{}\n  {explain}\n\n  Enter a value: ",
             crate::view::text::Style { color: self.color }.bold(question)
         ));
         let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        Ok(line.trim() == "yes")
+        // One short line is an answer; a stream without newlines (/dev/zero) is not read on.
+        let n = std::io::BufRead::read_line(
+            &mut std::io::Read::take(std::io::stdin().lock(), 4096),
+            &mut line,
+        )
+        .map_err(|e| e.to_string())?;
+        if !self.stdin_tty {
+            // The answer is not echoed by a terminal: end the prompt's line.
+            self.out("\n");
+        }
+        Ok((n > 0).then_some(line))
     }
 }
 
@@ -272,6 +290,12 @@ impl Context {
         Some(loaded)
     }
 
+    /// [`Context::load_unresolved`] keeping the configuration's syntax tree (`init` reads
+    /// its provider blocks).
+    pub fn load_unresolved_with_syntax(&self) -> Option<Loaded> {
+        self.load_inner(Variables::Unresolved)
+    }
+
     /// [`Context::load`] for applying a saved plan: the root variables are the values the plan
     /// recorded, so nothing is read from `--var`, variable files or the environment (as
     /// Terraform, which uses a saved plan's variables and takes no others).
@@ -285,13 +309,17 @@ impl Context {
     }
 
     fn load_inner(&self, variables: Variables) -> Option<Loaded> {
-        let (config, diags) = crate::config::load(&RealFs, Path::new("."));
+        let (config, mut diags) = crate::config::load(&RealFs, Path::new("."));
+        let lenient = matches!(variables, Variables::Unresolved);
+        if lenient && let Some(c) = &config {
+            // The offline checks below hold this for the other commands.
+            diags.extend(crate::validate::version_problems(c));
+        }
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {
             return None;
         }
         let mut config = config?;
-        let lenient = matches!(variables, Variables::Unresolved);
         // What `brick validate` finds stops the commands that plan, as Terraform validates
         // before it plans (an undeclared name gets its "did you mean", a required_version
         // the running brick does not satisfy is refused). `init` and `graph` only need the
@@ -340,13 +368,15 @@ impl Context {
         // point into them; they join `config.files` only after planning's input is built
         // (the configuration's digest covers the configuration alone).
         let mut files = config.files.clone();
-        let (inputs, mut diags) = eval::gather_inputs(
+        let environment = std::env::vars().collect::<Vec<_>>();
+        let (inputs, mut diags) =
+            eval::gather_inputs(&RealFs, Path::new("."), &environment, cli, &mut files);
+        diags.extend(eval::terraform_source_warnings(
             &RealFs,
             Path::new("."),
-            &std::env::vars().collect::<Vec<_>>(),
-            cli,
-            &mut files,
-        );
+            &environment,
+            config.root.variables.keys().map(String::as_str),
+        ));
         self.inputs_are_read();
         let (mut values, d) = eval::resolve_variables(&config.root.variables, &inputs, &*env);
         if lenient {

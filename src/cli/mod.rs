@@ -238,8 +238,10 @@ pub enum StateCommand {
 /// exits 1 (as Terraform: exit 2 means "changes present" with `--detailed-exitcode`, so a
 /// typo must never look like it).
 fn parse_args() -> Result<(Cli, Vec<CliVar>), u8> {
-    let parsed = Cli::command()
-        .try_get_matches()
+    let command = Cli::command();
+    let argv = terraform_spellings(std::env::args_os().collect(), &command);
+    let parsed = command
+        .try_get_matches_from(argv)
         .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
     match parsed {
         Ok((cli, m)) => {
@@ -254,6 +256,77 @@ fn parse_args() -> Result<(Cli, Vec<CliVar>), u8> {
             Err(if e.use_stderr() { 1 } else { 0 })
         }
     }
+}
+
+/// Terraform's single-dash spellings of long options (`-auto-approve`, `-out=FILE`,
+/// `-var 'a=b'`, `-chdir=DIR`) become brick's double-dash ones. Only an argument that names a
+/// long option brick has is rewritten, never the value of an option given as the next
+/// argument (`--var -x=1` keeps `-x=1`), and nothing after `--`.
+pub fn terraform_spellings(
+    argv: Vec<std::ffi::OsString>,
+    command: &clap::Command,
+) -> Vec<std::ffi::OsString> {
+    // Every long option of every subcommand, and whether it takes its value as the next
+    // argument.
+    fn collect(c: &clap::Command, out: &mut std::collections::BTreeMap<String, bool>) {
+        for a in c.get_arguments() {
+            if let Some(long) = a.get_long() {
+                let separate = a.get_action().takes_values()
+                    && !a.is_require_equals_set()
+                    && a.get_num_args().is_none_or(|n| n.min_values() > 0);
+                out.insert(long.to_string(), separate);
+            }
+        }
+        for sub in c.get_subcommands() {
+            collect(sub, out);
+        }
+    }
+    let mut longs = std::collections::BTreeMap::new();
+    collect(command, &mut longs);
+    longs.insert("help".into(), false);
+    longs.insert("version".into(), false);
+    let mut out = Vec::with_capacity(argv.len());
+    let mut value_next = false;
+    let mut rest = false;
+    for (i, arg) in argv.into_iter().enumerate() {
+        if i == 0 || rest || std::mem::take(&mut value_next) {
+            out.push(arg);
+            continue;
+        }
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            rest = true;
+            out.push(arg);
+            continue;
+        }
+        let long = text
+            .strip_prefix("--")
+            .or_else(|| text.strip_prefix('-'))
+            .filter(|_| text.starts_with('-'));
+        let Some(long) = long else {
+            out.push(arg);
+            continue;
+        };
+        let (name, has_value) = match long.split_once('=') {
+            Some((n, _)) => (n, true),
+            None => (long, false),
+        };
+        match longs.get(name) {
+            Some(&separate) if name.len() > 1 => {
+                value_next = separate && !has_value;
+                if text.starts_with("--") {
+                    out.push(arg);
+                } else {
+                    out.push(format!("-{text}").into());
+                }
+            }
+            _ => out.push(arg),
+        }
+    }
+    out
 }
 
 /// Every `--var` and `--var-file` of a subcommand, in the order they were given: a later one
@@ -407,5 +480,68 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         } => state_cmd::force_unlock(&ctx, &id, force, even_if_running),
         Command::Lab(lc) => lab::run(&ctx, lc).await,
         Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spelled(args: &[&str]) -> Vec<String> {
+        let argv = std::iter::once("brick")
+            .chain(args.iter().copied())
+            .map(std::ffi::OsString::from)
+            .collect();
+        terraform_spellings(argv, &Cli::command())
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn only_known_long_options_are_respelled_and_never_a_value() {
+        assert_eq!(
+            spelled(&[
+                "-chdir=x",
+                "apply",
+                "-auto-approve",
+                "-var",
+                "-a=b",
+                "-out=p"
+            ]),
+            [
+                "--chdir=x",
+                "apply",
+                "--auto-approve",
+                "--var",
+                "-a=b",
+                "--out=p"
+            ]
+        );
+        assert_eq!(
+            spelled(&[
+                "plan",
+                "-refresh=false",
+                "-unknown",
+                "-C",
+                "d",
+                "--json",
+                "-h"
+            ]),
+            [
+                "plan",
+                "--refresh=false",
+                "-unknown",
+                "-C",
+                "d",
+                "--json",
+                "-h"
+            ]
+        );
+        assert_eq!(
+            spelled(&["console", "--", "-json"]),
+            ["console", "--", "-json"]
+        );
     }
 }

@@ -88,11 +88,63 @@ fn plan_events(json: bool) -> Box<dyn EventSink> {
     }
 }
 
+/// `provider` blocks, in every module, of providers this build does not have: each an
+/// error at its block, with the nearest provider this build has when one is close.
+fn unknown_provider_blocks(m: &crate::config::Module, diags: &mut Vec<Diagnostic>) {
+    let available = crate::registry::available();
+    for p in m.providers.values() {
+        if available.contains(&p.name.as_str()) || p.name == "terraform" {
+            continue;
+        }
+        let mut d = Diagnostic::error(
+            "brick::init::unknown_provider",
+            "Provider not available",
+            format!(
+                "The configuration has a provider \"{}\" block, but this build of brick has no provider of that name.",
+                p.name
+            ),
+        )
+        .at(p.span);
+        d = match crate::diag::did_you_mean(&p.name, available.iter().copied()) {
+            Some(near) => d.help(format!(
+                "Did you mean \"{near}\"? Providers in this build: {}.",
+                available.join(", ")
+            )),
+            None => d.help(format!(
+                "Providers in this build: {}.",
+                available.join(", ")
+            )),
+        };
+        diags.push(d);
+    }
+    for call in m.module_calls.values() {
+        if let Some(child) = &call.module {
+            unknown_provider_blocks(child, diags);
+        }
+    }
+}
+
 pub fn init(ctx: &Context) -> u8 {
-    let Some(loaded) = ctx.load_unresolved() else {
+    let Some(mut loaded) = ctx.load_unresolved_with_syntax() else {
         return 1;
     };
+    let mut unknown = Vec::new();
+    unknown_provider_blocks(&loaded.config.root, &mut unknown);
+    // In source order, each pointing at its block's first line.
+    for d in &mut unknown {
+        if let Some(span) = &mut d.span
+            && let Some(f) = loaded.config.files.get(span.file)
+            && let Some(nl) = f.text.get(span.start..span.end).and_then(|t| t.find('\n'))
+        {
+            span.end = span.start + nl;
+        }
+    }
+    unknown.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
+    loaded.config.root = crate::config::Module::default();
     ctx.ui.out("\nInitializing provider plugins...\n");
+    if ctx.ui.diagnostics(&unknown, &loaded.config.files) {
+        return 1;
+    }
     let mut missing = Vec::new();
     let mut names: Vec<&str> = loaded
         .engine

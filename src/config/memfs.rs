@@ -30,6 +30,14 @@ fn is_hcl(p: &Path) -> bool {
 }
 
 impl FileSystem for MemoryFs {
+    fn list_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        Ok(self
+            .files
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .cloned()
+            .collect())
+    }
     fn list_hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let found: Vec<PathBuf> = self
             .files
@@ -61,6 +69,17 @@ impl FileSystem for MemoryFs {
 pub struct RealFs;
 
 impl FileSystem for RealFs {
+    fn list_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                out.push(entry.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
     fn list_hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir)? {

@@ -26,6 +26,7 @@ pub mod expr;
 mod load;
 mod memfs;
 pub mod syntax;
+mod syntax_errors;
 pub mod types;
 
 pub use expr::{Expr, ExprKind, StaticStep, Step, TemplatePart};
@@ -45,6 +46,11 @@ pub trait FileSystem {
         let mut bytes = self.read(path)?;
         bytes.truncate(limit.saturating_add(1));
         Ok(bytes)
+    }
+    /// Every file directly inside `dir`, sorted by name (to notice files brick does not read,
+    /// such as Terraform's `terraform.tfvars`).
+    fn list_files(&self, _dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        Ok(Vec::new())
     }
 }
 

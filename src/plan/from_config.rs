@@ -1128,6 +1128,7 @@ impl Builder<'_, '_> {
             lifecycle: Lifecycle {
                 create_before_destroy: lc.create_before_destroy,
                 prevent_destroy: lc.prevent_destroy,
+                decl_span: Some(r.decl_span),
                 ignore_changes,
                 replace_triggered_by,
                 preconditions,

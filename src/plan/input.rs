@@ -86,6 +86,9 @@ pub enum IgnoreChanges {
 pub struct Lifecycle {
     pub create_before_destroy: bool,
     pub prevent_destroy: bool,
+    /// The resource block's header (`resource "TYPE" "NAME"`), where an error about its
+    /// lifecycle points (`prevent_destroy`), as Terraform's does.
+    pub decl_span: Option<crate::config::Span>,
     pub ignore_changes: IgnoreChanges,
     /// `replace_triggered_by`: the resources or instances whose change replaces this one.
     pub replace_triggered_by: Vec<Target>,
