@@ -10,6 +10,7 @@ mod dedup;
 pub mod fmt;
 mod interrupts;
 pub mod lab;
+pub mod providers_cmd;
 mod run;
 mod state_cmd;
 pub mod statefile;
@@ -206,6 +207,9 @@ pub enum Command {
     /// The embedded MAAS lab: `serve` a simulator, or run the garage `demo` on one.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// The providers' schemas: `schema --json` (Terraform's format) or Markdown `docs`.
+    #[command(subcommand)]
+    Providers(providers_cmd::ProvidersCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -310,6 +314,7 @@ pub fn main() -> ExitCode {
         Command::Fmt { paths, check, diff } => {
             return fmt::run(&paths, check, diff);
         }
+        Command::Providers(command) => providers_cmd::run(&ui, command),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             // Into memory first: a closed pipe (`| head`) must not make us panic.
@@ -399,6 +404,9 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::Import { addr, id, .. } => run::import(&ctx, &addr, &id).await,
         Command::ForceUnlock { id, force } => state_cmd::force_unlock(&ctx, &id, force),
         Command::Lab(lc) => lab::run(&ctx, lc).await,
-        Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
+        Command::Version { .. }
+        | Command::Completions { .. }
+        | Command::Fmt { .. }
+        | Command::Providers(_) => 0,
     }
 }

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod event;
 pub mod json;
 pub mod lines;
+pub mod provider_schema;
 pub mod text;
 
 #[cfg(test)]
