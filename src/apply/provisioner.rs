@@ -20,8 +20,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::addr::InstanceAddr;
 use crate::diag::Diagnostic;
 use crate::eval::{Environment, Reference};
+use crate::event::{Event, EventSink};
 use crate::plan::input::ProvisionerConfig;
-use crate::view::event::{Event, EventSink};
 
 /// The arguments of `local-exec`.
 pub fn schema() -> Block {

@@ -13,8 +13,6 @@ pub mod lab;
 pub mod providers_cmd;
 mod run;
 mod state_cmd;
-pub mod statefile;
-pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

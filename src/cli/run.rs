@@ -13,14 +13,14 @@ use super::common::{
     Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of,
 };
 use super::interrupts::Interrupts;
-use super::statefile::{JournalSink, addr_to_state, object_to_state, provider_addr};
 use crate::apply::{ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
+use crate::event::{Event, EventSink, NoEvents};
 use crate::plan::address::{InstanceAddr, Target};
 use crate::plan::model::{Plan, PlanMode, PriorState};
 use crate::plan::{Options, plan};
-use crate::view::event::{Event, EventSink, NoEvents};
+use crate::statefile::{JournalSink, addr_to_state, object_to_state, provider_addr};
 use crate::view::lines::{JsonView, LineView, LiveView};
 
 fn parse_targets(ctx: &Context, flag: &str, texts: &[String]) -> Option<Vec<Target>> {
@@ -136,7 +136,11 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     if let Some(config) = &config
         && !crate::diag::has_errors(&diags)
     {
-        diags.extend(super::validate::check_offline(config, &ctx.ids));
+        diags.extend(crate::validate::check_offline(
+            config,
+            &ctx.ids,
+            &*ctx.env(),
+        ));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -234,7 +238,7 @@ async fn make_plan(
         let _ = locked.lock.release();
         return None;
     };
-    p.tainted_reasons = super::statefile::tainted_reasons(&locked.state);
+    p.tainted_reasons = crate::statefile::tainted_reasons(&locked.state);
     p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
     drop(prior);
     Some((loaded, p, locked, fresh))
@@ -862,7 +866,7 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
         .flat_map(|s| {
             s.resources
                 .values()
-                .map(|r| super::statefile::provider_name(&r.provider))
+                .map(|r| crate::statefile::provider_name(&r.provider))
         })
         .collect();
     let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ids);
@@ -986,7 +990,7 @@ pub async fn import(ctx: &Context, addr: &str, id: &str) -> u8 {
         let _ = locked.lock.release();
         return 1;
     }
-    let diags = super::statefile::configure_provider(
+    let diags = crate::statefile::configure_provider(
         &loaded.engine,
         &values,
         &loaded.providers,

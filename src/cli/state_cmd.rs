@@ -4,9 +4,9 @@ use brick_state as st;
 
 use super::StateCommand;
 use super::common::{Context, load_readonly, prior_of};
-use super::statefile::{addr_from_state, provider_name};
 use crate::diag::Diagnostic;
 use crate::plan::address::Target;
+use crate::statefile::{addr_from_state, provider_name};
 
 fn providers_for(ctx: &Context, state: &st::State) -> crate::plan::providers::ProviderSet {
     let names: Vec<String> = state
@@ -304,7 +304,7 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                             "cannot move {ia} to {dest}: resource types don't match"
                         ));
                     }
-                    let sdest = super::statefile::addr_to_state(&dest);
+                    let sdest = crate::statefile::addr_to_state(&dest);
                     if state.object(&sdest).is_some() {
                         return Err(format!("{dest} already exists in the state"));
                     }

@@ -1103,6 +1103,15 @@ impl Builder<'_, '_> {
         }
         let provisioners =
             crate::apply::provisioner::configs(&r.provisioners, &env, &mut refs, diags);
+        let source = ResourceSource {
+            decl: Some(r.decl_span),
+            attributes: body
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.span))
+                .chain(body.blocks.iter().rev().map(|b| (b.kind.clone(), b.span)))
+                .collect(),
+        };
         let env2 = env.clone();
         let rc = ResourceConfig {
             addr,
@@ -1128,6 +1137,7 @@ impl Builder<'_, '_> {
                 provisioners,
             },
             timeouts,
+            source,
         };
         (rc, described)
     }
