@@ -1729,3 +1729,63 @@ pub fn conforms(v: &Value) -> bool {
         .all(|k| v.get(k).is_some())
         && is_set(v, "id")
 }
+
+// ---- plan-time checks ----------------------------------------------------------------------
+
+/// The storage volumes of a planned machine that cannot fit on its boot disk (where MAAS lays
+/// the storage out), read from MAAS as it is now: the fixed sizes together must not exceed the
+/// disk. `Ok(None)` when nothing can be checked (no storage, unknown sizes, unknown machine).
+pub async fn check_storage_fits(
+    ctx: &Ctx,
+    planned: &Value,
+) -> Result<Option<Diagnostic>, MaasError> {
+    let Some(spec) = planned.get("storage").and_then(StorageSpec::from_value) else {
+        return Ok(None);
+    };
+    if spec.volumes.is_empty() {
+        return Ok(None);
+    }
+    let Some(m) = find(ctx, planned).await? else {
+        return Ok(None);
+    };
+    let disk = m
+        .get("boot_disk")
+        .and_then(|d| d.get("size"))
+        .and_then(Json::as_u64)
+        .unwrap_or(0);
+    if disk == 0 {
+        return Ok(None);
+    }
+    let mut total: u64 = 0;
+    let mut fixed = Vec::new();
+    for (name, v) in &spec.volumes {
+        if v.size == "rest" {
+            continue;
+        }
+        let Some(bytes) = parse_size(&v.size, disk) else {
+            continue;
+        };
+        total = total.saturating_add(bytes);
+        fixed.push(format!("{name} = {}", v.size));
+    }
+    if total <= disk {
+        return Ok(None);
+    }
+    let host = json_str(&m, "hostname");
+    let gb = |b: u64| format!("{:.1} GB", b as f64 / 1e9);
+    Ok(Some(
+        error(
+            "storage_too_large",
+            "Storage larger than the machine's disk",
+            format!(
+                "The volumes of {host} need {} ({}) but its boot disk {} holds {}.",
+                gb(total),
+                fixed.join(", "),
+                json_str(m.get("boot_disk").unwrap_or(&Json::Null), "name"),
+                gb(disk)
+            ),
+        )
+        .with_help("Make the volumes smaller (one volume may take size = \"rest\"), or pick a machine with a larger disk (maas_machine.block_devices shows its disks).")
+        .at(["storage"]),
+    ))
+}
