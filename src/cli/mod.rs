@@ -11,6 +11,7 @@ mod files;
 pub mod fmt;
 mod interrupts;
 pub mod lab;
+pub mod providers_cmd;
 mod run;
 mod state_cmd;
 
@@ -209,6 +210,9 @@ pub enum Command {
     /// The embedded MAAS lab: `serve` a simulator, or run the garage `demo` on one.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// The providers' schemas: `schema --json` (Terraform's format) or Markdown `docs`.
+    #[command(subcommand)]
+    Providers(providers_cmd::ProvidersCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -386,6 +390,7 @@ pub fn main() -> ExitCode {
         Command::Fmt { paths, check, diff } => {
             return fmt::run(&paths, check, diff);
         }
+        Command::Providers(command) => providers_cmd::run(&ui, command),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             // Into memory first: a closed pipe (`| head`) must not make us panic.
@@ -479,7 +484,10 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
             even_if_running,
         } => state_cmd::force_unlock(&ctx, &id, force, even_if_running),
         Command::Lab(lc) => lab::run(&ctx, lc).await,
-        Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
+        Command::Version { .. }
+        | Command::Completions { .. }
+        | Command::Fmt { .. }
+        | Command::Providers(_) => 0,
     }
 }
 

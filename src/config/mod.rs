@@ -229,6 +229,19 @@ pub struct Lifecycle {
     pub postconditions: Vec<Check>,
 }
 
+/// A `provisioner "local-exec"` block of a resource (the only provisioner brick runs).
+#[derive(Clone, Debug)]
+pub struct Provisioner {
+    /// `when = destroy`: runs before the object is destroyed, not after it is created.
+    pub when_destroy: bool,
+    /// `on_failure = continue`: a failure is reported but neither taints nor stops.
+    pub on_failure_continue: bool,
+    /// `command`, `interpreter`, `working_dir`, `environment`, `quiet`.
+    pub body: Body,
+    /// The whole block.
+    pub span: Span,
+}
+
 #[derive(Clone, Debug)]
 pub struct Resource {
     pub mode: ResourceMode,
@@ -243,6 +256,8 @@ pub struct Resource {
     pub lifecycle: Lifecycle,
     /// `timeouts { create = "40m" … }`: how long each operation may take.
     pub timeouts: Timeouts,
+    /// `provisioner "local-exec"` blocks, in order.
+    pub provisioners: Vec<Provisioner>,
     /// The arguments and nested blocks, without the meta-arguments above (and without
     /// `lifecycle`, `timeouts`, `connection`, `provisioner`). Evaluate with
     /// [`crate::eval::evaluate_body`] against the type's schema.

@@ -1101,6 +1101,8 @@ impl Builder<'_, '_> {
         for c in preconditions.iter().chain(&postconditions) {
             refs.extend(c.references.iter().cloned());
         }
+        let provisioners =
+            crate::apply::provisioner::configs(&r.provisioners, &env, &mut refs, diags);
         let source = ResourceSource {
             decl: Some(r.decl_span),
             attributes: body
@@ -1133,6 +1135,7 @@ impl Builder<'_, '_> {
                 replace_triggered_by,
                 preconditions,
                 postconditions,
+                provisioners,
             },
             timeouts,
             source,

@@ -97,6 +97,19 @@ pub struct Lifecycle {
     /// `postcondition` blocks: checked with `self` as the planned (or, when that is not
     /// known, the applied) object.
     pub postconditions: Vec<Condition>,
+    /// `provisioner "local-exec"` blocks, run by apply after a create (or before a destroy);
+    /// plans do not show them, as Terraform's do not.
+    pub provisioners: Vec<ProvisionerConfig>,
+}
+
+/// One `provisioner "local-exec"` block. `args` evaluates its arguments (with `self` the
+/// object) to an object of `command`, `interpreter`, `working_dir`, `environment`, `quiet`.
+#[derive(Clone)]
+pub struct ProvisionerConfig {
+    pub when_destroy: bool,
+    pub on_failure_continue: bool,
+    pub args: EvalFn,
+    pub span: crate::config::Span,
 }
 
 /// One `precondition` or `postcondition` block (Terraform's custom conditions). `check`
