@@ -379,7 +379,12 @@ impl StateSink for JournalSink<'_> {
         let saddr = addr_to_state(addr);
         let intent = match &state {
             Some(_) => self.intents.remove(&(addr.clone(), false)),
-            None => self.intents.remove(&(addr.clone(), true)),
+            // A destroy that finished, or a create that failed having made nothing: either
+            // way the operation's intent is settled.
+            None => self
+                .intents
+                .remove(&(addr.clone(), true))
+                .or_else(|| self.intents.remove(&(addr.clone(), false))),
         };
         let change = match state {
             None => {
