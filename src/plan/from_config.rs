@@ -1102,7 +1102,16 @@ impl Builder<'_, '_> {
             refs.extend(c.references.iter().cloned());
         }
         let env2 = env.clone();
+        let spans = crate::plan::input::ResourceSpans {
+            decl: Some(r.decl_span),
+            attributes: body
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.span))
+                .collect(),
+        };
         let rc = ResourceConfig {
+            spans,
             addr,
             provider,
             expansion,

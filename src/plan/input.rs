@@ -124,6 +124,26 @@ pub struct ResourceConfig {
     pub depends_on: Vec<Reference>,
     pub lifecycle: Lifecycle,
     pub timeouts: Timeouts,
+    /// Where the block is (its header), and each top-level argument, for diagnostics a
+    /// provider returns during apply.
+    pub spans: ResourceSpans,
+}
+
+/// Source locations of a resource block, for diagnostics about it.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceSpans {
+    pub decl: Option<crate::config::Span>,
+    pub attributes: BTreeMap<String, crate::config::Span>,
+}
+
+impl ResourceSpans {
+    /// The argument's span when the diagnostic names one this block sets, else the header's.
+    pub fn for_attribute(&self, path: &[String]) -> Option<crate::config::Span> {
+        path.first()
+            .and_then(|a| self.attributes.get(a))
+            .copied()
+            .or(self.decl)
+    }
 }
 
 #[derive(Clone)]
