@@ -27,13 +27,18 @@ fn peer() -> Option<Peer> {
     };
     Some(Peer {
         kubeconfig,
-        kubectl: std::env::var("KUBECTL").ok().filter(|k| Path::new(k).exists()),
+        kubectl: std::env::var("KUBECTL")
+            .ok()
+            .filter(|k| Path::new(k).exists()),
     })
 }
 
 impl Peer {
     fn provider(&self) -> String {
-        format!("provider \"k8s\" {{\n  config_path = {:?}\n}}\n", self.kubeconfig)
+        format!(
+            "provider \"k8s\" {{\n  config_path = {:?}\n}}\n",
+            self.kubeconfig
+        )
     }
 
     /// kubectl against the peer; `None` (skipped) without kubectl.
@@ -122,14 +127,19 @@ fn a_config_map_is_applied_read_by_kubectl_planned_again_without_changes_and_dri
 
     // Real kubectl reads what brick wrote: every field brick manages, as the state has it,
     // owned by field manager brick.
-    let Some(live) = live_json(&peer, &["configmap", &name, "-n", "default"]) else { return };
+    let Some(live) = live_json(&peer, &["configmap", &name, "-n", "default"]) else {
+        return;
+    };
     let st = state_attrs(&dir, "cm");
     // A dynamic attribute is stored as Terraform stores one: its type beside its value.
     let manifest = &st["manifest"]["value"];
     assert_eq!(live["data"], manifest["data"]);
     assert_eq!(live["metadata"]["labels"], manifest["metadata"]["labels"]);
     assert_eq!(live["metadata"]["uid"], st["uid"]);
-    assert_eq!(live["metadata"]["namespace"], "default", "defaulted as kubectl does");
+    assert_eq!(
+        live["metadata"]["namespace"], "default",
+        "defaulted as kubectl does"
+    );
     let managers: Vec<&str> = live["metadata"]["managedFields"]
         .as_array()
         .unwrap()
@@ -148,7 +158,13 @@ fn a_config_map_is_applied_read_by_kubectl_planned_again_without_changes_and_dri
     // A value brick applied, changed by kubectl, is drift naming kubectl; the plan takes it
     // back and the apply does (the server would refuse it without force: DOMAIN.md).
     peer.kubectl(&[
-        "patch", "configmap", &name, "-n", "default", "-p", r#"{"data":{"retention":"1d"}}"#,
+        "patch",
+        "configmap",
+        &name,
+        "-n",
+        "default",
+        "-p",
+        r#"{"data":{"retention":"1d"}}"#,
     ])
     .unwrap()
     .ok();
@@ -157,11 +173,18 @@ fn a_config_map_is_applied_read_by_kubectl_planned_again_without_changes_and_dri
     assert!(drift.stdout.contains("kubectl-patch"), "{}", drift.stdout);
     let plan = brick(&dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
-    assert!(plan.stdout.contains(r#"retention = "1d" -> "7d""#), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(r#"retention = "1d" -> "7d""#),
+        "{}",
+        plan.stdout
+    );
     brick(&dir, &["apply", "--auto-approve"]).ok();
     let live = live_json(&peer, &["configmap", &name, "-n", "default"]).unwrap();
     assert_eq!(live["data"]["retention"], "7d");
-    assert_eq!(live["metadata"]["labels"]["extra"], "x", "the other manager's label stays");
+    assert_eq!(
+        live["metadata"]["labels"]["extra"], "x",
+        "the other manager's label stays"
+    );
     brick(&dir, &["plan", "--detailed-exitcode"]).ok();
 
     // A label change is made in place, never by replacement.
@@ -175,7 +198,9 @@ fn a_config_map_is_applied_read_by_kubectl_planned_again_without_changes_and_dri
     assert_eq!(live["metadata"]["uid"], st["uid"], "the same object");
 
     brick(&dir, &["destroy", "--auto-approve"]).ok();
-    let gone = peer.kubectl(&["get", "configmap", &name, "-n", "default"]).unwrap();
+    let gone = peer
+        .kubectl(&["get", "configmap", &name, "-n", "default"])
+        .unwrap();
     assert!(gone.stderr.contains("NotFound"), "{}", gone.stderr);
 }
 
@@ -283,12 +308,24 @@ fn a_crd_and_a_custom_resource_of_it_plan_and_apply_together_and_the_schema_refu
     brick(&dir, &["plan", "--detailed-exitcode"]).ok();
 
     // A field the CRD's schema refuses: the server's message, at the manifest's file and line.
-    write(&dir, &format!("{}{}", crd(&group), widget(&group, "0")), &peer);
+    write(
+        &dir,
+        &format!("{}{}", crd(&group), widget(&group, "0")),
+        &peer,
+    );
     let r = brick(&dir, &["apply", "--auto-approve"]).failed_with("spec.size");
     assert!(r.stderr.contains("main.hcl"), "{}", r.stderr);
-    assert!(r.stderr.contains("should be greater than or equal to 1"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("should be greater than or equal to 1"),
+        "{}",
+        r.stderr
+    );
 
-    write(&dir, &format!("{}{}", crd(&group), widget(&group, "3")), &peer);
+    write(
+        &dir,
+        &format!("{}{}", crd(&group), widget(&group, "3")),
+        &peer,
+    );
     brick(&dir, &["destroy", "--auto-approve"]).ok();
     if let Some(r) = peer.kubectl(&["get", "crd", &format!("widgets.{group}")]) {
         assert!(r.stderr.contains("NotFound"), "{}", r.stderr);
@@ -320,7 +357,11 @@ fn an_immutable_field_change_is_refused_with_the_servers_words_and_a_way_out() {
     let r = brick(&dir, &["apply", "--auto-approve"]).failed_with("Immutable field changed");
     assert!(r.stderr.contains("field is immutable"), "{}", r.stderr);
     assert!(r.stderr.contains("-replace"), "{}", r.stderr);
-    brick(&dir, &["apply", "--auto-approve", "--replace", "k8s_manifest.cm"]).ok();
+    brick(
+        &dir,
+        &["apply", "--auto-approve", "--replace", "k8s_manifest.cm"],
+    )
+    .ok();
     if let Some(live) = live_json(&peer, &["configmap", &name, "-n", "default"]) {
         assert_eq!(live["data"]["v"], "2");
     }
@@ -332,7 +373,12 @@ fn an_existing_object_is_imported_by_terraform_provider_kubernetes_id() {
     let Some(peer) = peer() else { return };
     let name = unique("brick-e2e-import");
     let Some(created) = peer.kubectl(&[
-        "create", "configmap", &name, "-n", "default", "--from-literal=retention=7d",
+        "create",
+        "configmap",
+        &name,
+        "-n",
+        "default",
+        "--from-literal=retention=7d",
     ]) else {
         return;
     };
@@ -429,20 +475,32 @@ resource "k8s_manifest" "install" {{
 /// Whether a kube-controller-manager runs (it holds its leader lease): without it a namespace
 /// never leaves Terminating.
 fn controller_manager(peer: &Peer) -> bool {
-    peer.kubectl(&["get", "lease", "-n", "kube-system", "kube-controller-manager"])
-        .is_some_and(|r| r.code == 0)
+    peer.kubectl(&[
+        "get",
+        "lease",
+        "-n",
+        "kube-system",
+        "kube-controller-manager",
+    ])
+    .is_some_and(|r| r.code == 0)
 }
 
 fn apply_plan_destroy(peer: &Peer, dir: &Dir) {
     let r = brick(dir, &["apply", "--auto-approve"]).ok();
     assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
     let again = brick(dir, &["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, 0, "a second plan has no changes:\n{}{}", again.stdout, again.stderr);
+    assert_eq!(
+        again.code, 0,
+        "a second plan has no changes:\n{}{}",
+        again.stdout, again.stderr
+    );
     if controller_manager(peer) {
         brick(dir, &["destroy", "--auto-approve"]).ok();
         let st = dir.state();
         assert!(
-            st["resources"].as_array().is_none_or(|r| r.iter().all(|r| r["instances"].as_array().is_none_or(Vec::is_empty))),
+            st["resources"].as_array().is_none_or(|r| r
+                .iter()
+                .all(|r| r["instances"].as_array().is_none_or(Vec::is_empty))),
             "everything destroyed"
         );
     } else {
@@ -468,21 +526,29 @@ fn apply_plan_destroy(peer: &Peer, dir: &Dir) {
 #[test]
 fn rooks_install_files_apply_unchanged_plan_again_without_changes_and_destroy() {
     let Some(peer) = peer() else { return };
-    let Some(rook) = manifests("rook-v1.20.6") else { return };
+    let Some(rook) = manifests("rook-v1.20.6") else {
+        return;
+    };
     let files: Vec<PathBuf> = ["crds.yaml", "common.yaml", "operator.yaml"]
         .iter()
         .map(|f| rook.join(f))
         .collect();
     // operator.yaml's csi.ceph.io objects need the Ceph CSI operator's CRDs, which these
     // files do not carry (kubectl apply fails on them the same way).
-    let dir = install(&peer, &files, r#"if !startswith(v.apiVersion, "csi.ceph.io/")"#);
+    let dir = install(
+        &peer,
+        &files,
+        r#"if !startswith(v.apiVersion, "csi.ceph.io/")"#,
+    );
     apply_plan_destroy(&peer, &dir);
 }
 
 #[test]
 fn strimzis_install_files_apply_unchanged_plan_again_without_changes_and_destroy() {
     let Some(peer) = peer() else { return };
-    let Some(strimzi) = manifests("strimzi-1.2.0/install") else { return };
+    let Some(strimzi) = manifests("strimzi-1.2.0/install") else {
+        return;
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&strimzi)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -149,7 +149,13 @@ impl Walk<'_> {
                     let nv = if v.is_null() {
                         v.clone()
                     } else {
-                        self.child(v, live.and_then(|l| l.get(k)), None, fpath, &format!("{path}.{k}"))
+                        self.child(
+                            v,
+                            live.and_then(|l| l.get(k)),
+                            None,
+                            fpath,
+                            &format!("{path}.{k}"),
+                        )
                     };
                     fpath.pop();
                     out.insert(k.clone(), nv);

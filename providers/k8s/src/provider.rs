@@ -97,6 +97,12 @@ impl Provider for K8sProvider {
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
         match req.type_name {
             manifest::TYPE => manifest::plan(req.prior, req.proposed, &self.run),
+            // A destroy plan also removes data sources from the state.
+            _ if req.proposed.is_null() => PlanResponse {
+                planned: req.proposed.clone(),
+                requires_replace: Vec::new(),
+                diagnostics: Vec::new(),
+            },
             other => PlanResponse {
                 planned: Value::null_dynamic(),
                 requires_replace: Vec::new(),

@@ -63,7 +63,10 @@ fn config_map(name: &str, value: &str) -> Value {
             "metadata",
             Value::object_from([
                 ("name", Value::string(name)),
-                ("labels", Value::object_from([("app", Value::string("brick"))])),
+                (
+                    "labels",
+                    Value::object_from([("app", Value::string("brick"))]),
+                ),
             ]),
         ),
         ("data", Value::object_from([("v", Value::string(value))])),
