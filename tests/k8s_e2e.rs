@@ -485,6 +485,26 @@ fn controller_manager(peer: &Peer) -> bool {
     .is_some_and(|r| r.code == 0)
 }
 
+/// Whether CRD `name` exists on the peer without brick among its managers: another Rook or
+/// Strimzi runs there (the shared peers install them), and applying other versions of its
+/// files, then destroying them, would break it. Such a test is skipped: run it against a peer
+/// of its own (`PEERS_DIR=$PWD/.peers tests/peers/up.sh k8s`).
+fn installed_by_another(peer: &Peer, crd: &str) -> bool {
+    let Some(r) = peer.kubectl(&["get", "crd", crd, "-o", "json", "--show-managed-fields"]) else {
+        return false;
+    };
+    if r.code != 0 {
+        return false;
+    }
+    let foreign = !r.stdout.contains("\"manager\": \"brick\"");
+    if foreign {
+        brick_provider_api::testing::skip_without_reference_data(&format!(
+            "{crd} is already installed on this API server by another manager; not overwriting it"
+        ));
+    }
+    foreign
+}
+
 fn apply_plan_destroy(peer: &Peer, dir: &Dir) {
     let r = brick(dir, &["apply", "--auto-approve"]).ok();
     assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
