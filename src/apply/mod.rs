@@ -661,6 +661,10 @@ pub async fn apply(
                 planned: planned.clone(),
                 planned_plain: planned.unmark_deep().0,
                 timeout,
+                spans: resources
+                    .get(&c.addr.resource.config_addr())
+                    .map(|rc| rc.source.clone())
+                    .unwrap_or_default(),
                 events: events.clone(),
                 interval: opts.progress_interval,
                 tx: tx.clone(),
@@ -1327,6 +1331,8 @@ struct Task {
     planned: Value,
     planned_plain: Value,
     timeout: Option<Duration>,
+    /// Where the resource block is, for the provider's diagnostics.
+    spans: crate::plan::input::ResourceSource,
     events: Arc<dyn EventSink>,
     interval: Duration,
     tx: mpsc::UnboundedSender<Done>,
@@ -1419,8 +1425,12 @@ impl Task {
                             .diagnostics
                             .into_iter()
                             .map(|d| {
+                                let span = self.spans.span_of(&d.attribute);
                                 let mut d = Diagnostic::from(d);
                                 d.detail = format!("{}: {}", self.addr, d.detail);
+                                if d.span.is_none() {
+                                    d.span = span;
+                                }
                                 d
                             })
                             .collect()),
