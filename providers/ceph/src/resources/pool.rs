@@ -278,17 +278,15 @@ impl Live {
     }
 
     /// The state of this pool; `carry` (the prior or planned state) supplies what Ceph does
-    /// not keep (`require_safe_replica_size`) and which of several applications is meant.
+    /// not keep (`require_safe_replica_size`).
     fn state(&self, rules: &BTreeMap<i64, String>, carry: &Value) -> Value {
         let mut apps = self.applications.clone();
         apps.sort();
         let application = match apps.len() {
             0 => Value::null(Type::String),
             1 => s(&apps[0]),
-            _ => match str_attr(carry, "application") {
-                Some(a) if apps.iter().any(|x| x == a) => s(a),
-                _ => s(apps.join(",")),
-            },
+            // Several: all of them, so a configuration naming one shows the others as drift.
+            _ => s(apps.join(",")),
         };
         let safe = bool_attr(carry, "require_safe_replica_size").unwrap_or(self.size != 1);
         let rule = rules
