@@ -83,7 +83,7 @@ fn main() {
     let text = source();
     let fs = MemoryFs::new().with("/bench/main.hcl", text.clone());
     let env = NullEnvironment;
-    let schema = brick::cli::validate::brick_data_schema();
+    let schema = brick::validate::brick_data_schema();
 
     let load = measure(|| {
         let (c, d) = config::load(&fs, Path::new("/bench"));
@@ -139,7 +139,7 @@ fn main() {
     });
 
     let validate = measure(|| {
-        let d = brick::cli::validate::validate(&c, &BTreeMap::new());
+        let d = brick::validate::validate(&c, &BTreeMap::new());
         assert!(d.is_empty(), "{:?}", &d[..d.len().min(3)]);
     });
 

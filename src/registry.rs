@@ -11,7 +11,7 @@ use crate::plan::providers::ProviderSet;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick", "ceph", "maas"]
+    &["brick", "ceph", "k8s", "kafka", "maas"]
 }
 
 /// A new, unconfigured instance of provider type `type_name`.
@@ -20,6 +20,8 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
         "brick" | "terraform" => Some(Arc::new(BrickProvider::new(ids.clone()))),
         "maas" => Some(Arc::new(brick_provider_maas::MaasProvider::default())),
         "ceph" => Some(Arc::new(brick_provider_ceph::CephProvider::default())),
+        "kafka" => Some(Arc::new(brick_provider_kafka::KafkaProvider::default())),
+        "k8s" => Some(Arc::new(brick_provider_k8s::K8sProvider::default())),
         _ => None,
     }
 }

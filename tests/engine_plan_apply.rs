@@ -9,12 +9,12 @@ use brick::apply::memory::MemoryState;
 use brick::apply::{ApplyOptions, Cancel, apply};
 use brick::builtin::BrickProvider;
 use brick::eval::{Reference, Scope};
+use brick::event::{CollectEvents, Event, NoEvents};
 use brick::plan::address::{InstanceKey, ResourceAddr, Target};
 use brick::plan::input::*;
 use brick::plan::model::{Action, ActionReason, Plan, PlanMode, PriorState};
 use brick::plan::providers::ProviderSet;
 use brick::plan::{Options, plan};
-use brick::view::event::{CollectEvents, Event, NoEvents};
 use brick_provider_api::fake::FakeProvider;
 use brick_provider_api::{Type, Value};
 
@@ -61,6 +61,7 @@ fn resource(
         depends_on: vec![],
         lifecycle: Lifecycle::default(),
         timeouts: Timeouts::default(),
+        source: Default::default(),
     }
 }
 
@@ -690,4 +691,116 @@ async fn a_provider_limit_caps_its_operations_below_the_run_parallelism() {
         2
     );
     assert_eq!(w.state.instances.len(), 9);
+}
+
+/// The configuration of HCL `text` (one file, `/cfg/main.hcl`), as the CLI builds it, and the
+/// loaded files for locating diagnostics.
+fn from_hcl(text: &str) -> (Configuration, Vec<brick::config::SourceFile>) {
+    let fs = brick::config::MemoryFs::new().with("/cfg/main.hcl", text);
+    let (c, d) = brick::config::load(&fs, std::path::Path::new("/cfg"));
+    let c = c.unwrap_or_else(|| panic!("the configuration does not load: {d:?}"));
+    let env: Arc<dyn brick::eval::Environment> = Arc::new(brick::eval::NullEnvironment);
+    let (engine, d) = brick::plan::from_config::from_config(&c, Default::default(), env);
+    assert!(d.is_empty(), "from_config: {d:?}");
+    (engine, c.files)
+}
+
+/// 1-based line of a diagnostic's span.
+fn line_of(d: &brick::diag::Diagnostic, files: &[brick::config::SourceFile]) -> usize {
+    let span = d.span.unwrap_or_else(|| panic!("no span: {d:?}"));
+    files[span.file].text[..span.start].matches('\n').count() + 1
+}
+
+#[tokio::test]
+async fn a_provider_level_plan_check_sees_the_whole_plan_and_its_errors_fail_it_at_the_block() {
+    use brick_provider_api::diag::Diagnostic as ProviderDiagnostic;
+    use brick_provider_api::{ChangeAction, ChangeDiagnostic};
+    let w = World::new();
+    // Refuses any fake_thing bigger than the sum of the others' sizes; brick_data changes
+    // (another provider's) are seen as well.
+    w.fake.on_check_plan(|changes| {
+        let size = |v: &Value| {
+            v.get("size")
+                .and_then(Value::as_number)
+                .map_or(0.0, |n| n.to_f64())
+        };
+        let total: f64 = changes.iter().map(|c| size(c.planned)).sum();
+        let mut out = Vec::new();
+        for (i, c) in changes.iter().enumerate() {
+            if c.type_name == "fake_thing" && size(c.planned) * 2.0 > total {
+                out.push(ChangeDiagnostic {
+                    change: i,
+                    diagnostic: ProviderDiagnostic::error(
+                        "brick::fake::too_big",
+                        "Thing too big",
+                        format!("{} is bigger than all the others together.", c.address),
+                    )
+                    .at(["size"]),
+                });
+            }
+            if c.type_name == "brick_data" {
+                out.push(ChangeDiagnostic {
+                    change: i,
+                    diagnostic: ProviderDiagnostic::warning(
+                        "brick::fake::seen",
+                        "Seen",
+                        format!("{} was seen.", c.address),
+                    ),
+                });
+            }
+        }
+        out
+    });
+    let text = r#"resource "brick_data" "d" {
+  input = "x"
+}
+
+resource "fake_thing" "small" {
+  name = "small"
+  size = 1
+}
+
+resource "fake_thing" "big" {
+  name = "big"
+  size = 5
+}
+"#;
+    let (c, files) = from_hcl(text);
+    let p = w.plan(&c, &Options::default()).await;
+    assert!(p.errored, "{:?}", p.diagnostics);
+    assert_eq!(
+        w.fake.plan_checks(),
+        [vec![
+            ("brick_data.d".to_string(), ChangeAction::Create),
+            ("fake_thing.big".to_string(), ChangeAction::Create),
+            ("fake_thing.small".to_string(), ChangeAction::Create),
+        ]],
+        "one check per plan, with every provider's changes"
+    );
+    let too_big: Vec<_> = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "brick::fake::too_big")
+        .collect();
+    assert_eq!(too_big.len(), 1, "{:?}", p.diagnostics);
+    assert!(too_big[0].is_error());
+    assert!(
+        too_big[0].detail.contains("fake_thing.big"),
+        "{:?}",
+        too_big[0]
+    );
+    assert_eq!(line_of(too_big[0], &files), 12, "at the size argument");
+    let seen = p
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "brick::fake::seen")
+        .expect("the warning about brick_data.d");
+    assert!(!seen.is_error());
+    assert_eq!(line_of(seen, &files), 1, "at the block header");
+
+    // Without the big one the check finds nothing wrong and the plan stands.
+    let (c, _) = from_hcl(&text.replace("size = 5", "size = 1"));
+    let p = w.plan(&c, &Options::default()).await;
+    assert!(!p.errored, "{:?}", p.diagnostics);
+    assert_eq!(w.fake.plan_checks().len(), 2);
 }

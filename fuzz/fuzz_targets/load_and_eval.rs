@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let (c, _) = config::load(&fs, Path::new("/f"));
     if let Some(c) = &c {
         let env = NullEnvironment;
-        let _ = brick::cli::validate::validate(c, &BTreeMap::new());
+        let _ = brick::validate::validate(c, &BTreeMap::new());
         let scope = ModuleScope::new(&c.root, &env, BTreeMap::new(), Box::new(|_| None));
         for name in c.root.locals.keys() {
             let _ = scope.local(name);

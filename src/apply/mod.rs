@@ -25,13 +25,13 @@ use crate::diag::Diagnostic;
 use tokio::sync::mpsc;
 
 use crate::eval::{Reference, Scope};
+use crate::event::{Event, EventSink};
 use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr};
 use crate::plan::input::{Configuration, ResourceConfig};
 use crate::plan::model::{Action, Plan, PlanMode, PriorState};
 use crate::plan::planner::{mark_sensitive, plan_call};
 use crate::plan::providers::ProviderSet;
 use crate::plan::scope::{InstanceScope, ModuleView, Shape, Working};
-use crate::view::event::{Event, EventSink};
 pub use cancel::Cancel;
 
 /// One instance as it is to be recorded.

@@ -72,9 +72,11 @@ impl Ui {
         let _ = o.flush();
     }
 
-    /// Renders diagnostics on stderr, Terraform-style, with the source line; returns whether
-    /// any is an error.
+    /// Renders diagnostics on stderr, Terraform-style, with the source line (one problem met by
+    /// several resources once, naming them); returns whether any is an error.
     pub fn diagnostics(&self, diags: &[Diagnostic], files: &[SourceFile]) -> bool {
+        let merged = super::dedup::merge_repeated(diags);
+        let diags = &merged[..];
         if self.json != JsonDiagnostics::Off {
             let now = SystemClock.now_rfc3339();
             for d in diags {
@@ -283,8 +285,9 @@ impl Context {
         // configuration's shape, as in Terraform. The checks only read the configuration,
         // so they run beside the building of planning's input.
         let (checked, (engine, diags, files)) = std::thread::scope(|s| {
-            let checks =
-                (!lenient).then(|| s.spawn(|| super::validate::check_offline(&config, &self.ids)));
+            let checks = (!lenient).then(|| {
+                s.spawn(|| crate::validate::check_offline(&config, &self.ids, &*self.env()))
+            });
             let built = self.engine_input(&config, variables);
             let checked = checks
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
@@ -507,7 +510,7 @@ async fn settle(
         let mut can_interrupt = true;
         let mut interrupted = false;
         let notes = {
-            let settle = super::statefile::reconcile_pending(&journal, providers, &loaded.engine);
+            let settle = crate::statefile::reconcile_pending(&journal, providers, &loaded.engine);
             tokio::pin!(settle);
             loop {
                 tokio::select! {
@@ -564,7 +567,7 @@ pub fn load_readonly(ctx: &Context) -> Result<Option<st::State>, ()> {
 }
 
 pub fn prior_of(state: &st::State, providers: &ProviderSet) -> PriorState {
-    super::statefile::prior_from_state(state, providers)
+    crate::statefile::prior_from_state(state, providers)
 }
 
 /// Variables as recorded in a saved plan; `Err` names the first that cannot be decoded (the
@@ -687,4 +690,17 @@ pub fn render_diagnostic(
     }
     out.push_str(&format!("({})\n", d.code));
     out
+}
+
+/// Renders diagnostics to stderr as every command does (`common::render_diagnostic`), in
+/// colour when stderr is a terminal and `NO_COLOR` is not set: for `console` and `fmt`, which
+/// run without a command context.
+pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
+    use std::io::IsTerminal;
+    let style = crate::view::text::Style {
+        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    for d in diags {
+        eprint!("{}", render_diagnostic(d, files, style));
+    }
 }

@@ -136,7 +136,7 @@ pub fn run_with_prompt(
             Ok(None) => {}
             Err(diags) => {
                 failed = true;
-                super::validate::render(&diags, &console.files_with(&line));
+                super::common::render(&diags, &console.files_with(&line));
             }
         }
     }

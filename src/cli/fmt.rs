@@ -568,7 +568,7 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
                     path: "<stdin>".into(),
                     text,
                 }];
-                super::validate::render(&[d], &files);
+                super::common::render(&[d], &files);
                 ExitCode::from(1)
             }
         };
@@ -614,7 +614,7 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
                     path: f.clone(),
                     text,
                 }];
-                super::validate::render(&[d], &files);
+                super::common::render(&[d], &files);
                 failed = true;
             }
             Ok(formatted) if formatted != text => {

@@ -13,14 +13,14 @@ use super::common::{
     Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of,
 };
 use super::interrupts::Interrupts;
-use super::statefile::{JournalSink, addr_to_state, object_to_state, provider_addr};
 use crate::apply::{ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
+use crate::event::{Event, EventSink, NoEvents};
 use crate::plan::address::{InstanceAddr, Target};
 use crate::plan::model::{Plan, PlanMode, PriorState};
 use crate::plan::{Options, plan};
-use crate::view::event::{Event, EventSink, NoEvents};
+use crate::statefile::{JournalSink, addr_to_state, object_to_state, provider_addr};
 use crate::view::lines::{JsonView, LineView, LiveView};
 
 fn parse_targets(ctx: &Context, flag: &str, texts: &[String]) -> Option<Vec<Target>> {
@@ -136,7 +136,11 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     if let Some(config) = &config
         && !crate::diag::has_errors(&diags)
     {
-        diags.extend(super::validate::check_offline(config, &ctx.ids));
+        diags.extend(crate::validate::check_offline(
+            config,
+            &ctx.ids,
+            &*ctx.env(),
+        ));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -234,7 +238,7 @@ async fn make_plan(
         let _ = locked.lock.release();
         return None;
     };
-    p.tainted_reasons = super::statefile::tainted_reasons(&locked.state);
+    p.tainted_reasons = crate::statefile::tainted_reasons(&locked.state);
     p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
     drop(prior);
     Some((loaded, p, locked, fresh))
@@ -862,7 +866,7 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
         .flat_map(|s| {
             s.resources
                 .values()
-                .map(|r| super::statefile::provider_name(&r.provider))
+                .map(|r| crate::statefile::provider_name(&r.provider))
         })
         .collect();
     let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ids);
@@ -951,7 +955,42 @@ pub async fn import(ctx: &Context, addr: &str, id: &str) -> u8 {
         &loaded.engine,
         &prior_of(&locked.state, &loaded.providers),
     );
-    let diags = super::statefile::configure_provider(
+    // The instance must be one the configuration makes (Terraform: "Configuration for import
+    // target does not exist"), or the next plan would destroy what was just imported. Checked
+    // in the root module, where what count/for_each read is known from variables and state.
+    if inst.resource.module.is_empty()
+        && let Ok((_, keys)) = crate::plan::planner::expand_with(
+            &rc.expansion,
+            &values.view(""),
+            &inst.resource.to_string(),
+        )
+        && !keys.iter().any(|(k, _)| *k == inst.key)
+    {
+        let declared: Vec<String> = keys
+            .iter()
+            .take(10)
+            .map(|(k, _)| inst.resource.instance(k.clone()).to_string())
+            .collect();
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::import::no_instance",
+                "Configuration for import target does not exist",
+                format!(
+                    "The configuration for the given import target {inst} does not exist. All target instances must have an associated configuration to be imported ({}).",
+                    if declared.is_empty() {
+                        "the configuration makes no instance of it now".to_string()
+                    } else {
+                        format!("it makes {}", declared.join(", "))
+                    }
+                ),
+            )
+            .help("Import into an instance the configuration declares: change count or for_each (or the key) first.")],
+            &loaded.config.files,
+        );
+        let _ = locked.lock.release();
+        return 1;
+    }
+    let diags = crate::statefile::configure_provider(
         &loaded.engine,
         &values,
         &loaded.providers,

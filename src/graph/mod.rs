@@ -535,6 +535,7 @@ mod tests {
             depends_on: Vec::new(),
             lifecycle: Lifecycle::default(),
             timeouts: Timeouts::default(),
+            source: Default::default(),
         }
     }
 

@@ -1101,6 +1101,15 @@ impl Builder<'_, '_> {
         for c in preconditions.iter().chain(&postconditions) {
             refs.extend(c.references.iter().cloned());
         }
+        let source = ResourceSource {
+            decl: Some(r.decl_span),
+            attributes: body
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.span))
+                .chain(body.blocks.iter().rev().map(|b| (b.kind.clone(), b.span)))
+                .collect(),
+        };
         let env2 = env.clone();
         let rc = ResourceConfig {
             addr,
@@ -1125,6 +1134,7 @@ impl Builder<'_, '_> {
                 postconditions,
             },
             timeouts,
+            source,
         };
         (rc, described)
     }

@@ -124,6 +124,28 @@ pub struct ResourceConfig {
     pub depends_on: Vec<Reference>,
     pub lifecycle: Lifecycle,
     pub timeouts: Timeouts,
+    /// Where the block is written (empty when built without source, as in tests).
+    pub source: ResourceSource,
+}
+
+/// Where a resource block is written, for diagnostics about the resource as a whole (a
+/// provider-level plan check) that point at the block or at one of its arguments.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceSource {
+    /// The `resource "TYPE" "NAME"` header.
+    pub decl: Option<crate::config::Span>,
+    /// Each top-level argument and nested block of the body, by name (a nested block written
+    /// more than once: its first).
+    pub attributes: BTreeMap<String, crate::config::Span>,
+}
+
+impl ResourceSource {
+    /// The span of the argument at the head of `path`, or else of the block header.
+    pub fn span_of(&self, path: &[String]) -> Option<crate::config::Span> {
+        path.first()
+            .and_then(|name| self.attributes.get(name).copied())
+            .or(self.decl)
+    }
 }
 
 #[derive(Clone)]

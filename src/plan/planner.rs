@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use brick_provider_api::lifecycle::{check_planned, proposed_new_state, same};
-use brick_provider_api::provider::{AttrPath, PathStep, PlanRequest};
+use brick_provider_api::provider::{AttrPath, ChangeAction, PathStep, PlanRequest, PlannedChange};
 use brick_provider_api::schema::Block;
 use brick_provider_api::value::Kind;
 use brick_provider_api::{Severity, Type, Value};
@@ -23,8 +23,8 @@ use super::input::{Configuration, Expansion, IgnoreChanges, ResourceConfig};
 use super::model::*;
 use super::providers::ProviderSet;
 use super::scope::{InstanceScope, SelfScope, Shape, Working, unknown_resource};
+use crate::event::{Event, EventSink};
 use crate::graph::{ConfigGraph, Node};
-use crate::view::event::{Event, EventSink};
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug)]
@@ -244,6 +244,9 @@ pub async fn plan(
     let outputs = p.walk().await;
     p.plan_orphans();
     p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
+    if opts.mode != PlanMode::RefreshOnly {
+        p.check_plan().await;
+    }
     p.drift.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
     // State is JSON, which has no infinities: as Terraform, a planned value that holds one
     // is an error now rather than an object that could not be recorded after apply.
@@ -1386,6 +1389,81 @@ impl<'a> Planner<'a> {
             schema_version: schema.version,
         });
         after
+    }
+
+    /// The provider-level plan check: every configured provider sees every planned change of
+    /// the whole plan at once ([`brick_provider_api::Provider::check_plan`]). Its diagnostics
+    /// are placed at the resource block (or the argument they name). A plan that already
+    /// failed is not checked as a whole: some of its instances were never planned.
+    async fn check_plan(&mut self) {
+        if self.diags.iter().any(Diagnostic::is_error) {
+            return;
+        }
+        let seen: Vec<(String, &ResourceChange)> = self
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Forget)
+            .map(|c| (c.addr.to_string(), c))
+            .collect();
+        let values: Vec<(Value, Value)> = seen
+            .iter()
+            .map(|(_, c)| (c.before.unmark_deep().0, c.after.unmark_deep().0))
+            .collect();
+        let changes: Vec<PlannedChange<'_>> = seen
+            .iter()
+            .zip(&values)
+            .map(|((address, c), (prior, planned))| PlannedChange {
+                address,
+                type_name: &c.addr.resource.type_name,
+                action: match c.action {
+                    Action::NoOp | Action::Forget => ChangeAction::NoOp,
+                    Action::Create => ChangeAction::Create,
+                    Action::Read => ChangeAction::Read,
+                    Action::Update => ChangeAction::Update,
+                    Action::DeleteThenCreate | Action::CreateThenDelete => ChangeAction::Replace,
+                    Action::Delete => ChangeAction::Delete,
+                },
+                prior,
+                planned,
+            })
+            .collect();
+        let mut names: Vec<&String> = self.configured.iter().collect();
+        names.sort();
+        let mut found = Vec::new();
+        for name in names {
+            let Some(p) = self.providers.get(name) else {
+                continue;
+            };
+            for cd in p.check_plan(&changes).await {
+                let Some((address, c)) = seen.get(cd.change) else {
+                    found.push(
+                        Diagnostic::error(
+                            "brick::plan::invalid_plan_check",
+                            "Provider produced an invalid plan check",
+                            format!(
+                                "The provider {name} reported a problem with change {} of a plan that has {}: {}",
+                                cd.change,
+                                changes.len(),
+                                Diagnostic::from(cd.diagnostic).detail
+                            ),
+                        )
+                        .help("This is a bug in the provider; please report it."),
+                    );
+                    continue;
+                };
+                let span = self
+                    .graph
+                    .by_resource
+                    .get(&c.addr.resource.config_addr())
+                    .and_then(|&i| {
+                        self.config.resources[i]
+                            .source
+                            .span_of(&cd.diagnostic.attribute)
+                    });
+                found.push(diag_at(cd.diagnostic, address).at_opt(span));
+            }
+        }
+        self.diags.extend(found);
     }
 
     fn plan_orphans(&mut self) {

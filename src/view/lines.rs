@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::event::{Event, EventSink};
+use crate::event::{Event, EventSink};
 use crate::plan::address::InstanceAddr;
 use crate::plan::model::Action;
 

@@ -1,8 +1,7 @@
-//! Rendering for people and machines: the engine's [`event::Event`]s and plans become text
+//! Rendering for people and machines: the engine's [`crate::event::Event`]s and plans become text
 //! (Terraform-like), a live terminal view, or JSON. Nothing here decides anything.
 
 pub mod diff;
-pub mod event;
 pub mod json;
 pub mod lines;
 pub mod text;

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::provider::{
-    ApplyRequest, ApplyResponse, ImportedResource, PathStep, PlanRequest, PlanResponse, Provider,
-    ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, ImportedResource, PathStep,
+    PlanRequest, PlanResponse, PlannedChange, Provider, ReadRequest,
 };
 use crate::schema::{Attribute, Block, ProviderSchema, ResourceSchema};
 use crate::types::Type;
@@ -30,6 +30,9 @@ pub enum Call {
     Import(String),
 }
 
+/// A scripted provider-level plan check (see [`FakeProvider::on_check_plan`]).
+pub type PlanCheck = Box<dyn Fn(&[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> + Send + Sync>;
+
 /// The fake provider. Objects are keyed by their `id` (`"<name>-<n>"`).
 #[derive(Default)]
 pub struct FakeProvider {
@@ -45,6 +48,9 @@ pub struct FakeProvider {
     pub max_concurrent: AtomicU64,
     /// The provider's own concurrency limit (0: none).
     pub concurrency_limit: AtomicU64,
+    plan_check: Mutex<Option<PlanCheck>>,
+    /// What each `check_plan` call saw: every change's address and action.
+    plan_checks: Mutex<Vec<Vec<(String, ChangeAction)>>>,
 }
 
 pub const FAKE_THING: &str = "fake_thing";
@@ -80,6 +86,19 @@ impl FakeProvider {
 
     pub fn fail_on(&self, name: &str) {
         self.fail_names.lock().unwrap().insert(name.to_string());
+    }
+
+    /// Makes `check_plan` answer with `check` (by default it finds nothing).
+    pub fn on_check_plan(
+        &self,
+        check: impl Fn(&[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> + Send + Sync + 'static,
+    ) {
+        *self.plan_check.lock().unwrap() = Some(Box::new(check));
+    }
+
+    /// What each `check_plan` call saw, in call order: every change's address and action.
+    pub fn plan_checks(&self) -> Vec<Vec<(String, ChangeAction)>> {
+        self.plan_checks.lock().unwrap().clone()
     }
 
     fn record(&self, c: Call) {
@@ -243,6 +262,19 @@ impl Provider for FakeProvider {
                 "Cannot import non-existent remote object",
                 format!("No {type_name} with id {id:?} exists."),
             )]),
+        }
+    }
+
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        self.plan_checks.lock().unwrap().push(
+            changes
+                .iter()
+                .map(|c| (c.address.to_string(), c.action))
+                .collect(),
+        );
+        match &*self.plan_check.lock().unwrap() {
+            Some(check) => check(changes),
+            None => Vec::new(),
         }
     }
 

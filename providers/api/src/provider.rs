@@ -15,7 +15,7 @@
 
 use async_trait::async_trait;
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::ProviderSchema;
 use crate::value::Value;
 
@@ -78,6 +78,43 @@ pub struct ReadRequest<'a> {
     pub type_name: &'a str,
     /// The state as last recorded.
     pub current: &'a Value,
+}
+
+/// What a planned change does to one instance, as a provider-level plan check sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChangeAction {
+    /// Nothing changes.
+    NoOp,
+    Create,
+    /// Updated in place.
+    Update,
+    /// Destroyed and created again (in either order).
+    Replace,
+    Delete,
+    /// A data source read during apply.
+    Read,
+}
+
+/// One planned change, as a provider-level plan check ([`Provider::check_plan`]) sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct PlannedChange<'a> {
+    /// The instance address, e.g. `ceph_pool.data` or `kafka_topic.t["a"]`.
+    pub address: &'a str,
+    pub type_name: &'a str,
+    pub action: ChangeAction,
+    /// The (refreshed) prior state; null when creating.
+    pub prior: &'a Value,
+    /// The planned state; null when deleting; may hold unknown values.
+    pub planned: &'a Value,
+}
+
+/// A problem a provider-level plan check found with one planned change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeDiagnostic {
+    /// The index of the change in the slice given to [`Provider::check_plan`].
+    pub change: usize,
+    /// What is wrong; `attribute` (when set) points into that change's resource block.
+    pub diagnostic: Diagnostic,
 }
 
 /// One object found by `import_resource`.
@@ -151,11 +188,21 @@ pub trait Provider: Send + Sync {
         type_name: &str,
         _id: &str,
     ) -> Result<Vec<ImportedResource>, Diagnostics> {
-        Err(vec![crate::diag::Diagnostic::error(
+        Err(vec![Diagnostic::error(
             "brick::provider::import_unsupported",
             "Import not supported",
             format!("The resource type {type_name} cannot be imported."),
         )])
+    }
+
+    /// Checks the plan as a whole, to refuse what is impossible only in sum (a Ceph pool
+    /// larger than the hosts that carry OSDs; a Kafka topic with more replicas than brokers).
+    /// Called once per plan, on every configured provider, after every instance has been
+    /// planned, with every planned change of the whole plan (all providers'): a provider looks
+    /// at the types it cares about. It may read the live system (as refresh does) but never
+    /// changes anything. Error diagnostics make the plan fail. Default: finds nothing.
+    async fn check_plan(&self, _changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        Vec::new()
     }
 
     /// Reads a data source from its configuration.

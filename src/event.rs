@@ -1,5 +1,7 @@
-//! What the engine reports while it works. The planner and the executor emit [`Event`]s to an
-//! [`EventSink`]; views (text, live terminal, JSON lines) render them. The engine never prints.
+//! What the engine reports while it works: the engine owns these [`Event`]s and the
+//! [`EventSink`] they go to (as OpenTofu's core owns its Hook interface). The planner and the
+//! executor emit them; views (text, live terminal, JSON lines) implement the sink and render
+//! them. The engine never prints.
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! `brick validate`: offline checks of a configuration against provider schemas.
+//! Offline checks of a configuration against provider schemas (`brick validate`; every plan
+//! runs them first).
 //!
 //! [`validate`] is pure: it takes a loaded [`Config`] and the schemas and returns every
 //! problem — undeclared references (with "did you mean"), unknown resource types and
@@ -45,23 +46,15 @@ fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diag
     Diagnostic::error(format!("brick::config::{code}"), summary, detail).at(span)
 }
 
-/// Renders diagnostics to stderr as every command does (`common::render_diagnostic`), in
-/// colour when stderr is a terminal and `NO_COLOR` is not set: for `console` and `fmt`, which
-/// run without a command context.
-pub fn render(diags: &[Diagnostic], files: &[crate::config::SourceFile]) {
-    use std::io::IsTerminal;
-    let style = crate::view::text::Style {
-        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    for d in diags {
-        eprint!("{}", super::common::render_diagnostic(d, files, style));
-    }
-}
-
 /// Every problem `brick validate` finds in a loaded configuration, against the schemas of every
 /// provider brick has; the providers check values offline, never configured. Planning commands
-/// run it too, as Terraform's plan validates first.
-pub fn check_offline(config: &Config, ids: &crate::builtin::IdSource) -> Vec<Diagnostic> {
+/// run it too, as Terraform's plan validates first. `env` is the file system and clock that
+/// `file()`, `templatefile()`, `fileset()` … read, as Terraform's validate reads them.
+pub fn check_offline(
+    config: &Config,
+    ids: &crate::builtin::IdSource,
+    env: &dyn Environment,
+) -> Vec<Diagnostic> {
     let set = crate::registry::provider_set(crate::registry::available().iter().copied(), ids);
     let mut schemas = BTreeMap::new();
     for name in set.names() {
@@ -74,13 +67,13 @@ pub fn check_offline(config: &Config, ids: &crate::builtin::IdSource) -> Vec<Dia
             .map(|p| p.validate_resource(ty, v))
             .unwrap_or_default()
     };
-    validate_with(config, &schemas, &check)
+    validate_with(config, &schemas, &check, env)
 }
 
 /// Every problem in `config`, given the provider schemas keyed by provider name (`brick` is
 /// added when missing).
 pub fn validate(config: &Config, schemas: &BTreeMap<String, ProviderSchema>) -> Vec<Diagnostic> {
-    validate_with(config, schemas, &|_, _, _| Vec::new())
+    validate_with(config, schemas, &|_, _, _| Vec::new(), &NullEnvironment)
 }
 
 /// A provider's own offline check of one resource's configuration (Terraform's
@@ -88,16 +81,18 @@ pub fn validate(config: &Config, schemas: &BTreeMap<String, ProviderSchema>) -> 
 /// that is not known offline unknown. It must not configure the provider or do I/O.
 pub type ResourceCheck<'a> = &'a dyn Fn(&str, &str, &Value) -> Vec<brick_provider_api::Diagnostic>;
 
-/// [`validate`], also asking each resource's provider to check the values known offline.
+/// [`validate`], also asking each resource's provider to check the values known offline, with
+/// functions reading files through `env`.
 pub fn validate_with(
     config: &Config,
     schemas: &BTreeMap<String, ProviderSchema>,
     check: ResourceCheck<'_>,
+    env: &dyn Environment,
 ) -> Vec<Diagnostic> {
     let mut schemas = schemas.clone();
     schemas.entry("brick".into()).or_insert_with(builtin_schema);
     let mut diags = Vec::new();
-    validate_module(&config.root, &schemas, check, &mut diags);
+    validate_module(&config.root, &schemas, check, env, &mut diags);
     module_cycles(config, &mut diags);
     diags
 }
@@ -337,9 +332,9 @@ fn validate_module(
     m: &Module,
     schemas: &BTreeMap<String, ProviderSchema>,
     check: ResourceCheck<'_>,
+    env: &dyn Environment,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let env = NullEnvironment;
     let variables: BTreeMap<String, Value> = m
         .variables
         .iter()
@@ -349,7 +344,7 @@ fn validate_module(
             (n.clone(), if v.sensitive { val.sensitive() } else { val })
         })
         .collect();
-    let scope = ModuleScope::new(m, &env, variables, Box::new(unknown_lookup(m, schemas)));
+    let scope = ModuleScope::new(m, env, variables, Box::new(unknown_lookup(m, schemas)));
 
     // 1. References.
     {
@@ -584,7 +579,7 @@ fn validate_module(
             );
             continue;
         };
-        let (exp, d) = expansion(r.count.as_ref(), r.for_each.as_ref(), &scope, &env);
+        let (exp, d) = expansion(r.count.as_ref(), r.for_each.as_ref(), &scope, env);
         // Unknown values are fine offline; wrong types and sensitive values are not.
         diags.extend(d.into_iter().filter(|d| {
             d.code != "brick::eval::count_and_for_each"
@@ -592,7 +587,7 @@ fn validate_module(
                 && !d.detail.contains("cannot predict")
         }));
         let _ = matches!(exp, Expansion::Unknown);
-        let (value, d) = evaluate_body(&r.body, &schema.block, &scope, &env);
+        let (value, d) = evaluate_body(&r.body, &schema.block, &scope, env);
         let body_ok = !has_errors(&d);
         diags.extend(
             d.into_iter()
@@ -618,7 +613,7 @@ fn validate_module(
     }
     for p in m.providers.values() {
         if let Some(ps) = schemas.get(&p.name) {
-            let (_, d) = evaluate_body(&p.body, &ps.provider, &scope, &env);
+            let (_, d) = evaluate_body(&p.body, &ps.provider, &scope, env);
             diags.extend(
                 d.into_iter()
                     .filter(|d| d.code != "brick::eval::undeclared_reference"),
@@ -631,7 +626,7 @@ fn validate_module(
         let _ = scope.local(&l.name);
     }
     for o in m.outputs.values() {
-        let (_, d) = evaluate(&o.value, &scope, &env);
+        let (_, d) = evaluate(&o.value, &scope, env);
         diags.extend(
             d.into_iter()
                 .filter(|d| d.code != "brick::eval::undeclared_reference"),
@@ -681,7 +676,7 @@ fn validate_module(
 
     for call in m.module_calls.values() {
         if let Some(child) = &call.module {
-            validate_module(child, schemas, check, diags);
+            validate_module(child, schemas, check, env, diags);
         }
     }
 }
