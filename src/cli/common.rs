@@ -442,7 +442,7 @@ pub async fn load_and_lock(
     let recorded = state
         .resources
         .values()
-        .map(|r| super::statefile::provider_name(&r.provider));
+        .map(|r| crate::statefile::provider_name(&r.provider));
     crate::registry::add_missing(&mut loaded.providers, recorded, &ctx.ids);
     let locked = settle(ctx, operation, lock, state, &loaded).await?;
     Some((loaded, locked))
