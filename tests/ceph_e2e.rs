@@ -257,6 +257,88 @@ fn pools_without_redundancy_or_with_min_size_above_size_are_refused_at_plan_with
 }
 
 #[test]
+fn two_copies_on_the_peers_one_osd_and_one_host_are_refused_at_plan_naming_them() {
+    if !have_peer() {
+        return;
+    }
+    let name = unique("toobig");
+    let rule = unique("host-rule");
+    let host_rule = HostRule::create(&rule);
+    let dir = Dir::new(&format!(
+        "resource \"ceph_pool\" \"data\" {{\n  name = \"{name}\"\n  size = 2\n}}\n\nresource \"ceph_pool\" \"by_host\" {{\n  name       = \"{name}-h\"\n  size       = 2\n  crush_rule = \"{rule}\"\n}}\n"
+    ));
+    let r = brick(&dir, &["plan"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    let host = host_rule.host.clone();
+    for want in [
+        "Error: Pool size exceeds the failure domains",
+        "on main.hcl line 3, in resource \"ceph_pool\" \"data\"",
+        "asks for 2 copies, each on a different OSD (CRUSH rule \"replicated_rule\"), but 1 OSD receives data: osd.0",
+        "on main.hcl line 8, in resource \"ceph_pool\" \"by_host\"",
+        &format!(
+            "each on a different host (CRUSH rule \"{rule}\"), but 1 host carries OSDs: {host} (osd.0)"
+        ),
+        "lower size to 1, or add OSDs on 1 more host",
+        "brick::ceph::pool_size_exceeds_failure_domains",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in:\n{all}");
+    }
+    assert!(live_pool(&name).is_none() && live_pool(&format!("{name}-h")).is_none());
+
+    // Growing an existing pool is refused the same way.
+    write(&dir, &pool_hcl(&name, ""));
+    let _cleanup = Cleanup(vec![name.clone()]);
+    brick(&dir, &["apply", "--auto-approve"]).ok();
+    write(&dir, &pool_hcl(&name, "").replace("size = 1", "size = 2"));
+    brick(&dir, &["plan"]).failed_with("1 OSD receives data: osd.0");
+    assert_eq!(live_pool(&name).unwrap()["size"], 1);
+    write(&dir, "");
+    brick(&dir, &["apply", "--auto-approve"]).ok();
+}
+
+/// A CRUSH rule with host as failure domain, made with the CLI and removed on drop; `host`
+/// is the peer's one host.
+struct HostRule {
+    name: String,
+    host: String,
+}
+impl HostRule {
+    fn create(name: &str) -> HostRule {
+        ceph(&[
+            "osd",
+            "crush",
+            "rule",
+            "create-replicated",
+            name,
+            "default",
+            "host",
+        ]);
+        let tree = ceph_json(&["osd", "tree"]);
+        let host = tree["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["type"] == "host")
+            .unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        HostRule {
+            name: name.to_string(),
+            host,
+        }
+    }
+}
+impl Drop for HostRule {
+    fn drop(&mut self) {
+        let _ = Command::new("ceph")
+            .args(["osd", "crush", "rule", "rm", &self.name])
+            .output();
+    }
+}
+
+#[test]
 fn ceph_status_outputs_agree_with_the_ceph_cli() {
     if !have_peer() {
         return;
