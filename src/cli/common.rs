@@ -515,10 +515,17 @@ pub async fn load_and_lock(
         (loaded, read)
     });
     let (lock, state) = read?;
-    let Some(loaded) = loaded else {
+    let Some(mut loaded) = loaded else {
         let _ = lock.release();
         return None;
     };
+    // Objects left only in state (their blocks removed) are destroyed by their provider even
+    // when the configuration no longer names it, as Terraform does.
+    let recorded = state
+        .resources
+        .values()
+        .map(|r| crate::statefile::provider_name(&r.provider));
+    crate::registry::add_missing(&mut loaded.providers, recorded, &ctx.ids);
     let locked = settle(ctx, operation, lock, state, &loaded).await?;
     Some((loaded, locked))
 }
