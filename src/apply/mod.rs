@@ -1479,10 +1479,6 @@ impl Task {
     }
 }
 
-/// Checks custom conditions of the instance `c` during apply, in its instance scope (with
-/// `self` when given): the error diagnostics, naming the instance. Conditions still unknown
-/// are not errors.
-#[allow(clippy::too_many_arguments)]
 /// Runs the resource's create-time (or destroy-time) `local-exec` provisioners in order, with
 /// `self` the object; returns the errors (a failure stops the rest) and the warnings (failures
 /// under `on_failure = continue`).
@@ -1570,6 +1566,10 @@ async fn provision(
     (errors, warnings)
 }
 
+/// Checks custom conditions of the instance `c` during apply, in its instance scope (with
+/// `self` when given): the error diagnostics, naming the instance. Conditions still unknown
+/// are not errors.
+#[allow(clippy::too_many_arguments)]
 fn conditions_at_apply(
     conditions: &[crate::plan::input::Condition],
     c: &crate::plan::model::ResourceChange,

@@ -37,7 +37,7 @@ pub enum ProvidersCommand {
 
 /// The schemas of every provider of this build, by short name.
 pub fn all_schemas() -> Vec<(String, ProviderSchema)> {
-    let ids: crate::builtin::IdSource = Arc::new(|| String::new());
+    let ids: crate::builtin::IdSource = Arc::new(String::new);
     crate::registry::available()
         .iter()
         .filter_map(|name| {
