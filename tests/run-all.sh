@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 #   1. cargo fmt --check
-#   2. the real peers — Ceph, Apache Kafka, kube-apiserver+etcd — installed or built as needed and
+#   2. the real peers — Ceph, Apache Kafka (three brokers), Kubernetes (etcd, kube-apiserver,
+#      controller-manager, scheduler, KWOK nodes), Strimzi's CRDs with the KafkaTopic stand-in,
+#      the Rook operator — installed or built as needed (Go and cargo builds overlap clippy) and
 #      started in the background by tests/peers/up.sh, while
 #   3. cargo clippy (all targets, warnings are errors) runs,
 #   3b. the third-party clients the fidelity tests drive (python-libmaas in a cached venv;
@@ -14,12 +16,13 @@
 #   5. the fuzz target for a short budget (tests/fuzz-budget.sh; RUN_ALL_FUZZ=0 skips it).
 # The peers are stopped on exit, success or failure. If a peer cannot start, the run fails and
 # shows the tail of that peer's log: CI never skips the real systems silently.
-# RUN_ALL_PEERS="ceph kafka" limits the peers (default: all three); RUN_ALL_PEERS=none runs
+# RUN_ALL_PEERS="ceph kafka" limits the peers (default: all five); RUN_ALL_PEERS=none runs
 # without peers (their tests then say they are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-peers=${RUN_ALL_PEERS:-ceph kafka k8s}
+all_peers="ceph kafka k8s strimzi rook"
+peers=${RUN_ALL_PEERS:-$all_peers}
 [ "$peers" = none ] && peers=
 up_pid=
 up_log=$(mktemp "${TMPDIR:-/tmp}/brick-peers-up.XXXXXX")
@@ -81,7 +84,10 @@ if [ -n "$peers" ]; then
     case $p in
     ceph) v=${CEPH_CONF:-} ;;
     kafka) v=${KAFKA_BOOTSTRAP:-} ;;
-    k8s) v=${BRICK_PEERS_KUBECONFIG:-} ;;
+    k8s) v=${BRICK_PEERS_KWOK_NODES:+${BRICK_PEERS_KUBECONFIG:-}} ;;
+    # Without Strimzi's manifests (reference data beside the repository) the peer says why.
+    strimzi) v=${STRIMZI_NAMESPACE:-${STRIMZI_SKIPPED:-}} ;;
+    rook) v=${ROOK_NAMESPACE:-} ;;
     *) v=x ;;
     esac
     [ -n "$v" ] || {
@@ -93,7 +99,7 @@ fi
 
 # With every peer up and every client installed, nothing may skip: a test that would skip
 # fails instead (brick_provider_api::testing::skip), so CI never goes green without them.
-if [ "$peers" = "ceph kafka k8s" ]; then
+if [ "$peers" = "$all_peers" ]; then
   export BRICK_TEST_STRICT=1
 fi
 

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# Ceph peer (sourced by up.sh): Debian's Ceph packages, one monitor, one manager with the
-# dashboard REST API, CEPH_OSDS (default 1, at most 3) OSDs on file-backed bluestore, cephx on,
-# everything on 127.0.0.1 and under $PEERS_DIR/ceph.
+# Ceph peer (sourced by up.sh): Debian's Ceph packages, one monitor (msgr2 on CEPH_MON_PORT when
+# set, else a free port), one manager with the dashboard REST API, CEPH_OSDS (default 1, at most
+# 3) OSDs on file-backed bluestore, cephx on, everything on 127.0.0.1 and under $PEERS_DIR/ceph.
 
 CEPH_APT_PACKAGES=(ceph-mon ceph-mgr ceph-osd ceph-common ceph-mgr-dashboard uuid-runtime curl python3)
 
@@ -14,7 +14,12 @@ ceph_start() {
   [ "$osds" -ge 1 ] && [ "$osds" -le 3 ] || die "ceph: CEPH_OSDS must be 1, 2 or 3 (got $osds)"
   command -v ceph-mon >/dev/null || die "ceph: ceph-mon is not installed"
   mkdir -p "$dir"/{mon.a,mgr.x,log,run,crash}
-  mon_port=$(free_port)
+  # CEPH_MON_PORT fixes the monitor's msgr2 port (up.sh sets 3300 for Rook); only one Ceph on the
+  # machine can have it.
+  mon_port=${CEPH_MON_PORT:-$(free_port)}
+  if [ -n "${CEPH_MON_PORT:-}" ] && port_busy "$mon_port"; then
+    die "ceph: port $mon_port (the monitor's msgr2 port, which Rook needs) is taken on 127.0.0.1 — another Ceph peer? Stop it, or start without rook"
+  fi
   mon_port_v1=$(free_port)
   dash_port=$(free_port)
   fsid=$(uuidgen)

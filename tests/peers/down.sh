@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops the peers tests/peers/up.sh started and removes their data:
 #
-#   tests/peers/down.sh [ceph] [kafka] [k8s]    (all when none is named)
+#   tests/peers/down.sh [ceph] [kafka] [k8s] [strimzi] [rook]    (all when none is named)
 #
 # Only the processes up.sh recorded (pid and start time in .peers/<peer>/pids/) are signalled:
 # SIGTERM, then SIGKILL after a grace period. Build and install caches stay in place.
@@ -25,15 +25,23 @@ stop_pids() {
   done
 }
 
-peers=("$@")
-[ ${#peers[@]} -gt 0 ] || peers=(ceph kafka k8s)
-
-for p in "${peers[@]}"; do
-  case $p in ceph | kafka | k8s) ;; *)
-    log "unknown peer '$p' (expected ceph, kafka or k8s)"
+# The peers named (all by default), in the reverse of their start order: the operators before
+# the systems they drive.
+named=("$@")
+[ ${#named[@]} -gt 0 ] || named=("${PEERS_ALL[@]}")
+for p in "${named[@]}"; do
+  case " ${PEERS_ALL[*]} " in *" $p "*) ;; *)
+    log "unknown peer '$p' (expected one of ${PEERS_ALL[*]})"
     exit 2
     ;;
   esac
+done
+peers=()
+for ((i = ${#PEERS_ALL[@]} - 1; i >= 0; i--)); do
+  case " ${named[*]} " in *" ${PEERS_ALL[i]} "*) peers+=("${PEERS_ALL[i]}") ;; esac
+done
+
+for p in "${peers[@]}"; do
   [ -d "$PEERS_DIR/$p" ] || continue
   # Stop in the reverse order of starting (kube-apiserver before etcd, OSDs before the
   # monitor); Kafka's nodes all at once, since a KRaft quorum that loses its majority one node
@@ -64,7 +72,7 @@ done
 # Keep the combined env file in step with what still runs.
 if [ -f "$PEERS_ENV_FILE" ]; then
   : >"$PEERS_ENV_FILE.tmp"
-  for p in ceph kafka k8s; do
+  for p in "${PEERS_ALL[@]}"; do
     [ -f "$PEERS_DIR/$p/env" ] && cat "$PEERS_DIR/$p/env" >>"$PEERS_ENV_FILE.tmp"
   done
   if [ -s "$PEERS_ENV_FILE.tmp" ]; then

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from source through the Go module proxy, at the
-# versions pinned in lib.sh, into $PEERS_CACHE/k8s/bin/<version>/. A second run finds the
-# binaries and returns at once.
+# Builds the Go peers from source through the Go module proxy, at the versions pinned in lib.sh,
+# into $PEERS_CACHE (a second run finds the binaries and returns at once):
+#
+#   tests/peers/k8s-build.sh [kube] [etcd] [kwok] [rook]     (kube etcd kwok when none is named)
+#
+#   kube  kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  -> k8s/bin/<version>/
+#   etcd  etcd                                                              -> k8s/bin/etcd-<version>/
+#   kwok  KWOK and its default node and pod stages (stages.yaml)            -> k8s/bin/kwok-<version>/
+#   rook  the Rook operator, its CRDs and RBAC (crds.yaml, common.yaml)     -> rook/bin/<version>/
 #
 # k8s.io/kubernetes cannot be `go install`ed (its go.mod requires every k8s.io staging module
 # at v0.0.0 and replaces it with a local path), so we generate a small wrapper module that
 # requires k8s.io/kubernetes at the pinned tag and replaces each staging module listed in that
-# tag's own go.mod with its published v0.X.Y version. etcd gets a wrapper of its own so the two
-# dependency graphs never mix.
+# tag's own go.mod with its published v0.X.Y version. etcd, KWOK and Rook get wrappers of their
+# own so the dependency graphs never mix; Rook's repeats the `exclude` block of Rook's go.mod
+# (without it Go picks the pre-module k8s.io/client-go tags and fails their checksums).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS= CGO_ENABLED=0
 [ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null && PATH=/usr/local/go/bin:$PATH
-command -v go >/dev/null || die "Go is not installed (needed to build kube-apiserver and etcd)"
+command -v go >/dev/null || die "Go is not installed (needed to build kube-apiserver, etcd, KWOK and Rook)"
 
 K8S=$K8S_VERSION
 STG=v0.${K8S#v1.}
@@ -21,13 +28,16 @@ ETCD=$ETCD_VERSION
 ROOT=$PEERS_CACHE/k8s
 BIN=$ROOT/bin/$K8S
 EBIN=$ROOT/bin/etcd-$ETCD
-mkdir -p "$BIN" "$EBIN"
+KBIN=$ROOT/bin/kwok-$KWOK_VERSION
+RBIN=$PEERS_CACHE/rook/bin/$ROOK_VERSION
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+mkdir -p "$BIN" "$EBIN" "$KBIN" "$RBIN"
 NICE=(nice -n "${PEERS_NICE:-15}")
 
 build_kube() {
   local t0 kmod staging other d minor now ldf p
   t0=$(now_ms)
-  log "k8s: building kube-apiserver and kubectl $K8S (first run only; takes a while)"
+  log "k8s: building ${KUBE_CMDS[*]} $K8S (first run only; takes a while)"
   # The tag's published go.mod, fetched outside any module.
   kmod=$(cd "$(mktemp -d)" && retry 4 go mod download -json "k8s.io/kubernetes@$K8S" |
     sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
@@ -35,7 +45,7 @@ build_kube() {
   staging=$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$kmod")
   [ -n "$staging" ] || die "k8s: no staging replaces found in $kmod"
   other=$(grep -E '=>' "$kmod" | grep -v './staging/src/' || true)
-  d=$ROOT/src/kube-$K8S
+  d=$ROOT/src/kube-$K8S-controlplane
   rm -rf "$d"
   mkdir -p "$d"
   {
@@ -48,7 +58,9 @@ build_kube() {
     echo
     echo "require k8s.io/kubernetes $K8S"
     echo
-    printf 'tool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n\tk8s.io/kubernetes/cmd/kubectl\n)\n'
+    echo 'tool ('
+    for p in "${KUBE_CMDS[@]}"; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$p"; done
+    echo ')'
   } >"$d/go.mod"
   (
     cd "$d"
@@ -72,11 +84,10 @@ build_kube() {
   (
     cd "$d"
     "${NICE[@]}" go build -buildvcs=false -trimpath -tags selinux,notest,grpcnotrace \
-      -ldflags "$ldf" -o "$BIN/.tmp/" \
-      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+      -ldflags "$ldf" -o "$BIN/.tmp.$$/" "${KUBE_CMDS[@]/#/k8s.io/kubernetes/cmd/}"
   )
-  mv "$BIN/.tmp/kube-apiserver" "$BIN/.tmp/kubectl" "$BIN/"
-  rmdir "$BIN/.tmp"
+  for p in "${KUBE_CMDS[@]}"; do mv "$BIN/.tmp.$$/$p" "$BIN/"; done
+  rmdir "$BIN/.tmp.$$"
   echo "kube $K8S built in $(secs_since "$t0")s on $(date -u +%FT%TZ)" | tee -a "$ROOT/build-times" >&2
 }
 
@@ -94,12 +105,91 @@ build_etcd() {
     retry 4 "${NICE[@]}" go mod tidy
     "${NICE[@]}" go build -buildvcs=false -trimpath \
       -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD" \
-      -o "$EBIN/etcd.tmp" go.etcd.io/etcd/server/v3
+      -o "$EBIN/etcd.tmp.$$" go.etcd.io/etcd/server/v3
   )
-  mv "$EBIN/etcd.tmp" "$EBIN/etcd"
+  mv "$EBIN/etcd.tmp.$$" "$EBIN/etcd"
   echo "etcd $ETCD built in $(secs_since "$t0")s on $(date -u +%FT%TZ)" | tee -a "$ROOT/build-times" >&2
 }
 
-[ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubectl" ] || build_kube
-[ -x "$EBIN/etcd" ] || build_etcd
-log "k8s: binaries ready in $BIN and $EBIN"
+build_kwok() {
+  local t0 e mod st f
+  t0=$(now_ms)
+  log "kwok: building kwok $KWOK_VERSION (first run only)"
+  e=$ROOT/src/kwok-$KWOK_VERSION
+  rm -rf "$e"
+  mkdir -p "$e"
+  printf '// Generated by tests/peers/k8s-build.sh: a wrapper to build KWOK.\nmodule brickpeers/kwokbin\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kwok %s\n\ntool sigs.k8s.io/kwok/cmd/kwok\n' \
+    "$KWOK_VERSION" >"$e/go.mod"
+  (
+    cd "$e"
+    retry 4 "${NICE[@]}" go mod tidy
+    "${NICE[@]}" go build -buildvcs=false -trimpath -ldflags "-s -w" -o "$KBIN/kwok.tmp.$$" sigs.k8s.io/kwok/cmd/kwok
+  )
+  # KWOK refuses to start without stages; its default ones ship inside the module: nodes become
+  # Ready (and renew a Lease), pods bound to them become Running, deleted pods go away.
+  mod=$(cd "$e" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  st=$mod/kustomize/stage
+  : >"$KBIN/stages.yaml.tmp.$$"
+  for f in "$st"/node/fast/node-initialize.yaml "$st"/node/heartbeat-with-lease/*.yaml "$st"/pod/fast/pod-*.yaml; do
+    [ -f "$f" ] || die "kwok: stage file $f missing from the module"
+    { echo '---'; cat "$f"; } >>"$KBIN/stages.yaml.tmp.$$"
+  done
+  mv "$KBIN/stages.yaml.tmp.$$" "$KBIN/stages.yaml"
+  mv "$KBIN/kwok.tmp.$$" "$KBIN/kwok"
+  echo "kwok $KWOK_VERSION built in $(secs_since "$t0")s on $(date -u +%FT%TZ)" | tee -a "$ROOT/build-times" >&2
+}
+
+build_rook() {
+  local t0 e rmod excl mod
+  t0=$(now_ms)
+  log "rook: building the Rook operator $ROOK_VERSION (first run only)"
+  rmod=$(cd "$(mktemp -d)" && retry 4 go mod download -json "github.com/rook/rook@$ROOK_VERSION" |
+    sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$rmod" ] || die "rook: could not download the go.mod of github.com/rook/rook@$ROOK_VERSION"
+  excl=$(sed -n '/^exclude (/,/^)/p' "$rmod")
+  [ -n "$excl" ] || die "rook: no exclude block in $rmod"
+  e=$PEERS_CACHE/rook/src/rook-$ROOK_VERSION
+  rm -rf "$e"
+  mkdir -p "$e"
+  {
+    echo '// Generated by tests/peers/k8s-build.sh: a wrapper to build the Rook operator.'
+    echo 'module brickpeers/rookbin'
+    echo
+    echo 'go 1.26.0'
+    echo
+    echo "require github.com/rook/rook $ROOK_VERSION"
+    echo
+    echo 'tool github.com/rook/rook/cmd/rook'
+    echo
+    echo '// Copied from Rook'"'"'s own go.mod.'
+    echo "$excl"
+  } >"$e/go.mod"
+  (
+    cd "$e"
+    retry 4 "${NICE[@]}" go mod tidy
+    "${NICE[@]}" go build -buildvcs=false -trimpath -ldflags "-s -w" -o "$RBIN/rook.tmp.$$" github.com/rook/rook/cmd/rook
+  )
+  mod=$(cd "$e" && go list -m -f '{{.Dir}}' github.com/rook/rook)
+  cp "$mod/deploy/examples/crds.yaml" "$mod/deploy/examples/common.yaml" "$RBIN/"
+  chmod 644 "$RBIN/crds.yaml" "$RBIN/common.yaml"
+  mv "$RBIN/rook.tmp.$$" "$RBIN/rook"
+  echo "rook $ROOK_VERSION built in $(secs_since "$t0")s on $(date -u +%FT%TZ)" | tee -a "$PEERS_CACHE/rook/build-times" >&2
+}
+
+kube_built() {
+  local p
+  for p in "${KUBE_CMDS[@]}"; do [ -x "$BIN/$p" ] || return 1; done
+}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(kube etcd kwok)
+for t in "${targets[@]}"; do
+  case $t in
+  kube) kube_built || build_kube ;;
+  etcd) [ -x "$EBIN/etcd" ] || build_etcd ;;
+  kwok) [ -x "$KBIN/kwok" ] && [ -f "$KBIN/stages.yaml" ] || build_kwok ;;
+  rook) [ -x "$RBIN/rook" ] && [ -f "$RBIN/crds.yaml" ] || build_rook ;;
+  *) die "k8s-build.sh: unknown target '$t' (expected kube, etcd, kwok or rook)" ;;
+  esac
+done
+log "go peers ready: ${targets[*]}"

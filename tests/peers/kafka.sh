@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Kafka peer (sourced by up.sh): the real broker, org.apache.kafka:kafka_2.13 with its runtime
-# dependencies from Maven Central, on Java 17 in KRaft mode. KAFKA_BROKERS=1 (default) runs one
-# combined broker+controller; KAFKA_BROKERS=3 runs three combined nodes forming one cluster (for
-# replication-factor tests). Listeners on 127.0.0.1 only; data under $PEERS_DIR/kafka.
+# dependencies from Maven Central, on Java 17 in KRaft mode. KAFKA_BROKERS=3 (default) runs three
+# combined broker+controller nodes forming one cluster (the garage's replication factor 3 and
+# min.insync.replicas 2 can be tested); KAFKA_BROKERS=1 runs a single combined node. Listeners on
+# 127.0.0.1 only; data under $PEERS_DIR/kafka.
 # The brokers run KRaft's StandardAuthorizer (everyone allowed while no ACL names a resource, the
 # anonymous PLAINTEXT user a super user), so ACLs can be created and read. The real Kafka CLI
 # (kafka-topics.sh, kafka-configs.sh, kafka-acls.sh: the tools jar from Maven Central, run as the
@@ -126,7 +127,7 @@ EOF
 }
 
 kafka_start() {
-  local dir=$PEERS_DIR/kafka n=${KAFKA_BROKERS:-1} libs cid voters="" bootstrap="" i
+  local dir=$PEERS_DIR/kafka n=${KAFKA_BROKERS:-3} libs cid voters="" bootstrap="" i
   local t0 rf
   case $n in 1 | 3) ;; *) die "kafka: KAFKA_BROKERS must be 1 or 3 (got $n)" ;; esac
   command -v java >/dev/null || die "kafka: java is not installed"

@@ -13,10 +13,16 @@ PEERS_DIR=${PEERS_DIR:-$PEERS_REPO/.peers}
 PEERS_CACHE=${PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/brick-peers}
 PEERS_ENV_FILE=$PEERS_DIR/env
 
+# Every peer, in start order (down.sh stops them in the reverse order).
+PEERS_ALL=(ceph kafka k8s strimzi rook)
+
 # Pinned versions (one place to bump them).
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KAFKA_VERSION=${KAFKA_VERSION:-4.4.0}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+# The last Rook release that supports Ceph Pacific (16.2, Debian 12's Ceph).
+ROOK_VERSION=${ROOK_VERSION:-v1.12.11}
 
 peers_t0=${peers_t0:-${EPOCHREALTIME/./}}
 
@@ -177,4 +183,15 @@ rss_mb() {
 record_metric() {
   mkdir -p "$PEERS_DIR/$1"
   echo "$2=$3" >>"$PEERS_DIR/$1/metrics"
+}
+
+# peer_wait_ready PEER WHO: wait until PEER (started by this run of up.sh, or already running) is
+# ready; fail when it could not start. WHO names the waiting peer in messages.
+peer_wait_ready() {
+  local end=$(($(date +%s) + ${PEERS_DEPENDENCY_TIMEOUT:-3600}))
+  until [ -f "$PEERS_DIR/$1/ready" ]; do
+    [ -f "$PEERS_DIR/$1/failed" ] && die "$2: needs $1, which could not start"
+    [ "$(date +%s)" -lt "$end" ] || die "$2: $1 was not ready after ${PEERS_DEPENDENCY_TIMEOUT:-3600}s"
+    sleep 1
+  done
 }
