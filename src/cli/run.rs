@@ -438,7 +438,7 @@ fn write_plan_file(path: &Path, p: &Plan) -> std::io::Result<()> {
     })
 }
 
-fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
+fn read_plan_file(ctx: &Context, path: &Path) -> Option<Plan> {
     let text = match super::files::read_bounded(path, super::files::MAX_DOCUMENT_BYTES)
         .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
     {
