@@ -60,12 +60,15 @@ PY
   echo "$d"
 }
 
-run_kubectl() { # verb args... → prints "seconds requests"
+CPU=$(mktemp)
+cpu() { awk '{print $1 + $2}' "$CPU"; }
+
+run_kubectl() { # verb args... → prints "seconds requests cpu-seconds"
   local t0 t1 n
   t0=$(now)
-  n=$(K "$@" -v=6 2>&1 >/dev/null | grep -c '"Response"' || true)
+  n=$( { /usr/bin/time -f '%U %S' -o "$CPU" "$KUBECTL" --kubeconfig "$BRICK_PEERS_KUBECONFIG" "$@" -v=6 2>&1 >/dev/null; } | grep -c '"Response"' || true)
   t1=$(now)
-  echo "$(echo "$t1 - $t0" | bc) $n"
+  echo "$(echo "$t1 - $t0" | bc) $n $(cpu)"
 }
 
 run_brick() { # dir args... → prints "seconds requests"
@@ -73,23 +76,23 @@ run_brick() { # dir args... → prints "seconds requests"
   local log="$d/requests.log" t0 t1
   rm -f "$log"
   t0=$(now)
-  BRICK_K8S_REQUEST_LOG=$log "$BRICK_BIN" -C "$d" "$@" >/dev/null 2>"$d/err" || { cat "$d/err" >&2; return 1; }
+  BRICK_K8S_REQUEST_LOG=$log /usr/bin/time -f '%U %S' -o "$CPU" "$BRICK_BIN" -C "$d" "$@" >/dev/null 2>"$d/err" || { cat "$d/err" >&2; return 1; }
   t1=$(now)
-  echo "$(echo "$t1 - $t0" | bc) $(wc -l < "$log" 2>/dev/null || echo 0)"
+  echo "$(echo "$t1 - $t0" | bc) $(wc -l < "$log" 2>/dev/null || echo 0) $(cpu)"
 }
 
 measure() {
   local name=$1 d=$2 objects
   objects=$(grep -c '^kind:' "$d/kubectl.yaml" || true)
-  local ka=() kd=() ba=() bp=() kan=0 kdn=0 ban=0 bpn=0
+  local ka=() kd=() ba=() bp=() kan=0 kdn=0 ban=0 bpn=0 kac=() kdc=() bac=() bpc=() s n c
   for _ in $(seq "$RUNS"); do
-    read -r s n < <(run_kubectl apply --server-side --force-conflicts -f "$d/kubectl.yaml"); ka+=("$s"); kan=$n
-    read -r s n < <(run_kubectl diff --server-side --force-conflicts -f "$d/kubectl.yaml" || true); kd+=("$s"); kdn=$n
+    read -r s n c < <(run_kubectl apply --server-side --force-conflicts -f "$d/kubectl.yaml"); ka+=("$s"); kan=$n; kac+=("$c")
+    read -r s n c < <(run_kubectl diff --server-side --force-conflicts -f "$d/kubectl.yaml" || true); kd+=("$s"); kdn=$n; kdc+=("$c")
     K delete --wait=false --ignore-not-found -f "$d/kubectl-delete.yaml" >/dev/null 2>&1 || true
     sleep 1
     rm -f "$d/brick.state.json"*
-    read -r s n < <(run_brick "$d" apply --auto-approve); ba+=("$s"); ban=$n
-    read -r s n < <(run_brick "$d" plan --detailed-exitcode); bp+=("$s"); bpn=$n
+    read -r s n c < <(run_brick "$d" apply --auto-approve); ba+=("$s"); ban=$n; bac+=("$c")
+    read -r s n c < <(run_brick "$d" plan --detailed-exitcode); bp+=("$s"); bpn=$n; bpc+=("$c")
     local keep=()
     while read -r ns; do keep+=(--exclude "k8s_manifest.w[\"Namespace/$ns\"]"); done < "$d/namespaces"
     run_brick "$d" destroy --auto-approve "${keep[@]}" >/dev/null || true
@@ -98,8 +101,11 @@ measure() {
   local mka mkd mba mbp
   mka=$(printf '%s\n' "${ka[@]}" | median); mkd=$(printf '%s\n' "${kd[@]}" | median)
   mba=$(printf '%s\n' "${ba[@]}" | median); mbp=$(printf '%s\n' "${bp[@]}" | median)
-  printf '| %s (%s objects) | apply | %.2f s, %s requests | %.2f s, %s requests | %.2f |\n' "$name" "$objects" "$mba" "$ban" "$mka" "$kan" "$(echo "$mka / $mba" | bc -l)"
-  printf '| %s (%s objects) | no-op plan / diff | %.2f s, %s requests | %.2f s, %s requests | %.2f |\n' "$name" "$objects" "$mbp" "$bpn" "$mkd" "$kdn" "$(echo "$mkd / $mbp" | bc -l)"
+  local cka ckd cba cbp
+  cka=$(printf '%s\n' "${kac[@]}" | median); ckd=$(printf '%s\n' "${kdc[@]}" | median)
+  cba=$(printf '%s\n' "${bac[@]}" | median); cbp=$(printf '%s\n' "${bpc[@]}" | median)
+  printf '| %s (%s objects) | apply | %.2f s wall, %.2f s CPU, %s requests | %.2f s wall, %.2f s CPU, %s requests | %.2f |\n' "$name" "$objects" "$mba" "$cba" "$ban" "$mka" "$cka" "$kan" "$(echo "$mka / $mba" | bc -l)"
+  printf '| %s (%s objects) | no-op plan vs diff | %.2f s wall, %.2f s CPU, %s requests | %.2f s wall, %.2f s CPU, %s requests | %.2f |\n' "$name" "$objects" "$mbp" "$cbp" "$bpn" "$mkd" "$ckd" "$kdn" "$(echo "$mkd / $mbp" | bc -l)"
 }
 
 for crd in cephclusters.ceph.rook.io kafkas.kafka.strimzi.io; do
@@ -114,8 +120,12 @@ rook=$(workload rook "$SHARED/rook-v1.20.6/crds.yaml" "$SHARED/rook-v1.20.6/comm
 strimzi=$(workload strimzi "$SHARED"/strimzi-1.2.0/install/*.yaml)
 echo "brick $("$BRICK_BIN" version 2>/dev/null | head -1), $(K version --client 2>/dev/null | head -1), median of $RUNS runs, $(date -u +%FT%TZ)"
 echo
-echo '| workload | step | brick | kubectl | kubectl/brick |'
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo '| workload | step | brick | kubectl | wall kubectl/brick |'
 echo '|---|---|---|---|---|'
 measure rook "$rook"
 measure strimzi "$strimzi"
-rm -rf "$rook" "$strimzi"
+rm -rf "$rook" "$strimzi" "$CPU"
+echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -21,6 +21,9 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
+/// The kinds one group version serves.
+type Served = Arc<Vec<(ApiResource, Scope)>>;
+
 /// Everything the resources share once the provider is configured.
 pub struct Ctx {
     pub client: Client,
@@ -30,7 +33,7 @@ pub struct Ctx {
     pub default_namespace: String,
     requests: Arc<AtomicU64>,
     /// apiVersion → the kinds it serves (`None`: the group version is not served).
-    discovery: Mutex<HashMap<String, Option<Arc<Vec<(ApiResource, Scope)>>>>>,
+    discovery: Mutex<HashMap<String, Option<Served>>>,
 }
 
 impl Ctx {
@@ -111,10 +114,7 @@ impl Ctx {
         }))
     }
 
-    async fn discover(
-        &self,
-        api_version: &str,
-    ) -> Result<Option<Arc<Vec<(ApiResource, Scope)>>>, Diagnostic> {
+    async fn discover(&self, api_version: &str) -> Result<Option<Served>, Diagnostic> {
         let gv: GroupVersion = api_version.parse().map_err(|_| {
             Diagnostic::error(
                 "brick::k8s::manifest",

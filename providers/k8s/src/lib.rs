@@ -8,6 +8,9 @@
 //! [`run`] keeps the implicit order of one run (CRD → custom resource, namespace → object);
 //! [`resources`] has one module per resource type or data source.
 
+// Diagnostics are rich data (detail, help, attribute); returning them by value is deliberate.
+#![allow(clippy::result_large_err)]
+
 pub mod client;
 pub mod config;
 pub mod convert;

@@ -801,8 +801,9 @@ pub fn refreshed(current: &Value, live: Option<&Json>) -> Option<Value> {
 pub async fn read_many(ctx: &Ctx, current: &[Value]) -> Vec<Result<Option<Value>, Diagnostics>> {
     let mut out: Vec<Option<Result<Option<Value>, Diagnostics>>> =
         current.iter().map(|_| None).collect();
-    let mut groups: BTreeMap<(String, String, Option<String>), Vec<(usize, String)>> =
-        BTreeMap::new();
+    // (apiVersion, kind, namespace) → (index, name) of the objects of that list.
+    type Groups = BTreeMap<(String, String, Option<String>), Vec<(usize, String)>>;
+    let mut groups: Groups = BTreeMap::new();
     for (i, c) in current.iter().enumerate() {
         let id = str_attr(c, "id")
             .and_then(Ident::parse)
