@@ -194,12 +194,12 @@ fn scan(text: &str, stop: usize) -> Scan {
                 open.push((if call { Open::Call } else { Open::Paren }, i));
             }
             b'}' | b']' | b')' => {
-                let fits = match (open.last().map(|o| o.0), c) {
-                    (Some(Open::Block | Open::Object | Open::Interp), b'}') => true,
-                    (Some(Open::Tuple), b']') => true,
-                    (Some(Open::Call | Open::Paren), b')') => true,
-                    _ => false,
-                };
+                let fits = matches!(
+                    (open.last().map(|o| o.0), c),
+                    (Some(Open::Block | Open::Object | Open::Interp), b'}')
+                        | (Some(Open::Tuple), b']')
+                        | (Some(Open::Call | Open::Paren), b')')
+                );
                 if !fits {
                     // A closer that closes nothing here: hcl-edit stops at it too.
                     return Scan {
