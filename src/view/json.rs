@@ -306,8 +306,7 @@ pub fn outputs_json(outputs: &BTreeMap<String, (Value, bool)>) -> Json {
     outputs_values(outputs)
 }
 
-/// [`plan_json`] with every sensitive value replaced by `null`: variables (marked
-/// `"sensitive": true`), resource values before and after, prior state, outputs.
+/// [`plan_json`] with every sensitive value replaced by `null`: variables, resource values before and after, prior state, outputs.
 pub fn plan_json_masked(plan: &Plan, prior: &PriorState, config: &Configuration) -> Json {
     let mut doc = plan_json(plan, prior, config);
     mask_sensitive(&mut doc);
@@ -316,7 +315,9 @@ pub fn plan_json_masked(plan: &Plan, prior: &PriorState, config: &Configuration)
             if let Some(v) = config.variables.get(name)
                 && v.contains_sensitive()
             {
-                *entry = json!({"value": to_json(&plain(&without_secrets(v))), "sensitive": true});
+                // Terraform's document has no field to say so here (terraform-json would drop
+                // it); the configuration's variable block carries `"sensitive": true`.
+                *entry = json!({"value": to_json(&plain(&without_secrets(v)))});
             }
         }
     }
