@@ -124,7 +124,41 @@ async fn a_cluster_and_its_machines_apply_in_one_run_without_printing_a_secret()
     assert_eq!(o.status.code(), Some(0), "{outputs}");
     assert!(outputs.contains("<sensitive>"), "{outputs}");
 
+    // A token written in the configuration that differs from the cluster's replaces it, and
+    // the plan says so (without printing either token).
+    let new_token = "0123456789abcdef0123456789abcdef";
+    let changed = CONFIG.replace(
+        "  addons      = [\"dns\", \"hostpath-storage\"]",
+        &format!(
+            "  addons      = [\"dns\", \"hostpath-storage\"]\n  token       = \"{new_token}\""
+        ),
+    );
+    std::fs::write(d.join("main.hcl"), &changed).unwrap();
+    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let replaced = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{replaced}");
+    assert!(
+        replaced.contains("microk8s_cluster.garage must be replaced"),
+        "{replaced}"
+    );
+    assert!(replaced.contains("forces replacement"), "{replaced}");
+    assert!(!replaced.contains(new_token), "{replaced}");
+
+    // A host name as api_address is refused at plan, at its line.
+    let named = CONFIG.replace("\"10.0.0.11\"", "\"maas.garage.lan\"");
+    std::fs::write(d.join("main.hcl"), &named).unwrap();
+    let o = brick(d, &sim, &["plan"]).await;
+    let refused = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{refused}");
+    assert!(
+        refused.contains("brick::microk8s::api_address_not_ip"),
+        "{refused}"
+    );
+    assert!(refused.contains("on main.hcl line 14"), "{refused}");
+    std::fs::write(d.join("main.hcl"), CONFIG).unwrap();
+
     for (what, printed) in [
+        ("replacing plan", &replaced),
         ("plan", &out),
         ("apply", &applied),
         ("second plan", &second),
