@@ -177,40 +177,40 @@ pub fn check_channel(channel: &str) -> Result<(), String> {
 fn choose_bootstrap(
     nodes: &BTreeMap<String, bool>,
     configured: Option<&str>,
-) -> Result<String, Diagnostic> {
+) -> Result<String, Box<Diagnostic>> {
     let cps: Vec<&String> = nodes
         .iter()
         .filter(|(_, cp)| **cp)
         .map(|(n, _)| n)
         .collect();
     if cps.is_empty() {
-        return Err(err(
+        return Err(Box::new(err(
             "no_control_plane",
             "No control-plane node",
             "No node of the cluster has control_plane = true: nothing would run Kubernetes' control plane.".into(),
             "nodes",
         )
-        .with_help("Set control_plane = true on the node whose address is api_address."));
+        .with_help("Set control_plane = true on the node whose address is api_address.")));
     }
     match configured {
         Some(b) => match nodes.get(b) {
-            None => Err(err(
+            None => Err(Box::new(err(
                 "unknown_bootstrap_node",
                 "Unknown bootstrap node",
                 format!("bootstrap_node is {b:?}, which is not one of the cluster's nodes."),
                 "bootstrap_node",
             )
-            .with_help(format!("Name one of: {}.", join_names(nodes.keys())))),
-            Some(false) => Err(err(
+            .with_help(format!("Name one of: {}.", join_names(nodes.keys()))))),
+            Some(false) => Err(Box::new(err(
                 "bootstrap_node_is_worker",
                 "Bootstrap node is a worker",
                 format!("bootstrap_node {b:?} has control_plane = false: the node that forms the cluster must be a control-plane node."),
                 "bootstrap_node",
-            )),
+            ))),
             Some(true) => Ok(b.to_string()),
         },
         None if cps.len() == 1 => Ok(cps[0].clone()),
-        None => Err(err(
+        None => Err(Box::new(err(
             "ambiguous_bootstrap_node",
             "Several nodes could form the cluster",
             format!(
@@ -219,7 +219,7 @@ fn choose_bootstrap(
             ),
             "nodes",
         )
-        .with_help("Set bootstrap_node to the node whose address is api_address.")),
+        .with_help("Set bootstrap_node to the node whose address is api_address."))),
     }
 }
 
@@ -285,7 +285,7 @@ pub fn check(config: &Value) -> Diagnostics {
         } else if !is_unknown(config, "bootstrap_node")
             && let Err(d) = choose_bootstrap(&ns, known_str(config, "bootstrap_node"))
         {
-            out.push(d);
+            out.push(*d);
         }
     }
     for sans in strings(config, "extra_sans").into_iter().flatten() {
