@@ -58,6 +58,12 @@ pub enum Event {
         addr: InstanceAddr,
         because: InstanceAddr,
     },
+    /// A line of a provisioner's output (or its `Executing: …` line).
+    ProvisionerOutput {
+        addr: InstanceAddr,
+        provisioner: String,
+        line: String,
+    },
     /// A problem; the views render warnings and errors.
     Diagnostic(Diagnostic),
     /// The first Ctrl-C: no new work starts.

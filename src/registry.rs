@@ -32,6 +32,18 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
 pub fn provider_set<'a>(names: impl IntoIterator<Item = &'a str>, ids: &IdSource) -> ProviderSet {
     let mut set = ProviderSet::new();
     let names: BTreeSet<&str> = names.into_iter().chain(["brick"]).collect();
+    add(&mut set, names, ids);
+    set
+}
+
+/// Adds to `set` an instance for each of `names` it lacks (providers of objects recorded in
+/// state whose configuration no longer names them).
+pub fn add_missing(set: &mut ProviderSet, names: impl IntoIterator<Item = String>, ids: &IdSource) {
+    let names: BTreeSet<String> = names.into_iter().filter(|n| set.get(n).is_none()).collect();
+    add(set, names.iter().map(String::as_str), ids);
+}
+
+fn add<'a>(set: &mut ProviderSet, names: impl IntoIterator<Item = &'a str>, ids: &IdSource) {
     for name in names {
         // `module.a.maas.east` (a child module's own configuration) is of type `maas`.
         let key = crate::plan::input::provider_module(name).1;
@@ -40,5 +52,4 @@ pub fn provider_set<'a>(names: impl IntoIterator<Item = &'a str>, ids: &IdSource
             set.insert(name, p);
         }
     }
-    set
 }

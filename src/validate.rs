@@ -637,6 +637,23 @@ fn validate_module(
     }));
 
     // Version constraint of the settings block.
+    required_version(m, diags);
+
+    // 3. Cycles.
+    cycles(m, diags);
+
+    // 4. moved / removed / import.
+    addresses(m, diags);
+
+    for call in m.module_calls.values() {
+        if let Some(child) = &call.module {
+            validate_module(child, schemas, check, env, diags);
+        }
+    }
+}
+
+/// Whether this brick satisfies the `required_version` of `m`'s settings block.
+fn required_version(m: &Module, diags: &mut Vec<Diagnostic>) {
     if let Some(st) = &m.settings
         && let Some(req) = &st.required_version
     {
@@ -667,18 +684,22 @@ fn validate_module(
                 )),
             }
     }
+}
 
-    // 3. Cycles.
-    cycles(m, diags);
-
-    // 4. moved / removed / import.
-    addresses(m, diags);
-
-    for call in m.module_calls.values() {
-        if let Some(child) = &call.module {
-            validate_module(child, schemas, check, env, diags);
+/// The `required_version` problems of every module of `config` (`brick init` checks them
+/// first, as `terraform init` does).
+pub fn version_problems(config: &Config) -> Vec<Diagnostic> {
+    fn walk(m: &Module, diags: &mut Vec<Diagnostic>) {
+        required_version(m, diags);
+        for call in m.module_calls.values() {
+            if let Some(child) = &call.module {
+                walk(child, diags);
+            }
         }
     }
+    let mut diags = Vec::new();
+    walk(&config.root, &mut diags);
+    diags
 }
 
 fn module_output_refs(m: &Module) -> Vec<(String, Span, String)> {

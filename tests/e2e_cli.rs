@@ -331,7 +331,12 @@ fn a_held_lock_makes_a_second_writer_fail_at_once_naming_the_holder() {
     assert!(r.stderr.contains(&lock.info().id), "{}", r.stderr);
     let id = lock.info().id.clone();
     std::mem::forget(lock);
-    let r = d.brick(&["force-unlock", "--force", &id]).ok();
+    // Its holder (this test) still runs: removing the lock must be asked for explicitly.
+    d.brick(&["force-unlock", "--force", &id])
+        .failed_with("--even-if-running");
+    let r = d
+        .brick(&["force-unlock", "--force", "--even-if-running", &id])
+        .ok();
     assert!(r.stdout.contains("successfully unlocked"));
     d.brick(&["plan"]).ok();
 }

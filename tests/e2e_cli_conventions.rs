@@ -466,9 +466,14 @@ fn force_unlock_asks_first_and_refuses_without_a_terminal_unless_forced() {
     );
     assert!(store.lock_status().unwrap().is_some(), "the lock stays");
 
+    // The holder (this test) still runs: only --even-if-running gets as far as asking.
+    let r = brick(&d, &["force-unlock", "--force", &id]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("--even-if-running"), "{}", r.stderr);
+    assert!(store.lock_status().unwrap().is_some(), "the lock stays");
     if on_terminal(d.path(), &["force-unlock", &id]).is_some() {
         for (answer, code) in [(&b"no\n"[..], 1), (b"yes\n", 0)] {
-            let mut c = on_terminal(d.path(), &["force-unlock", &id]).unwrap();
+            let mut c = on_terminal(d.path(), &["force-unlock", "--even-if-running", &id]).unwrap();
             c.env("NO_COLOR", "1");
             let mut r = Running::start_with_input(c);
             r.wait_for("Only 'yes' will be accepted to confirm.");
@@ -486,11 +491,11 @@ fn force_unlock_asks_first_and_refuses_without_a_terminal_unless_forced() {
         drop(lock);
         let lock = store.lock("apply").unwrap();
         let id = lock.info().id.clone();
-        brick(&d, &["force-unlock", "--force", &id]).ok();
+        brick(&d, &["force-unlock", "--force", "--even-if-running", &id]).ok();
         assert!(store.lock_status().unwrap().is_none());
         drop(lock);
     } else {
-        let r = brick(&d, &["force-unlock", "--force", &id]).ok();
+        let r = brick(&d, &["force-unlock", "--force", "--even-if-running", &id]).ok();
         assert!(r.stdout.contains("successfully unlocked"), "{}", r.stdout);
         assert!(store.lock_status().unwrap().is_none());
         drop(lock);

@@ -88,3 +88,37 @@ fn state_list_prints_addresses_and_says_on_stderr_which_are_tainted() {
     );
     assert!(!out.stderr.contains("brick_data.a"), "{}", out.stderr);
 }
+
+/// Issue 10, item 21: volumes that cannot fit on the machine's disk are refused at plan (they
+/// would fail at apply after MAAS released the machine), at the resource's block.
+#[test]
+fn a_maas_machine_whose_volumes_exceed_its_disk_is_refused_at_plan() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sim = rt.block_on(Simulator::start(SimOptions::fast())).unwrap();
+    let config = |size: &str| {
+        format!(
+            "provider \"maas\" {{\n  api_url = \"{}\"\n  api_key = \"{}\"\n}}\nresource \"maas_machine\" \"m\" {{\n  hostname = \"kvm4\"\n  storage {{\n    layout = \"lvm\"\n    volume \"root\" {{\n      size        = \"{size}\"\n      fstype      = \"ext4\"\n      mount_point = \"/\"\n    }}\n    volume \"ceph\" {{\n      size = \"rest\"\n    }}\n  }}\n}}\n",
+            sim.url(),
+            sim.api_key()
+        )
+    };
+    let dir = Dir::new(&config("2T"));
+    sim.clear_requests();
+    let out = Run::of(&mut command(dir.path(), &["plan"]))
+        .failed_with("Storage larger than the machine's disk");
+    assert!(out.stderr.contains("main.hcl line 7"), "{}", out.stderr);
+    assert!(out.stderr.contains("root = 2T"), "{}", out.stderr);
+    assert!(out.stderr.contains("1000.0 GB"), "{}", out.stderr);
+    // Nothing was changed in MAAS.
+    assert!(
+        sim.requests().iter().all(|r| r.method == "GET"),
+        "{:?}",
+        sim.requests()
+    );
+    std::fs::write(dir.path().join("main.hcl"), config("100G")).unwrap();
+    Run::of(&mut command(dir.path(), &["plan"])).ok();
+}

@@ -190,3 +190,305 @@ fn a_missing_file_is_one_error_at_its_call_in_validate_and_plan() {
         );
     }
 }
+
+// ---- item 14: prevent_destroy ------------------------------------------------------------
+
+#[test]
+fn prevent_destroy_points_at_the_resource_block_on_destroy_and_on_replace() {
+    let d = Dir::new(
+        "\nresource \"brick_data\" \"keep\" {\n  input = \"a\"\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n",
+    );
+    run_in(d.path(), &["apply", "--auto-approve"], &[]).ok();
+    let shows_block = |r: &Run| {
+        assert!(
+            r.stderr.contains("on main.hcl line 2:")
+                && r.stderr.contains("resource \"brick_data\" \"keep\" {"),
+            "{}",
+            r.stderr
+        );
+    };
+    let r =
+        run_in(d.path(), &["plan", "--destroy"], &[]).failed_with("Instance cannot be destroyed");
+    shows_block(&r);
+    write(
+        d.path(),
+        "main.hcl",
+        "\nresource \"brick_data\" \"keep\" {\n  input = \"a\"\n  triggers_replace = 1\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n",
+    );
+    let r = run_in(d.path(), &["plan"], &[]).failed_with("Instance cannot be destroyed");
+    shows_block(&r);
+}
+
+// ---- item 15: Terraform's single-dash flags ----------------------------------------------
+
+const WORD: &str = r#"
+variable "word" {
+  type = string
+}
+variable "count_of" {
+  type    = number
+  default = 1
+}
+resource "brick_data" "a" {
+  count = var.count_of
+  input = var.word
+}
+output "word" { value = var.word }
+"#;
+
+#[test]
+fn terraforms_single_dash_flags_work_as_the_double_dash_ones() {
+    let d = Dir::new(WORD);
+    write(d.path(), "more.vars.hcl", "count_of = 2\n");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let chdir = format!("-chdir={}", d.path().display());
+    let go = |args: &[&str]| {
+        let mut all = vec![chdir.as_str()];
+        all.extend_from_slice(args);
+        run_in(elsewhere.path(), &all, &[])
+    };
+    go(&["init"]).ok();
+    go(&["validate", "-json"]).ok();
+    // `brick lab demo` prints this spelling.
+    let p = go(&[
+        "plan",
+        "-out=garage.plan",
+        "-var",
+        "word=hi",
+        "-var-file=more.vars.hcl",
+        "-parallelism=2",
+        "-refresh=false",
+    ])
+    .ok();
+    assert!(p.stdout.contains("2 to add"), "{}", p.stdout);
+    assert!(d.path().join("garage.plan").exists());
+    go(&["apply", "-auto-approve", "garage.plan"]).ok();
+    assert_eq!(go(&["output", "-raw", "word"]).ok().stdout, "hi");
+    assert_eq!(go(&["output", "-json"]).ok().json()["word"]["value"], "hi");
+    let same = ["-var=word=hi", "-var-file", "more.vars.hcl"];
+    let r = go(&[&["plan", "-detailed-exitcode"][..], &same[..]].concat());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = go(&[
+        &["plan", "-detailed-exitcode", "-replace=brick_data.a[0]"][..],
+        &same[..],
+    ]
+    .concat());
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let r = go(&[
+        &["plan", "-target=brick_data.a[1]", "-destroy"][..],
+        &same[..],
+    ]
+    .concat())
+    .ok();
+    assert!(r.stdout.contains("1 to destroy"), "{}", r.stdout);
+    go(&[&["plan", "-refresh-only", "-json"][..], &same[..]].concat())
+        .ok()
+        .json();
+    go(&[
+        &["apply", "-auto-approve", "-json", "-refresh-only"][..],
+        &same[..],
+    ]
+    .concat())
+    .ok();
+    // The double-dash spellings and `-C` still work; a flag brick does not have is refused.
+    let dir = d.path().to_str().unwrap();
+    run_in(
+        elsewhere.path(),
+        &[
+            "-C",
+            dir,
+            "plan",
+            "--var",
+            "word=hi",
+            "--var-file=more.vars.hcl",
+        ],
+        &[],
+    )
+    .ok();
+    run_in(elsewhere.path(), &["-C", dir, "plan", "-no-such-flag"], &[])
+        .failed_with("unexpected argument");
+    // A value is never rewritten, even when it looks like a flag.
+    let r = run_in(
+        elsewhere.path(),
+        &[
+            "-C",
+            dir,
+            "plan",
+            "-var",
+            "word=-json",
+            "-var-file",
+            "more.vars.hcl",
+        ],
+        &[],
+    )
+    .ok();
+    assert!(r.stdout.contains("\"-json\""), "{}", r.stdout);
+}
+
+// ---- item 16: the apply prompt answered from a pipe --------------------------------------
+
+/// `brick args...` in `dir` with `input` on its stdin.
+fn piped(dir: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_brick"));
+    c.current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // brick may stop reading (or never start) before all of it is written.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_apply_prompt_reads_its_answer_from_a_pipe_and_anything_but_yes_cancels() {
+    let d = Dir::new("resource \"brick_data\" \"a\" {\n  input = 1\n}\n");
+    for answer in ["no\n", "YES\n", "y\n", "\n", "yes please\n"] {
+        let r = piped(d.path(), &["apply"], answer);
+        assert_eq!(r.code, 1, "{answer:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("Apply cancelled"),
+            "{answer:?}: {}",
+            r.stderr
+        );
+        assert!(!d.path().join("brick.state.json").exists(), "{answer:?}");
+    }
+    // A closed stdin is no answer at all.
+    let r = piped(d.path(), &["apply"], "");
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Cannot ask for confirmation"),
+        "{}",
+        r.stderr
+    );
+    let r = piped(d.path(), &["apply"], "yes\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Do you want to perform these actions?"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 added"), "{}", r.stdout);
+    let r = piped(d.path(), &["destroy"], "yes\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
+}
+
+// ---- item 18: Terraform-named variable sources -------------------------------------------
+
+#[test]
+fn terraform_named_variable_files_and_tf_var_variables_are_named_in_warnings() {
+    let d = Dir::new(
+        "variable \"word\" {\n  default = \"dflt\"\n}\nvariable \"other\" {\n  default = \"o\"\n}\noutput \"word\" { value = var.word }\n",
+    );
+    write(d.path(), "terraform.tfvars", "word = \"tf\"\n");
+    write(d.path(), "prod.auto.tfvars", "word = \"tf\"\n");
+    write(d.path(), "terraform.tfvars.json", "{\"word\": \"tf\"}\n");
+    let env = [
+        ("TF_VAR_word", "x"),
+        ("TF_VAR_other", "y"),
+        ("BRICK_VAR_other", "b"),
+        ("TF_VAR_undeclared", "z"),
+    ];
+    let r = run_in(d.path(), &["plan"], &env).ok();
+    let warned = |what: &str| r.stderr.contains(what);
+    assert!(r.stdout.contains("word = \"dflt\""), "{}", r.stdout);
+    assert!(
+        warned("brick does not read terraform.tfvars:")
+            && warned("Rename terraform.tfvars to brick.vars.hcl"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warned("Rename prod.auto.tfvars to prod.auto.vars.hcl"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warned("brick does not read terraform.tfvars.json")
+            && warned("Write its values as brick.vars.hcl in HCL"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warned("TF_VAR_word is set") && warned("Set BRICK_VAR_word instead"),
+        "{}",
+        r.stderr
+    );
+    // Set by BRICK_VAR_ too, or not declared: nothing to say.
+    assert!(
+        !warned("TF_VAR_other") && !warned("TF_VAR_undeclared"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches("Warning:").count(), 4, "{}", r.stderr);
+    // Renamed as told, the values are used and the warnings are gone.
+    std::fs::rename(
+        d.path().join("terraform.tfvars"),
+        d.path().join("brick.vars.hcl"),
+    )
+    .unwrap();
+    std::fs::remove_file(d.path().join("prod.auto.tfvars")).unwrap();
+    std::fs::remove_file(d.path().join("terraform.tfvars.json")).unwrap();
+    let r = run_in(d.path(), &["plan"], &[]).ok();
+    assert!(r.stdout.contains("word = \"tf\""), "{}", r.stdout);
+    assert!(!r.stderr.contains("Warning"), "{}", r.stderr);
+}
+
+// ---- item 19: init checks required_version and the providers ----------------------------
+
+#[test]
+fn init_refuses_an_unmet_required_version_and_providers_this_build_lacks() {
+    let d = Dir::new("terraform {\n  required_version = \">= 99.0\"\n}\n");
+    let r = run_in(d.path(), &["init"], &[]).failed_with("Unsupported brick version");
+    assert!(
+        !r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("main.hcl line 2"), "{}", r.stderr);
+    // In a child module too.
+    let d = Dir::new("module \"m\" {\n  source = \"./m\"\n}\n");
+    d.sub("m", "terraform {\n  required_version = \"< 0.0.1\"\n}\n");
+    run_in(d.path(), &["init"], &[]).failed_with("Unsupported brick version");
+
+    let d = Dir::new(
+        "provider \"mass\" {\n  api_url = \"http://127.0.0.1:5240/MAAS/\"\n}\n\nprovider \"kubernetes\" {}\n",
+    );
+    let r = run_in(d.path(), &["init"], &[]).failed_with("Provider not available");
+    assert!(
+        !r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+    let mass = r.stderr.find("provider \"mass\" block").unwrap();
+    let kube = r.stderr.find("provider \"kubernetes\" block").unwrap();
+    assert!(mass < kube, "in source order: {}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 1"), "{}", r.stderr);
+    assert!(r.stderr.contains("on main.hcl line 5"), "{}", r.stderr);
+    assert!(r.stderr.contains("Did you mean \"maas\"?"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Providers in this build: brick, maas."),
+        "{}",
+        r.stderr
+    );
+
+    // What this build has initializes.
+    let d = Dir::new(
+        "terraform {\n  required_version = \">= 0.1\"\n}\nprovider \"maas\" {\n  api_url = \"http://127.0.0.1:5240/MAAS/\"\n  api_key = \"a:b:c\"\n}\nresource \"brick_data\" \"a\" {}\n",
+    );
+    let r = run_in(d.path(), &["init"], &[]).ok();
+    assert!(
+        r.stdout.contains("successfully initialized"),
+        "{}",
+        r.stdout
+    );
+}

@@ -2,7 +2,8 @@
 //! 1,000 topics in one apply, grows partitions and changes configuration in place, sees changes
 //! made with the real Kafka CLI (`kafka-configs.sh --alter`, `kafka-topics.sh --alter
 //! --partitions`) as drift, refuses a partition decrease, imports a topic the CLI made, adds an
-//! ACL beside one the CLI made without touching it, and destroys it all. A no-op plan right after
+//! ACL beside one the CLI made without touching it, sets a quota the CLI reads back, and
+//! destroys it all. A no-op plan right after
 //! apply exits 0: no broker default shows as a difference. Skipped, with a visible line, without
 //! `KAFKA_BOOTSTRAP` and `KAFKA_BIN` (the CLI).
 
@@ -66,6 +67,7 @@ variable "n" { default = 1000 }
 variable "rf" { default = 1 }
 variable "partitions" { default = 2 }
 variable "retention" { default = "3600000" }
+variable "isr" { default = "1" }
 
 provider "kafka" {}
 
@@ -82,7 +84,7 @@ resource "kafka_topic" "main" {
   replication_factor = var.rf
   config = {
     "retention.ms"        = var.retention
-    "min.insync.replicas" = "1"
+    "min.insync.replicas" = var.isr
   }
 }
 
@@ -93,6 +95,15 @@ resource "kafka_acl" "read_main" {
   acl_host            = "*"
   acl_operation       = "Read"
   acl_permission_type = "Allow"
+}
+
+resource "kafka_quota" "reader" {
+  entity_name = "${var.prefix}-reader"
+  entity_type = "user"
+  config = {
+    "producer_byte_rate" = "1048576"
+    "consumer_byte_rate" = "2097152"
+  }
 }
 "#;
 
@@ -124,9 +135,11 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     let rf = k.brokers.min(3).to_string();
     let var = |name: &str, v: &str| format!("--var={name}={v}");
     let base = [var("prefix", &prefix), var("rf", &rf)];
+    // The subcommand, the run's variables, then the step's own (a later --var wins).
     let args = |extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut a: Vec<String> = extra[..1].iter().map(|s| s.to_string()).collect();
         a.extend(base.iter().cloned());
+        a.extend(extra[1..].iter().map(|s| s.to_string()));
         a
     };
     let run = |extra: &[&str]| {
@@ -149,12 +162,19 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
         ],
     );
 
-    // 1,000 topics (and one more, and an ACL) in one apply.
+    // Impossible plans are refused as a whole, at the resource's line, before anything changes.
+    let too_many = (k.brokers + 1).to_string();
+    let o = run(&["plan", &var("rf", &too_many)])
+        .failed_with("Replication factor above the number of brokers");
+    assert!(o.stderr.contains("on main.hcl line"), "{}", o.stderr);
+    run(&["plan", "--var=isr=5"]).failed_with("min.insync.replicas above the replication factor");
+
+    // 1,000 topics (and one more, an ACL and a quota) in one apply.
     let t0 = std::time::Instant::now();
     let o = run(&["apply", "--auto-approve", "--parallelism=1000"]).ok();
-    eprintln!("apply of 1,002 objects: {:?}", t0.elapsed());
+    eprintln!("apply of 1,003 objects: {:?}", t0.elapsed());
     assert!(
-        o.stdout.contains("1002 added"),
+        o.stdout.contains("1003 added"),
         "{}\n{}",
         o.stdout,
         o.stderr
@@ -169,7 +189,7 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     // A no-op plan right after apply: no broker default shows as a difference.
     let t0 = std::time::Instant::now();
     let o = run(&["plan", "--detailed-exitcode"]);
-    eprintln!("no-op plan over 1,002 objects: {:?}", t0.elapsed());
+    eprintln!("no-op plan over 1,003 objects: {:?}", t0.elapsed());
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
 
     // The ACL is there beside the other one, as the real CLI reads them.
@@ -177,6 +197,23 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     assert!(
         acls.contains("User:reader") && acls.contains("User:other"),
         "{acls}"
+    );
+    // The quota, as the real CLI reads it.
+    let reader = format!("{prefix}-reader");
+    let quotas = k.cli(
+        "configs",
+        &[
+            "--describe",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            &reader,
+        ],
+    );
+    assert!(
+        quotas.contains("producer_byte_rate=1048576")
+            && quotas.contains("consumer_byte_rate=2097152"),
+        "{quotas}"
     );
 
     // Grow partitions and change the configuration in place.
@@ -308,6 +345,17 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
         acls.contains("User:other") && !acls.contains("User:reader"),
         "{acls}"
     );
+    let quotas = k.cli(
+        "configs",
+        &[
+            "--describe",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            &reader,
+        ],
+    );
+    assert!(!quotas.contains("byte_rate"), "{quotas}");
     k.cli(
         "acls",
         &[

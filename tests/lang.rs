@@ -6,6 +6,8 @@
 //!   an output named `terraform_*` compares a value with Terraform's recorded answer and must
 //!   be true.
 //! - `tests/lang/validate/*.hcl`: each file is validated; the diagnostics are snapshotted.
+//! - `tests/lang/syntax_errors.txt`: typos with the first error Terraform reports for each
+//!   (summary and line), which brick's first error must match.
 //!
 //! To add a case, drop a file in and run `cargo insta review`.
 
@@ -172,4 +174,39 @@ fn a_planned_set_lists_its_unknown_element_last_as_terraform_does() {
     }
 ";
     assert!(stdout.contains(terraform), "{stdout}");
+}
+
+/// The first error of `text` as a main.hcl: summary and line.
+fn first_error(text: &str) -> Option<(String, usize)> {
+    let (config, diags) = load(text);
+    let d = diags.iter().find(|d| d.is_error())?;
+    let line = d.span.and_then(|s| {
+        let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
+        files
+            .get(s.file)
+            .map(|f| brick::diag::line_col(&f.text, s.start).0)
+            .or_else(|| Some(brick::diag::line_col(text, s.start).0))
+    })?;
+    Some((d.summary.clone(), line))
+}
+
+#[test]
+fn syntax_errors_are_named_and_placed_as_terraform_names_and_places_them() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang/syntax_errors.txt");
+    let fixture = std::fs::read_to_string(path).unwrap();
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for case in fixture.split("\n=== ").skip(1) {
+        let (title, rest) = case.split_once('\n').unwrap();
+        let (text, expected) = rest.rsplit_once("--> ").unwrap();
+        let (summary, line) = expected.trim().rsplit_once(" @").unwrap();
+        let want = (summary.to_string(), line.parse::<usize>().unwrap());
+        let got = first_error(text);
+        cases += 1;
+        if got.as_ref() != Some(&want) {
+            failures.push(format!("{title}: want {want:?}, got {got:?}"));
+        }
+    }
+    assert!(cases >= 20, "only {cases} cases read");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

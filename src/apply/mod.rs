@@ -11,6 +11,7 @@
 
 pub mod cancel;
 pub mod memory;
+pub mod provisioner;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -554,6 +555,33 @@ pub async fn apply(
                     continue;
                 }
             }
+            // Destroy-time `local-exec` provisioners, with `self` the object to destroy: a
+            // failure (without `on_failure = continue`) keeps the object and fails the step.
+            if kind == StepKind::Destroy
+                && let Some(rc) = resources.get(&c.addr.resource.config_addr())
+                && rc.lifecycle.provisioners.iter().any(|p| p.when_destroy)
+            {
+                let (errors, warnings) = provision(
+                    true,
+                    rc,
+                    c,
+                    &c.before,
+                    config,
+                    &instances,
+                    &shapes,
+                    &mut locals_cache,
+                    &local_order,
+                    &events,
+                    cancel,
+                )
+                .await;
+                out.diagnostics.extend(warnings);
+                if !errors.is_empty() {
+                    let _ = tx.send(Done::without_provider(si, Err(errors)));
+                    running += 1;
+                    continue;
+                }
+            }
             // What to send to the provider.
             let (prior_v, planned) = if destroying {
                 (c.before.clone(), Value::null(c.before.ty()))
@@ -615,7 +643,12 @@ pub async fn apply(
                 addr: c.addr.clone(),
                 action: c.action,
                 destroying,
-                id: c.before.get("id").and_then(Value::as_str).map(String::from),
+                id: c
+                    .before
+                    .get("id")
+                    .filter(|v| !v.is_sensitive() && !c.before.is_sensitive())
+                    .and_then(Value::as_str)
+                    .map(String::from),
             });
             let task = Task {
                 step: si,
@@ -628,6 +661,10 @@ pub async fn apply(
                 planned: planned.clone(),
                 planned_plain: planned.unmark_deep().0,
                 timeout,
+                spans: resources
+                    .get(&c.addr.resource.config_addr())
+                    .map(|rc| rc.source.clone())
+                    .unwrap_or_default(),
                 events: events.clone(),
                 interval: opts.progress_interval,
                 tx: tx.clone(),
@@ -700,6 +737,7 @@ pub async fn apply(
         let failed = match done.result {
             Ok(new_state) => {
                 let trivial = kind == StepKind::Forget || c.action == Action::NoOp;
+                let mut provision_failed = false;
                 if !trivial {
                     let recorded = match kind {
                         StepKind::Apply => {
@@ -752,6 +790,47 @@ pub async fn apply(
                         out.diagnostics.push(state_error(e));
                         cancel.stop();
                     }
+                    // Create-time `local-exec` provisioners, with `self` the new object: a
+                    // failure (without `on_failure = continue`) taints it, as Terraform does.
+                    provision_failed = match rc {
+                        Some(rc)
+                            if kind == StepKind::Apply
+                                && c.action.creates()
+                                && rc.lifecycle.provisioners.iter().any(|p| !p.when_destroy) =>
+                        {
+                            let new = instances
+                                .get(&c.addr.resource)
+                                .and_then(|m| m.get(&c.addr.key))
+                                .cloned()
+                                .unwrap_or_else(|| new_state.clone());
+                            let (errors, warnings) = provision(
+                                false,
+                                rc,
+                                c,
+                                &new,
+                                config,
+                                &instances,
+                                &shapes,
+                                &mut locals_cache,
+                                &local_order,
+                                &events,
+                                cancel,
+                            )
+                            .await;
+                            out.diagnostics.extend(warnings);
+                            let failed = !errors.is_empty();
+                            if failed {
+                                let (v, _) = crate::plan::codec::without_infinities(&new);
+                                if let Err(e) = sink.record(&c.addr, Some(recorded_of(c, v, true)))
+                                {
+                                    out.diagnostics.push(state_error(e));
+                                }
+                                out.diagnostics.extend(errors);
+                            }
+                            failed
+                        }
+                        _ => false,
+                    };
                     match (kind, c.action) {
                         (StepKind::Apply, Action::Create) => out.added += 1,
                         (StepKind::Apply, Action::Update) => out.changed += 1,
@@ -759,20 +838,32 @@ pub async fn apply(
                         (StepKind::Destroy | StepKind::DestroyDeposed, _) => out.destroyed += 1,
                         _ => {}
                     }
-                    events.emit(Event::ApplyDone {
-                        addr: c.addr.clone(),
-                        action: c.action,
-                        destroying,
-                        elapsed: done.elapsed,
-                        id: new_state
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .map(String::from),
-                    });
+                    if provision_failed {
+                        events.emit(Event::ApplyFailed {
+                            addr: c.addr.clone(),
+                            action: c.action,
+                            destroying,
+                            elapsed: done.elapsed,
+                        });
+                    } else {
+                        events.emit(Event::ApplyDone {
+                            addr: c.addr.clone(),
+                            action: c.action,
+                            destroying,
+                            elapsed: done.elapsed,
+                            id: new_state
+                                .get("id")
+                                // A sensitive id is never printed (as Terraform's UI).
+                                .filter(|v| !v.is_sensitive() && !new_state.is_sensitive())
+                                .and_then(Value::as_str)
+                                .map(String::from),
+                        });
+                    }
                 }
                 // `postcondition` blocks, with `self` the new object: a failure leaves the
                 // object recorded but fails the run and skips what depends on it.
                 match rc {
+                    _ if provision_failed => true,
                     Some(rc)
                         if kind == StepKind::Apply && !rc.lifecycle.postconditions.is_empty() =>
                     {
@@ -1240,6 +1331,8 @@ struct Task {
     planned: Value,
     planned_plain: Value,
     timeout: Option<Duration>,
+    /// Where the resource block is, for the provider's diagnostics.
+    spans: crate::plan::input::ResourceSource,
     events: Arc<dyn EventSink>,
     interval: Duration,
     tx: mpsc::UnboundedSender<Done>,
@@ -1332,8 +1425,12 @@ impl Task {
                             .diagnostics
                             .into_iter()
                             .map(|d| {
+                                let span = self.spans.span_of(&d.attribute);
                                 let mut d = Diagnostic::from(d);
                                 d.detail = format!("{}: {}", self.addr, d.detail);
+                                if d.span.is_none() {
+                                    d.span = span;
+                                }
                                 d
                             })
                             .collect()),
@@ -1380,6 +1477,93 @@ impl Task {
         };
         let _ = self.tx.send(done);
     }
+}
+
+/// Runs the resource's create-time (or destroy-time) `local-exec` provisioners in order, with
+/// `self` the object; returns the errors (a failure stops the rest) and the warnings (failures
+/// under `on_failure = continue`).
+#[allow(clippy::too_many_arguments)]
+async fn provision(
+    when_destroy: bool,
+    rc: &ResourceConfig,
+    c: &crate::plan::model::ResourceChange,
+    self_value: &Value,
+    config: &Configuration,
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+    locals_cache: &mut ValuesCache,
+    local_order: &[crate::graph::Node],
+    events: &Arc<dyn EventSink>,
+    cancel: &Cancel,
+) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    let schema = provisioner::schema();
+    let chosen: Vec<&crate::plan::input::ProvisionerConfig> = rc
+        .lifecycle
+        .provisioners
+        .iter()
+        .filter(|p| p.when_destroy == when_destroy)
+        .collect();
+    // Evaluated first, all of them (the scope borrows what the runs need not).
+    let evaluated: Vec<Result<Value, Vec<Diagnostic>>> = {
+        let values = locals_cache.get(config, local_order, instances, shapes);
+        let base = ApplyScope {
+            module: &c.addr.resource.module,
+            values,
+            instances,
+            shapes,
+        };
+        let each = rc.expansion.each_value(&base, &c.addr.key).ok().flatten();
+        let inst = InstanceScope {
+            base: &base,
+            key: &c.addr.key,
+            each_value: each.as_ref(),
+        };
+        let scope = crate::plan::scope::SelfScope {
+            base: &inst,
+            value: self_value,
+        };
+        chosen.iter().map(|p| (p.args)(&scope, &schema)).collect()
+    };
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    for (p, args) in chosen.iter().zip(evaluated) {
+        let result = match args {
+            Err(ds) => Err(ds),
+            Ok(args) if !args.is_wholly_known() => Err(vec![
+                Diagnostic::error(
+                    "brick::apply::provisioner_unknown",
+                    "Provisioner arguments not known",
+                    format!(
+                        "{}: the local-exec provisioner's arguments are not known after the apply.",
+                        c.addr
+                    ),
+                )
+                .at(p.span),
+            ]),
+            Ok(args) => {
+                tokio::select! {
+                    r = provisioner::run(&c.addr, &args, events) => r.map_err(|d| vec![d.at(p.span)]),
+                    _ = cancel.aborted() => Err(vec![Diagnostic::error(
+                        "brick::apply::provisioner_cancelled",
+                        "Provisioner cancelled",
+                        format!("{}: the local-exec provisioner was stopped by the second interrupt.", c.addr),
+                    )]),
+                }
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(ds) if p.on_failure_continue => warnings.extend(ds.into_iter().map(|mut d| {
+                d.severity = crate::diag::Severity::Warning;
+                d.detail.push_str(" (on_failure = continue: carried on)");
+                d
+            })),
+            Err(ds) => {
+                errors.extend(ds);
+                break;
+            }
+        }
+    }
+    (errors, warnings)
 }
 
 /// Checks custom conditions of the instance `c` during apply, in its instance scope (with

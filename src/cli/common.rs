@@ -97,28 +97,46 @@ impl Ui {
         crate::diag::has_errors(diags)
     }
 
-    /// Asks for confirmation. Without a terminal, refuses with an error.
+    /// Asks for confirmation and reads the answer from stdin, a terminal or a pipe (`echo yes |
+    /// brick apply`, as Terraform reads it); only `yes` approves. Stdin that ends without a
+    /// line is an error unless it is a terminal (there, Ctrl-D cancels).
     pub fn confirm(&self, question: &str, explain: &str) -> Result<bool, String> {
-        if !self.stdin_tty {
-            return Err("No terminal to ask for confirmation on. Run with --auto-approve to apply without asking.".into());
-        }
-        self.ask(
+        let answer = self.ask_line(
             question,
             &format!("{explain}\n  Only 'yes' will be accepted to approve."),
-        )
+        )?;
+        match answer {
+            Some(line) => Ok(line.trim() == "yes"),
+            None if self.stdin_tty => Ok(false),
+            None => Err("No terminal to ask for confirmation on, and standard input ended without an answer. Run with --auto-approve to apply without asking, or give the answer on standard input (echo yes | brick apply).".into()),
+        }
     }
 
     /// Prints `question` and `explain` and reads one line: whether it is `yes`.
     pub fn ask(&self, question: &str, explain: &str) -> Result<bool, String> {
+        Ok(self
+            .ask_line(question, explain)?
+            .is_some_and(|l| l.trim() == "yes"))
+    }
+
+    /// Prints `question` and `explain` and reads one line; `None` when stdin ended first.
+    fn ask_line(&self, question: &str, explain: &str) -> Result<Option<String>, String> {
         self.out(&format!(
             "\n{}\n  {explain}\n\n  Enter a value: ",
             crate::view::text::Style { color: self.color }.bold(question)
         ));
         let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        Ok(line.trim() == "yes")
+        // One short line is an answer; a stream without newlines (/dev/zero) is not read on.
+        let n = std::io::BufRead::read_line(
+            &mut std::io::Read::take(std::io::stdin().lock(), 4096),
+            &mut line,
+        )
+        .map_err(|e| e.to_string())?;
+        if !self.stdin_tty {
+            // The answer is not echoed by a terminal: end the prompt's line.
+            self.out("\n");
+        }
+        Ok((n > 0).then_some(line))
     }
 }
 
@@ -128,8 +146,9 @@ pub struct RealEnvironment {
 }
 
 impl Environment for RealEnvironment {
+    /// Bounded: `file("/dev/zero")` is refused, not read until memory runs out.
     fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.cwd.join(path))
+        super::files::read_bounded(&self.cwd.join(path), super::files::MAX_FUNCTION_FILE_BYTES)
     }
     fn file_exists(&self, path: &Path) -> bool {
         self.cwd.join(path).is_file()
@@ -190,6 +209,10 @@ pub struct Context {
     pub ids: IdSource,
     /// The command line's `--var` and `--var-file` options, in the order given.
     pub cli_vars: Vec<eval::CliVar>,
+    /// Told once loading has read every input file (configuration and variable files), so
+    /// that [`load_and_lock`] takes the lock only then: an input that cannot be read (or
+    /// never ends) is reported without a lock ever having been taken.
+    inputs_read: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 /// Where [`Context::load_inner`] gets the root module's variables.
@@ -221,6 +244,14 @@ impl Context {
             ui,
             ids: Arc::new(|| uuid::Uuid::new_v4().to_string()),
             cli_vars: Vec::new(),
+            inputs_read: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Says that every input file has been read (see [`Context::inputs_read`]).
+    fn inputs_are_read(&self) {
+        if let Some(tx) = self.inputs_read.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
         }
     }
 
@@ -259,6 +290,12 @@ impl Context {
         Some(loaded)
     }
 
+    /// [`Context::load_unresolved`] keeping the configuration's syntax tree (`init` reads
+    /// its provider blocks).
+    pub fn load_unresolved_with_syntax(&self) -> Option<Loaded> {
+        self.load_inner(Variables::Unresolved)
+    }
+
     /// [`Context::load`] for applying a saved plan: the root variables are the values the plan
     /// recorded, so nothing is read from `--var`, variable files or the environment (as
     /// Terraform, which uses a saved plan's variables and takes no others).
@@ -272,13 +309,17 @@ impl Context {
     }
 
     fn load_inner(&self, variables: Variables) -> Option<Loaded> {
-        let (config, diags) = crate::config::load(&RealFs, Path::new("."));
+        let (config, mut diags) = crate::config::load(&RealFs, Path::new("."));
+        let lenient = matches!(variables, Variables::Unresolved);
+        if lenient && let Some(c) = &config {
+            // The offline checks below hold this for the other commands.
+            diags.extend(crate::validate::version_problems(c));
+        }
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {
             return None;
         }
         let mut config = config?;
-        let lenient = matches!(variables, Variables::Unresolved);
         // What `brick validate` finds stops the commands that plan, as Terraform validates
         // before it plans (an undeclared name gets its "did you mean", a required_version
         // the running brick does not satisfy is refused). `init` and `graph` only need the
@@ -327,13 +368,16 @@ impl Context {
         // point into them; they join `config.files` only after planning's input is built
         // (the configuration's digest covers the configuration alone).
         let mut files = config.files.clone();
-        let (inputs, mut diags) = eval::gather_inputs(
+        let environment = std::env::vars().collect::<Vec<_>>();
+        let (inputs, mut diags) =
+            eval::gather_inputs(&RealFs, Path::new("."), &environment, cli, &mut files);
+        diags.extend(eval::terraform_source_warnings(
             &RealFs,
             Path::new("."),
-            &std::env::vars().collect::<Vec<_>>(),
-            cli,
-            &mut files,
-        );
+            &environment,
+            config.root.variables.keys().map(String::as_str),
+        ));
+        self.inputs_are_read();
         let (mut values, d) = eval::resolve_variables(&config.root.variables, &inputs, &*env);
         if lenient {
             for (name, var) in &config.root.variables {
@@ -371,6 +415,33 @@ impl Context {
             engine,
             providers,
         })
+    }
+
+    /// Takes the state's lock for `operation`, reporting why not; says so when it took over
+    /// the stale lock of a process of this host that no longer runs (kill -9, a crash).
+    pub fn lock_state(&self, store: &st::StateStore, operation: &str) -> Option<st::StateLock> {
+        match store.lock(operation) {
+            Ok(lock) => {
+                if let Some(old) = lock.taken_over() {
+                    self.ui.diagnostics(
+                        &[Diagnostic::warning(
+                            "brick::state::stale_lock_taken_over",
+                            "Took over a stale lock",
+                            format!(
+                                "The state was locked by process {} on this host ({} by {}, since {}), which no longer runs; brick took the lock over. What an interrupted apply recorded in its journal is settled now.",
+                                old.pid, old.operation, old.user, old.created
+                            ),
+                        )],
+                        &[],
+                    );
+                }
+                Some(lock)
+            }
+            Err(e) => {
+                self.state_error(&e);
+                None
+            }
+        }
     }
 
     /// Reports a state error on stderr.
@@ -424,8 +495,19 @@ pub async fn load_and_lock(
     load: impl FnOnce() -> Option<Loaded> + Send,
 ) -> Option<(Loaded, LockedState)> {
     let _ = super::interrupts::Interrupts::install();
+    let (tx, inputs_read) = std::sync::mpsc::channel();
+    if let Ok(mut slot) = ctx.inputs_read.lock() {
+        *slot = Some(tx);
+    }
     let (loaded, read) = std::thread::scope(|s| {
-        let loading = s.spawn(load);
+        let loading = s.spawn(|| {
+            let loaded = load();
+            ctx.inputs_are_read();
+            loaded
+        });
+        // The lock is taken once the inputs are read (or loading ended early), never while
+        // an input is still being read: evaluating them overlaps reading the state.
+        let _ = inputs_read.recv();
         let read = lock_and_read(ctx, operation);
         let loaded = loading
             .join()
@@ -433,10 +515,17 @@ pub async fn load_and_lock(
         (loaded, read)
     });
     let (lock, state) = read?;
-    let Some(loaded) = loaded else {
+    let Some(mut loaded) = loaded else {
         let _ = lock.release();
         return None;
     };
+    // Objects left only in state (their blocks removed) are destroyed by their provider even
+    // when the configuration no longer names it, as Terraform does.
+    let recorded = state
+        .resources
+        .values()
+        .map(|r| crate::statefile::provider_name(&r.provider));
+    crate::registry::add_missing(&mut loaded.providers, recorded, &ctx.ids);
     let locked = settle(ctx, operation, lock, state, &loaded).await?;
     Some((loaded, locked))
 }
@@ -445,13 +534,7 @@ pub async fn load_and_lock(
 /// when an interrupted apply's journal was replayed.
 fn lock_and_read(ctx: &Context, operation: &str) -> Option<(st::StateLock, st::State)> {
     let store = ctx.store();
-    let lock = match store.lock(operation) {
-        Ok(l) => l,
-        Err(e) => {
-            ctx.state_error(&e);
-            return None;
-        }
-    };
+    let lock = ctx.lock_state(&store, operation)?;
     let state = match store.load_locked(&lock) {
         Ok(Some(l)) => {
             if let Some(r) = &l.replay

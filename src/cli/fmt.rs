@@ -546,8 +546,17 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
     if paths.len() == 1 && paths[0] == Path::new("-") {
         // `brick fmt -`: standard input to standard output.
         let mut text = String::new();
-        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+        let limit = crate::config::MAX_FILE_BYTES as u64 + 1;
+        let mut input = std::io::Read::take(std::io::stdin(), limit);
+        if let Err(e) = std::io::Read::read_to_string(&mut input, &mut text) {
             eprintln!("Error: cannot read standard input: {e}");
+            return ExitCode::from(1);
+        }
+        if text.len() as u64 >= limit {
+            eprintln!(
+                "Error: standard input is larger than {} MiB, the most brick reads of a configuration file",
+                crate::config::MAX_FILE_BYTES >> 20
+            );
             return ExitCode::from(1);
         }
         return match format_source(&text) {
@@ -595,7 +604,9 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
     let mut failed = false;
     let mut changed = false;
     for f in files {
-        let text = match std::fs::read(&f).map(String::from_utf8) {
+        let text = match super::files::read_bounded(&f, crate::config::MAX_FILE_BYTES as u64)
+            .map(String::from_utf8)
+        {
             Ok(Ok(t)) => t,
             Ok(Err(_)) => {
                 eprintln!("Error: {} is not valid UTF-8", f.display());
@@ -651,10 +662,23 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
         .to_string()
 }
 
+/// Replaces `path` through a new temporary file beside it (created exclusively, so a link
+/// planted at the temporary name is never followed), keeping the file's permissions.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("hcl.brick-fmt.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    use std::os::unix::fs::OpenOptionsExt;
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path)?.permissions());
+    let tmp = path.with_extension(format!("hcl.brick-fmt.{}.tmp", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode & 0o7777)
+        .open(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]

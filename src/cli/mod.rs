@@ -7,9 +7,11 @@
 mod common;
 pub mod console;
 mod dedup;
+mod files;
 pub mod fmt;
 mod interrupts;
 pub mod lab;
+pub mod providers_cmd;
 mod run;
 mod state_cmd;
 
@@ -193,6 +195,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         force: bool,
+        /// Remove the lock even though its holder still runs on this host (that brick then
+        /// works on a state others may change under it).
+        #[arg(long = "even-if-running")]
+        even_if_running: bool,
     },
     /// Print the version.
     Version {
@@ -204,6 +210,9 @@ pub enum Command {
     /// The embedded MAAS lab: `serve` a simulator, or run the garage `demo` on one.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// The providers' schemas: `schema --json` (Terraform's format) or Markdown `docs`.
+    #[command(subcommand)]
+    Providers(providers_cmd::ProvidersCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -233,8 +242,10 @@ pub enum StateCommand {
 /// exits 1 (as Terraform: exit 2 means "changes present" with `--detailed-exitcode`, so a
 /// typo must never look like it).
 fn parse_args() -> Result<(Cli, Vec<CliVar>), u8> {
-    let parsed = Cli::command()
-        .try_get_matches()
+    let command = Cli::command();
+    let argv = terraform_spellings(std::env::args_os().collect(), &command);
+    let parsed = command
+        .try_get_matches_from(argv)
         .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
     match parsed {
         Ok((cli, m)) => {
@@ -249,6 +260,77 @@ fn parse_args() -> Result<(Cli, Vec<CliVar>), u8> {
             Err(if e.use_stderr() { 1 } else { 0 })
         }
     }
+}
+
+/// Terraform's single-dash spellings of long options (`-auto-approve`, `-out=FILE`,
+/// `-var 'a=b'`, `-chdir=DIR`) become brick's double-dash ones. Only an argument that names a
+/// long option brick has is rewritten, never the value of an option given as the next
+/// argument (`--var -x=1` keeps `-x=1`), and nothing after `--`.
+pub fn terraform_spellings(
+    argv: Vec<std::ffi::OsString>,
+    command: &clap::Command,
+) -> Vec<std::ffi::OsString> {
+    // Every long option of every subcommand, and whether it takes its value as the next
+    // argument.
+    fn collect(c: &clap::Command, out: &mut std::collections::BTreeMap<String, bool>) {
+        for a in c.get_arguments() {
+            if let Some(long) = a.get_long() {
+                let separate = a.get_action().takes_values()
+                    && !a.is_require_equals_set()
+                    && a.get_num_args().is_none_or(|n| n.min_values() > 0);
+                out.insert(long.to_string(), separate);
+            }
+        }
+        for sub in c.get_subcommands() {
+            collect(sub, out);
+        }
+    }
+    let mut longs = std::collections::BTreeMap::new();
+    collect(command, &mut longs);
+    longs.insert("help".into(), false);
+    longs.insert("version".into(), false);
+    let mut out = Vec::with_capacity(argv.len());
+    let mut value_next = false;
+    let mut rest = false;
+    for (i, arg) in argv.into_iter().enumerate() {
+        if i == 0 || rest || std::mem::take(&mut value_next) {
+            out.push(arg);
+            continue;
+        }
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            rest = true;
+            out.push(arg);
+            continue;
+        }
+        let long = text
+            .strip_prefix("--")
+            .or_else(|| text.strip_prefix('-'))
+            .filter(|_| text.starts_with('-'));
+        let Some(long) = long else {
+            out.push(arg);
+            continue;
+        };
+        let (name, has_value) = match long.split_once('=') {
+            Some((n, _)) => (n, true),
+            None => (long, false),
+        };
+        match longs.get(name) {
+            Some(&separate) if name.len() > 1 => {
+                value_next = separate && !has_value;
+                if text.starts_with("--") {
+                    out.push(arg);
+                } else {
+                    out.push(format!("-{text}").into());
+                }
+            }
+            _ => out.push(arg),
+        }
+    }
+    out
 }
 
 /// Every `--var` and `--var-file` of a subcommand, in the order they were given: a later one
@@ -308,6 +390,7 @@ pub fn main() -> ExitCode {
         Command::Fmt { paths, check, diff } => {
             return fmt::run(&paths, check, diff);
         }
+        Command::Providers(command) => providers_cmd::run(&ui, command),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             // Into memory first: a closed pipe (`| head`) must not make us panic.
@@ -395,8 +478,78 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         Command::Graph => run::graph(&ctx),
         Command::State(sc) => state_cmd::state(&ctx, sc),
         Command::Import { addr, id, .. } => run::import(&ctx, &addr, &id).await,
-        Command::ForceUnlock { id, force } => state_cmd::force_unlock(&ctx, &id, force),
+        Command::ForceUnlock {
+            id,
+            force,
+            even_if_running,
+        } => state_cmd::force_unlock(&ctx, &id, force, even_if_running),
         Command::Lab(lc) => lab::run(&ctx, lc).await,
-        Command::Version { .. } | Command::Completions { .. } | Command::Fmt { .. } => 0,
+        Command::Version { .. }
+        | Command::Completions { .. }
+        | Command::Fmt { .. }
+        | Command::Providers(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spelled(args: &[&str]) -> Vec<String> {
+        let argv = std::iter::once("brick")
+            .chain(args.iter().copied())
+            .map(std::ffi::OsString::from)
+            .collect();
+        terraform_spellings(argv, &Cli::command())
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn only_known_long_options_are_respelled_and_never_a_value() {
+        assert_eq!(
+            spelled(&[
+                "-chdir=x",
+                "apply",
+                "-auto-approve",
+                "-var",
+                "-a=b",
+                "-out=p"
+            ]),
+            [
+                "--chdir=x",
+                "apply",
+                "--auto-approve",
+                "--var",
+                "-a=b",
+                "--out=p"
+            ]
+        );
+        assert_eq!(
+            spelled(&[
+                "plan",
+                "-refresh=false",
+                "-unknown",
+                "-C",
+                "d",
+                "--json",
+                "-h"
+            ]),
+            [
+                "plan",
+                "--refresh=false",
+                "-unknown",
+                "-C",
+                "d",
+                "--json",
+                "-h"
+            ]
+        );
+        assert_eq!(
+            spelled(&["console", "--", "-json"]),
+            ["console", "--", "-json"]
+        );
     }
 }

@@ -1,7 +1,6 @@
 //! The commands that plan and apply: `init`, `validate`, `plan`, `apply`, `destroy`, `show`,
 //! `graph`, `import`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -89,11 +88,63 @@ fn plan_events(json: bool) -> Box<dyn EventSink> {
     }
 }
 
+/// `provider` blocks, in every module, of providers this build does not have: each an
+/// error at its block, with the nearest provider this build has when one is close.
+fn unknown_provider_blocks(m: &crate::config::Module, diags: &mut Vec<Diagnostic>) {
+    let available = crate::registry::available();
+    for p in m.providers.values() {
+        if available.contains(&p.name.as_str()) || p.name == "terraform" {
+            continue;
+        }
+        let mut d = Diagnostic::error(
+            "brick::init::unknown_provider",
+            "Provider not available",
+            format!(
+                "The configuration has a provider \"{}\" block, but this build of brick has no provider of that name.",
+                p.name
+            ),
+        )
+        .at(p.span);
+        d = match crate::diag::did_you_mean(&p.name, available.iter().copied()) {
+            Some(near) => d.help(format!(
+                "Did you mean \"{near}\"? Providers in this build: {}.",
+                available.join(", ")
+            )),
+            None => d.help(format!(
+                "Providers in this build: {}.",
+                available.join(", ")
+            )),
+        };
+        diags.push(d);
+    }
+    for call in m.module_calls.values() {
+        if let Some(child) = &call.module {
+            unknown_provider_blocks(child, diags);
+        }
+    }
+}
+
 pub fn init(ctx: &Context) -> u8 {
-    let Some(loaded) = ctx.load_unresolved() else {
+    let Some(mut loaded) = ctx.load_unresolved_with_syntax() else {
         return 1;
     };
+    let mut unknown = Vec::new();
+    unknown_provider_blocks(&loaded.config.root, &mut unknown);
+    // In source order, each pointing at its block's first line.
+    for d in &mut unknown {
+        if let Some(span) = &mut d.span
+            && let Some(f) = loaded.config.files.get(span.file)
+            && let Some(nl) = f.text.get(span.start..span.end).and_then(|t| t.find('\n'))
+        {
+            span.end = span.start + nl;
+        }
+    }
+    unknown.sort_by_key(|d| d.span.map(|s| (s.file, s.start)));
+    loaded.config.root = crate::config::Module::default();
     ctx.ui.out("\nInitializing provider plugins...\n");
+    if ctx.ui.diagnostics(&unknown, &loaded.config.files) {
+        return 1;
+    }
     let mut missing = Vec::new();
     let mut names: Vec<&str> = loaded
         .engine
@@ -286,11 +337,27 @@ async fn plan_to_show(
 }
 
 pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, detailed: bool) -> u8 {
+    // Refused before planning: a plan written over the state (or through a link) destroys
+    // what it lands on.
+    if let Some(path) = &out
+        && let Some(why) = super::files::refuse_plan_path(path, &ctx.store())
+    {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::plan_out_refused",
+                "Refusing to write the plan there",
+                why,
+            )
+            .help("Save the plan to a file of its own, e.g. `brick plan --out brick.plan`.")],
+            &[],
+        );
+        return 1;
+    }
     let Some((loaded, p, prior, _)) = plan_to_show(ctx, args, "plan").await else {
         return 1;
     };
     if args.json {
-        let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
+        let j = crate::view::json::plan_json_masked(&p, &prior, &loaded.engine);
         drop(prior);
         ctx.ui.out_json(&j);
     } else {
@@ -335,8 +402,11 @@ pub async fn drift_cmd(ctx: &Context, args: &PlanArgs) -> u8 {
     // Every managed object recorded was refreshed, unless the check was narrowed.
     let checked = (args.target.is_empty() && args.exclude.is_empty()).then_some(managed);
     if args.json {
-        ctx.ui
-            .out_json(&crate::view::json::plan_json(&p, &prior, &loaded.engine));
+        ctx.ui.out_json(&crate::view::json::plan_json_masked(
+            &p,
+            &prior,
+            &loaded.engine,
+        ));
     } else {
         ctx.ui
             .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
@@ -359,16 +429,19 @@ fn drift_verdict(p: &Plan, checked: Option<usize>) -> String {
     )
 }
 
-/// Writes a saved plan: its JSON encoding and a newline.
+/// Writes a saved plan: its JSON encoding and a newline, readable by its owner only (it
+/// holds the variables' values, secrets included), atomically and never through a link.
 fn write_plan_file(path: &Path, p: &Plan) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(path)?);
-    serde_json::to_writer(&mut w, p).map_err(std::io::Error::other)?;
-    w.write_all(b"\n")?;
-    w.flush()
+    super::files::write_private(path, |w| {
+        serde_json::to_writer(&mut *w, p).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }
 
 fn read_plan_file(ctx: &Context, path: &PathBuf) -> Option<Plan> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match super::files::read_bounded(path, super::files::MAX_DOCUMENT_BYTES)
+        .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+    {
         Ok(t) => t,
         Err(e) => {
             ctx.ui.error_line(&format!(
@@ -551,7 +624,7 @@ pub async fn apply_cmd(
         }
         if args.json {
             let prior = prior_of(&locked.state, &loaded.providers);
-            let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
+            let j = crate::view::json::plan_json_masked(&p, &prior, &loaded.engine);
             ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": "Plan", "type": "planned_changes", "plan": j})));
         } else {
             ctx.ui

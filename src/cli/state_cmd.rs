@@ -95,8 +95,9 @@ pub fn output(ctx: &Context, name: Option<String>, json: bool, raw: bool) -> u8 
 }
 
 /// `brick force-unlock ID`: asks first (as Terraform), unless `--force`; without a terminal
-/// to ask on, refuses unless `--force`. Warns when the holder still runs on this host.
-pub fn force_unlock(ctx: &Context, id: &str, force: bool) -> u8 {
+/// to ask on, refuses unless `--force`. A lock whose holder still runs on this host is
+/// refused outright, unless `--even-if-running` says to break it anyway (and then loudly).
+pub fn force_unlock(ctx: &Context, id: &str, force: bool, even_if_running: bool) -> u8 {
     let store = ctx.store();
     // Only a lock with this id is worth asking about; otherwise the error says why.
     let mut held = false;
@@ -106,16 +107,35 @@ pub fn force_unlock(ctx: &Context, id: &str, force: bool) -> u8 {
             if !status.holder.is_alive_here() {
                 return unlock(ctx, &store, id, force);
             }
+            let h = &status.holder;
+            let detail = format!(
+                "The lock is held by process {} on this host ({} by {}, since {}), which is still running. Removing its lock lets another brick change the state while it works: objects it is creating may be created twice, and what it records may not reach the state.",
+                h.pid, h.operation, h.user, h.created
+            );
+            if !even_if_running {
+                ctx.ui.diagnostics(
+                    &[Diagnostic::error(
+                        "brick::state::lock_holder_running",
+                        "The lock holder is still running",
+                        detail,
+                    )
+                    .help(format!(
+                        "Let it finish, or stop it (kill {}) and run `brick force-unlock --force {id}` if its lock remains. To remove the lock of the running process anyway, add --even-if-running.",
+                        h.pid
+                    ))],
+                    &[],
+                );
+                return 1;
+            }
             ctx.ui.diagnostics(
                 &[Diagnostic::warning(
                     "brick::state::lock_holder_running",
-                    "The lock holder is still running",
+                    "Removing the lock of a running brick",
                     format!(
-                        "The lock is held by process {} on this host ({} by {}, since {}), which is still running. Removing its lock lets another brick change the state while it works.",
-                        status.holder.pid, status.holder.operation, status.holder.user, status.holder.created
+                        "{detail} Its apply journal stays protected: no other brick folds it while process {} runs.",
+                        h.pid
                     ),
-                )
-                .help(format!("Let it finish, or stop it (kill {}) instead of removing its lock.", status.holder.pid))],
+                )],
                 &[],
             );
         }
@@ -378,7 +398,7 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
             0
         }
         StateCommand::Push { file, force } => {
-            let bytes = match std::fs::read(&file) {
+            let bytes = match super::files::read_bounded(&file, super::files::MAX_DOCUMENT_BYTES) {
                 Ok(b) => b,
                 Err(e) => {
                     ctx.ui
@@ -394,12 +414,8 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                 }
             };
             let store = ctx.store();
-            let lock = match store.lock("state push") {
-                Ok(l) => l,
-                Err(e) => {
-                    ctx.state_error(&e);
-                    return 1;
-                }
+            let Some(lock) = ctx.lock_state(&store, "state push") else {
+                return 1;
             };
             // The current state includes what an interrupted apply's journal recorded: it is
             // folded in first, so the checks below compare with the real state and the
@@ -458,12 +474,8 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
 /// Runs `f` on the locked state and saves the result with the next serial.
 fn mutate(ctx: &Context, op: &str, f: impl FnOnce(&mut st::State) -> Result<String, String>) -> u8 {
     let store = ctx.store();
-    let lock = match store.lock(op) {
-        Ok(l) => l,
-        Err(e) => {
-            ctx.state_error(&e);
-            return 1;
-        }
+    let Some(lock) = ctx.lock_state(&store, op) else {
+        return 1;
     };
     let mut state = match store.load_locked(&lock) {
         Ok(Some(l)) => l.state,

@@ -74,7 +74,7 @@ impl Loader<'_> {
                 continue;
             }
             any = true;
-            let bytes = match self.fs.read(&file) {
+            let bytes = match self.fs.read_up_to(&file, MAX_FILE_BYTES) {
                 Ok(b) => b,
                 Err(e) => {
                     self.diags.push(Diagnostic::error(
@@ -91,9 +91,8 @@ impl Loader<'_> {
                         "brick::config::file_too_large",
                         "Configuration file too large",
                         format!(
-                            "The file {} is {} MiB; brick reads configuration files of at most {} MiB.",
+                            "The file {} is larger than {} MiB, the most brick reads of a configuration file.",
                             file.display(),
-                            bytes.len() >> 20,
                             MAX_FILE_BYTES >> 20
                         ),
                     )
@@ -720,6 +719,10 @@ impl Loader<'_> {
                 }
             }
         }
+        let provisioners = match mode {
+            ResourceMode::Managed => self.provisioners(&body),
+            ResourceMode::Data => Vec::new(),
+        };
         body.attributes.retain(|a| !meta.contains(&a.name.as_str()));
         body.blocks.retain(|b| {
             !["lifecycle", "connection", "provisioner", "timeouts"].contains(&b.kind.as_str())
@@ -734,6 +737,7 @@ impl Loader<'_> {
             depends_on,
             lifecycle,
             timeouts,
+            provisioners,
             body,
             span,
             decl_span: header,
@@ -743,6 +747,108 @@ impl Loader<'_> {
             ResourceMode::Data => "data source",
         };
         self.insert_unique(&mut m.resources, r.key(), r, header, what, |r| r.span);
+    }
+
+    /// A resource's `provisioner` blocks: `local-exec` as Terraform runs it; other
+    /// provisioners and `connection` blocks (which only they use) are refused.
+    fn provisioners(&mut self, body: &Body) -> Vec<crate::config::Provisioner> {
+        let refuse_connection = |b: &Block| {
+            err(
+                "unsupported_connection",
+                "Connection blocks are not supported",
+                "brick runs no provisioner that connects to the object (remote-exec, file), so a connection block would never be used.",
+                b.kind_span,
+            )
+            .help("Run remote commands from a local-exec provisioner (`command = \"ssh ubuntu@${self.ip} …\"`), or at first boot through cloud-init (maas_machine.user_data).")
+        };
+        for b in body.blocks_of("connection") {
+            self.diags.push(refuse_connection(b));
+        }
+        let mut out = Vec::new();
+        for b in body.blocks_of("provisioner") {
+            if !self.labels(b, 1, "\"TYPE\"") {
+                continue;
+            }
+            if b.labels[0] != "local-exec" {
+                self.diags.push(
+                    err(
+                        "unsupported_provisioner",
+                        "Unsupported provisioner",
+                        format!("The provisioner \"{}\" is not supported: brick runs only \"local-exec\".", b.labels[0]),
+                        b.label_spans[0],
+                    )
+                    .help("Use provisioner \"local-exec\" (which may call ssh or scp), or cloud-init (maas_machine.user_data) for first-boot work."),
+                );
+                continue;
+            }
+            self.only(
+                &b.body,
+                &[
+                    "command",
+                    "interpreter",
+                    "working_dir",
+                    "environment",
+                    "quiet",
+                    "when",
+                    "on_failure",
+                ],
+                &["connection"],
+                "a local-exec provisioner",
+            );
+            for c in b.body.blocks_of("connection") {
+                self.diags.push(refuse_connection(c));
+            }
+            if b.body.attribute("command").is_none() {
+                self.diags.push(err(
+                    "missing_argument",
+                    "Missing required argument",
+                    "The argument \"command\" is required in a local-exec provisioner.",
+                    b.kind_span,
+                ));
+                continue;
+            }
+            let mut keyword = |name: &str, allowed: &[&str]| -> Option<String> {
+                let a = b.body.attribute(name)?;
+                let word = match &a.expr.kind {
+                    ExprKind::Variable(v) => Some(v.clone()),
+                    ExprKind::Traversal(root, steps) if steps.is_empty() => match &root.kind {
+                        ExprKind::Variable(v) => Some(v.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match word {
+                    Some(w) if allowed.contains(&w.as_str()) => Some(w),
+                    _ => {
+                        self.diags.push(err(
+                            "invalid_argument",
+                            "Invalid argument value",
+                            format!(
+                                "The argument \"{name}\" must be one of the keywords {}.",
+                                allowed.join(", ")
+                            ),
+                            a.expr.span,
+                        ));
+                        None
+                    }
+                }
+            };
+            let when_destroy =
+                keyword("when", &["create", "destroy"]).as_deref() == Some("destroy");
+            let on_failure_continue =
+                keyword("on_failure", &["continue", "fail"]).as_deref() == Some("continue");
+            let mut args = b.body.clone();
+            args.attributes
+                .retain(|a| !["when", "on_failure"].contains(&a.name.as_str()));
+            args.blocks.clear();
+            out.push(crate::config::Provisioner {
+                when_destroy,
+                on_failure_continue,
+                body: args,
+                span: b.span,
+            });
+        }
+        out
     }
 
     fn lifecycle(&mut self, lb: &Block, lc: &mut Lifecycle, mode: ResourceMode) {

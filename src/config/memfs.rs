@@ -30,6 +30,14 @@ fn is_hcl(p: &Path) -> bool {
 }
 
 impl FileSystem for MemoryFs {
+    fn list_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        Ok(self
+            .files
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .cloned()
+            .collect())
+    }
     fn list_hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let found: Vec<PathBuf> = self
             .files
@@ -61,6 +69,17 @@ impl FileSystem for MemoryFs {
 pub struct RealFs;
 
 impl FileSystem for RealFs {
+    fn list_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                out.push(entry.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
     fn list_hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir)? {
@@ -73,7 +92,26 @@ impl FileSystem for RealFs {
         out.sort();
         Ok(out)
     }
+    /// Refuses a file longer than [`MAX_READ_BYTES`] (a remote state is read here).
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        let bytes = self.read_up_to(path, MAX_READ_BYTES)?;
+        if bytes.len() > MAX_READ_BYTES {
+            return Err(std::io::Error::other(format!(
+                "it is larger than {} MiB, more than brick reads",
+                MAX_READ_BYTES >> 20
+            )));
+        }
+        Ok(bytes)
+    }
+    fn read_up_to(&self, path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(limit as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 }
+
+/// The most [`RealFs::read`] reads of one file.
+pub const MAX_READ_BYTES: usize = 1 << 30;

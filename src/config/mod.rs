@@ -26,11 +26,12 @@ pub mod expr;
 mod load;
 mod memfs;
 pub mod syntax;
+mod syntax_errors;
 pub mod types;
 
 pub use expr::{Expr, ExprKind, StaticStep, Step, TemplatePart};
-pub use load::{is_identifier, load};
-pub use memfs::{MemoryFs, RealFs};
+pub use load::{MAX_FILE_BYTES, is_identifier, load};
+pub use memfs::{MAX_READ_BYTES, MemoryFs, RealFs};
 pub use syntax::{Attribute, Block, Body};
 pub use types::{ObjectAttr, TypeConstraint};
 
@@ -39,6 +40,18 @@ pub trait FileSystem {
     /// The `*.hcl` (and `*.vars.hcl`) files directly inside `dir`, sorted by name.
     fn list_hcl_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    /// The first `limit + 1` bytes of `path` at most: enough to tell that a file is longer
+    /// than `limit` without reading it all (`/dev/zero` never ends).
+    fn read_up_to(&self, path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+        let mut bytes = self.read(path)?;
+        bytes.truncate(limit.saturating_add(1));
+        Ok(bytes)
+    }
+    /// Every file directly inside `dir`, sorted by name (to notice files brick does not read,
+    /// such as Terraform's `terraform.tfvars`).
+    fn list_files(&self, _dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Index of a source file in [`Config::files`].
@@ -216,6 +229,19 @@ pub struct Lifecycle {
     pub postconditions: Vec<Check>,
 }
 
+/// A `provisioner "local-exec"` block of a resource (the only provisioner brick runs).
+#[derive(Clone, Debug)]
+pub struct Provisioner {
+    /// `when = destroy`: runs before the object is destroyed, not after it is created.
+    pub when_destroy: bool,
+    /// `on_failure = continue`: a failure is reported but neither taints nor stops.
+    pub on_failure_continue: bool,
+    /// `command`, `interpreter`, `working_dir`, `environment`, `quiet`.
+    pub body: Body,
+    /// The whole block.
+    pub span: Span,
+}
+
 #[derive(Clone, Debug)]
 pub struct Resource {
     pub mode: ResourceMode,
@@ -230,6 +256,8 @@ pub struct Resource {
     pub lifecycle: Lifecycle,
     /// `timeouts { create = "40m" … }`: how long each operation may take.
     pub timeouts: Timeouts,
+    /// `provisioner "local-exec"` blocks, in order.
+    pub provisioners: Vec<Provisioner>,
     /// The arguments and nested blocks, without the meta-arguments above (and without
     /// `lifecycle`, `timeouts`, `connection`, `provisioner`). Evaluate with
     /// [`crate::eval::evaluate_body`] against the type's schema.

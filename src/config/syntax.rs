@@ -471,6 +471,19 @@ fn syntax_error(e: &hcl_edit::parser::Error, text: &str, file: FileId) -> Diagno
         .label("the 129th operator")
         .help("Split the expression into locals (`local.first_half + local.second_half`), or use a function such as sum([...]) for a long sum.");
     }
+    if let Some(n) = super::syntax_errors::name(text, start, e.message()) {
+        let d = Diagnostic::error("brick::config::syntax", n.summary, n.detail).at(Span {
+            file,
+            start: n.start,
+            end: n.end.max(n.start),
+        });
+        return match n.summary {
+            "Unclosed configuration block" => d
+                .label("this block is not closed")
+                .help("Add its closing `}`, or look for a brace missing in a block inside it."),
+            _ => d,
+        };
+    }
     Diagnostic::error(
         "brick::config::syntax",
         "Invalid HCL syntax",

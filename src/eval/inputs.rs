@@ -109,6 +109,64 @@ pub fn parse_var_flag(flag: &str) -> Result<VariableInput, Diagnostic> {
     }
 }
 
+/// Warnings for Terraform's variable sources that brick does not read, so a Terraform user
+/// is not silently given defaults: `terraform.tfvars`, `*.auto.tfvars` (and their `.json`
+/// forms) in `dir`, and `TF_VAR_<name>` set for a declared variable that no `BRICK_VAR_<name>`
+/// sets. Each names what brick reads instead.
+pub fn terraform_source_warnings<'a>(
+    fs: &dyn crate::config::FileSystem,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    declared: impl IntoIterator<Item = &'a str>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for path in fs.list_files(dir).unwrap_or_default() {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let instead = match name {
+            "terraform.tfvars" | "terraform.tfvars.json" => "brick.vars.hcl".to_string(),
+            _ => match name
+                .strip_suffix(".auto.tfvars")
+                .or_else(|| name.strip_suffix(".auto.tfvars.json"))
+            {
+                Some(stem) => format!("{stem}.auto.vars.hcl"),
+                None => continue,
+            },
+        };
+        let help = if name.ends_with(".json") {
+            format!(
+                "Write its values as {instead} in HCL (`name = value` lines): brick reads no JSON variables files."
+            )
+        } else {
+            format!("Rename {name} to {instead}, or pass it with --var-file {name}.")
+        };
+        out.push(
+            Diagnostic::warning(
+                "brick::vars::terraform_file_ignored",
+                "Terraform variables file not read",
+                format!("brick does not read {name}: its variables files are brick.vars.hcl and *.auto.vars.hcl, so the values in {name} are not used."),
+            )
+            .help(help),
+        );
+    }
+    let set: std::collections::BTreeSet<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    for name in declared {
+        let tf = format!("TF_VAR_{name}");
+        if set.contains(tf.as_str()) && !set.contains(format!("BRICK_VAR_{name}").as_str()) {
+            out.push(
+                Diagnostic::warning(
+                    "brick::vars::terraform_env_ignored",
+                    "Terraform environment variable not read",
+                    format!("The environment variable {tf} is set, but brick reads variables from BRICK_VAR_<name>: var.{name} does not take its value from {tf}."),
+                )
+                .help(format!("Set BRICK_VAR_{name} instead (export BRICK_VAR_{name}=\"$TF_VAR_{name}\").")),
+            );
+        }
+    }
+    out
+}
+
 /// The inputs from `BRICK_VAR_<name>` environment variables.
 pub fn env_inputs(env: &[(String, String)]) -> Vec<VariableInput> {
     env.iter()
@@ -393,7 +451,22 @@ pub fn gather_inputs(
                     inputs: &mut Vec<VariableInput>,
                     diags: &mut Vec<Diagnostic>,
                     required: bool| {
-        match fs.read(path) {
+        match fs.read_up_to(path, crate::config::MAX_FILE_BYTES) {
+            // Bounded like a configuration file: `--var-file /dev/zero` is refused at once.
+            Ok(bytes) if bytes.len() > crate::config::MAX_FILE_BYTES => {
+                diags.push(
+                    Diagnostic::error(
+                        "brick::vars::file_too_large",
+                        "Variables file too large",
+                        format!(
+                            "The variables file {} is larger than {} MiB, the most brick reads of a variables file.",
+                            path.display(),
+                            crate::config::MAX_FILE_BYTES >> 20
+                        ),
+                    )
+                    .help("Check the path given to --var-file; keep large data in a file read with file() instead."),
+                )
+            }
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
                     let id = files.len();

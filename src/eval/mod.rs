@@ -130,6 +130,7 @@ pub use expand::{
 pub use inputs::{
     CliVar, VariableInput, VariableSource, check_validation, env_inputs, gather_inputs,
     parse_var_flag, parse_vars_file, reads_only_variables, resolve_variables,
+    terraform_source_warnings,
 };
 pub use refs::{
     body_module_output_uses, body_references, module_output_uses, references, references_with,

@@ -1101,6 +1101,8 @@ impl Builder<'_, '_> {
         for c in preconditions.iter().chain(&postconditions) {
             refs.extend(c.references.iter().cloned());
         }
+        let provisioners =
+            crate::apply::provisioner::configs(&r.provisioners, &env, &mut refs, diags);
         let source = ResourceSource {
             decl: Some(r.decl_span),
             attributes: body
@@ -1128,10 +1130,12 @@ impl Builder<'_, '_> {
             lifecycle: Lifecycle {
                 create_before_destroy: lc.create_before_destroy,
                 prevent_destroy: lc.prevent_destroy,
+                decl_span: Some(r.decl_span),
                 ignore_changes,
                 replace_triggered_by,
                 preconditions,
                 postconditions,
+                provisioners,
             },
             timeouts,
             source,

@@ -86,6 +86,9 @@ pub enum IgnoreChanges {
 pub struct Lifecycle {
     pub create_before_destroy: bool,
     pub prevent_destroy: bool,
+    /// The resource block's header (`resource "TYPE" "NAME"`), where an error about its
+    /// lifecycle points (`prevent_destroy`), as Terraform's does.
+    pub decl_span: Option<crate::config::Span>,
     pub ignore_changes: IgnoreChanges,
     /// `replace_triggered_by`: the resources or instances whose change replaces this one.
     pub replace_triggered_by: Vec<Target>,
@@ -94,6 +97,19 @@ pub struct Lifecycle {
     /// `postcondition` blocks: checked with `self` as the planned (or, when that is not
     /// known, the applied) object.
     pub postconditions: Vec<Condition>,
+    /// `provisioner "local-exec"` blocks, run by apply after a create (or before a destroy);
+    /// plans do not show them, as Terraform's do not.
+    pub provisioners: Vec<ProvisionerConfig>,
+}
+
+/// One `provisioner "local-exec"` block. `args` evaluates its arguments (with `self` the
+/// object) to an object of `command`, `interpreter`, `working_dir`, `environment`, `quiet`.
+#[derive(Clone)]
+pub struct ProvisionerConfig {
+    pub when_destroy: bool,
+    pub on_failure_continue: bool,
+    pub args: EvalFn,
+    pub span: crate::config::Span,
 }
 
 /// One `precondition` or `postcondition` block (Terraform's custom conditions). `check`

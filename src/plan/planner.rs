@@ -1054,12 +1054,22 @@ impl<'a> Planner<'a> {
                 (InstanceKey::Str(_), Shape::ForEach) => ActionReason::DeleteBecauseEachKey,
                 _ => ActionReason::DeleteBecauseWrongRepetition,
             };
-            self.plan_delete(old, Some(reason), rc.lifecycle.prevent_destroy);
+            let prevent = rc
+                .lifecycle
+                .prevent_destroy
+                .then_some(rc.lifecycle.decl_span);
+            self.plan_delete(old, Some(reason), prevent);
         }
         self.working.set_resource(&addr, shape, &values);
     }
 
-    fn plan_delete(&mut self, addr: InstanceAddr, reason: Option<ActionReason>, prevent: bool) {
+    /// `prevent`: the resource has `prevent_destroy` (with its block's header, when known).
+    fn plan_delete(
+        &mut self,
+        addr: InstanceAddr,
+        reason: Option<ActionReason>,
+        prevent: Option<Option<crate::config::Span>>,
+    ) {
         let Some((inst, prev)) = self.instances.get(&addr).cloned() else {
             return;
         };
@@ -1081,8 +1091,8 @@ impl<'a> Planner<'a> {
             });
             return;
         };
-        if prevent {
-            self.diags.push(prevent_destroy(&addr));
+        if let Some(at) = prevent {
+            self.diags.push(prevent_destroy(&addr, at));
         }
         let null = Value::null(before.ty());
         self.push_change(ResourceChange {
@@ -1288,7 +1298,8 @@ impl<'a> Planner<'a> {
                     change.reason = Some(reason);
                     change.replace_paths = replace_paths;
                     if rc.lifecycle.prevent_destroy {
-                        self.diags.push(prevent_destroy(&addr));
+                        self.diags
+                            .push(prevent_destroy(&addr, rc.lifecycle.decl_span));
                     }
                 } else if same(b, &planned) && b.is_wholly_known() {
                     change.action = Action::NoOp;
@@ -1484,8 +1495,8 @@ impl<'a> Planner<'a> {
                         continue;
                     }
                     let prevent = idx
-                        .map(|i| self.config.resources[i].lifecycle.prevent_destroy)
-                        .unwrap_or(false);
+                        .map(|i| &self.config.resources[i].lifecycle)
+                        .and_then(|lc| lc.prevent_destroy.then_some(lc.decl_span));
                     self.plan_delete(addr, None, prevent);
                 }
                 PlanMode::Normal => {
@@ -1532,7 +1543,7 @@ impl<'a> Planner<'a> {
                             schema_version: inst.schema_version,
                         });
                     } else {
-                        self.plan_delete(addr, Some(reason), false);
+                        self.plan_delete(addr, Some(reason), None);
                     }
                 }
             }
@@ -1666,13 +1677,17 @@ pub fn infinite_number(what: &str, found: &[serde_json::Value]) -> Diagnostic {
     .help("Guard the expression (e.g. min(x, 1e300) or a conditional) so that it produces a finite number.")
 }
 
-fn prevent_destroy(addr: &InstanceAddr) -> Diagnostic {
-    Diagnostic::error(
+fn prevent_destroy(addr: &InstanceAddr, at: Option<crate::config::Span>) -> Diagnostic {
+    let d = Diagnostic::error(
         "brick::plan::prevent_destroy",
         "Instance cannot be destroyed",
         format!(
             "Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed."
         ),
     )
-    .help("To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target.")
+    .help("To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target.");
+    match at {
+        Some(span) => d.at(span),
+        None => d,
+    }
 }

@@ -1,6 +1,11 @@
 //! Terraform's machine-readable formats: the JSON plan representation (`brick plan --json`,
 //! `brick show --json PLANFILE`), the JSON state representation (`brick show --json`), and
 //! `brick output --json`. Tools written for Terraform read these unchanged.
+//!
+//! What brick prints as a command's progress (`plan --json`, `apply --json`, `drift --json`)
+//! ends up in CI logs: [`plan_json_masked`] replaces every sensitive value there with `null`
+//! (the `*_sensitive` masks beside them say which). `show --json` of a plan or state file
+//! prints values whole, as Terraform's does: whoever can read the file has them anyway.
 
 use std::collections::BTreeMap;
 
@@ -299,6 +304,85 @@ pub fn state_json(state: &PriorState) -> Json {
 /// `brick output --json`.
 pub fn outputs_json(outputs: &BTreeMap<String, (Value, bool)>) -> Json {
     outputs_values(outputs)
+}
+
+/// [`plan_json`] with every sensitive value replaced by `null`: variables (marked
+/// `"sensitive": true`), resource values before and after, prior state, outputs.
+pub fn plan_json_masked(plan: &Plan, prior: &PriorState, config: &Configuration) -> Json {
+    let mut doc = plan_json(plan, prior, config);
+    mask_sensitive(&mut doc);
+    if let Some(Json::Object(vars)) = doc.get_mut("variables") {
+        for (name, entry) in vars.iter_mut() {
+            if let Some(v) = config.variables.get(name)
+                && v.contains_sensitive()
+            {
+                *entry = json!({"value": to_json(&plain(&without_secrets(v))), "sensitive": true});
+            }
+        }
+    }
+    doc
+}
+
+/// `v` with each sensitive part replaced by a null of its type.
+fn without_secrets(v: &Value) -> Value {
+    if v.is_sensitive() {
+        return Value::null(v.ty());
+    }
+    let mut out = v.clone();
+    match &mut out.kind {
+        Kind::Object(m) | Kind::Map(_, m) => m.values_mut().for_each(|x| *x = without_secrets(x)),
+        Kind::List(_, xs) | Kind::Set(_, xs) | Kind::Tuple(xs) => {
+            xs.iter_mut().for_each(|x| *x = without_secrets(x))
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Replaces sensitive values in a JSON plan or state document by `null`, guided by the
+/// masks beside them: `values`/`sensitive_values`, `before`/`before_sensitive`,
+/// `after`/`after_sensitive`, and an output's `value` when it is `"sensitive": true`.
+fn mask_sensitive(doc: &mut Json) {
+    match doc {
+        Json::Object(m) => {
+            for (value, mask) in [
+                ("values", "sensitive_values"),
+                ("before", "before_sensitive"),
+                ("after", "after_sensitive"),
+            ] {
+                if let Some(mask) = m.get(mask).cloned()
+                    && let Some(v) = m.get_mut(value)
+                {
+                    apply_mask(v, &mask);
+                }
+            }
+            if m.get("sensitive") == Some(&Json::Bool(true)) && m.contains_key("value") {
+                m.insert("value".into(), Json::Null);
+            }
+            m.values_mut().for_each(mask_sensitive);
+        }
+        Json::Array(xs) => xs.iter_mut().for_each(mask_sensitive),
+        _ => {}
+    }
+}
+
+fn apply_mask(v: &mut Json, mask: &Json) {
+    match (v, mask) {
+        (v, Json::Bool(true)) => *v = Json::Null,
+        (Json::Object(m), Json::Object(mask)) => {
+            for (k, sub) in mask {
+                if let Some(x) = m.get_mut(k) {
+                    apply_mask(x, sub);
+                }
+            }
+        }
+        (Json::Array(xs), Json::Array(mask)) => {
+            for (x, sub) in xs.iter_mut().zip(mask) {
+                apply_mask(x, sub);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Terraform's JSON plan representation.

@@ -93,6 +93,7 @@ pub fn event_line(e: &Event) -> Option<String> {
             format!("{addr}: {} cancelled after {}", noun(*action, *destroying), format_elapsed(*elapsed))
         }
         Event::Skipped { addr, because } => format!("{addr}: Skipped because {because} failed"),
+        Event::ProvisionerOutput { addr, provisioner, line } => format!("{addr} ({provisioner}): {line}"),
         Event::Interrupted => "Interrupt received. Please wait for brick to exit or data loss may occur.\nGracefully shutting down...".to_string(),
         Event::Diagnostic(d) => {
             let prefix = if d.is_error() { "Error: " } else { "Warning: " };
@@ -337,6 +338,15 @@ impl<W: Write + Send> EventSink for JsonView<W> {
                 "apply_skipped",
                 "warn",
                 json!({"resource": hook_resource(addr), "because": because.to_string()}),
+            ),
+            Event::ProvisionerOutput {
+                addr,
+                provisioner,
+                line,
+            } => (
+                "provision_progress",
+                "info",
+                json!({"resource": hook_resource(addr), "provisioner": provisioner, "output": line}),
             ),
             Event::Interrupted => ("interrupted", "warn", json!({})),
             Event::Diagnostic(d) => {

@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod json;
 pub mod lines;
+pub mod provider_schema;
 pub mod text;
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub enum StateError {
     #[diagnostic(
         code(brick::state::locked),
         help(
-            "Another brick is working on this state. Wait for it to finish; if you are sure it is gone, run `brick force-unlock {}`.",
+            "Another brick is working on this state. Wait for it to finish; if you are sure it is gone, run `brick force-unlock --force {}`.",
             holder.id
         )
     )]
@@ -100,13 +100,43 @@ pub enum StateError {
     #[diagnostic(
         code(brick::state::stale_lock),
         help(
-            "A previous brick was killed while holding the lock. Its journal, if any, will be replayed on the next run. Remove the lock with `brick force-unlock {}`.",
+            "A previous brick was killed while holding the lock, and brick could not take the lock over. Its journal, if any, is replayed by the next run. Remove the lock with `brick force-unlock --force {}`.",
             holder.id
         )
     )]
     StaleLock {
         path: PathBuf,
         holder: Box<LockInfo>,
+    },
+
+    #[error(
+        "The apply journal {} is still being written by a running process.",
+        path.display()
+    )]
+    #[diagnostic(
+        code(brick::state::journal_in_use),
+        help(
+            "Another brick is applying to this state (its lock was removed while it ran). Nothing was changed; wait for it to finish, then run the command again."
+        )
+    )]
+    JournalInUse { path: PathBuf },
+
+    #[error(
+        "This apply's changes to {} could not be written to the state: {source}",
+        objects.join(", ")
+    )]
+    #[diagnostic(
+        code(brick::state::changes_not_recorded),
+        help(
+            "These objects were created, changed or destroyed, but the state does not say so: someone else wrote the state while this apply ran. Check each of them; bring an existing one into the state with `brick import ADDR ID`. The apply journal {} holds what this apply did.",
+            journal.display()
+        )
+    )]
+    NotRecorded {
+        journal: PathBuf,
+        /// The objects this apply recorded, with their ids when they have one.
+        objects: Vec<String>,
+        source: Box<StateError>,
     },
 
     #[error("The lock on {} has id {actual}, not {given}.", path.display())]

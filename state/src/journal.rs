@@ -337,7 +337,7 @@ fn decode(line: &[u8]) -> Option<Record> {
 /// Reads the journal at `path`. `None` when there is none, or when not even its begin record
 /// reached the disk (nothing was done yet).
 pub(crate) fn read(path: &Path) -> Result<Option<JournalFile>, StateError> {
-    let bytes = match fs::read(path) {
+    let bytes = match sys::read_bounded(path, sys::MAX_STATE_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err("read the journal", path)(e)),
@@ -481,6 +481,9 @@ struct Shared {
     wakers: Vec<(u64, Waker)>,
     next_intent: u64,
     stats: JournalStats,
+    /// The objects this journal recorded a result for (`Set`, `Remove`, `Depose`), as
+    /// `ADDR` or `ADDR (id "…")`, for the error that names them when they cannot be folded.
+    touched: std::collections::BTreeSet<String>,
 }
 
 struct Inner {
@@ -515,6 +518,10 @@ pub struct Journal {
     writer: Option<JoinHandle<()>>,
     store: StateStore,
     base_serial: u64,
+    /// The journal file, open for as long as this journal lives, holding an exclusive
+    /// `flock`: how another process knows a live writer still appends to it (see
+    /// [`sys::in_use`]). The kernel drops the `flock` when this process dies.
+    _writer_lock: File,
 }
 
 impl std::fmt::Debug for Journal {
@@ -535,6 +542,10 @@ impl Journal {
             .mode(0o600)
             .open(&path)
             .map_err(io_err("create the journal", &path))?;
+        let writer_lock = file
+            .try_clone()
+            .and_then(|f| sys::lock_exclusive(&f).map(|()| f))
+            .map_err(io_err("lock the journal", &path))?;
         let mut begin = Vec::new();
         encode(
             &RecordOut::Begin {
@@ -562,6 +573,7 @@ impl Journal {
                 wakers: Vec::new(),
                 next_intent,
                 stats: JournalStats::default(),
+                touched: Default::default(),
             }),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -576,6 +588,7 @@ impl Journal {
             writer: Some(writer),
             store,
             base_serial,
+            _writer_lock: writer_lock,
         })
     }
 
@@ -677,6 +690,9 @@ impl Journal {
                 s.next_intent = i.id + 1;
             }
             encode(&RecordOut::from_change(&change), &mut s.buf);
+            if let Some(name) = touched(&change) {
+                s.touched.insert(name);
+            }
             s.state.apply_owned(change);
             s.queued += 1;
             s.stats.records += 1;
@@ -737,10 +753,38 @@ impl Journal {
         };
         if records > 0 {
             state.serial = self.base_serial + 1;
-            self.store.write(&state)?;
+            if let Err(e) = self.store.write(&state) {
+                return Err(self.not_recorded(e));
+            }
         }
         self.store.remove_journal()?;
         Ok(state)
+    }
+
+    /// The error of a fold that failed: names the objects this journal recorded. When the
+    /// state moved on under it (another writer), the journal is moved aside to
+    /// `<journal>.unrecorded`, where no later run folds or removes it.
+    fn not_recorded(&self, e: StateError) -> StateError {
+        let objects: Vec<String> = self.inner.lock().touched.iter().cloned().collect();
+        if objects.is_empty() {
+            return e;
+        }
+        let mut journal = self.inner.path.clone();
+        if matches!(
+            e,
+            StateError::SerialRegression { .. } | StateError::LineageMismatch { .. }
+        ) {
+            let aside = sys::with_suffix(&journal, ".unrecorded");
+            if fs::rename(&journal, &aside).is_ok() {
+                let _ = sys::sync_dir(&sys::parent_dir(&aside));
+                journal = aside;
+            }
+        }
+        StateError::NotRecorded {
+            journal,
+            objects,
+            source: Box::new(e),
+        }
     }
 
     fn stop_writer(&mut self) {
@@ -756,6 +800,36 @@ impl Drop for Journal {
     fn drop(&mut self) {
         self.stop_writer();
     }
+}
+
+/// How an object a change records a result for is named in [`StateError::NotRecorded`].
+fn touched(change: &Change) -> Option<String> {
+    let (addr, deposed, id) = match change {
+        Change::Set {
+            addr,
+            deposed,
+            object,
+            ..
+        } => {
+            let secret = object.sensitive_paths.iter().any(|p| {
+                p.is_empty()
+                    || matches!(p.first(), Some(crate::model::PathStep::Attr(a)) if a == "id")
+            });
+            let id = object.attributes.get("id").and_then(Value::as_str);
+            (addr, deposed, id.filter(|_| !secret))
+        }
+        Change::Remove { addr, deposed, .. } => (addr, deposed, None),
+        Change::Depose { addr, .. } => (addr, &None, None),
+        _ => return None,
+    };
+    let mut name = addr.to_string();
+    if let Some(d) = deposed {
+        name.push_str(&format!(" (deposed {d})"));
+    }
+    if let Some(id) = id {
+        name.push_str(&format!(" (id {id:?})"));
+    }
+    Some(name)
 }
 
 /// The writer thread: takes everything queued, writes it with one `write` and one

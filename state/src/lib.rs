@@ -38,7 +38,9 @@
 //! - **Atomic snapshots.** A snapshot is written to a temporary file in the same directory,
 //!   fsynced; then the previous file becomes `PATH.backup` (a hard link renamed into
 //!   place); then the temporary file is renamed over `PATH` and the directory fsynced. At every instant `PATH` holds a whole
-//!   old or a whole new state.
+//!   old or a whole new state. When `PATH` is a symbolic link, all of this happens beside
+//!   the file it leads to (temporary file, `TARGET.backup`, rename over the target): the
+//!   link is never replaced, the target keeps receiving every write.
 //! - **No going back.** A write is refused when the file on disk has another lineage, or a
 //!   serial not lower than the new one (writing identical bytes is a no-op), or cannot be
 //!   read: a corrupt or truncated state is an error that changes nothing.

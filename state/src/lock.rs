@@ -74,11 +74,18 @@ pub struct StateLock {
     pub(crate) state_path: PathBuf,
     pub(crate) lock_path: PathBuf,
     info: LockInfo,
+    taken_over: Option<LockInfo>,
 }
 
 impl StateLock {
     pub fn info(&self) -> &LockInfo {
         &self.info
+    }
+
+    /// The stale lock this one replaced: its holder was a process of this host that no
+    /// longer ran (killed, or the machine restarted). Callers say so.
+    pub fn taken_over(&self) -> Option<&LockInfo> {
+        self.taken_over.as_ref()
     }
 
     /// The state file this lock is for.
@@ -113,7 +120,7 @@ impl Drop for StateLock {
 }
 
 pub(crate) fn read_lock(lock_path: &Path) -> Result<Option<LockInfo>, StateError> {
-    match fs::read(lock_path) {
+    match sys::read_bounded(lock_path, sys::MAX_LOCK_BYTES) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| StateError::Corrupt {
@@ -145,7 +152,9 @@ pub(crate) fn acquire(
     };
     let mut bytes = serde_json::to_vec_pretty(&info).expect("lock info serializes");
     bytes.push(b'\n');
-    // A lock file removed between our failed link and our read: try again a few times.
+    let mut taken_over = None;
+    // A lock file removed between our failed link and our read, or a stale one taken over:
+    // try again a few times.
     for _ in 0..5 {
         let tmp = sys::temp_beside(lock_path);
         sys::write_new(&tmp, &bytes).map_err(io_err("write the lock", &tmp))?;
@@ -165,17 +174,29 @@ pub(crate) fn acquire(
                     state_path: state_path.to_path_buf(),
                     lock_path: lock_path.to_path_buf(),
                     info,
+                    taken_over,
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 if let Some(holder) = read_lock(lock_path)? {
                     let path = state_path.to_path_buf();
-                    let holder = Box::new(holder);
-                    return Err(if holder.is_stale() {
-                        StateError::StaleLock { path, holder }
-                    } else {
-                        StateError::Locked { path, holder }
-                    });
+                    if !holder.is_stale() {
+                        return Err(StateError::Locked {
+                            path,
+                            holder: Box::new(holder),
+                        });
+                    }
+                    match remove_stale(lock_path) {
+                        Ok(Some(gone)) => taken_over = Some(gone),
+                        // Replaced meanwhile (someone else took it over): look again.
+                        Ok(None) => {}
+                        Err(_) => {
+                            return Err(StateError::StaleLock {
+                                path,
+                                holder: Box::new(holder),
+                            });
+                        }
+                    }
                 }
             }
             Err(e) => return Err(io_err("create the lock", lock_path)(e)),
@@ -184,6 +205,49 @@ pub(crate) fn acquire(
     Err(io_err("create the lock", lock_path)(io::Error::other(
         "the lock file kept appearing and disappearing",
     )))
+}
+
+/// Removes the lock file at `lock_path` if its holder is still a process of this host that
+/// no longer runs; returns that holder, or `None` when the file changed meanwhile.
+///
+/// Two bricks may find the same stale lock at once; exactly one may remove it, and never the
+/// fresh lock the other put in its place. So the remover holds a `flock` on the stale file
+/// itself while it checks that the name still leads to that file and the file still names a
+/// dead holder, then unlinks it; a second remover gets the `flock` only after that and finds
+/// the name leading elsewhere. The `flock` dies with its process, so a remover killed
+/// half-way blocks nobody.
+fn remove_stale(lock_path: &Path) -> Result<Option<LockInfo>, StateError> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut file = match fs::File::open(lock_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read the lock", lock_path)(e)),
+    };
+    sys::lock_exclusive(&file).map_err(io_err("lock the lock file", lock_path))?;
+    let held = file
+        .metadata()
+        .map_err(io_err("read the lock", lock_path))?;
+    match fs::symlink_metadata(lock_path) {
+        Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read the lock", lock_path)(e)),
+    }
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(sys::MAX_LOCK_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("read the lock", lock_path))?;
+    let Ok(holder) = serde_json::from_slice::<LockInfo>(&bytes) else {
+        return Ok(None);
+    };
+    if !holder.is_stale() {
+        return Ok(None);
+    }
+    fs::remove_file(lock_path).map_err(io_err("remove the stale lock", lock_path))?;
+    let _ = sys::sync_dir(&sys::parent_dir(lock_path));
+    Ok(Some(holder))
 }
 
 pub(crate) fn force_unlock(

@@ -62,9 +62,16 @@ impl StateStore {
         &self.path
     }
 
-    /// `<path>.backup`: the state as it was before the last write.
+    /// The file the state's content lives in: `path`, or, when `path` is a symbolic link,
+    /// the file it leads to. Writes go there (the link is never replaced by a file).
+    pub fn target_path(&self) -> PathBuf {
+        sys::resolve_links(&self.path)
+    }
+
+    /// `<target>.backup`: the state as it was before the last write, beside the file that
+    /// holds it ([`StateStore::target_path`]).
     pub fn backup_path(&self) -> PathBuf {
-        sys::with_suffix(&self.path, ".backup")
+        sys::with_suffix(&self.target_path(), ".backup")
     }
 
     /// `<path>.lock`: present while someone holds the lock.
@@ -79,7 +86,7 @@ impl StateStore {
 
     /// Reads the snapshot alone, ignoring any journal. `None` when there is no state file.
     pub fn read_snapshot(&self) -> Result<Option<State>, StateError> {
-        match fs::read(&self.path) {
+        match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
             Ok(bytes) => format::from_bytes(&bytes, &self.path).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("read the state", &self.path)(e)),
@@ -106,6 +113,7 @@ impl StateStore {
     /// returns is exactly what is on disk.
     pub fn load_locked(&self, lock: &StateLock) -> Result<Option<Loaded>, StateError> {
         self.check_lock(lock)?;
+        self.check_journal_free()?;
         let Some(mut loaded) = self.load()? else {
             self.remove_journal()?;
             return Ok(None);
@@ -129,8 +137,11 @@ impl StateStore {
     }
 
     pub(crate) fn write(&self, state: &State) -> Result<(), StateError> {
+        // Through a symbolic link to its target: the new content is renamed into place in
+        // the target's directory, so the link keeps leading to the current state.
+        let target = self.target_path();
         let bytes = format::to_bytes(state);
-        let exists = match fs::read(&self.path) {
+        let exists = match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
             Ok(old) => {
                 let header = header(&old, &self.path)?;
                 if header.lineage != state.lineage {
@@ -157,28 +168,31 @@ impl StateStore {
         };
         // The new content is whole on disk before anything else changes; then the current
         // file becomes the backup; then the rename makes the new content current.
-        let tmp = sys::temp_beside(&self.path);
+        let tmp = sys::temp_beside(&target);
         let result = sys::write_new(&tmp, &bytes)
             .map_err(io_err("write the state", &tmp))
-            .and_then(|()| if exists { self.keep_backup() } else { Ok(()) })
             .and_then(|()| {
-                fs::rename(&tmp, &self.path).map_err(io_err("write the state", &self.path))
-            });
+                if exists {
+                    self.keep_backup(&target)
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| fs::rename(&tmp, &target).map_err(io_err("write the state", &target)));
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         result?;
-        sys::sync_dir(&sys::parent_dir(&self.path))
-            .map_err(io_err("sync the directory of", &self.path))
+        sys::sync_dir(&sys::parent_dir(&target)).map_err(io_err("sync the directory of", &target))
     }
 
-    /// Makes the current file the backup: a hard link renamed over `<path>.backup`, so the
-    /// old content is never copied and the backup is always whole.
-    fn keep_backup(&self) -> Result<(), StateError> {
-        let backup = self.backup_path();
+    /// Makes the current file (`target`) the backup: a hard link renamed over
+    /// `<target>.backup`, so the old content is never copied and the backup is always whole.
+    fn keep_backup(&self, target: &Path) -> Result<(), StateError> {
+        let backup = sys::with_suffix(target, ".backup");
         let tmp = sys::temp_beside(&backup);
-        let linked = fs::hard_link(&self.path, &tmp).or_else(|_| {
-            fs::copy(&self.path, &tmp)?;
+        let linked = fs::hard_link(target, &tmp).or_else(|_| {
+            fs::copy(target, &tmp)?;
             fs::File::open(&tmp)?.sync_all()
         });
         linked
@@ -219,7 +233,8 @@ impl StateStore {
     /// [`Journal::finish`].
     pub fn begin_apply(&self, lock: &StateLock, state: State) -> Result<Journal, StateError> {
         self.check_lock(lock)?;
-        let on_disk = match fs::read(&self.path) {
+        self.check_journal_free()?;
+        let on_disk = match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
             Ok(bytes) => Some(header(&bytes, &self.path)?),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err("read the state", &self.path)(e)),
@@ -258,6 +273,18 @@ impl StateStore {
             Ok(()) => sys::sync_dir(&sys::parent_dir(&path)).map_err(io_err("sync", &path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err("remove the journal", &path)(e)),
+        }
+    }
+
+    /// Refuses a journal that a live process still writes (its writer holds a `flock` on
+    /// it; see [`Journal`]): folding or removing it would lose what that process records
+    /// next. A killed writer's `flock` is gone with it.
+    fn check_journal_free(&self) -> Result<(), StateError> {
+        let path = self.journal_path();
+        match sys::in_use(&path) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(StateError::JournalInUse { path }),
+            Err(e) => Err(io_err("check the journal", &path)(e)),
         }
     }
 

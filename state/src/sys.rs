@@ -26,6 +26,21 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Where `path` leads: the file at the end of its chain of symbolic links (relative links
+/// read from their own directory), or `path` itself when it is no link. A chain longer than
+/// 40 links (a loop) stops there; the write then fails as the system says.
+pub(crate) fn resolve_links(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::read_link(&p) {
+            Ok(to) if to.is_absolute() => p = to,
+            Ok(to) => p = parent_dir(&p).join(to),
+            Err(_) => break,
+        }
+    }
+    p
+}
+
 /// A temporary name beside `path`, unique to this process and call.
 pub(crate) fn temp_beside(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +58,68 @@ pub(crate) fn write_new(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
         .open(tmp)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// The most brick reads of a state, a journal or a lock file: far above a real one, low
+/// enough that a wrong file (`--state /dev/zero`) is refused before it fills memory.
+pub(crate) const MAX_STATE_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_LOCK_BYTES: u64 = 1 << 20;
+
+/// Reads `path` whole, refusing one that is not a regular file (links followed) or is
+/// longer than `limit` bytes, without reading more than `limit + 1` of it.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "it is larger than {} MiB, more than brick reads",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Takes an exclusive `flock` on `file`, waiting for it.
+pub(crate) fn lock_exclusive(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a valid open descriptor.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether another open file description holds a `flock` on `path` (a journal whose
+/// writer still runs); `false` when the file does not exist.
+pub(crate) fn in_use(path: &Path) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: flock on a valid open descriptor; the lock goes with `file`.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+        return Ok(false);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(true)
+    } else {
+        Err(e)
+    }
 }
 
 /// This host's name.

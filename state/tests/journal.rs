@@ -824,3 +824,62 @@ fn a_journal_that_cannot_be_written_fails_every_later_record_and_keeps_what_was_
     assert!(loaded.state.object(&machine("kvm1")).is_some());
     assert!(loaded.state.object(&machine("kvm2")).is_none());
 }
+
+#[test]
+fn a_journal_its_writer_still_holds_is_never_folded_or_removed_by_another_locker() {
+    // Issue 10, item 7: the lock was broken while an apply ran; the next locker must not
+    // fold (nor drop) the journal the apply is still appending to.
+    let dir = TempDir::new().unwrap();
+    let (store, lock, state) = saved(&dir);
+    let journal = store.begin_apply(&lock, state.clone()).unwrap();
+    journal
+        .record(created(1, "kvm1"), Durability::Sync)
+        .unwrap();
+    store.force_unlock(&lock.info().id.clone()).unwrap();
+    let second = store.lock("apply").unwrap();
+    assert!(matches!(
+        store.load_locked(&second),
+        Err(StateError::JournalInUse { .. })
+    ));
+    assert!(matches!(
+        store.begin_apply(&second, state),
+        Err(StateError::JournalInUse { .. })
+    ));
+    assert!(store.journal_path().exists());
+    drop(second);
+    // The writer finishes normally: everything it recorded is in the state.
+    let folded = journal.finish().unwrap();
+    assert_eq!(folded.serial, 2);
+    assert!(!store.journal_path().exists());
+    drop(lock);
+}
+
+#[test]
+fn a_fold_that_finds_a_newer_state_names_what_it_could_not_record_and_keeps_the_journal_aside() {
+    let dir = TempDir::new().unwrap();
+    let (store, lock, state) = saved(&dir);
+    let journal = store.begin_apply(&lock, state.clone()).unwrap();
+    journal
+        .record(created(1, "kvm1"), Durability::Sync)
+        .unwrap();
+    // Someone else writes serial 5 meanwhile.
+    let mut newer = state;
+    newer.serial = 5;
+    store.save(&lock, &newer).unwrap();
+    let err = journal.finish().unwrap_err();
+    match &err {
+        StateError::NotRecorded {
+            objects, journal, ..
+        } => {
+            assert_eq!(objects, &[r#"maas_machine.node["kvm1"]"#.to_string()]);
+            assert!(journal.ends_with("brick.state.json.journal.unrecorded"));
+            assert!(journal.exists());
+        }
+        other => panic!("expected NotRecorded, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains(r#"maas_machine.node["kvm1"]"#),
+        "{err}"
+    );
+    assert!(!store.journal_path().exists());
+}

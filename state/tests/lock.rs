@@ -92,21 +92,12 @@ fn a_second_process_fails_at_once_with_an_error_naming_the_holder() {
 }
 
 #[test]
-fn a_lock_left_by_a_killed_process_is_reported_stale_and_force_unlock_needs_its_id() {
+fn a_lock_left_by_a_killed_process_is_stale_and_force_unlock_needs_its_id() {
     let dir = TempDir::new().unwrap();
     let store = store(&dir);
     let (mut child, id) = spawn_holder(&store);
     child.kill().unwrap();
     child.wait().unwrap();
-    let err = store.lock("apply").unwrap_err();
-    assert!(
-        matches!(&err, StateError::StaleLock { holder, .. } if holder.id == id),
-        "{err:?}"
-    );
-    assert_eq!(
-        miette::Diagnostic::code(&err).unwrap().to_string(),
-        "brick::state::stale_lock"
-    );
     assert!(store.lock_status().unwrap().unwrap().stale);
 
     let wrong = store.force_unlock("not-the-id").unwrap_err();
@@ -120,7 +111,63 @@ fn a_lock_left_by_a_killed_process_is_reported_stale_and_force_unlock_needs_its_
         store.force_unlock(&id),
         Err(StateError::NotLocked { .. })
     ));
-    store.lock("apply").unwrap();
+    let lock = store.lock("apply").unwrap();
+    assert!(lock.taken_over().is_none());
+}
+
+#[test]
+fn the_lock_of_a_killed_process_of_this_host_is_taken_over_and_named() {
+    // Issue 10, item 8: after kill -9, the next locker takes the lock over (and says whose
+    // it was) instead of refusing until someone runs force-unlock.
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let (mut child, id) = spawn_holder(&store);
+    let pid = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lock = store.lock("apply").unwrap();
+    let old = lock.taken_over().expect("the stale lock was taken over");
+    assert_eq!((old.id.as_str(), old.pid), (id.as_str(), pid));
+    assert_eq!(
+        store.lock_status().unwrap().unwrap().holder.id,
+        lock.info().id
+    );
+    // Ours now: a third locker is refused, and it is released as any lock.
+    assert!(matches!(store.lock("plan"), Err(StateError::Locked { .. })));
+    drop(lock);
+    assert!(!store.lock_path().exists());
+}
+
+#[test]
+fn many_lockers_racing_for_one_stale_lock_end_with_exactly_one_holder() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    for _round in 0..20 {
+        let (mut child, _) = spawn_holder(&store);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let winners: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store.lock("apply").ok()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(winners.len(), 1, "exactly one locker wins");
+        let winner = winners.into_iter().next().unwrap();
+        assert_eq!(
+            store.lock_status().unwrap().unwrap().holder.id,
+            winner.info().id
+        );
+        drop(winner);
+    }
 }
 
 #[test]
@@ -210,10 +257,9 @@ fn a_lock_whose_pid_was_reused_by_another_process_is_stale() {
     // Our pid but another start time: the recorded process is gone, the pid reused.
     if let Some(s) = start {
         write_lock(&store, &host, me, Some(s + 1));
-        assert!(matches!(
-            store.lock("apply"),
-            Err(StateError::StaleLock { .. })
-        ));
+        assert!(store.lock_status().unwrap().unwrap().stale);
+        let lock = store.lock("apply").unwrap();
+        assert_eq!(lock.taken_over().unwrap().pid, me);
     } else {
         eprintln!("skipped the pid-reuse half: no process start time on this system");
     }

@@ -257,3 +257,43 @@ fn a_process_killed_while_saving_leaves_a_whole_state_and_a_whole_backup() {
         assert_eq!(backup.object_count() as u64, backup.serial);
     }
 }
+
+#[test]
+fn a_state_that_is_a_symbolic_link_is_written_through_to_its_target_with_the_backup_beside_it() {
+    // Issue 10, item 6: the link stays a link, the target receives every write.
+    let dir = TempDir::new().unwrap();
+    fs::create_dir(dir.path().join("real")).unwrap();
+    let target = dir.path().join("real/state.json");
+    std::os::unix::fs::symlink("real/state.json", dir.path().join("brick.state.json")).unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    let mut state = with_machine(State::new("0.1.0"), "kvm1");
+    store.save(&lock, &state).unwrap();
+    let first = fs::read(&target).unwrap();
+    state = with_machine(state, "kvm2");
+    state.serial += 1;
+    store.save(&lock, &state).unwrap();
+    assert!(
+        fs::symlink_metadata(store.path())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(&target).unwrap(), to_bytes(&state));
+    assert_eq!(
+        store.backup_path(),
+        dir.path().join("real/state.json.backup")
+    );
+    assert_eq!(fs::read(store.backup_path()).unwrap(), first);
+    assert_eq!(store.load().unwrap().unwrap().state, state);
+    let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn a_state_path_that_is_no_regular_file_is_refused_at_once() {
+    // Issue 10, item 5: `--state /dev/zero` must not be read until memory runs out.
+    let store = StateStore::new("/dev/zero", "0.1.0-test");
+    let err = store.read_snapshot().unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}

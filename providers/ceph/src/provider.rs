@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, ImportedResource, PlanRequest,
+    PlanResponse, PlannedChange, ReadRequest,
 };
 use brick_provider_api::schema::{Attribute, Block, ProviderSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
@@ -263,6 +264,38 @@ impl Provider for CephProvider {
             type_name: type_name.to_string(),
             state,
         }])
+    }
+
+    /// Refuses `ceph_pool` sizes the failure domains of the pool's CRUSH rule cannot hold, and
+    /// CRUSH rules the cluster lacks, from the live OSD tree and rules.
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        // A replaced pool is a new one: judged as a creation.
+        let none = Value::null_dynamic();
+        let pools: Vec<pool::PoolChange> = changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.type_name == pool::TYPE)
+            .map(|(index, c)| pool::PoolChange {
+                index,
+                prior: if c.action == ChangeAction::Replace {
+                    &none
+                } else {
+                    c.prior
+                },
+                planned: c.planned,
+            })
+            .collect();
+        if pools.is_empty() {
+            return Vec::new();
+        }
+        let Ok(ctx) = self.ctx() else {
+            return Vec::new();
+        };
+        pool::check_placement(&ctx, &pools)
+            .await
+            .into_iter()
+            .map(|(change, diagnostic)| ChangeDiagnostic { change, diagnostic })
+            .collect()
     }
 
     async fn read_data_source(

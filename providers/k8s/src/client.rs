@@ -46,8 +46,23 @@ impl Ctx {
                 format!("No client could be made for {host}: {e}."),
             )
         })?;
+        // For measurements (bench/k8s.sh): every request's method and path, one per line.
+        let log = std::env::var_os("BRICK_K8S_REQUEST_LOG").and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+                .map(|f| Arc::new(std::sync::Mutex::new(f)))
+        });
         let count = tower::util::MapRequestLayer::new(move |req: http_request::Request| {
             counter.fetch_add(1, Ordering::Relaxed);
+            if let Some(f) = &log
+                && let Ok(mut f) = f.lock()
+            {
+                use std::io::Write;
+                let _ = writeln!(f, "{} {}", req.method(), req.uri().path());
+            }
             req
         });
         let client = builder.with_layer(&count).build();

@@ -87,7 +87,7 @@ pub fn refresh(applied: &Value, live: &Json) -> Refreshed {
                 };
                 out.insert(k.clone(), nv);
             }
-            Value::object(out)
+            like_map(applied, out)
         }
         _ => applied.clone(),
     };
@@ -123,7 +123,7 @@ impl Walk<'_> {
             };
             out.insert(k.clone(), nv);
         }
-        Value::object(out)
+        like_map(m, out)
     }
 
     /// The value at `fpath`'s last step: `parent_brick` is brick's node of the parent.
@@ -138,6 +138,30 @@ impl Walk<'_> {
         let key = fpath.last().cloned().unwrap_or_default();
         let node = parent_brick.and_then(|b| b.get(&key));
         let Some(node) = node else {
+            // Not brick's any more: a map's entries are reported one by one.
+            if let Kind::Object(map) | Kind::Map(_, map) = &m.kind
+                && !map.is_empty()
+                && live.is_some_and(Json::is_object)
+            {
+                let mut out = BTreeMap::new();
+                for (k, v) in map {
+                    fpath.push(format!("f:{k}"));
+                    let nv = if v.is_null() {
+                        v.clone()
+                    } else {
+                        self.child(
+                            v,
+                            live.and_then(|l| l.get(k)),
+                            None,
+                            fpath,
+                            &format!("{path}.{k}"),
+                        )
+                    };
+                    fpath.pop();
+                    out.insert(k.clone(), nv);
+                }
+                return like_map(m, out);
+            }
             return self.drifted(live, fpath, path);
         };
         let has_children = node.as_object().is_some_and(|o| o.keys().any(|k| k != "."));
@@ -163,7 +187,7 @@ impl Walk<'_> {
                     fpath.pop();
                     out.insert(k.clone(), nv);
                 }
-                Value::object(out)
+                like_map(m, out)
             }
             Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => {
                 let keys: Vec<Option<String>> = items
@@ -186,7 +210,7 @@ impl Walk<'_> {
                     fpath.pop();
                     out.push(nv);
                 }
-                Value::tuple(out)
+                like_seq(m, out)
             }
             _ => m.clone(),
         }
@@ -207,6 +231,27 @@ impl Walk<'_> {
         self.managers.insert(path.to_string(), who);
         live.map(from_json).unwrap_or_else(Value::null_dynamic)
     }
+}
+
+/// `entries` in the same kind of value as `orig` (an object stays an object, a map a map), so
+/// an unchanged manifest compares equal to the one applied.
+fn like_map(orig: &Value, entries: BTreeMap<String, Value>) -> Value {
+    let v = match &orig.kind {
+        Kind::Map(t, old) if entries.iter().all(|(k, v)| old.get(k) == Some(v)) => {
+            Value::map(t.clone(), entries)
+        }
+        _ => Value::object(entries),
+    };
+    v.with_marks(orig.marks)
+}
+
+fn like_seq(orig: &Value, items: Vec<Value>) -> Value {
+    let v = match &orig.kind {
+        Kind::List(t, old) if old == &items => Value::list(t.clone(), items),
+        Kind::Set(..) if orig.as_sequence() == Some(items.as_slice()) => orig.clone(),
+        _ => Value::tuple(items),
+    };
+    v.with_marks(orig.marks)
 }
 
 /// Whether a fieldsV1 tree holds the field at `fpath`.

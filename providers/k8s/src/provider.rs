@@ -97,6 +97,12 @@ impl Provider for K8sProvider {
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
         match req.type_name {
             manifest::TYPE => manifest::plan(req.prior, req.proposed, &self.run),
+            // A destroy plan also removes data sources from the state.
+            _ if req.proposed.is_null() => PlanResponse {
+                planned: req.proposed.clone(),
+                requires_replace: Vec::new(),
+                diagnostics: Vec::new(),
+            },
             other => PlanResponse {
                 planned: Value::null_dynamic(),
                 requires_replace: Vec::new(),
@@ -119,6 +125,11 @@ impl Provider for K8sProvider {
             manifest::TYPE => {
                 manifest::apply(&ctx, &self.run, req.prior, req.planned, req.progress).await
             }
+            // Destroying removes data sources from the state too: nothing real to do.
+            _ if req.planned.is_null() => ApplyResponse {
+                new_state: Value::null(req.prior.ty()),
+                diagnostics: Vec::new(),
+            },
             other => ApplyResponse {
                 new_state: req.prior.clone(),
                 diagnostics: unknown_type(other),
@@ -130,6 +141,8 @@ impl Provider for K8sProvider {
         let ctx = self.ctx()?;
         match req.type_name {
             manifest::TYPE => manifest::read(&ctx, req.current).await,
+            // A data source's recorded value is read again by planning, not by refresh.
+            documents::TYPE | object::OBJECT | object::OBJECTS => Ok(Some(req.current.clone())),
             other => Err(unknown_type(other)),
         }
     }
@@ -145,6 +158,9 @@ impl Provider for K8sProvider {
         };
         match type_name {
             manifest::TYPE => manifest::read_many(&ctx, current).await,
+            documents::TYPE | object::OBJECT | object::OBJECTS => {
+                current.iter().map(|c| Ok(Some(c.clone()))).collect()
+            }
             other => current.iter().map(|_| Err(unknown_type(other))).collect(),
         }
     }

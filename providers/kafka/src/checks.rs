@@ -14,11 +14,13 @@ use crate::value::{int_attr, str_attr, string_map_attr};
 /// (`topic_name` when set, else `name`).
 pub const STRIMZI_TOPIC: &str = "strimzi_topic";
 
-/// One planned change as the checks see it: a delete has a null `planned`.
+/// One planned change as the checks see it: a delete has a null `planned`; `changing` is false
+/// for a no-op (what exists already is not refused again, only what the plan would do).
 pub struct Planned<'a> {
     pub address: &'a str,
     pub type_name: &'a str,
     pub planned: &'a Value,
+    pub changing: bool,
 }
 
 /// The Kafka topic a planned `kafka_topic` or `strimzi_topic` stands for, when known.
@@ -53,6 +55,7 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
         }
         // The broker count is the direct provider's cluster: only its own topics.
         if c.type_name == topic::TYPE
+            && c.changing
             && let (Some((rf, attr)), Some(b)) = (replication(c), brokers)
             && rf > b as i64
         {
@@ -62,8 +65,7 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
                     "brick::kafka::replication_above_brokers",
                     "Replication factor above the number of brokers",
                     format!(
-                        "{} asks for {rf} replicas of each partition, but the cluster has {b} broker(s); Kafka would refuse the topic (INVALID_REPLICATION_FACTOR).",
-                        c.address
+                        "The topic asks for {rf} replicas of each partition, but the cluster has {b} broker(s); Kafka would refuse it (INVALID_REPLICATION_FACTOR)."
                     ),
                 )
                 .at([attr])
@@ -71,6 +73,7 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
             ));
         }
         if matches!(c.type_name, topic::TYPE | STRIMZI_TOPIC)
+            && c.changing
             && let Some((rf, _)) = replication(c)
             && let Some(cfg) = string_map_attr(c.planned, "config")
             && let Some(isr) = cfg.get("min.insync.replicas")
@@ -83,8 +86,7 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
                     "brick::kafka::min_insync_above_replication",
                     "min.insync.replicas above the replication factor",
                     format!(
-                        "{} sets min.insync.replicas = {isr_n} with only {rf} replica(s): no write with acks=all could ever succeed.",
-                        c.address
+                        "The topic sets min.insync.replicas = {isr_n} with only {rf} replica(s): no write with acks=all could ever succeed."
                     ),
                 )
                 .at(["config", "min.insync.replicas"])
@@ -113,8 +115,7 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
                     "brick::kafka::two_owners",
                     "Topic managed twice",
                     format!(
-                        "Topic \"{name}\" is managed both by {} and by {}; Strimzi's Topic Operator reverts changes made directly in Kafka, so the two would fight.",
-                        changes[*i].address,
+                        "Topic \"{name}\" is also managed by {}; Strimzi's Topic Operator reverts changes made directly in Kafka, so the two owners would fight.",
                         strimzi.iter().map(|j| changes[*j].address).collect::<Vec<_>>().join(", ")
                     ),
                 )
@@ -172,11 +173,13 @@ mod tests {
                 address: "kafka_topic.a",
                 type_name: "kafka_topic",
                 planned: &a,
+                changing: true,
             },
             Planned {
                 address: "kafka_topic.b",
                 type_name: "kafka_topic",
                 planned: &b,
+                changing: true,
             },
         ];
         let found = check(&changes, Some(3));
@@ -197,11 +200,13 @@ mod tests {
                 address: "kafka_topic.a",
                 type_name: "kafka_topic",
                 planned: &ok,
+                changing: true,
             },
             Planned {
                 address: "kafka_topic.b",
                 type_name: "kafka_topic",
                 planned: &bad,
+                changing: true,
             },
         ];
         let found = check(&changes, Some(3));
@@ -224,26 +229,31 @@ mod tests {
                 address: "kafka_topic.orders",
                 type_name: "kafka_topic",
                 planned: &direct,
+                changing: true,
             },
             Planned {
                 address: "strimzi_topic.orders",
                 type_name: "strimzi_topic",
                 planned: &by_name,
+                changing: true,
             },
             Planned {
                 address: "strimzi_topic.p",
                 type_name: "strimzi_topic",
                 planned: &other,
+                changing: true,
             },
             Planned {
                 address: "kafka_topic.payments",
                 type_name: "kafka_topic",
                 planned: &direct2,
+                changing: true,
             },
             Planned {
                 address: "kafka_topic.old",
                 type_name: "kafka_topic",
                 planned: &gone,
+                changing: true,
             },
         ];
         let found = check(&changes, Some(3));
@@ -259,6 +269,18 @@ mod tests {
     }
 
     #[test]
+    fn what_exists_already_is_not_refused_again() {
+        let existing = kafka_topic("a", 4, Some("5"));
+        let changes = [Planned {
+            address: "kafka_topic.a",
+            type_name: "kafka_topic",
+            planned: &existing,
+            changing: false,
+        }];
+        assert!(check(&changes, Some(3)).is_empty());
+    }
+
+    #[test]
     fn a_topic_being_deleted_has_no_owner() {
         let gone = Value::null_dynamic();
         let s1 = strimzi("orders", None);
@@ -267,11 +289,13 @@ mod tests {
                 address: "kafka_topic.orders",
                 type_name: "kafka_topic",
                 planned: &gone,
+                changing: true,
             },
             Planned {
                 address: "strimzi_topic.orders",
                 type_name: "strimzi_topic",
                 planned: &s1,
+                changing: true,
             },
         ];
         assert!(check(&changes, Some(3)).is_empty());

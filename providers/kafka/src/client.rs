@@ -118,6 +118,8 @@ pub struct NewTopicSpec {
 /// The connection and the batchers.
 pub struct Client {
     pub admin: Arc<Admin>,
+    /// For the calls librdkafka lacks, made over [`crate::wire`].
+    pub settings: Settings,
     pub bootstrap: String,
     creates: Batcher<NewTopicSpec, Result<(), AdminError>>,
     deletes: Batcher<String, Result<(), AdminError>>,
@@ -163,6 +165,7 @@ impl Client {
         });
         Ok(Client {
             admin,
+            settings: settings.clone(),
             bootstrap: settings.bootstrap_servers.join(","),
             creates: Batcher::new(create, QUIET, MAX_WAIT, MAX_TOPICS_PER_REQUEST),
             deletes: Batcher::new(delete, QUIET, MAX_WAIT, MAX_TOPICS_PER_REQUEST),
@@ -195,9 +198,39 @@ impl Client {
         metadata(&self.admin, REQUEST_TIMEOUT).await
     }
 
+    /// The cluster's broker ids and each partition's replicas of `topic`, in partition order.
+    pub async fn assignment(&self, topic: &str) -> Result<(Vec<i32>, Vec<Vec<i32>>), AdminError> {
+        let a = self.admin.clone();
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let md = a
+                .inner()
+                .fetch_metadata(Some(&topic), REQUEST_TIMEOUT)
+                .map_err(kafka_err)?;
+            let brokers = md.brokers().iter().map(|b| b.id()).collect();
+            let mut parts: Vec<(i32, Vec<i32>)> = md
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic)
+                .flat_map(|t| {
+                    t.partitions()
+                        .iter()
+                        .map(|p| (p.id(), p.replicas().to_vec()))
+                })
+                .collect();
+            parts.sort();
+            Ok((brokers, parts.into_iter().map(|(_, r)| r).collect()))
+        })
+        .await
+        .map_err(|e| AdminError {
+            code: RDKafkaErrorCode::Unknown,
+            message: e.to_string(),
+        })?
+    }
+
     /// The broker ids, within [`CONNECT_TIMEOUT`]: the provider's first call.
     pub async fn brokers(&self) -> Result<Vec<i32>, AdminError> {
-        metadata_of(&self.admin, Some("__brick_probe"), CONNECT_TIMEOUT)
+        metadata_of(&self.admin, None, CONNECT_TIMEOUT)
             .await
             .map(|(b, _)| b)
     }

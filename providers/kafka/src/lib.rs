@@ -1,5 +1,6 @@
 //! The `kafka` provider: any Kafka cluster through the Admin API (rdkafka with its bundled
-//! librdkafka). Resources `kafka_topic` and `kafka_acl`; provider-level plan checks.
+//! librdkafka). Resources `kafka_topic`, `kafka_acl` and `kafka_quota`; provider-level plan
+//! checks. What librdkafka lacks (client quotas, partition reassignments) goes over [`wire`].
 //!
 //! Unsafe code is denied except in [`ffi`], the small wrapper of the librdkafka calls rdkafka
 //! has no safe API for (its header says why it is allowed there).
@@ -10,7 +11,9 @@ pub mod checks;
 pub mod client;
 pub mod ffi;
 pub mod provider;
+pub mod reassign;
 pub mod resources;
 pub mod value;
+pub mod wire;
 
 pub use provider::KafkaProvider;

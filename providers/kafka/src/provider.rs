@@ -6,14 +6,15 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, ImportedResource, PlanRequest,
+    PlanResponse, PlannedChange, ReadRequest,
 };
 use brick_provider_api::schema::{Attribute, Block, ProviderSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
 
 use crate::checks;
 use crate::client::{CONNECT_TIMEOUT, Client, SASL_MECHANISMS, Settings};
-use crate::resources::{acl, topic};
+use crate::resources::{acl, quota, topic};
 use crate::value::str_attr;
 
 /// The environment variables that stand in for unset provider arguments (the names Terraform's
@@ -216,13 +217,6 @@ impl KafkaProvider {
         }
         if d.is_empty() { Ok(s) } else { Err(d) }
     }
-
-    /// The provider-level checks over every planned change (see [`checks`]); the broker count
-    /// comes from the cluster's metadata.
-    pub fn check_changes(&self, changes: &[checks::Planned<'_>]) -> Vec<(usize, Diagnostic)> {
-        let brokers = self.ctx().ok().map(|c| c.brokers.len()).filter(|n| *n > 0);
-        checks::check(changes, brokers)
-    }
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
@@ -246,6 +240,7 @@ impl Provider for KafkaProvider {
         };
         s.resources.insert(topic::TYPE.to_string(), topic::schema());
         s.resources.insert(acl::TYPE.to_string(), acl::schema());
+        s.resources.insert(quota::TYPE.to_string(), quota::schema());
         s
     }
 
@@ -291,6 +286,7 @@ impl Provider for KafkaProvider {
         match type_name {
             topic::TYPE => topic::validate(config),
             acl::TYPE => acl::validate(config),
+            quota::TYPE => quota::validate(config),
             other => unknown_type(other),
         }
     }
@@ -299,6 +295,7 @@ impl Provider for KafkaProvider {
         match req.type_name {
             topic::TYPE => topic::plan(req.prior, req.proposed),
             acl::TYPE => acl::plan(req.prior, req.proposed),
+            quota::TYPE => quota::plan(req.prior, req.proposed),
             other => PlanResponse {
                 planned: Value::null_dynamic(),
                 requires_replace: Vec::new(),
@@ -318,8 +315,9 @@ impl Provider for KafkaProvider {
             }
         };
         match req.type_name {
-            topic::TYPE => topic::apply(&ctx.client, req.prior, req.planned).await,
+            topic::TYPE => topic::apply(&ctx.client, req.prior, req.planned, req.progress).await,
             acl::TYPE => acl::apply(&ctx.client, req.prior, req.planned).await,
+            quota::TYPE => quota::apply(&ctx, req.prior, req.planned).await,
             other => ApplyResponse {
                 new_state: req.prior.clone(),
                 diagnostics: unknown_type(other),
@@ -335,6 +333,7 @@ impl Provider for KafkaProvider {
                 .pop()
                 .unwrap_or(Ok(None)),
             acl::TYPE => acl::read(&ctx.client, req.current).await,
+            quota::TYPE => quota::read(&ctx, req.current).await,
             other => Err(unknown_type(other)),
         }
     }
@@ -375,12 +374,44 @@ impl Provider for KafkaProvider {
         let state = match type_name {
             topic::TYPE => topic::import(&ctx.client, id).await?,
             acl::TYPE => acl::import(&ctx.client, id).await?,
+            quota::TYPE => quota::import(&ctx, id).await?,
             other => return Err(unknown_type(other)),
         };
         Ok(vec![ImportedResource {
             type_name: type_name.to_string(),
             state,
         }])
+    }
+
+    /// The checks of [`checks`] over the whole plan; the broker count is read from the cluster's
+    /// metadata now (the one configure read when that fails).
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        let Ok(ctx) = self.ctx() else {
+            return Vec::new();
+        };
+        if !changes.iter().any(|c| c.type_name == topic::TYPE) {
+            return Vec::new();
+        }
+        let brokers = match ctx.client.brokers().await {
+            Ok(b) => b.len(),
+            Err(_) => ctx.brokers.len(),
+        };
+        let planned: Vec<checks::Planned> = changes
+            .iter()
+            .map(|c| checks::Planned {
+                address: c.address,
+                type_name: c.type_name,
+                planned: c.planned,
+                changing: matches!(
+                    c.action,
+                    ChangeAction::Create | ChangeAction::Update | ChangeAction::Replace
+                ),
+            })
+            .collect();
+        checks::check(&planned, Some(brokers).filter(|n| *n > 0))
+            .into_iter()
+            .map(|(change, diagnostic)| ChangeDiagnostic { change, diagnostic })
+            .collect()
     }
 
     async fn read_data_source(

@@ -1,5 +1,5 @@
 //! The kafka provider against the real Kafka peer (`tests/peers/up.sh kafka`): the conformance
-//! suite for `kafka_topic` and `kafka_acl`, the batching of concurrent creates into one
+//! suite for `kafka_topic`, `kafka_acl` and `kafka_quota`, the batching of concurrent creates into one
 //! CreateTopics request, broker defaults never read as the topic's own, the plan checks with the
 //! cluster's real broker count, and a clear error for an unreachable cluster. Skipped, with a
 //! visible line, when `KAFKA_BOOTSTRAP` is not set.
@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brick_provider_api::conformance::{Fixture, assert_conforms};
-use brick_provider_api::provider::{ApplyRequest, NoProgress, PlanRequest, ReadRequest};
+use brick_provider_api::provider::{
+    ApplyRequest, ChangeAction, NoProgress, PlanRequest, PlannedChange, ReadRequest,
+};
 use brick_provider_api::schema::Block;
 use brick_provider_api::{Number, Provider, Type, Value};
 use brick_provider_kafka::KafkaProvider;
-use brick_provider_kafka::checks::Planned;
-use brick_provider_kafka::resources::{acl, topic};
+use brick_provider_kafka::resources::{acl, quota, topic};
 
 fn bootstrap() -> Option<String> {
     match std::env::var("KAFKA_BOOTSTRAP") {
@@ -107,6 +108,16 @@ async fn the_kafka_provider_keeps_the_provider_contract() {
             ],
         )
     };
+    let quota_cfg = |config: &[(&str, &str)]| {
+        conform(
+            &quota::schema().block,
+            vec![
+                ("entity_name", Value::string(&name)),
+                ("entity_type", Value::string("user")),
+                ("config", strings(config)),
+            ],
+        )
+    };
     assert_conforms(
         &p,
         &[
@@ -123,6 +134,12 @@ async fn the_kafka_provider_keeps_the_provider_contract() {
             .import_id_attr("name"),
             Fixture::new(acl::TYPE, acl_cfg("Read"))
                 .updated(acl_cfg("Write"))
+                .import_id_attr("id"),
+            Fixture::new(quota::TYPE, quota_cfg(&[("producer_byte_rate", "1048576")]))
+                .updated(quota_cfg(&[
+                    ("producer_byte_rate", "2097152"),
+                    ("consumer_byte_rate", "1024"),
+                ]))
                 .import_id_attr("id"),
         ],
     )
@@ -256,23 +273,30 @@ async fn the_plan_checks_use_the_clusters_real_broker_count() {
     let p = provider(&b).await;
     let fits = topic_cfg("fits", 1, brokers, &[]);
     let too_many = topic_cfg("too-many", 1, brokers + 1, &[]);
-    let found = p.check_changes(&[
-        Planned {
-            address: "kafka_topic.fits",
-            type_name: topic::TYPE,
-            planned: &fits,
-        },
-        Planned {
-            address: "kafka_topic.too_many",
-            type_name: topic::TYPE,
-            planned: &too_many,
-        },
-    ]);
+    let null = Value::null_dynamic();
+    let found = p
+        .check_plan(&[
+            PlannedChange {
+                address: "kafka_topic.fits",
+                type_name: topic::TYPE,
+                action: ChangeAction::Create,
+                prior: &null,
+                planned: &fits,
+            },
+            PlannedChange {
+                address: "kafka_topic.too_many",
+                type_name: topic::TYPE,
+                action: ChangeAction::Create,
+                prior: &null,
+                planned: &too_many,
+            },
+        ])
+        .await;
     assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, 1);
+    assert_eq!(found[0].change, 1);
     assert!(
         found[0]
-            .1
+            .diagnostic
             .detail
             .contains(&format!("the cluster has {brokers} broker(s)"))
     );
@@ -293,4 +317,83 @@ async fn an_unreachable_cluster_is_a_clear_error_within_seconds() {
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
     assert_eq!(d[0].code, "brick::kafka::unreachable", "{d:?}");
     assert!(d[0].detail.contains("127.0.0.1:1"));
+}
+
+/// Remembers the progress lines an apply reports.
+#[derive(Default)]
+struct Lines(std::sync::Mutex<Vec<String>>);
+impl brick_provider_api::provider::Progress for Lines {
+    fn report(&self, status: &str) {
+        self.0.lock().unwrap().push(status.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_factor_change_is_a_reassignment_in_place_with_progress() {
+    let Some(b) = bootstrap() else { return };
+    let brokers: i64 = std::env::var("KAFKA_BROKERS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1);
+    if brokers < 3 {
+        brick_provider_api::testing::skip(
+            "one broker — run KAFKA_BROKERS=3 tests/peers/up.sh kafka",
+        );
+        return;
+    }
+    let p = provider(&b).await;
+    let name = unique("brick-rf");
+    let null = Value::null(topic::schema().block.value_type());
+    let one = plan_apply(&p, topic::TYPE, &null, &topic_cfg(&name, 4, 1, &[])).await;
+    for (from, to, rf) in [
+        (&one, topic_cfg(&name, 4, 3, &[]), 3),
+        (&one, topic_cfg(&name, 4, 2, &[]), 2),
+    ] {
+        let prior = p
+            .read_resource(ReadRequest {
+                type_name: topic::TYPE,
+                current: from,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let plan = p
+            .plan_resource(PlanRequest {
+                type_name: topic::TYPE,
+                prior: &prior,
+                proposed: &to,
+            })
+            .await;
+        assert!(plan.requires_replace.is_empty() && plan.diagnostics.is_empty());
+        let lines = Lines::default();
+        let r = p
+            .apply_resource(ApplyRequest {
+                type_name: topic::TYPE,
+                prior: &prior,
+                planned: &plan.planned,
+                progress: &lines,
+            })
+            .await;
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        let seen = lines.0.lock().unwrap().clone();
+        assert!(
+            seen.last().is_some_and(|l| l.contains("4 of 4 done")),
+            "{seen:?}"
+        );
+        let read = p
+            .read_resource(ReadRequest {
+                type_name: topic::TYPE,
+                current: &r.new_state,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            read.get("replication_factor"),
+            Some(&n(rf)),
+            "read back after {rf}"
+        );
+        assert_eq!(read.get("partitions"), Some(&n(4)));
+    }
+    plan_apply(&p, topic::TYPE, &one, &Value::null(one.ty())).await;
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, ImportedResource, PlanRequest,
+    PlanResponse, PlannedChange, ReadRequest,
 };
 use brick_provider_api::schema::{Attribute, Block, ProviderSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
@@ -321,6 +322,33 @@ impl Provider for MaasProvider {
             type_name: type_name.to_string(),
             state,
         }])
+    }
+
+    /// A machine whose volumes cannot fit on its disk is refused at plan (it would fail at
+    /// apply, after MAAS released it for the new layout).
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        let Ok(ctx) = self.ctx() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, c) in changes.iter().enumerate() {
+            if c.type_name != machine::TYPE
+                || !matches!(
+                    c.action,
+                    ChangeAction::Create | ChangeAction::Replace | ChangeAction::Update
+                )
+            {
+                continue;
+            }
+            // What MAAS cannot tell now (unreachable) is for apply to say.
+            if let Ok(Some(d)) = machine::check_storage_fits(&ctx, c.planned).await {
+                out.push(ChangeDiagnostic {
+                    change: i,
+                    diagnostic: d,
+                });
+            }
+        }
+        out
     }
 
     async fn read_data_source(

@@ -35,6 +35,7 @@ pub(crate) mod filesystem;
 mod format;
 mod ipnet;
 mod numeric;
+mod redact;
 mod string;
 #[cfg(test)]
 mod tests;
@@ -196,7 +197,13 @@ pub fn call(
     env: &dyn Environment,
 ) -> Option<std::result::Result<Value, FunctionError>> {
     let f = registry().get(name)?;
-    Some(call_function(name, f, args, env))
+    let secrets = redact::secret_texts(&args);
+    Some(call_function(name, f, args, env).map_err(|mut e| {
+        if !secrets.is_empty() {
+            e.message = redact::redact(&e.message, &secrets);
+        }
+        e
+    }))
 }
 
 fn call_function(

@@ -278,17 +278,15 @@ impl Live {
     }
 
     /// The state of this pool; `carry` (the prior or planned state) supplies what Ceph does
-    /// not keep (`require_safe_replica_size`) and which of several applications is meant.
+    /// not keep (`require_safe_replica_size`).
     fn state(&self, rules: &BTreeMap<i64, String>, carry: &Value) -> Value {
         let mut apps = self.applications.clone();
         apps.sort();
         let application = match apps.len() {
             0 => Value::null(Type::String),
             1 => s(&apps[0]),
-            _ => match str_attr(carry, "application") {
-                Some(a) if apps.iter().any(|x| x == a) => s(a),
-                _ => s(apps.join(",")),
-            },
+            // Several: all of them, so a configuration naming one shows the others as drift.
+            _ => s(apps.join(",")),
         };
         let safe = bool_attr(carry, "require_safe_replica_size").unwrap_or(self.size != 1);
         let rule = rules
@@ -715,6 +713,49 @@ pub async fn check_placement(ctx: &Ctx, changes: &[PoolChange<'_>]) -> Vec<(usiz
         .collect()
 }
 
+/// The verdict for a pool whose CRUSH rule is not known yet (the cluster's default for a new
+/// pool, or a value from an unapplied change): refused only when no replicated rule of the
+/// cluster could hold it, shown with the rule offering the most failure domains.
+fn judge_any_rule(
+    planned: &Value,
+    size: i64,
+    tree: &OsdTree,
+    rules: &[CrushRule],
+) -> Option<Diagnostic> {
+    let name = str_attr(planned, "name").unwrap_or("?");
+    let mut best: Option<(&CrushRule, crate::placement::FailureDomains)> = None;
+    let mut sorted: Vec<&CrushRule> = rules.iter().filter(|r| r.rule_type == 1).collect();
+    sorted.sort_by_key(|r| r.id);
+    for rule in sorted {
+        // A rule brick cannot judge might hold it: no verdict.
+        let domains = tree.domains(rule)?;
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| domains.count() > b.count())
+        {
+            best = Some((rule, domains));
+        }
+    }
+    let (rule, domains) = best?;
+    let problem = check_size(size as u64, &domains).err()?;
+    let mut detail = problem.detail(name, &rule.name);
+    if rules.iter().filter(|r| r.rule_type == 1).count() > 1 {
+        detail.push_str(&format!(
+            " No replicated CRUSH rule of the cluster offers more failure domains than \"{}\".",
+            rule.name
+        ));
+    }
+    Some(
+        Diagnostic::error(
+            "brick::ceph::pool_size_exceeds_failure_domains",
+            "Pool size exceeds the failure domains",
+            detail,
+        )
+        .at(["size"])
+        .with_help(problem.help()),
+    )
+}
+
 /// The placement verdict for one planned pool against a cluster's topology.
 pub fn judge(planned: &Value, tree: &OsdTree, rules: &[CrushRule]) -> Option<Diagnostic> {
     let size = int_attr(planned, "size")?;
@@ -739,7 +780,7 @@ pub fn judge(planned: &Value, tree: &OsdTree, rules: &[CrushRule]) -> Option<Dia
                 }
             }
         }
-        Some(r) if !r.is_known() => return None,
+        Some(r) if !r.is_known() => return judge_any_rule(planned, size, tree, rules),
         _ => default_replicated_rule(rules)?,
     };
     if rule.rule_type != 1 {

@@ -398,7 +398,7 @@ pub async fn apply(
     if planned.is_null() {
         return match delete(ctx, run, prior, progress).await {
             Ok(()) => ApplyResponse {
-                new_state: Value::null_dynamic(),
+                new_state: Value::null(prior.ty()),
                 diagnostics: Vec::new(),
             },
             Err(d) => ApplyResponse {
@@ -413,7 +413,13 @@ pub async fn apply(
             diagnostics: Vec::new(),
         },
         Err((state, d)) => ApplyResponse {
-            new_state: state.unwrap_or_else(|| prior.clone()),
+            new_state: state.unwrap_or_else(|| {
+                if prior.is_null() {
+                    Value::null(planned.ty())
+                } else {
+                    prior.clone()
+                }
+            }),
             diagnostics: d,
         },
     }

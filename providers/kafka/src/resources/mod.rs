@@ -1,4 +1,5 @@
 //! The kafka provider's resource types, one module each.
 
 pub mod acl;
+pub mod quota;
 pub mod topic;

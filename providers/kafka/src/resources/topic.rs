@@ -1,12 +1,12 @@
 //! `kafka_topic`: a topic (name, partitions, replication factor, the configuration keys the user
 //! sets). Creates and deletes are batched (see [`crate::batch`]); partitions only grow, in
-//! place; configuration changes are incremental; a replication-factor change is refused at plan
-//! (librdkafka has no AlterPartitionReassignments); nothing is ever deleted and recreated to
-//! change a topic in place.
+//! place; configuration changes are incremental; a replication-factor change is a partition
+//! reassignment waited on with progress ([`crate::reassign`]); nothing is ever deleted and
+//! recreated to change a topic in place.
 
 use std::collections::{BTreeMap, HashMap};
 
-use brick_provider_api::provider::{ApplyResponse, PathStep, PlanResponse};
+use brick_provider_api::provider::{ApplyResponse, PathStep, PlanResponse, Progress};
 use brick_provider_api::schema::{Attribute, Block, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
 use rdkafka::error::RDKafkaErrorCode;
@@ -156,25 +156,6 @@ fn refusals(prior: &Value, proposed: &Value) -> Diagnostics {
             )),
         );
     }
-    if let (Some(was), Some(now)) = (
-        int_attr(prior, "replication_factor"),
-        int_attr(proposed, "replication_factor"),
-    ) && now != was
-    {
-        d.push(
-            Diagnostic::error(
-                "brick::kafka::replication_factor_change",
-                "Replication factor cannot change here",
-                format!(
-                    "Topic {name} has replication factor {was}; changing it to {now} needs a partition reassignment (AlterPartitionReassignments), which the librdkafka admin client brick uses does not offer. brick never deletes and recreates a topic for this."
-                ),
-            )
-            .at(["replication_factor"])
-            .with_help(format!(
-                "Reassign the partitions with kafka-reassign-partitions.sh (a plan giving each partition {now} replicas, --execute, then --verify until done); brick's next refresh then reads replication factor {now} and the plan is empty."
-            )),
-        );
-    }
     d
 }
 
@@ -223,7 +204,12 @@ fn config_changes(prior: &Value, planned: &Value) -> Vec<ConfigChange> {
     out
 }
 
-pub async fn apply(client: &Client, prior: &Value, planned: &Value) -> ApplyResponse {
+pub async fn apply(
+    client: &Client,
+    prior: &Value,
+    planned: &Value,
+    progress: &dyn Progress,
+) -> ApplyResponse {
     let fail = |d: Diagnostic, state: &Value| ApplyResponse {
         new_state: state.clone(),
         diagnostics: vec![d],
@@ -296,6 +282,22 @@ pub async fn apply(client: &Client, prior: &Value, planned: &Value) -> ApplyResp
         m.insert("partitions".into(), n(partitions));
         state = Value::object(m);
     }
+    let was_rf = int_attr(prior, "replication_factor").unwrap_or(0);
+    if rf != was_rf {
+        if let Err(e) = change_replication(client, &name, rf as usize, progress).await {
+            return fail(
+                kafka_diag(
+                    "Cannot change the replication factor",
+                    &format!("reassigning topic {name} from {was_rf} to {rf} replicas"),
+                    &e,
+                ),
+                &state,
+            );
+        }
+        let mut m = state.as_mapping().cloned().unwrap_or_default();
+        m.insert("replication_factor".into(), n(rf));
+        state = Value::object(m);
+    }
     let changes = config_changes(prior, planned);
     if !changes.is_empty()
         && let Err(e) = client.alter_config(&name, changes).await
@@ -313,6 +315,65 @@ pub async fn apply(client: &Client, prior: &Value, planned: &Value) -> ApplyResp
         new_state: planned.clone(),
         diagnostics: Vec::new(),
     }
+}
+
+/// Reassigns `topic`'s partitions to `rf` replicas each and waits until Kafka is done, saying
+/// how far it is.
+async fn change_replication(
+    client: &Client,
+    topic: &str,
+    rf: usize,
+    progress: &dyn Progress,
+) -> Result<(), crate::ffi::AdminError> {
+    use crate::reassign;
+    let (brokers, current) = client.assignment(topic).await?;
+    if rf > brokers.len() {
+        return Err(crate::ffi::AdminError {
+            code: RDKafkaErrorCode::InvalidReplicationFactor,
+            message: format!(
+                "{rf} replicas asked, the cluster has {} broker(s)",
+                brokers.len()
+            ),
+        });
+    }
+    let target = reassign::new_assignment(&current, &brokers, rf);
+    let partitions = target.len();
+    let settings = client.settings.clone();
+    let (t, plan) = (topic.to_string(), target.clone());
+    blocking(move || reassign::start(&settings, &t, &plan)).await?;
+    let deadline = tokio::time::Instant::now() + reassign::REASSIGNMENT_TIMEOUT;
+    loop {
+        let settings = client.settings.clone();
+        let t = topic.to_string();
+        let left = blocking(move || reassign::ongoing(&settings, &t, partitions)).await?;
+        progress.report(&format!(
+            "Reassigning partitions to {rf} replicas: {} of {partitions} done",
+            partitions - left.min(partitions)
+        ));
+        if left == 0 {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(reassign::still_running(topic, left));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    crate::client::settle("the topic's replicas", || async {
+        let (_, now) = client.assignment(topic).await?;
+        Ok(now.len() == partitions && now.iter().all(|r| r.len() == rf))
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::ffi::AdminError> + Send + 'static,
+) -> Result<T, crate::ffi::AdminError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(crate::ffi::AdminError {
+            code: RDKafkaErrorCode::Unknown,
+            message: e.to_string(),
+        })
+    })
 }
 
 /// One Metadata and one DescribeConfigs for every topic in `current`.
@@ -447,18 +508,11 @@ mod tests {
     }
 
     #[test]
-    fn a_replication_factor_change_is_refused_with_the_way_to_do_it() {
+    fn a_replication_factor_change_is_planned_in_place() {
         let prior = plan(&Value::null_dynamic(), &topic("t", 3, 1, &[])).planned;
         let p = plan(&prior, &topic("t", 3, 3, &[]));
         assert!(p.requires_replace.is_empty(), "never a recreate");
-        assert!(has_errors(&p.diagnostics));
-        assert!(
-            p.diagnostics[0]
-                .help
-                .as_deref()
-                .unwrap()
-                .contains("kafka-reassign-partitions.sh")
-        );
+        assert!(p.diagnostics.is_empty(), "a reassignment at apply");
     }
 
     #[test]

@@ -76,7 +76,9 @@ fn volume_block() -> Block {
         )
         .attr(
             "mount_point",
-            Attribute::optional(Type::String).forces_replacement(),
+            Attribute::optional(Type::String)
+                .forces_replacement()
+                .describe("Where the formatted volume is mounted (needs fstype), e.g. /."),
         )
 }
 
@@ -93,9 +95,22 @@ fn storage_block() -> Block {
 
 fn timeouts_block() -> Block {
     Block::default()
-        .attr("create", Attribute::optional(Type::String))
-        .attr("update", Attribute::optional(Type::String))
-        .attr("delete", Attribute::optional(Type::String))
+        .attr(
+            "create",
+            Attribute::optional(Type::String).describe(
+                "How long commissioning and deploying may take, e.g. \"40m\" (default 40m).",
+            ),
+        )
+        .attr(
+            "update",
+            Attribute::optional(Type::String)
+                .describe("How long an in-place change (tags) may take (default 40m)."),
+        )
+        .attr(
+            "delete",
+            Attribute::optional(Type::String)
+                .describe("How long releasing (and erasing) may take (default 40m)."),
+        )
 }
 
 fn block_device_type() -> Type {
@@ -136,7 +151,11 @@ pub fn schema() -> ResourceSchema {
                     .default(Value::string(DEFAULT_DISTRO))
                     .describe("The Ubuntu release to deploy."),
             )
-            .attr("hwe_kernel", rep(Attribute::optional(Type::String)))
+            .attr(
+                "hwe_kernel",
+                rep(Attribute::optional(Type::String))
+                    .describe("The kernel to deploy, e.g. hwe-22.04; unset: MAAS's default."),
+            )
             .attr(
                 "user_data",
                 rep(Attribute::optional(Type::String)).describe("cloud-init user data."),
@@ -153,29 +172,52 @@ pub fn schema() -> ResourceSchema {
                     .default(Value::bool(false))
                     .describe("Erase the disks when the machine is released."),
             )
-            .attr("fqdn", Attribute::computed(Type::String))
+            .attr(
+                "fqdn",
+                Attribute::computed(Type::String).describe("hostname.domain, as MAAS names it."),
+            )
             .attr(
                 "status",
                 Attribute::computed(Type::String).describe("MAAS's status_name."),
             )
-            .attr("power_state", Attribute::computed(Type::String))
+            .attr(
+                "power_state",
+                Attribute::computed(Type::String)
+                    .describe("on, off or unknown, as MAAS reports it."),
+            )
             .attr(
                 "ip_addresses",
-                Attribute::computed(Type::list(Type::String)),
+                Attribute::computed(Type::list(Type::String))
+                    .describe("The machine's IP addresses once deployed."),
             )
-            .attr("cpu_count", Attribute::computed(Type::Number))
-            .attr("memory_mib", Attribute::computed(Type::Number))
+            .attr(
+                "cpu_count",
+                Attribute::computed(Type::Number)
+                    .describe("CPU cores, as commissioning found them."),
+            )
+            .attr(
+                "memory_mib",
+                Attribute::computed(Type::Number)
+                    .describe("Memory in MiB, as commissioning found it."),
+            )
             .attr(
                 "block_devices",
-                Attribute::computed(Type::list(block_device_type())),
+                Attribute::computed(Type::list(block_device_type()))
+                    .describe("The physical disks (name, path, size in bytes)."),
             )
             .attr(
                 "volume_paths",
                 Attribute::computed(Type::map(Type::String))
                     .describe("The device path of every storage volume, by volume name."),
             )
-            .attr("zone", Attribute::computed(Type::String))
-            .attr("pool", Attribute::computed(Type::String))
+            .attr(
+                "zone",
+                Attribute::computed(Type::String).describe("The MAAS availability zone."),
+            )
+            .attr(
+                "pool",
+                Attribute::computed(Type::String).describe("The MAAS resource pool."),
+            )
             .block("storage", Nesting::Single, storage_block())
             .block("timeouts", Nesting::Single, timeouts_block()),
     }
@@ -1686,4 +1728,64 @@ pub fn conforms(v: &Value) -> bool {
         .chain(b.blocks.keys())
         .all(|k| v.get(k).is_some())
         && is_set(v, "id")
+}
+
+// ---- plan-time checks ----------------------------------------------------------------------
+
+/// The storage volumes of a planned machine that cannot fit on its boot disk (where MAAS lays
+/// the storage out), read from MAAS as it is now: the fixed sizes together must not exceed the
+/// disk. `Ok(None)` when nothing can be checked (no storage, unknown sizes, unknown machine).
+pub async fn check_storage_fits(
+    ctx: &Ctx,
+    planned: &Value,
+) -> Result<Option<Diagnostic>, MaasError> {
+    let Some(spec) = planned.get("storage").and_then(StorageSpec::from_value) else {
+        return Ok(None);
+    };
+    if spec.volumes.is_empty() {
+        return Ok(None);
+    }
+    let Some(m) = find(ctx, planned).await? else {
+        return Ok(None);
+    };
+    let disk = m
+        .get("boot_disk")
+        .and_then(|d| d.get("size"))
+        .and_then(Json::as_u64)
+        .unwrap_or(0);
+    if disk == 0 {
+        return Ok(None);
+    }
+    let mut total: u64 = 0;
+    let mut fixed = Vec::new();
+    for (name, v) in &spec.volumes {
+        if v.size == "rest" {
+            continue;
+        }
+        let Some(bytes) = parse_size(&v.size, disk) else {
+            continue;
+        };
+        total = total.saturating_add(bytes);
+        fixed.push(format!("{name} = {}", v.size));
+    }
+    if total <= disk {
+        return Ok(None);
+    }
+    let host = json_str(&m, "hostname");
+    let gb = |b: u64| format!("{:.1} GB", b as f64 / 1e9);
+    Ok(Some(
+        error(
+            "storage_too_large",
+            "Storage larger than the machine's disk",
+            format!(
+                "The volumes of {host} need {} ({}) but its boot disk {} holds {}.",
+                gb(total),
+                fixed.join(", "),
+                json_str(m.get("boot_disk").unwrap_or(&Json::Null), "name"),
+                gb(disk)
+            ),
+        )
+        .with_help("Make the volumes smaller (one volume may take size = \"rest\"), or pick a machine with a larger disk (maas_machine.block_devices shows its disks).")
+        .at(["storage"]),
+    ))
 }

@@ -31,7 +31,11 @@ pub fn schema() -> ResourceSchema {
     ResourceSchema {
         version: 0,
         block: Block::default()
-            .attr("hostnames", Attribute::optional(Type::list(Type::String)))
+            .attr(
+                "hostnames",
+                Attribute::optional(Type::list(Type::String))
+                    .describe("Only machines with one of these hostnames."),
+            )
             .attr(
                 "tags",
                 Attribute::optional(Type::list(Type::String))
@@ -42,9 +46,19 @@ pub fn schema() -> ResourceSchema {
                 Attribute::optional(Type::String)
                     .describe("Only machines in this status (MAAS's name, e.g. \"Ready\")."),
             )
-            .attr("pool", Attribute::optional(Type::String))
-            .attr("zone", Attribute::optional(Type::String))
-            .attr("machines", Attribute::computed(Type::list(machine_type()))),
+            .attr(
+                "pool",
+                Attribute::optional(Type::String).describe("Only machines in this resource pool."),
+            )
+            .attr(
+                "zone",
+                Attribute::optional(Type::String).describe("Only machines in this zone."),
+            )
+            .attr(
+                "machines",
+                Attribute::computed(Type::list(machine_type()))
+                    .describe("The machines that match, each with its system_id, hostname, status, tags, addresses and hardware."),
+            ),
     }
 }
 

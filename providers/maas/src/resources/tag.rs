@@ -26,7 +26,10 @@ pub fn schema() -> ResourceSchema {
                     .forces_replacement()
                     .describe("The tag's name: letters, digits, - and _."),
             )
-            .attr("comment", Attribute::optional(Type::String))
+            .attr(
+                "comment",
+                Attribute::optional(Type::String).describe("A free-text description of the tag."),
+            )
             .attr(
                 "kernel_opts",
                 Attribute::optional(Type::String)

@@ -1,0 +1,222 @@
+//! `provisioner "local-exec"` as Terraform runs it: after the object is created (or, with
+//! `when = destroy`, before it is destroyed), `command` runs through `interpreter` (default
+//! `/bin/sh -c`) in `working_dir` with `environment` added; its output (stdout and stderr, line
+//! by line) is streamed as [`Event::ProvisionerOutput`] — suppressed when the arguments hold a
+//! sensitive value, the command itself not shown with `quiet = true`. A failure taints the new
+//! object (or stops its destroy), unless `on_failure = continue`. Destroy-time provisioners may
+//! read only `self`, `count.index` and `each`. Plans show nothing of provisioners (as
+//! Terraform's).
+//!
+//! The configuration side ([`configs`]) turns the loader's blocks into evaluators; the apply
+//! side ([`run`]) runs one evaluated provisioner.
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use brick_provider_api::schema::{Attribute, Block};
+use brick_provider_api::{Type, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::addr::InstanceAddr;
+use crate::diag::Diagnostic;
+use crate::eval::{Environment, Reference};
+use crate::event::{Event, EventSink};
+use crate::plan::input::ProvisionerConfig;
+
+/// The arguments of `local-exec`.
+pub fn schema() -> Block {
+    Block::default()
+        .attr("command", Attribute::required(Type::String))
+        .attr("interpreter", Attribute::optional(Type::list(Type::String)))
+        .attr("working_dir", Attribute::optional(Type::String))
+        .attr("environment", Attribute::optional(Type::map(Type::String)))
+        .attr("quiet", Attribute::optional(Type::Bool))
+}
+
+/// The evaluators of a resource's provisioner blocks. What create-time ones read (but `self`)
+/// joins the resource's references, so it is applied first; a destroy-time one that reads
+/// anything but `self`, `count.index` and `each` is refused, as Terraform refuses it.
+pub fn configs(
+    blocks: &[crate::config::Provisioner],
+    env: &Arc<dyn Environment>,
+    refs: &mut Vec<Reference>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<ProvisionerConfig> {
+    let mut out = Vec::new();
+    for p in blocks {
+        let read = crate::eval::body_references(&p.body);
+        if p.when_destroy {
+            let mut bad = false;
+            for (r, span) in &read {
+                if !matches!(
+                    r,
+                    Reference::SelfObject
+                        | Reference::CountIndex
+                        | Reference::EachKey
+                        | Reference::EachValue
+                ) {
+                    bad = true;
+                    diags.push(
+                        Diagnostic::error(
+                            "brick::config::destroy_provisioner_reference",
+                            "Invalid reference from destroy provisioner",
+                            "Destroy-time provisioners may only reference attributes of the related resource, via 'self', 'count.index', or 'each.key'. References to other resources during the destroy phase can cause dependency cycles and interact poorly with create_before_destroy.",
+                        )
+                        .at(*span),
+                    );
+                }
+            }
+            if bad {
+                continue;
+            }
+        } else {
+            refs.extend(
+                read.into_iter()
+                    .map(|(r, _)| r)
+                    .filter(|r| *r != Reference::SelfObject),
+            );
+        }
+        let body = p.body.clone();
+        let env = env.clone();
+        out.push(ProvisionerConfig {
+            when_destroy: p.when_destroy,
+            on_failure_continue: p.on_failure_continue,
+            args: Arc::new(move |scope, block| {
+                let (v, d) = crate::eval::evaluate_body(&body, block, scope, &*env);
+                if crate::diag::has_errors(&d) {
+                    Err(d)
+                } else {
+                    Ok(v)
+                }
+            }),
+            span: p.span,
+        });
+    }
+    out
+}
+
+/// Runs one `local-exec` with its evaluated arguments `args` for the object at `addr`.
+/// `Err` is its failure (already an error diagnostic; whether it taints is the caller's, from
+/// `on_failure`).
+pub async fn run(
+    addr: &InstanceAddr,
+    args: &Value,
+    events: &Arc<dyn EventSink>,
+) -> Result<(), Diagnostic> {
+    let say = |line: String| {
+        events.emit(Event::ProvisionerOutput {
+            addr: addr.clone(),
+            provisioner: "local-exec".into(),
+            line,
+        })
+    };
+    let sensitive = args.contains_sensitive();
+    let (args, _) = args.unmark_deep();
+    let failed = |detail: String| {
+        Diagnostic::error(
+            "brick::apply::provisioner_failed",
+            "local-exec provisioner error",
+            format!("{addr}: {detail}"),
+        )
+    };
+    let Some(command) = args.get("command").and_then(Value::as_str) else {
+        return Err(failed("The command is null.".into()));
+    };
+    let shown = if sensitive {
+        "(sensitive value)".to_string()
+    } else {
+        format!("{command:?}")
+    };
+    let mut argv: Vec<String> = match args.get("interpreter").and_then(Value::as_sequence) {
+        Some(items) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect(),
+        _ => vec!["/bin/sh".into(), "-c".into()],
+    };
+    argv.push(command.to_string());
+    let quiet = args.get("quiet").and_then(Value::as_bool) == Some(true);
+    if sensitive {
+        say("(output suppressed due to sensitive value in config)".into());
+    } else if quiet {
+        say("Executing: Suppressed by quiet=true".into());
+    } else {
+        say(format!(
+            "Executing: [{}]",
+            argv.iter()
+                .map(|a| format!("{a:?}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(dir) = args.get("working_dir").and_then(Value::as_str) {
+        cmd.current_dir(dir);
+    }
+    if let Some(env) = args.get("environment").and_then(Value::as_mapping) {
+        for (k, v) in env {
+            if let Some(v) = v.as_str() {
+                cmd.env(k, v);
+            }
+        }
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        failed(format!(
+            "Error running command {shown}: cannot start {}: {e}.",
+            argv[0]
+        ))
+    })?;
+    // stdout and stderr as one stream of lines, as they come.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        readers.push(tokio::spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let _ = tx.send(l);
+            }
+        }));
+    }
+    if let Some(err) = child.stderr.take() {
+        let tx = tx.clone();
+        readers.push(tokio::spawn(async move {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let _ = tx.send(l);
+            }
+        }));
+    }
+    drop(tx);
+    let mut tail: Vec<String> = Vec::new();
+    while let Some(line) = rx.recv().await {
+        if !sensitive {
+            say(line.clone());
+            tail.push(line);
+            if tail.len() > 20 {
+                tail.remove(0);
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| failed(format!("Error running command {shown}: {e}.")))?;
+    if status.success() {
+        return Ok(());
+    }
+    let why = match status.code() {
+        Some(c) => format!("exit status {c}"),
+        None => "killed by a signal".to_string(),
+    };
+    let mut detail = format!("Error running command {shown}: {why}.");
+    if !tail.is_empty() {
+        detail.push_str(&format!(" Output: {}", tail.join("\n")));
+    }
+    Err(failed(detail))
+}
