@@ -11,7 +11,7 @@ use crate::plan::providers::ProviderSet;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick", "ceph", "k8s", "kafka", "maas"]
+    &["brick", "ceph", "k8s", "kafka", "maas", "microk8s"]
 }
 
 /// A new, unconfigured instance of provider type `type_name`.
@@ -22,6 +22,7 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
         "ceph" => Some(Arc::new(brick_provider_ceph::CephProvider::default())),
         "kafka" => Some(Arc::new(brick_provider_kafka::KafkaProvider::default())),
         "k8s" => Some(Arc::new(brick_provider_k8s::K8sProvider::default())),
+        "microk8s" => Some(Arc::new(brick_provider_microk8s::Microk8sProvider)),
         _ => None,
     }
 }

@@ -1,0 +1,3 @@
+//! The resource types of the microk8s provider, one module each.
+
+pub mod cluster;
