@@ -5,19 +5,39 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use brick_provider_api::Provider;
+use brick_provider_api::schema::ProviderSchema;
 
 use crate::builtin::{BrickProvider, IdSource};
 use crate::plan::providers::ProviderSet;
+
+/// The MAAS provider's embedded lab (its simulator), which `brick lab` serves.
+pub use brick_provider_maas::lab as maas_lab;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
     &["brick", "maas"]
 }
 
+/// The provider type brick uses for the last part of a registry source address: Terraform's
+/// built-in `terraform` provider (`terraform_data`, `terraform_remote_state`) is brick's
+/// `brick`; every other name is its own.
+pub fn provider_type(source_type: &str) -> &str {
+    match source_type {
+        "terraform" => "brick",
+        other => other,
+    }
+}
+
+/// The schema of the built-in provider `brick`, which every configuration may use without
+/// declaring it (offline validation adds it when a caller's schemas lack it).
+pub fn builtin_schema() -> ProviderSchema {
+    BrickProvider::with_sequential_ids().schema()
+}
+
 /// A new, unconfigured instance of provider type `type_name`.
 pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>> {
-    match type_name {
-        "brick" | "terraform" => Some(Arc::new(BrickProvider::new(ids.clone()))),
+    match provider_type(type_name) {
+        "brick" => Some(Arc::new(BrickProvider::new(ids.clone()))),
         "maas" => Some(Arc::new(brick_provider_maas::MaasProvider::default())),
         _ => None,
     }

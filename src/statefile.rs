@@ -51,7 +51,7 @@ pub fn provider_name(addr: &str) -> String {
         return addr.to_string();
     };
     let ty = source.rsplit('/').next().unwrap_or(source);
-    let ty = if ty == "terraform" { "brick" } else { ty };
+    let ty = crate::registry::provider_type(ty);
     match tail.strip_prefix('.') {
         Some(alias) => format!("{ty}.{alias}"),
         None => ty.to_string(),
