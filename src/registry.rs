@@ -15,7 +15,7 @@ pub use brick_provider_maas::lab as maas_lab;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick", "maas"]
+    &["brick", "ceph", "k8s", "kafka", "maas"]
 }
 
 /// The provider type brick uses for the last part of a registry source address: Terraform's
@@ -39,6 +39,9 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
     match provider_type(type_name) {
         "brick" => Some(Arc::new(BrickProvider::new(ids.clone()))),
         "maas" => Some(Arc::new(brick_provider_maas::MaasProvider::default())),
+        "ceph" => Some(Arc::new(brick_provider_ceph::CephProvider::default())),
+        "kafka" => Some(Arc::new(brick_provider_kafka::KafkaProvider::default())),
+        "k8s" => Some(Arc::new(brick_provider_k8s::K8sProvider::default())),
         _ => None,
     }
 }

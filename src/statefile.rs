@@ -379,7 +379,13 @@ impl StateSink for JournalSink<'_> {
         let saddr = addr_to_state(addr);
         let intent = match &state {
             Some(_) => self.intents.remove(&(addr.clone(), false)),
-            None => self.intents.remove(&(addr.clone(), true)),
+            // A destroy that finished, or a create that failed leaving nothing: either way no
+            // intent of this address stays open (an open create would make the next run adopt
+            // whatever it then finds under the planned values).
+            None => self
+                .intents
+                .remove(&(addr.clone(), true))
+                .or_else(|| self.intents.remove(&(addr.clone(), false))),
         };
         let change = match state {
             None => {

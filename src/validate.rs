@@ -32,8 +32,13 @@ fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diag
 
 /// Every problem `brick validate` finds in a loaded configuration, against the schemas of every
 /// provider brick has; the providers check values offline, never configured. Planning commands
-/// run it too, as Terraform's plan validates first.
-pub fn check_offline(config: &Config, ids: &crate::builtin::IdSource) -> Vec<Diagnostic> {
+/// run it too, as Terraform's plan validates first. `env` is the file system and clock that
+/// `file()`, `templatefile()`, `fileset()` … read, as Terraform's validate reads them.
+pub fn check_offline(
+    config: &Config,
+    ids: &crate::builtin::IdSource,
+    env: &dyn Environment,
+) -> Vec<Diagnostic> {
     let set = crate::registry::provider_set(crate::registry::available().iter().copied(), ids);
     let mut schemas = BTreeMap::new();
     for name in set.names() {
@@ -46,13 +51,13 @@ pub fn check_offline(config: &Config, ids: &crate::builtin::IdSource) -> Vec<Dia
             .map(|p| p.validate_resource(ty, v))
             .unwrap_or_default()
     };
-    validate_with(config, &schemas, &check)
+    validate_with(config, &schemas, &check, env)
 }
 
 /// Every problem in `config`, given the provider schemas keyed by provider name (`brick` is
 /// added when missing).
 pub fn validate(config: &Config, schemas: &BTreeMap<String, ProviderSchema>) -> Vec<Diagnostic> {
-    validate_with(config, schemas, &|_, _, _| Vec::new())
+    validate_with(config, schemas, &|_, _, _| Vec::new(), &NullEnvironment)
 }
 
 /// A provider's own offline check of one resource's configuration (Terraform's
@@ -60,18 +65,20 @@ pub fn validate(config: &Config, schemas: &BTreeMap<String, ProviderSchema>) -> 
 /// that is not known offline unknown. It must not configure the provider or do I/O.
 pub type ResourceCheck<'a> = &'a dyn Fn(&str, &str, &Value) -> Vec<brick_provider_api::Diagnostic>;
 
-/// [`validate`], also asking each resource's provider to check the values known offline.
+/// [`validate`], also asking each resource's provider to check the values known offline, with
+/// functions reading files through `env`.
 pub fn validate_with(
     config: &Config,
     schemas: &BTreeMap<String, ProviderSchema>,
     check: ResourceCheck<'_>,
+    env: &dyn Environment,
 ) -> Vec<Diagnostic> {
     let mut schemas = schemas.clone();
     schemas
         .entry("brick".into())
         .or_insert_with(crate::registry::builtin_schema);
     let mut diags = Vec::new();
-    validate_module(&config.root, &schemas, check, &mut diags);
+    validate_module(&config.root, &schemas, check, env, &mut diags);
     module_cycles(config, &mut diags);
     diags
 }
@@ -311,9 +318,9 @@ fn validate_module(
     m: &Module,
     schemas: &BTreeMap<String, ProviderSchema>,
     check: ResourceCheck<'_>,
+    env: &dyn Environment,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let env = NullEnvironment;
     let variables: BTreeMap<String, Value> = m
         .variables
         .iter()
@@ -323,7 +330,7 @@ fn validate_module(
             (n.clone(), if v.sensitive { val.sensitive() } else { val })
         })
         .collect();
-    let scope = ModuleScope::new(m, &env, variables, Box::new(unknown_lookup(m, schemas)));
+    let scope = ModuleScope::new(m, env, variables, Box::new(unknown_lookup(m, schemas)));
 
     // 1. References.
     {
@@ -558,7 +565,7 @@ fn validate_module(
             );
             continue;
         };
-        let (exp, d) = expansion(r.count.as_ref(), r.for_each.as_ref(), &scope, &env);
+        let (exp, d) = expansion(r.count.as_ref(), r.for_each.as_ref(), &scope, env);
         // Unknown values are fine offline; wrong types and sensitive values are not.
         diags.extend(d.into_iter().filter(|d| {
             d.code != "brick::eval::count_and_for_each"
@@ -566,7 +573,7 @@ fn validate_module(
                 && !d.detail.contains("cannot predict")
         }));
         let _ = matches!(exp, Expansion::Unknown);
-        let (value, d) = evaluate_body(&r.body, &schema.block, &scope, &env);
+        let (value, d) = evaluate_body(&r.body, &schema.block, &scope, env);
         let body_ok = !has_errors(&d);
         diags.extend(
             d.into_iter()
@@ -592,7 +599,7 @@ fn validate_module(
     }
     for p in m.providers.values() {
         if let Some(ps) = schemas.get(&p.name) {
-            let (_, d) = evaluate_body(&p.body, &ps.provider, &scope, &env);
+            let (_, d) = evaluate_body(&p.body, &ps.provider, &scope, env);
             diags.extend(
                 d.into_iter()
                     .filter(|d| d.code != "brick::eval::undeclared_reference"),
@@ -605,7 +612,7 @@ fn validate_module(
         let _ = scope.local(&l.name);
     }
     for o in m.outputs.values() {
-        let (_, d) = evaluate(&o.value, &scope, &env);
+        let (_, d) = evaluate(&o.value, &scope, env);
         diags.extend(
             d.into_iter()
                 .filter(|d| d.code != "brick::eval::undeclared_reference"),
@@ -655,7 +662,7 @@ fn validate_module(
 
     for call in m.module_calls.values() {
         if let Some(child) = &call.module {
-            validate_module(child, schemas, check, diags);
+            validate_module(child, schemas, check, env, diags);
         }
     }
 }

@@ -229,3 +229,71 @@ fn lab_serve_prints_export_lines_that_reach_the_maas_api() {
     let code = child.wait().unwrap();
     assert_eq!(code.code(), Some(0), "stops cleanly when terminated");
 }
+
+/// `brick lab serve` once, until it printed its export lines; returns them and the child.
+fn serve_keys(extra: &[&str]) -> (String, String, std::process::Child) {
+    let mut child = brick()
+        .args([
+            "lab",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            "fast",
+        ])
+        .args(extra)
+        .env_remove("BRICK_LAB_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next().unwrap().unwrap();
+    let key = lines.next().unwrap().unwrap();
+    (
+        url.trim_start_matches("export MAAS_API_URL=").to_string(),
+        key.trim_start_matches("export MAAS_API_KEY=").to_string(),
+        child,
+    )
+}
+
+/// Issue 10, item 10: another local user cannot guess the lab's key.
+#[test]
+fn lab_serve_makes_a_new_api_key_on_every_start_unless_one_is_given() {
+    let (url1, key1, mut c1) = serve_keys(&[]);
+    let (_, key2, mut c2) = serve_keys(&[]);
+    assert_ne!(key1, key2, "the same key twice");
+    assert_eq!(
+        key1.split(':').map(str::len).collect::<Vec<_>>(),
+        [18, 18, 32]
+    );
+    let (status, _) = maas_get(&url1, &key1, "api/2.0/machines/");
+    assert!(status.contains(" 200"), "{status}");
+    let (status, _) = maas_get(&url1, &key2, "api/2.0/machines/");
+    assert!(status.contains(" 401"), "{status}");
+    let (url3, key3, mut c3) = serve_keys(&["--api-key", "mine:token:s3cret"]);
+    assert_eq!(key3, "mine:token:s3cret");
+    let (status, _) = maas_get(&url3, &key3, "api/2.0/machines/");
+    assert!(status.contains(" 200"), "{status}");
+    for c in [&mut c1, &mut c2, &mut c3] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    let bad = brick()
+        .args([
+            "lab",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "nocolons",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad).contains("consumer:token:secret"),
+        "{}",
+        text(&bad)
+    );
+}

@@ -2,7 +2,9 @@
 //!
 //! - `tests/lang/eval/*.hcl`: each file is a configuration; every local value and output is
 //!   evaluated (variables take their defaults, `brick_data` resources evaluate their body
-//!   with unknown `id` and `output = input`) and the values and diagnostics are snapshotted.
+//!   with unknown `id` and `output = input`) and the values and diagnostics are snapshotted;
+//!   an output named `terraform_*` compares a value with Terraform's recorded answer and must
+//!   be true.
 //! - `tests/lang/validate/*.hcl`: each file is validated; the diagnostics are snapshotted.
 //!
 //! To add a case, drop a file in and run `cargo insta review`.
@@ -118,7 +120,14 @@ fn evaluate_fixture(text: &str) -> String {
 #[test]
 fn every_evaluation_fixture_matches_its_snapshot() {
     for (name, text) in fixtures("eval") {
-        insta::assert_snapshot!(format!("eval__{name}"), evaluate_fixture(&text));
+        let evaluated = evaluate_fixture(&text);
+        // An output named `terraform_*` compares a value with Terraform's recorded answer.
+        for line in evaluated.lines() {
+            if line.starts_with("output.terraform_") {
+                assert!(line.ends_with(" = true"), "{name}: {line}");
+            }
+        }
+        insta::assert_snapshot!(format!("eval__{name}"), evaluated);
     }
 }
 

@@ -72,9 +72,11 @@ impl Ui {
         let _ = o.flush();
     }
 
-    /// Renders diagnostics on stderr, Terraform-style, with the source line; returns whether
-    /// any is an error.
+    /// Renders diagnostics on stderr, Terraform-style, with the source line (one problem met by
+    /// several resources once, naming them); returns whether any is an error.
     pub fn diagnostics(&self, diags: &[Diagnostic], files: &[SourceFile]) -> bool {
+        let merged = super::dedup::merge_repeated(diags);
+        let diags = &merged[..];
         if self.json != JsonDiagnostics::Off {
             let now = SystemClock.now_rfc3339();
             for d in diags {
@@ -283,8 +285,9 @@ impl Context {
         // configuration's shape, as in Terraform. The checks only read the configuration,
         // so they run beside the building of planning's input.
         let (checked, (engine, diags, files)) = std::thread::scope(|s| {
-            let checks =
-                (!lenient).then(|| s.spawn(|| crate::validate::check_offline(&config, &self.ids)));
+            let checks = (!lenient).then(|| {
+                s.spawn(|| crate::validate::check_offline(&config, &self.ids, &*self.env()))
+            });
             let built = self.engine_input(&config, variables);
             let checked = checks
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))

@@ -70,6 +70,21 @@ pub struct SimArgs {
     /// Machines (by hostname) whose deployments fail (repeatable).
     #[arg(long = "fail-deploy", value_name = "HOST", num_args = 1..)]
     fail_deploy: Vec<String>,
+    /// The API key the lab accepts (consumer:token:secret); default: a new random one on
+    /// every start, so that no other local user can drive the lab.
+    #[arg(
+        long = "api-key",
+        env = "BRICK_LAB_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    api_key: Option<String>,
+}
+
+/// A fresh `consumer:token:secret` key (122 random bits in the secret alone).
+fn random_api_key() -> String {
+    let hex = || uuid::Uuid::new_v4().simple().to_string();
+    format!("{}:{}:{}", &hex()[..18], &hex()[..18], hex())
 }
 
 impl SimArgs {
@@ -80,7 +95,16 @@ impl SimArgs {
             self.latency_ms,
             &self.fail_deploy,
         ) {
-            Ok(o) => Some(o),
+            Ok(mut o) => {
+                let key = self.api_key.clone().unwrap_or_else(random_api_key);
+                let parts: Vec<&str> = key.split(':').collect();
+                if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+                    ui.error_line("\nError: Invalid lab option\n\nThe API key given with --api-key (or BRICK_LAB_API_KEY) does not have the form consumer:token:secret.\n");
+                    return None;
+                }
+                o.api_key = Some(key);
+                Some(o)
+            }
             Err(e) => {
                 ui.error_line(&format!("\nError: Invalid lab option\n\n{e}\n"));
                 None

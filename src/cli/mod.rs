@@ -6,6 +6,7 @@
 
 mod common;
 pub mod console;
+mod dedup;
 pub mod fmt;
 mod interrupts;
 pub mod lab;
@@ -326,6 +327,13 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
+            // Providers' notices (an endpoint still being retried) go to stderr as they come.
+            brick_provider_api::notice::set_sink(std::sync::Arc::new(
+                |provider: &str, message: &str| {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "provider {provider}: {message}");
+                },
+            ));
             let mut ctx = common::Context::new(cli.state.clone(), ui);
             ctx.cli_vars = cli_vars;
             let code = rt.block_on(dispatch(ctx, command));

@@ -136,7 +136,11 @@ pub fn validate(ctx: &Context, json: bool) -> u8 {
     if let Some(config) = &config
         && !crate::diag::has_errors(&diags)
     {
-        diags.extend(crate::validate::check_offline(config, &ctx.ids));
+        diags.extend(crate::validate::check_offline(
+            config,
+            &ctx.ids,
+            &*ctx.env(),
+        ));
     }
     let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -951,6 +955,41 @@ pub async fn import(ctx: &Context, addr: &str, id: &str) -> u8 {
         &loaded.engine,
         &prior_of(&locked.state, &loaded.providers),
     );
+    // The instance must be one the configuration makes (Terraform: "Configuration for import
+    // target does not exist"), or the next plan would destroy what was just imported. Checked
+    // in the root module, where what count/for_each read is known from variables and state.
+    if inst.resource.module.is_empty()
+        && let Ok((_, keys)) = crate::plan::planner::expand_with(
+            &rc.expansion,
+            &values.view(""),
+            &inst.resource.to_string(),
+        )
+        && !keys.iter().any(|(k, _)| *k == inst.key)
+    {
+        let declared: Vec<String> = keys
+            .iter()
+            .take(10)
+            .map(|(k, _)| inst.resource.instance(k.clone()).to_string())
+            .collect();
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::import::no_instance",
+                "Configuration for import target does not exist",
+                format!(
+                    "The configuration for the given import target {inst} does not exist. All target instances must have an associated configuration to be imported ({}).",
+                    if declared.is_empty() {
+                        "the configuration makes no instance of it now".to_string()
+                    } else {
+                        format!("it makes {}", declared.join(", "))
+                    }
+                ),
+            )
+            .help("Import into an instance the configuration declares: change count or for_each (or the key) first.")],
+            &loaded.config.files,
+        );
+        let _ = locked.lock.release();
+        return 1;
+    }
     let diags = crate::statefile::configure_provider(
         &loaded.engine,
         &values,

@@ -196,17 +196,36 @@ pub fn state(ctx: &Context, cmd: StateCommand) -> u8 {
                 Some(f) => f,
                 None => return 1,
             };
+            // stdout lists addresses only, as `terraform state list` does (scripts feed them
+            // to other commands); what the next apply will replace is said on stderr.
             let mut out = String::new();
+            let mut notes = String::new();
             for (a, inst) in state.iter().flat_map(|s| s.instances()) {
-                if inst.current.is_none() {
+                let ia = addr_from_state(&a);
+                if !(filters.is_empty() || filters.iter().any(|f| f.matches(&ia))) {
                     continue;
                 }
-                let ia = addr_from_state(&a);
-                if filters.is_empty() || filters.iter().any(|f| f.matches(&ia)) {
+                if let Some(cur) = &inst.current {
                     out.push_str(&format!("{ia}\n"));
+                    if cur.tainted {
+                        notes.push_str(&format!(
+                            "{ia}: tainted ({}); the next apply replaces it\n",
+                            cur.tainted_reason
+                                .as_deref()
+                                .unwrap_or("its create or its provisioners failed")
+                        ));
+                    }
+                }
+                for key in inst.deposed.keys() {
+                    notes.push_str(&format!(
+                        "{ia}: deposed object {key} (left by a create-before-destroy replacement); the next apply destroys it\n"
+                    ));
                 }
             }
             ctx.ui.out(&out);
+            if !notes.is_empty() {
+                ctx.ui.error_line(notes.trim_end());
+            }
             0
         }
         StateCommand::Show { addr } => {

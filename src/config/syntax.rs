@@ -228,7 +228,7 @@ pub fn parse_template(text: &str, file: FileId) -> (Option<Vec<TemplatePart>>, V
                 text,
                 diags: Vec::new(),
             };
-            let parts = l.template(&t, 0, Nested::Heredoc);
+            let parts = l.template(&t, 0, Nested::File);
             (Some(parts), l.diags)
         }
         Err(e) => (None, vec![syntax_error(&e, text, file)]),
@@ -590,7 +590,12 @@ impl Lowerer<'_> {
                 ExprKind::Template(self.template(t, d, Nested::QuotedTop))
             }
             Expression::HeredocTemplate(h) => {
-                ExprKind::Template(self.template(&h.template, d, Nested::Heredoc))
+                let mut parts = self.template(&h.template, d, Nested::Heredoc);
+                if self.text[span.start.min(self.text.len())..].starts_with("<<-") {
+                    flush_heredoc(&mut parts);
+                }
+                meld_literals(&mut parts);
+                ExprKind::Template(parts)
             }
             Expression::Parenthesis(p) => ExprKind::Paren(Box::new(self.expr(p.inner(), d))),
             Expression::Variable(v) => ExprKind::Variable(v.as_str().to_string()),
@@ -715,7 +720,7 @@ impl Lowerer<'_> {
         // Inside a quoted string's directives, hcl-edit leaves escape sequences undecoded.
         let inner = match nested {
             Nested::QuotedTop | Nested::QuotedInner => Nested::QuotedInner,
-            Nested::Heredoc => Nested::Heredoc,
+            other => other,
         };
         if depth > MAX_DEPTH {
             let span = self.span(t.span());
@@ -727,6 +732,20 @@ impl Lowerer<'_> {
         let mut parts: Vec<(TemplatePart, bool, bool)> = Vec::new();
         for el in t.iter() {
             match el {
+                Element::Literal(s) if nested == Nested::Heredoc => {
+                    // Terraform's scanner gives a heredoc's text one token per line, and its
+                    // strip markers and `<<-` rules work on those tokens: the lines are kept
+                    // apart until `meld_literals`. The text is read from the source, since
+                    // hcl-edit's own `<<-` dedent is not Terraform's (`flush_heredoc`).
+                    let raw = s
+                        .span()
+                        .and_then(|r| self.text.get(r))
+                        .map(|t| t.replace("$${", "${").replace("%%{", "%{"))
+                        .unwrap_or_else(|| s.value().to_string());
+                    for line in raw.split_inclusive('\n') {
+                        parts.push((TemplatePart::Literal(line.to_string()), false, false));
+                    }
+                }
                 Element::Literal(s) => {
                     let text = if nested == Nested::QuotedInner {
                         unescape(s.value())
@@ -823,12 +842,104 @@ impl Lowerer<'_> {
     }
 }
 
-/// Where a template is: the top of a quoted string, a directive body inside one, or a heredoc.
+/// Where a template is: the top of a quoted string, a directive body inside one, a heredoc,
+/// or a template file (`templatefile`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nested {
     QuotedTop,
     QuotedInner,
     Heredoc,
+    File,
+}
+
+/// Calls `f` for each token of a template in source order, as Terraform's template parser
+/// sees them: `Some(text)` for a literal, `None` for an interpolation or a directive marker
+/// (`%{ if }`, `%{ else }`, `%{ endif }`, `%{ for }`, `%{ endfor }`).
+fn each_token(parts: &mut [TemplatePart], f: &mut dyn FnMut(Option<&mut String>)) {
+    for part in parts {
+        match part {
+            TemplatePart::Literal(s) => f(Some(s)),
+            TemplatePart::Interpolation(_) => f(None),
+            TemplatePart::If {
+                then, otherwise, ..
+            } => {
+                f(None);
+                each_token(then, f);
+                if !otherwise.is_empty() {
+                    f(None);
+                }
+                each_token(otherwise, f);
+                f(None);
+            }
+            TemplatePart::For { body, .. } => {
+                f(None);
+                each_token(body, f);
+                f(None);
+            }
+        }
+    }
+}
+
+/// Terraform's flush heredoc rule (`<<-EOT`), applied to the tokens after the strip markers
+/// (hclsyntax's `flushHeredocTemplateParts`): of the tokens that begin a line, a literal counts
+/// its leading whitespace (a line of whitespace only counts not at all) and an interpolation or
+/// directive counts zero; that smallest count is removed from each literal that begins a line.
+/// Lines inside `%{ for }` and `%{ if }` bodies count and are trimmed like the others.
+fn flush_heredoc(parts: &mut [TemplatePart]) {
+    fn leading(s: &str) -> Option<usize> {
+        let trimmed = s.trim_start();
+        (!(trimmed.is_empty() && s.ends_with('\n')))
+            .then(|| s[..s.len() - trimmed.len()].chars().count())
+    }
+    let mut min = usize::MAX;
+    let mut line_start = true;
+    each_token(parts, &mut |t| {
+        if std::mem::take(&mut line_start) {
+            let spaces = match &t {
+                Some(s) => leading(s).unwrap_or(usize::MAX),
+                None => 0,
+            };
+            min = min.min(spaces);
+        }
+        line_start = t.is_some_and(|s| s.ends_with('\n'));
+    });
+    if min == 0 || min == usize::MAX {
+        return;
+    }
+    let mut line_start = true;
+    each_token(parts, &mut |t| {
+        let begins = std::mem::take(&mut line_start);
+        if let Some(s) = t {
+            if begins && leading(s).is_some() {
+                let cut = s.char_indices().nth(min).map_or(s.len(), |(i, _)| i);
+                s.drain(..cut);
+            }
+            line_start = s.ends_with('\n');
+        }
+    });
+}
+
+/// Joins neighbouring literals (a heredoc's lines), at every depth, and drops empty ones.
+fn meld_literals(parts: &mut Vec<TemplatePart>) {
+    let mut out: Vec<TemplatePart> = Vec::with_capacity(parts.len());
+    for mut part in parts.drain(..) {
+        match &mut part {
+            TemplatePart::If {
+                then, otherwise, ..
+            } => {
+                meld_literals(then);
+                meld_literals(otherwise);
+            }
+            TemplatePart::For { body, .. } => meld_literals(body),
+            _ => {}
+        }
+        match (out.last_mut(), part) {
+            (_, TemplatePart::Literal(s)) if s.is_empty() => {}
+            (Some(TemplatePart::Literal(prev)), TemplatePart::Literal(s)) => prev.push_str(&s),
+            (_, part) => out.push(part),
+        }
+    }
+    *parts = out;
 }
 
 /// Decodes the escapes of a quoted string (`\n`, `\"`, `\u00e9`, `$${`, `%%{`…).

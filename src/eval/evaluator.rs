@@ -5,7 +5,6 @@
 //! propagates to the top where [`evaluate`] turns it into an unknown value.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use brick_provider_api::value::Kind;
 use brick_provider_api::{Marks, Number, Type, Value};
@@ -1842,7 +1841,17 @@ impl<'a> Evaluator<'a> {
         if self.template_depth > 8 {
             return self.fail(error("function_error", "Error in function call", "Call to function \"templatefile\" failed: templates call templatefile recursively too deeply.", span));
         }
-        let path_buf = PathBuf::from(path);
+        let path_buf = match super::functions::filesystem::resolve(path, self.env) {
+            Ok(p) => p,
+            Err(e) => {
+                return self.fail(error(
+                    "function_error",
+                    "Error in function call",
+                    format!("Call to function \"templatefile\" failed: {}", e.message),
+                    p.span,
+                ));
+            }
+        };
         let bytes = match self.env.read_file(&path_buf) {
             Ok(b) => b,
             Err(e) => {

@@ -8,7 +8,8 @@
 //! - [`diag`]: provider diagnostics, which the engine turns into user-facing ones;
 //! - [`lifecycle`]: the proposed new state and the checks of planned and new states;
 //! - [`conformance`]: the suite every provider's tests run (the contract is in `CONTRACT.md`);
-//! - [`fake`]: an in-memory provider for engine tests.
+//! - [`fake`]: an in-memory provider for engine tests;
+//! - [`notice`]: progress notices outside any one resource (retries of an unreachable endpoint).
 //!
 //! Architecture invariant: nothing here does I/O, and nothing here knows a concrete provider.
 
@@ -16,6 +17,7 @@ pub mod conformance;
 pub mod diag;
 pub mod fake;
 pub mod lifecycle;
+pub mod notice;
 pub mod number;
 pub mod provider;
 pub mod schema;

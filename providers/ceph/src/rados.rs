@@ -33,6 +33,7 @@ pub enum RadosError {
     },
     /// A librados call returned a negative errno.
     #[error("{call} failed: {message} (errno {errno}){}", detail_suffix(.detail))]
+    // message: the errno's description without Rust's " (os error N)" suffix.
     Call {
         /// The librados function or monitor command that failed.
         call: String,
@@ -161,19 +162,24 @@ pub struct ConnectOptions {
     pub keyring: Option<PathBuf>,
     /// The client's name without the `client.` prefix (`admin` when `None`).
     pub user: Option<String>,
-    /// Seconds before connecting or a monitor command gives up (librados waits forever by
+    /// Seconds before connecting gives up (`client_mount_timeout`; librados waits 300 s by
     /// default when no monitor answers).
     pub timeout_secs: u32,
+    /// Seconds before a monitor or OSD operation gives up (`rados_mon_op_timeout`,
+    /// `rados_osd_op_timeout`; librados waits forever by default).
+    pub op_timeout_secs: u32,
 }
 
 impl ConnectOptions {
-    /// Options for `conf` with the admin user and a 30-second timeout.
+    /// Options for `conf` with the admin user, a 10-second connect timeout and 30-second
+    /// operation timeouts.
     pub fn new(conf: impl AsRef<Path>) -> ConnectOptions {
         ConnectOptions {
             conf: conf.as_ref().to_path_buf(),
             keyring: None,
             user: None,
-            timeout_secs: 30,
+            timeout_secs: 10,
+            op_timeout_secs: 30,
         }
     }
 }
@@ -217,9 +223,18 @@ fn check(call: &str, rc: c_int, detail: String) -> Result<(), RadosError> {
     Err(RadosError::Call {
         call: call.to_string(),
         errno,
-        message: std::io::Error::from_raw_os_error(errno).to_string(),
+        message: errno_text(errno),
         detail,
     })
+}
+
+/// The C library's description of an errno ("Connection timed out").
+fn errno_text(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }
 
 impl Rados {
@@ -249,16 +264,13 @@ impl Rados {
         if let Some(keyring) = &opts.keyring {
             rados.conf_set("keyring", &keyring.to_string_lossy())?;
         }
-        let timeout = opts.timeout_secs.to_string();
-        rados.conf_set("client_mount_timeout", &timeout)?;
-        rados.conf_set("rados_mon_op_timeout", &timeout)?;
+        rados.conf_set("client_mount_timeout", &opts.timeout_secs.to_string())?;
+        let op_timeout = opts.op_timeout_secs.to_string();
+        rados.conf_set("rados_mon_op_timeout", &op_timeout)?;
+        rados.conf_set("rados_osd_op_timeout", &op_timeout)?;
         // SAFETY: handle was created and configured above.
         let rc = unsafe { (rados.api.connect)(rados.handle) };
-        check(
-            "rados_connect",
-            rc,
-            format!("connecting with {}", opts.conf.display()),
-        )?;
+        check("rados_connect", rc, String::new())?;
         Ok(rados)
     }
 

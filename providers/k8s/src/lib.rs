@@ -1,1 +1,20 @@
-//! The Kubernetes provider: the MicroK8s cluster, Rook and Strimzi resources, through the API server.
+//! The Kubernetes provider `k8s`: any object by server-side apply (`k8s_manifest`), multi-
+//! document YAML split for `for_each` (`k8s_documents`), and reads of live objects
+//! (`k8s_object`, `k8s_objects`), through the `kube` crate.
+//!
+//! Code map: [`config`] turns the provider block into a client configuration; [`client`]
+//! holds the client, the discovery cache and the request count; [`fields`] reads ownership
+//! from managedFields (drift, conflicts); [`ready`] says whether an object is ready (kstatus);
+//! [`run`] keeps the implicit order of one run (CRD → custom resource, namespace → object);
+//! [`resources`] has one module per resource type or data source.
+
+pub mod client;
+pub mod config;
+pub mod convert;
+pub mod fields;
+pub mod provider;
+pub mod ready;
+pub mod resources;
+pub mod run;
+
+pub use provider::K8sProvider;

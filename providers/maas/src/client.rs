@@ -5,12 +5,20 @@
 //! - TLS verification on (rustls with the Mozilla roots), with an extra CA file for a MAAS
 //!   with its own certificate authority;
 //! - retries with exponential backoff on connection errors, 502/503/504 and on 409s that
-//!   carry `Retry-After` (MAAS's database-conflict answer), honouring `Retry-After`;
+//!   carry `Retry-After` (MAAS's database-conflict answer), honouring `Retry-After`, for at
+//!   most [`RetryPolicy::give_up_after`] (a minute by default), each retry announced through
+//!   [`ClientConfig::on_retry`] ("still trying http://…: connection refused, attempt 3");
+//! - a create (`POST` without `op`) is never sent twice blindly: when its answer is lost after
+//!   it was sent (a gateway's 504, a connection cut mid-answer) the call fails with
+//!   [`MaasError::Unconfirmed`], and the caller looks the object up before trying again;
+//! - a 401 is asked once: after MAAS refused the key, every later call of this client (and
+//!   its clones) fails at once with the same error, without sending anything;
 //! - errors that say what MAAS said, and never print the API key.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -31,17 +39,24 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// No retry starts once this much time has passed since the first attempt: an
+    /// unreachable MAAS is an error within about this long.
+    pub give_up_after: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 8,
+            max_attempts: 10,
             base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(15),
+            give_up_after: Duration::from_secs(45),
         }
     }
 }
+
+/// Where retry notices go (`still trying http://…: connection refused, attempt 3`).
+pub type RetryNotice = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// How to reach MAAS.
 #[derive(Clone)]
@@ -55,6 +70,10 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Per-request timeout (`query_power_state` can block for a minute).
     pub request_timeout: Duration,
+    /// How long to wait for a TCP connection (and TLS) before counting the attempt failed.
+    pub connect_timeout: Duration,
+    /// Told before each retry, with the reason and the attempt's number.
+    pub on_retry: Option<RetryNotice>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -64,6 +83,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("api_key", &"<redacted>")
             .field("ca_file", &self.ca_file)
             .field("retry", &self.retry)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -76,6 +96,8 @@ impl ClientConfig {
             ca_file: None,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(90),
+            connect_timeout: Duration::from_secs(5),
+            on_retry: None,
         }
     }
 }
@@ -114,6 +136,14 @@ pub enum MaasError {
     /// Connection failures, after retries.
     #[error("cannot reach MAAS at {url}: {message}")]
     Transport { url: String, message: String },
+    /// A create was sent but its answer was lost (a gateway's 504, a connection cut): MAAS
+    /// may have done it. The caller looks the object up before sending it again.
+    #[error("MAAS did not confirm {method} {path} ({message}); it may have been carried out")]
+    Unconfirmed {
+        method: String,
+        path: String,
+        message: String,
+    },
     #[error("MAAS sent an answer brick cannot read: {0}")]
     Decode(String),
 }
@@ -129,13 +159,14 @@ impl MaasError {
             MaasError::BadRequest { .. } => "brick::maas::bad_request",
             MaasError::Http { .. } => "brick::maas::http",
             MaasError::Transport { .. } => "brick::maas::unreachable",
+            MaasError::Unconfirmed { .. } => "brick::maas::unconfirmed",
             MaasError::Decode(_) => "brick::maas::decode",
         }
     }
     /// Whether retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            MaasError::Transport { .. } => true,
+            MaasError::Transport { .. } | MaasError::Unconfirmed { .. } => true,
             MaasError::Http { status, .. } => matches!(status, 502..=504),
             _ => false,
         }
@@ -158,6 +189,9 @@ pub struct MaasClient {
     base: String,
     creds: Credentials,
     retry: RetryPolicy,
+    on_retry: Option<RetryNotice>,
+    /// MAAS's 401, once it was said: the key will not get better during this run.
+    refused: Arc<Mutex<Option<MaasError>>>,
 }
 
 impl std::fmt::Debug for MaasClient {
@@ -207,7 +241,7 @@ impl MaasClient {
             }
         };
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.request_timeout)
             .user_agent(concat!("brick-provider-maas/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &cfg.ca_file {
@@ -241,6 +275,8 @@ impl MaasClient {
             base: api_root(url),
             creds,
             retry: cfg.retry.clone(),
+            on_retry: cfg.on_retry.clone(),
+            refused: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -273,6 +309,9 @@ impl MaasClient {
         op: Option<&str>,
         params: &[(&str, String)],
     ) -> Result<Json, MaasError> {
+        if let Some(e) = self.refused.lock().expect("refused lock").clone() {
+            return Err(e);
+        }
         let url = format!("{}{}", self.base, path.trim_start_matches('/'));
         let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(op) = op {
@@ -282,6 +321,16 @@ impl MaasClient {
         if !form_body {
             query.extend(params.iter().cloned());
         }
+        // A create sent twice makes two objects (or trips over the first): its lost answers
+        // are the caller's to settle. Operations (`op=`) and PUT/DELETE are safe to repeat:
+        // a repeated transition answers 409, which the callers read as "look again".
+        let create = method == Method::POST && op.is_none();
+        let unconfirmed = |message: String| MaasError::Unconfirmed {
+            method: method.to_string(),
+            path: path.to_string(),
+            message,
+        };
+        let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -305,17 +354,26 @@ impl MaasClient {
                     .body(body);
             }
             let outcome = req.send().await;
-            let last = attempt >= self.retry.max_attempts;
             let resp = match outcome {
                 Ok(r) => r,
                 Err(e) => {
-                    if !last {
-                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                    // A failed connection sent nothing; anything later may have reached MAAS.
+                    if create && !e.is_connect() {
+                        return Err(unconfirmed(short_reason(&e)));
+                    }
+                    if let Some(delay) = self.retry_delay(attempt, started, None) {
+                        self.announce(&url, &short_reason(&e), attempt + 1);
+                        tokio::time::sleep(delay).await;
                         continue;
                     }
                     return Err(MaasError::Transport {
                         url: self.base.clone(),
-                        message: describe_reqwest_error(&e),
+                        message: format!(
+                            "{} (gave up after {attempt} attempt{} in {}s)",
+                            describe_reqwest_error(&e),
+                            if attempt == 1 { "" } else { "s" },
+                            started.elapsed().as_secs()
+                        ),
                     });
                 }
             };
@@ -334,8 +392,12 @@ impl MaasClient {
             let body = match resp.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
-                    if !last {
-                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                    if create {
+                        return Err(unconfirmed(short_reason(&e)));
+                    }
+                    if let Some(delay) = self.retry_delay(attempt, started, None) {
+                        self.announce(&url, &short_reason(&e), attempt + 1);
+                        tokio::time::sleep(delay).await;
                         continue;
                     }
                     return Err(MaasError::Transport {
@@ -344,10 +406,28 @@ impl MaasClient {
                     });
                 }
             };
+            // 502 and 504 come from a gateway that may have passed the request on; 503 and a
+            // 409 with Retry-After are MAAS refusing before doing anything.
+            if create && matches!(status.as_u16(), 502 | 504) {
+                return Err(unconfirmed(format!(
+                    "HTTP {} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                )));
+            }
             let retryable = matches!(status.as_u16(), 502..=504)
                 || (status == StatusCode::CONFLICT && retry_after.is_some());
-            if retryable && !last {
-                tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+            if retryable && let Some(delay) = self.retry_delay(attempt, started, retry_after) {
+                self.announce(
+                    &url,
+                    &format!(
+                        "HTTP {} {}",
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or("")
+                    ),
+                    attempt + 1,
+                );
+                tokio::time::sleep(delay).await;
                 continue;
             }
             if status.is_success() {
@@ -363,7 +443,7 @@ impl MaasClient {
             } else {
                 text.chars().take(500).collect()
             };
-            return Err(match status.as_u16() {
+            let error = match status.as_u16() {
                 401 | 403 => MaasError::Auth {
                     url: self.base.clone(),
                     status: status.as_u16(),
@@ -385,7 +465,33 @@ impl MaasClient {
                     path: path.to_string(),
                     message,
                 },
-            });
+            };
+            if status == StatusCode::UNAUTHORIZED {
+                *self.refused.lock().expect("refused lock") = Some(error.clone());
+            }
+            return Err(error);
+        }
+    }
+
+    /// The pause before attempt `attempt + 1`, or `None` when the policy says stop.
+    fn retry_delay(
+        &self,
+        attempt: u32,
+        started: Instant,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if attempt >= self.retry.max_attempts {
+            return None;
+        }
+        let delay = self.backoff(attempt, retry_after);
+        (started.elapsed() + delay <= self.retry.give_up_after).then_some(delay)
+    }
+
+    fn announce(&self, url: &str, reason: &str, next_attempt: u32) {
+        if let Some(notice) = &self.on_retry {
+            notice(&format!(
+                "still trying {url}: {reason}, attempt {next_attempt}"
+            ));
         }
     }
 
@@ -504,6 +610,34 @@ fn form_message(text: &str) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         _ => text.to_string(),
+    }
+}
+
+/// A few words for a retry notice: "connection refused", "connect timed out", ….
+fn short_reason(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+                std::io::ErrorKind::TimedOut => "timed out".into(),
+                _ => io.to_string(),
+            };
+        }
+        src = s.source();
+    }
+    if e.is_timeout() {
+        if e.is_connect() {
+            "connect timed out".into()
+        } else {
+            "timed out waiting for the answer".into()
+        }
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        describe_reqwest_error(e)
     }
 }
 

@@ -122,6 +122,14 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 pub fn maas_diag(summary: &str, doing: &str, e: &MaasError) -> Diagnostic {
     let text = e.to_string();
     let stop = if text.ends_with('.') { "" } else { "." };
+    // A refused key is the provider's problem, not the resource's: the same words for every
+    // resource, so that the engine says it once.
+    if let MaasError::Auth { status: 401, .. } = e {
+        return Diagnostic::error(e.code(), "MAAS refused the API key", format!("{text}{stop}"))
+            .with_help(
+                "Check the provider's api_key (or MAAS_API_KEY): it must be a key of a MAAS user, as `maas apikey --username USER` prints it.",
+            );
+    }
     let d = Diagnostic::error(e.code(), summary, format!("While {doing}: {text}{stop}"));
     match e {
         MaasError::Auth { .. } => d.with_help(

@@ -46,6 +46,7 @@ impl Settings {
                 max_attempts: 12,
                 base_delay: Duration::from_millis(5),
                 max_delay: Duration::from_millis(100),
+                give_up_after: Duration::from_secs(20),
             },
         }
     }
@@ -117,6 +118,12 @@ impl MaasProvider {
                 Attribute::optional(Type::String)
                     .describe("A PEM file of certificate authorities to trust for https."),
             )
+            .attr(
+                "unreachable_timeout",
+                Attribute::optional(Type::String).describe(
+                    "How long to keep retrying an unreachable or overloaded MAAS before failing, e.g. \"2m\". Default: 45s (each connection attempt waits at most 5s).",
+                ),
+            )
     }
 }
 
@@ -184,6 +191,27 @@ impl Provider for MaasProvider {
         let mut cfg = ClientConfig::new(url, key);
         cfg.retry = self.settings.retry.clone();
         cfg.ca_file = str_attr(config, "ca_file").map(Into::into);
+        if let Some(text) = str_attr(config, "unreachable_timeout") {
+            match crate::convert::parse_duration(text) {
+                Some(d) => cfg.retry.give_up_after = d,
+                None => {
+                    return vec![
+                        Diagnostic::error(
+                            "brick::maas::config",
+                            "Invalid duration",
+                            format!("unreachable_timeout \"{text}\" is not a duration."),
+                        )
+                        .at(["unreachable_timeout"])
+                        .with_help(
+                            "Write it like Terraform's timeouts: \"30s\", \"2m\", \"1h30m\".",
+                        ),
+                    ];
+                }
+            }
+        }
+        cfg.on_retry = Some(Arc::new(|message: &str| {
+            brick_provider_api::notice::notice("maas", message)
+        }));
         match MaasClient::new(&cfg) {
             Ok(client) => {
                 *self.ctx.write().expect("ctx lock") = Some(Arc::new(Ctx {

@@ -13,6 +13,7 @@ fn client(sim: &Simulator, key: &str) -> MaasClient {
         max_attempts: 12,
         base_delay: Duration::from_millis(2),
         max_delay: Duration::from_millis(50),
+        give_up_after: Duration::from_secs(30),
     };
     MaasClient::new(&cfg).unwrap()
 }
@@ -346,6 +347,7 @@ async fn an_unreachable_maas_is_a_transport_error_after_retries() {
         max_attempts: 3,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
+        give_up_after: Duration::from_secs(30),
     };
     let e = MaasClient::new(&cfg)
         .unwrap()

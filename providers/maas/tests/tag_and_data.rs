@@ -83,6 +83,46 @@ async fn creating_a_tag_that_exists_suggests_importing_it() {
     );
 }
 
+/// Issue 10, item 9: a gateway's 504 after MAAS created the tag is settled by looking the tag
+/// up, not by sending the create again (which MAAS would refuse: "already exists").
+#[tokio::test]
+async fn a_create_whose_answer_a_gateway_lost_is_looked_up_and_not_sent_again() {
+    let (sim, p) = lab(SimOptions::fast()).await;
+    sim.clear_requests();
+    sim.lose_answers(1);
+    let out = plan_apply(
+        &p,
+        tag::TYPE,
+        &Value::null(Type::Dynamic),
+        &tag_config("lost", Some("answer lost")),
+    )
+    .await;
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(attr(&out.state, "comment"), "answer lost");
+    assert_eq!(sim.faults_injected(), 1);
+    let posts = sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/tags/"))
+        .count();
+    assert_eq!(posts, 1, "{:?}", sim.requests());
+    // A machine's tags go through the same create.
+    sim.lose_answers(1);
+    let c = brick_provider_maas::client::MaasClient::new(
+        &brick_provider_maas::client::ClientConfig::new(sim.url(), sim.api_key()),
+    )
+    .unwrap();
+    let made = tag::create(&c, "lost2", &[("name", "lost2".to_string())])
+        .await
+        .unwrap();
+    assert_eq!(made["name"], "lost2");
+    // A tag that was there before is MAAS's "already exists", never adopted.
+    let e = tag::create(&c, "lost2", &[("name", "lost2".to_string())])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+}
+
 #[tokio::test]
 async fn the_machines_data_source_filters_by_status_and_hostname() {
     let (_sim, p) = lab(SimOptions::fast()).await;

@@ -164,7 +164,9 @@ fn pathexpand(a: &[Value], env: Env) -> Result<Value> {
     expand(text(&a[0]), env).map(Value::string)
 }
 
-fn resolve(path: &str, env: Env) -> Result<PathBuf> {
+/// The file a function's `path` argument names: `~` expanded as `pathexpand` does, then
+/// relative to the working directory (as Terraform's file functions open it).
+pub(crate) fn resolve(path: &str, env: Env) -> Result<PathBuf> {
     let expanded = expand(path, env)?;
     let p = Path::new(&expanded);
     Ok(if p.is_absolute() {

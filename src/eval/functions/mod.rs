@@ -31,7 +31,7 @@ mod conversion;
 mod crypto;
 mod datetime;
 mod encoding;
-mod filesystem;
+pub(crate) mod filesystem;
 mod format;
 mod ipnet;
 mod numeric;

@@ -897,27 +897,14 @@ async fn sync_tags(
 ) -> Result<(), Diagnostic> {
     let c = &ctx.client;
     for t in want.iter().filter(|t| !have.contains(t)) {
-        match c.get(&format!("tags/{t}/"), &[]).await {
+        match crate::resources::tag::create(c, t, &[("name", t.clone())]).await {
             Ok(_) => {}
-            Err(MaasError::NotFound { .. }) => {
-                match c.post("tags/", None, &[("name", t.clone())]).await {
-                    Ok(_) => {}
-                    // Created concurrently (or by a retried request): fine.
-                    Err(MaasError::BadRequest { message, .. })
-                        if message.contains("already exists") => {}
-                    Err(e) => {
-                        return Err(maas_diag(
-                            "Cannot create tag",
-                            &format!("creating tag {t}"),
-                            &e,
-                        ));
-                    }
-                }
-            }
+            // There already, or created concurrently: either way the machine can have it.
+            Err(MaasError::BadRequest { message, .. }) if message.contains("already exists") => {}
             Err(e) => {
                 return Err(maas_diag(
-                    "Cannot read tag",
-                    &format!("reading tag {t}"),
+                    "Cannot create tag",
+                    &format!("creating tag {t}"),
                     &e,
                 ));
             }
@@ -1590,6 +1577,39 @@ pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
             format!("MAAS knows no machine with hostname or system_id \"{id}\"."),
         )]);
     };
+    // Only a deployment of this user is a maas_machine object; say what the machine is instead
+    // of letting the read after the import call it non-existent.
+    let user = ctx.user().await.map_err(|e| diag(&e))?.to_string();
+    if refreshed(&m, &Value::null_dynamic(), &user).is_none() {
+        let host = json_str(&m, "hostname");
+        let status = json_str(&m, "status_name");
+        let owner = m.get("owner").and_then(Json::as_str).unwrap_or("");
+        let (detail, help) = if !owner.is_empty() && owner != user {
+            (
+                format!(
+                    "{host} is {status} and belongs to {owner}, not to {user} (the user of the provider's API key); a maas_machine is a deployment of that user."
+                ),
+                "Import it with the key of its owner, or release it in MAAS first.".to_string(),
+            )
+        } else {
+            (
+                format!(
+                    "{host} is {status}: it is not deployed, so there is no deployment to import (a maas_machine is a machine deployed by brick's MAAS user)."
+                ),
+                format!(
+                    "No import is needed: declare the resource (e.g. `hostname = \"{host}\"`) and apply; brick {} and deploys it.",
+                    if status == "New" {
+                        "commissions"
+                    } else {
+                        "allocates"
+                    }
+                ),
+            )
+        };
+        return Err(vec![
+            error("import_not_deployed", "Cannot import machine", detail).with_help(help),
+        ]);
+    }
     let user_data = owner_data(&m, OWNER_USER_DATA)
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .map(|b| String::from_utf8_lossy(&b).into_owned());

@@ -6,7 +6,7 @@ use brick_provider_api::schema::{Attribute, Block, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
 use serde_json::Value as Json;
 
-use crate::client::MaasError;
+use crate::client::{MaasClient, MaasError};
 use crate::convert::{json_str, maas_diag, opt_s, s, str_attr};
 use crate::provider::Ctx;
 
@@ -131,7 +131,7 @@ pub async fn apply(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
     let result = if prior.is_null() {
         let mut p = params(planned);
         p.push(("name", name.clone()));
-        c.post("tags/", None, &p).await
+        create(c, &name, &p).await
     } else {
         c.put(&format!("tags/{name}/"), &params(planned)).await
     };
@@ -144,9 +144,44 @@ pub async fn apply(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
             let mut d = maas_diag("Cannot write tag", &format!("writing tag {name}"), &e);
             if matches!(e, MaasError::BadRequest { .. }) && e.to_string().contains("already exists")
             {
-                d = d.with_help(format!("The tag exists in MAAS already: `brick import maas_tag.<name> {name}` adopts it."));
+                d = d.with_help(format!("The tag exists in MAAS already: adopt it with `brick import ADDRESS {name}` (ADDRESS is this resource's address, e.g. maas_tag.{name}) or an `import` block, or delete it in MAAS."));
             }
             fail(d, prior)
+        }
+    }
+}
+
+/// Creates the tag `name` (`params` holds every field), never twice: a tag that exists
+/// already is MAAS's "already exists" refusal, as MAAS would say it; a create whose answer was
+/// lost (a gateway's 504 after MAAS did the work) is settled by looking the tag up, and sent
+/// again only when it is not there.
+pub async fn create(
+    c: &MaasClient,
+    name: &str,
+    params: &[(&str, String)],
+) -> Result<Json, MaasError> {
+    let path = format!("tags/{name}/");
+    match c.get(&path, &[]).await {
+        Ok(_) => {
+            return Err(MaasError::BadRequest {
+                message: "name: Tag with this Name already exists.".into(),
+                fields: None,
+            });
+        }
+        Err(MaasError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match c.post("tags/", None, params).await {
+            Err(e @ MaasError::Unconfirmed { .. }) => match c.get(&path, &[]).await {
+                Ok(tag) => return Ok(tag),
+                Err(MaasError::NotFound { .. }) if attempt < 5 => continue,
+                Err(MaasError::NotFound { .. }) => return Err(e),
+                Err(other) => return Err(other),
+            },
+            other => return other,
         }
     }
 }

@@ -648,7 +648,8 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         op.as_deref(),
         &params,
     );
-    if fault == Some(504) {
+    let lost = parts.method != Method::GET && shared.take_lost_answer();
+    if fault == Some(504) || lost {
         return text(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout");
     }
     response

@@ -149,6 +149,8 @@ pub struct Faults {
     pub error_rate: f64,
     pub conflict_rate: f64,
     pub latency: Duration,
+    /// The next this many POST/PUT/DELETE requests answer 504 after doing their work.
+    pub lose_answers: u32,
 }
 
 /// State shared by the server's tasks.
@@ -167,6 +169,18 @@ pub struct Shared {
 impl Shared {
     pub fn faults(&self) -> Faults {
         self.faults.lock().expect("faults lock").clone()
+    }
+    /// Whether this mutating request's answer is to be lost (see [`Simulator::lose_answers`]).
+    pub fn take_lost_answer(&self) -> bool {
+        let mut f = self.faults.lock().expect("faults lock");
+        if f.lose_answers > 0 {
+            f.lose_answers -= 1;
+            self.injected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
     }
     /// `Some(503)`, `Some(504)`, `Some(409)` or `None`, at the configured rates.
     pub fn roll_fault(&self) -> Option<u16> {
@@ -325,6 +339,7 @@ impl Simulator {
                 error_rate: opts.error_rate,
                 conflict_rate: opts.conflict_rate,
                 latency: opts.latency,
+                lose_answers: 0,
             }),
             rng: Mutex::new(IdGen::new(opts.seed.wrapping_add(1))),
             log: Mutex::new(Vec::new()),
@@ -394,6 +409,11 @@ impl Simulator {
             .lock()
             .expect("faults lock")
             .conflict_rate = rate;
+    }
+    /// The next `n` POST, PUT or DELETE requests do their work and then answer 504, as a
+    /// gateway that gave up while MAAS carried on (deterministic, unlike the error rate).
+    pub fn lose_answers(&self, n: u32) {
+        self.shared.faults.lock().expect("faults lock").lose_answers = n;
     }
     pub fn set_latency(&self, latency: Duration) {
         self.shared.faults.lock().expect("faults lock").latency = latency;

@@ -1,0 +1,191 @@
+//! The connection to the API server: the `kube` client built from the provider's
+//! configuration, the discovery cache (one request per group version, kept for the run), a
+//! count of the API requests made, and the provider's errors as diagnostics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use brick_provider_api::Diagnostic;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::core::GroupVersion;
+use kube::discovery::{self, Scope};
+use kube::{Client, Config};
+use tokio::sync::Mutex;
+
+/// How a kind is served: its resource and whether objects of it live in a namespace.
+#[derive(Clone, Debug)]
+pub struct Kind {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+/// Everything the resources share once the provider is configured.
+pub struct Ctx {
+    pub client: Client,
+    /// The server's address, for messages.
+    pub host: String,
+    /// The namespace of objects that name none (kubectl's rule: the context's, else `default`).
+    pub default_namespace: String,
+    requests: Arc<AtomicU64>,
+    /// apiVersion → the kinds it serves (`None`: the group version is not served).
+    discovery: Mutex<HashMap<String, Option<Arc<Vec<(ApiResource, Scope)>>>>>,
+}
+
+impl Ctx {
+    pub fn new(config: Config) -> Result<Ctx, Diagnostic> {
+        let host = config.cluster_url.to_string();
+        let default_namespace = config.default_namespace.clone();
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| {
+            Diagnostic::error(
+                "brick::k8s::config",
+                "Invalid Kubernetes client configuration",
+                format!("No client could be made for {host}: {e}."),
+            )
+        })?;
+        let count = tower::util::MapRequestLayer::new(move |req: http_request::Request| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            req
+        });
+        let client = builder.with_layer(&count).build();
+        Ok(Ctx {
+            client,
+            host,
+            default_namespace,
+            requests,
+            discovery: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// API requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// How `apiVersion`/`kind` is served; `Ok(None)` when the server does not serve it.
+    /// Discovery of a group version is cached; a miss asks again only when `fresh`.
+    pub async fn kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+        fresh: bool,
+    ) -> Result<Option<Kind>, Diagnostic> {
+        let cached = self.discovery.lock().await.get(api_version).cloned();
+        let served = match cached {
+            Some(Some(list)) if !fresh || list.iter().any(|(r, _)| r.kind == kind) => Some(list),
+            Some(None) if !fresh => None,
+            _ => {
+                let found = self.discover(api_version).await?;
+                self.discovery
+                    .lock()
+                    .await
+                    .insert(api_version.to_string(), found.clone());
+                found
+            }
+        };
+        Ok(served.and_then(|list| {
+            list.iter()
+                .find(|(r, _)| r.kind == kind)
+                .map(|(r, s)| Kind {
+                    resource: r.clone(),
+                    namespaced: matches!(s, Scope::Namespaced),
+                })
+        }))
+    }
+
+    async fn discover(
+        &self,
+        api_version: &str,
+    ) -> Result<Option<Arc<Vec<(ApiResource, Scope)>>>, Diagnostic> {
+        let gv: GroupVersion = api_version.parse().map_err(|_| {
+            Diagnostic::error(
+                "brick::k8s::manifest",
+                "Invalid apiVersion",
+                format!("`{api_version}` is not an apiVersion (`v1`, `apps/v1`, `GROUP/VERSION`)."),
+            )
+        })?;
+        match discovery::pinned_group(&self.client, &gv).await {
+            Ok(group) => Ok(Some(Arc::new(
+                group
+                    .versioned_resources(&gv.version)
+                    .into_iter()
+                    .map(|(r, c)| (r, c.scope))
+                    .collect(),
+            ))),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(self.error(&e, &format!("discovering {api_version}"))),
+        }
+    }
+
+    /// Forgets what discovery found (after a CRD changed).
+    pub async fn forget(&self, api_version: &str) {
+        self.discovery.lock().await.remove(api_version);
+    }
+
+    /// The dynamic API of a kind, in `namespace` when it is namespaced.
+    pub fn api(&self, kind: &Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+        match (kind.namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &kind.resource),
+            (true, None) => {
+                Api::namespaced_with(self.client.clone(), &self.default_namespace, &kind.resource)
+            }
+            (false, _) => Api::all_with(self.client.clone(), &kind.resource),
+        }
+    }
+
+    /// A diagnostic for a failed request, saying what was being done.
+    pub fn error(&self, e: &kube::Error, doing: &str) -> Diagnostic {
+        match e {
+            kube::Error::Api(s) => Diagnostic::error(
+                "brick::k8s::api",
+                api_summary(s.code),
+                format!("The API server at {} refused {doing}: {} (HTTP {}, {}).", self.host, s.message, s.code, s.reason),
+            ),
+            other => Diagnostic::error(
+                "brick::k8s::unreachable",
+                "Kubernetes API server unreachable",
+                format!("{doing} failed: the API server at {} did not answer: {}.", self.host, chain(other)),
+            )
+            .with_help("Check that the cluster is running and that the provider's kubeconfig, host and certificates are right."),
+        }
+    }
+}
+
+/// The shape of a request as the counting layer sees it.
+mod http_request {
+    pub type Request = http::Request<kube::client::Body>;
+}
+
+fn api_summary(code: u16) -> &'static str {
+    match code {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not found",
+        409 => "Conflict",
+        422 => "Invalid object",
+        _ => "Kubernetes API error",
+    }
+}
+
+/// An error with its causes, for a message.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut at = e.source();
+    while let Some(s) = at {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        at = s.source();
+    }
+    out
+}
+
+/// How long connecting may take before the server counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one request may take.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);

@@ -1,0 +1,180 @@
+//! The `k8s` provider: configuration, and the dispatch of the [`Provider`] trait to the
+//! resource types and data sources in [`crate::resources`].
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use brick_provider_api::provider::{
+    ApplyRequest, ApplyResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest,
+};
+use brick_provider_api::schema::ProviderSchema;
+use brick_provider_api::{Diagnostic, Diagnostics, Provider, Value};
+
+use crate::client::Ctx;
+use crate::resources::{documents, manifest, object};
+use crate::run::Run;
+
+/// The Kubernetes provider.
+#[derive(Default)]
+pub struct K8sProvider {
+    ctx: RwLock<Option<Arc<Ctx>>>,
+    run: Run,
+}
+
+impl K8sProvider {
+    pub fn ctx(&self) -> Result<Arc<Ctx>, Diagnostics> {
+        self.ctx.read().expect("ctx lock").clone().ok_or_else(|| {
+            vec![Diagnostic::error(
+                "brick::k8s::unconfigured",
+                "Provider not configured",
+                "The k8s provider was used before it was configured (its configuration is not known yet).",
+            )]
+        })
+    }
+
+    /// API requests made so far (0 before configure).
+    pub fn requests(&self) -> u64 {
+        self.ctx
+            .read()
+            .expect("ctx lock")
+            .as_ref()
+            .map_or(0, |c| c.requests())
+    }
+}
+
+fn unknown_type(type_name: &str) -> Diagnostics {
+    vec![Diagnostic::error(
+        "brick::k8s::unknown_type",
+        "Unknown resource type",
+        format!("The k8s provider has no resource type or data source named {type_name}."),
+    )]
+}
+
+#[async_trait]
+impl Provider for K8sProvider {
+    fn name(&self) -> &str {
+        "k8s"
+    }
+
+    fn schema(&self) -> ProviderSchema {
+        let mut s = ProviderSchema {
+            provider: crate::config::block(),
+            ..Default::default()
+        };
+        s.resources
+            .insert(manifest::TYPE.to_string(), manifest::schema());
+        s.data_sources
+            .insert(documents::TYPE.to_string(), documents::schema());
+        s.data_sources
+            .insert(object::OBJECT.to_string(), object::object_schema());
+        s.data_sources
+            .insert(object::OBJECTS.to_string(), object::objects_schema());
+        s
+    }
+
+    async fn configure(&self, config: &Value) -> Diagnostics {
+        let cfg = match crate::config::client_config(config).await {
+            Ok(c) => c,
+            Err(d) => return vec![d],
+        };
+        match Ctx::new(cfg) {
+            Ok(ctx) => {
+                *self.ctx.write().expect("ctx lock") = Some(Arc::new(ctx));
+                Vec::new()
+            }
+            Err(d) => vec![d],
+        }
+    }
+
+    fn validate_resource(&self, type_name: &str, config: &Value) -> Diagnostics {
+        match type_name {
+            manifest::TYPE => manifest::validate(config),
+            documents::TYPE | object::OBJECT | object::OBJECTS => Vec::new(),
+            other => unknown_type(other),
+        }
+    }
+
+    async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
+        match req.type_name {
+            manifest::TYPE => manifest::plan(req.prior, req.proposed, &self.run),
+            other => PlanResponse {
+                planned: Value::null_dynamic(),
+                requires_replace: Vec::new(),
+                diagnostics: unknown_type(other),
+            },
+        }
+    }
+
+    async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
+        let ctx = match self.ctx() {
+            Ok(c) => c,
+            Err(d) => {
+                return ApplyResponse {
+                    new_state: req.prior.clone(),
+                    diagnostics: d,
+                };
+            }
+        };
+        match req.type_name {
+            manifest::TYPE => {
+                manifest::apply(&ctx, &self.run, req.prior, req.planned, req.progress).await
+            }
+            other => ApplyResponse {
+                new_state: req.prior.clone(),
+                diagnostics: unknown_type(other),
+            },
+        }
+    }
+
+    async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
+        let ctx = self.ctx()?;
+        match req.type_name {
+            manifest::TYPE => manifest::read(&ctx, req.current).await,
+            other => Err(unknown_type(other)),
+        }
+    }
+
+    async fn read_many(
+        &self,
+        type_name: &str,
+        current: &[Value],
+    ) -> Vec<Result<Option<Value>, Diagnostics>> {
+        let ctx = match self.ctx() {
+            Ok(c) => c,
+            Err(d) => return current.iter().map(|_| Err(d.clone())).collect(),
+        };
+        match type_name {
+            manifest::TYPE => manifest::read_many(&ctx, current).await,
+            other => current.iter().map(|_| Err(unknown_type(other))).collect(),
+        }
+    }
+
+    async fn import_resource(
+        &self,
+        type_name: &str,
+        id: &str,
+    ) -> Result<Vec<ImportedResource>, Diagnostics> {
+        let ctx = self.ctx()?;
+        let state = match type_name {
+            manifest::TYPE => manifest::import(&ctx, id).await?,
+            other => return Err(unknown_type(other)),
+        };
+        Ok(vec![ImportedResource {
+            type_name: type_name.to_string(),
+            state,
+        }])
+    }
+
+    async fn read_data_source(
+        &self,
+        type_name: &str,
+        config: &Value,
+    ) -> Result<Value, Diagnostics> {
+        match type_name {
+            documents::TYPE => documents::read(config),
+            object::OBJECT => object::read_object(&*self.ctx()?, config).await,
+            object::OBJECTS => object::read_objects(&*self.ctx()?, config).await,
+            other => Err(unknown_type(other)),
+        }
+    }
+}

@@ -1,0 +1,934 @@
+//! `k8s_manifest`: one object of any kind, applied by server-side apply as field manager
+//! `brick`, refreshed from its managed fields, waited for until ready, deleted with
+//! propagation and waited for until gone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use brick_provider_api::provider::{ApplyResponse, AttrPath, PathStep, PlanResponse, Progress};
+use brick_provider_api::schema::{Attribute, Block, Nesting, ResourceSchema};
+use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use serde_json::Value as Json;
+
+use crate::client::{Ctx, Kind};
+use crate::convert::{bool_attr, parse_duration, str_attr, string_map, string_map_attr, to_json};
+use crate::fields::{self, MANAGER};
+use crate::ready::{self, Wait};
+use crate::run::Run;
+
+pub const TYPE: &str = "k8s_manifest";
+
+/// How long create and update wait for readiness, and delete for the object to go, when
+/// `timeouts` says nothing.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long an apply waits for a kind nobody in this run is defining before calling it unknown.
+const UNKNOWN_KIND_GRACE: Duration = Duration::from_secs(3);
+
+fn wait_block() -> Block {
+    Block::default()
+        .block(
+            "condition",
+            Nesting::List { min: 0, max: None },
+            Block::default()
+                .attr("type", Attribute::required(Type::String))
+                .attr("status", Attribute::required(Type::String)),
+        )
+        .attr(
+            "fields",
+            Attribute::optional(Type::map(Type::String))
+                .describe("Field paths (status.phase) and the values to wait for."),
+        )
+        .attr(
+            "rollout",
+            Attribute::optional(Type::Bool)
+                .describe("Wait for a Deployment, StatefulSet or DaemonSet to roll out."),
+        )
+}
+
+fn timeouts_block() -> Block {
+    Block::default()
+        .attr("create", Attribute::optional(Type::String))
+        .attr("update", Attribute::optional(Type::String))
+        .attr("delete", Attribute::optional(Type::String))
+}
+
+pub fn schema() -> ResourceSchema {
+    ResourceSchema {
+        version: 0,
+        block: Block::default()
+            .attr(
+                "manifest",
+                Attribute::required(Type::Dynamic)
+                    .describe("The object: apiVersion, kind, metadata and the rest, in HCL or from yamldecode()."),
+            )
+            .attr(
+                "force_conflicts",
+                Attribute::optional(Type::Bool).describe(
+                    "Take fields another field manager owns instead of failing (default false).",
+                ),
+            )
+            .attr(
+                "wait_for_ready",
+                Attribute::optional(Type::Bool).describe(
+                    "Wait after create and update until the object is ready (default true).",
+                ),
+            )
+            .attr(
+                "delete_propagation",
+                Attribute::optional(Type::String)
+                    .describe("Foreground (default), Background or Orphan."),
+            )
+            .attr(
+                "id",
+                Attribute::computed(Type::String).describe(
+                    "apiVersion=…,kind=…,namespace=…,name=… (the import id).",
+                ),
+            )
+            .attr(
+                "uid",
+                Attribute::computed(Type::String).describe("The object's metadata.uid."),
+            )
+            .attr(
+                "field_managers",
+                Attribute::computed(Type::map(Type::String)).describe(
+                    "Fields brick applied that another field manager has since changed (drift): field path → manager.",
+                ),
+            )
+            .block("wait", Nesting::Single, wait_block())
+            .block("timeouts", Nesting::Single, timeouts_block()),
+    }
+}
+
+// ---- identity ---------------------------------------------------------------------------------
+
+/// Which object a manifest is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl Ident {
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+    }
+
+    pub fn of(manifest: &Value) -> Option<Ident> {
+        let md = manifest.get("metadata")?;
+        Some(Ident {
+            api_version: str_attr(manifest, "apiVersion")?.to_string(),
+            kind: str_attr(manifest, "kind")?.to_string(),
+            namespace: str_attr(md, "namespace").map(str::to_string),
+            name: str_attr(md, "name")?.to_string(),
+        })
+    }
+
+    /// terraform-provider-kubernetes' id: `apiVersion=v1,kind=ConfigMap,namespace=default,name=x`.
+    pub fn id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!(
+                "apiVersion={},kind={},namespace={ns},name={}",
+                self.api_version, self.kind, self.name
+            ),
+            None => format!(
+                "apiVersion={},kind={},name={}",
+                self.api_version, self.kind, self.name
+            ),
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<Ident> {
+        let mut m: HashMap<&str, &str> = HashMap::new();
+        for part in id.split(',') {
+            let (k, v) = part.split_once('=')?;
+            m.insert(k.trim(), v.trim());
+        }
+        Some(Ident {
+            api_version: m.get("apiVersion")?.to_string(),
+            kind: m.get("kind")?.to_string(),
+            namespace: m.get("namespace").map(|s| s.to_string()),
+            name: m.get("name")?.to_string(),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+fn err(code: &str, summary: &str, detail: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(format!("brick::k8s::{code}"), summary, detail)
+}
+
+// ---- validate and plan ---------------------------------------------------------------------
+
+pub fn validate(config: &Value) -> Diagnostics {
+    let mut d = Vec::new();
+    let Some(m) = config.get("manifest") else {
+        return d;
+    };
+    if !m.is_known() || m.is_null() {
+        return d;
+    }
+    if m.as_mapping().is_none() {
+        d.push(
+            err(
+                "manifest",
+                "Invalid manifest",
+                "`manifest` must be an object: apiVersion, kind, metadata and the rest.",
+            )
+            .at(["manifest"]),
+        );
+        return d;
+    }
+    for key in ["apiVersion", "kind"] {
+        match m.get(key) {
+            Some(v) if !v.is_known() => {}
+            Some(v) if v.as_str().is_some_and(|s| !s.is_empty()) => {}
+            _ => d.push(
+                err(
+                    "manifest",
+                    "Invalid manifest",
+                    format!(
+                        "The manifest has no `{key}`: every Kubernetes object names its {key}."
+                    ),
+                )
+                .at(["manifest", key])
+                .with_help("e.g. apiVersion = \"v1\", kind = \"ConfigMap\""),
+            ),
+        }
+    }
+    match m.get("metadata") {
+        Some(md) if !md.is_known() => {}
+        Some(md) if md.as_mapping().is_some() => match md.get("name") {
+            Some(n) if !n.is_known() || n.as_str().is_some_and(|s| !s.is_empty()) => {}
+            _ => d.push(
+                err("manifest", "Invalid manifest", "The manifest has no `metadata.name`; brick tracks every object by its name (generateName is not supported).")
+                    .at(["manifest", "metadata", "name"]),
+            ),
+        },
+        _ => d.push(
+            err("manifest", "Invalid manifest", "The manifest has no `metadata` with a `name`.")
+                .at(["manifest", "metadata"]),
+        ),
+    }
+    if let Some(t) = config.get("timeouts").filter(|t| !t.is_null()) {
+        for k in ["create", "update", "delete"] {
+            if let Some(v) = str_attr(t, k)
+                && parse_duration(v).is_none()
+            {
+                d.push(
+                    err(
+                        "invalid_timeout",
+                        "Invalid timeout",
+                        format!(
+                            "The {k} timeout \"{v}\" is not a duration like \"5m\" or \"1h30m\"."
+                        ),
+                    )
+                    .at(["timeouts", k]),
+                );
+            }
+        }
+    }
+    if let Some(p) = str_attr(config, "delete_propagation")
+        && !matches!(p, "Foreground" | "Background" | "Orphan")
+    {
+        d.push(
+            err(
+                "manifest",
+                "Invalid deletion propagation",
+                format!("delete_propagation \"{p}\" is none of Foreground, Background, Orphan."),
+            )
+            .at(["delete_propagation"]),
+        );
+    }
+    d
+}
+
+fn set(v: &mut Value, key: &str, x: Value) {
+    if let Some(m) = v.as_mapping() {
+        let mut m = m.clone();
+        m.insert(key.to_string(), x);
+        *v = Value::object(m);
+    }
+}
+
+fn empty_managers() -> Value {
+    string_map(BTreeMap::new())
+}
+
+/// Pure: the planned state. The manifest is kept as configured (the server's defaults never
+/// enter the state, so apply cannot produce an inconsistent result); the computed attributes
+/// keep their values unless the object is created or replaced.
+pub fn plan(prior: &Value, proposed: &Value, run: &Run) -> PlanResponse {
+    let mut resp = PlanResponse {
+        planned: proposed.clone(),
+        requires_replace: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    if proposed.is_null() {
+        return resp;
+    }
+    let manifest = proposed
+        .get("manifest")
+        .cloned()
+        .unwrap_or_else(Value::null_dynamic);
+    run.note_planned(&manifest);
+    let planned = &mut resp.planned;
+    if prior.is_null() {
+        set(planned, "id", Value::unknown(Type::String));
+        set(planned, "uid", Value::unknown(Type::String));
+        set(planned, "field_managers", empty_managers());
+        return resp;
+    }
+    let before = prior
+        .get("manifest")
+        .cloned()
+        .unwrap_or_else(Value::null_dynamic);
+    let replace = replacement_paths(&before, &manifest, prior);
+    if !replace.is_empty() {
+        resp.requires_replace = replace;
+        set(planned, "id", Value::unknown(Type::String));
+        set(planned, "uid", Value::unknown(Type::String));
+        set(planned, "field_managers", empty_managers());
+        return resp;
+    }
+    for k in ["id", "uid"] {
+        set(
+            planned,
+            k,
+            prior.get(k).cloned().unwrap_or(Value::null(Type::String)),
+        );
+    }
+    let drifted = prior
+        .get("field_managers")
+        .and_then(Value::as_mapping)
+        .is_some_and(|m| !m.is_empty());
+    let managers = if drifted || !brick_provider_api::lifecycle::same(&before, &manifest) {
+        // After the apply brick holds every field it applies again.
+        empty_managers()
+    } else {
+        prior
+            .get("field_managers")
+            .cloned()
+            .unwrap_or_else(empty_managers)
+    };
+    set(planned, "field_managers", managers);
+    resp
+}
+
+/// The identity fields whose change replaces the object: the group (a new version of the same
+/// group is the same object), kind, name and namespace.
+fn replacement_paths(before: &Value, after: &Value, prior: &Value) -> Vec<AttrPath> {
+    let mut out = Vec::new();
+    let path = |steps: &[&str]| -> AttrPath {
+        std::iter::once(PathStep::Attr("manifest".into()))
+            .chain(steps.iter().map(|s| PathStep::Attr(s.to_string())))
+            .collect()
+    };
+    let (Some(b), Some(a)) = (Ident::of(before), Ident::of(after)) else {
+        return out;
+    };
+    if a.group() != b.group() {
+        out.push(path(&["apiVersion"]));
+    }
+    if a.kind != b.kind {
+        out.push(path(&["kind"]));
+    }
+    if a.name != b.name {
+        out.push(path(&["metadata", "name"]));
+    }
+    let recorded = str_attr(prior, "id")
+        .and_then(Ident::parse)
+        .and_then(|i| i.namespace);
+    let effective = |ns: &Option<String>| ns.clone().or_else(|| recorded.clone());
+    if effective(&a.namespace) != effective(&b.namespace) {
+        out.push(path(&["metadata", "namespace"]));
+    }
+    out
+}
+
+// ---- apply --------------------------------------------------------------------------------
+
+fn timeout(state: &Value, op: &str) -> Duration {
+    state
+        .get("timeouts")
+        .and_then(|t| str_attr(t, op))
+        .and_then(parse_duration)
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+fn wait_rules(state: &Value) -> Wait {
+    let Some(w) = state.get("wait").filter(|w| !w.is_null()) else {
+        return Wait::default();
+    };
+    Wait {
+        conditions: w
+            .get("condition")
+            .and_then(Value::as_sequence)
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| {
+                        Some((
+                            str_attr(c, "type")?.to_string(),
+                            str_attr(c, "status")?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        fields: string_map_attr(w, "fields"),
+        rollout: bool_attr(w, "rollout").unwrap_or(false),
+    }
+}
+
+pub async fn apply(
+    ctx: &Ctx,
+    run: &Run,
+    prior: &Value,
+    planned: &Value,
+    progress: &dyn Progress,
+) -> ApplyResponse {
+    if planned.is_null() {
+        return match delete(ctx, run, prior, progress).await {
+            Ok(()) => ApplyResponse {
+                new_state: Value::null_dynamic(),
+                diagnostics: Vec::new(),
+            },
+            Err(d) => ApplyResponse {
+                new_state: prior.clone(),
+                diagnostics: d,
+            },
+        };
+    }
+    match create_or_update(ctx, run, prior, planned, progress).await {
+        Ok(s) => ApplyResponse {
+            new_state: s,
+            diagnostics: Vec::new(),
+        },
+        Err((state, d)) => ApplyResponse {
+            new_state: state.unwrap_or_else(|| prior.clone()),
+            diagnostics: d,
+        },
+    }
+}
+
+type Failure = (Option<Value>, Diagnostics);
+
+/// Resolves a kind, waiting for it when the run is defining it (its CRD is applied in this
+/// run and must become Established first).
+async fn served_kind(
+    ctx: &Ctx,
+    run: &Run,
+    id: &Ident,
+    deadline: Instant,
+    progress: &dyn Progress,
+) -> Result<Kind, Diagnostic> {
+    if let Some(k) = ctx.kind(&id.api_version, &id.kind, false).await? {
+        return Ok(k);
+    }
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let defined = run.defines_kind(id.group(), &id.kind);
+        if !defined && start.elapsed() >= UNKNOWN_KIND_GRACE {
+            return Err(err(
+                "unknown_kind",
+                "Unknown kind",
+                format!(
+                    "The API server does not serve kind {} in {}, and no CustomResourceDefinition in this configuration defines it.",
+                    id.kind, id.api_version
+                ),
+            )
+            .at(["manifest", "kind"])
+            .with_help("Check apiVersion and kind (`kubectl api-resources` lists what the server serves), or add the CRD that defines the kind."));
+        }
+        if Instant::now() >= deadline {
+            return Err(err(
+                "unknown_kind",
+                "Kind not served in time",
+                format!(
+                    "The API server still does not serve kind {} in {} (its CustomResourceDefinition is not Established).",
+                    id.kind, id.api_version
+                ),
+            ));
+        }
+        progress.report(&format!(
+            "waiting for the API server to serve {} {}",
+            id.api_version, id.kind
+        ));
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+        if let Some(k) = ctx.kind(&id.api_version, &id.kind, true).await? {
+            return Ok(k);
+        }
+    }
+}
+
+fn namespace_of(ctx: &Ctx, id: &Ident, kind: &Kind) -> Option<String> {
+    kind.namespaced.then(|| {
+        id.namespace
+            .clone()
+            .unwrap_or_else(|| ctx.default_namespace.clone())
+    })
+}
+
+async fn create_or_update(
+    ctx: &Ctx,
+    run: &Run,
+    prior: &Value,
+    planned: &Value,
+    progress: &dyn Progress,
+) -> Result<Value, Failure> {
+    let manifest = planned
+        .get("manifest")
+        .cloned()
+        .unwrap_or_else(Value::null_dynamic);
+    let Some(mut id) = Ident::of(&manifest) else {
+        return Err((None, validate(planned)));
+    };
+    let op = if prior.is_null() { "create" } else { "update" };
+    let deadline = Instant::now() + timeout(planned, op);
+    let kind = served_kind(ctx, run, &id, deadline, progress)
+        .await
+        .map_err(|d| (None, vec![d]))?;
+    let ns = namespace_of(ctx, &id, &kind);
+    id.namespace = ns.clone();
+    let mut body = to_json(&manifest);
+    if let Some(md) = body.get_mut("metadata").and_then(Json::as_object_mut) {
+        match &ns {
+            Some(ns) => {
+                md.insert("namespace".into(), Json::String(ns.clone()));
+            }
+            None => {
+                md.remove("namespace");
+            }
+        }
+    }
+    let api = ctx.api(&kind, ns.as_deref());
+    let user_force = bool_attr(planned, "force_conflicts").unwrap_or(false);
+    let prior_manifest = prior
+        .get("manifest")
+        .cloned()
+        .unwrap_or_else(Value::null_dynamic);
+    let mut force = user_force;
+    let mut ns_deadline: Option<Instant> = None;
+    let live = loop {
+        let mut params = PatchParams::apply(MANAGER);
+        params.force = force;
+        match api.patch(&id.name, &params, &Patch::Apply(&body)).await {
+            Ok(o) => break o,
+            Err(kube::Error::Api(s)) if s.code == 409 && !force => {
+                let conflicts = fields::conflicts(&s);
+                let theirs: Vec<&fields::Conflict> = conflicts
+                    .iter()
+                    .filter(|c| {
+                        prior_manifest.is_null() || !fields::in_manifest(&prior_manifest, &c.field)
+                    })
+                    .collect();
+                if !conflicts.is_empty() && theirs.is_empty() {
+                    // Every conflicting field is one brick applied before and another manager
+                    // changed since (drift the plan showed): take them back.
+                    progress.report("taking back fields another manager changed");
+                    force = true;
+                    continue;
+                }
+                let list: Vec<String> = if theirs.is_empty() {
+                    vec![s.message.clone()]
+                } else {
+                    theirs
+                        .iter()
+                        .map(|c| format!("{} (managed by \"{}\")", c.field, c.manager))
+                        .collect()
+                };
+                return Err((None, vec![err(
+                    "conflict",
+                    "Field manager conflict",
+                    format!("Applying {} conflicts with other field managers on fields brick has never applied: {}.", id.describe(), list.join(", ")),
+                )
+                .at(["manifest"])
+                .with_help("Remove those fields from the manifest, or set force_conflicts = true to take them over.")]));
+            }
+            Err(kube::Error::Api(s))
+                if s.code == 404 && ns.as_deref().is_some_and(|n| run.defines_namespace(n)) =>
+            {
+                // The namespace is being created in this run.
+                let until = *ns_deadline.get_or_insert(deadline);
+                if Instant::now() >= until {
+                    return Err((
+                        None,
+                        vec![
+                            ctx.error(&kube::Error::Api(s), &format!("applying {}", id.describe())),
+                        ],
+                    ));
+                }
+                progress.report(&format!(
+                    "waiting for namespace {}",
+                    ns.as_deref().unwrap_or("")
+                ));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("immutable") => {
+                return Err((None, vec![err(
+                    "immutable",
+                    "Immutable field changed",
+                    format!("The API server refused to change {}: {}", id.describe(), s.message),
+                )
+                .at(["manifest"])
+                .with_help("This change needs a new object: run `brick apply -replace=ADDRESS` to delete and create it again.")]));
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                let mut d = ctx.error(&kube::Error::Api(s), &format!("applying {}", id.describe()));
+                if let Some(n) = &ns {
+                    d = d.with_help(format!("Does namespace {n} exist? Create it, or add a Namespace manifest to the configuration."));
+                }
+                return Err((None, vec![d]));
+            }
+            Err(e) => {
+                return Err((
+                    None,
+                    vec![
+                        ctx.error(&e, &format!("applying {}", id.describe()))
+                            .at(["manifest"]),
+                    ],
+                ));
+            }
+        }
+    };
+    run.note_applied(&manifest);
+    if id.kind == "CustomResourceDefinition" {
+        // The kinds it defines change what discovery says.
+        for v in crd_versions(&manifest) {
+            ctx.forget(&v).await;
+        }
+    }
+    let uid = live.metadata.uid.clone().unwrap_or_default();
+    let mut state = planned.clone();
+    set(&mut state, "id", Value::string(id.id()));
+    set(&mut state, "uid", Value::string(uid));
+    set(&mut state, "field_managers", empty_managers());
+    if bool_attr(planned, "wait_for_ready").unwrap_or(true) {
+        let rules = wait_rules(planned);
+        let mut obj = serde_json::to_value(&live).unwrap_or(Json::Null);
+        let mut delay = Duration::from_millis(250);
+        loop {
+            add_types(&mut obj, &id);
+            match ready::status(&obj, &rules) {
+                ready::Status::Ready => break,
+                ready::Status::Failed(why) => {
+                    return Err((
+                        Some(state),
+                        vec![err(
+                            "not_ready",
+                            "Object failed",
+                            format!("{} will not become ready: {why}.", id.describe()),
+                        )],
+                    ));
+                }
+                ready::Status::Waiting(what) => {
+                    if Instant::now() >= deadline {
+                        return Err((Some(state), vec![err(
+                            "not_ready",
+                            "Timed out waiting for readiness",
+                            format!("{} was applied but is not ready after {}s: waiting for {what}.", id.describe(), timeout(planned, op).as_secs()),
+                        )
+                        .with_help("Raise timeouts, change the `wait` block, or set wait_for_ready = false for objects no controller reconciles.")]));
+                    }
+                    progress.report(&format!("waiting for {what}"));
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            match api.get_opt(&id.name).await {
+                Ok(Some(o)) => obj = serde_json::to_value(&o).unwrap_or(Json::Null),
+                Ok(None) => {
+                    return Err((
+                        None,
+                        vec![err(
+                            "gone",
+                            "Object disappeared",
+                            format!("{} was deleted while brick waited for it.", id.describe()),
+                        )],
+                    ));
+                }
+                Err(e) => {
+                    return Err((
+                        Some(state),
+                        vec![ctx.error(&e, &format!("reading {}", id.describe()))],
+                    ));
+                }
+            }
+        }
+    }
+    Ok(state)
+}
+
+fn add_types(obj: &mut Json, id: &Ident) {
+    if let Some(m) = obj.as_object_mut() {
+        m.entry("apiVersion")
+            .or_insert_with(|| Json::String(id.api_version.clone()));
+        m.entry("kind")
+            .or_insert_with(|| Json::String(id.kind.clone()));
+    }
+}
+
+/// The apiVersions a CRD manifest defines (`GROUP/VERSION` for each of its versions).
+pub fn crd_versions(manifest: &Value) -> Vec<String> {
+    let Some(spec) = manifest.get("spec") else {
+        return Vec::new();
+    };
+    let Some(group) = str_attr(spec, "group") else {
+        return Vec::new();
+    };
+    spec.get("versions")
+        .and_then(Value::as_sequence)
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|v| str_attr(v, "name").map(|n| format!("{group}/{n}")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// ---- delete -------------------------------------------------------------------------------
+
+async fn delete(
+    ctx: &Ctx,
+    run: &Run,
+    prior: &Value,
+    progress: &dyn Progress,
+) -> Result<(), Diagnostics> {
+    let manifest = prior
+        .get("manifest")
+        .cloned()
+        .unwrap_or_else(Value::null_dynamic);
+    let Some(mut id) = str_attr(prior, "id")
+        .and_then(Ident::parse)
+        .or_else(|| Ident::of(&manifest))
+    else {
+        return Ok(());
+    };
+    let Some(kind) = ctx
+        .kind(&id.api_version, &id.kind, true)
+        .await
+        .map_err(|d| vec![d])?
+    else {
+        // The kind is gone (its CRD was deleted): so are its objects.
+        return Ok(());
+    };
+    id.namespace = namespace_of(ctx, &id, &kind);
+    let deadline = Instant::now() + timeout(prior, "delete");
+    let _guard = run.deleting(&id);
+    if id.kind == "Namespace" && id.group().is_empty() {
+        // Objects brick deletes in this namespace go first.
+        run.wait_namespace_empty(&id.name, deadline, progress).await;
+    }
+    let api = ctx.api(&kind, id.namespace.as_deref());
+    let policy = match str_attr(prior, "delete_propagation") {
+        Some("Background") => PropagationPolicy::Background,
+        Some("Orphan") => PropagationPolicy::Orphan,
+        _ => PropagationPolicy::Foreground,
+    };
+    let params = DeleteParams {
+        propagation_policy: Some(policy),
+        ..Default::default()
+    };
+    match api.delete(&id.name, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(e) => return Err(vec![ctx.error(&e, &format!("deleting {}", id.describe()))]),
+    }
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match api.get_opt(&id.name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(o)) => {
+                let finalizers = o.metadata.finalizers.clone().unwrap_or_default();
+                let what = if finalizers.is_empty() {
+                    "deletion".to_string()
+                } else {
+                    format!("finalizers {}", finalizers.join(", "))
+                };
+                if Instant::now() >= deadline {
+                    return Err(vec![err(
+                        "delete_timeout",
+                        "Timed out waiting for deletion",
+                        format!("{} is still there after {}s, waiting for {what}.", id.describe(), timeout(prior, "delete").as_secs()),
+                    )
+                    .with_help("A finalizer's controller may not be running. Raise timeouts.delete, or remove the finalizer once you know it is safe.")]);
+                }
+                progress.report(&format!("waiting for {what}"));
+            }
+            Err(e) => return Err(vec![ctx.error(&e, &format!("reading {}", id.describe()))]),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(3));
+    }
+}
+
+// ---- refresh and import -------------------------------------------------------------------
+
+/// The refreshed state of `current` given its live object (`None`: gone).
+pub fn refreshed(current: &Value, live: Option<&Json>) -> Option<Value> {
+    let live = live?;
+    let applied = current
+        .get("manifest")
+        .cloned()
+        .unwrap_or_else(Value::null_dynamic);
+    let r = fields::refresh(&applied, live);
+    let mut out = current.clone();
+    set(&mut out, "manifest", r.manifest);
+    set(&mut out, "field_managers", string_map(r.managers));
+    if let Some(uid) = live.pointer("/metadata/uid").and_then(Json::as_str) {
+        set(&mut out, "uid", Value::string(uid));
+    }
+    Some(out)
+}
+
+/// Refreshes many objects with one LIST per (apiVersion, kind, namespace).
+pub async fn read_many(ctx: &Ctx, current: &[Value]) -> Vec<Result<Option<Value>, Diagnostics>> {
+    let mut out: Vec<Option<Result<Option<Value>, Diagnostics>>> =
+        current.iter().map(|_| None).collect();
+    let mut groups: BTreeMap<(String, String, Option<String>), Vec<(usize, String)>> =
+        BTreeMap::new();
+    for (i, c) in current.iter().enumerate() {
+        let id = str_attr(c, "id")
+            .and_then(Ident::parse)
+            .or_else(|| c.get("manifest").and_then(Ident::of));
+        match id {
+            Some(id) => groups
+                .entry((id.api_version, id.kind, id.namespace))
+                .or_default()
+                .push((i, id.name)),
+            None => out[i] = Some(Ok(None)),
+        }
+    }
+    for ((api_version, kind_name, ns), members) in groups {
+        let answer = list_group(ctx, &api_version, &kind_name, ns.as_deref()).await;
+        for (i, name) in members {
+            out[i] = Some(match &answer {
+                Err(d) => Err(d.clone()),
+                Ok(None) => Ok(None),
+                Ok(Some(by_name)) => Ok(refreshed(&current[i], by_name.get(&name))),
+            });
+        }
+    }
+    out.into_iter().map(|r| r.unwrap_or(Ok(None))).collect()
+}
+
+/// Every object of a kind in a namespace, by name (`None`: the kind is not served).
+async fn list_group(
+    ctx: &Ctx,
+    api_version: &str,
+    kind_name: &str,
+    ns: Option<&str>,
+) -> Result<Option<HashMap<String, Json>>, Diagnostics> {
+    let Some(kind) = ctx
+        .kind(api_version, kind_name, false)
+        .await
+        .map_err(|d| vec![d])?
+    else {
+        return Ok(None);
+    };
+    let api = ctx.api(&kind, ns);
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| vec![ctx.error(&e, &format!("listing {kind_name} objects"))])?;
+    let id = Ident {
+        api_version: api_version.into(),
+        kind: kind_name.into(),
+        namespace: None,
+        name: String::new(),
+    };
+    Ok(Some(
+        list.items
+            .into_iter()
+            .filter_map(|o| {
+                let name = o.metadata.name.clone()?;
+                let mut j = serde_json::to_value(&o).ok()?;
+                add_types(&mut j, &id);
+                Some((name, j))
+            })
+            .collect(),
+    ))
+}
+
+pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnostics> {
+    read_many(ctx, std::slice::from_ref(current))
+        .await
+        .pop()
+        .unwrap_or(Ok(None))
+}
+
+/// Adopts an existing object: brick has applied nothing to it yet, so the state's manifest is
+/// its identity alone, and the first plan shows every configured field as brick's to apply.
+pub async fn import(ctx: &Ctx, id_text: &str) -> Result<Value, Diagnostics> {
+    let Some(mut id) = Ident::parse(id_text) else {
+        return Err(vec![err(
+            "import",
+            "Invalid import id",
+            format!(
+                "\"{id_text}\" is not an id like apiVersion=v1,kind=ConfigMap,namespace=default,name=x."
+            ),
+        )]);
+    };
+    let kind = ctx
+        .kind(&id.api_version, &id.kind, false)
+        .await
+        .map_err(|d| vec![d])?
+        .ok_or_else(|| {
+            vec![err(
+                "unknown_kind",
+                "Unknown kind",
+                format!(
+                    "The API server does not serve {} {}.",
+                    id.api_version, id.kind
+                ),
+            )]
+        })?;
+    id.namespace = namespace_of(ctx, &id, &kind);
+    let api = ctx.api(&kind, id.namespace.as_deref());
+    let live = api
+        .get_opt(&id.name)
+        .await
+        .map_err(|e| vec![ctx.error(&e, &format!("reading {}", id.describe()))])?
+        .ok_or_else(|| {
+            vec![err(
+                "import",
+                "Object not found",
+                format!("{} does not exist.", id.describe()),
+            )]
+        })?;
+    let mut metadata = BTreeMap::from([("name".to_string(), Value::string(id.name.clone()))]);
+    if let Some(ns) = &id.namespace {
+        metadata.insert("namespace".into(), Value::string(ns.clone()));
+    }
+    let manifest = Value::object_from([
+        ("apiVersion", Value::string(id.api_version.clone())),
+        ("kind", Value::string(id.kind.clone())),
+        ("metadata", Value::object(metadata)),
+    ]);
+    let block = schema().block;
+    let mut state: BTreeMap<String, Value> = match block.value_type() {
+        Type::Object(attrs) => attrs
+            .into_iter()
+            .map(|(k, t)| (k, Value::null(t)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    state.insert("manifest".into(), manifest);
+    state.insert("id".into(), Value::string(id.id()));
+    state.insert(
+        "uid".into(),
+        Value::string(live.metadata.uid.clone().unwrap_or_default()),
+    );
+    state.insert("field_managers".into(), empty_managers());
+    Ok(Value::object(state))
+}
