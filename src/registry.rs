@@ -61,3 +61,25 @@ pub fn provider_set<'a>(names: impl IntoIterator<Item = &'a str>, ids: &IdSource
     }
     set
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_available_type_is_instantiated_under_its_own_name_and_nothing_else_is() {
+        let ids: IdSource = Arc::new(|| "id".to_string());
+        for ty in available() {
+            let p = instantiate(ty, &ids)
+                .unwrap_or_else(|| panic!("{ty} is available but instantiate() does not know it"));
+            assert_eq!(p.name(), *ty, "the provider's own name");
+        }
+        assert!(instantiate("no_such_provider", &ids).is_none());
+        let set = provider_set(available().iter().copied(), &ids);
+        assert_eq!(
+            set.names().map(String::as_str).collect::<Vec<_>>(),
+            available(),
+            "provider_set has one instance per available type"
+        );
+    }
+}
