@@ -53,7 +53,7 @@ pub fn provider_set<'a>(names: impl IntoIterator<Item = &'a str>, ids: &IdSource
     let names: BTreeSet<&str> = names.into_iter().chain(["brick"]).collect();
     for name in names {
         // `module.a.maas.east` (a child module's own configuration) is of type `maas`.
-        let key = crate::plan::input::provider_module(name).1;
+        let key = crate::addr::provider_module(name).1;
         let ty = key.split('.').next().unwrap_or(key);
         if let Some(p) = instantiate(ty, ids) {
             set.insert(name, p);

@@ -39,13 +39,7 @@ pub struct ConfigGraph {
     pub by_resource: HashMap<ResourceAddr, usize>,
 }
 
-/// `module.a.module.b` for the path `["a", "b"]`.
-pub fn module_text(path: &[String]) -> String {
-    path.iter()
-        .map(|n| format!("module.{n}"))
-        .collect::<Vec<_>>()
-        .join(".")
-}
+pub use crate::addr::module_text;
 
 fn child(path: &[String], name: &str) -> Vec<String> {
     let mut p = path.to_vec();
@@ -134,7 +128,7 @@ impl ConfigGraph {
         // What a reference made in module `path` depends on; `uses` says which module
         // outputs the object reads (all of them when it uses a module as a whole).
         let targets_of = |r: &Reference, path: &[String], uses: &Uses, out: &mut Vec<NodeIndex>| {
-            if let Some(addr) = crate::plan::scope::resource_of(r, &module_text(path)) {
+            if let Some(addr) = r.resource(&module_text(path)) {
                 if let Some(i) = by_resource.get(&addr) {
                     out.push(resource_nodes[*i]);
                 }
@@ -237,7 +231,7 @@ impl ConfigGraph {
         }
         for (i, p) in config.providers.iter().enumerate() {
             let uses = uses_of(&|| format!("provider[\"{}\"]", p.name));
-            let (path, _) = crate::plan::input::provider_module(&p.name);
+            let (path, _) = crate::addr::provider_module(&p.name);
             for rf in &p.references {
                 targets_of(rf, &path, uses, &mut tmp);
             }

@@ -245,19 +245,7 @@ pub struct ProviderConfig {
     pub references: Vec<Reference>,
 }
 
-/// Splits a provider configuration name into the module path it is declared in and its
-/// key in that module: `module.a.module.b.maas.east` → (`["a", "b"]`, `maas.east`).
-pub fn provider_module(name: &str) -> (Vec<String>, &str) {
-    let mut path = Vec::new();
-    let mut rest = name;
-    while let Some(r) = rest.strip_prefix("module.")
-        && let Some((call, tail)) = r.split_once('.')
-    {
-        path.push(call.to_string());
-        rest = tail;
-    }
-    (path, rest)
-}
+pub use crate::addr::provider_module;
 
 /// The key of a provider configuration in the JSON plan's `configuration`, as Terraform
 /// writes it: the root's keys as they are (`maas`, `maas.east`), a child module's own
@@ -267,7 +255,7 @@ pub fn provider_config_key(name: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
-        format!("{}:{key}", crate::graph::module_text(&path))
+        format!("{}:{key}", crate::addr::module_text(&path))
     }
 }
 
@@ -283,7 +271,7 @@ pub fn terraform_provider_key(
 ) -> (String, Option<String>) {
     let (own, key) = provider_module(&rc.provider);
     if rc.addr.module.is_empty() || !own.is_empty() {
-        let module = (!own.is_empty()).then(|| crate::graph::module_text(&own));
+        let module = (!own.is_empty()).then(|| crate::addr::module_text(&own));
         return (provider_config_key(&rc.provider), module);
     }
     let local = key.split('.').next().unwrap_or(key);
@@ -294,7 +282,7 @@ pub fn terraform_provider_key(
                 && provider_module(&r.provider).1.split('.').next() == Some(local)
         }) || providers.iter().any(|p| {
             let (path, k) = provider_module(&p.name);
-            crate::graph::module_text(&path) == module && k == local
+            crate::addr::module_text(&path) == module && k == local
         })
     };
     let mut top = rc.addr.module.clone();

@@ -749,7 +749,7 @@ impl<'a> Planner<'a> {
                     // A child module's own provider block (never under count/for_each):
                     // its scope is the one instance of that module.
                     let module =
-                        crate::graph::module_text(&crate::plan::input::provider_module(&pc.name).0);
+                        crate::addr::module_text(&crate::addr::provider_module(&pc.name).0);
                     match (pc.body)(&self.working.view(&module), &block) {
                         Err(ds) => self.diags.extend(ds),
                         Ok(v) if !v.is_wholly_known() => {
@@ -1503,7 +1503,7 @@ impl<'a> Planner<'a> {
                     let call_configured = self.config.module_calls.iter().any(|c| {
                         let mut path = c.module.clone();
                         path.push(c.name.clone());
-                        crate::graph::module_text(&path) == config_module
+                        crate::addr::module_text(&path) == config_module
                     });
                     let reason = if !addr.resource.module.is_empty()
                         && call_configured

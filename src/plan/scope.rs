@@ -190,29 +190,10 @@ pub struct ModuleView<'a> {
     pub lookup: Option<&'a ResourceLookup<'a>>,
 }
 
-/// The resource a reference names, in module instance `module`.
-pub fn resource_of(reference: &Reference, module: &str) -> Option<ResourceAddr> {
-    match reference {
-        Reference::Resource { type_name, name } => Some(ResourceAddr {
-            module: module.to_string(),
-            mode: ResourceMode::Managed,
-            type_name: type_name.clone(),
-            name: name.clone(),
-        }),
-        Reference::Data { type_name, name } => Some(ResourceAddr {
-            module: module.to_string(),
-            mode: ResourceMode::Data,
-            type_name: type_name.clone(),
-            name: name.clone(),
-        }),
-        _ => None,
-    }
-}
-
 impl Scope for ModuleView<'_> {
     fn get(&self, reference: &Reference) -> Option<Value> {
         let w = self.working;
-        if let Some(addr) = resource_of(reference, self.module) {
+        if let Some(addr) = reference.resource(self.module) {
             return match self.lookup {
                 Some(l) => l(&addr),
                 None => w.resources.get(&addr).cloned(),
