@@ -4,14 +4,45 @@
 //! - [`Diagnostic`] is plain data (cloneable, comparable, serialisable by the views).
 //! - [`Diagnostic::to_json`] is Terraform's machine-readable form; the CLI renders the text
 //!   form (`cli::common::render_diagnostic`).
+//! - [`Span`] and [`SourceFile`]: where in the configuration a diagnostic points (the loader
+//!   puts a span on every node; `config` re-exports them).
 //! - [`did_you_mean`] picks the closest name for "did you mean" help lines.
 //! - `From<brick_provider_api::Diagnostic>` turns provider diagnostics into these.
 
 use std::fmt;
 
-use crate::config::{SourceFile, Span};
+use std::path::PathBuf;
 
 pub use brick_provider_api::Severity;
+
+/// Index of a source file in `config::Config::files`.
+pub type FileId = usize;
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub file: FileId,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    /// The smallest span covering both (same file assumed).
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// One loaded source file, kept for rendering diagnostics.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
 
 /// One problem (or warning) found in a run.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -135,25 +135,6 @@ pub use refs::{
     body_module_output_uses, body_references, module_output_uses, references, references_with,
 };
 
-impl Reference {
-    /// The resource this reference names, in module instance `module` (`None` for anything
-    /// but a resource or data source).
-    pub fn resource(&self, module: &str) -> Option<crate::addr::ResourceAddr> {
-        use crate::addr::{ResourceAddr, ResourceMode};
-        let (mode, type_name, name) = match self {
-            Reference::Resource { type_name, name } => (ResourceMode::Managed, type_name, name),
-            Reference::Data { type_name, name } => (ResourceMode::Data, type_name, name),
-            _ => return None,
-        };
-        Some(ResourceAddr {
-            module: module.to_string(),
-            mode,
-            type_name: type_name.clone(),
-            name: name.clone(),
-        })
-    }
-}
-
 /// An [`Environment`] with no files, a fixed clock and fixed "random" values, for tests,
 /// constant evaluation and `validate`.
 #[derive(Clone, Debug, Default)]

@@ -27,6 +27,17 @@ pub fn constant(v: Value) -> EvalFn {
     Arc::new(move |_, _| Ok(v.clone()))
 }
 
+/// How a resource's instances are gathered into the value a reference sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Single,
+    Count,
+    ForEach,
+}
+
+/// Instance keys with their `each.value`.
+pub type Keys = Vec<(crate::addr::InstanceKey, Option<Value>)>;
+
 /// How many instances a resource has; the expression's source span, where there is one,
 /// places the diagnostics about its value.
 #[derive(Clone)]
@@ -39,9 +50,60 @@ pub enum Expansion {
 }
 
 impl Expansion {
+    /// The instance keys (with `each.value`) of `count` / `for_each` evaluated in `scope`, with
+    /// Terraform's rules (`eval::count_of`, `eval::for_each_of`: the values of a `for_each` map may
+    /// be unknown or sensitive, its keys may not); `what` names the object when the expression has
+    /// no source location.
+    pub fn instances(
+        &self,
+        scope: &dyn crate::eval::Scope,
+        what: &str,
+    ) -> Result<(Shape, Keys), Diagnostic> {
+        let evaluated = |e: &EvalFn| {
+            e(scope, &Block::default()).map_err(|ds| {
+                ds.into_iter().next().unwrap_or_else(|| {
+                    Diagnostic::error(
+                        "brick::eval::invalid_expansion",
+                        "Invalid count or for_each argument",
+                        format!("The count or for_each of {what} failed to evaluate."),
+                    )
+                })
+            })
+        };
+        let placed = |p: crate::eval::ExpansionProblem, span: &Option<crate::config::Span>| {
+            let d = p.diagnostic(*span);
+            if span.is_some() {
+                d
+            } else {
+                let detail = format!("{what}: {}", d.detail);
+                Diagnostic { detail, ..d }
+            }
+        };
+        match self {
+            Expansion::Single => Ok((Shape::Single, vec![(crate::addr::InstanceKey::None, None)])),
+            Expansion::Count(e, span) => {
+                let n = crate::eval::count_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
+                Ok((
+                    Shape::Count,
+                    (0..n as i64)
+                        .map(|i| (crate::addr::InstanceKey::Int(i), None))
+                        .collect(),
+                ))
+            }
+            Expansion::ForEach(e, span) => {
+                let m = crate::eval::for_each_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
+                Ok((
+                    Shape::ForEach,
+                    m.into_iter()
+                        .map(|(k, x)| (crate::addr::InstanceKey::Str(k), Some(x)))
+                        .collect(),
+                ))
+            }
+        }
+    }
+
     /// How references see the instances gathered.
-    pub fn shape(&self) -> super::scope::Shape {
-        use super::scope::Shape;
+    pub fn shape(&self) -> Shape {
         match self {
             Expansion::Single => Shape::Single,
             Expansion::Count(..) => Shape::Count,
