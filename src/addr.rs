@@ -509,6 +509,28 @@ pub fn parse_target_str(text: &str) -> Result<Target, String> {
     text.parse::<Target>().map_err(|e| e.reason)
 }
 
+/// `module.a.module.b` for the path `["a", "b"]`.
+pub fn module_text(path: &[String]) -> String {
+    path.iter()
+        .map(|n| format!("module.{n}"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Splits a provider configuration name into the module path it is declared in and its
+/// key in that module: `module.a.module.b.maas.east` → (`["a", "b"]`, `maas.east`).
+pub fn provider_module(name: &str) -> (Vec<String>, &str) {
+    let mut path = Vec::new();
+    let mut rest = name;
+    while let Some(r) = rest.strip_prefix("module.")
+        && let Some((call, tail)) = r.split_once('.')
+    {
+        path.push(call.to_string());
+        rest = tail;
+    }
+    (path, rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,17 +2,47 @@
 //! a source location and a help line. Libraries collect them; only `cli` renders them.
 //!
 //! - [`Diagnostic`] is plain data (cloneable, comparable, serialisable by the views).
-//! - [`report`] turns one into a `miette::Report` with its source snippet (for the CLI);
-//!   [`render_plain`] renders a list as text without colours (for snapshots and logs);
-//!   [`Diagnostic::with_source`] is the borrowing variant.
+//! - [`Diagnostic::to_json`] is Terraform's machine-readable form; the CLI renders the text
+//!   form (`cli::common::render_diagnostic`).
+//! - [`Span`] and [`SourceFile`]: where in the configuration a diagnostic points (the loader
+//!   puts a span on every node; `config` re-exports them).
 //! - [`did_you_mean`] picks the closest name for "did you mean" help lines.
 //! - `From<brick_provider_api::Diagnostic>` turns provider diagnostics into these.
 
 use std::fmt;
 
-use crate::config::{SourceFile, Span};
+use std::path::PathBuf;
 
 pub use brick_provider_api::Severity;
+
+/// Index of a source file in `config::Config::files`.
+pub type FileId = usize;
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub file: FileId,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    /// The smallest span covering both (same file assumed).
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// One loaded source file, kept for rendering diagnostics.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
 
 /// One problem (or warning) found in a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,12 +114,6 @@ impl Diagnostic {
     }
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
-    }
-
-    /// This diagnostic together with the text of its source file, ready for miette.
-    pub fn with_source<'a>(&'a self, files: &'a [SourceFile]) -> WithSource<'a> {
-        let file = self.span.and_then(|s| files.get(s.file));
-        WithSource { diag: self, file }
     }
 
     /// This diagnostic in Terraform's machine-readable form (`terraform validate -json`,
@@ -209,153 +233,6 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
-fn miette_severity(s: Severity) -> miette::Severity {
-    match s {
-        Severity::Error => miette::Severity::Error,
-        Severity::Warning => miette::Severity::Warning,
-    }
-}
-
-/// Without source text: code, severity, help and the detail as a footer-style label-less
-/// report. Prefer [`Diagnostic::with_source`].
-impl miette::Diagnostic for Diagnostic {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.code))
-    }
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(miette_severity(self.severity))
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
-    }
-}
-
-/// A diagnostic paired with its source file: implements [`miette::Diagnostic`] with the
-/// snippet and label. The summary is the message; the detail is the first line of the
-/// footer, followed by the help line.
-#[derive(Debug)]
-pub struct WithSource<'a> {
-    diag: &'a Diagnostic,
-    file: Option<&'a SourceFile>,
-}
-
-impl fmt::Display for WithSource<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.diag.summary)
-    }
-}
-impl std::error::Error for WithSource<'_> {}
-
-impl miette::Diagnostic for WithSource<'_> {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.diag.code))
-    }
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(miette_severity(self.diag.severity))
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        let text = match &self.diag.help {
-            Some(h) => format!("{}\n{}", self.diag.detail, h),
-            None => self.diag.detail.clone(),
-        };
-        Some(Box::new(text))
-    }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.file.map(|f| &f.text as &dyn miette::SourceCode)
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let (span, _) = (self.diag.span?, self.file?);
-        let label = miette::LabeledSpan::new(
-            Some(
-                self.diag
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| self.diag.summary.clone()),
-            ),
-            span.start,
-            span.end.saturating_sub(span.start),
-        );
-        Some(Box::new(std::iter::once(label)))
-    }
-}
-
-/// A `miette::Report` of `d` with its source snippet (the report owns a copy of the file).
-/// Render with `format!("{report:?}")` for the fancy, graphical form.
-pub fn report(d: &Diagnostic, files: &[SourceFile]) -> miette::Report {
-    miette::Report::new(Owned::new(d, files))
-}
-
-/// Every diagnostic rendered as miette would show it, one after another (no colours).
-pub fn render_plain(diags: &[Diagnostic], files: &[SourceFile]) -> String {
-    let handler =
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
-    let mut out = String::new();
-    for d in diags {
-        let _ = handler.render_report(&mut out, &Owned::new(d, files));
-    }
-    out
-}
-
-#[derive(Debug)]
-struct Owned {
-    diag: Diagnostic,
-    file: Option<miette::NamedSource<String>>,
-}
-
-impl Owned {
-    fn new(d: &Diagnostic, files: &[SourceFile]) -> Owned {
-        let file = d
-            .span
-            .and_then(|s| files.get(s.file))
-            .map(|f| miette::NamedSource::new(f.path.display().to_string(), f.text.clone()));
-        Owned {
-            diag: d.clone(),
-            file,
-        }
-    }
-}
-
-impl fmt::Display for Owned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diag.summary)
-    }
-}
-impl std::error::Error for Owned {}
-
-impl miette::Diagnostic for Owned {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.diag.code))
-    }
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(miette_severity(self.diag.severity))
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(match &self.diag.help {
-            Some(h) => format!("{}\n{h}", self.diag.detail),
-            None => self.diag.detail.clone(),
-        }))
-    }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.file.as_ref().map(|f| f as &dyn miette::SourceCode)
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let s = self.diag.span?;
-        self.file.as_ref()?;
-        let label = self
-            .diag
-            .label
-            .clone()
-            .unwrap_or_else(|| self.diag.summary.clone());
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new(
-            Some(label),
-            s.start,
-            s.end.saturating_sub(s.start),
-        ))))
-    }
-}
-
 impl From<brick_provider_api::Diagnostic> for Diagnostic {
     fn from(d: brick_provider_api::Diagnostic) -> Diagnostic {
         let detail = if d.attribute.is_empty() {
@@ -401,38 +278,6 @@ mod tests {
     fn did_you_mean_finds_a_near_miss_and_ignores_unrelated_names() {
         assert_eq!(did_you_mean("node", ["nodes", "cluster"]), Some("nodes"));
         assert_eq!(did_you_mean("zzz", ["nodes", "cluster"]), None);
-    }
-
-    #[test]
-    fn a_rendered_diagnostic_shows_code_snippet_label_detail_and_help() {
-        let files = [SourceFile {
-            path: "main.hcl".into(),
-            text: "locals {\n  a = var.node\n}\n".into(),
-        }];
-        let d = Diagnostic::error(
-            "brick::config::undeclared_reference",
-            "Reference to undeclared input variable",
-            "An input variable named \"node\" is not declared in this module.",
-        )
-        .at(Span {
-            file: 0,
-            start: 15,
-            end: 23,
-        })
-        .label("not declared")
-        .help("Did you mean `var.nodes`?");
-        let out = render_plain(&[d], &files);
-        for want in [
-            "brick::config::undeclared_reference",
-            "Reference to undeclared input variable",
-            "a = var.node",
-            "not declared",
-            "is not declared in this module",
-            "Did you mean `var.nodes`?",
-            "main.hcl:2:7",
-        ] {
-            assert!(out.contains(want), "missing {want:?} in:\n{out}");
-        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn main() -> std::process::ExitCode {
 /// temporary allocations — parsing a large state file — stays resident at the peak. brick's
 /// runs are short and their peak memory is what users feel, so purge at once. A
 /// `MIMALLOC_PURGE_DELAY` in the environment still wins.
+#[allow(unsafe_code, reason = "mimalloc's C option setter: one FFI call")]
 fn purge_freed_memory_at_once() {
     /// `mi_option_purge_delay` in mimalloc v2's `mimalloc.h`.
     const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;

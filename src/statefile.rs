@@ -23,13 +23,9 @@ use crate::plan::scope::{Working, values_from_state};
 /// (`maas.east`).
 pub fn provider_addr(name: &str) -> String {
     // A child module's own configuration: `module.a.provider["brick/maas"]`, as Terraform.
-    let (path, key) = crate::plan::input::provider_module(name);
+    let (path, key) = crate::addr::provider_module(name);
     if !path.is_empty() {
-        return format!(
-            "{}.{}",
-            crate::graph::module_text(&path),
-            provider_addr(key)
-        );
+        return format!("{}.{}", crate::addr::module_text(&path), provider_addr(key));
     }
     match name.split_once('.') {
         Some((ty, alias)) => format!("provider[\"brick/{ty}\"].{alias}"),
@@ -51,7 +47,7 @@ pub fn provider_name(addr: &str) -> String {
         return addr.to_string();
     };
     let ty = source.rsplit('/').next().unwrap_or(source);
-    let ty = if ty == "terraform" { "brick" } else { ty };
+    let ty = crate::registry::provider_type(ty);
     match tail.strip_prefix('.') {
         Some(alias) => format!("{ty}.{alias}"),
         None => ty.to_string(),
@@ -528,7 +524,7 @@ pub async fn configure_provider(
                 .schema(name)
                 .map(|s| s.provider.clone())
                 .unwrap_or_default();
-            let module = crate::graph::module_text(&crate::plan::input::provider_module(name).0);
+            let module = crate::addr::module_text(&crate::addr::provider_module(name).0);
             match (pc.body)(&values.view(&module), &block) {
                 Err(ds) => return ds,
                 Ok(v) if !v.is_wholly_known() => {

@@ -9,9 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use brick_provider_api::schema::{
-    Attribute as SchemaAttr, Block as SchemaBlock, ProviderSchema, ResourceSchema,
-};
+use brick_provider_api::schema::{ProviderSchema, ResourceSchema};
 use brick_provider_api::{Type, Value};
 
 use crate::addr::{Target, parse_target};
@@ -25,21 +23,7 @@ use crate::eval::{
 
 /// The schema of the built-in `brick_data` resource (Terraform's `terraform_data`).
 pub fn brick_data_schema() -> ResourceSchema {
-    ResourceSchema {
-        version: 0,
-        block: SchemaBlock::default()
-            .attr("input", SchemaAttr::optional(Type::Dynamic))
-            .attr("triggers_replace", SchemaAttr::optional(Type::Dynamic))
-            .attr("output", SchemaAttr::computed(Type::Dynamic))
-            .attr("id", SchemaAttr::computed(Type::String)),
-    }
-}
-
-/// The built-in `brick` provider: `brick_data` only.
-pub fn builtin_schema() -> ProviderSchema {
-    let mut s = ProviderSchema::default();
-    s.resources.insert("brick_data".into(), brick_data_schema());
-    s
+    crate::registry::builtin_schema().resources["brick_data"].clone()
 }
 
 fn err(code: &str, summary: &str, detail: impl Into<String>, span: Span) -> Diagnostic {
@@ -90,7 +74,9 @@ pub fn validate_with(
     env: &dyn Environment,
 ) -> Vec<Diagnostic> {
     let mut schemas = schemas.clone();
-    schemas.entry("brick".into()).or_insert_with(builtin_schema);
+    schemas
+        .entry("brick".into())
+        .or_insert_with(crate::registry::builtin_schema);
     let mut diags = Vec::new();
     validate_module(&config.root, &schemas, check, env, &mut diags);
     module_cycles(config, &mut diags);

@@ -290,8 +290,7 @@ pub async fn apply(
         let cfg = match config.providers.iter().find(|pc| pc.name == name) {
             None => Value::empty_object(),
             Some(pc) => {
-                let module =
-                    crate::graph::module_text(&crate::plan::input::provider_module(name).0);
+                let module = crate::addr::module_text(&crate::addr::provider_module(name).0);
                 let scope = ApplyScope {
                     module: &module,
                     values: &root_values,

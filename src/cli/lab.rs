@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use brick_provider_maas::lab;
+use crate::registry::maas_lab as lab;
 use clap::{Args, Subcommand};
 
 use super::PlanArgs;

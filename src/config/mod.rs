@@ -54,34 +54,7 @@ pub trait FileSystem {
     }
 }
 
-/// Index of a source file in [`Config::files`].
-pub type FileId = usize;
-
-/// A byte range in one source file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct Span {
-    pub file: FileId,
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Span {
-    /// The smallest span covering both (same file assumed).
-    pub fn to(self, other: Span) -> Span {
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
-    }
-}
-
-/// One loaded source file, kept for rendering diagnostics.
-#[derive(Clone, Debug)]
-pub struct SourceFile {
-    pub path: PathBuf,
-    pub text: String,
-}
+pub use crate::diag::{FileId, SourceFile, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceMode {

@@ -240,7 +240,7 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
         // A type description from `type()` prints bare.
         Kind::String(s) if v.marks.contains(Marks::TYPE) => out.push_str(s),
         Kind::String(s) if s.contains('\n') => heredoc_into(s, indent, out),
-        Kind::String(s) => out.push_str(&quote(s)),
+        Kind::String(s) => out.push_str(&brick_provider_api::value::go_quote(s)),
         Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => {
             let (open, end) = match &v.kind {
                 Kind::List(..) => ("tolist([", "])"),
@@ -280,7 +280,7 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
                 if k.contains('\n') {
                     heredoc_into(k, indent + 1, out);
                 } else {
-                    out.push_str(&quote(k));
+                    out.push_str(&brick_provider_api::value::go_quote(k));
                 }
                 out.push_str(" = ");
                 display_into(val, indent + 1, out);
@@ -290,72 +290,6 @@ fn display_into(v: &Value, indent: usize, out: &mut String) {
             out.push_str(end);
         }
     }
-}
-
-/// A string as Terraform's console quotes it (Go's `strconv.Quote`): `\"`, `\\`, the C
-/// escapes `\a \b \f \n \r \t \v`, `\xNN` for other ASCII controls and DEL, `\uNNNN` or
-/// `\UNNNNNNNN` for other characters Go does not print (controls, spaces other than ` `,
-/// format characters, private use). `${` is not escaped.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if !go_printable(c) && (c as u32) < 0x10000 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if !go_printable(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII
-/// space; not controls, other spaces and separators, format characters or private use.
-fn go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let u = c as u32;
-    let format = matches!(
-        u,
-        0xAD | 0x600..=0x605
-            | 0x61C
-            | 0x6DD
-            | 0x70F
-            | 0x890..=0x891
-            | 0x8E2
-            | 0x180E
-            | 0x200B..=0x200F
-            | 0x202A..=0x202E
-            | 0x2060..=0x2064
-            | 0x2066..=0x206F
-            | 0xFEFF
-            | 0xFFF9..=0xFFFB
-            | 0x110BD
-            | 0x110CD
-            | 0x13430..=0x1343F
-            | 0x1BCA0..=0x1BCA3
-            | 0x1D173..=0x1D17A
-            | 0xE0001
-            | 0xE0020..=0xE007F
-    );
-    let private = matches!(u, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF);
-    !(c.is_control() || c.is_whitespace() || format || private)
 }
 
 // ---- primitive conversions (cty's rules for string ↔ number ↔ bool) -------------------------

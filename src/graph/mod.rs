@@ -39,12 +39,23 @@ pub struct ConfigGraph {
     pub by_resource: HashMap<ResourceAddr, usize>,
 }
 
-/// `module.a.module.b` for the path `["a", "b"]`.
-pub fn module_text(path: &[String]) -> String {
-    path.iter()
-        .map(|n| format!("module.{n}"))
-        .collect::<Vec<_>>()
-        .join(".")
+pub use crate::addr::module_text;
+
+/// The resource a reference names, in module instance `module` (`None` for anything but a
+/// resource or data source).
+pub fn resource_of(reference: &Reference, module: &str) -> Option<ResourceAddr> {
+    use crate::addr::ResourceMode;
+    let (mode, type_name, name) = match reference {
+        Reference::Resource { type_name, name } => (ResourceMode::Managed, type_name, name),
+        Reference::Data { type_name, name } => (ResourceMode::Data, type_name, name),
+        _ => return None,
+    };
+    Some(ResourceAddr {
+        module: module.to_string(),
+        mode,
+        type_name: type_name.clone(),
+        name: name.clone(),
+    })
 }
 
 fn child(path: &[String], name: &str) -> Vec<String> {
@@ -134,7 +145,7 @@ impl ConfigGraph {
         // What a reference made in module `path` depends on; `uses` says which module
         // outputs the object reads (all of them when it uses a module as a whole).
         let targets_of = |r: &Reference, path: &[String], uses: &Uses, out: &mut Vec<NodeIndex>| {
-            if let Some(addr) = crate::plan::scope::resource_of(r, &module_text(path)) {
+            if let Some(addr) = resource_of(r, &module_text(path)) {
                 if let Some(i) = by_resource.get(&addr) {
                     out.push(resource_nodes[*i]);
                 }
@@ -237,7 +248,7 @@ impl ConfigGraph {
         }
         for (i, p) in config.providers.iter().enumerate() {
             let uses = uses_of(&|| format!("provider[\"{}\"]", p.name));
-            let (path, _) = crate::plan::input::provider_module(&p.name);
+            let (path, _) = crate::addr::provider_module(&p.name);
             for rf in &p.references {
                 targets_of(rf, &path, uses, &mut tmp);
             }

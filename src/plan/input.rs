@@ -27,6 +27,17 @@ pub fn constant(v: Value) -> EvalFn {
     Arc::new(move |_, _| Ok(v.clone()))
 }
 
+/// How a resource's instances are gathered into the value a reference sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Single,
+    Count,
+    ForEach,
+}
+
+/// Instance keys with their `each.value`.
+pub type Keys = Vec<(crate::addr::InstanceKey, Option<Value>)>;
+
 /// How many instances a resource has; the expression's source span, where there is one,
 /// places the diagnostics about its value.
 #[derive(Clone)]
@@ -39,9 +50,60 @@ pub enum Expansion {
 }
 
 impl Expansion {
+    /// The instance keys (with `each.value`) of `count` / `for_each` evaluated in `scope`, with
+    /// Terraform's rules (`eval::count_of`, `eval::for_each_of`: the values of a `for_each` map may
+    /// be unknown or sensitive, its keys may not); `what` names the object when the expression has
+    /// no source location.
+    pub fn instances(
+        &self,
+        scope: &dyn crate::eval::Scope,
+        what: &str,
+    ) -> Result<(Shape, Keys), Diagnostic> {
+        let evaluated = |e: &EvalFn| {
+            e(scope, &Block::default()).map_err(|ds| {
+                ds.into_iter().next().unwrap_or_else(|| {
+                    Diagnostic::error(
+                        "brick::eval::invalid_expansion",
+                        "Invalid count or for_each argument",
+                        format!("The count or for_each of {what} failed to evaluate."),
+                    )
+                })
+            })
+        };
+        let placed = |p: crate::eval::ExpansionProblem, span: &Option<crate::config::Span>| {
+            let d = p.diagnostic(*span);
+            if span.is_some() {
+                d
+            } else {
+                let detail = format!("{what}: {}", d.detail);
+                Diagnostic { detail, ..d }
+            }
+        };
+        match self {
+            Expansion::Single => Ok((Shape::Single, vec![(crate::addr::InstanceKey::None, None)])),
+            Expansion::Count(e, span) => {
+                let n = crate::eval::count_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
+                Ok((
+                    Shape::Count,
+                    (0..n as i64)
+                        .map(|i| (crate::addr::InstanceKey::Int(i), None))
+                        .collect(),
+                ))
+            }
+            Expansion::ForEach(e, span) => {
+                let m = crate::eval::for_each_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
+                Ok((
+                    Shape::ForEach,
+                    m.into_iter()
+                        .map(|(k, x)| (crate::addr::InstanceKey::Str(k), Some(x)))
+                        .collect(),
+                ))
+            }
+        }
+    }
+
     /// How references see the instances gathered.
-    pub fn shape(&self) -> super::scope::Shape {
-        use super::scope::Shape;
+    pub fn shape(&self) -> Shape {
         match self {
             Expansion::Single => Shape::Single,
             Expansion::Count(..) => Shape::Count,
@@ -261,19 +323,7 @@ pub struct ProviderConfig {
     pub references: Vec<Reference>,
 }
 
-/// Splits a provider configuration name into the module path it is declared in and its
-/// key in that module: `module.a.module.b.maas.east` → (`["a", "b"]`, `maas.east`).
-pub fn provider_module(name: &str) -> (Vec<String>, &str) {
-    let mut path = Vec::new();
-    let mut rest = name;
-    while let Some(r) = rest.strip_prefix("module.")
-        && let Some((call, tail)) = r.split_once('.')
-    {
-        path.push(call.to_string());
-        rest = tail;
-    }
-    (path, rest)
-}
+pub use crate::addr::provider_module;
 
 /// The key of a provider configuration in the JSON plan's `configuration`, as Terraform
 /// writes it: the root's keys as they are (`maas`, `maas.east`), a child module's own
@@ -283,7 +333,7 @@ pub fn provider_config_key(name: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
-        format!("{}:{key}", crate::graph::module_text(&path))
+        format!("{}:{key}", crate::addr::module_text(&path))
     }
 }
 
@@ -299,7 +349,7 @@ pub fn terraform_provider_key(
 ) -> (String, Option<String>) {
     let (own, key) = provider_module(&rc.provider);
     if rc.addr.module.is_empty() || !own.is_empty() {
-        let module = (!own.is_empty()).then(|| crate::graph::module_text(&own));
+        let module = (!own.is_empty()).then(|| crate::addr::module_text(&own));
         return (provider_config_key(&rc.provider), module);
     }
     let local = key.split('.').next().unwrap_or(key);
@@ -310,7 +360,7 @@ pub fn terraform_provider_key(
                 && provider_module(&r.provider).1.split('.').next() == Some(local)
         }) || providers.iter().any(|p| {
             let (path, k) = provider_module(&p.name);
-            crate::graph::module_text(&path) == module && k == local
+            crate::addr::module_text(&path) == module && k == local
         })
     };
     let mut top = rc.addr.module.clone();

@@ -19,7 +19,7 @@ use crate::diag::Diagnostic;
 use super::address::{
     InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target, module_names, moved_module,
 };
-use super::input::{Configuration, Expansion, IgnoreChanges, ResourceConfig};
+use super::input::{Configuration, Expansion, IgnoreChanges, Keys, ResourceConfig};
 use super::model::*;
 use super::providers::ProviderSet;
 use super::scope::{InstanceScope, SelfScope, Shape, Working, unknown_resource};
@@ -163,9 +163,6 @@ fn diag_at(d: impl Into<Diagnostic>, addr: &dyn std::fmt::Display) -> Diagnostic
     }
     d
 }
-
-/// Instance keys with their `each.value`.
-type Keys = Vec<(InstanceKey, Option<Value>)>;
 
 struct Planner<'a> {
     config: &'a Configuration,
@@ -749,7 +746,7 @@ impl<'a> Planner<'a> {
                     // A child module's own provider block (never under count/for_each):
                     // its scope is the one instance of that module.
                     let module =
-                        crate::graph::module_text(&crate::plan::input::provider_module(&pc.name).0);
+                        crate::addr::module_text(&crate::addr::provider_module(&pc.name).0);
                     match (pc.body)(&self.working.view(&module), &block) {
                         Err(ds) => self.diags.extend(ds),
                         Ok(v) if !v.is_wholly_known() => {
@@ -892,54 +889,13 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// The instance keys (with `each.value`) of `count` / `for_each` evaluated in `scope`, with
-/// Terraform's rules (`eval::count_of`, `eval::for_each_of`: the values of a `for_each` map may
-/// be unknown or sensitive, its keys may not); `what` names the object when the expression has
-/// no source location.
+/// [`Expansion::instances`], kept under its old name for callers outside `plan`.
 pub(crate) fn expand_with(
     expansion: &Expansion,
     scope: &dyn crate::eval::Scope,
     what: &str,
 ) -> Result<(Shape, Keys), Diagnostic> {
-    let evaluated = |e: &crate::plan::input::EvalFn| {
-        e(scope, &Block::default()).map_err(|ds| {
-            ds.into_iter().next().unwrap_or_else(|| {
-                Diagnostic::error(
-                    "brick::eval::invalid_expansion",
-                    "Invalid count or for_each argument",
-                    format!("The count or for_each of {what} failed to evaluate."),
-                )
-            })
-        })
-    };
-    let placed = |p: crate::eval::ExpansionProblem, span: &Option<crate::config::Span>| {
-        let d = p.diagnostic(*span);
-        if span.is_some() {
-            d
-        } else {
-            let detail = format!("{what}: {}", d.detail);
-            Diagnostic { detail, ..d }
-        }
-    };
-    match expansion {
-        Expansion::Single => Ok((Shape::Single, vec![(InstanceKey::None, None)])),
-        Expansion::Count(e, span) => {
-            let n = crate::eval::count_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
-            Ok((
-                Shape::Count,
-                (0..n as i64).map(|i| (InstanceKey::Int(i), None)).collect(),
-            ))
-        }
-        Expansion::ForEach(e, span) => {
-            let m = crate::eval::for_each_of(&evaluated(e)?).map_err(|p| placed(p, span))?;
-            Ok((
-                Shape::ForEach,
-                m.into_iter()
-                    .map(|(k, x)| (InstanceKey::Str(k), Some(x)))
-                    .collect(),
-            ))
-        }
-    }
+    expansion.instances(scope, what)
 }
 
 impl<'a> Planner<'a> {
@@ -1514,7 +1470,7 @@ impl<'a> Planner<'a> {
                     let call_configured = self.config.module_calls.iter().any(|c| {
                         let mut path = c.module.clone();
                         path.push(c.name.clone());
-                        crate::graph::module_text(&path) == config_module
+                        crate::addr::module_text(&path) == config_module
                     });
                     let reason = if !addr.resource.module.is_empty()
                         && call_configured

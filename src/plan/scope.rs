@@ -11,19 +11,13 @@ use brick_provider_api::{Type, Value};
 
 use brick_provider_api::schema::Block;
 
-use super::address::{InstanceKey, ResourceAddr, ResourceMode};
+use super::address::{InstanceKey, ResourceAddr};
 use super::input::Configuration;
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
 use crate::graph::Node;
 
-/// How a resource's instances are gathered into the value a reference sees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
-    Single,
-    Count,
-    ForEach,
-}
+pub use super::input::Shape;
 
 /// The values of one child module instance.
 #[derive(Clone, Debug, Default)]
@@ -190,29 +184,10 @@ pub struct ModuleView<'a> {
     pub lookup: Option<&'a ResourceLookup<'a>>,
 }
 
-/// The resource a reference names, in module instance `module`.
-pub fn resource_of(reference: &Reference, module: &str) -> Option<ResourceAddr> {
-    match reference {
-        Reference::Resource { type_name, name } => Some(ResourceAddr {
-            module: module.to_string(),
-            mode: ResourceMode::Managed,
-            type_name: type_name.clone(),
-            name: name.clone(),
-        }),
-        Reference::Data { type_name, name } => Some(ResourceAddr {
-            module: module.to_string(),
-            mode: ResourceMode::Data,
-            type_name: type_name.clone(),
-            name: name.clone(),
-        }),
-        _ => None,
-    }
-}
-
 impl Scope for ModuleView<'_> {
     fn get(&self, reference: &Reference) -> Option<Value> {
         let w = self.working;
-        if let Some(addr) = resource_of(reference, self.module) {
+        if let Some(addr) = crate::graph::resource_of(reference, self.module) {
             return match self.lookup {
                 Some(l) => l(&addr),
                 None => w.resources.get(&addr).cloned(),
@@ -375,7 +350,7 @@ pub fn eval_value_node(
                     module: &caller,
                     lookup,
                 };
-                match super::planner::expand_with(&c.expansion, &scope, &what) {
+                match c.expansion.instances(&scope, &what) {
                     Ok((shape, keys)) => {
                         for (k, each) in &keys {
                             w.modules.insert(

@@ -50,7 +50,7 @@ fn addr_fields(o: &mut Map<String, Json>, addr: &InstanceAddr, provider: &str) {
 
 /// Provider names in Terraform's fully qualified form.
 pub fn provider_name(short: &str) -> String {
-    let short = crate::plan::input::provider_module(short).1;
+    let short = crate::addr::provider_module(short).1;
     let ty = short.split('.').next().unwrap_or(short);
     format!("brick.local/brick/{ty}")
 }
@@ -624,7 +624,7 @@ fn configuration_json(config: &Configuration) -> Json {
         let (key, module) =
             crate::plan::input::terraform_provider_key(&config.resources, &config.providers, r);
         if let Some(module) = module.filter(|_| !r.addr.module.is_empty()) {
-            let local = crate::plan::input::provider_module(&r.provider).1;
+            let local = crate::addr::provider_module(&r.provider).1;
             providers.entry(key).or_insert_with(|| {
                 json!({
                     "name": local.split('.').next().unwrap_or(local),
@@ -651,13 +651,13 @@ fn configuration_json(config: &Configuration) -> Json {
         .chain(config.providers.iter().map(|p| p.name.clone()))
     {
         // A child module's own configuration: `module.a:maas` with its `module_address`.
-        let (path, key) = crate::plan::input::provider_module(&name);
+        let (path, key) = crate::addr::provider_module(&name);
         providers
             .entry(crate::plan::input::provider_config_key(&name))
             .or_insert_with(|| {
                 let mut p = json!({"name": key.split('.').next().unwrap_or(key), "full_name": provider_name(&name)});
                 if !path.is_empty() {
-                    p["module_address"] = json!(crate::graph::module_text(&path));
+                    p["module_address"] = json!(crate::addr::module_text(&path));
                 }
                 p
             });

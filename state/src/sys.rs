@@ -1,5 +1,9 @@
 //! The few operating-system facts and file operations the state needs: atomic replacement of
 //! a file, directory fsync, host name, user, process liveness.
+#![allow(
+    unsafe_code,
+    reason = "gethostname, getuid and kill(pid, 0) are libc calls with no safe std equivalent"
+)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

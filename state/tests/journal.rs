@@ -768,6 +768,10 @@ fn child_process_runs_out_of_space_when_asked() {
     let size = fs::metadata(store.journal_path()).unwrap().len();
     // SAFETY: plain libc calls on this process; writes past the limit fail with EFBIG
     // instead of killing the process once SIGXFSZ is ignored.
+    #[allow(
+        unsafe_code,
+        reason = "setrlimit and signal have no safe std equivalent"
+    )]
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         let limit = libc::rlimit {

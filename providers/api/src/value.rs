@@ -343,27 +343,75 @@ fn write_set_hash(v: &Value, out: &mut String) {
     }
 }
 
-/// A double-quoted string with Go's escapes (`\"`, `\\`, `\n`, `\xNN` for other controls).
 fn quote_go(s: &str, out: &mut String) {
+    out.push_str(&go_quote(s));
+}
+
+/// A string quoted as Go's `strconv.Quote` and `%q` quote it (Terraform's console, its plan
+/// renderer and cty's set hashes all use it): `\"`, `\\`, the C
+/// escapes `\a \b \f \n \r \t \v`, `\xNN` for other ASCII controls and DEL, `\uNNNN` or
+/// `\UNNNNNNNN` for other characters Go does not print (controls, spaces other than ` `,
+/// format characters, private use). `${` is not escaped.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
             '\u{b}' => out.push_str("\\v"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
+            c if !go_printable(c) && (c as u32) < 0x10000 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if !go_printable(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
             c => out.push(c),
         }
     }
     out.push('"');
+    out
+}
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII
+/// space; not controls, other spaces and separators, format characters or private use.
+fn go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    let u = c as u32;
+    let format = matches!(
+        u,
+        0xAD | 0x600..=0x605
+            | 0x61C
+            | 0x6DD
+            | 0x70F
+            | 0x890..=0x891
+            | 0x8E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    );
+    let private = matches!(u, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF);
+    !(c.is_control() || c.is_whitespace() || format || private)
 }
 
 /// `s` in Unicode normal form C; ASCII and already-normal text are returned as they are.

@@ -5,6 +5,10 @@
 //! we load `librados.so.2` with `libloading` when a connection is made, so brick builds and runs
 //! on machines without Ceph and only needs the library where the Ceph provider is actually used.
 //! Only the handful of entry points needed for monitor commands are bound.
+#![allow(
+    unsafe_code,
+    reason = "librados is a C library loaded at run time with libloading: FFI calls"
+)]
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};

@@ -8,7 +8,10 @@
 //! `_new` call we destroy after the request is enqueued (librdkafka copies what it needs), a
 //! result belongs to its event and is copied into owned Rust values before the event is
 //! destroyed, and every C string is copied out at once.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "librdkafka admin calls rdkafka has no safe wrapper for (see above)"
+)]
 
 use std::ffi::{CStr, CString, c_char};
 use std::time::Duration;
