@@ -290,8 +290,19 @@ impl Project {
             &self.secrets,
         );
         std::fs::remove_file(&saved).unwrap();
+        // `plan --json` masks sensitive values itself (secrets never reach CI logs), while
+        // `show --json PLANFILE` prints them whole, as Terraform's does: where terraform-json's
+        // sanitize misses one (a refresh-only plan has no resource_changes to consult), only
+        // the latter can report it. Sanitize defects are owned by their own test (OWNED).
+        let unsanitized = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with("defect sanitize:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         assert_eq!(
-            direct.text, shown.text,
+            unsanitized(&direct.text),
+            unsanitized(&shown.text),
             "`brick plan --json` and `brick show --json PLANFILE` differ for {args:?}"
         );
         direct
