@@ -116,7 +116,10 @@ fn plan_json_and_the_apply_json_stream_never_show_a_sensitive_value() {
     let plan = p.brick(&["plan", "--json"]).ok();
     assert!(!plan.stdout.contains("Sekr1t"), "{}", plan.stdout);
     let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    assert_eq!(doc["variables"]["api_key"], serde_json::json!({"value": null}));
+    assert_eq!(
+        doc["variables"]["api_key"],
+        serde_json::json!({"value": null})
+    );
     assert_eq!(
         doc["configuration"]["root_module"]["variables"]["api_key"]["sensitive"],
         serde_json::json!(true)

@@ -54,6 +54,10 @@ impl Expansion {
     /// Terraform's rules (`eval::count_of`, `eval::for_each_of`: the values of a `for_each` map may
     /// be unknown or sensitive, its keys may not); `what` names the object when the expression has
     /// no source location.
+    #[allow(
+        clippy::result_large_err,
+        reason = "one diagnostic, returned once per resource; boxing it buys nothing"
+    )]
     pub fn instances(
         &self,
         scope: &dyn crate::eval::Scope,
