@@ -8,9 +8,10 @@
 //!   carry `Retry-After` (MAAS's database-conflict answer), honouring `Retry-After`, for at
 //!   most [`RetryPolicy::give_up_after`] (a minute by default), each retry announced through
 //!   [`ClientConfig::on_retry`] ("still trying http://…: connection refused, attempt 3");
-//! - a create (`POST` without `op`) is never sent twice blindly: when its answer is lost after
-//!   it was sent (a gateway's 504, a connection cut mid-answer) the call fails with
-//!   [`MaasError::Unconfirmed`], and the caller looks the object up before trying again;
+//! - a create (`POST` without `op`, or an operation sent with [`MaasClient::post_once`]) is
+//!   never sent twice blindly: when its answer is lost after it was sent (a gateway's 504, a
+//!   connection cut mid-answer) the call fails with [`MaasError::Unconfirmed`], and the
+//!   caller looks the object up before trying again;
 //! - a 401 is asked once: after MAAS refused the key, every later call of this client (and
 //!   its clones) fails at once with the same error, without sending anything;
 //! - errors that say what MAAS said, and never print the API key.
@@ -309,6 +310,20 @@ impl MaasClient {
         op: Option<&str>,
         params: &[(&str, String)],
     ) -> Result<Json, MaasError> {
+        let create = method == Method::POST && op.is_none();
+        self.send(method, path, op, params, create).await
+    }
+
+    /// One call, with retries; `once`: the call must not be sent twice blindly, so a lost
+    /// answer (after it may have reached MAAS) is [`MaasError::Unconfirmed`], not a retry.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        op: Option<&str>,
+        params: &[(&str, String)],
+        once: bool,
+    ) -> Result<Json, MaasError> {
         if let Some(e) = self.refused.lock().expect("refused lock").clone() {
             return Err(e);
         }
@@ -322,9 +337,10 @@ impl MaasClient {
             query.extend(params.iter().cloned());
         }
         // A create sent twice makes two objects (or trips over the first): its lost answers
-        // are the caller's to settle. Operations (`op=`) and PUT/DELETE are safe to repeat:
-        // a repeated transition answers 409, which the callers read as "look again".
-        let create = method == Method::POST && op.is_none();
+        // are the caller's to settle, as are those of the operations sent with
+        // [`MaasClient::post_once`]. Other operations (`op=`) and PUT/DELETE are safe to
+        // repeat: a repeated transition answers 409, which the callers read as "look again".
+        let create = once;
         let unconfirmed = |message: String| MaasError::Unconfirmed {
             method: method.to_string(),
             path: path.to_string(),
@@ -531,6 +547,19 @@ impl MaasClient {
         params: &[(&str, String)],
     ) -> Result<Json, MaasError> {
         self.call(Method::POST, path, op, params).await
+    }
+    /// An operation that is not safe to send twice (`create_logical_volume`, `format`,
+    /// `unmount`, …: MAAS refuses the repeat, or does the work again): when its answer is lost
+    /// after it was sent (a gateway's 502/504, a connection cut) the call fails with
+    /// [`MaasError::Unconfirmed`] and the caller reads back whether it was done. Refusals
+    /// before any work (503, 409 with `Retry-After`, no connection) are retried as usual.
+    pub async fn post_once(
+        &self,
+        path: &str,
+        op: &str,
+        params: &[(&str, String)],
+    ) -> Result<Json, MaasError> {
+        self.send(Method::POST, path, Some(op), params, true).await
     }
     pub async fn put(&self, path: &str, params: &[(&str, String)]) -> Result<Json, MaasError> {
         self.call(Method::PUT, path, None, params).await

@@ -20,7 +20,7 @@ use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::client::{MaasError, encode_user_data};
+use crate::client::{MaasClient, MaasError, encode_user_data};
 use crate::convert::{
     bool_attr, is_set, json_i64, json_str, maas_diag, n, opt_s, parse_duration, s, str_attr,
     string_list, string_map, string_set, strings_attr, with_attr,
@@ -1393,13 +1393,24 @@ async fn apply_storage(ctx: &Ctx, sid: &str, spec: &StorageSpec) -> Result<(), D
         && fstype != "ext4"
     {
         let path = format!("nodes/{sid}/blockdevices/{lv}/");
-        for (op, p) in [
-            ("unmount", vec![]),
-            ("unformat", vec![]),
-            ("format", vec![("fstype", fstype.to_string())]),
-            ("mount", vec![("mount_point", "/".to_string())]),
+        for (op, p, effect) in [
+            ("unmount", vec![], Effect::Unmounted { device: lv }),
+            ("unformat", vec![], Effect::Unformatted { device: lv }),
+            (
+                "format",
+                vec![("fstype", fstype.to_string())],
+                Effect::Formatted { device: lv, fstype },
+            ),
+            (
+                "mount",
+                vec![("mount_point", "/".to_string())],
+                Effect::Mounted {
+                    device: lv,
+                    mount_point: "/",
+                },
+            ),
         ] {
-            c.post(&path, Some(op), &p)
+            storage_op(c, sid, &path, op, &p, &effect)
                 .await
                 .map_err(|e| diag(&format!("{op} of the root volume of {sid}"), &e))?;
         }
@@ -1413,31 +1424,151 @@ async fn apply_storage(ctx: &Ctx, sid: &str, spec: &StorageSpec) -> Result<(), D
     others.sort_by_key(|(n, v)| (v.size == "rest", (*n).clone()));
     for (name, vol) in others {
         let mut p = vec![("name", name.clone())];
-        if vol.size != "rest" {
-            p.push(("size", parse_size(&vol.size, 0).unwrap_or(0).to_string()));
+        let size = (vol.size != "rest").then(|| parse_size(&vol.size, 0).unwrap_or(0));
+        if let Some(size) = size {
+            p.push(("size", size.to_string()));
         }
-        let lv = c
-            .post(
-                &format!("nodes/{sid}/volume-group/{vg}/"),
-                Some("create_logical_volume"),
-                &p,
-            )
-            .await
-            .map_err(|e| diag(&format!("creating volume {name} on {sid}"), &e))?;
+        let lv = storage_op(
+            c,
+            sid,
+            &format!("nodes/{sid}/volume-group/{vg}/"),
+            "create_logical_volume",
+            &p,
+            &Effect::Lv { vg, name, size },
+        )
+        .await
+        .map_err(|e| diag(&format!("creating volume {name} on {sid}"), &e))?;
         let id = json_i64(&lv, "id");
         let path = format!("nodes/{sid}/blockdevices/{id}/");
         if let Some(fstype) = &vol.fstype {
-            c.post(&path, Some("format"), &[("fstype", fstype.clone())])
-                .await
-                .map_err(|e| diag(&format!("formatting volume {name} on {sid}"), &e))?;
+            let effect = Effect::Formatted { device: id, fstype };
+            storage_op(
+                c,
+                sid,
+                &path,
+                "format",
+                &[("fstype", fstype.clone())],
+                &effect,
+            )
+            .await
+            .map_err(|e| diag(&format!("formatting volume {name} on {sid}"), &e))?;
             if let Some(mp) = &vol.mount_point {
-                c.post(&path, Some("mount"), &[("mount_point", mp.clone())])
-                    .await
-                    .map_err(|e| diag(&format!("mounting volume {name} on {sid}"), &e))?;
+                let effect = Effect::Mounted {
+                    device: id,
+                    mount_point: mp,
+                };
+                storage_op(
+                    c,
+                    sid,
+                    &path,
+                    "mount",
+                    &[("mount_point", mp.clone())],
+                    &effect,
+                )
+                .await
+                .map_err(|e| diag(&format!("mounting volume {name} on {sid}"), &e))?;
             }
         }
     }
     Ok(())
+}
+
+/// What a storage operation leaves on the machine, to read back when its answer was lost.
+enum Effect<'a> {
+    /// A logical volume `name` in volume group `vg`, of `size` bytes (to an LVM extent) when
+    /// one was asked for.
+    Lv {
+        vg: i64,
+        name: &'a str,
+        size: Option<u64>,
+    },
+    /// The block device's filesystem is there and not mounted.
+    Unmounted { device: i64 },
+    /// The block device has no filesystem.
+    Unformatted { device: i64 },
+    /// The block device has a filesystem of `fstype`.
+    Formatted { device: i64, fstype: &'a str },
+    /// The block device's filesystem is mounted at `mount_point`.
+    Mounted { device: i64, mount_point: &'a str },
+}
+
+/// LVM's extent: MAAS rounds a logical volume's size to it.
+const LVM_EXTENT: u64 = 4 * 1024 * 1024;
+
+impl Effect<'_> {
+    /// The object the operation would have answered (the logical volume or block device),
+    /// when its effect is on the machine.
+    async fn read_back(&self, c: &MaasClient, sid: &str) -> Result<Option<Json>, MaasError> {
+        let device = match *self {
+            Effect::Lv { vg, name, size } => {
+                let group = c
+                    .get(&format!("nodes/{sid}/volume-group/{vg}/"), &[])
+                    .await?;
+                let full = format!("{}-{name}", json_str(&group, "name"));
+                let lv = group
+                    .get("logical_volumes")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|lv| {
+                        let n = json_str(lv, "name");
+                        let got = lv.get("size").and_then(Json::as_u64).unwrap_or(0);
+                        (n == name || n == full)
+                            && size.is_none_or(|want| got.abs_diff(want) < LVM_EXTENT)
+                    });
+                return Ok(lv.cloned());
+            }
+            Effect::Unmounted { device }
+            | Effect::Unformatted { device }
+            | Effect::Formatted { device, .. }
+            | Effect::Mounted { device, .. } => device,
+        };
+        let dev = c
+            .get(&format!("nodes/{sid}/blockdevices/{device}/"), &[])
+            .await?;
+        let fs = dev.get("filesystem").filter(|f| !f.is_null());
+        let mount_point = fs.and_then(|f| f.get("mount_point")).and_then(Json::as_str);
+        let done = match *self {
+            Effect::Lv { .. } => false,
+            Effect::Unmounted { .. } => fs.is_some() && mount_point.is_none(),
+            Effect::Unformatted { .. } => fs.is_none(),
+            Effect::Formatted { fstype, .. } => fs.is_some_and(|f| json_str(f, "fstype") == fstype),
+            Effect::Mounted {
+                mount_point: mp, ..
+            } => mount_point == Some(mp),
+        };
+        Ok(done.then_some(dev))
+    }
+}
+
+/// Sends a storage operation that must not be sent twice blindly (MAAS refuses the repeat —
+/// "Logical volume with this name already exists", "Filesystem is already unmounted" — or
+/// does the work again). When its answer is lost after it was sent (a gateway's 504 while
+/// MAAS carried on, a connection cut), the machine's storage is read back: the operation is
+/// done when its `effect` is there, and sent again only when it is not.
+async fn storage_op(
+    c: &MaasClient,
+    sid: &str,
+    path: &str,
+    op: &str,
+    params: &[(&str, String)],
+    effect: &Effect<'_>,
+) -> Result<Json, MaasError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match c.post_once(path, op, params).await {
+            Err(e @ MaasError::Unconfirmed { .. }) => {
+                if let Some(done) = effect.read_back(c, sid).await? {
+                    return Ok(done);
+                }
+                if attempt >= 5 {
+                    return Err(e);
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Releases the machine (erasing when asked) and waits for Ready.

@@ -648,7 +648,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         op.as_deref(),
         &params,
     );
-    let lost = parts.method != Method::GET && shared.take_lost_answer();
+    let lost = parts.method != Method::GET && shared.take_lost_answer(op.as_deref());
     if fault == Some(504) || lost {
         return text(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout");
     }

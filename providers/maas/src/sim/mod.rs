@@ -151,6 +151,8 @@ pub struct Faults {
     pub latency: Duration,
     /// The next this many POST/PUT/DELETE requests answer 504 after doing their work.
     pub lose_answers: u32,
+    /// Only requests with this `op` count towards [`Faults::lose_answers`] (any, when `None`).
+    pub lose_answers_to: Option<String>,
 }
 
 /// State shared by the server's tasks.
@@ -171,9 +173,9 @@ impl Shared {
         self.faults.lock().expect("faults lock").clone()
     }
     /// Whether this mutating request's answer is to be lost (see [`Simulator::lose_answers`]).
-    pub fn take_lost_answer(&self) -> bool {
+    pub fn take_lost_answer(&self, op: Option<&str>) -> bool {
         let mut f = self.faults.lock().expect("faults lock");
-        if f.lose_answers > 0 {
+        if f.lose_answers > 0 && f.lose_answers_to.as_deref().is_none_or(|o| op == Some(o)) {
             f.lose_answers -= 1;
             self.injected
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -340,6 +342,7 @@ impl Simulator {
                 conflict_rate: opts.conflict_rate,
                 latency: opts.latency,
                 lose_answers: 0,
+                lose_answers_to: None,
             }),
             rng: Mutex::new(IdGen::new(opts.seed.wrapping_add(1))),
             log: Mutex::new(Vec::new()),
@@ -413,7 +416,16 @@ impl Simulator {
     /// The next `n` POST, PUT or DELETE requests do their work and then answer 504, as a
     /// gateway that gave up while MAAS carried on (deterministic, unlike the error rate).
     pub fn lose_answers(&self, n: u32) {
-        self.shared.faults.lock().expect("faults lock").lose_answers = n;
+        let mut f = self.shared.faults.lock().expect("faults lock");
+        f.lose_answers = n;
+        f.lose_answers_to = None;
+    }
+    /// Like [`Simulator::lose_answers`], for the next `n` requests with `op=OP` only (others
+    /// are answered): one storage operation's answer lost in the middle of a deployment.
+    pub fn lose_answers_to(&self, op: &str, n: u32) {
+        let mut f = self.shared.faults.lock().expect("faults lock");
+        f.lose_answers = n;
+        f.lose_answers_to = Some(op.to_string());
     }
     pub fn set_latency(&self, latency: Duration) {
         self.shared.faults.lock().expect("faults lock").latency = latency;
