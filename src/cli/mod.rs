@@ -9,6 +9,7 @@ pub mod console;
 mod dedup;
 mod files;
 pub mod fmt;
+mod genconfig;
 mod interrupts;
 pub mod lab;
 pub mod providers_cmd;
@@ -117,6 +118,10 @@ pub enum Command {
         /// Exit 2 when there are changes (for --refresh-only: when drift was found).
         #[arg(long = "detailed-exitcode")]
         detailed_exitcode: bool,
+        /// Write `resource` blocks for import blocks without one into FILE (a new file), then
+        /// plan with them.
+        #[arg(long = "generate-config-out", value_name = "FILE")]
+        generate_config_out: Option<PathBuf>,
     },
     /// Check whether real objects changed outside of brick (for CI): refreshes every object
     /// and compares it with the state, changing nothing, not even the state. Exit 0: no
@@ -438,7 +443,15 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
             args,
             out,
             detailed_exitcode,
-        } => run::plan_cmd(&ctx, &args, out, detailed_exitcode).await,
+            generate_config_out,
+        } => {
+            if let Some(path) = &generate_config_out
+                && !genconfig::generate(&ctx, path).await
+            {
+                return 1;
+            }
+            run::plan_cmd(&ctx, &args, out, detailed_exitcode).await
+        }
         Command::Drift {
             target,
             exclude,

@@ -1544,7 +1544,7 @@ pub async fn plan_call(
     Ok((resp.planned, resp.requires_replace))
 }
 
-async fn import_one(
+pub async fn import_one(
     provider: &dyn brick_provider_api::Provider,
     addr: &InstanceAddr,
     id: &str,
