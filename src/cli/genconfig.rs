@@ -245,3 +245,37 @@ fn is_identifier(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brick_provider_api::Type;
+    use brick_provider_api::schema::Attribute;
+
+    #[test]
+    fn settable_non_null_arguments_are_written_and_sensitive_ones_nulled() {
+        let mut block = Block::default();
+        block
+            .attributes
+            .insert("name".into(), Attribute::required(Type::String));
+        block.attributes.insert(
+            "password".into(),
+            Attribute::optional(Type::String).sensitive(),
+        );
+        block
+            .attributes
+            .insert("note".into(), Attribute::optional(Type::String));
+        block
+            .attributes
+            .insert("id".into(), Attribute::computed(Type::String));
+        let v = Value::object_from([
+            ("name", Value::string("a${b}")),
+            ("password", Value::string("hunter2")),
+            ("note", Value::null(Type::String)),
+            ("id", Value::string("x")),
+        ]);
+        let mut out = String::new();
+        body(&mut out, &block, &v);
+        assert_eq!(out, "name = \"a$${b}\"\npassword = null # sensitive\n");
+    }
+}
