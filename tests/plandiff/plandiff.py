@@ -528,7 +528,8 @@ def compare(expected, actual, verbose):
 
 def masked(doc):
     """`doc` with each sensitive value null, as brick's `plan --json` prints it: values beside
-    a `*_sensitive`/`sensitive_values` mask, outputs marked sensitive, sensitive variables."""
+    a `*_sensitive`/`sensitive_values` mask, outputs marked sensitive, sensitive variables'
+    values."""
     doc = json.loads(json.dumps(doc))
 
     def apply_mask(v, mask):
@@ -557,8 +558,9 @@ def masked(doc):
     declared = doc.get("configuration", {}).get("root_module", {}).get("variables", {})
     for name, entry in doc.get("variables", {}).items():
         if declared.get(name, {}).get("sensitive"):
+            # Only the value goes: Terraform's document has no field to say it is hidden there
+            # (the configuration's variable says `"sensitive": true`).
             entry["value"] = None
-            entry["sensitive"] = True
     return doc
 
 
