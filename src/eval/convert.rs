@@ -114,7 +114,16 @@ impl Drop for DepthGuard {
 }
 
 /// Converts `value` to type `want` (`Type::Dynamic` accepts anything).
+///
+/// Conversion recurses once per level of nesting (up to [`MAX_DEPTH`]); each level runs where
+/// at least 64 KiB of stack remain, on a fresh segment otherwise (`stacker`), so a value at the
+/// depth limit converts on any thread, a tokio worker's or a scoped thread's 2 MiB included.
 pub fn convert(value: &Value, want: &Type) -> Result<Value, ConversionError> {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || convert_level(value, want))
+}
+
+/// One level of [`convert`].
+fn convert_level(value: &Value, want: &Type) -> Result<Value, ConversionError> {
     if *want == Type::Dynamic {
         return Ok(value.clone());
     }
