@@ -1,5 +1,6 @@
 //! Runs the simulated API server with a throwaway CA and writes a kubeconfig for it:
-//! `cargo run -p brick-k8s-sim --example serve -- /tmp/lab-kubeconfig [nodes...]`.
+//! `cargo run -p brick-k8s-sim --example serve -- /tmp/lab-kubeconfig [nodes...]` (time scale
+//! from `TIME_SCALE`, default 0.01).
 
 use brick_k8s_sim::pki::TestPki;
 use brick_k8s_sim::{NodeSpec, SimOptions, SimServer};
@@ -12,7 +13,10 @@ async fn main() {
     let server = SimServer::start(SimOptions {
         tls: Some(pki.serving.clone()),
         client_ca_pem: Some(pki.ca_cert_pem.clone()),
-        time_scale: 0.01,
+        time_scale: std::env::var("TIME_SCALE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.01),
         ..SimOptions::default()
     })
     .await

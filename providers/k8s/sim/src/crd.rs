@@ -348,8 +348,10 @@ pub fn validate(
             .map(|u| format!("unknown field \"{u}\""))
             .collect();
         return Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            list.join(", ")
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+            list.join(", "),
+            kind = rt.kind,
+            v = rt.version
         )));
     }
     if !w.causes.is_empty() {
@@ -358,22 +360,96 @@ pub fn validate(
     Ok(())
 }
 
-/// Refuses an applied configuration with fields the schema does not declare.
-pub fn check_known(rt: &ResourceType, schema: &Value, applied: &Value) -> Result<(), ApiError> {
-    let mut copy = applied.clone();
-    let mut w = Walk {
-        causes: Vec::new(),
-        unknown: Vec::new(),
-        strict: true,
-        _rt: rt,
-    };
-    w.check(schema, &mut copy, "");
-    if let Some(u) = w.unknown.first() {
-        return Err(ApiError::bad_request(format!(
-            "failed to create typed patch object ({}, Kind={}): .{u}: field not declared in schema",
-            rt.api_version(),
-            rt.kind
-        )));
+/// The typed-patch check of server-side apply: an applied configuration whose fields are not
+/// in the schema or have the wrong type fails with a 500 and structured-merge-diff's message.
+pub fn check_typed(
+    rt: &ResourceType,
+    schema: &Value,
+    applied: &Value,
+    ns: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    typed(schema, applied, "", &mut errors, true);
+    if errors.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let mut e = ApiError::new(
+        500,
+        "",
+        format!(
+            "failed to create typed patch object ({ns}/{name}; {}, Kind={}): {}",
+            rt.api_version(),
+            rt.kind,
+            errors.join("\n")
+        ),
+    );
+    e.reason = String::new();
+    Err(e)
+}
+
+fn unstructured(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("&value.valueUnstructured{{Value:\"{s}\"}}"),
+        Value::Object(_) => "&value.valueUnstructured{Value:map[string]interface {}{...}}".into(),
+        Value::Array(_) => "&value.valueUnstructured{Value:[]interface {}{...}}".into(),
+        other => format!("&value.valueUnstructured{{Value:{other}}}"),
+    }
+}
+
+fn typed(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>, top: bool) {
+    if v.is_null() || schema["x-kubernetes-int-or-string"] == json!(true) {
+        return;
+    }
+    let t = schema["type"].as_str().unwrap_or("");
+    let actual = type_name(v);
+    let mismatch = match t {
+        "integer" | "number" => !matches!(actual, "integer" | "number"),
+        "string" => actual != "string",
+        "boolean" => actual != "boolean",
+        "object" => actual != "object",
+        "array" => actual != "array",
+        _ => false,
+    };
+    if mismatch {
+        let want = match t {
+            "integer" | "number" => "numeric (int or float)",
+            "object" => "map",
+            "array" => "list",
+            other => other,
+        };
+        let got = match t {
+            "integer" | "number" => actual.to_string(),
+            _ => unstructured(v),
+        };
+        errors.push(format!("{path}: expected {want}, got {got}"));
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            let preserve = schema["x-kubernetes-preserve-unknown-fields"] == json!(true);
+            for (k, c) in m {
+                if top && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                let p = format!("{path}.{k}");
+                match schema["properties"]
+                    .get(k)
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
+                {
+                    Some(s) => typed(s, c, &p, errors, false),
+                    None if preserve => {}
+                    None => errors.push(format!("{p}: field not declared in schema")),
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(is) = schema.get("items") {
+                for i in items {
+                    typed(is, i, path, errors, false);
+                }
+            }
+        }
+        _ => {}
+    }
 }

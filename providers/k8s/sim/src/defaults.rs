@@ -68,7 +68,7 @@ pub fn apply(rt: &ResourceType, old: Option<&Value>, obj: &mut Value, service_ip
             default(spec, "ipFamilyPolicy", json!("SingleStack"));
             default(spec, "internalTrafficPolicy", json!("Cluster"));
             let _ = headless;
-            if let Some(ports) = spec["ports"].as_array_mut() {
+            if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
                 for p in ports {
                     default(p, "protocol", json!("TCP"));
                     let port = p["port"].clone();
@@ -159,7 +159,7 @@ fn pod_spec(spec: &mut Value) {
     default(spec, "securityContext", json!({}));
     default(spec, "schedulerName", json!("default-scheduler"));
     for list in ["containers", "initContainers"] {
-        if let Some(cs) = spec[list].as_array_mut() {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs {
                 default(c, "terminationMessagePath", json!("/dev/termination-log"));
                 default(c, "terminationMessagePolicy", json!("File"));
@@ -172,7 +172,7 @@ fn pod_spec(spec: &mut Value) {
                     "imagePullPolicy",
                     json!(if pinned { "IfNotPresent" } else { "Always" }),
                 );
-                if let Some(ps) = c["ports"].as_array_mut() {
+                if let Some(ps) = c.get_mut("ports").and_then(Value::as_array_mut) {
                     for p in ps {
                         default(p, "protocol", json!("TCP"));
                     }

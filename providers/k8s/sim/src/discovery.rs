@@ -171,7 +171,7 @@ pub fn aggregated(types: &[ResourceType], core: bool) -> Value {
             let mut resources = Vec::new();
             for t in types.iter().filter(|t| t.group == g && &t.version == v) {
                 let mut r = json!({"resource": t.plural,
-                    "responseKind": {"group": t.group, "version": t.version, "kind": t.kind},
+                    "responseKind": {"group": "", "version": "", "kind": t.kind},
                     "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
                     "singularResource": t.singular, "verbs": t.verbs()});
                 if !t.short_names.is_empty() {
@@ -218,7 +218,7 @@ pub fn aggregated(types: &[ResourceType], core: bool) -> Value {
             }
             vs.push(json!({"version": v, "resources": resources, "freshness": "Current"}));
         }
-        let mut md = json!({"creationTimestamp": null});
+        let mut md = json!({});
         if !g.is_empty() {
             md["name"] = json!(g);
         }

@@ -22,6 +22,15 @@ impl Shape<'_> {
     fn is_map(&self, names: &[String]) -> bool {
         is_map_for(self.rt, names)
     }
+    /// Structs the schema marks atomic (label selectors of built-in kinds).
+    fn is_atomic_struct(&self, names: &[String]) -> bool {
+        self.rt
+            .is_some_and(|t| t.schema.is_none() && t.kind != "Service")
+            && matches!(
+                names.last().map(String::as_str),
+                Some("selector" | "podSelector" | "namespaceSelector" | "labelSelector")
+            )
+    }
 }
 
 /// A set of field paths as a tree; `member` marks the node itself as owned.
@@ -179,6 +188,9 @@ fn key_elem(item: &Value, keys: &[String]) -> Option<String> {
     for k in keys {
         if let Some(v) = item.get(k) {
             m.insert(k.clone(), v.clone());
+        } else if k == "protocol" {
+            // The schema's default for the key field (ports are keyed with it).
+            m.insert(k.clone(), Value::String("TCP".into()));
         }
     }
     if m.is_empty() {
@@ -201,7 +213,7 @@ pub fn applied_set(v: &Value, shape: Shape) -> FieldSet {
 fn owned(v: &Value, shape: Shape, names: &mut Vec<String>, mark_maps: bool) -> FieldSet {
     let mut s = FieldSet::default();
     match v {
-        Value::Object(m) if !m.is_empty() => {
+        Value::Object(m) if !m.is_empty() && !shape.is_atomic_struct(names) => {
             if mark_maps && !names.is_empty() && shape.is_map(names) {
                 s.member = true;
             }
@@ -215,6 +227,7 @@ fn owned(v: &Value, shape: Shape, names: &mut Vec<String>, mark_maps: bool) -> F
         Value::Array(items) if !items.is_empty() => match shape.list_type(names) {
             ListType::Atomic => s.member = true,
             ListType::Set => {
+                s.member = mark_maps;
                 for i in items {
                     s.children.insert(
                         value_elem(i),
@@ -226,6 +239,8 @@ fn owned(v: &Value, shape: Shape, names: &mut Vec<String>, mark_maps: bool) -> F
                 }
             }
             ListType::Map(keys) => {
+                // An update that adds the list owns the list node too.
+                s.member = mark_maps;
                 for i in items {
                     let Some(e) = key_elem(i, &keys) else {
                         continue;
@@ -259,7 +274,7 @@ fn diff(
     removed: &mut FieldSet,
 ) {
     match (old, new) {
-        (Value::Object(o), Value::Object(n)) => {
+        (Value::Object(o), Value::Object(n)) if !shape.is_atomic_struct(names) => {
             for (k, nv) in n {
                 names.push(k.clone());
                 let key = format!("f:{k}");
@@ -347,7 +362,7 @@ pub fn merge(live: &Value, applied: &Value, shape: Shape) -> Value {
 
 fn merge_at(live: &Value, applied: &Value, shape: Shape, names: &mut Vec<String>) -> Value {
     match (live, applied) {
-        (Value::Object(l), Value::Object(a)) => {
+        (Value::Object(l), Value::Object(a)) if !shape.is_atomic_struct(names) => {
             let mut out = l.clone();
             for (k, av) in a {
                 names.push(k.clone());
@@ -486,7 +501,9 @@ pub fn strip_untracked(set: &mut FieldSet, status_subresource: Option<bool>) {
         Some(false) => {
             set.children.remove("f:status");
         }
-        Some(true) => set.children.retain(|k, _| k == "f:status"),
+        Some(true) => set
+            .children
+            .retain(|k, _| k == "f:status" || k == "f:metadata"),
         None => {}
     }
     set.member = false;

@@ -703,10 +703,7 @@ impl Store {
             && let Some(schema) = &rt.schema
         {
             // Unknown fields in an applied configuration fail the apply (typed patch).
-            let strict = opts.field_validation.as_deref() != Some("Ignore");
-            if strict {
-                crd::check_known(rt, schema, &applied)?;
-            }
+            crd::check_typed(rt, schema, &applied, ns, name)?;
         }
         let shape = Shape { rt: Some(rt) };
         let status_sub = if rt.has_status() {
@@ -747,39 +744,41 @@ impl Store {
         let (changed, _removed) = fields::changes(&live, &merged, shape);
         let mut changed_tracked = changed.clone();
         fields::strip_untracked(&mut changed_tracked, status_sub);
-        let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
+        // (printed manager, path) of every conflict, managers in entry order, paths sorted.
+        let mut conflicts: Vec<(String, Vec<String>)> = Vec::new();
         for e in entries.iter().filter(|e| !me(e)) {
             let clash = changed_tracked.intersect(&e.set);
             let clash = clash.intersect(&set);
             for p in clash.paths() {
-                conflicts.push((e.manager.clone(), e.api_version.clone(), p));
+                conflicts.push((print_manager(e), p));
             }
         }
         if !conflicts.is_empty() && !opts.force {
             let causes: Vec<Value> = conflicts
                 .iter()
-                .map(|(m, v, p)| {
+                .map(|(m, p)| {
                     json!({"reason": "FieldManagerConflict",
-                        "message": format!("conflict with \"{m}\" using {v}"),
+                        "message": format!("conflict with {m}"),
                         "field": fields::display_path(p)})
                 })
                 .collect();
             let message = if conflicts.len() == 1 {
-                let (m, v, p) = &conflicts[0];
+                let (m, p) = &conflicts[0];
                 format!(
-                    "Apply failed with 1 conflict: conflict with \"{m}\" using {v}: {}",
+                    "Apply failed with 1 conflict: conflict with {m}: {}",
                     fields::display_path(p)
                 )
             } else {
-                let lines: Vec<String> = conflicts
-                    .iter()
-                    .map(|(m, v, p)| {
-                        format!(
-                            "conflict with \"{m}\" using {v}: {}",
-                            fields::display_path(p)
-                        )
-                    })
-                    .collect();
+                let mut managers: Vec<&String> = conflicts.iter().map(|(m, _)| m).collect();
+                managers.sort();
+                managers.dedup();
+                let mut lines = Vec::new();
+                for m in managers {
+                    lines.push(format!("conflicts with {m}:"));
+                    for (_, p) in conflicts.iter().filter(|(x, _)| x == m) {
+                        lines.push(format!("- {}", fields::display_path(p)));
+                    }
+                }
                 format!(
                     "Apply failed with {} conflicts: {}",
                     conflicts.len(),
@@ -889,6 +888,17 @@ impl Store {
                     .get("managedFields")
                     .cloned()
                     .unwrap_or(json!([]));
+                // Workload status strategies keep spec and labels, not annotations.
+                if rt.group == "apps" {
+                    match new["metadata"].get("annotations") {
+                        Some(a) => keep["metadata"]["annotations"] = a.clone(),
+                        None => {
+                            if let Some(m) = keep["metadata"].as_object_mut() {
+                                m.remove("annotations");
+                            }
+                        }
+                    }
+                }
                 new = keep;
             } else if rt.kind != "Namespace" || subresource.is_none() {
                 match old.get("status") {
@@ -1226,6 +1236,19 @@ pub fn upsert_condition(
     Value::Array(list)
 }
 
+/// A manager as conflict messages name it: `"kubectl"`, `"x" using v1` for updates,
+/// `with subresource "status"` for subresource managers.
+fn print_manager(e: &Entry) -> String {
+    let mut m = format!("{:?}", e.manager);
+    if let Some(sub) = &e.subresource {
+        m = format!("{m} with subresource {sub:?}");
+    }
+    if e.operation == "Update" {
+        m = format!("{m} using {}", e.api_version);
+    }
+    m
+}
+
 /// One managedFields entry.
 #[derive(Clone, Debug)]
 pub struct Entry {
@@ -1255,7 +1278,10 @@ pub fn entries_of(obj: &Value) -> Vec<Entry> {
         .unwrap_or_default()
 }
 
-fn set_entries(obj: &mut Value, entries: Vec<Entry>) {
+fn set_entries(obj: &mut Value, mut entries: Vec<Entry>) {
+    // The server keeps Apply entries before Update ones, each by time (stable).
+    entries
+        .sort_by(|a, b| (a.operation != "Apply", &a.time).cmp(&(b.operation != "Apply", &b.time)));
     let list: Vec<Value> = entries
         .into_iter()
         .filter(|e| !e.set.is_empty())

@@ -22,6 +22,10 @@ use crate::store::{DeleteOptions, Event, Store, now, upsert_condition};
 
 const KCM: &str = "kube-controller-manager";
 
+/// How often (simulated) the built-in controllers look at what changed: the real ones react
+/// within milliseconds.
+const REACT: Duration = Duration::from_millis(100);
+
 /// The built-in controllers, in the order they should start.
 pub fn builtin_controllers() -> Vec<Arc<dyn Controller>> {
     vec![
@@ -74,9 +78,22 @@ impl Dirty {
 
 /// Namespace lifecycle: default ServiceAccount and root CA on creation; on deletion, every
 /// object in it is deleted, then the `kubernetes` finalizer is removed and the namespace goes.
-#[derive(Default)]
 pub struct Namespaces {
     dirty: Dirty,
+    /// Simulated time between a namespace's deletion and its finalization (the real
+    /// controller's discovery and deletion passes take a few seconds).
+    pub finalize_after: Duration,
+    deleting_since: Mutex<HashMap<String, Instant>>,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces {
+            dirty: Dirty::default(),
+            finalize_after: Duration::from_secs(30),
+            deleting_since: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 #[async_trait]
@@ -84,13 +101,21 @@ impl Controller for Namespaces {
     fn name(&self) -> &str {
         "namespace-controller"
     }
+    fn period(&self) -> Duration {
+        REACT
+    }
     async fn on_event(&self, _c: &Cluster, e: &Event) {
         if e.resource == "namespaces" || !e.namespace().is_empty() {
             self.dirty.mark();
         }
     }
     async fn tick(&self, c: &Cluster) {
-        if !self.dirty.take() {
+        let waiting = !self
+            .deleting_since
+            .lock()
+            .map(|m| m.is_empty())
+            .unwrap_or(true);
+        if !self.dirty.take() && !waiting {
             return;
         }
         for ns in c.list("v1", "Namespace", None, "") {
@@ -181,10 +206,19 @@ impl Controller for Namespaces {
                 n["status"] = status;
                 let _ = c.update_status(KCM, n);
             }
-            if left == 0 {
+            let since = *self
+                .deleting_since
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(name.clone())
+                .or_insert_with(Instant::now);
+            if left == 0 && since.elapsed() >= c.scaled(self.finalize_after) {
                 if let Some(mut n) = c.get("v1", "Namespace", "", &name) {
                     n["spec"]["finalizers"] = json!([]);
                     let _ = c.update_sub(KCM, n, Some("finalize"));
+                }
+                if let Ok(mut m) = self.deleting_since.lock() {
+                    m.remove(&name);
                 }
             } else {
                 self.dirty.mark();
@@ -205,6 +239,9 @@ pub struct GarbageCollector {
 impl Controller for GarbageCollector {
     fn name(&self) -> &str {
         "garbage-collector"
+    }
+    fn period(&self) -> Duration {
+        REACT
     }
     async fn on_event(&self, _c: &Cluster, e: &Event) {
         if e.kind == crate::store::EventType::Deleted
@@ -313,14 +350,16 @@ pub struct Workloads {
     /// Simulated time a rollout takes.
     pub rollout: Duration,
     started: Mutex<HashMap<(String, i64), Instant>>,
+    templates: Mutex<HashMap<String, String>>,
     dirty: Dirty,
 }
 
 impl Default for Workloads {
     fn default() -> Self {
         Workloads {
-            rollout: Duration::from_secs(5),
+            rollout: Duration::from_secs(1),
             started: Mutex::new(HashMap::new()),
+            templates: Mutex::new(HashMap::new()),
             dirty: Dirty::default(),
         }
     }
@@ -338,6 +377,9 @@ fn replicas_of(kind: &str, o: &Value, nodes: i64) -> i64 {
 impl Controller for Workloads {
     fn name(&self) -> &str {
         "workloads"
+    }
+    fn period(&self) -> Duration {
+        REACT
     }
     async fn on_event(&self, _c: &Cluster, e: &Event) {
         if e.group == "apps" || e.resource == "nodes" {
@@ -374,6 +416,10 @@ impl Controller for Workloads {
                         .or_insert_with(Instant::now)
                 };
                 let ready = started.elapsed() >= c.scaled(self.rollout);
+                let mut o = o;
+                if kind == "Deployment" {
+                    o = self.revision(c, o);
+                }
                 let status = workload_status(kind, &o, generation, want, ready);
                 let mut n = o.clone();
                 n["status"] = status;
@@ -385,6 +431,33 @@ impl Controller for Workloads {
                 }
             }
         }
+    }
+}
+
+impl Workloads {
+    /// The deployment controller's `deployment.kubernetes.io/revision`: 1, then one more for
+    /// every new pod template.
+    fn revision(&self, c: &Cluster, o: Value) -> Value {
+        let uid = s(&o["metadata"]["uid"]).to_string();
+        let hash = short_hash(&o["spec"]["template"]);
+        let current: u64 = o["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        let want = match templates.get(&uid) {
+            _ if current == 0 => 1,
+            Some(h) if *h != hash => current + 1,
+            _ => current,
+        };
+        templates.insert(uid, hash);
+        if want == current {
+            return o;
+        }
+        let mut n = o.clone();
+        n["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(want.to_string());
+        // The deployment controller writes it through the status subresource.
+        c.update_status(KCM, n).unwrap_or(o)
     }
 }
 
@@ -456,6 +529,7 @@ fn workload_status(kind: &str, o: &Value, generation: i64, want: i64, ready: boo
                     &format!("ReplicaSet \"{}\" is progressing.", rs_name(o)),
                 );
             }
+            let conds = with_update_time(conds, &old["conditions"]);
             let mut st = json!({"observedGeneration": generation, "replicas": want, "updatedReplicas": want,
                 "conditions": conds});
             if r > 0 {
@@ -465,6 +539,7 @@ fn workload_status(kind: &str, o: &Value, generation: i64, want: i64, ready: boo
             if want - r > 0 {
                 st["unavailableReplicas"] = json!(want - r);
             }
+            st["terminatingReplicas"] = json!(0);
             st
         }
         "StatefulSet" => {
@@ -495,6 +570,33 @@ fn workload_status(kind: &str, o: &Value, generation: i64, want: i64, ready: boo
             st
         }
     }
+}
+
+/// Deployment conditions carry `lastUpdateTime` (moved when reason or message change), in
+/// the order the deployment controller writes their fields.
+fn with_update_time(conds: Value, old: &Value) -> Value {
+    let list = conds.as_array().cloned().unwrap_or_default();
+    Value::Array(
+        list.into_iter()
+            .map(|c| {
+                let prev = old
+                    .as_array()
+                    .and_then(|o| o.iter().find(|p| p["type"] == c["type"]));
+                let unchanged = prev.is_some_and(|p| {
+                    p["status"] == c["status"]
+                        && p["reason"] == c["reason"]
+                        && p["message"] == c["message"]
+                });
+                let update = match prev {
+                    Some(p) if unchanged => p["lastUpdateTime"].clone(),
+                    _ => json!(now()),
+                };
+                json!({"type": c["type"], "status": c["status"], "lastUpdateTime": update,
+                    "lastTransitionTime": c["lastTransitionTime"], "reason": c["reason"],
+                    "message": c["message"]})
+            })
+            .collect(),
+    )
 }
 
 fn short_hash(v: &Value) -> String {
@@ -528,6 +630,9 @@ pub struct Pods {
 impl Controller for Pods {
     fn name(&self) -> &str {
         "kwok"
+    }
+    fn period(&self) -> Duration {
+        REACT
     }
     async fn on_event(&self, _c: &Cluster, e: &Event) {
         if e.resource == "pods" || e.resource == "nodes" {
@@ -655,6 +760,9 @@ impl Controller for Disruption {
     fn name(&self) -> &str {
         "disruption"
     }
+    fn period(&self) -> Duration {
+        REACT
+    }
     async fn on_event(&self, _c: &Cluster, e: &Event) {
         if e.resource == "pods" || e.resource == "poddisruptionbudgets" {
             self.dirty.mark();
@@ -699,6 +807,9 @@ pub struct CrdCleanup {
 impl Controller for CrdCleanup {
     fn name(&self) -> &str {
         "apiextensions-finalizer"
+    }
+    fn period(&self) -> Duration {
+        REACT
     }
     async fn on_event(&self, _c: &Cluster, e: &Event) {
         if e.resource == "customresourcedefinitions" && deleting(&e.object) {
