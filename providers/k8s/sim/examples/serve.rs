@@ -21,8 +21,15 @@ async fn main() {
     })
     .await
     .expect("start");
+    // Nodes as NAME or NAME:CPUS:MEMORY_GIB.
     for n in args {
-        server.add_node(&NodeSpec::new(&n)).expect("node");
+        let parts: Vec<&str> = n.split(':').collect();
+        let mut spec = NodeSpec::new(parts[0]);
+        if let [_, cpu, mem] = parts.as_slice() {
+            spec.cpu = cpu.parse().expect("cpus");
+            spec.memory_mib = mem.parse::<u64>().expect("memory GiB") * 1024;
+        }
+        server.add_node(&spec).expect("node");
     }
     std::fs::write(&path, pki.kubeconfig(&server.url())).expect("kubeconfig");
     println!("serving {} (kubeconfig {path})", server.url());

@@ -225,7 +225,7 @@ pub async fn handle(app: App, req: Request<Body>) -> Response<Body> {
         .unwrap_or("")
         .to_string();
     let aggregated = accept.contains("as=APIGroupDiscoveryList");
-    let types = app.store.types();
+    let types = || app.store.types();
     let path = parts.uri.path().to_string();
     match route(&app.store, &path) {
         Route::Root => json_response(
@@ -245,24 +245,24 @@ pub async fn handle(app: App, req: Request<Body>) -> Response<Body> {
             .body(Body::from("ok"))
             .unwrap_or_default(),
         Route::CoreVersions if aggregated => {
-            aggregated_response(discovery::aggregated(&types, true))
+            aggregated_response(discovery::aggregated(&types(), true))
         }
         Route::CoreVersions => json_response(200, &discovery::api_versions(&app.addr)),
-        Route::Groups if aggregated => aggregated_response(discovery::aggregated(&types, false)),
-        Route::Groups => json_response(200, &discovery::api_group_list(&types)),
-        Route::Group(g) => match discovery::api_group(&types, &g) {
+        Route::Groups if aggregated => aggregated_response(discovery::aggregated(&types(), false)),
+        Route::Groups => json_response(200, &discovery::api_group_list(&types())),
+        Route::Group(g) => match discovery::api_group(&types(), &g) {
             Some(d) => json_response(200, &d),
             None => not_found_page(),
         },
-        Route::GroupVersion(g, v) => match discovery::resource_list(&types, &g, &v) {
+        Route::GroupVersion(g, v) => match discovery::resource_list(&types(), &g, &v) {
             Some(d) => json_response(200, &d),
             None => not_found_page(),
         },
         Route::OpenApiV3(gv) if gv.is_empty() => json_response(
             200,
-            &crate::openapi::index(&types, app.store.types_version()),
+            &crate::openapi::index(&types(), app.store.types_version()),
         ),
-        Route::OpenApiV3(gv) => match crate::openapi::group_version(&types, &gv) {
+        Route::OpenApiV3(gv) => match crate::openapi::group_version(&types(), &gv) {
             Some(d) => json_response(200, &d),
             None => not_found_page(),
         },
@@ -364,6 +364,9 @@ async fn resource(
             } else {
                 items
             };
+            if wants_table(headers) {
+                return Ok(table_response(store, rt, &page, rv));
+            }
             let mut doc = list_doc(rt, page, rv);
             if limit > 0 && start + limit < total {
                 use base64::Engine;
@@ -388,7 +391,16 @@ async fn resource(
                     q,
                 ));
             }
-            Ok(json_response(200, &store.get(rt, &ns, name)?))
+            let o = store.get(rt, &ns, name)?;
+            if wants_table(headers) && t.sub.is_none() {
+                return Ok(table_response(
+                    store,
+                    rt,
+                    std::slice::from_ref(&o),
+                    store.resource_version(),
+                ));
+            }
+            Ok(json_response(200, &o))
         }
         (Method::GET, Some(name), Some("scale")) => {
             let o = store.get(rt, &ns, name)?;
@@ -512,6 +524,29 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
+}
+
+fn table_response(store: &Store, rt: &ResourceType, objs: &[Value], rv: u64) -> Response<Body> {
+    let crd = rt.crd.as_ref().and_then(|name| {
+        store
+            .resource("apiextensions.k8s.io", "customresourcedefinitions")
+            .and_then(|crt| store.get(&crt, "", name).ok())
+    });
+    let t = crate::table::table(rt, objs, rv, crd.as_ref());
+    Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            "application/json;as=Table;v=v1;g=meta.k8s.io",
+        )
+        .body(Body::from(serde_json::to_vec(&t).unwrap_or_default()))
+        .unwrap_or_default()
 }
 
 fn delete_options(q: &HashMap<String, String>, b: &Value) -> Result<DeleteOptions, ApiError> {

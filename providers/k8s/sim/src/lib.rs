@@ -16,6 +16,7 @@ pub mod pki;
 pub mod selector;
 mod server;
 pub mod store;
+mod table;
 pub mod types;
 mod yaml;
 

@@ -72,6 +72,10 @@ fn script() -> Vec<Step> {
         with("apply --server-side -f -", CM),
         run("get configmap c1 -n {ns} -o json --show-managed-fields"),
         run("get configmaps -n {ns} -o name"),
+        run("get configmaps -n {ns}"),
+        run("get namespace {ns}"),
+        run("create namespace {ns}-made-by-kubectl-create"),
+        run("delete namespace {ns}-made-by-kubectl-create --wait=false"),
         run("get serviceaccounts -n {ns} -o name"),
         run("get configmaps -n {ns} -l app=web -o name"),
         run("get configmaps -n {ns} -l app!=web -o name"),
@@ -107,6 +111,8 @@ fn script() -> Vec<Step> {
         run(
             "get deployment web -n {ns} -o 'jsonpath={.status.observedGeneration} {.status.readyReplicas} {.status.updatedReplicas}'",
         ),
+        run("get deployment web -n {ns}"),
+        run("get pods -n {ns} -l app=web -o 'jsonpath={range .items[*]}{.status.phase} {end}'"),
         run("scale deployment web -n {ns} --replicas=1"),
         run("get deployment web -n {ns} -o 'jsonpath={.spec.replicas} {.metadata.generation}'"),
         with("apply --server-side -f -", DEPLOY_BAD),
@@ -262,8 +268,19 @@ fn normalize(text: &str, t: &Target) -> String {
             s = s.replace(v, "*");
         }
     }
-    // Timestamps, uids and resourceVersions inside free text (diff output, messages).
+    // Timestamps, uids and resourceVersions inside free text (diff output, messages), and
+    // ages in tables.
     let re = regex_lite(&s);
+    let re = re
+        .lines()
+        .map(|l| {
+            l.split(' ')
+                .map(|w| if is_age(w) { "*" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     re.lines()
         .filter(|l| {
             !l.contains("resourceVersion")
@@ -276,6 +293,23 @@ fn normalize(text: &str, t: &Target) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `5s`, `2m10s`, `3h`, `4d`: a table's AGE.
+fn is_age(w: &str) -> bool {
+    let mut digits = false;
+    let mut units = 0;
+    for c in w.chars() {
+        if c.is_ascii_digit() {
+            digits = true;
+        } else if "smhdy".contains(c) && digits {
+            units += 1;
+            digits = false;
+        } else {
+            return false;
+        }
+    }
+    units > 0 && !digits
 }
 
 /// Masks RFC 3339 timestamps and UUIDs without a regex engine.

@@ -20,25 +20,25 @@ use crate::error::ApiError;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{DeleteOptions, Event, Store, now, upsert_condition};
 
-const KCM: &str = "kube-controller-manager";
+pub(crate) const KCM: &str = "kube-controller-manager";
 
 /// How often (simulated) the built-in controllers look at what changed: the real ones react
 /// within milliseconds.
-const REACT: Duration = Duration::from_millis(100);
+pub(crate) const REACT: Duration = Duration::from_millis(100);
 
 /// The built-in controllers, in the order they should start.
 pub fn builtin_controllers() -> Vec<Arc<dyn Controller>> {
     vec![
         Arc::new(Namespaces::default()),
         Arc::new(GarbageCollector::default()),
-        Arc::new(Workloads::default()),
+        Arc::new(super::replicas::Workloads::default()),
         Arc::new(Pods::default()),
         Arc::new(Disruption::default()),
         Arc::new(CrdCleanup::default()),
     ]
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
@@ -59,19 +59,19 @@ fn without_finalizer(mut o: Value, f: &str) -> Value {
     o
 }
 
-fn deleting(o: &Value) -> bool {
+pub(crate) fn deleting(o: &Value) -> bool {
     o["metadata"].get("deletionTimestamp").is_some()
 }
 
 /// Marks work to do when an event of interest arrives; a tick with nothing marked is free.
 #[derive(Default)]
-struct Dirty(AtomicBool);
+pub(crate) struct Dirty(AtomicBool);
 
 impl Dirty {
-    fn mark(&self) {
+    pub(crate) fn mark(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
-    fn take(&self) -> bool {
+    pub(crate) fn take(&self) -> bool {
         self.0.swap(false, Ordering::SeqCst)
     }
 }
@@ -343,238 +343,16 @@ impl Controller for GarbageCollector {
     }
 }
 
-/// Workload rollouts: after the simulated rollout time, a Deployment's, StatefulSet's,
-/// DaemonSet's or ReplicaSet's status reports every replica updated, ready and available for
-/// the current generation (what kstatus and `kubectl rollout status` wait for).
-pub struct Workloads {
-    /// Simulated time a rollout takes.
-    pub rollout: Duration,
-    started: Mutex<HashMap<(String, i64), Instant>>,
-    templates: Mutex<HashMap<String, String>>,
-    dirty: Dirty,
-}
-
-impl Default for Workloads {
-    fn default() -> Self {
-        Workloads {
-            rollout: Duration::from_secs(1),
-            started: Mutex::new(HashMap::new()),
-            templates: Mutex::new(HashMap::new()),
-            dirty: Dirty::default(),
-        }
-    }
-}
-
-fn replicas_of(kind: &str, o: &Value, nodes: i64) -> i64 {
-    if kind == "DaemonSet" {
-        nodes
-    } else {
-        o["spec"]["replicas"].as_i64().unwrap_or(1)
-    }
-}
-
-#[async_trait]
-impl Controller for Workloads {
-    fn name(&self) -> &str {
-        "workloads"
-    }
-    fn period(&self) -> Duration {
-        REACT
-    }
-    async fn on_event(&self, _c: &Cluster, e: &Event) {
-        if e.group == "apps" || e.resource == "nodes" {
-            self.dirty.mark();
-        }
-    }
-    async fn tick(&self, c: &Cluster) {
-        let pending = !self.started.lock().map(|m| m.is_empty()).unwrap_or(true);
-        if !self.dirty.take() && !pending {
-            return;
-        }
-        let nodes = c
-            .list("v1", "Node", None, "")
-            .iter()
-            .filter(|n| node_ready(n))
-            .count() as i64;
-        for kind in ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"] {
-            for o in c.list("apps/v1", kind, None, "") {
-                if deleting(&o) {
-                    continue;
-                }
-                let generation = o["metadata"]["generation"].as_i64().unwrap_or(1);
-                let uid = s(&o["metadata"]["uid"]).to_string();
-                let want = replicas_of(kind, &o, nodes);
-                let done = o["status"]["observedGeneration"].as_i64() == Some(generation)
-                    && status_complete(kind, &o["status"], want);
-                if done {
-                    continue;
-                }
-                let started = {
-                    let mut m = self.started.lock().unwrap_or_else(|p| p.into_inner());
-                    m.retain(|(u, g), _| *u != uid || *g == generation);
-                    *m.entry((uid.clone(), generation))
-                        .or_insert_with(Instant::now)
-                };
-                let ready = started.elapsed() >= c.scaled(self.rollout);
-                let mut o = o;
-                if kind == "Deployment" {
-                    o = self.revision(c, o);
-                }
-                let status = workload_status(kind, &o, generation, want, ready);
-                let mut n = o.clone();
-                n["status"] = status;
-                if n["status"] != o["status"] {
-                    let _ = c.update_status(KCM, n);
-                }
-                if ready && let Ok(mut m) = self.started.lock() {
-                    m.remove(&(uid, generation));
-                }
-            }
-        }
-    }
-}
-
-impl Workloads {
-    /// The deployment controller's `deployment.kubernetes.io/revision`: 1, then one more for
-    /// every new pod template.
-    fn revision(&self, c: &Cluster, o: Value) -> Value {
-        let uid = s(&o["metadata"]["uid"]).to_string();
-        let hash = short_hash(&o["spec"]["template"]);
-        let current: u64 = o["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
-            .as_str()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(0);
-        let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
-        let want = match templates.get(&uid) {
-            _ if current == 0 => 1,
-            Some(h) if *h != hash => current + 1,
-            _ => current,
-        };
-        templates.insert(uid, hash);
-        if want == current {
-            return o;
-        }
-        let mut n = o.clone();
-        n["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(want.to_string());
-        // The deployment controller writes it through the status subresource.
-        c.update_status(KCM, n).unwrap_or(o)
-    }
-}
-
-fn node_ready(n: &Value) -> bool {
+pub(crate) fn node_ready(n: &Value) -> bool {
     n["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
     }) && n["spec"]["unschedulable"] != json!(true)
 }
 
-fn status_complete(kind: &str, st: &Value, want: i64) -> bool {
-    match kind {
-        "DaemonSet" => {
-            st["desiredNumberScheduled"].as_i64() == Some(want)
-                && st["numberReady"].as_i64() == Some(want)
-                && st["updatedNumberScheduled"].as_i64() == Some(want)
-        }
-        _ => {
-            st["replicas"].as_i64().unwrap_or(0) == want
-                && st["readyReplicas"].as_i64().unwrap_or(0) == want
-                && st["updatedReplicas"].as_i64().unwrap_or(0) == want
-                && (kind != "Deployment" || st["availableReplicas"].as_i64().unwrap_or(0) == want)
-        }
-    }
-}
-
-fn workload_status(kind: &str, o: &Value, generation: i64, want: i64, ready: bool) -> Value {
-    let r = if ready { want } else { 0 };
-    let old = &o["status"];
-    match kind {
-        "Deployment" => {
-            let mut conds = old["conditions"].clone();
-            if ready {
-                conds = upsert_condition(
-                    &conds,
-                    "Available",
-                    "True",
-                    "MinimumReplicasAvailable",
-                    "Deployment has minimum availability.",
-                );
-                conds = upsert_condition(
-                    &conds,
-                    "Progressing",
-                    "True",
-                    "NewReplicaSetAvailable",
-                    &format!("ReplicaSet \"{}\" has successfully progressed.", rs_name(o)),
-                );
-            } else {
-                conds = upsert_condition(
-                    &conds,
-                    "Available",
-                    if want == 0 { "True" } else { "False" },
-                    if want == 0 {
-                        "MinimumReplicasAvailable"
-                    } else {
-                        "MinimumReplicasUnavailable"
-                    },
-                    if want == 0 {
-                        "Deployment has minimum availability."
-                    } else {
-                        "Deployment does not have minimum availability."
-                    },
-                );
-                conds = upsert_condition(
-                    &conds,
-                    "Progressing",
-                    "True",
-                    "ReplicaSetUpdated",
-                    &format!("ReplicaSet \"{}\" is progressing.", rs_name(o)),
-                );
-            }
-            let conds = with_update_time(conds, &old["conditions"]);
-            let mut st = json!({"observedGeneration": generation, "replicas": want, "updatedReplicas": want,
-                "conditions": conds});
-            if r > 0 {
-                st["readyReplicas"] = json!(r);
-                st["availableReplicas"] = json!(r);
-            }
-            if want - r > 0 {
-                st["unavailableReplicas"] = json!(want - r);
-            }
-            st["terminatingReplicas"] = json!(0);
-            st
-        }
-        "StatefulSet" => {
-            let rev = format!(
-                "{}-{}",
-                s(&o["metadata"]["name"]),
-                &short_hash(&o["spec"]["template"])
-            );
-            let mut st = json!({"observedGeneration": generation, "replicas": want,
-                "currentReplicas": want, "updatedReplicas": want,
-                "currentRevision": rev, "updateRevision": rev, "collisionCount": 0,
-                "availableReplicas": r});
-            if r > 0 {
-                st["readyReplicas"] = json!(r);
-            }
-            st
-        }
-        "DaemonSet" => json!({"observedGeneration": generation,
-            "desiredNumberScheduled": want, "currentNumberScheduled": want,
-            "updatedNumberScheduled": want, "numberReady": r, "numberAvailable": r,
-            "numberMisscheduled": 0, "numberUnavailable": want - r}),
-        _ => {
-            let mut st = json!({"observedGeneration": generation, "replicas": want,
-                "fullyLabeledReplicas": want, "availableReplicas": r});
-            if r > 0 {
-                st["readyReplicas"] = json!(r);
-            }
-            st
-        }
-    }
-}
-
 /// Deployment conditions carry `lastUpdateTime` (moved when reason or message change), in
 /// the order the deployment controller writes their fields.
-fn with_update_time(conds: Value, old: &Value) -> Value {
+pub(crate) fn with_update_time(conds: Value, old: &Value) -> Value {
     let list = conds.as_array().cloned().unwrap_or_default();
     Value::Array(
         list.into_iter()
@@ -599,7 +377,7 @@ fn with_update_time(conds: Value, old: &Value) -> Value {
     )
 }
 
-fn short_hash(v: &Value) -> String {
+pub(crate) fn short_hash(v: &Value) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     v.to_string().hash(&mut h);
@@ -610,20 +388,25 @@ fn short_hash(v: &Value) -> String {
         .collect()
 }
 
-fn rs_name(o: &Value) -> String {
-    format!(
-        "{}-{}",
-        s(&o["metadata"]["name"]),
-        &short_hash(&o["spec"]["template"])[..10]
-    )
-}
-
 /// KWOK's part and the scheduler's: a pod without a node is bound to a Ready, schedulable
 /// node (round robin); a bound pod runs and is Ready.
-#[derive(Default)]
 pub struct Pods {
     dirty: Dirty,
     next: Mutex<usize>,
+    /// Simulated time from a pod's binding to its containers running.
+    pub start: Duration,
+    bound: Mutex<HashMap<String, Instant>>,
+}
+
+impl Default for Pods {
+    fn default() -> Self {
+        Pods {
+            dirty: Dirty::default(),
+            next: Mutex::new(0),
+            start: Duration::from_millis(500),
+            bound: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 #[async_trait]
@@ -680,6 +463,20 @@ impl Controller for Pods {
             if p["status"]["phase"] == "Running" {
                 continue;
             }
+            let uid = s(&p["metadata"]["uid"]).to_string();
+            let since = *self
+                .bound
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(uid.clone())
+                .or_insert_with(Instant::now);
+            if since.elapsed() < c.scaled(self.start) {
+                self.dirty.mark();
+                continue;
+            }
+            if let Ok(mut m) = self.bound.lock() {
+                m.remove(&uid);
+            }
             let t = now();
             let cond = |ty: &str| json!({"type": ty, "status": "True", "lastProbeTime": null, "lastTransitionTime": t});
             let statuses: Vec<Value> = p["spec"]["containers"].as_array().into_iter().flatten().map(|ct| json!({
@@ -687,7 +484,7 @@ impl Controller for Pods {
                 "started": true, "state": {"running": {"startedAt": t}}})).collect();
             let status = json!({"phase": "Running", "conditions": [cond("Initialized"), cond("Ready"),
                 cond("ContainersReady"), cond("PodScheduled")], "hostIP": "10.0.0.1",
-                "podIP": format!("10.244.0.{}", 2 + (short_hash(&p["metadata"]["uid"]).len() % 250)),
+                "podIP": pod_ip(&p["metadata"]["uid"]),
                 "startTime": t, "containerStatuses": statuses, "qosClass": "BestEffort"});
             let _ = c.merge_patch(
                 "kubelet",
@@ -702,7 +499,18 @@ impl Controller for Pods {
     }
 }
 
-fn pod_healthy(p: &Value) -> bool {
+/// A pod address from its uid (10.244.x.y).
+fn pod_ip(uid: &Value) -> String {
+    let hex: String = s(uid)
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(4)
+        .collect();
+    let n = u32::from_str_radix(&hex, 16).unwrap_or(0);
+    format!("10.244.{}.{}", (n >> 8) % 256, n % 254 + 1)
+}
+
+pub(crate) fn pod_ready(p: &Value) -> bool {
     !deleting(p)
         && p["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter()
@@ -729,7 +537,7 @@ fn pdb_numbers(store: &Store, pdb: &Value) -> (i64, i64, i64, i64) {
         .filter(|p| sel.matches(p["metadata"].get("labels")))
         .collect();
     let expected = pods.len() as i64;
-    let healthy = pods.iter().filter(|p| pod_healthy(p)).count() as i64;
+    let healthy = pods.iter().filter(|p| pod_ready(p)).count() as i64;
     let resolve = |v: &Value| -> i64 {
         match v {
             Value::String(pct) if pct.ends_with('%') => {
@@ -890,7 +698,7 @@ pub fn evict(store: &Store, ns: &str, name: &str, _eviction: &Value) -> Result<(
             ));
         }
         if let Some(pdb) = matching.first()
-            && pod_healthy(&pod)
+            && pod_ready(&pod)
         {
             let (_, healthy, desired, allowed) = pdb_numbers(store, pdb);
             if allowed <= 0 {

@@ -4,6 +4,7 @@
 //! controllers that stand in for kube-controller-manager and KWOK (see [`builtin`]).
 
 pub mod builtin;
+pub mod replicas;
 
 use std::sync::Arc;
 use std::time::Duration;
