@@ -258,3 +258,38 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
         Err(ApiError::invalid(&rt.kind, &rt.group, name, causes))
     }
 }
+
+/// Checks that need the stored object: immutable ConfigMaps and Secrets.
+pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    if !matches!(rt.kind.as_str(), "ConfigMap" | "Secret") || old["immutable"] != json!(true) {
+        return Ok(());
+    }
+    let name = new["metadata"]["name"].as_str().unwrap_or("");
+    let mut causes = Vec::new();
+    let fields: &[&str] = if rt.kind == "Secret" {
+        &["data", "type"]
+    } else {
+        &["data", "binaryData"]
+    };
+    for f in fields {
+        if old.get(*f) != new.get(*f) {
+            causes.push(Cause::new(
+                "FieldValueForbidden",
+                *f,
+                "Forbidden: field is immutable when `immutable` is set",
+            ));
+        }
+    }
+    if new["immutable"] != json!(true) {
+        causes.push(Cause::new(
+            "FieldValueForbidden",
+            "immutable",
+            "Forbidden: field is immutable when `immutable` is set",
+        ));
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&rt.kind, &rt.group, name, causes))
+    }
+}

@@ -547,6 +547,9 @@ impl Store {
         } else {
             defaults::apply(rt, old, obj, &mut s.service_ips);
             defaults::validate(rt, obj)?;
+            if let Some(old) = old {
+                defaults::validate_update(rt, old, obj)?;
+            }
         }
         if rt.kind == "CustomResourceDefinition" {
             crd::check_definition(obj, old)?;

@@ -63,6 +63,8 @@ const FINALIZED: &str = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"na
 const OWNER: &str =
     r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"owner","namespace":"{ns}"}}"#;
 const DEPENDENT: &str = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dependent","namespace":"{ns}","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":"{owner_uid}"}]}}"#;
+const FROZEN: &str = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"frozen","namespace":"{ns}"},"immutable":true,"data":{"v":"1"}}"#;
+const FROZEN_CHANGED: &str = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"frozen","namespace":"{ns}"},"immutable":true,"data":{"v":"2"}}"#;
 const PDB: &str = r#"{"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"{ns}"},"spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}"#;
 
 fn script() -> Vec<Step> {
@@ -100,6 +102,8 @@ fn script() -> Vec<Step> {
         with("apply --server-side --force-conflicts -f -", CM_SHRUNK),
         run("get configmap c1 -n {ns} -o json --show-managed-fields"),
         with("diff -f -", CM),
+        with("apply --server-side -f -", FROZEN),
+        with("apply --server-side -f -", FROZEN_CHANGED),
         with("apply --server-side -f -", SECRET),
         run("get secret s1 -n {ns} -o json"),
         with("apply --server-side -f -", SVC),
