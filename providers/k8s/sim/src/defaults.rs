@@ -94,11 +94,15 @@ pub fn apply(rt: &ResourceType, old: Option<&Value>, obj: &mut Value, service_ip
             default(spec, "replicas", json!(1));
             default(spec, "revisionHistoryLimit", json!(10));
             default(spec, "progressDeadlineSeconds", json!(600));
-            default(
-                spec,
-                "strategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-            );
+            default(spec, "strategy", json!({}));
+            default(&mut spec["strategy"], "type", json!("RollingUpdate"));
+            if spec["strategy"]["type"] == "RollingUpdate" {
+                default(
+                    &mut spec["strategy"],
+                    "rollingUpdate",
+                    json!({"maxUnavailable": "25%", "maxSurge": "25%"}),
+                );
+            }
             template(spec);
         }
         "StatefulSet" => {
@@ -106,11 +110,15 @@ pub fn apply(rt: &ResourceType, old: Option<&Value>, obj: &mut Value, service_ip
             default(spec, "replicas", json!(1));
             default(spec, "revisionHistoryLimit", json!(10));
             default(spec, "podManagementPolicy", json!("OrderedReady"));
-            default(
-                spec,
-                "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
-            );
+            default(spec, "updateStrategy", json!({}));
+            default(&mut spec["updateStrategy"], "type", json!("RollingUpdate"));
+            if spec["updateStrategy"]["type"] == "RollingUpdate" {
+                default(
+                    &mut spec["updateStrategy"],
+                    "rollingUpdate",
+                    json!({"partition": 0}),
+                );
+            }
             default(
                 spec,
                 "persistentVolumeClaimRetentionPolicy",
@@ -121,11 +129,15 @@ pub fn apply(rt: &ResourceType, old: Option<&Value>, obj: &mut Value, service_ip
         "DaemonSet" => {
             let spec = &mut obj["spec"];
             default(spec, "revisionHistoryLimit", json!(10));
-            default(
-                spec,
-                "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
-            );
+            default(spec, "updateStrategy", json!({}));
+            default(&mut spec["updateStrategy"], "type", json!("RollingUpdate"));
+            if spec["updateStrategy"]["type"] == "RollingUpdate" {
+                default(
+                    &mut spec["updateStrategy"],
+                    "rollingUpdate",
+                    json!({"maxUnavailable": 1, "maxSurge": 0}),
+                );
+            }
             template(spec);
         }
         "ReplicaSet" | "Job" => template(&mut obj["spec"]),

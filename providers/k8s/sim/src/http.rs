@@ -152,7 +152,11 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if ctype.contains("protobuf") || ctype.contains("cbor") {
+    if ctype.contains("protobuf") {
+        return crate::protobuf::to_json(body)
+            .map_err(|m| ApiError::new(415, "UnsupportedMediaType", m));
+    }
+    if ctype.contains("cbor") {
         return Err(ApiError::new(
             415,
             "UnsupportedMediaType",

@@ -13,6 +13,7 @@ mod http;
 mod openapi;
 mod patch;
 pub mod pki;
+mod protobuf;
 pub mod selector;
 mod server;
 pub mod store;

@@ -297,6 +297,20 @@ fn columns_and_cells(
                 })
                 .collect(),
         ),
+        "Secret" => (
+            vec![
+                col("Name", "string", 0),
+                col("Type", "string", 0),
+                col("Data", "string", 0),
+                col("Age", "string", 0),
+            ],
+            objs.iter()
+                .map(|o| {
+                    let d = o["data"].as_object().map(|m| m.len()).unwrap_or(0);
+                    vec![name(o), o["type"].clone(), json!(d), created(o)]
+                })
+                .collect(),
+        ),
         "PersistentVolumeClaim" => (
             vec![
                 col("Name", "string", 0),
