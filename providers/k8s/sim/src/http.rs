@@ -504,7 +504,9 @@ async fn resource(
                         "status": "Success", "details": d}),
                 ));
             }
-            Ok(json_response(if gone { 200 } else { 202 }, &o))
+            // 202 only when the (deprecated) orphanDependents=false asked for cascading.
+            let accepted = !gone && b["orphanDependents"] == json!(false);
+            Ok(json_response(if accepted { 202 } else { 200 }, &o))
         }
         (Method::DELETE, None, None) => {
             let b = parse_body(headers, body).unwrap_or(Value::Null);
