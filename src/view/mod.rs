@@ -2,6 +2,7 @@
 //! (Terraform-like), a live terminal view, or JSON. Nothing here decides anything.
 
 pub mod diff;
+pub mod drift;
 pub mod json;
 pub mod lines;
 pub mod provider_schema;
