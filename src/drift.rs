@@ -315,9 +315,15 @@ pub fn object_of(
                     }
                 }
                 let n = note.map(|i| &notes[i]);
+                let (mut before, mut after) = (value_at(&d.before, &path), value_at(after, &path));
+                // One sensitive side masks both: the other would tell what the secret was or
+                // became.
+                if before == DriftValue::Sensitive || after == DriftValue::Sensitive {
+                    (before, after) = (DriftValue::Sensitive, DriftValue::Sensitive);
+                }
                 let change = PathDrift {
-                    before: value_at(&d.before, &path),
-                    after: value_at(after, &path),
+                    before,
+                    after,
                     severity: n.and_then(|n| n.severity).unwrap_or(DriftSeverity::Normal),
                     by: n.and_then(|n| n.by.clone()),
                     detail: n.and_then(|n| n.detail.clone()),

@@ -96,10 +96,7 @@ pub fn verdict(r: &DriftReport) -> String {
     };
     let ignored = r.ignored_count();
     if ignored > 0 {
-        out.push_str(&format!(
-            " Ignored by drift rules: {}.",
-            plural(ignored, "change", "changes")
-        ));
+        out.push_str(&format!(" Ignored by drift {{ ignore }} rules: {ignored}."));
     }
     out.push('\n');
     out.push_str(&match &r.pending {
@@ -142,6 +139,9 @@ pub fn render_text(r: &DriftReport) -> String {
         out.push_str("Objects have changed outside of brick:\n");
         for o in &drifted {
             out.push_str(&format!("\n  # {}\n", object_heading(o)));
+            if o.classification == crate::drift::Classification::Deleted {
+                out.push_str("      (the object no longer exists)\n");
+            }
             for c in &o.changes {
                 out.push_str(&format!(
                     "      {}: {} → {}{}\n",
@@ -293,6 +293,9 @@ fn md_details(o: &DriftedObject) -> String {
         code(&o.address),
         html(&object_heading(o)[o.address.len() + 2..])
     );
+    if o.classification == crate::drift::Classification::Deleted {
+        s.push_str("The object no longer exists.\n\n");
+    }
     if !o.changes.is_empty() {
         s.push_str(
             "| Attribute | Before | After | By | Severity | Detail |\n|---|---|---|---|---|---|\n",
@@ -489,11 +492,15 @@ fn value_json(v: &DriftValue) -> Json {
 fn change_json(c: &PathDrift) -> Json {
     let sensitive =
         matches!(c.before, DriftValue::Sensitive) || matches!(c.after, DriftValue::Sensitive);
+    // One sensitive side masks both: the other would tell what the secret was or became.
+    let shown = |v: &DriftValue| {
+        if sensitive { Json::Null } else { value_json(v) }
+    };
     json!({
         "path": path_json(&c.path),
         "path_text": path_text(&c.path),
-        "before": value_json(&c.before),
-        "after": value_json(&c.after),
+        "before": shown(&c.before),
+        "after": shown(&c.after),
         "before_absent": matches!(c.before, DriftValue::Absent),
         "after_absent": matches!(c.after, DriftValue::Absent),
         "sensitive": sensitive,

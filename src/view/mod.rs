@@ -9,4 +9,6 @@ pub mod provider_schema;
 pub mod text;
 
 #[cfg(test)]
+mod drift_tests;
+#[cfg(test)]
 mod tests;
