@@ -350,7 +350,8 @@ pub fn object_of(
             obj.severity = max.unwrap_or(DriftSeverity::Normal);
         }
     }
-    // Notes about no changed path (a machine's owner, its status message) are the object's.
+    // Notes about no changed path (a machine's owner, its status message) are the object's;
+    // their severity is about a change that did not happen, so it counts for nothing.
     for (n, used) in notes.iter().zip(used_notes) {
         if !used && !n.bookkeeping && (n.by.is_some() || n.detail.is_some()) {
             obj.notes.push(ObjectNote {
@@ -358,23 +359,18 @@ pub fn object_of(
                 by: n.by.clone(),
                 detail: n.detail.clone(),
             });
-            if let Some(s) = n.severity
-                && obj.classification == Classification::Changed
-                && obj.counts()
-            {
-                obj.severity = obj.severity.max(s);
-            }
         }
     }
     obj
 }
 
-/// The most specific note whose path covers `path`.
+/// The most specific note whose path covers `path` (a note about the whole object covers
+/// no path: it is the object's, see [`object_of`]).
 fn best_note(notes: &[DriftNote], path: &[PathStep]) -> Option<usize> {
     notes
         .iter()
         .enumerate()
-        .filter(|(_, n)| path_prefix(&n.path, path))
+        .filter(|(_, n)| path_prefix(&n.path, path) && (path.is_empty() || !n.path.is_empty()))
         .max_by_key(|(_, n)| n.path.len())
         .map(|(i, _)| i)
 }

@@ -86,21 +86,20 @@ pub async fn explain(ctx: &Ctx, req: &DriftRequest<'_>) -> Result<DriftExplanati
         }
     };
     let (owner, detail) = owner_and_status(&m);
-    // The status (and anything else) changed by whoever holds the machine now; MAAS does not
-    // record who released it, only that nobody holds it.
-    notes[0].by = owner.clone();
-    notes[0].detail = Some(detail.clone());
     let still_exists = req
         .live
         .is_none()
         .then(|| machine::state_from(&m, req.recorded));
-    if req.live.is_some() {
+    if still_exists.is_some() {
+        // No longer brick's deployment: its status says why, its owner who holds it now (MAAS
+        // does not record who released it, only that nobody holds it).
+        notes[0].by = owner;
+        notes[0].detail = Some(detail);
+    } else {
         notes.push(DriftNote {
             path: Vec::new(),
-            by: None,
             detail: Some(detail),
-            severity: None,
-            bookkeeping: false,
+            ..DriftNote::default()
         });
     }
     Ok(DriftExplanation {
