@@ -491,3 +491,63 @@ resource "kafka_topic" "events" {{
 
     brick(&["destroy", "--auto-approve"]).ok();
 }
+
+// ---- the configuration's drift blocks -------------------------------------------------------
+
+#[test]
+fn a_drift_ignore_entry_that_is_not_an_address_is_an_error_at_its_line() {
+    let dir = support::Dir::new(
+        "resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n\ndrift {\n  ignore = [\n    brick_data.a.input,\n    var.nope,\n  ]\n}\n",
+    );
+    let r = Run::of(&mut command(dir.path(), &["drift"]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("brick::config::invalid_drift_ignore"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.hcl line 8"), "{}", r.stderr);
+    assert!(!r.stderr.contains("brick_data.a.input"), "{}", r.stderr);
+}
+
+#[test]
+fn a_drift_block_in_a_child_module_is_refused() {
+    let dir = support::Dir::new("module \"m\" {\n  source = \"./m\"\n}\n");
+    dir.sub(
+        "m",
+        "drift {\n  ignore = [brick_data.a]\n}\nresource \"brick_data\" \"a\" {}\n",
+    );
+    let r = Run::of(&mut command(dir.path(), &["validate"]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("brick::config::drift_block_in_module"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn objects_only_in_state_have_no_drift_and_a_pending_change_alone_exits_0() {
+    let dir = support::Dir::new("resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n");
+    Run::of(&mut command(dir.path(), &["apply", "--auto-approve"])).ok();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "resource \"brick_data\" \"a\" {\n  input = \"y\"\n}\n",
+    )
+    .unwrap();
+    let r = Run::of(&mut command(dir.path(), &["drift"])).ok();
+    assert!(
+        r.stdout.contains("No drift (1 object(s) checked)."),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("brick_data.a: update"), "{}", r.stdout);
+    let r = Run::of(&mut command(
+        dir.path(),
+        &["drift", "--count-pending", "--format", "json"],
+    ));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let (j, _) = drift_json(r);
+    assert_eq!(j["pending"]["counted"], true);
+    assert_eq!(j["pending"]["changes"][0]["action"], "update");
+}
