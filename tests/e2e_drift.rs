@@ -4,11 +4,13 @@
 //! pending configuration change alone exits 0 (2 with `--count-pending`); drift runs while
 //! another process holds the state's lock and writes nothing. The real kube-apiserver: fields
 //! changed with kubectl are named after kubectl's field managers. The real Kafka: a topic
-//! config altered with kafka-configs.sh is reported with its config source. Every JSON report
-//! is validated against `schemas/drift-report.schema.json`.
+//! config altered with kafka-configs.sh is reported with its config source. The real Ceph: a
+//! pool's quota set with the ceph CLI is `data-risk`. Every JSON report is validated against
+//! `schemas/drift-report.schema.json`.
 //!
 //! Kubernetes needs `BRICK_PEERS_KUBECONFIG` and `KUBECTL`, Kafka `KAFKA_BOOTSTRAP` and
-//! `KAFKA_BIN` (`source .peers/env`); without them those tests say they are skipped.
+//! `KAFKA_BIN`, Ceph `CEPH_CONF` (`source .peers/env`); without them those tests say they are
+//! skipped.
 
 mod support;
 
@@ -550,4 +552,49 @@ fn objects_only_in_state_have_no_drift_and_a_pending_change_alone_exits_0() {
     let (j, _) = drift_json(r);
     assert_eq!(j["pending"]["counted"], true);
     assert_eq!(j["pending"]["changes"][0]["action"], "update");
+}
+
+// ---- the real Ceph ----------------------------------------------------------------------------
+
+#[test]
+fn a_pool_quota_set_with_the_ceph_cli_is_data_risk_drift() {
+    if std::env::var_os("CEPH_CONF").is_none() {
+        brick_provider_api::testing::skip("no Ceph — run tests/peers/up.sh ceph");
+        return;
+    }
+    let pool = unique("brick-drift-pool");
+    let dir = support::Dir::new(&format!(
+        "resource \"ceph_pool\" \"data\" {{\n  name = \"{pool}\"\n  size = 1\n  require_safe_replica_size = false\n}}\n"
+    ));
+    let brick = |args: &[&str]| Run::of(&mut command(dir.path(), args));
+    let ceph = |args: &[&str]| {
+        let out = Command::new("ceph").args(args).output().expect("ceph runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    brick(&["apply", "--auto-approve"]).ok();
+    let cleanup = || {
+        let _ = Command::new("ceph")
+            .args([
+                "osd",
+                "pool",
+                "rm",
+                &pool,
+                &pool,
+                "--yes-i-really-really-mean-it",
+            ])
+            .output();
+    };
+    brick(&["drift"]).ok();
+    ceph(&["osd", "pool", "set-quota", &pool, "max_objects", "1000"]);
+    let (j, code) = drift_json(brick(&["drift", "--json"]));
+    cleanup();
+    assert_eq!(code, 2, "{j:#}");
+    let p = resource(&j, "ceph_pool.data");
+    assert_eq!(p["severity"], "data-risk");
+    let quota = change(p, "quota_max_objects");
+    assert_eq!(quota["after"], 1000);
 }
