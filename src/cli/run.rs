@@ -1,5 +1,5 @@
 //! The commands that plan and apply: `init`, `validate`, `plan`, `apply`, `destroy`, `show`,
-//! `graph`, `import`.
+//! `graph`, `import`, `drift`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
