@@ -216,7 +216,7 @@ pub async fn drifted_objects(
             Some(_) => changed_paths(&d.before, &d.after),
             None => Vec::new(),
         };
-        let explanation = match providers.get(&d.provider) {
+        let mut explanation = match providers.get(&d.provider) {
             Some(p) => match p
                 .explain_drift(DriftRequest {
                     type_name: &d.addr.resource.type_name,
@@ -241,6 +241,17 @@ pub async fn drifted_objects(
             },
             None => DriftExplanation::default(),
         };
+        // What a provider says an object now is gets the schema's sensitive marks, as a
+        // refreshed value does.
+        if let (Some(now), Some(schema)) = (
+            &explanation.still_exists,
+            providers
+                .schema(&d.provider)
+                .and_then(|s| s.resources.get(&d.addr.resource.type_name)),
+        ) {
+            explanation.still_exists =
+                Some(crate::plan::planner::mark_sensitive(now, &schema.block));
+        }
         out.push(object_of(d, explanation, ignores));
     }
     out.sort_by(|a, b| a.address.cmp(&b.address));
@@ -256,8 +267,7 @@ pub fn object_of(
     let notes = explanation.notes;
     let (classification, after) = match (&explanation.still_exists, d.after.is_null()) {
         (_, false) => (Classification::Changed, Some(d.after.clone())),
-        // Gone as brick's object, there in another form: changed, shown against the record
-        // (sensitive marks of the record carried over where the shapes agree).
+        // Gone as brick's object, there in another form: changed, shown against the record.
         (Some(now), true) => (Classification::Changed, Some(now.clone())),
         (None, true) => (Classification::Deleted, None),
     };
