@@ -198,6 +198,30 @@ pub fn pending_of(plan: &Plan) -> (Vec<PendingChange>, usize) {
     (changes, outputs)
 }
 
+/// Ignore rules that name no resource of the configuration (a typo, a resource since
+/// removed): a warning each at the entry, since such a rule silently ignores nothing.
+pub fn unmatched_ignores(
+    ignores: &[DriftIgnore],
+    config: &crate::plan::input::Configuration,
+) -> Vec<Diagnostic> {
+    ignores
+        .iter()
+        .filter(|r| !config.resources.iter().any(|c| r.target.touches(&c.addr)))
+        .map(|r| {
+            Diagnostic::warning(
+                "brick::drift::ignore_matches_nothing",
+                "Drift ignore rule matches nothing",
+                format!(
+                    "The entry {} names no resource of the configuration, so it ignores nothing.",
+                    r.text
+                ),
+            )
+            .at(r.span)
+            .help("Check the address: module.NAME.TYPE.NAME, then the attribute path.")
+        })
+        .collect()
+}
+
 /// Builds the drifted objects of a refresh-only plan: asks each one's provider to explain
 /// it, applies the ignore rules. Diagnostics are warnings (a provider that cannot say who
 /// changed something does not stop the report).

@@ -513,6 +513,20 @@ fn a_drift_ignore_entry_that_is_not_an_address_is_an_error_at_its_line() {
 }
 
 #[test]
+fn a_drift_ignore_entry_naming_no_resource_is_a_warning_at_its_line() {
+    let dir = support::Dir::new(
+        "resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n\ndrift {\n  ignore = [brick_data.typo.input]\n}\n",
+    );
+    let r = Run::of(&mut command(dir.path(), &["drift"])).ok();
+    assert!(
+        r.stderr.contains("brick::drift::ignore_matches_nothing"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.hcl line 6"), "{}", r.stderr);
+}
+
+#[test]
 fn a_drift_block_in_a_child_module_is_refused() {
     let dir = support::Dir::new("module \"m\" {\n  source = \"./m\"\n}\n");
     dir.sub(

@@ -490,7 +490,8 @@ pub async fn drift_cmd(
         let (c, o) = crate::drift::pending_of(&pending_plan);
         (Some(c), o)
     };
-    let (objects, diags) = crate::drift::drifted_objects(&p, &loaded.providers, &ignores).await;
+    let (objects, mut diags) = crate::drift::drifted_objects(&p, &loaded.providers, &ignores).await;
+    diags.extend(crate::drift::unmatched_ignores(&ignores, &loaded.engine));
     ctx.ui.diagnostics(&diags, &loaded.config.files);
     let report = crate::drift::DriftReport {
         brick_version: env!("CARGO_PKG_VERSION").to_string(),
