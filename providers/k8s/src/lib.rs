@@ -14,6 +14,7 @@
 pub mod client;
 pub mod config;
 pub mod convert;
+pub mod drift;
 pub mod fields;
 pub mod provider;
 pub mod ready;
