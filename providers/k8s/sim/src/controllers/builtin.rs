@@ -64,8 +64,14 @@ pub(crate) fn deleting(o: &Value) -> bool {
 }
 
 /// Marks work to do when an event of interest arrives; a tick with nothing marked is free.
-#[derive(Default)]
 pub(crate) struct Dirty(AtomicBool);
+
+impl Default for Dirty {
+    /// Dirty at first: the first tick looks at what the store already holds.
+    fn default() -> Self {
+        Dirty(AtomicBool::new(true))
+    }
+}
 
 impl Dirty {
     pub(crate) fn mark(&self) {
