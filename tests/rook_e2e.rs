@@ -39,7 +39,10 @@ fn peer() -> Option<Peer> {
 
 impl Peer {
     fn provider(&self) -> String {
-        format!("provider \"rook\" {{\n  config_path = {:?}\n}}\n", self.kubeconfig)
+        format!(
+            "provider \"rook\" {{\n  config_path = {:?}\n}}\n",
+            self.kubeconfig
+        )
     }
 
     fn kubectl(&self, args: &[&str]) -> Option<String> {
@@ -71,10 +74,23 @@ fn brick(dir: &Dir, args: &[&str]) -> Run {
 /// The third-party view of a pool: `ceph osd pool ls detail --format json`.
 fn live_pool(name: &str) -> Option<serde_json::Value> {
     let out = Command::new("ceph")
-        .args(["--connect-timeout", "20", "osd", "pool", "ls", "detail", "--format", "json"])
+        .args([
+            "--connect-timeout",
+            "20",
+            "osd",
+            "pool",
+            "ls",
+            "detail",
+            "--format",
+            "json",
+        ])
         .output()
         .expect("ceph runs");
-    assert!(out.status.success(), "ceph: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ceph: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     all.as_array()
         .unwrap()
@@ -87,7 +103,10 @@ fn live_pool(name: &str) -> Option<serde_json::Value> {
 fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ok() {
-        assert!(Instant::now() < deadline, "{what} did not happen within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 }
@@ -124,7 +143,11 @@ fn a_rook_block_pool_is_a_real_pool_that_changes_size_and_goes_away_with_its_des
     let dir = Dir::new(&pool_hcl(&p, &name, 1));
 
     let r = brick(&dir, &["apply", "--auto-approve"]).ok();
-    assert!(r.stdout.contains("Apply complete! Resources: 1 added"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Apply complete! Resources: 1 added"),
+        "{}",
+        r.stdout
+    );
     let live = live_pool(&name).expect("ceph osd pool ls detail shows the pool Rook made");
     assert_eq!(live["size"], 1, "{live}");
     assert!(
@@ -137,7 +160,11 @@ fn a_rook_block_pool_is_a_real_pool_that_changes_size_and_goes_away_with_its_des
     assert_eq!(attrs["id"], format!("{}/{name}", p.namespace));
 
     let again = brick(&dir, &["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, 0, "no changes after apply:\n{}{}", again.stdout, again.stderr);
+    assert_eq!(
+        again.code, 0,
+        "no changes after apply:\n{}{}",
+        again.stdout, again.stderr
+    );
 
     std::fs::write(dir.path().join("main.hcl"), pool_hcl(&p, &name, 2)).unwrap();
     let r = brick(&dir, &["apply", "--auto-approve"]).ok();
@@ -171,7 +198,10 @@ fn a_rook_storage_class_is_rooks_storage_class_for_the_pool() {
             .expect("the StorageClass exists"),
     )
     .unwrap();
-    assert_eq!(sc["provisioner"], format!("{}.rbd.csi.ceph.com", p.namespace));
+    assert_eq!(
+        sc["provisioner"],
+        format!("{}.rbd.csi.ceph.com", p.namespace)
+    );
     assert_eq!(sc["parameters"]["clusterID"], p.namespace);
     assert_eq!(sc["parameters"]["pool"], "replicapool");
     assert_eq!(
@@ -182,7 +212,10 @@ fn a_rook_storage_class_is_rooks_storage_class_for_the_pool() {
     let again = brick(&dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     brick(&dir, &["destroy", "--auto-approve"]).ok();
-    assert!(p.kubectl(&["get", "storageclass", &name]).is_none(), "deleted");
+    assert!(
+        p.kubectl(&["get", "storageclass", &name]).is_none(),
+        "deleted"
+    );
 }
 
 #[test]
@@ -195,9 +228,14 @@ fn a_pool_larger_than_the_planned_clusters_hosts_is_refused_at_plan_with_file_an
         p.provider()
     ));
     let r = brick(&dir, &["plan"]).failed_with("Pool size exceeds the failure domains");
-    assert!(r.stderr.contains("main.hcl:17"), "points at size:\n{}", r.stderr);
     assert!(
-        r.stderr.contains("2 hosts carry OSDs: kvm4 (/dev/vgroot/ceph), kvm5 (/dev/vgroot/ceph)"),
+        r.stderr.contains("on main.hcl line 17"),
+        "points at size:\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("2 hosts carry OSDs: kvm4 (/dev/vgroot/ceph), kvm5 (/dev/vgroot/ceph)"),
         "{}",
         r.stderr
     );

@@ -212,16 +212,18 @@ async fn apply_cluster(
         prior.clone()
     };
     let objs = cluster::render(planned);
+    let mut applied = None;
     for o in &objs {
-        if let Err(d) = kube::apply(ctx, o, false).await {
-            return failed(now, d);
+        match kube::apply(ctx, o, false).await {
+            Ok(live) => applied = generation(&live),
+            Err(d) => return failed(now, d),
         }
     }
     let id = cluster_ident(planned);
     let external = crate::convert::bool_attr(planned, "external") == Some(true);
     let devices = cluster::device_count(planned);
     match kube::wait_ready(ctx, &id, CLUSTER_WAIT, progress, |o| {
-        cluster::judge(o, external, devices)
+        cluster::judge(o, external, devices, applied)
     })
     .await
     {
@@ -234,6 +236,11 @@ async fn apply_cluster(
             failed(state, d)
         }
     }
+}
+
+/// metadata.generation of an applied object.
+fn generation(live: &Json) -> Option<i64> {
+    live.pointer("/metadata/generation").and_then(Json::as_i64)
 }
 
 /// A planned value with its unknown computed attributes made null, for a failed apply.
@@ -269,11 +276,12 @@ async fn apply_pool(
     } else {
         prior.clone()
     };
-    if let Err(d) = kube::apply(ctx, &pool::render(planned), false).await {
-        return failed(now, d);
-    }
+    let applied = match kube::apply(ctx, &pool::render(planned), false).await {
+        Ok(live) => generation(&live),
+        Err(d) => return failed(now, d),
+    };
     let id = pool_ident(planned);
-    match kube::wait_ready(ctx, &id, POOL_WAIT, progress, pool::judge).await {
+    match kube::wait_ready(ctx, &id, POOL_WAIT, progress, |o| pool::judge(o, applied)).await {
         Ok(_) => done(planned.clone()),
         Err(d) => {
             let mut state = planned_known(planned);
@@ -553,8 +561,9 @@ pub fn ready(type_name: &str, planned: &Value, live: &Json) -> Status {
             live,
             crate::convert::bool_attr(planned, "external") == Some(true),
             cluster::device_count(planned),
+            None,
         ),
-        pool::TYPE => pool::judge(live),
+        pool::TYPE => pool::judge(live, None),
         _ => ready::kstatus(live),
     }
 }

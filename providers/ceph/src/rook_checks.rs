@@ -164,6 +164,16 @@ fn what(v: &Value, n: u64) -> String {
     }
 }
 
+/// placement.rs's help in Rook's words: a pool chooses a failure_domain, not a CRUSH rule.
+fn rook_help(help: &str) -> String {
+    match help.split_once("; or use a CRUSH rule") {
+        Some((first, _)) => format!(
+            "{first}; or choose a failure_domain with enough members (\"osd\" spreads copies over OSDs)."
+        ),
+        None => help.to_string(),
+    }
+}
+
 /// The whole check, pure: `live` holds what was read for [`namespaces_to_read`].
 pub fn check(changes: &[PlannedChange<'_>], live: &Live) -> Vec<(usize, Diagnostic)> {
     let mut out = Vec::new();
@@ -232,7 +242,7 @@ pub fn check(changes: &[PlannedChange<'_>], live: &Live) -> Vec<(usize, Diagnost
                     ),
                 )
                 .at([attr])
-                .with_help(problem.help()),
+                .with_help(rook_help(&problem.help())),
             ));
         }
     }

@@ -28,7 +28,9 @@ async fn ctx() -> Option<(Ctx, String)> {
         return None;
     };
     let cfg = Value::object_from([("config_path", Value::string(kubeconfig))]);
-    let cfg = brick_provider_k8s::config::client_config(&cfg).await.unwrap();
+    let cfg = brick_provider_k8s::config::client_config(&cfg)
+        .await
+        .unwrap();
     Some((Ctx::new(cfg).unwrap(), ns))
 }
 
@@ -42,10 +44,14 @@ fn n(x: i64) -> Value {
 #[tokio::test]
 async fn an_internal_cluster_pools_and_the_storage_class_are_valid_for_the_real_crds() {
     let Some((ctx, ns)) = ctx().await else { return };
-    let nodes = [("kvm4", "/dev/vgroot/ceph"), ("kvm5", "/dev/vgroot/ceph"), ("maas", "/dev/vgroot/ceph")]
-        .iter()
-        .map(|(k, d)| (k.to_string(), Value::list(Type::String, vec![s(d)])))
-        .collect();
+    let nodes = [
+        ("kvm4", "/dev/vgroot/ceph"),
+        ("kvm5", "/dev/vgroot/ceph"),
+        ("maas", "/dev/vgroot/ceph"),
+    ]
+    .iter()
+    .map(|(k, d)| (k.to_string(), Value::list(Type::String, vec![s(d)])))
+    .collect();
     let c = Value::object_from([
         ("name", s("brick-dry-run")),
         ("namespace", s(&ns)),
@@ -59,8 +65,7 @@ async fn an_internal_cluster_pools_and_the_storage_class_are_valid_for_the_real_
     let objs = cluster::render(&c);
     let live = kube::apply(&ctx, &objs[0], true).await.unwrap();
     assert_eq!(
-        live["spec"]["storage"]["nodes"][0]["devices"][0]["name"],
-        "/dev/vgroot/ceph",
+        live["spec"]["storage"]["nodes"][0]["devices"][0]["name"], "/dev/vgroot/ceph",
         "the server keeps the LV named as Rook needs it: {live}"
     );
 
@@ -71,16 +76,33 @@ async fn an_internal_cluster_pools_and_the_storage_class_are_valid_for_the_real_
         ("size", n(2)),
         ("require_safe_replica_size", Value::bool(true)),
         ("min_size", n(1)),
-        ("parameters", Value::map(Type::String, [("compression_mode".to_string(), s("none"))].into())),
-        ("quotas", Value::object_from([("max_bytes", n(1 << 30)), ("max_objects", Value::null(Type::Number))])),
+        (
+            "parameters",
+            Value::map(
+                Type::String,
+                [("compression_mode".to_string(), s("none"))].into(),
+            ),
+        ),
+        (
+            "quotas",
+            Value::object_from([
+                ("max_bytes", n(1 << 30)),
+                ("max_objects", Value::null(Type::Number)),
+            ]),
+        ),
     ]);
-    kube::apply(&ctx, &pool::render(&replicated), true).await.unwrap();
+    kube::apply(&ctx, &pool::render(&replicated), true)
+        .await
+        .unwrap();
     let ec = Value::object_from([
         ("name", s("brick-dry-run-ec")),
         ("namespace", s(&ns)),
         ("failure_domain", s("host")),
         ("require_safe_replica_size", Value::bool(true)),
-        ("erasure_coded", Value::object_from([("data_chunks", n(2)), ("coding_chunks", n(1))])),
+        (
+            "erasure_coded",
+            Value::object_from([("data_chunks", n(2)), ("coding_chunks", n(1))]),
+        ),
     ]);
     kube::apply(&ctx, &pool::render(&ec), true).await.unwrap();
 
@@ -114,10 +136,17 @@ async fn what_the_real_crds_refuse_is_refused_with_the_servers_reason() {
 }
 
 fn manifests() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/manifests/rook-v1.20.6");
-    let p = if p.exists() { p } else { PathBuf::from("/work/shared/manifests/rook-v1.20.6") };
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/manifests/rook-v1.20.6");
+    let p = if p.exists() {
+        p
+    } else {
+        PathBuf::from("/work/shared/manifests/rook-v1.20.6")
+    };
     if !p.exists() {
-        brick_provider_api::testing::skip_without_reference_data("../shared/manifests/rook-v1.20.6 is absent");
+        brick_provider_api::testing::skip_without_reference_data(
+            "../shared/manifests/rook-v1.20.6 is absent",
+        );
         return None;
     }
     Some(p)
@@ -128,7 +157,9 @@ async fn rooks_own_operator_files_with_brick_s_kubelet_dir_are_accepted_by_the_r
     let Some((ctx, ns)) = ctx().await else { return };
     let Some(dir) = manifests() else { return };
     if ns != "rook-ceph" {
-        brick_provider_api::testing::skip("Rook's files name namespace rook-ceph; the peer's differs");
+        brick_provider_api::testing::skip(
+            "Rook's files name namespace rook-ceph; the peer's differs",
+        );
         return;
     }
     let docs: Vec<Value> = ["crds.yaml", "common.yaml", "operator.yaml"]
@@ -143,18 +174,29 @@ async fn rooks_own_operator_files_with_brick_s_kubelet_dir_are_accepted_by_the_r
         ("image", s(operator::DEFAULT_IMAGE)),
     ]);
     let (objs, keys) = operator::render(&v).unwrap();
-    assert_eq!(keys.len(), 2, "the ConfigMap key and the CSI OperatorConfig: {keys:?}");
+    assert_eq!(
+        keys.len(),
+        2,
+        "the ConfigMap key and the CSI OperatorConfig: {keys:?}"
+    );
     let mut checked = 0;
     for o in &objs {
         // The csi.ceph.io kinds come with Rook's csi-operator.yaml, which the peer lacks.
-        if o["apiVersion"].as_str().unwrap().starts_with("csi.ceph.io/") {
+        if o["apiVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("csi.ceph.io/")
+        {
             continue;
         }
         let live = kube::apply(&ctx, o, true)
             .await
             .unwrap_or_else(|d| panic!("{}: {}", o["metadata"]["name"], d.detail));
         if o["kind"] == "ConfigMap" && o["metadata"]["name"] == operator::CONFIG_MAP {
-            assert_eq!(live["data"][operator::KUBELET_KEY], operator::MICROK8S_KUBELET_DIR);
+            assert_eq!(
+                live["data"][operator::KUBELET_KEY],
+                operator::MICROK8S_KUBELET_DIR
+            );
         }
         checked += 1;
     }

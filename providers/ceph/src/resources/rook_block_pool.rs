@@ -258,18 +258,19 @@ pub fn render(planned: &Value) -> Json {
     })
 }
 
-/// Ready when Rook says phase Ready for the latest generation; Failure is reported while
-/// Rook retries.
-pub fn judge(obj: &Json) -> Status {
+/// Ready when Rook says phase Ready having seen the generation brick applied (`applied`, from
+/// the apply's answer: Rook's own first update — its finalizer and defaults — raises the
+/// generation again without Rook ever observing that one); Failure is reported while Rook
+/// retries.
+pub fn judge(obj: &Json, applied: Option<i64>) -> Status {
     let phase = obj
         .pointer("/status/phase")
         .and_then(Json::as_str)
         .unwrap_or("");
-    let generation = obj.pointer("/metadata/generation").and_then(Json::as_i64);
     let observed = obj
         .pointer("/status/observedGeneration")
         .and_then(Json::as_i64);
-    let current = match (generation, observed) {
+    let current = match (applied, observed) {
         (Some(g), Some(o)) => o >= g,
         _ => true,
     };
@@ -420,9 +421,18 @@ mod tests {
     #[test]
     fn ready_is_phase_ready_for_the_latest_generation() {
         let o = |phase: &str, g: i64, og: i64| json!({"metadata": {"generation": g}, "status": {"phase": phase, "observedGeneration": og}});
-        assert_eq!(judge(&o("Ready", 2, 2)), Status::Ready);
-        assert!(matches!(judge(&o("Ready", 3, 2)), Status::Waiting(_)));
-        assert!(matches!(judge(&o("Progressing", 1, 1)), Status::Waiting(_)));
+        assert_eq!(judge(&o("Ready", 2, 2), Some(2)), Status::Ready);
+        assert!(matches!(
+            judge(&o("Ready", 3, 2), Some(3)),
+            Status::Waiting(_)
+        ));
+        assert!(matches!(
+            judge(&o("Progressing", 1, 1), Some(1)),
+            Status::Waiting(_)
+        ));
+        // Rook 1.12 raises the generation itself when it adds its finalizer and never observes
+        // that one: what counts is the generation brick applied.
+        assert_eq!(judge(&o("Ready", 2, 1), Some(1)), Status::Ready);
     }
 
     #[test]

@@ -417,8 +417,8 @@ pub struct ClusterStatus {
     pub checks: Vec<(String, String)>,
     pub capacity_bytes: i64,
     pub fsid: String,
-    /// Whether the operator has seen the latest spec.
-    pub current: bool,
+    /// status.observedGeneration.
+    pub observed: Option<i64>,
 }
 
 impl ClusterStatus {
@@ -450,7 +450,6 @@ impl ClusterStatus {
             .find(|(k, _)| k == "OSD_DOWN")
             .and_then(|(_, m)| m.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
-        let generation = obj.pointer("/metadata/generation").and_then(Json::as_i64);
         let observed = st.get("observedGeneration").and_then(Json::as_i64);
         ClusterStatus {
             phase: str_at("/phase"),
@@ -464,10 +463,7 @@ impl ClusterStatus {
                 .and_then(Json::as_i64)
                 .unwrap_or(0),
             fsid: str_at("/ceph/fsid"),
-            current: match (generation, observed) {
-                (Some(g), Some(o)) => o >= g,
-                _ => true,
-            },
+            observed,
         }
     }
 
@@ -500,15 +496,20 @@ impl ClusterStatus {
 
 /// Whether the cluster is ready: phase Ready (Connected in external mode) **and** HEALTH_OK,
 /// the latest spec seen, and — when devices are listed — as many OSDs as devices, all up.
-pub fn judge(obj: &Json, external: bool, devices: Option<usize>) -> Status {
+/// `applied` is the generation brick's apply produced (see `rook_block_pool::judge`).
+pub fn judge(obj: &Json, external: bool, devices: Option<usize>, applied: Option<i64>) -> Status {
     let st = ClusterStatus::of(obj);
+    let current = match (applied, st.observed) {
+        (Some(g), Some(o)) => o >= g,
+        _ => true,
+    };
     let phase_ok = if external {
         st.phase == "Connected"
     } else {
         st.phase == "Ready"
     };
     let osds_ok = devices.is_none_or(|want| st.osds >= want as i64 && st.osds_down == 0);
-    if st.current && phase_ok && st.health == "HEALTH_OK" && osds_ok {
+    if current && phase_ok && st.health == "HEALTH_OK" && osds_ok {
         Status::Ready
     } else {
         Status::Waiting(st.describe(devices))
@@ -662,7 +663,12 @@ mod tests {
             }})
         };
         assert_eq!(
-            judge(&obj("Ready", "HEALTH_OK", 3, json!({})), false, Some(3)),
+            judge(
+                &obj("Ready", "HEALTH_OK", 3, json!({})),
+                false,
+                Some(3),
+                Some(2)
+            ),
             Status::Ready
         );
         let warn = judge(
@@ -674,6 +680,7 @@ mod tests {
             ),
             false,
             Some(3),
+            Some(2),
         );
         assert_eq!(
             warn,
@@ -690,18 +697,34 @@ mod tests {
             ),
             false,
             Some(3),
+            Some(2),
         );
         assert!(matches!(down, Status::Waiting(w) if w.contains("OSDs 2 up / 3")));
         assert!(matches!(
-            judge(&obj("Ready", "HEALTH_OK", 2, json!({})), false, Some(3)),
+            judge(
+                &obj("Ready", "HEALTH_OK", 2, json!({})),
+                false,
+                Some(3),
+                Some(2)
+            ),
             Status::Waiting(_)
         ));
         assert_eq!(
-            judge(&obj("Connected", "HEALTH_OK", 0, json!({})), true, None),
+            judge(
+                &obj("Connected", "HEALTH_OK", 0, json!({})),
+                true,
+                None,
+                Some(2)
+            ),
             Status::Ready
         );
         assert!(matches!(
-            judge(&obj("Ready", "HEALTH_OK", 0, json!({})), true, None),
+            judge(
+                &obj("Ready", "HEALTH_OK", 0, json!({})),
+                true,
+                None,
+                Some(2)
+            ),
             Status::Waiting(_)
         ));
     }
