@@ -330,6 +330,24 @@ fn a_crd_and_a_custom_resource_of_it_plan_and_apply_together_and_the_schema_refu
     if let Some(r) = peer.kubectl(&["get", "crd", &format!("widgets.{group}")]) {
         assert!(r.stderr.contains("NotFound"), "{}", r.stderr);
     }
+
+    // A CRD and a custom resource both new: the server cannot check the resource yet, so the
+    // plan checks it against the CRD's openAPIV3Schema in the configuration, at its line.
+    let group = format!("{}.brick.test", unique("g"));
+    let dir = peer.dir(&format!("{}{}", crd(&group), widget(&group, "\"big\"")));
+    let r = brick(&dir, &["plan"]).failed_with("brick::k8s::schema");
+    assert!(
+        r.stderr
+            .contains("spec.size must be of type integer, not the string \"big\""),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.hcl line"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("widgets.{group}")),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -354,6 +372,15 @@ fn an_immutable_field_change_is_refused_with_the_servers_words_and_a_way_out() {
     let dir = peer.dir(&cm("1"));
     brick(&dir, &["apply", "--auto-approve"]).ok();
     write(&dir, &cm("2"), &peer);
+    // The plan's server-side dry run already meets the refusal: it names the field and the
+    // replacement to ask for.
+    let r = brick(&dir, &["plan"]).failed_with("Immutable field changed");
+    assert!(r.stderr.contains("immutable field data"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("brick apply -replace='k8s_manifest.cm'"),
+        "{}",
+        r.stderr
+    );
     let r = brick(&dir, &["apply", "--auto-approve"]).failed_with("Immutable field changed");
     assert!(r.stderr.contains("field is immutable"), "{}", r.stderr);
     assert!(r.stderr.contains("-replace"), "{}", r.stderr);

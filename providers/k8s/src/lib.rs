@@ -19,6 +19,7 @@ pub mod config;
 pub mod convert;
 pub mod fields;
 pub mod machinery;
+pub mod openapi;
 pub mod provider;
 pub mod ready;
 pub mod resources;

@@ -523,24 +523,16 @@ async fn create_or_update(
         match cluster.apply_raw(&kind, &id, &body, force, false).await {
             Ok(o) => break o,
             Err(kube::Error::Api(s)) if s.code == 409 && !force => {
-                let conflicts = fields::conflicts(&s);
-                let theirs: Vec<fields::Conflict> = conflicts
-                    .iter()
-                    .filter(|c| {
-                        prior_manifest.is_null() || !fields::in_manifest(&prior_manifest, &c.field)
-                    })
-                    .cloned()
-                    .collect();
-                if !conflicts.is_empty() && theirs.is_empty() {
-                    // Every conflicting field is one brick applied before and another manager
-                    // changed since (drift the plan showed): take them back.
-                    progress.report("taking back fields another manager changed");
-                    force = true;
-                    continue;
+                match their_conflicts(&s, &prior_manifest) {
+                    Ok(()) => {
+                        // Every conflicting field is one brick applied before and another
+                        // manager changed since (drift the plan showed): take them back.
+                        progress.report("taking back fields another manager changed");
+                        force = true;
+                        continue;
+                    }
+                    Err(theirs) => return Err((None, vec![conflict_diagnostic(&id, &theirs, &s)])),
                 }
-                return Err((None, vec![machinery::conflict(&id, &theirs, &s.message)
-                .at(["manifest"])
-                .with_help("These are fields brick has never applied: remove them from the manifest, or set force_conflicts = true to take them over.")]));
             }
             Err(kube::Error::Api(s))
                 if s.code == 404 && ns.as_deref().is_some_and(|n| run.defines_namespace(n)) =>
@@ -561,14 +553,8 @@ async fn create_or_update(
                 ));
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("immutable") => {
-                return Err((None, vec![err(
-                    "immutable",
-                    "Immutable field changed",
-                    format!("The API server refused to change {}: {}", id.describe(), s.message),
-                )
-                .at(["manifest"])
-                .with_help("This change needs a new object: run `brick apply -replace=ADDRESS` to delete and create it again.")]));
+            Err(kube::Error::Api(s)) if is_immutable(&s) => {
+                return Err((None, vec![immutable_diagnostic(&id, &s, None)]));
             }
             Err(kube::Error::Api(s)) if s.code == 404 => {
                 let mut d = ctx.error(&kube::Error::Api(s), &format!("applying {}", id.describe()));
@@ -623,6 +609,93 @@ async fn create_or_update(
         }
     }
     Ok(state)
+}
+
+/// The conflicts of a 409 answer on fields brick never applied (`prior`: the manifest it
+/// applied last); `Ok` when every conflicting field is one brick applied before (drift, which
+/// brick takes back).
+pub(crate) fn their_conflicts(
+    s: &kube::core::Status,
+    prior: &Value,
+) -> Result<(), Vec<fields::Conflict>> {
+    let conflicts = fields::conflicts(s);
+    let theirs: Vec<fields::Conflict> = conflicts
+        .iter()
+        .filter(|c| prior.is_null() || !fields::in_manifest(prior, &c.field))
+        .cloned()
+        .collect();
+    if !conflicts.is_empty() && theirs.is_empty() {
+        Ok(())
+    } else {
+        Err(theirs)
+    }
+}
+
+pub(crate) fn conflict_diagnostic(
+    id: &Ident,
+    theirs: &[fields::Conflict],
+    s: &kube::core::Status,
+) -> Diagnostic {
+    machinery::conflict(id, theirs, &s.message)
+        .at(["manifest"])
+        .with_help("These are fields brick has never applied: remove them from the manifest, or set force_conflicts = true to take them over.")
+}
+
+/// Whether the server refused a change because a field is immutable.
+pub(crate) fn is_immutable(s: &kube::core::Status) -> bool {
+    s.code == 422 && s.message.contains("immutable")
+}
+
+/// The immutable fields a 422 answer names (`data`, `spec.selector`).
+fn immutable_fields(s: &kube::core::Status) -> Vec<String> {
+    let mut out: Vec<String> = s
+        .details
+        .iter()
+        .flat_map(|d| &d.causes)
+        .filter(|c| c.message.contains("immutable") && !c.field.is_empty())
+        .map(|c| c.field.clone())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// An immutable field change: which field, the server's words, and the replacement to plan
+/// (`address` known at plan time).
+pub(crate) fn immutable_diagnostic(
+    id: &Ident,
+    s: &kube::core::Status,
+    address: Option<&str>,
+) -> Diagnostic {
+    let fields = immutable_fields(s);
+    let which = if fields.is_empty() {
+        "an immutable field".to_string()
+    } else {
+        format!("immutable field {}", fields.join(", "))
+    };
+    let replace = match address {
+        Some(a) => format!("brick apply -replace='{a}'"),
+        None => "brick apply -replace=ADDRESS".to_string(),
+    };
+    let mut at = vec!["manifest".to_string()];
+    if let Some(f) = fields.first() {
+        at.extend(
+            f.split('.')
+                .map(|p| p.split('[').next().unwrap_or(p).to_string()),
+        );
+    }
+    err(
+        "immutable",
+        "Immutable field changed",
+        format!(
+            "The API server refuses to change {which} of {}: {}",
+            id.describe(),
+            s.message
+        ),
+    )
+    .at(at)
+    .with_help(format!(
+        "This change needs a new object: `{replace}` deletes it and creates it again."
+    ))
 }
 
 /// The apiVersions a CRD manifest defines (`GROUP/VERSION` for each of its versions).
