@@ -269,4 +269,38 @@ async fn an_unserved_kind_and_an_unreachable_server_are_clear_diagnostics_within
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     assert_eq!(d.code, "brick::k8s::unreachable");
     assert!(d.detail.contains("127.0.0.1:1"), "{}", d.detail);
+
+    // Something that is not a Kubernetes API server (a web server, a proxy at a wrong
+    // address) answering 404: said so, not "kind not served".
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let c = Cluster::connect(&Value::object_from([(
+        "host",
+        Value::string(format!("http://127.0.0.1:{port}")),
+    )]))
+    .await
+    .unwrap();
+    let d = c
+        .apply(
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+            false,
+        )
+        .await
+        .expect_err("not Kubernetes");
+    assert_eq!(d.code, "brick::k8s::unreachable");
+    assert!(
+        d.detail.contains("not a Kubernetes API server"),
+        "{}",
+        d.detail
+    );
 }
