@@ -13,12 +13,12 @@ use brick_provider_api::provider::{
 };
 use brick_provider_api::schema::ProviderSchema;
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Value};
-use brick_provider_k8s::client::Ctx;
-use brick_provider_k8s::ready::{self, Status};
+use brick_provider_k8s::machinery::{Cluster as Ctx, Status};
+use brick_provider_k8s::ready;
 use serde_json::Value as Json;
 
 use crate::convert::{s, str_attr};
-use crate::kube::{self, Ident};
+use crate::kube::{self, Ident, ident};
 use crate::resources::{
     rook_block_pool as pool, rook_cluster as cluster, rook_operator as operator,
     rook_storage_class as class,
@@ -65,16 +65,16 @@ fn ns_name(v: &Value, ns_attr: &str) -> (String, String) {
 
 fn cluster_ident(v: &Value) -> Ident {
     let (ns, name) = ns_name(v, "namespace");
-    Ident::new(cluster::API_VERSION, cluster::KIND, Some(&ns), &name)
+    ident(cluster::API_VERSION, cluster::KIND, Some(&ns), &name)
 }
 
 fn pool_ident(v: &Value) -> Ident {
     let (ns, name) = ns_name(v, "namespace");
-    Ident::new(pool::API_VERSION, pool::KIND, Some(&ns), &name)
+    ident(pool::API_VERSION, pool::KIND, Some(&ns), &name)
 }
 
 fn class_ident(v: &Value) -> Ident {
-    Ident::new(
+    ident(
         class::API_VERSION,
         class::KIND,
         None,
@@ -84,7 +84,7 @@ fn class_ident(v: &Value) -> Ident {
 
 fn deployment_ident(v: &Value) -> Ident {
     let ns = str_attr(v, "namespace").unwrap_or("rook-ceph");
-    Ident::new("apps/v1", "Deployment", Some(ns), operator::DEPLOYMENT)
+    ident("apps/v1", "Deployment", Some(ns), operator::DEPLOYMENT)
 }
 
 /// The response for a failed step: the object as it now is (`now`), and the diagnostic.
@@ -116,7 +116,7 @@ async fn apply_all(ctx: &Ctx, objs: &[Json], progress: &dyn Progress) -> Result<
                 .iter()
                 .filter(|c| c["kind"] == "CustomResourceDefinition")
             {
-                let id = Ident::of(c).expect("CRDs are named");
+                let id = Ident::from_json(c).expect("CRDs are named");
                 kube::wait_ready(ctx, &id, Duration::from_secs(60), progress, ready::kstatus)
                     .await?;
             }
@@ -144,7 +144,7 @@ async fn apply_operator(
             }
         };
         for o in objs.iter().rev() {
-            let id = Ident::of(o).expect("rendered objects are named");
+            let id = Ident::from_json(o).expect("rendered objects are named");
             if let Err(d) = kube::delete(ctx, &id).await {
                 return failed(prior.clone(), d);
             }
@@ -199,7 +199,7 @@ async fn apply_cluster(
             .iter()
             .filter(|o| o["kind"] != cluster::KIND)
         {
-            let id = Ident::of(o).expect("named");
+            let id = Ident::from_json(o).expect("named");
             if let Err(d) = kube::delete(ctx, &id).await {
                 return failed(Value::null(prior.ty()), d);
             }
@@ -320,7 +320,7 @@ async fn read_operator(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diag
         return Ok(None);
     }
     let ns = str_attr(current, "namespace").unwrap_or("rook-ceph");
-    let cm = Ident::new("v1", "ConfigMap", Some(ns), operator::CONFIG_MAP);
+    let cm = ident("v1", "ConfigMap", Some(ns), operator::CONFIG_MAP);
     let mut m = current.as_mapping().cloned().unwrap_or_default();
     if let Some(live) = kube::get(ctx, &cm).await.map_err(|d| vec![d])?
         && let Some(dir) = live
@@ -415,7 +415,7 @@ impl Provider for RookProvider {
 
     fn schema(&self) -> ProviderSchema {
         let mut s = ProviderSchema {
-            provider: brick_provider_k8s::config::block(),
+            provider: brick_provider_k8s::machinery::provider_block(),
             ..Default::default()
         };
         s.resources
@@ -427,11 +427,7 @@ impl Provider for RookProvider {
     }
 
     async fn configure(&self, config: &Value) -> Diagnostics {
-        let cfg = match brick_provider_k8s::config::client_config(config).await {
-            Ok(c) => c,
-            Err(d) => return vec![d],
-        };
-        match Ctx::new(cfg) {
+        match Ctx::connect(config).await {
             Ok(ctx) => {
                 *self.ctx.write().expect("ctx lock") = Some(Arc::new(ctx));
                 Vec::new()
