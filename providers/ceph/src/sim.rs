@@ -222,20 +222,17 @@ fn set_finalizers(cluster: &Cluster, kind: &str, obj: &Json, list: Json) {
     );
 }
 
-/// Writes `status` unless it is what the object has already.
-fn write_status(cluster: &Cluster, kind: &str, obj: &Json, status: Json) {
+/// Replaces the object's status (as Rook's status updates do) unless it is what it has.
+fn write_status(cluster: &Cluster, obj: &Json, status: Json) {
     if obj.get("status") == Some(&status) {
         return;
     }
-    let _ = cluster.apply_status(
-        MANAGER,
-        json!({
-            "apiVersion": GROUP_VERSION,
-            "kind": kind,
-            "metadata": {"name": obj["metadata"]["name"], "namespace": obj["metadata"]["namespace"]},
-            "status": status,
-        }),
-    );
+    let mut next = obj.clone();
+    next["status"] = status;
+    if let Some(md) = next["metadata"].as_object_mut() {
+        md.remove("resourceVersion");
+    }
+    let _ = cluster.update_status(MANAGER, next);
 }
 
 impl RookOperator {
@@ -271,7 +268,7 @@ impl RookOperator {
                 status["message"] = json!(format!(
                     "CephCluster {k} will not be deleted until all dependents are removed: CephBlockPool: {names:?}"
                 ));
-                write_status(cluster, "CephCluster", obj, status);
+                write_status(cluster, obj, status);
             }
             return;
         }
@@ -301,7 +298,7 @@ impl RookOperator {
                 "ceph": {"health": "HEALTH_OK", "fsid": sim.fsid, "details": {}},
             });
             drop(st);
-            write_status(cluster, "CephCluster", obj, status);
+            write_status(cluster, obj, status);
             return;
         }
         let ready_nodes: Vec<&String> = nodes
@@ -446,7 +443,7 @@ impl RookOperator {
         if osds == 0 {
             status["storage"] = json!({});
         }
-        write_status(cluster, "CephCluster", obj, status);
+        write_status(cluster, obj, status);
     }
 
     fn reconcile_pool(&self, cluster: &Cluster, obj: &Json, now: Instant) {
@@ -469,7 +466,6 @@ impl RookOperator {
         else {
             return write_status(
                 cluster,
-                "CephBlockPool",
                 obj,
                 json!({"phase": "Progressing", "observedGeneration": generation}),
             );
@@ -481,7 +477,6 @@ impl RookOperator {
         if cluster_phase != "Ready" && cluster_phase != "Connected" {
             return write_status(
                 cluster,
-                "CephBlockPool",
                 obj,
                 json!({"phase": "Progressing", "observedGeneration": generation}),
             );
@@ -522,7 +517,7 @@ impl RookOperator {
             }
             None => json!({"phase": "Progressing", "observedGeneration": generation}),
         };
-        write_status(cluster, "CephBlockPool", obj, status);
+        write_status(cluster, obj, status);
     }
 }
 

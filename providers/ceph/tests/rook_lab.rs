@@ -3,7 +3,7 @@
 //! a cluster on three nodes' Ceph volumes, `replicapool` size 2 host, StorageClass
 //! `rook-ceph-block` — applies and reaches Ready + HEALTH_OK through HEALTH_WARN; a node added
 //! later gets its OSD and the apply waits through its backfill; the pool goes with its delete.
-//! Runs offline, at a hundredth of real time.
+//! Runs offline, at a twentieth of real time.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -103,7 +103,7 @@ async fn the_seeds_storage_reaches_ready_and_health_ok_and_a_new_node_backfills(
         tls: None,
         client_ca_pem: None,
         tokens: vec![],
-        time_scale: 0.01,
+        time_scale: 0.05,
         controllers: vec![Arc::new(RookOperator::default())],
         builtin_controllers: true,
     })
