@@ -14,12 +14,12 @@ use brick_provider_ceph::resources::{
     rook_block_pool as pool, rook_cluster as cluster, rook_operator as operator,
     rook_storage_class as class,
 };
-use brick_provider_k8s::client::Ctx;
+use brick_provider_k8s::machinery::Cluster;
 use serde_json::json;
 
 const SKIP: &str = "no Rook CRDs on a Kubernetes API — run tests/peers/up.sh rook";
 
-async fn ctx() -> Option<(Ctx, String)> {
+async fn ctx() -> Option<(Cluster, String)> {
     let (Ok(kubeconfig), Ok(ns)) = (
         std::env::var("BRICK_PEERS_KUBECONFIG"),
         std::env::var("ROOK_NAMESPACE"),
@@ -28,10 +28,7 @@ async fn ctx() -> Option<(Ctx, String)> {
         return None;
     };
     let cfg = Value::object_from([("config_path", Value::string(kubeconfig))]);
-    let cfg = brick_provider_k8s::config::client_config(&cfg)
-        .await
-        .unwrap();
-    Some((Ctx::new(cfg).unwrap(), ns))
+    Some((Cluster::connect(&cfg).await.unwrap(), ns))
 }
 
 fn s(x: &str) -> Value {
