@@ -13,9 +13,15 @@ use crate::plan::providers::ProviderSet;
 /// The MAAS provider's embedded lab (its simulator), which `brick lab` serves.
 pub use brick_provider_maas::lab as maas_lab;
 
+/// The simulated operators the lab's Kubernetes API (`brick-k8s-sim`) runs as controllers:
+/// Rook's (`brick_provider_ceph::sim`), which brings its own CRDs so the lab needs no Rook files.
+pub fn lab_k8s_controllers() -> Vec<Arc<dyn brick_k8s_sim::Controller>> {
+    vec![Arc::new(brick_provider_ceph::sim::RookOperator::default())]
+}
+
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick", "ceph", "k8s", "kafka", "maas", "microk8s"]
+    &["brick", "ceph", "k8s", "kafka", "maas", "microk8s", "rook"]
 }
 
 /// The provider type brick uses for the last part of a registry source address: Terraform's
@@ -43,6 +49,7 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
         "kafka" => Some(Arc::new(brick_provider_kafka::KafkaProvider::default())),
         "k8s" => Some(Arc::new(brick_provider_k8s::K8sProvider::default())),
         "microk8s" => Some(Arc::new(brick_provider_microk8s::Microk8sProvider)),
+        "rook" => Some(Arc::new(brick_provider_ceph::RookProvider::default())),
         _ => None,
     }
 }

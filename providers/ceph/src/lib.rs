@@ -5,12 +5,24 @@
 //! - [`placement`]: failure domains counted from a CRUSH map or a planned cluster, reusable by
 //!   any provider that makes Ceph pools;
 //! - [`provider`]: [`CephProvider`], dispatching to [`resources`] (`ceph_pool`, data source
-//!   `ceph_status`).
+//!   `ceph_status`);
+//! - [`rook`]: [`RookProvider`], Ceph on Kubernetes through Rook (`rook_operator`,
+//!   `rook_cluster`, `rook_block_pool`, `rook_storage_class`), talking to the API server with
+//!   [`kube`] and refusing impossible plans with [`rook_checks`];
+//! - [`sim`]: the simulated Rook operator the lab's Kubernetes API runs.
+
+// Diagnostics are rich data (detail, help, attribute); returning them by value is deliberate.
+#![allow(clippy::result_large_err)]
 
 pub mod convert;
+pub mod kube;
 pub mod placement;
 pub mod provider;
 pub mod rados;
 pub mod resources;
+pub mod rook;
+pub mod rook_checks;
+pub mod sim;
 
 pub use provider::CephProvider;
+pub use rook::RookProvider;

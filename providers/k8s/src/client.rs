@@ -34,6 +34,8 @@ pub struct Ctx {
     requests: Arc<AtomicU64>,
     /// apiVersion → the kinds it serves (`None`: the group version is not served).
     discovery: Mutex<HashMap<String, Option<Served>>>,
+    /// Whether the server proved to be a Kubernetes API server (see `is_kubernetes`).
+    checked_server: Mutex<bool>,
 }
 
 impl Ctx {
@@ -75,6 +77,7 @@ impl Ctx {
             default_namespace,
             requests,
             discovery: Mutex::new(HashMap::new()),
+            checked_server: Mutex::new(false),
         })
     }
 
@@ -130,8 +133,37 @@ impl Ctx {
                     .map(|(r, c)| (r, c.scope))
                     .collect(),
             ))),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                self.is_kubernetes(api_version).await?;
+                Ok(None)
+            }
             Err(e) => Err(self.error(&e, &format!("discovering {api_version}"))),
+        }
+    }
+
+    /// Whether the server that answered 404 for a group version is a Kubernetes API server at
+    /// all (its `/version` answers), asked once per run: anything at a wrong address (a web
+    /// server, a proxy) would otherwise look like a server that serves no such kind.
+    async fn is_kubernetes(&self, api_version: &str) -> Result<(), Diagnostic> {
+        let mut checked = self.checked_server.lock().await;
+        if *checked {
+            return Ok(());
+        }
+        match self.client.apiserver_version().await {
+            Ok(_) => {
+                *checked = true;
+                Ok(())
+            }
+            Err(e) => Err(Diagnostic::error(
+                "brick::k8s::unreachable",
+                "Not a Kubernetes API server",
+                format!(
+                    "The server at {} answered 404 for {api_version} and no Kubernetes version for /version ({}): it is not a Kubernetes API server.",
+                    self.host,
+                    chain(&e)
+                ),
+            )
+            .with_help("Check the provider's host or kubeconfig: it points at something else.")),
         }
     }
 
@@ -149,6 +181,13 @@ impl Ctx {
             }
             (false, _) => Api::all_with(self.client.clone(), &kind.resource),
         }
+    }
+
+    /// The namespace an object of `kind` lives in: `ns`, else the default one, for a
+    /// namespaced kind; none for a cluster-scoped kind (kubectl's rule).
+    pub fn namespace_for(&self, kind: &Kind, ns: Option<&str>) -> Option<String> {
+        kind.namespaced
+            .then(|| ns.unwrap_or(&self.default_namespace).to_string())
     }
 
     /// A diagnostic for a failed request, saying what was being done.

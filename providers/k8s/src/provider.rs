@@ -5,13 +5,15 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeDiagnostic, ImportedResource, PlanRequest, PlanResponse,
+    PlannedChange, ReadRequest,
 };
 use brick_provider_api::schema::ProviderSchema;
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Value};
 
 use crate::client::Ctx;
-use crate::resources::{documents, manifest, object};
+use crate::machinery::Cluster;
+use crate::resources::{check, documents, manifest, object};
 use crate::run::Run;
 
 /// The Kubernetes provider.
@@ -123,7 +125,14 @@ impl Provider for K8sProvider {
         };
         match req.type_name {
             manifest::TYPE => {
-                manifest::apply(&ctx, &self.run, req.prior, req.planned, req.progress).await
+                manifest::apply(
+                    &Cluster::from_ctx(ctx.clone()),
+                    &self.run,
+                    req.prior,
+                    req.planned,
+                    req.progress,
+                )
+                .await
             }
             // Destroying removes data sources from the state too: nothing real to do.
             _ if req.planned.is_null() => ApplyResponse {
@@ -186,6 +195,11 @@ impl Provider for K8sProvider {
             type_name: type_name.to_string(),
             state,
         }])
+    }
+
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        let cluster = self.ctx().ok().map(Cluster::from_ctx);
+        check::check_plan(cluster.as_ref(), changes).await
     }
 
     async fn read_data_source(

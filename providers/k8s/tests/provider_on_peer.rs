@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use brick_provider_api::conformance::{Fixture, assert_conforms};
 use brick_provider_api::lifecycle::proposed_new_state;
-use brick_provider_api::provider::{ApplyRequest, NoProgress, PlanRequest};
+use brick_provider_api::provider::{
+    ApplyRequest, ChangeAction, NoProgress, PlanRequest, PlannedChange,
+};
 use brick_provider_api::schema::Nesting;
 use brick_provider_api::{Provider, Type, Value};
 use brick_provider_k8s::K8sProvider;
@@ -121,6 +123,69 @@ async fn refreshing_many_objects_of_one_kind_is_one_list_request() {
         let now = r.as_ref().unwrap().as_ref().expect("still there");
         assert!(brick_provider_api::lifecycle::same(now, s), "{now:?}");
     }
+
+    // The plan check: unchanged objects cost nothing; each changed one is one dry-run apply,
+    // which changes nothing on the server.
+    let mut changed = Vec::new();
+    for s in &states[..3] {
+        let mut m = s.as_mapping().unwrap().clone();
+        let name = s
+            .get("manifest")
+            .unwrap()
+            .get("metadata")
+            .unwrap()
+            .get("name")
+            .unwrap();
+        let mut cm = config_map(name.as_str().unwrap(), "y");
+        if let Some(md) = s.get("manifest").and_then(|m| m.get("metadata")) {
+            let mut mm = cm.as_mapping().unwrap().clone();
+            mm.insert("metadata".into(), md.clone());
+            cm = Value::object(mm);
+        }
+        m.insert("manifest".into(), cm);
+        changed.push(Value::object(m));
+    }
+    let addresses: Vec<String> = (0..states.len())
+        .map(|i| format!("k8s_manifest.cm[{i}]"))
+        .collect();
+    let noop: Vec<PlannedChange> = states
+        .iter()
+        .zip(&addresses)
+        .map(|(s, a)| PlannedChange {
+            address: a,
+            type_name: manifest::TYPE,
+            action: ChangeAction::NoOp,
+            prior: s,
+            planned: s,
+        })
+        .collect();
+    let before = p.requests();
+    assert!(p.check_plan(&noop).await.is_empty());
+    assert_eq!(p.requests() - before, 0, "a no-op plan makes no dry run");
+    let mut some = noop.clone();
+    for (i, c) in changed.iter().enumerate() {
+        some[i].planned = c;
+        some[i].action = ChangeAction::Update;
+    }
+    let before = p.requests();
+    let found = p.check_plan(&some).await;
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(
+        p.requests() - before,
+        3,
+        "one dry-run apply per changed object"
+    );
+    let again = p.read_many(manifest::TYPE, &states[..3]).await;
+    for r in again {
+        let now = r.unwrap().unwrap();
+        let data = now.get("manifest").unwrap().get("data").unwrap();
+        assert_eq!(
+            data.get("v").and_then(Value::as_str),
+            Some("x"),
+            "a dry run changes nothing"
+        );
+    }
+
     for s in &states {
         let r = p
             .apply_resource(ApplyRequest {

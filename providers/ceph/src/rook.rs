@@ -1,0 +1,565 @@
+//! The `rook` provider: Ceph on Kubernetes through Rook — `rook_operator`, `rook_cluster`,
+//! `rook_block_pool`, `rook_storage_class` — over the k8s provider's connection (its provider
+//! block, server-side apply as `brick`), waiting for Rook's own readiness, and the plan check
+//! of [`crate::rook_checks`].
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use brick_provider_api::provider::{
+    ApplyRequest, ApplyResponse, ChangeDiagnostic, ImportedResource, PlanRequest, PlanResponse,
+    PlannedChange, Progress, ReadRequest,
+};
+use brick_provider_api::schema::ProviderSchema;
+use brick_provider_api::{Diagnostic, Diagnostics, Provider, Value};
+use brick_provider_k8s::machinery::{Cluster as Ctx, Status};
+use brick_provider_k8s::ready;
+use serde_json::Value as Json;
+
+use crate::convert::{s, str_attr};
+use crate::kube::{self, Ident, ident};
+use crate::resources::{
+    rook_block_pool as pool, rook_cluster as cluster, rook_operator as operator,
+    rook_storage_class as class,
+};
+use crate::rook_checks;
+
+/// How long an apply waits when the resource's `timeouts` do not end it first.
+const OPERATOR_WAIT: Duration = Duration::from_secs(10 * 60);
+const CLUSTER_WAIT: Duration = Duration::from_secs(60 * 60);
+const POOL_WAIT: Duration = Duration::from_secs(10 * 60);
+
+/// The Rook provider.
+#[derive(Default)]
+pub struct RookProvider {
+    ctx: RwLock<Option<Arc<Ctx>>>,
+}
+
+impl RookProvider {
+    pub fn ctx(&self) -> Result<Arc<Ctx>, Diagnostics> {
+        self.ctx.read().expect("ctx lock").clone().ok_or_else(|| {
+            vec![Diagnostic::error(
+                "brick::rook::unconfigured",
+                "Provider not configured",
+                "The rook provider was used before it was configured (its configuration is not known yet).",
+            )]
+        })
+    }
+}
+
+fn unknown_type(type_name: &str) -> Diagnostics {
+    vec![Diagnostic::error(
+        "brick::rook::unknown_type",
+        "Unknown resource type",
+        format!("The rook provider has no resource type named {type_name}."),
+    )]
+}
+
+fn ns_name(v: &Value, ns_attr: &str) -> (String, String) {
+    (
+        str_attr(v, ns_attr).unwrap_or("rook-ceph").to_string(),
+        str_attr(v, "name").unwrap_or("").to_string(),
+    )
+}
+
+fn cluster_ident(v: &Value) -> Ident {
+    let (ns, name) = ns_name(v, "namespace");
+    ident(cluster::API_VERSION, cluster::KIND, Some(&ns), &name)
+}
+
+fn pool_ident(v: &Value) -> Ident {
+    let (ns, name) = ns_name(v, "namespace");
+    ident(pool::API_VERSION, pool::KIND, Some(&ns), &name)
+}
+
+fn class_ident(v: &Value) -> Ident {
+    ident(
+        class::API_VERSION,
+        class::KIND,
+        None,
+        str_attr(v, "name").unwrap_or(""),
+    )
+}
+
+fn deployment_ident(v: &Value) -> Ident {
+    let ns = str_attr(v, "namespace").unwrap_or("rook-ceph");
+    ident("apps/v1", "Deployment", Some(ns), operator::DEPLOYMENT)
+}
+
+/// The response for a failed step: the object as it now is (`now`), and the diagnostic.
+fn failed(now: Value, d: Diagnostic) -> ApplyResponse {
+    ApplyResponse {
+        new_state: now,
+        diagnostics: vec![d],
+    }
+}
+
+fn done(state: Value) -> ApplyResponse {
+    ApplyResponse {
+        new_state: state,
+        diagnostics: Vec::new(),
+    }
+}
+
+/// Applies every object in order, waiting for CRDs to be established before what follows.
+async fn apply_all(ctx: &Ctx, objs: &[Json], progress: &dyn Progress) -> Result<(), Diagnostic> {
+    for (i, o) in objs.iter().enumerate() {
+        kube::apply(ctx, o, false).await?;
+        let crd = o["kind"] == "CustomResourceDefinition";
+        let next_is_crd = objs
+            .get(i + 1)
+            .is_some_and(|n| n["kind"] == "CustomResourceDefinition");
+        if crd && !next_is_crd {
+            // The last CRD: wait for them all to be served before the objects that use them.
+            for c in objs
+                .iter()
+                .filter(|c| c["kind"] == "CustomResourceDefinition")
+            {
+                let id = Ident::from_json(c).expect("CRDs are named");
+                kube::wait_ready(ctx, &id, Duration::from_secs(60), progress, ready::kstatus)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_operator(
+    ctx: &Ctx,
+    prior: &Value,
+    planned: &Value,
+    progress: &dyn Progress,
+) -> ApplyResponse {
+    if planned.is_null() {
+        // Reverse order: the operator before its RBAC and CRDs. Namespaces are left to the
+        // last step of all and not waited for (their finalization needs the controllers).
+        let objs = match operator::render(prior) {
+            Ok((objs, _)) => objs,
+            Err(d) => {
+                return ApplyResponse {
+                    new_state: prior.clone(),
+                    diagnostics: d,
+                };
+            }
+        };
+        for o in objs.iter().rev() {
+            let id = Ident::from_json(o).expect("rendered objects are named");
+            if let Err(d) = kube::delete(ctx, &id).await {
+                return failed(prior.clone(), d);
+            }
+        }
+        let dep = deployment_ident(prior);
+        if let Err(d) = kube::wait_gone(ctx, &dep, Duration::from_secs(120), progress).await {
+            return failed(prior.clone(), d);
+        }
+        return done(Value::null(prior.ty()));
+    }
+    let objs = match operator::render(planned) {
+        Ok((objs, _)) => objs,
+        Err(d) => {
+            return ApplyResponse {
+                new_state: prior.clone(),
+                diagnostics: d,
+            };
+        }
+    };
+    progress.report(&format!("applying {} objects", objs.len()));
+    let now = if prior.is_null() {
+        Value::null(planned.ty())
+    } else {
+        prior.clone()
+    };
+    if let Err(d) = apply_all(ctx, &objs, progress).await {
+        return failed(now, d);
+    }
+    let dep = deployment_ident(planned);
+    match kube::wait_ready(ctx, &dep, OPERATOR_WAIT, progress, ready::kstatus).await {
+        Ok(_) => done(planned.clone()),
+        Err(d) => failed(planned.clone(), d),
+    }
+}
+
+async fn apply_cluster(
+    ctx: &Ctx,
+    prior: &Value,
+    planned: &Value,
+    progress: &dyn Progress,
+) -> ApplyResponse {
+    if planned.is_null() {
+        let id = cluster_ident(prior);
+        if let Err(d) = kube::delete(ctx, &id).await {
+            return failed(prior.clone(), d);
+        }
+        if let Err(d) = kube::wait_gone(ctx, &id, Duration::from_secs(15 * 60), progress).await {
+            return failed(prior.clone(), d);
+        }
+        // The external connection objects brick wrote.
+        for o in cluster::render(prior)
+            .iter()
+            .filter(|o| o["kind"] != cluster::KIND)
+        {
+            let id = Ident::from_json(o).expect("named");
+            if let Err(d) = kube::delete(ctx, &id).await {
+                return failed(Value::null(prior.ty()), d);
+            }
+        }
+        return done(Value::null(prior.ty()));
+    }
+    let now = if prior.is_null() {
+        Value::null(planned.ty())
+    } else {
+        prior.clone()
+    };
+    let objs = cluster::render(planned);
+    let mut applied = None;
+    for o in &objs {
+        match kube::apply(ctx, o, false).await {
+            Ok(live) => applied = generation(&live),
+            Err(d) => return failed(now, d),
+        }
+    }
+    let id = cluster_ident(planned);
+    let external = crate::convert::bool_attr(planned, "external") == Some(true);
+    let devices = cluster::device_count(planned);
+    match kube::wait_ready(ctx, &id, CLUSTER_WAIT, progress, |o| {
+        cluster::judge(o, external, devices, applied)
+    })
+    .await
+    {
+        Ok(live) => done(cluster::with_status(planned, &live)),
+        Err(d) => {
+            let state = match kube::get(ctx, &id).await {
+                Ok(Some(live)) => cluster::with_status(planned, &live),
+                _ => planned_known(planned),
+            };
+            failed(state, d)
+        }
+    }
+}
+
+/// metadata.generation of an applied object.
+fn generation(live: &Json) -> Option<i64> {
+    live.pointer("/metadata/generation").and_then(Json::as_i64)
+}
+
+/// A planned value with its unknown computed attributes made null, for a failed apply.
+fn planned_known(planned: &Value) -> Value {
+    let mut m = planned.as_mapping().cloned().unwrap_or_default();
+    for v in m.values_mut() {
+        if !v.is_known() {
+            *v = Value::null(v.ty());
+        }
+    }
+    Value::object(m)
+}
+
+async fn apply_pool(
+    ctx: &Ctx,
+    prior: &Value,
+    planned: &Value,
+    progress: &dyn Progress,
+) -> ApplyResponse {
+    if planned.is_null() {
+        let id = pool_ident(prior);
+        if let Err(d) = kube::delete(ctx, &id).await {
+            return failed(prior.clone(), d);
+        }
+        // Rook's finalizer deletes the Ceph pool before the object goes.
+        return match kube::wait_gone(ctx, &id, POOL_WAIT, progress).await {
+            Ok(()) => done(Value::null(prior.ty())),
+            Err(d) => failed(prior.clone(), d),
+        };
+    }
+    let now = if prior.is_null() {
+        Value::null(planned.ty())
+    } else {
+        prior.clone()
+    };
+    let applied = match kube::apply(ctx, &pool::render(planned), false).await {
+        Ok(live) => generation(&live),
+        Err(d) => return failed(now, d),
+    };
+    let id = pool_ident(planned);
+    match kube::wait_ready(ctx, &id, POOL_WAIT, progress, |o| pool::judge(o, applied)).await {
+        Ok(_) => done(planned.clone()),
+        Err(d) => {
+            let mut state = planned_known(planned);
+            if let Ok(Some(live)) = kube::get(ctx, &id).await {
+                state = pool::from_live(&state, &live);
+            }
+            failed(state, d)
+        }
+    }
+}
+
+async fn apply_class(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
+    if planned.is_null() {
+        return match kube::delete(ctx, &class_ident(prior)).await {
+            Ok(()) => done(Value::null(prior.ty())),
+            Err(d) => failed(prior.clone(), d),
+        };
+    }
+    let now = if prior.is_null() {
+        Value::null(planned.ty())
+    } else {
+        prior.clone()
+    };
+    match kube::apply(ctx, &class::render(planned), false).await {
+        Ok(_) => done(planned.clone()),
+        Err(d) => failed(now, d),
+    }
+}
+
+async fn read_operator(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnostics> {
+    if kube::get(ctx, &deployment_ident(current))
+        .await
+        .map_err(|d| vec![d])?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let ns = str_attr(current, "namespace").unwrap_or("rook-ceph");
+    let cm = ident("v1", "ConfigMap", Some(ns), operator::CONFIG_MAP);
+    let mut m = current.as_mapping().cloned().unwrap_or_default();
+    if let Some(live) = kube::get(ctx, &cm).await.map_err(|d| vec![d])?
+        && let Some(dir) = live
+            .pointer(&format!("/data/{}", operator::KUBELET_KEY))
+            .and_then(Json::as_str)
+    {
+        m.insert("kubelet_dir".into(), s(dir));
+    }
+    if m.get("id").is_none_or(|v| !v.is_known() || v.is_null()) {
+        m.insert("id".into(), s(ns));
+    }
+    Ok(Some(Value::object(m)))
+}
+
+async fn read(ctx: &Ctx, type_name: &str, current: &Value) -> Result<Option<Value>, Diagnostics> {
+    let get = |id: Ident| async move { kube::get(ctx, &id).await.map_err(|d| vec![d]) };
+    match type_name {
+        operator::TYPE => read_operator(ctx, current).await,
+        cluster::TYPE => Ok(get(cluster_ident(current))
+            .await?
+            .map(|l| cluster::from_live(current, &l))),
+        pool::TYPE => Ok(get(pool_ident(current))
+            .await?
+            .map(|l| pool::from_live(current, &l))),
+        class::TYPE => Ok(get(class_ident(current))
+            .await?
+            .map(|l| class::from_live(current, &l))),
+        other => Err(unknown_type(other)),
+    }
+}
+
+/// A state to start reading an import from: the schema's defaults and the id's parts.
+fn import_seed(type_name: &str, id: &str) -> Result<Value, Diagnostics> {
+    let schema = match type_name {
+        operator::TYPE => operator::schema(),
+        cluster::TYPE => cluster::schema(),
+        pool::TYPE => pool::schema(),
+        class::TYPE => class::schema(),
+        other => return Err(unknown_type(other)),
+    };
+    let mut m = std::collections::BTreeMap::new();
+    for (name, a) in &schema.block.attributes {
+        m.insert(
+            name.clone(),
+            a.default
+                .clone()
+                .unwrap_or_else(|| Value::null(a.ty.clone())),
+        );
+    }
+    for (name, b) in &schema.block.blocks {
+        m.insert(name.clone(), Value::null(b.block.value_type()));
+    }
+    let bad = || {
+        vec![
+            Diagnostic::error(
+                "brick::rook::import_id",
+                "Invalid import id",
+                format!("\"{id}\" is not an id of {type_name}."),
+            )
+            .with_help(match type_name {
+                operator::TYPE => "The operator's namespace, e.g. rook-ceph.",
+                class::TYPE => "The StorageClass's name, e.g. rook-ceph-block.",
+                _ => "namespace/name, e.g. rook-ceph/replicapool.",
+            }),
+        ]
+    };
+    match type_name {
+        operator::TYPE => {
+            m.insert("namespace".into(), s(id));
+            m.insert("id".into(), s(id));
+        }
+        class::TYPE => {
+            m.insert("name".into(), s(id));
+        }
+        _ => {
+            let (ns, name) = id
+                .split_once('/')
+                .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+                .ok_or_else(bad)?;
+            m.insert("namespace".into(), s(ns));
+            m.insert("name".into(), s(name));
+        }
+    }
+    Ok(Value::object(m))
+}
+
+#[async_trait]
+impl Provider for RookProvider {
+    fn name(&self) -> &str {
+        "rook"
+    }
+
+    fn schema(&self) -> ProviderSchema {
+        let mut s = ProviderSchema {
+            provider: brick_provider_k8s::machinery::provider_block(),
+            ..Default::default()
+        };
+        s.resources
+            .insert(operator::TYPE.into(), operator::schema());
+        s.resources.insert(cluster::TYPE.into(), cluster::schema());
+        s.resources.insert(pool::TYPE.into(), pool::schema());
+        s.resources.insert(class::TYPE.into(), class::schema());
+        s
+    }
+
+    async fn configure(&self, config: &Value) -> Diagnostics {
+        match Ctx::connect(config).await {
+            Ok(ctx) => {
+                *self.ctx.write().expect("ctx lock") = Some(Arc::new(ctx));
+                Vec::new()
+            }
+            Err(d) => vec![d],
+        }
+    }
+
+    fn validate_resource(&self, type_name: &str, config: &Value) -> Diagnostics {
+        match type_name {
+            operator::TYPE => operator::validate(config),
+            cluster::TYPE => cluster::validate(config),
+            pool::TYPE => pool::validate(config),
+            class::TYPE => class::validate(config),
+            other => unknown_type(other),
+        }
+    }
+
+    async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
+        match req.type_name {
+            operator::TYPE => operator::plan(req.prior, req.proposed),
+            cluster::TYPE => cluster::plan(req.prior, req.proposed),
+            pool::TYPE => pool::plan(req.prior, req.proposed),
+            class::TYPE => class::plan(req.prior, req.proposed),
+            other => PlanResponse {
+                planned: Value::null_dynamic(),
+                requires_replace: Vec::new(),
+                diagnostics: unknown_type(other),
+            },
+        }
+    }
+
+    async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
+        let ctx = match self.ctx() {
+            Ok(c) => c,
+            Err(d) => {
+                return ApplyResponse {
+                    new_state: req.prior.clone(),
+                    diagnostics: d,
+                };
+            }
+        };
+        let (prior, planned, progress) = (req.prior, req.planned, req.progress);
+        match req.type_name {
+            operator::TYPE => apply_operator(&ctx, prior, planned, progress).await,
+            cluster::TYPE => apply_cluster(&ctx, prior, planned, progress).await,
+            pool::TYPE => apply_pool(&ctx, prior, planned, progress).await,
+            class::TYPE => apply_class(&ctx, prior, planned).await,
+            other => ApplyResponse {
+                new_state: prior.clone(),
+                diagnostics: unknown_type(other),
+            },
+        }
+    }
+
+    async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
+        let ctx = self.ctx()?;
+        read(&ctx, req.type_name, req.current).await
+    }
+
+    async fn import_resource(
+        &self,
+        type_name: &str,
+        id: &str,
+    ) -> Result<Vec<ImportedResource>, Diagnostics> {
+        let ctx = self.ctx()?;
+        let seed = import_seed(type_name, id)?;
+        match read(&ctx, type_name, &seed).await? {
+            Some(state) => Ok(vec![ImportedResource {
+                type_name: type_name.to_string(),
+                state,
+            }]),
+            None => Err(vec![Diagnostic::error(
+                "brick::rook::not_found",
+                "Nothing to import",
+                format!("No {type_name} \"{id}\" exists in the cluster."),
+            )]),
+        }
+    }
+
+    async fn read_data_source(
+        &self,
+        type_name: &str,
+        _config: &Value,
+    ) -> Result<Value, Diagnostics> {
+        Err(unknown_type(type_name))
+    }
+
+    /// Pools the failure domains cannot hold, and nodes whose removal takes needed copies
+    /// (see [`rook_checks`]); reads the live CephClusters and CephBlockPools of the namespaces
+    /// the plan does not settle by itself.
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        let mut live = rook_checks::Live::default();
+        let wanted = rook_checks::namespaces_to_read(changes);
+        if let (false, Ok(ctx)) = (wanted.is_empty(), self.ctx()) {
+            for ns in &wanted {
+                // A cluster that cannot be read is judged as unknown (no verdict).
+                let clusters = kube::list(&ctx, cluster::API_VERSION, cluster::KIND, ns)
+                    .await
+                    .unwrap_or_default();
+                let nodes = clusters.first().and_then(rook_checks::live_nodes);
+                live.clusters.insert(ns.clone(), nodes);
+                let pools = kube::list(&ctx, pool::API_VERSION, pool::KIND, ns)
+                    .await
+                    .unwrap_or_default();
+                live.pools.insert(
+                    ns.clone(),
+                    pools
+                        .iter()
+                        .filter_map(rook_checks::live_pool)
+                        .map(|(name, n, kind)| (name, (n, kind)))
+                        .collect(),
+                );
+            }
+        }
+        rook_checks::check(changes, &live)
+            .into_iter()
+            .map(|(change, diagnostic)| ChangeDiagnostic { change, diagnostic })
+            .collect()
+    }
+}
+
+/// Whether a live object is ready by its kind's rules (for tests and the lab).
+pub fn ready(type_name: &str, planned: &Value, live: &Json) -> Status {
+    match type_name {
+        cluster::TYPE => cluster::judge(
+            live,
+            crate::convert::bool_attr(planned, "external") == Some(true),
+            cluster::device_count(planned),
+            None,
+        ),
+        pool::TYPE => pool::judge(live, None),
+        _ => ready::kstatus(live),
+    }
+}

@@ -1,0 +1,227 @@
+//! The rook provider against the lab's Kubernetes API (`brick-k8s-sim`) with the simulated Rook
+//! operator (`brick_provider_ceph::sim`): the seed's storage — operator without Rook's files,
+//! a cluster on three nodes' Ceph volumes, `replicapool` size 2 host, StorageClass
+//! `rook-ceph-block` — applies and reaches Ready + HEALTH_OK through HEALTH_WARN; a node added
+//! later gets its OSD and the apply waits through its backfill; the pool goes with its delete.
+//! Runs offline, at a twentieth of real time.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use brick_k8s_sim::{NodeSpec, SimOptions, SimServer};
+use brick_provider_api::provider::{ApplyRequest, PlanRequest, Progress};
+use brick_provider_api::{Number, Provider, Type, Value};
+use brick_provider_ceph::RookProvider;
+use brick_provider_ceph::sim::{DEVICE_BYTES_ANNOTATION, RookOperator};
+
+#[derive(Default)]
+struct Seen(Mutex<Vec<String>>);
+impl Progress for Seen {
+    fn report(&self, status: &str) {
+        self.0.lock().unwrap().push(status.to_string());
+    }
+}
+
+fn s(x: &str) -> Value {
+    Value::string(x)
+}
+fn n(x: i64) -> Value {
+    Value::number(Number::from_i64(x))
+}
+
+/// A configuration as the engine hands it over: every attribute of the schema, the given ones
+/// set, the others their default or null.
+fn config(p: &RookProvider, ty: &str, given: &[(&str, Value)]) -> Value {
+    let schema = p.schema().resources[ty].clone();
+    let mut m = BTreeMap::new();
+    for (name, a) in &schema.block.attributes {
+        let v = given
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| a.default.clone())
+            .unwrap_or_else(|| Value::null(a.ty.clone()));
+        m.insert(name.clone(), v);
+    }
+    for (name, b) in &schema.block.blocks {
+        let v = given
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| Value::null(b.block.value_type()));
+        m.insert(name.clone(), v);
+    }
+    Value::object(m)
+}
+
+/// Plans and applies one change; panics on a diagnostic.
+async fn apply(
+    p: &RookProvider,
+    ty: &str,
+    prior: &Value,
+    proposed: &Value,
+) -> (Value, Vec<String>) {
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: ty,
+            prior,
+            proposed,
+        })
+        .await;
+    assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+    let seen = Seen::default();
+    let resp = p
+        .apply_resource(ApplyRequest {
+            type_name: ty,
+            prior,
+            planned: &plan.planned,
+            progress: &seen,
+        })
+        .await;
+    assert!(resp.diagnostics.is_empty(), "{ty}: {:?}", resp.diagnostics);
+    (resp.new_state, seen.0.into_inner().unwrap())
+}
+
+fn nodes(list: &[&str]) -> Value {
+    Value::map(
+        Type::list(Type::String),
+        list.iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    Value::list(Type::String, vec![s("/dev/vgroot/ceph")]),
+                )
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_storage_reaches_ready_and_health_ok_and_a_new_node_backfills() {
+    let server = SimServer::start(SimOptions {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        client_ca_pem: None,
+        tokens: vec![],
+        time_scale: 0.05,
+        controllers: vec![Arc::new(RookOperator::default())],
+        builtin_controllers: true,
+    })
+    .await
+    .unwrap();
+    for name in ["maas", "kvm4", "kvm5", "kvm6"] {
+        let node = server.add_node(&NodeSpec::new(name)).unwrap();
+        let _ = node;
+    }
+    let _ = DEVICE_BYTES_ANNOTATION;
+    let p = RookProvider::default();
+    let d = p
+        .configure(&Value::object_from([("host", s(&server.url()))]))
+        .await;
+    assert!(d.is_empty(), "{d:?}");
+    let null = Value::null_dynamic();
+
+    let (op, _) = apply(
+        &p,
+        "rook_operator",
+        &null,
+        &config(&p, "rook_operator", &[]),
+    )
+    .await;
+    assert_eq!(
+        op.get("kubelet_dir_keys").unwrap().as_sequence().unwrap()[0],
+        s("ConfigMap rook-ceph/rook-ceph-operator-config ROOK_CSI_KUBELET_DIR_PATH")
+    );
+
+    let three = config(
+        &p,
+        "rook_cluster",
+        &[("nodes", nodes(&["maas", "kvm4", "kvm5"]))],
+    );
+    let (cluster, progress) = apply(&p, "rook_cluster", &null, &three).await;
+    assert_eq!(cluster.get("health"), Some(&s("HEALTH_OK")));
+    assert_eq!(cluster.get("phase"), Some(&s("Ready")));
+    assert_eq!(cluster.get("osds"), Some(&n(3)));
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.starts_with("Ready, HEALTH_WARN") && l.contains("PG_AVAILABILITY")),
+        "Ready with HEALTH_WARN while PGs peer: {progress:?}"
+    );
+    assert!(
+        progress.iter().any(|l| l.contains("Configuring Ceph Mons")),
+        "{progress:?}"
+    );
+
+    let pool_cfg = config(
+        &p,
+        "rook_block_pool",
+        &[("name", s("replicapool")), ("size", n(2))],
+    );
+    let (pool, _) = apply(&p, "rook_block_pool", &null, &pool_cfg).await;
+    assert_eq!(pool.get("phase"), Some(&s("Ready")));
+
+    let sc_cfg = config(
+        &p,
+        "rook_storage_class",
+        &[("name", s("rook-ceph-block")), ("pool", s("replicapool"))],
+    );
+    let (sc, _) = apply(&p, "rook_storage_class", &null, &sc_cfg).await;
+    assert_eq!(
+        sc.get("provisioner"),
+        Some(&s("rook-ceph.rbd.csi.ceph.com"))
+    );
+
+    // A fourth node: its OSD boots, backfills, and only then is the apply done.
+    let four = config(
+        &p,
+        "rook_cluster",
+        &[("nodes", nodes(&["maas", "kvm4", "kvm5", "kvm6"]))],
+    );
+    let (cluster, progress) = apply(&p, "rook_cluster", &cluster, &four).await;
+    assert_eq!(cluster.get("osds"), Some(&n(4)));
+    assert_eq!(cluster.get("health"), Some(&s("HEALTH_OK")));
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains("PG_DEGRADED") && l.contains("backfilling to osd.3")),
+        "{progress:?}"
+    );
+    let cap = cluster
+        .get("capacity_bytes")
+        .and_then(Value::as_number)
+        .and_then(Number::to_i64)
+        .unwrap();
+    assert_eq!(cap, 4 * (100 << 30), "four OSDs of each node's disk");
+
+    // Refresh reads the same back: no drift.
+    let read = p
+        .read_resource(brick_provider_api::provider::ReadRequest {
+            type_name: "rook_block_pool",
+            current: &pool,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, pool);
+
+    // Deleting the pool goes through Rook's finalizer.
+    let seen = Seen::default();
+    let resp = p
+        .apply_resource(ApplyRequest {
+            type_name: "rook_block_pool",
+            prior: &pool,
+            planned: &Value::null(pool.ty()),
+            progress: &seen,
+        })
+        .await;
+    assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
+    let gone = p
+        .read_resource(brick_provider_api::provider::ReadRequest {
+            type_name: "rook_block_pool",
+            current: &pool,
+        })
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+}
