@@ -1129,21 +1129,23 @@ impl<'a> Planner<'a> {
         addr: &InstanceAddr,
         deps: &[std::sync::Arc<ResourceAddr>],
     ) -> Option<DeferredReason> {
-        if deps.iter().any(|d| self.deferred_resources.contains(&**d)) {
-            return Some(DeferredReason::DeferredPrereq);
-        }
-        if !self.deferred_providers.contains(&rc.provider)
-            || addr.resource.mode == ResourceMode::Data
+        // The direct cause first: the object's own provider.
+        if self.deferred_providers.contains(&rc.provider)
+            && addr.resource.mode == ResourceMode::Managed
         {
-            return None;
+            let exists = self.instances.contains_key(addr)
+                || self.config.imports.iter().any(|im| im.to == *addr);
+            let plannable = self
+                .providers
+                .get(&rc.provider)
+                .is_some_and(|p| p.plans_unconfigured(&addr.resource.type_name));
+            if exists || !plannable {
+                return Some(DeferredReason::ProviderConfigUnknown);
+            }
         }
-        let exists = self.instances.contains_key(addr)
-            || self.config.imports.iter().any(|im| im.to == *addr);
-        let plannable = self
-            .providers
-            .get(&rc.provider)
-            .is_some_and(|p| p.plans_unconfigured(&addr.resource.type_name));
-        (exists || !plannable).then_some(DeferredReason::ProviderConfigUnknown)
+        deps.iter()
+            .any(|d| self.deferred_resources.contains(&**d))
+            .then_some(DeferredReason::DeferredPrereq)
     }
 
     /// The change a deferred instance would make as far as its configuration tells, without

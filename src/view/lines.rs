@@ -352,11 +352,9 @@ impl<W: Write + Send> EventSink for JsonView<W> {
                 json!({"resource": hook_resource(addr), "provisioner": provisioner, "output": line}),
             ),
             Event::Interrupted => ("interrupted", "warn", json!({})),
-            Event::ProviderConfigured { name } => (
-                "provider_configured",
-                "info",
-                json!({"provider": name}),
-            ),
+            Event::ProviderConfigured { name } => {
+                ("provider_configured", "info", json!({"provider": name}))
+            }
             Event::Diagnostic(d) => {
                 let level = if d.severity == brick_provider_api::Severity::Error {
                     "error"

@@ -19,8 +19,8 @@ use super::diff::{
 };
 use crate::plan::address::{InstanceAddr, ResourceMode};
 use crate::plan::model::{
-    DeferredReason,
-    Action, ActionReason, BlockShape, OutputChange, Plan, PlanMode, ResourceChange, path_to_json,
+    Action, ActionReason, BlockShape, DeferredReason, OutputChange, Plan, PlanMode, ResourceChange,
+    path_to_json,
 };
 
 /// Colours for a terminal; all empty when colour is off.

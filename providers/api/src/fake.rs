@@ -91,6 +91,13 @@ impl FakeProvider {
         }
     }
 
+    /// Puts an object in place by id, as it would exist in the real system (to hand the
+    /// objects of one run's provider to the next run's).
+    pub fn put_object(&self, id: &str, obj: Value) {
+        self.objects.lock().unwrap().insert(id.to_string(), obj);
+        self.next_id.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Deletes an object behind the engine's back.
     pub fn remove_object(&self, id: &str) {
         self.objects.lock().unwrap().remove(id);
@@ -197,7 +204,11 @@ impl Provider for FakeProvider {
     }
 
     fn plans_unconfigured(&self, type_name: &str) -> bool {
-        !self.needs_configure_to_plan.lock().unwrap().contains(type_name)
+        !self
+            .needs_configure_to_plan
+            .lock()
+            .unwrap()
+            .contains(type_name)
     }
 
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
