@@ -4,24 +4,28 @@
 //! (PodDisruptionBudgets honoured) and deletes the Node object.
 //!
 //! The connection is the cluster's admin kubeconfig (an argument, usually
-//! `microk8s_cluster.<name>.kubeconfig`), turned into a client by the k8s provider's
-//! configuration code, so the node needs no provider block and no SSH.
+//! `microk8s_cluster.<name>.kubeconfig`), connected through the k8s provider's machinery
+//! (`brick_provider_k8s::machinery`), so the node needs no provider block and no SSH.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brick_provider_api::diag::{Diagnostic, Diagnostics};
 use brick_provider_api::provider::Progress;
 use brick_provider_api::schema::{Attribute, Block, ResourceSchema};
 use brick_provider_api::{Type, Value};
+use brick_provider_k8s::client::Ctx;
+use brick_provider_k8s::machinery::{self, Cluster};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
+
 use serde_json::json;
 
 pub const TYPE: &str = "microk8s_node";
 /// Field manager of brick's server-side applies.
-pub const FIELD_MANAGER: &str = "brick";
+pub const FIELD_MANAGER: &str = machinery::MANAGER;
 /// How often the API is polled while waiting.
 const POLL: Duration = Duration::from_millis(1000);
 const DEFAULT_READY_TIMEOUT: &str = "30m";
@@ -313,23 +317,17 @@ pub fn plan(prior: &Value, proposed: &Value) -> (Value, Diagnostics) {
     (Value::object(out), diags)
 }
 
-/// A client for the cluster the kubeconfig names.
-pub async fn connect(kubeconfig: &str) -> Result<Client, Diagnostic> {
+/// A connection to the cluster the kubeconfig names, through the k8s provider's machinery.
+pub async fn connect(kubeconfig: &str) -> Result<Cluster, Diagnostic> {
     let cfg = Value::object_from([("kubeconfig", Value::string(kubeconfig))]);
     let mut config = brick_provider_k8s::config::client_config(&cfg)
         .await
         .map_err(|d| d.at(["kubeconfig"]))?;
-    // kube retries 429 by itself, silently: a PodDisruptionBudget's refusal must come back
-    // here, to be reported as progress and bounded by drain_timeout.
+    // kube retries 429 by itself, silently and for minutes: a PodDisruptionBudget's refusal
+    // must come back here, to be reported as progress and bounded by drain_timeout.
     config.default_retry = false;
-    Client::try_from(config).map_err(|e| {
-        err(
-            "kubeconfig",
-            "Unusable kubeconfig",
-            format!("No Kubernetes client could be made from the kubeconfig: {e}."),
-        )
-        .at(["kubeconfig"])
-    })
+    let ctx = Ctx::new(config).map_err(|d| d.at(["kubeconfig"]))?;
+    Ok(Cluster::from_ctx(Arc::new(ctx)))
 }
 
 fn api_error(e: &kube::Error, doing: &str) -> Diagnostic {
@@ -445,25 +443,20 @@ pub async fn wait_ready(
 /// Labels brick sets, by server-side apply (field manager `brick`): labels brick applied
 /// before and no longer lists are removed by the apply itself.
 async fn apply_labels(
-    client: &Client,
+    cluster: &Cluster,
     name: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<(), Diagnostic> {
-    let nodes: Api<Node> = Api::all(client.clone());
     let doc = json!({
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": labels},
     });
-    nodes
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&doc),
-        )
+    cluster
+        .apply(&doc, true)
         .await
         .map(|_| ())
-        .map_err(|e| api_error(&e, &format!("applying the labels of Node {name}")).at(["labels"]))
+        .map_err(|d| d.at(["labels"]))
 }
 
 type Taint = (String, String, String);
@@ -596,9 +589,10 @@ pub async fn apply(
             "The node's name or kubeconfig is not known at apply.".into(),
         )]);
     };
-    let client = connect(kc).await.map_err(|d| vec![d])?;
+    let cluster = connect(kc).await.map_err(|d| vec![d])?;
+    let client = &cluster.ctx().client;
     let node = wait_ready(
-        &client,
+        client,
         name,
         timeout_of(planned, "ready_timeout", DEFAULT_READY_TIMEOUT),
         progress,
@@ -613,7 +607,7 @@ pub async fn apply(
     };
     if !want_labels.is_empty() || !had_labels.is_empty() {
         progress.report("Applying labels");
-        apply_labels(&client, name, &want_labels)
+        apply_labels(&cluster, name, &want_labels)
             .await
             .map_err(|d| vec![d])?;
     }
@@ -625,7 +619,7 @@ pub async fn apply(
     };
     if !want_taints.is_empty() || !had_taints.is_empty() {
         progress.report("Applying taints");
-        apply_taints(&client, name, &had_taints, &want_taints)
+        apply_taints(client, name, &had_taints, &want_taints)
             .await
             .map_err(|d| vec![d])?;
     }
@@ -643,8 +637,8 @@ pub async fn read(current: &Value) -> Result<Option<Value>, Diagnostics> {
     else {
         return Ok(None);
     };
-    let client = connect(kc).await.map_err(|d| vec![d])?;
-    let nodes: Api<Node> = Api::all(client);
+    let cluster = connect(kc).await.map_err(|d| vec![d])?;
+    let nodes: Api<Node> = Api::all(cluster.ctx().client.clone());
     let node = match nodes.get_opt(name).await {
         Ok(Some(n)) => n,
         Ok(None) => return Ok(None),
@@ -782,7 +776,8 @@ pub async fn destroy(prior: &Value, progress: &dyn Progress) -> Result<Diagnosti
     let (Some(name), Some(kc)) = (known_str(prior, "name"), known_str(prior, "kubeconfig")) else {
         return Ok(Vec::new());
     };
-    let client = connect(kc).await.map_err(|d| vec![d])?;
+    let cluster = connect(kc).await.map_err(|d| vec![d])?;
+    let client = &cluster.ctx().client;
     let nodes: Api<Node> = Api::all(client.clone());
     match nodes.get_opt(name).await {
         Ok(None) => return Ok(Vec::new()),
@@ -790,7 +785,7 @@ pub async fn destroy(prior: &Value, progress: &dyn Progress) -> Result<Diagnosti
         Err(e) => return Err(vec![api_error(&e, &format!("reading Node {name}"))]),
     }
     drain(
-        &client,
+        client,
         name,
         timeout_of(prior, "drain_timeout", DEFAULT_DRAIN_TIMEOUT),
         progress,
