@@ -70,8 +70,8 @@ pub fn check_plan(changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
     out
 }
 
-/// A live cluster replaced: a changed token is refused (rebuilding a cluster is never a side
-/// effect of an edit); any other replacement is allowed but said in full.
+/// A live cluster replaced (a changed token, api_address or bootstrap_node, or -replace): the
+/// plan shows the replacement; this warning says what it destroys.
 fn replaced_cluster(
     i: usize,
     c: &PlannedChange<'_>,
@@ -106,27 +106,30 @@ fn replaced_cluster(
         (Some(before), Some(after)) => after.is_known() && after.as_str() != Some(before),
         _ => false,
     };
-    if token_changed {
-        out.push(diag(
-            i,
-            Diagnostic::error(
-                "brick::microk8s::token_changed",
-                "Token changed on a live cluster",
-                format!("The join token of {} changed. MicroK8s cannot change a formed cluster's token in place, so this would replace the cluster. {what}", c.address),
-            )
-            .with_help(format!("Put the token back. To rebuild the cluster on purpose, keep the token and run with -replace={}.", c.address))
-            .at(["token"]),
-        ));
-    } else {
-        out.push(diag(
-            i,
-            Diagnostic::warning(
-                "brick::microk8s::cluster_replaced",
-                "The cluster is replaced",
-                format!("{} is replaced. {what}", c.address),
+    // A warning, not an error: the plan shows the replacement, and this says what it costs.
+    let (code, summary, detail) = if token_changed {
+        (
+            "brick::microk8s::token_changed",
+            "Token changed on a live cluster",
+            format!(
+                "The join token of {} changed. MicroK8s cannot change a formed cluster's token in place, so the cluster is replaced. {what}",
+                c.address
             ),
-        ));
+        )
+    } else {
+        (
+            "brick::microk8s::cluster_replaced",
+            "The cluster is replaced",
+            format!("{} is replaced. {what}", c.address),
+        )
+    };
+    let mut d = Diagnostic::warning(code, summary, detail).with_help(
+        "If this is not meant, put the old value back (the token is in the state) before applying.",
+    );
+    if token_changed {
+        d = d.at(["token"]);
     }
+    out.push(diag(i, d));
 }
 
 /// Every node document of a cluster is some machine's `user_data`, once both are known
