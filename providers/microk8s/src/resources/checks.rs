@@ -123,12 +123,11 @@ fn replaced_cluster(
             format!("{} is replaced. {what}", c.address),
         )
     };
-    let mut d = Diagnostic::warning(code, summary, detail).with_help(
+    // Shown at the resource block, not at `token`: the engine quotes the source line of the
+    // attribute, which would print the token.
+    let d = Diagnostic::warning(code, summary, detail).with_help(
         "If this is not meant, put the old value back (the token is in the state) before applying.",
     );
-    if token_changed {
-        d = d.at(["token"]);
-    }
     out.push(diag(i, d));
 }
 
