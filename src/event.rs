@@ -68,6 +68,9 @@ pub enum Event {
     Diagnostic(Diagnostic),
     /// The first Ctrl-C: no new work starts.
     Interrupted,
+    /// A provider whose configuration was known only during apply was configured (what it
+    /// reads having been applied); its changes follow.
+    ProviderConfigured { name: String },
 }
 
 /// Receives events. Implementations must be cheap: the executor calls this inline.

@@ -15,6 +15,7 @@ pub mod drift;
 pub mod eval;
 pub mod event;
 pub mod graph;
+pub mod lab;
 pub mod plan;
 pub mod registry;
 pub mod statefile;

@@ -467,8 +467,10 @@ async fn replace_by_request_and_an_import_block_are_planned() {
     assert_eq!(v.get("id"), Some(&Value::string("given-id")));
 }
 
+// A provider whose configuration is unknown at plan time is configured during apply; its
+// creates are planned now (tests/engine_late_providers.rs covers the rest).
 #[tokio::test]
-async fn a_provider_configured_from_unknown_values_defers_its_resources() {
+async fn a_provider_configured_from_unknown_values_is_configured_during_apply() {
     let w = World::new();
     let mut c = config(vec![data("a", Value::string("x")), fake("f", &[])]);
     let r = rref("a");
@@ -486,9 +488,21 @@ async fn a_provider_configured_from_unknown_values_defers_its_resources() {
     });
     let p = w.plan(&c, &Options::default()).await;
     assert!(!p.errored, "{:?}", p.diagnostics);
-    assert_eq!(p.deferred.len(), 1);
-    assert_eq!(p.deferred[0].addr.to_string(), "fake_thing.f");
-    assert_eq!(actions(&p), [("brick_data.a".into(), Action::Create)]);
+    assert!(p.deferred.is_empty());
+    assert_eq!(p.configured_during_apply.len(), 1);
+    assert_eq!(p.configured_during_apply[0].name, "fake");
+    assert_eq!(
+        actions(&p),
+        [
+            ("brick_data.a".into(), Action::Create),
+            ("fake_thing.f".into(), Action::Create)
+        ]
+    );
+    assert!(
+        w.fake.calls().is_empty(),
+        "not configured at plan: {:?}",
+        w.fake.calls()
+    );
 }
 
 #[tokio::test]

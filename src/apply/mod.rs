@@ -29,7 +29,7 @@ use crate::eval::{Reference, Scope};
 use crate::event::{Event, EventSink};
 use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr};
 use crate::plan::input::{Configuration, ResourceConfig};
-use crate::plan::model::{Action, Plan, PlanMode, PriorState};
+use crate::plan::model::{Action, LateProvider, Plan, PlanMode, PriorState};
 use crate::plan::planner::{mark_sensitive, plan_call};
 use crate::plan::providers::ProviderSet;
 use crate::plan::scope::{InstanceScope, ModuleView, Shape, Working};
@@ -279,7 +279,18 @@ pub async fn apply(
     } else {
         eval_locals_in(config, &local_order, &instances, &shapes)
     };
+    // Providers whose configuration is known only during apply are configured when their
+    // first change is about to start (after what their configuration reads).
+    let late: HashMap<&str, &LateProvider> = plan
+        .configured_during_apply
+        .iter()
+        .map(|l| (l.name.as_str(), l))
+        .collect();
+    let mut late_configured: HashMap<String, Result<(), Vec<Diagnostic>>> = HashMap::new();
     for name in used {
+        if late.contains_key(name) {
+            continue;
+        }
         let Some(p) = providers.get(name) else {
             out.diagnostics.push(Diagnostic::error(
                 "brick::apply::unknown_provider",
@@ -404,6 +415,21 @@ pub async fn apply(
             _ => {}
         }
     }
+    // A change of a provider configured during apply waits for every change of what the
+    // provider's configuration reads.
+    for c in &plan.changes {
+        let (Some(l), Some(&mine)) = (late.get(c.provider.as_str()), apply_step.get(&c.addr))
+        else {
+            continue;
+        };
+        for dep in &l.depends_on {
+            for &dci in by_resource.get(&**dep).into_iter().flatten() {
+                if let Some(&theirs) = apply_step.get(&plan.changes[dci].addr) {
+                    edges.push((theirs, mine));
+                }
+            }
+        }
+    }
     edges.sort_unstable();
     edges.dedup();
     for (a, b) in edges {
@@ -504,6 +530,47 @@ pub async fn apply(
                 held.push(si);
                 continue;
             }
+            // A provider configured during apply: configured now that what its
+            // configuration reads has been applied (once; its other changes reuse the result).
+            if let Some(l) = late.get(c.provider.as_str()) {
+                let first = !late_configured.contains_key(&c.provider);
+                if first {
+                    let r = configure_late(
+                        l,
+                        config,
+                        providers,
+                        &*provider,
+                        &instances,
+                        &shapes,
+                        &mut locals_cache,
+                        &local_order,
+                    )
+                    .await;
+                    if r.is_ok() {
+                        events.emit(Event::ProviderConfigured {
+                            name: c.provider.clone(),
+                        });
+                    }
+                    late_configured.insert(c.provider.clone(), r);
+                }
+                if let Err(ds) = &late_configured[&c.provider] {
+                    let ds = if first {
+                        ds.clone()
+                    } else {
+                        vec![Diagnostic::error(
+                            "brick::apply::provider_not_configured",
+                            "Provider not configured",
+                            format!(
+                                "{} was not started: provider \"{}\" could not be configured (see above).",
+                                c.addr, c.provider
+                            ),
+                        )]
+                    };
+                    let _ = tx.send(Done::without_provider(si, Err(ds)));
+                    running += 1;
+                    continue;
+                }
+            }
             let destroying = kind != StepKind::Apply;
             // The `validation` checks of the variables this resource reads that were not
             // decided at plan time: decided now, before the value is used (Terraform ≥ 1.9).
@@ -595,7 +662,10 @@ pub async fn apply(
                 } else {
                     c.before.clone()
                 };
-                let planned = if c.after.is_wholly_known() {
+                // A change of a provider configured during apply was planned without its
+                // connection: planned again now, and checked against what was shown.
+                let configured_late = late.contains_key(c.provider.as_str());
+                let planned = if c.after.is_wholly_known() && !configured_late {
                     c.after.clone()
                 } else {
                     match final_plan(
@@ -609,6 +679,7 @@ pub async fn apply(
                         &shapes,
                         &mut locals_cache,
                         &local_order,
+                        configured_late,
                     )
                     .await
                     {
@@ -1264,6 +1335,7 @@ async fn final_plan(
     shapes: &HashMap<ResourceAddr, Shape>,
     locals_cache: &mut ValuesCache,
     local_order: &[crate::graph::Node],
+    configured_late: bool,
 ) -> Result<Value, Vec<Diagnostic>> {
     let Some(rc) = resources.get(&c.addr.resource.config_addr()) else {
         return Err(vec![Diagnostic::error(
@@ -1308,6 +1380,22 @@ async fn final_plan(
         .filter(|v| !v.message.contains("unknown"))
         .collect::<Vec<_>>();
     if !violations.is_empty() {
+        if configured_late {
+            return Err(violations
+                .into_iter()
+                .map(|v| {
+                    Diagnostic::error(
+                        "brick::apply::plan_changed_after_configure",
+                        "Plan changed once the provider was configured",
+                        format!(
+                            "The plan for {}, made again once provider \"{}\" was configured during apply, differs from the plan that was shown: {v}. Nothing was sent for {}.",
+                            c.addr, c.provider, c.addr
+                        ),
+                    )
+                    .help("Run `brick plan` again: the provider's configuration is known now, so the next plan is made with the provider configured.")
+                })
+                .collect());
+        }
         return Err(violations
             .into_iter()
             .map(|v| {
@@ -1324,6 +1412,65 @@ async fn final_plan(
             .collect());
     }
     Ok(planned)
+}
+
+/// Configures a provider whose configuration was known only during apply: evaluated with
+/// the values applied so far, it must now be wholly known.
+#[allow(clippy::too_many_arguments)]
+async fn configure_late(
+    late: &LateProvider,
+    config: &Configuration,
+    providers: &ProviderSet,
+    provider: &dyn Provider,
+    instances: &HashMap<ResourceAddr, BTreeMap<InstanceKey, Value>>,
+    shapes: &HashMap<ResourceAddr, Shape>,
+    locals_cache: &mut ValuesCache,
+    local_order: &[crate::graph::Node],
+) -> Result<(), Vec<Diagnostic>> {
+    let Some(pc) = config.providers.iter().find(|pc| pc.name == late.name) else {
+        return Err(vec![Diagnostic::error(
+            "brick::apply::config_missing",
+            "Configuration changed since the plan",
+            format!(
+                "The provider \"{}\" block is no longer in the configuration.",
+                late.name
+            ),
+        )]);
+    };
+    let block = providers
+        .schema(&late.name)
+        .map(|s| s.provider.clone())
+        .unwrap_or_default();
+    let module = crate::addr::module_text(&crate::addr::provider_module(&late.name).0);
+    let values = locals_cache.get(config, local_order, instances, shapes);
+    let scope = ApplyScope {
+        module: &module,
+        values,
+        instances,
+        shapes,
+    };
+    let cfg = (pc.body)(&scope, &block)?;
+    if !cfg.is_wholly_known() {
+        return Err(vec![Diagnostic::error(
+            "brick::apply::provider_config_unknown",
+            "Provider configuration still unknown",
+            format!(
+                "The configuration of provider \"{}\" is still not known after what it reads was applied; none of its changes were started.",
+                late.name
+            ),
+        )
+        .help("Make the provider block read only values that are known once the resources it names are applied.")]);
+    }
+    let diags: Vec<Diagnostic> = provider
+        .configure(&cfg)
+        .await
+        .into_iter()
+        .map(Diagnostic::from)
+        .collect();
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok(())
 }
 
 fn fill(v: Value, block: &Block) -> Value {

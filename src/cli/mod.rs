@@ -115,7 +115,8 @@ pub enum Command {
         /// Save the plan to FILE for `brick apply FILE`.
         #[arg(long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Exit 2 when there are changes (for --refresh-only: when drift was found).
+        /// Exit 2 when there are changes, deferred ones included (for --refresh-only: when drift
+        /// was found).
         #[arg(long = "detailed-exitcode")]
         detailed_exitcode: bool,
         /// Write `resource` blocks for import blocks without one into FILE (a new file), then

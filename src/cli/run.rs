@@ -384,7 +384,9 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
         ctx.ui.out("\n─────────────────────────────────────────────────────────────────────────────\n\nNote: You didn't use the --out option to save this plan, so brick can't\nguarantee to take exactly these actions if you run \"brick apply\" now.\n");
     }
     // A refresh-only plan changes something when it records drift or new output values.
-    let changed = p.has_changes();
+    // Deferred changes count as changes (as Terraform's exit 2 for "changes present"): the
+    // configuration is not yet what exists, and a later run will change something.
+    let changed = p.has_changes() || p.has_deferred();
     // brick exits next: freeing a large plan and configuration piece by piece would only
     // cost time (about 5 % of a 5,000-resource plan); the process's end releases them
     // (`lab demo` plans twice in one process: a small configuration, a small leak).

@@ -388,9 +388,26 @@ impl ConfigGraph {
     /// `dependencies` in state lists every resource upstream, as configuration addresses
     /// without instance keys).
     pub fn resource_dependencies(&self, resource: usize) -> Vec<usize> {
+        self.dependencies_of(self.resource_nodes[resource])
+    }
+
+    /// The resources a provider configuration (index into `Configuration::providers`)
+    /// reads, as [`ConfigGraph::resource_dependencies`] finds them for a resource.
+    pub fn provider_dependencies(&self, provider: usize) -> Vec<usize> {
+        let Some(n) = self
+            .graph
+            .node_indices()
+            .find(|&n| self.graph[n] == Node::Provider(provider))
+        else {
+            return Vec::new();
+        };
+        self.dependencies_of(n)
+    }
+
+    fn dependencies_of(&self, start: NodeIndex) -> Vec<usize> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![self.resource_nodes[resource]];
+        let mut stack = vec![start];
         while let Some(n) = stack.pop() {
             for d in self.graph.neighbors_directed(n, Direction::Incoming) {
                 if !seen.insert(d) {

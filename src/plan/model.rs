@@ -188,11 +188,46 @@ pub struct OutputChange {
     pub sensitive: bool,
 }
 
-/// A resource whose plan waits for a later run (its provider's configuration is unknown).
+/// Why a change waits for a later run: Terraform's deferred reasons (the ones brick uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeferredReason {
+    /// The provider's configuration is known only during apply and the object already
+    /// exists: it can be neither read nor planned before its provider is configured.
+    ProviderConfigUnknown,
+    /// Something it depends on was deferred.
+    DeferredPrereq,
+}
+
+impl DeferredReason {
+    /// Terraform's name of the reason (`deferred_changes[].reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeferredReason::ProviderConfigUnknown => "provider_config_unknown",
+            DeferredReason::DeferredPrereq => "deferred_prereq",
+        }
+    }
+}
+
+/// An instance whose change waits for a later run; this run neither reads nor changes it.
+/// `change` is what the configuration asks compared with the recorded object (computed
+/// attributes as recorded, or unknown for a create), not a provider's plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Deferred {
-    pub addr: ResourceAddr,
-    pub reason: String,
+    pub change: ResourceChange,
+    pub reason: DeferredReason,
+}
+
+/// A provider whose configuration is known only during apply (it reads values of changes
+/// this plan makes): it is configured as soon as those are applied, and its planned changes
+/// are planned again then and checked against this plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LateProvider {
+    /// The provider configuration's name (`k8s`, `k8s.garage`).
+    pub name: String,
+    /// The resources its configuration reads, directly or through other values
+    /// (configuration addresses): every change of theirs is applied first.
+    pub depends_on: Dependencies,
 }
 
 /// A refreshed instance whose state is to be recorded as it is (no-ops after drift, and every
@@ -216,8 +251,12 @@ pub struct Plan {
     pub changes: Vec<ResourceChange>,
     pub drift: Vec<ResourceDrift>,
     pub outputs: Vec<OutputChange>,
+    /// Instances this plan leaves for a later run, sorted by address.
     #[serde(default)]
     pub deferred: Vec<Deferred>,
+    /// Providers configured only during apply, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configured_during_apply: Vec<LateProvider>,
     #[serde(default)]
     pub targets: Vec<String>,
     /// The `--exclude` addresses the plan was limited by.
@@ -273,6 +312,11 @@ impl Plan {
             .any(|c| !matches!(c.action, Action::NoOp | Action::Read) || c.importing.is_some())
             || self.outputs.iter().any(|o| o.action != Action::NoOp)
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
+    }
+    /// Whether the plan leaves changes for a later run (`--detailed-exitcode` counts them as
+    /// changes: the configuration is not yet what exists).
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
     }
     pub fn applyable(&self) -> bool {
         !self.errored && (self.has_changes() || !self.drift.is_empty())

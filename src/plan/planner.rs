@@ -183,9 +183,15 @@ struct Planner<'a> {
     action_of: HashMap<InstanceAddr, Action>,
     drift: Vec<ResourceDrift>,
     refreshed_out: Vec<Refreshed>,
+    /// Providers whose configuration is known only during apply (never configured here).
     deferred_providers: HashSet<String>,
+    late: Vec<LateProvider>,
     configured: HashSet<String>,
     deferred: Vec<Deferred>,
+    /// Resources (configuration addresses) with a deferred instance: what depends on them
+    /// is deferred too.
+    deferred_resources: HashSet<ResourceAddr>,
+    deferred_instances: HashSet<InstanceAddr>,
     diags: Vec<Diagnostic>,
     /// Resources to plan (None: all).
     in_scope: Option<HashSet<usize>>,
@@ -229,8 +235,11 @@ pub async fn plan(
         drift: Vec::new(),
         refreshed_out: Vec::new(),
         deferred_providers: HashSet::new(),
+        late: Vec::new(),
         configured: HashSet::new(),
         deferred: Vec::new(),
+        deferred_resources: HashSet::new(),
+        deferred_instances: HashSet::new(),
         diags: Vec::new(),
         in_scope: None,
         seen: HashSet::new(),
@@ -241,6 +250,9 @@ pub async fn plan(
     let outputs = p.walk().await;
     p.plan_orphans();
     p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
+    p.deferred
+        .sort_by(|a, b| terraform_order(&a.change.addr, &b.change.addr));
+    p.late.sort_by(|a, b| a.name.cmp(&b.name));
     if opts.mode != PlanMode::RefreshOnly {
         p.check_plan().await;
     }
@@ -327,6 +339,7 @@ pub async fn plan(
         drift: p.drift,
         outputs,
         deferred: p.deferred,
+        configured_during_apply: p.late,
         targets: opts.targets.iter().map(|t| t.to_string()).collect(),
         excludes: opts.excludes.iter().map(|t| t.to_string()).collect(),
         variables: config
@@ -749,8 +762,21 @@ impl<'a> Planner<'a> {
                         crate::addr::module_text(&crate::addr::provider_module(&pc.name).0);
                     match (pc.body)(&self.working.view(&module), &block) {
                         Err(ds) => self.diags.extend(ds),
+                        // Known only during apply (it reads what this plan creates): never
+                        // configured here, nor from any default in its place.
                         Ok(v) if !v.is_wholly_known() => {
-                            self.deferred_providers.insert(pc.name.clone());
+                            if self.deferred_providers.insert(pc.name.clone()) {
+                                let depends_on = self
+                                    .graph
+                                    .provider_dependencies(i)
+                                    .into_iter()
+                                    .map(|j| self.addrs[j].clone())
+                                    .collect();
+                                self.late.push(LateProvider {
+                                    name: pc.name.clone(),
+                                    depends_on,
+                                });
+                            }
                         }
                         Ok(v) => {
                             let name = pc.name.clone();
@@ -932,17 +958,6 @@ impl<'a> Planner<'a> {
             return;
         }
         self.seen.insert(addr.clone());
-        if self.deferred_providers.contains(&rc.provider) {
-            self.deferred.push(Deferred {
-                addr: addr.clone(),
-                reason: format!(
-                    "The configuration of provider {} depends on values known only after apply.",
-                    rc.provider
-                ),
-            });
-            self.working.resources.insert(addr, unknown_resource());
-            return;
-        }
         let schema = match self.providers.resource_schema(&rc.provider, &addr) {
             Ok(s) => s.clone(),
             Err(d) => {
@@ -1029,6 +1044,30 @@ impl<'a> Planner<'a> {
         let Some((inst, prev)) = self.instances.get(&addr).cloned() else {
             return;
         };
+        if self.deferred_providers.contains(&inst.provider) {
+            // Its provider is configured only during apply, maybe against another cluster:
+            // the object is neither read nor destroyed by this run.
+            let before = inst.value.clone();
+            let null = Value::null(before.ty());
+            self.defer(
+                ResourceChange {
+                    addr,
+                    previous_addr: prev,
+                    provider: inst.provider.clone(),
+                    action: Action::Delete,
+                    reason,
+                    before,
+                    after: null,
+                    replace_paths: Vec::new(),
+                    depends_on: inst.depends_on.clone(),
+                    create_before_destroy: inst.create_before_destroy,
+                    importing: None,
+                    schema_version: inst.schema_version,
+                },
+                DeferredReason::ProviderConfigUnknown,
+            );
+            return;
+        }
         let Some(before) = self.current(&addr) else {
             // Already gone: nothing to destroy; the drift says so and apply forgets it.
             self.push_change(ResourceChange {
@@ -1070,6 +1109,113 @@ impl<'a> Planner<'a> {
     fn push_change(&mut self, c: ResourceChange) {
         self.action_of.insert(c.addr.clone(), c.action);
         self.changes.push(c);
+    }
+
+    /// Leaves a change for a later run; what depends on its resource is deferred too.
+    fn defer(&mut self, change: ResourceChange, reason: DeferredReason) {
+        self.deferred_resources
+            .insert(change.addr.resource.config_addr());
+        self.deferred_instances.insert(change.addr.clone());
+        self.deferred.push(Deferred { change, reason });
+    }
+
+    /// Why an instance of `rc` cannot be planned in this run, if it cannot: its provider's
+    /// configuration is known only during apply and the object exists already (or is to be
+    /// imported, or its type cannot be planned unconfigured), or something it depends on
+    /// was deferred.
+    fn deferral(
+        &self,
+        rc: &ResourceConfig,
+        addr: &InstanceAddr,
+        deps: &[std::sync::Arc<ResourceAddr>],
+    ) -> Option<DeferredReason> {
+        // The direct cause first: the object's own provider.
+        if self.deferred_providers.contains(&rc.provider)
+            && addr.resource.mode == ResourceMode::Managed
+        {
+            let exists = self.instances.contains_key(addr)
+                || self.config.imports.iter().any(|im| im.to == *addr);
+            let plannable = self
+                .providers
+                .get(&rc.provider)
+                .is_some_and(|p| p.plans_unconfigured(&addr.resource.type_name));
+            if exists || !plannable {
+                return Some(DeferredReason::ProviderConfigUnknown);
+            }
+        }
+        deps.iter()
+            .any(|d| self.deferred_resources.contains(&**d))
+            .then_some(DeferredReason::DeferredPrereq)
+    }
+
+    /// The change a deferred instance would make as far as its configuration tells, without
+    /// its provider: configured values over the recorded object (computed attributes as
+    /// recorded, unknown for a create).
+    fn deferred_change(
+        &self,
+        rc: &ResourceConfig,
+        addr: &InstanceAddr,
+        config: &Value,
+        schema: &brick_provider_api::schema::ResourceSchema,
+        deps: &[std::sync::Arc<ResourceAddr>],
+    ) -> ResourceChange {
+        let block = &schema.block;
+        let null = Value::null(block.value_type());
+        let (prior_inst, previous_addr) = match self.instances.get(addr) {
+            Some((i, p)) => (Some(*i), p.clone()),
+            None => (None, None),
+        };
+        let before = prior_inst.map(|i| i.value.clone());
+        let mut after = proposed_new_state(block, &before.clone().unwrap_or(null.clone()), config);
+        let (action, reason) = match (&before, prior_inst) {
+            (_, Some(i)) if i.tainted => (
+                Action::DeleteThenCreate,
+                Some(ActionReason::ReplaceBecauseTainted),
+            ),
+            (Some(b), _) if same(b, &after) => (Action::NoOp, None),
+            (Some(_), _) => (Action::Update, None),
+            (None, _) => (Action::Create, None),
+        };
+        if action.creates()
+            && let Some(m) = after.as_mapping()
+        {
+            let mut m = m.clone();
+            for (name, a) in &block.attributes {
+                let fills = matches!(
+                    a.presence,
+                    brick_provider_api::schema::Presence::Computed
+                        | brick_provider_api::schema::Presence::OptionalComputed
+                );
+                if fills && m.get(name).is_none_or(Value::is_null) {
+                    m.insert(name.clone(), Value::unknown(a.ty.clone()));
+                }
+            }
+            after = Value::object(m);
+        }
+        let action = if addr.resource.mode == ResourceMode::Data {
+            Action::Read
+        } else {
+            action
+        };
+        ResourceChange {
+            addr: addr.clone(),
+            previous_addr,
+            provider: rc.provider.clone(),
+            action,
+            reason,
+            before: before.unwrap_or(null),
+            after: mark_sensitive(&after, block),
+            replace_paths: Vec::new(),
+            depends_on: deps.to_vec(),
+            create_before_destroy: rc.lifecycle.create_before_destroy,
+            importing: self
+                .config
+                .imports
+                .iter()
+                .find(|im| im.to == *addr && prior_inst.is_none())
+                .map(|im| im.id.clone()),
+            schema_version: schema.version,
+        }
     }
 
     fn triggered(&self, rc: &ResourceConfig) -> bool {
@@ -1130,6 +1276,11 @@ impl<'a> Planner<'a> {
             .get(&rc.provider)
             .cloned()
             .expect("schema found");
+        if let Some(reason) = self.deferral(rc, &addr, deps) {
+            let change = self.deferred_change(rc, &addr, &config, schema, deps);
+            self.defer(change, reason);
+            return unknown_obj;
+        }
         if addr.resource.mode == ResourceMode::Data {
             return self
                 .plan_data(rc, &*provider, addr, config, deps, schema)
@@ -1287,6 +1438,8 @@ impl<'a> Planner<'a> {
                 a.resource.config_addr() == **d && !matches!(act, Action::NoOp | Action::Read)
             })
         });
+        // A provider configured only during apply reads then.
+        let pending = pending || self.deferred_providers.contains(&rc.provider);
         let reason = if !config.is_wholly_known() {
             Some(ActionReason::ReadBecauseConfigUnknown)
         } else if pending {
@@ -1436,7 +1589,7 @@ impl<'a> Planner<'a> {
     fn plan_orphans(&mut self) {
         let all: Vec<InstanceAddr> = self.instances.keys().cloned().collect();
         for addr in all {
-            if self.action_of.contains_key(&addr) {
+            if self.action_of.contains_key(&addr) || self.deferred_instances.contains(&addr) {
                 continue;
             }
             let idx = self

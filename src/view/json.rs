@@ -560,13 +560,35 @@ pub fn plan_json(plan: &Plan, prior: &PriorState, config: &Configuration) -> Jso
             ),
         );
     }
+    // Terraform 1.10+'s shape: each deferred instance's change as in `resource_changes`,
+    // with the reason it waits for a later run.
     if !plan.deferred.is_empty() {
         o.insert(
             "deferred_changes".into(),
             Json::Array(
                 plan.deferred
                     .iter()
-                    .map(|d| json!({"reason": "provider_config_unknown", "resource_change": {"address": d.addr.to_string(), "mode": mode_str(d.addr.mode), "type": d.addr.type_name, "name": d.addr.name, "change": {"actions": ["create"]}}}))
+                    .map(|d| json!({"reason": d.reason.as_str(), "resource_change": resource_change(&d.change)}))
+                    .collect(),
+            ),
+        );
+    }
+    // brick's own: the providers configured only during apply, once what their
+    // configuration reads is applied (Terraform has no field for this; consumers that do
+    // not know it ignore it).
+    if !plan.configured_during_apply.is_empty() {
+        o.insert(
+            "brick_configured_during_apply".into(),
+            Json::Array(
+                plan.configured_during_apply
+                    .iter()
+                    .map(|l| {
+                        json!({
+                            "name": l.name,
+                            "provider_name": provider_name(&l.name),
+                            "after": l.depends_on.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                        })
+                    })
                     .collect(),
             ),
         );

@@ -95,6 +95,9 @@ pub fn event_line(e: &Event) -> Option<String> {
         Event::Skipped { addr, because } => format!("{addr}: Skipped because {because} failed"),
         Event::ProvisionerOutput { addr, provisioner, line } => format!("{addr} ({provisioner}): {line}"),
         Event::Interrupted => "Interrupt received. Please wait for brick to exit or data loss may occur.\nGracefully shutting down...".to_string(),
+        Event::ProviderConfigured { name } => {
+            format!("provider \"{name}\": Configured during apply, its configuration now known")
+        }
         Event::Diagnostic(d) => {
             let prefix = if d.is_error() { "Error: " } else { "Warning: " };
             format!("{prefix}{}. {}", d.summary, d.detail)
@@ -349,6 +352,9 @@ impl<W: Write + Send> EventSink for JsonView<W> {
                 json!({"resource": hook_resource(addr), "provisioner": provisioner, "output": line}),
             ),
             Event::Interrupted => ("interrupted", "warn", json!({})),
+            Event::ProviderConfigured { name } => {
+                ("provider_configured", "info", json!({"provider": name}))
+            }
             Event::Diagnostic(d) => {
                 let level = if d.severity == brick_provider_api::Severity::Error {
                     "error"

@@ -63,6 +63,7 @@ fn plan_of(changes: Vec<ResourceChange>) -> Plan {
         drift: vec![],
         outputs: vec![],
         deferred: vec![],
+        configured_during_apply: vec![],
         targets: vec![],
         excludes: vec![],
         variables: BTreeMap::new(),

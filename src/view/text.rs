@@ -19,7 +19,8 @@ use super::diff::{
 };
 use crate::plan::address::{InstanceAddr, ResourceMode};
 use crate::plan::model::{
-    Action, ActionReason, BlockShape, OutputChange, Plan, PlanMode, ResourceChange, path_to_json,
+    Action, ActionReason, BlockShape, DeferredReason, OutputChange, Plan, PlanMode, ResourceChange,
+    path_to_json,
 };
 
 /// Colours for a terminal; all empty when colour is off.
@@ -681,25 +682,74 @@ fn action_key(a: Action) -> &'static str {
     }
 }
 
-/// brick's deferred resources (a provider whose configuration is not known yet).
+/// The instances left for a later run (Terraform's `renderHumanDeferredDiff`), and the
+/// providers configured only during apply.
 fn render_deferred(out: &mut String, plan: &Plan, style: Style) {
+    if !plan.configured_during_apply.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {}\n",
+            style.bold(&style.cyan("Note:")),
+            style.bold("Some providers are configured only during apply.")
+        );
+        for l in &plan.configured_during_apply {
+            let after: Vec<String> = l.depends_on.iter().map(|a| a.to_string()).collect();
+            let line = if after.is_empty() {
+                format!(
+                    "provider \"{}\" is configured during apply, once its configuration is known.",
+                    l.name
+                )
+            } else {
+                format!(
+                    "provider \"{}\" is configured during apply, once {} {} applied; its changes below are planned from configuration alone and planned again then.",
+                    l.name,
+                    after.join(", "),
+                    if after.len() == 1 { "is" } else { "are" }
+                )
+            };
+            let _ = writeln!(out, "  - {line}");
+        }
+    }
     if plan.deferred.is_empty() {
         return;
     }
     let _ = writeln!(
         out,
-        "\n{} {}\n",
+        "\n{} {}",
         style.bold(&style.cyan("Note:")),
         style.bold(
             "This is a partial plan, parts can only be known in the next plan / apply cycle."
         )
     );
     for d in &plan.deferred {
+        let c = &d.change;
+        let why = match d.reason {
+            DeferredReason::ProviderConfigUnknown => format!(
+                "because the configuration of provider \"{}\" is known only during apply; the next run plans it",
+                c.provider
+            ),
+            DeferredReason::DeferredPrereq => {
+                "because a prerequisite for this resource has been deferred".to_string()
+            }
+        };
+        let diff = object_diff(
+            plan,
+            &c.addr,
+            &c.before,
+            &c.after,
+            &c.replace_paths,
+            Matcher::Always,
+            false,
+        );
         let _ = writeln!(
             out,
-            "\n  {} was deferred\n  # ({})",
-            style.bold(&format!("# {}", d.addr)),
-            d.reason
+            "\n  {} was deferred\n  {}({})\n{} {} {}",
+            style.bold(&format!("# {}", c.addr)),
+            style.bold("# "),
+            why,
+            action_symbol(c.action, style),
+            header(&c.addr),
+            diff.render(0, &Opts::new(style))
         );
     }
     out.push_str(&rule(style));

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,6 +55,18 @@ pub struct FakeProvider {
     /// What each `check_plan` call saw: every change's address and action.
     plan_checks: Mutex<Vec<Vec<(String, ChangeAction)>>>,
     drift_explainer: Mutex<Option<DriftExplainer>>,
+    /// The configuration `configure` was given (None: never configured).
+    configured_with: Mutex<Option<Value>>,
+    /// When set, applies, reads, imports and plan checks before `configure` fail, as they
+    /// would in a provider that has no connection yet.
+    pub require_configure: AtomicBool,
+    /// When set, a create planned before `configure` gets this `id` instead of an unknown
+    /// one: a provider guessing what only its server knows (as one that fell back to a
+    /// default cluster would). The engine's plan after configuring must refuse it.
+    pub unconfigured_id: Mutex<Option<String>>,
+    /// Types whose creates cannot be planned before `configure` (see
+    /// [`Provider::plans_unconfigured`]).
+    pub needs_configure_to_plan: Mutex<HashSet<String>>,
 }
 
 pub const FAKE_THING: &str = "fake_thing";
@@ -81,6 +93,13 @@ impl FakeProvider {
             m.insert(attr.to_string(), value);
             *obj = Value::object(m);
         }
+    }
+
+    /// Puts an object in place by id, as it would exist in the real system (to hand the
+    /// objects of one run's provider to the next run's).
+    pub fn put_object(&self, id: &str, obj: Value) {
+        self.objects.lock().unwrap().insert(id.to_string(), obj);
+        self.next_id.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Deletes an object behind the engine's back.
@@ -115,6 +134,25 @@ impl FakeProvider {
 
     fn record(&self, c: Call) {
         self.calls.lock().unwrap().push(c);
+    }
+
+    /// The configuration `configure` was given, if it was called.
+    pub fn configured_with(&self) -> Option<Value> {
+        self.configured_with.lock().unwrap().clone()
+    }
+
+    /// An error when [`FakeProvider::require_configure`] is set and `configure` was not
+    /// called.
+    fn unconfigured(&self, what: &str) -> Option<Diagnostics> {
+        (self.require_configure.load(Ordering::SeqCst)
+            && self.configured_with.lock().unwrap().is_none())
+        .then(|| {
+            vec![Diagnostic::error(
+                "brick::fake::unconfigured",
+                "Provider not configured",
+                format!("The fake provider was asked to {what} before it was configured."),
+            )]
+        })
     }
 
     fn block() -> Block {
@@ -154,7 +192,13 @@ impl Provider for FakeProvider {
     }
 
     fn schema(&self) -> ProviderSchema {
-        let mut s = ProviderSchema::default();
+        let mut s = ProviderSchema {
+            provider: Block::default().attr(
+                "endpoint",
+                Attribute::optional(Type::String).describe("Where the objects live."),
+            ),
+            ..Default::default()
+        };
         s.resources.insert(
             FAKE_THING.into(),
             ResourceSchema {
@@ -165,9 +209,18 @@ impl Provider for FakeProvider {
         s
     }
 
-    async fn configure(&self, _config: &Value) -> Diagnostics {
+    async fn configure(&self, config: &Value) -> Diagnostics {
         self.record(Call::Configure);
+        *self.configured_with.lock().unwrap() = Some(config.clone());
         Vec::new()
+    }
+
+    fn plans_unconfigured(&self, type_name: &str) -> bool {
+        !self
+            .needs_configure_to_plan
+            .lock()
+            .unwrap()
+            .contains(type_name)
     }
 
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
@@ -181,7 +234,16 @@ impl Provider for FakeProvider {
         let mut planned = req.proposed.as_mapping().cloned().unwrap_or_default();
         let mut requires_replace = Vec::new();
         if req.prior.is_null() {
-            planned.insert("id".into(), Value::unknown(Type::String));
+            let guess = self
+                .unconfigured_id
+                .lock()
+                .unwrap()
+                .clone()
+                .filter(|_| self.configured_with.lock().unwrap().is_none());
+            planned.insert(
+                "id".into(),
+                guess.map_or_else(|| Value::unknown(Type::String), Value::string),
+            );
         } else {
             let unchanged = |k: &str| {
                 crate::lifecycle::same(
@@ -202,6 +264,12 @@ impl Provider for FakeProvider {
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
+        if let Some(diagnostics) = self.unconfigured("apply a change") {
+            return ApplyResponse {
+                new_state: req.prior.clone(),
+                diagnostics,
+            };
+        }
         let delay = *self.apply_delay.lock().unwrap();
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_concurrent.fetch_max(now, Ordering::SeqCst);
@@ -255,6 +323,9 @@ impl Provider for FakeProvider {
     async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
         let id = req.current.get("id").and_then(Value::as_str).unwrap_or("");
         self.record(Call::Read(id.to_string()));
+        if let Some(d) = self.unconfigured("read an object") {
+            return Err(d);
+        }
         Ok(self.objects.lock().unwrap().get(id).cloned())
     }
 
@@ -264,6 +335,9 @@ impl Provider for FakeProvider {
         id: &str,
     ) -> Result<Vec<ImportedResource>, Diagnostics> {
         self.record(Call::Import(id.to_string()));
+        if let Some(d) = self.unconfigured("import an object") {
+            return Err(d);
+        }
         match self.objects.lock().unwrap().get(id) {
             Some(v) => Ok(vec![ImportedResource {
                 type_name: type_name.to_string(),
@@ -284,6 +358,15 @@ impl Provider for FakeProvider {
                 .map(|c| (c.address.to_string(), c.action))
                 .collect(),
         );
+        if let Some(ds) = self.unconfigured("check a plan") {
+            return ds
+                .into_iter()
+                .map(|diagnostic| ChangeDiagnostic {
+                    change: 0,
+                    diagnostic,
+                })
+                .collect();
+        }
         match &*self.plan_check.lock().unwrap() {
             Some(check) => check(changes),
             None => Vec::new(),

@@ -205,7 +205,22 @@ pub trait Provider: Send + Sync {
     }
 
     /// Plans a change. Pure: no I/O with the real system.
+    ///
+    /// May be called before [`Provider::configure`], for creates only (`prior` null), when the
+    /// provider's configuration is not known until apply (its cluster is created in the same
+    /// run) and [`Provider::plans_unconfigured`] says the type allows it: the plan is then made
+    /// from the configuration alone, computed attributes unknown, never from a default
+    /// connection (environment, local files). The engine plans the create again once the
+    /// provider is configured during apply and refuses a plan that contradicts the one shown.
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse;
+
+    /// Whether creates of `type_name` can be planned before the provider is configured (see
+    /// [`Provider::plan_resource`]). A provider that needs its connection to plan a create of
+    /// this type answers false; the engine then defers such creates to the next run, whose
+    /// plan is made with the provider configured. Default: true (planning is pure).
+    fn plans_unconfigured(&self, _type_name: &str) -> bool {
+        true
+    }
 
     /// Makes the planned change real.
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse;
