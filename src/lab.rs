@@ -177,6 +177,7 @@ async fn play(
                 tls: Some(TlsMaterial { cert_pem, key_pem }),
                 client_ca_pem: Some(ca_certificate),
                 time_scale,
+                controllers: crate::registry::lab_k8s_controllers(),
                 ..ApiOptions::default()
             })
             .await
