@@ -252,7 +252,12 @@ pub async fn plan(
     p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
     p.deferred
         .sort_by(|a, b| terraform_order(&a.change.addr, &b.change.addr));
-    p.late.sort_by(|a, b| a.name.cmp(&b.name));
+    // Only providers with changes of their own are configured during apply.
+    let with_changes: HashSet<&str> = p.changes.iter().map(|c| c.provider.as_str()).collect();
+    let mut late = std::mem::take(&mut p.late);
+    late.retain(|l| with_changes.contains(l.name.as_str()));
+    late.sort_by(|a, b| a.name.cmp(&b.name));
+    p.late = late;
     if opts.mode != PlanMode::RefreshOnly {
         p.check_plan().await;
     }
