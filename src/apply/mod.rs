@@ -7,7 +7,10 @@
 //!
 //! Values that were unknown at plan time are resolved by evaluating the configuration again
 //! with the new states of what the instance depends on, and planning once more; the provider
-//! must keep every value that was known when the plan was shown.
+//! must keep every value that was known when the plan was shown. A provider whose
+//! configuration was known only during apply (`Plan::configured_during_apply`) is configured
+//! as soon as what its configuration reads has been applied, and each of its changes is
+//! planned again the same way before it is sent.
 
 pub mod cancel;
 pub mod memory;
