@@ -258,6 +258,11 @@ async fn one_apply_goes_through_a_provider_configured_on_the_way_and_a_replaced_
     let r = brick_with(d, &sim, &["apply", "p.plan"]).await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
+        r.stdout.contains("1 change(s) deferred to the next run"),
+        "{}",
+        r.stdout
+    );
+    assert!(
         sim.requests().is_empty(),
         "nothing was sent to the endpoint being replaced: {:?}",
         sim.requests()

@@ -959,6 +959,33 @@ impl<'a> Planner<'a> {
         if self.opts.mode != PlanMode::Normal
             || self.in_scope.as_ref().is_some_and(|s| !s.contains(&i))
         {
+            // A refresh-only plan cannot read the objects of a provider configured only
+            // during apply: their refresh is deferred (as Terraform's deferred read).
+            if self.opts.mode == PlanMode::RefreshOnly
+                && self.deferred_providers.contains(&rc.provider)
+            {
+                for a in self.prior_instances_of(&addr) {
+                    let (inst, prev) = self.instances[&a].clone();
+                    let v = inst.value.clone();
+                    self.defer(
+                        ResourceChange {
+                            addr: a,
+                            previous_addr: prev,
+                            provider: inst.provider.clone(),
+                            action: Action::Read,
+                            reason: None,
+                            before: v.clone(),
+                            after: v,
+                            replace_paths: Vec::new(),
+                            depends_on: inst.depends_on.clone(),
+                            create_before_destroy: false,
+                            importing: None,
+                            schema_version: inst.schema_version,
+                        },
+                        DeferredReason::ProviderConfigUnknown,
+                    );
+                }
+            }
             self.set_from_prior(rc, module);
             return;
         }
