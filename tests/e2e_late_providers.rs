@@ -422,3 +422,99 @@ fn on_the_real_kube_apiserver_k8s_is_configured_during_apply_and_never_falls_bac
     let gone = kubectl(&["get", "configmap", &name, "-n", "default"]);
     assert_ne!(gone.code, 0, "the ConfigMap was deleted: {}", gone.stdout);
 }
+
+/// The garage chain: machines (MAAS), the MicroK8s cluster they form, and Kubernetes objects
+/// in that cluster, through `provider "k8s" { kubeconfig = microk8s_cluster.garage.kubeconfig }`.
+const GARAGE_CHAIN: &str = r#"
+provider "maas" {}
+
+provider "k8s" {
+  kubeconfig = microk8s_cluster.garage.kubeconfig
+}
+
+locals {
+  nodes = {
+    maas = { control_plane = true }
+    kvm4 = { control_plane = false }
+    kvm5 = { control_plane = false }
+  }
+}
+
+resource "microk8s_cluster" "garage" {
+  channel     = "1.32/stable"
+  api_address = "10.0.0.11"
+  nodes       = local.nodes
+}
+
+resource "maas_machine" "node" {
+  for_each = local.nodes
+
+  hostname      = each.key
+  distro_series = "jammy"
+  user_data     = microk8s_cluster.garage.cloud_init[each.key]
+}
+
+resource "k8s_manifest" "ns" {
+  manifest = {
+    apiVersion = "v1"
+    kind       = "Namespace"
+    metadata   = { name = "garage" }
+  }
+}
+
+resource "k8s_manifest" "settings" {
+  manifest = {
+    apiVersion = "v1"
+    kind       = "ConfigMap"
+    metadata   = { name = "settings", namespace = k8s_manifest.ns.manifest.metadata.name }
+    data       = { retention = "7d" }
+  }
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_plan_of_the_garage_chain_shows_every_layer_as_a_create() {
+    let sim = Simulator::start(SimOptions::fast()).await.unwrap();
+    let dir = Dir::new(GARAGE_CHAIN);
+    let (url, key) = (sim.url().to_string(), sim.api_key());
+    let d = dir.path().to_path_buf();
+    let r = tokio::task::spawn_blocking(move || {
+        Run::of(
+            command(&d, &["plan", "--detailed-exitcode"])
+                .env("MAAS_API_URL", url)
+                .env("MAAS_API_KEY", key)
+                // Were the unknown kubeconfig replaced by the environment's, it would be this.
+                .env("KUBECONFIG", "/nonexistent/kubeconfig"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    for addr in [
+        "maas_machine.node[\"kvm4\"]",
+        "maas_machine.node[\"kvm5\"]",
+        "maas_machine.node[\"maas\"]",
+        "microk8s_cluster.garage",
+        "k8s_manifest.ns",
+        "k8s_manifest.settings",
+    ] {
+        assert!(
+            r.stdout.contains(&format!("# {addr} will be created")),
+            "{addr}:\n{}",
+            r.stdout
+        );
+    }
+    assert!(
+        r.stdout
+            .contains("Plan: 6 to add, 0 to change, 0 to destroy."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "provider \"k8s\" is configured during apply, once microk8s_cluster.garage is applied"
+        ),
+        "{}",
+        r.stdout
+    );
+}
