@@ -189,7 +189,10 @@ async fn one_apply_goes_through_a_provider_configured_on_the_way_and_a_replaced_
         sim.requests()
     );
 
-    let r = brick_with(d, &sim, &["apply", "--auto-approve"]).await;
+    // Saved, then applied: exactly that plan, the provider configured on the way.
+    let r = brick_with(d, &sim, &["plan", "--out", "first.plan"]).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = brick_with(d, &sim, &["apply", "first.plan"]).await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout
