@@ -192,6 +192,8 @@ struct Planner<'a> {
     /// is deferred too.
     deferred_resources: HashSet<ResourceAddr>,
     deferred_instances: HashSet<InstanceAddr>,
+    /// Providers whose configuration reads a deferred resource: everything of theirs waits.
+    prereq_deferred_providers: HashSet<String>,
     diags: Vec<Diagnostic>,
     /// Resources to plan (None: all).
     in_scope: Option<HashSet<usize>>,
@@ -240,6 +242,7 @@ pub async fn plan(
         deferred: Vec::new(),
         deferred_resources: HashSet::new(),
         deferred_instances: HashSet::new(),
+        prereq_deferred_providers: HashSet::new(),
         diags: Vec::new(),
         in_scope: None,
         seen: HashSet::new(),
@@ -771,12 +774,20 @@ impl<'a> Planner<'a> {
                         // configured here, nor from any default in its place.
                         Ok(v) if !v.is_wholly_known() => {
                             if self.deferred_providers.insert(pc.name.clone()) {
-                                let depends_on = self
+                                let depends_on: Dependencies = self
                                     .graph
                                     .provider_dependencies(i)
                                     .into_iter()
                                     .map(|j| self.addrs[j].clone())
                                     .collect();
+                                // It reads something deferred: configured by no run before
+                                // that is planned, so all of its changes wait too.
+                                if depends_on
+                                    .iter()
+                                    .any(|d| self.deferred_resources.contains(&**d))
+                                {
+                                    self.prereq_deferred_providers.insert(pc.name.clone());
+                                }
                                 self.late.push(LateProvider {
                                     name: pc.name.clone(),
                                     depends_on,
@@ -1161,6 +1172,9 @@ impl<'a> Planner<'a> {
         addr: &InstanceAddr,
         deps: &[std::sync::Arc<ResourceAddr>],
     ) -> Option<DeferredReason> {
+        if self.prereq_deferred_providers.contains(&rc.provider) {
+            return Some(DeferredReason::DeferredPrereq);
+        }
         // The direct cause first: the object's own provider.
         if self.deferred_providers.contains(&rc.provider)
             && addr.resource.mode == ResourceMode::Managed
