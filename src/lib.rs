@@ -14,6 +14,7 @@ pub mod diag;
 pub mod eval;
 pub mod event;
 pub mod graph;
+pub mod lab;
 pub mod plan;
 pub mod registry;
 pub mod statefile;

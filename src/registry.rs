@@ -12,6 +12,8 @@ use crate::plan::providers::ProviderSet;
 
 /// The MAAS provider's embedded lab (its simulator), which `brick lab` serves.
 pub use brick_provider_maas::lab as maas_lab;
+/// What the lab reads from a MicroK8s machine's user_data (`crate::lab` forms the clusters).
+pub use brick_provider_microk8s::lab as microk8s_lab;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {

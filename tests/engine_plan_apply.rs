@@ -818,3 +818,31 @@ resource "fake_thing" "big" {
     assert!(!p.errored, "{:?}", p.diagnostics);
     assert_eq!(w.fake.plan_checks().len(), 2);
 }
+
+#[test]
+fn a_timeouts_block_reaches_a_type_whose_schema_declares_it_and_the_engine_reads_it_always() {
+    use brick_provider_api::schema::{Attribute, Block, Nesting};
+    let (c, _) = from_hcl(
+        "resource \"fake_thing\" \"a\" {\n  name = \"a\"\n  timeouts {\n    create = \"3s\"\n    delete = \"1m\"\n  }\n}\n",
+    );
+    let rc = &c.resources[0];
+    // The engine's own limits (a type without a `timeouts` block gets only these).
+    assert_eq!(rc.timeouts.create, Some(Duration::from_secs(3)));
+    assert_eq!(rc.timeouts.delete, Some(Duration::from_secs(60)));
+    assert_eq!(rc.timeouts.update, None);
+    let plain = Block::default().attr("name", Attribute::required(Type::String));
+    let v = (rc.body)(&brick::eval::EmptyScope, &plain).expect("no timeouts block expected");
+    assert_eq!(v.get("timeouts"), None);
+    // Terraform's semantics: a schema that declares `timeouts` receives it as a block.
+    let timeouts = Block::default()
+        .attr("create", Attribute::optional(Type::String))
+        .attr("update", Attribute::optional(Type::String))
+        .attr("delete", Attribute::optional(Type::String));
+    let declaring = plain.block("timeouts", Nesting::Single, timeouts);
+    let v = (rc.body)(&brick::eval::EmptyScope, &declaring).expect("evaluates");
+    let t = v.get("timeouts").expect("the block is passed on");
+    assert_eq!(t.get("create").and_then(Value::as_str), Some("3s"));
+    assert_eq!(t.get("delete").and_then(Value::as_str), Some("1m"));
+    assert!(t.get("update").is_some_and(Value::is_null));
+    assert!(rc.source.attributes.contains_key("timeouts"));
+}

@@ -472,17 +472,18 @@ resource "k8s_manifest" "install" {{
     dir
 }
 
-/// Whether a kube-controller-manager runs (it holds its leader lease): without it a namespace
-/// never leaves Terminating.
+/// Whether a kube-controller-manager runs (it holds its leader lease, or — run with
+/// `--leader-elect=false`, as tests/peers does — its root-CA publisher has put
+/// `kube-root-ca.crt` into `default`): without it a namespace never leaves Terminating.
 fn controller_manager(peer: &Peer) -> bool {
-    peer.kubectl(&[
+    let found = |args: &[&str]| peer.kubectl(args).is_some_and(|r| r.code == 0);
+    found(&[
         "get",
         "lease",
         "-n",
         "kube-system",
         "kube-controller-manager",
-    ])
-    .is_some_and(|r| r.code == 0)
+    ]) || found(&["get", "configmap", "-n", "default", "kube-root-ca.crt"])
 }
 
 /// The peer for tests that install Rook's or Strimzi's files whole, CRDs included, and destroy
@@ -588,4 +589,157 @@ fn strimzis_install_files_apply_unchanged_plan_again_without_changes_and_destroy
     files.sort();
     let dir = install(&peer, &files, "");
     apply_plan_destroy(&peer, &dir);
+}
+
+#[test]
+fn timeouts_are_the_providers_own_limits_for_readiness_and_for_deletion_through_finalizers() {
+    let Some(peer) = peer() else { return };
+    let name = unique("brick-e2e-timeouts");
+    let cm = |extra: &str| {
+        format!(
+            r#"resource "k8s_manifest" "cm" {{
+  manifest = {{
+    apiVersion = "v1"
+    kind       = "ConfigMap"
+    metadata   = {{ name = "{name}", namespace = "default"{extra} }}
+    data       = {{ phase = "Pending" }}
+  }}
+  wait {{
+    fields = {{ "data.phase" = "Done" }}
+  }}
+  timeouts {{
+    create = "3s"
+    update = "3s"
+    delete = "2s"
+  }}
+}}
+"#
+        )
+    };
+    // Nobody ever sets data.phase = Done: the create timeout ends the wait, in the provider's
+    // words (what it waited for), not the default ten minutes.
+    let dir = peer.dir(&cm(""));
+    let t = Instant::now();
+    let r =
+        brick(&dir, &["apply", "--auto-approve"]).failed_with("Timed out waiting for readiness");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(r.stderr.contains("data.phase is Pending"), "{}", r.stderr);
+    assert!(!r.stderr.contains("brick::apply::timeout"), "{}", r.stderr);
+    assert_eq!(state_attrs(&dir, "cm")["timeouts"]["create"], "3s");
+
+    // A finalizer nobody removes: destroy waits for it until the delete timeout, naming it.
+    write(
+        &dir,
+        &cm(", finalizers = [\"brick.test/hold\"]").replace(
+            "  wait {\n    fields = { \"data.phase\" = \"Done\" }\n  }\n",
+            "",
+        ),
+        &peer,
+    );
+    brick(&dir, &["apply", "--auto-approve"]).ok();
+    let t = Instant::now();
+    let r =
+        brick(&dir, &["destroy", "--auto-approve"]).failed_with("Timed out waiting for deletion");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(r.stderr.contains("brick.test/hold"), "{}", r.stderr);
+    if let Some(k) = peer.kubectl(&[
+        "patch",
+        "configmap",
+        &name,
+        "-n",
+        "default",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]) {
+        k.ok();
+    }
+    brick(&dir, &["destroy", "--auto-approve"]).ok();
+}
+
+#[test]
+fn destroy_deletes_a_namespaces_objects_before_it_in_foreground_and_waits_until_all_are_gone() {
+    let Some(peer) = peer() else { return };
+    if !controller_manager(&peer) {
+        brick_provider_api::testing::skip(
+            "no kube-controller-manager on the peer: namespaces never finish deleting",
+        );
+        return;
+    }
+    let ns = unique("brick-e2e-ns");
+    let dir = peer.dir(&format!(
+        r#"resource "k8s_manifest" "ns" {{
+  manifest = {{
+    apiVersion = "v1"
+    kind       = "Namespace"
+    metadata   = {{ name = "{ns}" }}
+  }}
+}}
+
+resource "k8s_manifest" "settings" {{
+  manifest = {{
+    apiVersion = "v1"
+    kind       = "ConfigMap"
+    metadata   = {{ name = "settings", namespace = "{ns}" }}
+    data       = {{ a = "1" }}
+  }}
+}}
+
+resource "k8s_manifest" "web" {{
+  manifest = {{
+    apiVersion = "apps/v1"
+    kind       = "Deployment"
+    metadata   = {{ name = "web", namespace = "{ns}" }}
+    spec = {{
+      replicas = 2
+      selector = {{ matchLabels = {{ app = "web" }} }}
+      template = {{
+        metadata = {{ labels = {{ app = "web" }} }}
+        spec = {{
+          tolerations = [{{ key = "kwok.x-k8s.io/node", operator = "Exists", effect = "NoSchedule" }}]
+          containers  = [{{ name = "web", image = "nginx:1.27" }}]
+        }}
+      }}
+    }}
+  }}
+  timeouts {{
+    create = "2m"
+  }}
+}}
+"#
+    ));
+    // No depends_on: the provider orders the namespace first and waits for the rollout.
+    let r = brick(&dir, &["apply", "--auto-approve"]).ok();
+    assert!(r.stdout.contains("3 added"), "{}", r.stdout);
+    let pods = peer
+        .kubectl(&["get", "pods", "-n", &ns, "-o", "name"])
+        .unwrap()
+        .ok();
+    assert_eq!(pods.stdout.lines().count(), 2, "{}", pods.stdout);
+
+    let r = brick(&dir, &["destroy", "--auto-approve"]).ok();
+    let done = |addr: &str| {
+        r.stdout
+            .lines()
+            .position(|l| l.contains(&format!("{addr}: Destruction complete")))
+            .unwrap_or_else(|| panic!("{addr} destroyed:\n{}", r.stdout))
+    };
+    assert!(
+        done("k8s_manifest.settings") < done("k8s_manifest.ns"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        done("k8s_manifest.web") < done("k8s_manifest.ns"),
+        "{}",
+        r.stdout
+    );
+    // destroy returned only once everything was gone: the namespace (its controller emptied
+    // it and removed its finalizer), the Deployment's ReplicaSet and pods (Foreground).
+    let gone = peer.kubectl(&["get", "namespace", &ns]).unwrap();
+    assert!(gone.stderr.contains("NotFound"), "{}", gone.stderr);
+    let left = peer
+        .kubectl(&["get", "pods,replicasets", "-n", &ns, "-o", "name"])
+        .unwrap();
+    assert!(left.stdout.trim().is_empty(), "{}", left.stdout);
 }

@@ -143,6 +143,12 @@ async fn a_cluster_and_its_machines_apply_in_one_run_without_printing_a_secret()
     );
     assert!(replaced.contains("forces replacement"), "{replaced}");
     assert!(!replaced.contains(new_token), "{replaced}");
+    // … and says what the replacement destroys.
+    assert!(
+        replaced.contains("brick::microk8s::token_changed")
+            && replaced.contains("everything stored in the cluster is lost"),
+        "{replaced}"
+    );
 
     // A host name as api_address is refused at plan, at its line.
     let named = CONFIG.replace("\"10.0.0.11\"", "\"maas.garage.lan\"");

@@ -38,6 +38,11 @@ use crate::plan::providers::ProviderSet;
 use crate::plan::scope::{InstanceScope, ModuleView, Shape, Working};
 pub use cancel::Cancel;
 
+/// How long after a `timeouts` limit the engine cuts off an operation of a resource type that
+/// enforces its own `timeouts` block, so that the provider's own diagnostic (saying what it
+/// was waiting for) comes first.
+const PROVIDER_TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One instance as it is to be recorded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
@@ -721,6 +726,11 @@ pub async fn apply(
                 }
                 intents_queued = true;
             }
+            // A type whose schema declares `timeouts` enforces them itself (Terraform's
+            // semantics): the engine's cut-off then only backs it up, a grace period later.
+            let own_timeouts = providers
+                .resource_schema(&c.provider, &c.addr.resource)
+                .is_ok_and(|s| s.block.blocks.contains_key("timeouts"));
             let timeout = resources
                 .get(&c.addr.resource.config_addr())
                 .and_then(|rc| {
@@ -730,6 +740,13 @@ pub async fn apply(
                         rc.timeouts.update
                     } else {
                         rc.timeouts.create
+                    }
+                })
+                .map(|t| {
+                    if own_timeouts {
+                        t.saturating_add(PROVIDER_TIMEOUT_GRACE)
+                    } else {
+                        t
                     }
                 });
             events.emit(Event::ApplyStart {

@@ -121,7 +121,8 @@ pub async fn run(ctx: &Context, command: LabCommand) -> u8 {
 }
 
 async fn start(ui: &Ui, addr: SocketAddr, sim: &SimArgs) -> Option<lab::Simulator> {
-    let opts = sim.options(ui)?;
+    let mut opts = sim.options(ui)?;
+    crate::lab::with_clusters(&mut opts);
     match lab::serve(addr, opts).await {
         Ok(s) => Some(s),
         Err(e) => {

@@ -723,6 +723,7 @@ impl Loader<'_> {
             ResourceMode::Managed => self.provisioners(&body),
             ResourceMode::Data => Vec::new(),
         };
+        let timeouts_block = body.blocks_of("timeouts").next().cloned();
         body.attributes.retain(|a| !meta.contains(&a.name.as_str()));
         body.blocks.retain(|b| {
             !["lifecycle", "connection", "provisioner", "timeouts"].contains(&b.kind.as_str())
@@ -737,6 +738,7 @@ impl Loader<'_> {
             depends_on,
             lifecycle,
             timeouts,
+            timeouts_block,
             provisioners,
             body,
             span,

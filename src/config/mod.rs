@@ -229,6 +229,10 @@ pub struct Resource {
     pub lifecycle: Lifecycle,
     /// `timeouts { create = "40m" … }`: how long each operation may take.
     pub timeouts: Timeouts,
+    /// The `timeouts` block as written. As in Terraform, a resource type whose schema declares
+    /// a `timeouts` block receives it like any other block (and enforces it itself); for the
+    /// others the engine alone enforces [`Resource::timeouts`].
+    pub timeouts_block: Option<Block>,
     /// `provisioner "local-exec"` blocks, in order.
     pub provisioners: Vec<Provisioner>,
     /// The arguments and nested blocks, without the meta-arguments above (and without

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use brick_provider_api::Value;
 use sha2::Digest;
@@ -220,30 +219,6 @@ pub fn target_of(e: &Expr) -> Option<Target> {
         }
         let (head, _) = cur.rsplit_once('.')?;
         cur = head;
-    }
-}
-
-fn duration_attr(body: &Body, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Duration> {
-    let a = body.attribute(name)?;
-    let (v, _) = eval::evaluate_const(&a.expr);
-    let parsed = match v.as_str() {
-        Some(text) => crate::config::parse_duration(text),
-        None => Err("it is not a string".into()),
-    };
-    match parsed {
-        Ok(d) => Some(d),
-        Err(why) => {
-            diags.push(
-                Diagnostic::error(
-                    "brick::plan::invalid_timeout",
-                    "Invalid timeout",
-                    format!("The {name} timeout is not a valid duration: {why}."),
-                )
-                .at(a.expr.span)
-                .help("Write durations like \"30s\", \"10m\", \"1h30m\" or \"500ms\"."),
-            );
-            None
-        }
     }
 }
 
@@ -1016,15 +991,20 @@ impl Builder<'_, '_> {
         let env = self.env.clone();
         let diags = &mut *self.diags;
         let mut refs = Vec::new();
-        let mut body = r.body.clone();
-        // `timeouts { … }` is the engine's, not the provider's.
-        let mut timeouts = Timeouts::default();
-        if let Some(t) = body.blocks.iter().find(|b| b.kind == "timeouts") {
-            timeouts.create = duration_attr(&t.body, "create", diags);
-            timeouts.update = duration_attr(&t.body, "update", diags);
-            timeouts.delete = duration_attr(&t.body, "delete", diags);
-        }
-        body.blocks.retain(|b| b.kind != "timeouts");
+        let body = r.body.clone();
+        // `timeouts { … }` (decoded when the configuration was loaded) is the engine's; a
+        // type whose schema declares a `timeouts` block gets it too (Terraform's semantics:
+        // such a provider enforces its timeouts itself).
+        let timeouts = Timeouts {
+            create: r.timeouts.create,
+            update: r.timeouts.update,
+            delete: r.timeouts.delete,
+        };
+        let with_timeouts = r.timeouts_block.clone().map(|t| {
+            let mut b = body.clone();
+            b.blocks.push(t);
+            b
+        });
         body_references(&body, &mut refs);
         let expansion = match (&r.count, &r.for_each) {
             (Some(c), _) => {
@@ -1110,6 +1090,7 @@ impl Builder<'_, '_> {
                 .iter()
                 .map(|a| (a.name.clone(), a.span))
                 .chain(body.blocks.iter().rev().map(|b| (b.kind.clone(), b.span)))
+                .chain(r.timeouts_block.iter().map(|b| (b.kind.clone(), b.span)))
                 .collect(),
         };
         let env2 = env.clone();
@@ -1118,7 +1099,11 @@ impl Builder<'_, '_> {
             provider,
             expansion,
             body: Arc::new(move |scope, block| {
-                let (v, d) = eval::evaluate_body(&body, block, scope, &*env2);
+                let body = match &with_timeouts {
+                    Some(b) if block.blocks.contains_key("timeouts") => b,
+                    _ => &body,
+                };
+                let (v, d) = eval::evaluate_body(body, block, scope, &*env2);
                 if crate::diag::has_errors(&d) {
                     Err(d)
                 } else {
@@ -1378,7 +1363,7 @@ pub fn config_hash(config: &Config) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
 
     #[test]
     fn durations_parse_like_terraform_timeouts() {

@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use crate::sim::{SimOptions, Simulator};
+pub use crate::sim::{DeployedMachine, Hook, MachineHook, SimOptions, Simulator};
 
 /// Starts the simulator on `addr` (a loopback address; port 0 picks a free one). The returned
 /// [`Simulator`] serves until dropped or [`Simulator::shutdown`]; its [`Simulator::url`] and

@@ -1,5 +1,6 @@
-//! [`Microk8sProvider`]: the `Provider` implementation. It has no settings and talks to no
-//! server: `microk8s_cluster` lives only in brick's state.
+//! [`Microk8sProvider`]: the `Provider` implementation. It has no settings: `microk8s_cluster`
+//! lives only in brick's state, and `microk8s_node` talks to the cluster through the kubeconfig
+//! it is given.
 
 use std::collections::BTreeMap;
 
@@ -7,11 +8,12 @@ use async_trait::async_trait;
 use brick_provider_api::Value;
 use brick_provider_api::diag::{Diagnostic, Diagnostics};
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, PlanRequest, PlanResponse, Provider, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeDiagnostic, PlanRequest, PlanResponse, PlannedChange,
+    Provider, ReadRequest,
 };
 use brick_provider_api::schema::ProviderSchema;
 
-use crate::resources::cluster;
+use crate::resources::{checks, cluster, node};
 
 #[derive(Default)]
 pub struct Microk8sProvider;
@@ -32,12 +34,18 @@ impl Provider for Microk8sProvider {
 
     fn schema(&self) -> ProviderSchema {
         ProviderSchema {
-            resources: BTreeMap::from([(cluster::TYPE.to_string(), cluster::schema())]),
+            resources: BTreeMap::from([
+                (cluster::TYPE.to_string(), cluster::schema()),
+                (node::TYPE.to_string(), node::schema()),
+            ]),
             ..ProviderSchema::default()
         }
     }
 
-    /// The cluster's data lives in state only; the machines it forms are other resources.
+    /// The cluster's data lives in state only. A node is a Node object of the cluster, but
+    /// brick neither makes nor names it (the machine's kubelet registers it): creating one again
+    /// waits for the same Node and labels it again, destroying a gone one does nothing, so an
+    /// interrupted run needs no journalled intent to be settled.
     fn manages_remote_objects(&self) -> bool {
         false
     }
@@ -49,12 +57,13 @@ impl Provider for Microk8sProvider {
     fn validate_resource(&self, type_name: &str, config: &Value) -> Diagnostics {
         match type_name {
             cluster::TYPE => cluster::check(config),
+            node::TYPE => node::check(config),
             _ => vec![unknown_type(type_name)],
         }
     }
 
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
-        if req.type_name != cluster::TYPE {
+        if req.type_name != cluster::TYPE && req.type_name != node::TYPE {
             return PlanResponse {
                 planned: req.proposed.clone(),
                 requires_replace: Vec::new(),
@@ -68,16 +77,24 @@ impl Provider for Microk8sProvider {
                 diagnostics: Vec::new(),
             };
         }
-        let (planned, diagnostics) = cluster::plan(req.prior, req.proposed);
+        let (planned, diagnostics) = if req.type_name == node::TYPE {
+            node::plan(req.prior, req.proposed)
+        } else {
+            cluster::plan(req.prior, req.proposed)
+        };
         PlanResponse {
             planned,
-            // The schema marks what forces replacement (api_address, bootstrap_node, token).
+            // The schema marks what forces replacement (api_address, bootstrap_node, token;
+            // a node's name).
             requires_replace: Vec::new(),
             diagnostics,
         }
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
+        if req.type_name == node::TYPE {
+            return apply_node(&req).await;
+        }
         if req.planned.is_null() {
             return ApplyResponse {
                 new_state: req.planned.clone(),
@@ -97,7 +114,20 @@ impl Provider for Microk8sProvider {
     }
 
     async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
-        Ok((!req.current.is_null()).then(|| req.current.clone()))
+        if req.type_name == node::TYPE {
+            return if req.current.is_null() {
+                Ok(None)
+            } else {
+                node::read(req.current).await
+            };
+        }
+        // The cluster exists only in state: a planned value whose secrets were never made
+        // (a create interrupted before it was recorded) is nothing.
+        Ok((!req.current.is_null() && req.current.is_wholly_known()).then(|| req.current.clone()))
+    }
+
+    async fn check_plan(&self, changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
+        checks::check_plan(changes)
     }
 
     async fn read_data_source(
@@ -106,5 +136,30 @@ impl Provider for Microk8sProvider {
         _config: &Value,
     ) -> Result<Value, Diagnostics> {
         Err(vec![unknown_type(type_name)])
+    }
+}
+
+async fn apply_node(req: &ApplyRequest<'_>) -> ApplyResponse {
+    if req.planned.is_null() {
+        return match node::destroy(req.prior, req.progress).await {
+            Ok(warnings) => ApplyResponse {
+                new_state: req.planned.clone(),
+                diagnostics: warnings,
+            },
+            Err(diagnostics) => ApplyResponse {
+                new_state: req.prior.clone(),
+                diagnostics,
+            },
+        };
+    }
+    match node::apply(req.prior, req.planned, req.progress).await {
+        Ok(new_state) => ApplyResponse {
+            new_state,
+            diagnostics: Vec::new(),
+        },
+        Err(diagnostics) => ApplyResponse {
+            new_state: req.prior.clone(),
+            diagnostics,
+        },
     }
 }

@@ -32,6 +32,41 @@ use tokio::sync::oneshot;
 use storage::IdGen;
 use world::{Durations, Hardware, World};
 
+/// What the lab learns of a machine that finished deploying: the user_data it was deployed
+/// with and the facts its OS would see.
+#[derive(Clone, Debug)]
+pub struct DeployedMachine {
+    pub hostname: String,
+    pub system_id: String,
+    /// The user_data as given to `op=deploy` (decoded from base64); empty when none.
+    pub user_data: Vec<u8>,
+    pub cpu_count: u32,
+    pub memory_mib: u64,
+    /// Each disk's size in bytes.
+    pub disks: Vec<u64>,
+    /// The machine's IPv4 addresses, boot interface first.
+    pub addresses: Vec<String>,
+}
+
+/// Something the lab runs beside the simulator (what the deployed OS would do with its
+/// user_data). Called while the simulator holds its state: return at once (hand the work to a
+/// task).
+pub trait MachineHook: Send + Sync {
+    fn deployed(&self, machine: &DeployedMachine);
+    /// The machine was released (its OS is gone).
+    fn released(&self, _hostname: &str) {}
+}
+
+/// A [`MachineHook`] in [`SimOptions`].
+#[derive(Clone)]
+pub struct Hook(pub Arc<dyn MachineHook>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook(..)")
+    }
+}
+
 /// How the simulator behaves.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
@@ -55,6 +90,11 @@ pub struct SimOptions {
     pub api_key: Option<String>,
     /// Seed the garage's machines (`maas`, `kvm4`, `kvm5` Ready; `spare1..3` New).
     pub garage: bool,
+    /// Told when a machine is deployed or released (the lab forms clusters from it).
+    pub machine_hook: Option<Hook>,
+    /// Give machines loopback addresses (`127.0.10.N`) instead of `10.0.0.N`, so that what the
+    /// lab runs "on" a machine can listen on the machine's own address on this host.
+    pub loopback_network: bool,
 }
 
 impl Default for SimOptions {
@@ -76,6 +116,8 @@ impl SimOptions {
             seed: 5240,
             api_key: None,
             garage: true,
+            machine_hook: None,
+            loopback_network: false,
         }
     }
     /// A few seconds for a whole deploy (1/300 of the real pace).
@@ -324,6 +366,10 @@ impl Simulator {
             None => ApiKey::generate(&mut ids),
         };
         let mut world = World::new(opts.seed, opts.durations.clone(), opts.time_scale);
+        world.hook = opts.machine_hook.clone();
+        if opts.loopback_network {
+            world.network = "127.0.10".into();
+        }
         if opts.garage {
             seed_garage(&mut world);
         }

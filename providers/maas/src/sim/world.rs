@@ -228,6 +228,10 @@ pub struct World {
     pub time_scale: f64,
     pub username: String,
     pub default_distro_series: String,
+    /// The first three octets of machines' addresses (`10.0.0`).
+    pub network: String,
+    /// Told of deployments and releases.
+    pub hook: Option<super::Hook>,
 }
 
 impl World {
@@ -240,6 +244,8 @@ impl World {
             time_scale,
             username: "admin".into(),
             default_distro_series: "jammy".into(),
+            network: "10.0.0".into(),
+            hook: None,
         }
     }
 
@@ -269,7 +275,7 @@ impl World {
                 id: self.ids.next_id(),
                 name: format!("eno{}", i + 1),
                 mac: mac.to_string(),
-                ip: format!("10.0.0.{}", n + 100 * i as u64),
+                ip: format!("{}.{}", self.network, n + 100 * i as u64),
             })
             .collect();
         let mut m = Machine {
@@ -375,6 +381,9 @@ impl World {
             }
             Status::Ready => {
                 if matches!(m.status, Status::Releasing | Status::DiskErasing) {
+                    if let Some(h) = &self.hook {
+                        h.0.released(&m.hostname);
+                    }
                     m.owner = None;
                     m.osystem.clear();
                     m.distro_series.clear();
@@ -387,6 +396,17 @@ impl World {
             }
             Status::Deployed => {
                 m.power_state = "on";
+                if let Some(h) = &self.hook {
+                    h.0.deployed(&super::DeployedMachine {
+                        hostname: m.hostname.clone(),
+                        system_id: m.system_id.clone(),
+                        user_data: m.user_data.clone().unwrap_or_default(),
+                        cpu_count: m.hardware.cpu_count,
+                        memory_mib: m.hardware.memory_mib,
+                        disks: m.hardware.disks.iter().map(|d| d.1).collect(),
+                        addresses: m.interfaces.iter().map(|i| i.ip.clone()).collect(),
+                    });
+                }
             }
             Status::FailedDeployment => {
                 m.status_message =

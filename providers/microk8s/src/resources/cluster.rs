@@ -252,7 +252,9 @@ pub fn check(config: &Value) -> Diagnostics {
                 )
                 .with_help("Give the bootstrap node a static address (MAAS: a STATIC link on its boot interface) and write it here."),
             ),
-            Ok(ip) if ip.is_loopback() || ip.is_unspecified() => out.push(err(
+            // 127.0.0.1 is every machine's own address (and MicroK8s refuses it in its CA);
+            // other loopback addresses are what the lab gives its machines, one each.
+            Ok(ip) if ip == Ipv4Addr::LOCALHOST || ip.is_unspecified() => out.push(err(
                 "api_address_not_routable",
                 "api_address is not reachable by other nodes",
                 format!("api_address is {a}; the other nodes join through it, and MicroK8s refuses 127.0.0.1 in its CA."),

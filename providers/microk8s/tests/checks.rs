@@ -1,0 +1,307 @@
+//! The microk8s provider's checks over a whole plan: the last control plane, node membership
+//! and role, node documents no machine uses, a live cluster replaced — each with its code, on
+//! the change it concerns.
+
+use std::collections::BTreeMap;
+
+use brick_provider_api::provider::{ChangeAction, PlannedChange, Provider};
+use brick_provider_api::{Type, Value};
+use brick_provider_microk8s::Microk8sProvider;
+
+const KC: &str = "apiVersion: v1\nkind: Config\n# cluster A\n";
+
+fn cluster(nodes: &[(&str, bool)], token: &str, docs: Option<&[(&str, &str)]>) -> Value {
+    let n: BTreeMap<String, Value> = nodes
+        .iter()
+        .map(|(k, cp)| {
+            (
+                k.to_string(),
+                Value::object_from([("control_plane", Value::bool(*cp))]),
+            )
+        })
+        .collect();
+    let cloud_init = match docs {
+        Some(d) => Value::map(
+            Type::String,
+            d.iter()
+                .map(|(k, v)| (k.to_string(), Value::string(*v)))
+                .collect(),
+        ),
+        None => Value::unknown(Type::map(Type::String)),
+    };
+    Value::object_from([
+        (
+            "nodes",
+            Value::map(Type::object([("control_plane", Type::Bool)]), n),
+        ),
+        ("token", Value::string(token)),
+        ("kubeconfig", Value::string(KC)),
+        ("cloud_init", cloud_init),
+    ])
+}
+
+fn node(name: &str, cp: bool) -> Value {
+    Value::object_from([
+        ("name", Value::string(name)),
+        ("kubeconfig", Value::string(KC)),
+        ("control_plane", Value::bool(cp)),
+    ])
+}
+
+fn machine(user_data: &str) -> Value {
+    Value::object_from([("user_data", Value::string(user_data))])
+}
+
+fn change<'a>(
+    address: &'a str,
+    type_name: &'a str,
+    action: ChangeAction,
+    prior: &'a Value,
+    planned: &'a Value,
+) -> PlannedChange<'a> {
+    PlannedChange {
+        address,
+        type_name,
+        action,
+        prior,
+        planned,
+    }
+}
+
+async fn codes(changes: &[PlannedChange<'_>]) -> Vec<(String, String)> {
+    Microk8sProvider
+        .check_plan(changes)
+        .await
+        .into_iter()
+        .map(|d| (changes[d.change].address.to_string(), d.diagnostic.code))
+        .collect()
+}
+
+fn null() -> Value {
+    Value::null(Type::Dynamic)
+}
+
+#[tokio::test]
+async fn removing_the_only_control_plane_node_is_refused_unless_the_cluster_goes_too() {
+    let c = cluster(&[("maas", true), ("kvm4", false)], "t", None);
+    let (maas, kvm4, n) = (node("maas", true), node("kvm4", false), null());
+    let changes = [
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::NoOp,
+            &c,
+            &c,
+        ),
+        change(
+            "microk8s_node.n[\"kvm4\"]",
+            "microk8s_node",
+            ChangeAction::NoOp,
+            &kvm4,
+            &kvm4,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &maas,
+            &n,
+        ),
+    ];
+    assert_eq!(
+        codes(&changes).await,
+        [(
+            "microk8s_node.n[\"maas\"]".to_string(),
+            "brick::microk8s::last_control_plane".to_string()
+        )]
+    );
+    // A worker may go; and the whole cluster may go.
+    let changes = [
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::NoOp,
+            &c,
+            &c,
+        ),
+        change(
+            "microk8s_node.n[\"kvm4\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &kvm4,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::NoOp,
+            &maas,
+            &maas,
+        ),
+    ];
+    assert!(codes(&changes).await.is_empty());
+    let changes = [
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::Delete,
+            &c,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"kvm4\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &kvm4,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &maas,
+            &n,
+        ),
+    ];
+    assert!(codes(&changes).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_node_must_be_one_of_its_clusters_with_the_same_role() {
+    let c = cluster(&[("maas", true), ("kvm4", false)], "t", None);
+    let (stranger, wrong_role, n) = (node("kvm9", false), node("kvm4", true), null());
+    let changes = [
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::Create,
+            &n,
+            &c,
+        ),
+        change(
+            "microk8s_node.a",
+            "microk8s_node",
+            ChangeAction::Create,
+            &n,
+            &stranger,
+        ),
+        change(
+            "microk8s_node.b",
+            "microk8s_node",
+            ChangeAction::Create,
+            &n,
+            &wrong_role,
+        ),
+    ];
+    assert_eq!(
+        codes(&changes).await,
+        [
+            (
+                "microk8s_node.a".to_string(),
+                "brick::microk8s::node_not_in_cluster".to_string()
+            ),
+            (
+                "microk8s_node.b".to_string(),
+                "brick::microk8s::node_role_mismatch".to_string()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_node_document_no_machine_deploys_with_is_refused_once_the_documents_are_known() {
+    let docs = [
+        ("maas", "#cloud-config A"),
+        ("kvm4", "#cloud-config B"),
+        ("kvm5", "#cloud-config C"),
+    ];
+    let c = cluster(
+        &[("maas", true), ("kvm4", false), ("kvm5", false)],
+        "t",
+        Some(&docs),
+    );
+    let (a, b) = (machine("#cloud-config A"), machine("#cloud-config B"));
+    let changes = [
+        change("maas_machine.a", "maas_machine", ChangeAction::NoOp, &a, &a),
+        change("maas_machine.b", "maas_machine", ChangeAction::NoOp, &b, &b),
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::Update,
+            &c,
+            &c,
+        ),
+    ];
+    let d = Microk8sProvider.check_plan(&changes).await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        d[0].diagnostic.code,
+        "brick::microk8s::unused_node_document"
+    );
+    assert!(d[0].diagnostic.detail.contains("\"kvm5\""), "{:?}", d[0]);
+    assert_eq!(d[0].diagnostic.attribute, ["nodes"]);
+    // Unknown documents (the cluster's first plan) cannot be judged.
+    let unknown = cluster(&[("maas", true), ("kvm5", false)], "t", None);
+    let changes = [
+        change("maas_machine.a", "maas_machine", ChangeAction::NoOp, &a, &a),
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::Update,
+            &unknown,
+            &unknown,
+        ),
+    ];
+    assert!(codes(&changes).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_changed_token_on_a_live_cluster_warns_what_the_replacement_destroys() {
+    let before = cluster(&[("maas", true)], "old-token", None);
+    let after = cluster(&[("maas", true)], "new-token", None);
+    let (m, n, maas) = (machine("x"), null(), node("maas", true));
+    let changes = [
+        change(
+            "maas_machine.node[\"maas\"]",
+            "maas_machine",
+            ChangeAction::Replace,
+            &m,
+            &m,
+        ),
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::Replace,
+            &before,
+            &after,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::Replace,
+            &maas,
+            &n,
+        ),
+    ];
+    let d = Microk8sProvider.check_plan(&changes).await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    let w = &d[0].diagnostic;
+    assert_eq!(w.code, "brick::microk8s::token_changed");
+    assert!(
+        w.attribute.is_empty(),
+        "at the block: the token's line would print it"
+    );
+    assert!(
+        w.detail
+            .contains("everything stored in the cluster is lost"),
+        "{}",
+        w.detail
+    );
+    assert!(
+        w.detail.contains("maas_machine.node[\"maas\"]")
+            && w.detail.contains("microk8s_node.n[\"maas\"]"),
+        "{}",
+        w.detail
+    );
+    assert!(!w.detail.contains("old-token") && !w.detail.contains("new-token"));
+}

@@ -1,0 +1,232 @@
+//! The lab's MicroK8s clusters: what a lab machine deployed with a `microk8s_cluster`
+//! cloud-init would do. The MAAS simulator tells [`Clusters`] (its machine hook) when a machine
+//! is deployed; the machine's launch configuration decides the rest, as MicroK8s would:
+//! - the bootstrap node, after a while (snap install, `refresh-certs`), serves the lab's
+//!   Kubernetes API (`brick-k8s-sim`) on `<its address>:16443`, TLS with a certificate signed by
+//!   the cluster's CA, admitting client certificates of that CA (brick's admin certificate), and
+//!   registers its own Node;
+//! - every other node, after its own delay, joins through the cluster agent at the address its
+//!   join URL names: with the right token its Node registers (the machine's CPU, memory and
+//!   disks) and becomes Ready; with a wrong one it keeps retrying every 5 s, as MicroK8s' agent
+//!   does, and never appears.
+//!
+//! Delays follow the lab's time scale. The machines have loopback addresses (`127.0.10.N`) so
+//! that an API server can listen on its machine's own address.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brick_k8s_sim::{NodeSpec, SimOptions as ApiOptions, SimServer, TlsMaterial};
+use tokio::sync::mpsc;
+
+use crate::registry::maas_lab::SimOptions;
+use crate::registry::maas_lab::{DeployedMachine, Hook, MachineHook};
+use crate::registry::microk8s_lab::{self, Launch};
+
+/// MicroK8s' API server port.
+pub const API_PORT: u16 = 16443;
+/// Realistic time from deployed to a formed first node (snap install, wait-ready,
+/// refresh-certs, wait-ready).
+const BOOTSTRAP: Duration = Duration::from_secs(150);
+/// Realistic time from deployed to a joiner's first join attempt (snap install).
+const JOIN: Duration = Duration::from_secs(90);
+/// MicroK8s' cluster agent retries a join every 5 s.
+const JOIN_RETRY: Duration = Duration::from_secs(5);
+
+enum Msg {
+    Deployed(DeployedMachine),
+    Released(String),
+}
+
+/// The machine hook: hands each event to the lab's task.
+struct Clusters {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl MachineHook for Clusters {
+    fn deployed(&self, machine: &DeployedMachine) {
+        let _ = self.tx.send(Msg::Deployed(machine.clone()));
+    }
+    fn released(&self, hostname: &str) {
+        let _ = self.tx.send(Msg::Released(hostname.to_string()));
+    }
+}
+
+/// A formed cluster: its API server and the token its agent accepts.
+struct Formed {
+    bootstrap: String,
+    token: String,
+    server: Arc<SimServer>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By the bootstrap node's address.
+    clusters: HashMap<String, Formed>,
+    /// Each machine's deployment generation: a release ends what a deployment started.
+    generation: HashMap<String, u64>,
+}
+
+/// Makes the MAAS lab form MicroK8s clusters: machines get loopback addresses and a hook that
+/// plays MicroK8s on them. Must be called inside a tokio runtime (it starts the lab's task).
+pub fn with_clusters(opts: &mut SimOptions) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    opts.machine_hook = Some(Hook(Arc::new(Clusters { tx })));
+    opts.loopback_network = true;
+    tokio::spawn(run(rx, opts.time_scale));
+}
+
+fn scaled(d: Duration, time_scale: f64) -> Duration {
+    d.mul_f64(time_scale.max(0.0))
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, time_scale: f64) {
+    let state = Arc::new(Mutex::new(State::default()));
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Deployed(m) => {
+                let generation = {
+                    let mut s = state.lock().expect("lab state");
+                    let g = s.generation.entry(m.hostname.clone()).or_default();
+                    *g += 1;
+                    *g
+                };
+                let Some(launch) = std::str::from_utf8(&m.user_data)
+                    .ok()
+                    .and_then(microk8s_lab::read_launch)
+                else {
+                    continue;
+                };
+                tokio::spawn(play(state.clone(), m, launch, generation, time_scale));
+            }
+            Msg::Released(hostname) => {
+                let mut s = state.lock().expect("lab state");
+                *s.generation.entry(hostname.clone()).or_default() += 1;
+                s.clusters.retain(|_, c| c.bootstrap != hostname);
+            }
+        }
+    }
+}
+
+fn current(state: &Mutex<State>, host: &str, generation: u64) -> bool {
+    state
+        .lock()
+        .expect("lab state")
+        .generation
+        .get(host)
+        .copied()
+        == Some(generation)
+}
+
+fn node_spec(m: &DeployedMachine, control_plane: bool) -> NodeSpec {
+    let mut spec = NodeSpec::new(&m.hostname);
+    spec.cpu = m.cpu_count;
+    spec.memory_mib = m.memory_mib;
+    spec.disk_gib = m.disks.iter().sum::<u64>() / (1 << 30);
+    spec.address = m.addresses.first().cloned();
+    // MicroK8s labels its nodes by role.
+    spec.labels = vec![if control_plane {
+        (
+            "node.kubernetes.io/microk8s-controlplane".into(),
+            "microk8s-controlplane".into(),
+        )
+    } else {
+        (
+            "node.kubernetes.io/microk8s-worker".into(),
+            "microk8s-worker".into(),
+        )
+    }];
+    spec
+}
+
+/// One machine's MicroK8s, from deployed to a registered Node (or for ever retrying).
+async fn play(
+    state: Arc<Mutex<State>>,
+    m: DeployedMachine,
+    launch: Launch,
+    generation: u64,
+    time_scale: f64,
+) {
+    match launch {
+        Launch::Bootstrap {
+            ca_certificate,
+            ca_private_key,
+            token,
+            sans,
+        } => {
+            tokio::time::sleep(scaled(BOOTSTRAP, time_scale)).await;
+            let Some(address) = m.addresses.first().cloned() else {
+                return;
+            };
+            if !current(&state, &m.hostname, generation) {
+                return;
+            }
+            let mut names = vec![address.clone(), m.hostname.clone()];
+            names.extend(sans);
+            let Ok((cert_pem, key_pem)) =
+                microk8s_lab::serving_certificate(&ca_certificate, &ca_private_key, &names)
+            else {
+                return;
+            };
+            let Ok(bind) = format!("{address}:{API_PORT}").parse() else {
+                return;
+            };
+            let server = match SimServer::start(ApiOptions {
+                bind,
+                tls: Some(TlsMaterial { cert_pem, key_pem }),
+                client_ca_pem: Some(ca_certificate),
+                time_scale,
+                ..ApiOptions::default()
+            })
+            .await
+            {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    brick_provider_api::notice::notice(
+                        "lab",
+                        &format!(
+                            "{}: the lab's Kubernetes API could not start: {e}",
+                            m.hostname
+                        ),
+                    );
+                    return;
+                }
+            };
+            let _ = server.add_node(&node_spec(&m, true));
+            state.lock().expect("lab state").clusters.insert(
+                address,
+                Formed {
+                    bootstrap: m.hostname.clone(),
+                    token,
+                    server,
+                },
+            );
+        }
+        Launch::Join {
+            address,
+            token,
+            worker,
+        } => {
+            tokio::time::sleep(scaled(JOIN, time_scale)).await;
+            loop {
+                if !current(&state, &m.hostname, generation) {
+                    return;
+                }
+                let server = {
+                    let s = state.lock().expect("lab state");
+                    s.clusters
+                        .get(&address)
+                        .filter(|c| c.token == token)
+                        .map(|c| c.server.clone())
+                };
+                if let Some(server) = server {
+                    let _ = server.add_node(&node_spec(&m, !worker));
+                    return;
+                }
+                tokio::time::sleep(scaled(JOIN_RETRY, time_scale).max(Duration::from_millis(5)))
+                    .await;
+            }
+        }
+    }
+}
