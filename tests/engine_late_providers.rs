@@ -527,3 +527,60 @@ async fn a_provider_whose_dependency_fails_is_never_configured() {
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn a_provider_configured_from_a_deferred_object_defers_everything_of_its_own() {
+    let mut w = World::new();
+    let c = layered(1, &[("cm", "cm", &[])]);
+    let p = w.plan(&c).await;
+    let (out, _) = w.apply(&c, &p).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+
+    // A third layer: provider `app` is configured from `cm`'s id; `cm` is deferred once the
+    // cluster is being replaced, so `app`'s create waits for the next run too.
+    w.fresh_run();
+    let app = Arc::new(FakeProvider::new());
+    app.require_configure.store(true, Ordering::SeqCst);
+    w.providers.insert("app", app.clone());
+    let mut c2 = layered(2, &[("cm", "cm", &[])]);
+    c2.resources.push(thing("svc", "app", "svc", 1, &[]));
+    let r = thing_ref("cm");
+    let r2 = r.clone();
+    c2.providers.push(ProviderConfig {
+        name: "app".into(),
+        type_name: "fake".into(),
+        body: Arc::new(move |s: &dyn Scope, _| {
+            let id = s
+                .get(&r2)
+                .and_then(|o| o.get("id").cloned())
+                .unwrap_or_else(|| Value::unknown(Type::String));
+            Ok(Value::object_from([("endpoint", id)]))
+        }),
+        references: vec![r],
+    });
+    let p = w.plan(&c2).await;
+    assert!(!p.errored, "{:?}", p.diagnostics);
+    assert_eq!(
+        deferred(&p),
+        [
+            (
+                "fake_thing.cm".into(),
+                Action::NoOp,
+                DeferredReason::ProviderConfigUnknown
+            ),
+            (
+                "fake_thing.svc".into(),
+                Action::Create,
+                DeferredReason::DeferredPrereq
+            ),
+        ]
+    );
+    assert!(
+        p.configured_during_apply.is_empty(),
+        "neither kube nor app has a change of its own: {:?}",
+        p.configured_during_apply
+    );
+    let (out, _) = w.apply(&c2, &p).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    assert!(app.calls().is_empty(), "{:?}", app.calls());
+}

@@ -814,6 +814,79 @@ fn a_targeted_plan_lists_only_its_targets_and_is_not_complete() {
     );
 }
 
+/// A provider configured only during apply (MAAS reached through an endpoint a resource
+/// outputs): its create is a plain resource change; once the endpoint is being replaced, its
+/// existing object is in Terraform 1.10+'s `deferred_changes` with reason
+/// `provider_config_unknown` (what depends on it with `deferred_prereq`), and the plan is not
+/// complete.
+#[test]
+fn deferred_changes_are_read_by_terraform_json_with_their_reasons() {
+    let Some(check) = checker() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(brick_provider_maas::sim::Simulator::start(
+            brick_provider_maas::sim::SimOptions::fast(),
+        ))
+        .unwrap();
+    let hcl = |generation: u32, comment: &str| {
+        format!(
+            r#"
+resource "brick_data" "endpoint" {{
+  input = {{ url = "{}", generation = {generation} }}
+}}
+
+provider "maas" {{
+  api_url = brick_data.endpoint.output.url
+  api_key = "{}"
+}}
+
+resource "maas_tag" "garage" {{
+  name    = "garage"
+  comment = "{comment}"
+}}
+
+resource "brick_data" "labels" {{
+  input = maas_tag.garage.id
+}}
+"#,
+            sim.url(),
+            sim.api_key()
+        )
+    };
+    let p = Project::new(check, &hcl(1, "first"));
+    let plan = p.plan(&[]);
+    expect_changes(
+        &plan,
+        &[
+            ("brick_data.endpoint", "create"),
+            ("maas_tag.garage", "create"),
+            ("brick_data.labels", "create"),
+        ],
+    );
+    plan.assert_no_other_defects("a plan with a provider configured during apply");
+    p.apply(&[]);
+    p.write(&hcl(2, "second"));
+    let plan = p.plan(&[]);
+    expect_changes(&plan, &[("brick_data.endpoint", "update")]);
+    assert!(
+        plan.has("deferred maas_tag.garage update reason=provider_config_unknown"),
+        "{}",
+        plan.text
+    );
+    assert!(
+        plan.has("deferred brick_data.labels update reason=deferred_prereq"),
+        "{}",
+        plan.text
+    );
+    assert!(
+        plan.summary().ends_with(" complete=false"),
+        "{}",
+        plan.summary()
+    );
+    plan.assert_no_other_defects("a plan with deferred changes");
+    drop(sim);
+}
+
 /// brick_data objects live only in state, so refreshing never finds drift: the refresh-only
 /// plan is checked for shape (no changes, no drift), and `resource_drift` itself is covered by
 /// the engine's JSON snapshot tests with a provider that can drift.

@@ -7,7 +7,10 @@
 //!
 //! Values that were unknown at plan time are resolved by evaluating the configuration again
 //! with the new states of what the instance depends on, and planning once more; the provider
-//! must keep every value that was known when the plan was shown.
+//! must keep every value that was known when the plan was shown. A provider whose
+//! configuration was known only during apply (`Plan::configured_during_apply`) is configured
+//! as soon as what its configuration reads has been applied, and each of its changes is
+//! planned again the same way before it is sent.
 
 pub mod cancel;
 pub mod memory;
@@ -273,11 +276,31 @@ pub async fn apply(
     used.dedup();
     // The order of locals is fixed by the configuration: work it out once, not per step.
     let local_order = locals_order(config);
+    // Provider configurations read what exists while their provider works: an object this
+    // plan destroys still exists then (a destroy plan of a cluster and the objects in it
+    // configures the objects' provider from the cluster's recorded values).
+    let destroyed: Vec<&crate::plan::model::ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Forget) && !c.before.is_null())
+        .collect();
+    let provider_instances = if config.providers.is_empty() || destroyed.is_empty() {
+        None
+    } else {
+        let mut m = instances.clone();
+        for c in destroyed {
+            m.entry(c.addr.resource.clone())
+                .or_default()
+                .insert(c.addr.key.clone(), c.before.clone());
+        }
+        Some(m)
+    };
+    let provider_instances = provider_instances.as_ref().unwrap_or(&instances);
     // Provider configurations may read locals and module outputs.
     let root_values = if config.providers.is_empty() {
         Working::default()
     } else {
-        eval_locals_in(config, &local_order, &instances, &shapes)
+        eval_locals_in(config, &local_order, provider_instances, &shapes)
     };
     // Providers whose configuration is known only during apply are configured when their
     // first change is about to start (after what their configuration reads).
@@ -310,7 +333,7 @@ pub async fn apply(
                 let scope = ApplyScope {
                     module: &module,
                     values: &root_values,
-                    instances: &instances,
+                    instances: provider_instances,
                     shapes: &shapes,
                 };
                 match (pc.body)(&scope, &block) {

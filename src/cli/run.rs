@@ -982,6 +982,12 @@ async fn run_apply(
                 ctx.ui.style()
             )
         ));
+        if p.has_deferred() {
+            ctx.ui.out(&format!(
+                "\n{} change(s) deferred to the next run (their provider's configuration was known only during apply): run `brick plan` again.\n",
+                p.deferred.len()
+            ));
+        }
         if !outcome.outputs.is_empty() {
             ctx.ui.out(&format!(
                 "\n{}\n\n{}",

@@ -192,6 +192,8 @@ struct Planner<'a> {
     /// is deferred too.
     deferred_resources: HashSet<ResourceAddr>,
     deferred_instances: HashSet<InstanceAddr>,
+    /// Providers whose configuration reads a deferred resource: everything of theirs waits.
+    prereq_deferred_providers: HashSet<String>,
     diags: Vec<Diagnostic>,
     /// Resources to plan (None: all).
     in_scope: Option<HashSet<usize>>,
@@ -240,6 +242,7 @@ pub async fn plan(
         deferred: Vec::new(),
         deferred_resources: HashSet::new(),
         deferred_instances: HashSet::new(),
+        prereq_deferred_providers: HashSet::new(),
         diags: Vec::new(),
         in_scope: None,
         seen: HashSet::new(),
@@ -252,7 +255,12 @@ pub async fn plan(
     p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
     p.deferred
         .sort_by(|a, b| terraform_order(&a.change.addr, &b.change.addr));
-    p.late.sort_by(|a, b| a.name.cmp(&b.name));
+    // Only providers with changes of their own are configured during apply.
+    let with_changes: HashSet<&str> = p.changes.iter().map(|c| c.provider.as_str()).collect();
+    let mut late = std::mem::take(&mut p.late);
+    late.retain(|l| with_changes.contains(l.name.as_str()));
+    late.sort_by(|a, b| a.name.cmp(&b.name));
+    p.late = late;
     if opts.mode != PlanMode::RefreshOnly {
         p.check_plan().await;
     }
@@ -766,12 +774,20 @@ impl<'a> Planner<'a> {
                         // configured here, nor from any default in its place.
                         Ok(v) if !v.is_wholly_known() => {
                             if self.deferred_providers.insert(pc.name.clone()) {
-                                let depends_on = self
+                                let depends_on: Dependencies = self
                                     .graph
                                     .provider_dependencies(i)
                                     .into_iter()
                                     .map(|j| self.addrs[j].clone())
                                     .collect();
+                                // It reads something deferred: configured by no run before
+                                // that is planned, so all of its changes wait too.
+                                if depends_on
+                                    .iter()
+                                    .any(|d| self.deferred_resources.contains(&**d))
+                                {
+                                    self.prereq_deferred_providers.insert(pc.name.clone());
+                                }
                                 self.late.push(LateProvider {
                                     name: pc.name.clone(),
                                     depends_on,
@@ -954,6 +970,33 @@ impl<'a> Planner<'a> {
         if self.opts.mode != PlanMode::Normal
             || self.in_scope.as_ref().is_some_and(|s| !s.contains(&i))
         {
+            // A refresh-only plan cannot read the objects of a provider configured only
+            // during apply: their refresh is deferred (as Terraform's deferred read).
+            if self.opts.mode == PlanMode::RefreshOnly
+                && self.deferred_providers.contains(&rc.provider)
+            {
+                for a in self.prior_instances_of(&addr) {
+                    let (inst, prev) = self.instances[&a].clone();
+                    let v = inst.value.clone();
+                    self.defer(
+                        ResourceChange {
+                            addr: a,
+                            previous_addr: prev,
+                            provider: inst.provider.clone(),
+                            action: Action::Read,
+                            reason: None,
+                            before: v.clone(),
+                            after: v,
+                            replace_paths: Vec::new(),
+                            depends_on: inst.depends_on.clone(),
+                            create_before_destroy: false,
+                            importing: None,
+                            schema_version: inst.schema_version,
+                        },
+                        DeferredReason::ProviderConfigUnknown,
+                    );
+                }
+            }
             self.set_from_prior(rc, module);
             return;
         }
@@ -1129,6 +1172,9 @@ impl<'a> Planner<'a> {
         addr: &InstanceAddr,
         deps: &[std::sync::Arc<ResourceAddr>],
     ) -> Option<DeferredReason> {
+        if self.prereq_deferred_providers.contains(&rc.provider) {
+            return Some(DeferredReason::DeferredPrereq);
+        }
         // The direct cause first: the object's own provider.
         if self.deferred_providers.contains(&rc.provider)
             && addr.resource.mode == ResourceMode::Managed

@@ -21,6 +21,7 @@
 //	ok plan format=1.2 ...
 //	change ADDRESS ACTIONS [reason=R] [previous=P] [replace_paths=...] [importing=ID]
 //	drift ADDRESS ACTIONS
+//	deferred ADDRESS ACTIONS reason=R   (deferred_changes)
 //	output NAME ACTIONS [sensitive]
 //	count ACTION N
 //	relevant RESOURCE [STEP,...]   (relevant_attributes, steps as JSON)
@@ -195,6 +196,30 @@ func checkPlan(data []byte, raw interface{}, secrets []string) {
 		}
 		fmt.Printf("drift %s %s\n", rc.Address, actionName(rc.Change.Actions))
 		checkResourceChange(where, rc, true)
+	}
+	// Terraform 1.10+: changes left for a later run, each with its reason and its change as
+	// resource_changes carries one; an instance is either planned or deferred, not both.
+	for i, dc := range plan.DeferredChanges {
+		where := fmt.Sprintf("deferred_changes[%d]", i)
+		if dc == nil || dc.ResourceChange == nil || dc.ResourceChange.Change == nil {
+			defect("missing", "%s has no resource_change", where)
+			continue
+		}
+		rc := dc.ResourceChange
+		switch dc.Reason {
+		case "unknown", "instance_count_unknown", "resource_config_unknown",
+			"provider_config_unknown", "absent_prereq", "deferred_prereq":
+		default:
+			defect("deferred", "%s has the reason %q, which Terraform does not define", where, dc.Reason)
+		}
+		fmt.Printf("deferred %s %s reason=%s\n", rc.Address, actionName(rc.Change.Actions), dc.Reason)
+		if _, planned := addresses[rc.Address]; planned {
+			defect("deferred", "%s is both in resource_changes and deferred", rc.Address)
+		}
+		checkResourceChange(where+".resource_change", rc, false)
+	}
+	if len(plan.DeferredChanges) > 0 && plan.Complete != nil && *plan.Complete {
+		defect("deferred", "a plan with deferred changes says it is complete")
 	}
 	outNames := make([]string, 0, len(plan.OutputChanges))
 	for k := range plan.OutputChanges {

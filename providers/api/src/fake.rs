@@ -51,10 +51,6 @@ pub struct FakeProvider {
     pub max_concurrent: AtomicU64,
     /// The provider's own concurrency limit (0: none).
     pub concurrency_limit: AtomicU64,
-    plan_check: Mutex<Option<PlanCheck>>,
-    /// What each `check_plan` call saw: every change's address and action.
-    plan_checks: Mutex<Vec<Vec<(String, ChangeAction)>>>,
-    drift_explainer: Mutex<Option<DriftExplainer>>,
     /// The configuration `configure` was given (None: never configured).
     configured_with: Mutex<Option<Value>>,
     /// When set, applies, reads, imports and plan checks before `configure` fail, as they
@@ -67,6 +63,10 @@ pub struct FakeProvider {
     /// Types whose creates cannot be planned before `configure` (see
     /// [`Provider::plans_unconfigured`]).
     pub needs_configure_to_plan: Mutex<HashSet<String>>,
+    plan_check: Mutex<Option<PlanCheck>>,
+    /// What each `check_plan` call saw: every change's address and action.
+    plan_checks: Mutex<Vec<Vec<(String, ChangeAction)>>>,
+    drift_explainer: Mutex<Option<DriftExplainer>>,
 }
 
 pub const FAKE_THING: &str = "fake_thing";

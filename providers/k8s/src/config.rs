@@ -78,6 +78,15 @@ fn config_error(detail: impl Into<String>) -> Diagnostic {
 
 /// The client configuration the provider block asks for.
 pub async fn client_config(config: &Value) -> Result<Config, Diagnostic> {
+    // An argument only apply knows is not an unset one: the environment's cluster is never
+    // taken in its place (terraform-provider-kubernetes #1479). The engine configures the
+    // provider once the value is known; this holds for any other caller too.
+    if !config.is_wholly_known() {
+        return Err(config_error(
+            "The provider configuration holds values that are not known yet; brick never falls back to KUBECONFIG or ~/.kube/config in their place.",
+        )
+        .with_help("Configure the provider once its values are known (brick does so during apply)."));
+    }
     let overrides = Overrides::from(config);
     let context = str_attr(config, "config_context").map(str::to_string);
     let kubeconfig = if let Some(doc) = str_attr(config, "kubeconfig") {
