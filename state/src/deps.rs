@@ -69,14 +69,15 @@ fn objects(state: &State) -> impl Iterator<Item = (&ResourceAddr, &ObjectState)>
     })
 }
 
-/// For saving: every configuration resource's dependencies (the union of its objects').
+/// For saving: every configuration resource's objects' dependency lists (borrowed, not
+/// copied), with the longest list's length.
 pub(crate) struct Reducer<'a> {
-    by_resource: HashMap<String, HashSet<&'a str>>,
+    by_resource: HashMap<String, (usize, Vec<&'a [String]>)>,
 }
 
 impl<'a> Reducer<'a> {
     pub(crate) fn new(state: &'a State) -> Reducer<'a> {
-        let mut by_resource: HashMap<String, HashSet<&'a str>> = HashMap::new();
+        let mut by_resource: HashMap<String, (usize, Vec<&'a [String]>)> = HashMap::new();
         let mut last: Option<(&ResourceAddr, String)> = None;
         for (addr, o) in objects(state) {
             let key = match &last {
@@ -87,10 +88,9 @@ impl<'a> Reducer<'a> {
                     k
                 }
             };
-            by_resource
-                .entry(key)
-                .or_default()
-                .extend(o.dependencies.iter().map(String::as_str));
+            let entry = by_resource.entry(key).or_default();
+            entry.0 = entry.0.max(o.dependencies.len());
+            entry.1.push(&o.dependencies);
         }
         Reducer { by_resource }
     }
@@ -105,20 +105,22 @@ impl<'a> Reducer<'a> {
         if all.len() != deps.len() {
             return Written::Literal;
         }
-        let empty = HashSet::new();
+        let empty = (0, Vec::new());
         let upstream = |d: &str| self.by_resource.get(d).unwrap_or(&empty);
         // Larger upstream sets first: a resource that another dependency reaches has a
-        // strictly smaller set than that one (the graph is acyclic), so it is covered first.
+        // smaller set than that one (the graph is acyclic), so it is covered first. (The
+        // order only makes the set small; expanding gives the whole list back in any order.)
         let mut order: Vec<&str> = all.iter().copied().collect();
-        order.sort_unstable_by(|a, b| upstream(b).len().cmp(&upstream(a).len()).then(a.cmp(b)));
+        order.sort_unstable_by(|a, b| upstream(b).0.cmp(&upstream(a).0).then(a.cmp(b)));
         let mut covered: HashSet<&str> = HashSet::new();
         let mut out = Vec::new();
         for d in order {
             if covered.contains(d) {
                 continue;
             }
-            for e in upstream(d) {
-                if !all.contains(e) || *e == d {
+            for e in upstream(d).1.iter().flat_map(|l| l.iter()) {
+                let e = e.as_str();
+                if !all.contains(e) || e == d {
                     return Written::Literal;
                 }
                 covered.insert(e);
@@ -133,23 +135,53 @@ impl<'a> Reducer<'a> {
 /// After loading a format 2 document: expands every object's reduced dependencies (those not
 /// in `literal`, identified by their position in [`objects`] order) into the whole list,
 /// sorted. Each configuration resource's expanded set is computed once (iteratively, in
-/// dependency order), so the work is linear in the sets produced.
+/// dependency order) as numbers naming interned addresses, so the work and the extra memory
+/// are linear in the sets produced.
 pub(crate) fn expand(state: &mut State, literal: &HashSet<usize>) {
-    // Configuration resources, and which objects each one holds.
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    let mut object_resource: Vec<usize> = Vec::new();
-    let mut recorded: Vec<&[String]> = Vec::new();
-    for (addr, o) in objects(state) {
-        let key = config_address(addr);
-        let n = index.len();
-        let r = *index.entry(key).or_insert(n);
-        if r == members.len() {
-            members.push(Vec::new());
+    // Every address named, interned; configuration resources are interned first.
+    let mut names: Vec<String> = Vec::new();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut intern = |name: &str, names: &mut Vec<String>| -> u32 {
+        if let Some(&id) = ids.get(name) {
+            return id;
         }
-        members[r].push(recorded.len());
-        object_resource.push(r);
-        recorded.push(&o.dependencies);
+        let id = names.len() as u32;
+        names.push(name.to_string());
+        ids.insert(name.to_string(), id);
+        id
+    };
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut recorded: Vec<Vec<u32>> = Vec::new();
+    let mut last: Option<(&ResourceAddr, u32)> = None;
+    for (addr, _) in objects(state) {
+        let r = match last {
+            Some((a, r)) if a == addr => r,
+            _ => {
+                let r = intern(&config_address(addr), &mut names);
+                last = Some((addr, r));
+                r
+            }
+        };
+        if r as usize >= members.len() {
+            members.resize(r as usize + 1, Vec::new());
+        }
+        members[r as usize].push(recorded.len());
+        recorded.push(Vec::new());
+    }
+    let resources = members.len();
+    for (n, (_, o)) in objects(state).enumerate() {
+        recorded[n] = o
+            .dependencies
+            .iter()
+            .map(|d| intern(d, &mut names))
+            .collect();
+    }
+    // Alphabetical rank of every name, to sort the results without comparing strings.
+    let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+    by_name.sort_unstable_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+    let mut rank = vec![0u32; names.len()];
+    for (r, id) in by_name.iter().enumerate() {
+        rank[*id as usize] = r as u32;
     }
     // Post-order walk over configuration resources (a cycle, which brick never records, is
     // cut where it is found).
@@ -159,18 +191,20 @@ pub(crate) fn expand(state: &mut State, literal: &HashSet<usize>) {
         Open,
         Done,
     }
-    let mut mark = vec![Mark::New; members.len()];
-    let mut full: Vec<Option<Vec<String>>> = vec![None; recorded.len()];
-    let mut res_full: Vec<HashSet<String>> = vec![HashSet::new(); members.len()];
+    let mut mark = vec![Mark::New; resources];
+    let mut full: Vec<Option<Vec<u32>>> = vec![None; recorded.len()];
+    let mut res_full: Vec<Vec<u32>> = vec![Vec::new(); resources];
+    let mut seen = vec![u32::MAX; names.len()];
     let upstream_of = |r: usize| -> Vec<usize> {
         members[r]
             .iter()
             .filter(|o| !literal.contains(o))
             .flat_map(|o| recorded[*o].iter())
-            .filter_map(|d| index.get(d.as_str()).copied())
+            .map(|&d| d as usize)
+            .filter(|&d| d < resources)
             .collect()
     };
-    for root in 0..members.len() {
+    for root in 0..resources {
         if mark[root] != Mark::New {
             continue;
         }
@@ -187,22 +221,32 @@ pub(crate) fn expand(state: &mut State, literal: &HashSet<usize>) {
             }
             let r = *r;
             stack.pop();
-            let mut set = HashSet::new();
+            // `seen[id] == stamp` marks what this resource's set already holds.
+            let res_stamp = r as u32;
+            let mut set: Vec<u32> = Vec::new();
             for &o in &members[r] {
-                let deps: Vec<String> = if literal.contains(&o) {
-                    recorded[o].to_vec()
-                } else {
-                    let mut all: HashSet<&str> = recorded[o].iter().map(String::as_str).collect();
-                    for d in recorded[o] {
-                        if let Some(&u) = index.get(d.as_str()) {
-                            all.extend(res_full[u].iter().map(String::as_str));
+                let mut deps: Vec<u32> = Vec::new();
+                let mut mine: HashSet<u32> = HashSet::new();
+                let mut add = |id: u32, deps: &mut Vec<u32>| {
+                    if mine.insert(id) {
+                        deps.push(id);
+                    }
+                };
+                for &d in &recorded[o] {
+                    add(d, &mut deps);
+                    if !literal.contains(&o) && (d as usize) < resources {
+                        for &e in &res_full[d as usize] {
+                            add(e, &mut deps);
                         }
                     }
-                    let mut v: Vec<String> = all.into_iter().map(str::to_string).collect();
-                    v.sort_unstable();
-                    v
-                };
-                set.extend(deps.iter().cloned());
+                }
+                deps.sort_unstable_by_key(|id| rank[*id as usize]);
+                for &id in &deps {
+                    if seen[id as usize] != res_stamp {
+                        seen[id as usize] = res_stamp;
+                        set.push(id);
+                    }
+                }
                 full[o] = Some(deps);
             }
             res_full[r] = set;
@@ -219,7 +263,7 @@ pub(crate) fn expand(state: &mut State, literal: &HashSet<usize>) {
                 .chain(i.deposed.values_mut());
             for o in objs {
                 if let Some(Some(d)) = full.next() {
-                    o.dependencies = d;
+                    o.dependencies = d.iter().map(|id| names[*id as usize].clone()).collect();
                 }
             }
         }
