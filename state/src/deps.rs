@@ -69,30 +69,82 @@ fn objects(state: &State) -> impl Iterator<Item = (&ResourceAddr, &ObjectState)>
     })
 }
 
-/// For saving: every configuration resource's objects' dependency lists (borrowed, not
-/// copied), with the longest list's length.
-pub(crate) struct Reducer<'a> {
-    by_resource: HashMap<String, (usize, Vec<&'a [String]>)>,
+/// For saving: every address named, interned once; each object's dependencies as numbers;
+/// which objects each configuration resource holds. Reducing an object is then array work,
+/// linear in the lists it reads.
+pub(crate) struct Reducer {
+    names: Vec<String>,
+    /// Each object's dependencies, in [`objects`] order.
+    object_ids: Vec<Vec<u32>>,
+    /// An object's position, by the address of its dependency list's buffer.
+    by_list: HashMap<usize, usize>,
+    /// The configuration resource a name is, if it is one.
+    resource_of: Vec<Option<u32>>,
+    members: Vec<Vec<usize>>,
+    longest: Vec<usize>,
+    marks: std::cell::RefCell<(Vec<u32>, Vec<u32>, u32)>,
 }
 
-impl<'a> Reducer<'a> {
-    pub(crate) fn new(state: &'a State) -> Reducer<'a> {
-        let mut by_resource: HashMap<String, (usize, Vec<&'a [String]>)> = HashMap::new();
-        let mut last: Option<(&ResourceAddr, String)> = None;
-        for (addr, o) in objects(state) {
-            let key = match &last {
-                Some((a, k)) if *a == addr => k.clone(),
+impl Reducer {
+    pub(crate) fn new(state: &State) -> Reducer {
+        let mut names: Vec<String> = Vec::new();
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut intern = |name: &str, names: &mut Vec<String>| -> u32 {
+            if let Some(&id) = ids.get(name) {
+                return id;
+            }
+            let id = names.len() as u32;
+            names.push(name.to_string());
+            ids.insert(name.to_string(), id);
+            id
+        };
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut longest: Vec<usize> = Vec::new();
+        let mut object_ids = Vec::new();
+        let mut by_list = HashMap::new();
+        let mut last: Option<(&ResourceAddr, u32)> = None;
+        for (n, (addr, o)) in objects(state).enumerate() {
+            let r = match last {
+                Some((a, r)) if a == addr => r,
                 _ => {
-                    let k = config_address(addr);
-                    last = Some((addr, k.clone()));
-                    k
+                    let r = intern(&config_address(addr), &mut names);
+                    last = Some((addr, r));
+                    r
                 }
             };
-            let entry = by_resource.entry(key).or_default();
-            entry.0 = entry.0.max(o.dependencies.len());
-            entry.1.push(&o.dependencies);
+            if r as usize >= members.len() {
+                members.resize(r as usize + 1, Vec::new());
+                longest.resize(r as usize + 1, 0);
+            }
+            members[r as usize].push(n);
+            longest[r as usize] = longest[r as usize].max(o.dependencies.len());
+            object_ids.push(Vec::new());
+            if !o.dependencies.is_empty() {
+                by_list.insert(o.dependencies.as_ptr() as usize, n);
+            }
         }
-        Reducer { by_resource }
+        let resources = members.len();
+        for (n, (_, o)) in objects(state).enumerate() {
+            object_ids[n] = o
+                .dependencies
+                .iter()
+                .map(|d| intern(d, &mut names))
+                .collect();
+        }
+        let mut resource_of = vec![None; names.len()];
+        for (r, slot) in resource_of.iter_mut().enumerate().take(resources) {
+            *slot = Some(r as u32);
+        }
+        let marks = std::cell::RefCell::new((vec![0; names.len()], vec![0; names.len()], 0));
+        Reducer {
+            names,
+            object_ids,
+            by_list,
+            resource_of,
+            members,
+            longest,
+            marks,
+        }
     }
 
     /// The reduced set of one object's dependencies, sorted; or `Literal` when expanding
@@ -101,31 +153,46 @@ impl<'a> Reducer<'a> {
         if deps.is_empty() {
             return Written::Reduced(Vec::new());
         }
-        let all: HashSet<&str> = deps.iter().map(String::as_str).collect();
-        if all.len() != deps.len() {
+        let Some(&o) = self.by_list.get(&(deps.as_ptr() as usize)) else {
             return Written::Literal;
+        };
+        let mut marks = self.marks.borrow_mut();
+        let (in_all, covered, stamp) = &mut *marks;
+        *stamp += 1;
+        let s = *stamp;
+        let ids = &self.object_ids[o];
+        for &id in ids {
+            if in_all[id as usize] == s {
+                return Written::Literal;
+            }
+            in_all[id as usize] = s;
         }
-        let empty = (0, Vec::new());
-        let upstream = |d: &str| self.by_resource.get(d).unwrap_or(&empty);
+        let size = |id: u32| {
+            self.resource_of[id as usize]
+                .map(|r| self.longest[r as usize])
+                .unwrap_or(0)
+        };
         // Larger upstream sets first: a resource that another dependency reaches has a
         // smaller set than that one (the graph is acyclic), so it is covered first. (The
         // order only makes the set small; expanding gives the whole list back in any order.)
-        let mut order: Vec<&str> = all.iter().copied().collect();
-        order.sort_unstable_by(|a, b| upstream(b).0.cmp(&upstream(a).0).then(a.cmp(b)));
-        let mut covered: HashSet<&str> = HashSet::new();
+        let mut order: Vec<u32> = ids.clone();
+        order.sort_unstable_by(|a, b| size(*b).cmp(&size(*a)).then(a.cmp(b)));
         let mut out = Vec::new();
         for d in order {
-            if covered.contains(d) {
+            if covered[d as usize] == s {
                 continue;
             }
-            for e in upstream(d).1.iter().flat_map(|l| l.iter()) {
-                let e = e.as_str();
-                if !all.contains(e) || e == d {
-                    return Written::Literal;
+            if let Some(r) = self.resource_of[d as usize] {
+                for &m in &self.members[r as usize] {
+                    for &e in &self.object_ids[m] {
+                        if in_all[e as usize] != s || e == d {
+                            return Written::Literal;
+                        }
+                        covered[e as usize] = s;
+                    }
                 }
-                covered.insert(e);
             }
-            out.push(d.to_string());
+            out.push(self.names[d as usize].clone());
         }
         out.sort_unstable();
         Written::Reduced(out)

@@ -166,7 +166,7 @@ pub fn to_bytes(state: &State) -> Vec<u8> {
 }
 
 fn instance_out<'a>(
-    reducer: &crate::deps::Reducer<'_>,
+    reducer: &crate::deps::Reducer,
     key: &'a IndexKey,
     deposed: Option<&'a String>,
     o: &'a ObjectState,
