@@ -360,7 +360,7 @@ fn chain_state(n: usize) -> State {
         o.dependencies = deps;
         s.apply(&Change::Set {
             intent: None,
-            addr: ResourceAddr::managed("brick_data", &name(i)).instance(IndexKey::None),
+            addr: ResourceAddr::managed("brick_data", name(i)).instance(IndexKey::None),
             deposed: None,
             provider: "provider[\"brick/brick\"]".into(),
             object: o,
