@@ -2,6 +2,8 @@
 # brick versus Terraform on the same workload, one command.
 #
 #   bench/compare.sh [--sizes 1000,5000] [--runs 5] [--skip-terraform-apply-above N]
+#   (with several sizes, a last table gives brick's growth exponent per step; for issue 20:
+#   --tool brick --sizes 5000,20000,100000 --runs 1, Terraform not finishing above 5,000)
 #                    [--seed-skipped-terraform-state]
 #                    [--tool brick|terraform|both] [--parallelism N] [--workdir DIR]
 #
@@ -28,7 +30,7 @@ parallelism=""
 workdir="$here/.work"
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do

@@ -369,6 +369,41 @@ def table(n, data, tools, runs):
     return "\n".join(lines) + "\n"
 
 
+def growth_table(sizes, data):
+    """brick's growth exponent per step between consecutive sizes: log(ratio of the median
+    wall time, or of the peak RSS, or of the state size) / log(ratio of N). 1.0 is linear."""
+    import math
+
+    def exp(a, b, n0, n1):
+        if not a or not b or a <= 0 or b <= 0:
+            return "—"
+        return f"{math.log(b / a) / math.log(n1 / n0):.2f}"
+
+    lines = ["### brick's growth exponent per step (1.00 = linear)", ""]
+    steps = [(f"{n0:,} → {n1:,}", n0, n1) for n0, n1 in zip(sizes, sizes[1:])]
+    lines.append("| step | " + " | ".join(f"wall {t}" for t, _, _ in steps)
+                 + " | " + " | ".join(f"RSS {t}" for t, _, _ in steps) + " |")
+    lines.append("|---|" + "---:|" * (2 * len(steps)))
+    brick = lambda n: data[n].get("brick") or {}
+    for step in STEPS:
+        walls, rss = [], []
+        for _, n0, n1 in steps:
+            b0 = brick(n0).get("steps", {}).get(step, [])
+            b1 = brick(n1).get("steps", {}).get(step, [])
+            walls.append(exp(med(b0, "wall"), med(b1, "wall"), n0, n1))
+            r0 = max((x["rss_kib"] for x in b0), default=None)
+            r1 = max((x["rss_kib"] for x in b1), default=None)
+            rss.append(exp(r0, r1, n0, n1))
+        lines.append(f"| {STEP_TITLES[step]} | " + " | ".join(walls + rss) + " |")
+    sizes_row = []
+    for _, n0, n1 in steps:
+        s0 = brick(n0).get("state_bytes") or []
+        s1 = brick(n1).get("state_bytes") or []
+        sizes_row.append(exp(max(s0) if s0 else None, max(s1) if s1 else None, n0, n1))
+    lines += ["", "State file: " + ", ".join(f"{t}: {e}" for (t, _, _), e in zip(steps, sizes_row)) + "."]
+    return "\n".join(lines) + "\n"
+
+
 def machine_line():
     cpu = "unknown CPU"
     try:
@@ -524,6 +559,8 @@ def report(a, tools, data, notes, failures, load_before):
                 out += [f"Terraform apply and the steps after it skipped for N = {sizes}.", ""]
     for n in a.sizes:
         out.append(table(n, data[n], tools, a.runs))
+    if len(a.sizes) > 1 and "brick" in data[a.sizes[0]]:
+        out.append(growth_table(a.sizes, data))
     if failures:
         out += ["**Failures:**", ""] + [f"- {f.splitlines()[0]}" for f in failures] + [""]
     print("\n".join(out))

@@ -651,9 +651,7 @@ resource "brick_data" "last" {
 "#,
     );
     p.apply(&[]);
-    let state: Json =
-        serde_json::from_str(&std::fs::read_to_string(p.path().join("brick.state.json")).unwrap())
-            .unwrap();
+    let state = state_with_whole_dependencies(&p.path().join("brick.state.json"));
     let deps = |module: Option<&str>, name: &str| -> Vec<String> {
         let r = state["resources"]
             .as_array()
@@ -1391,9 +1389,7 @@ output "o" {
 "#,
     );
     p.apply(&[]);
-    let state: Json =
-        serde_json::from_str(&std::fs::read_to_string(p.path().join("brick.state.json")).unwrap())
-            .unwrap();
+    let state = state_with_whole_dependencies(&p.path().join("brick.state.json"));
     let mut deps = Vec::new();
     for r in state["resources"].as_array().unwrap() {
         for i in r["instances"].as_array().unwrap() {
@@ -1420,4 +1416,41 @@ output "o" {
             "module.a[\"y\"].brick_data.inner [\"module.a.brick_data.base\"]",
         ]
     );
+}
+
+/// The state document as saved, with every object's `dependencies` as brick reads them back:
+/// the file (format 2) lists direct ones, loading expands them to every resource upstream.
+fn state_with_whole_dependencies(path: &Path) -> Json {
+    use brick_state::{IndexKey, ResourceAddr};
+    let bytes = std::fs::read(path).unwrap();
+    let state = brick_state::from_bytes(&bytes, path).unwrap();
+    let mut doc: Json = serde_json::from_slice(&bytes).unwrap();
+    for r in doc["resources"].as_array_mut().unwrap() {
+        let addr = ResourceAddr {
+            module: r["module"].as_str().unwrap_or_default().to_string(),
+            mode: serde_json::from_value(r["mode"].clone()).unwrap(),
+            type_name: r["type"].as_str().unwrap().to_string(),
+            name: r["name"].as_str().unwrap().to_string(),
+        };
+        for i in r["instances"].as_array_mut().unwrap() {
+            let key = match &i["index_key"] {
+                Json::Null => IndexKey::None,
+                Json::String(k) => IndexKey::String(k.clone()),
+                n => IndexKey::Int(n.as_i64().unwrap()),
+            };
+            let inst = state.instance(&addr.instance(key)).unwrap();
+            let obj = match i["deposed"].as_str() {
+                Some(d) => &inst.deposed[d],
+                None => inst.current.as_deref().unwrap(),
+            };
+            let o = i.as_object_mut().unwrap();
+            o.remove("all_dependencies");
+            if obj.dependencies.is_empty() {
+                o.remove("dependencies");
+            } else {
+                o.insert("dependencies".into(), serde_json::json!(obj.dependencies));
+            }
+        }
+    }
+    doc
 }

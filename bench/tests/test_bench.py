@@ -184,6 +184,16 @@ class ReportTests(unittest.TestCase):
         self.assertIn("Terraform 2.0 MiB, brick 300 KiB", text)
         self.assertIn("| validate | — | — | — |", text)
 
+    def test_the_growth_table_gives_brick_exponents_between_sizes(self):
+        def one(wall, rss, size):
+            steps = {s: [{"wall": wall, "cpu": wall, "rss_kib": rss}] for s in harness.STEPS}
+            return {"brick": {"steps": steps, "state_bytes": [size]}}
+
+        out = harness.growth_table([1000, 4000], {1000: one(1.0, 1000, 100), 4000: one(4.0, 4000, 1600)})
+        apply_row = next(line for line in out.splitlines() if line.startswith("| apply "))
+        self.assertEqual(apply_row, "| apply | 1.00 | 1.00 |")
+        self.assertIn("State file: 1,000 → 4,000: 2.00.", out)
+
     def test_sizes_are_parsed_strictly(self):
         self.assertEqual(harness.parse_sizes("1000,5000"), [1000, 5000])
         for bad in ("", "ten", "0", "-5"):

@@ -19,7 +19,9 @@ use crate::model::{
 };
 
 /// The format version this brick writes, and the newest it reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// Version 2 writes each object's direct dependencies only (see [`crate::deps`]); version 1
+/// wrote them all.
+pub const FORMAT_VERSION: u64 = 2;
 
 #[derive(Deserialize)]
 struct Doc {
@@ -64,6 +66,9 @@ struct DocInstance {
     sensitive_attributes: Vec<AttrPath>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     dependencies: Vec<String>,
+    /// Format 2: the whole list, when the direct ones would not expand back to it exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    all_dependencies: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +95,8 @@ fn is_false(b: &bool) -> bool {
 
 /// Serializes a state as its canonical document (pretty JSON with a trailing newline).
 pub fn to_bytes(state: &State) -> Vec<u8> {
+    let reducer = crate::deps::Reducer::new(state);
+    let reducer = &reducer;
     let doc = DocOut {
         format_version: FORMAT_VERSION,
         brick_version: &state.brick_version,
@@ -122,11 +129,14 @@ pub fn to_bytes(state: &State) -> Vec<u8> {
                     .instances
                     .iter()
                     .flat_map(|(key, inst)| {
-                        let current = inst.current.iter().map(move |o| instance_out(key, None, o));
+                        let current = inst
+                            .current
+                            .iter()
+                            .map(move |o| instance_out(reducer, key, None, o));
                         let deposed = inst
                             .deposed
                             .iter()
-                            .map(move |(d, o)| instance_out(key, Some(d), o));
+                            .map(move |(d, o)| instance_out(reducer, key, Some(d), o));
                         current.chain(deposed)
                     })
                     .collect(),
@@ -156,6 +166,7 @@ pub fn to_bytes(state: &State) -> Vec<u8> {
 }
 
 fn instance_out<'a>(
+    reducer: &crate::deps::Reducer,
     key: &'a IndexKey,
     deposed: Option<&'a String>,
     o: &'a ObjectState,
@@ -163,6 +174,11 @@ fn instance_out<'a>(
     let mut sensitive: Vec<&AttrPath> = o.sensitive_paths.iter().collect();
     sensitive.sort();
     sensitive.dedup();
+    let (dependencies, all_dependencies): (Vec<String>, &[String]) =
+        match reducer.reduce(&o.dependencies) {
+            crate::deps::Written::Reduced(d) => (d, &[]),
+            crate::deps::Written::Literal => (Vec::new(), &o.dependencies),
+        };
     InstanceOut {
         index_key: KeyOut(key),
         deposed: deposed.map(String::as_str),
@@ -172,7 +188,8 @@ fn instance_out<'a>(
         create_before_destroy: o.create_before_destroy,
         attributes: Canon(&o.attributes),
         sensitive_attributes: sensitive,
-        dependencies: &o.dependencies,
+        dependencies,
+        all_dependencies,
     }
 }
 
@@ -224,8 +241,10 @@ struct InstanceOut<'a> {
     attributes: Canon<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     sensitive_attributes: Vec<&'a AttrPath>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dependencies: Vec<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    dependencies: &'a [String],
+    all_dependencies: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -350,7 +369,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
         })
     };
     let probe: Probe = serde_json::from_slice(bytes).map_err(parse_error)?;
-    let doc: Doc = match (&probe.format_version, &probe.version) {
+    let (doc, reduced): (Doc, bool) = match (&probe.format_version, &probe.version) {
         (Some(v), _) => {
             let version = v
                 .as_u64()
@@ -362,18 +381,24 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
                     supported: FORMAT_VERSION,
                 });
             }
-            // Version 1 is the first brick format; older brick versions go here when they
-            // exist, each upgraded one step at a time on the raw JSON.
+            // Version 1 is the first brick format (every dependency listed); version 2 lists
+            // direct ones, expanded after loading.
             if version < 1 {
                 return Err(corrupt(format!("format_version {version} never existed")));
             }
-            serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?
+            (
+                serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?,
+                version >= 2,
+            )
         }
         (None, Some(v)) if v.as_u64() == Some(4) && probe.terraform_version.is_some() => {
             let raw: Map<String, Value> =
                 serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
             let upgraded = upgrade_terraform_v4(&raw).map_err(corrupt)?;
-            serde_json::from_value(upgraded).map_err(|e| corrupt(e.to_string()))?
+            (
+                serde_json::from_value(upgraded).map_err(|e| corrupt(e.to_string()))?,
+                false,
+            )
         }
         _ => {
             return Err(corrupt(
@@ -381,10 +406,13 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
             ));
         }
     };
-    doc_to_state(doc).map_err(corrupt)
+    doc_to_state(doc, reduced).map_err(corrupt)
 }
 
-fn doc_to_state(doc: Doc) -> Result<State, String> {
+/// Builds the model; with `reduced` (format 2), dependencies are expanded to the whole list.
+fn doc_to_state(doc: Doc, reduced: bool) -> Result<State, String> {
+    let mut literal: std::collections::HashSet<(ResourceAddr, IndexKey, Option<String>)> =
+        std::collections::HashSet::new();
     let mut state = State {
         serial: doc.serial,
         lineage: doc.lineage,
@@ -410,11 +438,19 @@ fn doc_to_state(doc: Doc) -> Result<State, String> {
             if !i.attributes.is_object() {
                 return Err(format!("{}: attributes are not a JSON object", iaddr()));
             }
+            let dependencies = if i.all_dependencies.is_empty() {
+                i.dependencies
+            } else {
+                if reduced {
+                    literal.insert((addr.clone(), key.clone(), i.deposed.clone()));
+                }
+                i.all_dependencies
+            };
             let object = ObjectState {
                 schema_version: i.schema_version,
                 attributes: i.attributes,
                 sensitive_paths: i.sensitive_attributes,
-                dependencies: i.dependencies,
+                dependencies,
                 tainted: i.tainted,
                 tainted_reason: i.tainted_reason,
                 create_before_destroy: i.create_before_destroy,
@@ -466,6 +502,27 @@ fn doc_to_state(doc: Doc) -> Result<State, String> {
         if state.pending.insert(intent.id, intent).is_some() {
             return Err(format!("pending intent {} appears twice", p.id));
         }
+    }
+    if reduced {
+        // Positions, in the order `deps::expand` walks objects, of those written whole.
+        let mut positions = std::collections::HashSet::new();
+        let mut n = 0;
+        for (addr, r) in &state.resources {
+            for (key, inst) in &r.instances {
+                let keys = inst
+                    .current
+                    .iter()
+                    .map(|_| None)
+                    .chain(inst.deposed.keys().map(|d| Some(d.clone())));
+                for d in keys {
+                    if !literal.is_empty() && literal.contains(&(addr.clone(), key.clone(), d)) {
+                        positions.insert(n);
+                    }
+                    n += 1;
+                }
+            }
+        }
+        crate::deps::expand(&mut state, &positions);
     }
     Ok(state)
 }

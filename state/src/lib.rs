@@ -18,7 +18,7 @@
 //! - `PATH.lock` — present while a brick holds the lock; JSON naming the holder.
 //! - `PATH.journal` — present during an apply, or after one was interrupted.
 //!
-//! # The document (format version 1)
+//! # The document (format version 2)
 //! Pretty JSON (two spaces), a trailing newline, fields in this order:
 //! `format_version`, `brick_version`, `serial`, `lineage`, `outputs` (by name: `value`,
 //! `type`, `sensitive`), `resources` (sorted by module, mode, type, name; each with `module`
@@ -27,12 +27,16 @@
 //! string), `deposed` (for a deposed object), `schema_version`, `tainted` and
 //! `create_before_destroy` when true, `attributes` (object keys sorted at every depth),
 //! `sensitive_attributes` (paths such as `[{"attr":"password"}]`, `[{"key":"k"}]`,
-//! `[{"index":0}]`) and `dependencies` when not empty. Saving what was loaded gives the same
-//! bytes, so `git diff` of a state shows only what changed.
+//! `[{"index":0}]`) and `dependencies` when not empty: the resources it depends on directly
+//! (its whole upstream minus what those resources depend on; loading expands it back, so in
+//! memory an object lists every resource upstream, as Terraform records them), or
+//! `all_dependencies`, the whole list, when expanding would not give it back exactly. The
+//! state so grows linearly with a chain of dependencies, not with its square. Saving what was
+//! loaded gives the same bytes, so `git diff` of a state shows only what changed.
 //!
 //! A document with a higher `format_version` than [`FORMAT_VERSION`] is refused, naming both
-//! versions. Older formats are upgraded on read; today that is Terraform's state version 4
-//! (`"version": 4`), so a Terraform state can be adopted.
+//! versions. Older formats are upgraded on read: brick's format 1 (every dependency listed)
+//! and Terraform's state version 4 (`"version": 4`), so a Terraform state can be adopted.
 //!
 //! # Invariants
 //! - **Atomic snapshots.** A snapshot is written to a temporary file in the same directory,
@@ -87,6 +91,7 @@
 //! folded (a crash between the snapshot write and the journal removal) and is ignored.
 //! A journal whose begin record never reached the disk did nothing and is ignored.
 
+mod deps;
 mod error;
 mod format;
 mod journal;

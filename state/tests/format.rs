@@ -232,3 +232,52 @@ fn a_tainted_reason_is_saved_loaded_and_absent_when_there_is_none() {
     let text = String::from_utf8(to_bytes(&state)).unwrap();
     assert!(!text.contains("tainted_reason"), "{text}");
 }
+
+/// Every format 1 document in `upgrade/format_v1` loads into the same model as its format 2
+/// counterpart in `golden` (dependencies listed whole in one, directly in the other), and
+/// saves to that counterpart's bytes.
+#[test]
+fn format_1_states_upgrade_to_the_same_model_as_their_format_2_golden_files() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(fixture("upgrade/format_v1")).unwrap() {
+        let old = entry.unwrap().path();
+        let new = fixture("golden").join(old.file_name().unwrap());
+        let old_state = from_bytes(&std::fs::read(&old).unwrap(), &old).unwrap();
+        let new_bytes = std::fs::read(&new).unwrap();
+        let new_state = from_bytes(&new_bytes, &new).unwrap();
+        assert_eq!(old_state, new_state, "{}", old.display());
+        assert_eq!(
+            String::from_utf8(to_bytes(&old_state)).unwrap(),
+            String::from_utf8(new_bytes).unwrap(),
+            "{} does not save as {}",
+            old.display(),
+            new.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 2, "expected format 1 files, found {n}");
+}
+
+#[test]
+fn direct_dependencies_on_disk_load_as_every_resource_upstream() {
+    let path = fixture("golden/chain.json");
+    let state = from_bytes(&std::fs::read(&path).unwrap(), &path).unwrap();
+    let deps = |module: &str, name: &str, key: IndexKey| {
+        let mut r = ResourceAddr::managed("brick_data", name);
+        r.module = module.into();
+        state.object(&r.instance(key)).unwrap().dependencies.clone()
+    };
+    assert_eq!(
+        deps("", "d", IndexKey::None),
+        ["brick_data.a", "brick_data.b", "module.m.brick_data.c"]
+    );
+    assert_eq!(
+        deps("module.m[\"y\"]", "c", IndexKey::None),
+        ["brick_data.a", "brick_data.b"]
+    );
+    assert_eq!(deps("", "b", IndexKey::Int(1)), ["brick_data.a"]);
+    // Written whole: `c` depends on more than `e` lists, so expanding would add to it.
+    assert_eq!(deps("", "e", IndexKey::None), ["module.m.brick_data.c"]);
+    let saved = String::from_utf8(to_bytes(&state)).unwrap();
+    assert_eq!(saved, std::fs::read_to_string(&path).unwrap());
+}

@@ -335,3 +335,88 @@ fn measure_journal_and_snapshot_costs() {
     row("load a 5,000-resource state", t.elapsed(), "");
     assert_eq!(loaded.state, next);
 }
+
+/// The benchmark workload's shape (bench/workload.py) as a state: N `brick_data` resources,
+/// every 10th depending on the previous 10th (a chain of N/10), every i % 10 == 5 on the
+/// chain member before it; each object lists its whole upstream, as brick records it.
+fn chain_state(n: usize) -> State {
+    let name = |i: usize| format!("r{i}");
+    let mut s = State::with_lineage("measure", "0.1.0");
+    let mut chain: Vec<String> = Vec::new();
+    for i in 0..n {
+        // Sorted, as brick-state gives them back after loading.
+        let mut deps: Vec<String> = if i % 10 == 0 && i >= 10 || i % 10 == 5 && i >= 5 {
+            chain.clone()
+        } else {
+            Vec::new()
+        };
+        deps.sort_unstable();
+        let mut o = ObjectState::new(json!({
+            "id": format!("{i:08x}-0000-4000-8000-000000000000"),
+            "input": format!("bench-perf-garage-{i}"),
+            "output": format!("bench-perf-garage-{i}"),
+            "triggers_replace": null,
+        }));
+        o.dependencies = deps;
+        s.apply(&Change::Set {
+            intent: None,
+            addr: ResourceAddr::managed("brick_data", name(i)).instance(IndexKey::None),
+            deposed: None,
+            provider: "provider[\"brick/brick\"]".into(),
+            object: o,
+        });
+        if i % 10 == 0 {
+            chain.push(format!("brick_data.{}", name(i)));
+        }
+    }
+    s
+}
+
+#[test]
+#[ignore = "a measurement; run with --ignored --nocapture, preferably --release"]
+fn measure_dependency_chains() {
+    println!();
+    println!(
+        "| N | addresses in memory | bytes written | save | load | exponent (bytes, save, load) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---|");
+    let mut last: Option<(f64, f64, f64, f64)> = None;
+    // Not 100,000: in memory the whole lists would be 10^8 strings (the next step of issue 20).
+    for n in [5_000usize, 10_000, 20_000] {
+        let state = chain_state(n);
+        let in_memory: usize = state
+            .resources
+            .values()
+            .flat_map(|r| r.instances.values())
+            .filter_map(|i| i.current.as_ref())
+            .map(|o| o.dependencies.len())
+            .sum();
+        let t = Instant::now();
+        let bytes = brick_state::to_bytes(&state);
+        let save = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let back = brick_state::from_bytes(&bytes, std::path::Path::new("m")).unwrap();
+        let load = t.elapsed().as_secs_f64();
+        assert!(back == state, "N = {n} does not load back as saved");
+        let size = bytes.len() as f64;
+        let exps = match last {
+            Some((n0, b0, s0, l0)) => {
+                let k = (n as f64 / n0).ln();
+                format!(
+                    "{:.2}, {:.2}, {:.2}",
+                    (size / b0).ln() / k,
+                    (save / s0).ln() / k,
+                    (load / l0).ln() / k
+                )
+            }
+            None => "—".into(),
+        };
+        println!(
+            "| {n} | {in_memory} | {} | {:.0} ms | {:.0} ms | {exps} |",
+            bytes.len(),
+            save * 1e3,
+            load * 1e3
+        );
+        last = Some((n as f64, size, save, load));
+    }
+}
