@@ -504,6 +504,55 @@ pub fn parse_target(root: &str, steps: &[crate::config::StaticStep]) -> Result<T
     text.parse::<Target>().map_err(|e| e.reason)
 }
 
+/// Splits a static traversal that names a resource (or one instance of it) and then an
+/// attribute path inside it (`module.a.maas_machine.node["kvm4"].tags`, as a `drift { ignore }`
+/// entry writes it): the target and the remaining steps. An index right after the resource
+/// name is an instance key; a path starts with an attribute name.
+pub fn parse_attr_target(
+    root: &str,
+    steps: &[crate::config::StaticStep],
+) -> Result<(Target, Vec<crate::config::StaticStep>), String> {
+    use crate::config::StaticStep;
+    let mut all = vec![StaticStep::Attr(root.to_string())];
+    all.extend(steps.iter().cloned());
+    let name_at = |i: usize| match all.get(i) {
+        Some(StaticStep::Attr(a)) => Some(a.clone()),
+        _ => None,
+    };
+    let mut i = 0;
+    while name_at(i).as_deref() == Some("module") {
+        if name_at(i + 1).is_none() {
+            return Err("module must be followed by the module call's name".into());
+        }
+        i += 2;
+        if matches!(all.get(i), Some(StaticStep::Index(_))) {
+            i += 1;
+        }
+    }
+    if name_at(i).as_deref() == Some("data") {
+        return Err("data sources are read, not managed: they cannot drift".into());
+    }
+    if name_at(i).is_none() || name_at(i + 1).is_none() {
+        return Err("expected a resource address such as maas_machine.node".into());
+    }
+    i += 2;
+    if matches!(all.get(i), Some(StaticStep::Index(_))) {
+        i += 1;
+    }
+    let rest = all.split_off(i);
+    let (StaticStep::Attr(first), prefix) = (all[0].clone(), &all[1..]) else {
+        unreachable!("the first step is the root name");
+    };
+    let target = parse_target(&first, prefix)?;
+    if matches!(target, Target::Module(_)) {
+        return Err("expected a resource address, not a module".into());
+    }
+    if let Some(StaticStep::Index(_)) = rest.first() {
+        return Err("an attribute path starts with an attribute name".into());
+    }
+    Ok((target, rest))
+}
+
 /// Parses an address written as text (`-target`, `state rm`): `module.a["x"].t.n[0]`.
 pub fn parse_target_str(text: &str) -> Result<Target, String> {
     text.parse::<Target>().map_err(|e| e.reason)

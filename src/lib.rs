@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod drift;
 pub mod eval;
 pub mod event;
 pub mod graph;

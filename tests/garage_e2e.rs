@@ -116,14 +116,15 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
         "{out}"
     );
     assert!(out.contains(r#"maas_machine.node["kvm5"]"#), "{out}");
+    // Released is reported as released (its status changed), not as deleted (issue 18).
     assert!(
-        out.contains("Drift: 0 changed, 1 deleted outside of brick (4 object(s) checked)."),
+        out.contains("Drift: 1 changed, 0 deleted outside of brick (4 object(s) checked)."),
         "{out}"
     );
     let o = brick(d, &sim, &["drift", "--json"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let drifted: Vec<&str> = j["resource_drift"]
+    let drifted: Vec<&str> = j["resources"]
         .as_array()
         .unwrap()
         .iter()

@@ -67,6 +67,11 @@ bash providers/maas/tests/fidelity/setup.sh
 command -v cloud-init >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cloud-init >/dev/null
 }
+# Real validators of the CI examples (examples/ci, tests/ci_examples.rs): actionlint from the
+# Go module proxy, check-jsonschema (GitHub's and GitLab's vendored schemas) from PyPI.
+command -v check-jsonschema >/dev/null || pip install --quiet check-jsonschema
+command -v actionlint >/dev/null || [ -x "$(go env GOPATH 2>/dev/null)/bin/actionlint" ] \
+  || go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 bash bench/terraform-venv.sh
 command -v go >/dev/null || {
   echo "run-all: go is needed for the terraform-json consumer test (tests/tfjson)" >&2

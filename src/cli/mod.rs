@@ -124,8 +124,9 @@ pub enum Command {
         generate_config_out: Option<PathBuf>,
     },
     /// Check whether real objects changed outside of brick (for CI): refreshes every object
-    /// and compares it with the state, changing nothing, not even the state. Exit 0: no
-    /// drift; 2: drift; 1: error.
+    /// and compares it with the state, changing nothing, not even the state, and without the
+    /// state's lock. Says separately whether the configuration has pending changes. Exit 0:
+    /// no drift; 2: drift (or pending changes, with --count-pending); 1: error.
     Drift {
         /// Only check ADDR and what it depends on (repeatable).
         #[arg(long, value_name = "ADDR")]
@@ -142,10 +143,16 @@ pub enum Command {
         /// How many objects may be refreshed at once.
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
-        /// Print the refresh-only plan in Terraform's JSON plan format (drift in
-        /// `resource_drift`).
+        /// The report's format: text, json (versioned, see schemas/drift-report.schema.json)
+        /// or markdown (for a pull-request comment or $GITHUB_STEP_SUMMARY).
+        #[arg(long, value_enum, default_value = "text", conflicts_with = "json")]
+        format: run::DriftFormat,
+        /// Same as --format json.
         #[arg(long)]
         json: bool,
+        /// Pending configuration changes make the exit code 2 too (by default only drift does).
+        #[arg(long = "count-pending")]
+        count_pending: bool,
     },
     /// Make the real objects match the configuration (or apply a saved plan).
     Apply {
@@ -371,7 +378,11 @@ pub fn main() -> ExitCode {
             JsonDiagnostics::Stdout
         }
         Command::Plan { args, .. } if args.json => JsonDiagnostics::Stderr,
-        Command::Drift { json: true, .. } => JsonDiagnostics::Stderr,
+        Command::Drift { json: true, .. }
+        | Command::Drift {
+            format: run::DriftFormat::Json,
+            ..
+        } => JsonDiagnostics::Stderr,
         _ => JsonDiagnostics::Off,
     };
     if let Some(dir) = &cli.chdir
@@ -458,8 +469,11 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
             vars,
             var_files,
             parallelism,
+            format,
             json,
+            count_pending,
         } => {
+            let format = if json { run::DriftFormat::Json } else { format };
             let args = PlanArgs {
                 destroy: false,
                 refresh: true,
@@ -470,9 +484,9 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
                 vars,
                 var_files,
                 parallelism,
-                json,
+                json: format == run::DriftFormat::Json,
             };
-            run::drift_cmd(&ctx, &args).await
+            run::drift_cmd(&ctx, &args, format, count_pending).await
         }
         Command::Apply {
             args,

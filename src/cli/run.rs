@@ -1,5 +1,5 @@
 //! The commands that plan and apply: `init`, `validate`, `plan`, `apply`, `destroy`, `show`,
-//! `graph`, `import`.
+//! `graph`, `import`, `drift`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -393,40 +393,128 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     if detailed && changed { 2 } else { 0 }
 }
 
-/// `brick drift`: a refresh-only plan that ends with a one-line verdict; exit 2 when objects
-/// changed outside of brick (the plan's `--refresh-only --detailed-exitcode`, for CI).
-pub async fn drift_cmd(ctx: &Context, args: &PlanArgs) -> u8 {
-    let Some((loaded, p, prior, managed)) = plan_to_show(ctx, args, "drift").await else {
-        return 1;
-    };
-    // Every managed object recorded was refreshed, unless the check was narrowed.
-    let checked = (args.target.is_empty() && args.exclude.is_empty()).then_some(managed);
-    if args.json {
-        ctx.ui.out_json(&crate::view::json::plan_json_masked(
-            &p,
-            &prior,
-            &loaded.engine,
-        ));
-    } else {
-        ctx.ui
-            .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
-        ctx.ui.out(&drift_verdict(&p, checked));
-    }
-    if p.drift.is_empty() { 0 } else { 2 }
+/// How `brick drift` prints its report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriftFormat {
+    /// Per object, attribute by attribute, with who changed it.
+    Text,
+    /// The versioned JSON document (`schemas/drift-report.schema.json`), pretty-printed.
+    Json,
+    /// A summary, a table and details, for a pull-request comment or a job summary.
+    Markdown,
 }
 
-/// The closing line of `brick drift`: how many objects changed or were deleted outside of
-/// brick, and how many were checked (when known).
-fn drift_verdict(p: &Plan, checked: Option<usize>) -> String {
-    let of = checked.map_or(String::new(), |n| format!(" ({n} object(s) checked)"));
-    if p.drift.is_empty() {
-        return format!("\nNo drift{of}.\n");
+/// `brick drift`: refreshes every recorded object and reports what changed outside of brick
+/// (the engine's [`crate::drift`] model, rendered by `view/drift.rs`), and separately whether
+/// the configuration has pending changes (a plan without refresh). Never takes the state's
+/// lock and never writes: the state is read as it is (an unfinished journal replayed in
+/// memory), so it can run while someone else applies. Exit 2 when drift counts (or pending
+/// changes, with `count_pending`), 0 otherwise, 1 on error.
+pub async fn drift_cmd(
+    ctx: &Context,
+    args: &PlanArgs,
+    format: DriftFormat,
+    count_pending: bool,
+) -> u8 {
+    let Some(opts) = options(ctx, args) else {
+        return 1;
+    };
+    let Some(mut loaded) = ctx.load_with_syntax() else {
+        return 1;
+    };
+    let ignores = std::mem::take(&mut loaded.config.root.drift_ignores);
+    loaded.config.root = crate::config::Module::default();
+    let Ok(state) = super::common::load_readonly(ctx) else {
+        return 1;
+    };
+    let state = state.unwrap_or_else(|| st::State::new(env!("CARGO_PKG_VERSION")));
+    let recorded = || {
+        state
+            .resources
+            .values()
+            .map(|r| crate::statefile::provider_name(&r.provider))
+    };
+    crate::registry::add_missing(&mut loaded.providers, recorded(), &ctx.ids);
+    let prior = prior_of(&state, &loaded.providers);
+    let checked = (args.target.is_empty() && args.exclude.is_empty()).then(|| {
+        state
+            .resources
+            .iter()
+            .filter(|(a, _)| a.mode == st::Mode::Managed)
+            .map(|(_, r)| r.instances.len())
+            .sum::<usize>()
+    });
+    let events = plan_events(format != DriftFormat::Text);
+    let mut interrupts = Interrupts::install();
+    let planned = tokio::select! {
+        p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events) => Some(p),
+        _ = interrupts.next() => None,
+    };
+    let Some(p) = planned else {
+        ctx.ui.error_line("\nInterrupt received. Stopped checking; nothing was changed.\n\nError: Operation interrupted");
+        return 1;
+    };
+    if ctx.ui.diagnostics(&p.diagnostics, &loaded.config.files) || p.errored {
+        return 1;
     }
-    let deleted = p.drift.iter().filter(|d| d.after.is_null()).count();
-    format!(
-        "\nDrift: {} changed, {deleted} deleted outside of brick{of}.\n",
-        p.drift.len() - deleted
-    )
+    // Pending changes: the configuration against the recorded state, without refresh, with
+    // providers of their own (each provider is configured once per set).
+    let names: Vec<String> = loaded.providers.names().cloned().collect();
+    let mut pending_providers =
+        crate::registry::provider_set(names.iter().map(String::as_str), &ctx.ids);
+    crate::registry::add_missing(&mut pending_providers, recorded(), &ctx.ids);
+    let pending_opts = Options {
+        mode: PlanMode::Normal,
+        refresh: false,
+        ..opts
+    };
+    let pending_plan = tokio::select! {
+        p = plan(&loaded.engine, &prior, &pending_providers, &pending_opts, &NoEvents) => Some(p),
+        _ = interrupts.next() => None,
+    };
+    let Some(pending_plan) = pending_plan else {
+        ctx.ui.error_line("\nInterrupt received. Stopped checking; nothing was changed.\n\nError: Operation interrupted");
+        return 1;
+    };
+    let (pending, pending_outputs) = if pending_plan.errored {
+        ctx.ui.diagnostics(
+            &[Diagnostic::warning(
+                "brick::drift::pending_unknown",
+                "Pending changes unknown",
+                "Planning the configuration against the state failed, so brick cannot tell whether changes are pending; `brick plan` shows why.",
+            )],
+            &[],
+        );
+        (None, 0)
+    } else {
+        let (c, o) = crate::drift::pending_of(&pending_plan);
+        (Some(c), o)
+    };
+    let (objects, mut diags) = crate::drift::drifted_objects(&p, &loaded.providers, &ignores).await;
+    diags.extend(crate::drift::unmatched_ignores(&ignores, &loaded.engine));
+    ctx.ui.diagnostics(&diags, &loaded.config.files);
+    let report = crate::drift::DriftReport {
+        brick_version: env!("CARGO_PKG_VERSION").to_string(),
+        timestamp: Some(crate::view::lines::Clock::now_rfc3339(&SystemClock)),
+        checked,
+        objects,
+        pending,
+        pending_outputs,
+        count_pending,
+    };
+    match format {
+        DriftFormat::Text => ctx.ui.out(&crate::view::drift::render_text(&report)),
+        DriftFormat::Markdown => ctx.ui.out(&crate::view::drift::render_markdown(&report)),
+        DriftFormat::Json => ctx.ui.out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&crate::view::drift::render_json(&report))
+                .unwrap_or_default()
+        )),
+    }
+    std::mem::forget(p);
+    std::mem::forget(pending_plan);
+    std::mem::forget(loaded);
+    report.exit_code()
 }
 
 /// Writes a saved plan: its JSON encoding and a newline, readable by its owner only (it

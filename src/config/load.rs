@@ -229,11 +229,12 @@ impl Loader<'_> {
                 "moved" => self.moved(m, b),
                 "removed" => self.removed(m, b),
                 "import" => self.import(m, b),
+                "drift" => self.drift(m, b),
                 "brick" | "terraform" => self.settings(m, b),
                 other => {
                     const KINDS: &[&str] = &[
                         "variable", "locals", "output", "resource", "data", "provider", "module",
-                        "moved", "removed", "import", "brick",
+                        "moved", "removed", "import", "drift", "brick",
                     ];
                     let help = did_you_mean(other, KINDS.iter().copied())
                         .map(|s| format!("Did you mean `{s}`?"))
@@ -1085,6 +1086,70 @@ impl Loader<'_> {
                 span: b.span,
             });
         }
+    }
+
+    /// `drift { ignore = [ADDR.PATH, ...]  reason = "…" }`: drift `brick drift` reports as
+    /// ignored (root module only; addresses are absolute).
+    fn drift(&mut self, m: &mut Module, b: Block) {
+        self.only(&b.body, &["ignore", "reason"], &[], "a drift block");
+        if !m.path.is_empty() {
+            self.diags.push(
+                err(
+                    "drift_block_in_module",
+                    "drift block in a child module",
+                    "A drift block belongs in the root module: its addresses name instances of the whole configuration.",
+                    b.kind_span,
+                )
+                .help("Move the block to the root module and write the addresses with their module path (module.NAME.TYPE.NAME.attribute)."),
+            );
+            return;
+        }
+        let reason = self.literal_string(&b.body, "reason");
+        let Some(ignore) = self.required(&b, "ignore") else {
+            return;
+        };
+        let ExprKind::Tuple(items) = &ignore.kind else {
+            self.diags.push(err(
+                "invalid_argument",
+                "Invalid drift ignore list",
+                "ignore must be a list of addresses with optional attribute paths, such as [maas_machine.node.tags].",
+                ignore.span,
+            ));
+            return;
+        };
+        for item in items {
+            let parsed = item
+                .as_static_traversal()
+                .ok_or_else(|| "not a static address".to_string())
+                .and_then(|(root, steps)| crate::addr::parse_attr_target(&root, &steps));
+            match parsed {
+                Ok((target, path)) => m.drift_ignores.push(DriftIgnore {
+                    target,
+                    path,
+                    text: self.source_text(item.span),
+                    reason: reason.clone(),
+                    span: item.span,
+                }),
+                Err(why) => self.diags.push(
+                    err(
+                        "invalid_drift_ignore",
+                        "Invalid drift ignore entry",
+                        format!("This entry is not a resource address with an optional attribute path: {why}."),
+                        item.span,
+                    )
+                    .help("Write entries like maas_machine.node.tags, k8s_manifest.app[\"web\"].manifest.metadata.annotations or kafka_topic.events (the whole object)."),
+                ),
+            }
+        }
+    }
+
+    /// The source text a span covers (whitespace collapsed).
+    fn source_text(&self, span: Span) -> String {
+        self.files
+            .get(span.file)
+            .and_then(|f| f.text.get(span.start..span.end))
+            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(""))
+            .unwrap_or_default()
     }
 
     fn import(&mut self, m: &mut Module, b: Block) {

@@ -89,6 +89,8 @@ pub struct Module {
     pub moved: Vec<Moved>,
     pub removed: Vec<Removed>,
     pub imports: Vec<Import>,
+    /// `drift { ignore = [...] }` entries (root module only).
+    pub drift_ignores: Vec<DriftIgnore>,
 }
 
 impl Module {
@@ -393,6 +395,20 @@ pub struct ModuleCall {
 pub struct Moved {
     pub from: Expr,
     pub to: Expr,
+    pub span: Span,
+}
+
+/// One entry of a root module's `drift { ignore = [ADDR.PATH, ...]  reason = "…" }` block:
+/// drift of the instances `target` names, at or below `path` (the whole object when empty),
+/// is reported as ignored and does not count. Plans are not affected (that is
+/// `lifecycle { ignore_changes }`).
+#[derive(Clone, Debug)]
+pub struct DriftIgnore {
+    pub target: crate::addr::Target,
+    pub path: Vec<StaticStep>,
+    /// The entry as written (`maas_machine.node.tags`).
+    pub text: String,
+    pub reason: Option<String>,
     pub span: Span,
 }
 

@@ -2,10 +2,13 @@
 //! (Terraform-like), a live terminal view, or JSON. Nothing here decides anything.
 
 pub mod diff;
+pub mod drift;
 pub mod json;
 pub mod lines;
 pub mod provider_schema;
 pub mod text;
 
+#[cfg(test)]
+mod drift_tests;
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::provider::{
-    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, ImportedResource, PathStep,
-    PlanRequest, PlanResponse, PlannedChange, Provider, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, DriftExplanation, DriftRequest,
+    ImportedResource, PathStep, PlanRequest, PlanResponse, PlannedChange, Provider, ReadRequest,
 };
 use crate::schema::{Attribute, Block, ProviderSchema, ResourceSchema};
 use crate::types::Type;
@@ -33,6 +33,9 @@ pub enum Call {
 /// A scripted provider-level plan check (see [`FakeProvider::on_check_plan`]).
 pub type PlanCheck = Box<dyn Fn(&[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> + Send + Sync>;
 
+/// A scripted drift explanation (see [`FakeProvider::on_explain_drift`]).
+pub type DriftExplainer = Box<dyn Fn(&DriftRequest<'_>) -> DriftExplanation + Send + Sync>;
+
 /// The fake provider. Objects are keyed by their `id` (`"<name>-<n>"`).
 #[derive(Default)]
 pub struct FakeProvider {
@@ -51,6 +54,7 @@ pub struct FakeProvider {
     plan_check: Mutex<Option<PlanCheck>>,
     /// What each `check_plan` call saw: every change's address and action.
     plan_checks: Mutex<Vec<Vec<(String, ChangeAction)>>>,
+    drift_explainer: Mutex<Option<DriftExplainer>>,
 }
 
 pub const FAKE_THING: &str = "fake_thing";
@@ -94,6 +98,14 @@ impl FakeProvider {
         check: impl Fn(&[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> + Send + Sync + 'static,
     ) {
         *self.plan_check.lock().unwrap() = Some(Box::new(check));
+    }
+
+    /// Scripts `explain_drift`'s answer (default: nothing to say).
+    pub fn on_explain_drift(
+        &self,
+        explain: impl Fn(&DriftRequest<'_>) -> DriftExplanation + Send + Sync + 'static,
+    ) {
+        *self.drift_explainer.lock().unwrap() = Some(Box::new(explain));
     }
 
     /// What each `check_plan` call saw, in call order: every change's address and action.
@@ -276,6 +288,13 @@ impl Provider for FakeProvider {
             Some(check) => check(changes),
             None => Vec::new(),
         }
+    }
+
+    async fn explain_drift(&self, req: DriftRequest<'_>) -> Result<DriftExplanation, Diagnostics> {
+        Ok(match &*self.drift_explainer.lock().unwrap() {
+            Some(explain) => explain(&req),
+            None => DriftExplanation::default(),
+        })
     }
 
     async fn read_data_source(

@@ -27,6 +27,9 @@ pub mod value;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use number::{Arithmetic, ArithmeticError, Number};
-pub use provider::{ChangeAction, ChangeDiagnostic, PlannedChange, Provider};
+pub use provider::{
+    ChangeAction, ChangeDiagnostic, DriftExplanation, DriftNote, DriftRequest, DriftSeverity,
+    PlannedChange, Provider,
+};
 pub use types::Type;
 pub use value::{Marks, Value};

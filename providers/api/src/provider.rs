@@ -117,6 +117,57 @@ pub struct ChangeDiagnostic {
     pub diagnostic: Diagnostic,
 }
 
+/// How much a drifted attribute matters, as its provider judges it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DriftSeverity {
+    /// Labels, annotations, descriptions: nothing runs differently.
+    Cosmetic,
+    /// Everything a provider says nothing about.
+    Normal,
+    /// Data can be lost or is at risk: a machine released or redeployed, a pool's replica
+    /// count lowered, a topic's partitions or retention changed, an object deleted.
+    DataRisk,
+}
+
+/// What the engine asks about one object that refresh found changed or gone.
+pub struct DriftRequest<'a> {
+    pub type_name: &'a str,
+    /// The object as recorded in state.
+    pub recorded: &'a Value,
+    /// The object as refresh read it; `None` when refresh found it gone.
+    pub live: Option<&'a Value>,
+    /// The attribute paths whose values differ (empty when the object is gone).
+    pub changed: &'a [AttrPath],
+}
+
+/// What a provider can tell about one path of a drifted object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DriftNote {
+    /// The attribute path the note is about; it covers every changed path below it (the most
+    /// specific note wins). Empty: the whole object.
+    pub path: AttrPath,
+    /// Who changed it, where the system records it: a Kubernetes field manager
+    /// (`kubectl-patch`), a MAAS owner.
+    pub by: Option<String>,
+    /// What else the system says (a Kafka config's source, a machine's status message).
+    pub detail: Option<String>,
+    /// How much it matters; `None`: `Normal` (a deleted object: `DataRisk`).
+    pub severity: Option<DriftSeverity>,
+    /// The path only records who changed other paths (the k8s provider's `field_managers`):
+    /// not a change of its own, left out of the report.
+    pub bookkeeping: bool,
+}
+
+/// What a provider says about one drifted object ([`Provider::explain_drift`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DriftExplanation {
+    /// For an object refresh found gone that still exists in another form (a MAAS machine
+    /// released: no longer brick's deployment, but there, Ready): the object as it now is, in
+    /// the resource's shape, so the report says `status: Deployed → Ready`, not "deleted".
+    pub still_exists: Option<Value>,
+    pub notes: Vec<DriftNote>,
+}
+
 /// One object found by `import_resource`.
 pub struct ImportedResource {
     pub type_name: String,
@@ -211,6 +262,14 @@ pub trait Provider: Send + Sync {
     /// changes anything. Error diagnostics make the plan fail. Default: finds nothing.
     async fn check_plan(&self, _changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
         Vec::new()
+    }
+
+    /// Explains drift that refresh found (`brick drift`): who changed each path where the
+    /// system records it, how much it matters, and whether an object refresh found gone still
+    /// exists in another form. Called only for drifted objects, after refresh; it may read the
+    /// live system (as refresh does) but never changes anything. Default: nothing to say.
+    async fn explain_drift(&self, _req: DriftRequest<'_>) -> Result<DriftExplanation, Diagnostics> {
+        Ok(DriftExplanation::default())
     }
 
     /// Reads a data source from its configuration.

@@ -250,6 +250,41 @@ impl Provider for CephProvider {
         }
     }
 
+    /// A pool whose replica count (`size`, `min_size`) dropped, or whose quotas or
+    /// erasure-code profile changed, holds data at risk; the rest is normal drift.
+    async fn explain_drift(
+        &self,
+        req: brick_provider_api::provider::DriftRequest<'_>,
+    ) -> Result<brick_provider_api::provider::DriftExplanation, Diagnostics> {
+        use brick_provider_api::DriftSeverity;
+        use brick_provider_api::provider::{DriftExplanation, DriftNote, PathStep};
+        if req.type_name != crate::resources::pool::TYPE {
+            return Ok(DriftExplanation::default());
+        }
+        let lower = |k: &str| {
+            let n = |v: Option<&Value>| {
+                v.and_then(|x| x.get(k))
+                    .and_then(|x| x.as_number()?.to_i64())
+            };
+            matches!((n(Some(req.recorded)), n(req.live)), (Some(a), Some(b)) if b < a)
+        };
+        let notes = ["size", "min_size", "quota_max_bytes", "quota_max_objects"]
+            .into_iter()
+            .filter(|k| k.starts_with("quota") || lower(k))
+            .map(|k| DriftNote {
+                path: vec![PathStep::Attr(k.to_string())],
+                detail: (!k.starts_with("quota"))
+                    .then(|| format!("{k} lowered: fewer copies of the data")),
+                severity: Some(DriftSeverity::DataRisk),
+                ..DriftNote::default()
+            })
+            .collect();
+        Ok(DriftExplanation {
+            still_exists: None,
+            notes,
+        })
+    }
+
     async fn import_resource(
         &self,
         type_name: &str,

@@ -17,6 +17,7 @@
 pub mod client;
 pub mod config;
 pub mod convert;
+pub mod drift;
 pub mod fields;
 pub mod machinery;
 pub mod openapi;

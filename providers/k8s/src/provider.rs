@@ -192,6 +192,13 @@ impl Provider for K8sProvider {
         }
     }
 
+    async fn explain_drift(
+        &self,
+        req: brick_provider_api::provider::DriftRequest<'_>,
+    ) -> Result<brick_provider_api::provider::DriftExplanation, Diagnostics> {
+        crate::drift::explain(&req)
+    }
+
     async fn import_resource(
         &self,
         type_name: &str,

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod checks;
 pub mod client;
+pub mod drift;
 pub mod ffi;
 pub mod provider;
 pub mod reassign;

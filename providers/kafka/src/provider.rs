@@ -365,6 +365,13 @@ impl Provider for KafkaProvider {
         }
     }
 
+    async fn explain_drift(
+        &self,
+        req: brick_provider_api::provider::DriftRequest<'_>,
+    ) -> Result<brick_provider_api::provider::DriftExplanation, Diagnostics> {
+        crate::drift::explain(&self.ctx()?.client, &req).await
+    }
+
     async fn import_resource(
         &self,
         type_name: &str,

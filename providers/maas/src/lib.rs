@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod convert;
+pub mod drift;
 pub mod lab;
 pub mod provider;
 pub mod resources;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
-    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, ImportedResource, PlanRequest,
-    PlanResponse, PlannedChange, ReadRequest,
+    ApplyRequest, ApplyResponse, ChangeAction, ChangeDiagnostic, DriftExplanation, DriftRequest,
+    ImportedResource, PlanRequest, PlanResponse, PlannedChange, ReadRequest,
 };
 use brick_provider_api::schema::{Attribute, Block, ProviderSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Type, Value};
@@ -305,6 +305,10 @@ impl Provider for MaasProvider {
                 out
             }
         }
+    }
+
+    async fn explain_drift(&self, req: DriftRequest<'_>) -> Result<DriftExplanation, Diagnostics> {
+        crate::drift::explain(&*self.ctx()?, &req).await
     }
 
     async fn import_resource(

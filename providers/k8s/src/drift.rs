@@ -1,0 +1,117 @@
+//! What Kubernetes can say about drift (`Provider::explain_drift`), from the refresh alone: a
+//! `k8s_manifest`'s refreshed `field_managers` names the field manager that now holds each
+//! field brick applied and someone else changed (`kubectl-patch`, `kubectl-edit`, an
+//! operator). Labels and annotations are `cosmetic`; a new `uid` (the object deleted and
+//! made again) and the fields that hold data (a Strimzi topic's partitions and retention, a
+//! Rook pool's replica count) are `data-risk`.
+
+use brick_provider_api::provider::{DriftExplanation, DriftNote, DriftRequest, PathStep};
+use brick_provider_api::{Diagnostics, DriftSeverity, Value};
+
+use crate::resources::manifest;
+
+/// Fields of custom resources whose change can lose data: (kind, field path prefix).
+const DATA_RISK: &[(&str, &str)] = &[
+    ("KafkaTopic", ".spec.partitions"),
+    ("KafkaTopic", ".spec.replicas"),
+    ("KafkaTopic", ".spec.config.retention"),
+    ("KafkaTopic", ".spec.config.cleanup.policy"),
+    ("CephBlockPool", ".spec.replicated"),
+    ("CephBlockPool", ".spec.erasureCoded"),
+    ("PersistentVolumeClaim", ".spec"),
+];
+
+/// The field path of a path inside `manifest` (`.data.retention`), up to its first list
+/// index (field managers name list elements by key, which a value path does not carry).
+fn field_path(steps: &[PathStep]) -> String {
+    let mut out = String::new();
+    for s in steps {
+        match s {
+            PathStep::Attr(k) | PathStep::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            PathStep::Index(_) => break,
+        }
+    }
+    out
+}
+
+/// Whether field path `a` is `b` or inside it.
+fn within(a: &str, b: &str) -> bool {
+    a == b || (a.starts_with(b) && matches!(a.as_bytes()[b.len()], b'.' | b'['))
+}
+
+pub fn explain(req: &DriftRequest<'_>) -> Result<DriftExplanation, Diagnostics> {
+    if req.type_name != manifest::TYPE {
+        return Ok(DriftExplanation::default());
+    }
+    let managers: Vec<(String, String)> = req
+        .live
+        .and_then(|l| l.get("field_managers"))
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let kind = req
+        .recorded
+        .get("manifest")
+        .and_then(|m| m.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut notes = vec![
+        DriftNote {
+            path: vec![PathStep::Attr("field_managers".into())],
+            bookkeeping: true,
+            ..DriftNote::default()
+        },
+        DriftNote {
+            path: vec![PathStep::Attr("uid".into())],
+            detail: Some("the object was deleted and created again (a new uid)".into()),
+            severity: Some(DriftSeverity::DataRisk),
+            ..DriftNote::default()
+        },
+    ];
+    for path in req.changed {
+        let Some((PathStep::Attr(first), inner)) = path.split_first() else {
+            continue;
+        };
+        if first != "manifest" {
+            continue;
+        }
+        let field = field_path(inner);
+        // The managers holding this field, or fields inside it.
+        let mut by: Vec<&str> = managers
+            .iter()
+            .filter(|(f, _)| within(f, &field) || within(&field, f))
+            .map(|(_, m)| m.as_str())
+            .collect();
+        by.sort_unstable();
+        by.dedup();
+        let severity =
+            if within(&field, ".metadata.labels") || within(&field, ".metadata.annotations") {
+                Some(DriftSeverity::Cosmetic)
+            } else if DATA_RISK
+                .iter()
+                .any(|(k, f)| *k == kind && within(&field, f))
+            {
+                Some(DriftSeverity::DataRisk)
+            } else {
+                None
+            };
+        notes.push(DriftNote {
+            path: path.clone(),
+            by: (!by.is_empty()).then(|| by.join(", ")),
+            detail: None,
+            severity,
+            bookkeeping: false,
+        });
+    }
+    Ok(DriftExplanation {
+        still_exists: None,
+        notes,
+    })
+}

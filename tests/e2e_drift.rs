@@ -1,0 +1,614 @@
+//! End to end: `brick drift` as CI runs it, against real systems changed behind brick's back.
+//! The MAAS lab: a machine released and tags changed through the simulator's HTTP API (the
+//! release is `changed`, `data-risk`, not deleted); an ignored attribute does not count; a
+//! pending configuration change alone exits 0 (2 with `--count-pending`); drift runs while
+//! another process holds the state's lock and writes nothing. The real kube-apiserver: fields
+//! changed with kubectl are named after kubectl's field managers. The real Kafka: a topic
+//! config altered with kafka-configs.sh is reported with its config source. The real Ceph: a
+//! pool's quota set with the ceph CLI is `data-risk`. Every JSON report is validated against
+//! `schemas/drift-report.schema.json`.
+//!
+//! Kubernetes needs `BRICK_PEERS_KUBECONFIG` and `KUBECTL`, Kafka `KAFKA_BOOTSTRAP` and
+//! `KAFKA_BIN`, Ceph `CEPH_CONF` (`source .peers/env`); without them those tests say they are
+//! skipped.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use brick_provider_maas::client::{ClientConfig, MaasClient};
+use brick_provider_maas::sim::world::Status;
+use brick_provider_maas::sim::{SimOptions, Simulator};
+use support::{Run, command};
+
+/// Validates a report against its documented schema.
+fn validate(json: &serde_json::Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/drift-report.schema.json"
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("drift.json", schema).unwrap();
+    let id = compiler.compile("drift.json", &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(json, id) {
+        panic!("the report does not follow its schema: {e:#}\n{json:#}");
+    }
+}
+
+fn resource<'a>(report: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == address)
+        .unwrap_or_else(|| panic!("{address} is not in the report: {report:#}"))
+}
+
+fn change<'a>(resource: &'a serde_json::Value, path_text: &str) -> &'a serde_json::Value {
+    resource["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path_text"] == path_text)
+        .unwrap_or_else(|| panic!("no change at {path_text}: {resource:#}"))
+}
+
+/// `brick drift` in JSON: the report (validated) and the exit code.
+fn drift_json(run: Run) -> (serde_json::Value, i32) {
+    let j = run.json();
+    validate(&j);
+    assert_eq!(j["exit_code"], run.code, "{j:#}");
+    (j, run.code)
+}
+
+// ---- the MAAS lab ---------------------------------------------------------------------------
+
+fn garage_copy() -> tempfile::TempDir {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/garage");
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    dir
+}
+
+async fn brick(dir: &Path, sim: &Simulator, args: &[&str]) -> Run {
+    let (dir, url, key) = (dir.to_path_buf(), sim.url().to_string(), sim.api_key());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Run::of(
+            command(&dir, &args)
+                .env("MAAS_API_URL", url)
+                .env("MAAS_API_KEY", key),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+const IGNORE_KVM4_TAGS: &str = r#"
+drift {
+  ignore = [maas_machine.node["kvm4"].tags]
+  reason = "the rack tags kvm4 by itself"
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pending_changes_are_not()
+{
+    let sim = Simulator::start(SimOptions {
+        time_scale: 0.002,
+        ..SimOptions::fast()
+    })
+    .await
+    .unwrap();
+    let dir = garage_copy();
+    let d = dir.path();
+    std::fs::write(d.join("drift.hcl"), IGNORE_KVM4_TAGS).unwrap();
+    brick(d, &sim, &["apply", "--auto-approve"]).await.ok();
+
+    // Nothing moved: exit 0 in every format.
+    let r = brick(d, &sim, &["drift"]).await.ok();
+    assert!(
+        r.stdout.contains("No drift (4 object(s) checked)."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("No pending changes: the configuration matches the state."),
+        "{}",
+        r.stdout
+    );
+    let (j, _) = drift_json(brick(d, &sim, &["drift", "--format", "json"]).await);
+    assert_eq!(j["drift"], false);
+    assert_eq!(j["checked"], 4);
+    let r = brick(d, &sim, &["drift", "--format", "markdown"])
+        .await
+        .ok();
+    assert!(
+        r.stdout
+            .starts_with("### ✅ brick drift: no drift (4 objects checked)"),
+        "{}",
+        r.stdout
+    );
+
+    // A pending configuration change alone is not drift: 0, said apart; 2 only when asked.
+    let machines = d.join("machines.hcl");
+    let hcl = std::fs::read_to_string(&machines).unwrap();
+    std::fs::write(
+        &machines,
+        hcl.replace(
+            "The old PCs of the garage cluster",
+            "The old PCs of the garage",
+        ),
+    )
+    .unwrap();
+    let r = brick(d, &sim, &["drift"]).await.ok();
+    assert!(r.stdout.contains("maas_tag.garage: update"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Pending changes: 1 object in the configuration"),
+        "{}",
+        r.stdout
+    );
+    let (j, code) = drift_json(brick(d, &sim, &["drift", "--json", "--count-pending"]).await);
+    assert_eq!(code, 2);
+    assert_eq!(j["drift"], false);
+    assert_eq!(j["pending"]["changes"][0]["address"], "maas_tag.garage");
+    std::fs::write(&machines, &hcl).unwrap();
+
+    // Behind brick's back, through the MAAS API: kvm5 released, a tag added to the machine
+    // "maas" and one to kvm4 (which a rule ignores).
+    let api = MaasClient::new(&ClientConfig::new(sim.url(), sim.api_key())).unwrap();
+    let sid = |host: &str| sim.with_world(|w| w.by_hostname(host).unwrap().system_id.clone());
+    api.machine_op(&sid("kvm5"), "release", &[]).await.unwrap();
+    for (tag, host) in [("rack1", "maas"), ("rack2", "kvm4")] {
+        api.post("tags/", None, &[("name", tag.to_string())])
+            .await
+            .unwrap();
+        api.post(
+            &format!("tags/{tag}/"),
+            Some("update_nodes"),
+            &[("add", sid(host))],
+        )
+        .await
+        .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.with_world(|w| w.by_hostname("kvm5").unwrap().status) != Status::Ready {
+        assert!(Instant::now() < deadline, "kvm5 was never released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Drift runs while someone else holds the state's lock, and writes nothing.
+    let store = brick_state::StateStore::new(d.join("brick.state.json"), "test");
+    let lock = store.lock("apply").unwrap();
+    let before = std::fs::read(d.join("brick.state.json")).unwrap();
+
+    let r = brick(d, &sim, &["drift"]).await;
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let out = &r.stdout;
+    assert!(
+        out.contains(r#"# maas_machine.node["kvm5"]: changed, data-risk"#),
+        "released, not deleted: {out}"
+    );
+    assert!(
+        out.contains(r#"status: "Deployed" → "Ready"  (data-risk; MAAS status Ready, owner none"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"# maas_machine.node["maas"]: changed"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"tags: ["garage"] → ["garage","rack1"]"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"  maas_machine.node["kvm4"].tags: ["garage"] → ["garage","rack2"]  (rule maas_machine.node["kvm4"].tags: the rack tags kvm4 by itself)"#),
+        "{out}"
+    );
+    assert!(!out.contains(r#"# maas_machine.node["kvm4"]"#), "{out}");
+    assert!(
+        out.contains("Drift: 2 changed, 0 deleted outside of brick (4 object(s) checked)."),
+        "{out}"
+    );
+
+    let r = brick(d, &sim, &["drift", "--format", "markdown"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let md = &r.stdout;
+    assert!(
+        md.starts_with(
+            "### ⚠️ brick drift: 2 objects changed outside of brick, 1 with data at risk (4 objects checked)"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(r#"| <code>maas_machine.node["kvm5"]</code> | maas_machine |"#),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary>Ignored by drift rules (1)</summary>"),
+        "{md}"
+    );
+
+    let (j, code) = drift_json(brick(d, &sim, &["drift", "--format", "json"]).await);
+    assert_eq!(code, 2);
+    let kvm5 = resource(&j, r#"maas_machine.node["kvm5"]"#);
+    assert_eq!(kvm5["classification"], "changed");
+    assert_eq!(kvm5["severity"], "data-risk");
+    let status = change(kvm5, "status");
+    assert_eq!(status["before"], "Deployed");
+    assert_eq!(status["after"], "Ready");
+    let maas = resource(&j, r#"maas_machine.node["maas"]"#);
+    assert_eq!(maas["severity"], "normal");
+    assert_eq!(
+        change(maas, "tags")["after"],
+        serde_json::json!(["garage", "rack1"])
+    );
+    assert_eq!(j["summary"]["ignored"], 1);
+    assert_eq!(j["ignored"][0]["address"], r#"maas_machine.node["kvm4"]"#);
+    assert_eq!(j["ignored"][0]["change"]["path_text"], "tags");
+
+    assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
+    lock.release().unwrap();
+}
+
+// ---- the real kube-apiserver ----------------------------------------------------------------
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn fields_changed_with_kubectl_are_drift_named_after_kubectls_field_managers() {
+    let (Ok(kubeconfig), Some(kubectl)) = (
+        std::env::var("BRICK_PEERS_KUBECONFIG"),
+        std::env::var("KUBECTL")
+            .ok()
+            .filter(|k| Path::new(k).exists()),
+    ) else {
+        brick_provider_api::testing::skip(
+            "no Kubernetes API or kubectl (BRICK_PEERS_KUBECONFIG, KUBECTL) — run tests/peers/up.sh k8s",
+        );
+        return;
+    };
+    let name = unique("brick-drift-cm");
+    let hcl = format!(
+        r#"provider "k8s" {{
+  config_path = {kubeconfig:?}
+}}
+
+resource "k8s_manifest" "cm" {{
+  manifest = {{
+    apiVersion = "v1"
+    kind       = "ConfigMap"
+    metadata   = {{ name = "{name}", namespace = "default", labels = {{ app = "web" }} }}
+    data       = {{ retention = "7d" }}
+  }}
+  delete_propagation = "Background"
+}}
+"#
+    );
+    let dir = support::Dir::new(&hcl);
+    let brick = |args: &[&str]| Run::of(&mut command(dir.path(), args));
+    let kubectl = |args: &[&str]| {
+        Run::of(
+            Command::new(&kubectl)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(args),
+        )
+        .ok()
+    };
+    brick(&["apply", "--auto-approve"]).ok();
+    brick(&["drift"]).ok();
+
+    kubectl(&[
+        "patch",
+        "configmap",
+        &name,
+        "-n",
+        "default",
+        "-p",
+        r#"{"data":{"retention":"1d"}}"#,
+    ]);
+    kubectl(&[
+        "label",
+        "--overwrite",
+        "configmap",
+        &name,
+        "-n",
+        "default",
+        "app=api",
+    ]);
+
+    let r = brick(&["drift"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains(r#"manifest.data.retention: "7d" → "1d"  (by kubectl-patch)"#),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            r#"manifest.metadata.labels.app: "web" → "api"  (by kubectl-label; cosmetic)"#
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("field_managers"), "{}", r.stdout);
+    let md = brick(&["drift", "--format", "markdown"]);
+    assert_eq!(md.code, 2);
+    assert!(
+        md.stdout.contains("| kubectl-patch, kubectl-label |")
+            || md.stdout.contains("| kubectl-label, kubectl-patch |"),
+        "{}",
+        md.stdout
+    );
+    let (j, code) = drift_json(brick(&["drift", "--json"]));
+    assert_eq!(code, 2);
+    let cm = resource(&j, "k8s_manifest.cm");
+    assert_eq!(cm["classification"], "changed");
+    let retention = change(cm, "manifest.data.retention");
+    assert_eq!(retention["changed_by"], "kubectl-patch");
+    assert_eq!(retention["before"], "7d");
+    assert_eq!(retention["after"], "1d");
+    assert_eq!(
+        change(cm, "manifest.metadata.labels.app")["severity"],
+        "cosmetic"
+    );
+
+    // Labels ignored for drift: only the retention counts; the label is listed as ignored.
+    std::fs::write(
+        dir.path().join("drift.hcl"),
+        "drift {\n  ignore = [k8s_manifest.cm.manifest.metadata.labels]\n}\n",
+    )
+    .unwrap();
+    let (j, code) = drift_json(brick(&["drift", "--json"]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        resource(&j, "k8s_manifest.cm")["changes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        j["ignored"][0]["change"]["path_text"],
+        "manifest.metadata.labels.app"
+    );
+
+    brick(&["destroy", "--auto-approve"]).ok();
+}
+
+// ---- the real Kafka -------------------------------------------------------------------------
+
+#[test]
+fn a_topic_config_altered_with_the_kafka_cli_is_drift_with_its_config_source() {
+    let (Ok(bootstrap), Ok(bin)) = (std::env::var("KAFKA_BOOTSTRAP"), std::env::var("KAFKA_BIN"))
+    else {
+        brick_provider_api::testing::skip(
+            "no Kafka or no Kafka CLI (KAFKA_BOOTSTRAP, KAFKA_BIN) — run tests/peers/up.sh kafka",
+        );
+        return;
+    };
+    let topic = unique("brick-drift");
+    let hcl = format!(
+        r#"provider "kafka" {{}}
+
+resource "kafka_topic" "events" {{
+  name               = "{topic}"
+  partitions         = 1
+  replication_factor = 1
+  config = {{
+    "retention.ms"   = "3600000"
+    "cleanup.policy" = "delete"
+  }}
+}}
+"#
+    );
+    let dir = support::Dir::new(&hcl);
+    let brick = |args: &[&str]| {
+        Run::of(command(dir.path(), args).env("KAFKA_BOOTSTRAP_SERVERS", &bootstrap))
+    };
+    let configs = |args: &[&str]| {
+        let out = Command::new(format!("{bin}/kafka-configs.sh"))
+            .arg("--bootstrap-server")
+            .arg(&bootstrap)
+            .args(["--entity-type", "topics", "--entity-name", &topic])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    brick(&["apply", "--auto-approve"]).ok();
+    brick(&["drift"]).ok();
+
+    configs(&["--alter", "--add-config", "retention.ms=1000"]);
+    configs(&["--alter", "--delete-config", "cleanup.policy"]);
+    // The brokers settle the change one by one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (j, code) = loop {
+        let (j, code) = drift_json(brick(&["drift", "--json"]));
+        if j["summary"]["drifted"] == 1
+            && resource(&j, "kafka_topic.events")["changes"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 2
+        {
+            break (j, code);
+        }
+        assert!(Instant::now() < deadline, "the change never showed: {j:#}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(code, 2);
+    let t = resource(&j, "kafka_topic.events");
+    assert_eq!(t["severity"], "data-risk");
+    let retention = change(t, r#"config["retention.ms"]"#);
+    assert_eq!(retention["before"], "3600000");
+    assert_eq!(retention["after"], "1000");
+    assert_eq!(retention["severity"], "data-risk");
+    assert!(
+        retention["detail"]
+            .as_str()
+            .unwrap()
+            .contains("DYNAMIC_TOPIC_CONFIG"),
+        "{retention:#}"
+    );
+    let policy = change(t, r#"config["cleanup.policy"]"#);
+    assert_eq!(policy["after_absent"], true);
+    let detail = policy["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("the topic's own setting was removed") && detail.contains("delete"),
+        "{detail}"
+    );
+    let r = brick(&["drift"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains(
+            r#"config["retention.ms"]: "3600000" → "1000"  (data-risk; source DYNAMIC_TOPIC_CONFIG"#
+        ),
+        "{}",
+        r.stdout
+    );
+
+    brick(&["destroy", "--auto-approve"]).ok();
+}
+
+// ---- the configuration's drift blocks -------------------------------------------------------
+
+#[test]
+fn a_drift_ignore_entry_that_is_not_an_address_is_an_error_at_its_line() {
+    let dir = support::Dir::new(
+        "resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n\ndrift {\n  ignore = [\n    brick_data.a.input,\n    var.nope,\n  ]\n}\n",
+    );
+    let r = Run::of(&mut command(dir.path(), &["drift"]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("brick::config::invalid_drift_ignore"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.hcl line 8"), "{}", r.stderr);
+    assert!(!r.stderr.contains("brick_data.a.input"), "{}", r.stderr);
+}
+
+#[test]
+fn a_drift_ignore_entry_naming_no_resource_is_a_warning_at_its_line() {
+    let dir = support::Dir::new(
+        "resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n\ndrift {\n  ignore = [brick_data.typo.input]\n}\n",
+    );
+    let r = Run::of(&mut command(dir.path(), &["drift"])).ok();
+    assert!(
+        r.stderr.contains("brick::drift::ignore_matches_nothing"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("main.hcl line 6"), "{}", r.stderr);
+}
+
+#[test]
+fn a_drift_block_in_a_child_module_is_refused() {
+    let dir = support::Dir::new("module \"m\" {\n  source = \"./m\"\n}\n");
+    dir.sub(
+        "m",
+        "drift {\n  ignore = [brick_data.a]\n}\nresource \"brick_data\" \"a\" {}\n",
+    );
+    let r = Run::of(&mut command(dir.path(), &["validate"]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("brick::config::drift_block_in_module"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn objects_only_in_state_have_no_drift_and_a_pending_change_alone_exits_0() {
+    let dir = support::Dir::new("resource \"brick_data\" \"a\" {\n  input = \"x\"\n}\n");
+    Run::of(&mut command(dir.path(), &["apply", "--auto-approve"])).ok();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "resource \"brick_data\" \"a\" {\n  input = \"y\"\n}\n",
+    )
+    .unwrap();
+    let r = Run::of(&mut command(dir.path(), &["drift"])).ok();
+    assert!(
+        r.stdout.contains("No drift (1 object(s) checked)."),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("brick_data.a: update"), "{}", r.stdout);
+    let r = Run::of(&mut command(
+        dir.path(),
+        &["drift", "--count-pending", "--format", "json"],
+    ));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let (j, _) = drift_json(r);
+    assert_eq!(j["pending"]["counted"], true);
+    assert_eq!(j["pending"]["changes"][0]["action"], "update");
+}
+
+// ---- the real Ceph ----------------------------------------------------------------------------
+
+#[test]
+fn a_pool_quota_set_with_the_ceph_cli_is_data_risk_drift() {
+    if std::env::var_os("CEPH_CONF").is_none() {
+        brick_provider_api::testing::skip("no Ceph — run tests/peers/up.sh ceph");
+        return;
+    }
+    let pool = unique("brick-drift-pool");
+    let dir = support::Dir::new(&format!(
+        "resource \"ceph_pool\" \"data\" {{\n  name = \"{pool}\"\n  size = 1\n  require_safe_replica_size = false\n}}\n"
+    ));
+    let brick = |args: &[&str]| Run::of(&mut command(dir.path(), args));
+    let ceph = |args: &[&str]| {
+        let out = Command::new("ceph").args(args).output().expect("ceph runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    brick(&["apply", "--auto-approve"]).ok();
+    let cleanup = || {
+        let _ = Command::new("ceph")
+            .args([
+                "osd",
+                "pool",
+                "rm",
+                &pool,
+                &pool,
+                "--yes-i-really-really-mean-it",
+            ])
+            .output();
+    };
+    brick(&["drift"]).ok();
+    ceph(&["osd", "pool", "set-quota", &pool, "max_objects", "1000"]);
+    let (j, code) = drift_json(brick(&["drift", "--json"]));
+    cleanup();
+    assert_eq!(code, 2, "{j:#}");
+    let p = resource(&j, "ceph_pool.data");
+    assert_eq!(p["severity"], "data-risk");
+    let quota = change(p, "quota_max_objects");
+    assert_eq!(quota["after"], 1000);
+}
