@@ -738,6 +738,9 @@ resource "k8s_manifest" "web" {{
     // No depends_on: the provider orders the namespace first and waits for the rollout.
     let r = brick(&dir, &["apply", "--auto-approve"]).ok();
     assert!(r.stdout.contains("3 added"), "{}", r.stdout);
+    // The provider ranks the namespace first among the steps ready together (apply_order):
+    // nothing had to wait for it.
+    assert!(!r.stdout.contains("waiting for namespace"), "{}", r.stdout);
     let pods = peer
         .kubectl(&["get", "pods", "-n", &ns, "-o", "name"])
         .unwrap()

@@ -463,6 +463,20 @@ pub async fn apply(
         steps[b].waiting += 1;
     }
 
+    // Among the steps ready at once, those the provider ranks first start first (a stable
+    // order: the plan's otherwise).
+    let rank: Vec<i8> = steps
+        .iter()
+        .map(|s| {
+            let c = &plan.changes[s.change];
+            let destroying = s.kind != StepKind::Apply && s.kind != StepKind::Forget;
+            let value = if destroying { &c.before } else { &c.after };
+            providers.get(&c.provider).map_or(0, |p| {
+                p.apply_order(&c.addr.resource.type_name, value, destroying)
+            })
+        })
+        .collect();
+    let ranked = rank.iter().any(|r| *r != 0);
     let mut ready: std::collections::VecDeque<usize> = steps
         .iter()
         .enumerate()
@@ -485,6 +499,9 @@ pub async fn apply(
     let mut intents_queued = false;
 
     while remaining > 0 {
+        if ranked {
+            ready.make_contiguous().sort_by_key(|&i| rank[i]);
+        }
         // Start what is ready.
         while running < parallelism && !cancel.stopping() {
             let Some(si) = ready.pop_front() else { break };
@@ -688,7 +705,13 @@ pub async fn apply(
                 // A change of a provider configured during apply was planned without its
                 // connection: planned again now, and checked against what was shown.
                 let configured_late = late.contains_key(c.provider.as_str());
-                let planned = if c.after.is_wholly_known() && !configured_late {
+                let planned = if !configured_late
+                    && (c.after.is_wholly_known()
+                        || (c.action != Action::Read
+                            && providers
+                                .resource_schema(&c.provider, &c.addr.resource)
+                                .is_ok_and(|s| only_computed_unknown(&c.after, &s.block))))
+                {
                     c.after.clone()
                 } else {
                     match final_plan(
@@ -1342,6 +1365,20 @@ fn eval_locals_with(
         );
     }
     w
+}
+
+/// Whether the only unknowns of a planned value are attributes the provider alone computes
+/// (an id, a uid): the configuration was then wholly known at plan time, and planning again
+/// with it (same prior, same configuration, a pure `plan_resource`) gives the same value, so
+/// the engine sends the plan as it is instead of evaluating the configuration again — which,
+/// for a `for_each` over a large collection, costs as much as the collection for every
+/// instance.
+fn only_computed_unknown(after: &Value, block: &Block) -> bool {
+    let Some(m) = after.as_mapping().filter(|_| after.is_known()) else {
+        return false;
+    };
+    m.iter()
+        .all(|(k, v)| v.is_wholly_known() || block.attributes.get(k).is_some_and(|a| !a.settable()))
 }
 
 /// Evaluates the configuration again with the values now known, plans once more, and checks

@@ -195,6 +195,14 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Among apply steps that are ready at the same time (no dependency between them), the
+    /// order to start them in: lower first; ties keep the plan's order. A hint for objects the
+    /// server orders implicitly (a Kubernetes namespace before the objects in it, deleted after
+    /// them), so that they do not wait for a step still queued behind them. Default: 0.
+    fn apply_order(&self, _type_name: &str, _value: &Value, _destroying: bool) -> i8 {
+        0
+    }
+
     /// Configures the provider from its `provider` block. Called once, before anything else
     /// but `schema` and `validate_resource`.
     async fn configure(&self, config: &Value) -> Diagnostics;

@@ -94,19 +94,19 @@ impl Ctx {
         kind: &str,
         fresh: bool,
     ) -> Result<Option<Kind>, Diagnostic> {
-        let cached = self.discovery.lock().await.get(api_version).cloned();
-        let served = match cached {
+        // The lock is held while discovering: concurrent applies of one group version make
+        // one discovery request, not one each.
+        let mut cache = self.discovery.lock().await;
+        let served = match cache.get(api_version).cloned() {
             Some(Some(list)) if !fresh || list.iter().any(|(r, _)| r.kind == kind) => Some(list),
             Some(None) if !fresh => None,
             _ => {
                 let found = self.discover(api_version).await?;
-                self.discovery
-                    .lock()
-                    .await
-                    .insert(api_version.to_string(), found.clone());
+                cache.insert(api_version.to_string(), found.clone());
                 found
             }
         };
+        drop(cache);
         Ok(served.and_then(|list| {
             list.iter()
                 .find(|(r, _)| r.kind == kind)

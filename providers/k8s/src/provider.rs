@@ -74,6 +74,24 @@ impl Provider for K8sProvider {
         s
     }
 
+    /// Namespaces and CRDs start before other objects (which wait for them) and are deleted
+    /// after them.
+    fn apply_order(&self, type_name: &str, value: &Value, destroying: bool) -> i8 {
+        if type_name != manifest::TYPE {
+            return 0;
+        }
+        let kind = value
+            .get("manifest")
+            .and_then(|m| m.get("kind"))
+            .and_then(Value::as_str);
+        match (kind, destroying) {
+            (Some("Namespace"), false) => -2,
+            (Some("CustomResourceDefinition"), false) => -1,
+            (Some("Namespace" | "CustomResourceDefinition"), true) => 1,
+            _ => 0,
+        }
+    }
+
     async fn configure(&self, config: &Value) -> Diagnostics {
         let cfg = match crate::config::client_config(config).await {
             Ok(c) => c,

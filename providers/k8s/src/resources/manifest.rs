@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use brick_provider_api::provider::{ApplyResponse, AttrPath, PathStep, PlanResponse, Progress};
 use brick_provider_api::schema::{Attribute, Block, Nesting, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
+use futures::StreamExt;
 use kube::api::ListParams;
 use serde_json::Value as Json;
 
@@ -791,6 +792,9 @@ pub fn refreshed(current: &Value, live: Option<&Json>) -> Option<Value> {
     Some(out)
 }
 
+/// How many LISTs of a refresh go out at once.
+const LIST_CONCURRENCY: usize = 8;
+
 /// Refreshes many objects with one LIST per (apiVersion, kind, namespace).
 pub async fn read_many(ctx: &Ctx, current: &[Value]) -> Vec<Result<Option<Value>, Diagnostics>> {
     let mut out: Vec<Option<Result<Option<Value>, Diagnostics>>> =
@@ -810,8 +814,16 @@ pub async fn read_many(ctx: &Ctx, current: &[Value]) -> Vec<Result<Option<Value>
             None => out[i] = Some(Ok(None)),
         }
     }
-    for ((api_version, kind_name, ns), members) in groups {
-        let answer = list_group(ctx, &api_version, &kind_name, ns.as_deref()).await;
+    // The LISTs go out together (a few at a time), not one after another.
+    let answers: Vec<_> = futures::stream::iter(groups)
+        .map(|((api_version, kind_name, ns), members)| async move {
+            let answer = list_group(ctx, &api_version, &kind_name, ns.as_deref()).await;
+            (answer, members)
+        })
+        .buffer_unordered(LIST_CONCURRENCY)
+        .collect()
+        .await;
+    for (answer, members) in answers {
         for (i, name) in members {
             out[i] = Some(match &answer {
                 Err(d) => Err(d.clone()),
