@@ -15,7 +15,9 @@ pub use brick_provider_maas::lab as maas_lab;
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick", "ceph", "k8s", "kafka", "maas", "microk8s"]
+    &[
+        "brick", "ceph", "k8s", "kafka", "maas", "microk8s", "strimzi",
+    ]
 }
 
 /// The provider type brick uses for the last part of a registry source address: Terraform's
@@ -43,6 +45,7 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
         "kafka" => Some(Arc::new(brick_provider_kafka::KafkaProvider::default())),
         "k8s" => Some(Arc::new(brick_provider_k8s::K8sProvider::default())),
         "microk8s" => Some(Arc::new(brick_provider_microk8s::Microk8sProvider)),
+        "strimzi" => Some(Arc::new(brick_provider_kafka::StrimziProvider::default())),
         _ => None,
     }
 }
