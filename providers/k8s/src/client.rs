@@ -151,6 +151,13 @@ impl Ctx {
         }
     }
 
+    /// The namespace an object of `kind` lives in: `ns`, else the default one, for a
+    /// namespaced kind; none for a cluster-scoped kind (kubectl's rule).
+    pub fn namespace_for(&self, kind: &Kind, ns: Option<&str>) -> Option<String> {
+        kind.namespaced
+            .then(|| ns.unwrap_or(&self.default_namespace).to_string())
+    }
+
     /// A diagnostic for a failed request, saying what was being done.
     pub fn error(&self, e: &kube::Error, doing: &str) -> Diagnostic {
         match e {

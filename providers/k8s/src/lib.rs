@@ -2,6 +2,9 @@
 //! document YAML split for `for_each` (`k8s_documents`), and reads of live objects
 //! (`k8s_object`, `k8s_objects`), through the `kube` crate.
 //!
+//! Other providers talk to a cluster through [`machinery`] (connection, apply, get, list,
+//! wait, delete), the same code `k8s_manifest` runs on.
+//!
 //! Code map: [`config`] turns the provider block into a client configuration; [`client`]
 //! holds the client, the discovery cache and the request count; [`fields`] reads ownership
 //! from managedFields (drift, conflicts); [`ready`] says whether an object is ready (kstatus);
@@ -15,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod convert;
 pub mod fields;
+pub mod machinery;
 pub mod provider;
 pub mod ready;
 pub mod resources;

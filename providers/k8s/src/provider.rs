@@ -11,6 +11,7 @@ use brick_provider_api::schema::ProviderSchema;
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Value};
 
 use crate::client::Ctx;
+use crate::machinery::Cluster;
 use crate::resources::{documents, manifest, object};
 use crate::run::Run;
 
@@ -123,7 +124,14 @@ impl Provider for K8sProvider {
         };
         match req.type_name {
             manifest::TYPE => {
-                manifest::apply(&ctx, &self.run, req.prior, req.planned, req.progress).await
+                manifest::apply(
+                    &Cluster::from_ctx(ctx.clone()),
+                    &self.run,
+                    req.prior,
+                    req.planned,
+                    req.progress,
+                )
+                .await
             }
             // Destroying removes data sources from the state too: nothing real to do.
             _ if req.planned.is_null() => ApplyResponse {

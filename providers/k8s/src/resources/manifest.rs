@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use brick_provider_api::provider::{ApplyResponse, AttrPath, PathStep, PlanResponse, Progress};
 use brick_provider_api::schema::{Attribute, Block, Nesting, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::ListParams;
 use serde_json::Value as Json;
 
 use crate::client::{Ctx, Kind};
 use crate::convert::{bool_attr, parse_duration, str_attr, string_map, string_map_attr, to_json};
-use crate::fields::{self, MANAGER};
-use crate::ready::{self, Wait};
+use crate::fields;
+use crate::machinery::{self, Cluster, Propagation};
+use crate::ready::Wait;
 use crate::run::Run;
 
 pub const TYPE: &str = "k8s_manifest";
@@ -123,6 +124,17 @@ impl Ident {
             kind: str_attr(manifest, "kind")?.to_string(),
             namespace: str_attr(md, "namespace").map(str::to_string),
             name: str_attr(md, "name")?.to_string(),
+        })
+    }
+
+    /// Which object a JSON object is (`None` without apiVersion, kind or metadata.name).
+    pub fn from_json(object: &Json) -> Option<Ident> {
+        let s = |p: &str| object.pointer(p).and_then(Json::as_str).map(str::to_string);
+        Some(Ident {
+            api_version: s("/apiVersion")?,
+            kind: s("/kind")?,
+            namespace: s("/metadata/namespace"),
+            name: s("/metadata/name")?,
         })
     }
 
@@ -389,14 +401,14 @@ fn wait_rules(state: &Value) -> Wait {
 }
 
 pub async fn apply(
-    ctx: &Ctx,
+    cluster: &Cluster,
     run: &Run,
     prior: &Value,
     planned: &Value,
     progress: &dyn Progress,
 ) -> ApplyResponse {
     if planned.is_null() {
-        return match delete(ctx, run, prior, progress).await {
+        return match delete(cluster, run, prior, progress).await {
             Ok(()) => ApplyResponse {
                 new_state: Value::null(prior.ty()),
                 diagnostics: Vec::new(),
@@ -407,7 +419,7 @@ pub async fn apply(
             },
         };
     }
-    match create_or_update(ctx, run, prior, planned, progress).await {
+    match create_or_update(cluster, run, prior, planned, progress).await {
         Ok(s) => ApplyResponse {
             new_state: s,
             diagnostics: Vec::new(),
@@ -477,21 +489,14 @@ async fn served_kind(
     }
 }
 
-fn namespace_of(ctx: &Ctx, id: &Ident, kind: &Kind) -> Option<String> {
-    kind.namespaced.then(|| {
-        id.namespace
-            .clone()
-            .unwrap_or_else(|| ctx.default_namespace.clone())
-    })
-}
-
 async fn create_or_update(
-    ctx: &Ctx,
+    cluster: &Cluster,
     run: &Run,
     prior: &Value,
     planned: &Value,
     progress: &dyn Progress,
 ) -> Result<Value, Failure> {
+    let ctx = cluster.ctx();
     let manifest = planned
         .get("manifest")
         .cloned()
@@ -504,20 +509,9 @@ async fn create_or_update(
     let kind = served_kind(ctx, run, &id, deadline, progress)
         .await
         .map_err(|d| (None, vec![d]))?;
-    let ns = namespace_of(ctx, &id, &kind);
+    let ns = ctx.namespace_for(&kind, id.namespace.as_deref());
     id.namespace = ns.clone();
-    let mut body = to_json(&manifest);
-    if let Some(md) = body.get_mut("metadata").and_then(Json::as_object_mut) {
-        match &ns {
-            Some(ns) => {
-                md.insert("namespace".into(), Json::String(ns.clone()));
-            }
-            None => {
-                md.remove("namespace");
-            }
-        }
-    }
-    let api = ctx.api(&kind, ns.as_deref());
+    let body = machinery::with_namespace(&to_json(&manifest), ns.as_deref());
     let user_force = bool_attr(planned, "force_conflicts").unwrap_or(false);
     let prior_manifest = prior
         .get("manifest")
@@ -526,17 +520,16 @@ async fn create_or_update(
     let mut force = user_force;
     let mut ns_deadline: Option<Instant> = None;
     let live = loop {
-        let mut params = PatchParams::apply(MANAGER);
-        params.force = force;
-        match api.patch(&id.name, &params, &Patch::Apply(&body)).await {
+        match cluster.apply_raw(&kind, &id, &body, force, false).await {
             Ok(o) => break o,
             Err(kube::Error::Api(s)) if s.code == 409 && !force => {
                 let conflicts = fields::conflicts(&s);
-                let theirs: Vec<&fields::Conflict> = conflicts
+                let theirs: Vec<fields::Conflict> = conflicts
                     .iter()
                     .filter(|c| {
                         prior_manifest.is_null() || !fields::in_manifest(&prior_manifest, &c.field)
                     })
+                    .cloned()
                     .collect();
                 if !conflicts.is_empty() && theirs.is_empty() {
                     // Every conflicting field is one brick applied before and another manager
@@ -545,21 +538,9 @@ async fn create_or_update(
                     force = true;
                     continue;
                 }
-                let list: Vec<String> = if theirs.is_empty() {
-                    vec![s.message.clone()]
-                } else {
-                    theirs
-                        .iter()
-                        .map(|c| format!("{} (managed by \"{}\")", c.field, c.manager))
-                        .collect()
-                };
-                return Err((None, vec![err(
-                    "conflict",
-                    "Field manager conflict",
-                    format!("Applying {} conflicts with other field managers on fields brick has never applied: {}.", id.describe(), list.join(", ")),
-                )
+                return Err((None, vec![machinery::conflict(&id, &theirs, &s.message)
                 .at(["manifest"])
-                .with_help("Remove those fields from the manifest, or set force_conflicts = true to take them over.")]));
+                .with_help("These are fields brick has never applied: remove them from the manifest, or set force_conflicts = true to take them over.")]));
             }
             Err(kube::Error::Api(s))
                 if s.code == 404 && ns.as_deref().is_some_and(|n| run.defines_namespace(n)) =>
@@ -620,68 +601,28 @@ async fn create_or_update(
     set(&mut state, "uid", Value::string(uid));
     set(&mut state, "field_managers", empty_managers());
     if bool_attr(planned, "wait_for_ready").unwrap_or(true) {
-        let rules = wait_rules(planned);
-        let mut obj = serde_json::to_value(&live).unwrap_or(Json::Null);
-        let mut delay = Duration::from_millis(250);
-        loop {
-            add_types(&mut obj, &id);
-            match ready::status(&obj, &rules) {
-                ready::Status::Ready => break,
-                ready::Status::Failed(why) => {
-                    return Err((
-                        Some(state),
-                        vec![err(
-                            "not_ready",
-                            "Object failed",
-                            format!("{} will not become ready: {why}.", id.describe()),
-                        )],
-                    ));
-                }
-                ready::Status::Waiting(what) => {
-                    if Instant::now() >= deadline {
-                        return Err((Some(state), vec![err(
-                            "not_ready",
-                            "Timed out waiting for readiness",
-                            format!("{} was applied but is not ready after {}s: waiting for {what}.", id.describe(), timeout(planned, op).as_secs()),
-                        )
-                        .with_help("Raise timeouts, change the `wait` block, or set wait_for_ready = false for objects no controller reconciles.")]));
-                    }
-                    progress.report(&format!("waiting for {what}"));
-                }
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-            match api.get_opt(&id.name).await {
-                Ok(Some(o)) => obj = serde_json::to_value(&o).unwrap_or(Json::Null),
-                Ok(None) => {
-                    return Err((
-                        None,
-                        vec![err(
-                            "gone",
-                            "Object disappeared",
-                            format!("{} was deleted while brick waited for it.", id.describe()),
-                        )],
-                    ));
-                }
-                Err(e) => {
-                    return Err((
-                        Some(state),
-                        vec![ctx.error(&e, &format!("reading {}", id.describe()))],
-                    ));
-                }
-            }
+        let first = machinery::to_json(&live, &id);
+        if let Err(d) = cluster
+            .wait_ready_from(
+                &kind,
+                &id,
+                Some(first),
+                &wait_rules(planned),
+                deadline,
+                progress,
+            )
+            .await
+        {
+            let gone = d.code == "brick::k8s::gone";
+            let d = if d.code == "brick::k8s::not_ready" {
+                d.with_help("Raise timeouts, change the `wait` block, or set wait_for_ready = false for objects no controller reconciles.")
+            } else {
+                d
+            };
+            return Err(((!gone).then_some(state), vec![d]));
         }
     }
     Ok(state)
-}
-
-fn add_types(obj: &mut Json, id: &Ident) {
-    if let Some(m) = obj.as_object_mut() {
-        m.entry("apiVersion")
-            .or_insert_with(|| Json::String(id.api_version.clone()));
-        m.entry("kind")
-            .or_insert_with(|| Json::String(id.kind.clone()));
-    }
 }
 
 /// The apiVersions a CRD manifest defines (`GROUP/VERSION` for each of its versions).
@@ -705,11 +646,12 @@ pub fn crd_versions(manifest: &Value) -> Vec<String> {
 // ---- delete -------------------------------------------------------------------------------
 
 async fn delete(
-    ctx: &Ctx,
+    cluster: &Cluster,
     run: &Run,
     prior: &Value,
     progress: &dyn Progress,
 ) -> Result<(), Diagnostics> {
+    let ctx = cluster.ctx();
     let manifest = prior
         .get("manifest")
         .cloned()
@@ -728,54 +670,33 @@ async fn delete(
         // The kind is gone (its CRD was deleted): so are its objects.
         return Ok(());
     };
-    id.namespace = namespace_of(ctx, &id, &kind);
+    id.namespace = ctx.namespace_for(&kind, id.namespace.as_deref());
     let deadline = Instant::now() + timeout(prior, "delete");
     let _guard = run.deleting(&id);
     if id.kind == "Namespace" && id.group().is_empty() {
         // Objects brick deletes in this namespace go first.
         run.wait_namespace_empty(&id.name, deadline, progress).await;
     }
-    let api = ctx.api(&kind, id.namespace.as_deref());
-    let policy = match str_attr(prior, "delete_propagation") {
-        Some("Background") => PropagationPolicy::Background,
-        Some("Orphan") => PropagationPolicy::Orphan,
-        _ => PropagationPolicy::Foreground,
-    };
-    let params = DeleteParams {
-        propagation_policy: Some(policy),
-        ..Default::default()
-    };
-    match api.delete(&id.name, &params).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-        Err(e) => return Err(vec![ctx.error(&e, &format!("deleting {}", id.describe()))]),
+    let policy = str_attr(prior, "delete_propagation")
+        .and_then(Propagation::parse)
+        .unwrap_or_default();
+    if !cluster
+        .delete_in(&kind, &id, policy)
+        .await
+        .map_err(|d| vec![d])?
+    {
+        return Ok(());
     }
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match api.get_opt(&id.name).await {
-            Ok(None) => return Ok(()),
-            Ok(Some(o)) => {
-                let finalizers = o.metadata.finalizers.clone().unwrap_or_default();
-                let what = if finalizers.is_empty() {
-                    "deletion".to_string()
-                } else {
-                    format!("finalizers {}", finalizers.join(", "))
-                };
-                if Instant::now() >= deadline {
-                    return Err(vec![err(
-                        "delete_timeout",
-                        "Timed out waiting for deletion",
-                        format!("{} is still there after {}s, waiting for {what}.", id.describe(), timeout(prior, "delete").as_secs()),
-                    )
-                    .with_help("A finalizer's controller may not be running. Raise timeouts.delete, or remove the finalizer once you know it is safe.")]);
-                }
-                progress.report(&format!("waiting for {what}"));
-            }
-            Err(e) => return Err(vec![ctx.error(&e, &format!("reading {}", id.describe()))]),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(3));
-    }
+    cluster
+        .wait_gone_in(&kind, &id, deadline, progress)
+        .await
+        .map_err(|d| {
+            vec![if d.code == "brick::k8s::delete_timeout" {
+                d.with_help("A finalizer's controller may not be running. Raise timeouts.delete, or remove the finalizer once you know it is safe.")
+            } else {
+                d
+            }]
+        })
 }
 
 // ---- refresh and import -------------------------------------------------------------------
@@ -859,9 +780,7 @@ async fn list_group(
             .into_iter()
             .filter_map(|o| {
                 let name = o.metadata.name.clone()?;
-                let mut j = serde_json::to_value(&o).ok()?;
-                add_types(&mut j, &id);
-                Some((name, j))
+                Some((name, machinery::to_json(&o, &id)))
             })
             .collect(),
     ))
@@ -900,7 +819,7 @@ pub async fn import(ctx: &Ctx, id_text: &str) -> Result<Value, Diagnostics> {
                 ),
             )]
         })?;
-    id.namespace = namespace_of(ctx, &id, &kind);
+    id.namespace = ctx.namespace_for(&kind, id.namespace.as_deref());
     let api = ctx.api(&kind, id.namespace.as_deref());
     let live = api
         .get_opt(&id.name)
