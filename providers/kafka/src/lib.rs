@@ -7,6 +7,8 @@
 //! Unsafe code is denied except in [`ffi`], the small wrapper of the librdkafka calls rdkafka
 //! has no safe API for (its header says why it is allowed there).
 #![deny(unsafe_code)]
+// Diagnostics are rich data (detail, help, attribute); returning them by value is deliberate.
+#![allow(clippy::result_large_err)]
 
 pub mod batch;
 pub mod checks;

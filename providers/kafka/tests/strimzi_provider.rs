@@ -16,9 +16,10 @@ use brick_provider_api::provider::{
 };
 use brick_provider_api::schema::Block;
 use brick_provider_api::{Number, Provider, Type, Value};
+use brick_provider_k8s::machinery::{self, Cluster};
 use brick_provider_kafka::StrimziProvider;
 use brick_provider_kafka::resources::{strimzi_kafka, strimzi_operator, strimzi_topic};
-use brick_provider_kafka::strimzi::kube::{self, ObjRef};
+use brick_provider_kafka::strimzi::kube;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -344,13 +345,12 @@ async fn what_brick_writes_for_a_kafka_and_the_operator_is_accepted_by_the_real_
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let cfg = brick_provider_k8s::config::client_config(&conform(
-        &brick_provider_k8s::config::block(),
+    let cluster = Cluster::connect(&conform(
+        &machinery::provider_block(),
         vec![("config_path", s(&p.kubeconfig))],
     ))
     .await
-    .expect("a client configuration");
-    let ctx = brick_provider_k8s::client::Ctx::new(cfg).expect("a client");
+    .expect("a connection");
 
     // The seed's Kafka, plus a split-role variant: every document as the real CRDs check it.
     for (name, controllers) in [("seed", None), ("split", Some(3))] {
@@ -362,15 +362,15 @@ async fn what_brick_writes_for_a_kafka_and_the_operator_is_accepted_by_the_real_
         }
         assert!(strimzi_kafka::validate(&v).is_empty());
         for doc in strimzi_kafka::render(&v) {
-            let live = kube::apply(&ctx, &doc)
+            let live = kube::apply(&cluster, &doc)
                 .await
                 .unwrap_or_else(|d| panic!("the real CRD refused {doc}: {d:?}"));
             assert_eq!(live["spec"], doc["spec"], "kept as written");
         }
     }
     let kafka = kube::get(
-        &ctx,
-        &ObjRef::new("kafka.strimzi.io/v1", "Kafka", Some(&ns), "seed"),
+        &cluster,
+        &kube::obj("kafka.strimzi.io/v1", "Kafka", Some(&ns), "seed"),
     )
     .await
     .unwrap()
@@ -384,7 +384,9 @@ async fn what_brick_writes_for_a_kafka_and_the_operator_is_accepted_by_the_real_
         .pop()
         .unwrap();
     bad["spec"]["kafka"]["listeners"][0]["port"] = serde_json::json!(80);
-    let refused = kube::apply(&ctx, &bad).await.expect_err("port 80 accepted");
+    let refused = kube::apply(&cluster, &bad)
+        .await
+        .expect_err("port 80 accepted");
     assert!(refused.detail.contains("port"), "{}", refused.detail);
 
     // Strimzi's own install files, placed in the scratch namespace (no rollout: no kubelets).
@@ -414,11 +416,12 @@ async fn what_brick_writes_for_a_kafka_and_the_operator_is_accepted_by_the_real_
     );
     assert!(strimzi_operator::validate(&op).is_empty());
     let planned = strimzi_operator::plan(&Value::null_dynamic(), &op).planned;
-    let done = strimzi_operator::apply(&ctx, &Value::null_dynamic(), &planned, &NoProgress).await;
+    let done =
+        strimzi_operator::apply(&cluster, &Value::null_dynamic(), &planned, &NoProgress).await;
     assert!(done.diagnostics.is_empty(), "{:?}", done.diagnostics);
     let dep = kube::get(
-        &ctx,
-        &ObjRef::new(
+        &cluster,
+        &kube::obj(
             "apps/v1",
             "Deployment",
             Some(&ns),
@@ -433,15 +436,20 @@ async fn what_brick_writes_for_a_kafka_and_the_operator_is_accepted_by_the_real_
         Some(&serde_json::json!("strimzi-cluster-operator"))
     );
     assert!(
-        strimzi_operator::read(&ctx, &done.new_state)
+        strimzi_operator::read(&cluster, &done.new_state)
             .await
             .unwrap()
             .is_some()
     );
 
     // Clean up: the operator (its RBAC, not the shared CRDs), the Kafkas, the namespace.
-    let gone =
-        strimzi_operator::apply(&ctx, &done.new_state, &Value::null_dynamic(), &NoProgress).await;
+    let gone = strimzi_operator::apply(
+        &cluster,
+        &done.new_state,
+        &Value::null_dynamic(),
+        &NoProgress,
+    )
+    .await;
     assert!(gone.diagnostics.is_empty(), "{:?}", gone.diagnostics);
     for kind in ["Kafka", "KafkaNodePool"] {
         for name in [
@@ -451,8 +459,8 @@ async fn what_brick_writes_for_a_kafka_and_the_operator_is_accepted_by_the_real_
             "split-broker",
             "split-controller",
         ] {
-            let r = ObjRef::new("kafka.strimzi.io/v1", kind, Some(&ns), name);
-            kube::delete(&ctx, &r, None).await.unwrap();
+            let r = kube::obj("kafka.strimzi.io/v1", kind, Some(&ns), name);
+            kube::delete(&cluster, &r, None).await.unwrap();
         }
     }
     let crb = kubectl(

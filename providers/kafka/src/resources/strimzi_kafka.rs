@@ -11,7 +11,7 @@ use std::time::Duration;
 use brick_provider_api::provider::{ApplyResponse, PathStep, PlanResponse, Progress};
 use brick_provider_api::schema::{Attribute, Block, Nesting, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
-use brick_provider_k8s::client::Ctx;
+use brick_provider_k8s::machinery::Cluster;
 use serde_json::{Value as Json, json};
 
 use crate::strimzi::kube::{self, ObjRef, Standing};
@@ -208,7 +208,7 @@ pub fn schema() -> ResourceSchema {
 }
 
 fn err(code: &str, summary: &str, detail: impl Into<String>) -> Diagnostic {
-    Diagnostic::error(&format!("brick::strimzi::{code}"), summary, detail)
+    Diagnostic::error(format!("brick::strimzi::{code}"), summary, detail)
 }
 
 fn bool_attr(v: &Value, name: &str) -> Option<bool> {
@@ -636,7 +636,7 @@ pub fn render(v: &Value) -> Vec<Json> {
 }
 
 fn kafka_ref(v: &Value) -> ObjRef {
-    ObjRef::new(
+    kube::obj(
         API_VERSION,
         "Kafka",
         str_attr(v, "namespace"),
@@ -692,17 +692,17 @@ fn with_outputs(planned: &Value, obj: &Json) -> Value {
 }
 
 pub async fn apply(
-    ctx: &Ctx,
+    cluster: &Cluster,
     prior: &Value,
     planned: &Value,
     progress: &dyn Progress,
 ) -> ApplyResponse {
     if planned.is_null() {
-        return destroy(ctx, prior, progress).await;
+        return destroy(cluster, prior, progress).await;
     }
     let docs = render(planned);
     for doc in &docs {
-        if let Err(d) = kube::apply(ctx, doc).await {
+        if let Err(d) = kube::apply(cluster, doc).await {
             return ApplyResponse {
                 new_state: prior.clone(),
                 diagnostics: vec![d],
@@ -713,7 +713,7 @@ pub async fn apply(
     // by nothing else needs no cleanup here.
     progress.report("waiting for the Kafka to become Ready");
     match kube::wait_until(
-        ctx,
+        cluster,
         &kafka_ref(planned),
         READY_TIMEOUT,
         progress,
@@ -736,16 +736,16 @@ pub async fn apply(
     }
 }
 
-async fn destroy(ctx: &Ctx, prior: &Value, progress: &dyn Progress) -> ApplyResponse {
+async fn destroy(cluster: &Cluster, prior: &Value, progress: &dyn Progress) -> ApplyResponse {
     let mut d = Vec::new();
     let wait = Duration::from_secs(10 * 60);
-    if let Err(e) = kube::delete(ctx, &kafka_ref(prior), Some((wait, progress))).await {
+    if let Err(e) = kube::delete(cluster, &kafka_ref(prior), Some((wait, progress))).await {
         d.push(e);
     }
     let ns = str_attr(prior, "namespace");
     for (pool, _, _) in pools(prior) {
-        let r = ObjRef::new(API_VERSION, "KafkaNodePool", ns, &pool);
-        if let Err(e) = kube::delete(ctx, &r, Some((wait, progress))).await {
+        let r = kube::obj(API_VERSION, "KafkaNodePool", ns, &pool);
+        if let Err(e) = kube::delete(cluster, &r, Some((wait, progress))).await {
             d.push(e);
         }
     }
@@ -762,8 +762,8 @@ async fn destroy(ctx: &Ctx, prior: &Value, progress: &dyn Progress) -> ApplyResp
 /// The cluster as it is: `None` when the Kafka is gone. What the user wrote stays as written
 /// except what the live objects show changed by someone else: the pools' replicas, the version,
 /// and the configuration keys the user set.
-pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnostics> {
-    let Some(obj) = kube::get(ctx, &kafka_ref(current))
+pub async fn read(cluster: &Cluster, current: &Value) -> Result<Option<Value>, Diagnostics> {
+    let Some(obj) = kube::get(cluster, &kafka_ref(current))
         .await
         .map_err(|d| vec![d])?
     else {
@@ -772,8 +772,8 @@ pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnosti
     let mut m = current.as_mapping().cloned().unwrap_or_default();
     let ns = str_attr(current, "namespace");
     for (pool, roles, _) in pools(current) {
-        let r = ObjRef::new(API_VERSION, "KafkaNodePool", ns, &pool);
-        if let Some(p) = kube::get(ctx, &r).await.map_err(|d| vec![d])?
+        let r = kube::obj(API_VERSION, "KafkaNodePool", ns, &pool);
+        if let Some(p) = kube::get(cluster, &r).await.map_err(|d| vec![d])?
             && let Some(n) = p.pointer("/spec/replicas").and_then(Json::as_i64)
         {
             let attr = if roles == ["controller"] {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use brick_provider_api::provider::{ApplyResponse, PlanResponse, Progress};
 use brick_provider_api::schema::{Attribute, Block, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
-use brick_provider_k8s::client::Ctx;
 use brick_provider_k8s::convert::to_json;
+use brick_provider_k8s::machinery::Cluster;
 use brick_provider_k8s::ready::{Status, kstatus};
 use brick_provider_k8s::resources::documents::split;
 use serde_json::{Value as Json, json};
@@ -242,9 +242,9 @@ fn standing(obj: &Json) -> Standing {
 }
 
 /// Whether Strimzi's kinds are served; what is missing otherwise.
-async fn served(ctx: &Ctx) -> Result<Option<String>, Diagnostic> {
+async fn served(cluster: &Cluster) -> Result<Option<String>, Diagnostic> {
     for kind in KINDS {
-        if ctx.kind(API_VERSION, kind, true).await?.is_none() {
+        if cluster.kind(API_VERSION, kind).await?.is_none() {
             return Ok(Some(format!("{kind} ({API_VERSION}) is not served yet")));
         }
     }
@@ -252,13 +252,13 @@ async fn served(ctx: &Ctx) -> Result<Option<String>, Diagnostic> {
 }
 
 pub async fn apply(
-    ctx: &Ctx,
+    cluster: &Cluster,
     prior: &Value,
     planned: &Value,
     progress: &dyn Progress,
 ) -> ApplyResponse {
     if planned.is_null() {
-        return destroy(ctx, prior, progress).await;
+        return destroy(cluster, prior, progress).await;
     }
     let fail = |d: Diagnostic| ApplyResponse {
         new_state: prior.clone(),
@@ -274,21 +274,22 @@ pub async fn apply(
         if !is_crd(doc) && !crds.is_empty() {
             // The CRDs before anything that may need them.
             for r in std::mem::take(&mut crds) {
-                if let Err(d) = kube::wait_until(ctx, &r, READY_TIMEOUT, progress, standing).await {
+                if let Err(d) =
+                    kube::wait_until(cluster, &r, READY_TIMEOUT, progress, standing).await
+                {
                     return fail(d);
                 }
             }
-            ctx.forget(API_VERSION).await;
         }
-        match kube::apply(ctx, doc).await {
-            Ok(_) if is_crd(doc) => crds.extend(ObjRef::of(doc)),
+        match kube::apply(cluster, doc).await {
+            Ok(_) if is_crd(doc) => crds.extend(ObjRef::from_json(doc)),
             Ok(_) => {}
             Err(d) => return fail(d),
         }
     }
     let deadline = std::time::Instant::now() + READY_TIMEOUT;
     loop {
-        match served(ctx).await {
+        match served(cluster).await {
             Ok(None) => break,
             Ok(Some(why)) => {
                 if std::time::Instant::now() >= deadline {
@@ -316,8 +317,8 @@ pub async fn apply(
             .and_then(Value::as_bool)
             .unwrap_or(true)
     {
-        let r = ObjRef::new("apps/v1", "Deployment", Some(ns), DEPLOYMENT);
-        if let Err(d) = kube::wait_until(ctx, &r, READY_TIMEOUT, progress, standing).await {
+        let r = kube::obj("apps/v1", "Deployment", Some(ns), DEPLOYMENT);
+        if let Err(d) = kube::wait_until(cluster, &r, READY_TIMEOUT, progress, standing).await {
             return ApplyResponse {
                 new_state: planned.clone(),
                 diagnostics: vec![d],
@@ -330,7 +331,7 @@ pub async fn apply(
     }
 }
 
-async fn destroy(ctx: &Ctx, prior: &Value, progress: &dyn Progress) -> ApplyResponse {
+async fn destroy(cluster: &Cluster, prior: &Value, progress: &dyn Progress) -> ApplyResponse {
     let ns = str_attr(prior, "namespace").unwrap_or("");
     let docs = match documents(prior) {
         Ok(d) => placed(d, ns, &watched(prior)),
@@ -346,9 +347,9 @@ async fn destroy(ctx: &Ctx, prior: &Value, progress: &dyn Progress) -> ApplyResp
     let mut order: Vec<&Json> = docs.iter().filter(|d| !is_crd(d)).collect();
     order.sort_by_key(|d| d["kind"] != "Deployment");
     for doc in order {
-        if let Some(r) = ObjRef::of(doc) {
+        if let Some(r) = ObjRef::from_json(doc) {
             let wait = (r.kind == "Deployment").then_some((Duration::from_secs(120), progress));
-            if let Err(d) = kube::delete(ctx, &r, wait).await {
+            if let Err(d) = kube::delete(cluster, &r, wait).await {
                 diags.push(d);
             }
         }
@@ -365,7 +366,7 @@ async fn destroy(ctx: &Ctx, prior: &Value, progress: &dyn Progress) -> ApplyResp
 
 /// The installation as it is: `None` when its Deployment is gone (with manifests) or Strimzi's
 /// kinds are not served (without).
-pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnostics> {
+pub async fn read(cluster: &Cluster, current: &Value) -> Result<Option<Value>, Diagnostics> {
     let ns = str_attr(current, "namespace").unwrap_or("");
     let mut out = current.clone();
     if let Some(m) = out.as_mapping().cloned() {
@@ -374,13 +375,16 @@ pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnosti
         out = Value::object(m);
     }
     if texts(current).is_empty() {
-        return match served(ctx).await.map_err(|d| vec![d])? {
+        return match served(cluster).await.map_err(|d| vec![d])? {
             None => Ok(Some(out)),
             Some(_) => Ok(None),
         };
     }
-    let r = ObjRef::new("apps/v1", "Deployment", Some(ns), DEPLOYMENT);
-    Ok(kube::get(ctx, &r).await.map_err(|d| vec![d])?.map(|_| out))
+    let r = kube::obj("apps/v1", "Deployment", Some(ns), DEPLOYMENT);
+    Ok(kube::get(cluster, &r)
+        .await
+        .map_err(|d| vec![d])?
+        .map(|_| out))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use brick_provider_api::provider::{ApplyResponse, PlanResponse, Progress};
 use brick_provider_api::schema::{Attribute, Block, ResourceSchema};
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
-use brick_provider_k8s::client::Ctx;
+use brick_provider_k8s::machinery::Cluster;
 use serde_json::{Value as Json, json};
 
 use crate::resources::topic::valid_name;
@@ -248,7 +248,7 @@ pub fn render(v: &Value) -> Json {
 }
 
 fn topic_ref(v: &Value) -> ObjRef {
-    ObjRef::new(
+    kube::obj(
         API_VERSION,
         "KafkaTopic",
         str_attr(v, "namespace"),
@@ -257,13 +257,13 @@ fn topic_ref(v: &Value) -> ObjRef {
 }
 
 pub async fn apply(
-    ctx: &Ctx,
+    cluster: &Cluster,
     prior: &Value,
     planned: &Value,
     progress: &dyn Progress,
 ) -> ApplyResponse {
     if planned.is_null() {
-        let d = kube::delete(ctx, &topic_ref(prior), Some((READY_TIMEOUT, progress))).await;
+        let d = kube::delete(cluster, &topic_ref(prior), Some((READY_TIMEOUT, progress))).await;
         return match d {
             Ok(()) => ApplyResponse {
                 new_state: Value::null_dynamic(),
@@ -275,14 +275,14 @@ pub async fn apply(
             },
         };
     }
-    if let Err(d) = kube::apply(ctx, &render(planned)).await {
+    if let Err(d) = kube::apply(cluster, &render(planned)).await {
         return ApplyResponse {
             new_state: prior.clone(),
             diagnostics: vec![d],
         };
     }
     let waited = kube::wait_until(
-        ctx,
+        cluster,
         &topic_ref(planned),
         READY_TIMEOUT,
         progress,
@@ -307,8 +307,8 @@ fn text(j: &Json) -> Option<String> {
 
 /// The topic as it is: `None` when the KafkaTopic is gone. What the user set is compared with
 /// the live spec (someone's `kubectl edit` shows as drift); the rest stays as written.
-pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnostics> {
-    let Some(obj) = kube::get(ctx, &topic_ref(current))
+pub async fn read(cluster: &Cluster, current: &Value) -> Result<Option<Value>, Diagnostics> {
+    let Some(obj) = kube::get(cluster, &topic_ref(current))
         .await
         .map_err(|d| vec![d])?
     else {
@@ -350,7 +350,7 @@ pub fn refreshed(current: &Value, obj: &Json) -> Value {
 }
 
 /// Import by `NAMESPACE/NAME`.
-pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+pub async fn import(cluster: &Cluster, id: &str) -> Result<Value, Diagnostics> {
     let Some((ns, name)) = id.split_once('/') else {
         return Err(vec![
             err(
@@ -361,8 +361,8 @@ pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
             .with_help("For example: kafka/orders"),
         ]);
     };
-    let r = ObjRef::new(API_VERSION, "KafkaTopic", Some(ns), name);
-    let Some(obj) = kube::get(ctx, &r).await.map_err(|d| vec![d])? else {
+    let r = kube::obj(API_VERSION, "KafkaTopic", Some(ns), name);
+    let Some(obj) = kube::get(cluster, &r).await.map_err(|d| vec![d])? else {
         return Err(vec![err(
             "not_found",
             "KafkaTopic not found",

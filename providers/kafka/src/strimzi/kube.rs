@@ -1,183 +1,63 @@
-//! The strimzi provider's few Kubernetes operations — server-side apply of a document with
-//! brick's field manager, read, delete and wait until gone, and polling until a condition
-//! holds with progress — on the k8s provider's connection ([`brick_provider_k8s::client::Ctx`]).
+//! The strimzi provider's Kubernetes operations, on the k8s provider's machinery
+//! ([`brick_provider_k8s::machinery::Cluster`]): server-side apply as brick (forced: the fields
+//! brick writes are brick's), read, delete and wait until gone, and Strimzi's own readiness
+//! (the `Ready` condition of the generation the operator has seen; a `NotSupported` refusal
+//! fails at once) polled with progress.
 
 use std::time::{Duration, Instant};
 
 use brick_provider_api::Diagnostic;
 use brick_provider_api::provider::Progress;
-use brick_provider_k8s::client::{Ctx, Kind};
-use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy};
+pub use brick_provider_k8s::machinery::Ident as ObjRef;
+use brick_provider_k8s::machinery::{Cluster, Propagation};
 use serde_json::Value as Json;
-
-/// The field manager brick applies with (the k8s provider's).
-pub const FIELD_MANAGER: &str = "brick";
 
 /// How often a wait reads the object again.
 pub const POLL: Duration = Duration::from_millis(500);
 
-/// One object's address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjRef {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
+/// An object's address.
+pub fn obj(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjRef {
+    ObjRef {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        namespace: namespace.map(str::to_string),
+        name: name.to_string(),
+    }
 }
 
-impl ObjRef {
-    pub fn new(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjRef {
-        ObjRef {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-            namespace: namespace.map(str::to_string),
-            name: name.to_string(),
+/// Server-side applies `doc` (forced) and returns the object the server keeps. A Strimzi kind
+/// the server does not serve says to install Strimzi first.
+pub async fn apply(cluster: &Cluster, doc: &Json) -> Result<Json, Diagnostic> {
+    cluster.apply(doc, true).await.map_err(|d| {
+        let strimzi = doc["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("kafka.strimzi.io/"));
+        if d.code == "brick::k8s::unknown_kind" && strimzi {
+            d.with_help("Install Strimzi first: a strimzi_operator resource this one depends on (depends_on or a reference), or Strimzi's own install files.")
+        } else {
+            d
         }
-    }
-
-    /// The address of a document (apiVersion, kind, metadata.namespace and name).
-    pub fn of(doc: &Json) -> Option<ObjRef> {
-        let s = |p: &str| doc.pointer(p).and_then(Json::as_str);
-        Some(ObjRef::new(
-            s("/apiVersion")?,
-            s("/kind")?,
-            s("/metadata/namespace"),
-            s("/metadata/name")?,
-        ))
-    }
-
-    pub fn describe(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
-            None => format!("{} {}", self.kind, self.name),
-        }
-    }
-}
-
-fn not_served(r: &ObjRef) -> Diagnostic {
-    let hint = if r.api_version.starts_with("kafka.strimzi.io/") {
-        "Install Strimzi first (a strimzi_operator resource, or Strimzi's own install files); brick waits for a strimzi_operator of the same configuration when the resource depends on it."
-    } else {
-        "Check the apiVersion and kind, and that the CRD that defines them is installed."
-    };
-    Diagnostic::error(
-        "brick::strimzi::kind_not_served",
-        "Kind not served",
-        format!(
-            "The API server does not serve {} in {}.",
-            r.kind, r.api_version
-        ),
-    )
-    .with_help(hint)
-}
-
-/// How the server serves `r`'s kind (discovery asked again on a miss).
-async fn kind(ctx: &Ctx, r: &ObjRef) -> Result<Kind, Diagnostic> {
-    ctx.kind(&r.api_version, &r.kind, true)
-        .await?
-        .ok_or_else(|| not_served(r))
-}
-
-/// Server-side applies `doc` (with `force`: brick's fields are brick's) and returns the object
-/// the server keeps.
-pub async fn apply(ctx: &Ctx, doc: &Json) -> Result<Json, Diagnostic> {
-    let r = ObjRef::of(doc).ok_or_else(|| {
-        Diagnostic::error(
-            "brick::strimzi::bad_document",
-            "Document without apiVersion, kind or name",
-            "A document to apply lacks apiVersion, kind or metadata.name.",
-        )
-    })?;
-    let k = kind(ctx, &r).await?;
-    let api = ctx.api(&k, r.namespace.as_deref());
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let obj = api
-        .patch(&r.name, &params, &Patch::Apply(doc))
-        .await
-        .map_err(|e| ctx.error(&e, &format!("applying {}", r.describe())))?;
-    serde_json::to_value(obj).map_err(|e| {
-        Diagnostic::error(
-            "brick::strimzi::bad_answer",
-            "Unreadable answer",
-            format!(
-                "The API server's answer for {} did not convert: {e}.",
-                r.describe()
-            ),
-        )
     })
 }
 
 /// The live object, `None` when it does not exist (or its kind is not served).
-pub async fn get(ctx: &Ctx, r: &ObjRef) -> Result<Option<Json>, Diagnostic> {
-    let Some(k) = ctx.kind(&r.api_version, &r.kind, false).await? else {
-        return Ok(None);
-    };
-    let api = ctx.api(&k, r.namespace.as_deref());
-    match api.get_opt(&r.name).await {
-        Ok(Some(obj)) => Ok(serde_json::to_value(obj).ok()),
-        Ok(None) => Ok(None),
-        Err(e) => Err(ctx.error(&e, &format!("reading {}", r.describe()))),
-    }
+pub async fn get(cluster: &Cluster, r: &ObjRef) -> Result<Option<Json>, Diagnostic> {
+    cluster.get(r).await
 }
 
-/// Deletes `r` (dependents in the foreground) and, when `wait` is given, waits until it is gone.
+/// Deletes `r` (dependents left to the garbage collector) and, when `wait` is given, waits
+/// until it is gone (its finalizers done).
 pub async fn delete(
-    ctx: &Ctx,
+    cluster: &Cluster,
     r: &ObjRef,
     wait: Option<(Duration, &dyn Progress)>,
 ) -> Result<(), Diagnostic> {
-    let Some(k) = ctx.kind(&r.api_version, &r.kind, false).await? else {
-        return Ok(());
-    };
-    let api = ctx.api(&k, r.namespace.as_deref());
-    let params = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Foreground),
-        ..Default::default()
-    };
-    match api.delete(&r.name, &params).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-        Err(e) => return Err(ctx.error(&e, &format!("deleting {}", r.describe()))),
+    if cluster.delete(r, Propagation::Background).await?
+        && let Some((limit, progress)) = wait
+    {
+        cluster.wait_gone(r, limit, progress).await?;
     }
-    let Some((limit, progress)) = wait else {
-        return Ok(());
-    };
-    let deadline = Instant::now() + limit;
-    let mut said = String::new();
-    loop {
-        let Some(obj) = get(ctx, r).await? else {
-            return Ok(());
-        };
-        let now = match obj.pointer("/metadata/finalizers").and_then(Json::as_array) {
-            Some(f) if !f.is_empty() => format!(
-                "waiting for finalizers {}",
-                f.iter()
-                    .filter_map(Json::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => "deleting".to_string(),
-        };
-        if now != said {
-            progress.report(&now);
-            said = now;
-        }
-        if Instant::now() >= deadline {
-            return Err(Diagnostic::error(
-                "brick::strimzi::delete_timeout",
-                "Object not gone",
-                format!(
-                    "{} was still there {} s after its deletion ({said}).",
-                    r.describe(),
-                    limit.as_secs()
-                ),
-            )
-            .with_help(
-                "Check the operator that owns its finalizers, then run the command again.",
-            ));
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    Ok(())
 }
 
 /// Where an object stands for a wait.
@@ -193,7 +73,7 @@ pub enum Standing {
 /// Reads `r` until `judge` says Ready (or Failed), reporting each new status to `progress`,
 /// for at most `limit`. Returns the last object read.
 pub async fn wait_until(
-    ctx: &Ctx,
+    cluster: &Cluster,
     r: &ObjRef,
     limit: Duration,
     progress: &dyn Progress,
@@ -202,7 +82,7 @@ pub async fn wait_until(
     let deadline = Instant::now() + limit;
     let mut said = String::new();
     loop {
-        let standing = match get(ctx, r).await? {
+        let standing = match get(cluster, r).await? {
             Some(obj) => match judge(&obj) {
                 Standing::Ready => return Ok(obj),
                 other => other,

@@ -9,7 +9,7 @@
 pub mod kube;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use async_trait::async_trait;
 use brick_provider_api::provider::{
@@ -18,7 +18,7 @@ use brick_provider_api::provider::{
 };
 use brick_provider_api::schema::ProviderSchema;
 use brick_provider_api::{Diagnostic, Diagnostics, Provider, Value};
-use brick_provider_k8s::client::Ctx;
+use brick_provider_k8s::machinery::{self, Cluster};
 use serde_json::{Value as Json, json};
 
 use crate::checks::{self, Planned};
@@ -83,7 +83,7 @@ pub fn quantity_bytes(q: &str) -> Option<f64> {
 /// The Strimzi provider.
 #[derive(Default)]
 pub struct StrimziProvider {
-    ctx: RwLock<Option<Arc<Ctx>>>,
+    cluster: RwLock<Option<Cluster>>,
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
@@ -95,8 +95,8 @@ fn unknown_type(type_name: &str) -> Diagnostics {
 }
 
 impl StrimziProvider {
-    fn ctx(&self) -> Result<Arc<Ctx>, Diagnostics> {
-        self.ctx.read().expect("ctx lock").clone().ok_or_else(|| {
+    fn cluster(&self) -> Result<Cluster, Diagnostics> {
+        self.cluster.read().expect("cluster lock").clone().ok_or_else(|| {
             vec![Diagnostic::error(
                 "brick::strimzi::unconfigured",
                 "Provider not configured",
@@ -114,7 +114,7 @@ impl Provider for StrimziProvider {
 
     fn schema(&self) -> ProviderSchema {
         let mut s = ProviderSchema {
-            provider: brick_provider_k8s::config::block(),
+            provider: machinery::provider_block(),
             ..Default::default()
         };
         s.resources
@@ -127,13 +127,9 @@ impl Provider for StrimziProvider {
     }
 
     async fn configure(&self, config: &Value) -> Diagnostics {
-        let cfg = match brick_provider_k8s::config::client_config(config).await {
-            Ok(c) => c,
-            Err(d) => return vec![d],
-        };
-        match Ctx::new(cfg) {
-            Ok(ctx) => {
-                *self.ctx.write().expect("ctx lock") = Some(Arc::new(ctx));
+        match Cluster::connect(config).await {
+            Ok(c) => {
+                *self.cluster.write().expect("cluster lock") = Some(c);
                 Vec::new()
             }
             Err(d) => vec![d],
@@ -163,7 +159,7 @@ impl Provider for StrimziProvider {
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
-        let ctx = match self.ctx() {
+        let cluster = match self.cluster() {
             Ok(c) => c,
             Err(d) => {
                 return ApplyResponse {
@@ -174,13 +170,13 @@ impl Provider for StrimziProvider {
         };
         match req.type_name {
             strimzi_operator::TYPE => {
-                strimzi_operator::apply(&ctx, req.prior, req.planned, req.progress).await
+                strimzi_operator::apply(&cluster, req.prior, req.planned, req.progress).await
             }
             strimzi_kafka::TYPE => {
-                strimzi_kafka::apply(&ctx, req.prior, req.planned, req.progress).await
+                strimzi_kafka::apply(&cluster, req.prior, req.planned, req.progress).await
             }
             strimzi_topic::TYPE => {
-                strimzi_topic::apply(&ctx, req.prior, req.planned, req.progress).await
+                strimzi_topic::apply(&cluster, req.prior, req.planned, req.progress).await
             }
             other => ApplyResponse {
                 new_state: req.prior.clone(),
@@ -190,11 +186,11 @@ impl Provider for StrimziProvider {
     }
 
     async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
-        let ctx = self.ctx()?;
+        let cluster = self.cluster()?;
         match req.type_name {
-            strimzi_operator::TYPE => strimzi_operator::read(&ctx, req.current).await,
-            strimzi_kafka::TYPE => strimzi_kafka::read(&ctx, req.current).await,
-            strimzi_topic::TYPE => strimzi_topic::read(&ctx, req.current).await,
+            strimzi_operator::TYPE => strimzi_operator::read(&cluster, req.current).await,
+            strimzi_kafka::TYPE => strimzi_kafka::read(&cluster, req.current).await,
+            strimzi_topic::TYPE => strimzi_topic::read(&cluster, req.current).await,
             other => Err(unknown_type(other)),
         }
     }
@@ -204,9 +200,9 @@ impl Provider for StrimziProvider {
         type_name: &str,
         id: &str,
     ) -> Result<Vec<ImportedResource>, Diagnostics> {
-        let ctx = self.ctx()?;
+        let cluster = self.cluster()?;
         let state = match type_name {
-            strimzi_topic::TYPE => strimzi_topic::import(&ctx, id).await?,
+            strimzi_topic::TYPE => strimzi_topic::import(&cluster, id).await?,
             other => {
                 return Err(vec![Diagnostic::error(
                     "brick::strimzi::import_unsupported",
@@ -236,7 +232,7 @@ impl Provider for StrimziProvider {
                 ),
             })
             .collect();
-        let mut clusters: BTreeMap<(String, String), Cluster> = BTreeMap::new();
+        let mut clusters: BTreeMap<(String, String), TopicCluster> = BTreeMap::new();
         for c in changes {
             if c.type_name == strimzi_kafka::TYPE
                 && let (Some(ns), Some(name)) = (
@@ -246,7 +242,7 @@ impl Provider for StrimziProvider {
             {
                 clusters.insert(
                     (ns.into(), name.into()),
-                    Cluster {
+                    TopicCluster {
                         brokers: int_attr(c.planned, "brokers").map(|b| b as usize),
                         cruise_control: c
                             .planned
@@ -257,7 +253,7 @@ impl Provider for StrimziProvider {
                 );
             }
         }
-        if let Ok(ctx) = self.ctx() {
+        if let Ok(cluster) = self.cluster() {
             for c in changes {
                 if c.type_name != strimzi_topic::TYPE || c.planned.is_null() {
                     continue;
@@ -270,13 +266,13 @@ impl Provider for StrimziProvider {
                 };
                 let key = (ns.to_string(), name.to_string());
                 if !clusters.contains_key(&key)
-                    && let Some(found) = live_cluster(&ctx, ns, name).await
+                    && let Some(found) = live_cluster(&cluster, ns, name).await
                 {
                     clusters.insert(key, found);
                 }
             }
         }
-        let cluster_of = |p: &Planned| -> Option<&Cluster> {
+        let cluster_of = |p: &Planned| -> Option<&TopicCluster> {
             clusters.get(&(
                 str_attr(p.planned, "namespace")?.to_string(),
                 str_attr(p.planned, "cluster")?.to_string(),
@@ -352,20 +348,17 @@ impl Provider for StrimziProvider {
 }
 
 /// What the plan check needs of a topic's cluster.
-struct Cluster {
+struct TopicCluster {
     brokers: Option<usize>,
     cruise_control: bool,
 }
 
 /// A live Kafka's broker count (the replicas of its broker pools) and Cruise Control; `None`
 /// when there is no such Kafka (a stand-in Topic Operator serves topics without one).
-async fn live_cluster(ctx: &Ctx, ns: &str, name: &str) -> Option<Cluster> {
-    let kafka = kube::get(
-        ctx,
-        &kube::ObjRef::new(API_VERSION, "Kafka", Some(ns), name),
-    )
-    .await
-    .ok()??;
+async fn live_cluster(cluster: &Cluster, ns: &str, name: &str) -> Option<TopicCluster> {
+    let kafka = kube::get(cluster, &kube::obj(API_VERSION, "Kafka", Some(ns), name))
+        .await
+        .ok()??;
     let mut brokers = 0usize;
     let mut pools = 0;
     let names: Vec<String> = kafka
@@ -376,8 +369,8 @@ async fn live_cluster(ctx: &Ctx, ns: &str, name: &str) -> Option<Cluster> {
         .filter_map(|p| p.get("name").and_then(Json::as_str).map(str::to_string))
         .collect();
     for pool in names {
-        let r = kube::ObjRef::new(API_VERSION, "KafkaNodePool", Some(ns), &pool);
-        if let Ok(Some(p)) = kube::get(ctx, &r).await {
+        let r = kube::obj(API_VERSION, "KafkaNodePool", Some(ns), &pool);
+        if let Ok(Some(p)) = kube::get(cluster, &r).await {
             pools += 1;
             let roles = p.pointer("/spec/roles").cloned().unwrap_or(json!([]));
             if roles
@@ -391,7 +384,7 @@ async fn live_cluster(ctx: &Ctx, ns: &str, name: &str) -> Option<Cluster> {
             }
         }
     }
-    Some(Cluster {
+    Some(TopicCluster {
         brokers: (pools > 0).then_some(brokers),
         cruise_control: kafka.pointer("/spec/cruiseControl").is_some(),
     })
