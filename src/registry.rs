@@ -16,14 +16,20 @@ pub use brick_provider_maas::lab as maas_lab;
 pub use brick_provider_microk8s::lab as microk8s_lab;
 
 /// The simulated operators the lab's Kubernetes API (`brick-k8s-sim`) runs as controllers:
-/// Rook's (`brick_provider_ceph::sim`), which brings its own CRDs so the lab needs no Rook files.
+/// Rook's (`brick_provider_ceph::sim`) and Strimzi's (`brick_provider_kafka::lab`), which bring
+/// their own CRDs so the lab needs no Rook or Strimzi files.
 pub fn lab_k8s_controllers() -> Vec<Arc<dyn brick_k8s_sim::Controller>> {
-    vec![Arc::new(brick_provider_ceph::sim::RookOperator::default())]
+    vec![
+        Arc::new(brick_provider_ceph::sim::RookOperator::default()),
+        Arc::new(brick_provider_kafka::lab::StrimziOperator::default()),
+    ]
 }
 
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
-    &["brick", "ceph", "k8s", "kafka", "maas", "microk8s", "rook"]
+    &[
+        "brick", "ceph", "k8s", "kafka", "maas", "microk8s", "rook", "strimzi",
+    ]
 }
 
 /// The provider type brick uses for the last part of a registry source address: Terraform's
@@ -52,6 +58,7 @@ pub fn instantiate(type_name: &str, ids: &IdSource) -> Option<Arc<dyn Provider>>
         "k8s" => Some(Arc::new(brick_provider_k8s::K8sProvider::default())),
         "microk8s" => Some(Arc::new(brick_provider_microk8s::Microk8sProvider)),
         "rook" => Some(Arc::new(brick_provider_ceph::RookProvider::default())),
+        "strimzi" => Some(Arc::new(brick_provider_kafka::StrimziProvider::default())),
         _ => None,
     }
 }

@@ -41,9 +41,21 @@ fn replication<'a>(c: &Planned<'a>) -> Option<(i64, &'static str)> {
     }
 }
 
-/// Every refusal, as (index of the change, diagnostic). `brokers` is the number of brokers
-/// the cluster's metadata shows (`None` when unknown: that check is skipped).
+/// The kafka provider's refusals, as (index of the change, diagnostic): its own `kafka_topic`s.
+/// `brokers` is the number of brokers the cluster's metadata shows (`None` when unknown: that
+/// check is skipped).
 pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Diagnostic)> {
+    check_for(changes, topic::TYPE, &|_| brokers)
+}
+
+/// The refusals of the topics of type `own` (`kafka_topic` or `strimzi_topic`): each provider
+/// reports on its own resources, so a topic with two owners is refused at both blocks.
+/// `brokers_of` gives the broker count of a topic's cluster (`None`: that check is skipped).
+pub fn check_for(
+    changes: &[Planned<'_>],
+    own: &str,
+    brokers_of: &dyn Fn(&Planned<'_>) -> Option<usize>,
+) -> Vec<(usize, Diagnostic)> {
     let mut out = Vec::new();
     let mut owners: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, c) in changes.iter().enumerate() {
@@ -53,10 +65,11 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
         if let Some(name) = topic_name(c) {
             owners.entry(name).or_default().push(i);
         }
-        // The broker count is the direct provider's cluster: only its own topics.
-        if c.type_name == topic::TYPE
-            && c.changing
-            && let (Some((rf, attr)), Some(b)) = (replication(c), brokers)
+        if c.type_name != own {
+            continue;
+        }
+        if c.changing
+            && let (Some((rf, attr)), Some(b)) = (replication(c), brokers_of(c))
             && rf > b as i64
         {
             out.push((
@@ -72,8 +85,7 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
                 .with_help(format!("Use a replication factor of at most {b}, or add brokers first.")),
             ));
         }
-        if matches!(c.type_name, topic::TYPE | STRIMZI_TOPIC)
-            && c.changing
+        if c.changing
             && let Some((rf, _)) = replication(c)
             && let Some(cfg) = string_map_attr(c.planned, "config")
             && let Some(isr) = cfg.get("min.insync.replicas")
@@ -108,7 +120,12 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
         if direct.is_empty() || strimzi.is_empty() {
             continue;
         }
-        for i in &direct {
+        let (mine, theirs) = if own == topic::TYPE {
+            (&direct, &strimzi)
+        } else {
+            (&strimzi, &direct)
+        };
+        for i in mine {
             out.push((
                 *i,
                 Diagnostic::error(
@@ -116,7 +133,7 @@ pub fn check(changes: &[Planned<'_>], brokers: Option<usize>) -> Vec<(usize, Dia
                     "Topic managed twice",
                     format!(
                         "Topic \"{name}\" is also managed by {}; Strimzi's Topic Operator reverts changes made directly in Kafka, so the two owners would fight.",
-                        strimzi.iter().map(|j| changes[*j].address).collect::<Vec<_>>().join(", ")
+                        theirs.iter().map(|j| changes[*j].address).collect::<Vec<_>>().join(", ")
                     ),
                 )
                 .at(["name"])
@@ -266,6 +283,57 @@ mod tests {
             "topic_name wins over name for a strimzi_topic"
         );
         assert!(found[0].1.detail.contains("strimzi_topic.orders"));
+    }
+
+    #[test]
+    fn the_strimzi_side_reports_on_its_own_topics_with_each_clusters_brokers() {
+        let direct = kafka_topic("orders", 3, None);
+        let owned = strimzi("orders", None);
+        let mut big = strimzi("big", None);
+        if let Some(m) = big.as_mapping().cloned() {
+            let mut m = m;
+            m.insert("replicas".into(), n(5));
+            m.insert(
+                "config".into(),
+                string_map([("min.insync.replicas".to_string(), "6".to_string())].into()),
+            );
+            big = Value::object(m);
+        }
+        let changes = [
+            Planned {
+                address: "kafka_topic.orders",
+                type_name: "kafka_topic",
+                planned: &direct,
+                changing: true,
+            },
+            Planned {
+                address: "strimzi_topic.orders",
+                type_name: "strimzi_topic",
+                planned: &owned,
+                changing: true,
+            },
+            Planned {
+                address: "strimzi_topic.big",
+                type_name: "strimzi_topic",
+                planned: &big,
+                changing: true,
+            },
+        ];
+        let found = check_for(&changes, STRIMZI_TOPIC, &|_| Some(3));
+        assert_eq!(
+            codes(&found),
+            vec![
+                (2, "brick::kafka::replication_above_brokers"),
+                (2, "brick::kafka::min_insync_above_replication"),
+                (1, "brick::kafka::two_owners"),
+            ]
+        );
+        assert_eq!(found[0].1.attribute, vec!["replicas"]);
+        assert!(found[2].1.detail.contains("kafka_topic.orders"));
+        assert!(
+            check_for(&changes, STRIMZI_TOPIC, &|_| None).len() == 2,
+            "unknown cluster: no broker check"
+        );
     }
 
     #[test]

@@ -228,11 +228,16 @@ impl Client {
         })?
     }
 
-    /// The broker ids, within [`CONNECT_TIMEOUT`]: the provider's first call.
+    /// The broker ids, within [`CONNECT_TIMEOUT`]: the provider's first call. One Metadata
+    /// request for no topics: its size does not grow with the cluster's topics.
     pub async fn brokers(&self) -> Result<Vec<i32>, AdminError> {
-        metadata_of(&self.admin, None, CONNECT_TIMEOUT)
+        let a = self.admin.clone();
+        tokio::task::spawn_blocking(move || crate::ffi::broker_ids(&a, CONNECT_TIMEOUT))
             .await
-            .map(|(b, _)| b)
+            .map_err(|e| AdminError {
+                code: RDKafkaErrorCode::Unknown,
+                message: e.to_string(),
+            })?
     }
 
     /// One DescribeConfigs for all `topics`: for each, the keys set on the topic itself

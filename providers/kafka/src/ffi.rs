@@ -220,6 +220,38 @@ fn call(
     }
 }
 
+/// The cluster's broker ids from a Metadata request for no topics (rdkafka's safe call asks for
+/// every topic, which on a cluster of thousands of topics costs a large answer for a count).
+/// Blocking, for at most `timeout`.
+pub fn broker_ids(admin: &Admin, timeout: Duration) -> Result<Vec<i32>, AdminError> {
+    let rk = admin.inner().native_ptr();
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    let mut md: *const sys::rd_kafka_metadata_t = std::ptr::null();
+    // SAFETY: `rk` is the live handle `admin` owns; with all_topics = 0 and no topic handle
+    // librdkafka asks for the topics it knows locally (none for an admin client); the metadata
+    // it returns is ours to read and is destroyed before returning.
+    unsafe {
+        let err = sys::rd_kafka_metadata(rk, 0, std::ptr::null_mut(), &mut md, ms);
+        if err != sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return Err(AdminError {
+                code: err.into(),
+                message: String::new(),
+            });
+        }
+        let m = &*md;
+        let ids = if m.brokers.is_null() || m.broker_cnt <= 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(m.brokers, m.broker_cnt as usize)
+                .iter()
+                .map(|b| b.id)
+                .collect()
+        };
+        sys::rd_kafka_metadata_destroy(md);
+        Ok(ids)
+    }
+}
+
 /// IncrementalAlterConfigs for topics, in one request: each topic's result in order.
 pub fn alter_topic_configs(
     admin: &Admin,

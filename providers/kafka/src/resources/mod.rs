@@ -2,4 +2,7 @@
 
 pub mod acl;
 pub mod quota;
+pub mod strimzi_kafka;
+pub mod strimzi_operator;
+pub mod strimzi_topic;
 pub mod topic;
