@@ -14,6 +14,10 @@ use super::common::Context;
 use crate::diag::Diagnostic;
 
 const BACKEND_FILE: &str = ".brick/backend.json";
+
+/// Set when a state could not be pushed to its backend as its lock was released: the command
+/// then exits 1 (the state stays in the working copy; the next run pushes it).
+pub static PUSH_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 const ENVIRONMENT_FILE: &str = ".brick/environment";
 
 /// The backend `brick init` recorded in `dir`, `None` for the local file.
@@ -132,7 +136,11 @@ pub fn encryption() -> Result<Option<Encryption>, BackendError> {
 }
 
 /// The remote state of `config`'s `workspace`, its working copy under `dir`.
-pub fn remote(dir: &Path, config: &BackendConfig, workspace: &str) -> Result<be::Remote, BackendError> {
+pub fn remote(
+    dir: &Path,
+    config: &BackendConfig,
+    workspace: &str,
+) -> Result<be::Remote, BackendError> {
     let backend = be::open(config)?;
     Ok(be::Remote::new(backend, workspace, encryption()?, dir))
 }
@@ -156,7 +164,9 @@ fn summary(e: &BackendError) -> &'static str {
         BackendError::NotEncrypted { .. } => "The state is not encrypted",
         BackendError::BadKey { .. } => "Unusable encryption key",
         BackendError::Conflict { .. } => "The remote state changed under brick",
-        BackendError::JournalConflict { .. } => "An interrupted apply's journal conflicts with the remote state",
+        BackendError::JournalConflict { .. } => {
+            "An interrupted apply's journal conflicts with the remote state"
+        }
         BackendError::Config(_) => "Invalid backend configuration",
         _ => "Backend error",
     }
@@ -201,6 +211,7 @@ pub fn lock_remote(
     let (r, s) = (remote.clone(), store.clone());
     lock.on_release(Box::new(move || {
         if let Err(e) = r.push(&s) {
+            PUSH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
             let help = e.help().unwrap_or_default();
             eprintln!(
                 "\nError: could not write the state to {}: {e}\n\nHelp: {help}\n({})",
@@ -209,7 +220,10 @@ pub fn lock_remote(
             );
         }
         if let Err(e) = held.release() {
-            eprintln!("\nWarning: could not release the lock of {}: {e}", r.describe());
+            eprintln!(
+                "\nWarning: could not release the lock of {}: {e}",
+                r.describe()
+            );
         }
     }));
     Some(lock)
@@ -289,10 +303,15 @@ impl Place {
     }
 
     /// The workspace's plain document and its version.
-    fn read(&self, dir: &Path, ws: &str) -> Result<Option<(Vec<u8>, Option<String>)>, BackendError> {
+    fn read(
+        &self,
+        dir: &Path,
+        ws: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, BackendError> {
         match self {
             Place::Local(_) => {
-                let store = st::StateStore::new(local_state_path(dir, ws), env!("CARGO_PKG_VERSION"));
+                let store =
+                    st::StateStore::new(local_state_path(dir, ws), env!("CARGO_PKG_VERSION"));
                 // A journal of an interrupted apply must be settled before its state moves.
                 if store.journal_path().exists() {
                     return Err(BackendError::JournalConflict {
@@ -341,7 +360,8 @@ fn migrate(ctx: &Context, from: &Place, to: &Place) -> Result<usize, BackendErro
         }
         match to {
             Place::Local(_) => {
-                let store = st::StateStore::new(local_state_path(dir, &ws), env!("CARGO_PKG_VERSION"));
+                let store =
+                    st::StateStore::new(local_state_path(dir, &ws), env!("CARGO_PKG_VERSION"));
                 if let Some(parent) = store.path().parent() {
                     let _ = std::fs::create_dir_all(parent);
                 }
@@ -376,12 +396,10 @@ pub fn init_backend(
     reconfigure: bool,
 ) -> bool {
     let dir = &ctx.dir;
-    let wanted = block
-        .filter(|b| b.kind != "local")
-        .map(|b| BackendConfig {
-            kind: b.kind.clone(),
-            settings: b.settings.clone(),
-        });
+    let wanted = block.filter(|b| b.kind != "local").map(|b| BackendConfig {
+        kind: b.kind.clone(),
+        settings: b.settings.clone(),
+    });
     let before = match recorded(dir) {
         Ok(r) => r,
         Err(e) => {
@@ -399,7 +417,9 @@ pub fn init_backend(
             }
         };
         match backend.prove() {
-            Ok(proof) => ctx.ui.out(&format!("- Conditional writes proved: {proof}.\n")),
+            Ok(proof) => ctx
+                .ui
+                .out(&format!("- Conditional writes proved: {proof}.\n")),
             Err(e) => {
                 report(ctx, &e);
                 return false;
@@ -417,7 +437,10 @@ pub fn init_backend(
         };
         let has_state = from
             .workspaces()
-            .map(|ws| ws.iter().any(|w| from.read(dir, w).is_ok_and(|s| s.is_some())))
+            .map(|ws| {
+                ws.iter()
+                    .any(|w| from.read(dir, w).is_ok_and(|s| s.is_some()))
+            })
             .unwrap_or(false);
         if has_state && !migrate_state {
             ctx.ui.diagnostics(
@@ -484,8 +507,14 @@ pub fn workspace_cmd(ctx: &Context, action: &str, name: Option<&str>) -> u8 {
     };
     let current = workspace(dir);
     let fail = |code: &str, summary: &str, detail: String| {
-        ctx.ui
-            .diagnostics(&[Diagnostic::error(code.to_string(), summary.to_string(), detail)], &[]);
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                code.to_string(),
+                summary.to_string(),
+                detail,
+            )],
+            &[],
+        );
         1
     };
     match (action, name) {
@@ -513,7 +542,9 @@ pub fn workspace_cmd(ctx: &Context, action: &str, name: Option<&str>) -> u8 {
         ("new" | "select" | "delete", Some(n)) if !be::valid_workspace(n) => fail(
             "brick::workspace::invalid_name",
             "Invalid workspace name",
-            format!("{n:?}: a workspace name has letters, digits, '-', '_' and '.' only (at most 63)."),
+            format!(
+                "{n:?}: a workspace name has letters, digits, '-', '_' and '.' only (at most 63)."
+            ),
         ),
         ("new", Some(n)) => {
             let exists = place.workspaces().map(|w| w.iter().any(|x| x == n));
@@ -547,7 +578,9 @@ pub fn workspace_cmd(ctx: &Context, action: &str, name: Option<&str>) -> u8 {
                 return fail(
                     "brick::workspace::in_use",
                     "Cannot delete this workspace",
-                    format!("Workspace {n:?} is the default or the current one; select another first."),
+                    format!(
+                        "Workspace {n:?} is the default or the current one; select another first."
+                    ),
                 );
             }
             let result = match &place {

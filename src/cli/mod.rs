@@ -447,7 +447,10 @@ pub fn main() -> ExitCode {
                 rt.shutdown_background();
                 return ExitCode::from(1);
             }
-            let code = rt.block_on(dispatch(ctx, command));
+            let mut code = rt.block_on(dispatch(ctx, command));
+            if backend::PUSH_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+                code = code.max(1);
+            }
             // A thread may still be blocked reading the terminal (Ctrl-C at the confirmation
             // prompt answers it); dropping the runtime would wait for that read forever.
             rt.shutdown_background();

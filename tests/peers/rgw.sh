@@ -29,10 +29,14 @@ rgw_start() {
   log "rgw: radosgw started on 127.0.0.1:$port"
   rgw_wait 180 "the S3 endpoint" curl -fsS -o /dev/null "http://127.0.0.1:$port/" ||
     { log_tail "$dir/log/rgw.log"; die "rgw: the S3 endpoint did not answer"; }
+  # The user survives in the cluster when the gateway is restarted: then it gets a new key.
   radosgw-admin user create --uid=brick --display-name="brick peers" \
     --access-key="$ak" --secret-key="$sk" >"$dir/user.json" 2>>"$dir/log/admin.out" ||
+    radosgw-admin key create --uid=brick --key-type=s3 \
+      --access-key="$ak" --secret-key="$sk" >"$dir/user.json" 2>>"$dir/log/admin.out" ||
     { log_tail "$dir/log/admin.out"; die "rgw: could not create the S3 user"; }
   # The bucket, through S3 itself (SigV4 by curl; RGW wants the payload's hash signed too).
+  # (An existing bucket of this user answers 200 too.)
   rgw_wait 60 "the bucket $bucket" curl -fsS -o /dev/null -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" \
     -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
     --user "$ak:$sk" "http://127.0.0.1:$port/$bucket" ||

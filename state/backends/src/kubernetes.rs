@@ -416,14 +416,14 @@ impl Kubernetes {
                 continue;
             };
             let holder = lease_holder(&current, &what)?;
-            if !expired(&current) && !holder.is_stale() {
+            if !expired(&current) && !(holder.is_stale() && holder.path == info.path) {
                 return Err(BackendError::Locked {
                     what,
                     holder: Box::new(holder),
                 });
             }
             // Expired (its holder stopped renewing it) or its holder was a process of this
-            // host that is gone: replace exactly that version of it.
+            // host, in this working copy, that is gone: replace exactly that version of it.
             let replacement =
                 self.lease_object(workspace, &info, current.metadata.resource_version.clone());
             match self

@@ -143,12 +143,7 @@ impl Pg {
         workspace: &str,
         what: &str,
     ) -> Result<Option<LockInfo>, BackendError> {
-        if Pg::lock_session(client, schema, workspace, what)
-            .await?
-            .is_none()
-        {
-            return Ok(None);
-        }
+        let session = Pg::lock_session(client, schema, workspace, what).await?;
         let row = client
             .query_opt(
                 &format!("SELECT info FROM {q}.brick_locks WHERE name = $1"),
@@ -157,7 +152,9 @@ impl Pg {
             .await
             .map_err(db_err("read the lock of", what))?;
         Ok(Some(match row {
+            // Held, or left behind by a holder that crashed.
             Some(r) => crate::parse_lock(r.get::<_, &str>(0).as_bytes(), what)?,
+            None if session.is_none() => return Ok(None),
             // Taken a moment ago; its holder's record is not written yet.
             None => LockInfo {
                 id: "unknown".into(),
@@ -248,6 +245,7 @@ impl Backend for Pg {
         let ws = workspace.to_string();
         let json = String::from_utf8(crate::lock_json(info)).expect("JSON is UTF-8");
         let id = info.id.clone();
+        let path = info.path.clone();
         let client = rt::run(async move {
             let client = Pg::connect(conn, schema.clone(), what.clone()).await?;
             let q = quote(&schema);
@@ -272,6 +270,31 @@ impl Backend for Pg {
                         detail: "the lock was released while brick looked; try again".into(),
                     },
                 });
+            }
+            // A clean release removes the holder's record: one left behind is a holder that
+            // crashed (its session, and so its advisory lock, ended with it). Only a brick in
+            // the same working copy, where the crashed run's journal is, continues by itself.
+            let left = client
+                .query_opt(
+                    &format!("SELECT info FROM {q}.brick_locks WHERE name = $1"),
+                    &[&ws],
+                )
+                .await
+                .map_err(db_err("read the lock of", &what))?;
+            if let Some(row) = left {
+                let crashed = crate::parse_lock(row.get::<_, &str>(0).as_bytes(), &what)?;
+                if crashed.path != path {
+                    let _ = client
+                        .query_one(
+                            "SELECT pg_advisory_unlock(hashtext($1), hashtext($2))",
+                            &[&schema, &ws],
+                        )
+                        .await;
+                    return Err(BackendError::Locked {
+                        what,
+                        holder: Box::new(crashed),
+                    });
+                }
             }
             client
                 .execute(

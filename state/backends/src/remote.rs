@@ -178,7 +178,13 @@ impl Remote {
             what: self.dir.display().to_string(),
             detail: e.to_string(),
         })?;
-        let info = LockInfo::new(operation, brick_version, &self.describe());
+        // The working copy is named in the lock: only a brick working there (where a crashed
+        // holder's journal is) takes over a crashed holder's lock by itself.
+        let info = LockInfo::new(
+            operation,
+            brick_version,
+            &format!("{} (working copy {})", self.describe(), self.dir.display()),
+        );
         self.backend.lock(&self.workspace, &info)
     }
 
