@@ -220,6 +220,7 @@ fn migrate_and_encrypt(kind: Kind) {
     let (lineage, serial) = header(&local);
     // The backend block appears: init refuses to move state silently...
     std::fs::write(d.path().join("main.hcl"), config(&hcl, &body)).unwrap();
+    fails(d.path(), &["plan"], "brick::init::required");
     fails(d.path(), &["init"], "brick::init::backend_changed");
     // ... and -migrate-state copies it, encrypted, serial and lineage kept.
     let pass = "correct horse battery staple";
@@ -543,5 +544,68 @@ fn local_workspaces_keep_separate_states() {
         d.path(),
         &["workspace", "select", "nope"],
         "brick::workspace::not_found",
+    );
+}
+
+#[test]
+fn pg_two_schemas_never_share_a_lock() {
+    let (Some((hcl_a, _)), Some((hcl_b, _))) = (backend(Kind::Pg), backend(Kind::Pg)) else {
+        return;
+    };
+    let a = Dir::new(&config(&hcl_a, SLOW));
+    let b = Dir::new(&config(
+        &hcl_b,
+        "resource \"brick_data\" \"b\" { input = \"b\" }\n",
+    ));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    let mut first = Running::start(command(a.path(), &["apply", "--auto-approve"]));
+    first.wait_for("brick_sleep.wait: Creating...");
+    // Same database, same workspace name, another schema: its own lock.
+    ok(b.path(), &["apply", "--auto-approve"]);
+    let (code, out) = first.finish();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn migrate_between_backends_keeps_serial_and_lineage() {
+    let (Some((s3, s3_cfg)), Some((k8s, k8s_cfg)), Some((pg, pg_cfg))) = (
+        backend(Kind::S3),
+        backend(Kind::Kubernetes),
+        backend(Kind::Pg),
+    ) else {
+        return;
+    };
+    let body = "resource \"brick_data\" \"a\" { input = \"a\" }\n";
+    let d = Dir::new(body);
+    ok(d.path(), &["apply", "--auto-approve"]);
+    let (lineage, serial) = header(&std::fs::read(d.path().join("brick.state.json")).unwrap());
+    for (hcl, cfg) in [(&s3, &s3_cfg), (&k8s, &k8s_cfg), (&pg, &pg_cfg)] {
+        std::fs::write(d.path().join("main.hcl"), config(hcl, body)).unwrap();
+        let t = ok(d.path(), &["init", "-migrate-state"]);
+        assert!(t.contains("Copied workspace \"default\""), "{t}");
+        assert_eq!(
+            header(&raw(cfg).unwrap()),
+            (lineage.clone(), serial),
+            "{}",
+            cfg.kind
+        );
+        assert!(ok(d.path(), &["plan"]).contains("No changes"));
+    }
+    // A target holding another lineage is refused, and left as it was.
+    let other = Dir::new(body);
+    ok(other.path(), &["apply", "--auto-approve"]);
+    std::fs::write(other.path().join("main.hcl"), config(&s3, body)).unwrap();
+    fails(
+        other.path(),
+        &["init", "-migrate-state"],
+        "brick::state::lineage_mismatch",
+    );
+    assert_eq!(header(&raw(&s3_cfg).unwrap()).0, lineage);
+    std::fs::write(d.path().join("main.hcl"), body).unwrap();
+    ok(d.path(), &["init", "-migrate-state"]);
+    assert_eq!(
+        header(&std::fs::read(d.path().join("brick.state.json")).unwrap()),
+        (lineage, serial)
     );
 }

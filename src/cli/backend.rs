@@ -62,6 +62,37 @@ fn record(dir: &Path, config: Option<&BackendConfig>) -> Result<(), String> {
     }
 }
 
+/// A configuration whose backend block is not the one `brick init` recorded: an error
+/// (Terraform's "Backend initialization required"), pointing at the block.
+pub fn check_recorded(
+    config: &crate::config::Config,
+    recorded: Option<&BackendConfig>,
+) -> Option<Diagnostic> {
+    let block = config
+        .root
+        .settings
+        .as_ref()
+        .and_then(|s| s.backend.as_ref());
+    let wanted = block.filter(|b| b.kind != "local").map(|b| BackendConfig {
+        kind: b.kind.clone(),
+        settings: b.settings.clone(),
+    });
+    if wanted.as_ref() == recorded {
+        return None;
+    }
+    let d = Diagnostic::error(
+        "brick::init::required",
+        "Backend initialization required",
+        match (&wanted, recorded) {
+            (Some(w), None) => format!("The configuration keeps its state in the {} backend, which brick init has not set up here yet.", w.kind),
+            (None, Some(r)) => format!("brick init set up the {} backend here, and the configuration no longer names it.", r.kind),
+            _ => "The backend configuration changed since brick init.".into(),
+        },
+    )
+    .help("Run `brick init` (with -migrate-state to copy the existing state to the new backend).");
+    Some(d.at_opt(block.map(|b| b.span)))
+}
+
 /// The current workspace: `BRICK_WORKSPACE`, else `.brick/environment`, else `default`.
 pub fn workspace(dir: &Path) -> String {
     if let Ok(w) = std::env::var("BRICK_WORKSPACE")

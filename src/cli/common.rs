@@ -212,6 +212,9 @@ pub struct Context {
     /// The remote backend `brick init` recorded (`None`: the local state file); when set,
     /// `state_path` is its local working copy.
     pub remote: Option<Arc<brick_state_backends::Remote>>,
+    /// The backend `brick init` recorded, once [`Context::attach_backend`] read it: loading
+    /// refuses a configuration whose backend block differs (run `brick init` first).
+    recorded_backend: Option<Option<brick_state_backends::BackendConfig>>,
     /// Told once loading has read every input file (configuration and variable files), so
     /// that [`load_and_lock`] takes the lock only then: an input that cannot be read (or
     /// never ends) is reported without a lock ever having been taken.
@@ -248,6 +251,7 @@ impl Context {
             ids: Arc::new(|| uuid::Uuid::new_v4().to_string()),
             cli_vars: Vec::new(),
             remote: None,
+            recorded_backend: None,
             inputs_read: std::sync::Mutex::new(None),
         }
     }
@@ -260,7 +264,11 @@ impl Context {
             return true;
         }
         let workspace = super::backend::workspace(&self.dir);
-        match super::backend::recorded(&self.dir) {
+        let recorded = super::backend::recorded(&self.dir);
+        if let Ok(r) = &recorded {
+            self.recorded_backend = Some(r.clone());
+        }
+        match recorded {
             Ok(None) => {
                 self.state_path = super::backend::local_state_path(&self.dir, &workspace);
                 true
@@ -361,6 +369,9 @@ impl Context {
         if lenient && let Some(c) = &config {
             // The offline checks below hold this for the other commands.
             diags.extend(crate::validate::version_problems(c));
+        }
+        if let (Some(c), Some(recorded)) = (&config, &self.recorded_backend) {
+            diags.extend(super::backend::check_recorded(c, recorded.as_ref()));
         }
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {
