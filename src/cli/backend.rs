@@ -300,6 +300,9 @@ pub fn force_unlock(ctx: &Context, remote: &be::Remote, id: &str) -> u8 {
     }
 }
 
+/// A plain state document with the store's version of it (`None` for a local file).
+type Document = (Vec<u8>, Option<String>);
+
 /// Where states live for one backend configuration (`None`: local files), to read and write
 /// whole documents while migrating.
 enum Place {
@@ -334,11 +337,7 @@ impl Place {
     }
 
     /// The workspace's plain document and its version.
-    fn read(
-        &self,
-        dir: &Path,
-        ws: &str,
-    ) -> Result<Option<(Vec<u8>, Option<String>)>, BackendError> {
+    fn read(&self, dir: &Path, ws: &str) -> Result<Option<Document>, BackendError> {
         match self {
             Place::Local(_) => {
                 let store =

@@ -416,7 +416,8 @@ impl Kubernetes {
                 continue;
             };
             let holder = lease_holder(&current, &what)?;
-            if !expired(&current) && !(holder.is_stale() && holder.path == info.path) {
+            let crashed_here = holder.is_stale() && holder.path == info.path;
+            if !(expired(&current) || crashed_here) {
                 return Err(BackendError::Locked {
                     what,
                     holder: Box::new(holder),
