@@ -16,12 +16,12 @@
 #   5. the fuzz target for a short budget (tests/fuzz-budget.sh; RUN_ALL_FUZZ=0 skips it).
 # The peers are stopped on exit, success or failure. If a peer cannot start, the run fails and
 # shows the tail of that peer's log: CI never skips the real systems silently.
-# RUN_ALL_PEERS="ceph kafka" limits the peers (default: all five); RUN_ALL_PEERS=none runs
+# RUN_ALL_PEERS="ceph kafka" limits the peers (default: all seven); RUN_ALL_PEERS=none runs
 # without peers (their tests then say they are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_peers="ceph kafka k8s strimzi rook"
+all_peers="ceph rgw pg kafka k8s strimzi rook"
 peers=${RUN_ALL_PEERS:-$all_peers}
 [ "$peers" = none ] && peers=
 up_pid=
@@ -97,6 +97,8 @@ if [ -n "$peers" ]; then
   for p in $peers; do
     case $p in
     ceph) v=${CEPH_CONF:-} ;;
+    rgw) v=${BRICK_PEERS_S3_ENDPOINT:-} ;;
+    pg) v=${BRICK_PEERS_PG_CONN:-} ;;
     kafka) v=${KAFKA_BOOTSTRAP:-} ;;
     k8s) v=${BRICK_PEERS_KWOK_NODES:+${BRICK_PEERS_KUBECONFIG:-}} ;;
     # Without Strimzi's manifests (reference data beside the repository) the peer says why.

@@ -209,6 +209,12 @@ pub struct Context {
     pub ids: IdSource,
     /// The command line's `--var` and `--var-file` options, in the order given.
     pub cli_vars: Vec<eval::CliVar>,
+    /// The remote backend `brick init` recorded (`None`: the local state file); when set,
+    /// `state_path` is its local working copy.
+    pub remote: Option<Arc<brick_state_backends::Remote>>,
+    /// The backend `brick init` recorded, once [`Context::attach_backend`] read it: loading
+    /// refuses a configuration whose backend block differs (run `brick init` first).
+    recorded_backend: Option<Option<brick_state_backends::BackendConfig>>,
     /// Told once loading has read every input file (configuration and variable files), so
     /// that [`load_and_lock`] takes the lock only then: an input that cannot be read (or
     /// never ends) is reported without a lock ever having been taken.
@@ -244,7 +250,44 @@ impl Context {
             ui,
             ids: Arc::new(|| uuid::Uuid::new_v4().to_string()),
             cli_vars: Vec::new(),
+            remote: None,
+            recorded_backend: None,
             inputs_read: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Points the state at the backend and workspace `brick init` and `brick workspace`
+    /// recorded (unless `--state` names a file): a remote backend's working copy, or the
+    /// local workspace's file. `false` after reporting why not.
+    pub fn attach_backend(&mut self, explicit_state: bool) -> bool {
+        if explicit_state {
+            return true;
+        }
+        let workspace = super::backend::workspace(&self.dir);
+        let recorded = super::backend::recorded(&self.dir);
+        if let Ok(r) = &recorded {
+            self.recorded_backend = Some(r.clone());
+        }
+        match recorded {
+            Ok(None) => {
+                self.state_path = super::backend::local_state_path(&self.dir, &workspace);
+                true
+            }
+            Ok(Some(config)) => match super::backend::remote(&self.dir, &config, &workspace) {
+                Ok(remote) => {
+                    self.state_path = remote.state_path();
+                    self.remote = Some(Arc::new(remote));
+                    true
+                }
+                Err(e) => {
+                    super::backend::report(self, &e);
+                    false
+                }
+            },
+            Err(e) => {
+                self.ui.error_line(&format!("\nError: {e}"));
+                false
+            }
         }
     }
 
@@ -326,6 +369,9 @@ impl Context {
         if lenient && let Some(c) = &config {
             // The offline checks below hold this for the other commands.
             diags.extend(crate::validate::version_problems(c));
+        }
+        if let (Some(c), Some(recorded)) = (&config, &self.recorded_backend) {
+            diags.extend(super::backend::check_recorded(c, recorded.as_ref()));
         }
         let files = config.as_ref().map(|c| c.files.clone()).unwrap_or_default();
         if self.ui.diagnostics(&diags, &files) {
@@ -436,6 +482,9 @@ impl Context {
     /// Takes the state's lock for `operation`, reporting why not; says so when it took over
     /// the stale lock of a process of this host that no longer runs (kill -9, a crash).
     pub fn lock_state(&self, store: &st::StateStore, operation: &str) -> Option<st::StateLock> {
+        if let Some(remote) = &self.remote {
+            return super::backend::lock_remote(self, remote, store, operation);
+        }
         match store.lock(operation) {
             Ok(lock) => {
                 if let Some(old) = lock.taken_over() {
@@ -550,6 +599,9 @@ pub async fn load_and_lock(
 /// when an interrupted apply's journal was replayed.
 fn lock_and_read(ctx: &Context, operation: &str) -> Option<(st::StateLock, st::State)> {
     let store = ctx.store();
+    if let Some(parent) = ctx.state_path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
     let lock = ctx.lock_state(&store, operation)?;
     let state = match store.load_locked(&lock) {
         Ok(Some(l)) => {
@@ -649,6 +701,9 @@ async fn settle(
 
 /// The state without a lock, for read-only commands (journal replayed in memory).
 pub fn load_readonly(ctx: &Context) -> Result<Option<st::State>, ()> {
+    if let Some(remote) = &ctx.remote {
+        return super::backend::load_remote(ctx, remote);
+    }
     match ctx.store().load() {
         Ok(l) => Ok(l.map(|l| l.state)),
         Err(e) => {

@@ -4,6 +4,7 @@
 //! and hands the result to a view. Exit codes: 0 success, 1 error, 2 changes present (with
 //! `--detailed-exitcode`).
 
+mod backend;
 mod common;
 pub mod console;
 mod dedup;
@@ -83,8 +84,24 @@ pub struct PlanArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Prepare the working directory: check the configuration and the providers it needs.
-    Init,
+    /// Prepare the working directory: check the configuration and the providers it needs,
+    /// and configure the state's backend (proving a remote store honours conditional writes).
+    Init {
+        /// Copy the state of every workspace from the previous backend to the configured one
+        /// (serial and lineage kept; refused when the target holds another lineage).
+        #[arg(long = "migrate-state")]
+        migrate_state: bool,
+        /// Use the configured backend without copying any state to it.
+        #[arg(long)]
+        reconfigure: bool,
+    },
+    /// Workspaces: several states of one configuration (`list`, `show`, `new NAME`,
+    /// `select NAME`, `delete NAME`).
+    Workspace {
+        #[arg(value_parser = ["list", "show", "new", "select", "delete"])]
+        action: String,
+        name: Option<String>,
+    },
     /// Check the configuration without touching state or real objects.
     Validate {
         #[arg(long)]
@@ -436,7 +453,16 @@ pub fn main() -> ExitCode {
             ));
             let mut ctx = common::Context::new(cli.state.clone(), ui);
             ctx.cli_vars = cli_vars;
-            let code = rt.block_on(dispatch(ctx, command));
+            if !matches!(command, Command::Init { .. } | Command::Workspace { .. })
+                && !ctx.attach_backend(cli.state.is_some())
+            {
+                rt.shutdown_background();
+                return ExitCode::from(1);
+            }
+            let mut code = rt.block_on(dispatch(ctx, command));
+            if backend::PUSH_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+                code = code.max(1);
+            }
             // A thread may still be blocked reading the terminal (Ctrl-C at the confirmation
             // prompt answers it); dropping the runtime would wait for that read forever.
             rt.shutdown_background();
@@ -448,7 +474,13 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(ctx: common::Context, command: Command) -> u8 {
     match command {
-        Command::Init => run::init(&ctx),
+        Command::Init {
+            migrate_state,
+            reconfigure,
+        } => run::init(&ctx, migrate_state, reconfigure),
+        Command::Workspace { action, name } => {
+            backend::workspace_cmd(&ctx, &action, name.as_deref())
+        }
         Command::Validate { json } => run::validate(&ctx, json),
         Command::Console { .. } => run::console(&ctx),
         Command::Plan {
@@ -510,7 +542,10 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
             id,
             force,
             even_if_running,
-        } => state_cmd::force_unlock(&ctx, &id, force, even_if_running),
+        } => match &ctx.remote {
+            Some(remote) => backend::force_unlock(&ctx, remote, &id),
+            None => state_cmd::force_unlock(&ctx, &id, force, even_if_running),
+        },
         Command::Lab(lc) => lab::run(&ctx, lc).await,
         Command::Version { .. }
         | Command::Completions { .. }

@@ -124,10 +124,19 @@ fn unknown_provider_blocks(m: &crate::config::Module, diags: &mut Vec<Diagnostic
     }
 }
 
-pub fn init(ctx: &Context) -> u8 {
+pub fn init(ctx: &Context, migrate_state: bool, reconfigure: bool) -> u8 {
     let Some(mut loaded) = ctx.load_unresolved_with_syntax() else {
         return 1;
     };
+    let backend = loaded
+        .config
+        .root
+        .settings
+        .as_ref()
+        .and_then(|s| s.backend.clone());
+    if !super::backend::init_backend(ctx, backend.as_ref(), migrate_state, reconfigure) {
+        return 1;
+    }
     let mut unknown = Vec::new();
     unknown_provider_blocks(&loaded.config.root, &mut unknown);
     // In source order, each pointing at its block's first line.

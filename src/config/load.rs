@@ -1185,12 +1185,104 @@ impl Loader<'_> {
             ));
             return;
         }
+        let mut backends = b.body.blocks_of("backend");
+        let backend = backends.next().and_then(|bb| self.backend(bb));
+        if let Some(extra) = backends.next() {
+            self.diags.push(err(
+                "duplicate_backend",
+                "Duplicate backend configuration",
+                "A configuration may have only one backend block.",
+                extra.kind_span,
+            ));
+        }
         m.settings = Some(Settings {
             required_version: self.literal_string(&b.body, "required_version"),
+            backend,
             body: b.body.clone(),
             span: b.span,
         });
     }
+
+    fn backend(&mut self, b: &Block) -> Option<BackendBlock> {
+        let [kind] = b.labels.as_slice() else {
+            self.diags.push(err(
+                "backend_label",
+                "Invalid backend block",
+                "A backend block has one label, its type: backend \"s3\" { … }.",
+                b.kind_span,
+            ));
+            return None;
+        };
+        let mut settings = std::collections::BTreeMap::new();
+        let ok = self.backend_body(&b.body, "", &mut settings);
+        ok.then(|| BackendBlock {
+            kind: kind.clone(),
+            settings,
+            span: b.span,
+        })
+    }
+
+    fn backend_body(
+        &mut self,
+        body: &Body,
+        prefix: &str,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        let mut ok = true;
+        for a in &body.attributes {
+            ok &= self.backend_value(&a.expr, &format!("{prefix}{}", a.name), out);
+        }
+        for nested in &body.blocks {
+            ok &= self.backend_body(&nested.body, &format!("{prefix}{}.", nested.kind), out);
+        }
+        ok
+    }
+
+    fn backend_value(
+        &mut self,
+        e: &Expr,
+        name: &str,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        match &e.kind {
+            ExprKind::Paren(inner) => self.backend_value(inner, name, out),
+            ExprKind::Object(items) => {
+                let mut ok = true;
+                for (k, v) in items {
+                    let key = match &k.kind {
+                        ExprKind::Variable(n) => Some(n.clone()),
+                        _ => k.as_literal_str().map(str::to_string),
+                    };
+                    match key {
+                        Some(key) => ok &= self.backend_value(v, &format!("{name}.{key}"), out),
+                        None => ok &= self.backend_value(k, name, out),
+                    }
+                }
+                ok
+            }
+            ExprKind::Literal(v) if literal_text(v).is_some() => {
+                out.insert(name.to_string(), literal_text(v).unwrap_or_default());
+                true
+            }
+            _ => {
+                self.diags.push(err(
+                    "backend_not_literal",
+                    "Variables not allowed",
+                    format!("The backend argument \"{name}\" must be a literal value: a backend is configured before anything is evaluated (as in Terraform). Give secrets through the environment (AWS_SECRET_ACCESS_KEY, PG_CONN_STR, KUBECONFIG) instead."),
+                    e.span,
+                ));
+                false
+            }
+        }
+    }
+}
+
+/// A literal string, bool or number as text (backend settings are text).
+fn literal_text(v: &brick_provider_api::Value) -> Option<String> {
+    v.as_str()
+        .map(str::to_string)
+        .or_else(|| v.as_bool().map(|b| b.to_string()))
+        .or_else(|| v.as_number().map(|n| n.to_string()))
 }
 
 fn literal(e: &Expr) -> Option<&brick_provider_api::Value> {

@@ -114,8 +114,20 @@ impl Module {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub required_version: Option<String>,
+    /// `backend "TYPE" { … }`: where the state lives (none: the local file).
+    pub backend: Option<BackendBlock>,
     /// Everything else in the block, uninterpreted.
     pub body: Body,
+    pub span: Span,
+}
+
+/// `backend "s3" { bucket = "…" endpoints = { s3 = "…" } }` inside `brick { }`: literal
+/// values only (as Terraform: a backend is configured before anything is evaluated), nested
+/// objects and blocks flattened to dotted names (`endpoints.s3`).
+#[derive(Clone, Debug)]
+pub struct BackendBlock {
+    pub kind: String,
+    pub settings: std::collections::BTreeMap<String, String>,
     pub span: Span,
 }
 

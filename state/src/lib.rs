@@ -103,7 +103,7 @@ mod sys;
 pub use error::StateError;
 pub use format::{FORMAT_VERSION, canonical, from_bytes, to_bytes};
 pub use journal::{Durability, Journal, JournalStats, Replay};
-pub use lock::{LockInfo, StateLock};
+pub use lock::{LockInfo, ReleaseHook, StateLock};
 pub use model::{
     AttrPath, Change, IndexKey, Instance, InstanceAddr, Intent, IntentAction, Mode, ObjectState,
     Output, PathStep, Resource, ResourceAddr, State, new_deposed_key,

@@ -40,6 +40,23 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
+    /// A new lock record for this process: a fresh id, the user, host, pid (with its start
+    /// time) and the time now. Lock files and remote locks (`brick-state-backends`) hold it.
+    pub fn new(operation: &str, brick_version: &str, path: &str) -> LockInfo {
+        let pid = std::process::id();
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            user: sys::username(),
+            host: sys::hostname(),
+            pid,
+            pid_start: sys::process_start(pid),
+            created: now_rfc3339(),
+            brick_version: brick_version.to_string(),
+            path: path.to_string(),
+        }
+    }
+
     /// Whether the holder is a process of this host that no longer runs.
     pub fn is_stale(&self) -> bool {
         self.host == sys::hostname() && !sys::process_alive(self.pid, self.pid_start)
@@ -68,13 +85,26 @@ impl fmt::Display for LockInfo {
     }
 }
 
+/// Work to do when a lock is released, while it is still held (see [`StateLock::on_release`]).
+pub type ReleaseHook = Box<dyn FnOnce() + Send>;
+
 /// A held lock. Released (the lock file removed, if it is still ours) when dropped.
-#[derive(Debug)]
 pub struct StateLock {
     pub(crate) state_path: PathBuf,
     pub(crate) lock_path: PathBuf,
     info: LockInfo,
     taken_over: Option<LockInfo>,
+    hooks: Vec<ReleaseHook>,
+}
+
+impl fmt::Debug for StateLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateLock")
+            .field("lock_path", &self.lock_path)
+            .field("info", &self.info)
+            .field("hooks", &self.hooks.len())
+            .finish()
+    }
 }
 
 impl StateLock {
@@ -93,14 +123,24 @@ impl StateLock {
         &self.state_path
     }
 
+    /// Runs `hook` when the lock is released (or dropped), before the lock file goes, in
+    /// the reverse order of registration: a remote backend pushes the state and releases
+    /// its remote lock there, while this process still holds the local one.
+    pub fn on_release(&mut self, hook: ReleaseHook) {
+        self.hooks.push(hook);
+    }
+
     /// Releases the lock now, reporting failure (drop ignores it).
-    pub fn release(self) -> Result<(), StateError> {
+    pub fn release(mut self) -> Result<(), StateError> {
         let r = self.remove_if_ours();
         std::mem::forget(self);
         r
     }
 
-    fn remove_if_ours(&self) -> Result<(), StateError> {
+    fn remove_if_ours(&mut self) -> Result<(), StateError> {
+        while let Some(hook) = self.hooks.pop() {
+            hook();
+        }
         match read_lock(&self.lock_path)? {
             Some(holder) if holder.id == self.info.id => {
                 fs::remove_file(&self.lock_path)
@@ -138,18 +178,7 @@ pub(crate) fn acquire(
     operation: &str,
     brick_version: &str,
 ) -> Result<StateLock, StateError> {
-    let pid = std::process::id();
-    let info = LockInfo {
-        id: uuid::Uuid::new_v4().to_string(),
-        operation: operation.to_string(),
-        user: sys::username(),
-        host: sys::hostname(),
-        pid,
-        pid_start: sys::process_start(pid),
-        created: now_rfc3339(),
-        brick_version: brick_version.to_string(),
-        path: state_path.display().to_string(),
-    };
+    let info = LockInfo::new(operation, brick_version, &state_path.display().to_string());
     let mut bytes = serde_json::to_vec_pretty(&info).expect("lock info serializes");
     bytes.push(b'\n');
     let mut taken_over = None;
@@ -175,6 +204,7 @@ pub(crate) fn acquire(
                     lock_path: lock_path.to_path_buf(),
                     info,
                     taken_over,
+                    hooks: Vec::new(),
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {

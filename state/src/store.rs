@@ -136,6 +136,46 @@ impl StateStore {
         self.write(state)
     }
 
+    /// Replaces the snapshot with `bytes` (a state document, checked by reading it), whatever
+    /// the file on disk holds: a remote backend's working copy takes the remote's snapshot
+    /// this way. Atomic like every write; the previous file becomes the backup.
+    pub fn replace_snapshot(&self, lock: &StateLock, bytes: &[u8]) -> Result<State, StateError> {
+        self.check_lock(lock)?;
+        let state = format::from_bytes(bytes, &self.path)?;
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(io_err("create the directory of", &self.path))?;
+        }
+        let target = self.target_path();
+        let exists = target.exists();
+        let tmp = sys::temp_beside(&target);
+        let result = sys::write_new(&tmp, bytes)
+            .map_err(io_err("write the state", &tmp))
+            .and_then(|()| {
+                if exists {
+                    self.keep_backup(&target)
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| fs::rename(&tmp, &target).map_err(io_err("write the state", &target)));
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result?;
+        sys::sync_dir(&sys::parent_dir(&target))
+            .map_err(io_err("sync the directory of", &target))?;
+        Ok(state)
+    }
+
+    /// The snapshot's bytes as on disk, `None` when there is none.
+    pub fn snapshot_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
+        match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read the state", &self.path)(e)),
+        }
+    }
+
     pub(crate) fn write(&self, state: &State) -> Result<(), StateError> {
         // Through a symbolic link to its target: the new content is renamed into place in
         // the target's directory, so the link keeps leading to the current state.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops the peers tests/peers/up.sh started and removes their data:
 #
-#   tests/peers/down.sh [ceph] [kafka] [k8s] [strimzi] [rook]    (all when none is named)
+#   tests/peers/down.sh [ceph] [rgw] [pg] [kafka] [k8s] [strimzi] [rook]   (all when none is named)
 #
 # Only the processes up.sh recorded (pid and start time in .peers/<peer>/pids/) are signalled:
 # SIGTERM, then SIGKILL after a grace period. Build and install caches stay in place.

@@ -14,7 +14,7 @@ PEERS_CACHE=${PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/brick-peers}
 PEERS_ENV_FILE=$PEERS_DIR/env
 
 # Every peer, in start order (down.sh stops them in the reverse order).
-PEERS_ALL=(ceph kafka k8s strimzi rook)
+PEERS_ALL=(ceph rgw pg kafka k8s strimzi rook)
 
 # Pinned versions (one place to bump them).
 K8S_VERSION=${K8S_VERSION:-v1.36.3}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts the real systems brick's integration tests run against, on 127.0.0.1 only:
 #
-#   tests/peers/up.sh [ceph] [kafka] [k8s] [strimzi] [rook]     (all five when none is named)
+#   tests/peers/up.sh [ceph] [rgw] [pg] [kafka] [k8s] [strimzi] [rook]   (all when none is named)
 #
+# rgw (Ceph's S3 gateway) also starts ceph; pg is PostgreSQL.
 # strimzi (Strimzi's CRDs and the KafkaTopic stand-in) also starts k8s and kafka; rook (the Rook
 # operator with an external CephCluster) also starts k8s and ceph, and puts the Ceph monitor's
 # msgr2 on port 3300 (Rook writes that port into its configuration).
@@ -20,6 +21,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$PEERS_SCRIPTS/ceph.sh"
+. "$PEERS_SCRIPTS/rgw.sh"
+. "$PEERS_SCRIPTS/pg.sh"
 . "$PEERS_SCRIPTS/kafka.sh"
 . "$PEERS_SCRIPTS/k8s.sh"
 . "$PEERS_SCRIPTS/strimzi.sh"
@@ -28,12 +31,12 @@ set -euo pipefail
 want=()
 for a in "$@"; do
   case $a in
-  ceph | kafka | k8s | strimzi | rook) want+=("$a") ;;
+  ceph | rgw | pg | kafka | k8s | strimzi | rook) want+=("$a") ;;
   -h | --help)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
-  *) die "unknown peer '$a' (expected ceph, kafka, k8s, strimzi or rook)" ;;
+  *) die "unknown peer '$a' (expected ceph, rgw, pg, kafka, k8s, strimzi or rook)" ;;
   esac
 done
 [ ${#want[@]} -gt 0 ] || want=("${PEERS_ALL[@]}")
@@ -41,6 +44,7 @@ wants() { case " ${want[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 # Dependencies come along, in start order.
 wants strimzi && want+=(k8s kafka)
 wants rook && want+=(k8s ceph)
+wants rgw && want+=(ceph)
 ordered=()
 for p in "${PEERS_ALL[@]}"; do wants "$p" && ordered+=("$p"); done
 want=("${ordered[@]}")
@@ -91,6 +95,8 @@ in_todo() { case " ${todo[*]:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 # 1. Everything apt installs, in one go (apt holds a lock: no parallel installs).
 pkgs=()
 in_todo ceph && pkgs+=("${CEPH_APT_PACKAGES[@]}")
+in_todo rgw && pkgs+=("${RGW_APT_PACKAGES[@]}")
+in_todo pg && pkgs+=("${PG_APT_PACKAGES[@]}")
 in_todo kafka && pkgs+=("${KAFKA_APT_PACKAGES[@]}")
 in_todo k8s && pkgs+=("${K8S_APT_PACKAGES[@]}")
 in_todo strimzi && pkgs+=("${STRIMZI_APT_PACKAGES[@]}")

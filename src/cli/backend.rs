@@ -1,0 +1,661 @@
+//! The state's backend as the CLI sees it: what `brick init` recorded in `.brick/backend.json`
+//! (the `backend` block of the `brick { }` settings, as Terraform records its backend in
+//! `.terraform/`), the current workspace (`.brick/environment`, or `BRICK_WORKSPACE`), the
+//! encryption keys from the environment, and `brick init`'s backend step (proof of
+//! conditional writes, `-migrate-state`) and `brick workspace`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use brick_state as st;
+use brick_state_backends::{self as be, BackendConfig, BackendError, Encryption, Key, KeySource};
+
+use super::common::Context;
+use crate::diag::Diagnostic;
+
+const BACKEND_FILE: &str = ".brick/backend.json";
+
+/// Set when a state could not be pushed to its backend as its lock was released: the command
+/// then exits 1 (the state stays in the working copy; the next run pushes it).
+pub static PUSH_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+const ENVIRONMENT_FILE: &str = ".brick/environment";
+
+/// The backend `brick init` recorded in `dir`, `None` for the local file.
+pub fn recorded(dir: &Path) -> Result<Option<BackendConfig>, String> {
+    match std::fs::read(dir.join(BACKEND_FILE)) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| format!("{BACKEND_FILE} is damaged ({e}); run brick init again")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {BACKEND_FILE}: {e}")),
+    }
+}
+
+fn record(dir: &Path, config: Option<&BackendConfig>) -> Result<(), String> {
+    let path = dir.join(BACKEND_FILE);
+    match config {
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove {BACKEND_FILE}: {e}"))
+            }
+            _ => Ok(()),
+        },
+        Some(c) => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(dir.join(".brick"))
+                .map_err(|e| format!("cannot create .brick: {e}"))?;
+            let tmp = path.with_extension("json.tmp");
+            // It may hold credentials, as Terraform's .terraform/terraform.tfstate does.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| format!("cannot write {BACKEND_FILE}: {e}"))?;
+            f.write_all(&serde_json::to_vec_pretty(c).unwrap_or_default())
+                .and_then(|()| f.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| format!("cannot write {BACKEND_FILE}: {e}"))
+        }
+    }
+}
+
+/// A configuration whose backend block is not the one `brick init` recorded: an error
+/// (Terraform's "Backend initialization required"), pointing at the block.
+pub fn check_recorded(
+    config: &crate::config::Config,
+    recorded: Option<&BackendConfig>,
+) -> Option<Diagnostic> {
+    let block = config
+        .root
+        .settings
+        .as_ref()
+        .and_then(|s| s.backend.as_ref());
+    let wanted = block.filter(|b| b.kind != "local").map(|b| BackendConfig {
+        kind: b.kind.clone(),
+        settings: b.settings.clone(),
+    });
+    if wanted.as_ref() == recorded {
+        return None;
+    }
+    let d = Diagnostic::error(
+        "brick::init::required",
+        "Backend initialization required",
+        match (&wanted, recorded) {
+            (Some(w), None) => format!("The configuration keeps its state in the {} backend, which brick init has not set up here yet.", w.kind),
+            (None, Some(r)) => format!("brick init set up the {} backend here, and the configuration no longer names it.", r.kind),
+            _ => "The backend configuration changed since brick init.".into(),
+        },
+    )
+    .help("Run `brick init` (with -migrate-state to copy the existing state to the new backend).");
+    Some(d.at_opt(block.map(|b| b.span)))
+}
+
+/// The current workspace: `BRICK_WORKSPACE`, else `.brick/environment`, else `default`.
+pub fn workspace(dir: &Path) -> String {
+    if let Ok(w) = std::env::var("BRICK_WORKSPACE")
+        && !w.is_empty()
+    {
+        return w;
+    }
+    std::fs::read_to_string(dir.join(ENVIRONMENT_FILE))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// The local state file of a workspace: `brick.state.json`, or
+/// `brick.state.d/<workspace>/brick.state.json` (Terraform's `terraform.tfstate.d`).
+pub fn local_state_path(dir: &Path, workspace: &str) -> PathBuf {
+    if workspace == "default" {
+        dir.join(st::DEFAULT_STATE_FILE)
+    } else {
+        dir.join("brick.state.d")
+            .join(workspace)
+            .join(st::DEFAULT_STATE_FILE)
+    }
+}
+
+fn key(primary: bool) -> Result<Option<Key>, BackendError> {
+    let p = if primary { "" } else { "FALLBACK_" };
+    let pass = format!("BRICK_STATE_{p}PASSPHRASE");
+    let text = format!("BRICK_STATE_{p}KEY");
+    let file = format!("BRICK_STATE_{p}KEY_FILE");
+    if let Ok(v) = std::env::var(&pass) {
+        return Key::load(KeySource::Passphrase {
+            source: &pass,
+            value: &v,
+        })
+        .map(Some);
+    }
+    if let Ok(v) = std::env::var(&text) {
+        return Key::load(KeySource::Text {
+            source: &text,
+            value: &v,
+        })
+        .map(Some);
+    }
+    if let Ok(path) = std::env::var(&file) {
+        let bytes = std::fs::read(&path).map_err(|e| BackendError::BadKey {
+            source_name: format!("{file} ({path})"),
+            detail: format!("cannot read it: {e}"),
+        })?;
+        return Key::load(KeySource::File {
+            source: &format!("{file} ({path})"),
+            bytes: &bytes,
+        })
+        .map(Some);
+    }
+    Ok(None)
+}
+
+/// Encryption as the environment configures it: `BRICK_STATE_PASSPHRASE`, `BRICK_STATE_KEY`
+/// or `BRICK_STATE_KEY_FILE`; a fallback key `BRICK_STATE_FALLBACK_…` for rotation;
+/// `BRICK_STATE_ALLOW_UNENCRYPTED=1` to read an unencrypted state once, to encrypt it.
+pub fn encryption() -> Result<Option<Encryption>, BackendError> {
+    let Some(primary) = key(true)? else {
+        return Ok(None);
+    };
+    Ok(Some(Encryption {
+        primary,
+        fallback: key(false)?,
+        allow_unencrypted: std::env::var("BRICK_STATE_ALLOW_UNENCRYPTED").is_ok_and(|v| v == "1"),
+    }))
+}
+
+/// The remote state of `config`'s `workspace`, its working copy under `dir`.
+pub fn remote(
+    dir: &Path,
+    config: &BackendConfig,
+    workspace: &str,
+) -> Result<be::Remote, BackendError> {
+    let backend = be::open(config)?;
+    Ok(be::Remote::new(backend, workspace, encryption()?, dir))
+}
+
+/// Renders a backend error as a diagnostic.
+pub fn report(ctx: &Context, e: &BackendError) {
+    let mut d = Diagnostic::error(e.code(), summary(e), e.to_string());
+    if let Some(h) = e.help() {
+        d = d.help(h);
+    }
+    ctx.ui.diagnostics(&[d], &[]);
+}
+
+fn summary(e: &BackendError) -> &'static str {
+    match e {
+        BackendError::Locked { .. } => "Error acquiring the state lock",
+        BackendError::NoConditionalWrites { .. } => "The store ignores conditional writes",
+        BackendError::Decrypt { .. } | BackendError::Encrypted { .. } => {
+            "The state cannot be decrypted"
+        }
+        BackendError::NotEncrypted { .. } => "The state is not encrypted",
+        BackendError::BadKey { .. } => "Unusable encryption key",
+        BackendError::Conflict { .. } => "The remote state changed under brick",
+        BackendError::JournalConflict { .. } => {
+            "An interrupted apply's journal conflicts with the remote state"
+        }
+        BackendError::Config(_) => "Invalid backend configuration",
+        _ => "Backend error",
+    }
+}
+
+/// Takes the remote lock, then the working copy's lock, pulls the store's state into the
+/// working copy, and arranges for the push and both releases when the lock is released.
+pub fn lock_remote(
+    ctx: &Context,
+    remote: &Arc<be::Remote>,
+    store: &st::StateStore,
+    operation: &str,
+) -> Option<st::StateLock> {
+    let held = match remote.lock(operation, env!("CARGO_PKG_VERSION")) {
+        Ok(h) => h,
+        Err(e) => {
+            report(ctx, &e);
+            return None;
+        }
+    };
+    let mut lock = match store.lock(operation) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = held.release();
+            ctx.state_error(&e);
+            return None;
+        }
+    };
+    match remote.pull(store, &lock) {
+        Ok(be::PullOutcome::Pushed(serial)) => ctx.ui.error_line(&format!(
+            "The local working copy was ahead of {} (serial {serial}, from a run that could not push); pushed it.",
+            remote.describe()
+        )),
+        Ok(_) => {}
+        Err(e) => {
+            let _ = held.release();
+            drop(lock);
+            report(ctx, &e);
+            return None;
+        }
+    }
+    let (r, s) = (remote.clone(), store.clone());
+    lock.on_release(Box::new(move || {
+        if let Err(e) = r.push(&s) {
+            PUSH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+            let help = e.help().unwrap_or_default();
+            eprintln!(
+                "\nError: could not write the state to {}: {e}\n\nHelp: {help}\n({})",
+                r.describe(),
+                e.code()
+            );
+        }
+        if let Err(e) = held.release() {
+            eprintln!(
+                "\nWarning: could not release the lock of {}: {e}",
+                r.describe()
+            );
+        }
+    }));
+    Some(lock)
+}
+
+/// The state of a remote backend, read without a lock.
+pub fn load_remote(ctx: &Context, remote: &be::Remote) -> Result<Option<st::State>, ()> {
+    match remote.read_plain() {
+        Ok(None) => Ok(None),
+        Ok(Some((bytes, _))) => st::from_bytes(&bytes, Path::new(&remote.describe()))
+            .map(Some)
+            .map_err(|e| ctx.state_error(&e)),
+        Err(e) => {
+            report(ctx, &e);
+            Err(())
+        }
+    }
+}
+
+/// `brick force-unlock ID` on a remote backend.
+pub fn force_unlock(ctx: &Context, remote: &be::Remote, id: &str) -> u8 {
+    match remote.backend().force_unlock(remote.workspace(), id) {
+        Ok(holder) => {
+            ctx.ui.out(&format!(
+                "{}\nThe lock of {} held by {}@{} (pid {}, {}) was removed.\n",
+                ctx.ui.style().green(
+                    &ctx.ui
+                        .style()
+                        .bold("brick state has been successfully unlocked!")
+                ),
+                remote.describe(),
+                holder.user,
+                holder.host,
+                holder.pid,
+                holder.operation
+            ));
+            0
+        }
+        Err(e) => {
+            report(ctx, &e);
+            1
+        }
+    }
+}
+
+/// A plain state document with the store's version of it (`None` for a local file).
+type Document = (Vec<u8>, Option<String>);
+
+/// Where states live for one backend configuration (`None`: local files), to read and write
+/// whole documents while migrating.
+enum Place {
+    Local(PathBuf),
+    Remote(BackendConfig),
+}
+
+impl Place {
+    fn describe(&self) -> String {
+        match self {
+            Place::Local(_) => "the local state".into(),
+            Place::Remote(c) => format!("the {} backend", c.kind),
+        }
+    }
+
+    fn workspaces(&self) -> Result<Vec<String>, BackendError> {
+        match self {
+            Place::Local(dir) => {
+                let mut names = vec!["default".to_string()];
+                if let Ok(rd) = std::fs::read_dir(dir.join("brick.state.d")) {
+                    for e in rd.flatten() {
+                        if e.path().join(st::DEFAULT_STATE_FILE).exists() {
+                            names.push(e.file_name().to_string_lossy().into_owned());
+                        }
+                    }
+                }
+                names.sort();
+                Ok(names)
+            }
+            Place::Remote(c) => be::open(c)?.workspaces(),
+        }
+    }
+
+    /// The workspace's plain document and its version.
+    fn read(&self, dir: &Path, ws: &str) -> Result<Option<Document>, BackendError> {
+        match self {
+            Place::Local(_) => {
+                let store =
+                    st::StateStore::new(local_state_path(dir, ws), env!("CARGO_PKG_VERSION"));
+                // A journal of an interrupted apply must be settled before its state moves.
+                if store.journal_path().exists() {
+                    return Err(BackendError::JournalConflict {
+                        what: store.path().display().to_string(),
+                        local: 0,
+                        remote: 0,
+                    });
+                }
+                Ok(store.snapshot_bytes()?.map(|b| (b, None)))
+            }
+            Place::Remote(c) => Ok(remote(dir, c, ws)?.read_plain()?.map(|(b, v)| (b, Some(v)))),
+        }
+    }
+}
+
+/// Copies every workspace's state from `from` to `to`, keeping serial and lineage; refuses a
+/// target workspace that holds another lineage, or a newer serial of the same one.
+fn migrate(ctx: &Context, from: &Place, to: &Place) -> Result<usize, BackendError> {
+    let dir = &ctx.dir;
+    let mut moved = 0;
+    for ws in from.workspaces()? {
+        let Some((bytes, _)) = from.read(dir, &ws)? else {
+            continue;
+        };
+        let (lineage, serial) = be::remote_header(&bytes).unwrap_or_default();
+        let existing = to.read(dir, &ws)?;
+        if let Some((old, _)) = &existing {
+            let (l2, s2) = be::remote_header(old).unwrap_or_default();
+            if old == &bytes {
+                continue;
+            }
+            if l2 != lineage {
+                return Err(BackendError::State(st::StateError::LineageMismatch {
+                    path: PathBuf::from(format!("{} workspace {ws}", to.describe())),
+                    on_disk: l2,
+                    ours: lineage,
+                }));
+            }
+            if s2 > serial {
+                return Err(BackendError::State(st::StateError::SerialRegression {
+                    path: PathBuf::from(format!("{} workspace {ws}", to.describe())),
+                    on_disk: s2,
+                    ours: serial,
+                }));
+            }
+        }
+        match to {
+            Place::Local(_) => {
+                let store =
+                    st::StateStore::new(local_state_path(dir, &ws), env!("CARGO_PKG_VERSION"));
+                if let Some(parent) = store.path().parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                let lock = store.lock("migrate")?;
+                store.replace_snapshot(&lock, &bytes)?;
+            }
+            Place::Remote(c) => {
+                let r = remote(dir, c, &ws)?;
+                let held = r.lock("migrate", env!("CARGO_PKG_VERSION"))?;
+                let expected = existing.and_then(|(_, v)| v);
+                let written = r.write_plain(&bytes, expected.as_deref());
+                let _ = held.release();
+                written?;
+            }
+        }
+        ctx.ui.out(&format!(
+            "- Copied workspace {ws:?} (serial {serial}, lineage {lineage}) from {} to {}.\n",
+            from.describe(),
+            to.describe()
+        ));
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// `brick init`'s backend step: proves the configured store, records it, and migrates
+/// states when the backend changed and `migrate_state` is given.
+pub fn init_backend(
+    ctx: &Context,
+    block: Option<&crate::config::BackendBlock>,
+    migrate_state: bool,
+    reconfigure: bool,
+) -> bool {
+    let dir = &ctx.dir;
+    let wanted = block.filter(|b| b.kind != "local").map(|b| BackendConfig {
+        kind: b.kind.clone(),
+        settings: b.settings.clone(),
+    });
+    let before = match recorded(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.ui.error_line(&format!("\nError: {e}"));
+            return false;
+        }
+    };
+    ctx.ui.out("\nInitializing the backend...\n");
+    if let Some(c) = &wanted {
+        let backend = match be::open(c) {
+            Ok(b) => b,
+            Err(e) => {
+                report(ctx, &e);
+                return false;
+            }
+        };
+        match backend.prove() {
+            Ok(proof) => ctx
+                .ui
+                .out(&format!("- Conditional writes proved: {proof}.\n")),
+            Err(e) => {
+                report(ctx, &e);
+                return false;
+            }
+        }
+    }
+    if before != wanted && !reconfigure {
+        let from = match &before {
+            Some(c) => Place::Remote(c.clone()),
+            None => Place::Local(dir.clone()),
+        };
+        let to = match &wanted {
+            Some(c) => Place::Remote(c.clone()),
+            None => Place::Local(dir.clone()),
+        };
+        let has_state = from
+            .workspaces()
+            .map(|ws| {
+                ws.iter()
+                    .any(|w| from.read(dir, w).is_ok_and(|s| s.is_some()))
+            })
+            .unwrap_or(false);
+        if has_state && !migrate_state {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::init::backend_changed",
+                    "Backend configuration changed",
+                    format!(
+                        "The state is in {}, and the configuration now names {}. brick does not move state without being asked.",
+                        from.describe(),
+                        to.describe()
+                    ),
+                )
+                .help("Run `brick init -migrate-state` to copy every workspace's state to the new backend (serial and lineage kept), or `brick init -reconfigure` to use the new backend without copying anything.")],
+                &[],
+            );
+            return false;
+        }
+        if has_state {
+            match migrate(ctx, &from, &to) {
+                Ok(n) => ctx.ui.out(&format!(
+                    "- Migrated {n} workspace state(s) from {} to {}.\n",
+                    from.describe(),
+                    to.describe()
+                )),
+                Err(e) => {
+                    report(ctx, &e);
+                    return false;
+                }
+            }
+        }
+    }
+    if let Err(e) = record(dir, wanted.as_ref()) {
+        ctx.ui.error_line(&format!("\nError: {e}"));
+        return false;
+    }
+    match &wanted {
+        Some(c) => ctx.ui.out(&format!(
+            "- Using the {:?} backend{}.\n",
+            c.kind,
+            if encryption().ok().flatten().is_some() {
+                ", state encrypted (AES-256-GCM)"
+            } else {
+                ""
+            }
+        )),
+        None => ctx.ui.out("- Using the local state file.\n"),
+    }
+    true
+}
+
+/// `brick workspace list|show|new|select|delete`.
+pub fn workspace_cmd(ctx: &Context, action: &str, name: Option<&str>) -> u8 {
+    let dir = &ctx.dir;
+    let config = match recorded(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.ui.error_line(&format!("\nError: {e}"));
+            return 1;
+        }
+    };
+    let place = match &config {
+        Some(c) => Place::Remote(c.clone()),
+        None => Place::Local(dir.clone()),
+    };
+    let current = workspace(dir);
+    let fail = |code: &str, summary: &str, detail: String| {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                code.to_string(),
+                summary.to_string(),
+                detail,
+            )],
+            &[],
+        );
+        1
+    };
+    match (action, name) {
+        ("show", _) => {
+            ctx.ui.out(&format!("{current}\n"));
+            0
+        }
+        ("list", _) => match place.workspaces() {
+            Ok(mut names) => {
+                if !names.contains(&current) {
+                    names.push(current.clone());
+                    names.sort();
+                }
+                for n in names {
+                    let mark = if n == current { "*" } else { " " };
+                    ctx.ui.out(&format!("{mark} {n}\n"));
+                }
+                0
+            }
+            Err(e) => {
+                report(ctx, &e);
+                1
+            }
+        },
+        ("new" | "select" | "delete", Some(n)) if !be::valid_workspace(n) => fail(
+            "brick::workspace::invalid_name",
+            "Invalid workspace name",
+            format!(
+                "{n:?}: a workspace name has letters, digits, '-', '_' and '.' only (at most 63)."
+            ),
+        ),
+        ("new", Some(n)) => {
+            let exists = place.workspaces().map(|w| w.iter().any(|x| x == n));
+            match exists {
+                Ok(true) => fail(
+                    "brick::workspace::exists",
+                    "Workspace already exists",
+                    format!("Workspace {n:?} already exists."),
+                ),
+                Ok(false) => select(ctx, n, true),
+                Err(e) => {
+                    report(ctx, &e);
+                    1
+                }
+            }
+        }
+        ("select", Some(n)) => match place.workspaces() {
+            Ok(w) if w.iter().any(|x| x == n) || n == current => select(ctx, n, false),
+            Ok(_) => fail(
+                "brick::workspace::not_found",
+                "Workspace doesn't exist",
+                format!("Workspace {n:?} doesn't exist; create it with `brick workspace new {n}`."),
+            ),
+            Err(e) => {
+                report(ctx, &e);
+                1
+            }
+        },
+        ("delete", Some(n)) => {
+            if n == "default" || n == current {
+                return fail(
+                    "brick::workspace::in_use",
+                    "Cannot delete this workspace",
+                    format!(
+                        "Workspace {n:?} is the default or the current one; select another first."
+                    ),
+                );
+            }
+            let result = match &place {
+                Place::Local(_) => {
+                    let p = local_state_path(dir, n);
+                    let _ = std::fs::remove_file(&p);
+                    let _ = std::fs::remove_dir(p.parent().unwrap_or(dir));
+                    Ok(())
+                }
+                Place::Remote(c) => be::open(c).and_then(|b| b.delete_workspace(n)),
+            };
+            match result {
+                Ok(()) => {
+                    ctx.ui.out(&format!("Deleted workspace {n:?}!\n"));
+                    0
+                }
+                Err(e) => {
+                    report(ctx, &e);
+                    1
+                }
+            }
+        }
+        _ => fail(
+            "brick::workspace::usage",
+            "Missing workspace name",
+            format!("`brick workspace {action}` needs a workspace name."),
+        ),
+    }
+}
+
+fn select(ctx: &Context, name: &str, created: bool) -> u8 {
+    let path = ctx.dir.join(ENVIRONMENT_FILE);
+    let written = std::fs::create_dir_all(ctx.dir.join(".brick"))
+        .and_then(|()| std::fs::write(&path, format!("{name}\n")));
+    if let Err(e) = written {
+        ctx.ui
+            .error_line(&format!("\nError: cannot write {ENVIRONMENT_FILE}: {e}"));
+        return 1;
+    }
+    if created {
+        ctx.ui.out(&format!(
+            "Created and switched to workspace {name:?}!\n\nYou're now on a new, empty workspace. Its state is created by the first apply.\n"
+        ));
+    } else {
+        ctx.ui.out(&format!("Switched to workspace {name:?}.\n"));
+    }
+    0
+}

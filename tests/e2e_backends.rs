@@ -1,0 +1,611 @@
+//! State backends on their real stores: `s3` on Ceph's RGW, `kubernetes` on the real
+//! kube-apiserver, `pg` on PostgreSQL (the peers of tests/peers). For each: two applies at once
+//! (one holds the lock, the other is refused naming the holder), kill -9 of the holder and
+//! its recovery (automatic in the holder's working copy, refused elsewhere), migration from
+//! local to the backend and back, encryption (nothing readable in the store, no key and a
+//! wrong key are clear errors). Kubernetes also keeps a state over 1 MiB in chunked Secrets.
+//! A store that ignores conditional writes (a tiny in-test S3 that ignores If-None-Match) is
+//! refused by `brick init`.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use brick_provider_api::testing::skip;
+use brick_state_backends::{self as be, BackendConfig};
+use support::{Dir, Running, command, text};
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    S3,
+    Kubernetes,
+    Pg,
+}
+
+/// The backend block (HCL) and the same settings for the backends crate, with a key of its
+/// own; `None` (after a visible skip) when the peer is not running.
+fn backend(kind: Kind) -> Option<(String, BackendConfig)> {
+    let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut settings = BTreeMap::new();
+    let hcl = match kind {
+        Kind::S3 => {
+            let (Some(endpoint), Some(ak), Some(sk)) = (
+                env("BRICK_PEERS_S3_ENDPOINT"),
+                env("BRICK_PEERS_S3_ACCESS_KEY"),
+                env("BRICK_PEERS_S3_SECRET_KEY"),
+            ) else {
+                skip("no S3 store — run tests/peers/up.sh rgw");
+                return None;
+            };
+            let bucket = env("BRICK_PEERS_S3_BUCKET").unwrap_or_else(|| "brick-state".into());
+            let key = format!("tests/{id}/brick.state.json");
+            settings.insert("bucket".into(), bucket.clone());
+            settings.insert("key".into(), key.clone());
+            settings.insert("endpoints.s3".into(), endpoint.clone());
+            settings.insert("access_key".into(), ak.clone());
+            settings.insert("secret_key".into(), sk.clone());
+            settings.insert("use_path_style".into(), "true".into());
+            format!(
+                "backend \"s3\" {{\n    bucket = \"{bucket}\"\n    key = \"{key}\"\n    region = \"us-east-1\"\n    endpoints = {{ s3 = \"{endpoint}\" }}\n    access_key = \"{ak}\"\n    secret_key = \"{sk}\"\n    use_path_style = true\n    use_lockfile = true\n  }}"
+            )
+        }
+        Kind::Kubernetes => {
+            let Some(kc) = env("BRICK_PEERS_KUBECONFIG") else {
+                skip("no Kubernetes API — run tests/peers/up.sh k8s");
+                return None;
+            };
+            settings.insert("secret_suffix".into(), id.clone());
+            settings.insert("namespace".into(), "default".into());
+            settings.insert("config_path".into(), kc.clone());
+            format!(
+                "backend \"kubernetes\" {{\n    secret_suffix = \"{id}\"\n    namespace = \"default\"\n    config_path = \"{kc}\"\n  }}"
+            )
+        }
+        Kind::Pg => {
+            let Some(conn) = env("BRICK_PEERS_PG_CONN") else {
+                skip("no PostgreSQL — run tests/peers/up.sh pg");
+                return None;
+            };
+            let schema = format!("t_{id}");
+            settings.insert("conn_str".into(), conn.clone());
+            settings.insert("schema_name".into(), schema.clone());
+            format!(
+                "backend \"pg\" {{\n    conn_str = \"{conn}\"\n    schema_name = \"{schema}\"\n  }}"
+            )
+        }
+    };
+    let kind = match kind {
+        Kind::S3 => "s3",
+        Kind::Kubernetes => "kubernetes",
+        Kind::Pg => "pg",
+    };
+    Some((
+        hcl,
+        BackendConfig {
+            kind: kind.into(),
+            settings,
+        },
+    ))
+}
+
+fn config(backend: &str, body: &str) -> String {
+    format!("brick {{\n  {backend}\n}}\n\n{body}")
+}
+
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    command(dir, args).output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = run(dir, args);
+    assert!(o.status.success(), "brick {args:?} failed:\n{}", text(&o));
+    text(&o)
+}
+
+fn fails(dir: &Path, args: &[&str], code: &str) -> String {
+    let o = run(dir, args);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "brick {args:?} should fail:\n{t}");
+    assert!(t.contains(code), "brick {args:?} should say {code}:\n{t}");
+    t
+}
+
+/// The store's document for `default`, decrypted with nothing (raw bytes).
+fn raw(cfg: &BackendConfig) -> Option<Vec<u8>> {
+    be::open(cfg)
+        .unwrap()
+        .read("default")
+        .unwrap()
+        .map(|s| s.bytes)
+}
+
+fn header(bytes: &[u8]) -> (String, u64) {
+    be::remote_header(bytes).expect("a state document")
+}
+
+const SLOW: &str = "resource \"brick_data\" \"a\" { input = \"a\" }\nresource \"brick_sleep\" \"wait\" {\n  create_duration = \"8s\"\n  triggers = { a = brick_data.a.id }\n}\n";
+
+fn concurrent_applies(kind: Kind) {
+    let Some((hcl, cfg)) = backend(kind) else {
+        return;
+    };
+    let a = Dir::new(&config(&hcl, SLOW));
+    let b = Dir::new(&config(
+        &hcl,
+        "resource \"brick_data\" \"b\" { input = \"b\" }\n",
+    ));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    let mut first = Running::start(command(a.path(), &["apply", "--auto-approve"]));
+    first.wait_for("brick_sleep.wait: Creating...");
+    let pid = first.child.id();
+    // The second is refused at once, naming the holder (its pid, operation, lock id).
+    let t = fails(
+        b.path(),
+        &["apply", "--auto-approve"],
+        "brick::backend::locked",
+    );
+    assert!(
+        t.contains(&format!("pid {pid}")),
+        "names the holder's pid {pid}:\n{t}"
+    );
+    assert!(t.contains("apply by"), "names the holder's operation:\n{t}");
+    assert!(t.contains("force-unlock"), "says how to recover:\n{t}");
+    let (code, out) = first.finish();
+    assert_eq!(code, Some(0), "the first apply finishes:\n{out}");
+    // Released: the second one now runs, on the state the first one wrote.
+    let t = ok(b.path(), &["apply", "--auto-approve"]);
+    assert!(t.contains("1 added, 0 changed, 2 destroyed"), "{t}");
+    let (_, serial) = header(&raw(&cfg).unwrap());
+    assert_eq!(serial, 2, "two applies, two serials");
+}
+
+fn kill_nine_and_recover(kind: Kind) {
+    let Some((hcl, cfg)) = backend(kind) else {
+        return;
+    };
+    let a = Dir::new(&config(&hcl, SLOW));
+    let b = Dir::new(&config(&hcl, SLOW));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    let mut first = Running::start(command(a.path(), &["apply", "--auto-approve"]));
+    first.wait_for("brick_sleep.wait: Creating...");
+    // The sleep lasts 8 s: let the journal's group commit reach the disk first.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let pid = first.child.id();
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let _ = first.finish();
+    // Elsewhere (another working copy, without the crashed run's journal) the lock is still
+    // refused, naming the crashed holder.
+    let t = fails(b.path(), &["plan"], "brick::backend::locked");
+    assert!(t.contains(&format!("pid {pid}")), "{t}");
+    // Where it ran, the next run takes the lock over and settles the journal.
+    let t = ok(a.path(), &["apply", "--auto-approve"]);
+    assert!(
+        t.contains("Recovered") || t.contains("interrupted"),
+        "the journal is settled:\n{t}"
+    );
+    let state = raw(&cfg).expect("pushed");
+    let s = String::from_utf8_lossy(&state);
+    assert_eq!(
+        s.matches("\"name\": \"a\"").count(),
+        1,
+        "tracked once:\n{s}"
+    );
+    assert!(s.contains("\"name\": \"wait\""), "{s}");
+    // And now the other working copy runs too, with nothing left to do.
+    let t = ok(b.path(), &["plan"]);
+    assert!(t.contains("No changes"), "{t}");
+}
+
+fn migrate_and_encrypt(kind: Kind) {
+    let Some((hcl, cfg)) = backend(kind) else {
+        return;
+    };
+    let secret = "hunter2-very-secret";
+    let body = format!(
+        "variable \"pw\" {{\n  sensitive = true\n  default = \"{secret}\"\n}}\nresource \"brick_data\" \"a\" {{ input = var.pw }}\n"
+    );
+    let d = Dir::new(&body);
+    ok(d.path(), &["init"]);
+    ok(d.path(), &["apply", "--auto-approve"]);
+    let local = std::fs::read(d.path().join("brick.state.json")).unwrap();
+    let (lineage, serial) = header(&local);
+    // The backend block appears: init refuses to move state silently...
+    std::fs::write(d.path().join("main.hcl"), config(&hcl, &body)).unwrap();
+    fails(d.path(), &["plan"], "brick::init::required");
+    fails(d.path(), &["init"], "brick::init::backend_changed");
+    // ... and -migrate-state copies it, encrypted, serial and lineage kept.
+    let pass = "correct horse battery staple";
+    let o = command(d.path(), &["init", "-migrate-state"])
+        .env("BRICK_STATE_PASSPHRASE", pass)
+        .env("BRICK_STATE_ALLOW_UNENCRYPTED", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = raw(&cfg).expect("migrated");
+    assert!(
+        be::is_encrypted(&stored),
+        "the store holds an encrypted document"
+    );
+    let shown = String::from_utf8_lossy(&stored);
+    assert!(
+        !shown.contains(secret) && !shown.contains(&lineage),
+        "{shown}"
+    );
+    // Without the key, with a wrong one: clear errors naming the key's source.
+    fails(d.path(), &["plan"], "brick::backend::encrypted");
+    let o = command(d.path(), &["plan"])
+        .env("BRICK_STATE_PASSPHRASE", "a wrong passphrase, long enough")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("brick::backend::decrypt") && t.contains("BRICK_STATE_PASSPHRASE"),
+        "{t}"
+    );
+    // The right key: no changes, and the state went round unchanged.
+    let o = command(d.path(), &["plan"])
+        .env("BRICK_STATE_PASSPHRASE", pass)
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("No changes"), "{}", text(&o));
+    // Rotation: a new primary key, the old one as fallback; the next write uses the new one.
+    let new_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let rotate = |args: &[&str]| {
+        command(d.path(), args)
+            .env("BRICK_STATE_KEY", new_key)
+            .env("BRICK_STATE_FALLBACK_PASSPHRASE", pass)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        d.path().join("main.hcl"),
+        config(
+            &hcl,
+            &format!("{body}resource \"brick_data\" \"b\" {{ input = \"b\" }}\n"),
+        ),
+    )
+    .unwrap();
+    let o = rotate(&["apply", "--auto-approve"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = command(d.path(), &["plan"])
+        .env("BRICK_STATE_KEY", new_key)
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("No changes"),
+        "readable with the new key alone: {}",
+        text(&o)
+    );
+    // Back to local, decrypted, same lineage, a later serial.
+    std::fs::write(
+        d.path().join("main.hcl"),
+        format!("{body}resource \"brick_data\" \"b\" {{ input = \"b\" }}\n"),
+    )
+    .unwrap();
+    let o = command(d.path(), &["init", "-migrate-state"])
+        .env("BRICK_STATE_KEY", new_key)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let back = std::fs::read(d.path().join("brick.state.json")).unwrap();
+    let (l2, s2) = header(&back);
+    assert_eq!(l2, lineage);
+    assert!(s2 > serial, "{s2} > {serial}");
+    assert!(ok(d.path(), &["plan"]).contains("No changes"));
+}
+
+#[test]
+fn s3_concurrent_applies_one_is_refused_naming_the_holder() {
+    concurrent_applies(Kind::S3);
+}
+#[test]
+fn kubernetes_concurrent_applies_one_is_refused_naming_the_holder() {
+    concurrent_applies(Kind::Kubernetes);
+}
+#[test]
+fn pg_concurrent_applies_one_is_refused_naming_the_holder() {
+    concurrent_applies(Kind::Pg);
+}
+
+#[test]
+fn s3_kill_nine_of_the_holder_is_recovered_where_it_ran() {
+    kill_nine_and_recover(Kind::S3);
+}
+#[test]
+fn kubernetes_kill_nine_of_the_holder_is_recovered_where_it_ran() {
+    kill_nine_and_recover(Kind::Kubernetes);
+}
+#[test]
+fn pg_kill_nine_of_the_holder_is_recovered_where_it_ran() {
+    kill_nine_and_recover(Kind::Pg);
+}
+
+#[test]
+fn s3_migrate_from_local_and_back_with_encryption() {
+    migrate_and_encrypt(Kind::S3);
+}
+#[test]
+fn kubernetes_migrate_from_local_and_back_with_encryption() {
+    migrate_and_encrypt(Kind::Kubernetes);
+}
+#[test]
+fn pg_migrate_from_local_and_back_with_encryption() {
+    migrate_and_encrypt(Kind::Pg);
+}
+
+#[test]
+fn kubernetes_state_over_one_mib_is_chunked_across_secrets() {
+    let Some((hcl, cfg)) = backend(Kind::Kubernetes) else {
+        return;
+    };
+    // About 1.5 MiB of input, recorded twice (input and output): a state near 3 MiB.
+    let body = "resource \"brick_data\" \"big\" {\n  input = join(\"\", [for i in range(1000) : join(\"\", [for j in range(24) : format(\"%064d\", i * 24 + j)])])\n}\n";
+    let a = Dir::new(&config(&hcl, body));
+    ok(a.path(), &["init"]);
+    let t0 = Instant::now();
+    ok(a.path(), &["apply", "--auto-approve"]);
+    let took = t0.elapsed();
+    let stored = raw(&cfg).expect("written");
+    assert!(stored.len() > 2 * 1024 * 1024, "{} bytes", stored.len());
+    // Secrets of the new generation hold it; the API server took each (under 1 MiB).
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let suffix = &cfg.settings["secret_suffix"];
+    let out = Command::new(&kubectl)
+        .args([
+            "get",
+            "secrets",
+            "-n",
+            "default",
+            "-l",
+            &format!("brick.dev/state-suffix={suffix},brick.dev/role=chunk"),
+            "-o",
+            "name",
+        ])
+        .env(
+            "KUBECONFIG",
+            std::env::var("BRICK_PEERS_KUBECONFIG").unwrap(),
+        )
+        .output()
+        .unwrap();
+    let chunks = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(chunks >= 3, "chunk Secrets: {chunks}");
+    // Another working copy reads it whole: nothing to change.
+    let b = Dir::new(&config(&hcl, body));
+    ok(b.path(), &["init"]);
+    assert!(ok(b.path(), &["plan"]).contains("No changes"));
+    // A second write replaces the generation; the old chunks go.
+    std::fs::write(
+        b.path().join("main.hcl"),
+        config(
+            &hcl,
+            &format!("{body}resource \"brick_data\" \"x\" {{ input = \"x\" }}\n"),
+        ),
+    )
+    .unwrap();
+    ok(b.path(), &["apply", "--auto-approve"]);
+    let out = Command::new(&kubectl)
+        .args([
+            "get",
+            "secrets",
+            "-n",
+            "default",
+            "-l",
+            &format!("brick.dev/state-suffix={suffix},brick.dev/role=chunk"),
+            "-o",
+            "name",
+        ])
+        .env(
+            "KUBECONFIG",
+            std::env::var("BRICK_PEERS_KUBECONFIG").unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        chunks,
+        "one generation of chunks left"
+    );
+    eprintln!(
+        "kubernetes: a {} byte state applied in {took:?}",
+        stored.len()
+    );
+}
+
+/// A tiny S3 endpoint that stores objects and ignores every condition (If-None-Match,
+/// If-Match), as some stores do.
+fn careless_s3() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut objects: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut stream = stream;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or("").to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                );
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                let key = path.split('?').next().unwrap_or("").to_string();
+                let (status, out) = match method.as_str() {
+                    "PUT" => {
+                        objects.insert(key, body);
+                        ("200 OK", Vec::new())
+                    }
+                    "GET" | "HEAD" => match objects.get(&key) {
+                        Some(b) => ("200 OK", b.clone()),
+                        None => (
+                            "404 Not Found",
+                            b"<Error><Code>NoSuchKey</Code></Error>".to_vec(),
+                        ),
+                    },
+                    "DELETE" => {
+                        objects.remove(&key);
+                        ("204 No Content", Vec::new())
+                    }
+                    _ => ("400 Bad Request", Vec::new()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nETag: \"{}\"\r\nLast-Modified: Sun, 06 Dec 2026 10:00:00 GMT\r\nContent-Length: {}\r\n\r\n",
+                    out.len(),
+                    if method == "HEAD" { 0 } else { out.len() }
+                );
+                let _ = stream.write_all(head.as_bytes());
+                if method != "HEAD" {
+                    let _ = stream.write_all(&out);
+                }
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn init_refuses_a_store_that_ignores_conditional_writes() {
+    let endpoint = careless_s3();
+    let d = Dir::new(&config(
+        &format!(
+            "backend \"s3\" {{\n    bucket = \"b\"\n    key = \"k/state.json\"\n    endpoints = {{ s3 = \"{endpoint}\" }}\n    access_key = \"x\"\n    secret_key = \"y\"\n  }}"
+        ),
+        "resource \"brick_data\" \"a\" { input = \"a\" }\n",
+    ));
+    let t = fails(d.path(), &["init"], "brick::backend::no_conditional_writes");
+    assert!(t.contains("If-None-Match"), "{t}");
+    assert!(
+        !d.path().join(".brick/backend.json").exists(),
+        "nothing recorded"
+    );
+}
+
+#[test]
+fn backend_arguments_must_be_literal_and_known() {
+    let d = Dir::new(
+        "variable \"b\" { default = \"x\" }\nbrick {\n  backend \"s3\" {\n    bucket = var.b\n    key = \"k\"\n  }\n}\n",
+    );
+    let t = fails(d.path(), &["init"], "backend_not_literal");
+    assert!(t.contains("main.hcl"), "{t}");
+    let d = Dir::new(
+        "brick {\n  backend \"s3\" {\n    bucket = \"b\"\n    key = \"k\"\n    buckett = \"c\"\n  }\n}\n",
+    );
+    let t = fails(d.path(), &["init"], "brick::backend::config");
+    assert!(t.contains("buckett"), "{t}");
+}
+
+#[test]
+fn local_workspaces_keep_separate_states() {
+    let d = Dir::new("resource \"brick_data\" \"a\" { input = \"a\" }\n");
+    ok(d.path(), &["apply", "--auto-approve"]);
+    assert!(ok(d.path(), &["workspace", "new", "staging"]).contains("staging"));
+    ok(d.path(), &["apply", "--auto-approve"]);
+    assert!(
+        d.path()
+            .join("brick.state.d/staging/brick.state.json")
+            .exists()
+    );
+    let list = ok(d.path(), &["workspace", "list"]);
+    assert!(
+        list.contains("  default") && list.contains("* staging"),
+        "{list}"
+    );
+    ok(d.path(), &["workspace", "select", "default"]);
+    fails(
+        d.path(),
+        &["workspace", "select", "nope"],
+        "brick::workspace::not_found",
+    );
+}
+
+#[test]
+fn pg_two_schemas_never_share_a_lock() {
+    let (Some((hcl_a, _)), Some((hcl_b, _))) = (backend(Kind::Pg), backend(Kind::Pg)) else {
+        return;
+    };
+    let a = Dir::new(&config(&hcl_a, SLOW));
+    let b = Dir::new(&config(
+        &hcl_b,
+        "resource \"brick_data\" \"b\" { input = \"b\" }\n",
+    ));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    let mut first = Running::start(command(a.path(), &["apply", "--auto-approve"]));
+    first.wait_for("brick_sleep.wait: Creating...");
+    // Same database, same workspace name, another schema: its own lock.
+    ok(b.path(), &["apply", "--auto-approve"]);
+    let (code, out) = first.finish();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn migrate_between_backends_keeps_serial_and_lineage() {
+    let (Some((s3, s3_cfg)), Some((k8s, k8s_cfg)), Some((pg, pg_cfg))) = (
+        backend(Kind::S3),
+        backend(Kind::Kubernetes),
+        backend(Kind::Pg),
+    ) else {
+        return;
+    };
+    let body = "resource \"brick_data\" \"a\" { input = \"a\" }\n";
+    let d = Dir::new(body);
+    ok(d.path(), &["apply", "--auto-approve"]);
+    let (lineage, serial) = header(&std::fs::read(d.path().join("brick.state.json")).unwrap());
+    for (hcl, cfg) in [(&s3, &s3_cfg), (&k8s, &k8s_cfg), (&pg, &pg_cfg)] {
+        std::fs::write(d.path().join("main.hcl"), config(hcl, body)).unwrap();
+        let t = ok(d.path(), &["init", "-migrate-state"]);
+        assert!(t.contains("Copied workspace \"default\""), "{t}");
+        assert_eq!(
+            header(&raw(cfg).unwrap()),
+            (lineage.clone(), serial),
+            "{}",
+            cfg.kind
+        );
+        assert!(ok(d.path(), &["plan"]).contains("No changes"));
+    }
+    // A target holding another lineage is refused, and left as it was.
+    let other = Dir::new(body);
+    ok(other.path(), &["apply", "--auto-approve"]);
+    std::fs::write(other.path().join("main.hcl"), config(&s3, body)).unwrap();
+    fails(
+        other.path(),
+        &["init", "-migrate-state"],
+        "brick::state::lineage_mismatch",
+    );
+    assert_eq!(header(&raw(&s3_cfg).unwrap()).0, lineage);
+    std::fs::write(d.path().join("main.hcl"), body).unwrap();
+    ok(d.path(), &["init", "-migrate-state"]);
+    assert_eq!(
+        header(&std::fs::read(d.path().join("brick.state.json")).unwrap()),
+        (lineage, serial)
+    );
+}
