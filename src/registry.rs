@@ -13,6 +13,15 @@ use crate::plan::providers::ProviderSet;
 /// The MAAS provider's embedded lab (its simulator), which `brick lab` serves.
 pub use brick_provider_maas::lab as maas_lab;
 
+/// The simulated operators the lab's Kubernetes API runs beside its built-in controllers
+/// (`SimOptions::controllers` of `brick-k8s-sim`): Strimzi's, so that `strimzi_*` resources reach
+/// Ready in the lab, offline.
+pub fn lab_controllers() -> Vec<Arc<dyn brick_provider_kafka::lab::Controller>> {
+    vec![Arc::new(
+        brick_provider_kafka::lab::StrimziOperator::default(),
+    )]
+}
+
 /// The provider types this build includes.
 pub fn available() -> &'static [&'static str] {
     &[

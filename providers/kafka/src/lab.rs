@@ -23,7 +23,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use brick_k8s_sim::{Cluster, Controller, Event};
+pub use brick_k8s_sim::Controller;
+use brick_k8s_sim::{Cluster, Event};
 use serde_json::{Value as Json, json};
 
 use crate::strimzi::API_VERSION;
