@@ -71,6 +71,10 @@ pub enum Event {
     /// A provider whose configuration was known only during apply was configured (what it
     /// reads having been applied); its changes follow.
     ProviderConfigured { name: String },
+    /// Where a plan's or an apply's time went: waiting on each system, or brick's own (see
+    /// [`crate::timing`]). Emitted once, at the end; the live and line views show nothing for
+    /// it, `brick lab demo` renders it as a table.
+    Timing(crate::timing::TimeReport),
 }
 
 /// Receives events. Implementations must be cheap: the executor calls this inline.
