@@ -96,3 +96,13 @@ impl EventSink for CollectEvents {
         self.0.lock().unwrap().push(event);
     }
 }
+
+/// Sends every event to two sinks: a command's view and an observer (`brick lab demo` keeps
+/// the timing reports of the commands it runs).
+pub struct Tee<A: ?Sized, B: ?Sized>(pub Box<A>, pub std::sync::Arc<B>);
+impl<A: EventSink + ?Sized, B: EventSink + ?Sized> EventSink for Tee<A, B> {
+    fn emit(&self, event: Event) {
+        self.1.emit(event.clone());
+        self.0.emit(event);
+    }
+}

@@ -1064,10 +1064,12 @@ pub async fn apply(
         };
         // The step's provider call was a wait; the rest of its time, since it could start
         // until its result was recorded, was brick's own.
-        op_times.add(
-            &c.provider,
-            ready_at[done.step].elapsed().saturating_sub(done.elapsed),
-        );
+        if c.action != Action::NoOp {
+            op_times.add(
+                &c.provider,
+                ready_at[done.step].elapsed().saturating_sub(done.elapsed),
+            );
+        }
         let chain = chain_before[done.step] + done.elapsed;
         longest = longest.max(chain);
         let deps = steps[done.step].dependents.clone();
