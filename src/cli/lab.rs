@@ -33,6 +33,15 @@ const GARAGE: &[(&str, &str)] = &[
         "cloud-init.tftpl",
         include_str!("../../examples/garage/cloud-init.tftpl"),
     ),
+    (
+        "cluster.hcl",
+        include_str!("../../examples/garage/cluster.hcl"),
+    ),
+    (
+        "storage.hcl",
+        include_str!("../../examples/garage/storage.hcl"),
+    ),
+    ("kafka.hcl", include_str!("../../examples/garage/kafka.hcl")),
     ("README.md", include_str!("../../examples/garage/README.md")),
 ];
 
@@ -131,11 +140,14 @@ async fn start(
     ui: &Ui,
     addr: SocketAddr,
     sim: &SimArgs,
-) -> Option<(lab::Simulator, crate::lab::Labs)> {
+) -> Option<(lab::Simulator, crate::lab::Labs, String)> {
     let mut opts = sim.options(ui)?;
+    // Other labs may run on this host (other users' demos): this one takes its own addresses.
+    let network = crate::lab::free_loopback_network();
+    opts.network = Some(network.clone());
     let labs = crate::lab::with_clusters(&mut opts);
     match lab::serve(addr, opts).await {
-        Ok(s) => Some((s, labs)),
+        Ok(s) => Some((s, labs, network)),
         Err(e) => {
             ui.error_line(&format!(
                 "\nError: Cannot start the MAAS lab\n\nListening on {addr} failed: {e}.\n\nHelp: the lab listens on loopback addresses only; pick another port with --listen 127.0.0.1:PORT (0 picks a free one).\n"
@@ -146,7 +158,7 @@ async fn start(
 }
 
 async fn serve(ui: &Ui, addr: SocketAddr, sim: &SimArgs) -> u8 {
-    let Some((s, _labs)) = start(ui, addr, sim).await else {
+    let Some((s, _labs, _)) = start(ui, addr, sim).await else {
         return 1;
     };
     ui.out(&lab::exports(&s));
@@ -230,6 +242,8 @@ fn add_pcs(dir: &Path, count: usize) -> Result<String, String> {
         let commented = lines[i];
         let indent = &commented[..commented.len() - commented.trim_start().len()];
         let body = commented.trim_start().trim_start_matches('#').trim_start();
+        // A comment after the entry is about the commented line: not carried over.
+        let body = body.split(" # ").next().unwrap_or(body).trim_end();
         let line = format!("{indent}{body}");
         let name = body.split('=').next().unwrap_or("").trim();
         let replaced = (!name.is_empty() && body.contains('=') && body.contains(&quoted))
@@ -431,7 +445,8 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
             return 1;
         }
     };
-    let Some((s, _labs)) = start(&ui, "127.0.0.1:0".parse().expect("loopback address"), sim).await
+    let Some((s, _labs, network)) =
+        start(&ui, "127.0.0.1:0".parse().expect("loopback address"), sim).await
     else {
         return 1;
     };
@@ -451,6 +466,8 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     let vars = vec![
         format!("maas_api_url={}", s.url()),
         format!("maas_api_key={}", s.api_key()),
+        // The lab's address of `maas` (machines get `<network>.10`, `.11`… in order).
+        format!("api_address={network}.10"),
     ];
     // What `--var` gives the CLI: the configuration loads them from the context.
     ctx.cli_vars = vars.iter().cloned().map(crate::eval::CliVar::Var).collect();
