@@ -68,6 +68,21 @@ pub enum LabCommand {
         #[command(flatten)]
         sim: SimArgs,
     },
+    /// Measures adding PCs to the garage (issue 17): sets the garage up at the demo's pace,
+    /// then switches the lab to --time-scale and times `brick apply` of the one-line change
+    /// adding N PCs, until their nodes are Ready and their OSDs up and in (what the apply
+    /// waits for). Prints the wall time, the critical path of waits and brick's own time.
+    #[command(hide = true)]
+    Bench {
+        /// How many PCs to add at once (spare1, spare2, spare3).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        pcs: usize,
+        /// The work directory to create (default: a new directory under the system's temp dir).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        sim: SimArgs,
+    },
 }
 
 /// The simulator's pace and faults.
@@ -133,6 +148,7 @@ pub async fn run(ctx: &Context, command: LabCommand) -> u8 {
     match command {
         LabCommand::Serve { listen, sim } => serve(&ctx.ui, listen, &sim).await,
         LabCommand::Demo { dir, sim } => demo(ctx.ui, dir, &sim).await,
+        LabCommand::Bench { pcs, dir, sim } => bench(ctx.ui, pcs, dir, &sim).await,
     }
 }
 
@@ -302,14 +318,24 @@ fn heading(ui: &Ui, text: &str) {
     ui.out(&format!("\n{}\n", style.bold(&format!("==> {text}"))));
 }
 
-/// Keeps the engine's time reports of the commands the demo runs.
+/// Keeps the engine's time reports of the commands the demo runs, and the apply steps that
+/// finished (address, time in the provider call).
 #[derive(Default)]
-struct Reports(Mutex<Vec<TimeReport>>);
+struct Reports(
+    Mutex<Vec<TimeReport>>,
+    Mutex<Vec<(String, std::time::Duration)>>,
+);
 
 impl EventSink for Reports {
     fn emit(&self, event: Event) {
-        if let Event::Timing(r) = event {
-            self.0.lock().expect("reports").push(r);
+        match event {
+            Event::Timing(r) => self.0.lock().expect("reports").push(r),
+            Event::ApplyDone { addr, elapsed, .. } => self
+                .1
+                .lock()
+                .expect("reports")
+                .push((addr.to_string(), elapsed)),
+            _ => {}
         }
     }
 }
@@ -664,4 +690,120 @@ fn summary(ctx: &Context) -> String {
         }
     }
     text
+}
+
+/// `brick lab bench`: see [`LabCommand::Bench`].
+async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
+    let scale = match lab::parse_time_scale(&sim.time_scale) {
+        Ok(x) => x,
+        Err(e) => {
+            ui.error_line(&format!("\nError: Invalid lab option\n\n{e}\n"));
+            return 1;
+        }
+    };
+    let dir = match work_dir(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            ui.error_line(&format!(
+                "\nError: Cannot prepare the work directory\n\n{e}\n"
+            ));
+            return 1;
+        }
+    };
+    let setup = SimArgs {
+        time_scale: "demo".into(),
+        error_rate: sim.error_rate,
+        latency_ms: sim.latency_ms,
+        fail_deploy: sim.fail_deploy.clone(),
+        api_key: sim.api_key.clone(),
+    };
+    let Some((s, labs, network)) = start(
+        &ui,
+        "127.0.0.1:0".parse().expect("loopback address"),
+        &setup,
+    )
+    .await
+    else {
+        return 1;
+    };
+    if let Err(e) = std::env::set_current_dir(&dir) {
+        ui.error_line(&format!("\nError: cannot switch to {}: {e}", dir.display()));
+        return 1;
+    }
+    let reports = Arc::new(Reports::default());
+    let mut ctx = Context::new(None, ui);
+    ctx.observer = Some(reports.clone());
+    let vars = vec![
+        format!("maas_api_url={}", s.url()),
+        format!("maas_api_key={}", s.api_key()),
+        format!("api_address={network}.10"),
+    ];
+    ctx.cli_vars = vars.iter().cloned().map(crate::eval::CliVar::Var).collect();
+    let args = PlanArgs {
+        refresh: true,
+        parallelism: 10,
+        vars: vars.clone(),
+        ..Default::default()
+    };
+    heading(&ui, "Setting the garage up at the demo's pace");
+    if super::run::apply_cmd(&ctx, &args, true, None).await != 0 {
+        return finish_failed(&ui, &dir, s).await;
+    }
+    // From here on, the real systems' pace.
+    s.with_world(|w| w.time_scale = scale);
+    labs.set_time_scale(scale);
+    heading(
+        &ui,
+        &format!("Adding {pcs} PC(s) at time scale {}", sim.time_scale),
+    );
+    match add_pcs(&dir, pcs) {
+        Ok(diff) => ui.out(&diff),
+        Err(e) => {
+            ui.error_line(&format!("\nError: Cannot edit the configuration\n\n{e}\n"));
+            return finish_failed(&ui, &dir, s).await;
+        }
+    }
+    let first = reports.0.lock().expect("reports").len();
+    reports.1.lock().expect("reports").clear();
+    let t0 = Instant::now();
+    let code = super::run::apply_cmd(&ctx, &args, true, None).await;
+    let wall = t0.elapsed();
+    if code != 0 {
+        return finish_failed(&ui, &dir, s).await;
+    }
+    let runs = reports.since(first);
+    let plan_wait: std::time::Duration = runs
+        .iter()
+        .filter(|r| r.phase == crate::timing::Phase::Plan)
+        .map(|r| r.waited)
+        .sum();
+    let chain: std::time::Duration = runs.iter().filter_map(|r| r.critical_path).sum();
+    let critical = plan_wait + chain;
+    let own: std::time::Duration = runs.iter().map(|r| r.own).sum();
+    heading(&ui, "Result");
+    ui.out(&summary(&ctx));
+    let secs = crate::view::timing::secs;
+    let mut steps = reports.1.lock().expect("reports").clone();
+    steps.retain(|(_, d)| *d >= std::time::Duration::from_millis(100));
+    ui.out(&format!(
+        "\nBENCH pcs={pcs} scale={} wall={:.1}s critical_path={:.1}s over={:+.2}% own={:.3}s\n",
+        sim.time_scale,
+        wall.as_secs_f64(),
+        critical.as_secs_f64(),
+        (wall.as_secs_f64() / critical.as_secs_f64().max(1e-9) - 1.0) * 100.0,
+        own.as_secs_f64(),
+    ));
+    ui.out(&format!(
+        "  critical path: refresh {} + the longest chain of dependent applies {}; steps: {}\n",
+        secs(plan_wait),
+        secs(chain),
+        steps
+            .iter()
+            .map(|(a, d)| format!("{a} {}", secs(*d)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    ui.out(&crate::view::timing::render_table(runs.iter()));
+    s.shutdown().await;
+    0
 }
