@@ -513,10 +513,7 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     ui.out("\n");
     ui.out(&summary(&ctx));
 
-    heading(
-        &ui,
-        "2. The chain as a picture: brick graph --format mermaid",
-    );
+    heading(&ui, "2. The chain as a picture: brick graph (DOT)");
     super::run::graph(&ctx);
 
     heading(
