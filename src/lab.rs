@@ -129,28 +129,6 @@ pub fn free_loopback_network() -> String {
     }
 }
 
-/// A loopback network (`127.X.Y`, the first three octets) that no other lab on this host is
-/// using: the API port is free on its first addresses. Tests that run labs side by side (in one
-/// process or several) give each lab its own through `SimOptions::network`, and write the
-/// addresses of their configuration from it.
-pub fn free_loopback_network() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let base = std::process::id();
-    loop {
-        let n = base
-            .wrapping_mul(7919)
-            .wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
-        let (x, y) = (11 + (n / 250) % 240, 1 + n % 250);
-        let net = format!("127.{x}.{y}");
-        let free = (10..16)
-            .all(|host| std::net::TcpListener::bind(format!("{net}.{host}:{API_PORT}")).is_ok());
-        if free {
-            return net;
-        }
-    }
-}
-
 fn scaled(d: Duration, time_scale: f64) -> Duration {
     d.mul_f64(time_scale.max(0.0))
 }
