@@ -225,11 +225,7 @@ impl Provider for FakeProvider {
 
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
         if req.proposed.is_null() {
-            return PlanResponse {
-                planned: req.proposed.clone(),
-                requires_replace: Vec::new(),
-                diagnostics: Vec::new(),
-            };
+            return PlanResponse::planned(req.proposed.clone());
         }
         let mut planned = req.proposed.as_mapping().cloned().unwrap_or_default();
         let mut requires_replace = Vec::new();
@@ -281,10 +277,7 @@ impl Provider for FakeProvider {
             let id = req.prior.get("id").and_then(Value::as_str).unwrap_or("");
             self.record(Call::Delete(id.to_string()));
             self.objects.lock().unwrap().remove(id);
-            return ApplyResponse {
-                new_state: req.planned.clone(),
-                diagnostics: Vec::new(),
-            };
+            return ApplyResponse::done(req.planned.clone());
         }
         let name = name_of(req.planned);
         if self.fail_names.lock().unwrap().contains(&name) {

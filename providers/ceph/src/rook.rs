@@ -96,10 +96,7 @@ fn failed(now: Value, d: Diagnostic) -> ApplyResponse {
 }
 
 fn done(state: Value) -> ApplyResponse {
-    ApplyResponse {
-        new_state: state,
-        diagnostics: Vec::new(),
-    }
+    ApplyResponse::done(state)
 }
 
 /// Applies every object in order, waiting for CRDs to be established before what follows.
@@ -137,10 +134,7 @@ async fn apply_operator(
         let objs = match operator::render(prior) {
             Ok((objs, _)) => objs,
             Err(d) => {
-                return ApplyResponse {
-                    new_state: prior.clone(),
-                    diagnostics: d,
-                };
+                return ApplyResponse::failed(prior, d);
             }
         };
         for o in objs.iter().rev() {
@@ -158,10 +152,7 @@ async fn apply_operator(
     let objs = match operator::render(planned) {
         Ok((objs, _)) => objs,
         Err(d) => {
-            return ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: d,
-            };
+            return ApplyResponse::failed(prior, d);
         }
     };
     progress.report(&format!("applying {} objects", objs.len()));
@@ -452,11 +443,7 @@ impl Provider for RookProvider {
             cluster::TYPE => cluster::plan(req.prior, req.proposed),
             pool::TYPE => pool::plan(req.prior, req.proposed),
             class::TYPE => class::plan(req.prior, req.proposed),
-            other => PlanResponse {
-                planned: Value::null_dynamic(),
-                requires_replace: Vec::new(),
-                diagnostics: unknown_type(other),
-            },
+            other => PlanResponse::failed(unknown_type(other)),
         }
     }
 
@@ -464,10 +451,7 @@ impl Provider for RookProvider {
         let ctx = match self.ctx() {
             Ok(c) => c,
             Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior.clone(),
-                    diagnostics: d,
-                };
+                return ApplyResponse::failed(req.prior, d);
             }
         };
         let (prior, planned, progress) = (req.prior, req.planned, req.progress);
@@ -476,10 +460,7 @@ impl Provider for RookProvider {
             cluster::TYPE => apply_cluster(&ctx, prior, planned, progress).await,
             pool::TYPE => apply_pool(&ctx, prior, planned, progress).await,
             class::TYPE => apply_class(&ctx, prior, planned).await,
-            other => ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: unknown_type(other),
-            },
+            other => ApplyResponse::failed(prior, unknown_type(other)),
         }
     }
 
