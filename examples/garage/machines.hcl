@@ -1,9 +1,15 @@
-# The machines layer of the garage: three old PCs that MAAS deploys with Ubuntu, each with an
+# The machines layer of the garage: the old PCs that MAAS deploys with Ubuntu, each with an
 # LVM layout of an OS volume and a raw volume for a Ceph OSD, and their cloud-init.
 #
-# Try it without hardware on the embedded MAAS simulator:
+# The garage is four files, one per layer, each feeding the next:
+#   machines.hcl  MAAS machines (this file) and the one map of nodes everything follows
+#   cluster.hcl   MicroK8s: the cluster's certificates and join documents, one Node per machine
+#   storage.hcl   Rook: Ceph on every node's raw volume, a pool and its StorageClass
+#   kafka.hcl     Strimzi: a Kafka of three brokers on that StorageClass, and its topics
+#
+# Try it without hardware on the embedded lab (MAAS simulator, MicroK8s, Rook and Strimzi):
 #   cargo run --release -- lab demo
-# or against any MAAS (the lab prints these lines for itself):
+# or against any MAAS (`brick lab serve` prints these lines for itself):
 #   export MAAS_API_URL=http://10.0.0.1:5240/MAAS MAAS_API_KEY=consumer:token:secret
 #   brick plan && brick apply
 
@@ -32,9 +38,15 @@ provider "maas" {
 }
 
 locals {
-  nodes = toset(["maas", "kvm4", "kvm5"])
-  # A fourth PC that has just PXE-booted (MAAS shows it as New; brick commissions it first):
-  # nodes = toset(["maas", "kvm4", "kvm5", "spare1"])
+  # Every PC of the garage, by its MAAS hostname: the one list all four layers follow. Each
+  # node becomes a machine, a MicroK8s node, a Ceph OSD on its raw volume, and room for Kafka.
+  # Exactly one node runs the Kubernetes control plane; its address is var.api_address.
+  nodes = {
+    maas = { control_plane = true }
+    kvm4 = { control_plane = false }
+    kvm5 = { control_plane = false }
+    # spare1 = { control_plane = false } # a fourth PC that has just PXE-booted: uncomment it
+  }
 }
 
 resource "maas_tag" "garage" {
@@ -47,9 +59,12 @@ resource "maas_machine" "node" {
 
   hostname      = each.key
   distro_series = "jammy"
+  # The garage's own settings (hostname, packages, SSH keys) merged with the document that
+  # makes this machine form or join the MicroK8s cluster (cluster.hcl).
   user_data = templatefile("${path.module}/cloud-init.tftpl", {
     name     = each.key
     ssh_keys = var.ssh_authorized_keys
+    microk8s = yamldecode(microk8s_cluster.garage.cloud_init[each.key])
   })
   tags = [maas_tag.garage.name]
 
@@ -62,7 +77,7 @@ resource "maas_machine" "node" {
       mount_point = "/"
     }
 
-    # Raw and unformatted: the Ceph layer turns it into an OSD.
+    # Raw and unformatted: the Ceph layer (storage.hcl) turns it into an OSD.
     volume "ceph" {
       size = "rest"
     }
@@ -74,7 +89,7 @@ resource "maas_machine" "node" {
 }
 
 output "nodes" {
-  description = "Address and Ceph device of every node, for the Kubernetes and Ceph layers."
+  description = "Address and Ceph device of every node."
   value = {
     for name, m in maas_machine.node : name => {
       ip          = m.ip_addresses[0]

@@ -25,13 +25,22 @@ const GARAGE: &[(&str, &str)] = &[
         "cloud-init.tftpl",
         include_str!("../../examples/garage/cloud-init.tftpl"),
     ),
+    (
+        "cluster.hcl",
+        include_str!("../../examples/garage/cluster.hcl"),
+    ),
+    (
+        "storage.hcl",
+        include_str!("../../examples/garage/storage.hcl"),
+    ),
+    ("kafka.hcl", include_str!("../../examples/garage/kafka.hcl")),
     ("README.md", include_str!("../../examples/garage/README.md")),
 ];
 
-/// The configured node set, and the commented line that adds the fourth PC.
-const NODES_LINE: &str = "  nodes = toset([\"maas\", \"kvm4\", \"kvm5\"])\n";
-const SPARE_COMMENTED: &str = "  # nodes = toset([\"maas\", \"kvm4\", \"kvm5\", \"spare1\"])";
-const SPARE_LINE: &str = "  nodes = toset([\"maas\", \"kvm4\", \"kvm5\", \"spare1\"])";
+/// The commented entry of the `nodes` map that adds the fourth PC, and that entry uncommented.
+const SPARE_COMMENTED: &str =
+    "    # spare1 = { control_plane = false } # a fourth PC that has just PXE-booted: uncomment it";
+const SPARE_LINE: &str = "    spare1 = { control_plane = false }";
 
 #[derive(Subcommand, Debug)]
 pub enum LabCommand {
@@ -199,15 +208,13 @@ fn add_spare(dir: &Path) -> Result<(), String> {
     let f = dir.join("machines.hcl");
     let text =
         std::fs::read_to_string(&f).map_err(|e| format!("Cannot read {}: {e}.", f.display()))?;
-    if !text.contains(NODES_LINE) || !text.contains(SPARE_COMMENTED) {
+    if !text.contains(SPARE_COMMENTED) {
         return Err(format!(
             "{} no longer has the `nodes` lines the demo edits.",
             f.display()
         ));
     }
-    let text = text
-        .replacen(NODES_LINE, "", 1)
-        .replacen(SPARE_COMMENTED, SPARE_LINE, 1);
+    let text = text.replacen(SPARE_COMMENTED, SPARE_LINE, 1);
     std::fs::write(&f, text).map_err(|e| format!("Cannot write {}: {e}.", f.display()))
 }
 
@@ -286,7 +293,7 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
         ui.error_line(&format!("\nError: Cannot edit the configuration\n\n{e}\n"));
         return finish_failed(&ui, &dir, s).await;
     }
-    ui.out(&format!("-{}+{SPARE_LINE}\n", NODES_LINE));
+    ui.out(&format!("-{SPARE_COMMENTED}\n+{SPARE_LINE}\n"));
     let code = plan_and_apply(&ctx, &args, &plan_file).await;
     let _ = std::fs::remove_file(&plan_file);
     if code != 0 {
