@@ -260,11 +260,15 @@ impl Cluster {
         let Some(mut node) = self.get("v1", "Node", "", name) else {
             return Ok(());
         };
-        let mut taints = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
+        let mut taints = node["spec"]["taints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for effect in ["NoSchedule", "NoExecute"] {
-            if !taints.iter().any(|t| {
-                t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == effect
-            }) {
+            if !taints
+                .iter()
+                .any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == effect)
+            {
                 taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": now}));
             }
         }
