@@ -5,6 +5,9 @@
 //! fewer), that the machine is Ready in MAAS afterwards and that its Node went NotReady; that a
 //! removal below the pool's size is refused at plan; and that kill -9 in the middle of the
 //! removal, then another apply, converges.
+//!
+//! The lab's first machine serves its API on 127.0.10.10:16443: a `brick lab serve` running on
+//! the same host holds that address and this test's cluster never forms (its nodes wait).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
