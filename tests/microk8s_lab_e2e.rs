@@ -11,7 +11,8 @@ use std::process::Output;
 
 use brick::registry::maas_lab::{self, SimOptions, Simulator};
 
-/// The lab machines' addresses: `127.0.10.<10 + index>` (maas, kvm4, kvm5, spare1…).
+/// The lab machines' addresses: `<net>.<10 + index>` (maas, kvm4, kvm5, spare1…), `<net>` being
+/// this lab's own loopback network (`127.0.10` is replaced by it).
 const CONFIG: &str = r#"
 provider "maas" {}
 
@@ -113,13 +114,15 @@ async fn machines_a_microk8s_cluster_its_nodes_and_objects_in_it_come_up_in_the_
         time_scale: 0.002,
         ..SimOptions::fast()
     };
+    let net = brick::lab::free_loopback_network();
+    opts.network = Some(net.clone());
     brick::lab::with_clusters(&mut opts);
     let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("main.hcl"), CONFIG).unwrap();
+    std::fs::write(d.join("main.hcl"), CONFIG.replace("127.0.10", &net)).unwrap();
 
     // The first plan shows every resource of the chain as a create, the k8s provider being
     // configured only during apply.
@@ -205,15 +208,17 @@ async fn a_node_whose_join_token_is_wrong_never_appears_and_its_wait_says_so() {
         time_scale: 0.002,
         ..SimOptions::fast()
     };
+    let net = brick::lab::free_loopback_network();
+    opts.network = Some(net.clone());
     brick::lab::with_clusters(&mut opts);
     let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // kvm4 joins with a token the first node never registered. The lab's first machine
-    // listens on its own address, distinct from the other test's (127.0.10.10): the nodes
-    // here are kvm4 (…11) as the first node and kvm5 (…12) as the joiner.
+    // kvm4 joins with a token the first node never registered. This lab has its own loopback
+    // network (`127.0.10` below is replaced by it): the nodes here are kvm4 (…11) as the
+    // first node and kvm5 (…12) as the joiner.
     let config = r#"
 provider "maas" {}
 
@@ -247,7 +252,7 @@ resource "microk8s_node" "joiner" {
   ready_timeout = "3s"
 }
 "#;
-    std::fs::write(d.join("main.hcl"), config).unwrap();
+    std::fs::write(d.join("main.hcl"), config.replace("127.0.10", &net)).unwrap();
     let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");

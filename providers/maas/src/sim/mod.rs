@@ -95,6 +95,11 @@ pub struct SimOptions {
     /// Give machines loopback addresses (`127.0.10.N`) instead of `10.0.0.N`, so that what the
     /// lab runs "on" a machine can listen on the machine's own address on this host.
     pub loopback_network: bool,
+    /// The first three octets of the machines' addresses when `loopback_network` is on
+    /// (default `127.0.10`). Labs that run side by side on one host (tests in parallel) each
+    /// take their own, e.g. from `brick::lab::free_loopback_network()`, so that their API
+    /// servers never answer for each other.
+    pub network: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -118,6 +123,7 @@ impl SimOptions {
             garage: true,
             machine_hook: None,
             loopback_network: false,
+            network: None,
         }
     }
     /// A few seconds for a whole deploy (1/300 of the real pace).
@@ -368,7 +374,7 @@ impl Simulator {
         let mut world = World::new(opts.seed, opts.durations.clone(), opts.time_scale);
         world.hook = opts.machine_hook.clone();
         if opts.loopback_network {
-            world.network = "127.0.10".into();
+            world.network = opts.network.clone().unwrap_or_else(|| "127.0.10".into());
         }
         if opts.garage {
             seed_garage(&mut world);
