@@ -166,8 +166,9 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, labs: Labs) {
                 };
                 // Its kubelet stops posting status: after the node monitor's grace period
                 // (40 s) the Node goes NotReady (Unknown) in every cluster it had joined.
+                let grace = scaled(NODE_GRACE, labs.time_scale());
                 tokio::spawn(async move {
-                    tokio::time::sleep(scaled(NODE_GRACE, time_scale)).await;
+                    tokio::time::sleep(grace).await;
                     for server in servers {
                         let _ = server.node_lost(&hostname);
                     }
