@@ -128,7 +128,10 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("brick::rook::"), "{out}");
-    assert!(out.contains("storage.hcl:") || out.contains("rook_cluster.ceph"), "{out}");
+    assert!(
+        out.contains("storage.hcl:") || out.contains("rook_cluster.ceph"),
+        "{out}"
+    );
 
     // Remove kvm5; kill -9 while its OSD drains, then while its Node drains; each re-run
     // continues.
@@ -184,7 +187,11 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
     // list changes outside brick: one apply records it (no infrastructure change)...
     let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("0 added, 0 changed, 0 destroyed"), "{}", text(&o));
+    assert!(
+        text(&o).contains("0 added, 0 changed, 0 destroyed"),
+        "{}",
+        text(&o)
+    );
     // ...then converged: nothing left to do.
     let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
