@@ -67,6 +67,9 @@ pub struct FakeProvider {
     /// What each `check_plan` call saw: every change's address and action.
     plan_checks: Mutex<Vec<Vec<(String, ChangeAction)>>>,
     drift_explainer: Mutex<Option<DriftExplainer>>,
+    /// [`Provider::apply_order`] by object name: (rank when applied, rank when destroyed).
+    /// Names not listed rank 0.
+    pub order: Mutex<std::collections::HashMap<String, (i8, i8)>>,
 }
 
 pub const FAKE_THING: &str = "fake_thing";
@@ -189,6 +192,14 @@ impl Provider for FakeProvider {
             0 => None,
             n => Some(n as usize),
         }
+    }
+
+    fn apply_order(&self, _type_name: &str, value: &Value, destroying: bool) -> i8 {
+        let order = self.order.lock().unwrap();
+        order.get(&name_of(value)).map_or(
+            0,
+            |&(apply, destroy)| if destroying { destroy } else { apply },
+        )
     }
 
     fn schema(&self) -> ProviderSchema {
