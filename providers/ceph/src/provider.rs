@@ -200,9 +200,7 @@ impl Provider for CephProvider {
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse::failed(req.prior, d);
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             pool::TYPE => pool::apply(&ctx, req.prior, req.planned).await,

@@ -133,9 +133,7 @@ async fn apply_operator(
         // last step of all and not waited for (their finalization needs the controllers).
         let objs = match operator::render(prior) {
             Ok((objs, _)) => objs,
-            Err(d) => {
-                return ApplyResponse::failed(prior, d);
-            }
+            Err(d) => return ApplyResponse::failed(prior, d),
         };
         for o in objs.iter().rev() {
             let id = Ident::from_json(o).expect("rendered objects are named");
@@ -151,9 +149,7 @@ async fn apply_operator(
     }
     let objs = match operator::render(planned) {
         Ok((objs, _)) => objs,
-        Err(d) => {
-            return ApplyResponse::failed(prior, d);
-        }
+        Err(d) => return ApplyResponse::failed(prior, d),
     };
     progress.report(&format!("applying {} objects", objs.len()));
     let now = if prior.is_null() {
@@ -450,9 +446,7 @@ impl Provider for RookProvider {
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse::failed(req.prior, d);
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         let (prior, planned, progress) = (req.prior, req.planned, req.progress);
         match req.type_name {

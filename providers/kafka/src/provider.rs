@@ -299,9 +299,7 @@ impl Provider for KafkaProvider {
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse::failed(req.prior, d);
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             topic::TYPE => topic::apply(&ctx.client, req.prior, req.planned, req.progress).await,

@@ -246,9 +246,7 @@ impl Provider for MaasProvider {
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse::failed(req.prior, d);
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             machine::TYPE => machine::apply(&ctx, req.prior, req.planned, req.progress).await,

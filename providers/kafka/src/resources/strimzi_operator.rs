@@ -321,9 +321,7 @@ async fn destroy(cluster: &Cluster, prior: &Value, progress: &dyn Progress) -> A
     let ns = str_attr(prior, "namespace").unwrap_or("");
     let docs = match documents(prior) {
         Ok(d) => placed(d, ns, &watched(prior)),
-        Err(d) => {
-            return ApplyResponse::failed(prior, vec![d]);
-        }
+        Err(d) => return ApplyResponse::failed(prior, vec![d]),
     };
     let mut diags = Vec::new();
     // The operator first (so it stops reconciling), then its RBAC; CRDs stay.
