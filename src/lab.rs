@@ -8,7 +8,9 @@
 //! - every other node, after its own delay, joins through the cluster agent at the address its
 //!   join URL names: with the right token its Node registers (the machine's CPU, memory and
 //!   disks) and becomes Ready; with a wrong one it keeps retrying every 5 s, as MicroK8s' agent
-//!   does, and never appears.
+//!   does, and never appears;
+//! - a released machine's kubelet stops: after the node monitor grace period its Node goes
+//!   NotReady (conditions `Unknown`, the `unreachable` taints), as kube-controller-manager does.
 //!
 //! Delays follow the lab's time scale. The machines have loopback addresses (`127.0.10.N`) so
 //! that an API server can listen on its machine's own address.
@@ -31,6 +33,9 @@ pub const API_PORT: u16 = 16443;
 const BOOTSTRAP: Duration = Duration::from_secs(150);
 /// Realistic time from deployed to a joiner's first join attempt (snap install).
 const JOIN: Duration = Duration::from_secs(90);
+/// kube-controller-manager's node monitor grace period: a Node whose kubelet is silent this
+/// long goes NotReady (status Unknown).
+const NODE_GRACE: Duration = Duration::from_secs(40);
 /// MicroK8s' cluster agent retries a join every 5 s.
 const JOIN_RETRY: Duration = Duration::from_secs(5);
 
@@ -153,9 +158,21 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, labs: Labs) {
                 tokio::spawn(play(labs.clone(), m, launch, generation));
             }
             Msg::Released(hostname) => {
-                let mut s = state.lock().expect("lab state");
-                *s.generation.entry(hostname.clone()).or_default() += 1;
-                s.clusters.retain(|_, c| c.bootstrap != hostname);
+                let servers: Vec<Arc<SimServer>> = {
+                    let mut s = state.lock().expect("lab state");
+                    *s.generation.entry(hostname.clone()).or_default() += 1;
+                    s.clusters.retain(|_, c| c.bootstrap != hostname);
+                    s.clusters.values().map(|c| c.server.clone()).collect()
+                };
+                // Its kubelet stops posting status: after the node monitor's grace period
+                // (40 s) the Node goes NotReady (Unknown) in every cluster it had joined.
+                let grace = scaled(NODE_GRACE, labs.time_scale());
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    for server in servers {
+                        let _ = server.node_lost(&hostname);
+                    }
+                });
             }
         }
     }

@@ -900,3 +900,59 @@ fn a_timeouts_block_reaches_a_type_whose_schema_declares_it_and_the_engine_reads
     assert!(t.get("update").is_some_and(Value::is_null));
     assert!(rc.source.attributes.contains_key("timeouts"));
 }
+
+#[tokio::test]
+async fn an_update_of_a_dependent_runs_before_the_destroy_of_what_it_no_longer_uses() {
+    // As Terraform orders it: a cluster that lists its nodes is updated (the node left) before
+    // the node's instance is destroyed, and the node's destroy before its machine's.
+    let mut w = World::new();
+    let text = |nodes: &str| {
+        format!(
+            r#"locals {{
+  nodes = [{nodes}]
+}}
+
+resource "fake_thing" "machine" {{
+  for_each = toset(local.nodes)
+  name     = each.key
+}}
+
+resource "fake_thing" "node" {{
+  for_each = toset(local.nodes)
+  name     = fake_thing.machine[each.key].name
+}}
+
+resource "fake_thing" "cluster" {{
+  name = join(",", [for n in fake_thing.node : n.name])
+}}
+"#
+        )
+    };
+    let (c, _) = from_hcl(&text(r#""a", "b", "c""#));
+    w.converge(&c).await;
+    let (c, _) = from_hcl(&text(r#""a", "b""#));
+    let p = w.plan(&c, &Options::default()).await;
+    assert!(!p.errored, "{:?}", p.diagnostics);
+    let before = w.fake.calls().len();
+    let (out, _) = w.apply(&c, &p, 10).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    use brick_provider_api::fake::Call;
+    // Ids are "<name>-<n>": the name says which object.
+    let name = |id: &str| id.rsplit_once('-').map_or(id, |(n, _)| n).to_string();
+    let order: Vec<String> = w.fake.calls()[before..]
+        .iter()
+        .filter_map(|c| match c {
+            Call::Update(id) => Some(format!("update {}", name(id))),
+            Call::Delete(id) => Some(format!("delete {}", name(id))),
+            _ => None,
+        })
+        .collect();
+    // The update keeps the cluster's id (named at its create); the node is deleted before
+    // its machine (both objects are named "c").
+    assert_eq!(
+        order,
+        ["update a,b,c", "delete c", "delete c"],
+        "{:?}",
+        actions(&p)
+    );
+}

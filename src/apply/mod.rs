@@ -454,6 +454,33 @@ pub async fn apply(
             }
         }
     }
+    // As Terraform does: an update of a dependent runs before the destroy of an instance it
+    // depended on (a cluster losing a node is updated before the node is destroyed), unless
+    // that ordering would close a cycle with the edges above (a replacement in between).
+    let mut later: Vec<(usize, usize)> = Vec::new();
+    for c in &plan.changes {
+        if c.action != Action::Update || plan.mode == PlanMode::RefreshOnly {
+            continue;
+        }
+        let Some(&mine) = apply_step.get(&c.addr) else {
+            continue;
+        };
+        for dep in &c.depends_on {
+            for &dci in by_resource.get(dep).into_iter().flatten() {
+                let d = &plan.changes[dci];
+                if d.action == Action::Delete
+                    && let Some(&theirs) = destroy_step.get(&d.addr)
+                {
+                    later.push((mine, theirs));
+                }
+            }
+        }
+    }
+    for (a, b) in later {
+        if !reaches(steps.len(), &edges, b, a) {
+            edges.push((a, b));
+        }
+    }
     edges.sort_unstable();
     edges.dedup();
     for (a, b) in edges {
@@ -1864,4 +1891,23 @@ fn conditions_at_apply(
         }
     }
     out
+}
+
+/// Whether `to` is reachable from `from` along `edges` (step indices below `n`).
+fn reaches(n: usize, edges: &[(usize, usize)], from: usize, to: usize) -> bool {
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in edges {
+        next[a].push(b);
+    }
+    let mut seen = vec![false; n];
+    let mut stack = vec![from];
+    while let Some(s) = stack.pop() {
+        if s == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[s], true) {
+            stack.extend(next[s].iter().copied());
+        }
+    }
+    false
 }

@@ -208,6 +208,9 @@ async fn apply_cluster(
     }
     let id = cluster_ident(planned);
     let external = crate::convert::bool_attr(planned, "external") == Some(true);
+    if !external && let Err(d) = retire_osds(ctx, planned, progress).await {
+        return failed(now, d);
+    }
     let devices = cluster::device_count(planned);
     match kube::wait_ready(ctx, &id, CLUSTER_WAIT, progress, |o| {
         cluster::judge(o, external, devices, applied)
@@ -223,6 +226,170 @@ async fn apply_cluster(
             failed(state, d)
         }
     }
+}
+
+/// The image of Rook's OSD purge job (the operator's).
+const PURGE_IMAGE: &str = crate::resources::rook_operator::DEFAULT_IMAGE;
+/// How long one node's OSDs may take to drain (backfill) and be purged.
+const PURGE_WAIT: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// Removes the OSDs of nodes the CephCluster no longer lists, by Rook's documented procedure
+/// (Ceph OSD Management, "Remove an OSD"): the CephCluster no longer names the node (applied
+/// just before, so the operator will not re-create them); each OSD's Deployment
+/// `rook-ceph-osd-<id>` is scaled to 0 (Rook's purge removes only down OSDs); then Rook's purge
+/// job (`rook ceph osd remove --osd-ids=… --force-osd-removal false`) marks them out, waits
+/// until Ceph says they are safe to destroy (their PGs backfilled to the other OSDs, PGs
+/// active+clean) and purges them. The OSDs are found live (their Deployments' labels), not
+/// from the prior state, so an interrupted removal continues where it stopped.
+async fn retire_osds(
+    ctx: &Ctx,
+    planned: &Value,
+    progress: &dyn Progress,
+) -> Result<(), Diagnostic> {
+    let Some(nodes) = cluster::nodes(planned) else {
+        return Ok(());
+    };
+    let (ns, name) = ns_name(planned, "namespace");
+    let mut ids: Vec<u64> = Vec::new();
+    let mut hosts = std::collections::BTreeSet::new();
+    for d in kube::list(ctx, "apps/v1", "Deployment", &ns).await? {
+        let labels = &d["metadata"]["labels"];
+        if labels["app"] != "rook-ceph-osd" {
+            continue;
+        }
+        let (Some(host), Some(id)) = (
+            labels["topology-location-host"].as_str(),
+            labels["ceph-osd-id"].as_str().and_then(|i| i.parse().ok()),
+        ) else {
+            continue;
+        };
+        if nodes.contains_key(host) {
+            continue;
+        }
+        hosts.insert(host.to_string());
+        ids.push(id);
+        if d.pointer("/spec/replicas").and_then(Json::as_u64) != Some(0) {
+            progress.report(&format!(
+                "osd.{id} on {host}: stopping it (scaling rook-ceph-osd-{id} to 0)"
+            ));
+            let scale = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": format!("rook-ceph-osd-{id}"), "namespace": ns},
+                "spec": {"replicas": 0}});
+            kube::apply(ctx, &scale, false).await?;
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let job_name = format!("rook-ceph-purge-osd-{}", list.replace(',', "-"));
+    let job = purge_job(&ns, &job_name, &list);
+    kube::apply(ctx, &job, false).await?;
+    let job_id = Ident::from_json(&job).expect("named");
+    let cluster_id = Ident {
+        api_version: cluster::API_VERSION.into(),
+        kind: cluster::KIND.into(),
+        namespace: Some(ns.clone()),
+        name,
+    };
+    let hosts = hosts.into_iter().collect::<Vec<_>>().join(", ");
+    let start = std::time::Instant::now();
+    let mut last = String::new();
+    loop {
+        let live = kube::get(ctx, &job_id).await?.unwrap_or(Json::Null);
+        if live
+            .pointer("/status/succeeded")
+            .and_then(Json::as_u64)
+            .unwrap_or(0)
+            > 0
+        {
+            progress.report(&format!(
+                "osd.{list} of {hosts} purged: their data lives on the other OSDs"
+            ));
+            return Ok(());
+        }
+        if live
+            .pointer("/status/failed")
+            .and_then(Json::as_u64)
+            .unwrap_or(0)
+            > 0
+        {
+            let why = live
+                .pointer("/status/conditions/0/message")
+                .and_then(Json::as_str)
+                .unwrap_or("no reason given");
+            return Err(Diagnostic::error(
+                "brick::rook::osd_purge_failed",
+                "OSD removal failed",
+                format!("Rook's purge job {ns}/{job_name} for osd.{list} (nodes {hosts}) failed: {why}. The OSDs are not removed; no data was dropped."),
+            )
+            .with_help(format!("Look at `kubectl -n {ns} logs job/{job_name}`; delete the job and apply again to retry.")));
+        }
+        if start.elapsed() > PURGE_WAIT {
+            return Err(Diagnostic::error(
+                "brick::rook::osd_purge_timeout",
+                "OSD removal still running",
+                format!(
+                    "osd.{list} (nodes {hosts}) are still draining after {} minutes.",
+                    PURGE_WAIT.as_secs() / 60
+                ),
+            )
+            .with_help("Apply again: the removal continues where it is."));
+        }
+        let health = match kube::get(ctx, &cluster_id).await? {
+            Some(c) => {
+                let h = c
+                    .pointer("/status/ceph/health")
+                    .and_then(Json::as_str)
+                    .unwrap_or("?")
+                    .to_string();
+                let pg = c
+                    .pointer("/status/ceph/details/PG_DEGRADED/message")
+                    .and_then(Json::as_str)
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default();
+                format!("{h}{pg}")
+            }
+            None => "cluster not found".into(),
+        };
+        let say =
+            format!("osd.{list} of {hosts}: out, draining until PGs are active+clean ({health})");
+        if say != last {
+            progress.report(&say);
+            last = say;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Rook's osd-purge.yaml Job for these OSD ids, without forcing: Rook marks them out and waits
+/// until Ceph reports them safe to destroy before purging.
+fn purge_job(ns: &str, name: &str, ids: &str) -> Json {
+    let secret =
+        |key: &str| serde_json::json!({"secretKeyRef": {"name": "rook-ceph-mon", "key": key}});
+    serde_json::json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": "rook-ceph-purge-osd", "app.kubernetes.io/managed-by": "brick"}},
+        "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {"app": "rook-ceph-purge-osd"}},
+            "spec": {"serviceAccountName": "rook-ceph-purge-osd", "restartPolicy": "Never",
+                "containers": [{"name": "osd-removal", "image": PURGE_IMAGE,
+                    "args": ["ceph", "osd", "remove", "--preserve-pvc", "false", "--force-osd-removal", "false", format!("--osd-ids={ids}")],
+                    "env": [
+                        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                        {"name": "ROOK_MON_ENDPOINTS", "valueFrom": {"configMapKeyRef": {"name": "rook-ceph-mon-endpoints", "key": "data"}}},
+                        {"name": "ROOK_CEPH_USERNAME", "valueFrom": secret("ceph-username")},
+                        {"name": "ROOK_CONFIG_DIR", "value": "/var/lib/rook"},
+                        {"name": "ROOK_CEPH_CONFIG_OVERRIDE", "value": "/etc/rook/config/override.conf"},
+                        {"name": "ROOK_FSID", "valueFrom": secret("fsid")},
+                        {"name": "ROOK_LOG_LEVEL", "value": "DEBUG"}],
+                    "volumeMounts": [
+                        {"name": "ceph-conf-emptydir", "mountPath": "/etc/ceph"},
+                        {"name": "rook-config", "mountPath": "/var/lib/rook"},
+                        {"name": "ceph-admin-secret", "mountPath": "/var/lib/rook-ceph-mon", "readOnly": true}]}],
+                "volumes": [
+                    {"name": "ceph-admin-secret", "secret": {"secretName": "rook-ceph-mon", "optional": false, "items": [{"key": "ceph-secret", "path": "secret.keyring"}]}},
+                    {"name": "ceph-conf-emptydir", "emptyDir": {}},
+                    {"name": "rook-config", "emptyDir": {}}]}}}})
 }
 
 /// metadata.generation of an applied object.

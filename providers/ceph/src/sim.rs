@@ -88,6 +88,8 @@ struct Osd {
     created: Instant,
     /// Added to a cluster that was already Ready: backfills once up.
     backfills: bool,
+    /// Marked out by a purge job: its PGs backfill to the others from then on.
+    out_at: Option<Instant>,
 }
 
 impl RookOperator {
@@ -195,6 +197,40 @@ fn fsid(name: &str) -> String {
         &x[16..20],
         &x[20..32]
     )
+}
+
+/// The OSD ids a purge job names: `--osd-ids=1,2` or `--osd-ids 1,2` among its args.
+fn purge_ids(job: &Json) -> Vec<u32> {
+    let args: Vec<&str> = job
+        .pointer("/spec/template/spec/containers/0/args")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+        .collect();
+    let mut list = None;
+    for (i, a) in args.iter().enumerate() {
+        if let Some(v) = a.strip_prefix("--osd-ids=") {
+            list = Some(v);
+        } else if *a == "--osd-ids" {
+            list = args.get(i + 1).copied();
+        }
+    }
+    list.unwrap_or("")
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect()
+}
+
+/// The Deployment Rook runs an OSD as, with Rook's labels.
+fn osd_deployment(ns: &str, name: &str, id: u32, node: &str) -> Json {
+    let labels = json!({"app": "rook-ceph-osd", "ceph-osd-id": id.to_string(), "ceph_daemon_id": id.to_string(), "topology-location-host": node});
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rook-ceph-osd", "ceph-osd-id": id.to_string()}},
+            "template": {"metadata": {"labels": labels},
+                "spec": {"nodeSelector": {"kubernetes.io/hostname": node},
+                    "containers": [{"name": "osd", "image": "quay.io/ceph/ceph:v19.2.3"}]}}}})
 }
 
 fn deleting(obj: &Json) -> bool {
@@ -363,17 +399,50 @@ impl RookOperator {
                                 bytes: device_bytes(n),
                                 created: now.max(mons_at),
                                 backfills: was_ready,
+                                out_at: None,
                             },
                         );
                     }
                 }
             }
+            // Each OSD runs as Deployment rook-ceph-osd-<id>, pinned to its node (as Rook
+            // does); one scaled to 0 replicas, or on a node that is not Ready, is down.
+            let mut down_ids = Vec::new();
+            for ((node, _), o) in &sim.osds {
+                let name = format!("rook-ceph-osd-{}", o.id);
+                let dep = match cluster.get("apps/v1", "Deployment", &ns, &name) {
+                    Some(d) => d,
+                    None => {
+                        let _ = cluster.create(MANAGER, osd_deployment(&ns, &name, o.id, node));
+                        continue;
+                    }
+                };
+                let scaled_down = dep.pointer("/spec/replicas").and_then(Json::as_u64) == Some(0);
+                let node_gone = !nodes.get(node).is_some_and(node_ready);
+                if scaled_down || node_gone {
+                    down_ids.push(o.id);
+                }
+            }
+            self.purge_jobs(cluster, &ns, sim, &down_ids, now);
             let up: Vec<&Osd> = sim
                 .osds
                 .values()
                 .filter(|o| now.duration_since(o.created) >= cluster.scaled(t.osd_boot))
+                .filter(|o| !down_ids.contains(&o.id))
                 .collect();
             let total = sim.osds.len();
+            let draining: Vec<u32> = sim
+                .osds
+                .values()
+                .filter(|o| o.out_at.is_some())
+                .map(|o| o.id)
+                .collect();
+            if !draining.is_empty() {
+                details.insert(
+                    "PG_DEGRADED".into(),
+                    json!({"message": format!("Degraded data redundancy: osd.{} out, its PGs backfilling to the other OSDs", draining.iter().map(u32::to_string).collect::<Vec<_>>().join(", osd.")), "severity": "HEALTH_WARN"}),
+                );
+            }
             let down = total - up.len();
             if total > 0 && (was_ready || down == 0) {
                 phase = "Ready";
@@ -409,7 +478,7 @@ impl RookOperator {
                 })
                 .map(|o| o.id)
                 .collect();
-            if !backfilling.is_empty() {
+            if !backfilling.is_empty() && !details.contains_key("PG_DEGRADED") {
                 details.insert(
                     "PG_DEGRADED".into(),
                     json!({"message": format!("Degraded data redundancy: backfilling to osd.{}", backfilling.iter().map(u32::to_string).collect::<Vec<_>>().join(", osd.")), "severity": "HEALTH_WARN"}),
@@ -426,6 +495,7 @@ impl RookOperator {
             .osds
             .values()
             .filter(|o| now.duration_since(o.created) >= cluster.scaled(t.osd_boot))
+            .filter(|o| o.out_at.is_none())
             .map(|o| o.bytes)
             .sum();
         let osds = sim.osds.len();
@@ -444,6 +514,76 @@ impl RookOperator {
             status["storage"] = json!({});
         }
         write_status(cluster, obj, status);
+    }
+
+    /// Rook's OSD purge job (`rook ceph osd remove --osd-ids=… --force-osd-removal=false`, the
+    /// Job of Rook's osd-purge.yaml, label `app=rook-ceph-purge-osd`): an OSD that is still up
+    /// fails the job (Rook removes only down OSDs); a down one is marked out, and once its PGs
+    /// have backfilled to the others (safe-to-destroy) it is purged and its Deployment deleted;
+    /// the job completes when every OSD it names is gone.
+    fn purge_jobs(
+        &self,
+        cluster: &Cluster,
+        ns: &str,
+        sim: &mut ClusterSim,
+        down: &[u32],
+        now: Instant,
+    ) {
+        for job in cluster.list("batch/v1", "Job", Some(ns), "app=rook-ceph-purge-osd") {
+            let done = job
+                .pointer("/status/succeeded")
+                .and_then(Json::as_u64)
+                .unwrap_or(0)
+                > 0
+                || job
+                    .pointer("/status/failed")
+                    .and_then(Json::as_u64)
+                    .unwrap_or(0)
+                    > 0;
+            if done {
+                continue;
+            }
+            let ids = purge_ids(&job);
+            let mut failure = None;
+            let mut remaining = 0;
+            for id in &ids {
+                let Some(key) = sim
+                    .osds
+                    .iter()
+                    .find(|(_, o)| o.id == *id)
+                    .map(|(k, _)| k.clone())
+                else {
+                    continue;
+                };
+                let osd = sim.osds.get_mut(&key).expect("found");
+                if osd.out_at.is_none() && !down.contains(id) {
+                    failure = Some(format!(
+                        "osd.{id} is healthy. It cannot be removed unless it is 'down'"
+                    ));
+                    break;
+                }
+                let out_at = *osd.out_at.get_or_insert(now);
+                if now.duration_since(out_at) >= cluster.scaled(self.timings.backfill) {
+                    sim.osds.remove(&key);
+                    let _ =
+                        cluster.delete("apps/v1", "Deployment", ns, &format!("rook-ceph-osd-{id}"));
+                } else {
+                    remaining += 1;
+                }
+            }
+            let status = match (failure, remaining) {
+                (Some(m), _) => {
+                    json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": m}]})
+                }
+                (None, 0) => {
+                    json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+                }
+                (None, _) => json!({"active": 1}),
+            };
+            let mut j = job.clone();
+            j["status"] = status;
+            let _ = cluster.update_status(MANAGER, j);
+        }
     }
 
     fn reconcile_pool(&self, cluster: &Cluster, obj: &Json, now: Instant) {

@@ -183,6 +183,11 @@ impl SimServer {
         self.cluster.add_node(node)
     }
 
+    /// Marks a Node's kubelet as gone (see [`Cluster::node_lost`]).
+    pub fn node_lost(&self, name: &str) -> Result<(), crate::ApiError> {
+        self.cluster.node_lost(name)
+    }
+
     /// Adds a controller to the running cluster.
     pub fn add_controller(&mut self, c: Arc<dyn Controller>) {
         self.tasks.extend(controllers::run(&self.cluster, vec![c]));

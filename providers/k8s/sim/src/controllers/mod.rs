@@ -247,6 +247,45 @@ impl Cluster {
         }
     }
 
+    /// What the node lifecycle controller does once a kubelet stops posting status (its
+    /// machine powered off or released): every condition of the Node goes `Unknown` with
+    /// reason `NodeStatusUnknown`, and the `node.kubernetes.io/unreachable` taints are added.
+    /// Ok when the Node does not exist.
+    pub fn node_lost(&self, name: &str) -> Result<(), ApiError> {
+        let Some(mut node) = self.get("v1", "Node", "", name) else {
+            return Ok(());
+        };
+        let now = crate::store::now();
+        for c in node["status"]["conditions"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            c["status"] = json!("Unknown");
+            c["reason"] = json!("NodeStatusUnknown");
+            c["message"] = json!("Kubelet stopped posting node status.");
+            c["lastTransitionTime"] = json!(now);
+        }
+        self.update_status("node-controller", node)?;
+        let Some(mut node) = self.get("v1", "Node", "", name) else {
+            return Ok(());
+        };
+        let mut taints = node["spec"]["taints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for effect in ["NoSchedule", "NoExecute"] {
+            if !taints
+                .iter()
+                .any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == effect)
+            {
+                taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": now}));
+            }
+        }
+        node["spec"]["taints"] = json!(taints);
+        self.update("node-controller", node).map(|_| ())
+    }
+
     /// Registers a Node that is Ready, with the machine's capacity.
     pub fn add_node(&self, node: &NodeSpec) -> Result<Value, ApiError> {
         let mut labels = json!({
