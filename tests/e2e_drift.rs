@@ -231,8 +231,15 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
         "{out}"
     );
     assert!(!out.contains(r#"# maas_machine.node["kvm4"]"#), "{out}");
+    // The released machine's Node goes NotReady in the lab, its OSD goes down and Ceph warns:
+    // the storage layer has drifted too.
     assert!(
-        out.contains("Drift: 2 changed, 0 deleted outside of brick (17 object(s) checked)."),
+        out.contains("# rook_cluster.ceph: changed")
+            && out.contains(r#"health: "HEALTH_OK" → "HEALTH_WARN""#),
+        "{out}"
+    );
+    assert!(
+        out.contains("Drift: 3 changed, 0 deleted outside of brick (17 object(s) checked)."),
         "{out}"
     );
 
@@ -241,7 +248,7 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
     let md = &r.stdout;
     assert!(
         md.starts_with(
-            "### ⚠️ brick drift: 2 objects changed outside of brick, 1 with data at risk (17 objects checked)"
+            "### ⚠️ brick drift: 3 objects changed outside of brick, 1 with data at risk (17 objects checked)"
         ),
         "{md}"
     );
