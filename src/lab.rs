@@ -10,7 +10,8 @@
 //!   disks) and becomes Ready; with a wrong one it keeps retrying every 5 s, as MicroK8s' agent
 //!   does, and never appears;
 //! - a released machine's kubelet stops: after the node monitor grace period its Node goes
-//!   NotReady (conditions `Unknown`, the `unreachable` taints), as kube-controller-manager does.
+//!   NotReady (conditions `Unknown`, the `unreachable` taints), as kube-controller-manager does;
+//!   deployed again, its kubelet re-registers the Node, which is Ready again (taints gone).
 //!
 //! Delays follow the lab's time scale. The machines have loopback addresses (`127.0.10.N`) so
 //! that an API server can listen on its machine's own address.
@@ -71,6 +72,8 @@ struct State {
     clusters: HashMap<String, Formed>,
     /// Each machine's deployment generation: a release ends what a deployment started.
     generation: HashMap<String, u64>,
+    /// The generation whose kubelet last registered (or re-registered) each machine's Node.
+    registered: HashMap<String, u64>,
 }
 
 /// The lab's clusters, to change their pace while they run.
@@ -90,6 +93,18 @@ impl Labs {
         for c in self.state.lock().expect("lab state").clusters.values() {
             c.server.cluster().set_time_scale(time_scale);
         }
+    }
+
+    /// The Node `name` as the lab's formed clusters see it (the first one that has it), for
+    /// tests and the demo to look at what the kubelets and controllers did.
+    pub fn node(&self, name: &str) -> Option<serde_json::Value> {
+        let servers: Vec<Arc<SimServer>> = {
+            let s = self.state.lock().expect("lab state");
+            s.clusters.values().map(|c| c.server.clone()).collect()
+        };
+        servers
+            .iter()
+            .find_map(|server| server.cluster().get("v1", "Node", "", name))
     }
 
     fn time_scale(&self) -> f64 {
@@ -158,19 +173,32 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, labs: Labs) {
                 tokio::spawn(play(labs.clone(), m, launch, generation));
             }
             Msg::Released(hostname) => {
-                let servers: Vec<Arc<SimServer>> = {
+                let (servers, released) = {
                     let mut s = state.lock().expect("lab state");
-                    *s.generation.entry(hostname.clone()).or_default() += 1;
+                    let g = s.generation.entry(hostname.clone()).or_default();
+                    *g += 1;
+                    let released = *g;
                     s.clusters.retain(|_, c| c.bootstrap != hostname);
-                    s.clusters.values().map(|c| c.server.clone()).collect()
+                    let servers: Vec<Arc<SimServer>> =
+                        s.clusters.values().map(|c| c.server.clone()).collect();
+                    (servers, released)
                 };
                 // Its kubelet stops posting status: after the node monitor's grace period
-                // (40 s) the Node goes NotReady (Unknown) in every cluster it had joined.
+                // (40 s) the Node goes NotReady (Unknown) in every cluster it had joined,
+                // unless the machine was deployed again and its new kubelet has registered
+                // the Node since (then the Node is Ready, and stays so).
                 let grace = scaled(NODE_GRACE, labs.time_scale());
+                let state = state.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(grace).await;
-                    for server in servers {
-                        let _ = server.node_lost(&hostname);
+                    let silent = {
+                        let s = state.lock().expect("lab state");
+                        s.registered.get(&hostname).is_none_or(|&r| r < released)
+                    };
+                    if silent {
+                        for server in servers {
+                            let _ = server.node_lost(&hostname);
+                        }
                     }
                 });
             }
@@ -186,6 +214,15 @@ fn current(state: &Mutex<State>, host: &str, generation: u64) -> bool {
         .get(host)
         .copied()
         == Some(generation)
+}
+
+/// Records that this generation's kubelet registered the machine's Node.
+fn registered(state: &Mutex<State>, host: &str, generation: u64) {
+    state
+        .lock()
+        .expect("lab state")
+        .registered
+        .insert(host.to_string(), generation);
 }
 
 fn node_spec(m: &DeployedMachine, control_plane: bool) -> NodeSpec {
@@ -259,6 +296,7 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
                 }
             };
             let _ = server.add_node(&node_spec(&m, true));
+            registered(&state, &m.hostname, generation);
             state.lock().expect("lab state").clusters.insert(
                 address,
                 Formed {
@@ -287,6 +325,7 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
                 };
                 if let Some(server) = server {
                     let _ = server.add_node(&node_spec(&m, !worker));
+                    registered(&state, &m.hostname, generation);
                     return;
                 }
                 tokio::time::sleep(

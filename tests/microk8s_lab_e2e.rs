@@ -4,7 +4,8 @@
 //! TLS with the cluster's CA), and a namespace and a ConfigMap through the k8s provider
 //! configured from the first node's `cluster_kubeconfig`. Real kubectl with the kubeconfig
 //! brick outputs then sees three Ready nodes with the machines' capacity; a second plan is
-//! empty; a joiner with a wrong token never appears.
+//! empty; a joiner with a wrong token never appears; a released machine's Node goes NotReady
+//! and is Ready again once brick deploys the machine again.
 
 use std::path::Path;
 use std::process::Output;
@@ -260,4 +261,134 @@ resource "microk8s_node" "joiner" {
     assert!(out.contains("no Node of that name registered"), "{out}");
     assert!(out.contains("wrong join token"), "{out}");
     sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
+}
+
+/// The Node's Ready condition status and the taints the node lifecycle controller sets.
+fn readiness(node: &serde_json::Value) -> (String, Vec<String>) {
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let taints = node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some(format!("{}:{}", t["key"].as_str()?, t["effect"].as_str()?)))
+        .collect();
+    (ready, taints)
+}
+
+/// Waits until the lab's Node `name` is as `want` says, or panics after a minute.
+async fn node_until(
+    labs: &brick::lab::Labs,
+    name: &str,
+    what: &str,
+    want: impl Fn(&(String, Vec<String>)) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let seen = labs.node(name).map(|n| readiness(&n));
+        if seen.as_ref().is_some_and(&want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Node {name} never became {what}: {seen:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_node_goes_not_ready_and_is_ready_again_once_redeployed() {
+    use brick_provider_maas::sim::world::Status;
+    let mut opts = SimOptions {
+        time_scale: 0.002,
+        ..SimOptions::fast()
+    };
+    let net = brick::lab::free_loopback_network();
+    opts.network = Some(net.clone());
+    let labs = brick::lab::with_clusters(&mut opts);
+    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // kvm4 (…11) forms the cluster, kvm5 (…12) joins it.
+    let config = r#"
+provider "maas" {}
+
+locals {
+  nodes = { kvm4 = { control_plane = true }, kvm5 = { control_plane = false } }
+}
+
+resource "microk8s_cluster" "lab" {
+  channel     = "1.32/stable"
+  api_address = "127.0.10.11"
+  nodes       = local.nodes
+}
+
+resource "maas_machine" "node" {
+  for_each      = local.nodes
+  hostname      = each.key
+  distro_series = "jammy"
+  user_data     = microk8s_cluster.lab.cloud_init[each.key]
+}
+
+resource "microk8s_node" "n" {
+  for_each      = local.nodes
+  name          = maas_machine.node[each.key].hostname
+  kubeconfig    = microk8s_cluster.lab.kubeconfig
+  control_plane = each.value.control_plane
+}
+"#;
+    std::fs::write(d.join("main.hcl"), config.replace("127.0.10", &net)).unwrap();
+    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let ready = |r: &(String, Vec<String>)| r.0 == "True" && r.1.is_empty();
+    node_until(&labs, "kvm5", "Ready", ready).await;
+
+    // Released behind brick's back: its kubelet stops, and after the node monitor's grace
+    // period the Node's conditions are Unknown and it is tainted unreachable.
+    let now = std::time::Instant::now();
+    sim.with_world(|w| {
+        let i = w
+            .index(&w.by_hostname("kvm5").unwrap().system_id.clone())
+            .unwrap();
+        w.release(i, &Default::default(), now).unwrap();
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sim.with_world(|w| w.by_hostname("kvm5").unwrap().status) != Status::Ready {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kvm5 was never released"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    node_until(&labs, "kvm5", "NotReady (unreachable)", |r| {
+        r.0 == "Unknown"
+            && r.1
+                .contains(&"node.kubernetes.io/unreachable:NoExecute".to_string())
+            && r.1
+                .contains(&"node.kubernetes.io/unreachable:NoSchedule".to_string())
+    })
+    .await;
+
+    // brick deploys it again; its new kubelet registers the existing Node, which is Ready and
+    // loses the unreachable taints, as the node lifecycle controller does.
+    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
+    node_until(&labs, "kvm5", "Ready again", ready).await;
+    // Past another grace period it stays Ready: the release's pending NotReady does not
+    // strike the new kubelet's Node.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = readiness(&labs.node("kvm5").unwrap());
+    assert!(ready(&r), "{r:?}");
+    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

@@ -392,6 +392,60 @@ async fn a_deployment_rolls_out_on_nodes_and_an_eviction_honours_its_budget() {
     assert_eq!(e.code, 429);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_node_registered_again_is_ready_without_the_unreachable_taints() {
+    let (server, _pki, _client) = lab(vec![]).await;
+    let c = server.cluster();
+    server.add_node(&NodeSpec::new("n1")).unwrap();
+    // A taint of someone else's, and a cordon, which the kubelet leaves alone.
+    let mut node = c.get("v1", "Node", "", "n1").unwrap();
+    node["spec"]["taints"] = json!([{"key": "garage.lan/slow", "effect": "NoSchedule"}]);
+    node["spec"]["unschedulable"] = json!(true);
+    c.update("t", node).unwrap();
+    let ready = |n: &serde_json::Value| {
+        n["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap()["status"]
+            .clone()
+    };
+    let taint_keys = |n: &serde_json::Value| -> Vec<String> {
+        n["spec"]["taints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}:{}",
+                    t["key"].as_str().unwrap(),
+                    t["effect"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+
+    server.node_lost("n1").unwrap();
+    let lost = c.get("v1", "Node", "", "n1").unwrap();
+    assert_eq!(ready(&lost), "Unknown");
+    assert_eq!(
+        taint_keys(&lost),
+        [
+            "garage.lan/slow:NoSchedule",
+            "node.kubernetes.io/unreachable:NoSchedule",
+            "node.kubernetes.io/unreachable:NoExecute"
+        ]
+    );
+
+    // The machine deployed again: its kubelet registers the Node that is still there.
+    let back = server.add_node(&NodeSpec::new("n1")).unwrap();
+    assert_eq!(ready(&back), "True");
+    assert_eq!(taint_keys(&back), ["garage.lan/slow:NoSchedule"]);
+    assert_eq!(back["spec"]["unschedulable"], true);
+    assert_eq!(back["metadata"]["labels"]["kubernetes.io/hostname"], "n1");
+}
+
 #[derive(Default)]
 struct Stamp(AtomicUsize);
 

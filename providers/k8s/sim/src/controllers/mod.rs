@@ -327,7 +327,43 @@ impl Cluster {
                 "containerRuntimeVersion": "containerd://1.7.27", "osImage": "Ubuntu 24.04 LTS",
                 "kernelVersion": "6.8.0-brick-lab", "machineID": "", "systemUUID": "", "bootID": ""},
         }});
-        self.create("kubelet", obj)
+        match self.get("v1", "Node", "", &node.name) {
+            None => self.create("kubelet", obj),
+            Some(existing) => self.reregister(existing, obj),
+        }
+    }
+
+    /// A kubelet registering a Node that already exists (its machine deployed again under the
+    /// same name): as the real kubelet does on AlreadyExists, it takes the existing Node, sets
+    /// its own labels and posts its status (Ready); the node lifecycle controller then removes
+    /// the `unreachable` and `not-ready` taints it had added. Other taints, `unschedulable`
+    /// and labels the kubelet does not own stay.
+    fn reregister(&self, mut existing: Value, fresh: Value) -> Result<Value, ApiError> {
+        for (k, v) in fresh["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            existing["metadata"]["labels"][k] = v.clone();
+        }
+        let labels = existing["metadata"]["labels"].clone();
+        existing["status"] = fresh["status"].clone();
+        let mut node = self.update_status("kubelet", existing)?;
+        node["metadata"]["labels"] = labels;
+        if let Some(taints) = node["spec"]["taints"].as_array() {
+            let kept: Vec<Value> = taints
+                .iter()
+                .filter(|t| {
+                    !matches!(
+                        t["key"].as_str(),
+                        Some("node.kubernetes.io/unreachable" | "node.kubernetes.io/not-ready")
+                    )
+                })
+                .cloned()
+                .collect();
+            node["spec"]["taints"] = json!(kept);
+        }
+        self.update("node-controller", node)
     }
 }
 
