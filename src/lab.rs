@@ -95,16 +95,28 @@ impl Labs {
         }
     }
 
-    /// The Node `name` as the lab's formed clusters see it (the first one that has it), for
-    /// tests and the demo to look at what the kubelets and controllers did.
-    pub fn node(&self, name: &str) -> Option<serde_json::Value> {
+    /// An object of the lab's formed clusters (the first one that has it; `ns` empty for a
+    /// cluster-scoped kind), for tests and the demo to look at what the kubelets and the
+    /// simulated operators did.
+    pub fn object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
         let servers: Vec<Arc<SimServer>> = {
             let s = self.state.lock().expect("lab state");
             s.clusters.values().map(|c| c.server.clone()).collect()
         };
         servers
             .iter()
-            .find_map(|server| server.cluster().get("v1", "Node", "", name))
+            .find_map(|server| server.cluster().get(api_version, kind, ns, name))
+    }
+
+    /// The Node `name` as the lab's formed clusters see it.
+    pub fn node(&self, name: &str) -> Option<serde_json::Value> {
+        self.object("v1", "Node", "", name)
     }
 
     fn time_scale(&self) -> f64 {

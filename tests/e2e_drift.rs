@@ -115,7 +115,7 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
     };
     let net = brick::lab::free_loopback_network();
     opts.network = Some(net.clone());
-    brick::lab::with_clusters(&mut opts);
+    let labs = brick::lab::with_clusters(&mut opts);
     let lab = (
         maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
             .await
@@ -199,6 +199,20 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
     let deadline = Instant::now() + Duration::from_secs(60);
     while sim.with_world(|w| w.by_hostname("kvm5").unwrap().status) != Status::Ready {
         assert!(Instant::now() < deadline, "kvm5 was never released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Its kubelet stops: after the node monitor's grace its Node goes NotReady, its OSD down,
+    // and Ceph warns (waited for, so that what brick sees does not depend on the pace).
+    let health = || {
+        labs.object("ceph.rook.io/v1", "CephCluster", "rook-ceph", "rook-ceph")
+            .and_then(|c| c.pointer("/status/ceph/health").cloned())
+    };
+    while health().is_none_or(|h| h != "HEALTH_WARN") {
+        assert!(
+            Instant::now() < deadline,
+            "Ceph never warned: {:?}",
+            health()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

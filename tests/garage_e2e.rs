@@ -58,14 +58,44 @@ fn lab() -> SimOptions {
 }
 
 /// Starts the lab with MicroK8s clusters on a loopback network of its own.
-async fn start(mut opts: SimOptions) -> (Simulator, String) {
+async fn start(opts: SimOptions) -> (Simulator, String) {
+    start_watched(opts).await.0
+}
+
+/// [`start`], with a handle on the lab's clusters to look at their objects.
+async fn start_watched(mut opts: SimOptions) -> ((Simulator, String), brick::lab::Labs) {
     let net = brick::lab::free_loopback_network();
     opts.network = Some(net.clone());
-    brick::lab::with_clusters(&mut opts);
+    let labs = brick::lab::with_clusters(&mut opts);
     let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
         .await
         .unwrap();
-    (sim, net)
+    ((sim, net), labs)
+}
+
+/// Waits (a minute at most) until MAAS has `host` in `status` (the simulator moves on as it is
+/// looked at) and the lab's CephCluster reports `health`.
+async fn machine_and_ceph(
+    sim: &Simulator,
+    labs: &brick::lab::Labs,
+    (host, status): (&str, Status),
+    health: &str,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let reached = sim.with_world(|w| w.by_hostname(host).unwrap().status) == status;
+        let seen = labs
+            .object("ceph.rook.io/v1", "CephCluster", "rook-ceph", "rook-ceph")
+            .and_then(|c| c.pointer("/status/ceph/health").cloned());
+        if reached && seen.as_ref().is_some_and(|h| h == health) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{host} {status:?}: {reached}; Ceph health {seen:?}, waiting for {health}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// After the full apply: three Ready Nodes, Ceph HEALTH_OK with three OSDs, Kafka's bootstrap
@@ -132,7 +162,7 @@ async fn the_stack_is_up(d: &Path, lab: &(Simulator, String)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_joins() {
-    let lab = start(lab()).await;
+    let (lab, labs) = start_watched(lab()).await;
     let sim = &lab.0;
     let dir = garage_copy();
     let d = dir.path();
@@ -181,6 +211,9 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
             .unwrap();
         w.release(i, &Default::default(), now).unwrap();
     });
+    // Its kubelet stops: after the node monitor's grace its Node goes NotReady, its OSD down,
+    // and Ceph warns. Wait for that, so that what brick sees does not depend on the pace.
+    machine_and_ceph(sim, &labs, ("kvm5", Status::Ready), "HEALTH_WARN").await;
     let o = brick(d, &lab, &["plan", "--refresh-only", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
@@ -198,9 +231,15 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
         "{out}"
     );
     assert!(out.contains(r#"maas_machine.node["kvm5"]"#), "{out}");
-    // Released is reported as released (its status changed), not as deleted (issue 18).
+    // Released is reported as released (its status changed), not as deleted (issue 18); the
+    // storage layer drifted too (its OSD down: HEALTH_WARN).
     assert!(
-        out.contains("Drift: 1 changed, 0 deleted outside of brick (17 object(s) checked)."),
+        out.contains("# rook_cluster.ceph: changed")
+            && out.contains(r#"health: "HEALTH_OK" → "HEALTH_WARN""#),
+        "{out}"
+    );
+    assert!(
+        out.contains("Drift: 2 changed, 0 deleted outside of brick (17 object(s) checked)."),
         "{out}"
     );
     let o = brick(d, &lab, &["drift", "--json"]).await;
@@ -212,11 +251,31 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
         .iter()
         .map(|r| r["address"].as_str().unwrap())
         .collect();
-    assert_eq!(drifted, [r#"maas_machine.node["kvm5"]"#]);
+    assert_eq!(
+        drifted,
+        [r#"maas_machine.node["kvm5"]"#, "rook_cluster.ceph"]
+    );
     assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
     let o = brick(d, &lab, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
+    // Its new kubelet registers the Node again: Ready, the unreachable taints gone; its OSD
+    // comes back up and Ceph is healthy again.
+    machine_and_ceph(sim, &labs, ("kvm5", Status::Deployed), "HEALTH_OK").await;
+    let node = labs.node("kvm5").unwrap();
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "True", "{node:#}");
+    assert!(
+        node["spec"]["taints"].as_array().is_none_or(|t| t
+            .iter()
+            .all(|t| t["key"] != "node.kubernetes.io/unreachable")),
+        "{node:#}"
+    );
 
     // The fourth PC, New in MAAS: swap the commented line.
     let f = d.join("machines.hcl");
