@@ -2,9 +2,9 @@
 //! removes one by deleting its entry from the nodes map. The test watches the order brick
 //! applies (the CephCluster updated and its OSD drained and purged, then the Node drained and
 //! deleted, then the machine released), that the data stays (pool size 2, HEALTH_OK, one OSD
-//! fewer), that the machine is Ready in MAAS afterwards and that its Node went NotReady; that a
-//! removal below the pool's size is refused at plan; and that kill -9 in the middle of the
-//! removal, then another apply, converges.
+//! fewer), that the machine is Ready in MAAS afterwards; that kill -9 while the OSD drains
+//! leaves a removal the next plan picks up again (the purge finishes before the node and the
+//! machine go); and that a removal below the mons' or the pool's needs is refused at plan.
 //!
 //! The lab takes its own loopback network (`brick::lab::free_loopback_network`) and the
 //! example's `api_address` is set from it, so that labs running beside it do not meet.
@@ -98,21 +98,28 @@ fn position(out: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{needle:?} not in the output:\n{out}"))
 }
 
-async fn lab() -> Simulator {
+async fn lab() -> (Simulator, brick::lab::Labs) {
     let mut opts = SimOptions {
         time_scale: 0.002,
         ..SimOptions::fast()
     };
     opts.network = Some(network().to_string());
-    brick::lab::with_clusters(&mut opts);
-    maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
+    let labs = brick::lab::with_clusters(&mut opts);
+    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
         .await
-        .unwrap()
+        .unwrap();
+    (sim, labs)
 }
+
+/// The pace of the lab's clusters (Rook's backfill, Kubernetes' node grace) for the removal:
+/// a quarter of real time, so that the OSD's drain lasts 15 s (Rook's simulated backfill is
+/// 60 s) and is still under way when brick, killed during it, runs again. (Rook goes on with
+/// the purge job while brick is down; a drain finished by then leaves nothing to redo.)
+const REMOVAL_PACE: f64 = 0.25;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survives_kill_9() {
-    let sim = lab().await;
+    let (sim, labs) = lab().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     garage_with(d, &["maas", "kvm4", "kvm5", "spare1"]);
@@ -120,18 +127,6 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
     let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "four PCs: {}", text(&o));
     println!("four PCs applied in {:.1}s", t0.elapsed().as_secs_f64());
-
-    // Down to one node: refused at plan by the Rook layer (the first check to fail is the
-    // cluster's three mons on one node; the pool's two copies on hosts would fail next).
-    garage_with(d, &["maas"]);
-    let o = brick(d, &sim, &["plan"]).await;
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("brick::rook::"), "{out}");
-    assert!(
-        out.contains("storage.hcl:") || out.contains("rook_cluster.ceph"),
-        "{out}"
-    );
 
     // Remove kvm5; kill -9 while its OSD drains, then while its Node drains; each re-run
     // continues.
@@ -152,6 +147,7 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
         "{planned}"
     );
 
+    labs.set_time_scale(REMOVAL_PACE);
     let t1 = Instant::now();
     let seen = apply_killed_at(d, &sim, "draining until PGs are active+clean").await;
     println!(
@@ -164,23 +160,37 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
         "{seen}"
     );
 
+    // The CephCluster no longer lists kvm5, but its OSD still exists: the next plan updates
+    // the cluster again (the removal is not done), before the node and the machine.
+    let o = brick(d, &sim, &["plan"]).await;
+    let replanned = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{replanned}");
+    assert!(
+        replanned.contains("rook_cluster.ceph will be updated in-place"),
+        "the interrupted drain is planned again: {replanned}"
+    );
+
     let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
     let applied = text(&o);
     assert_eq!(o.status.code(), Some(0), "the re-run continues: {applied}");
+    let took = t1.elapsed();
     println!(
         "removal converged {:.1}s after the first apply started",
-        t1.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
-    // The order: the cluster (OSD out, drained, purged) before the node, the node before the
-    // machine.
-    // The killed apply had started the cluster's update; the re-run either finishes it first or
-    // found it settled from the journal (observed: "Recovered … from an interrupted apply").
+    // The order: the cluster (OSD out, drained, purged, PGs active+clean: HEALTH_OK) before
+    // the node, the node before the machine.
+    let cluster = position(&applied, "rook_cluster.ceph: Modifying...");
+    let purged = position(
+        &applied,
+        "of kvm5 purged: their data lives on the other OSDs",
+    );
+    let cluster_done = position(&applied, "rook_cluster.ceph: Modifications complete");
     let node = position(&applied, "microk8s_node.n[\"kvm5\"]: Destroying...");
     let node_done = position(&applied, "microk8s_node.n[\"kvm5\"]: Destruction complete");
     let machine = position(&applied, "maas_machine.node[\"kvm5\"]: Destroying...");
-    if let Some(cluster) = applied.find("rook_cluster.ceph: Modifications complete") {
-        assert!(cluster < node, "{applied}");
-    }
+    assert!(cluster < purged && purged < cluster_done, "{applied}");
+    assert!(cluster_done < node, "{applied}");
     assert!(node_done < machine, "{applied}");
 
     // Strimzi reschedules kvm5's broker onto another node, so the Kafka's external bootstrap
@@ -205,5 +215,50 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
     assert!(text(&o).contains("size"), "{}", text(&o));
     // The machine is back in MAAS' pool.
     sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Ready));
+
+    // Three nodes left; removing two of them is refused at plan, with the file and line, and
+    // nothing changes. First the cluster's three mons would not fit on one node...
+    garage_with(d, &["maas"]);
+    let o = brick(d, &sim, &["plan"]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("brick::rook::mons_exceed_nodes"), "{out}");
+    assert!(out.contains("mon_count = 3 with 1 node listed"), "{out}");
+    assert!(out.contains("on storage.hcl line"), "{out}");
+    // ...and with mons allowed to share a node, the live pool's two copies on different hosts
+    // would not: replicapool (size 2, failure domain host) still needs a second host.
+    let f = d.join("storage.hcl");
+    let hcl = std::fs::read_to_string(&f).unwrap();
+    let hcl = hcl.replace(
+        "  depends_on = [rook_operator.rook]",
+        "  allow_multiple_mons_per_node = true\n  depends_on = [rook_operator.rook]",
+    );
+    std::fs::write(&f, hcl).unwrap();
+    let o = brick(d, &sim, &["plan"]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("brick::rook::node_holds_needed_copies"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Removing a node the pools still need"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"pool "replicapool" keeps 2 copies, each on a different host"#),
+        "{out}"
+    );
+    assert!(out.contains("kvm4") && out.contains("spare1"), "{out}");
+    assert!(out.contains("on storage.hcl line"), "{out}");
+    assert!(
+        out.contains(r#"Lower pool "replicapool"'s size to 1 first"#),
+        "{out}"
+    );
+    sim.with_world(|w| {
+        for h in ["maas", "kvm4", "spare1"] {
+            assert_eq!(w.by_hostname(h).unwrap().status, Status::Deployed, "{h}");
+        }
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
 }

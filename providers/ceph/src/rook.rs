@@ -252,21 +252,11 @@ async fn retire_osds(
     let (ns, name) = ns_name(planned, "namespace");
     let mut ids: Vec<u64> = Vec::new();
     let mut hosts = std::collections::BTreeSet::new();
-    for d in kube::list(ctx, "apps/v1", "Deployment", &ns).await? {
-        let labels = &d["metadata"]["labels"];
-        if labels["app"] != "rook-ceph-osd" {
+    for (id, host, d) in osd_deployments(ctx, &ns).await? {
+        if nodes.contains_key(&host) {
             continue;
         }
-        let (Some(host), Some(id)) = (
-            labels["topology-location-host"].as_str(),
-            labels["ceph-osd-id"].as_str().and_then(|i| i.parse().ok()),
-        ) else {
-            continue;
-        };
-        if nodes.contains_key(host) {
-            continue;
-        }
-        hosts.insert(host.to_string());
+        hosts.insert(host.clone());
         ids.push(id);
         if d.pointer("/spec/replicas").and_then(Json::as_u64) != Some(0) {
             progress.report(&format!(
@@ -361,6 +351,63 @@ async fn retire_osds(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The OSDs Rook runs in namespace `ns`, found by the labels of their Deployments
+/// `rook-ceph-osd-<id>` (`app=rook-ceph-osd`, `ceph-osd-id`, `topology-location-host`): id,
+/// host and the Deployment. A purged OSD's Deployment is deleted by the purge.
+async fn osd_deployments(ctx: &Ctx, ns: &str) -> Result<Vec<(u64, String, Json)>, Diagnostic> {
+    let mut out = Vec::new();
+    for d in kube::list(ctx, "apps/v1", "Deployment", ns).await? {
+        let labels = &d["metadata"]["labels"];
+        if labels["app"] != "rook-ceph-osd" {
+            continue;
+        }
+        if let (Some(host), Some(id)) = (
+            labels["topology-location-host"].as_str(),
+            labels["ceph-osd-id"].as_str().and_then(|i| i.parse().ok()),
+        ) {
+            out.push((id, host.to_string(), d.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// A CephCluster as read, with the nodes that are gone from its spec but still carry OSDs
+/// (a removal under way, e.g. interrupted by kill -9 while the OSDs drained) kept in `nodes`,
+/// with the devices the state knew for them: until their OSDs are purged they are still part
+/// of the cluster, so the next plan updates the cluster again and its apply finishes the
+/// removal (the purge) before anything that depends on it goes (the node, the machine).
+async fn read_cluster(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnostics> {
+    let Some(live) = kube::get(ctx, &cluster_ident(current))
+        .await
+        .map_err(|d| vec![d])?
+    else {
+        return Ok(None);
+    };
+    let read = cluster::from_live(current, &live);
+    if crate::convert::bool_attr(&read, "external") == Some(true) {
+        return Ok(Some(read));
+    }
+    let Some(mut nodes) = cluster::nodes(&read) else {
+        return Ok(Some(read));
+    };
+    let (ns, _) = ns_name(&read, "namespace");
+    let known = cluster::nodes(current).unwrap_or_default();
+    let mut retiring = false;
+    for (_, host, _) in osd_deployments(ctx, &ns).await.map_err(|d| vec![d])? {
+        if !nodes.contains_key(&host) {
+            let devices = known.get(&host).cloned().unwrap_or_default();
+            nodes.insert(host, devices);
+            retiring = true;
+        }
+    }
+    if !retiring {
+        return Ok(Some(read));
+    }
+    let mut m = read.as_mapping().cloned().unwrap_or_default();
+    m.insert("nodes".into(), cluster::nodes_value(&nodes));
+    Ok(Some(Value::object(m)))
 }
 
 /// Rook's osd-purge.yaml Job for these OSD ids, without forcing: Rook marks them out and waits
@@ -493,9 +540,7 @@ async fn read(ctx: &Ctx, type_name: &str, current: &Value) -> Result<Option<Valu
     let get = |id: Ident| async move { kube::get(ctx, &id).await.map_err(|d| vec![d]) };
     match type_name {
         operator::TYPE => read_operator(ctx, current).await,
-        cluster::TYPE => Ok(get(cluster_ident(current))
-            .await?
-            .map(|l| cluster::from_live(current, &l))),
+        cluster::TYPE => read_cluster(ctx, current).await,
         pool::TYPE => Ok(get(pool_ident(current))
             .await?
             .map(|l| pool::from_live(current, &l))),

@@ -2,7 +2,8 @@
 //! operator (`brick_provider_ceph::sim`): the seed's storage — operator without Rook's files,
 //! a cluster on three nodes' Ceph volumes, `replicapool` size 2 host, StorageClass
 //! `rook-ceph-block` — applies and reaches Ready + HEALTH_OK through HEALTH_WARN; a node added
-//! later gets its OSD and the apply waits through its backfill; the pool goes with its delete.
+//! later gets its OSD and the apply waits through its backfill; the pool goes with its delete;
+//! a node removal stopped while its OSD drains is read back as unfinished and completes.
 //! Runs offline, at a twentieth of real time.
 
 use std::collections::BTreeMap;
@@ -224,4 +225,116 @@ async fn the_seeds_storage_reaches_ready_and_health_ok_and_a_new_node_backfills(
         .await
         .unwrap();
     assert!(gone.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_removal_interrupted_while_its_osd_drains_is_read_as_unfinished_and_completes() {
+    let server = SimServer::start(SimOptions {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        client_ca_pem: None,
+        tokens: vec![],
+        time_scale: 0.05,
+        controllers: vec![Arc::new(RookOperator::default())],
+        builtin_controllers: true,
+    })
+    .await
+    .unwrap();
+    for name in ["maas", "kvm4", "kvm5"] {
+        server.add_node(&NodeSpec::new(name)).unwrap();
+    }
+    let p = RookProvider::default();
+    let d = p
+        .configure(&Value::object_from([("host", s(&server.url()))]))
+        .await;
+    assert!(d.is_empty(), "{d:?}");
+    let null = Value::null_dynamic();
+    apply(
+        &p,
+        "rook_operator",
+        &null,
+        &config(&p, "rook_operator", &[]),
+    )
+    .await;
+    let three = config(
+        &p,
+        "rook_cluster",
+        &[("nodes", nodes(&["maas", "kvm4", "kvm5"]))],
+    );
+    let (cluster, _) = apply(&p, "rook_cluster", &null, &three).await;
+    assert_eq!(cluster.get("osds"), Some(&n(3)));
+    let pool_cfg = config(
+        &p,
+        "rook_block_pool",
+        &[("name", s("replicapool")), ("size", n(2))],
+    );
+    apply(&p, "rook_block_pool", &null, &pool_cfg).await;
+
+    // kvm5 removed; the apply is stopped (as by kill -9) once Rook's purge job is running.
+    let two = config(&p, "rook_cluster", &[("nodes", nodes(&["maas", "kvm4"]))]);
+    let c = server.cluster();
+    let purging = async {
+        loop {
+            let jobs = c.list(
+                "batch/v1",
+                "Job",
+                Some("rook-ceph"),
+                "app=rook-ceph-purge-osd",
+            );
+            if jobs.iter().any(|j| j["status"]["active"] == 1) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        _ = apply(&p, "rook_cluster", &cluster, &two) => panic!("the drain ended before the stop"),
+        _ = purging => {}
+    }
+    let live = c
+        .get("ceph.rook.io/v1", "CephCluster", "rook-ceph", "rook-ceph")
+        .unwrap();
+    assert_eq!(
+        live["spec"]["storage"]["nodes"].as_array().unwrap().len(),
+        2
+    );
+
+    // The CephCluster no longer lists kvm5, but its OSD is still there: a refresh keeps kvm5
+    // (with the devices the state knew), so the next plan is an update that finishes it.
+    let read = p
+        .read_resource(brick_provider_api::provider::ReadRequest {
+            type_name: "rook_cluster",
+            current: &cluster,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.get("nodes"), cluster.get("nodes"), "{read:?}");
+    let (done, progress) = apply(&p, "rook_cluster", &read, &two).await;
+    assert!(
+        progress.iter().any(|l| l.contains("of kvm5 purged")),
+        "{progress:?}"
+    );
+    assert_eq!(done.get("osds"), Some(&n(2)));
+    assert_eq!(done.get("health"), Some(&s("HEALTH_OK")));
+    assert!(
+        c.list(
+            "apps/v1",
+            "Deployment",
+            Some("rook-ceph"),
+            "app=rook-ceph-osd"
+        )
+        .iter()
+        .all(|d| d["metadata"]["labels"]["topology-location-host"] != "kvm5")
+    );
+    // Purged: a refresh reads the cluster as configured.
+    let read = p
+        .read_resource(brick_provider_api::provider::ReadRequest {
+            type_name: "rook_cluster",
+            current: &done,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.get("nodes"), two.get("nodes"));
 }

@@ -145,6 +145,20 @@ pub fn nodes(v: &Value) -> Option<BTreeMap<String, Vec<String>>> {
     )
 }
 
+/// The `nodes` attribute's value for these nodes and devices.
+pub fn nodes_value(nodes: &BTreeMap<String, Vec<String>>) -> Value {
+    Value::map(
+        Type::list(Type::String),
+        nodes
+            .iter()
+            .map(|(node, devs)| {
+                let devs = devs.iter().map(|d| s(d.as_str())).collect();
+                (node.clone(), Value::list(Type::String, devs))
+            })
+            .collect(),
+    )
+}
+
 pub fn validate(config: &Value) -> Diagnostics {
     let mut d = Vec::new();
     let external = bool_attr(config, "external") == Some(true);
