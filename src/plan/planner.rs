@@ -1320,13 +1320,16 @@ impl<'a> Planner<'a> {
                 return unknown_obj;
             }
         };
+        // Placed at the argument they name, or at the block when the argument is not written
+        // (a default the provider judged), as the plan check's diagnostics are.
         for d in self
             .providers
             .get(&rc.provider)
             .map(|p| p.validate_resource(&addr.resource.type_name, &config))
             .unwrap_or_default()
         {
-            self.diags.push(diag_at(d, &addr));
+            let span = rc.source.span_of(&d.attribute);
+            self.diags.push(diag_at(d, &addr).at_opt(span));
         }
         let provider = self
             .providers
