@@ -141,8 +141,14 @@ fn the_lab_demo_deploys_the_garage_then_adds_only_spare1() {
         second.contains("`brick drift` exited 2"),
         "drift's exit code: {second}"
     );
+    // Its Node went NotReady and its OSD down: the storage layer drifted too (HEALTH_WARN).
     assert!(
-        second.contains("Drift: 1 changed, 0 deleted outside of brick"),
+        second.contains("# rook_cluster.ceph: changed")
+            && second.contains(r#"health: "HEALTH_OK" → "HEALTH_WARN""#),
+        "{second}"
+    );
+    assert!(
+        second.contains("Drift: 2 changed, 0 deleted outside of brick"),
         "{second}"
     );
     // The summary table: a row per layer, then where the time went.

@@ -471,7 +471,7 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
             return 1;
         }
     };
-    let Some((s, _labs, network)) =
+    let Some((s, labs, network)) =
         start(&ui, "127.0.0.1:0".parse().expect("loopback address"), sim).await
     else {
         return 1;
@@ -549,8 +549,10 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
         ui.error_line("\nError: the lab could not release kvm5.");
         return finish_failed(&ui, &dir, s).await;
     }
-    // Let MAAS finish releasing (Releasing, then Ready).
+    // Let MAAS finish releasing (Releasing, then Ready), then kvm5's kubelet is silent for
+    // the node monitor's grace: its Node goes NotReady, its OSD down, Ceph warns.
     wait_released(&s, "kvm5").await;
+    wait_ceph_health(&labs, "HEALTH_WARN").await;
     let drift = super::run::drift_cmd(&ctx, &args, super::run::DriftFormat::Text, false).await;
     ui.out(&format!(
         "\n`brick drift` exited {drift} (2: drift found; 0: none; 1: error). `brick apply` would redeploy kvm5.\n"
@@ -576,6 +578,22 @@ async fn wait_released(s: &lab::Simulator, host: &str) {
                 .is_none_or(|m| !matches!(m.status.name(), "Releasing" | "Disk erasing"))
         });
         if done {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (bounded) until the lab's CephCluster reports `health`.
+async fn wait_ceph_health(labs: &crate::lab::Labs, health: &str) {
+    for _ in 0..600 {
+        let seen = labs
+            .object("ceph.rook.io/v1", "CephCluster", "rook-ceph", "rook-ceph")
+            .is_some_and(|c| {
+                c.pointer("/status/ceph/health")
+                    .is_some_and(|h| h == health)
+            });
+        if seen {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
