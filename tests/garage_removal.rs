@@ -175,9 +175,16 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
     assert_eq!(o.status.code(), Some(0), "the re-run continues: {applied}");
     let took = t1.elapsed();
     println!(
-        "removal converged {:.1}s after the first apply started",
+        "removal converged {:.1}s after the first apply started; the re-run's steps:",
         took.as_secs_f64()
     );
+    for line in applied.lines().filter(|l| {
+        ["Modifying...", "complete after", "Destroying...", "purged"]
+            .iter()
+            .any(|k| l.contains(k))
+    }) {
+        println!("  {line}");
+    }
     // The order: the cluster (OSD out, drained, purged, PGs active+clean: HEALTH_OK) before
     // the node, the node before the machine.
     let cluster = position(&applied, "rook_cluster.ceph: Modifying...");

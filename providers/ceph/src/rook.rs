@@ -396,9 +396,9 @@ async fn read_cluster(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagn
     let known = cluster::nodes(current).unwrap_or_default();
     let mut retiring = false;
     for (_, host, _) in osd_deployments(ctx, &ns).await.map_err(|d| vec![d])? {
-        if !nodes.contains_key(&host) {
-            let devices = known.get(&host).cloned().unwrap_or_default();
-            nodes.insert(host, devices);
+        if let std::collections::btree_map::Entry::Vacant(e) = nodes.entry(host) {
+            let devices = known.get(e.key()).cloned().unwrap_or_default();
+            e.insert(devices);
             retiring = true;
         }
     }
