@@ -697,7 +697,11 @@ async fn a_warning_of_a_provider_configured_during_apply_is_shown_and_its_change
     let c = layered(1, &[("cm", "cm", &[])]);
     let p = w.plan(&c).await;
     assert!(!p.errored, "{:?}", p.diagnostics);
-    assert!(p.diagnostics.iter().all(|d| d.code != "brick::kube::deprecated"));
+    assert!(
+        p.diagnostics
+            .iter()
+            .all(|d| d.code != "brick::kube::deprecated")
+    );
     let (out, _) = w.apply(&c, &p).await;
     assert!(!out.has_errors(), "{:?}", out.diagnostics);
     let warning = out
@@ -707,7 +711,9 @@ async fn a_warning_of_a_provider_configured_during_apply_is_shown_and_its_change
         .unwrap_or_else(|| panic!("the warning is among the run's: {:?}", out.diagnostics));
     assert_eq!(warning.severity, brick_provider_api::Severity::Warning);
     assert!(
-        warning.detail.contains("fake_thing.cm uses a deprecated kind"),
+        warning
+            .detail
+            .contains("fake_thing.cm uses a deprecated kind"),
         "{}",
         warning.detail
     );

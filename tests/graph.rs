@@ -133,7 +133,8 @@ fn an_unknown_format_is_refused_with_a_diagnostic() {
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("brick::cli::invalid_graph_format") && stderr.contains("dot, mermaid, text"),
+        stderr.contains("brick::cli::invalid_graph_format")
+            && stderr.contains("dot, mermaid, text"),
         "{stderr}"
     );
 }

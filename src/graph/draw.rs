@@ -135,8 +135,11 @@ impl ConfigGraph {
             out.push_str(&format!("  {}\n", shape(n, name)));
         }
         let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
-        let rank: HashMap<NodeIndex, usize> =
-            names.iter().enumerate().map(|(i, (_, n))| (*n, i)).collect();
+        let rank: HashMap<NodeIndex, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (_, n))| (*n, i))
+            .collect();
         for e in self.graph.edge_indices() {
             if let Some((a, b)) = self.graph.edge_endpoints(e) {
                 edges.insert((rank[&a], rank[&b]));
@@ -155,9 +158,7 @@ impl ConfigGraph {
     /// A cycle has no order: the diagnostic is returned.
     pub fn to_text(&self, config: &Configuration) -> Result<String, Diagnostic> {
         let order = self.order(config)?;
-        let drawn = |n: NodeIndex| {
-            matches!(self.graph[n], Node::Resource(_) | Node::Provider(_))
-        };
+        let drawn = |n: NodeIndex| matches!(self.graph[n], Node::Resource(_) | Node::Provider(_));
         // Rank: 1 + the highest rank among what a node needs; nodes that are not drawn pass
         // their dependencies' rank on.
         let mut rank: HashMap<NodeIndex, usize> = HashMap::new();
@@ -213,10 +214,7 @@ impl ConfigGraph {
                 if reads.is_empty() {
                     out.push_str(&format!("{step}{name}\n"));
                 } else {
-                    out.push_str(&format!(
-                        "{step}{name:<width$}  <- {}\n",
-                        reads.join(", ")
-                    ));
+                    out.push_str(&format!("{step}{name:<width$}  <- {}\n", reads.join(", ")));
                 }
             }
         }
