@@ -303,10 +303,10 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
                     let s = state.lock().expect("lab state");
                     let formed = s.clusters.get(&address).filter(|c| c.token == token);
                     // A control-plane joiner becomes a voter of the datastore.
-                    if let (Some(c), false, Some(own)) = (formed, worker, m.addresses.first()) {
-                        if let Some(agent) = &c.agent {
-                            agent.join(own);
-                        }
+                    if let (Some(Some(agent)), false, Some(own)) =
+                        (formed.map(|c| &c.agent), worker, m.addresses.first())
+                    {
+                        agent.join(own);
                     }
                     formed.map(|c| c.server.clone())
                 };
