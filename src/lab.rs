@@ -13,6 +13,11 @@
 //!   NotReady (conditions `Unknown`, the `unreachable` taints), as kube-controller-manager does;
 //!   deployed again, its kubelet re-registers the Node, which is Ready again (taints gone).
 //!
+//! The bootstrap node also runs its cluster agent on `<its address>:25000` (the lab's
+//! [`microk8s_lab::Agent`]): the datastore's voters (the bootstrap node and every control-plane
+//! joiner) and the `dqlite/remove` endpoint `microk8s_node`'s destroy calls for a control-plane
+//! node; [`Labs::datastore_members`] lists the voters.
+//!
 //! Delays follow the lab's time scale. The machines have loopback addresses (`127.0.10.N`) so
 //! that an API server can listen on its machine's own address.
 
@@ -59,11 +64,12 @@ impl MachineHook for Clusters {
     }
 }
 
-/// A formed cluster: its API server and the token its agent accepts.
+/// A formed cluster: its API server, the token its agent accepts and the agent.
 struct Formed {
     bootstrap: String,
     token: String,
     server: Arc<SimServer>,
+    agent: Option<microk8s_lab::Agent>,
 }
 
 #[derive(Default)]
@@ -117,6 +123,14 @@ impl Labs {
     /// The Node `name` as the lab's formed clusters see it.
     pub fn node(&self, name: &str) -> Option<serde_json::Value> {
         self.object("v1", "Node", "", name)
+    }
+
+    /// The dqlite voters (`<address>:19001`) of the cluster whose first node has `address`;
+    /// `None` while no cluster is formed there.
+    pub fn datastore_members(&self, address: &str) -> Option<Vec<String>> {
+        let s = self.state.lock().expect("lab state");
+        let c = s.clusters.get(address)?;
+        Some(c.agent.as_ref().map(|a| a.members()).unwrap_or_default())
     }
 
     fn time_scale(&self) -> f64 {
@@ -267,6 +281,7 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
             ca_private_key,
             token,
             sans,
+            agent_token,
         } => {
             tokio::time::sleep(scaled(BOOTSTRAP, labs.time_scale())).await;
             let Some(address) = m.addresses.first().cloned() else {
@@ -287,7 +302,10 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
             };
             let server = match SimServer::start(ApiOptions {
                 bind,
-                tls: Some(TlsMaterial { cert_pem, key_pem }),
+                tls: Some(TlsMaterial {
+                    cert_pem: cert_pem.clone(),
+                    key_pem: key_pem.clone(),
+                }),
                 client_ca_pem: Some(ca_certificate),
                 time_scale: labs.time_scale(),
                 controllers: crate::registry::lab_k8s_controllers(),
@@ -309,12 +327,32 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
             };
             let _ = server.add_node(&node_spec(&m, true));
             registered(&state, &m.hostname, generation);
+            // Its cluster agent, with the same certificate (MicroK8s serves both with the
+            // node's server certificate).
+            let agent = match format!("{address}:{}", microk8s_lab::AGENT_PORT).parse() {
+                Ok(bind) => {
+                    microk8s_lab::Agent::start(bind, &cert_pem, &key_pem, agent_token, &address)
+                        .await
+                        .map_err(|e| {
+                            brick_provider_api::notice::notice(
+                                "lab",
+                                &format!(
+                                    "{}: the lab's cluster agent could not start: {e}",
+                                    m.hostname
+                                ),
+                            )
+                        })
+                        .ok()
+                }
+                Err(_) => None,
+            };
             state.lock().expect("lab state").clusters.insert(
                 address,
                 Formed {
                     bootstrap: m.hostname.clone(),
                     token,
                     server,
+                    agent,
                 },
             );
         }
@@ -330,10 +368,14 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
                 }
                 let server = {
                     let s = state.lock().expect("lab state");
-                    s.clusters
-                        .get(&address)
-                        .filter(|c| c.token == token)
-                        .map(|c| c.server.clone())
+                    let formed = s.clusters.get(&address).filter(|c| c.token == token);
+                    // A control-plane joiner becomes a voter of the datastore.
+                    if let (Some(Some(agent)), false, Some(own)) =
+                        (formed.map(|c| &c.agent), worker, m.addresses.first())
+                    {
+                        agent.join(own);
+                    }
+                    formed.map(|c| c.server.clone())
                 };
                 if let Some(server) = server {
                     let _ = server.add_node(&node_spec(&m, !worker));

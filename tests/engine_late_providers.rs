@@ -584,3 +584,138 @@ async fn a_provider_configured_from_a_deferred_object_defers_everything_of_its_o
     assert!(!out.has_errors(), "{:?}", out.diagnostics);
     assert!(app.calls().is_empty(), "{:?}", app.calls());
 }
+
+/// The kube provider's plan check, scripted: an error (`refuse`) or a warning about every
+/// change of its objects named `cm`.
+fn check_cm(w: &World, refuse: bool) {
+    use brick_provider_api::Diagnostic as ProviderDiagnostic;
+    use brick_provider_api::provider::ChangeDiagnostic;
+    w.kube.on_check_plan(move |changes| {
+        changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.planned.get("name").and_then(Value::as_str) == Some("cm"))
+            .map(|(i, c)| ChangeDiagnostic {
+                change: i,
+                diagnostic: if refuse {
+                    ProviderDiagnostic::error(
+                        "brick::kube::too_big",
+                        "Object too big for the cluster",
+                        format!("{} does not fit in the cluster.", c.address),
+                    )
+                } else {
+                    ProviderDiagnostic::warning(
+                        "brick::kube::deprecated",
+                        "Deprecated kind",
+                        format!("{} uses a deprecated kind.", c.address),
+                    )
+                },
+            })
+            .collect()
+    });
+}
+
+#[tokio::test]
+async fn a_provider_configured_during_apply_whose_plan_check_refuses_the_plan_applies_nothing() {
+    let mut w = World::new();
+    check_cm(&w, true);
+    let c = layered(1, &[("cm", "cm", &[]), ("app", "app", &[])]);
+    let p = w.plan(&c).await;
+    assert!(!p.errored, "{:?}", p.diagnostics);
+    assert!(
+        w.kube.plan_checks().is_empty(),
+        "not checked at plan: its configuration is unknown"
+    );
+    let (out, events) = w.apply(&c, &p).await;
+    assert_eq!(
+        w.kube.plan_checks().len(),
+        1,
+        "checked once, when configured during apply"
+    );
+    assert_eq!(
+        w.kube.plan_checks()[0]
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .collect::<Vec<_>>(),
+        ["fake_thing.app", "fake_thing.cluster", "fake_thing.cm"],
+        "it sees the whole plan, as a plan check at plan time does"
+    );
+    let refusal = out
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "brick::kube::too_big")
+        .unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+    assert!(
+        refusal.detail.contains("fake_thing.cm does not fit"),
+        "{}",
+        refusal.detail
+    );
+    let not_started: Vec<&str> = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "brick::apply::plan_refused_after_configure")
+        .map(|d| d.detail.as_str())
+        .collect();
+    assert_eq!(not_started.len(), 2, "{:?}", out.diagnostics);
+    assert!(
+        not_started.iter().all(|d| d.contains("Nothing was sent")),
+        "{not_started:?}"
+    );
+    assert!(
+        w.kube.objects().is_empty(),
+        "nothing of the refused provider was applied"
+    );
+    assert!(
+        !w.kube.calls().iter().any(|c| matches!(c, Call::Create(_))),
+        "{:?}",
+        w.kube.calls()
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ApplyStart { addr, .. } if addr.to_string() != "fake_thing.cluster")),
+        "no change of the refused provider started: {events:?}"
+    );
+    assert!(
+        w.state
+            .instances
+            .contains_key(&"fake_thing.cluster".parse().unwrap()),
+        "the cluster, which the refusal does not concern, is applied and recorded"
+    );
+    assert!(
+        !w.state
+            .instances
+            .contains_key(&"fake_thing.cm".parse().unwrap()),
+        "nothing half-written"
+    );
+}
+
+#[tokio::test]
+async fn a_warning_of_a_provider_configured_during_apply_is_shown_and_its_changes_go_on() {
+    let mut w = World::new();
+    check_cm(&w, false);
+    let c = layered(1, &[("cm", "cm", &[])]);
+    let p = w.plan(&c).await;
+    assert!(!p.errored, "{:?}", p.diagnostics);
+    assert!(
+        p.diagnostics
+            .iter()
+            .all(|d| d.code != "brick::kube::deprecated")
+    );
+    let (out, _) = w.apply(&c, &p).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let warning = out
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "brick::kube::deprecated")
+        .unwrap_or_else(|| panic!("the warning is among the run's: {:?}", out.diagnostics));
+    assert_eq!(warning.severity, brick_provider_api::Severity::Warning);
+    assert!(
+        warning
+            .detail
+            .contains("fake_thing.cm uses a deprecated kind"),
+        "{}",
+        warning.detail
+    );
+    assert_eq!(kube_names(&w), ["cm"]);
+}

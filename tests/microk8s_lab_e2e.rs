@@ -5,7 +5,8 @@
 //! configured from the first node's `cluster_kubeconfig`. Real kubectl with the kubeconfig
 //! brick outputs then sees three Ready nodes with the machines' capacity; a second plan is
 //! empty; a joiner with a wrong token never appears; a released machine's Node goes NotReady
-//! and is Ready again once brick deploys the machine again.
+//! and is Ready again once brick deploys the machine again; a control-plane node removed from
+//! the configuration is taken out of the datastore through the first node's cluster agent.
 
 use std::path::Path;
 use std::process::Output;
@@ -389,6 +390,88 @@ resource "microk8s_node" "n" {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let r = readiness(&labs.node("kvm5").unwrap());
     assert!(ready(&r), "{r:?}");
+    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_control_plane_node_takes_it_out_of_the_datastore_without_ssh() {
+    let mut opts = SimOptions {
+        time_scale: 0.002,
+        ..SimOptions::fast()
+    };
+    let net = brick::lab::free_loopback_network();
+    opts.network = Some(net.clone());
+    let labs = brick::lab::with_clusters(&mut opts);
+    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Two control-plane nodes (maas forms the cluster, kvm4 joins as a voter) and a worker.
+    let config = |nodes: &str| {
+        format!(
+            r#"
+provider "maas" {{}}
+
+locals {{
+  nodes = {{ {nodes} }}
+}}
+
+resource "microk8s_cluster" "garage" {{
+  channel        = "1.32/stable"
+  api_address    = "127.0.10.10"
+  bootstrap_node = "maas"
+  nodes          = local.nodes
+}}
+
+resource "maas_machine" "node" {{
+  for_each = local.nodes
+
+  hostname      = each.key
+  distro_series = "jammy"
+  user_data     = microk8s_cluster.garage.cloud_init[each.key]
+}}
+
+resource "microk8s_node" "n" {{
+  for_each = local.nodes
+
+  name          = maas_machine.node[each.key].hostname
+  kubeconfig    = microk8s_cluster.garage.kubeconfig
+  control_plane = each.value.control_plane
+  ready_timeout = "60s"
+}}
+"#
+        )
+        .replace("127.0.10", &net)
+    };
+    let three = "maas = { control_plane = true }, kvm4 = { control_plane = true }, kvm5 = { control_plane = false }";
+    std::fs::write(d.join("main.hcl"), config(three)).unwrap();
+    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let voter = |host: u8| format!("{net}.{host}:19001");
+    assert_eq!(
+        labs.datastore_members(&format!("{net}.10")),
+        Some(vec![voter(10), voter(11)]),
+        "the bootstrap node and the control-plane joiner are the datastore's voters; the worker is none"
+    );
+
+    // kvm4 leaves the garage: its node is drained, removed from the datastore through the
+    // first node's cluster agent, its Node deleted, then its machine released.
+    let two = "maas = { control_plane = true }, kvm5 = { control_plane = false }";
+    std::fs::write(d.join("main.hcl"), config(two)).unwrap();
+    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        !out.contains("control_plane_member_left"),
+        "no manual step is left: {out}"
+    );
+    assert_eq!(
+        labs.datastore_members(&format!("{net}.10")),
+        Some(vec![voter(10)]),
+        "kvm4 is no longer a voter: {out}"
+    );
     let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

@@ -73,6 +73,12 @@ command -v check-jsonschema >/dev/null || pip install --quiet check-jsonschema
 command -v actionlint >/dev/null || [ -x "$(go env GOPATH 2>/dev/null)/bin/actionlint" ] \
   || go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 bash bench/terraform-venv.sh
+# Mermaid's own parser (npm: mermaid, jsdom) for `brick graph --format mermaid` (tests/graph.rs).
+command -v npm >/dev/null || {
+  echo "run-all: node and npm are needed for the Mermaid parser check (tests/mermaid)" >&2
+  exit 1
+}
+[ -d tests/mermaid/node_modules/mermaid ] || npm ci --silent --no-audit --no-fund --prefix tests/mermaid
 command -v go >/dev/null || {
   echo "run-all: go is needed for the terraform-json consumer test (tests/tfjson)" >&2
   exit 1

@@ -33,7 +33,7 @@ use crate::event::{Event, EventSink};
 use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr};
 use crate::plan::input::{Configuration, ResourceConfig};
 use crate::plan::model::{Action, LateProvider, Plan, PlanMode, PriorState};
-use crate::plan::planner::{mark_sensitive, plan_call};
+use crate::plan::planner::{mark_sensitive, plan_call, plan_check};
 use crate::plan::providers::ProviderSet;
 use crate::plan::scope::{InstanceScope, ModuleView, Shape, Working};
 pub use cancel::Cancel;
@@ -310,7 +310,7 @@ pub async fn apply(
         .iter()
         .map(|l| (l.name.as_str(), l))
         .collect();
-    let mut late_configured: HashMap<String, Result<(), Vec<Diagnostic>>> = HashMap::new();
+    let mut late_configured: HashMap<String, Result<(), LateFailure>> = HashMap::new();
     for name in used {
         if late.contains_key(name) {
             continue;
@@ -605,11 +605,13 @@ pub async fn apply(
                 continue;
             }
             // A provider configured during apply: configured now that what its
-            // configuration reads has been applied (once; its other changes reuse the result).
+            // configuration reads has been applied, then given the plan check it could not
+            // run at plan time — before its first change, once; its other changes reuse the
+            // result. Its warnings join the run's, as those of providers configured at plan.
             if let Some(l) = late.get(c.provider.as_str()) {
                 let first = !late_configured.contains_key(&c.provider);
                 if first {
-                    let r = configure_late(
+                    let r = match configure_late(
                         l,
                         config,
                         providers,
@@ -619,7 +621,25 @@ pub async fn apply(
                         &mut locals_cache,
                         &local_order,
                     )
-                    .await;
+                    .await
+                    {
+                        Err(ds) => Err(LateFailure::NotConfigured(ds)),
+                        Ok(warnings) => {
+                            out.diagnostics.extend(warnings);
+                            let found = plan_check(&c.provider, &*provider, &plan.changes, |a| {
+                                resources.get(a).copied().map(|rc| &rc.source)
+                            })
+                            .await;
+                            let (errors, warnings): (Vec<_>, Vec<_>) =
+                                found.into_iter().partition(Diagnostic::is_error);
+                            out.diagnostics.extend(warnings);
+                            if errors.is_empty() {
+                                Ok(())
+                            } else {
+                                Err(LateFailure::PlanRefused(errors))
+                            }
+                        }
+                    };
                     if r.is_ok() {
                         events.emit(Event::ProviderConfigured {
                             name: c.provider.clone(),
@@ -627,19 +647,8 @@ pub async fn apply(
                     }
                     late_configured.insert(c.provider.clone(), r);
                 }
-                if let Err(ds) = &late_configured[&c.provider] {
-                    let ds = if first {
-                        ds.clone()
-                    } else {
-                        vec![Diagnostic::error(
-                            "brick::apply::provider_not_configured",
-                            "Provider not configured",
-                            format!(
-                                "{} was not started: provider \"{}\" could not be configured (see above).",
-                                c.addr, c.provider
-                            ),
-                        )]
-                    };
+                if let Err(failure) = &late_configured[&c.provider] {
+                    let ds = failure.diagnostics_for(first, &c.addr, &c.provider);
                     let _ = tx.send(Done::without_provider(si, Err(ds)));
                     running += 1;
                     continue;
@@ -1527,7 +1536,7 @@ async fn final_plan(
 }
 
 /// Configures a provider whose configuration was known only during apply: evaluated with
-/// the values applied so far, it must now be wholly known.
+/// the values applied so far, it must now be wholly known. Returns the provider's warnings.
 #[allow(clippy::too_many_arguments)]
 async fn configure_late(
     late: &LateProvider,
@@ -1538,7 +1547,7 @@ async fn configure_late(
     shapes: &HashMap<ResourceAddr, Shape>,
     locals_cache: &mut ValuesCache,
     local_order: &[crate::graph::Node],
-) -> Result<(), Vec<Diagnostic>> {
+) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let Some(pc) = config.providers.iter().find(|pc| pc.name == late.name) else {
         return Err(vec![Diagnostic::error(
             "brick::apply::config_missing",
@@ -1582,7 +1591,47 @@ async fn configure_late(
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    Ok(())
+    Ok(diags)
+}
+
+/// Why the changes of a provider configured during apply are not started.
+enum LateFailure {
+    /// Its configuration could not be evaluated, or `configure` failed.
+    NotConfigured(Vec<Diagnostic>),
+    /// Configured, its plan check refused the plan (its errors).
+    PlanRefused(Vec<Diagnostic>),
+}
+
+impl LateFailure {
+    /// The errors of one of the provider's changes: the first carries the cause, every one
+    /// says that it was not started and why.
+    fn diagnostics_for(&self, first: bool, addr: &InstanceAddr, provider: &str) -> Vec<Diagnostic> {
+        match self {
+            LateFailure::NotConfigured(ds) if first => ds.clone(),
+            LateFailure::NotConfigured(_) => vec![Diagnostic::error(
+                "brick::apply::provider_not_configured",
+                "Provider not configured",
+                format!(
+                    "{addr} was not started: provider \"{provider}\" could not be configured (see above)."
+                ),
+            )],
+            LateFailure::PlanRefused(ds) => {
+                let mut out = if first { ds.clone() } else { Vec::new() };
+                out.push(
+                    Diagnostic::error(
+                        "brick::apply::plan_refused_after_configure",
+                        "Provider refused the plan once configured",
+                        format!(
+                            "{addr} was not started: provider \"{provider}\", configured during apply, refused the plan in its plan check{}. Nothing was sent to it.",
+                            if first { "" } else { " (see above)" }
+                        ),
+                    )
+                    .help("Its configuration was unknown when the plan was made, so its plan check ran only now. Fix what it reports and run `brick plan` again."),
+                );
+                out
+            }
+        }
+    }
 }
 
 fn fill(v: Value, block: &Block) -> Value {

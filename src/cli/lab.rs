@@ -513,8 +513,11 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     ui.out("\n");
     ui.out(&summary(&ctx));
 
-    heading(&ui, "2. The chain as a picture: brick graph (DOT)");
-    super::run::graph(&ctx);
+    heading(
+        &ui,
+        "2. The chain, in the order brick applies it (brick graph --format text; `--format mermaid` draws it, as in the README):",
+    );
+    super::run::graph(&ctx, "text");
 
     heading(
         &ui,

@@ -204,8 +204,13 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Print the dependency graph in DOT.
-    Graph,
+    /// Print the dependency graph: DOT (default), Mermaid or text.
+    Graph {
+        /// dot (Graphviz, as `terraform graph`), mermaid (a flowchart GitHub renders in
+        /// Markdown) or text (the order of application, with what each object reads).
+        #[arg(long, default_value = "dot")]
+        format: String,
+    },
     /// Inspect or change the state.
     #[command(subcommand)]
     State(StateCommand),
@@ -535,7 +540,7 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
         }
         Command::Show { json, plan_file } => run::show(&ctx, json, plan_file).await,
         Command::Output { name, json, raw } => state_cmd::output(&ctx, name, json, raw),
-        Command::Graph => run::graph(&ctx),
+        Command::Graph { format } => run::graph(&ctx, &format),
         Command::State(sc) => state_cmd::state(&ctx, sc),
         Command::Import { addr, id, .. } => run::import(&ctx, &addr, &id).await,
         Command::ForceUnlock {

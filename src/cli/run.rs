@@ -1075,12 +1075,31 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
     0
 }
 
-pub fn graph(ctx: &Context) -> u8 {
+pub fn graph(ctx: &Context, format: &str) -> u8 {
+    use crate::graph::GraphFormat;
+    let format = match GraphFormat::parse(format) {
+        Ok(f) => f,
+        Err(d) => {
+            ctx.ui.diagnostics(&[d], &[]);
+            return 1;
+        }
+    };
     let Some(loaded) = ctx.load_unresolved() else {
         return 1;
     };
     let g = crate::graph::ConfigGraph::build(&loaded.engine);
-    ctx.ui.out(&g.to_dot(&loaded.engine));
+    let text = match format {
+        GraphFormat::Dot => g.to_dot(&loaded.engine),
+        GraphFormat::Mermaid => g.to_mermaid(&loaded.engine),
+        GraphFormat::Text => match g.to_text(&loaded.engine) {
+            Ok(t) => t,
+            Err(d) => {
+                ctx.ui.diagnostics(&[d], &loaded.config.files);
+                return 1;
+            }
+        },
+    };
+    ctx.ui.out(&text);
     0
 }
 

@@ -1,11 +1,15 @@
 //! The dependency graph of a configuration: one node per variable-independent object
 //! (resource, local, output, provider configuration), an edge from each object to every
 //! object that refers to it (references, `depends_on`, a resource's provider). Planning walks
-//! it in topological order; `brick graph` prints it as DOT. The executor builds its own
-//! instance-level graph from the plan (see `apply`).
+//! it in topological order; `brick graph` prints it as DOT, Mermaid or text (`draw`). The
+//! executor builds its own instance-level graph from the plan (see `apply`).
 
 // Diagnostics are rich data (spans, help); returning them by value is deliberate.
 #![allow(clippy::result_large_err)]
+
+mod draw;
+
+pub use draw::GraphFormat;
 
 use std::collections::HashMap;
 

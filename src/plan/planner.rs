@@ -1576,39 +1576,12 @@ impl<'a> Planner<'a> {
     /// The provider-level plan check: every configured provider sees every planned change of
     /// the whole plan at once ([`brick_provider_api::Provider::check_plan`]). Its diagnostics
     /// are placed at the resource block (or the argument they name). A plan that already
-    /// failed is not checked as a whole: some of its instances were never planned.
+    /// failed is not checked as a whole: some of its instances were never planned. Providers
+    /// configured only during apply are checked there, once configured ([`plan_check`]).
     async fn check_plan(&mut self) {
         if self.diags.iter().any(Diagnostic::is_error) {
             return;
         }
-        let seen: Vec<(String, &ResourceChange)> = self
-            .changes
-            .iter()
-            .filter(|c| c.action != Action::Forget)
-            .map(|c| (c.addr.to_string(), c))
-            .collect();
-        let values: Vec<(Value, Value)> = seen
-            .iter()
-            .map(|(_, c)| (c.before.unmark_deep().0, c.after.unmark_deep().0))
-            .collect();
-        let changes: Vec<PlannedChange<'_>> = seen
-            .iter()
-            .zip(&values)
-            .map(|((address, c), (prior, planned))| PlannedChange {
-                address,
-                type_name: &c.addr.resource.type_name,
-                action: match c.action {
-                    Action::NoOp | Action::Forget => ChangeAction::NoOp,
-                    Action::Create => ChangeAction::Create,
-                    Action::Read => ChangeAction::Read,
-                    Action::Update => ChangeAction::Update,
-                    Action::DeleteThenCreate | Action::CreateThenDelete => ChangeAction::Replace,
-                    Action::Delete => ChangeAction::Delete,
-                },
-                prior,
-                planned,
-            })
-            .collect();
         let mut names: Vec<&String> = self.configured.iter().collect();
         names.sort();
         let mut found = Vec::new();
@@ -1616,34 +1589,15 @@ impl<'a> Planner<'a> {
             let Some(p) = self.providers.get(name) else {
                 continue;
             };
-            for cd in p.check_plan(&changes).await {
-                let Some((address, c)) = seen.get(cd.change) else {
-                    found.push(
-                        Diagnostic::error(
-                            "brick::plan::invalid_plan_check",
-                            "Provider produced an invalid plan check",
-                            format!(
-                                "The provider {name} reported a problem with change {} of a plan that has {}: {}",
-                                cd.change,
-                                changes.len(),
-                                Diagnostic::from(cd.diagnostic).detail
-                            ),
-                        )
-                        .help("This is a bug in the provider; please report it."),
-                    );
-                    continue;
-                };
-                let span = self
-                    .graph
-                    .by_resource
-                    .get(&c.addr.resource.config_addr())
-                    .and_then(|&i| {
-                        self.config.resources[i]
-                            .source
-                            .span_of(&cd.diagnostic.attribute)
-                    });
-                found.push(diag_at(cd.diagnostic, address).at_opt(span));
-            }
+            found.extend(
+                plan_check(name, &**p, &self.changes, |addr| {
+                    self.graph
+                        .by_resource
+                        .get(addr)
+                        .map(|&i| &self.config.resources[i].source)
+                })
+                .await,
+            );
         }
         self.diags.extend(found);
     }
@@ -1861,4 +1815,68 @@ fn prevent_destroy(addr: &InstanceAddr, at: Option<crate::config::Span>) -> Diag
         Some(span) => d.at(span),
         None => d,
     }
+}
+
+/// One provider's plan check ([`brick_provider_api::Provider::check_plan`]) over `changes`
+/// (a plan's, in its order; forgotten instances left out): its findings as diagnostics, each
+/// prefixed with the instance address and placed at the resource block or the argument it
+/// names (`source_of` gives a configuration resource's source). An index outside the slice
+/// is reported as a provider bug. The planner runs it for every provider configured at plan
+/// time; the executor for a provider configured during apply, before its first change.
+pub async fn plan_check<'s>(
+    name: &str,
+    provider: &dyn brick_provider_api::Provider,
+    changes: &[ResourceChange],
+    source_of: impl Fn(&ResourceAddr) -> Option<&'s super::input::ResourceSource>,
+) -> Vec<Diagnostic> {
+    let seen: Vec<(String, &ResourceChange)> = changes
+        .iter()
+        .filter(|c| c.action != Action::Forget)
+        .map(|c| (c.addr.to_string(), c))
+        .collect();
+    let values: Vec<(Value, Value)> = seen
+        .iter()
+        .map(|(_, c)| (c.before.unmark_deep().0, c.after.unmark_deep().0))
+        .collect();
+    let planned: Vec<PlannedChange<'_>> = seen
+        .iter()
+        .zip(&values)
+        .map(|((address, c), (prior, planned))| PlannedChange {
+            address,
+            type_name: &c.addr.resource.type_name,
+            action: match c.action {
+                Action::NoOp | Action::Forget => ChangeAction::NoOp,
+                Action::Create => ChangeAction::Create,
+                Action::Read => ChangeAction::Read,
+                Action::Update => ChangeAction::Update,
+                Action::DeleteThenCreate | Action::CreateThenDelete => ChangeAction::Replace,
+                Action::Delete => ChangeAction::Delete,
+            },
+            prior,
+            planned,
+        })
+        .collect();
+    let mut found = Vec::new();
+    for cd in provider.check_plan(&planned).await {
+        let Some((address, c)) = seen.get(cd.change) else {
+            found.push(
+                Diagnostic::error(
+                    "brick::plan::invalid_plan_check",
+                    "Provider produced an invalid plan check",
+                    format!(
+                        "The provider {name} reported a problem with change {} of a plan that has {}: {}",
+                        cd.change,
+                        planned.len(),
+                        Diagnostic::from(cd.diagnostic).detail
+                    ),
+                )
+                .help("This is a bug in the provider; please report it."),
+            );
+            continue;
+        };
+        let span = source_of(&c.addr.resource.config_addr())
+            .and_then(|source| source.span_of(&cd.diagnostic.attribute));
+        found.push(diag_at(cd.diagnostic, address).at_opt(span));
+    }
+    found
 }

@@ -29,6 +29,11 @@ pub const LAUNCH_CONFIG_PATH: &str = "/var/snap/microk8s/common/.microk8s.yaml";
 pub const LAUNCHER_DIR: &str = "/var/snap/microk8s/common/etc/launcher";
 /// Where brick's cloud-init puts its files on a node (deleted once used where secret).
 pub const WORK_DIR: &str = "/var/tmp/brick-microk8s";
+/// The token file of the cluster agent's Cluster API endpoints (`POST
+/// /cluster/api/v2.0/dqlite/remove` compares the `capi-auth-token` header with it): MicroK8s'
+/// cluster agent reads `/capi/etc/token` (`snap.GetCAPIPath("etc", "token")`, default
+/// directory `/capi`).
+pub const AGENT_TOKEN_PATH: &str = "/capi/etc/token";
 /// The cluster agent's port (join URLs) and the API server's port.
 pub const AGENT_PORT: u16 = 25000;
 pub const API_PORT: u16 = 16443;
@@ -76,6 +81,56 @@ fn emit(doc: &Yaml) -> String {
     // The emitter starts with `---`; cloud-init wants `#cloud-config` first, so drop it.
     let body = out.strip_prefix("---\n").unwrap_or(&out);
     format!("{body}\n")
+}
+
+/// The token brick's control-plane nodes accept on their cluster agent's `dqlite/remove`
+/// endpoint, derived from the admin private key (SHA-256 of a fixed label and the key, 64 hex
+/// characters): whoever holds the admin kubeconfig can compute it, and it grants nothing that
+/// kubeconfig does not (cluster-admin), so `microk8s_node` needs no secret of its own to remove
+/// a control-plane member from the datastore.
+pub fn agent_token(admin_private_key: &str) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"brick microk8s cluster agent token\n");
+    h.update(admin_private_key.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// What a kubeconfig written by [`kubeconfig`] holds: the API server's host, the cluster's CA
+/// and the admin private key (PEM). `None` for a kubeconfig of another shape.
+pub struct KubeconfigParts {
+    pub api_host: String,
+    pub ca_certificate: String,
+    pub admin_private_key: String,
+}
+
+/// Reads [`KubeconfigParts`] from a kubeconfig's first cluster and first user.
+pub fn read_kubeconfig(text: &str) -> Option<KubeconfigParts> {
+    let doc = yaml_rust2::YamlLoader::load_from_str(text)
+        .ok()?
+        .into_iter()
+        .next()?;
+    let b64 = |y: &Yaml| -> Option<String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(y.as_str()?)
+            .ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    let cluster = &doc["clusters"][0]["cluster"];
+    let server = cluster["server"].as_str()?;
+    let authority = server.strip_prefix("https://")?.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    Some(KubeconfigParts {
+        api_host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        ca_certificate: b64(&cluster["certificate-authority-data"])?,
+        admin_private_key: b64(&doc["users"][0]["user"]["client-key-data"])?,
+    })
 }
 
 /// The join URL of the cluster: `<api_address>:25000/<token>` (no certificate fingerprint: it
@@ -226,6 +281,16 @@ pub fn cloud_init(spec: &ClusterSpec, node: &str, secrets: &Secrets<'_>) -> Opti
             file(&script, "0700", &joiner_script(spec)),
         ]
     };
+    let mut files = files;
+    if control_plane {
+        // The datastore member can be removed without a shell: `microk8s_node`'s destroy calls
+        // a surviving control-plane node's agent with this token.
+        files.push(file(
+            AGENT_TOKEN_PATH,
+            "0600",
+            &agent_token(&secrets.pki.admin_private_key),
+        ));
+    }
     let doc = hash([
         ("write_files", Yaml::Array(files)),
         ("runcmd", Yaml::Array(vec![Yaml::Array(vec![s(&script)])])),

@@ -286,6 +286,29 @@ async fn the_documents_say_how_each_node_forms_the_cluster() {
         "only the first node gets the CA key"
     );
 
+    // Every control-plane node carries the cluster agent's token file, derived from the
+    // admin key, that microk8s_node's destroy sends to remove a member from the datastore;
+    // the worker does not.
+    use brick_provider_microk8s::render;
+    let agent_token = render::agent_token(s(&state, "admin_private_key"));
+    assert_eq!(agent_token.len(), 64);
+    for node in ["maas", "kvm4"] {
+        assert_eq!(
+            written_files(&docs[node]).get(render::AGENT_TOKEN_PATH),
+            Some(&agent_token),
+            "{node}"
+        );
+    }
+    assert!(!written_files(&docs["kvm5"]).contains_key(render::AGENT_TOKEN_PATH));
+    let parts = render::read_kubeconfig(s(&state, "kubeconfig")).expect("brick's kubeconfig reads");
+    assert_eq!(parts.api_host, "10.0.0.11");
+    assert_eq!(parts.ca_certificate, s(&state, "ca_certificate"));
+    assert_eq!(
+        render::agent_token(&parts.admin_private_key),
+        agent_token,
+        "the node computes the same token from the kubeconfig"
+    );
+
     // The kubeconfig.
     let kc = YamlLoader::load_from_str(s(&state, "kubeconfig"))
         .unwrap()

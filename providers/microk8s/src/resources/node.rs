@@ -1,7 +1,8 @@
 //! `microk8s_node`: one member of a MicroK8s cluster, seen through the Kubernetes API. Create
 //! waits until the machine's kubelet has registered the Node and it is Ready, then applies
 //! brick's labels and taints; destroy cordons the Node, drains it through the Eviction API
-//! (PodDisruptionBudgets honoured) and deletes the Node object.
+//! (PodDisruptionBudgets honoured), removes a control-plane node from the dqlite datastore
+//! through a surviving node's cluster agent, and deletes the Node object.
 //!
 //! The connection is the cluster's admin kubeconfig (an argument, usually
 //! `microk8s_cluster.<name>.kubeconfig`), connected through the k8s provider's machinery
@@ -17,6 +18,8 @@ use brick_provider_api::schema::{Attribute, Block, ResourceSchema};
 use brick_provider_api::{Type, Value};
 use brick_provider_k8s::client::Ctx;
 use brick_provider_k8s::machinery::{self, Cluster};
+
+use crate::render::{self, AGENT_PORT};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -770,8 +773,9 @@ pub async fn drain(
     }
 }
 
-/// Destroy: cordon, drain, delete the Node object and wait until it is gone. Returns the
-/// warnings to show (what brick cannot do for a control-plane node).
+/// Destroy: cordon, drain, remove a control-plane node from the cluster's dqlite datastore
+/// (through a surviving control-plane node's cluster agent, as `microk8s remove-node --force`
+/// does on a node), delete the Node object and wait until it is gone.
 pub async fn destroy(prior: &Value, progress: &dyn Progress) -> Result<Diagnostics, Diagnostics> {
     let (Some(name), Some(kc)) = (known_str(prior, "name"), known_str(prior, "kubeconfig")) else {
         return Ok(Vec::new());
@@ -779,11 +783,11 @@ pub async fn destroy(prior: &Value, progress: &dyn Progress) -> Result<Diagnosti
     let cluster = connect(kc).await.map_err(|d| vec![d])?;
     let client = &cluster.ctx().client;
     let nodes: Api<Node> = Api::all(client.clone());
-    match nodes.get_opt(name).await {
+    let node = match nodes.get_opt(name).await {
         Ok(None) => return Ok(Vec::new()),
-        Ok(Some(_)) => {}
+        Ok(Some(n)) => n,
         Err(e) => return Err(vec![api_error(&e, &format!("reading Node {name}"))]),
-    }
+    };
     drain(
         client,
         name,
@@ -792,6 +796,20 @@ pub async fn destroy(prior: &Value, progress: &dyn Progress) -> Result<Diagnosti
     )
     .await
     .map_err(|d| vec![d])?;
+    if prior.get("control_plane").and_then(Value::as_bool) == Some(true) {
+        let address = internal_ip(&node)
+            .or_else(|| known_str(prior, "internal_ip").map(str::to_string))
+            .ok_or_else(|| {
+                vec![err(
+                    "no_node_address",
+                    "Node address unknown",
+                    format!("Node {name} reports no InternalIP: its datastore member (<address>:{DQLITE_PORT}) cannot be named, so it was not removed. The Node stays drained and cordoned."),
+                )]
+            })?;
+        leave_datastore(client, kc, name, &address, progress)
+            .await
+            .map_err(|d| vec![d])?;
+    }
     progress.report("Deleting the Node");
     match nodes.delete(name, &DeleteParams::default()).await {
         Ok(_) => {}
@@ -805,14 +823,113 @@ pub async fn destroy(prior: &Value, progress: &dyn Progress) -> Result<Diagnosti
             Err(e) => return Err(vec![api_error(&e, &format!("reading Node {name}"))]),
         }
     }
-    let mut warnings = Vec::new();
-    if prior.get("control_plane").and_then(Value::as_bool) == Some(true) {
-        warnings.push(Diagnostic::warning(
-            "brick::microk8s::control_plane_member_left",
-            "Control-plane member still in the datastore",
-            format!("Node {name} is drained and its Node object deleted, but it is still a member of the cluster's dqlite datastore: brick cannot remove it without logging in to a node."),
+    Ok(Vec::new())
+}
+
+/// The dqlite port of a MicroK8s node: its datastore member is `<InternalIP>:19001`.
+const DQLITE_PORT: u16 = 19001;
+/// The label MicroK8s puts on its control-plane Nodes.
+const CONTROL_PLANE_LABEL: &str = "node.kubernetes.io/microk8s-controlplane";
+
+fn internal_ip(node: &Node) -> Option<String> {
+    node.status
+        .as_ref()?
+        .addresses
+        .as_ref()?
+        .iter()
+        .find(|a| a.type_ == "InternalIP")
+        .map(|a| a.address.clone())
+}
+
+/// Removes `name`'s member `<address>:19001` from the dqlite datastore through the cluster
+/// agent (port 25000) of a surviving control-plane node — the API server's host first, then
+/// the other control-plane Nodes — with `POST /cluster/api/v2.0/dqlite/remove`, the header
+/// `capi-auth-token` (the token every control-plane node's cloud-init wrote to
+/// `/capi/etc/token`, derived from the admin key) and `{"remove_endpoint": …}`. TLS is
+/// verified with the cluster's CA (the agent serves the node's certificate, re-issued by
+/// `refresh-certs` from brick's CA).
+async fn leave_datastore(
+    client: &Client,
+    kubeconfig: &str,
+    name: &str,
+    address: &str,
+    progress: &dyn Progress,
+) -> Result<(), Diagnostic> {
+    let failed = |detail: String| {
+        err(
+            "datastore_removal_failed",
+            "Control-plane member not removed from the datastore",
+            detail,
         )
-        .with_help(format!("On a remaining control-plane node run `microk8s remove-node {name} --force` (or `microk8s leave` on {name} before releasing it); then release the machine.")));
+        .with_help(format!("The Node stays drained and cordoned, and destroy can be run again. Check that the surviving control-plane nodes' agents (port {AGENT_PORT}) are reachable; by hand: `microk8s remove-node {name} --force` on a remaining control-plane node."))
+    };
+    let kc = render::read_kubeconfig(kubeconfig).ok_or_else(|| {
+        failed("The kubeconfig is not one microk8s_cluster writes (a server URL, the CA and the admin key are needed).".into())
+    })?;
+    let token = render::agent_token(&kc.admin_private_key);
+    let mut hosts = vec![kc.api_host.clone()];
+    let nodes: Api<Node> = Api::all(client.clone());
+    match nodes
+        .list(&ListParams::default().labels(CONTROL_PLANE_LABEL))
+        .await
+    {
+        Ok(list) => {
+            for ip in list
+                .items
+                .iter()
+                .filter(|n| n.name_any() != name)
+                .filter_map(internal_ip)
+            {
+                if !hosts.contains(&ip) {
+                    hosts.push(ip);
+                }
+            }
+        }
+        Err(e) => return Err(api_error(&e, "listing the control-plane Nodes")),
     }
-    Ok(warnings)
+    hosts.retain(|h| h != address);
+    if hosts.is_empty() {
+        return Err(failed(format!(
+            "Node {name} is the last control-plane node: no other agent can remove it from the datastore."
+        )));
+    }
+    let ca = reqwest::Certificate::from_pem(kc.ca_certificate.as_bytes()).map_err(|e| {
+        failed(format!(
+            "The kubeconfig's CA certificate is not usable: {e}."
+        ))
+    })?;
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| failed(format!("No HTTP client: {e}.")))?;
+    let endpoint = format!("{address}:{DQLITE_PORT}");
+    let mut tried = Vec::new();
+    for host in &hosts {
+        progress.report(&format!(
+            "Removing {endpoint} from the datastore through the cluster agent on {host}"
+        ));
+        let sent = http
+            .post(format!(
+                "https://{host}:{AGENT_PORT}/cluster/api/v2.0/dqlite/remove"
+            ))
+            .header("capi-auth-token", &token)
+            .json(&json!({ "remove_endpoint": endpoint }))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                let msg = body["error"].as_str().unwrap_or("no detail").to_string();
+                tried.push(format!("{host}: HTTP {status}: {msg}"));
+            }
+            Err(e) => tried.push(format!("{host}: {e}")),
+        }
+    }
+    Err(failed(format!(
+        "Node {name} is drained, but its datastore member {endpoint} could not be removed: {}.",
+        tried.join("; ")
+    )))
 }
