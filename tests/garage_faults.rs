@@ -1,0 +1,219 @@
+//! kill -9 campaign over the whole garage in the lab: the real `brick apply` of examples/garage
+//! (machines, MicroK8s cluster and nodes, Rook, Strimzi) is SIGKILLed at seeded random moments
+//! spread over the apply; the lab lives in this test process and survives it. Each trial then
+//! runs `brick apply` until it converges and checks that nothing was created twice in MAAS
+//! (one allocate and one deploy per node), every configured object is tracked once in the state,
+//! and the next plan is empty. Three trials by default; 20 when BRICK_TEST_STRICT=1 (the full
+//! run) or BRICK_CRASH_TRIALS=N.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use brick::registry::maas_lab::{self, SimOptions, Simulator};
+
+const NODES: usize = 3;
+
+fn garage_copy() -> tempfile::TempDir {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/garage");
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+fn command(dir: &Path, sim: &Simulator, net: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_brick"));
+    c.args(args)
+        .current_dir(dir)
+        .env("MAAS_API_URL", sim.url())
+        .env("MAAS_API_KEY", sim.api_key())
+        .env("NO_COLOR", "1")
+        .env("TF_VAR_api_address", format!("{net}.10"))
+        .env_remove("KUBECONFIG");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The layer a resource type belongs to.
+fn layer(ty: &str) -> &'static str {
+    match ty.split('_').next().unwrap_or("") {
+        "maas" => "machines",
+        "microk8s" => "cluster",
+        "rook" => "storage",
+        "strimzi" => "kafka",
+        _ => "other",
+    }
+}
+
+/// The layer of the last resource brick said it was working on.
+fn working_on(out: &str) -> &'static str {
+    out.lines()
+        .rev()
+        .find(|l| l.contains("Creating...") || l.contains("Still creating"))
+        .and_then(|l| l.split('.').next())
+        .map(layer)
+        .unwrap_or("before any create")
+}
+
+fn lab_options() -> (SimOptions, String) {
+    let mut opts = SimOptions {
+        time_scale: 0.002,
+        ..SimOptions::fast()
+    };
+    let net = brick::lab::free_loopback_network();
+    opts.network = Some(net.clone());
+    brick::lab::with_clusters(&mut opts);
+    (opts, net)
+}
+
+fn count_ops(sim: &Simulator, op: &str) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.op.as_deref() == Some(op))
+        .count()
+}
+
+/// A small seeded generator (xorshift), so a failing trial is reproduced from its seed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn trials() -> usize {
+    if let Ok(n) = std::env::var("BRICK_CRASH_TRIALS") {
+        return n.parse().expect("BRICK_CRASH_TRIALS is a number");
+    }
+    if std::env::var("BRICK_TEST_STRICT").as_deref() == Ok("1") {
+        20
+    } else {
+        3
+    }
+}
+
+#[test]
+fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_untracked() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    // A clean apply first: how long the whole garage takes, over which kill points spread.
+    let (opts, net) = lab_options();
+    let sim = rt
+        .block_on(maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts))
+        .unwrap();
+    let dir = garage_copy();
+    let t0 = Instant::now();
+    let o = command(dir.path(), &sim, &net, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "clean apply: {}", text(&o));
+    let full = t0.elapsed();
+    let list = command(dir.path(), &sim, &net, &["state", "list"])
+        .output()
+        .unwrap();
+    let expected: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    drop(sim);
+
+    let seed: u64 = std::env::var("BRICK_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(seed);
+    let campaign = Instant::now();
+    let mut per_layer: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut runs_needed: Vec<usize> = Vec::new();
+    for trial in 0..trials() {
+        let (opts, net) = lab_options();
+        let sim = rt
+            .block_on(maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts))
+            .unwrap();
+        let dir = garage_copy();
+        let d = dir.path();
+        let kill_at = Duration::from_millis(rng.next() % (full.as_millis() as u64).max(1));
+        let log = d.join("killed.log");
+        let mut cmd = command(d, &sim, &net, &["apply", "--auto-approve"]);
+        cmd.stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(kill_at);
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        let where_ = working_on(&std::fs::read_to_string(&log).unwrap_or_default());
+        *per_layer.entry(where_).or_default() += 1;
+
+        // The killed run's lock is stale; remove it as a user would.
+        let store = brick_state::StateStore::new(d.join("brick.state.json"), "test");
+        if let Some(lock) = store.lock_status().unwrap() {
+            let o = command(d, &sim, &net, &["force-unlock", "--force", &lock.holder.id])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "trial {trial}: {}", text(&o));
+        }
+
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            let o = command(d, &sim, &net, &["apply", "--auto-approve"])
+                .output()
+                .unwrap();
+            if o.status.success() {
+                break;
+            }
+            assert!(
+                runs < 3,
+                "trial {trial} (seed {seed:#x}, killed at {kill_at:?} in {where_}) does not converge: {}",
+                text(&o)
+            );
+        }
+        runs_needed.push(runs);
+        let ctx = format!("trial {trial} (seed {seed:#x}, killed at {kill_at:?} in {where_})");
+        let o = command(d, &sim, &net, &["plan", "--detailed-exitcode"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{ctx}: second plan: {}", text(&o));
+        assert_eq!(
+            count_ops(&sim, "allocate"),
+            NODES,
+            "{ctx}: allocated once per node"
+        );
+        assert_eq!(
+            count_ops(&sim, "deploy"),
+            NODES,
+            "{ctx}: deployed once per node"
+        );
+        let list = command(d, &sim, &net, &["state", "list"]).output().unwrap();
+        let tracked: Vec<String> = String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(tracked, expected, "{ctx}: every object tracked once");
+        drop(sim);
+    }
+    println!(
+        "garage kill -9 campaign: {} trial(s), clean apply {:.1}s, campaign {:.1}s, kill points per layer {per_layer:?}, runs to converge {runs_needed:?}",
+        runs_needed.len(),
+        full.as_secs_f64(),
+        campaign.elapsed().as_secs_f64()
+    );
+}
