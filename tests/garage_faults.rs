@@ -113,6 +113,7 @@ fn trials() -> usize {
 #[test]
 fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_untracked() {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let _in_runtime = rt.enter(); // the lab's clusters spawn their tasks on it
 
     // A clean apply first: how long the whole garage takes, over which kill points spread.
     let (opts, net) = lab_options();
