@@ -71,6 +71,10 @@ pub enum Event {
     /// A provider whose configuration was known only during apply was configured (what it
     /// reads having been applied); its changes follow.
     ProviderConfigured { name: String },
+    /// Where a plan's or an apply's time went: waiting on each system, or brick's own (see
+    /// [`crate::timing`]). Emitted once, at the end; the live and line views show nothing for
+    /// it, `brick lab demo` renders it as a table.
+    Timing(crate::timing::TimeReport),
 }
 
 /// Receives events. Implementations must be cheap: the executor calls this inline.
@@ -90,5 +94,15 @@ pub struct CollectEvents(pub std::sync::Mutex<Vec<Event>>);
 impl EventSink for CollectEvents {
     fn emit(&self, event: Event) {
         self.0.lock().unwrap().push(event);
+    }
+}
+
+/// Sends every event to two sinks: a command's view and an observer (`brick lab demo` keeps
+/// the timing reports of the commands it runs).
+pub struct Tee<A: ?Sized, B: ?Sized>(pub Box<A>, pub std::sync::Arc<B>);
+impl<A: EventSink + ?Sized, B: EventSink + ?Sized> EventSink for Tee<A, B> {
+    fn emit(&self, event: Event) {
+        self.1.emit(event.clone());
+        self.0.emit(event);
     }
 }

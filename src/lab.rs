@@ -68,13 +68,43 @@ struct State {
     generation: HashMap<String, u64>,
 }
 
+/// The lab's clusters, to change their pace while they run.
+#[derive(Clone)]
+pub struct Labs {
+    state: Arc<Mutex<State>>,
+    time_scale: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Labs {
+    /// The pace of MicroK8s' steps and of the clusters' Kubernetes APIs (their simulated
+    /// operators) from now on, formed clusters included. The MAAS simulator has its own
+    /// (`World::time_scale`).
+    pub fn set_time_scale(&self, time_scale: f64) {
+        self.time_scale
+            .store(time_scale.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        for c in self.state.lock().expect("lab state").clusters.values() {
+            c.server.cluster().set_time_scale(time_scale);
+        }
+    }
+
+    fn time_scale(&self) -> f64 {
+        f64::from_bits(self.time_scale.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// Makes the MAAS lab form MicroK8s clusters: machines get loopback addresses and a hook that
 /// plays MicroK8s on them. Must be called inside a tokio runtime (it starts the lab's task).
-pub fn with_clusters(opts: &mut SimOptions) {
+pub fn with_clusters(opts: &mut SimOptions) -> Labs {
     let (tx, rx) = mpsc::unbounded_channel();
     opts.machine_hook = Some(Hook(Arc::new(Clusters { tx })));
     opts.loopback_network = true;
-    tokio::spawn(run(rx, opts.time_scale));
+
+    let labs = Labs {
+        state: Arc::new(Mutex::new(State::default())),
+        time_scale: Arc::new(std::sync::atomic::AtomicU64::new(opts.time_scale.to_bits())),
+    };
+    tokio::spawn(run(rx, labs.clone()));
+    labs
 }
 
 /// A loopback network (`127.X.Y`, the first three octets) that no other lab on this host is
@@ -103,8 +133,8 @@ fn scaled(d: Duration, time_scale: f64) -> Duration {
     d.mul_f64(time_scale.max(0.0))
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, time_scale: f64) {
-    let state = Arc::new(Mutex::new(State::default()));
+async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, labs: Labs) {
+    let state = labs.state.clone();
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Deployed(m) => {
@@ -120,7 +150,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, time_scale: f64) {
                 else {
                     continue;
                 };
-                tokio::spawn(play(state.clone(), m, launch, generation, time_scale));
+                tokio::spawn(play(labs.clone(), m, launch, generation));
             }
             Msg::Released(hostname) => {
                 let mut s = state.lock().expect("lab state");
@@ -163,13 +193,8 @@ fn node_spec(m: &DeployedMachine, control_plane: bool) -> NodeSpec {
 }
 
 /// One machine's MicroK8s, from deployed to a registered Node (or for ever retrying).
-async fn play(
-    state: Arc<Mutex<State>>,
-    m: DeployedMachine,
-    launch: Launch,
-    generation: u64,
-    time_scale: f64,
-) {
+async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
+    let state = labs.state.clone();
     match launch {
         Launch::Bootstrap {
             ca_certificate,
@@ -177,7 +202,7 @@ async fn play(
             token,
             sans,
         } => {
-            tokio::time::sleep(scaled(BOOTSTRAP, time_scale)).await;
+            tokio::time::sleep(scaled(BOOTSTRAP, labs.time_scale())).await;
             let Some(address) = m.addresses.first().cloned() else {
                 return;
             };
@@ -198,7 +223,7 @@ async fn play(
                 bind,
                 tls: Some(TlsMaterial { cert_pem, key_pem }),
                 client_ca_pem: Some(ca_certificate),
-                time_scale,
+                time_scale: labs.time_scale(),
                 controllers: crate::registry::lab_k8s_controllers(),
                 ..ApiOptions::default()
             })
@@ -231,7 +256,7 @@ async fn play(
             token,
             worker,
         } => {
-            tokio::time::sleep(scaled(JOIN, time_scale)).await;
+            tokio::time::sleep(scaled(JOIN, labs.time_scale())).await;
             loop {
                 if !current(&state, &m.hostname, generation) {
                     return;
@@ -247,8 +272,10 @@ async fn play(
                     let _ = server.add_node(&node_spec(&m, !worker));
                     return;
                 }
-                tokio::time::sleep(scaled(JOIN_RETRY, time_scale).max(Duration::from_millis(5)))
-                    .await;
+                tokio::time::sleep(
+                    scaled(JOIN_RETRY, labs.time_scale()).max(Duration::from_millis(5)),
+                )
+                .await;
             }
         }
     }

@@ -19,5 +19,6 @@ pub mod lab;
 pub mod plan;
 pub mod registry;
 pub mod statefile;
+pub mod timing;
 pub mod validate;
 pub mod view;

@@ -65,8 +65,8 @@ fn the_lab_demo_deploys_the_garage_then_adds_only_spare1() {
         "{first}"
     );
     assert!(
-        first.contains("Plan: 4 to add, 0 to change, 0 to destroy."),
-        "three machines and the tag: {first}"
+        first.contains("Plan: 17 to add, 0 to change, 0 to destroy."),
+        "the whole garage (examples/garage: machines and tag, cluster and nodes, Rook, Strimzi, topics): {first}"
     );
     assert!(first.contains("Deploying"), "live progress: {first}");
     assert_eq!(
@@ -75,8 +75,8 @@ fn the_lab_demo_deploys_the_garage_then_adds_only_spare1() {
         "{second}"
     );
     assert!(
-        second.contains("Plan: 1 to add, 0 to change, 0 to destroy."),
-        "{second}"
+        second.contains("Plan: 2 to add, 2 to change, 0 to destroy."),
+        "spare1's machine and node; the cluster's node list and the CephCluster gain it: {second}"
     );
     assert!(
         second.contains("Commissioning"),
@@ -107,6 +107,58 @@ fn the_lab_demo_deploys_the_garage_then_adds_only_spare1() {
         .collect();
     deployed.sort();
     assert_eq!(deployed, ["kvm4", "kvm5", "maas", "spare1"], "{j}");
+    // Every layer really happened (issue 17): four Kubernetes nodes, spare1's among them; an
+    // OSD per node, healthy; the Kafka cluster and its topics.
+    let of_type = |t: &str| -> Vec<&serde_json::Value> {
+        resources.iter().filter(|r| r["type"] == t).collect()
+    };
+    let mut nodes: Vec<String> = of_type("microk8s_node")
+        .iter()
+        .map(|r| r["index"].as_str().unwrap_or("?").to_string())
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["kvm4", "kvm5", "maas", "spare1"], "{j}");
+    let ceph = of_type("rook_cluster");
+    assert_eq!(ceph.len(), 1, "{j}");
+    assert_eq!(
+        ceph[0]["values"]["osds"], 4,
+        "spare1's OSD is up and in: {j}"
+    );
+    assert_eq!(ceph[0]["values"]["health"], "HEALTH_OK", "{j}");
+    assert_eq!(of_type("strimzi_kafka").len(), 1, "{j}");
+    assert_eq!(of_type("strimzi_topic").len(), 2, "{j}");
+    // The plan of the one-line change was described from its data.
+    assert!(
+        second.contains("update rook_cluster.ceph (nodes: 3 -> 4)"),
+        "{second}"
+    );
+    assert!(
+        second.contains("create microk8s_node.n[\"spare1\"]"),
+        "{second}"
+    );
+    // kvm5 released behind brick's back: `brick drift` found it and exited 2.
+    assert!(
+        second.contains("`brick drift` exited 2"),
+        "drift's exit code: {second}"
+    );
+    assert!(
+        second.contains("Drift: 1 changed, 0 deleted outside of brick"),
+        "{second}"
+    );
+    // The summary table: a row per layer, then where the time went.
+    for layer in ["maas", "microk8s", "rook", "strimzi"] {
+        assert!(
+            second
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{layer} "))),
+            "no {layer} row: {second}"
+        );
+    }
+    assert!(second.contains("brick's own (planning"), "{second}");
+    // No secret printed: no private key, no kubeconfig credentials.
+    for secret in ["PRIVATE KEY", "client-key-data", "client-certificate-data"] {
+        assert!(!all.contains(secret), "{secret} printed");
+    }
     // And nothing is left to do.
     let o = brick()
         .arg("-C")

@@ -238,6 +238,7 @@ pub async fn apply(
     opts: &ApplyOptions,
     cancel: &Cancel,
 ) -> ApplyOutcome {
+    let started = Instant::now();
     let mut out = ApplyOutcome::default();
     // Keyed by configuration address (module keys dropped); look up with `config_addr()`.
     let resources: HashMap<&ResourceAddr, &ResourceConfig> =
@@ -485,6 +486,12 @@ pub async fn apply(
         .collect();
     let mut remaining = steps.len();
     let mut running = 0usize;
+    // Time accounting (see crate::timing): when each step could start, and the longest chain
+    // of provider calls that ends where each step starts.
+    let mut ready_at: Vec<Instant> = vec![started; steps.len()];
+    let mut chain_before: Vec<Duration> = vec![Duration::ZERO; steps.len()];
+    let mut op_times = crate::timing::OpTimes::default();
+    let mut longest = Duration::ZERO;
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
     let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let parallelism = opts.parallelism.max(1);
@@ -1055,13 +1062,25 @@ pub async fn apply(
                 true
             }
         };
+        // The step's provider call was a wait; the rest of its time, since it could start
+        // until its result was recorded, was brick's own.
+        if c.action != Action::NoOp {
+            op_times.add(
+                &c.provider,
+                ready_at[done.step].elapsed().saturating_sub(done.elapsed),
+            );
+        }
+        let chain = chain_before[done.step] + done.elapsed;
+        longest = longest.max(chain);
         let deps = steps[done.step].dependents.clone();
         for d in deps {
             steps[d].waiting -= 1;
+            chain_before[d] = chain_before[d].max(chain);
             if failed && steps[d].skipped_because.is_none() {
                 steps[d].skipped_because = Some(c.addr.clone());
             }
             if steps[d].waiting == 0 {
+                ready_at[d] = Instant::now();
                 ready.push_back(d);
             }
         }
@@ -1242,6 +1261,12 @@ pub async fn apply(
             .help("Run `brick plan` to see what remains to be done."),
         );
     }
+    op_times.critical_path = Some(longest);
+    events.emit(Event::Timing(providers.clock().report(
+        crate::timing::Phase::Apply,
+        started,
+        &op_times,
+    )));
     out
 }
 

@@ -219,6 +219,8 @@ pub struct Context {
     /// that [`load_and_lock`] takes the lock only then: an input that cannot be read (or
     /// never ends) is reported without a lock ever having been taken.
     inputs_read: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// Also receives the events of plans and applies (besides the command's view).
+    pub observer: Option<Arc<dyn crate::event::EventSink>>,
 }
 
 /// Where [`Context::load_inner`] gets the root module's variables.
@@ -253,6 +255,7 @@ impl Context {
             remote: None,
             recorded_backend: None,
             inputs_read: std::sync::Mutex::new(None),
+            observer: None,
         }
     }
 

@@ -5,12 +5,20 @@
 //! and plans and applies that change, with the same plan and apply code as `brick plan` and
 //! `brick apply`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use brick_provider_api::Value;
 
 use crate::registry::maas_lab as lab;
 use clap::{Args, Subcommand};
+
+use crate::event::{Event, EventSink};
+use crate::plan::model::{Action, Plan, ResourceChange};
+use crate::timing::TimeReport;
 
 use super::PlanArgs;
 use super::common::{Context, Ui};
@@ -37,10 +45,9 @@ const GARAGE: &[(&str, &str)] = &[
     ("README.md", include_str!("../../examples/garage/README.md")),
 ];
 
-/// The commented entry of the `nodes` map that adds the fourth PC, and that entry uncommented.
-const SPARE_COMMENTED: &str =
-    "    # spare1 = { control_plane = false } # a fourth PC that has just PXE-booted: uncomment it";
-const SPARE_LINE: &str = "    spare1 = { control_plane = false }";
+/// The machine the demo adds with a one-line change: the configuration carries its line
+/// commented out.
+const SPARE: &str = "spare1";
 
 #[derive(Subcommand, Debug)]
 pub enum LabCommand {
@@ -55,6 +62,21 @@ pub enum LabCommand {
     },
     /// Plan and apply examples/garage on an in-process MAAS lab, then add a fourth PC.
     Demo {
+        /// The work directory to create (default: a new directory under the system's temp dir).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        sim: SimArgs,
+    },
+    /// Measures adding PCs to the garage (issue 17): sets the garage up at the demo's pace,
+    /// then switches the lab to --time-scale and times `brick apply` of the one-line change
+    /// adding N PCs, until their nodes are Ready and their OSDs up and in (what the apply
+    /// waits for). Prints the wall time, the critical path of waits and brick's own time.
+    #[command(hide = true)]
+    Bench {
+        /// How many PCs to add at once (spare1, spare2, spare3).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        pcs: usize,
         /// The work directory to create (default: a new directory under the system's temp dir).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
@@ -126,14 +148,22 @@ pub async fn run(ctx: &Context, command: LabCommand) -> u8 {
     match command {
         LabCommand::Serve { listen, sim } => serve(&ctx.ui, listen, &sim).await,
         LabCommand::Demo { dir, sim } => demo(ctx.ui, dir, &sim).await,
+        LabCommand::Bench { pcs, dir, sim } => bench(ctx.ui, pcs, dir, &sim).await,
     }
 }
 
-async fn start(ui: &Ui, addr: SocketAddr, sim: &SimArgs) -> Option<lab::Simulator> {
+async fn start(
+    ui: &Ui,
+    addr: SocketAddr,
+    sim: &SimArgs,
+) -> Option<(lab::Simulator, crate::lab::Labs, String)> {
     let mut opts = sim.options(ui)?;
-    crate::lab::with_clusters(&mut opts);
+    // Other labs may run on this host (other users' demos): this one takes its own addresses.
+    let network = crate::lab::free_loopback_network();
+    opts.network = Some(network.clone());
+    let labs = crate::lab::with_clusters(&mut opts);
     match lab::serve(addr, opts).await {
-        Ok(s) => Some(s),
+        Ok(s) => Some((s, labs, network)),
         Err(e) => {
             ui.error_line(&format!(
                 "\nError: Cannot start the MAAS lab\n\nListening on {addr} failed: {e}.\n\nHelp: the lab listens on loopback addresses only; pick another port with --listen 127.0.0.1:PORT (0 picks a free one).\n"
@@ -144,7 +174,7 @@ async fn start(ui: &Ui, addr: SocketAddr, sim: &SimArgs) -> Option<lab::Simulato
 }
 
 async fn serve(ui: &Ui, addr: SocketAddr, sim: &SimArgs) -> u8 {
-    let Some(s) = start(ui, addr, sim).await else {
+    let Some((s, _labs, _)) = start(ui, addr, sim).await else {
         return 1;
     };
     ui.out(&lab::exports(&s));
@@ -202,20 +232,85 @@ fn work_dir(dir: Option<PathBuf>) -> Result<PathBuf, String> {
         .map_err(|e| format!("Cannot resolve {}: {e}.", dir.display()))
 }
 
-/// Swaps the commented `nodes` line in for the three-node one: the one-line change that adds
-/// `spare1`.
-fn add_spare(dir: &Path) -> Result<(), String> {
-    let f = dir.join("machines.hcl");
-    let text =
-        std::fs::read_to_string(&f).map_err(|e| format!("Cannot read {}: {e}.", f.display()))?;
-    if !text.contains(SPARE_COMMENTED) {
-        return Err(format!(
-            "{} no longer has the `nodes` lines the demo edits.",
-            f.display()
-        ));
+/// The one-line change that adds PCs: the configuration carries the line that adds `spare1`
+/// commented out. Either it replaces a line that sets the same name (`nodes = toset([...])`
+/// becomes the list with `spare1`), or it is an entry of its own (a map entry), uncommented in
+/// place. With `count` above one, `spare2`… are added the same way (to the list, or as copies
+/// of the entry). Returns the change as diff lines.
+fn add_pcs(dir: &Path, count: usize) -> Result<String, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("Cannot read {}: {e}.", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
+        .collect();
+    files.sort();
+    let quoted = format!("\"{SPARE}\"");
+    for f in files {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| format!("Cannot read {}: {e}.", f.display()))?;
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(i) = lines.iter().position(|l| {
+            let t = l.trim_start();
+            t.starts_with('#') && t.contains(SPARE)
+        }) else {
+            continue;
+        };
+        let commented = lines[i];
+        let indent = &commented[..commented.len() - commented.trim_start().len()];
+        let body = commented.trim_start().trim_start_matches('#').trim_start();
+        // A comment after the entry is about the commented line: not carried over.
+        let body = body.split(" # ").next().unwrap_or(body).trim_end();
+        let line = format!("{indent}{body}");
+        let name = body.split('=').next().unwrap_or("").trim();
+        let replaced = (!name.is_empty() && body.contains('=') && body.contains(&quoted))
+            .then(|| {
+                lines.iter().position(|l| {
+                    let t = l.trim_start();
+                    !t.starts_with('#')
+                        && t.split('=').next().is_some_and(|n| n.trim() == name)
+                        && t.contains('=')
+                })
+            })
+            .flatten();
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        let mut diff = format!(
+            "--- {0}\n+++ {0}\n",
+            f.file_name().unwrap_or_default().to_string_lossy()
+        );
+        match replaced {
+            Some(j) => {
+                let mut new = line.clone();
+                let more: Vec<String> = (2..=count).map(|k| format!("\"spare{k}\"")).collect();
+                if !more.is_empty() {
+                    new = new.replacen(&quoted, &format!("{quoted}, {}", more.join(", ")), 1);
+                }
+                diff.push_str(&format!("-{}\n+{new}\n", lines[j]));
+                out[j] = new;
+                out.remove(i);
+            }
+            None => {
+                let mut added = vec![line.clone()];
+                for k in 2..=count {
+                    added.push(line.replace(SPARE, &format!("spare{k}")));
+                }
+                diff.push_str(&format!("-{commented}\n"));
+                for a in &added {
+                    diff.push_str(&format!("+{a}\n"));
+                }
+                out.splice(i..=i, added);
+            }
+        }
+        let mut new_text = out.join("\n");
+        if text.ends_with('\n') {
+            new_text.push('\n');
+        }
+        std::fs::write(&f, new_text).map_err(|e| format!("Cannot write {}: {e}.", f.display()))?;
+        return Ok(diff);
     }
-    let text = text.replacen(SPARE_COMMENTED, SPARE_LINE, 1);
-    std::fs::write(&f, text).map_err(|e| format!("Cannot write {}: {e}.", f.display()))
+    Err(format!(
+        "No configuration file in {} has the commented line that adds {SPARE}.",
+        dir.display()
+    ))
 }
 
 fn heading(ui: &Ui, text: &str) {
@@ -223,12 +318,48 @@ fn heading(ui: &Ui, text: &str) {
     ui.out(&format!("\n{}\n", style.bold(&format!("==> {text}"))));
 }
 
-/// `brick plan --out=PLAN` then `brick apply PLAN`, as the CLI runs them.
-async fn plan_and_apply(ctx: &Context, args: &PlanArgs, plan_file: &Path) -> u8 {
+/// Keeps the engine's time reports of the commands the demo runs, and the apply steps that
+/// finished (address, time in the provider call).
+#[derive(Default)]
+struct Reports(
+    Mutex<Vec<TimeReport>>,
+    Mutex<Vec<(String, std::time::Duration)>>,
+);
+
+impl EventSink for Reports {
+    fn emit(&self, event: Event) {
+        match event {
+            Event::Timing(r) => self.0.lock().expect("reports").push(r),
+            Event::ApplyDone { addr, elapsed, .. } => self
+                .1
+                .lock()
+                .expect("reports")
+                .push((addr.to_string(), elapsed)),
+            _ => {}
+        }
+    }
+}
+
+impl Reports {
+    fn since(&self, n: usize) -> Vec<TimeReport> {
+        self.0.lock().expect("reports")[n..].to_vec()
+    }
+}
+
+/// `brick plan --out=PLAN` then `brick apply PLAN`, as the CLI runs them; the plan is
+/// described (from its data) between the two when `narrate` is set.
+async fn plan_and_apply(ctx: &Context, args: &PlanArgs, plan_file: &Path, narrate: bool) -> u8 {
     heading(&ctx.ui, "brick plan -out=garage.plan");
     let code = super::run::plan_cmd(ctx, args, Some(plan_file.to_path_buf()), false).await;
     if code != 0 {
         return code;
+    }
+    if narrate && let Some(p) = super::run::read_plan_file(ctx, plan_file) {
+        heading(
+            &ctx.ui,
+            "What this plan does, layer by layer (from the plan's data)",
+        );
+        ctx.ui.out(&describe_plan(&p));
     }
     heading(&ctx.ui, "brick apply garage.plan");
     // A saved plan carries its variables; like the CLI, apply takes none of its own.
@@ -240,6 +371,95 @@ async fn plan_and_apply(ctx: &Context, args: &PlanArgs, plan_file: &Path) -> u8 
     super::run::apply_cmd(ctx, &apply_args, true, Some(plan_file.to_path_buf())).await
 }
 
+/// A number at `key` of an object value.
+fn num(v: &Value, key: &str) -> Option<f64> {
+    v.get(key)
+        .filter(|x| x.is_known())
+        .and_then(|x| x.as_number())
+        .map(|n| n.to_f64())
+}
+
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "destroy",
+        Action::Forget => "forget",
+        a if a.is_replace() => "replace",
+        _ => "keep",
+    }
+}
+
+fn text_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .filter(|x| x.is_known() && !x.is_sensitive())
+        .and_then(|x| x.as_str())
+        .map(str::to_string)
+}
+
+/// The changes of a plan grouped by provider, with what each does in words the operator
+/// knows: machines commissioned and deployed, nodes joining, OSDs added, capacity gained.
+fn describe_plan(p: &Plan) -> String {
+    let mut by: BTreeMap<&str, Vec<&ResourceChange>> = BTreeMap::new();
+    for c in &p.changes {
+        if c.action != Action::NoOp && c.action != Action::Read {
+            by.entry(c.provider.as_str()).or_default().push(c);
+        }
+    }
+    let mut out = String::new();
+    for (provider, changes) in by {
+        out.push_str(&format!("  {provider}:\n"));
+        for c in changes {
+            out.push_str(&format!("    {} {}", action_word(c.action), c.addr));
+            let mut notes: Vec<String> = Vec::new();
+            if let Some(h) = text_of(&c.after, "hostname") {
+                notes.push(format!("host {h}"));
+            }
+            for key in [
+                "osds",
+                "devices",
+                "nodes",
+                "replicas",
+                "partitions",
+                "storage_size",
+            ] {
+                let (b, a) = (c.before.get(key), c.after.get(key));
+                if let Some(a) = a.filter(|a| a.is_known())
+                    && b != Some(a)
+                {
+                    let size = |v: &Value| -> Option<usize> {
+                        v.as_sequence()
+                            .map(|l| l.len())
+                            .or_else(|| v.as_mapping().map(|m| m.len()))
+                    };
+                    match (b.and_then(size), size(a)) {
+                        (Some(x), Some(y)) if x != y => notes.push(format!("{key}: {x} -> {y}")),
+                        (None, Some(y)) => notes.push(format!("{key}: {y}")),
+                        _ => {}
+                    }
+                }
+            }
+            if let (Some(b), Some(a)) = (
+                num(&c.before, "capacity_bytes"),
+                num(&c.after, "capacity_bytes"),
+            ) {
+                notes.push(format!("capacity {:.0} GiB -> {:.0} GiB", b / GIB, a / GIB));
+            }
+            if !notes.is_empty() {
+                out.push_str(&format!(" ({})", notes.join(", ")));
+            }
+            out.push('\n');
+        }
+    }
+    if out.is_empty() {
+        out.push_str("  nothing to change\n");
+    }
+    out
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+#[allow(clippy::too_many_lines)]
 async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     let started = Instant::now();
     let dir = match work_dir(dir) {
@@ -251,16 +471,20 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
             return 1;
         }
     };
-    let Some(s) = start(&ui, "127.0.0.1:0".parse().expect("loopback address"), sim).await else {
+    let Some((s, _labs, network)) =
+        start(&ui, "127.0.0.1:0".parse().expect("loopback address"), sim).await
+    else {
         return 1;
     };
     if let Err(e) = std::env::set_current_dir(&dir) {
         ui.error_line(&format!("\nError: cannot switch to {}: {e}", dir.display()));
         return 1;
     }
+    let reports = Arc::new(Reports::default());
     let mut ctx = Context::new(None, ui);
+    ctx.observer = Some(reports.clone());
     ui.out(&format!(
-        "brick lab demo: a MAAS simulator on {} (time scale {}) with maas, kvm4, kvm5 Ready and spare1-3 New.\nWork directory: {} (examples/garage)\n",
+        "brick lab demo: a MAAS simulator on {} (time scale {}) with maas, kvm4, kvm5 Ready and spare1-3 New;\nmachines deployed with MicroK8s form a cluster whose Kubernetes API runs simulated Rook and Strimzi operators.\nWork directory: {} (examples/garage)\n",
         s.url(),
         sim.time_scale,
         dir.display()
@@ -268,6 +492,8 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     let vars = vec![
         format!("maas_api_url={}", s.url()),
         format!("maas_api_key={}", s.api_key()),
+        // The lab's address of `maas` (machines get `<network>.10`, `.11`… in order).
+        format!("api_address={network}.10"),
     ];
     // What `--var` gives the CLI: the configuration loads them from the context.
     ctx.cli_vars = vars.iter().cloned().map(crate::eval::CliVar::Var).collect();
@@ -279,36 +505,81 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     };
     let plan_file = dir.join("garage.plan");
 
-    heading(&ui, "Deploying the garage: maas, kvm4 and kvm5");
-    let code = plan_and_apply(&ctx, &args, &plan_file).await;
+    heading(&ui, "1. The garage from nothing: maas, kvm4 and kvm5");
+    let code = plan_and_apply(&ctx, &args, &plan_file, false).await;
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
     }
+    ui.out("\n");
+    ui.out(&summary(&ctx));
+
+    heading(&ui, "2. The chain as a picture: brick graph (DOT)");
+    super::run::graph(&ctx);
 
     heading(
         &ui,
-        "A fourth PC has PXE-booted (spare1, New in MAAS); adding it to machines.hcl:",
+        "3. A fourth PC has PXE-booted (spare1, New in MAAS); the one-line change that adds it:",
     );
-    if let Err(e) = add_spare(&dir) {
-        ui.error_line(&format!("\nError: Cannot edit the configuration\n\n{e}\n"));
-        return finish_failed(&ui, &dir, s).await;
+    match add_pcs(&dir, 1) {
+        Ok(diff) => ui.out(&diff),
+        Err(e) => {
+            ui.error_line(&format!("\nError: Cannot edit the configuration\n\n{e}\n"));
+            return finish_failed(&ui, &dir, s).await;
+        }
     }
-    ui.out(&format!("-{SPARE_COMMENTED}\n+{SPARE_LINE}\n"));
-    let code = plan_and_apply(&ctx, &args, &plan_file).await;
+    let code = plan_and_apply(&ctx, &args, &plan_file, true).await;
     let _ = std::fs::remove_file(&plan_file);
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
     }
-
-    heading(&ui, "Summary");
+    ui.out("\n");
     ui.out(&summary(&ctx));
+
+    heading(
+        &ui,
+        "4. Someone releases kvm5 in MAAS behind brick's back; brick drift:",
+    );
+    let released = s.with_world(|w| {
+        let id = w.by_hostname("kvm5")?.system_id.clone();
+        let i = w.index(&id).ok()?;
+        w.release(i, &Default::default(), std::time::Instant::now())
+            .ok()
+    });
+    if released.is_none() {
+        ui.error_line("\nError: the lab could not release kvm5.");
+        return finish_failed(&ui, &dir, s).await;
+    }
+    // Let MAAS finish releasing (Releasing, then Ready).
+    wait_released(&s, "kvm5").await;
+    let drift = super::run::drift_cmd(&ctx, &args, super::run::DriftFormat::Text, false).await;
+    ui.out(&format!(
+        "\n`brick drift` exited {drift} (2: drift found; 0: none; 1: error). `brick apply` would redeploy kvm5.\n"
+    ));
+
+    heading(&ui, "Summary: where the time went, per layer");
+    ui.out(&crate::view::timing::render_table(reports.since(0).iter()));
     ui.out(&format!(
         "\nDone in {:.1}s. The configuration and state are in {}.\nThe lab stopped with this command; to keep one running, use `brick lab serve`.\n",
         started.elapsed().as_secs_f64(),
         dir.display()
     ));
     s.shutdown().await;
-    0
+    if drift == 2 { 0 } else { 1 }
+}
+
+/// Waits (bounded) until MAAS has finished releasing `host`.
+async fn wait_released(s: &lab::Simulator, host: &str) {
+    for _ in 0..600 {
+        let done = s.with_world(|w| {
+            w.advance(std::time::Instant::now());
+            w.by_hostname(host)
+                .is_none_or(|m| !matches!(m.status.name(), "Releasing" | "Disk erasing"))
+        });
+        if done {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn finish_failed(ui: &Ui, dir: &Path, s: lab::Simulator) -> u8 {
@@ -320,7 +591,9 @@ async fn finish_failed(ui: &Ui, dir: &Path, s: lab::Simulator) -> u8 {
     1
 }
 
-/// The deployed machines in the state, with their addresses and volume paths.
+/// What the state holds after an apply, from its data: the machines (status, addresses,
+/// volumes), then every other object by type with what it reports (nodes, OSDs, capacity,
+/// brokers, topics).
 fn summary(ctx: &Context) -> String {
     let state = match super::common::load_readonly(ctx) {
         Ok(Some(s)) => s,
@@ -328,14 +601,47 @@ fn summary(ctx: &Context) -> String {
     };
     let mut rows: Vec<[String; 5]> = Vec::new();
     let mut deployed = 0;
+    let mut others: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (addr, r) in &state.resources {
-        if addr.type_name != "maas_machine" {
-            continue;
-        }
         for (key, inst) in &r.instances {
             let Some(obj) = &inst.current else { continue };
             let a = &obj.attributes;
             let s = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+            if addr.type_name != "maas_machine" {
+                let mut facts: Vec<String> = Vec::new();
+                for k in [
+                    "osds",
+                    "health",
+                    "phase",
+                    "capacity_bytes",
+                    "ready",
+                    "replicas",
+                    "partitions",
+                    "status",
+                ] {
+                    match a.get(k) {
+                        Some(serde_json::Value::Number(n)) if k == "capacity_bytes" => {
+                            facts.push(format!(
+                                "capacity {:.0} GiB",
+                                n.as_f64().unwrap_or(0.0) / GIB
+                            ));
+                        }
+                        Some(serde_json::Value::Number(n)) => facts.push(format!("{k} {n}")),
+                        Some(serde_json::Value::String(v)) if !v.is_empty() => {
+                            facts.push(format!("{k} {v}"))
+                        }
+                        Some(serde_json::Value::Bool(b)) => facts.push(format!("{k} {b}")),
+                        _ => {}
+                    }
+                }
+                let line = if facts.is_empty() {
+                    format!("{addr}{key}")
+                } else {
+                    format!("{addr}{key}: {}", facts.join(", "))
+                };
+                others.entry(addr.type_name.clone()).or_default().push(line);
+                continue;
+            }
             if s("status") == "Deployed" {
                 deployed += 1;
             }
@@ -373,5 +679,128 @@ fn summary(ctx: &Context) -> String {
         }
         out.push_str(&format!("{}\n", r[4]));
     }
-    format!("{deployed} machine(s) deployed:\n{out}")
+    let mut text = format!("{deployed} machine(s) deployed:\n{out}");
+    for (ty, lines) in others {
+        text.push_str(&format!("{} {ty}:\n", lines.len()));
+        for l in lines {
+            text.push_str(&format!("  {l}\n"));
+        }
+    }
+    text
+}
+
+/// `brick lab bench`: see [`LabCommand::Bench`].
+async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
+    let scale = match lab::parse_time_scale(&sim.time_scale) {
+        Ok(x) => x,
+        Err(e) => {
+            ui.error_line(&format!("\nError: Invalid lab option\n\n{e}\n"));
+            return 1;
+        }
+    };
+    let dir = match work_dir(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            ui.error_line(&format!(
+                "\nError: Cannot prepare the work directory\n\n{e}\n"
+            ));
+            return 1;
+        }
+    };
+    let setup = SimArgs {
+        time_scale: "demo".into(),
+        error_rate: sim.error_rate,
+        latency_ms: sim.latency_ms,
+        fail_deploy: sim.fail_deploy.clone(),
+        api_key: sim.api_key.clone(),
+    };
+    let Some((s, labs, network)) = start(
+        &ui,
+        "127.0.0.1:0".parse().expect("loopback address"),
+        &setup,
+    )
+    .await
+    else {
+        return 1;
+    };
+    if let Err(e) = std::env::set_current_dir(&dir) {
+        ui.error_line(&format!("\nError: cannot switch to {}: {e}", dir.display()));
+        return 1;
+    }
+    let reports = Arc::new(Reports::default());
+    let mut ctx = Context::new(None, ui);
+    ctx.observer = Some(reports.clone());
+    let vars = vec![
+        format!("maas_api_url={}", s.url()),
+        format!("maas_api_key={}", s.api_key()),
+        format!("api_address={network}.10"),
+    ];
+    ctx.cli_vars = vars.iter().cloned().map(crate::eval::CliVar::Var).collect();
+    let args = PlanArgs {
+        refresh: true,
+        parallelism: 10,
+        vars: vars.clone(),
+        ..Default::default()
+    };
+    heading(&ui, "Setting the garage up at the demo's pace");
+    if super::run::apply_cmd(&ctx, &args, true, None).await != 0 {
+        return finish_failed(&ui, &dir, s).await;
+    }
+    // From here on, the real systems' pace.
+    s.with_world(|w| w.time_scale = scale);
+    labs.set_time_scale(scale);
+    heading(
+        &ui,
+        &format!("Adding {pcs} PC(s) at time scale {}", sim.time_scale),
+    );
+    match add_pcs(&dir, pcs) {
+        Ok(diff) => ui.out(&diff),
+        Err(e) => {
+            ui.error_line(&format!("\nError: Cannot edit the configuration\n\n{e}\n"));
+            return finish_failed(&ui, &dir, s).await;
+        }
+    }
+    let first = reports.0.lock().expect("reports").len();
+    reports.1.lock().expect("reports").clear();
+    let t0 = Instant::now();
+    let code = super::run::apply_cmd(&ctx, &args, true, None).await;
+    let wall = t0.elapsed();
+    if code != 0 {
+        return finish_failed(&ui, &dir, s).await;
+    }
+    let runs = reports.since(first);
+    let plan_wait: std::time::Duration = runs
+        .iter()
+        .filter(|r| r.phase == crate::timing::Phase::Plan)
+        .map(|r| r.waited)
+        .sum();
+    let chain: std::time::Duration = runs.iter().filter_map(|r| r.critical_path).sum();
+    let critical = plan_wait + chain;
+    let own: std::time::Duration = runs.iter().map(|r| r.own).sum();
+    heading(&ui, "Result");
+    ui.out(&summary(&ctx));
+    let secs = crate::view::timing::secs;
+    let mut steps = reports.1.lock().expect("reports").clone();
+    steps.retain(|(_, d)| *d >= std::time::Duration::from_millis(100));
+    ui.out(&format!(
+        "\nBENCH pcs={pcs} scale={} wall={:.1}s critical_path={:.1}s over={:+.2}% own={:.3}s\n",
+        sim.time_scale,
+        wall.as_secs_f64(),
+        critical.as_secs_f64(),
+        (wall.as_secs_f64() / critical.as_secs_f64().max(1e-9) - 1.0) * 100.0,
+        own.as_secs_f64(),
+    ));
+    ui.out(&format!(
+        "  critical path: refresh {} + the longest chain of dependent applies {}; steps: {}\n",
+        secs(plan_wait),
+        secs(chain),
+        steps
+            .iter()
+            .map(|(a, d)| format!("{a} {}", secs(*d)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    ui.out(&crate::view::timing::render_table(runs.iter()));
+    s.shutdown().await;
+    0
 }

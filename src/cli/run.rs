@@ -79,12 +79,16 @@ fn options(ctx: &Context, args: &PlanArgs) -> Option<Options> {
     })
 }
 
-/// The view for refresh lines while planning.
-fn plan_events(json: bool) -> Box<dyn EventSink> {
-    if json {
+/// The view for refresh lines while planning (and the context's observer).
+fn plan_events(ctx: &Context, json: bool) -> Box<dyn EventSink> {
+    let view: Box<dyn EventSink> = if json {
         Box::new(NoEvents)
     } else {
         Box::new(LineView::new(std::io::stdout(), None))
+    };
+    match &ctx.observer {
+        Some(o) => Box::new(crate::event::Tee(view, o.clone())),
+        None => view,
     }
 }
 
@@ -279,7 +283,7 @@ async fn make_plan(
         prior.lineage = None;
         prior.serial = None;
     }
-    let events = plan_events(args.json);
+    let events = plan_events(ctx, args.json);
     // Planning changes nothing real: on Ctrl-C it stops at once and releases the lock.
     let mut interrupts = Interrupts::install();
     let planned = tokio::select! {
@@ -455,7 +459,7 @@ pub async fn drift_cmd(
             .map(|(_, r)| r.instances.len())
             .sum::<usize>()
     });
-    let events = plan_events(format != DriftFormat::Text);
+    let events = plan_events(ctx, format != DriftFormat::Text);
     let mut interrupts = Interrupts::install();
     let planned = tokio::select! {
         p = plan(&loaded.engine, &prior, &loaded.providers, &opts, &*events) => Some(p),
@@ -537,7 +541,7 @@ fn write_plan_file(path: &Path, p: &Plan) -> std::io::Result<()> {
     })
 }
 
-fn read_plan_file(ctx: &Context, path: &Path) -> Option<Plan> {
+pub(super) fn read_plan_file(ctx: &Context, path: &Path) -> Option<Plan> {
     let text = match super::files::read_bounded(path, super::files::MAX_DOCUMENT_BYTES)
         .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
     {
@@ -785,6 +789,14 @@ pub async fn apply_cmd(
     run_apply(ctx, &p, &loaded, locked, args).await
 }
 
+/// A shared sink as a boxed one.
+struct ArcSink(Arc<dyn EventSink>);
+impl EventSink for ArcSink {
+    fn emit(&self, e: Event) {
+        self.0.emit(e);
+    }
+}
+
 /// Forwards events and keeps the operations that started and have not finished.
 struct Tracker {
     inner: Arc<dyn EventSink>,
@@ -882,6 +894,10 @@ async fn run_apply(
         ctx.ui.out("\n");
     }
     // Remembers what is running, to name what a second Ctrl-C abandons.
+    let events: Arc<dyn EventSink> = match &ctx.observer {
+        Some(o) => Arc::new(crate::event::Tee(Box::new(ArcSink(events)), o.clone())),
+        None => events,
+    };
     let tracker = Arc::new(Tracker {
         inner: events,
         running: Default::default(),

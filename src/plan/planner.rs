@@ -213,6 +213,7 @@ pub async fn plan(
     opts: &Options,
     events: &dyn EventSink,
 ) -> Plan {
+    let started = std::time::Instant::now();
     let graph = ConfigGraph::build(config);
     let mut p = Planner {
         config,
@@ -326,6 +327,16 @@ pub async fn plan(
         outputs
     };
     let schemas = schema_shapes(providers, &p.changes, &p.drift);
+    // Where the plan's time went: each layer's objects, its waits (refresh, checks).
+    let mut op_times = crate::timing::OpTimes::default();
+    for c in &p.changes {
+        op_times.add(&c.provider, std::time::Duration::ZERO);
+    }
+    events.emit(crate::event::Event::Timing(providers.clock().report(
+        crate::timing::Phase::Plan,
+        started,
+        &op_times,
+    )));
     let mut changes = p.changes;
     if opts.mode == PlanMode::RefreshOnly {
         changes.clear();

@@ -11,6 +11,7 @@ use brick_provider_api::Provider;
 use brick_provider_api::schema::{ProviderSchema, ResourceSchema};
 
 use crate::diag::Diagnostic;
+use crate::timing::{Clock, Timed};
 
 use super::address::{ResourceAddr, ResourceMode};
 
@@ -18,6 +19,8 @@ use super::address::{ResourceAddr, ResourceMode};
 pub struct ProviderSet {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     schemas: BTreeMap<String, Arc<ProviderSchema>>,
+    /// Every call of these providers, timed (see [`crate::timing`]).
+    clock: Arc<Clock>,
 }
 
 impl ProviderSet {
@@ -29,7 +32,17 @@ impl ProviderSet {
         let name = name.into();
         self.schemas
             .insert(name.clone(), Arc::new(provider.schema()));
-        self.providers.insert(name, provider);
+        let timed = Timed {
+            inner: provider,
+            key: name.clone(),
+            clock: self.clock.clone(),
+        };
+        self.providers.insert(name, Arc::new(timed));
+    }
+
+    /// The intervals of every provider call made through this set.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {

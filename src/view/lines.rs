@@ -61,6 +61,7 @@ fn noun(action: Action, destroying: bool) -> &'static str {
 /// The text of one event, without timestamp; `None` for events this view does not show.
 pub fn event_line(e: &Event) -> Option<String> {
     Some(match e {
+        Event::Timing(_) => return None,
         Event::RefreshStart { addr, id } => match id {
             Some(id) => format!("{addr}: Refreshing state... [id={id}]"),
             None => format!("{addr}: Refreshing state..."),
@@ -279,6 +280,8 @@ impl<W: Write + Send> EventSink for JsonView<W> {
     fn emit(&self, e: Event) {
         let message = event_line(&e);
         let (ty, level, hook) = match &e {
+            // Terraform's machine-readable UI has no such message: consumers see none.
+            Event::Timing(_) => return,
             Event::RefreshStart { addr, id } => (
                 "refresh_start",
                 "info",

@@ -7,6 +7,7 @@ pub mod json;
 pub mod lines;
 pub mod provider_schema;
 pub mod text;
+pub mod timing;
 
 #[cfg(test)]
 mod drift_tests;

@@ -44,7 +44,9 @@ pub trait Controller: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Cluster {
     store: Store,
-    time_scale: f64,
+    /// The time scale's bits (an f64), shared by every copy: the lab may change its pace
+    /// while it runs (`brick lab bench` sets up fast, then measures at the real pace).
+    time_scale: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ca_pem: Option<String>,
 }
 
@@ -52,7 +54,9 @@ impl Cluster {
     pub fn new(store: Store, time_scale: f64) -> Cluster {
         Cluster {
             store,
-            time_scale,
+            time_scale: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+                time_scale.to_bits(),
+            )),
             ca_pem: None,
         }
     }
@@ -73,12 +77,18 @@ impl Cluster {
 
     /// The lab's time scale (1.0: realistic; 0.01: a hundred times faster).
     pub fn time_scale(&self) -> f64 {
+        f64::from_bits(self.time_scale.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Changes the pace from now on (for every copy of this cluster and its controllers).
+    pub fn set_time_scale(&self, time_scale: f64) {
         self.time_scale
+            .store(time_scale.to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Real time for a simulated duration.
     pub fn scaled(&self, simulated: Duration) -> Duration {
-        simulated.mul_f64(self.time_scale.max(0.0))
+        simulated.mul_f64(self.time_scale().max(0.0))
     }
 
     /// Sleeps for a simulated duration.
