@@ -36,9 +36,45 @@ fn command(dir: &Path, sim: &Simulator, net: &str, args: &[&str]) -> Command {
         .env("MAAS_API_URL", sim.url())
         .env("MAAS_API_KEY", sim.api_key())
         .env("NO_COLOR", "1")
-        .env("TF_VAR_api_address", format!("{net}.10"))
+        // brick reads variables from BRICK_VAR_<name> (not TF_VAR_): the lab's address of `maas`.
+        .env("BRICK_VAR_api_address", format!("{net}.10"))
         .env_remove("KUBECONFIG");
     c
+}
+
+/// How long one `brick` run may take before the test gives up on it (a hang fails with a message).
+const RUN_BOUND: Duration = Duration::from_secs(240);
+
+/// Runs `c` to completion within `bound`; past it the run is killed and the test fails with what
+/// it printed so far.
+fn run_bounded(mut c: Command, bound: Duration, what: &str) -> Output {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let err = tempfile::NamedTempFile::new().unwrap();
+    c.stdin(Stdio::null())
+        .stdout(Stdio::from(out.reopen().unwrap()))
+        .stderr(Stdio::from(err.reopen().unwrap()));
+    let t0 = Instant::now();
+    let mut child = c.spawn().unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what}: still running after {bound:?}; killed. stdout:\n{}\nstderr:\n{}",
+                std::fs::read_to_string(out.path()).unwrap_or_default(),
+                std::fs::read_to_string(err.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(out.path()).unwrap(),
+        stderr: std::fs::read(err.path()).unwrap(),
+    }
 }
 
 fn text(o: &Output) -> String {
@@ -122,14 +158,20 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
         .unwrap();
     let dir = garage_copy();
     let t0 = Instant::now();
-    let o = command(dir.path(), &sim, &net, &["apply", "--auto-approve"])
-        .output()
-        .unwrap();
+    eprintln!("garage_faults: clean apply (network {net})…");
+    let o = run_bounded(
+        command(dir.path(), &sim, &net, &["apply", "--auto-approve"]),
+        RUN_BOUND,
+        "clean apply",
+    );
     assert_eq!(o.status.code(), Some(0), "clean apply: {}", text(&o));
     let full = t0.elapsed();
-    let list = command(dir.path(), &sim, &net, &["state", "list"])
-        .output()
-        .unwrap();
+    eprintln!("garage_faults: clean apply took {:.1}s", full.as_secs_f64());
+    let list = run_bounded(
+        command(dir.path(), &sim, &net, &["state", "list"]),
+        RUN_BOUND,
+        "state list",
+    );
     let expected: Vec<String> = String::from_utf8_lossy(&list.stdout)
         .lines()
         .map(str::to_string)
@@ -145,6 +187,7 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
     let mut per_layer: BTreeMap<&str, usize> = BTreeMap::new();
     let mut runs_needed: Vec<usize> = Vec::new();
     for trial in 0..trials() {
+        let trial_t0 = Instant::now();
         let (opts, net) = lab_options();
         let sim = rt
             .block_on(maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts))
@@ -154,30 +197,42 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
         let kill_at = Duration::from_millis(rng.next() % (full.as_millis() as u64).max(1));
         let log = d.join("killed.log");
         let mut cmd = command(d, &sim, &net, &["apply", "--auto-approve"]);
-        cmd.stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
             .stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
         std::thread::sleep(kill_at);
         child.kill().unwrap(); // SIGKILL
         let _ = child.wait();
         let where_ = working_on(&std::fs::read_to_string(&log).unwrap_or_default());
+        eprintln!("garage_faults: trial {trial}: killed at {kill_at:?} in {where_}");
         *per_layer.entry(where_).or_default() += 1;
 
         // The killed run's lock is stale; remove it as a user would.
         let store = brick_state::StateStore::new(d.join("brick.state.json"), "test");
         if let Some(lock) = store.lock_status().unwrap() {
-            let o = command(d, &sim, &net, &["force-unlock", "--force", &lock.holder.id])
-                .output()
-                .unwrap();
+            let o = run_bounded(
+                command(d, &sim, &net, &["force-unlock", "--force", &lock.holder.id]),
+                RUN_BOUND,
+                "force-unlock",
+            );
             assert!(o.status.success(), "trial {trial}: {}", text(&o));
         }
 
         let mut runs = 0;
         loop {
             runs += 1;
-            let o = command(d, &sim, &net, &["apply", "--auto-approve"])
-                .output()
-                .unwrap();
+            let t = Instant::now();
+            let o = run_bounded(
+                command(d, &sim, &net, &["apply", "--auto-approve"]),
+                RUN_BOUND,
+                &format!("trial {trial}: apply run {runs}"),
+            );
+            eprintln!(
+                "garage_faults: trial {trial}: apply run {runs} exit {:?} in {:.1}s",
+                o.status.code(),
+                t.elapsed().as_secs_f64()
+            );
             if o.status.success() {
                 break;
             }
@@ -189,9 +244,11 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
         }
         runs_needed.push(runs);
         let ctx = format!("trial {trial} (seed {seed:#x}, killed at {kill_at:?} in {where_})");
-        let o = command(d, &sim, &net, &["plan", "--detailed-exitcode"])
-            .output()
-            .unwrap();
+        let o = run_bounded(
+            command(d, &sim, &net, &["plan", "--detailed-exitcode"]),
+            RUN_BOUND,
+            &format!("{ctx}: second plan"),
+        );
         assert_eq!(o.status.code(), Some(0), "{ctx}: second plan: {}", text(&o));
         assert_eq!(
             count_ops(&sim, "allocate"),
@@ -203,12 +260,20 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
             NODES,
             "{ctx}: deployed once per node"
         );
-        let list = command(d, &sim, &net, &["state", "list"]).output().unwrap();
+        let list = run_bounded(
+            command(d, &sim, &net, &["state", "list"]),
+            RUN_BOUND,
+            &format!("{ctx}: state list"),
+        );
         let tracked: Vec<String> = String::from_utf8_lossy(&list.stdout)
             .lines()
             .map(str::to_string)
             .collect();
         assert_eq!(tracked, expected, "{ctx}: every object tracked once");
+        eprintln!(
+            "garage_faults: {ctx}: converged in {runs} run(s), trial took {:.1}s",
+            trial_t0.elapsed().as_secs_f64()
+        );
         drop(sim);
     }
     println!(
