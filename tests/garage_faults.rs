@@ -101,7 +101,9 @@ fn working_on(out: &str) -> &'static str {
     out.lines()
         .rev()
         .find(|l| l.contains("Creating...") || l.contains("Still creating"))
-        .and_then(|l| l.split('.').next())
+        // Output to a file is timestamped: `2026-…Z maas_machine.node["kvm4"]: Creating...`.
+        .and_then(|l| l.split_whitespace().find(|w| w.contains('.')))
+        .and_then(|a| a.split('.').next())
         .map(layer)
         .unwrap_or("before any create")
 }
