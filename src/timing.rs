@@ -37,6 +37,12 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// The current instant: the one clock reading the planner may make (the seam `tidy` keeps
+    /// planning code behind), where its report starts.
+    pub fn now(&self) -> Instant {
+        Instant::now()
+    }
+
     fn record(&self, provider: &str, start: Instant) {
         let end = Instant::now();
         self.spans.lock().expect("clock").push(Span {

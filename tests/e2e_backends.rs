@@ -609,3 +609,44 @@ fn migrate_between_backends_keeps_serial_and_lineage() {
         (lineage, serial)
     );
 }
+
+/// A Lease holder that dies (its renewal stops, the Lease stays): another client is refused,
+/// naming it, until `leaseDurationSeconds` (60) pass without renewal; then it takes the Lease.
+/// `force-unlock` as Terraform's: the wrong id is refused, the holder's id frees it at once.
+#[test]
+fn kubernetes_lease_of_a_dead_holder_expires_and_another_client_takes_it() {
+    let Some((_, cfg)) = backend(Kind::Kubernetes) else {
+        return;
+    };
+    let a = be::open(&cfg).expect("backend opens");
+    let b = be::open(&cfg).expect("backend opens");
+    let info_a = be::LockInfo::new("apply", "test", "machine-a:/work/a");
+    let info_b = be::LockInfo::new("apply", "test", "machine-b:/work/b");
+    // The holder dies: its lock is dropped without release, so nothing renews the Lease.
+    drop(
+        a.lock("default", &info_a)
+            .expect("first client takes the lease"),
+    );
+    match b.lock("default", &info_b) {
+        Err(be::BackendError::Locked { holder, .. }) => assert_eq!(holder.id, info_a.id),
+        other => panic!("a live lease must refuse: {:?}", other.map(|_| ())),
+    }
+    assert!(matches!(
+        b.force_unlock("default", "not-the-id"),
+        Err(be::BackendError::LockIdMismatch { .. })
+    ));
+    let started = Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(63));
+    let held = b
+        .lock("default", &info_b)
+        .expect("an expired lease is taken over");
+    assert!(started.elapsed().as_secs() >= 60);
+    assert_eq!(b.holder("default").unwrap().unwrap().id, info_b.id);
+    // force-unlock by the holder's id frees it for anyone, as Terraform's.
+    let freed = a.force_unlock("default", &info_b.id).expect("force-unlock");
+    assert_eq!(freed.id, info_b.id);
+    drop(held);
+    let again = a.lock("default", &info_a).expect("free after force-unlock");
+    again.release().unwrap();
+    assert!(b.holder("default").unwrap().is_none());
+}

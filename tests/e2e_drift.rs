@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use brick::registry::maas_lab::{self, SimOptions, Simulator};
 use brick_provider_maas::client::{ClientConfig, MaasClient};
 use brick_provider_maas::sim::world::Status;
-use brick_provider_maas::sim::{SimOptions, Simulator};
 use support::{Run, command};
 
 /// Validates a report against its documented schema.
@@ -78,15 +78,20 @@ fn garage_copy() -> tempfile::TempDir {
     dir
 }
 
-async fn brick(dir: &Path, sim: &Simulator, args: &[&str]) -> Run {
+/// Runs brick on the garage in `dir` against the lab `sim`, whose network is `net` (the
+/// control plane, `maas`, is `<net>.10`).
+async fn brick(dir: &Path, (sim, net): &(Simulator, String), args: &[&str]) -> Run {
     let (dir, url, key) = (dir.to_path_buf(), sim.url().to_string(), sim.api_key());
+    let api_address = format!("{net}.10");
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Run::of(
             command(&dir, &args)
                 .env("MAAS_API_URL", url)
-                .env("MAAS_API_KEY", key),
+                .env("MAAS_API_KEY", key)
+                .env("BRICK_VAR_api_address", api_address)
+                .env_remove("KUBECONFIG"),
         )
     })
     .await
@@ -103,21 +108,30 @@ drift {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pending_changes_are_not()
 {
-    let sim = Simulator::start(SimOptions {
+    // The whole garage in the lab: MicroK8s clusters formed on a loopback network of its own.
+    let mut opts = SimOptions {
         time_scale: 0.002,
         ..SimOptions::fast()
-    })
-    .await
-    .unwrap();
+    };
+    let net = brick::lab::free_loopback_network();
+    opts.network = Some(net.clone());
+    brick::lab::with_clusters(&mut opts);
+    let lab = (
+        maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
+            .await
+            .unwrap(),
+        net,
+    );
+    let sim = &lab.0;
     let dir = garage_copy();
     let d = dir.path();
     std::fs::write(d.join("drift.hcl"), IGNORE_KVM4_TAGS).unwrap();
-    brick(d, &sim, &["apply", "--auto-approve"]).await.ok();
+    brick(d, &lab, &["apply", "--auto-approve"]).await.ok();
 
     // Nothing moved: exit 0 in every format.
-    let r = brick(d, &sim, &["drift"]).await.ok();
+    let r = brick(d, &lab, &["drift"]).await.ok();
     assert!(
-        r.stdout.contains("No drift (4 object(s) checked)."),
+        r.stdout.contains("No drift (17 object(s) checked)."),
         "{}",
         r.stdout
     );
@@ -127,15 +141,15 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
         "{}",
         r.stdout
     );
-    let (j, _) = drift_json(brick(d, &sim, &["drift", "--format", "json"]).await);
+    let (j, _) = drift_json(brick(d, &lab, &["drift", "--format", "json"]).await);
     assert_eq!(j["drift"], false);
-    assert_eq!(j["checked"], 4);
-    let r = brick(d, &sim, &["drift", "--format", "markdown"])
+    assert_eq!(j["checked"], 17);
+    let r = brick(d, &lab, &["drift", "--format", "markdown"])
         .await
         .ok();
     assert!(
         r.stdout
-            .starts_with("### ✅ brick drift: no drift (4 objects checked)"),
+            .starts_with("### ✅ brick drift: no drift (17 objects checked)"),
         "{}",
         r.stdout
     );
@@ -151,7 +165,7 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
         ),
     )
     .unwrap();
-    let r = brick(d, &sim, &["drift"]).await.ok();
+    let r = brick(d, &lab, &["drift"]).await.ok();
     assert!(r.stdout.contains("maas_tag.garage: update"), "{}", r.stdout);
     assert!(
         r.stdout
@@ -159,7 +173,7 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
         "{}",
         r.stdout
     );
-    let (j, code) = drift_json(brick(d, &sim, &["drift", "--json", "--count-pending"]).await);
+    let (j, code) = drift_json(brick(d, &lab, &["drift", "--json", "--count-pending"]).await);
     assert_eq!(code, 2);
     assert_eq!(j["drift"], false);
     assert_eq!(j["pending"]["changes"][0]["address"], "maas_tag.garage");
@@ -193,7 +207,7 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
     let lock = store.lock("apply").unwrap();
     let before = std::fs::read(d.join("brick.state.json")).unwrap();
 
-    let r = brick(d, &sim, &["drift"]).await;
+    let r = brick(d, &lab, &["drift"]).await;
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     let out = &r.stdout;
     assert!(
@@ -218,16 +232,16 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
     );
     assert!(!out.contains(r#"# maas_machine.node["kvm4"]"#), "{out}");
     assert!(
-        out.contains("Drift: 2 changed, 0 deleted outside of brick (4 object(s) checked)."),
+        out.contains("Drift: 2 changed, 0 deleted outside of brick (17 object(s) checked)."),
         "{out}"
     );
 
-    let r = brick(d, &sim, &["drift", "--format", "markdown"]).await;
+    let r = brick(d, &lab, &["drift", "--format", "markdown"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     let md = &r.stdout;
     assert!(
         md.starts_with(
-            "### ⚠️ brick drift: 2 objects changed outside of brick, 1 with data at risk (4 objects checked)"
+            "### ⚠️ brick drift: 2 objects changed outside of brick, 1 with data at risk (17 objects checked)"
         ),
         "{md}"
     );
@@ -240,7 +254,7 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
         "{md}"
     );
 
-    let (j, code) = drift_json(brick(d, &sim, &["drift", "--format", "json"]).await);
+    let (j, code) = drift_json(brick(d, &lab, &["drift", "--format", "json"]).await);
     assert_eq!(code, 2);
     let kvm5 = resource(&j, r#"maas_machine.node["kvm5"]"#);
     assert_eq!(kvm5["classification"], "changed");

@@ -237,6 +237,60 @@ async fn apply_never_runs_more_than_parallelism_operations_at_once() {
 }
 
 #[tokio::test]
+async fn among_ready_steps_the_provider_apply_order_starts_first_and_destroys_last() {
+    // Like a namespace (rank -2 applying, 1 destroying) and a CRD (-1, 1) among objects of
+    // rank 0: no dependency between them, parallelism 1, so the start order is the ranking.
+    let mut w = World::new();
+    w.fake
+        .order
+        .lock()
+        .unwrap()
+        .extend([("ns".to_string(), (-2, 1)), ("crd".to_string(), (-1, 1))]);
+    let c = config(vec![
+        fake("a", &[]),
+        fake("crd", &[]),
+        fake("b", &[]),
+        fake("ns", &[]),
+    ]);
+    let p = w.plan(&c, &Options::default()).await;
+    let (out, _) = w.apply(&c, &p, 1).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let creates: Vec<String> = w
+        .fake
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            brick_provider_api::fake::Call::Create(id) => {
+                Some(id.rsplit_once('-').unwrap().0.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(creates, ["ns", "crd", "a", "b"]);
+    let p = w
+        .plan(
+            &c,
+            &Options {
+                mode: PlanMode::Destroy,
+                ..Default::default()
+            },
+        )
+        .await;
+    let (out, sink) = w.apply(&c, &p, 1).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let order: Vec<String> = sink.intents.iter().map(|(a, _, _)| a.to_string()).collect();
+    assert_eq!(
+        order,
+        [
+            "fake_thing.a",
+            "fake_thing.b",
+            "fake_thing.crd",
+            "fake_thing.ns"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn destroy_removes_dependents_before_their_dependencies() {
     let mut w = World::new();
     let c = config(vec![fake("a", &[]), fake("b", &["a"]), fake("c", &["b"])]);

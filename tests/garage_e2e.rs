@@ -1,12 +1,14 @@
-//! End to end: the real `brick` binary applies examples/garage to the MAAS simulator, sees a
-//! machine released behind its back as drift, redeploys it, adds a fourth PC, survives faults
-//! and reports a failed deployment while the other machines finish.
+//! End to end: the real `brick` binary applies the whole examples/garage (machines, MicroK8s,
+//! Rook, Strimzi: 17 resources) in the lab (MAAS simulator forming MicroK8s clusters, its
+//! Kubernetes API running the simulated Rook and Strimzi operators, on its own loopback
+//! network), sees a machine released behind its back as drift, redeploys it, adds a fourth PC,
+//! survives faults and reports a failed deployment while the other machines finish.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use brick::registry::maas_lab::{self, SimOptions, Simulator};
 use brick_provider_maas::sim::world::Status;
-use brick_provider_maas::sim::{SimOptions, Simulator};
 
 fn garage_copy() -> tempfile::TempDir {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/garage");
@@ -18,8 +20,11 @@ fn garage_copy() -> tempfile::TempDir {
     dir
 }
 
-async fn brick(dir: &Path, sim: &Simulator, args: &[&str]) -> Output {
+/// Runs brick on the garage in `dir` against the lab `sim`, whose network is `net` (the
+/// control plane, `maas`, is `<net>.10`).
+async fn brick(dir: &Path, (sim, net): &(Simulator, String), args: &[&str]) -> Output {
     let (dir, url, key) = (dir.to_path_buf(), sim.url().to_string(), sim.api_key());
+    let api_address = format!("{net}.10");
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_brick"))
@@ -28,6 +33,8 @@ async fn brick(dir: &Path, sim: &Simulator, args: &[&str]) -> Output {
             .env("MAAS_API_URL", url)
             .env("MAAS_API_KEY", key)
             .env("NO_COLOR", "1")
+            .env("BRICK_VAR_api_address", api_address)
+            .env_remove("KUBECONFIG")
             .output()
             .unwrap()
     })
@@ -50,21 +57,95 @@ fn lab() -> SimOptions {
     }
 }
 
+/// Starts the lab with MicroK8s clusters on a loopback network of its own.
+async fn start(mut opts: SimOptions) -> (Simulator, String) {
+    let net = brick::lab::free_loopback_network();
+    opts.network = Some(net.clone());
+    brick::lab::with_clusters(&mut opts);
+    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    (sim, net)
+}
+
+/// After the full apply: three Ready Nodes, Ceph HEALTH_OK with three OSDs, Kafka's bootstrap
+/// addresses, as brick's outputs read them from the lab's Kubernetes API; with `KUBECTL` set,
+/// real kubectl with the kubeconfig brick outputs sees the same, and the Kafka and its topics
+/// Ready.
+async fn the_stack_is_up(d: &Path, lab: &(Simulator, String)) {
+    let o = brick(d, lab, &["output", "-json"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let value = |name: &str| out[name].get("value").unwrap_or(&out[name]).clone();
+    let nodes = value("kubernetes_nodes");
+    assert_eq!(nodes.as_object().map(|n| n.len()), Some(3), "{out:#}");
+    let ceph = value("ceph");
+    assert_eq!(ceph["health"], "HEALTH_OK", "{out:#}");
+    assert_eq!(ceph["osds"], 3, "{out:#}");
+    let bootstrap = value("kafka_bootstrap");
+    assert!(
+        bootstrap.as_object().is_some_and(|b| !b.is_empty()),
+        "{out:#}"
+    );
+
+    let Ok(kubectl) = std::env::var("KUBECTL") else {
+        brick_provider_api::testing::skip(
+            "KUBECTL is not set: the stack is checked through brick's outputs only",
+        );
+        return;
+    };
+    let o = brick(d, lab, &["output", "-raw", "kubeconfig"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let kubeconfig = d.join("garage.kubeconfig");
+    std::fs::write(&kubeconfig, &o.stdout).unwrap();
+    let get = |args: &[&str]| -> serde_json::Value {
+        let o = std::process::Command::new(&kubectl)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("get")
+            .args(args)
+            .args(["-o", "json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "kubectl get {args:?}: {}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let ready = |obj: &serde_json::Value| {
+        obj["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    };
+    let nodes = get(&["nodes"]);
+    let nodes = nodes["items"].as_array().unwrap();
+    assert_eq!(nodes.iter().filter(|n| ready(n)).count(), 3, "{nodes:#?}");
+    let ceph = get(&["cephclusters.ceph.rook.io", "-n", "rook-ceph", "rook-ceph"]);
+    assert_eq!(ceph["status"]["ceph"]["health"], "HEALTH_OK", "{ceph:#}");
+    let kafka = get(&["kafkas.kafka.strimzi.io", "-n", "kafka", "seed"]);
+    assert!(ready(&kafka), "{kafka:#}");
+    for topic in ["events", "metrics"] {
+        let t = get(&["kafkatopics.kafka.strimzi.io", "-n", "kafka", topic]);
+        assert!(ready(&t), "{t:#}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_joins() {
-    let sim = Simulator::start(lab()).await.unwrap();
+    let lab = start(lab()).await;
+    let sim = &lab.0;
     let dir = garage_copy();
     let d = dir.path();
 
-    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = brick(d, &lab, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("Plan: 4 to add, 0 to change, 0 to destroy."),
+        text(&o).contains("Plan: 17 to add, 0 to change, 0 to destroy."),
         "{}",
         text(&o)
     );
 
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    let o = brick(d, &lab, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains("Deploying"),
@@ -80,13 +161,14 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
             assert_eq!(m.storage.lvs(m.storage.vgs[0].id).count(), 2);
         }
     });
-    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = brick(d, &lab, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    the_stack_is_up(d, &lab).await;
     // `brick drift`, as CI runs it: nothing moved yet.
-    let o = brick(d, &sim, &["drift"]).await;
+    let o = brick(d, &lab, &["drift"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        text(&o).contains("No drift (4 object(s) checked)."),
+        text(&o).contains("No drift (17 object(s) checked)."),
         "{}",
         text(&o)
     );
@@ -99,7 +181,7 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
             .unwrap();
         w.release(i, &Default::default(), now).unwrap();
     });
-    let o = brick(d, &sim, &["plan", "--refresh-only", "--detailed-exitcode"]).await;
+    let o = brick(d, &lab, &["plan", "--refresh-only", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains(r#"maas_machine.node["kvm5"]"#),
@@ -108,7 +190,7 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
     );
     // `brick drift` says the same, exits 2, and changes nothing (not even the state).
     let before = std::fs::read(d.join("brick.state.json")).unwrap();
-    let o = brick(d, &sim, &["drift"]).await;
+    let o = brick(d, &lab, &["drift"]).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(
@@ -118,10 +200,10 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
     assert!(out.contains(r#"maas_machine.node["kvm5"]"#), "{out}");
     // Released is reported as released (its status changed), not as deleted (issue 18).
     assert!(
-        out.contains("Drift: 1 changed, 0 deleted outside of brick (4 object(s) checked)."),
+        out.contains("Drift: 1 changed, 0 deleted outside of brick (17 object(s) checked)."),
         "{out}"
     );
-    let o = brick(d, &sim, &["drift", "--json"]).await;
+    let o = brick(d, &lab, &["drift", "--json"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let drifted: Vec<&str> = j["resources"]
@@ -132,28 +214,28 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
         .collect();
     assert_eq!(drifted, [r#"maas_machine.node["kvm5"]"#]);
     assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    let o = brick(d, &lab, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
 
     // The fourth PC, New in MAAS: swap the commented line.
     let f = d.join("machines.hcl");
     let hcl = std::fs::read_to_string(&f).unwrap();
-    let hcl = hcl
-        .replace("  nodes = toset([\"maas\", \"kvm4\", \"kvm5\"])\n", "")
-        .replace(
-            "  # nodes = toset([\"maas\", \"kvm4\", \"kvm5\", \"spare1\"])",
-            "  nodes = toset([\"maas\", \"kvm4\", \"kvm5\", \"spare1\"])",
-        );
+    let spare1 = "    spare1 = { control_plane = false }";
+    assert!(
+        hcl.contains(&format!("    # {}", spare1.trim_start())),
+        "{hcl}"
+    );
+    let hcl = hcl.replace(&format!("    # {}", spare1.trim_start()), spare1);
     std::fs::write(&f, hcl).unwrap();
-    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = brick(d, &lab, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+        text(&o).contains("Plan: 2 to add, 2 to change, 0 to destroy."),
         "{}",
         text(&o)
     );
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    let o = brick(d, &lab, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("Commissioning"), "{}", text(&o));
     sim.with_world(|w| assert_eq!(w.by_hostname("spare1").unwrap().status, Status::Deployed));
@@ -161,30 +243,30 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_tenth_of_answers_failing_the_garage_still_converges() {
-    let sim = Simulator::start(SimOptions {
+    let lab = start(SimOptions {
         error_rate: 0.1,
         ..lab()
     })
-    .await
-    .unwrap();
+    .await;
+    let sim = &lab.0;
     let dir = garage_copy();
-    let o = brick(dir.path(), &sim, &["apply", "--auto-approve"]).await;
+    let o = brick(dir.path(), &lab, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = brick(dir.path(), &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = brick(dir.path(), &lab, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(sim.faults_injected() > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_that_fails_to_deploy_is_a_clear_error_and_the_others_finish() {
-    let sim = Simulator::start(SimOptions {
+    let lab = start(SimOptions {
         fail_deploy: vec!["kvm5".into()],
         ..lab()
     })
-    .await
-    .unwrap();
+    .await;
+    let sim = &lab.0;
     let dir = garage_copy();
-    let o = brick(dir.path(), &sim, &["apply", "--auto-approve"]).await;
+    let o = brick(dir.path(), &lab, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("kvm5 ended in Failed deployment"),
@@ -195,7 +277,7 @@ async fn a_machine_that_fails_to_deploy_is_a_clear_error_and_the_others_finish()
         assert_eq!(w.by_hostname("kvm4").unwrap().status, Status::Deployed);
         assert_eq!(w.by_hostname("maas").unwrap().status, Status::Deployed);
     });
-    let o = brick(dir.path(), &sim, &["plan"]).await;
+    let o = brick(dir.path(), &lab, &["plan"]).await;
     assert!(
         text(&o).contains(r#"maas_machine.node["kvm5"] is tainted, so must be replaced"#),
         "{}",

@@ -213,7 +213,7 @@ pub async fn plan(
     opts: &Options,
     events: &dyn EventSink,
 ) -> Plan {
-    let started = std::time::Instant::now();
+    let started = providers.clock().now();
     let graph = ConfigGraph::build(config);
     let mut p = Planner {
         config,

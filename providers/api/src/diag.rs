@@ -53,6 +53,17 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
+    /// The error for a type name a provider does not serve:
+    /// `brick::<provider>::unknown_type`.
+    pub fn unknown_type(provider: &str, type_name: &str) -> Self {
+        Diagnostic::error(
+            format!("brick::{provider}::unknown_type"),
+            "Unknown resource type",
+            format!(
+                "The {provider} provider has no resource type or data source named {type_name}."
+            ),
+        )
+    }
     pub fn at(mut self, path: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.attribute = path.into_iter().map(Into::into).collect();
         self

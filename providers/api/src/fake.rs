@@ -67,6 +67,9 @@ pub struct FakeProvider {
     /// What each `check_plan` call saw: every change's address and action.
     plan_checks: Mutex<Vec<Vec<(String, ChangeAction)>>>,
     drift_explainer: Mutex<Option<DriftExplainer>>,
+    /// [`Provider::apply_order`] by object name: (rank when applied, rank when destroyed).
+    /// Names not listed rank 0.
+    pub order: Mutex<std::collections::HashMap<String, (i8, i8)>>,
 }
 
 pub const FAKE_THING: &str = "fake_thing";
@@ -191,6 +194,14 @@ impl Provider for FakeProvider {
         }
     }
 
+    fn apply_order(&self, _type_name: &str, value: &Value, destroying: bool) -> i8 {
+        let order = self.order.lock().unwrap();
+        order.get(&name_of(value)).map_or(
+            0,
+            |&(apply, destroy)| if destroying { destroy } else { apply },
+        )
+    }
+
     fn schema(&self) -> ProviderSchema {
         let mut s = ProviderSchema {
             provider: Block::default().attr(
@@ -225,11 +236,7 @@ impl Provider for FakeProvider {
 
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
         if req.proposed.is_null() {
-            return PlanResponse {
-                planned: req.proposed.clone(),
-                requires_replace: Vec::new(),
-                diagnostics: Vec::new(),
-            };
+            return PlanResponse::planned(req.proposed.clone());
         }
         let mut planned = req.proposed.as_mapping().cloned().unwrap_or_default();
         let mut requires_replace = Vec::new();
@@ -281,10 +288,7 @@ impl Provider for FakeProvider {
             let id = req.prior.get("id").and_then(Value::as_str).unwrap_or("");
             self.record(Call::Delete(id.to_string()));
             self.objects.lock().unwrap().remove(id);
-            return ApplyResponse {
-                new_state: req.planned.clone(),
-                diagnostics: Vec::new(),
-            };
+            return ApplyResponse::done(req.planned.clone());
         }
         let name = name_of(req.planned);
         if self.fail_names.lock().unwrap().contains(&name) {

@@ -58,6 +58,31 @@ pub struct PlanResponse {
     pub diagnostics: Diagnostics,
 }
 
+impl PlanResponse {
+    /// The plan is `planned`: nothing forces replacement, nothing to say.
+    pub fn planned(planned: Value) -> Self {
+        PlanResponse {
+            planned,
+            requires_replace: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// No plan: only the diagnostics saying why (the planned state is a dynamic null).
+    pub fn failed(diagnostics: Diagnostics) -> Self {
+        PlanResponse {
+            planned: Value::null_dynamic(),
+            requires_replace: Vec::new(),
+            diagnostics,
+        }
+    }
+
+    /// The answer for a type name the provider does not serve ([`Diagnostic::unknown_type`]).
+    pub fn unknown_type(provider: &str, type_name: &str) -> Self {
+        PlanResponse::failed(vec![Diagnostic::unknown_type(provider, type_name)])
+    }
+}
+
 pub struct ApplyRequest<'a> {
     pub type_name: &'a str,
     /// The prior state (null when creating).
@@ -72,6 +97,30 @@ pub struct ApplyResponse {
     /// The new state: wholly known, or null when the object was destroyed.
     pub new_state: Value,
     pub diagnostics: Diagnostics,
+}
+
+impl ApplyResponse {
+    /// The change is made: `new_state` is the object as it now is, nothing to say.
+    pub fn done(new_state: Value) -> Self {
+        ApplyResponse {
+            new_state,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Nothing changed (a connection error, an unknown type, a refusal before any request):
+    /// the state stays `prior`, the diagnostics say why.
+    pub fn failed(prior: &Value, diagnostics: Diagnostics) -> Self {
+        ApplyResponse {
+            new_state: prior.clone(),
+            diagnostics,
+        }
+    }
+
+    /// The answer for a type name the provider does not serve ([`Diagnostic::unknown_type`]).
+    pub fn unknown_type(prior: &Value, provider: &str, type_name: &str) -> Self {
+        ApplyResponse::failed(prior, vec![Diagnostic::unknown_type(provider, type_name)])
+    }
 }
 
 pub struct ReadRequest<'a> {

@@ -87,11 +87,7 @@ impl CephProvider {
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
-    vec![Diagnostic::error(
-        "brick::ceph::unknown_type",
-        "Unknown resource type",
-        format!("The ceph provider has no resource type or data source named {type_name}."),
-    )]
+    vec![Diagnostic::unknown_type("ceph", type_name)]
 }
 
 /// The connection settings from the provider block and the environment.
@@ -197,30 +193,18 @@ impl Provider for CephProvider {
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
         match req.type_name {
             pool::TYPE => pool::plan(req.prior, req.proposed),
-            other => PlanResponse {
-                planned: Value::null_dynamic(),
-                requires_replace: Vec::new(),
-                diagnostics: unknown_type(other),
-            },
+            other => PlanResponse::unknown_type("ceph", other),
         }
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior.clone(),
-                    diagnostics: d,
-                };
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             pool::TYPE => pool::apply(&ctx, req.prior, req.planned).await,
-            other => ApplyResponse {
-                new_state: req.prior.clone(),
-                diagnostics: unknown_type(other),
-            },
+            other => ApplyResponse::unknown_type(req.prior, "ceph", other),
         }
     }
 

@@ -96,10 +96,7 @@ fn failed(now: Value, d: Diagnostic) -> ApplyResponse {
 }
 
 fn done(state: Value) -> ApplyResponse {
-    ApplyResponse {
-        new_state: state,
-        diagnostics: Vec::new(),
-    }
+    ApplyResponse::done(state)
 }
 
 /// Applies every object in order, waiting for CRDs to be established before what follows.
@@ -136,12 +133,7 @@ async fn apply_operator(
         // last step of all and not waited for (their finalization needs the controllers).
         let objs = match operator::render(prior) {
             Ok((objs, _)) => objs,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: prior.clone(),
-                    diagnostics: d,
-                };
-            }
+            Err(d) => return ApplyResponse::failed(prior, d),
         };
         for o in objs.iter().rev() {
             let id = Ident::from_json(o).expect("rendered objects are named");
@@ -157,12 +149,7 @@ async fn apply_operator(
     }
     let objs = match operator::render(planned) {
         Ok((objs, _)) => objs,
-        Err(d) => {
-            return ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: d,
-            };
-        }
+        Err(d) => return ApplyResponse::failed(prior, d),
     };
     progress.report(&format!("applying {} objects", objs.len()));
     let now = if prior.is_null() {
@@ -452,23 +439,14 @@ impl Provider for RookProvider {
             cluster::TYPE => cluster::plan(req.prior, req.proposed),
             pool::TYPE => pool::plan(req.prior, req.proposed),
             class::TYPE => class::plan(req.prior, req.proposed),
-            other => PlanResponse {
-                planned: Value::null_dynamic(),
-                requires_replace: Vec::new(),
-                diagnostics: unknown_type(other),
-            },
+            other => PlanResponse::failed(unknown_type(other)),
         }
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior.clone(),
-                    diagnostics: d,
-                };
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         let (prior, planned, progress) = (req.prior, req.planned, req.progress);
         match req.type_name {
@@ -476,10 +454,7 @@ impl Provider for RookProvider {
             cluster::TYPE => apply_cluster(&ctx, prior, planned, progress).await,
             pool::TYPE => apply_pool(&ctx, prior, planned, progress).await,
             class::TYPE => apply_class(&ctx, prior, planned).await,
-            other => ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: unknown_type(other),
-            },
+            other => ApplyResponse::failed(prior, unknown_type(other)),
         }
     }
 

@@ -45,11 +45,7 @@ impl K8sProvider {
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
-    vec![Diagnostic::error(
-        "brick::k8s::unknown_type",
-        "Unknown resource type",
-        format!("The k8s provider has no resource type or data source named {type_name}."),
-    )]
+    vec![Diagnostic::unknown_type("k8s", type_name)]
 }
 
 #[async_trait]
@@ -118,28 +114,15 @@ impl Provider for K8sProvider {
         match req.type_name {
             manifest::TYPE => manifest::plan(req.prior, req.proposed, &self.run),
             // A destroy plan also removes data sources from the state.
-            _ if req.proposed.is_null() => PlanResponse {
-                planned: req.proposed.clone(),
-                requires_replace: Vec::new(),
-                diagnostics: Vec::new(),
-            },
-            other => PlanResponse {
-                planned: Value::null_dynamic(),
-                requires_replace: Vec::new(),
-                diagnostics: unknown_type(other),
-            },
+            _ if req.proposed.is_null() => PlanResponse::planned(req.proposed.clone()),
+            other => PlanResponse::unknown_type("k8s", other),
         }
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior.clone(),
-                    diagnostics: d,
-                };
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             manifest::TYPE => {
@@ -153,14 +136,8 @@ impl Provider for K8sProvider {
                 .await
             }
             // Destroying removes data sources from the state too: nothing real to do.
-            _ if req.planned.is_null() => ApplyResponse {
-                new_state: Value::null(req.prior.ty()),
-                diagnostics: Vec::new(),
-            },
-            other => ApplyResponse {
-                new_state: req.prior.clone(),
-                diagnostics: unknown_type(other),
-            },
+            _ if req.planned.is_null() => ApplyResponse::done(Value::null(req.prior.ty())),
+            other => ApplyResponse::unknown_type(req.prior, "k8s", other),
         }
     }
 

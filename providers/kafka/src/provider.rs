@@ -220,11 +220,7 @@ impl KafkaProvider {
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
-    vec![Diagnostic::error(
-        "brick::kafka::unknown_type",
-        "Unknown resource type",
-        format!("The kafka provider has no resource type or data source named {type_name}."),
-    )]
+    vec![Diagnostic::unknown_type("kafka", type_name)]
 }
 
 #[async_trait]
@@ -296,32 +292,20 @@ impl Provider for KafkaProvider {
             topic::TYPE => topic::plan(req.prior, req.proposed),
             acl::TYPE => acl::plan(req.prior, req.proposed),
             quota::TYPE => quota::plan(req.prior, req.proposed),
-            other => PlanResponse {
-                planned: Value::null_dynamic(),
-                requires_replace: Vec::new(),
-                diagnostics: unknown_type(other),
-            },
+            other => PlanResponse::unknown_type("kafka", other),
         }
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior.clone(),
-                    diagnostics: d,
-                };
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             topic::TYPE => topic::apply(&ctx.client, req.prior, req.planned, req.progress).await,
             acl::TYPE => acl::apply(&ctx.client, req.prior, req.planned).await,
             quota::TYPE => quota::apply(&ctx, req.prior, req.planned).await,
-            other => ApplyResponse {
-                new_state: req.prior.clone(),
-                diagnostics: unknown_type(other),
-            },
+            other => ApplyResponse::unknown_type(req.prior, "kafka", other),
         }
     }
 

@@ -129,11 +129,7 @@ impl MaasProvider {
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
-    vec![Diagnostic::error(
-        "brick::maas::unknown_type",
-        "Unknown resource type",
-        format!("The maas provider has no resource type or data source named {type_name}."),
-    )]
+    vec![Diagnostic::unknown_type("maas", type_name)]
 }
 
 #[async_trait]
@@ -243,31 +239,19 @@ impl Provider for MaasProvider {
         match req.type_name {
             machine::TYPE => machine::plan(req.prior, req.proposed),
             tag::TYPE => tag::plan(req.prior, req.proposed),
-            other => PlanResponse {
-                planned: Value::null_dynamic(),
-                requires_replace: Vec::new(),
-                diagnostics: unknown_type(other),
-            },
+            other => PlanResponse::unknown_type("maas", other),
         }
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let ctx = match self.ctx() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior.clone(),
-                    diagnostics: d,
-                };
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             machine::TYPE => machine::apply(&ctx, req.prior, req.planned, req.progress).await,
             tag::TYPE => tag::apply(&ctx, req.prior, req.planned).await,
-            other => ApplyResponse {
-                new_state: req.prior.clone(),
-                diagnostics: unknown_type(other),
-            },
+            other => ApplyResponse::unknown_type(req.prior, "maas", other),
         }
     }
 

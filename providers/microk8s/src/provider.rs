@@ -71,11 +71,7 @@ impl Provider for Microk8sProvider {
             };
         }
         if req.proposed.is_null() {
-            return PlanResponse {
-                planned: req.proposed.clone(),
-                requires_replace: Vec::new(),
-                diagnostics: Vec::new(),
-            };
+            return PlanResponse::planned(req.proposed.clone());
         }
         let (planned, diagnostics) = if req.type_name == node::TYPE {
             node::plan(req.prior, req.proposed)
@@ -96,10 +92,7 @@ impl Provider for Microk8sProvider {
             return apply_node(&req).await;
         }
         if req.planned.is_null() {
-            return ApplyResponse {
-                new_state: req.planned.clone(),
-                diagnostics: Vec::new(),
-            };
+            return ApplyResponse::done(req.planned.clone());
         }
         match cluster::apply(req.prior, req.planned) {
             Ok(new_state) => ApplyResponse {

@@ -420,10 +420,7 @@ pub async fn apply(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
         Err(e) => Err(e),
     };
     match (result, now) {
-        (Ok(()), Ok(Some(state))) => ApplyResponse {
-            new_state: state,
-            diagnostics: Vec::new(),
-        },
+        (Ok(()), Ok(Some(state))) => ApplyResponse::done(state),
         (Ok(()), Ok(None)) => ApplyResponse {
             new_state: Value::null(planned.ty()),
             diagnostics: vec![Diagnostic::error(
@@ -626,14 +623,8 @@ async fn delete(ctx: &Ctx, prior: &Value) -> ApplyResponse {
     let name = str_attr(prior, "name").unwrap_or("");
     let cmd = json!({"prefix": "osd pool rm", "pool": name, "pool2": name, "yes_i_really_really_mean_it": true});
     match ctx.mon(cmd).await {
-        Ok(_) => ApplyResponse {
-            new_state: Value::null(prior.ty()),
-            diagnostics: Vec::new(),
-        },
-        Err(e) if e.errno() == Some(ENOENT) => ApplyResponse {
-            new_state: Value::null(prior.ty()),
-            diagnostics: Vec::new(),
-        },
+        Ok(_) => ApplyResponse::done(Value::null(prior.ty())),
+        Err(e) if e.errno() == Some(ENOENT) => ApplyResponse::done(Value::null(prior.ty())),
         Err(e) => {
             let mut d = rados_diag("Cannot delete pool", &format!("deleting pool {name}"), &e);
             let text = e.to_string();
@@ -654,10 +645,7 @@ async fn delete(ctx: &Ctx, prior: &Value) -> ApplyResponse {
                     "The pool's nodelete flag is set: `ceph osd pool set {name} nodelete false`, then apply again."
                 ));
             }
-            ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: vec![d],
-            }
+            ApplyResponse::failed(prior, vec![d])
         }
     }
 }

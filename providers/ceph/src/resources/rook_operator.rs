@@ -329,11 +329,7 @@ pub fn validate(config: &Value) -> Diagnostics {
 }
 
 pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
-    let mut resp = PlanResponse {
-        planned: proposed.clone(),
-        requires_replace: Vec::new(),
-        diagnostics: Vec::new(),
-    };
+    let mut resp = PlanResponse::planned(proposed.clone());
     if proposed.is_null() || !proposed.is_known() {
         return resp;
     }

@@ -57,326 +57,332 @@ fn cell(v: &Value) -> Value {
     }
 }
 
-/// The columns and one row of cells per object.
-fn columns_and_cells(
-    rt: &ResourceType,
+type Columns = Vec<Value>;
+type Cells = Vec<Vec<Value>>;
+
+/// The columns named in `spec` (name, type, priority) and one row per object.
+fn rows(
+    spec: &[(&str, &str, i64)],
     objs: &[Value],
-    crd: Option<&Value>,
-) -> (Vec<Value>, Vec<Vec<Value>>) {
-    let name = |o: &Value| o["metadata"]["name"].clone();
-    let created = |o: &Value| json!(age(&o["metadata"]["creationTimestamp"]));
-    match rt.kind.as_str() {
-        "Node" => (
-            vec![
-                col("Name", "string", 0),
-                col("Status", "string", 0),
-                col("Roles", "string", 0),
-                col("Age", "string", 0),
-                col("Version", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    let ready = o["status"]["conditions"]
-                        .as_array()
-                        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-                        .map(|c| c["status"] == "True")
-                        .unwrap_or(false);
-                    let mut status = if ready {
-                        "Ready".to_string()
-                    } else {
-                        "NotReady".to_string()
-                    };
-                    if o["spec"]["unschedulable"] == json!(true) {
-                        status.push_str(",SchedulingDisabled");
-                    }
-                    let roles: Vec<String> = o["metadata"]["labels"]
-                        .as_object()
-                        .map(|l| {
-                            l.keys()
-                                .filter_map(|k| {
-                                    k.strip_prefix("node-role.kubernetes.io/")
-                                        .map(str::to_string)
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let roles = if roles.is_empty() {
-                        "<none>".to_string()
-                    } else {
-                        roles.join(",")
-                    };
-                    vec![
-                        name(o),
-                        json!(status),
-                        json!(roles),
-                        created(o),
-                        o["status"]["nodeInfo"]["kubeletVersion"].clone(),
-                    ]
+    row: impl Fn(&Value) -> Vec<Value>,
+) -> (Columns, Cells) {
+    (
+        spec.iter().map(|(n, t, p)| col(n, t, *p)).collect(),
+        objs.iter().map(row).collect(),
+    )
+}
+
+fn name(o: &Value) -> Value {
+    o["metadata"]["name"].clone()
+}
+
+fn created(o: &Value) -> Value {
+    json!(age(&o["metadata"]["creationTimestamp"]))
+}
+
+/// `ready/desired`, as Deployments and StatefulSets print it.
+fn ready_of(o: &Value) -> Value {
+    json!(format!(
+        "{}/{}",
+        n(&o["status"]["readyReplicas"]),
+        n(&o["spec"]["replicas"])
+    ))
+}
+
+fn node_row(o: &Value) -> Vec<Value> {
+    let ready = o["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .map(|c| c["status"] == "True")
+        .unwrap_or(false);
+    let mut status = if ready {
+        "Ready".to_string()
+    } else {
+        "NotReady".to_string()
+    };
+    if o["spec"]["unschedulable"] == json!(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let roles: Vec<String> = o["metadata"]["labels"]
+        .as_object()
+        .map(|l| {
+            l.keys()
+                .filter_map(|k| {
+                    k.strip_prefix("node-role.kubernetes.io/")
+                        .map(str::to_string)
                 })
-                .collect(),
-        ),
-        "Pod" => (
-            vec![
-                col("Name", "string", 0),
-                col("Ready", "string", 0),
-                col("Status", "string", 0),
-                col("Restarts", "string", 0),
-                col("Age", "string", 0),
-                col("IP", "string", 1),
-                col("Node", "string", 1),
-            ],
-            objs.iter()
-                .map(|o| {
-                    let total = o["spec"]["containers"]
-                        .as_array()
-                        .map(Vec::len)
-                        .unwrap_or(0);
-                    let ready = o["status"]["containerStatuses"]
-                        .as_array()
-                        .map(|c| c.iter().filter(|c| c["ready"] == json!(true)).count())
-                        .unwrap_or(0);
-                    let phase = if o["metadata"].get("deletionTimestamp").is_some() {
-                        json!("Terminating")
-                    } else {
-                        o["status"]["phase"].clone()
-                    };
-                    vec![
-                        name(o),
-                        json!(format!("{ready}/{total}")),
-                        phase,
-                        json!("0"),
-                        created(o),
-                        cell(&o["status"]["podIP"]),
-                        cell(&o["spec"]["nodeName"]),
-                    ]
-                })
-                .collect(),
-        ),
-        "Namespace" => (
-            vec![
-                col("Name", "string", 0),
-                col("Status", "string", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| vec![name(o), o["status"]["phase"].clone(), created(o)])
-                .collect(),
-        ),
-        "Deployment" => (
-            vec![
-                col("Name", "string", 0),
-                col("Ready", "string", 0),
-                col("Up-to-date", "integer", 0),
-                col("Available", "integer", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    vec![
-                        name(o),
-                        json!(format!(
-                            "{}/{}",
-                            n(&o["status"]["readyReplicas"]),
-                            n(&o["spec"]["replicas"])
-                        )),
-                        json!(n(&o["status"]["updatedReplicas"])),
-                        json!(n(&o["status"]["availableReplicas"])),
-                        created(o),
-                    ]
-                })
-                .collect(),
-        ),
-        "StatefulSet" => (
-            vec![
-                col("Name", "string", 0),
-                col("Ready", "string", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    vec![
-                        name(o),
-                        json!(format!(
-                            "{}/{}",
-                            n(&o["status"]["readyReplicas"]),
-                            n(&o["spec"]["replicas"])
-                        )),
-                        created(o),
-                    ]
-                })
-                .collect(),
-        ),
-        "ReplicaSet" => (
-            vec![
-                col("Name", "string", 0),
-                col("Desired", "integer", 0),
-                col("Current", "integer", 0),
-                col("Ready", "integer", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    vec![
-                        name(o),
-                        json!(n(&o["spec"]["replicas"])),
-                        json!(n(&o["status"]["replicas"])),
-                        json!(n(&o["status"]["readyReplicas"])),
-                        created(o),
-                    ]
-                })
-                .collect(),
-        ),
-        "DaemonSet" => (
-            vec![
-                col("Name", "string", 0),
-                col("Desired", "integer", 0),
-                col("Current", "integer", 0),
-                col("Ready", "integer", 0),
-                col("Up-to-date", "integer", 0),
-                col("Available", "integer", 0),
-                col("Node Selector", "string", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    let st = &o["status"];
-                    vec![
-                        name(o),
-                        json!(n(&st["desiredNumberScheduled"])),
-                        json!(n(&st["currentNumberScheduled"])),
-                        json!(n(&st["numberReady"])),
-                        json!(n(&st["updatedNumberScheduled"])),
-                        json!(n(&st["numberAvailable"])),
-                        json!("<none>"),
-                        created(o),
-                    ]
-                })
-                .collect(),
-        ),
-        "Service" => (
-            vec![
-                col("Name", "string", 0),
-                col("Type", "string", 0),
-                col("Cluster-IP", "string", 0),
-                col("External-IP", "string", 0),
-                col("Port(s)", "string", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    let ports: Vec<String> = o["spec"]["ports"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|p| {
-                            format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))
-                        })
-                        .collect();
-                    vec![
-                        name(o),
-                        o["spec"]["type"].clone(),
-                        o["spec"]["clusterIP"].clone(),
-                        json!("<none>"),
-                        json!(ports.join(",")),
-                        created(o),
-                    ]
-                })
-                .collect(),
-        ),
-        "ConfigMap" => (
-            vec![
-                col("Name", "string", 0),
-                col("Data", "integer", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    let d = o["data"].as_object().map(|m| m.len()).unwrap_or(0)
-                        + o["binaryData"].as_object().map(|m| m.len()).unwrap_or(0);
-                    vec![name(o), json!(d), created(o)]
-                })
-                .collect(),
-        ),
-        "Secret" => (
-            vec![
-                col("Name", "string", 0),
-                col("Type", "string", 0),
-                col("Data", "string", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    let d = o["data"].as_object().map(|m| m.len()).unwrap_or(0);
-                    vec![name(o), o["type"].clone(), json!(d), created(o)]
-                })
-                .collect(),
-        ),
-        "PersistentVolumeClaim" => (
-            vec![
-                col("Name", "string", 0),
-                col("Status", "string", 0),
-                col("Volume", "string", 0),
-                col("Capacity", "string", 0),
-                col("Access Modes", "string", 0),
-                col("StorageClass", "string", 0),
-                col("Age", "string", 0),
-            ],
-            objs.iter()
-                .map(|o| {
-                    vec![
-                        name(o),
-                        o["status"]["phase"].clone(),
-                        json!(o["spec"]["volumeName"].as_str().unwrap_or("")),
-                        json!(o["status"]["capacity"]["storage"].as_str().unwrap_or("")),
-                        json!(""),
-                        cell(&o["spec"]["storageClassName"]),
-                        created(o),
-                    ]
-                })
-                .collect(),
-        ),
-        _ => {
-            let extra: Vec<Value> = crd
-                .and_then(|c| {
-                    c["spec"]["versions"]
-                        .as_array()
-                        .and_then(|vs| vs.iter().find(|v| v["name"] == json!(rt.version)))
-                })
-                .and_then(|v| v["additionalPrinterColumns"].as_array().cloned())
-                .unwrap_or_default();
-            let mut cols = vec![col("Name", "string", 0)];
+                .collect()
+        })
+        .unwrap_or_default();
+    let roles = if roles.is_empty() {
+        "<none>".to_string()
+    } else {
+        roles.join(",")
+    };
+    vec![
+        name(o),
+        json!(status),
+        json!(roles),
+        created(o),
+        o["status"]["nodeInfo"]["kubeletVersion"].clone(),
+    ]
+}
+
+fn pod_row(o: &Value) -> Vec<Value> {
+    let total = o["spec"]["containers"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    let ready = o["status"]["containerStatuses"]
+        .as_array()
+        .map(|c| c.iter().filter(|c| c["ready"] == json!(true)).count())
+        .unwrap_or(0);
+    let phase = if o["metadata"].get("deletionTimestamp").is_some() {
+        json!("Terminating")
+    } else {
+        o["status"]["phase"].clone()
+    };
+    vec![
+        name(o),
+        json!(format!("{ready}/{total}")),
+        phase,
+        json!("0"),
+        created(o),
+        cell(&o["status"]["podIP"]),
+        cell(&o["spec"]["nodeName"]),
+    ]
+}
+
+fn service_row(o: &Value) -> Vec<Value> {
+    let ports: Vec<String> = o["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP")))
+        .collect();
+    vec![
+        name(o),
+        o["spec"]["type"].clone(),
+        o["spec"]["clusterIP"].clone(),
+        json!("<none>"),
+        json!(ports.join(",")),
+        created(o),
+    ]
+}
+
+/// A CRD's additionalPrinterColumns (NAME and AGE when it has none).
+fn custom(rt: &ResourceType, objs: &[Value], crd: Option<&Value>) -> (Columns, Cells) {
+    let extra: Vec<Value> = crd
+        .and_then(|c| {
+            c["spec"]["versions"]
+                .as_array()
+                .and_then(|vs| vs.iter().find(|v| v["name"] == json!(rt.version)))
+        })
+        .and_then(|v| v["additionalPrinterColumns"].as_array().cloned())
+        .unwrap_or_default();
+    let mut cols = vec![col("Name", S, 0)];
+    for e in &extra {
+        let ty = e["type"].as_str().unwrap_or("string");
+        let ty = if ty == "date" { "string" } else { ty };
+        cols.push(col(
+            e["name"].as_str().unwrap_or(""),
+            ty,
+            e["priority"].as_i64().unwrap_or(0),
+        ));
+    }
+    if extra.is_empty() {
+        cols.push(col("Age", S, 0));
+    }
+    let rows = objs
+        .iter()
+        .map(|o| {
+            let mut cells = vec![name(o)];
             for e in &extra {
-                let ty = e["type"].as_str().unwrap_or("string");
-                let ty = if ty == "date" { "string" } else { ty };
-                cols.push(col(
-                    e["name"].as_str().unwrap_or(""),
-                    ty,
-                    e["priority"].as_i64().unwrap_or(0),
-                ));
+                let v = jsonpath(o, e["jsonPath"].as_str().unwrap_or(""));
+                cells.push(if e["type"] == "date" {
+                    json!(age(&v))
+                } else {
+                    cell(&v)
+                });
             }
             if extra.is_empty() {
-                cols.push(col("Age", "string", 0));
+                cells.push(created(o));
             }
-            let rows = objs
-                .iter()
-                .map(|o| {
-                    let mut cells = vec![name(o)];
-                    for e in &extra {
-                        let v = jsonpath(o, e["jsonPath"].as_str().unwrap_or(""));
-                        cells.push(if e["type"] == "date" {
-                            json!(age(&v))
-                        } else {
-                            cell(&v)
-                        });
-                    }
-                    if extra.is_empty() {
-                        cells.push(created(o));
-                    }
-                    cells
-                })
-                .collect();
-            (cols, rows)
-        }
+            cells
+        })
+        .collect();
+    (cols, rows)
+}
+
+const S: &str = "string";
+const I: &str = "integer";
+
+/// The columns and one row of cells per object.
+fn columns_and_cells(rt: &ResourceType, objs: &[Value], crd: Option<&Value>) -> (Columns, Cells) {
+    let count = |m: &Value| m.as_object().map(|m| m.len()).unwrap_or(0);
+    match rt.kind.as_str() {
+        "Node" => rows(
+            &[
+                ("Name", S, 0),
+                ("Status", S, 0),
+                ("Roles", S, 0),
+                ("Age", S, 0),
+                ("Version", S, 0),
+            ],
+            objs,
+            node_row,
+        ),
+        "Pod" => rows(
+            &[
+                ("Name", S, 0),
+                ("Ready", S, 0),
+                ("Status", S, 0),
+                ("Restarts", S, 0),
+                ("Age", S, 0),
+                ("IP", S, 1),
+                ("Node", S, 1),
+            ],
+            objs,
+            pod_row,
+        ),
+        "Namespace" => rows(
+            &[("Name", S, 0), ("Status", S, 0), ("Age", S, 0)],
+            objs,
+            |o| vec![name(o), o["status"]["phase"].clone(), created(o)],
+        ),
+        "Deployment" => rows(
+            &[
+                ("Name", S, 0),
+                ("Ready", S, 0),
+                ("Up-to-date", I, 0),
+                ("Available", I, 0),
+                ("Age", S, 0),
+            ],
+            objs,
+            |o| {
+                let st = &o["status"];
+                vec![
+                    name(o),
+                    ready_of(o),
+                    json!(n(&st["updatedReplicas"])),
+                    json!(n(&st["availableReplicas"])),
+                    created(o),
+                ]
+            },
+        ),
+        "StatefulSet" => rows(
+            &[("Name", S, 0), ("Ready", S, 0), ("Age", S, 0)],
+            objs,
+            |o| vec![name(o), ready_of(o), created(o)],
+        ),
+        "ReplicaSet" => rows(
+            &[
+                ("Name", S, 0),
+                ("Desired", I, 0),
+                ("Current", I, 0),
+                ("Ready", I, 0),
+                ("Age", S, 0),
+            ],
+            objs,
+            |o| {
+                vec![
+                    name(o),
+                    json!(n(&o["spec"]["replicas"])),
+                    json!(n(&o["status"]["replicas"])),
+                    json!(n(&o["status"]["readyReplicas"])),
+                    created(o),
+                ]
+            },
+        ),
+        "DaemonSet" => rows(
+            &[
+                ("Name", S, 0),
+                ("Desired", I, 0),
+                ("Current", I, 0),
+                ("Ready", I, 0),
+                ("Up-to-date", I, 0),
+                ("Available", I, 0),
+                ("Node Selector", S, 0),
+                ("Age", S, 0),
+            ],
+            objs,
+            |o| {
+                let st = &o["status"];
+                let mut cells = vec![name(o)];
+                for key in [
+                    "desiredNumberScheduled",
+                    "currentNumberScheduled",
+                    "numberReady",
+                    "updatedNumberScheduled",
+                    "numberAvailable",
+                ] {
+                    cells.push(json!(n(&st[key])));
+                }
+                cells.extend([json!("<none>"), created(o)]);
+                cells
+            },
+        ),
+        "Service" => rows(
+            &[
+                ("Name", S, 0),
+                ("Type", S, 0),
+                ("Cluster-IP", S, 0),
+                ("External-IP", S, 0),
+                ("Port(s)", S, 0),
+                ("Age", S, 0),
+            ],
+            objs,
+            service_row,
+        ),
+        "ConfigMap" => rows(
+            &[("Name", S, 0), ("Data", I, 0), ("Age", S, 0)],
+            objs,
+            |o| {
+                let d = count(&o["data"]) + count(&o["binaryData"]);
+                vec![name(o), json!(d), created(o)]
+            },
+        ),
+        "Secret" => rows(
+            &[
+                ("Name", S, 0),
+                ("Type", S, 0),
+                ("Data", S, 0),
+                ("Age", S, 0),
+            ],
+            objs,
+            |o| {
+                vec![
+                    name(o),
+                    o["type"].clone(),
+                    json!(count(&o["data"])),
+                    created(o),
+                ]
+            },
+        ),
+        "PersistentVolumeClaim" => rows(
+            &[
+                ("Name", S, 0),
+                ("Status", S, 0),
+                ("Volume", S, 0),
+                ("Capacity", S, 0),
+                ("Access Modes", S, 0),
+                ("StorageClass", S, 0),
+                ("Age", S, 0),
+            ],
+            objs,
+            |o| {
+                vec![
+                    name(o),
+                    o["status"]["phase"].clone(),
+                    json!(o["spec"]["volumeName"].as_str().unwrap_or("")),
+                    json!(o["status"]["capacity"]["storage"].as_str().unwrap_or("")),
+                    json!(""),
+                    cell(&o["spec"]["storageClassName"]),
+                    created(o),
+                ]
+            },
+        ),
+        _ => custom(rt, objs, crd),
     }
 }
 

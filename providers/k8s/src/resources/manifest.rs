@@ -280,11 +280,7 @@ fn empty_managers() -> Value {
 /// enter the state, so apply cannot produce an inconsistent result); the computed attributes
 /// keep their values unless the object is created or replaced.
 pub fn plan(prior: &Value, proposed: &Value, run: &Run) -> PlanResponse {
-    let mut resp = PlanResponse {
-        planned: proposed.clone(),
-        requires_replace: Vec::new(),
-        diagnostics: Vec::new(),
-    };
+    let mut resp = PlanResponse::planned(proposed.clone());
     if proposed.is_null() {
         return resp;
     }
@@ -410,21 +406,12 @@ pub async fn apply(
 ) -> ApplyResponse {
     if planned.is_null() {
         return match delete(cluster, run, prior, progress).await {
-            Ok(()) => ApplyResponse {
-                new_state: Value::null(prior.ty()),
-                diagnostics: Vec::new(),
-            },
-            Err(d) => ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: d,
-            },
+            Ok(()) => ApplyResponse::done(Value::null(prior.ty())),
+            Err(d) => ApplyResponse::failed(prior, d),
         };
     }
     match create_or_update(cluster, run, prior, planned, progress).await {
-        Ok(s) => ApplyResponse {
-            new_state: s,
-            diagnostics: Vec::new(),
-        },
+        Ok(s) => ApplyResponse::done(s),
         Err((state, d)) => ApplyResponse {
             new_state: state.unwrap_or_else(|| {
                 if prior.is_null() {

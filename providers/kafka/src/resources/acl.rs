@@ -225,11 +225,7 @@ fn state_of(a: &Acl, carry: &Value) -> Value {
 
 pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     if proposed.is_null() {
-        return PlanResponse {
-            planned: proposed.clone(),
-            requires_replace: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        return PlanResponse::planned(proposed.clone());
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
     if m.get("resource_pattern_type_filter")
@@ -296,10 +292,7 @@ pub async fn apply(client: &Client, prior: &Value, planned: &Value) -> ApplyResp
                 )],
                 prior,
             ),
-            Ok(()) => ApplyResponse {
-                new_state: Value::null(prior.ty()),
-                diagnostics: Vec::new(),
-            },
+            Ok(()) => ApplyResponse::done(Value::null(prior.ty())),
         };
     }
     let a = match known(planned) {
@@ -324,10 +317,7 @@ pub async fn apply(client: &Client, prior: &Value, planned: &Value) -> ApplyResp
             )],
             &Value::null(planned.ty()),
         ),
-        Ok(()) => ApplyResponse {
-            new_state: state_of(&a, planned),
-            diagnostics: Vec::new(),
-        },
+        Ok(()) => ApplyResponse::done(state_of(&a, planned)),
     }
 }
 

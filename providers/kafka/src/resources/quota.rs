@@ -128,11 +128,7 @@ fn id(name: &str, ty: &str) -> String {
 
 pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     if proposed.is_null() {
-        return PlanResponse {
-            planned: proposed.clone(),
-            requires_replace: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        return PlanResponse::planned(proposed.clone());
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
     let new_id = match (

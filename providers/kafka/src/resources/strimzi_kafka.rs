@@ -489,11 +489,7 @@ fn refusals(prior: &Value, proposed: &Value) -> Diagnostics {
 
 pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     if proposed.is_null() {
-        return PlanResponse {
-            planned: proposed.clone(),
-            requires_replace: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        return PlanResponse::planned(proposed.clone());
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
     let id = match (str_attr(proposed, "namespace"), str_attr(proposed, "name")) {
@@ -703,10 +699,7 @@ pub async fn apply(
     let docs = render(planned);
     for doc in &docs {
         if let Err(d) = kube::apply(cluster, doc).await {
-            return ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: vec![d],
-            };
+            return ApplyResponse::failed(prior, vec![d]);
         }
     }
     // Pools a change of roles left behind are not possible (refused at plan); a pool removed
@@ -721,10 +714,7 @@ pub async fn apply(
     )
     .await
     {
-        Ok(obj) => ApplyResponse {
-            new_state: with_outputs(planned, &obj),
-            diagnostics: Vec::new(),
-        },
+        Ok(obj) => ApplyResponse::done(with_outputs(planned, &obj)),
         Err(d) => {
             // The objects exist: record them (outputs empty until the next apply reads them).
             let obj = json!({});

@@ -156,11 +156,7 @@ pub fn validate(config: &Value) -> Diagnostics {
 
 pub fn plan(_prior: &Value, proposed: &Value) -> PlanResponse {
     if proposed.is_null() {
-        return PlanResponse {
-            planned: proposed.clone(),
-            requires_replace: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        return PlanResponse::planned(proposed.clone());
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
     m.insert(
@@ -170,11 +166,7 @@ pub fn plan(_prior: &Value, proposed: &Value) -> PlanResponse {
             .cloned()
             .unwrap_or_else(|| Value::unknown(Type::String)),
     );
-    PlanResponse {
-        planned: Value::object(m),
-        requires_replace: Vec::new(),
-        diagnostics: Vec::new(),
-    }
+    PlanResponse::planned(Value::object(m))
 }
 
 fn is_crd(doc: &Json) -> bool {
@@ -260,10 +252,7 @@ pub async fn apply(
     if planned.is_null() {
         return destroy(cluster, prior, progress).await;
     }
-    let fail = |d: Diagnostic| ApplyResponse {
-        new_state: prior.clone(),
-        diagnostics: vec![d],
-    };
+    let fail = |d: Diagnostic| ApplyResponse::failed(prior, vec![d]);
     let ns = str_attr(planned, "namespace").unwrap_or("");
     let docs = match documents(planned) {
         Ok(d) => placed(d, ns, &watched(planned)),
@@ -325,22 +314,14 @@ pub async fn apply(
             };
         }
     }
-    ApplyResponse {
-        new_state: planned.clone(),
-        diagnostics: Vec::new(),
-    }
+    ApplyResponse::done(planned.clone())
 }
 
 async fn destroy(cluster: &Cluster, prior: &Value, progress: &dyn Progress) -> ApplyResponse {
     let ns = str_attr(prior, "namespace").unwrap_or("");
     let docs = match documents(prior) {
         Ok(d) => placed(d, ns, &watched(prior)),
-        Err(d) => {
-            return ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: vec![d],
-            };
-        }
+        Err(d) => return ApplyResponse::failed(prior, vec![d]),
     };
     let mut diags = Vec::new();
     // The operator first (so it stops reconciling), then its RBAC; CRDs stay.

@@ -194,11 +194,7 @@ fn refusals(prior: &Value, proposed: &Value) -> Diagnostics {
 
 pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     if proposed.is_null() {
-        return PlanResponse {
-            planned: proposed.clone(),
-            requires_replace: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        return PlanResponse::planned(proposed.clone());
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
     let id = match (str_attr(proposed, "namespace"), str_attr(proposed, "name")) {
@@ -265,21 +261,12 @@ pub async fn apply(
     if planned.is_null() {
         let d = kube::delete(cluster, &topic_ref(prior), Some((READY_TIMEOUT, progress))).await;
         return match d {
-            Ok(()) => ApplyResponse {
-                new_state: Value::null_dynamic(),
-                diagnostics: Vec::new(),
-            },
-            Err(d) => ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: vec![d],
-            },
+            Ok(()) => ApplyResponse::done(Value::null_dynamic()),
+            Err(d) => ApplyResponse::failed(prior, vec![d]),
         };
     }
     if let Err(d) = kube::apply(cluster, &render(planned)).await {
-        return ApplyResponse {
-            new_state: prior.clone(),
-            diagnostics: vec![d],
-        };
+        return ApplyResponse::failed(prior, vec![d]);
     }
     let waited = kube::wait_until(
         cluster,

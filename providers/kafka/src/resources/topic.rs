@@ -105,11 +105,7 @@ fn path(attr: &str) -> Vec<PathStep> {
 
 pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     if proposed.is_null() {
-        return PlanResponse {
-            planned: proposed.clone(),
-            requires_replace: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        return PlanResponse::planned(proposed.clone());
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
     let name = m
@@ -217,10 +213,7 @@ pub async fn apply(
     if planned.is_null() {
         let name = str_attr(prior, "name").unwrap_or("").to_string();
         return match client.delete_topic(name.clone()).await {
-            Ok(()) => ApplyResponse {
-                new_state: Value::null(prior.ty()),
-                diagnostics: Vec::new(),
-            },
+            Ok(()) => ApplyResponse::done(Value::null(prior.ty())),
             Err(e) => fail(
                 kafka_diag("Cannot delete topic", &format!("deleting topic {name}"), &e),
                 prior,
@@ -238,10 +231,7 @@ pub async fn apply(
             config: string_map_attr(planned, "config").unwrap_or_default(),
         };
         return match client.create_topic(spec).await {
-            Ok(()) => ApplyResponse {
-                new_state: planned.clone(),
-                diagnostics: Vec::new(),
-            },
+            Ok(()) => ApplyResponse::done(planned.clone()),
             Err(e) => {
                 let mut d =
                     kafka_diag("Cannot create topic", &format!("creating topic {name}"), &e);
@@ -260,10 +250,7 @@ pub async fn apply(
     // refreshed between plan and apply is checked again.
     let refused = refusals(prior, planned);
     if !refused.is_empty() {
-        return ApplyResponse {
-            new_state: prior.clone(),
-            diagnostics: refused,
-        };
+        return ApplyResponse::failed(prior, refused);
     }
     let mut state = prior.clone();
     let was = int_attr(prior, "partitions").unwrap_or(0);
@@ -311,10 +298,7 @@ pub async fn apply(
             &state,
         );
     }
-    ApplyResponse {
-        new_state: planned.clone(),
-        diagnostics: Vec::new(),
-    }
+    ApplyResponse::done(planned.clone())
 }
 
 /// Reassigns `topic`'s partitions to `rf` replicas each and waits until Kafka is done, saying

@@ -87,11 +87,7 @@ pub struct StrimziProvider {
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
-    vec![Diagnostic::error(
-        "brick::strimzi::unknown_type",
-        "Unknown resource type",
-        format!("The strimzi provider has no resource type or data source named {type_name}."),
-    )]
+    vec![Diagnostic::unknown_type("strimzi", type_name)]
 }
 
 impl StrimziProvider {
@@ -150,23 +146,14 @@ impl Provider for StrimziProvider {
             strimzi_operator::TYPE => strimzi_operator::plan(req.prior, req.proposed),
             strimzi_kafka::TYPE => strimzi_kafka::plan(req.prior, req.proposed),
             strimzi_topic::TYPE => strimzi_topic::plan(req.prior, req.proposed),
-            other => PlanResponse {
-                planned: Value::null_dynamic(),
-                requires_replace: Vec::new(),
-                diagnostics: unknown_type(other),
-            },
+            other => PlanResponse::unknown_type("strimzi", other),
         }
     }
 
     async fn apply_resource(&self, req: ApplyRequest<'_>) -> ApplyResponse {
         let cluster = match self.cluster() {
             Ok(c) => c,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior.clone(),
-                    diagnostics: d,
-                };
-            }
+            Err(d) => return ApplyResponse::failed(req.prior, d),
         };
         match req.type_name {
             strimzi_operator::TYPE => {
@@ -178,10 +165,7 @@ impl Provider for StrimziProvider {
             strimzi_topic::TYPE => {
                 strimzi_topic::apply(&cluster, req.prior, req.planned, req.progress).await
             }
-            other => ApplyResponse {
-                new_state: req.prior.clone(),
-                diagnostics: unknown_type(other),
-            },
+            other => ApplyResponse::unknown_type(req.prior, "strimzi", other),
         }
     }
 

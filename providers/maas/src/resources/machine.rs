@@ -849,14 +849,8 @@ pub async fn apply(
     };
     if planned.is_null() {
         return match release(ctx, prior, &mut reporter).await {
-            Ok(()) => ApplyResponse {
-                new_state: Value::null(prior.ty()),
-                diagnostics: Vec::new(),
-            },
-            Err(d) => ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: vec![d],
-            },
+            Ok(()) => ApplyResponse::done(Value::null(prior.ty())),
+            Err(d) => ApplyResponse::failed(prior, vec![d]),
         };
     }
     if !prior.is_null() {
@@ -879,17 +873,11 @@ pub async fn apply(
         }
         // A redeploy asked of apply directly (the engine normally replaces: delete + create).
         if let Err(d) = release(ctx, prior, &mut reporter).await {
-            return ApplyResponse {
-                new_state: prior.clone(),
-                diagnostics: vec![d],
-            };
+            return ApplyResponse::failed(prior, vec![d]);
         }
     }
     match converge(ctx, planned, &mut reporter).await {
-        Ok(state) => ApplyResponse {
-            new_state: state,
-            diagnostics: Vec::new(),
-        },
+        Ok(state) => ApplyResponse::done(state),
         Err((state, d)) => ApplyResponse {
             // A machine left allocated to us (e.g. Failed deployment) stays tracked, so that
             // the next plan releases and redeploys it rather than forgetting it.
@@ -901,10 +889,7 @@ pub async fn apply(
 
 async fn update_in_place(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
     let sid = str_attr(prior, "system_id").unwrap_or("").to_string();
-    let fail = |d: Diagnostic| ApplyResponse {
-        new_state: prior.clone(),
-        diagnostics: vec![d],
-    };
+    let fail = |d: Diagnostic| ApplyResponse::failed(prior, vec![d]);
     if let Some(want) = strings_attr(planned, "tags") {
         let have: Vec<String> = strings_attr(prior, "tags").unwrap_or_default();
         if let Err(d) = sync_tags(ctx, &sid, &have, &want).await {
@@ -925,10 +910,7 @@ async fn update_in_place(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResp
     if let Err(d) = record_owner_data(ctx, &sid, planned).await {
         return fail(d);
     }
-    ApplyResponse {
-        new_state: state_from(&m, planned),
-        diagnostics: Vec::new(),
-    }
+    ApplyResponse::done(state_from(&m, planned))
 }
 
 async fn sync_tags(

@@ -60,11 +60,7 @@ pub fn validate(config: &Value) -> Diagnostics {
 
 pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
     if proposed.is_null() {
-        return PlanResponse {
-            planned: proposed.clone(),
-            requires_replace: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        return PlanResponse::planned(proposed.clone());
     }
     let mut m = proposed.as_mapping().cloned().unwrap_or_default();
     let name = m
@@ -120,10 +116,7 @@ pub async fn apply(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
     if planned.is_null() {
         let name = str_attr(prior, "name").unwrap_or("");
         return match c.delete(&format!("tags/{name}/")).await {
-            Ok(_) | Err(MaasError::NotFound { .. }) => ApplyResponse {
-                new_state: Value::null(prior.ty()),
-                diagnostics: Vec::new(),
-            },
+            Ok(_) | Err(MaasError::NotFound { .. }) => ApplyResponse::done(Value::null(prior.ty())),
             Err(e) => fail(
                 maas_diag("Cannot delete tag", &format!("deleting tag {name}"), &e),
                 prior,
@@ -139,10 +132,7 @@ pub async fn apply(ctx: &Ctx, prior: &Value, planned: &Value) -> ApplyResponse {
         c.put(&format!("tags/{name}/"), &params(planned)).await
     };
     match result {
-        Ok(tag) => ApplyResponse {
-            new_state: state_from(&tag, planned),
-            diagnostics: Vec::new(),
-        },
+        Ok(tag) => ApplyResponse::done(state_from(&tag, planned)),
         Err(e) => {
             let mut d = maas_diag("Cannot write tag", &format!("writing tag {name}"), &e);
             if matches!(e, MaasError::BadRequest { .. }) && e.to_string().contains("already exists")
