@@ -19,7 +19,8 @@
 //! node; [`Labs::datastore_members`] lists the voters.
 //!
 //! Delays follow the lab's time scale. The machines have loopback addresses (`127.0.10.N`) so
-//! that an API server can listen on its machine's own address.
+//! that an API server can listen on its machine's own address. The MAAS lab's faults
+//! (`--error-rate`, `--latency-ms`) are injected into the clusters' Kubernetes APIs too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,6 +88,8 @@ struct State {
 pub struct Labs {
     state: Arc<Mutex<State>>,
     time_scale: Arc<std::sync::atomic::AtomicU64>,
+    /// The MAAS lab's error rate and latency, injected into the clusters' Kubernetes APIs too.
+    faults: brick_k8s_sim::Faults,
 }
 
 impl Labs {
@@ -133,6 +136,17 @@ impl Labs {
         Some(c.agent.as_ref().map(|a| a.members()).unwrap_or_default())
     }
 
+    /// How many requests the clusters' Kubernetes APIs answered with an injected fault.
+    pub fn faults_injected(&self) -> u64 {
+        self.state
+            .lock()
+            .expect("lab state")
+            .clusters
+            .values()
+            .map(|c| c.server.faults_injected())
+            .sum()
+    }
+
     fn time_scale(&self) -> f64 {
         f64::from_bits(self.time_scale.load(std::sync::atomic::Ordering::Relaxed))
     }
@@ -148,6 +162,11 @@ pub fn with_clusters(opts: &mut SimOptions) -> Labs {
     let labs = Labs {
         state: Arc::new(Mutex::new(State::default())),
         time_scale: Arc::new(std::sync::atomic::AtomicU64::new(opts.time_scale.to_bits())),
+        faults: brick_k8s_sim::Faults {
+            error_rate: opts.error_rate,
+            latency: opts.latency,
+            seed: opts.seed,
+        },
     };
     tokio::spawn(run(rx, labs.clone()));
     labs
@@ -309,6 +328,7 @@ async fn play(labs: Labs, m: DeployedMachine, launch: Launch, generation: u64) {
                 client_ca_pem: Some(ca_certificate),
                 time_scale: labs.time_scale(),
                 controllers: crate::registry::lab_k8s_controllers(),
+                faults: labs.faults.clone(),
                 ..ApiOptions::default()
             })
             .await

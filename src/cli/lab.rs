@@ -92,7 +92,8 @@ pub struct SimArgs {
     /// (for tests) or a factor such as 0.01.
     #[arg(long = "time-scale", default_value = "demo", value_name = "SCALE")]
     time_scale: String,
-    /// The share of API answers that fail with 503 or 504 (0 to 1).
+    /// The share of API answers that fail (0 to 1): MAAS answers 503 or 504, the clusters'
+    /// Kubernetes APIs 429, 500 or 503, each asking to retry.
     #[arg(long = "error-rate", default_value_t = 0.0, value_name = "R")]
     error_rate: f64,
     /// Latency added to every answer, in milliseconds.

@@ -107,6 +107,7 @@ async fn the_seeds_storage_reaches_ready_and_health_ok_and_a_new_node_backfills(
         time_scale: 0.05,
         controllers: vec![Arc::new(RookOperator::default())],
         builtin_controllers: true,
+        ..SimOptions::default()
     })
     .await
     .unwrap();

@@ -70,7 +70,17 @@ impl Ctx {
             }
             req
         });
-        let client = builder.with_layer(&count).build();
+        // Outside the counter, so that every attempt is counted. A retry calls the stack again,
+        // which needs a stack it can clone: kube's boxed one behind a buffer (as kube's own
+        // client does; like it, this must run inside a tokio runtime).
+        let retry = tower::retry::RetryLayer::new(AskedRetry {
+            left: ASKED_RETRIES,
+        });
+        let client = builder
+            .with_layer(&count)
+            .with_layer(&tower::buffer::BufferLayer::new(1024))
+            .with_layer(&retry)
+            .build();
         Ok(Ctx {
             client,
             host,
@@ -205,6 +215,65 @@ impl Ctx {
             )
             .with_help("Check that the cluster is running and that the provider's kubeconfig, host and certificates are right."),
         }
+    }
+}
+
+/// How many times one request is sent again when the server asks for it.
+const ASKED_RETRIES: u32 = 10;
+/// The longest `Retry-After` honoured as given; a longer one waits this long.
+const ASKED_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// Sends a request again when the API server answered that it did nothing and asked to be
+/// asked later: a 429, 500, 503 or 504 that carries `Retry-After` (priority and fairness'
+/// TooManyRequests, ServerTimeout's "try again later", a server not ready yet). kube's own
+/// retry covers 429, 503 and 504 where it is on, not 500, and is turned off by callers that
+/// handle 429 themselves. An eviction's 429 is a PodDisruptionBudget's refusal, which the
+/// drain reports and bounds itself: it is never retried here.
+#[derive(Clone)]
+struct AskedRetry {
+    left: u32,
+}
+
+impl<Res, E> tower::retry::Policy<http_request::Request, http::Response<Res>, E> for AskedRetry {
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        req: &mut http_request::Request,
+        result: &mut Result<http::Response<Res>, E>,
+    ) -> Option<Self::Future> {
+        let resp = result.as_ref().ok()?;
+        let status = resp.status().as_u16();
+        let eviction = req.uri().path().ends_with("/eviction");
+        let asked = matches!(status, 500 | 503 | 504) || (status == 429 && !eviction);
+        if !asked || self.left == 0 {
+            return None;
+        }
+        let secs: u64 = resp
+            .headers()
+            .get(http::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        self.left -= 1;
+        Some(tokio::time::sleep(
+            Duration::from_secs(secs).min(ASKED_RETRY_MAX),
+        ))
+    }
+
+    fn clone_request(&mut self, req: &http_request::Request) -> Option<http_request::Request> {
+        let body = req.body().try_clone()?;
+        let mut copy = http::Request::builder()
+            .method(req.method().clone())
+            .uri(req.uri().clone())
+            .version(req.version())
+            .body(body)
+            .ok()?;
+        *copy.headers_mut() = req.headers().clone();
+        *copy.extensions_mut() = req.extensions().clone();
+        Some(copy)
     }
 }
 

@@ -390,6 +390,67 @@ async fn an_interrupted_deploy_is_reattached_not_deployed_twice() {
 }
 
 #[tokio::test]
+async fn a_run_killed_between_allocate_and_deploy_is_reattached_not_allocated_twice() {
+    // The garage kill -9 campaign's trial 6: killed after the storage was laid out and the
+    // machine allocated, before deploy. The next run found the machine Allocated to brick,
+    // did not know its storage was done, released it, laid it out and allocated it again.
+    let (sim, p) = lab(SimOptions {
+        time_scale: 0.003,
+        // Every answer takes a while, so the window between allocate and deploy is wide.
+        latency: std::time::Duration::from_millis(40),
+        ..SimOptions::fast()
+    })
+    .await;
+    let cfg = garage_node("kvm4");
+    let mut first = Box::pin(create(&p, &cfg));
+    loop {
+        tokio::select! {
+            _ = &mut first => panic!("the first run finished before it could be interrupted"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(2)) => {
+                if sim.with_world(|w| w.by_hostname("kvm4").unwrap().status) == Status::Allocated {
+                    break;
+                }
+            }
+        }
+    }
+    drop(first); // the kill: the run stops where it is
+    sim.set_latency(std::time::Duration::ZERO);
+    let ops = |sim: &brick_provider_maas::sim::Simulator| -> Vec<String> {
+        sim.requests().into_iter().filter_map(|r| r.op).collect()
+    };
+    let before = ops(&sim);
+    assert_eq!(
+        before.iter().filter(|o| *o == "allocate").count(),
+        1,
+        "{before:?}"
+    );
+    assert!(!before.iter().any(|o| o == "deploy"), "{before:?}");
+    sim.clear_requests();
+
+    let out = create(&p, &cfg).await;
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(attr(&out.state, "status"), "Deployed");
+    let again = ops(&sim);
+    for op in ["allocate", "release", "set_storage_layout"] {
+        assert!(!again.iter().any(|o| o == op), "{op} in {again:?}");
+    }
+    assert_eq!(
+        again.iter().filter(|o| *o == "deploy").count(),
+        1,
+        "{again:?}"
+    );
+    sim.with_world(|w| {
+        let m = w.by_hostname("kvm4").unwrap();
+        assert_eq!(m.status, Status::Deployed);
+        assert_eq!(
+            m.storage.lvs(m.storage.vgs[0].id).count(),
+            2,
+            "root and ceph"
+        );
+    });
+}
+
+#[tokio::test]
 async fn three_machines_converge_when_a_third_of_answers_fail_with_503_or_504_and_some_with_409() {
     let mut opts = SimOptions::fast();
     opts.error_rate = 0.3;

@@ -37,6 +37,7 @@ pub struct App {
     pub store: Store,
     pub auth: Arc<Auth>,
     pub addr: String,
+    pub faults: Arc<crate::faults::Injector>,
 }
 
 fn json_response(code: u16, v: &Value) -> Response<Body> {
@@ -222,6 +223,22 @@ pub async fn handle(app: App, req: Request<Body>) -> Response<Body> {
         Ok(b) => b,
         Err(_) => return error_response(&ApiError::bad_request("the body could not be read")),
     };
+    let latency = app.faults.faults.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    // A watch is a long-lived stream whose own restarts the client handles; faults are
+    // injected into the requests that answer at once.
+    let watch = parts
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
+    if !watch && let Some((code, status)) = app.faults.fault() {
+        let mut r = json_response(code, &status);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return r;
+    }
     let accept = parts
         .headers
         .get(header::ACCEPT)

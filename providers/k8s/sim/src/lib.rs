@@ -8,6 +8,7 @@ mod crd;
 mod defaults;
 mod discovery;
 pub mod error;
+mod faults;
 pub mod fields;
 mod http;
 mod openapi;
@@ -23,5 +24,6 @@ mod yaml;
 
 pub use controllers::{Cluster, Controller, NodeSpec};
 pub use error::ApiError;
+pub use faults::Faults;
 pub use server::{SimError, SimOptions, SimServer, TlsMaterial};
 pub use store::{Event, EventType, Store};

@@ -41,6 +41,8 @@ pub struct SimOptions {
     pub controllers: Vec<Arc<dyn Controller>>,
     /// Whether to run the built-in controllers (kube-controller-manager and KWOK's part).
     pub builtin_controllers: bool,
+    /// Injected errors and latency (none by default).
+    pub faults: crate::faults::Faults,
 }
 
 impl Default for SimOptions {
@@ -53,6 +55,7 @@ impl Default for SimOptions {
             time_scale: 0.01,
             controllers: Vec::new(),
             builtin_controllers: true,
+            faults: crate::faults::Faults::default(),
         }
     }
 }
@@ -70,6 +73,7 @@ pub enum SimError {
 pub struct SimServer {
     addr: SocketAddr,
     tls: bool,
+    faults: Arc<crate::faults::Injector>,
     cluster: Cluster,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -135,10 +139,12 @@ impl SimServer {
             tokens: opts.tokens.clone(),
             required: opts.tls.is_some(),
         });
+        let faults = Arc::new(crate::faults::Injector::new(opts.faults.clone()));
         let app = App {
             store: store.clone(),
             auth,
             addr: addr.to_string(),
+            faults: faults.clone(),
         };
         let cluster = Cluster::new(store, opts.time_scale).with_ca(opts.client_ca_pem.clone());
         let mut tasks = Vec::new();
@@ -152,6 +158,7 @@ impl SimServer {
         Ok(SimServer {
             addr,
             tls: opts.tls.is_some(),
+            faults,
             cluster,
             tasks,
         })
@@ -168,6 +175,11 @@ impl SimServer {
             if self.tls { "https" } else { "http" },
             self.addr
         )
+    }
+
+    /// How many requests were answered with an injected fault so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.faults.injected()
     }
 
     pub fn cluster(&self) -> &Cluster {

@@ -1160,6 +1160,12 @@ async fn converge(
                     .map(Some)
             }
             "Allocated" if ours => {
+                if !storage_done && spec.as_ref().is_some_and(|want| laid_out_as(&m, want)) {
+                    // Re-attached after an interrupted run that laid the storage out and
+                    // allocated: the layout is already there, so deploy rather than release
+                    // and allocate a second time.
+                    storage_done = true;
+                }
                 if !storage_done && !released_for_storage {
                     // The layout can change only while Ready: give it back, lay out, re-allocate.
                     released_for_storage = true;
@@ -1790,6 +1796,18 @@ pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         state = with_attr(&state, "hwe_kernel", Value::null(Type::String));
     }
     Ok(state)
+}
+
+/// Whether the machine's disks are already laid out as `want`: its volume group holds exactly
+/// the LVM volumes asked for. Only an LVM layout with volumes can be told apart from what MAAS
+/// shows; any other layout is laid out again.
+fn laid_out_as(m: &Json, want: &StorageSpec) -> bool {
+    want.layout == "lvm"
+        && !want.volumes.is_empty()
+        && m.get("volume_groups")
+            .and_then(Json::as_array)
+            .is_some_and(|vgs| vgs.iter().any(|v| json_str(v, "name") == VG_NAME))
+        && storage_from_machine(m).is_some_and(|have| have.equivalent(want))
 }
 
 /// A storage specification read back from the machine's volume group (sizes in bytes).
