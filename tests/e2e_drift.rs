@@ -179,7 +179,6 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
     assert_eq!(code, 2);
     assert_eq!(j["drift"], false);
     assert_eq!(j["pending"]["changes"][0]["address"], "maas_tag.garage");
-    std::fs::write(&machines, &hcl).unwrap();
 
     // Behind brick's back, through the MAAS API: kvm5 released, a tag added to the machine
     // "maas" and one to kvm4 (which a rule ignores).
@@ -279,6 +278,126 @@ async fn a_released_machine_and_changed_tags_are_drift_an_ignored_tag_and_pendin
 
     assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
     lock.release().unwrap();
+
+    // README's three examples are this run's reports (the lab's network written 10.0.0).
+    let text = brick(d, &lab, &["drift"]).await.stdout;
+    let md = brick(d, &lab, &["drift", "--format", "markdown"])
+        .await
+        .stdout;
+    readme_examples(&lab.1, &text, &md, &j);
+    std::fs::write(&machines, &hcl).unwrap();
+}
+
+/// README's example after the line `<!-- drift-example:NAME -->`: the byte range of its
+/// indented block and the block dedented.
+fn readme_block(readme: &str, name: &str) -> (std::ops::Range<usize>, String) {
+    let marker = format!("<!-- drift-example:{name} -->\n");
+    let at = readme
+        .find(&marker)
+        .unwrap_or_else(|| panic!("README has no {marker}"))
+        + marker.len();
+    let (mut end, mut pos, mut started) = (at, at, false);
+    let mut lines = Vec::new();
+    for line in readme[at..].split_inclusive('\n') {
+        let blank = line.trim().is_empty();
+        if !blank && !line.starts_with("    ") {
+            break;
+        }
+        pos += line.len();
+        if !blank || started {
+            started = true;
+            lines.push(line.strip_prefix("    ").unwrap_or("\n"));
+        }
+        if !blank {
+            end = pos;
+        }
+    }
+    let text: String = lines.concat();
+    (at..end, format!("{}\n", text.trim_end()))
+}
+
+/// Whether every value `doc` (README's excerpt; `"…"` marks left-out array elements) shows is
+/// in `real`, at the same place.
+fn excerpt_of(doc: &serde_json::Value, real: &serde_json::Value) -> bool {
+    use serde_json::Value::{Array, Object};
+    match (doc, real) {
+        (Object(a), Object(b)) => a
+            .iter()
+            .all(|(k, v)| b.get(k).is_some_and(|w| excerpt_of(v, w))),
+        (Array(a), Array(b)) => a
+            .iter()
+            .filter(|x| x.as_str() != Some("…"))
+            .enumerate()
+            .all(|(i, x)| b.get(i).is_some_and(|y| excerpt_of(x, y))),
+        _ => doc == real,
+    }
+}
+
+/// Checks README's text, Markdown and JSON examples against a real run's reports, the lab's
+/// network `net` written as 10.0.0; `BRICK_BLESS_README=1` writes them into README instead.
+fn readme_examples(net: &str, text: &str, md: &str, json: &serde_json::Value) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    // The lab's network as 10.0.0, the refresh's progress lines left out.
+    let ours = |s: &str| {
+        s.replace(&format!("{net}."), "10.0.0.")
+            .split_inclusive('\n')
+            .filter(|l| !l.contains(": Refreshing state... [id="))
+            .collect::<String>()
+    };
+    let (text, md) = (ours(text), ours(md));
+    let mut json: serde_json::Value = serde_json::from_str(&ours(&json.to_string())).unwrap();
+    let m = json.as_object_mut().unwrap();
+    *m = std::mem::take(m)
+        .into_iter()
+        .filter(|(k, _)| k != "timestamp" && k != "brick_version")
+        .collect();
+    let mut readme = std::fs::read_to_string(path).unwrap();
+    if std::env::var_os("BRICK_BLESS_README").is_some() {
+        let mut excerpt = json.clone();
+        if let Some(rs) = excerpt["resources"].as_array_mut() {
+            rs.truncate(1);
+            rs.push("…".into());
+        }
+        let pretty = serde_json::to_string_pretty(&excerpt).unwrap() + "\n";
+        for (name, block) in [("text", &text), ("markdown", &md), ("json", &pretty)] {
+            let (range, _) = readme_block(&readme, name);
+            let indented: String = block
+                .trim_end()
+                .lines()
+                .map(|l| {
+                    if l.is_empty() {
+                        "\n".to_string()
+                    } else {
+                        format!("    {l}\n")
+                    }
+                })
+                .collect();
+            let gap = if readme[range.end..].starts_with('\n') {
+                ""
+            } else {
+                "\n"
+            };
+            readme.replace_range(range, &format!("{indented}{gap}"));
+        }
+        std::fs::write(path, &readme).unwrap();
+        return;
+    }
+    assert_eq!(
+        readme_block(&readme, "text").1,
+        text,
+        "README's text example is stale (BRICK_BLESS_README=1 rewrites it)"
+    );
+    assert_eq!(
+        readme_block(&readme, "markdown").1,
+        md,
+        "README's Markdown example is stale (BRICK_BLESS_README=1 rewrites it)"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&readme_block(&readme, "json").1)
+        .expect("README's JSON example is JSON");
+    assert!(
+        excerpt_of(&doc, &json),
+        "README's JSON example is no excerpt of a real report (BRICK_BLESS_README=1 rewrites it):\n{json:#}"
+    );
 }
 
 // ---- the real kube-apiserver ----------------------------------------------------------------
