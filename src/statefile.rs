@@ -227,6 +227,66 @@ fn interned(
     addr
 }
 
+/// An object's recorded attributes in its provider's current schema version: upgraded by the
+/// provider's [`upgrade_resource_state`] when recorded under an older version, refused when
+/// recorded by a newer one (as Terraform's "Resource instance managed by newer provider
+/// version"). An unknown provider or type reads as recorded.
+///
+/// [`upgrade_resource_state`]: brick_provider_api::Provider::upgrade_resource_state
+fn upgraded<'s>(
+    providers: &ProviderSet,
+    provider: &str,
+    addr: &InstanceAddr,
+    obj: &'s st::ObjectState,
+    version: u64,
+) -> Result<(std::borrow::Cow<'s, serde_json::Value>, u64), Box<crate::diag::Diagnostic>> {
+    use std::borrow::Cow;
+    if obj.schema_version == version || providers.resource_schema(provider, &addr.resource).is_err()
+    {
+        return Ok((Cow::Borrowed(&obj.attributes), obj.schema_version));
+    }
+    if obj.schema_version > version {
+        return Err(Box::new(crate::diag::Diagnostic::error(
+            "brick::state::newer_schema",
+            "Resource instance managed by newer provider version",
+            format!(
+                "{addr}: the state was written with schema version {} of {}, and provider {provider} knows versions up to {version}.",
+                obj.schema_version, addr.resource.type_name
+            ),
+        )
+        .help(format!(
+            "Use a brick with a {provider} provider at least as new as the one that wrote this state."
+        ))));
+    }
+    let Some(p) = providers.get(provider) else {
+        return Ok((Cow::Borrowed(&obj.attributes), obj.schema_version));
+    };
+    match p.upgrade_resource_state(
+        &addr.resource.type_name,
+        obj.schema_version,
+        &obj.attributes,
+    ) {
+        Ok(a) => Ok((Cow::Owned(a), version)),
+        Err(ds) => {
+            let d = ds
+                .into_iter()
+                .find(|d| d.severity == brick_provider_api::diag::Severity::Error)
+                .unwrap_or_else(|| {
+                    brick_provider_api::Diagnostic::error(
+                        "brick::state::schema_upgrade",
+                        "Cannot upgrade recorded state",
+                        format!("provider {provider} gave no upgraded value"),
+                    )
+                });
+            let mut d: crate::diag::Diagnostic = d.into();
+            if !d.detail.contains(&addr.to_string()) {
+                d.detail = format!("{addr}: {}", d.detail);
+            }
+            Err(Box::new(d))
+        }
+    }
+}
+
 /// The engine's view of a loaded state.
 pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
     let mut out = PriorState {
@@ -240,16 +300,28 @@ pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
     for (raddr, res) in &s.resources {
         let r = resource_from_state(raddr);
         let provider = provider_name(&res.provider);
-        let (ty, _) = schema_type(providers, &provider, &r);
+        let (ty, version) = schema_type(providers, &provider, &r);
         for (key, inst) in &res.instances {
             let Some(obj) = &inst.current else { continue };
-            let mut value = from_state_json(&obj.attributes, &ty)
-                .unwrap_or_else(|| crate::plan::codec::from_json_implied(&obj.attributes));
+            let addr = r.instance(key_from_state(key));
+            let (attributes, schema_version) =
+                match upgraded(providers, &provider, &addr, obj, version) {
+                    Ok(a) => a,
+                    Err(d) => {
+                        out.upgrade_errors.push(*d);
+                        (
+                            std::borrow::Cow::Borrowed(&obj.attributes),
+                            obj.schema_version,
+                        )
+                    }
+                };
+            let mut value = from_state_json(&attributes, &ty)
+                .unwrap_or_else(|| crate::plan::codec::from_json_implied(&attributes));
             for p in &obj.sensitive_paths {
                 mark_path(&mut value, p);
             }
             out.instances.insert(
-                r.instance(key_from_state(key)),
+                addr,
                 PriorInstance {
                     provider: provider.clone(),
                     value,
@@ -259,7 +331,7 @@ pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
                         .filter_map(|d| interned(&mut addrs, d))
                         .collect(),
                     tainted: obj.tainted,
-                    schema_version: obj.schema_version,
+                    schema_version,
                     create_before_destroy: obj.create_before_destroy,
                 },
             );

@@ -226,6 +226,16 @@ impl Provider for Timed {
     fn validate_resource(&self, type_name: &str, config: &Value) -> Diagnostics {
         self.inner.validate_resource(type_name, config)
     }
+    fn upgrade_resource_state(
+        &self,
+        type_name: &str,
+        from_version: u64,
+        attributes: &serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        // Pure by contract: brick's own time.
+        self.inner
+            .upgrade_resource_state(type_name, from_version, attributes)
+    }
     async fn plan_resource(&self, req: PlanRequest<'_>) -> PlanResponse {
         // Pure by contract: brick's own time.
         self.inner.plan_resource(req).await

@@ -347,6 +347,9 @@ pub struct PriorState {
     pub serial: Option<u64>,
     pub instances: BTreeMap<InstanceAddr, PriorInstance>,
     pub outputs: BTreeMap<String, (Value, bool)>,
+    /// Objects whose recorded schema version could not be brought to the provider's current
+    /// one (no upgrade, or written by a newer provider): a plan from this state fails.
+    pub upgrade_errors: Vec<Diagnostic>,
 }
 
 /// Serde for values in the exact encoding (saved plans).

@@ -249,6 +249,8 @@ pub async fn plan(
         seen: HashSet::new(),
         unexpanded: Vec::new(),
     };
+    // Objects the state holds in a schema version their provider cannot read.
+    p.diags.extend(prior.upgrade_errors.iter().cloned());
     p.apply_moves();
     p.compute_scope();
     let outputs = p.walk().await;

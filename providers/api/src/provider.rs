@@ -252,6 +252,39 @@ pub trait Provider: Send + Sync {
         0
     }
 
+    /// Rewrites the attributes of an object recorded under an older schema version of
+    /// `type_name` (`from_version` < the schema's [`ResourceSchema::version`]) into the current
+    /// shape, as Terraform's `UpgradeResourceState`. `attributes` is the state's JSON as it was
+    /// written; the result is read with the current schema. Called while the state is loaded,
+    /// before `configure` and refresh, once per such object; pure (no I/O). The next write of
+    /// the object records the current version. Bump the version whenever an attribute is
+    /// renamed, removed or changes type, and add the step here.
+    ///
+    /// The default knows no older versions and refuses, so a schema bump without an upgrade
+    /// fails the plan with `brick::state::schema_upgrade` instead of misreading the state.
+    ///
+    /// [`ResourceSchema::version`]: crate::schema::ResourceSchema::version
+    fn upgrade_resource_state(
+        &self,
+        type_name: &str,
+        from_version: u64,
+        _attributes: &serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        Err(vec![
+            Diagnostic::error(
+                "brick::state::schema_upgrade",
+                "Cannot upgrade recorded state",
+                format!(
+                    "The state holds a {type_name} written with schema version {from_version}, and provider {} has no upgrade from that version.",
+                    self.name()
+                ),
+            )
+            .with_help(
+                "Use the provider version that wrote this state, or one whose upgrade_resource_state handles this version.",
+            ),
+        ])
+    }
+
     /// Configures the provider from its `provider` block. Called once, before anything else
     /// but `schema` and `validate_resource`.
     async fn configure(&self, config: &Value) -> Diagnostics;
