@@ -417,9 +417,10 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Version { json } => {
             if json {
+                // Pretty, as Terraform's `version -json`: a person reads it.
                 ui.out(&format!(
                     "{}\n",
-                    serde_json::json!({"brick_version": env!("CARGO_PKG_VERSION"), "provider_selections": crate::registry::available()})
+                    serde_json::to_string_pretty(&serde_json::json!({"brick_version": env!("CARGO_PKG_VERSION"), "provider_selections": crate::registry::available()})).unwrap_or_default()
                 ));
             } else {
                 ui.out(&format!("brick v{}\n", env!("CARGO_PKG_VERSION")));

@@ -8,7 +8,8 @@
 //!   `ceph_status`);
 //! - [`rook`]: [`RookProvider`], Ceph on Kubernetes through Rook (`rook_operator`,
 //!   `rook_cluster`, `rook_block_pool`, `rook_storage_class`), talking to the API server with
-//!   [`kube`] and refusing impossible plans with [`rook_checks`];
+//!   [`kube`], refusing impossible plans with [`rook_checks`] and explaining drift with
+//!   [`rook_drift`];
 //! - [`sim`]: the simulated Rook operator the lab's Kubernetes API runs.
 
 // Diagnostics are rich data (detail, help, attribute); returning them by value is deliberate.
@@ -22,6 +23,7 @@ pub mod rados;
 pub mod resources;
 pub mod rook;
 pub mod rook_checks;
+pub mod rook_drift;
 pub mod sim;
 
 pub use provider::CephProvider;

@@ -675,6 +675,27 @@ impl Provider for RookProvider {
         read(&ctx, req.type_name, req.current).await
     }
 
+    /// How much each change of a Rook object matters and who made it ([`crate::rook_drift`]).
+    async fn explain_drift(
+        &self,
+        req: brick_provider_api::provider::DriftRequest<'_>,
+    ) -> Result<brick_provider_api::provider::DriftExplanation, Diagnostics> {
+        let id = match req.type_name {
+            cluster::TYPE => Some(cluster_ident(req.recorded)),
+            pool::TYPE => Some(pool_ident(req.recorded)),
+            class::TYPE => Some(class_ident(req.recorded)),
+            _ => None,
+        };
+        let live = match (self.ctx(), id, req.live) {
+            (Ok(ctx), Some(id), Some(_)) => kube::get(&ctx, &id).await.ok().flatten(),
+            _ => None,
+        };
+        Ok(brick_provider_api::provider::DriftExplanation {
+            still_exists: None,
+            notes: crate::rook_drift::explain(&req, live.as_ref()),
+        })
+    }
+
     async fn import_resource(
         &self,
         type_name: &str,

@@ -3,10 +3,13 @@
 //! field brick applied and someone else changed (`kubectl-patch`, `kubectl-edit`, an
 //! operator). Labels and annotations are `cosmetic`; a new `uid` (the object deleted and
 //! made again) and the fields that hold data (a Strimzi topic's partitions and retention, a
-//! Rook pool's replica count) are `data-risk`.
+//! Rook pool's replica count) are `data-risk`. [`field_notes`] is the same naming for the
+//! typed resources other providers build on custom resources (`strimzi_topic`,
+//! `rook_block_pool`): each maps its attributes to the object's fields.
 
-use brick_provider_api::provider::{DriftExplanation, DriftNote, DriftRequest, PathStep};
+use brick_provider_api::provider::{AttrPath, DriftExplanation, DriftNote, DriftRequest, PathStep};
 use brick_provider_api::{Diagnostics, DriftSeverity, Value};
+use serde_json::Value as Json;
 
 use crate::resources::manifest;
 
@@ -114,4 +117,50 @@ pub fn explain(req: &DriftRequest<'_>) -> Result<DriftExplanation, Diagnostics> 
         still_exists: None,
         notes,
     })
+}
+
+/// What a typed resource says about one changed attribute path: the live object's field it
+/// comes from (keys from the root, `["spec", "replicated", "size"]`), how much its change
+/// matters and why.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldRule {
+    pub field: Vec<String>,
+    pub severity: Option<DriftSeverity>,
+    pub detail: Option<String>,
+}
+
+/// One note per changed path that `rule` knows, naming the field managers that now hold its
+/// field in `live` (the object as the API server returns it, with `managedFields`).
+pub fn field_notes(
+    changed: &[AttrPath],
+    live: Option<&Json>,
+    rule: impl Fn(&AttrPath) -> Option<FieldRule>,
+) -> Vec<DriftNote> {
+    changed
+        .iter()
+        .filter_map(|path| {
+            let r = rule(path)?;
+            let field: Vec<&str> = r.field.iter().map(String::as_str).collect();
+            let by = live
+                .map(|l| crate::fields::holders(l, &field))
+                .filter(|h| !h.is_empty() && !field.is_empty())
+                .map(|h| h.join(", "));
+            Some(DriftNote {
+                path: path.clone(),
+                by,
+                detail: r.detail,
+                severity: r.severity,
+                bookkeeping: false,
+            })
+        })
+        .collect()
+}
+
+/// Whether the number at top-level attribute `attr` is lower live than recorded.
+pub fn lowered(req: &DriftRequest<'_>, attr: &str) -> bool {
+    let n = |v: Option<&Value>| {
+        v.and_then(|x| x.get(attr))
+            .and_then(|x| x.as_number()?.to_i64())
+    };
+    matches!((n(Some(req.recorded)), n(req.live)), (Some(a), Some(b)) if b < a)
 }

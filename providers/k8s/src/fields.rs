@@ -375,6 +375,23 @@ pub fn conflicts(status: &kube::core::Status) -> Vec<Conflict> {
         .collect()
 }
 
+/// The field managers other than brick's apply that hold the field at `field` (object keys
+/// from the root: `["spec", "replicated", "size"]`) or a field inside it, sorted: who changed
+/// it since brick applied it, for the typed resources built on a custom resource (a Strimzi
+/// topic, a Rook pool) whose drift is explained field by field.
+pub fn holders(live: &Json, field: &[&str]) -> Vec<String> {
+    let fpath: Vec<String> = field.iter().map(|k| format!("f:{k}")).collect();
+    let mut out: Vec<String> = entries(live)
+        .into_iter()
+        .filter(|e| !(e.manager == MANAGER && e.operation == "Apply"))
+        .filter(|e| e.subresource.is_empty() && holds(e.fields, &fpath))
+        .map(|e| e.manager.to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Whether the field at a server path (`.spec.containers[name="a"].image`) is in `manifest`:
 /// brick applied it before (it may be drifted now, then its value is the live one or null).
 pub fn in_manifest(manifest: &Value, field: &str) -> bool {
@@ -591,5 +608,23 @@ mod tests {
         assert!(in_manifest(&m, ".spec.containers[name=\"a\"].image"));
         assert!(!in_manifest(&m, ".spec.containers[name=\"b\"].image"));
         assert!(!in_manifest(&m, ".data.other"));
+    }
+
+    #[test]
+    fn the_holders_of_a_field_are_the_other_managers_that_hold_it_or_a_field_inside() {
+        let live = json!({"metadata": {"managedFields": [
+            {"manager": "brick", "operation": "Apply",
+             "fieldsV1": {"f:spec": {"f:partitions": {}, "f:config": {"f:retention.ms": {}}}}},
+            {"manager": "kubectl-patch", "operation": "Update",
+             "fieldsV1": {"f:spec": {"f:config": {"f:retention.ms": {}}}}},
+            {"manager": "operator", "operation": "Update", "subresource": "status",
+             "fieldsV1": {"f:spec": {"f:config": {}}}}
+        ]}});
+        assert_eq!(
+            holders(&live, &["spec", "config", "retention.ms"]),
+            ["kubectl-patch"]
+        );
+        assert_eq!(holders(&live, &["spec", "config"]), ["kubectl-patch"]);
+        assert!(holders(&live, &["spec", "partitions"]).is_empty());
     }
 }

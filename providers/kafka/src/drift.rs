@@ -14,7 +14,7 @@ use crate::resources::{acl, quota, topic};
 
 /// Topic attributes and configuration keys whose change can lose data.
 const DATA_RISK_ATTRS: &[&str] = &["partitions", "replication_factor", "name"];
-const DATA_RISK_KEYS: &[&str] = &[
+pub const DATA_RISK_KEYS: &[&str] = &[
     "retention.ms",
     "retention.bytes",
     "cleanup.policy",

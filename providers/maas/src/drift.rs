@@ -2,7 +2,9 @@
 //! as MAAS records them. A machine released behind brick's back is no longer brick's
 //! deployment (refresh reports it gone) but still there: it is reported as it now is (status
 //! `Ready`, no owner), not as deleted. Changes that lose a deployment's data (its status, the
-//! OS, the disks, the cloud-init) are `data-risk`.
+//! OS, the disks, the cloud-init) are `data-risk`. Tags — a machine's, a tag's comment — are
+//! `cosmetic`: like Kubernetes labels, they change nothing the machine runs now (they steer
+//! later allocations, and a tag's kernel options the next deployment).
 
 use brick_provider_api::provider::{AttrPath, DriftExplanation, DriftNote, DriftRequest, PathStep};
 use brick_provider_api::{Diagnostics, DriftSeverity};
@@ -11,7 +13,7 @@ use serde_json::Value as Json;
 use crate::client::MaasError;
 use crate::convert::{json_str, maas_diag, str_attr};
 use crate::provider::Ctx;
-use crate::resources::machine;
+use crate::resources::{machine, tag};
 
 /// Attributes whose drift means the deployment brick made, and what it held, is gone or
 /// going: a release, a redeploy, another OS, other disks.
@@ -50,18 +52,33 @@ fn owner_and_status(m: &Json) -> (Option<String>, String) {
     (owner, detail)
 }
 
+/// Attributes whose drift changes nothing a deployed machine runs.
+const COSMETIC: &[&str] = &["tags"];
+
+/// A `maas_tag`'s attributes whose drift changes nothing running.
+const TAG_COSMETIC: &[&str] = &["comment"];
+
+/// One note per attribute of `attrs`, at `severity`.
+fn severity_notes(attrs: &[&str], severity: DriftSeverity) -> impl Iterator<Item = DriftNote> {
+    attrs.iter().map(move |a| DriftNote {
+        path: attr(a),
+        severity: Some(severity),
+        ..DriftNote::default()
+    })
+}
+
 pub async fn explain(ctx: &Ctx, req: &DriftRequest<'_>) -> Result<DriftExplanation, Diagnostics> {
+    if req.type_name == tag::TYPE {
+        return Ok(DriftExplanation {
+            still_exists: None,
+            notes: severity_notes(TAG_COSMETIC, DriftSeverity::Cosmetic).collect(),
+        });
+    }
     if req.type_name != machine::TYPE {
-        // A tag: only its definition and comment are brick's; nothing more to say.
         return Ok(DriftExplanation::default());
     }
-    let mut notes: Vec<DriftNote> = DATA_RISK
-        .iter()
-        .map(|a| DriftNote {
-            path: attr(a),
-            severity: Some(DriftSeverity::DataRisk),
-            ..DriftNote::default()
-        })
+    let mut notes: Vec<DriftNote> = severity_notes(DATA_RISK, DriftSeverity::DataRisk)
+        .chain(severity_notes(COSMETIC, DriftSeverity::Cosmetic))
         .collect();
     let sid = str_attr(req.recorded, "system_id").unwrap_or("");
     let m = match ctx.client.machine(sid).await {

@@ -106,6 +106,27 @@ impl Provider for Microk8sProvider {
         }
     }
 
+    /// A node's labels are `cosmetic` drift; the rest (taints, the control-plane role) is
+    /// normal, and a Node gone from the cluster is `data-risk` (the engine's default).
+    async fn explain_drift(
+        &self,
+        req: brick_provider_api::provider::DriftRequest<'_>,
+    ) -> Result<brick_provider_api::provider::DriftExplanation, Diagnostics> {
+        use brick_provider_api::provider::{DriftExplanation, DriftNote, PathStep};
+        let notes = match req.type_name {
+            node::TYPE => vec![DriftNote {
+                path: vec![PathStep::Attr("labels".into())],
+                severity: Some(brick_provider_api::DriftSeverity::Cosmetic),
+                ..DriftNote::default()
+            }],
+            _ => Vec::new(),
+        };
+        Ok(DriftExplanation {
+            still_exists: None,
+            notes,
+        })
+    }
+
     async fn read_resource(&self, req: ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
         if req.type_name == node::TYPE {
             return if req.current.is_null() {
@@ -154,5 +175,38 @@ async fn apply_node(req: &ApplyRequest<'_>) -> ApplyResponse {
             new_state: req.prior.clone(),
             diagnostics,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use brick_provider_api::provider::{DriftRequest, PathStep};
+    use brick_provider_api::{DriftSeverity, Provider, Value};
+
+    use super::Microk8sProvider;
+    use crate::resources::node;
+
+    #[tokio::test]
+    async fn a_nodes_labels_are_cosmetic_drift_its_taints_are_not() {
+        let v = Value::null_dynamic();
+        let changed = [
+            vec![
+                PathStep::Attr("labels".into()),
+                PathStep::Key("zone".into()),
+            ],
+            vec![PathStep::Attr("taints".into())],
+        ];
+        let e = Microk8sProvider
+            .explain_drift(DriftRequest {
+                type_name: node::TYPE,
+                recorded: &v,
+                live: Some(&v),
+                changed: &changed,
+            })
+            .await
+            .unwrap();
+        assert_eq!(e.notes.len(), 1);
+        assert_eq!(e.notes[0].path, [PathStep::Attr("labels".into())]);
+        assert_eq!(e.notes[0].severity, Some(DriftSeverity::Cosmetic));
     }
 }

@@ -243,7 +243,8 @@ pub fn render(v: &Value) -> Json {
     })
 }
 
-fn topic_ref(v: &Value) -> ObjRef {
+/// The `KafkaTopic` a topic's value names.
+pub fn topic_ref(v: &Value) -> ObjRef {
     kube::obj(
         API_VERSION,
         "KafkaTopic",

@@ -6,6 +6,7 @@
 //! above the replicas, a replicas change without Cruise Control, a topic also managed by a
 //! `kafka_topic`, and Strimzi's old `v1beta2` documents written as `k8s_manifest`s.
 
+pub mod drift;
 pub mod kube;
 
 use std::collections::BTreeMap;
@@ -177,6 +178,15 @@ impl Provider for StrimziProvider {
             strimzi_topic::TYPE => strimzi_topic::read(&cluster, req.current).await,
             other => Err(unknown_type(other)),
         }
+    }
+
+    /// Who changed a topic's or a cluster's fields (their field managers) and how much it
+    /// matters ([`drift`]).
+    async fn explain_drift(
+        &self,
+        req: brick_provider_api::provider::DriftRequest<'_>,
+    ) -> Result<brick_provider_api::provider::DriftExplanation, Diagnostics> {
+        drift::explain(self.cluster().ok().as_ref(), &req).await
     }
 
     async fn import_resource(
