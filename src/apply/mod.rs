@@ -1762,7 +1762,13 @@ impl Task {
                         elapsed,
                     }
                 } else {
-                    let mut violations = check_new_state(&self.planned_plain, &r.new_state);
+                    // A destroy's result is null, whatever its type (a provider may answer an
+                    // untyped null).
+                    let mut violations = if self.destroying && r.new_state.is_null() {
+                        Vec::new()
+                    } else {
+                        check_new_state(&self.planned_plain, &r.new_state)
+                    };
                     if self.destroying && !r.new_state.is_null() {
                         violations.push(brick_provider_api::lifecycle::Violation {
                             path: String::new(),

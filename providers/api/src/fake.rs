@@ -288,7 +288,8 @@ impl Provider for FakeProvider {
             let id = req.prior.get("id").and_then(Value::as_str).unwrap_or("");
             self.record(Call::Delete(id.to_string()));
             self.objects.lock().unwrap().remove(id);
-            return ApplyResponse::done(req.planned.clone());
+            // Untyped, as some providers answer a destroy: the engine takes any null.
+            return ApplyResponse::done(Value::null_dynamic());
         }
         let name = name_of(req.planned);
         if self.fail_names.lock().unwrap().contains(&name) {
