@@ -185,7 +185,9 @@ pub fn object_to_state(rec: &Recorded, schema_ty: &Type) -> st::ObjectState {
         schema_version: rec.schema_version,
         attributes: to_state_json(&plain, schema_ty),
         sensitive_paths: paths,
+        // Direct, as the planner gives them (see `Dependencies`).
         dependencies: rec.depends_on.iter().map(|d| d.to_string()).collect(),
+        dependencies_whole: false,
         tainted: rec.tainted,
         tainted_reason: None,
         create_before_destroy: rec.create_before_destroy,

@@ -1419,11 +1419,14 @@ output "o" {
 }
 
 /// The state document as saved, with every object's `dependencies` as brick reads them back:
-/// the file (format 2) lists direct ones, loading expands them to every resource upstream.
+/// the file (format 2) and memory list direct ones, `with_whole_dependencies` expands them to
+/// every resource upstream.
 fn state_with_whole_dependencies(path: &Path) -> Json {
     use brick_state::{IndexKey, ResourceAddr};
     let bytes = std::fs::read(path).unwrap();
-    let state = brick_state::from_bytes(&bytes, path).unwrap();
+    let state = brick_state::from_bytes(&bytes, path)
+        .unwrap()
+        .with_whole_dependencies();
     let mut doc: Json = serde_json::from_slice(&bytes).unwrap();
     for r in doc["resources"].as_array_mut().unwrap() {
         let addr = ResourceAddr {

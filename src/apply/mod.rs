@@ -397,13 +397,36 @@ pub async fn apply(
             }
         }
     }
+    // Recorded dependencies are direct (see `Dependencies`): a change waits for the steps of
+    // the resources it names, and through their steps for everything upstream. Where a named
+    // resource has no step of the kind in question, the order follows its changes'
+    // dependencies on to the nearest resources that do (`nearest_with`), as the whole
+    // transitive lists Terraform records would order them.
     let mut edges: Vec<(usize, usize)> = Vec::new();
-    for (ci, c) in plan.changes.iter().enumerate() {
+    let has_destroy = |r: &ResourceAddr| {
+        by_resource.get(r).is_some_and(|cs| {
+            cs.iter()
+                .any(|&ci| destroy_step.contains_key(&plan.changes[ci].addr))
+        })
+    };
+    let upstream = |r: &ResourceAddr| -> Vec<&ResourceAddr> {
+        let mut out: Vec<&ResourceAddr> = Vec::new();
+        for &ci in by_resource.get(r).into_iter().flatten() {
+            out.extend(plan.changes[ci].depends_on.iter().map(|d| &**d));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    };
+    let mut nearest_destroyed: HashMap<&ResourceAddr, std::rc::Rc<Vec<&ResourceAddr>>> =
+        HashMap::new();
+    for c in plan.changes.iter() {
         if plan.mode == PlanMode::RefreshOnly {
             break;
         }
+        let mine_destroy = destroy_step.get(&c.addr).copied();
         for dep in &c.depends_on {
-            let Some(dep_changes) = by_resource.get(dep) else {
+            let Some(dep_changes) = by_resource.get(&**dep) else {
                 continue;
             };
             for &dci in dep_changes {
@@ -412,23 +435,24 @@ pub async fn apply(
                 if let (Some(&a), Some(&b)) = (apply_step.get(&d.addr), apply_step.get(&c.addr)) {
                     edges.push((a, b));
                 }
-                // Destroys go in reverse: the dependent's destroy first.
-                if let (Some(&mine), Some(&theirs)) =
-                    (destroy_step.get(&c.addr), destroy_step.get(&d.addr))
-                {
-                    edges.push((mine, theirs));
-                }
-                // The deposed half of a create-before-destroy waits for its dependents' new
-                // objects.
-                if d.action == Action::CreateThenDelete
-                    && let (Some(&a), Some(&dd)) =
-                        (apply_step.get(&c.addr), destroy_step.get(&d.addr))
-                {
-                    edges.push((a, dd));
+            }
+            // Destroys go in reverse: the dependent's destroy first, before those of the
+            // nearest resources upstream that are destroyed.
+            if let Some(mine) = mine_destroy {
+                let targets = if has_destroy(dep) {
+                    std::rc::Rc::new(vec![&**dep])
+                } else {
+                    nearest_with(dep, &has_destroy, &upstream, &mut nearest_destroyed)
+                };
+                for t in targets.iter() {
+                    for &dci in by_resource.get(*t).into_iter().flatten() {
+                        if let Some(&theirs) = destroy_step.get(&plan.changes[dci].addr) {
+                            edges.push((mine, theirs));
+                        }
+                    }
                 }
             }
         }
-        let _ = ci;
         match c.action {
             Action::DeleteThenCreate => {
                 edges.push((destroy_step[&c.addr], apply_step[&c.addr]));
@@ -437,6 +461,60 @@ pub async fn apply(
                 edges.push((apply_step[&c.addr], destroy_step[&c.addr]));
             }
             _ => {}
+        }
+    }
+    // The deposed half of a create-before-destroy waits for the new objects of everything
+    // that depends on it, directly or not (one walk of the dependents per such resource).
+    if plan.mode != PlanMode::RefreshOnly {
+        let mut dependents: HashMap<&ResourceAddr, Vec<&ResourceAddr>> = HashMap::new();
+        let mut deposing: Vec<&ResourceAddr> = Vec::new();
+        for (r, cs) in &by_resource {
+            let mut applied = false;
+            for &ci in cs {
+                let c = &plan.changes[ci];
+                if c.action == Action::CreateThenDelete {
+                    deposing.push(r);
+                }
+                applied |= apply_step.contains_key(&c.addr);
+            }
+            if applied {
+                for &ci in cs {
+                    if apply_step.contains_key(&plan.changes[ci].addr) {
+                        for d in &plan.changes[ci].depends_on {
+                            dependents.entry(&**d).or_default().push(r);
+                        }
+                    }
+                }
+            }
+        }
+        deposing.sort_unstable();
+        deposing.dedup();
+        for d in deposing {
+            let mut seen: std::collections::HashSet<&ResourceAddr> =
+                std::collections::HashSet::new();
+            let mut stack: Vec<&ResourceAddr> = dependents.get(d).cloned().unwrap_or_default();
+            while let Some(r) = stack.pop() {
+                if !seen.insert(r) {
+                    continue;
+                }
+                stack.extend(dependents.get(r).into_iter().flatten().copied());
+            }
+            for &dci in &by_resource[d] {
+                let dc = &plan.changes[dci];
+                if dc.action != Action::CreateThenDelete {
+                    continue;
+                }
+                let Some(&dd) = destroy_step.get(&dc.addr) else {
+                    continue;
+                };
+                for r in &seen {
+                    for &ci in &by_resource[*r] {
+                        if let Some(&a) = apply_step.get(&plan.changes[ci].addr) {
+                            edges.push((a, dd));
+                        }
+                    }
+                }
+            }
         }
     }
     // A change of a provider configured during apply waits for every change of what the
@@ -1965,4 +2043,47 @@ fn reaches(n: usize, edges: &[(usize, usize)], from: usize, to: usize) -> bool {
         }
     }
     false
+}
+
+/// The resources nearest `start` upstream (following each resource's changes' dependencies,
+/// `start` excluded) for which `has` holds, not looking past them; memoized per resource, one
+/// walk for all (iterative: a chain may be long). A cycle, which recorded dependencies never
+/// hold, is cut where it is found.
+fn nearest_with<'p>(
+    start: &'p ResourceAddr,
+    has: &dyn Fn(&ResourceAddr) -> bool,
+    upstream: &dyn Fn(&ResourceAddr) -> Vec<&'p ResourceAddr>,
+    memo: &mut HashMap<&'p ResourceAddr, std::rc::Rc<Vec<&'p ResourceAddr>>>,
+) -> std::rc::Rc<Vec<&'p ResourceAddr>> {
+    if let Some(m) = memo.get(start) {
+        return m.clone();
+    }
+    // Post-order: a resource's set is the union of what each resource above it gives (itself
+    // when `has` holds, else its own set).
+    let mut open: std::collections::HashSet<&ResourceAddr> = std::collections::HashSet::new();
+    let mut stack: Vec<(&'p ResourceAddr, Vec<&'p ResourceAddr>)> = vec![(start, upstream(start))];
+    open.insert(start);
+    while let Some((r, pending)) = stack.last_mut() {
+        if let Some(next) = pending.pop() {
+            if !has(next) && !memo.contains_key(next) && open.insert(next) {
+                let up = upstream(next);
+                stack.push((next, up));
+            }
+            continue;
+        }
+        let r = *r;
+        stack.pop();
+        let mut set: Vec<&ResourceAddr> = Vec::new();
+        for u in upstream(r) {
+            if has(u) {
+                set.push(u);
+            } else if let Some(m) = memo.get(u) {
+                set.extend(m.iter().copied());
+            }
+        }
+        set.sort_unstable();
+        set.dedup();
+        memo.insert(r, std::rc::Rc::new(set));
+    }
+    memo.get(start).cloned().unwrap_or_default()
 }

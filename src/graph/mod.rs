@@ -408,6 +408,34 @@ impl ConfigGraph {
         self.dependencies_of(n)
     }
 
+    /// The resources a resource depends on directly: reached through locals, module inputs,
+    /// module calls, module outputs and checks, not through other resources. Their own
+    /// direct dependencies, transitively, give [`ConfigGraph::resource_dependencies`]; each
+    /// resource so costs the edges around it, not its whole upstream.
+    pub fn direct_resource_dependencies(&self, resource: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![self.resource_nodes[resource]];
+        while let Some(n) = stack.pop() {
+            for d in self.graph.neighbors_directed(n, Direction::Incoming) {
+                if !seen.insert(d) {
+                    continue;
+                }
+                match self.graph[d] {
+                    Node::Resource(i) => out.push(i),
+                    Node::Local(_)
+                    | Node::ModuleVariable(_)
+                    | Node::ModuleCall(_)
+                    | Node::Output(_)
+                    | Node::Validation(_) => stack.push(d),
+                    Node::Provider(_) => {}
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     fn dependencies_of(&self, start: NodeIndex) -> Vec<usize> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -601,6 +629,9 @@ mod tests {
         assert_eq!(g.resource_dependencies(0), vec![1, 2]);
         assert_eq!(g.resource_dependencies(1), vec![2]);
         assert!(g.resource_dependencies(2).is_empty());
+        assert_eq!(g.direct_resource_dependencies(0), vec![1]);
+        assert_eq!(g.direct_resource_dependencies(1), vec![2]);
+        assert!(g.direct_resource_dependencies(2).is_empty());
     }
 
     #[test]

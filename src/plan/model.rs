@@ -3,7 +3,7 @@
 //! serial and lineage, configuration hash) so that a saved plan is refused once stale.
 //! Also the engine's in-memory view of recorded state, [`PriorState`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use brick_provider_api::Value;
@@ -323,10 +323,11 @@ impl Plan {
     }
 }
 
-/// The resources an instance depends on, transitively, as Terraform records them. Each
-/// address is shared, not copied: a chain of N resources records about N²/2 of them (250,000
-/// for the benchmark's 5,000 resources in chains of 500), and a copy of each would cost about
-/// 350 bytes — some 90 MiB — where a shared one costs 8.
+/// The resources an instance depends on directly, as recorded in state (configuration
+/// addresses): with what those resources record, transitively, every resource upstream, as
+/// Terraform records them (`show --json` prints those: [`PriorState::whole_dependencies`]).
+/// Direct, so that a chain of N resources records N addresses, not N²/2; each address is
+/// shared, not copied.
 pub type Dependencies = Vec<Arc<ResourceAddr>>;
 
 /// One instance as recorded in state (sensitive values marked).
@@ -350,6 +351,98 @@ pub struct PriorState {
     /// Objects whose recorded schema version could not be brought to the provider's current
     /// one (no upgrade, or written by a newer provider): a plan from this state fails.
     pub upgrade_errors: Vec<Diagnostic>,
+}
+
+impl PriorState {
+    /// Every instance's whole upstream, sorted, as Terraform records `dependencies`: its
+    /// recorded (direct) dependencies and, for each resource they name, what every instance
+    /// of that resource depends on, transitively. Each resource's upstream set is computed
+    /// once, in dependency order, so the work is linear in the lists produced. (A cycle, which
+    /// recorded dependencies never hold, is cut where it is found.)
+    pub fn whole_dependencies(&self) -> HashMap<&InstanceAddr, Vec<String>> {
+        let mut ids: HashMap<ResourceAddr, usize> = HashMap::new();
+        let mut names: Vec<ResourceAddr> = Vec::new();
+        let mut intern = |r: ResourceAddr, names: &mut Vec<ResourceAddr>| -> usize {
+            *ids.entry(r).or_insert_with_key(|r| {
+                names.push(r.clone());
+                names.len() - 1
+            })
+        };
+        let mut members: HashMap<usize, Vec<&InstanceAddr>> = HashMap::new();
+        let mut direct: HashMap<&InstanceAddr, Vec<usize>> = HashMap::new();
+        for (addr, inst) in &self.instances {
+            let r = intern(addr.resource.config_addr(), &mut names);
+            members.entry(r).or_default().push(addr);
+            let ds = inst
+                .depends_on
+                .iter()
+                .map(|d| intern((**d).clone(), &mut names))
+                .collect();
+            direct.insert(addr, ds);
+        }
+        // Each resource's upstream: post-order over resources.
+        let n = names.len();
+        let mut full: Vec<Option<Vec<usize>>> = vec![None; n];
+        let mut open = vec![false; n];
+        let upstream_of = |r: usize| -> Vec<usize> {
+            members
+                .get(&r)
+                .into_iter()
+                .flatten()
+                .flat_map(|a| direct[a].iter().copied())
+                .collect()
+        };
+        let mut mark = vec![0usize; n];
+        let mut stamp = 0usize;
+        for root in 0..n {
+            if full[root].is_some() {
+                continue;
+            }
+            let mut stack: Vec<(usize, Vec<usize>)> = vec![(root, upstream_of(root))];
+            open[root] = true;
+            while let Some((r, pending)) = stack.last_mut() {
+                if let Some(next) = pending.pop() {
+                    if full[next].is_none() && !open[next] {
+                        open[next] = true;
+                        let up = upstream_of(next);
+                        stack.push((next, up));
+                    }
+                    continue;
+                }
+                let r = *r;
+                stack.pop();
+                stamp += 1;
+                let mut set = Vec::new();
+                for d in upstream_of(r) {
+                    for e in std::iter::once(d).chain(full[d].iter().flatten().copied()) {
+                        if mark[e] != stamp {
+                            mark[e] = stamp;
+                            set.push(e);
+                        }
+                    }
+                }
+                full[r] = Some(set);
+            }
+        }
+        let text: Vec<String> = names.iter().map(|r| r.to_string()).collect();
+        direct
+            .into_iter()
+            .map(|(addr, ds)| {
+                stamp += 1;
+                let mut out: Vec<&str> = Vec::new();
+                for d in ds {
+                    for e in std::iter::once(d).chain(full[d].iter().flatten().copied()) {
+                        if mark[e] != stamp {
+                            mark[e] = stamp;
+                            out.push(&text[e]);
+                        }
+                    }
+                }
+                out.sort_unstable();
+                (addr, out.into_iter().map(String::from).collect())
+            })
+            .collect()
+    }
 }
 
 /// Serde for values in the exact encoding (saved plans).

@@ -203,6 +203,11 @@ struct Planner<'a> {
     /// Configuration module paths whose call could not be expanded (nothing in them is
     /// treated as removed).
     unexpanded: Vec<Vec<String>>,
+    /// Each configured resource's recorded dependencies, once computed (see
+    /// [`Planner::resource_dependencies`]).
+    direct_deps: Vec<Option<Dependencies>>,
+    /// Configured resources known to hold an instance once planned.
+    has_instances: Vec<bool>,
 }
 
 /// Plans a change. Never fails as a whole: problems become diagnostics and `errored`.
@@ -227,6 +232,8 @@ pub async fn plan(
             .iter()
             .map(|r| std::sync::Arc::new(r.addr.clone()))
             .collect(),
+        direct_deps: vec![None; config.resources.len()],
+        has_instances: vec![false; config.resources.len()],
         working: Working {
             variables: config.variables.clone(),
             ..Default::default()
@@ -954,7 +961,8 @@ pub(crate) fn expand_with(
 }
 
 impl<'a> Planner<'a> {
-    fn set_from_prior(&mut self, rc: &ResourceConfig, module: &str) {
+    /// Returns whether the resource holds an instance.
+    fn set_from_prior(&mut self, rc: &ResourceConfig, module: &str) -> bool {
         let shape = rc.expansion.shape();
         let addr = rc.addr.in_module(module);
         let vals: BTreeMap<InstanceKey, Value> = self
@@ -964,6 +972,35 @@ impl<'a> Planner<'a> {
             .collect();
         self.working.set_resource(&addr, shape, &vals);
         self.seen.insert(addr);
+        !vals.is_empty()
+    }
+
+    /// What a resource's instances record as their dependencies: the resources it depends on
+    /// directly, and, through each of those that holds no instance (so records nothing in
+    /// state), what that one records. With what the named resources record, transitively,
+    /// that is every resource upstream (Terraform's `dependencies`); each resource so costs
+    /// its direct edges, not its whole upstream. Computed once per resource, when it is
+    /// planned (after what it depends on).
+    fn resource_dependencies(&mut self, i: usize) -> Dependencies {
+        if let Some(d) = &self.direct_deps[i] {
+            return d.clone();
+        }
+        let mut out: Dependencies = Vec::new();
+        let mut seen: HashSet<*const ResourceAddr> = HashSet::new();
+        for j in self.graph.direct_resource_dependencies(i) {
+            if seen.insert(std::sync::Arc::as_ptr(&self.addrs[j])) {
+                out.push(self.addrs[j].clone());
+            }
+            if !self.has_instances[j] {
+                for d in self.resource_dependencies(j) {
+                    if seen.insert(std::sync::Arc::as_ptr(&d)) {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+        self.direct_deps[i] = Some(out.clone());
+        out
     }
 
     /// Plans a resource in every instance of its module.
@@ -1010,7 +1047,9 @@ impl<'a> Planner<'a> {
                     );
                 }
             }
-            self.set_from_prior(rc, module);
+            if self.set_from_prior(rc, module) {
+                self.has_instances[i] = true;
+            }
             return;
         }
         self.seen.insert(addr.clone());
@@ -1030,12 +1069,7 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        let deps: crate::plan::model::Dependencies = self
-            .graph
-            .resource_dependencies(i)
-            .into_iter()
-            .map(|j| self.addrs[j].clone())
-            .collect();
+        let deps = self.resource_dependencies(i);
         let mut values: BTreeMap<InstanceKey, Value> = BTreeMap::new();
         let wanted: HashSet<InstanceKey> = keys.iter().map(|(k, _)| k.clone()).collect();
         for (key, each) in keys {
@@ -1086,6 +1120,9 @@ impl<'a> Planner<'a> {
                 .prevent_destroy
                 .then_some(rc.lifecycle.decl_span);
             self.plan_delete(old, Some(reason), prevent);
+        }
+        if !values.is_empty() {
+            self.has_instances[i] = true;
         }
         self.working.set_resource(&addr, shape, &values);
     }

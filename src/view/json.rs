@@ -265,10 +265,12 @@ fn outputs_values(outputs: &BTreeMap<String, (Value, bool)>) -> Json {
 fn state_values(state: &PriorState) -> Json {
     let mut instances: Vec<_> = state.instances.iter().collect();
     instances.sort_by(|a, b| crate::plan::model::terraform_order(a.0, b.0));
+    // Terraform's shape: every resource upstream, not the direct ones recorded.
+    let mut whole = state.whole_dependencies();
     let resources = instances
         .into_iter()
         .map(|(a, i)| {
-            let deps: Vec<String> = i.depends_on.iter().map(|d| d.to_string()).collect();
+            let deps: Vec<String> = whole.remove(a).unwrap_or_default();
             (a.resource.module.clone(), {
                 let mut r = resource_values(a, &i.provider, i.schema_version, &i.value, &deps);
                 if i.tainted

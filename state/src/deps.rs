@@ -1,16 +1,21 @@
-//! Recorded dependencies on disk: direct ones written, the transitive rest derived on load.
+//! Recorded dependencies: direct ones in memory and on disk, the transitive rest derived
+//! where it is read.
 //!
-//! In memory an object's `dependencies` list every resource upstream (as Terraform records
-//! them). A chain of L resources so lists about L²/2 addresses; on disk (format 2) each
-//! object keeps only a set whose closure gives them back: its dependencies minus those of
-//! the resources it depends on. Loading expands each object's set by the (already expanded)
-//! dependencies of the resources it names, in dependency order, each resource once.
+//! Terraform records in each object every resource upstream; a chain of L resources so lists
+//! about L²/2 addresses. brick keeps, in memory and on disk (format 2), a set per object whose
+//! closure gives them back: the resources it depends on directly (or, from an older state,
+//! its whole list minus what the resources it names depend on). The whole list is the set
+//! expanded by the (expanded) sets of every object of the resources it names, each resource
+//! once, in dependency order: [`crate::State::with_whole_dependencies`], linear in what it
+//! produces. Readers that need only an order (destroys) follow the direct sets.
 //!
-//! Exactness: when expanding would give an object more than it had (its upstream resources
-//! recorded dependencies it does not list, e.g. instances applied with different
-//! configurations), the object's whole list is written literally instead (`all_dependencies`).
-//! Dependencies name configuration resources (module instance keys dropped), so every
-//! instance of a resource, in every module instance, contributes to that resource's set.
+//! Exactness: when a whole list read from an older state (format 1, Terraform's v4) would not
+//! be given back by expanding its reduced set (its upstream resources recorded dependencies
+//! it does not list, e.g. instances applied with different configurations), the object keeps
+//! the whole list, marked [`crate::ObjectState::dependencies_whole`], and is written as
+//! `all_dependencies`. Dependencies name configuration resources (module instance keys
+//! dropped), so every instance of a resource, in every module instance, contributes to that
+//! resource's set.
 
 use std::collections::{HashMap, HashSet};
 
@@ -199,12 +204,47 @@ impl Reducer {
     }
 }
 
-/// After loading a format 2 document: expands every object's reduced dependencies (those not
-/// in `literal`, identified by their position in [`objects`] order) into the whole list,
-/// sorted. Each configuration resource's expanded set is computed once (iteratively, in
+/// After loading an older state (format 1, Terraform's v4) whose objects list their whole
+/// upstream: each object keeps its reduced set, or its whole list marked
+/// `dependencies_whole` when expanding the reduced set would not give it back.
+pub(crate) fn reduce_whole(state: &mut State) {
+    let written: Vec<Written> = {
+        let reducer = Reducer::new(state);
+        objects(state)
+            .map(|(_, o)| reducer.reduce(&o.dependencies))
+            .collect()
+    };
+    let mut written = written.into_iter();
+    for o in objects_mut(state) {
+        match written.next() {
+            Some(Written::Reduced(d)) => o.dependencies = d,
+            Some(Written::Literal) => o.dependencies_whole = true,
+            None => {}
+        }
+    }
+}
+
+fn objects_mut(state: &mut State) -> impl Iterator<Item = &mut ObjectState> {
+    state.resources.values_mut().flat_map(|r| {
+        r.instances.values_mut().flat_map(|i| {
+            i.current
+                .iter_mut()
+                .map(|o| &mut **o)
+                .chain(i.deposed.values_mut())
+        })
+    })
+}
+
+/// Expands every object's dependencies (those not marked `dependencies_whole`) into the whole
+/// list, sorted, and marks every object `dependencies_whole`. Each configuration resource's expanded set is computed once (iteratively, in
 /// dependency order) as numbers naming interned addresses, so the work and the extra memory
 /// are linear in the sets produced.
-pub(crate) fn expand(state: &mut State, literal: &HashSet<usize>) {
+pub(crate) fn expand(state: &mut State) {
+    let literal: HashSet<usize> = objects(state)
+        .enumerate()
+        .filter(|(_, (_, o))| o.dependencies_whole)
+        .map(|(n, _)| n)
+        .collect();
     // Every address named, interned; configuration resources are interned first.
     let mut names: Vec<String> = Vec::new();
     let mut ids: HashMap<String, u32> = HashMap::new();
@@ -321,18 +361,10 @@ pub(crate) fn expand(state: &mut State, literal: &HashSet<usize>) {
         }
     }
     let mut full = full.into_iter();
-    for r in state.resources.values_mut() {
-        for i in r.instances.values_mut() {
-            let objs = i
-                .current
-                .iter_mut()
-                .map(|o| &mut **o)
-                .chain(i.deposed.values_mut());
-            for o in objs {
-                if let Some(Some(d)) = full.next() {
-                    o.dependencies = d.iter().map(|id| names[*id as usize].clone()).collect();
-                }
-            }
+    for o in objects_mut(state) {
+        if let Some(Some(d)) = full.next() {
+            o.dependencies = d.iter().map(|id| names[*id as usize].clone()).collect();
         }
+        o.dependencies_whole = true;
     }
 }

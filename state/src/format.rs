@@ -19,8 +19,8 @@ use crate::model::{
 };
 
 /// The format version this brick writes, and the newest it reads.
-/// Version 2 writes each object's direct dependencies only (see [`crate::deps`]); version 1
-/// wrote them all.
+/// Version 2 writes each object's direct dependencies only, as memory holds them (see
+/// [`crate::deps`]); version 1 wrote them all.
 pub const FORMAT_VERSION: u64 = 2;
 
 #[derive(Deserialize)]
@@ -95,8 +95,6 @@ fn is_false(b: &bool) -> bool {
 
 /// Serializes a state as its canonical document (pretty JSON with a trailing newline).
 pub fn to_bytes(state: &State) -> Vec<u8> {
-    let reducer = crate::deps::Reducer::new(state);
-    let reducer = &reducer;
     let doc = DocOut {
         format_version: FORMAT_VERSION,
         brick_version: &state.brick_version,
@@ -129,14 +127,11 @@ pub fn to_bytes(state: &State) -> Vec<u8> {
                     .instances
                     .iter()
                     .flat_map(|(key, inst)| {
-                        let current = inst
-                            .current
-                            .iter()
-                            .map(move |o| instance_out(reducer, key, None, o));
+                        let current = inst.current.iter().map(move |o| instance_out(key, None, o));
                         let deposed = inst
                             .deposed
                             .iter()
-                            .map(move |(d, o)| instance_out(reducer, key, Some(d), o));
+                            .map(move |(d, o)| instance_out(key, Some(d), o));
                         current.chain(deposed)
                     })
                     .collect(),
@@ -166,7 +161,6 @@ pub fn to_bytes(state: &State) -> Vec<u8> {
 }
 
 fn instance_out<'a>(
-    reducer: &crate::deps::Reducer,
     key: &'a IndexKey,
     deposed: Option<&'a String>,
     o: &'a ObjectState,
@@ -174,11 +168,20 @@ fn instance_out<'a>(
     let mut sensitive: Vec<&AttrPath> = o.sensitive_paths.iter().collect();
     sensitive.sort();
     sensitive.dedup();
-    let (dependencies, all_dependencies): (Vec<String>, &[String]) =
-        match reducer.reduce(&o.dependencies) {
-            crate::deps::Written::Reduced(d) => (d, &[]),
-            crate::deps::Written::Literal => (Vec::new(), &o.dependencies),
-        };
+    // Sorted and without repeats, whatever order the engine recorded them in.
+    let listed = if o.dependencies.is_sorted_by(|a, b| a < b) {
+        std::borrow::Cow::Borrowed(o.dependencies.as_slice())
+    } else {
+        let mut d = o.dependencies.clone();
+        d.sort_unstable();
+        d.dedup();
+        std::borrow::Cow::Owned(d)
+    };
+    let (dependencies, all_dependencies) = if o.dependencies_whole {
+        (std::borrow::Cow::Borrowed(&[][..]), listed)
+    } else {
+        (listed, std::borrow::Cow::Borrowed(&[][..]))
+    };
     InstanceOut {
         index_key: KeyOut(key),
         deposed: deposed.map(String::as_str),
@@ -241,10 +244,10 @@ struct InstanceOut<'a> {
     attributes: Canon<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     sensitive_attributes: Vec<&'a AttrPath>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    dependencies: Vec<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    all_dependencies: &'a [String],
+    dependencies: std::borrow::Cow<'a, [String]>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    all_dependencies: std::borrow::Cow<'a, [String]>,
 }
 
 #[derive(Serialize)]
@@ -369,7 +372,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
         })
     };
     let probe: Probe = serde_json::from_slice(bytes).map_err(parse_error)?;
-    let (doc, reduced): (Doc, bool) = match (&probe.format_version, &probe.version) {
+    let (doc, whole): (Doc, bool) = match (&probe.format_version, &probe.version) {
         (Some(v), _) => {
             let version = v
                 .as_u64()
@@ -381,14 +384,14 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
                     supported: FORMAT_VERSION,
                 });
             }
-            // Version 1 is the first brick format (every dependency listed); version 2 lists
-            // direct ones, expanded after loading.
+            // Version 1 is the first brick format (every dependency listed, reduced after
+            // loading); version 2 lists direct ones, as memory holds them.
             if version < 1 {
                 return Err(corrupt(format!("format_version {version} never existed")));
             }
             (
                 serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?,
-                version >= 2,
+                version < 2,
             )
         }
         (None, Some(v)) if v.as_u64() == Some(4) && probe.terraform_version.is_some() => {
@@ -397,7 +400,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
             let upgraded = upgrade_terraform_v4(&raw).map_err(corrupt)?;
             (
                 serde_json::from_value(upgraded).map_err(|e| corrupt(e.to_string()))?,
-                false,
+                true,
             )
         }
         _ => {
@@ -406,13 +409,12 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<State, StateError> {
             ));
         }
     };
-    doc_to_state(doc, reduced).map_err(corrupt)
+    doc_to_state(doc, whole).map_err(corrupt)
 }
 
-/// Builds the model; with `reduced` (format 2), dependencies are expanded to the whole list.
-fn doc_to_state(doc: Doc, reduced: bool) -> Result<State, String> {
-    let mut literal: std::collections::HashSet<(ResourceAddr, IndexKey, Option<String>)> =
-        std::collections::HashSet::new();
+/// Builds the model; with `whole` (format 1, Terraform's v4: every object lists its whole
+/// upstream), dependencies are reduced to what memory keeps (see [`crate::deps`]).
+fn doc_to_state(doc: Doc, whole: bool) -> Result<State, String> {
     let mut state = State {
         serial: doc.serial,
         lineage: doc.lineage,
@@ -438,12 +440,10 @@ fn doc_to_state(doc: Doc, reduced: bool) -> Result<State, String> {
             if !i.attributes.is_object() {
                 return Err(format!("{}: attributes are not a JSON object", iaddr()));
             }
+            let dependencies_whole = !whole && !i.all_dependencies.is_empty();
             let dependencies = if i.all_dependencies.is_empty() {
                 i.dependencies
             } else {
-                if reduced {
-                    literal.insert((addr.clone(), key.clone(), i.deposed.clone()));
-                }
                 i.all_dependencies
             };
             let object = ObjectState {
@@ -451,6 +451,7 @@ fn doc_to_state(doc: Doc, reduced: bool) -> Result<State, String> {
                 attributes: i.attributes,
                 sensitive_paths: i.sensitive_attributes,
                 dependencies,
+                dependencies_whole,
                 tainted: i.tainted,
                 tainted_reason: i.tainted_reason,
                 create_before_destroy: i.create_before_destroy,
@@ -503,26 +504,8 @@ fn doc_to_state(doc: Doc, reduced: bool) -> Result<State, String> {
             return Err(format!("pending intent {} appears twice", p.id));
         }
     }
-    if reduced {
-        // Positions, in the order `deps::expand` walks objects, of those written whole.
-        let mut positions = std::collections::HashSet::new();
-        let mut n = 0;
-        for (addr, r) in &state.resources {
-            for (key, inst) in &r.instances {
-                let keys = inst
-                    .current
-                    .iter()
-                    .map(|_| None)
-                    .chain(inst.deposed.keys().map(|d| Some(d.clone())));
-                for d in keys {
-                    if !literal.is_empty() && literal.contains(&(addr.clone(), key.clone(), d)) {
-                        positions.insert(n);
-                    }
-                    n += 1;
-                }
-            }
-        }
-        crate::deps::expand(&mut state, &positions);
+    if whole {
+        crate::deps::reduce_whole(&mut state);
     }
     Ok(state)
 }

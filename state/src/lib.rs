@@ -27,11 +27,12 @@
 //! string), `deposed` (for a deposed object), `schema_version`, `tainted` and
 //! `create_before_destroy` when true, `attributes` (object keys sorted at every depth),
 //! `sensitive_attributes` (paths such as `[{"attr":"password"}]`, `[{"key":"k"}]`,
-//! `[{"index":0}]`) and `dependencies` when not empty: the resources it depends on directly
-//! (its whole upstream minus what those resources depend on; loading expands it back, so in
-//! memory an object lists every resource upstream, as Terraform records them), or
-//! `all_dependencies`, the whole list, when expanding would not give it back exactly. The
-//! state so grows linearly with a chain of dependencies, not with its square. Saving what was
+//! `[{"index":0}]`) and `dependencies` when not empty: the resources it depends on directly,
+//! as memory holds them too (with what those resources depend on, transitively, they give
+//! every resource upstream, as Terraform records them: [`State::with_whole_dependencies`]),
+//! or `all_dependencies`, a whole list read from an older state that expanding would not give
+//! back exactly. The state, on disk and in memory, so grows linearly with a chain of
+//! dependencies, not with its square. Saving what was
 //! loaded gives the same bytes, so `git diff` of a state shows only what changed.
 //!
 //! A document with a higher `format_version` than [`FORMAT_VERSION`] is refused, naming both

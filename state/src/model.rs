@@ -69,6 +69,15 @@ impl State {
         })
     }
 
+    /// A copy with every object's `dependencies` listing every resource upstream, sorted, as
+    /// Terraform records them (and every object marked `dependencies_whole`). Linear in the
+    /// lists it produces.
+    pub fn with_whole_dependencies(&self) -> State {
+        let mut s = self.clone();
+        crate::deps::expand(&mut s);
+        s
+    }
+
     /// Number of objects (current and deposed) tracked.
     pub fn object_count(&self) -> usize {
         self.resources
@@ -291,9 +300,16 @@ pub struct ObjectState {
     pub attributes: Value,
     /// Paths of the attributes whose values are sensitive.
     pub sensitive_paths: Vec<AttrPath>,
-    /// The instances (or resources) this object depended on when it was last applied,
-    /// as address strings.
+    /// The resources this object depended on directly when it was last applied, as
+    /// configuration addresses; with what those resources' objects record, transitively,
+    /// every resource upstream (Terraform's `dependencies`, see
+    /// [`State::with_whole_dependencies`]). Kept direct so that a chain of L resources
+    /// records L addresses, not L²/2.
     pub dependencies: Vec<String>,
+    /// `dependencies` already lists every resource upstream, and is not expanded: an older
+    /// state's whole list that expanding its direct part would not give back exactly.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dependencies_whole: bool,
     /// The object must be replaced at the next apply (a create that failed half-way).
     pub tainted: bool,
     /// Why the object is tainted, when brick knows more than "a create failed half-way"
@@ -313,6 +329,7 @@ impl ObjectState {
             attributes,
             sensitive_paths: Vec::new(),
             dependencies: Vec::new(),
+            dependencies_whole: false,
             tainted: false,
             tainted_reason: None,
             create_before_destroy: false,
