@@ -63,7 +63,7 @@ fn document(n: usize) -> Vec<u8> {
         let input = format!("bench-perf-garage-{i}");
         state.apply(&Change::Set {
             intent: None,
-            addr: ResourceAddr::managed("brick_data", &format!("r{i}")).instance(IndexKey::None),
+            addr: ResourceAddr::managed("brick_data", format!("r{i}")).instance(IndexKey::None),
             deposed: None,
             provider: "provider[\"brick/builtin\"]".into(),
             object: ObjectState::new(json!({
