@@ -72,7 +72,7 @@ fn brick(dir: &Path, (sim, net): &(Simulator, String), rgw: &Rgw, args: &[&str])
     let mut c = Command::new(env!("CARGO_BIN_EXE_brick"));
     c.args(args)
         .current_dir(dir)
-        .env("MAAS_API_URL", sim.url().to_string())
+        .env("MAAS_API_URL", sim.url())
         .env("MAAS_API_KEY", sim.api_key())
         .env("AWS_ACCESS_KEY_ID", &rgw.access)
         .env("AWS_SECRET_ACCESS_KEY", &rgw.secret)
