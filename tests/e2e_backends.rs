@@ -186,6 +186,16 @@ fn kill_nine_and_recover(kind: Kind) {
     // refused, naming the crashed holder.
     let t = fails(b.path(), &["plan"], "brick::backend::locked");
     assert!(t.contains(&format!("pid {pid}")), "{t}");
+    // ... and the store tells what the interrupted apply was doing, by whom, from where.
+    for t in [t, ok(b.path(), &["state", "list"])] {
+        assert!(t.contains("brick::backend::unfinished_apply"), "{t}");
+        assert!(t.contains(&format!("(pid {pid}, working copy ")), "{t}");
+        assert!(t.contains(&a.path().display().to_string()), "{t}");
+        assert!(
+            t.contains("create brick_data.a") && t.contains("create brick_sleep.wait"),
+            "{t}"
+        );
+    }
     // Where it ran, the next run takes the lock over and settles the journal.
     let t = ok(a.path(), &["apply", "--auto-approve"]);
     assert!(
@@ -200,9 +210,11 @@ fn kill_nine_and_recover(kind: Kind) {
         "tracked once:\n{s}"
     );
     assert!(s.contains("\"name\": \"wait\""), "{s}");
-    // And now the other working copy runs too, with nothing left to do.
+    // And now the other working copy runs too, with nothing left to do, and nothing
+    // unfinished any more.
     let t = ok(b.path(), &["plan"]);
     assert!(t.contains("No changes"), "{t}");
+    assert!(!t.contains("unfinished_apply"), "{t}");
 }
 
 fn migrate_and_encrypt(kind: Kind) {
@@ -258,6 +270,27 @@ fn migrate_and_encrypt(kind: Kind) {
         .output()
         .unwrap();
     assert!(text(&o).contains("No changes"), "{}", text(&o));
+    // The local working copy (snapshot, backup, lock) holds nothing readable either.
+    let copy = d.path().join(".brick/remote/default");
+    for e in std::fs::read_dir(&copy).unwrap() {
+        let e = e.unwrap();
+        let bytes = String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned();
+        assert!(
+            !bytes.contains(secret) && !bytes.contains("brick_data"),
+            "{} is readable:\n{bytes}",
+            e.path().display()
+        );
+    }
+    // A saved plan is encrypted too, and needs the key to be applied.
+    let o = command(d.path(), &["plan", "--out", "tfplan"])
+        .env("BRICK_STATE_PASSPHRASE", pass)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let saved = std::fs::read(d.path().join("tfplan")).unwrap();
+    assert!(be::is_encrypted(&saved));
+    assert!(!String::from_utf8_lossy(&saved).contains(secret));
+    fails(d.path(), &["show", "tfplan"], "brick::cli::plan_decrypt");
     // Rotation: a new primary key, the old one as fallback; the next write uses the new one.
     let new_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     let rotate = |args: &[&str]| {
@@ -286,7 +319,7 @@ fn migrate_and_encrypt(kind: Kind) {
         "readable with the new key alone: {}",
         text(&o)
     );
-    // Back to local, decrypted, same lineage, a later serial.
+    // Back to local, still encrypted (the key is set), same lineage, a later serial.
     std::fs::write(
         d.path().join("main.hcl"),
         format!("{body}resource \"brick_data\" \"b\" {{ input = \"b\" }}\n"),
@@ -297,11 +330,24 @@ fn migrate_and_encrypt(kind: Kind) {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let back = std::fs::read(d.path().join("brick.state.json")).unwrap();
-    let (l2, s2) = header(&back);
+    for f in ["brick.state.json", "brick.state.json.backup"] {
+        let bytes = std::fs::read(d.path().join(f)).unwrap();
+        assert!(be::is_encrypted(&bytes), "{f} is encrypted");
+    }
+    let o = command(d.path(), &["state", "pull"])
+        .env("BRICK_STATE_KEY", new_key)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (l2, s2) = header(&o.stdout);
     assert_eq!(l2, lineage);
     assert!(s2 > serial, "{s2} > {serial}");
-    assert!(ok(d.path(), &["plan"]).contains("No changes"));
+    let o = command(d.path(), &["plan"])
+        .env("BRICK_STATE_KEY", new_key)
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("No changes"), "{}", text(&o));
+    fails(d.path(), &["plan"], "brick::state::decrypt");
 }
 
 #[test]

@@ -159,10 +159,19 @@ pub fn encryption() -> Result<Option<Encryption>, BackendError> {
     let Some(primary) = key(true)? else {
         return Ok(None);
     };
-    Ok(Some(Encryption {
+    Ok(Some(Encryption::new(
         primary,
-        fallback: key(false)?,
-        allow_unencrypted: std::env::var("BRICK_STATE_ALLOW_UNENCRYPTED").is_ok_and(|v| v == "1"),
+        key(false)?,
+        std::env::var("BRICK_STATE_ALLOW_UNENCRYPTED").is_ok_and(|v| v == "1"),
+    )))
+}
+
+/// The environment's encryption as a local state file's seal; `allow_plain` reads an
+/// unencrypted file as is.
+fn local_seal(allow_plain: bool) -> Result<Option<Arc<dyn st::Seal>>, BackendError> {
+    Ok(encryption()?.map(|mut e| {
+        e.allow_unencrypted |= allow_plain;
+        Arc::new(e) as Arc<dyn st::Seal>
     }))
 }
 
@@ -203,6 +212,74 @@ fn summary(e: &BackendError) -> &'static str {
     }
 }
 
+/// Records in the store, before an apply changes anything, who applies what from where
+/// ([`be::Remote::announce`]), so that teammates see an interrupted apply. A failure is a
+/// warning: the apply's own crash safety (the local journal) does not depend on it.
+pub fn announce(
+    ctx: &Context,
+    remote: &be::Remote,
+    base_serial: u64,
+    p: &crate::plan::model::Plan,
+) {
+    use crate::plan::model::Action;
+    let changes = p
+        .changes
+        .iter()
+        .filter(|c| !matches!(c.action, Action::NoOp | Action::Read))
+        .map(|c| format!("{} {}", c.action.terraform_actions().join("/"), c.addr))
+        .collect();
+    if let Err(e) = remote.announce(base_serial, changes) {
+        ctx.ui.error_line(&format!(
+            "\nWarning: could not record the apply in {} for teammates: {e}",
+            remote.describe()
+        ));
+    }
+}
+
+/// Tells about an apply recorded in the store by another working copy (running, or
+/// interrupted: killed, or its machine lost), naming who, where, when and what it was doing.
+pub fn warn_unfinished(ctx: &Context, remote: &be::Remote) {
+    if remote.announced_here() {
+        return;
+    }
+    let Ok(Some(u)) = remote.unfinished() else {
+        return;
+    };
+    const SHOWN: usize = 20;
+    let mut list: Vec<String> = u
+        .changes
+        .iter()
+        .take(SHOWN)
+        .map(|c| format!("  - {c}"))
+        .collect();
+    if u.changes.len() > SHOWN {
+        list.push(format!("  … and {} more", u.changes.len() - SHOWN));
+    }
+    ctx.ui.diagnostics(
+        &[Diagnostic::warning(
+            "brick::backend::unfinished_apply",
+            "An apply of this state did not finish",
+            format!(
+                "An apply by {}@{} (pid {}, working copy {}) started at {} from serial {} has not finished: it is still running, or it was interrupted. Its journal (what it really did) is only on {}. It was about to make {} change(s):\n{}",
+                u.holder.user,
+                u.holder.host,
+                u.holder.pid,
+                u.holder.path,
+                u.holder.created,
+                u.base_serial,
+                u.holder.host,
+                u.changes.len(),
+                list.join("\n")
+            ),
+        )
+        .help(format!(
+            "If it no longer runs, run brick again in {} on {}: it settles the journal and pushes the state. The objects listed may exist without being in this state until then.",
+            u.holder.path, u.holder.host
+        ))],
+        &[],
+    );
+}
+
 /// Takes the remote lock, then the working copy's lock, pulls the store's state into the
 /// working copy, and arranges for the push and both releases when the lock is released.
 pub fn lock_remote(
@@ -215,6 +292,9 @@ pub fn lock_remote(
         Ok(h) => h,
         Err(e) => {
             report(ctx, &e);
+            if matches!(e, BackendError::Locked { .. }) {
+                warn_unfinished(ctx, remote);
+            }
             return None;
         }
     };
@@ -231,7 +311,7 @@ pub fn lock_remote(
             "The local working copy was ahead of {} (serial {serial}, from a run that could not push); pushed it.",
             remote.describe()
         )),
-        Ok(_) => {}
+        Ok(_) => warn_unfinished(ctx, remote),
         Err(e) => {
             let _ = held.release();
             drop(lock);
@@ -241,14 +321,24 @@ pub fn lock_remote(
     }
     let (r, s) = (remote.clone(), store.clone());
     lock.on_release(Box::new(move || {
-        if let Err(e) = r.push(&s) {
-            PUSH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
-            let help = e.help().unwrap_or_default();
-            eprintln!(
-                "\nError: could not write the state to {}: {e}\n\nHelp: {help}\n({})",
-                r.describe(),
-                e.code()
-            );
+        match r.push(&s) {
+            Ok(_) => {
+                if let Err(e) = r.settle_announcement(&s) {
+                    eprintln!(
+                        "\nWarning: could not remove this apply's record from {}: {e}",
+                        r.describe()
+                    );
+                }
+            }
+            Err(e) => {
+                PUSH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+                let help = e.help().unwrap_or_default();
+                eprintln!(
+                    "\nError: could not write the state to {}: {e}\n\nHelp: {help}\n({})",
+                    r.describe(),
+                    e.code()
+                );
+            }
         }
         if let Err(e) = held.release() {
             eprintln!(
@@ -262,6 +352,7 @@ pub fn lock_remote(
 
 /// The state of a remote backend, read without a lock.
 pub fn load_remote(ctx: &Context, remote: &be::Remote) -> Result<Option<st::State>, ()> {
+    warn_unfinished(ctx, remote);
     match remote.read_plain() {
         Ok(None) => Ok(None),
         Ok(Some((bytes, _))) => st::from_bytes(&bytes, Path::new(&remote.describe()))
@@ -332,7 +423,12 @@ impl Place {
                 names.sort();
                 Ok(names)
             }
-            Place::Remote(c) => be::open(c)?.workspaces(),
+            // An apply's record for teammates is not a workspace.
+            Place::Remote(c) => Ok(be::open(c)?
+                .workspaces()?
+                .into_iter()
+                .filter(|w| !w.ends_with(be::UNFINISHED_SUFFIX))
+                .collect()),
         }
     }
 
@@ -340,8 +436,11 @@ impl Place {
     fn read(&self, dir: &Path, ws: &str) -> Result<Option<Document>, BackendError> {
         match self {
             Place::Local(_) => {
+                // A plain local state is read as is: moving it to an encrypted backend is how
+                // an unencrypted state becomes encrypted.
                 let store =
-                    st::StateStore::new(local_state_path(dir, ws), env!("CARGO_PKG_VERSION"));
+                    st::StateStore::new(local_state_path(dir, ws), env!("CARGO_PKG_VERSION"))
+                        .with_seal(local_seal(true)?);
                 // A journal of an interrupted apply must be settled before its state moves.
                 if store.journal_path().exists() {
                     return Err(BackendError::JournalConflict {
@@ -391,7 +490,8 @@ fn migrate(ctx: &Context, from: &Place, to: &Place) -> Result<usize, BackendErro
         match to {
             Place::Local(_) => {
                 let store =
-                    st::StateStore::new(local_state_path(dir, &ws), env!("CARGO_PKG_VERSION"));
+                    st::StateStore::new(local_state_path(dir, &ws), env!("CARGO_PKG_VERSION"))
+                        .with_seal(local_seal(false)?);
                 if let Some(parent) = store.path().parent() {
                     let _ = std::fs::create_dir_all(parent);
                 }

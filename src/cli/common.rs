@@ -221,6 +221,9 @@ pub struct Context {
     inputs_read: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
     /// Also receives the events of plans and applies (besides the command's view).
     pub observer: Option<Arc<dyn crate::event::EventSink>>,
+    /// Encryption at rest of the state file (local, or a backend's working copy), its
+    /// backup and journal, when the environment sets a key ([`super::backend::encryption`]).
+    pub seal: Option<Arc<dyn st::Seal>>,
 }
 
 /// Where [`Context::load_inner`] gets the root module's variables.
@@ -256,6 +259,7 @@ impl Context {
             recorded_backend: None,
             inputs_read: std::sync::Mutex::new(None),
             observer: None,
+            seal: None,
         }
     }
 
@@ -263,6 +267,13 @@ impl Context {
     /// recorded (unless `--state` names a file): a remote backend's working copy, or the
     /// local workspace's file. `false` after reporting why not.
     pub fn attach_backend(&mut self, explicit_state: bool) -> bool {
+        match super::backend::encryption() {
+            Ok(e) => self.seal = e.map(|e| Arc::new(e) as Arc<dyn st::Seal>),
+            Err(e) => {
+                super::backend::report(self, &e);
+                return false;
+            }
+        }
         if explicit_state {
             return true;
         }
@@ -309,6 +320,7 @@ impl Context {
 
     pub fn store(&self) -> st::StateStore {
         st::StateStore::new(&self.state_path, env!("CARGO_PKG_VERSION"))
+            .with_seal(self.seal.clone())
     }
 
     /// Loads and evaluates the configuration's inputs (variables from the command line, the

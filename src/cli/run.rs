@@ -379,7 +379,7 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     }
     if let Some(path) = out {
         // Streamed into the file: the encoded plan is never held whole in memory.
-        if let Err(e) = write_plan_file(&path, &p) {
+        if let Err(e) = write_plan_file(&path, &p, ctx.seal.as_deref()) {
             ctx.ui.error_line(&format!(
                 "Error: cannot write the plan to {}: {e}",
                 path.display()
@@ -534,17 +534,55 @@ pub async fn drift_cmd(
 
 /// Writes a saved plan: its JSON encoding and a newline, readable by its owner only (it
 /// holds the variables' values, secrets included), atomically and never through a link.
-fn write_plan_file(path: &Path, p: &Plan) -> std::io::Result<()> {
-    super::files::write_private(path, |w| {
-        serde_json::to_writer(&mut *w, p).map_err(std::io::Error::other)?;
-        w.write_all(b"\n")
+/// With encryption on, the file is the sealed JSON instead (the state's envelope).
+fn write_plan_file(
+    path: &Path,
+    p: &Plan,
+    seal: Option<&dyn brick_state::Seal>,
+) -> std::io::Result<()> {
+    super::files::write_private(path, |w| match seal {
+        None => {
+            serde_json::to_writer(&mut *w, p).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")
+        }
+        Some(seal) => {
+            let plain = serde_json::to_vec(p).map_err(std::io::Error::other)?;
+            let sealed = seal.seal(&plain).map_err(std::io::Error::other)?;
+            w.write_all(&sealed)?;
+            w.write_all(b"\n")
+        }
     })
 }
 
 pub(super) fn read_plan_file(ctx: &Context, path: &Path) -> Option<Plan> {
-    let text = match super::files::read_bounded(path, super::files::MAX_DOCUMENT_BYTES)
-        .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
-    {
+    let bytes = match super::files::read_bounded(path, super::files::MAX_DOCUMENT_BYTES) {
+        Ok(b) if b.starts_with(b"{\"brick_encryption\":") => match &ctx.seal {
+            Some(seal) => seal.open(&b).map_err(|detail| (true, detail)),
+            None => Err((
+                true,
+                "it is encrypted, and no key is configured".to_string(),
+            )),
+        },
+        Ok(b) => Ok(b),
+        Err(e) => Err((false, e.to_string())),
+    };
+    let bytes = match bytes {
+        Ok(b) => Ok(b),
+        Err((true, detail)) => {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::cli::plan_decrypt",
+                    "The plan file cannot be decrypted",
+                    format!("{} cannot be decrypted: {detail}.", path.display()),
+                )
+                .help("Set the key the plan was saved with (BRICK_STATE_PASSPHRASE, BRICK_STATE_KEY or BRICK_STATE_KEY_FILE).")],
+                &[],
+            );
+            return None;
+        }
+        Err((false, detail)) => Err(std::io::Error::other(detail)),
+    };
+    let text = match bytes.and_then(|b| String::from_utf8(b).map_err(std::io::Error::other)) {
         Ok(t) => t,
         Err(e) => {
             ctx.ui.error_line(&format!(
@@ -868,6 +906,7 @@ async fn run_apply(
 ) -> u8 {
     let prior = prior_of(&locked.state, &loaded.providers);
     let store = ctx.store();
+    let base_serial = locked.state.serial;
     let journal = match store.begin_apply(&locked.lock, locked.state) {
         Ok(j) => j,
         Err(e) => {
@@ -875,6 +914,11 @@ async fn run_apply(
             return 1;
         }
     };
+    if let Some(remote) = &ctx.remote
+        && p.has_changes()
+    {
+        super::backend::announce(ctx, remote, base_serial, p);
+    }
     let live: Option<Arc<LiveView<std::io::Stdout>>> =
         (!args.json && ctx.ui.stdout_tty).then(|| {
             let width = terminal_size::terminal_size().map(|(w, _)| w.0 as usize);

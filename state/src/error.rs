@@ -227,6 +227,22 @@ pub enum StateError {
     )]
     JournalFailed { path: PathBuf, detail: String },
 
+    #[error("{} cannot be decrypted: {detail}", path.display())]
+    #[diagnostic(
+        code(brick::state::decrypt),
+        help(
+            "Nothing was changed. Set the key it was encrypted with (BRICK_STATE_PASSPHRASE, BRICK_STATE_KEY or BRICK_STATE_KEY_FILE; the previous key as BRICK_STATE_FALLBACK_… while rotating), or BRICK_STATE_ALLOW_UNENCRYPTED=1 once to encrypt an unencrypted state."
+        )
+    )]
+    Decrypt { path: PathBuf, detail: String },
+
+    #[error("{} could not be encrypted: {detail}", path.display())]
+    #[diagnostic(
+        code(brick::state::encrypt),
+        help("Nothing was written. Check the encryption key's settings.")
+    )]
+    Encrypt { path: PathBuf, detail: String },
+
     #[error("The state given starts at serial {given}, but the state file has serial {on_disk}.")]
     #[diagnostic(
         code(brick::state::stale_state),

@@ -24,7 +24,8 @@ use crate::format::{KeyOut, key_from_json};
 use crate::model::{
     Change, InstanceAddr, Intent, IntentAction, Mode, ObjectState, Output, ResourceAddr, State,
 };
-use crate::store::StateStore;
+use crate::seal::Seal;
+use crate::store::{ENVELOPE, StateStore};
 use crate::sys;
 
 /// How long a caller of [`Journal::record`] waits.
@@ -312,31 +313,68 @@ impl Record {
     }
 }
 
-fn encode(record: &RecordOut<'_>, out: &mut Vec<u8>) {
+/// Appends `record` to `out`; with a seal, the JSON is sealed (one line) and the CRC covers
+/// the sealed bytes, so a torn record is found without a key.
+fn encode(
+    record: &RecordOut<'_>,
+    seal: Option<&dyn Seal>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let start = out.len();
     out.extend_from_slice(b"00000000 ");
-    serde_json::to_writer(&mut *out, record).expect("a journal record always serializes");
+    match seal {
+        None => {
+            serde_json::to_writer(&mut *out, record).expect("a journal record always serializes")
+        }
+        Some(seal) => {
+            let plain = serde_json::to_vec(record).expect("a journal record always serializes");
+            match seal.seal(&plain) {
+                Ok(sealed) => out.extend_from_slice(&sealed),
+                Err(e) => {
+                    out.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+    }
     let crc = crc32fast::hash(&out[start + 9..]);
     out[start..start + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
     out.push(b'\n');
+    Ok(())
 }
 
-/// Decodes one line (without its newline); `None` when it is damaged.
-fn decode(line: &[u8]) -> Option<Record> {
+/// Decodes one line (without its newline); `Ok(None)` when it is damaged, an error when it
+/// is whole but cannot be decrypted (a wrong key must never pass for a torn record).
+fn decode(line: &[u8], seal: Option<&dyn Seal>) -> Result<Option<Record>, String> {
     if line.len() < 10 || line[8] != b' ' {
-        return None;
+        return Ok(None);
     }
-    let crc = u32::from_str_radix(std::str::from_utf8(&line[..8]).ok()?, 16).ok()?;
+    let Some(crc) = std::str::from_utf8(&line[..8])
+        .ok()
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+    else {
+        return Ok(None);
+    };
     let json = &line[9..];
     if crc32fast::hash(json) != crc {
-        return None;
+        return Ok(None);
     }
-    serde_json::from_slice(json).ok()
+    let plain = match seal {
+        Some(seal) => std::borrow::Cow::Owned(seal.open(json)?),
+        None if json.starts_with(ENVELOPE) => {
+            return Err("it is encrypted, and no key is configured".into());
+        }
+        None => std::borrow::Cow::Borrowed(json),
+    };
+    Ok(serde_json::from_slice(&plain).ok())
 }
 
 /// Reads the journal at `path`. `None` when there is none, or when not even its begin record
 /// reached the disk (nothing was done yet).
-pub(crate) fn read(path: &Path) -> Result<Option<JournalFile>, StateError> {
+pub(crate) fn read(
+    path: &Path,
+    seal: Option<&dyn Seal>,
+) -> Result<Option<JournalFile>, StateError> {
     let bytes = match sys::read_bounded(path, sys::MAX_STATE_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -360,11 +398,19 @@ pub(crate) fn read(path: &Path) -> Result<Option<JournalFile>, StateError> {
     let mut records = Vec::new();
     let mut torn_tail = false;
     for (n, &(offset, line)) in lines.iter().enumerate() {
-        match decode(line) {
-            Some(r) => records.push((offset, r)),
-            None => {
+        match decode(line, seal) {
+            Ok(Some(r)) => records.push((offset, r)),
+            Err(detail) => {
+                return Err(StateError::Decrypt {
+                    path: path.to_path_buf(),
+                    detail: format!("the record at byte {offset}: {detail}"),
+                });
+            }
+            Ok(None) => {
                 // A damaged record is a torn tail only if nothing valid follows it.
-                if let Some(&(later, _)) = lines[n + 1..].iter().find(|(_, l)| decode(l).is_some())
+                if let Some(&(later, _)) = lines[n + 1..]
+                    .iter()
+                    .find(|(_, l)| !matches!(decode(l, seal), Ok(None)))
                 {
                     return Err(corrupt(
                         offset,
@@ -553,8 +599,13 @@ impl Journal {
                 serial: state.serial,
                 brick_version: &state.brick_version,
             },
+            store.seal(),
             &mut begin,
-        );
+        )
+        .map_err(|detail| StateError::Encrypt {
+            path: path.clone(),
+            detail,
+        })?;
         file.write_all(&begin)
             .and_then(|()| file.sync_all())
             .and_then(|()| sys::sync_dir(&sys::parent_dir(&path)))
@@ -689,7 +740,13 @@ impl Journal {
             {
                 s.next_intent = i.id + 1;
             }
-            encode(&RecordOut::from_change(&change), &mut s.buf);
+            if let Err(e) = encode(
+                &RecordOut::from_change(&change),
+                self.store.seal(),
+                &mut s.buf,
+            ) {
+                return Err(self.inner.failed(&format!("cannot encrypt a record: {e}")));
+            }
             if let Some(name) = touched(&change) {
                 s.touched.insert(name);
             }

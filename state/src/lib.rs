@@ -10,6 +10,7 @@
 //! - `store`: [`StateStore`], the state file and its siblings on disk.
 //! - `lock`: [`StateLock`], the exclusive lock file.
 //! - `journal`: [`Journal`], the apply journal with group commit.
+//! - `seal`: [`Seal`], encryption at the storage boundary (snapshot, backup, journal records).
 //!
 //! # Files
 //! For a state at `PATH` (default [`DEFAULT_STATE_FILE`], `brick.state.json`):
@@ -98,6 +99,7 @@ mod format;
 mod journal;
 mod lock;
 mod model;
+mod seal;
 mod store;
 mod sys;
 
@@ -109,4 +111,5 @@ pub use model::{
     AttrPath, Change, IndexKey, Instance, InstanceAddr, Intent, IntentAction, Mode, ObjectState,
     Output, PathStep, Resource, ResourceAddr, State, new_deposed_key,
 };
+pub use seal::Seal;
 pub use store::{DEFAULT_STATE_FILE, Loaded, LockStatus, StateStore};

@@ -3,6 +3,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -11,6 +12,7 @@ use crate::format;
 use crate::journal::{self, Journal, Replay};
 use crate::lock::{self, LockInfo, StateLock};
 use crate::model::State;
+use crate::seal::Seal;
 use crate::sys;
 
 /// The default state file name, beside the configuration.
@@ -21,6 +23,8 @@ pub const DEFAULT_STATE_FILE: &str = "brick.state.json";
 pub struct StateStore {
     path: PathBuf,
     brick_version: String,
+    /// Encryption at rest of the snapshot, its backup and the journal's records.
+    seal: Option<Arc<dyn Seal>>,
 }
 
 /// A state as loaded, with what the journal contributed.
@@ -55,7 +59,106 @@ impl StateStore {
         StateStore {
             path: path.into(),
             brick_version: brick_version.into(),
+            seal: None,
         }
+    }
+
+    /// The same store with its files encrypted by `seal`: every snapshot, backup and journal
+    /// record is sealed as it is written and opened as it is read. A plain snapshot (written
+    /// before encryption was on) is read only if `seal` allows it, and is rewritten sealed,
+    /// with its backup, by the next [`StateStore::load_locked`].
+    pub fn with_seal(mut self, seal: Option<Arc<dyn Seal>>) -> StateStore {
+        self.seal = seal;
+        self
+    }
+
+    pub(crate) fn seal(&self) -> Option<&dyn Seal> {
+        self.seal.as_deref()
+    }
+
+    /// The plain bytes of `bytes`, read from `path`.
+    fn open(&self, bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, StateError> {
+        match &self.seal {
+            Some(seal) => seal.open(&bytes).map_err(|detail| StateError::Decrypt {
+                path: path.to_path_buf(),
+                detail,
+            }),
+            None if bytes.starts_with(ENVELOPE) => Err(StateError::Decrypt {
+                path: path.to_path_buf(),
+                detail: "it is encrypted, and no key is configured".into(),
+            }),
+            None => Ok(bytes),
+        }
+    }
+
+    /// `plain` as written to `path`: sealed when encryption is on.
+    fn sealed<'a>(
+        &self,
+        plain: &'a [u8],
+        path: &Path,
+    ) -> Result<std::borrow::Cow<'a, [u8]>, StateError> {
+        match &self.seal {
+            None => Ok(std::borrow::Cow::Borrowed(plain)),
+            Some(seal) => {
+                let mut out = seal.seal(plain).map_err(|detail| StateError::Encrypt {
+                    path: path.to_path_buf(),
+                    detail,
+                })?;
+                out.push(b'\n');
+                Ok(std::borrow::Cow::Owned(out))
+            }
+        }
+    }
+
+    /// The file at `path`, opened; `None` when there is none.
+    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+        match sys::read_bounded(path, sys::MAX_STATE_BYTES) {
+            Ok(bytes) => self.open(bytes, path).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read the state", path)(e)),
+        }
+    }
+
+    /// Encryption was turned on over a plain snapshot: seals it and its backup in place
+    /// (same content, atomic like every write), so no plain copy stays on disk. The snapshot
+    /// must be readable as the seal allows (a plain one only while migrating); a plain
+    /// backup is sealed as it is.
+    fn seal_plain_files(&self) -> Result<(), StateError> {
+        let Some(seal) = &self.seal else {
+            return Ok(());
+        };
+        let target = self.target_path();
+        for (path, is_backup) in [(target.clone(), false), (self.backup_path(), true)] {
+            let mut head = [0u8; 32];
+            let n = match fs::File::open(&path).and_then(|mut f| {
+                use std::io::Read;
+                f.read(&mut head)
+            }) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("read the state", &path)(e)),
+            };
+            if seal.is_sealed(&head[..n]) {
+                continue;
+            }
+            let bytes = sys::read_bounded(&path, sys::MAX_STATE_BYTES)
+                .map_err(io_err("read the state", &path))?;
+            let plain = if is_backup {
+                bytes
+            } else {
+                self.open(bytes, &path)?
+            };
+            let sealed = self.sealed(&plain, &path)?;
+            let tmp = sys::temp_beside(&path);
+            let result = sys::write_new(&tmp, &sealed)
+                .map_err(io_err("write the state", &tmp))
+                .and_then(|()| fs::rename(&tmp, &path).map_err(io_err("write the state", &path)));
+            if result.is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+            result?;
+        }
+        sys::sync_dir(&sys::parent_dir(&target)).map_err(io_err("sync the directory of", &target))
     }
 
     pub fn path(&self) -> &Path {
@@ -86,10 +189,9 @@ impl StateStore {
 
     /// Reads the snapshot alone, ignoring any journal. `None` when there is no state file.
     pub fn read_snapshot(&self) -> Result<Option<State>, StateError> {
-        match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
-            Ok(bytes) => format::from_bytes(&bytes, &self.path).map(Some),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err("read the state", &self.path)(e)),
+        match self.read_file(&self.path)? {
+            Some(bytes) => format::from_bytes(&bytes, &self.path).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -98,7 +200,7 @@ impl StateStore {
     /// The intents of an interrupted apply are in `state.pending`.
     pub fn load(&self) -> Result<Option<Loaded>, StateError> {
         let snapshot = self.read_snapshot()?;
-        let Some(replay) = journal::read(&self.journal_path())? else {
+        let Some(replay) = journal::read(&self.journal_path(), self.seal())? else {
             return Ok(snapshot.map(|state| Loaded {
                 state,
                 replay: None,
@@ -114,6 +216,7 @@ impl StateStore {
     pub fn load_locked(&self, lock: &StateLock) -> Result<Option<Loaded>, StateError> {
         self.check_lock(lock)?;
         self.check_journal_free()?;
+        self.seal_plain_files()?;
         let Some(mut loaded) = self.load()? else {
             self.remove_journal()?;
             return Ok(None);
@@ -148,7 +251,8 @@ impl StateStore {
         let target = self.target_path();
         let exists = target.exists();
         let tmp = sys::temp_beside(&target);
-        let result = sys::write_new(&tmp, bytes)
+        let sealed = self.sealed(bytes, &target)?;
+        let result = sys::write_new(&tmp, &sealed)
             .map_err(io_err("write the state", &tmp))
             .and_then(|()| {
                 if exists {
@@ -164,16 +268,15 @@ impl StateStore {
         result?;
         sys::sync_dir(&sys::parent_dir(&target))
             .map_err(io_err("sync the directory of", &target))?;
+        // The previous file, now the backup, may predate encryption.
+        self.seal_plain_files()?;
         Ok(state)
     }
 
     /// The snapshot's bytes as on disk, `None` when there is none.
+    /// (Decrypted when encryption is on.)
     pub fn snapshot_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
-        match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err("read the state", &self.path)(e)),
-        }
+        self.read_file(&self.path)
     }
 
     pub(crate) fn write(&self, state: &State) -> Result<(), StateError> {
@@ -181,8 +284,8 @@ impl StateStore {
         // the target's directory, so the link keeps leading to the current state.
         let target = self.target_path();
         let bytes = format::to_bytes(state);
-        let exists = match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
-            Ok(old) => {
+        let exists = match self.read_file(&self.path).map(|o| o.ok_or(())) {
+            Ok(Ok(old)) => {
                 let header = header(&old, &self.path)?;
                 if header.lineage != state.lineage {
                     return Err(StateError::LineageMismatch {
@@ -203,13 +306,14 @@ impl StateStore {
                 }
                 true
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => return Err(io_err("read the state", &self.path)(e)),
+            Ok(Err(())) => false,
+            Err(e) => return Err(e),
         };
         // The new content is whole on disk before anything else changes; then the current
         // file becomes the backup; then the rename makes the new content current.
         let tmp = sys::temp_beside(&target);
-        let result = sys::write_new(&tmp, &bytes)
+        let sealed = self.sealed(&bytes, &target)?;
+        let result = sys::write_new(&tmp, &sealed)
             .map_err(io_err("write the state", &tmp))
             .and_then(|()| {
                 if exists {
@@ -223,7 +327,10 @@ impl StateStore {
             let _ = fs::remove_file(&tmp);
         }
         result?;
-        sys::sync_dir(&sys::parent_dir(&target)).map_err(io_err("sync the directory of", &target))
+        sys::sync_dir(&sys::parent_dir(&target))
+            .map_err(io_err("sync the directory of", &target))?;
+        // The previous file, now the backup, may predate encryption.
+        self.seal_plain_files()
     }
 
     /// Makes the current file (`target`) the backup: a hard link renamed over
@@ -274,10 +381,9 @@ impl StateStore {
     pub fn begin_apply(&self, lock: &StateLock, state: State) -> Result<Journal, StateError> {
         self.check_lock(lock)?;
         self.check_journal_free()?;
-        let on_disk = match sys::read_bounded(&self.path, sys::MAX_STATE_BYTES) {
-            Ok(bytes) => Some(header(&bytes, &self.path)?),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err("read the state", &self.path)(e)),
+        let on_disk = match self.read_file(&self.path)? {
+            Some(bytes) => Some(header(&bytes, &self.path)?),
+            None => None,
         };
         if let Some(h) = &on_disk {
             if h.lineage != state.lineage {
@@ -294,7 +400,7 @@ impl StateStore {
                 });
             }
         }
-        if let Some(replay) = journal::read(&self.journal_path())?
+        if let Some(replay) = journal::read(&self.journal_path(), self.seal())?
             && replay.base_serial >= state.serial
             && replay.records() > 0
         {
@@ -338,6 +444,10 @@ impl StateStore {
         Ok(())
     }
 }
+
+/// How every encrypted document starts (`brick-state-backends`' envelope): recognised even
+/// without a key, to say so rather than call it corrupt.
+pub(crate) const ENVELOPE: &[u8] = b"{\"brick_encryption\":";
 
 /// The lineage and serial of a state document, without building the model.
 fn header(bytes: &[u8], path: &Path) -> Result<Header, StateError> {

@@ -8,6 +8,12 @@
 //! "salt":…,"m_cost":…,"t_cost":…,"p_cost":…}|{"kind":"raw"},"nonce":…,"ciphertext":…}`
 //! (base64). A fresh salt and nonce every write; the associated data is the envelope's
 //! version tag, so a ciphertext cannot be replayed as something else.
+//!
+//! [`Encryption`] is also the working copy's [`brick_state::Seal`]: the local snapshot, its
+//! backup and every journal record are sealed the same way. A passphrase's argon2id key is
+//! derived once per process for writing (one fresh salt per process, a fresh nonce per
+//! document) and once per salt for reading, so sealing thousands of journal records costs
+//! one key derivation, not thousands.
 
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
@@ -15,6 +21,8 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::BackendError;
 
@@ -143,7 +151,7 @@ fn parse_text(t: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum KeyParams {
     Passphrase {
@@ -167,11 +175,26 @@ struct Envelope {
 
 /// How documents are sealed and opened: the primary key, a fallback for rotation, and
 /// whether an unencrypted document may be read (once, to encrypt an existing state).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Encryption {
     pub primary: Key,
     pub fallback: Option<Key>,
     pub allow_unencrypted: bool,
+    /// The primary key as derived for writing, with its parameters (salt).
+    session: Arc<OnceLock<(KeyParams, [u8; 32])>>,
+    /// Keys derived for reading, by key source and parameters.
+    derived: Arc<Mutex<HashMap<String, [u8; 32]>>>,
+}
+
+/// Names the keys' sources, never their material.
+impl std::fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encryption")
+            .field("primary", &self.primary)
+            .field("fallback", &self.fallback)
+            .field("allow_unencrypted", &self.allow_unencrypted)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether `bytes` is an encrypted envelope.
@@ -180,8 +203,21 @@ pub fn is_encrypted(bytes: &[u8]) -> bool {
 }
 
 impl Encryption {
-    /// Seals `plain` under the primary key.
-    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
+    pub fn new(primary: Key, fallback: Option<Key>, allow_unencrypted: bool) -> Encryption {
+        Encryption {
+            primary,
+            fallback,
+            allow_unencrypted,
+            session: Arc::default(),
+            derived: Arc::default(),
+        }
+    }
+
+    /// The primary key and its parameters for writing: derived once.
+    fn session_key(&self) -> Result<&(KeyParams, [u8; 32]), BackendError> {
+        if let Some(k) = self.session.get() {
+            return Ok(k);
+        }
         let params = match &self.primary.material {
             Material::Raw(_) => KeyParams::Raw,
             Material::Passphrase(_) => {
@@ -203,9 +239,41 @@ impl Encryption {
                 source_name: self.primary.source.clone(),
                 detail,
             })?;
+        Ok(self.session.get_or_init(|| (params, key)))
+    }
+
+    /// `key` derived for `params`, from the cache when it was derived before.
+    fn derive_cached(&self, key: &Key, params: &KeyParams) -> Result<[u8; 32], String> {
+        if matches!(params, KeyParams::Raw) {
+            return key.derive(params);
+        }
+        let id = format!(
+            "{}|{}",
+            key.source,
+            serde_json::to_string(params).expect("serializes")
+        );
+        if let Some(k) = self.derived.lock().expect("not poisoned").get(&id) {
+            return Ok(*k);
+        }
+        let k = key.derive(params)?;
+        self.derived.lock().expect("not poisoned").insert(id, k);
+        Ok(k)
+    }
+
+    /// Seals `plain` under the primary key: the envelope and a newline.
+    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
+        let mut out = self.seal_line(plain)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// Seals `plain` under the primary key: the envelope, on one line.
+    fn seal_line(&self, plain: &[u8]) -> Result<Vec<u8>, BackendError> {
+        let (params, key) = self.session_key()?;
+        let params = params.clone();
         let mut nonce = [0u8; 12];
         OsRng.fill_bytes(&mut nonce);
-        let cipher = Aes256Gcm::new_from_slice(&key).expect("a 32-byte key");
+        let cipher = Aes256Gcm::new_from_slice(key).expect("a 32-byte key");
         let sealed = cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
@@ -225,9 +293,7 @@ impl Encryption {
             nonce: B64.encode(nonce),
             ciphertext: B64.encode(sealed),
         };
-        let mut out = serde_json::to_vec(&env).expect("an envelope serializes");
-        out.push(b'\n');
-        Ok(out)
+        Ok(serde_json::to_vec(&env).expect("an envelope serializes"))
     }
 
     /// Opens `bytes` (read from `what`) with the primary key, then the fallback.
@@ -269,7 +335,7 @@ impl Encryption {
         let mut why = Vec::new();
         for key in std::iter::once(&self.primary).chain(self.fallback.as_ref()) {
             tried.push(format!("the key from {}", key.source));
-            let k = match key.derive(&env.key) {
+            let k = match self.derive_cached(key, &env.key) {
                 Ok(k) => k,
                 Err(e) => {
                     why.push(e);
@@ -294,6 +360,26 @@ impl Encryption {
             what: what.to_string(),
             tried: tried.join(" or "),
             detail: why.join("; "),
+        })
+    }
+}
+
+impl brick_state::Seal for Encryption {
+    fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, String> {
+        self.seal_line(plain).map_err(|e| e.to_string())
+    }
+
+    fn is_sealed(&self, bytes: &[u8]) -> bool {
+        is_encrypted(bytes)
+    }
+
+    fn open(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        Encryption::open(self, bytes, "it").map_err(|e| match e {
+            BackendError::Decrypt { tried, detail, .. } => format!("tried {tried}: {detail}"),
+            BackendError::NotEncrypted { source_name, .. } => format!(
+                "it is not encrypted, and encryption is on (key from {source_name}); BRICK_STATE_ALLOW_UNENCRYPTED=1 reads it once, to encrypt it"
+            ),
+            other => other.to_string(),
         })
     }
 }
@@ -328,32 +414,24 @@ mod tests {
 
     #[test]
     fn round_trip_rotation_and_wrong_key() {
-        let a = Encryption {
-            primary: pass("correct horse battery staple"),
-            fallback: None,
-            allow_unencrypted: false,
-        };
+        let a = Encryption::new(pass("correct horse battery staple"), None, false);
         let sealed = a.seal(b"{\"secret\":\"hunter2\"}").unwrap();
         assert!(is_encrypted(&sealed));
         assert!(!String::from_utf8_lossy(&sealed).contains("hunter2"));
         assert_eq!(a.open(&sealed, "x").unwrap(), b"{\"secret\":\"hunter2\"}");
-        let wrong = Encryption {
-            primary: pass("a different passphrase"),
-            fallback: None,
-            allow_unencrypted: false,
-        };
+        let wrong = Encryption::new(pass("a different passphrase"), None, false);
         let e = wrong.open(&sealed, "s3://b/k").unwrap_err();
         assert!(matches!(e, BackendError::Decrypt { .. }), "{e}");
         assert!(e.to_string().contains("the key from TEST"), "{e}");
-        let rotated = Encryption {
-            primary: Key::load(KeySource::Text {
+        let rotated = Encryption::new(
+            Key::load(KeySource::Text {
                 source: "NEW",
                 value: &"ab".repeat(32),
             })
             .unwrap(),
-            fallback: Some(pass("correct horse battery staple")),
-            allow_unencrypted: false,
-        };
+            Some(pass("correct horse battery staple")),
+            false,
+        );
         assert_eq!(
             rotated.open(&sealed, "x").unwrap(),
             b"{\"secret\":\"hunter2\"}"

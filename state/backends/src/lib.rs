@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 pub use brick_state::LockInfo;
 pub use crypt::{Encryption, Key, KeySource, is_encrypted, open_document};
-pub use remote::{PullOutcome, Remote, remote_header};
+pub use remote::{PullOutcome, Remote, UNFINISHED_SUFFIX, Unfinished, remote_header};
 
 /// A workspace's document as a store holds it, with the store's version of it (an S3 ETag,
 /// a Secret's resourceVersion, a row's counter): the `expected` of the next write.
@@ -226,6 +226,7 @@ pub fn valid_workspace(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.ends_with(UNFINISHED_SUFFIX)
 }
 
 pub(crate) fn lock_json(info: &LockInfo) -> Vec<u8> {

@@ -12,6 +12,14 @@
 //!   [`BackendError::JournalConflict`];
 //! - a store changed behind brick's back (after a force-unlock) is never overwritten: the
 //!   push is refused ([`BackendError::Conflict`]) and the working copy kept.
+//!
+//! An apply also leaves a record in the store before it changes anything
+//! ([`Remote::announce`]: who, from which working copy, when, on which serial, and the
+//! changes it is about to make), in the reserved workspace `<workspace>.unfinished-apply`
+//! (encrypted like the state). It is removed when that working copy pushes a state with no
+//! journal left. A teammate's run on another machine reads it ([`Remote::unfinished`]): while
+//! the record exists, an apply there is running or was interrupted, and its journal is only on
+//! the machine named in it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +36,23 @@ struct Base {
     serial: u64,
     lineage: String,
     sha256: String,
+}
+
+/// The reserved workspace name suffix of an apply's record ([`Remote::announce`]).
+pub const UNFINISHED_SUFFIX: &str = ".unfinished-apply";
+
+/// Beside the working copy: this working copy announced an apply not yet cleared.
+const ANNOUNCED_FILE: &str = "announced-apply";
+
+/// An apply in progress or interrupted, as recorded in the store for teammates.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Who ran it, where (host, pid, the working copy holding its journal) and when.
+    pub holder: LockInfo,
+    /// The serial of the state it started from.
+    pub base_serial: u64,
+    /// The changes it was about to make, as `create brick_data.a`.
+    pub changes: Vec<String>,
 }
 
 /// What [`Remote::pull`] did.
@@ -165,6 +190,71 @@ impl Remote {
             None => plain.to_vec(),
         };
         self.backend.write(&self.workspace, bytes, expected)
+    }
+
+    fn unfinished_workspace(&self) -> String {
+        format!("{}{UNFINISHED_SUFFIX}", self.workspace)
+    }
+
+    /// Records in the store that an apply starts from `base_serial` with `changes`, for
+    /// teammates to see until [`Remote::settle_announcement`] removes it.
+    pub fn announce(&self, base_serial: u64, changes: Vec<String>) -> Result<(), BackendError> {
+        let record = Unfinished {
+            holder: LockInfo::new(
+                "apply",
+                env!("CARGO_PKG_VERSION"),
+                &self.dir.display().to_string(),
+            ),
+            base_serial,
+            changes,
+        };
+        let plain = serde_json::to_vec_pretty(&record).expect("serializes");
+        let bytes = match &self.encryption {
+            Some(e) => e.seal(&plain)?,
+            None => plain,
+        };
+        let ws = self.unfinished_workspace();
+        let expected = self.backend.read(&ws)?.map(|s| s.version);
+        self.backend.write(&ws, bytes, expected.as_deref())?;
+        std::fs::write(self.dir.join(ANNOUNCED_FILE), b"").map_err(|e| BackendError::Store {
+            action: "record the announced apply in",
+            what: self.dir.display().to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// The store's record of an apply that is running or was interrupted, if any.
+    pub fn unfinished(&self) -> Result<Option<Unfinished>, BackendError> {
+        let ws = self.unfinished_workspace();
+        let Some(s) = self.backend.read(&ws)? else {
+            return Ok(None);
+        };
+        let what = self.backend.describe(&ws);
+        let plain = open_document(self.encryption.as_ref(), s.bytes, &what)?;
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|e| BackendError::Store {
+                action: "read",
+                what,
+                detail: format!("not an apply record ({e})"),
+            })
+    }
+
+    /// Whether this working copy announced an apply it has not settled yet.
+    pub fn announced_here(&self) -> bool {
+        self.dir.join(ANNOUNCED_FILE).exists()
+    }
+
+    /// Removes this working copy's announcement from the store once its journal is gone
+    /// (folded into a state that was pushed): nothing is unfinished any more.
+    pub fn settle_announcement(&self, store: &StateStore) -> Result<(), BackendError> {
+        if !self.announced_here() || store.journal_path().exists() {
+            return Ok(());
+        }
+        self.backend
+            .delete_workspace(&self.unfinished_workspace())?;
+        let _ = std::fs::remove_file(self.dir.join(ANNOUNCED_FILE));
+        Ok(())
     }
 
     /// Takes the store's lock for `operation`.

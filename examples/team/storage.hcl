@@ -1,0 +1,1 @@
+../garage/storage.hcl
