@@ -39,7 +39,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(config: Config) -> Result<Ctx, Diagnostic> {
+    /// A client for `config`. With `config.default_retry` (kube's default) the client retries
+    /// by brick's one policy, [`crate::retry::Transient`], instead of kube's; a caller that
+    /// turns it off (a drain, which must see an eviction's 429 itself) gets no retries.
+    pub fn new(mut config: Config) -> Result<Ctx, Diagnostic> {
+        let retry = std::mem::replace(&mut config.default_retry, false);
         let host = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
         let requests = Arc::new(AtomicU64::new(0));
@@ -70,7 +74,18 @@ impl Ctx {
             }
             req
         });
-        let client = builder.with_layer(&count).build();
+        // Each attempt is counted; the buffer makes the stack cloneable for the retries.
+        let counted = builder.with_layer(&count);
+        let client = if retry {
+            counted
+                .with_layer(&tower::buffer::BufferLayer::new(1024))
+                .with_layer(&tower::retry::RetryLayer::new(
+                    crate::retry::Transient::default(),
+                ))
+                .build()
+        } else {
+            counted.build()
+        };
         Ok(Ctx {
             client,
             host,
@@ -196,15 +211,63 @@ impl Ctx {
             kube::Error::Api(s) => Diagnostic::error(
                 "brick::k8s::api",
                 api_summary(s.code),
-                format!("The API server at {} refused {doing}: {} (HTTP {}, {}).", self.host, s.message, s.code, s.reason),
+                format!(
+                    "The API server at {} refused {doing}: {} (HTTP {}, {}).",
+                    self.host, s.message, s.code, s.reason
+                ),
             ),
-            other => Diagnostic::error(
-                "brick::k8s::unreachable",
-                "Kubernetes API server unreachable",
-                format!("{doing} failed: the API server at {} did not answer: {}.", self.host, chain(other)),
-            )
-            .with_help("Check that the cluster is running and that the provider's kubeconfig, host and certificates are right."),
+            other => {
+                let (why, help) = unreachable_reason(other);
+                Diagnostic::error(
+                    "brick::k8s::unreachable",
+                    "Kubernetes API server unreachable",
+                    format!(
+                        "{doing} failed: the API server at {} {why}: {}.",
+                        self.host,
+                        chain(other)
+                    ),
+                )
+                .with_help(help)
+            }
         }
+    }
+}
+
+/// Why a server did not answer, in words, and what to check: nothing listening, a name that
+/// does not resolve, no answer in time, or something else on the way.
+fn unreachable_reason(e: &kube::Error) -> (String, &'static str) {
+    use std::io::ErrorKind::*;
+    let text = chain(e);
+    let kinds = crate::retry::io_kinds(e);
+    let kind = [
+        ConnectionRefused,
+        TimedOut,
+        HostUnreachable,
+        NetworkUnreachable,
+    ]
+    .into_iter()
+    .find(|k| kinds.contains(k));
+    match kind {
+        Some(ConnectionRefused) => (
+            "refused the connection (nothing listens there)".into(),
+            "Check that the cluster is running and that the provider's host (or the kubeconfig's server) has the right address and port.",
+        ),
+        _ if text.contains("dns error") || text.contains("failed to lookup address") => (
+            "could not be found (its name does not resolve)".into(),
+            "Check the host name in the provider's host or the kubeconfig's server, and this machine's DNS.",
+        ),
+        Some(TimedOut) => (
+            format!("did not answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            "Check the address and that no firewall drops the connection.",
+        ),
+        Some(HostUnreachable | NetworkUnreachable) => (
+            "cannot be reached (no route)".into(),
+            "Check the address and this machine's network.",
+        ),
+        _ => (
+            "did not answer".into(),
+            "Check that the cluster is running and that the provider's kubeconfig, host and certificates are right.",
+        ),
     }
 }
 
