@@ -800,211 +800,6 @@ pub async fn read(cluster: &Cluster, current: &Value) -> Result<Option<Value>, D
     Ok(Some(Value::object(m)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::value::n;
-
-    /// The seed's cluster: three brokers, 100Gi on rook-ceph-block, a nodeport listener on 9094,
-    /// replication 3, min.insync 2.
-    fn seed() -> Value {
-        let listener = Value::object(
-            [
-                ("name".to_string(), s("external")),
-                ("port".to_string(), n(9094)),
-                ("type".to_string(), s("nodeport")),
-                ("tls".to_string(), Value::bool(false)),
-            ]
-            .into(),
-        );
-        let storage = Value::object(
-            [
-                ("size".to_string(), s("100Gi")),
-                ("class".to_string(), s("rook-ceph-block")),
-            ]
-            .into(),
-        );
-        Value::object(
-            [
-                ("name".to_string(), s("seed")),
-                ("namespace".to_string(), s("kafka")),
-                ("brokers".to_string(), n(3)),
-                ("version".to_string(), s("4.3.1")),
-                (
-                    "listener".to_string(),
-                    Value::list(listener.ty(), vec![listener]),
-                ),
-                (
-                    "storage".to_string(),
-                    Value::list(storage.ty(), vec![storage]),
-                ),
-                (
-                    "config".to_string(),
-                    string_map(
-                        [
-                            ("default.replication.factor".to_string(), "3".to_string()),
-                            ("min.insync.replicas".to_string(), "2".to_string()),
-                        ]
-                        .into(),
-                    ),
-                ),
-            ]
-            .into(),
-        )
-    }
-
-    fn with(v: &Value, k: &str, x: Value) -> Value {
-        let mut m = v.as_mapping().cloned().unwrap();
-        m.insert(k.into(), x);
-        Value::object(m)
-    }
-
-    fn codes(d: &Diagnostics) -> Vec<&str> {
-        d.iter().map(|d| d.code.as_str()).collect()
-    }
-
-    #[test]
-    fn the_seed_renders_as_one_dual_role_pool_and_a_kraft_kafka() {
-        let docs = render(&seed());
-        assert_eq!(docs.len(), 2);
-        assert_eq!(
-            docs[0],
-            json!({
-                "apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool",
-                "metadata": {"name": "seed-dual-role", "namespace": "kafka", "labels": {"strimzi.io/cluster": "seed"}},
-                "spec": {"replicas": 3, "roles": ["controller", "broker"], "storage": {"type": "jbod", "volumes": [
-                    {"id": 0, "type": "persistent-claim", "kraftMetadata": "shared", "size": "100Gi", "class": "rook-ceph-block"}]}}
-            })
-        );
-        assert_eq!(
-            docs[1],
-            json!({
-                "apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka",
-                "metadata": {"name": "seed", "namespace": "kafka"},
-                "spec": {
-                    "kafka": {
-                        "listeners": [{"name": "external", "port": 9094, "type": "nodeport", "tls": false}],
-                        "version": "4.3.1",
-                        "config": {"default.replication.factor": 3, "min.insync.replicas": 2}
-                    },
-                    "entityOperator": {"topicOperator": {}, "userOperator": {}}
-                }
-            })
-        );
-        let split = render(&with(&seed(), "controllers", n(3)));
-        assert_eq!(split.len(), 3);
-        assert_eq!(split[0]["metadata"]["name"], "seed-controller");
-        assert_eq!(split[0]["spec"]["roles"], json!(["controller"]));
-        assert_eq!(split[1]["spec"]["roles"], json!(["broker"]));
-    }
-
-    #[test]
-    fn the_seeds_zookeeper_shape_is_refused_with_what_to_write_instead() {
-        let zk = Value::object([("replicas".to_string(), n(3))].into());
-        let old = with(
-            &with(&seed(), "zookeeper", Value::list(zk.ty(), vec![zk])),
-            "api_version",
-            s("kafka.strimzi.io/v1beta2"),
-        );
-        let d = validate(&old);
-        assert_eq!(
-            codes(&d),
-            vec![
-                "brick::strimzi::zookeeper_removed",
-                "brick::strimzi::api_version_removed"
-            ]
-        );
-        assert!(d[0].help.as_deref().unwrap().contains("listener {"));
-        assert!(validate(&seed()).is_empty());
-    }
-
-    #[test]
-    fn impossible_broker_settings_and_listeners_are_refused() {
-        let cfg = string_map(
-            [
-                (
-                    "offsets.topic.replication.factor".to_string(),
-                    "4".to_string(),
-                ),
-                ("default.replication.factor".to_string(), "2".to_string()),
-                ("min.insync.replicas".to_string(), "3".to_string()),
-            ]
-            .into(),
-        );
-        let bad = Value::object(
-            [
-                ("name".to_string(), s("Bad_Name")),
-                ("port".to_string(), n(9404)),
-                ("type".to_string(), s("external")),
-            ]
-            .into(),
-        );
-        let v = with(
-            &with(&seed(), "config", cfg),
-            "listener",
-            Value::list(bad.ty(), vec![bad]),
-        );
-        assert_eq!(
-            codes(&validate(&v)),
-            vec![
-                "brick::strimzi::invalid_listener",
-                "brick::strimzi::invalid_listener",
-                "brick::strimzi::invalid_listener",
-                "brick::strimzi::replicas_above_brokers",
-                "brick::strimzi::min_insync_above_replicas"
-            ]
-        );
-    }
-
-    #[test]
-    fn storage_class_shrinking_and_role_changes_are_refused_at_plan() {
-        let prior = plan(&Value::null_dynamic(), &seed()).planned;
-        let st = |size: &str, class: &str| {
-            let o = Value::object(
-                [
-                    ("size".to_string(), s(size)),
-                    ("class".to_string(), s(class)),
-                ]
-                .into(),
-            );
-            Value::list(o.ty(), vec![o])
-        };
-        let grow = with(&seed(), "storage", st("200Gi", "rook-ceph-block"));
-        assert!(plan(&prior, &grow).diagnostics.is_empty());
-        let shrink = with(&seed(), "storage", st("10Gi", "rook-ceph-block"));
-        assert_eq!(
-            codes(&plan(&prior, &shrink).diagnostics),
-            vec!["brick::strimzi::storage_shrink"]
-        );
-        let moved = with(&seed(), "storage", st("100Gi", "local-path"));
-        assert_eq!(
-            codes(&plan(&prior, &moved).diagnostics),
-            vec!["brick::strimzi::storage_class_change"]
-        );
-        let split = with(&seed(), "controllers", n(3));
-        assert_eq!(
-            codes(&plan(&prior, &split).diagnostics),
-            vec!["brick::strimzi::roles_change"]
-        );
-        let renamed = with(&seed(), "name", s("other"));
-        let p = plan(&prior, &renamed);
-        assert!(p.diagnostics.is_empty());
-        assert_eq!(p.requires_replace, vec![path("name")]);
-    }
-
-    #[test]
-    fn outputs_come_from_status_listeners() {
-        let obj = json!({"status": {"clusterId": "abc", "listeners": [
-            {"name": "plain", "bootstrapServers": "seed-kafka-bootstrap.kafka.svc:9092"},
-            {"name": "external", "addresses": [{"host": "10.0.0.5", "port": 31234}, {"host": "10.0.0.6", "port": 31234}]}
-        ]}});
-        let (boot, id) = outputs(&obj);
-        assert_eq!(id, "abc");
-        assert_eq!(boot["plain"], "seed-kafka-bootstrap.kafka.svc:9092");
-        assert_eq!(boot["external"], "10.0.0.5:31234,10.0.0.6:31234");
-    }
-}
-
 /// Import by `NAMESPACE/NAME`: the Kafka and its node pools as they are, in the shape brick
 /// writes them (pools named NAME-dual-role, or NAME-controller and NAME-broker). A boolean
 /// whose absence means its default (`cruise_control`, `topic_operator`, `user_operator`,
@@ -1223,4 +1018,209 @@ pub async fn import(cluster: &Cluster, id: &str) -> Result<Value, Diagnostics> {
         ]
         .into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::n;
+
+    /// The seed's cluster: three brokers, 100Gi on rook-ceph-block, a nodeport listener on 9094,
+    /// replication 3, min.insync 2.
+    fn seed() -> Value {
+        let listener = Value::object(
+            [
+                ("name".to_string(), s("external")),
+                ("port".to_string(), n(9094)),
+                ("type".to_string(), s("nodeport")),
+                ("tls".to_string(), Value::bool(false)),
+            ]
+            .into(),
+        );
+        let storage = Value::object(
+            [
+                ("size".to_string(), s("100Gi")),
+                ("class".to_string(), s("rook-ceph-block")),
+            ]
+            .into(),
+        );
+        Value::object(
+            [
+                ("name".to_string(), s("seed")),
+                ("namespace".to_string(), s("kafka")),
+                ("brokers".to_string(), n(3)),
+                ("version".to_string(), s("4.3.1")),
+                (
+                    "listener".to_string(),
+                    Value::list(listener.ty(), vec![listener]),
+                ),
+                (
+                    "storage".to_string(),
+                    Value::list(storage.ty(), vec![storage]),
+                ),
+                (
+                    "config".to_string(),
+                    string_map(
+                        [
+                            ("default.replication.factor".to_string(), "3".to_string()),
+                            ("min.insync.replicas".to_string(), "2".to_string()),
+                        ]
+                        .into(),
+                    ),
+                ),
+            ]
+            .into(),
+        )
+    }
+
+    fn with(v: &Value, k: &str, x: Value) -> Value {
+        let mut m = v.as_mapping().cloned().unwrap();
+        m.insert(k.into(), x);
+        Value::object(m)
+    }
+
+    fn codes(d: &Diagnostics) -> Vec<&str> {
+        d.iter().map(|d| d.code.as_str()).collect()
+    }
+
+    #[test]
+    fn the_seed_renders_as_one_dual_role_pool_and_a_kraft_kafka() {
+        let docs = render(&seed());
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            docs[0],
+            json!({
+                "apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool",
+                "metadata": {"name": "seed-dual-role", "namespace": "kafka", "labels": {"strimzi.io/cluster": "seed"}},
+                "spec": {"replicas": 3, "roles": ["controller", "broker"], "storage": {"type": "jbod", "volumes": [
+                    {"id": 0, "type": "persistent-claim", "kraftMetadata": "shared", "size": "100Gi", "class": "rook-ceph-block"}]}}
+            })
+        );
+        assert_eq!(
+            docs[1],
+            json!({
+                "apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka",
+                "metadata": {"name": "seed", "namespace": "kafka"},
+                "spec": {
+                    "kafka": {
+                        "listeners": [{"name": "external", "port": 9094, "type": "nodeport", "tls": false}],
+                        "version": "4.3.1",
+                        "config": {"default.replication.factor": 3, "min.insync.replicas": 2}
+                    },
+                    "entityOperator": {"topicOperator": {}, "userOperator": {}}
+                }
+            })
+        );
+        let split = render(&with(&seed(), "controllers", n(3)));
+        assert_eq!(split.len(), 3);
+        assert_eq!(split[0]["metadata"]["name"], "seed-controller");
+        assert_eq!(split[0]["spec"]["roles"], json!(["controller"]));
+        assert_eq!(split[1]["spec"]["roles"], json!(["broker"]));
+    }
+
+    #[test]
+    fn the_seeds_zookeeper_shape_is_refused_with_what_to_write_instead() {
+        let zk = Value::object([("replicas".to_string(), n(3))].into());
+        let old = with(
+            &with(&seed(), "zookeeper", Value::list(zk.ty(), vec![zk])),
+            "api_version",
+            s("kafka.strimzi.io/v1beta2"),
+        );
+        let d = validate(&old);
+        assert_eq!(
+            codes(&d),
+            vec![
+                "brick::strimzi::zookeeper_removed",
+                "brick::strimzi::api_version_removed"
+            ]
+        );
+        assert!(d[0].help.as_deref().unwrap().contains("listener {"));
+        assert!(validate(&seed()).is_empty());
+    }
+
+    #[test]
+    fn impossible_broker_settings_and_listeners_are_refused() {
+        let cfg = string_map(
+            [
+                (
+                    "offsets.topic.replication.factor".to_string(),
+                    "4".to_string(),
+                ),
+                ("default.replication.factor".to_string(), "2".to_string()),
+                ("min.insync.replicas".to_string(), "3".to_string()),
+            ]
+            .into(),
+        );
+        let bad = Value::object(
+            [
+                ("name".to_string(), s("Bad_Name")),
+                ("port".to_string(), n(9404)),
+                ("type".to_string(), s("external")),
+            ]
+            .into(),
+        );
+        let v = with(
+            &with(&seed(), "config", cfg),
+            "listener",
+            Value::list(bad.ty(), vec![bad]),
+        );
+        assert_eq!(
+            codes(&validate(&v)),
+            vec![
+                "brick::strimzi::invalid_listener",
+                "brick::strimzi::invalid_listener",
+                "brick::strimzi::invalid_listener",
+                "brick::strimzi::replicas_above_brokers",
+                "brick::strimzi::min_insync_above_replicas"
+            ]
+        );
+    }
+
+    #[test]
+    fn storage_class_shrinking_and_role_changes_are_refused_at_plan() {
+        let prior = plan(&Value::null_dynamic(), &seed()).planned;
+        let st = |size: &str, class: &str| {
+            let o = Value::object(
+                [
+                    ("size".to_string(), s(size)),
+                    ("class".to_string(), s(class)),
+                ]
+                .into(),
+            );
+            Value::list(o.ty(), vec![o])
+        };
+        let grow = with(&seed(), "storage", st("200Gi", "rook-ceph-block"));
+        assert!(plan(&prior, &grow).diagnostics.is_empty());
+        let shrink = with(&seed(), "storage", st("10Gi", "rook-ceph-block"));
+        assert_eq!(
+            codes(&plan(&prior, &shrink).diagnostics),
+            vec!["brick::strimzi::storage_shrink"]
+        );
+        let moved = with(&seed(), "storage", st("100Gi", "local-path"));
+        assert_eq!(
+            codes(&plan(&prior, &moved).diagnostics),
+            vec!["brick::strimzi::storage_class_change"]
+        );
+        let split = with(&seed(), "controllers", n(3));
+        assert_eq!(
+            codes(&plan(&prior, &split).diagnostics),
+            vec!["brick::strimzi::roles_change"]
+        );
+        let renamed = with(&seed(), "name", s("other"));
+        let p = plan(&prior, &renamed);
+        assert!(p.diagnostics.is_empty());
+        assert_eq!(p.requires_replace, vec![path("name")]);
+    }
+
+    #[test]
+    fn outputs_come_from_status_listeners() {
+        let obj = json!({"status": {"clusterId": "abc", "listeners": [
+            {"name": "plain", "bootstrapServers": "seed-kafka-bootstrap.kafka.svc:9092"},
+            {"name": "external", "addresses": [{"host": "10.0.0.5", "port": 31234}, {"host": "10.0.0.6", "port": 31234}]}
+        ]}});
+        let (boot, id) = outputs(&obj);
+        assert_eq!(id, "abc");
+        assert_eq!(boot["plain"], "seed-kafka-bootstrap.kafka.svc:9092");
+        assert_eq!(boot["external"], "10.0.0.5:31234,10.0.0.6:31234");
+    }
 }
