@@ -2,8 +2,9 @@
 # Kafka benchmark: N topics created and a no-op plan over them, against the real broker, in one
 # run, three ways side by side:
 #   floor  one batched Admin API call (providers/kafka/examples/kafka_floor.rs: one
-#          CreateTopics for all N, then the wait until metadata shows them; the no-op "plan" is
-#          one Metadata + one DescribeConfigs) — what the API costs with nothing around it;
+#          CreateTopics for all N, then the wait until every broker's own Metadata shows them,
+#          each broker asked directly, as brick waits; the no-op "plan" is one Metadata + one
+#          DescribeConfigs) — what the API costs with nothing around it;
 #   brick  `brick apply --parallelism=N` of N kafka_topic resources, then `brick plan
 #          --detailed-exitcode` (refresh + plan, must exit 0);
 #   cli    the real kafka-topics.sh, one process per topic as a script would run it

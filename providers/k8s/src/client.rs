@@ -39,7 +39,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(config: Config) -> Result<Ctx, Diagnostic> {
+    /// A client for `config`. It retries by brick's one policy, [`crate::retry::Transient`],
+    /// instead of kube's: with `config.default_retry` (kube's default) every transient failure;
+    /// a caller that turns it off (a drain, which must see an eviction's 429 itself) only the
+    /// answers in which the server asked to be asked again (`Retry-After`).
+    pub fn new(mut config: Config) -> Result<Ctx, Diagnostic> {
+        let retry = std::mem::replace(&mut config.default_retry, false);
         let host = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
         let requests = Arc::new(AtomicU64::new(0));
@@ -70,16 +75,14 @@ impl Ctx {
             }
             req
         });
-        // Outside the counter, so that every attempt is counted. A retry calls the stack again,
-        // which needs a stack it can clone: kube's boxed one behind a buffer (as kube's own
-        // client does; like it, this must run inside a tokio runtime).
-        let retry = tower::retry::RetryLayer::new(AskedRetry {
-            left: ASKED_RETRIES,
-        });
+        // Each attempt is counted; the buffer makes the stack cloneable for the retries (as
+        // kube's own client does; like it, this must run inside a tokio runtime).
         let client = builder
             .with_layer(&count)
             .with_layer(&tower::buffer::BufferLayer::new(1024))
-            .with_layer(&retry)
+            .with_layer(&tower::retry::RetryLayer::new(
+                crate::retry::Transient::new(retry),
+            ))
             .build();
         Ok(Ctx {
             client,
@@ -206,74 +209,63 @@ impl Ctx {
             kube::Error::Api(s) => Diagnostic::error(
                 "brick::k8s::api",
                 api_summary(s.code),
-                format!("The API server at {} refused {doing}: {} (HTTP {}, {}).", self.host, s.message, s.code, s.reason),
+                format!(
+                    "The API server at {} refused {doing}: {} (HTTP {}, {}).",
+                    self.host, s.message, s.code, s.reason
+                ),
             ),
-            other => Diagnostic::error(
-                "brick::k8s::unreachable",
-                "Kubernetes API server unreachable",
-                format!("{doing} failed: the API server at {} did not answer: {}.", self.host, chain(other)),
-            )
-            .with_help("Check that the cluster is running and that the provider's kubeconfig, host and certificates are right."),
+            other => {
+                let (why, help) = unreachable_reason(other);
+                Diagnostic::error(
+                    "brick::k8s::unreachable",
+                    "Kubernetes API server unreachable",
+                    format!(
+                        "{doing} failed: the API server at {} {why}: {}.",
+                        self.host,
+                        chain(other)
+                    ),
+                )
+                .with_help(help)
+            }
         }
     }
 }
 
-/// How many times one request is sent again when the server asks for it.
-const ASKED_RETRIES: u32 = 10;
-/// The longest `Retry-After` honoured as given; a longer one waits this long.
-const ASKED_RETRY_MAX: Duration = Duration::from_secs(10);
-
-/// Sends a request again when the API server answered that it did nothing and asked to be
-/// asked later: a 429, 500, 503 or 504 that carries `Retry-After` (priority and fairness'
-/// TooManyRequests, ServerTimeout's "try again later", a server not ready yet). kube's own
-/// retry covers 429, 503 and 504 where it is on, not 500, and is turned off by callers that
-/// handle 429 themselves. An eviction's 429 is a PodDisruptionBudget's refusal, which the
-/// drain reports and bounds itself: it is never retried here.
-#[derive(Clone)]
-struct AskedRetry {
-    left: u32,
-}
-
-impl<Res, E> tower::retry::Policy<http_request::Request, http::Response<Res>, E> for AskedRetry {
-    type Future = tokio::time::Sleep;
-
-    fn retry(
-        &mut self,
-        req: &mut http_request::Request,
-        result: &mut Result<http::Response<Res>, E>,
-    ) -> Option<Self::Future> {
-        let resp = result.as_ref().ok()?;
-        let status = resp.status().as_u16();
-        let eviction = req.uri().path().ends_with("/eviction");
-        let asked = matches!(status, 500 | 503 | 504) || (status == 429 && !eviction);
-        if !asked || self.left == 0 {
-            return None;
-        }
-        let secs: u64 = resp
-            .headers()
-            .get(http::header::RETRY_AFTER)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        self.left -= 1;
-        Some(tokio::time::sleep(
-            Duration::from_secs(secs).min(ASKED_RETRY_MAX),
-        ))
-    }
-
-    fn clone_request(&mut self, req: &http_request::Request) -> Option<http_request::Request> {
-        let body = req.body().try_clone()?;
-        let mut copy = http::Request::builder()
-            .method(req.method().clone())
-            .uri(req.uri().clone())
-            .version(req.version())
-            .body(body)
-            .ok()?;
-        *copy.headers_mut() = req.headers().clone();
-        *copy.extensions_mut() = req.extensions().clone();
-        Some(copy)
+/// Why a server did not answer, in words, and what to check: nothing listening, a name that
+/// does not resolve, no answer in time, or something else on the way.
+fn unreachable_reason(e: &kube::Error) -> (String, &'static str) {
+    use std::io::ErrorKind::*;
+    let text = chain(e);
+    let kinds = crate::retry::io_kinds(e);
+    let kind = [
+        ConnectionRefused,
+        TimedOut,
+        HostUnreachable,
+        NetworkUnreachable,
+    ]
+    .into_iter()
+    .find(|k| kinds.contains(k));
+    match kind {
+        Some(ConnectionRefused) => (
+            "refused the connection (nothing listens there)".into(),
+            "Check that the cluster is running and that the provider's host (or the kubeconfig's server) has the right address and port.",
+        ),
+        _ if text.contains("dns error") || text.contains("failed to lookup address") => (
+            "could not be found (its name does not resolve)".into(),
+            "Check the host name in the provider's host or the kubeconfig's server, and this machine's DNS.",
+        ),
+        Some(TimedOut) => (
+            format!("did not answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            "Check the address and that no firewall drops the connection.",
+        ),
+        Some(HostUnreachable | NetworkUnreachable) => (
+            "cannot be reached (no route)".into(),
+            "Check the address and this machine's network.",
+        ),
+        _ => (
+            "did not answer".into(),
+            "Check that the cluster is running and that the provider's kubeconfig, host and certificates are right.",
+        ),
     }
 }
 

@@ -6,8 +6,9 @@
 //! wait, delete), the same code `k8s_manifest` runs on.
 //!
 //! Code map: [`config`] turns the provider block into a client configuration; [`client`]
-//! holds the client, the discovery cache and the request count; [`fields`] reads ownership
-//! from managedFields (drift, conflicts); [`ready`] says whether an object is ready (kstatus);
+//! holds the client, the discovery cache and the request count; [`retry`] is its one retry
+//! policy; [`fields`] reads ownership from managedFields (drift, conflicts); [`ready`] says
+//! whether an object is ready (kstatus);
 //! [`run`] keeps the implicit order of one run (CRD → custom resource, namespace → object);
 //! [`resources`] has one module per resource type or data source.
 
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod provider;
 pub mod ready;
 pub mod resources;
+pub mod retry;
 pub mod run;
 
 pub use provider::K8sProvider;

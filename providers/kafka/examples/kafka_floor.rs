@@ -1,12 +1,15 @@
 //! The benchmark's floor (bench/kafka.sh): what the Admin API costs with nothing around it.
-//! `kafka_floor create PREFIX N` sends one CreateTopics request for N topics and waits until the
-//! cluster's metadata shows them all, as brick does; `kafka_floor read PREFIX N` is one Metadata
-//! plus one DescribeConfigs for the N topics (what a no-op plan must ask); `kafka_floor delete
-//! PREFIX N` is one DeleteTopics request and the wait for them to vanish. Reads KAFKA_BOOTSTRAP.
+//! `kafka_floor create PREFIX N` sends one CreateTopics request for N topics and waits until
+//! every broker's own Metadata shows them all (each broker asked directly, as brick waits);
+//! `kafka_floor read PREFIX N` is one Metadata plus one DescribeConfigs for the N topics (what
+//! a no-op plan must ask); `kafka_floor delete PREFIX N` is one DeleteTopics request and the
+//! wait until every broker has forgotten them. Reads KAFKA_BOOTSTRAP.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use brick_provider_kafka::client::Settings;
+use brick_provider_kafka::wire::Conn;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -25,10 +28,24 @@ fn visible(admin: &Admin) -> HashSet<String> {
         .collect()
 }
 
-async fn wait(admin: &Admin, names: &[String], present: bool) {
+/// Waits until every broker's own Metadata shows all `names` (`present`) or none of them:
+/// each broker learns a change from the metadata log on its own, so one broker's answer says
+/// nothing about the next request's.
+async fn wait(settings: &Settings, names: &[String], present: bool) {
     loop {
-        let seen = visible(admin);
-        if names.iter().all(|n| seen.contains(n) == present) {
+        let s = settings.clone();
+        let n = names.to_vec();
+        let per_broker = tokio::task::spawn_blocking(move || {
+            Conn::metadata_per_broker(&s, &n, Duration::from_secs(30))
+        })
+        .await
+        .unwrap()
+        .expect("Metadata of every broker");
+        assert!(!per_broker.is_empty(), "no broker listed");
+        if per_broker
+            .values()
+            .all(|shown| shown.values().all(|p| p.is_some() == present))
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -44,6 +61,10 @@ async fn main() {
     };
     let n: usize = n.parse().expect("N");
     let bootstrap = std::env::var("KAFKA_BOOTSTRAP").expect("KAFKA_BOOTSTRAP");
+    let settings = Settings {
+        bootstrap_servers: bootstrap.split(',').map(str::to_string).collect(),
+        ..Settings::default()
+    };
     let admin: Admin = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .create()
@@ -61,7 +82,7 @@ async fn main() {
                 .await
                 .expect("CreateTopics");
             assert!(r.iter().all(Result::is_ok), "{r:?}");
-            wait(&admin, &names, true).await;
+            wait(&settings, &names, true).await;
         }
         "read" => {
             let seen = visible(&admin);
@@ -81,7 +102,7 @@ async fn main() {
                 .await
                 .expect("DeleteTopics");
             assert!(r.iter().all(Result::is_ok), "{r:?}");
-            wait(&admin, &names, false).await;
+            wait(&settings, &names, false).await;
         }
         other => panic!("unknown step {other}"),
     }

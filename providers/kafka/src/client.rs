@@ -153,15 +153,15 @@ impl Client {
         }
         let admin: Admin = cfg.create().map_err(|e| e.to_string())?;
         let admin = Arc::new(admin);
-        let a = admin.clone();
+        let (a, s) = (admin.clone(), settings.clone());
         let create: Flush<NewTopicSpec, Result<(), AdminError>> = Arc::new(move |items| {
-            let a = a.clone();
-            Box::pin(async move { create_topics(&a, items).await })
+            let (a, s) = (a.clone(), s.clone());
+            Box::pin(async move { create_topics(&a, &s, items).await })
         });
-        let a = admin.clone();
+        let (a, s) = (admin.clone(), settings.clone());
         let delete: Flush<String, Result<(), AdminError>> = Arc::new(move |items| {
-            let a = a.clone();
-            Box::pin(async move { delete_topics(&a, items).await })
+            let (a, s) = (a.clone(), s.clone());
+            Box::pin(async move { delete_topics(&a, &s, items).await })
         });
         Ok(Client {
             admin,
@@ -310,7 +310,7 @@ impl Client {
             });
         }
         let want: HashMap<String, Option<usize>> = [(topic.to_string(), Some(partitions))].into();
-        wait_for(&self.admin, &want).await
+        wait_for(&self.settings, &want).await
     }
 
     /// IncrementalAlterConfigs of one topic.
@@ -451,26 +451,55 @@ where
 /// How many reads in a row must agree before a change counts as visible.
 const AGREEING_READS: usize = 3;
 
-/// Waits until metadata shows each topic with the given partition count (`None`: absent).
+/// Waits until every broker's own Metadata shows each topic with the given partition count
+/// (`None`: absent). Each broker is asked directly ([`crate::wire`]): a change the controller
+/// committed reaches each broker from the metadata log on its own, and librdkafka would send a
+/// read to whichever broker it likes — once every broker agrees, any next read (or brick run)
+/// agrees too.
 async fn wait_for(
-    admin: &Arc<Admin>,
+    settings: &Settings,
     want: &HashMap<String, Option<usize>>,
 ) -> Result<(), AdminError> {
     if want.is_empty() {
         return Ok(());
     }
-    settle("the topics' metadata", || async {
-        let (_, topics) = metadata(admin, REQUEST_TIMEOUT).await?;
-        Ok(want
+    let names: Vec<String> = want.keys().cloned().collect();
+    let deadline = tokio::time::Instant::now() + PROPAGATION_TIMEOUT;
+    loop {
+        let (s, n) = (settings.clone(), names.clone());
+        let per_broker = tokio::task::spawn_blocking(move || {
+            crate::wire::Conn::metadata_per_broker(&s, &n, REQUEST_TIMEOUT)
+        })
+        .await
+        .map_err(|e| AdminError {
+            code: RDKafkaErrorCode::Unknown,
+            message: e.to_string(),
+        })??;
+        let behind = per_broker
             .iter()
-            .all(|(name, n)| topics.get(name).map(|t| t.partitions) == *n))
-    })
-    .await
+            .filter(|(_, shown)| want.iter().any(|(t, p)| shown.get(t) != Some(p)))
+            .map(|(b, _)| *b)
+            .collect::<Vec<_>>();
+        if behind.is_empty() && !per_broker.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(AdminError {
+                code: RDKafkaErrorCode::OperationTimedOut,
+                message: format!(
+                    "the topics' metadata: not yet visible on broker(s) {behind:?} after {} s",
+                    PROPAGATION_TIMEOUT.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// One CreateTopics request for `items`, then one wait for all of them to show.
 async fn create_topics(
     admin: &Arc<Admin>,
+    settings: &Settings,
     items: Vec<NewTopicSpec>,
 ) -> Vec<Result<(), AdminError>> {
     let new: Vec<NewTopic> = items
@@ -509,7 +538,7 @@ async fn create_topics(
         .filter(|s| matches!(by_name.get(&s.name), Some(Ok(()))))
         .map(|s| (s.name.clone(), Some(s.partitions as usize)))
         .collect();
-    let waited = wait_for(admin, &want).await;
+    let waited = wait_for(settings, &want).await;
     items
         .iter()
         .map(|s| match by_name.remove(&s.name) {
@@ -524,7 +553,11 @@ async fn create_topics(
 }
 
 /// One DeleteTopics request for `names`, then one wait for all of them to vanish.
-async fn delete_topics(admin: &Arc<Admin>, names: Vec<String>) -> Vec<Result<(), AdminError>> {
+async fn delete_topics(
+    admin: &Arc<Admin>,
+    settings: &Settings,
+    names: Vec<String>,
+) -> Vec<Result<(), AdminError>> {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let results = match admin.delete_topics(&refs, &options()).await {
         Ok(r) => r,
@@ -548,7 +581,7 @@ async fn delete_topics(admin: &Arc<Admin>, names: Vec<String>) -> Vec<Result<(),
         .filter(|n| matches!(by_name.get(*n), Some(Ok(()))))
         .map(|n| (n.clone(), None))
         .collect();
-    let waited = wait_for(admin, &want).await;
+    let waited = wait_for(settings, &want).await;
     names
         .iter()
         .map(|n| match by_name.remove(n) {

@@ -1,18 +1,22 @@
 //! A small Kafka connection of brick's own, for the admin APIs librdkafka lacks: client quotas
 //! (DescribeClientQuotas and AlterClientQuotas, KIP-546) and partition reassignments
-//! (AlterPartitionReassignments and ListPartitionReassignments, KIP-455). The messages are `kafka-protocol`'s,
+//! (AlterPartitionReassignments and ListPartitionReassignments, KIP-455), and each broker's own
+//! Metadata (a wait that every broker sees a change). The messages are `kafka-protocol`'s,
 //! generated from Kafka's own message schemas; this module only frames them over TCP, with TLS
 //! (OpenSSL, as librdkafka) and SASL (PLAIN, SCRAM-SHA-256/512) as the provider is configured.
 //! Blocking: callers run it on a blocking thread.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
-    SaslHandshakeRequest, SaslHandshakeResponse,
+    ApiKey, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use openssl::hash::MessageDigest;
@@ -27,6 +31,9 @@ use crate::ffi::AdminError;
 
 trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
+
+/// The Metadata version asked (Kafka 2.8+; 4.x serves 0–13).
+const METADATA_VERSION: i16 = 12;
 
 /// One connection to one broker.
 pub struct Conn {
@@ -70,6 +77,53 @@ impl Conn {
             }
         }
         Err(last)
+    }
+
+    /// The partition count of each of `topics` as every broker's own Metadata shows it (`None`:
+    /// that broker does not know the topic yet, or no longer): one connection per broker that
+    /// the cluster lists, each asked directly, since each learns changes from the metadata log
+    /// on its own. Keyed by broker id.
+    pub fn metadata_per_broker(
+        s: &Settings,
+        topics: &[String],
+        timeout: Duration,
+    ) -> Result<BTreeMap<i32, BTreeMap<String, Option<usize>>>, AdminError> {
+        let req = MetadataRequest::default()
+            .with_topics(Some(
+                topics
+                    .iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect(),
+            ))
+            .with_allow_auto_topic_creation(false);
+        let shown = |r: &MetadataResponse| -> BTreeMap<String, Option<usize>> {
+            let mut m: BTreeMap<String, Option<usize>> =
+                topics.iter().map(|t| (t.clone(), None)).collect();
+            for t in &r.topics {
+                if let Some(name) = &t.name
+                    && t.error_code == 0
+                {
+                    m.insert(name.0.to_string(), Some(t.partitions.len()));
+                }
+            }
+            m
+        };
+        let first: MetadataResponse =
+            Conn::open(s, timeout)?.call(ApiKey::Metadata, METADATA_VERSION, &req)?;
+        let mut out = BTreeMap::new();
+        for b in &first.brokers {
+            let addr = format!("{}:{}", b.host, b.port);
+            let r: MetadataResponse = Conn::open_one(&addr, s, timeout)?.call(
+                ApiKey::Metadata,
+                METADATA_VERSION,
+                &req,
+            )?;
+            out.insert(b.node_id.0, shown(&r));
+        }
+        Ok(out)
     }
 
     fn open_one(addr: &str, s: &Settings, timeout: Duration) -> Result<Conn, AdminError> {

@@ -484,3 +484,109 @@ async fn what_brick_writes_for_a_kafka_and_the_operator_is_accepted_by_the_real_
     assert!(crd.status.success(), "the CRDs are kept");
     let _ = kubectl(&p, &["delete", "namespace", &ns, "--wait=false"]);
 }
+
+/// `brick import 'strimzi_kafka.x' NAMESPACE/NAME` on the real API server with Strimzi's real
+/// CRDs: a Kafka and its node pools that brick's shape wrote (the seed's dual-role cluster
+/// and a split-role one) are imported as exactly the state the configuration plans, so the
+/// plan after the import changes nothing; a bad id, a missing Kafka and pools of another
+/// shape are clear errors. No operator runs here: the Kafka is not Ready, its outputs empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strimzi_kafka_is_imported_as_the_state_its_configuration_plans() {
+    let Some(p) = peer() else { return };
+    let prov = provider(&p).await;
+    let ns = unique("brick-skimport");
+    let out = kubectl(&p, &["create", "namespace", &ns]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cluster = Cluster::connect(&conform(
+        &machinery::provider_block(),
+        vec![("config_path", s(&p.kubeconfig))],
+    ))
+    .await
+    .expect("a connection");
+
+    for (name, controllers) in [("seed", None), ("split", Some(3))] {
+        let mut cfg = seed_kafka(&ns, name);
+        if let Some(c) = controllers {
+            let mut m = cfg.as_mapping().cloned().unwrap();
+            m.insert("controllers".into(), n(c));
+            cfg = Value::object(m);
+        }
+        for doc in strimzi_kafka::render(&cfg) {
+            kube::apply(&cluster, &doc).await.expect("applied");
+        }
+        let imported = prov
+            .import_resource(strimzi_kafka::TYPE, &format!("{ns}/{name}"))
+            .await
+            .unwrap_or_else(|d| panic!("import {name}: {d:?}"));
+        assert_eq!(imported.len(), 1);
+        let state = &imported[0].state;
+        assert_eq!(state.get("id"), Some(&s(&format!("{ns}/{name}"))));
+        assert_eq!(state.get("brokers"), Some(&n(3)));
+        let plan = strimzi_kafka::plan(state, &cfg);
+        assert!(
+            plan.requires_replace.is_empty(),
+            "{:?}",
+            plan.requires_replace
+        );
+        assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+        assert_eq!(
+            &plan.planned, state,
+            "{name}: the plan after import changes nothing"
+        );
+    }
+
+    // A bad id, a Kafka that does not exist, pools brick does not manage.
+    let bad = prov
+        .import_resource(strimzi_kafka::TYPE, "no-slash")
+        .await
+        .err()
+        .expect("bad id");
+    assert_eq!(bad[0].code, "brick::strimzi::import_id");
+    let missing = prov
+        .import_resource(strimzi_kafka::TYPE, &format!("{ns}/absent"))
+        .await
+        .err()
+        .expect("absent");
+    assert_eq!(missing[0].code, "brick::strimzi::not_found");
+    let mut other = strimzi_kafka::render(&seed_kafka(&ns, "other"));
+    other[0]["metadata"]["name"] = serde_json::json!("other-pool-a");
+    for doc in &other {
+        kube::apply(&cluster, doc).await.expect("applied");
+    }
+    let shape = prov
+        .import_resource(strimzi_kafka::TYPE, &format!("{ns}/other"))
+        .await
+        .err()
+        .expect("pools of another shape");
+    assert_eq!(shape[0].code, "brick::strimzi::import_pools");
+    assert!(
+        shape[0]
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("other-dual-role")
+    );
+
+    for (kind, names) in [
+        ("Kafka", &["seed", "split", "other"][..]),
+        (
+            "KafkaNodePool",
+            &[
+                "seed-dual-role",
+                "split-broker",
+                "split-controller",
+                "other-pool-a",
+            ][..],
+        ),
+    ] {
+        for name in names {
+            let r = kube::obj("kafka.strimzi.io/v1", kind, Some(&ns), name);
+            kube::delete(&cluster, &r, None).await.unwrap();
+        }
+    }
+    let _ = kubectl(&p, &["delete", "namespace", &ns, "--wait=false"]);
+}

@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 
 use crate::strimzi::kube::{self, ObjRef, Standing};
 use crate::strimzi::{API_VERSION, config_json, quantity_bytes};
-use crate::value::{int_attr, s, str_attr, string_map, string_map_attr};
+use crate::value::{int_attr, n, s, str_attr, string_map, string_map_attr};
 
 pub const TYPE: &str = "strimzi_kafka";
 
@@ -798,6 +798,226 @@ pub async fn read(cluster: &Cluster, current: &Value) -> Result<Option<Value>, D
         m.insert("cluster_id".into(), s(id));
     }
     Ok(Some(Value::object(m)))
+}
+
+/// Import by `NAMESPACE/NAME`: the Kafka and its node pools as they are, in the shape brick
+/// writes them (pools named NAME-dual-role, or NAME-controller and NAME-broker). A boolean
+/// whose absence means its default (`cruise_control`, `topic_operator`, `user_operator`,
+/// `delete_claim`) is imported as unset when it holds that default, as a configuration that
+/// leaves it out reads.
+pub async fn import(cluster: &Cluster, id: &str) -> Result<Value, Diagnostics> {
+    let Some((ns, name)) = id
+        .split_once('/')
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+    else {
+        return Err(vec![
+            err(
+                "import_id",
+                "Invalid import id",
+                format!("\"{id}\" is not NAMESPACE/NAME."),
+            )
+            .with_help("For example: kafka/my-cluster"),
+        ]);
+    };
+    let Some(obj) = kube::get(cluster, &kube::obj(API_VERSION, "Kafka", Some(ns), name))
+        .await
+        .map_err(|d| vec![d])?
+    else {
+        return Err(vec![err(
+            "not_found",
+            "Kafka not found",
+            format!("There is no Kafka {ns}/{name} ({API_VERSION})."),
+        )]);
+    };
+    let mut pools = BTreeMap::new();
+    for pool in [
+        format!("{name}-dual-role"),
+        format!("{name}-controller"),
+        format!("{name}-broker"),
+    ] {
+        let r = kube::obj(API_VERSION, "KafkaNodePool", Some(ns), &pool);
+        if let Some(p) = kube::get(cluster, &r).await.map_err(|d| vec![d])? {
+            pools.insert(pool, p);
+        }
+    }
+    let replicas = |p: &Json| p.pointer("/spec/replicas").and_then(Json::as_i64);
+    let (brokers, controllers, storage_of) = match (
+        pools.get(&format!("{name}-dual-role")),
+        pools.get(&format!("{name}-controller")),
+        pools.get(&format!("{name}-broker")),
+    ) {
+        (Some(d), None, None) => (replicas(d), None, d),
+        (None, Some(c), Some(b)) => (replicas(b), replicas(c), b),
+        _ => {
+            return Err(vec![
+                err(
+                    "import_pools",
+                    "Node pools not in brick's shape",
+                    format!(
+                        "The Kafka {ns}/{name} has none of the node pool sets brick manages (found: {}).",
+                        if pools.is_empty() {
+                            "none of those names".to_string()
+                        } else {
+                            pools.keys().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    ),
+                )
+                .with_help(format!(
+                    "brick manages one pool {name}-dual-role (controllers and brokers), or {name}-controller and {name}-broker; import the pools as k8s_manifest objects otherwise."
+                )),
+            ]);
+        }
+    };
+    let storage = {
+        let st = storage_of.pointer("/spec/storage");
+        let volume = match st.and_then(|s| s.get("type")).and_then(Json::as_str) {
+            Some("jbod") => st.and_then(|s| s.pointer("/volumes/0")),
+            _ => st,
+        };
+        let Some(size) = volume.and_then(|v| v.get("size")).and_then(Json::as_str) else {
+            return Err(vec![err(
+                "import_storage",
+                "Storage not in brick's shape",
+                format!(
+                    "The Kafka {ns}/{name}'s node pool has no persistent-claim volume with a size (its storage: {}).",
+                    st.map_or("none".to_string(), Json::to_string)
+                ),
+            )]);
+        };
+        let v = volume.unwrap_or(&Json::Null);
+        Value::object(
+            [
+                ("size".to_string(), s(size)),
+                (
+                    "class".to_string(),
+                    v.get("class")
+                        .and_then(Json::as_str)
+                        .map_or(Value::null(Type::String), s),
+                ),
+                (
+                    "delete_claim".to_string(),
+                    match v.get("deleteClaim").and_then(Json::as_bool) {
+                        Some(true) => Value::bool(true),
+                        _ => Value::null(Type::Bool),
+                    },
+                ),
+            ]
+            .into(),
+        )
+    };
+    let kafka = obj.pointer("/spec/kafka").cloned().unwrap_or(json!({}));
+    let listeners: Vec<Value> = kafka
+        .get("listeners")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let text = |k: &str| l.get(k).and_then(Json::as_str).unwrap_or("");
+            Value::object(
+                [
+                    ("name".to_string(), s(text("name"))),
+                    (
+                        "port".to_string(),
+                        n(l.get("port").and_then(Json::as_i64).unwrap_or(0)),
+                    ),
+                    ("type".to_string(), s(text("type"))),
+                    (
+                        "tls".to_string(),
+                        Value::bool(l.get("tls").and_then(Json::as_bool).unwrap_or(false)),
+                    ),
+                    (
+                        "node_port".to_string(),
+                        l.pointer("/configuration/bootstrap/nodePort")
+                            .and_then(Json::as_i64)
+                            .map_or(Value::null(Type::Number), n),
+                    ),
+                ]
+                .into(),
+            )
+        })
+        .collect();
+    let config: BTreeMap<String, String> = kafka
+        .get("config")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| match v {
+            Json::String(x) => Some((k.clone(), x.clone())),
+            Json::Null => None,
+            other => Some((k.clone(), other.to_string())),
+        })
+        .collect();
+    let opt_str = |k: &str| {
+        kafka
+            .get(k)
+            .and_then(Json::as_str)
+            .map_or(Value::null(Type::String), s)
+    };
+    let spec = obj.get("spec").cloned().unwrap_or(json!({}));
+    // Present means on; the defaults (on for the operators, off for Cruise Control) read as unset.
+    let switch = |present: bool, default: bool| {
+        if present == default {
+            Value::null(Type::Bool)
+        } else {
+            Value::bool(present)
+        }
+    };
+    let (boot, cluster_id) = outputs(&obj);
+    let listener_ty = listener_block().value_type();
+    let storage_ty = storage_block().value_type();
+    Ok(Value::object(
+        [
+            ("id".to_string(), s(id)),
+            ("name".to_string(), s(name)),
+            ("namespace".to_string(), s(ns)),
+            ("version".to_string(), opt_str("version")),
+            ("metadata_version".to_string(), opt_str("metadataVersion")),
+            (
+                "brokers".to_string(),
+                brokers.map_or(Value::null(Type::Number), n),
+            ),
+            (
+                "controllers".to_string(),
+                controllers.map_or(Value::null(Type::Number), n),
+            ),
+            (
+                "config".to_string(),
+                if config.is_empty() {
+                    Value::null(Type::Map(Box::new(Type::String)))
+                } else {
+                    string_map(config)
+                },
+            ),
+            (
+                "cruise_control".to_string(),
+                switch(spec.get("cruiseControl").is_some(), false),
+            ),
+            (
+                "topic_operator".to_string(),
+                switch(
+                    spec.pointer("/entityOperator/topicOperator").is_some(),
+                    true,
+                ),
+            ),
+            (
+                "user_operator".to_string(),
+                switch(spec.pointer("/entityOperator/userOperator").is_some(), true),
+            ),
+            ("api_version".to_string(), Value::null(Type::String)),
+            ("bootstrap_servers".to_string(), string_map(boot)),
+            ("cluster_id".to_string(), s(cluster_id)),
+            (
+                "storage".to_string(),
+                Value::list(storage_ty, vec![storage]),
+            ),
+            ("listener".to_string(), Value::list(listener_ty, listeners)),
+            (
+                "zookeeper".to_string(),
+                Value::list(zookeeper_block().value_type(), Vec::new()),
+            ),
+        ]
+        .into(),
+    ))
 }
 
 #[cfg(test)]

@@ -197,12 +197,16 @@ impl Provider for StrimziProvider {
         let cluster = self.cluster()?;
         let state = match type_name {
             strimzi_topic::TYPE => strimzi_topic::import(&cluster, id).await?,
+            strimzi_kafka::TYPE => strimzi_kafka::import(&cluster, id).await?,
             other => {
                 return Err(vec![Diagnostic::error(
                     "brick::strimzi::import_unsupported",
                     "Import not supported",
-                    format!("{other} cannot be imported yet; strimzi_topic can (NAMESPACE/NAME)."),
-                )]);
+                    format!(
+                        "{other} cannot be imported; strimzi_kafka and strimzi_topic can (NAMESPACE/NAME)."
+                    ),
+                )
+                .with_help("An operator installation is adopted by applying it: server-side apply takes the objects over.")]);
             }
         };
         Ok(vec![ImportedResource {
