@@ -238,6 +238,7 @@ async fn a_node_removal_interrupted_while_its_osd_drains_is_read_as_unfinished_a
         time_scale: 0.05,
         controllers: vec![Arc::new(RookOperator::default())],
         builtin_controllers: true,
+        ..SimOptions::default()
     })
     .await
     .unwrap();
