@@ -976,8 +976,8 @@ impl<'a> Planner<'a> {
     }
 
     /// What a resource's instances record as their dependencies: the resources it depends on
-    /// directly, and, through each of those that holds no instance (so records nothing in
-    /// state), what that one records. With what the named resources record, transitively,
+    /// directly, and, through each of those that holds no instance or is a data source (so
+    /// records nothing in state), what that one records. With what the named resources record, transitively,
     /// that is every resource upstream (Terraform's `dependencies`); each resource so costs
     /// its direct edges, not its whole upstream. Computed once per resource, when it is
     /// planned (after what it depends on).
@@ -991,7 +991,9 @@ impl<'a> Planner<'a> {
             if seen.insert(std::sync::Arc::as_ptr(&self.addrs[j])) {
                 out.push(self.addrs[j].clone());
             }
-            if !self.has_instances[j] {
+            // A data source's object records no dependencies in state (as Terraform's): what
+            // it reads is recorded by what reads it.
+            if !self.has_instances[j] || self.config.resources[j].addr.mode == ResourceMode::Data {
                 for d in self.resource_dependencies(j) {
                     if seen.insert(std::sync::Arc::as_ptr(&d)) {
                         out.push(d);
