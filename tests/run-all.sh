@@ -20,6 +20,8 @@
 # without peers (their tests then say they are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A fresh clone builds everything once: incremental compilation only costs time and disk there.
+[ "${CI:-}" != true ] || export CARGO_INCREMENTAL=0
 
 all_peers="ceph rgw pg kafka k8s strimzi rook"
 peers=${RUN_ALL_PEERS:-$all_peers}
