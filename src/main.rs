@@ -8,10 +8,16 @@
 /// space resident; mimalloc's per-thread heaps do neither. Measured with `bench/compare.sh`
 /// at N = 5,000 (bench/RESULTS.md): the no-op plan takes less than half the time, at the
 /// same or lower peak memory.
+///
+/// The cargo feature `system-allocator` leaves the system's malloc in place, for memory
+/// profilers that intercept malloc (heaptrack, valgrind's massif): mimalloc's own heaps are
+/// invisible to them. Never for a release: `cargo build --features system-allocator`.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    #[cfg(not(feature = "system-allocator"))]
     purge_freed_memory_at_once();
     brick::cli::main()
 }
@@ -20,6 +26,7 @@ fn main() -> std::process::ExitCode {
 /// temporary allocations — parsing a large state file — stays resident at the peak. brick's
 /// runs are short and their peak memory is what users feel, so purge at once. A
 /// `MIMALLOC_PURGE_DELAY` in the environment still wins.
+#[cfg(not(feature = "system-allocator"))]
 #[allow(unsafe_code, reason = "mimalloc's C option setter: one FFI call")]
 fn purge_freed_memory_at_once() {
     /// `mi_option_purge_delay` in mimalloc v2's `mimalloc.h`.
