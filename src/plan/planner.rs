@@ -6,6 +6,7 @@
 // Diagnostics are rich data (spans, help); returning them by value is deliberate.
 #![allow(clippy::result_large_err)]
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use brick_provider_api::lifecycle::{check_planned, proposed_new_state, same};
@@ -1126,7 +1127,7 @@ impl<'a> Planner<'a> {
         if !values.is_empty() {
             self.has_instances[i] = true;
         }
-        self.working.set_resource(&addr, shape, &values);
+        self.working.set_resource_owned(&addr, shape, values);
     }
 
     /// `prevent`: the resource has `prevent_destroy` (with its block's header, when known).
@@ -1862,6 +1863,18 @@ fn prevent_destroy(addr: &InstanceAddr, at: Option<crate::config::Span>) -> Diag
 /// names (`source_of` gives a configuration resource's source). An index outside the slice
 /// is reported as a provider bug. The planner runs it for every provider configured at plan
 /// time; the executor for a provider configured during apply, before its first change.
+/// `v` with every mark removed: borrowed when it carries none, at any depth.
+fn without_marks(v: &Value) -> Cow<'_, Value> {
+    fn marked(v: &Value) -> bool {
+        !v.marks.is_empty() || v.children().any(marked)
+    }
+    if marked(v) {
+        Cow::Owned(v.unmark_deep().0)
+    } else {
+        Cow::Borrowed(v)
+    }
+}
+
 pub async fn plan_check<'s>(
     name: &str,
     provider: &dyn brick_provider_api::Provider,
@@ -1873,9 +1886,11 @@ pub async fn plan_check<'s>(
         .filter(|c| c.action != Action::Forget)
         .map(|c| (c.addr.to_string(), c))
         .collect();
-    let values: Vec<(Value, Value)> = seen
+    // Providers see values without marks: a copy only of the values that carry some (a
+    // copy of every object at the end of planning was the plan's peak of memory).
+    let values: Vec<(Cow<'_, Value>, Cow<'_, Value>)> = seen
         .iter()
-        .map(|(_, c)| (c.before.unmark_deep().0, c.after.unmark_deep().0))
+        .map(|(_, c)| (without_marks(&c.before), without_marks(&c.after)))
         .collect();
     let planned: Vec<PlannedChange<'_>> = seen
         .iter()
@@ -1891,8 +1906,8 @@ pub async fn plan_check<'s>(
                 Action::DeleteThenCreate | Action::CreateThenDelete => ChangeAction::Replace,
                 Action::Delete => ChangeAction::Delete,
             },
-            prior,
-            planned,
+            prior: prior.as_ref(),
+            planned: planned.as_ref(),
         })
         .collect();
     let mut found = Vec::new();

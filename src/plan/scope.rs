@@ -141,22 +141,32 @@ impl Working {
         shape: Shape,
         instances: &BTreeMap<InstanceKey, Value>,
     ) {
+        self.set_resource_owned(addr, shape, instances.clone());
+    }
+
+    /// [`Working::set_resource`] taking the instances' values, which saves a copy of every
+    /// object (the planner has no further use for them).
+    pub fn set_resource_owned(
+        &mut self,
+        addr: &ResourceAddr,
+        shape: Shape,
+        mut instances: BTreeMap<InstanceKey, Value>,
+    ) {
         let v = match shape {
             Shape::Single => instances
-                .get(&InstanceKey::None)
-                .cloned()
+                .remove(&InstanceKey::None)
                 .unwrap_or_else(Value::null_dynamic),
-            Shape::Count => Value::tuple(instances.values().cloned().collect()),
+            Shape::Count => Value::tuple(instances.into_values().collect()),
             Shape::ForEach => Value::object(
                 instances
-                    .iter()
+                    .into_iter()
                     .map(|(k, v)| {
                         let key = match k {
-                            InstanceKey::Str(s) => s.clone(),
+                            InstanceKey::Str(s) => s,
                             InstanceKey::Int(i) => i.to_string(),
                             InstanceKey::None => String::new(),
                         };
-                        (key, v.clone())
+                        (key, v)
                     })
                     .collect(),
             ),
