@@ -956,3 +956,56 @@ resource "fake_thing" "cluster" {{
         actions(&p)
     );
 }
+
+/// Terraform's planner rewrites the recorded `dependencies` of an instance whose plan is a
+/// no-op when they differ from the configuration's (node_resource_plan_instance.go, "If this
+/// plan resulted in a NoOp ... write them out now"), and its apply persists that. brick
+/// records direct dependencies and derives the whole lists from the upstream records, so a
+/// stale direct list would keep naming an upstream that the configuration no longer reads:
+/// here `c` dropped `depends_on = [brick_data.b]` and `b` is gone, and Terraform's state
+/// lists nothing for `c`.
+#[tokio::test]
+async fn a_no_op_whose_dependencies_changed_records_the_new_ones_as_terraform_does() {
+    let mut w = World::new();
+    let mut c_on_b = data("c", Value::string("same"));
+    c_on_b.depends_on = vec![rref("b")];
+    w.converge(&config(vec![
+        data("a", Value::string("x")),
+        data_from("b", "a"),
+        c_on_b,
+    ]))
+    .await;
+    let c_addr = "brick_data.c".parse().unwrap();
+    let named = |w: &World| -> Vec<String> {
+        w.state.instances[&c_addr]
+            .depends_on
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    };
+    assert_eq!(named(&w), ["brick_data.b"]);
+    let whole = w.state.whole_dependencies();
+    assert_eq!(whole[&c_addr], ["brick_data.a", "brick_data.b"]);
+
+    // `b` removed from the configuration, `c` no longer depends on it: `c` is a no-op.
+    let c2 = config(vec![
+        data("a", Value::string("x")),
+        data("c", Value::string("same")),
+    ]);
+    let p = w.plan(&c2, &Options::default()).await;
+    assert_eq!(
+        actions(&p),
+        [
+            ("brick_data.a".into(), Action::NoOp),
+            ("brick_data.b".into(), Action::Delete),
+            ("brick_data.c".into(), Action::NoOp),
+        ]
+    );
+    let (out, _) = w.apply(&c2, &p, 10).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    assert!(named(&w).is_empty(), "recorded: {:?}", named(&w));
+    assert!(w.state.whole_dependencies()[&c_addr].is_empty());
+    // Recorded once: the next plan and apply leave it alone.
+    let p = w.plan(&c2, &Options::default()).await;
+    assert!(!p.has_changes());
+}

@@ -646,9 +646,14 @@ pub async fn apply(
                     }
                     Ok(Value::null_dynamic())
                 } else {
-                    // Record a refreshed value that differs from the recorded one.
-                    let recorded = prior.instances.get(&c.addr).map(|i| &i.value);
-                    if recorded != Some(&c.after) || c.previous_addr.is_some() {
+                    // Record a refreshed value that differs from the recorded one, or
+                    // dependencies that changed (as Terraform rewrites a no-op's list).
+                    let prior_inst = prior.instances.get(&c.addr);
+                    let recorded = prior_inst.map(|i| &i.value);
+                    let deps_changed = prior_inst.is_some_and(|i| {
+                        !crate::plan::model::same_dependencies(&i.depends_on, &c.depends_on)
+                    });
+                    if recorded != Some(&c.after) || c.previous_addr.is_some() || deps_changed {
                         if let Some(prev) = &c.previous_addr {
                             let _ = sink.record(prev, None);
                         }

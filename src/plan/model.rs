@@ -330,6 +330,19 @@ impl Plan {
 /// shared, not copied.
 pub type Dependencies = Vec<Arc<ResourceAddr>>;
 
+/// Whether two dependency lists name the same resources, in any order.
+pub fn same_dependencies(a: &Dependencies, b: &Dependencies) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    fn sorted(d: &Dependencies) -> Vec<&ResourceAddr> {
+        let mut v: Vec<&ResourceAddr> = d.iter().map(|x| &**x).collect();
+        v.sort_unstable();
+        v
+    }
+    a == b || sorted(a) == sorted(b)
+}
+
 /// One instance as recorded in state (sensitive values marked).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PriorInstance {
