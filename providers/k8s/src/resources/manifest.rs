@@ -786,8 +786,10 @@ pub fn refreshed(current: &Value, live: Option<&Json>) -> Option<Value> {
     Some(out)
 }
 
-/// How many LISTs of a refresh go out at once.
-const LIST_CONCURRENCY: usize = 8;
+/// How many LISTs of a refresh go out at once: all of them for the kinds of an operator's
+/// install files (Rook's crds+common+operator: 9 lists, Strimzi's: 8), so none waits for
+/// another's answer; far below an API server's in-flight limit (400 by default).
+const LIST_CONCURRENCY: usize = 16;
 
 /// Refreshes many objects with one LIST per (apiVersion, kind, namespace).
 pub async fn read_many(ctx: &Ctx, current: &[Value]) -> Vec<Result<Option<Value>, Diagnostics>> {
