@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
 
 /// mimalloc returns freed memory to the system after a delay (10 ms), so a short burst of
 /// temporary allocations — parsing a large state file — stays resident at the peak. brick's
-/// runs are short and their peak memory is what users feel, so purge at once. A
+/// runs are short and their peak memory is what users feel, so purge soon (1 ms, below). A
 /// `MIMALLOC_PURGE_DELAY` in the environment still wins.
 #[allow(unsafe_code, reason = "mimalloc's C option setter: one FFI call")]
 fn purge_freed_memory_at_once() {
