@@ -409,7 +409,7 @@ impl ConfigGraph {
     /// `dependencies` in state lists every resource upstream, as configuration addresses
     /// without instance keys).
     pub fn resource_dependencies(&self, resource: usize) -> Vec<usize> {
-        self.dependencies_of(self.resource_nodes[resource])
+        self.resources_upstream(self.resource_nodes[resource], true)
     }
 
     /// The resources a provider configuration (index into `Configuration::providers`)
@@ -422,7 +422,7 @@ impl ConfigGraph {
         else {
             return Vec::new();
         };
-        self.dependencies_of(n)
+        self.resources_upstream(n, true)
     }
 
     /// The resources a resource depends on directly: reached through locals, module inputs,
@@ -430,22 +430,15 @@ impl ConfigGraph {
     /// direct dependencies, transitively, give [`ConfigGraph::resource_dependencies`]; each
     /// resource so costs the edges around it, not its whole upstream.
     pub fn direct_resource_dependencies(&self, resource: usize) -> Vec<usize> {
-        self.walk_upstream(self.resource_nodes[resource], |n| match *n {
-            Node::Resource(i) => (Some(i), false),
-            Node::Provider(_) => (None, false),
-            Node::Local(_)
-            | Node::ModuleVariable(_)
-            | Node::ModuleCall(_)
-            | Node::Output(_)
-            | Node::Validation(_) => (None, true),
-        })
+        self.resources_upstream(self.resource_nodes[resource], false)
     }
 
-    /// Every resource upstream of `start`, through values and other resources alike
+    /// The resources upstream of `start`, reached through locals, module inputs, module calls,
+    /// module outputs and checks, and, when `through_resources`, through other resources too
     /// (transitively, as Terraform records `dependencies` in state); providers stop the walk.
-    fn dependencies_of(&self, start: NodeIndex) -> Vec<usize> {
+    fn resources_upstream(&self, start: NodeIndex, through_resources: bool) -> Vec<usize> {
         self.walk_upstream(start, |n| match *n {
-            Node::Resource(i) => (Some(i), true),
+            Node::Resource(i) => (Some(i), through_resources),
             Node::Provider(_) => (None, false),
             Node::Local(_)
             | Node::ModuleVariable(_)
