@@ -31,9 +31,10 @@ use tokio::sync::mpsc;
 use crate::eval::{Reference, Scope};
 use crate::event::{Event, EventSink};
 use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr};
+use crate::plan::call::{plan_call, plan_check};
 use crate::plan::input::{Configuration, ResourceConfig};
+use crate::plan::marks::mark_sensitive;
 use crate::plan::model::{Action, LateProvider, Plan, PlanMode, PriorState};
-use crate::plan::planner::{mark_sensitive, plan_call, plan_check};
 use crate::plan::providers::ProviderSet;
 use crate::plan::scope::{InstanceScope, ModuleView, Shape, Working};
 pub use cancel::Cancel;
@@ -995,9 +996,9 @@ pub async fn apply(
                 if !trivial {
                     let recorded = match kind {
                         StepKind::Apply => {
-                            let v = crate::plan::planner::propagate_sensitive(
+                            let v = crate::plan::marks::propagate_sensitive(
                                 &done.planned,
-                                crate::plan::planner::copy_marks(
+                                crate::plan::marks::copy_marks(
                                     &done.planned,
                                     mark_sensitive(&new_state, &block),
                                 ),
@@ -1014,7 +1015,7 @@ pub async fn apply(
                             // the object (with null there) so it stays tracked, and say so.
                             let (v, found) = crate::plan::codec::without_infinities(&v);
                             if !found.is_empty() {
-                                let mut d = crate::plan::planner::infinite_number(
+                                let mut d = crate::plan::codec::infinite_number(
                                     &c.addr.to_string(),
                                     &found,
                                 );
@@ -1277,7 +1278,7 @@ pub async fn apply(
             let eval = o.at_apply.as_ref().unwrap_or(&o.expr);
             match eval(&scope, &Block::default()) {
                 Ok(v) if !crate::plan::codec::infinity_paths(&v).is_empty() => {
-                    let mut d = crate::plan::planner::infinite_number(
+                    let mut d = crate::plan::codec::infinite_number(
                         &format!("output.{}", o.name),
                         &crate::plan::codec::infinity_paths(&v),
                     );

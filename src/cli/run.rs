@@ -1285,7 +1285,7 @@ pub async fn import(ctx: &Context, addr: &str, id: &str) -> u8 {
         })
         .await;
     let value = match read {
-        Ok(Some(v)) => crate::plan::planner::mark_sensitive(&v, &schema.block),
+        Ok(Some(v)) => crate::plan::marks::mark_sensitive(&v, &schema.block),
         Ok(None) => {
             ctx.ui.diagnostics(
                 &[Diagnostic::error("brick::import::missing", "Cannot import non-existent remote object", format!("While attempting to import an existing object to {inst}, the provider detected that no object exists with the given id."))
