@@ -12,7 +12,7 @@ use super::common::{
     Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of,
 };
 use super::interrupts::Interrupts;
-use crate::apply::{ApplyOptions, Cancel, Recorded};
+use crate::apply::{ApplyInput, ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
 use crate::event::{Event, EventSink, NoEvents};
@@ -990,16 +990,16 @@ async fn run_apply(
     if let Some(d) = progress_interval_from_env() {
         opts.progress_interval = d;
     }
-    let outcome = crate::apply::apply(
-        p,
-        &loaded.engine,
-        &prior,
-        &loaded.providers,
-        &mut sink,
-        events.clone(),
-        &opts,
-        &cancel,
-    )
+    let outcome = crate::apply::apply(ApplyInput {
+        plan: p,
+        config: &loaded.engine,
+        prior: &prior,
+        providers: &loaded.providers,
+        sink: &mut sink,
+        events: events.clone(),
+        options: opts,
+        cancel: &cancel,
+    })
     .await;
     drop(sink);
     signals.abort();
