@@ -101,7 +101,7 @@ impl<'a> Executor<'a> {
     }
 
     /// What to send to the provider for `c`: the prior value and the planned one.
-    pub(super) async fn to_send(
+    pub(super) async fn values_to_send(
         &mut self,
         c: &ResourceChange,
         destroying: bool,

@@ -259,7 +259,7 @@ impl<'a> Executor<'a> {
             return ControlFlow::Continue(());
         }
         let destroying = kind != StepKind::Apply;
-        let (prior, planned) = match self.to_send(c, destroying, &*provider).await {
+        let (prior, planned) = match self.values_to_send(c, destroying, &*provider).await {
             Ok(sent) => sent,
             Err(ds) => {
                 self.queue.settle(si, Err(ds));
