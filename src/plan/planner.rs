@@ -125,173 +125,208 @@ pub async fn plan(
     events: &dyn EventSink,
 ) -> Plan {
     let started = providers.clock().now();
-    let graph = ConfigGraph::build(config);
-    let mut p = Planner {
-        config,
-        prior,
-        providers,
-        opts,
-        events,
-        graph,
-        addrs: config
-            .resources
-            .iter()
-            .map(|r| std::sync::Arc::new(r.addr.clone()))
-            .collect(),
-        direct_deps: vec![None; config.resources.len()],
-        has_instances: vec![false; config.resources.len()],
-        working: Working {
-            variables: config.variables.clone(),
-            ..Default::default()
-        },
-        refreshed: HashMap::new(),
-        instances: BTreeMap::new(),
-        changes: Vec::new(),
-        action_of: HashMap::new(),
-        drift: Vec::new(),
-        refreshed_out: Vec::new(),
-        deferred_providers: HashSet::new(),
-        late: Vec::new(),
-        configured: HashSet::new(),
-        deferred: Vec::new(),
-        deferred_resources: HashSet::new(),
-        deferred_instances: HashSet::new(),
-        prereq_deferred_providers: HashSet::new(),
-        diags: Vec::new(),
-        in_scope: None,
-        seen: HashSet::new(),
-        unexpanded: Vec::new(),
-    };
+    let mut p = Planner::new(config, prior, providers, opts, events);
     // Objects the state holds in a schema version their provider cannot read.
     p.diags.extend(prior.upgrade_errors.iter().cloned());
     p.apply_moves();
     p.compute_scope();
     let outputs = p.walk().await;
     p.plan_orphans();
-    p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
-    p.deferred
-        .sort_by(|a, b| terraform_order(&a.change.addr, &b.change.addr));
-    // Only providers with changes of their own are configured during apply.
-    let with_changes: HashSet<&str> = p.changes.iter().map(|c| c.provider.as_str()).collect();
-    let mut late = std::mem::take(&mut p.late);
-    late.retain(|l| with_changes.contains(l.name.as_str()));
-    late.sort_by(|a, b| a.name.cmp(&b.name));
-    p.late = late;
-    if opts.mode != PlanMode::RefreshOnly {
-        p.check_plan().await;
-    }
-    p.drift.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
-    // State is JSON, which has no infinities: as Terraform, a planned value that holds one
-    // is an error now rather than an object that could not be recorded after apply.
-    for c in &p.changes {
-        if matches!(c.action, Action::NoOp | Action::Delete | Action::Forget) {
-            continue;
+    p.order_and_check().await;
+    p.plan_diagnostics(&outputs);
+    p.into_plan(outputs, started)
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        config: &'a Configuration,
+        prior: &'a PriorState,
+        providers: &'a ProviderSet,
+        opts: &'a Options,
+        events: &'a dyn EventSink,
+    ) -> Planner<'a> {
+        let graph = ConfigGraph::build(config);
+        Planner {
+            config,
+            prior,
+            providers,
+            opts,
+            events,
+            graph,
+            addrs: config
+                .resources
+                .iter()
+                .map(|r| std::sync::Arc::new(r.addr.clone()))
+                .collect(),
+            direct_deps: vec![None; config.resources.len()],
+            has_instances: vec![false; config.resources.len()],
+            working: Working {
+                variables: config.variables.clone(),
+                ..Default::default()
+            },
+            refreshed: HashMap::new(),
+            instances: BTreeMap::new(),
+            changes: Vec::new(),
+            action_of: HashMap::new(),
+            drift: Vec::new(),
+            refreshed_out: Vec::new(),
+            deferred_providers: HashSet::new(),
+            late: Vec::new(),
+            configured: HashSet::new(),
+            deferred: Vec::new(),
+            deferred_resources: HashSet::new(),
+            deferred_instances: HashSet::new(),
+            prereq_deferred_providers: HashSet::new(),
+            diags: Vec::new(),
+            in_scope: None,
+            seen: HashSet::new(),
+            unexpanded: Vec::new(),
         }
-        let found = super::codec::infinity_paths(&c.after);
-        if !found.is_empty() {
-            p.diags
-                .push(super::codec::infinite_number(&c.addr.to_string(), &found));
+    }
+
+    /// Puts the changes, deferrals and drift in Terraform's order, keeps only the providers
+    /// configured during apply that have changes, and runs the providers' plan checks.
+    async fn order_and_check(&mut self) {
+        self.changes
+            .sort_by(|a, b| terraform_order(&a.addr, &b.addr));
+        self.deferred
+            .sort_by(|a, b| terraform_order(&a.change.addr, &b.change.addr));
+        // Only providers with changes of their own are configured during apply.
+        let with_changes: HashSet<&str> =
+            self.changes.iter().map(|c| c.provider.as_str()).collect();
+        let mut late = std::mem::take(&mut self.late);
+        late.retain(|l| with_changes.contains(l.name.as_str()));
+        late.sort_by(|a, b| a.name.cmp(&b.name));
+        self.late = late;
+        if self.opts.mode != PlanMode::RefreshOnly {
+            self.check_plan().await;
         }
+        self.drift.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
     }
-    for o in &outputs {
-        let found = super::codec::infinity_paths(&o.after);
-        if o.action != Action::Delete && !found.is_empty() {
-            p.diags.push(super::codec::infinite_number(
-                &format!("output.{}", o.name),
-                &found,
-            ));
+
+    /// The plan's own diagnostics once everything is planned: values state cannot hold,
+    /// targeting and forgetting warnings; the same problem in every instance of a module
+    /// reported once.
+    fn plan_diagnostics(&mut self, outputs: &[OutputChange]) {
+        // State is JSON, which has no infinities: as Terraform, a planned value that holds one
+        // is an error now rather than an object that could not be recorded after apply.
+        for c in &self.changes {
+            if matches!(c.action, Action::NoOp | Action::Delete | Action::Forget) {
+                continue;
+            }
+            let found = super::codec::infinity_paths(&c.after);
+            if !found.is_empty() {
+                self.diags
+                    .push(super::codec::infinite_number(&c.addr.to_string(), &found));
+            }
         }
-    }
-    // As Terraform, a plan limited by targets and one that forgets objects say so.
-    if !opts.targets.is_empty() {
-        p.diags.push(
-            Diagnostic::warning(
-                "brick::plan::targeting",
-                "Resource targeting is in effect",
-                "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when brick specifically suggests to use it as part of an error message.",
-            )
-            .help("Plan without --target once the exceptional situation is over."),
-        );
-    }
-    let forgotten: Vec<String> = p
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Forget)
-        .map(|c| format!(" - {}", c.addr))
-        .collect();
-    if !forgotten.is_empty() {
-        p.diags.push(
-            Diagnostic::warning(
-                "brick::plan::forgetting",
-                "Some objects will no longer be managed by brick",
-                format!(
-                    "If you apply this plan, brick will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, brick will no longer manage these objects. You will need to import them into brick to manage them again.",
-                    forgotten.join("\n")
-                ),
-            )
-            .help("Remove the removed block (or set destroy = true) to keep managing them."),
-        );
-    }
-    // The same problem in every instance of a module is reported once.
-    let mut shown = HashSet::new();
-    p.diags
-        .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
-    let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
-    // As Terraform, a refresh-only plan still plans the root outputs, from the refreshed
-    // objects.
-    let outputs = if opts.mode == PlanMode::RefreshOnly {
-        refresh_only_outputs(config, prior, &p.drift)
-    } else {
-        outputs
-    };
-    let schemas = schema_shapes(providers, &p.changes, &p.drift);
-    // Where the plan's time went: each layer's objects, its waits (refresh, checks).
-    let mut op_times = crate::timing::OpTimes::default();
-    for c in &p.changes {
-        op_times.add(&c.provider, std::time::Duration::ZERO);
-    }
-    events.emit(crate::event::Event::Timing(providers.clock().report(
-        crate::timing::Phase::Plan,
-        started,
-        &op_times,
-    )));
-    let mut changes = p.changes;
-    if opts.mode == PlanMode::RefreshOnly {
-        changes.clear();
-    }
-    let relevant = super::relevant::relevant_attributes(
-        &changes,
-        &outputs,
-        config,
-        opts.mode == PlanMode::Destroy,
-    );
-    Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        brick_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: opts.mode,
-        state_lineage: prior.lineage.clone(),
-        state_serial: prior.serial,
-        config_hash: config.hash.clone(),
-        changes,
-        drift: p.drift,
-        outputs,
-        deferred: p.deferred,
-        configured_during_apply: p.late,
-        targets: opts.targets.iter().map(|t| t.to_string()).collect(),
-        excludes: opts.excludes.iter().map(|t| t.to_string()).collect(),
-        variables: config
-            .variables
+        for o in outputs {
+            let found = super::codec::infinity_paths(&o.after);
+            if o.action != Action::Delete && !found.is_empty() {
+                self.diags.push(super::codec::infinite_number(
+                    &format!("output.{}", o.name),
+                    &found,
+                ));
+            }
+        }
+        // As Terraform, a plan limited by targets and one that forgets objects say so.
+        if !self.opts.targets.is_empty() {
+            self.diags.push(
+                Diagnostic::warning(
+                    "brick::plan::targeting",
+                    "Resource targeting is in effect",
+                    "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when brick specifically suggests to use it as part of an error message.",
+                )
+                .help("Plan without --target once the exceptional situation is over."),
+            );
+        }
+        let forgotten: Vec<String> = self
+            .changes
             .iter()
-            .map(|(k, v)| (k.clone(), super::codec::encode_exact(v)))
-            .collect(),
-        errored,
-        timestamp: None,
-        tainted_reasons: BTreeMap::new(),
-        schemas,
-        relevant_attributes: relevant,
-        diagnostics: p.diags,
+            .filter(|c| c.action == Action::Forget)
+            .map(|c| format!(" - {}", c.addr))
+            .collect();
+        if !forgotten.is_empty() {
+            self.diags.push(
+                Diagnostic::warning(
+                    "brick::plan::forgetting",
+                    "Some objects will no longer be managed by brick",
+                    format!(
+                        "If you apply this plan, brick will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, brick will no longer manage these objects. You will need to import them into brick to manage them again.",
+                        forgotten.join("\n")
+                    ),
+                )
+                .help("Remove the removed block (or set destroy = true) to keep managing them."),
+            );
+        }
+        // The same problem in every instance of a module is reported once.
+        let mut shown = HashSet::new();
+        self.diags
+            .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
     }
-    .with_refreshed(p.refreshed_out)
+
+    /// The plan, with the time it took (since `started`) emitted.
+    fn into_plan(self, outputs: Vec<OutputChange>, started: std::time::Instant) -> Plan {
+        let opts = self.opts;
+        let errored = self.diags.iter().any(|d| d.severity == Severity::Error);
+        // As Terraform, a refresh-only plan still plans the root outputs, from the refreshed
+        // objects.
+        let outputs = if opts.mode == PlanMode::RefreshOnly {
+            refresh_only_outputs(self.config, self.prior, &self.drift)
+        } else {
+            outputs
+        };
+        let schemas = schema_shapes(self.providers, &self.changes, &self.drift);
+        // Where the plan's time went: each layer's objects, its waits (refresh, checks).
+        let mut op_times = crate::timing::OpTimes::default();
+        for c in &self.changes {
+            op_times.add(&c.provider, std::time::Duration::ZERO);
+        }
+        self.events
+            .emit(crate::event::Event::Timing(self.providers.clock().report(
+                crate::timing::Phase::Plan,
+                started,
+                &op_times,
+            )));
+        let mut changes = self.changes;
+        if opts.mode == PlanMode::RefreshOnly {
+            changes.clear();
+        }
+        let relevant = super::relevant::relevant_attributes(
+            &changes,
+            &outputs,
+            self.config,
+            opts.mode == PlanMode::Destroy,
+        );
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            brick_version: env!("CARGO_PKG_VERSION").to_string(),
+            mode: opts.mode,
+            state_lineage: self.prior.lineage.clone(),
+            state_serial: self.prior.serial,
+            config_hash: self.config.hash.clone(),
+            changes,
+            drift: self.drift,
+            outputs,
+            deferred: self.deferred,
+            configured_during_apply: self.late,
+            targets: opts.targets.iter().map(|t| t.to_string()).collect(),
+            excludes: opts.excludes.iter().map(|t| t.to_string()).collect(),
+            variables: self
+                .config
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), super::codec::encode_exact(v)))
+                .collect(),
+            errored,
+            timestamp: None,
+            tainted_reasons: BTreeMap::new(),
+            schemas,
+            relevant_attributes: relevant,
+            diagnostics: self.diags,
+        }
+        .with_refreshed(self.refreshed_out)
+    }
 }
 
 /// The root outputs of a refresh-only plan: evaluated against the prior state with the drift
