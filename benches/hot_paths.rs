@@ -76,7 +76,7 @@ fn workload(n: usize) -> String {
 /// The engine's configuration for the workload, loaded from HCL as the CLI loads it.
 fn configuration(n: usize) -> Configuration {
     let fs = MemoryFs::new().with("/bench/main.hcl", workload(n));
-    let (c, d) = config::load(&fs, Path::new("/bench"));
+    let (c, d) = config::load(&fs, &brick::eval::Constants, Path::new("/bench"));
     let c = c.unwrap_or_else(|| panic!("the workload does not load: {d:?}"));
     let env: Arc<dyn brick::eval::Environment> = Arc::new(NullEnvironment);
     let (vars, d) = resolve_variables(&c.root.variables, &[], &*env);

@@ -765,7 +765,7 @@ async fn a_provider_limit_caps_its_operations_below_the_run_parallelism() {
 /// loaded files for locating diagnostics.
 fn from_hcl(text: &str) -> (Configuration, Vec<brick::config::SourceFile>) {
     let fs = brick::config::MemoryFs::new().with("/cfg/main.hcl", text);
-    let (c, d) = brick::config::load(&fs, std::path::Path::new("/cfg"));
+    let (c, d) = brick::config::load(&fs, &brick::eval::Constants, std::path::Path::new("/cfg"));
     let c = c.unwrap_or_else(|| panic!("the configuration does not load: {d:?}"));
     let env: Arc<dyn brick::eval::Environment> = Arc::new(brick::eval::NullEnvironment);
     let (engine, d) = brick::plan::from_config::from_config(&c, Default::default(), env);

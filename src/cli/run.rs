@@ -195,8 +195,11 @@ pub fn init(ctx: &Context, migrate_state: bool, reconfigure: bool) -> u8 {
 }
 
 pub fn validate(ctx: &Context, json: bool) -> u8 {
-    let (config, mut diags) =
-        crate::config::load(&crate::config::RealFs, std::path::Path::new("."));
+    let (config, mut diags) = crate::config::load(
+        &crate::config::RealFs,
+        &crate::eval::Constants,
+        std::path::Path::new("."),
+    );
     if let Some(config) = &config
         && !crate::diag::has_errors(&diags)
     {
