@@ -251,3 +251,18 @@ fn only_the_registry_names_concrete_providers() {
         "concrete providers named outside src/registry.rs (add them there; use registry::instantiate)",
     );
 }
+
+#[test]
+fn the_executor_does_not_import_the_planner() {
+    // What apply shares with planning lives in modules of its own (plan::call, plan::marks,
+    // plan::scope), so the planner can change without the executor.
+    let mut problems = Vec::new();
+    for (path, text) in files_under(&["src/apply"]) {
+        for (n, line) in code_lines(non_test(&text)) {
+            if line.contains("plan::planner") {
+                problems.push(format!("{path}:{n}: {}", line.trim()));
+            }
+        }
+    }
+    report(problems, "apply imports the planner");
+}
