@@ -88,7 +88,8 @@ measure() {
   for _ in $(seq "$RUNS"); do
     read -r s n c < <(run_kubectl apply --server-side --force-conflicts -f "$d/kubectl.yaml"); ka+=("$s"); kan=$n; kac+=("$c")
     read -r s n c < <(run_kubectl diff --server-side --force-conflicts -f "$d/kubectl.yaml" || true); kd+=("$s"); kdn=$n; kdc+=("$c")
-    K delete --wait=false --ignore-not-found -f "$d/kubectl-delete.yaml" >/dev/null 2>&1 || true
+    # Gone before brick creates them (a CRD still terminating keeps kubectl's fields: a conflict).
+    K delete --wait=true --timeout=120s --ignore-not-found -f "$d/kubectl-delete.yaml" >/dev/null 2>&1 || true
     sleep 1
     rm -f "$d/brick.state.json"*
     read -r s n c < <(run_brick "$d" apply --auto-approve); ba+=("$s"); ban=$n; bac+=("$c")

@@ -86,10 +86,10 @@ fn main() {
     let schema = brick::validate::brick_data_schema();
 
     let load = measure(|| {
-        let (c, d) = config::load(&fs, Path::new("/bench"));
+        let (c, d) = config::load(&fs, &brick::eval::Constants, Path::new("/bench"));
         assert!(d.is_empty() && c.is_some());
     });
-    let (c, _) = config::load(&fs, Path::new("/bench"));
+    let (c, _) = config::load(&fs, &brick::eval::Constants, Path::new("/bench"));
     let c = c.unwrap();
     let m = &c.root;
     let evaluated = m.resources.len() + m.locals.len() + m.outputs.len();

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use brick::apply::memory::MemoryState;
-use brick::apply::{ApplyOptions, Cancel, Recorded, apply};
+use brick::apply::{ApplyInput, ApplyOptions, Cancel, Recorded, apply};
 use brick::builtin::{BrickProvider, IdSource};
 use brick::config::{self, MemoryFs};
 use brick::eval::{NullEnvironment, resolve_variables};
@@ -76,7 +76,7 @@ fn workload(n: usize) -> String {
 /// The engine's configuration for the workload, loaded from HCL as the CLI loads it.
 fn configuration(n: usize) -> Configuration {
     let fs = MemoryFs::new().with("/bench/main.hcl", workload(n));
-    let (c, d) = config::load(&fs, Path::new("/bench"));
+    let (c, d) = config::load(&fs, &brick::eval::Constants, Path::new("/bench"));
     let c = c.unwrap_or_else(|| panic!("the workload does not load: {d:?}"));
     let env: Arc<dyn brick::eval::Environment> = Arc::new(NullEnvironment);
     let (vars, d) = resolve_variables(&c.root.variables, &[], &*env);
@@ -119,16 +119,16 @@ fn applied(rt: &Runtime, engine: &Configuration, ps: &ProviderSet) -> MemoryStat
     let empty = PriorState::default();
     let p = make_plan(rt, engine, &empty, ps);
     let mut sink = MemoryState::new(empty.clone());
-    let outcome = rt.block_on(apply(
-        &p,
-        engine,
-        &empty,
-        ps,
-        &mut sink,
-        Arc::new(NoEvents),
-        &ApplyOptions::default(),
-        &Cancel::new(),
-    ));
+    let outcome = rt.block_on(apply(ApplyInput {
+        plan: &p,
+        config: engine,
+        prior: &empty,
+        providers: ps,
+        sink: &mut sink,
+        events: Arc::new(NoEvents),
+        options: ApplyOptions::default(),
+        cancel: &Cancel::new(),
+    }));
     assert!(
         !outcome.has_errors(),
         "apply failed: {:?}",
@@ -224,16 +224,16 @@ fn executing(c: &mut Criterion) {
         b.iter_batched(
             || MemoryState::new(empty.clone()),
             |mut sink| {
-                let outcome = rt.block_on(apply(
-                    &p,
-                    &engine,
-                    &empty,
-                    &ps,
-                    &mut sink,
-                    Arc::new(NoEvents),
-                    &ApplyOptions::default(),
-                    &Cancel::new(),
-                ));
+                let outcome = rt.block_on(apply(ApplyInput {
+                    plan: &p,
+                    config: &engine,
+                    prior: &empty,
+                    providers: &ps,
+                    sink: &mut sink,
+                    events: Arc::new(NoEvents),
+                    options: ApplyOptions::default(),
+                    cancel: &Cancel::new(),
+                }));
                 assert!(!outcome.has_errors());
                 sink
             },

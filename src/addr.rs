@@ -13,7 +13,57 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::ResourceMode;
+/// One step of a static traversal (`moved`, `removed`, `import`, `ignore_changes`, `drift {
+/// ignore }`): an attribute name or a literal key. The loader makes them; [`parse_target`]
+/// reads an address from them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StaticStep {
+    Attr(String),
+    Index(brick_provider_api::Value),
+}
+
+/// A managed resource (`resource`) or a data source (`data`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceMode {
+    Managed,
+    Data,
+}
+
+/// The root of a reference in an expression (`var.x`, `aws_instance.web`, `each.key`): what
+/// an expression names, what the graph's edges are made of and what an evaluation scope is
+/// asked for (`eval::Scope`). The evaluator applies the remaining attribute and index steps
+/// itself. `config::refs` finds them in an expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reference {
+    /// `var.NAME`
+    Variable(String),
+    /// `local.NAME`
+    Local(String),
+    /// `TYPE.NAME` (managed) — the object, or a tuple/map of objects under `count`/`for_each`.
+    Resource {
+        type_name: String,
+        name: String,
+    },
+    /// `data.TYPE.NAME`
+    Data {
+        type_name: String,
+        name: String,
+    },
+    /// `module.NAME` — an object of its outputs (tuple/map under `count`/`for_each`).
+    Module(String),
+    /// `each.key`
+    EachKey,
+    /// `each.value`
+    EachValue,
+    /// `count.index`
+    CountIndex,
+    /// `path.module`, `path.root`, `path.cwd`
+    PathModule,
+    PathRoot,
+    PathCwd,
+    /// `self` inside provisioners, postconditions and connection blocks.
+    SelfObject,
+}
 
 /// The key of one instance: none, a `count` index or a `for_each` key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -481,8 +531,15 @@ const RESERVED: &[&str] = &["var", "local", "each", "count", "path", "self", "mo
 
 /// Parses a static traversal (root name + steps, as written in a `moved`, `removed` or
 /// `import` block) into a target address.
-pub fn parse_target(root: &str, steps: &[crate::config::StaticStep]) -> Result<Target, String> {
-    use crate::config::StaticStep;
+pub fn parse_target(root: &str, steps: &[StaticStep]) -> Result<Target, String> {
+    traversal_text(root, steps)?
+        .parse::<Target>()
+        .map_err(|e| e.reason)
+}
+
+/// A static traversal written as address text: `module.a`, `brick_data.x["k"]` (string keys
+/// quoted, whole numbers bare).
+pub fn traversal_text(root: &str, steps: &[StaticStep]) -> Result<String, String> {
     let mut text = root.to_string();
     for s in steps {
         match s {
@@ -501,7 +558,7 @@ pub fn parse_target(root: &str, steps: &[crate::config::StaticStep]) -> Result<T
             }
         }
     }
-    text.parse::<Target>().map_err(|e| e.reason)
+    Ok(text)
 }
 
 /// Splits a static traversal that names a resource (or one instance of it) and then an
@@ -510,9 +567,8 @@ pub fn parse_target(root: &str, steps: &[crate::config::StaticStep]) -> Result<T
 /// name is an instance key; a path starts with an attribute name.
 pub fn parse_attr_target(
     root: &str,
-    steps: &[crate::config::StaticStep],
-) -> Result<(Target, Vec<crate::config::StaticStep>), String> {
-    use crate::config::StaticStep;
+    steps: &[StaticStep],
+) -> Result<(Target, Vec<StaticStep>), String> {
     let mut all = vec![StaticStep::Attr(root.to_string())];
     all.extend(steps.iter().cloned());
     let name_at = |i: usize| match all.get(i) {

@@ -273,8 +273,7 @@ pub async fn drifted_objects(
                 .schema(&d.provider)
                 .and_then(|s| s.resources.get(&d.addr.resource.type_name)),
         ) {
-            explanation.still_exists =
-                Some(crate::plan::planner::mark_sensitive(now, &schema.block));
+            explanation.still_exists = Some(crate::plan::marks::mark_sensitive(now, &schema.block));
         }
         out.push(object_of(d, explanation, ignores));
     }

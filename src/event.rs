@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::diag::Diagnostic;
 
-use crate::plan::address::InstanceAddr;
+use crate::addr::InstanceAddr;
 use crate::plan::model::Action;
 
 #[derive(Clone, Debug, PartialEq)]

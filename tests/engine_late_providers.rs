@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use brick::apply::memory::MemoryState;
-use brick::apply::{ApplyOptions, Cancel, apply};
+use brick::apply::{ApplyInput, ApplyOptions, Cancel, apply};
 use brick::builtin::BrickProvider;
 use brick::eval::{Reference, Scope};
 use brick::event::{CollectEvents, Event, NoEvents};
@@ -160,16 +160,16 @@ impl World {
     ) -> (brick::apply::ApplyOutcome, Vec<Event>) {
         let mut sink = MemoryState::new(self.state.clone());
         let events = Arc::new(CollectEvents::default());
-        let out = apply(
-            p,
-            c,
-            &self.state,
-            &self.providers,
-            &mut sink,
-            events.clone(),
-            &ApplyOptions::default(),
-            &Cancel::new(),
-        )
+        let out = apply(ApplyInput {
+            plan: p,
+            config: c,
+            prior: &self.state,
+            providers: &self.providers,
+            sink: &mut sink,
+            events: events.clone(),
+            options: ApplyOptions::default(),
+            cancel: &Cancel::new(),
+        })
         .await;
         self.state = sink.state.clone();
         let events = events.0.lock().unwrap().clone();

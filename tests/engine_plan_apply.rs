@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brick::apply::memory::MemoryState;
-use brick::apply::{ApplyOptions, Cancel, apply};
+use brick::apply::{ApplyInput, ApplyOptions, Cancel, apply};
 use brick::builtin::BrickProvider;
 use brick::eval::{Reference, Scope};
 use brick::event::{CollectEvents, Event, NoEvents};
@@ -118,19 +118,19 @@ impl World {
     ) -> (brick::apply::ApplyOutcome, MemoryState) {
         let mut sink = MemoryState::new(self.state.clone());
         let events = Arc::new(CollectEvents::default());
-        let out = apply(
-            p,
-            c,
-            &self.state,
-            &self.providers,
-            &mut sink,
+        let out = apply(ApplyInput {
+            plan: p,
+            config: c,
+            prior: &self.state,
+            providers: &self.providers,
+            sink: &mut sink,
             events,
-            &ApplyOptions {
+            options: ApplyOptions {
                 parallelism,
                 ..Default::default()
             },
-            &Cancel::new(),
-        )
+            cancel: &Cancel::new(),
+        })
         .await;
         self.state = sink.state.clone();
         (out, sink)
@@ -587,16 +587,16 @@ async fn events_report_start_and_completion_of_each_step() {
     let p = w.plan(&c, &Options::default()).await;
     let mut sink = MemoryState::new(w.state.clone());
     let events = Arc::new(CollectEvents::default());
-    apply(
-        &p,
-        &c,
-        &w.state,
-        &w.providers,
-        &mut sink,
-        events.clone(),
-        &ApplyOptions::default(),
-        &Cancel::new(),
-    )
+    apply(ApplyInput {
+        plan: &p,
+        config: &c,
+        prior: &w.state,
+        providers: &w.providers,
+        sink: &mut sink,
+        events: events.clone(),
+        options: ApplyOptions::default(),
+        cancel: &Cancel::new(),
+    })
     .await;
     let ev = events.0.lock().unwrap();
     assert!(matches!(
@@ -646,19 +646,19 @@ async fn an_interrupt_lets_running_steps_finish_and_starts_nothing_new() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         c2.interrupt();
     });
-    let out = apply(
-        &p,
-        &c,
-        &w.state,
-        &w.providers,
-        &mut sink,
-        Arc::new(NoEvents),
-        &ApplyOptions {
+    let out = apply(ApplyInput {
+        plan: &p,
+        config: &c,
+        prior: &w.state,
+        providers: &w.providers,
+        sink: &mut sink,
+        events: Arc::new(NoEvents),
+        options: ApplyOptions {
             parallelism: 2,
             ..Default::default()
         },
-        &cancel,
-    )
+        cancel: &cancel,
+    })
     .await;
     assert!(out.interrupted);
     assert_eq!(
@@ -765,7 +765,7 @@ async fn a_provider_limit_caps_its_operations_below_the_run_parallelism() {
 /// loaded files for locating diagnostics.
 fn from_hcl(text: &str) -> (Configuration, Vec<brick::config::SourceFile>) {
     let fs = brick::config::MemoryFs::new().with("/cfg/main.hcl", text);
-    let (c, d) = brick::config::load(&fs, std::path::Path::new("/cfg"));
+    let (c, d) = brick::config::load(&fs, &brick::eval::Constants, std::path::Path::new("/cfg"));
     let c = c.unwrap_or_else(|| panic!("the configuration does not load: {d:?}"));
     let env: Arc<dyn brick::eval::Environment> = Arc::new(brick::eval::NullEnvironment);
     let (engine, d) = brick::plan::from_config::from_config(&c, Default::default(), env);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use brick::apply::memory::MemoryState;
-use brick::apply::{ApplyOptions, Cancel, apply};
+use brick::apply::{ApplyInput, ApplyOptions, Cancel, apply};
 use brick::event::{CollectEvents, NoEvents};
 use brick::plan::address::ResourceAddr;
 use brick::plan::input::*;
@@ -189,16 +189,16 @@ async fn an_update_after_an_upgrade_records_the_current_schema_version() {
     assert!(!planned.errored, "{:?}", planned.diagnostics);
     assert_eq!(planned.changes[0].action, Action::Update);
     let mut sink = MemoryState::new(prior.clone());
-    let out = apply(
-        &planned,
-        &c,
-        &prior,
-        &p,
-        &mut sink,
-        Arc::new(CollectEvents::default()),
-        &ApplyOptions::default(),
-        &Cancel::new(),
-    )
+    let out = apply(ApplyInput {
+        plan: &planned,
+        config: &c,
+        prior: &prior,
+        providers: &p,
+        sink: &mut sink,
+        events: Arc::new(CollectEvents::default()),
+        options: ApplyOptions::default(),
+        cancel: &Cancel::new(),
+    })
     .await;
     assert!(!out.has_errors(), "{:?}", out.diagnostics);
     let inst = sink.state.instances.values().next().unwrap();

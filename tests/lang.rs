@@ -44,7 +44,7 @@ fn fixtures(dir: &str) -> Vec<(String, String)> {
 
 fn load(text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let fs = MemoryFs::new().with("/cfg/main.hcl", text);
-    config::load(&fs, Path::new("/cfg"))
+    config::load(&fs, &brick::eval::Constants, Path::new("/cfg"))
 }
 
 fn render(diags: &[Diagnostic], config: Option<&Config>) -> String {

@@ -19,7 +19,7 @@ fn load(files: &[(&str, &str)]) -> (Config, Vec<Diagnostic>) {
     for (p, t) in files {
         fs.insert(*p, *t);
     }
-    let (c, d) = config::load(&fs, Path::new("/c"));
+    let (c, d) = config::load(&fs, &brick::eval::Constants, Path::new("/c"));
     (c.expect("config"), d)
 }
 
@@ -407,7 +407,7 @@ fn inputs_are_gathered_in_terraform_precedence_order() {
     fs.insert("/c/a.auto.vars.hcl", "w = \"auto-a\"\nx = \"auto-a\"\n");
     fs.insert("/c/b.auto.vars.hcl", "x = \"auto-b\"\n");
     fs.insert("/extra.vars.hcl", "y = \"var-file\"\n");
-    let (c, d) = config::load(&fs, Path::new("/c"));
+    let (c, d) = config::load(&fs, &brick::eval::Constants, Path::new("/c"));
     assert!(d.is_empty(), "{d:?}");
     let mut c = c.unwrap();
     let env = [

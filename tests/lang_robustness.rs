@@ -9,7 +9,7 @@ use brick::eval::{EmptyScope, NullEnvironment, evaluate, expansion};
 
 fn load(bytes: impl Into<Vec<u8>>) -> (Option<config::Config>, Vec<Diagnostic>) {
     let fs = MemoryFs::new().with("/c/main.hcl", bytes);
-    config::load(&fs, Path::new("/c"))
+    config::load(&fs, &brick::eval::Constants, Path::new("/c"))
 }
 
 fn codes(d: &[Diagnostic]) -> Vec<&str> {

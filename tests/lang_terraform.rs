@@ -23,7 +23,7 @@ fn check(file: &str) -> (usize, Vec<String>) {
 /// are known only after apply).
 fn check_in(file: &str, main_hcl: &str) -> (usize, Vec<String>) {
     let fs = MemoryFs::new().with("/c/main.hcl", main_hcl);
-    let (c, d) = config::load(&fs, Path::new("/c"));
+    let (c, d) = config::load(&fs, &brick::eval::Constants, Path::new("/c"));
     assert!(d.is_empty(), "{d:?}");
     let c = c.unwrap();
     let env = NullEnvironment;

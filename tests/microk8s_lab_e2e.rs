@@ -9,12 +9,14 @@
 //! the configuration is taken out of the datastore through the first node's cluster agent.
 
 use std::path::Path;
-use std::process::Output;
 
-use brick::registry::maas_lab::{self, SimOptions, Simulator};
+mod support;
+
+use support::lab::ClusterLab;
+use support::text;
 
 /// The lab machines' addresses: `<net>.<10 + index>` (maas, kvm4, kvm5, spare1…), `<net>` being
-/// this lab's own loopback network (`127.0.10` is replaced by it).
+/// this lab's own loopback network (`ClusterLab::write` puts it in place of `127.0.10`).
 const CONFIG: &str = r#"
 provider "maas" {}
 
@@ -73,32 +75,6 @@ output "kubeconfig" {
 }
 "#;
 
-async fn brick(dir: &Path, sim: &Simulator, args: &[&str]) -> Output {
-    let (dir, url, key) = (dir.to_path_buf(), sim.url().to_string(), sim.api_key());
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_brick"))
-            .args(&args)
-            .current_dir(dir)
-            .env("MAAS_API_URL", url)
-            .env("MAAS_API_KEY", key)
-            .env("NO_COLOR", "1")
-            .env_remove("KUBECONFIG")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn kubectl(kubectl: &str, kubeconfig: &Path, args: &[&str]) -> String {
     let o = std::process::Command::new(kubectl)
         .arg("--kubeconfig")
@@ -112,23 +88,12 @@ fn kubectl(kubectl: &str, kubeconfig: &Path, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn machines_a_microk8s_cluster_its_nodes_and_objects_in_it_come_up_in_the_lab() {
-    let mut opts = SimOptions {
-        time_scale: 0.002,
-        ..SimOptions::fast()
-    };
-    let net = brick::lab::free_loopback_network();
-    opts.network = Some(net.clone());
-    brick::lab::with_clusters(&mut opts);
-    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("main.hcl"), CONFIG.replace("127.0.10", &net)).unwrap();
+    let lab = ClusterLab::start().await;
+    lab.write(CONFIG);
 
     // The first plan shows every resource of the chain as a create, the k8s provider being
     // configured only during apply.
-    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = lab.brick(&["plan", "--detailed-exitcode"]).await;
     let planned = text(&o);
     assert_eq!(o.status.code(), Some(2), "{planned}");
     assert!(
@@ -137,13 +102,13 @@ async fn machines_a_microk8s_cluster_its_nodes_and_objects_in_it_come_up_in_the_
     );
 
     let t0 = std::time::Instant::now();
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    let o = lab.brick(&["apply", "--auto-approve"]).await;
     let applied = text(&o);
     assert_eq!(o.status.code(), Some(0), "one apply: {applied}");
     let took = t0.elapsed();
     assert!(!applied.contains("PRIVATE KEY"), "{applied}");
 
-    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = lab.brick(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -151,9 +116,9 @@ async fn machines_a_microk8s_cluster_its_nodes_and_objects_in_it_come_up_in_the_
         text(&o)
     );
 
-    let o = brick(d, &sim, &["output", "-raw", "kubeconfig"]).await;
+    let o = lab.brick(&["output", "-raw", "kubeconfig"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let kc = d.join("kubeconfig");
+    let kc = lab.path().join("kubeconfig");
     std::fs::write(&kc, &o.stdout).unwrap();
     println!(
         "lab: machines + cluster + 3 nodes + 2 objects applied in one run in {:.1}s",
@@ -206,18 +171,7 @@ async fn machines_a_microk8s_cluster_its_nodes_and_objects_in_it_come_up_in_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_join_token_is_wrong_never_appears_and_its_wait_says_so() {
     use brick_provider_maas::sim::world::Status;
-    let mut opts = SimOptions {
-        time_scale: 0.002,
-        ..SimOptions::fast()
-    };
-    let net = brick::lab::free_loopback_network();
-    opts.network = Some(net.clone());
-    brick::lab::with_clusters(&mut opts);
-    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let lab = ClusterLab::start().await;
     // kvm4 joins with a token the first node never registered. This lab has its own loopback
     // network (`127.0.10` below is replaced by it): the nodes here are kvm4 (…11) as the
     // first node and kvm5 (…12) as the joiner.
@@ -254,14 +208,15 @@ resource "microk8s_node" "joiner" {
   ready_timeout = "3s"
 }
 "#;
-    std::fs::write(d.join("main.hcl"), config.replace("127.0.10", &net)).unwrap();
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    lab.write(config);
+    let o = lab.brick(&["apply", "--auto-approve"]).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("brick::microk8s::node_not_ready"), "{out}");
     assert!(out.contains("no Node of that name registered"), "{out}");
     assert!(out.contains("wrong join token"), "{out}");
-    sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
+    lab.sim
+        .with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
 }
 
 /// The Node's Ready condition status and the taints the node lifecycle controller sets.
@@ -307,18 +262,7 @@ async fn node_until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_released_node_goes_not_ready_and_is_ready_again_once_redeployed() {
     use brick_provider_maas::sim::world::Status;
-    let mut opts = SimOptions {
-        time_scale: 0.002,
-        ..SimOptions::fast()
-    };
-    let net = brick::lab::free_loopback_network();
-    opts.network = Some(net.clone());
-    let labs = brick::lab::with_clusters(&mut opts);
-    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let lab = ClusterLab::start().await;
     // kvm4 (…11) forms the cluster, kvm5 (…12) joins it.
     let config = r#"
 provider "maas" {}
@@ -347,30 +291,34 @@ resource "microk8s_node" "n" {
   control_plane = each.value.control_plane
 }
 "#;
-    std::fs::write(d.join("main.hcl"), config.replace("127.0.10", &net)).unwrap();
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    lab.write(config);
+    let o = lab.brick(&["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let ready = |r: &(String, Vec<String>)| r.0 == "True" && r.1.is_empty();
-    node_until(&labs, "kvm5", "Ready", ready).await;
+    node_until(&lab.labs, "kvm5", "Ready", ready).await;
 
     // Released behind brick's back: its kubelet stops, and after the node monitor's grace
     // period the Node's conditions are Unknown and it is tainted unreachable.
     let now = std::time::Instant::now();
-    sim.with_world(|w| {
+    lab.sim.with_world(|w| {
         let i = w
             .index(&w.by_hostname("kvm5").unwrap().system_id.clone())
             .unwrap();
         w.release(i, &Default::default(), now).unwrap();
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while sim.with_world(|w| w.by_hostname("kvm5").unwrap().status) != Status::Ready {
+    while lab
+        .sim
+        .with_world(|w| w.by_hostname("kvm5").unwrap().status)
+        != Status::Ready
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "kvm5 was never released"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    node_until(&labs, "kvm5", "NotReady (unreachable)", |r| {
+    node_until(&lab.labs, "kvm5", "NotReady (unreachable)", |r| {
         r.0 == "Unknown"
             && r.1
                 .contains(&"node.kubernetes.io/unreachable:NoExecute".to_string())
@@ -381,33 +329,23 @@ resource "microk8s_node" "n" {
 
     // brick deploys it again; its new kubelet registers the existing Node, which is Ready and
     // loses the unreachable taints, as the node lifecycle controller does.
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    let o = lab.brick(&["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
-    node_until(&labs, "kvm5", "Ready again", ready).await;
+    lab.sim
+        .with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
+    node_until(&lab.labs, "kvm5", "Ready again", ready).await;
     // Past another grace period it stays Ready: the release's pending NotReady does not
     // strike the new kubelet's Node.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let r = readiness(&labs.node("kvm5").unwrap());
+    let r = readiness(&lab.labs.node("kvm5").unwrap());
     assert!(ready(&r), "{r:?}");
-    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = lab.brick(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_control_plane_node_takes_it_out_of_the_datastore_without_ssh() {
-    let mut opts = SimOptions {
-        time_scale: 0.002,
-        ..SimOptions::fast()
-    };
-    let net = brick::lab::free_loopback_network();
-    opts.network = Some(net.clone());
-    let labs = brick::lab::with_clusters(&mut opts);
-    let sim = maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let lab = ClusterLab::start().await;
     // Two control-plane nodes (maas forms the cluster, kvm4 joins as a voter) and a worker.
     let config = |nodes: &str| {
         format!(
@@ -443,15 +381,14 @@ resource "microk8s_node" "n" {{
 }}
 "#
         )
-        .replace("127.0.10", &net)
     };
     let three = "maas = { control_plane = true }, kvm4 = { control_plane = true }, kvm5 = { control_plane = false }";
-    std::fs::write(d.join("main.hcl"), config(three)).unwrap();
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    lab.write(&config(three));
+    let o = lab.brick(&["apply", "--auto-approve"]).await;
     assert!(o.status.success(), "{}", text(&o));
-    let voter = |host: u8| format!("{net}.{host}:19001");
+    let voter = |host: u8| format!("{}.{host}:19001", lab.net);
     assert_eq!(
-        labs.datastore_members(&format!("{net}.10")),
+        lab.labs.datastore_members(&format!("{}.10", lab.net)),
         Some(vec![voter(10), voter(11)]),
         "the bootstrap node and the control-plane joiner are the datastore's voters; the worker is none"
     );
@@ -459,8 +396,8 @@ resource "microk8s_node" "n" {{
     // kvm4 leaves the garage: its node is drained, removed from the datastore through the
     // first node's cluster agent, its Node deleted, then its machine released.
     let two = "maas = { control_plane = true }, kvm5 = { control_plane = false }";
-    std::fs::write(d.join("main.hcl"), config(two)).unwrap();
-    let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
+    lab.write(&config(two));
+    let o = lab.brick(&["apply", "--auto-approve"]).await;
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(
@@ -468,10 +405,10 @@ resource "microk8s_node" "n" {{
         "no manual step is left: {out}"
     );
     assert_eq!(
-        labs.datastore_members(&format!("{net}.10")),
+        lab.labs.datastore_members(&format!("{}.10", lab.net)),
         Some(vec![voter(10)]),
         "kvm4 is no longer a voter: {out}"
     );
-    let o = brick(d, &sim, &["plan", "--detailed-exitcode"]).await;
+    let o = lab.brick(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

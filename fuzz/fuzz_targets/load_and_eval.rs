@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let fs = MemoryFs::new().with("/f/main.hcl", data.to_vec());
-    let (c, _) = config::load(&fs, Path::new("/f"));
+    let (c, _) = config::load(&fs, &brick::eval::Constants, Path::new("/f"));
     if let Some(c) = &c {
         let env = NullEnvironment;
         let _ = brick::validate::validate(c, &BTreeMap::new());

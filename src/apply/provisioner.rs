@@ -8,7 +8,8 @@
 //! Terraform's).
 //!
 //! The configuration side ([`configs`]) turns the loader's blocks into evaluators; the apply
-//! side ([`run`]) runs one evaluated provisioner.
+//! side runs a resource's provisioners in order ([`provision`]), each one evaluated and run
+//! by [`run`].
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -21,7 +22,12 @@ use crate::addr::InstanceAddr;
 use crate::diag::Diagnostic;
 use crate::eval::{Environment, Reference};
 use crate::event::{Event, EventSink};
-use crate::plan::input::ProvisionerConfig;
+use crate::plan::input::{ProvisionerConfig, ResourceConfig};
+use crate::plan::model::ResourceChange;
+use crate::plan::scope::{InstanceScope, SelfScope};
+
+use super::Cancel;
+use super::values::Values;
 
 /// The arguments of `local-exec`.
 pub fn schema() -> Block {
@@ -219,4 +225,81 @@ pub async fn run(
         detail.push_str(&format!(" Output: {}", tail.join("\n")));
     }
     Err(failed(detail))
+}
+
+/// Runs the resource's create-time (or destroy-time) `local-exec` provisioners in order, with
+/// `self` the object; returns the errors (a failure stops the rest) and the warnings (failures
+/// under `on_failure = continue`).
+pub(super) async fn provision(
+    when_destroy: bool,
+    rc: &ResourceConfig,
+    c: &ResourceChange,
+    self_value: &Value,
+    values: &mut Values<'_>,
+    events: &Arc<dyn EventSink>,
+    cancel: &Cancel,
+) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    let schema = schema();
+    let chosen: Vec<&ProvisionerConfig> = rc
+        .lifecycle
+        .provisioners
+        .iter()
+        .filter(|p| p.when_destroy == when_destroy)
+        .collect();
+    // Evaluated first, all of them (the scope borrows what the runs need not).
+    let evaluated: Vec<Result<Value, Vec<Diagnostic>>> = {
+        let known = values.known();
+        let base = known.scope(&c.addr.resource.module);
+        let each = rc.expansion.each_value(&base, &c.addr.key).ok().flatten();
+        let inst = InstanceScope {
+            base: &base,
+            key: &c.addr.key,
+            each_value: each.as_ref(),
+        };
+        let scope = SelfScope {
+            base: &inst,
+            value: self_value,
+        };
+        chosen.iter().map(|p| (p.args)(&scope, &schema)).collect()
+    };
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    for (p, args) in chosen.iter().zip(evaluated) {
+        let result = match args {
+            Err(ds) => Err(ds),
+            Ok(args) if !args.is_wholly_known() => Err(vec![
+                Diagnostic::error(
+                    "brick::apply::provisioner_unknown",
+                    "Provisioner arguments not known",
+                    format!(
+                        "{}: the local-exec provisioner's arguments are not known after the apply.",
+                        c.addr
+                    ),
+                )
+                .at(p.span),
+            ]),
+            Ok(args) => {
+                tokio::select! {
+                    r = run(&c.addr, &args, events) => r.map_err(|d| vec![d.at(p.span)]),
+                    _ = cancel.aborted() => Err(vec![Diagnostic::error(
+                        "brick::apply::provisioner_cancelled",
+                        "Provisioner cancelled",
+                        format!("{}: the local-exec provisioner was stopped by the second interrupt.", c.addr),
+                    )]),
+                }
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(ds) if p.on_failure_continue => warnings.extend(ds.into_iter().map(|mut d| {
+                d.severity = crate::diag::Severity::Warning;
+                d.detail.push_str(" (on_failure = continue: carried on)");
+                d
+            })),
+            Err(ds) => {
+                errors.extend(ds);
+                break;
+            }
+        }
+    }
+    (errors, warnings)
 }

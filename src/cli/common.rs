@@ -379,7 +379,8 @@ impl Context {
     }
 
     fn load_inner_with(&self, variables: Variables, generating: bool) -> Option<Loaded> {
-        let (config, mut diags) = crate::config::load(&RealFs, Path::new("."));
+        let (config, mut diags) =
+            crate::config::load(&RealFs, &crate::eval::Constants, Path::new("."));
         let lenient = matches!(variables, Variables::Unresolved);
         if lenient && let Some(c) = &config {
             // The offline checks below hold this for the other commands.

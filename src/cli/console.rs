@@ -183,7 +183,7 @@ mod tests {
             "/c/main.hcl",
             "variable \"n\" { default = 3 }\nlocals { double = var.n * 2 }\nresource \"brick_data\" \"a\" {}\nresource \"brick_data\" \"b\" {}\n",
         );
-        crate::config::load(&fs, std::path::Path::new("/c"))
+        crate::config::load(&fs, &crate::eval::Constants, std::path::Path::new("/c"))
             .0
             .unwrap()
     }

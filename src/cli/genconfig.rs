@@ -112,7 +112,7 @@ pub async fn generate(ctx: &Context, path: &Path) -> bool {
             }
         };
         let provider = providers.get(name).cloned().expect("schema found");
-        let obj = match crate::plan::planner::import_one(&*provider, &im.to, &im.id, &block).await {
+        let obj = match crate::plan::call::import_one(&*provider, &im.to, &im.id, &block).await {
             Ok(v) => v,
             Err(d) => {
                 ctx.ui.diagnostics(&[d], &[]);

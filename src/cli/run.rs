@@ -12,7 +12,7 @@ use super::common::{
     Context, LockedState, SystemClock, decode_vars, load_readonly, lock_and_load, prior_of,
 };
 use super::interrupts::Interrupts;
-use crate::apply::{ApplyOptions, Cancel, Recorded};
+use crate::apply::{ApplyInput, ApplyOptions, Cancel, Recorded};
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
 use crate::event::{Event, EventSink, NoEvents};
@@ -195,8 +195,11 @@ pub fn init(ctx: &Context, migrate_state: bool, reconfigure: bool) -> u8 {
 }
 
 pub fn validate(ctx: &Context, json: bool) -> u8 {
-    let (config, mut diags) =
-        crate::config::load(&crate::config::RealFs, std::path::Path::new("."));
+    let (config, mut diags) = crate::config::load(
+        &crate::config::RealFs,
+        &crate::eval::Constants,
+        std::path::Path::new("."),
+    );
     if let Some(config) = &config
         && !crate::diag::has_errors(&diags)
     {
@@ -1025,16 +1028,16 @@ async fn run_apply(
     if let Some(d) = progress_interval_from_env() {
         opts.progress_interval = d;
     }
-    let outcome = crate::apply::apply(
-        p,
-        &loaded.engine,
-        &prior,
-        &loaded.providers,
-        &mut sink,
-        events.clone(),
-        &opts,
-        &cancel,
-    )
+    let outcome = crate::apply::apply(ApplyInput {
+        plan: p,
+        config: &loaded.engine,
+        prior: &prior,
+        providers: &loaded.providers,
+        sink: &mut sink,
+        events: events.clone(),
+        options: opts,
+        cancel: &cancel,
+    })
     .await;
     drop(sink);
     signals.abort();
@@ -1320,7 +1323,7 @@ pub async fn import(ctx: &Context, addr: &str, id: &str) -> u8 {
         })
         .await;
     let value = match read {
-        Ok(Some(v)) => crate::plan::planner::mark_sensitive(&v, &schema.block),
+        Ok(Some(v)) => crate::plan::marks::mark_sensitive(&v, &schema.block),
         Ok(None) => {
             ctx.ui.diagnostics(
                 &[Diagnostic::error("brick::import::missing", "Cannot import non-existent remote object", format!("While attempting to import an existing object to {inst}, the provider detected that no object exists with the given id."))

@@ -252,9 +252,5 @@ fn walk_parts<'a>(parts: &'a [TemplatePart], f: &mut dyn FnMut(&'a Expr)) {
     }
 }
 
-/// One step of a static traversal.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StaticStep {
-    Attr(String),
-    Index(Value),
-}
+/// One step of a static traversal (an address's own type).
+pub use crate::addr::StaticStep;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::expr::{Expr, ExprKind, StaticStep};
 use super::syntax::{Attribute, Block, Body, parse_file};
-use super::types::TypeConstraint;
+use super::types::{ConstEval, TypeConstraint};
 use super::*;
 use crate::diag::{Diagnostic, did_you_mean};
 
@@ -17,11 +17,18 @@ const MAX_MODULE_DEPTH: usize = 16;
 pub const MAX_FILE_BYTES: usize = 16 << 20;
 
 /// Loads the configuration in `dir`: every `*.hcl` file except `*.vars.hcl`, and the local
-/// modules it calls. Returns `None` only when nothing usable could be read; otherwise the
-/// configuration plus every diagnostic found (the caller checks [`crate::diag::has_errors`]).
-pub fn load(fs: &dyn FileSystem, dir: &Path) -> (Option<Config>, Vec<Diagnostic>) {
+/// modules it calls. Files are read through `fs`; type constraints' defaults are evaluated
+/// through `consts` (`&eval::Constants`). Returns `None` only when nothing usable could be
+/// read; otherwise the configuration plus every diagnostic found (the caller checks
+/// [`crate::diag::has_errors`]).
+pub fn load(
+    fs: &dyn FileSystem,
+    consts: &dyn ConstEval,
+    dir: &Path,
+) -> (Option<Config>, Vec<Diagnostic>) {
     let mut l = Loader {
         fs,
+        consts,
         files: Vec::new(),
         diags: Vec::new(),
         stack: Vec::new(),
@@ -36,6 +43,7 @@ pub fn load(fs: &dyn FileSystem, dir: &Path) -> (Option<Config>, Vec<Diagnostic>
 
 struct Loader<'a> {
     fs: &'a dyn FileSystem,
+    consts: &'a dyn ConstEval,
     files: Vec<SourceFile>,
     diags: Vec<Diagnostic>,
     /// The directories of the module being loaded and its callers (to refuse a module
@@ -392,7 +400,7 @@ impl Loader<'_> {
             let msg = b.body.attribute("error_message");
             if let Some(c) = cond
                 && kind != "validation"
-                && crate::eval::references(&c.expr).is_empty()
+                && super::refs::references(&c.expr).is_empty()
             {
                 // As Terraform: a condition that reads nothing checks nothing.
                 self.diags.push(
@@ -516,7 +524,7 @@ impl Loader<'_> {
         );
         let ty = match b.body.attribute("type") {
             None => None,
-            Some(a) => match TypeConstraint::from_expr(&a.expr) {
+            Some(a) => match TypeConstraint::from_expr(&a.expr, self.consts) {
                 Ok(t) => Some(t),
                 Err(d) => {
                     self.diags.push(d);

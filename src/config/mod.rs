@@ -13,11 +13,13 @@
 //! - `syntax` — hcl-edit parse + lowering into [`Body`]/[`Expr`] (spans, strip markers,
 //!   bounded depth).
 //! - `expr` — the expression tree the evaluator walks.
+//! - `refs` — the references an expression makes (a syntactic walk; `eval` re-exports it).
 //! - `load` — decoding bodies into the typed blocks below, module recursion, duplicates.
 //! - `types` — variable type constraints (`optional(type, default)`).
 //!
-//! Entry point: [`load`]. `*.vars.hcl` files are variable-value files and are not part of the
-//! configuration.
+//! Entry point: [`load`], given a [`FileSystem`] and the evaluator's [`ConstEval`] (the two
+//! seams: `config` reads no disk and, standing below `eval`, evaluates nothing itself).
+//! `*.vars.hcl` files are variable-value files and are not part of the configuration.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 pub mod expr;
 mod load;
 mod memfs;
+pub mod refs;
 pub mod syntax;
 mod syntax_errors;
 pub mod types;
@@ -33,7 +36,7 @@ pub use expr::{Expr, ExprKind, StaticStep, Step, TemplatePart};
 pub use load::{MAX_FILE_BYTES, is_identifier, load};
 pub use memfs::{MAX_READ_BYTES, MemoryFs, RealFs};
 pub use syntax::{Attribute, Block, Body};
-pub use types::{ObjectAttr, TypeConstraint};
+pub use types::{ConstEval, ObjectAttr, TypeConstraint};
 
 /// Read access to configuration files. The CLI passes the real file system; tests pass a map.
 pub trait FileSystem {
@@ -56,11 +59,7 @@ pub trait FileSystem {
 
 pub use crate::diag::{FileId, SourceFile, Span};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ResourceMode {
-    Managed,
-    Data,
-}
+pub use crate::addr::ResourceMode;
 
 /// A loaded configuration: the root module and, recursively, the modules it calls.
 #[derive(Clone, Debug)]

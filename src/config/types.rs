@@ -1,5 +1,7 @@
 //! Variable type constraints: `string`, `list(number)`, `object({ name = string,
-//! size = optional(number, 10) })`, `any`, … decoded from their expression form.
+//! size = optional(number, 10) })`, `any`, … decoded from their expression form. A default is
+//! a constant expression, evaluated when the constraint is decoded (as Terraform decodes it)
+//! through [`ConstEval`], the evaluator's seam into the loader.
 
 // Diagnostics are plain data returned by value; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
@@ -10,6 +12,17 @@ use brick_provider_api::{Type, Value};
 
 use super::expr::{Expr, ExprKind};
 use crate::diag::Diagnostic;
+
+/// What decoding a type constraint needs from the evaluator, a floor above `config`: the
+/// value of an `optional(type, default)` default, converted to the attribute's type. The
+/// loader takes it as it takes the [`super::FileSystem`]; `eval::Constants` implements it.
+pub trait ConstEval {
+    /// The value of an expression that reads nothing, with what its evaluation found.
+    fn evaluate_const(&self, expr: &Expr) -> (Value, Vec<Diagnostic>);
+    /// `value` with the `optional(…, default)` defaults of `tc` applied, converted to its type
+    /// (or why it does not convert).
+    fn convert_with_defaults(&self, value: &Value, tc: &TypeConstraint) -> Result<Value, String>;
+}
 
 /// A type constraint as written; unlike [`Type`] it knows optional object attributes and
 /// their defaults.
@@ -66,9 +79,10 @@ impl TypeConstraint {
         }
     }
 
-    /// Decodes a type expression. `optional(…)` is accepted only directly inside `object`.
-    pub fn from_expr(e: &Expr) -> Result<TypeConstraint, Diagnostic> {
-        decode(e, false).map(|(t, _, _)| t)
+    /// Decodes a type expression. `optional(…)` is accepted only directly inside `object`;
+    /// its default is evaluated and converted through `consts`.
+    pub fn from_expr(e: &Expr, consts: &dyn ConstEval) -> Result<TypeConstraint, Diagnostic> {
+        decode(e, false, consts).map(|(t, _, _)| t)
     }
 }
 
@@ -85,10 +99,11 @@ fn invalid(e: &Expr, detail: impl Into<String>) -> Diagnostic {
 fn decode(
     e: &Expr,
     allow_optional: bool,
+    consts: &dyn ConstEval,
 ) -> Result<(TypeConstraint, bool, Option<Value>), Diagnostic> {
     let plain = |t| Ok((t, false, None));
     match &e.kind {
-        ExprKind::Paren(inner) => decode(inner, allow_optional),
+        ExprKind::Paren(inner) => decode(inner, allow_optional, consts),
         ExprKind::Variable(name) => match name.as_str() {
             "any" => plain(TypeConstraint::Any),
             "bool" => plain(TypeConstraint::Bool),
@@ -117,10 +132,14 @@ fn decode(
             };
             match name.as_str() {
                 "list" => plain(TypeConstraint::List(Box::new(
-                    decode(one("list")?, false)?.0,
+                    decode(one("list")?, false, consts)?.0,
                 ))),
-                "set" => plain(TypeConstraint::Set(Box::new(decode(one("set")?, false)?.0))),
-                "map" => plain(TypeConstraint::Map(Box::new(decode(one("map")?, false)?.0))),
+                "set" => plain(TypeConstraint::Set(Box::new(
+                    decode(one("set")?, false, consts)?.0,
+                ))),
+                "map" => plain(TypeConstraint::Map(Box::new(
+                    decode(one("map")?, false, consts)?.0,
+                ))),
                 "tuple" => {
                     let a = one("tuple")?;
                     let ExprKind::Tuple(items) = &a.kind else {
@@ -131,7 +150,7 @@ fn decode(
                     };
                     let ts = items
                         .iter()
-                        .map(|i| decode(i, false).map(|r| r.0))
+                        .map(|i| decode(i, false, consts).map(|r| r.0))
                         .collect::<Result<_, _>>()?;
                     plain(TypeConstraint::Tuple(ts))
                 }
@@ -156,7 +175,7 @@ fn decode(
                                 "Object type attribute names must be plain identifiers.",
                             ));
                         };
-                        let (ty, optional, default) = decode(v, true)?;
+                        let (ty, optional, default) = decode(v, true, consts)?;
                         attrs.insert(
                             key,
                             ObjectAttr {
@@ -185,15 +204,15 @@ fn decode(
                             ));
                         }
                     };
-                    let ty = decode(ty_e, false)?.0;
+                    let ty = decode(ty_e, false, consts)?.0;
                     let default = match default_e {
                         None => None,
                         Some(d) => {
-                            let (v, diags) = crate::eval::evaluate_const(d);
+                            let (v, diags) = consts.evaluate_const(d);
                             if let Some(d) = diags.into_iter().find(|d| d.is_error()) {
                                 return Err(d);
                             }
-                            let v = crate::eval::convert_with_defaults(&v, &ty).map_err(|m| {
+                            let v = consts.convert_with_defaults(&v, &ty).map_err(|m| {
                                 invalid(d, format!("The default value is not valid for the attribute's type: {m}."))
                             })?;
                             Some(v)

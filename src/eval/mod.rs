@@ -9,7 +9,6 @@
 //! - `evaluator` — [`evaluate`]: the expression and template language over [`Value`]s;
 //!   `try`, `can`, `type` and `templatefile` live here (lazy arguments); every other call goes
 //!   to [`functions::call`], type conversion to [`convert`].
-//! - `refs` — [`references`]: what an expression refers to (graph edges, `validate`).
 //! - `body` — [`evaluate_body`]: a resource/provider body against a provider schema block.
 //! - `expand` — [`expansion`]: `count` / `for_each` with Terraform's errors;
 //!   [`InstanceScope`] adds `each.*` / `count.index` to a scope.
@@ -21,39 +20,8 @@
 
 pub use brick_provider_api::{Type, Value};
 
-/// The root of a reference in an expression: what a [`Scope`] is asked for. The evaluator
-/// applies the remaining attribute and index steps itself.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reference {
-    /// `var.NAME`
-    Variable(String),
-    /// `local.NAME`
-    Local(String),
-    /// `TYPE.NAME` (managed) — the object, or a tuple/map of objects under `count`/`for_each`.
-    Resource {
-        type_name: String,
-        name: String,
-    },
-    /// `data.TYPE.NAME`
-    Data {
-        type_name: String,
-        name: String,
-    },
-    /// `module.NAME` — an object of its outputs (tuple/map under `count`/`for_each`).
-    Module(String),
-    /// `each.key`
-    EachKey,
-    /// `each.value`
-    EachValue,
-    /// `count.index`
-    CountIndex,
-    /// `path.module`, `path.root`, `path.cwd`
-    PathModule,
-    PathRoot,
-    PathCwd,
-    /// `self` inside provisioners, postconditions and connection blocks.
-    SelfObject,
-}
+/// What a [`Scope`] is asked for (defined with the other addresses, in [`crate::addr`]).
+pub use crate::addr::Reference;
 
 /// Resolves references during evaluation. `None` means "not declared here"; an
 /// undeclared reference is normally caught by `validate` before evaluation.
@@ -116,9 +84,12 @@ mod body;
 mod evaluator;
 mod expand;
 mod inputs;
-mod refs;
 pub mod scope;
 
+/// The references of an expression are found syntactically, by the loader's walker.
+pub use crate::config::refs::{
+    body_module_output_uses, body_references, module_output_uses, references, references_with,
+};
 pub use body::evaluate_body;
 pub use evaluator::{
     EmptyScope, console_display, convert_with_defaults, evaluate, evaluate_const,
@@ -132,9 +103,25 @@ pub use inputs::{
     parse_var_flag, parse_vars_file, reads_only_variables, resolve_variables,
     terraform_source_warnings,
 };
-pub use refs::{
-    body_module_output_uses, body_references, module_output_uses, references, references_with,
-};
+
+/// The evaluator's side of the loader's [`crate::config::ConstEval`] seam: type constraints'
+/// `optional(type, default)` defaults, evaluated with [`evaluate_const`] and converted with
+/// [`convert_with_defaults`]. Pass `&eval::Constants` to [`crate::config::load`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Constants;
+
+impl crate::config::ConstEval for Constants {
+    fn evaluate_const(&self, expr: &crate::config::Expr) -> (Value, Vec<crate::diag::Diagnostic>) {
+        evaluate_const(expr)
+    }
+    fn convert_with_defaults(
+        &self,
+        value: &Value,
+        tc: &crate::config::TypeConstraint,
+    ) -> Result<Value, String> {
+        convert_with_defaults(value, tc)
+    }
+}
 
 /// An [`Environment`] with no files, a fixed clock and fixed "random" values, for tests,
 /// constant evaluation and `validate`.

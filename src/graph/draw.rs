@@ -1,5 +1,6 @@
-//! The configuration graph drawn for people: Mermaid (`flowchart`, which GitHub renders in
-//! Markdown) with one box per provider, and plain text listing what is applied in which order
+//! The configuration graph drawn for people: Graphviz DOT (as `terraform graph` prints it),
+//! Mermaid (`flowchart`, which GitHub renders in Markdown) with one box per provider, and
+//! plain text listing what is applied in which order
 //! and what each object reads. Strings only: the CLI prints them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -73,6 +74,11 @@ fn mermaid_text(s: &str) -> String {
     out
 }
 
+/// A name inside a DOT double-quoted string.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 impl ConfigGraph {
     /// Every node with its name, sorted by name (ids follow this order, so the output is
     /// stable for a configuration).
@@ -84,6 +90,38 @@ impl ConfigGraph {
             .collect();
         names.sort();
         names
+    }
+
+    /// The graph in Graphviz DOT, nodes and edges in a stable order.
+    pub fn to_dot(&self, config: &Configuration) -> String {
+        let names = self.sorted_names(config);
+        let mut out = String::from(
+            "digraph {\n  compound = \"true\"\n  newrank = \"true\"\n  subgraph \"root\" {\n",
+        );
+        for (name, _) in &names {
+            out.push_str(&format!(
+                "    \"{}\" [label = \"{}\"]\n",
+                esc(name),
+                esc(name)
+            ));
+        }
+        let mut edges: Vec<(String, String)> = self
+            .graph
+            .edge_indices()
+            .filter_map(|e| self.graph.edge_endpoints(e))
+            .map(|(a, b)| {
+                (
+                    self.node_name(&self.graph[b], config),
+                    self.node_name(&self.graph[a], config),
+                )
+            })
+            .collect();
+        edges.sort();
+        for (from, to) in edges {
+            out.push_str(&format!("    \"{}\" -> \"{}\"\n", esc(&from), esc(&to)));
+        }
+        out.push_str("  }\n}\n");
+        out
     }
 
     /// The graph as a Mermaid flowchart, top to bottom: an arrow goes from each object to

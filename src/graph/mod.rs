@@ -17,8 +17,8 @@ use crate::diag::Diagnostic;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::eval::Reference;
-use crate::plan::address::ResourceAddr;
+use crate::addr::Reference;
+use crate::addr::ResourceAddr;
 use crate::plan::input::Configuration;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,7 +43,7 @@ pub struct ConfigGraph {
     pub by_resource: HashMap<ResourceAddr, usize>,
 }
 
-pub use crate::addr::module_text;
+use crate::addr::module_text;
 
 /// The resource a reference names, in module instance `module` (`None` for anything but a
 /// resource or data source).
@@ -82,7 +82,7 @@ impl ConfigGraph {
             resource_paths.push(if r.addr.module.is_empty() {
                 Vec::new()
             } else {
-                crate::plan::address::module_names(&r.addr.module)
+                crate::addr::module_names(&r.addr.module)
             });
         }
         let local_nodes: Vec<_> = (0..config.locals.len())
@@ -364,22 +364,26 @@ impl ConfigGraph {
         vec![start]
     }
 
-    /// The `validation` checks (indices into `Configuration::validations`) a resource waits
-    /// for: those of the variables it reads, directly or through other values.
-    pub fn upstream_validations(&self, resource: usize) -> Vec<usize> {
+    /// Walks upstream from `start` (towards what it depends on), reaching each node once:
+    /// `visit` says what a node reached gives (an index to collect) and whether the walk goes
+    /// on past it. The indices collected, sorted.
+    fn walk_upstream(
+        &self,
+        start: NodeIndex,
+        visit: impl Fn(&Node) -> (Option<usize>, bool),
+    ) -> Vec<usize> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![self.resource_nodes[resource]];
+        let mut stack = vec![start];
         while let Some(n) = stack.pop() {
             for d in self.graph.neighbors_directed(n, Direction::Incoming) {
                 if !seen.insert(d) {
                     continue;
                 }
-                match self.graph[d] {
-                    Node::Validation(i) => out.push(i),
-                    // Another resource's checks ran before it was applied.
-                    Node::Resource(_) | Node::Provider(_) => {}
-                    _ => stack.push(d),
+                let (collect, go_on) = visit(&self.graph[d]);
+                out.extend(collect);
+                if go_on {
+                    stack.push(d);
                 }
             }
         }
@@ -387,12 +391,25 @@ impl ConfigGraph {
         out
     }
 
+    /// The `validation` checks (indices into `Configuration::validations`) a resource waits
+    /// for: those of the variables it reads, directly or through other values.
+    pub fn upstream_validations(&self, resource: usize) -> Vec<usize> {
+        self.walk_upstream(self.resource_nodes[resource], |n| match *n {
+            Node::Validation(i) => (Some(i), false),
+            // Another resource's checks ran before it was applied.
+            Node::Resource(_) | Node::Provider(_) => (None, false),
+            Node::Local(_) | Node::ModuleVariable(_) | Node::ModuleCall(_) | Node::Output(_) => {
+                (None, true)
+            }
+        })
+    }
+
     /// The resources a resource depends on, directly or through locals, module inputs,
     /// module calls, module outputs and other resources (transitively: Terraform's
     /// `dependencies` in state lists every resource upstream, as configuration addresses
     /// without instance keys).
     pub fn resource_dependencies(&self, resource: usize) -> Vec<usize> {
-        self.dependencies_of(self.resource_nodes[resource])
+        self.resources_upstream(self.resource_nodes[resource], true)
     }
 
     /// The resources a provider configuration (index into `Configuration::providers`)
@@ -405,7 +422,7 @@ impl ConfigGraph {
         else {
             return Vec::new();
         };
-        self.dependencies_of(n)
+        self.resources_upstream(n, true)
     }
 
     /// The resources a resource depends on directly: reached through locals, module inputs,
@@ -413,55 +430,22 @@ impl ConfigGraph {
     /// direct dependencies, transitively, give [`ConfigGraph::resource_dependencies`]; each
     /// resource so costs the edges around it, not its whole upstream.
     pub fn direct_resource_dependencies(&self, resource: usize) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![self.resource_nodes[resource]];
-        while let Some(n) = stack.pop() {
-            for d in self.graph.neighbors_directed(n, Direction::Incoming) {
-                if !seen.insert(d) {
-                    continue;
-                }
-                match self.graph[d] {
-                    Node::Resource(i) => out.push(i),
-                    Node::Local(_)
-                    | Node::ModuleVariable(_)
-                    | Node::ModuleCall(_)
-                    | Node::Output(_)
-                    | Node::Validation(_) => stack.push(d),
-                    Node::Provider(_) => {}
-                }
-            }
-        }
-        out.sort_unstable();
-        out
+        self.resources_upstream(self.resource_nodes[resource], false)
     }
 
-    fn dependencies_of(&self, start: NodeIndex) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![start];
-        while let Some(n) = stack.pop() {
-            for d in self.graph.neighbors_directed(n, Direction::Incoming) {
-                if !seen.insert(d) {
-                    continue;
-                }
-                match self.graph[d] {
-                    // Transitively, as Terraform records `dependencies` in state.
-                    Node::Resource(i) => {
-                        out.push(i);
-                        stack.push(d);
-                    }
-                    Node::Local(_)
-                    | Node::ModuleVariable(_)
-                    | Node::ModuleCall(_)
-                    | Node::Output(_) => stack.push(d),
-                    Node::Validation(_) => stack.push(d),
-                    Node::Provider(_) => {}
-                }
-            }
-        }
-        out.sort_unstable();
-        out
+    /// The resources upstream of `start`, reached through locals, module inputs, module calls,
+    /// module outputs and checks, and, when `through_resources`, through other resources too
+    /// (transitively, as Terraform records `dependencies` in state); providers stop the walk.
+    fn resources_upstream(&self, start: NodeIndex, through_resources: bool) -> Vec<usize> {
+        self.walk_upstream(start, |n| match *n {
+            Node::Resource(i) => (Some(i), through_resources),
+            Node::Provider(_) => (None, false),
+            Node::Local(_)
+            | Node::ModuleVariable(_)
+            | Node::ModuleCall(_)
+            | Node::Output(_)
+            | Node::Validation(_) => (None, true),
+        })
     }
 
     /// Every node the resources `start` depend on, directly or indirectly, `start` included.
@@ -522,43 +506,6 @@ impl ConfigGraph {
             }
         }
     }
-
-    /// The graph in Graphviz DOT, nodes and edges in a stable order.
-    pub fn to_dot(&self, config: &Configuration) -> String {
-        let mut names: Vec<(String, NodeIndex)> = self
-            .graph
-            .node_indices()
-            .map(|n| (self.node_name(&self.graph[n], config), n))
-            .collect();
-        names.sort();
-        let mut out = String::from(
-            "digraph {\n  compound = \"true\"\n  newrank = \"true\"\n  subgraph \"root\" {\n",
-        );
-        for (name, _) in &names {
-            out.push_str(&format!(
-                "    \"{}\" [label = \"{}\"]\n",
-                esc(name),
-                esc(name)
-            ));
-        }
-        let mut edges: Vec<(String, String)> = self
-            .graph
-            .edge_indices()
-            .filter_map(|e| self.graph.edge_endpoints(e))
-            .map(|(a, b)| {
-                (
-                    self.node_name(&self.graph[b], config),
-                    self.node_name(&self.graph[a], config),
-                )
-            })
-            .collect();
-        edges.sort();
-        for (from, to) in edges {
-            out.push_str(&format!("    \"{}\" -> \"{}\"\n", esc(&from), esc(&to)));
-        }
-        out.push_str("  }\n}\n");
-        out
-    }
 }
 
 fn prefixed(path: &[String], name: &str) -> String {
@@ -567,10 +514,6 @@ fn prefixed(path: &[String], name: &str) -> String {
     } else {
         format!("{}.{name}", module_text(path))
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 #[cfg(test)]

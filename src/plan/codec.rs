@@ -324,6 +324,30 @@ pub fn path_text(steps: &Json) -> String {
     out
 }
 
+/// A value that state (JSON) cannot hold: `found` are the paths of its infinite numbers.
+pub fn infinite_number(what: &str, found: &[Json]) -> crate::diag::Diagnostic {
+    let at: Vec<String> = found
+        .iter()
+        .map(path_text)
+        .map(|p| {
+            if p.is_empty() {
+                "the value itself".to_string()
+            } else {
+                p
+            }
+        })
+        .collect();
+    crate::diag::Diagnostic::error(
+        "brick::plan::infinite_number",
+        "Infinite number cannot be stored",
+        format!(
+            "The value of {what} contains an infinite number (at {}); state is JSON, which cannot represent infinity.",
+            at.join(", ")
+        ),
+    )
+    .help("Guard the expression (e.g. min(x, 1e300) or a conditional) so that it produces a finite number.")
+}
+
 /// A lossless JSON encoding of a value: its type, its JSON, and the paths of unknown and
 /// sensitive parts and of the infinite numbers (JSON has no infinities; their `value` is
 /// null).

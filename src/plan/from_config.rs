@@ -192,24 +192,7 @@ fn dedup(mut v: Vec<Reference>) -> Vec<Reference> {
 /// target address.
 pub fn target_of(e: &Expr) -> Option<Target> {
     let (root, steps) = e.as_static_traversal()?;
-    let mut text = root;
-    for s in steps {
-        match s {
-            StaticStep::Attr(a) => {
-                text.push('.');
-                text.push_str(&a);
-            }
-            StaticStep::Index(v) => {
-                if let Some(s) = v.as_str() {
-                    text.push_str(&format!("[{}]", serde_json::Value::String(s.to_string())));
-                } else if let Some(n) = v.as_number().and_then(|n| n.to_i64()) {
-                    text.push_str(&format!("[{n}]"));
-                } else {
-                    return None;
-                }
-            }
-        }
-    }
+    let text = crate::addr::traversal_text(&root, &steps).ok()?;
     // `brick_data.x.output` in replace_triggered_by names an attribute: drop trailing
     // attribute steps until what is left is an address.
     let mut cur = text.as_str();

@@ -4,9 +4,11 @@
 //! Architecture invariant: the planner does no I/O except through the `Provider` trait.
 
 pub mod address;
+pub mod call;
 pub mod codec;
 pub mod from_config;
 pub mod input;
+pub mod marks;
 pub mod model;
 pub mod planner;
 pub mod providers;

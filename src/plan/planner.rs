@@ -6,11 +6,10 @@
 // Diagnostics are rich data (spans, help); returning them by value is deliberate.
 #![allow(clippy::result_large_err)]
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use brick_provider_api::lifecycle::{check_planned, proposed_new_state, same};
-use brick_provider_api::provider::{AttrPath, ChangeAction, PathStep, PlanRequest, PlannedChange};
+use brick_provider_api::lifecycle::{proposed_new_state, same};
+use brick_provider_api::provider::PathStep;
 use brick_provider_api::schema::Block;
 use brick_provider_api::value::Kind;
 use brick_provider_api::{Severity, Type, Value};
@@ -20,7 +19,9 @@ use crate::diag::Diagnostic;
 use super::address::{
     InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target, module_names, moved_module,
 };
+use super::call::{diag_at, import_one, plan_call, plan_check};
 use super::input::{Configuration, Expansion, IgnoreChanges, Keys, ResourceConfig};
+use super::marks::mark_sensitive;
 use super::model::*;
 use super::providers::ProviderSet;
 use super::scope::{InstanceScope, SelfScope, Shape, Working, unknown_resource};
@@ -51,94 +52,6 @@ impl Default for Options {
     }
 }
 
-/// Marks the attributes the schema declares sensitive.
-pub fn mark_sensitive(v: &Value, block: &Block) -> Value {
-    let Kind::Object(m) = &v.kind else {
-        return v.clone();
-    };
-    if !block.attributes.values().any(|a| a.sensitive) {
-        return v.clone();
-    }
-    let mut out = m.clone();
-    for (name, a) in &block.attributes {
-        if a.sensitive
-            && let Some(x) = out.get_mut(name)
-            && !x.is_null()
-        {
-            *x = x.clone().sensitive();
-        }
-    }
-    Value {
-        kind: Kind::Object(out),
-        marks: v.marks,
-    }
-}
-
-/// `to` with the sensitive marks of `from` at the same places (configuration marks survive a
-/// provider round trip, which returns plain values).
-pub fn copy_marks(from: &Value, to: Value) -> Value {
-    if from.is_sensitive() {
-        return to.sensitive();
-    }
-    let to_marks = to.marks;
-    let kind = match (&from.kind, to.kind) {
-        (Kind::Object(f), Kind::Object(mut t)) => {
-            for (k, fv) in f {
-                if let Some(tv) = t.remove(k) {
-                    t.insert(k.clone(), copy_marks(fv, tv));
-                }
-            }
-            Kind::Object(t)
-        }
-        (Kind::Map(_, f), Kind::Map(ty, mut t)) => {
-            for (k, fv) in f {
-                if let Some(tv) = t.remove(k) {
-                    t.insert(k.clone(), copy_marks(fv, tv));
-                }
-            }
-            Kind::Map(ty, t)
-        }
-        (Kind::List(_, f) | Kind::Tuple(f), Kind::List(ty, t)) if f.len() == t.len() => {
-            Kind::List(ty, f.iter().zip(t).map(|(a, b)| copy_marks(a, b)).collect())
-        }
-        (Kind::List(_, f) | Kind::Tuple(f), Kind::Tuple(t)) if f.len() == t.len() => {
-            Kind::Tuple(f.iter().zip(t).map(|(a, b)| copy_marks(a, b)).collect())
-        }
-        (_, other) => other,
-    };
-    Value {
-        kind,
-        marks: to_marks,
-    }
-}
-
-/// Marks computed attributes that merely echo a sensitive input (`output = input` in
-/// `brick_data`): a top-level attribute of `new` equal to a sensitive attribute of `planned`
-/// is sensitive too, so a secret never leaks through a copy.
-pub fn propagate_sensitive(planned: &Value, new: Value) -> Value {
-    let (Some(p), Kind::Object(m)) = (planned.as_mapping(), &new.kind) else {
-        return new;
-    };
-    let secrets: Vec<Value> = p
-        .values()
-        .filter(|v| v.contains_sensitive() && !v.is_null())
-        .map(|v| v.unmark_deep().0)
-        .collect();
-    if secrets.is_empty() {
-        return new;
-    }
-    let mut out = m.clone();
-    for v in out.values_mut() {
-        if !v.contains_sensitive() && !v.is_null() && secrets.contains(&v.unmark_deep().0) {
-            *v = v.clone().sensitive();
-        }
-    }
-    Value {
-        kind: Kind::Object(out),
-        marks: new.marks,
-    }
-}
-
 /// Fills attributes the body left out with nulls of their types.
 fn conform(v: Value, block: &Block) -> Value {
     let Kind::Object(mut m) = v.kind else {
@@ -155,14 +68,6 @@ fn conform(v: Value, block: &Block) -> Value {
         kind: Kind::Object(m),
         marks: v.marks,
     }
-}
-
-fn diag_at(d: impl Into<Diagnostic>, addr: &dyn std::fmt::Display) -> Diagnostic {
-    let mut d: Diagnostic = d.into();
-    if !d.detail.contains(&addr.to_string()) {
-        d.detail = format!("{addr}: {}", d.detail);
-    }
-    d
 }
 
 struct Planner<'a> {
@@ -220,170 +125,208 @@ pub async fn plan(
     events: &dyn EventSink,
 ) -> Plan {
     let started = providers.clock().now();
-    let graph = ConfigGraph::build(config);
-    let mut p = Planner {
-        config,
-        prior,
-        providers,
-        opts,
-        events,
-        graph,
-        addrs: config
-            .resources
-            .iter()
-            .map(|r| std::sync::Arc::new(r.addr.clone()))
-            .collect(),
-        direct_deps: vec![None; config.resources.len()],
-        has_instances: vec![false; config.resources.len()],
-        working: Working {
-            variables: config.variables.clone(),
-            ..Default::default()
-        },
-        refreshed: HashMap::new(),
-        instances: BTreeMap::new(),
-        changes: Vec::new(),
-        action_of: HashMap::new(),
-        drift: Vec::new(),
-        refreshed_out: Vec::new(),
-        deferred_providers: HashSet::new(),
-        late: Vec::new(),
-        configured: HashSet::new(),
-        deferred: Vec::new(),
-        deferred_resources: HashSet::new(),
-        deferred_instances: HashSet::new(),
-        prereq_deferred_providers: HashSet::new(),
-        diags: Vec::new(),
-        in_scope: None,
-        seen: HashSet::new(),
-        unexpanded: Vec::new(),
-    };
+    let mut p = Planner::new(config, prior, providers, opts, events);
     // Objects the state holds in a schema version their provider cannot read.
     p.diags.extend(prior.upgrade_errors.iter().cloned());
     p.apply_moves();
     p.compute_scope();
     let outputs = p.walk().await;
     p.plan_orphans();
-    p.changes.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
-    p.deferred
-        .sort_by(|a, b| terraform_order(&a.change.addr, &b.change.addr));
-    // Only providers with changes of their own are configured during apply.
-    let with_changes: HashSet<&str> = p.changes.iter().map(|c| c.provider.as_str()).collect();
-    let mut late = std::mem::take(&mut p.late);
-    late.retain(|l| with_changes.contains(l.name.as_str()));
-    late.sort_by(|a, b| a.name.cmp(&b.name));
-    p.late = late;
-    if opts.mode != PlanMode::RefreshOnly {
-        p.check_plan().await;
-    }
-    p.drift.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
-    // State is JSON, which has no infinities: as Terraform, a planned value that holds one
-    // is an error now rather than an object that could not be recorded after apply.
-    for c in &p.changes {
-        if matches!(c.action, Action::NoOp | Action::Delete | Action::Forget) {
-            continue;
+    p.order_and_check().await;
+    p.plan_diagnostics(&outputs);
+    p.into_plan(outputs, started)
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        config: &'a Configuration,
+        prior: &'a PriorState,
+        providers: &'a ProviderSet,
+        opts: &'a Options,
+        events: &'a dyn EventSink,
+    ) -> Planner<'a> {
+        let graph = ConfigGraph::build(config);
+        Planner {
+            config,
+            prior,
+            providers,
+            opts,
+            events,
+            graph,
+            addrs: config
+                .resources
+                .iter()
+                .map(|r| std::sync::Arc::new(r.addr.clone()))
+                .collect(),
+            direct_deps: vec![None; config.resources.len()],
+            has_instances: vec![false; config.resources.len()],
+            working: Working {
+                variables: config.variables.clone(),
+                ..Default::default()
+            },
+            refreshed: HashMap::new(),
+            instances: BTreeMap::new(),
+            changes: Vec::new(),
+            action_of: HashMap::new(),
+            drift: Vec::new(),
+            refreshed_out: Vec::new(),
+            deferred_providers: HashSet::new(),
+            late: Vec::new(),
+            configured: HashSet::new(),
+            deferred: Vec::new(),
+            deferred_resources: HashSet::new(),
+            deferred_instances: HashSet::new(),
+            prereq_deferred_providers: HashSet::new(),
+            diags: Vec::new(),
+            in_scope: None,
+            seen: HashSet::new(),
+            unexpanded: Vec::new(),
         }
-        let found = super::codec::infinity_paths(&c.after);
-        if !found.is_empty() {
-            p.diags.push(infinite_number(&c.addr.to_string(), &found));
+    }
+
+    /// Puts the changes, deferrals and drift in Terraform's order, keeps only the providers
+    /// configured during apply that have changes, and runs the providers' plan checks.
+    async fn order_and_check(&mut self) {
+        self.changes
+            .sort_by(|a, b| terraform_order(&a.addr, &b.addr));
+        self.deferred
+            .sort_by(|a, b| terraform_order(&a.change.addr, &b.change.addr));
+        // Only providers with changes of their own are configured during apply.
+        let with_changes: HashSet<&str> =
+            self.changes.iter().map(|c| c.provider.as_str()).collect();
+        let mut late = std::mem::take(&mut self.late);
+        late.retain(|l| with_changes.contains(l.name.as_str()));
+        late.sort_by(|a, b| a.name.cmp(&b.name));
+        self.late = late;
+        if self.opts.mode != PlanMode::RefreshOnly {
+            self.check_plan().await;
         }
+        self.drift.sort_by(|a, b| terraform_order(&a.addr, &b.addr));
     }
-    for o in &outputs {
-        let found = super::codec::infinity_paths(&o.after);
-        if o.action != Action::Delete && !found.is_empty() {
-            p.diags
-                .push(infinite_number(&format!("output.{}", o.name), &found));
+
+    /// The plan's own diagnostics once everything is planned: values state cannot hold,
+    /// targeting and forgetting warnings; the same problem in every instance of a module
+    /// reported once.
+    fn plan_diagnostics(&mut self, outputs: &[OutputChange]) {
+        // State is JSON, which has no infinities: as Terraform, a planned value that holds one
+        // is an error now rather than an object that could not be recorded after apply.
+        for c in &self.changes {
+            if matches!(c.action, Action::NoOp | Action::Delete | Action::Forget) {
+                continue;
+            }
+            let found = super::codec::infinity_paths(&c.after);
+            if !found.is_empty() {
+                self.diags
+                    .push(super::codec::infinite_number(&c.addr.to_string(), &found));
+            }
         }
-    }
-    // As Terraform, a plan limited by targets and one that forgets objects say so.
-    if !opts.targets.is_empty() {
-        p.diags.push(
-            Diagnostic::warning(
-                "brick::plan::targeting",
-                "Resource targeting is in effect",
-                "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when brick specifically suggests to use it as part of an error message.",
-            )
-            .help("Plan without --target once the exceptional situation is over."),
-        );
-    }
-    let forgotten: Vec<String> = p
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Forget)
-        .map(|c| format!(" - {}", c.addr))
-        .collect();
-    if !forgotten.is_empty() {
-        p.diags.push(
-            Diagnostic::warning(
-                "brick::plan::forgetting",
-                "Some objects will no longer be managed by brick",
-                format!(
-                    "If you apply this plan, brick will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, brick will no longer manage these objects. You will need to import them into brick to manage them again.",
-                    forgotten.join("\n")
-                ),
-            )
-            .help("Remove the removed block (or set destroy = true) to keep managing them."),
-        );
-    }
-    // The same problem in every instance of a module is reported once.
-    let mut shown = HashSet::new();
-    p.diags
-        .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
-    let errored = p.diags.iter().any(|d| d.severity == Severity::Error);
-    // As Terraform, a refresh-only plan still plans the root outputs, from the refreshed
-    // objects.
-    let outputs = if opts.mode == PlanMode::RefreshOnly {
-        refresh_only_outputs(config, prior, &p.drift)
-    } else {
-        outputs
-    };
-    let schemas = schema_shapes(providers, &p.changes, &p.drift);
-    // Where the plan's time went: each layer's objects, its waits (refresh, checks).
-    let mut op_times = crate::timing::OpTimes::default();
-    for c in &p.changes {
-        op_times.add(&c.provider, std::time::Duration::ZERO);
-    }
-    events.emit(crate::event::Event::Timing(providers.clock().report(
-        crate::timing::Phase::Plan,
-        started,
-        &op_times,
-    )));
-    let mut changes = p.changes;
-    if opts.mode == PlanMode::RefreshOnly {
-        changes.clear();
-    }
-    let relevant = super::relevant::relevant_attributes(
-        &changes,
-        &outputs,
-        config,
-        opts.mode == PlanMode::Destroy,
-    );
-    Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        brick_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: opts.mode,
-        state_lineage: prior.lineage.clone(),
-        state_serial: prior.serial,
-        config_hash: config.hash.clone(),
-        changes,
-        drift: p.drift,
-        outputs,
-        deferred: p.deferred,
-        configured_during_apply: p.late,
-        targets: opts.targets.iter().map(|t| t.to_string()).collect(),
-        excludes: opts.excludes.iter().map(|t| t.to_string()).collect(),
-        variables: config
-            .variables
+        for o in outputs {
+            let found = super::codec::infinity_paths(&o.after);
+            if o.action != Action::Delete && !found.is_empty() {
+                self.diags.push(super::codec::infinite_number(
+                    &format!("output.{}", o.name),
+                    &found,
+                ));
+            }
+        }
+        // As Terraform, a plan limited by targets and one that forgets objects say so.
+        if !self.opts.targets.is_empty() {
+            self.diags.push(
+                Diagnostic::warning(
+                    "brick::plan::targeting",
+                    "Resource targeting is in effect",
+                    "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when brick specifically suggests to use it as part of an error message.",
+                )
+                .help("Plan without --target once the exceptional situation is over."),
+            );
+        }
+        let forgotten: Vec<String> = self
+            .changes
             .iter()
-            .map(|(k, v)| (k.clone(), super::codec::encode_exact(v)))
-            .collect(),
-        errored,
-        timestamp: None,
-        tainted_reasons: BTreeMap::new(),
-        schemas,
-        relevant_attributes: relevant,
-        diagnostics: p.diags,
+            .filter(|c| c.action == Action::Forget)
+            .map(|c| format!(" - {}", c.addr))
+            .collect();
+        if !forgotten.is_empty() {
+            self.diags.push(
+                Diagnostic::warning(
+                    "brick::plan::forgetting",
+                    "Some objects will no longer be managed by brick",
+                    format!(
+                        "If you apply this plan, brick will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, brick will no longer manage these objects. You will need to import them into brick to manage them again.",
+                        forgotten.join("\n")
+                    ),
+                )
+                .help("Remove the removed block (or set destroy = true) to keep managing them."),
+            );
+        }
+        // The same problem in every instance of a module is reported once.
+        let mut shown = HashSet::new();
+        self.diags
+            .retain(|d| shown.insert(format!("{}|{:?}|{}", d.code, d.span, d.detail)));
     }
-    .with_refreshed(p.refreshed_out)
+
+    /// The plan, with the time it took (since `started`) emitted.
+    fn into_plan(self, outputs: Vec<OutputChange>, started: std::time::Instant) -> Plan {
+        let opts = self.opts;
+        let errored = self.diags.iter().any(|d| d.severity == Severity::Error);
+        // As Terraform, a refresh-only plan still plans the root outputs, from the refreshed
+        // objects.
+        let outputs = if opts.mode == PlanMode::RefreshOnly {
+            refresh_only_outputs(self.config, self.prior, &self.drift)
+        } else {
+            outputs
+        };
+        let schemas = schema_shapes(self.providers, &self.changes, &self.drift);
+        // Where the plan's time went: each layer's objects, its waits (refresh, checks).
+        let mut op_times = crate::timing::OpTimes::default();
+        for c in &self.changes {
+            op_times.add(&c.provider, std::time::Duration::ZERO);
+        }
+        self.events
+            .emit(crate::event::Event::Timing(self.providers.clock().report(
+                crate::timing::Phase::Plan,
+                started,
+                &op_times,
+            )));
+        let mut changes = self.changes;
+        if opts.mode == PlanMode::RefreshOnly {
+            changes.clear();
+        }
+        let relevant = super::relevant::relevant_attributes(
+            &changes,
+            &outputs,
+            self.config,
+            opts.mode == PlanMode::Destroy,
+        );
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            brick_version: env!("CARGO_PKG_VERSION").to_string(),
+            mode: opts.mode,
+            state_lineage: self.prior.lineage.clone(),
+            state_serial: self.prior.serial,
+            config_hash: self.config.hash.clone(),
+            changes,
+            drift: self.drift,
+            outputs,
+            deferred: self.deferred,
+            configured_during_apply: self.late,
+            targets: opts.targets.iter().map(|t| t.to_string()).collect(),
+            excludes: opts.excludes.iter().map(|t| t.to_string()).collect(),
+            variables: self
+                .config
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), super::codec::encode_exact(v)))
+                .collect(),
+            errored,
+            timestamp: None,
+            tainted_reasons: BTreeMap::new(),
+            schemas,
+            relevant_attributes: relevant,
+            diagnostics: self.diags,
+        }
+        .with_refreshed(self.refreshed_out)
+    }
 }
 
 /// The root outputs of a refresh-only plan: evaluated against the prior state with the drift
@@ -1716,132 +1659,6 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Calls `plan_resource` and checks the answer against the contract.
-pub async fn plan_call(
-    provider: &dyn brick_provider_api::Provider,
-    addr: &InstanceAddr,
-    block: &Block,
-    prior: &Value,
-    config: &Value,
-) -> Result<(Value, Vec<AttrPath>), Vec<Diagnostic>> {
-    let plain_prior = prior.unmark_deep().0;
-    let proposed = proposed_new_state(block, &plain_prior, config);
-    let resp = provider
-        .plan_resource(PlanRequest {
-            type_name: &addr.resource.type_name,
-            prior: &plain_prior,
-            proposed: &proposed,
-        })
-        .await;
-    let mut errs: Vec<Diagnostic> = Vec::new();
-    for d in resp.diagnostics {
-        errs.push(diag_at(d, addr));
-    }
-    for v in check_planned(block, prior, config, &resp.planned) {
-        errs.push(
-            Diagnostic::error(
-                "brick::plan::invalid_plan",
-                "Provider produced invalid plan",
-                format!("The provider's plan for {addr} is invalid: {v}."),
-            )
-            .help("This is a bug in the provider; please report it."),
-        );
-    }
-    if errs.iter().any(|d| d.severity == Severity::Error) {
-        return Err(errs);
-    }
-    Ok((resp.planned, resp.requires_replace))
-}
-
-pub async fn import_one(
-    provider: &dyn brick_provider_api::Provider,
-    addr: &InstanceAddr,
-    id: &str,
-    block: &Block,
-) -> Result<Value, Diagnostic> {
-    let found = provider
-        .import_resource(&addr.resource.type_name, id)
-        .await
-        .map_err(|ds| {
-            ds.into_iter()
-                .next()
-                .map(|d| diag_at(d, addr))
-                .unwrap_or_else(|| {
-                    Diagnostic::error(
-                        "brick::plan::import_failed",
-                        "Import failed",
-                        format!("Importing {addr} failed."),
-                    )
-                })
-        })?;
-    let Some(obj) = found
-        .into_iter()
-        .find(|f| f.type_name == addr.resource.type_name)
-    else {
-        return Err(Diagnostic::error(
-            "brick::plan::import_empty",
-            "Import returned no object",
-            format!(
-                "Importing {id:?} as {addr} found no object of type {}.",
-                addr.resource.type_name
-            ),
-        ));
-    };
-    let read = provider
-        .read_resource(brick_provider_api::provider::ReadRequest {
-            type_name: &addr.resource.type_name,
-            current: &obj.state,
-        })
-        .await
-        .map_err(|ds| {
-            ds.into_iter()
-                .next()
-                .map(Diagnostic::from)
-                .unwrap_or_else(|| {
-                    Diagnostic::error(
-                        "brick::plan::import_failed",
-                        "Import failed",
-                        format!("Reading {addr} failed."),
-                    )
-                })
-        })?;
-    match read {
-        Some(v) => Ok(mark_sensitive(&v, block)),
-        None => Err(Diagnostic::error(
-            "brick::plan::import_missing",
-            "Cannot import non-existent remote object",
-            format!(
-                "While attempting to import {id:?} as {addr}, the provider found no such object."
-            ),
-        )
-        .help("Check the id and that the object exists.")),
-    }
-}
-
-/// A value that state (JSON) cannot hold: `found` are the paths of its infinite numbers.
-pub fn infinite_number(what: &str, found: &[serde_json::Value]) -> Diagnostic {
-    let at: Vec<String> = found
-        .iter()
-        .map(super::codec::path_text)
-        .map(|p| {
-            if p.is_empty() {
-                "the value itself".to_string()
-            } else {
-                p
-            }
-        })
-        .collect();
-    Diagnostic::error(
-        "brick::plan::infinite_number",
-        "Infinite number cannot be stored",
-        format!(
-            "The value of {what} contains an infinite number (at {}); state is JSON, which cannot represent infinity.",
-            at.join(", ")
-        ),
-    )
-    .help("Guard the expression (e.g. min(x, 1e300) or a conditional) so that it produces a finite number.")
-}
-
 fn prevent_destroy(addr: &InstanceAddr, at: Option<crate::config::Span>) -> Diagnostic {
     let d = Diagnostic::error(
         "brick::plan::prevent_destroy",
@@ -1855,82 +1672,4 @@ fn prevent_destroy(addr: &InstanceAddr, at: Option<crate::config::Span>) -> Diag
         Some(span) => d.at(span),
         None => d,
     }
-}
-
-/// One provider's plan check ([`brick_provider_api::Provider::check_plan`]) over `changes`
-/// (a plan's, in its order; forgotten instances left out): its findings as diagnostics, each
-/// prefixed with the instance address and placed at the resource block or the argument it
-/// names (`source_of` gives a configuration resource's source). An index outside the slice
-/// is reported as a provider bug. The planner runs it for every provider configured at plan
-/// time; the executor for a provider configured during apply, before its first change.
-/// `v` with every mark removed: borrowed when it carries none, at any depth.
-fn without_marks(v: &Value) -> Cow<'_, Value> {
-    fn marked(v: &Value) -> bool {
-        !v.marks.is_empty() || v.children().any(marked)
-    }
-    if marked(v) {
-        Cow::Owned(v.unmark_deep().0)
-    } else {
-        Cow::Borrowed(v)
-    }
-}
-
-pub async fn plan_check<'s>(
-    name: &str,
-    provider: &dyn brick_provider_api::Provider,
-    changes: &[ResourceChange],
-    source_of: impl Fn(&ResourceAddr) -> Option<&'s super::input::ResourceSource>,
-) -> Vec<Diagnostic> {
-    let seen: Vec<(String, &ResourceChange)> = changes
-        .iter()
-        .filter(|c| c.action != Action::Forget)
-        .map(|c| (c.addr.to_string(), c))
-        .collect();
-    // Providers see values without marks: a copy only of the values that carry some (a
-    // copy of every object at the end of planning was the plan's peak of memory).
-    let values: Vec<(Cow<'_, Value>, Cow<'_, Value>)> = seen
-        .iter()
-        .map(|(_, c)| (without_marks(&c.before), without_marks(&c.after)))
-        .collect();
-    let planned: Vec<PlannedChange<'_>> = seen
-        .iter()
-        .zip(&values)
-        .map(|((address, c), (prior, planned))| PlannedChange {
-            address,
-            type_name: &c.addr.resource.type_name,
-            action: match c.action {
-                Action::NoOp | Action::Forget => ChangeAction::NoOp,
-                Action::Create => ChangeAction::Create,
-                Action::Read => ChangeAction::Read,
-                Action::Update => ChangeAction::Update,
-                Action::DeleteThenCreate | Action::CreateThenDelete => ChangeAction::Replace,
-                Action::Delete => ChangeAction::Delete,
-            },
-            prior: prior.as_ref(),
-            planned: planned.as_ref(),
-        })
-        .collect();
-    let mut found = Vec::new();
-    for cd in provider.check_plan(&planned).await {
-        let Some((address, c)) = seen.get(cd.change) else {
-            found.push(
-                Diagnostic::error(
-                    "brick::plan::invalid_plan_check",
-                    "Provider produced an invalid plan check",
-                    format!(
-                        "The provider {name} reported a problem with change {} of a plan that has {}: {}",
-                        cd.change,
-                        planned.len(),
-                        Diagnostic::from(cd.diagnostic).detail
-                    ),
-                )
-                .help("This is a bug in the provider; please report it."),
-            );
-            continue;
-        };
-        let span = source_of(&c.addr.resource.config_addr())
-            .and_then(|source| source.span_of(&cd.diagnostic.attribute));
-        found.push(diag_at(cd.diagnostic, address).at_opt(span));
-    }
-    found
 }

@@ -1,8 +1,11 @@
 //! Shared helpers of the end-to-end tests that watch a running `brick`: a temporary
 //! configuration directory, one-shot runs, and a running child whose output is read line by
-//! line so a test can act (send a signal) when a given line appears.
+//! line so a test can act (send a signal) when a given line appears; `lab`, the MAAS lab with
+//! MicroK8s clusters.
 
 #![allow(dead_code)]
+
+pub mod lab;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

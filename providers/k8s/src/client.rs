@@ -24,6 +24,11 @@ pub struct Kind {
 /// The kinds one group version serves.
 type Served = Arc<Vec<(ApiResource, Scope)>>;
 
+/// What discovery found for one group version (`None` inside: not served), once asked. Each
+/// group version has a lock of its own: concurrent users of one group version make one
+/// discovery request, and different group versions are discovered at the same time.
+type Slot = Arc<Mutex<Option<Option<Served>>>>;
+
 /// Everything the resources share once the provider is configured.
 pub struct Ctx {
     pub client: Client,
@@ -32,8 +37,8 @@ pub struct Ctx {
     /// The namespace of objects that name none (kubectl's rule: the context's, else `default`).
     pub default_namespace: String,
     requests: Arc<AtomicU64>,
-    /// apiVersion → the kinds it serves (`None`: the group version is not served).
-    discovery: Mutex<HashMap<String, Option<Served>>>,
+    /// apiVersion → the kinds it serves, once discovered.
+    discovery: std::sync::Mutex<HashMap<String, Slot>>,
     /// Whether the server proved to be a Kubernetes API server (see `is_kubernetes`).
     checked_server: Mutex<bool>,
 }
@@ -89,7 +94,7 @@ impl Ctx {
             host,
             default_namespace,
             requests,
-            discovery: Mutex::new(HashMap::new()),
+            discovery: std::sync::Mutex::new(HashMap::new()),
             checked_server: Mutex::new(false),
         })
     }
@@ -107,19 +112,27 @@ impl Ctx {
         kind: &str,
         fresh: bool,
     ) -> Result<Option<Kind>, Diagnostic> {
-        // The lock is held while discovering: concurrent applies of one group version make
-        // one discovery request, not one each.
-        let mut cache = self.discovery.lock().await;
-        let served = match cache.get(api_version).cloned() {
+        // The group version's lock is held while discovering it: concurrent applies of one
+        // group version make one discovery request, not one each; other group versions are
+        // discovered meanwhile.
+        let slot = self
+            .discovery
+            .lock()
+            .expect("discovery lock")
+            .entry(api_version.to_string())
+            .or_default()
+            .clone();
+        let mut cached = slot.lock().await;
+        let served = match cached.clone() {
             Some(Some(list)) if !fresh || list.iter().any(|(r, _)| r.kind == kind) => Some(list),
             Some(None) if !fresh => None,
             _ => {
                 let found = self.discover(api_version).await?;
-                cache.insert(api_version.to_string(), found.clone());
+                *cached = Some(found.clone());
                 found
             }
         };
-        drop(cache);
+        drop(cached);
         Ok(served.and_then(|list| {
             list.iter()
                 .find(|(r, _)| r.kind == kind)
@@ -182,7 +195,15 @@ impl Ctx {
 
     /// Forgets what discovery found (after a CRD changed).
     pub async fn forget(&self, api_version: &str) {
-        self.discovery.lock().await.remove(api_version);
+        let slot = self
+            .discovery
+            .lock()
+            .expect("discovery lock")
+            .get(api_version)
+            .cloned();
+        if let Some(slot) = slot {
+            *slot.lock().await = None;
+        }
     }
 
     /// The dynamic API of a kind, in `namespace` when it is namespaced.

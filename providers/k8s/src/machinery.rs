@@ -455,6 +455,33 @@ pub(crate) fn to_json(o: &DynamicObject, id: &Ident) -> Json {
     j
 }
 
+/// [`to_json`] of an object that is not needed any more: its fields are moved, not copied (a
+/// LIST of CustomResourceDefinitions is megabytes of schemas).
+pub(crate) fn into_json(o: DynamicObject, id: &Ident) -> Json {
+    let DynamicObject {
+        types,
+        metadata,
+        data,
+    } = o;
+    let mut m = match data {
+        Json::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    m.insert(
+        "metadata".into(),
+        serde_json::to_value(&metadata).unwrap_or(Json::Null),
+    );
+    if let Some(t) = types {
+        m.insert("apiVersion".into(), Json::String(t.api_version));
+        m.insert("kind".into(), Json::String(t.kind));
+    }
+    m.entry("apiVersion")
+        .or_insert_with(|| Json::String(id.api_version.clone()));
+    m.entry("kind")
+        .or_insert_with(|| Json::String(id.kind.clone()));
+    Json::Object(m)
+}
+
 /// The conflict diagnostic: the fields and the managers that hold them (`message`, the
 /// server's own words, when it listed none).
 pub(crate) fn conflict(id: &Ident, conflicts: &[Conflict], message: &str) -> Diagnostic {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use brick_provider_api::provider::{ApplyResponse, AttrPath, PathStep, PlanResponse, Progress};
 use brick_provider_api::schema::{Attribute, Block, Nesting, ResourceSchema};
+use brick_provider_api::value::Kind as ValueKind;
 use brick_provider_api::{Diagnostic, Diagnostics, Type, Value};
 use futures::StreamExt;
 use kube::api::ListParams;
@@ -264,11 +265,16 @@ pub fn validate(config: &Value) -> Diagnostics {
     d
 }
 
+/// Sets attribute `key` of an object (a map becomes an object), in place: the rest of the
+/// value (a whole manifest) is not copied.
 fn set(v: &mut Value, key: &str, x: Value) {
-    if let Some(m) = v.as_mapping() {
-        let mut m = m.clone();
-        m.insert(key.to_string(), x);
-        *v = Value::object(m);
+    let kind = std::mem::replace(&mut v.kind, ValueKind::Null(Type::Dynamic));
+    match kind {
+        ValueKind::Object(mut m) | ValueKind::Map(_, mut m) => {
+            m.insert(key.to_string(), x);
+            *v = Value::object(m);
+        }
+        other => v.kind = other,
     }
 }
 
@@ -284,11 +290,9 @@ pub fn plan(prior: &Value, proposed: &Value, run: &Run) -> PlanResponse {
     if proposed.is_null() {
         return resp;
     }
-    let manifest = proposed
-        .get("manifest")
-        .cloned()
-        .unwrap_or_else(Value::null_dynamic);
-    run.note_planned(&manifest);
+    let null = Value::null_dynamic();
+    let manifest = proposed.get("manifest").unwrap_or(&null);
+    run.note_planned(manifest);
     let planned = &mut resp.planned;
     if prior.is_null() {
         set(planned, "id", Value::unknown(Type::String));
@@ -296,11 +300,8 @@ pub fn plan(prior: &Value, proposed: &Value, run: &Run) -> PlanResponse {
         set(planned, "field_managers", empty_managers());
         return resp;
     }
-    let before = prior
-        .get("manifest")
-        .cloned()
-        .unwrap_or_else(Value::null_dynamic);
-    let replace = replacement_paths(&before, &manifest, prior);
+    let before = prior.get("manifest").unwrap_or(&null);
+    let replace = replacement_paths(before, manifest, prior);
     if !replace.is_empty() {
         resp.requires_replace = replace;
         set(planned, "id", Value::unknown(Type::String));
@@ -319,7 +320,7 @@ pub fn plan(prior: &Value, proposed: &Value, run: &Run) -> PlanResponse {
         .get("field_managers")
         .and_then(Value::as_mapping)
         .is_some_and(|m| !m.is_empty());
-    let managers = if drifted || !brick_provider_api::lifecycle::same(&before, &manifest) {
+    let managers = if drifted || !brick_provider_api::lifecycle::same(before, manifest) {
         // After the apply brick holds every field it applies again.
         empty_managers()
     } else {
@@ -765,12 +766,18 @@ async fn delete(
 /// The refreshed state of `current` given its live object (`None`: gone).
 pub fn refreshed(current: &Value, live: Option<&Json>) -> Option<Value> {
     let live = live?;
-    let applied = current
-        .get("manifest")
-        .cloned()
-        .unwrap_or_else(Value::null_dynamic);
-    let r = fields::refresh(&applied, live);
-    let mut out = current.clone();
+    let null = Value::null_dynamic();
+    let r = fields::refresh(current.get("manifest").unwrap_or(&null), live);
+    // The other attributes as recorded; the recorded manifest is not copied (it is replaced).
+    let mut out = match current.as_mapping() {
+        Some(m) => Value::object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "manifest")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => current.clone(),
+    };
     set(&mut out, "manifest", r.manifest);
     set(&mut out, "field_managers", string_map(r.managers));
     if let Some(uid) = live.pointer("/metadata/uid").and_then(Json::as_str) {
@@ -779,8 +786,10 @@ pub fn refreshed(current: &Value, live: Option<&Json>) -> Option<Value> {
     Some(out)
 }
 
-/// How many LISTs of a refresh go out at once.
-const LIST_CONCURRENCY: usize = 8;
+/// How many LISTs of a refresh go out at once: all of them for the kinds of an operator's
+/// install files (Rook's crds+common+operator: 9 lists, Strimzi's: 8), so none waits for
+/// another's answer; far below an API server's in-flight limit (400 by default).
+const LIST_CONCURRENCY: usize = 16;
 
 /// Refreshes many objects with one LIST per (apiVersion, kind, namespace).
 pub async fn read_many(ctx: &Ctx, current: &[Value]) -> Vec<Result<Option<Value>, Diagnostics>> {
@@ -852,7 +861,7 @@ async fn list_group(
             .into_iter()
             .filter_map(|o| {
                 let name = o.metadata.name.clone()?;
-                Some((name, machinery::to_json(&o, &id)))
+                Some((name, machinery::into_json(o, &id)))
             })
             .collect(),
     ))

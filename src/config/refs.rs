@@ -1,9 +1,10 @@
-//! [`references`]: the references an expression makes, for dependency edges and `validate`.
-//! Names bound by `for` expressions and template `for` directives are not references.
+//! [`references`]: the references an expression makes, for dependency edges, `validate` and
+//! the loader's own checks. A walk of the syntax tree, nothing evaluated (`eval` re-exports
+//! it). Names bound by `for` expressions and template `for` directives are not references.
 
-use super::Reference;
-use crate::config::Span;
-use crate::config::expr::{Expr, ExprKind, Step, TemplatePart};
+use super::expr::{Expr, ExprKind, Step, TemplatePart};
+use super::{Body, Span};
+use crate::addr::Reference;
 
 /// Every reference in `expr` with the span of the traversal that makes it, in source order.
 /// `bound` names (e.g. a dynamic block's iterator) are treated as local, not as references.
@@ -30,7 +31,7 @@ pub fn module_output_uses(expr: &Expr) -> Vec<(String, Option<String>)> {
 }
 
 /// [`module_output_uses`] of a block body (see [`body_references`]).
-pub fn body_module_output_uses(body: &crate::config::Body) -> Vec<(String, Option<String>)> {
+pub fn body_module_output_uses(body: &Body) -> Vec<(String, Option<String>)> {
     let mut out = Out::default();
     walk_body(body, &mut Vec::new(), &mut out);
     out.outputs
@@ -191,14 +192,14 @@ fn walk_parts(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Out) {
 /// Every reference made by a block body (attributes and nested blocks, recursively), with
 /// `dynamic` block iterators treated as local names, not references. Use this for resource,
 /// data source and provider bodies.
-pub fn body_references(body: &crate::config::Body) -> Vec<(Reference, Span)> {
+pub fn body_references(body: &Body) -> Vec<(Reference, Span)> {
     let mut out = Out::default();
     let mut bound: Vec<String> = Vec::new();
     walk_body(body, &mut bound, &mut out);
     out.refs
 }
 
-fn walk_body(body: &crate::config::Body, bound: &mut Vec<String>, out: &mut Out) {
+fn walk_body(body: &Body, bound: &mut Vec<String>, out: &mut Out) {
     for a in &body.attributes {
         walk(&a.expr, bound, out);
     }
@@ -239,7 +240,7 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         references(&e.unwrap())
             .into_iter()
-            .map(|(r, _)| crate::eval::evaluator::reference_text(&r))
+            .map(|(r, _)| crate::eval::reference_text(&r))
             .collect()
     }
 
@@ -289,7 +290,7 @@ mod tests {
         assert!(d.is_empty());
         let refs: Vec<String> = body_references(&b.unwrap())
             .into_iter()
-            .map(|(r, _)| crate::eval::evaluator::reference_text(&r))
+            .map(|(r, _)| crate::eval::reference_text(&r))
             .collect();
         assert_eq!(refs, ["var.v", "brick_data.y"]);
     }
