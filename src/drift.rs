@@ -202,7 +202,7 @@ pub fn pending_of(plan: &Plan) -> (Vec<PendingChange>, usize) {
 /// removed): a warning each at the entry, since such a rule silently ignores nothing.
 pub fn unmatched_ignores(
     ignores: &[DriftIgnore],
-    config: &crate::plan::input::Configuration,
+    config: &crate::input::Configuration,
 ) -> Vec<Diagnostic> {
     ignores
         .iter()

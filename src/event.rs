@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::diag::Diagnostic;
 
+use crate::action::Action;
 use crate::addr::InstanceAddr;
-use crate::plan::model::Action;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {

@@ -5,6 +5,7 @@
 //! `plan` diffs desired against recorded state → `graph` orders the work → `apply` executes
 //! it → `view` renders the engine's events for people or machines.
 
+pub mod action;
 pub mod addr;
 pub mod apply;
 pub mod builtin;
@@ -15,6 +16,7 @@ pub mod drift;
 pub mod eval;
 pub mod event;
 pub mod graph;
+pub mod input;
 pub mod lab;
 pub mod plan;
 pub mod registry;

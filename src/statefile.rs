@@ -12,9 +12,9 @@ use brick_provider_api::{Type, Value};
 use brick_state as st;
 
 use crate::apply::{Recorded, StateSink};
+use crate::input::Configuration;
 use crate::plan::address::{InstanceAddr, InstanceKey, ResourceAddr, ResourceMode};
 use crate::plan::codec::{from_json, from_state_json, to_state_json, type_from_json, type_to_json};
-use crate::plan::input::Configuration;
 use crate::plan::model::{Action, PriorInstance, PriorState};
 use crate::plan::providers::ProviderSet;
 use crate::plan::scope::{Working, values_from_state};

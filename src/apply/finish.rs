@@ -9,7 +9,7 @@ use super::values::Known;
 use super::{ApplyOutcome, Executor, Recorded, StateSink, state_error};
 use crate::diag::Diagnostic;
 use crate::event::Event;
-use crate::plan::input::Configuration;
+use crate::input::Configuration;
 use crate::plan::model::{Action, Plan, PlanMode};
 
 impl<'a> Executor<'a> {

@@ -34,7 +34,7 @@ use crate::addr::{InstanceAddr, ResourceAddr};
 use crate::diag::Diagnostic;
 use crate::event::EventSink;
 use crate::graph::ConfigGraph;
-use crate::plan::input::{Configuration, ResourceConfig};
+use crate::input::{Configuration, ResourceConfig};
 use crate::plan::model::{Action, LateProvider, Plan, PriorState};
 use crate::plan::providers::ProviderSet;
 pub use cancel::Cancel;

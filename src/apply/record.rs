@@ -13,7 +13,7 @@ use super::task::Done;
 use super::{Executor, provisioner, recorded_of, state_error};
 use crate::diag::Diagnostic;
 use crate::event::Event;
-use crate::plan::input::ResourceConfig;
+use crate::input::ResourceConfig;
 use crate::plan::marks::{copy_marks, mark_sensitive, propagate_sensitive};
 use crate::plan::model::{Action, ResourceChange};
 

@@ -74,7 +74,7 @@ pub(super) struct Task {
     pub planned_plain: Value,
     pub timeout: Option<Duration>,
     /// Where the resource block is, for the provider's diagnostics.
-    pub spans: crate::plan::input::ResourceSource,
+    pub spans: crate::input::ResourceSource,
     pub events: Arc<dyn EventSink>,
     pub interval: Duration,
     pub tx: mpsc::UnboundedSender<Done>,

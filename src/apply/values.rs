@@ -11,7 +11,7 @@ use brick_provider_api::Value;
 use crate::addr::{InstanceAddr, InstanceKey, ResourceAddr};
 use crate::eval::{Reference, Scope};
 use crate::graph::Node;
-use crate::plan::input::Configuration;
+use crate::input::Configuration;
 use crate::plan::model::{Action, Plan, PriorState};
 use crate::plan::scope::{ModuleView, Shape, Working};
 

@@ -12,8 +12,8 @@ use crate::builtin::IdSource;
 use crate::config::{Config, RealFs, SourceFile};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment};
+use crate::input::Configuration;
 use crate::plan::from_config::from_config;
-use crate::plan::input::Configuration;
 use crate::plan::model::PriorState;
 use crate::plan::providers::ProviderSet;
 use crate::view::lines::Clock;
@@ -428,7 +428,7 @@ impl Context {
         config: &crate::config::Config,
         variables: Variables,
     ) -> (
-        crate::plan::input::Configuration,
+        crate::input::Configuration,
         Vec<Diagnostic>,
         Vec<SourceFile>,
     ) {
@@ -475,7 +475,7 @@ impl Context {
     fn finish(
         &self,
         config: crate::config::Config,
-        engine: crate::plan::input::Configuration,
+        engine: crate::input::Configuration,
         diags: Vec<Diagnostic>,
     ) -> Option<Loaded> {
         if self.ui.diagnostics(&diags, &config.files) {

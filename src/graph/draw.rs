@@ -10,7 +10,7 @@ use petgraph::graph::NodeIndex;
 
 use super::{ConfigGraph, Node};
 use crate::diag::Diagnostic;
-use crate::plan::input::Configuration;
+use crate::input::Configuration;
 
 /// How `brick graph` prints the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::addr::Reference;
 use crate::addr::ResourceAddr;
-use crate::plan::input::Configuration;
+use crate::input::Configuration;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Node {
@@ -519,7 +519,7 @@ fn prefixed(path: &[String], name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::input::{Expansion, Lifecycle, ResourceConfig, Timeouts, constant};
+    use crate::input::{Expansion, Lifecycle, ResourceConfig, Timeouts, constant};
     use brick_provider_api::Value;
 
     fn res(name: &str, refs: &[&str]) -> ResourceConfig {

@@ -139,7 +139,7 @@ pub async fn plan_check<'s>(
     name: &str,
     provider: &dyn brick_provider_api::Provider,
     changes: &[ResourceChange],
-    source_of: impl Fn(&ResourceAddr) -> Option<&'s super::input::ResourceSource>,
+    source_of: impl Fn(&ResourceAddr) -> Option<&'s crate::input::ResourceSource>,
 ) -> Vec<Diagnostic> {
     let seen: Vec<(String, &ResourceChange)> = changes
         .iter()

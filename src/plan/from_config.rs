@@ -10,12 +10,12 @@ use brick_provider_api::Value;
 use sha2::Digest;
 
 use super::address::{InstanceKey, ResourceAddr, Target};
-use super::input::*;
-#[allow(unused_imports)]
-use super::input::{ModuleCallConfig, ModuleVariable, VariableValidation};
 use crate::config::{Body, Config, Expr, SourceFile, StaticStep};
 use crate::diag::Diagnostic;
 use crate::eval::{self, Environment, Reference};
+use crate::input::*;
+#[allow(unused_imports)]
+use crate::input::{ModuleCallConfig, ModuleVariable, VariableValidation};
 
 /// Every reference made anywhere in a body (attributes and nested blocks; iterators of
 /// `dynamic` blocks excluded).
@@ -744,7 +744,7 @@ impl Builder<'_, '_> {
                     j.insert("type".into(), serde_json::json!(addr.type_name));
                     j.insert("name".into(), serde_json::json!(addr.name));
                     if let Some(rc) = rc {
-                        let (key, _) = super::input::terraform_provider_key(
+                        let (key, _) = crate::input::terraform_provider_key(
                             &self.out.resources,
                             &self.out.providers,
                             rc,
@@ -1065,8 +1065,7 @@ impl Builder<'_, '_> {
         for c in preconditions.iter().chain(&postconditions) {
             refs.extend(c.references.iter().cloned());
         }
-        let provisioners =
-            crate::apply::provisioner::configs(&r.provisioners, &env, &mut refs, diags);
+        let provisioners = super::provisioners::configs(&r.provisioners, &env, &mut refs, diags);
         let source = ResourceSource {
             decl: Some(r.decl_span),
             attributes: body

@@ -7,11 +7,11 @@ pub mod address;
 pub mod call;
 pub mod codec;
 pub mod from_config;
-pub mod input;
 pub mod marks;
 pub mod model;
 pub mod planner;
 pub mod providers;
+pub mod provisioners;
 pub mod relevant;
 pub mod scope;
 

@@ -20,13 +20,13 @@ use super::address::{
     InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target, module_names, moved_module,
 };
 use super::call::{diag_at, import_one, plan_call, plan_check};
-use super::input::{Configuration, Expansion, IgnoreChanges, Keys, ResourceConfig};
 use super::marks::mark_sensitive;
 use super::model::*;
 use super::providers::ProviderSet;
 use super::scope::{InstanceScope, SelfScope, Shape, Working, unknown_resource};
 use crate::event::{Event, EventSink};
 use crate::graph::{ConfigGraph, Node};
+use crate::input::{Configuration, Expansion, IgnoreChanges, Keys, ResourceConfig};
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug)]

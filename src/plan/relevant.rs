@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value as Json, json};
 
 use super::address::{ResourceAddr, ResourceMode};
-use super::input::Configuration;
 use super::model::{Action, OutputChange, ResourceChange};
+use crate::input::Configuration;
 
 /// The key under which a resource type's dynamic attributes are recorded in a plan:
 /// `brick_data`, or `data.brick_remote_state` for a data source.

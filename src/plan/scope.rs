@@ -12,12 +12,12 @@ use brick_provider_api::{Type, Value};
 use brick_provider_api::schema::Block;
 
 use super::address::{InstanceKey, ResourceAddr};
-use super::input::Configuration;
 use crate::diag::Diagnostic;
 use crate::eval::{Reference, Scope};
 use crate::graph::Node;
+use crate::input::Configuration;
 
-pub use super::input::Shape;
+pub use crate::input::Shape;
 
 /// The values of one child module instance.
 #[derive(Clone, Debug, Default)]
@@ -462,7 +462,7 @@ impl Scope for SelfScope<'_> {
 /// Checks the `precondition` blocks of output `o` in module instance `module` (empty for
 /// the root), adding their diagnostics (naming the output) to `diags`; whether one failed.
 pub fn check_output_preconditions(
-    o: &super::input::OutputConfig,
+    o: &crate::input::OutputConfig,
     scope: &dyn Scope,
     module: &str,
     diags: &mut Vec<Diagnostic>,

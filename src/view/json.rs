@@ -13,9 +13,9 @@ use brick_provider_api::Value;
 use brick_provider_api::value::Kind;
 use serde_json::{Map, Value as Json, json};
 
+use crate::input::Configuration;
 use crate::plan::address::{InstanceAddr, ResourceMode};
 use crate::plan::codec::{to_json, type_to_json, unknown_mask};
-use crate::plan::input::Configuration;
 use crate::plan::model::{Action, Plan, PriorState, ResourceChange, path_to_json};
 
 /// The plan format version we write (Terraform's current one).
@@ -646,7 +646,7 @@ fn configuration_json(config: &Configuration) -> Json {
     // entry of its own (`module.a:brick`), as Terraform's.
     for r in &config.resources {
         let (key, module) =
-            crate::plan::input::terraform_provider_key(&config.resources, &config.providers, r);
+            crate::input::terraform_provider_key(&config.resources, &config.providers, r);
         if let Some(module) = module.filter(|_| !r.addr.module.is_empty()) {
             let local = crate::addr::provider_module(&r.provider).1;
             providers.entry(key).or_insert_with(|| {
@@ -663,13 +663,9 @@ fn configuration_json(config: &Configuration) -> Json {
         .iter()
         .filter(|r| {
             r.addr.module.is_empty()
-                || crate::plan::input::terraform_provider_key(
-                    &config.resources,
-                    &config.providers,
-                    r,
-                )
-                .1
-                .is_none()
+                || crate::input::terraform_provider_key(&config.resources, &config.providers, r)
+                    .1
+                    .is_none()
         })
         .map(|r| r.provider.clone())
         .chain(config.providers.iter().map(|p| p.name.clone()))
@@ -677,7 +673,7 @@ fn configuration_json(config: &Configuration) -> Json {
         // A child module's own configuration: `module.a:maas` with its `module_address`.
         let (path, key) = crate::addr::provider_module(&name);
         providers
-            .entry(crate::plan::input::provider_config_key(&name))
+            .entry(crate::input::provider_config_key(&name))
             .or_insert_with(|| {
                 let mut p = json!({"name": key.split('.').next().unwrap_or(key), "full_name": provider_name(&name)});
                 if !path.is_empty() {

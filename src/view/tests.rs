@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use brick_provider_api::provider::PathStep;
 use brick_provider_api::{Type, Value};
 
+use crate::input::Configuration;
 use crate::plan::address::InstanceAddr;
-use crate::plan::input::Configuration;
 use crate::plan::model::*;
 use crate::view::json::plan_json;
 use crate::view::text::{Style, render_plan};

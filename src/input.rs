@@ -16,7 +16,7 @@ use crate::diag::Diagnostic;
 /// Diagnostics of the engine (with source spans when they come from configuration).
 pub type Diagnostics = Vec<Diagnostic>;
 
-use super::address::{InstanceAddr, ResourceAddr, Target};
+use crate::addr::{InstanceAddr, ResourceAddr, Target};
 use crate::eval::{Reference, Scope};
 
 /// Evaluates an expression (or a block body against its schema) in a scope.
