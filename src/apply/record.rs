@@ -202,11 +202,7 @@ impl<'a> Executor<'a> {
         }) else {
             return false;
         };
-        let new = self
-            .values
-            .get(&c.addr)
-            .cloned()
-            .unwrap_or_else(|| new_state.clone());
+        let new = self.new_value(c, new_state);
         let (errors, warnings) = provisioner::provision(
             false,
             rc,
@@ -229,6 +225,15 @@ impl<'a> Executor<'a> {
         true
     }
 
+    /// The new object as what follows sees it: the value the executor holds for `c` (marks
+    /// kept), else `new_state`.
+    fn new_value(&self, c: &ResourceChange, new_state: &Value) -> Value {
+        self.values
+            .get(&c.addr)
+            .cloned()
+            .unwrap_or_else(|| new_state.clone())
+    }
+
     /// `postcondition` blocks, with `self` the new object: a failure leaves the object
     /// recorded but fails the run and skips what depends on it. Whether one failed.
     fn postconditions(
@@ -243,11 +248,7 @@ impl<'a> Executor<'a> {
         else {
             return false;
         };
-        let new = self
-            .values
-            .get(&c.addr)
-            .cloned()
-            .unwrap_or_else(|| new_state.clone());
+        let new = self.new_value(c, new_state);
         let failed = super::prepare::conditions_at_apply(
             &rc.lifecycle.postconditions,
             c,
