@@ -73,10 +73,10 @@ run_kubectl() { # verb args... → prints "seconds requests cpu-seconds"
 
 run_brick() { # dir args... → prints "seconds requests"
   local d=$1; shift
-  local log="$d/requests.log" t0 t1
+  local log="$d/requests-$1.log" t0 t1
   rm -f "$log"
   t0=$(now)
-  BRICK_K8S_REQUEST_LOG=$log /usr/bin/time -f '%U %S' -o "$CPU" "$BRICK_BIN" -C "$d" "$@" >/dev/null 2>"$d/err" || { cat "$d/err" >&2; return 1; }
+  BRICK_K8S_REQUEST_LOG=$log /usr/bin/time -f '%U %S' -o "$CPU" "$BRICK_BIN" -C "$d" "$@" >"$d/out-$1" 2>"$d/err" || { cat "$d/err" "$d/out-$1" >&2; return 1; }
   t1=$(now)
   echo "$(echo "$t1 - $t0" | bc) $(wc -l < "$log" 2>/dev/null || echo 0) $(cpu)"
 }

@@ -228,7 +228,7 @@ impl Cluster {
         self.get_in(&kind, &id).await
     }
 
-    async fn get_in(&self, kind: &Kind, id: &Ident) -> Result<Option<Json>, Diagnostic> {
+    pub(crate) async fn get_in(&self, kind: &Kind, id: &Ident) -> Result<Option<Json>, Diagnostic> {
         match self.api(kind, id).get_opt(&id.name).await {
             Ok(o) => Ok(o.map(|o| to_json(&o, id))),
             Err(e) => Err(self.diagnostic(&e, &format!("reading {}", id.describe()))),

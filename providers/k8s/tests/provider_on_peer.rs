@@ -198,3 +198,123 @@ async fn refreshing_many_objects_of_one_kind_is_one_list_request() {
         assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
     }
 }
+
+fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let bin = std::env::var("KUBECTL").expect("the peers env names KUBECTL");
+    let config = std::env::var("BRICK_PEERS_KUBECONFIG").unwrap();
+    let mut child = std::process::Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(config)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `kubectl delete` returns before a finalizer lets the object go; an apply that reaches that
+/// terminating object must not record it as created (it vanishes right after): brick waits
+/// until it is gone and creates it anew.
+#[tokio::test]
+async fn a_create_that_meets_an_object_still_being_deleted_waits_and_creates_it_anew() {
+    let Some(p) = provider().await else { return };
+    let name = unique("brick-terminating");
+    kubectl(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\n  finalizers: [brick.test/hold]\ndata:\n  v: old\n"
+        )),
+    );
+    let old_uid = kubectl(
+        &[
+            "get",
+            "configmap",
+            &name,
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+        None,
+    );
+    kubectl(
+        &[
+            "delete",
+            "configmap",
+            &name,
+            "-n",
+            "default",
+            "--wait=false",
+        ],
+        None,
+    );
+
+    let block = manifest::schema().block;
+    let null = Value::null(block.value_type());
+    let proposed = proposed_new_state(&block, &null, &config(config_map(&name, "new")));
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: manifest::TYPE,
+            prior: &null,
+            proposed: &proposed,
+        })
+        .await;
+    assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+    let release = {
+        let name = name.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            kubectl(
+                &[
+                    "patch",
+                    "configmap",
+                    &name,
+                    "-n",
+                    "default",
+                    "--type=merge",
+                    "-p",
+                    r#"{"metadata":{"finalizers":null}}"#,
+                ],
+                None,
+            );
+        })
+    };
+    let r = p
+        .apply_resource(ApplyRequest {
+            type_name: manifest::TYPE,
+            prior: &null,
+            planned: &plan.planned,
+            progress: &NoProgress,
+        })
+        .await;
+    release.await.unwrap();
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+
+    let live: serde_json::Value = serde_json::from_str(&kubectl(
+        &["get", "configmap", &name, "-n", "default", "-o", "json"],
+        None,
+    ))
+    .unwrap();
+    let uid = live["metadata"]["uid"].as_str().unwrap();
+    assert_ne!(uid, old_uid, "a new object, not the one being deleted");
+    assert!(live["metadata"]["deletionTimestamp"].is_null(), "{live}");
+    assert_eq!(live["data"]["v"], "new");
+    assert_eq!(
+        r.new_state.get("uid").and_then(Value::as_str),
+        Some(uid),
+        "the state records the new object"
+    );
+    kubectl(&["delete", "configmap", &name, "-n", "default"], None);
+}

@@ -478,6 +478,14 @@ async fn served_kind(
     }
 }
 
+/// Whether the live object of `id` is being deleted (its deletionTimestamp is set).
+async fn terminating(cluster: &Cluster, kind: &Kind, id: &Ident) -> bool {
+    matches!(
+        cluster.get_in(kind, id).await,
+        Ok(Some(o)) if o.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
+    )
+}
+
 async fn create_or_update(
     cluster: &Cluster,
     run: &Run,
@@ -510,6 +518,19 @@ async fn create_or_update(
     let mut ns_deadline: Option<Instant> = None;
     let live = loop {
         match cluster.apply_raw(&kind, &id, &body, force, false).await {
+            Ok(o) if o.metadata.deletion_timestamp.is_some() => {
+                // The apply reached an earlier object of that name that is being deleted
+                // (a `kubectl delete` still waiting on finalizers): it would vanish after
+                // being recorded. Wait until it is gone, then apply again, which creates it.
+                progress.report(&format!(
+                    "waiting for an earlier {} to finish deleting",
+                    id.describe()
+                ));
+                cluster
+                    .wait_gone_in(&kind, &id, deadline, progress)
+                    .await
+                    .map_err(|d| (None, vec![d]))?;
+            }
             Ok(o) => break o,
             Err(kube::Error::Api(s)) if s.code == 409 && !force => {
                 match their_conflicts(&s, &prior_manifest) {
@@ -520,7 +541,22 @@ async fn create_or_update(
                         force = true;
                         continue;
                     }
-                    Err(theirs) => return Err((None, vec![conflict_diagnostic(&id, &theirs, &s)])),
+                    Err(theirs) => {
+                        // Fields of an earlier object still being deleted are no conflict
+                        // with the object brick creates after it.
+                        if terminating(cluster, &kind, &id).await {
+                            progress.report(&format!(
+                                "waiting for an earlier {} to finish deleting",
+                                id.describe()
+                            ));
+                            cluster
+                                .wait_gone_in(&kind, &id, deadline, progress)
+                                .await
+                                .map_err(|d| (None, vec![d]))?;
+                            continue;
+                        }
+                        return Err((None, vec![conflict_diagnostic(&id, &theirs, &s)]));
+                    }
                 }
             }
             Err(kube::Error::Api(s))
