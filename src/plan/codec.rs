@@ -127,21 +127,27 @@ pub fn from_json(j: &Json, ty: &Type) -> Option<Value> {
 // ---- types as JSON (cty's notation: "string", ["list","string"], ["object",{…}]) ----------
 
 pub fn type_to_json(t: &Type) -> Json {
+    // Built by hand, not with `json!`: the macro serializes every interpolated value again
+    // (`to_value`), a deep copy per nesting level, quadratic in the depth of a type as deep as
+    // a CustomResourceDefinition's schema.
+    let pair = |tag: &str, inner: Json| Json::Array(vec![Json::from(tag), inner]);
     match t {
-        Type::Dynamic => json!("dynamic"),
-        Type::Bool => json!("bool"),
-        Type::Number => json!("number"),
-        Type::String => json!("string"),
-        Type::List(e) => json!(["list", type_to_json(e)]),
-        Type::Set(e) => json!(["set", type_to_json(e)]),
-        Type::Map(e) => json!(["map", type_to_json(e)]),
-        Type::Tuple(ts) => json!(["tuple", ts.iter().map(type_to_json).collect::<Vec<_>>()]),
-        Type::Object(a) => json!([
+        Type::Dynamic => Json::from("dynamic"),
+        Type::Bool => Json::from("bool"),
+        Type::Number => Json::from("number"),
+        Type::String => Json::from("string"),
+        Type::List(e) => pair("list", type_to_json(e)),
+        Type::Set(e) => pair("set", type_to_json(e)),
+        Type::Map(e) => pair("map", type_to_json(e)),
+        Type::Tuple(ts) => pair("tuple", Json::Array(ts.iter().map(type_to_json).collect())),
+        Type::Object(a) => pair(
             "object",
-            a.iter()
-                .map(|(k, t)| (k.clone(), type_to_json(t)))
-                .collect::<Map<_, _>>()
-        ]),
+            Json::Object(
+                a.iter()
+                    .map(|(k, t)| (k.clone(), type_to_json(t)))
+                    .collect::<Map<_, _>>(),
+            ),
+        ),
     }
 }
 
@@ -183,7 +189,11 @@ pub fn to_state_json(v: &Value, schema_ty: &Type) -> Json {
             if v.is_null() && v.ty() == Type::Dynamic {
                 Json::Null
             } else {
-                json!({"value": to_json(v), "type": type_to_json(&v.ty())})
+                // Not `json!`, which would copy the value once more.
+                let mut o = Map::new();
+                o.insert("value".into(), to_json(v));
+                o.insert("type".into(), type_to_json(&v.ty()));
+                Json::Object(o)
             }
         }
         (Type::Object(attrs), Kind::Object(m)) => Json::Object(
