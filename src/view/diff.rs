@@ -9,6 +9,7 @@
 //! as plain JSON, as Terraform does; typed attributes use their type (lists keep order, sets
 //! match equal elements, maps quote their keys).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -93,21 +94,25 @@ enum Step<'a> {
 
 /// One value's change in Terraform's JSON terms. `Json::Null` is Terraform's nil; the
 /// `explicit` flags say a key or index was present (with a null value).
+///
+/// A child change borrows its parts from its parent (`Cow`): a nested value is never copied
+/// to be compared or rendered, which made the diff of a deep object (a CRD's schema)
+/// quadratic in its depth.
 #[derive(Clone, Debug)]
-pub struct Change {
-    pub before: Json,
-    pub after: Json,
+pub struct Change<'a> {
+    pub before: Cow<'a, Json>,
+    pub after: Cow<'a, Json>,
     pub before_explicit: bool,
     pub after_explicit: bool,
-    pub unknown: Json,
-    pub before_sensitive: Json,
-    pub after_sensitive: Json,
+    pub unknown: Cow<'a, Json>,
+    pub before_sensitive: Cow<'a, Json>,
+    pub after_sensitive: Cow<'a, Json>,
     pub replace: Matcher,
     pub relevant: Matcher,
     pub non_legacy: bool,
 }
 
-impl Change {
+impl<'a> Change<'a> {
     /// A whole change from its JSON plan parts.
     pub fn from_json(
         before: Json,
@@ -117,15 +122,15 @@ impl Change {
         after_sensitive: Json,
         replace: Matcher,
         relevant: Matcher,
-    ) -> Change {
+    ) -> Change<'static> {
         Change {
-            before,
-            after,
+            before: Cow::Owned(before),
+            after: Cow::Owned(after),
             before_explicit: false,
             after_explicit: false,
-            unknown,
-            before_sensitive,
-            after_sensitive,
+            unknown: Cow::Owned(unknown),
+            before_sensitive: Cow::Owned(before_sensitive),
+            after_sensitive: Cow::Owned(after_sensitive),
             replace,
             relevant,
             non_legacy: false,
@@ -133,13 +138,13 @@ impl Change {
     }
 
     fn is_unknown(&self) -> bool {
-        self.unknown == Json::Bool(true)
+        *self.unknown == Json::Bool(true)
     }
     fn before_sens(&self) -> bool {
-        self.before_sensitive == Json::Bool(true)
+        *self.before_sensitive == Json::Bool(true)
     }
     fn after_sens(&self) -> bool {
-        self.after_sensitive == Json::Bool(true)
+        *self.after_sensitive == Json::Bool(true)
     }
 
     fn action(&self) -> Act {
@@ -170,75 +175,70 @@ impl Change {
     }
 
     /// The change as nothing happening (a `forget` shows the object as it is).
-    pub fn into_noop(self) -> Change {
+    pub fn into_noop(self) -> Change<'a> {
         self.as_noop()
     }
 
-    fn as_noop(&self) -> Change {
+    fn as_noop(self) -> Change<'a> {
         Change {
-            before: self.before.clone(),
             after: self.before.clone(),
-            before_explicit: self.before_explicit,
             after_explicit: self.before_explicit,
-            unknown: Json::Bool(false),
-            before_sensitive: self.before_sensitive.clone(),
+            unknown: Cow::Owned(Json::Bool(false)),
             after_sensitive: self.before_sensitive.clone(),
-            replace: self.replace.clone(),
-            relevant: self.relevant.clone(),
-            non_legacy: self.non_legacy,
+            ..self
         }
     }
 
-    fn as_delete(&self) -> Change {
+    fn as_delete(&self) -> Change<'_> {
         Change {
-            before: self.before.clone(),
-            after: Json::Null,
+            before: Cow::Borrowed(&*self.before),
+            after: Cow::Owned(Json::Null),
             before_explicit: self.before_explicit,
             after_explicit: false,
-            unknown: Json::Null,
-            before_sensitive: self.before_sensitive.clone(),
-            after_sensitive: Json::Null,
+            unknown: Cow::Owned(Json::Null),
+            before_sensitive: Cow::Borrowed(&*self.before_sensitive),
+            after_sensitive: Cow::Owned(Json::Null),
             replace: self.replace.clone(),
             relevant: self.relevant.clone(),
             non_legacy: self.non_legacy,
         }
     }
 
-    fn as_create(&self) -> Change {
+    fn as_create(&self) -> Change<'_> {
         Change {
-            before: Json::Null,
-            after: self.after.clone(),
+            before: Cow::Owned(Json::Null),
+            after: Cow::Borrowed(&*self.after),
             before_explicit: false,
             after_explicit: self.after_explicit,
-            unknown: self.unknown.clone(),
-            before_sensitive: Json::Null,
-            after_sensitive: self.after_sensitive.clone(),
+            unknown: Cow::Borrowed(&*self.unknown),
+            before_sensitive: Cow::Owned(Json::Null),
+            after_sensitive: Cow::Borrowed(&*self.after_sensitive),
             replace: self.replace.clone(),
             relevant: self.relevant.clone(),
             non_legacy: self.non_legacy,
         }
     }
 
-    fn key_child(&self, key: &str) -> Change {
-        let get = |j: &Json| j.as_object().and_then(|m| m.get(key)).cloned();
+    fn key_child<'b>(&'b self, key: &str) -> Change<'b> {
+        let get = |j: &'b Json| j.as_object().and_then(|m| m.get(key)).map(Cow::Borrowed);
         let b = get(&self.before);
         let a = get(&self.after);
         Change {
             before_explicit: b.is_some(),
             after_explicit: a.is_some(),
-            before: b.unwrap_or(Json::Null),
-            after: a.unwrap_or(Json::Null),
-            unknown: get(&self.unknown).unwrap_or(Json::Null),
-            before_sensitive: get(&self.before_sensitive).unwrap_or(Json::Null),
-            after_sensitive: get(&self.after_sensitive).unwrap_or(Json::Null),
+            before: b.unwrap_or(Cow::Owned(Json::Null)),
+            after: a.unwrap_or(Cow::Owned(Json::Null)),
+            unknown: get(&self.unknown).unwrap_or(Cow::Owned(Json::Null)),
+            before_sensitive: get(&self.before_sensitive).unwrap_or(Cow::Owned(Json::Null)),
+            after_sensitive: get(&self.after_sensitive).unwrap_or(Cow::Owned(Json::Null)),
             replace: self.replace.child(Step::Key(key)),
             relevant: self.relevant.child(Step::Key(key)),
             non_legacy: self.non_legacy,
         }
     }
 
-    fn index_child(&self, bi: usize, ai: usize) -> Change {
-        let get = |j: &Json, i: usize| j.as_array().and_then(|v| v.get(i)).cloned();
+    fn index_child<'b>(&'b self, bi: usize, ai: usize) -> Change<'b> {
+        let get = |j: &'b Json, i: usize| j.as_array().and_then(|v| v.get(i)).map(Cow::Borrowed);
         let b = get(&self.before, bi);
         let a = get(&self.after, ai);
         let before_len = self.before.as_array().map_or(0, Vec::len);
@@ -246,11 +246,11 @@ impl Change {
         Change {
             before_explicit: b.is_some(),
             after_explicit: a.is_some(),
-            before: b.unwrap_or(Json::Null),
-            after: a.unwrap_or(Json::Null),
-            unknown: get(&self.unknown, ai).unwrap_or(Json::Null),
-            before_sensitive: get(&self.before_sensitive, bi).unwrap_or(Json::Null),
-            after_sensitive: get(&self.after_sensitive, ai).unwrap_or(Json::Null),
+            before: b.unwrap_or(Cow::Owned(Json::Null)),
+            after: a.unwrap_or(Cow::Owned(Json::Null)),
+            unknown: get(&self.unknown, ai).unwrap_or(Cow::Owned(Json::Null)),
+            before_sensitive: get(&self.before_sensitive, bi).unwrap_or(Cow::Owned(Json::Null)),
+            after_sensitive: get(&self.after_sensitive, ai).unwrap_or(Cow::Owned(Json::Null)),
             replace: self.replace.child(Step::Index(most)),
             relevant: self.relevant.child(Step::Index(most)),
             non_legacy: self.non_legacy,
@@ -260,11 +260,11 @@ impl Change {
     /// Keys of both sides, the unknown mask and the sensitive masks, sorted.
     fn all_keys(&self) -> BTreeSet<String> {
         [
-            &self.before,
-            &self.after,
-            &self.unknown,
-            &self.after_sensitive,
-            &self.before_sensitive,
+            &*self.before,
+            &*self.after,
+            &*self.unknown,
+            &*self.after_sensitive,
+            &*self.before_sensitive,
         ]
         .into_iter()
         .filter_map(Json::as_object)
@@ -406,13 +406,13 @@ pub fn block_diff(change: &Change, schema: &Schema) -> Diff {
             );
         }
         let mut before = c.as_delete();
-        before.unknown = Json::Object(
+        before.unknown = Cow::Owned(Json::Object(
             schema
                 .attrs
                 .keys()
                 .map(|k| (k.clone(), Json::Bool(true)))
                 .collect(),
-        );
+        ));
         let inner = block_diff(&before, schema);
         return diff(
             Renderer::Unknown {
@@ -494,7 +494,7 @@ pub fn block_diff(change: &Change, schema: &Schema) -> Diff {
             }
             Nest::Map => {
                 let mut current = map_start(&child);
-                let keys: BTreeSet<String> = [&child.before, &child.after]
+                let keys: BTreeSet<String> = [&*child.before, &*child.after]
                     .into_iter()
                     .filter_map(Json::as_object)
                     .flat_map(|m| m.keys().cloned())
@@ -568,8 +568,8 @@ fn check_sensitive(change: &Change, inner: impl Fn(&Change) -> Diff, block: bool
         return None;
     }
     let mut value = change.clone();
-    value.before_sensitive = Json::Bool(false);
-    value.after_sensitive = Json::Bool(false);
+    value.before_sensitive = Cow::Owned(Json::Bool(false));
+    value.after_sensitive = Cow::Owned(Json::Bool(false));
     let inner = inner(&value);
     let mut action = inner.action;
     let null_noop = change.before.is_null()
@@ -600,10 +600,10 @@ fn type_diff(change: &Change, ty: &Type) -> Diff {
     let mut change = change.clone();
     if !change.non_legacy {
         if change.before.as_str() == Some("") {
-            change.before = Json::Null;
+            change.before = Cow::Owned(Json::Null);
         }
         if change.after.as_str() == Some("") {
-            change.after = Json::Null;
+            change.after = Cow::Owned(Json::Null);
         }
     }
     if let Some(d) = check_sensitive(&change, |c| type_diff(c, ty), false) {
@@ -620,7 +620,7 @@ fn type_diff(change: &Change, ty: &Type) -> Diff {
             );
         }
         let mut before = c.as_delete();
-        before.unknown = Json::Bool(false);
+        before.unknown = Cow::Owned(Json::Bool(false));
         let inner = type_diff(&before, ty);
         return diff(
             Renderer::Unknown {
@@ -733,8 +733,8 @@ fn type_diff(change: &Change, ty: &Type) -> Diff {
 
 fn prim(change: &Change, ty: Prim) -> Renderer {
     Renderer::Primitive {
-        before: change.before.clone(),
-        after: change.after.clone(),
+        before: change.before.clone().into_owned(),
+        after: change.after.clone().into_owned(),
         ty,
     }
 }
@@ -749,7 +749,7 @@ fn map_start(change: &Change) -> Act {
 
 /// Terraform's set matching: an element equal on both sides is unchanged; the rest are
 /// deleted (before) or created (after).
-fn set_children(change: &Change) -> Vec<Change> {
+fn set_children<'b>(change: &'b Change<'_>) -> Vec<Change<'b>> {
     let empty = Vec::new();
     let before = change.before.as_array().unwrap_or(&empty);
     let after = change.after.as_array().unwrap_or(&empty);
@@ -953,7 +953,7 @@ fn json_diff_plain(change: &Change) -> Diff {
             return diff(Renderer::Unknown { before: None }, Act::Create, false);
         }
         let mut before = c.as_delete();
-        before.unknown = Json::Bool(false);
+        before.unknown = Cow::Owned(Json::Bool(false));
         return diff(
             Renderer::Unknown {
                 before: Some(Box::new(json_diff_plain(&before))),
@@ -1690,13 +1690,13 @@ impl Diff {
     ) -> String {
         let st = opts.style;
         let json = json_diff(&Change {
-            before: before.json.clone().unwrap_or(Json::Null),
-            after: after.json.clone().unwrap_or(Json::Null),
+            before: Cow::Owned(before.json.clone().unwrap_or(Json::Null)),
+            after: Cow::Owned(after.json.clone().unwrap_or(Json::Null)),
             before_explicit: self.action != Act::Create,
             after_explicit: self.action != Act::Delete,
-            unknown: Json::Bool(false),
-            before_sensitive: Json::Bool(false),
-            after_sensitive: Json::Bool(false),
+            unknown: Cow::Owned(Json::Bool(false)),
+            before_sensitive: Cow::Owned(Json::Bool(false)),
+            after_sensitive: Cow::Owned(Json::Bool(false)),
             replace: Matcher::none(),
             relevant: Matcher::Always,
             non_legacy: true,
