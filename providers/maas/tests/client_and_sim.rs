@@ -60,7 +60,14 @@ async fn check(sim: &Simulator, c: &Case) {
 #[tokio::test]
 async fn the_simulator_answers_like_maas_for_ops_states_and_errors() {
     use reqwest::Method as M;
-    let sim = Simulator::start(SimOptions::fast()).await.unwrap();
+    // A deploy lasts 6 s here, not the fast pace's 60 ms: the second deploy must find the
+    // machine still Deploying however slowly a loaded machine runs this test.
+    let sim = Simulator::start(SimOptions {
+        time_scale: 0.01,
+        ..SimOptions::fast()
+    })
+    .await
+    .unwrap();
     let kvm4 = sim.with_world(|w| w.by_hostname("kvm4").unwrap().system_id.clone());
     let spare1 = sim.with_world(|w| w.by_hostname("spare1").unwrap().system_id.clone());
     let k4: &'static str = Box::leak(format!("machines/{kvm4}/").into_boxed_str());
