@@ -1,6 +1,8 @@
 //! End to end: `brick drift` as CI runs it, against real systems changed behind brick's back.
 //! The MAAS lab: a machine released and tags changed through the simulator's HTTP API (the
-//! release is `changed`, `data-risk`, not deleted); an ignored attribute does not count; a
+//! release is `changed`, `data-risk`, not deleted); machines released and deployed again by
+//! brick's MAAS user and by another show a new `deployment_id` (`data-risk`, by their owner),
+//! the first without brick's `user_data`; an ignored attribute does not count; a
 //! pending configuration change alone exits 0 (2 with `--count-pending`); drift runs while
 //! another process holds the state's lock and writes nothing. The real kube-apiserver: fields
 //! changed with kubectl are named after kubectl's field managers. The real Kafka: a topic
@@ -1017,4 +1019,113 @@ fn a_pool_whose_size_was_lowered_with_the_ceph_cli_is_data_risk_drift_in_every_f
         (2.into(), 1.into())
     );
     assert_eq!(size["severity"], "data-risk");
+}
+
+const TWO_MACHINES: &str = r##"
+provider "maas" {}
+
+resource "maas_machine" "kvm4" {
+  hostname      = "kvm4"
+  distro_series = "jammy"
+  user_data     = "#cloud-config\nhostname: kvm4\n"
+}
+
+resource "maas_machine" "kvm5" {
+  hostname      = "kvm5"
+  distro_series = "jammy"
+  user_data     = "#cloud-config\nhostname: kvm5\n"
+}
+"##;
+
+/// Waits until MAAS says `host` is `status`.
+async fn until_status(sim: &Simulator, host: &str, status: Status) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.with_world(|w| w.by_hostname(host).unwrap().status) != status {
+        assert!(Instant::now() < deadline, "{host} never became {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_released_and_deployed_again_outside_brick_is_data_risk_drift_whoever_did_it() {
+    let lab = (
+        maas_lab::serve("127.0.0.1:0".parse().unwrap(), SimOptions::fast())
+            .await
+            .unwrap(),
+        "10.0.0".to_string(),
+    );
+    let sim = &lab.0;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("main.hcl"), TWO_MACHINES).unwrap();
+    brick(d, &lab, &["apply", "--auto-approve"]).await.ok();
+    let (j, code) = drift_json(brick(d, &lab, &["drift", "--format", "json"]).await);
+    assert_eq!((code, &j["drift"]), (0, &serde_json::json!(false)), "{j:#}");
+
+    // Behind brick's back, both machines are released and deployed again with the same OS:
+    // kvm4 by brick's own MAAS user through the API (without brick's cloud-init), kvm5 by
+    // another user, alice.
+    let api = MaasClient::new(&ClientConfig::new(sim.url(), sim.api_key())).unwrap();
+    let sid = |host: &str| sim.with_world(|w| w.by_hostname(host).unwrap().system_id.clone());
+    for host in ["kvm4", "kvm5"] {
+        api.machine_op(&sid(host), "release", &[]).await.unwrap();
+        until_status(sim, host, Status::Ready).await;
+    }
+    api.machine_op(
+        &sid("kvm4"),
+        "deploy",
+        &[("distro_series", "jammy".to_string())],
+    )
+    .await
+    .unwrap();
+    sim.with_world(|w| {
+        let idx = w
+            .machines
+            .iter()
+            .position(|m| m.hostname == "kvm5")
+            .unwrap();
+        let mut p = brick_provider_maas::sim::params::Params::new();
+        p.push("distro_series", "jammy");
+        w.deploy(idx, &p, "alice", Instant::now()).unwrap();
+    });
+    for host in ["kvm4", "kvm5"] {
+        until_status(sim, host, Status::Deployed).await;
+    }
+
+    let before = std::fs::read(d.join("brick.state.json")).unwrap();
+    let (j, code) = drift_json(brick(d, &lab, &["drift", "--format", "json"]).await);
+    assert_eq!(code, 2, "{j:#}");
+    for host in ["kvm4", "kvm5"] {
+        let r = resource(&j, &format!("maas_machine.{host}"));
+        assert_eq!(r["classification"], "changed", "{r:#}");
+        assert_eq!(r["severity"], "data-risk", "{r:#}");
+        let c = change(r, "deployment_id");
+        assert_ne!(c["before"], c["after"], "{c:#}");
+        assert_eq!(c["severity"], "data-risk", "{c:#}");
+    }
+    let kvm4 = resource(&j, "maas_machine.kvm4");
+    // The owner data holding brick's cloud-init went with the release.
+    let user_data = change(kvm4, "user_data");
+    assert_eq!(user_data["after"], serde_json::Value::Null, "{kvm4:#}");
+    assert_eq!(user_data["severity"], "data-risk", "{kvm4:#}");
+    let kvm5 = resource(&j, "maas_machine.kvm5");
+    assert_eq!(
+        change(kvm5, "deployment_id")["changed_by"],
+        "alice",
+        "{kvm5:#}"
+    );
+
+    let r = brick(d, &lab, &["drift"]).await;
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let out = &r.stdout;
+    for host in ["kvm4", "kvm5"] {
+        assert!(
+            out.contains(&format!("# maas_machine.{host}: changed, data-risk")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("deployment_id: "), "{out}");
+    assert!(out.contains("deployed again outside brick"), "{out}");
+    assert!(out.contains("by alice"), "{out}");
+    assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
 }
