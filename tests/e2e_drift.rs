@@ -9,12 +9,14 @@
 //! config altered with kafka-configs.sh is reported with its config source, more partitions
 //! made with kafka-topics.sh are `data-risk`. Strimzi's real CRDs: a `strimzi_topic` whose
 //! partitions and retention were changed with kubectl is `data-risk`, named after kubectl. The
-//! real Ceph: a pool's quota set and its size lowered with the ceph CLI are `data-risk`. Every
+//! real Ceph: a pool's quota set and its size lowered with the ceph CLI are `data-risk`. The real
+//! Rook operator: a `rook_block_pool` whose replicated size was lowered with `kubectl patch` is
+//! `data-risk`, named after kubectl (its own uniquely named CephBlockPool, deleted at the end). Every
 //! JSON report is validated against `schemas/drift-report.schema.json`.
 //!
 //! Kubernetes needs `BRICK_PEERS_KUBECONFIG` and `KUBECTL`, Kafka `KAFKA_BOOTSTRAP` and
-//! `KAFKA_BIN`, Ceph `CEPH_CONF` (`source .peers/env`); without them those tests say they are
-//! skipped.
+//! `KAFKA_BIN`, Ceph `CEPH_CONF`, Rook also `ROOK_NAMESPACE` (`source .peers/env`); without
+//! them those tests say they are skipped.
 
 mod support;
 
@@ -1128,4 +1130,102 @@ async fn a_machine_released_and_deployed_again_outside_brick_is_data_risk_drift_
     assert!(out.contains("deployed again outside brick"), "{out}");
     assert!(out.contains("by alice"), "{out}");
     assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
+}
+
+// ---- Rook's real CRDs and operator on the real kube-apiserver --------------------------------
+
+#[test]
+fn a_rook_pool_whose_size_was_lowered_with_kubectl_is_data_risk_drift_named_after_kubectl() {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    let (Some(kubeconfig), Some(namespace), Some(kubectl), Some(_)) = (
+        var("BRICK_PEERS_KUBECONFIG"),
+        var("ROOK_NAMESPACE"),
+        var("KUBECTL").filter(|k| Path::new(k).exists()),
+        var("CEPH_CONF"),
+    ) else {
+        brick_provider_api::testing::skip(
+            "no Rook operator or kubectl (BRICK_PEERS_KUBECONFIG, ROOK_NAMESPACE, KUBECTL, CEPH_CONF) — run tests/peers/up.sh rook",
+        );
+        return;
+    };
+    let name = unique("brick-drift-rook");
+    let dir = support::Dir::new(&format!(
+        r#"provider "rook" {{
+  config_path = {kubeconfig:?}
+}}
+
+resource "rook_block_pool" "p" {{
+  name                      = "{name}"
+  namespace                 = "{namespace}"
+  failure_domain            = "osd"
+  size                      = 2
+  require_safe_replica_size = false
+}}
+"#
+    ));
+    let brick = |args: &[&str]| Run::of(&mut command(dir.path(), args));
+    let kubectl = |args: &[&str]| {
+        Run::of(
+            Command::new(&kubectl)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["-n", &namespace])
+                .args(args),
+        )
+    };
+    // The CephBlockPool (and with it Rook's Ceph pool) goes, however the test ends.
+    struct Cleanup<F: Fn()>(F);
+    impl<F: Fn()> Drop for Cleanup<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let _cleanup = Cleanup(|| {
+        kubectl(&[
+            "delete",
+            "cephblockpool",
+            &name,
+            "--ignore-not-found",
+            "--wait=false",
+        ]);
+    });
+    brick(&["apply", "--auto-approve"]).ok();
+    brick(&["drift"]).ok();
+
+    kubectl(&[
+        "patch",
+        "cephblockpool",
+        &name,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicated":{"size":1}}}"#,
+    ])
+    .ok();
+
+    let r = brick(&["drift"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("# rook_block_pool.p: changed, data-risk"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "size: 2 → 1  (by kubectl-patch; data-risk; size lowered from 2 to 1: fewer copies of the data)"
+        ),
+        "{}",
+        r.stdout
+    );
+    let (j, code) = drift_json(brick(&["drift", "--format", "json"]));
+    assert_eq!(code, 2, "{j:#}");
+    let p = resource(&j, "rook_block_pool.p");
+    assert_eq!(p["classification"], "changed");
+    assert_eq!(p["severity"], "data-risk");
+    let size = change(p, "size");
+    assert_eq!((&size["before"], &size["after"]), (&2.into(), &1.into()));
+    assert_eq!(size["changed_by"], "kubectl-patch");
+    assert_eq!(size["severity"], "data-risk");
+
+    brick(&["destroy", "--auto-approve"]).ok();
 }
