@@ -1,18 +1,22 @@
 //! End to end: `brick drift` as CI runs it, against real systems changed behind brick's back.
 //! The MAAS lab: a machine released and tags changed through the simulator's HTTP API (the
-//! release is `changed`, `data-risk`, not deleted); an ignored attribute does not count; a
+//! release is `changed`, `data-risk`, not deleted); machines released and deployed again by
+//! brick's MAAS user and by another show a new `deployment_id` (`data-risk`, by their owner),
+//! the first without brick's `user_data`; an ignored attribute does not count; a
 //! pending configuration change alone exits 0 (2 with `--count-pending`); drift runs while
 //! another process holds the state's lock and writes nothing. The real kube-apiserver: fields
 //! changed with kubectl are named after kubectl's field managers. The real Kafka: a topic
 //! config altered with kafka-configs.sh is reported with its config source, more partitions
 //! made with kafka-topics.sh are `data-risk`. Strimzi's real CRDs: a `strimzi_topic` whose
 //! partitions and retention were changed with kubectl is `data-risk`, named after kubectl. The
-//! real Ceph: a pool's quota set and its size lowered with the ceph CLI are `data-risk`. Every
+//! real Ceph: a pool's quota set and its size lowered with the ceph CLI are `data-risk`. The real
+//! Rook operator: a `rook_block_pool` whose replicated size was lowered with `kubectl patch` is
+//! `data-risk`, named after kubectl (its own uniquely named CephBlockPool, deleted at the end). Every
 //! JSON report is validated against `schemas/drift-report.schema.json`.
 //!
 //! Kubernetes needs `BRICK_PEERS_KUBECONFIG` and `KUBECTL`, Kafka `KAFKA_BOOTSTRAP` and
-//! `KAFKA_BIN`, Ceph `CEPH_CONF` (`source .peers/env`); without them those tests say they are
-//! skipped.
+//! `KAFKA_BIN`, Ceph `CEPH_CONF`, Rook also `ROOK_NAMESPACE` (`source .peers/env`); without
+//! them those tests say they are skipped.
 
 mod support;
 
@@ -1017,4 +1021,211 @@ fn a_pool_whose_size_was_lowered_with_the_ceph_cli_is_data_risk_drift_in_every_f
         (2.into(), 1.into())
     );
     assert_eq!(size["severity"], "data-risk");
+}
+
+const TWO_MACHINES: &str = r##"
+provider "maas" {}
+
+resource "maas_machine" "kvm4" {
+  hostname      = "kvm4"
+  distro_series = "jammy"
+  user_data     = "#cloud-config\nhostname: kvm4\n"
+}
+
+resource "maas_machine" "kvm5" {
+  hostname      = "kvm5"
+  distro_series = "jammy"
+  user_data     = "#cloud-config\nhostname: kvm5\n"
+}
+"##;
+
+/// Waits until MAAS says `host` is `status`.
+async fn until_status(sim: &Simulator, host: &str, status: Status) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.with_world(|w| w.by_hostname(host).unwrap().status) != status {
+        assert!(Instant::now() < deadline, "{host} never became {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_released_and_deployed_again_outside_brick_is_data_risk_drift_whoever_did_it() {
+    let lab = (
+        maas_lab::serve("127.0.0.1:0".parse().unwrap(), SimOptions::fast())
+            .await
+            .unwrap(),
+        "10.0.0".to_string(),
+    );
+    let sim = &lab.0;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("main.hcl"), TWO_MACHINES).unwrap();
+    brick(d, &lab, &["apply", "--auto-approve"]).await.ok();
+    let (j, code) = drift_json(brick(d, &lab, &["drift", "--format", "json"]).await);
+    assert_eq!((code, &j["drift"]), (0, &serde_json::json!(false)), "{j:#}");
+
+    // Behind brick's back, both machines are released and deployed again with the same OS:
+    // kvm4 by brick's own MAAS user through the API (without brick's cloud-init), kvm5 by
+    // another user, alice.
+    let api = MaasClient::new(&ClientConfig::new(sim.url(), sim.api_key())).unwrap();
+    let sid = |host: &str| sim.with_world(|w| w.by_hostname(host).unwrap().system_id.clone());
+    for host in ["kvm4", "kvm5"] {
+        api.machine_op(&sid(host), "release", &[]).await.unwrap();
+        until_status(sim, host, Status::Ready).await;
+    }
+    api.machine_op(
+        &sid("kvm4"),
+        "deploy",
+        &[("distro_series", "jammy".to_string())],
+    )
+    .await
+    .unwrap();
+    sim.with_world(|w| {
+        let idx = w
+            .machines
+            .iter()
+            .position(|m| m.hostname == "kvm5")
+            .unwrap();
+        let mut p = brick_provider_maas::sim::params::Params::new();
+        p.push("distro_series", "jammy");
+        w.deploy(idx, &p, "alice", Instant::now()).unwrap();
+    });
+    for host in ["kvm4", "kvm5"] {
+        until_status(sim, host, Status::Deployed).await;
+    }
+
+    let before = std::fs::read(d.join("brick.state.json")).unwrap();
+    let (j, code) = drift_json(brick(d, &lab, &["drift", "--format", "json"]).await);
+    assert_eq!(code, 2, "{j:#}");
+    for host in ["kvm4", "kvm5"] {
+        let r = resource(&j, &format!("maas_machine.{host}"));
+        assert_eq!(r["classification"], "changed", "{r:#}");
+        assert_eq!(r["severity"], "data-risk", "{r:#}");
+        let c = change(r, "deployment_id");
+        assert_ne!(c["before"], c["after"], "{c:#}");
+        assert_eq!(c["severity"], "data-risk", "{c:#}");
+    }
+    let kvm4 = resource(&j, "maas_machine.kvm4");
+    // The owner data holding brick's cloud-init went with the release.
+    let user_data = change(kvm4, "user_data");
+    assert_eq!(user_data["after"], serde_json::Value::Null, "{kvm4:#}");
+    assert_eq!(user_data["severity"], "data-risk", "{kvm4:#}");
+    let kvm5 = resource(&j, "maas_machine.kvm5");
+    assert_eq!(
+        change(kvm5, "deployment_id")["changed_by"],
+        "alice",
+        "{kvm5:#}"
+    );
+
+    let r = brick(d, &lab, &["drift"]).await;
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let out = &r.stdout;
+    for host in ["kvm4", "kvm5"] {
+        assert!(
+            out.contains(&format!("# maas_machine.{host}: changed, data-risk")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("deployment_id: "), "{out}");
+    assert!(out.contains("deployed again outside brick"), "{out}");
+    assert!(out.contains("by alice"), "{out}");
+    assert_eq!(std::fs::read(d.join("brick.state.json")).unwrap(), before);
+}
+
+// ---- Rook's real CRDs and operator on the real kube-apiserver --------------------------------
+
+#[test]
+fn a_rook_pool_whose_size_was_lowered_with_kubectl_is_data_risk_drift_named_after_kubectl() {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    let (Some(kubeconfig), Some(namespace), Some(kubectl), Some(_)) = (
+        var("BRICK_PEERS_KUBECONFIG"),
+        var("ROOK_NAMESPACE"),
+        var("KUBECTL").filter(|k| Path::new(k).exists()),
+        var("CEPH_CONF"),
+    ) else {
+        brick_provider_api::testing::skip(
+            "no Rook operator or kubectl (BRICK_PEERS_KUBECONFIG, ROOK_NAMESPACE, KUBECTL, CEPH_CONF) — run tests/peers/up.sh rook",
+        );
+        return;
+    };
+    let name = unique("brick-drift-rook");
+    let dir = support::Dir::new(&format!(
+        r#"provider "rook" {{
+  config_path = {kubeconfig:?}
+}}
+
+resource "rook_block_pool" "p" {{
+  name                      = "{name}"
+  namespace                 = "{namespace}"
+  failure_domain            = "osd"
+  size                      = 2
+  require_safe_replica_size = false
+}}
+"#
+    ));
+    let brick = |args: &[&str]| Run::of(&mut command(dir.path(), args));
+    let kubectl = |args: &[&str]| {
+        Run::of(
+            Command::new(&kubectl)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["-n", &namespace])
+                .args(args),
+        )
+    };
+    // The CephBlockPool (and with it Rook's Ceph pool) goes, however the test ends.
+    struct Cleanup<F: Fn()>(F);
+    impl<F: Fn()> Drop for Cleanup<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let _cleanup = Cleanup(|| {
+        kubectl(&[
+            "delete",
+            "cephblockpool",
+            &name,
+            "--ignore-not-found",
+            "--wait=false",
+        ]);
+    });
+    brick(&["apply", "--auto-approve"]).ok();
+    brick(&["drift"]).ok();
+
+    kubectl(&[
+        "patch",
+        "cephblockpool",
+        &name,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicated":{"size":1}}}"#,
+    ])
+    .ok();
+
+    let r = brick(&["drift"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("# rook_block_pool.p: changed, data-risk"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "size: 2 → 1  (by kubectl-patch; data-risk; size lowered from 2 to 1: fewer copies of the data)"
+        ),
+        "{}",
+        r.stdout
+    );
+    let (j, code) = drift_json(brick(&["drift", "--format", "json"]));
+    assert_eq!(code, 2, "{j:#}");
+    let p = resource(&j, "rook_block_pool.p");
+    assert_eq!(p["classification"], "changed");
+    assert_eq!(p["severity"], "data-risk");
+    let size = change(p, "size");
+    assert_eq!((&size["before"], &size["after"]), (&2.into(), &1.into()));
+    assert_eq!(size["changed_by"], "kubectl-patch");
+    assert_eq!(size["severity"], "data-risk");
+
+    brick(&["destroy", "--auto-approve"]).ok();
 }

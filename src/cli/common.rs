@@ -72,6 +72,20 @@ impl Ui {
         let _ = o.flush();
     }
 
+    /// Writes one JSON document that tools read in Terraform's shape (`plan --json`,
+    /// `show --json`, `providers schema --json`, `output --json NAME`): pretty-printed when
+    /// stdout is a terminal, where a person reads it; one line, as Terraform prints it, when
+    /// piped or redirected. Streamed through a buffer like `out_json`.
+    pub fn out_document<T: serde::Serialize + ?Sized>(&self, v: &T) {
+        if !self.stdout_tty {
+            return self.out_json(v);
+        }
+        let mut o = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        let _ = serde_json::to_writer_pretty(&mut o, v);
+        let _ = o.write_all(b"\n");
+        let _ = o.flush();
+    }
+
     /// Renders diagnostics on stderr, Terraform-style, with the source line (one problem met by
     /// several resources once, naming them); returns whether any is an error.
     pub fn diagnostics(&self, diags: &[Diagnostic], files: &[SourceFile]) -> bool {

@@ -66,7 +66,7 @@ pub fn run(ui: &Ui, command: ProvidersCommand) -> u8 {
                 ui.error_line("\nError: The `providers schema` command requires the `--json` flag.\n\nHelp: run `brick providers schema --json`, or `brick providers docs` for reference pages.\n");
                 return 1;
             }
-            ui.out_json(&schemas_json(&all_schemas()));
+            ui.out_document(&schemas_json(&all_schemas()));
             0
         }
         ProvidersCommand::Docs {

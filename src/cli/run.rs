@@ -404,7 +404,7 @@ pub async fn plan_cmd(ctx: &Context, args: &PlanArgs, out: Option<PathBuf>, deta
     if args.json {
         let j = crate::view::json::plan_json_masked(&p, &prior, &loaded.engine);
         drop(prior);
-        ctx.ui.out_json(&j);
+        ctx.ui.out_document(&j);
     } else {
         ctx.ui
             .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
@@ -1127,7 +1127,7 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
                 .map(|s| prior_of(&s, &loaded.providers))
                 .unwrap_or_default();
             let j = crate::view::json::plan_json(&p, &prior, &loaded.engine);
-            ctx.ui.out_json(&j);
+            ctx.ui.out_document(&j);
         } else {
             ctx.ui
                 .out(&crate::view::text::render_plan(&p, ctx.ui.style()));
@@ -1148,7 +1148,7 @@ pub async fn show(ctx: &Context, json: bool, plan_file: Option<PathBuf>) -> u8 {
     let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ids);
     let prior = state.map(|s| prior_of(&s, &providers)).unwrap_or_default();
     if json {
-        ctx.ui.out_json(&crate::view::json::state_json(&prior));
+        ctx.ui.out_document(&crate::view::json::state_json(&prior));
     } else if prior.instances.is_empty() && prior.outputs.is_empty() {
         ctx.ui.out("No state.\n");
     } else {

@@ -70,8 +70,7 @@ pub fn output(ctx: &Context, name: Option<String>, json: bool, raw: bool) -> u8 
             };
             let plain = v.unmark_deep().0;
             if json {
-                ctx.ui
-                    .out(&format!("{}\n", crate::plan::codec::to_json(&plain)));
+                ctx.ui.out_document(&crate::plan::codec::to_json(&plain));
             } else if raw {
                 match plain.as_str() {
                     Some(s) => ctx.ui.out(s),

@@ -1,7 +1,9 @@
 //! What MAAS can say about drift (`Provider::explain_drift`): a machine's owner and status
 //! as MAAS records them. A machine released behind brick's back is no longer brick's
 //! deployment (refresh reports it gone) but still there: it is reported as it now is (status
-//! `Ready`, no owner), not as deleted. Changes that lose a deployment's data (its status, the
+//! `Ready`, no owner), not as deleted. A machine released and deployed again outside brick,
+//! by anyone, even with the same OS, shows as a new `deployment_id` (MAAS's record of the
+//! current installation). Changes that lose a deployment's data (its status, a redeploy, the
 //! OS, the disks, the cloud-init) are `data-risk`. Tags — a machine's, a tag's comment — are
 //! `cosmetic`: like Kubernetes labels, they change nothing the machine runs now (they steer
 //! later allocations, and a tag's kernel options the next deployment).
@@ -19,6 +21,7 @@ use crate::resources::{machine, tag};
 /// going: a release, a redeploy, another OS, other disks.
 const DATA_RISK: &[&str] = &[
     "status",
+    "deployment_id",
     "system_id",
     "hostname",
     "distro_series",
@@ -50,6 +53,28 @@ fn owner_and_status(m: &Json) -> (Option<String>, String) {
         detail.push_str(&format!(" ({message})"));
     }
     (owner, detail)
+}
+
+/// The `deployment_id` note when MAAS's installation record is not the one brick recorded:
+/// the machine was deployed again since, by its owner now.
+fn redeployed(
+    recorded: &brick_provider_api::Value,
+    m: &Json,
+    owner: Option<&str>,
+) -> Option<DriftNote> {
+    let was = recorded.get("deployment_id")?.as_number()?.to_i64()?;
+    let now = m
+        .get("current_installation_result_id")
+        .and_then(Json::as_i64)?;
+    (now != was).then(|| DriftNote {
+        path: attr("deployment_id"),
+        severity: Some(DriftSeverity::DataRisk),
+        by: owner.map(str::to_string),
+        detail: Some(format!(
+            "deployed again outside brick: MAAS installation {now}, brick's was {was}"
+        )),
+        ..DriftNote::default()
+    })
 }
 
 /// Attributes whose drift changes nothing a deployed machine runs.
@@ -103,6 +128,10 @@ pub async fn explain(ctx: &Ctx, req: &DriftRequest<'_>) -> Result<DriftExplanati
         }
     };
     let (owner, detail) = owner_and_status(&m);
+    if let Some(note) = redeployed(req.recorded, &m, owner.as_deref()) {
+        notes.retain(|n| n.path != note.path);
+        notes.push(note);
+    }
     let still_exists = req
         .live
         .is_none()

@@ -58,6 +58,7 @@ const COMPUTED: &[&str] = &[
     "volume_paths",
     "zone",
     "pool",
+    "deployment_id",
 ];
 
 fn volume_block() -> Block {
@@ -217,6 +218,12 @@ pub fn schema() -> ResourceSchema {
             .attr(
                 "pool",
                 Attribute::computed(Type::String).describe("The MAAS resource pool."),
+            )
+            .attr(
+                "deployment_id",
+                Attribute::computed(Type::Number).describe(
+                    "MAAS's record of the current deployment (current_installation_result_id): every deployment, by anyone, makes a new one, so a change means the machine was deployed again.",
+                ),
             )
             .block("storage", Nesting::Single, storage_block())
             .block("timeouts", Nesting::Single, timeouts_block()),
@@ -734,6 +741,12 @@ pub fn state_from(m: &Json, carry: &Value) -> Value {
         ("volume_paths", string_map(paths)),
         ("zone", s(sub("zone"))),
         ("pool", s(sub("pool"))),
+        (
+            "deployment_id",
+            m.get("current_installation_result_id")
+                .and_then(Json::as_i64)
+                .map_or_else(|| Value::null(Type::Number), n),
+        ),
         ("storage", carried("storage", storage_type())),
         ("timeouts", carried("timeouts", timeouts_type())),
     ])
@@ -1652,7 +1665,18 @@ fn refreshed(m: &Json, current: &Value, user: &str) -> Option<Value> {
     if gone {
         return None;
     }
-    Some(state_from(m, current))
+    let state = state_from(m, current);
+    // brick's user_data lives in the owner data, which a release clears: a machine released
+    // and deployed again (by this user, outside brick) no longer runs it.
+    match str_attr(current, "user_data").filter(|u| !u.is_empty()) {
+        Some(recorded) if owner_data(m, OWNER_USER_DATA) != Some(&encode_user_data(recorded)) => {
+            let now = owner_data(m, OWNER_USER_DATA)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            Some(with_attr(&state, "user_data", opt_s(now.as_deref())))
+        }
+        _ => Some(state),
+    }
 }
 
 pub async fn read(ctx: &Ctx, current: &Value) -> Result<Option<Value>, Diagnostics> {

@@ -207,6 +207,9 @@ pub struct Machine {
     pub timeline: VecDeque<(Instant, Status)>,
     /// The status before `mark_broken`, to return to on `mark_fixed`.
     pub before_broken: Option<Status>,
+    /// The record of the current or last installation (`current_installation_result_id`):
+    /// as in MAAS, every deployment makes a new one, and release keeps the last.
+    pub installation_result_id: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -232,6 +235,9 @@ pub struct World {
     pub network: String,
     /// Told of deployments and releases.
     pub hook: Option<super::Hook>,
+    /// The id the next deployment's installation record gets (MAAS's script set ids; 1 and 2
+    /// are commissioning's and testing's).
+    pub next_installation_id: u64,
 }
 
 impl World {
@@ -246,6 +252,7 @@ impl World {
             default_distro_series: "jammy".into(),
             network: "10.0.0".into(),
             hook: None,
+            next_installation_id: 3,
         }
     }
 
@@ -304,6 +311,7 @@ impl World {
             fails_deploy: false,
             timeline: VecDeque::new(),
             before_broken: None,
+            installation_result_id: None,
         };
         if ready {
             self.finish_commissioning(&mut m);
@@ -611,7 +619,10 @@ impl World {
                 )));
             }
         }
+        let installation = self.next_installation_id;
+        self.next_installation_id += 1;
         let m = &mut self.machines[idx];
+        m.installation_result_id = Some(installation);
         m.owner = Some(user.to_string());
         m.status = Status::Deploying;
         m.status_message = "Deploying".into();
@@ -1124,7 +1135,7 @@ impl World {
             },
             "current_commissioning_result_id": if m.commissioned { json!(1) } else { Json::Null },
             "current_testing_result_id": if m.commissioned { json!(2) } else { Json::Null },
-            "current_installation_result_id": if deployed { json!(3) } else { Json::Null },
+            "current_installation_result_id": m.installation_result_id,
             "cpu_test_status": if m.commissioned { 2 } else { -1 },
             "cpu_test_status_name": if m.commissioned { "Passed" } else { "None" },
             "memory_test_status": if m.commissioned { 2 } else { -1 },
