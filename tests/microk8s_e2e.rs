@@ -163,7 +163,10 @@ async fn a_cluster_and_its_machines_apply_in_one_run_without_printing_a_secret()
             let o = brick(d, sim, &["plan"]).await;
             let refused = text(&o);
             assert_eq!(o.status.code(), Some(1), "{code}: {refused}");
-            assert!(refused.contains(&format!("brick::microk8s::{code}")), "{refused}");
+            assert!(
+                refused.contains(&format!("brick::microk8s::{code}")),
+                "{refused}"
+            );
             assert!(
                 refused.contains(&format!("on main.hcl line {line}")),
                 "{code} at line {line}: {refused}"

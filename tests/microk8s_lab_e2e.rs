@@ -428,8 +428,14 @@ resource "microk8s_node" "n" {{
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     for code in ["last_control_plane", "bootstrap_node_removed"] {
-        assert!(out.contains(&format!("brick::microk8s::{code}")), "{code}: {out}");
+        assert!(
+            out.contains(&format!("brick::microk8s::{code}")),
+            "{code}: {out}"
+        );
     }
-    assert!(out.contains(&format!("on main.hcl line {line}")), "line {line}: {out}");
+    assert!(
+        out.contains(&format!("on main.hcl line {line}")),
+        "line {line}: {out}"
+    );
     assert!(out.contains("microk8s_node.n[\"maas\"]"), "{out}");
 }

@@ -627,7 +627,11 @@ async fn a_static_ip_is_linked_before_deploy_refused_when_in_use_and_given_back_
     );
     sim.with_world(|w| {
         let m = w.by_hostname("kvm4").unwrap();
-        let links: Vec<_> = m.interfaces[0].links.iter().map(|l| (l.mode, l.ip.clone())).collect();
+        let links: Vec<_> = m.interfaces[0]
+            .links
+            .iter()
+            .map(|l| (l.mode, l.ip.clone()))
+            .collect();
         assert_eq!(links, vec![(LinkMode::Static, Some("10.0.0.50".into()))]);
     });
 
@@ -636,7 +640,9 @@ async fn a_static_ip_is_linked_before_deploy_refused_when_in_use_and_given_back_
     let codes: Vec<&str> = out.errors.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["brick::maas::static_ip_in_use"], "{:?}", out.errors);
     assert!(
-        out.errors[0].detail.contains("IP address is already in use"),
+        out.errors[0]
+            .detail
+            .contains("IP address is already in use"),
         "{:?}",
         out.errors
     );
@@ -648,7 +654,10 @@ async fn a_static_ip_is_linked_before_deploy_refused_when_in_use_and_given_back_
     // An address no subnet of MAAS holds is refused before anything is linked.
     let out = create(&p, &with_ip("spare1", "192.168.7.7")).await;
     let codes: Vec<&str> = out.errors.iter().map(|d| d.code.as_str()).collect();
-    assert!(codes.contains(&"brick::maas::static_ip_no_subnet"), "{codes:?}");
+    assert!(
+        codes.contains(&"brick::maas::static_ip_no_subnet"),
+        "{codes:?}"
+    );
 
     // Releasing gives the address back: the boot interface is AUTO again.
     let out = destroy(&p, machine::TYPE, &kvm4).await;

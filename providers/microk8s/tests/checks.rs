@@ -319,11 +319,33 @@ async fn removing_or_replacing_the_bootstrap_node_is_refused_while_its_cluster_s
     let c = cluster_at(&[("maas", true), ("kvm4", true)], "maas", "10.0.0.11");
     let (maas, kvm4, n) = (node("maas", true), node("kvm4", true), null());
     for action in [ChangeAction::Delete, ChangeAction::Replace] {
-        let planned = if action == ChangeAction::Delete { &n } else { &maas };
+        let planned = if action == ChangeAction::Delete {
+            &n
+        } else {
+            &maas
+        };
         let changes = [
-            change("microk8s_cluster.c", "microk8s_cluster", ChangeAction::NoOp, &c, &c),
-            change("microk8s_node.n[\"kvm4\"]", "microk8s_node", ChangeAction::NoOp, &kvm4, &kvm4),
-            change("microk8s_node.n[\"maas\"]", "microk8s_node", action, &maas, planned),
+            change(
+                "microk8s_cluster.c",
+                "microk8s_cluster",
+                ChangeAction::NoOp,
+                &c,
+                &c,
+            ),
+            change(
+                "microk8s_node.n[\"kvm4\"]",
+                "microk8s_node",
+                ChangeAction::NoOp,
+                &kvm4,
+                &kvm4,
+            ),
+            change(
+                "microk8s_node.n[\"maas\"]",
+                "microk8s_node",
+                action,
+                &maas,
+                planned,
+            ),
         ];
         // Another control-plane node stays, so only the bootstrap refusal applies.
         assert_eq!(
@@ -337,15 +359,51 @@ async fn removing_or_replacing_the_bootstrap_node_is_refused_while_its_cluster_s
     }
     // Another control-plane node may go; and the bootstrap node may go with its cluster.
     let changes = [
-        change("microk8s_cluster.c", "microk8s_cluster", ChangeAction::NoOp, &c, &c),
-        change("microk8s_node.n[\"kvm4\"]", "microk8s_node", ChangeAction::Delete, &kvm4, &n),
-        change("microk8s_node.n[\"maas\"]", "microk8s_node", ChangeAction::NoOp, &maas, &maas),
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::NoOp,
+            &c,
+            &c,
+        ),
+        change(
+            "microk8s_node.n[\"kvm4\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &kvm4,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::NoOp,
+            &maas,
+            &maas,
+        ),
     ];
     assert!(codes(&changes).await.is_empty());
     let changes = [
-        change("microk8s_cluster.c", "microk8s_cluster", ChangeAction::Delete, &c, &n),
-        change("microk8s_node.n[\"kvm4\"]", "microk8s_node", ChangeAction::Delete, &kvm4, &n),
-        change("microk8s_node.n[\"maas\"]", "microk8s_node", ChangeAction::Delete, &maas, &n),
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::Delete,
+            &c,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"kvm4\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &kvm4,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &maas,
+            &n,
+        ),
     ];
     assert!(codes(&changes).await.is_empty());
 }
@@ -366,14 +424,37 @@ async fn an_api_address_that_is_not_the_bootstrap_machines_static_ip_is_refused(
     async fn check(c: &Value, maas: Value, kvm4: Value) -> Vec<(String, String)> {
         let n = null();
         let changes = [
-            change("microk8s_cluster.c", "microk8s_cluster", ChangeAction::Create, &n, c),
-            change("maas_machine.node[\"maas\"]", "maas_machine", ChangeAction::Create, &n, &maas),
-            change("maas_machine.node[\"kvm4\"]", "maas_machine", ChangeAction::Create, &n, &kvm4),
+            change(
+                "microk8s_cluster.c",
+                "microk8s_cluster",
+                ChangeAction::Create,
+                &n,
+                c,
+            ),
+            change(
+                "maas_machine.node[\"maas\"]",
+                "maas_machine",
+                ChangeAction::Create,
+                &n,
+                &maas,
+            ),
+            change(
+                "maas_machine.node[\"kvm4\"]",
+                "maas_machine",
+                ChangeAction::Create,
+                &n,
+                &kvm4,
+            ),
         ];
         codes(&changes).await
     }
     assert_eq!(
-        check(&c, machine_at("maas", Some("10.0.0.12")), machine_at("kvm4", None)).await,
+        check(
+            &c,
+            machine_at("maas", Some("10.0.0.12")),
+            machine_at("kvm4", None)
+        )
+        .await,
         [(
             "microk8s_cluster.c".to_string(),
             "brick::microk8s::api_address_mismatch".to_string()
@@ -381,6 +462,22 @@ async fn an_api_address_that_is_not_the_bootstrap_machines_static_ip_is_refused(
     );
     // The same address, no static address on the bootstrap machine, or another machine's
     // static address: nothing to say.
-    assert!(check(&c, machine_at("maas", Some("10.0.0.11")), machine_at("kvm4", None)).await.is_empty());
-    assert!(check(&c, machine_at("maas", None), machine_at("kvm4", Some("10.0.0.12"))).await.is_empty());
+    assert!(
+        check(
+            &c,
+            machine_at("maas", Some("10.0.0.11")),
+            machine_at("kvm4", None)
+        )
+        .await
+        .is_empty()
+    );
+    assert!(
+        check(
+            &c,
+            machine_at("maas", None),
+            machine_at("kvm4", Some("10.0.0.12"))
+        )
+        .await
+        .is_empty()
+    );
 }

@@ -404,7 +404,9 @@ pub fn validate(config: &Value) -> Diagnostics {
                 err(
                     "invalid_subnet_cidr",
                     "Invalid subnet",
-                    format!("subnet_cidr is \"{cidr}\", which is not an IPv4 CIDR like 10.0.0.0/24."),
+                    format!(
+                        "subnet_cidr is \"{cidr}\", which is not an IPv4 CIDR like 10.0.0.0/24."
+                    ),
                 )
                 .at(["subnet_cidr"]),
             ),
@@ -426,7 +428,8 @@ pub fn validate(config: &Value) -> Diagnostics {
                 err(
                     "subnet_without_static_ip",
                     "Subnet without a static address",
-                    "subnet_cidr says which subnet static_ip is in, but static_ip is not set.".into(),
+                    "subnet_cidr says which subnet static_ip is in, but static_ip is not set."
+                        .into(),
                 )
                 .with_help("Set static_ip, or remove subnet_cidr.")
                 .at(["subnet_cidr"]),
@@ -852,8 +855,9 @@ async fn ensure_static_ip(
         ));
     };
     let path = format!("nodes/{sid}/interfaces/{}/", json_i64(iface, "id"));
-    let is_ours =
-        |l: &Json| json_str(l, "mode").eq_ignore_ascii_case("static") && json_str(l, "ip_address") == ip;
+    let is_ours = |l: &Json| {
+        json_str(l, "mode").eq_ignore_ascii_case("static") && json_str(l, "ip_address") == ip
+    };
     if links(iface).iter().any(is_ours) {
         return Ok(());
     }
@@ -883,7 +887,11 @@ async fn ensure_static_ip(
     };
     for l in links(iface) {
         match c
-            .post(&path, Some("unlink_subnet"), &[("id", json_i64(l, "id").to_string())])
+            .post(
+                &path,
+                Some("unlink_subnet"),
+                &[("id", json_i64(l, "id").to_string())],
+            )
             .await
         {
             // Already gone (a retried run): nothing to remove.
@@ -945,7 +953,11 @@ async fn give_back_static_ip(ctx: &Ctx, sid: &str, ip: &str) -> Result<(), Diagn
     };
     let subnet = link.get("subnet").map(|s| json_i64(s, "id"));
     match c
-        .post(&path, Some("unlink_subnet"), &[("id", json_i64(link, "id").to_string())])
+        .post(
+            &path,
+            Some("unlink_subnet"),
+            &[("id", json_i64(link, "id").to_string())],
+        )
         .await
     {
         Ok(_) | Err(MaasError::BadRequest { .. }) => {}

@@ -215,13 +215,10 @@ pub struct Interface {
 impl Interface {
     /// The interface's address: its STATIC link's, else (deployed) its AUTO link's.
     pub fn address(&self, deployed: bool) -> Option<String> {
-        self.links
-            .iter()
-            .find_map(|l| l.ip.clone())
-            .or_else(|| {
-                (deployed && self.links.iter().any(|l| l.mode == LinkMode::Auto))
-                    .then(|| self.ip.clone())
-            })
+        self.links.iter().find_map(|l| l.ip.clone()).or_else(|| {
+            (deployed && self.links.iter().any(|l| l.mode == LinkMode::Auto))
+                .then(|| self.ip.clone())
+        })
     }
 }
 
@@ -1067,7 +1064,9 @@ impl World {
         ip == format!("{}.1", self.network)
             || self.machines.iter().any(|m| {
                 let deployed = matches!(m.status, Status::Deployed | Status::Deploying);
-                m.interfaces.iter().any(|i| i.address(deployed).as_deref() == Some(ip))
+                m.interfaces
+                    .iter()
+                    .any(|i| i.address(deployed).as_deref() == Some(ip))
             })
     }
 
@@ -1128,7 +1127,10 @@ impl World {
         let ip = match (mode, p.get("ip_address").filter(|s| !s.is_empty())) {
             (LinkMode::Static, Some(ip)) => {
                 if ip.parse::<std::net::Ipv4Addr>().is_err() {
-                    return Err(SimError::form("ip_address", "Enter a valid IPv4 or IPv6 address."));
+                    return Err(SimError::form(
+                        "ip_address",
+                        "Enter a valid IPv4 or IPv6 address.",
+                    ));
                 }
                 if !self.in_subnet(ip) {
                     return Err(SimError::form(
