@@ -705,3 +705,31 @@ async fn a_malformed_static_ip_or_subnet_is_refused_at_validation() {
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_static_link_made_by_hand_is_drift_only_where_brick_gives_the_address() {
+    let (sim, p) = lab(SimOptions::fast()).await;
+    let plain = create(&p, &garage_node("kvm4")).await.state;
+    let mut m = garage_node("kvm5").as_mapping().cloned().unwrap();
+    m.insert("static_ip".into(), Value::string("10.0.0.60"));
+    let fixed = create(&p, &Value::object(m)).await.state;
+    sim.with_world(|w| {
+        // An admin gives kvm4 a static address, and changes kvm5's.
+        for (host, ip) in [("kvm4", "10.0.0.70"), ("kvm5", "10.0.0.61")] {
+            let i = w
+                .index(w.by_hostname(host).unwrap().system_id.clone().as_str())
+                .unwrap();
+            let links = &mut w.machines[i].interfaces[0].links;
+            links.retain(|l| l.mode != LinkMode::Static);
+            links.push(brick_provider_maas::sim::world::Link {
+                id: 999_000 + i as u64,
+                mode: LinkMode::Static,
+                ip: Some(ip.into()),
+            });
+        }
+    });
+    let r = read(&p, machine::TYPE, &plain).await.unwrap();
+    assert!(r.get("static_ip").unwrap().is_null(), "{r:?}");
+    let r = read(&p, machine::TYPE, &fixed).await.unwrap();
+    assert_eq!(attr(&r, "static_ip"), "10.0.0.61");
+}

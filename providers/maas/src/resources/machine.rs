@@ -658,6 +658,11 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
                 (Some(x), Some(y)) => x.equivalent(&y),
                 _ => a.map(Value::unmarked) == b.map(Value::unmarked),
             },
+            // A state written before these existed has none: the same as null.
+            "static_ip" | "subnet_cidr" => {
+                a.filter(|v| !v.is_null()).map(Value::unmarked)
+                    == b.filter(|v| !v.is_null()).map(Value::unmarked)
+            }
             _ => a.map(Value::unmarked) == b.map(Value::unmarked),
         };
         if !same {
@@ -785,7 +790,16 @@ pub fn state_from(m: &Json, carry: &Value) -> Value {
         ("distro_series", distro),
         ("hwe_kernel", hwe),
         ("user_data", carried("user_data", Type::String)),
-        ("static_ip", opt_s(boot_static_ip(m).as_deref())),
+        // Read back only where brick gives the address: a STATIC link someone made by hand on
+        // a machine whose address brick leaves alone is not drift.
+        (
+            "static_ip",
+            if carry.get("static_ip").is_some_and(|v| !v.is_null()) {
+                opt_s(boot_static_ip(m).as_deref())
+            } else {
+                Value::null(Type::String)
+            },
+        ),
         ("subnet_cidr", carried("subnet_cidr", Type::String)),
         ("tags", string_set(strings("tag_names"))),
         ("erase", Value::bool(erase)),
@@ -2049,6 +2063,7 @@ pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         ("erase", Value::bool(false)),
     ]);
     let mut state = state_from(&m, &carry);
+    state = with_attr(&state, "static_ip", opt_s(boot_static_ip(&m).as_deref()));
     // What MAAS picked by itself is not the user's choice.
     if owner_data(&m, OWNER_USER_DATA).is_some() || hwe.is_none() {
         state = with_attr(&state, "hwe_kernel", Value::null(Type::String));
