@@ -179,6 +179,15 @@ async fn a_cluster_and_its_machines_apply_in_one_run_without_printing_a_secret()
     // An api_address that is not the bootstrap machine's static address.
     let elsewhere = CONFIG.replace(api_line, "  api_address = \"10.0.0.51\"");
     refused_at(elsewhere, "api_address_mismatch", 15).await;
+    // An address known only after apply (another machine's, given by MAAS at deploy).
+    let later = format!(
+        "{}\nresource \"maas_machine\" \"other\" {{\n  hostname = \"spare1\"\n}}\n",
+        CONFIG.replace(
+            api_line,
+            "  api_address = maas_machine.other.ip_addresses[0]"
+        )
+    );
+    refused_at(later, "api_address_unknown", 15).await;
     // Two control-plane nodes and no bootstrap_node: the error is at `nodes`.
     let two = CONFIG.replace(
         "kvm4 = { control_plane = false }",

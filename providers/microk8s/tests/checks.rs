@@ -481,3 +481,37 @@ async fn an_api_address_that_is_not_the_bootstrap_machines_static_ip_is_refused(
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn an_api_address_unknown_at_plan_is_refused() {
+    let mut m = cluster_at(&[("maas", true)], "maas", "x")
+        .as_mapping()
+        .cloned()
+        .unwrap();
+    m.insert("api_address".into(), Value::unknown(Type::String));
+    let (c, n) = (Value::object(m), null());
+    let changes = [change(
+        "microk8s_cluster.c",
+        "microk8s_cluster",
+        ChangeAction::Create,
+        &n,
+        &c,
+    )];
+    let found = Microk8sProvider.check_plan(&changes).await;
+    let got: Vec<(&str, &[String])> = found
+        .iter()
+        .map(|d| {
+            (
+                d.diagnostic.code.as_str(),
+                d.diagnostic.attribute.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "brick::microk8s::api_address_unknown",
+            &["api_address".to_string()][..]
+        )]
+    );
+}

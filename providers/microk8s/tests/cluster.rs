@@ -576,34 +576,3 @@ async fn the_microk8s_provider_keeps_the_provider_contract() {
     );
     assert_conforms(&p, &[Fixture::new(cluster::TYPE, garage()).updated(more)]).await;
 }
-
-#[tokio::test]
-async fn an_api_address_unknown_at_plan_is_refused_there() {
-    let p = Microk8sProvider;
-    let mut cfg = garage().as_mapping().cloned().unwrap();
-    cfg.insert("api_address".into(), Value::unknown(Type::String));
-    let cfg = Value::object(cfg);
-    // Validation accepts what it cannot know yet; the plan needs the address.
-    assert_eq!(codes(&p, &cfg), vec![]);
-    let null = Value::null(cluster::schema().block.value_type());
-    let proposed = proposed_new_state(&cluster::schema().block, &null, &cfg);
-    let r = p
-        .plan_resource(PlanRequest {
-            type_name: cluster::TYPE,
-            prior: &null,
-            proposed: &proposed,
-        })
-        .await;
-    let got: Vec<(String, Vec<String>)> = r
-        .diagnostics
-        .into_iter()
-        .map(|d| (d.code, d.attribute))
-        .collect();
-    assert_eq!(
-        got,
-        vec![(
-            "brick::microk8s::api_address_unknown".to_string(),
-            vec!["api_address".to_string()]
-        )]
-    );
-}

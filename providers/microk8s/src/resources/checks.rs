@@ -67,11 +67,32 @@ pub fn check_plan(changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
         replaced_cluster(i, c, changes, &mut out);
         unused_documents(i, c, &machines, &mut out);
         bootstrap_address(i, c, &machines, &mut out);
+        known_address(i, c, &mut out);
     }
     node_membership(&clusters, &nodes, &mut out);
     last_control_plane(&clusters, &nodes, &mut out);
     bootstrap_node_kept(&clusters, &nodes, &mut out);
     out
+}
+
+/// The cluster's address is known at plan: every join document and the kubeconfig hold it,
+/// and they are needed before the first machine is deployed. (A plan check rather than part of
+/// `plan_resource`: its findings are shown at the argument's file and line.)
+fn known_address(i: usize, c: &PlannedChange<'_>, out: &mut Vec<ChangeDiagnostic>) {
+    if c.action == ChangeAction::Delete || c.planned.get("api_address").is_none_or(Value::is_known)
+    {
+        return;
+    }
+    out.push(diag(
+        i,
+        Diagnostic::error(
+            "brick::microk8s::api_address_unknown",
+            "api_address is not known at plan",
+            format!("{}: api_address is known only after apply, but every join document and the kubeconfig need it before the first machine is deployed.", c.address),
+        )
+        .with_help("Give the bootstrap node's machine a static address (maas_machine.static_ip) and write that same value here, e.g. from one local or variable.")
+        .at(["api_address"]),
+    ));
 }
 
 /// The bootstrap node's machine (the `maas_machine` whose hostname is the node's name), when

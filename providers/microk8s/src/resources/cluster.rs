@@ -385,18 +385,7 @@ const GENERATED: [&str; 7] = [
 /// Plans a create or an update. Pure: generated values are unknown until apply makes them
 /// (create), or come from the prior state (update).
 pub fn plan(prior: &Value, proposed: &Value) -> (Value, Diagnostics) {
-    let mut diags = check(proposed);
-    if is_unknown(proposed, "api_address") {
-        diags.push(
-            err(
-                "api_address_unknown",
-                "api_address is not known at plan",
-                "api_address is known only after apply, but every join document and the kubeconfig need it before the first machine is deployed.".into(),
-                "api_address",
-            )
-            .with_help("Give the bootstrap node's machine a static address (maas_machine.static_ip) and write that same value here, e.g. from one local or variable."),
-        );
-    }
+    let diags = check(proposed);
     let Some(m) = proposed.as_mapping() else {
         return (proposed.clone(), diags);
     };
