@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use brick::registry::maas_lab::{self, SimOptions, Simulator};
-use brick_provider_maas::sim::world::Status;
+use brick_provider_maas::sim::world::{LinkMode, Status};
 
 fn garage_copy() -> tempfile::TempDir {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/garage");
@@ -190,6 +190,17 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
             assert!(ud.contains(&format!("hostname: {h}")), "{ud}");
             assert_eq!(m.storage.lvs(m.storage.vgs[0].id).count(), 2);
         }
+        // The control-plane node's boot interface has the static address the cluster's
+        // api_address is (one local gives both); the others got theirs at deploy.
+        let maas = w.by_hostname("maas").unwrap();
+        let modes: Vec<_> = maas.interfaces[0]
+            .links
+            .iter()
+            .map(|l| (l.mode, l.ip.clone()))
+            .collect();
+        assert_eq!(modes, [(LinkMode::Static, Some(format!("{}.10", lab.1)))]);
+        let kvm4 = w.by_hostname("kvm4").unwrap();
+        assert_eq!(kvm4.interfaces[0].links[0].mode, LinkMode::Auto);
     });
     let o = brick(d, &lab, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

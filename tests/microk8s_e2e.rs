@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use brick_provider_maas::sim::world::Status;
+use brick_provider_maas::sim::world::{Status, World};
 use brick_provider_maas::sim::{SimOptions, Simulator};
 
 const CONFIG: &str = r#"
@@ -17,11 +17,12 @@ locals {
     kvm4 = { control_plane = false }
     kvm5 = { control_plane = false }
   }
+  static_ips = { maas = "10.0.0.50" }
 }
 
 resource "microk8s_cluster" "garage" {
   channel     = "1.32/stable"
-  api_address = "10.0.0.11"
+  api_address = local.static_ips["maas"]
   nodes       = local.nodes
   addons      = ["dns", "hostpath-storage"]
 }
@@ -31,6 +32,7 @@ resource "maas_machine" "node" {
 
   hostname      = each.key
   distro_series = "jammy"
+  static_ip     = lookup(local.static_ips, each.key, null)
   user_data     = microk8s_cluster.garage.cloud_init[each.key]
 }
 
@@ -94,7 +96,7 @@ async fn a_cluster_and_its_machines_apply_in_one_run_without_printing_a_secret()
     let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
     let applied = text(&o);
     assert_eq!(o.status.code(), Some(0), "{applied}");
-    assert!(applied.contains("https://10.0.0.11:16443"), "{applied}");
+    assert!(applied.contains("https://10.0.0.50:16443"), "{applied}");
 
     // Each machine was deployed with its own document; the workers join the first node.
     let mut token = String::new();
@@ -106,8 +108,10 @@ async fn a_cluster_and_its_machines_apply_in_one_run_without_printing_a_secret()
             assert!(ud.starts_with("#cloud-config\n"), "{ud}");
             if h == "maas" {
                 assert!(ud.contains("microk8s refresh-certs"), "{ud}");
+                // Its boot interface has the static address the join URL names.
+                assert_eq!(World::ip_addresses(m), ["10.0.0.50"]);
             } else {
-                let at = ud.find("10.0.0.11:25000/").expect("join url") + 16;
+                let at = ud.find("10.0.0.50:25000/").expect("join url") + 16;
                 token = ud[at..at + 32].to_string();
                 assert!(ud.contains("worker: true"), "{ud}");
             }
@@ -150,17 +154,59 @@ async fn a_cluster_and_its_machines_apply_in_one_run_without_printing_a_secret()
         "{replaced}"
     );
 
-    // A host name as api_address is refused at plan, at its line.
-    let named = CONFIG.replace("\"10.0.0.11\"", "\"maas.garage.lan\"");
-    std::fs::write(d.join("main.hcl"), &named).unwrap();
-    let o = brick(d, &sim, &["plan"]).await;
-    let refused = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{refused}");
-    assert!(
-        refused.contains("brick::microk8s::api_address_not_ip"),
-        "{refused}"
+    // Bad input is refused at plan with its code, at its line.
+    let api_line = "  api_address = local.static_ips[\"maas\"]";
+    let refused_at = |config: String, code: &'static str, line: usize| {
+        let sim = &sim;
+        async move {
+            std::fs::write(d.join("main.hcl"), &config).unwrap();
+            let o = brick(d, sim, &["plan"]).await;
+            let refused = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{code}: {refused}");
+            assert!(
+                refused.contains(&format!("brick::microk8s::{code}")),
+                "{refused}"
+            );
+            assert!(
+                refused.contains(&format!("on main.hcl line {line}")),
+                "{code} at line {line}: {refused}"
+            );
+        }
+    };
+    // A host name as api_address.
+    let named = CONFIG.replace(api_line, "  api_address = \"maas.garage.lan\"");
+    refused_at(named, "api_address_not_ip", 15).await;
+    // An api_address that is not the bootstrap machine's static address.
+    let elsewhere = CONFIG.replace(api_line, "  api_address = \"10.0.0.51\"");
+    refused_at(elsewhere, "api_address_mismatch", 15).await;
+    // An address known only after apply (another machine's, given by MAAS at deploy).
+    let later = format!(
+        "{}\nresource \"maas_machine\" \"other\" {{\n  hostname = \"spare1\"\n}}\n",
+        CONFIG.replace(
+            api_line,
+            "  api_address = maas_machine.other.ip_addresses[0]"
+        )
     );
-    assert!(refused.contains("on main.hcl line 14"), "{refused}");
+    refused_at(later, "api_address_unknown", 15).await;
+    // Two control-plane nodes and no bootstrap_node: the error is at `nodes`.
+    let two = CONFIG.replace(
+        "kvm4 = { control_plane = false }",
+        "kvm4 = { control_plane = true }",
+    );
+    refused_at(two, "ambiguous_bootstrap_node", 16).await;
+    // A node whose document no machine deploys with (a control-plane joiner: every worker's
+    // document is the same, so an unused worker's cannot be told from the others').
+    let unused = CONFIG.replace(
+        "  nodes       = local.nodes",
+        "  nodes       = merge(local.nodes, { spare1 = { control_plane = true } })\n  bootstrap_node = \"maas\"",
+    );
+    refused_at(unused, "unused_node_document", 16).await;
+    // A node whose role is not the cluster's.
+    let lines = CONFIG.lines().count();
+    let mismatch = format!(
+        "{CONFIG}\nresource \"microk8s_node\" \"kvm4\" {{\n  name          = maas_machine.node[\"kvm4\"].hostname\n  kubeconfig    = microk8s_cluster.garage.kubeconfig\n  control_plane = true\n}}\n"
+    );
+    refused_at(mismatch, "node_role_mismatch", lines + 5).await;
     std::fs::write(d.join("main.hcl"), CONFIG).unwrap();
 
     for (what, printed) in [

@@ -411,4 +411,31 @@ resource "microk8s_node" "n" {{
     );
     let o = lab.brick(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Removing the bootstrap node's microk8s_node (the last control plane, and the node whose
+    // address the kubeconfig and the join URLs name) is refused at plan, at the node's block.
+    let without_maas = config(two).replace(
+        "resource \"microk8s_node\" \"n\" {\n  for_each = local.nodes",
+        "resource \"microk8s_node\" \"n\" {\n  for_each = { for k, v in local.nodes : k => v if k != \"maas\" }",
+    );
+    let line = without_maas
+        .lines()
+        .position(|l| l.starts_with("resource \"microk8s_node\""))
+        .unwrap()
+        + 1;
+    lab.write(&without_maas);
+    let o = lab.brick(&["plan"]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    for code in ["last_control_plane", "bootstrap_node_removed"] {
+        assert!(
+            out.contains(&format!("brick::microk8s::{code}")),
+            "{code}: {out}"
+        );
+    }
+    assert!(
+        out.contains(&format!("on main.hcl line {line}")),
+        "line {line}: {out}"
+    );
+    assert!(out.contains("microk8s_node.n[\"maas\"]"), "{out}");
 }

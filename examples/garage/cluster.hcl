@@ -6,20 +6,18 @@
 # node forms the cluster with brick's CA, the others join it. Each microk8s_node then waits
 # for its machine's Node to be Ready, and sets the garage's labels on it.
 
-variable "api_address" {
-  type        = string
-  default     = "127.0.10.10" # the lab's address of `maas`
-  description = "Static IPv4 address of the control-plane node (reserve it in MAAS): the join URL and the API server's address."
-}
-
 locals {
   # The node that forms the cluster: the one with control_plane = true.
   bootstrap = one([for name, n in local.nodes : name if n.control_plane])
 }
 
 resource "microk8s_cluster" "garage" {
-  channel     = "1.32/stable"
-  api_address = var.api_address
+  channel = "1.32/stable"
+  # The bootstrap node's static address (machines.hcl): known at plan, before its machine is
+  # deployed. (Not maas_machine.node[…].static_ip: the machines' user_data is this cluster's
+  # cloud-init, so that reference would go round in a circle.) brick checks at plan that the
+  # two agree.
+  api_address = local.static_ips[local.bootstrap]
   nodes       = local.nodes
   addons      = ["dns"]
 }

@@ -26,6 +26,12 @@ variable "maas_api_key" {
   description = "MAAS API key (consumer:token:secret); null falls back to MAAS_API_KEY."
 }
 
+variable "api_address" {
+  type        = string
+  default     = "127.0.10.10" # the lab's address of `maas`
+  description = "Static IPv4 address of the control-plane node: MAAS gives it to the node's boot interface before deploying it, and the cluster's join URL and API server use it (cluster.hcl)."
+}
+
 variable "ssh_authorized_keys" {
   type        = list(string)
   default     = []
@@ -40,12 +46,19 @@ provider "maas" {
 locals {
   # Every PC of the garage, by its MAAS hostname: the one list all four layers follow. Each
   # node becomes a machine, a MicroK8s node, a Ceph OSD on its raw volume, and room for Kafka.
-  # Exactly one node runs the Kubernetes control plane; its address is var.api_address.
+  # Exactly one node runs the Kubernetes control plane.
   nodes = {
     maas = { control_plane = true }
     kvm4 = { control_plane = false }
     kvm5 = { control_plane = false }
     # spare1 = { control_plane = false } # a fourth PC that has just PXE-booted: uncomment it
+  }
+
+  # Nodes with a fixed address, given to their boot interface by MAAS (a STATIC link) before
+  # they are deployed; the others get one from MAAS at deploy. The control-plane node needs
+  # one: the other nodes join it at that address, known before any machine exists.
+  static_ips = {
+    maas = var.api_address
   }
 }
 
@@ -59,6 +72,7 @@ resource "maas_machine" "node" {
 
   hostname      = each.key
   distro_series = "jammy"
+  static_ip     = lookup(local.static_ips, each.key, null)
   # The garage's own settings (hostname, packages, SSH keys) merged with the document that
   # makes this machine form or join the MicroK8s cluster (cluster.hcl).
   user_data = templatefile("${path.module}/cloud-init.tftpl", {

@@ -6,7 +6,7 @@ use brick_provider_api::provider::{PathStep, PlanRequest};
 use brick_provider_api::{Provider, Value};
 use brick_provider_maas::resources::machine;
 use brick_provider_maas::sim::SimOptions;
-use brick_provider_maas::sim::world::Status;
+use brick_provider_maas::sim::world::{LinkMode, Status};
 use common::*;
 
 #[tokio::test]
@@ -594,4 +594,142 @@ async fn unset_tags_leave_maas_tags_alone() {
         .await;
     assert!(plan.requires_replace.is_empty());
     assert_eq!(plan.planned, refreshed, "nothing to change");
+}
+
+#[tokio::test]
+async fn a_static_ip_is_linked_before_deploy_refused_when_in_use_and_given_back_on_release() {
+    let (sim, p) = lab(SimOptions::fast()).await;
+    let with_ip = |host: &str, ip: &str| {
+        let mut m = garage_node(host).as_mapping().cloned().unwrap();
+        m.insert("static_ip".into(), Value::string(ip));
+        Value::object(m)
+    };
+    // The address is the boot interface's STATIC link, made while Allocated: the deployed
+    // machine has it, and it is known at plan.
+    let cfg = with_ip("kvm4", "10.0.0.50");
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: machine::TYPE,
+            prior: &Value::null(cfg.ty()),
+            proposed: &cfg,
+        })
+        .await;
+    assert_eq!(attr(&plan.planned, "static_ip"), "10.0.0.50");
+    let out = create(&p, &cfg).await;
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let kvm4 = out.state.clone();
+    assert_eq!(attr(&out.state, "static_ip"), "10.0.0.50");
+    let ips = out.state.get("ip_addresses").unwrap();
+    assert_eq!(
+        ips.as_sequence().unwrap()[0].as_str(),
+        Some("10.0.0.50"),
+        "{ips:?}"
+    );
+    sim.with_world(|w| {
+        let m = w.by_hostname("kvm4").unwrap();
+        let links: Vec<_> = m.interfaces[0]
+            .links
+            .iter()
+            .map(|l| (l.mode, l.ip.clone()))
+            .collect();
+        assert_eq!(links, vec![(LinkMode::Static, Some("10.0.0.50".into()))]);
+    });
+
+    // Another machine asking for the same address is refused as MAAS refuses it (409).
+    let out = create(&p, &with_ip("kvm5", "10.0.0.50")).await;
+    let codes: Vec<&str> = out.errors.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["brick::maas::static_ip_in_use"], "{:?}", out.errors);
+    assert!(
+        out.errors[0]
+            .detail
+            .contains("IP address is already in use"),
+        "{:?}",
+        out.errors
+    );
+    sim.with_world(|w| {
+        let m = w.by_hostname("kvm5").unwrap();
+        assert_ne!(m.status, Status::Deployed);
+        assert!(m.interfaces[0].links.iter().all(|l| l.ip.is_none()));
+    });
+    // An address no subnet of MAAS holds is refused before anything is linked.
+    let out = create(&p, &with_ip("spare1", "192.168.7.7")).await;
+    let codes: Vec<&str> = out.errors.iter().map(|d| d.code.as_str()).collect();
+    assert!(
+        codes.contains(&"brick::maas::static_ip_no_subnet"),
+        "{codes:?}"
+    );
+
+    // Releasing gives the address back: the boot interface is AUTO again.
+    let out = destroy(&p, machine::TYPE, &kvm4).await;
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    sim.with_world(|w| {
+        let m = w.by_hostname("kvm4").unwrap();
+        assert_eq!(m.status, Status::Ready);
+        let modes: Vec<_> = m.interfaces[0].links.iter().map(|l| l.mode).collect();
+        assert_eq!(modes, [LinkMode::Auto]);
+        assert!(!w.ip_in_use("10.0.0.50"));
+    });
+}
+
+#[tokio::test]
+async fn a_malformed_static_ip_or_subnet_is_refused_at_validation() {
+    let (_sim, p) = lab(SimOptions::fast()).await;
+    let codes = |set: Vec<(&str, Value)>| -> Vec<String> {
+        let mut all = vec![("hostname", Value::string("kvm4"))];
+        all.extend(set);
+        p.validate_resource(machine::TYPE, &machine_config(all))
+            .into_iter()
+            .map(|d| d.code)
+            .collect()
+    };
+    assert_eq!(
+        codes(vec![("static_ip", Value::string("10.0.0.300"))]),
+        ["brick::maas::invalid_static_ip"]
+    );
+    assert_eq!(
+        codes(vec![
+            ("static_ip", Value::string("10.0.0.50")),
+            ("subnet_cidr", Value::string("10.0.1.0/24"))
+        ]),
+        ["brick::maas::static_ip_outside_subnet"]
+    );
+    assert_eq!(
+        codes(vec![("subnet_cidr", Value::string("10.0.0.0/24"))]),
+        ["brick::maas::subnet_without_static_ip"]
+    );
+    assert!(
+        codes(vec![
+            ("static_ip", Value::string("10.0.0.50")),
+            ("subnet_cidr", Value::string("10.0.0.0/24"))
+        ])
+        .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_static_link_made_by_hand_is_drift_only_where_brick_gives_the_address() {
+    let (sim, p) = lab(SimOptions::fast()).await;
+    let plain = create(&p, &garage_node("kvm4")).await.state;
+    let mut m = garage_node("kvm5").as_mapping().cloned().unwrap();
+    m.insert("static_ip".into(), Value::string("10.0.0.60"));
+    let fixed = create(&p, &Value::object(m)).await.state;
+    sim.with_world(|w| {
+        // An admin gives kvm4 a static address, and changes kvm5's.
+        for (host, ip) in [("kvm4", "10.0.0.70"), ("kvm5", "10.0.0.61")] {
+            let i = w
+                .index(w.by_hostname(host).unwrap().system_id.clone().as_str())
+                .unwrap();
+            let links = &mut w.machines[i].interfaces[0].links;
+            links.retain(|l| l.mode != LinkMode::Static);
+            links.push(brick_provider_maas::sim::world::Link {
+                id: 999_000 + i as u64,
+                mode: LinkMode::Static,
+                ip: Some(ip.into()),
+            });
+        }
+    });
+    let r = read(&p, machine::TYPE, &plain).await.unwrap();
+    assert!(r.get("static_ip").unwrap().is_null(), "{r:?}");
+    let r = read(&p, machine::TYPE, &fixed).await.unwrap();
+    assert_eq!(attr(&r, "static_ip"), "10.0.0.61");
 }

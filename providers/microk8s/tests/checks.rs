@@ -305,3 +305,213 @@ async fn a_changed_token_on_a_live_cluster_warns_what_the_replacement_destroys()
     );
     assert!(!w.detail.contains("old-token") && !w.detail.contains("new-token"));
 }
+
+/// `cluster` with a bootstrap node and an api_address.
+fn cluster_at(nodes: &[(&str, bool)], bootstrap: &str, api: &str) -> Value {
+    let mut m = cluster(nodes, "t", None).as_mapping().cloned().unwrap();
+    m.insert("bootstrap_node".into(), Value::string(bootstrap));
+    m.insert("api_address".into(), Value::string(api));
+    Value::object(m)
+}
+
+#[tokio::test]
+async fn removing_or_replacing_the_bootstrap_node_is_refused_while_its_cluster_stays() {
+    let c = cluster_at(&[("maas", true), ("kvm4", true)], "maas", "10.0.0.11");
+    let (maas, kvm4, n) = (node("maas", true), node("kvm4", true), null());
+    for action in [ChangeAction::Delete, ChangeAction::Replace] {
+        let planned = if action == ChangeAction::Delete {
+            &n
+        } else {
+            &maas
+        };
+        let changes = [
+            change(
+                "microk8s_cluster.c",
+                "microk8s_cluster",
+                ChangeAction::NoOp,
+                &c,
+                &c,
+            ),
+            change(
+                "microk8s_node.n[\"kvm4\"]",
+                "microk8s_node",
+                ChangeAction::NoOp,
+                &kvm4,
+                &kvm4,
+            ),
+            change(
+                "microk8s_node.n[\"maas\"]",
+                "microk8s_node",
+                action,
+                &maas,
+                planned,
+            ),
+        ];
+        // Another control-plane node stays, so only the bootstrap refusal applies.
+        assert_eq!(
+            codes(&changes).await,
+            [(
+                "microk8s_node.n[\"maas\"]".to_string(),
+                "brick::microk8s::bootstrap_node_removed".to_string()
+            )],
+            "{action:?}"
+        );
+    }
+    // Another control-plane node may go; and the bootstrap node may go with its cluster.
+    let changes = [
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::NoOp,
+            &c,
+            &c,
+        ),
+        change(
+            "microk8s_node.n[\"kvm4\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &kvm4,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::NoOp,
+            &maas,
+            &maas,
+        ),
+    ];
+    assert!(codes(&changes).await.is_empty());
+    let changes = [
+        change(
+            "microk8s_cluster.c",
+            "microk8s_cluster",
+            ChangeAction::Delete,
+            &c,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"kvm4\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &kvm4,
+            &n,
+        ),
+        change(
+            "microk8s_node.n[\"maas\"]",
+            "microk8s_node",
+            ChangeAction::Delete,
+            &maas,
+            &n,
+        ),
+    ];
+    assert!(codes(&changes).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_api_address_that_is_not_the_bootstrap_machines_static_ip_is_refused() {
+    let c = cluster_at(&[("maas", true), ("kvm4", false)], "maas", "10.0.0.11");
+    let machine_at = |host: &str, ip: Option<&str>| {
+        Value::object_from([
+            ("hostname", Value::string(host)),
+            (
+                "static_ip",
+                ip.map_or_else(|| Value::null(Type::String), Value::string),
+            ),
+            ("user_data", Value::unknown(Type::String)),
+        ])
+    };
+    async fn check(c: &Value, maas: Value, kvm4: Value) -> Vec<(String, String)> {
+        let n = null();
+        let changes = [
+            change(
+                "microk8s_cluster.c",
+                "microk8s_cluster",
+                ChangeAction::Create,
+                &n,
+                c,
+            ),
+            change(
+                "maas_machine.node[\"maas\"]",
+                "maas_machine",
+                ChangeAction::Create,
+                &n,
+                &maas,
+            ),
+            change(
+                "maas_machine.node[\"kvm4\"]",
+                "maas_machine",
+                ChangeAction::Create,
+                &n,
+                &kvm4,
+            ),
+        ];
+        codes(&changes).await
+    }
+    assert_eq!(
+        check(
+            &c,
+            machine_at("maas", Some("10.0.0.12")),
+            machine_at("kvm4", None)
+        )
+        .await,
+        [(
+            "microk8s_cluster.c".to_string(),
+            "brick::microk8s::api_address_mismatch".to_string()
+        )]
+    );
+    // The same address, no static address on the bootstrap machine, or another machine's
+    // static address: nothing to say.
+    assert!(
+        check(
+            &c,
+            machine_at("maas", Some("10.0.0.11")),
+            machine_at("kvm4", None)
+        )
+        .await
+        .is_empty()
+    );
+    assert!(
+        check(
+            &c,
+            machine_at("maas", None),
+            machine_at("kvm4", Some("10.0.0.12"))
+        )
+        .await
+        .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_api_address_unknown_at_plan_is_refused() {
+    let mut m = cluster_at(&[("maas", true)], "maas", "x")
+        .as_mapping()
+        .cloned()
+        .unwrap();
+    m.insert("api_address".into(), Value::unknown(Type::String));
+    let (c, n) = (Value::object(m), null());
+    let changes = [change(
+        "microk8s_cluster.c",
+        "microk8s_cluster",
+        ChangeAction::Create,
+        &n,
+        &c,
+    )];
+    let found = Microk8sProvider.check_plan(&changes).await;
+    let got: Vec<(&str, &[String])> = found
+        .iter()
+        .map(|d| {
+            (
+                d.diagnostic.code.as_str(),
+                d.diagnostic.attribute.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "brick::microk8s::api_address_unknown",
+            &["api_address".to_string()][..]
+        )]
+    );
+}

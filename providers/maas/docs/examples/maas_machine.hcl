@@ -25,3 +25,12 @@ resource "maas_machine" "node" {
     create = "40m"
   }
 }
+
+# A fixed address for the boot interface, known at plan: MAAS links the interface to the
+# subnet in mode STATIC before deploying (the control-plane node other nodes join).
+resource "maas_machine" "control_plane" {
+  hostname      = "maas"
+  distro_series = "jammy"
+  static_ip     = "10.0.0.11"
+  subnet_cidr   = "10.0.0.0/24" # optional: the subnet that holds static_ip
+}

@@ -11,6 +11,7 @@
 //! release; import reads it back so that the next plan after `brick import` is empty.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -44,6 +45,8 @@ const REPLACING: &[&str] = &[
     "hwe_kernel",
     "user_data",
     "storage",
+    "static_ip",
+    "subnet_cidr",
 ];
 /// Attributes only MAAS knows.
 const COMPUTED: &[&str] = &[
@@ -160,6 +163,18 @@ pub fn schema() -> ResourceSchema {
             .attr(
                 "user_data",
                 rep(Attribute::optional(Type::String)).describe("cloud-init user data."),
+            )
+            .attr(
+                "static_ip",
+                rep(Attribute::optional(Type::String)).describe(
+                    "IPv4 address of the boot interface: a STATIC link MAAS makes while the machine is Allocated, before deploying it. Known at plan, so that what must know the address before the machine exists (a cluster's join address) can use it.",
+                ),
+            )
+            .attr(
+                "subnet_cidr",
+                rep(Attribute::optional(Type::String)).describe(
+                    "The MAAS subnet of static_ip, e.g. 10.0.0.0/24; unset: the subnet that contains static_ip.",
+                ),
             )
             .attr(
                 "tags",
@@ -374,6 +389,57 @@ pub fn validate(config: &Value) -> Diagnostics {
                     format!("\"{mac}\" is not a MAC address like 52:54:00:12:34:56."),
                 )
                 .at(["pxe_mac_address"]),
+            );
+        }
+    }
+    let static_ip = str_attr(config, "static_ip");
+    if let Some(ip) = static_ip
+        && ip.parse::<Ipv4Addr>().is_err()
+    {
+        d.push(
+            err(
+                "invalid_static_ip",
+                "Invalid static address",
+                format!("static_ip is \"{ip}\", which is not an IPv4 address like 10.0.0.11."),
+            )
+            .at(["static_ip"]),
+        );
+    }
+    if let Some(cidr) = str_attr(config, "subnet_cidr") {
+        match cidr_contains(cidr, static_ip.unwrap_or("0.0.0.0")) {
+            None => d.push(
+                err(
+                    "invalid_subnet_cidr",
+                    "Invalid subnet",
+                    format!(
+                        "subnet_cidr is \"{cidr}\", which is not an IPv4 CIDR like 10.0.0.0/24."
+                    ),
+                )
+                .at(["subnet_cidr"]),
+            ),
+            Some(false) if static_ip.is_some_and(|ip| ip.parse::<Ipv4Addr>().is_ok()) => d.push(
+                err(
+                    "static_ip_outside_subnet",
+                    "Static address outside its subnet",
+                    format!(
+                        "static_ip {} is not an address of subnet_cidr {cidr}.",
+                        static_ip.unwrap_or("")
+                    ),
+                )
+                .at(["static_ip"]),
+            ),
+            _ => {}
+        }
+        if config.get("static_ip").is_some_and(Value::is_null) {
+            d.push(
+                err(
+                    "subnet_without_static_ip",
+                    "Subnet without a static address",
+                    "subnet_cidr says which subnet static_ip is in, but static_ip is not set."
+                        .into(),
+                )
+                .with_help("Set static_ip, or remove subnet_cidr.")
+                .at(["subnet_cidr"]),
             );
         }
     }
@@ -599,6 +665,11 @@ pub fn plan(prior: &Value, proposed: &Value) -> PlanResponse {
                 (Some(x), Some(y)) => x.equivalent(&y),
                 _ => a.map(Value::unmarked) == b.map(Value::unmarked),
             },
+            // A state written before these existed has none: the same as null.
+            "static_ip" | "subnet_cidr" => {
+                a.filter(|v| !v.is_null()).map(Value::unmarked)
+                    == b.filter(|v| !v.is_null()).map(Value::unmarked)
+            }
             _ => a.map(Value::unmarked) == b.map(Value::unmarked),
         };
         if !same {
@@ -726,6 +797,17 @@ pub fn state_from(m: &Json, carry: &Value) -> Value {
         ("distro_series", distro),
         ("hwe_kernel", hwe),
         ("user_data", carried("user_data", Type::String)),
+        // Read back only where brick gives the address: a STATIC link someone made by hand on
+        // a machine whose address brick leaves alone is not drift.
+        (
+            "static_ip",
+            if carry.get("static_ip").is_some_and(|v| !v.is_null()) {
+                opt_s(boot_static_ip(m).as_deref())
+            } else {
+                Value::null(Type::String)
+            },
+        ),
+        ("subnet_cidr", carried("subnet_cidr", Type::String)),
         ("tags", string_set(strings("tag_names"))),
         ("erase", Value::bool(erase)),
         ("fqdn", s(json_str(m, "fqdn"))),
@@ -750,6 +832,177 @@ pub fn state_from(m: &Json, carry: &Value) -> Value {
         ("storage", carried("storage", storage_type())),
         ("timeouts", carried("timeouts", timeouts_type())),
     ])
+}
+
+// ---- the static address ------------------------------------------------------------------------
+
+/// Whether `cidr` (`a.b.c.d/n`) holds `ip`; `None` when either is malformed.
+pub fn cidr_contains(cidr: &str, ip: &str) -> Option<bool> {
+    let (net, len) = cidr.split_once('/')?;
+    let net: u32 = net.parse::<Ipv4Addr>().ok()?.into();
+    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
+    let ip: u32 = ip.parse::<Ipv4Addr>().ok()?.into();
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    Some(net & mask == ip & mask)
+}
+
+fn links(iface: &Json) -> &[Json] {
+    iface
+        .get("links")
+        .and_then(Json::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// The boot interface's STATIC address, when it has one.
+fn boot_static_ip(m: &Json) -> Option<String> {
+    links(m.get("boot_interface")?)
+        .iter()
+        .find(|l| json_str(l, "mode").eq_ignore_ascii_case("static"))
+        .map(|l| json_str(l, "ip_address").to_string())
+        .filter(|ip| !ip.is_empty())
+}
+
+/// Gives the machine's boot interface the STATIC address `ip` (the machine Allocated, before
+/// deploy), as MAAS users do by hand: every other link of the interface is removed, then the
+/// interface is linked to the subnet of `ip` in mode STATIC.
+async fn ensure_static_ip(
+    ctx: &Ctx,
+    m: &Json,
+    ip: &str,
+    subnet_cidr: Option<&str>,
+) -> Result<(), Diagnostic> {
+    let c = &ctx.client;
+    let (sid, host) = (json_str(m, "system_id"), json_str(m, "hostname"));
+    let Some(iface) = m.get("boot_interface").filter(|i| !i.is_null()) else {
+        return Err(error(
+            "no_boot_interface",
+            "Machine has no boot interface",
+            format!("MAAS shows no boot interface on {host}, so static_ip {ip} has nowhere to go."),
+        ));
+    };
+    let path = format!("nodes/{sid}/interfaces/{}/", json_i64(iface, "id"));
+    let is_ours = |l: &Json| {
+        json_str(l, "mode").eq_ignore_ascii_case("static") && json_str(l, "ip_address") == ip
+    };
+    if links(iface).iter().any(is_ours) {
+        return Ok(());
+    }
+    let diag = |what: &str, e: &MaasError| maas_diag("Cannot set the static address", what, e);
+    let subnets = c
+        .get("subnets/", &[])
+        .await
+        .map_err(|e| diag("listing MAAS's subnets", &e))?;
+    let subnet = subnets.as_array().into_iter().flatten().find(|s| {
+        let cidr = json_str(s, "cidr");
+        match subnet_cidr {
+            Some(want) => cidr == want,
+            None => cidr_contains(cidr, ip) == Some(true),
+        }
+    });
+    let Some(subnet) = subnet else {
+        return Err(error(
+            "static_ip_no_subnet",
+            "No subnet for the static address",
+            match subnet_cidr {
+                Some(want) => format!("MAAS knows no subnet {want} (for static_ip {ip} of {host})."),
+                None => format!("No subnet MAAS knows contains static_ip {ip} of {host}."),
+            },
+        )
+        .with_help("Pick an address of a subnet MAAS manages (MAAS' Subnets page lists them), or set subnet_cidr.")
+        .at(["static_ip"]));
+    };
+    for l in links(iface) {
+        match c
+            .post(
+                &path,
+                Some("unlink_subnet"),
+                &[("id", json_i64(l, "id").to_string())],
+            )
+            .await
+        {
+            // Already gone (a retried run): nothing to remove.
+            Ok(_) | Err(MaasError::BadRequest { .. }) => {}
+            Err(e) => return Err(diag(&format!("unlinking the boot interface of {host}"), &e)),
+        }
+    }
+    let params = [
+        ("mode", "STATIC".to_string()),
+        ("subnet", json_i64(subnet, "id").to_string()),
+        ("ip_address", ip.to_string()),
+    ];
+    match c.post_once(&path, "link_subnet", &params).await {
+        Ok(_) => Ok(()),
+        Err(e @ MaasError::Unconfirmed { .. }) => {
+            let back = c.get(&path, &[]).await.map_err(|e| diag("reading the interface back", &e))?;
+            if links(&back).iter().any(is_ours) {
+                Ok(())
+            } else {
+                Err(diag(&format!("linking {ip} to {host}"), &e))
+            }
+        }
+        Err(MaasError::Conflict { message }) => Err(error(
+            "static_ip_in_use",
+            "Static address refused",
+            format!("MAAS refused static_ip {ip} for {host}: {message}"),
+        )
+        .with_help("Pick a free address of the subnet (another machine, device or reservation holds this one), or release what holds it.")
+        .at(["static_ip"])),
+        Err(e) => Err(diag(&format!("linking {ip} to {host}"), &e)),
+    }
+}
+
+/// After a release: MAAS keeps a STATIC link across releases, so the address brick gave the
+/// boot interface is given back and the interface is AUTO again, as commissioning left it.
+async fn give_back_static_ip(ctx: &Ctx, sid: &str, ip: &str) -> Result<(), Diagnostic> {
+    let c = &ctx.client;
+    let diag = |e: &MaasError| {
+        maas_diag(
+            "Cannot give back the static address",
+            &format!("unlinking {ip} from {sid}"),
+            e,
+        )
+    };
+    let m = match c.machine(sid).await {
+        Ok(m) => m,
+        Err(MaasError::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(diag(&e)),
+    };
+    let Some(iface) = m.get("boot_interface").filter(|i| !i.is_null()) else {
+        return Ok(());
+    };
+    let path = format!("nodes/{sid}/interfaces/{}/", json_i64(iface, "id"));
+    let ours = links(iface).iter().find(|l| {
+        json_str(l, "mode").eq_ignore_ascii_case("static") && json_str(l, "ip_address") == ip
+    });
+    let Some(link) = ours else {
+        return Ok(());
+    };
+    let subnet = link.get("subnet").map(|s| json_i64(s, "id"));
+    match c
+        .post(
+            &path,
+            Some("unlink_subnet"),
+            &[("id", json_i64(link, "id").to_string())],
+        )
+        .await
+    {
+        Ok(_) | Err(MaasError::BadRequest { .. }) => {}
+        Err(e) => return Err(diag(&e)),
+    }
+    let auto = links(iface)
+        .iter()
+        .any(|l| json_str(l, "mode").eq_ignore_ascii_case("auto"));
+    if let (false, Some(subnet)) = (auto, subnet) {
+        c.post(
+            &path,
+            Some("link_subnet"),
+            &[("mode", "AUTO".to_string()), ("subnet", subnet.to_string())],
+        )
+        .await
+        .map_err(|e| diag(&e))?;
+    }
+    Ok(())
 }
 
 // ---- finding the machine -------------------------------------------------------------------------
@@ -1184,6 +1437,12 @@ async fn converge(
                     released_for_storage = true;
                     ctx.client.machine_op(&sid, "release", &[]).await.map(Some)
                 } else if !deployed {
+                    if let Some(ip) = str_attr(planned, "static_ip")
+                        && let Err(d) =
+                            ensure_static_ip(ctx, &m, ip, str_attr(planned, "subnet_cidr")).await
+                    {
+                        return Err((partial(&m), d));
+                    }
                     deployed = true;
                     if let Err(d) = record_owner_data(ctx, &sid, planned).await {
                         return Err((partial(&m), d));
@@ -1572,8 +1831,21 @@ async fn storage_op(
     }
 }
 
-/// Releases the machine (erasing when asked) and waits for Ready.
+/// Releases the machine (erasing when asked), waits for Ready, and gives back the static
+/// address brick gave it.
 async fn release(ctx: &Ctx, prior: &Value, rep: &mut Reporter<'_>) -> Result<(), Diagnostic> {
+    release_machine(ctx, prior, rep).await?;
+    match (str_attr(prior, "system_id"), str_attr(prior, "static_ip")) {
+        (Some(sid), Some(ip)) if !sid.is_empty() => give_back_static_ip(ctx, sid, ip).await,
+        _ => Ok(()),
+    }
+}
+
+async fn release_machine(
+    ctx: &Ctx,
+    prior: &Value,
+    rep: &mut Reporter<'_>,
+) -> Result<(), Diagnostic> {
     let sid = str_attr(prior, "system_id").unwrap_or("").to_string();
     if sid.is_empty() {
         return Ok(());
@@ -1815,6 +2087,7 @@ pub async fn import(ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         ("erase", Value::bool(false)),
     ]);
     let mut state = state_from(&m, &carry);
+    state = with_attr(&state, "static_ip", opt_s(boot_static_ip(&m).as_deref()));
     // What MAAS picked by itself is not the user's choice.
     if owner_data(&m, OWNER_USER_DATA).is_some() || hwe.is_none() {
         state = with_attr(&state, "hwe_kernel", Value::null(Type::String));

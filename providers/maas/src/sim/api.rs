@@ -407,6 +407,44 @@ pub static HANDLERS: &[Handler] = &[
         ],
     },
     Handler {
+        name: "InterfacesHandler",
+        path: "nodes/{system_id}/interfaces/",
+        params: &["system_id"],
+        anonymous: false,
+        doc: "Manage the network interfaces of a machine.",
+        actions: &[a("GET", None, "read", "List the machine's interfaces.")],
+    },
+    Handler {
+        name: "InterfaceHandler",
+        path: "nodes/{system_id}/interfaces/{id}/",
+        params: &["system_id", "id"],
+        anonymous: false,
+        doc: "Manage one network interface of a machine.",
+        actions: &[
+            a("GET", None, "read", "Read an interface."),
+            a(
+                "POST",
+                Some("link_subnet"),
+                "link_subnet",
+                "Link the interface to a subnet (the machine New, Ready, Allocated or Broken).\n\n:param mode: AUTO, DHCP, STATIC or LINK_UP.\n:param subnet: The subnet (id, or cidr:<cidr>).\n:param ip_address: The address of a STATIC link; a free one when absent.\n\nReturns 409 when the address is already in use.",
+            ),
+            a(
+                "POST",
+                Some("unlink_subnet"),
+                "unlink_subnet",
+                "Remove a link from the interface.\n\n:param id: The id of the link.",
+            ),
+        ],
+    },
+    Handler {
+        name: "SubnetsHandler",
+        path: "subnets/",
+        params: &[],
+        anonymous: false,
+        doc: "Manage subnets.",
+        actions: &[a("GET", None, "read", "List subnets.")],
+    },
+    Handler {
         name: "ZonesHandler",
         path: "zones/",
         params: &[],
@@ -1120,6 +1158,21 @@ fn run(
                 _ => unreachable!("every action of the table is handled"),
             }
         }
+        ("InterfacesHandler", "read") => {
+            let idx = machine(w)?;
+            Ok(J(w.interfaces_json(idx)))
+        }
+        ("InterfaceHandler", op) => {
+            let idx = machine(w)?;
+            let iface = arg("id");
+            Ok(J(match op {
+                "read" => w.interface_read(idx, &iface)?,
+                "link_subnet" => w.link_subnet(idx, &iface, p)?,
+                "unlink_subnet" => w.unlink_subnet(idx, &iface, p)?,
+                _ => unreachable!("every action of the table is handled"),
+            }))
+        }
+        ("SubnetsHandler", "read") => Ok(J(json!([w.subnet_json()]))),
         ("ZonesHandler", "read") => Ok(J(json!([
             {"id": 1, "name": "default", "description": "", "resource_uri": "/MAAS/api/2.0/zones/default/"}
         ]))),

@@ -159,12 +159,67 @@ impl SimError {
     }
 }
 
+/// How an interface is linked to a subnet (MAAS's link modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkMode {
+    /// An address from the subnet is assigned when the machine is deployed.
+    Auto,
+    /// A fixed address, reserved for the interface from the moment it is linked.
+    Static,
+    Dhcp,
+    /// Up, without an address.
+    LinkUp,
+}
+
+impl LinkMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkMode::Auto => "auto",
+            LinkMode::Static => "static",
+            LinkMode::Dhcp => "dhcp",
+            LinkMode::LinkUp => "link_up",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LinkMode> {
+        [
+            LinkMode::Auto,
+            LinkMode::Static,
+            LinkMode::Dhcp,
+            LinkMode::LinkUp,
+        ]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(s))
+    }
+}
+
+/// One link of an interface (`links` in MAAS's interface JSON).
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub id: u64,
+    pub mode: LinkMode,
+    /// The address of a STATIC link.
+    pub ip: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Interface {
     pub id: u64,
     pub name: String,
     pub mac: String,
+    /// The address an AUTO link gets when the machine is deployed.
     pub ip: String,
+    /// After commissioning: one AUTO link on the machines' subnet.
+    pub links: Vec<Link>,
+}
+
+impl Interface {
+    /// The interface's address: its STATIC link's, else (deployed) its AUTO link's.
+    pub fn address(&self, deployed: bool) -> Option<String> {
+        self.links.iter().find_map(|l| l.ip.clone()).or_else(|| {
+            (deployed && self.links.iter().any(|l| l.mode == LinkMode::Auto))
+                .then(|| self.ip.clone())
+        })
+    }
 }
 
 /// Hardware that commissioning discovers.
@@ -283,6 +338,11 @@ impl World {
                 name: format!("eno{}", i + 1),
                 mac: mac.to_string(),
                 ip: format!("{}.{}", self.network, n + 100 * i as u64),
+                links: vec![Link {
+                    id: self.ids.next_id(),
+                    mode: LinkMode::Auto,
+                    ip: None,
+                }],
             })
             .collect();
         let mut m = Machine {
@@ -412,7 +472,11 @@ impl World {
                         cpu_count: m.hardware.cpu_count,
                         memory_mib: m.hardware.memory_mib,
                         disks: m.hardware.disks.iter().map(|d| d.1).collect(),
-                        addresses: m.interfaces.iter().map(|i| i.ip.clone()).collect(),
+                        addresses: m
+                            .interfaces
+                            .iter()
+                            .filter_map(|i| i.address(true))
+                            .collect(),
                     });
                 }
             }
@@ -621,6 +685,7 @@ impl World {
         }
         let installation = self.next_installation_id;
         self.next_installation_id += 1;
+        self.assign_auto_addresses(idx);
         let m = &mut self.machines[idx];
         m.installation_result_id = Some(installation);
         m.owner = Some(user.to_string());
@@ -977,6 +1042,224 @@ impl World {
         })
     }
 
+    // ---- the subnet and interface links ----------------------------------------------------
+
+    /// The one subnet of the simulated region: `<network>.0/24`, id 1.
+    pub fn subnet_cidr(&self) -> String {
+        format!("{}.0/24", self.network)
+    }
+
+    pub fn subnet_json(&self) -> Json {
+        let cidr = self.subnet_cidr();
+        json!({
+            "id": 1, "name": cidr, "cidr": cidr,
+            "vlan": {"id": 5001, "vid": 0, "name": "untagged", "fabric": "fabric-0", "fabric_id": 0,
+                     "mtu": 1500, "dhcp_on": true, "resource_uri": "/MAAS/api/2.0/vlans/5001/"},
+            "gateway_ip": format!("{}.1", self.network), "dns_servers": [], "rdns_mode": 2,
+            "allow_proxy": true, "active_discovery": false, "managed": true,
+            "space": "undefined", "resource_uri": "/MAAS/api/2.0/subnets/1/",
+        })
+    }
+
+    /// Whether `ip` is an address of the subnet (not its network or broadcast address).
+    fn in_subnet(&self, ip: &str) -> bool {
+        ip.strip_prefix(&format!("{}.", self.network))
+            .and_then(|last| last.parse::<u8>().ok())
+            .is_some_and(|o| (1..255).contains(&o))
+            && ip.parse::<std::net::Ipv4Addr>().is_ok()
+    }
+
+    /// Whether `ip` is taken: some interface's STATIC link, or the AUTO address of a deployed
+    /// machine, or the gateway.
+    pub fn ip_in_use(&self, ip: &str) -> bool {
+        ip == format!("{}.1", self.network)
+            || self.machines.iter().any(|m| {
+                let deployed = matches!(m.status, Status::Deployed | Status::Deploying);
+                m.interfaces
+                    .iter()
+                    .any(|i| i.address(deployed).as_deref() == Some(ip))
+            })
+    }
+
+    fn interface_index(&self, idx: usize, id: &str) -> Result<usize, SimError> {
+        let id: u64 = id
+            .parse()
+            .map_err(|_| SimError::NotFound("No Interface matches the given query.".into()))?;
+        self.machines[idx]
+            .interfaces
+            .iter()
+            .position(|i| i.id == id)
+            .ok_or_else(|| SimError::NotFound("No Interface matches the given query.".into()))
+    }
+
+    /// As MAAS: links change only while the machine is New, Ready, Allocated or Broken.
+    fn check_links_editable(&self, idx: usize, operation: &str) -> Result<(), SimError> {
+        match self.machines[idx].status {
+            Status::New
+            | Status::Ready
+            | Status::FailedTesting
+            | Status::Allocated
+            | Status::Broken => Ok(()),
+            _ => Err(SimError::Conflict(format!(
+                "Cannot {operation} interface because the machine is not New, Ready, Allocated, or Broken."
+            ))),
+        }
+    }
+
+    /// `op=link_subnet`: `mode` (AUTO, DHCP, STATIC, LINK_UP), `subnet` (id, `cidr:…` or the
+    /// CIDR), `ip_address` (STATIC; a free one is picked when absent).
+    pub fn link_subnet(&mut self, idx: usize, iface: &str, p: &Params) -> Result<Json, SimError> {
+        self.check_links_editable(idx, "link")?;
+        let ii = self.interface_index(idx, iface)?;
+        let choices = "'AUTO', 'DHCP', 'STATIC', 'LINK_UP'";
+        let mode = match p.get("mode") {
+            None | Some("") => return Err(SimError::form("mode", "This field is required.")),
+            Some(m) => LinkMode::parse(m).ok_or_else(|| {
+                SimError::form(
+                    "mode",
+                    &format!("{m} is not one of the available choices. Choices are: {choices}."),
+                )
+            })?,
+        };
+        let cidr = self.subnet_cidr();
+        let subnet = match p.get("subnet").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) if s == "1" || s == cidr || s.strip_prefix("cidr:") == Some(&cidr) => Some(1),
+            Some(_) => {
+                return Err(SimError::form(
+                    "subnet",
+                    "Select a valid choice. That choice is not one of the available choices.",
+                ));
+            }
+        };
+        if matches!(mode, LinkMode::Auto | LinkMode::Static) && subnet.is_none() {
+            return Err(SimError::form("subnet", "This field is required."));
+        }
+        let ip = match (mode, p.get("ip_address").filter(|s| !s.is_empty())) {
+            (LinkMode::Static, Some(ip)) => {
+                if ip.parse::<std::net::Ipv4Addr>().is_err() {
+                    return Err(SimError::form(
+                        "ip_address",
+                        "Enter a valid IPv4 or IPv6 address.",
+                    ));
+                }
+                if !self.in_subnet(ip) {
+                    return Err(SimError::form(
+                        "ip_address",
+                        &format!("IP address is not in the given subnet '{cidr}'."),
+                    ));
+                }
+                if self.ip_in_use(ip) {
+                    return Err(SimError::Conflict("IP address is already in use.".into()));
+                }
+                Some(ip.to_string())
+            }
+            (LinkMode::Static, None) => {
+                let free = (200..255)
+                    .map(|o| format!("{}.{o}", self.network))
+                    .find(|ip| !self.ip_in_use(ip))
+                    .ok_or_else(|| {
+                        SimError::Conflict(format!("No more IPs available in subnet: {cidr}."))
+                    })?;
+                Some(free)
+            }
+            _ => None,
+        };
+        let links = &self.machines[idx].interfaces[ii].links;
+        if mode == LinkMode::Dhcp && links.iter().any(|l| l.mode == LinkMode::Dhcp) {
+            return Err(SimError::form(
+                "mode",
+                &format!("Interface is already set to DHCP from '{cidr}'."),
+            ));
+        }
+        if mode == LinkMode::LinkUp && links.iter().any(|l| l.mode != LinkMode::LinkUp) {
+            return Err(SimError::form(
+                "mode",
+                "Cannot configure interface to link up (with no IP address) while other links are already configured. Specify force=True to override this behavior and delete all links.",
+            ));
+        }
+        let id = self.ids.next_id();
+        let i = &mut self.machines[idx].interfaces[ii];
+        // A LINK_UP placeholder gives way to a real link.
+        i.links.retain(|l| l.mode != LinkMode::LinkUp);
+        i.links.push(Link { id, mode, ip });
+        let (m, i) = (&self.machines[idx], &self.machines[idx].interfaces[ii]);
+        Ok(self.interface_json(m, i, false))
+    }
+
+    /// `op=unlink_subnet`: removes the link `id`; an interface left without links is LINK_UP.
+    pub fn unlink_subnet(&mut self, idx: usize, iface: &str, p: &Params) -> Result<Json, SimError> {
+        self.check_links_editable(idx, "unlink")?;
+        let ii = self.interface_index(idx, iface)?;
+        let given = p.get("id").unwrap_or("");
+        let i = &self.machines[idx].interfaces[ii];
+        let Some(pos) = i.links.iter().position(|l| l.id.to_string() == given) else {
+            let choices: Vec<String> = i.links.iter().map(|l| format!("'{}'", l.id)).collect();
+            return Err(SimError::form(
+                "id",
+                &format!(
+                    "'{given}' is not a valid id.  It should be one of: {}.",
+                    choices.join(", ")
+                ),
+            ));
+        };
+        let id = self.ids.next_id();
+        let i = &mut self.machines[idx].interfaces[ii];
+        i.links.remove(pos);
+        if i.links.is_empty() {
+            i.links.push(Link {
+                id,
+                mode: LinkMode::LinkUp,
+                ip: None,
+            });
+        }
+        let (m, i) = (&self.machines[idx], &self.machines[idx].interfaces[ii]);
+        Ok(self.interface_json(m, i, false))
+    }
+
+    /// The interfaces of a machine, as `GET nodes/{id}/interfaces/` answers.
+    pub fn interfaces_json(&self, idx: usize) -> Json {
+        let m = &self.machines[idx];
+        let deployed = matches!(m.status, Status::Deployed | Status::Deploying);
+        Json::Array(
+            m.interfaces
+                .iter()
+                .map(|i| self.interface_json(m, i, deployed))
+                .collect(),
+        )
+    }
+
+    pub fn interface_read(&self, idx: usize, iface: &str) -> Result<Json, SimError> {
+        let ii = self.interface_index(idx, iface)?;
+        let m = &self.machines[idx];
+        let deployed = matches!(m.status, Status::Deployed | Status::Deploying);
+        Ok(self.interface_json(m, &m.interfaces[ii], deployed))
+    }
+
+    /// At deploy, an AUTO link whose usual address another interface holds (as a STATIC
+    /// address) gets a free one, as MAAS picks a free address for it.
+    fn assign_auto_addresses(&mut self, idx: usize) {
+        for ii in 0..self.machines[idx].interfaces.len() {
+            let i = &self.machines[idx].interfaces[ii];
+            if !i.links.iter().any(|l| l.mode == LinkMode::Auto) {
+                continue;
+            }
+            let ip = i.ip.clone();
+            let taken = self.machines.iter().enumerate().any(|(j, m)| {
+                m.interfaces.iter().enumerate().any(|(k, o)| {
+                    (j, k) != (idx, ii) && o.links.iter().any(|l| l.ip.as_deref() == Some(&ip))
+                })
+            });
+            if taken
+                && let Some(free) = (100..200)
+                    .map(|o| format!("{}.{o}", self.network))
+                    .find(|ip| !self.ip_in_use(ip))
+            {
+                self.machines[idx].interfaces[ii].ip = free;
+            }
+        }
+    }
+
     // ---- machine JSON --------------------------------------------------------------------
 
     fn interface_json(&self, m: &Machine, i: &Interface, deployed: bool) -> Json {
@@ -986,21 +1269,23 @@ impl World {
             "external_dhcp": null, "relay_vlan": null, "space": "undefined",
             "resource_uri": "/MAAS/api/2.0/vlans/5001/",
         });
-        let links = if deployed {
-            json!([{
-                "id": i.id + 1000,
-                "mode": "auto",
-                "ip_address": i.ip,
-                "subnet": {
-                    "id": 1, "name": "10.0.0.0/24", "cidr": "10.0.0.0/24", "vlan": vlan,
-                    "gateway_ip": "10.0.0.1", "dns_servers": [], "rdns_mode": 2,
-                    "allow_proxy": true, "active_discovery": false, "managed": true,
-                    "space": "undefined", "resource_uri": "/MAAS/api/2.0/subnets/1/",
-                },
-            }])
-        } else {
-            json!([{"id": i.id + 1000, "mode": "auto"}])
-        };
+        let subnet = self.subnet_json();
+        let links: Vec<Json> = i
+            .links
+            .iter()
+            .map(|l| {
+                let mut j = json!({"id": l.id, "mode": l.mode.name()});
+                if l.mode != LinkMode::LinkUp {
+                    j["subnet"] = subnet.clone();
+                }
+                match (l.mode, &l.ip) {
+                    (LinkMode::Static, Some(ip)) => j["ip_address"] = json!(ip),
+                    (LinkMode::Auto, _) if deployed => j["ip_address"] = json!(i.ip),
+                    _ => {}
+                }
+                j
+            })
+            .collect();
         json!({
             "id": i.id,
             "name": i.name,
@@ -1020,12 +1305,13 @@ impl World {
         })
     }
 
+    /// STATIC addresses always; AUTO ones while the machine is deployed.
     pub fn ip_addresses(m: &Machine) -> Vec<String> {
-        if matches!(m.status, Status::Deployed | Status::Deploying) {
-            m.interfaces.iter().map(|i| i.ip.clone()).collect()
-        } else {
-            Vec::new()
-        }
+        let deployed = matches!(m.status, Status::Deployed | Status::Deploying);
+        m.interfaces
+            .iter()
+            .filter_map(|i| i.address(deployed))
+            .collect()
     }
 
     pub fn machine_json(&self, m: &Machine) -> Json {

@@ -1,6 +1,8 @@
 //! The microk8s provider's checks over a whole plan (`Provider::check_plan`): what one
 //! instance cannot see — a cluster document no machine uses, a node removal that leaves no
-//! control plane, a node that is not one of its cluster's, a token changed on a live cluster.
+//! control plane or takes the bootstrap node away, a node that is not one of its cluster's, a
+//! token changed on a live cluster, an api_address that is not the bootstrap machine's static
+//! address.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,10 +66,116 @@ pub fn check_plan(changes: &[PlannedChange<'_>]) -> Vec<ChangeDiagnostic> {
     for &(i, c) in &clusters {
         replaced_cluster(i, c, changes, &mut out);
         unused_documents(i, c, &machines, &mut out);
+        bootstrap_address(i, c, &machines, &mut out);
+        known_address(i, c, &mut out);
     }
     node_membership(&clusters, &nodes, &mut out);
     last_control_plane(&clusters, &nodes, &mut out);
+    bootstrap_node_kept(&clusters, &nodes, &mut out);
     out
+}
+
+/// The cluster's address is known at plan: every join document and the kubeconfig hold it,
+/// and they are needed before the first machine is deployed. (A plan check rather than part of
+/// `plan_resource`: its findings are shown at the argument's file and line.)
+fn known_address(i: usize, c: &PlannedChange<'_>, out: &mut Vec<ChangeDiagnostic>) {
+    if c.action == ChangeAction::Delete || c.planned.get("api_address").is_none_or(Value::is_known)
+    {
+        return;
+    }
+    out.push(diag(
+        i,
+        Diagnostic::error(
+            "brick::microk8s::api_address_unknown",
+            "api_address is not known at plan",
+            format!("{}: api_address is known only after apply, but every join document and the kubeconfig need it before the first machine is deployed.", c.address),
+        )
+        .with_help("Give the bootstrap node's machine a static address (maas_machine.static_ip) and write that same value here, e.g. from one local or variable.")
+        .at(["api_address"]),
+    ));
+}
+
+/// The bootstrap node's machine (the `maas_machine` whose hostname is the node's name), when
+/// it sets a static address, has `api_address`: the address every join URL and the
+/// kubeconfig name.
+fn bootstrap_address(
+    i: usize,
+    c: &PlannedChange<'_>,
+    machines: &[&PlannedChange<'_>],
+    out: &mut Vec<ChangeDiagnostic>,
+) {
+    if c.action == ChangeAction::Delete {
+        return;
+    }
+    let (Some(api), Some(boot)) = (s(c.planned, "api_address"), s(c.planned, "bootstrap_node"))
+    else {
+        return;
+    };
+    for m in machines {
+        if s(m.planned, "hostname") != Some(boot) {
+            continue;
+        }
+        if let Some(ip) = s(m.planned, "static_ip")
+            && ip != api
+        {
+            out.push(diag(
+                i,
+                Diagnostic::error(
+                    "brick::microk8s::api_address_mismatch",
+                    "api_address is not the bootstrap node's address",
+                    format!("{} has api_address {api}, but its bootstrap node {boot:?} is {}, whose static_ip is {ip}: the other nodes would try to join an address where no cluster is.", c.address, m.address),
+                )
+                .with_help(format!("Write api_address = {}.static_ip (or the same value from one local).", m.address))
+                .at(["api_address"]),
+            ));
+        }
+    }
+}
+
+/// The bootstrap node stays while its cluster does: the kubeconfig's API server and every
+/// join URL are its address.
+fn bootstrap_node_kept(
+    clusters: &[(usize, &PlannedChange<'_>)],
+    nodes: &[(usize, &PlannedChange<'_>)],
+    out: &mut Vec<ChangeDiagnostic>,
+) {
+    for &(i, n) in nodes {
+        if !matches!(n.action, ChangeAction::Delete | ChangeAction::Replace) || !live(n) {
+            continue;
+        }
+        let (Some(name), Some(kc)) = (s(n.prior, "name"), s(n.prior, "kubeconfig")) else {
+            continue;
+        };
+        let cluster = clusters.iter().find(|(_, c)| {
+            s(c.prior, "kubeconfig") == Some(kc) || s(c.planned, "kubeconfig") == Some(kc)
+        });
+        let Some((_, c)) = cluster else {
+            continue;
+        };
+        if matches!(c.action, ChangeAction::Delete | ChangeAction::Replace) {
+            continue; // the whole cluster goes: nothing is left to reach
+        }
+        let boot = s(c.planned, "bootstrap_node").or_else(|| s(c.prior, "bootstrap_node"));
+        if boot != Some(name) {
+            continue;
+        }
+        let api = s(c.planned, "api_address").or_else(|| s(c.prior, "api_address"));
+        out.push(diag(
+            i,
+            Diagnostic::error(
+                "brick::microk8s::bootstrap_node_removed",
+                "Removal takes away the bootstrap node",
+                format!(
+                    "{} {} node {name:?}, the bootstrap node of {}: the kubeconfig's API server and every node's join URL are its address{}, so the cluster would be left unreachable.",
+                    if n.action == ChangeAction::Delete { "removes" } else { "replaces" },
+                    n.address,
+                    c.address,
+                    api.map(|a| format!(" ({a})")).unwrap_or_default(),
+                ),
+            )
+            .with_help("Keep the bootstrap node. MicroK8s cannot move a formed cluster's API address: to run the cluster elsewhere, destroy or replace the whole cluster (its microk8s_cluster too)."),
+        ));
+    }
 }
 
 /// A live cluster replaced (a changed token, api_address or bootstrap_node, or -replace): the
