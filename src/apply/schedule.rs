@@ -108,7 +108,8 @@ impl Queue {
             Some((group, size)) => {
                 let n = self.batches.entry(group).or_default();
                 *n = n.saturating_sub(1);
-                (*n % size == 0, *n % size == 0)
+                let whole = n.is_multiple_of(size);
+                (whole, whole)
             }
             None => (true, self.counted.remove(&step)),
         };
@@ -123,7 +124,13 @@ impl Queue {
     /// Whether a step of `batch` (its group and batch size; `None`: not batched) would take a
     /// slot of its own: unbatched, or the first of a new batch of its group.
     fn opens_slot(&self, batch: Option<&(BatchGroup, usize)>) -> bool {
-        batch.is_none_or(|(group, size)| self.batches.get(group).copied().unwrap_or(0) % size == 0)
+        batch.is_none_or(|(group, size)| {
+            self.batches
+                .get(group)
+                .copied()
+                .unwrap_or(0)
+                .is_multiple_of(*size)
+        })
     }
 
     /// A step settled after `elapsed` in its provider call: its time accounted, what waits
