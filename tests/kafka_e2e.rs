@@ -1,11 +1,11 @@
 //! End to end on the real Kafka peer (`tests/peers/up.sh kafka`): the real `brick` binary creates
-//! 1,000 topics in one plain apply (one CreateTopics request, counted in the brokers' request log), grows partitions and changes configuration in place, sees changes
-//! made with the real Kafka CLI (`kafka-configs.sh --alter`, `kafka-topics.sh --alter
-//! --partitions`) as drift, refuses a partition decrease, imports a topic the CLI made, adds an
-//! ACL beside one the CLI made without touching it, sets a quota the CLI reads back, and
-//! destroys it all. A no-op plan right after
-//! apply exits 0: no broker default shows as a difference. Skipped, with a visible line, without
-//! `KAFKA_BOOTSTRAP` and `KAFKA_BIN` (the CLI).
+//! 1,000 topics in one plain apply (one CreateTopics request, counted in the brokers' request
+//! log), grows partitions and changes configuration in place, sees changes made with the real
+//! Kafka CLI (`kafka-configs.sh --alter`, `kafka-topics.sh --alter --partitions`) as drift,
+//! refuses a partition decrease, imports a topic the CLI made, adds an ACL beside one the CLI
+//! made without touching it, sets a quota the CLI reads back, and destroys it all. A no-op plan
+//! right after apply exits 0: no broker default shows as a difference. Skipped, with a visible
+//! line, without `KAFKA_BOOTSTRAP` and `KAFKA_BIN` (the CLI).
 
 mod support;
 

@@ -2,9 +2,10 @@
 //! `parallelism` and each provider's own limit (among those ready at once, the ones their
 //! provider ranks first start first); both count operations, that is requests to a system, so
 //! the creates (or deletes) of a type its provider sends together as one request
-//! ([`Provider::batch_size`]) take one slot per batch, not one each; the intents of the steps started together become durable
-//! in one group commit before any of their provider calls; each result is received and
-//! recorded ([`record`](super::record)), releasing or skipping what waits for it.
+//! ([`Provider::batch_size`]) take one slot per batch, not one each; the intents of the steps
+//! started together become durable in one group commit before any of their provider calls;
+//! each result is received and recorded ([`record`](super::record)), releasing or skipping
+//! what waits for it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::ControlFlow;
