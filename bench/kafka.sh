@@ -5,7 +5,8 @@
 #          CreateTopics for all N, then the wait until every broker's own Metadata shows them,
 #          each broker asked directly, as brick waits; the no-op "plan" is one Metadata + one
 #          DescribeConfigs) — what the API costs with nothing around it;
-#   brick  `brick apply --parallelism=N` of N kafka_topic resources, then `brick plan
+#   brick  a plain `brick apply` of N kafka_topic resources (one CreateTopics: the engine counts
+#          a batch of creates as one of its --parallelism operations), then `brick plan
 #          --detailed-exitcode` (refresh + plan, must exit 0);
 #   cli    the real kafka-topics.sh, one process per topic as a script would run it
 #          (`--create`, and `--describe` for the "plan"); a JVM start per topic makes N runs
@@ -62,9 +63,9 @@ resource "kafka_topic" "t" {
 }
 EOF
 export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP
-brick_apply=$(secs "$BRICK" -C "$work" apply --auto-approve --parallelism="$N")
+brick_apply=$(secs "$BRICK" -C "$work" apply --auto-approve)
 brick_plan=$(secs "$BRICK" -C "$work" plan --detailed-exitcode)
-brick_destroy=$(secs "$BRICK" -C "$work" destroy --auto-approve --parallelism="$N")
+brick_destroy=$(secs "$BRICK" -C "$work" destroy --auto-approve)
 
 # The real CLI, one process per topic, on a sample.
 cli_create=0

@@ -217,6 +217,9 @@ impl Provider for Timed {
     fn apply_order(&self, type_name: &str, value: &Value, destroying: bool) -> i8 {
         self.inner.apply_order(type_name, value, destroying)
     }
+    fn batch_size(&self, type_name: &str, destroying: bool) -> usize {
+        self.inner.batch_size(type_name, destroying)
+    }
     async fn configure(&self, config: &Value) -> Diagnostics {
         let t = Instant::now();
         let r = self.inner.configure(config).await;

@@ -237,6 +237,44 @@ async fn apply_never_runs_more_than_parallelism_operations_at_once() {
 }
 
 #[tokio::test]
+async fn creates_and_deletes_a_provider_batches_take_one_slot_of_parallelism_per_batch() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut w = World::new();
+    *w.fake.apply_delay.lock().unwrap() = Duration::from_millis(40);
+    w.fake.batch_size.store(5, SeqCst);
+    let c = config((0..12).map(|i| fake(&format!("n{i}"), &[])).collect());
+    let p = w.plan(&c, &Options::default()).await;
+    let (out, _) = w.apply(&c, &p, 2).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    assert_eq!(w.state.instances.len(), 12);
+    assert_eq!(
+        w.fake.max_concurrent.load(SeqCst),
+        10,
+        "two slots of parallelism, each a batch of five creates"
+    );
+
+    w.fake.max_concurrent.store(0, SeqCst);
+    let destroy = Options {
+        mode: PlanMode::Destroy,
+        ..Default::default()
+    };
+    let p = w.plan(&c, &destroy).await;
+    let (out, _) = w.apply(&c, &p, 2).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    assert!(w.state.instances.is_empty());
+    assert_eq!(w.fake.max_concurrent.load(SeqCst), 10, "deletes batch too");
+
+    // The provider's own limit counts batches the same way: one batch of five at a time.
+    w.fake.max_concurrent.store(0, SeqCst);
+    w.fake.concurrency_limit.store(1, SeqCst);
+    let p = w.plan(&c, &Options::default()).await;
+    let (out, _) = w.apply(&c, &p, 10).await;
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    assert_eq!(w.state.instances.len(), 12);
+    assert_eq!(w.fake.max_concurrent.load(SeqCst), 5);
+}
+
+#[tokio::test]
 async fn among_ready_steps_the_provider_apply_order_starts_first_and_destroys_last() {
     // Like a namespace (rank -2 applying, 1 destroying) and a CRD (-1, 1) among objects of
     // rank 0: no dependency between them, parallelism 1, so the start order is the ranking.

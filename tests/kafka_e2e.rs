@@ -1,11 +1,11 @@
 //! End to end on the real Kafka peer (`tests/peers/up.sh kafka`): the real `brick` binary creates
-//! 1,000 topics in one apply, grows partitions and changes configuration in place, sees changes
-//! made with the real Kafka CLI (`kafka-configs.sh --alter`, `kafka-topics.sh --alter
-//! --partitions`) as drift, refuses a partition decrease, imports a topic the CLI made, adds an
-//! ACL beside one the CLI made without touching it, sets a quota the CLI reads back, and
-//! destroys it all. A no-op plan right after
-//! apply exits 0: no broker default shows as a difference. Skipped, with a visible line, without
-//! `KAFKA_BOOTSTRAP` and `KAFKA_BIN` (the CLI).
+//! 1,000 topics in one plain apply (one CreateTopics request, counted in the brokers' request
+//! log), grows partitions and changes configuration in place, sees changes made with the real
+//! Kafka CLI (`kafka-configs.sh --alter`, `kafka-topics.sh --alter --partitions`) as drift,
+//! refuses a partition decrease, imports a topic the CLI made, adds an ACL beside one the CLI
+//! made without touching it, sets a quota the CLI reads back, and destroys it all. A no-op plan
+//! right after apply exits 0: no broker default shows as a difference. Skipped, with a visible
+//! line, without `KAFKA_BOOTSTRAP` and `KAFKA_BIN` (the CLI).
 
 mod support;
 
@@ -58,6 +58,105 @@ impl Peer {
 
     fn brick(&self, dir: &Path, args: &[&str]) -> Run {
         Run::of(command(dir, args).env("KAFKA_BOOTSTRAP_SERVERS", &self.bootstrap))
+    }
+}
+
+/// The brokers' request log while it lives: `kafka.request.logger` at DEBUG on every broker
+/// (set with the real `kafka-configs.sh --entity-type broker-loggers`, as an operator would;
+/// set back to the level it had when dropped), read from each node's server.log under
+/// `KAFKA_DIR` (tests/peers/kafka.sh). `None`, with a visible line, without `KAFKA_DIR`.
+struct RequestLog<'a> {
+    peer: &'a Peer,
+    logs: Vec<(std::path::PathBuf, u64)>,
+    level: String,
+}
+
+impl<'a> RequestLog<'a> {
+    fn start(peer: &'a Peer) -> Option<RequestLog<'a>> {
+        let Ok(dir) = std::env::var("KAFKA_DIR") else {
+            brick_provider_api::testing::skip(
+                "no KAFKA_DIR (the brokers' logs): the request count is not checked",
+            );
+            return None;
+        };
+        let described = peer.cli(
+            "configs",
+            &[
+                "--describe",
+                "--entity-type",
+                "broker-loggers",
+                "--entity-name",
+                "1",
+            ],
+        );
+        let level = described
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("kafka.request.logger="))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or("WARN")
+            .to_string();
+        let logs = (1..=peer.brokers)
+            .map(|i| {
+                let path = Path::new(&dir).join(format!("node{i}/server.log"));
+                let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                (path, len)
+            })
+            .collect();
+        let log = RequestLog { peer, logs, level };
+        for ok in log.set("DEBUG") {
+            assert!(ok, "kafka-configs.sh could not set the request logger");
+        }
+        Some(log)
+    }
+
+    /// Sets the request logger of every broker to `level`; whether each call succeeded.
+    fn set(&self, level: &str) -> Vec<bool> {
+        (1..=self.peer.brokers)
+            .map(|i| {
+                Command::new(format!("{}/kafka-configs.sh", self.peer.bin))
+                    .args(["--bootstrap-server", &self.peer.bootstrap, "--alter"])
+                    .args(["--entity-type", "broker-loggers", "--entity-name"])
+                    .arg(i.to_string())
+                    .arg("--add-config")
+                    .arg(format!("kafka.request.logger={level}"))
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .collect()
+    }
+
+    /// The requests of `api` (its name in the log, `CREATE_TOPICS`) that clients sent (not
+    /// those a broker forwarded to the controller) since the start, naming a topic whose name
+    /// starts with `topic_prefix`.
+    fn count(&self, api: &str, topic_prefix: &str) -> usize {
+        let api = format!("\"requestApiKeyName\":\"{api}\"");
+        let topic = format!("\"name\":\"{topic_prefix}");
+        self.logs
+            .iter()
+            .map(|(path, from)| {
+                let bytes = std::fs::read(path).unwrap_or_default();
+                let new = String::from_utf8_lossy(&bytes[(*from as usize).min(bytes.len())..])
+                    .into_owned();
+                new.lines()
+                    .filter(|l| {
+                        l.contains("Completed request:")
+                            && l.contains("\"isForwarded\":false")
+                            && l.contains(&api)
+                            && l.contains(&topic)
+                    })
+                    .count()
+            })
+            .sum()
+    }
+}
+
+impl Drop for RequestLog<'_> {
+    fn drop(&mut self) {
+        let level = self.level.clone();
+        let set = self.set(&level);
+        if set.iter().any(|ok| !ok) && !std::thread::panicking() {
+            panic!("the request logger could not be set back to {level}");
+        }
     }
 }
 
@@ -169,9 +268,12 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     assert!(o.stderr.contains("on main.hcl line"), "{}", o.stderr);
     run(&["plan", "--var=isr=5"]).failed_with("min.insync.replicas above the replication factor");
 
-    // 1,000 topics (and one more, an ACL and a quota) in one apply.
+    // 1,000 topics (and one more, an ACL and a quota) in one plain apply: the default
+    // --parallelism of 10 counts requests, and the 1,001 topic creates are one CreateTopics
+    // request, as the brokers' own request log shows.
+    let log = RequestLog::start(&k);
     let t0 = std::time::Instant::now();
-    let o = run(&["apply", "--auto-approve", "--parallelism=1000"]).ok();
+    let o = run(&["apply", "--auto-approve"]).ok();
     eprintln!("apply of 1,003 objects: {:?}", t0.elapsed());
     assert!(
         o.stdout.contains("1003 added"),
@@ -179,6 +281,13 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
         o.stdout,
         o.stderr
     );
+    if let Some(log) = log {
+        assert_eq!(
+            log.count("CREATE_TOPICS", &prefix),
+            1,
+            "1,001 topic creates in one CreateTopics request"
+        );
+    }
     let listed = k.cli("topics", &["--list"]);
     let many = listed
         .lines()
@@ -332,7 +441,7 @@ fn a_thousand_topics_apply_drift_from_the_kafka_cli_shows_an_import_adopts_and_d
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
 
     // Destroy: every topic and brick's ACL go; the other ACL stays.
-    let mut destroy = vec!["destroy", "--auto-approve", "--parallelism=1000"];
+    let mut destroy = vec!["destroy", "--auto-approve"];
     destroy.extend(after);
     run(&destroy).ok();
     let listed = k.cli("topics", &["--list"]);

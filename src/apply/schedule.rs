@@ -1,8 +1,11 @@
 //! The scheduling loop: steps start as soon as what they wait for has settled, within
 //! `parallelism` and each provider's own limit (among those ready at once, the ones their
-//! provider ranks first start first); the intents of the steps started together become durable
-//! in one group commit before any of their provider calls; each result is received and
-//! recorded ([`record`](super::record)), releasing or skipping what waits for it.
+//! provider ranks first start first); both count operations, that is requests to a system, so
+//! the creates (or deletes) of a type its provider sends together as one request
+//! ([`Provider::batch_size`]) take one slot per batch, not one each; the intents of the steps
+//! started together become durable in one group commit before any of their provider calls;
+//! each result is received and recorded ([`record`](super::record)), releasing or skipping
+//! what waits for it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::ControlFlow;
@@ -20,6 +23,10 @@ use crate::diag::Diagnostic;
 use crate::event::Event;
 use crate::plan::model::{Action, ResourceChange};
 
+/// Steps whose provider sends them together as one request: its name, the resource type, and
+/// whether they are deletes (creates otherwise).
+type BatchGroup = (String, String, bool);
+
 /// The steps and where each stands.
 pub(super) struct Queue {
     pub steps: Vec<Step>,
@@ -31,6 +38,12 @@ pub(super) struct Queue {
     remaining: usize,
     /// Steps started (or settled without a provider call) whose result is not received yet.
     running: usize,
+    /// The operations those steps are, which `parallelism` bounds: one per step, except that
+    /// the steps of one batch group in flight take one per batch (`ceil(n / batch size)`).
+    slots: usize,
+    /// Batched steps in flight per group, and each such step's group and batch size.
+    batches: HashMap<BatchGroup, usize>,
+    batch_of: HashMap<usize, (BatchGroup, usize)>,
     // Time accounting (see crate::timing): when each step could start, and the longest chain
     // of provider calls that ends where each step starts.
     ready_at: Vec<Instant>,
@@ -65,6 +78,9 @@ impl Queue {
                 .collect(),
             remaining: steps.len(),
             running: 0,
+            slots: 0,
+            batches: HashMap::new(),
+            batch_of: HashMap::new(),
             ready_at: vec![started; steps.len()],
             chain_before: vec![Duration::ZERO; steps.len()],
             op_times: crate::timing::OpTimes::default(),
@@ -81,15 +97,41 @@ impl Queue {
         }
     }
 
-    /// A step's result arrived: it no longer runs, nor counts against its provider's limit.
+    /// A step's result arrived: it no longer runs, nor counts against its provider's limit
+    /// (a batched step frees its slot when its group needs one batch fewer).
     pub fn received(&mut self, step: usize, provider: &str) {
         self.running -= 1;
         self.remaining -= 1;
-        if self.counted.remove(&step)
-            && let Some(n) = self.per_provider.get_mut(provider)
-        {
+        // A batched step's slot, in the run and in its provider's limit, is freed when its
+        // group needs one batch fewer; another step's provider count is freed when it was
+        // started through its provider (not settled at once).
+        let (frees_slot, provider_slot) = match self.batch_of.remove(&step) {
+            Some((group, size)) => {
+                let n = self.batches.entry(group).or_default();
+                *n = n.saturating_sub(1);
+                let whole = n.is_multiple_of(size);
+                (whole, whole)
+            }
+            None => (true, self.counted.remove(&step)),
+        };
+        if frees_slot {
+            self.slots = self.slots.saturating_sub(1);
+        }
+        if provider_slot && let Some(n) = self.per_provider.get_mut(provider) {
             *n = n.saturating_sub(1);
         }
+    }
+
+    /// Whether a step of `batch` (its group and batch size; `None`: not batched) would take a
+    /// slot of its own: unbatched, or the first of a new batch of its group.
+    fn opens_slot(&self, batch: Option<&(BatchGroup, usize)>) -> bool {
+        batch.is_none_or(|(group, size)| {
+            self.batches
+                .get(group)
+                .copied()
+                .unwrap_or(0)
+                .is_multiple_of(*size)
+        })
     }
 
     /// A step settled after `elapsed` in its provider call: its time accounted, what waits
@@ -136,6 +178,7 @@ impl Queue {
     fn settle(&mut self, step: usize, result: Result<Value, Vec<Diagnostic>>) {
         let _ = self.tx.send(Done::without_provider(step, result));
         self.running += 1;
+        self.slots += 1;
     }
 }
 
@@ -195,13 +238,20 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Starts what is ready, as much as `parallelism` and the providers' limits allow.
+    /// Starts what is ready, as much as `parallelism` and the providers' limits allow (a step
+    /// that joins a batch already in flight takes no slot: it may start when all are taken).
     async fn start_ready(&mut self) {
         let parallelism = self.options.parallelism.max(1);
-        while self.queue.running < parallelism && !self.cancel.stopping() {
-            let Some(si) = self.queue.ready.pop_front() else {
+        while !self.cancel.stopping() {
+            let Some(&si) = self.queue.ready.front() else {
                 break;
             };
+            if self.queue.slots >= parallelism
+                && self.queue.opens_slot(self.batch_of_step(si).as_ref())
+            {
+                break;
+            }
+            self.queue.ready.pop_front();
             if self.start(si).await.is_break() {
                 break;
             }
@@ -209,6 +259,33 @@ impl<'a> Executor<'a> {
         for h in self.queue.held.drain(..).rev() {
             self.queue.ready.push_front(h);
         }
+    }
+
+    /// The batch group of step `si` and its batch size, when its provider sends such steps
+    /// together ([`Provider::batch_size`]): creates (updates never) or deletes.
+    fn batch_of_step(&self, si: usize) -> Option<(BatchGroup, usize)> {
+        let step = &self.queue.steps[si];
+        let c = &self.plan.changes[step.change];
+        let destroying = match step.kind {
+            StepKind::Apply if c.action.creates() => false,
+            StepKind::Destroy | StepKind::DestroyDeposed => true,
+            StepKind::Apply | StepKind::Forget => return None,
+        };
+        if step.skipped_because.is_some() {
+            return None;
+        }
+        let provider = self.providers.get(&c.provider)?;
+        let size = provider.batch_size(&c.addr.resource.type_name, destroying);
+        (size > 1).then(|| {
+            (
+                (
+                    c.provider.clone(),
+                    c.addr.resource.type_name.clone(),
+                    destroying,
+                ),
+                size,
+            )
+        })
     }
 
     /// Starts step `si`: skipped, settled at once, held back for its provider's limit, or
@@ -244,7 +321,10 @@ impl<'a> Executor<'a> {
             );
             return ControlFlow::Continue(());
         };
+        let batch = self.batch_of_step(si);
+        let opens_slot = self.queue.opens_slot(batch.as_ref());
         if let Some(limit) = provider.max_concurrency()
+            && opens_slot
             && self
                 .queue
                 .per_provider
@@ -284,12 +364,23 @@ impl<'a> Executor<'a> {
         }
         let task = self.begin(si, c, destroying, provider, prior, planned);
         self.queue.launch.push(task);
-        *self
-            .queue
-            .per_provider
-            .entry(c.provider.clone())
-            .or_default() += 1;
-        self.queue.counted.insert(si);
+        if opens_slot {
+            *self
+                .queue
+                .per_provider
+                .entry(c.provider.clone())
+                .or_default() += 1;
+            self.queue.slots += 1;
+        }
+        match batch {
+            Some((group, size)) => {
+                *self.queue.batches.entry(group.clone()).or_default() += 1;
+                self.queue.batch_of.insert(si, (group, size));
+            }
+            None => {
+                self.queue.counted.insert(si);
+            }
+        }
         self.queue.running += 1;
         ControlFlow::Continue(())
     }

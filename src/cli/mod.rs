@@ -74,7 +74,8 @@ pub struct PlanArgs {
     /// Read variables from FILE (repeatable).
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
-    /// How many operations may run at once.
+    /// How many operations may run at once (an operation is a request: creates a provider
+    /// sends together as one request count once).
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
     /// Machine-readable output.

@@ -228,6 +228,8 @@ EOF
   env_set kafka KAFKA_BOOTSTRAP "$bootstrap"
   env_set kafka KAFKA_BROKERS "$n"
   env_set kafka KAFKA_BIN "$(kafka_cli)"
+  # Each node's server.log (with the request log, when kafka.request.logger is set to DEBUG).
+  env_set kafka KAFKA_DIR "$dir"
   record_metric kafka ready_seconds "$(secs_since "$t0")"
   # shellcheck disable=SC2046
   record_metric kafka rss_mb "$(rss_mb $(peer_pids kafka))"

@@ -51,6 +51,8 @@ pub struct FakeProvider {
     pub max_concurrent: AtomicU64,
     /// The provider's own concurrency limit (0: none).
     pub concurrency_limit: AtomicU64,
+    /// [`Provider::batch_size`] of creates and deletes (0 or 1: not batched).
+    pub batch_size: AtomicU64,
     /// The configuration `configure` was given (None: never configured).
     configured_with: Mutex<Option<Value>>,
     /// When set, applies, reads, imports and plan checks before `configure` fail, as they
@@ -192,6 +194,10 @@ impl Provider for FakeProvider {
             0 => None,
             n => Some(n as usize),
         }
+    }
+
+    fn batch_size(&self, _type_name: &str, _destroying: bool) -> usize {
+        (self.batch_size.load(Ordering::SeqCst) as usize).max(1)
     }
 
     fn apply_order(&self, _type_name: &str, value: &Value, destroying: bool) -> i8 {

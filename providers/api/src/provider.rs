@@ -244,6 +244,17 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// How many apply calls of `type_name` the provider sends to its system as one request:
+    /// of its creates when `destroying` is false (updates are never batched), of its deletes
+    /// when true. The engine counts up to that many such calls in flight as one operation
+    /// against `--parallelism` and [`Provider::max_concurrency`] — an operation is a request
+    /// to the system — so that the creates of a run reach the provider together and go out as
+    /// one request, not `--parallelism` at a time. Only for calls the provider really coalesces
+    /// (see "Batching" in CONTRACT.md). Default: 1 (each call its own request).
+    fn batch_size(&self, _type_name: &str, _destroying: bool) -> usize {
+        1
+    }
+
     /// Among apply steps that are ready at the same time (no dependency between them), the
     /// order to start them in: lower first; ties keep the plan's order. A hint for objects the
     /// server orders implicitly (a Kubernetes namespace before the objects in it, deleted after

@@ -8,7 +8,8 @@
 //! Code map: [`config`] turns the provider block into a client configuration; [`client`]
 //! holds the client, the discovery cache and the request count; [`retry`] is its one retry
 //! policy; [`fields`] reads ownership from managedFields (drift, conflicts); [`ready`] says
-//! whether an object is ready (kstatus);
+//! whether an object is ready (kstatus); [`removed`] says what to write instead of an API
+//! version a well-known operator no longer serves;
 //! [`run`] keeps the implicit order of one run (CRD → custom resource, namespace → object);
 //! [`resources`] has one module per resource type or data source.
 
@@ -24,6 +25,7 @@ pub mod machinery;
 pub mod openapi;
 pub mod provider;
 pub mod ready;
+pub mod removed;
 pub mod resources;
 pub mod retry;
 pub mod run;

@@ -168,7 +168,7 @@ impl Cluster {
                     id.api_version
                 ),
             )
-            .with_help("Is its CustomResourceDefinition installed (and Established)? `kubectl api-resources` lists what the server serves.")
+            .with_help(crate::removed::unknown_kind_help(&id.api_version).unwrap_or("Is its CustomResourceDefinition installed (and Established)? `kubectl api-resources` lists what the server serves."))
         })?;
         let mut id = id.clone();
         id.namespace = self.ctx.namespace_for(&kind, id.namespace.as_deref());

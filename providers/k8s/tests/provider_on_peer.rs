@@ -318,3 +318,51 @@ async fn a_create_that_meets_an_object_still_being_deleted_waits_and_creates_it_
     );
     kubectl(&["delete", "configmap", &name, "-n", "default"], None);
 }
+
+#[tokio::test]
+async fn a_kafka_in_the_seeds_old_strimzi_shape_is_refused_with_what_to_write_instead() {
+    let Some(p) = provider().await else { return };
+    // The seed's Kafka: kafka.strimzi.io/v1beta2 with a zookeeper block, which Strimzi 1.x
+    // (whose CRDs serve only v1) no longer has.
+    let kafka = brick_provider_k8s::convert::from_json(&serde_json::json!({
+        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "kind": "Kafka",
+        "metadata": {"name": unique("seed"), "namespace": "default"},
+        "spec": {
+            "kafka": {"replicas": 3, "listeners": [], "storage": {"type": "ephemeral"}},
+            "zookeeper": {"replicas": 3, "storage": {"type": "ephemeral"}}
+        }
+    }));
+    let block = manifest::schema().block;
+    let null = Value::null(block.value_type());
+    let proposed = proposed_new_state(&block, &null, &config(kafka));
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: manifest::TYPE,
+            prior: &null,
+            proposed: &proposed,
+        })
+        .await;
+    assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+    let r = p
+        .apply_resource(ApplyRequest {
+            type_name: manifest::TYPE,
+            prior: &null,
+            planned: &plan.planned,
+            progress: &NoProgress,
+        })
+        .await;
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "brick::k8s::unknown_kind")
+        .unwrap_or_else(|| panic!("{:?}", r.diagnostics));
+    let help = d.help.as_deref().unwrap_or_default();
+    assert!(
+        help.contains("Strimzi 1.x serves only kafka.strimzi.io/v1")
+            && help.contains("KafkaNodePool")
+            && help.contains("zookeeper"),
+        "{help}"
+    );
+    assert!(r.new_state.is_null(), "nothing was created");
+}

@@ -1,7 +1,8 @@
 //! Coalescing of concurrent calls into one request. The engine calls `apply_resource` once per
-//! resource, running up to `--parallelism` of them at once; a [`Batcher`] gathers the items of
-//! the calls that arrive close together (each new arrival extends a short quiet window, up to a
-//! cap) and sends them as one request, giving each caller its own result.
+//! resource, and starts the creates (deletes) of a type the provider declares batched
+//! (`Provider::batch_size`) together, a batch taking one slot of `--parallelism`; a [`Batcher`]
+//! gathers the items of the calls that arrive close together (each new arrival extends a short
+//! quiet window, up to a cap) and sends them as one request, giving each caller its own result.
 
 use std::future::Future;
 use std::pin::Pin;

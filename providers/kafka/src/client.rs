@@ -143,7 +143,7 @@ const QUIET: Duration = Duration::from_millis(50);
 const MAX_WAIT: Duration = Duration::from_millis(2000);
 /// Topics per CreateTopics request: Kafka sets no limit of its own; this keeps a request well
 /// under the broker's default 100 MiB socket.request.max.bytes even with long configs.
-const MAX_TOPICS_PER_REQUEST: usize = 5000;
+pub const MAX_TOPICS_PER_REQUEST: usize = 5000;
 
 impl Client {
     pub fn new(settings: &Settings) -> Result<Client, String> {

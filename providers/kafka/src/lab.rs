@@ -9,6 +9,9 @@
 //!   is free (one broker per node); `Ready` after [`KAFKA_READY_AFTER`] when every pod runs,
 //!   with `status.listeners` (internal: the bootstrap Service's DNS name; nodeport: the nodes'
 //!   InternalIPs and the bootstrap node port), `clusterId`, `kafkaVersion`, `kafkaNodePools`;
+//! - a PodDisruptionBudget `CLUSTER-kafka` over all its pods, `minAvailable` = pods − 1 (Strimzi's
+//!   default `maxUnavailable: 1`), so a node drain evicts one broker at a time, and an evicted
+//!   broker's pod starts again on a free Ready node;
 //! - until then `NotReady` with reason `Creating`; past Strimzi's operation timeout
 //!   ([`OPERATION_TIMEOUT`], 300 s) with pods that cannot start (no usable StorageClass, too few
 //!   nodes) `NotReady` with Strimzi's `TimeoutException` and its message;
@@ -320,6 +323,7 @@ impl StrimziOperator {
         }
         let owner = json!([{"apiVersion": API_VERSION, "kind": "Kafka", "name": name,
             "uid": kafka["metadata"]["uid"], "controller": false, "blockOwnerDeletion": false}]);
+        self.disruption_budget(cluster, ns, name, members.len(), &owner);
         let nodes: Vec<Json> = cluster
             .list("v1", "Node", None, "")
             .into_iter()
@@ -436,6 +440,41 @@ impl StrimziOperator {
             _ => not_ready("Creating", "Kafka cluster is being deployed"),
         };
         self.set_status(cluster, kafka, status);
+    }
+
+    /// The PodDisruptionBudget Strimzi keeps for a Kafka's pods, all node pools together:
+    /// `CLUSTER-kafka`, selecting the pods by `strimzi.io/cluster`, `strimzi.io/kind` and
+    /// `strimzi.io/name`; its default `maxUnavailable` of 1 written as `minAvailable` = pods − 1
+    /// (StrimziPodSets are no controller the disruption controller can scale from), so that a
+    /// node drain evicts one broker at a time.
+    fn disruption_budget(
+        &self,
+        cluster: &Cluster,
+        ns: &str,
+        name: &str,
+        pods: usize,
+        owner: &Json,
+    ) {
+        let pdb = format!("{name}-kafka");
+        let selector = json!({"strimzi.io/cluster": name, "strimzi.io/kind": "Kafka",
+            "strimzi.io/name": pdb});
+        let min_available = pods.saturating_sub(1);
+        let existing = cluster.get("policy/v1", "PodDisruptionBudget", ns, &pdb);
+        if existing
+            .as_ref()
+            .and_then(|p| p.pointer("/spec/minAvailable"))
+            .and_then(Json::as_u64)
+            == Some(min_available as u64)
+        {
+            return;
+        }
+        let _ = cluster.apply(
+            MANAGER,
+            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": pdb, "namespace": ns, "labels": selector,
+                             "ownerReferences": owner},
+                "spec": {"minAvailable": min_available, "selector": {"matchLabels": selector}}}),
+        );
     }
 
     fn ready_status(

@@ -240,6 +240,17 @@ impl Provider for KafkaProvider {
         s
     }
 
+    /// Topic creates and deletes go out as one CreateTopics (DeleteTopics) request for all
+    /// that are in flight together (`crate::batch`): the engine lets a run's topics past
+    /// `--parallelism` together, so a run's creates are one request.
+    fn batch_size(&self, type_name: &str, _destroying: bool) -> usize {
+        if type_name == topic::TYPE {
+            crate::client::MAX_TOPICS_PER_REQUEST
+        } else {
+            1
+        }
+    }
+
     async fn configure(&self, config: &Value) -> Diagnostics {
         let settings = match KafkaProvider::settings(config) {
             Ok(s) => s,

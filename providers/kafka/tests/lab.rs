@@ -290,3 +290,179 @@ async fn the_seeds_kafka_becomes_ready_in_the_lab_and_one_without_storage_class_
         .unwrap();
     assert_eq!(pvc["status"]["phase"], "Pending");
 }
+
+/// A removal as the plan check sees it: `microk8s_node.n["NAME"]` destroyed.
+fn node_prior(name: &str) -> Value {
+    Value::object_from([("name", s(name))])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_node_kafka_needs_is_refused_at_plan_and_a_drain_moves_one_broker_at_a_time() {
+    use brick_provider_api::provider::{ChangeAction, PlannedChange};
+    let server = SimServer::start(SimOptions {
+        time_scale: 0.01,
+        controllers: vec![Arc::new(StrimziOperator::default())],
+        builtin_controllers: true,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("the lab's Kubernetes API");
+    for (i, name) in ["kvm4", "kvm5", "kvm6", "spare1"].iter().enumerate() {
+        server
+            .add_node(&NodeSpec {
+                address: Some(format!("10.0.0.{}", i + 4)),
+                ..NodeSpec::new(name)
+            })
+            .unwrap();
+    }
+    let c = server.cluster();
+    c.create(
+        "test",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kafka"}}),
+    )
+    .unwrap();
+    c.create(
+        "test",
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "rook-ceph-block"}, "provisioner": "rook-ceph.rbd.csi.ceph.com"}),
+    )
+    .unwrap();
+    let p = StrimziProvider::default();
+    let d = p
+        .configure(&conform(
+            &p.schema().provider,
+            vec![("host", s(&server.url()))],
+        ))
+        .await;
+    assert!(d.is_empty(), "{d:?}");
+    let seen = Seen::default();
+    apply(
+        &p,
+        strimzi_operator::TYPE,
+        &conform(
+            &strimzi_operator::schema().block,
+            vec![("namespace", s("kafka"))],
+        ),
+        &seen,
+    )
+    .await;
+    let seed = apply(
+        &p,
+        strimzi_kafka::TYPE,
+        &kafka("seed", "rook-ceph-block"),
+        &seen,
+    )
+    .await;
+
+    // Strimzi's PodDisruptionBudget over the Kafka's pods: one may be unavailable.
+    let pdb = c
+        .get("policy/v1", "PodDisruptionBudget", "kafka", "seed-kafka")
+        .expect("Strimzi's PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 2);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        json!({"strimzi.io/cluster": "seed", "strimzi.io/kind": "Kafka", "strimzi.io/name": "seed-kafka"})
+    );
+
+    // The plan check: four Ready nodes, three Kafka pods.
+    let null = Value::null_dynamic();
+    let addresses = [
+        "microk8s_node.n[\"kvm6\"]",
+        "microk8s_node.n[\"spare1\"]",
+        "strimzi_kafka.seed",
+    ];
+    let (kvm6, spare1) = (node_prior("kvm6"), node_prior("spare1"));
+    let changes = |remove_both: bool| {
+        let mut v = vec![PlannedChange {
+            address: addresses[0],
+            type_name: "microk8s_node",
+            action: ChangeAction::Delete,
+            prior: &kvm6,
+            planned: &null,
+        }];
+        if remove_both {
+            v.push(PlannedChange {
+                address: addresses[1],
+                type_name: "microk8s_node",
+                action: ChangeAction::Delete,
+                prior: &spare1,
+                planned: &null,
+            });
+        }
+        v.push(PlannedChange {
+            address: addresses[2],
+            type_name: strimzi_kafka::TYPE,
+            action: ChangeAction::NoOp,
+            prior: &seed,
+            planned: &seed,
+        });
+        v
+    };
+    let one = p.check_plan(&changes(false)).await;
+    assert!(one.is_empty(), "three nodes remain for three pods: {one:?}");
+    let two = p.check_plan(&changes(true)).await;
+    assert_eq!(two.len(), 2, "{two:?}");
+    for (d, at) in two.iter().zip([0, 1]) {
+        assert_eq!(d.change, at);
+        assert_eq!(d.diagnostic.code, "brick::strimzi::too_few_nodes_for_kafka");
+        assert!(
+            d.diagnostic
+                .detail
+                .contains("leaves 2 schedulable node(s) for the 3 pods of strimzi_kafka.seed"),
+            "{}",
+            d.diagnostic.detail
+        );
+        assert!(d.diagnostic.help.as_deref().unwrap().contains("Add a node"));
+    }
+
+    // A drain of the node a broker runs on: cordoned, its broker evicted (the budget allows
+    // one), a second eviction refused while that broker is away, and the broker back, with its
+    // claim, on the free node.
+    let pods = c.list("v1", "Pod", Some("kafka"), "strimzi.io/cluster=seed");
+    let on = |node: &str| {
+        pods.iter()
+            .find(|p| p["spec"]["nodeName"] == node)
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    };
+    let with_broker: Vec<(String, String)> = ["kvm4", "kvm5", "kvm6", "spare1"]
+        .iter()
+        .filter_map(|n| on(n).map(|p| (n.to_string(), p)))
+        .collect();
+    assert_eq!(with_broker.len(), 3, "one broker per node");
+    let free = ["kvm4", "kvm5", "kvm6", "spare1"]
+        .into_iter()
+        .find(|n| on(n).is_none())
+        .unwrap();
+    let (node, pod) = with_broker[0].clone();
+    let other_pod = with_broker[1].1.clone();
+    c.merge_patch(
+        "test",
+        "v1",
+        "Node",
+        "",
+        &node,
+        json!({"spec": {"unschedulable": true}}),
+        false,
+    )
+    .unwrap();
+    brick_k8s_sim::controllers::evict(c.store(), "kafka", &pod, &json!({}))
+        .expect("the budget allows one");
+    let refused = brick_k8s_sim::controllers::evict(c.store(), "kafka", &other_pod, &json!({}))
+        .expect_err("a second broker may not go while the first is away");
+    assert_eq!(refused.code, 429, "{refused:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let back = c.get("v1", "Pod", "kafka", &pod);
+        if let Some(back) = back
+            && back["status"]["phase"] == "Running"
+        {
+            assert_eq!(back["spec"]["nodeName"], free, "on the free node");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the evicted broker did not start again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

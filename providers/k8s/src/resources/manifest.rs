@@ -454,7 +454,7 @@ async fn served_kind(
                 ),
             )
             .at(["manifest", "kind"])
-            .with_help("Check apiVersion and kind (`kubectl api-resources` lists what the server serves), or add the CRD that defines the kind."));
+            .with_help(crate::removed::unknown_kind_help(&id.api_version).unwrap_or("Check apiVersion and kind (`kubectl api-resources` lists what the server serves), or add the CRD that defines the kind.")));
         }
         if Instant::now() >= deadline {
             return Err(err(
@@ -927,14 +927,18 @@ pub async fn import(ctx: &Ctx, id_text: &str) -> Result<Value, Diagnostics> {
         .await
         .map_err(|d| vec![d])?
         .ok_or_else(|| {
-            vec![err(
+            let d = err(
                 "unknown_kind",
                 "Unknown kind",
                 format!(
                     "The API server does not serve {} {}.",
                     id.api_version, id.kind
                 ),
-            )]
+            );
+            vec![match crate::removed::unknown_kind_help(&id.api_version) {
+                Some(help) => d.with_help(help),
+                None => d,
+            }]
         })?;
     id.namespace = ctx.namespace_for(&kind, id.namespace.as_deref());
     let api = ctx.api(&kind, id.namespace.as_deref());

@@ -64,14 +64,16 @@ pub fn objects_schema() -> ResourceSchema {
 }
 
 fn unknown_kind(api_version: &str, kind: &str) -> Diagnostics {
-    vec![
-        Diagnostic::error(
-            "brick::k8s::unknown_kind",
-            "Unknown kind",
-            format!("The API server does not serve kind {kind} in {api_version}."),
-        )
-        .at(["kind"]),
-    ]
+    let d = Diagnostic::error(
+        "brick::k8s::unknown_kind",
+        "Unknown kind",
+        format!("The API server does not serve kind {kind} in {api_version}."),
+    )
+    .at(["kind"]);
+    vec![match crate::removed::unknown_kind_help(api_version) {
+        Some(help) => d.with_help(help),
+        None => d,
+    }]
 }
 
 fn clean(mut j: Json, api_version: &str, kind: &str) -> Value {

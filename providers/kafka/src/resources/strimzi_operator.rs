@@ -415,6 +415,36 @@ mod tests {
     }
 
     #[test]
+    fn install_files_holding_strimzi_0x_v1beta2_objects_are_refused_with_the_served_version() {
+        let files = [
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: strimzi-cluster-operator\n",
+            "apiVersion: kafka.strimzi.io/v1beta2\nkind: Kafka\nmetadata:\n  name: my-cluster\nspec:\n  zookeeper:\n    replicas: 3\n",
+        ];
+        let config = Value::object(
+            [
+                ("namespace".to_string(), s("strimzi")),
+                (
+                    "manifests".to_string(),
+                    Value::list(Type::String, files.iter().map(|f| s(*f)).collect()),
+                ),
+            ]
+            .into(),
+        );
+        let d = validate(&config);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, "brick::strimzi::api_version_removed");
+        assert!(
+            d[0].detail.contains("kafka.strimzi.io/v1beta2")
+                && d[0]
+                    .detail
+                    .contains("Strimzi 1.x serves only kafka.strimzi.io/v1"),
+            "{}",
+            d[0].detail
+        );
+        assert_eq!(d[0].attribute, ["manifests"]);
+    }
+
+    #[test]
     fn the_real_install_files_validate_when_present() {
         let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         // Beside the repository: ../shared for the main checkout, ../../shared for a worktree.

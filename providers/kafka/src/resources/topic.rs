@@ -41,7 +41,7 @@ pub fn schema() -> ResourceSchema {
             .attr(
                 "replication_factor",
                 Attribute::required(Type::Number).describe(
-                    "Replicas of each partition; at most the number of brokers. Fixed once created.",
+                    "Replicas of each partition; at most the number of brokers. A change is made in place by a partition reassignment that apply waits for, never by recreating the topic.",
                 ),
             )
             .attr(

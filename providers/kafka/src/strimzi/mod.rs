@@ -4,7 +4,8 @@
 //! talks to the API server through [`kube`]. Its plan check refuses, before anything is
 //! applied, a topic with more replicas than its cluster has brokers, `min.insync.replicas`
 //! above the replicas, a replicas change without Cruise Control, a topic also managed by a
-//! `kafka_topic`, and Strimzi's old `v1beta2` documents written as `k8s_manifest`s.
+//! `kafka_topic`, Strimzi's old `v1beta2` documents written as `k8s_manifest`s, and a node
+//! removal (`microk8s_node` destroyed) that leaves a Kafka fewer schedulable nodes than pods.
 
 pub mod drift;
 pub mod kube;
@@ -331,6 +332,9 @@ impl Provider for StrimziProvider {
                 ));
             }
         }
+        if let Ok(cluster) = self.cluster() {
+            out.extend(node_removals(&cluster, changes).await);
+        }
         out.into_iter()
             .map(|(change, diagnostic)| ChangeDiagnostic { change, diagnostic })
             .collect()
@@ -386,6 +390,96 @@ async fn live_cluster(cluster: &Cluster, ns: &str, name: &str) -> Option<TopicCl
         brokers: (pools > 0).then_some(brokers),
         cruise_control: kafka.pointer("/spec/cruiseControl").is_some(),
     })
+}
+
+/// The type whose destroy takes a node out of the cluster (drained, then removed).
+const NODE_TYPE: &str = "microk8s_node";
+
+/// A plan that removes nodes (`microk8s_node` destroys) so that fewer schedulable nodes remain
+/// than a Kafka has pods (brokers and controllers) is refused at each removal: the pod the
+/// drain evicts finds no free node (Strimzi's pods keep their ReadWriteOnce claims and run one
+/// per node, as the lab's Strimzi places them), and the Kafka stays NotReady — or, where two
+/// brokers may share a node, losing that node loses two replicas of each partition. The live
+/// Nodes (Ready, not cordoned) less those removed, plus the nodes the plan adds, are counted.
+async fn node_removals(
+    cluster: &Cluster,
+    changes: &[PlannedChange<'_>],
+) -> Vec<(usize, Diagnostic)> {
+    let removed: Vec<(usize, &str)> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.type_name == NODE_TYPE && c.action == ChangeAction::Delete)
+        .filter_map(|(i, c)| Some((i, str_attr(c.prior, "name")?)))
+        .collect();
+    if removed.is_empty() {
+        return Vec::new();
+    }
+    let Ok(nodes) = cluster.list("v1", "Node", None, None).await else {
+        return Vec::new();
+    };
+    let schedulable: Vec<&str> = nodes
+        .iter()
+        .filter(|n| {
+            n.pointer("/spec/unschedulable") != Some(&json!(true))
+                && n.pointer("/status/conditions")
+                    .and_then(Json::as_array)
+                    .is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+        })
+        .filter_map(|n| n.pointer("/metadata/name").and_then(Json::as_str))
+        .collect();
+    let added = changes
+        .iter()
+        .filter(|c| c.type_name == NODE_TYPE && c.action == ChangeAction::Create)
+        .filter(|c| str_attr(c.planned, "name").is_none_or(|n| !schedulable.contains(&n)))
+        .count();
+    let remaining = schedulable
+        .iter()
+        .filter(|n| !removed.iter().any(|(_, r)| r == *n))
+        .count()
+        + added;
+    let mut out = Vec::new();
+    for k in changes {
+        if k.type_name != strimzi_kafka::TYPE || k.planned.is_null() {
+            continue;
+        }
+        let Some(brokers) = int_attr(k.planned, "brokers") else {
+            continue;
+        };
+        let controllers = match k.planned.get("controllers") {
+            Some(v) if v.is_null() => 0,
+            Some(_) => match int_attr(k.planned, "controllers") {
+                Some(n) => n,
+                None => continue,
+            },
+            None => 0,
+        };
+        let pods = (brokers + controllers).max(0) as usize;
+        if remaining >= pods {
+            continue;
+        }
+        for (i, node) in &removed {
+            out.push((
+                *i,
+                Diagnostic::error(
+                    "brick::strimzi::too_few_nodes_for_kafka",
+                    "Removal leaves Kafka too few nodes",
+                    format!(
+                        "Removing node {node} leaves {remaining} schedulable node(s) for the {pods} pods of {} ({brokers} broker(s){}). The broker the drain evicts keeps its volume and its partitions but finds no free node: Strimzi's pods run one per node, so the Kafka would stay NotReady (where brokers may share a node, losing that node would lose two replicas of each partition, below min.insync.replicas).",
+                        k.address,
+                        if controllers > 0 { format!(" and {controllers} controller(s)") } else { String::new() },
+                    ),
+                )
+                .with_help(format!(
+                    "Add a node in the same change (a new entry beside the removal), or first shrink {}: move the partitions off the last broker (Cruise Control's remove_brokers, or kafka_topic reassignments), lower brokers, apply, then remove the node.",
+                    k.address
+                )),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
