@@ -350,6 +350,81 @@ fn migrate_and_encrypt(kind: Kind) {
     fails(d.path(), &["plan"], "brick::state::decrypt");
 }
 
+/// `force-unlock` of a backend's lock checks as on a local state: the lock of a brick still
+/// running on this host is refused (even with `--force`, from either working copy); once its
+/// holder is killed, brick asks first (no terminal to ask on: refused without `--force`), a
+/// wrong id is refused, and `--force` from another working copy frees it for that one.
+fn force_unlock_checks_the_holder_and_asks(kind: Kind) {
+    let Some((hcl, cfg)) = backend(kind) else {
+        return;
+    };
+    let a = Dir::new(&config(&hcl, SLOW));
+    let b = Dir::new(&config(&hcl, SLOW));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    let store = be::open(&cfg).unwrap();
+    let mut first = Running::start(command(a.path(), &["apply", "--auto-approve"]));
+    first.wait_for("brick_sleep.wait: Creating...");
+    let pid = first.child.id();
+    let id = store
+        .holder("default")
+        .unwrap()
+        .expect("the apply holds the lock")
+        .id;
+    for d in [&a, &b] {
+        let t = fails(
+            d.path(),
+            &["force-unlock", "--force", &id],
+            "brick::state::lock_holder_running",
+        );
+        assert!(t.contains(&format!("process {pid}")), "{t}");
+        assert!(t.contains("--even-if-running"), "{t}");
+    }
+    assert_eq!(
+        store.holder("default").unwrap().map(|h| h.id),
+        Some(id.clone())
+    );
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let _ = first.finish();
+    let t = fails(
+        b.path(),
+        &["force-unlock", &id],
+        "brick::cli::no_confirmation",
+    );
+    assert!(t.contains("--force"), "{t}");
+    assert_eq!(
+        store.holder("default").unwrap().map(|h| h.id),
+        Some(id.clone()),
+        "not removed without confirmation"
+    );
+    fails(
+        b.path(),
+        &["force-unlock", "--force", "not-the-id"],
+        "brick::backend::lock_id_mismatch",
+    );
+    let t = ok(b.path(), &["force-unlock", "--force", &id]);
+    assert!(
+        t.contains("successfully unlocked") && t.contains(&format!("pid {pid}")),
+        "{t}"
+    );
+    assert!(store.holder("default").unwrap().is_none());
+    // The other working copy now runs (told of the interrupted apply it cannot settle).
+    let t = ok(b.path(), &["plan"]);
+    assert!(t.contains("brick::backend::unfinished_apply"), "{t}");
+}
+
+#[test]
+fn s3_force_unlock_checks_the_holder_and_asks() {
+    force_unlock_checks_the_holder_and_asks(Kind::S3);
+}
+#[test]
+fn pg_force_unlock_checks_the_holder_and_asks() {
+    force_unlock_checks_the_holder_and_asks(Kind::Pg);
+}
+
 #[test]
 fn s3_concurrent_applies_one_is_refused_naming_the_holder() {
     concurrent_applies(Kind::S3);

@@ -365,8 +365,26 @@ pub fn load_remote(ctx: &Context, remote: &be::Remote) -> Result<Option<st::Stat
     }
 }
 
-/// `brick force-unlock ID` on a remote backend.
-pub fn force_unlock(ctx: &Context, remote: &be::Remote, id: &str) -> u8 {
+/// `brick force-unlock ID` on a remote backend, with the local one's checks: the lock of a
+/// brick still running on this host is refused unless `even_if_running`, and brick asks
+/// first unless `force`.
+pub fn force_unlock(
+    ctx: &Context,
+    remote: &be::Remote,
+    id: &str,
+    force: bool,
+    even_if_running: bool,
+) -> u8 {
+    let holder = match remote.backend().holder(remote.workspace()) {
+        Ok(h) => h,
+        Err(e) => {
+            report(ctx, &e);
+            return 1;
+        }
+    };
+    if !super::state_cmd::may_unlock(ctx, holder.as_ref(), id, force, even_if_running) {
+        return 1;
+    }
     match remote.backend().force_unlock(remote.workspace(), id) {
         Ok(holder) => {
             ctx.ui.out(&format!(
