@@ -771,3 +771,422 @@ fn kubernetes_lease_of_a_dead_holder_expires_and_another_client_takes_it() {
     again.release().unwrap();
     assert!(b.holder("default").unwrap().is_none());
 }
+
+/// Removes what a test left in the store: its workspaces' states.
+fn clean(cfg: &BackendConfig, workspaces: &[&str]) {
+    if let Ok(b) = be::open(cfg) {
+        for ws in workspaces {
+            let _ = b.delete_workspace(ws);
+            let _ = b.delete_workspace(&format!("{ws}{}", be::UNFINISHED_SUFFIX));
+        }
+    }
+}
+
+/// `brick workspace new` writes the new workspace's empty state to the store (as Terraform
+/// does), so another working copy lists it and selects it before anything was applied there;
+/// states of workspaces stay apart; a second `new` of the name is refused.
+fn workspaces_are_shared_through_the_store(kind: Kind) {
+    let Some((hcl, cfg)) = backend(kind) else {
+        return;
+    };
+    let body = "resource \"brick_data\" \"a\" { input = \"a\" }\n";
+    let a = Dir::new(&config(&hcl, body));
+    let b = Dir::new(&config(&hcl, body));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    ok(a.path(), &["apply", "--auto-approve"]);
+    let t = ok(a.path(), &["workspace", "new", "staging"]);
+    assert!(
+        t.contains("Created and switched to workspace \"staging\""),
+        "{t}"
+    );
+    let stored = be::open(&cfg).unwrap().read("staging").unwrap();
+    let (_, serial) = header(&stored.expect("an empty state in the store").bytes);
+    assert_eq!(serial, 0);
+    let list = ok(b.path(), &["workspace", "list"]);
+    assert!(
+        list.contains("* default") && list.contains("  staging"),
+        "{list}"
+    );
+    fails(
+        b.path(),
+        &["workspace", "new", "staging"],
+        "brick::workspace::exists",
+    );
+    ok(b.path(), &["workspace", "select", "staging"]);
+    let t = ok(b.path(), &["apply", "--auto-approve"]);
+    assert!(t.contains("1 added"), "staging starts empty: {t}");
+    // The first working copy, on staging too, sees that apply; default kept its own.
+    assert!(ok(a.path(), &["plan"]).contains("No changes"));
+    ok(a.path(), &["workspace", "select", "default"]);
+    assert!(ok(a.path(), &["plan"]).contains("No changes"));
+    let store = be::open(&cfg).unwrap();
+    let staging = header(&store.read("staging").unwrap().unwrap().bytes);
+    let default = header(&store.read("default").unwrap().unwrap().bytes);
+    assert_eq!(staging.1, 1, "applied once in staging");
+    assert_ne!(staging.0, default.0, "a lineage of its own");
+    clean(&cfg, &["default", "staging"]);
+}
+
+#[test]
+fn s3_workspaces_are_shared_through_the_store() {
+    workspaces_are_shared_through_the_store(Kind::S3);
+}
+#[test]
+fn kubernetes_workspaces_are_shared_through_the_store() {
+    workspaces_are_shared_through_the_store(Kind::Kubernetes);
+}
+#[test]
+fn pg_workspaces_are_shared_through_the_store() {
+    workspaces_are_shared_through_the_store(Kind::Pg);
+}
+
+/// A workspace name that would make an invalid Secret or Lease name (capitals, `_`) is
+/// refused on the kubernetes backend with a clear diagnostic, as Terraform's refuses it:
+/// by `workspace new` and `select`, and by any command run with it in `BRICK_WORKSPACE`.
+#[test]
+fn kubernetes_refuses_workspace_names_kubernetes_cannot_hold() {
+    let Some((hcl, _)) = backend(Kind::Kubernetes) else {
+        return;
+    };
+    let d = Dir::new(&config(
+        &hcl,
+        "resource \"brick_data\" \"a\" { input = \"a\" }\n",
+    ));
+    ok(d.path(), &["init"]);
+    for name in ["Staging", "stage_2", &"x".repeat(47)] {
+        for verb in ["new", "select"] {
+            let t = fails(
+                d.path(),
+                &["workspace", verb, name],
+                "brick::workspace::invalid_name",
+            );
+            assert!(
+                t.contains("RFC 1123") || t.contains("longer than 46"),
+                "{t}"
+            );
+        }
+    }
+    let o = command(d.path(), &["plan"])
+        .env("BRICK_WORKSPACE", "Staging")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("brick::backend::workspace_name"), "{t}");
+    assert!(ok(d.path(), &["workspace", "new", "stage-2.eu"]).contains("stage-2.eu"));
+}
+
+/// The kubernetes backend's `labels` go on the state's Secrets and on the lock's Lease.
+#[test]
+fn kubernetes_labels_go_on_the_secrets_and_the_lease() {
+    let Some((hcl, mut cfg)) = backend(Kind::Kubernetes) else {
+        return;
+    };
+    let hcl = hcl.replacen(
+        "secret_suffix",
+        "labels = { team = \"garage\", \"example.com/owner\" = \"ana\" }\n    secret_suffix",
+        1,
+    );
+    cfg.settings.insert("labels.team".into(), "garage".into());
+    cfg.settings
+        .insert("labels.example.com/owner".into(), "ana".into());
+    let d = Dir::new(&config(
+        &hcl,
+        "resource \"brick_data\" \"a\" { input = \"a\" }\n",
+    ));
+    ok(d.path(), &["init"]);
+    ok(d.path(), &["apply", "--auto-approve"]);
+    let suffix = cfg.settings["secret_suffix"].clone();
+    let kubectl = |what: &str| {
+        let out = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+            .args([
+                "get",
+                what,
+                "-n",
+                "default",
+                "-l",
+                &format!("team=garage,example.com/owner=ana,brick.dev/state-suffix={suffix}"),
+                "-o",
+                "name",
+            ])
+            .env(
+                "KUBECONFIG",
+                std::env::var("BRICK_PEERS_KUBECONFIG").unwrap(),
+            )
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        kubectl("secrets").trim(),
+        format!("secret/brickstate-default-{suffix}")
+    );
+    let store = be::open(&cfg).unwrap();
+    let held = store
+        .lock("default", &be::LockInfo::new("apply", "test", "here"))
+        .unwrap();
+    assert_eq!(
+        kubectl("leases").trim(),
+        format!("lease.coordination.k8s.io/brickstate-lock-default-{suffix}")
+    );
+    held.release().unwrap();
+    // brick's own labels are not the configuration's to set.
+    let bad = hcl.replacen("team = ", "\"brick.dev/role\" = \"x\", team = ", 1);
+    let d2 = Dir::new(&config(
+        &bad,
+        "resource \"brick_data\" \"a\" { input = \"a\" }\n",
+    ));
+    let t = fails(d2.path(), &["init"], "brick::backend::config");
+    assert!(t.contains("brick.dev/role"), "{t}");
+    clean(&cfg, &["default"]);
+}
+
+fn psql(conn: &str, sql: &str) -> String {
+    let o = Command::new("psql")
+        .args([conn, "-tAc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(o.status.success(), "psql {sql}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// `skip_schema_creation = true` (Terraform's): brick creates no schema, so a schema that an
+/// administrator did not make is an error naming it, and one made beforehand is used; the
+/// connection string may come from `PG_CONN_STR` instead of the configuration.
+#[test]
+fn pg_skip_schema_creation_uses_the_existing_schema_and_creates_none() {
+    let Some((_, cfg)) = backend(Kind::Pg) else {
+        return;
+    };
+    let conn = cfg.settings["conn_str"].clone();
+    let schema = cfg.settings["schema_name"].clone();
+    let hcl = format!(
+        "backend \"pg\" {{\n    schema_name = \"{schema}\"\n    skip_schema_creation = true\n  }}"
+    );
+    let d = Dir::new(&config(
+        &hcl,
+        "resource \"brick_data\" \"a\" { input = \"a\" }\n",
+    ));
+    let brick = |args: &[&str]| {
+        command(d.path(), args)
+            .env("PG_CONN_STR", &conn)
+            .output()
+            .unwrap()
+    };
+    let exists = || {
+        psql(
+            &conn,
+            &format!("SELECT count(*) FROM pg_namespace WHERE nspname = '{schema}'"),
+        )
+    };
+    let o = brick(&["init"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("brick::backend::store")
+            && t.contains(&format!("schema \"{schema}\" does not exist")),
+        "{t}"
+    );
+    assert_eq!(exists(), "0", "no schema created");
+    psql(&conn, &format!("CREATE SCHEMA {schema}"));
+    let o = brick(&["init"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = brick(&["apply", "--auto-approve"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (_, serial) = header(&raw(&cfg).expect("the state is in the schema"));
+    assert_eq!(serial, 1);
+    // Without PG_CONN_STR and without conn_str: a clear configuration error.
+    let t = fails(d.path(), &["plan"], "brick::backend::config");
+    assert!(t.contains("PG_CONN_STR"), "{t}");
+    psql(&conn, &format!("DROP SCHEMA {schema} CASCADE"));
+}
+
+/// A state over 5 MiB goes to the store and back whole: written by one working copy, read by
+/// another with nothing to change, changed there and seen by the first.
+fn state_over_five_mib_round_trips(kind: Kind) {
+    let Some((hcl, cfg)) = backend(kind) else {
+        return;
+    };
+    // About 3 MiB of input, recorded twice (input and output): a state over 6 MiB.
+    let body = "resource \"brick_data\" \"big\" {\n  input = join(\"\", [for i in range(1000) : join(\"\", [for j in range(48) : format(\"%064d\", i * 48 + j)])])\n}\n";
+    let a = Dir::new(&config(&hcl, body));
+    let b = Dir::new(&config(&hcl, body));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    let t0 = Instant::now();
+    ok(a.path(), &["apply", "--auto-approve"]);
+    let took = t0.elapsed();
+    let stored = raw(&cfg).expect("written");
+    assert!(stored.len() > 5 * 1024 * 1024, "{} bytes", stored.len());
+    assert!(ok(b.path(), &["plan"]).contains("No changes"));
+    let more = format!("{body}resource \"brick_data\" \"x\" {{ input = \"x\" }}\n");
+    std::fs::write(b.path().join("main.hcl"), config(&hcl, &more)).unwrap();
+    ok(b.path(), &["apply", "--auto-approve"]);
+    std::fs::write(a.path().join("main.hcl"), config(&hcl, &more)).unwrap();
+    assert!(ok(a.path(), &["plan"]).contains("No changes"));
+    let after = raw(&cfg).unwrap();
+    assert_eq!(header(&after).1, 2);
+    eprintln!(
+        "{}: a {} byte state applied in {took:?}",
+        cfg.kind,
+        stored.len()
+    );
+    clean(&cfg, &["default"]);
+}
+
+#[test]
+fn s3_state_over_five_mib_round_trips() {
+    state_over_five_mib_round_trips(Kind::S3);
+}
+#[test]
+fn kubernetes_state_over_five_mib_round_trips_in_chunks() {
+    state_over_five_mib_round_trips(Kind::Kubernetes);
+}
+#[test]
+fn pg_state_over_five_mib_round_trips() {
+    state_over_five_mib_round_trips(Kind::Pg);
+}
+
+/// Migration from a backend takes its lock and refuses while an apply is unfinished: the
+/// crashed holder's lock refuses another working copy; once force-unlocked, the store's
+/// record of the interrupted apply still refuses it; where it ran, its journal refuses it.
+/// Settled there, the state moves s3 → pg → kubernetes → s3, serial and lineage kept.
+#[test]
+fn migration_from_a_backend_waits_for_an_unfinished_apply() {
+    let (Some((s3, s3_cfg)), Some((pg, pg_cfg)), Some((k8s, k8s_cfg))) = (
+        backend(Kind::S3),
+        backend(Kind::Pg),
+        backend(Kind::Kubernetes),
+    ) else {
+        return;
+    };
+    let d = Dir::new(&config(&s3, SLOW));
+    let e = Dir::new(&config(&s3, SLOW));
+    ok(d.path(), &["init"]);
+    ok(e.path(), &["init"]);
+    let mut first = Running::start(command(d.path(), &["apply", "--auto-approve"]));
+    first.wait_for("brick_sleep.wait: Creating...");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let pid = first.child.id();
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let _ = first.finish();
+    std::fs::write(e.path().join("main.hcl"), config(&pg, SLOW)).unwrap();
+    let t = fails(
+        e.path(),
+        &["init", "-migrate-state"],
+        "brick::backend::locked",
+    );
+    assert!(t.contains(&format!("pid {pid}")), "{t}");
+    let id = be::open(&s3_cfg)
+        .unwrap()
+        .holder("default")
+        .unwrap()
+        .unwrap()
+        .id;
+    std::fs::write(e.path().join("main.hcl"), config(&s3, SLOW)).unwrap();
+    ok(e.path(), &["force-unlock", "--force", &id]);
+    std::fs::write(e.path().join("main.hcl"), config(&pg, SLOW)).unwrap();
+    let t = fails(
+        e.path(),
+        &["init", "-migrate-state"],
+        "brick::backend::unsettled",
+    );
+    assert!(
+        t.contains(&format!("pid {pid}, working copy ")) && t.contains("has not finished"),
+        "{t}"
+    );
+    assert!(raw(&pg_cfg).is_none(), "nothing copied");
+    std::fs::write(d.path().join("main.hcl"), config(&pg, SLOW)).unwrap();
+    let t = fails(
+        d.path(),
+        &["init", "-migrate-state"],
+        "brick::backend::unsettled",
+    );
+    assert!(t.contains("journal"), "{t}");
+    assert!(raw(&pg_cfg).is_none(), "nothing copied");
+    assert!(
+        be::open(&s3_cfg)
+            .unwrap()
+            .holder("default")
+            .unwrap()
+            .is_none(),
+        "the source's lock is released"
+    );
+    // Settled where it ran, the state moves.
+    std::fs::write(d.path().join("main.hcl"), config(&s3, SLOW)).unwrap();
+    ok(d.path(), &["apply", "--auto-approve"]);
+    let (lineage, serial) = header(&raw(&s3_cfg).unwrap());
+    for (hcl, cfg) in [(&pg, &pg_cfg), (&k8s, &k8s_cfg), (&s3, &s3_cfg)] {
+        std::fs::write(d.path().join("main.hcl"), config(hcl, SLOW)).unwrap();
+        let t = ok(d.path(), &["init", "-migrate-state"]);
+        assert!(t.contains("Migrated"), "{t}");
+        assert_eq!(
+            header(&raw(cfg).unwrap()),
+            (lineage.clone(), serial),
+            "{}",
+            cfg.kind
+        );
+        assert!(
+            ok(d.path(), &["plan"]).contains("No changes"),
+            "{}",
+            cfg.kind
+        );
+    }
+    for cfg in [&s3_cfg, &pg_cfg, &k8s_cfg] {
+        clean(cfg, &["default"]);
+    }
+}
+
+/// A key in a file (`BRICK_STATE_KEY_FILE`, 32 raw bytes): the state is sealed with it; a
+/// file of another key is a decryption error naming the variable and the file; a missing
+/// file is an unusable key naming it; nothing is changed by either.
+#[test]
+fn key_file_seals_the_state_and_a_wrong_or_missing_file_is_named() {
+    let d = Dir::new(
+        "variable \"pw\" {\n  sensitive = true\n  default = \"hunter2-in-a-file\"\n}\nresource \"brick_data\" \"a\" { input = var.pw }\n",
+    );
+    let keys = tempfile::tempdir().unwrap();
+    let right = keys.path().join("right.key");
+    let wrong = keys.path().join("wrong.key");
+    std::fs::write(&right, [7u8; 32]).unwrap();
+    std::fs::write(&wrong, [9u8; 32]).unwrap();
+    let with_key = |args: &[&str], file: &Path| {
+        command(d.path(), args)
+            .env("BRICK_STATE_KEY_FILE", file)
+            .output()
+            .unwrap()
+    };
+    let o = with_key(&["apply", "--auto-approve"], &right);
+    assert!(o.status.success(), "{}", text(&o));
+    let state = std::fs::read(d.path().join("brick.state.json")).unwrap();
+    assert!(be::is_encrypted(&state));
+    assert!(!String::from_utf8_lossy(&state).contains("hunter2"));
+    let o = with_key(&["plan"], &wrong);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("brick::state::decrypt")
+            && t.contains("BRICK_STATE_KEY_FILE")
+            && t.contains(&wrong.display().to_string()),
+        "{t}"
+    );
+    let missing = keys.path().join("missing.key");
+    let o = with_key(&["plan"], &missing);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("brick::backend::bad_key") && t.contains(&missing.display().to_string()),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read(d.path().join("brick.state.json")).unwrap(),
+        state,
+        "unchanged"
+    );
+    let o = with_key(&["plan"], &right);
+    assert!(text(&o).contains("No changes"), "{}", text(&o));
+}
