@@ -1190,3 +1190,59 @@ fn key_file_seals_the_state_and_a_wrong_or_missing_file_is_named() {
     let o = with_key(&["plan"], &right);
     assert!(text(&o).contains("No changes"), "{}", text(&o));
 }
+
+/// kill -9 while a 6 MiB state moves: an apply killed once its journal is folded into the
+/// working copy (while it pushes, or releases the lock: wherever the kill lands in that) is
+/// settled by the next run where it ran, and the store then holds the
+/// state; a plan of another working copy killed while it pulls leaves nothing that stops its
+/// next run, or the first working copy's.
+fn kill_nine_while_the_state_moves(kind: Kind) {
+    let Some((hcl, cfg)) = backend(kind) else {
+        return;
+    };
+    let body = "resource \"brick_data\" \"big\" {\n  input = join(\"\", [for i in range(1000) : join(\"\", [for j in range(48) : format(\"%064d\", i * 48 + j)])])\n}\nresource \"brick_data\" \"small\" { input = \"s\" }\n";
+    let a = Dir::new(&config(&hcl, body));
+    let b = Dir::new(&config(&hcl, body));
+    ok(a.path(), &["init"]);
+    ok(b.path(), &["init"]);
+    let mut first = Running::start(command(a.path(), &["apply", "--auto-approve"]));
+    first.wait_for("brick_data.big: Creation complete");
+    first.wait_for("brick_data.small: Creation complete");
+    // The journal goes once folded into the working copy; the push follows: kill then.
+    let journal = a
+        .path()
+        .join(".brick/remote/default/brick.state.json.journal");
+    let t0 = Instant::now();
+    while journal.exists() && t0.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    first.child.kill().unwrap();
+    let (_, out) = first.finish();
+    assert!(!out.contains("Apply complete!"), "killed before its end");
+    let t = ok(a.path(), &["plan"]);
+    assert!(t.contains("No changes"), "{t}");
+    let stored = raw(&cfg).expect("pushed by the next run at the latest");
+    assert!(stored.len() > 5 * 1024 * 1024, "{} bytes", stored.len());
+    let s = String::from_utf8_lossy(&stored);
+    assert!(s.contains("\"name\": \"big\"") && s.contains("\"name\": \"small\""));
+    let mut pulling = Running::start(command(b.path(), &["plan"]));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    pulling.child.kill().unwrap();
+    let _ = pulling.finish();
+    assert!(ok(b.path(), &["plan"]).contains("No changes"));
+    assert!(ok(a.path(), &["plan"]).contains("No changes"));
+    clean(&cfg, &["default"]);
+}
+
+#[test]
+fn s3_kill_nine_while_the_state_moves_is_settled_by_the_next_run() {
+    kill_nine_while_the_state_moves(Kind::S3);
+}
+#[test]
+fn kubernetes_kill_nine_while_the_state_moves_is_settled_by_the_next_run() {
+    kill_nine_while_the_state_moves(Kind::Kubernetes);
+}
+#[test]
+fn pg_kill_nine_while_the_state_moves_is_settled_by_the_next_run() {
+    kill_nine_while_the_state_moves(Kind::Pg);
+}
