@@ -494,6 +494,9 @@ impl Place {
     }
 }
 
+/// A migration source's plain document, if any, with its store's lock, held until released.
+type LockedSource = (Option<Vec<u8>>, Box<dyn be::HeldLock>);
+
 /// A remote workspace's state to migrate, read under its lock (held until dropped or
 /// released): refused while an apply is unfinished there (this working copy's journal, or
 /// the store's record of an apply elsewhere); a working copy ahead of the store (a push that
@@ -502,7 +505,7 @@ fn read_remote_source(
     ctx: &Context,
     config: &BackendConfig,
     ws: &str,
-) -> Result<(Option<Vec<u8>>, Box<dyn be::HeldLock>), BackendError> {
+) -> Result<LockedSource, BackendError> {
     let r = remote(&ctx.dir, config, ws)?;
     let held = r.lock("migrate", env!("CARGO_PKG_VERSION"))?;
     let checked = (|| {
