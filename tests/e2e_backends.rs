@@ -4,8 +4,9 @@
 //! its recovery (automatic in the holder's working copy, refused elsewhere), migration from
 //! local to the backend and back, encryption (nothing readable in the store, no key and a
 //! wrong key are clear errors). Kubernetes also keeps a state over 1 MiB in chunked Secrets.
-//! A store that ignores conditional writes (a tiny in-test S3 that ignores If-None-Match) is
-//! refused by `brick init`.
+//! A store that ignores conditional writes is refused by `brick init`: the real RGW behind an
+//! in-test proxy that strips If-None-Match/If-Match (and signs again), and a tiny in-test S3
+//! that ignores them (runs without peers).
 
 mod support;
 
@@ -628,6 +629,225 @@ fn init_refuses_a_store_that_ignores_conditional_writes() {
         !d.path().join(".brick/backend.json").exists(),
         "nothing recorded"
     );
+}
+
+/// HMAC-SHA256 (RFC 2104) over the sha2 the crate already uses, for the proxy's SigV4.
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// The SigV4 `Authorization` of a request (S3: the path as sent, the payload hash from
+/// `x-amz-content-sha256`), signing `host` and every `x-amz-*` header, in the scope (date,
+/// region, service) of the client's own signature.
+fn sigv4(
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    old_auth: &str,
+    secret: &str,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let credential = old_auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split(',').next())
+        .expect("a SigV4 Authorization");
+    let (key_id, scope) = credential.split_once('/').unwrap();
+    let s: Vec<&str> = scope.split('/').collect();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p.contains('=') {
+                p.to_string()
+            } else {
+                format!("{p}=")
+            }
+        })
+        .collect();
+    pairs.sort();
+    let mut signed: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| k == "host" || k.starts_with("x-amz-"))
+        .map(|(k, v)| (k.clone(), v.trim().to_string()))
+        .collect();
+    signed.sort();
+    let names = signed
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let canonical = format!(
+        "{method}\n{path}\n{}\n{canonical_headers}\n{names}\n{}",
+        pairs.join("&"),
+        get("x-amz-content-sha256")
+    );
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{}\n{scope}\n{}",
+        get("x-amz-date"),
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let mut k = hmac_sha256(format!("AWS4{secret}").as_bytes(), s[0].as_bytes());
+    for part in &s[1..] {
+        k = hmac_sha256(&k, part.as_bytes());
+    }
+    format!(
+        "AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={names}, Signature={}",
+        hex::encode(hmac_sha256(&k, to_sign.as_bytes()))
+    )
+}
+
+/// A proxy on 127.0.0.1 in front of a real S3 store that drops the `If-None-Match` and
+/// `If-Match` request headers, so the store performs every write unconditionally. object_store
+/// signs every header it sends (SigV4 `SignedHeaders`), so a request that lost one would be
+/// refused for its signature; with `secret` the proxy signs such a request again without
+/// them. Returns the proxy's URL and the count of requests it stripped.
+fn condition_stripping_proxy(
+    upstream: &str,
+    secret: Option<String>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::Ordering;
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let stripped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = stripped.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let (upstream, secret, count) = (upstream.clone(), secret.clone(), count.clone());
+            // One request per connection: the upstream is asked to close, and so is the client.
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, target) = (
+                    parts.next().unwrap_or("").to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                );
+                let mut headers: Vec<(String, String)> = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                    }
+                }
+                assert!(
+                    !headers.iter().any(|(k, _)| k == "transfer-encoding"),
+                    "the proxy reads Content-Length bodies only: {headers:?}"
+                );
+                let len: usize = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                let had_condition = headers
+                    .iter()
+                    .any(|(k, _)| k == "if-none-match" || k == "if-match");
+                headers
+                    .retain(|(k, _)| k != "if-none-match" && k != "if-match" && k != "connection");
+                if had_condition {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    if let Some(secret) = &secret {
+                        let auth = headers
+                            .iter()
+                            .find(|(k, _)| k == "authorization")
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default();
+                        let auth = sigv4(&method, &target, &headers, &auth, secret);
+                        for h in headers.iter_mut().filter(|(k, _)| k == "authorization") {
+                            h.1 = auth.clone();
+                        }
+                    }
+                }
+                let mut up = std::net::TcpStream::connect(&upstream).unwrap();
+                let mut out = format!("{method} {target} HTTP/1.1\r\n");
+                for (k, v) in &headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("connection: close\r\n\r\n");
+                up.write_all(out.as_bytes()).unwrap();
+                up.write_all(&body).unwrap();
+                let _ = std::io::copy(&mut up, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (format!("http://{addr}"), stripped)
+}
+
+/// The real RGW behind a proxy that strips `If-None-Match` and `If-Match` (and signs the
+/// request again, as the stripped headers were signed): RGW performs every write
+/// unconditionally, and `brick init` refuses the store, recording nothing. Without the new
+/// signature RGW refuses the stripped request itself (403), which says nothing about conditions.
+#[test]
+fn init_refuses_the_real_rgw_when_a_proxy_strips_the_conditions() {
+    let Some((hcl, cfg)) = backend(Kind::S3) else {
+        return;
+    };
+    let real = cfg.settings["endpoints.s3"].clone();
+    let secret = cfg.settings["secret_key"].clone();
+    let body = "resource \"brick_data\" \"a\" { input = \"a\" }\n";
+
+    let (unsigned, _) = condition_stripping_proxy(&real, None);
+    let d = Dir::new(&config(&hcl.replace(&real, &unsigned), body));
+    let t = fails(d.path(), &["init"], "brick::backend::store");
+    assert!(
+        t.contains("403") && t.contains("SignatureDoesNotMatch"),
+        "{t}"
+    );
+
+    let (proxy, stripped) = condition_stripping_proxy(&real, Some(secret));
+    let d = Dir::new(&config(&hcl.replace(&real, &proxy), body));
+    let t = fails(d.path(), &["init"], "brick::backend::no_conditional_writes");
+    assert!(
+        t.contains("a second create-if-absent (If-None-Match: *)") && t.contains("succeeded"),
+        "RGW took the unconditional write: {t}"
+    );
+    assert!(stripped.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert!(
+        !d.path().join(".brick/backend.json").exists(),
+        "nothing recorded"
+    );
+    assert!(raw(&cfg).is_none(), "no state written to the store");
 }
 
 #[test]
