@@ -910,10 +910,11 @@ fn pg_two_schemas_never_share_a_lock() {
 
 #[test]
 fn migrate_between_backends_keeps_serial_and_lineage() {
-    let (Some((s3, s3_cfg)), Some((k8s, k8s_cfg)), Some((pg, pg_cfg))) = (
+    let (Some((s3, s3_cfg)), Some((k8s, k8s_cfg)), Some((pg, pg_cfg)), Some((s3b, s3b_cfg))) = (
         backend(Kind::S3),
         backend(Kind::Kubernetes),
         backend(Kind::Pg),
+        backend(Kind::S3),
     ) else {
         return;
     };
@@ -921,7 +922,15 @@ fn migrate_between_backends_keeps_serial_and_lineage() {
     let d = Dir::new(body);
     ok(d.path(), &["apply", "--auto-approve"]);
     let (lineage, serial) = header(&std::fs::read(d.path().join("brick.state.json")).unwrap());
-    for (hcl, cfg) in [(&s3, &s3_cfg), (&k8s, &k8s_cfg), (&pg, &pg_cfg)] {
+    // local -> s3 -> kubernetes -> pg -> s3 (another key): with local <-> each
+    // (migrate_and_encrypt) and s3 -> pg -> kubernetes -> s3
+    // (migration_from_a_backend_waits_for_an_unfinished_apply), every ordered pair.
+    for (hcl, cfg) in [
+        (&s3, &s3_cfg),
+        (&k8s, &k8s_cfg),
+        (&pg, &pg_cfg),
+        (&s3b, &s3b_cfg),
+    ] {
         std::fs::write(d.path().join("main.hcl"), config(hcl, body)).unwrap();
         let t = ok(d.path(), &["init", "-migrate-state"]);
         assert!(t.contains("Copied workspace \"default\""), "{t}");
@@ -949,6 +958,9 @@ fn migrate_between_backends_keeps_serial_and_lineage() {
         header(&std::fs::read(d.path().join("brick.state.json")).unwrap()),
         (lineage, serial)
     );
+    for cfg in [&s3_cfg, &k8s_cfg, &pg_cfg, &s3b_cfg] {
+        clean(cfg, &["default"]);
+    }
 }
 
 /// A Lease holder that dies (its renewal stops, the Lease stays): another client is refused,
