@@ -182,6 +182,7 @@ pub fn remote(
     workspace: &str,
 ) -> Result<be::Remote, BackendError> {
     let backend = be::open(config)?;
+    backend.check_workspace(workspace)?;
     Ok(be::Remote::new(backend, workspace, encryption()?, dir))
 }
 
@@ -208,6 +209,8 @@ fn summary(e: &BackendError) -> &'static str {
             "An interrupted apply's journal conflicts with the remote state"
         }
         BackendError::Config(_) => "Invalid backend configuration",
+        BackendError::WorkspaceName { .. } => "Invalid workspace name",
+        BackendError::Unsettled { .. } => "The state cannot be migrated yet",
         _ => "Backend error",
     }
 }
@@ -365,8 +368,26 @@ pub fn load_remote(ctx: &Context, remote: &be::Remote) -> Result<Option<st::Stat
     }
 }
 
-/// `brick force-unlock ID` on a remote backend.
-pub fn force_unlock(ctx: &Context, remote: &be::Remote, id: &str) -> u8 {
+/// `brick force-unlock ID` on a remote backend, with the local one's checks: the lock of a
+/// brick still running on this host is refused unless `even_if_running`, and brick asks
+/// first unless `force`.
+pub fn force_unlock(
+    ctx: &Context,
+    remote: &be::Remote,
+    id: &str,
+    force: bool,
+    even_if_running: bool,
+) -> u8 {
+    let holder = match remote.backend().holder(remote.workspace()) {
+        Ok(h) => h,
+        Err(e) => {
+            report(ctx, &e);
+            return 1;
+        }
+    };
+    if !super::state_cmd::may_unlock(ctx, holder.as_ref(), id, force, even_if_running) {
+        return 1;
+    }
     match remote.backend().force_unlock(remote.workspace(), id) {
         Ok(holder) => {
             ctx.ui.out(&format!(
@@ -432,6 +453,21 @@ impl Place {
         }
     }
 
+    /// Whether any workspace holds a state, or (a remote) the record of an apply that did
+    /// not finish (a first apply killed before its state was pushed leaves only that).
+    fn has_state(&self, dir: &Path) -> bool {
+        match self {
+            Place::Local(_) => self.workspaces().is_ok_and(|ws| {
+                ws.iter()
+                    .any(|w| self.read(dir, w).is_ok_and(|s| s.is_some()))
+            }),
+            Place::Remote(c) => be::open(c).is_ok_and(|b| {
+                b.workspaces()
+                    .is_ok_and(|ws| ws.iter().any(|w| b.read(w).is_ok_and(|s| s.is_some())))
+            }),
+        }
+    }
+
     /// The workspace's plain document and its version.
     fn read(&self, dir: &Path, ws: &str) -> Result<Option<Document>, BackendError> {
         match self {
@@ -443,10 +479,12 @@ impl Place {
                         .with_seal(local_seal(true)?);
                 // A journal of an interrupted apply must be settled before its state moves.
                 if store.journal_path().exists() {
-                    return Err(BackendError::JournalConflict {
+                    return Err(BackendError::Unsettled {
                         what: store.path().display().to_string(),
-                        local: 0,
-                        remote: 0,
+                        detail: format!(
+                            "it has the journal of an interrupted apply ({})",
+                            store.journal_path().display()
+                        ),
                     });
                 }
                 Ok(store.snapshot_bytes()?.map(|b| (b, None)))
@@ -456,65 +494,157 @@ impl Place {
     }
 }
 
+/// A migration source's plain document, if any, with its store's lock, held until released.
+type LockedSource = (Option<Vec<u8>>, Box<dyn be::HeldLock>);
+
+/// A remote workspace's state to migrate, read under its lock (held until dropped or
+/// released): refused while an apply is unfinished there (this working copy's journal, or
+/// the store's record of an apply elsewhere); a working copy ahead of the store (a push that
+/// failed) is pushed first, as any run would.
+fn read_remote_source(
+    ctx: &Context,
+    config: &BackendConfig,
+    ws: &str,
+) -> Result<LockedSource, BackendError> {
+    let r = remote(&ctx.dir, config, ws)?;
+    let held = r.lock("migrate", env!("CARGO_PKG_VERSION"))?;
+    let checked = (|| {
+        let copy = st::StateStore::new(r.state_path(), env!("CARGO_PKG_VERSION")).with_seal(
+            r.encryption()
+                .map(|e| Arc::new(e.clone()) as Arc<dyn st::Seal>),
+        );
+        if copy.journal_path().exists() {
+            return Err(BackendError::Unsettled {
+                what: r.describe(),
+                detail: format!(
+                    "the working copy here holds the journal of an interrupted apply ({}), which the state in the store does not have yet",
+                    copy.journal_path().display()
+                ),
+            });
+        }
+        if let Some(u) = r.unfinished()? {
+            return Err(BackendError::Unsettled {
+                what: r.describe(),
+                detail: format!(
+                    "an apply by {}@{} (pid {}, working copy {}) started at {} has not finished; its journal is only on {}",
+                    u.holder.user,
+                    u.holder.host,
+                    u.holder.pid,
+                    u.holder.path,
+                    u.holder.created,
+                    u.holder.host
+                ),
+            });
+        }
+        if copy.path().exists() {
+            let lock = copy.lock("migrate")?;
+            if let be::PullOutcome::Pushed(serial) = r.pull(&copy, &lock)? {
+                ctx.ui.out(&format!(
+                    "- The working copy of workspace {ws:?} was ahead of {} (serial {serial}); pushed it first.\n",
+                    r.describe()
+                ));
+            }
+        }
+        Ok(r.read_plain()?.map(|(b, _)| b))
+    })();
+    match checked {
+        Ok(bytes) => Ok((bytes, held)),
+        Err(e) => {
+            let _ = held.release();
+            Err(e)
+        }
+    }
+}
+
 /// Copies every workspace's state from `from` to `to`, keeping serial and lineage; refuses a
-/// target workspace that holds another lineage, or a newer serial of the same one.
+/// target workspace that holds another lineage, or a newer serial of the same one. A remote
+/// source is locked while its workspace is copied.
 fn migrate(ctx: &Context, from: &Place, to: &Place) -> Result<usize, BackendError> {
     let dir = &ctx.dir;
     let mut moved = 0;
     for ws in from.workspaces()? {
-        let Some((bytes, _)) = from.read(dir, &ws)? else {
+        let (source, source_lock) = match from {
+            Place::Local(_) => (from.read(dir, &ws)?.map(|(b, _)| b), None),
+            Place::Remote(c) => {
+                let (bytes, held) = read_remote_source(ctx, c, &ws)?;
+                (bytes, Some(held))
+            }
+        };
+        let release = |held: Option<Box<dyn be::HeldLock>>| {
+            if let Some(h) = held {
+                let _ = h.release();
+            }
+        };
+        let Some(bytes) = source else {
+            release(source_lock);
             continue;
         };
-        let (lineage, serial) = be::remote_header(&bytes).unwrap_or_default();
-        let existing = to.read(dir, &ws)?;
-        if let Some((old, _)) = &existing {
-            let (l2, s2) = be::remote_header(old).unwrap_or_default();
-            if old == &bytes {
-                continue;
-            }
-            if l2 != lineage {
-                return Err(BackendError::State(st::StateError::LineageMismatch {
-                    path: PathBuf::from(format!("{} workspace {ws}", to.describe())),
-                    on_disk: l2,
-                    ours: lineage,
-                }));
-            }
-            if s2 > serial {
-                return Err(BackendError::State(st::StateError::SerialRegression {
-                    path: PathBuf::from(format!("{} workspace {ws}", to.describe())),
-                    on_disk: s2,
-                    ours: serial,
-                }));
-            }
+        let copied = copy_workspace(ctx, &ws, &bytes, from, to);
+        release(source_lock);
+        if copied? {
+            moved += 1;
         }
-        match to {
-            Place::Local(_) => {
-                let store =
-                    st::StateStore::new(local_state_path(dir, &ws), env!("CARGO_PKG_VERSION"))
-                        .with_seal(local_seal(false)?);
-                if let Some(parent) = store.path().parent() {
-                    let _ = std::fs::create_dir_all(parent);
-                }
-                let lock = store.lock("migrate")?;
-                store.replace_snapshot(&lock, &bytes)?;
-            }
-            Place::Remote(c) => {
-                let r = remote(dir, c, &ws)?;
-                let held = r.lock("migrate", env!("CARGO_PKG_VERSION"))?;
-                let expected = existing.and_then(|(_, v)| v);
-                let written = r.write_plain(&bytes, expected.as_deref());
-                let _ = held.release();
-                written?;
-            }
-        }
-        ctx.ui.out(&format!(
-            "- Copied workspace {ws:?} (serial {serial}, lineage {lineage}) from {} to {}.\n",
-            from.describe(),
-            to.describe()
-        ));
-        moved += 1;
     }
     Ok(moved)
+}
+
+/// Writes one workspace's document from `from` to `to`; `false` when `to` already holds
+/// exactly it.
+fn copy_workspace(
+    ctx: &Context,
+    ws: &str,
+    bytes: &[u8],
+    from: &Place,
+    to: &Place,
+) -> Result<bool, BackendError> {
+    let dir = &ctx.dir;
+    let (lineage, serial) = be::remote_header(bytes).unwrap_or_default();
+    let existing = to.read(dir, ws)?;
+    if let Some((old, _)) = &existing {
+        let (l2, s2) = be::remote_header(old).unwrap_or_default();
+        if old == bytes {
+            return Ok(false);
+        }
+        if l2 != lineage {
+            return Err(BackendError::State(st::StateError::LineageMismatch {
+                path: PathBuf::from(format!("{} workspace {ws}", to.describe())),
+                on_disk: l2,
+                ours: lineage,
+            }));
+        }
+        if s2 > serial {
+            return Err(BackendError::State(st::StateError::SerialRegression {
+                path: PathBuf::from(format!("{} workspace {ws}", to.describe())),
+                on_disk: s2,
+                ours: serial,
+            }));
+        }
+    }
+    match to {
+        Place::Local(_) => {
+            let store = st::StateStore::new(local_state_path(dir, ws), env!("CARGO_PKG_VERSION"))
+                .with_seal(local_seal(false)?);
+            if let Some(parent) = store.path().parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let lock = store.lock("migrate")?;
+            store.replace_snapshot(&lock, bytes)?;
+        }
+        Place::Remote(c) => {
+            let r = remote(dir, c, ws)?;
+            let held = r.lock("migrate", env!("CARGO_PKG_VERSION"))?;
+            let expected = existing.and_then(|(_, v)| v);
+            let written = r.write_plain(bytes, expected.as_deref());
+            let _ = held.release();
+            written?;
+        }
+    }
+    ctx.ui.out(&format!(
+        "- Copied workspace {ws:?} (serial {serial}, lineage {lineage}) from {} to {}.\n",
+        from.describe(),
+        to.describe()
+    ));
+    Ok(true)
 }
 
 /// `brick init`'s backend step: proves the configured store, records it, and migrates
@@ -565,13 +695,7 @@ pub fn init_backend(
             Some(c) => Place::Remote(c.clone()),
             None => Place::Local(dir.clone()),
         };
-        let has_state = from
-            .workspaces()
-            .map(|ws| {
-                ws.iter()
-                    .any(|w| from.read(dir, w).is_ok_and(|s| s.is_some()))
-            })
-            .unwrap_or(false);
+        let has_state = from.has_state(dir);
         if has_state && !migrate_state {
             ctx.ui.diagnostics(
                 &[Diagnostic::error(
@@ -647,6 +771,24 @@ pub fn workspace_cmd(ctx: &Context, action: &str, name: Option<&str>) -> u8 {
         );
         1
     };
+    // The store may refuse a name (the kubernetes backend's object names), as Terraform's.
+    if let (Place::Remote(c), Some(n), "new" | "select") = (&place, name, action)
+        && be::valid_workspace(n)
+    {
+        let checked = be::open(c).and_then(|b| b.check_workspace(n));
+        if let Err(e) = checked {
+            let mut d = Diagnostic::error(
+                "brick::workspace::invalid_name",
+                "Invalid workspace name",
+                e.to_string(),
+            );
+            if let Some(h) = e.help() {
+                d = d.help(h);
+            }
+            ctx.ui.diagnostics(&[d], &[]);
+            return 1;
+        }
+    }
     match (action, name) {
         ("show", _) => {
             ctx.ui.out(&format!("{current}\n"));
@@ -684,7 +826,28 @@ pub fn workspace_cmd(ctx: &Context, action: &str, name: Option<&str>) -> u8 {
                     "Workspace already exists",
                     format!("Workspace {n:?} already exists."),
                 ),
-                Ok(false) => select(ctx, n, true),
+                Ok(false) => {
+                    if let Place::Remote(c) = &place {
+                        // As Terraform does: the new workspace's empty state goes to the store
+                        // at once, so that other working copies list it and can select it.
+                        let empty = st::to_bytes(&st::State::new(env!("CARGO_PKG_VERSION")));
+                        match remote(dir, c, n).and_then(|r| r.write_plain(&empty, None)) {
+                            Ok(_) => {}
+                            Err(BackendError::Conflict { .. }) => {
+                                return fail(
+                                    "brick::workspace::exists",
+                                    "Workspace already exists",
+                                    format!("Workspace {n:?} already exists."),
+                                );
+                            }
+                            Err(e) => {
+                                report(ctx, &e);
+                                return 1;
+                            }
+                        }
+                    }
+                    select(ctx, n, true)
+                }
                 Err(e) => {
                     report(ctx, &e);
                     1
@@ -752,7 +915,7 @@ fn select(ctx: &Context, name: &str, created: bool) -> u8 {
     }
     if created {
         ctx.ui.out(&format!(
-            "Created and switched to workspace {name:?}!\n\nYou're now on a new, empty workspace. Its state is created by the first apply.\n"
+            "Created and switched to workspace {name:?}!\n\nYou're now on a new, empty workspace. Workspaces isolate their state: brick sees none of another workspace's objects here.\n"
         ));
     } else {
         ctx.ui.out(&format!("Switched to workspace {name:?}.\n"));

@@ -550,7 +550,7 @@ async fn dispatch(ctx: common::Context, command: Command) -> u8 {
             force,
             even_if_running,
         } => match &ctx.remote {
-            Some(remote) => backend::force_unlock(&ctx, remote, &id),
+            Some(remote) => backend::force_unlock(&ctx, remote, &id, force, even_if_running),
             None => state_cmd::force_unlock(&ctx, &id, force, even_if_running),
         },
         Command::Lab(lc) => lab::run(&ctx, lc).await,

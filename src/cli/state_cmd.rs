@@ -93,90 +93,101 @@ pub fn output(ctx: &Context, name: Option<String>, json: bool, raw: bool) -> u8 
     }
 }
 
+/// The checks of `brick force-unlock ID` before a lock (local or remote) goes: the lock of a
+/// brick still running on this host is refused unless `even_if_running`, and removing the
+/// lock asks first unless `force` (Terraform's `-force`). A lock of another id is left for the
+/// removal to refuse. Whether to go on.
+pub(super) fn may_unlock(
+    ctx: &Context,
+    holder: Option<&st::LockInfo>,
+    id: &str,
+    force: bool,
+    even_if_running: bool,
+) -> bool {
+    // Only a lock with this id is worth asking about; otherwise the removal says why.
+    let Some(h) = holder.filter(|h| h.id == id) else {
+        return true;
+    };
+    if h.is_alive_here() {
+        let detail = format!(
+            "The lock is held by process {} on this host ({} by {}, since {}), which is still running. Removing its lock lets another brick change the state while it works: objects it is creating may be created twice, and what it records may not reach the state.",
+            h.pid, h.operation, h.user, h.created
+        );
+        if !even_if_running {
+            ctx.ui.diagnostics(
+                &[Diagnostic::error(
+                    "brick::state::lock_holder_running",
+                    "The lock holder is still running",
+                    detail,
+                )
+                .help(format!(
+                    "Let it finish, or stop it (kill {}) and run `brick force-unlock --force {id}` if its lock remains. To remove the lock of the running process anyway, add --even-if-running.",
+                    h.pid
+                ))],
+                &[],
+            );
+            return false;
+        }
+        ctx.ui.diagnostics(
+            &[Diagnostic::warning(
+                "brick::state::lock_holder_running",
+                "Removing the lock of a running brick",
+                format!(
+                    "{detail} Its apply journal stays protected: no other brick folds it while process {} runs.",
+                    h.pid
+                ),
+            )],
+            &[],
+        );
+    }
+    force || confirm_unlock(ctx)
+}
+
+/// Asks whether to remove the lock; `false` (with the reason said) unless answered `yes`.
+fn confirm_unlock(ctx: &Context) -> bool {
+    if !ctx.ui.stdin_tty {
+        ctx.ui.diagnostics(
+            &[Diagnostic::error(
+                "brick::cli::no_confirmation",
+                "Cannot ask for confirmation",
+                "There is no terminal to ask on whether to remove the lock.",
+            )
+            .help("Pass --force to remove the lock without asking.")],
+            &[],
+        );
+        return false;
+    }
+    match ctx.ui.ask(
+        "Do you really want to force-unlock?",
+        "brick will remove the lock on the state.\n  This will allow local brick commands to modify this state, even though it\n  may still be in use. Only 'yes' will be accepted to confirm.",
+    ) {
+        Ok(true) => true,
+        Ok(false) => {
+            ctx.ui.error_line("\nError: force-unlock cancelled.");
+            false
+        }
+        Err(e) => {
+            ctx.ui
+                .error_line(&format!("\nError: cannot read the answer: {e}"));
+            false
+        }
+    }
+}
+
 /// `brick force-unlock ID`: asks first (as Terraform), unless `--force`; without a terminal
 /// to ask on, refuses unless `--force`. A lock whose holder still runs on this host is
 /// refused outright, unless `--even-if-running` says to break it anyway (and then loudly).
 pub fn force_unlock(ctx: &Context, id: &str, force: bool, even_if_running: bool) -> u8 {
     let store = ctx.store();
-    // Only a lock with this id is worth asking about; otherwise the error says why.
-    let mut held = false;
-    match store.lock_status() {
-        Ok(Some(status)) if status.holder.id == id => {
-            held = true;
-            if !status.holder.is_alive_here() {
-                return unlock(ctx, &store, id, force);
-            }
-            let h = &status.holder;
-            let detail = format!(
-                "The lock is held by process {} on this host ({} by {}, since {}), which is still running. Removing its lock lets another brick change the state while it works: objects it is creating may be created twice, and what it records may not reach the state.",
-                h.pid, h.operation, h.user, h.created
-            );
-            if !even_if_running {
-                ctx.ui.diagnostics(
-                    &[Diagnostic::error(
-                        "brick::state::lock_holder_running",
-                        "The lock holder is still running",
-                        detail,
-                    )
-                    .help(format!(
-                        "Let it finish, or stop it (kill {}) and run `brick force-unlock --force {id}` if its lock remains. To remove the lock of the running process anyway, add --even-if-running.",
-                        h.pid
-                    ))],
-                    &[],
-                );
-                return 1;
-            }
-            ctx.ui.diagnostics(
-                &[Diagnostic::warning(
-                    "brick::state::lock_holder_running",
-                    "Removing the lock of a running brick",
-                    format!(
-                        "{detail} Its apply journal stays protected: no other brick folds it while process {} runs.",
-                        h.pid
-                    ),
-                )],
-                &[],
-            );
-        }
-        Ok(_) => {}
+    let holder = match store.lock_status() {
+        Ok(status) => status.map(|s| s.holder),
         Err(e) => {
             ctx.state_error(&e);
             return 1;
         }
-    }
-    unlock(ctx, &store, id, force || !held)
-}
-
-/// Asks (unless `force`) and removes the lock.
-fn unlock(ctx: &Context, store: &st::StateStore, id: &str, force: bool) -> u8 {
-    if !force {
-        if !ctx.ui.stdin_tty {
-            ctx.ui.diagnostics(
-                &[Diagnostic::error(
-                    "brick::cli::no_confirmation",
-                    "Cannot ask for confirmation",
-                    "There is no terminal to ask on whether to remove the lock.",
-                )
-                .help("Pass --force to remove the lock without asking.")],
-                &[],
-            );
-            return 1;
-        }
-        match ctx.ui.ask(
-            "Do you really want to force-unlock?",
-            "brick will remove the lock on the state.\n  This will allow local brick commands to modify this state, even though it\n  may still be in use. Only 'yes' will be accepted to confirm.",
-        ) {
-            Ok(true) => {}
-            Ok(false) => {
-                ctx.ui.error_line("\nError: force-unlock cancelled.");
-                return 1;
-            }
-            Err(e) => {
-                ctx.ui
-                    .error_line(&format!("\nError: cannot read the answer: {e}"));
-                return 1;
-            }
-        }
+    };
+    if !may_unlock(ctx, holder.as_ref(), id, force, even_if_running) {
+        return 1;
     }
     match store.force_unlock(id) {
         Ok(holder) => {

@@ -15,6 +15,10 @@
 //! while held; one not renewed for `leaseDurationSeconds` (60) has expired and is taken over
 //! by the next brick (replace with its `resourceVersion`, so of two only one wins). A crashed
 //! holder's lock never sticks.
+//!
+//! The `labels` argument's labels go on every Secret and the Lease, beside brick's own. A
+//! workspace name that would make an invalid object name (capitals, `_`) is refused, as
+//! Terraform's kubernetes backend refuses it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,7 +44,28 @@ pub(crate) struct Kubernetes {
     client: Client,
     namespace: String,
     suffix: String,
+    /// The `labels` argument: put on every Secret and the Lease, beside brick's own.
+    extra_labels: BTreeMap<String, String>,
 }
+
+/// Whether `name` is a DNS-1123 subdomain, what the API server wants of a Secret's or a
+/// Lease's name: dot-separated parts of lowercase letters, digits and '-', each starting and
+/// ending with a letter or digit, 253 characters at most.
+fn dns_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// The longest workspace name: its apply record's workspace (`<name>.unfinished-apply`) is a
+/// label value, 63 characters at most.
+const MAX_WORKSPACE: usize = 63 - crate::UNFINISHED_SUFFIX.len();
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Manifest {
@@ -74,17 +99,33 @@ fn now() -> MicroTime {
 
 impl Kubernetes {
     pub(crate) fn new(s: &BTreeMap<String, String>) -> Result<Kubernetes, BackendError> {
+        // `labels = { team = "infra" }` arrives as `labels.team`.
+        let (labels, args): (BTreeMap<_, _>, BTreeMap<_, _>) = s
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .partition(|(k, _)| k.starts_with("labels."));
         crate::only(
             "kubernetes",
-            s,
+            &args,
             &[
                 "secret_suffix",
                 "namespace",
                 "config_path",
                 "config_context",
-                "labels",
             ],
         )?;
+        let extra_labels: BTreeMap<String, String> = labels
+            .into_iter()
+            .map(|(k, v)| (k["labels.".len()..].to_string(), v))
+            .collect();
+        if let Some(k) = extra_labels
+            .keys()
+            .find(|k| k.starts_with("brick.dev/") || *k == "app.kubernetes.io/managed-by")
+        {
+            return Err(BackendError::Config(format!(
+                "labels: {k:?} is one of the labels brick sets itself to find its Secrets"
+            )));
+        }
         let suffix = s.get("secret_suffix").cloned().ok_or_else(|| {
             BackendError::Config("the kubernetes backend needs \"secret_suffix\"".into())
         })?;
@@ -113,11 +154,19 @@ impl Kubernetes {
             };
             Client::try_from(config).map_err(|e| BackendError::Config(format!("kubernetes: {e}")))
         })?;
-        Ok(Kubernetes {
+        let k = Kubernetes {
             client,
             namespace,
             suffix,
-        })
+            extra_labels,
+        };
+        k.check_workspace("default").map_err(|e| match e {
+            BackendError::WorkspaceName { detail, .. } => {
+                BackendError::Config(format!("secret_suffix: {detail}"))
+            }
+            other => other,
+        })?;
+        Ok(k)
     }
 
     fn head(&self, workspace: &str) -> String {
@@ -137,12 +186,14 @@ impl Kubernetes {
     }
 
     fn labels(&self, workspace: &str, role: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut labels = self.extra_labels.clone();
+        labels.extend([
             ("app.kubernetes.io/managed-by".into(), "brick".into()),
             ("brick.dev/state-suffix".into(), self.suffix.clone()),
             ("brick.dev/workspace".into(), workspace.into()),
             ("brick.dev/role".into(), role.into()),
-        ])
+        ]);
+        labels
     }
 
     fn secret(
@@ -679,6 +730,34 @@ impl Backend for Kubernetes {
             }
             k.remove_chunks(&ws, None).await
         })
+    }
+
+    fn check_workspace(&self, workspace: &str) -> Result<(), BackendError> {
+        let refuse = |detail: String| {
+            Err(BackendError::WorkspaceName {
+                name: workspace.to_string(),
+                detail,
+            })
+        };
+        // A chunk's name is the head's and `-<generation>-<n>`; the Lease's is longer.
+        for name in [
+            self.head(workspace),
+            format!("{}-{}-9999", self.head(workspace), "0".repeat(12)),
+            self.lease(workspace),
+        ] {
+            if !dns_subdomain(&name) {
+                return refuse(format!(
+                    "the Secret or Lease name {name:?} would be invalid: Kubernetes wants a lowercase RFC 1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)"
+                ));
+            }
+        }
+        if workspace.len() > MAX_WORKSPACE {
+            return refuse(format!(
+                "it is longer than {MAX_WORKSPACE} characters (it is a label value, with \"{}\" after it for an apply's record)",
+                crate::UNFINISHED_SUFFIX
+            ));
+        }
+        Ok(())
     }
 
     fn prove(&self) -> Result<String, BackendError> {

@@ -69,6 +69,11 @@ pub trait Backend: Send + Sync {
     fn workspaces(&self) -> Result<Vec<String>, BackendError>;
     /// Deletes a workspace's state.
     fn delete_workspace(&self, workspace: &str) -> Result<(), BackendError>;
+    /// Refuses a workspace name the store cannot hold (the kubernetes backend's object names),
+    /// as [`BackendError::WorkspaceName`].
+    fn check_workspace(&self, _workspace: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
     /// Proves the store enforces what the lock and the writes rely on (a second conditional
     /// create fails, a write against a stale version fails); a description of what was
     /// proved. [`BackendError::NoConditionalWrites`] when it does not.
@@ -121,6 +126,10 @@ pub enum BackendError {
         local: u64,
         remote: u64,
     },
+    #[error("The workspace name {name:?} cannot be used here: {detail}")]
+    WorkspaceName { name: String, detail: String },
+    #[error("{what} cannot be moved yet: {detail}")]
+    Unsettled { what: String, detail: String },
     #[error("{0}")]
     State(#[from] brick_state::StateError),
 }
@@ -141,6 +150,8 @@ impl BackendError {
             BackendError::NotEncrypted { .. } => "not_encrypted",
             BackendError::BadKey { .. } => "bad_key",
             BackendError::JournalConflict { .. } => "journal_conflict",
+            BackendError::WorkspaceName { .. } => "workspace_name",
+            BackendError::Unsettled { .. } => "unsettled",
             BackendError::State(e) => {
                 use miette::Diagnostic as _;
                 return e
@@ -169,6 +180,8 @@ impl BackendError {
             BackendError::NotEncrypted { .. } => "To encrypt an existing unencrypted state, run once with BRICK_STATE_ALLOW_UNENCRYPTED=1: it is read as is and written encrypted.".into(),
             BackendError::BadKey { .. } => "A key is 32 bytes: raw in a key file, or base64/hex text; a passphrase is at least 16 characters.".into(),
             BackendError::JournalConflict { .. } => "The interrupted apply's changes are in the local journal and someone changed the remote state since. Nothing was touched; settle by hand: compare .brick/remote/<workspace>/brick.state.json(.journal) with the remote state.".into(),
+            BackendError::WorkspaceName { .. } => "On the kubernetes backend a workspace name is part of Secret and Lease names (as with Terraform's): lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 46 characters. Choose such a name.".into(),
+            BackendError::Unsettled { .. } => "Settle it where it ran first: with the previous backend block, run `brick apply` in that working copy (it settles the journal and pushes the state), then run `brick init -migrate-state` again. Nothing was copied.".into(),
             BackendError::State(e) => {
                 use miette::Diagnostic as _;
                 return e.help().map(|h| h.to_string());

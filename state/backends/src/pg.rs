@@ -5,6 +5,10 @@
 //! never share a lock (terraform #33217 keyed by one number and collided). The session holds
 //! it: a crashed holder's connection closes and PostgreSQL frees the lock. Who holds it is
 //! recorded in `<schema_name>.brick_locks` beside it.
+//!
+//! A session creates the schema and the tables if missing, unless `skip_schema_creation` or
+//! `skip_table_creation` (Terraform's arguments) say an administrator made them: then brick
+//! needs no CREATE privilege on the database. `conn_str` may come from `PG_CONN_STR`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +20,9 @@ use crate::{Backend, BackendError, HeldLock, LockInfo, Snapshot, rt};
 pub(crate) struct Pg {
     conn: String,
     schema: String,
+    /// What a new session creates if missing (`skip_schema_creation`, `skip_table_creation`
+    /// leave out the schema, the tables).
+    ddl: String,
     /// `conn_str` without its password, for messages.
     shown: String,
 }
@@ -40,12 +47,33 @@ impl Pg {
         crate::only(
             "pg",
             s,
-            &["conn_str", "schema_name", "skip_schema_creation"],
+            &[
+                "conn_str",
+                "schema_name",
+                "skip_schema_creation",
+                "skip_table_creation",
+            ],
         )?;
+        // As Terraform's: the connection string may come from PG_CONN_STR instead, so that
+        // its password stays out of the configuration.
         let conn = s
             .get("conn_str")
             .cloned()
-            .ok_or_else(|| BackendError::Config("the pg backend needs \"conn_str\"".into()))?;
+            .or_else(|| std::env::var("PG_CONN_STR").ok().filter(|v| !v.is_empty()))
+            .ok_or_else(|| {
+                BackendError::Config(
+                    "the pg backend needs \"conn_str\" (or PG_CONN_STR in the environment)".into(),
+                )
+            })?;
+        let flag = |k: &str| match s.get(k).map(String::as_str) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(v) => Err(BackendError::Config(format!(
+                "{k} is true or false, not {v:?}"
+            ))),
+        };
+        let (skip_schema, skip_tables) =
+            (flag("skip_schema_creation")?, flag("skip_table_creation")?);
         let parsed: tokio_postgres::Config = conn
             .parse()
             .map_err(|e| BackendError::Config(format!("conn_str: {e}")))?;
@@ -62,12 +90,25 @@ impl Pg {
                 .unwrap_or_default(),
             parsed.get_dbname().unwrap_or("")
         );
+        let schema = s
+            .get("schema_name")
+            .cloned()
+            .unwrap_or_else(|| "terraform_remote_state".into());
+        let q = quote(&schema);
+        let mut ddl = String::new();
+        if !skip_schema {
+            ddl.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {q};\n"));
+        }
+        if !skip_tables {
+            ddl.push_str(&format!(
+                "CREATE TABLE IF NOT EXISTS {q}.brick_states (name text PRIMARY KEY, data bytea NOT NULL, version bigint NOT NULL);
+                 CREATE TABLE IF NOT EXISTS {q}.brick_locks (name text PRIMARY KEY, info text NOT NULL);"
+            ));
+        }
         Ok(Pg {
             conn,
-            schema: s
-                .get("schema_name")
-                .cloned()
-                .unwrap_or_else(|| "terraform_remote_state".into()),
+            schema,
+            ddl,
             shown,
         })
     }
@@ -77,22 +118,19 @@ impl Pg {
     }
 
     /// A new session with the schema and tables in place.
-    async fn connect(conn: String, schema: String, what: String) -> Result<Client, BackendError> {
+    async fn connect(conn: String, ddl: String, what: String) -> Result<Client, BackendError> {
         let (client, connection) = tokio_postgres::connect(&conn, NoTls)
             .await
             .map_err(db_err("connect to", &what))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        let q = quote(&schema);
-        let ddl = format!(
-            "CREATE SCHEMA IF NOT EXISTS {q};
-             CREATE TABLE IF NOT EXISTS {q}.brick_states (name text PRIMARY KEY, data bytea NOT NULL, version bigint NOT NULL);
-             CREATE TABLE IF NOT EXISTS {q}.brick_locks (name text PRIMARY KEY, info text NOT NULL);"
-        );
         // Two first connections at once may race creating the same table: the loser's
         // error (a unique violation in the catalog) means it exists now.
         for attempt in 0..3 {
+            if ddl.is_empty() {
+                break;
+            }
             match client.batch_execute(&ddl).await {
                 Ok(()) => break,
                 Err(_) if attempt < 2 => {
@@ -112,8 +150,9 @@ impl Pg {
         F: std::future::Future<Output = Result<T, BackendError>> + Send,
     {
         let (conn, schema, what) = (self.conn.clone(), self.schema.clone(), self.what());
+        let ddl = self.ddl.clone();
         rt::run(async move {
-            let client = Arc::new(Pg::connect(conn, schema.clone(), what.clone()).await?);
+            let client = Arc::new(Pg::connect(conn, ddl, what.clone()).await?);
             f(client, quote(&schema), what).await
         })
     }
@@ -242,12 +281,13 @@ impl Backend for Pg {
             self.schema.clone(),
             self.describe(workspace),
         );
+        let ddl = self.ddl.clone();
         let ws = workspace.to_string();
         let json = String::from_utf8(crate::lock_json(info)).expect("JSON is UTF-8");
         let id = info.id.clone();
         let path = info.path.clone();
         let client = rt::run(async move {
-            let client = Pg::connect(conn, schema.clone(), what.clone()).await?;
+            let client = Pg::connect(conn, ddl, what.clone()).await?;
             let q = quote(&schema);
             let got: bool = client
                 .query_one(
@@ -377,11 +417,11 @@ impl Backend for Pg {
     }
 
     fn prove(&self) -> Result<String, BackendError> {
-        let (conn, schema) = (self.conn.clone(), self.schema.clone());
+        let (conn, schema, ddl) = (self.conn.clone(), self.schema.clone(), self.ddl.clone());
         let what = self.what();
         rt::run(async move {
-            let a = Pg::connect(conn.clone(), schema.clone(), what.clone()).await?;
-            let b = Pg::connect(conn, schema.clone(), what.clone()).await?;
+            let a = Pg::connect(conn.clone(), ddl.clone(), what.clone()).await?;
+            let b = Pg::connect(conn, ddl, what.clone()).await?;
             let probe = format!("brick-probe-{}", uuid::Uuid::new_v4());
             let take = "SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))";
             let first: bool = a
