@@ -7,9 +7,13 @@
 //! - a CephCluster (finalizer `cephcluster.ceph.rook.io`) goes Progressing ("Configuring Ceph
 //!   Mons", then "Configuring Ceph OSDs") while its mons start — it waits for as many Ready
 //!   nodes as mons unless `allowMultiplePerNode` — and gets one OSD per device listed under
-//!   `storage.nodes[].devices[].name` of each Ready Node (sized from the Node: annotation
-//!   `lab.brick.dev/ceph-device-bytes`, else its ephemeral-storage capacity); then Ready with
-//!   HEALTH_WARN (`PG_AVAILABILITY`, PGs peering), then HEALTH_OK; capacity is the OSDs' sum;
+//!   `storage.nodes[].devices[].name` of each Ready Node that has that device: the lab's Nodes
+//!   list their machine's logical volumes (annotation [`VOLUMES_ANNOTATION`], path → bytes), so
+//!   an OSD is as large as its volume, and a listed device the machine lacks gets no OSD (Rook's
+//!   OSD prepare job finds nothing to prepare there; the cluster reports fewer OSDs than devices);
+//!   a Node without the annotation (not the lab's) gives each device its ephemeral-storage
+//!   capacity. Then Ready with HEALTH_WARN (`PG_AVAILABILITY`, PGs peering), then HEALTH_OK;
+//!   capacity is the OSDs' sum;
 //! - an OSD added to a Ready cluster (a new node or device) boots, then backfills: HEALTH_WARN
 //!   `PG_DEGRADED` for a backfill period, then HEALTH_OK; every delay is simulated time, scaled
 //!   by the lab's `--time-scale`;
@@ -26,15 +30,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use brick_k8s_sim::{Cluster, Controller, Event};
+use brick_k8s_sim::{Cluster, Controller, Event, VOLUMES_ANNOTATION};
 use serde_json::{Value as Json, json};
 
 const MANAGER: &str = "rook";
 const GROUP_VERSION: &str = "ceph.rook.io/v1";
 const CLUSTER_FINALIZER: &str = "cephcluster.ceph.rook.io";
 const POOL_FINALIZER: &str = "cephblockpool.ceph.rook.io";
-/// The annotation the lab may put on a Node: the size of each of its Ceph devices, in bytes.
-pub const DEVICE_BYTES_ANNOTATION: &str = "lab.brick.dev/ceph-device-bytes";
 
 /// Simulated durations of Rook's and Ceph's steps.
 #[derive(Clone, Debug)]
@@ -169,17 +171,23 @@ fn quantity_bytes(q: &str) -> Option<u64> {
     q.parse().ok()
 }
 
-fn device_bytes(node: &Json) -> u64 {
-    node.pointer("/metadata/annotations")
-        .and_then(|a| a.get(DEVICE_BYTES_ANNOTATION))
+/// The size of `device` on `node`: from the lab's list of the machine's logical volumes when the
+/// Node has one (None: the machine has no such device), else the Node's ephemeral storage.
+fn device_bytes(node: &Json, device: &str) -> Option<u64> {
+    let volumes = node
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(VOLUMES_ANNOTATION))
         .and_then(Json::as_str)
-        .and_then(|b| b.parse().ok())
-        .or_else(|| {
-            node.pointer("/status/capacity/ephemeral-storage")
-                .and_then(Json::as_str)
-                .and_then(quantity_bytes)
-        })
-        .unwrap_or(100 << 30)
+        .and_then(|v| serde_json::from_str::<Json>(v).ok());
+    if let Some(volumes) = volumes {
+        return volumes.get(device).and_then(Json::as_u64);
+    }
+    Some(
+        node.pointer("/status/capacity/ephemeral-storage")
+            .and_then(Json::as_str)
+            .and_then(quantity_bytes)
+            .unwrap_or(100 << 30),
+    )
 }
 
 /// A stable fsid-looking id for a cluster.
@@ -389,14 +397,18 @@ impl RookOperator {
                         continue;
                     };
                     let key = (name.to_string(), dev.to_string());
-                    if !sim.osds.contains_key(&key) {
+                    if sim.osds.contains_key(&key) {
+                        continue;
+                    }
+                    // A device the machine does not have: Rook prepares no OSD for it.
+                    if let Some(bytes) = device_bytes(n, dev) {
                         // OSD ids count from 0 in each cluster.
                         let id = sim.osds.len() as u32;
                         sim.osds.insert(
                             key,
                             Osd {
                                 id,
-                                bytes: device_bytes(n),
+                                bytes,
                                 created: now.max(mons_at),
                                 backfills: was_ready,
                                 out_at: None,

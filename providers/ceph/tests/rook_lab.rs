@@ -1,6 +1,7 @@
 //! The rook provider against the lab's Kubernetes API (`brick-k8s-sim`) with the simulated Rook
 //! operator (`brick_provider_ceph::sim`): the seed's storage — operator without Rook's files,
-//! a cluster on three nodes' Ceph volumes, `replicapool` size 2 host, StorageClass
+//! a cluster on three nodes' Ceph volumes (each OSD as large as its logical volume; a device
+//! the machine lacks gets none), `replicapool` size 2 host, StorageClass
 //! `rook-ceph-block` — applies and reaches Ready + HEALTH_OK through HEALTH_WARN; a node added
 //! later gets its OSD and the apply waits through its backfill; the pool goes with its delete;
 //! a node removal stopped while its OSD drains is read back as unfinished and completes.
@@ -13,7 +14,7 @@ use brick_k8s_sim::{NodeSpec, SimOptions, SimServer};
 use brick_provider_api::provider::{ApplyRequest, PlanRequest, Progress};
 use brick_provider_api::{Number, Provider, Type, Value};
 use brick_provider_ceph::RookProvider;
-use brick_provider_ceph::sim::{DEVICE_BYTES_ANNOTATION, RookOperator};
+use brick_provider_ceph::sim::RookOperator;
 
 #[derive(Default)]
 struct Seen(Mutex<Vec<String>>);
@@ -111,11 +112,22 @@ async fn the_seeds_storage_reaches_ready_and_health_ok_and_a_new_node_backfills(
     })
     .await
     .unwrap();
-    for name in ["maas", "kvm4", "kvm5", "kvm6"] {
-        let node = server.add_node(&NodeSpec::new(name)).unwrap();
-        let _ = node;
+    // Each machine's Ceph volume, as the lab passes the MAAS machines' logical volumes on.
+    const GIB: u64 = 1 << 30;
+    let lv = |gib: u64| vec![("/dev/vgroot/ceph".to_string(), gib * GIB)];
+    for (name, volumes) in [
+        ("maas", lv(40)),
+        ("kvm4", lv(50)),
+        ("kvm5", lv(60)),
+        ("kvm6", lv(70)),
+    ] {
+        server
+            .add_node(&NodeSpec {
+                volumes,
+                ..NodeSpec::new(name)
+            })
+            .unwrap();
     }
-    let _ = DEVICE_BYTES_ANNOTATION;
     let p = RookProvider::default();
     let d = p
         .configure(&Value::object_from([("host", s(&server.url()))]))
@@ -194,7 +206,50 @@ async fn the_seeds_storage_reaches_ready_and_health_ok_and_a_new_node_backfills(
         .and_then(Value::as_number)
         .and_then(Number::to_i64)
         .unwrap();
-    assert_eq!(cap, 4 * (100 << 30), "four OSDs of each node's disk");
+    assert_eq!(
+        cap as u64,
+        (40 + 50 + 60 + 70) * GIB,
+        "each OSD as large as its node's Ceph volume, not the whole disk"
+    );
+
+    // A device a machine does not have gets no OSD, as with Rook (its OSD prepare job finds
+    // nothing to prepare): a second cluster listing kvm4's volume and a missing one.
+    let c = server.cluster();
+    c.create(
+        "test",
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lab-missing"}}),
+    )
+    .unwrap();
+    c.create(
+        "test",
+        serde_json::json!({"apiVersion": "ceph.rook.io/v1", "kind": "CephCluster",
+            "metadata": {"name": "missing", "namespace": "lab-missing"},
+            "spec": {"mon": {"count": 1}, "storage": {"useAllNodes": false, "nodes": [
+                {"name": "kvm4", "devices": [{"name": "/dev/vgroot/ceph"}, {"name": "/dev/vgroot/nothing"}]}
+            ]}}}),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        let obj = c
+            .get("ceph.rook.io/v1", "CephCluster", "lab-missing", "missing")
+            .unwrap();
+        if obj.pointer("/status/ceph/health") == Some(&serde_json::json!("HEALTH_OK")) {
+            break obj["status"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{obj}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        status.pointer("/storage/osd/storeType/bluestore"),
+        Some(&serde_json::json!(1)),
+        "one OSD for two listed devices: {status}"
+    );
+    assert_eq!(
+        status.pointer("/ceph/capacity/bytesTotal"),
+        Some(&serde_json::json!(50 * GIB)),
+        "{status}"
+    );
 
     // Refresh reads the same back: no drift.
     let read = p
