@@ -3,7 +3,8 @@
 //! `source .peers/env`). A `rook_block_pool` becomes a real Ceph pool (checked with the `ceph`
 //! CLI), changes size, and goes away with its destroy; a CephBlockPool made with kubectl and the
 //! peer's own external CephCluster import and then plan no change; a `rook_storage_class` is a real
-//! StorageClass (checked with kubectl); impossible pools are refused at plan with file and line.
+//! StorageClass (checked with kubectl); impossible pools are refused at plan with file and line;
+//! a pool's size lowered with kubectl is data-risk drift.
 //! Skipped, visibly, without the peers' settings. Touches only its own uniquely named objects.
 
 mod support;
@@ -363,5 +364,49 @@ fn a_ceph_block_pool_made_with_kubectl_imports_plans_no_change_and_is_destroyed_
     // Adopted: brick's destroy deletes it, and Rook's finalizer the Ceph pool.
     let r = brick(&dir, &["destroy", "--auto-approve"]).ok();
     assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
+    assert!(live_pool(&name).is_none(), "the pool is gone from Ceph");
+}
+
+#[test]
+fn a_pool_size_lowered_with_kubectl_is_data_risk_drift_named_after_kubectl() {
+    let Some(p) = peer() else { return };
+    if p.kubectl.is_none() {
+        brick_provider_api::testing::skip("no kubectl (KUBECTL) to change the CephBlockPool");
+        return;
+    }
+    let name = unique("rook-drift");
+    let _cleanup = Cleanup(&p, name.clone());
+    let dir = Dir::new(&pool_hcl(&p, &name, 2));
+    brick(&dir, &["apply", "--auto-approve"]).ok();
+    brick(&dir, &["drift"]).ok();
+
+    // Behind brick's back: one copy fewer.
+    p.kubectl(&[
+        "-n",
+        &p.namespace,
+        "patch",
+        "cephblockpool",
+        &name,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicated":{"size":1}}}"#,
+    ])
+    .expect("kubectl patches the CephBlockPool");
+
+    let r = brick(&dir, &["drift"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("# rook_block_pool.p: changed, data-risk"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("size: 2 → 1  (by kubectl-patch; data-risk"),
+        "{}",
+        r.stdout
+    );
+    brick(&dir, &["destroy", "--auto-approve"]).ok();
     assert!(live_pool(&name).is_none(), "the pool is gone from Ceph");
 }
