@@ -14,9 +14,15 @@
 //!   a Node without the annotation (not the lab's) gives each device its ephemeral-storage
 //!   capacity. Then Ready with HEALTH_WARN (`PG_AVAILABILITY`, PGs peering), then HEALTH_OK;
 //!   capacity is the OSDs' sum;
-//! - an OSD added to a Ready cluster (a new node or device) boots, then backfills: HEALTH_WARN
-//!   `PG_DEGRADED` for a backfill period, then HEALTH_OK; every delay is simulated time, scaled
-//!   by the lab's `--time-scale`;
+//! - an OSD added to a Ready cluster (a new node or device) boots (`OSD_DOWN` until then), its
+//!   PGs peer (`PG_AVAILABILITY`), then HEALTH_OK. Its backfill is not simulated as a health
+//!   check, because real Ceph raises none: the data moving to a new OSD is *misplaced* (all
+//!   copies still exist), and `OBJECT_MISPLACED` is a warning only with `mon_warn_on_misplaced`
+//!   (default false since Nautilus; checked on Ceph 16.2.15). Rook's CephCluster status has no
+//!   PG states either, so neither the lab nor a real cluster tells the rook provider when
+//!   backfill ends. An OSD marked out by a purge job is different: its PGs are degraded (one copy
+//!   fewer) until they backfilled elsewhere, `PG_DEGRADED` for the backfill period. Every delay
+//!   is simulated time, scaled by the lab's `--time-scale`;
 //! - a CephBlockPool (finalizer `cephblockpool.ceph.rook.io`) waits for its cluster to be
 //!   Ready, is refused (phase Failure, as Rook) with size 1 and `requireSafeReplicaSize`; else
 //!   phase Ready — also with a size its failure domains cannot hold, as Rook and Ceph do;
@@ -79,7 +85,7 @@ struct ClusterSim {
     mons_ready: Option<Instant>,
     /// (node, device) → OSD.
     osds: BTreeMap<(String, String), Osd>,
-    /// When the cluster first became Ready (OSDs added later backfill).
+    /// When the cluster first became Ready (an OSD added later leaves it Ready while it boots).
     ready_since: Option<Instant>,
     fsid: String,
 }
@@ -88,8 +94,6 @@ struct Osd {
     id: u32,
     bytes: u64,
     created: Instant,
-    /// Added to a cluster that was already Ready: backfills once up.
-    backfills: bool,
     /// Marked out by a purge job: its PGs backfill to the others from then on.
     out_at: Option<Instant>,
 }
@@ -410,7 +414,6 @@ impl RookOperator {
                                 id,
                                 bytes,
                                 created: now.max(mons_at),
-                                backfills: was_ready,
                                 out_at: None,
                             },
                         );
@@ -479,22 +482,6 @@ impl RookOperator {
                 && now < last + cluster.scaled(t.peering)
             {
                 details.insert("PG_AVAILABILITY".into(), json!({"message": "Reduced data availability: 33 pgs peering", "severity": "HEALTH_WARN"}));
-            }
-            let backfilling: Vec<u32> = sim
-                .osds
-                .values()
-                .filter(|o| o.backfills)
-                .filter(|o| {
-                    let up_at = o.created + cluster.scaled(t.osd_boot);
-                    now >= up_at && now < up_at + cluster.scaled(t.backfill)
-                })
-                .map(|o| o.id)
-                .collect();
-            if !backfilling.is_empty() && !details.contains_key("PG_DEGRADED") {
-                details.insert(
-                    "PG_DEGRADED".into(),
-                    json!({"message": format!("Degraded data redundancy: backfilling to osd.{}", backfilling.iter().map(u32::to_string).collect::<Vec<_>>().join(", osd.")), "severity": "HEALTH_WARN"}),
-                );
             }
             if total == 0 {
                 details.insert("TOO_FEW_OSDS".into(), json!({"message": "OSD count 0 < osd_pool_default_size 3", "severity": "HEALTH_WARN"}));
