@@ -275,6 +275,8 @@ fn node_spec(m: &DeployedMachine, control_plane: bool) -> NodeSpec {
     spec.cpu = m.cpu_count;
     spec.memory_mib = m.memory_mib;
     spec.disk_gib = m.disks.iter().sum::<u64>() / (1 << 30);
+    // Its logical volumes, for the simulated Rook operator's OSDs.
+    spec.volumes = m.volumes.clone();
     spec.address = m.addresses.first().cloned();
     // MicroK8s labels its nodes by role.
     spec.labels = vec![if control_plane {

@@ -1,8 +1,10 @@
 //! The rook provider through the real `brick` binary against the real peers: the real
 //! kube-apiserver with the real Rook operator (v1.12.11, external mode on the real Ceph peer;
 //! `source .peers/env`). A `rook_block_pool` becomes a real Ceph pool (checked with the `ceph`
-//! CLI), changes size, and goes away with its destroy; a `rook_storage_class` is a real
-//! StorageClass (checked with kubectl); impossible pools are refused at plan with file and line.
+//! CLI), changes size, and goes away with its destroy; a CephBlockPool made with kubectl and the
+//! peer's own external CephCluster import and then plan no change; a `rook_storage_class` is a real
+//! StorageClass (checked with kubectl); impossible pools are refused at plan with file and line;
+//! a pool's size lowered with kubectl is data-risk drift.
 //! Skipped, visibly, without the peers' settings. Touches only its own uniquely named objects.
 
 mod support;
@@ -240,4 +242,171 @@ fn a_pool_larger_than_the_planned_clusters_hosts_is_refused_at_plan_with_file_an
         r.stderr
     );
     assert!(r.stderr.contains("lower size to 2"), "{}", r.stderr);
+}
+
+/// The peer's own CephCluster: `$ROOK_CLUSTER` (default rook-ceph) in `$ROOK_NAMESPACE`.
+fn peer_cluster_name() -> String {
+    std::env::var("ROOK_CLUSTER")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "rook-ceph".into())
+}
+
+/// `ceph fsid` of the Ceph peer.
+fn ceph_fsid() -> String {
+    let out = Command::new("ceph")
+        .args(["--connect-timeout", "20", "fsid"])
+        .output()
+        .expect("ceph runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_peers_external_cluster_imports_as_a_rook_cluster_and_then_plans_no_change() {
+    // Only import and plan: the shared CephCluster is never applied to nor destroyed.
+    let Some(p) = peer() else { return };
+    let name = peer_cluster_name();
+    let dir = Dir::new(&format!(
+        "{}\nresource \"rook_cluster\" \"peer\" {{\n  name      = \"{name}\"\n  namespace = \"{ns}\"\n  external  = true\n}}\n",
+        p.provider(),
+        ns = p.namespace
+    ));
+    brick(
+        &dir,
+        &[
+            "import",
+            "rook_cluster.peer",
+            &format!("{}/{name}", p.namespace),
+        ],
+    )
+    .ok();
+    let st = dir.state();
+    let attrs = &st["resources"][0]["instances"][0]["attributes"];
+    assert_eq!(attrs["external"], true, "{attrs}");
+    assert_eq!(
+        attrs["phase"], "Connected",
+        "Rook's phase for external mode: {attrs}"
+    );
+    assert_eq!(attrs["health"], "HEALTH_OK", "{attrs}");
+    assert_eq!(attrs["fsid"], ceph_fsid(), "the real Ceph's fsid: {attrs}");
+    assert_eq!(attrs["id"], format!("{}/{name}", p.namespace));
+
+    let plan = brick(&dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "the imported cluster matches its configuration:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+}
+
+#[test]
+fn a_ceph_block_pool_made_with_kubectl_imports_plans_no_change_and_is_destroyed_with_its_pool() {
+    let Some(p) = peer() else { return };
+    if p.kubectl.is_none() {
+        brick_provider_api::testing::skip("no kubectl (KUBECTL) to make the CephBlockPool");
+        return;
+    }
+    let name = unique("rook-import");
+    let _cleanup = Cleanup(&p, name.clone());
+    let dir = Dir::new(&pool_hcl(&p, &name, 1));
+    // Made outside brick, as a user would have before adopting it.
+    let manifest = dir.path().join("pool.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: ceph.rook.io/v1\nkind: CephBlockPool\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  failureDomain: osd\n  replicated:\n    size: 1\n    requireSafeReplicaSize: false\n",
+            ns = p.namespace
+        ),
+    )
+    .unwrap();
+    p.kubectl(&["apply", "-f", manifest.to_str().unwrap()])
+        .expect("kubectl creates the CephBlockPool");
+    eventually("Rook reports the pool Ready", || {
+        p.kubectl(&[
+            "-n",
+            &p.namespace,
+            "get",
+            "cephblockpool",
+            &name,
+            "-o",
+            "jsonpath={.status.phase}",
+        ])
+        .is_some_and(|phase| phase == "Ready")
+    });
+    assert!(live_pool(&name).is_some(), "Rook made the pool in Ceph");
+
+    brick(
+        &dir,
+        &[
+            "import",
+            "rook_block_pool.p",
+            &format!("{}/{name}", p.namespace),
+        ],
+    )
+    .ok();
+    let st = dir.state();
+    let attrs = &st["resources"][0]["instances"][0]["attributes"];
+    assert_eq!(attrs["phase"], "Ready", "{attrs}");
+    assert_eq!(attrs["size"], 1, "{attrs}");
+    assert_eq!(attrs["failure_domain"], "osd", "{attrs}");
+    let plan = brick(&dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "the imported pool matches its configuration:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+
+    // Adopted: brick's destroy deletes it, and Rook's finalizer the Ceph pool.
+    let r = brick(&dir, &["destroy", "--auto-approve"]).ok();
+    assert!(r.stdout.contains("1 destroyed"), "{}", r.stdout);
+    assert!(live_pool(&name).is_none(), "the pool is gone from Ceph");
+}
+
+#[test]
+fn a_pool_size_lowered_with_kubectl_is_data_risk_drift_named_after_kubectl() {
+    let Some(p) = peer() else { return };
+    if p.kubectl.is_none() {
+        brick_provider_api::testing::skip("no kubectl (KUBECTL) to change the CephBlockPool");
+        return;
+    }
+    let name = unique("rook-drift");
+    let _cleanup = Cleanup(&p, name.clone());
+    let dir = Dir::new(&pool_hcl(&p, &name, 2));
+    brick(&dir, &["apply", "--auto-approve"]).ok();
+    brick(&dir, &["drift"]).ok();
+
+    // Behind brick's back: one copy fewer.
+    p.kubectl(&[
+        "-n",
+        &p.namespace,
+        "patch",
+        "cephblockpool",
+        &name,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicated":{"size":1}}}"#,
+    ])
+    .expect("kubectl patches the CephBlockPool");
+
+    let r = brick(&dir, &["drift"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("# rook_block_pool.p: changed, data-risk"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("size: 2 → 1  (by kubectl-patch; data-risk"),
+        "{}",
+        r.stdout
+    );
+    brick(&dir, &["destroy", "--auto-approve"]).ok();
+    assert!(live_pool(&name).is_none(), "the pool is gone from Ceph");
 }

@@ -524,6 +524,85 @@ mod tests {
     }
 
     #[test]
+    fn a_live_pool_outside_the_plan_that_needs_the_removed_node_refuses_the_removal() {
+        let before = cluster_value(&[
+            ("kvm4", &["/dev/vgroot/ceph"]),
+            ("kvm5", &["/dev/vgroot/ceph"]),
+        ]);
+        let after = cluster_value(&[("kvm4", &["/dev/vgroot/ceph"])]);
+        let changes = [change(
+            "rook_cluster.ceph",
+            cluster::TYPE,
+            ChangeAction::Update,
+            &before,
+            &after,
+        )];
+        // The removal makes the check read the live cluster's namespace.
+        assert_eq!(
+            namespaces_to_read(&changes).into_iter().collect::<Vec<_>>(),
+            ["rook-ceph"]
+        );
+        let pool = live_pool(&serde_json::json!({
+            "metadata": {"name": "replicapool", "namespace": "rook-ceph"},
+            "spec": {"failureDomain": "host", "replicated": {"size": 2}}
+        }))
+        .unwrap();
+        assert_eq!(pool, ("replicapool".to_string(), 2, "host".to_string()));
+        let live = Live {
+            pools: [("rook-ceph".to_string(), [(pool.0, (pool.1, pool.2))].into())].into(),
+            ..Default::default()
+        };
+        let d = check(&changes, &live);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].0, 0);
+        let diag = &d[0].1;
+        assert_eq!(diag.code, "brick::rook::node_holds_needed_copies");
+        assert_eq!(diag.attribute, ["nodes"]);
+        assert!(
+            diag.detail
+                .contains("Removing the OSDs of kvm5 (/dev/vgroot/ceph)")
+                && diag.detail.contains("pool \"replicapool\" keeps 2 copies")
+                && diag.detail.contains("1 host carries OSDs: kvm4"),
+            "{}",
+            diag.detail
+        );
+        assert!(
+            diag.help
+                .as_deref()
+                .is_some_and(|h| h.contains("Lower pool \"replicapool\"'s size to 1")),
+            "{diag:?}"
+        );
+        // When the plan itself lowers that pool to size 1, the plan's entry wins over the live
+        // one and the removal is not refused for it.
+        let p1 = Value::object_from([
+            ("name", s("replicapool")),
+            ("namespace", s("rook-ceph")),
+            ("failure_domain", s("host")),
+            ("size", n(1)),
+            ("erasure_coded", Value::null_dynamic()),
+            ("device_class", Value::null(Type::String)),
+        ]);
+        let p2 = pool_value(2, "host");
+        let with_pool = [
+            changes[0],
+            change(
+                "rook_block_pool.replicapool",
+                pool::TYPE,
+                ChangeAction::Update,
+                &p2,
+                &p1,
+            ),
+        ];
+        assert!(
+            check(&with_pool, &live)
+                .iter()
+                .all(|(_, d)| d.code != "brick::rook::node_holds_needed_copies"),
+            "{:?}",
+            check(&with_pool, &live)
+        );
+    }
+
+    #[test]
     fn an_erasure_coded_pool_needs_data_plus_coding_domains() {
         let null = Value::null_dynamic();
         let c = cluster_value(&[("a", &["sdb"]), ("b", &["sdb"])]);

@@ -7,12 +7,22 @@
 //! - a CephCluster (finalizer `cephcluster.ceph.rook.io`) goes Progressing ("Configuring Ceph
 //!   Mons", then "Configuring Ceph OSDs") while its mons start — it waits for as many Ready
 //!   nodes as mons unless `allowMultiplePerNode` — and gets one OSD per device listed under
-//!   `storage.nodes[].devices[].name` of each Ready Node (sized from the Node: annotation
-//!   `lab.brick.dev/ceph-device-bytes`, else its ephemeral-storage capacity); then Ready with
-//!   HEALTH_WARN (`PG_AVAILABILITY`, PGs peering), then HEALTH_OK; capacity is the OSDs' sum;
-//! - an OSD added to a Ready cluster (a new node or device) boots, then backfills: HEALTH_WARN
-//!   `PG_DEGRADED` for a backfill period, then HEALTH_OK; every delay is simulated time, scaled
-//!   by the lab's `--time-scale`;
+//!   `storage.nodes[].devices[].name` of each Ready Node that has that device: the lab's Nodes
+//!   list their machine's logical volumes (annotation [`VOLUMES_ANNOTATION`], path → bytes), so
+//!   an OSD is as large as its volume, and a listed device the machine lacks gets no OSD (Rook's
+//!   OSD prepare job finds nothing to prepare there; the cluster reports fewer OSDs than devices);
+//!   a Node without the annotation (not the lab's) gives each device its ephemeral-storage
+//!   capacity. Then Ready with HEALTH_WARN (`PG_AVAILABILITY`, PGs peering), then HEALTH_OK;
+//!   capacity is the OSDs' sum;
+//! - an OSD added to a Ready cluster (a new node or device) boots (`OSD_DOWN` until then), its
+//!   PGs peer (`PG_AVAILABILITY`), then HEALTH_OK. Its backfill is not simulated as a health
+//!   check, because real Ceph raises none: the data moving to a new OSD is *misplaced* (all
+//!   copies still exist), and `OBJECT_MISPLACED` is a warning only with `mon_warn_on_misplaced`
+//!   (default false since Nautilus; checked on Ceph 16.2.15). Rook's CephCluster status has no
+//!   PG states either, so neither the lab nor a real cluster tells the rook provider when
+//!   backfill ends. An OSD marked out by a purge job is different: its PGs are degraded (one copy
+//!   fewer) until they backfilled elsewhere, `PG_DEGRADED` for the backfill period. Every delay
+//!   is simulated time, scaled by the lab's `--time-scale`;
 //! - a CephBlockPool (finalizer `cephblockpool.ceph.rook.io`) waits for its cluster to be
 //!   Ready, is refused (phase Failure, as Rook) with size 1 and `requireSafeReplicaSize`; else
 //!   phase Ready — also with a size its failure domains cannot hold, as Rook and Ceph do;
@@ -26,15 +36,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use brick_k8s_sim::{Cluster, Controller, Event};
+use brick_k8s_sim::{Cluster, Controller, Event, VOLUMES_ANNOTATION};
 use serde_json::{Value as Json, json};
 
 const MANAGER: &str = "rook";
 const GROUP_VERSION: &str = "ceph.rook.io/v1";
 const CLUSTER_FINALIZER: &str = "cephcluster.ceph.rook.io";
 const POOL_FINALIZER: &str = "cephblockpool.ceph.rook.io";
-/// The annotation the lab may put on a Node: the size of each of its Ceph devices, in bytes.
-pub const DEVICE_BYTES_ANNOTATION: &str = "lab.brick.dev/ceph-device-bytes";
 
 /// Simulated durations of Rook's and Ceph's steps.
 #[derive(Clone, Debug)]
@@ -77,7 +85,7 @@ struct ClusterSim {
     mons_ready: Option<Instant>,
     /// (node, device) → OSD.
     osds: BTreeMap<(String, String), Osd>,
-    /// When the cluster first became Ready (OSDs added later backfill).
+    /// When the cluster first became Ready (an OSD added later leaves it Ready while it boots).
     ready_since: Option<Instant>,
     fsid: String,
 }
@@ -86,8 +94,6 @@ struct Osd {
     id: u32,
     bytes: u64,
     created: Instant,
-    /// Added to a cluster that was already Ready: backfills once up.
-    backfills: bool,
     /// Marked out by a purge job: its PGs backfill to the others from then on.
     out_at: Option<Instant>,
 }
@@ -169,17 +175,23 @@ fn quantity_bytes(q: &str) -> Option<u64> {
     q.parse().ok()
 }
 
-fn device_bytes(node: &Json) -> u64 {
-    node.pointer("/metadata/annotations")
-        .and_then(|a| a.get(DEVICE_BYTES_ANNOTATION))
+/// The size of `device` on `node`: from the lab's list of the machine's logical volumes when the
+/// Node has one (None: the machine has no such device), else the Node's ephemeral storage.
+fn device_bytes(node: &Json, device: &str) -> Option<u64> {
+    let volumes = node
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(VOLUMES_ANNOTATION))
         .and_then(Json::as_str)
-        .and_then(|b| b.parse().ok())
-        .or_else(|| {
-            node.pointer("/status/capacity/ephemeral-storage")
-                .and_then(Json::as_str)
-                .and_then(quantity_bytes)
-        })
-        .unwrap_or(100 << 30)
+        .and_then(|v| serde_json::from_str::<Json>(v).ok());
+    if let Some(volumes) = volumes {
+        return volumes.get(device).and_then(Json::as_u64);
+    }
+    Some(
+        node.pointer("/status/capacity/ephemeral-storage")
+            .and_then(Json::as_str)
+            .and_then(quantity_bytes)
+            .unwrap_or(100 << 30),
+    )
 }
 
 /// A stable fsid-looking id for a cluster.
@@ -389,16 +401,19 @@ impl RookOperator {
                         continue;
                     };
                     let key = (name.to_string(), dev.to_string());
-                    if !sim.osds.contains_key(&key) {
+                    if sim.osds.contains_key(&key) {
+                        continue;
+                    }
+                    // A device the machine does not have: Rook prepares no OSD for it.
+                    if let Some(bytes) = device_bytes(n, dev) {
                         // OSD ids count from 0 in each cluster.
                         let id = sim.osds.len() as u32;
                         sim.osds.insert(
                             key,
                             Osd {
                                 id,
-                                bytes: device_bytes(n),
+                                bytes,
                                 created: now.max(mons_at),
-                                backfills: was_ready,
                                 out_at: None,
                             },
                         );
@@ -467,22 +482,6 @@ impl RookOperator {
                 && now < last + cluster.scaled(t.peering)
             {
                 details.insert("PG_AVAILABILITY".into(), json!({"message": "Reduced data availability: 33 pgs peering", "severity": "HEALTH_WARN"}));
-            }
-            let backfilling: Vec<u32> = sim
-                .osds
-                .values()
-                .filter(|o| o.backfills)
-                .filter(|o| {
-                    let up_at = o.created + cluster.scaled(t.osd_boot);
-                    now >= up_at && now < up_at + cluster.scaled(t.backfill)
-                })
-                .map(|o| o.id)
-                .collect();
-            if !backfilling.is_empty() && !details.contains_key("PG_DEGRADED") {
-                details.insert(
-                    "PG_DEGRADED".into(),
-                    json!({"message": format!("Degraded data redundancy: backfilling to osd.{}", backfilling.iter().map(u32::to_string).collect::<Vec<_>>().join(", osd.")), "severity": "HEALTH_WARN"}),
-                );
             }
             if total == 0 {
                 details.insert("TOO_FEW_OSDS".into(), json!({"message": "OSD count 0 < osd_pool_default_size 3", "severity": "HEALTH_WARN"}));

@@ -1,7 +1,8 @@
 //! The objects the rook provider renders, checked by the real kube-apiserver against the real
 //! Rook CRDs of the peers (`tests/peers/up.sh rook`; server-side dry run, so nothing is stored
 //! and the shared Rook operator sees nothing): a CephCluster in internal mode with LVM devices,
-//! a CephBlockPool of each kind, the StorageClass, and Rook v1.20.6's own operator files with
+//! a CephBlockPool of each kind, the StorageClass, an external CephCluster (its connection
+//! Secret and ConfigMap compared with those the real operator connected with), and Rook v1.20.6's own operator files with
 //! brick's kubelet directory (read from ../shared/manifests, never copied into the repository).
 //! An object the CRDs refuse is refused by brick's apply with the server's reason. Skipped,
 //! visibly, without the peers' settings.
@@ -115,6 +116,67 @@ async fn an_internal_cluster_pools_and_the_storage_class_are_valid_for_the_real_
     ]);
     let live = kube::apply(&ctx, &class::render(&sc), true).await.unwrap();
     assert_eq!(live["provisioner"], format!("{ns}.rbd.csi.ceph.com"));
+}
+
+/// External mode is checked without a second external cluster: the peer's operator watches only
+/// its own namespace (`ROOK_CURRENT_NAMESPACE_ONLY=true` in tests/peers/rook.sh) and Rook runs
+/// one CephCluster per namespace, so brick's external CephCluster is dry-run against the real
+/// CRD, and its connection Secret and mon-endpoints ConfigMap are compared with the ones the
+/// real operator of the peers connected to the real Ceph with.
+#[tokio::test]
+async fn an_external_cluster_and_its_connection_objects_are_what_the_real_rook_connects_with() {
+    let Some((ctx, ns)) = ctx().await else { return };
+    let get = |kind: &'static str, name: &'static str| {
+        let ctx = &ctx;
+        let ns = ns.clone();
+        async move {
+            kube::get(ctx, &kube::ident("v1", kind, Some(&ns), name))
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("the peer's {kind} {name}"))
+        }
+    };
+    let secret = get("Secret", "rook-ceph-mon").await;
+    let endpoints = get("ConfigMap", "rook-ceph-mon-endpoints").await;
+    let c = Value::object_from([
+        ("name", s("brick-dry-run-ext")),
+        ("namespace", s(&ns)),
+        ("external", Value::bool(true)),
+        ("data_dir_host_path", s("/var/lib/rook")),
+        ("external_fsid", s("00000000-0000-4000-8000-000000000000")),
+        (
+            "external_mon_endpoints",
+            Value::list(Type::String, vec![s("127.0.0.1:3300")]),
+        ),
+        ("external_admin_key", s("AQ==")),
+    ]);
+    let objs = cluster::render(&c);
+    assert_eq!(objs.len(), 3, "Secret, ConfigMap, CephCluster: {objs:?}");
+    let keys = |o: &serde_json::Value, field: &str| -> Vec<String> {
+        let mut k: Vec<String> = o[field]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(objs[0]["metadata"]["name"], "rook-ceph-mon");
+    assert_eq!(
+        keys(&objs[0], "data"),
+        keys(&secret, "data"),
+        "the Secret's keys are those Rook reads"
+    );
+    assert_eq!(objs[0]["type"], secret["type"]);
+    assert_eq!(objs[1]["metadata"]["name"], "rook-ceph-mon-endpoints");
+    assert_eq!(keys(&objs[1], "data"), keys(&endpoints, "data"));
+    assert_eq!(
+        objs[1]["data"]["data"], endpoints["data"]["data"],
+        "mon endpoints written as the peer's (a=127.0.0.1:3300)"
+    );
+    let live = kube::apply(&ctx, &objs[2], true).await.unwrap();
+    assert_eq!(live["spec"]["external"]["enable"], true, "{live}");
 }
 
 #[tokio::test]

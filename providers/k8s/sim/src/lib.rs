@@ -22,7 +22,7 @@ mod table;
 pub mod types;
 mod yaml;
 
-pub use controllers::{Cluster, Controller, NodeSpec};
+pub use controllers::{Cluster, Controller, NodeSpec, VOLUMES_ANNOTATION};
 pub use error::ApiError;
 pub use faults::Faults;
 pub use server::{SimError, SimOptions, SimServer, TlsMaterial};

@@ -44,6 +44,9 @@ pub struct DeployedMachine {
     pub memory_mib: u64,
     /// Each disk's size in bytes.
     pub disks: Vec<u64>,
+    /// Each logical volume: its path as the machine reports it (`/dev/disk/by-dname/vgroot-ceph`)
+    /// and its size in bytes.
+    pub volumes: Vec<(String, u64)>,
     /// The machine's IPv4 addresses, boot interface first.
     pub addresses: Vec<String>,
 }

@@ -472,6 +472,13 @@ impl World {
                         cpu_count: m.hardware.cpu_count,
                         memory_mib: m.hardware.memory_mib,
                         disks: m.hardware.disks.iter().map(|d| d.1).collect(),
+                        volumes: m
+                            .storage
+                            .devices
+                            .iter()
+                            .filter(|d| matches!(d.kind, DeviceKind::Virtual { .. }))
+                            .map(|d| (Storage::device_path(d), d.size))
+                            .collect(),
                         addresses: m
                             .interfaces
                             .iter()

@@ -298,6 +298,18 @@ impl Cluster {
         for (k, v) in &node.labels {
             labels[k] = json!(v);
         }
+        let mut annotations = serde_json::Map::new();
+        if !node.volumes.is_empty() {
+            let volumes: serde_json::Map<String, Value> = node
+                .volumes
+                .iter()
+                .map(|(path, bytes)| (path.clone(), json!(bytes)))
+                .collect();
+            annotations.insert(
+                VOLUMES_ANNOTATION.into(),
+                json!(Value::Object(volumes).to_string()),
+            );
+        }
         let now = crate::store::now();
         let capacity = json!({"cpu": node.cpu.to_string(), "memory": format!("{}Ki", node.memory_mib * 1024),
             "pods": "110", "ephemeral-storage": format!("{}Ki", node.disk_gib * 1024 * 1024)});
@@ -310,7 +322,7 @@ impl Cluster {
             addresses.insert(0, json!({"type": "InternalIP", "address": ip}));
         }
         let obj = json!({"apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": node.name, "labels": labels},
+        "metadata": {"name": node.name, "labels": labels, "annotations": annotations},
         "spec": {},
         "status": {
             "capacity": capacity, "allocatable": capacity,
@@ -346,10 +358,19 @@ impl Cluster {
         {
             existing["metadata"]["labels"][k] = v.clone();
         }
+        for (k, v) in fresh["metadata"]["annotations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            existing["metadata"]["annotations"][k] = v.clone();
+        }
         let labels = existing["metadata"]["labels"].clone();
+        let annotations = existing["metadata"]["annotations"].clone();
         existing["status"] = fresh["status"].clone();
         let mut node = self.update_status("kubelet", existing)?;
         node["metadata"]["labels"] = labels;
+        node["metadata"]["annotations"] = annotations;
         if let Some(taints) = node["spec"]["taints"].as_array() {
             let kept: Vec<Value> = taints
                 .iter()
@@ -377,6 +398,11 @@ fn opts(manager: &str, force: bool) -> WriteOptions {
     }
 }
 
+/// The Node annotation that lists the lab machine's logical volumes: a JSON object of path →
+/// size in bytes, e.g. `{"/dev/disk/by-dname/vgroot-ceph": 53687091200}`. Only the lab sets it;
+/// a real kubelet knows nothing of it.
+pub const VOLUMES_ANNOTATION: &str = "lab.brick.dev/volumes";
+
 /// A Node to register (what the lab knows of a machine).
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
@@ -386,6 +412,10 @@ pub struct NodeSpec {
     pub disk_gib: u64,
     pub address: Option<String>,
     pub labels: Vec<(String, String)>,
+    /// The machine's logical volumes (path as the machine names it, size in bytes), which the
+    /// Node carries in annotation [`VOLUMES_ANNOTATION`] for simulated operators (Rook's sizes
+    /// its OSDs from them).
+    pub volumes: Vec<(String, u64)>,
     pub kubelet_version: String,
 }
 
@@ -398,6 +428,7 @@ impl NodeSpec {
             disk_gib: 100,
             address: None,
             labels: Vec::new(),
+            volumes: Vec::new(),
             kubelet_version: "v1.32.3".into(),
         }
     }
