@@ -382,19 +382,28 @@ impl Reports {
 }
 
 /// `brick plan --out=PLAN` then `brick apply PLAN`, as the CLI runs them; the plan is
-/// described (from its data) between the two when `narrate` is set.
-async fn plan_and_apply(ctx: &Context, args: &PlanArgs, plan_file: &Path, narrate: bool) -> u8 {
+/// described (from its data, and the hardware the lab's MAAS knows) between the two when
+/// `narrate` gives the lab.
+async fn plan_and_apply(
+    ctx: &Context,
+    args: &PlanArgs,
+    plan_file: &Path,
+    narrate: Option<&lab::Simulator>,
+) -> u8 {
     heading(&ctx.ui, "brick plan -out=garage.plan");
     let code = super::run::plan_cmd(ctx, args, Some(plan_file.to_path_buf()), false).await;
     if code != 0 {
         return code;
     }
-    if narrate && let Some(p) = super::run::read_plan_file(ctx, plan_file) {
+    if let Some(s) = narrate
+        && let Some(p) = super::run::read_plan_file(ctx, plan_file)
+    {
         heading(
             &ctx.ui,
             "What this plan does, layer by layer (from the plan's data)",
         );
-        ctx.ui.out(&describe_plan(&p));
+        ctx.ui
+            .out(&describe_plan(&p, &|host| lab::hardware(s, host)));
     }
     heading(&ctx.ui, "brick apply garage.plan");
     // A saved plan carries its variables; like the CLI, apply takes none of its own.
@@ -433,8 +442,9 @@ fn text_of(v: &Value, key: &str) -> Option<String> {
 }
 
 /// The changes of a plan grouped by provider, with what each does in words the operator
-/// knows: machines commissioned and deployed, nodes joining, OSDs added, capacity gained.
-fn describe_plan(p: &Plan) -> String {
+/// knows: machines commissioned and deployed, nodes joining, OSDs added, then what the new
+/// machines bring (see [`describe_gain`]).
+fn describe_plan(p: &Plan, hardware: &dyn Fn(&str) -> Option<lab::Hardware>) -> String {
     let mut by: BTreeMap<&str, Vec<&ResourceChange>> = BTreeMap::new();
     for c in &p.changes {
         if c.action != Action::NoOp && c.action != Action::Read {
@@ -489,6 +499,87 @@ fn describe_plan(p: &Plan) -> String {
     if out.is_empty() {
         out.push_str("  nothing to change\n");
     }
+    out.push_str(&describe_gain(p, hardware));
+    out
+}
+
+/// What the machines a plan creates bring to Kafka: their CPUs and memory (`hardware`: what
+/// MAAS learned of each host when it enlisted), the Ceph volume of each (its planned layout on
+/// that disk: "rest" is the disk less the other volumes), the Ceph capacity before and after,
+/// and what that is for Kafka's volumes at the pool's number of copies. Empty when the plan
+/// adds no machine with a `ceph` volume.
+fn describe_gain(p: &Plan, hardware: &dyn Fn(&str) -> Option<lab::Hardware>) -> String {
+    let of_type = |t: &'static str| {
+        p.changes
+            .iter()
+            .filter(move |c| c.addr.resource.type_name == t)
+    };
+    let mut lines = Vec::new();
+    let (mut cpus, mut mib, mut raw) = (0u64, 0u64, 0u64);
+    for c in of_type("maas_machine").filter(|c| c.action == Action::Create) {
+        let Some(host) = text_of(&c.after, "hostname") else {
+            continue;
+        };
+        let volumes = c
+            .after
+            .get("storage")
+            .and_then(|s| s.get("volume"))
+            .and_then(Value::as_mapping);
+        let Some(volumes) = volumes.filter(|v| v.contains_key("ceph")) else {
+            continue;
+        };
+        let Some(hw) = hardware(&host) else {
+            lines.push(format!("    {host}: not known to MAAS yet\n"));
+            continue;
+        };
+        let disk = hw.disks.first().copied().unwrap_or(0);
+        let size_of = |name: &str| -> Option<String> {
+            volumes
+                .get(name)
+                .and_then(|v| v.get("size"))
+                .filter(|x| x.is_known())
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let others: u64 = volumes
+            .keys()
+            .filter(|k| *k != "ceph")
+            .filter_map(|k| size_of(k).and_then(|t| lab::volume_bytes(&t, disk)))
+            .sum();
+        let ceph = match size_of("ceph").as_deref() {
+            Some("rest") | None => disk.saturating_sub(others),
+            Some(t) => lab::volume_bytes(t, disk).unwrap_or(0),
+        };
+        cpus += u64::from(hw.cpu_count);
+        mib += hw.memory_mib;
+        raw += ceph;
+        lines.push(format!(
+            "    {host}: {} CPUs, {:.0} GiB of memory, a {:.0} GB Ceph volume (of its {:.0} GB disk)\n",
+            hw.cpu_count,
+            hw.memory_mib as f64 / 1024.0,
+            ceph as f64 / 1e9,
+            disk as f64 / 1e9
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "  What Kafka gains (each new PC's hardware as MAAS learned it when the PC enlisted; its Ceph volume from the planned layout):\n",
+    );
+    out.extend(lines);
+    let copies = of_type("rook_block_pool")
+        .find_map(|c| num(&c.after, "size"))
+        .unwrap_or(1.0)
+        .max(1.0);
+    let before = of_type("rook_cluster").find_map(|c| num(&c.before, "capacity_bytes"));
+    out.push_str(&format!(
+        "    in all: +{cpus} CPUs and +{:.0} GiB of memory for pods (Kafka's brokers among them); Ceph raw capacity {}+{:.0} GB, +{:.0} GB for volumes of rook-ceph-block at {copies:.0} copies (Kafka's)\n",
+        mib as f64 / 1024.0,
+        before.map_or_else(String::new, |b| format!("{:.0} GB ", b / 1e9)),
+        raw as f64 / 1e9,
+        raw as f64 / 1e9 / copies,
+    ));
     out
 }
 
@@ -541,7 +632,7 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     let plan_file = dir.join("garage.plan");
 
     heading(&ui, "1. The garage from nothing: maas, kvm4 and kvm5");
-    let code = plan_and_apply(&ctx, &args, &plan_file, false).await;
+    let code = plan_and_apply(&ctx, &args, &plan_file, None).await;
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
     }
@@ -565,7 +656,7 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
             return finish_failed(&ui, &dir, s).await;
         }
     }
-    let code = plan_and_apply(&ctx, &args, &plan_file, true).await;
+    let code = plan_and_apply(&ctx, &args, &plan_file, Some(&s)).await;
     let _ = std::fs::remove_file(&plan_file);
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
