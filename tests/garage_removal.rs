@@ -1,5 +1,5 @@
 //! End to end in the lab: the real `brick` binary applies examples/garage with four PCs, then
-//! removes one by deleting its entry from the nodes map. The test watches the order brick
+//! removes one by deleting its entry from the `nodes` variable's map. The test watches the order brick
 //! applies (the CephCluster updated and its OSD drained and purged, then the Node drained and
 //! deleted, then the machine released), that the data stays (pool size 2, HEALTH_OK, one OSD
 //! fewer), that the machine is Ready in MAAS afterwards; that kill -9 while the OSD drains
@@ -24,13 +24,15 @@ fn garage_with(dir: &Path, nodes: &[&str]) {
         let e = e.unwrap();
         let mut text = std::fs::read_to_string(e.path()).unwrap();
         if e.file_name() == "machines.hcl" {
-            let start = text.find("  nodes = {").unwrap();
+            // The default of `variable "nodes"`: the map the user edits, one line per PC.
+            let var = text.find("variable \"nodes\" {").unwrap();
+            let start = var + text[var..].find("  default = {").unwrap();
             let end = start + text[start..].find("\n  }\n").unwrap() + 4;
             let entries: String = nodes
                 .iter()
                 .map(|n| format!("    {n} = {{ control_plane = {} }}\n", *n == "maas"))
                 .collect();
-            text.replace_range(start..end, &format!("  nodes = {{\n{entries}  }}\n"));
+            text.replace_range(start..end, &format!("  default = {{\n{entries}  }}\n"));
         }
         std::fs::write(dir.join(e.file_name()), text).unwrap();
     }

@@ -14,18 +14,18 @@ variable "api_address" {
 
 locals {
   # The node that forms the cluster: the one with control_plane = true.
-  bootstrap = one([for name, n in local.nodes : name if n.control_plane])
+  bootstrap = one([for name, n in var.nodes : name if n.control_plane])
 }
 
 resource "microk8s_cluster" "garage" {
   channel     = "1.32/stable"
   api_address = var.api_address
-  nodes       = local.nodes
+  nodes       = var.nodes
   addons      = ["dns"]
 }
 
 resource "microk8s_node" "n" {
-  for_each = local.nodes
+  for_each = var.nodes
 
   # The machine's hostname: the node waits for its machine, and is drained before the machine
   # is released.
