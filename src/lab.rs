@@ -22,7 +22,7 @@
 //! that an API server can listen on its machine's own address. The MAAS lab's faults
 //! (`--error-rate`, `--latency-ms`) are injected into the clusters' Kubernetes APIs too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,6 +121,26 @@ impl Labs {
         servers
             .iter()
             .find_map(|server| server.cluster().get(api_version, kind, ns, name))
+    }
+
+    /// How many times each object of a kind (`namespace/name`) was created in the lab's formed
+    /// clusters, deleted ones included: a client that re-runs after a crash creates nothing
+    /// twice.
+    pub fn creations(&self, api_version: &str, kind: &str) -> BTreeMap<String, u32> {
+        let servers: Vec<Arc<SimServer>> = {
+            let s = self.state.lock().expect("lab state");
+            s.clusters.values().map(|c| c.server.clone()).collect()
+        };
+        let mut out = BTreeMap::new();
+        for server in servers {
+            let store = server.store();
+            if let Some(rt) = store.kind(api_version, kind) {
+                for (ns, name, n) in store.creations(&rt) {
+                    *out.entry(format!("{ns}/{name}")).or_default() += n;
+                }
+            }
+        }
+        out
     }
 
     /// The Node `name` as the lab's formed clusters see it.

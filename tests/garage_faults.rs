@@ -2,8 +2,9 @@
 //! (machines, MicroK8s cluster and nodes, Rook, Strimzi) is SIGKILLed at seeded random moments
 //! spread over the apply; the lab lives in this test process and survives it. Each trial then
 //! runs `brick apply` until it converges and checks that nothing was created twice in MAAS
-//! (one allocate and one deploy per node), every configured object is tracked once in the state,
-//! and the next plan is empty. Three trials by default; 20 when BRICK_TEST_STRICT=1 (the full
+//! (one allocate and one deploy per node) nor in the cluster (the CephCluster, its pool, the
+//! Kafka, its node pools and topics each created once by the lab's Kubernetes API), every
+//! configured object is tracked once in the state, and the next plan is empty. Three trials by default; 20 when BRICK_TEST_STRICT=1 (the full
 //! run) or BRICK_CRASH_TRIALS=N.
 
 mod support;
@@ -108,15 +109,30 @@ fn working_on(out: &str) -> &'static str {
         .unwrap_or("before any create")
 }
 
-fn lab_options() -> (SimOptions, String) {
+fn lab_options() -> (SimOptions, String, brick::lab::Labs) {
     let mut opts = SimOptions {
         time_scale: 0.002,
         ..SimOptions::fast()
     };
     let net = brick::lab::free_loopback_network();
     opts.network = Some(net.clone());
-    brick::lab::with_clusters(&mut opts);
-    (opts, net)
+    let labs = brick::lab::with_clusters(&mut opts);
+    (opts, net, labs)
+}
+
+/// The Kubernetes objects of the garage's layers that brick creates (Rook's CephCluster, the
+/// Kafka, its node pools and topics), with how many times the lab's API created each.
+fn k8s_creations(labs: &brick::lab::Labs) -> Vec<(&'static str, BTreeMap<String, u32>)> {
+    [
+        ("ceph.rook.io/v1", "CephCluster"),
+        ("ceph.rook.io/v1", "CephBlockPool"),
+        ("kafka.strimzi.io/v1", "Kafka"),
+        ("kafka.strimzi.io/v1", "KafkaNodePool"),
+        ("kafka.strimzi.io/v1", "KafkaTopic"),
+    ]
+    .into_iter()
+    .map(|(api, kind)| (kind, labs.creations(api, kind)))
+    .collect()
 }
 
 fn count_ops(sim: &Simulator, op: &str) -> usize {
@@ -154,7 +170,7 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
     let _in_runtime = rt.enter(); // the lab's clusters spawn their tasks on it
 
     // A clean apply first: how long the whole garage takes, over which kill points spread.
-    let (opts, net) = lab_options();
+    let (opts, net, labs) = lab_options();
     let sim = rt
         .block_on(maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts))
         .unwrap();
@@ -178,6 +194,20 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
         .lines()
         .map(str::to_string)
         .collect();
+    // What a clean apply creates in the cluster: the objects each trial must create once.
+    let expected_k8s: Vec<(&str, Vec<String>)> = k8s_creations(&labs)
+        .into_iter()
+        .map(|(kind, objs)| {
+            assert!(
+                objs.values().all(|n| *n == 1),
+                "clean apply: {kind} created once each: {objs:?}"
+            );
+            (kind, objs.into_keys().collect())
+        })
+        .collect();
+    for (kind, names) in &expected_k8s {
+        assert!(!names.is_empty(), "the clean apply created no {kind}");
+    }
     drop(sim);
 
     let seed: u64 = std::env::var("BRICK_CRASH_SEED")
@@ -190,7 +220,7 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
     let mut runs_needed: Vec<usize> = Vec::new();
     for trial in 0..trials() {
         let trial_t0 = Instant::now();
-        let (opts, net) = lab_options();
+        let (opts, net, labs) = lab_options();
         let sim = rt
             .block_on(maas_lab::serve("127.0.0.1:0".parse().unwrap(), opts))
             .unwrap();
@@ -272,6 +302,18 @@ fn the_garage_killed_at_random_moments_converges_with_nothing_twice_and_nothing_
             .map(str::to_string)
             .collect();
         assert_eq!(tracked, expected, "{ctx}: every object tracked once");
+        // Nothing created twice in the cluster either: each object of the storage and Kafka
+        // layers was created once by the lab's Kubernetes API, the same ones as a clean apply.
+        for (kind, objs) in k8s_creations(&labs) {
+            let twice: Vec<_> = objs.iter().filter(|(_, n)| **n != 1).collect();
+            assert!(
+                twice.is_empty(),
+                "{ctx}: {kind} created more than once: {twice:?}"
+            );
+            let names: Vec<String> = objs.into_keys().collect();
+            let want = &expected_k8s.iter().find(|(k, _)| *k == kind).unwrap().1;
+            assert_eq!(&names, want, "{ctx}: the {kind}s of a clean apply");
+        }
         eprintln!(
             "garage_faults: {ctx}: converged in {runs} run(s), trial took {:.1}s",
             trial_t0.elapsed().as_secs_f64()

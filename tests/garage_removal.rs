@@ -1,10 +1,13 @@
 //! End to end in the lab: the real `brick` binary applies examples/garage with four PCs, then
-//! removes one by deleting its entry from the nodes map. The test watches the order brick
-//! applies (the CephCluster updated and its OSD drained and purged, then the Node drained and
-//! deleted, then the machine released), that the data stays (pool size 2, HEALTH_OK, one OSD
-//! fewer), that the machine is Ready in MAAS afterwards; that kill -9 while the OSD drains
-//! leaves a removal the next plan picks up again (the purge finishes before the node and the
-//! machine go); and that a removal below the mons' or the pool's needs is refused at plan.
+//! removes one by deleting its entry from the `nodes` variable's map. The removal is
+//! interrupted three times: kill -9 while the OSD drains (the next plan picks the removal up
+//! again: the purge finishes before the node and the machine go), kill -9 while the Node drains
+//! (the machine stays deployed and its release planned), and Ctrl-C (SIGINT) while the machine
+//! is released; a last run converges. The test watches the order brick applies over the re-runs
+//! (the CephCluster updated and its OSD drained and purged, then the Node drained and deleted,
+//! then the machine released), that the data stays (pool size 2, HEALTH_OK, one OSD fewer),
+//! that the machine is Ready in MAAS afterwards, and that a removal below the mons' or the
+//! pool's needs is refused at plan.
 //!
 //! The lab takes its own loopback network (`brick::lab::free_loopback_network`) and the
 //! example's `api_address` is set from it, so that labs running beside it do not meet.
@@ -24,13 +27,15 @@ fn garage_with(dir: &Path, nodes: &[&str]) {
         let e = e.unwrap();
         let mut text = std::fs::read_to_string(e.path()).unwrap();
         if e.file_name() == "machines.hcl" {
-            let start = text.find("  nodes = {").unwrap();
+            // The default of `variable "nodes"`: the map the user edits, one line per PC.
+            let var = text.find("variable \"nodes\" {").unwrap();
+            let start = var + text[var..].find("  default = {").unwrap();
             let end = start + text[start..].find("\n  }\n").unwrap() + 4;
             let entries: String = nodes
                 .iter()
                 .map(|n| format!("    {n} = {{ control_plane = {} }}\n", *n == "maas"))
                 .collect();
-            text.replace_range(start..end, &format!("  nodes = {{\n{entries}  }}\n"));
+            text.replace_range(start..end, &format!("  default = {{\n{entries}  }}\n"));
         }
         std::fs::write(dir.join(e.file_name()), text).unwrap();
     }
@@ -64,22 +69,51 @@ async fn brick(dir: &Path, sim: &Simulator, args: &[&str]) -> Output {
 /// Runs `brick apply` and kills it (SIGKILL) at the first output line containing `at`.
 /// Returns the output seen until then.
 async fn apply_killed_at(dir: &Path, sim: &Simulator, at: &'static str) -> String {
+    apply_signalled_at(dir, sim, at, "KILL").await.0
+}
+
+/// Runs `brick apply` and sends it `signal` (`KILL`, or `INT` as Ctrl-C does) at the first
+/// output line containing `at`; after SIGINT reads on until brick exits. Returns the output
+/// and the exit code (None when killed).
+async fn apply_signalled_at(
+    dir: &Path,
+    sim: &Simulator,
+    at: &'static str,
+    signal: &'static str,
+) -> (String, Option<i32>) {
     let mut c = command(dir, sim, &["apply", "--auto-approve"]);
-    c.stdout(Stdio::piped()).stderr(Stdio::null());
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
     tokio::task::spawn_blocking(move || {
         let mut child = c.spawn().unwrap();
         let mut seen = String::new();
+        let mut sent = false;
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
             let line = line.unwrap();
             seen.push_str(&line);
             seen.push('\n');
-            if line.contains(at) {
-                child.kill().unwrap();
-                break;
+            if !sent && line.contains(at) {
+                sent = true;
+                let ok = Command::new("kill")
+                    .arg(format!("-{signal}"))
+                    .arg(child.id().to_string())
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "kill -{signal} failed");
+                if signal == "KILL" {
+                    break;
+                }
             }
         }
-        let _ = child.wait();
-        seen
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        seen.push_str(&err);
+        let status = child.wait().unwrap();
+        assert!(sent, "{at:?} never appeared:\n{seen}");
+        (seen, status.code())
     })
     .await
     .unwrap()
@@ -128,8 +162,8 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
     assert_eq!(o.status.code(), Some(0), "four PCs: {}", text(&o));
     println!("four PCs applied in {:.1}s", t0.elapsed().as_secs_f64());
 
-    // Remove kvm5; kill -9 while its OSD drains, then while its Node drains; each re-run
-    // continues.
+    // Remove kvm5; kill -9 while its OSD drains, kill -9 while its Node drains, Ctrl-C while
+    // its machine is released; each re-run continues.
     garage_with(d, &["maas", "kvm4", "spare1"]);
     let o = brick(d, &sim, &["plan"]).await;
     let planned = text(&o);
@@ -170,12 +204,46 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
         "the interrupted drain is planned again: {replanned}"
     );
 
+    // The re-run finishes the purge, then drains the Node: kill -9 again while it drains.
+    let seen2 = apply_killed_at(d, &sim, "microk8s_node.n[\"kvm5\"]: Destroying...").await;
+    println!(
+        "killed (-9) while the Node drained after {:.1}s",
+        t1.elapsed().as_secs_f64()
+    );
+    assert!(
+        !seen2.contains("maas_machine.node[\"kvm5\"]: Destroying"),
+        "{seen2}"
+    );
+    // The machine is still deployed and still planned for release, after the node.
+    sim.with_world(|w| assert_eq!(w.by_hostname("kvm5").unwrap().status, Status::Deployed));
+    let o = brick(d, &sim, &["plan"]).await;
+    let replanned = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{replanned}");
+    assert!(
+        replanned.contains("maas_machine.node[\"kvm5\"] will be destroyed"),
+        "the interrupted node drain leaves the release planned: {replanned}"
+    );
+
+    // Ctrl-C (SIGINT) while the machine is released: the running release finishes, nothing
+    // new starts, brick exits; kill -9 would leave the same for the next run to pick up.
+    let (seen3, code3) =
+        apply_signalled_at(d, &sim, "maas_machine.node[\"kvm5\"]: Destroying...", "INT").await;
+    println!(
+        "interrupted (SIGINT) while the machine was released after {:.1}s: exit {code3:?}",
+        t1.elapsed().as_secs_f64()
+    );
+    assert!(
+        matches!(code3, Some(0 | 1)),
+        "an interrupted apply exits by itself (0 when nothing was left, 1 when it stopped early): {seen3}"
+    );
+
     let o = brick(d, &sim, &["apply", "--auto-approve"]).await;
-    let applied = text(&o);
-    assert_eq!(o.status.code(), Some(0), "the re-run continues: {applied}");
+    let last = text(&o);
+    assert_eq!(o.status.code(), Some(0), "the re-run continues: {last}");
+    let applied = format!("{seen2}{seen3}{last}");
     let took = t1.elapsed();
     println!(
-        "removal converged {:.1}s after the first apply started; the re-run's steps:",
+        "removal converged {:.1}s after the first apply started; the re-runs' steps:",
         took.as_secs_f64()
     );
     for line in applied.lines().filter(|l| {
@@ -185,8 +253,8 @@ async fn removing_a_pc_drains_its_osd_then_its_node_then_releases_it_and_survive
     }) {
         println!("  {line}");
     }
-    // The order: the cluster (OSD out, drained, purged, PGs active+clean: HEALTH_OK) before
-    // the node, the node before the machine.
+    // The order over the three re-runs: the cluster (OSD out, drained, purged, PGs
+    // active+clean: HEALTH_OK) before the node, the node before the machine.
     let cluster = position(&applied, "rook_cluster.ceph: Modifying...");
     let purged = position(
         &applied,

@@ -136,6 +136,18 @@ fn the_lab_demo_deploys_the_garage_then_adds_only_spare1() {
         second.contains("create microk8s_node.n[\"spare1\"]"),
         "{second}"
     );
+    // What Kafka gains: spare1's CPUs and memory (MAAS learned them when it enlisted), its Ceph
+    // volume (a 500 GB disk less the 100 GB root), half of it usable at the pool's two copies.
+    assert!(
+        second
+            .contains("spare1: 4 CPUs, 8 GiB of memory, a 400 GB Ceph volume (of its 500 GB disk)"),
+        "{second}"
+    );
+    assert!(
+        second.contains("in all: +4 CPUs and +8 GiB of memory for pods")
+            && second.contains("+400 GB, +200 GB for volumes of rook-ceph-block at 2 copies"),
+        "{second}"
+    );
     // kvm5 released behind brick's back: `brick drift` found it and exited 2.
     assert!(
         second.contains("`brick drift` exited 2"),

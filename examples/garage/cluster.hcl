@@ -8,7 +8,7 @@
 
 locals {
   # The node that forms the cluster: the one with control_plane = true.
-  bootstrap = one([for name, n in local.nodes : name if n.control_plane])
+  bootstrap = one([for name, n in var.nodes : name if n.control_plane])
 }
 
 resource "microk8s_cluster" "garage" {
@@ -18,12 +18,12 @@ resource "microk8s_cluster" "garage" {
   # cloud-init, so that reference would go round in a circle.) brick checks at plan that the
   # two agree.
   api_address = local.static_ips[local.bootstrap]
-  nodes       = local.nodes
+  nodes       = var.nodes
   addons      = ["dns"]
 }
 
 resource "microk8s_node" "n" {
-  for_each = local.nodes
+  for_each = var.nodes
 
   # The machine's hostname: the node waits for its machine, and is drained before the machine
   # is released.

@@ -2,7 +2,7 @@
 # LVM layout of an OS volume and a raw volume for a Ceph OSD, and their cloud-init.
 #
 # The garage is four files, one per layer, each feeding the next:
-#   machines.hcl  MAAS machines (this file) and the one map of nodes everything follows
+#   machines.hcl  MAAS machines (this file) and var.nodes, the one map everything follows
 #   cluster.hcl   MicroK8s: the cluster's certificates and join documents, one Node per machine
 #   storage.hcl   Rook: Ceph on every node's raw volume, a pool and its StorageClass
 #   kafka.hcl     Strimzi: a Kafka of three brokers on that StorageClass, and its topics
@@ -43,23 +43,33 @@ provider "maas" {
   api_key = var.maas_api_key
 }
 
-locals {
-  # Every PC of the garage, by its MAAS hostname: the one list all four layers follow. Each
-  # node becomes a machine, a MicroK8s node, a Ceph OSD on its raw volume, and room for Kafka.
-  # Exactly one node runs the Kubernetes control plane.
-  nodes = {
+variable "nodes" {
+  # Every PC of the garage, by its MAAS hostname: the one map all four layers follow. Each node
+  # becomes a machine, a MicroK8s node, a Ceph OSD on its raw volume, and room for Kafka.
+  # Exactly one node runs the Kubernetes control plane; its address is var.api_address.
+  # Adding a PC is one line here (or in the whole map given in brick.vars.hcl or a -var-file).
+  type = map(object({
+    control_plane = bool
+  }))
+  default = {
     maas = { control_plane = true }
     kvm4 = { control_plane = false }
     kvm5 = { control_plane = false }
     # spare1 = { control_plane = false } # a fourth PC that has just PXE-booted: uncomment it
   }
+  description = "The garage's PCs by MAAS hostname; exactly one has control_plane = true."
 
+  validation {
+    condition     = length([for n in var.nodes : n if n.control_plane]) == 1
+    error_message = "Exactly one node must have control_plane = true: it forms the cluster."
+  }
+}
+
+locals {
   # Nodes with a fixed address, given to their boot interface by MAAS (a STATIC link) before
   # they are deployed; the others get one from MAAS at deploy. The control-plane node needs
   # one: the other nodes join it at that address, known before any machine exists.
-  static_ips = {
-    maas = var.api_address
-  }
+  static_ips = { for name, n in var.nodes : name => var.api_address if n.control_plane }
 }
 
 resource "maas_tag" "garage" {
@@ -68,7 +78,7 @@ resource "maas_tag" "garage" {
 }
 
 resource "maas_machine" "node" {
-  for_each = local.nodes
+  for_each = var.nodes
 
   hostname      = each.key
   distro_series = "jammy"

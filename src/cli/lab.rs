@@ -68,15 +68,21 @@ pub enum LabCommand {
         #[command(flatten)]
         sim: SimArgs,
     },
-    /// Measures adding PCs to the garage (issue 17): sets the garage up at the demo's pace,
-    /// then switches the lab to --time-scale and times `brick apply` of the one-line change
-    /// adding N PCs, until their nodes are Ready and their OSDs up and in (what the apply
-    /// waits for). Prints the wall time, the critical path of waits and brick's own time.
+    /// Measures adding PCs to the garage (issue 17): sets the garage up at the demo's pace
+    /// (or --time-scale's, when faster), then switches the lab to --time-scale and times
+    /// `brick apply` of the one-line change adding N PCs, until their nodes are Ready and their
+    /// OSDs up and in (what the apply waits for). Prints the wall time, the critical path of
+    /// waits, brick's own time, and when each apply step started and ended (`STEP` lines).
     #[command(hide = true)]
     Bench {
         /// How many PCs to add at once (spare1, spare2, spare3).
         #[arg(long, default_value_t = 1, value_name = "N")]
         pcs: usize,
+        /// The new PCs were commissioned before (Ready in MAAS, as after plugging a PC in and
+        /// commissioning it once): the apply allocates and deploys them. Without it they are
+        /// New and the apply commissions them first.
+        #[arg(long)]
+        commissioned: bool,
         /// The work directory to create (default: a new directory under the system's temp dir).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
@@ -149,7 +155,12 @@ pub async fn run(ctx: &Context, command: LabCommand) -> u8 {
     match command {
         LabCommand::Serve { listen, sim } => serve(&ctx.ui, listen, &sim).await,
         LabCommand::Demo { dir, sim } => demo(ctx.ui, dir, &sim).await,
-        LabCommand::Bench { pcs, dir, sim } => bench(ctx.ui, pcs, dir, &sim).await,
+        LabCommand::Bench {
+            pcs,
+            commissioned,
+            dir,
+            sim,
+        } => bench(ctx.ui, pcs, commissioned, dir, &sim).await,
     }
 }
 
@@ -319,23 +330,46 @@ fn heading(ui: &Ui, text: &str) {
     ui.out(&format!("\n{}\n", style.bold(&format!("==> {text}"))));
 }
 
-/// Keeps the engine's time reports of the commands the demo runs, and the apply steps that
-/// finished (address, time in the provider call).
+/// Keeps the engine's time reports of the commands the demo runs, the apply steps that
+/// finished (address, time in the provider call), and when each step started and ended (as the
+/// engine's events arrived).
 #[derive(Default)]
 struct Reports(
     Mutex<Vec<TimeReport>>,
     Mutex<Vec<(String, std::time::Duration)>>,
+    Mutex<Vec<Step>>,
 );
+
+/// One apply step as the engine's events told it: started, then done (or not).
+struct Step {
+    addr: String,
+    started: Instant,
+    ended: Option<Instant>,
+}
 
 impl EventSink for Reports {
     fn emit(&self, event: Event) {
         match event {
             Event::Timing(r) => self.0.lock().expect("reports").push(r),
-            Event::ApplyDone { addr, elapsed, .. } => self
-                .1
-                .lock()
-                .expect("reports")
-                .push((addr.to_string(), elapsed)),
+            Event::ApplyStart { addr, .. } => self.2.lock().expect("reports").push(Step {
+                addr: addr.to_string(),
+                started: Instant::now(),
+                ended: None,
+            }),
+            Event::ApplyDone { addr, elapsed, .. } => {
+                let addr = addr.to_string();
+                if let Some(s) = self
+                    .2
+                    .lock()
+                    .expect("reports")
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.addr == addr && s.ended.is_none())
+                {
+                    s.ended = Some(Instant::now());
+                }
+                self.1.lock().expect("reports").push((addr, elapsed));
+            }
             _ => {}
         }
     }
@@ -348,19 +382,28 @@ impl Reports {
 }
 
 /// `brick plan --out=PLAN` then `brick apply PLAN`, as the CLI runs them; the plan is
-/// described (from its data) between the two when `narrate` is set.
-async fn plan_and_apply(ctx: &Context, args: &PlanArgs, plan_file: &Path, narrate: bool) -> u8 {
+/// described (from its data, and the hardware the lab's MAAS knows) between the two when
+/// `narrate` gives the lab.
+async fn plan_and_apply(
+    ctx: &Context,
+    args: &PlanArgs,
+    plan_file: &Path,
+    narrate: Option<&lab::Simulator>,
+) -> u8 {
     heading(&ctx.ui, "brick plan -out=garage.plan");
     let code = super::run::plan_cmd(ctx, args, Some(plan_file.to_path_buf()), false).await;
     if code != 0 {
         return code;
     }
-    if narrate && let Some(p) = super::run::read_plan_file(ctx, plan_file) {
+    if let Some(s) = narrate
+        && let Some(p) = super::run::read_plan_file(ctx, plan_file)
+    {
         heading(
             &ctx.ui,
             "What this plan does, layer by layer (from the plan's data)",
         );
-        ctx.ui.out(&describe_plan(&p));
+        ctx.ui
+            .out(&describe_plan(&p, &|host| lab::hardware(s, host)));
     }
     heading(&ctx.ui, "brick apply garage.plan");
     // A saved plan carries its variables; like the CLI, apply takes none of its own.
@@ -399,8 +442,9 @@ fn text_of(v: &Value, key: &str) -> Option<String> {
 }
 
 /// The changes of a plan grouped by provider, with what each does in words the operator
-/// knows: machines commissioned and deployed, nodes joining, OSDs added, capacity gained.
-fn describe_plan(p: &Plan) -> String {
+/// knows: machines commissioned and deployed, nodes joining, OSDs added, then what the new
+/// machines bring (see [`describe_gain`]).
+fn describe_plan(p: &Plan, hardware: &dyn Fn(&str) -> Option<lab::Hardware>) -> String {
     let mut by: BTreeMap<&str, Vec<&ResourceChange>> = BTreeMap::new();
     for c in &p.changes {
         if c.action != Action::NoOp && c.action != Action::Read {
@@ -455,6 +499,87 @@ fn describe_plan(p: &Plan) -> String {
     if out.is_empty() {
         out.push_str("  nothing to change\n");
     }
+    out.push_str(&describe_gain(p, hardware));
+    out
+}
+
+/// What the machines a plan creates bring to Kafka: their CPUs and memory (`hardware`: what
+/// MAAS learned of each host when it enlisted), the Ceph volume of each (its planned layout on
+/// that disk: "rest" is the disk less the other volumes), the Ceph capacity before and after,
+/// and what that is for Kafka's volumes at the pool's number of copies. Empty when the plan
+/// adds no machine with a `ceph` volume.
+fn describe_gain(p: &Plan, hardware: &dyn Fn(&str) -> Option<lab::Hardware>) -> String {
+    let of_type = |t: &'static str| {
+        p.changes
+            .iter()
+            .filter(move |c| c.addr.resource.type_name == t)
+    };
+    let mut lines = Vec::new();
+    let (mut cpus, mut mib, mut raw) = (0u64, 0u64, 0u64);
+    for c in of_type("maas_machine").filter(|c| c.action == Action::Create) {
+        let Some(host) = text_of(&c.after, "hostname") else {
+            continue;
+        };
+        let volumes = c
+            .after
+            .get("storage")
+            .and_then(|s| s.get("volume"))
+            .and_then(Value::as_mapping);
+        let Some(volumes) = volumes.filter(|v| v.contains_key("ceph")) else {
+            continue;
+        };
+        let Some(hw) = hardware(&host) else {
+            lines.push(format!("    {host}: not known to MAAS yet\n"));
+            continue;
+        };
+        let disk = hw.disks.first().copied().unwrap_or(0);
+        let size_of = |name: &str| -> Option<String> {
+            volumes
+                .get(name)
+                .and_then(|v| v.get("size"))
+                .filter(|x| x.is_known())
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let others: u64 = volumes
+            .keys()
+            .filter(|k| *k != "ceph")
+            .filter_map(|k| size_of(k).and_then(|t| lab::volume_bytes(&t, disk)))
+            .sum();
+        let ceph = match size_of("ceph").as_deref() {
+            Some("rest") | None => disk.saturating_sub(others),
+            Some(t) => lab::volume_bytes(t, disk).unwrap_or(0),
+        };
+        cpus += u64::from(hw.cpu_count);
+        mib += hw.memory_mib;
+        raw += ceph;
+        lines.push(format!(
+            "    {host}: {} CPUs, {:.0} GiB of memory, a {:.0} GB Ceph volume (of its {:.0} GB disk)\n",
+            hw.cpu_count,
+            hw.memory_mib as f64 / 1024.0,
+            ceph as f64 / 1e9,
+            disk as f64 / 1e9
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "  What Kafka gains (each new PC's hardware as MAAS learned it when the PC enlisted; its Ceph volume from the planned layout):\n",
+    );
+    out.extend(lines);
+    let copies = of_type("rook_block_pool")
+        .find_map(|c| num(&c.after, "size"))
+        .unwrap_or(1.0)
+        .max(1.0);
+    let before = of_type("rook_cluster").find_map(|c| num(&c.before, "capacity_bytes"));
+    out.push_str(&format!(
+        "    in all: +{cpus} CPUs and +{:.0} GiB of memory for pods (Kafka's brokers among them); Ceph raw capacity {}+{:.0} GB, +{:.0} GB for volumes of rook-ceph-block at {copies:.0} copies (Kafka's)\n",
+        mib as f64 / 1024.0,
+        before.map_or_else(String::new, |b| format!("{:.0} GB ", b / 1e9)),
+        raw as f64 / 1e9,
+        raw as f64 / 1e9 / copies,
+    ));
     out
 }
 
@@ -507,7 +632,7 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     let plan_file = dir.join("garage.plan");
 
     heading(&ui, "1. The garage from nothing: maas, kvm4 and kvm5");
-    let code = plan_and_apply(&ctx, &args, &plan_file, false).await;
+    let code = plan_and_apply(&ctx, &args, &plan_file, None).await;
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
     }
@@ -531,7 +656,7 @@ async fn demo(ui: Ui, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
             return finish_failed(&ui, &dir, s).await;
         }
     }
-    let code = plan_and_apply(&ctx, &args, &plan_file, true).await;
+    let code = plan_and_apply(&ctx, &args, &plan_file, Some(&s)).await;
     let _ = std::fs::remove_file(&plan_file);
     if code != 0 {
         return finish_failed(&ui, &dir, s).await;
@@ -712,7 +837,8 @@ fn summary(ctx: &Context) -> String {
 }
 
 /// `brick lab bench`: see [`LabCommand::Bench`].
-async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
+#[allow(clippy::too_many_lines)]
+async fn bench(ui: Ui, pcs: usize, commissioned: bool, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     let scale = match lab::parse_time_scale(&sim.time_scale) {
         Ok(x) => x,
         Err(e) => {
@@ -729,8 +855,14 @@ async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
             return 1;
         }
     };
+    // The setup runs at the demo's pace, or at the measured one when that is faster (tests).
+    let demo_scale = lab::parse_time_scale("demo").unwrap_or(1.0 / 300.0);
     let setup = SimArgs {
-        time_scale: "demo".into(),
+        time_scale: if scale < demo_scale {
+            sim.time_scale.clone()
+        } else {
+            "demo".into()
+        },
         error_rate: sim.error_rate,
         latency_ms: sim.latency_ms,
         fail_deploy: sim.fail_deploy.clone(),
@@ -768,6 +900,30 @@ async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     if super::run::apply_cmd(&ctx, &args, true, None).await != 0 {
         return finish_failed(&ui, &dir, s).await;
     }
+    let spares: Vec<String> = (1..=pcs).map(|k| format!("spare{k}")).collect();
+    if commissioned {
+        heading(
+            &ui,
+            "Commissioning the new PCs beforehand (MAAS: New -> Commissioning -> Testing -> Ready)",
+        );
+        for host in &spares {
+            let started = s.with_world(|w| {
+                let id = w.by_hostname(host)?.system_id.clone();
+                let i = w.index(&id).ok()?;
+                w.commission(i, &Default::default(), Instant::now()).ok()
+            });
+            if started.is_none() {
+                ui.error_line(&format!("\nError: the lab could not commission {host}."));
+                return finish_failed(&ui, &dir, s).await;
+            }
+        }
+        for host in &spares {
+            if !wait_status(&s, host, "Ready").await {
+                ui.error_line(&format!("\nError: {host} did not become Ready."));
+                return finish_failed(&ui, &dir, s).await;
+            }
+        }
+    }
     // From here on, the real systems' pace.
     s.with_world(|w| w.time_scale = scale);
     labs.set_time_scale(scale);
@@ -784,6 +940,7 @@ async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     }
     let first = reports.0.lock().expect("reports").len();
     reports.1.lock().expect("reports").clear();
+    reports.2.lock().expect("reports").clear();
     let t0 = Instant::now();
     let code = super::run::apply_cmd(&ctx, &args, true, None).await;
     let wall = t0.elapsed();
@@ -805,7 +962,8 @@ async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
     let mut steps = reports.1.lock().expect("reports").clone();
     steps.retain(|(_, d)| *d >= std::time::Duration::from_millis(100));
     ui.out(&format!(
-        "\nBENCH pcs={pcs} scale={} wall={:.1}s critical_path={:.1}s over={:+.2}% own={:.3}s\n",
+        "\nBENCH pcs={pcs} new_pcs={} scale={} wall={:.1}s critical_path={:.1}s over={:+.2}% own={:.3}s\n",
+        if commissioned { "Ready" } else { "New" },
         sim.time_scale,
         wall.as_secs_f64(),
         critical.as_secs_f64(),
@@ -823,6 +981,36 @@ async fn bench(ui: Ui, pcs: usize, dir: Option<PathBuf>, sim: &SimArgs) -> u8 {
             .join(", ")
     ));
     ui.out(&crate::view::timing::render_table(runs.iter()));
+    // When each step ran, from the engine's events (seconds since the apply started): the new
+    // PCs' deploys overlap when nothing serializes them.
+    for step in reports.2.lock().expect("reports").iter() {
+        let at = |i: Instant| i.saturating_duration_since(t0).as_secs_f64();
+        ui.out(&format!(
+            "STEP {} start={:.3}s end={}\n",
+            step.addr,
+            at(step.started),
+            step.ended
+                .map_or_else(|| "-".to_string(), |e| format!("{:.3}s", at(e)))
+        ));
+    }
     s.shutdown().await;
     0
+}
+
+/// Waits (an hour at most: commissioning and testing take 7 minutes at the realistic pace)
+/// until `host`'s status in MAAS is `status`.
+async fn wait_status(s: &lab::Simulator, host: &str, status: &str) -> bool {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60 * 60);
+    while Instant::now() < deadline {
+        let seen = s.with_world(|w| {
+            w.advance(Instant::now());
+            w.by_hostname(host)
+                .is_some_and(|m| m.status.name() == status)
+        });
+        if seen {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
 }

@@ -104,3 +104,32 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 }
+
+/// A machine's hardware as MAAS knows it once the machine has enlisted: MAAS's default
+/// (`enlist_commissioning`) runs the built-in commissioning scripts during enlistment, so a New
+/// PC's CPUs, memory and disks are known before brick commissions it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hardware {
+    pub cpu_count: u32,
+    pub memory_mib: u64,
+    /// The sizes of its physical disks, in bytes.
+    pub disks: Vec<u64>,
+}
+
+/// `host`'s hardware in the lab's MAAS (see [`Hardware`]), or None when no machine has that
+/// hostname.
+pub fn hardware(sim: &Simulator, host: &str) -> Option<Hardware> {
+    sim.with_world(|w| {
+        w.by_hostname(host).map(|m| Hardware {
+            cpu_count: m.hardware.cpu_count,
+            memory_mib: m.hardware.memory_mib,
+            disks: m.hardware.disks.iter().map(|d| d.1).collect(),
+        })
+    })
+}
+
+/// A `storage.volume.size` of a `maas_machine` in bytes, on a disk of `whole` bytes: bytes,
+/// K/M/G/T (powers of 1000, as MAAS), KiB…TiB, or a percentage; None for "rest" or a typo.
+pub fn volume_bytes(size: &str, whole: u64) -> Option<u64> {
+    crate::sim::storage::parse_size(size, whole)
+}

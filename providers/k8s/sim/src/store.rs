@@ -129,6 +129,9 @@ pub(crate) struct State {
     pub objects: BTreeMap<Key, Value>,
     pub history: VecDeque<Event>,
     pub service_ips: u32,
+    /// How many times each object (by key) was created, deletes notwithstanding: tests check
+    /// that a client re-run after a crash creates nothing twice.
+    pub creations: BTreeMap<Key, u32>,
 }
 
 /// The simulated cluster's data, shared by the HTTP server and the controllers.
@@ -186,6 +189,7 @@ impl Store {
                 objects: BTreeMap::new(),
                 history: VecDeque::new(),
                 service_ips: 1,
+                creations: BTreeMap::new(),
             })),
             events,
         };
@@ -219,6 +223,17 @@ impl Store {
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many times each object of `rt` (namespace, name) was created since the store
+    /// started, deleted ones included (a delete and a new create count twice).
+    pub fn creations(&self, rt: &ResourceType) -> Vec<(String, String, u32)> {
+        self.lock()
+            .creations
+            .iter()
+            .filter(|((g, plural, _, _), _)| *g == rt.group && *plural == rt.plural)
+            .map(|((_, _, ns, name), n)| (ns.clone(), name.clone(), *n))
+            .collect()
     }
 
     /// The current resourceVersion.
@@ -522,6 +537,7 @@ impl Store {
         }
         s.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
+        *s.creations.entry(k.clone()).or_default() += 1;
         s.objects.insert(k, obj.clone());
         self.emit(s, EventType::Added, rt, obj.clone());
         if rt.kind == "CustomResourceDefinition" {
