@@ -90,6 +90,12 @@ measure() {
     read -r s n c < <(run_kubectl diff --server-side --force-conflicts -f "$d/kubectl.yaml" || true); kd+=("$s"); kdn=$n; kdc+=("$c")
     # Gone before brick creates them (a CRD still terminating keeps kubectl's fields: a conflict).
     K delete --wait=true --timeout=120s --ignore-not-found -f "$d/kubectl-delete.yaml" >/dev/null 2>&1 || true
+    # kubectl's --wait can return while a CRD still finalizes; brick would then wait for it
+    # (an apply that meets an object being deleted waits until it is gone), timed as brick's.
+    for _ in $(seq 240); do
+      [ -z "$(K get -f "$d/kubectl-delete.yaml" --ignore-not-found -o name 2>/dev/null)" ] && break
+      sleep 0.5
+    done
     sleep 1
     rm -f "$d/brick.state.json"*
     read -r s n c < <(run_brick "$d" apply --auto-approve); ba+=("$s"); ban=$n; bac+=("$c")
