@@ -176,10 +176,6 @@ impl<'a> Change<'a> {
 
     /// The change as nothing happening (a `forget` shows the object as it is).
     pub fn into_noop(self) -> Change<'a> {
-        self.as_noop()
-    }
-
-    fn as_noop(self) -> Change<'a> {
         Change {
             after: self.before.clone(),
             after_explicit: self.before_explicit,
@@ -431,7 +427,7 @@ pub fn block_diff(change: &Change, schema: &Schema) -> Diff {
     for (key, ty) in &schema.attrs {
         let mut child = change.key_child(key);
         if !child.relevant.matches_partial() {
-            child = child.as_noop();
+            child = child.into_noop();
         }
         child.before_explicit = false;
         child.after_explicit = false;
@@ -452,7 +448,7 @@ pub fn block_diff(change: &Change, schema: &Schema) -> Diff {
     for (key, (nest, inner)) in &schema.blocks {
         let mut child = change.key_child(key);
         if !child.relevant.matches_partial() {
-            child = child.as_noop();
+            child = child.into_noop();
         }
         let unknown = child.is_unknown();
         let both_null = child.before.is_null() && child.after.is_null();
@@ -473,7 +469,7 @@ pub fn block_diff(change: &Change, schema: &Schema) -> Diff {
                 for i in 0..n {
                     let mut v = child.index_child(i, i);
                     if !v.relevant.matches_partial() {
-                        v = v.as_noop();
+                        v = v.into_noop();
                     }
                     let d = block_diff(&v, inner);
                     current = compare_actions(current, d.action);
@@ -503,7 +499,7 @@ pub fn block_diff(change: &Change, schema: &Schema) -> Diff {
                 for k in keys {
                     let mut v = child.key_child(&k);
                     if !v.relevant.matches_partial() {
-                        v = v.as_noop();
+                        v = v.into_noop();
                     }
                     let d = block_diff(&v, inner);
                     current = compare_actions(current, d.action);
@@ -642,7 +638,7 @@ fn type_diff(change: &Change, ty: &Type) -> Diff {
             for (key, t) in attrs {
                 let mut child = change.key_child(key);
                 if !child.relevant.matches_partial() {
-                    child = child.as_noop();
+                    child = child.into_noop();
                 }
                 child.before_explicit = false;
                 child.after_explicit = false;
@@ -668,7 +664,7 @@ fn type_diff(change: &Change, ty: &Type) -> Diff {
             for key in change.all_keys() {
                 let mut child = change.key_child(&key);
                 if !child.relevant.matches_partial() {
-                    child = child.as_noop();
+                    child = child.into_noop();
                 }
                 let d = type_diff(&child, elem);
                 current = compare_actions(current, d.action);
@@ -702,7 +698,7 @@ fn type_diff(change: &Change, ty: &Type) -> Diff {
             for (i, t) in types.iter().enumerate() {
                 let mut child = change.index_child(i, i);
                 if !child.relevant.matches_partial() {
-                    child = child.as_noop();
+                    child = child.into_noop();
                 }
                 let d = type_diff(&child, t);
                 current = compare_actions(current, d.action);
@@ -994,7 +990,7 @@ fn json_update(change: &Change, t: JType) -> Diff {
             for key in change.all_keys() {
                 let mut child = change.key_child(&key);
                 if !child.relevant.matches_partial() {
-                    child = child.as_noop();
+                    child = child.into_noop();
                 }
                 let d = json_diff_plain(&child);
                 current = compare_actions(current, d.action);
