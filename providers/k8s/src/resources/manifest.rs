@@ -478,6 +478,24 @@ async fn served_kind(
     }
 }
 
+/// Waits, with progress, until an earlier object of `id` that is being deleted is gone.
+async fn earlier_gone(
+    cluster: &Cluster,
+    kind: &Kind,
+    id: &Ident,
+    deadline: Instant,
+    progress: &dyn Progress,
+) -> Result<(), Failure> {
+    progress.report(&format!(
+        "waiting for an earlier {} to finish deleting",
+        id.describe()
+    ));
+    cluster
+        .wait_gone_in(kind, id, deadline, progress)
+        .await
+        .map_err(|d| (None, vec![d]))
+}
+
 /// Whether the live object of `id` is being deleted (its deletionTimestamp is set).
 async fn terminating(cluster: &Cluster, kind: &Kind, id: &Ident) -> bool {
     matches!(
@@ -522,14 +540,7 @@ async fn create_or_update(
                 // The apply reached an earlier object of that name that is being deleted
                 // (a `kubectl delete` still waiting on finalizers): it would vanish after
                 // being recorded. Wait until it is gone, then apply again, which creates it.
-                progress.report(&format!(
-                    "waiting for an earlier {} to finish deleting",
-                    id.describe()
-                ));
-                cluster
-                    .wait_gone_in(&kind, &id, deadline, progress)
-                    .await
-                    .map_err(|d| (None, vec![d]))?;
+                earlier_gone(cluster, &kind, &id, deadline, progress).await?;
             }
             Ok(o) => break o,
             Err(kube::Error::Api(s)) if s.code == 409 && !force => {
@@ -545,14 +556,7 @@ async fn create_or_update(
                         // Fields of an earlier object still being deleted are no conflict
                         // with the object brick creates after it.
                         if terminating(cluster, &kind, &id).await {
-                            progress.report(&format!(
-                                "waiting for an earlier {} to finish deleting",
-                                id.describe()
-                            ));
-                            cluster
-                                .wait_gone_in(&kind, &id, deadline, progress)
-                                .await
-                                .map_err(|d| (None, vec![d]))?;
+                            earlier_gone(cluster, &kind, &id, deadline, progress).await?;
                             continue;
                         }
                         return Err((None, vec![conflict_diagnostic(&id, &theirs, &s)]));
