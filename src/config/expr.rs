@@ -59,7 +59,8 @@ pub enum ExprKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     Attr(String, Span),
-    Index(Expr),
+    /// Boxed: an index is rare and an inline [`Expr`] would double every step's size.
+    Index(Box<Expr>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,15 +124,17 @@ pub struct ForExpr {
 pub enum TemplatePart {
     Literal(String),
     Interpolation(Expr),
+    // The directives' expressions are boxed: directives are rare, and inline they made every
+    // part (most are literals) nearly twice as large.
     If {
-        cond: Expr,
+        cond: Box<Expr>,
         then: Vec<TemplatePart>,
         otherwise: Vec<TemplatePart>,
     },
     For {
         key_var: Option<String>,
         value_var: String,
-        collection: Expr,
+        collection: Box<Expr>,
         body: Vec<TemplatePart>,
     },
 }

@@ -732,7 +732,7 @@ impl Loader<'_> {
             ResourceMode::Managed => self.provisioners(&body),
             ResourceMode::Data => Vec::new(),
         };
-        let timeouts_block = body.blocks_of("timeouts").next().cloned();
+        let timeouts_block = body.blocks_of("timeouts").next().cloned().map(Box::new);
         body.attributes.retain(|a| !meta.contains(&a.name.as_str()));
         body.blocks.retain(|b| {
             !["lifecycle", "connection", "provisioner", "timeouts"].contains(&b.kind.as_str())
@@ -749,7 +749,7 @@ impl Loader<'_> {
             timeouts,
             timeouts_block,
             provisioners,
-            body,
+            body: std::sync::Arc::new(body),
             span,
             decl_span: header,
         };

@@ -245,13 +245,15 @@ pub struct Resource {
     /// The `timeouts` block as written. As in Terraform, a resource type whose schema declares
     /// a `timeouts` block receives it like any other block (and enforces it itself); for the
     /// others the engine alone enforces [`Resource::timeouts`].
-    pub timeouts_block: Option<Block>,
+    pub timeouts_block: Option<Box<Block>>,
     /// `provisioner "local-exec"` blocks, in order.
     pub provisioners: Vec<Provisioner>,
     /// The arguments and nested blocks, without the meta-arguments above (and without
     /// `lifecycle`, `timeouts`, `connection`, `provisioner`). Evaluate with
-    /// [`crate::eval::evaluate_body`] against the type's schema.
-    pub body: Body,
+    /// [`crate::eval::evaluate_body`] against the type's schema. Shared (not copied) with
+    /// planning's input, which evaluates it once per instance: at 100,000 resources a copy
+    /// cost about 175 MiB.
+    pub body: std::sync::Arc<Body>,
     /// The whole block.
     pub span: Span,
     /// The `resource "TYPE" "NAME"` header.

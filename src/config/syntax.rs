@@ -82,7 +82,7 @@ pub fn parse_file(text: &str, file: FileId) -> (Option<Body>, Vec<Diagnostic>) {
                 text,
                 diags: repeated_key_warnings(&repeated, text, file),
             };
-            let b = l.body(&body, 0);
+            let b = l.file_body(body);
             (Some(b), l.diags)
         }
         Err(e) => (None, vec![syntax_error(&e, text, file)]),
@@ -526,33 +526,60 @@ impl Lowerer<'_> {
     fn body(&mut self, body: &hcl_edit::structure::Body, depth: usize) -> Body {
         let mut out = Body {
             span: self.span(body.span()),
-            ..Body::default()
+            attributes: Vec::new(),
+            blocks: Vec::new(),
         };
         for s in body.iter() {
-            match s {
-                hcl_edit::structure::Structure::Attribute(a) => {
-                    let expr = self.expr(&a.value, depth + 1);
-                    out.attributes.push(Attribute {
-                        name: a.key.as_str().to_string(),
-                        name_span: self.span(a.key.span()),
-                        expr,
-                        span: self.span(a.span()),
-                    })
-                }
-                hcl_edit::structure::Structure::Block(b) => {
-                    let body = self.body(&b.body, depth + 1);
-                    out.blocks.push(Block {
-                        kind: b.ident.as_str().to_string(),
-                        kind_span: self.span(b.ident.span()),
-                        labels: b.labels.iter().map(|l| l.as_str().to_string()).collect(),
-                        label_spans: b.labels.iter().map(|l| self.span(l.span())).collect(),
-                        body,
-                        span: self.span(b.span()),
-                    })
-                }
-            }
+            self.structure(s, depth, &mut out);
         }
         out
+    }
+
+    /// A file's body, taking hcl-edit's tree and dropping each top-level structure as soon as
+    /// it is lowered: the memory it held is reused for the lowered tree, so the two trees of
+    /// a large file (100,000 resources: hundreds of MiB each) are never whole at once.
+    fn file_body(&mut self, body: hcl_edit::structure::Body) -> Body {
+        let (mut attributes, mut blocks) = (0, 0);
+        for s in body.iter() {
+            match s {
+                hcl_edit::structure::Structure::Attribute(_) => attributes += 1,
+                hcl_edit::structure::Structure::Block(_) => blocks += 1,
+            }
+        }
+        let mut out = Body {
+            span: self.span(body.span()),
+            attributes: Vec::with_capacity(attributes),
+            blocks: Vec::with_capacity(blocks),
+        };
+        for s in body {
+            self.structure(&s, 0, &mut out);
+        }
+        out
+    }
+
+    fn structure(&mut self, s: &hcl_edit::structure::Structure, depth: usize, out: &mut Body) {
+        match s {
+            hcl_edit::structure::Structure::Attribute(a) => {
+                let expr = self.expr(&a.value, depth + 1);
+                out.attributes.push(Attribute {
+                    name: a.key.as_str().to_string(),
+                    name_span: self.span(a.key.span()),
+                    expr,
+                    span: self.span(a.span()),
+                })
+            }
+            hcl_edit::structure::Structure::Block(b) => {
+                let body = self.body(&b.body, depth + 1);
+                out.blocks.push(Block {
+                    kind: b.ident.as_str().to_string(),
+                    kind_span: self.span(b.ident.span()),
+                    labels: b.labels.iter().map(|l| l.as_str().to_string()).collect(),
+                    label_spans: b.labels.iter().map(|l| self.span(l.span())).collect(),
+                    body,
+                    span: self.span(b.span()),
+                })
+            }
+        }
     }
 
     fn deep(&mut self, span: Span) -> Expr {
@@ -686,7 +713,7 @@ impl Lowerer<'_> {
         span: Span,
         depth: usize,
     ) -> Expr {
-        let mut steps = Vec::new();
+        let mut steps = Vec::with_capacity(ops.len());
         let mut i = 0;
         while i < ops.len() {
             match ops[i].value() {
@@ -694,11 +721,13 @@ impl Lowerer<'_> {
                     id.as_str().to_string(),
                     self.span(ops[i].span()),
                 )),
-                TraversalOperator::Index(e) => steps.push(Step::Index(self.expr(e, depth))),
-                TraversalOperator::LegacyIndex(n) => steps.push(Step::Index(Expr::new(
+                TraversalOperator::Index(e) => {
+                    steps.push(Step::Index(Box::new(self.expr(e, depth))))
+                }
+                TraversalOperator::LegacyIndex(n) => steps.push(Step::Index(Box::new(Expr::new(
                     ExprKind::Literal(Value::number(*n.value())),
                     self.span(ops[i].span()),
-                ))),
+                )))),
                 TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
                     let full = matches!(ops[i].value(), TraversalOperator::FullSplat(_));
                     let source = wrap(root, steps, span);
@@ -797,7 +826,7 @@ impl Lowerer<'_> {
                         }
                         parts.push((
                             TemplatePart::If {
-                                cond: self.expr(&ifd.if_expr.cond_expr, d),
+                                cond: Box::new(self.expr(&ifd.if_expr.cond_expr, d)),
                                 then,
                                 otherwise,
                             },
@@ -821,7 +850,7 @@ impl Lowerer<'_> {
                                     .as_ref()
                                     .map(|k| k.as_str().to_string()),
                                 value_var: ford.for_expr.value_var.as_str().to_string(),
-                                collection: self.expr(&ford.for_expr.collection_expr, d),
+                                collection: Box::new(self.expr(&ford.for_expr.collection_expr, d)),
                                 body,
                             },
                             ford.for_expr.strip.strip_start(),

@@ -35,7 +35,12 @@ pub async fn plan_call(
     prior: &Value,
     config: &Value,
 ) -> Result<(Value, Vec<AttrPath>), Vec<Diagnostic>> {
-    let plain_prior = prior.unmark_deep().0;
+    // Providers see plain values; most priors carry no mark, and are not copied.
+    let plain_prior = if prior.contains_any_mark() {
+        Cow::Owned(prior.unmark_deep().0)
+    } else {
+        Cow::Borrowed(prior)
+    };
     let proposed = proposed_new_state(block, &plain_prior, config);
     let resp = provider
         .plan_resource(PlanRequest {

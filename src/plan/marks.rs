@@ -28,6 +28,26 @@ pub fn mark_sensitive(v: &Value, block: &Block) -> Value {
     }
 }
 
+/// [`mark_sensitive`] of a value the caller gives up: nothing is copied when the schema
+/// declares no sensitive attribute.
+pub fn mark_sensitive_owned(v: Value, block: &Block) -> Value {
+    let Kind::Object(mut m) = v.kind else {
+        return v;
+    };
+    for (name, a) in &block.attributes {
+        if a.sensitive
+            && let Some(x) = m.get_mut(name)
+            && !x.is_null()
+        {
+            x.marks = x.marks.union(brick_provider_api::value::Marks::SENSITIVE);
+        }
+    }
+    Value {
+        kind: Kind::Object(m),
+        marks: v.marks,
+    }
+}
+
 /// `to` with the sensitive marks of `from` at the same places (configuration marks survive a
 /// provider round trip, which returns plain values).
 pub fn copy_marks(from: &Value, to: Value) -> Value {

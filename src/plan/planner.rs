@@ -20,7 +20,7 @@ use super::address::{
     InstanceAddr, InstanceKey, ResourceAddr, ResourceMode, Target, module_names, moved_module,
 };
 use super::call::{diag_at, import_one, plan_call, plan_check};
-use super::marks::mark_sensitive;
+use super::marks::{mark_sensitive, mark_sensitive_owned};
 use super::model::*;
 use super::providers::ProviderSet;
 use super::scope::{InstanceScope, SelfScope, Shape, Working, unknown_resource};
@@ -1299,7 +1299,7 @@ impl<'a> Planner<'a> {
             return unknown_obj;
         }
         let config = match (rc.body)(&scope, block) {
-            Ok(v) => mark_sensitive(&conform(v, block), block),
+            Ok(v) => mark_sensitive_owned(conform(v, block), block),
             Err(ds) => {
                 self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
                 return unknown_obj;
@@ -1380,35 +1380,32 @@ impl<'a> Planner<'a> {
             _ => config,
         };
         let null = Value::null(block.value_type());
-        let prior_v = before.clone().unwrap_or_else(|| null.clone());
-        let (planned, requires_replace) =
-            match plan_call(&*provider, &addr, block, &prior_v, &config).await {
-                Ok(x) => x,
-                Err(ds) => {
-                    self.diags.extend(ds);
-                    return unknown_obj;
-                }
-            };
+        let (planned, requires_replace) = match plan_call(
+            &*provider,
+            &addr,
+            block,
+            before.as_ref().unwrap_or(&null),
+            &config,
+        )
+        .await
+        {
+            Ok(x) => x,
+            Err(ds) => {
+                self.diags.extend(ds);
+                return unknown_obj;
+            }
+        };
         let tainted = prior_inst.as_ref().is_some_and(|p| p.tainted);
         let by_request = self.opts.replace.iter().any(|t| t.matches(&addr));
-        let mut change = ResourceChange {
-            addr: addr.clone(),
-            previous_addr,
-            provider: rc.provider.clone(),
-            action: Action::NoOp,
-            reason: None,
-            before: before.clone().unwrap_or_else(|| null.clone()),
-            after: planned.clone(),
-            replace_paths: Vec::new(),
-            depends_on: deps.to_vec(),
-            create_before_destroy: rc.lifecycle.create_before_destroy,
-            importing,
-            schema_version: schema.version,
-        };
+        // What changes, decided on borrowed values; the change takes them afterwards.
+        let action;
+        let mut reason = None;
+        let mut replace_paths = Vec::new();
+        let mut after = None;
         match &before {
-            None => change.action = Action::Create,
+            None => action = Action::Create,
             Some(b) => {
-                let mut replace_paths = requires_replace;
+                let mut paths = requires_replace;
                 for (name, a) in &block.attributes {
                     if a.forces_replacement
                         && !same(
@@ -1417,53 +1414,64 @@ impl<'a> Planner<'a> {
                         )
                     {
                         let p = vec![PathStep::Attr(name.clone())];
-                        if !replace_paths.contains(&p) {
-                            replace_paths.push(p);
+                        if !paths.contains(&p) {
+                            paths.push(p);
                         }
                     }
                 }
-                let reason = if tainted {
+                reason = if tainted {
                     Some(ActionReason::ReplaceBecauseTainted)
                 } else if by_request {
                     Some(ActionReason::ReplaceByRequest)
-                } else if !replace_paths.is_empty() {
+                } else if !paths.is_empty() {
                     Some(ActionReason::ReplaceBecauseCannotUpdate)
                 } else if self.triggered(rc) {
                     Some(ActionReason::ReplaceByTriggers)
                 } else {
                     None
                 };
-                if let Some(reason) = reason {
+                if reason.is_some() {
                     // Plan the replacement object from scratch.
                     match plan_call(&*provider, &addr, block, &null, &config).await {
-                        Ok((p, _)) => change.after = p,
+                        Ok((p, _)) => after = Some(p),
                         Err(ds) => {
                             self.diags.extend(ds);
                             return unknown_obj;
                         }
                     }
-                    change.action = if rc.lifecycle.create_before_destroy {
+                    action = if rc.lifecycle.create_before_destroy {
                         Action::CreateThenDelete
                     } else {
                         Action::DeleteThenCreate
                     };
-                    change.reason = Some(reason);
-                    change.replace_paths = replace_paths;
+                    replace_paths = paths;
                     if rc.lifecycle.prevent_destroy {
                         self.diags
                             .push(prevent_destroy(&addr, rc.lifecycle.decl_span));
                     }
                 } else if same(b, &planned) && b.is_wholly_known() {
-                    change.action = Action::NoOp;
-                    change.after = b.clone();
+                    action = Action::NoOp;
+                    after = Some(b.clone());
                 } else {
-                    change.action = Action::Update;
+                    action = Action::Update;
                 }
             }
         }
-        let after = mark_sensitive(&change.after, block);
-        change.after = after.clone();
-        self.push_change(change);
+        let after = mark_sensitive_owned(after.unwrap_or(planned), block);
+        self.push_change(ResourceChange {
+            addr,
+            previous_addr,
+            provider: rc.provider.clone(),
+            action,
+            reason,
+            before: before.unwrap_or(null),
+            after: after.clone(),
+            replace_paths,
+            depends_on: deps.to_vec(),
+            create_before_destroy: rc.lifecycle.create_before_destroy,
+            importing,
+            schema_version: schema.version,
+        });
         after
     }
 

@@ -161,6 +161,10 @@ impl Value {
     pub fn contains_marks(&self, marks: Marks) -> bool {
         self.marks.contains(marks) || self.children().any(|c| c.contains_marks(marks))
     }
+    /// Whether this value or anything inside it carries any mark.
+    pub fn contains_any_mark(&self) -> bool {
+        self.marks != Marks::NONE || self.children().any(Value::contains_any_mark)
+    }
     /// The value without its own marks (nested marks stay).
     pub fn unmarked(&self) -> Value {
         Value {
