@@ -166,7 +166,8 @@ impl<'a> Planner<'a> {
             },
             refreshed: HashMap::new(),
             instances: BTreeMap::new(),
-            changes: Vec::new(),
+            // One change per recorded instance at least (no-op ones included): grown once.
+            changes: Vec::with_capacity(prior.instances.len()),
             action_of: HashMap::new(),
             drift: Vec::new(),
             refreshed_out: Vec::new(),
