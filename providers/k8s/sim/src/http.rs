@@ -336,7 +336,8 @@ pub async fn handle(app: App, req: Request<Body>) -> Response<Body> {
 /// The API server's service proxy, as kube-apiserver resolves it: `[<scheme>:]<name>[:<port>]`
 /// names the Service and its port (by name or number; none: the only one), and the request
 /// goes to what a controller serves there ([`crate::Cluster::serve`]). A Service that does not
-/// exist is 404; a port it lacks, or one nothing serves, 503 as no endpoints. GET only.
+/// exist is 404; one nothing serves is 503 "no endpoints available", a port it lacks (when
+/// another port is served) 503 "no service port"; the words are kube-apiserver 1.36's. GET only.
 fn service_proxy(
     store: &Store,
     method: &Method,
@@ -382,6 +383,17 @@ fn service_proxy(
             })
             .copied()
     };
+    let no_endpoints = || {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("no endpoints available for service {name:?}"),
+        )
+    };
+    // kube-apiserver looks at the endpoints first, then for the port among them.
+    if !store.has_backends(ns, name) {
+        return Err(no_endpoints());
+    }
     let Some(chosen) = chosen else {
         return Err(ApiError::new(
             503,
@@ -391,11 +403,7 @@ fn service_proxy(
     };
     let port_name = chosen["name"].as_str().unwrap_or("");
     let Some(backend) = store.backend(ns, name, port_name) else {
-        return Err(ApiError::new(
-            503,
-            "ServiceUnavailable",
-            format!("no endpoints available for service {name:?}"),
-        ));
+        return Err(no_endpoints());
     };
     let reply = backend(path);
     Ok(Response::builder()

@@ -205,6 +205,15 @@ impl Store {
         };
     }
 
+    /// Whether anything serves a port of Service `ns/service` (it has endpoints).
+    pub fn has_backends(&self, ns: &str, service: &str) -> bool {
+        self.backends
+            .lock()
+            .expect("backends")
+            .keys()
+            .any(|(n, s, _)| n == ns && s == service)
+    }
+
     /// What serves port `port` of Service `ns/service`, if anything.
     pub fn backend(&self, ns: &str, service: &str, port: &str) -> Option<Backend> {
         let key = (ns.to_string(), service.to_string(), port.to_string());
