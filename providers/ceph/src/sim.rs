@@ -129,6 +129,14 @@ impl RookOperator {
             ..Default::default()
         }
     }
+
+    /// An operator that never makes the mgr's metrics Service (as if someone deleted it).
+    pub fn without_mgr_service(self) -> RookOperator {
+        RookOperator {
+            mgr_service: false,
+            ..self
+        }
+    }
 }
 
 fn key(obj: &Json) -> String {

@@ -438,3 +438,77 @@ async fn a_node_removal_interrupted_while_its_osd_drains_is_read_as_unfinished_a
         .unwrap();
     assert_eq!(read.get("nodes"), two.get("nodes"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_mgrs_metrics_service_the_apply_warns_that_it_skipped_the_pg_wait() {
+    let server = SimServer::start(SimOptions {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        client_ca_pem: None,
+        tokens: vec![],
+        time_scale: 0.02,
+        controllers: vec![Arc::new(RookOperator::default().without_mgr_service())],
+        builtin_controllers: true,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    server.add_node(&NodeSpec::new("kvm4")).unwrap();
+    let p = RookProvider::default();
+    let d = p
+        .configure(&Value::object_from([("host", s(&server.url()))]))
+        .await;
+    assert!(d.is_empty(), "{d:?}");
+    let null = Value::null_dynamic();
+    apply(
+        &p,
+        "rook_operator",
+        &null,
+        &config(&p, "rook_operator", &[]),
+    )
+    .await;
+    let one = config(
+        &p,
+        "rook_cluster",
+        &[("nodes", nodes(&["kvm4"])), ("mon_count", n(1))],
+    );
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: "rook_cluster",
+            prior: &null,
+            proposed: &one,
+        })
+        .await;
+    let seen = Seen::default();
+    let resp = p
+        .apply_resource(ApplyRequest {
+            type_name: "rook_cluster",
+            prior: &null,
+            planned: &plan.planned,
+            progress: &seen,
+        })
+        .await;
+    // Not a failure: the cluster is made and recorded, Ready with HEALTH_OK.
+    assert_eq!(resp.new_state.get("health"), Some(&s("HEALTH_OK")));
+    assert_eq!(resp.new_state.get("osds"), Some(&n(1)));
+    let [w] = resp.diagnostics.as_slice() else {
+        panic!("one warning: {:?}", resp.diagnostics);
+    };
+    assert_eq!(w.code, "brick::rook::pg_wait_skipped", "{w:?}");
+    assert_eq!(w.severity, brick_provider_api::Severity::Warning, "{w:?}");
+    assert!(
+        w.detail.contains("the Service rook-ceph/rook-ceph-mgr")
+            && w.detail.contains("does not exist")
+            && w.detail.contains(
+                "/api/v1/namespaces/rook-ceph/services/http:rook-ceph-mgr:http-metrics/proxy/metrics"
+            ),
+        "{}",
+        w.detail
+    );
+    assert!(
+        w.help
+            .as_deref()
+            .is_some_and(|h| h.contains("ceph pg stat")),
+        "{w:?}"
+    );
+}
