@@ -242,8 +242,11 @@ async fn apply_cluster(
     }
 }
 
-/// How often the PG wait scrapes the mgr's metrics (the mgr itself refreshes them every 15 s).
-const PG_POLL: Duration = Duration::from_secs(1);
+/// How often the PG wait scrapes the mgr's metrics: often at first (a small backfill ends in
+/// seconds), then every 5 s (the mgr refreshes them every 15 s, and a large cluster's
+/// exposition is large).
+const PG_POLL_FIRST: Duration = Duration::from_millis(500);
+const PG_POLL: Duration = Duration::from_secs(5);
 /// How long the mgr's metrics may fail to answer for a passing reason (no endpoint yet, the
 /// module starting: HTTP 503) before the PG wait is given up with a warning.
 const METRICS_GRACE: Duration = Duration::from_secs(120);
@@ -264,6 +267,7 @@ async fn wait_pgs(
     let mut last = String::new();
     let mut failing_since: Option<std::time::Instant> = None;
     let want = devices.unwrap_or(0) as u64;
+    let started = std::time::Instant::now();
     loop {
         let say = match pg_metrics::read(ctx, ns).await {
             Ok((text, path)) => {
@@ -327,7 +331,13 @@ async fn wait_pgs(
             )
             .with_help("Backfill to the new OSDs goes on by itself; apply again to keep waiting, or look at `ceph pg stat` in Rook's toolbox."));
         }
-        tokio::time::sleep(PG_POLL).await;
+        let poll = if started.elapsed() < Duration::from_secs(10) {
+            PG_POLL_FIRST
+        } else {
+            PG_POLL
+        };
+        tokio::time::sleep(poll.min(deadline.saturating_duration_since(std::time::Instant::now())))
+            .await;
     }
 }
 
