@@ -15,14 +15,21 @@
 //!   capacity. Then Ready with HEALTH_WARN (`PG_AVAILABILITY`, PGs peering), then HEALTH_OK;
 //!   capacity is the OSDs' sum;
 //! - an OSD added to a Ready cluster (a new node or device) boots (`OSD_DOWN` until then), its
-//!   PGs peer (`PG_AVAILABILITY`), then HEALTH_OK. Its backfill is not simulated as a health
-//!   check, because real Ceph raises none: the data moving to a new OSD is *misplaced* (all
-//!   copies still exist), and `OBJECT_MISPLACED` is a warning only with `mon_warn_on_misplaced`
-//!   (default false since Nautilus; checked on Ceph 16.2.15). Rook's CephCluster status has no
-//!   PG states either, so neither the lab nor a real cluster tells the rook provider when
-//!   backfill ends. An OSD marked out by a purge job is different: its PGs are degraded (one copy
-//!   fewer) until they backfilled elsewhere, `PG_DEGRADED` for the backfill period. Every delay
-//!   is simulated time, scaled by the lab's `--time-scale`;
+//!   PGs peer (`PG_AVAILABILITY`), then HEALTH_OK, then its share of the PGs backfills for the
+//!   backfill period. The backfill shows in no health check, because real Ceph raises none: the
+//!   data moving to a new OSD is *misplaced* (all copies still exist), and `OBJECT_MISPLACED` is
+//!   a warning only with `mon_warn_on_misplaced` (default false since Nautilus; checked on Ceph
+//!   16.2.15); Rook's CephCluster status has no PG states either. It shows, as on a real
+//!   cluster, in the mgr's Prometheus metrics only. An OSD marked out by a purge job is
+//!   different: its PGs are degraded (one copy fewer) until they backfilled elsewhere,
+//!   `PG_DEGRADED` for the backfill period. Every delay is simulated time, scaled by the lab's
+//!   `--time-scale`;
+//! - once the mons run, the Service [`MGR_SERVICE`] (port [`METRICS_PORT`], 9283, owned by the
+//!   CephCluster, as Rook makes it for the active mgr) and, behind it through the lab API's
+//!   service proxy (`Cluster::serve`), the mgr's `/metrics` in Ceph 16.2's text format:
+//!   `ceph_pg_total` and `ceph_pg_<state>` per `pool_id` — `.mgr` (1 PG) and each Ready
+//!   CephBlockPool (`parameters.pg_num`, else 32) — and `ceph_osd_up`/`ceph_osd_in` per OSD,
+//!   recomputed every tick (`pg_states` says the timeline the PGs follow);
 //! - a CephBlockPool (finalizer `cephblockpool.ceph.rook.io`) waits for its cluster to be
 //!   Ready, is refused (phase Failure, as Rook) with size 1 and `requireSafeReplicaSize`; else
 //!   phase Ready — also with a size its failure domains cannot hold, as Rook and Ceph do;
