@@ -7,8 +7,9 @@
 //! peer script exports, else the URL `mgr services` gives; when the module is off, the test
 //! turns it on at a free port and off again at the end). The way brick reaches them on a Rook
 //! cluster — the API server's service proxy to Rook's `rook-ceph-mgr` Service — is tested
-//! against the lab's Kubernetes API only (`rook_lab.rs`): a real kube-apiserver refuses to
-//! proxy to a loopback address, and the peers' Ceph runs on loopback.
+//! against the lab's Kubernetes API only (`rook_lab.rs`): a Service leads only to its
+//! endpoints, a real kube-apiserver refuses an endpoint on a loopback address ("may not be in
+//! the loopback range", checked on the peers' 1.36), and the peers' Ceph runs on loopback.
 
 use std::time::{Duration, Instant};
 
