@@ -325,7 +325,7 @@ async fn wait_pgs(
                 "brick::rook::not_ready",
                 "Not ready in time",
                 format!(
-                    "The PGs of the Ceph cluster in namespace {ns} were not all active+clean after {} s: {last}.",
+                    "The PGs of the Ceph cluster in namespace {ns} were not all active+clean within the {} s an apply waits for a cluster: {last}.",
                     CLUSTER_WAIT.as_secs()
                 ),
             )
