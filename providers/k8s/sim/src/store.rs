@@ -146,6 +146,9 @@ pub struct ProxyReply {
 /// A simulated endpoint of a Service port: called with the path after `…/proxy`.
 pub type Backend = Arc<dyn Fn(&str) -> ProxyReply + Send + Sync>;
 
+/// (namespace, Service, port name) → what serves it.
+type Backends = BTreeMap<(String, String, String), Backend>;
+
 /// The simulated cluster's data, shared by the HTTP server and the controllers.
 #[derive(Clone)]
 pub struct Store {
@@ -153,7 +156,7 @@ pub struct Store {
     events: broadcast::Sender<Event>,
     /// (namespace, Service, port name) → what a controller serves there (see
     /// [`crate::Cluster::serve`]); a Service port without one has no endpoints.
-    backends: Arc<Mutex<BTreeMap<(String, String, String), Backend>>>,
+    backends: Arc<Mutex<Backends>>,
 }
 
 impl Default for Store {
