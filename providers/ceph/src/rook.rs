@@ -329,7 +329,7 @@ async fn wait_pgs(
                     CLUSTER_WAIT.as_secs()
                 ),
             )
-            .with_help("Backfill to the new OSDs goes on by itself; apply again to keep waiting, or look at `ceph pg stat` in Rook's toolbox."));
+            .with_help("The CephCluster is applied and recorded; the backfill to the new OSDs goes on by itself. Follow it with `ceph pg stat` in Rook's toolbox, or the ceph provider's ceph_status data source (pgs_by_state)."));
         }
         let poll = if started.elapsed() < Duration::from_secs(10) {
             PG_POLL_FIRST
