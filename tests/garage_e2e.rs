@@ -308,6 +308,17 @@ async fn the_garage_is_deployed_drift_is_found_and_redeployed_and_a_fourth_pc_jo
     let o = brick(d, &lab, &["apply", "--auto-approve"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("Commissioning"), "{}", text(&o));
+    // The new OSD's apply ends with every PG active+clean again, read from the simulated
+    // mgr's metrics through the lab's service proxy (.mgr's 1 PG and replicapool's 32).
+    assert!(
+        text(&o)
+            .lines()
+            .any(|l| l.contains("rook_cluster.ceph: Still modifying...")
+                && l.ends_with(", PGs 33/33 active+clean]")),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("pg_wait_skipped"), "{}", text(&o));
     sim.with_world(|w| assert_eq!(w.by_hostname("spare1").unwrap().status, Status::Deployed));
 }
 

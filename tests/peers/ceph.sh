@@ -7,7 +7,7 @@ CEPH_APT_PACKAGES=(ceph-mon ceph-mgr ceph-osd ceph-common ceph-mgr-dashboard uui
 
 ceph_start() {
   local dir=$PEERS_DIR/ceph osds=${CEPH_OSDS:-1}
-  local conf=$dir/ceph.conf keyring=$dir/keyring fsid mon_port mon_port_v1 dash_port
+  local conf=$dir/ceph.conf keyring=$dir/keyring fsid mon_port mon_port_v1 dash_port prom_port
   local dash_user=${CEPH_DASHBOARD_USER:-brick} dash_pass=${CEPH_DASHBOARD_PASSWORD:-Brick-peers-1}
   local t0 i uuid secret id pid
   t0=$(now_ms)
@@ -22,6 +22,9 @@ ceph_start() {
   fi
   mon_port_v1=$(free_port)
   dash_port=$(free_port)
+  # The mgr's Prometheus module (the PG states the rook provider waits on): CEPH_PROMETHEUS_PORT
+  # when set, else a free port; on 127.0.0.1 only.
+  prom_port=${CEPH_PROMETHEUS_PORT:-$(free_port)}
   fsid=$(uuidgen)
   export CEPH_CONF=$conf
 
@@ -66,7 +69,7 @@ osd memory target = 939524096
 bluestore cache autotune = false
 bluestore cache size = 134217728
 rocksdb cache size = 33554432
-mgr initial modules = iostat dashboard
+mgr initial modules = iostat dashboard prometheus
 
 [mon]
 mon data = $dir/mon.\$id
@@ -105,6 +108,8 @@ EOF
   ceph config set mgr mgr/dashboard/ssl false --force
   ceph config set mgr mgr/dashboard/server_addr 127.0.0.1 --force
   ceph config set mgr mgr/dashboard/server_port "$dash_port" --force
+  ceph config set mgr mgr/prometheus/server_addr 127.0.0.1 --force
+  ceph config set mgr mgr/prometheus/server_port "$prom_port" --force
   nohup ceph-mgr -f -i x >>"$dir/log/mgr.x.out" 2>&1 </dev/null &
   record_pid ceph mgr.x $!
   log "ceph: mgr.x started"
@@ -136,7 +141,14 @@ EOF
     ceph_fail "$dir/log/mgr.x.log" "the dashboard refused our login"
   log "ceph: dashboard REST API on http://127.0.0.1:$dash_port (user $dash_user)"
 
+  # The module answers 503 until its first collection, and counts no PG before the mgr has
+  # the OSDs' reports: wait for a PG counted active.
+  ceph_wait 120 "the mgr's Prometheus metrics" ceph_metrics_answer "$prom_port" ||
+    ceph_fail "$dir/log/mgr.x.log" "the mgr's prometheus module did not answer"
+  log "ceph: mgr metrics on http://127.0.0.1:$prom_port/metrics"
+
   env_set ceph CEPH_CONF "$conf"
+  env_set ceph CEPH_PROMETHEUS_URL "http://127.0.0.1:$prom_port/metrics"
   env_set ceph CEPH_KEYRING "$keyring"
   env_set ceph CEPH_DASHBOARD_URL "http://127.0.0.1:$dash_port"
   env_set ceph CEPH_DASHBOARD_USER "$dash_user"
@@ -151,6 +163,11 @@ ceph_dashboard_answers() {
   local code
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/" || true)
   [ "$code" != 000 ]
+}
+
+# ceph_metrics_answer PORT: the mgr's /metrics answers and counts an active PG.
+ceph_metrics_answer() {
+  curl -fsS "http://127.0.0.1:$1/metrics" | grep -Eq '^ceph_pg_active\{pool_id="[0-9]+"\} [1-9]'
 }
 
 # ceph_wait SECONDS WHAT COMMAND...: poll COMMAND every half second until it succeeds.

@@ -9,7 +9,8 @@
 //! - [`rook`]: [`RookProvider`], Ceph on Kubernetes through Rook (`rook_operator`,
 //!   `rook_cluster`, `rook_block_pool`, `rook_storage_class`), talking to the API server with
 //!   [`kube`], refusing impossible plans with [`rook_checks`] and explaining drift with
-//!   [`rook_drift`];
+//!   [`rook_drift`], and waiting for PGs to be active+clean with [`pg_metrics`] (the mgr's
+//!   Prometheus metrics through the API server's service proxy);
 //! - [`sim`]: the simulated Rook operator the lab's Kubernetes API runs.
 
 // Diagnostics are rich data (detail, help, attribute); returning them by value is deliberate.
@@ -17,6 +18,7 @@
 
 pub mod convert;
 pub mod kube;
+pub mod pg_metrics;
 pub mod placement;
 pub mod provider;
 pub mod rados;

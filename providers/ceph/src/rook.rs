@@ -19,6 +19,7 @@ use serde_json::Value as Json;
 
 use crate::convert::{s, str_attr};
 use crate::kube::{self, Ident, ident};
+use crate::pg_metrics;
 use crate::resources::{
     rook_block_pool as pool, rook_cluster as cluster, rook_operator as operator,
     rook_storage_class as class,
@@ -212,11 +213,24 @@ async fn apply_cluster(
         return failed(now, d);
     }
     let devices = cluster::device_count(planned);
+    let start = std::time::Instant::now();
     match kube::wait_ready(ctx, &id, CLUSTER_WAIT, progress, |o| {
         cluster::judge(o, external, devices, applied)
     })
     .await
     {
+        Ok(live) if !external && cluster::adds_devices(prior, planned) => {
+            let state = cluster::with_status(planned, &live);
+            let (ns, _) = ns_name(planned, "namespace");
+            match wait_pgs(ctx, &ns, devices, start + CLUSTER_WAIT, progress).await {
+                Ok(None) => done(state),
+                Ok(Some(warning)) => ApplyResponse {
+                    new_state: state,
+                    diagnostics: vec![warning],
+                },
+                Err(d) => failed(state, d),
+            }
+        }
         Ok(live) => done(cluster::with_status(planned, &live)),
         Err(d) => {
             let state = match kube::get(ctx, &id).await {
@@ -226,6 +240,119 @@ async fn apply_cluster(
             failed(state, d)
         }
     }
+}
+
+/// How often the PG wait scrapes the mgr's metrics: often at first (a small backfill ends in
+/// seconds), then every 5 s (the mgr refreshes them every 15 s, and a large cluster's
+/// exposition is large).
+const PG_POLL_FIRST: Duration = Duration::from_millis(500);
+const PG_POLL: Duration = Duration::from_secs(5);
+/// How long the mgr's metrics may fail to answer for a passing reason (no endpoint yet, the
+/// module starting: HTTP 503) before the PG wait is given up with a warning.
+const METRICS_GRACE: Duration = Duration::from_secs(120);
+
+/// Waits, after the CephCluster is Ready with HEALTH_OK and every listed device an OSD, until
+/// the mgr's metrics ([`pg_metrics`]) show as many OSDs up and in and every PG active+clean:
+/// the end of the backfill to new OSDs, which neither Rook's status nor Ceph's health shows.
+/// Gives up at `deadline` (the cluster wait's) with `brick::rook::not_ready`. When the metrics
+/// cannot be read — the Service absent, the proxy refused (RBAC), the text not a Ceph mgr's,
+/// or no answer for [`METRICS_GRACE`] — the wait is skipped: `Ok(Some(warning))`.
+async fn wait_pgs(
+    ctx: &Ctx,
+    ns: &str,
+    devices: Option<usize>,
+    deadline: std::time::Instant,
+    progress: &dyn Progress,
+) -> Result<Option<Diagnostic>, Diagnostic> {
+    let mut last = String::new();
+    let mut failing_since: Option<std::time::Instant> = None;
+    let want = devices.unwrap_or(0) as u64;
+    let started = std::time::Instant::now();
+    loop {
+        let say = match pg_metrics::read(ctx, ns).await {
+            Ok((text, path)) => {
+                failing_since = None;
+                let st = match pg_metrics::PgStates::of(&text) {
+                    Ok(st) if st.counted => st,
+                    Ok(_) => {
+                        return Ok(Some(pg_wait_skipped(
+                            ns,
+                            &path,
+                            "the metrics have no ceph_pg_total (not a Ceph mgr's, or a Ceph that does not count PGs per pool)",
+                        )));
+                    }
+                    Err(e) => {
+                        return Ok(Some(pg_wait_skipped(
+                            ns,
+                            &path,
+                            &format!("the metrics could not be parsed ({e})"),
+                        )));
+                    }
+                };
+                if st.osds_up < want || st.osds_in < want {
+                    format!(
+                        "waiting for the mgr's metrics to show the OSDs: {} up, {} in of {want}",
+                        st.osds_up, st.osds_in
+                    )
+                } else if st.all_active_clean() {
+                    progress.report(&st.describe());
+                    return Ok(None);
+                } else {
+                    st.describe()
+                }
+            }
+            Err((pg_metrics::Unreadable::Lasting(why), path)) => {
+                return Ok(Some(pg_wait_skipped(ns, &path, &why)));
+            }
+            Err((pg_metrics::Unreadable::Passing(why), path)) => {
+                let since = *failing_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= METRICS_GRACE {
+                    return Ok(Some(pg_wait_skipped(
+                        ns,
+                        &path,
+                        &format!("no answer for {} s ({why})", METRICS_GRACE.as_secs()),
+                    )));
+                }
+                format!("waiting for the mgr's metrics: {why}")
+            }
+        };
+        if say != last {
+            progress.report(&say);
+            last = say;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Diagnostic::error(
+                "brick::rook::not_ready",
+                "Not ready in time",
+                format!(
+                    "The PGs of the Ceph cluster in namespace {ns} were not all active+clean within the {} s an apply waits for a cluster: {last}.",
+                    CLUSTER_WAIT.as_secs()
+                ),
+            )
+            .with_help("The CephCluster is applied and recorded; the backfill to the new OSDs goes on by itself. Follow it with `ceph pg stat` in Rook's toolbox, or the ceph provider's ceph_status data source (pgs_by_state)."));
+        }
+        let poll = if started.elapsed() < Duration::from_secs(10) {
+            PG_POLL_FIRST
+        } else {
+            PG_POLL
+        };
+        tokio::time::sleep(poll.min(deadline.saturating_duration_since(std::time::Instant::now())))
+            .await;
+    }
+}
+
+/// The warning of a PG wait that could not be done.
+fn pg_wait_skipped(ns: &str, path: &str, why: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "brick::rook::pg_wait_skipped",
+        "PG wait skipped",
+        format!(
+            "The apply did not wait for the PGs to be active+clean after adding OSDs: the Ceph mgr's metrics could not be read at {path}: {why}. The new OSDs are up and in and Ceph says HEALTH_OK, but data may still be backfilling to them."
+        ),
+    )
+    .with_help(format!(
+        "Check with `ceph pg stat` (Rook's toolbox). For brick to wait, let it get services and services/proxy in namespace {ns} and keep the mgr's prometheus module on (Rook enables it)."
+    ))
 }
 
 /// The image of Rook's OSD purge job (the operator's).

@@ -15,14 +15,21 @@
 //!   capacity. Then Ready with HEALTH_WARN (`PG_AVAILABILITY`, PGs peering), then HEALTH_OK;
 //!   capacity is the OSDs' sum;
 //! - an OSD added to a Ready cluster (a new node or device) boots (`OSD_DOWN` until then), its
-//!   PGs peer (`PG_AVAILABILITY`), then HEALTH_OK. Its backfill is not simulated as a health
-//!   check, because real Ceph raises none: the data moving to a new OSD is *misplaced* (all
-//!   copies still exist), and `OBJECT_MISPLACED` is a warning only with `mon_warn_on_misplaced`
-//!   (default false since Nautilus; checked on Ceph 16.2.15). Rook's CephCluster status has no
-//!   PG states either, so neither the lab nor a real cluster tells the rook provider when
-//!   backfill ends. An OSD marked out by a purge job is different: its PGs are degraded (one copy
-//!   fewer) until they backfilled elsewhere, `PG_DEGRADED` for the backfill period. Every delay
-//!   is simulated time, scaled by the lab's `--time-scale`;
+//!   PGs peer (`PG_AVAILABILITY`), then HEALTH_OK, then its share of the PGs backfills for the
+//!   backfill period. The backfill shows in no health check, because real Ceph raises none: the
+//!   data moving to a new OSD is *misplaced* (all copies still exist), and `OBJECT_MISPLACED` is
+//!   a warning only with `mon_warn_on_misplaced` (default false since Nautilus; checked on Ceph
+//!   16.2.15); Rook's CephCluster status has no PG states either. It shows, as on a real
+//!   cluster, in the mgr's Prometheus metrics only. An OSD marked out by a purge job is
+//!   different: its PGs are degraded (one copy fewer) until they backfilled elsewhere,
+//!   `PG_DEGRADED` for the backfill period. Every delay is simulated time, scaled by the lab's
+//!   `--time-scale`;
+//! - once the mons run, the Service [`MGR_SERVICE`] (port [`METRICS_PORT`], 9283, owned by the
+//!   CephCluster, as Rook makes it for the active mgr) and, behind it through the lab API's
+//!   service proxy (`Cluster::serve`), the mgr's `/metrics` in Ceph 16.2's text format:
+//!   `ceph_pg_total` and `ceph_pg_<state>` per `pool_id` — `.mgr` (1 PG) and each Ready
+//!   CephBlockPool (`parameters.pg_num`, else 32) — and `ceph_osd_up`/`ceph_osd_in` per OSD,
+//!   recomputed every tick (`pg_states` says the timeline the PGs follow);
 //! - a CephBlockPool (finalizer `cephblockpool.ceph.rook.io`) waits for its cluster to be
 //!   Ready, is refused (phase Failure, as Rook) with size 1 and `requireSafeReplicaSize`; else
 //!   phase Ready — also with a size its failure domains cannot hold, as Rook and Ceph do;
@@ -32,17 +39,23 @@
 //! `ceph.capacity`, `ceph.fsid`, `storage.osd.storeType`, `observedGeneration`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use brick_k8s_sim::{Cluster, Controller, Event, VOLUMES_ANNOTATION};
+use brick_k8s_sim::{Cluster, Controller, Event, ProxyReply, VOLUMES_ANNOTATION};
 use serde_json::{Value as Json, json};
 
 const MANAGER: &str = "rook";
 const GROUP_VERSION: &str = "ceph.rook.io/v1";
 const CLUSTER_FINALIZER: &str = "cephcluster.ceph.rook.io";
 const POOL_FINALIZER: &str = "cephblockpool.ceph.rook.io";
+
+/// Rook's metrics Service of the active mgr and its port (Rook's `mgr.go`, `spec.go`).
+pub const MGR_SERVICE: &str = "rook-ceph-mgr";
+pub const METRICS_PORT: &str = "http-metrics";
+/// PGs of a new CephBlockPool (`osd_pool_default_pg_num`) unless `parameters.pg_num` says.
+const DEFAULT_PG_NUM: u64 = 32;
 
 /// Simulated durations of Rook's and Ceph's steps.
 #[derive(Clone, Debug)]
@@ -67,10 +80,22 @@ impl Default for Timings {
 }
 
 /// The simulated operator.
-#[derive(Default)]
 pub struct RookOperator {
     pub timings: Timings,
+    /// Whether the mgr's metrics Service `rook-ceph-mgr` is made (Rook always makes it; false
+    /// stands for one deleted or never made, for tests of what brick does without it).
+    pub mgr_service: bool,
     state: Mutex<State>,
+}
+
+impl Default for RookOperator {
+    fn default() -> RookOperator {
+        RookOperator {
+            timings: Timings::default(),
+            mgr_service: true,
+            state: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -88,6 +113,12 @@ struct ClusterSim {
     /// When the cluster first became Ready (an OSD added later leaves it Ready while it boots).
     ready_since: Option<Instant>,
     fsid: String,
+    /// The mgr's Prometheus metrics as last computed, served behind `rook-ceph-mgr`.
+    metrics: Arc<Mutex<String>>,
+    /// Whether the metrics are served (the Service made and the backend registered).
+    serving: bool,
+    /// CephBlockPool name → pool id (1 is `.mgr`), in the order the pools became Ready.
+    pool_ids: BTreeMap<String, u32>,
 }
 
 struct Osd {
@@ -103,6 +134,14 @@ impl RookOperator {
         RookOperator {
             timings,
             ..Default::default()
+        }
+    }
+
+    /// An operator that never makes the mgr's metrics Service (as if someone deleted it).
+    pub fn without_mgr_service(self) -> RookOperator {
+        RookOperator {
+            mgr_service: false,
+            ..self
         }
     }
 }
@@ -245,6 +284,252 @@ fn osd_deployment(ns: &str, name: &str, id: u32, node: &str) -> Json {
                     "containers": [{"name": "osd", "image": "quay.io/ceph/ceph:v19.2.3"}]}}}})
 }
 
+/// Rook's Service for the active mgr's Prometheus metrics, owned by the CephCluster.
+fn mgr_service(ns: &str, owner: &Json) -> Json {
+    let labels = json!({"app": MGR_SERVICE, "rook_cluster": ns});
+    json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": MGR_SERVICE, "namespace": ns, "labels": labels,
+            "ownerReferences": [{"apiVersion": GROUP_VERSION, "kind": "CephCluster",
+                "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"type": "ClusterIP",
+            "selector": {"app": MGR_SERVICE, "rook_cluster": ns, "mgr_role": "active"},
+            "ports": [{"name": METRICS_PORT, "port": 9283, "protocol": "TCP"}]}})
+}
+
+/// A pool as the mgr counts its PGs.
+struct SimPool {
+    id: u32,
+    name: String,
+    pg_num: u64,
+    size: u64,
+}
+
+/// The cluster's pools: `.mgr` (id 1, one PG, size 3, made by the mgr once there are OSDs)
+/// and every Ready CephBlockPool of the namespace (ids in the order they became Ready; PGs
+/// `parameters.pg_num` or 32; size the replicas, or data + coding chunks).
+fn pools_of(cluster: &Cluster, ns: &str, sim: &mut ClusterSim) -> Vec<SimPool> {
+    if sim.osds.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![SimPool {
+        id: 1,
+        name: ".mgr".into(),
+        pg_num: 1,
+        size: 3,
+    }];
+    for p in cluster.list(GROUP_VERSION, "CephBlockPool", Some(ns), "") {
+        if deleting(&p) || p.pointer("/status/phase") != Some(&json!("Ready")) {
+            continue;
+        }
+        let Some(name) = p["metadata"]["name"].as_str() else {
+            continue;
+        };
+        let next = sim.pool_ids.len() as u32 + 2;
+        let id = *sim.pool_ids.entry(name.to_string()).or_insert(next);
+        let spec = &p["spec"];
+        let pg_num = spec
+            .pointer("/parameters/pg_num")
+            .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64()))
+            .unwrap_or(DEFAULT_PG_NUM);
+        let chunks = |k: &str| {
+            spec.pointer(&format!("/erasureCoded/{k}"))
+                .and_then(Json::as_u64)
+        };
+        let size = spec
+            .pointer("/replicated/size")
+            .and_then(Json::as_u64)
+            .or_else(|| Some(chunks("dataChunks")? + chunks("codingChunks")?))
+            .unwrap_or(3);
+        out.push(SimPool {
+            id,
+            name: name.to_string(),
+            pg_num,
+            size,
+        });
+    }
+    out.sort_by_key(|p| p.id);
+    out
+}
+
+/// The PG states each pool's PGs are in at `now` (a PG in several states counts in each), as
+/// the mgr's `pg_summary` gives them, following the OSDs' timeline:
+///
+/// - while every OSD is up and the last one booted less than `peering` ago, every PG peers
+///   (neither active nor clean: the `PG_AVAILABILITY` of the health checks);
+/// - a pool whose size exceeds the hosts with an OSD up is active+undersized+degraded for good;
+/// - an OSD added to a Ready cluster takes its share of each pool's PGs (`pg_num × size / OSDs
+///   in`) by backfill: from the end of its peering those PGs are active+remapped, one
+///   backfilling and the others backfill_wait, fewer as `backfill` passes, then clean again —
+///   misplaced data, which raises no health warning;
+/// - an OSD marked out by a purge job leaves its share degraded until it backfilled elsewhere
+///   (`backfill` after it was marked out).
+fn pg_states(
+    t: &Timings,
+    cluster: &Cluster,
+    sim: &ClusterSim,
+    pools: &[SimPool],
+    up: &[u32],
+    now: Instant,
+) -> BTreeMap<u32, BTreeMap<&'static str, u64>> {
+    let boot = cluster.scaled(t.osd_boot);
+    let peering = cluster.scaled(t.peering);
+    let backfill = cluster.scaled(t.backfill);
+    let last_up = sim.osds.values().map(|o| o.created + boot).max();
+    let all_peering =
+        up.len() == sim.osds.len() && last_up.is_some_and(|l| now >= l && now < l + peering);
+    let osds_in = sim.osds.values().filter(|o| o.out_at.is_none()).count() as u64;
+    let hosts_up = sim
+        .osds
+        .iter()
+        .filter(|(_, o)| up.contains(&o.id))
+        .map(|((node, _), _)| node)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    // What is left to move, as a fraction of a backfill, of a backfill that started at `start`.
+    let left = |start: Instant| {
+        if now < start || backfill.is_zero() {
+            0.0
+        } else {
+            let done = now.duration_since(start).as_secs_f64() / backfill.as_secs_f64();
+            (1.0 - done).max(0.0)
+        }
+    };
+    let added: f64 = sim
+        .osds
+        .values()
+        .filter(|o| o.out_at.is_none() && sim.ready_since.is_some_and(|r| o.created > r))
+        .map(|o| left(o.created + boot + peering))
+        .sum();
+    let drained: f64 = sim.osds.values().filter_map(|o| o.out_at).map(left).sum();
+    let mut out = BTreeMap::new();
+    for p in pools {
+        let n = p.pg_num;
+        let mut st: BTreeMap<&'static str, u64> = BTreeMap::new();
+        st.insert("total", n);
+        if all_peering {
+            st.insert("peering", n);
+        } else if p.size > hosts_up {
+            for s in ["active", "undersized", "degraded"] {
+                st.insert(s, n);
+            }
+        } else {
+            let share = |osds: u64, frac: f64| {
+                let per_osd = (n * p.size.min(osds.max(1))) as f64 / osds.max(1) as f64;
+                ((per_osd * frac).ceil() as u64).min(n)
+            };
+            let misplaced = share(osds_in, added);
+            let degraded = share(osds_in + 1, drained);
+            let unclean = (misplaced + degraded).min(n);
+            let backfilling = unclean.min(1);
+            st.insert("active", n);
+            st.insert("clean", n - unclean);
+            st.insert("remapped", unclean);
+            st.insert("degraded", degraded.min(n));
+            st.insert("backfilling", backfilling);
+            st.insert("backfill_wait", unclean - backfilling);
+        }
+        out.insert(p.id, st);
+    }
+    out
+}
+
+/// The states the simulated mgr exports, in the order Ceph's `PG_STATES` lists them.
+const PG_FAMILIES: [&str; 8] = [
+    "active",
+    "clean",
+    "peering",
+    "degraded",
+    "remapped",
+    "backfilling",
+    "undersized",
+    "backfill_wait",
+];
+
+/// The mgr's Prometheus metrics as Ceph's module writes them (text format 0.0.4, Python's
+/// float formatting): `ceph_pg_total`, `ceph_osd_up`, `ceph_osd_in`, `ceph_pool_metadata` and
+/// `ceph_pg_<state>` per pool.
+fn metrics_text(
+    pgs: &BTreeMap<u32, BTreeMap<&'static str, u64>>,
+    pools: &[SimPool],
+    sim: &ClusterSim,
+    up: &[u32],
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, ty: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}.0");
+        }
+    };
+    let per_pool = |state: &str| -> Vec<(String, u64)> {
+        pgs.iter()
+            .map(|(id, st)| {
+                (
+                    format!("pool_id=\"{id}\""),
+                    st.get(state).copied().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    family(
+        "ceph_pg_total",
+        "PG Total Count per Pool",
+        "gauge",
+        per_pool("total"),
+    );
+    let mut ids: Vec<(u32, bool)> = sim
+        .osds
+        .values()
+        .map(|o| (o.id, o.out_at.is_none()))
+        .collect();
+    ids.sort();
+    let osd = |f: &dyn Fn(u32, bool) -> bool| -> Vec<(String, u64)> {
+        ids.iter()
+            .map(|&(id, inn)| (format!("ceph_daemon=\"osd.{id}\""), f(id, inn) as u64))
+            .collect()
+    };
+    family(
+        "ceph_osd_up",
+        "OSD status up",
+        "untyped",
+        osd(&|id, _| up.contains(&id)),
+    );
+    family(
+        "ceph_osd_in",
+        "OSD status in",
+        "untyped",
+        osd(&|_, inn| inn),
+    );
+    family(
+        "ceph_pool_metadata",
+        "POOL Metadata",
+        "untyped",
+        pools
+            .iter()
+            .map(|p| {
+                (
+                    format!(
+                        "pool_id=\"{}\",name=\"{}\",type=\"replicated\",description=\"replica:{}\",compression_mode=\"none\"",
+                        p.id, p.name, p.size
+                    ),
+                    1,
+                )
+            })
+            .collect(),
+    );
+    for state in PG_FAMILIES {
+        family(
+            &format!("ceph_pg_{state}"),
+            &format!("PG {state} per pool"),
+            "gauge",
+            per_pool(state),
+        );
+    }
+    out
+}
+
 fn deleting(obj: &Json) -> bool {
     obj.pointer("/metadata/deletionTimestamp")
         .is_some_and(|d| !d.is_null())
@@ -305,6 +590,7 @@ impl RookOperator {
                 .collect();
             if pools.is_empty() {
                 self.state.lock().expect("state").clusters.remove(&k);
+                cluster.serve(&ns, MGR_SERVICE, METRICS_PORT, None);
                 set_finalizers(cluster, "CephCluster", obj, json!([]));
             } else {
                 let names: Vec<&str> = pools
@@ -336,6 +622,9 @@ impl RookOperator {
             osds: BTreeMap::new(),
             ready_since: None,
             fsid: fsid(&k),
+            metrics: Arc::default(),
+            serving: false,
+            pool_ids: BTreeMap::new(),
         });
         if external {
             let status = json!({
@@ -445,6 +734,7 @@ impl RookOperator {
                 .filter(|o| now.duration_since(o.created) >= cluster.scaled(t.osd_boot))
                 .filter(|o| !down_ids.contains(&o.id))
                 .collect();
+            let up_ids: Vec<u32> = up.iter().map(|o| o.id).collect();
             let total = sim.osds.len();
             let draining: Vec<u32> = sim
                 .osds
@@ -458,7 +748,7 @@ impl RookOperator {
                     json!({"message": format!("Degraded data redundancy: osd.{} out, its PGs backfilling to the other OSDs", draining.iter().map(u32::to_string).collect::<Vec<_>>().join(", osd.")), "severity": "HEALTH_WARN"}),
                 );
             }
-            let down = total - up.len();
+            let down = total - up_ids.len();
             if total > 0 && (was_ready || down == 0) {
                 phase = "Ready";
                 message = "Cluster created successfully".into();
@@ -489,6 +779,29 @@ impl RookOperator {
             if details.is_empty() {
                 health = "HEALTH_OK".into();
             }
+            // The mgr runs once the mons do: Rook makes its metrics Service, whose
+            // `/metrics` the simulated Prometheus module answers from the state computed here.
+            if self.mgr_service && !sim.serving {
+                if cluster.get("v1", "Service", &ns, MGR_SERVICE).is_none() {
+                    let _ = cluster.create(MANAGER, mgr_service(&ns, obj));
+                }
+                let text = sim.metrics.clone();
+                cluster.serve(
+                    &ns,
+                    MGR_SERVICE,
+                    METRICS_PORT,
+                    Some(Arc::new(move |_path: &str| ProxyReply {
+                        status: 200,
+                        content_type: "text/plain; version=0.0.4; charset=utf-8".into(),
+                        body: text.lock().expect("metrics").clone().into_bytes(),
+                    })),
+                );
+                sim.serving = true;
+            }
+            let pools = pools_of(cluster, &ns, sim);
+            let pgs = pg_states(t, cluster, sim, &pools, &up_ids, now);
+            let text = metrics_text(&pgs, &pools, sim, &up_ids);
+            *sim.metrics.lock().expect("metrics") = text;
         }
         let bytes: u64 = sim
             .osds

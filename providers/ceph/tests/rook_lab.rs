@@ -3,8 +3,11 @@
 //! a cluster on three nodes' Ceph volumes (each OSD as large as its logical volume; a device
 //! the machine lacks gets none), `replicapool` size 2 host, StorageClass
 //! `rook-ceph-block` — applies and reaches Ready + HEALTH_OK through HEALTH_WARN; a node added
-//! later gets its OSD and the apply waits while it boots and peers (not for backfill, which
-//! Ceph does not report as a health warning); the pool goes with its delete;
+//! later gets its OSD and the apply waits while it boots and peers, then — from the mgr's
+//! metrics through the service proxy, since Ceph reports the backfill as no health warning —
+//! until its backfill ends and every PG is active+clean again; without the mgr's metrics
+//! Service the apply does not hang but warns that it skipped that wait; the pool goes with its
+//! delete;
 //! a node removal stopped while its OSD drains is read back as unfinished and completes.
 //! Runs offline, at a twentieth of real time.
 
@@ -187,15 +190,44 @@ async fn the_seeds_storage_reaches_ready_and_health_ok_and_a_new_nodes_osd_boots
         Some(&s("rook-ceph.rbd.csi.ceph.com"))
     );
 
-    // A fourth node: the apply waits while its OSD boots and its PGs peer. Backfill to it is
-    // not waited for: real Ceph reports the moving data as misplaced, no health warning
-    // (OBJECT_MISPLACED needs mon_warn_on_misplaced), and Rook's status has no PG states.
+    // A fourth node: the apply waits while its OSD boots and its PGs peer, then until the
+    // backfill to it ends: real Ceph reports the moving data as misplaced, no health warning
+    // (OBJECT_MISPLACED needs mon_warn_on_misplaced), and Rook's status has no PG states, so
+    // the PG states come from the mgr's metrics (`ceph_pg_*` through the service proxy).
     let four = config(
         &p,
         "rook_cluster",
         &[("nodes", nodes(&["maas", "kvm4", "kvm5", "kvm6"]))],
     );
+    let started = std::time::Instant::now();
     let (cluster, progress) = apply(&p, "rook_cluster", &cluster, &four).await;
+    let took = started.elapsed();
+    // .mgr (1 PG, size 3) and replicapool (32 PGs, size 2): the new OSD's share backfills.
+    let backfilling = progress
+        .iter()
+        .find(|l| l.starts_with("PGs ") && l.contains("backfilling"))
+        .unwrap_or_else(|| panic!("the PG counts while the backfill runs: {progress:?}"));
+    let clean: u64 = backfilling["PGs ".len()..]
+        .split('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(99);
+    assert!(
+        clean < 33
+            && backfilling.contains("/33 active+clean, ")
+            && backfilling.contains("backfill_wait"),
+        "{backfilling}"
+    );
+    assert_eq!(
+        progress.last().map(String::as_str),
+        Some("PGs 33/33 active+clean"),
+        "the apply ends when every PG is active+clean: {progress:?}"
+    );
+    // Boot 20 s, peering 15 s and backfill 60 s of simulated time, at a twentieth.
+    assert!(
+        took >= std::time::Duration::from_secs_f64((20.0 + 15.0 + 60.0) * 0.05 * 0.9),
+        "the apply did not wait for the backfill: {took:?}, {progress:?}"
+    );
     assert_eq!(cluster.get("osds"), Some(&n(4)));
     assert_eq!(cluster.get("health"), Some(&s("HEALTH_OK")));
     assert!(
@@ -405,4 +437,78 @@ async fn a_node_removal_interrupted_while_its_osd_drains_is_read_as_unfinished_a
         .unwrap()
         .unwrap();
     assert_eq!(read.get("nodes"), two.get("nodes"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_mgrs_metrics_service_the_apply_warns_that_it_skipped_the_pg_wait() {
+    let server = SimServer::start(SimOptions {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        client_ca_pem: None,
+        tokens: vec![],
+        time_scale: 0.02,
+        controllers: vec![Arc::new(RookOperator::default().without_mgr_service())],
+        builtin_controllers: true,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    server.add_node(&NodeSpec::new("kvm4")).unwrap();
+    let p = RookProvider::default();
+    let d = p
+        .configure(&Value::object_from([("host", s(&server.url()))]))
+        .await;
+    assert!(d.is_empty(), "{d:?}");
+    let null = Value::null_dynamic();
+    apply(
+        &p,
+        "rook_operator",
+        &null,
+        &config(&p, "rook_operator", &[]),
+    )
+    .await;
+    let one = config(
+        &p,
+        "rook_cluster",
+        &[("nodes", nodes(&["kvm4"])), ("mon_count", n(1))],
+    );
+    let plan = p
+        .plan_resource(PlanRequest {
+            type_name: "rook_cluster",
+            prior: &null,
+            proposed: &one,
+        })
+        .await;
+    let seen = Seen::default();
+    let resp = p
+        .apply_resource(ApplyRequest {
+            type_name: "rook_cluster",
+            prior: &null,
+            planned: &plan.planned,
+            progress: &seen,
+        })
+        .await;
+    // Not a failure: the cluster is made and recorded, Ready with HEALTH_OK.
+    assert_eq!(resp.new_state.get("health"), Some(&s("HEALTH_OK")));
+    assert_eq!(resp.new_state.get("osds"), Some(&n(1)));
+    let [w] = resp.diagnostics.as_slice() else {
+        panic!("one warning: {:?}", resp.diagnostics);
+    };
+    assert_eq!(w.code, "brick::rook::pg_wait_skipped", "{w:?}");
+    assert_eq!(w.severity, brick_provider_api::Severity::Warning, "{w:?}");
+    assert!(
+        w.detail.contains("the Service rook-ceph/rook-ceph-mgr")
+            && w.detail.contains("does not exist")
+            && w.detail.contains(
+                "/api/v1/namespaces/rook-ceph/services/http:rook-ceph-mgr:http-metrics/proxy/metrics"
+            ),
+        "{}",
+        w.detail
+    );
+    assert!(
+        w.help
+            .as_deref()
+            .is_some_and(|h| h.contains("ceph pg stat")),
+        "{w:?}"
+    );
 }

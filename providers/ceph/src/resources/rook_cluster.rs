@@ -530,6 +530,23 @@ pub fn judge(obj: &Json, external: bool, devices: Option<usize>, applied: Option
     }
 }
 
+/// Whether the plan lists a (node, device) the prior state did not (every one on create): the
+/// apply then waits for the new OSDs' backfill (see `rook::wait_pgs`).
+pub fn adds_devices(prior: &Value, planned: &Value) -> bool {
+    let before = if prior.is_null() {
+        BTreeMap::new()
+    } else {
+        nodes(prior).unwrap_or_default()
+    };
+    nodes(planned)
+        .unwrap_or_default()
+        .iter()
+        .any(|(node, devs)| {
+            devs.iter()
+                .any(|d| !before.get(node).is_some_and(|b| b.contains(d)))
+        })
+}
+
 /// How many OSD devices the cluster lists (None in external mode or without nodes).
 pub fn device_count(v: &Value) -> Option<usize> {
     if bool_attr(v, "external") == Some(true) {
@@ -741,6 +758,20 @@ mod tests {
             ),
             Status::Waiting(_)
         ));
+    }
+
+    #[test]
+    fn a_new_device_or_node_or_a_create_adds_devices_and_a_removal_does_not() {
+        let two = cfg(&[("a", &["sdb"]), ("b", &["sdb"])]);
+        let null = Value::null(two.ty());
+        assert!(adds_devices(&null, &two));
+        assert!(adds_devices(&cfg(&[("a", &["sdb"])]), &two));
+        assert!(adds_devices(
+            &two,
+            &cfg(&[("a", &["sdb", "sdc"]), ("b", &["sdb"])])
+        ));
+        assert!(!adds_devices(&two, &two));
+        assert!(!adds_devices(&two, &cfg(&[("a", &["sdb"])])));
     }
 
     #[test]

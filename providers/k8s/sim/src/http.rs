@@ -71,6 +71,12 @@ enum Route {
     OpenApiV3(String),
     OpenApiV2,
     Resource(Box<Target>),
+    /// `/api/v1/namespaces/<ns>/services/[<scheme>:]<name>[:<port>]/proxy/<path>`.
+    ServiceProxy {
+        namespace: String,
+        service: String,
+        path: String,
+    },
     NotFound,
 }
 
@@ -90,6 +96,22 @@ fn route(store: &Store, path: &str) -> Route {
         ["openapi", "v3", rest @ ..] => return Route::OpenApiV3(rest.join("/")),
         ["openapi", "v2"] => return Route::OpenApiV2,
         ["api", "v1"] => return Route::GroupVersion(String::new(), "v1".into()),
+        [
+            "api",
+            "v1",
+            "namespaces",
+            ns,
+            "services",
+            svc,
+            "proxy",
+            rest @ ..,
+        ] => {
+            return Route::ServiceProxy {
+                namespace: ns.to_string(),
+                service: svc.to_string(),
+                path: format!("/{}", rest.join("/")),
+            };
+        }
         ["apis", g] => return Route::Group(g.to_string()),
         ["apis", g, v] => return Route::GroupVersion(g.to_string(), v.to_string()),
         ["api", v, rest @ ..] => ("", *v, rest),
@@ -288,6 +310,14 @@ pub async fn handle(app: App, req: Request<Body>) -> Response<Body> {
             None => not_found_page(),
         },
         Route::OpenApiV2 | Route::NotFound => not_found_page(),
+        Route::ServiceProxy {
+            namespace,
+            service,
+            path,
+        } => match service_proxy(&app.store, &parts.method, &namespace, &service, &path) {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        },
         Route::Resource(t) => {
             let q = query(&parts.uri);
             let ua = parts
@@ -301,6 +331,86 @@ pub async fn handle(app: App, req: Request<Body>) -> Response<Body> {
             }
         }
     }
+}
+
+/// The API server's service proxy, as kube-apiserver resolves it: `[<scheme>:]<name>[:<port>]`
+/// names the Service and its port (by name or number; none: the only one), and the request
+/// goes to what a controller serves there ([`crate::Cluster::serve`]). A Service that does not
+/// exist is 404; one nothing serves is 503 "no endpoints available", a port it lacks (when
+/// another port is served) 503 "no service port"; the words are kube-apiserver 1.36's. GET only.
+fn service_proxy(
+    store: &Store,
+    method: &Method,
+    ns: &str,
+    spec: &str,
+    path: &str,
+) -> Result<Response<Body>, ApiError> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (name, port) = match parts.as_slice() {
+        [name] => (*name, ""),
+        [name, port] => (*name, *port),
+        [_scheme, name, port] => (*name, *port),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "invalid service request {spec:?}"
+            )));
+        }
+    };
+    if method != Method::GET {
+        return Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("the lab's service proxy serves GET only, not {method}"),
+        ));
+    }
+    let rt = store
+        .resource("", "services")
+        .ok_or_else(|| ApiError::not_found("services", "", name))?;
+    let svc = store.get(&rt, ns, name)?;
+    let ports: Vec<&Value> = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(|p| p.iter().collect())
+        .unwrap_or_default();
+    let chosen = if port.is_empty() {
+        ports.first().filter(|_| ports.len() == 1).copied()
+    } else {
+        ports
+            .iter()
+            .find(|p| {
+                p["name"] == port
+                    || p["port"].as_u64().map(|n| n.to_string()).as_deref() == Some(port)
+            })
+            .copied()
+    };
+    let no_endpoints = || {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("no endpoints available for service {name:?}"),
+        )
+    };
+    // kube-apiserver looks at the endpoints first, then for the port among them.
+    if !store.has_backends(ns, name) {
+        return Err(no_endpoints());
+    }
+    let Some(chosen) = chosen else {
+        return Err(ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("no service port {port:?} found for service {name:?}"),
+        ));
+    };
+    let port_name = chosen["name"].as_str().unwrap_or("");
+    let Some(backend) = store.backend(ns, name, port_name) else {
+        return Err(no_endpoints());
+    };
+    let reply = backend(path);
+    Ok(Response::builder()
+        .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY))
+        .header(header::CONTENT_TYPE, reply.content_type)
+        .body(Body::from(reply.body))
+        .unwrap_or_default())
 }
 
 fn aggregated_response(v: Value) -> Response<Body> {

@@ -26,4 +26,4 @@ pub use controllers::{Cluster, Controller, NodeSpec, VOLUMES_ANNOTATION};
 pub use error::ApiError;
 pub use faults::Faults;
 pub use server::{SimError, SimOptions, SimServer, TlsMaterial};
-pub use store::{Event, EventType, Store};
+pub use store::{Backend, Event, EventType, ProxyReply, Store};

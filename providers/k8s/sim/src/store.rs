@@ -134,11 +134,29 @@ pub(crate) struct State {
     pub creations: BTreeMap<Key, u32>,
 }
 
+/// What a simulated pod behind a Service answers to a request through the API server's
+/// service proxy: status, content type and body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxyReply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// A simulated endpoint of a Service port: called with the path after `…/proxy`.
+pub type Backend = Arc<dyn Fn(&str) -> ProxyReply + Send + Sync>;
+
+/// (namespace, Service, port name) → what serves it.
+type Backends = BTreeMap<(String, String, String), Backend>;
+
 /// The simulated cluster's data, shared by the HTTP server and the controllers.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) state: Arc<Mutex<State>>,
     events: broadcast::Sender<Event>,
+    /// (namespace, Service, port name) → what a controller serves there (see
+    /// [`crate::Cluster::serve`]); a Service port without one has no endpoints.
+    backends: Arc<Mutex<Backends>>,
 }
 
 impl Default for Store {
@@ -180,6 +198,31 @@ fn is_dns_label(s: &str) -> bool {
 }
 
 impl Store {
+    /// Serves `backend` behind port `port` (its name) of Service `ns/service`; `None` stops.
+    pub fn set_backend(&self, ns: &str, service: &str, port: &str, backend: Option<Backend>) {
+        let key = (ns.to_string(), service.to_string(), port.to_string());
+        let mut b = self.backends.lock().expect("backends");
+        match backend {
+            Some(f) => b.insert(key, f),
+            None => b.remove(&key),
+        };
+    }
+
+    /// Whether anything serves a port of Service `ns/service` (it has endpoints).
+    pub fn has_backends(&self, ns: &str, service: &str) -> bool {
+        self.backends
+            .lock()
+            .expect("backends")
+            .keys()
+            .any(|(n, s, _)| n == ns && s == service)
+    }
+
+    /// What serves port `port` of Service `ns/service`, if anything.
+    pub fn backend(&self, ns: &str, service: &str, port: &str) -> Option<Backend> {
+        let key = (ns.to_string(), service.to_string(), port.to_string());
+        self.backends.lock().expect("backends").get(&key).cloned()
+    }
+
     pub fn new() -> Store {
         let (events, _) = broadcast::channel(4096);
         let store = Store {
@@ -192,6 +235,7 @@ impl Store {
                 creations: BTreeMap::new(),
             })),
             events,
+            backends: Arc::default(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let _ = store.create(

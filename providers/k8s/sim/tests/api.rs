@@ -484,3 +484,69 @@ async fn a_controller_plug_in_sees_events_and_writes_objects() {
     .await;
     assert!(stamp.0.load(Ordering::SeqCst) >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_proxy_reaches_what_a_controller_serves_behind_a_service_port() {
+    let (server, _pki, client) = lab(vec![]).await;
+    let base = format!("{}/api/v1/namespaces/default/services", server.url());
+    let get = |path: &str| {
+        let c = client.clone();
+        let url = format!("{base}/{path}");
+        async move {
+            let r = c.get(url).send().await.expect("request");
+            let code = r.status().as_u16();
+            let ctype = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            (code, ctype, r.text().await.unwrap_or_default())
+        }
+    };
+    let (code, _, body) = get("http:mgr:http-metrics/proxy/metrics").await;
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains(r#"services \"mgr\" not found"#), "{body}");
+    let svc = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "mgr", "namespace": "default"},
+        "spec": {"ports": [{"name": "http-metrics", "port": 9283}]}});
+    let (code, _) = send(
+        &client,
+        reqwest::Method::POST,
+        base.clone(),
+        "application/json",
+        Some(svc),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (code, _, body) = get("http:mgr:http-metrics/proxy/metrics").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("no endpoints available"), "{body}");
+    server.cluster().serve(
+        "default",
+        "mgr",
+        "http-metrics",
+        Some(Arc::new(|path: &str| brick_k8s_sim::ProxyReply {
+            status: 200,
+            content_type: "text/plain; version=0.0.4".into(),
+            body: format!("# path {path}\nup 1\n").into_bytes(),
+        })),
+    );
+    for spec in [
+        "http:mgr:http-metrics",
+        "mgr:http-metrics",
+        "mgr:9283",
+        "mgr",
+    ] {
+        let (code, ctype, body) = get(&format!("{spec}/proxy/metrics")).await;
+        assert_eq!(
+            (code, ctype.as_str()),
+            (200, "text/plain; version=0.0.4"),
+            "{spec}"
+        );
+        assert_eq!(body, "# path /metrics\nup 1\n", "{spec}");
+    }
+    let (code, _, body) = get("mgr:dashboard/proxy/").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains(r#"no service port \"dashboard\""#), "{body}");
+}

@@ -108,6 +108,9 @@ fn script() -> Vec<Step> {
         run("get secret s1 -n {ns} -o json"),
         with("apply --server-side -f -", SVC),
         run("get service web -n {ns} -o json"),
+        // The service proxy: a Service that does not exist, and one without endpoints yet.
+        run("get --raw /api/v1/namespaces/{ns}/services/http:absent:http/proxy/metrics"),
+        run("get --raw /api/v1/namespaces/{ns}/services/http:web:http/proxy/metrics"),
         with("apply --server-side -f -", DEPLOY),
         run("get deployment web -n {ns} -o json --show-managed-fields"),
         run("wait --for=condition=Available deployment/web -n {ns} --timeout=60s"),

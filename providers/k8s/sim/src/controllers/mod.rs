@@ -113,6 +113,20 @@ impl Cluster {
         )
     }
 
+    /// Serves `backend` as the endpoints of port `port` (by name) of Service `ns/service`, for
+    /// the API server's service proxy (`/api/v1/namespaces/<ns>/services/<service>:<port>/proxy/…`):
+    /// a simulated pod's HTTP answer, e.g. an operator's metrics. `None` takes it away (the
+    /// proxy then answers 503, no endpoints). The Service object itself is the caller's.
+    pub fn serve(
+        &self,
+        ns: &str,
+        service: &str,
+        port: &str,
+        backend: Option<crate::store::Backend>,
+    ) {
+        self.store.set_backend(ns, service, port, backend);
+    }
+
     /// Whether a kind is served (a CRD for it is established).
     pub fn serves(&self, api_version: &str, kind: &str) -> bool {
         self.store.kind(api_version, kind).is_some()
