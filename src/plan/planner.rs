@@ -915,9 +915,10 @@ impl<'a> Planner<'a> {
             .into_iter()
             .filter_map(|a| self.current(&a).map(|v| (a.key, v)))
             .collect();
-        self.working.set_resource(&addr, shape, &vals);
+        let any = !vals.is_empty();
+        self.working.set_resource_owned(&addr, shape, vals);
         self.seen.insert(addr);
-        !vals.is_empty()
+        any
     }
 
     /// What a resource's instances record as their dependencies: the resources it depends on
