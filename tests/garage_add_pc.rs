@@ -5,15 +5,11 @@
 //! targets (wall time within 5% of the critical path, brick's own time under a second) are
 //! measured by bench/garage-add-pc.sh at the realistic pace, not asserted here.
 
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::{Command, Stdio};
+
+use support::text;
 
 fn brick() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_brick"));

@@ -7,29 +7,10 @@ use brick_provider_api::value::Kind;
 
 /// Marks the attributes the schema declares sensitive.
 pub fn mark_sensitive(v: &Value, block: &Block) -> Value {
-    let Kind::Object(m) = &v.kind else {
-        return v.clone();
-    };
-    if !block.attributes.values().any(|a| a.sensitive) {
-        return v.clone();
-    }
-    let mut out = m.clone();
-    for (name, a) in &block.attributes {
-        if a.sensitive
-            && let Some(x) = out.get_mut(name)
-            && !x.is_null()
-        {
-            *x = x.clone().sensitive();
-        }
-    }
-    Value {
-        kind: Kind::Object(out),
-        marks: v.marks,
-    }
+    mark_sensitive_owned(v.clone(), block)
 }
 
-/// [`mark_sensitive`] of a value the caller gives up: nothing is copied when the schema
-/// declares no sensitive attribute.
+/// [`mark_sensitive`] of a value the caller gives up: the value is not copied.
 pub fn mark_sensitive_owned(v: Value, block: &Block) -> Value {
     let Kind::Object(mut m) = v.kind else {
         return v;
