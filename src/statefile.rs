@@ -183,7 +183,7 @@ pub fn object_to_state(rec: &Recorded, schema_ty: &Type) -> st::ObjectState {
     sensitive_paths(&rec.value, &mut Vec::new(), &mut paths);
     st::ObjectState {
         schema_version: rec.schema_version,
-        attributes: to_state_json(&plain, schema_ty),
+        attributes: st::Attributes::new(&to_state_json(&plain, schema_ty)),
         sensitive_paths: paths,
         // Direct, as the planner gives them (see `Dependencies`).
         dependencies: rec.depends_on.iter().map(|d| d.to_string()).collect(),
@@ -235,17 +235,16 @@ fn interned(
 /// version"). An unknown provider or type reads as recorded.
 ///
 /// [`upgrade_resource_state`]: brick_provider_api::Provider::upgrade_resource_state
-fn upgraded<'s>(
+fn upgraded(
     providers: &ProviderSet,
     provider: &str,
     addr: &InstanceAddr,
-    obj: &'s st::ObjectState,
+    obj: &st::ObjectState,
     version: u64,
-) -> Result<(std::borrow::Cow<'s, serde_json::Value>, u64), Box<crate::diag::Diagnostic>> {
-    use std::borrow::Cow;
+) -> Result<(serde_json::Value, u64), Box<crate::diag::Diagnostic>> {
     if obj.schema_version == version || providers.resource_schema(provider, &addr.resource).is_err()
     {
-        return Ok((Cow::Borrowed(&obj.attributes), obj.schema_version));
+        return Ok((obj.attributes.value(), obj.schema_version));
     }
     if obj.schema_version > version {
         return Err(Box::new(crate::diag::Diagnostic::error(
@@ -261,14 +260,14 @@ fn upgraded<'s>(
         ))));
     }
     let Some(p) = providers.get(provider) else {
-        return Ok((Cow::Borrowed(&obj.attributes), obj.schema_version));
+        return Ok((obj.attributes.value(), obj.schema_version));
     };
     match p.upgrade_resource_state(
         &addr.resource.type_name,
         obj.schema_version,
-        &obj.attributes,
+        &obj.attributes.value(),
     ) {
-        Ok(a) => Ok((Cow::Owned(a), version)),
+        Ok(a) => Ok((a, version)),
         Err(ds) => {
             let d = ds
                 .into_iter()
@@ -311,10 +310,7 @@ pub fn prior_from_state(s: &st::State, providers: &ProviderSet) -> PriorState {
                     Ok(a) => a,
                     Err(d) => {
                         out.upgrade_errors.push(*d);
-                        (
-                            std::borrow::Cow::Borrowed(&obj.attributes),
-                            obj.schema_version,
-                        )
+                        (obj.attributes.value(), obj.schema_version)
                     }
                 };
             let mut value = from_state_json(&attributes, &ty)
@@ -648,7 +644,7 @@ pub async fn reconcile_pending(
         let current = journal.with_state(|s| s.object(&intent.addr).cloned());
         let probe = match (&intent.action, &current) {
             (st::IntentAction::Create, _) => intent.planned.clone(),
-            (_, Some(o)) => o.attributes.clone(),
+            (_, Some(o)) => o.attributes.value(),
             (_, None) => intent.planned.clone(),
         };
         let probe_v = from_state_json(&probe, &ty).unwrap_or_else(Value::null_dynamic);

@@ -752,7 +752,7 @@ fn summary(ctx: &Context) -> String {
     for (addr, r) in &state.resources {
         for (key, inst) in &r.instances {
             let Some(obj) = &inst.current else { continue };
-            let a = &obj.attributes;
+            let a = obj.attributes.value();
             let s = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
             if addr.type_name != "maas_machine" {
                 let mut facts: Vec<String> = Vec::new();

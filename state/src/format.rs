@@ -12,6 +12,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::attributes::Attributes;
 use crate::error::StateError;
 use crate::model::{
     AttrPath, IndexKey, Instance, InstanceAddr, Intent, IntentAction, Mode, ObjectState, Output,
@@ -61,7 +62,8 @@ struct DocInstance {
     tainted_reason: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     create_before_destroy: bool,
-    attributes: Value,
+    /// Made text as it is read: the document's tree of values is never whole in memory.
+    attributes: Attributes,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     sensitive_attributes: Vec<AttrPath>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -189,7 +191,7 @@ fn instance_out<'a>(
         tainted: o.tainted,
         tainted_reason: o.tainted_reason.as_deref(),
         create_before_destroy: o.create_before_destroy,
-        attributes: Canon(&o.attributes),
+        attributes: &o.attributes,
         sensitive_attributes: sensitive,
         dependencies,
         all_dependencies,
@@ -241,7 +243,7 @@ struct InstanceOut<'a> {
     tainted_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "is_false")]
     create_before_destroy: bool,
-    attributes: Canon<'a>,
+    attributes: &'a Attributes,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     sensitive_attributes: Vec<&'a AttrPath>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]

@@ -872,7 +872,8 @@ fn touched(change: &Change) -> Option<String> {
                 p.is_empty()
                     || matches!(p.first(), Some(crate::model::PathStep::Attr(a)) if a == "id")
             });
-            let id = object.attributes.get("id").and_then(Value::as_str);
+            let id = object.attributes.get("id");
+            let id = id.as_ref().and_then(Value::as_str).map(str::to_string);
             (addr, deposed, id.filter(|_| !secret))
         }
         Change::Remove { addr, deposed, .. } => (addr, deposed, None),

@@ -6,6 +6,7 @@
 //! - `model`: the in-memory [`State`] — resources by [`ResourceAddr`], instances by
 //!   [`IndexKey`], each with a current [`ObjectState`] and deposed ones; outputs; pending
 //!   [`Intent`]s. [`Change`] is one mutation, [`State::apply`] applies it.
+//! - `attributes`: [`Attributes`], an object's attributes held as canonical compact JSON text.
 //! - `format`: the versioned document ([`FORMAT_VERSION`]), canonical bytes, upgrades.
 //! - `store`: [`StateStore`], the state file and its siblings on disk.
 //! - `lock`: [`StateLock`], the exclusive lock file.
@@ -93,6 +94,7 @@
 //! folded (a crash between the snapshot write and the journal removal) and is ignored.
 //! A journal whose begin record never reached the disk did nothing and is ignored.
 
+mod attributes;
 mod deps;
 mod error;
 mod format;
@@ -103,6 +105,7 @@ mod seal;
 mod store;
 mod sys;
 
+pub use attributes::Attributes;
 pub use error::StateError;
 pub use format::{FORMAT_VERSION, canonical, from_bytes, to_bytes};
 pub use journal::{Durability, Journal, JournalStats, Replay};
@@ -112,4 +115,4 @@ pub use model::{
     Output, PathStep, Resource, ResourceAddr, State, new_deposed_key,
 };
 pub use seal::Seal;
-pub use store::{DEFAULT_STATE_FILE, Loaded, LockStatus, StateStore};
+pub use store::{DEFAULT_STATE_FILE, Loaded, LockStatus, Preread, StateStore};

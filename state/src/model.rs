@@ -8,6 +8,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::attributes::Attributes;
+
 /// A whole state: everything brick tracks for one configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
@@ -296,8 +298,8 @@ pub struct Instance {
 pub struct ObjectState {
     /// The version of the resource type's schema the attributes follow.
     pub schema_version: u64,
-    /// The attributes, wholly known, as a JSON object.
-    pub attributes: Value,
+    /// The attributes, wholly known, as a JSON object (held as text, see [`Attributes`]).
+    pub attributes: Attributes,
     /// Paths of the attributes whose values are sensitive.
     pub sensitive_paths: Vec<AttrPath>,
     /// The resources this object depended on directly when it was last applied, as
@@ -323,10 +325,10 @@ pub struct ObjectState {
 
 impl ObjectState {
     /// An untainted object with the given attributes and nothing else.
-    pub fn new(attributes: Value) -> ObjectState {
+    pub fn new(attributes: impl Into<Attributes>) -> ObjectState {
         ObjectState {
             schema_version: 0,
-            attributes,
+            attributes: attributes.into(),
             sensitive_paths: Vec::new(),
             dependencies: Vec::new(),
             dependencies_whole: false,

@@ -59,7 +59,10 @@ fn the_golden_cluster_state_loads_into_the_expected_model() {
             PathStep::Key("power_pass".into())
         ]]
     );
-    assert_eq!(kvm1.deposed["00c0ffee"].attributes["system_id"], "a7b2cd");
+    assert_eq!(
+        kvm1.deposed["00c0ffee"].attributes.value()["system_id"],
+        "a7b2cd"
+    );
     let kvm2 = state
         .object(&node.instance(IndexKey::String("kvm2".into())))
         .unwrap();

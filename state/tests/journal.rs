@@ -92,7 +92,12 @@ fn finishing_an_apply_folds_the_journal_into_the_next_serial_and_removes_it() {
     assert!(on_disk.replay.is_none());
     assert_eq!(on_disk.state, finished);
     assert_eq!(
-        on_disk.state.object(&machine("kvm2")).unwrap().attributes["system_id"],
+        on_disk
+            .state
+            .object(&machine("kvm2"))
+            .unwrap()
+            .attributes
+            .value()["system_id"],
         "id-kvm2"
     );
     assert_eq!(on_disk.state.outputs["ip"], out);
@@ -439,8 +444,11 @@ fn create_before_destroy_deposes_the_old_object_then_destroys_it() {
         )
         .unwrap();
     let mid = journal.with_state(|s| s.instance(&machine("kvm1")).unwrap().clone());
-    assert_eq!(mid.deposed[&key].attributes["system_id"], "id-kvm1");
-    assert_eq!(mid.current.as_ref().unwrap().attributes["system_id"], "new");
+    assert_eq!(mid.deposed[&key].attributes.value()["system_id"], "id-kvm1");
+    assert_eq!(
+        mid.current.as_ref().unwrap().attributes.value()["system_id"],
+        "new"
+    );
     let d = journal
         .record_intent(
             machine("kvm1"),
@@ -464,7 +472,7 @@ fn create_before_destroy_deposes_the_old_object_then_destroys_it() {
     let inst = done.instance(&machine("kvm1")).unwrap();
     assert!(inst.deposed.is_empty());
     assert_eq!(
-        inst.current.as_ref().unwrap().attributes["system_id"],
+        inst.current.as_ref().unwrap().attributes.value()["system_id"],
         "new"
     );
     assert!(done.pending.is_empty());
