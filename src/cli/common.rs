@@ -569,6 +569,9 @@ impl Context {
 pub struct LockedState {
     pub lock: st::StateLock,
     pub state: st::State,
+    /// The engine's view of `state`, when it was made while the configuration loaded
+    /// (see [`load_and_lock`]); take it rather than converting `state` again.
+    pub prior: Option<PriorState>,
 }
 
 /// Takes the lock and loads the state (a new empty one when there is none), settling any
@@ -594,22 +597,34 @@ pub async fn load_and_lock(
     if let Ok(mut slot) = ctx.inputs_read.lock() {
         *slot = Some(tx);
     }
-    let (loaded, read) = std::thread::scope(|s| {
+    let (loaded, read, early_prior) = std::thread::scope(|s| {
         let loading = s.spawn(|| {
             let loaded = load();
             ctx.inputs_are_read();
             loaded
         });
+        // The snapshot is parsed and converted beside the configuration's parsing, before the
+        // lock (a local state only); used under the lock only if the file did not change.
+        let early = ctx.remote.is_none().then(|| s.spawn(|| preread(ctx)));
         // The lock is taken once the inputs are read (or loading ended early), never while
         // an input is still being read: evaluating them overlaps reading the state.
         let _ = inputs_read.recv();
-        let read = lock_and_read(ctx, operation);
+        let early = early.and_then(|e| e.join().ok().flatten());
+        let (pre, prior) = match early {
+            Some((pre, prior)) => (Some(pre), Some(prior)),
+            None => (None, None),
+        };
+        let read = lock_and_read_preread(ctx, operation, pre);
         let loaded = loading
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (loaded, read)
+        let prior = match &read {
+            Some((_, _, true)) => prior,
+            _ => None,
+        };
+        (loaded, read, prior)
     });
-    let (lock, state) = read?;
+    let (lock, state, _) = read?;
     let Some(mut loaded) = loaded else {
         let _ = lock.release();
         return None;
@@ -621,20 +636,52 @@ pub async fn load_and_lock(
         .values()
         .map(|r| crate::statefile::provider_name(&r.provider));
     crate::registry::add_missing(&mut loaded.providers, recorded, &ctx.ids);
-    let locked = settle(ctx, operation, lock, state, &loaded).await?;
+    // Settling an interrupted apply's intents changes the state: the early prior is then
+    // made again from what was settled.
+    let early_prior = early_prior.filter(|_| state.pending.is_empty());
+    let mut locked = settle(ctx, operation, lock, state, &loaded).await?;
+    locked.prior = early_prior;
     Some((loaded, locked))
+}
+
+/// The local snapshot read without the lock and its engine view (made with the providers
+/// its objects name, whose schemas are those of the configuration's providers of the same
+/// names), for [`load_and_lock`].
+fn preread(ctx: &Context) -> Option<(st::Preread, PriorState)> {
+    let pre = ctx.store().preread()?;
+    let names: Vec<String> = pre
+        .state
+        .resources
+        .values()
+        .map(|r| crate::statefile::provider_name(&r.provider))
+        .collect();
+    let providers = crate::registry::provider_set(names.iter().map(String::as_str), &ctx.ids);
+    let prior = prior_of(&pre.state, &providers);
+    Some((pre, prior))
 }
 
 /// Takes the state's lock and reads the state (a new empty one when there is none), saying
 /// when an interrupted apply's journal was replayed.
 fn lock_and_read(ctx: &Context, operation: &str) -> Option<(st::StateLock, st::State)> {
+    lock_and_read_preread(ctx, operation, None).map(|(lock, state, _)| (lock, state))
+}
+
+/// [`lock_and_read`] with a snapshot read before the lock; true when it was used.
+fn lock_and_read_preread(
+    ctx: &Context,
+    operation: &str,
+    pre: Option<st::Preread>,
+) -> Option<(st::StateLock, st::State, bool)> {
     let store = ctx.store();
     if let Some(parent) = ctx.state_path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
     let lock = ctx.lock_state(&store, operation)?;
-    let state = match store.load_locked(&lock) {
+    let offered = pre.is_some();
+    let mut used = false;
+    let state = match store.load_locked_preread(&lock, pre) {
         Ok(Some(l)) => {
+            used = offered && l.replay.is_none() && l.from_preread;
             if let Some(r) = &l.replay
                 && r.records > 0
             {
@@ -652,7 +699,7 @@ fn lock_and_read(ctx: &Context, operation: &str) -> Option<(st::StateLock, st::S
             return None;
         }
     };
-    Some((lock, state))
+    Some((lock, state, used))
 }
 
 /// Settles the intents an interrupted apply left in the journal of `state` (read under
@@ -726,7 +773,11 @@ async fn settle(
         }
         state
     };
-    Some(LockedState { lock, state })
+    Some(LockedState {
+        lock,
+        state,
+        prior: None,
+    })
 }
 
 /// The state without a lock, for read-only commands (journal replayed in memory).
@@ -789,7 +840,7 @@ fn source_snippet(
     f: &SourceFile,
     style: crate::view::text::Style,
 ) -> String {
-    let text = f.text.as_str();
+    let text: &str = &f.text;
     let start = span.start.min(text.len());
     let end = span.end.min(text.len()).max(start);
     let (first, col) = crate::diag::line_col(text, start);

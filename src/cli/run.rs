@@ -286,7 +286,10 @@ async fn make_plan(
     let opts = options(ctx, args)?;
     let fresh = !ctx.state_path.exists();
     let (loaded, mut locked) = super::common::load_and_lock(ctx, operation, || ctx.load()).await?;
-    let mut prior = prior_of(&locked.state, &loaded.providers);
+    let mut prior = locked
+        .prior
+        .take()
+        .unwrap_or_else(|| prior_of(&locked.state, &loaded.providers));
     if fresh && locked.state.serial == 0 {
         prior.lineage = None;
         prior.serial = None;
@@ -327,7 +330,14 @@ async fn make_plan(
     };
     p.tainted_reasons = tainted_reasons;
     p.timestamp = Some(crate::view::lines::Clock::now_rfc3339(&SystemClock));
-    let prior = if !for_apply && args.json {
+    // An apply keeps the engine's view of the state for its steps, rather than making it
+    // again; a plan only shown keeps it for its JSON view.
+    let prior = if for_apply {
+        prior.lineage = Some(locked.state.lineage.clone());
+        prior.serial = Some(locked.state.serial);
+        locked.prior = Some(prior);
+        None
+    } else if args.json {
         Some(prior)
     } else {
         drop(prior);
@@ -802,8 +812,15 @@ pub async fn apply_cmd(
             return 1;
         }
         if args.json {
-            let prior = prior_of(&locked.state, &loaded.providers);
-            let j = crate::view::json::plan_json_masked(&p, &prior, &loaded.engine);
+            let made;
+            let prior = match &locked.prior {
+                Some(p) => p,
+                None => {
+                    made = prior_of(&locked.state, &loaded.providers);
+                    &made
+                }
+            };
+            let j = crate::view::json::plan_json_masked(&p, prior, &loaded.engine);
             ctx.ui.out(&format!("{}\n", serde_json::json!({"@level": "info", "@message": "Plan", "type": "planned_changes", "plan": j})));
         } else {
             ctx.ui
@@ -939,10 +956,13 @@ async fn run_apply(
     ctx: &Context,
     p: &Plan,
     loaded: &super::common::Loaded,
-    locked: LockedState,
+    mut locked: LockedState,
     args: &PlanArgs,
 ) -> u8 {
-    let prior = prior_of(&locked.state, &loaded.providers);
+    let prior = locked
+        .prior
+        .take()
+        .unwrap_or_else(|| prior_of(&locked.state, &loaded.providers));
     let store = ctx.store();
     let base_serial = locked.state.serial;
     let journal = match store.begin_apply(&locked.lock, locked.state) {

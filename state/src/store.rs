@@ -33,6 +33,43 @@ pub struct Loaded {
     pub state: State,
     /// Present when an apply journal was replayed on top of the snapshot.
     pub replay: Option<Replay>,
+    /// The state is the one read before the lock ([`StateStore::load_locked_preread`]).
+    pub from_preread: bool,
+}
+
+/// A snapshot read before the lock was taken ([`StateStore::preread`]), with what identified
+/// its file then; used under the lock only if the file is still that one
+/// ([`StateStore::load_locked_preread`]).
+#[derive(Debug)]
+pub struct Preread {
+    pub state: State,
+    stamp: Stamp,
+}
+
+/// What identifies a file's content without reading it: device, inode, size, and the times
+/// of its last modification and status change (nanoseconds). Every write of a snapshot is
+/// a rename of a new file (a new inode); an edit in place changes the times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(path).ok()?;
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
 }
 
 /// The lock of a state as found on disk.
@@ -204,10 +241,15 @@ impl StateStore {
             return Ok(snapshot.map(|state| Loaded {
                 state,
                 replay: None,
+                from_preread: false,
             }));
         };
         let (state, replay) = journal::replay(&self.journal_path(), snapshot, replay)?;
-        Ok(state.map(|state| Loaded { state, replay }))
+        Ok(state.map(|state| Loaded {
+            state,
+            replay,
+            from_preread: false,
+        }))
     }
 
     /// Loads the state under a lock, folding an interrupted apply's journal into a new
@@ -227,6 +269,45 @@ impl StateStore {
         }
         self.remove_journal()?;
         Ok(Some(loaded))
+    }
+
+    /// Reads the snapshot without the lock, so that parsing a large state can overlap other
+    /// work (loading the configuration) before the lock is taken. `None` when there is no
+    /// snapshot, when a journal is present (an interrupted apply is settled under the lock
+    /// only), or when the file changed while it was read. Writes nothing.
+    pub fn preread(&self) -> Option<Preread> {
+        if fs::symlink_metadata(self.journal_path()).is_ok() {
+            return None;
+        }
+        let before = Stamp::of(&self.path)?;
+        let state = self.read_snapshot().ok()??;
+        (Stamp::of(&self.path)? == before).then_some(Preread {
+            state,
+            stamp: before,
+        })
+    }
+
+    /// [`StateStore::load_locked`], using `pre` when the snapshot is still the file it was
+    /// read from and no journal appeared; otherwise the state is read again, under the lock.
+    pub fn load_locked_preread(
+        &self,
+        lock: &StateLock,
+        pre: Option<Preread>,
+    ) -> Result<Option<Loaded>, StateError> {
+        self.check_lock(lock)?;
+        self.check_journal_free()?;
+        self.seal_plain_files()?;
+        if let Some(pre) = pre
+            && fs::symlink_metadata(self.journal_path()).is_err()
+            && Stamp::of(&self.path).as_ref() == Some(&pre.stamp)
+        {
+            return Ok(Some(Loaded {
+                state: pre.state,
+                replay: None,
+                from_preread: true,
+            }));
+        }
+        self.load_locked(lock)
     }
 
     /// Writes `state` atomically, keeping the previous file as `<path>.backup`.

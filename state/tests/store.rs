@@ -297,3 +297,67 @@ fn a_state_path_that_is_no_regular_file_is_refused_at_once() {
     let err = store.read_snapshot().unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }
+
+#[test]
+fn a_state_read_before_the_lock_is_used_only_while_its_file_is_unchanged() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    assert!(store.preread().is_none(), "no snapshot, nothing read");
+    let lock = store.lock("apply").unwrap();
+    let first = with_machine(State::new("0.1.0"), "kvm1");
+    store.save(&lock, &first).unwrap();
+    lock.release().unwrap();
+
+    // Unchanged: the early read is what the lock gives.
+    let pre = store.preread().unwrap();
+    assert_eq!(pre.state, first);
+    let lock = store.lock("plan").unwrap();
+    let loaded = store
+        .load_locked_preread(&lock, Some(pre))
+        .unwrap()
+        .unwrap();
+    assert!(loaded.from_preread);
+    assert_eq!(loaded.state, first);
+
+    // Another brick saved between the early read and the lock: read again, under the lock.
+    let pre = store.preread().unwrap();
+    let mut second = with_machine(first.clone(), "kvm2");
+    second.serial += 1;
+    store.save(&lock, &second).unwrap();
+    let loaded = store
+        .load_locked_preread(&lock, Some(pre))
+        .unwrap()
+        .unwrap();
+    assert!(!loaded.from_preread);
+    assert_eq!(loaded.state, second);
+
+    // Edited in place, same size and inode: the status-change time tells.
+    let pre = store.preread().unwrap();
+    let bytes = fs::read(store.path()).unwrap();
+    let edited = String::from_utf8(bytes).unwrap().replace("kvm2", "kvm3");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    fs::write(store.path(), edited).unwrap();
+    let loaded = store
+        .load_locked_preread(&lock, Some(pre))
+        .unwrap()
+        .unwrap();
+    assert!(!loaded.from_preread);
+    assert!(
+        loaded.state.resources.keys().any(|r| r.name == "kvm3"),
+        "the edit is read"
+    );
+    lock.release().unwrap();
+}
+
+#[test]
+fn no_state_is_read_early_while_a_journal_is_present() {
+    let dir = TempDir::new().unwrap();
+    let store = store(&dir);
+    let lock = store.lock("apply").unwrap();
+    store
+        .save(&lock, &with_machine(State::new("0.1.0"), "kvm1"))
+        .unwrap();
+    fs::write(store.journal_path(), b"").unwrap();
+    assert!(store.preread().is_none());
+    lock.release().unwrap();
+}
