@@ -95,8 +95,18 @@ impl<'a> Values<'a> {
             .iter()
             .map(|r| (r.addr.clone(), r.expansion.shape()))
             .collect();
+        // What a change removes or overwrites is never copied from the prior first (a
+        // destroy of 100,000 objects would copy them all, only to remove them).
+        let touched: HashSet<&InstanceAddr> = plan
+            .changes
+            .iter()
+            .flat_map(|c| std::iter::once(&c.addr).chain(c.previous_addr.as_ref()))
+            .collect();
         let mut instances: Instances = HashMap::new();
         for (a, i) in &prior.instances {
+            if touched.contains(a) {
+                continue;
+            }
             instances
                 .entry(a.resource.clone())
                 .or_default()
