@@ -37,11 +37,13 @@ impl Span {
     }
 }
 
-/// One loaded source file, kept for rendering diagnostics.
+/// One loaded source file, kept for rendering diagnostics. The text is shared: the
+/// configuration's copies of its files (and the JSON plan's descriptions, made when asked)
+/// hold the same text.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub text: String,
+    pub text: std::sync::Arc<str>,
 }
 
 /// One problem (or warning) found in a run.
@@ -133,7 +135,7 @@ impl Diagnostic {
         if let Some(span) = self.span
             && let Some(f) = files.get(span.file)
         {
-            let text = f.text.as_str();
+            let text: &str = &f.text;
             let (start, end) = (span.start.min(text.len()), span.end.min(text.len()));
             let pos = |offset: usize| {
                 let (line, column) = line_col(text, offset);

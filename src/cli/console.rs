@@ -81,7 +81,7 @@ impl<'a> Console<'a> {
         let mut files = self.config.files.clone();
         files.push(SourceFile {
             path: PathBuf::from("<console>"),
-            text: line.trim_end().to_string(),
+            text: line.trim_end().into(),
         });
         files
     }

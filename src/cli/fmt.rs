@@ -575,7 +575,7 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
             Err(d) => {
                 let files = [crate::config::SourceFile {
                     path: "<stdin>".into(),
-                    text,
+                    text: text.into(),
                 }];
                 super::common::render(&[d], &files);
                 ExitCode::from(1)
@@ -623,7 +623,7 @@ pub fn run(paths: &[PathBuf], check: bool, diff: bool) -> ExitCode {
             Err(d) => {
                 let files = [crate::config::SourceFile {
                     path: f.clone(),
-                    text,
+                    text: text.into(),
                 }];
                 super::common::render(&[d], &files);
                 failed = true;

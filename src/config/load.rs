@@ -116,7 +116,7 @@ impl Loader<'_> {
                     let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
                     self.files.push(SourceFile {
                         path: file.clone(),
-                        text: lossy,
+                        text: lossy.into(),
                     });
                     self.diags.push(
                         Diagnostic::error(
@@ -134,7 +134,7 @@ impl Loader<'_> {
             };
             self.files.push(SourceFile {
                 path: file.clone(),
-                text,
+                text: text.into(),
             });
             let (body, diags) = parse_file(&self.files[id].text, id);
             self.diags.extend(diags);

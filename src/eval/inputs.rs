@@ -473,7 +473,7 @@ pub fn gather_inputs(
                     let (i, d) = parse_vars_file(&text, id, &path.display().to_string());
                     files.push(crate::config::SourceFile {
                         path: path.to_path_buf(),
-                        text,
+                        text: text.into(),
                     });
                     inputs.extend(i);
                     diags.extend(d);

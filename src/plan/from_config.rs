@@ -221,11 +221,15 @@ pub fn from_config(
         env: &*env,
         files: &config.files,
     };
+    // The root resources' descriptions are made when asked, from these (the texts are
+    // shared, not copied).
+    let files: Arc<[SourceFile]> = config.files.iter().cloned().collect();
     let root_dir = config.root.dir.clone();
     let mut b = Builder {
         out: &mut out,
         diags: &mut diags,
         describe: &describe,
+        files: &files,
         env: &env,
         root_dir: &root_dir,
         expanded_call: None,
@@ -244,6 +248,8 @@ struct Builder<'a, 'b> {
     out: &'a mut Configuration,
     diags: &'a mut Vec<Diagnostic>,
     describe: &'a Describe<'b>,
+    /// The files, shared with the root resources' descriptions.
+    files: &'a Arc<[SourceFile]>,
     env: &'a Arc<dyn Environment>,
     root_dir: &'a std::path::Path,
     /// The nearest enclosing module call with `count`, `for_each` or `depends_on` (its
@@ -708,15 +714,13 @@ impl Builder<'_, '_> {
             }
             self.uses(addr.to_string(), uses);
             let (rc, described) = self.resource(r, addr, provider);
-            // The root's descriptions go straight to their place: collecting them first (and
-            // copying them there) held two of each, 0.8 KB a resource, at a no-op plan's peak.
             if is_root {
                 self.out
                     .described
                     .resources
                     .insert(rc.addr.to_string(), described);
             } else {
-                described_resources.push((rc.addr.clone(), described));
+                described_resources.push((rc.addr.clone(), described.make()));
             }
             self.out.resources.push(rc);
         }
@@ -974,7 +978,7 @@ impl Builder<'_, '_> {
         r: &crate::config::Resource,
         addr: ResourceAddr,
         provider: String,
-    ) -> (ResourceConfig, serde_json::Map<String, serde_json::Value>) {
+    ) -> (ResourceConfig, Description) {
         let env = self.env.clone();
         let diags = &mut *self.diags;
         let mut refs = Vec::new();
@@ -1038,23 +1042,32 @@ impl Builder<'_, '_> {
                     .collect(),
             ),
         };
-        let mut described = serde_json::Map::new();
-        described.insert("expressions".into(), self.describe.body(&body));
-        if let Some(c) = &r.count {
-            described.insert("count_expression".into(), self.describe.expression(c));
-        }
-        if let Some(f) = &r.for_each {
-            described.insert("for_each_expression".into(), self.describe.expression(f));
-        }
-        if !depends_on.is_empty() {
-            described.insert(
-                "depends_on".into(),
-                dedup(depends_on.clone())
-                    .iter()
-                    .map(eval::reference_text)
-                    .collect(),
-            );
-        }
+        let described = {
+            let (body, count, for_each) = (body.clone(), r.count.clone(), r.for_each.clone());
+            let depends_on: Vec<String> = dedup(depends_on.clone())
+                .iter()
+                .map(eval::reference_text)
+                .collect();
+            let (env, files) = (env.clone(), self.files.clone());
+            Description::new(move || {
+                let describe = Describe {
+                    env: &*env,
+                    files: &files,
+                };
+                let mut d = serde_json::Map::new();
+                d.insert("expressions".into(), describe.body(&body));
+                if let Some(c) = &count {
+                    d.insert("count_expression".into(), describe.expression(c));
+                }
+                if let Some(f) = &for_each {
+                    d.insert("for_each_expression".into(), describe.expression(f));
+                }
+                if !depends_on.is_empty() {
+                    d.insert("depends_on".into(), depends_on.clone().into());
+                }
+                d
+            })
+        };
         let preconditions: Vec<Condition> = lc
             .preconditions
             .iter()

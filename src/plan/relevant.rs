@@ -116,7 +116,9 @@ pub fn relevant_attributes(
                 .get(&c.addr.resource.to_string())
                 .map(|d| {
                     let mut r = Vec::new();
-                    d.values().for_each(|v| collect_references(v, &mut r));
+                    d.make()
+                        .values()
+                        .for_each(|v| collect_references(v, &mut r));
                     r
                 })
         } else {
@@ -221,7 +223,9 @@ pub fn relevant_attributes(
         let more = if module.is_empty() {
             described.resources.get(&base).map(|d| {
                 let mut r = Vec::new();
-                d.values().for_each(|v| collect_references(v, &mut r));
+                d.make()
+                    .values()
+                    .for_each(|v| collect_references(v, &mut r));
                 r
             })
         } else {

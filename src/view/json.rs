@@ -695,12 +695,12 @@ fn configuration_json(config: &Configuration) -> Json {
             o.insert("name".into(), json!(r.addr.name));
             o.insert("provider_config_key".into(), json!(r.provider));
             if let Some(d) = config.described.resources.get(&address) {
-                for (k, v) in d {
+                for (k, v) in d.make() {
                     // As Terraform's, empty expression maps are left out.
                     if v.as_object().is_some_and(|m| m.is_empty()) {
                         continue;
                     }
-                    o.insert(k.clone(), v.clone());
+                    o.insert(k, v);
                 }
             }
             o.insert("schema_version".into(), json!(0));
