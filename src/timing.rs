@@ -147,7 +147,14 @@ pub struct LayerOps {
 
 impl OpTimes {
     pub fn add(&mut self, provider: &str, own: Duration) {
-        let e = self.by_provider.entry(provider.to_string()).or_default();
+        // Looked up before inserting: one name copied per provider, not per object.
+        if !self.by_provider.contains_key(provider) {
+            self.by_provider
+                .insert(provider.to_string(), LayerOps::default());
+        }
+        let Some(e) = self.by_provider.get_mut(provider) else {
+            return;
+        };
         e.objects += 1;
         e.own += own;
     }

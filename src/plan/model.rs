@@ -436,16 +436,17 @@ pub mod exact {
 /// The order Terraform lists instances in: by module, then data sources before managed
 /// resources, then type, name and instance key.
 pub fn terraform_order(a: &InstanceAddr, b: &InstanceAddr) -> std::cmp::Ordering {
-    let key = |x: &InstanceAddr| {
+    // Compared in place: sorting 100,000 changes made two copies of four strings per
+    // comparison.
+    fn key(x: &InstanceAddr) -> (&str, bool, &str, &str) {
         (
-            x.resource.module.clone(),
+            x.resource.module.as_str(),
             x.resource.mode != super::address::ResourceMode::Data,
-            x.resource.type_name.clone(),
-            x.resource.name.clone(),
-            x.key.clone(),
+            x.resource.type_name.as_str(),
+            x.resource.name.as_str(),
         )
-    };
-    key(a).cmp(&key(b))
+    }
+    key(a).cmp(&key(b)).then_with(|| a.key.cmp(&b.key))
 }
 
 /// Attribute paths as JSON arrays of names (strings) and indices (numbers).

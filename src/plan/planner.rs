@@ -168,7 +168,7 @@ impl<'a> Planner<'a> {
             instances: BTreeMap::new(),
             // One change per recorded instance at least (no-op ones included): grown once.
             changes: Vec::with_capacity(prior.instances.len()),
-            action_of: HashMap::new(),
+            action_of: HashMap::with_capacity(prior.instances.len()),
             drift: Vec::new(),
             refreshed_out: Vec::new(),
             deferred_providers: HashSet::new(),
@@ -386,7 +386,17 @@ fn schema_shapes(
         .iter()
         .map(|c| (&c.provider, &c.addr.resource))
         .chain(drift.iter().map(|d| (&d.provider, &d.addr.resource)));
+    // Changes come sorted by type: a run of one type is looked at once.
+    let mut last: Option<(&str, &ResourceAddr)> = None;
     for (provider, addr) in addrs {
+        if let Some((p, a)) = last
+            && p == provider.as_str()
+            && a.mode == addr.mode
+            && a.type_name == addr.type_name
+        {
+            continue;
+        }
+        last = Some((provider.as_str(), addr));
         let key = super::relevant::type_key(addr);
         if out.contains_key(&key) {
             continue;
@@ -1281,7 +1291,8 @@ impl<'a> Planner<'a> {
         deps: &[std::sync::Arc<ResourceAddr>],
     ) -> Value {
         let block = &schema.block;
-        let unknown_obj = Value::unknown(block.value_type());
+        // Made only when this instance cannot be planned (most are).
+        let unknown_obj = || Value::unknown(block.value_type());
         let base = self.working.view(module);
         let scope = InstanceScope {
             base: &base,
@@ -1298,13 +1309,13 @@ impl<'a> Planner<'a> {
             }
         }
         if failed {
-            return unknown_obj;
+            return unknown_obj();
         }
         let config = match (rc.body)(&scope, block) {
             Ok(v) => mark_sensitive_owned(conform(v, block), block),
             Err(ds) => {
                 self.diags.extend(ds.into_iter().map(|d| diag_at(d, &addr)));
-                return unknown_obj;
+                return unknown_obj();
             }
         };
         // Placed at the argument they name, or at the block when the argument is not written
@@ -1326,7 +1337,7 @@ impl<'a> Planner<'a> {
         if let Some(reason) = self.deferral(rc, &addr, deps) {
             let change = self.deferred_change(rc, &addr, &config, schema, deps);
             self.defer(change, reason);
-            return unknown_obj;
+            return unknown_obj();
         }
         if addr.resource.mode == ResourceMode::Data {
             return self
@@ -1350,7 +1361,7 @@ impl<'a> Planner<'a> {
                 }
                 Err(d) => {
                     self.diags.push(d);
-                    return unknown_obj;
+                    return unknown_obj();
                 }
             }
         }
@@ -1381,22 +1392,22 @@ impl<'a> Planner<'a> {
             }
             _ => config,
         };
-        let null = Value::null(block.value_type());
-        let (planned, requires_replace) = match plan_call(
-            &*provider,
-            &addr,
-            block,
-            before.as_ref().unwrap_or(&null),
-            &config,
-        )
-        .await
-        {
-            Ok(x) => x,
-            Err(ds) => {
-                self.diags.extend(ds);
-                return unknown_obj;
+        let null;
+        let before_or_null = match &before {
+            Some(b) => b,
+            None => {
+                null = Value::null(block.value_type());
+                &null
             }
         };
+        let (planned, requires_replace) =
+            match plan_call(&*provider, &addr, block, before_or_null, &config).await {
+                Ok(x) => x,
+                Err(ds) => {
+                    self.diags.extend(ds);
+                    return unknown_obj();
+                }
+            };
         let tainted = prior_inst.as_ref().is_some_and(|p| p.tainted);
         let by_request = self.opts.replace.iter().any(|t| t.matches(&addr));
         // What changes, decided on borrowed values; the change takes them afterwards.
@@ -1434,11 +1445,12 @@ impl<'a> Planner<'a> {
                 };
                 if reason.is_some() {
                     // Plan the replacement object from scratch.
+                    let null = Value::null(block.value_type());
                     match plan_call(&*provider, &addr, block, &null, &config).await {
                         Ok((p, _)) => after = Some(p),
                         Err(ds) => {
                             self.diags.extend(ds);
-                            return unknown_obj;
+                            return unknown_obj();
                         }
                     }
                     action = if rc.lifecycle.create_before_destroy {
@@ -1466,7 +1478,7 @@ impl<'a> Planner<'a> {
             provider: rc.provider.clone(),
             action,
             reason,
-            before: before.unwrap_or(null),
+            before: before.unwrap_or_else(|| Value::null(block.value_type())),
             after: after.clone(),
             replace_paths,
             depends_on: deps.to_vec(),
