@@ -1099,7 +1099,7 @@ impl<'a> Planner<'a> {
             // Its provider is configured only during apply, maybe against another cluster:
             // the object is neither read nor destroyed by this run.
             let before = inst.value.clone();
-            let null = Value::null(before.ty());
+            let null = Value::null_dynamic();
             self.defer(
                 ResourceChange {
                     addr,
@@ -1140,7 +1140,9 @@ impl<'a> Planner<'a> {
         if let Some(at) = prevent {
             self.diags.push(prevent_destroy(&addr, at));
         }
-        let null = Value::null(before.ty());
+        // The untyped null: nothing reads a deletion's planned value's type (apply sends the
+        // provider a null of the prior's type), and typing it cost 0.7 KiB per object.
+        let null = Value::null_dynamic();
         self.push_change(ResourceChange {
             addr,
             previous_addr: prev,
