@@ -583,9 +583,11 @@ pub async fn lock_and_load(ctx: &Context, operation: &str, loaded: &Loaded) -> O
     settle(ctx, operation, lock, state, loaded).await
 }
 
-/// Loads the configuration (with `load`) and, under the state's lock, reads the state, side
-/// by side: reading a large state does not depend on the configuration, so on two cores it
-/// costs no time of its own. Then settles an interrupted apply's journal as
+/// Loads the configuration (with `load`) and reads the state, side by side: reading and
+/// converting a large state does not depend on the configuration, so on two cores it costs
+/// no time of its own. A local state is read from the start, before the lock, and kept under
+/// the lock only if its file did not change meanwhile (else read again); the lock is taken
+/// once the inputs are read. Then settles an interrupted apply's journal as
 /// [`lock_and_load`] does. Either failing releases the lock and reports it.
 pub async fn load_and_lock(
     ctx: &Context,
@@ -677,11 +679,10 @@ fn lock_and_read_preread(
         let _ = std::fs::create_dir_all(parent);
     }
     let lock = ctx.lock_state(&store, operation)?;
-    let offered = pre.is_some();
     let mut used = false;
     let state = match store.load_locked_preread(&lock, pre) {
         Ok(Some(l)) => {
-            used = offered && l.replay.is_none() && l.from_preread;
+            used = l.from_preread;
             if let Some(r) = &l.replay
                 && r.records > 0
             {

@@ -335,7 +335,8 @@ fn a_state_read_before_the_lock_is_used_only_while_its_file_is_unchanged() {
     let pre = store.preread().unwrap();
     let bytes = fs::read(store.path()).unwrap();
     let edited = String::from_utf8(bytes).unwrap().replace("kvm2", "kvm3");
-    std::thread::sleep(std::time::Duration::from_millis(5));
+    // Past the clock's tick: file times may be as coarse as the kernel's timer.
+    std::thread::sleep(std::time::Duration::from_millis(50));
     fs::write(store.path(), edited).unwrap();
     let loaded = store
         .load_locked_preread(&lock, Some(pre))
