@@ -419,11 +419,6 @@ impl Description {
         Description(Arc::new(make))
     }
 
-    /// An entry already made (tests, and configurations built by hand).
-    pub fn made(entry: serde_json::Map<String, serde_json::Value>) -> Description {
-        Description::new(move || entry.clone())
-    }
-
     /// The entry.
     pub fn make(&self) -> serde_json::Map<String, serde_json::Value> {
         (self.0)()

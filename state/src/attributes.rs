@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// A JSON value held as compact text with object keys sorted at every depth (the form the
 /// state document writes, so equal values have equal text).
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Attributes(Box<str>);
 
 impl Attributes {
@@ -62,25 +62,7 @@ impl From<Value> for Attributes {
     }
 }
 
-impl From<&Value> for Attributes {
-    fn from(v: &Value) -> Attributes {
-        Attributes::new(v)
-    }
-}
-
-impl PartialEq<Value> for Attributes {
-    fn eq(&self, other: &Value) -> bool {
-        *self == Attributes::new(other)
-    }
-}
-
 impl fmt::Debug for Attributes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Display for Attributes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -256,19 +256,7 @@ impl StateStore {
     /// snapshot (serial + 1, pending intents included) and removing the journal. What it
     /// returns is exactly what is on disk.
     pub fn load_locked(&self, lock: &StateLock) -> Result<Option<Loaded>, StateError> {
-        self.check_lock(lock)?;
-        self.check_journal_free()?;
-        self.seal_plain_files()?;
-        let Some(mut loaded) = self.load()? else {
-            self.remove_journal()?;
-            return Ok(None);
-        };
-        if loaded.replay.as_ref().is_some_and(|r| r.records > 0) {
-            loaded.state.serial += 1;
-            self.write(&loaded.state)?;
-        }
-        self.remove_journal()?;
-        Ok(Some(loaded))
+        self.load_locked_preread(lock, None)
     }
 
     /// Reads the snapshot without the lock, so that parsing a large state can overlap other
@@ -307,7 +295,16 @@ impl StateStore {
                 from_preread: true,
             }));
         }
-        self.load_locked(lock)
+        let Some(mut loaded) = self.load()? else {
+            self.remove_journal()?;
+            return Ok(None);
+        };
+        if loaded.replay.as_ref().is_some_and(|r| r.records > 0) {
+            loaded.state.serial += 1;
+            self.write(&loaded.state)?;
+        }
+        self.remove_journal()?;
+        Ok(Some(loaded))
     }
 
     /// Writes `state` atomically, keeping the previous file as `<path>.backup`.
